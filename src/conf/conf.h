@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* conf: one YAML file -> a checked, immutable struct fb_conf. */
+#ifndef FB_CONF_CONF_H
+#define FB_CONF_CONF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/core.h"
+
+enum fb_conf_key_state {
+	FB_KEY_ACTIVE = 0, /* signs */
+	FB_KEY_PUBLISHED,  /* published in metadata/JWKS, does not sign */
+};
+
+/* A signing key given in the configuration (keys: list). */
+struct fb_conf_key {
+	char *id;
+	char *key_file;	  /* PEM private key (RSA or EC) */
+	char *cert_file;  /* PEM X.509 certificate */
+	char *passphrase; /* resolved secret (from env:/file:), NULL when the key is not encrypted */
+	enum fb_conf_key_state state;
+};
+
+enum fb_conf_store_driver {
+	FB_STORE_SQLITE = 0,
+	FB_STORE_POSTGRES,
+};
+
+/*
+ * The whole configuration. Immutable once fb_conf_load() returns; every
+ * string is owned by the struct and freed by fb_conf_free(). A reload
+ * builds a new one.
+ */
+struct fb_conf {
+	char *path; /* the file it was read from, "(built-in)" when none */
+
+	/* server: */
+	char **listen; /* "ADDR:PORT" or "[V6]:PORT", at least one */
+	size_t nlisten;
+	int workers;	  /* 0 = one per core */
+	char *public_url; /* external base URL, no trailing slash */
+	char *state_dir;
+	char *tls_cert; /* both or neither */
+	char *tls_key;
+	size_t max_header_bytes;
+	size_t max_body_bytes;
+	int64_t request_timeout; /* seconds, whole request including body */
+	int64_t idle_timeout;	 /* seconds a keep-alive connection may stay idle */
+	int64_t shutdown_timeout; /* seconds SIGTERM waits for in-flight requests */
+
+	/* log: */
+	enum fb_log_format log_format;
+	enum fb_log_level log_level;
+	int log_access; /* one access line per request */
+
+	/* store: */
+	enum fb_conf_store_driver store_driver;
+	char *store_path; /* sqlite file; default <state_dir>/fedbroker.db */
+	char *store_dsn;  /* postgres connection string (a resolved secret) */
+	int64_t store_busy_timeout_ms;
+
+	/* keys: (empty = generate one in <state_dir>/keys on first start) */
+	struct fb_conf_key *keys;
+	size_t nkeys;
+
+	/* session: */
+	char *cookie_name;
+	int64_t session_lifetime;  /* seconds */
+	char **cookie_secrets;	   /* resolved secrets; first seals. Empty = keys in state dir */
+	size_t ncookie_secrets;
+
+	/* metrics: */
+	int metrics_enabled;
+};
+
+/* Flags given on the command line win over the file (serve --listen ...). */
+struct fb_conf_overrides {
+	const char *listen;
+	const char *state_dir;
+	int workers; /* -1 = keep */
+};
+
+/*
+ * Every problem found while loading: one line each, already formatted as
+ * "file:line:column: key.path: message". Warnings do not fail the load.
+ */
+struct fb_conf_report;
+
+size_t fb_conf_report_count(const struct fb_conf_report *rep);
+/* Borrowed, valid while rep lives. */
+const char *fb_conf_report_line(const struct fb_conf_report *rep, size_t i);
+int fb_conf_report_is_error(const struct fb_conf_report *rep, size_t i);
+size_t fb_conf_report_errors(const struct fb_conf_report *rep);
+void fb_conf_report_free(struct fb_conf_report *rep);
+
+/*
+ * Reads and checks the YAML file at path (NULL: the built-in defaults).
+ * On success *out is new (free with fb_conf_free). *report (may be NULL
+ * to not collect) is always set when non-NULL, new, freed by the caller,
+ * and lists warnings and errors. Returns FB_ERR_CONFIG when any error was
+ * found (err carries the first), FB_ERR_IO when the file cannot be read.
+ */
+enum fb_status fb_conf_load(const char *path, const struct fb_conf_overrides *ov,
+    struct fb_conf **out, struct fb_conf_report **report, struct fb_err *err);
+/* Same, from text in memory; name is used in messages. */
+enum fb_status fb_conf_load_string(const char *text, size_t len, const char *name,
+    const struct fb_conf_overrides *ov, struct fb_conf **out, struct fb_conf_report **report,
+    struct fb_err *err);
+/* Frees conf and wipes its secrets. NULL is a no-op. */
+void fb_conf_free(struct fb_conf *conf);
+
+/*
+ * Resolves a secret reference: "env:NAME" (the variable's value) or
+ * "file:PATH" (the file's content, one trailing newline removed). The
+ * value is registered with fb_log_secret_add(). New in *out, free with
+ * fb_secret_free. FB_ERR_CONFIG when the reference is not of that form,
+ * the variable is unset or the file unreadable.
+ */
+enum fb_status fb_conf_secret_resolve(const char *ref, char **out, struct fb_err *err);
+
+/* Number of CPUs online (>= 1), used when workers is 0. */
+int fb_conf_cpu_count(void);
+
+#endif

@@ -1,0 +1,1 @@
+# conf module: files listed by the module's owner

@@ -1,0 +1,221 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* core: errors, logging, memory, bounded buffers, arenas, randomness, time. */
+#ifndef FB_CORE_CORE_H
+#define FB_CORE_CORE_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+/*
+ * FB_STATIC marks file-local functions that unit tests reach: static in the
+ * daemon, visible when FB_UNIT_TESTS is defined.
+ */
+#ifdef FB_UNIT_TESTS
+#define FB_STATIC
+#else
+#define FB_STATIC static
+#endif
+
+#define FB_PRINTF(f, a) __attribute__((format(printf, f, a)))
+
+/* ---- errors ------------------------------------------------------------ */
+
+enum fb_status {
+	FB_OK = 0,
+	FB_ERR_NOMEM,
+	FB_ERR_INVALID,	  /* malformed input */
+	FB_ERR_PROTOCOL,  /* well-formed, violates the spec */
+	FB_ERR_SIGNATURE,
+	FB_ERR_EXPIRED,
+	FB_ERR_REPLAY,
+	FB_ERR_DENIED,	  /* policy or mapping refused */
+	FB_ERR_UPSTREAM,  /* a peer failed */
+	FB_ERR_IO,
+	FB_ERR_CONFIG,
+	FB_ERR_INTERNAL,
+	FB_ERR_NOTFOUND,
+	FB_ERR_LIMIT,	  /* a size or time limit was broken */
+};
+
+/*
+ * Where and why something failed. Caller-allocated, usually on the stack;
+ * members are filled by fb_err_set() at the point of failure. msg is for
+ * operators (the log), never for the browser.
+ */
+struct fb_err {
+	enum fb_status code;
+	const char *file;
+	const char *func;
+	int line;
+	char msg[512];
+};
+
+#define fb_err_set(e, c, ...) fb_err_set_((e), (c), __FILE__, __LINE__, __func__, __VA_ARGS__)
+/* Like fb_err_set, then appends OpenSSL's queued error text and clears the queue. */
+#define fb_err_openssl(e, c, ...) \
+	fb_err_openssl_((e), (c), __FILE__, __LINE__, __func__, __VA_ARGS__)
+
+/* Fills err (may be NULL) and returns c, so callers can `return fb_err_set(...)`. */
+enum fb_status fb_err_set_(struct fb_err *err, enum fb_status c, const char *file, int line,
+    const char *func, const char *fmt, ...) FB_PRINTF(6, 7);
+enum fb_status fb_err_openssl_(struct fb_err *err, enum fb_status c, const char *file, int line,
+    const char *func, const char *fmt, ...) FB_PRINTF(6, 7);
+/* Puts "prefix: " in front of err's message (used to add file:line context). */
+void fb_err_prefix(struct fb_err *err, const char *fmt, ...) FB_PRINTF(2, 3);
+/* Resets err to FB_OK with an empty message. */
+void fb_err_clear(struct fb_err *err);
+/* A stable lower-case name for a status ("invalid", "expired", ...). Borrowed, static. */
+const char *fb_status_name(enum fb_status s);
+
+/* ---- logging ------------------------------------------------------------ */
+
+enum fb_log_level {
+	FB_LOG_DEBUG = 0,
+	FB_LOG_INFO,
+	FB_LOG_WARN,
+	FB_LOG_ERROR,
+};
+
+enum fb_log_format {
+	FB_LOG_LOGFMT = 0,
+	FB_LOG_JSON,
+};
+
+extern enum fb_log_level fb_log_min_level;
+
+/*
+ * Sets the output format, the minimum level and the file descriptor lines
+ * are written to (2 by default). Each line is written with one write(2), so
+ * lines from several worker processes never interleave.
+ */
+void fb_log_setup(enum fb_log_format format, enum fb_log_level level, int fd);
+/* Parses "debug", "info", "warn", "error"; returns -1 when unknown. */
+int fb_log_level_parse(const char *s);
+/* Parses "logfmt", "json"; returns -1 when unknown. */
+int fb_log_format_parse(const char *s);
+/*
+ * Registers a secret value (copied) that must never appear in the log: any
+ * occurrence in a line is replaced by "[REDACTED]" before it is written.
+ * This is the last line of defence; code must not log secrets to begin with.
+ * Values shorter than 4 bytes are ignored (they would redact common words).
+ */
+void fb_log_secret_add(const char *secret);
+/* Forgets every registered secret (wiping the copies). */
+void fb_log_secret_clear(void);
+/* Sets the process role written as proc= on every line ("master", "worker.1", ...). */
+void fb_log_proc_set(const char *proc);
+
+/*
+ * Writes one event. cat is "app", "access" or "audit"; reqid may be NULL.
+ * The message is formatted; kv is a NULL-terminated list of extra
+ * key, value string pairs (may be NULL).
+ */
+void fb_log_write(enum fb_log_level level, const char *cat, const char *func, const char *reqid,
+    const char *const *kv, const char *fmt, ...) FB_PRINTF(6, 7);
+void fb_log_vwrite(enum fb_log_level level, const char *cat, const char *func, const char *reqid,
+    const char *const *kv, const char *fmt, va_list ap) FB_PRINTF(6, 0);
+
+/* The level is checked before the arguments are evaluated. */
+#define fb_log(lvl, ...)                                                           \
+	do {                                                                       \
+		if ((lvl) >= fb_log_min_level)                                     \
+			fb_log_write((lvl), "app", __func__, NULL, NULL, __VA_ARGS__); \
+	} while (0)
+/* A security event: always written, category audit, with an event name. */
+#define fb_audit(reqid, event, ...)                                              \
+	fb_log_write(FB_LOG_WARN, "audit", __func__, (reqid),                    \
+	    (const char *const[]){"event", (event), NULL}, __VA_ARGS__)
+/* Logs err with the place it was raised. */
+void fb_log_err(enum fb_log_level level, const char *reqid, const struct fb_err *err);
+
+/* ---- memory ------------------------------------------------------------- */
+
+/* These abort with a log line on allocation failure: callers need not check. */
+void *fb_xmalloc(size_t n);
+void *fb_xcalloc(size_t n, size_t size);
+void *fb_xrealloc(void *p, size_t n);
+char *fb_xstrdup(const char *s);
+char *fb_xstrndup(const char *s, size_t n);
+char *fb_xasprintf(const char *fmt, ...) FB_PRINTF(1, 2);
+char *fb_xvasprintf(const char *fmt, va_list ap) FB_PRINTF(1, 0);
+/* Wipes n bytes (not optimised away). */
+void fb_secret_wipe(void *p, size_t n);
+/* Wipes and frees a NUL-terminated secret string; NULL is a no-op. */
+void fb_secret_free(char *s);
+
+/*
+ * A growable byte buffer with a mandatory upper bound, for data that comes
+ * from a peer. Members are private; use the API. Data is always
+ * NUL-terminated after the last byte.
+ */
+struct fb_buf {
+	char *data;
+	size_t len;
+	size_t cap;
+	size_t max;
+};
+
+void fb_buf_init(struct fb_buf *b, size_t max);
+/* Appends n bytes; FB_ERR_LIMIT (err filled) when the result would exceed max. */
+enum fb_status fb_buf_add(struct fb_buf *b, const void *p, size_t n, struct fb_err *err);
+enum fb_status fb_buf_addf(struct fb_buf *b, struct fb_err *err, const char *fmt, ...)
+    FB_PRINTF(3, 4);
+/* Returns the data (new, caller frees) and leaves b empty. */
+char *fb_buf_take(struct fb_buf *b);
+void fb_buf_reset(struct fb_buf *b);
+void fb_buf_cleanup(struct fb_buf *b);
+
+/*
+ * An arena: many small allocations freed in one go, plus dispose callbacks
+ * for foreign objects (json_t, EVP_PKEY, ...) run in reverse order of
+ * registration when the arena is freed.
+ */
+struct fb_arena;
+struct fb_arena *fb_arena_new(void);
+void fb_arena_free(struct fb_arena *a);
+void *fb_arena_alloc(struct fb_arena *a, size_t n);
+char *fb_arena_strdup(struct fb_arena *a, const char *s);
+char *fb_arena_printf(struct fb_arena *a, const char *fmt, ...) FB_PRINTF(2, 3);
+void fb_arena_dispose(struct fb_arena *a, void (*fn)(void *), void *p);
+
+/* ---- randomness and encodings ---------------------------------------- */
+
+/*
+ * Fills p with n bytes from OpenSSL's CSPRNG (fork-safe). Aborts if the
+ * generator fails: nothing may continue with predictable values.
+ */
+void fb_rand_bytes(void *p, size_t n);
+/* Writes 2*n lowercase hex characters plus NUL into out (size >= 2n+1). */
+void fb_hex_encode(const void *p, size_t n, char *out);
+/* A new random identifier of nbytes bytes, base64url without padding. New, caller frees. */
+char *fb_rand_token(size_t nbytes);
+/* base64url without padding. New, caller frees. */
+char *fb_b64url_encode(const void *p, size_t n);
+/* Decodes base64url (padding optional). New buffer in *out, caller frees. */
+enum fb_status fb_b64url_decode(const char *s, unsigned char **out, size_t *outlen,
+    struct fb_err *err);
+/* Compares n bytes in constant time; 0 when equal. */
+int fb_memeq_ct(const void *a, const void *b, size_t n);
+
+/* ---- time and text ------------------------------------------------------ */
+
+/* Wall clock seconds. Tests may set fb_time_offset to move the clock. */
+extern int64_t fb_time_offset;
+int64_t fb_time_now(void);
+/* Monotonic clock in microseconds. */
+int64_t fb_time_mono_us(void);
+/* Formats t as RFC 3339 UTC with milliseconds when ms >= 0 into out (>= 32 bytes). */
+void fb_time_format(int64_t t, int ms, char *out, size_t outlen);
+/*
+ * Parses a duration: an integer followed by s, m, h or d ("90s", "8h");
+ * a bare integer means seconds. FB_ERR_INVALID on anything else.
+ */
+enum fb_status fb_duration_parse(const char *s, int64_t *out, struct fb_err *err);
+/* Levenshtein distance, capped at 255; for "did you mean" suggestions. */
+int fb_str_distance(const char *a, const char *b);
+/* 1 when s is valid UTF-8 of n bytes without NUL. */
+int fb_utf8_check(const char *s, size_t n);
+
+#endif

@@ -1,0 +1,1 @@
+# crypto module: files listed by the module's owner

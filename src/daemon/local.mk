@@ -1,0 +1,1 @@
+# daemon module: files listed by the module's owner

@@ -1,0 +1,1 @@
+# http module: files listed by the module's owner

@@ -1,0 +1,1 @@
+# store module: files listed by the module's owner

@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* tests/unit/main.c: registers every module's CUnit suite and runs them. */
+
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <CUnit/Basic.h>
+
+#include "core/core.h"
+#include "unit.h"
+
+/* Weak, so a module's suite can land after the runner. */
+#pragma weak fb_test_conf_register
+#pragma weak fb_test_crypto_register
+#pragma weak fb_test_store_register
+#pragma weak fb_test_http_register
+
+char *
+fb_test_tmpdir(void)
+{
+	char tmpl[] = "/tmp/fb-unit-XXXXXX";
+
+	if (mkdtemp(tmpl) == NULL) {
+		perror("mkdtemp");
+		abort();
+	}
+	return fb_xstrdup(tmpl);
+}
+
+static int
+rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+void
+fb_test_rmtree(const char *dir)
+{
+	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+char *
+fb_test_write_file(const char *dir, const char *name, const char *text)
+{
+	char *path = fb_xasprintf("%s/%s", dir, name);
+	FILE *f = fopen(path, "w");
+
+	if (f == NULL) {
+		perror(path);
+		abort();
+	}
+	fputs(text, f);
+	fclose(f);
+	return path;
+}
+
+int
+main(int argc, char **argv)
+{
+	int (*suites[])(void) = {
+		fb_test_core_register,
+		fb_test_conf_register,
+		fb_test_crypto_register,
+		fb_test_store_register,
+		fb_test_http_register,
+	};
+	unsigned failed;
+
+	/* Keep test logs quiet unless asked: FB_TEST_LOG=1 shows them. */
+	if (getenv("FB_TEST_LOG") == NULL)
+		fb_log_setup(FB_LOG_LOGFMT, FB_LOG_ERROR, 2);
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 2;
+	for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++)
+		if (suites[i] != NULL && suites[i]() != 0) {
+			fprintf(stderr, "suite registration failed: %s\n", CU_get_error_msg());
+			return 2;
+		}
+	CU_basic_set_mode(argc > 1 && strcmp(argv[1], "-v") == 0 ? CU_BRM_VERBOSE : CU_BRM_NORMAL);
+	CU_basic_run_tests();
+	failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+	printf("unit: %u passed, %u failed\n",
+	    CU_get_number_of_tests_run() - CU_get_number_of_tests_failed(),
+	    CU_get_number_of_tests_failed());
+	CU_cleanup_registry();
+	return failed == 0 ? 0 : 1;
+}
