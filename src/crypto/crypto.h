@@ -33,9 +33,22 @@ struct fb_key_info {
  * there (files mode 0600) when it holds none. Exactly one key must be
  * active. New in *out (fb_crypto_keyring_free). FB_ERR_IO or FB_ERR_CONFIG
  * with the path and reason in err when a file is unreadable or wrong.
+ *
+ * The state directory holds, per key, <id>.key.pem, <id>.crt.pem and
+ * <id>.state (one word: "active" or "published"). Checks: PEM key and
+ * certificate that match, passphrase right, RSA >= 2048 bits or EC on
+ * P-256/P-384, unique ids, exactly one active. An expired certificate and
+ * a key file readable by group or others are logged as warnings only.
  */
 enum fb_status fb_crypto_keyring_load(const struct fb_conf *conf, struct fb_keyring **out,
     struct fb_err *err);
+/*
+ * Like fb_crypto_keyring_load, but never generates a key: FB_ERR_NOTFOUND
+ * when no key is configured and <state_dir>/keys holds none (for
+ * `fedbroker keys list`).
+ */
+enum fb_status fb_crypto_keyring_load_existing(const struct fb_conf *conf,
+    struct fb_keyring **out, struct fb_err *err);
 void fb_crypto_keyring_free(struct fb_keyring *kr);
 size_t fb_crypto_keyring_count(const struct fb_keyring *kr);
 /* Borrowed, valid while kr lives. */
@@ -47,41 +60,74 @@ EVP_PKEY *fb_crypto_key_pkey(const struct fb_key *k);
 X509 *fb_crypto_key_cert(const struct fb_key *k);
 
 /*
- * Generates a key ("rsa" with bits 2048..8192, or "ec" P-256) and a
- * self-signed certificate valid for days, written as <dir>/<id>.key.pem and
- * <dir>/<id>.crt.pem with mode 0600 (dir created 0700). Fails with
- * FB_ERR_IO when the files exist already.
+ * Generates a key ("rsa" with bits 2048..8192, or "ec" with bits 256 for
+ * P-256, 384 for P-384, 0 meaning 256) and a self-signed certificate
+ * (CN subject_cn, borrowed) valid for days (1..36500), written as
+ * <dir>/<id>.key.pem, <dir>/<id>.crt.pem and <dir>/<id>.state with mode
+ * 0600 (dir created 0700 when missing; its parent must exist). When state
+ * is FB_KEY_ACTIVE, every other key of dir marked active is set to
+ * published (rollover: it stays published so relying parties can still
+ * verify what it signed). id is 1..64 characters of [A-Za-z0-9._-], not
+ * starting with '.'. Fails with FB_ERR_IO when the files exist already or
+ * cannot be written, FB_ERR_INVALID on a bad id, alg, bits or days,
+ * FB_ERR_INTERNAL when OpenSSL fails; err names the path and reason.
  */
 enum fb_status fb_crypto_key_generate(const char *dir, const char *id, const char *alg,
     int bits, int days, const char *subject_cn, enum fb_conf_key_state state, struct fb_err *err);
+/* A fresh key id "kYYYYMMDD-xxxx" (today's UTC date, 4 random hex digits). New, caller frees. */
+char *fb_crypto_key_id_new(void);
+/*
+ * The id of the key marked active in dir (a keys directory as written by
+ * fb_crypto_key_generate): new in *id (caller frees), NULL when none is.
+ * FB_ERR_IO when dir exists but cannot be read.
+ */
+enum fb_status fb_crypto_keydir_active(const char *dir, char **id, struct fb_err *err);
 
 /* ---- sealed cookies ----------------------------------------------------- */
 
 /*
  * AES-256-GCM sealing with key rollover: the first key seals, every key
  * opens. The expiry travels inside the sealed payload.
+ *
+ * Token: "v1." base64url(kid[4] || nonce[12] || ciphertext || tag[16]),
+ * kid = the first 4 bytes of SHA-256(key), plaintext = expiry as 8 bytes
+ * big-endian || payload, additional data "fedbroker/v1/" purpose.
  */
 struct fb_sealer;
 
+/* Longest token fb_crypto_unseal accepts (characters). */
+#define FB_CRYPTO_TOKEN_MAX 16384
+/* Largest payload fb_crypto_seal accepts, so that every token can be opened. */
+#define FB_CRYPTO_SEAL_MAX 12000
+
 /*
- * Keys from conf->cookie_secrets (each hashed to 32 bytes), or else from
- * <state_dir>/cookie-keys (created 0600 with one random key when absent).
+ * Keys from conf->cookie_secrets (each hashed with SHA-256 to 32 bytes), or
+ * else from <state_dir>/cookie-keys (created 0600 with one random key when
+ * absent): one base64url 32-byte key per line, the first seals; blank lines
+ * and lines starting with '#' are skipped. New in *out
+ * (fb_crypto_sealer_free). FB_ERR_IO when the file cannot be read or
+ * created, FB_ERR_CONFIG on a malformed line ("file:line: reason") or an
+ * empty file; err is filled.
  */
 enum fb_status fb_crypto_sealer_load(const struct fb_conf *conf, struct fb_sealer **out,
     struct fb_err *err);
-/* From raw 32-byte keys (tests, tools). keys[0] seals. */
+/* From raw 32-byte keys (borrowed, copied; tests, tools). keys[0] seals. nkeys >= 1. New. */
 struct fb_sealer *fb_crypto_sealer_new(const unsigned char (*keys)[32], size_t nkeys);
+/* Wipes the keys and frees. NULL is a no-op. */
 void fb_crypto_sealer_free(struct fb_sealer *s);
 
 /*
  * Seals n bytes with an absolute expiry (seconds since the epoch). The
  * token is base64url text, new in *out (caller frees). purpose binds the
  * token to one use ("session", "csrf", ...) as additional data.
+ * FB_ERR_LIMIT when n > FB_CRYPTO_SEAL_MAX, FB_ERR_INTERNAL when OpenSSL
+ * fails; err is filled.
  */
 enum fb_status fb_crypto_seal(const struct fb_sealer *s, const char *purpose, const void *p,
     size_t n, int64_t expires_at, char **out, struct fb_err *err);
 /*
- * Opens a token. FB_ERR_INVALID when malformed, FB_ERR_NOTFOUND when sealed
+ * Opens a token. FB_ERR_INVALID when malformed or longer than
+ * FB_CRYPTO_TOKEN_MAX, FB_ERR_NOTFOUND when sealed
  * with a key that is not known, FB_ERR_SIGNATURE when tampered or sealed
  * for another purpose, FB_ERR_EXPIRED when past its expiry. New buffer in
  * *out (NUL-terminated, caller frees) and length in *outlen.
@@ -93,11 +139,17 @@ enum fb_status fb_crypto_unseal(const struct fb_sealer *s, const char *purpose,
 
 /*
  * A CSRF token for forms, bound to a session identifier and valid for
- * lifetime seconds. New in *out (caller frees).
+ * lifetime seconds (> 0): a sealed token of purpose "csrf" holding
+ * SHA-256(session_id). New in *out (caller frees). FB_ERR_INVALID when
+ * lifetime <= 0.
  */
 enum fb_status fb_crypto_csrf_new(const struct fb_sealer *s, const char *session_id,
     int64_t lifetime, char **out, struct fb_err *err);
-/* FB_OK when token was made for session_id and has not expired. */
+/*
+ * FB_OK when token was made for session_id and has not expired. Otherwise
+ * the status of fb_crypto_unseal, or FB_ERR_SIGNATURE when the token is
+ * for another session; err is filled.
+ */
 enum fb_status fb_crypto_csrf_verify(const struct fb_sealer *s, const char *session_id,
     const char *token, struct fb_err *err);
 

@@ -1,8 +1,299 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/* tests/unit/test_core.c: errors, log lines and redaction, buffers, arenas, encodings, time. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
 #include "core/core.h"
 #include "unit.h"
+
+/* Runs fn with the log sent to a temporary file and returns what was written (new). */
+static char *
+capture_log(enum fb_log_format fmt, void (*fn)(void))
+{
+	char path[] = "/tmp/fb-log-XXXXXX";
+	int fd = mkstemp(path);
+	char *out;
+	long n;
+	FILE *f;
+
+	CU_ASSERT_FATAL(fd >= 0);
+	fb_log_setup(fmt, FB_LOG_DEBUG, fd);
+	fn();
+	fb_log_setup(FB_LOG_LOGFMT, FB_LOG_ERROR, 2);
+	close(fd);
+	f = fopen(path, "r");
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	out = fb_xcalloc(1, (size_t)n + 1);
+	CU_ASSERT(fread(out, 1, (size_t)n, f) == (size_t)n);
+	fclose(f);
+	unlink(path);
+	return out;
+}
+
+static int
+count_lines(const char *s)
+{
+	int n = 0;
+
+	for (; *s != '\0'; s++)
+		n += *s == '\n';
+	return n;
+}
+
+static void
+log_some(void)
+{
+	fb_log(FB_LOG_INFO, "hello \"world\" with s3cr3t-value inside%s", "");
+	fb_audit("req-1", "login_failed", "user %s", "bob");
+	fb_log(FB_LOG_WARN, "an injected\nlevel=error line");
+}
+
+static void
+test_log_logfmt(void)
+{
+	char *out;
+
+	fb_log_secret_add("s3cr3t-value");
+	out = capture_log(FB_LOG_LOGFMT, log_some);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, " level=info cat=app "));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "msg=\"hello \\\"world\\\" with [REDACTED] inside\""));
+	CU_ASSERT_PTR_NULL(strstr(out, "s3cr3t-value"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "cat=audit"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "reqid=req-1"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "event=login_failed"));
+	/* Three events, three lines, however many quotes and newlines a message holds. */
+	CU_ASSERT_EQUAL(count_lines(out), 3);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "msg=\"an injected\\nlevel=error line\""));
+	free(out);
+	fb_log_secret_clear();
+}
+
+static void
+test_log_json(void)
+{
+	char *out, *nl;
+	json_t *o;
+	json_error_t je;
+
+	fb_log_secret_add("s3cr3t-value");
+	out = capture_log(FB_LOG_JSON, log_some);
+	nl = strchr(out, '\n');
+	CU_ASSERT_FATAL(nl != NULL);
+	*nl = '\0';
+	o = json_loads(out, 0, &je);
+	CU_ASSERT_FATAL(o != NULL);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(o, "level")), "info");
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(o, "msg")),
+	    "hello \"world\" with [REDACTED] inside");
+	CU_ASSERT_PTR_NOT_NULL(json_object_get(o, "time"));
+	json_decref(o);
+	o = json_loads(nl + 1, JSON_DISABLE_EOF_CHECK, &je);
+	CU_ASSERT_FATAL(o != NULL);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(o, "cat")), "audit");
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(o, "event")), "login_failed");
+	json_decref(o);
+	free(out);
+	fb_log_secret_clear();
+}
+
+static void
+test_log_level_filter(void)
+{
+	CU_ASSERT_EQUAL(fb_log_level_parse("warn"), FB_LOG_WARN);
+	CU_ASSERT_EQUAL(fb_log_level_parse("loud"), -1);
+	CU_ASSERT_EQUAL(fb_log_format_parse("json"), FB_LOG_JSON);
+	CU_ASSERT_EQUAL(fb_log_format_parse("xml"), -1);
+}
+
+static enum fb_status
+fail_here(struct fb_err *err)
+{
+	return fb_err_set(err, FB_ERR_INVALID, "bad %s", "thing");
+}
+
+static void
+test_err(void)
+{
+	struct fb_err err;
+
+	fb_err_clear(&err);
+	CU_ASSERT_EQUAL(fail_here(&err), FB_ERR_INVALID);
+	CU_ASSERT_EQUAL(err.code, FB_ERR_INVALID);
+	CU_ASSERT_STRING_EQUAL(err.msg, "bad thing");
+	CU_ASSERT_STRING_EQUAL(err.func, "fail_here");
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.file, "test_core.c"));
+	fb_err_prefix(&err, "conf.yaml:%d", 3);
+	CU_ASSERT_STRING_EQUAL(err.msg, "conf.yaml:3: bad thing");
+	/* A NULL err is allowed everywhere. */
+	CU_ASSERT_EQUAL(fail_here(NULL), FB_ERR_INVALID);
+	CU_ASSERT_STRING_EQUAL(fb_status_name(FB_ERR_EXPIRED), "expired");
+}
+
+static void
+test_buf_limit(void)
+{
+	struct fb_buf b;
+	struct fb_err err;
+	char *s;
+
+	fb_buf_init(&b, 8);
+	CU_ASSERT_EQUAL(fb_buf_add(&b, "1234", 4, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_buf_addf(&b, &err, "%d", 5678), FB_OK);
+	CU_ASSERT_EQUAL(b.len, 8);
+	CU_ASSERT_EQUAL(fb_buf_add(&b, "9", 1, &err), FB_ERR_LIMIT);
+	CU_ASSERT_EQUAL(b.len, 8);
+	s = fb_buf_take(&b);
+	CU_ASSERT_STRING_EQUAL(s, "12345678");
+	free(s);
+	fb_buf_cleanup(&b);
+}
+
+static int disposed;
+
+static void
+dispose_cb(void *p)
+{
+	disposed += *(int *)p;
+}
+
+static void
+test_arena(void)
+{
+	struct fb_arena *a = fb_arena_new();
+	int one = 1, ten = 10;
+	char *big;
+
+	CU_ASSERT_STRING_EQUAL(fb_arena_strdup(a, "abc"), "abc");
+	CU_ASSERT_STRING_EQUAL(fb_arena_printf(a, "%s-%d", "x", 7), "x-7");
+	big = fb_arena_alloc(a, 10000);
+	memset(big, 'z', 10000);
+	for (int i = 0; i < 1000; i++)
+		CU_ASSERT_PTR_NOT_NULL(fb_arena_alloc(a, 24));
+	disposed = 0;
+	fb_arena_dispose(a, dispose_cb, &one);
+	fb_arena_dispose(a, dispose_cb, &ten);
+	fb_arena_free(a);
+	CU_ASSERT_EQUAL(disposed, 11);
+	fb_arena_free(NULL);
+}
+
+static void
+test_b64url(void)
+{
+	const unsigned char raw[] = {0xfb, 0xff, 0xfe, 0x00, 0x41};
+	unsigned char *out;
+	size_t len;
+	char *s;
+	struct fb_err err;
+
+	for (size_t n = 0; n <= sizeof(raw); n++) {
+		s = fb_b64url_encode(raw, n);
+		CU_ASSERT_PTR_NULL(strpbrk(s, "+/="));
+		CU_ASSERT_EQUAL(fb_b64url_decode(s, &out, &len, &err), FB_OK);
+		CU_ASSERT_EQUAL(len, n);
+		CU_ASSERT(memcmp(out, raw, n) == 0);
+		free(out);
+		free(s);
+	}
+	CU_ASSERT_EQUAL(fb_b64url_decode("ab$d", &out, &len, &err), FB_ERR_INVALID);
+	CU_ASSERT_EQUAL(fb_b64url_decode("abcde", &out, &len, &err), FB_ERR_INVALID);
+	CU_ASSERT_PTR_NULL(out);
+}
+
+static void
+test_rand(void)
+{
+	char *a = fb_rand_token(16), *b = fb_rand_token(16);
+	char hex[9];
+
+	CU_ASSERT_EQUAL(strlen(a), 22);
+	CU_ASSERT_STRING_NOT_EQUAL(a, b);
+	free(a);
+	free(b);
+	fb_hex_encode("\x01\xab\xff\x10", 4, hex);
+	CU_ASSERT_STRING_EQUAL(hex, "01abff10");
+	CU_ASSERT_EQUAL(fb_memeq_ct("abc", "abc", 3), 0);
+	CU_ASSERT_NOT_EQUAL(fb_memeq_ct("abc", "abd", 3), 0);
+}
+
+static void
+test_duration(void)
+{
+	int64_t v;
+	struct fb_err err;
+
+	CU_ASSERT_EQUAL(fb_duration_parse("30s", &v, &err), FB_OK);
+	CU_ASSERT_EQUAL(v, 30);
+	CU_ASSERT_EQUAL(fb_duration_parse("15m", &v, &err), FB_OK);
+	CU_ASSERT_EQUAL(v, 900);
+	CU_ASSERT_EQUAL(fb_duration_parse("8h", &v, &err), FB_OK);
+	CU_ASSERT_EQUAL(v, 28800);
+	CU_ASSERT_EQUAL(fb_duration_parse("2d", &v, &err), FB_OK);
+	CU_ASSERT_EQUAL(v, 172800);
+	CU_ASSERT_EQUAL(fb_duration_parse("42", &v, &err), FB_OK);
+	CU_ASSERT_EQUAL(v, 42);
+	CU_ASSERT_EQUAL(fb_duration_parse("", &v, &err), FB_ERR_INVALID);
+	CU_ASSERT_EQUAL(fb_duration_parse("5x", &v, &err), FB_ERR_INVALID);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "not a duration"));
+	CU_ASSERT_EQUAL(fb_duration_parse("5ms", &v, &err), FB_ERR_INVALID);
+	CU_ASSERT_EQUAL(fb_duration_parse("-5s", &v, &err), FB_ERR_INVALID);
+	CU_ASSERT_EQUAL(fb_duration_parse("99999999999999999999s", &v, &err), FB_ERR_INVALID);
+	CU_ASSERT_EQUAL(fb_duration_parse("9999999999999999d", &v, &err), FB_ERR_INVALID);
+}
+
+static void
+test_time_format(void)
+{
+	char out[40];
+
+	fb_time_format(0, 5, out, sizeof(out));
+	CU_ASSERT_STRING_EQUAL(out, "1970-01-01T00:00:00.005Z");
+	fb_time_format(1700000000, -1, out, sizeof(out));
+	CU_ASSERT_STRING_EQUAL(out, "2023-11-14T22:13:20Z");
+	fb_time_offset = 100;
+	CU_ASSERT(fb_time_now() - (int64_t)time(NULL) >= 99);
+	fb_time_offset = 0;
+}
+
+static void
+test_text(void)
+{
+	CU_ASSERT_EQUAL(fb_str_distance("listen", "listn"), 1);
+	CU_ASSERT_EQUAL(fb_str_distance("workers", "wrokers"), 2);
+	CU_ASSERT_EQUAL(fb_str_distance("", "abc"), 3);
+	CU_ASSERT_EQUAL(fb_utf8_check("h\xc3\xa9llo", 6), 1);
+	CU_ASSERT_EQUAL(fb_utf8_check("\xc3", 1), 0);		/* truncated */
+	CU_ASSERT_EQUAL(fb_utf8_check("\xc0\xaf", 2), 0);	/* overlong '/' */
+	CU_ASSERT_EQUAL(fb_utf8_check("\xed\xa0\x80", 3), 0);	/* surrogate */
+	CU_ASSERT_EQUAL(fb_utf8_check("a\0b", 3), 0);		/* NUL */
+	CU_ASSERT_EQUAL(fb_utf8_check("\xf0\x9f\x98\x80", 4), 1);
+}
+
 int
 fb_test_core_register(void)
 {
+	CU_pSuite s = CU_add_suite("core", NULL, NULL);
+
+	if (s == NULL)
+		return -1;
+	if (CU_add_test(s, "log logfmt and redaction", test_log_logfmt) == NULL ||
+	    CU_add_test(s, "log json", test_log_json) == NULL ||
+	    CU_add_test(s, "log level names", test_log_level_filter) == NULL ||
+	    CU_add_test(s, "errors carry place and message", test_err) == NULL ||
+	    CU_add_test(s, "bounded buffer", test_buf_limit) == NULL ||
+	    CU_add_test(s, "arena and disposers", test_arena) == NULL ||
+	    CU_add_test(s, "base64url", test_b64url) == NULL ||
+	    CU_add_test(s, "random tokens and hex", test_rand) == NULL ||
+	    CU_add_test(s, "durations", test_duration) == NULL ||
+	    CU_add_test(s, "time", test_time_format) == NULL ||
+	    CU_add_test(s, "text helpers", test_text) == NULL)
+		return -1;
 	return 0;
 }

@@ -1,0 +1,108 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# The two quick-start commands of README.md, on Debian 12 as root:
+#   contrib/dev.sh run    install what is missing, build, start the demo broker
+#   contrib/dev.sh test   install what is missing (test peers too), build, run every test
+# Builds go to build/ (out of tree); state of the demo goes to state/.
+set -eu
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+
+BUILD_PKGS="build-essential autoconf automake autoconf-archive libtool pkg-config
+libevent-dev libssl-dev libjansson-dev libyaml-dev libsqlite3-dev liblasso3-dev
+libxmlsec1-dev libxml2-dev libglib2.0-dev libcurl4-openssl-dev libpq-dev libargon2-dev
+libqrencode-dev libcunit1-dev"
+TEST_PKGS="python3 openssl curl sqlite3 valgrind clang libclang-rt-14-dev procps"
+
+say() { printf '==> %s\n' "$*"; }
+
+install_pkgs() {
+	missing=""
+	for p in "$@"; do
+		if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+			missing="$missing $p"
+		fi
+	done
+	[ -z "$missing" ] && return 0
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "missing Debian packages:$missing" >&2
+		echo "run as root, or: apt-get install$missing" >&2
+		exit 1
+	fi
+	say "installing:$missing"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $missing >/dev/null
+}
+
+# build DIR [configure flags...]: configure once, then make.
+build() {
+	dir=$1
+	shift
+	if [ ! -x configure ] || [ configure.ac -nt configure ]; then
+		say "autoreconf"
+		autoreconf -fi >/dev/null 2>&1 || autoreconf -fi
+	fi
+	mkdir -p "$dir"
+	if [ ! -f "$dir/Makefile" ]; then
+		say "configure $* ($dir)"
+		(cd "$dir" && "$top/configure" -q "$@")
+	fi
+	say "make ($dir)"
+	make -C "$dir" -j"$(nproc)" >/dev/null
+}
+
+# Sums the "NAME: N passed, N failed" lines of the test logs under the build dirs.
+summary() {
+	cat build/*/tests/unit/*.log build/*/tests/integration/*.log 2>/dev/null |
+		sed -n 's/^[a-z]*: \([0-9]*\) passed, \([0-9]*\) failed.*/\1 \2/p' |
+		awk '{ p += $1; f += $2 } END { printf "%d %d\n", p, f }'
+}
+
+cmd_run() {
+	install_pkgs $BUILD_PKGS
+	build build/default
+	mkdir -p state
+	say "starting fedbroker (Ctrl-C stops it)"
+	exec build/default/src/fedbroker serve --config contrib/demo/fedbroker.yaml --state-dir "$top/state"
+}
+
+cmd_test() {
+	install_pkgs $BUILD_PKGS $TEST_PKGS
+	status=0
+	build build/default --enable-werror
+	say "make check (gcc, warnings as errors)"
+	make -C build/default check -j"$(nproc)" >/dev/null || status=1
+	build build/asan --enable-werror --enable-sanitizers
+	say "make check (ASan + UBSan)"
+	make -C build/asan check -j"$(nproc)" FB_SKIP_VALGRIND=1 >/dev/null || status=1
+	for d in build/default build/asan; do
+		if [ -f "$d/test-suite.log" ]; then
+			grep -E '^(# |FAIL|ERROR)' "$d/test-suite.log" | sed "s|^|$d: |" || true
+		fi
+		# Show the logs of failed tests in full.
+		for log in $(grep -l '^:test-result: \(FAIL\|ERROR\)' $(find "$d/tests" -name '*.trs' 2>/dev/null) 2>/dev/null); do
+			echo "---- ${log%.trs}.log"
+			cat "${log%.trs}.log"
+		done
+	done
+	set -- $(summary)
+	echo "tests: $1 passed, $2 failed"
+	[ "$2" -eq 0 ] || status=1
+	exit $status
+}
+
+case "${1:-}" in
+run) cmd_run ;;
+test) cmd_test ;;
+build)
+	install_pkgs $BUILD_PKGS
+	build build/default
+	;;
+*)
+	echo "usage: contrib/dev.sh run|test|build" >&2
+	exit 2
+	;;
+esac

@@ -1,0 +1,1 @@
+# fuzz targets: written by the conf module's owner
