@@ -16,6 +16,7 @@ static const struct subcommand subcommands[] = {
 	{"serve", fb_cli_serve, "run the broker (master and workers)"},
 	{"check-config", fb_cli_check_config, "validate a configuration file"},
 	{"keys", fb_cli_keys, "generate and list signing keys"},
+	{"map", fb_cli_map, "test and check mapping rules"},
 	{"version", fb_cli_version, "print the version"},
 };
 

@@ -1,12 +1,87 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* cli/check_config.c: placeholder until its module's owner writes it. */
+/* cli/check_config.c: fedbroker check-config: every problem of a configuration file. */
 #include <stdio.h>
+#include <string.h>
 
+#include "core/core.h"
+#include "conf/conf.h"
 #include "cli/cli.h"
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: fedbroker check-config [--quiet] [FILE]\n\n"
+		   "Reads the configuration FILE (default: $FEDBROKER_CONFIG) and prints every\n"
+		   "problem found, one per line as FILE:LINE:COLUMN: KEY: MESSAGE, then a summary.\n"
+		   "Warnings do not fail the check.\n\n"
+		   "options:\n"
+		   "  -q, --quiet   print errors only (no warnings, no summary)\n"
+		   "  -h, --help    show this help\n\n"
+		   "exit status: 0 no errors, 1 errors found, 2 usage error.\n"
+		   "See fedbroker.yaml(5) for the keys.\n");
+}
+
+static const char *
+plural(size_t n, const char *word, const char *words)
+{
+	return n == 1 ? word : words;
+}
 
 int
 fb_cli_check_config(int argc, char **argv)
 {
-	fprintf(stderr, "fedbroker: check_config is not built yet\n");
-	return FB_EXIT_FAIL;
+	struct fb_conf_report *rep = NULL;
+	struct fb_conf *conf = NULL;
+	const char *file = NULL;
+	struct fb_err err;
+	size_t nerr, nwarn;
+	int quiet = 0, i, rc;
+
+	if (fb_cli_wants_help(argc, argv)) {
+		usage(stdout);
+		return FB_EXIT_OK;
+	}
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0) {
+			i++;
+			break;
+		}
+		if (strcmp(argv[i], "-q") == 0 || strcmp(argv[i], "--quiet") == 0) {
+			quiet = 1;
+		} else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+			fprintf(stderr, "fedbroker check-config: unknown option '%s'\n", argv[i]);
+			usage(stderr);
+			return FB_EXIT_USAGE;
+		} else {
+			break;
+		}
+	}
+	if (i < argc)
+		file = argv[i++];
+	if (i < argc) {
+		fprintf(stderr, "fedbroker check-config: one FILE only ('%s' is extra)\n", argv[i]);
+		return FB_EXIT_USAGE;
+	}
+	if (file == NULL && (file = fb_cli_default_config()) == NULL) {
+		fprintf(stderr, "fedbroker check-config: give a FILE (or set FEDBROKER_CONFIG)\n");
+		usage(stderr);
+		return FB_EXIT_USAGE;
+	}
+	fb_conf_load(file, NULL, &conf, &rep, &err);
+	for (size_t k = 0; k < fb_conf_report_count(rep); k++)
+		if (!quiet || fb_conf_report_is_error(rep, k))
+			fprintf(stderr, "%s\n", fb_conf_report_line(rep, k));
+	nerr = fb_conf_report_errors(rep);
+	nwarn = fb_conf_report_warnings(rep);
+	if (!quiet && nerr == 0 && nwarn == 0)
+		printf("%s: OK\n", file);
+	else if (!quiet && nwarn == 0)
+		printf("%s: %zu %s\n", file, nerr, plural(nerr, "error", "errors"));
+	else if (!quiet)
+		printf("%s: %zu %s, %zu %s\n", file, nerr, plural(nerr, "error", "errors"), nwarn,
+		    plural(nwarn, "warning", "warnings"));
+	rc = nerr == 0 ? FB_EXIT_OK : FB_EXIT_FAIL;
+	fb_conf_report_free(rep);
+	fb_conf_free(conf);
+	return rc;
 }

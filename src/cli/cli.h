@@ -14,6 +14,7 @@ int fb_cli_serve(int argc, char **argv);
 int fb_cli_check_config(int argc, char **argv);
 int fb_cli_keys(int argc, char **argv);
 int fb_cli_version(int argc, char **argv);
+int fb_cli_map(int argc, char **argv);
 
 /* 1 when argv[1..] holds -h or --help (after the subcommand name). */
 int fb_cli_wants_help(int argc, char **argv);

@@ -1,12 +1,485 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* cli/keys.c: placeholder until its module's owner writes it. */
+/* cli/keys.c: fedbroker keys list|generate: the signing keys and their rollover. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 
+#include <jansson.h>
+
+#include "core/core.h"
+#include "conf/conf.h"
+#include "crypto/crypto.h"
 #include "cli/cli.h"
+
+static const char usage_keys[] = "usage: fedbroker keys <command> [options]\n"
+                                 "\n"
+                                 "Manages the signing keys (SAML metadata, OIDC JWKS).\n"
+                                 "\n"
+                                 "commands:\n"
+                                 "  list       list the keys, their expiry and state\n"
+                                 "  generate   generate a new key (rollover)\n"
+                                 "\n"
+                                 "'fedbroker keys <command> --help' describes a command.\n";
+
+static const char usage_list[] =
+    "usage: fedbroker keys list [--config FILE] [--state-dir DIR] [--json]\n"
+    "\n"
+    "Lists the signing keys: those of the configuration's keys: list, or else\n"
+    "those in <state_dir>/keys. Columns: ID ALG BITS EXPIRES STATE.\n"
+    "\n"
+    "  -c, --config FILE    configuration file (default $FEDBROKER_CONFIG, else built-in)\n"
+    "      --state-dir DIR  state directory (overrides server.state_dir)\n"
+    "      --json           print a JSON array instead of a table\n"
+    "  -h, --help           this help\n";
+
+static const char usage_generate[] =
+    "usage: fedbroker keys generate [--config FILE] [--state-dir DIR] [--id ID]\n"
+    "                               [--type rsa|ec] [--bits N] [--days N]\n"
+    "                               [--publish-only] [--out DIR]\n"
+    "\n"
+    "Generates a key and a self-signed certificate into <state_dir>/keys. The\n"
+    "new key becomes the active (signing) one and the previously active key\n"
+    "stays published, so relying parties still verify what it signed; with\n"
+    "--publish-only the new key is only published (announce it first, activate\n"
+    "it later). When the configuration lists its keys explicitly, --out DIR is\n"
+    "required: the files are written there and the keys: entry to add is\n"
+    "printed. Run it as the user fedbroker runs as; files are created 0600.\n"
+    "\n"
+    "  -c, --config FILE    configuration file (default $FEDBROKER_CONFIG, else built-in)\n"
+    "      --state-dir DIR  state directory (overrides server.state_dir)\n"
+    "      --id ID          key id (default kYYYYMMDD-xxxx)\n"
+    "      --type TYPE      rsa (default) or ec\n"
+    "      --bits N         RSA 2048..8192 (default 2048); EC 256 (default) or 384\n"
+    "      --days N         certificate validity in days (default 3650)\n"
+    "      --publish-only   do not make the new key active\n"
+    "      --out DIR        write into DIR and print the configuration entry\n"
+    "  -h, --help           this help\n";
+
+enum {
+	OPT_STATE_DIR = 256,
+	OPT_JSON,
+	OPT_ID,
+	OPT_TYPE,
+	OPT_BITS,
+	OPT_DAYS,
+	OPT_PUBLISH_ONLY,
+	OPT_OUT,
+};
+
+static int usage_error(const char *cmd, const char *fmt, ...) FB_PRINTF(2, 3);
+
+static int
+usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "fedbroker keys %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n(see 'fedbroker keys %s --help')\n", cmd);
+	return FB_EXIT_USAGE;
+}
+
+/* After getopt_long returned '?'. */
+static int
+unknown_option(const char *cmd, char **argv)
+{
+	if (optopt != 0)
+		return usage_error(cmd, "unknown option -%c", optopt);
+	return usage_error(cmd, "unknown option %s", argv[optind - 1]);
+}
+
+static int
+parse_int(const char *s, long min, long max, int *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+static int
+load_conf(const char *path, const char *state_dir, struct fb_conf **conf)
+{
+	struct fb_conf_overrides ov = {.listen = NULL, .state_dir = state_dir, .workers = -1};
+	struct fb_err err;
+
+	fb_err_clear(&err);
+	if (fb_conf_load(path != NULL ? path : fb_cli_default_config(), &ov, conf, NULL, &err) !=
+	    FB_OK) {
+		fb_cli_error(&err);
+		return FB_EXIT_FAIL;
+	}
+	return FB_EXIT_OK;
+}
+
+static void
+format_day(int64_t t, char *out, size_t outlen)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	gmtime_r(&tt, &tm);
+	strftime(out, outlen, "%Y-%m-%d", &tm);
+}
+
+static const char *
+alg_name(const char *type)
+{
+	return strcmp(type, "ec") == 0 ? "EC" : "RSA";
+}
+
+static const char *
+state_name(enum fb_conf_key_state s)
+{
+	return s == FB_KEY_ACTIVE ? "active" : "published";
+}
+
+static void
+print_table(const struct fb_keyring *kr)
+{
+	size_t i, n = fb_crypto_keyring_count(kr), w = 2;
+	struct fb_key_info info;
+	char day[16];
+
+	for (i = 0; i < n; i++) {
+		fb_crypto_key_info(fb_crypto_keyring_get(kr, i), &info);
+		if (strlen(info.id) > w)
+			w = strlen(info.id);
+	}
+	printf("%-*s  %-3s  %5s  %-10s  %s\n", (int)w, "ID", "ALG", "BITS", "EXPIRES", "STATE");
+	for (i = 0; i < n; i++) {
+		fb_crypto_key_info(fb_crypto_keyring_get(kr, i), &info);
+		format_day(info.not_after, day, sizeof(day));
+		printf("%-*s  %-3s  %5d  %-10s  %s%s\n", (int)w, info.id, info.alg, info.bits, day,
+		    state_name(info.state), info.not_after <= fb_time_now() ? " (expired)" : "");
+	}
+}
+
+static int
+print_json(const struct fb_keyring *kr)
+{
+	json_t *arr = json_array();
+	struct fb_key_info info;
+	char when[32];
+	char *s;
+
+	for (size_t i = 0; i < fb_crypto_keyring_count(kr); i++) {
+		fb_crypto_key_info(fb_crypto_keyring_get(kr, i), &info);
+		fb_time_format(info.not_after, -1, when, sizeof(when));
+		json_array_append_new(arr,
+		    json_pack("{s:s, s:s, s:i, s:s, s:b, s:s, s:s, s:s}", "id", info.id, "alg",
+		        info.alg, "bits", info.bits, "expires", when, "expired",
+		        info.not_after <= fb_time_now(), "state", state_name(info.state),
+		        "key", info.key_file, "cert", info.cert_file));
+	}
+	s = json_dumps(arr, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	json_decref(arr);
+	if (s == NULL)
+		return FB_EXIT_FAIL;
+	printf("%s\n", s);
+	free(s);
+	return FB_EXIT_OK;
+}
+
+static int
+keys_list(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"config", required_argument, NULL, 'c'},
+	    {"state-dir", required_argument, NULL, OPT_STATE_DIR},
+	    {"json", no_argument, NULL, OPT_JSON},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *config = NULL, *state_dir = NULL;
+	struct fb_keyring *kr = NULL;
+	struct fb_conf *conf = NULL;
+	int c, json = 0, rc;
+	struct fb_err err;
+	enum fb_status r;
+
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":c:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			config = optarg;
+			break;
+		case OPT_STATE_DIR:
+			state_dir = optarg;
+			break;
+		case OPT_JSON:
+			json = 1;
+			break;
+		case 'h':
+			fputs(usage_list, stdout);
+			return FB_EXIT_OK;
+		case ':':
+			return usage_error("list", "%s needs an argument", argv[optind - 1]);
+		default:
+			return unknown_option("list", argv);
+		}
+	}
+	if (optind < argc)
+		return usage_error("list", "unexpected argument '%s'", argv[optind]);
+	if ((rc = load_conf(config, state_dir, &conf)) != FB_EXIT_OK)
+		return rc;
+	fb_err_clear(&err);
+	r = fb_crypto_keyring_load_existing(conf, &kr, &err);
+	if (r == FB_ERR_NOTFOUND) {
+		if (json)
+			printf("[]\n");
+		else
+			printf("%s: fedbroker generates a key on its first start, or run "
+			       "'fedbroker keys generate'\n",
+			    err.msg);
+		rc = FB_EXIT_OK;
+	} else if (r != FB_OK) {
+		fb_cli_error(&err);
+		rc = FB_EXIT_FAIL;
+	} else if (json) {
+		rc = print_json(kr);
+	} else {
+		print_table(kr);
+		rc = FB_EXIT_OK;
+	}
+	fb_crypto_keyring_free(kr);
+	fb_conf_free(conf);
+	return rc;
+}
+
+/* A bad --id or --bits is a usage error; anything else a failure. */
+static int
+generate_exit(const struct fb_err *err)
+{
+	return err->code == FB_ERR_INVALID ? FB_EXIT_USAGE : FB_EXIT_FAIL;
+}
+
+/* The configuration lists its keys: write into out and print the entry to add. */
+static int
+generate_out(const struct fb_conf *conf, const char *out, const char *id, const char *type,
+    int bits, int days, int publish_only)
+{
+	enum fb_conf_key_state state = publish_only ? FB_KEY_PUBLISHED : FB_KEY_ACTIVE;
+	char *cn = fb_crypto_key_cn(conf), *abs = NULL;
+	const char *prev = NULL;
+	struct fb_err err;
+	int rc = FB_EXIT_FAIL;
+
+	fb_err_clear(&err);
+	for (size_t i = 0; i < conf->nkeys; i++)
+		if (strcmp(conf->keys[i].id, id) == 0) {
+			fb_err_set(&err, FB_ERR_INVALID,
+			    "key id %s is already in the configuration", id);
+			fb_cli_error(&err);
+			rc = FB_EXIT_USAGE;
+			goto out;
+		}
+	if (fb_crypto_key_generate(out, id, type, bits, days, cn, state, &err) != FB_OK) {
+		fb_cli_error(&err);
+		rc = generate_exit(&err);
+		goto out;
+	}
+	abs = realpath(out, NULL);
+	for (size_t i = 0; i < conf->nkeys; i++)
+		if (conf->keys[i].state == FB_KEY_ACTIVE)
+			prev = conf->keys[i].id;
+	printf("generated key %s (%s %d bits) in %s\n\nadd it to the keys: list of %s:\n\n", id,
+	    alg_name(type), bits, abs != NULL ? abs : out,
+	    conf->path != NULL ? conf->path : "the configuration");
+	printf("keys:\n  - id: %s\n    key: %s/%s.key.pem\n    cert: %s/%s.crt.pem\n"
+	       "    state: %s\n",
+	    id, abs != NULL ? abs : out, id, abs != NULL ? abs : out, id, state_name(state));
+	if (!publish_only && prev != NULL)
+		printf("\nand set the state of key %s to published: it then no longer signs, and "
+		       "relying parties can still verify what it signed.\n",
+		    prev);
+	else if (publish_only)
+		printf(
+		    "\nmake it active (and the current active key published) once relying parties "
+		    "have fetched it.\n");
+	rc = FB_EXIT_OK;
+out:
+	free(abs);
+	free(cn);
+	return rc;
+}
+
+static int
+generate_state_dir(const struct fb_conf *conf, const char *id, const char *type, int bits, int days,
+    int publish_only)
+{
+	enum fb_conf_key_state state = publish_only ? FB_KEY_PUBLISHED : FB_KEY_ACTIVE;
+	char *dir = NULL, *prev = NULL, *cn = fb_crypto_key_cn(conf);
+	char day[16];
+	struct fb_err err;
+	int rc = FB_EXIT_FAIL;
+
+	fb_err_clear(&err);
+	if (conf->state_dir == NULL) {
+		fb_err_set(&err, FB_ERR_CONFIG, "no state_dir is configured (use --state-dir)");
+		fb_cli_error(&err);
+		goto out;
+	}
+	if (mkdir(conf->state_dir, 0700) != 0 && errno != EEXIST) {
+		fb_err_set(&err, FB_ERR_IO, "cannot create %s: %s", conf->state_dir,
+		    strerror(errno));
+		fb_cli_error(&err);
+		goto out;
+	}
+	dir = fb_xasprintf("%s/keys", conf->state_dir);
+	if (fb_crypto_keydir_active(dir, &prev, &err) != FB_OK) {
+		fb_cli_error(&err);
+		goto out;
+	}
+	if (publish_only && prev == NULL) {
+		fb_err_set(&err, FB_ERR_CONFIG,
+		    "--publish-only: %s holds no active key; generate an active key first", dir);
+		fb_cli_error(&err);
+		goto out;
+	}
+	if (fb_crypto_key_generate(dir, id, type, bits, days, cn, state, &err) != FB_OK) {
+		fb_cli_error(&err);
+		rc = generate_exit(&err);
+		goto out;
+	}
+	format_day(fb_time_now() + (int64_t)days * 86400, day, sizeof(day));
+	printf("generated key %s (%s %d bits, CN=%s, valid until %s): %s\n  %s/%s.key.pem\n"
+	       "  %s/%s.crt.pem\n",
+	    id, alg_name(type), bits, cn, day, state_name(state), dir, id, dir, id);
+	if (publish_only)
+		printf("key %s stays active; %s is published for relying parties to fetch\n", prev,
+		    id);
+	else if (prev != NULL)
+		printf("key %s is now published: it no longer signs, and relying parties can still "
+		       "verify what it signed\n",
+		    prev);
+	printf("restart or reload fedbroker to use it\n");
+	rc = FB_EXIT_OK;
+out:
+	free(dir);
+	free(prev);
+	free(cn);
+	return rc;
+}
+
+static int
+keys_generate(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"config", required_argument, NULL, 'c'},
+	    {"state-dir", required_argument, NULL, OPT_STATE_DIR},
+	    {"id", required_argument, NULL, OPT_ID},
+	    {"type", required_argument, NULL, OPT_TYPE},
+	    {"bits", required_argument, NULL, OPT_BITS},
+	    {"days", required_argument, NULL, OPT_DAYS},
+	    {"publish-only", no_argument, NULL, OPT_PUBLISH_ONLY},
+	    {"out", required_argument, NULL, OPT_OUT},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *config = NULL, *state_dir = NULL, *id_opt = NULL, *type = "rsa", *out = NULL;
+	int c, bits = 0, days = 3650, publish_only = 0, rc;
+	struct fb_conf *conf = NULL;
+	char *id = NULL;
+
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":c:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			config = optarg;
+			break;
+		case OPT_STATE_DIR:
+			state_dir = optarg;
+			break;
+		case OPT_ID:
+			id_opt = optarg;
+			break;
+		case OPT_TYPE:
+			if (strcmp(optarg, "rsa") != 0 && strcmp(optarg, "ec") != 0)
+				return usage_error("generate", "--type '%s': use rsa or ec",
+				    optarg);
+			type = optarg;
+			break;
+		case OPT_BITS:
+			if (parse_int(optarg, 1, INT_MAX, &bits) != 0)
+				return usage_error("generate", "--bits '%s' is not a number",
+				    optarg);
+			break;
+		case OPT_DAYS:
+			if (parse_int(optarg, 1, 36500, &days) != 0)
+				return usage_error("generate", "--days '%s': use 1..36500", optarg);
+			break;
+		case OPT_PUBLISH_ONLY:
+			publish_only = 1;
+			break;
+		case OPT_OUT:
+			out = optarg;
+			break;
+		case 'h':
+			fputs(usage_generate, stdout);
+			return FB_EXIT_OK;
+		case ':':
+			return usage_error("generate", "%s needs an argument", argv[optind - 1]);
+		default:
+			return unknown_option("generate", argv);
+		}
+	}
+	if (optind < argc)
+		return usage_error("generate", "unexpected argument '%s'", argv[optind]);
+	if (bits == 0)
+		bits = strcmp(type, "rsa") == 0 ? 2048 : 256;
+	if ((rc = load_conf(config, state_dir, &conf)) != FB_EXIT_OK)
+		return rc;
+	id = id_opt != NULL ? fb_xstrdup(id_opt) : fb_crypto_key_id_new();
+	if (conf->nkeys > 0 && out == NULL) {
+		fprintf(stderr,
+		    "fedbroker keys generate: %s lists its keys explicitly: give --out DIR, then "
+		    "add "
+		    "the printed entry to its keys: list\n",
+		    conf->path != NULL ? conf->path : "the configuration");
+		rc = FB_EXIT_USAGE;
+	} else if (out != NULL) {
+		rc = generate_out(conf, out, id, type, bits, days, publish_only);
+	} else {
+		rc = generate_state_dir(conf, id, type, bits, days, publish_only);
+	}
+	free(id);
+	fb_conf_free(conf);
+	return rc;
+}
 
 int
 fb_cli_keys(int argc, char **argv)
 {
-	fprintf(stderr, "fedbroker: keys is not built yet\n");
-	return FB_EXIT_FAIL;
+	if (argc < 2) {
+		fputs(usage_keys, stderr);
+		return FB_EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		fputs(usage_keys, stdout);
+		return FB_EXIT_OK;
+	}
+	if (strcmp(argv[1], "list") == 0)
+		return keys_list(argc - 1, argv + 1);
+	if (strcmp(argv[1], "generate") == 0)
+		return keys_generate(argc - 1, argv + 1);
+	fprintf(stderr, "fedbroker keys: unknown command '%s'\n\n", argv[1]);
+	fputs(usage_keys, stderr);
+	return FB_EXIT_USAGE;
 }

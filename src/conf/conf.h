@@ -76,34 +76,51 @@ struct fb_conf {
 
 /* Flags given on the command line win over the file (serve --listen ...). */
 struct fb_conf_overrides {
-	const char *listen;
-	const char *state_dir;
-	int workers; /* -1 = keep */
+	const char *listen;    /* NULL = keep; "ADDR:PORT", several separated by commas */
+	const char *state_dir; /* NULL = keep; relative to the working directory */
+	int workers;	       /* -1 = keep */
 };
 
 /*
  * Every problem found while loading: one line each, already formatted as
- * "file:line:column: key.path: message". Warnings do not fail the load.
+ * "file:line:column: key.path: message" ("(command line): key.path: ..."
+ * for overrides, "file: key.path: ..." when there is no position, e.g. a
+ * derived default). Warnings do not fail the load; their message starts
+ * with "warning: ". Lines are in file order, cross-key checks last. At most
+ * 1000 lines are kept (the last then counts the others); the counts are
+ * exact. Every accessor accepts NULL (0 / NULL).
  */
 struct fb_conf_report;
 
+/* Number of lines. */
 size_t fb_conf_report_count(const struct fb_conf_report *rep);
-/* Borrowed, valid while rep lives. */
+/* Line i (borrowed, valid while rep lives); NULL when out of range. */
 const char *fb_conf_report_line(const struct fb_conf_report *rep, size_t i);
+/* 1 when line i is an error, 0 for a warning. */
 int fb_conf_report_is_error(const struct fb_conf_report *rep, size_t i);
+/* Number of errors and of warnings found. */
 size_t fb_conf_report_errors(const struct fb_conf_report *rep);
+size_t fb_conf_report_warnings(const struct fb_conf_report *rep);
 void fb_conf_report_free(struct fb_conf_report *rep);
 
 /*
- * Reads and checks the YAML file at path (NULL: the built-in defaults).
- * On success *out is new (free with fb_conf_free). *report (may be NULL
- * to not collect) is always set when non-NULL, new, freed by the caller,
+ * Reads and checks the YAML file at path (NULL: the built-in defaults),
+ * then applies ov (borrowed, may be NULL), checked like file values.
+ * Relative paths in the file (and file: secrets) are made absolute against
+ * the file's directory. On success *out is new (free with fb_conf_free);
+ * otherwise *out is NULL. *report (may be NULL to not collect) is always
+ * set when non-NULL, new, freed by the caller with fb_conf_report_free,
  * and lists warnings and errors. Returns FB_ERR_CONFIG when any error was
- * found (err carries the first), FB_ERR_IO when the file cannot be read.
+ * found (err carries the first line), FB_ERR_IO when the file cannot be
+ * read (also a report line).
  */
 enum fb_status fb_conf_load(const char *path, const struct fb_conf_overrides *ov,
     struct fb_conf **out, struct fb_conf_report **report, struct fb_err *err);
-/* Same, from text in memory; name is used in messages. */
+/*
+ * Same, from len bytes of text in memory (borrowed; NULL = empty); name
+ * (NULL: "(string)") is used in messages, and relative paths are resolved
+ * against the working directory.
+ */
 enum fb_status fb_conf_load_string(const char *text, size_t len, const char *name,
     const struct fb_conf_overrides *ov, struct fb_conf **out, struct fb_conf_report **report,
     struct fb_err *err);
@@ -112,10 +129,12 @@ void fb_conf_free(struct fb_conf *conf);
 
 /*
  * Resolves a secret reference: "env:NAME" (the variable's value) or
- * "file:PATH" (the file's content, one trailing newline removed). The
- * value is registered with fb_log_secret_add(). New in *out, free with
- * fb_secret_free. FB_ERR_CONFIG when the reference is not of that form,
- * the variable is unset or the file unreadable.
+ * "file:PATH" (the file's content, one trailing newline removed; a
+ * relative PATH is relative to the working directory; at most 64 KiB,
+ * no NUL). The value is registered with fb_log_secret_add(). New in *out,
+ * free with fb_secret_free. FB_ERR_CONFIG (err filled, never with the
+ * value) when the reference is not of that form, the variable is unset or
+ * empty, or the file unreadable or empty.
  */
 enum fb_status fb_conf_secret_resolve(const char *ref, char **out, struct fb_err *err);
 

@@ -49,11 +49,16 @@ enum fb_status fb_crypto_keyring_load(const struct fb_conf *conf, struct fb_keyr
  */
 enum fb_status fb_crypto_keyring_load_existing(const struct fb_conf *conf,
     struct fb_keyring **out, struct fb_err *err);
+/* NULL is a no-op. */
 void fb_crypto_keyring_free(struct fb_keyring *kr);
 size_t fb_crypto_keyring_count(const struct fb_keyring *kr);
-/* Borrowed, valid while kr lives. */
+/*
+ * Borrowed, valid while kr lives. _get returns NULL when i >= count; a
+ * loaded keyring always has its one active key.
+ */
 const struct fb_key *fb_crypto_keyring_get(const struct fb_keyring *kr, size_t i);
 const struct fb_key *fb_crypto_keyring_active(const struct fb_keyring *kr);
+/* Fills out; its strings are borrowed, valid while the keyring lives. */
 void fb_crypto_key_info(const struct fb_key *k, struct fb_key_info *out);
 /* Borrowed, valid while the keyring lives. */
 EVP_PKEY *fb_crypto_key_pkey(const struct fb_key *k);
@@ -76,6 +81,12 @@ enum fb_status fb_crypto_key_generate(const char *dir, const char *id, const cha
     int bits, int days, const char *subject_cn, enum fb_conf_key_state state, struct fb_err *err);
 /* A fresh key id "kYYYYMMDD-xxxx" (today's UTC date, 4 random hex digits). New, caller frees. */
 char *fb_crypto_key_id_new(void);
+/*
+ * The CN of generated certificates: the host of conf->public_url, or
+ * "fedbroker" when there is none (or it is longer than 64 characters).
+ * New, caller frees.
+ */
+char *fb_crypto_key_cn(const struct fb_conf *conf);
 /*
  * The id of the key marked active in dir (a keys directory as written by
  * fb_crypto_key_generate): new in *id (caller frees), NULL when none is.

@@ -1,1 +1,3 @@
-# store module: files listed by the module's owner
+# store module: persistent state behind a backend table (SQLite now).
+FB_LIB_SOURCES += src/store/store.h src/store/internal.h src/store/store.c src/store/sqlite.c
+FB_UNIT_SOURCES += tests/unit/test_store.c

@@ -17,6 +17,7 @@
 #pragma weak fb_test_crypto_register
 #pragma weak fb_test_store_register
 #pragma weak fb_test_http_register
+#pragma weak fb_test_map_register
 
 char *
 fb_test_tmpdir(void)
@@ -66,6 +67,7 @@ main(int argc, char **argv)
 		fb_test_crypto_register,
 		fb_test_store_register,
 		fb_test_http_register,
+		fb_test_map_register,
 	};
 	unsigned failed;
 

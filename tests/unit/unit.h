@@ -11,6 +11,7 @@ int fb_test_conf_register(void);
 int fb_test_crypto_register(void);
 int fb_test_store_register(void);
 int fb_test_http_register(void);
+int fb_test_map_register(void);
 
 /* A fresh temporary directory (new, caller frees; removed by fb_test_rmtree). */
 char *fb_test_tmpdir(void);

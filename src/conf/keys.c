@@ -1,0 +1,941 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* conf/keys.c: the one table of configuration keys, and how each type is read and checked. */
+#include <arpa/inet.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "core/core.h"
+#include "conf/internal.h"
+
+enum conf_type {
+	CT_STR = 0, /* a string, checked by the key's validator if any */
+	CT_STRS,    /* a string or a list of strings */
+	CT_INT,	    /* an integer in min..max */
+	CT_BOOL,    /* true or false */
+	CT_DUR,	    /* "30s", "15m", "8h", "7d" or seconds; min..max in the field's unit */
+	CT_ENUM,    /* one of choices ("a|b|c"), stored as its index */
+	CT_PATH,    /* a file or directory, relative to the configuration file's directory */
+	CT_SECRET,  /* a secret reference (env:NAME, file:PATH), stored resolved */
+	CT_SECRETS, /* a list of secret references, min..max entries */
+	CT_ITEMS,   /* a list of mappings described by the keys "<name>[].<key>" */
+};
+
+#define CF_REQ 0x1 /* must be given (in a list item) */
+#define CF_MS  0x2 /* duration stored in milliseconds ("250ms" allowed) */
+
+/* Checks a string value; returns it, possibly normalised (new), or NULL after reporting. */
+typedef char *conf_check_fn(struct fb_conf_ctx *ctx, const struct fb_conf_place *pl,
+    const char *path, const char *v);
+
+struct conf_key {
+	const char *name;     /* dotted path; "keys[].id" for a list item's key */
+	enum conf_type type;
+	const char *def;      /* default, written as a YAML plain scalar; NULL: none or derived */
+	int64_t min, max;     /* range (INT, DUR) or number of entries (STRS, SECRETS, ITEMS) */
+	const char *choices;  /* ENUM: "a|b|c", in the order of the C enum */
+	conf_check_fn *check; /* STR, STRS: extra validation */
+	unsigned flags;
+	size_t off, size;     /* target field in struct fb_conf (or struct fb_conf_key) */
+	size_t noff;	      /* STRS, SECRETS, ITEMS: the field counting the entries */
+};
+
+static conf_check_fn v_listen, v_url, v_cookie_name, v_key_id;
+
+#define C(f)	 offsetof(struct fb_conf, f), sizeof(((struct fb_conf *)NULL)->f), 0
+#define CN(f, n) offsetof(struct fb_conf, f), sizeof(((struct fb_conf *)NULL)->f), \
+	offsetof(struct fb_conf, n)
+#define K(f)	 offsetof(struct fb_conf_key, f), sizeof(((struct fb_conf_key *)NULL)->f), 0
+
+/*
+ * THE key table. One line per key; tests/check_conf_doc.sh reads the names
+ * (lines starting with a tab and {") and man/fedbroker.yaml.5 documents each.
+ */
+static const struct conf_key conf_keys[] = {
+	/* name, type, default, min, max, choices, check, flags, field */
+	{"server.listen", CT_STRS, "127.0.0.1:8080", 1, 64, NULL, v_listen, 0, CN(listen, nlisten)},
+	{"server.workers", CT_INT, "0", 0, 256, NULL, NULL, 0, C(workers)},
+	{"server.public_url", CT_STR, NULL, 0, 0, NULL, v_url, 0, C(public_url)},
+	{"server.state_dir", CT_PATH, "/var/lib/fedbroker", 0, 0, NULL, NULL, 0, C(state_dir)},
+	{"server.tls.cert", CT_PATH, NULL, 0, 0, NULL, NULL, 0, C(tls_cert)},
+	{"server.tls.key", CT_PATH, NULL, 0, 0, NULL, NULL, 0, C(tls_key)},
+	{"server.limits.max_header_bytes", CT_INT, "8192", 1024, 1048576, NULL, NULL, 0, C(max_header_bytes)},
+	{"server.limits.max_body_bytes", CT_INT, "1048576", 1024, 67108864, NULL, NULL, 0, C(max_body_bytes)},
+	{"server.limits.request_timeout", CT_DUR, "30s", 1, 600, NULL, NULL, 0, C(request_timeout)},
+	{"server.limits.idle_timeout", CT_DUR, "60s", 1, 3600, NULL, NULL, 0, C(idle_timeout)},
+	{"server.shutdown_timeout", CT_DUR, "30s", 0, 600, NULL, NULL, 0, C(shutdown_timeout)},
+	{"log.format", CT_ENUM, "logfmt", 0, 0, "logfmt|json", NULL, 0, C(log_format)},
+	{"log.level", CT_ENUM, "info", 0, 0, "debug|info|warn|error", NULL, 0, C(log_level)},
+	{"log.access", CT_BOOL, "true", 0, 0, NULL, NULL, 0, C(log_access)},
+	{"store.driver", CT_ENUM, "sqlite", 0, 0, "sqlite|postgres", NULL, 0, C(store_driver)},
+	{"store.path", CT_PATH, NULL, 0, 0, NULL, NULL, 0, C(store_path)},
+	{"store.dsn", CT_SECRET, NULL, 0, 0, NULL, NULL, 0, C(store_dsn)},
+	{"store.busy_timeout", CT_DUR, "5s", 0, 60000, NULL, NULL, CF_MS, C(store_busy_timeout_ms)},
+	{"keys", CT_ITEMS, NULL, 0, 64, NULL, NULL, 0, CN(keys, nkeys)},
+	{"keys[].id", CT_STR, NULL, 0, 0, NULL, v_key_id, CF_REQ, K(id)},
+	{"keys[].key", CT_PATH, NULL, 0, 0, NULL, NULL, CF_REQ, K(key_file)},
+	{"keys[].cert", CT_PATH, NULL, 0, 0, NULL, NULL, CF_REQ, K(cert_file)},
+	{"keys[].passphrase", CT_SECRET, NULL, 0, 0, NULL, NULL, 0, K(passphrase)},
+	{"keys[].state", CT_ENUM, "active", 0, 0, "active|published", NULL, 0, K(state)},
+	{"session.cookie_name", CT_STR, "fb_session", 0, 0, NULL, v_cookie_name, 0, C(cookie_name)},
+	{"session.lifetime", CT_DUR, "8h", 300, 2592000, NULL, NULL, 0, C(session_lifetime)},
+	{"session.cookie_keys", CT_SECRETS, NULL, 0, 16, NULL, NULL, 0, CN(cookie_secrets, ncookie_secrets)},
+	{"metrics.enabled", CT_BOOL, "true", 0, 0, NULL, NULL, 0, C(metrics_enabled)},
+};
+
+#define NKEYS (sizeof(conf_keys) / sizeof(conf_keys[0]))
+
+/* Cookie secrets shorter than this are refused (SECURITY: they key HMAC and AES-GCM). */
+#define FB_CONF_MIN_COOKIE_SECRET 16
+
+const char *
+fb_conf_keys_name(size_t i)
+{
+	return i < NKEYS ? conf_keys[i].name : NULL;
+}
+
+static const struct conf_key *
+key_find(const char *name)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (strcmp(conf_keys[i].name, name) == 0)
+			return &conf_keys[i];
+	return NULL;
+}
+
+/* 1 when name is a section: some key's name starts with "name.". */
+static int
+is_section(const char *name)
+{
+	size_t n = strlen(name);
+
+	for (size_t i = 0; i < NKEYS; i++)
+		if (strncmp(conf_keys[i].name, name, n) == 0 && conf_keys[i].name[n] == '.')
+			return 1;
+	return 0;
+}
+
+static char *
+join(const char *prefix, const char *k)
+{
+	return prefix[0] == '\0' ? fb_xstrdup(k) : fb_xasprintf("%s.%s", prefix, k);
+}
+
+static const char *
+found(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		return "a mapping";
+	case JSON_ARRAY:
+		return "a list";
+	case JSON_STRING:
+		return "a string";
+	case JSON_INTEGER:
+		return "an integer";
+	case JSON_REAL:
+		return "a number with a fraction";
+	case JSON_TRUE:
+	case JSON_FALSE:
+		return "a boolean";
+	case JSON_NULL:
+	default:
+		return "nothing (null)";
+	}
+}
+
+static const char *
+expected(const struct conf_key *kd)
+{
+	switch (kd->type) {
+	case CT_STR:
+		return "a string";
+	case CT_STRS:
+		return "a string or a list of strings";
+	case CT_INT:
+		return "an integer";
+	case CT_BOOL:
+		return "a boolean (true or false)";
+	case CT_DUR:
+		return "a duration (e.g. 30s, 15m, 8h, 7d)";
+	case CT_ENUM:
+		return "a string";
+	case CT_PATH:
+		return "a path (a string)";
+	case CT_SECRET:
+		return "a secret reference (env:NAME or file:PATH)";
+	case CT_SECRETS:
+		return "a list of secret references (env:NAME or file:PATH)";
+	case CT_ITEMS:
+		return "a list of mappings";
+	default:
+		return "something else";
+	}
+}
+
+static void
+type_problem(struct fb_conf_ctx *ctx, const struct fb_conf_place *pl, const char *path,
+    const char *want, const json_t *v)
+{
+	const char *hint = "";
+	json_t *plain = NULL;
+
+	/* A quoted number or boolean: say how to write it. */
+	if (json_is_string(v)) {
+		plain = fb_conf_yaml_plain(json_string_value(v), json_string_length(v));
+		if (!json_is_string(plain) && !json_is_null(plain))
+			hint = " (remove the quotes)";
+	}
+	fb_conf_problem(ctx, pl, path, 1, "expected %s, found %s%s", want, found(v), hint);
+	json_decref(plain);
+}
+
+/* Formats a duration in the largest unit that divides it. */
+static void
+fmt_dur(int64_t v, int ms, char *out, size_t outlen)
+{
+	static const struct {
+		int64_t secs;
+		char unit;
+	} units[] = {{86400, 'd'}, {3600, 'h'}, {60, 'm'}};
+
+	if (ms && v % 1000 != 0) {
+		snprintf(out, outlen, "%lldms", (long long)v);
+		return;
+	}
+	if (ms)
+		v /= 1000;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (v != 0 && v % units[i].secs == 0) {
+			snprintf(out, outlen, "%lld%c", (long long)(v / units[i].secs), units[i].unit);
+			return;
+		}
+	snprintf(out, outlen, "%llds", (long long)v);
+}
+
+static char **
+field_str(void *base, const struct conf_key *kd)
+{
+	return (char **)((char *)base + kd->off);
+}
+
+static void
+store_int(void *base, const struct conf_key *kd, int64_t v)
+{
+	char *p = (char *)base + kd->off;
+
+	if (kd->size == sizeof(int)) {
+		int i = (int)v;
+
+		memcpy(p, &i, sizeof(i));
+	} else {
+		memcpy(p, &v, sizeof(v));
+	}
+}
+
+static void
+store_count(void *base, const struct conf_key *kd, size_t n)
+{
+	memcpy((char *)base + kd->noff, &n, sizeof(n));
+}
+
+static size_t
+load_count(void *base, const struct conf_key *kd)
+{
+	size_t n;
+
+	memcpy(&n, (char *)base + kd->noff, sizeof(n));
+	return n;
+}
+
+static void
+free_strs(char **v, size_t n, int secret)
+{
+	for (size_t i = 0; i < n && v != NULL; i++) {
+		if (secret)
+			fb_secret_free(v[i]);
+		else
+			free(v[i]);
+	}
+	free(v);
+}
+
+/* The string of v, or NULL after reporting (wrong type, NUL inside). Borrowed. */
+static const char *
+get_str(struct fb_conf_ctx *ctx, const struct conf_key *kd, const json_t *v,
+    const struct fb_conf_place *pl, const char *path, const char *want)
+{
+	if (!json_is_string(v)) {
+		type_problem(ctx, pl, path, want != NULL ? want : expected(kd), v);
+		return NULL;
+	}
+	if (strlen(json_string_value(v)) != json_string_length(v)) {
+		fb_conf_problem(ctx, pl, path, 1, "the value contains a NUL character");
+		return NULL;
+	}
+	return json_string_value(v);
+}
+
+static const char *
+base_dir(const struct fb_conf_ctx *ctx, const struct fb_conf_place *pl)
+{
+	switch (pl->origin) {
+	case FB_CONF_FILE:
+		return ctx->basedir;
+	case FB_CONF_CMDLINE:
+		return ctx->cwd;
+	case FB_CONF_NOWHERE:
+	default:
+		return NULL;
+	}
+}
+
+static int
+read_int(struct fb_conf_ctx *ctx, const struct conf_key *kd, const json_t *v,
+    const struct fb_conf_place *pl, const char *path, void *base)
+{
+	json_int_t n;
+
+	if (!json_is_integer(v)) {
+		type_problem(ctx, pl, path, expected(kd), v);
+		return -1;
+	}
+	n = json_integer_value(v);
+	if (n < kd->min || n > kd->max) {
+		fb_conf_problem(ctx, pl, path, 1, "%lld is out of range (allowed: %lld..%lld)",
+		    (long long)n, (long long)kd->min, (long long)kd->max);
+		return -1;
+	}
+	store_int(base, kd, n);
+	return 0;
+}
+
+static int
+read_bool(struct fb_conf_ctx *ctx, const struct conf_key *kd, const json_t *v,
+    const struct fb_conf_place *pl, const char *path, void *base)
+{
+	static const char *const yaml11[] = {"yes", "no", "on", "off", "y", "n", "True", "False",
+	    "TRUE", "FALSE", "Yes", "No", "YES", "NO", "On", "Off", "ON", "OFF"};
+
+	if (json_is_boolean(v)) {
+		store_int(base, kd, json_is_true(v));
+		return 0;
+	}
+	if (json_is_string(v))
+		for (size_t i = 0; i < sizeof(yaml11) / sizeof(yaml11[0]); i++)
+			if (strcmp(json_string_value(v), yaml11[i]) == 0) {
+				fb_conf_problem(ctx, pl, path, 1,
+				    "'%s' is not a boolean here: write true or false", yaml11[i]);
+				return -1;
+			}
+	type_problem(ctx, pl, path, expected(kd), v);
+	return -1;
+}
+
+static int
+read_dur(struct fb_conf_ctx *ctx, const struct conf_key *kd, const json_t *v,
+    const struct fb_conf_place *pl, const char *path, void *base)
+{
+	int ms = (kd->flags & CF_MS) != 0;
+	char lo[32], hi[32], got[32];
+	struct fb_err err;
+	int64_t n;
+
+	if (json_is_integer(v)) {
+		n = json_integer_value(v);
+		if (n < 0 || n > INT64_MAX / 1000) {
+			fb_conf_problem(ctx, pl, path, 1, "%lld is not a duration in seconds",
+			    (long long)n);
+			return -1;
+		}
+		if (ms)
+			n *= 1000;
+	} else if (json_is_string(v)) {
+		const char *s = json_string_value(v);
+		size_t len = strlen(s);
+
+		if (ms && len > 2 && strcmp(s + len - 2, "ms") == 0 && s[0] >= '0' && s[0] <= '9') {
+			char *num = fb_xstrndup(s, len - 2);
+			enum fb_status r = fb_duration_parse(num, &n, &err);
+
+			free(num);
+			if (r != FB_OK) {
+				fb_conf_problem(ctx, pl, path, 1,
+				    "'%s' is not a duration (write e.g. 250ms, 5s)", s);
+				return -1;
+			}
+		} else {
+			if (fb_duration_parse(s, &n, &err) != FB_OK) {
+				fb_conf_problem(ctx, pl, path, 1, "%s", err.msg);
+				return -1;
+			}
+			if (ms && n > INT64_MAX / 1000) {
+				fb_conf_problem(ctx, pl, path, 1, "duration '%s' is too large", s);
+				return -1;
+			}
+			if (ms)
+				n *= 1000;
+		}
+	} else {
+		type_problem(ctx, pl, path, expected(kd), v);
+		return -1;
+	}
+	if (n < kd->min || n > kd->max) {
+		fmt_dur(kd->min, ms, lo, sizeof(lo));
+		fmt_dur(kd->max, ms, hi, sizeof(hi));
+		fmt_dur(n, ms, got, sizeof(got));
+		fb_conf_problem(ctx, pl, path, 1, "%s is out of range (allowed: %s..%s)", got, lo,
+		    hi);
+		return -1;
+	}
+	store_int(base, kd, n);
+	return 0;
+}
+
+/* "a|b|c" -> "a, b, c" (new). */
+static char *
+choices_list(const char *choices)
+{
+	struct fb_buf b;
+
+	fb_buf_init(&b, 1024);
+	for (const char *c = choices; *c != '\0'; c++)
+		fb_buf_add(&b, *c == '|' ? ", " : c, *c == '|' ? 2 : 1, NULL);
+	return fb_buf_take(&b);
+}
+
+static int
+read_enum(struct fb_conf_ctx *ctx, const struct conf_key *kd, const json_t *v,
+    const struct fb_conf_place *pl, const char *path, void *base)
+{
+	const char *s, *c = kd->choices, *best = NULL;
+	size_t bestlen = 0;
+	int idx = 0, bestd = 3;
+	char *list;
+
+	if ((s = get_str(ctx, kd, v, pl, path, NULL)) == NULL)
+		return -1;
+	while (*c != '\0') {
+		size_t len = strcspn(c, "|");
+		char *cand = fb_xstrndup(c, len);
+		int d = fb_str_distance(s, cand);
+
+		free(cand);
+		if (d == 0) {
+			store_int(base, kd, idx);
+			return 0;
+		}
+		if (d < bestd) {
+			bestd = d;
+			best = c;
+			bestlen = len;
+		}
+		c += len;
+		if (*c == '|')
+			c++;
+		idx++;
+	}
+	list = choices_list(kd->choices);
+	if (best != NULL)
+		fb_conf_problem(ctx, pl, path, 1,
+		    "unknown value '%s' (expected one of: %s; did you mean '%.*s'?)", s, list,
+		    (int)bestlen, best);
+	else
+		fb_conf_problem(ctx, pl, path, 1, "unknown value '%s' (expected one of: %s)", s,
+		    list);
+	free(list);
+	return -1;
+}
+
+static int
+read_path(struct fb_conf_ctx *ctx, const struct conf_key *kd, const json_t *v,
+    const struct fb_conf_place *pl, const char *path, void *base)
+{
+	const char *s = get_str(ctx, kd, v, pl, path, NULL);
+	char **slot = field_str(base, kd);
+
+	if (s == NULL)
+		return -1;
+	if (*s == '\0') {
+		fb_conf_problem(ctx, pl, path, 1, "the path is empty");
+		return -1;
+	}
+	free(*slot);
+	*slot = fb_conf_path_join(base_dir(ctx, pl), s);
+	return 0;
+}
+
+/* Resolves one secret reference; returns the value (new) or NULL after reporting. */
+static char *
+read_secret(struct fb_conf_ctx *ctx, const struct conf_key *kd, const json_t *v,
+    const struct fb_conf_place *pl, const char *path, const char *want)
+{
+	struct fb_err err;
+	const char *s;
+	char *out = NULL;
+
+	/* SECURITY: a wrong type is named, but the value (maybe a pasted secret) never echoed. */
+	if (!json_is_string(v)) {
+		fb_conf_problem(ctx, pl, path, 1, "expected %s, found %s", want, found(v));
+		return NULL;
+	}
+	s = json_string_value(v);
+	if (strlen(s) != json_string_length(v)) {
+		fb_conf_problem(ctx, pl, path, 1, "the value contains a NUL character");
+		return NULL;
+	}
+	if (fb_conf_secret_resolve_at(s, base_dir(ctx, pl), &out, &err) != FB_OK) {
+		fb_conf_problem(ctx, pl, path, 1, "%s", err.msg);
+		return NULL;
+	}
+	return out;
+}
+
+static int
+read_strs(struct fb_conf_ctx *ctx, const struct conf_key *kd, const json_t *v,
+    const struct fb_conf_place *pl, const char *path, void *base)
+{
+	char ***slot = (char ***)((char *)base + kd->off);
+	int secret = kd->type == CT_SECRETS;
+	const char *want = secret ? "a secret reference (env:NAME or file:PATH)" : "a string";
+	size_t n = 0, i;
+	char **out;
+	int bad = 0;
+
+	if (json_is_null(v) && secret) {
+		v = NULL;
+	} else if (json_is_string(v) && !secret) {
+		n = 1;
+	} else if (json_is_array(v)) {
+		n = json_array_size(v);
+	} else {
+		type_problem(ctx, pl, path, expected(kd), v);
+		return -1;
+	}
+	if ((int64_t)n < kd->min || (int64_t)n > kd->max) {
+		fb_conf_problem(ctx, pl, path, 1, "%zu entries given; allowed: %lld..%lld", n,
+		    (long long)kd->min, (long long)kd->max);
+		return -1;
+	}
+	out = fb_xcalloc(n + 1, sizeof(*out));
+	for (i = 0; i < n; i++) {
+		const json_t *e = json_is_array(v) ? json_array_get(v, i) : v;
+		char *epath = json_is_array(v) ? fb_xasprintf("%s[%zu]", path, i) : fb_xstrdup(path);
+		struct fb_conf_place epl;
+		const char *s;
+
+		fb_conf_place_of(ctx, epath, &epl);
+		if (epl.origin == FB_CONF_NOWHERE)
+			epl = *pl;
+		if (secret) {
+			out[i] = read_secret(ctx, kd, e, &epl, epath, want);
+			/* SECURITY: cookie keys seal sessions: refuse guessable short ones. */
+			if (out[i] != NULL && strlen(out[i]) < FB_CONF_MIN_COOKIE_SECRET) {
+				fb_conf_problem(ctx, &epl, epath, 1,
+				    "the secret is %zu bytes long; at least %d are needed "
+				    "(make one with: openssl rand -base64 32)",
+				    strlen(out[i]), FB_CONF_MIN_COOKIE_SECRET);
+				fb_secret_free(out[i]);
+				out[i] = NULL;
+			}
+		} else if ((s = get_str(ctx, kd, e, &epl, epath, want)) != NULL) {
+			out[i] = kd->check != NULL ? kd->check(ctx, &epl, epath, s) : fb_xstrdup(s);
+		}
+		bad |= out[i] == NULL;
+		free(epath);
+	}
+	if (bad) {
+		free_strs(out, n, secret);
+		return -1;
+	}
+	free_strs(*slot, load_count(base, kd), secret);
+	*slot = out;
+	store_count(base, kd, n);
+	return 0;
+}
+
+static void walk_mapping(struct fb_conf_ctx *ctx, json_t *obj, const char *tprefix,
+    const char *dprefix, void *base);
+static int read_value(struct fb_conf_ctx *ctx, const struct conf_key *kd, json_t *v,
+    const struct fb_conf_place *pl, const char *path, void *base);
+
+/* Sets the defaults of the keys named "<prefix>.<x>" (no list item keys at the top). */
+static void
+apply_defaults(struct fb_conf_ctx *ctx, const char *prefix, void *base)
+{
+	struct fb_conf_place none = {FB_CONF_NOWHERE, 0, 0};
+	size_t n = strlen(prefix);
+
+	for (size_t i = 0; i < NKEYS; i++) {
+		const struct conf_key *kd = &conf_keys[i];
+		json_t *v;
+
+		if (kd->def == NULL)
+			continue;
+		if (n == 0 ? strchr(kd->name, '[') != NULL
+			   : strncmp(kd->name, prefix, n) != 0 || kd->name[n] != '.')
+			continue;
+		v = fb_conf_yaml_plain(kd->def, strlen(kd->def));
+		read_value(ctx, kd, v, &none, kd->name, base);
+		json_decref(v);
+	}
+}
+
+static int
+read_items(struct fb_conf_ctx *ctx, const struct conf_key *kd, json_t *v,
+    const struct fb_conf_place *pl, const char *path, void *base)
+{
+	struct fb_conf_key **slot = (struct fb_conf_key **)((char *)base + kd->off);
+	char *tprefix = fb_xasprintf("%s[]", kd->name);
+	size_t n = json_is_array(v) ? json_array_size(v) : 0;
+	int r = -1;
+
+	if (!json_is_array(v) && !json_is_null(v)) {
+		type_problem(ctx, pl, path, expected(kd), v);
+		goto out;
+	}
+	if ((int64_t)n > kd->max) {
+		fb_conf_problem(ctx, pl, path, 1, "%zu entries given; allowed: at most %lld", n,
+		    (long long)kd->max);
+		goto out;
+	}
+	/* Only one list of mappings exists (keys:), so the item type is known here. */
+	*slot = fb_xcalloc(n + 1, sizeof(**slot));
+	store_count(base, kd, n);
+	for (size_t i = 0; i < n; i++) {
+		json_t *item = json_array_get(v, i);
+		char *ipath = fb_xasprintf("%s[%zu]", path, i);
+		struct fb_conf_place ipl;
+
+		fb_conf_place_of(ctx, ipath, &ipl);
+		apply_defaults(ctx, tprefix, &(*slot)[i]);
+		if (!json_is_object(item)) {
+			type_problem(ctx, &ipl, ipath, "a mapping (id:, key:, cert:, ...)", item);
+			free(ipath);
+			continue;
+		}
+		walk_mapping(ctx, item, tprefix, ipath, &(*slot)[i]);
+		for (size_t k = 0; k < NKEYS; k++) {
+			const struct conf_key *ik = &conf_keys[k];
+			const char *leaf = ik->name + strlen(tprefix) + 1;
+
+			if ((ik->flags & CF_REQ) == 0 || strncmp(ik->name, tprefix, strlen(tprefix)) != 0)
+				continue;
+			if (json_object_get(item, leaf) == NULL) {
+				char *lpath = fb_xasprintf("%s.%s", ipath, leaf);
+
+				fb_conf_problem(ctx, &ipl, lpath, 1, "missing (required in every key)");
+				free(lpath);
+			}
+		}
+		free(ipath);
+	}
+	r = 0;
+out:
+	free(tprefix);
+	return r;
+}
+
+/* Reads v into kd's field of base; 0 when stored, -1 after reporting. */
+static int
+read_value(struct fb_conf_ctx *ctx, const struct conf_key *kd, json_t *v,
+    const struct fb_conf_place *pl, const char *path, void *base)
+{
+	const char *s;
+	char *val;
+
+	switch (kd->type) {
+	case CT_STR:
+		if ((s = get_str(ctx, kd, v, pl, path, NULL)) == NULL)
+			return -1;
+		val = kd->check != NULL ? kd->check(ctx, pl, path, s) : fb_xstrdup(s);
+		if (val == NULL)
+			return -1;
+		free(*field_str(base, kd));
+		*field_str(base, kd) = val;
+		return 0;
+	case CT_STRS:
+	case CT_SECRETS:
+		return read_strs(ctx, kd, v, pl, path, base);
+	case CT_INT:
+		return read_int(ctx, kd, v, pl, path, base);
+	case CT_BOOL:
+		return read_bool(ctx, kd, v, pl, path, base);
+	case CT_DUR:
+		return read_dur(ctx, kd, v, pl, path, base);
+	case CT_ENUM:
+		return read_enum(ctx, kd, v, pl, path, base);
+	case CT_PATH:
+		return read_path(ctx, kd, v, pl, path, base);
+	case CT_SECRET:
+		if ((val = read_secret(ctx, kd, v, pl, path, expected(kd))) == NULL)
+			return -1;
+		fb_secret_free(*field_str(base, kd));
+		*field_str(base, kd) = val;
+		return 0;
+	case CT_ITEMS:
+		return read_items(ctx, kd, v, pl, path, base);
+	default:
+		return -1;
+	}
+}
+
+/* Reports an unknown key, suggesting the closest known sibling. */
+static void
+unknown_key(struct fb_conf_ctx *ctx, const char *tprefix, const char *dpath, const char *k)
+{
+	size_t n = strlen(tprefix), klen = strlen(k), nleaf = 0;
+	const char *leaves[NKEYS];
+	size_t lens[NKEYS];
+	struct fb_conf_place pl;
+	struct fb_buf known;
+	size_t best = 0;
+	int bestd = 256;
+
+	/* The distinct names one level below tprefix ("tls" once for tls.cert and tls.key). */
+	for (size_t i = 0; i < NKEYS; i++) {
+		const char *name = conf_keys[i].name, *leaf;
+		size_t len, j;
+
+		if (n > 0 && (strncmp(name, tprefix, n) != 0 || name[n] != '.'))
+			continue;
+		leaf = n > 0 ? name + n + 1 : name;
+		len = strcspn(leaf, ".[");
+		for (j = 0; j < nleaf; j++)
+			if (lens[j] == len && strncmp(leaves[j], leaf, len) == 0)
+				break;
+		if (j == nleaf) {
+			leaves[nleaf] = leaf;
+			lens[nleaf++] = len;
+		}
+	}
+	fb_buf_init(&known, 4096);
+	for (size_t j = 0; j < nleaf; j++) {
+		char *cand = fb_xstrndup(leaves[j], lens[j]);
+		int d = fb_str_distance(k, cand);
+
+		free(cand);
+		if (d < bestd) {
+			bestd = d;
+			best = j;
+		}
+		fb_buf_addf(&known, NULL, "%s%.*s", j > 0 ? ", " : "", (int)lens[j], leaves[j]);
+	}
+	fb_conf_key_place_of(ctx, dpath, &pl);
+	if (nleaf > 0 && bestd > 0 && bestd <= (klen >= 6 ? 3 : 2) && (size_t)bestd < klen)
+		fb_conf_problem(ctx, &pl, dpath, 1, "unknown key '%s' (did you mean '%.*s'?)", k,
+		    (int)lens[best], leaves[best]);
+	else
+		fb_conf_problem(ctx, &pl, dpath, 1, "unknown key '%s' (known here: %s)", k,
+		    nleaf > 0 ? known.data : "none");
+	fb_buf_cleanup(&known);
+}
+
+static void
+walk_mapping(struct fb_conf_ctx *ctx, json_t *obj, const char *tprefix, const char *dprefix,
+    void *base)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach (obj, k, v) {
+		char *tname = join(tprefix, k), *dname = join(dprefix, k);
+		/* A key holding '.' or '[' would alias a nested one: it is simply unknown. */
+		int plain = strpbrk(k, ".[]") == NULL;
+		const struct conf_key *kd = plain ? key_find(tname) : NULL;
+		struct fb_conf_place pl;
+
+		fb_conf_place_of(ctx, dname, &pl);
+		if (kd != NULL)
+			read_value(ctx, kd, v, &pl, dname, base);
+		else if (plain && is_section(tname) && json_is_object(v))
+			walk_mapping(ctx, v, tname, dname, base);
+		else if (plain && is_section(tname) && !json_is_null(v))
+			type_problem(ctx, &pl, dname, "a mapping (a section of keys)", v);
+		else if (!plain || !is_section(tname))
+			unknown_key(ctx, tprefix, dname, k);
+		free(tname);
+		free(dname);
+	}
+}
+
+void
+fb_conf_keys_defaults(struct fb_conf_ctx *ctx)
+{
+	apply_defaults(ctx, "", ctx->conf);
+}
+
+void
+fb_conf_keys_walk(struct fb_conf_ctx *ctx, json_t *root)
+{
+	walk_mapping(ctx, root, "", "", ctx->conf);
+}
+
+int
+fb_conf_keys_apply(struct fb_conf_ctx *ctx, const char *name, json_t *value,
+    const struct fb_conf_place *pl)
+{
+	const struct conf_key *kd = key_find(name);
+
+	if (kd == NULL || strchr(name, '[') != NULL)
+		return -1;
+	return read_value(ctx, kd, value, pl, name, ctx->conf);
+}
+
+/* ---- validators --------------------------------------------------------- */
+
+static int
+parse_port(const char *s)
+{
+	long port = 0;
+
+	if (*s == '\0' || strlen(s) > 5)
+		return -1;
+	for (; *s != '\0'; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		port = port * 10 + (*s - '0');
+	}
+	return port >= 1 && port <= 65535 ? (int)port : -1;
+}
+
+static char *
+v_listen(struct fb_conf_ctx *ctx, const struct fb_conf_place *pl, const char *path, const char *v)
+{
+	char *addr = NULL, *out = NULL;
+	const char *port;
+	unsigned char bin[16];
+
+	if (v[0] == '[') {
+		const char *close = strstr(v, "]:");
+
+		if (close == NULL) {
+			fb_conf_problem(ctx, pl, path, 1,
+			    "'%s' is not [IPV6]:PORT (e.g. [::1]:8080)", v);
+			goto out;
+		}
+		addr = fb_xstrndup(v + 1, (size_t)(close - v - 1));
+		port = close + 2;
+		if (inet_pton(AF_INET6, addr, bin) != 1) {
+			fb_conf_problem(ctx, pl, path, 1, "'%s' is not a numeric IPv6 address", addr);
+			goto out;
+		}
+	} else {
+		const char *colon = strrchr(v, ':');
+
+		if (colon == NULL) {
+			fb_conf_problem(ctx, pl, path, 1,
+			    "'%s' has no port: write ADDRESS:PORT (e.g. 127.0.0.1:8080)", v);
+			goto out;
+		}
+		addr = fb_xstrndup(v, (size_t)(colon - v));
+		port = colon + 1;
+		if (strchr(addr, ':') != NULL) {
+			fb_conf_problem(ctx, pl, path, 1,
+			    "'%s': put an IPv6 address in brackets (e.g. [::1]:8080)", v);
+			goto out;
+		}
+		if (*addr == '\0') {
+			fb_conf_problem(ctx, pl, path, 1,
+			    "'%s' has no address: write 0.0.0.0:PORT to listen on every address", v);
+			goto out;
+		}
+		if (strcmp(addr, "localhost") != 0 && inet_pton(AF_INET, addr, bin) != 1) {
+			fb_conf_problem(ctx, pl, path, 1,
+			    "'%s' is not a numeric IPv4 address or localhost (host names are "
+			    "not resolved)", addr);
+			goto out;
+		}
+	}
+	if (parse_port(port) < 0) {
+		fb_conf_problem(ctx, pl, path, 1, "port '%s' is not a number in 1..65535", port);
+		goto out;
+	}
+	out = fb_xstrdup(v);
+out:
+	free(addr);
+	return out;
+}
+
+static char *
+v_url(struct fb_conf_ctx *ctx, const struct fb_conf_place *pl, const char *path, const char *v)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL, *part = NULL, *out = NULL;
+	CURLUcode rc;
+	size_t len;
+
+	if (u == NULL) {
+		fb_conf_problem(ctx, pl, path, 1, "cannot parse URLs (out of memory)");
+		goto out;
+	}
+	if (strlen(v) > 2048) {
+		fb_conf_problem(ctx, pl, path, 1, "the URL is longer than 2048 characters");
+		goto out;
+	}
+	if ((rc = curl_url_set(u, CURLUPART_URL, v, 0)) != CURLUE_OK) {
+		fb_conf_problem(ctx, pl, path, 1, "'%s' is not a URL: %s", v, curl_url_strerror(rc));
+		goto out;
+	}
+	if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)) {
+		fb_conf_problem(ctx, pl, path, 1, "'%s' must start with https:// or http://", v);
+		goto out;
+	}
+	if (curl_url_get(u, CURLUPART_USER, &part, 0) == CURLUE_OK) {
+		fb_conf_problem(ctx, pl, path, 1, "'%s' must not hold a user name or password", v);
+		goto out;
+	}
+	if (curl_url_get(u, CURLUPART_QUERY, &part, 0) == CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_FRAGMENT, &part, 0) == CURLUE_OK || strchr(v, '?') != NULL ||
+	    strchr(v, '#') != NULL) {
+		fb_conf_problem(ctx, pl, path, 1, "'%s' must not have a query (?) or fragment (#)",
+		    v);
+		goto out;
+	}
+	out = fb_xstrdup(v);
+	len = strlen(out);
+	while (len > 0 && out[len - 1] == '/')
+		out[--len] = '\0';
+out:
+	curl_free(scheme);
+	curl_free(part);
+	curl_url_cleanup(u);
+	return out;
+}
+
+static char *
+v_cookie_name(struct fb_conf_ctx *ctx, const struct fb_conf_place *pl, const char *path,
+    const char *v)
+{
+	size_t len = strlen(v);
+
+	/* RFC 6265 4.1.1: cookie-name is an RFC 2616 token (no CTLs, no separators). */
+	if (len == 0 || len > 64 || strspn(v, "!#$%&'*+-.^_`|~0123456789"
+					      "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+					      "abcdefghijklmnopqrstuvwxyz") != len) {
+		fb_conf_problem(ctx, pl, path, 1,
+		    "'%s' is not a cookie name: use 1 to 64 letters, digits or !#$%%&'*+-.^_`|~ "
+		    "(RFC 6265)", v);
+		return NULL;
+	}
+	return fb_xstrdup(v);
+}
+
+static char *
+v_key_id(struct fb_conf_ctx *ctx, const struct fb_conf_place *pl, const char *path, const char *v)
+{
+	size_t len = strlen(v);
+
+	if (len == 0 || len > 64 || strspn(v, "-_.0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+					      "abcdefghijklmnopqrstuvwxyz") != len) {
+		fb_conf_problem(ctx, pl, path, 1,
+		    "'%s' is not a key id: use 1 to 64 letters, digits, '.', '_' or '-'", v);
+		return NULL;
+	}
+	return fb_xstrdup(v);
+}

@@ -1,0 +1,1 @@
+# map module: files listed by the module's owner

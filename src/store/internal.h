@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* store/internal.h: the backend table behind struct fb_store; only store/ and its tests use it. */
+#ifndef FB_STORE_INTERNAL_H
+#define FB_STORE_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "core/core.h"
+#include "conf/conf.h"
+#include "store/store.h"
+
+/*
+ * One storage backend. store.c checks every argument (NULLs, lengths, the
+ * owning process) and reads the clock before calling these, so a backend
+ * only translates to its storage: callers never see SQL, rows or library
+ * types. Pointers are borrowed for the call. Each fills err with what was
+ * being done ("kv_put: ...") and the library's own text. Expired means
+ * expires_at <= now.
+ */
+struct fb_store_ops {
+	const char *name; /* "sqlite", "postgres" */
+	/* The schema version the backend's migrations reach. */
+	int (*schema_latest)(void);
+	/*
+	 * Opens conf's store, applies pending migrations and sets st->be and
+	 * st->version. On failure st->be is left NULL and nothing is changed.
+	 */
+	enum fb_status (*open)(struct fb_store *st, const struct fb_conf *conf, struct fb_err *err);
+	/* Releases st->be (never NULL here). */
+	void (*close)(struct fb_store *st);
+	enum fb_status (*ping)(struct fb_store *st, struct fb_err *err);
+
+	enum fb_status (*kv_put)(struct fb_store *st, const char *ns, const char *key,
+	    const void *val, size_t len, int64_t expires_at, struct fb_err *err);
+	/* FB_ERR_REPLAY when a live entry exists. */
+	enum fb_status (*kv_add)(struct fb_store *st, const char *ns, const char *key,
+	    const void *val, size_t len, int64_t expires_at, int64_t now, struct fb_err *err);
+	/* FB_ERR_NOTFOUND when absent; *val new (NUL-terminated), caller frees. */
+	enum fb_status (*kv_get)(struct fb_store *st, const char *ns, const char *key, int64_t now,
+	    unsigned char **val, size_t *len, struct fb_err *err);
+	/* Same, and deletes the entry in the same transaction. */
+	enum fb_status (*kv_take)(struct fb_store *st, const char *ns, const char *key,
+	    int64_t now, unsigned char **val, size_t *len, struct fb_err *err);
+	enum fb_status (*kv_delete)(struct fb_store *st, const char *ns, const char *key,
+	    struct fb_err *err);
+	/* Deletes expired key/value entries and session revocations; the count in *n. */
+	enum fb_status (*purge)(struct fb_store *st, int64_t now, size_t *n, struct fb_err *err);
+
+	enum fb_status (*session_revoke)(struct fb_store *st, const char *sid, int64_t expires_at,
+	    struct fb_err *err);
+	enum fb_status (*session_revoked)(struct fb_store *st, const char *sid, int64_t now,
+	    int *revoked, struct fb_err *err);
+
+	/*
+	 * As fb_store_user_upsert. new_id is the id to insert when u->id is
+	 * NULL (borrowed; the backend copies it into u->id when used).
+	 */
+	enum fb_status (*user_upsert)(struct fb_store *st, struct fb_store_user *u,
+	    const char *new_id, int64_t now, struct fb_err *err);
+	/* FB_ERR_NOTFOUND when absent; out's members new. */
+	enum fb_status (*user_get)(struct fb_store *st, const char *username,
+	    struct fb_store_user *out, struct fb_err *err);
+	enum fb_status (*user_list)(struct fb_store *st,
+	    int (*fn)(const struct fb_store_user *u, void *arg), void *arg, struct fb_err *err);
+	/* FB_ERR_NOTFOUND when absent. */
+	enum fb_status (*user_delete)(struct fb_store *st, const char *username,
+	    struct fb_err *err);
+};
+
+/* An open store. Members are private to store/. */
+struct fb_store {
+	const struct fb_store_ops *ops;
+	void *be;    /* the backend's state */
+	int version; /* the schema version in use */
+	pid_t pid;   /* the process that opened it */
+};
+
+extern const struct fb_store_ops fb_store_sqlite_ops;
+
+#ifdef FB_UNIT_TESTS
+/*
+ * The SQLite migrations, one SQL script per version (index 0 brings
+ * version 0 to 1). Tests swap in their own list to exercise failures.
+ */
+extern const char *const *fb_store_sqlite_migrations;
+extern size_t fb_store_sqlite_nmigrations;
+#endif
+
+#endif

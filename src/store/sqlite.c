@@ -1,0 +1,954 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* store/sqlite.c: the SQLite backend (WAL, one handle per process) and its schema migrations. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "core/core.h"
+#include "conf/conf.h"
+#include "store/internal.h"
+#include "store/store.h"
+
+/* Used when the configuration gives no busy timeout. */
+#define DEFAULT_BUSY_MS 5000
+
+/*
+ * The schema, one script per version: index i brings user_version i to
+ * i + 1. Each runs in one transaction with its version bump. Never edit a
+ * released script; append a new one.
+ */
+static const char *const migrations_v[] = {
+	/* 1: key/value with expiry, session revocations, known users. */
+	"CREATE TABLE kv ("
+	"  ns TEXT NOT NULL,"
+	"  key TEXT NOT NULL,"
+	"  value BLOB NOT NULL,"
+	"  expires_at INTEGER NOT NULL,"
+	"  PRIMARY KEY (ns, key));"
+	"CREATE INDEX kv_expires_at ON kv (expires_at);"
+	"CREATE TABLE session_revocations ("
+	"  sid TEXT PRIMARY KEY NOT NULL,"
+	"  expires_at INTEGER NOT NULL);"
+	"CREATE INDEX session_revocations_expires_at ON session_revocations (expires_at);"
+	"CREATE TABLE users ("
+	"  id TEXT PRIMARY KEY NOT NULL,"
+	"  username TEXT NOT NULL UNIQUE,"
+	"  name TEXT,"
+	"  email TEXT,"
+	"  source TEXT NOT NULL,"
+	"  active INTEGER NOT NULL DEFAULT 1,"
+	"  created INTEGER NOT NULL,"
+	"  last_seen INTEGER NOT NULL);",
+};
+
+FB_STATIC const char *const *fb_store_sqlite_migrations = migrations_v;
+FB_STATIC size_t fb_store_sqlite_nmigrations = sizeof(migrations_v) / sizeof(migrations_v[0]);
+
+/* The statements kept prepared for the life of a handle. */
+enum sq_stmt {
+	SQ_BEGIN = 0,
+	SQ_COMMIT,
+	SQ_ROLLBACK,
+	SQ_PING,
+	SQ_KV_PUT,
+	SQ_KV_ADD,
+	SQ_KV_GET,
+	SQ_KV_DELETE,
+	SQ_KV_PURGE,
+	SQ_REV_PURGE,
+	SQ_REV_PUT,
+	SQ_REV_GET,
+	SQ_USER_FIND,
+	SQ_USER_INSERT,
+	SQ_USER_UPDATE,
+	SQ_USER_GET,
+	SQ_USER_DELETE,
+	SQ_NSTMT,
+};
+
+#define USER_COLUMNS "id, username, name, email, source, active, created, last_seen"
+
+static const char *const sq_sql[SQ_NSTMT] = {
+	[SQ_BEGIN] = "BEGIN IMMEDIATE",
+	[SQ_COMMIT] = "COMMIT",
+	[SQ_ROLLBACK] = "ROLLBACK",
+	[SQ_PING] = "SELECT count(*) FROM sqlite_master",
+	[SQ_KV_PUT] = "INSERT INTO kv (ns, key, value, expires_at) VALUES (?1, ?2, ?3, ?4)"
+		      " ON CONFLICT (ns, key) DO UPDATE"
+		      " SET value = excluded.value, expires_at = excluded.expires_at",
+	/* One statement: the conflict check and the write are atomic. */
+	[SQ_KV_ADD] = "INSERT INTO kv (ns, key, value, expires_at) VALUES (?1, ?2, ?3, ?4)"
+		      " ON CONFLICT (ns, key) DO UPDATE"
+		      " SET value = excluded.value, expires_at = excluded.expires_at"
+		      " WHERE kv.expires_at <= ?5",
+	[SQ_KV_GET] = "SELECT value FROM kv WHERE ns = ?1 AND key = ?2 AND expires_at > ?3",
+	[SQ_KV_DELETE] = "DELETE FROM kv WHERE ns = ?1 AND key = ?2",
+	[SQ_KV_PURGE] = "DELETE FROM kv WHERE expires_at <= ?1",
+	[SQ_REV_PURGE] = "DELETE FROM session_revocations WHERE expires_at <= ?1",
+	[SQ_REV_PUT] = "INSERT INTO session_revocations (sid, expires_at) VALUES (?1, ?2)"
+		       " ON CONFLICT (sid) DO UPDATE"
+		       " SET expires_at = max(expires_at, excluded.expires_at)",
+	[SQ_REV_GET] = "SELECT 1 FROM session_revocations WHERE sid = ?1 AND expires_at > ?2",
+	[SQ_USER_FIND] = "SELECT id, created FROM users WHERE username = ?1",
+	[SQ_USER_INSERT] = "INSERT INTO users (" USER_COLUMNS ")"
+			   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[SQ_USER_UPDATE] = "UPDATE users SET name = ?2, email = ?3, source = ?4, active = ?5,"
+			   " last_seen = ?6 WHERE username = ?1",
+	[SQ_USER_GET] = "SELECT " USER_COLUMNS " FROM users WHERE username = ?1",
+	[SQ_USER_DELETE] = "DELETE FROM users WHERE username = ?1",
+};
+
+/* The list query is prepared per call, so a callback may use the cached statements. */
+#define SQ_USER_LIST_SQL "SELECT " USER_COLUMNS " FROM users ORDER BY username"
+
+/* The backend's state behind st->be. */
+struct sq {
+	sqlite3 *db;
+	char *path;
+	sqlite3_stmt *stmt[SQ_NSTMT]; /* prepared on first use */
+};
+
+static struct sq *
+sq_of(struct fb_store *st)
+{
+	return st->be;
+}
+
+/* Fills err with what failed, the path and SQLite's message; returns FB_ERR_IO. */
+static enum fb_status
+sq_fail(struct sq *sq, const char *what, struct fb_err *err)
+{
+	return fb_err_set(err, FB_ERR_IO, "%s: %s: %s", what, sq->path, sqlite3_errmsg(sq->db));
+}
+
+/* The cached statement id, ready to bind; NULL with err filled on failure. */
+static sqlite3_stmt *
+sq_stmt(struct sq *sq, enum sq_stmt id, const char *what, struct fb_err *err)
+{
+	if (sq->stmt[id] == NULL &&
+	    sqlite3_prepare_v3(sq->db, sq_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &sq->stmt[id],
+		NULL) != SQLITE_OK) {
+		sq_fail(sq, what, err);
+		sq->stmt[id] = NULL;
+	}
+	return sq->stmt[id];
+}
+
+/* Makes s reusable and drops its bindings (they may point at the caller's secrets). */
+static void
+sq_done(sqlite3_stmt *s)
+{
+	if (s != NULL) {
+		sqlite3_reset(s);
+		sqlite3_clear_bindings(s);
+	}
+}
+
+/* Binds NULL for a NULL string. */
+static int
+bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+	if (v == NULL)
+		return sqlite3_bind_null(s, i);
+	return sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
+}
+
+/* A zero-length value is bound as an empty blob, not NULL. */
+static int
+bind_blob(sqlite3_stmt *s, int i, const void *v, size_t len)
+{
+	return sqlite3_bind_blob64(s, i, len != 0 ? v : "", len, SQLITE_STATIC);
+}
+
+/* Runs a statement that returns no rows. */
+static enum fb_status
+sq_run(struct sq *sq, sqlite3_stmt *s, const char *what, struct fb_err *err)
+{
+	enum fb_status r = FB_OK;
+
+	if (sqlite3_step(s) != SQLITE_DONE)
+		r = sq_fail(sq, what, err);
+	sq_done(s);
+	return r;
+}
+
+static enum fb_status
+sq_simple(struct sq *sq, enum sq_stmt id, const char *what, struct fb_err *err)
+{
+	sqlite3_stmt *s;
+
+	if ((s = sq_stmt(sq, id, what, err)) == NULL)
+		return FB_ERR_IO;
+	return sq_run(sq, s, what, err);
+}
+
+/* BEGIN IMMEDIATE: takes the write lock now, so a read-modify-write cannot be overtaken. */
+static enum fb_status
+sq_begin(struct sq *sq, const char *what, struct fb_err *err)
+{
+	return sq_simple(sq, SQ_BEGIN, what, err);
+}
+
+static enum fb_status
+sq_commit(struct sq *sq, const char *what, struct fb_err *err)
+{
+	return sq_simple(sq, SQ_COMMIT, what, err);
+}
+
+/* Rolls back the open transaction, if any; keeps err (the first failure) intact. */
+static void
+sq_rollback(struct sq *sq)
+{
+	if (sqlite3_get_autocommit(sq->db) == 0 && sq_simple(sq, SQ_ROLLBACK, "rollback", NULL) != FB_OK)
+		fb_log(FB_LOG_ERROR, "store %s: rollback failed: %s", sq->path,
+		    sqlite3_errmsg(sq->db));
+}
+
+/* A new NUL-terminated copy of column i (a blob or text). */
+static void
+column_copy(sqlite3_stmt *s, int i, unsigned char **val, size_t *len)
+{
+	const void *p = sqlite3_column_blob(s, i);
+	size_t n = (size_t)sqlite3_column_bytes(s, i);
+
+	*val = fb_xmalloc(n + 1);
+	if (n != 0)
+		memcpy(*val, p, n);
+	(*val)[n] = '\0';
+	*len = n;
+}
+
+static char *
+column_strdup(sqlite3_stmt *s, int i)
+{
+	const unsigned char *p = sqlite3_column_text(s, i);
+
+	return p != NULL ? fb_xstrdup((const char *)p) : NULL;
+}
+
+/* ---- opening and migrating -------------------------------------------- */
+
+static int
+sq_schema_latest(void)
+{
+	return (int)fb_store_sqlite_nmigrations;
+}
+
+/* Reads PRAGMA user_version into *v. */
+static enum fb_status
+sq_user_version(struct sq *sq, int *v, struct fb_err *err)
+{
+	sqlite3_stmt *s = NULL;
+	enum fb_status r = FB_ERR_IO;
+
+	*v = 0;
+	if (sqlite3_prepare_v2(sq->db, "PRAGMA user_version", -1, &s, NULL) != SQLITE_OK ||
+	    sqlite3_step(s) != SQLITE_ROW) {
+		if (sqlite3_errcode(sq->db) == SQLITE_NOTADB)
+			r = fb_err_set(err, FB_ERR_IO, "store: %s is not an SQLite database (%s)",
+			    sq->path, sqlite3_errmsg(sq->db));
+		else
+			r = sq_fail(sq, "store: reading the schema version", err);
+		goto out;
+	}
+	*v = sqlite3_column_int(s, 0);
+	r = FB_OK;
+out:
+	sqlite3_finalize(s);
+	return r;
+}
+
+/* Runs SQL text (pragmas, migration scripts) with sqlite3_exec. */
+static enum fb_status
+sq_exec(struct sq *sq, const char *sql, const char *what, struct fb_err *err)
+{
+	if (sqlite3_exec(sq->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return sq_fail(sq, what, err);
+	return FB_OK;
+}
+
+static enum fb_status
+sq_refuse_newer(struct sq *sq, int v, struct fb_err *err)
+{
+	return fb_err_set(err, FB_ERR_CONFIG,
+	    "store: %s: schema version %d is newer than this fedbroker (%d); refusing to touch it",
+	    sq->path, v, sq_schema_latest());
+}
+
+/*
+ * Brings the schema to the latest version, one migration per transaction.
+ * The version is re-read under the write lock, so workers opening a fresh
+ * file at the same time migrate it once.
+ */
+static enum fb_status
+sq_migrate(struct sq *sq, int *version, struct fb_err *err)
+{
+	char what[64], bump[64];
+	int v, latest = sq_schema_latest();
+	enum fb_status r = FB_ERR_IO;
+
+	for (;;) {
+		if ((r = sq_begin(sq, "store: migrate: begin", err)) != FB_OK)
+			goto out;
+		if ((r = sq_user_version(sq, &v, err)) != FB_OK)
+			goto out;
+		if (v > latest) {
+			r = sq_refuse_newer(sq, v, err);
+			goto out;
+		}
+		if (v == latest)
+			break;
+		snprintf(what, sizeof(what), "store: migration to schema version %d", v + 1);
+		snprintf(bump, sizeof(bump), "PRAGMA user_version = %d", v + 1);
+		if ((r = sq_exec(sq, fb_store_sqlite_migrations[v], what, err)) != FB_OK ||
+		    (r = sq_exec(sq, bump, what, err)) != FB_OK ||
+		    (r = sq_commit(sq, what, err)) != FB_OK)
+			goto out;
+		fb_log(FB_LOG_INFO, "store %s: schema migrated to version %d", sq->path, v + 1);
+	}
+	if ((r = sq_commit(sq, "store: migrate: commit", err)) != FB_OK)
+		goto out;
+	*version = v;
+	r = FB_OK;
+out:
+	if (r != FB_OK)
+		sq_rollback(sq);
+	return r;
+}
+
+/* SECURITY: the state directory is private; creates only the last component, 0700. */
+static enum fb_status
+dir_ensure(const char *path, struct fb_err *err)
+{
+	char *dir = fb_xstrdup(path);
+	char *slash = strrchr(dir, '/');
+	enum fb_status r = FB_ERR_IO;
+
+	if (slash == NULL || slash == dir) {
+		r = FB_OK; /* the current or the root directory */
+		goto out;
+	}
+	*slash = '\0';
+	if (mkdir(dir, 0700) == 0)
+		fb_log(FB_LOG_INFO, "store: created directory %s", dir);
+	else if (errno != EEXIST) {
+		r = fb_err_set(err, FB_ERR_IO, "store: cannot create directory %s for %s: %s", dir,
+		    path, strerror(errno));
+		goto out;
+	}
+	r = FB_OK;
+out:
+	free(dir);
+	return r;
+}
+
+/*
+ * SECURITY: creates the database file 0600 before SQLite sees it; SQLite
+ * gives the -wal and -shm files the database file's permissions.
+ */
+static enum fb_status
+file_ensure(const char *path, struct fb_err *err)
+{
+	struct stat sb;
+	int fd;
+
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return fb_err_set(err, FB_ERR_IO, "store: cannot open %s: %s", path, strerror(errno));
+	if (fstat(fd, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+		close(fd);
+		return fb_err_set(err, FB_ERR_IO, "store: %s is not a regular file", path);
+	}
+	if ((sb.st_mode & 077) != 0)
+		fb_log(FB_LOG_WARN, "store: %s is accessible by group or others (mode %03o); "
+				    "it should be 0600",
+		    path, (unsigned)(sb.st_mode & 0777));
+	close(fd);
+	return FB_OK;
+}
+
+static void
+sq_free(struct sq *sq)
+{
+	if (sq == NULL)
+		return;
+	for (size_t i = 0; i < SQ_NSTMT; i++)
+		sqlite3_finalize(sq->stmt[i]);
+	if (sq->db != NULL && sqlite3_close(sq->db) != SQLITE_OK)
+		fb_log(FB_LOG_ERROR, "store %s: close: %s", sq->path, sqlite3_errmsg(sq->db));
+	free(sq->path);
+	free(sq);
+}
+
+static enum fb_status
+sq_open(struct fb_store *st, const struct fb_conf *conf, struct fb_err *err)
+{
+	struct sq *sq = NULL;
+	sqlite3_stmt *s = NULL;
+	const char *mode;
+	int rc, v, busy;
+	enum fb_status r = FB_ERR_IO;
+
+	sq = fb_xcalloc(1, sizeof(*sq));
+	if (conf->store_path != NULL && conf->store_path[0] != '\0')
+		sq->path = fb_xstrdup(conf->store_path);
+	else if (conf->state_dir != NULL && conf->state_dir[0] != '\0')
+		sq->path = fb_xasprintf("%s/fedbroker.db", conf->state_dir);
+	else {
+		r = fb_err_set(err, FB_ERR_CONFIG, "store.path: not set and no server.state_dir");
+		goto out;
+	}
+	if ((r = dir_ensure(sq->path, err)) != FB_OK || (r = file_ensure(sq->path, err)) != FB_OK)
+		goto out;
+	/* Each process has its own handle and uses it from one thread. */
+	rc = sqlite3_open_v2(sq->path, &sq->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		r = fb_err_set(err, FB_ERR_IO, "store: cannot open %s: %s", sq->path,
+		    sq->db != NULL ? sqlite3_errmsg(sq->db) : sqlite3_errstr(rc));
+		goto out;
+	}
+	busy = conf->store_busy_timeout_ms > 0 ? (int)(conf->store_busy_timeout_ms > INT_MAX ?
+							      INT_MAX :
+							      conf->store_busy_timeout_ms) :
+						 DEFAULT_BUSY_MS;
+	sqlite3_busy_timeout(sq->db, busy);
+	/* Read-only checks first: a foreign or newer file must stay byte-identical. */
+	if ((r = sq_user_version(sq, &v, err)) != FB_OK)
+		goto out;
+	if (v > sq_schema_latest()) {
+		r = sq_refuse_newer(sq, v, err);
+		goto out;
+	}
+	/* WAL lets readers in other workers go on while one writes. */
+	if (sqlite3_prepare_v2(sq->db, "PRAGMA journal_mode = WAL", -1, &s, NULL) != SQLITE_OK ||
+	    sqlite3_step(s) != SQLITE_ROW) {
+		r = sq_fail(sq, "store: setting journal_mode WAL", err);
+		goto out;
+	}
+	mode = (const char *)sqlite3_column_text(s, 0);
+	if (mode == NULL || strcmp(mode, "wal") != 0) {
+		r = fb_err_set(err, FB_ERR_IO, "store: %s: journal_mode is %s, WAL was refused",
+		    sq->path, mode != NULL ? mode : "unknown");
+		goto out;
+	}
+	sqlite3_finalize(s); /* a stepped statement would block COMMIT */
+	s = NULL;
+	/* SECURITY: secure_delete overwrites deleted one-time codes in the file. */
+	if ((r = sq_exec(sq,
+		 "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;",
+		 "store: setting pragmas", err)) != FB_OK)
+		goto out;
+	if ((r = sq_migrate(sq, &v, err)) != FB_OK)
+		goto out;
+	st->be = sq;
+	st->version = v;
+	sq = NULL; /* transferred */
+	r = FB_OK;
+out:
+	sqlite3_finalize(s);
+	sq_free(sq);
+	return r;
+}
+
+static void
+sq_close(struct fb_store *st)
+{
+	sq_free(sq_of(st));
+	st->be = NULL;
+}
+
+static enum fb_status
+sq_ping(struct fb_store *st, struct fb_err *err)
+{
+	struct sq *sq = sq_of(st);
+	sqlite3_stmt *s;
+	enum fb_status r = FB_OK;
+
+	if ((s = sq_stmt(sq, SQ_PING, "ping", err)) == NULL)
+		return FB_ERR_IO;
+	if (sqlite3_step(s) != SQLITE_ROW)
+		r = sq_fail(sq, "ping", err);
+	sq_done(s);
+	return r;
+}
+
+/* ---- key/value ---------------------------------------------------------- */
+
+/* Binds ns, key, value, expires_at as ?1..?4. */
+static int
+bind_kv(sqlite3_stmt *s, const char *ns, const char *key, const void *val, size_t len,
+    int64_t expires_at)
+{
+	if (bind_text(s, 1, ns) != SQLITE_OK || bind_text(s, 2, key) != SQLITE_OK ||
+	    bind_blob(s, 3, val, len) != SQLITE_OK || sqlite3_bind_int64(s, 4, expires_at) != SQLITE_OK)
+		return SQLITE_ERROR;
+	return SQLITE_OK;
+}
+
+static enum fb_status
+sq_kv_put(struct fb_store *st, const char *ns, const char *key, const void *val, size_t len,
+    int64_t expires_at, struct fb_err *err)
+{
+	struct sq *sq = sq_of(st);
+	sqlite3_stmt *s;
+
+	if ((s = sq_stmt(sq, SQ_KV_PUT, "kv_put", err)) == NULL)
+		return FB_ERR_IO;
+	if (bind_kv(s, ns, key, val, len, expires_at) != SQLITE_OK) {
+		sq_done(s);
+		return sq_fail(sq, "kv_put", err);
+	}
+	return sq_run(sq, s, "kv_put", err);
+}
+
+static enum fb_status
+sq_kv_add(struct fb_store *st, const char *ns, const char *key, const void *val, size_t len,
+    int64_t expires_at, int64_t now, struct fb_err *err)
+{
+	struct sq *sq = sq_of(st);
+	sqlite3_stmt *s;
+	enum fb_status r;
+
+	if ((s = sq_stmt(sq, SQ_KV_ADD, "kv_add", err)) == NULL)
+		return FB_ERR_IO;
+	if (bind_kv(s, ns, key, val, len, expires_at) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 5, now) != SQLITE_OK) {
+		sq_done(s);
+		return sq_fail(sq, "kv_add", err);
+	}
+	if ((r = sq_run(sq, s, "kv_add", err)) != FB_OK)
+		return r;
+	/* No row changed: a live entry was there (the upsert's WHERE was false). */
+	if (sqlite3_changes(sq->db) == 0)
+		return fb_err_set(err, FB_ERR_REPLAY, "kv_add: key in namespace %s already present",
+		    ns);
+	return FB_OK;
+}
+
+/* Reads the live entry into a new buffer; FB_ERR_NOTFOUND when absent. */
+static enum fb_status
+kv_read(struct sq *sq, const char *ns, const char *key, int64_t now, unsigned char **val,
+    size_t *len, const char *what, struct fb_err *err)
+{
+	sqlite3_stmt *s;
+	enum fb_status r = FB_ERR_IO;
+
+	if ((s = sq_stmt(sq, SQ_KV_GET, what, err)) == NULL)
+		return FB_ERR_IO;
+	if (bind_text(s, 1, ns) != SQLITE_OK || bind_text(s, 2, key) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 3, now) != SQLITE_OK) {
+		r = sq_fail(sq, what, err);
+		goto out;
+	}
+	switch (sqlite3_step(s)) {
+	case SQLITE_ROW:
+		column_copy(s, 0, val, len);
+		r = FB_OK;
+		break;
+	case SQLITE_DONE:
+		r = fb_err_set(err, FB_ERR_NOTFOUND, "%s: no such key in namespace %s", what, ns);
+		break;
+	default:
+		r = sq_fail(sq, what, err);
+		break;
+	}
+out:
+	sq_done(s);
+	return r;
+}
+
+static enum fb_status
+sq_kv_get(struct fb_store *st, const char *ns, const char *key, int64_t now, unsigned char **val,
+    size_t *len, struct fb_err *err)
+{
+	return kv_read(sq_of(st), ns, key, now, val, len, "kv_get", err);
+}
+
+static enum fb_status
+kv_delete(struct sq *sq, const char *ns, const char *key, const char *what, struct fb_err *err)
+{
+	sqlite3_stmt *s;
+
+	if ((s = sq_stmt(sq, SQ_KV_DELETE, what, err)) == NULL)
+		return FB_ERR_IO;
+	if (bind_text(s, 1, ns) != SQLITE_OK || bind_text(s, 2, key) != SQLITE_OK) {
+		sq_done(s);
+		return sq_fail(sq, what, err);
+	}
+	return sq_run(sq, s, what, err);
+}
+
+/* SECURITY: read and delete under one write lock, so a one-time code is used once. */
+static enum fb_status
+sq_kv_take(struct fb_store *st, const char *ns, const char *key, int64_t now,
+    unsigned char **val, size_t *len, struct fb_err *err)
+{
+	struct sq *sq = sq_of(st);
+	unsigned char *v = NULL;
+	size_t n = 0;
+	enum fb_status r = FB_ERR_IO;
+
+	if ((r = sq_begin(sq, "kv_take", err)) != FB_OK)
+		goto out;
+	if ((r = kv_read(sq, ns, key, now, &v, &n, "kv_take", err)) != FB_OK)
+		goto out;
+	if ((r = kv_delete(sq, ns, key, "kv_take", err)) != FB_OK ||
+	    (r = sq_commit(sq, "kv_take", err)) != FB_OK)
+		goto out;
+	*val = v;
+	*len = n;
+	v = NULL; /* transferred */
+	r = FB_OK;
+out:
+	if (r != FB_OK)
+		sq_rollback(sq);
+	if (v != NULL) {
+		fb_secret_wipe(v, n);
+		free(v);
+	}
+	return r;
+}
+
+static enum fb_status
+sq_kv_delete(struct fb_store *st, const char *ns, const char *key, struct fb_err *err)
+{
+	return kv_delete(sq_of(st), ns, key, "kv_delete", err);
+}
+
+static enum fb_status
+purge_one(struct sq *sq, enum sq_stmt id, int64_t now, size_t *n, struct fb_err *err)
+{
+	sqlite3_stmt *s;
+	enum fb_status r;
+
+	if ((s = sq_stmt(sq, id, "purge", err)) == NULL)
+		return FB_ERR_IO;
+	if (sqlite3_bind_int64(s, 1, now) != SQLITE_OK) {
+		sq_done(s);
+		return sq_fail(sq, "purge", err);
+	}
+	if ((r = sq_run(sq, s, "purge", err)) != FB_OK)
+		return r;
+	*n += (size_t)sqlite3_changes(sq->db);
+	return FB_OK;
+}
+
+static enum fb_status
+sq_purge(struct fb_store *st, int64_t now, size_t *n, struct fb_err *err)
+{
+	struct sq *sq = sq_of(st);
+	enum fb_status r = FB_ERR_IO;
+
+	*n = 0;
+	if ((r = sq_begin(sq, "purge", err)) != FB_OK ||
+	    (r = purge_one(sq, SQ_KV_PURGE, now, n, err)) != FB_OK ||
+	    (r = purge_one(sq, SQ_REV_PURGE, now, n, err)) != FB_OK ||
+	    (r = sq_commit(sq, "purge", err)) != FB_OK)
+		goto out;
+	r = FB_OK;
+out:
+	if (r != FB_OK) {
+		sq_rollback(sq);
+		*n = 0;
+	}
+	return r;
+}
+
+/* ---- session revocations ------------------------------------------------ */
+
+static enum fb_status
+sq_session_revoke(struct fb_store *st, const char *sid, int64_t expires_at, struct fb_err *err)
+{
+	struct sq *sq = sq_of(st);
+	sqlite3_stmt *s;
+
+	if ((s = sq_stmt(sq, SQ_REV_PUT, "session_revoke", err)) == NULL)
+		return FB_ERR_IO;
+	if (bind_text(s, 1, sid) != SQLITE_OK || sqlite3_bind_int64(s, 2, expires_at) != SQLITE_OK) {
+		sq_done(s);
+		return sq_fail(sq, "session_revoke", err);
+	}
+	return sq_run(sq, s, "session_revoke", err);
+}
+
+static enum fb_status
+sq_session_revoked(struct fb_store *st, const char *sid, int64_t now, int *revoked,
+    struct fb_err *err)
+{
+	struct sq *sq = sq_of(st);
+	sqlite3_stmt *s;
+	enum fb_status r = FB_ERR_IO;
+
+	*revoked = 0;
+	if ((s = sq_stmt(sq, SQ_REV_GET, "session_revoked", err)) == NULL)
+		return FB_ERR_IO;
+	if (bind_text(s, 1, sid) != SQLITE_OK || sqlite3_bind_int64(s, 2, now) != SQLITE_OK) {
+		r = sq_fail(sq, "session_revoked", err);
+		goto out;
+	}
+	switch (sqlite3_step(s)) {
+	case SQLITE_ROW:
+		*revoked = 1;
+		r = FB_OK;
+		break;
+	case SQLITE_DONE:
+		r = FB_OK;
+		break;
+	default:
+		r = sq_fail(sq, "session_revoked", err);
+		break;
+	}
+out:
+	sq_done(s);
+	return r;
+}
+
+/* ---- users ---------------------------------------------------------------- */
+
+/* The stored id and created of username; *id NULL when there is none. */
+static enum fb_status
+user_find(struct sq *sq, const char *username, char **id, int64_t *created, struct fb_err *err)
+{
+	sqlite3_stmt *s;
+	enum fb_status r = FB_ERR_IO;
+
+	*id = NULL;
+	*created = 0;
+	if ((s = sq_stmt(sq, SQ_USER_FIND, "user_upsert", err)) == NULL)
+		return FB_ERR_IO;
+	if (bind_text(s, 1, username) != SQLITE_OK) {
+		r = sq_fail(sq, "user_upsert", err);
+		goto out;
+	}
+	switch (sqlite3_step(s)) {
+	case SQLITE_ROW:
+		*id = column_strdup(s, 0);
+		*created = sqlite3_column_int64(s, 1);
+		r = FB_OK;
+		break;
+	case SQLITE_DONE:
+		r = FB_OK;
+		break;
+	default:
+		r = sq_fail(sq, "user_upsert", err);
+		break;
+	}
+out:
+	sq_done(s);
+	return r;
+}
+
+static enum fb_status
+user_write(struct sq *sq, const struct fb_store_user *u, const char *id, int64_t created,
+    struct fb_err *err)
+{
+	sqlite3_stmt *s;
+	int rc;
+	enum fb_status r = FB_ERR_IO;
+
+	if (id != NULL) {
+		if ((s = sq_stmt(sq, SQ_USER_INSERT, "user_upsert", err)) == NULL)
+			return FB_ERR_IO;
+		rc = bind_text(s, 1, id) | bind_text(s, 2, u->username) | bind_text(s, 3, u->name) |
+		     bind_text(s, 4, u->email) | bind_text(s, 5, u->source) |
+		     sqlite3_bind_int(s, 6, u->active != 0) | sqlite3_bind_int64(s, 7, created) |
+		     sqlite3_bind_int64(s, 8, u->last_seen);
+	} else {
+		if ((s = sq_stmt(sq, SQ_USER_UPDATE, "user_upsert", err)) == NULL)
+			return FB_ERR_IO;
+		rc = bind_text(s, 1, u->username) | bind_text(s, 2, u->name) |
+		     bind_text(s, 3, u->email) | bind_text(s, 4, u->source) |
+		     sqlite3_bind_int(s, 5, u->active != 0) | sqlite3_bind_int64(s, 6, u->last_seen);
+	}
+	/* SQLITE_OK is 0, so any failed bind leaves rc non-zero. */
+	if (rc != SQLITE_OK) {
+		r = sq_fail(sq, "user_upsert", err);
+		goto out;
+	}
+	if (sqlite3_step(s) != SQLITE_DONE) {
+		if (sqlite3_extended_errcode(sq->db) == SQLITE_CONSTRAINT_PRIMARYKEY)
+			r = fb_err_set(err, FB_ERR_INVALID,
+			    "user_upsert: user %s: id %s is already used by another user", u->username,
+			    id);
+		else
+			r = sq_fail(sq, "user_upsert", err);
+		goto out;
+	}
+	r = FB_OK;
+out:
+	sq_done(s);
+	return r;
+}
+
+static enum fb_status
+sq_user_upsert(struct fb_store *st, struct fb_store_user *u, const char *new_id, int64_t now,
+    struct fb_err *err)
+{
+	struct sq *sq = sq_of(st);
+	char *found = NULL;
+	const char *id;
+	int64_t created;
+	enum fb_status r = FB_ERR_IO;
+
+	if ((r = sq_begin(sq, "user_upsert", err)) != FB_OK ||
+	    (r = user_find(sq, u->username, &found, &created, err)) != FB_OK)
+		goto out;
+	if (found != NULL) {
+		if (u->id != NULL && strcmp(u->id, found) != 0) {
+			r = fb_err_set(err, FB_ERR_INVALID,
+			    "user_upsert: user %s: id %s differs from the stored id %s", u->username,
+			    u->id, found);
+			goto out;
+		}
+		if ((r = user_write(sq, u, NULL, 0, err)) != FB_OK)
+			goto out;
+	} else {
+		id = u->id != NULL ? u->id : new_id;
+		created = u->created != 0 ? u->created : now;
+		if ((r = user_write(sq, u, id, created, err)) != FB_OK)
+			goto out;
+	}
+	if ((r = sq_commit(sq, "user_upsert", err)) != FB_OK)
+		goto out;
+	if (u->id == NULL) {
+		u->id = found != NULL ? found : fb_xstrdup(new_id);
+		found = NULL; /* transferred */
+	}
+	u->created = created;
+	r = FB_OK;
+out:
+	if (r != FB_OK)
+		sq_rollback(sq);
+	free(found);
+	return r;
+}
+
+/* Fills u from a row of USER_COLUMNS; strings borrowed from the statement. */
+static void
+user_row(sqlite3_stmt *s, struct fb_store_user *u)
+{
+	u->id = (char *)sqlite3_column_text(s, 0);
+	u->username = (char *)sqlite3_column_text(s, 1);
+	u->name = (char *)sqlite3_column_text(s, 2);
+	u->email = (char *)sqlite3_column_text(s, 3);
+	u->source = (char *)sqlite3_column_text(s, 4);
+	u->active = sqlite3_column_int(s, 5);
+	u->created = sqlite3_column_int64(s, 6);
+	u->last_seen = sqlite3_column_int64(s, 7);
+}
+
+static enum fb_status
+sq_user_get(struct fb_store *st, const char *username, struct fb_store_user *out,
+    struct fb_err *err)
+{
+	struct sq *sq = sq_of(st);
+	struct fb_store_user row;
+	sqlite3_stmt *s;
+	enum fb_status r = FB_ERR_IO;
+
+	if ((s = sq_stmt(sq, SQ_USER_GET, "user_get", err)) == NULL)
+		return FB_ERR_IO;
+	if (bind_text(s, 1, username) != SQLITE_OK) {
+		r = sq_fail(sq, "user_get", err);
+		goto out;
+	}
+	switch (sqlite3_step(s)) {
+	case SQLITE_ROW:
+		user_row(s, &row);
+		out->id = column_strdup(s, 0);
+		out->username = column_strdup(s, 1);
+		out->name = column_strdup(s, 2);
+		out->email = column_strdup(s, 3);
+		out->source = column_strdup(s, 4);
+		out->active = row.active;
+		out->created = row.created;
+		out->last_seen = row.last_seen;
+		r = FB_OK;
+		break;
+	case SQLITE_DONE:
+		r = fb_err_set(err, FB_ERR_NOTFOUND, "user_get: no user %s", username);
+		break;
+	default:
+		r = sq_fail(sq, "user_get", err);
+		break;
+	}
+out:
+	sq_done(s);
+	return r;
+}
+
+static enum fb_status
+sq_user_list(struct fb_store *st, int (*fn)(const struct fb_store_user *u, void *arg), void *arg,
+    struct fb_err *err)
+{
+	struct sq *sq = sq_of(st);
+	struct fb_store_user u;
+	sqlite3_stmt *s = NULL;
+	int rc;
+	enum fb_status r = FB_ERR_IO;
+
+	if (sqlite3_prepare_v2(sq->db, SQ_USER_LIST_SQL, -1, &s, NULL) != SQLITE_OK) {
+		r = sq_fail(sq, "user_list", err);
+		goto out;
+	}
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		user_row(s, &u);
+		if (fn(&u, arg) != 0)
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		r = sq_fail(sq, "user_list", err);
+		goto out;
+	}
+	r = FB_OK;
+out:
+	sqlite3_finalize(s);
+	return r;
+}
+
+static enum fb_status
+sq_user_delete(struct fb_store *st, const char *username, struct fb_err *err)
+{
+	struct sq *sq = sq_of(st);
+	sqlite3_stmt *s;
+	enum fb_status r;
+
+	if ((s = sq_stmt(sq, SQ_USER_DELETE, "user_delete", err)) == NULL)
+		return FB_ERR_IO;
+	if (bind_text(s, 1, username) != SQLITE_OK) {
+		sq_done(s);
+		return sq_fail(sq, "user_delete", err);
+	}
+	if ((r = sq_run(sq, s, "user_delete", err)) != FB_OK)
+		return r;
+	if (sqlite3_changes(sq->db) == 0)
+		return fb_err_set(err, FB_ERR_NOTFOUND, "user_delete: no user %s", username);
+	return FB_OK;
+}
+
+const struct fb_store_ops fb_store_sqlite_ops = {
+	.name = "sqlite",
+	.schema_latest = sq_schema_latest,
+	.open = sq_open,
+	.close = sq_close,
+	.ping = sq_ping,
+	.kv_put = sq_kv_put,
+	.kv_add = sq_kv_add,
+	.kv_get = sq_kv_get,
+	.kv_take = sq_kv_take,
+	.kv_delete = sq_kv_delete,
+	.purge = sq_purge,
+	.session_revoke = sq_session_revoke,
+	.session_revoked = sq_session_revoked,
+	.user_upsert = sq_user_upsert,
+	.user_get = sq_user_get,
+	.user_list = sq_user_list,
+	.user_delete = sq_user_delete,
+};

@@ -1,0 +1,342 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* store/store.c: the public store API; checks arguments once and dispatches to the backend. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/core.h"
+#include "conf/conf.h"
+#include "store/internal.h"
+#include "store/store.h"
+
+/* Length of the random user ids (bytes before base64url). */
+#define USER_ID_BYTES 16
+
+/* FB_OK when the handle belongs to this process (SQLite handles must not cross fork). */
+static enum fb_status
+check_owner(const struct fb_store *st, const char *what, struct fb_err *err)
+{
+	if (st->pid != getpid())
+		return fb_err_set(err, FB_ERR_INTERNAL,
+		    "%s: store handle opened by process %ld used in process %ld; open one per process",
+		    what, (long)st->pid, (long)getpid());
+	return FB_OK;
+}
+
+/*
+ * Checks a namespace, key, session id, user id or username: 1..max bytes.
+ * label names it in the message; the value itself is never printed (keys
+ * can be one-time codes).
+ */
+static enum fb_status
+check_name(const char *s, size_t max, const char *what, const char *label, struct fb_err *err)
+{
+	size_t n;
+
+	if (s == NULL || s[0] == '\0')
+		return fb_err_set(err, FB_ERR_INVALID, "%s: %s is empty", what, label);
+	n = strnlen(s, max + 1);
+	if (n > max)
+		return fb_err_set(err, FB_ERR_INVALID, "%s: %s is longer than %zu bytes", what,
+		    label, max);
+	return FB_OK;
+}
+
+static enum fb_status
+check_kv(const struct fb_store *st, const char *ns, const char *key, const char *what,
+    struct fb_err *err)
+{
+	enum fb_status r;
+
+	if ((r = check_owner(st, what, err)) != FB_OK)
+		return r;
+	if ((r = check_name(ns, FB_STORE_KEY_MAX, what, "namespace", err)) != FB_OK)
+		return r;
+	return check_name(key, FB_STORE_KEY_MAX, what, "key", err);
+}
+
+static enum fb_status
+check_value(const void *val, size_t len, const char *what, struct fb_err *err)
+{
+	if (val == NULL && len != 0)
+		return fb_err_set(err, FB_ERR_INVALID, "%s: value is NULL with length %zu", what, len);
+	if (len > FB_STORE_VALUE_MAX)
+		return fb_err_set(err, FB_ERR_INVALID, "%s: value of %zu bytes is over the %d byte limit",
+		    what, len, FB_STORE_VALUE_MAX);
+	return FB_OK;
+}
+
+/* Optional text: NULL or at most max bytes of valid UTF-8. */
+static enum fb_status
+check_text(const char *s, size_t max, const char *what, const char *label, struct fb_err *err)
+{
+	size_t n;
+
+	if (s == NULL)
+		return FB_OK;
+	n = strnlen(s, max + 1);
+	if (n > max)
+		return fb_err_set(err, FB_ERR_INVALID, "%s: %s is longer than %zu bytes", what,
+		    label, max);
+	if (fb_utf8_check(s, n) == 0)
+		return fb_err_set(err, FB_ERR_INVALID, "%s: %s is not valid UTF-8", what, label);
+	return FB_OK;
+}
+
+enum fb_status
+fb_store_open(const struct fb_conf *conf, struct fb_store **out, struct fb_err *err)
+{
+	const struct fb_store_ops *ops = NULL;
+	struct fb_store *st = NULL;
+	enum fb_status r = FB_ERR_INTERNAL;
+
+	*out = NULL;
+	switch (conf->store_driver) {
+	case FB_STORE_SQLITE:
+		ops = &fb_store_sqlite_ops;
+		break;
+	case FB_STORE_POSTGRES:
+		r = fb_err_set(err, FB_ERR_CONFIG,
+		    "store.driver postgres: the PostgreSQL backend is not available yet; use sqlite");
+		goto out;
+	default:
+		r = fb_err_set(err, FB_ERR_CONFIG, "store.driver: unknown driver %d",
+		    (int)conf->store_driver);
+		goto out;
+	}
+	st = fb_xcalloc(1, sizeof(*st));
+	st->ops = ops;
+	st->pid = getpid();
+	if ((r = ops->open(st, conf, err)) != FB_OK)
+		goto out;
+	*out = st;
+	st = NULL; /* transferred */
+	r = FB_OK;
+out:
+	free(st); /* the backend left st->be NULL on failure */
+	return r;
+}
+
+void
+fb_store_close(struct fb_store *st)
+{
+	if (st == NULL)
+		return;
+	/* In a forked child the backend's handle belongs to the parent: leave it. */
+	if (st->be != NULL && st->pid == getpid())
+		st->ops->close(st);
+	free(st);
+}
+
+enum fb_status
+fb_store_ping(struct fb_store *st, struct fb_err *err)
+{
+	enum fb_status r;
+
+	if ((r = check_owner(st, "ping", err)) != FB_OK)
+		return r;
+	return st->ops->ping(st, err);
+}
+
+int
+fb_store_schema_version(struct fb_store *st)
+{
+	return st->version;
+}
+
+int
+fb_store_schema_latest(void)
+{
+	/* SQLite is the reference numbering; other backends follow it. */
+	return fb_store_sqlite_ops.schema_latest();
+}
+
+const char *
+fb_store_driver_name(const struct fb_store *st)
+{
+	return st->ops->name;
+}
+
+enum fb_status
+fb_store_kv_put(struct fb_store *st, const char *ns, const char *key, const void *val,
+    size_t len, int64_t expires_at, struct fb_err *err)
+{
+	enum fb_status r;
+
+	if ((r = check_kv(st, ns, key, "kv_put", err)) != FB_OK ||
+	    (r = check_value(val, len, "kv_put", err)) != FB_OK)
+		return r;
+	return st->ops->kv_put(st, ns, key, val, len, expires_at, err);
+}
+
+enum fb_status
+fb_store_kv_add(struct fb_store *st, const char *ns, const char *key, const void *val,
+    size_t len, int64_t expires_at, struct fb_err *err)
+{
+	enum fb_status r;
+
+	if ((r = check_kv(st, ns, key, "kv_add", err)) != FB_OK ||
+	    (r = check_value(val, len, "kv_add", err)) != FB_OK)
+		return r;
+	return st->ops->kv_add(st, ns, key, val, len, expires_at, fb_time_now(), err);
+}
+
+enum fb_status
+fb_store_kv_get(struct fb_store *st, const char *ns, const char *key, unsigned char **val,
+    size_t *len, struct fb_err *err)
+{
+	enum fb_status r;
+
+	*val = NULL;
+	*len = 0;
+	if ((r = check_kv(st, ns, key, "kv_get", err)) != FB_OK)
+		return r;
+	return st->ops->kv_get(st, ns, key, fb_time_now(), val, len, err);
+}
+
+enum fb_status
+fb_store_kv_take(struct fb_store *st, const char *ns, const char *key, unsigned char **val,
+    size_t *len, struct fb_err *err)
+{
+	enum fb_status r;
+
+	*val = NULL;
+	*len = 0;
+	if ((r = check_kv(st, ns, key, "kv_take", err)) != FB_OK)
+		return r;
+	return st->ops->kv_take(st, ns, key, fb_time_now(), val, len, err);
+}
+
+enum fb_status
+fb_store_kv_delete(struct fb_store *st, const char *ns, const char *key, struct fb_err *err)
+{
+	enum fb_status r;
+
+	if ((r = check_kv(st, ns, key, "kv_delete", err)) != FB_OK)
+		return r;
+	return st->ops->kv_delete(st, ns, key, err);
+}
+
+enum fb_status
+fb_store_kv_purge(struct fb_store *st, int64_t now, size_t *n, struct fb_err *err)
+{
+	size_t count = 0;
+	enum fb_status r;
+
+	if (n != NULL)
+		*n = 0;
+	if ((r = check_owner(st, "purge", err)) != FB_OK)
+		return r;
+	if ((r = st->ops->purge(st, now, &count, err)) != FB_OK)
+		return r;
+	if (n != NULL)
+		*n = count;
+	return FB_OK;
+}
+
+enum fb_status
+fb_store_session_revoke(struct fb_store *st, const char *sid, int64_t expires_at,
+    struct fb_err *err)
+{
+	enum fb_status r;
+
+	if ((r = check_owner(st, "session_revoke", err)) != FB_OK ||
+	    (r = check_name(sid, FB_STORE_KEY_MAX, "session_revoke", "session id", err)) != FB_OK)
+		return r;
+	return st->ops->session_revoke(st, sid, expires_at, err);
+}
+
+enum fb_status
+fb_store_session_revoked(struct fb_store *st, const char *sid, int *revoked, struct fb_err *err)
+{
+	enum fb_status r;
+
+	*revoked = 0;
+	if ((r = check_owner(st, "session_revoked", err)) != FB_OK ||
+	    (r = check_name(sid, FB_STORE_KEY_MAX, "session_revoked", "session id", err)) != FB_OK)
+		return r;
+	return st->ops->session_revoked(st, sid, fb_time_now(), revoked, err);
+}
+
+enum fb_status
+fb_store_user_upsert(struct fb_store *st, struct fb_store_user *u, struct fb_err *err)
+{
+	const char *what = "user_upsert";
+	char *new_id = NULL;
+	enum fb_status r = FB_ERR_INTERNAL;
+
+	if ((r = check_owner(st, what, err)) != FB_OK)
+		goto out;
+	if ((r = check_name(u->username, FB_STORE_KEY_MAX, what, "username", err)) != FB_OK ||
+	    (r = check_text(u->username, FB_STORE_KEY_MAX, what, "username", err)) != FB_OK)
+		goto out;
+	if (u->id != NULL &&
+	    (r = check_name(u->id, FB_STORE_KEY_MAX, what, "id", err)) != FB_OK) {
+		fb_err_prefix(err, "user %s", u->username);
+		goto out;
+	}
+	if (u->source == NULL || u->source[0] == '\0') {
+		r = fb_err_set(err, FB_ERR_INVALID, "%s: user %s: source is empty", what, u->username);
+		goto out;
+	}
+	if ((r = check_text(u->source, FB_STORE_TEXT_MAX, what, "source", err)) != FB_OK ||
+	    (r = check_text(u->name, FB_STORE_TEXT_MAX, what, "name", err)) != FB_OK ||
+	    (r = check_text(u->email, FB_STORE_TEXT_MAX, what, "email", err)) != FB_OK) {
+		fb_err_prefix(err, "user %s", u->username);
+		goto out;
+	}
+	if (u->id == NULL)
+		new_id = fb_rand_token(USER_ID_BYTES);
+	r = st->ops->user_upsert(st, u, new_id, fb_time_now(), err);
+out:
+	free(new_id);
+	return r;
+}
+
+enum fb_status
+fb_store_user_get(struct fb_store *st, const char *username, struct fb_store_user *out,
+    struct fb_err *err)
+{
+	enum fb_status r;
+
+	memset(out, 0, sizeof(*out));
+	if ((r = check_owner(st, "user_get", err)) != FB_OK ||
+	    (r = check_name(username, FB_STORE_KEY_MAX, "user_get", "username", err)) != FB_OK)
+		return r;
+	return st->ops->user_get(st, username, out, err);
+}
+
+enum fb_status
+fb_store_user_list(struct fb_store *st, int (*fn)(const struct fb_store_user *u, void *arg),
+    void *arg, struct fb_err *err)
+{
+	enum fb_status r;
+
+	if ((r = check_owner(st, "user_list", err)) != FB_OK)
+		return r;
+	return st->ops->user_list(st, fn, arg, err);
+}
+
+enum fb_status
+fb_store_user_delete(struct fb_store *st, const char *username, struct fb_err *err)
+{
+	enum fb_status r;
+
+	if ((r = check_owner(st, "user_delete", err)) != FB_OK ||
+	    (r = check_name(username, FB_STORE_KEY_MAX, "user_delete", "username", err)) != FB_OK)
+		return r;
+	return st->ops->user_delete(st, username, err);
+}
+
+void
+fb_store_user_cleanup(struct fb_store_user *u)
+{
+	if (u == NULL)
+		return;
+	free(u->id);
+	free(u->username);
+	free(u->name);
+	free(u->email);
+	free(u->source);
+	memset(u, 0, sizeof(*u));
+}

@@ -1,0 +1,172 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
+"""20: fedbroker check-config: valid files pass, every problem is reported
+as FILE:LINE:COLUMN: key.path: message, hostile files never crash it."""
+
+import os
+import re
+
+import harness
+
+LINE_RE = re.compile(r"^(?P<file>.+?):(?P<line>\d+):(?P<col>\d+): (?P<key>[A-Za-z0-9_.\[\]-]+): (?P<msg>.+)$")
+
+VALID = """\
+server:
+  listen: ["127.0.0.1:8080"]
+  workers: 2
+  limits:
+    max_header_bytes: 8192
+    max_body_bytes: 65536
+    request_timeout: 10s
+log:
+  level: info
+  format: json
+session:
+  cookie_keys: ["env:FB_CHECK_SECRET"]
+"""
+
+# Four problems, one per line; columns are 1-based.
+BAD = """\
+server:
+  listn: "127.0.0.1:8080"
+  workers: 100000
+log:
+  access: "perhaps"
+session:
+  cookie_keys: ["inline-Secret-Value-0123456789"]
+"""
+# (line, columns accepted (the key's or the value's), key path, words in the message)
+BAD_EXPECT = [
+    (2, (3,), "server.listn", "did you mean 'listen'"),
+    (3, (3, 12), "server.workers", None),
+    (5, (3, 11), "log.access", None),
+    (7, (3, 16, 17), "session.cookie_keys", None),
+]
+
+
+class CheckConfig(harness.TestCase):
+    def check(self, text, name="fedbroker.yaml", env=None, mode="w"):
+        d = self.tmpdir()
+        p = os.path.join(d, name)
+        with open(p, mode) as f:
+            f.write(text)
+        cp = harness.run(["check-config", p], env=env)
+        self.assertNoCrash(cp, "check-config " + name)
+        return p, cp
+
+    def problems(self, cp, path):
+        """The report's FILE:LINE:COLUMN lines, as match objects, for path."""
+        out = []
+        for l in (cp.stdout + cp.stderr).splitlines():
+            m = LINE_RE.match(l)
+            if m and m.group("file") == path:
+                out.append(m)
+        return out
+
+    def test_valid(self):
+        p, cp = self.check(VALID, env={"FB_CHECK_SECRET": "a-cookie-secret-of-some-length"})
+        self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
+        self.assertEqual(self.problems(cp, p), [], "no problem is reported")
+
+    def test_every_problem_with_place(self):
+        p, cp = self.check(BAD)
+        out = cp.stdout + cp.stderr
+        self.assertEqual(cp.returncode, 1, out)
+        probs = self.problems(cp, p)
+        for line, cols, key, words in BAD_EXPECT:
+            with self.subTest(key=key):
+                hits = [m for m in probs if m.group("key") == key or
+                        m.group("key").startswith(key + "[")]
+                self.assertEqual(len(hits), 1, "one line for %s in:\n%s" % (key, out))
+                m = hits[0]
+                self.assertEqual(int(m.group("line")), line, m.group(0))
+                self.assertIn(int(m.group("col")), cols, m.group(0))
+                if words:
+                    self.assertIn(words, m.group("msg"))
+        self.assertEqual(len(probs), len(BAD_EXPECT), "exactly one line per problem:\n" + out)
+        # SECURITY: a secret written inline is refused without being echoed.
+        self.assertNotIn("inline-Secret-Value-0123456789", out)
+
+    def test_problems_in_file_order(self):
+        p, cp = self.check(BAD)
+        lines = [int(m.group("line")) for m in self.problems(cp, p)]
+        self.assertEqual(lines, sorted(lines))
+
+    def test_secret_reference_unresolvable(self):
+        text = VALID.replace("FB_CHECK_SECRET", "FB_NO_SUCH_VARIABLE_XYZ")
+        p, cp = self.check(text, env={"FB_NO_SUCH_VARIABLE_XYZ": None})
+        out = cp.stdout + cp.stderr
+        self.assertEqual(cp.returncode, 1, out)
+        self.assertIn("FB_NO_SUCH_VARIABLE_XYZ", out)
+        probs = self.problems(cp, p)
+        self.assertTrue(any(int(m.group("line")) == 12 for m in probs), out)
+
+    def expect_fail(self, text, name, words=(), mode="w"):
+        p, cp = self.check(text, name=name, mode=mode)
+        out = cp.stdout + cp.stderr
+        self.assertEqual(cp.returncode, 1, "%s: %s" % (name, out))
+        self.assertIn(p, out, "the message names the file")
+        for w in words:
+            self.assertIn(w.lower(), out.lower(), "%s: message says %r:\n%s" % (name, w, out))
+        self.assertLess(len(out.splitlines()), 50, "a clear message, not a flood")
+        return out
+
+    def test_garbage_bytes(self):
+        data = bytes(range(256)) * 4 + b"\x00\xff\xfe{[:\n\x00"
+        self.expect_fail(data, "garbage.yaml", mode="wb")
+
+    def test_empty_file(self):
+        self.expect_fail("", "empty.yaml", words=("empty",))
+
+    def test_yaml_syntax_error(self):
+        out = self.expect_fail("server:\n  listen: [\"127.0.0.1:1\"\n  workers: 2\nlog: {\n",
+                               "syntax.yaml")
+        self.assertRegex(out, r"syntax\.yaml:\d+:\d+: ")
+
+    def test_yaml_alias(self):
+        text = "base: &b\n  level: info\nlog: *b\n"
+        out = self.expect_fail(text, "alias.yaml", words=("alias",))
+        self.assertRegex(out, r"alias\.yaml:[13]:\d+: ")
+
+    def test_billion_laughs(self):
+        text = "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n" \
+               "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c, *c]\n"
+        self.expect_fail(text, "laughs.yaml")
+
+    def test_not_a_mapping(self):
+        self.expect_fail("- just\n- a list\n", "list.yaml")
+        self.expect_fail("just a string\n", "scalar.yaml")
+
+    def test_deep_nesting(self):
+        text = "server: " + "[" * 5000 + "]" * 5000 + "\n"
+        self.expect_fail(text, "deep.yaml")
+
+    def test_missing_file(self):
+        d = self.tmpdir()
+        p = os.path.join(d, "nope.yaml")
+        cp = harness.run(["check-config", p])
+        self.assertNoCrash(cp)
+        self.assertEqual(cp.returncode, 1, cp.stderr)
+        self.assertIn(p, cp.stderr)
+
+    def test_directory(self):
+        d = self.tmpdir()
+        cp = harness.run(["check-config", d])
+        self.assertNoCrash(cp)
+        self.assertEqual(cp.returncode, 1, cp.stderr)
+        self.assertIn(d, cp.stderr)
+
+    def test_usage(self):
+        cp = harness.run(["check-config"])
+        self.assertEqual(cp.returncode, 2, cp.stdout + cp.stderr)
+
+    def test_demo_config(self):
+        demo = os.path.join(harness.SRCDIR, "contrib", "demo", "fedbroker.yaml")
+        self.assertTrue(os.path.exists(demo), demo + " is shipped")
+        cp = harness.run(["check-config", demo])
+        self.assertNoCrash(cp)
+        self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
+
+
+if __name__ == "__main__":
+    harness.main()

@@ -1,0 +1,152 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
+"""40: the first start fills the state dir (key, store, cookie keys, all
+0600); keys list/generate show and roll the signing keys."""
+
+import json
+import os
+import stat
+
+import harness
+
+
+def mode(path):
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def key_ids(state_dir):
+    d = os.path.join(state_dir, "keys")
+    return sorted(f[:-len(".key.pem")] for f in os.listdir(d) if f.endswith(".key.pem"))
+
+
+class FirstStart(harness.TestCase):
+    def started_and_stopped(self):
+        srv = self.server()
+        srv.start()
+        srv.stop()
+        return srv
+
+    def keys_list(self, state_dir):
+        cp = harness.run(["keys", "list", "--state-dir", state_dir])
+        self.assertNoCrash(cp, "keys list")
+        self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
+        return cp.stdout
+
+    def line_of(self, out, kid):
+        lines = [l for l in out.splitlines() if kid in l]
+        self.assertEqual(len(lines), 1, "one line for %s in:\n%s" % (kid, out))
+        return lines[0]
+
+    def test_state_files(self):
+        srv = self.started_and_stopped()
+        sd = srv.state_dir
+        ids = key_ids(sd)
+        self.assertEqual(len(ids), 1, "one key generated: %s" % os.listdir(os.path.join(sd, "keys")))
+        key = os.path.join(sd, "keys", ids[0] + ".key.pem")
+        self.assertEqual(mode(key), 0o600, key)
+        with open(key) as f:
+            self.assertIn("PRIVATE KEY", f.read())
+        crt = os.path.join(sd, "keys", ids[0] + ".crt.pem")
+        self.assertTrue(os.path.exists(crt), crt)
+        self.assertEqual(mode(os.path.join(sd, "keys")) & 0o077, 0, "keys/ is private")
+        db = os.path.join(sd, "fedbroker.db")
+        self.assertEqual(mode(db), 0o600, db)
+        with open(db, "rb") as f:
+            self.assertEqual(f.read(16), b"SQLite format 3\x00")
+        ck = os.path.join(sd, "cookie-keys")
+        self.assertEqual(mode(ck), 0o600, ck)
+        for extra in ("fedbroker.db-wal", "fedbroker.db-shm"):
+            p = os.path.join(sd, extra)
+            if os.path.exists(p):
+                self.assertEqual(mode(p) & 0o077, 0, p)
+
+    def test_restart_keeps_state(self):
+        srv = self.server()
+        srv.start()
+        srv.stop()
+        ids = key_ids(srv.state_dir)
+        with open(os.path.join(srv.state_dir, "cookie-keys"), "rb") as f:
+            ck = f.read()
+        srv.start()
+        srv.stop()
+        self.assertEqual(key_ids(srv.state_dir), ids, "no second key on restart")
+        with open(os.path.join(srv.state_dir, "cookie-keys"), "rb") as f:
+            self.assertEqual(f.read(), ck, "cookie keys kept")
+
+    def test_keys_list_and_generate(self):
+        srv = self.started_and_stopped()
+        sd = srv.state_dir
+        first = key_ids(sd)[0]
+        out = self.keys_list(sd)
+        l = self.line_of(out, first)
+        self.assertIn("active", l)
+        self.assertIn("RSA", l)
+        self.assertIn("2048", l)
+        self.assertEqual(out.count("active"), 1, out)
+
+        cp = harness.run(["keys", "generate", "--state-dir", sd])
+        self.assertNoCrash(cp, "keys generate")
+        self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
+        ids = key_ids(sd)
+        self.assertEqual(len(ids), 2, ids)
+        second = [i for i in ids if i != first][0]
+        self.assertIn(second, cp.stdout + cp.stderr, "generate names the new key")
+        self.assertEqual(mode(os.path.join(sd, "keys", second + ".key.pem")), 0o600)
+
+        out = self.keys_list(sd)
+        self.assertIn("active", self.line_of(out, second))
+        self.assertIn("published", self.line_of(out, first))
+        self.assertNotIn("active", self.line_of(out, first))
+
+        # The server starts with the rolled keys.
+        srv.start()
+        srv.stop()
+        self.assertEqual(key_ids(sd), ids)
+
+    def test_keys_list_json(self):
+        srv = self.started_and_stopped()
+        cp = harness.run(["keys", "list", "--state-dir", srv.state_dir, "--json"])
+        self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
+        doc = json.loads(cp.stdout)
+        if isinstance(doc, dict):
+            doc = doc.get("keys", doc)
+        self.assertEqual(len(doc), 1, doc)
+        self.assertEqual(doc[0]["id"], key_ids(srv.state_dir)[0])
+        self.assertEqual(doc[0]["state"], "active")
+
+    def test_generate_publish_only(self):
+        srv = self.started_and_stopped()
+        sd = srv.state_dir
+        first = key_ids(sd)[0]
+        cp = harness.run(["keys", "generate", "--state-dir", sd, "--type", "ec",
+                          "--publish-only"])
+        self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
+        second = [i for i in key_ids(sd) if i != first][0]
+        out = self.keys_list(sd)
+        self.assertIn("active", self.line_of(out, first))
+        self.assertIn("published", self.line_of(out, second))
+        self.assertIn("EC", self.line_of(out, second))
+
+    def test_keys_list_empty_state(self):
+        d = self.tmpdir()
+        cp = harness.run(["keys", "list", "--state-dir", d])
+        self.assertNoCrash(cp, "keys list")
+        self.assertEqual(cp.returncode, 1, cp.stdout + cp.stderr)
+        self.assertNotEqual(cp.stderr.strip(), "")
+        self.assertFalse(os.path.exists(os.path.join(d, "keys", "")) and
+                         os.listdir(os.path.join(d, "keys")), "list never generates a key")
+
+    def test_generate_bad_arguments(self):
+        d = self.tmpdir()
+        for args in (["--type", "dsa"], ["--bits", "512"], ["--id", "../evil"],
+                     ["--days", "0"]):
+            with self.subTest(args=args):
+                cp = harness.run(["keys", "generate", "--state-dir", d] + args)
+                self.assertNoCrash(cp, "keys generate")
+                self.assertIn(cp.returncode, (1, 2), cp.stdout + cp.stderr)
+                self.assertNotEqual(cp.stderr.strip(), "")
+        self.assertFalse(os.path.exists(os.path.join(d, "evil.key.pem")))
+
+
+if __name__ == "__main__":
+    harness.main()

@@ -1,0 +1,153 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
+"""50: the operations endpoints, errors, security headers and request ids."""
+
+import re
+import time
+
+import harness
+
+REQID_RE = re.compile(r"^[A-Za-z0-9._-]{8,128}$")
+
+
+class Http(harness.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.holder = harness.TestCase("run")
+        cls.srv = harness.Server(cls.holder)
+        cls.srv.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+        cls.holder.doCleanups()
+
+    def test_healthz(self):
+        r = self.srv.http("GET", "/healthz")
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.body.strip(), b"ok")
+        self.assertTrue(r.header("Content-Type").startswith("text/plain"), r.header("Content-Type"))
+
+    def test_head_healthz(self):
+        r = self.srv.http("HEAD", "/healthz")
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.body, b"")
+
+    def test_readyz(self):
+        r = self.srv.http("GET", "/readyz")
+        self.assertEqual(r.status, 200, r.body)
+
+    def test_not_found(self):
+        r = self.srv.http("GET", "/no/such/path")
+        self.assertEqual(r.status, 404)
+        self.assertNotIn(b"/no/such/path<", r.body)
+
+    def test_method_not_allowed(self):
+        r = self.srv.http("POST", "/healthz", body=b"x=1",
+                          headers={"Content-Type": "application/x-www-form-urlencoded"})
+        self.assertEqual(r.status, 405)
+        allow = r.header("Allow")
+        self.assertIsNotNone(allow, "405 carries Allow")
+        self.assertIn("GET", allow)
+
+    def test_security_headers(self):
+        for method, path in (("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics"),
+                             ("GET", "/nowhere"), ("POST", "/healthz")):
+            with self.subTest(path=path, method=method):
+                r = self.srv.http(method, path, body=b"" if method == "POST" else None)
+                self.assertEqual(r.header("X-Content-Type-Options"), "nosniff")
+                csp = r.header("Content-Security-Policy") or ""
+                self.assertIn("frame-ancestors 'none'", csp)
+                self.assertIsNotNone(r.header("Referrer-Policy"))
+                self.assertIsNone(r.header("Strict-Transport-Security"), "no HSTS over http")
+                self.assertRegex(r.header("X-Request-Id") or "", REQID_RE)
+
+    def test_security_headers_on_raw_errors(self):
+        data = self.srv.raw(b"GARBAGE\r\n\r\n")
+        st, hdrs, _ = harness.parse_raw_response(data)
+        self.assertEqual(st, 400, data)
+        self.assertEqual(hdrs.get("x-content-type-options"), "nosniff")
+
+    def test_request_id_echoed(self):
+        rid = "test-req.ID_0123456789"
+        r = self.srv.http("GET", "/healthz", headers={"X-Request-Id": rid})
+        self.assertEqual(r.header("X-Request-Id"), rid)
+
+    def test_request_id_replaced(self):
+        for bad in ("has space", "a" * 300, "<script>", "x\"y", "semi;colon", ""):
+            with self.subTest(bad=bad):
+                data = self.srv.raw(("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                                     "X-Request-Id: %s\r\n\r\n" % bad).encode())
+                st, hdrs, _ = harness.parse_raw_response(data)
+                self.assertEqual(st, 200, data)
+                got = hdrs.get("x-request-id", "")
+                self.assertNotEqual(got, bad.strip())
+                self.assertRegex(got, REQID_RE)
+
+    def test_request_ids_unique(self):
+        ids = {self.srv.http("GET", "/healthz").header("X-Request-Id") for _ in range(30)}
+        self.assertEqual(len(ids), 30)
+
+    def test_keepalive(self):
+        c = self.srv.connection()
+        try:
+            for _ in range(5):
+                c.request("GET", "/healthz")
+                r = c.getresponse()
+                self.assertEqual(r.status, 200)
+                self.assertEqual(r.read().strip(), b"ok")
+        finally:
+            c.close()
+
+    def test_metrics_format(self):
+        types, samples = self.srv.metrics()
+        self.assertIn("fedbroker_build_info", types)
+        info = [l for (n, l, v) in samples if n == "fedbroker_build_info"]
+        self.assertEqual(len(info), 1)
+        self.assertIn("version", info[0])
+        self.assertEqual(types.get("fedbroker_http_requests_total"), "counter")
+        hist = [n for n, t in types.items() if t == "histogram" and n.startswith("fedbroker_http")]
+        self.assertTrue(hist, "a latency histogram: %s" % types)
+        h = hist[0]
+        buckets = [(l, v) for (n, l, v) in samples if n == h + "_bucket"]
+        self.assertTrue(buckets)
+        self.assertTrue(any(l.get("le") == "+Inf" for l, _ in buckets))
+        self.assertTrue(any(n == h + "_sum" for (n, _, _) in samples))
+        self.assertTrue(any(n == h + "_count" for (n, _, _) in samples))
+        r = self.srv.http("GET", "/metrics")
+        self.assertTrue(r.header("Content-Type").startswith("text/plain"), r.header("Content-Type"))
+
+    def test_metrics_count_requests(self):
+        """Every request is counted once, by route and code, summed over the workers."""
+        def counts():
+            _, s = self.srv.metrics()
+            return (harness.prom_sum(s, "fedbroker_http_requests_total", route="/healthz",
+                                     code="200"),
+                    harness.prom_sum(s, "fedbroker_http_requests_total", code="404"),
+                    s)
+        h0, n0, _ = counts()
+        for _ in range(40):
+            self.assertEqual(self.srv.http("GET", "/healthz").status, 200)
+        for _ in range(7):
+            self.assertEqual(self.srv.http("GET", "/nothing-here").status, 404)
+        deadline = time.time() + 3
+        while True:
+            h1, n1, s = counts()
+            if (h1 - h0 >= 40 and n1 - n0 >= 7) or time.time() > deadline:
+                break
+            time.sleep(0.1)
+        self.assertEqual(h1 - h0, 40, "GET /healthz 200 counted across workers")
+        self.assertEqual(n1 - n0, 7, "404s counted")
+        hist = [(n, l, v) for (n, l, v) in s if n.endswith("_count") and n.startswith("fedbroker_http")
+                and l.get("route") == "/healthz"]
+        self.assertTrue(hist, "latency histogram by route")
+        self.assertGreaterEqual(sum(v for _, _, v in hist), 40)
+
+    def test_no_server_version_leak(self):
+        r = self.srv.http("GET", "/healthz")
+        server = r.header("Server") or ""
+        self.assertNotRegex(server, r"\d+\.\d+", "no version in Server")
+
+
+if __name__ == "__main__":
+    harness.main()

@@ -1,0 +1,165 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
+"""60: limits over raw sockets: 400, 431, 413, 408, and the server survives."""
+
+import socket
+import time
+
+import harness
+
+LIMITS = {"server": {"limits": {"max_header_bytes": 2048, "max_body_bytes": 4096,
+                                "request_timeout": "2s"}}}
+
+
+class Limits(harness.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.holder = harness.TestCase("run")
+        cls.srv = harness.Server(cls.holder, conf=LIMITS)
+        cls.srv.start()
+        cls.pids = cls.srv.workers_pids()
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            cls.srv.stop()
+        finally:
+            cls.holder.doCleanups()
+
+    def setUp(self):
+        super().setUp()
+        self.addCleanup(self.still_serving)
+
+    def still_serving(self):
+        """After each case: normal requests work and no process died."""
+        for _ in range(4):
+            self.assertEqual(self.srv.http("GET", "/healthz").status, 200)
+        self.assertIsNone(self.srv.proc.poll(), "master alive")
+        self.assertEqual(self.srv.workers_pids(), self.pids,
+                         "no worker died or was replaced\n" + self.srv.logs())
+
+    def status_of(self, data, **kw):
+        resp = self.srv.raw(data, **kw)
+        st, hdrs, body = harness.parse_raw_response(resp)
+        return st, hdrs, body, resp
+
+    def test_garbage_request_line(self):
+        for junk in (b"GARBAGE\r\n\r\n", b"GET\r\n\r\n", b"\x00\x01\x02\x03 / HTTP/1.1\r\n\r\n",
+                     b"GET / HTTP/9.9\r\n\r\n", b"GET /healthz HTTP/1.1\r\nNo colon here\r\n\r\n"):
+            with self.subTest(junk=junk):
+                st, _, _, resp = self.status_of(junk)
+                self.assertIn(st, (400, 505), resp)
+        st, _, _, resp = self.status_of(b"GARBAGE\r\n\r\n")
+        self.assertEqual(st, 400, resp)
+
+    def test_headers_too_large(self):
+        big = b"X-Filler: " + b"a" * 3000 + b"\r\n"
+        st, _, _, resp = self.status_of(b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + big + b"\r\n")
+        self.assertEqual(st, 431, resp)
+        many = b"".join(b"X-H%d: %s\r\n" % (i, b"b" * 60) for i in range(60))
+        st, _, _, resp = self.status_of(b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + many + b"\r\n")
+        self.assertEqual(st, 431, resp)
+
+    def test_long_uri(self):
+        st, _, _, resp = self.status_of(b"GET /" + b"u" * 5000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertIn(st, (414, 431, 400), resp)
+
+    def test_headers_under_limit(self):
+        st, _, _, resp = self.status_of(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                                        b"X-Filler: " + b"a" * 1000 + b"\r\n\r\n")
+        self.assertEqual(st, 200, resp)
+
+    def test_body_too_large(self):
+        body = b"z" * 5000
+        st, _, _, resp = self.status_of(b"POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n"
+                                        b"Connection: close\r\n\r\n" % len(body) + body)
+        self.assertEqual(st, 413, resp)
+        # Announced only: refused from the header, before the body arrives.
+        st, _, _, resp = self.status_of(b"POST /healthz HTTP/1.1\r\nHost: x\r\n"
+                                        b"Content-Length: 100000000\r\n\r\n", timeout=5)
+        self.assertEqual(st, 413, resp)
+
+    def test_chunked_body_too_large(self):
+        chunk = b"%x\r\n%s\r\n" % (1000, b"c" * 1000)
+        data = (b"POST /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
+                chunk * 6 + b"0\r\n\r\n")
+        st, _, _, resp = self.status_of(data)
+        self.assertEqual(st, 413, resp)
+
+    def test_body_under_limit(self):
+        body = b"z" * 3000
+        st, _, _, resp = self.status_of(b"POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n"
+                                        b"Connection: close\r\n\r\n" % len(body) + body)
+        self.assertEqual(st, 405, resp)
+
+    def test_request_timeout_headers(self):
+        s = self.srv.raw_socket(timeout=10)
+        try:
+            t0 = time.time()
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            resp = harness.recv_all(s, timeout=8)
+            elapsed = time.time() - t0
+        finally:
+            s.close()
+        st, _, _, = harness.parse_raw_response(resp)[:3]
+        self.assertLess(elapsed, 6, "the connection is ended near request_timeout (2 s)")
+        self.assertGreater(elapsed, 1.5, "not before request_timeout")
+        self.assertEqual(st, 408, "a 408 is sent, got %r" % resp)
+
+    def test_request_timeout_slowloris(self):
+        """Trickling header bytes does not extend the deadline."""
+        s = self.srv.raw_socket(timeout=10)
+        t0 = time.time()
+        resp = b""
+        try:
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+            while time.time() - t0 < 8:
+                try:
+                    s.sendall(b"X-A: b\r\n")
+                except OSError:
+                    break
+                s.settimeout(0.3)
+                try:
+                    d = s.recv(4096)
+                    if not d:
+                        break
+                    resp += d
+                except socket.timeout:
+                    pass
+        finally:
+            s.close()
+        self.assertLess(time.time() - t0, 6, "ended by the whole-request timeout")
+
+    def test_request_timeout_body(self):
+        s = self.srv.raw_socket(timeout=10)
+        try:
+            t0 = time.time()
+            s.sendall(b"POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc")
+            resp = harness.recv_all(s, timeout=8)
+            elapsed = time.time() - t0
+        finally:
+            s.close()
+        self.assertLess(elapsed, 6, resp)
+        st = harness.parse_raw_response(resp)[0]
+        self.assertEqual(st, 408, resp)
+
+    def test_many_idle_connections(self):
+        socks = []
+        try:
+            for _ in range(100):
+                socks.append(self.srv.raw_socket())
+            self.assertEqual(self.srv.http("GET", "/healthz").status, 200)
+        finally:
+            for s in socks:
+                s.close()
+
+    def test_abrupt_close(self):
+        for _ in range(20):
+            s = self.srv.raw_socket()
+            s.sendall(b"POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\nab")
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            s.close()
+
+
+if __name__ == "__main__":
+    harness.main()

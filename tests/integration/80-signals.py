@@ -1,0 +1,205 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
+"""80: signals: SIGHUP reloads only a valid configuration, requests in flight
+survive a reload, a killed worker is replaced, SIGTERM exits 0 in time."""
+
+import json
+import os
+import signal
+import socket
+import time
+
+import harness
+
+
+def is_json(line):
+    try:
+        return isinstance(json.loads(line), dict)
+    except ValueError:
+        return False
+
+
+class Signals(harness.TestCase):
+    def test_reload_valid(self):
+        srv = self.server()
+        srv.start()
+        pids = srv.workers_pids()
+        srv.conf = harness.deep_merge(srv.conf, {"log": {"format": "json"}})
+        srv.write_config(srv.conf)
+        off = srv.log_size()
+        srv.signal(signal.SIGHUP)
+        deadline = time.time() + 10
+        switched = False
+        while time.time() < deadline and not switched:
+            self.assertEqual(srv.http("GET", "/healthz").status, 200, "serving during reload")
+            switched = any(is_json(l) for l in srv.lines_since(off))
+            time.sleep(0.1)
+        self.assertTrue(switched, "log lines became JSON after SIGHUP\n" + srv.logs())
+        time.sleep(0.5)
+        off = srv.log_size()
+        for _ in range(10):
+            self.assertEqual(srv.http("GET", "/healthz").status, 200)
+        time.sleep(0.3)
+        new = srv.lines_since(off)
+        self.assertTrue(new, "access lines are written")
+        for l in new:
+            self.assertTrue(is_json(l), "every new line is JSON: %r" % l)
+        self.assertNotEqual(srv.workers_pids(), pids, "a new generation of workers")
+        self.assertIsNone(srv.proc.poll())
+        srv.stop()
+
+    def test_reload_invalid(self):
+        srv = self.server()
+        srv.start()
+        pids = srv.workers_pids()
+        srv.write_config(text="server:\n  workers: 2\n  listn: \"127.0.0.1:1\"\nlog:\n  format: json\n")
+        off = srv.log_size()
+        srv.signal(signal.SIGHUP)
+        line = None
+        deadline = time.time() + 10
+        while time.time() < deadline and line is None:
+            for l in srv.lines_since(off):
+                if "listn" in l:
+                    line = l
+            time.sleep(0.1)
+        self.assertIsNotNone(line, "the problem is logged\n" + srv.logs())
+        rec = harness.parse_log_line(line)
+        self.assertIn(rec.get("level"), ("error", "warn"), line)
+        self.assertIn(srv.config, line, "the line names the file")
+        for _ in range(10):
+            self.assertEqual(srv.http("GET", "/healthz").status, 200)
+        self.assertEqual(srv.workers_pids(), pids, "the old workers keep serving")
+        off = srv.log_size()
+        srv.http("GET", "/healthz")
+        time.sleep(0.3)
+        for l in srv.lines_since(off):
+            self.assertFalse(is_json(l), "old configuration (logfmt) still in force: %r" % l)
+            harness.parse_logfmt(l)
+        srv.stop()
+
+    def test_request_in_flight_during_reload(self):
+        srv = self.server(conf={"server": {"limits": {"request_timeout": "20s"}}})
+        srv.start()
+        s = srv.raw_socket(timeout=15)
+        try:
+            s.sendall(b"POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n"
+                      b"Connection: close\r\n\r\nhello")
+            time.sleep(0.5)
+            srv.conf = harness.deep_merge(srv.conf, {"log": {"level": "warn"}})
+            srv.write_config(srv.conf)
+            srv.signal(signal.SIGHUP)
+            time.sleep(2)
+            self.assertEqual(srv.http("GET", "/healthz").status, 200)
+            s.sendall(b"world")
+            resp = harness.recv_all(s, timeout=10)
+        finally:
+            s.close()
+        st = harness.parse_raw_response(resp)[0]
+        self.assertIsNotNone(st, "the request in flight got an answer, got %r\n%s" % (resp, srv.logs()))
+        self.assertLess(st, 500, resp)
+        srv.stop()
+
+    def test_worker_killed(self):
+        srv = self.server()
+        srv.start()
+        before = srv.workers_pids()
+        victim = listening_child(srv) or before[0]
+        off = srv.log_size()
+        os.kill(victim, signal.SIGKILL)
+        deadline = time.time() + 10
+        after = []
+        while time.time() < deadline:
+            after = srv.workers_pids()
+            if victim not in after and len(after) == len(before):
+                break
+            time.sleep(0.1)
+        self.assertNotIn(victim, after)
+        self.assertEqual(len(after), len(before), "a new worker replaces the killed one\n" + srv.logs())
+        line = None
+        for l in srv.lines_since(off):
+            if str(victim) in l:
+                line = l
+        self.assertIsNotNone(line, "a log line names the dead worker's pid\n" + srv.logs())
+        self.assertIn("signal", line.lower())
+        for _ in range(30):
+            self.assertEqual(srv.http("GET", "/healthz").status, 200)
+        self.assertIsNone(srv.proc.poll(), "the master stays up")
+        srv.stop()
+
+    def test_sigterm_in_time(self):
+        srv = self.server(conf={"server": {"shutdown_timeout": "3s"}})
+        srv.start()
+        kids = srv.workers_pids()
+        # An idle keep-alive connection must not hold the shutdown.
+        s = srv.raw_socket()
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        time.sleep(0.2)
+        t0 = time.time()
+        srv.stop()
+        self.assertLess(time.time() - t0, 4.5, "exit within shutdown_timeout")
+        s.close()
+        time.sleep(0.2)
+        for k in kids:
+            self.assertFalse(os.path.exists("/proc/%d/stat" % k) and
+                             open("/proc/%d/stat" % k).read().split(") ")[1][0] != "Z",
+                             "child %d is gone" % k)
+        self.assertFalse(harness.port_listening(srv.port))
+
+    def test_sigterm_drains(self):
+        """A request in flight at SIGTERM is answered before the exit."""
+        srv = self.server(conf={"server": {"shutdown_timeout": "5s",
+                                           "limits": {"request_timeout": "20s"}}})
+        srv.start()
+        s = srv.raw_socket(timeout=10)
+        s.sendall(b"POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
+                  b"Connection: close\r\n\r\nab")
+        time.sleep(0.3)
+        srv.signal(signal.SIGTERM)
+        time.sleep(0.5)
+        try:
+            s.sendall(b"cd")
+            resp = harness.recv_all(s, timeout=6)
+        except OSError as e:
+            resp = repr(e).encode()
+        s.close()
+        rc = srv.wait_exit(10)
+        self.assertEqual(rc, 0, srv.logs())
+        st = harness.parse_raw_response(resp)[0]
+        self.assertEqual(st, 405, resp)
+
+    def test_sigint(self):
+        srv = self.server()
+        srv.start()
+        srv.signal(signal.SIGINT)
+        self.assertEqual(srv.wait_exit(10), 0, srv.logs())
+
+
+def listening_child(srv):
+    """A child of the master holding a listening socket on srv.port (a worker)."""
+    inodes = set()
+    for tbl in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(tbl) as f:
+                next(f)
+                for row in f:
+                    p = row.split()
+                    if p[3] == "0A" and int(p[1].split(":")[1], 16) == srv.port:
+                        inodes.add(p[9])
+        except OSError:
+            pass
+    for pid in srv.workers_pids():
+        try:
+            for fd in os.listdir("/proc/%d/fd" % pid):
+                try:
+                    link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+                except OSError:
+                    continue
+                if link.startswith("socket:[") and link[8:-1] in inodes:
+                    return pid
+        except OSError:
+            continue
+    return None
+
+
+if __name__ == "__main__":
+    harness.main()

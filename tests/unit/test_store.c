@@ -1,0 +1,978 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* tests/unit/test_store.c: the store API on the SQLite backend, including races between processes. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <CUnit/CUnit.h>
+#include <sqlite3.h>
+
+#include "core/core.h"
+#include "conf/conf.h"
+#include "store/internal.h"
+#include "store/store.h"
+#include "unit.h"
+
+#define NCHILD 4
+
+/* A hand-built configuration for a store at dir/name (name NULL: the state_dir default). */
+static struct fb_conf
+conf_at(const char *dir, const char *name, char **path)
+{
+	struct fb_conf c;
+
+	memset(&c, 0, sizeof(c));
+	c.store_driver = FB_STORE_SQLITE;
+	c.state_dir = (char *)dir;
+	c.store_busy_timeout_ms = 5000;
+	*path = name != NULL ? fb_xasprintf("%s/%s", dir, name) : NULL;
+	c.store_path = *path;
+	return c;
+}
+
+static struct fb_store *
+open_ok(const struct fb_conf *c)
+{
+	struct fb_store *st = NULL;
+	struct fb_err err;
+
+	fb_err_clear(&err);
+	if (fb_store_open(c, &st, &err) != FB_OK)
+		fprintf(stderr, "fb_store_open: %s\n", err.msg);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	return st;
+}
+
+/* The whole file in a new buffer (NULL when unreadable). */
+static char *
+slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	long n;
+
+	*len = 0;
+	if (f == NULL)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
+		buf = fb_xmalloc((size_t)n + 1);
+		*len = fread(buf, 1, (size_t)n, f);
+	}
+	fclose(f);
+	return buf;
+}
+
+static int
+file_mode(const char *path)
+{
+	struct stat sb;
+
+	if (stat(path, &sb) != 0)
+		return -1;
+	return (int)(sb.st_mode & 0777);
+}
+
+static int
+file_exists(const char *path)
+{
+	return access(path, F_OK) == 0;
+}
+
+/* PRAGMA user_version read with a separate raw connection. */
+static int
+raw_user_version(const char *path)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *s = NULL;
+	int v = -1;
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL) == SQLITE_OK &&
+	    sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	return v;
+}
+
+/* 1 when the table exists, read with a separate raw connection. */
+static int
+raw_has_table(const char *path, const char *table)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *s = NULL;
+	int found = 0;
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
+		-1, &s, NULL) == SQLITE_OK &&
+	    sqlite3_bind_text(s, 1, table, -1, SQLITE_STATIC) == SQLITE_OK &&
+	    sqlite3_step(s) == SQLITE_ROW)
+		found = 1;
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	return found;
+}
+
+static void
+test_open_fresh(void)
+{
+	char *dir = fb_test_tmpdir(), *path, *sub = fb_xasprintf("%s/state", dir), *p2;
+	struct fb_conf c = conf_at(sub, "fedbroker.db", &path);
+	struct fb_store *st;
+	struct fb_err err;
+	mode_t old = umask(022);
+	char *wal = fb_xasprintf("%s-wal", path), *shm = fb_xasprintf("%s-shm", path);
+
+	/* The missing state directory is created 0700, the files 0600 despite umask 022. */
+	st = open_ok(&c);
+	CU_ASSERT_EQUAL(file_mode(sub), 0700);
+	CU_ASSERT_EQUAL(file_mode(path), 0600);
+	CU_ASSERT_STRING_EQUAL(fb_store_driver_name(st), "sqlite");
+	CU_ASSERT_EQUAL(fb_store_schema_latest(), 1);
+	CU_ASSERT_EQUAL(fb_store_schema_version(st), fb_store_schema_latest());
+	CU_ASSERT_EQUAL(fb_store_ping(st, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_kv_put(st, "otc", "k", "v", 1, fb_time_now() + 60, &err), FB_OK);
+	/* WAL mode: the -wal and -shm files exist while open, with the database's mode. */
+	CU_ASSERT_TRUE(file_exists(wal));
+	CU_ASSERT_EQUAL(file_mode(wal), 0600);
+	CU_ASSERT_EQUAL(file_mode(shm), 0600);
+	CU_ASSERT_EQUAL(raw_user_version(path), 1);
+	CU_ASSERT_TRUE(raw_has_table(path, "kv"));
+	CU_ASSERT_TRUE(raw_has_table(path, "session_revocations"));
+	CU_ASSERT_TRUE(raw_has_table(path, "users"));
+	fb_store_close(st);
+	umask(old);
+
+	/* Reopening keeps the data and the version. */
+	st = open_ok(&c);
+	CU_ASSERT_EQUAL(fb_store_schema_version(st), 1);
+	{
+		unsigned char *v = NULL;
+		size_t n = 0;
+
+		CU_ASSERT_EQUAL(fb_store_kv_get(st, "otc", "k", &v, &n, &err), FB_OK);
+		CU_ASSERT_EQUAL(n, 1);
+		free(v);
+	}
+	fb_store_close(st);
+	fb_store_close(NULL);
+
+	/* No store.path: <state_dir>/fedbroker.db. */
+	c = conf_at(dir, NULL, &p2);
+	st = open_ok(&c);
+	p2 = fb_xasprintf("%s/fedbroker.db", dir);
+	CU_ASSERT_TRUE(file_exists(p2));
+	fb_store_close(st);
+	free(p2);
+
+	/* Neither: a configuration error. */
+	c.state_dir = NULL;
+	st = NULL;
+	CU_ASSERT_EQUAL(fb_store_open(&c, &st, &err), FB_ERR_CONFIG);
+	CU_ASSERT_PTR_NULL(st);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "store.path"));
+
+	free(wal);
+	free(shm);
+	free(path);
+	free(sub);
+	fb_test_rmtree(dir);
+	free(dir);
+}
+
+static void
+test_open_postgres(void)
+{
+	struct fb_conf c;
+	struct fb_store *st = (struct fb_store *)&c;
+	struct fb_err err;
+
+	memset(&c, 0, sizeof(c));
+	c.store_driver = FB_STORE_POSTGRES;
+	c.store_dsn = (char *)"host=localhost";
+	CU_ASSERT_EQUAL(fb_store_open(&c, &st, &err), FB_ERR_CONFIG);
+	CU_ASSERT_PTR_NULL(st);
+	CU_ASSERT_STRING_EQUAL(err.msg,
+	    "store.driver postgres: the PostgreSQL backend is not available yet; use sqlite");
+}
+
+/* Opening path must fail with FB_ERR_IO and a message naming path and containing reason. */
+static void
+expect_open_fail(const char *dir, const char *name, const char *reason)
+{
+	char *path;
+	struct fb_conf c = conf_at(dir, name, &path);
+	struct fb_store *st = NULL;
+	struct fb_err err;
+
+	CU_ASSERT_EQUAL(fb_store_open(&c, &st, &err), FB_ERR_IO);
+	CU_ASSERT_PTR_NULL(st);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, path));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, reason));
+	if (strstr(err.msg, reason) == NULL)
+		fprintf(stderr, "message: %s\n", err.msg);
+	free(path);
+}
+
+static void
+test_open_bad_paths(void)
+{
+	char *dir = fb_test_tmpdir(), *f, *ro;
+
+	/* Only the last directory component is created. */
+	expect_open_fail(dir, "missing/deeper/fedbroker.db", "No such file or directory");
+	CU_ASSERT_FALSE(file_exists(dir) && access("missing", F_OK) == 0);
+	/* A regular file where the directory should be. */
+	f = fb_test_write_file(dir, "plain", "x\n");
+	expect_open_fail(dir, "plain/fedbroker.db", "Not a directory");
+	/* The database path is a directory. */
+	ro = fb_xasprintf("%s/adir", dir);
+	CU_ASSERT_EQUAL(mkdir(ro, 0700), 0);
+	expect_open_fail(dir, "adir", "Is a directory");
+	free(ro);
+	/* An unwritable directory (root ignores modes, so only as a normal user). */
+	ro = fb_xasprintf("%s/ro", dir);
+	CU_ASSERT_EQUAL(mkdir(ro, 0500), 0);
+	if (geteuid() != 0)
+		expect_open_fail(dir, "ro/fedbroker.db", "Permission denied");
+	chmod(ro, 0700);
+	free(ro);
+	free(f);
+	fb_test_rmtree(dir);
+	free(dir);
+}
+
+static void
+test_open_not_a_database(void)
+{
+	const char *text = "this is a text file, not a database; it is long enough to "
+			   "fill the 100 byte SQLite header and then some more text.\n";
+	char *dir = fb_test_tmpdir(), *path, *wal;
+	struct fb_conf c;
+	struct fb_store *st = NULL;
+	struct fb_err err;
+	size_t n = 0;
+	char *after;
+
+	path = fb_test_write_file(dir, "text.db", text);
+	free(path);
+	c = conf_at(dir, "text.db", &path);
+	CU_ASSERT_EQUAL(fb_store_open(&c, &st, &err), FB_ERR_IO);
+	CU_ASSERT_PTR_NULL(st);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, path));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "is not an SQLite database"));
+	after = slurp(path, &n);
+	CU_ASSERT_EQUAL(n, strlen(text));
+	CU_ASSERT_TRUE(after != NULL && memcmp(after, text, n) == 0);
+	wal = fb_xasprintf("%s-wal", path);
+	CU_ASSERT_FALSE(file_exists(wal));
+	free(wal);
+	free(after);
+	free(path);
+	fb_test_rmtree(dir);
+	free(dir);
+}
+
+static void
+test_open_newer_schema(void)
+{
+	char *dir = fb_test_tmpdir(), *path, *before, *after, want[200];
+	struct fb_conf c = conf_at(dir, "new.db", &path);
+	struct fb_store *st = NULL;
+	struct fb_err err;
+	sqlite3 *db = NULL;
+	size_t n1 = 0, n2 = 0;
+	char sql[128];
+
+	/* A database written by a future fedbroker. */
+	snprintf(sql, sizeof(sql), "CREATE TABLE future (x); PRAGMA user_version = %d;",
+	    fb_store_schema_latest() + 1);
+	CU_ASSERT_EQUAL_FATAL(sqlite3_open(path, &db), SQLITE_OK);
+	CU_ASSERT_EQUAL(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	chmod(path, 0600);
+	before = slurp(path, &n1);
+
+	CU_ASSERT_EQUAL(fb_store_open(&c, &st, &err), FB_ERR_CONFIG);
+	CU_ASSERT_PTR_NULL(st);
+	snprintf(want, sizeof(want),
+	    "schema version %d is newer than this fedbroker (%d); refusing to touch it",
+	    fb_store_schema_latest() + 1, fb_store_schema_latest());
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, want));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, path));
+	after = slurp(path, &n2);
+	CU_ASSERT_TRUE(n1 > 0 && n1 == n2 && memcmp(before, after, n1) == 0);
+	free(before);
+	free(after);
+	free(path);
+	fb_test_rmtree(dir);
+	free(dir);
+}
+
+static void
+test_migration_rollback(void)
+{
+	const char *const *saved = fb_store_sqlite_migrations;
+	size_t nsaved = fb_store_sqlite_nmigrations;
+	const char *bad_first[] = {
+		"CREATE TABLE early (a); INSERT INTO nosuch VALUES (1);",
+	};
+	const char *bad_second[] = {
+		saved[0],
+		"CREATE TABLE extra (a); INSERT INTO nosuch VALUES (1);",
+	};
+	const char *good_second[] = {
+		saved[0],
+		"CREATE TABLE extra (a);",
+	};
+	char *dir = fb_test_tmpdir(), *path, *p2;
+	struct fb_conf c = conf_at(dir, "m.db", &path);
+	struct fb_store *st = NULL;
+	struct fb_err err;
+
+	/* A failing first migration leaves version 0 and no table. */
+	fb_store_sqlite_migrations = bad_first;
+	fb_store_sqlite_nmigrations = 1;
+	CU_ASSERT_EQUAL(fb_store_open(&c, &st, &err), FB_ERR_IO);
+	CU_ASSERT_PTR_NULL(st);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "migration to schema version 1"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "no such table: nosuch"));
+	CU_ASSERT_EQUAL(raw_user_version(path), 0);
+	CU_ASSERT_FALSE(raw_has_table(path, "early"));
+
+	/* Version 1 commits, a failing version 2 rolls back completely. */
+	c = conf_at(dir, "m2.db", &p2);
+	fb_store_sqlite_migrations = bad_second;
+	fb_store_sqlite_nmigrations = 2;
+	CU_ASSERT_EQUAL(fb_store_open(&c, &st, &err), FB_ERR_IO);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "migration to schema version 2"));
+	CU_ASSERT_EQUAL(raw_user_version(p2), 1);
+	CU_ASSERT_TRUE(raw_has_table(p2, "kv"));
+	CU_ASSERT_FALSE(raw_has_table(p2, "extra"));
+
+	/* Fixed, it applies on the next open. */
+	fb_store_sqlite_migrations = good_second;
+	st = open_ok(&c);
+	CU_ASSERT_EQUAL(fb_store_schema_version(st), 2);
+	CU_ASSERT_TRUE(raw_has_table(p2, "extra"));
+	fb_store_close(st);
+
+	fb_store_sqlite_migrations = saved;
+	fb_store_sqlite_nmigrations = nsaved;
+	free(p2);
+	free(path);
+	fb_test_rmtree(dir);
+	free(dir);
+}
+
+/* A store in a fresh directory; *dirp to remove afterwards. */
+static struct fb_store *
+store_new(char **dirp)
+{
+	char *path;
+	struct fb_conf c;
+	struct fb_store *st;
+
+	*dirp = fb_test_tmpdir();
+	c = conf_at(*dirp, "fedbroker.db", &path);
+	st = open_ok(&c);
+	free(path);
+	return st;
+}
+
+static void
+store_done(struct fb_store *st, char *dir)
+{
+	fb_store_close(st);
+	fb_test_rmtree(dir);
+	free(dir);
+	fb_time_offset = 0;
+}
+
+static void
+test_kv_basic(void)
+{
+	char *dir;
+	struct fb_store *st = store_new(&dir);
+	const unsigned char bin[] = {0x00, 0x01, 0xff, 0x00, 0x7f};
+	int64_t exp = fb_time_now() + 300;
+	unsigned char *v = NULL;
+	size_t n = 0;
+	struct fb_err err;
+
+	CU_ASSERT_EQUAL(fb_store_kv_put(st, "otc", "a", bin, sizeof(bin), exp, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_kv_get(st, "otc", "a", &v, &n, &err), FB_OK);
+	CU_ASSERT_EQUAL(n, sizeof(bin));
+	CU_ASSERT_TRUE(v != NULL && memcmp(v, bin, sizeof(bin)) == 0 && v[n] == '\0');
+	free(v);
+
+	/* Namespaces are separate. */
+	CU_ASSERT_EQUAL(fb_store_kv_get(st, "replay", "a", &v, &n, &err), FB_ERR_NOTFOUND);
+	CU_ASSERT_PTR_NULL(v);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "kv_get"));
+
+	/* put overwrites; an empty value is a value. */
+	CU_ASSERT_EQUAL(fb_store_kv_put(st, "otc", "a", "xyz", 3, exp, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_kv_get(st, "otc", "a", &v, &n, &err), FB_OK);
+	CU_ASSERT_TRUE(n == 3 && memcmp(v, "xyz", 4) == 0);
+	free(v);
+	CU_ASSERT_EQUAL(fb_store_kv_put(st, "otc", "empty", NULL, 0, exp, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_kv_get(st, "otc", "empty", &v, &n, &err), FB_OK);
+	CU_ASSERT_TRUE(n == 0 && v != NULL && v[0] == '\0');
+	free(v);
+
+	/* add: only when absent. */
+	CU_ASSERT_EQUAL(fb_store_kv_add(st, "replay", "id1", "1", 1, exp, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_kv_add(st, "replay", "id1", "2", 1, exp, &err), FB_ERR_REPLAY);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "kv_add"));
+	CU_ASSERT_EQUAL(fb_store_kv_get(st, "replay", "id1", &v, &n, &err), FB_OK);
+	CU_ASSERT_TRUE(n == 1 && v[0] == '1');
+	free(v);
+
+	/* take: once. */
+	CU_ASSERT_EQUAL(fb_store_kv_take(st, "otc", "a", &v, &n, &err), FB_OK);
+	CU_ASSERT_TRUE(n == 3 && memcmp(v, "xyz", 3) == 0);
+	free(v);
+	CU_ASSERT_EQUAL(fb_store_kv_take(st, "otc", "a", &v, &n, &err), FB_ERR_NOTFOUND);
+	CU_ASSERT_PTR_NULL(v);
+	CU_ASSERT_EQUAL(fb_store_kv_get(st, "otc", "a", &v, &n, &err), FB_ERR_NOTFOUND);
+
+	/* delete: idempotent. */
+	CU_ASSERT_EQUAL(fb_store_kv_delete(st, "replay", "id1", &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_kv_delete(st, "replay", "id1", &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_kv_get(st, "replay", "id1", &v, &n, &err), FB_ERR_NOTFOUND);
+	store_done(st, dir);
+}
+
+static void
+test_kv_expiry(void)
+{
+	char *dir;
+	struct fb_store *st = store_new(&dir);
+	int64_t now = fb_time_now();
+	unsigned char *v = NULL;
+	size_t n = 0, purged = 99;
+	struct fb_err err;
+
+	CU_ASSERT_EQUAL(fb_store_kv_put(st, "otc", "short", "s", 1, now + 10, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_kv_put(st, "otc", "long", "l", 1, now + 1000, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_kv_add(st, "replay", "r", "r", 1, now + 10, &err), FB_OK);
+	/* Expiring exactly now counts as expired. */
+	CU_ASSERT_EQUAL(fb_store_kv_put(st, "otc", "now", "n", 1, now, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_kv_get(st, "otc", "now", &v, &n, &err), FB_ERR_NOTFOUND);
+	CU_ASSERT_EQUAL(fb_store_kv_get(st, "otc", "short", &v, &n, &err), FB_OK);
+	free(v);
+
+	fb_time_offset = 20;
+	CU_ASSERT_EQUAL(fb_store_kv_get(st, "otc", "short", &v, &n, &err), FB_ERR_NOTFOUND);
+	CU_ASSERT_EQUAL(fb_store_kv_take(st, "otc", "short", &v, &n, &err), FB_ERR_NOTFOUND);
+	CU_ASSERT_PTR_NULL(v);
+	CU_ASSERT_EQUAL(fb_store_kv_get(st, "otc", "long", &v, &n, &err), FB_OK);
+	free(v);
+	/* add overwrites an expired entry, then guards the new one. */
+	CU_ASSERT_EQUAL(fb_store_kv_add(st, "replay", "r", "R", 1, now + 100, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_kv_add(st, "replay", "r", "X", 1, now + 100, &err), FB_ERR_REPLAY);
+	CU_ASSERT_EQUAL(fb_store_kv_get(st, "replay", "r", &v, &n, &err), FB_OK);
+	CU_ASSERT_TRUE(n == 1 && v[0] == 'R');
+	free(v);
+
+	/* purge: "short" and "now" are gone, plus one expired revocation. */
+	CU_ASSERT_EQUAL(fb_store_session_revoke(st, "sid-old", now + 5, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_session_revoke(st, "sid-live", now + 500, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_kv_purge(st, fb_time_now(), &purged, &err), FB_OK);
+	CU_ASSERT_EQUAL(purged, 3);
+	CU_ASSERT_EQUAL(fb_store_kv_purge(st, fb_time_now(), &purged, &err), FB_OK);
+	CU_ASSERT_EQUAL(purged, 0);
+	CU_ASSERT_EQUAL(fb_store_kv_purge(st, fb_time_now(), NULL, &err), FB_OK);
+	/* Purged entries are gone from the table, not merely hidden. */
+	fb_time_offset = 0;
+	CU_ASSERT_EQUAL(fb_store_kv_get(st, "otc", "short", &v, &n, &err), FB_ERR_NOTFOUND);
+	{
+		int revoked = 0;
+
+		CU_ASSERT_EQUAL(fb_store_session_revoked(st, "sid-old", &revoked, &err), FB_OK);
+		CU_ASSERT_EQUAL(revoked, 0);
+		CU_ASSERT_EQUAL(fb_store_session_revoked(st, "sid-live", &revoked, &err), FB_OK);
+		CU_ASSERT_EQUAL(revoked, 1);
+	}
+	CU_ASSERT_EQUAL(fb_store_kv_purge(st, now + 2000, &purged, &err), FB_OK);
+	CU_ASSERT_EQUAL(purged, 3); /* long, r, sid-live */
+	store_done(st, dir);
+}
+
+/* Bad input is refused before the database is touched: it is write-locked here. */
+static void
+test_kv_limits(void)
+{
+	char *dir, *path;
+	struct fb_store *st = store_new(&dir);
+	char key[FB_STORE_KEY_MAX + 2];
+	unsigned char *big = fb_xcalloc(1, FB_STORE_VALUE_MAX + 1), *v = NULL;
+	int64_t exp = fb_time_now() + 60;
+	sqlite3 *db = NULL;
+	size_t n = 0;
+	struct fb_err err;
+	struct fb_conf c;
+	struct fb_store *st2;
+
+	memset(key, 'k', sizeof(key));
+	key[FB_STORE_KEY_MAX] = '\0';
+	CU_ASSERT_EQUAL(fb_store_kv_put(st, "otc", key, "v", 1, exp, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_kv_put(st, "otc", "big", big, FB_STORE_VALUE_MAX, exp, &err),
+	    FB_OK);
+	fb_store_close(st);
+
+	/* A short busy timeout, and another connection holding the write lock. */
+	c = conf_at(dir, "fedbroker.db", &path);
+	c.store_busy_timeout_ms = 100;
+	st2 = open_ok(&c);
+	CU_ASSERT_EQUAL_FATAL(sqlite3_open(path, &db), SQLITE_OK);
+	CU_ASSERT_EQUAL(sqlite3_exec(db, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
+
+	key[FB_STORE_KEY_MAX] = 'k';
+	key[FB_STORE_KEY_MAX + 1] = '\0';
+	CU_ASSERT_EQUAL(fb_store_kv_put(st2, "otc", key, "v", 1, exp, &err), FB_ERR_INVALID);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "key is longer than 256 bytes"));
+	CU_ASSERT_PTR_NULL(strstr(err.msg, "kkkk")); /* keys never appear in messages */
+	CU_ASSERT_EQUAL(fb_store_kv_get(st2, "otc", key, &v, &n, &err), FB_ERR_INVALID);
+	CU_ASSERT_EQUAL(fb_store_kv_take(st2, "otc", key, &v, &n, &err), FB_ERR_INVALID);
+	CU_ASSERT_EQUAL(fb_store_kv_add(st2, "otc", key, "v", 1, exp, &err), FB_ERR_INVALID);
+	CU_ASSERT_EQUAL(fb_store_kv_delete(st2, "otc", key, &err), FB_ERR_INVALID);
+	CU_ASSERT_EQUAL(fb_store_kv_put(st2, key, "k", "v", 1, exp, &err), FB_ERR_INVALID);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "namespace is longer"));
+	CU_ASSERT_EQUAL(fb_store_kv_put(st2, "", "k", "v", 1, exp, &err), FB_ERR_INVALID);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "kv_put: namespace is empty"));
+	CU_ASSERT_EQUAL(fb_store_kv_put(st2, NULL, "k", "v", 1, exp, &err), FB_ERR_INVALID);
+	CU_ASSERT_EQUAL(fb_store_kv_put(st2, "otc", "", "v", 1, exp, &err), FB_ERR_INVALID);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "key is empty"));
+	CU_ASSERT_EQUAL(fb_store_kv_get(st2, "otc", NULL, &v, &n, &err), FB_ERR_INVALID);
+	CU_ASSERT_EQUAL(
+	    fb_store_kv_put(st2, "otc", "big", big, FB_STORE_VALUE_MAX + 1, exp, &err), FB_ERR_INVALID);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "value of 65537 bytes is over the 65536 byte limit"));
+	CU_ASSERT_EQUAL(
+	    fb_store_kv_add(st2, "otc", "big", big, FB_STORE_VALUE_MAX + 1, exp, &err), FB_ERR_INVALID);
+	CU_ASSERT_EQUAL(fb_store_kv_put(st2, "otc", "k", NULL, 5, exp, &err), FB_ERR_INVALID);
+	CU_ASSERT_EQUAL(fb_store_session_revoke(st2, "", exp, &err), FB_ERR_INVALID);
+	CU_ASSERT_EQUAL(fb_store_session_revoke(st2, key, exp, &err), FB_ERR_INVALID);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "session id is longer"));
+
+	/* A valid write waits for the lock, then fails naming what and why. */
+	CU_ASSERT_EQUAL(fb_store_kv_put(st2, "otc", "k", "v", 1, exp, &err), FB_ERR_IO);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "kv_put: "));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "database is locked"));
+	CU_ASSERT_EQUAL(fb_store_kv_take(st2, "otc", "big", &v, &n, &err), FB_ERR_IO);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "kv_take: "));
+	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_close(db);
+
+	/* After the lock is gone the handle works again; the limits held exactly. */
+	key[FB_STORE_KEY_MAX] = '\0';
+	CU_ASSERT_EQUAL(fb_store_kv_get(st2, "otc", key, &v, &n, &err), FB_OK);
+	free(v);
+	CU_ASSERT_EQUAL(fb_store_kv_take(st2, "otc", "big", &v, &n, &err), FB_OK);
+	CU_ASSERT_EQUAL(n, FB_STORE_VALUE_MAX);
+	free(v);
+	free(big);
+	free(path);
+	store_done(st2, dir);
+}
+
+static void
+test_sessions(void)
+{
+	char *dir;
+	struct fb_store *st = store_new(&dir);
+	int64_t now = fb_time_now();
+	int revoked = -1;
+	struct fb_err err;
+
+	CU_ASSERT_EQUAL(fb_store_session_revoked(st, "s1", &revoked, &err), FB_OK);
+	CU_ASSERT_EQUAL(revoked, 0);
+	CU_ASSERT_EQUAL(fb_store_session_revoke(st, "s1", now + 100, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_session_revoked(st, "s1", &revoked, &err), FB_OK);
+	CU_ASSERT_EQUAL(revoked, 1);
+	CU_ASSERT_EQUAL(fb_store_session_revoked(st, "s2", &revoked, &err), FB_OK);
+	CU_ASSERT_EQUAL(revoked, 0);
+	/* Revoking again with an earlier end keeps the later one. */
+	CU_ASSERT_EQUAL(fb_store_session_revoke(st, "s1", now + 10, &err), FB_OK);
+	fb_time_offset = 50;
+	CU_ASSERT_EQUAL(fb_store_session_revoked(st, "s1", &revoked, &err), FB_OK);
+	CU_ASSERT_EQUAL(revoked, 1);
+	fb_time_offset = 100;
+	CU_ASSERT_EQUAL(fb_store_session_revoked(st, "s1", &revoked, &err), FB_OK);
+	CU_ASSERT_EQUAL(revoked, 0);
+	CU_ASSERT_EQUAL(fb_store_session_revoked(st, "", &revoked, &err), FB_ERR_INVALID);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "session_revoked: session id is empty"));
+	store_done(st, dir);
+}
+
+struct list_state {
+	struct fb_store *st;
+	char names[8][32];
+	int n;
+	int stop_after;
+	int nested_ok;
+};
+
+static int
+list_cb(const struct fb_store_user *u, void *arg)
+{
+	struct list_state *ls = arg;
+	struct fb_store_user again;
+
+	if (ls->n < 8)
+		snprintf(ls->names[ls->n], sizeof(ls->names[0]), "%s", u->username);
+	ls->n++;
+	/* The callback may use the store. */
+	if (fb_store_user_get(ls->st, u->username, &again, NULL) == FB_OK &&
+	    strcmp(again.id, u->id) == 0)
+		ls->nested_ok++;
+	fb_store_user_cleanup(&again);
+	return ls->stop_after != 0 && ls->n >= ls->stop_after;
+}
+
+static void
+test_users(void)
+{
+	char *dir;
+	struct fb_store *st = store_new(&dir);
+	struct fb_store_user u, g;
+	struct list_state ls;
+	int64_t now = fb_time_now();
+	char *first_id;
+	struct fb_err err;
+
+	/* Insert: id generated, created defaults to now. */
+	memset(&u, 0, sizeof(u));
+	u.username = fb_xstrdup("carol");
+	u.name = fb_xstrdup("Carol C");
+	u.email = fb_xstrdup("carol@example.org");
+	u.source = fb_xstrdup("local");
+	u.active = 1;
+	u.last_seen = now;
+	CU_ASSERT_EQUAL(fb_store_user_upsert(st, &u, &err), FB_OK);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(u.id);
+	CU_ASSERT_TRUE(strlen(u.id) >= 20);
+	CU_ASSERT_TRUE(u.created >= now && u.created <= fb_time_now());
+	first_id = fb_xstrdup(u.id);
+
+	CU_ASSERT_EQUAL(fb_store_user_get(st, "carol", &g, &err), FB_OK);
+	CU_ASSERT_STRING_EQUAL(g.id, first_id);
+	CU_ASSERT_STRING_EQUAL(g.username, "carol");
+	CU_ASSERT_STRING_EQUAL(g.name, "Carol C");
+	CU_ASSERT_STRING_EQUAL(g.email, "carol@example.org");
+	CU_ASSERT_STRING_EQUAL(g.source, "local");
+	CU_ASSERT_EQUAL(g.active, 1);
+	CU_ASSERT_EQUAL(g.created, u.created);
+	CU_ASSERT_EQUAL(g.last_seen, now);
+	fb_store_user_cleanup(&g);
+	fb_store_user_cleanup(&u);
+
+	/* Update without an id: same id, created kept, NULLs stored as NULL. */
+	memset(&u, 0, sizeof(u));
+	u.username = fb_xstrdup("carol");
+	u.source = fb_xstrdup("upstream-a");
+	u.active = 0;
+	u.created = 12345;
+	u.last_seen = now + 60;
+	CU_ASSERT_EQUAL(fb_store_user_upsert(st, &u, &err), FB_OK);
+	CU_ASSERT_STRING_EQUAL(u.id, first_id);
+	CU_ASSERT_NOT_EQUAL(u.created, 12345);
+	CU_ASSERT_EQUAL(fb_store_user_get(st, "carol", &g, &err), FB_OK);
+	CU_ASSERT_PTR_NULL(g.name);
+	CU_ASSERT_PTR_NULL(g.email);
+	CU_ASSERT_STRING_EQUAL(g.source, "upstream-a");
+	CU_ASSERT_EQUAL(g.active, 0);
+	CU_ASSERT_EQUAL(g.last_seen, now + 60);
+	CU_ASSERT_EQUAL(g.created, u.created);
+	fb_store_user_cleanup(&g);
+
+	/* A different id for an existing username is refused, nothing changes. */
+	free(u.id);
+	u.id = fb_xstrdup("not-the-id");
+	u.active = 1;
+	CU_ASSERT_EQUAL(fb_store_user_upsert(st, &u, &err), FB_ERR_INVALID);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "differs from the stored id"));
+	CU_ASSERT_EQUAL(fb_store_user_get(st, "carol", &g, &err), FB_OK);
+	CU_ASSERT_EQUAL(g.active, 0);
+	fb_store_user_cleanup(&g);
+	fb_store_user_cleanup(&u);
+
+	/* An id used by another username is refused. */
+	memset(&u, 0, sizeof(u));
+	u.id = fb_xstrdup(first_id);
+	u.username = fb_xstrdup("mallory");
+	u.source = fb_xstrdup("local");
+	CU_ASSERT_EQUAL(fb_store_user_upsert(st, &u, &err), FB_ERR_INVALID);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "already used by another user"));
+	CU_ASSERT_EQUAL(fb_store_user_get(st, "mallory", &g, &err), FB_ERR_NOTFOUND);
+	fb_store_user_cleanup(&u);
+
+	/* An explicit id and created on insert are kept. */
+	memset(&u, 0, sizeof(u));
+	u.id = fb_xstrdup("alice-id");
+	u.username = fb_xstrdup("alice");
+	u.source = fb_xstrdup("local");
+	u.created = 1000;
+	CU_ASSERT_EQUAL(fb_store_user_upsert(st, &u, &err), FB_OK);
+	CU_ASSERT_STRING_EQUAL(u.id, "alice-id");
+	CU_ASSERT_EQUAL(u.created, 1000);
+	fb_store_user_cleanup(&u);
+	memset(&u, 0, sizeof(u));
+	u.username = fb_xstrdup("bob");
+	u.source = fb_xstrdup("local");
+	CU_ASSERT_EQUAL(fb_store_user_upsert(st, &u, &err), FB_OK);
+	CU_ASSERT_STRING_NOT_EQUAL(u.id, first_id);
+	fb_store_user_cleanup(&u);
+
+	/* Bad input. */
+	memset(&u, 0, sizeof(u));
+	u.username = (char *)"";
+	u.source = (char *)"local";
+	CU_ASSERT_EQUAL(fb_store_user_upsert(st, &u, &err), FB_ERR_INVALID);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "username is empty"));
+	u.username = (char *)"dave";
+	u.source = NULL;
+	CU_ASSERT_EQUAL(fb_store_user_upsert(st, &u, &err), FB_ERR_INVALID);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "user dave: source is empty"));
+	u.source = (char *)"local";
+	u.name = (char *)"\xff\xfe";
+	CU_ASSERT_EQUAL(fb_store_user_upsert(st, &u, &err), FB_ERR_INVALID);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "name is not valid UTF-8"));
+	CU_ASSERT_PTR_NULL(u.id);
+	CU_ASSERT_EQUAL(fb_store_user_get(st, "", &g, &err), FB_ERR_INVALID);
+	CU_ASSERT_EQUAL(fb_store_user_get(st, "nobody", &g, &err), FB_ERR_NOTFOUND);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "no user nobody"));
+
+	/* List: ordered by username, the callback may stop it. */
+	memset(&ls, 0, sizeof(ls));
+	ls.st = st;
+	CU_ASSERT_EQUAL(fb_store_user_list(st, list_cb, &ls, &err), FB_OK);
+	CU_ASSERT_EQUAL(ls.n, 3);
+	CU_ASSERT_EQUAL(ls.nested_ok, 3);
+	CU_ASSERT_STRING_EQUAL(ls.names[0], "alice");
+	CU_ASSERT_STRING_EQUAL(ls.names[1], "bob");
+	CU_ASSERT_STRING_EQUAL(ls.names[2], "carol");
+	memset(&ls, 0, sizeof(ls));
+	ls.st = st;
+	ls.stop_after = 2;
+	CU_ASSERT_EQUAL(fb_store_user_list(st, list_cb, &ls, &err), FB_OK);
+	CU_ASSERT_EQUAL(ls.n, 2);
+
+	/* Delete. */
+	CU_ASSERT_EQUAL(fb_store_user_delete(st, "bob", &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_user_get(st, "bob", &g, &err), FB_ERR_NOTFOUND);
+	CU_ASSERT_EQUAL(fb_store_user_delete(st, "bob", &err), FB_ERR_NOTFOUND);
+	CU_ASSERT_EQUAL(fb_store_user_delete(st, "", &err), FB_ERR_INVALID);
+	memset(&ls, 0, sizeof(ls));
+	ls.st = st;
+	CU_ASSERT_EQUAL(fb_store_user_list(st, list_cb, &ls, &err), FB_OK);
+	CU_ASSERT_EQUAL(ls.n, 2);
+	fb_store_user_cleanup(NULL);
+	free(first_id);
+	store_done(st, dir);
+}
+
+/* ---- several processes ---------------------------------------------------- */
+
+/*
+ * Forks NCHILD children that each open their own handle on path, wait until
+ * all are open, then run fn at once. Counts exit codes 0..3 into counts.
+ */
+static void
+race(const char *path, int (*fn)(struct fb_store *st, int i), int counts[4])
+{
+	int ready[2], go[2], status;
+	pid_t pids[NCHILD];
+	char c;
+	ssize_t got = 0, k;
+
+	memset(counts, 0, 4 * sizeof(int));
+	CU_ASSERT_EQUAL_FATAL(pipe(ready), 0);
+	CU_ASSERT_EQUAL_FATAL(pipe(go), 0);
+	for (int i = 0; i < NCHILD; i++) {
+		pids[i] = fork();
+		CU_ASSERT_FATAL(pids[i] >= 0);
+		if (pids[i] == 0) {
+			struct fb_conf conf;
+			char *unused;
+			struct fb_store *st = NULL;
+			int rc;
+
+			close(ready[0]);
+			close(go[1]);
+			memset(&conf, 0, sizeof(conf));
+			conf = conf_at("/", NULL, &unused);
+			conf.store_path = (char *)path;
+			if (fb_store_open(&conf, &st, NULL) != FB_OK)
+				_exit(3);
+			if (write(ready[1], "r", 1) != 1)
+				_exit(3);
+			/* Blocks until the parent closes go: everyone starts together. */
+			if (read(go[0], &c, 1) != 0)
+				_exit(3);
+			rc = fn(st, i);
+			fb_store_close(st);
+			_exit(rc);
+		}
+	}
+	close(ready[1]);
+	close(go[0]);
+	while (got < NCHILD && (k = read(ready[0], &c, 1)) == 1)
+		got++;
+	close(go[1]);
+	close(ready[0]);
+	for (int i = 0; i < NCHILD; i++) {
+		CU_ASSERT_EQUAL(waitpid(pids[i], &status, 0), pids[i]);
+		if (WIFEXITED(status) && WEXITSTATUS(status) <= 3)
+			counts[WEXITSTATUS(status)]++;
+	}
+}
+
+static int
+child_add(struct fb_store *st, int i)
+{
+	char v = (char)('0' + i);
+
+	switch (fb_store_kv_add(st, "replay", "same", &v, 1, fb_time_now() + 60, NULL)) {
+	case FB_OK:
+		return 0;
+	case FB_ERR_REPLAY:
+		return 1;
+	default:
+		return 2;
+	}
+}
+
+static int
+child_take(struct fb_store *st, int i)
+{
+	unsigned char *v = NULL;
+	size_t n = 0;
+	int rc;
+
+	switch (fb_store_kv_take(st, "otc", "code", &v, &n, NULL)) {
+	case FB_OK:
+		rc = n == 4 && memcmp(v, "once", 4) == 0 ? 0 : 2;
+		break;
+	case FB_ERR_NOTFOUND:
+		rc = 1;
+		break;
+	default:
+		rc = 2;
+		break;
+	}
+	free(v);
+	return rc;
+}
+
+static int
+child_ping(struct fb_store *st, int i)
+{
+	return fb_store_ping(st, NULL) == FB_OK && fb_store_schema_version(st) == 1 ? 0 : 2;
+}
+
+static void
+test_fork_races(void)
+{
+	char *dir = fb_test_tmpdir(), *path, *fresh;
+	struct fb_conf c = conf_at(dir, "fedbroker.db", &path);
+	struct fb_store *st;
+	unsigned char *v = NULL;
+	size_t n = 0;
+	int counts[4];
+	struct fb_err err;
+
+	for (int round = 0; round < 5; round++) {
+		/* The parent's handle is closed before forking (handles do not cross fork). */
+		st = open_ok(&c);
+		CU_ASSERT_EQUAL(fb_store_kv_delete(st, "replay", "same", &err), FB_OK);
+		CU_ASSERT_EQUAL(fb_store_kv_put(st, "otc", "code", "once", 4, fb_time_now() + 60, &err),
+		    FB_OK);
+		fb_store_close(st);
+
+		race(path, child_add, counts);
+		CU_ASSERT_EQUAL(counts[0], 1);
+		CU_ASSERT_EQUAL(counts[1], NCHILD - 1);
+		race(path, child_take, counts);
+		CU_ASSERT_EQUAL(counts[0], 1);
+		CU_ASSERT_EQUAL(counts[1], NCHILD - 1);
+
+		st = open_ok(&c);
+		CU_ASSERT_EQUAL(fb_store_kv_get(st, "otc", "code", &v, &n, &err), FB_ERR_NOTFOUND);
+		CU_ASSERT_EQUAL(fb_store_kv_get(st, "replay", "same", &v, &n, &err), FB_OK);
+		free(v);
+		fb_store_close(st);
+	}
+
+	/* Workers opening a brand-new file together migrate it once. */
+	fresh = fb_xasprintf("%s/fresh/fedbroker.db", dir);
+	race(fresh, child_ping, counts);
+	CU_ASSERT_EQUAL(counts[0], NCHILD);
+	CU_ASSERT_EQUAL(raw_user_version(fresh), 1);
+	free(fresh);
+	free(path);
+	fb_test_rmtree(dir);
+	free(dir);
+}
+
+/* A handle used in a forked child is refused; the parent's handle stays fine. */
+static void
+test_fork_foreign_handle(void)
+{
+	char *dir;
+	struct fb_store *st = store_new(&dir);
+	struct fb_err err;
+	int status = 0;
+	pid_t pid;
+
+	pid = fork();
+	CU_ASSERT_FATAL(pid >= 0);
+	if (pid == 0) {
+		struct fb_err cerr;
+		int rc = 0;
+
+		if (fb_store_ping(st, &cerr) != FB_ERR_INTERNAL ||
+		    strstr(cerr.msg, "open one per process") == NULL)
+			rc = 1;
+		if (fb_store_kv_put(st, "otc", "k", "v", 1, fb_time_now() + 60, NULL) !=
+		    FB_ERR_INTERNAL)
+			rc = 1;
+		fb_store_close(st); /* frees memory only */
+		_exit(rc);
+	}
+	CU_ASSERT_EQUAL(waitpid(pid, &status, 0), pid);
+	CU_ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CU_ASSERT_EQUAL(fb_store_ping(st, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_kv_put(st, "otc", "k", "v", 1, fb_time_now() + 60, &err), FB_OK);
+	store_done(st, dir);
+}
+
+int
+fb_test_store_register(void)
+{
+	CU_pSuite s = CU_add_suite("store", NULL, NULL);
+
+	if (s == NULL)
+		return -1;
+	if (CU_add_test(s, "open fresh", test_open_fresh) == NULL ||
+	    CU_add_test(s, "open postgres", test_open_postgres) == NULL ||
+	    CU_add_test(s, "open bad paths", test_open_bad_paths) == NULL ||
+	    CU_add_test(s, "open not a database", test_open_not_a_database) == NULL ||
+	    CU_add_test(s, "open newer schema", test_open_newer_schema) == NULL ||
+	    CU_add_test(s, "migration rollback", test_migration_rollback) == NULL ||
+	    CU_add_test(s, "kv basic", test_kv_basic) == NULL ||
+	    CU_add_test(s, "kv expiry and purge", test_kv_expiry) == NULL ||
+	    CU_add_test(s, "kv limits", test_kv_limits) == NULL ||
+	    CU_add_test(s, "sessions", test_sessions) == NULL ||
+	    CU_add_test(s, "users", test_users) == NULL ||
+	    CU_add_test(s, "fork races", test_fork_races) == NULL ||
+	    CU_add_test(s, "fork foreign handle", test_fork_foreign_handle) == NULL)
+		return -1;
+	return 0;
+}
