@@ -10,15 +10,16 @@
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: fedbroker check-config [--quiet] [FILE]\n\n"
-		   "Reads the configuration FILE (default: $FEDBROKER_CONFIG) and prints every\n"
-		   "problem found, one per line as FILE:LINE:COLUMN: KEY: MESSAGE, then a summary.\n"
-		   "Warnings do not fail the check.\n\n"
-		   "options:\n"
-		   "  -q, --quiet   print errors only (no warnings, no summary)\n"
-		   "  -h, --help    show this help\n\n"
-		   "exit status: 0 no errors, 1 errors found, 2 usage error.\n"
-		   "See fedbroker.yaml(5) for the keys.\n");
+	fprintf(f,
+	    "usage: fedbroker check-config [--quiet] [FILE]\n\n"
+	    "Reads the configuration FILE (default: $FEDBROKER_CONFIG) and prints every\n"
+	    "problem found, one per line as FILE:LINE:COLUMN: KEY: MESSAGE, then a summary.\n"
+	    "Warnings do not fail the check.\n\n"
+	    "options:\n"
+	    "  -q, --quiet   print errors only (no warnings, no summary)\n"
+	    "  -h, --help    show this help\n\n"
+	    "exit status: 0 no errors, 1 errors found, 2 usage error.\n"
+	    "See fedbroker.yaml(5) for the keys.\n");
 }
 
 static const char *

@@ -188,8 +188,8 @@ check_keys(struct fb_conf_ctx *ctx)
 			if (c->keys[j].id != NULL && strcmp(c->keys[j].id, k->id) == 0) {
 				path = fb_xasprintf("keys[%zu].id", i);
 				place(ctx, path, NULL, &pl);
-				fb_conf_problem(ctx, &pl, path, 1, "duplicate id '%s' (also keys[%zu])",
-				    k->id, j);
+				fb_conf_problem(ctx, &pl, path, 1,
+				    "duplicate id '%s' (also keys[%zu])", k->id, j);
 				free(path);
 				break;
 			}
@@ -202,7 +202,8 @@ check_keys(struct fb_conf_ctx *ctx)
 			place(ctx, path, ipath, &pl);
 			fb_conf_problem(ctx, &pl, path, 1,
 			    "a second active key (keys[%zu] is active): exactly one key signs, "
-			    "mark the others 'state: published'", active);
+			    "mark the others 'state: published'",
+			    active);
 			free(ipath);
 			free(path);
 		}

@@ -236,7 +236,8 @@ read_secret_file(const char *file, char **out, struct fb_err *err)
 		if (got < 0 && errno == EINTR)
 			continue;
 		if (got < 0) {
-			fb_err_set(err, r, "cannot read secret file '%s': %s", file, strerror(errno));
+			fb_err_set(err, r, "cannot read secret file '%s': %s", file,
+			    strerror(errno));
 			goto out;
 		}
 		if (got == 0)
@@ -283,10 +284,12 @@ fb_conf_secret_resolve_at(const char *ref, const char *basedir, char **out, stru
 		size_t len = strlen(name);
 
 		if (len == 0 || len > 255 || (name[0] >= '0' && name[0] <= '9') ||
-		    strspn(name, "_0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") !=
-			len) {
-			fb_err_set(err, r, "'env:%.64s' does not name an environment variable "
-			    "(letters, digits, _)", name);
+		    strspn(name,
+		        "_0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") != len) {
+			fb_err_set(err, r,
+			    "'env:%.64s' does not name an environment variable "
+			    "(letters, digits, _)",
+			    name);
 			goto out;
 		}
 		if ((v = getenv(name)) == NULL) {
@@ -313,8 +316,9 @@ fb_conf_secret_resolve_at(const char *ref, const char *basedir, char **out, stru
 		 * SECURITY: the value is not repeated: it may be a secret pasted
 		 * into the file, and this message goes to terminals and logs.
 		 */
-		fb_err_set(err, r, "a secret must be given by reference: write env:VARIABLE or "
-				   "file:/path/to/file (the value is not shown)");
+		fb_err_set(err, r,
+		    "a secret must be given by reference: write env:VARIABLE or "
+		    "file:/path/to/file (the value is not shown)");
 		goto out;
 	}
 	fb_log_secret_add(*out);
@@ -531,7 +535,8 @@ fb_conf_load(const char *path, const struct fb_conf_overrides *ov, struct fb_con
 		return load_text(NULL, 0, "(built-in)", NULL, ov, FB_OK, out, report, rep, err);
 	fb_buf_init(&b, FB_CONF_MAX_BYTES);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0 || fstat(fd, &st) != 0) {
-		report_add(rep, fb_xasprintf("%s: cannot read: %s", path, strerror(errno)), NULL, 1);
+		report_add(rep, fb_xasprintf("%s: cannot read: %s", path, strerror(errno)), NULL,
+		    1);
 		pre = FB_ERR_IO;
 	} else if (!S_ISREG(st.st_mode)) {
 		report_add(rep, fb_xasprintf("%s: cannot read: not a regular file", path), NULL, 1);
@@ -550,7 +555,8 @@ fb_conf_load(const char *path, const struct fb_conf_overrides *ov, struct fb_con
 			break;
 		/* SECURITY: memory is bounded before parsing. */
 		if (fb_buf_add(&b, chunk, (size_t)got, NULL) != FB_OK) {
-			report_add(rep, fb_xasprintf("%s: the file is larger than 1 MiB", path), NULL, 1);
+			report_add(rep, fb_xasprintf("%s: the file is larger than 1 MiB", path),
+			    NULL, 1);
 			pre = FB_ERR_CONFIG;
 		}
 		len += (size_t)got;

@@ -54,11 +54,11 @@ struct fb_conf_report {
 
 /* The state of one load. */
 struct fb_conf_ctx {
-	const char *name;    /* file name used in messages (borrowed) */
-	char *basedir;	     /* absolute directory relative file paths are resolved against */
-	char *cwd;	     /* absolute directory for command-line paths */
-	json_t *keypos;	     /* display path -> packed place of its key */
-	json_t *valpos;	     /* display path -> packed place of its value */
+	const char *name; /* file name used in messages (borrowed) */
+	char *basedir;    /* absolute directory relative file paths are resolved against */
+	char *cwd;        /* absolute directory for command-line paths */
+	json_t *keypos;   /* display path -> packed place of its key */
+	json_t *valpos;   /* display path -> packed place of its value */
 	struct fb_conf_report *rep;
 	struct fb_conf *conf;
 };

@@ -15,9 +15,9 @@
 enum conf_type {
 	CT_STR = 0, /* a string, checked by the key's validator if any */
 	CT_STRS,    /* a string or a list of strings */
-	CT_INT,	    /* an integer in min..max */
+	CT_INT,     /* an integer in min..max */
 	CT_BOOL,    /* true or false */
-	CT_DUR,	    /* "30s", "15m", "8h", "7d" or seconds; min..max in the field's unit */
+	CT_DUR,     /* "30s", "15m", "8h", "7d" or seconds; min..max in the field's unit */
 	CT_ENUM,    /* one of choices ("a|b|c"), stored as its index */
 	CT_PATH,    /* a file or directory, relative to the configuration file's directory */
 	CT_SECRET,  /* a secret reference (env:NAME, file:PATH), stored resolved */
@@ -33,28 +33,30 @@ typedef char *conf_check_fn(struct fb_conf_ctx *ctx, const struct fb_conf_place 
     const char *path, const char *v);
 
 struct conf_key {
-	const char *name;     /* dotted path; "keys[].id" for a list item's key */
+	const char *name; /* dotted path; "keys[].id" for a list item's key */
 	enum conf_type type;
 	const char *def;      /* default, written as a YAML plain scalar; NULL: none or derived */
 	int64_t min, max;     /* range (INT, DUR) or number of entries (STRS, SECRETS, ITEMS) */
 	const char *choices;  /* ENUM: "a|b|c", in the order of the C enum */
 	conf_check_fn *check; /* STR, STRS: extra validation */
 	unsigned flags;
-	size_t off, size;     /* target field in struct fb_conf (or struct fb_conf_key) */
-	size_t noff;	      /* STRS, SECRETS, ITEMS: the field counting the entries */
+	size_t off, size; /* target field in struct fb_conf (or struct fb_conf_key) */
+	size_t noff;      /* STRS, SECRETS, ITEMS: the field counting the entries */
 };
 
 static conf_check_fn v_listen, v_url, v_cookie_name, v_key_id;
 
-#define C(f)	 offsetof(struct fb_conf, f), sizeof(((struct fb_conf *)NULL)->f), 0
-#define CN(f, n) offsetof(struct fb_conf, f), sizeof(((struct fb_conf *)NULL)->f), \
-	offsetof(struct fb_conf, n)
-#define K(f)	 offsetof(struct fb_conf_key, f), sizeof(((struct fb_conf_key *)NULL)->f), 0
+#define C(f) offsetof(struct fb_conf, f), sizeof(((struct fb_conf *)NULL)->f), 0
+#define CN(f, n)                                                                                   \
+	offsetof(struct fb_conf, f), sizeof(((struct fb_conf *)NULL)->f),                          \
+	    offsetof(struct fb_conf, n)
+#define K(f) offsetof(struct fb_conf_key, f), sizeof(((struct fb_conf_key *)NULL)->f), 0
 
 /*
  * THE key table. One line per key; tests/check_conf_doc.sh reads the names
  * (lines starting with a tab and {") and man/fedbroker.yaml.5 documents each.
  */
+/* clang-format off */
 static const struct conf_key conf_keys[] = {
 	/* name, type, default, min, max, choices, check, flags, field */
 	{"server.listen", CT_STRS, "127.0.0.1:8080", 1, 64, NULL, v_listen, 0, CN(listen, nlisten)},
@@ -86,6 +88,7 @@ static const struct conf_key conf_keys[] = {
 	{"session.cookie_keys", CT_SECRETS, NULL, 0, 16, NULL, NULL, 0, CN(cookie_secrets, ncookie_secrets)},
 	{"metrics.enabled", CT_BOOL, "true", 0, 0, NULL, NULL, 0, C(metrics_enabled)},
 };
+/* clang-format on */
 
 #define NKEYS (sizeof(conf_keys) / sizeof(conf_keys[0]))
 
@@ -211,7 +214,8 @@ fmt_dur(int64_t v, int ms, char *out, size_t outlen)
 		v /= 1000;
 	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
 		if (v != 0 && v % units[i].secs == 0) {
-			snprintf(out, outlen, "%lld%c", (long long)(v / units[i].secs), units[i].unit);
+			snprintf(out, outlen, "%lld%c", (long long)(v / units[i].secs),
+			    units[i].unit);
 			return;
 		}
 	snprintf(out, outlen, "%llds", (long long)v);
@@ -524,7 +528,8 @@ read_strs(struct fb_conf_ctx *ctx, const struct conf_key *kd, const json_t *v,
 	out = fb_xcalloc(n + 1, sizeof(*out));
 	for (i = 0; i < n; i++) {
 		const json_t *e = json_is_array(v) ? json_array_get(v, i) : v;
-		char *epath = json_is_array(v) ? fb_xasprintf("%s[%zu]", path, i) : fb_xstrdup(path);
+		char *epath =
+		    json_is_array(v) ? fb_xasprintf("%s[%zu]", path, i) : fb_xstrdup(path);
 		struct fb_conf_place epl;
 		const char *s;
 
@@ -577,7 +582,7 @@ apply_defaults(struct fb_conf_ctx *ctx, const char *prefix, void *base)
 		if (kd->def == NULL)
 			continue;
 		if (n == 0 ? strchr(kd->name, '[') != NULL
-			   : strncmp(kd->name, prefix, n) != 0 || kd->name[n] != '.')
+		           : strncmp(kd->name, prefix, n) != 0 || kd->name[n] != '.')
 			continue;
 		v = fb_conf_yaml_plain(kd->def, strlen(kd->def));
 		read_value(ctx, kd, v, &none, kd->name, base);
@@ -621,14 +626,17 @@ read_items(struct fb_conf_ctx *ctx, const struct conf_key *kd, json_t *v,
 		walk_mapping(ctx, item, tprefix, ipath, &(*slot)[i]);
 		for (size_t k = 0; k < NKEYS; k++) {
 			const struct conf_key *ik = &conf_keys[k];
-			const char *leaf = ik->name + strlen(tprefix) + 1;
+			const char *leaf;
 
-			if ((ik->flags & CF_REQ) == 0 || strncmp(ik->name, tprefix, strlen(tprefix)) != 0)
+			if ((ik->flags & CF_REQ) == 0 ||
+			    strncmp(ik->name, tprefix, strlen(tprefix)) != 0)
 				continue;
+			leaf = ik->name + strlen(tprefix) + 1;
 			if (json_object_get(item, leaf) == NULL) {
 				char *lpath = fb_xasprintf("%s.%s", ipath, leaf);
 
-				fb_conf_problem(ctx, &ipl, lpath, 1, "missing (required in every key)");
+				fb_conf_problem(ctx, &ipl, lpath, 1,
+				    "missing (required in every key)");
 				free(lpath);
 			}
 		}
@@ -718,6 +726,9 @@ unknown_key(struct fb_conf_ctx *ctx, const char *tprefix, const char *dpath, con
 		char *cand = fb_xstrndup(leaves[j], lens[j]);
 		int d = fb_str_distance(k, cand);
 
+		/* A shortened name ("max_body" for "max_body_bytes") counts as close. */
+		if (d > 1 && klen >= 3 && klen < lens[j] && strncmp(leaves[j], k, klen) == 0)
+			d = 1;
 		free(cand);
 		if (d < bestd) {
 			bestd = d;
@@ -742,7 +753,7 @@ walk_mapping(struct fb_conf_ctx *ctx, json_t *obj, const char *tprefix, const ch
 	const char *k;
 	json_t *v;
 
-	json_object_foreach (obj, k, v) {
+	json_object_foreach(obj, k, v) {
 		char *tname = join(tprefix, k), *dname = join(dprefix, k);
 		/* A key holding '.' or '[' would alias a nested one: it is simply unknown. */
 		int plain = strpbrk(k, ".[]") == NULL;
@@ -821,7 +832,8 @@ v_listen(struct fb_conf_ctx *ctx, const struct fb_conf_place *pl, const char *pa
 		addr = fb_xstrndup(v + 1, (size_t)(close - v - 1));
 		port = close + 2;
 		if (inet_pton(AF_INET6, addr, bin) != 1) {
-			fb_conf_problem(ctx, pl, path, 1, "'%s' is not a numeric IPv6 address", addr);
+			fb_conf_problem(ctx, pl, path, 1, "'%s' is not a numeric IPv6 address",
+			    addr);
 			goto out;
 		}
 	} else {
@@ -841,13 +853,15 @@ v_listen(struct fb_conf_ctx *ctx, const struct fb_conf_place *pl, const char *pa
 		}
 		if (*addr == '\0') {
 			fb_conf_problem(ctx, pl, path, 1,
-			    "'%s' has no address: write 0.0.0.0:PORT to listen on every address", v);
+			    "'%s' has no address: write 0.0.0.0:PORT to listen on every address",
+			    v);
 			goto out;
 		}
 		if (strcmp(addr, "localhost") != 0 && inet_pton(AF_INET, addr, bin) != 1) {
 			fb_conf_problem(ctx, pl, path, 1,
 			    "'%s' is not a numeric IPv4 address or localhost (host names are "
-			    "not resolved)", addr);
+			    "not resolved)",
+			    addr);
 			goto out;
 		}
 	}
@@ -878,7 +892,8 @@ v_url(struct fb_conf_ctx *ctx, const struct fb_conf_place *pl, const char *path,
 		goto out;
 	}
 	if ((rc = curl_url_set(u, CURLUPART_URL, v, 0)) != CURLUE_OK) {
-		fb_conf_problem(ctx, pl, path, 1, "'%s' is not a URL: %s", v, curl_url_strerror(rc));
+		fb_conf_problem(ctx, pl, path, 1, "'%s' is not a URL: %s", v,
+		    curl_url_strerror(rc));
 		goto out;
 	}
 	if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
@@ -915,12 +930,14 @@ v_cookie_name(struct fb_conf_ctx *ctx, const struct fb_conf_place *pl, const cha
 	size_t len = strlen(v);
 
 	/* RFC 6265 4.1.1: cookie-name is an RFC 2616 token (no CTLs, no separators). */
-	if (len == 0 || len > 64 || strspn(v, "!#$%&'*+-.^_`|~0123456789"
-					      "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-					      "abcdefghijklmnopqrstuvwxyz") != len) {
+	if (len == 0 || len > 64 ||
+	    strspn(v, "!#$%&'*+-.^_`|~0123456789"
+	              "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	              "abcdefghijklmnopqrstuvwxyz") != len) {
 		fb_conf_problem(ctx, pl, path, 1,
 		    "'%s' is not a cookie name: use 1 to 64 letters, digits or !#$%%&'*+-.^_`|~ "
-		    "(RFC 6265)", v);
+		    "(RFC 6265)",
+		    v);
 		return NULL;
 	}
 	return fb_xstrdup(v);
@@ -931,8 +948,9 @@ v_key_id(struct fb_conf_ctx *ctx, const struct fb_conf_place *pl, const char *pa
 {
 	size_t len = strlen(v);
 
-	if (len == 0 || len > 64 || strspn(v, "-_.0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-					      "abcdefghijklmnopqrstuvwxyz") != len) {
+	if (len == 0 || len > 64 ||
+	    strspn(v, "-_.0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	              "abcdefghijklmnopqrstuvwxyz") != len) {
 		fb_conf_problem(ctx, pl, path, 1,
 		    "'%s' is not a key id: use 1 to 64 letters, digits, '.', '_' or '-'", v);
 		return NULL;

@@ -3,3 +3,4 @@ FB_LIB_SOURCES += src/conf/conf.h src/conf/internal.h src/conf/conf.c src/conf/y
 	src/conf/keys.c src/conf/check.c
 FB_UNIT_SOURCES += tests/unit/test_conf.c
 dist_man_MANS += man/fedbroker.yaml.5
+EXTRA_DIST += tests/check_conf_doc.sh

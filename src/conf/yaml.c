@@ -298,8 +298,13 @@ on_event(struct parse *ps, const yaml_event_t *ev, int *ndocs)
 		return 0;
 	case YAML_ALIAS_EVENT:
 		if (expecting_key(ps)) {
+			/* An alias as a key: the value that follows is dropped with it. */
+			problem_at(ps, &ev->start_mark, ps->stack[ps->depth - 1].path,
+			    "aliases (*%s) are not allowed: write each value out",
+			    (const char *)ev->data.alias.anchor);
 			ps->stack[ps->depth - 1].have_key = 1;
 			ps->stack[ps->depth - 1].discard = 1;
+			return 0;
 		}
 		path = ps->depth > 0 ? child_path(&ps->stack[ps->depth - 1]) : fb_xstrdup("");
 		problem_at(ps, &ev->start_mark, path,
@@ -332,7 +337,7 @@ on_event(struct parse *ps, const yaml_event_t *ev, int *ndocs)
 		f = &ps->stack[ps->depth];
 		memset(f, 0, sizeof(*f));
 		if (expecting_key(ps)) {
-			problem_at(ps, &ev->start_mark, path,
+			problem_at(ps, &ev->start_mark, ps->stack[ps->depth - 1].path,
 			    "a mapping key must be a plain name, not a list or mapping");
 			f->is_key = 1;
 		} else {

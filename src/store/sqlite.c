@@ -374,6 +374,45 @@ file_ensure(const char *path, struct fb_err *err)
 	return FB_OK;
 }
 
+/*
+ * Switches to WAL, which lets readers in other workers go on while one
+ * writes. Switching a fresh file needs an exclusive lock and SQLite does not
+ * call the busy handler for it, so workers opening together retry here
+ * within the busy timeout.
+ */
+static enum fb_status
+sq_wal(struct sq *sq, int busy_ms, struct fb_err *err)
+{
+	int64_t deadline = fb_time_mono_us() + (int64_t)busy_ms * 1000;
+	sqlite3_stmt *s = NULL;
+	const char *mode;
+	int rc;
+	enum fb_status r = FB_ERR_IO;
+
+	if (sqlite3_prepare_v2(sq->db, "PRAGMA journal_mode = WAL", -1, &s, NULL) != SQLITE_OK) {
+		r = sq_fail(sq, "store: setting journal_mode WAL", err);
+		goto out;
+	}
+	while ((rc = sqlite3_step(s)) == SQLITE_BUSY && fb_time_mono_us() < deadline) {
+		sqlite3_reset(s);
+		sqlite3_sleep(10);
+	}
+	if (rc != SQLITE_ROW) {
+		r = sq_fail(sq, "store: setting journal_mode WAL", err);
+		goto out;
+	}
+	mode = (const char *)sqlite3_column_text(s, 0);
+	if (mode == NULL || strcmp(mode, "wal") != 0) {
+		r = fb_err_set(err, FB_ERR_IO, "store: %s: journal_mode is %s, WAL was refused",
+		    sq->path, mode != NULL ? mode : "unknown");
+		goto out;
+	}
+	r = FB_OK;
+out:
+	sqlite3_finalize(s); /* a stepped statement would block COMMIT */
+	return r;
+}
+
 static void
 sq_free(struct sq *sq)
 {
@@ -391,8 +430,6 @@ static enum fb_status
 sq_open(struct fb_store *st, const struct fb_conf *conf, struct fb_err *err)
 {
 	struct sq *sq = NULL;
-	sqlite3_stmt *s = NULL;
-	const char *mode;
 	int rc, v, busy;
 	enum fb_status r = FB_ERR_IO;
 
@@ -426,20 +463,8 @@ sq_open(struct fb_store *st, const struct fb_conf *conf, struct fb_err *err)
 		r = sq_refuse_newer(sq, v, err);
 		goto out;
 	}
-	/* WAL lets readers in other workers go on while one writes. */
-	if (sqlite3_prepare_v2(sq->db, "PRAGMA journal_mode = WAL", -1, &s, NULL) != SQLITE_OK ||
-	    sqlite3_step(s) != SQLITE_ROW) {
-		r = sq_fail(sq, "store: setting journal_mode WAL", err);
+	if ((r = sq_wal(sq, busy, err)) != FB_OK)
 		goto out;
-	}
-	mode = (const char *)sqlite3_column_text(s, 0);
-	if (mode == NULL || strcmp(mode, "wal") != 0) {
-		r = fb_err_set(err, FB_ERR_IO, "store: %s: journal_mode is %s, WAL was refused",
-		    sq->path, mode != NULL ? mode : "unknown");
-		goto out;
-	}
-	sqlite3_finalize(s); /* a stepped statement would block COMMIT */
-	s = NULL;
 	/* SECURITY: secure_delete overwrites deleted one-time codes in the file. */
 	if ((r = sq_exec(sq,
 		 "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;",
@@ -452,7 +477,6 @@ sq_open(struct fb_store *st, const struct fb_conf *conf, struct fb_err *err)
 	sq = NULL; /* transferred */
 	r = FB_OK;
 out:
-	sqlite3_finalize(s);
 	sq_free(sq);
 	return r;
 }

@@ -1,1 +1,23 @@
-# fuzz targets: written by the conf module's owner
+# Fuzz targets (tests/fuzz): the corpora are replayed in every make check by
+# a normal build of each target (replay-<target>); when clang can link
+# libFuzzer, make check also builds fuzz-<target> and runs it briefly.
+EXTRA_DIST += tests/fuzz/corpus tests/fuzz/dict tests/fuzz/replay.sh tests/fuzz/libfuzzer.sh
+
+check_PROGRAMS += tests/fuzz/replay-conf
+tests_fuzz_replay_conf_SOURCES = tests/fuzz/standalone.c tests/fuzz/fuzz_conf.c
+tests_fuzz_replay_conf_LDADD = src/libfedbroker.la $(DEP_LIBS)
+TESTS += tests/fuzz/replay.sh
+
+if HAVE_LIBFUZZER
+# Built by clang directly from the library's sources: automake cannot use a
+# second compiler for one program.
+FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+tests/fuzz/fuzz-conf: $(FB_LIB_SOURCES) tests/fuzz/fuzz_conf.c
+	$(AM_V_CC)srcs=; for f in $(FB_LIB_SOURCES) tests/fuzz/fuzz_conf.c; do \
+	  case $$f in *.c) srcs="$$srcs $(srcdir)/$$f";; esac; done; \
+	$(CLANG) $(FUZZ_CFLAGS) $(AM_CPPFLAGS) $(CPPFLAGS) $(DEP_CFLAGS) -w -o $@ $$srcs $(DEP_LIBS)
+TESTS += tests/fuzz/libfuzzer.sh
+# The test's log depends on the binary (named .sh.log, or .log with TEST_EXTENSIONS = .sh).
+tests/fuzz/libfuzzer.sh.log tests/fuzz/libfuzzer.log: tests/fuzz/fuzz-conf
+CLEANFILES += tests/fuzz/fuzz-conf
+endif

@@ -22,6 +22,10 @@ class Http(harness.TestCase):
         cls.srv.stop()
         cls.holder.doCleanups()
 
+    def test_listening_line(self):
+        self.assertIn("fedbroker listening on http://127.0.0.1:%d (2 workers)" % self.srv.port,
+                      self.srv.stdout())
+
     def test_healthz(self):
         r = self.srv.http("GET", "/healthz")
         self.assertEqual(r.status, 200)

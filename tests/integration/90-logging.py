@@ -51,6 +51,7 @@ class Logging(harness.TestCase):
         self.assertGreaterEqual(len(access), 6, "one access line per request")
         for r in access:
             self.assertTrue(r.get("reqid"), r)
+            self.assertRegex(r.get("proc", ""), r"^worker\.[12]$", "access lines come from workers")
         seen = {r.get("reqid") for r in access}
         for rid in ids:
             self.assertIn(rid, seen, "the access line carries the request's id")

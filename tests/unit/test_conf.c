@@ -1,8 +1,847 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* placeholder */
+/* tests/unit/test_conf.c: the configuration loader: defaults, every key, every problem's place. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/core.h"
+#include "conf/conf.h"
+#include "conf/internal.h"
 #include "unit.h"
+
+/* Loads text named t.yaml; returns the status, conf and report (both new, may be NULL). */
+static enum fb_status
+load(const char *text, const struct fb_conf_overrides *ov, struct fb_conf **conf,
+    struct fb_conf_report **rep)
+{
+	struct fb_err err;
+
+	return fb_conf_load_string(text, strlen(text), "t.yaml", ov, conf, rep, &err);
+}
+
+/* 1 when rep holds exactly this line; prints the report otherwise. */
+static int
+has(const struct fb_conf_report *rep, const char *line)
+{
+	for (size_t i = 0; i < fb_conf_report_count(rep); i++)
+		if (strcmp(fb_conf_report_line(rep, i), line) == 0)
+			return 1;
+	fprintf(stderr, "\nmissing report line: %s\nreport:\n", line);
+	for (size_t i = 0; i < fb_conf_report_count(rep); i++)
+		fprintf(stderr, "  %s\n", fb_conf_report_line(rep, i));
+	return 0;
+}
+
+/* 1 when some line of rep contains s. */
+static int
+mentions(const struct fb_conf_report *rep, const char *s)
+{
+	for (size_t i = 0; i < fb_conf_report_count(rep); i++)
+		if (strstr(fb_conf_report_line(rep, i), s) != NULL)
+			return 1;
+	return 0;
+}
+
+/* Loads text expecting failure with exactly the given report line among nerr errors. */
+static void
+expect_error(const char *text, const char *line, size_t nerr)
+{
+	struct fb_conf_report *rep = NULL;
+	struct fb_conf *conf = NULL;
+
+	CU_ASSERT_EQUAL(load(text, NULL, &conf, &rep), FB_ERR_CONFIG);
+	CU_ASSERT_PTR_NULL(conf);
+	CU_ASSERT(has(rep, line));
+	CU_ASSERT_EQUAL(fb_conf_report_errors(rep), nerr);
+	if (fb_conf_report_errors(rep) != nerr) {
+		fprintf(stderr, "\nexpected %zu errors, report:\n", nerr);
+		for (size_t i = 0; i < fb_conf_report_count(rep); i++)
+			fprintf(stderr, "  %s\n", fb_conf_report_line(rep, i));
+	}
+	fb_conf_report_free(rep);
+}
+
+static void
+test_defaults(void)
+{
+	struct fb_conf_report *rep = NULL;
+	struct fb_conf *c = NULL;
+	struct fb_err err;
+
+	CU_ASSERT_EQUAL_FATAL(fb_conf_load(NULL, NULL, &c, &rep, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_conf_report_count(rep), 0);
+	CU_ASSERT_STRING_EQUAL(c->path, "(built-in)");
+	CU_ASSERT_EQUAL_FATAL(c->nlisten, 1);
+	CU_ASSERT_STRING_EQUAL(c->listen[0], "127.0.0.1:8080");
+	CU_ASSERT_EQUAL(c->workers, 0);
+	CU_ASSERT_STRING_EQUAL(c->public_url, "http://127.0.0.1:8080");
+	CU_ASSERT_STRING_EQUAL(c->state_dir, "/var/lib/fedbroker");
+	CU_ASSERT_PTR_NULL(c->tls_cert);
+	CU_ASSERT_PTR_NULL(c->tls_key);
+	CU_ASSERT_EQUAL(c->max_header_bytes, 8192);
+	CU_ASSERT_EQUAL(c->max_body_bytes, 1048576);
+	CU_ASSERT_EQUAL(c->request_timeout, 30);
+	CU_ASSERT_EQUAL(c->idle_timeout, 60);
+	CU_ASSERT_EQUAL(c->shutdown_timeout, 30);
+	CU_ASSERT_EQUAL(c->log_format, FB_LOG_LOGFMT);
+	CU_ASSERT_EQUAL(c->log_level, FB_LOG_INFO);
+	CU_ASSERT_EQUAL(c->log_access, 1);
+	CU_ASSERT_EQUAL(c->store_driver, FB_STORE_SQLITE);
+	CU_ASSERT_STRING_EQUAL(c->store_path, "/var/lib/fedbroker/fedbroker.db");
+	CU_ASSERT_PTR_NULL(c->store_dsn);
+	CU_ASSERT_EQUAL(c->store_busy_timeout_ms, 5000);
+	CU_ASSERT_EQUAL(c->nkeys, 0);
+	CU_ASSERT_STRING_EQUAL(c->cookie_name, "fb_session");
+	CU_ASSERT_EQUAL(c->session_lifetime, 8 * 3600);
+	CU_ASSERT_EQUAL(c->ncookie_secrets, 0);
+	CU_ASSERT_EQUAL(c->metrics_enabled, 1);
+	fb_conf_free(c);
+	fb_conf_report_free(rep);
+	/* NULL report: not collected. */
+	CU_ASSERT_EQUAL(fb_conf_load(NULL, NULL, &c, NULL, NULL), FB_OK);
+	fb_conf_free(c);
+	fb_conf_free(NULL);
+	fb_conf_report_free(NULL);
+}
+
+/* The enum order of the table's choices matches core's parsers. */
+static void
+test_enum_order(void)
+{
+	CU_ASSERT_EQUAL(fb_log_format_parse("json"), FB_LOG_JSON);
+	CU_ASSERT_EQUAL(fb_log_level_parse("warn"), FB_LOG_WARN);
+	CU_ASSERT_EQUAL(fb_log_level_parse("error"), FB_LOG_ERROR);
+	for (size_t i = 0; fb_conf_keys_name(i) != NULL; i++)
+		CU_ASSERT(strlen(fb_conf_keys_name(i)) > 0);
+	CU_ASSERT_STRING_EQUAL(fb_conf_keys_name(0), "server.listen");
+}
+
+static const char *full_yaml = "# every key with a value other than its default\n"
+                               "server:\n"
+                               "  listen:\n"
+                               "    - 0.0.0.0:8443\n"
+                               "    - \"[::]:8443\"\n"
+                               "    - localhost:9000\n"
+                               "  workers: 3\n"
+                               "  public_url: https://sso.example.com/fb/\n"
+                               "  state_dir: state\n"
+                               "  tls:\n"
+                               "    cert: tls/cert.pem\n"
+                               "    key: ./tls/key.pem\n"
+                               "  limits:\n"
+                               "    max_header_bytes: 16384\n"
+                               "    max_body_bytes: 65536\n"
+                               "    request_timeout: 10s\n"
+                               "    idle_timeout: 2m\n"
+                               "  shutdown_timeout: 0\n"
+                               "log: {format: json, level: debug, access: false}\n"
+                               "store:\n"
+                               "  driver: postgres\n"
+                               "  dsn: env:FB_TEST_CONF_DSN\n"
+                               "  busy_timeout: 250ms\n"
+                               "keys:\n"
+                               "  - id: k-2024.06\n"
+                               "    key: k1.key\n"
+                               "    cert: k1.crt\n"
+                               "    passphrase: file:pass.txt\n"
+                               "  - id: old_1\n"
+                               "    key: /KEYDIR/k1.key\n"
+                               "    cert: k1.crt\n"
+                               "    state: published\n"
+                               "session:\n"
+                               "  cookie_name: __Host-fb\n"
+                               "  lifetime: 1d\n"
+                               "  cookie_keys: [\"file:cookie.key\", 'env:FB_TEST_CONF_COOKIE']\n"
+                               "metrics:\n"
+                               "  enabled: false\n";
+
+static char *
+subst(const char *text, const char *what, const char *with)
+{
+	const char *p = strstr(text, what);
+
+	if (p == NULL)
+		return fb_xstrdup(text);
+	return fb_xasprintf("%.*s%s%s", (int)(p - text), text, with, p + strlen(what));
+}
+
+static void
+test_every_key(void)
+{
+	char *dir = fb_test_tmpdir(), *tlsdir = fb_xasprintf("%s/tls", dir), *path, *text, *want;
+	struct fb_conf_report *rep = NULL;
+	struct fb_conf *c = NULL;
+	struct fb_err err;
+
+	CU_ASSERT_FATAL(mkdir(tlsdir, 0700) == 0);
+	free(fb_test_write_file(dir, "tls/cert.pem", "cert\n"));
+	free(fb_test_write_file(dir, "tls/key.pem", "key\n"));
+	free(fb_test_write_file(dir, "k1.key", "key\n"));
+	free(fb_test_write_file(dir, "k1.crt", "cert\n"));
+	free(fb_test_write_file(dir, "pass.txt", "key-passphrase\n"));
+	free(fb_test_write_file(dir, "cookie.key", "cookie-key-0123456789abcdef\n"));
+	setenv("FB_TEST_CONF_DSN", "postgresql://fb:pw-0123@db/fb", 1);
+	setenv("FB_TEST_CONF_COOKIE", "cookie-key-from-the-environment", 1);
+	text = subst(full_yaml, "/KEYDIR", dir);
+	path = fb_test_write_file(dir, "fedbroker.yaml", text);
+
+	CU_ASSERT_EQUAL_FATAL(fb_conf_load(path, NULL, &c, &rep, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_conf_report_count(rep), 0);
+	CU_ASSERT_STRING_EQUAL(c->path, path);
+	CU_ASSERT_EQUAL_FATAL(c->nlisten, 3);
+	CU_ASSERT_STRING_EQUAL(c->listen[0], "0.0.0.0:8443");
+	CU_ASSERT_STRING_EQUAL(c->listen[1], "[::]:8443");
+	CU_ASSERT_STRING_EQUAL(c->listen[2], "localhost:9000");
+	CU_ASSERT_EQUAL(c->workers, 3);
+	CU_ASSERT_STRING_EQUAL(c->public_url, "https://sso.example.com/fb");
+	/* Relative paths are resolved against the file's directory. */
+	want = fb_xasprintf("%s/state", dir);
+	CU_ASSERT_STRING_EQUAL(c->state_dir, want);
+	free(want);
+	want = fb_xasprintf("%s/tls/cert.pem", dir);
+	CU_ASSERT_STRING_EQUAL(c->tls_cert, want);
+	free(want);
+	want = fb_xasprintf("%s/tls/key.pem", dir);
+	CU_ASSERT_STRING_EQUAL(c->tls_key, want);
+	free(want);
+	CU_ASSERT_EQUAL(c->max_header_bytes, 16384);
+	CU_ASSERT_EQUAL(c->max_body_bytes, 65536);
+	CU_ASSERT_EQUAL(c->request_timeout, 10);
+	CU_ASSERT_EQUAL(c->idle_timeout, 120);
+	CU_ASSERT_EQUAL(c->shutdown_timeout, 0);
+	CU_ASSERT_EQUAL(c->log_format, FB_LOG_JSON);
+	CU_ASSERT_EQUAL(c->log_level, FB_LOG_DEBUG);
+	CU_ASSERT_EQUAL(c->log_access, 0);
+	CU_ASSERT_EQUAL(c->store_driver, FB_STORE_POSTGRES);
+	CU_ASSERT_STRING_EQUAL(c->store_dsn, "postgresql://fb:pw-0123@db/fb");
+	CU_ASSERT_EQUAL(c->store_busy_timeout_ms, 250);
+	CU_ASSERT_EQUAL_FATAL(c->nkeys, 2);
+	CU_ASSERT_STRING_EQUAL(c->keys[0].id, "k-2024.06");
+	want = fb_xasprintf("%s/k1.key", dir);
+	CU_ASSERT_STRING_EQUAL(c->keys[0].key_file, want);
+	CU_ASSERT_STRING_EQUAL(c->keys[1].key_file, want);
+	free(want);
+	want = fb_xasprintf("%s/k1.crt", dir);
+	CU_ASSERT_STRING_EQUAL(c->keys[0].cert_file, want);
+	free(want);
+	/* file: secrets lose one trailing newline. */
+	CU_ASSERT_STRING_EQUAL(c->keys[0].passphrase, "key-passphrase");
+	CU_ASSERT_EQUAL(c->keys[0].state, FB_KEY_ACTIVE);
+	CU_ASSERT_STRING_EQUAL(c->keys[1].id, "old_1");
+	CU_ASSERT_PTR_NULL(c->keys[1].passphrase);
+	CU_ASSERT_EQUAL(c->keys[1].state, FB_KEY_PUBLISHED);
+	CU_ASSERT_STRING_EQUAL(c->cookie_name, "__Host-fb");
+	CU_ASSERT_EQUAL(c->session_lifetime, 86400);
+	CU_ASSERT_EQUAL_FATAL(c->ncookie_secrets, 2);
+	CU_ASSERT_STRING_EQUAL(c->cookie_secrets[0], "cookie-key-0123456789abcdef");
+	CU_ASSERT_STRING_EQUAL(c->cookie_secrets[1], "cookie-key-from-the-environment");
+	CU_ASSERT_EQUAL(c->metrics_enabled, 0);
+	/* store.path keeps its default under the state directory. */
+	want = fb_xasprintf("%s/state/fedbroker.db", dir);
+	CU_ASSERT_STRING_EQUAL(c->store_path, want);
+	free(want);
+	fb_conf_free(c);
+	fb_conf_report_free(rep);
+
+	unsetenv("FB_TEST_CONF_DSN");
+	unsetenv("FB_TEST_CONF_COOKIE");
+	free(text);
+	free(path);
+	free(tlsdir);
+	fb_test_rmtree(dir);
+	free(dir);
+}
+
+static void
+test_unknown_key(void)
+{
+	expect_error("server:\n  workrs: 2\n",
+	    "t.yaml:2:3: server.workrs: unknown key 'workrs' (did you mean 'workers'?)", 1);
+	expect_error("server:\n  limits:\n    max_body: 10\n",
+	    "t.yaml:3:5: server.limits.max_body: unknown key 'max_body' (did you mean "
+	    "'max_body_bytes'?)",
+	    1);
+	expect_error("log: {}\nzzz: 1\n",
+	    "t.yaml:2:1: zzz: unknown key 'zzz' (known here: server, log, store, keys, session, "
+	    "metrics)",
+	    1);
+	/* A dotted key never aliases a nested one. */
+	expect_error("server.workers: 2\n",
+	    "t.yaml:1:1: server.workers: unknown key 'server.workers' (known here: server, log, "
+	    "store, keys, session, metrics)",
+	    1);
+	expect_error(
+	    "keys:\n  - id: a\n    key: /dev/null\n    cert: /dev/null\n    stat: active\n",
+	    "t.yaml:5:5: keys[0].stat: unknown key 'stat' (did you mean 'state'?)", 3);
+}
+
+static void
+test_wrong_type(void)
+{
+	expect_error("server:\n  workers: \"4\"\n",
+	    "t.yaml:2:12: server.workers: expected an integer, found a string (remove the quotes)",
+	    1);
+	expect_error("server:\n  workers: 2.5\n",
+	    "t.yaml:2:12: server.workers: expected an integer, found a number with a fraction", 1);
+	expect_error("server:\n  listen: {a: b}\n",
+	    "t.yaml:2:11: server.listen: expected a string or a list of strings, found a mapping",
+	    1);
+	expect_error("server:\n  limits: 7\n",
+	    "t.yaml:2:11: server.limits: expected a mapping (a section of keys), found an integer",
+	    1);
+	expect_error("log:\n  access: \"true\"\n",
+	    "t.yaml:2:11: log.access: expected a boolean (true or false), found a string (remove "
+	    "the "
+	    "quotes)",
+	    1);
+	expect_error("log:\n  access: yes\n",
+	    "t.yaml:2:11: log.access: 'yes' is not a boolean here: write true or false", 1);
+	expect_error("metrics:\n  enabled: off\n",
+	    "t.yaml:2:12: metrics.enabled: 'off' is not a boolean here: write true or false", 1);
+	expect_error("metrics:\n  enabled:\n",
+	    "t.yaml:2:11: metrics.enabled: expected a boolean (true or false), found nothing "
+	    "(null)",
+	    1);
+	expect_error("log:\n  format: jsno\n",
+	    "t.yaml:2:11: log.format: unknown value 'jsno' (expected one of: logfmt, json; did you "
+	    "mean 'json'?)",
+	    1);
+	expect_error("session:\n  lifetime: [1]\n",
+	    "t.yaml:2:13: session.lifetime: expected a duration (e.g. 30s, 15m, 8h, 7d), found a "
+	    "list",
+	    1);
+	expect_error("session:\n  lifetime: 8 hours\n",
+	    "t.yaml:2:13: session.lifetime: '8 hours' is not a duration (write e.g. 30s, 15m, 8h, "
+	    "7d)",
+	    1);
+	expect_error("keys: {id: a}\n",
+	    "t.yaml:1:7: keys: expected a list of mappings, found a mapping", 1);
+	expect_error("- a\n- b\n",
+	    "t.yaml:1:1: yaml: the file must be a mapping of sections (server:, log:, ...), found "
+	    "a "
+	    "list",
+	    1);
+}
+
+static void
+test_range(void)
+{
+	expect_error("server:\n  limits:\n    max_body_bytes: 10\n",
+	    "t.yaml:3:21: server.limits.max_body_bytes: 10 is out of range (allowed: "
+	    "1024..67108864)",
+	    1);
+	expect_error("server:\n  workers: 257\n",
+	    "t.yaml:2:12: server.workers: 257 is out of range (allowed: 0..256)", 1);
+	expect_error("server:\n  limits:\n    request_timeout: 11m\n",
+	    "t.yaml:3:22: server.limits.request_timeout: 11m is out of range (allowed: 1s..10m)",
+	    1);
+	expect_error("server:\n  limits:\n    idle_timeout: 0\n",
+	    "t.yaml:3:19: server.limits.idle_timeout: 0s is out of range (allowed: 1s..1h)", 1);
+	expect_error("store:\n  busy_timeout: 61s\n",
+	    "t.yaml:2:17: store.busy_timeout: 61s is out of range (allowed: 0s..1m)", 1);
+	expect_error("session:\n  lifetime: 1m\n",
+	    "t.yaml:2:13: session.lifetime: 1m is out of range (allowed: 5m..30d)", 1);
+	expect_error("server:\n  listen: 127.0.0.1:0\n",
+	    "t.yaml:2:11: server.listen: port '0' is not a number in 1..65535", 1);
+	expect_error("server:\n  listen: [\"127.0.0.1:80\", \"::1:80\"]\n",
+	    "t.yaml:2:28: server.listen[1]: '::1:80': put an IPv6 address in brackets (e.g. "
+	    "[::1]:8080)",
+	    1);
+	expect_error("server:\n  listen: example.com:80\n",
+	    "t.yaml:2:11: server.listen: 'example.com' is not a numeric IPv4 address or localhost "
+	    "(host names are not resolved)",
+	    1);
+	expect_error("server:\n  listen: [\"127.0.0.1:80\", \"127.0.0.1:80\"]\n",
+	    "t.yaml:2:28: server.listen[1]: '127.0.0.1:80' is listed twice", 1);
+	expect_error("server:\n  listen: []\n",
+	    "t.yaml:2:11: server.listen: 0 entries given; allowed: 1..64", 1);
+	expect_error("server:\n  public_url: ftp://x.example\n",
+	    "t.yaml:2:15: server.public_url: 'ftp://x.example' must start with https:// or http://",
+	    1);
+	expect_error("server:\n  public_url: https://x.example/?a=1\n",
+	    "t.yaml:2:15: server.public_url: 'https://x.example/?a=1' must not have a query (?) or "
+	    "fragment (#)",
+	    1);
+	expect_error("session:\n  cookie_name: a;b\n",
+	    "t.yaml:2:16: session.cookie_name: 'a;b' is not a cookie name: use 1 to 64 letters, "
+	    "digits or !#$%&'*+-.^_`|~ (RFC 6265)",
+	    1);
+	expect_error("keys:\n  - id: a b\n    key: /dev/null\n    cert: /dev/null\n",
+	    "t.yaml:2:9: keys[0].id: 'a b' is not a key id: use 1 to 64 letters, digits, '.', '_' "
+	    "or '-'",
+	    3);
+	expect_error("keys:\n  - id: a\n    key: /dev/null\n    cert: /dev/null\n    state: old\n",
+	    "t.yaml:5:12: keys[0].state: unknown value 'old' (expected one of: active, published)",
+	    3);
+}
+
+static void
+test_public_url(void)
+{
+	struct fb_conf_report *rep = NULL;
+	struct fb_conf *c = NULL;
+
+	/* Plain http on a public host: a warning, not an error. */
+	CU_ASSERT_EQUAL_FATAL(load("server:\n  public_url: http://sso.example.com/\n", NULL, &c,
+	                          &rep),
+	    FB_OK);
+	CU_ASSERT_STRING_EQUAL(c->public_url, "http://sso.example.com");
+	CU_ASSERT_EQUAL(fb_conf_report_errors(rep), 0);
+	CU_ASSERT_EQUAL(fb_conf_report_warnings(rep), 1);
+	CU_ASSERT(fb_conf_report_is_error(rep, 0) == 0);
+	CU_ASSERT(has(rep, "t.yaml:2:15: server.public_url: warning: plain http on a non-loopback "
+	                   "host: sessions and assertions would cross the network unencrypted (use "
+	                   "https:// behind a TLS proxy, or server.tls)"));
+	fb_conf_free(c);
+	fb_conf_report_free(rep);
+	/* Loopback: no warning. */
+	CU_ASSERT_EQUAL_FATAL(load("server:\n  public_url: http://[::1]:8080\n", NULL, &c, &rep),
+	    FB_OK);
+	CU_ASSERT_EQUAL(fb_conf_report_count(rep), 0);
+	fb_conf_free(c);
+	fb_conf_report_free(rep);
+	/* Derived from a public listen address: warned at the listen address. */
+	CU_ASSERT_EQUAL_FATAL(load("server:\n  listen: 0.0.0.0:80\n", NULL, &c, &rep), FB_OK);
+	CU_ASSERT_STRING_EQUAL(c->public_url, "http://0.0.0.0:80");
+	CU_ASSERT(has(rep, "t.yaml:2:11: server.public_url: warning: 'http://0.0.0.0:80' (derived "
+	                   "from server.listen) is plain http on a non-loopback host: set "
+	                   "server.public_url to the https:// address people use"));
+	fb_conf_free(c);
+	fb_conf_report_free(rep);
+}
+
+static void
+test_tls(void)
+{
+	char *dir = fb_test_tmpdir(), *cert, *text;
+	struct fb_conf_report *rep = NULL;
+	struct fb_conf *c = NULL;
+
+	cert = fb_test_write_file(dir, "cert.pem", "x");
+	text = fb_xasprintf("server:\n  tls:\n    cert: %s\n", cert);
+	expect_error(text,
+	    "t.yaml:3:11: server.tls.key: missing: server.tls.cert is set; give both "
+	    "server.tls.cert and server.tls.key, or neither",
+	    1);
+	free(text);
+	expect_error("server:\n  tls:\n    key: /nonexistent/key.pem\n    cert: /dev/null\n",
+	    "t.yaml:3:10: server.tls.key: cannot read '/nonexistent/key.pem': No such file or "
+	    "directory",
+	    2);
+	expect_error("server:\n  tls:\n    key: /nonexistent/key.pem\n    cert: /dev/null\n",
+	    "t.yaml:4:11: server.tls.cert: '/dev/null' is not a regular file", 2);
+	/* Both, readable: https is the derived public URL. */
+	text = fb_xasprintf("server:\n  tls:\n    cert: %s\n    key: %s\n", cert, cert);
+	CU_ASSERT_EQUAL_FATAL(load(text, NULL, &c, &rep), FB_OK);
+	CU_ASSERT_STRING_EQUAL(c->public_url, "https://127.0.0.1:8080");
+	CU_ASSERT_STRING_EQUAL(c->tls_cert, cert);
+	fb_conf_free(c);
+	fb_conf_report_free(rep);
+	free(text);
+	free(cert);
+	fb_test_rmtree(dir);
+	free(dir);
+}
+
+static void
+test_keys(void)
+{
+	const char *two_active =
+	    "keys:\n"
+	    "  - id: a\n    key: /dev/null\n    cert: /dev/null\n"
+	    "  - id: b\n    key: /dev/null\n    cert: /dev/null\n    state: active\n";
+	char *dir = fb_test_tmpdir(), *f = fb_test_write_file(dir, "k", "k"), *text;
+
+	/* /dev/null is not a regular file: every line above adds that error too. */
+	expect_error(two_active,
+	    "t.yaml:8:12: keys[1].state: a second active key (keys[0] is active): exactly one key "
+	    "signs, mark the others 'state: published'",
+	    5);
+	text = fb_xasprintf("keys:\n  - id: a\n    key: %s\n    cert: %s\n"
+	                    "  - id: a\n    key: %s\n    cert: %s\n    state: published\n",
+	    f, f, f, f);
+	expect_error(text, "t.yaml:5:9: keys[1].id: duplicate id 'a' (also keys[0])", 1);
+	free(text);
+	text = fb_xasprintf("keys:\n  - id: a\n    key: %s\n    cert: %s\n    state: published\n",
+	    f, f);
+	expect_error(text,
+	    "t.yaml:1:1: keys: no key is active: mark exactly one key 'state: active' (it signs)",
+	    1);
+	free(text);
+	text = fb_xasprintf("keys:\n  - id: a\n    cert: %s\n", f);
+	expect_error(text, "t.yaml:2:5: keys[0].key: missing (required in every key)", 1);
+	free(text);
+	expect_error("keys:\n  - id: a\n    key: /nonexistent/a.key\n    cert: /dev/null\n",
+	    "t.yaml:3:10: keys[0].key: cannot read '/nonexistent/a.key': No such file or directory",
+	    2);
+	expect_error("keys:\n  - just-a-string\n",
+	    "t.yaml:2:5: keys[0]: expected a mapping (id:, key:, cert:, ...), found a string", 1);
+	free(f);
+	fb_test_rmtree(dir);
+	free(dir);
+}
+
+static void
+test_secrets(void)
+{
+	struct fb_conf_report *rep = NULL;
+	struct fb_conf *c = NULL;
+	char *dir = fb_test_tmpdir(), *f, *text, *v = NULL;
+	struct fb_err err;
+
+	/* SECURITY: a secret written inline is refused without being repeated. */
+	CU_ASSERT_EQUAL(load("store:\n  driver: postgres\n  dsn: postgresql://u:hunter2@db/fb\n",
+	                    NULL, &c, &rep),
+	    FB_ERR_CONFIG);
+	CU_ASSERT(has(rep, "t.yaml:3:8: store.dsn: a secret must be given by reference: write "
+	                   "env:VARIABLE or file:/path/to/file (the value is not shown)"));
+	CU_ASSERT(!mentions(rep, "hunter2"));
+	CU_ASSERT_EQUAL(fb_conf_report_errors(rep), 1);
+	fb_conf_report_free(rep);
+	expect_error("session:\n  cookie_keys: [42]\n",
+	    "t.yaml:2:17: session.cookie_keys[0]: expected a secret reference (env:NAME or "
+	    "file:PATH), found an integer",
+	    1);
+
+	unsetenv("FB_TEST_CONF_UNSET");
+	expect_error("store:\n  driver: postgres\n  dsn: env:FB_TEST_CONF_UNSET\n",
+	    "t.yaml:3:8: store.dsn: environment variable FB_TEST_CONF_UNSET is not set (from "
+	    "env:FB_TEST_CONF_UNSET)",
+	    1);
+	expect_error("store:\n  driver: postgres\n",
+	    "t.yaml:2:11: store.dsn: missing: required when store.driver is postgres (e.g. dsn: "
+	    "env:FB_STORE_DSN)",
+	    1);
+	setenv("FB_TEST_CONF_SHORT", "short", 1);
+	expect_error("session:\n  cookie_keys: [env:FB_TEST_CONF_SHORT]\n",
+	    "t.yaml:2:17: session.cookie_keys[0]: the secret is 5 bytes long; at least 16 are "
+	    "needed "
+	    "(make one with: openssl rand -base64 32)",
+	    1);
+	unsetenv("FB_TEST_CONF_SHORT");
+	expect_error("keys:\n  - id: a\n    key: /dev/null\n    cert: /dev/null\n"
+	             "    passphrase: file:/nonexistent/pass\n",
+	    "t.yaml:5:17: keys[0].passphrase: cannot read secret file '/nonexistent/pass': No such "
+	    "file or directory",
+	    3);
+
+	/* file: keeps everything but one trailing newline. */
+	f = fb_test_write_file(dir, "s1", "line one\nline two\n\n");
+	text = fb_xasprintf("file:%s", f);
+	CU_ASSERT_EQUAL(fb_conf_secret_resolve(text, &v, &err), FB_OK);
+	CU_ASSERT_STRING_EQUAL(v, "line one\nline two\n");
+	fb_secret_free(v);
+	free(text);
+	free(f);
+	f = fb_test_write_file(dir, "s2", "");
+	text = fb_xasprintf("file:%s", f);
+	CU_ASSERT_EQUAL(fb_conf_secret_resolve(text, &v, &err), FB_ERR_CONFIG);
+	CU_ASSERT_PTR_NULL(v);
+	CU_ASSERT(strstr(err.msg, "is empty") != NULL);
+	free(text);
+	free(f);
+	CU_ASSERT_EQUAL(fb_conf_secret_resolve("plain-Secret-123", &v, &err), FB_ERR_CONFIG);
+	CU_ASSERT(strstr(err.msg, "plain-Secret-123") == NULL);
+	CU_ASSERT(strstr(err.msg, "env:VARIABLE or file:") != NULL);
+	CU_ASSERT_EQUAL(fb_conf_secret_resolve("env:1X", &v, &err), FB_ERR_CONFIG);
+	CU_ASSERT_EQUAL(fb_conf_secret_resolve("file:", &v, &err), FB_ERR_CONFIG);
+	setenv("FB_TEST_CONF_EMPTY", "", 1);
+	CU_ASSERT_EQUAL(fb_conf_secret_resolve("env:FB_TEST_CONF_EMPTY", &v, &err), FB_ERR_CONFIG);
+	unsetenv("FB_TEST_CONF_EMPTY");
+	fb_test_rmtree(dir);
+	free(dir);
+}
+
+/* A resolved secret never reaches the log. */
+static void
+test_secret_redacted(void)
+{
+	char path[] = "/tmp/fb-conf-log-XXXXXX", buf[4096];
+	const char *secret = "conf-Redaction-Canary-7c1e9";
+	struct fb_conf_report *rep = NULL;
+	struct fb_conf *c = NULL;
+	ssize_t n;
+	int fd = mkstemp(path);
+
+	CU_ASSERT_FATAL(fd >= 0);
+	setenv("FB_TEST_CONF_CANARY", secret, 1);
+	CU_ASSERT_EQUAL_FATAL(load("store:\n  driver: postgres\n  dsn: env:FB_TEST_CONF_CANARY\n",
+	                          NULL, &c, &rep),
+	    FB_OK);
+	CU_ASSERT_STRING_EQUAL(c->store_dsn, secret);
+	fb_log_setup(FB_LOG_LOGFMT, FB_LOG_DEBUG, fd);
+	fb_log(FB_LOG_INFO, "connecting with %s now", c->store_dsn);
+	fb_log_setup(FB_LOG_LOGFMT, FB_LOG_ERROR, 2);
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	CU_ASSERT_FATAL(n > 0);
+	buf[n] = '\0';
+	CU_ASSERT(strstr(buf, secret) == NULL);
+	CU_ASSERT(strstr(buf, "[REDACTED]") != NULL);
+	close(fd);
+	unlink(path);
+	unsetenv("FB_TEST_CONF_CANARY");
+	fb_conf_free(c);
+	fb_conf_report_free(rep);
+}
+
+static void
+test_yaml_safety(void)
+{
+	expect_error("base: &b\n  level: info\nlog: *b\n",
+	    "t.yaml:1:7: base: anchors (&b) are not allowed: write each value out", 3);
+	expect_error("base: &b\n  level: info\nlog: *b\n",
+	    "t.yaml:3:6: log: aliases (*b) are not allowed: write each value out", 3);
+	/* An alias as a key drops its value, which is not read as a key. */
+	expect_error("a: &x k\n*x : {level: info}\n",
+	    "t.yaml:2:1: yaml: aliases (*x) are not allowed: write each value out", 3);
+	expect_error("log:\n  level: info\n  level: debug\n",
+	    "t.yaml:3:3: log.level: duplicate key 'level' (first at line 2)", 1);
+	expect_error("log: !!map {level: info}\n",
+	    "t.yaml:1:6: log: tags (tag:yaml.org,2002:map) are not allowed", 1);
+	expect_error("log: {level: warn}\n---\nlog: {level: info}\n",
+	    "t.yaml:2:1: yaml: a second document starts here: the file must hold one document", 1);
+	expect_error("? [a, b]\n: c\nlog: {}\n",
+	    "t.yaml:1:3: yaml: a mapping key must be a plain name, not a list or mapping", 1);
+	expect_error("", "t.yaml: the file is empty: write at least one section (e.g. server:)", 1);
+	expect_error("# only a comment\n",
+	    "t.yaml: the file is empty: write at least one section (e.g. server:)", 1);
+}
+
+static void
+test_yaml_syntax(void)
+{
+	struct fb_conf_report *rep = NULL;
+	struct fb_conf *c = NULL;
+	char *deep, *big;
+
+	expect_error("server:\n  listen: [\"127.0.0.1:1\"\n  workers: 2\n",
+	    "t.yaml:3:3: yaml: did not find expected ',' or ']' (while parsing a flow sequence at "
+	    "line 2 column 11)",
+	    1);
+	expect_error("log:\n  level: info\n bad: 1\n",
+	    "t.yaml:3:2: yaml: did not find expected key (while parsing a block mapping at line 1 "
+	    "column 1)",
+	    1);
+	expect_error("log: \"\\xff\n",
+	    "t.yaml:2:1: yaml: found unexpected end of stream (while "
+	    "scanning a quoted scalar at line 1 column 6)",
+	    1);
+	/* Not UTF-8: libyaml names the byte's place. */
+	CU_ASSERT_EQUAL(load("log:\n  level: \xff\xfe\n", NULL, &c, &rep), FB_ERR_CONFIG);
+	CU_ASSERT(mentions(rep, "UTF-8"));
+	CU_ASSERT_EQUAL(fb_conf_report_errors(rep), 1);
+	fb_conf_report_free(rep);
+	/* Nesting is bounded (jansson frees recursively). */
+	{
+		struct fb_buf b;
+
+		fb_buf_init(&b, 1 << 20);
+		fb_buf_add(&b, "server: ", 8, NULL);
+		for (int i = 0; i < 5000; i++)
+			fb_buf_add(&b, "[", 1, NULL);
+		deep = fb_buf_take(&b);
+	}
+	expect_error(deep,
+	    "t.yaml:1:40: server[0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0]"
+	    "[0][0][0][0][0][0][0][0][0]: nested deeper than 32 levels",
+	    1);
+	free(deep);
+	big = fb_xmalloc(FB_CONF_MAX_BYTES + 2);
+	memset(big, '#', FB_CONF_MAX_BYTES + 1);
+	big[FB_CONF_MAX_BYTES + 1] = '\0';
+	expect_error(big, "t.yaml: the file is larger than 1 MiB", 1);
+	free(big);
+}
+
+static void
+test_multiple_problems(void)
+{
+	const char *text = "server:\n"
+	                   "  listn: \"127.0.0.1:8080\"\n"
+	                   "  workers: 100000\n"
+	                   "log:\n"
+	                   "  access: \"perhaps\"\n"
+	                   "session:\n"
+	                   "  cookie_keys: [\"inline-Secret-Value-0123456789\"]\n";
+	struct fb_conf_report *rep = NULL;
+	struct fb_conf *c = NULL;
+	struct fb_err err;
+
+	CU_ASSERT_EQUAL(fb_conf_load_string(text, strlen(text), "t.yaml", NULL, &c, &rep, &err),
+	    FB_ERR_CONFIG);
+	CU_ASSERT_PTR_NULL(c);
+	CU_ASSERT_EQUAL_FATAL(fb_conf_report_count(rep), 4);
+	CU_ASSERT_EQUAL(fb_conf_report_errors(rep), 4);
+	/* In file order, and err carries the first. */
+	CU_ASSERT_STRING_EQUAL(fb_conf_report_line(rep, 0),
+	    "t.yaml:2:3: server.listn: unknown key 'listn' (did you mean 'listen'?)");
+	CU_ASSERT_STRING_EQUAL(fb_conf_report_line(rep, 1),
+	    "t.yaml:3:12: server.workers: 100000 is out of range (allowed: 0..256)");
+	CU_ASSERT_STRING_EQUAL(fb_conf_report_line(rep, 2),
+	    "t.yaml:5:11: log.access: expected a boolean (true or false), found a string");
+	CU_ASSERT_STRING_EQUAL(fb_conf_report_line(rep, 3),
+	    "t.yaml:7:17: session.cookie_keys[0]: a secret must be given by reference: write "
+	    "env:VARIABLE or file:/path/to/file (the value is not shown)");
+	CU_ASSERT_STRING_EQUAL(err.msg, fb_conf_report_line(rep, 0));
+	CU_ASSERT_EQUAL(err.code, FB_ERR_CONFIG);
+	CU_ASSERT_PTR_NULL(fb_conf_report_line(rep, 4));
+	fb_conf_report_free(rep);
+}
+
+static void
+test_overrides(void)
+{
+	struct fb_conf_overrides ov = {"0.0.0.0:9000,[::1]:9001", "rel/state", 7};
+	struct fb_conf_report *rep = NULL;
+	struct fb_conf *c = NULL;
+	char *cwd = getcwd(NULL, 0), *want;
+
+	CU_ASSERT_EQUAL_FATAL(load("server:\n  listen: 127.0.0.1:1\n  workers: 2\n  public_url: "
+	                           "http://localhost\n",
+	                          &ov, &c, &rep),
+	    FB_OK);
+	CU_ASSERT_EQUAL_FATAL(c->nlisten, 2);
+	CU_ASSERT_STRING_EQUAL(c->listen[0], "0.0.0.0:9000");
+	CU_ASSERT_STRING_EQUAL(c->listen[1], "[::1]:9001");
+	CU_ASSERT_EQUAL(c->workers, 7);
+	want = fb_xasprintf("%s/rel/state", cwd);
+	CU_ASSERT_STRING_EQUAL(c->state_dir, want);
+	free(want);
+	fb_conf_free(c);
+	fb_conf_report_free(rep);
+
+	/* Checked like file values, reported at "(command line)". */
+	ov.listen = "localhost";
+	ov.state_dir = NULL;
+	ov.workers = 999;
+	CU_ASSERT_EQUAL(load("log: {}\n", &ov, &c, &rep), FB_ERR_CONFIG);
+	CU_ASSERT(
+	    has(rep, "(command line): server.workers: 999 is out of range (allowed: 0..256)"));
+	CU_ASSERT(has(rep, "(command line): server.listen[0]: 'localhost' has no port: write "
+	                   "ADDRESS:PORT (e.g. 127.0.0.1:8080)"));
+	CU_ASSERT_EQUAL(fb_conf_report_errors(rep), 2);
+	fb_conf_report_free(rep);
+	ov.listen = NULL;
+	ov.workers = -1;
+	ov.state_dir = "";
+	CU_ASSERT_EQUAL(load("log: {}\n", &ov, &c, &rep), FB_ERR_CONFIG);
+	CU_ASSERT(has(rep, "(command line): server.state_dir: the path is empty"));
+	fb_conf_report_free(rep);
+	free(cwd);
+}
+
+static void
+test_files(void)
+{
+	char *dir = fb_test_tmpdir(), *sub = fb_xasprintf("%s/etc", dir), *path, *text, *want;
+	struct fb_conf_report *rep = NULL;
+	struct fb_conf *c = NULL;
+	struct fb_err err;
+
+	CU_ASSERT_FATAL(mkdir(sub, 0700) == 0);
+	free(fb_test_write_file(sub, "cookie", "abcdefghijklmnopqrstuvwxyz\n"));
+	text = fb_xasprintf("server:\n  state_dir: ../var\nstore:\n  path: db/x.db\n"
+	                    "session:\n  cookie_keys: [file:cookie]\n");
+	path = fb_test_write_file(sub, "fb.yaml", text);
+	CU_ASSERT_EQUAL_FATAL(fb_conf_load(path, NULL, &c, &rep, &err), FB_OK);
+	want = fb_xasprintf("%s/../var", sub);
+	CU_ASSERT_STRING_EQUAL(c->state_dir, want);
+	free(want);
+	want = fb_xasprintf("%s/db/x.db", sub);
+	CU_ASSERT_STRING_EQUAL(c->store_path, want);
+	free(want);
+	CU_ASSERT_STRING_EQUAL(c->cookie_secrets[0], "abcdefghijklmnopqrstuvwxyz");
+	fb_conf_free(c);
+	fb_conf_report_free(rep);
+	free(path);
+	free(text);
+
+	/* Unreadable: FB_ERR_IO and one line naming the file. */
+	path = fb_xasprintf("%s/missing.yaml", dir);
+	CU_ASSERT_EQUAL(fb_conf_load(path, NULL, &c, &rep, &err), FB_ERR_IO);
+	CU_ASSERT_PTR_NULL(c);
+	CU_ASSERT_EQUAL(fb_conf_report_count(rep), 1);
+	CU_ASSERT(strstr(fb_conf_report_line(rep, 0), path) != NULL);
+	CU_ASSERT(strstr(err.msg, "No such file or directory") != NULL);
+	fb_conf_report_free(rep);
+	free(path);
+	CU_ASSERT_EQUAL(fb_conf_load(dir, NULL, &c, &rep, &err), FB_ERR_IO);
+	CU_ASSERT(strstr(err.msg, "not a regular file") != NULL);
+	fb_conf_report_free(rep);
+
+	/* The shipped demo configuration is valid. */
+	CU_ASSERT_EQUAL(fb_conf_load(FB_SRCDIR "/contrib/demo/fedbroker.yaml", NULL, &c, &rep,
+	                    &err),
+	    FB_OK);
+	CU_ASSERT_EQUAL(fb_conf_report_count(rep), 0);
+	if (c != NULL) {
+		CU_ASSERT_STRING_EQUAL(c->listen[0], "127.0.0.1:8080");
+		CU_ASSERT_STRING_EQUAL(c->public_url, "http://localhost:8080");
+		CU_ASSERT_EQUAL(c->log_format, FB_LOG_LOGFMT);
+	}
+	fb_conf_free(c);
+	fb_conf_report_free(rep);
+	free(sub);
+	fb_test_rmtree(dir);
+	free(dir);
+}
+
+static void
+test_scalars(void)
+{
+	json_t *v;
+
+	v = fb_conf_yaml_plain("42", 2);
+	CU_ASSERT(json_is_integer(v) && json_integer_value(v) == 42);
+	json_decref(v);
+	v = fb_conf_yaml_plain("-1e3", 4);
+	CU_ASSERT(json_is_real(v));
+	json_decref(v);
+	v = fb_conf_yaml_plain("99999999999999999999", 20);
+	CU_ASSERT(json_is_real(v));
+	json_decref(v);
+	v = fb_conf_yaml_plain("~", 1);
+	CU_ASSERT(json_is_null(v));
+	json_decref(v);
+	v = fb_conf_yaml_plain("True", 4);
+	CU_ASSERT(json_is_string(v));
+	json_decref(v);
+	v = fb_conf_yaml_plain("0x10", 4);
+	CU_ASSERT(json_is_string(v));
+	json_decref(v);
+	v = fb_conf_yaml_plain("1.", 2);
+	CU_ASSERT(json_is_real(v));
+	json_decref(v);
+	v = fb_conf_yaml_plain(".", 1);
+	CU_ASSERT(json_is_string(v));
+	json_decref(v);
+}
+
 int
 fb_test_conf_register(void)
 {
+	CU_pSuite s = CU_add_suite("conf", NULL, NULL);
+
+	if (s == NULL || CU_add_test(s, "defaults", test_defaults) == NULL ||
+	    CU_add_test(s, "enum order and key table", test_enum_order) == NULL ||
+	    CU_add_test(s, "every key", test_every_key) == NULL ||
+	    CU_add_test(s, "unknown keys", test_unknown_key) == NULL ||
+	    CU_add_test(s, "wrong types", test_wrong_type) == NULL ||
+	    CU_add_test(s, "ranges and formats", test_range) == NULL ||
+	    CU_add_test(s, "public url", test_public_url) == NULL ||
+	    CU_add_test(s, "tls both or neither", test_tls) == NULL ||
+	    CU_add_test(s, "signing keys", test_keys) == NULL ||
+	    CU_add_test(s, "secrets", test_secrets) == NULL ||
+	    CU_add_test(s, "secret redacted in log", test_secret_redacted) == NULL ||
+	    CU_add_test(s, "yaml safety", test_yaml_safety) == NULL ||
+	    CU_add_test(s, "yaml syntax", test_yaml_syntax) == NULL ||
+	    CU_add_test(s, "multiple problems", test_multiple_problems) == NULL ||
+	    CU_add_test(s, "overrides", test_overrides) == NULL ||
+	    CU_add_test(s, "files and paths", test_files) == NULL ||
+	    CU_add_test(s, "plain scalars", test_scalars) == NULL)
+		return -1;
 	return 0;
 }

@@ -809,10 +809,16 @@ race(const char *path, int (*fn)(struct fb_store *st, int i), int counts[4])
 			memset(&conf, 0, sizeof(conf));
 			conf = conf_at("/", NULL, &unused);
 			conf.store_path = (char *)path;
-			if (fb_store_open(&conf, &st, NULL) != FB_OK)
+			struct fb_err err;
+
+			if (fb_store_open(&conf, &st, &err) != FB_OK) {
+				fprintf(stderr, "child %d: %s\n", i, err.msg);
 				_exit(3);
+			}
+			/* Closed after writing, so the parent sees EOF if a sibling dies. */
 			if (write(ready[1], "r", 1) != 1)
 				_exit(3);
+			close(ready[1]);
 			/* Blocks until the parent closes go: everyone starts together. */
 			if (read(go[0], &c, 1) != 0)
 				_exit(3);
