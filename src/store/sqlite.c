@@ -206,7 +206,8 @@ sq_commit(struct sq *sq, const char *what, struct fb_err *err)
 static void
 sq_rollback(struct sq *sq)
 {
-	if (sqlite3_get_autocommit(sq->db) == 0 && sq_simple(sq, SQ_ROLLBACK, "rollback", NULL) != FB_OK)
+	if (sqlite3_get_autocommit(sq->db) == 0 &&
+	    sq_simple(sq, SQ_ROLLBACK, "rollback", NULL) != FB_OK)
 		fb_log(FB_LOG_ERROR, "store %s: rollback failed: %s", sq->path,
 		    sqlite3_errmsg(sq->db));
 }
@@ -361,7 +362,8 @@ file_ensure(const char *path, struct fb_err *err)
 
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0)
-		return fb_err_set(err, FB_ERR_IO, "store: cannot open %s: %s", path, strerror(errno));
+		return fb_err_set(err, FB_ERR_IO, "store: cannot open %s: %s", path,
+		    strerror(errno));
 	if (fstat(fd, &sb) == 0 && !S_ISREG(sb.st_mode)) {
 		close(fd);
 		return fb_err_set(err, FB_ERR_IO, "store: %s is not a regular file", path);
@@ -413,6 +415,15 @@ out:
 	return r;
 }
 
+/* The configured busy timeout as SQLite takes it; DEFAULT_BUSY_MS when unset. */
+static int
+busy_ms(int64_t ms)
+{
+	if (ms <= 0)
+		return DEFAULT_BUSY_MS;
+	return ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
 static void
 sq_free(struct sq *sq)
 {
@@ -451,10 +462,7 @@ sq_open(struct fb_store *st, const struct fb_conf *conf, struct fb_err *err)
 		    sq->db != NULL ? sqlite3_errmsg(sq->db) : sqlite3_errstr(rc));
 		goto out;
 	}
-	busy = conf->store_busy_timeout_ms > 0 ? (int)(conf->store_busy_timeout_ms > INT_MAX ?
-							      INT_MAX :
-							      conf->store_busy_timeout_ms) :
-						 DEFAULT_BUSY_MS;
+	busy = busy_ms(conf->store_busy_timeout_ms);
 	sqlite3_busy_timeout(sq->db, busy);
 	/* Read-only checks first: a foreign or newer file must stay byte-identical. */
 	if ((r = sq_user_version(sq, &v, err)) != FB_OK)
@@ -466,8 +474,8 @@ sq_open(struct fb_store *st, const struct fb_conf *conf, struct fb_err *err)
 	if ((r = sq_wal(sq, busy, err)) != FB_OK)
 		goto out;
 	/* SECURITY: secure_delete overwrites deleted one-time codes in the file. */
-	if ((r = sq_exec(sq,
-		 "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;",
+	if ((r = sq_exec(sq, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;"
+			     " PRAGMA secure_delete = ON;",
 		 "store: setting pragmas", err)) != FB_OK)
 		goto out;
 	if ((r = sq_migrate(sq, &v, err)) != FB_OK)
@@ -511,7 +519,8 @@ bind_kv(sqlite3_stmt *s, const char *ns, const char *key, const void *val, size_
     int64_t expires_at)
 {
 	if (bind_text(s, 1, ns) != SQLITE_OK || bind_text(s, 2, key) != SQLITE_OK ||
-	    bind_blob(s, 3, val, len) != SQLITE_OK || sqlite3_bind_int64(s, 4, expires_at) != SQLITE_OK)
+	    bind_blob(s, 3, val, len) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 4, expires_at) != SQLITE_OK)
 		return SQLITE_ERROR;
 	return SQLITE_OK;
 }
@@ -695,7 +704,8 @@ sq_session_revoke(struct fb_store *st, const char *sid, int64_t expires_at, stru
 
 	if ((s = sq_stmt(sq, SQ_REV_PUT, "session_revoke", err)) == NULL)
 		return FB_ERR_IO;
-	if (bind_text(s, 1, sid) != SQLITE_OK || sqlite3_bind_int64(s, 2, expires_at) != SQLITE_OK) {
+	if (bind_text(s, 1, sid) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 2, expires_at) != SQLITE_OK) {
 		sq_done(s);
 		return sq_fail(sq, "session_revoke", err);
 	}
@@ -789,7 +799,8 @@ user_write(struct sq *sq, const struct fb_store_user *u, const char *id, int64_t
 			return FB_ERR_IO;
 		rc = bind_text(s, 1, u->username) | bind_text(s, 2, u->name) |
 		     bind_text(s, 3, u->email) | bind_text(s, 4, u->source) |
-		     sqlite3_bind_int(s, 5, u->active != 0) | sqlite3_bind_int64(s, 6, u->last_seen);
+		     sqlite3_bind_int(s, 5, u->active != 0) |
+		     sqlite3_bind_int64(s, 6, u->last_seen);
 	}
 	/* SQLITE_OK is 0, so any failed bind leaves rc non-zero. */
 	if (rc != SQLITE_OK) {
@@ -799,8 +810,8 @@ user_write(struct sq *sq, const struct fb_store_user *u, const char *id, int64_t
 	if (sqlite3_step(s) != SQLITE_DONE) {
 		if (sqlite3_extended_errcode(sq->db) == SQLITE_CONSTRAINT_PRIMARYKEY)
 			r = fb_err_set(err, FB_ERR_INVALID,
-			    "user_upsert: user %s: id %s is already used by another user", u->username,
-			    id);
+			    "user_upsert: user %s: id %s is already used by another user",
+			    u->username, id);
 		else
 			r = sq_fail(sq, "user_upsert", err);
 		goto out;
@@ -827,8 +838,8 @@ sq_user_upsert(struct fb_store *st, struct fb_store_user *u, const char *new_id,
 	if (found != NULL) {
 		if (u->id != NULL && strcmp(u->id, found) != 0) {
 			r = fb_err_set(err, FB_ERR_INVALID,
-			    "user_upsert: user %s: id %s differs from the stored id %s", u->username,
-			    u->id, found);
+			    "user_upsert: user %s: id %s differs from the stored id %s",
+			    u->username, u->id, found);
 			goto out;
 		}
 		if ((r = user_write(sq, u, NULL, 0, err)) != FB_OK)

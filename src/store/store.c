@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* store/store.c: the public store API; checks arguments once and dispatches to the backend. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -18,7 +19,8 @@ check_owner(const struct fb_store *st, const char *what, struct fb_err *err)
 {
 	if (st->pid != getpid())
 		return fb_err_set(err, FB_ERR_INTERNAL,
-		    "%s: store handle opened by process %ld used in process %ld; open one per process",
+		    "%s: store handle opened by process %ld used in process %ld; "
+		    "open one per process",
 		    what, (long)st->pid, (long)getpid());
 	return FB_OK;
 }
@@ -59,10 +61,12 @@ static enum fb_status
 check_value(const void *val, size_t len, const char *what, struct fb_err *err)
 {
 	if (val == NULL && len != 0)
-		return fb_err_set(err, FB_ERR_INVALID, "%s: value is NULL with length %zu", what, len);
+		return fb_err_set(err, FB_ERR_INVALID, "%s: value is NULL with length %zu", what,
+		    len);
 	if (len > FB_STORE_VALUE_MAX)
-		return fb_err_set(err, FB_ERR_INVALID, "%s: value of %zu bytes is over the %d byte limit",
-		    what, len, FB_STORE_VALUE_MAX);
+		return fb_err_set(err, FB_ERR_INVALID,
+		    "%s: value of %zu bytes is over the %d byte limit", what, len,
+		    FB_STORE_VALUE_MAX);
 	return FB_OK;
 }
 
@@ -96,8 +100,8 @@ fb_store_open(const struct fb_conf *conf, struct fb_store **out, struct fb_err *
 		ops = &fb_store_sqlite_ops;
 		break;
 	case FB_STORE_POSTGRES:
-		r = fb_err_set(err, FB_ERR_CONFIG,
-		    "store.driver postgres: the PostgreSQL backend is not available yet; use sqlite");
+		r = fb_err_set(err, FB_ERR_CONFIG, "store.driver postgres: the PostgreSQL backend "
+						   "is not available yet; use sqlite");
 		goto out;
 	default:
 		r = fb_err_set(err, FB_ERR_CONFIG, "store.driver: unknown driver %d",
@@ -261,30 +265,26 @@ fb_store_session_revoked(struct fb_store *st, const char *sid, int *revoked, str
 enum fb_status
 fb_store_user_upsert(struct fb_store *st, struct fb_store_user *u, struct fb_err *err)
 {
-	const char *what = "user_upsert";
+	char what[FB_STORE_KEY_MAX + 32];
 	char *new_id = NULL;
 	enum fb_status r = FB_ERR_INTERNAL;
 
-	if ((r = check_owner(st, what, err)) != FB_OK)
+	if ((r = check_owner(st, "user_upsert", err)) != FB_OK)
 		goto out;
-	if ((r = check_name(u->username, FB_STORE_KEY_MAX, what, "username", err)) != FB_OK ||
-	    (r = check_text(u->username, FB_STORE_KEY_MAX, what, "username", err)) != FB_OK)
+	if ((r = check_name(u->username, FB_STORE_KEY_MAX, "user_upsert", "username", err)) !=
+		FB_OK ||
+	    (r = check_text(u->username, FB_STORE_KEY_MAX, "user_upsert", "username", err)) !=
+		FB_OK)
 		goto out;
-	if (u->id != NULL &&
-	    (r = check_name(u->id, FB_STORE_KEY_MAX, what, "id", err)) != FB_OK) {
-		fb_err_prefix(err, "user %s", u->username);
+	/* From here on messages name the user. */
+	snprintf(what, sizeof(what), "user_upsert: user %s", u->username);
+	if (u->id != NULL && (r = check_name(u->id, FB_STORE_KEY_MAX, what, "id", err)) != FB_OK)
 		goto out;
-	}
-	if (u->source == NULL || u->source[0] == '\0') {
-		r = fb_err_set(err, FB_ERR_INVALID, "%s: user %s: source is empty", what, u->username);
-		goto out;
-	}
-	if ((r = check_text(u->source, FB_STORE_TEXT_MAX, what, "source", err)) != FB_OK ||
+	if ((r = check_name(u->source, FB_STORE_TEXT_MAX, what, "source", err)) != FB_OK ||
+	    (r = check_text(u->source, FB_STORE_TEXT_MAX, what, "source", err)) != FB_OK ||
 	    (r = check_text(u->name, FB_STORE_TEXT_MAX, what, "name", err)) != FB_OK ||
-	    (r = check_text(u->email, FB_STORE_TEXT_MAX, what, "email", err)) != FB_OK) {
-		fb_err_prefix(err, "user %s", u->username);
+	    (r = check_text(u->email, FB_STORE_TEXT_MAX, what, "email", err)) != FB_OK)
 		goto out;
-	}
 	if (u->id == NULL)
 		new_id = fb_rand_token(USER_ID_BYTES);
 	r = st->ops->user_upsert(st, u, new_id, fb_time_now(), err);

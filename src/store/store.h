@@ -15,14 +15,17 @@
 struct fb_store;
 
 /*
- * Opens the store named by conf (driver, path, busy timeout) and applies
- * pending schema migrations, each in one transaction. A store whose schema
- * is newer than this binary knows, or that cannot be opened or migrated,
- * fails with FB_ERR_IO/FB_ERR_CONFIG and a message naming the path; no data
- * is changed then. Each process (worker) opens its own handle after fork;
- * a handle must not cross a fork (close it before forking: SQLite's file
- * locks belong to the process that opened it). Calls through a handle
- * opened by another process fail with FB_ERR_INTERNAL.
+ * Opens the store named by conf (driver, path or <state_dir>/fedbroker.db,
+ * busy timeout) and applies pending schema migrations, each in one
+ * transaction with its version bump. SQLite: the missing parent directory
+ * is created 0700, the files 0600. A file that is not a database
+ * (FB_ERR_IO) or whose schema is newer than this binary knows
+ * (FB_ERR_CONFIG) is left byte-identical; a failing migration is rolled
+ * back whole (earlier ones stay applied). Messages name the path.
+ * Each process (worker) opens its own handle after fork; a handle must not
+ * cross a fork (close it before forking: SQLite's file locks belong to the
+ * process that opened it). Calls through a handle opened by another
+ * process fail with FB_ERR_INTERNAL.
  * The postgres driver is not available yet: FB_ERR_CONFIG.
  * New in *out (fb_store_close).
  */
