@@ -1,1 +1,3 @@
-# daemon module: files listed by the module's owner
+# daemon module: the process model of `fedbroker serve` (master, workers, jobs).
+FB_LIB_SOURCES += src/daemon/daemon.h src/daemon/internal.h src/daemon/master.c \
+	src/daemon/worker.c src/daemon/jobs.c src/daemon/runtime.c

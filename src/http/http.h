@@ -60,7 +60,7 @@ enum fb_http_route_result {
 	FB_HTTP_ROUTE_BAD_METHOD,	/* 405; allowed methods in *allow */
 };
 
-/* Route label used for requests that match no pattern (metrics, access log). */
+/* Route label of requests that match no pattern (metrics, access log). */
 #define FB_HTTP_ROUTE_UNMATCHED "unmatched"
 
 /* Most routes a router holds (so metrics cardinality stays bounded). */
@@ -71,9 +71,10 @@ struct fb_http_router *fb_http_router_new(void);
 /* NULL is a no-op. */
 void fb_http_router_free(struct fb_http_router *r);
 /*
- * Adds a route. pattern (copied) is an exact path ("/healthz") or a prefix
- * ending in "/*" ("/upstream/*" matches "/upstream/" and everything below
- * it). An exact pattern wins over a prefix; the longest prefix wins over a
+ * Adds a route. pattern (copied) is an exact path ("/healthz") or a prefix:
+ * a path ending in a slash and an asterisk, which matches the path up to
+ * its slash and everything below it ("/upstream/" + "*" matches
+ * "/upstream/" and "/upstream/a/acs"). An exact pattern wins over a prefix; the longest prefix wins over a
  * shorter one. methods is a mask of enum fb_http_method (GET implies HEAD).
  * fn and arg are borrowed. FB_ERR_INVALID (err filled) when pattern does not
  * start with '/', is already present, or methods is 0; FB_ERR_LIMIT when
@@ -82,7 +83,7 @@ void fb_http_router_free(struct fb_http_router *r);
 enum fb_status fb_http_router_add(struct fb_http_router *r, const char *pattern,
     unsigned methods, fb_http_handler_fn *fn, void *arg, struct fb_err *err);
 /*
- * Finds the route for (method, path). FB_HTTP_ROUTE_FOUND: *fn/*arg set.
+ * Finds the route for (method, path). FB_HTTP_ROUTE_FOUND: *fn and *arg set.
  * Whatever the result, *label (may be NULL) is set to the route pattern
  * (borrowed, valid while r lives) or FB_HTTP_ROUTE_UNMATCHED, and *allow
  * (may be NULL) to the methods the path accepts (0 when not found).
@@ -240,6 +241,13 @@ void fb_http_server_drain(struct fb_http_server *srv, void (*done)(void *arg), v
 size_t fb_http_server_connections(const struct fb_http_server *srv);
 /* Closes every connection and frees. NULL is a no-op. */
 void fb_http_server_free(struct fb_http_server *srv);
+
+/*
+ * Loads conf->tls_cert and conf->tls_key as the server would (nothing when
+ * neither is set), so the master can refuse to start on a bad pair.
+ * FB_ERR_CONFIG naming the file and OpenSSL's reason (err filled).
+ */
+enum fb_status fb_http_tls_check(const struct fb_conf *conf, struct fb_err *err);
 
 /*
  * Sends libevent's log messages to ours and makes its fatal errors log

@@ -59,4 +59,9 @@ void fb_http_account(const struct fb_http_env *env, const char *method, const ch
     const char *path, int code, size_t bytes, int64_t start_us, const char *client,
     const char *reqid);
 
+#ifdef FB_UNIT_TESTS
+/* server.c: bytes of the request line and header fields, for max_header_bytes. */
+size_t fb_http_header_bytes(const char *method, const char *uri, const struct evkeyvalq *h);
+#endif
+
 #endif

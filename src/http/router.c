@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* http/router.c: method-aware routing on exact paths and path prefixes. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/core.h"
@@ -8,8 +9,8 @@
 #include "http/internal.h"
 
 struct route {
-	char *pattern;	/* as given: "/healthz" or "/upstream/*" */
-	size_t prefix;	/* length of the prefix for "/x/*" patterns ("/x/"), 0 for exact */
+	char *pattern;	/* as given */
+	size_t prefix;	/* for a prefix pattern, the length up to its last slash; 0 for exact */
 	unsigned methods;
 	fb_http_handler_fn *fn;
 	void *arg;

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* daemon/internal.h: what the daemon's files share. */
+#ifndef FB_DAEMON_INTERNAL_H
+#define FB_DAEMON_INTERNAL_H
+
+#include <stddef.h>
+
+#include "core/core.h"
+#include "conf/conf.h"
+#include "crypto/crypto.h"
+#include "http/http.h"
+
+/*
+ * Everything loaded from one configuration: immutable once loaded; each
+ * generation of workers is forked with one, a reload loads another.
+ */
+struct fb_daemon_runtime {
+	struct fb_conf *conf;
+	struct fb_keyring *keyring;
+	struct fb_sealer *sealer;
+	int workers; /* resolved: conf->workers, or the CPU count */
+};
+
+/*
+ * Loads the configuration (path may be NULL; ov borrowed), creates the
+ * state directory (0700) when missing, loads keys and the cookie sealer,
+ * checks the TLS pair and applies store migrations (open, then close).
+ * Report lines are printed on stderr when startup is 1, logged otherwise.
+ * New in *out (fb_daemon_runtime_free). On failure err holds the reason
+ * (FB_ERR_CONFIG for configuration errors, already reported line by line).
+ */
+enum fb_status fb_daemon_runtime_load(const char *path, const struct fb_conf_overrides *ov,
+    int startup, struct fb_daemon_runtime **out, struct fb_err *err);
+/* NULL is a no-op. */
+void fb_daemon_runtime_free(struct fb_daemon_runtime *rt);
+/* "http://ADDR:PORT, ..." for the listen addresses (new, caller frees). */
+char *fb_daemon_runtime_urls(const struct fb_daemon_runtime *rt);
+
+/*
+ * A listening TCP socket on "ADDR:PORT" or "[V6]:PORT" with SO_REUSEPORT
+ * (several sockets share the port and the kernel balances connections).
+ * FB_ERR_IO "cannot listen on ADDR: reason" (err filled).
+ */
+enum fb_status fb_daemon_listen(const char *addr, int *fd, struct fb_err *err);
+
+/*
+ * A worker: serves on fds (borrowed) until SIGTERM/SIGINT, then drains for
+ * at most shutdown_timeout. Returns the process exit status.
+ */
+int fb_daemon_worker_main(const struct fb_daemon_runtime *rt, int slot, const int *fds,
+    size_t nfds, struct fb_http_metrics *metrics);
+/* The jobs process: purges expired store entries until SIGTERM. Exit status. */
+int fb_daemon_jobs_main(const struct fb_daemon_runtime *rt);
+
+#endif

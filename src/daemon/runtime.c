@@ -1,0 +1,206 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* daemon/runtime.c: what one configuration loads (conf, keys, sealer) and the listening sockets. */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/core.h"
+#include "conf/conf.h"
+#include "crypto/crypto.h"
+#include "store/store.h"
+#include "http/http.h"
+#include "daemon/daemon.h"
+#include "daemon/internal.h"
+
+#define LISTEN_BACKLOG 511
+
+static void
+report_out(const struct fb_conf_report *rep, int startup)
+{
+	for (size_t i = 0; i < fb_conf_report_count(rep); i++) {
+		const char *line = fb_conf_report_line(rep, i);
+
+		if (startup)
+			fprintf(stderr, "%s\n", line);
+		else if (fb_conf_report_is_error(rep, i))
+			fb_log(FB_LOG_ERROR, "%s", line);
+		else
+			fb_log(FB_LOG_WARN, "%s", line);
+	}
+}
+
+static enum fb_status
+state_dir_ensure(const char *dir, struct fb_err *err)
+{
+	struct stat st;
+
+	if (dir == NULL || dir[0] == '\0')
+		return FB_OK;
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		return fb_err_set(err, FB_ERR_IO, "server.state_dir: cannot create %s: %s", dir,
+		    strerror(errno));
+	if (stat(dir, &st) != 0)
+		return fb_err_set(err, FB_ERR_IO, "server.state_dir: %s: %s", dir, strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return fb_err_set(err, FB_ERR_IO, "server.state_dir: %s is not a directory", dir);
+	return FB_OK;
+}
+
+enum fb_status
+fb_daemon_runtime_load(const char *path, const struct fb_conf_overrides *ov, int startup,
+    struct fb_daemon_runtime **out, struct fb_err *err)
+{
+	struct fb_daemon_runtime *rt = fb_xcalloc(1, sizeof(*rt));
+	struct fb_conf_report *rep = NULL;
+	struct fb_store *st = NULL;
+	enum fb_status rc;
+
+	*out = NULL;
+	rc = fb_conf_load(path, ov, &rt->conf, &rep, err);
+	report_out(rep, startup);
+	if (rc == FB_ERR_CONFIG && fb_conf_report_errors(rep) > 0) {
+		size_t n = fb_conf_report_errors(rep);
+
+		/* Every line was reported already: the summary is enough. */
+		fb_err_set(err, rc, "%s: %zu configuration %s", path != NULL ? path : "(built-in)",
+		    n, n == 1 ? "error" : "errors");
+	}
+	fb_conf_report_free(rep);
+	if (rc != FB_OK)
+		goto out;
+	/* At start-up, what follows is already logged as configured. */
+	if (startup)
+		fb_log_setup(rt->conf->log_format, rt->conf->log_level, 2);
+	rt->workers = rt->conf->workers > 0 ? rt->conf->workers : fb_conf_cpu_count();
+	if ((rc = state_dir_ensure(rt->conf->state_dir, err)) != FB_OK)
+		goto out;
+	if ((rc = fb_crypto_keyring_load(rt->conf, &rt->keyring, err)) != FB_OK)
+		goto out;
+	if ((rc = fb_crypto_sealer_load(rt->conf, &rt->sealer, err)) != FB_OK)
+		goto out;
+	if ((rc = fb_http_tls_check(rt->conf, err)) != FB_OK)
+		goto out;
+	/* Migrations run here, once; each process opens its own handle later. */
+	if ((rc = fb_store_open(rt->conf, &st, err)) != FB_OK)
+		goto out;
+	fb_store_close(st);
+	*out = rt;
+	rt = NULL;
+out:
+	fb_daemon_runtime_free(rt);
+	return rc;
+}
+
+void
+fb_daemon_runtime_free(struct fb_daemon_runtime *rt)
+{
+	if (rt == NULL)
+		return;
+	fb_crypto_sealer_free(rt->sealer);
+	fb_crypto_keyring_free(rt->keyring);
+	fb_conf_free(rt->conf);
+	free(rt);
+}
+
+char *
+fb_daemon_runtime_urls(const struct fb_daemon_runtime *rt)
+{
+	const char *scheme = rt->conf->tls_cert != NULL ? "https" : "http";
+	char *s = fb_xstrdup("");
+
+	for (size_t i = 0; i < rt->conf->nlisten; i++) {
+		char *n = fb_xasprintf("%s%s%s://%s", s, i > 0 ? ", " : "", scheme,
+		    rt->conf->listen[i]);
+
+		free(s);
+		s = n;
+	}
+	return s;
+}
+
+/* Splits "ADDR:PORT" or "[V6]:PORT" into host and port (new strings). */
+static enum fb_status
+split_addr(const char *addr, char **host, char **port, struct fb_err *err)
+{
+	const char *colon;
+
+	*host = *port = NULL;
+	if (addr[0] == '[') {
+		const char *end = strchr(addr, ']');
+
+		if (end == NULL || end[1] != ':')
+			goto bad;
+		*host = fb_xstrndup(addr + 1, (size_t)(end - addr - 1));
+		colon = end + 1;
+	} else {
+		colon = strrchr(addr, ':');
+		if (colon == NULL)
+			goto bad;
+		*host = fb_xstrndup(addr, (size_t)(colon - addr));
+	}
+	if (colon[1] == '\0')
+		goto bad;
+	*port = fb_xstrdup(colon + 1);
+	return FB_OK;
+bad:
+	free(*host);
+	*host = NULL;
+	return fb_err_set(err, FB_ERR_CONFIG, "cannot listen on %s: expected ADDR:PORT", addr);
+}
+
+enum fb_status
+fb_daemon_listen(const char *addr, int *out, struct fb_err *err)
+{
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+	    .ai_flags = AI_PASSIVE};
+	struct addrinfo *ai = NULL;
+	char *host = NULL, *port = NULL;
+	int fd = -1, one = 1, g;
+	enum fb_status rc;
+
+	*out = -1;
+	if ((rc = split_addr(addr, &host, &port, err)) != FB_OK)
+		return rc;
+	g = getaddrinfo(host[0] != '\0' ? host : NULL, port, &hints, &ai);
+	if (g != 0) {
+		rc = fb_err_set(err, FB_ERR_IO, "cannot listen on %s: %s", addr, gai_strerror(g));
+		goto out;
+	}
+	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
+	    ai->ai_protocol);
+	if (fd < 0) {
+		rc = fb_err_set(err, FB_ERR_IO, "cannot listen on %s: socket: %s", addr,
+		    strerror(errno));
+		goto out;
+	}
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0 ||
+	    (ai->ai_family == AF_INET6 &&
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) != 0)) {
+		rc = fb_err_set(err, FB_ERR_IO, "cannot listen on %s: setsockopt: %s", addr,
+		    strerror(errno));
+		goto out;
+	}
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, LISTEN_BACKLOG) != 0) {
+		rc = fb_err_set(err, FB_ERR_IO, "cannot listen on %s: %s", addr, strerror(errno));
+		goto out;
+	}
+	*out = fd;
+	fd = -1;
+	rc = FB_OK;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (ai != NULL)
+		freeaddrinfo(ai);
+	free(host);
+	free(port);
+	return rc;
+}

@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* daemon/worker.c: one worker process: its store handle, router and HTTP server. */
+#include <signal.h>
+#include <stdlib.h>
+
+#include <event2/event.h>
+
+#include "core/core.h"
+#include "conf/conf.h"
+#include "store/store.h"
+#include "http/http.h"
+#include "daemon/daemon.h"
+#include "daemon/internal.h"
+
+struct worker {
+	struct event_base *base;
+	struct fb_http_server *srv;
+	struct event *shutdown_timer;
+	const struct fb_conf *conf;
+	int draining;
+};
+
+static void
+drained(void *arg)
+{
+	struct worker *w = arg;
+
+	event_base_loopbreak(w->base);
+}
+
+static void
+shutdown_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+
+	fb_log(FB_LOG_WARN, "shutdown_timeout reached: closing %zu connections",
+	    fb_http_server_connections(w->srv));
+	event_base_loopbreak(w->base);
+}
+
+/* SIGTERM/SIGINT: stop accepting, finish what is in flight. */
+static void
+stop(evutil_socket_t sig, short what, void *arg)
+{
+	struct worker *w = arg;
+	struct timeval tv = {.tv_sec = (time_t)w->conf->shutdown_timeout};
+
+	if (w->draining)
+		return;
+	w->draining = 1;
+	fb_log(FB_LOG_DEBUG, "draining %zu connections", fb_http_server_connections(w->srv));
+	evtimer_add(w->shutdown_timer, &tv);
+	fb_http_server_drain(w->srv, drained, w);
+}
+
+int
+fb_daemon_worker_main(const struct fb_daemon_runtime *rt, int slot, const int *fds,
+    size_t nfds, struct fb_http_metrics *metrics)
+{
+	struct worker w = {.conf = rt->conf};
+	struct fb_http_env env = {.conf = rt->conf, .keyring = rt->keyring,
+	    .sealer = rt->sealer, .metrics = metrics};
+	struct fb_http_router *router = fb_http_router_new();
+	struct event *sigterm = NULL, *sigint = NULL;
+	struct fb_err err = {0};
+	sigset_t set;
+	int status = 1;
+
+	signal(SIGHUP, SIG_IGN); /* reloads are the master's business */
+	fb_http_libevent_log_init();
+	if (fb_store_open(rt->conf, &env.store, &err) != FB_OK ||
+	    fb_http_ops_register(router, rt->conf, &err) != FB_OK) {
+		fb_log_err(FB_LOG_ERROR, NULL, &err);
+		goto out;
+	}
+	w.base = event_base_new();
+	if (w.base == NULL) {
+		fb_log(FB_LOG_ERROR, "event_base_new failed");
+		goto out;
+	}
+	if (fb_http_server_new(w.base, &env, router, fds, nfds, &w.srv, &err) != FB_OK) {
+		fb_log_err(FB_LOG_ERROR, NULL, &err);
+		goto out;
+	}
+	w.shutdown_timer = evtimer_new(w.base, shutdown_timeout, &w);
+	sigterm = evsignal_new(w.base, SIGTERM, stop, &w);
+	sigint = evsignal_new(w.base, SIGINT, stop, &w);
+	event_add(sigterm, NULL);
+	event_add(sigint, NULL);
+	/* The master blocks these for sigtimedwait; the handlers are in place now. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGCHLD);
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
+	fb_log(FB_LOG_DEBUG, "worker %d serving", slot);
+	event_base_dispatch(w.base);
+	status = 0;
+out:
+	fb_http_server_free(w.srv);
+	if (sigterm != NULL)
+		event_free(sigterm);
+	if (sigint != NULL)
+		event_free(sigint);
+	if (w.shutdown_timer != NULL)
+		event_free(w.shutdown_timer);
+	if (w.base != NULL)
+		event_base_free(w.base);
+	fb_http_router_free(router);
+	fb_store_close(env.store);
+	return status;
+}

@@ -1,0 +1,854 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * http/server.c: one worker's evhttp: listeners inherited from the master,
+ * TLS, limits, the request deadline, draining, and the request context.
+ *
+ * libevent 2.1's evhttp hides its connections, so each connection's
+ * bufferevent is made here (evhttp_set_bevcb) with a small record beside
+ * it, bound to evhttp's connection through its close callback. Callbacks
+ * on the bufferevent's input buffer see the first byte of each request,
+ * which starts the request's deadline (evhttp only has an inactivity
+ * timeout, which a client trickling bytes never trips); callbacks on its
+ * output buffer put the security headers into the responses evhttp writes
+ * by itself (400, 413, 501).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "core/core.h"
+#include "http/http.h"
+#include "http/internal.h"
+
+/* libevent's own header cap: above it evhttp answers 413 by itself. */
+#define HARD_HEADER_MIN (64 * 1024)
+/* After a 408, how long to wait for the peer's FIN before closing (ms). */
+#define LINGER_MS 1000
+
+enum conn_state {
+	CONN_IDLE = 0,	/* between requests */
+	CONN_RECEIVING, /* bytes of a request arrived; its deadline runs */
+	CONN_HANDLING,	/* dispatched; waiting for the reply to be sent */
+};
+
+struct fb_http_conn {
+	struct fb_http_server *srv;
+	struct bufferevent *bev;	    /* evhttp's (it frees it) */
+	struct evhttp_connection *evcon;    /* NULL until bound */
+	struct evbuffer_cb_entry *in_cb, *out_cb;
+	struct event *deadline;		    /* request_timeout from the first byte */
+	struct event *kick;		    /* deferred work: bind, close when idle */
+	struct event *linger;		    /* after a 408: the peer's FIN or this */
+	bufferevent_event_cb http_eventcb;  /* evhttp's, saved while a 408 is written */
+	void *http_eventarg;
+	evutil_socket_t fd;
+	enum conn_state state;
+	int bound;	/* the close callback is set on evhttp's connection */
+	int inject;	/* the next response is evhttp's own: add our headers */
+	int timed_out;	/* 408 being written: the connection is ours until closed */
+	int close_idle; /* draining: close as soon as idle */
+	int64_t start_us;
+	TAILQ_ENTRY(fb_http_conn) link;
+};
+
+TAILQ_HEAD(conn_list, fb_http_conn);
+
+struct fb_http_server {
+	struct event_base *base;
+	const struct fb_http_env *env;
+	const struct fb_conf *conf;
+	const struct fb_http_router *router;
+	struct evhttp *http;
+	SSL_CTX *ssl;
+	struct evhttp_bound_socket **bound;
+	size_t nbound;
+	struct conn_list conns;
+	size_t nconns;
+	struct fb_http_conn **byfd; /* connection of a socket, by descriptor */
+	size_t nbyfd;
+	int draining;
+	void (*done)(void *arg);
+	void *done_arg;
+	struct event *done_ev;
+};
+
+/* ---- libevent's log --------------------------------------------------- */
+
+static void
+libevent_log(int severity, const char *msg)
+{
+	enum fb_log_level lvl = severity == EVENT_LOG_DEBUG ? FB_LOG_DEBUG
+	    : severity == EVENT_LOG_MSG			     ? FB_LOG_INFO
+	    : severity == EVENT_LOG_WARN		     ? FB_LOG_WARN
+							     : FB_LOG_ERROR;
+
+	if (lvl >= fb_log_min_level)
+		fb_log_write(lvl, "app", "libevent", NULL, NULL, "%s", msg);
+}
+
+static void
+libevent_fatal(int code)
+{
+	fb_log_write(FB_LOG_ERROR, "app", "libevent", NULL, NULL, "fatal error %d", code);
+	abort();
+}
+
+void
+fb_http_libevent_log_init(void)
+{
+	event_set_log_callback(libevent_log);
+	event_set_fatal_callback(libevent_fatal);
+}
+
+/* ---- TLS ---------------------------------------------------------------- */
+
+static enum fb_status
+tls_ctx_new(const struct fb_conf *conf, SSL_CTX **out, struct fb_err *err)
+{
+	SSL_CTX *ctx;
+	enum fb_status rc;
+
+	*out = NULL;
+	ctx = SSL_CTX_new(TLS_server_method());
+	if (ctx == NULL)
+		return fb_err_openssl(err, FB_ERR_INTERNAL, "TLS context");
+	/* SECURITY: TLS 1.2 or later, forward-secret AEAD suites, our order, no compression. */
+	if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
+	    SSL_CTX_set_cipher_list(ctx, "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM") != 1) {
+		rc = fb_err_openssl(err, FB_ERR_INTERNAL, "TLS settings");
+		goto out;
+	}
+	SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION |
+	    SSL_OP_NO_RENEGOTIATION);
+	if (SSL_CTX_use_certificate_chain_file(ctx, conf->tls_cert) != 1) {
+		rc = fb_err_openssl(err, FB_ERR_CONFIG, "server.tls.cert: %s", conf->tls_cert);
+		goto out;
+	}
+	if (SSL_CTX_use_PrivateKey_file(ctx, conf->tls_key, SSL_FILETYPE_PEM) != 1) {
+		rc = fb_err_openssl(err, FB_ERR_CONFIG, "server.tls.key: %s", conf->tls_key);
+		goto out;
+	}
+	if (SSL_CTX_check_private_key(ctx) != 1) {
+		rc = fb_err_openssl(err, FB_ERR_CONFIG,
+		    "server.tls: key %s does not match certificate %s", conf->tls_key,
+		    conf->tls_cert);
+		goto out;
+	}
+	*out = ctx;
+	ctx = NULL;
+	rc = FB_OK;
+out:
+	SSL_CTX_free(ctx);
+	return rc;
+}
+
+enum fb_status
+fb_http_tls_check(const struct fb_conf *conf, struct fb_err *err)
+{
+	SSL_CTX *ctx;
+	enum fb_status rc;
+
+	if (conf->tls_cert == NULL || conf->tls_key == NULL)
+		return FB_OK;
+	rc = tls_ctx_new(conf, &ctx, err);
+	SSL_CTX_free(ctx);
+	return rc;
+}
+
+/* ---- connections -------------------------------------------------------- */
+
+static void
+conn_byfd_set(struct fb_http_server *srv, evutil_socket_t fd, struct fb_http_conn *conn)
+{
+	size_t i;
+
+	if (fd < 0)
+		return;
+	i = (size_t)fd;
+	if (i >= srv->nbyfd) {
+		size_t n = i + 64;
+
+		srv->byfd = fb_xrealloc(srv->byfd, n * sizeof(srv->byfd[0]));
+		memset(srv->byfd + srv->nbyfd, 0, (n - srv->nbyfd) * sizeof(srv->byfd[0]));
+		srv->nbyfd = n;
+	}
+	srv->byfd[i] = conn;
+}
+
+static struct fb_http_conn *
+conn_byfd(struct fb_http_server *srv, evutil_socket_t fd)
+{
+	if (fd < 0 || (size_t)fd >= srv->nbyfd)
+		return NULL;
+	return srv->byfd[fd];
+}
+
+/* Forgets conn; evhttp frees the bufferevent itself. */
+static void
+conn_free(struct fb_http_conn *conn)
+{
+	struct fb_http_server *srv = conn->srv;
+
+	TAILQ_REMOVE(&srv->conns, conn, link);
+	srv->nconns--;
+	if (conn_byfd(srv, conn->fd) == conn)
+		conn_byfd_set(srv, conn->fd, NULL);
+	evbuffer_remove_cb_entry(bufferevent_get_input(conn->bev), conn->in_cb);
+	evbuffer_remove_cb_entry(bufferevent_get_output(conn->bev), conn->out_cb);
+	event_free(conn->deadline);
+	event_free(conn->kick);
+	event_free(conn->linger);
+	free(conn);
+	if (srv->draining && srv->nconns == 0)
+		event_active(srv->done_ev, EV_TIMEOUT, 0);
+}
+
+/* evhttp is freeing the connection. */
+static void
+conn_closed(struct evhttp_connection *evcon, void *arg)
+{
+	conn_free(arg);
+}
+
+/* Makes evhttp drop the connection as if the peer had closed it. */
+static void
+conn_close_evhttp(struct fb_http_conn *conn, bufferevent_event_cb ecb, void *earg)
+{
+	if (ecb != NULL)
+		ecb(conn->bev, BEV_EVENT_EOF | BEV_EVENT_READING, earg);
+}
+
+static void
+conn_deadline_arm(struct fb_http_conn *conn)
+{
+	struct timeval tv = {.tv_sec = (time_t)conn->srv->conf->request_timeout};
+
+	conn->state = CONN_RECEIVING;
+	conn->start_us = fb_time_mono_us();
+	event_add(conn->deadline, &tv);
+}
+
+/* After a 408: hand the connection back to evhttp, which closes and frees it. */
+static void
+timeout_finish(struct fb_http_conn *conn)
+{
+	bufferevent_setcb(conn->bev, NULL, NULL, conn->http_eventcb, conn->http_eventarg);
+	conn_close_evhttp(conn, conn->http_eventcb, conn->http_eventarg);
+}
+
+static void
+timeout_read(struct bufferevent *bev, void *arg)
+{
+	struct evbuffer *in = bufferevent_get_input(bev);
+
+	evbuffer_drain(in, evbuffer_get_length(in));
+}
+
+/*
+ * The 408 is out: half-close and wait a little for the peer's FIN, since
+ * closing with unread input sends a reset that can destroy the response.
+ */
+static void
+timeout_written(struct bufferevent *bev, void *arg)
+{
+	struct fb_http_conn *conn = arg;
+	struct timeval tv = {.tv_sec = 0, .tv_usec = LINGER_MS * 1000};
+
+	if (evbuffer_get_length(bufferevent_get_output(bev)) > 0 || conn->fd < 0)
+		return;
+	if (conn->srv->ssl == NULL)
+		shutdown(conn->fd, SHUT_WR);
+	event_add(conn->linger, &tv);
+}
+
+static void
+timeout_event(struct bufferevent *bev, short what, void *arg)
+{
+	timeout_finish(arg);
+}
+
+static void
+linger_done(evutil_socket_t fd, short what, void *arg)
+{
+	timeout_finish(arg);
+}
+
+/* The whole request did not arrive in time: 408, then close (RFC 9110 15.5.9). */
+static void
+conn_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct fb_http_conn *conn = arg;
+	char sec[512];
+	char *reqid, *resp;
+	static const char body[] = "Request Timeout\n";
+
+	if (conn->state != CONN_RECEIVING || conn->timed_out)
+		return;
+	conn->timed_out = 1;
+	conn->inject = 0;
+	reqid = fb_rand_token(FB_HTTP_REQID_BYTES);
+	fb_http_security_headers_text(conn->srv->ssl != NULL, sec, sizeof(sec));
+	resp = fb_xasprintf("HTTP/1.1 408 Request Timeout\r\n%sCache-Control: no-store\r\n"
+			    "X-Request-Id: %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
+			    "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+	    sec, reqid, sizeof(body) - 1, body);
+	/* evhttp is still reading: take the connection over until it is closed. */
+	bufferevent_getcb(conn->bev, NULL, NULL, &conn->http_eventcb, &conn->http_eventarg);
+	bufferevent_setcb(conn->bev, timeout_read, timeout_written, timeout_event, conn);
+	bufferevent_set_timeouts(conn->bev, NULL, NULL);
+	timeout_read(conn->bev, conn);
+	bufferevent_write(conn->bev, resp, strlen(resp));
+	bufferevent_enable(conn->bev, EV_READ | EV_WRITE);
+	fb_http_account(conn->srv->env, "-", FB_HTTP_ROUTE_UNMATCHED, "-", 408, sizeof(body) - 1,
+	    conn->start_us, "-", reqid);
+	free(resp);
+	free(reqid);
+}
+
+static void
+conn_kick(evutil_socket_t fd, short what, void *arg)
+{
+	struct fb_http_conn *conn = arg;
+	bufferevent_data_cb rcb = NULL;
+	bufferevent_event_cb ecb = NULL;
+	void *earg = NULL;
+
+	if (!conn->bound) {
+		/*
+		 * evhttp made its connection right after conn_new returned and
+		 * passes it as the bufferevent's callback argument. No read
+		 * callback means evhttp gave up on it already (and freed it;
+		 * our reference kept the memory).
+		 */
+		bufferevent_getcb(conn->bev, &rcb, NULL, &ecb, &earg);
+		if (rcb == NULL && ecb == NULL) {
+			struct bufferevent *bev = conn->bev;
+
+			conn_free(conn);
+			bufferevent_decref(bev);
+			return;
+		}
+		conn->bound = 1;
+		conn->evcon = earg;
+		conn->fd = bufferevent_getfd(conn->bev);
+		conn_byfd_set(conn->srv, conn->fd, conn);
+		evhttp_connection_set_closecb(conn->evcon, conn_closed, conn);
+		bufferevent_decref(conn->bev);
+	}
+	if (conn->close_idle && conn->state == CONN_IDLE && !conn->timed_out) {
+		bufferevent_getcb(conn->bev, NULL, NULL, &ecb, &earg);
+		conn_close_evhttp(conn, ecb, earg);
+	}
+}
+
+/* Input arrived (or was consumed): a request's first byte starts its deadline. */
+static void
+conn_input(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+	struct fb_http_conn *conn = arg;
+
+	if (info->n_added > 0 && conn->state == CONN_IDLE && !conn->timed_out)
+		conn_deadline_arm(conn);
+}
+
+/*
+ * Output was added. When evhttp starts a response of its own (a parse
+ * error, an oversized body), its status line is the first thing added:
+ * our headers go right after it.
+ */
+static void
+conn_output(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+	struct fb_http_conn *conn = arg;
+	char sec[512];
+	char *reqid;
+
+	if (!conn->inject || info->n_added == 0 || info->orig_size != 0)
+		return;
+	conn->inject = 0;
+	fb_http_security_headers_text(conn->srv->ssl != NULL, sec, sizeof(sec));
+	reqid = fb_rand_token(FB_HTTP_REQID_BYTES);
+	evbuffer_add_printf(buf, "%sCache-Control: no-store\r\nX-Request-Id: %s\r\n", sec, reqid);
+	free(reqid);
+}
+
+/* evhttp asks for a new connection's bufferevent. */
+static struct bufferevent *
+conn_new(struct event_base *base, void *arg)
+{
+	struct fb_http_server *srv = arg;
+	struct fb_http_conn *conn = fb_xcalloc(1, sizeof(*conn));
+
+	conn->srv = srv;
+	conn->fd = -1;
+	conn->inject = 1;
+	if (srv->ssl != NULL) {
+		SSL *ssl = SSL_new(srv->ssl);
+
+		conn->bev = ssl == NULL ? NULL
+		    : bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+			BEV_OPT_CLOSE_ON_FREE);
+	} else {
+		conn->bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	}
+	if (conn->bev == NULL) {
+		fb_log(FB_LOG_ERROR, "cannot create a bufferevent: out of memory");
+		abort();
+	}
+	/* Until bound, keep the bufferevent alive even if evhttp drops it at once. */
+	bufferevent_incref(conn->bev);
+	conn->in_cb = evbuffer_add_cb(bufferevent_get_input(conn->bev), conn_input, conn);
+	conn->out_cb = evbuffer_add_cb(bufferevent_get_output(conn->bev), conn_output, conn);
+	conn->deadline = evtimer_new(base, conn_deadline, conn);
+	conn->kick = event_new(base, -1, 0, conn_kick, conn);
+	conn->linger = evtimer_new(base, linger_done, conn);
+	TAILQ_INSERT_TAIL(&srv->conns, conn, link);
+	srv->nconns++;
+	event_active(conn->kick, EV_TIMEOUT, 0);
+	return conn->bev;
+}
+
+/* evhttp sent a reply completely (called before it decides to keep the connection). */
+static void
+conn_reply_sent(struct evhttp_request *ev, void *arg)
+{
+	struct fb_http_conn *conn = arg;
+
+	conn->state = CONN_IDLE;
+	conn->inject = 1;
+	if (evbuffer_get_length(bufferevent_get_input(conn->bev)) > 0)
+		conn_deadline_arm(conn); /* a pipelined request arrived already */
+	if (conn->srv->draining) {
+		conn->close_idle = 1;
+		event_active(conn->kick, EV_TIMEOUT, 0);
+	}
+}
+
+/* ---- requests ----------------------------------------------------------- */
+
+static const struct {
+	enum evhttp_cmd_type ev;
+	enum fb_http_method m;
+	const char *name;
+} ev_methods[] = {
+	{EVHTTP_REQ_GET, FB_HTTP_GET, "GET"},
+	{EVHTTP_REQ_HEAD, FB_HTTP_HEAD, "HEAD"},
+	{EVHTTP_REQ_POST, FB_HTTP_POST, "POST"},
+	{EVHTTP_REQ_PUT, FB_HTTP_PUT, "PUT"},
+	{EVHTTP_REQ_DELETE, FB_HTTP_DELETE, "DELETE"},
+	{EVHTTP_REQ_PATCH, FB_HTTP_PATCH, "PATCH"},
+	{EVHTTP_REQ_OPTIONS, FB_HTTP_OPTIONS, "OPTIONS"},
+	{EVHTTP_REQ_TRACE, FB_HTTP_OTHER, "TRACE"},
+	{EVHTTP_REQ_CONNECT, FB_HTTP_OTHER, "CONNECT"},
+};
+
+/*
+ * Bytes of the request line and header fields as received (give or take
+ * optional whitespace), for the max_header_bytes check.
+ */
+FB_STATIC size_t
+fb_http_header_bytes(const char *method, const char *uri, const struct evkeyvalq *h)
+{
+	size_t n = strlen(method) + 1 + strlen(uri) + sizeof(" HTTP/1.1\r\n") - 1;
+	const struct evkeyval *kv;
+
+	TAILQ_FOREACH(kv, h, next)
+		n += strlen(kv->key) + 2 + strlen(kv->value) + 2;
+	return n + 2;
+}
+
+void
+fb_http_account(const struct fb_http_env *env, const char *method, const char *route,
+    const char *path, int code, size_t bytes, int64_t start_us, const char *client,
+    const char *reqid)
+{
+	double secs = (double)(fb_time_mono_us() - start_us) / 1e6;
+
+	fb_http_metrics_observe(env->metrics, route, code, secs);
+	if (env->conf->log_access && FB_LOG_INFO >= fb_log_min_level) {
+		char st[8], by[24], ms[32];
+
+		snprintf(st, sizeof(st), "%d", code);
+		snprintf(by, sizeof(by), "%zu", bytes);
+		snprintf(ms, sizeof(ms), "%.3f", secs * 1e3);
+		fb_log_write(FB_LOG_INFO, "access", "http", reqid,
+		    (const char *const[]){"method", method, "route", route, "path", path, "status",
+			st, "bytes", by, "duration_ms", ms, "client", client, NULL},
+		    "%s %s %d", method, path, code);
+	}
+}
+
+void
+fb_http_req_finish(struct fb_http_req *req, int code, size_t bytes)
+{
+	fb_http_account(req->env, req->method, req->route, req->path, code, bytes, req->start_us,
+	    req->client, req->id);
+	if (req->query_parsed)
+		evhttp_clear_headers(&req->query);
+	fb_arena_free(req->arena);
+	free(req);
+}
+
+int
+fb_http_server_draining(const struct fb_http_server *srv)
+{
+	return srv->draining;
+}
+
+static void
+reply_status(struct fb_http_req *req, int code, const char *text)
+{
+	fb_http_reply(req, code, "text/plain; charset=utf-8", text, strlen(text));
+}
+
+/* Reads what routing needs; a status to answer with when the request is unusable, else 0. */
+static int
+req_parse(struct fb_http_req *req)
+{
+	struct evhttp_request *ev = req->ev;
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ev);
+	const char *raw, *q, *rid;
+	char *dec;
+	size_t declen = 0;
+	struct evbuffer *in;
+
+	/* SECURITY: the request id is echoed and logged: only a safe alphabet passes. */
+	rid = evhttp_find_header(evhttp_request_get_input_headers(ev), "X-Request-Id");
+	if (rid != NULL && fb_http_reqid_check(rid)) {
+		snprintf(req->id, sizeof(req->id), "%s", rid);
+	} else {
+		char *tok = fb_rand_token(FB_HTTP_REQID_BYTES);
+
+		snprintf(req->id, sizeof(req->id), "%s", tok);
+		free(tok);
+	}
+	if (fb_http_header_bytes(req->method, evhttp_request_get_uri(ev),
+		evhttp_request_get_input_headers(ev)) > req->env->conf->max_header_bytes)
+		return 431;
+	raw = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
+	if (raw == NULL || raw[0] != '/')
+		return 400;
+	dec = evhttp_uridecode(raw, 0, &declen);
+	if (dec == NULL)
+		return 400;
+	fb_arena_dispose(req->arena, free, dec);
+	/* SECURITY: an encoded NUL would cut the path short of what was checked. */
+	if (strlen(dec) != declen)
+		return 400;
+	req->path = dec;
+	q = evhttp_uri_get_query(uri);
+	if (q != NULL) {
+		req->query_parsed = 1;
+		if (evhttp_parse_query_str(q, &req->query) != 0)
+			return 400;
+	}
+	in = evhttp_request_get_input_buffer(ev);
+	req->body_len = evbuffer_get_length(in);
+	if (req->body_len > req->env->conf->max_body_bytes)
+		return 413;
+	{
+		char *b = fb_arena_alloc(req->arena, req->body_len + 1);
+
+		evbuffer_copyout(in, b, req->body_len);
+		b[req->body_len] = '\0';
+		req->body = b;
+	}
+	return 0;
+}
+
+/* evhttp's callback for every complete request. */
+static void
+on_request(struct evhttp_request *ev, void *arg)
+{
+	struct fb_http_server *srv = arg;
+	struct evhttp_connection *evcon = evhttp_request_get_connection(ev);
+	struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
+	struct fb_http_conn *conn = conn_byfd(srv, bufferevent_getfd(bev));
+	struct fb_http_req *req = fb_xcalloc(1, sizeof(*req));
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(ev);
+	fb_http_handler_fn *fn = NULL;
+	void *harg = NULL;
+	unsigned allow = 0;
+	char *peer = NULL;
+	ev_uint16_t port = 0;
+	int st;
+
+	req->arena = fb_arena_new();
+	req->ev = ev;
+	req->conn = conn;
+	req->srv = srv;
+	req->env = srv->env;
+	req->tls = srv->ssl != NULL;
+	req->method = "OTHER";
+	req->mid = FB_HTTP_OTHER;
+	req->path = "-";
+	req->route = FB_HTTP_ROUTE_UNMATCHED;
+	req->start_us = fb_time_mono_us();
+	for (size_t i = 0; i < sizeof(ev_methods) / sizeof(ev_methods[0]); i++)
+		if (ev_methods[i].ev == cmd) {
+			req->method = ev_methods[i].name;
+			req->mid = ev_methods[i].m;
+		}
+	evhttp_connection_get_peer(evcon, &peer, &port);
+	snprintf(req->client, sizeof(req->client), "%s", peer != NULL ? peer : "-");
+	if (conn != NULL) {
+		event_del(conn->deadline);
+		if (conn->state == CONN_RECEIVING)
+			req->start_us = conn->start_us;
+		conn->state = CONN_HANDLING;
+		conn->inject = 0;
+		evhttp_request_set_on_complete_cb(ev, conn_reply_sent, conn);
+	}
+	st = req_parse(req);
+	if (st != 0) {
+		reply_status(req, st, st == 431 ? "Request Header Fields Too Large\n"
+		    : st == 413		       ? "Content Too Large\n"
+					       : "Bad Request\n");
+		return;
+	}
+	switch (fb_http_router_match(srv->router, req->mid, req->path, &fn, &harg, &req->route,
+	    &allow)) {
+	case FB_HTTP_ROUTE_FOUND:
+		fn(req, harg);
+		break;
+	case FB_HTTP_ROUTE_BAD_METHOD: {
+		char methods[96];
+
+		fb_http_methods_format(allow, methods, sizeof(methods));
+		fb_http_reply_header(req, "Allow", methods);
+		reply_status(req, 405, "Method Not Allowed\n");
+		break;
+	}
+	case FB_HTTP_ROUTE_NOT_FOUND:
+	default:
+		reply_status(req, 404, "Not Found\n");
+		break;
+	}
+}
+
+/* ---- accessors ---------------------------------------------------------- */
+
+const char *
+fb_http_req_method(const struct fb_http_req *req)
+{
+	return req->method;
+}
+
+enum fb_http_method
+fb_http_req_method_id(const struct fb_http_req *req)
+{
+	return req->mid;
+}
+
+const char *
+fb_http_req_path(const struct fb_http_req *req)
+{
+	return req->path;
+}
+
+const char *
+fb_http_req_route(const struct fb_http_req *req)
+{
+	return req->route;
+}
+
+const char *
+fb_http_req_query(const struct fb_http_req *req, const char *name)
+{
+	if (!req->query_parsed)
+		return NULL;
+	return evhttp_find_header(&req->query, name);
+}
+
+const char *
+fb_http_req_header(const struct fb_http_req *req, const char *name)
+{
+	return evhttp_find_header(evhttp_request_get_input_headers(req->ev), name);
+}
+
+const char *
+fb_http_req_body(const struct fb_http_req *req, size_t *len)
+{
+	if (len != NULL)
+		*len = req->body_len;
+	return req->body != NULL ? req->body : "";
+}
+
+const char *
+fb_http_req_client(const struct fb_http_req *req)
+{
+	return req->client;
+}
+
+const char *
+fb_http_req_id(const struct fb_http_req *req)
+{
+	return req->id;
+}
+
+int
+fb_http_req_tls(const struct fb_http_req *req)
+{
+	return req->tls;
+}
+
+const struct fb_http_env *
+fb_http_req_env(const struct fb_http_req *req)
+{
+	return req->env;
+}
+
+struct fb_arena *
+fb_http_req_arena(struct fb_http_req *req)
+{
+	return req->arena;
+}
+
+/* ---- the server ------------------------------------------------------- */
+
+static void
+drain_done(evutil_socket_t fd, short what, void *arg)
+{
+	struct fb_http_server *srv = arg;
+
+	if (srv->done != NULL) {
+		void (*done)(void *) = srv->done;
+
+		srv->done = NULL;
+		done(srv->done_arg);
+	}
+}
+
+enum fb_status
+fb_http_server_new(struct event_base *base, const struct fb_http_env *env,
+    const struct fb_http_router *r, const int *fds, size_t nfds, struct fb_http_server **out,
+    struct fb_err *err)
+{
+	struct fb_http_server *srv = fb_xcalloc(1, sizeof(*srv));
+	const struct fb_conf *conf = env->conf;
+	size_t hard = conf->max_header_bytes * 4;
+	enum fb_status rc;
+
+	*out = NULL;
+	fb_http_libevent_log_init();
+	srv->base = base;
+	srv->env = env;
+	srv->conf = conf;
+	srv->router = r;
+	TAILQ_INIT(&srv->conns);
+	srv->done_ev = event_new(base, -1, 0, drain_done, srv);
+	if (conf->tls_cert != NULL && conf->tls_key != NULL) {
+		rc = tls_ctx_new(conf, &srv->ssl, err);
+		if (rc != FB_OK)
+			goto out;
+	}
+	srv->http = evhttp_new(base);
+	if (srv->http == NULL) {
+		rc = fb_err_set(err, FB_ERR_INTERNAL, "evhttp_new failed");
+		goto out;
+	}
+	/* Every method reaches the router, which answers 405 with Allow. */
+	evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+	    EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
+	    EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
+	evhttp_set_max_body_size(srv->http, (ev_ssize_t)conf->max_body_bytes);
+	/*
+	 * evhttp answers 413 to oversized headers; 431 (RFC 6585 5) is ours,
+	 * checked in req_parse, so libevent's cap sits well above the limit.
+	 */
+	evhttp_set_max_headers_size(srv->http,
+	    (ev_ssize_t)(hard > HARD_HEADER_MIN ? hard : HARD_HEADER_MIN));
+	evhttp_set_timeout(srv->http, (int)conf->idle_timeout);
+	evhttp_set_default_content_type(srv->http, "text/plain; charset=utf-8");
+	evhttp_set_bevcb(srv->http, conn_new, srv);
+	evhttp_set_gencb(srv->http, on_request, srv);
+	srv->bound = fb_xcalloc(nfds > 0 ? nfds : 1, sizeof(srv->bound[0]));
+	for (size_t i = 0; i < nfds; i++) {
+		int fd = dup(fds[i]);
+
+		if (fd < 0) {
+			rc = fb_err_set(err, FB_ERR_IO, "dup listening socket: %s", strerror(errno));
+			goto out;
+		}
+		srv->bound[i] = evhttp_accept_socket_with_handle(srv->http, fd);
+		if (srv->bound[i] == NULL) {
+			close(fd);
+			rc = fb_err_set(err, FB_ERR_IO, "cannot accept on listening socket %d", fds[i]);
+			goto out;
+		}
+		srv->nbound++;
+	}
+	*out = srv;
+	srv = NULL;
+	rc = FB_OK;
+out:
+	fb_http_server_free(srv);
+	return rc;
+}
+
+void
+fb_http_server_drain(struct fb_http_server *srv, void (*done)(void *arg), void *arg)
+{
+	struct fb_http_conn *conn;
+
+	srv->done = done;
+	srv->done_arg = arg;
+	if (!srv->draining) {
+		srv->draining = 1;
+		for (size_t i = 0; i < srv->nbound; i++)
+			evhttp_del_accept_socket(srv->http, srv->bound[i]);
+		srv->nbound = 0;
+		TAILQ_FOREACH(conn, &srv->conns, link) {
+			conn->close_idle = 1;
+			if (conn->state == CONN_IDLE)
+				event_active(conn->kick, EV_TIMEOUT, 0);
+		}
+	}
+	if (srv->nconns == 0)
+		event_active(srv->done_ev, EV_TIMEOUT, 0);
+}
+
+size_t
+fb_http_server_connections(const struct fb_http_server *srv)
+{
+	return srv->nconns;
+}
+
+void
+fb_http_server_free(struct fb_http_server *srv)
+{
+	struct fb_http_conn *conn;
+
+	if (srv == NULL)
+		return;
+	/* evhttp_free closes every connection: conn_closed frees the bound ones. */
+	if (srv->http != NULL)
+		evhttp_free(srv->http);
+	while ((conn = TAILQ_FIRST(&srv->conns)) != NULL) {
+		struct bufferevent *bev = conn->bev;
+		int bound = conn->bound;
+
+		conn_free(conn);
+		if (!bound)
+			bufferevent_decref(bev);
+	}
+	if (srv->done_ev != NULL)
+		event_free(srv->done_ev);
+	SSL_CTX_free(srv->ssl);
+	free(srv->bound);
+	free(srv->byfd);
+	free(srv);
+}

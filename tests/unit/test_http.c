@@ -1,0 +1,462 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* tests/unit/test_http.c: status table, router, request ids, metrics, header sizes. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <CUnit/CUnit.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "core/core.h"
+#include "http/http.h"
+#include "http/internal.h"
+#include "unit.h"
+
+/* ---- status table -------------------------------------------------------- */
+
+static void
+test_status_table(void)
+{
+	static const struct {
+		enum fb_status s;
+		int code;
+	} want[] = {
+		{FB_OK, 200}, {FB_ERR_NOMEM, 503}, {FB_ERR_INVALID, 400}, {FB_ERR_PROTOCOL, 400},
+		{FB_ERR_SIGNATURE, 403}, {FB_ERR_EXPIRED, 403}, {FB_ERR_REPLAY, 409},
+		{FB_ERR_DENIED, 403}, {FB_ERR_UPSTREAM, 502}, {FB_ERR_IO, 500},
+		{FB_ERR_CONFIG, 500}, {FB_ERR_INTERNAL, 500}, {FB_ERR_NOTFOUND, 404},
+		{FB_ERR_LIMIT, 413},
+	};
+
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		CU_ASSERT_EQUAL(fb_http_status_for(want[i].s), want[i].code);
+	CU_ASSERT_EQUAL(fb_http_status_for((enum fb_status)999), 500);
+	CU_ASSERT_STRING_EQUAL(fb_http_reason(404), "Not Found");
+	CU_ASSERT_STRING_EQUAL(fb_http_reason(431), "Request Header Fields Too Large");
+	CU_ASSERT_STRING_EQUAL(fb_http_reason(408), "Request Timeout");
+	CU_ASSERT_STRING_EQUAL(fb_http_reason(299), "Unknown");
+}
+
+static void
+test_security_headers(void)
+{
+	char plain[512], tls[512];
+
+	fb_http_security_headers_text(0, plain, sizeof(plain));
+	fb_http_security_headers_text(1, tls, sizeof(tls));
+	CU_ASSERT_PTR_NOT_NULL(strstr(plain, "X-Content-Type-Options: nosniff\r\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(plain, "Content-Security-Policy: frame-ancestors 'none'\r\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(plain, "X-Frame-Options: DENY\r\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(plain, "Referrer-Policy: no-referrer\r\n"));
+	CU_ASSERT_PTR_NULL(strstr(plain, "Strict-Transport-Security"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(tls, "Strict-Transport-Security: max-age=31536000\r\n"));
+}
+
+/* ---- router ----------------------------------------------------------------- */
+
+static int calls[4];
+
+static void
+h0(struct fb_http_req *req, void *arg)
+{
+	calls[0]++;
+}
+
+static void
+h1(struct fb_http_req *req, void *arg)
+{
+	calls[1]++;
+}
+
+static void
+h2(struct fb_http_req *req, void *arg)
+{
+	calls[2]++;
+}
+
+static void
+test_router(void)
+{
+	struct fb_http_router *r = fb_http_router_new();
+	struct fb_err err = {0};
+	fb_http_handler_fn *fn = NULL;
+	void *arg = NULL;
+	const char *label = NULL;
+	unsigned allow = 0;
+	int tag = 7;
+
+	CU_ASSERT_EQUAL(fb_http_router_add(r, "/healthz", FB_HTTP_GET, h0, &tag, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_http_router_add(r, "/upstream/*", FB_HTTP_GET | FB_HTTP_POST, h1, NULL,
+			    &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_http_router_add(r, "/upstream/x/*", FB_HTTP_POST, h2, NULL, &err),
+	    FB_OK);
+	CU_ASSERT_EQUAL(fb_http_router_add(r, "/upstream/exact", FB_HTTP_DELETE, h0, NULL, &err),
+	    FB_OK);
+
+	/* exact */
+	CU_ASSERT_EQUAL(fb_http_router_match(r, FB_HTTP_GET, "/healthz", &fn, &arg, &label, &allow),
+	    FB_HTTP_ROUTE_FOUND);
+	CU_ASSERT_PTR_EQUAL(fn, h0);
+	CU_ASSERT_PTR_EQUAL(arg, &tag);
+	CU_ASSERT_STRING_EQUAL(label, "/healthz");
+	/* GET implies HEAD */
+	CU_ASSERT_EQUAL(fb_http_router_match(r, FB_HTTP_HEAD, "/healthz", &fn, &arg, &label, &allow),
+	    FB_HTTP_ROUTE_FOUND);
+	CU_ASSERT_EQUAL(allow, FB_HTTP_GET | FB_HTTP_HEAD);
+	/* exact paths do not match below themselves */
+	CU_ASSERT_EQUAL(fb_http_router_match(r, FB_HTTP_GET, "/healthz/x", &fn, &arg, &label,
+			    &allow), FB_HTTP_ROUTE_NOT_FOUND);
+	CU_ASSERT_STRING_EQUAL(label, FB_HTTP_ROUTE_UNMATCHED);
+	CU_ASSERT_EQUAL(allow, 0);
+	/* 405 with the methods allowed */
+	CU_ASSERT_EQUAL(fb_http_router_match(r, FB_HTTP_POST, "/healthz", &fn, &arg, &label, &allow),
+	    FB_HTTP_ROUTE_BAD_METHOD);
+	CU_ASSERT_STRING_EQUAL(label, "/healthz");
+	CU_ASSERT_EQUAL(allow, FB_HTTP_GET | FB_HTTP_HEAD);
+	CU_ASSERT_EQUAL(fb_http_router_match(r, FB_HTTP_OTHER, "/healthz", &fn, &arg, &label,
+			    &allow), FB_HTTP_ROUTE_BAD_METHOD);
+	/* prefix: the label is the pattern, not the path */
+	CU_ASSERT_EQUAL(fb_http_router_match(r, FB_HTTP_POST, "/upstream/google/acs", &fn, &arg,
+			    &label, &allow), FB_HTTP_ROUTE_FOUND);
+	CU_ASSERT_PTR_EQUAL(fn, h1);
+	CU_ASSERT_STRING_EQUAL(label, "/upstream/*");
+	CU_ASSERT_EQUAL(fb_http_router_match(r, FB_HTTP_GET, "/upstream/", &fn, &arg, &label,
+			    &allow), FB_HTTP_ROUTE_FOUND);
+	CU_ASSERT_EQUAL(fb_http_router_match(r, FB_HTTP_GET, "/upstream", &fn, &arg, &label,
+			    &allow), FB_HTTP_ROUTE_NOT_FOUND);
+	CU_ASSERT_EQUAL(fb_http_router_match(r, FB_HTTP_GET, "/upstreamx/a", &fn, &arg, &label,
+			    &allow), FB_HTTP_ROUTE_NOT_FOUND);
+	/* the longest prefix wins, even when its method does not match */
+	CU_ASSERT_EQUAL(fb_http_router_match(r, FB_HTTP_POST, "/upstream/x/1", &fn, &arg, &label,
+			    &allow), FB_HTTP_ROUTE_FOUND);
+	CU_ASSERT_PTR_EQUAL(fn, h2);
+	CU_ASSERT_STRING_EQUAL(label, "/upstream/x/*");
+	CU_ASSERT_EQUAL(fb_http_router_match(r, FB_HTTP_GET, "/upstream/x/1", &fn, &arg, &label,
+			    &allow), FB_HTTP_ROUTE_BAD_METHOD);
+	CU_ASSERT_EQUAL(allow, FB_HTTP_POST);
+	/* an exact path wins over a prefix */
+	CU_ASSERT_EQUAL(fb_http_router_match(r, FB_HTTP_DELETE, "/upstream/exact", &fn, &arg,
+			    &label, &allow), FB_HTTP_ROUTE_FOUND);
+	CU_ASSERT_STRING_EQUAL(label, "/upstream/exact");
+	CU_ASSERT_EQUAL(fb_http_router_match(r, FB_HTTP_GET, "/", NULL, NULL, NULL, NULL),
+	    FB_HTTP_ROUTE_NOT_FOUND);
+
+	/* bad additions */
+	CU_ASSERT_EQUAL(fb_http_router_add(r, "/healthz", FB_HTTP_POST, h0, NULL, &err),
+	    FB_ERR_INVALID);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "already"));
+	CU_ASSERT_EQUAL(fb_http_router_add(r, "healthz", FB_HTTP_GET, h0, NULL, &err),
+	    FB_ERR_INVALID);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "'healthz'"));
+	CU_ASSERT_EQUAL(fb_http_router_add(r, "/m", 0, h0, NULL, &err), FB_ERR_INVALID);
+	fb_http_router_free(r);
+	fb_http_router_free(NULL);
+}
+
+static void
+test_router_limit(void)
+{
+	struct fb_http_router *r = fb_http_router_new();
+	struct fb_err err = {0};
+	char path[32];
+
+	for (int i = 0; i < FB_HTTP_ROUTES_MAX; i++) {
+		snprintf(path, sizeof(path), "/r%d", i);
+		CU_ASSERT_EQUAL(fb_http_router_add(r, path, FB_HTTP_GET, h0, NULL, &err), FB_OK);
+	}
+	CU_ASSERT_EQUAL(fb_http_router_add(r, "/one-more", FB_HTTP_GET, h0, NULL, &err),
+	    FB_ERR_LIMIT);
+	fb_http_router_free(r);
+}
+
+static void
+test_methods(void)
+{
+	char buf[64];
+
+	CU_ASSERT_EQUAL(fb_http_method_parse("GET"), FB_HTTP_GET);
+	CU_ASSERT_EQUAL(fb_http_method_parse("PATCH"), FB_HTTP_PATCH);
+	CU_ASSERT_EQUAL(fb_http_method_parse("get"), FB_HTTP_OTHER);
+	CU_ASSERT_EQUAL(fb_http_method_parse("BREW"), FB_HTTP_OTHER);
+	fb_http_methods_format(FB_HTTP_GET | FB_HTTP_HEAD | FB_HTTP_POST, buf, sizeof(buf));
+	CU_ASSERT_STRING_EQUAL(buf, "GET, HEAD, POST");
+	fb_http_methods_format(0, buf, sizeof(buf));
+	CU_ASSERT_STRING_EQUAL(buf, "");
+}
+
+/* ---- request ids ------------------------------------------------------------ */
+
+static void
+test_reqid(void)
+{
+	char id64[65], id65[66];
+
+	memset(id64, 'a', 64);
+	id64[64] = '\0';
+	memset(id65, 'a', 65);
+	id65[65] = '\0';
+	CU_ASSERT_TRUE(fb_http_reqid_check("abc"));
+	CU_ASSERT_TRUE(fb_http_reqid_check("test-req.ID_0123456789"));
+	CU_ASSERT_TRUE(fb_http_reqid_check("x"));
+	CU_ASSERT_TRUE(fb_http_reqid_check(id64));
+	CU_ASSERT_FALSE(fb_http_reqid_check(id65));
+	CU_ASSERT_FALSE(fb_http_reqid_check(""));
+	CU_ASSERT_FALSE(fb_http_reqid_check(NULL));
+	CU_ASSERT_FALSE(fb_http_reqid_check("has space"));
+	CU_ASSERT_FALSE(fb_http_reqid_check("<script>"));
+	CU_ASSERT_FALSE(fb_http_reqid_check("a\"b"));
+	CU_ASSERT_FALSE(fb_http_reqid_check("semi;colon"));
+	CU_ASSERT_FALSE(fb_http_reqid_check("new\nline"));
+	CU_ASSERT_FALSE(fb_http_reqid_check("caf\xc3\xa9"));
+}
+
+/* ---- header size -------------------------------------------------------------- */
+
+static void
+test_header_bytes(void)
+{
+	struct evkeyvalq h;
+	const char *line = "GET /healthz HTTP/1.1\r\n";
+	size_t n;
+
+	TAILQ_INIT(&h);
+	/* request line + final CRLF */
+	CU_ASSERT_EQUAL(fb_http_header_bytes("GET", "/healthz", &h), strlen(line) + 2);
+	evhttp_add_header(&h, "Host", "x");
+	evhttp_add_header(&h, "X-Filler", "0123456789");
+	n = fb_http_header_bytes("GET", "/healthz", &h);
+	CU_ASSERT_EQUAL(n, strlen(line) + strlen("Host: x\r\n") + strlen("X-Filler: 0123456789\r\n") +
+	    2);
+	evhttp_clear_headers(&h);
+}
+
+/* ---- metrics ------------------------------------------------------------------ */
+
+/* The value of the sample line that starts with prefix (labels included), -1 when absent. */
+static double
+sample(const char *text, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	for (const char *p = text; p != NULL && *p != '\0';) {
+		const char *eol = strchr(p, '\n');
+
+		if (strncmp(p, prefix, n) == 0 && p[n] == ' ')
+			return strtod(p + n + 1, NULL);
+		p = eol != NULL ? eol + 1 : NULL;
+	}
+	return -1;
+}
+
+/*
+ * Checks the exposition line by line: comments are HELP or TYPE, every
+ * sample belongs to a family declared by a TYPE line before it, and each
+ * family has exactly one HELP and one TYPE.
+ */
+static int
+exposition_ok(const char *text)
+{
+	char *copy = fb_xstrdup(text), *save = NULL;
+	char families[32][96];
+	size_t nfam = 0;
+	int ok = 1;
+
+	for (char *l = strtok_r(copy, "\n", &save); l != NULL; l = strtok_r(NULL, "\n", &save)) {
+		if (strncmp(l, "# HELP ", 7) == 0)
+			continue;
+		if (strncmp(l, "# TYPE ", 7) == 0) {
+			char name[96];
+			const char *sp = strchr(l + 7, ' ');
+
+			if (sp == NULL || nfam == 32 || (size_t)(sp - (l + 7)) >= sizeof(name)) {
+				ok = 0;
+				break;
+			}
+			snprintf(name, sizeof(name), "%.*s", (int)(sp - (l + 7)), l + 7);
+			for (size_t i = 0; i < nfam; i++)
+				if (strcmp(families[i], name) == 0)
+					ok = 0;
+			if (strcmp(sp + 1, "counter") != 0 && strcmp(sp + 1, "gauge") != 0 &&
+			    strcmp(sp + 1, "histogram") != 0)
+				ok = 0;
+			snprintf(families[nfam++], sizeof(families[0]), "%s", name);
+			continue;
+		}
+		if (l[0] == '#') {
+			ok = 0;
+			break;
+		}
+		/* a sample: its name must start with a declared family */
+		{
+			int found = 0;
+
+			for (size_t i = 0; i < nfam; i++) {
+				size_t fl = strlen(families[i]);
+
+				if (strncmp(l, families[i], fl) == 0 &&
+				    (l[fl] == ' ' || l[fl] == '{' || l[fl] == '_'))
+					found = 1;
+			}
+			if (!found || strchr(l, ' ') == NULL)
+				ok = 0;
+		}
+	}
+	free(copy);
+	return ok;
+}
+
+static char *
+render(struct fb_http_metrics *m)
+{
+	struct fb_buf b;
+	struct fb_err err = {0};
+
+	fb_buf_init(&b, 1 << 20);
+	CU_ASSERT_EQUAL(fb_http_metrics_render(m, &b, &err), FB_OK);
+	return fb_buf_take(&b);
+}
+
+static void
+test_metrics_render(void)
+{
+	struct fb_http_metrics *m = NULL;
+	struct fb_err err = {0};
+	char *text;
+
+	CU_ASSERT_EQUAL_FATAL(fb_http_metrics_new(&m, &err), FB_OK);
+	fb_http_metrics_set_workers(m, 3);
+	fb_http_metrics_worker_restarted(m);
+	fb_http_metrics_observe(m, "/healthz", 200, 0.0001);
+	fb_http_metrics_observe(m, "/healthz", 200, 0.003);
+	fb_http_metrics_observe(m, "/healthz", 405, 20.0);
+	fb_http_metrics_observe(m, FB_HTTP_ROUTE_UNMATCHED, 404, 0.0002);
+	fb_http_metrics_observe(m, "/we\"ird\\", 200, 0.1);
+	text = render(m);
+	CU_ASSERT_TRUE(exposition_ok(text));
+	CU_ASSERT_PTR_NOT_NULL(strstr(text, "# TYPE fedbroker_http_requests_total counter\n"));
+	CU_ASSERT_PTR_NOT_NULL(
+	    strstr(text, "# TYPE fedbroker_http_request_duration_seconds histogram\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(text, "# HELP fedbroker_build_info "));
+	CU_ASSERT_PTR_NOT_NULL(strstr(text, "fedbroker_build_info{version=\"" FB_VERSION "\"} 1\n"));
+	CU_ASSERT_EQUAL(sample(text, "fedbroker_workers"), 3);
+	CU_ASSERT_EQUAL(sample(text, "fedbroker_worker_restarts_total"), 1);
+	CU_ASSERT_TRUE(sample(text, "process_start_time_seconds") > 1e9);
+	CU_ASSERT_EQUAL(sample(text, "fedbroker_http_requests_total{route=\"/healthz\",code=\"200\"}"),
+	    2);
+	CU_ASSERT_EQUAL(sample(text, "fedbroker_http_requests_total{route=\"/healthz\",code=\"405\"}"),
+	    1);
+	CU_ASSERT_EQUAL(
+	    sample(text, "fedbroker_http_requests_total{route=\"unmatched\",code=\"404\"}"), 1);
+	/* label values are escaped */
+	CU_ASSERT_EQUAL(
+	    sample(text, "fedbroker_http_requests_total{route=\"/we\\\"ird\\\\\",code=\"200\"}"), 1);
+	/* buckets are cumulative; +Inf and _count hold every observation */
+	CU_ASSERT_EQUAL(sample(text, "fedbroker_http_request_duration_seconds_bucket"
+				     "{route=\"/healthz\",le=\"0.0005\"}"), 1);
+	CU_ASSERT_EQUAL(sample(text, "fedbroker_http_request_duration_seconds_bucket"
+				     "{route=\"/healthz\",le=\"0.005\"}"), 2);
+	CU_ASSERT_EQUAL(sample(text, "fedbroker_http_request_duration_seconds_bucket"
+				     "{route=\"/healthz\",le=\"10\"}"), 2);
+	CU_ASSERT_EQUAL(sample(text, "fedbroker_http_request_duration_seconds_bucket"
+				     "{route=\"/healthz\",le=\"+Inf\"}"), 3);
+	CU_ASSERT_EQUAL(sample(text, "fedbroker_http_request_duration_seconds_count"
+				     "{route=\"/healthz\"}"), 3);
+	CU_ASSERT_DOUBLE_EQUAL(sample(text, "fedbroker_http_request_duration_seconds_sum"
+					    "{route=\"/healthz\"}"), 20.0031, 0.0001);
+	free(text);
+	fb_http_metrics_free(m);
+}
+
+/* Two processes add to the same shared counters (the master maps them before forking). */
+static void
+test_metrics_shared(void)
+{
+	struct fb_http_metrics *m = NULL;
+	struct fb_err err = {0};
+	char *text;
+	pid_t pid;
+	int st = -1;
+
+	CU_ASSERT_EQUAL_FATAL(fb_http_metrics_new(&m, &err), FB_OK);
+	pid = fork();
+	CU_ASSERT_FATAL(pid >= 0);
+	if (pid == 0) {
+		for (int i = 0; i < 1000; i++) {
+			fb_http_metrics_observe(m, "/healthz", 200, 0.001);
+			fb_http_metrics_observe(m, "/child-only", 201, 0.001);
+		}
+		fb_http_metrics_worker_restarted(m);
+		_exit(0);
+	}
+	for (int i = 0; i < 1000; i++)
+		fb_http_metrics_observe(m, "/healthz", 200, 0.001);
+	CU_ASSERT_EQUAL(waitpid(pid, &st, 0), pid);
+	CU_ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	text = render(m);
+	CU_ASSERT_TRUE(exposition_ok(text));
+	CU_ASSERT_EQUAL(sample(text, "fedbroker_http_requests_total{route=\"/healthz\",code=\"200\"}"),
+	    2000);
+	CU_ASSERT_EQUAL(
+	    sample(text, "fedbroker_http_requests_total{route=\"/child-only\",code=\"201\"}"), 1000);
+	CU_ASSERT_EQUAL(sample(text, "fedbroker_http_request_duration_seconds_count"
+				     "{route=\"/healthz\"}"), 2000);
+	CU_ASSERT_EQUAL(sample(text, "fedbroker_worker_restarts_total"), 1);
+	/* one series per route, however many processes added the name */
+	{
+		const char *p = text;
+		int series = 0;
+
+		while ((p = strstr(p, "fedbroker_http_requests_total{route=\"/child-only\"")) != NULL) {
+			series++;
+			p++;
+		}
+		CU_ASSERT_EQUAL(series, 1);
+	}
+	free(text);
+	fb_http_metrics_free(m);
+}
+
+/* Routes beyond the segment's capacity are counted as unmatched, not dropped. */
+static void
+test_metrics_overflow(void)
+{
+	struct fb_http_metrics *m = NULL;
+	struct fb_err err = {0};
+	char route[32], *text;
+
+	CU_ASSERT_EQUAL_FATAL(fb_http_metrics_new(&m, &err), FB_OK);
+	for (int i = 0; i < FB_HTTP_ROUTES_MAX + 10; i++) {
+		snprintf(route, sizeof(route), "/r%d", i);
+		fb_http_metrics_observe(m, route, 200, 0.001);
+	}
+	text = render(m);
+	CU_ASSERT_EQUAL(sample(text, "fedbroker_http_requests_total{route=\"unmatched\",code=\"200\"}"),
+	    10);
+	free(text);
+	fb_http_metrics_free(m);
+}
+
+int
+fb_test_http_register(void)
+{
+	CU_pSuite s = CU_add_suite("http", NULL, NULL);
+
+	if (s == NULL)
+		return -1;
+	if (CU_add_test(s, "status table", test_status_table) == NULL ||
+	    CU_add_test(s, "security headers", test_security_headers) == NULL ||
+	    CU_add_test(s, "router", test_router) == NULL ||
+	    CU_add_test(s, "router limit", test_router_limit) == NULL ||
+	    CU_add_test(s, "methods", test_methods) == NULL ||
+	    CU_add_test(s, "request id", test_reqid) == NULL ||
+	    CU_add_test(s, "header bytes", test_header_bytes) == NULL ||
+	    CU_add_test(s, "metrics render", test_metrics_render) == NULL ||
+	    CU_add_test(s, "metrics shared across processes", test_metrics_shared) == NULL ||
+	    CU_add_test(s, "metrics route overflow", test_metrics_overflow) == NULL)
+		return -1;
+	return 0;
+}
