@@ -13,7 +13,7 @@ BUILD_PKGS="build-essential autoconf automake autoconf-archive libtool pkg-confi
 libevent-dev libssl-dev libjansson-dev libyaml-dev libsqlite3-dev liblasso3-dev
 libxmlsec1-dev libxml2-dev libglib2.0-dev libcurl4-openssl-dev libpq-dev libargon2-dev
 libqrencode-dev libcunit1-dev"
-TEST_PKGS="python3 openssl curl sqlite3 valgrind clang libclang-rt-14-dev procps"
+TEST_PKGS="python3 python3-aiosmtpd openssl curl sqlite3 valgrind clang libclang-rt-14-dev procps"
 
 say() { printf '==> %s\n' "$*"; }
 

@@ -225,6 +225,160 @@ check_keys(struct fb_conf_ctx *ctx)
 	}
 }
 
+static void
+check_groups(struct fb_conf_ctx *ctx)
+{
+	const struct fb_conf *c = ctx->conf;
+	struct fb_conf_place pl;
+
+	for (size_t i = 0; i < c->ngroups; i++) {
+		const struct fb_conf_group *g = &c->groups[i];
+		char *path;
+
+		for (size_t j = 0; j < i && g->name != NULL; j++)
+			if (c->groups[j].name != NULL && strcmp(c->groups[j].name, g->name) == 0) {
+				path = fb_xasprintf("groups[%zu].name", i);
+				place(ctx, path, NULL, &pl);
+				fb_conf_problem(ctx, &pl, path, 1,
+				    "duplicate group '%s' (also groups[%zu])", g->name, j);
+				free(path);
+				break;
+			}
+		for (size_t m = 1; m < g->nmembers; m++)
+			for (size_t j = 0; j < m; j++)
+				if (strcmp(g->members[m], g->members[j]) == 0) {
+					char *ipath = fb_xasprintf("groups[%zu].members", i);
+
+					path = fb_xasprintf("groups[%zu].members[%zu]", i, m);
+					place(ctx, path, ipath, &pl);
+					fb_conf_problem(ctx, &pl, path, 0, "'%s' is listed twice",
+					    g->members[m]);
+					free(ipath);
+					free(path);
+					break;
+				}
+	}
+}
+
+/* Bootstrap secrets shorter than these are refused (SECURITY: they grant admin). */
+#define FB_CONF_MIN_BOOTSTRAP_PASSWORD 12
+#define FB_CONF_MIN_BOOTSTRAP_TOKEN    32
+
+static void
+check_local(struct fb_conf_ctx *ctx)
+{
+	const struct fb_conf *c = ctx->conf;
+	struct fb_conf_place pl;
+
+	/* Argon2 needs at least 8 KiB of memory per lane. */
+	if ((uint64_t)c->argon2_m_cost_kib < 8 * (uint64_t)c->argon2_parallelism) {
+		place(ctx, "local.password.memory_kib", "local.password.parallelism", &pl);
+		fb_conf_problem(ctx, &pl, "local.password.memory_kib", 1,
+		    "%u KiB is too little for parallelism %u: argon2 needs at least 8 KiB per lane "
+		    "(%u KiB)",
+		    (unsigned)c->argon2_m_cost_kib, (unsigned)c->argon2_parallelism,
+		    8 * (unsigned)c->argon2_parallelism);
+	}
+	if (c->bootstrap_password != NULL &&
+	    strlen(c->bootstrap_password) < FB_CONF_MIN_BOOTSTRAP_PASSWORD) {
+		place(ctx, "local.bootstrap.password", NULL, &pl);
+		fb_conf_problem(ctx, &pl, "local.bootstrap.password", 1,
+		    "the password is %zu bytes long; at least %d are needed",
+		    strlen(c->bootstrap_password), FB_CONF_MIN_BOOTSTRAP_PASSWORD);
+	}
+	if (c->bootstrap_token != NULL &&
+	    strlen(c->bootstrap_token) < FB_CONF_MIN_BOOTSTRAP_TOKEN) {
+		place(ctx, "local.bootstrap.token", NULL, &pl);
+		fb_conf_problem(ctx, &pl, "local.bootstrap.token", 1,
+		    "the token is %zu bytes long; at least %d are needed (make one with: openssl "
+		    "rand -hex 32)",
+		    strlen(c->bootstrap_token), FB_CONF_MIN_BOOTSTRAP_TOKEN);
+	}
+	if (!c->bootstrap_enabled) {
+		static const char *const keys[] = {"local.bootstrap.password",
+		    "local.bootstrap.token"};
+
+		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+			if (fb_conf_is_set(ctx, keys[i])) {
+				place(ctx, keys[i], NULL, &pl);
+				fb_conf_problem(ctx, &pl, keys[i], 0,
+				    "ignored: local.bootstrap.enabled is false");
+			}
+	}
+}
+
+/* 1 when host (no brackets) is localhost, 127.0.0.0/8 or ::1. */
+static int
+host_is_loopback(const char *host)
+{
+	unsigned char a4[4], a6[16];
+
+	if (strcasecmp(host, "localhost") == 0 || strcasecmp(host, "localhost.") == 0)
+		return 1;
+	if (inet_pton(AF_INET, host, a4) == 1)
+		return a4[0] == 127;
+	return inet_pton(AF_INET6, host, a6) == 1 &&
+	       memcmp(a6, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 16) == 0;
+}
+
+static void
+check_smtp(struct fb_conf_ctx *ctx)
+{
+	static const char *const keys[] = {"smtp.port", "smtp.security", "smtp.username",
+	    "smtp.password", "smtp.from", "smtp.timeout"};
+	static const int ports[] = {587, 465, 25}; /* by enum fb_conf_smtp_security */
+	struct fb_conf *c = ctx->conf;
+	struct fb_conf_place pl;
+
+	if (c->smtp_host == NULL) {
+		if (fb_conf_is_set(ctx, "smtp.host"))
+			return; /* given but refused: reported already */
+		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+			if (fb_conf_is_set(ctx, keys[i])) {
+				place(ctx, keys[i], NULL, &pl);
+				fb_conf_problem(ctx, &pl, keys[i], 0,
+				    "ignored: smtp.host is not set, so email is off");
+			}
+		return;
+	}
+	if (c->smtp_from == NULL && !fb_conf_is_set(ctx, "smtp.from")) {
+		place(ctx, "smtp.host", NULL, &pl);
+		fb_conf_problem(ctx, &pl, "smtp.from", 1,
+		    "missing: required when smtp.host is set (e.g. from: \"Example SSO "
+		    "<sso@example.com>\")");
+	}
+	if (c->smtp_port == 0 && !fb_conf_is_set(ctx, "smtp.port"))
+		c->smtp_port = ports[c->smtp_security];
+	if (fb_conf_is_set(ctx, "smtp.username") != fb_conf_is_set(ctx, "smtp.password")) {
+		const char *given =
+		    fb_conf_is_set(ctx, "smtp.username") ? "smtp.username" : "smtp.password";
+		const char *missing =
+		    fb_conf_is_set(ctx, "smtp.username") ? "smtp.password" : "smtp.username";
+
+		place(ctx, given, NULL, &pl);
+		fb_conf_problem(ctx, &pl, missing, 1,
+		    "missing: %s is set; give both smtp.username and smtp.password, or neither",
+		    given);
+	}
+	/* SECURITY: without TLS the SMTP password and the recovery links cross the network. */
+	if (c->smtp_security == FB_SMTP_NONE && !host_is_loopback(c->smtp_host)) {
+		place(ctx, "smtp.security", "smtp.host", &pl);
+		fb_conf_problem(ctx, &pl, "smtp.security", 0,
+		    "none sends mail%s unencrypted to the non-loopback host '%s': use starttls or "
+		    "tls",
+		    c->smtp_username != NULL ? " and the SMTP password" : "", c->smtp_host);
+	}
+	if ((c->smtp_security == FB_SMTP_STARTTLS && c->smtp_port == 465) ||
+	    (c->smtp_security == FB_SMTP_TLS && (c->smtp_port == 587 || c->smtp_port == 25))) {
+		place(ctx, "smtp.port", "smtp.security", &pl);
+		fb_conf_problem(ctx, &pl, "smtp.port", 0,
+		    "port %d usually expects %s, but smtp.security is %s", c->smtp_port,
+		    c->smtp_port == 465 ? "implicit TLS (security: tls)"
+		                        : "STARTTLS (security: starttls)",
+		    c->smtp_security == FB_SMTP_TLS ? "tls" : "starttls");
+	}
+}
+
 void
 fb_conf_check_all(struct fb_conf_ctx *ctx)
 {
@@ -233,4 +387,7 @@ fb_conf_check_all(struct fb_conf_ctx *ctx)
 	check_public_url(ctx);
 	check_store(ctx);
 	check_keys(ctx);
+	check_groups(ctx);
+	check_local(ctx);
+	check_smtp(ctx);
 }

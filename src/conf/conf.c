@@ -362,6 +362,22 @@ fb_conf_free(struct fb_conf *conf)
 	for (size_t i = 0; i < conf->ncookie_secrets; i++)
 		fb_secret_free(conf->cookie_secrets[i]);
 	free(conf->cookie_secrets);
+	for (size_t i = 0; i < conf->ngroups; i++) {
+		free(conf->groups[i].name);
+		json_decref(conf->groups[i].attributes);
+		for (size_t j = 0; j < conf->groups[i].nmembers; j++)
+			free(conf->groups[i].members[j]);
+		free(conf->groups[i].members);
+	}
+	free(conf->groups);
+	fb_secret_free(conf->bootstrap_password);
+	fb_secret_free(conf->bootstrap_token);
+	free(conf->smtp_host);
+	free(conf->smtp_username);
+	fb_secret_free(conf->smtp_password);
+	free(conf->smtp_from);
+	free(conf->org_name);
+	free(conf->logo_url);
 	free(conf);
 }
 

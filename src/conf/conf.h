@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "core/core.h"
 
 enum fb_conf_key_state {
@@ -16,9 +18,10 @@ enum fb_conf_key_state {
 /* A signing key given in the configuration (keys: list). */
 struct fb_conf_key {
 	char *id;
-	char *key_file;	  /* PEM private key (RSA or EC) */
-	char *cert_file;  /* PEM X.509 certificate */
-	char *passphrase; /* resolved secret (from env:/file:), NULL when the key is not encrypted */
+	char *key_file;  /* PEM private key (RSA or EC) */
+	char *cert_file; /* PEM X.509 certificate */
+	char
+	    *passphrase; /* resolved secret (from env:/file:), NULL when the key is not encrypted */
 	enum fb_conf_key_state state;
 };
 
@@ -32,21 +35,36 @@ enum fb_conf_store_driver {
  * string is owned by the struct and freed by fb_conf_free(). A reload
  * builds a new one.
  */
+/* A group declared in the configuration (groups: list). */
+struct fb_conf_group {
+	char *name;
+	json_t *attributes; /* an object of free-form values (aws_role: Admin); never NULL */
+	char **members;     /* usernames */
+	size_t nmembers;
+	int require_mfa;
+};
+
+enum fb_conf_smtp_security {
+	FB_SMTP_STARTTLS = 0, /* port 587: STARTTLS required */
+	FB_SMTP_TLS,          /* port 465: implicit TLS */
+	FB_SMTP_NONE,         /* plain (loopback relays and tests only) */
+};
+
 struct fb_conf {
 	char *path; /* the file it was read from, "(built-in)" when none */
 
 	/* server: */
 	char **listen; /* "ADDR:PORT" or "[V6]:PORT", at least one */
 	size_t nlisten;
-	int workers;	  /* 0 = one per core */
+	int workers;      /* 0 = one per core */
 	char *public_url; /* external base URL, no trailing slash */
 	char *state_dir;
 	char *tls_cert; /* both or neither */
 	char *tls_key;
 	size_t max_header_bytes;
 	size_t max_body_bytes;
-	int64_t request_timeout; /* seconds, whole request including body */
-	int64_t idle_timeout;	 /* seconds a keep-alive connection may stay idle */
+	int64_t request_timeout;  /* seconds, whole request including body */
+	int64_t idle_timeout;     /* seconds a keep-alive connection may stay idle */
 	int64_t shutdown_timeout; /* seconds SIGTERM waits for in-flight requests */
 
 	/* log: */
@@ -66,19 +84,48 @@ struct fb_conf {
 
 	/* session: */
 	char *cookie_name;
-	int64_t session_lifetime;  /* seconds */
-	char **cookie_secrets;	   /* resolved secrets; first seals. Empty = keys in state dir */
+	int64_t session_lifetime; /* seconds */
+	char **cookie_secrets;    /* resolved secrets; first seals. Empty = keys in state dir */
 	size_t ncookie_secrets;
 
 	/* metrics: */
 	int metrics_enabled;
+
+	/* groups: (in file order; names unique) */
+	struct fb_conf_group *groups;
+	size_t ngroups;
+
+	/* local: (local accounts) */
+	uint32_t argon2_t_cost;      /* local.password.time_cost (3) */
+	uint32_t argon2_m_cost_kib;  /* local.password.memory_kib (65536) */
+	uint32_t argon2_parallelism; /* local.password.parallelism (1) */
+	int bootstrap_enabled;       /* local.bootstrap.enabled (true) */
+	char *bootstrap_password;  /* local.bootstrap.password: resolved secret or NULL (random) */
+	char *bootstrap_token;     /* local.bootstrap.token: resolved secret or NULL (random) */
+	int lockout_max_failures;  /* local.lockout.max_failures (5) before delays start */
+	int64_t lockout_window;    /* local.lockout.window (15m) failures are counted in */
+	int64_t lockout_max_delay; /* local.lockout.max_delay (15m) the delay grows to */
+	int64_t recovery_lifetime; /* local.recovery_link_lifetime (30m) */
+
+	/* smtp: (unset host = no email) */
+	char *smtp_host;
+	int smtp_port; /* default 587 for starttls, 465 for tls, 25 for none */
+	enum fb_conf_smtp_security smtp_security;
+	char *smtp_username;
+	char *smtp_password; /* resolved secret */
+	char *smtp_from;
+	int64_t smtp_timeout; /* seconds (30s) */
+
+	/* branding: */
+	char *org_name; /* branding.organization ("fedbroker") */
+	char *logo_url; /* branding.logo_url, may be NULL */
 };
 
 /* Flags given on the command line win over the file (serve --listen ...). */
 struct fb_conf_overrides {
 	const char *listen;    /* NULL = keep; "ADDR:PORT", several separated by commas */
 	const char *state_dir; /* NULL = keep; relative to the working directory */
-	int workers;	       /* -1 = keep */
+	int workers;           /* -1 = keep */
 };
 
 /*
@@ -137,6 +184,23 @@ void fb_conf_free(struct fb_conf *conf);
  * empty, or the file unreadable or empty.
  */
 enum fb_status fb_conf_secret_resolve(const char *ref, char **out, struct fb_err *err);
+
+/*
+ * 1 when s is an email address fedbroker accepts (an RFC 5322 addr-spec,
+ * restricted): local@domain, at most 254 bytes; the local part (1..64
+ * bytes) is a dot-atom of ASCII atext (no quoted strings); the domain is
+ * dot-separated labels of [A-Za-z0-9-] (1..63 bytes, no leading or
+ * trailing '-'). No spaces, CR, LF or control characters. NULL: 0.
+ */
+int fb_conf_addr_spec_check(const char *s);
+/*
+ * Splits a mailbox, "addr" or "Display Name <addr>" (the name may be
+ * double-quoted; UTF-8 allowed; no CR, LF, control characters, '<', '>'
+ * or '"' inside it), into *name (new, NULL when there is none) and *addr
+ * (new, checked with fb_conf_addr_spec_check). Free both with free().
+ * FB_ERR_INVALID with the reason otherwise (both NULL).
+ */
+enum fb_status fb_conf_mailbox_parse(const char *s, char **name, char **addr, struct fb_err *err);
 
 /* Number of CPUs online (>= 1), used when workers is 0. */
 int fb_conf_cpu_count(void);

@@ -23,6 +23,7 @@ enum conf_type {
 	CT_SECRET,  /* a secret reference (env:NAME, file:PATH), stored resolved */
 	CT_SECRETS, /* a list of secret references, min..max entries */
 	CT_ITEMS,   /* a list of mappings described by the keys "<name>[].<key>" */
+	CT_MAP,     /* a mapping of free-form values, kept as a JSON object (null: {}) */
 };
 
 #define CF_REQ 0x1 /* must be given (in a list item) */
@@ -44,13 +45,22 @@ struct conf_key {
 	size_t noff;      /* STRS, SECRETS, ITEMS: the field counting the entries */
 };
 
-static conf_check_fn v_listen, v_url, v_cookie_name, v_key_id;
+static conf_check_fn v_listen, v_url, v_cookie_name, v_key_id, v_group_name, v_username, v_host,
+    v_mailbox, v_text, v_logo;
 
 #define C(f) offsetof(struct fb_conf, f), sizeof(((struct fb_conf *)NULL)->f), 0
 #define CN(f, n)                                                                                   \
 	offsetof(struct fb_conf, f), sizeof(((struct fb_conf *)NULL)->f),                          \
 	    offsetof(struct fb_conf, n)
+/* A list of items: size is the size of one item. */
+#define CI(f, n)                                                                                   \
+	offsetof(struct fb_conf, f), sizeof(*((struct fb_conf *)NULL)->f),                         \
+	    offsetof(struct fb_conf, n)
 #define K(f) offsetof(struct fb_conf_key, f), sizeof(((struct fb_conf_key *)NULL)->f), 0
+#define G(f) offsetof(struct fb_conf_group, f), sizeof(((struct fb_conf_group *)NULL)->f), 0
+#define GN(f, n)                                                                                   \
+	offsetof(struct fb_conf_group, f), sizeof(((struct fb_conf_group *)NULL)->f),              \
+	    offsetof(struct fb_conf_group, n)
 
 /*
  * THE key table. One line per key; tests/check_conf_doc.sh reads the names
@@ -77,7 +87,7 @@ static const struct conf_key conf_keys[] = {
 	{"store.path", CT_PATH, NULL, 0, 0, NULL, NULL, 0, C(store_path)},
 	{"store.dsn", CT_SECRET, NULL, 0, 0, NULL, NULL, 0, C(store_dsn)},
 	{"store.busy_timeout", CT_DUR, "5s", 0, 60000, NULL, NULL, CF_MS, C(store_busy_timeout_ms)},
-	{"keys", CT_ITEMS, NULL, 0, 64, NULL, NULL, 0, CN(keys, nkeys)},
+	{"keys", CT_ITEMS, NULL, 0, 64, NULL, NULL, 0, CI(keys, nkeys)},
 	{"keys[].id", CT_STR, NULL, 0, 0, NULL, v_key_id, CF_REQ, K(id)},
 	{"keys[].key", CT_PATH, NULL, 0, 0, NULL, NULL, CF_REQ, K(key_file)},
 	{"keys[].cert", CT_PATH, NULL, 0, 0, NULL, NULL, CF_REQ, K(cert_file)},
@@ -87,6 +97,30 @@ static const struct conf_key conf_keys[] = {
 	{"session.lifetime", CT_DUR, "8h", 300, 2592000, NULL, NULL, 0, C(session_lifetime)},
 	{"session.cookie_keys", CT_SECRETS, NULL, 0, 16, NULL, NULL, 0, CN(cookie_secrets, ncookie_secrets)},
 	{"metrics.enabled", CT_BOOL, "true", 0, 0, NULL, NULL, 0, C(metrics_enabled)},
+	{"groups", CT_ITEMS, NULL, 0, 1000, NULL, NULL, 0, CI(groups, ngroups)},
+	{"groups[].name", CT_STR, NULL, 0, 0, NULL, v_group_name, CF_REQ, G(name)},
+	{"groups[].attributes", CT_MAP, "null", 0, 0, NULL, NULL, 0, G(attributes)},
+	{"groups[].members", CT_STRS, NULL, 0, 100000, NULL, v_username, 0, GN(members, nmembers)},
+	{"groups[].require_mfa", CT_BOOL, "false", 0, 0, NULL, NULL, 0, G(require_mfa)},
+	{"local.password.time_cost", CT_INT, "3", 1, 10, NULL, NULL, 0, C(argon2_t_cost)},
+	{"local.password.memory_kib", CT_INT, "65536", 8, 4194304, NULL, NULL, 0, C(argon2_m_cost_kib)},
+	{"local.password.parallelism", CT_INT, "1", 1, 16, NULL, NULL, 0, C(argon2_parallelism)},
+	{"local.bootstrap.enabled", CT_BOOL, "true", 0, 0, NULL, NULL, 0, C(bootstrap_enabled)},
+	{"local.bootstrap.password", CT_SECRET, NULL, 0, 0, NULL, NULL, 0, C(bootstrap_password)},
+	{"local.bootstrap.token", CT_SECRET, NULL, 0, 0, NULL, NULL, 0, C(bootstrap_token)},
+	{"local.lockout.max_failures", CT_INT, "5", 1, 100, NULL, NULL, 0, C(lockout_max_failures)},
+	{"local.lockout.window", CT_DUR, "15m", 60, 604800, NULL, NULL, 0, C(lockout_window)},
+	{"local.lockout.max_delay", CT_DUR, "15m", 1, 86400, NULL, NULL, 0, C(lockout_max_delay)},
+	{"local.recovery_link_lifetime", CT_DUR, "30m", 60, 604800, NULL, NULL, 0, C(recovery_lifetime)},
+	{"smtp.host", CT_STR, NULL, 0, 0, NULL, v_host, 0, C(smtp_host)},
+	{"smtp.port", CT_INT, NULL, 1, 65535, NULL, NULL, 0, C(smtp_port)},
+	{"smtp.security", CT_ENUM, "starttls", 0, 0, "starttls|tls|none", NULL, 0, C(smtp_security)},
+	{"smtp.username", CT_STR, NULL, 0, 0, NULL, v_text, 0, C(smtp_username)},
+	{"smtp.password", CT_SECRET, NULL, 0, 0, NULL, NULL, 0, C(smtp_password)},
+	{"smtp.from", CT_STR, NULL, 0, 0, NULL, v_mailbox, 0, C(smtp_from)},
+	{"smtp.timeout", CT_DUR, "30s", 1, 600, NULL, NULL, 0, C(smtp_timeout)},
+	{"branding.organization", CT_STR, "fedbroker", 0, 0, NULL, v_text, 0, C(org_name)},
+	{"branding.logo_url", CT_STR, NULL, 0, 0, NULL, v_logo, 0, C(logo_url)},
 };
 /* clang-format on */
 
@@ -175,6 +209,8 @@ expected(const struct conf_key *kd)
 		return "a list of secret references (env:NAME or file:PATH)";
 	case CT_ITEMS:
 		return "a list of mappings";
+	case CT_MAP:
+		return "a mapping";
 	default:
 		return "something else";
 	}
@@ -590,12 +626,31 @@ apply_defaults(struct fb_conf_ctx *ctx, const char *prefix, void *base)
 	}
 }
 
+/* The hint for an item that is not a mapping: "a mapping (id:, key:, cert:, ...)" (new). */
+static char *
+item_hint(const char *tprefix)
+{
+	size_t n = strlen(tprefix);
+	struct fb_buf b;
+
+	fb_buf_init(&b, 1024);
+	fb_buf_addf(&b, NULL, "a mapping (");
+	for (size_t k = 0; k < NKEYS; k++)
+		if ((conf_keys[k].flags & CF_REQ) != 0 &&
+		    strncmp(conf_keys[k].name, tprefix, n) == 0 && conf_keys[k].name[n] == '.')
+			fb_buf_addf(&b, NULL, "%s:, ", conf_keys[k].name + n + 1);
+	fb_buf_addf(&b, NULL, "...)");
+	return fb_buf_take(&b);
+}
+
 static int
 read_items(struct fb_conf_ctx *ctx, const struct conf_key *kd, json_t *v,
     const struct fb_conf_place *pl, const char *path, void *base)
 {
-	struct fb_conf_key **slot = (struct fb_conf_key **)((char *)base + kd->off);
+	char **slot = (char **)((char *)base + kd->off);
 	char *tprefix = fb_xasprintf("%s[]", kd->name);
+	/* "keys" -> "key", "groups" -> "group": what one item is called in messages. */
+	char *noun = fb_xstrndup(kd->name, strlen(kd->name) - 1);
 	size_t n = json_is_array(v) ? json_array_size(v) : 0;
 	int r = -1;
 
@@ -608,22 +663,26 @@ read_items(struct fb_conf_ctx *ctx, const struct conf_key *kd, json_t *v,
 		    (long long)kd->max);
 		goto out;
 	}
-	/* Only one list of mappings exists (keys:), so the item type is known here. */
-	*slot = fb_xcalloc(n + 1, sizeof(**slot));
+	/* kd->size is the size of one item (struct fb_conf_key, struct fb_conf_group). */
+	*slot = fb_xcalloc(n + 1, kd->size);
 	store_count(base, kd, n);
 	for (size_t i = 0; i < n; i++) {
 		json_t *item = json_array_get(v, i);
 		char *ipath = fb_xasprintf("%s[%zu]", path, i);
+		void *ibase = *slot + i * kd->size;
 		struct fb_conf_place ipl;
 
 		fb_conf_place_of(ctx, ipath, &ipl);
-		apply_defaults(ctx, tprefix, &(*slot)[i]);
+		apply_defaults(ctx, tprefix, ibase);
 		if (!json_is_object(item)) {
-			type_problem(ctx, &ipl, ipath, "a mapping (id:, key:, cert:, ...)", item);
+			char *hint = item_hint(tprefix);
+
+			type_problem(ctx, &ipl, ipath, hint, item);
+			free(hint);
 			free(ipath);
 			continue;
 		}
-		walk_mapping(ctx, item, tprefix, ipath, &(*slot)[i]);
+		walk_mapping(ctx, item, tprefix, ipath, ibase);
 		for (size_t k = 0; k < NKEYS; k++) {
 			const struct conf_key *ik = &conf_keys[k];
 			const char *leaf;
@@ -636,7 +695,7 @@ read_items(struct fb_conf_ctx *ctx, const struct conf_key *kd, json_t *v,
 				char *lpath = fb_xasprintf("%s.%s", ipath, leaf);
 
 				fb_conf_problem(ctx, &ipl, lpath, 1,
-				    "missing (required in every key)");
+				    "missing (required in every %s)", noun);
 				free(lpath);
 			}
 		}
@@ -644,8 +703,25 @@ read_items(struct fb_conf_ctx *ctx, const struct conf_key *kd, json_t *v,
 	}
 	r = 0;
 out:
+	free(noun);
 	free(tprefix);
 	return r;
+}
+
+static int
+read_map(struct fb_conf_ctx *ctx, const struct conf_key *kd, json_t *v,
+    const struct fb_conf_place *pl, const char *path, void *base)
+{
+	json_t **slot = (json_t **)((char *)base + kd->off);
+
+	if (!json_is_object(v) && !json_is_null(v)) {
+		type_problem(ctx, pl, path, expected(kd), v);
+		return -1;
+	}
+	json_decref(*slot);
+	/* The parse tree is freed after the load: keep a copy (depth bounded by the parser). */
+	*slot = json_is_null(v) ? json_object() : json_deep_copy(v);
+	return 0;
 }
 
 /* Reads v into kd's field of base; 0 when stored, -1 after reporting. */
@@ -687,6 +763,8 @@ read_value(struct fb_conf_ctx *ctx, const struct conf_key *kd, json_t *v,
 		return 0;
 	case CT_ITEMS:
 		return read_items(ctx, kd, v, pl, path, base);
+	case CT_MAP:
+		return read_map(ctx, kd, v, pl, path, base);
 	default:
 		return -1;
 	}
@@ -956,4 +1034,169 @@ v_key_id(struct fb_conf_ctx *ctx, const struct fb_conf_place *pl, const char *pa
 		return NULL;
 	}
 	return fb_xstrdup(v);
+}
+
+static char *
+v_group_name(struct fb_conf_ctx *ctx, const struct fb_conf_place *pl, const char *path,
+    const char *v)
+{
+	size_t len = strlen(v);
+
+	if (len == 0 || len > 64 ||
+	    strspn(v, "-_.0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	              "abcdefghijklmnopqrstuvwxyz") != len) {
+		fb_conf_problem(ctx, pl, path, 1,
+		    "'%s' is not a group name: use 1 to 64 letters, digits, '.', '_' or '-'", v);
+		return NULL;
+	}
+	return fb_xstrdup(v);
+}
+
+/* 1 when s holds a byte below 0x20 or DEL (CR, LF, tab, ...). */
+static int
+has_control(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 1;
+	return 0;
+}
+
+/* Free text on one line: 1..256 bytes of UTF-8 without control characters. */
+static char *
+v_text(struct fb_conf_ctx *ctx, const struct fb_conf_place *pl, const char *path, const char *v)
+{
+	size_t len = strlen(v);
+
+	if (len == 0 || len > 256) {
+		fb_conf_problem(ctx, pl, path, 1, "must be 1 to 256 bytes long (found %zu)", len);
+		return NULL;
+	}
+	if (!fb_utf8_check(v, len) || has_control(v)) {
+		fb_conf_problem(ctx, pl, path, 1,
+		    "must be one line of UTF-8 text without control characters");
+		return NULL;
+	}
+	return fb_xstrdup(v);
+}
+
+static char *
+v_username(struct fb_conf_ctx *ctx, const struct fb_conf_place *pl, const char *path, const char *v)
+{
+	size_t len = strlen(v);
+
+	if (len == 0 || len > 256 || !fb_utf8_check(v, len) || has_control(v) || v[0] == ' ' ||
+	    v[len - 1] == ' ') {
+		fb_conf_problem(ctx, pl, path, 1,
+		    "'%s' is not a username: 1 to 256 bytes of UTF-8, no control characters, no "
+		    "leading or trailing space",
+		    len <= 256 && !has_control(v) && fb_utf8_check(v, len) ? v : "(unprintable)");
+		return NULL;
+	}
+	return fb_xstrdup(v);
+}
+
+static char *
+v_host(struct fb_conf_ctx *ctx, const struct fb_conf_place *pl, const char *path, const char *v)
+{
+	size_t len = strlen(v);
+	unsigned char bin[16];
+	const char *p;
+
+	if (strstr(v, "://") != NULL) {
+		fb_conf_problem(ctx, pl, path, 1,
+		    "'%s' is a URL: give only the host name (e.g. "
+		    "email-smtp.eu-west-1.amazonaws.com) "
+		    "and set smtp.port and smtp.security",
+		    v);
+		return NULL;
+	}
+	/* A bracketed or bare IPv6 literal is kept without brackets. */
+	if (len > 2 && v[0] == '[' && v[len - 1] == ']') {
+		char *a = fb_xstrndup(v + 1, len - 2);
+
+		if (inet_pton(AF_INET6, a, bin) == 1)
+			return a;
+		free(a);
+	} else if (inet_pton(AF_INET6, v, bin) == 1) {
+		return fb_xstrdup(v);
+	}
+	if (strchr(v, ':') != NULL) {
+		fb_conf_problem(ctx, pl, path, 1,
+		    "'%s': give the port in smtp.port, not in the host name", v);
+		return NULL;
+	}
+	/* RFC 1123 host names (IPv4 literals have the same shape). */
+	for (p = v; *p != '\0';) {
+		size_t l =
+		    strspn(p, "-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
+
+		if (l == 0 || l > 63 || p[0] == '-' || p[l - 1] == '-' ||
+		    (p[l] != '.' && p[l] != '\0') || (p[l] == '.' && p[l + 1] == '\0'))
+			break;
+		p += l + (p[l] == '.');
+	}
+	if (len == 0 || len > 253 || *p != '\0') {
+		fb_conf_problem(ctx, pl, path, 1, "'%s' is not a host name or IP address",
+		    len <= 253 && !has_control(v) ? v : "(unprintable)");
+		return NULL;
+	}
+	return fb_xstrdup(v);
+}
+
+static char *
+v_mailbox(struct fb_conf_ctx *ctx, const struct fb_conf_place *pl, const char *path, const char *v)
+{
+	char *name = NULL, *addr = NULL;
+	struct fb_err err;
+
+	if (fb_conf_mailbox_parse(v, &name, &addr, &err) != FB_OK) {
+		fb_conf_problem(ctx, pl, path, 1, "%s", err.msg);
+		return NULL;
+	}
+	free(name);
+	free(addr);
+	return fb_xstrdup(v);
+}
+
+static char *
+v_logo(struct fb_conf_ctx *ctx, const struct fb_conf_place *pl, const char *path, const char *v)
+{
+	size_t len = strlen(v);
+	CURLU *u = NULL;
+	char *scheme = NULL, *user = NULL, *out = NULL;
+
+	/* SECURITY: the value lands in an HTML attribute; refuse what has no business in a URL. */
+	if (len == 0 || len > 2048 || strpbrk(v, " \"'<>\\`") != NULL || has_control(v)) {
+		fb_conf_problem(ctx, pl, path, 1,
+		    "must be an https:// URL or a path starting with '/', up to 2048 characters, "
+		    "without spaces, quotes or angle brackets");
+		goto out;
+	}
+	if (v[0] == '/') {
+		if (v[1] == '/') {
+			fb_conf_problem(ctx, pl, path, 1,
+			    "'%s' is a scheme-relative URL: write https://%s", v, v + 2);
+			goto out;
+		}
+		out = fb_xstrdup(v);
+		goto out;
+	}
+	if ((u = curl_url()) == NULL || curl_url_set(u, CURLUPART_URL, v, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    strcmp(scheme, "https") != 0) {
+		fb_conf_problem(ctx, pl, path, 1,
+		    "'%s' must be an https:// URL or a path starting with '/'", v);
+		goto out;
+	}
+	if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK) {
+		fb_conf_problem(ctx, pl, path, 1, "'%s' must not hold a user name or password", v);
+		goto out;
+	}
+	out = fb_xstrdup(v);
+out:
+	curl_free(scheme);
+	curl_free(user);
+	curl_url_cleanup(u);
+	return out;
 }

@@ -98,6 +98,26 @@ test_defaults(void)
 	CU_ASSERT_EQUAL(c->session_lifetime, 8 * 3600);
 	CU_ASSERT_EQUAL(c->ncookie_secrets, 0);
 	CU_ASSERT_EQUAL(c->metrics_enabled, 1);
+	CU_ASSERT_EQUAL(c->ngroups, 0);
+	CU_ASSERT_EQUAL(c->argon2_t_cost, 3);
+	CU_ASSERT_EQUAL(c->argon2_m_cost_kib, 65536);
+	CU_ASSERT_EQUAL(c->argon2_parallelism, 1);
+	CU_ASSERT_EQUAL(c->bootstrap_enabled, 1);
+	CU_ASSERT_PTR_NULL(c->bootstrap_password);
+	CU_ASSERT_PTR_NULL(c->bootstrap_token);
+	CU_ASSERT_EQUAL(c->lockout_max_failures, 5);
+	CU_ASSERT_EQUAL(c->lockout_window, 900);
+	CU_ASSERT_EQUAL(c->lockout_max_delay, 900);
+	CU_ASSERT_EQUAL(c->recovery_lifetime, 1800);
+	CU_ASSERT_PTR_NULL(c->smtp_host);
+	CU_ASSERT_EQUAL(c->smtp_port, 0);
+	CU_ASSERT_EQUAL(c->smtp_security, FB_SMTP_STARTTLS);
+	CU_ASSERT_PTR_NULL(c->smtp_username);
+	CU_ASSERT_PTR_NULL(c->smtp_password);
+	CU_ASSERT_PTR_NULL(c->smtp_from);
+	CU_ASSERT_EQUAL(c->smtp_timeout, 30);
+	CU_ASSERT_STRING_EQUAL(c->org_name, "fedbroker");
+	CU_ASSERT_PTR_NULL(c->logo_url);
 	fb_conf_free(c);
 	fb_conf_report_free(rep);
 	/* NULL report: not collected. */
@@ -266,12 +286,12 @@ test_unknown_key(void)
 	    1);
 	expect_error("log: {}\nzzz: 1\n",
 	    "t.yaml:2:1: zzz: unknown key 'zzz' (known here: server, log, store, keys, session, "
-	    "metrics)",
+	    "metrics, groups, local, smtp, branding)",
 	    1);
 	/* A dotted key never aliases a nested one. */
 	expect_error("server.workers: 2\n",
 	    "t.yaml:1:1: server.workers: unknown key 'server.workers' (known here: server, log, "
-	    "store, keys, session, metrics)",
+	    "store, keys, session, metrics, groups, local, smtp, branding)",
 	    1);
 	expect_error(
 	    "keys:\n  - id: a\n    key: /dev/null\n    cert: /dev/null\n    stat: active\n",
@@ -820,6 +840,410 @@ test_scalars(void)
 	json_decref(v);
 }
 
+/* Loads text expecting success with exactly these report lines (warnings). */
+static struct fb_conf *
+expect_ok(const char *text, size_t nwarn, const char *line)
+{
+	struct fb_conf_report *rep = NULL;
+	struct fb_conf *conf = NULL;
+
+	CU_ASSERT_EQUAL(load(text, NULL, &conf, &rep), FB_OK);
+	CU_ASSERT_EQUAL(fb_conf_report_warnings(rep), nwarn);
+	CU_ASSERT_EQUAL(fb_conf_report_errors(rep), 0);
+	if (fb_conf_report_count(rep) != nwarn)
+		for (size_t i = 0; i < fb_conf_report_count(rep); i++)
+			fprintf(stderr, "\n  %s", fb_conf_report_line(rep, i));
+	if (line != NULL)
+		CU_ASSERT(has(rep, line));
+	fb_conf_report_free(rep);
+	return conf;
+}
+
+static void
+test_groups(void)
+{
+	struct fb_conf *c;
+	char *j;
+
+	c = expect_ok("groups:\n"
+	              "  - name: superusers\n"
+	              "    members: [admin, alice]\n"
+	              "    require_mfa: true\n"
+	              "    attributes:\n"
+	              "      aws_role: Admin\n"
+	              "      level: 3\n"
+	              "      ratio: 0.5\n"
+	              "      on: true\n"
+	              "      quoted: \"42\"\n"
+	              "      none:\n"
+	              "      list: [a, 1, false]\n"
+	              "      nested: {deep: {x: y}}\n"
+	              "  - name: readers.eu-1_x\n"
+	              "    members: bob\n"
+	              "  - name: empty\n",
+	    0, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_EQUAL_FATAL(c->ngroups, 3);
+	CU_ASSERT_STRING_EQUAL(c->groups[0].name, "superusers");
+	CU_ASSERT_EQUAL_FATAL(c->groups[0].nmembers, 2);
+	CU_ASSERT_STRING_EQUAL(c->groups[0].members[0], "admin");
+	CU_ASSERT_STRING_EQUAL(c->groups[0].members[1], "alice");
+	CU_ASSERT_EQUAL(c->groups[0].require_mfa, 1);
+	/* Free-form values keep their YAML types. */
+	j = json_dumps(c->groups[0].attributes, JSON_SORT_KEYS | JSON_COMPACT);
+	CU_ASSERT_STRING_EQUAL(j, "{\"aws_role\":\"Admin\",\"level\":3,\"list\":[\"a\",1,false],"
+	                          "\"nested\":{\"deep\":{\"x\":\"y\"}},\"none\":null,\"on\":true,"
+	                          "\"quoted\":\"42\",\"ratio\":0.5}");
+	free(j);
+	/* A single member may be a plain string; defaults: no members, {}, no MFA. */
+	CU_ASSERT_STRING_EQUAL(c->groups[1].name, "readers.eu-1_x");
+	CU_ASSERT_EQUAL_FATAL(c->groups[1].nmembers, 1);
+	CU_ASSERT_STRING_EQUAL(c->groups[1].members[0], "bob");
+	CU_ASSERT_EQUAL(c->groups[1].require_mfa, 0);
+	CU_ASSERT(json_is_object(c->groups[1].attributes) &&
+	          json_object_size(c->groups[1].attributes) == 0);
+	CU_ASSERT_EQUAL(c->groups[2].nmembers, 0);
+	CU_ASSERT(json_is_object(c->groups[2].attributes));
+	fb_conf_free(c);
+	/* attributes: with nothing is {} too. */
+	c = expect_ok("groups:\n  - name: a\n    attributes:\n", 0, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT(json_is_object(c->groups[0].attributes));
+	fb_conf_free(c);
+	/* A member listed twice: a warning. */
+	c = expect_ok("groups:\n  - name: a\n    members: [x, y, x]\n", 1,
+	    "t.yaml:3:21: groups[0].members[2]: warning: 'x' is listed twice");
+	fb_conf_free(c);
+
+	expect_error("groups:\n  - name: admins\n  - name: ops\n  - name: admins\n",
+	    "t.yaml:4:11: groups[2].name: duplicate group 'admins' (also groups[0])", 1);
+	expect_error("groups:\n  - name: \"bad name\"\n",
+	    "t.yaml:2:11: groups[0].name: 'bad name' is not a group name: use 1 to 64 letters, "
+	    "digits, '.', '_' or '-'",
+	    1);
+	expect_error("groups:\n  - members: [a]\n",
+	    "t.yaml:2:5: groups[0].name: missing (required in every group)", 1);
+	expect_error("groups:\n  - admins\n",
+	    "t.yaml:2:5: groups[0]: expected a mapping (name:, ...), found a string", 1);
+	expect_error("groups: {name: a}\n",
+	    "t.yaml:1:9: groups: expected a list of mappings, found a mapping", 1);
+	expect_error("groups:\n  - name: a\n    membres: [x]\n",
+	    "t.yaml:3:5: groups[0].membres: unknown key 'membres' (did you mean 'members'?)", 1);
+	expect_error("groups:\n  - name: a\n    attributes: [x]\n",
+	    "t.yaml:3:17: groups[0].attributes: expected a mapping, found a list", 1);
+	expect_error("groups:\n  - name: a\n    attributes: Admin\n",
+	    "t.yaml:3:17: groups[0].attributes: expected a mapping, found a string", 1);
+	expect_error("groups:\n  - name: a\n    members: [\"\"]\n",
+	    "t.yaml:3:15: groups[0].members[0]: '' is not a username: 1 to 256 bytes of UTF-8, no "
+	    "control characters, no leading or trailing space",
+	    1);
+	expect_error("groups:\n  - name: a\n    members: {x: 1}\n",
+	    "t.yaml:3:14: groups[0].members: expected a string or a list of strings, found a "
+	    "mapping",
+	    1);
+	expect_error("groups:\n  - name: a\n    require_mfa: yes\n",
+	    "t.yaml:3:18: groups[0].require_mfa: 'yes' is not a boolean here: write true or false",
+	    1);
+}
+
+static void
+test_local(void)
+{
+	struct fb_conf *c;
+
+	setenv("FB_TEST_BOOT_PW", "correct horse battery", 1);
+	setenv("FB_TEST_BOOT_TOKEN", "0123456789abcdef0123456789abcdef", 1);
+	setenv("FB_TEST_SHORT", "short", 1);
+	c = expect_ok("local:\n"
+	              "  password: {time_cost: 2, memory_kib: 19456, parallelism: 4}\n"
+	              "  bootstrap:\n"
+	              "    password: env:FB_TEST_BOOT_PW\n"
+	              "    token: env:FB_TEST_BOOT_TOKEN\n"
+	              "  lockout: {max_failures: 3, window: 1h, max_delay: 30s}\n"
+	              "  recovery_link_lifetime: 2h\n",
+	    0, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_EQUAL(c->argon2_t_cost, 2);
+	CU_ASSERT_EQUAL(c->argon2_m_cost_kib, 19456);
+	CU_ASSERT_EQUAL(c->argon2_parallelism, 4);
+	CU_ASSERT_EQUAL(c->bootstrap_enabled, 1);
+	CU_ASSERT_STRING_EQUAL(c->bootstrap_password, "correct horse battery");
+	CU_ASSERT_STRING_EQUAL(c->bootstrap_token, "0123456789abcdef0123456789abcdef");
+	CU_ASSERT_EQUAL(c->lockout_max_failures, 3);
+	CU_ASSERT_EQUAL(c->lockout_window, 3600);
+	CU_ASSERT_EQUAL(c->lockout_max_delay, 30);
+	CU_ASSERT_EQUAL(c->recovery_lifetime, 7200);
+	fb_conf_free(c);
+	/* Disabled bootstrap: its secrets are ignored, with a warning. */
+	c = expect_ok(
+	    "local:\n  bootstrap:\n    enabled: false\n    password: env:FB_TEST_BOOT_PW\n", 1,
+	    "t.yaml:4:15: local.bootstrap.password: warning: ignored: local.bootstrap.enabled is "
+	    "false");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_EQUAL(c->bootstrap_enabled, 0);
+	fb_conf_free(c);
+
+	expect_error("local:\n  password:\n    time_cost: 0\n",
+	    "t.yaml:3:16: local.password.time_cost: 0 is out of range (allowed: 1..10)", 1);
+	expect_error("local:\n  password:\n    memory_kib: 4194305\n",
+	    "t.yaml:3:17: local.password.memory_kib: 4194305 is out of range (allowed: "
+	    "8..4194304)",
+	    1);
+	expect_error("local:\n  password:\n    parallelism: 17\n",
+	    "t.yaml:3:18: local.password.parallelism: 17 is out of range (allowed: 1..16)", 1);
+	expect_error("local:\n  password:\n    memory_kib: 64\n    parallelism: 16\n",
+	    "t.yaml:3:17: local.password.memory_kib: 64 KiB is too little for parallelism 16: "
+	    "argon2 needs at least 8 KiB per lane (128 KiB)",
+	    1);
+	/* SECURITY: secrets by reference only, never echoed. */
+	expect_error("local:\n  bootstrap:\n    password: hunter2hunter2\n",
+	    "t.yaml:3:15: local.bootstrap.password: a secret must be given by reference: write "
+	    "env:VARIABLE or file:/path/to/file (the value is not shown)",
+	    1);
+	expect_error("local:\n  bootstrap:\n    password: env:FB_TEST_SHORT\n",
+	    "t.yaml:3:15: local.bootstrap.password: the password is 5 bytes long; at least 12 are "
+	    "needed",
+	    1);
+	expect_error("local:\n  bootstrap:\n    token: env:FB_TEST_SHORT\n",
+	    "t.yaml:3:12: local.bootstrap.token: the token is 5 bytes long; at least 32 are needed "
+	    "(make one with: openssl rand -hex 32)",
+	    1);
+	expect_error("local:\n  lockout:\n    max_failures: 0\n",
+	    "t.yaml:3:19: local.lockout.max_failures: 0 is out of range (allowed: 1..100)", 1);
+	expect_error("local:\n  lockout:\n    window: 30s\n",
+	    "t.yaml:3:13: local.lockout.window: 30s is out of range (allowed: 1m..7d)", 1);
+	expect_error("local:\n  lockout:\n    max_delay: 2d\n",
+	    "t.yaml:3:16: local.lockout.max_delay: 2d is out of range (allowed: 1s..1d)", 1);
+	expect_error("local:\n  recovery_link_lifetime: 8d\n",
+	    "t.yaml:2:27: local.recovery_link_lifetime: 8d is out of range (allowed: 1m..7d)", 1);
+	expect_error("local:\n  recovery_link_lifetme: 1h\n",
+	    "t.yaml:2:3: local.recovery_link_lifetme: unknown key 'recovery_link_lifetme' (did you "
+	    "mean 'recovery_link_lifetime'?)",
+	    1);
+	unsetenv("FB_TEST_BOOT_PW");
+	unsetenv("FB_TEST_BOOT_TOKEN");
+	unsetenv("FB_TEST_SHORT");
+}
+
+static void
+test_smtp(void)
+{
+	struct fb_conf *c;
+
+	setenv("FB_TEST_SMTP_PASSWORD", "BPz-ses-smtp-password", 1);
+	/* The AWS SES settings. */
+	c = expect_ok("smtp:\n"
+	              "  host: email-smtp.eu-west-1.amazonaws.com\n"
+	              "  username: AKIAIOSFODNN7EXAMPLE\n"
+	              "  password: env:FB_TEST_SMTP_PASSWORD\n"
+	              "  from: \"Example SSO <sso@example.com>\"\n"
+	              "  timeout: 10s\n",
+	    0, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_STRING_EQUAL(c->smtp_host, "email-smtp.eu-west-1.amazonaws.com");
+	CU_ASSERT_EQUAL(c->smtp_port, 587);
+	CU_ASSERT_EQUAL(c->smtp_security, FB_SMTP_STARTTLS);
+	CU_ASSERT_STRING_EQUAL(c->smtp_username, "AKIAIOSFODNN7EXAMPLE");
+	CU_ASSERT_STRING_EQUAL(c->smtp_password, "BPz-ses-smtp-password");
+	CU_ASSERT_STRING_EQUAL(c->smtp_from, "Example SSO <sso@example.com>");
+	CU_ASSERT_EQUAL(c->smtp_timeout, 10);
+	fb_conf_free(c);
+	/* The port follows the security by default. */
+	c = expect_ok("smtp: {host: mail.example.com, security: tls, from: a@example.com}\n", 0,
+	    NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_EQUAL(c->smtp_port, 465);
+	CU_ASSERT_EQUAL(c->smtp_security, FB_SMTP_TLS);
+	fb_conf_free(c);
+	/* Plain SMTP to a loopback relay: no warning; an IPv6 literal loses its brackets. */
+	c = expect_ok("smtp: {host: \"[::1]\", security: none, from: a@example.com}\n", 0, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_STRING_EQUAL(c->smtp_host, "::1");
+	CU_ASSERT_EQUAL(c->smtp_port, 25);
+	fb_conf_free(c);
+	c = expect_ok("smtp: {host: 127.0.0.1, port: 2525, security: none, from: a@example.com}\n",
+	    0, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_EQUAL(c->smtp_port, 2525);
+	fb_conf_free(c);
+	/* Plain SMTP elsewhere: a warning. */
+	c = expect_ok("smtp:\n  host: mail.example.com\n  security: none\n  from: a@example.com\n",
+	    1,
+	    "t.yaml:3:13: smtp.security: warning: none sends mail unencrypted to the non-loopback "
+	    "host 'mail.example.com': use starttls or tls");
+	fb_conf_free(c);
+	c = expect_ok("smtp:\n  host: mail.example.com\n  port: 587\n  security: tls\n"
+	              "  from: a@example.com\n",
+	    1,
+	    "t.yaml:3:9: smtp.port: warning: port 587 usually expects STARTTLS (security: "
+	    "starttls), but smtp.security is tls");
+	fb_conf_free(c);
+	/* Keys without a host: email is off, they are ignored. */
+	c = expect_ok("smtp:\n  from: a@example.com\n", 1,
+	    "t.yaml:2:9: smtp.from: warning: ignored: smtp.host is not set, so email is off");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_PTR_NULL(c->smtp_host);
+	fb_conf_free(c);
+	/* A display name with UTF-8 and quotes around it. */
+	c = expect_ok("smtp: {host: h, from: '\"F\xc3\xa9"
+	              "d SSO\" <sso@example.com>'}\n",
+	    0, NULL);
+	fb_conf_free(c);
+
+	expect_error("smtp:\n  host: mail.example.com\n",
+	    "t.yaml:2:9: smtp.from: missing: required when smtp.host is set (e.g. from: \"Example "
+	    "SSO <sso@example.com>\")",
+	    1);
+	expect_error("smtp:\n  host: h\n  from: \"Me <me@@example.com>\"\n",
+	    "t.yaml:3:9: smtp.from: 'me@@example.com' is not an email address (write "
+	    "user@example.com or Name <user@example.com>; quoted local parts and non-ASCII "
+	    "addresses are not supported)",
+	    1);
+	expect_error("smtp:\n  host: h\n  from: \"Me <me@example.com\"\n",
+	    "t.yaml:3:9: smtp.from: 'Me <me@example.com' is not a mailbox: write "
+	    "user@example.com or Name <user@example.com>",
+	    1);
+	expect_error("smtp:\n  host: h\n  from: \"sso@example.com\\r\\nBcc: x@example.com\"\n",
+	    "t.yaml:3:9: smtp.from: the address contains a line break or control character", 1);
+	expect_error("smtp:\n  host: smtps://mail.example.com\n  from: a@example.com\n",
+	    "t.yaml:2:9: smtp.host: 'smtps://mail.example.com' is a URL: give only the host name "
+	    "(e.g. email-smtp.eu-west-1.amazonaws.com) and set smtp.port and smtp.security",
+	    1);
+	expect_error("smtp:\n  host: mail.example.com:587\n  from: a@example.com\n",
+	    "t.yaml:2:9: smtp.host: 'mail.example.com:587': give the port in smtp.port, not in the "
+	    "host name",
+	    1);
+	expect_error("smtp:\n  host: -bad-.example.com\n  from: a@example.com\n",
+	    "t.yaml:2:9: smtp.host: '-bad-.example.com' is not a host name or IP address", 1);
+	expect_error("smtp:\n  host: h\n  from: a@example.com\n  password: s3cr3t\n",
+	    "t.yaml:4:13: smtp.password: a secret must be given by reference: write env:VARIABLE "
+	    "or file:/path/to/file (the value is not shown)",
+	    2);
+	expect_error("smtp:\n  host: h\n  from: a@example.com\n  username: AKIA\n",
+	    "t.yaml:4:13: smtp.password: missing: smtp.username is set; give both smtp.username "
+	    "and smtp.password, or neither",
+	    1);
+	expect_error("smtp:\n  host: h\n  from: a@example.com\n  security: ssl\n",
+	    "t.yaml:4:13: smtp.security: unknown value 'ssl' (expected one of: starttls, tls, "
+	    "none)",
+	    1);
+	expect_error("smtp:\n  host: h\n  from: a@example.com\n  port: 0\n",
+	    "t.yaml:4:9: smtp.port: 0 is out of range (allowed: 1..65535)", 1);
+	expect_error("smtp:\n  host: h\n  from: a@example.com\n  timeout: 11m\n",
+	    "t.yaml:4:12: smtp.timeout: 11m is out of range (allowed: 1s..10m)", 1);
+	expect_error("smtp:\n  hots: h\n",
+	    "t.yaml:2:3: smtp.hots: unknown key 'hots' (did you mean 'host'?)", 1);
+	unsetenv("FB_TEST_SMTP_PASSWORD");
+}
+
+static void
+test_branding(void)
+{
+	struct fb_conf *c;
+
+	c = expect_ok("branding:\n  organization: \"Universit\xc3\xa9 d'Exemple\"\n"
+	              "  logo_url: https://cdn.example.org/logo.svg\n",
+	    0, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_STRING_EQUAL(c->org_name, "Universit\xc3\xa9 d'Exemple");
+	CU_ASSERT_STRING_EQUAL(c->logo_url, "https://cdn.example.org/logo.svg");
+	fb_conf_free(c);
+	c = expect_ok("branding:\n  logo_url: /static/logo.png\n", 0, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_STRING_EQUAL(c->logo_url, "/static/logo.png");
+	fb_conf_free(c);
+
+	expect_error("branding:\n  organization: \"\"\n",
+	    "t.yaml:2:17: branding.organization: must be 1 to 256 bytes long (found 0)", 1);
+	expect_error("branding:\n  organization: \"a\\nb\"\n",
+	    "t.yaml:2:17: branding.organization: must be one line of UTF-8 text without control "
+	    "characters",
+	    1);
+	expect_error("branding:\n  logo_url: http://cdn.example.org/logo.svg\n",
+	    "t.yaml:2:13: branding.logo_url: 'http://cdn.example.org/logo.svg' must be an https:// "
+	    "URL or a path starting with '/'",
+	    1);
+	expect_error("branding:\n  logo_url: \"javascript:alert(1)\"\n",
+	    "t.yaml:2:13: branding.logo_url: 'javascript:alert(1)' must be an https:// URL or a "
+	    "path starting with '/'",
+	    1);
+	expect_error("branding:\n  logo_url: //cdn.example.org/x.png\n",
+	    "t.yaml:2:13: branding.logo_url: '//cdn.example.org/x.png' is a scheme-relative URL: "
+	    "write https://cdn.example.org/x.png",
+	    1);
+	expect_error("branding:\n  logo_url: '/x\"onload=\"alert(1)'\n",
+	    "t.yaml:2:13: branding.logo_url: must be an https:// URL or a path starting with '/', "
+	    "up to 2048 characters, without spaces, quotes or angle brackets",
+	    1);
+	expect_error("branding:\n  logo_url: https://user:pw@cdn.example.org/x.png\n",
+	    "t.yaml:2:13: branding.logo_url: 'https://user:pw@cdn.example.org/x.png' must not hold "
+	    "a user name or password",
+	    1);
+}
+
+static void
+test_mail_addr(void)
+{
+	static const char *const good[] = {"a@b", "user@example.com",
+	    "first.last+tag@sub.example.org", "o'hara@example.com", "x_y-z=1@a-b.c",
+	    "{}|~!#$%&*/=?^`@example.com"};
+	static const char *const bad[] = {"", "@example.com", "user@", "user", "a@@b", "a@b@c",
+	    ".a@b", "a.@b", "a..b@c", "a@.b", "a@b.", "a@b..c", "a@-b.c", "a@b-.c", "a b@c",
+	    "\"quoted\"@example.com", "a@b_c.com", "us\xc3\xa9r@example.com", "a@b\r\n", "<a@b>"};
+	char *name, *addr, *local64, *local65;
+	struct fb_err err;
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		CU_ASSERT_EQUAL(fb_conf_addr_spec_check(good[i]), 1);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (fb_conf_addr_spec_check(bad[i]) != 0)
+			fprintf(stderr, "\naccepted: %s\n", bad[i]);
+		CU_ASSERT_EQUAL(fb_conf_addr_spec_check(bad[i]), 0);
+	}
+	CU_ASSERT_EQUAL(fb_conf_addr_spec_check(NULL), 0);
+	local64 = fb_xasprintf("%064d@example.com", 0);
+	local65 = fb_xasprintf("%065d@example.com", 0);
+	CU_ASSERT_EQUAL(fb_conf_addr_spec_check(local64), 1);
+	CU_ASSERT_EQUAL(fb_conf_addr_spec_check(local65), 0);
+	free(local64);
+	free(local65);
+
+	CU_ASSERT_EQUAL(fb_conf_mailbox_parse("sso@example.com", &name, &addr, &err), FB_OK);
+	CU_ASSERT_PTR_NULL(name);
+	CU_ASSERT_STRING_EQUAL(addr, "sso@example.com");
+	free(addr);
+	CU_ASSERT_EQUAL(fb_conf_mailbox_parse("  Example SSO   <sso@example.com> ", &name, &addr,
+	                    &err),
+	    FB_OK);
+	CU_ASSERT_STRING_EQUAL(name, "Example SSO");
+	CU_ASSERT_STRING_EQUAL(addr, "sso@example.com");
+	free(name);
+	free(addr);
+	CU_ASSERT_EQUAL(fb_conf_mailbox_parse("\"Doe, J\xc3\xa9r\xc3\xb4me\" <j@example.com>",
+	                    &name, &addr, &err),
+	    FB_OK);
+	CU_ASSERT_STRING_EQUAL(name, "Doe, J\xc3\xa9r\xc3\xb4me");
+	free(name);
+	free(addr);
+	CU_ASSERT_EQUAL(fb_conf_mailbox_parse("<j@example.com>", &name, &addr, &err), FB_OK);
+	CU_ASSERT_PTR_NULL(name);
+	free(addr);
+	CU_ASSERT_EQUAL(fb_conf_mailbox_parse("A \"B\" <j@example.com>", &name, &addr, &err),
+	    FB_ERR_INVALID);
+	CU_ASSERT_PTR_NULL(name);
+	CU_ASSERT_PTR_NULL(addr);
+	CU_ASSERT_EQUAL(fb_conf_mailbox_parse("A <j@example.com> x", &name, &addr, &err),
+	    FB_ERR_INVALID);
+	CU_ASSERT_EQUAL(fb_conf_mailbox_parse("A <<j@example.com>", &name, &addr, &err),
+	    FB_ERR_INVALID);
+	CU_ASSERT_EQUAL(fb_conf_mailbox_parse("A\n <j@example.com>", &name, &addr, &err),
+	    FB_ERR_INVALID);
+	CU_ASSERT_EQUAL(fb_conf_mailbox_parse("\xff <j@example.com>", &name, &addr, &err),
+	    FB_ERR_INVALID);
+	CU_ASSERT_EQUAL(fb_conf_mailbox_parse("", &name, &addr, &err), FB_ERR_INVALID);
+	CU_ASSERT_EQUAL(fb_conf_mailbox_parse(NULL, &name, &addr, &err), FB_ERR_INVALID);
+}
+
 int
 fb_test_conf_register(void)
 {
@@ -841,7 +1265,12 @@ fb_test_conf_register(void)
 	    CU_add_test(s, "multiple problems", test_multiple_problems) == NULL ||
 	    CU_add_test(s, "overrides", test_overrides) == NULL ||
 	    CU_add_test(s, "files and paths", test_files) == NULL ||
-	    CU_add_test(s, "plain scalars", test_scalars) == NULL)
+	    CU_add_test(s, "plain scalars", test_scalars) == NULL ||
+	    CU_add_test(s, "groups", test_groups) == NULL ||
+	    CU_add_test(s, "local accounts", test_local) == NULL ||
+	    CU_add_test(s, "smtp", test_smtp) == NULL ||
+	    CU_add_test(s, "branding", test_branding) == NULL ||
+	    CU_add_test(s, "email addresses", test_mail_addr) == NULL)
 		return -1;
 	return 0;
 }

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * ident: who is signing in. Group membership and merged group attributes
+ * are computed here and only here; the mapping engine, the pages and the
+ * CLI all see this module's answer.
+ */
+#ifndef FB_IDENT_IDENT_H
+#define FB_IDENT_IDENT_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "core/core.h"
+#include "conf/conf.h"
+#include "store/store.h"
+
+/*
+ * The groups of conf (groups:) that list username among their members,
+ * sorted by name (byte order, strcmp). Returns their number. *out is a new
+ * array (free with free(); NULL when the count is 0) of pointers borrowed
+ * from conf (valid while conf lives). Membership compares usernames
+ * exactly (case-sensitive), as the store does. username NULL: no groups.
+ */
+size_t fb_ident_groups(const struct fb_conf *conf, const char *username,
+    const struct fb_conf_group ***out);
+
+/* 1 when username is a member of the group called name, else 0. */
+int fb_ident_group_member(const struct fb_conf *conf, const char *name, const char *username);
+
+/*
+ * The merged attributes of username's groups: the groups are taken in
+ * name order and a later group's attribute overwrites an earlier one's of
+ * the same key (authentik's semantics: no deep merge; a nested mapping
+ * is replaced whole). *out is a new object (json_decref), {} when the
+ * user is in no group; values are deep copies, not shared with conf.
+ * Always FB_OK (kept fallible for later group sources).
+ */
+enum fb_status fb_ident_group_attributes(const struct fb_conf *conf, const char *username,
+    json_t **out, struct fb_err *err);
+
+/* 1 when any of username's groups has require_mfa: true, else 0. */
+int fb_ident_requires_mfa(const struct fb_conf *conf, const char *username);
+
+/*
+ * The JSON the mapping engine binds as `user` (u borrowed):
+ *   {"username": u->username, "name": u->name or null,
+ *    "email": u->email or null, "uid": u->id or null,
+ *    "is_active": true|false, "attributes": {},
+ *    "groups": [{"name": ..., "attributes": {...}}, ...]}   (sorted by name)
+ * Attribute values are deep copies. The merged view
+ * (user.group_attributes() in mappings) is derived from "groups" in the
+ * same order as fb_ident_group_attributes and gives the same result.
+ * *out is new (json_decref). FB_ERR_INVALID when u or u->username is NULL.
+ */
+enum fb_status fb_ident_user_json(const struct fb_conf *conf, const struct fb_store_user *u,
+    json_t **out, struct fb_err *err);
+
+#endif
