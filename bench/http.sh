@@ -166,10 +166,10 @@ e=$(errs "$tmp/wrk.ng")
 [ -n "$e" ] && echo "  nginx errors: $e"
 awk -v a="$fbrate" -v b="$ngrate" 'BEGIN {
 	r = a / b
-	printf "  ratio fedbroker/nginx: %.2f (target >= 0.80: %s)\n", r, r >= 0.80 ? "met" : "NOT met"
+	printf "  ratio fedbroker/nginx: %.2f (target >= 0.80: %s)\n", r, (r >= 0.80 ? "met" : "NOT met")
 }'
 echo "fedbroker resident memory at idle (VmRSS):"
 echo "$rss_report" | awk '
 	$1 == "master" { printf "  master:          %6.1f MiB\n", $2 }
 	$1 == "child" { n++; if ($3 > max) max = $3; printf "  child pid %-7s %6.1f MiB\n", $2, $3 }
-	END { if (n) printf "  largest child: %.1f MiB (target < 15 MiB: %s)\n", max, max < 15 ? "met" : "NOT met" }'
+	END { if (n) printf "  largest child: %.1f MiB (target < 15 MiB: %s)\n", max, (max < 15 ? "met" : "NOT met") }'

@@ -90,6 +90,7 @@ class CheckConfig(harness.TestCase):
     def test_problems_in_file_order(self):
         p, cp = self.check(BAD)
         lines = [int(m.group("line")) for m in self.problems(cp, p)]
+        self.assertEqual(len(lines), len(BAD_EXPECT), cp.stdout + cp.stderr)
         self.assertEqual(lines, sorted(lines))
 
     def test_secret_reference_unresolvable(self):

@@ -2,8 +2,11 @@
 # SPDX-License-Identifier: Apache-2.0
 """50: the operations endpoints, errors, security headers and request ids."""
 
+import http.client
 import re
+import socket
 import time
+import unittest
 
 import harness
 
@@ -14,13 +17,13 @@ class Http(harness.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.holder = harness.TestCase("run")
+        cls.addClassCleanup(cls.holder.doCleanups)  # runs even when setUpClass fails
         cls.srv = harness.Server(cls.holder)
         cls.srv.start()
 
     @classmethod
     def tearDownClass(cls):
         cls.srv.stop()
-        cls.holder.doCleanups()
 
     def test_listening_line(self):
         self.assertIn("fedbroker listening on http://127.0.0.1:%d (2 workers)" % self.srv.port,
@@ -151,6 +154,36 @@ class Http(harness.TestCase):
         r = self.srv.http("GET", "/healthz")
         server = r.header("Server") or ""
         self.assertNotRegex(server, r"\d+\.\d+", "no version in Server")
+
+
+def have_ipv6_loopback():
+    try:
+        s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        s.bind(("::1", 0))
+        s.close()
+        return True
+    except OSError:
+        return False
+
+
+class Listen(harness.TestCase):
+    @unittest.skipUnless(have_ipv6_loopback(), "no IPv6 loopback")
+    def test_two_addresses_ipv6(self):
+        srv = self.server()
+        s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        s.bind(("::1", 0))
+        p6 = s.getsockname()[1]
+        s.close()
+        srv.extra_args = ["--listen", "127.0.0.1:%d,[::1]:%d" % (srv.port, p6)]
+        srv.start()
+        c = http.client.HTTPConnection("::1", p6, timeout=5)
+        c.request("GET", "/healthz")
+        r = c.getresponse()
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.read().strip(), b"ok")
+        c.close()
+        self.assertIn("http://[::1]:%d" % p6, srv.stdout())
+        srv.stop()
 
 
 if __name__ == "__main__":

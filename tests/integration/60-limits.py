@@ -15,16 +15,14 @@ class Limits(harness.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.holder = harness.TestCase("run")
+        cls.addClassCleanup(cls.holder.doCleanups)  # runs even when setUpClass fails
         cls.srv = harness.Server(cls.holder, conf=LIMITS)
         cls.srv.start()
         cls.pids = cls.srv.workers_pids()
 
     @classmethod
     def tearDownClass(cls):
-        try:
-            cls.srv.stop()
-        finally:
-            cls.holder.doCleanups()
+        cls.srv.stop()
 
     def setUp(self):
         super().setUp()
@@ -142,6 +140,51 @@ class Limits(harness.TestCase):
         self.assertLess(elapsed, 6, resp)
         st = harness.parse_raw_response(resp)[0]
         self.assertEqual(st, 408, resp)
+
+    def test_conflicting_content_length(self):
+        """RFC 9112 6.3: differing Content-Length values are an unrecoverable
+        error (400), never resolved by picking one (request smuggling)."""
+        st, _, _, resp = self.status_of(b"POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                                        b"Content-Length: 6\r\nConnection: close\r\n\r\nhelloo")
+        self.assertEqual(st, 400, resp)
+        st, _, _, resp = self.status_of(b"GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n"
+                                        b"Content-Length: 6\r\nConnection: close\r\n\r\nhelloo")
+        self.assertEqual(st, 400, resp)
+
+    def test_content_length_and_chunked(self):
+        st, _, _, resp = self.status_of(b"POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                                        b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                                        b"0\r\n\r\n")
+        self.assertEqual(st, 400, resp)
+
+    def test_unknown_transfer_coding(self):
+        """RFC 9112 6.1/6.3: a coding other than a final chunked is refused."""
+        for te in (b"gzip", b"chunked, gzip", b"identity"):
+            with self.subTest(te=te):
+                st, _, _, resp = self.status_of(b"POST /healthz HTTP/1.1\r\nHost: x\r\n"
+                                                b"Transfer-Encoding: " + te + b"\r\n"
+                                                b"Connection: close\r\n\r\nabc")
+                self.assertIn(st, (400, 501), resp)
+
+    def test_error_replies_are_delimited(self):
+        """Every error reply has a Content-Length or ends with the connection."""
+        for req in (b"CONNECT x:443 HTTP/1.1\r\nHost: x\r\n\r\n",
+                    b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n",
+                    b"GARBAGE\r\n\r\n",
+                    b"FOO /healthz HTTP/1.1\r\nHost: x\r\n\r\n"):
+            with self.subTest(req=req):
+                s = self.srv.raw_socket(timeout=10)
+                try:
+                    t0 = time.time()
+                    s.sendall(req)
+                    resp = harness.recv_all(s, timeout=5)
+                    elapsed = time.time() - t0
+                finally:
+                    s.close()
+                st, hdrs, _ = harness.parse_raw_response(resp)
+                self.assertIsNotNone(st, resp)
+                self.assertTrue("content-length" in hdrs or elapsed < 2,
+                                "no Content-Length and the connection stays open: %r" % resp)
 
     def test_many_idle_connections(self):
         socks = []

@@ -104,6 +104,9 @@ class Signals(harness.TestCase):
         srv.start()
         before = srv.workers_pids()
         victim = listening_child(srv) or before[0]
+        _, m0 = srv.metrics()
+        self.assertEqual(harness.prom_sum(m0, "fedbroker_workers"), 2)
+        restarts0 = harness.prom_sum(m0, "fedbroker_worker_restarts_total")
         off = srv.log_size()
         os.kill(victim, signal.SIGKILL)
         deadline = time.time() + 10
@@ -124,6 +127,9 @@ class Signals(harness.TestCase):
         for _ in range(30):
             self.assertEqual(srv.http("GET", "/healthz").status, 200)
         self.assertIsNone(srv.proc.poll(), "the master stays up")
+        _, m1 = srv.metrics()
+        self.assertEqual(harness.prom_sum(m1, "fedbroker_worker_restarts_total"), restarts0 + 1)
+        self.assertEqual(harness.prom_sum(m1, "fedbroker_workers"), 2)
         srv.stop()
 
     def test_sigterm_in_time(self):

@@ -78,6 +78,27 @@ class Logging(harness.TestCase):
         st = {r.get("status") or r.get("code") for r in access}
         self.assertTrue({"200", "404", "405"} <= st, "access lines carry the status: %s" % st)
 
+    def test_clean_run_has_no_warnings(self):
+        """Start, valid requests of every kind, reload, stop: nothing at warn or error."""
+        srv = self.server()
+        srv.start()
+        for path in ("/healthz", "/readyz", "/metrics", "/missing"):
+            srv.http("GET", path)
+        srv.http("HEAD", "/healthz")
+        srv.http("POST", "/healthz", body=b"a=b")
+        c = srv.connection()
+        for _ in range(3):
+            c.request("GET", "/healthz")
+            c.getresponse().read()
+        c.close()
+        srv.signal(signal.SIGHUP)
+        self.assertIsNotNone(srv.wait_log(lambda l: "reloaded" in l, timeout=10), srv.logs())
+        srv.http("GET", "/healthz")
+        srv.stop()
+        for l in srv.stderr().splitlines():
+            rec = harness.parse_logfmt(l)
+            self.assertIn(rec["level"], ("debug", "info"), "unexpected: %s" % l)
+
     def test_access_off(self):
         srv = self.server(conf={"log": {"access": False}})
         srv.start()

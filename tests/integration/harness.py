@@ -25,6 +25,10 @@ DATA = os.path.join(HERE, "data")
 FIXTURE_KEYS = os.path.join(SRCDIR, "tests", "fixtures", "keys")
 
 
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                     "ThreadSanitizer", "Segmentation fault")
+
+
 def find_binary():
     """The binary under test: $FEDBROKER_BIN, else $abs_top_builddir/src/fedbroker."""
     b = os.environ.get("FEDBROKER_BIN")
@@ -361,7 +365,14 @@ class Server:
             self.tc.fail("fedbroker did not exit within %.0f s of SIGTERM\n%s"
                          % (timeout, self.logs()))
         self.tc.assertEqual(rc, expect, "exit status after SIGTERM\n" + self.logs())
+        self.assert_no_sanitizer_report()
         return rc
+
+    def assert_no_sanitizer_report(self):
+        """No process (master, workers, jobs) reported a sanitizer error."""
+        out = self.stdout() + self.stderr()
+        for marker in SANITIZER_MARKERS:
+            self.tc.assertNotIn(marker, out, "sanitizer report\n" + self.logs())
 
     def kill(self):
         if self.proc is not None and self.proc.poll() is None:
@@ -525,6 +536,22 @@ class TestCase(unittest.TestCase):
 
     maxDiff = None
 
+    def run(self, result=None):
+        """Runs the test; on failure prints the tail of the log of the
+        class's shared server (cls.srv), when there is one."""
+        if result is None:
+            return super().run(result)
+        before = len(result.failures) + len(result.errors)
+        r = super().run(result)
+        srv = getattr(type(self), "srv", None)
+        if srv is not None and len(result.failures) + len(result.errors) > before:
+            try:
+                tail = srv.stdout() + "\n".join(srv.stderr().splitlines()[-40:])
+                print("\n---- %s: last lines of the server's log\n%s\n----" % (self.id(), tail))
+            except OSError:
+                pass
+        return r
+
     def setUp(self):
         if not os.access(BIN, os.X_OK):
             self.fail("fedbroker binary not found at %s (set FEDBROKER_BIN)" % BIN)
@@ -579,11 +606,24 @@ def run_all(paths, verbosity=2):
             broken.append((p, e))
             sys.stderr.write("integration: cannot load %s: %r\n" % (p, e))
     sys.stderr.write("fedbroker binary: %s\n" % BIN)
-    res = unittest.TextTestRunner(stream=sys.stdout, verbosity=verbosity).run(suite)
-    failed = len(res.failures) + len(res.errors) + len(res.unexpectedSuccesses) + len(broken)
-    skipped = len(res.skipped)
-    passed = res.testsRun - len(res.failures) - len(res.errors) - skipped - \
-        len(res.unexpectedSuccesses)
+    started = set()
+
+    class Result(unittest.TextTestResult):
+        def startTest(self, test):
+            started.add(test.id())
+            super().startTest(test)
+
+    res = unittest.TextTestRunner(stream=sys.stdout, verbosity=verbosity,
+                                  resultclass=Result).run(suite)
+
+    def base_id(t):  # a subtest counts for its test
+        return getattr(t, "test_case", t).id()
+    bad = {base_id(t) for t, _ in res.failures + res.errors} | \
+        {base_id(t) for t in res.unexpectedSuccesses}
+    skip = {base_id(t) for t, _ in res.skipped} - bad
+    failed = len(bad) + len(broken)
+    skipped = len(skip)
+    passed = len(started - bad - skip)
     line = "integration: %d passed, %d failed" % (passed, failed)
     if skipped:
         line += ", %d skipped" % skipped

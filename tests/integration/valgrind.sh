@@ -50,11 +50,15 @@ failed=0
 ok() { passed=$((passed + 1)); echo "ok: $*"; }
 nok() { failed=$((failed + 1)); echo "FAIL: $*"; }
 
+# vg REPORT_DIR COMMAND...: runs valgrind in this process (exec), so that
+# "vg ... &" gives the pid of valgrind itself: call it in a subshell.
 vg() {
-	valgrind --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99 \
+	d=$1
+	shift
+	exec valgrind --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99 \
 		--show-leak-kinds=definite --trace-children=yes --child-silent-after-fork=no \
 		--num-callers=30 --suppressions="$here/data/valgrind.supp" \
-		--log-file="$1/vg.%p.log" "$@"
+		--log-file="$d/vg.%p.log" "$@"
 }
 
 # Checks every report in dir $1; prints the bad ones.
@@ -93,15 +97,19 @@ EOC
 # A key made natively first: RSA generation under valgrind is slow.
 "$bin" keys generate --state-dir "$tmp/state" >/dev/null 2>&1 || true
 
-vg "$tmp/serve" "$bin" serve --config "$tmp/fedbroker.yaml" --state-dir "$tmp/state" \
-	--listen "127.0.0.1:$port" --workers 1 >"$tmp/serve.out" 2>"$tmp/serve.err" &
+(vg "$tmp/serve" "$bin" serve --config "$tmp/fedbroker.yaml" --state-dir "$tmp/state" \
+	--listen "127.0.0.1:$port" --workers 1 >"$tmp/serve.out" 2>"$tmp/serve.err") &
 pid=$!
 
-"$py" - "$port" <<'EOP'
+"$py" - "$port" "$pid" <<'EOP'
 import http.client, sys, time
 port = int(sys.argv[1])
 deadline = time.time() + 120
+import os
 while True:
+    if not os.path.exists("/proc/%s" % sys.argv[2]):
+        print("fedbroker exited before answering /healthz")
+        sys.exit(1)
     try:
         c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         c.request("GET", "/healthz")
@@ -147,7 +155,7 @@ if check_reports "$tmp/serve"; then ok "serve: no leak, no memory error"; else n
 # ---- check-config on a bad file -----------------------------------------
 mkdir -p "$tmp/cc"
 printf 'server:\n  listn: 1\n  workers: many\nlog: &a\n  level: loud\nx: *a\n' >"$tmp/bad.yaml"
-vg "$tmp/cc" "$bin" check-config "$tmp/bad.yaml" >"$tmp/cc.out" 2>&1
+(vg "$tmp/cc" "$bin" check-config "$tmp/bad.yaml") >"$tmp/cc.out" 2>&1
 rc=$?
 if [ "$rc" -eq 1 ]; then ok "check-config bad file exits 1 under valgrind"; else
 	nok "check-config exit status $rc under valgrind"
@@ -157,7 +165,7 @@ if check_reports "$tmp/cc"; then ok "check-config: no leak, no memory error"; el
 
 mkdir -p "$tmp/cc2"
 head -c 3000 /dev/urandom >"$tmp/garbage.yaml"
-vg "$tmp/cc2" "$bin" check-config "$tmp/garbage.yaml" >"$tmp/cc2.out" 2>&1
+(vg "$tmp/cc2" "$bin" check-config "$tmp/garbage.yaml") >"$tmp/cc2.out" 2>&1
 rc=$?
 if [ "$rc" -eq 1 ]; then ok "check-config garbage exits 1 under valgrind"; else
 	nok "check-config garbage: exit status $rc under valgrind"
