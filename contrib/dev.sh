@@ -13,7 +13,8 @@ BUILD_PKGS="build-essential autoconf automake autoconf-archive libtool pkg-confi
 libevent-dev libssl-dev libjansson-dev libyaml-dev libsqlite3-dev liblasso3-dev
 libxmlsec1-dev libxml2-dev libglib2.0-dev libcurl4-openssl-dev libpq-dev libargon2-dev
 libqrencode-dev libcunit1-dev"
-TEST_PKGS="python3 python3-aiosmtpd openssl curl sqlite3 valgrind clang libclang-rt-14-dev procps"
+TEST_PKGS="python3 python3-aiosmtpd openssl curl sqlite3 valgrind clang libclang-rt-14-dev procps
+chromium fonts-dejavu-core"
 
 say() { printf '==> %s\n' "$*"; }
 
@@ -69,8 +70,22 @@ cmd_run() {
 	exec build/default/src/fedbroker serve --config contrib/demo/fedbroker.yaml --state-dir "$top/state"
 }
 
+# The npm test peers (pinned by tests/peers/package-lock.json).
+install_peers() {
+	[ -f tests/peers/package-lock.json ] || return 0
+	if ! command -v npm >/dev/null 2>&1; then
+		install_pkgs nodejs npm
+	fi
+	if [ ! -d tests/peers/node_modules ] || [ tests/peers/package-lock.json -nt tests/peers/node_modules ]; then
+		say "npm ci (tests/peers)"
+		(cd tests/peers && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+		touch tests/peers/node_modules
+	fi
+}
+
 cmd_test() {
 	install_pkgs $BUILD_PKGS $TEST_PKGS
+	install_peers
 	status=0
 	build build/default --enable-werror
 	say "make check (gcc, warnings as errors)"

@@ -17,6 +17,8 @@ static const struct subcommand subcommands[] = {
 	{"check-config", fb_cli_check_config, "validate a configuration file"},
 	{"keys", fb_cli_keys, "generate and list signing keys"},
 	{"map", fb_cli_map, "test and check mapping rules"},
+	{"user", fb_cli_user, "manage local accounts"},
+	{"token", fb_cli_token, "manage API tokens of local accounts"},
 	{"version", fb_cli_version, "print the version"},
 };
 

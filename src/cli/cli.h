@@ -15,6 +15,8 @@ int fb_cli_check_config(int argc, char **argv);
 int fb_cli_keys(int argc, char **argv);
 int fb_cli_version(int argc, char **argv);
 int fb_cli_map(int argc, char **argv);
+int fb_cli_user(int argc, char **argv);
+int fb_cli_token(int argc, char **argv);
 
 /* 1 when argv[1..] holds -h or --help (after the subcommand name). */
 int fb_cli_wants_help(int argc, char **argv);

@@ -15,6 +15,7 @@
 #include "conf/conf.h"
 #include "crypto/crypto.h"
 #include "store/store.h"
+#include "local/local.h"
 #include "http/http.h"
 #include "daemon/daemon.h"
 #include "daemon/internal.h"
@@ -90,7 +91,11 @@ fb_daemon_runtime_load(const char *path, const struct fb_conf_overrides *ov, int
 	/* Migrations run here, once; each process opens its own handle later. */
 	if ((rc = fb_store_open(rt->conf, &st, err)) != FB_OK)
 		goto out;
+	/* A fresh store gets its bootstrap administrator before any worker serves. */
+	rc = startup ? fb_local_bootstrap(rt->conf, st, err) : FB_OK;
 	fb_store_close(st);
+	if (rc != FB_OK)
+		goto out;
 	*out = rt;
 	rt = NULL;
 out:

@@ -67,6 +67,46 @@ struct fb_store_ops {
 	/* FB_ERR_NOTFOUND when absent. */
 	enum fb_status (*user_delete)(struct fb_store *st, const char *username,
 	    struct fb_err *err);
+	/* FB_ERR_NOTFOUND when absent; out's members new. */
+	enum fb_status (*user_get_by_id)(struct fb_store *st, const char *id,
+	    struct fb_store_user *out, struct fb_err *err);
+
+	/* As fb_store_kv_incr; now decides whether the present entry is live. */
+	enum fb_status (*kv_incr)(struct fb_store *st, const char *ns, const char *key,
+	    int64_t expires_at, int64_t now, int64_t *count, struct fb_err *err);
+
+	/* As the fb_store_cred_* functions; new_id and now as in user_upsert. */
+	enum fb_status (*cred_create)(struct fb_store *st, struct fb_store_user *u,
+	    const struct fb_store_cred *c, const char *new_id, int64_t now, struct fb_err *err);
+	enum fb_status (*cred_get)(struct fb_store *st, const char *user_id,
+	    struct fb_store_cred *out, struct fb_err *err);
+	enum fb_status (*cred_password_set)(struct fb_store *st, const char *user_id,
+	    const char *hash, struct fb_err *err);
+	enum fb_status (*cred_totp_set)(struct fb_store *st, const char *user_id,
+	    const char *secret, int64_t last_step, struct fb_err *err);
+	enum fb_status (*cred_totp_accept)(struct fb_store *st, const char *user_id,
+	    int64_t step, struct fb_err *err);
+	enum fb_status (*cred_login_set)(struct fb_store *st, const char *user_id, int64_t when,
+	    struct fb_err *err);
+	enum fb_status (*cred_count)(struct fb_store *st, size_t *n, struct fb_err *err);
+
+	/* As the fb_store_recovery_* functions. */
+	enum fb_status (*recovery_replace)(struct fb_store *st, const char *user_id,
+	    const char *const *hashes, size_t n, int64_t now, struct fb_err *err);
+	enum fb_status (*recovery_use)(struct fb_store *st, const char *user_id,
+	    const char *hash, int64_t now, struct fb_err *err);
+	enum fb_status (*recovery_count)(struct fb_store *st, const char *user_id, size_t *n,
+	    struct fb_err *err);
+
+	/* As the fb_store_token_* functions; created already set by store.c. */
+	enum fb_status (*token_add)(struct fb_store *st, const struct fb_store_token *t,
+	    struct fb_err *err);
+	enum fb_status (*token_get)(struct fb_store *st, const char *id,
+	    struct fb_store_token *out, struct fb_err *err);
+	enum fb_status (*token_list)(struct fb_store *st, const char *user_id,
+	    int (*fn)(const struct fb_store_token *t, void *arg), void *arg, struct fb_err *err);
+	enum fb_status (*token_revoke)(struct fb_store *st, const char *id, int64_t now,
+	    struct fb_err *err);
 };
 
 /* An open store. Members are private to store/. */

@@ -46,6 +46,33 @@ static const char *const migrations_v[] = {
 	"  active INTEGER NOT NULL DEFAULT 1,"
 	"  created INTEGER NOT NULL,"
 	"  last_seen INTEGER NOT NULL);",
+	/*
+	 * 2: local accounts: credentials, recovery codes, API tokens. Rows go
+	 * with their user (ON DELETE CASCADE; foreign_keys is on).
+	 */
+	"CREATE TABLE local_credentials ("
+	"  user_id TEXT PRIMARY KEY NOT NULL REFERENCES users (id) ON DELETE CASCADE,"
+	"  password_hash TEXT,"
+	"  account_type TEXT NOT NULL CHECK (account_type IN ('internal', 'service')),"
+	"  totp_secret TEXT,"
+	"  totp_last_step INTEGER NOT NULL DEFAULT 0,"
+	"  created INTEGER NOT NULL,"
+	"  last_login INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE recovery_codes ("
+	"  user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,"
+	"  code_hash TEXT NOT NULL,"
+	"  created INTEGER NOT NULL,"
+	"  used_at INTEGER,"
+	"  PRIMARY KEY (user_id, code_hash));"
+	"CREATE TABLE api_tokens ("
+	"  id TEXT PRIMARY KEY NOT NULL,"
+	"  user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,"
+	"  secret_hash TEXT NOT NULL,"
+	"  description TEXT,"
+	"  created INTEGER NOT NULL,"
+	"  expires_at INTEGER NOT NULL DEFAULT 0,"
+	"  revoked_at INTEGER);"
+	"CREATE INDEX api_tokens_user_id ON api_tokens (user_id);",
 };
 
 FB_STATIC const char *const *fb_store_sqlite_migrations = migrations_v;
@@ -70,10 +97,30 @@ enum sq_stmt {
 	SQ_USER_UPDATE,
 	SQ_USER_GET,
 	SQ_USER_DELETE,
+	SQ_USER_GET_ID,
+	SQ_CRED_INSERT,
+	SQ_CRED_GET,
+	SQ_CRED_PASSWORD,
+	SQ_CRED_TOTP,
+	SQ_CRED_STEP,
+	SQ_CRED_LOGIN,
+	SQ_CRED_COUNT,
+	SQ_RC_DELETE,
+	SQ_RC_INSERT,
+	SQ_RC_USE,
+	SQ_RC_COUNT,
+	SQ_TOK_INSERT,
+	SQ_TOK_GET,
+	SQ_TOK_REVOKE,
 	SQ_NSTMT,
 };
 
 #define USER_COLUMNS "id, username, name, email, source, active, created, last_seen"
+#define CRED_COLUMNS                                                                       \
+	"user_id, password_hash, account_type, totp_secret, totp_last_step, created, last_login"
+#define TOKEN_COLUMNS                                                                      \
+	"t.id, t.user_id, u.username, t.secret_hash, t.description, t.created, t.expires_at," \
+	" t.revoked_at"
 
 static const char *const sq_sql[SQ_NSTMT] = {
 	[SQ_BEGIN] = "BEGIN IMMEDIATE",
@@ -103,10 +150,37 @@ static const char *const sq_sql[SQ_NSTMT] = {
 			   " last_seen = ?6 WHERE username = ?1",
 	[SQ_USER_GET] = "SELECT " USER_COLUMNS " FROM users WHERE username = ?1",
 	[SQ_USER_DELETE] = "DELETE FROM users WHERE username = ?1",
+	[SQ_USER_GET_ID] = "SELECT " USER_COLUMNS " FROM users WHERE id = ?1",
+	[SQ_CRED_INSERT] = "INSERT INTO local_credentials (" CRED_COLUMNS ")"
+			   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[SQ_CRED_GET] = "SELECT " CRED_COLUMNS " FROM local_credentials WHERE user_id = ?1",
+	[SQ_CRED_PASSWORD] = "UPDATE local_credentials SET password_hash = ?2 WHERE user_id = ?1",
+	[SQ_CRED_TOTP] = "UPDATE local_credentials SET totp_secret = ?2, totp_last_step = ?3"
+			 " WHERE user_id = ?1",
+	/* SECURITY: the condition and the write are one statement: a step is accepted once. */
+	[SQ_CRED_STEP] = "UPDATE local_credentials SET totp_last_step = ?2"
+			 " WHERE user_id = ?1 AND totp_secret IS NOT NULL AND totp_last_step < ?2",
+	[SQ_CRED_LOGIN] = "UPDATE local_credentials SET last_login = ?2 WHERE user_id = ?1",
+	[SQ_CRED_COUNT] = "SELECT count(*) FROM local_credentials",
+	[SQ_RC_DELETE] = "DELETE FROM recovery_codes WHERE user_id = ?1",
+	[SQ_RC_INSERT] = "INSERT INTO recovery_codes (user_id, code_hash, created)"
+			 " VALUES (?1, ?2, ?3)",
+	/* SECURITY: one statement, so a code is used once even when workers race. */
+	[SQ_RC_USE] = "UPDATE recovery_codes SET used_at = ?3"
+		      " WHERE user_id = ?1 AND code_hash = ?2 AND used_at IS NULL",
+	[SQ_RC_COUNT] = "SELECT count(*) FROM recovery_codes WHERE user_id = ?1 AND used_at IS NULL",
+	[SQ_TOK_INSERT] = "INSERT INTO api_tokens (id, user_id, secret_hash, description, created,"
+			  " expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[SQ_TOK_GET] = "SELECT " TOKEN_COLUMNS " FROM api_tokens t JOIN users u ON u.id = t.user_id"
+		       " WHERE t.id = ?1",
+	[SQ_TOK_REVOKE] = "UPDATE api_tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
 };
 
 /* The list query is prepared per call, so a callback may use the cached statements. */
 #define SQ_USER_LIST_SQL "SELECT " USER_COLUMNS " FROM users ORDER BY username"
+#define SQ_TOKEN_LIST_SQL                                                                  \
+	"SELECT " TOKEN_COLUMNS " FROM api_tokens t JOIN users u ON u.id = t.user_id"        \
+	" WHERE ?1 IS NULL OR t.user_id = ?1 ORDER BY t.created, t.id"
 
 /* The backend's state behind st->be. */
 struct sq {
@@ -879,19 +953,19 @@ user_row(sqlite3_stmt *s, struct fb_store_user *u)
 	u->last_seen = sqlite3_column_int64(s, 7);
 }
 
+/* One user by the key bound to statement id (username or id) into out (new members). */
 static enum fb_status
-sq_user_get(struct fb_store *st, const char *username, struct fb_store_user *out,
-    struct fb_err *err)
+user_fetch(struct sq *sq, enum sq_stmt id, const char *key, struct fb_store_user *out,
+    const char *what, struct fb_err *err)
 {
-	struct sq *sq = sq_of(st);
 	struct fb_store_user row;
 	sqlite3_stmt *s;
 	enum fb_status r = FB_ERR_IO;
 
-	if ((s = sq_stmt(sq, SQ_USER_GET, "user_get", err)) == NULL)
+	if ((s = sq_stmt(sq, id, what, err)) == NULL)
 		return FB_ERR_IO;
-	if (bind_text(s, 1, username) != SQLITE_OK) {
-		r = sq_fail(sq, "user_get", err);
+	if (bind_text(s, 1, key) != SQLITE_OK) {
+		r = sq_fail(sq, what, err);
 		goto out;
 	}
 	switch (sqlite3_step(s)) {
@@ -908,15 +982,29 @@ sq_user_get(struct fb_store *st, const char *username, struct fb_store_user *out
 		r = FB_OK;
 		break;
 	case SQLITE_DONE:
-		r = fb_err_set(err, FB_ERR_NOTFOUND, "user_get: no user %s", username);
+		r = fb_err_set(err, FB_ERR_NOTFOUND, "%s: no user %s", what, key);
 		break;
 	default:
-		r = sq_fail(sq, "user_get", err);
+		r = sq_fail(sq, what, err);
 		break;
 	}
 out:
 	sq_done(s);
 	return r;
+}
+
+static enum fb_status
+sq_user_get(struct fb_store *st, const char *username, struct fb_store_user *out,
+    struct fb_err *err)
+{
+	return user_fetch(sq_of(st), SQ_USER_GET, username, out, "user_get", err);
+}
+
+static enum fb_status
+sq_user_get_by_id(struct fb_store *st, const char *id, struct fb_store_user *out,
+    struct fb_err *err)
+{
+	return user_fetch(sq_of(st), SQ_USER_GET_ID, id, out, "user_get_by_id", err);
 }
 
 static enum fb_status
@@ -968,6 +1056,521 @@ sq_user_delete(struct fb_store *st, const char *username, struct fb_err *err)
 	return FB_OK;
 }
 
+/* ---- counters ---------------------------------------------------------- */
+
+/* SECURITY: read and write under one write lock, so no failure is lost to a race. */
+static enum fb_status
+sq_kv_incr(struct fb_store *st, const char *ns, const char *key, int64_t expires_at,
+    int64_t now, int64_t *count, struct fb_err *err)
+{
+	struct sq *sq = sq_of(st);
+	unsigned char *v = NULL;
+	char num[32], *end;
+	size_t n = 0;
+	long long c = 0;
+	sqlite3_stmt *s;
+	enum fb_status r = FB_ERR_IO;
+
+	if ((r = sq_begin(sq, "kv_incr", err)) != FB_OK)
+		goto out;
+	r = kv_read(sq, ns, key, now, &v, &n, "kv_incr", err);
+	if (r == FB_OK) {
+		errno = 0;
+		c = strtoll((const char *)v, &end, 10);
+		if (n == 0 || errno != 0 || *end != '\0' || c < 0 || c == LLONG_MAX) {
+			r = fb_err_set(err, FB_ERR_INVALID,
+			    "kv_incr: the entry in namespace %s is not a count", ns);
+			goto out;
+		}
+	} else if (r != FB_ERR_NOTFOUND)
+		goto out;
+	c++;
+	snprintf(num, sizeof(num), "%lld", c);
+	if ((s = sq_stmt(sq, SQ_KV_PUT, "kv_incr", err)) == NULL) {
+		r = FB_ERR_IO;
+		goto out;
+	}
+	if (bind_kv(s, ns, key, num, strlen(num), expires_at) != SQLITE_OK) {
+		sq_done(s);
+		r = sq_fail(sq, "kv_incr", err);
+		goto out;
+	}
+	if ((r = sq_run(sq, s, "kv_incr", err)) != FB_OK ||
+	    (r = sq_commit(sq, "kv_incr", err)) != FB_OK)
+		goto out;
+	*count = c;
+	r = FB_OK;
+out:
+	if (r != FB_OK)
+		sq_rollback(sq);
+	free(v);
+	return r;
+}
+
+/* ---- local account credentials ------------------------------------------ */
+
+static const char *
+account_type_name(enum fb_store_account_type t)
+{
+	return t == FB_ACCOUNT_SERVICE ? "service" : "internal";
+}
+
+/* Runs an UPDATE keyed by user_id (?1); FB_ERR_NOTFOUND when no row changed. */
+static enum fb_status
+cred_update(struct sq *sq, sqlite3_stmt *s, const char *user_id, const char *what,
+    struct fb_err *err)
+{
+	enum fb_status r;
+
+	if ((r = sq_run(sq, s, what, err)) != FB_OK)
+		return r;
+	if (sqlite3_changes(sq->db) == 0)
+		return fb_err_set(err, FB_ERR_NOTFOUND, "%s: user id %s has no local account", what,
+		    user_id);
+	return FB_OK;
+}
+
+static enum fb_status
+sq_cred_create(struct fb_store *st, struct fb_store_user *u, const struct fb_store_cred *c,
+    const char *new_id, int64_t now, struct fb_err *err)
+{
+	struct sq *sq = sq_of(st);
+	char *found = NULL;
+	const char *id = u->id != NULL ? u->id : new_id;
+	int64_t created = u->created != 0 ? u->created : now, ignored;
+	sqlite3_stmt *s;
+	int rc;
+	enum fb_status r = FB_ERR_IO;
+
+	if ((r = sq_begin(sq, "cred_create", err)) != FB_OK ||
+	    (r = user_find(sq, u->username, &found, &ignored, err)) != FB_OK)
+		goto out;
+	if (found != NULL) {
+		r = fb_err_set(err, FB_ERR_INVALID, "cred_create: user %s already exists",
+		    u->username);
+		goto out;
+	}
+	if ((r = user_write(sq, u, id, created, err)) != FB_OK)
+		goto out;
+	if ((s = sq_stmt(sq, SQ_CRED_INSERT, "cred_create", err)) == NULL) {
+		r = FB_ERR_IO;
+		goto out;
+	}
+	rc = bind_text(s, 1, id) | bind_text(s, 2, c->password_hash) |
+	     bind_text(s, 3, account_type_name(c->type)) | bind_text(s, 4, c->totp_secret) |
+	     sqlite3_bind_int64(s, 5, c->totp_last_step) |
+	     sqlite3_bind_int64(s, 6, c->created != 0 ? c->created : now) |
+	     sqlite3_bind_int64(s, 7, c->last_login);
+	if (rc != SQLITE_OK) {
+		sq_done(s);
+		r = sq_fail(sq, "cred_create", err);
+		goto out;
+	}
+	if ((r = sq_run(sq, s, "cred_create", err)) != FB_OK ||
+	    (r = sq_commit(sq, "cred_create", err)) != FB_OK)
+		goto out;
+	if (u->id == NULL)
+		u->id = fb_xstrdup(new_id);
+	u->created = created;
+	r = FB_OK;
+out:
+	if (r != FB_OK)
+		sq_rollback(sq);
+	free(found);
+	return r;
+}
+
+static enum fb_status
+sq_cred_get(struct fb_store *st, const char *user_id, struct fb_store_cred *out,
+    struct fb_err *err)
+{
+	struct sq *sq = sq_of(st);
+	const unsigned char *type;
+	sqlite3_stmt *s;
+	enum fb_status r = FB_ERR_IO;
+
+	if ((s = sq_stmt(sq, SQ_CRED_GET, "cred_get", err)) == NULL)
+		return FB_ERR_IO;
+	if (bind_text(s, 1, user_id) != SQLITE_OK) {
+		r = sq_fail(sq, "cred_get", err);
+		goto out;
+	}
+	switch (sqlite3_step(s)) {
+	case SQLITE_ROW:
+		out->user_id = column_strdup(s, 0);
+		out->password_hash = column_strdup(s, 1);
+		type = sqlite3_column_text(s, 2);
+		out->type = type != NULL && strcmp((const char *)type, "service") == 0
+				? FB_ACCOUNT_SERVICE
+				: FB_ACCOUNT_INTERNAL;
+		out->totp_secret = column_strdup(s, 3);
+		out->totp_last_step = sqlite3_column_int64(s, 4);
+		out->created = sqlite3_column_int64(s, 5);
+		out->last_login = sqlite3_column_int64(s, 6);
+		r = FB_OK;
+		break;
+	case SQLITE_DONE:
+		r = fb_err_set(err, FB_ERR_NOTFOUND, "cred_get: user id %s has no local account",
+		    user_id);
+		break;
+	default:
+		r = sq_fail(sq, "cred_get", err);
+		break;
+	}
+out:
+	sq_done(s);
+	return r;
+}
+
+static enum fb_status
+sq_cred_password_set(struct fb_store *st, const char *user_id, const char *hash,
+    struct fb_err *err)
+{
+	struct sq *sq = sq_of(st);
+	sqlite3_stmt *s;
+
+	if ((s = sq_stmt(sq, SQ_CRED_PASSWORD, "cred_password_set", err)) == NULL)
+		return FB_ERR_IO;
+	if ((bind_text(s, 1, user_id) | bind_text(s, 2, hash)) != SQLITE_OK) {
+		sq_done(s);
+		return sq_fail(sq, "cred_password_set", err);
+	}
+	return cred_update(sq, s, user_id, "cred_password_set", err);
+}
+
+static enum fb_status
+sq_cred_totp_set(struct fb_store *st, const char *user_id, const char *secret, int64_t last_step,
+    struct fb_err *err)
+{
+	struct sq *sq = sq_of(st);
+	sqlite3_stmt *s;
+
+	if ((s = sq_stmt(sq, SQ_CRED_TOTP, "cred_totp_set", err)) == NULL)
+		return FB_ERR_IO;
+	if ((bind_text(s, 1, user_id) | bind_text(s, 2, secret) |
+		sqlite3_bind_int64(s, 3, last_step)) != SQLITE_OK) {
+		sq_done(s);
+		return sq_fail(sq, "cred_totp_set", err);
+	}
+	return cred_update(sq, s, user_id, "cred_totp_set", err);
+}
+
+static enum fb_status
+sq_cred_totp_accept(struct fb_store *st, const char *user_id, int64_t step, struct fb_err *err)
+{
+	struct sq *sq = sq_of(st);
+	struct fb_store_cred c;
+	sqlite3_stmt *s;
+	enum fb_status r;
+
+	if ((s = sq_stmt(sq, SQ_CRED_STEP, "cred_totp_accept", err)) == NULL)
+		return FB_ERR_IO;
+	if ((bind_text(s, 1, user_id) | sqlite3_bind_int64(s, 2, step)) != SQLITE_OK) {
+		sq_done(s);
+		return sq_fail(sq, "cred_totp_accept", err);
+	}
+	if ((r = sq_run(sq, s, "cred_totp_accept", err)) != FB_OK)
+		return r;
+	if (sqlite3_changes(sq->db) != 0)
+		return FB_OK;
+	/* Nothing changed: say why (only for the message; the refusal is already decided). */
+	memset(&c, 0, sizeof(c));
+	if ((r = sq_cred_get(st, user_id, &c, err)) != FB_OK)
+		return r;
+	if (c.totp_secret == NULL)
+		r = fb_err_set(err, FB_ERR_NOTFOUND, "cred_totp_accept: user id %s has no TOTP",
+		    user_id);
+	else
+		r = fb_err_set(err, FB_ERR_REPLAY,
+		    "cred_totp_accept: user id %s: TOTP time step already used", user_id);
+	fb_store_cred_cleanup(&c);
+	return r;
+}
+
+static enum fb_status
+sq_cred_login_set(struct fb_store *st, const char *user_id, int64_t when, struct fb_err *err)
+{
+	struct sq *sq = sq_of(st);
+	sqlite3_stmt *s;
+
+	if ((s = sq_stmt(sq, SQ_CRED_LOGIN, "cred_login_set", err)) == NULL)
+		return FB_ERR_IO;
+	if ((bind_text(s, 1, user_id) | sqlite3_bind_int64(s, 2, when)) != SQLITE_OK) {
+		sq_done(s);
+		return sq_fail(sq, "cred_login_set", err);
+	}
+	return cred_update(sq, s, user_id, "cred_login_set", err);
+}
+
+/* Runs a count(*) statement (already bound) into *n. */
+static enum fb_status
+count_run(struct sq *sq, sqlite3_stmt *s, size_t *n, const char *what, struct fb_err *err)
+{
+	enum fb_status r = FB_OK;
+
+	if (sqlite3_step(s) == SQLITE_ROW)
+		*n = (size_t)sqlite3_column_int64(s, 0);
+	else
+		r = sq_fail(sq, what, err);
+	sq_done(s);
+	return r;
+}
+
+static enum fb_status
+sq_cred_count(struct fb_store *st, size_t *n, struct fb_err *err)
+{
+	struct sq *sq = sq_of(st);
+	sqlite3_stmt *s;
+
+	if ((s = sq_stmt(sq, SQ_CRED_COUNT, "cred_count", err)) == NULL)
+		return FB_ERR_IO;
+	return count_run(sq, s, n, "cred_count", err);
+}
+
+/* ---- recovery codes ---------------------------------------------------- */
+
+/* Maps a failed insert to FB_ERR_NOTFOUND when the referenced user is missing. */
+static enum fb_status
+insert_fail(struct sq *sq, const char *what, const char *user_id, struct fb_err *err)
+{
+	if (sqlite3_extended_errcode(sq->db) == SQLITE_CONSTRAINT_FOREIGNKEY)
+		return fb_err_set(err, FB_ERR_NOTFOUND, "%s: no user with id %s", what, user_id);
+	return sq_fail(sq, what, err);
+}
+
+static enum fb_status
+sq_recovery_replace(struct fb_store *st, const char *user_id, const char *const *hashes,
+    size_t n, int64_t now, struct fb_err *err)
+{
+	struct sq *sq = sq_of(st);
+	struct fb_store_user u;
+	sqlite3_stmt *s;
+	enum fb_status r = FB_ERR_IO;
+
+	memset(&u, 0, sizeof(u));
+	if ((r = sq_begin(sq, "recovery_codes_replace", err)) != FB_OK ||
+	    (r = user_fetch(sq, SQ_USER_GET_ID, user_id, &u, "recovery_codes_replace", err)) !=
+		FB_OK)
+		goto out;
+	if ((s = sq_stmt(sq, SQ_RC_DELETE, "recovery_codes_replace", err)) == NULL) {
+		r = FB_ERR_IO;
+		goto out;
+	}
+	if (bind_text(s, 1, user_id) != SQLITE_OK) {
+		sq_done(s);
+		r = sq_fail(sq, "recovery_codes_replace", err);
+		goto out;
+	}
+	if ((r = sq_run(sq, s, "recovery_codes_replace", err)) != FB_OK)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		if ((s = sq_stmt(sq, SQ_RC_INSERT, "recovery_codes_replace", err)) == NULL) {
+			r = FB_ERR_IO;
+			goto out;
+		}
+		if ((bind_text(s, 1, user_id) | bind_text(s, 2, hashes[i]) |
+			sqlite3_bind_int64(s, 3, now)) != SQLITE_OK) {
+			sq_done(s);
+			r = sq_fail(sq, "recovery_codes_replace", err);
+			goto out;
+		}
+		if (sqlite3_step(s) != SQLITE_DONE) {
+			r = insert_fail(sq, "recovery_codes_replace", user_id, err);
+			sq_done(s);
+			goto out;
+		}
+		sq_done(s);
+	}
+	if ((r = sq_commit(sq, "recovery_codes_replace", err)) != FB_OK)
+		goto out;
+	r = FB_OK;
+out:
+	if (r != FB_OK)
+		sq_rollback(sq);
+	fb_store_user_cleanup(&u);
+	return r;
+}
+
+static enum fb_status
+sq_recovery_use(struct fb_store *st, const char *user_id, const char *hash, int64_t now,
+    struct fb_err *err)
+{
+	struct sq *sq = sq_of(st);
+	sqlite3_stmt *s;
+	enum fb_status r;
+
+	if ((s = sq_stmt(sq, SQ_RC_USE, "recovery_code_use", err)) == NULL)
+		return FB_ERR_IO;
+	if ((bind_text(s, 1, user_id) | bind_text(s, 2, hash) | sqlite3_bind_int64(s, 3, now)) !=
+	    SQLITE_OK) {
+		sq_done(s);
+		return sq_fail(sq, "recovery_code_use", err);
+	}
+	if ((r = sq_run(sq, s, "recovery_code_use", err)) != FB_OK)
+		return r;
+	if (sqlite3_changes(sq->db) == 0)
+		return fb_err_set(err, FB_ERR_NOTFOUND,
+		    "recovery_code_use: user id %s has no such unused recovery code", user_id);
+	return FB_OK;
+}
+
+static enum fb_status
+sq_recovery_count(struct fb_store *st, const char *user_id, size_t *n, struct fb_err *err)
+{
+	struct sq *sq = sq_of(st);
+	sqlite3_stmt *s;
+
+	if ((s = sq_stmt(sq, SQ_RC_COUNT, "recovery_codes_count", err)) == NULL)
+		return FB_ERR_IO;
+	if (bind_text(s, 1, user_id) != SQLITE_OK) {
+		sq_done(s);
+		return sq_fail(sq, "recovery_codes_count", err);
+	}
+	return count_run(sq, s, n, "recovery_codes_count", err);
+}
+
+/* ---- API tokens -------------------------------------------------------- */
+
+static enum fb_status
+sq_token_add(struct fb_store *st, const struct fb_store_token *t, struct fb_err *err)
+{
+	struct sq *sq = sq_of(st);
+	sqlite3_stmt *s;
+	enum fb_status r = FB_ERR_IO;
+
+	if ((s = sq_stmt(sq, SQ_TOK_INSERT, "token_add", err)) == NULL)
+		return FB_ERR_IO;
+	if ((bind_text(s, 1, t->id) | bind_text(s, 2, t->user_id) |
+		bind_text(s, 3, t->secret_hash) | bind_text(s, 4, t->description) |
+		sqlite3_bind_int64(s, 5, t->created) | sqlite3_bind_int64(s, 6, t->expires_at)) !=
+	    SQLITE_OK) {
+		r = sq_fail(sq, "token_add", err);
+		goto out;
+	}
+	if (sqlite3_step(s) != SQLITE_DONE) {
+		if (sqlite3_extended_errcode(sq->db) == SQLITE_CONSTRAINT_PRIMARYKEY)
+			r = fb_err_set(err, FB_ERR_INVALID, "token_add: token id %s is taken", t->id);
+		else
+			r = insert_fail(sq, "token_add", t->user_id, err);
+		goto out;
+	}
+	r = FB_OK;
+out:
+	sq_done(s);
+	return r;
+}
+
+/* Fills t from a row of TOKEN_COLUMNS; strings borrowed from the statement. */
+static void
+token_row(sqlite3_stmt *s, struct fb_store_token *t)
+{
+	t->id = (char *)sqlite3_column_text(s, 0);
+	t->user_id = (char *)sqlite3_column_text(s, 1);
+	t->username = (char *)sqlite3_column_text(s, 2);
+	t->secret_hash = (char *)sqlite3_column_text(s, 3);
+	t->description = (char *)sqlite3_column_text(s, 4);
+	t->created = sqlite3_column_int64(s, 5);
+	t->expires_at = sqlite3_column_int64(s, 6);
+	t->revoked_at = sqlite3_column_int64(s, 7);
+}
+
+static enum fb_status
+sq_token_get(struct fb_store *st, const char *id, struct fb_store_token *out,
+    struct fb_err *err)
+{
+	struct sq *sq = sq_of(st);
+	struct fb_store_token row;
+	sqlite3_stmt *s;
+	enum fb_status r = FB_ERR_IO;
+
+	if ((s = sq_stmt(sq, SQ_TOK_GET, "token_get", err)) == NULL)
+		return FB_ERR_IO;
+	if (bind_text(s, 1, id) != SQLITE_OK) {
+		r = sq_fail(sq, "token_get", err);
+		goto out;
+	}
+	switch (sqlite3_step(s)) {
+	case SQLITE_ROW:
+		token_row(s, &row);
+		out->id = column_strdup(s, 0);
+		out->user_id = column_strdup(s, 1);
+		out->username = column_strdup(s, 2);
+		out->secret_hash = column_strdup(s, 3);
+		out->description = column_strdup(s, 4);
+		out->created = row.created;
+		out->expires_at = row.expires_at;
+		out->revoked_at = row.revoked_at;
+		r = FB_OK;
+		break;
+	case SQLITE_DONE:
+		r = fb_err_set(err, FB_ERR_NOTFOUND, "token_get: no token %s", id);
+		break;
+	default:
+		r = sq_fail(sq, "token_get", err);
+		break;
+	}
+out:
+	sq_done(s);
+	return r;
+}
+
+static enum fb_status
+sq_token_list(struct fb_store *st, const char *user_id,
+    int (*fn)(const struct fb_store_token *t, void *arg), void *arg, struct fb_err *err)
+{
+	struct sq *sq = sq_of(st);
+	struct fb_store_token t;
+	sqlite3_stmt *s = NULL;
+	int rc;
+	enum fb_status r = FB_ERR_IO;
+
+	if (sqlite3_prepare_v2(sq->db, SQ_TOKEN_LIST_SQL, -1, &s, NULL) != SQLITE_OK ||
+	    bind_text(s, 1, user_id) != SQLITE_OK) {
+		r = sq_fail(sq, "token_list", err);
+		goto out;
+	}
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		token_row(s, &t);
+		if (fn(&t, arg) != 0)
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		r = sq_fail(sq, "token_list", err);
+		goto out;
+	}
+	r = FB_OK;
+out:
+	sqlite3_finalize(s);
+	return r;
+}
+
+static enum fb_status
+sq_token_revoke(struct fb_store *st, const char *id, int64_t now, struct fb_err *err)
+{
+	struct sq *sq = sq_of(st);
+	struct fb_store_token t;
+	sqlite3_stmt *s;
+	enum fb_status r;
+
+	if ((s = sq_stmt(sq, SQ_TOK_REVOKE, "token_revoke", err)) == NULL)
+		return FB_ERR_IO;
+	if ((bind_text(s, 1, id) | sqlite3_bind_int64(s, 2, now)) != SQLITE_OK) {
+		sq_done(s);
+		return sq_fail(sq, "token_revoke", err);
+	}
+	if ((r = sq_run(sq, s, "token_revoke", err)) != FB_OK)
+		return r;
+	if (sqlite3_changes(sq->db) != 0)
+		return FB_OK;
+	/* Revoked already (FB_OK) or absent (FB_ERR_NOTFOUND). */
+	memset(&t, 0, sizeof(t));
+	r = sq_token_get(st, id, &t, err);
+	fb_store_token_cleanup(&t);
+	if (r == FB_ERR_NOTFOUND)
+		fb_err_set(err, FB_ERR_NOTFOUND, "token_revoke: no token %s", id);
+	return r;
+}
+
 const struct fb_store_ops fb_store_sqlite_ops = {
 	.name = "sqlite",
 	.schema_latest = sq_schema_latest,
@@ -986,4 +1589,20 @@ const struct fb_store_ops fb_store_sqlite_ops = {
 	.user_get = sq_user_get,
 	.user_list = sq_user_list,
 	.user_delete = sq_user_delete,
+	.user_get_by_id = sq_user_get_by_id,
+	.kv_incr = sq_kv_incr,
+	.cred_create = sq_cred_create,
+	.cred_get = sq_cred_get,
+	.cred_password_set = sq_cred_password_set,
+	.cred_totp_set = sq_cred_totp_set,
+	.cred_totp_accept = sq_cred_totp_accept,
+	.cred_login_set = sq_cred_login_set,
+	.cred_count = sq_cred_count,
+	.recovery_replace = sq_recovery_replace,
+	.recovery_use = sq_recovery_use,
+	.recovery_count = sq_recovery_count,
+	.token_add = sq_token_add,
+	.token_get = sq_token_get,
+	.token_list = sq_token_list,
+	.token_revoke = sq_token_revoke,
 };

@@ -340,3 +340,293 @@ fb_store_user_cleanup(struct fb_store_user *u)
 	free(u->source);
 	memset(u, 0, sizeof(*u));
 }
+
+enum fb_status
+fb_store_user_get_by_id(struct fb_store *st, const char *id, struct fb_store_user *out,
+    struct fb_err *err)
+{
+	enum fb_status r;
+
+	memset(out, 0, sizeof(*out));
+	if ((r = check_owner(st, "user_get_by_id", err)) != FB_OK ||
+	    (r = check_name(id, FB_STORE_KEY_MAX, "user_get_by_id", "user id", err)) != FB_OK)
+		return r;
+	return st->ops->user_get_by_id(st, id, out, err);
+}
+
+/* ---- counters ------------------------------------------------------------ */
+
+enum fb_status
+fb_store_kv_incr(struct fb_store *st, const char *ns, const char *key, int64_t expires_at,
+    int64_t *count, struct fb_err *err)
+{
+	enum fb_status r;
+
+	*count = 0;
+	if ((r = check_kv(st, ns, key, "kv_incr", err)) != FB_OK)
+		return r;
+	return st->ops->kv_incr(st, ns, key, expires_at, fb_time_now(), count, err);
+}
+
+/* ---- local account credentials ---------------------------------------- */
+
+static enum fb_status
+check_user_id(struct fb_store *st, const char *user_id, const char *what, struct fb_err *err)
+{
+	enum fb_status r;
+
+	if ((r = check_owner(st, what, err)) != FB_OK)
+		return r;
+	return check_name(user_id, FB_STORE_KEY_MAX, what, "user id", err);
+}
+
+/* A stored hash or sealed secret: NULL, or 1..FB_STORE_VALUE_MAX bytes of text. */
+static enum fb_status
+check_blob_text(const char *s, const char *what, const char *label, struct fb_err *err)
+{
+	if (s == NULL)
+		return FB_OK;
+	return check_name(s, FB_STORE_VALUE_MAX, what, label, err);
+}
+
+enum fb_status
+fb_store_cred_create(struct fb_store *st, struct fb_store_user *u, const struct fb_store_cred *c,
+    struct fb_err *err)
+{
+	char what[FB_STORE_KEY_MAX + 32];
+	char *new_id = NULL;
+	enum fb_status r = FB_ERR_INTERNAL;
+
+	if ((r = check_owner(st, "cred_create", err)) != FB_OK)
+		goto out;
+	if ((r = check_name(u->username, FB_STORE_KEY_MAX, "cred_create", "username", err)) !=
+		FB_OK ||
+	    (r = check_text(u->username, FB_STORE_KEY_MAX, "cred_create", "username", err)) !=
+		FB_OK)
+		goto out;
+	snprintf(what, sizeof(what), "cred_create: user %s", u->username);
+	if (u->id != NULL && (r = check_name(u->id, FB_STORE_KEY_MAX, what, "id", err)) != FB_OK)
+		goto out;
+	if ((r = check_name(u->source, FB_STORE_TEXT_MAX, what, "source", err)) != FB_OK ||
+	    (r = check_text(u->source, FB_STORE_TEXT_MAX, what, "source", err)) != FB_OK ||
+	    (r = check_text(u->name, FB_STORE_TEXT_MAX, what, "name", err)) != FB_OK ||
+	    (r = check_text(u->email, FB_STORE_TEXT_MAX, what, "email", err)) != FB_OK ||
+	    (r = check_blob_text(c->password_hash, what, "password hash", err)) != FB_OK ||
+	    (r = check_blob_text(c->totp_secret, what, "TOTP secret", err)) != FB_OK)
+		goto out;
+	if (c->type != FB_ACCOUNT_INTERNAL && c->type != FB_ACCOUNT_SERVICE) {
+		r = fb_err_set(err, FB_ERR_INVALID, "%s: unknown account type %d", what,
+		    (int)c->type);
+		goto out;
+	}
+	if (u->id == NULL)
+		new_id = fb_rand_token(USER_ID_BYTES);
+	r = st->ops->cred_create(st, u, c, new_id, fb_time_now(), err);
+out:
+	free(new_id);
+	return r;
+}
+
+enum fb_status
+fb_store_cred_get(struct fb_store *st, const char *user_id, struct fb_store_cred *out,
+    struct fb_err *err)
+{
+	enum fb_status r;
+
+	memset(out, 0, sizeof(*out));
+	if ((r = check_user_id(st, user_id, "cred_get", err)) != FB_OK)
+		return r;
+	return st->ops->cred_get(st, user_id, out, err);
+}
+
+enum fb_status
+fb_store_cred_password_set(struct fb_store *st, const char *user_id, const char *password_hash,
+    struct fb_err *err)
+{
+	enum fb_status r;
+
+	if ((r = check_user_id(st, user_id, "cred_password_set", err)) != FB_OK ||
+	    (r = check_blob_text(password_hash, "cred_password_set", "password hash", err)) !=
+		FB_OK)
+		return r;
+	return st->ops->cred_password_set(st, user_id, password_hash, err);
+}
+
+enum fb_status
+fb_store_cred_totp_set(struct fb_store *st, const char *user_id, const char *totp_secret,
+    int64_t last_step, struct fb_err *err)
+{
+	enum fb_status r;
+
+	if ((r = check_user_id(st, user_id, "cred_totp_set", err)) != FB_OK ||
+	    (r = check_blob_text(totp_secret, "cred_totp_set", "TOTP secret", err)) != FB_OK)
+		return r;
+	return st->ops->cred_totp_set(st, user_id, totp_secret, last_step, err);
+}
+
+enum fb_status
+fb_store_cred_totp_accept(struct fb_store *st, const char *user_id, int64_t step,
+    struct fb_err *err)
+{
+	enum fb_status r;
+
+	if ((r = check_user_id(st, user_id, "cred_totp_accept", err)) != FB_OK)
+		return r;
+	return st->ops->cred_totp_accept(st, user_id, step, err);
+}
+
+enum fb_status
+fb_store_cred_login_set(struct fb_store *st, const char *user_id, int64_t when,
+    struct fb_err *err)
+{
+	enum fb_status r;
+
+	if ((r = check_user_id(st, user_id, "cred_login_set", err)) != FB_OK)
+		return r;
+	return st->ops->cred_login_set(st, user_id, when, err);
+}
+
+enum fb_status
+fb_store_cred_count(struct fb_store *st, size_t *n, struct fb_err *err)
+{
+	enum fb_status r;
+
+	*n = 0;
+	if ((r = check_owner(st, "cred_count", err)) != FB_OK)
+		return r;
+	return st->ops->cred_count(st, n, err);
+}
+
+void
+fb_store_cred_cleanup(struct fb_store_cred *c)
+{
+	if (c == NULL)
+		return;
+	free(c->user_id);
+	fb_secret_free(c->password_hash);
+	fb_secret_free(c->totp_secret);
+	memset(c, 0, sizeof(*c));
+}
+
+/* ---- recovery codes -------------------------------------------------------- */
+
+/* At most this many codes per user: a bound on one replace transaction. */
+#define RECOVERY_CODES_MAX 100
+
+enum fb_status
+fb_store_recovery_codes_replace(struct fb_store *st, const char *user_id,
+    const char *const *hashes, size_t n, struct fb_err *err)
+{
+	enum fb_status r;
+
+	if ((r = check_user_id(st, user_id, "recovery_codes_replace", err)) != FB_OK)
+		return r;
+	if (n > RECOVERY_CODES_MAX)
+		return fb_err_set(err, FB_ERR_INVALID,
+		    "recovery_codes_replace: %zu codes is over the limit of %d", n,
+		    RECOVERY_CODES_MAX);
+	for (size_t i = 0; i < n; i++)
+		if ((r = check_name(hashes[i], FB_STORE_KEY_MAX, "recovery_codes_replace",
+			 "code hash", err)) != FB_OK)
+			return r;
+	return st->ops->recovery_replace(st, user_id, hashes, n, fb_time_now(), err);
+}
+
+enum fb_status
+fb_store_recovery_code_use(struct fb_store *st, const char *user_id, const char *hash,
+    struct fb_err *err)
+{
+	enum fb_status r;
+
+	if ((r = check_user_id(st, user_id, "recovery_code_use", err)) != FB_OK ||
+	    (r = check_name(hash, FB_STORE_KEY_MAX, "recovery_code_use", "code hash", err)) !=
+		FB_OK)
+		return r;
+	return st->ops->recovery_use(st, user_id, hash, fb_time_now(), err);
+}
+
+enum fb_status
+fb_store_recovery_codes_count(struct fb_store *st, const char *user_id, size_t *n,
+    struct fb_err *err)
+{
+	enum fb_status r;
+
+	*n = 0;
+	if ((r = check_user_id(st, user_id, "recovery_codes_count", err)) != FB_OK)
+		return r;
+	return st->ops->recovery_count(st, user_id, n, err);
+}
+
+/* ---- API tokens ------------------------------------------------------------ */
+
+enum fb_status
+fb_store_token_add(struct fb_store *st, const struct fb_store_token *t, struct fb_err *err)
+{
+	struct fb_store_token copy;
+	enum fb_status r;
+
+	if ((r = check_owner(st, "token_add", err)) != FB_OK ||
+	    (r = check_name(t->id, FB_STORE_KEY_MAX, "token_add", "token id", err)) != FB_OK ||
+	    (r = check_name(t->user_id, FB_STORE_KEY_MAX, "token_add", "user id", err)) !=
+		FB_OK ||
+	    (r = check_name(t->secret_hash, FB_STORE_KEY_MAX, "token_add", "secret hash", err)) !=
+		FB_OK ||
+	    (r = check_text(t->description, FB_STORE_TEXT_MAX, "token_add", "description",
+		 err)) != FB_OK)
+		return r;
+	copy = *t;
+	if (copy.created == 0)
+		copy.created = fb_time_now();
+	return st->ops->token_add(st, &copy, err);
+}
+
+enum fb_status
+fb_store_token_get(struct fb_store *st, const char *id, struct fb_store_token *out,
+    struct fb_err *err)
+{
+	enum fb_status r;
+
+	memset(out, 0, sizeof(*out));
+	if ((r = check_owner(st, "token_get", err)) != FB_OK ||
+	    (r = check_name(id, FB_STORE_KEY_MAX, "token_get", "token id", err)) != FB_OK)
+		return r;
+	return st->ops->token_get(st, id, out, err);
+}
+
+enum fb_status
+fb_store_token_list(struct fb_store *st, const char *user_id,
+    int (*fn)(const struct fb_store_token *t, void *arg), void *arg, struct fb_err *err)
+{
+	enum fb_status r;
+
+	if ((r = check_owner(st, "token_list", err)) != FB_OK)
+		return r;
+	if (user_id != NULL &&
+	    (r = check_name(user_id, FB_STORE_KEY_MAX, "token_list", "user id", err)) != FB_OK)
+		return r;
+	return st->ops->token_list(st, user_id, fn, arg, err);
+}
+
+enum fb_status
+fb_store_token_revoke(struct fb_store *st, const char *id, struct fb_err *err)
+{
+	enum fb_status r;
+
+	if ((r = check_owner(st, "token_revoke", err)) != FB_OK ||
+	    (r = check_name(id, FB_STORE_KEY_MAX, "token_revoke", "token id", err)) != FB_OK)
+		return r;
+	return st->ops->token_revoke(st, id, fb_time_now(), err);
+}
+
+void
+fb_store_token_cleanup(struct fb_store_token *t)
+{
+	if (t == NULL)
+		return;
+	free(t->id);
+	free(t->user_id);
+	free(t->username);
+	free(t->secret_hash);
+	free(t->description);
+	memset(t, 0, sizeof(*t));
+}

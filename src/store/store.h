@@ -142,5 +142,140 @@ enum fb_status fb_store_user_delete(struct fb_store *st, const char *username,
     struct fb_err *err);
 /* Frees u's members and zeroes it (u itself is not freed). NULL is a no-op. */
 void fb_store_user_cleanup(struct fb_store_user *u);
+/* Like fb_store_user_get, by the stable id. */
+enum fb_status fb_store_user_get_by_id(struct fb_store *st, const char *id,
+    struct fb_store_user *out, struct fb_err *err);
+
+/* ---- counters (brute-force limits) ---------------------------------------- */
+
+/*
+ * Adds 1 to the counter ns/key (absent or expired counts as 0) and sets
+ * its expiry to expires_at, in one atomic step across processes; the new
+ * value in *count. The entry is an ordinary key/value entry holding the
+ * decimal count (fb_store_kv_get reads it, fb_store_kv_delete resets it).
+ * FB_ERR_INVALID when the present value is not a count.
+ */
+enum fb_status fb_store_kv_incr(struct fb_store *st, const char *ns, const char *key,
+    int64_t expires_at, int64_t *count, struct fb_err *err);
+
+/* ---- local account credentials (schema version 2) ------------------------- */
+
+enum fb_store_account_type {
+	FB_ACCOUNT_INTERNAL = 0, /* a person: password, optional second factor */
+	FB_ACCOUNT_SERVICE,	 /* a machine: API tokens */
+};
+
+/*
+ * The credentials of a local account, one per user (users.id); deleted
+ * with the user. Nothing here is a clear secret: the password is an
+ * argon2id hash and the TOTP secret is sealed by the caller.
+ */
+struct fb_store_cred {
+	char *user_id;
+	char *password_hash; /* argon2id encoded string; NULL = no password */
+	enum fb_store_account_type type;
+	char *totp_secret;	/* sealed TOTP secret; NULL = no TOTP */
+	int64_t totp_last_step; /* the last accepted TOTP time step (replay guard); 0 = none */
+	int64_t created;
+	int64_t last_login; /* 0 = never */
+};
+
+/*
+ * Creates a local account in one transaction: the user u (as
+ * fb_store_user_upsert inserts it; u->id NULL gets a new random id, written
+ * back with u->created) and its credentials c (c->user_id is ignored; the
+ * user's id is used; c->created 0 means now). FB_ERR_INVALID when a user
+ * with u->username exists already (whatever its source), or on a bad
+ * argument; nothing is written then. Borrowed arguments.
+ */
+enum fb_status fb_store_cred_create(struct fb_store *st, struct fb_store_user *u,
+    const struct fb_store_cred *c, struct fb_err *err);
+/* FB_ERR_NOTFOUND when user_id has no credentials. *out members new: fb_store_cred_cleanup. */
+enum fb_status fb_store_cred_get(struct fb_store *st, const char *user_id,
+    struct fb_store_cred *out, struct fb_err *err);
+/* Replaces the password hash (NULL removes it). FB_ERR_NOTFOUND when no credentials. */
+enum fb_status fb_store_cred_password_set(struct fb_store *st, const char *user_id,
+    const char *password_hash, struct fb_err *err);
+/*
+ * Replaces the sealed TOTP secret (NULL removes it) and sets the last
+ * accepted step to last_step. FB_ERR_NOTFOUND when no credentials.
+ */
+enum fb_status fb_store_cred_totp_set(struct fb_store *st, const char *user_id,
+    const char *totp_secret, int64_t last_step, struct fb_err *err);
+/*
+ * Records TOTP time step step as used, atomically: FB_OK only when the
+ * user has a TOTP secret and step is later than the last accepted one, so
+ * a code is accepted once even when two workers race. FB_ERR_REPLAY when
+ * step (or a later one) was accepted already, FB_ERR_NOTFOUND when the
+ * user has no credentials or no TOTP secret.
+ */
+enum fb_status fb_store_cred_totp_accept(struct fb_store *st, const char *user_id,
+    int64_t step, struct fb_err *err);
+/* Sets the last sign-in time. FB_ERR_NOTFOUND when no credentials. */
+enum fb_status fb_store_cred_login_set(struct fb_store *st, const char *user_id, int64_t when,
+    struct fb_err *err);
+/* The number of local accounts (users with credentials) in *n. */
+enum fb_status fb_store_cred_count(struct fb_store *st, size_t *n, struct fb_err *err);
+/* Frees c's members and zeroes it; NULL is a no-op. */
+void fb_store_cred_cleanup(struct fb_store_cred *c);
+
+/* ---- recovery codes ---------------------------------------------------------- */
+
+/*
+ * Replaces every recovery code of user_id with the n hashes (borrowed;
+ * lowercase hex SHA-256 of each code, n <= 100), in one transaction; n 0
+ * removes them all. FB_ERR_NOTFOUND when there is no such user.
+ */
+enum fb_status fb_store_recovery_codes_replace(struct fb_store *st, const char *user_id,
+    const char *const *hashes, size_t n, struct fb_err *err);
+/*
+ * Marks the unused code with this hash as used, atomically: FB_OK for one
+ * caller only, even when two workers race. FB_ERR_NOTFOUND when user_id
+ * has no unused code with that hash.
+ */
+enum fb_status fb_store_recovery_code_use(struct fb_store *st, const char *user_id,
+    const char *hash, struct fb_err *err);
+/* The number of unused codes of user_id in *n (0 for an unknown user). */
+enum fb_status fb_store_recovery_codes_count(struct fb_store *st, const char *user_id,
+    size_t *n, struct fb_err *err);
+
+/* ---- API tokens ------------------------------------------------------------ */
+
+struct fb_store_token {
+	char *id;	   /* unique, chosen by the caller */
+	char *user_id;	   /* users.id of the owner */
+	char *username;	   /* the owner's username: filled by _get and _list, ignored by _add */
+	char *secret_hash; /* lowercase hex SHA-256 of the secret; never the secret */
+	char *description; /* may be NULL */
+	int64_t created;
+	int64_t expires_at; /* 0 = never */
+	int64_t revoked_at; /* 0 = not revoked */
+};
+
+/*
+ * Stores t (borrowed; t->created 0 means now, revoked_at is ignored).
+ * FB_ERR_NOTFOUND when t->user_id is no user, FB_ERR_INVALID when the id
+ * is taken or an argument is bad (description at most FB_STORE_TEXT_MAX
+ * bytes of UTF-8).
+ */
+enum fb_status fb_store_token_add(struct fb_store *st, const struct fb_store_token *t,
+    struct fb_err *err);
+/* FB_ERR_NOTFOUND when absent. *out members new: fb_store_token_cleanup. */
+enum fb_status fb_store_token_get(struct fb_store *st, const char *id,
+    struct fb_store_token *out, struct fb_err *err);
+/*
+ * Calls fn for each token (of user_id, or of everyone when user_id is
+ * NULL), oldest first; fn returns non-zero to stop. t is borrowed, valid
+ * during the call only.
+ */
+enum fb_status fb_store_token_list(struct fb_store *st, const char *user_id,
+    int (*fn)(const struct fb_store_token *t, void *arg), void *arg, struct fb_err *err);
+/*
+ * Marks the token revoked now; a token revoked already keeps its first
+ * revocation time. FB_ERR_NOTFOUND when there is no such token.
+ */
+enum fb_status fb_store_token_revoke(struct fb_store *st, const char *id, struct fb_err *err);
+/* Frees t's members and zeroes it; NULL is a no-op. */
+void fb_store_token_cleanup(struct fb_store_token *t);
 
 #endif

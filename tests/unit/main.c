@@ -17,7 +17,11 @@
 #pragma weak fb_test_crypto_register
 #pragma weak fb_test_store_register
 #pragma weak fb_test_http_register
+#pragma weak fb_test_web_register
 #pragma weak fb_test_map_register
+#pragma weak fb_test_ident_register
+#pragma weak fb_test_net_register
+#pragma weak fb_test_local_register
 
 char *
 fb_test_tmpdir(void)
@@ -67,7 +71,11 @@ main(int argc, char **argv)
 		fb_test_crypto_register,
 		fb_test_store_register,
 		fb_test_http_register,
+		fb_test_web_register,
 		fb_test_map_register,
+		fb_test_ident_register,
+		fb_test_net_register,
+		fb_test_local_register,
 	};
 	unsigned failed;
 

@@ -151,7 +151,7 @@ test_open_fresh(void)
 	CU_ASSERT_EQUAL(file_mode(sub), 0700);
 	CU_ASSERT_EQUAL(file_mode(path), 0600);
 	CU_ASSERT_STRING_EQUAL(fb_store_driver_name(st), "sqlite");
-	CU_ASSERT_EQUAL(fb_store_schema_latest(), 1);
+	CU_ASSERT_EQUAL(fb_store_schema_latest(), 2);
 	CU_ASSERT_EQUAL(fb_store_schema_version(st), fb_store_schema_latest());
 	CU_ASSERT_EQUAL(fb_store_ping(st, &err), FB_OK);
 	CU_ASSERT_EQUAL(fb_store_kv_put(st, "otc", "k", "v", 1, fb_time_now() + 60, &err), FB_OK);
@@ -159,17 +159,20 @@ test_open_fresh(void)
 	CU_ASSERT_TRUE(file_exists(wal));
 	CU_ASSERT_EQUAL(file_mode(wal), 0600);
 	CU_ASSERT_EQUAL(file_mode(shm), 0600);
-	CU_ASSERT_EQUAL(raw_user_version(path), 1);
+	CU_ASSERT_EQUAL(raw_user_version(path), fb_store_schema_latest());
 	CU_ASSERT_STRING_EQUAL(raw_journal_mode(path), "wal");
 	CU_ASSERT_TRUE(raw_has_table(path, "kv"));
 	CU_ASSERT_TRUE(raw_has_table(path, "session_revocations"));
 	CU_ASSERT_TRUE(raw_has_table(path, "users"));
+	CU_ASSERT_TRUE(raw_has_table(path, "local_credentials"));
+	CU_ASSERT_TRUE(raw_has_table(path, "recovery_codes"));
+	CU_ASSERT_TRUE(raw_has_table(path, "api_tokens"));
 	fb_store_close(st);
 	umask(old);
 
 	/* Reopening keeps the data and the version. */
 	st = open_ok(&c);
-	CU_ASSERT_EQUAL(fb_store_schema_version(st), 1);
+	CU_ASSERT_EQUAL(fb_store_schema_version(st), fb_store_schema_latest());
 	{
 		unsigned char *v = NULL;
 		size_t n = 0;
@@ -898,7 +901,7 @@ child_take(struct fb_store *st, int i)
 static int
 child_ping(struct fb_store *st, int i)
 {
-	return fb_store_ping(st, NULL) == FB_OK && fb_store_schema_version(st) == 1 ? 0 : 2;
+	return fb_store_ping(st, NULL) == FB_OK && fb_store_schema_version(st) == fb_store_schema_latest() ? 0 : 2;
 }
 
 static void
@@ -939,7 +942,7 @@ test_fork_races(void)
 		fresh = fb_xasprintf("%s/fresh%d/fedbroker.db", dir, round);
 		race(fresh, child_ping, counts);
 		CU_ASSERT_EQUAL(counts[0], NCHILD);
-		CU_ASSERT_EQUAL(raw_user_version(fresh), 1);
+		CU_ASSERT_EQUAL(raw_user_version(fresh), fb_store_schema_latest());
 		CU_ASSERT_STRING_EQUAL(raw_journal_mode(fresh), "wal");
 		free(fresh);
 	}
@@ -984,6 +987,394 @@ test_fork_foreign_handle(void)
 	store_done(st, dir);
 }
 
+/* ---- schema 2: local accounts -------------------------------------------- */
+
+/* Creates local account name with id (may be NULL) and a password hash; asserts success. */
+static void
+cred_add(struct fb_store *st, const char *name, const char *id)
+{
+	struct fb_store_user u;
+	struct fb_store_cred c;
+	struct fb_err err;
+
+	memset(&u, 0, sizeof(u));
+	memset(&c, 0, sizeof(c));
+	u.id = id != NULL ? fb_xstrdup(id) : NULL;
+	u.username = (char *)name;
+	u.source = (char *)"local";
+	u.active = 1;
+	c.password_hash = (char *)"$argon2id$hash";
+	c.type = FB_ACCOUNT_INTERNAL;
+	fb_err_clear(&err);
+	CU_ASSERT_EQUAL(fb_store_cred_create(st, &u, &c, &err), FB_OK);
+	CU_ASSERT_PTR_NOT_NULL(u.id);
+	free(u.id);
+}
+
+static void
+test_creds(void)
+{
+	char *dir;
+	struct fb_store *st = store_new(&dir);
+	struct fb_store_user u, got;
+	struct fb_store_cred c, out;
+	struct fb_err err;
+	size_t n = 9;
+
+	CU_ASSERT_EQUAL(fb_store_cred_count(st, &n, &err), FB_OK);
+	CU_ASSERT_EQUAL(n, 0);
+	memset(&u, 0, sizeof(u));
+	memset(&c, 0, sizeof(c));
+	u.username = (char *)"ann";
+	u.name = (char *)"Ann";
+	u.source = (char *)"local";
+	u.active = 1;
+	c.password_hash = (char *)"$argon2id$v=19$m=64,t=1,p=1$salt$hash";
+	c.type = FB_ACCOUNT_SERVICE;
+	CU_ASSERT_EQUAL(fb_store_cred_create(st, &u, &c, &err), FB_OK);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(u.id);
+	CU_ASSERT_TRUE(u.created > 0);
+	CU_ASSERT_EQUAL(fb_store_cred_get(st, u.id, &out, &err), FB_OK);
+	CU_ASSERT_STRING_EQUAL(out.user_id, u.id);
+	CU_ASSERT_STRING_EQUAL(out.password_hash, c.password_hash);
+	CU_ASSERT_EQUAL(out.type, FB_ACCOUNT_SERVICE);
+	CU_ASSERT_PTR_NULL(out.totp_secret);
+	CU_ASSERT_EQUAL(out.totp_last_step, 0);
+	CU_ASSERT_EQUAL(out.last_login, 0);
+	CU_ASSERT_TRUE(out.created > 0);
+	fb_store_cred_cleanup(&out);
+	fb_store_cred_cleanup(NULL);
+	CU_ASSERT_EQUAL(fb_store_user_get_by_id(st, u.id, &got, &err), FB_OK);
+	CU_ASSERT_STRING_EQUAL(got.username, "ann");
+	CU_ASSERT_STRING_EQUAL(got.name, "Ann");
+	fb_store_user_cleanup(&got);
+	CU_ASSERT_EQUAL(fb_store_user_get_by_id(st, "nosuchid", &got, &err), FB_ERR_NOTFOUND);
+
+	/* A second account of the same name, local or not, is refused whole. */
+	free(u.id);
+	u.id = NULL;
+	CU_ASSERT_EQUAL(fb_store_cred_create(st, &u, &c, &err), FB_ERR_INVALID);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "user ann already exists"));
+	CU_ASSERT_PTR_NULL(u.id);
+	CU_ASSERT_EQUAL(fb_store_cred_count(st, &n, &err), FB_OK);
+	CU_ASSERT_EQUAL(n, 1);
+	c.type = (enum fb_store_account_type)7;
+	u.username = (char *)"bob";
+	CU_ASSERT_EQUAL(fb_store_cred_create(st, &u, &c, &err), FB_ERR_INVALID);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "unknown account type"));
+	CU_ASSERT_EQUAL(fb_store_user_get(st, "bob", &got, &err), FB_ERR_NOTFOUND);
+
+	/* Updates. */
+	CU_ASSERT_EQUAL(fb_store_user_get(st, "ann", &got, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_cred_password_set(st, got.id, "$argon2id$new", &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_cred_totp_set(st, got.id, "v1.sealed", 5, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_cred_login_set(st, got.id, 1234, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_cred_get(st, got.id, &out, &err), FB_OK);
+	CU_ASSERT_STRING_EQUAL(out.password_hash, "$argon2id$new");
+	CU_ASSERT_STRING_EQUAL(out.totp_secret, "v1.sealed");
+	CU_ASSERT_EQUAL(out.totp_last_step, 5);
+	CU_ASSERT_EQUAL(out.last_login, 1234);
+	fb_store_cred_cleanup(&out);
+	/* The replay guard: only later steps, each once. */
+	CU_ASSERT_EQUAL(fb_store_cred_totp_accept(st, got.id, 5, &err), FB_ERR_REPLAY);
+	CU_ASSERT_EQUAL(fb_store_cred_totp_accept(st, got.id, 4, &err), FB_ERR_REPLAY);
+	CU_ASSERT_EQUAL(fb_store_cred_totp_accept(st, got.id, 6, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_cred_totp_accept(st, got.id, 6, &err), FB_ERR_REPLAY);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "already used"));
+	CU_ASSERT_EQUAL(fb_store_cred_password_set(st, got.id, NULL, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_cred_totp_set(st, got.id, NULL, 0, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_cred_totp_accept(st, got.id, 7, &err), FB_ERR_NOTFOUND);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "no TOTP"));
+	CU_ASSERT_EQUAL(fb_store_cred_get(st, got.id, &out, &err), FB_OK);
+	CU_ASSERT_PTR_NULL(out.password_hash);
+	fb_store_cred_cleanup(&out);
+	/* Unknown ids and bad arguments. */
+	CU_ASSERT_EQUAL(fb_store_cred_get(st, "nosuchid", &out, &err), FB_ERR_NOTFOUND);
+	CU_ASSERT_EQUAL(fb_store_cred_password_set(st, "nosuchid", "x", &err), FB_ERR_NOTFOUND);
+	CU_ASSERT_EQUAL(fb_store_cred_totp_set(st, "nosuchid", "x", 0, &err), FB_ERR_NOTFOUND);
+	CU_ASSERT_EQUAL(fb_store_cred_totp_accept(st, "nosuchid", 9, &err), FB_ERR_NOTFOUND);
+	CU_ASSERT_EQUAL(fb_store_cred_login_set(st, "nosuchid", 9, &err), FB_ERR_NOTFOUND);
+	CU_ASSERT_EQUAL(fb_store_cred_get(st, "", &out, &err), FB_ERR_INVALID);
+	CU_ASSERT_EQUAL(fb_store_cred_password_set(st, got.id, "", &err), FB_ERR_INVALID);
+
+	/* Credentials go with their user. */
+	CU_ASSERT_EQUAL(fb_store_user_delete(st, "ann", &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_cred_get(st, got.id, &out, &err), FB_ERR_NOTFOUND);
+	CU_ASSERT_EQUAL(fb_store_cred_count(st, &n, &err), FB_OK);
+	CU_ASSERT_EQUAL(n, 0);
+	fb_store_user_cleanup(&got);
+	store_done(st, dir);
+}
+
+static void
+test_recovery_codes(void)
+{
+	char *dir;
+	struct fb_store *st = store_new(&dir);
+	const char *const hashes[] = {"h1", "h2", "h3"};
+	const char *const other[] = {"h9"};
+	struct fb_err err;
+	size_t n = 0;
+
+	cred_add(st, "ann", "uid-ann");
+	CU_ASSERT_EQUAL(fb_store_recovery_codes_replace(st, "uid-ann", hashes, 3, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_recovery_codes_count(st, "uid-ann", &n, &err), FB_OK);
+	CU_ASSERT_EQUAL(n, 3);
+	CU_ASSERT_EQUAL(fb_store_recovery_code_use(st, "uid-ann", "h2", &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_recovery_code_use(st, "uid-ann", "h2", &err), FB_ERR_NOTFOUND);
+	CU_ASSERT_EQUAL(fb_store_recovery_code_use(st, "uid-ann", "h7", &err), FB_ERR_NOTFOUND);
+	CU_ASSERT_EQUAL(fb_store_recovery_codes_count(st, "uid-ann", &n, &err), FB_OK);
+	CU_ASSERT_EQUAL(n, 2);
+	/* Replace drops every earlier code, used or not. */
+	CU_ASSERT_EQUAL(fb_store_recovery_codes_replace(st, "uid-ann", other, 1, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_recovery_code_use(st, "uid-ann", "h1", &err), FB_ERR_NOTFOUND);
+	CU_ASSERT_EQUAL(fb_store_recovery_codes_count(st, "uid-ann", &n, &err), FB_OK);
+	CU_ASSERT_EQUAL(n, 1);
+	CU_ASSERT_EQUAL(fb_store_recovery_codes_replace(st, "uid-ann", NULL, 0, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_recovery_codes_count(st, "uid-ann", &n, &err), FB_OK);
+	CU_ASSERT_EQUAL(n, 0);
+	CU_ASSERT_EQUAL(fb_store_recovery_codes_replace(st, "nosuchid", hashes, 3, &err),
+	    FB_ERR_NOTFOUND);
+	CU_ASSERT_EQUAL(fb_store_recovery_codes_replace(st, "uid-ann", hashes, 101, &err),
+	    FB_ERR_INVALID);
+	/* Codes go with their user. */
+	CU_ASSERT_EQUAL(fb_store_recovery_codes_replace(st, "uid-ann", hashes, 3, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_user_delete(st, "ann", &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_recovery_codes_count(st, "uid-ann", &n, &err), FB_OK);
+	CU_ASSERT_EQUAL(n, 0);
+	store_done(st, dir);
+}
+
+static int
+collect_token(const struct fb_store_token *t, void *arg)
+{
+	struct fb_buf *b = arg;
+
+	fb_buf_addf(b, NULL, "%s/%s/%s;", t->id, t->username,
+	    t->description != NULL ? t->description : "-");
+	return 0;
+}
+
+static void
+test_tokens(void)
+{
+	char *dir;
+	struct fb_store *st = store_new(&dir);
+	struct fb_store_token t, out;
+	struct fb_buf b;
+	struct fb_err err;
+
+	cred_add(st, "ann", "uid-ann");
+	cred_add(st, "bob", "uid-bob");
+	memset(&t, 0, sizeof(t));
+	t.id = (char *)"t1";
+	t.user_id = (char *)"uid-ann";
+	t.secret_hash = (char *)"aaaa";
+	t.description = (char *)"deploy";
+	t.created = 100;
+	t.expires_at = 5000;
+	CU_ASSERT_EQUAL(fb_store_token_add(st, &t, &err), FB_OK);
+	t.id = (char *)"t2";
+	t.user_id = (char *)"uid-bob";
+	t.description = NULL;
+	t.created = 200;
+	t.expires_at = 0;
+	CU_ASSERT_EQUAL(fb_store_token_add(st, &t, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_token_add(st, &t, &err), FB_ERR_INVALID);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "token id t2 is taken"));
+	t.id = (char *)"t3";
+	t.user_id = (char *)"nosuchid";
+	CU_ASSERT_EQUAL(fb_store_token_add(st, &t, &err), FB_ERR_NOTFOUND);
+	t.user_id = (char *)"uid-bob";
+	t.description = (char *)"\xff";
+	CU_ASSERT_EQUAL(fb_store_token_add(st, &t, &err), FB_ERR_INVALID);
+
+	CU_ASSERT_EQUAL(fb_store_token_get(st, "t1", &out, &err), FB_OK);
+	CU_ASSERT_STRING_EQUAL(out.user_id, "uid-ann");
+	CU_ASSERT_STRING_EQUAL(out.username, "ann");
+	CU_ASSERT_STRING_EQUAL(out.secret_hash, "aaaa");
+	CU_ASSERT_STRING_EQUAL(out.description, "deploy");
+	CU_ASSERT_EQUAL(out.created, 100);
+	CU_ASSERT_EQUAL(out.expires_at, 5000);
+	CU_ASSERT_EQUAL(out.revoked_at, 0);
+	fb_store_token_cleanup(&out);
+	CU_ASSERT_EQUAL(fb_store_token_get(st, "nope", &out, &err), FB_ERR_NOTFOUND);
+
+	fb_buf_init(&b, 4096);
+	CU_ASSERT_EQUAL(fb_store_token_list(st, NULL, collect_token, &b, &err), FB_OK);
+	CU_ASSERT_STRING_EQUAL(b.data, "t1/ann/deploy;t2/bob/-;");
+	fb_buf_reset(&b);
+	CU_ASSERT_EQUAL(fb_store_token_list(st, "uid-bob", collect_token, &b, &err), FB_OK);
+	CU_ASSERT_STRING_EQUAL(b.data, "t2/bob/-;");
+
+	/* Revocation keeps its first time. */
+	fb_time_offset = 0;
+	CU_ASSERT_EQUAL(fb_store_token_revoke(st, "t1", &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_token_get(st, "t1", &out, &err), FB_OK);
+	CU_ASSERT_TRUE(out.revoked_at > 0);
+	t.revoked_at = out.revoked_at;
+	fb_store_token_cleanup(&out);
+	fb_time_offset = 1000;
+	CU_ASSERT_EQUAL(fb_store_token_revoke(st, "t1", &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_token_get(st, "t1", &out, &err), FB_OK);
+	CU_ASSERT_EQUAL(out.revoked_at, t.revoked_at);
+	fb_store_token_cleanup(&out);
+	CU_ASSERT_EQUAL(fb_store_token_revoke(st, "nope", &err), FB_ERR_NOTFOUND);
+
+	/* Tokens go with their user. */
+	CU_ASSERT_EQUAL(fb_store_user_delete(st, "ann", &err), FB_OK);
+	fb_buf_reset(&b);
+	CU_ASSERT_EQUAL(fb_store_token_list(st, NULL, collect_token, &b, &err), FB_OK);
+	CU_ASSERT_STRING_EQUAL(b.data, "t2/bob/-;");
+	fb_buf_cleanup(&b);
+	store_done(st, dir);
+}
+
+static void
+test_kv_incr(void)
+{
+	char *dir;
+	struct fb_store *st = store_new(&dir);
+	int64_t count = 0, now = fb_time_now();
+	unsigned char *v = NULL;
+	size_t n = 0;
+	struct fb_err err;
+
+	CU_ASSERT_EQUAL(fb_store_kv_incr(st, "lockout", "k", now + 60, &count, &err), FB_OK);
+	CU_ASSERT_EQUAL(count, 1);
+	CU_ASSERT_EQUAL(fb_store_kv_incr(st, "lockout", "k", now + 60, &count, &err), FB_OK);
+	CU_ASSERT_EQUAL(count, 2);
+	CU_ASSERT_EQUAL(fb_store_kv_get(st, "lockout", "k", &v, &n, &err), FB_OK);
+	CU_ASSERT_STRING_EQUAL((char *)v, "2");
+	free(v);
+	/* The expiry is moved each time; an expired counter starts again at 1. */
+	CU_ASSERT_EQUAL(fb_store_kv_incr(st, "lockout", "k", now + 10, &count, &err), FB_OK);
+	CU_ASSERT_EQUAL(count, 3);
+	fb_time_offset = 11;
+	CU_ASSERT_EQUAL(fb_store_kv_incr(st, "lockout", "k", now + 100, &count, &err), FB_OK);
+	CU_ASSERT_EQUAL(count, 1);
+	/* Not a count. */
+	CU_ASSERT_EQUAL(fb_store_kv_put(st, "lockout", "s", "abc", 3, now + 100, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_kv_incr(st, "lockout", "s", now + 100, &count, &err),
+	    FB_ERR_INVALID);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "not a count"));
+	CU_ASSERT_EQUAL(fb_store_kv_incr(st, "", "s", now + 100, &count, &err), FB_ERR_INVALID);
+	store_done(st, dir);
+}
+
+static int
+child_totp_accept(struct fb_store *st, int i)
+{
+	switch (fb_store_cred_totp_accept(st, "uid-ann", 100, NULL)) {
+	case FB_OK:
+		return 0;
+	case FB_ERR_REPLAY:
+		return 1;
+	default:
+		return 2;
+	}
+}
+
+static int
+child_code_use(struct fb_store *st, int i)
+{
+	switch (fb_store_recovery_code_use(st, "uid-ann", "h1", NULL)) {
+	case FB_OK:
+		return 0;
+	case FB_ERR_NOTFOUND:
+		return 1;
+	default:
+		return 2;
+	}
+}
+
+static int
+child_incr(struct fb_store *st, int i)
+{
+	int64_t c = 0;
+
+	if (fb_store_kv_incr(st, "lockout", "race", fb_time_now() + 60, &c, NULL) != FB_OK)
+		return 2;
+	return 0;
+}
+
+/* A TOTP step and a recovery code are accepted once, and no failure count is lost. */
+static void
+test_fork_races_local(void)
+{
+	char *dir = fb_test_tmpdir(), *path;
+	struct fb_conf c = conf_at(dir, "fedbroker.db", &path);
+	const char *const hashes[] = {"h1"};
+	struct fb_store *st;
+	unsigned char *v = NULL;
+	size_t n = 0;
+	int counts[4];
+	struct fb_err err;
+
+	st = open_ok(&c);
+	cred_add(st, "ann", "uid-ann");
+	fb_store_close(st);
+	for (int round = 0; round < 3; round++) {
+		st = open_ok(&c);
+		CU_ASSERT_EQUAL(fb_store_cred_totp_set(st, "uid-ann", "v1.sealed", 1, &err), FB_OK);
+		CU_ASSERT_EQUAL(fb_store_recovery_codes_replace(st, "uid-ann", hashes, 1, &err),
+		    FB_OK);
+		CU_ASSERT_EQUAL(fb_store_kv_delete(st, "lockout", "race", &err), FB_OK);
+		fb_store_close(st);
+		race(path, child_totp_accept, counts);
+		CU_ASSERT_EQUAL(counts[0], 1);
+		CU_ASSERT_EQUAL(counts[1], NCHILD - 1);
+		race(path, child_code_use, counts);
+		CU_ASSERT_EQUAL(counts[0], 1);
+		CU_ASSERT_EQUAL(counts[1], NCHILD - 1);
+		race(path, child_incr, counts);
+		CU_ASSERT_EQUAL(counts[0], NCHILD);
+		st = open_ok(&c);
+		CU_ASSERT_EQUAL(fb_store_kv_get(st, "lockout", "race", &v, &n, &err), FB_OK);
+		CU_ASSERT_EQUAL(strtol((char *)v, NULL, 10), NCHILD);
+		free(v);
+		fb_store_close(st);
+	}
+	free(path);
+	fb_test_rmtree(dir);
+	free(dir);
+}
+
+/* A version 1 store with users is brought to version 2 and keeps them. */
+static void
+test_migrate_v1_v2(void)
+{
+	size_t nsaved = fb_store_sqlite_nmigrations;
+	char *dir = fb_test_tmpdir(), *path;
+	struct fb_conf c = conf_at(dir, "fedbroker.db", &path);
+	struct fb_store_user u;
+	struct fb_store *st;
+	struct fb_err err;
+
+	fb_store_sqlite_nmigrations = 1;
+	st = open_ok(&c);
+	CU_ASSERT_EQUAL(fb_store_schema_version(st), 1);
+	memset(&u, 0, sizeof(u));
+	u.username = (char *)"old";
+	u.source = (char *)"google";
+	u.active = 1;
+	CU_ASSERT_EQUAL(fb_store_user_upsert(st, &u, &err), FB_OK);
+	free(u.id);
+	fb_store_close(st);
+	CU_ASSERT_FALSE(raw_has_table(path, "local_credentials"));
+	fb_store_sqlite_nmigrations = nsaved;
+	st = open_ok(&c);
+	CU_ASSERT_EQUAL(fb_store_schema_version(st), 2);
+	CU_ASSERT_EQUAL(raw_user_version(path), 2);
+	CU_ASSERT_EQUAL(fb_store_user_get(st, "old", &u, &err), FB_OK);
+	fb_store_user_cleanup(&u);
+	cred_add(st, "new", NULL);
+	fb_store_close(st);
+	free(path);
+	fb_test_rmtree(dir);
+	free(dir);
+}
+
 int
 fb_test_store_register(void)
 {
@@ -1003,7 +1394,13 @@ fb_test_store_register(void)
 	    CU_add_test(s, "sessions", test_sessions) == NULL ||
 	    CU_add_test(s, "users", test_users) == NULL ||
 	    CU_add_test(s, "fork races", test_fork_races) == NULL ||
-	    CU_add_test(s, "fork foreign handle", test_fork_foreign_handle) == NULL)
+	    CU_add_test(s, "fork foreign handle", test_fork_foreign_handle) == NULL ||
+	    CU_add_test(s, "local credentials", test_creds) == NULL ||
+	    CU_add_test(s, "migrate 1 to 2", test_migrate_v1_v2) == NULL ||
+	    CU_add_test(s, "recovery codes", test_recovery_codes) == NULL ||
+	    CU_add_test(s, "API tokens", test_tokens) == NULL ||
+	    CU_add_test(s, "kv incr", test_kv_incr) == NULL ||
+	    CU_add_test(s, "fork races local accounts", test_fork_races_local) == NULL)
 		return -1;
 	return 0;
 }

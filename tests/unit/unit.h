@@ -11,7 +11,11 @@ int fb_test_conf_register(void);
 int fb_test_crypto_register(void);
 int fb_test_store_register(void);
 int fb_test_http_register(void);
+int fb_test_web_register(void);
 int fb_test_map_register(void);
+int fb_test_ident_register(void);
+int fb_test_net_register(void);
+int fb_test_local_register(void);
 
 /* A fresh temporary directory (new, caller frees; removed by fb_test_rmtree). */
 char *fb_test_tmpdir(void);
