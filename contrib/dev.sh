@@ -14,7 +14,7 @@ libevent-dev libssl-dev libjansson-dev libyaml-dev libsqlite3-dev liblasso3-dev
 libxmlsec1-dev libxml2-dev libglib2.0-dev libcurl4-openssl-dev libpq-dev libargon2-dev
 libqrencode-dev libcunit1-dev"
 TEST_PKGS="python3 python3-aiosmtpd openssl curl sqlite3 valgrind clang libclang-rt-14-dev procps
-chromium fonts-dejavu-core"
+chromium fonts-dejavu-core python3-pysaml2 python3-onelogin-saml2 xmlsec1"
 
 say() { printf '==> %s\n' "$*"; }
 
@@ -70,17 +70,21 @@ cmd_run() {
 	exec build/default/src/fedbroker serve --config contrib/demo/fedbroker.yaml --state-dir "$top/state"
 }
 
-# The npm test peers (pinned by tests/peers/package-lock.json).
+# The npm test peers: every tests/peers folder with a package-lock.json.
 install_peers() {
-	[ -f tests/peers/package-lock.json ] || return 0
+	locks=$(find tests/peers -name package-lock.json -not -path '*/node_modules/*' 2>/dev/null)
+	[ -n "$locks" ] || return 0
 	if ! command -v npm >/dev/null 2>&1; then
 		install_pkgs nodejs npm
 	fi
-	if [ ! -d tests/peers/node_modules ] || [ tests/peers/package-lock.json -nt tests/peers/node_modules ]; then
-		say "npm ci (tests/peers)"
-		(cd tests/peers && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
-		touch tests/peers/node_modules
-	fi
+	for lock in $locks; do
+		d=$(dirname "$lock")
+		if [ ! -d "$d/node_modules" ] || [ "$lock" -nt "$d/node_modules" ]; then
+			say "npm ci ($d)"
+			(cd "$d" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+			touch "$d/node_modules"
+		fi
+	done
 }
 
 cmd_test() {
