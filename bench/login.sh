@@ -1,0 +1,145 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# The cost of signing in, in two figures:
+#  1. argon2id password verifications per second at the configured cost
+#     (local.password.* of CONFIG, else the built-in defaults t=3, 64 MiB, p=1), by
+#     bench/argon2 (fedbroker's own fb_local_password_verify in a loop): with one
+#     process, and with as many processes as workers (what the machine can verify);
+#  2. complete sign-in round trips per second through the real server: a new browser
+#     (no cookie) GETs /login, POSTs the username, password and CSRF token, follows the
+#     redirect to the dashboard and gets it (3 requests), with local.password set to
+#     the lowest cost (t=1, 8 KiB) so that the HTTP, CSRF, session cookie and store path
+#     is what is measured. CLIENTS Python clients (keep-alive) run for DURATION seconds.
+# Prints both, and the cap the configured cost puts on sign-ins.
+# Installs nothing; loopback only; stops by itself.
+#
+#   bench/login.sh [PATH/TO/fedbroker]   (default: $FEDBROKER_BIN, ./src/fedbroker)
+#   env: CONFIG=fedbroker.yaml DURATION=5 WORKERS=<CPUs> CLIENTS=<2 x WORKERS>
+#   bench/argon2 is looked for next to the binary's build tree (make bench/argon2).
+set -u
+bin=${1:-${FEDBROKER_BIN:-./src/fedbroker}}
+duration=${DURATION:-5}
+workers=${WORKERS:-$(nproc)}
+clients=${CLIENTS:-$((workers * 2))}
+config=${CONFIG:--}
+py=/usr/bin/python3
+here=$(cd "$(dirname "$0")" && pwd)
+src=$(dirname "$here")
+
+if [ ! -x "$bin" ]; then
+	echo "fedbroker binary not found: $bin (give its path as the first argument)" >&2
+	exit 1
+fi
+if [ ! -x "$py" ]; then
+	echo "bench/login.sh needs /usr/bin/python3 (apt-get install python3)" >&2
+	exit 1
+fi
+bindir=$(cd "$(dirname "$bin")" && pwd)
+argon2=${ARGON2_BENCH:-$bindir/../bench/argon2}
+if [ ! -x "$argon2" ]; then
+	echo "bench/argon2 not found at $argon2: build it with 'make bench/argon2' in the build directory" >&2
+	exit 1
+fi
+
+tmp=$(mktemp -d /tmp/fbbench.XXXXXX)
+fbpid=""
+cleanup() {
+	[ -n "$fbpid" ] && kill -TERM "$fbpid" 2>/dev/null && wait "$fbpid" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+# ---- 1. argon2id at the configured cost
+one=$("$argon2" "$config" 3 1) || { echo "bench/argon2 failed" >&2; exit 1; }
+many=$("$argon2" "$config" 3 "$workers") || { echo "bench/argon2 failed" >&2; exit 1; }
+
+# ---- 2. sign-in round trips, cost set low
+port=$("$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+mkdir -m 700 "$tmp/state"
+cat >"$tmp/fedbroker.yaml" <<EOC
+server:
+  listen: ["127.0.0.1:$port"]
+  workers: $workers
+  public_url: "http://127.0.0.1:$port"
+log:
+  level: warn
+  access: false
+local:
+  password: {time_cost: 1, memory_kib: 8, parallelism: 1}
+  bootstrap: {enabled: false}
+EOC
+password="bench password for signing in"
+echo "$password" | "$bin" user add bench --password-stdin --config "$tmp/fedbroker.yaml" \
+	--state-dir "$tmp/state" >"$tmp/useradd.out" 2>&1 || { cat "$tmp/useradd.out" >&2; exit 1; }
+"$bin" serve --config "$tmp/fedbroker.yaml" --state-dir "$tmp/state" >"$tmp/fb.out" 2>"$tmp/fb.err" &
+fbpid=$!
+
+PYTHONPATH="$src/tests/integration" "$py" - "$port" "$clients" "$duration" "$password" \
+	>"$tmp/trips" 2>"$tmp/trips.err" <<'EOP'
+import multiprocessing, sys, time
+import webclient
+
+port, clients, duration, password = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+
+def wait_up():
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        try:
+            if webclient.Browser("127.0.0.1", port, timeout=2).get("/healthz").status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    sys.exit("fedbroker did not start")
+
+def client(q):
+    b = webclient.Browser("127.0.0.1", port)
+    n = bad = 0
+    end = time.time() + duration
+    while time.time() < end:
+        b.cookies.clear()  # a new browser each time: no pre-session id, no session
+        form = b.get("/login")
+        r = b.submit(form, "/login", {"username": "bench", "password": password})
+        if r.status == 303:
+            r = b.get(r.location)
+        if r.status == 200 and "<h1>Applications</h1>" in r.text:
+            n += 1
+        else:
+            bad += 1
+    q.put((n, bad))
+
+wait_up()
+q = multiprocessing.Queue()
+ps = [multiprocessing.Process(target=client, args=(q,)) for _ in range(clients)]
+t0 = time.time()
+for p in ps:
+    p.start()
+res = [q.get() for _ in ps]
+for p in ps:
+    p.join()
+elapsed = time.time() - t0
+print("%d %d %.3f" % (sum(r[0] for r in res), sum(r[1] for r in res), elapsed))
+EOP
+st=$?
+if [ $st -ne 0 ]; then
+	echo "sign-in clients failed:" >&2
+	cat "$tmp/trips.err" "$tmp/fb.out" "$tmp/fb.err" >&2
+	exit 1
+fi
+read -r trips bad elapsed <"$tmp/trips"
+
+echo "argon2id verifications at the configured cost (config: $config):"
+echo "  $one"
+echo "  $many"
+awk -v n="$trips" -v b="$bad" -v t="$elapsed" -v c="$clients" -v w="$workers" 'BEGIN {
+	printf "sign-in round trips (GET /login, POST /login, GET /), password cost t=1 m=8KiB:\n"
+	printf "  %d clients, %d workers, %.1f s: %.1f round trips/s (%.1f requests/s), %d failed\n",
+	    c, w, t, n / t, 3 * n / t, b
+}'
+rate=$(echo "$many" | sed -n 's/.*: \([0-9.]*\) verifications\/s.*/\1/p')
+awk -v v="$rate" -v n="$trips" -v t="$elapsed" -v w="$workers" 'BEGIN {
+	if (v > 0 && n > 0)
+		printf "at the configured cost, hashing alone caps sign-ins at about %.1f/s on %d workers (%.1f%% of the round-trip rate above)\n", v, w, 100 * v / (n / t)
+}'
+[ "$bad" -eq 0 ] || exit 1

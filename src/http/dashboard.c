@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* http/dashboard.c: the user's home page at /: the applications they may open, their account. */
+#include <string.h>
+
+#include "core/core.h"
+#include "local/local.h"
+#include "http/http.h"
+#include "http/web.h"
+#include "http/pages.h"
+
+void
+fb_http_web_handle_home(struct fb_http_req *req, void *arg)
+{
+	struct fb_http_web w;
+	struct fb_local_account a = {0};
+	struct fb_http_page p;
+
+	if (fb_http_web_begin(req, &w) != 0)
+		return;
+	if (fb_http_web_user(&w, &a) != 0)
+		goto out;
+	fb_http_page_begin(&p, w.conf, "Applications");
+	fb_http_page_html(&p,
+	    "<main class=\"wide\">\n<h1>Applications</h1>\n"
+	    "<p class=\"who\">Signed in as <strong>%s</strong>%s%s%s.</p>\n",
+	    a.name != NULL ? a.name : a.username, a.name != NULL ? " (" : "",
+	    a.name != NULL ? a.username : "", a.name != NULL ? ")" : "");
+	/* No application is connected yet; later issues list those the user's groups may open. */
+	fb_http_page_raw(&p,
+	    "<p id=\"no-apps\">There are no applications for you to open yet. When your "
+	    "administrator connects one you may use, it appears here.</p>\n"
+	    "<h2>Your account</h2>\n");
+	if (a.totp_enabled)
+		fb_http_page_html(&p,
+		    "<p>Two-step verification is on (%zu recovery codes left). "
+		    "<a href=\"" FB_HTTP_PATH_MFA_ENROL "\">Set it up again</a></p>\n",
+		    a.recovery_codes_left);
+	else
+		fb_http_page_raw(&p, "<p>Two-step verification is off. "
+		                     "<a href=\"" FB_HTTP_PATH_MFA_ENROL "\">Set it up</a> "
+		                     "to protect your account.</p>\n");
+	fb_http_page_raw(&p, "<form class=\"inline\" method=\"post\" "
+	                     "action=\"" FB_HTTP_PATH_LOGOUT "\">\n");
+	fb_http_web_form_fields(&w, &p);
+	fb_http_page_raw(&p, "<button type=\"submit\" class=\"secondary\">Sign out</button>\n"
+	                     "</form>\n</main>");
+	fb_http_page_send(req, &p, 200);
+out:
+	fb_local_account_cleanup(&a);
+	fb_http_web_end(&w);
+}

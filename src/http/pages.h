@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* http/pages.h: what the page handlers (login.c, mfa.c, recover.c, dashboard.c) share. */
+#ifndef FB_HTTP_PAGES_H
+#define FB_HTTP_PAGES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/core.h"
+#include "conf/conf.h"
+#include "store/store.h"
+#include "local/local.h"
+#include "http/http.h"
+#include "http/web.h"
+
+/* The anonymous forms' CSRF binding: a random id in the cookie <cookie_name> + this suffix. */
+#define FB_HTTP_PRE_COOKIE_SUFFIX "_pre"
+/* Form field names shared by every form. */
+#define FB_HTTP_F_CSRF "csrf"
+#define FB_HTTP_F_NEXT "next"
+
+/*
+ * One page request: what every handler needs, set up by fb_http_web_begin
+ * and released by fb_http_web_end. Members borrowed from the request
+ * unless said otherwise.
+ */
+struct fb_http_web {
+	struct fb_http_req *req;
+	const struct fb_http_env *env;
+	const struct fb_conf *conf;
+	const char *reqid;
+	const char *client;
+	struct fb_http_session sess; /* valid when has_session (new members) */
+	int has_session;
+	const char *pre;           /* the pre-session id (cookie), once known or made */
+	struct fb_http_form *form; /* POST: the parsed form (fb_http_web_post) */
+	const char *next;          /* a checked local path: ?next= / the form's next, or "/" */
+};
+
+/*
+ * Sets w up for req: the session cookie when valid (an invalid, expired or
+ * revoked one is ignored and logged), the next parameter of the query.
+ * Returns 0, or -1 when it answered already (503: store or sealer missing).
+ */
+int fb_http_web_begin(struct fb_http_req *req, struct fb_http_web *w);
+/* Releases w (the session). */
+void fb_http_web_end(struct fb_http_web *w);
+
+/*
+ * A POST: checks the content type (400), parses the form (413 on a limit,
+ * 400 on bad encoding), then the CSRF token (403); each refusal is an
+ * error page and an audit line. On success w->form and w->next (from the
+ * form) are set and 0 returned; -1 when it answered.
+ */
+int fb_http_web_post(struct fb_http_web *w);
+/* Appends the hidden csrf and next fields of a form to p (sets the pre-session cookie if needed).
+ */
+void fb_http_web_form_fields(struct fb_http_web *w, struct fb_http_page *p);
+
+/*
+ * Answers an error page: code, title, message (both escaped) and a link
+ * (href and text; both NULL for none). Writes the audit line event (NULL:
+ * none) with detail (a short reason, never a secret).
+ */
+void fb_http_web_fail(struct fb_http_web *w, int code, const char *title, const char *message,
+    const char *href, const char *link_text, const char *event, const char *detail);
+/* A store (or other internal) failure: logs err, answers 503 "try again later". */
+void fb_http_web_unavailable(struct fb_http_web *w, const struct fb_err *err);
+/* The message for a lockout of secs seconds ("Wait 30 seconds ..."), in the request's arena. */
+const char *fb_http_web_wait_text(struct fb_http_web *w, int64_t secs);
+/* Adds a Retry-After header of secs (at least 1) seconds. */
+void fb_http_web_retry_after(struct fb_http_web *w, int64_t secs);
+/* Answers 429 with Retry-After and the lockout message. */
+void fb_http_web_locked(struct fb_http_web *w, int64_t retry_after);
+
+/* path + "?next=" + next (percent-encoded) when next is not "/", in the request's arena. */
+const char *fb_http_web_url(struct fb_http_web *w, const char *path);
+
+/*
+ * Replaces the session: revokes the current one (if any), issues s as the
+ * cookie. 0 when done, -1 when it answered (503).
+ */
+int fb_http_web_session_replace(struct fb_http_web *w, const struct fb_http_session *s);
+
+/*
+ * The signed-in user of a page: a FULL session of an active local account
+ * that has the second factor its groups require. Otherwise it answers (a
+ * redirect to the sign-in, the second factor or enrolment; 403 for a
+ * disabled account) and returns -1. On 0, *acct is filled (new members,
+ * fb_local_account_cleanup).
+ */
+int fb_http_web_user(struct fb_http_web *w, struct fb_local_account *acct);
+
+/* An audit line: event, the session's user (or user when not NULL) and the client address. */
+void fb_http_web_audit(struct fb_http_web *w, const char *event, const char *user, const char *fmt,
+    ...) FB_PRINTF(4, 5);
+
+/* The page handlers (registered by fb_http_web_routes_add). */
+void fb_http_web_handle_login(struct fb_http_req *req, void *arg);
+void fb_http_web_handle_login_mfa(struct fb_http_req *req, void *arg);
+void fb_http_web_handle_mfa_enrol(struct fb_http_req *req, void *arg);
+void fb_http_web_handle_recover(struct fb_http_req *req, void *arg);
+void fb_http_web_handle_logout(struct fb_http_req *req, void *arg);
+void fb_http_web_handle_home(struct fb_http_req *req, void *arg);
+
+#endif
