@@ -17,6 +17,9 @@ int fb_cli_version(int argc, char **argv);
 int fb_cli_map(int argc, char **argv);
 int fb_cli_user(int argc, char **argv);
 int fb_cli_token(int argc, char **argv);
+int fb_cli_metadata(int argc, char **argv);
+int fb_cli_explain(int argc, char **argv);
+int fb_cli_aws(int argc, char **argv);
 
 /* 1 when argv[1..] holds -h or --help (after the subcommand name). */
 int fb_cli_wants_help(int argc, char **argv);

@@ -21,3 +21,25 @@ TESTS += tests/fuzz/libfuzzer.sh
 tests/fuzz/libfuzzer.sh.log tests/fuzz/libfuzzer.log: tests/fuzz/fuzz-conf
 CLEANFILES += tests/fuzz/fuzz-conf
 endif
+
+# Mapping engine (src/map): rule source text, and identities run through the shipped rules.
+check_PROGRAMS += tests/fuzz/replay-mapping_rules tests/fuzz/replay-mapping_eval
+tests_fuzz_replay_mapping_rules_SOURCES = tests/fuzz/standalone.c tests/fuzz/fuzz_mapping_rules.c
+tests_fuzz_replay_mapping_rules_LDADD = src/libfedbroker.la $(DEP_LIBS)
+tests_fuzz_replay_mapping_eval_SOURCES = tests/fuzz/standalone.c tests/fuzz/fuzz_mapping_eval.c
+tests_fuzz_replay_mapping_eval_CPPFLAGS = $(AM_CPPFLAGS) -DFB_MAPPINGS_DIR='"$(abs_top_srcdir)/mappings"'
+tests_fuzz_replay_mapping_eval_LDADD = src/libfedbroker.la $(DEP_LIBS)
+
+if HAVE_LIBFUZZER
+tests/fuzz/fuzz-mapping_rules: $(FB_LIB_SOURCES) tests/fuzz/fuzz_mapping_rules.c
+	$(AM_V_CC)srcs=; for f in $(FB_LIB_SOURCES) tests/fuzz/fuzz_mapping_rules.c; do \
+	  case $$f in *.c) srcs="$$srcs $(srcdir)/$$f";; esac; done; \
+	$(CLANG) $(FUZZ_CFLAGS) $(AM_CPPFLAGS) $(CPPFLAGS) $(DEP_CFLAGS) -w -o $@ $$srcs $(DEP_LIBS)
+tests/fuzz/fuzz-mapping_eval: $(FB_LIB_SOURCES) tests/fuzz/fuzz_mapping_eval.c
+	$(AM_V_CC)srcs=; for f in $(FB_LIB_SOURCES) tests/fuzz/fuzz_mapping_eval.c; do \
+	  case $$f in *.c) srcs="$$srcs $(srcdir)/$$f";; esac; done; \
+	$(CLANG) $(FUZZ_CFLAGS) $(AM_CPPFLAGS) $(CPPFLAGS) $(DEP_CFLAGS) \
+	  -DFB_MAPPINGS_DIR='"$(abs_top_srcdir)/mappings"' -w -o $@ $$srcs $(DEP_LIBS)
+tests/fuzz/libfuzzer.sh.log tests/fuzz/libfuzzer.log: tests/fuzz/fuzz-mapping_rules tests/fuzz/fuzz-mapping_eval
+CLEANFILES += tests/fuzz/fuzz-mapping_rules tests/fuzz/fuzz-mapping_eval
+endif

@@ -1,0 +1,1 @@
+return [x for x in range(20) if x % 2 if x % 3]

@@ -1,0 +1,1 @@
+return '{} {name}'.format(1, name='x') + 'a,b'.split(',')[0]

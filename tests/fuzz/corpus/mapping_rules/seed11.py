@@ -1,0 +1,1 @@
+return re_sub(r'(\w+)@(\w+)', r'\2 at \1', user.email) + str(re_match('(a)(b)?', 'a'))

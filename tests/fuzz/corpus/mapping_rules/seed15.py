@@ -1,0 +1,3 @@
+if x:
+  return 1
+ return 2

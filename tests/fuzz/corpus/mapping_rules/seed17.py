@@ -1,0 +1,3 @@
+s = 'x'
+for i in range(64):
+    s += s
