@@ -213,8 +213,7 @@ enum fb_status fb_http_ops_register(struct fb_http_router *r, const struct fb_co
 
 /*
  * Creates a worker's server on base: one evhttp accepting on each of the
- * nfds listening sockets (borrowed: the master keeps its copies; the
- * server closes its own descriptors when freed), with the limits, timeouts
+ * nfds listening sockets (borrowed: never closed by the server), with the limits, timeouts
  * and TLS of env->conf, routing through r (borrowed). env is borrowed and
  * must outlive the server. Routes libevent's log into ours. New in *out
  * (fb_http_server_free). FB_ERR_CONFIG when the TLS certificate or key

@@ -14,8 +14,16 @@
 
 /* Longest request id we accept from a peer (characters). */
 #define FB_HTTP_REQID_MAX 64
-/* Random bytes in a generated request id (base64url: 22 characters). */
-#define FB_HTTP_REQID_BYTES 16
+/*
+ * A generated request id: a per-worker random prefix of 12 bytes (16
+ * base64url characters, drawn when the server starts, after the fork)
+ * and a 36-bit per-worker counter (6 characters): 22 characters.
+ */
+#define FB_HTTP_REQID_PREFIX_BYTES 12
+#define FB_HTTP_REQID_PREFIX_LEN 16
+#define FB_HTTP_REQID_SEQ_LEN 6
+/* Room for the text of fb_http_security_headers_text. */
+#define FB_HTTP_SECURITY_TEXT_MAX 512
 
 struct fb_http_conn;
 
@@ -29,30 +37,36 @@ struct fb_http_req {
 	const char *method;
 	enum fb_http_method mid;
 	const char *path;  /* decoded, no query */
+	char *path_buf;	   /* what path points to when decoded (owned) */
 	const char *route; /* pattern or FB_HTTP_ROUTE_UNMATCHED */
 	struct evkeyvalq query;
 	int query_parsed;
 	const char *body;
 	size_t body_len;
-	char client[64];
+	const char *client; /* borrowed from the connection record or "-" */
 	char id[FB_HTTP_REQID_MAX + 1];
 	int tls;
+	int close; /* the reply closes the connection (framing error, CONNECT) */
 	int64_t start_us;
 };
 
 /*
- * Appends "Name: value\r\n" lines of the headers every response carries
- * (security headers; Strict-Transport-Security when tls) to out (size
- * >= 512); for responses libevent or the server itself writes.
+ * The "Name: value\r\n" lines every response carries: the security
+ * headers, Strict-Transport-Security when tls, Cache-Control: no-store.
+ * Static text, built once; its length in *len (may be NULL).
  */
-void fb_http_security_headers_text(int tls, char *out, size_t outlen);
-/* Adds the same headers to an evhttp header list, plus Cache-Control: no-store. */
+const char *fb_http_security_headers_text(int tls, size_t *len);
+/* Adds the same headers to an evhttp header list. */
 void fb_http_security_headers_add(struct evkeyvalq *h, int tls);
 
-/* Server side of a reply: logs the access line, counts it, frees req. */
-void fb_http_req_finish(struct fb_http_req *req, int code, size_t bytes);
-/* 1 when the server is draining (replies then close their connection). */
-int fb_http_server_draining(const struct fb_http_server *srv);
+/*
+ * Server side of a reply whose headers (but the security ones and
+ * X-Request-Id, which the server adds) and body are set: sends it with
+ * code, logs the access line (bytes of body), counts it, frees req.
+ */
+void fb_http_req_send(struct fb_http_req *req, int code, size_t bytes);
+/* 1 when the reply to req closes the connection (draining, or req->close). */
+int fb_http_req_closing(const struct fb_http_req *req);
 
 /* Writes the access log line and counts the request in the metrics. */
 void fb_http_account(const struct fb_http_env *env, const char *method, const char *route,
@@ -62,6 +76,13 @@ void fb_http_account(const struct fb_http_env *env, const char *method, const ch
 #ifdef FB_UNIT_TESTS
 /* server.c: bytes of the request line and header fields, for max_header_bytes. */
 size_t fb_http_header_bytes(const char *method, const char *uri, const struct evkeyvalq *h);
+/* server.c: 0 when the request's framing headers are sound, else 400 or 501. */
+int fb_http_framing_check(const struct evkeyvalq *h);
+/* server.c: evhttp's own response with our headers, its length and Connection: close. */
+enum fb_status fb_http_own_reply_rewrite(const char *resp, size_t len, const char *extra,
+    struct fb_buf *out, struct fb_err *err);
+/* server.c: writes prefix (FB_HTTP_REQID_PREFIX_LEN characters) and seq as a request id. */
+void fb_http_reqid_format(const char *prefix, uint64_t seq, char *out);
 #endif
 
 #endif

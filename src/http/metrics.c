@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -103,6 +104,36 @@ route_slot(struct fb_http_metrics *m, const char *name)
 	return &m->routes[0];
 }
 
+/*
+ * This process's memo of route_slot by label pointer: labels are router
+ * patterns, the same pointer for every request of a route, so most
+ * lookups cost one string compare instead of a scan. An entry is used
+ * only when its slot is ready and carries the name asked for.
+ */
+#define MEMO_SIZE 128 /* a power of two above ROUTE_SLOTS */
+
+static struct {
+	const struct fb_http_metrics *m;
+	const char *label;
+	struct route_slot *slot;
+} memo[MEMO_SIZE];
+
+static struct route_slot *
+route_slot_memo(struct fb_http_metrics *m, const char *name)
+{
+	size_t h = ((uintptr_t)name >> 3) & (MEMO_SIZE - 1);
+	struct route_slot *s = memo[h].slot;
+
+	if (memo[h].m == m && memo[h].label == name && atomic_load(&s->state) == SLOT_READY &&
+	    strcmp(s->name, name) == 0)
+		return s;
+	s = route_slot(m, name);
+	memo[h].m = m;
+	memo[h].label = name;
+	memo[h].slot = s;
+	return s;
+}
+
 void
 fb_http_metrics_observe(struct fb_http_metrics *m, const char *route, int code, double seconds)
 {
@@ -111,7 +142,7 @@ fb_http_metrics_observe(struct fb_http_metrics *m, const char *route, int code, 
 
 	if (m == NULL)
 		return;
-	s = route_slot(m, route);
+	s = route_slot_memo(m, route);
 	for (size_t i = 0; i < CODE_SLOTS; i++) {
 		int c = atomic_load(&s->codes[i]);
 

@@ -112,22 +112,30 @@ fb_http_reqid_check(const char *id)
 	return n > 0;
 }
 
-void
-fb_http_security_headers_text(int tls, char *out, size_t outlen)
+const char *
+fb_http_security_headers_text(int tls, size_t *len)
 {
-	size_t off = 0;
+	/* Built once from the table: workers are single-threaded. */
+	static char text[2][FB_HTTP_SECURITY_TEXT_MAX];
+	static size_t textlen[2];
+	int t = tls != 0;
 
-	out[0] = '\0';
-	for (size_t i = 0; i < sizeof(security_headers) / sizeof(security_headers[0]); i++) {
-		int n = snprintf(out + off, outlen - off, "%s: %s\r\n", security_headers[i].name,
-		    security_headers[i].value);
+	if (textlen[t] == 0) {
+		size_t off = 0;
 
-		if (n < 0 || (size_t)n >= outlen - off)
-			return;
-		off += (size_t)n;
+		for (size_t i = 0; i < sizeof(security_headers) / sizeof(security_headers[0]); i++)
+			off += (size_t)snprintf(text[t] + off, sizeof(text[t]) - off, "%s: %s\r\n",
+			    security_headers[i].name, security_headers[i].value);
+		if (t)
+			off += (size_t)snprintf(text[t] + off, sizeof(text[t]) - off,
+			    "Strict-Transport-Security: %s\r\n", HSTS_VALUE);
+		off += (size_t)snprintf(text[t] + off, sizeof(text[t]) - off,
+		    "Cache-Control: no-store\r\n");
+		textlen[t] = off;
 	}
-	if (tls)
-		snprintf(out + off, outlen - off, "Strict-Transport-Security: %s\r\n", HSTS_VALUE);
+	if (len != NULL)
+		*len = textlen[t];
+	return text[t];
 }
 
 void
@@ -156,20 +164,31 @@ fb_http_reply(struct fb_http_req *req, int code, const char *content_type, const
     size_t len)
 {
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req->ev);
-	struct evbuffer *out = evhttp_request_get_output_buffer(req->ev);
+	/* RFC 9110 6.4.1, 8.6: 1xx, 204 and 304 have no content and no length. */
+	int bodyless;
+	size_t sent;
 
 	if (code < 100 || code > 599)
 		code = 500;
-	fb_http_security_headers_add(h, req->tls);
-	evhttp_add_header(h, "X-Request-Id", req->id);
+	bodyless = code < 200 || code == 204 || code == 304;
 	if (content_type != NULL)
 		evhttp_add_header(h, "Content-Type", content_type);
-	if (fb_http_server_draining(req->srv))
+	/*
+	 * The length is always ours: evhttp leaves it out of replies to HEAD
+	 * (which then get no body) and CONNECT, and of HTTP/1.0 ones.
+	 */
+	if (!bodyless) {
+		char cl[24];
+
+		snprintf(cl, sizeof(cl), "%zu", len);
+		evhttp_add_header(h, "Content-Length", cl);
+	}
+	if (fb_http_req_closing(req))
 		evhttp_add_header(h, "Connection", "close");
-	if (len > 0)
-		evbuffer_add(out, body, len);
-	evhttp_send_reply(req->ev, code, fb_http_reason(code), NULL);
-	fb_http_req_finish(req, code, req->mid == FB_HTTP_HEAD ? 0 : len);
+	sent = bodyless || req->mid == FB_HTTP_HEAD ? 0 : len;
+	if (sent > 0)
+		evbuffer_add(evhttp_request_get_output_buffer(req->ev), body, sent);
+	fb_http_req_send(req, code, sent);
 }
 
 void

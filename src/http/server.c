@@ -12,20 +12,21 @@
  * output buffer put the security headers into the responses evhttp writes
  * by itself (400, 413, 501).
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
+#include <time.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
+#include <event2/bufferevent_struct.h> /* ev_write: see fb_http_req_send */
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
@@ -58,8 +59,15 @@ struct fb_http_conn {
 	enum conn_state state;
 	int bound;	/* the close callback is set on evhttp's connection */
 	int inject;	/* the next response is evhttp's own: add our headers */
+	int own;	/* evhttp's own response is being written: rewrite it when whole */
+	size_t own_start; /* where it starts in the output buffer */
+	int rewriting;	/* our own changes to the output buffer are being made */
+	int close_after; /* close once the output buffer is written out */
+	int close_now;	/* conn_kick: close whatever the state */
 	int timed_out;	/* 408 being written: the connection is ours until closed */
 	int close_idle; /* draining: close as soon as idle */
+	struct fb_http_req *reply; /* ours being sent: its status line gets our headers */
+	char client[64];	   /* the peer's address, once known */
 	int64_t start_us;
 	TAILQ_ENTRY(fb_http_conn) link;
 };
@@ -80,6 +88,10 @@ struct fb_http_server {
 	struct fb_http_conn **byfd; /* connection of a socket, by descriptor */
 	size_t nbyfd;
 	int draining;
+	char reqid_prefix[FB_HTTP_REQID_PREFIX_LEN + 1]; /* random, drawn at start */
+	uint64_t reqid_seq;
+	time_t date_sec;	/* the second date_text shows */
+	char date_text[40];	/* its IMF-fixdate (RFC 9110 5.6.7), for Date */
 	void (*done)(void *arg);
 	void *done_arg;
 	struct event *done_ev;
@@ -166,6 +178,56 @@ fb_http_tls_check(const struct fb_conf *conf, struct fb_err *err)
 	rc = tls_ctx_new(conf, &ctx, err);
 	SSL_CTX_free(ctx);
 	return rc;
+}
+
+/* ---- request ids ----------------------------------------------------------- */
+
+static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+FB_STATIC void
+fb_http_reqid_format(const char *prefix, uint64_t seq, char *out)
+{
+	memcpy(out, prefix, FB_HTTP_REQID_PREFIX_LEN);
+	for (int i = FB_HTTP_REQID_SEQ_LEN - 1; i >= 0; i--, seq >>= 6)
+		out[FB_HTTP_REQID_PREFIX_LEN + i] = b64url[seq & 63];
+	out[FB_HTTP_REQID_PREFIX_LEN + FB_HTTP_REQID_SEQ_LEN] = '\0';
+}
+
+/*
+ * A new request id into out (FB_HTTP_REQID_MAX + 1 bytes): unique across
+ * workers by the random prefix, within the worker by the counter. Ids are
+ * labels, not secrets: no random bytes per request.
+ */
+static void
+reqid_new(struct fb_http_server *srv, char *out)
+{
+	fb_http_reqid_format(srv->reqid_prefix, srv->reqid_seq++, out);
+}
+
+/* ---- Date ------------------------------------------------------------------ */
+
+/*
+ * The Date header of the current second, formatted once per second rather
+ * than by evhttp for every reply. Real time, as evhttp's own (not
+ * fb_time_now, which tests may move). Borrowed, valid until the next call.
+ */
+static const char *
+date_now(struct fb_http_server *srv)
+{
+	static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+	static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul",
+	    "Aug", "Sep", "Oct", "Nov", "Dec"};
+	time_t now = time(NULL);
+	struct tm tm;
+
+	if (now != srv->date_sec || srv->date_text[0] == '\0') {
+		srv->date_sec = now;
+		gmtime_r(&now, &tm);
+		snprintf(srv->date_text, sizeof(srv->date_text), "%s, %02d %s %04d %02d:%02d:%02d GMT",
+		    days[tm.tm_wday % 7], tm.tm_mday, months[tm.tm_mon % 12], tm.tm_year + 1900,
+		    tm.tm_hour, tm.tm_min, tm.tm_sec);
+	}
+	return srv->date_text;
 }
 
 /* ---- connections -------------------------------------------------------- */
@@ -291,20 +353,21 @@ static void
 conn_deadline(evutil_socket_t fd, short what, void *arg)
 {
 	struct fb_http_conn *conn = arg;
-	char sec[512];
-	char *reqid, *resp;
+	char reqid[FB_HTTP_REQID_MAX + 1];
+	char *resp;
 	static const char body[] = "Request Timeout\n";
 
 	if (conn->state != CONN_RECEIVING || conn->timed_out)
 		return;
 	conn->timed_out = 1;
 	conn->inject = 0;
-	reqid = fb_rand_token(FB_HTTP_REQID_BYTES);
-	fb_http_security_headers_text(conn->srv->ssl != NULL, sec, sizeof(sec));
-	resp = fb_xasprintf("HTTP/1.1 408 Request Timeout\r\n%sCache-Control: no-store\r\n"
+	conn->own = 0;
+	reqid_new(conn->srv, reqid);
+	resp = fb_xasprintf("HTTP/1.1 408 Request Timeout\r\n%s"
 			    "X-Request-Id: %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
 			    "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
-	    sec, reqid, sizeof(body) - 1, body);
+	    fb_http_security_headers_text(conn->srv->ssl != NULL, NULL), reqid, sizeof(body) - 1,
+	    body);
 	/* evhttp is still reading: take the connection over until it is closed. */
 	bufferevent_getcb(conn->bev, NULL, NULL, &conn->http_eventcb, &conn->http_eventarg);
 	bufferevent_setcb(conn->bev, timeout_read, timeout_written, timeout_event, conn);
@@ -315,7 +378,6 @@ conn_deadline(evutil_socket_t fd, short what, void *arg)
 	fb_http_account(conn->srv->env, "-", FB_HTTP_ROUTE_UNMATCHED, "-", 408, sizeof(body) - 1,
 	    conn->start_us, "-", reqid);
 	free(resp);
-	free(reqid);
 }
 
 static void
@@ -348,7 +410,8 @@ conn_kick(evutil_socket_t fd, short what, void *arg)
 		evhttp_connection_set_closecb(conn->evcon, conn_closed, conn);
 		bufferevent_decref(conn->bev);
 	}
-	if (conn->close_idle && conn->state == CONN_IDLE && !conn->timed_out) {
+	if ((conn->close_now || (conn->close_idle && conn->state == CONN_IDLE)) &&
+	    !conn->timed_out) {
 		bufferevent_getcb(conn->bev, NULL, NULL, &ecb, &earg);
 		conn_close_evhttp(conn, ecb, earg);
 	}
@@ -364,25 +427,144 @@ conn_input(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
 		conn_deadline_arm(conn);
 }
 
+static int
+field_is(const char *line, size_t len, const char *name)
+{
+	size_t n = strlen(name);
+
+	return len > n && line[n] == ':' && strncasecmp(line, name, n) == 0;
+}
+
 /*
- * Output was added. When evhttp starts a response of its own (a parse
- * error, an oversized body), its status line is the first thing added:
- * our headers go right after it.
+ * Rewrites a complete response evhttp wrote by itself (resp, len bytes:
+ * status line, header fields, empty line, body) into out: the status line,
+ * extra ("Name: value\r\n" lines), evhttp's fields except Content-Length
+ * and Connection, then Content-Length of the body and Connection: close.
+ * So the reply is delimited however the request came (evhttp leaves the
+ * length out after CONNECT, HEAD and HTTP/1.0) and ends the connection.
+ * FB_ERR_INVALID when resp has no complete head; FB_ERR_LIMIT from out.
+ */
+FB_STATIC enum fb_status
+fb_http_own_reply_rewrite(const char *resp, size_t len, const char *extra, struct fb_buf *out,
+    struct fb_err *err)
+{
+	const char *end = memmem(resp, len, "\r\n\r\n", 4);
+	const char *line, *eol;
+	size_t blen;
+	enum fb_status rc;
+
+	if (end == NULL || len < 5 || memcmp(resp, "HTTP/", 5) != 0)
+		return fb_err_set(err, FB_ERR_INVALID, "evhttp response: no complete head");
+	blen = len - (size_t)(end + 4 - resp);
+	eol = memmem(resp, (size_t)(end + 2 - resp), "\r\n", 2);
+	rc = fb_buf_add(out, resp, (size_t)(eol + 2 - resp), err);
+	if (rc == FB_OK)
+		rc = fb_buf_add(out, extra, strlen(extra), err);
+	for (line = eol + 2; rc == FB_OK && line < end + 2; line = eol + 2) {
+		eol = memmem(line, (size_t)(end + 2 - line), "\r\n", 2);
+		if (!field_is(line, (size_t)(eol - line), "Content-Length") &&
+		    !field_is(line, (size_t)(eol - line), "Connection"))
+			rc = fb_buf_add(out, line, (size_t)(eol + 2 - line), err);
+	}
+	if (rc == FB_OK)
+		rc = fb_buf_addf(out, err, "Content-Length: %zu\r\nConnection: close\r\n\r\n", blen);
+	if (rc == FB_OK)
+		rc = fb_buf_add(out, end + 4, blen, err);
+	return rc;
+}
+
+/*
+ * evhttp's own response is in buf from conn->own_start on. Once its body
+ * (added in one piece after the empty line) is there, rewrites it with our
+ * headers, its length and Connection: close.
+ */
+static void
+own_reply_finish(struct fb_http_conn *conn, struct evbuffer *buf)
+{
+	size_t len = evbuffer_get_length(buf);
+	const char *all = (const char *)evbuffer_pullup(buf, -1);
+	const char *head_end;
+	char extra[FB_HTTP_SECURITY_TEXT_MAX + FB_HTTP_REQID_MAX + 32], reqid[FB_HTTP_REQID_MAX + 1];
+	struct fb_err err = {0};
+	struct fb_buf b;
+
+	if (all == NULL || len <= conn->own_start)
+		return;
+	head_end = memmem(all + conn->own_start, len - conn->own_start, "\r\n\r\n", 4);
+	if (head_end == NULL || (size_t)(head_end + 4 - all) == len)
+		return;
+	conn->own = 0;
+	reqid_new(conn->srv, reqid);
+	snprintf(extra, sizeof(extra), "%sX-Request-Id: %s\r\n",
+	    fb_http_security_headers_text(conn->srv->ssl != NULL, NULL), reqid);
+	fb_buf_init(&b, len + sizeof(extra) + 64);
+	if (fb_buf_add(&b, all, conn->own_start, &err) != FB_OK ||
+	    fb_http_own_reply_rewrite(all + conn->own_start, len - conn->own_start, extra, &b,
+		&err) != FB_OK) {
+		fb_log_err(FB_LOG_ERROR, reqid, &err); /* left as evhttp wrote it; still closed */
+	} else {
+		conn->rewriting = 1;
+		evbuffer_drain(buf, len);
+		evbuffer_add(buf, b.data, b.len);
+		conn->rewriting = 0;
+	}
+	fb_buf_cleanup(&b);
+}
+
+/*
+ * Output was added or written. While conn->inject is set, a response is
+ * evhttp's own: an error (400, 413, 501; it answers 100 Continue too, left
+ * alone). Its status line is the first thing added; once it is whole it is
+ * rewritten (own_reply_finish), and the connection is closed when it has
+ * been written: SECURITY: after a framing error the rest of the input
+ * cannot be trusted, and evhttp keeps connections after a CONNECT open.
  */
 static void
 conn_output(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
 {
 	struct fb_http_conn *conn = arg;
-	char sec[512];
-	char *reqid;
 
-	if (!conn->inject || info->n_added == 0 || info->orig_size != 0)
+	if (conn->rewriting)
 		return;
-	conn->inject = 0;
-	fb_http_security_headers_text(conn->srv->ssl != NULL, sec, sizeof(sec));
-	reqid = fb_rand_token(FB_HTTP_REQID_BYTES);
-	evbuffer_add_printf(buf, "%sCache-Control: no-store\r\nX-Request-Id: %s\r\n", sec, reqid);
-	free(reqid);
+	if (conn->reply != NULL && info->n_added > 0) {
+		/* The status line of our reply (fb_http_req_send): our headers go after it. */
+		char head[FB_HTTP_SECURITY_TEXT_MAX + FB_HTTP_REQID_MAX + 32];
+		size_t n, idlen = strlen(conn->reply->id);
+		const char *sec = fb_http_security_headers_text(conn->reply->tls, &n);
+
+		memcpy(head, sec, n);
+		memcpy(head + n, "X-Request-Id: ", 14);
+		memcpy(head + n + 14, conn->reply->id, idlen);
+		memcpy(head + n + 14 + idlen, "\r\n", 2);
+		conn->reply = NULL;
+		conn->rewriting = 1;
+		evbuffer_add(buf, head, n + 16 + idlen);
+		conn->rewriting = 0;
+		return;
+	}
+	if (info->n_added == 0) {
+		if (conn->close_after && !conn->close_now && evbuffer_get_length(buf) == 0) {
+			conn->close_now = 1;
+			event_active(conn->kick, EV_TIMEOUT, 0);
+		}
+		return;
+	}
+	if (conn->inject) {
+		struct evbuffer_ptr p;
+		char line[10];
+
+		if (evbuffer_ptr_set(buf, &p, info->orig_size, EVBUFFER_PTR_SET) != 0 ||
+		    evbuffer_copyout_from(buf, &p, line, sizeof(line)) != (ev_ssize_t)sizeof(line) ||
+		    line[9] == '1')
+			return; /* 100 Continue */
+		conn->inject = 0;
+		conn->own = 1;
+		conn->own_start = info->orig_size;
+		conn->close_after = 1;
+		return;
+	}
+	if (conn->own)
+		own_reply_finish(conn, buf);
 }
 
 /* evhttp asks for a new connection's bufferevent. */
@@ -491,27 +673,101 @@ fb_http_account(const struct fb_http_env *env, const char *method, const char *r
 	}
 }
 
-void
-fb_http_req_finish(struct fb_http_req *req, int code, size_t bytes)
+/* Logs and counts the reply, frees req. */
+static void
+req_finish(struct fb_http_req *req, int code, size_t bytes)
 {
 	fb_http_account(req->env, req->method, req->route, req->path, code, bytes, req->start_us,
 	    req->client, req->id);
 	if (req->query_parsed)
 		evhttp_clear_headers(&req->query);
 	fb_arena_free(req->arena);
+	free(req->path_buf);
 	free(req);
 }
 
 int
-fb_http_server_draining(const struct fb_http_server *srv)
+fb_http_req_closing(const struct fb_http_req *req)
 {
-	return srv->draining;
+	return req->close || req->srv->draining;
+}
+
+void
+fb_http_req_send(struct fb_http_req *req, int code, size_t bytes)
+{
+	struct fb_http_conn *conn = req->conn;
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req->ev);
+
+	if (evhttp_find_header(h, "Date") == NULL)
+		evhttp_add_header(h, "Date", date_now(req->srv));
+	if (conn != NULL) {
+		/* conn_output adds the security headers and the id after the status line. */
+		conn->reply = req;
+		if (req->close)
+			conn->close_after = 1; /* even where evhttp would keep it (CONNECT) */
+	} else {
+		fb_http_security_headers_add(h, req->tls);
+		evhttp_add_header(h, "X-Request-Id", req->id);
+	}
+	evhttp_send_reply(req->ev, code, fb_http_reason(code), NULL);
+	if (conn != NULL) {
+		conn->reply = NULL;
+		/*
+		 * Write in this loop iteration instead of after another trip
+		 * through epoll: the socket is almost always writable. This runs
+		 * the socket bufferevent's own write callback, which writes and
+		 * tells evhttp when done (waiting for writability if need be).
+		 */
+		if (conn->srv->ssl == NULL)
+			event_active(&conn->bev->ev_write, EV_WRITE, 1);
+	}
+	req_finish(req, code, bytes);
 }
 
 static void
-reply_status(struct fb_http_req *req, int code, const char *text)
+reply_status(struct fb_http_req *req, int code)
 {
-	fb_http_reply(req, code, "text/plain; charset=utf-8", text, strlen(text));
+	char text[64];
+	int n = snprintf(text, sizeof(text), "%s\n", fb_http_reason(code));
+
+	fb_http_reply(req, code, "text/plain; charset=utf-8", text, (size_t)n);
+}
+
+/*
+ * SECURITY: request framing evhttp 2.1 does not check (RFC 9112 6.1, 6.3),
+ * against request smuggling. It frames the body by the first
+ * Content-Length field alone and ignores a Transfer-Encoding other than
+ * exactly "chunked", so the bytes after what it read cannot be trusted:
+ * the reply to such a request closes the connection. 400 for Content-Length
+ * fields that are not digits or differ, several Transfer-Encoding fields,
+ * or Transfer-Encoding with Content-Length; 501 for a transfer coding other
+ * than chunked; else 0.
+ */
+FB_STATIC int
+fb_http_framing_check(const struct evkeyvalq *h)
+{
+	const struct evkeyval *kv;
+	const char *cl = NULL;
+	int te = 0, te_other = 0;
+
+	TAILQ_FOREACH(kv, h, next) {
+		if (strcasecmp(kv->key, "Content-Length") == 0) {
+			if (kv->value[0] == '\0' || kv->value[strspn(kv->value, "0123456789")] != '\0')
+				return 400;
+			if (cl != NULL && strcmp(cl, kv->value) != 0)
+				return 400;
+			cl = kv->value;
+		} else if (strcasecmp(kv->key, "Transfer-Encoding") == 0) {
+			te++;
+			if (strcasecmp(kv->value, "chunked") != 0)
+				te_other = 1;
+		}
+	}
+	if (te_other)
+		return 501;
+	if (te > 1 || (te == 1 && cl != NULL))
+		return 400;
+	return 0;
 }
 
 /* Reads what routing needs; a status to answer with when the request is unusable, else 0. */
@@ -519,36 +775,37 @@ static int
 req_parse(struct fb_http_req *req)
 {
 	struct evhttp_request *ev = req->ev;
+	const struct evkeyvalq *hdrs = evhttp_request_get_input_headers(ev);
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ev);
 	const char *raw, *q, *rid;
-	char *dec;
 	size_t declen = 0;
 	struct evbuffer *in;
+	int st;
 
 	/* SECURITY: the request id is echoed and logged: only a safe alphabet passes. */
-	rid = evhttp_find_header(evhttp_request_get_input_headers(ev), "X-Request-Id");
-	if (rid != NULL && fb_http_reqid_check(rid)) {
-		snprintf(req->id, sizeof(req->id), "%s", rid);
-	} else {
-		char *tok = fb_rand_token(FB_HTTP_REQID_BYTES);
-
-		snprintf(req->id, sizeof(req->id), "%s", tok);
-		free(tok);
+	rid = evhttp_find_header(hdrs, "X-Request-Id");
+	if (rid != NULL && fb_http_reqid_check(rid))
+		memcpy(req->id, rid, strlen(rid) + 1);
+	else
+		reqid_new(req->srv, req->id);
+	st = fb_http_framing_check(hdrs);
+	if (st != 0) {
+		req->close = 1;
+		return st;
 	}
-	if (fb_http_header_bytes(req->method, evhttp_request_get_uri(ev),
-		evhttp_request_get_input_headers(ev)) > req->env->conf->max_header_bytes)
+	if (fb_http_header_bytes(req->method, evhttp_request_get_uri(ev), hdrs) >
+	    req->env->conf->max_header_bytes)
 		return 431;
 	raw = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
 	if (raw == NULL || raw[0] != '/')
 		return 400;
-	dec = evhttp_uridecode(raw, 0, &declen);
-	if (dec == NULL)
+	req->path_buf = evhttp_uridecode(raw, 0, &declen);
+	if (req->path_buf == NULL)
 		return 400;
-	fb_arena_dispose(req->arena, free, dec);
 	/* SECURITY: an encoded NUL would cut the path short of what was checked. */
-	if (strlen(dec) != declen)
+	if (strlen(req->path_buf) != declen)
 		return 400;
-	req->path = dec;
+	req->path = req->path_buf;
 	q = evhttp_uri_get_query(uri);
 	if (q != NULL) {
 		req->query_parsed = 1;
@@ -559,8 +816,8 @@ req_parse(struct fb_http_req *req)
 	req->body_len = evbuffer_get_length(in);
 	if (req->body_len > req->env->conf->max_body_bytes)
 		return 413;
-	{
-		char *b = fb_arena_alloc(req->arena, req->body_len + 1);
+	if (req->body_len > 0) {
+		char *b = fb_arena_alloc(fb_http_req_arena(req), req->body_len + 1);
 
 		evbuffer_copyout(in, b, req->body_len);
 		b[req->body_len] = '\0';
@@ -582,11 +839,8 @@ on_request(struct evhttp_request *ev, void *arg)
 	fb_http_handler_fn *fn = NULL;
 	void *harg = NULL;
 	unsigned allow = 0;
-	char *peer = NULL;
-	ev_uint16_t port = 0;
 	int st;
 
-	req->arena = fb_arena_new();
 	req->ev = ev;
 	req->conn = conn;
 	req->srv = srv;
@@ -596,15 +850,26 @@ on_request(struct evhttp_request *ev, void *arg)
 	req->mid = FB_HTTP_OTHER;
 	req->path = "-";
 	req->route = FB_HTTP_ROUTE_UNMATCHED;
+	req->client = "-";
 	req->start_us = fb_time_mono_us();
 	for (size_t i = 0; i < sizeof(ev_methods) / sizeof(ev_methods[0]); i++)
 		if (ev_methods[i].ev == cmd) {
 			req->method = ev_methods[i].name;
 			req->mid = ev_methods[i].m;
+			break;
 		}
-	evhttp_connection_get_peer(evcon, &peer, &port);
-	snprintf(req->client, sizeof(req->client), "%s", peer != NULL ? peer : "-");
+	/* evhttp frames no reply to CONNECT and keeps its connection: it ends with ours. */
+	if (cmd == EVHTTP_REQ_CONNECT)
+		req->close = 1;
 	if (conn != NULL) {
+		if (conn->client[0] == '\0') {
+			char *peer = NULL;
+			ev_uint16_t port = 0;
+
+			evhttp_connection_get_peer(evcon, &peer, &port);
+			snprintf(conn->client, sizeof(conn->client), "%s", peer != NULL ? peer : "-");
+		}
+		req->client = conn->client;
 		event_del(conn->deadline);
 		if (conn->state == CONN_RECEIVING)
 			req->start_us = conn->start_us;
@@ -614,9 +879,7 @@ on_request(struct evhttp_request *ev, void *arg)
 	}
 	st = req_parse(req);
 	if (st != 0) {
-		reply_status(req, st, st == 431 ? "Request Header Fields Too Large\n"
-		    : st == 413		       ? "Content Too Large\n"
-					       : "Bad Request\n");
+		reply_status(req, st);
 		return;
 	}
 	switch (fb_http_router_match(srv->router, req->mid, req->path, &fn, &harg, &req->route,
@@ -629,12 +892,12 @@ on_request(struct evhttp_request *ev, void *arg)
 
 		fb_http_methods_format(allow, methods, sizeof(methods));
 		fb_http_reply_header(req, "Allow", methods);
-		reply_status(req, 405, "Method Not Allowed\n");
+		reply_status(req, 405);
 		break;
 	}
 	case FB_HTTP_ROUTE_NOT_FOUND:
 	default:
-		reply_status(req, 404, "Not Found\n");
+		reply_status(req, 404);
 		break;
 	}
 }
@@ -714,6 +977,9 @@ fb_http_req_env(const struct fb_http_req *req)
 struct fb_arena *
 fb_http_req_arena(struct fb_http_req *req)
 {
+	/* Made on first use: most requests need none. */
+	if (req->arena == NULL)
+		req->arena = fb_arena_new();
 	return req->arena;
 }
 
@@ -740,10 +1006,17 @@ fb_http_server_new(struct event_base *base, const struct fb_http_env *env,
 	struct fb_http_server *srv = fb_xcalloc(1, sizeof(*srv));
 	const struct fb_conf *conf = env->conf;
 	size_t hard = conf->max_header_bytes * 4;
+	unsigned char rnd[FB_HTTP_REQID_PREFIX_BYTES];
+	char *prefix;
 	enum fb_status rc;
 
 	*out = NULL;
 	fb_http_libevent_log_init();
+	/* Each worker makes its own server after the fork: its own prefix. */
+	fb_rand_bytes(rnd, sizeof(rnd));
+	prefix = fb_b64url_encode(rnd, sizeof(rnd));
+	snprintf(srv->reqid_prefix, sizeof(srv->reqid_prefix), "%s", prefix);
+	free(prefix);
 	srv->base = base;
 	srv->env = env;
 	srv->conf = conf;
@@ -777,15 +1050,18 @@ fb_http_server_new(struct event_base *base, const struct fb_http_env *env,
 	evhttp_set_gencb(srv->http, on_request, srv);
 	srv->bound = fb_xcalloc(nfds > 0 ? nfds : 1, sizeof(srv->bound[0]));
 	for (size_t i = 0; i < nfds; i++) {
-		int fd = dup(fds[i]);
+		/*
+		 * The descriptors themselves, never closed here: no dup(), whose
+		 * copies would outlive an epoll registration libevent drops
+		 * lazily (EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST).
+		 */
+		struct evconnlistener *l = evconnlistener_new(base, NULL, NULL,
+		    LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, 0, fds[i]);
 
-		if (fd < 0) {
-			rc = fb_err_set(err, FB_ERR_IO, "dup listening socket: %s", strerror(errno));
-			goto out;
-		}
-		srv->bound[i] = evhttp_accept_socket_with_handle(srv->http, fd);
+		srv->bound[i] = l != NULL ? evhttp_bind_listener(srv->http, l) : NULL;
 		if (srv->bound[i] == NULL) {
-			close(fd);
+			if (l != NULL)
+				evconnlistener_free(l);
 			rc = fb_err_set(err, FB_ERR_IO, "cannot accept on listening socket %d", fds[i]);
 			goto out;
 		}

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* tests/unit/test_http.c: status table, router, request ids, metrics, header sizes. */
+/* tests/unit/test_http.c: status table, router, request ids, framing, metrics, header sizes. */
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,16 +46,22 @@ test_status_table(void)
 static void
 test_security_headers(void)
 {
-	char plain[512], tls[512];
+	size_t plen = 0, tlen = 0;
+	const char *plain = fb_http_security_headers_text(0, &plen);
+	const char *tls = fb_http_security_headers_text(1, &tlen);
 
-	fb_http_security_headers_text(0, plain, sizeof(plain));
-	fb_http_security_headers_text(1, tls, sizeof(tls));
+	CU_ASSERT_EQUAL(plen, strlen(plain));
+	CU_ASSERT_EQUAL(tlen, strlen(tls));
 	CU_ASSERT_PTR_NOT_NULL(strstr(plain, "X-Content-Type-Options: nosniff\r\n"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(plain, "Content-Security-Policy: frame-ancestors 'none'\r\n"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(plain, "X-Frame-Options: DENY\r\n"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(plain, "Referrer-Policy: no-referrer\r\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(plain, "Cache-Control: no-store\r\n"));
 	CU_ASSERT_PTR_NULL(strstr(plain, "Strict-Transport-Security"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(tls, "Strict-Transport-Security: max-age=31536000\r\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(tls, "Cache-Control: no-store\r\n"));
+	/* Built once: the same text again. */
+	CU_ASSERT_PTR_EQUAL(fb_http_security_headers_text(0, NULL), plain);
 }
 
 /* ---- router ----------------------------------------------------------------- */
@@ -232,6 +240,130 @@ test_header_bytes(void)
 	CU_ASSERT_EQUAL(n, strlen(line) + strlen("Host: x\r\n") + strlen("X-Filler: 0123456789\r\n") +
 	    2);
 	evhttp_clear_headers(&h);
+}
+
+/* ---- request framing (RFC 9112 6.1, 6.3) ------------------------------------- */
+
+/* fb_http_framing_check on the fields given as name, value, ..., NULL. */
+static int
+framing(const char *first, ...)
+{
+	struct evkeyvalq h;
+	va_list ap;
+	int st;
+
+	TAILQ_INIT(&h);
+	va_start(ap, first);
+	for (const char *k = first; k != NULL; k = va_arg(ap, const char *))
+		evhttp_add_header(&h, k, va_arg(ap, const char *));
+	va_end(ap);
+	st = fb_http_framing_check(&h);
+	evhttp_clear_headers(&h);
+	return st;
+}
+
+static void
+test_framing(void)
+{
+	CU_ASSERT_EQUAL(framing("Host", "x", NULL), 0);
+	CU_ASSERT_EQUAL(framing("Content-Length", "5", NULL), 0);
+	CU_ASSERT_EQUAL(framing("Content-Length", "5", "content-length", "5", NULL), 0);
+	CU_ASSERT_EQUAL(framing("Transfer-Encoding", "chunked", NULL), 0);
+	CU_ASSERT_EQUAL(framing("transfer-encoding", "Chunked", NULL), 0);
+	/* differing or malformed lengths */
+	CU_ASSERT_EQUAL(framing("Content-Length", "5", "Content-Length", "6", NULL), 400);
+	CU_ASSERT_EQUAL(framing("Content-Length", "0", "CONTENT-LENGTH", "6", NULL), 400);
+	CU_ASSERT_EQUAL(framing("Content-Length", "5, 6", NULL), 400);
+	CU_ASSERT_EQUAL(framing("Content-Length", "5, 5", NULL), 400);
+	CU_ASSERT_EQUAL(framing("Content-Length", "-1", NULL), 400);
+	CU_ASSERT_EQUAL(framing("Content-Length", "+5", NULL), 400);
+	CU_ASSERT_EQUAL(framing("Content-Length", "", NULL), 400);
+	/* codings other than a lone chunked */
+	CU_ASSERT_EQUAL(framing("Transfer-Encoding", "gzip", NULL), 501);
+	CU_ASSERT_EQUAL(framing("Transfer-Encoding", "identity", NULL), 501);
+	CU_ASSERT_EQUAL(framing("Transfer-Encoding", "chunked, gzip", NULL), 501);
+	CU_ASSERT_EQUAL(framing("Transfer-Encoding", "gzip, chunked", NULL), 501);
+	CU_ASSERT_EQUAL(framing("Transfer-Encoding", "chunked", "Transfer-Encoding", "gzip", NULL),
+	    501);
+	CU_ASSERT_EQUAL(
+	    framing("Transfer-Encoding", "chunked", "Transfer-Encoding", "chunked", NULL), 400);
+	/* both framings */
+	CU_ASSERT_EQUAL(framing("Content-Length", "5", "Transfer-Encoding", "chunked", NULL), 400);
+	CU_ASSERT_EQUAL(framing("Transfer-Encoding", "chunked", "Content-Length", "0", NULL), 400);
+}
+
+/* fb_http_own_reply_rewrite on resp; the result (new) or NULL on error. */
+static char *
+rewrite(const char *resp)
+{
+	struct fb_buf b;
+	struct fb_err err = {0};
+
+	fb_buf_init(&b, 4096);
+	if (fb_http_own_reply_rewrite(resp, strlen(resp), "X-A: 1\r\nX-B: 2\r\n", &b, &err) !=
+	    FB_OK) {
+		fb_buf_cleanup(&b);
+		return NULL;
+	}
+	return fb_buf_take(&b);
+}
+
+static void
+test_own_reply_rewrite(void)
+{
+	char *r;
+
+	/* No length (as after CONNECT), Connection: close kept once. */
+	r = rewrite("HTTP/1.1 400 Bad Request\r\nContent-Type: text/html\r\nConnection: close\r\n"
+		    "Date: x\r\n\r\n<HTML>body</HTML>\n");
+	CU_ASSERT_STRING_EQUAL(r, "HTTP/1.1 400 Bad Request\r\nX-A: 1\r\nX-B: 2\r\n"
+				  "Content-Type: text/html\r\nDate: x\r\nContent-Length: 18\r\n"
+				  "Connection: close\r\n\r\n<HTML>body</HTML>\n");
+	free(r);
+	/* Its own length replaced by the real one; keep-alive replaced by close. */
+	r = rewrite("HTTP/1.1 413 Content Too Large\r\ncontent-length: 99\r\n"
+		    "connection: keep-alive\r\n\r\nab");
+	CU_ASSERT_STRING_EQUAL(r, "HTTP/1.1 413 Content Too Large\r\nX-A: 1\r\nX-B: 2\r\n"
+				  "Content-Length: 2\r\nConnection: close\r\n\r\nab");
+	free(r);
+	/* No header fields at all, no body. */
+	r = rewrite("HTTP/1.0 501 Not Implemented\r\n\r\n");
+	CU_ASSERT_STRING_EQUAL(r, "HTTP/1.0 501 Not Implemented\r\nX-A: 1\r\nX-B: 2\r\n"
+				  "Content-Length: 0\r\nConnection: close\r\n\r\n");
+	free(r);
+	/* A field whose name only starts like one we replace is kept. */
+	r = rewrite("HTTP/1.1 400 Bad Request\r\nConnectionX: y\r\n\r\nz");
+	CU_ASSERT_PTR_NOT_NULL(r);
+	CU_ASSERT_PTR_NOT_NULL(r != NULL ? strstr(r, "\r\nConnectionX: y\r\n") : NULL);
+	free(r);
+	/* Incomplete heads are refused. */
+	CU_ASSERT_PTR_NULL(rewrite("HTTP/1.1 400 Bad Request\r\nContent-Type: x\r\n"));
+	CU_ASSERT_PTR_NULL(rewrite("garbage\r\n\r\n"));
+}
+
+static void
+test_reqid_format(void)
+{
+	const char *prefix = "AbCdEfGhIjKlMnOp";
+	char a[FB_HTTP_REQID_MAX + 1], b[FB_HTTP_REQID_MAX + 1];
+
+	fb_http_reqid_format(prefix, 0, a);
+	CU_ASSERT_STRING_EQUAL(a, "AbCdEfGhIjKlMnOpAAAAAA");
+	fb_http_reqid_format(prefix, 1, b);
+	CU_ASSERT_STRING_EQUAL(b, "AbCdEfGhIjKlMnOpAAAAAB");
+	fb_http_reqid_format(prefix, 64, b);
+	CU_ASSERT_STRING_EQUAL(b, "AbCdEfGhIjKlMnOpAAAABA");
+	fb_http_reqid_format(prefix, (UINT64_C(1) << 36) - 1, b);
+	CU_ASSERT_STRING_EQUAL(b, "AbCdEfGhIjKlMnOp______");
+	CU_ASSERT_TRUE(fb_http_reqid_check(b));
+	/* 1000 consecutive ids: distinct and acceptable as ids. */
+	for (uint64_t i = 0; i < 1000; i++) {
+		fb_http_reqid_format(prefix, i, a);
+		fb_http_reqid_format(prefix, i + 1, b);
+		CU_ASSERT_EQUAL(strlen(a), FB_HTTP_REQID_PREFIX_LEN + FB_HTTP_REQID_SEQ_LEN);
+		CU_ASSERT_TRUE(fb_http_reqid_check(a));
+		CU_ASSERT_STRING_NOT_EQUAL(a, b);
+	}
 }
 
 /* ---- metrics ------------------------------------------------------------------ */
@@ -454,6 +586,9 @@ fb_test_http_register(void)
 	    CU_add_test(s, "methods", test_methods) == NULL ||
 	    CU_add_test(s, "request id", test_reqid) == NULL ||
 	    CU_add_test(s, "header bytes", test_header_bytes) == NULL ||
+	    CU_add_test(s, "request framing", test_framing) == NULL ||
+	    CU_add_test(s, "own reply rewrite", test_own_reply_rewrite) == NULL ||
+	    CU_add_test(s, "request id format", test_reqid_format) == NULL ||
 	    CU_add_test(s, "metrics render", test_metrics_render) == NULL ||
 	    CU_add_test(s, "metrics shared across processes", test_metrics_shared) == NULL ||
 	    CU_add_test(s, "metrics route overflow", test_metrics_overflow) == NULL)
