@@ -73,6 +73,7 @@ fb_daemon_jobs_main(const struct fb_daemon_runtime *rt)
 	sigprocmask(SIG_UNBLOCK, &set, NULL);
 	purge(-1, 0, &j);
 	event_base_dispatch(j.base);
+	sigprocmask(SIG_BLOCK, &set, NULL); /* as in worker.c: no kill during teardown */
 	status = 0;
 out:
 	if (timer != NULL)

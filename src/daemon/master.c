@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -132,6 +133,17 @@ child_name(enum child_kind kind, int slot, char *out, size_t outlen)
 		snprintf(out, outlen, "worker.%d", slot + 1);
 }
 
+
+/* Names the process (at most 15 bytes) "fb-" + its log name. */
+static void
+child_comm_set(const char *name)
+{
+	char comm[16];
+
+	snprintf(comm, sizeof(comm), "fb-%.12s", name);
+	prctl(PR_SET_NAME, comm, 0, 0, 0);
+}
+
 /* Forks a worker for slot or the jobs process; returns its pid, -1 when fork fails. */
 static pid_t
 spawn(struct master *m, enum child_kind kind, int slot)
@@ -150,6 +162,8 @@ spawn(struct master *m, enum child_kind kind, int slot)
 		int status;
 
 		fb_log_proc_set(name);
+		/* ps and top show each process' role: fb-worker.N, fb-jobs. */
+		child_comm_set(name);
 		/* A worker keeps its own slot's sockets only; the jobs process none. */
 		for (size_t i = 0; i < m->nslots; i++)
 			if (kind != CHILD_WORKER || (int)i != slot)

@@ -120,6 +120,12 @@ fb_daemon_worker_main(const struct fb_daemon_runtime *rt, int slot, const int *f
 	sigprocmask(SIG_UNBLOCK, &set, NULL);
 	fb_log(FB_LOG_DEBUG, "worker %d serving", slot);
 	event_base_dispatch(w.base);
+	/*
+	 * Drained. Freeing the signal events restores the default actions, and
+	 * the master may repeat SIGTERM at stop: block them so teardown ends
+	 * with exit 0, not a kill.
+	 */
+	sigprocmask(SIG_BLOCK, &set, NULL);
 	status = 0;
 out:
 	fb_http_server_free(w.srv);

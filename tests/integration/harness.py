@@ -220,8 +220,9 @@ def prom_sum(samples, name, **labels):
 
 # ---- processes --------------------------------------------------------------
 
-def children_of(pid):
-    """Pids whose parent is pid (from /proc)."""
+def children_of(pid, comm=None):
+    """Pids whose parent is pid (from /proc); only those whose name starts
+    with comm when given (workers are named fb-worker.N, see master.c)."""
     kids = []
     for d in os.listdir("/proc"):
         if not d.isdigit():
@@ -233,7 +234,8 @@ def children_of(pid):
             continue
         # pid (comm) state ppid ...; comm may hold spaces and parentheses.
         rest = st[st.rindex(")") + 2:].split()
-        if rest[0] != "Z" and int(rest[1]) == pid:
+        name = st[st.index("(") + 1:st.rindex(")")]
+        if rest[0] != "Z" and int(rest[1]) == pid and (comm is None or name.startswith(comm)):
             kids.append(int(d))
     return sorted(kids)
 
@@ -398,7 +400,7 @@ class Server:
         self.proc.send_signal(sig)
 
     def workers_pids(self):
-        return children_of(self.proc.pid)
+        return children_of(self.proc.pid, "fb-worker")
 
     # -- logs
     def stdout(self):
