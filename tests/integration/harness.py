@@ -339,7 +339,9 @@ class Server:
                              % (rc, self.logs()))
             try:
                 r = self.request("GET", "/healthz", timeout=1.0)
-                if r.status == 200:
+                # Ready = a worker answers and the master has printed its
+                # listening line, which it does once every child is forked.
+                if r.status == 200 and "fedbroker listening on" in self.stdout():
                     return self
                 last = "status %d" % r.status
             except (OSError, http.client.HTTPException) as e:
