@@ -5,6 +5,8 @@
 
 #include "core/core.h"
 #include "conf/conf.h"
+#include "crypto/crypto.h"
+#include "daemon/daemon.h"
 #include "cli/cli.h"
 
 static void
@@ -14,7 +16,9 @@ usage(FILE *f)
 	    "usage: fedbroker check-config [--quiet] [FILE]\n\n"
 	    "Reads the configuration FILE (default: $FEDBROKER_CONFIG) and prints every\n"
 	    "problem found, one per line as FILE:LINE:COLUMN: KEY: MESSAGE, then a summary.\n"
-	    "Warnings do not fail the check.\n\n"
+	    "Beyond the file it compiles every mapping rule of mappings.dir and sets up\n"
+	    "each SAML service provider (metadata, certificates, AWS's limits), with the\n"
+	    "keys of server.state_dir when they exist. Warnings do not fail the check.\n\n"
 	    "options:\n"
 	    "  -q, --quiet   print errors only (no warnings, no summary)\n"
 	    "  -h, --help    show this help\n\n"
@@ -68,7 +72,16 @@ fb_cli_check_config(int argc, char **argv)
 		usage(stderr);
 		return FB_EXIT_USAGE;
 	}
-	fb_conf_load(file, NULL, &conf, &rep, &err);
+	if (fb_conf_load(file, NULL, &conf, &rep, &err) == FB_OK) {
+		struct fb_keyring *kr = NULL;
+
+		/* Keys are made at the first start: before it, key checks are skipped. */
+		if (fb_crypto_keyring_load_existing(conf, &kr, &err) != FB_OK &&
+		    err.code != FB_ERR_NOTFOUND)
+			fb_conf_report_add(rep, conf, "keys", 1, err.msg);
+		fb_daemon_conf_check(conf, kr, rep, &err);
+		fb_crypto_keyring_free(kr);
+	}
 	for (size_t k = 0; k < fb_conf_report_count(rep); k++)
 		if (!quiet || fb_conf_report_is_error(rep, k))
 			fprintf(stderr, "%s\n", fb_conf_report_line(rep, k));

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -379,6 +380,280 @@ check_smtp(struct fb_conf_ctx *ctx)
 	}
 }
 
+/* Reports at path (falling back to the SP item's place). */
+static void
+sp_problem(struct fb_conf_ctx *ctx, size_t i, const char *leaf, int is_error, const char *fmt,
+    ...) FB_PRINTF(5, 6);
+
+static void
+sp_problem(struct fb_conf_ctx *ctx, size_t i, const char *leaf, int is_error, const char *fmt,
+    ...)
+{
+	char *path = leaf != NULL ? fb_xasprintf("saml.service_providers[%zu].%s", i, leaf)
+	                          : fb_xasprintf("saml.service_providers[%zu]", i);
+	char *ipath = fb_xasprintf("saml.service_providers[%zu]", i);
+	struct fb_conf_place pl;
+	va_list ap;
+	char *msg;
+
+	va_start(ap, fmt);
+	msg = fb_xvasprintf(fmt, ap);
+	va_end(ap);
+	place(ctx, path, ipath, &pl);
+	fb_conf_problem(ctx, &pl, path, is_error, "%s", msg);
+	free(msg);
+	free(ipath);
+	free(path);
+}
+
+/* The inline keys that a metadata file replaces. */
+static const char *const sp_inline_keys[] = {"entity_id", "acs", "certificate", "slo_url",
+    "encryption_certificate"};
+
+static void
+check_saml_sp_acs(struct fb_conf_ctx *ctx, size_t i, struct fb_conf_saml_sp *sp)
+{
+	size_t ndefault = 0;
+
+	for (size_t a = 0; a < sp->nacs; a++) {
+		char *ipath = fb_xasprintf("saml.service_providers[%zu].acs[%zu].index", i, a);
+
+		if (!fb_conf_is_set(ctx, ipath))
+			sp->acs[a].index = (int)a;
+		free(ipath);
+		ndefault += sp->acs[a].is_default != 0;
+	}
+	for (size_t a = 1; a < sp->nacs; a++)
+		for (size_t b = 0; b < a; b++)
+			if (sp->acs[a].index == sp->acs[b].index) {
+				char *leaf = fb_xasprintf("acs[%zu].index", a);
+
+				sp_problem(ctx, i, leaf, 1, "index %d is used twice (also acs[%zu])",
+				    sp->acs[a].index, b);
+				free(leaf);
+				break;
+			}
+	if (ndefault > 1)
+		sp_problem(ctx, i, "acs", 1, "%zu entries are marked default: at most one may be",
+		    ndefault);
+}
+
+static void
+check_saml_sp_refs(struct fb_conf_ctx *ctx, size_t i, const struct fb_conf_saml_sp *sp)
+{
+	const struct fb_conf *c = ctx->conf;
+
+	for (size_t g = 0; g < sp->ngroups; g++) {
+		size_t j;
+
+		for (j = 0; j < c->ngroups; j++)
+			if (c->groups[j].name != NULL && strcmp(c->groups[j].name, sp->groups[g]) == 0)
+				break;
+		if (j == c->ngroups) {
+			char *leaf = fb_xasprintf("groups[%zu]", g);
+
+			sp_problem(ctx, i, leaf, 1,
+			    "unknown group '%s' (declare it under groups:, or remove it)",
+			    sp->groups[g]);
+			free(leaf);
+		}
+	}
+	for (size_t a = 0; a < sp->nattributes; a++) {
+		const struct fb_conf_saml_attr *at = &sp->attributes[a];
+
+		if (at->name == NULL)
+			continue;
+		for (size_t b = 0; b < a; b++)
+			if (sp->attributes[b].name != NULL && strcmp(sp->attributes[b].name, at->name) == 0) {
+				char *leaf = fb_xasprintf("attributes[%zu].name", a);
+
+				sp_problem(ctx, i, leaf, 1,
+				    "attribute '%s' is listed twice (also attributes[%zu]): one mapping "
+				    "returns all its values",
+				    at->name, b);
+				free(leaf);
+				break;
+			}
+	}
+}
+
+/* Reports a mapping that has no file under mappings.dir. */
+static void
+check_mapping_file(struct fb_conf_ctx *ctx, size_t i, const char *leaf, const char *name)
+{
+	char *file;
+	struct stat st;
+
+	if (name == NULL || ctx->conf->mappings_dir == NULL)
+		return;
+	file = fb_xasprintf("%s/%s.py", ctx->conf->mappings_dir, name);
+	if (stat(file, &st) != 0 || !S_ISREG(st.st_mode))
+		sp_problem(ctx, i, leaf, 1, "no mapping '%s': %s does not exist (mappings.dir is %s)",
+		    name, file, ctx->conf->mappings_dir);
+	free(file);
+}
+
+static void
+check_saml_sp_profile(struct fb_conf_ctx *ctx, size_t i, const struct fb_conf_saml_sp *sp)
+{
+	int role = 0, session = 0;
+
+	for (size_t a = 0; a < sp->nattributes; a++) {
+		const char *n = sp->attributes[a].name;
+
+		if (n == NULL)
+			continue;
+		role |= strcmp(n, "https://aws.amazon.com/SAML/Attributes/Role") == 0;
+		session |= strcmp(n, "https://aws.amazon.com/SAML/Attributes/RoleSessionName") == 0;
+		if (sp->profile == FB_CONF_SAML_AWS &&
+		    strncmp(n, "https://aws.amazon.com/SAML/Attributes/", 39) != 0 &&
+		    strncmp(n, "urn:oid:", 8) != 0) {
+			char *leaf = fb_xasprintf("attributes[%zu].name", a);
+
+			sp_problem(ctx, i, leaf, 0,
+			    "AWS reads only https://aws.amazon.com/SAML/Attributes/... and urn:oid: "
+			    "attributes; '%s' will be ignored",
+			    n);
+			free(leaf);
+		}
+	}
+	if (sp->profile == FB_CONF_SAML_AWS) {
+		/* notes/aws.md A.4: both are required by AWS. */
+		if (!role)
+			sp_problem(ctx, i, "attributes", 0,
+			    "no attribute https://aws.amazon.com/SAML/Attributes/Role: AWS refuses "
+			    "every sign-in without it (map it, e.g. with mappings/aws_role.py)");
+		if (!session)
+			sp_problem(ctx, i, "attributes", 0,
+			    "no attribute https://aws.amazon.com/SAML/Attributes/RoleSessionName: AWS "
+			    "refuses every sign-in without it (e.g. mappings/aws_role_session_name.py)");
+		if (sp->sign == FB_CONF_SAML_SIGN_RESPONSE)
+			sp_problem(ctx, i, "sign", 0,
+			    "AWS wants signed assertions (WantAssertionsSigned): use both or assertion");
+	}
+	if (sp->profile == FB_CONF_SAML_AWS_IDENTITY_CENTER) {
+		/* notes/aws.md B.2: emailAddress NameID, one unencrypted assertion. */
+		if (sp->nameid_format != FB_CONF_NAMEID_EMAIL)
+			sp_problem(ctx, i, "nameid.format", 0,
+			    "IAM Identity Center requires an emailAddress NameID (format: email) "
+			    "equal to the user's Identity Center username");
+		if (sp->nameid_format == FB_CONF_NAMEID_EMAIL && sp->nameid_mapping == NULL &&
+		    sp->nameid_source == FB_CONF_NAMEID_FROM_UID)
+			sp_problem(ctx, i, "nameid.source", 0,
+			    "uid is not an email address: IAM Identity Center needs an addr-spec");
+		if (sp->encrypt_assertion)
+			sp_problem(ctx, i, "encrypt_assertion", 0,
+			    "IAM Identity Center does not accept encrypted assertions");
+		if (sp->sign == FB_CONF_SAML_SIGN_RESPONSE)
+			sp_problem(ctx, i, "sign", 0,
+			    "IAM Identity Center wants signed assertions: use both or assertion");
+	}
+	if (sp->signature_algorithm == FB_CONF_SAML_RSA_SHA1)
+		sp_problem(ctx, i, "signature_algorithm", 0,
+		    "rsa-sha1 is weak and refused by strict SPs: use rsa-sha256 unless the SP "
+		    "accepts nothing else");
+	if (sp->nameid_mapping != NULL && (sp->nameid_format == FB_CONF_NAMEID_PERSISTENT ||
+	                                      sp->nameid_format == FB_CONF_NAMEID_TRANSIENT))
+		sp_problem(ctx, i, "nameid.mapping", 0,
+		    "ignored: a persistent or transient NameID is generated by fedbroker");
+}
+
+static void
+check_saml(struct fb_conf_ctx *ctx)
+{
+	struct fb_conf *c = ctx->conf;
+
+	if (c->mappings_dir == NULL)
+		c->mappings_dir = fb_conf_path_join(ctx->basedir, "mappings");
+	if (c->saml_entity_id == NULL && !fb_conf_is_set(ctx, "saml.idp.entity_id") &&
+	    c->public_url != NULL)
+		c->saml_entity_id = fb_xasprintf("%s/saml/idp/metadata", c->public_url);
+	for (size_t i = 0; i < c->nsaml_sps; i++) {
+		struct fb_conf_saml_sp *sp = &c->saml_sps[i];
+		char *path = fb_xasprintf("saml.service_providers[%zu].require_signed_requests", i);
+
+		sp->require_signed_requests_set = fb_conf_is_set(ctx, path);
+		free(path);
+		if (sp->name == NULL)
+			continue; /* not a mapping, or a bad name: reported already */
+		for (size_t j = 0; j < i; j++)
+			if (c->saml_sps[j].name != NULL && strcmp(c->saml_sps[j].name, sp->name) == 0) {
+				sp_problem(ctx, i, "name", 1,
+				    "duplicate service provider '%s' (also saml.service_providers[%zu])",
+				    sp->name, j);
+				break;
+			}
+		for (size_t j = 0; j < i && sp->entity_id != NULL; j++)
+			if (c->saml_sps[j].entity_id != NULL &&
+			    strcmp(c->saml_sps[j].entity_id, sp->entity_id) == 0) {
+				sp_problem(ctx, i, "entity_id",
+				    1, "entity id '%s' is used twice (also saml.service_providers[%zu])",
+				    sp->entity_id, j);
+				break;
+			}
+		if (sp->display_name == NULL)
+			sp->display_name = fb_xstrdup(sp->name);
+		if (sp->metadata != NULL) {
+			char *leaf;
+
+			for (size_t k = 0; k < sizeof(sp_inline_keys) / sizeof(sp_inline_keys[0]); k++) {
+				leaf = fb_xasprintf("saml.service_providers[%zu].%s", i,
+				    sp_inline_keys[k]);
+				if (fb_conf_is_set(ctx, leaf))
+					sp_problem(ctx, i, sp_inline_keys[k], 1,
+					    "give either metadata: or the inline %s:, not both (the "
+					    "metadata file declares it)",
+					    sp_inline_keys[k]);
+				free(leaf);
+			}
+			leaf = fb_xasprintf("saml.service_providers[%zu].metadata", i);
+			check_readable(ctx, leaf, sp->metadata);
+			free(leaf);
+		} else {
+			if (sp->entity_id == NULL)
+				sp_problem(ctx, i, "entity_id", 1,
+				    "missing: give metadata: (a file under metadata/) or entity_id: and "
+				    "acs:");
+			if (sp->nacs == 0)
+				sp_problem(ctx, i, "acs", 1,
+				    "missing: give metadata: or at least one acs: entry (url:)");
+			if (sp->certificate != NULL) {
+				char *leaf = fb_xasprintf("saml.service_providers[%zu].certificate", i);
+
+				check_readable(ctx, leaf, sp->certificate);
+				free(leaf);
+			}
+			if (sp->encryption_certificate != NULL) {
+				char *leaf = fb_xasprintf(
+				    "saml.service_providers[%zu].encryption_certificate", i);
+
+				check_readable(ctx, leaf, sp->encryption_certificate);
+				free(leaf);
+			}
+		}
+		if (sp->require_signed_requests_set && sp->require_signed_requests &&
+		    sp->metadata == NULL && sp->certificate == NULL)
+			sp_problem(ctx, i, "require_signed_requests", 1,
+			    "true needs the SP's certificate: give certificate: (or metadata: with a "
+			    "signing key)");
+		if (sp->encrypt_assertion && sp->metadata == NULL &&
+		    sp->encryption_certificate == NULL && sp->certificate == NULL)
+			sp_problem(ctx, i, "encrypt_assertion", 1,
+			    "true needs the SP's encryption certificate: give encryption_certificate: "
+			    "(or metadata: with an encryption key)");
+		check_saml_sp_acs(ctx, i, sp);
+		check_saml_sp_refs(ctx, i, sp);
+		for (size_t a = 0; a < sp->nattributes; a++) {
+			char *leaf = fb_xasprintf("attributes[%zu].mapping", a);
+
+			check_mapping_file(ctx, i, leaf, sp->attributes[a].mapping);
+			free(leaf);
+		}
+		check_mapping_file(ctx, i, "nameid.mapping", sp->nameid_mapping);
+		check_saml_sp_profile(ctx, i, sp);
+	}
+}
+
 void
 fb_conf_check_all(struct fb_conf_ctx *ctx)
 {
@@ -390,4 +665,5 @@ fb_conf_check_all(struct fb_conf_ctx *ctx)
 	check_groups(ctx);
 	check_local(ctx);
 	check_smtp(ctx);
+	check_saml(ctx);
 }

@@ -140,6 +140,42 @@ fb_conf_problem(struct fb_conf_ctx *ctx, const struct fb_conf_place *pl, const c
 	report_add(ctx->rep, line, pl, is_error);
 }
 
+void
+fb_conf_report_add(struct fb_conf_report *rep, const struct fb_conf *conf, const char *path,
+    int is_error, const char *message)
+{
+	struct fb_conf_ctx ctx = {0};
+	struct fb_conf_place pl = {0};
+	char *p;
+
+	if (rep == NULL)
+		return;
+	if (conf == NULL || path == NULL) {
+		report_add(rep, fb_xstrdup(message), NULL, is_error);
+		return;
+	}
+	ctx.name = conf->path;
+	ctx.valpos = conf->places;
+	ctx.rep = rep;
+	/* The value's place, or that of the nearest enclosing key the file has. */
+	p = fb_xstrdup(path);
+	for (;;) {
+		char *cut;
+
+		fb_conf_place_of(&ctx, p, &pl);
+		if (pl.origin != FB_CONF_NOWHERE)
+			break;
+		cut = strrchr(p, '.');
+		if (strrchr(p, '[') != NULL && (cut == NULL || strrchr(p, '[') > cut))
+			cut = strrchr(p, '[');
+		if (cut == NULL)
+			break;
+		*cut = '\0';
+	}
+	free(p);
+	fb_conf_problem(&ctx, &pl, path, is_error, "%s", message);
+}
+
 /* ---- places -------------------------------------------------------------- */
 
 void
@@ -337,6 +373,35 @@ fb_conf_secret_resolve(const char *ref, char **out, struct fb_err *err)
 /* ---- loading --------------------------------------------------------------- */
 
 void
+fb_conf_saml_sp_cleanup(struct fb_conf_saml_sp *sp)
+{
+	free(sp->name);
+	free(sp->display_name);
+	free(sp->metadata);
+	free(sp->entity_id);
+	for (size_t i = 0; i < sp->nacs; i++)
+		free(sp->acs[i].url);
+	free(sp->acs);
+	free(sp->slo_url);
+	free(sp->certificate);
+	free(sp->encryption_certificate);
+	free(sp->audience);
+	free(sp->nameid_mapping);
+	for (size_t i = 0; i < sp->ngroups; i++)
+		free(sp->groups[i]);
+	free(sp->groups);
+	free(sp->relay_state);
+	free(sp->signing_key);
+	for (size_t i = 0; i < sp->nattributes; i++) {
+		free(sp->attributes[i].name);
+		free(sp->attributes[i].mapping);
+		free(sp->attributes[i].friendly_name);
+	}
+	free(sp->attributes);
+	memset(sp, 0, sizeof(*sp));
+}
+
+void
 fb_conf_free(struct fb_conf *conf)
 {
 	if (conf == NULL)
@@ -378,6 +443,12 @@ fb_conf_free(struct fb_conf *conf)
 	free(conf->smtp_from);
 	free(conf->org_name);
 	free(conf->logo_url);
+	free(conf->mappings_dir);
+	json_decref(conf->places);
+	free(conf->saml_entity_id);
+	for (size_t i = 0; i < conf->nsaml_sps; i++)
+		fb_conf_saml_sp_cleanup(&conf->saml_sps[i]);
+	free(conf->saml_sps);
 	free(conf);
 }
 
@@ -504,6 +575,7 @@ load_text(const char *text, size_t len, const char *name, const char *file,
 		goto out;
 	}
 	*out = ctx.conf;
+	ctx.conf->places = json_incref(ctx.valpos);
 	ctx.conf = NULL; /* transferred */
 	r = FB_OK;
 out:

@@ -51,7 +51,8 @@ enum fb_conf_smtp_security {
 };
 
 struct fb_conf {
-	char *path; /* the file it was read from, "(built-in)" when none */
+	char *path;    /* the file it was read from, "(built-in)" when none */
+	json_t *places; /* for fb_conf_report_add: where each value is in the file */
 
 	/* server: */
 	char **listen; /* "ADDR:PORT" or "[V6]:PORT", at least one */
@@ -119,6 +120,121 @@ struct fb_conf {
 	/* branding: */
 	char *org_name; /* branding.organization ("fedbroker") */
 	char *logo_url; /* branding.logo_url, may be NULL */
+
+	/* mappings: */
+	char *mappings_dir; /* mappings.dir; default <directory of the file>/mappings */
+
+	/* saml: the IdP */
+	char *saml_entity_id;	       /* saml.idp.entity_id; default <public_url>/saml/idp/metadata */
+	int saml_sign_metadata;	       /* saml.idp.sign_metadata (false) */
+	int saml_want_requests_signed; /* saml.idp.want_authn_requests_signed (false) */
+	int64_t saml_request_lifetime; /* saml.idp.request_lifetime (10m) */
+	int64_t saml_clock_skew;       /* saml.idp.clock_skew (60s): NotBefore = now - skew */
+	struct fb_conf_saml_sp *saml_sps; /* saml.service_providers, names unique */
+	size_t nsaml_sps;
+};
+
+/* ---- SAML service providers (saml.service_providers) ---------------------------- */
+
+/* What an SP gets signed (saml.service_providers[].sign). */
+enum fb_conf_saml_sign {
+	FB_CONF_SAML_SIGN_BOTH = 0,  /* the Assertion and the Response */
+	FB_CONF_SAML_SIGN_ASSERTION, /* the Assertion only */
+	FB_CONF_SAML_SIGN_RESPONSE,  /* the Response only */
+};
+
+/* Signature algorithm of what the IdP signs for an SP. */
+enum fb_conf_saml_alg {
+	FB_CONF_SAML_RSA_SHA256 = 0,
+	FB_CONF_SAML_RSA_SHA384,
+	FB_CONF_SAML_RSA_SHA512,
+	FB_CONF_SAML_ECDSA_SHA256,
+	FB_CONF_SAML_RSA_SHA1, /* only by explicit choice */
+};
+
+enum fb_conf_nameid_format {
+	FB_CONF_NAMEID_PERSISTENT = 0, /* opaque, stable per user and SP, stored */
+	FB_CONF_NAMEID_TRANSIENT,      /* random per response */
+	FB_CONF_NAMEID_EMAIL,	       /* emailAddress: an addr-spec */
+	FB_CONF_NAMEID_UNSPECIFIED,
+};
+
+/* The identity field that feeds the NameID (email and unspecified formats). */
+enum fb_conf_nameid_source {
+	FB_CONF_NAMEID_FROM_USERNAME = 0,
+	FB_CONF_NAMEID_FROM_EMAIL,
+	FB_CONF_NAMEID_FROM_UID,
+};
+
+/* Which service-provider rules apply on top of SAML's. */
+enum fb_conf_saml_profile {
+	FB_CONF_SAML_GENERIC = 0,
+	FB_CONF_SAML_AWS,		  /* classic IAM: the console */
+	FB_CONF_SAML_AWS_IDENTITY_CENTER, /* IAM Identity Center */
+};
+
+enum fb_conf_saml_slo_binding {
+	FB_CONF_SAML_SLO_REDIRECT = 0,
+	FB_CONF_SAML_SLO_POST,
+};
+
+enum fb_conf_saml_name_format {
+	FB_CONF_SAML_ATTR_URI = 0,
+	FB_CONF_SAML_ATTR_BASIC,
+	FB_CONF_SAML_ATTR_UNSPECIFIED,
+};
+
+/* An assertion consumer service given inline (HTTP-POST binding). */
+struct fb_conf_saml_acs {
+	char *url;
+	int index;	/* default: the position in the list */
+	int is_default; /* default: false */
+};
+
+/* One SAML attribute and the mapping that produces its values. */
+struct fb_conf_saml_attr {
+	char *name;	     /* e.g. https://aws.amazon.com/SAML/Attributes/Role */
+	char *mapping;	     /* a rule of mappings.dir, without .py */
+	char *friendly_name; /* may be NULL */
+	enum fb_conf_saml_name_format name_format;
+};
+
+/*
+ * A service provider, from a metadata file (metadata:) or inline
+ * (entity_id: + acs:, optional certificate:, slo_url:). Inline values
+ * given together with metadata: override nothing: it is one or the other
+ * for entity_id, acs, certificate and slo_url (check.c refuses a mix).
+ */
+struct fb_conf_saml_sp {
+	char *name;	    /* [a-z0-9_-]{1,64}: the URL /saml/idp/init/<name> */
+	char *display_name; /* shown on the dashboard; default: name */
+	char *metadata;	    /* SP metadata file (absolute path) or NULL */
+	char *entity_id;    /* inline, or NULL with metadata */
+	struct fb_conf_saml_acs *acs;
+	size_t nacs;
+	char *slo_url; /* inline SingleLogoutService, may be NULL */
+	enum fb_conf_saml_slo_binding slo_binding;
+	char *certificate;	      /* inline SP signing certificate (PEM file), may be NULL */
+	char *encryption_certificate; /* inline SP encryption certificate (PEM file), may be NULL */
+	char *audience;		      /* default: the entity id */
+	enum fb_conf_saml_sign sign;
+	enum fb_conf_saml_alg signature_algorithm;
+	int accept_sha1; /* accept SHA-1 signatures on requests from this SP */
+	enum fb_conf_nameid_format nameid_format;
+	enum fb_conf_nameid_source nameid_source;
+	char *nameid_mapping; /* a rule feeding the NameID instead of nameid_source; may be NULL */
+	int64_t assertion_lifetime; /* seconds (5m) */
+	int64_t session_lifetime;   /* SessionNotOnOrAfter in seconds; 0 = not sent */
+	char **groups;		    /* empty = everyone may use it */
+	size_t ngroups;
+	int require_signed_requests;	 /* resolved when _set; else from metadata */
+	int require_signed_requests_set; /* 1 when given in the file */
+	int encrypt_assertion;
+	enum fb_conf_saml_profile profile;
+	char *relay_state; /* default RelayState of IdP-initiated sign-on; may be NULL */
+	char *signing_key; /* the id of the key that signs for this SP; NULL = the active one */
+	struct fb_conf_saml_attr *attributes;
+	size_t nattributes;
 };
 
 /* Flags given on the command line win over the file (serve --listen ...). */
@@ -149,6 +265,17 @@ int fb_conf_report_is_error(const struct fb_conf_report *rep, size_t i);
 size_t fb_conf_report_errors(const struct fb_conf_report *rep);
 size_t fb_conf_report_warnings(const struct fb_conf_report *rep);
 void fb_conf_report_free(struct fb_conf_report *rep);
+/*
+ * Adds a problem found after loading (what other modules check of conf)
+ * to rep: "file:line:column: path: [warning: ]message", at the place of
+ * path's value, or of the nearest enclosing key that is in the file
+ * ("saml.service_providers[0].nameid.source" falls back to
+ * "saml.service_providers[0].nameid", then "saml.service_providers[0]").
+ * With path NULL, message is the whole line (e.g. a mapping file's
+ * "FILE:LINE:COLUMN: ..."). conf and message borrowed.
+ */
+void fb_conf_report_add(struct fb_conf_report *rep, const struct fb_conf *conf, const char *path,
+    int is_error, const char *message);
 
 /*
  * Reads and checks the YAML file at path (NULL: the built-in defaults),

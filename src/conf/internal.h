@@ -112,6 +112,8 @@ void fb_conf_check_all(struct fb_conf_ctx *ctx);
  */
 enum fb_status fb_conf_secret_resolve_at(const char *ref, const char *basedir, char **out,
     struct fb_err *err);
+/* Frees the members of one saml.service_providers entry and zeroes it. */
+void fb_conf_saml_sp_cleanup(struct fb_conf_saml_sp *sp);
 /* basedir/path unless path is absolute. New, caller frees. */
 char *fb_conf_path_join(const char *basedir, const char *path);
 

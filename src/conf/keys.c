@@ -46,7 +46,7 @@ struct conf_key {
 };
 
 static conf_check_fn v_listen, v_url, v_cookie_name, v_key_id, v_group_name, v_username, v_host,
-    v_mailbox, v_text, v_logo;
+    v_mailbox, v_text, v_logo, v_sp_name, v_uri, v_mapping_name, v_attr_name, v_relay_state;
 
 #define C(f) offsetof(struct fb_conf, f), sizeof(((struct fb_conf *)NULL)->f), 0
 #define CN(f, n)                                                                                   \
@@ -61,6 +61,17 @@ static conf_check_fn v_listen, v_url, v_cookie_name, v_key_id, v_group_name, v_u
 #define GN(f, n)                                                                                   \
 	offsetof(struct fb_conf_group, f), sizeof(((struct fb_conf_group *)NULL)->f),              \
 	    offsetof(struct fb_conf_group, n)
+/* Members of struct fb_conf_saml_sp, of its ACS and of its attributes. */
+#define S(f) offsetof(struct fb_conf_saml_sp, f), sizeof(((struct fb_conf_saml_sp *)NULL)->f), 0
+#define SN(f, n)                                                                                   \
+	offsetof(struct fb_conf_saml_sp, f), sizeof(((struct fb_conf_saml_sp *)NULL)->f),          \
+	    offsetof(struct fb_conf_saml_sp, n)
+#define SI(f, n)                                                                                   \
+	offsetof(struct fb_conf_saml_sp, f), sizeof(*((struct fb_conf_saml_sp *)NULL)->f),         \
+	    offsetof(struct fb_conf_saml_sp, n)
+#define A(f) offsetof(struct fb_conf_saml_acs, f), sizeof(((struct fb_conf_saml_acs *)NULL)->f), 0
+#define T(f)                                                                                       \
+	offsetof(struct fb_conf_saml_attr, f), sizeof(((struct fb_conf_saml_attr *)NULL)->f), 0
 
 /*
  * THE key table. One line per key; tests/check_conf_doc.sh reads the names
@@ -121,6 +132,45 @@ static const struct conf_key conf_keys[] = {
 	{"smtp.timeout", CT_DUR, "30s", 1, 600, NULL, NULL, 0, C(smtp_timeout)},
 	{"branding.organization", CT_STR, "fedbroker", 0, 0, NULL, v_text, 0, C(org_name)},
 	{"branding.logo_url", CT_STR, NULL, 0, 0, NULL, v_logo, 0, C(logo_url)},
+	{"mappings.dir", CT_PATH, NULL, 0, 0, NULL, NULL, 0, C(mappings_dir)},
+	{"saml.idp.entity_id", CT_STR, NULL, 0, 0, NULL, v_uri, 0, C(saml_entity_id)},
+	{"saml.idp.sign_metadata", CT_BOOL, "false", 0, 0, NULL, NULL, 0, C(saml_sign_metadata)},
+	{"saml.idp.want_authn_requests_signed", CT_BOOL, "false", 0, 0, NULL, NULL, 0, C(saml_want_requests_signed)},
+	{"saml.idp.request_lifetime", CT_DUR, "10m", 60, 86400, NULL, NULL, 0, C(saml_request_lifetime)},
+	{"saml.idp.clock_skew", CT_DUR, "60s", 0, 600, NULL, NULL, 0, C(saml_clock_skew)},
+	{"saml.service_providers", CT_ITEMS, NULL, 0, 256, NULL, NULL, 0, CI(saml_sps, nsaml_sps)},
+	{"saml.service_providers[].name", CT_STR, NULL, 0, 0, NULL, v_sp_name, CF_REQ, S(name)},
+	{"saml.service_providers[].display_name", CT_STR, NULL, 0, 0, NULL, v_text, 0, S(display_name)},
+	{"saml.service_providers[].metadata", CT_PATH, NULL, 0, 0, NULL, NULL, 0, S(metadata)},
+	{"saml.service_providers[].entity_id", CT_STR, NULL, 0, 0, NULL, v_uri, 0, S(entity_id)},
+	{"saml.service_providers[].acs", CT_ITEMS, NULL, 0, 64, NULL, NULL, 0, SI(acs, nacs)},
+	{"saml.service_providers[].acs[].url", CT_STR, NULL, 0, 0, NULL, v_url, CF_REQ, A(url)},
+	{"saml.service_providers[].acs[].index", CT_INT, NULL, 0, 65535, NULL, NULL, 0, A(index)},
+	{"saml.service_providers[].acs[].default", CT_BOOL, "false", 0, 0, NULL, NULL, 0, A(is_default)},
+	{"saml.service_providers[].slo_url", CT_STR, NULL, 0, 0, NULL, v_url, 0, S(slo_url)},
+	{"saml.service_providers[].slo_binding", CT_ENUM, "redirect", 0, 0, "redirect|post", NULL, 0, S(slo_binding)},
+	{"saml.service_providers[].certificate", CT_PATH, NULL, 0, 0, NULL, NULL, 0, S(certificate)},
+	{"saml.service_providers[].encryption_certificate", CT_PATH, NULL, 0, 0, NULL, NULL, 0, S(encryption_certificate)},
+	{"saml.service_providers[].audience", CT_STR, NULL, 0, 0, NULL, v_uri, 0, S(audience)},
+	{"saml.service_providers[].sign", CT_ENUM, "both", 0, 0, "both|assertion|response", NULL, 0, S(sign)},
+	{"saml.service_providers[].signature_algorithm", CT_ENUM, "rsa-sha256", 0, 0, "rsa-sha256|rsa-sha384|rsa-sha512|ecdsa-sha256|rsa-sha1", NULL, 0, S(signature_algorithm)},
+	{"saml.service_providers[].accept_sha1", CT_BOOL, "false", 0, 0, NULL, NULL, 0, S(accept_sha1)},
+	{"saml.service_providers[].nameid.format", CT_ENUM, "persistent", 0, 0, "persistent|transient|email|unspecified", NULL, 0, S(nameid_format)},
+	{"saml.service_providers[].nameid.source", CT_ENUM, "username", 0, 0, "username|email|uid", NULL, 0, S(nameid_source)},
+	{"saml.service_providers[].nameid.mapping", CT_STR, NULL, 0, 0, NULL, v_mapping_name, 0, S(nameid_mapping)},
+	{"saml.service_providers[].assertion_lifetime", CT_DUR, "5m", 30, 3600, NULL, NULL, 0, S(assertion_lifetime)},
+	{"saml.service_providers[].session_lifetime", CT_DUR, "0", 0, 2592000, NULL, NULL, 0, S(session_lifetime)},
+	{"saml.service_providers[].groups", CT_STRS, NULL, 0, 1000, NULL, v_group_name, 0, SN(groups, ngroups)},
+	{"saml.service_providers[].require_signed_requests", CT_BOOL, NULL, 0, 0, NULL, NULL, 0, S(require_signed_requests)},
+	{"saml.service_providers[].encrypt_assertion", CT_BOOL, "false", 0, 0, NULL, NULL, 0, S(encrypt_assertion)},
+	{"saml.service_providers[].profile", CT_ENUM, "generic", 0, 0, "generic|aws|aws-identity-center", NULL, 0, S(profile)},
+	{"saml.service_providers[].relay_state", CT_STR, NULL, 0, 0, NULL, v_relay_state, 0, S(relay_state)},
+	{"saml.service_providers[].signing_key", CT_STR, NULL, 0, 0, NULL, v_key_id, 0, S(signing_key)},
+	{"saml.service_providers[].attributes", CT_ITEMS, NULL, 0, 256, NULL, NULL, 0, SI(attributes, nattributes)},
+	{"saml.service_providers[].attributes[].name", CT_STR, NULL, 0, 0, NULL, v_attr_name, CF_REQ, T(name)},
+	{"saml.service_providers[].attributes[].mapping", CT_STR, NULL, 0, 0, NULL, v_mapping_name, CF_REQ, T(mapping)},
+	{"saml.service_providers[].attributes[].friendly_name", CT_STR, NULL, 0, 0, NULL, v_text, 0, T(friendly_name)},
+	{"saml.service_providers[].attributes[].name_format", CT_ENUM, "uri", 0, 0, "uri|basic|unspecified", NULL, 0, T(name_format)},
 };
 /* clang-format on */
 
@@ -618,8 +668,9 @@ apply_defaults(struct fb_conf_ctx *ctx, const char *prefix, void *base)
 		if (kd->def == NULL)
 			continue;
 		if (n == 0 ? strchr(kd->name, '[') != NULL
-		           : strncmp(kd->name, prefix, n) != 0 || kd->name[n] != '.')
-			continue;
+		           : strncmp(kd->name, prefix, n) != 0 || kd->name[n] != '.' ||
+		                 strchr(kd->name + n + 1, '[') != NULL)
+			continue; /* a nested list's keys get their defaults per item */
 		v = fb_conf_yaml_plain(kd->def, strlen(kd->def));
 		read_value(ctx, kd, v, &none, kd->name, base);
 		json_decref(v);
@@ -637,7 +688,8 @@ item_hint(const char *tprefix)
 	fb_buf_addf(&b, NULL, "a mapping (");
 	for (size_t k = 0; k < NKEYS; k++)
 		if ((conf_keys[k].flags & CF_REQ) != 0 &&
-		    strncmp(conf_keys[k].name, tprefix, n) == 0 && conf_keys[k].name[n] == '.')
+		    strncmp(conf_keys[k].name, tprefix, n) == 0 && conf_keys[k].name[n] == '.' &&
+		    strpbrk(conf_keys[k].name + n + 1, ".[") == NULL)
 			fb_buf_addf(&b, NULL, "%s:, ", conf_keys[k].name + n + 1);
 	fb_buf_addf(&b, NULL, "...)");
 	return fb_buf_take(&b);
@@ -649,8 +701,12 @@ read_items(struct fb_conf_ctx *ctx, const struct conf_key *kd, json_t *v,
 {
 	char **slot = (char **)((char *)base + kd->off);
 	char *tprefix = fb_xasprintf("%s[]", kd->name);
-	/* "keys" -> "key", "groups" -> "group": what one item is called in messages. */
-	char *noun = fb_xstrndup(kd->name, strlen(kd->name) - 1);
+	/*
+	 * "keys" -> "key", "saml.service_providers" -> "service_provider",
+	 * "...[].acs" -> "acs": what one item is called in messages.
+	 */
+	const char *last = strrchr(kd->name, '.') != NULL ? strrchr(kd->name, '.') + 1 : kd->name;
+	char *noun = fb_xstrndup(last, strlen(last) - (strlen(last) > 3 ? 1 : 0));
 	size_t n = json_is_array(v) ? json_array_size(v) : 0;
 	int r = -1;
 
@@ -688,9 +744,12 @@ read_items(struct fb_conf_ctx *ctx, const struct conf_key *kd, json_t *v,
 			const char *leaf;
 
 			if ((ik->flags & CF_REQ) == 0 ||
-			    strncmp(ik->name, tprefix, strlen(tprefix)) != 0)
+			    strncmp(ik->name, tprefix, strlen(tprefix)) != 0 ||
+			    ik->name[strlen(tprefix)] != '.')
 				continue;
 			leaf = ik->name + strlen(tprefix) + 1;
+			if (strpbrk(leaf, ".[") != NULL)
+				continue; /* a key of a nested list or section */
 			if (json_object_get(item, leaf) == NULL) {
 				char *lpath = fb_xasprintf("%s.%s", ipath, leaf);
 
@@ -1199,4 +1258,102 @@ out:
 	curl_free(user);
 	curl_url_cleanup(u);
 	return out;
+}
+
+static char *
+v_sp_name(struct fb_conf_ctx *ctx, const struct fb_conf_place *pl, const char *path,
+    const char *v)
+{
+	size_t len = strlen(v);
+
+	/* The name is a URL path segment (/saml/idp/init/<name>): keep it plain. */
+	if (len == 0 || len > 64 ||
+	    strspn(v, "-_0123456789abcdefghijklmnopqrstuvwxyz") != len) {
+		fb_conf_problem(ctx, pl, path, 1,
+		    "'%s' is not a service provider name: use 1 to 64 lowercase letters, digits, "
+		    "'_' or '-' (it appears in the URL /saml/idp/init/NAME)",
+		    len <= 64 && !has_control(v) ? v : "(too long or unprintable)");
+		return NULL;
+	}
+	return fb_xstrdup(v);
+}
+
+/* A URI (entity ids, audiences): 1..1024 printable ASCII characters with a scheme. */
+static char *
+v_uri(struct fb_conf_ctx *ctx, const struct fb_conf_place *pl, const char *path, const char *v)
+{
+	size_t len = strlen(v), scheme = strspn(v,
+	    "+-.0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
+
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)v[i] <= 0x20 || (unsigned char)v[i] >= 0x7f || v[i] == '"' ||
+		    v[i] == '<' || v[i] == '>') {
+			fb_conf_problem(ctx, pl, path, 1,
+			    "must be a URI of printable ASCII without spaces, quotes or angle "
+			    "brackets");
+			return NULL;
+		}
+	if (len == 0 || len > 1024 || scheme == 0 || v[scheme] != ':' ||
+	    !((v[0] >= 'a' && v[0] <= 'z') || (v[0] >= 'A' && v[0] <= 'Z'))) {
+		fb_conf_problem(ctx, pl, path, 1,
+		    "'%.1024s' is not a URI (1 to 1024 characters starting with a scheme, e.g. "
+		    "https://sso.example.com/saml or urn:example:sp)",
+		    v);
+		return NULL;
+	}
+	return fb_xstrdup(v);
+}
+
+static char *
+v_mapping_name(struct fb_conf_ctx *ctx, const struct fb_conf_place *pl, const char *path,
+    const char *v)
+{
+	size_t len = strlen(v);
+
+	if (len == 0 || len > 64 ||
+	    strspn(v, "-_0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") != len) {
+		fb_conf_problem(ctx, pl, path, 1,
+		    "'%s' is not a mapping name: give the file name under mappings.dir without "
+		    ".py (1 to 64 letters, digits, '_' or '-')",
+		    len <= 64 && !has_control(v) ? v : "(too long or unprintable)");
+		return NULL;
+	}
+	return fb_xstrdup(v);
+}
+
+/* A SAML attribute Name: 1..1024 bytes of UTF-8 without control characters or spaces. */
+static char *
+v_attr_name(struct fb_conf_ctx *ctx, const struct fb_conf_place *pl, const char *path,
+    const char *v)
+{
+	size_t len = strlen(v);
+
+	if (len == 0 || len > 1024 || !fb_utf8_check(v, len) || has_control(v) ||
+	    strchr(v, ' ') != NULL) {
+		fb_conf_problem(ctx, pl, path, 1,
+		    "must be 1 to 1024 bytes of UTF-8 without spaces or control characters");
+		return NULL;
+	}
+	return fb_xstrdup(v);
+}
+
+/* A default RelayState: printable ASCII, at most 1024 characters (SPs read it as a URL). */
+static char *
+v_relay_state(struct fb_conf_ctx *ctx, const struct fb_conf_place *pl, const char *path,
+    const char *v)
+{
+	size_t len = strlen(v);
+
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)v[i] < 0x20 || (unsigned char)v[i] >= 0x7f) {
+			fb_conf_problem(ctx, pl, path, 1,
+			    "must be printable ASCII (percent-encode anything else)");
+			return NULL;
+		}
+	if (len == 0 || len > 1024) {
+		fb_conf_problem(ctx, pl, path, 1, "must be 1 to 1024 characters long (found %zu)",
+		    len);
+		return NULL;
+	}
+	return fb_xstrdup(v);
 }

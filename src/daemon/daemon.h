@@ -5,6 +5,7 @@
 
 #include "core/core.h"
 #include "conf/conf.h"
+#include "crypto/crypto.h"
 
 /* How often the jobs process purges expired store entries (seconds). */
 #define FB_DAEMON_PURGE_INTERVAL 60
@@ -43,6 +44,18 @@
  * finish within shutdown_timeout) and return 0 (log "stopped").
  * A worker that dies is logged and restarted in its slot, with back-off.
  */
+/*
+ * What a loaded configuration names beyond its file, checked by
+ * check-config, at start-up and on every reload: every rule of
+ * mappings.dir compiles (each failing one a FILE:LINE:COLUMN line), the
+ * SAML service providers can be set up (metadata, certificates, AWS's
+ * needs; kr NULL when no key was generated yet: key checks skipped).
+ * Problems are added to rep (warnings too). FB_ERR_CONFIG, err summing
+ * up, when any is an error.
+ */
+enum fb_status fb_daemon_conf_check(const struct fb_conf *conf, const struct fb_keyring *kr,
+    struct fb_conf_report *rep, struct fb_err *err);
+
 int fb_daemon_run(const char *config_path, const struct fb_conf_overrides *ov);
 
 #endif

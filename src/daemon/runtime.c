@@ -22,10 +22,11 @@
 
 #define LISTEN_BACKLOG 511
 
+/* Prints or logs the report's lines from the from-th on. */
 static void
-report_out(const struct fb_conf_report *rep, int startup)
+report_out(const struct fb_conf_report *rep, size_t from, int startup)
 {
-	for (size_t i = 0; i < fb_conf_report_count(rep); i++) {
+	for (size_t i = from; i < fb_conf_report_count(rep); i++) {
 		const char *line = fb_conf_report_line(rep, i);
 
 		if (startup)
@@ -62,10 +63,13 @@ fb_daemon_runtime_load(const char *path, const struct fb_conf_overrides *ov, int
 	struct fb_conf_report *rep = NULL;
 	struct fb_store *st = NULL;
 	enum fb_status rc;
+	size_t shown;
 
 	*out = NULL;
+
 	rc = fb_conf_load(path, ov, &rt->conf, &rep, err);
-	report_out(rep, startup);
+	report_out(rep, 0, startup);
+	shown = fb_conf_report_count(rep);
 	if (rc == FB_ERR_CONFIG && fb_conf_report_errors(rep) > 0) {
 		size_t n = fb_conf_report_errors(rep);
 
@@ -73,7 +77,6 @@ fb_daemon_runtime_load(const char *path, const struct fb_conf_overrides *ov, int
 		fb_err_set(err, rc, "%s: %zu configuration %s", path != NULL ? path : "(built-in)",
 		    n, n == 1 ? "error" : "errors");
 	}
-	fb_conf_report_free(rep);
 	if (rc != FB_OK)
 		goto out;
 	/* At start-up, what follows is already logged as configured. */
@@ -85,6 +88,11 @@ fb_daemon_runtime_load(const char *path, const struct fb_conf_overrides *ov, int
 	if ((rc = fb_crypto_keyring_load(rt->conf, &rt->keyring, err)) != FB_OK)
 		goto out;
 	if ((rc = fb_crypto_sealer_load(rt->conf, &rt->sealer, err)) != FB_OK)
+		goto out;
+	/* SECURITY: fail here, not in every worker: mappings compile, SAML SPs set up. */
+	rc = fb_daemon_conf_check(rt->conf, rt->keyring, rep, err);
+	report_out(rep, shown, startup);
+	if (rc != FB_OK)
 		goto out;
 	if ((rc = fb_http_tls_check(rt->conf, err)) != FB_OK)
 		goto out;
@@ -99,6 +107,7 @@ fb_daemon_runtime_load(const char *path, const struct fb_conf_overrides *ov, int
 	*out = rt;
 	rt = NULL;
 out:
+	fb_conf_report_free(rep);
 	fb_daemon_runtime_free(rt);
 	return rc;
 }

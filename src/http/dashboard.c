@@ -3,10 +3,36 @@
 #include <string.h>
 
 #include "core/core.h"
+#include "conf/conf.h"
 #include "local/local.h"
+#include "saml/saml.h"
 #include "http/http.h"
 #include "http/web.h"
 #include "http/pages.h"
+
+/* The applications username may open: each SAML SP its groups allow, by its start URL. */
+static void
+apps_list(struct fb_http_web *w, struct fb_http_page *p, const char *username)
+{
+	size_t shown = 0;
+
+	for (size_t i = 0; i < w->conf->nsaml_sps; i++) {
+		const struct fb_conf_saml_sp *sp = &w->conf->saml_sps[i];
+
+		if (!fb_saml_sp_conf_allowed(w->conf, sp, username))
+			continue;
+		if (shown++ == 0)
+			fb_http_page_raw(p, "<ul class=\"apps\" id=\"apps\">\n");
+		fb_http_page_html(p, "<li><a class=\"app\" href=\"" FB_SAML_PATH_INIT "%s\">%s</a></li>\n",
+		    sp->name, sp->display_name != NULL ? sp->display_name : sp->name);
+	}
+	if (shown > 0)
+		fb_http_page_raw(p, "</ul>\n");
+	else
+		fb_http_page_raw(p,
+		    "<p id=\"no-apps\">There are no applications for you to open yet. When your "
+		    "administrator connects one you may use, it appears here.</p>\n");
+}
 
 void
 fb_http_web_handle_home(struct fb_http_req *req, void *arg)
@@ -25,11 +51,8 @@ fb_http_web_handle_home(struct fb_http_req *req, void *arg)
 	    "<p class=\"who\">Signed in as <strong>%s</strong>%s%s%s.</p>\n",
 	    a.name != NULL ? a.name : a.username, a.name != NULL ? " (" : "",
 	    a.name != NULL ? a.username : "", a.name != NULL ? ")" : "");
-	/* No application is connected yet; later issues list those the user's groups may open. */
-	fb_http_page_raw(&p,
-	    "<p id=\"no-apps\">There are no applications for you to open yet. When your "
-	    "administrator connects one you may use, it appears here.</p>\n"
-	    "<h2>Your account</h2>\n");
+	apps_list(&w, &p, a.username);
+	fb_http_page_raw(&p, "<h2>Your account</h2>\n");
 	if (a.totp_enabled)
 		fb_http_page_html(&p,
 		    "<p>Two-step verification is on (%zu recovery codes left). "

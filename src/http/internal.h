@@ -46,6 +46,7 @@ struct fb_http_req {
 	const char *client; /* borrowed from the connection record or "-" */
 	char id[FB_HTTP_REQID_MAX + 1];
 	int tls;
+	int own_csp; /* the handler set its own Content-Security-Policy */
 	int close; /* the reply closes the connection (framing error, CONNECT) */
 	int64_t start_us;
 };
@@ -53,11 +54,12 @@ struct fb_http_req {
 /*
  * The "Name: value\r\n" lines every response carries: the security
  * headers, Strict-Transport-Security when tls, Cache-Control: no-store.
- * Static text, built once; its length in *len (may be NULL).
+ * Without the default Content-Security-Policy when own_csp (the handler
+ * set its own). Static text, built once; its length in *len (may be NULL).
  */
-const char *fb_http_security_headers_text(int tls, size_t *len);
+const char *fb_http_security_headers_text(int tls, int own_csp, size_t *len);
 /* Adds the same headers to an evhttp header list. */
-void fb_http_security_headers_add(struct evkeyvalq *h, int tls);
+void fb_http_security_headers_add(struct evkeyvalq *h, int tls, int own_csp);
 
 /*
  * Server side of a reply whose headers (but the security ones and

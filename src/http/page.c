@@ -55,7 +55,7 @@ static const char style_sheet[] =
     ".secret{font-size:1.125rem;letter-spacing:.05em}"
     ".qr svg{display:block;width:100%;max-width:15rem;height:auto;margin:1rem auto}"
     "ul.codes{columns:2;padding-left:1.25rem;font-family:ui-monospace,monospace}"
-    "ul.apps{padding-left:0;list-style:none}"
+    "ul.apps{padding-left:0;list-style:none}ul.apps a{display:block;margin:.5rem 0;padding:.75rem 1rem;border:1px solid #d1d5db;border-radius:.375rem;font-weight:600;text-decoration:none}ul.apps a:hover{background:#eff6ff}"
     ".who{color:#4b5563}"
     "details{margin-top:1rem}";
 

@@ -2,6 +2,7 @@
 /* http/reply.c: the status table (enum fb_status -> HTTP), security headers, replies. */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include <event2/buffer.h>
 #include <event2/http.h>
@@ -112,21 +113,30 @@ fb_http_reqid_check(const char *id)
 	return n > 0;
 }
 
+/* 1 for the default Content-Security-Policy: a handler may set a stricter one of its own. */
+static int
+is_csp(const char *name)
+{
+	return strcasecmp(name, "Content-Security-Policy") == 0;
+}
+
 const char *
-fb_http_security_headers_text(int tls, size_t *len)
+fb_http_security_headers_text(int tls, int own_csp, size_t *len)
 {
 	/* Built once from the table: workers are single-threaded. */
-	static char text[2][FB_HTTP_SECURITY_TEXT_MAX];
-	static size_t textlen[2];
-	int t = tls != 0;
+	static char text[4][FB_HTTP_SECURITY_TEXT_MAX];
+	static size_t textlen[4];
+	int t = (tls != 0) | (own_csp != 0) << 1;
 
 	if (textlen[t] == 0) {
 		size_t off = 0;
 
 		for (size_t i = 0; i < sizeof(security_headers) / sizeof(security_headers[0]); i++)
-			off += (size_t)snprintf(text[t] + off, sizeof(text[t]) - off, "%s: %s\r\n",
-			    security_headers[i].name, security_headers[i].value);
-		if (t)
+			if (!own_csp || !is_csp(security_headers[i].name))
+				off += (size_t)snprintf(text[t] + off, sizeof(text[t]) - off,
+				    "%s: %s\r\n", security_headers[i].name,
+				    security_headers[i].value);
+		if (tls)
 			off += (size_t)snprintf(text[t] + off, sizeof(text[t]) - off,
 			    "Strict-Transport-Security: %s\r\n", HSTS_VALUE);
 		off += (size_t)snprintf(text[t] + off, sizeof(text[t]) - off,
@@ -139,10 +149,11 @@ fb_http_security_headers_text(int tls, size_t *len)
 }
 
 void
-fb_http_security_headers_add(struct evkeyvalq *h, int tls)
+fb_http_security_headers_add(struct evkeyvalq *h, int tls, int own_csp)
 {
 	for (size_t i = 0; i < sizeof(security_headers) / sizeof(security_headers[0]); i++)
-		evhttp_add_header(h, security_headers[i].name, security_headers[i].value);
+		if (!own_csp || !is_csp(security_headers[i].name))
+			evhttp_add_header(h, security_headers[i].name, security_headers[i].value);
 	if (tls)
 		evhttp_add_header(h, "Strict-Transport-Security", HSTS_VALUE);
 	evhttp_add_header(h, "Cache-Control", "no-store");
@@ -156,6 +167,9 @@ fb_http_reply_header(struct fb_http_req *req, const char *name, const char *valu
 		fb_rlog(req, FB_LOG_ERROR, "refused header %s with CR or LF", name);
 		return;
 	}
+	/* A handler's own policy replaces the default one (it must keep frame-ancestors). */
+	if (is_csp(name))
+		req->own_csp = 1;
 	evhttp_add_header(evhttp_request_get_output_headers(req->ev), name, value);
 }
 

@@ -366,7 +366,7 @@ conn_deadline(evutil_socket_t fd, short what, void *arg)
 	resp = fb_xasprintf("HTTP/1.1 408 Request Timeout\r\n%s"
 			    "X-Request-Id: %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
 			    "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
-	    fb_http_security_headers_text(conn->srv->ssl != NULL, NULL), reqid, sizeof(body) - 1,
+	    fb_http_security_headers_text(conn->srv->ssl != NULL, 0, NULL), reqid, sizeof(body) - 1,
 	    body);
 	/* evhttp is still reading: take the connection over until it is closed. */
 	bufferevent_getcb(conn->bev, NULL, NULL, &conn->http_eventcb, &conn->http_eventarg);
@@ -496,7 +496,7 @@ own_reply_finish(struct fb_http_conn *conn, struct evbuffer *buf)
 	conn->own = 0;
 	reqid_new(conn->srv, reqid);
 	snprintf(extra, sizeof(extra), "%sX-Request-Id: %s\r\n",
-	    fb_http_security_headers_text(conn->srv->ssl != NULL, NULL), reqid);
+	    fb_http_security_headers_text(conn->srv->ssl != NULL, 0, NULL), reqid);
 	fb_buf_init(&b, len + sizeof(extra) + 64);
 	if (fb_buf_add(&b, all, conn->own_start, &err) != FB_OK ||
 	    fb_http_own_reply_rewrite(all + conn->own_start, len - conn->own_start, extra, &b,
@@ -530,7 +530,7 @@ conn_output(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg
 		/* The status line of our reply (fb_http_req_send): our headers go after it. */
 		char head[FB_HTTP_SECURITY_TEXT_MAX + FB_HTTP_REQID_MAX + 32];
 		size_t n, idlen = strlen(conn->reply->id);
-		const char *sec = fb_http_security_headers_text(conn->reply->tls, &n);
+		const char *sec = fb_http_security_headers_text(conn->reply->tls, conn->reply->own_csp, &n);
 
 		memcpy(head, sec, n);
 		memcpy(head + n, "X-Request-Id: ", 14);
@@ -706,7 +706,7 @@ fb_http_req_send(struct fb_http_req *req, int code, size_t bytes)
 		if (req->close)
 			conn->close_after = 1; /* even where evhttp would keep it (CONNECT) */
 	} else {
-		fb_http_security_headers_add(h, req->tls);
+		fb_http_security_headers_add(h, req->tls, req->own_csp);
 		evhttp_add_header(h, "X-Request-Id", req->id);
 	}
 	evhttp_send_reply(req->ev, code, fb_http_reason(code), NULL);

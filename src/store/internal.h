@@ -107,6 +107,12 @@ struct fb_store_ops {
 	    int (*fn)(const struct fb_store_token *t, void *arg), void *arg, struct fb_err *err);
 	enum fb_status (*token_revoke)(struct fb_store *st, const char *id, int64_t now,
 	    struct fb_err *err);
+
+	/* As the fb_store_nameid_* functions; *nameid new. */
+	enum fb_status (*nameid_get)(struct fb_store *st, const char *user_id, const char *sp,
+	    char **nameid, struct fb_err *err);
+	enum fb_status (*nameid_ensure)(struct fb_store *st, const char *user_id, const char *sp,
+	    const char *candidate, int64_t now, char **nameid, struct fb_err *err);
 };
 
 /* An open store. Members are private to store/. */

@@ -73,6 +73,17 @@ static const char *const migrations_v[] = {
 	"  expires_at INTEGER NOT NULL DEFAULT 0,"
 	"  revoked_at INTEGER);"
 	"CREATE INDEX api_tokens_user_id ON api_tokens (user_id);",
+	/*
+	 * 3: persistent SAML NameIDs, one opaque value per user and service
+	 * provider (entity id), gone with the user.
+	 */
+	"CREATE TABLE saml_nameids ("
+	"  user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,"
+	"  sp TEXT NOT NULL,"
+	"  nameid TEXT NOT NULL,"
+	"  created INTEGER NOT NULL,"
+	"  PRIMARY KEY (user_id, sp),"
+	"  UNIQUE (sp, nameid));",
 };
 
 FB_STATIC const char *const *fb_store_sqlite_migrations = migrations_v;
@@ -112,6 +123,8 @@ enum sq_stmt {
 	SQ_TOK_INSERT,
 	SQ_TOK_GET,
 	SQ_TOK_REVOKE,
+	SQ_NAMEID_INSERT,
+	SQ_NAMEID_GET,
 	SQ_NSTMT,
 };
 
@@ -174,6 +187,10 @@ static const char *const sq_sql[SQ_NSTMT] = {
 	[SQ_TOK_GET] = "SELECT " TOKEN_COLUMNS " FROM api_tokens t JOIN users u ON u.id = t.user_id"
 		       " WHERE t.id = ?1",
 	[SQ_TOK_REVOKE] = "UPDATE api_tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+	/* The first value stored for (user, sp) wins: racing workers all read it back. */
+	[SQ_NAMEID_INSERT] = "INSERT INTO saml_nameids (user_id, sp, nameid, created)"
+			     " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (user_id, sp) DO NOTHING",
+	[SQ_NAMEID_GET] = "SELECT nameid FROM saml_nameids WHERE user_id = ?1 AND sp = ?2",
 };
 
 /* The list query is prepared per call, so a callback may use the cached statements. */
@@ -1571,6 +1588,85 @@ sq_token_revoke(struct fb_store *st, const char *id, int64_t now, struct fb_err 
 	return r;
 }
 
+/* ---- persistent NameIDs ------------------------------------------------------ */
+
+static enum fb_status
+nameid_read(struct sq *sq, const char *user_id, const char *sp, char **nameid, const char *what,
+    struct fb_err *err)
+{
+	sqlite3_stmt *s;
+	enum fb_status r = FB_OK;
+	int rc;
+
+	if ((s = sq_stmt(sq, SQ_NAMEID_GET, what, err)) == NULL)
+		return FB_ERR_IO;
+	if ((bind_text(s, 1, user_id) | bind_text(s, 2, sp)) != SQLITE_OK) {
+		sq_done(s);
+		return sq_fail(sq, what, err);
+	}
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*nameid = column_strdup(s, 0);
+	else if (rc == SQLITE_DONE)
+		r = fb_err_set(err, FB_ERR_NOTFOUND, "%s: no NameID stored", what);
+	else
+		r = sq_fail(sq, what, err);
+	sq_done(s);
+	return r;
+}
+
+static enum fb_status
+sq_nameid_get(struct fb_store *st, const char *user_id, const char *sp, char **nameid,
+    struct fb_err *err)
+{
+	return nameid_read(sq_of(st), user_id, sp, nameid, "nameid_get", err);
+}
+
+static enum fb_status
+sq_nameid_ensure(struct fb_store *st, const char *user_id, const char *sp,
+    const char *candidate, int64_t now, char **nameid, struct fb_err *err)
+{
+	struct sq *sq = sq_of(st);
+	sqlite3_stmt *s;
+	enum fb_status r;
+	int rc;
+
+	if ((r = sq_begin(sq, "nameid_ensure", err)) != FB_OK)
+		return r;
+	if ((s = sq_stmt(sq, SQ_NAMEID_INSERT, "nameid_ensure", err)) == NULL) {
+		r = FB_ERR_IO;
+		goto fail;
+	}
+	if ((bind_text(s, 1, user_id) | bind_text(s, 2, sp) | bind_text(s, 3, candidate) |
+	        sqlite3_bind_int64(s, 4, now)) != SQLITE_OK) {
+		sq_done(s);
+		r = sq_fail(sq, "nameid_ensure", err);
+		goto fail;
+	}
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_DONE) {
+		int ext = sqlite3_extended_errcode(sq->db);
+
+		if (ext == SQLITE_CONSTRAINT_FOREIGNKEY)
+			r = fb_err_set(err, FB_ERR_NOTFOUND, "nameid_ensure: no such user");
+		else if (ext == SQLITE_CONSTRAINT_UNIQUE)
+			r = fb_err_set(err, FB_ERR_INVALID,
+			    "nameid_ensure: the NameID is taken by another user of this SP");
+		else
+			r = sq_fail(sq, "nameid_ensure", err);
+		sq_done(s);
+		goto fail;
+	}
+	sq_done(s);
+	if ((r = nameid_read(sq, user_id, sp, nameid, "nameid_ensure", err)) != FB_OK ||
+	    (r = sq_commit(sq, "nameid_ensure", err)) != FB_OK)
+		goto fail;
+	return FB_OK;
+fail:
+	sq_rollback(sq);
+	return r;
+}
+
 const struct fb_store_ops fb_store_sqlite_ops = {
 	.name = "sqlite",
 	.schema_latest = sq_schema_latest,
@@ -1605,4 +1701,6 @@ const struct fb_store_ops fb_store_sqlite_ops = {
 	.token_get = sq_token_get,
 	.token_list = sq_token_list,
 	.token_revoke = sq_token_revoke,
+	.nameid_get = sq_nameid_get,
+	.nameid_ensure = sq_nameid_ensure,
 };

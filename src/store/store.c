@@ -630,3 +630,41 @@ fb_store_token_cleanup(struct fb_store_token *t)
 	free(t->description);
 	memset(t, 0, sizeof(*t));
 }
+
+/* ---- persistent NameIDs ----------------------------------------------------------- */
+
+static enum fb_status
+check_nameid_args(struct fb_store *st, const char *user_id, const char *sp, const char *what,
+    struct fb_err *err)
+{
+	enum fb_status r;
+
+	if ((r = check_user_id(st, user_id, what, err)) != FB_OK)
+		return r;
+	return check_name(sp, FB_STORE_KEY_MAX * 4, what, "service provider", err);
+}
+
+enum fb_status
+fb_store_nameid_get(struct fb_store *st, const char *user_id, const char *sp, char **nameid,
+    struct fb_err *err)
+{
+	enum fb_status r;
+
+	*nameid = NULL;
+	if ((r = check_nameid_args(st, user_id, sp, "nameid_get", err)) != FB_OK)
+		return r;
+	return st->ops->nameid_get(st, user_id, sp, nameid, err);
+}
+
+enum fb_status
+fb_store_nameid_ensure(struct fb_store *st, const char *user_id, const char *sp,
+    const char *candidate, char **nameid, struct fb_err *err)
+{
+	enum fb_status r;
+
+	*nameid = NULL;
+	if ((r = check_nameid_args(st, user_id, sp, "nameid_ensure", err)) != FB_OK ||
+	    (r = check_name(candidate, FB_STORE_KEY_MAX, "nameid_ensure", "NameID", err)) != FB_OK)
+		return r;
+	return st->ops->nameid_ensure(st, user_id, sp, candidate, fb_time_now(), nameid, err);
+}

@@ -278,4 +278,24 @@ enum fb_status fb_store_token_revoke(struct fb_store *st, const char *id, struct
 /* Frees t's members and zeroes it; NULL is a no-op. */
 void fb_store_token_cleanup(struct fb_store_token *t);
 
+/* ---- persistent SAML NameIDs (schema version 3) ------------------------------ */
+
+/*
+ * The persistent NameID of user_id (users.id) at the service provider sp
+ * (its entity id): new in *nameid (caller frees). FB_ERR_NOTFOUND when
+ * none is stored.
+ */
+enum fb_status fb_store_nameid_get(struct fb_store *st, const char *user_id, const char *sp,
+    char **nameid, struct fb_err *err);
+/*
+ * The same, storing candidate (1..FB_STORE_KEY_MAX bytes) first when none
+ * is stored: atomic across workers, so racing first sign-ins all get the
+ * value stored first. The NameID goes with the user (deleting the user
+ * deletes it). FB_ERR_NOTFOUND when user_id is no user, FB_ERR_INVALID
+ * when candidate is already another user's NameID at sp or an argument is
+ * bad. New in *nameid (caller frees).
+ */
+enum fb_status fb_store_nameid_ensure(struct fb_store *st, const char *user_id, const char *sp,
+    const char *candidate, char **nameid, struct fb_err *err);
+
 #endif

@@ -43,3 +43,31 @@ tests/fuzz/fuzz-mapping_eval: $(FB_LIB_SOURCES) tests/fuzz/fuzz_mapping_eval.c
 tests/fuzz/libfuzzer.sh.log tests/fuzz/libfuzzer.log: tests/fuzz/fuzz-mapping_rules tests/fuzz/fuzz-mapping_eval
 CLEANFILES += tests/fuzz/fuzz-mapping_rules tests/fuzz/fuzz-mapping_eval
 endif
+
+# SAML IdP request decoders (src/saml): the HTTP-Redirect and HTTP-POST bindings
+# (seeds: tests/peers/python/gen_saml_corpus.py).
+FUZZ_SAML_CPPFLAGS = -DFB_FIXTURES_DIR='"$(abs_top_srcdir)/tests/fixtures"'
+check_PROGRAMS += tests/fuzz/replay-saml_redirect tests/fuzz/replay-saml_post
+tests_fuzz_replay_saml_redirect_SOURCES = tests/fuzz/standalone.c tests/fuzz/fuzz_saml_redirect.c \
+	tests/fuzz/fuzz_saml.h
+tests_fuzz_replay_saml_redirect_CPPFLAGS = $(AM_CPPFLAGS) $(FUZZ_SAML_CPPFLAGS)
+tests_fuzz_replay_saml_redirect_LDADD = src/libfedbroker.la $(DEP_LIBS)
+tests_fuzz_replay_saml_post_SOURCES = tests/fuzz/standalone.c tests/fuzz/fuzz_saml_post.c \
+	tests/fuzz/fuzz_saml.h
+tests_fuzz_replay_saml_post_CPPFLAGS = $(AM_CPPFLAGS) $(FUZZ_SAML_CPPFLAGS)
+tests_fuzz_replay_saml_post_LDADD = src/libfedbroker.la $(DEP_LIBS)
+
+if HAVE_LIBFUZZER
+tests/fuzz/fuzz-saml_redirect: $(FB_LIB_SOURCES) tests/fuzz/fuzz_saml_redirect.c tests/fuzz/fuzz_saml.h
+	$(AM_V_CC)srcs=; for f in $(FB_LIB_SOURCES) tests/fuzz/fuzz_saml_redirect.c; do \
+	  case $$f in *.c) srcs="$$srcs $(srcdir)/$$f";; esac; done; \
+	$(CLANG) $(FUZZ_CFLAGS) $(AM_CPPFLAGS) $(CPPFLAGS) $(DEP_CFLAGS) $(FUZZ_SAML_CPPFLAGS) \
+	  -w -o $@ $$srcs $(DEP_LIBS)
+tests/fuzz/fuzz-saml_post: $(FB_LIB_SOURCES) tests/fuzz/fuzz_saml_post.c tests/fuzz/fuzz_saml.h
+	$(AM_V_CC)srcs=; for f in $(FB_LIB_SOURCES) tests/fuzz/fuzz_saml_post.c; do \
+	  case $$f in *.c) srcs="$$srcs $(srcdir)/$$f";; esac; done; \
+	$(CLANG) $(FUZZ_CFLAGS) $(AM_CPPFLAGS) $(CPPFLAGS) $(DEP_CFLAGS) $(FUZZ_SAML_CPPFLAGS) \
+	  -w -o $@ $$srcs $(DEP_LIBS)
+tests/fuzz/libfuzzer.sh.log tests/fuzz/libfuzzer.log: tests/fuzz/fuzz-saml_redirect tests/fuzz/fuzz-saml_post
+CLEANFILES += tests/fuzz/fuzz-saml_redirect tests/fuzz/fuzz-saml_post
+endif

@@ -22,6 +22,7 @@
 #pragma weak fb_test_ident_register
 #pragma weak fb_test_net_register
 #pragma weak fb_test_local_register
+#pragma weak fb_test_saml_register
 
 char *
 fb_test_tmpdir(void)
@@ -76,6 +77,7 @@ main(int argc, char **argv)
 		fb_test_ident_register,
 		fb_test_net_register,
 		fb_test_local_register,
+		fb_test_saml_register,
 	};
 	unsigned failed;
 
@@ -89,6 +91,10 @@ main(int argc, char **argv)
 			fprintf(stderr, "suite registration failed: %s\n", CU_get_error_msg());
 			return 2;
 		}
+	/* FB_UNIT_SUITES="saml conf" runs only the suites named (a developer's shortcut). */
+	if (getenv("FB_UNIT_SUITES") != NULL)
+		for (CU_pSuite s = CU_get_registry()->pSuite; s != NULL; s = s->pNext)
+			CU_set_suite_active(s, strstr(getenv("FB_UNIT_SUITES"), s->pName) != NULL);
 	CU_basic_set_mode(argc > 1 && strcmp(argv[1], "-v") == 0 ? CU_BRM_VERBOSE : CU_BRM_NORMAL);
 	CU_basic_run_tests();
 	failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();

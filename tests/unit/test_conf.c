@@ -286,12 +286,12 @@ test_unknown_key(void)
 	    1);
 	expect_error("log: {}\nzzz: 1\n",
 	    "t.yaml:2:1: zzz: unknown key 'zzz' (known here: server, log, store, keys, session, "
-	    "metrics, groups, local, smtp, branding)",
+	    "metrics, groups, local, smtp, branding, mappings, saml)",
 	    1);
 	/* A dotted key never aliases a nested one. */
 	expect_error("server.workers: 2\n",
 	    "t.yaml:1:1: server.workers: unknown key 'server.workers' (known here: server, log, "
-	    "store, keys, session, metrics, groups, local, smtp, branding)",
+	    "store, keys, session, metrics, groups, local, smtp, branding, mappings, saml)",
 	    1);
 	expect_error(
 	    "keys:\n  - id: a\n    key: /dev/null\n    cert: /dev/null\n    stat: active\n",
@@ -1244,6 +1244,32 @@ test_mail_addr(void)
 	CU_ASSERT_EQUAL(fb_conf_mailbox_parse(NULL, &name, &addr, &err), FB_ERR_INVALID);
 }
 
+/* Other modules' problems get the place of their key, or of the nearest enclosing one. */
+static void
+test_report_add(void)
+{
+	const char *text = "server:\n  workers: 2\ngroups:\n  - name: admins\n";
+	struct fb_conf_report *rep = NULL;
+	struct fb_conf *c = NULL;
+	struct fb_err err;
+
+	CU_ASSERT_EQUAL_FATAL(fb_conf_load_string(text, strlen(text), "t.yaml", NULL, &c, &rep,
+	                          &err),
+	    FB_OK);
+	fb_conf_report_add(rep, c, "server.workers", 1, "too many");
+	fb_conf_report_add(rep, c, "groups[0].attributes.aws_role", 0, "not used");
+	fb_conf_report_add(rep, c, NULL, 1, "m/x.py:3:7: SyntaxError: bad");
+	CU_ASSERT_EQUAL(fb_conf_report_count(rep), 3);
+	CU_ASSERT_EQUAL(fb_conf_report_errors(rep), 2);
+	CU_ASSERT_EQUAL(fb_conf_report_warnings(rep), 1);
+	CU_ASSERT_STRING_EQUAL(fb_conf_report_line(rep, 0), "t.yaml:2:12: server.workers: too many");
+	CU_ASSERT_STRING_EQUAL(fb_conf_report_line(rep, 1),
+	    "t.yaml:4:5: groups[0].attributes.aws_role: warning: not used");
+	CU_ASSERT_STRING_EQUAL(fb_conf_report_line(rep, 2), "m/x.py:3:7: SyntaxError: bad");
+	fb_conf_report_free(rep);
+	fb_conf_free(c);
+}
+
 int
 fb_test_conf_register(void)
 {
@@ -1270,7 +1296,8 @@ fb_test_conf_register(void)
 	    CU_add_test(s, "local accounts", test_local) == NULL ||
 	    CU_add_test(s, "smtp", test_smtp) == NULL ||
 	    CU_add_test(s, "branding", test_branding) == NULL ||
-	    CU_add_test(s, "email addresses", test_mail_addr) == NULL)
+	    CU_add_test(s, "email addresses", test_mail_addr) == NULL ||
+	    CU_add_test(s, "problems found after loading", test_report_add) == NULL)
 		return -1;
 	return 0;
 }

@@ -47,8 +47,8 @@ static void
 test_security_headers(void)
 {
 	size_t plen = 0, tlen = 0;
-	const char *plain = fb_http_security_headers_text(0, &plen);
-	const char *tls = fb_http_security_headers_text(1, &tlen);
+	const char *plain = fb_http_security_headers_text(0, 0, &plen);
+	const char *tls = fb_http_security_headers_text(1, 0, &tlen);
 
 	CU_ASSERT_EQUAL(plen, strlen(plain));
 	CU_ASSERT_EQUAL(tlen, strlen(tls));
@@ -61,7 +61,12 @@ test_security_headers(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(tls, "Strict-Transport-Security: max-age=31536000\r\n"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(tls, "Cache-Control: no-store\r\n"));
 	/* Built once: the same text again. */
-	CU_ASSERT_PTR_EQUAL(fb_http_security_headers_text(0, NULL), plain);
+	CU_ASSERT_PTR_EQUAL(fb_http_security_headers_text(0, 0, NULL), plain);
+	/* A handler's own policy: the default one is left out, the rest stays. */
+	const char *own = fb_http_security_headers_text(1, 1, NULL);
+	CU_ASSERT_PTR_NULL(strstr(own, "Content-Security-Policy"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(own, "X-Frame-Options: DENY\r\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(own, "Strict-Transport-Security"));
 }
 
 /* ---- router ----------------------------------------------------------------- */

@@ -151,7 +151,7 @@ test_open_fresh(void)
 	CU_ASSERT_EQUAL(file_mode(sub), 0700);
 	CU_ASSERT_EQUAL(file_mode(path), 0600);
 	CU_ASSERT_STRING_EQUAL(fb_store_driver_name(st), "sqlite");
-	CU_ASSERT_EQUAL(fb_store_schema_latest(), 2);
+	CU_ASSERT_EQUAL(fb_store_schema_latest(), 3);
 	CU_ASSERT_EQUAL(fb_store_schema_version(st), fb_store_schema_latest());
 	CU_ASSERT_EQUAL(fb_store_ping(st, &err), FB_OK);
 	CU_ASSERT_EQUAL(fb_store_kv_put(st, "otc", "k", "v", 1, fb_time_now() + 60, &err), FB_OK);
@@ -1262,6 +1262,87 @@ test_kv_incr(void)
 	store_done(st, dir);
 }
 
+/* Each child offers its own candidate; all must read back the same stored value. */
+static int
+child_nameid(struct fb_store *st, int i)
+{
+	char cand[32], *got = NULL;
+	int rc;
+
+	snprintf(cand, sizeof(cand), "cand-%d", i);
+	if (fb_store_nameid_ensure(st, "uid-ann", "urn:sp", cand, &got, NULL) != FB_OK)
+		return 2;
+	rc = strncmp(got, "cand-", 5) == 0 ? 0 : 2;
+	free(got);
+	return rc;
+}
+
+static void
+test_nameids(void)
+{
+	char *dir, *path, *got = NULL, *got2 = NULL;
+	struct fb_store *st = store_new(&dir);
+	struct fb_store_user u;
+	struct fb_err err;
+	int counts[4];
+
+	memset(&u, 0, sizeof(u));
+	u.id = (char *)"uid-ann";
+	u.username = (char *)"ann";
+	u.source = (char *)"local";
+	u.active = 1;
+	CU_ASSERT_EQUAL_FATAL(fb_store_user_upsert(st, &u, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_nameid_get(st, "uid-ann", "urn:sp", &got, &err), FB_ERR_NOTFOUND);
+	CU_ASSERT_PTR_NULL(got);
+	/* The first candidate is stored; later ones are ignored: stable per user and SP. */
+	CU_ASSERT_EQUAL(fb_store_nameid_ensure(st, "uid-ann", "urn:sp", "n1", &got, &err), FB_OK);
+	CU_ASSERT_STRING_EQUAL(got, "n1");
+	free(got);
+	CU_ASSERT_EQUAL(fb_store_nameid_ensure(st, "uid-ann", "urn:sp", "n2", &got, &err), FB_OK);
+	CU_ASSERT_STRING_EQUAL(got, "n1");
+	free(got);
+	CU_ASSERT_EQUAL(fb_store_nameid_get(st, "uid-ann", "urn:sp", &got, &err), FB_OK);
+	CU_ASSERT_STRING_EQUAL(got, "n1");
+	free(got);
+	/* Another SP gets its own. */
+	CU_ASSERT_EQUAL(fb_store_nameid_ensure(st, "uid-ann", "urn:other", "m1", &got2, &err), FB_OK);
+	CU_ASSERT_STRING_EQUAL(got2, "m1");
+	free(got2);
+	/* Bad arguments, an unknown user, a value taken by another user at the same SP. */
+	CU_ASSERT_EQUAL(fb_store_nameid_ensure(st, "", "urn:sp", "x", &got, &err), FB_ERR_INVALID);
+	CU_ASSERT_EQUAL(fb_store_nameid_ensure(st, "uid-ann", "urn:sp", "", &got, &err),
+	    FB_ERR_INVALID);
+	CU_ASSERT_EQUAL(fb_store_nameid_ensure(st, "uid-nobody", "urn:sp", "x", &got, &err),
+	    FB_ERR_NOTFOUND);
+	u.id = (char *)"uid-bob";
+	u.username = (char *)"bob";
+	CU_ASSERT_EQUAL_FATAL(fb_store_user_upsert(st, &u, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_nameid_ensure(st, "uid-bob", "urn:sp", "n1", &got, &err),
+	    FB_ERR_INVALID);
+	/* They go with the user. */
+	CU_ASSERT_EQUAL(fb_store_user_delete(st, "ann", &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_nameid_get(st, "uid-ann", "urn:sp", &got, &err), FB_ERR_NOTFOUND);
+	/* Racing first sign-ins from several workers all get the one stored value. */
+	u.id = (char *)"uid-ann";
+	u.username = (char *)"ann";
+	CU_ASSERT_EQUAL_FATAL(fb_store_user_upsert(st, &u, &err), FB_OK);
+	path = fb_xasprintf("%s/fedbroker.db", dir);
+	fb_store_close(st);
+	race(path, child_nameid, counts);
+	CU_ASSERT_EQUAL(counts[0], NCHILD);
+	{
+		char *p2;
+		struct fb_conf c = conf_at(dir, "fedbroker.db", &p2);
+
+		st = open_ok(&c);
+		free(p2);
+	}
+	CU_ASSERT_EQUAL(fb_store_nameid_get(st, "uid-ann", "urn:sp", &got, &err), FB_OK);
+	free(got);
+	free(path);
+	store_done(st, dir);
+}
+
 static int
 child_totp_accept(struct fb_store *st, int i)
 {
@@ -1364,8 +1445,9 @@ test_migrate_v1_v2(void)
 	CU_ASSERT_FALSE(raw_has_table(path, "local_credentials"));
 	fb_store_sqlite_nmigrations = nsaved;
 	st = open_ok(&c);
-	CU_ASSERT_EQUAL(fb_store_schema_version(st), 2);
-	CU_ASSERT_EQUAL(raw_user_version(path), 2);
+	CU_ASSERT_EQUAL(fb_store_schema_version(st), fb_store_schema_latest());
+	CU_ASSERT_EQUAL(raw_user_version(path), fb_store_schema_latest());
+	CU_ASSERT_TRUE(raw_has_table(path, "saml_nameids"));
 	CU_ASSERT_EQUAL(fb_store_user_get(st, "old", &u, &err), FB_OK);
 	fb_store_user_cleanup(&u);
 	cred_add(st, "new", NULL);
@@ -1400,6 +1482,7 @@ fb_test_store_register(void)
 	    CU_add_test(s, "recovery codes", test_recovery_codes) == NULL ||
 	    CU_add_test(s, "API tokens", test_tokens) == NULL ||
 	    CU_add_test(s, "kv incr", test_kv_incr) == NULL ||
+	    CU_add_test(s, "persistent NameIDs", test_nameids) == NULL ||
 	    CU_add_test(s, "fork races local accounts", test_fork_races_local) == NULL)
 		return -1;
 	return 0;

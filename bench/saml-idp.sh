@@ -1,0 +1,167 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# IdP-initiated SAML sign-on throughput against the machine's RSA signing rate
+# (issue 5, "Benchmark"):
+#  1. starts fedbroker (workers = CPUs, access log off) with the classic AWS SP
+#     (tests/fixtures/aws metadata, the shipped Role/RoleSessionName/SessionDuration
+#     mappings) and one local user in a group with an aws_role;
+#  2. signs that user in once (tests/integration/webclient.py) and checks that
+#     GET /saml/idp/init/aws answers the auto-submitting form with a SAMLResponse;
+#     counts the XML signatures in one response (Response + Assertion: 2 by default);
+#  3. loads GET /saml/idp/init/aws with that session cookie with wrk over all workers;
+#  4. runs `openssl speed -seconds 5 -multi CPUs rsa2048` (RSA-2048 signs/s on the same
+#     cores);
+# and prints responses/s, signatures per response, RSA signs/s and the ratio
+#     responses/s x signatures per response / RSA signs/s      target >= 0.60
+# i.e. at least 60% of the CPU time goes into the RSA signatures themselves, the rest
+# (XML, canonicalization, lasso, HTTP) costing less than they do.
+# Installs nothing; loopback only; stops by itself. Exit status 0 when it ran (1 with
+# STRICT=1 and the ratio under the target).
+#
+#   bench/saml-idp.sh [PATH/TO/fedbroker]   (default: $FEDBROKER_BIN, ./src/fedbroker)
+#   env: DURATION=10 WORKERS=<CPUs> THREADS=<CPUs> CONNECTIONS=<8 x WORKERS> STRICT=0
+# Needs: apt-get install wrk openssl python3
+set -u
+bin=${1:-${FEDBROKER_BIN:-./src/fedbroker}}
+duration=${DURATION:-10}
+cpus=$(nproc)
+workers=${WORKERS:-$cpus}
+threads=${THREADS:-$cpus}
+connections=${CONNECTIONS:-$((workers * 8))}
+py=/usr/bin/python3
+here=$(cd "$(dirname "$0")" && pwd)
+src=$(dirname "$here")
+target=0.60
+
+if [ ! -x "$bin" ]; then
+	echo "fedbroker binary not found: $bin (give its path as the first argument)" >&2
+	exit 1
+fi
+for tool in wrk openssl "$py"; do
+	if ! command -v "$tool" >/dev/null 2>&1; then
+		echo "bench/saml-idp.sh needs $tool (apt-get install wrk openssl python3)" >&2
+		exit 1
+	fi
+done
+metadata=$src/tests/fixtures/aws/aws-signin-saml-metadata.xml
+if [ ! -f "$metadata" ]; then
+	echo "AWS metadata fixture missing: $metadata" >&2
+	exit 1
+fi
+
+tmp=$(mktemp -d /tmp/fbbench-saml.XXXXXX)
+fbpid=""
+cleanup() {
+	[ -n "$fbpid" ] && kill -TERM "$fbpid" 2>/dev/null && wait "$fbpid" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+port=$("$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+mkdir -m 700 "$tmp/state"
+cat >"$tmp/fedbroker.yaml" <<EOC
+server:
+  listen: ["127.0.0.1:$port"]
+  workers: $workers
+  public_url: "http://127.0.0.1:$port"
+log:
+  level: warn
+  access: false
+local:
+  password: {time_cost: 1, memory_kib: 8, parallelism: 1}
+  bootstrap: {enabled: false}
+groups:
+  - name: aws-admins
+    attributes: {aws_role: Admin}
+    members: [bench]
+mappings:
+  dir: "$src/mappings"
+saml:
+  service_providers:
+    - name: aws
+      profile: aws
+      metadata: "$metadata"
+      attributes:
+        - {name: "https://aws.amazon.com/SAML/Attributes/Role", mapping: aws_role}
+        - {name: "https://aws.amazon.com/SAML/Attributes/RoleSessionName", mapping: aws_role_session_name}
+        - {name: "https://aws.amazon.com/SAML/Attributes/SessionDuration", mapping: aws_session_duration}
+EOC
+password="bench password for signing in"
+echo "$password" | "$bin" user add bench --password-stdin --config "$tmp/fedbroker.yaml" \
+	--state-dir "$tmp/state" >"$tmp/useradd.out" 2>&1 || { cat "$tmp/useradd.out" >&2; exit 1; }
+"$bin" serve --config "$tmp/fedbroker.yaml" --state-dir "$tmp/state" >"$tmp/fb.out" 2>"$tmp/fb.err" &
+fbpid=$!
+
+# Sign in once; print the session cookie and the signatures in one response.
+PYTHONPATH="$src/tests/integration:$src/tests/peers/python" "$py" - "$port" "$password" \
+	>"$tmp/session" 2>"$tmp/session.err" <<'EOP'
+import base64, re, sys, time
+import webclient, fbsaml
+port, password = int(sys.argv[1]), sys.argv[2]
+deadline = time.time() + 20
+while True:
+    try:
+        if webclient.Browser("127.0.0.1", port, timeout=2).get("/healthz").status == 200:
+            break
+    except OSError:
+        pass
+    if time.time() > deadline:
+        sys.exit("fedbroker did not start")
+    time.sleep(0.1)
+b = webclient.Browser("127.0.0.1", port)
+r = b.login("bench", password, follow=True)
+if "fb_session" not in b.cookies:
+    sys.exit("sign-in failed (status %d)" % r.status)
+p = b.get("/saml/idp/init/aws")
+action, fields = fbsaml.post_form(p.text)
+if p.status != 200 or "SAMLResponse" not in fields:
+    sys.exit("GET /saml/idp/init/aws: status %d, no SAMLResponse form:\n%s" % (p.status, p.text[:1500]))
+xml = base64.b64decode(fields["SAMLResponse"])
+sigs = len(re.findall(rb"<(?:\w+:)?SignatureValue\b", xml))
+print("fb_session=%s %d" % (b.cookies["fb_session"], sigs))
+EOP
+if [ $? -ne 0 ]; then
+	echo "bench/saml-idp.sh: could not get a response:" >&2
+	cat "$tmp/session.err" "$tmp/fb.err" >&2
+	exit 1
+fi
+cookie=$(cut -d' ' -f1 "$tmp/session")
+sigs=$(cut -d' ' -f2 "$tmp/session")
+
+echo "loading GET /saml/idp/init/aws: wrk -t$threads -c$connections -d${duration}s, $workers workers ..."
+wrk -t"$threads" -c"$connections" -d"${duration}s" -H "Cookie: $cookie" \
+	"http://127.0.0.1:$port/saml/idp/init/aws" >"$tmp/wrk" 2>&1 || { cat "$tmp/wrk" >&2; exit 1; }
+rps=$(awk '/^Requests\/sec:/ { print $2 }' "$tmp/wrk")
+bad=$(awk '/Non-2xx or 3xx responses:/ { print $NF }' "$tmp/wrk")
+if [ -z "$rps" ]; then
+	cat "$tmp/wrk" >&2
+	exit 1
+fi
+
+echo "openssl speed -seconds 5 -multi $cpus rsa2048 ..."
+signs=$(openssl speed -seconds 5 -multi "$cpus" rsa2048 2>/dev/null |
+	awk '/^rsa 2048 bits/ { print $(NF-1) }' | tail -n 1)
+if [ -z "$signs" ]; then
+	echo "could not read openssl speed's sign/s" >&2
+	exit 1
+fi
+
+"$py" - "$rps" "$sigs" "$signs" "$target" "${bad:-0}" "$workers" "$cpus" <<'EOP'
+import sys
+rps, sigs, signs, target, bad, workers, cpus = (float(sys.argv[1]), int(sys.argv[2]),
+    float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]), sys.argv[6], sys.argv[7])
+ratio = rps * sigs / signs
+print("IdP-initiated responses/s      %10.1f   (%s workers, %s CPUs%s)" % (
+    rps, workers, cpus, ", %d non-2xx answers!" % bad if bad else ""))
+print("signatures per response        %10d" % sigs)
+print("RSA-2048 signs/s (openssl)     %10.1f" % signs)
+print("ratio responses x sigs / signs %10.2f   target >= %.2f: %s" % (
+    ratio, target, "met" if ratio >= target and not bad else "NOT met"))
+sys.exit(0 if ratio >= target and not bad else 3)
+EOP
+met=$?
+if [ "${STRICT:-0}" = 1 ] && [ $met -ne 0 ]; then
+	exit 1
+fi
+exit 0

@@ -1,0 +1,688 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* cli/metadata.c: fedbroker metadata export|import|show: the IdP's metadata out, SPs' in. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "core/core.h"
+#include "conf/conf.h"
+#include "crypto/crypto.h"
+#include "saml/saml.h"
+#include "cli/cli.h"
+
+/* Largest metadata document read from a file or a URL (aggregates are refused anyway). */
+#define METADATA_MAX (4 * 1024 * 1024)
+/* Seconds a metadata download may take. */
+#define FETCH_TIMEOUT 30L
+
+static const char usage_metadata[] =
+    "usage: fedbroker metadata <command> [options]\n"
+    "\n"
+    "SAML metadata: the broker's own (IdP) metadata out, service providers' in.\n"
+    "\n"
+    "commands:\n"
+    "  export   print (or write) the IdP metadata service providers import\n"
+    "  import   read SP metadata from a file or URL, save it, print the configuration\n"
+    "  show     describe a metadata file or URL\n"
+    "\n"
+    "'fedbroker metadata <command> --help' describes a command.\n";
+
+static const char usage_export[] =
+    "usage: fedbroker metadata export [--out FILE] [--sign] [--config FILE] [--state-dir DIR]\n"
+    "\n"
+    "Prints the IdP metadata that /saml/idp/metadata serves: the entity id, every\n"
+    "published signing certificate (the active key first, so a service provider\n"
+    "can trust the next key before it signs), the NameID formats, and the\n"
+    "SingleSignOnService and SingleLogoutService endpoints under server.public_url.\n"
+    "Upload it to AWS IAM (Identity providers, SAML) or IAM Identity Center. The\n"
+    "signing keys must exist: start the broker once or run 'fedbroker keys generate'.\n"
+    "\n"
+    "  -o, --out FILE       write FILE (mode 0644) instead of standard output\n"
+    "      --sign           add an enveloped signature made with the active key\n"
+    "  -c, --config FILE    configuration file (default $FEDBROKER_CONFIG, else built-in)\n"
+    "      --state-dir DIR  state directory (overrides server.state_dir)\n"
+    "  -h, --help           this help\n";
+
+static const char usage_import[] =
+    "usage: fedbroker metadata import FILE|URL --name NAME [--cert PEM] [--dir DIR] [--force]\n"
+    "                                 [--config FILE]\n"
+    "\n"
+    "Reads service provider (or IdP) metadata from FILE or from an http(s) URL,\n"
+    "checks it, shows what it declares (entity id, endpoints, NameID formats,\n"
+    "certificates and their expiry), saves it as DIR/NAME.xml and prints the\n"
+    "saml.service_providers entry to add to the configuration. With --cert the\n"
+    "metadata must carry an enveloped signature made with that certificate's key.\n"
+    "An expired validUntil or certificate is a warning, not an error (AWS's\n"
+    "published metadata often carries one). Nothing is written when a check fails.\n"
+    "\n"
+    "  -n, --name NAME      the service provider's name: 1 to 64 of a-z 0-9 _ -\n"
+    "      --cert PEM       verify the metadata's signature with this certificate\n"
+    "      --dir DIR        where to save (default: metadata/ next to the configuration\n"
+    "                       file, else ./metadata)\n"
+    "  -f, --force          replace an existing DIR/NAME.xml\n"
+    "  -c, --config FILE    configuration file (locates the default --dir)\n"
+    "  -h, --help           this help\n";
+
+static const char usage_show[] =
+    "usage: fedbroker metadata show FILE|URL [--cert PEM] [--json]\n"
+    "\n"
+    "Describes SAML metadata without saving anything: entity id, role, validity,\n"
+    "signature, endpoints, NameID formats, certificates and their expiry, and\n"
+    "warnings. Exit status 1 when it is not usable metadata (or the signature does\n"
+    "not verify with --cert).\n"
+    "\n"
+    "      --cert PEM       verify the metadata's signature with this certificate\n"
+    "      --json           print the description as JSON\n"
+    "  -h, --help           this help\n";
+
+enum {
+	OPT_STATE_DIR = 256,
+	OPT_SIGN,
+	OPT_CERT,
+	OPT_DIR,
+	OPT_JSON,
+};
+
+struct args {
+	const char *cmd;
+	const char *config;
+	const char *state_dir;
+	const char *out;
+	const char *name;
+	const char *cert;
+	const char *dir;
+	const char *source; /* FILE|URL operand */
+	int sign;
+	int force;
+	int json;
+};
+
+static int usage_error(const char *cmd, const char *fmt, ...) FB_PRINTF(2, 3);
+
+static int
+usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "fedbroker metadata %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n(see 'fedbroker metadata %s --help')\n", cmd);
+	return FB_EXIT_USAGE;
+}
+
+/*
+ * Parses argv (argv[0] is the subcommand) into a; allowed lists the
+ * options that apply (0 terminated), need_source whether FILE|URL is
+ * required. Returns -1 to go on, else the exit status.
+ */
+static int
+parse(int argc, char **argv, const char *help, const int *allowed, int need_source,
+    struct args *a)
+{
+	static const struct option opts[] = {
+	    {"config", required_argument, NULL, 'c'},
+	    {"state-dir", required_argument, NULL, OPT_STATE_DIR},
+	    {"out", required_argument, NULL, 'o'},
+	    {"sign", no_argument, NULL, OPT_SIGN},
+	    {"name", required_argument, NULL, 'n'},
+	    {"cert", required_argument, NULL, OPT_CERT},
+	    {"dir", required_argument, NULL, OPT_DIR},
+	    {"force", no_argument, NULL, 'f'},
+	    {"json", no_argument, NULL, OPT_JSON},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	int c, ok, li;
+
+	optind = 0;
+	opterr = 0;
+	li = -1;
+	while ((c = getopt_long(argc, argv, ":c:o:n:fh", opts, &li)) != -1) {
+		ok = c == 'h' || c == ':' || c == '?';
+		for (const int *p = allowed; !ok && *p != 0; p++)
+			ok = *p == c;
+		if (!ok)
+			return usage_error(a->cmd, "option %s does not apply here",
+			    li >= 0 ? opts[li].name : argv[optind - 1]);
+		li = -1;
+		switch (c) {
+		case 'c':
+			a->config = optarg;
+			break;
+		case OPT_STATE_DIR:
+			a->state_dir = optarg;
+			break;
+		case 'o':
+			a->out = optarg;
+			break;
+		case OPT_SIGN:
+			a->sign = 1;
+			break;
+		case 'n':
+			a->name = optarg;
+			break;
+		case OPT_CERT:
+			a->cert = optarg;
+			break;
+		case OPT_DIR:
+			a->dir = optarg;
+			break;
+		case 'f':
+			a->force = 1;
+			break;
+		case OPT_JSON:
+			a->json = 1;
+			break;
+		case 'h':
+			fputs(help, stdout);
+			return FB_EXIT_OK;
+		case ':':
+			return usage_error(a->cmd, "%s needs an argument", argv[optind - 1]);
+		default:
+			if (optopt != 0)
+				return usage_error(a->cmd, "unknown option -%c", optopt);
+			return usage_error(a->cmd, "unknown option %s", argv[optind - 1]);
+		}
+	}
+	if (need_source) {
+		if (optind >= argc)
+			return usage_error(a->cmd, "the metadata FILE or URL is missing");
+		a->source = argv[optind++];
+	}
+	if (optind < argc)
+		return usage_error(a->cmd, "unexpected argument '%s'", argv[optind]);
+	return -1;
+}
+
+/* ---- reading ------------------------------------------------------------------- */
+
+static size_t
+on_data(char *p, size_t size, size_t n, void *arg)
+{
+	struct fb_buf *b = arg;
+
+	/* A short count makes curl stop with CURLE_WRITE_ERROR: the size limit. */
+	return fb_buf_add(b, p, size * n, NULL) == FB_OK ? size * n : 0;
+}
+
+/*
+ * Downloads url (http or https only; TLS verified; at most METADATA_MAX
+ * bytes, FETCH_TIMEOUT seconds) into *out (new, NUL-terminated), its
+ * length in *len. Blocking: the CLI may wait.
+ */
+static enum fb_status
+fetch_url(const char *url, char **out, size_t *len, struct fb_err *err)
+{
+	char ebuf[CURL_ERROR_SIZE] = "";
+	struct fb_buf b;
+	CURL *c = NULL;
+	CURLcode cc;
+	long status = 0;
+	enum fb_status r;
+
+	fb_buf_init(&b, METADATA_MAX);
+	if ((c = curl_easy_init()) == NULL) {
+		r = fb_err_set(err, FB_ERR_INTERNAL, "curl_easy_init failed");
+		goto out;
+	}
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	/* SECURITY: only http(s), also across redirects (no file://, no gopher). */
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+	curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, FETCH_TIMEOUT);
+	curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)METADATA_MAX);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, ebuf);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "fedbroker-metadata/" PACKAGE_VERSION);
+	cc = curl_easy_perform(c);
+	if (cc == CURLE_WRITE_ERROR || cc == CURLE_FILESIZE_EXCEEDED) {
+		r = fb_err_set(err, FB_ERR_LIMIT, "%s: larger than %d bytes", url, METADATA_MAX);
+		goto out;
+	}
+	if (cc != CURLE_OK) {
+		r = fb_err_set(err, FB_ERR_UPSTREAM, "%s: %s", url,
+		    ebuf[0] != '\0' ? ebuf : curl_easy_strerror(cc));
+		goto out;
+	}
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	if (status != 200) {
+		r = fb_err_set(err, FB_ERR_UPSTREAM, "%s: HTTP status %ld (expected 200)", url,
+		    status);
+		goto out;
+	}
+	*len = b.len;
+	*out = fb_buf_take(&b);
+	r = FB_OK;
+out:
+	if (c != NULL)
+		curl_easy_cleanup(c);
+	fb_buf_cleanup(&b);
+	return r;
+}
+
+/* Reads path (at most max bytes) into *out (new, NUL-terminated), its length in *len. */
+static enum fb_status
+read_file(const char *path, size_t max, char **out, size_t *len, struct fb_err *err)
+{
+	char chunk[8192];
+	struct fb_buf b;
+	FILE *f;
+	size_t n;
+	enum fb_status r = FB_OK;
+
+	if ((f = fopen(path, "rb")) == NULL)
+		return fb_err_set(err, FB_ERR_IO, "%s: %s", path, strerror(errno));
+	fb_buf_init(&b, max);
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		if ((r = fb_buf_add(&b, chunk, n, NULL)) != FB_OK) {
+			r = fb_err_set(err, FB_ERR_LIMIT, "%s: larger than %zu bytes", path, max);
+			goto out;
+		}
+	if (ferror(f)) {
+		r = fb_err_set(err, FB_ERR_IO, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	*len = b.len;
+	*out = fb_buf_take(&b);
+out:
+	fclose(f);
+	fb_buf_cleanup(&b);
+	return r;
+}
+
+static int
+is_url(const char *s)
+{
+	return strncmp(s, "https://", 8) == 0 || strncmp(s, "http://", 7) == 0;
+}
+
+/* The metadata source (file or URL) into *xml. */
+static enum fb_status
+read_source(const char *src, char **xml, size_t *len, struct fb_err *err)
+{
+	if (is_url(src))
+		return fetch_url(src, xml, len, err);
+	return read_file(src, METADATA_MAX, xml, len, err);
+}
+
+/*
+ * Reads and parses the metadata of a->source, verifying its signature
+ * with a->cert when given. New JSON in *info. Prints the error itself.
+ */
+static int
+load_info(const struct args *a, json_t **info)
+{
+	char *xml = NULL, *pem = NULL;
+	size_t len = 0, plen = 0;
+	struct fb_err err;
+	int rc = FB_EXIT_FAIL;
+
+	fb_err_clear(&err);
+	if (read_source(a->source, &xml, &len, &err) != FB_OK)
+		goto out;
+	if (a->cert != NULL && read_file(a->cert, 256 * 1024, &pem, &plen, &err) != FB_OK)
+		goto out;
+	if (fb_saml_metadata_parse(xml, len, pem, info, &err) != FB_OK) {
+		fb_err_prefix(&err, "%s: ", a->source);
+		goto out;
+	}
+	rc = FB_EXIT_OK;
+out:
+	if (rc != FB_EXIT_OK)
+		fb_cli_error(&err);
+	free(xml);
+	free(pem);
+	return rc;
+}
+
+/* ---- printing ------------------------------------------------------------------- */
+
+static const char *
+jstr(const json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	return s != NULL ? s : "";
+}
+
+static int
+jtrue(const json_t *o, const char *key)
+{
+	return json_is_true(json_object_get(o, key));
+}
+
+/* The short name of a binding URI ("HTTP-POST"). */
+static const char *
+binding_name(const char *uri)
+{
+	const char *p = strrchr(uri, ':');
+
+	return p != NULL ? p + 1 : uri;
+}
+
+static void
+print_endpoints(const json_t *info, const char *key, const char *title)
+{
+	const json_t *arr = json_object_get(info, key), *e;
+	size_t i;
+
+	if (json_array_size(arr) == 0)
+		return;
+	printf("%s:\n", title);
+	json_array_foreach(arr, i, e)
+	{
+		const json_t *idx = json_object_get(e, "index");
+
+		printf("  ");
+		if (json_is_integer(idx))
+			printf("[%" JSON_INTEGER_FORMAT "] ", json_integer_value(idx));
+		printf("%-13s %s%s\n", binding_name(jstr(e, "binding")), jstr(e, "url"),
+		    jtrue(e, "default") ? "  (default)" : "");
+	}
+}
+
+/* The human-readable description of fb_saml_metadata_parse's JSON; warnings to stderr. */
+static void
+print_info(const json_t *info, const char *source, const char *cert)
+{
+	const json_t *arr, *e;
+	int sp = strcmp(jstr(info, "role"), "sp") == 0;
+	size_t i;
+
+	printf("source:          %s\n", source);
+	printf("entity id:       %s\n", jstr(info, "entity_id"));
+	printf("role:            %s\n", sp ? "service provider (SP)" : "identity provider (IdP)");
+	if (json_is_string(json_object_get(info, "valid_until")))
+		printf("valid until:     %s%s\n", jstr(info, "valid_until"),
+		    jtrue(info, "expired") ? "  (EXPIRED)" : "");
+	else
+		printf("valid until:     (not limited)\n");
+	if (!jtrue(info, "signed"))
+		printf("signature:       none\n");
+	else if (jtrue(info, "signature_verified"))
+		printf("signature:       verified with %s\n", cert);
+	else
+		printf("signature:       present, not verified (give --cert to verify it)\n");
+	if (sp)
+		printf("requests:        AuthnRequestsSigned=%s WantAssertionsSigned=%s\n",
+		    jtrue(info, "authn_requests_signed") ? "true" : "false",
+		    jtrue(info, "want_assertions_signed") ? "true" : "false");
+	arr = json_object_get(info, "nameid_formats");
+	printf("NameID formats:%s\n", json_array_size(arr) == 0 ? "  (none declared)" : "");
+	json_array_foreach(arr, i, e)
+	{
+		printf("  %s\n", json_string_value(e));
+	}
+	print_endpoints(info, "acs", "assertion consumer services");
+	print_endpoints(info, "sso", "single sign-on services");
+	print_endpoints(info, "slo", "single logout services");
+	arr = json_object_get(info, "certificates");
+	printf("certificates:%s\n", json_array_size(arr) == 0 ? "    (none)" : "");
+	json_array_foreach(arr, i, e)
+	{
+		printf("  %-10s %s  expires %s%s\n", jstr(e, "use"), jstr(e, "subject"),
+		    jstr(e, "not_after"), jtrue(e, "expired") ? "  (EXPIRED)" : "");
+	}
+	fflush(stdout);
+	arr = json_object_get(info, "warnings");
+	json_array_foreach(arr, i, e)
+	{
+		fprintf(stderr, "warning: %s\n", json_string_value(e));
+	}
+}
+
+/* ---- export ----------------------------------------------------------------------- */
+
+/*
+ * Writes len bytes of data to path through a temporary file in the same
+ * directory and a rename, so a reader never sees half a file. mode: the
+ * new file's permissions.
+ */
+static enum fb_status
+write_atomic(const char *path, const char *data, size_t len, mode_t mode, struct fb_err *err)
+{
+	char *tmp = fb_xasprintf("%s.tmp.%ld", path, (long)getpid());
+	enum fb_status r = FB_OK;
+	size_t off = 0;
+	ssize_t n;
+	int fd;
+
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)) < 0) {
+		r = fb_err_set(err, FB_ERR_IO, "%s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	while (off < len) {
+		if ((n = write(fd, data + off, len - off)) < 0) {
+			if (errno == EINTR)
+				continue;
+			r = fb_err_set(err, FB_ERR_IO, "%s: %s", tmp, strerror(errno));
+			break;
+		}
+		off += (size_t)n;
+	}
+	if (r == FB_OK && fsync(fd) != 0)
+		r = fb_err_set(err, FB_ERR_IO, "%s: %s", tmp, strerror(errno));
+	if (close(fd) != 0 && r == FB_OK)
+		r = fb_err_set(err, FB_ERR_IO, "%s: %s", tmp, strerror(errno));
+	if (r == FB_OK && rename(tmp, path) != 0)
+		r = fb_err_set(err, FB_ERR_IO, "%s: %s", path, strerror(errno));
+	if (r != FB_OK)
+		unlink(tmp);
+out:
+	free(tmp);
+	return r;
+}
+
+static int
+metadata_export(int argc, char **argv)
+{
+	static const int allowed[] = {'c', OPT_STATE_DIR, 'o', OPT_SIGN, 0};
+	struct fb_conf_overrides ov = {.listen = NULL, .state_dir = NULL, .workers = -1};
+	struct args a = {.cmd = "export"};
+	struct fb_keyring *kr = NULL;
+	struct fb_conf *conf = NULL;
+	char *xml = NULL;
+	size_t len = 0;
+	struct fb_err err;
+	int rc;
+
+	if ((rc = parse(argc, argv, usage_export, allowed, 0, &a)) >= 0)
+		return rc;
+	rc = FB_EXIT_FAIL;
+	fb_err_clear(&err);
+	ov.state_dir = a.state_dir;
+	if (fb_conf_load(a.config != NULL ? a.config : fb_cli_default_config(), &ov, &conf, NULL,
+		&err) != FB_OK)
+		goto out;
+	fb_log_setup(conf->log_format, FB_LOG_WARN, 2);
+	if (fb_crypto_keyring_load_existing(conf, &kr, &err) != FB_OK) {
+		if (err.code == FB_ERR_NOTFOUND)
+			fb_err_set(&err, FB_ERR_NOTFOUND,
+			    "no signing key in %s/keys yet: start the broker once or run "
+			    "'fedbroker keys generate'",
+			    conf->state_dir);
+		goto out;
+	}
+	if (fb_saml_metadata_export(conf, kr, a.sign, &xml, &len, &err) != FB_OK)
+		goto out;
+	if (a.out != NULL) {
+		/* Metadata is public: 0644, so a web server or a deploy job can read it. */
+		if (write_atomic(a.out, xml, len, 0644, &err) != FB_OK)
+			goto out;
+		fprintf(stderr, "wrote %s (%zu bytes%s)\n", a.out, len, a.sign ? ", signed" : "");
+	} else if (fwrite(xml, 1, len, stdout) != len || fflush(stdout) != 0) {
+		fb_err_set(&err, FB_ERR_IO, "standard output: %s", strerror(errno));
+		goto out;
+	}
+	rc = FB_EXIT_OK;
+out:
+	if (rc != FB_EXIT_OK)
+		fb_cli_error(&err);
+	free(xml);
+	fb_crypto_keyring_free(kr);
+	fb_conf_free(conf);
+	return rc;
+}
+
+/* ---- import ------------------------------------------------------------------------ */
+
+/* The name rule of saml.service_providers[].name (it is a URL path segment). */
+static int
+name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n > 0 && n <= 64 && strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_-") == n;
+}
+
+/*
+ * The directory metadata is saved in: --dir, else metadata/ next to the
+ * configuration file, else ./metadata. New (caller frees).
+ */
+static char *
+target_dir(const struct args *a, const char *config)
+{
+	const char *slash;
+
+	if (a->dir != NULL)
+		return fb_xstrdup(a->dir);
+	if (config == NULL)
+		return fb_xstrdup("metadata");
+	slash = strrchr(config, '/');
+	if (slash == NULL)
+		return fb_xstrdup("metadata");
+	return fb_xasprintf("%.*s/metadata", (int)(slash - config), config);
+}
+
+static int
+metadata_import(int argc, char **argv)
+{
+	static const int allowed[] = {'c', 'n', OPT_CERT, OPT_DIR, 'f', 0};
+	struct args a = {.cmd = "import"};
+	const char *config;
+	char *dir = NULL, *path = NULL, *xml = NULL, *pem = NULL, *stanza = NULL, *rel = NULL;
+	size_t len = 0, plen = 0;
+	json_t *info = NULL;
+	struct stat st;
+	struct fb_err err;
+	int rc;
+
+	if ((rc = parse(argc, argv, usage_import, allowed, 1, &a)) >= 0)
+		return rc;
+	if (a.name == NULL)
+		return usage_error("import", "--name NAME is required");
+	if (!name_ok(a.name))
+		return usage_error("import",
+		    "--name '%s': use 1 to 64 lowercase letters, digits, '_' or '-' (it "
+		    "appears in the URL /saml/idp/init/NAME)",
+		    a.name);
+	rc = FB_EXIT_FAIL;
+	fb_err_clear(&err);
+	config = a.config != NULL ? a.config : fb_cli_default_config();
+	if (read_source(a.source, &xml, &len, &err) != FB_OK)
+		goto out;
+	if (a.cert != NULL && read_file(a.cert, 256 * 1024, &pem, &plen, &err) != FB_OK)
+		goto out;
+	if (fb_saml_metadata_parse(xml, len, pem, &info, &err) != FB_OK) {
+		fb_err_prefix(&err, "%s: ", a.source);
+		goto out;
+	}
+	print_info(info, a.source, a.cert);
+	if (strcmp(jstr(info, "role"), "sp") != 0)
+		fprintf(stderr, "warning: %s is identity provider metadata: saved, but only service "
+				"provider metadata belongs in saml.service_providers\n",
+		    a.source);
+	dir = target_dir(&a, config);
+	if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+		fb_err_set(&err, FB_ERR_IO, "%s: %s", dir, strerror(errno));
+		goto out;
+	}
+	path = fb_xasprintf("%s/%s.xml", dir, a.name);
+	if (!a.force && stat(path, &st) == 0) {
+		fb_err_set(&err, FB_ERR_IO, "%s exists already (use --force to replace it)", path);
+		goto out;
+	}
+	/* Saved byte for byte: a signature over it stays verifiable. */
+	if (write_atomic(path, xml, len, 0644, &err) != FB_OK)
+		goto out;
+	fprintf(stderr, "saved %s\n", path);
+	rel = a.dir == NULL && config != NULL ? fb_xasprintf("metadata/%s.xml", a.name)
+					      : fb_xstrdup(path);
+	stanza = fb_saml_metadata_stanza(info, a.name, rel);
+	printf("\n# Add to saml.service_providers in the configuration:\n%s", stanza);
+	rc = FB_EXIT_OK;
+out:
+	if (rc != FB_EXIT_OK)
+		fb_cli_error(&err);
+	json_decref(info);
+	free(stanza);
+	free(rel);
+	free(path);
+	free(dir);
+	free(pem);
+	free(xml);
+	return rc;
+}
+
+/* ---- show ------------------------------------------------------------------------ */
+
+static int
+metadata_show(int argc, char **argv)
+{
+	static const int allowed[] = {OPT_CERT, OPT_JSON, 0};
+	struct args a = {.cmd = "show"};
+	json_t *info = NULL;
+	char *s;
+	int rc;
+
+	if ((rc = parse(argc, argv, usage_show, allowed, 1, &a)) >= 0)
+		return rc;
+	if ((rc = load_info(&a, &info)) != FB_EXIT_OK)
+		return rc;
+	if (a.json) {
+		s = json_dumps(info, JSON_INDENT(2) | JSON_SORT_KEYS);
+		printf("%s\n", s);
+		free(s);
+	} else
+		print_info(info, a.source, a.cert);
+	json_decref(info);
+	return FB_EXIT_OK;
+}
+
+int
+fb_cli_metadata(int argc, char **argv)
+{
+	if (argc < 2) {
+		fputs(usage_metadata, stderr);
+		return FB_EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		fputs(usage_metadata, stdout);
+		return FB_EXIT_OK;
+	}
+	if (strcmp(argv[1], "export") == 0)
+		return metadata_export(argc - 1, argv + 1);
+	if (strcmp(argv[1], "import") == 0)
+		return metadata_import(argc - 1, argv + 1);
+	if (strcmp(argv[1], "show") == 0)
+		return metadata_show(argc - 1, argv + 1);
+	fprintf(stderr, "fedbroker metadata: unknown command '%s'\n", argv[1]);
+	fputs(usage_metadata, stderr);
+	return FB_EXIT_USAGE;
+}

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* daemon/check.c: what a loaded configuration needs beyond its file: mapping rules, SAML SPs. */
+#include <jansson.h>
+
+#include "core/core.h"
+#include "conf/conf.h"
+#include "crypto/crypto.h"
+#include "map/map.h"
+#include "saml/saml.h"
+#include "daemon/daemon.h"
+
+/* Every rule of mappings.dir compiles; each failing file is one report line with its position. */
+static void
+check_mappings(const struct fb_conf *conf, struct fb_conf_report *rep)
+{
+	struct fb_map_set *set = NULL;
+	json_t *errors = NULL, *line;
+	struct fb_err err = {0};
+	enum fb_status r;
+	size_t i;
+
+	if (conf->mappings_dir == NULL)
+		return;
+	r = fb_map_set_load(conf->mappings_dir, &set, &errors, &err);
+	/* No directory: fine unless a mapping is named (conf's checks report that one). */
+	if (r != FB_OK && r != FB_ERR_NOTFOUND) {
+		json_array_foreach(errors, i, line)
+			fb_conf_report_add(rep, NULL, NULL, 1, json_string_value(line));
+		if (json_array_size(errors) == 0)
+			fb_conf_report_add(rep, conf, "mappings.dir", 1, err.msg);
+	}
+	json_decref(errors);
+	fb_map_set_free(set);
+}
+
+/* The SAML SPs can be set up: metadata parses, certificates load, AWS's needs are met. */
+static void
+check_saml(const struct fb_conf *conf, const struct fb_keyring *kr, struct fb_conf_report *rep)
+{
+	json_t *problems = NULL, *p;
+	struct fb_err err = {0};
+	size_t i;
+
+	fb_saml_check(conf, kr, &problems, &err);
+	json_array_foreach(problems, i, p)
+		fb_conf_report_add(rep, conf, json_string_value(json_object_get(p, "path")),
+		    json_is_true(json_object_get(p, "error")),
+		    json_string_value(json_object_get(p, "message")));
+	json_decref(problems);
+}
+
+enum fb_status
+fb_daemon_conf_check(const struct fb_conf *conf, const struct fb_keyring *kr,
+    struct fb_conf_report *rep, struct fb_err *err)
+{
+	size_t before = fb_conf_report_errors(rep), n;
+
+	check_mappings(conf, rep);
+	check_saml(conf, kr, rep);
+	n = fb_conf_report_errors(rep) - before;
+	if (n > 0)
+		return fb_err_set(err, FB_ERR_CONFIG, "%s: %zu %s in what the configuration names",
+		    conf->path, n, n == 1 ? "error" : "errors");
+	return FB_OK;
+}

@@ -1,0 +1,399 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* http/saml.c: the SAML IdP's endpoints: metadata, certificate, SP- and IdP-initiated sign-on, logout. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/http.h>
+
+#include "core/core.h"
+#include "conf/conf.h"
+#include "store/store.h"
+#include "saml/saml.h"
+#include "http/http.h"
+#include "http/internal.h"
+#include "http/web.h"
+#include "http/samlidp.h"
+
+/* This worker's IdP: built once after fork, immutable afterwards (lasso state is per process). */
+static struct fb_saml_idp *worker_idp;
+
+/* ---- replies ---------------------------------------------------------------------------- */
+
+static void
+send_page(struct fb_http_req *req, int code, const char *title, const char *detail)
+{
+	const struct fb_http_env *env = fb_http_req_env(req);
+	struct fb_http_page p;
+
+	fb_http_page_begin(&p, env->conf, title);
+	fb_http_page_html(&p,
+	    "<main>\n<h1>%s</h1>\n<p>%s</p>\n<p><a href=\"/\">Back to your apps</a></p>\n</main>",
+	    title, detail);
+	fb_http_page_send(req, &p, code);
+}
+
+/* Sends what the saml module decided: a POST form, a redirect, or a page. */
+static void
+send_reply(struct fb_http_req *req, const struct fb_saml_reply *r)
+{
+	const struct fb_http_env *env = fb_http_req_env(req);
+	struct fb_err err = {0};
+	char *html = NULL;
+
+	if (r->post_url != NULL) {
+		if (fb_saml_reply_html(r, env->conf->org_name, &html, &err) != FB_OK) {
+			fb_http_reply_error(req, FB_ERR_INTERNAL, NULL, &err);
+			return;
+		}
+		/* The form's one inline script, allowed by its hash (the default CSP has no script-src). */
+		fb_http_reply_header(req, "Content-Security-Policy", FB_SAML_FORM_CSP);
+		fb_http_reply(req, 200, "text/html; charset=utf-8", html, strlen(html));
+		free(html);
+	} else if (r->redirect_url != NULL) {
+		fb_http_reply_header(req, "Location", r->redirect_url);
+		fb_http_reply(req, 303, NULL, NULL, 0);
+	} else {
+		send_page(req, r->http_status != 0 ? r->http_status : 500,
+		    r->title != NULL ? r->title : "Error",
+		    r->detail != NULL ? r->detail : "Something went wrong.");
+	}
+}
+
+/* 303 to /login?next=<here>: the person signs in, then comes back to here (a local path). */
+static void
+to_login(struct fb_http_req *req, const char *here)
+{
+	char *enc = evhttp_uriencode(here, -1, 0);
+	char *url = fb_xasprintf("%s?next=%s", FB_HTTP_PATH_LOGIN, enc != NULL ? enc : "%2F");
+
+	fb_http_redirect(req, url);
+	free(url);
+	free(enc);
+}
+
+/* The raw (still percent-encoded) query string of req, or NULL. */
+static const char *
+raw_query(struct fb_http_req *req)
+{
+	const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(req->ev);
+
+	return u != NULL ? evhttp_uri_get_query(u) : NULL;
+}
+
+/*
+ * The signed-in person: FB_OK with *s and *u filled (members new) when a
+ * FULL session exists and its user is known; FB_ERR_NOTFOUND otherwise.
+ */
+static enum fb_status
+signed_in(struct fb_http_req *req, struct fb_http_session *s, struct fb_store_user *u)
+{
+	const struct fb_http_env *env = fb_http_req_env(req);
+	struct fb_err err = {0};
+
+	memset(s, 0, sizeof(*s));
+	memset(u, 0, sizeof(*u));
+	if (fb_http_session_get(req, s, &err) != FB_OK)
+		return FB_ERR_NOTFOUND;
+	if (s->state != FB_HTTP_SESSION_FULL ||
+	    fb_store_user_get_by_id(env->store, s->user_id, u, &err) != FB_OK || !u->active) {
+		fb_http_session_cleanup(s);
+		fb_store_user_cleanup(u);
+		return FB_ERR_NOTFOUND;
+	}
+	return FB_OK;
+}
+
+static int
+ready(struct fb_http_req *req)
+{
+	const struct fb_http_env *env = fb_http_req_env(req);
+
+	if (worker_idp == NULL || env->store == NULL || env->sealer == NULL) {
+		fb_http_reply_error(req, FB_ERR_NOMEM, "The SAML identity provider is not available.",
+		    NULL);
+		return 0;
+	}
+	return 1;
+}
+
+/* ---- /saml/idp/metadata, /saml/idp/cert.pem ------------------------------------------------- */
+
+static void
+h_metadata(struct fb_http_req *req, void *arg)
+{
+	const struct fb_http_env *env = fb_http_req_env(req);
+	struct fb_err err = {0};
+	char *xml = NULL;
+	size_t len = 0;
+
+	if (worker_idp == NULL) {
+		fb_http_reply_error(req, FB_ERR_NOTFOUND, "No SAML identity provider here.", NULL);
+		return;
+	}
+	if (fb_saml_idp_metadata(worker_idp, env->conf->saml_sign_metadata, &xml, &len, &err) !=
+	    FB_OK) {
+		fb_http_reply_error(req, FB_ERR_INTERNAL, NULL, &err);
+		return;
+	}
+	fb_http_reply(req, 200, "application/samlmetadata+xml", xml, len);
+	free(xml);
+}
+
+static void
+h_cert(struct fb_http_req *req, void *arg)
+{
+	const char *pem;
+
+	if (worker_idp == NULL) {
+		fb_http_reply_error(req, FB_ERR_NOTFOUND, "No SAML identity provider here.", NULL);
+		return;
+	}
+	pem = fb_saml_idp_cert_pem(worker_idp);
+	fb_http_reply(req, 200, "application/x-pem-file", pem, strlen(pem));
+}
+
+/* ---- /saml/idp/sso ------------------------------------------------------------------------- */
+
+/* Answers a verified request for the signed-in person, or sends them to sign in first. */
+static void
+sso_continue(struct fb_http_req *req, struct fb_saml_request *sr)
+{
+	const struct fb_http_env *env = fb_http_req_env(req);
+	struct fb_saml_reply reply = {0};
+	struct fb_saml_subject who = {0};
+	struct fb_http_session s;
+	struct fb_store_user u;
+	struct fb_err err = {0};
+	char *handle = NULL, *here = NULL;
+	int have = signed_in(req, &s, &u) == FB_OK;
+
+	/* SAML2 Core 3.4.1: ForceAuthn wants an authentication after the request arrived. */
+	if (have && fb_saml_request_force_authn(sr) && s.auth_time < fb_saml_request_received(sr)) {
+		if (fb_saml_request_is_passive(sr)) {
+			have = 0;
+		} else {
+			/* A fresh sign-in is asked for: this browser's session cookie is dropped. */
+			fb_http_session_clear(req);
+			fb_http_session_cleanup(&s);
+			fb_store_user_cleanup(&u);
+			have = 0;
+			goto login;
+		}
+	}
+	if (have) {
+		who.user = &u;
+		who.session_id = s.sid;
+		who.auth_time = s.auth_time;
+		who.mfa = s.mfa;
+		fb_saml_request_answer(worker_idp, env->store, sr, &who, fb_http_req_id(req), &reply,
+		    &err);
+		send_reply(req, &reply);
+		goto out;
+	}
+	if (fb_saml_request_is_passive(sr)) {
+		fb_saml_request_answer(worker_idp, env->store, sr, NULL, fb_http_req_id(req), &reply,
+		    &err);
+		send_reply(req, &reply);
+		goto out;
+	}
+login:
+	/* SECURITY: the login page carries a random handle; the request stays in the store. */
+	if (fb_saml_request_stash(worker_idp, env->store, sr, &handle, &err) != FB_OK) {
+		fb_rlog_err(req, &err);
+		send_page(req, 503, "Sign-in unavailable",
+		    "The sign-in request cannot be kept while you sign in. Try again later.");
+		goto out;
+	}
+	here = fb_xasprintf("%s?resume=%s", FB_SAML_PATH_SSO, handle);
+	to_login(req, here);
+out:
+	if (have) {
+		fb_http_session_cleanup(&s);
+		fb_store_user_cleanup(&u);
+	}
+	fb_saml_reply_cleanup(&reply);
+	free(handle);
+	free(here);
+}
+
+static void
+h_sso(struct fb_http_req *req, void *arg)
+{
+	const struct fb_http_env *env = fb_http_req_env(req);
+	struct fb_saml_request *sr = NULL;
+	struct fb_saml_reply reply = {0};
+	struct fb_err err = {0};
+	const char *resume;
+	char *saml_request = NULL, *relay_state = NULL;
+	enum fb_status r;
+
+	if (!ready(req))
+		return;
+	if (fb_http_req_method_id(req) == FB_HTTP_POST) {
+		size_t len = 0;
+		const char *body = fb_http_req_body(req, &len);
+
+		if (fb_saml_form_get(body, len, "SAMLRequest", &saml_request, &err) != FB_OK) {
+			fb_audit(fb_http_req_id(req), "saml_request_invalid", "POST: %s", err.msg);
+			send_page(req, 400, "Bad sign-in request",
+			    "The form holds no usable SAMLRequest field.");
+			goto out;
+		}
+		if (fb_saml_form_get(body, len, "RelayState", &relay_state, &err) == FB_ERR_INVALID) {
+			fb_audit(fb_http_req_id(req), "saml_request_invalid", "POST: %s", err.msg);
+			send_page(req, 400, "Bad sign-in request", "The RelayState field is malformed.");
+			goto out;
+		}
+		r = fb_saml_request_parse(worker_idp, env->store, FB_SAML_POST, NULL, saml_request,
+		    relay_state, fb_http_req_id(req), &sr, &reply, &err);
+	} else if ((resume = fb_http_req_query(req, "resume")) != NULL) {
+		r = fb_saml_request_resume(worker_idp, env->store, resume, &sr, &err);
+		if (r != FB_OK) {
+			fb_audit(fb_http_req_id(req), "saml_resume_failed", "%s", err.msg);
+			send_page(req, 400, "Sign-in expired",
+			    "This sign-in was finished already or took too long. Start again from the "
+			    "application.");
+			goto out;
+		}
+	} else {
+		r = fb_saml_request_parse(worker_idp, env->store, FB_SAML_REDIRECT, raw_query(req),
+		    NULL, NULL, fb_http_req_id(req), &sr, &reply, &err);
+	}
+	if (r != FB_OK) {
+		fb_rlog(req, FB_LOG_INFO, "%s", err.msg);
+		send_reply(req, &reply);
+		goto out;
+	}
+	sso_continue(req, sr);
+out:
+	fb_saml_request_free(sr);
+	fb_saml_reply_cleanup(&reply);
+	free(saml_request);
+	free(relay_state);
+}
+
+/* ---- /saml/idp/init/<sp> ------------------------------------------------------------------- */
+
+static void
+h_init(struct fb_http_req *req, void *arg)
+{
+	const struct fb_http_env *env = fb_http_req_env(req);
+	const char *path = fb_http_req_path(req), *name, *q;
+	const struct fb_saml_sp *sp;
+	struct fb_saml_reply reply = {0};
+	struct fb_saml_subject who = {0};
+	struct fb_http_session s;
+	struct fb_store_user u;
+	struct fb_err err = {0};
+	char *here;
+
+	if (!ready(req))
+		return;
+	name = path + strlen(FB_SAML_PATH_INIT);
+	if ((sp = fb_saml_idp_sp_get(worker_idp, name)) == NULL) {
+		fb_audit(fb_http_req_id(req), "saml_sp_unknown", "init: no service provider '%.64s'",
+		    name);
+		send_page(req, 404, "Unknown application",
+		    "There is no application with this name here.");
+		return;
+	}
+	if (signed_in(req, &s, &u) != FB_OK) {
+		q = raw_query(req);
+		here = q != NULL ? fb_xasprintf("%s?%s", path, q) : fb_xstrdup(path);
+		if (!fb_http_next_check(here)) {
+			free(here);
+			here = fb_xstrdup(path);
+		}
+		to_login(req, here);
+		free(here);
+		return;
+	}
+	who.user = &u;
+	who.session_id = s.sid;
+	who.auth_time = s.auth_time;
+	who.mfa = s.mfa;
+	fb_saml_idp_initiated(worker_idp, env->store, sp, &who, fb_http_req_query(req, "RelayState"),
+	    fb_http_req_id(req), &reply, &err);
+	send_reply(req, &reply);
+	fb_saml_reply_cleanup(&reply);
+	fb_http_session_cleanup(&s);
+	fb_store_user_cleanup(&u);
+}
+
+/* ---- /saml/idp/slo ----------------------------------------------------------------------- */
+
+static void
+h_slo(struct fb_http_req *req, void *arg)
+{
+	const struct fb_http_env *env = fb_http_req_env(req);
+	struct fb_saml_reply reply = {0};
+	struct fb_http_session s = {0};
+	struct fb_err err = {0};
+	char *saml_request = NULL, *relay_state = NULL;
+	enum fb_status r;
+
+	if (!ready(req))
+		return;
+	if (fb_http_req_method_id(req) == FB_HTTP_POST) {
+		size_t len = 0;
+		const char *body = fb_http_req_body(req, &len);
+
+		if (fb_saml_form_get(body, len, "SAMLRequest", &saml_request, &err) != FB_OK ||
+		    fb_saml_form_get(body, len, "RelayState", &relay_state, &err) == FB_ERR_INVALID) {
+			fb_audit(fb_http_req_id(req), "saml_request_invalid", "POST: %s", err.msg);
+			send_page(req, 400, "Bad sign-out request",
+			    "The form holds no usable SAMLRequest field.");
+			goto out;
+		}
+		r = fb_saml_logout(worker_idp, env->store, FB_SAML_POST, NULL, saml_request,
+		    relay_state, fb_http_req_id(req), &reply, &err);
+	} else {
+		r = fb_saml_logout(worker_idp, env->store, FB_SAML_REDIRECT, raw_query(req), NULL,
+		    NULL, fb_http_req_id(req), &reply, &err);
+	}
+	if (r == FB_OK && fb_http_session_get(req, &s, &err) == FB_OK) {
+		/* The broker session ends everywhere: revoked in the store, cookie dropped. */
+		if (fb_store_session_revoke(env->store, s.sid, s.expires_at, &err) != FB_OK)
+			fb_rlog_err(req, &err);
+		fb_audit(fb_http_req_id(req), "logout", "user=%s by SAML LogoutRequest", s.username);
+		fb_http_session_clear(req);
+		fb_http_session_cleanup(&s);
+	} else if (r == FB_OK) {
+		fb_http_session_clear(req);
+	} else {
+		fb_rlog(req, FB_LOG_INFO, "%s", err.msg);
+	}
+	send_reply(req, &reply);
+out:
+	fb_saml_reply_cleanup(&reply);
+	free(saml_request);
+	free(relay_state);
+}
+
+/* ---- registration --------------------------------------------------------------------------- */
+
+enum fb_status
+fb_http_saml_routes_add(struct fb_http_router *r, const struct fb_conf *conf,
+    const struct fb_keyring *kr, struct fb_err *err)
+{
+	enum fb_status st;
+
+	if (kr == NULL)
+		return FB_OK;
+	if (worker_idp == NULL && (st = fb_saml_idp_new(conf, kr, &worker_idp, err)) != FB_OK)
+		return st;
+	if ((st = fb_http_router_add(r, FB_SAML_PATH_METADATA, FB_HTTP_GET, h_metadata, NULL,
+	         err)) != FB_OK ||
+	    (st = fb_http_router_add(r, FB_SAML_PATH_CERT, FB_HTTP_GET, h_cert, NULL, err)) != FB_OK)
+		return st;
+	if (conf->nsaml_sps == 0)
+		return FB_OK;
+	if ((st = fb_http_router_add(r, FB_SAML_PATH_SSO, FB_HTTP_GET | FB_HTTP_POST, h_sso, NULL,
+	         err)) != FB_OK ||
+	    (st = fb_http_router_add(r, FB_SAML_PATH_INIT "*", FB_HTTP_GET, h_init, NULL, err)) !=
+	        FB_OK ||
+	    (st = fb_http_router_add(r, FB_SAML_PATH_SLO, FB_HTTP_GET | FB_HTTP_POST, h_slo, NULL,
+	         err)) != FB_OK)
+		return st;
+	return FB_OK;
+}

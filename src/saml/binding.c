@@ -1,0 +1,450 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* saml/binding.c: the HTTP bindings' encodings (base64, raw DEFLATE, query strings), safe XML parsing, the POST form. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <glib.h>
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+#include <libxml/xmlsave.h>
+#include <openssl/evp.h>
+#include <zlib.h>
+
+#include "core/core.h"
+#include "saml/saml.h"
+#include "saml/internal.h"
+
+/* ---- small encodings --------------------------------------------------------------- */
+
+char *
+fb_saml_b64(const void *p, size_t n)
+{
+	char *out = fb_xmalloc(4 * ((n + 2) / 3) + 1);
+
+	EVP_EncodeBlock((unsigned char *)out, p, (int)n);
+	return out;
+}
+
+char *
+fb_saml_id_new(void)
+{
+	unsigned char r[20];
+	char hex[41];
+
+	/* SECURITY: IDs from OpenSSL's CSPRNG, never glib's (it repeats across fork()). */
+	fb_rand_bytes(r, sizeof(r));
+	fb_hex_encode(r, sizeof(r), hex);
+	/* SAML2 Core 1.3.4: an xs:ID must not start with a digit. */
+	return fb_xasprintf("_%s", hex);
+}
+
+void
+fb_saml_time(int64_t t, char *out, size_t outlen)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	gmtime_r(&tt, &tm);
+	strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+enum fb_status
+fb_saml_url_encode(struct fb_buf *b, const char *s, struct fb_err *err)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+		enum fb_status r;
+
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '.' || c == '_' || c == '~') {
+			r = fb_buf_add(b, s, 1, err);
+		} else {
+			char e[3] = {'%', hex[c >> 4], hex[c & 15]};
+
+			r = fb_buf_add(b, e, 3, err);
+		}
+		if (r != FB_OK)
+			return r;
+	}
+	return FB_OK;
+}
+
+/* Decodes base64 (RFC 4648 4, whitespace skipped) strictly: any other character is an error. */
+static enum fb_status
+b64_decode(const char *s, size_t slen, unsigned char **out, size_t *outlen, struct fb_err *err)
+{
+	char *clean = fb_xmalloc(slen + 1);
+	size_t n = 0, pad = 0;
+	unsigned char *buf = NULL;
+	int got;
+	enum fb_status r = FB_ERR_INVALID;
+
+	for (size_t i = 0; i < slen; i++) {
+		char c = s[i];
+
+		if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
+			continue;
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		        c == '+' || c == '/' || c == '=')) {
+			fb_err_set(err, r, "not base64: character 0x%02x at offset %zu",
+			    (unsigned char)c, i);
+			goto out;
+		}
+		if (c == '=')
+			pad++;
+		else if (pad > 0) {
+			fb_err_set(err, r, "not base64: data after '=' padding");
+			goto out;
+		}
+		clean[n++] = c;
+	}
+	if (n == 0 || n % 4 != 0 || pad > 2) {
+		fb_err_set(err, r, "not base64: %zu characters (a multiple of 4 is needed)", n);
+		goto out;
+	}
+	buf = fb_xmalloc(n / 4 * 3 + 1);
+	if ((got = EVP_DecodeBlock(buf, (const unsigned char *)clean, (int)n)) < 0) {
+		fb_err_set(err, r, "not base64");
+		goto out;
+	}
+	*outlen = (size_t)got - pad;
+	buf[*outlen] = '\0';
+	*out = buf;
+	buf = NULL;
+	r = FB_OK;
+out:
+	free(buf);
+	free(clean);
+	return r;
+}
+
+/* Raw DEFLATE (RFC 1951), as the Redirect binding uses (SAML2 Bindings 3.4.4.1). */
+static enum fb_status
+inflate_raw(const unsigned char *in, size_t inlen, char **out, size_t *outlen, struct fb_err *err)
+{
+	z_stream z;
+	char *buf = fb_xmalloc(FB_SAML_INFLATED_MAX + 1);
+	enum fb_status r = FB_ERR_INVALID;
+	int zr;
+
+	memset(&z, 0, sizeof(z));
+	if (inflateInit2(&z, -MAX_WBITS) != Z_OK) {
+		free(buf);
+		return fb_err_set(err, FB_ERR_INTERNAL, "inflateInit2 failed");
+	}
+	z.next_in = (unsigned char *)(uintptr_t)in;
+	z.avail_in = (uInt)inlen;
+	z.next_out = (unsigned char *)buf;
+	/* SECURITY: the output is bounded: a deflate bomb stops at the limit. */
+	z.avail_out = FB_SAML_INFLATED_MAX;
+	zr = inflate(&z, Z_FINISH);
+	if (zr == Z_BUF_ERROR && z.avail_out == 0) {
+		r = fb_err_set(err, FB_ERR_LIMIT, "the inflated message is larger than %d bytes",
+		    FB_SAML_INFLATED_MAX);
+		goto out;
+	}
+	if (zr != Z_STREAM_END) {
+		fb_err_set(err, r, "not DEFLATE data: %s",
+		    z.msg != NULL ? z.msg : "truncated stream");
+		goto out;
+	}
+	*outlen = FB_SAML_INFLATED_MAX - z.avail_out;
+	buf[*outlen] = '\0';
+	*out = buf;
+	buf = NULL;
+	r = FB_OK;
+out:
+	inflateEnd(&z);
+	free(buf);
+	return r;
+}
+
+int
+fb_saml_has_doctype(const char *xml, size_t len)
+{
+	static const char needle[] = "<!DOCTYPE";
+	size_t n = sizeof(needle) - 1;
+
+	/* Case-insensitive scan: libxml2 only accepts the upper-case form, but be strict. */
+	for (size_t i = 0; i + n <= len; i++)
+		if (xml[i] == '<' && strncasecmp(xml + i, needle, n) == 0)
+			return 1;
+	/* An ENTITY declaration can only live in a DTD, but refuse it outright too. */
+	for (size_t i = 0; i + 8 <= len; i++)
+		if (xml[i] == '<' && strncasecmp(xml + i, "<!ENTITY", 8) == 0)
+			return 1;
+	return 0;
+}
+
+enum fb_status
+fb_saml_message_decode(const char *param, int inflate, char **out, size_t *len,
+    struct fb_err *err)
+{
+	unsigned char *raw = NULL;
+	size_t rawlen = 0, plen;
+	enum fb_status r;
+
+	*out = NULL;
+	*len = 0;
+	if (param == NULL || param[0] == '\0')
+		return fb_err_set(err, FB_ERR_INVALID, "the message parameter is missing or empty");
+	plen = strlen(param);
+	/* SECURITY: bounded before decoding. */
+	if (plen > FB_SAML_MESSAGE_MAX)
+		return fb_err_set(err, FB_ERR_LIMIT, "the message is %zu characters long (at most %d)",
+		    plen, FB_SAML_MESSAGE_MAX);
+	if ((r = b64_decode(param, plen, &raw, &rawlen, err)) != FB_OK)
+		return r;
+	if (inflate) {
+		r = inflate_raw(raw, rawlen, out, len, err);
+		free(raw);
+		if (r != FB_OK)
+			return r;
+	} else {
+		*out = (char *)raw;
+		*len = rawlen;
+	}
+	if (memchr(*out, '\0', *len) != NULL || !fb_utf8_check(*out, *len)) {
+		r = fb_err_set(err, FB_ERR_INVALID, "the message is not UTF-8 text");
+		goto fail;
+	}
+	/* SECURITY: no DTD reaches a parser: no entity expansion, no external fetches. */
+	if (fb_saml_has_doctype(*out, *len)) {
+		r = fb_err_set(err, FB_ERR_INVALID, "the message has a DOCTYPE (DTDs are refused)");
+		goto fail;
+	}
+	return FB_OK;
+fail:
+	free(*out);
+	*out = NULL;
+	*len = 0;
+	return r;
+}
+
+enum fb_status
+fb_saml_xml_parse(const char *xml, size_t len, xmlDocPtr *out, struct fb_err *err)
+{
+	xmlDocPtr doc;
+	const xmlError *xe;
+
+	*out = NULL;
+	if (len > INT32_MAX)
+		return fb_err_set(err, FB_ERR_LIMIT, "the XML is too large");
+	if (fb_saml_has_doctype(xml, len))
+		return fb_err_set(err, FB_ERR_INVALID, "the XML has a DOCTYPE (DTDs are refused)");
+	/* SECURITY: no network, no entity substitution, no DTD loading, no huge trees. */
+	doc = xmlReadMemory(xml, (int)len, NULL, NULL,
+	    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+	if (doc == NULL) {
+		xe = xmlGetLastError();
+		return fb_err_set(err, FB_ERR_INVALID, "not well-formed XML: %s",
+		    xe != NULL && xe->message != NULL ? xe->message : "parse error");
+	}
+	if (doc->intSubset != NULL || doc->extSubset != NULL || xmlDocGetRootElement(doc) == NULL) {
+		xmlFreeDoc(doc);
+		return fb_err_set(err, FB_ERR_INVALID, "the XML has a DTD or no root element");
+	}
+	*out = doc;
+	return FB_OK;
+}
+
+char *
+fb_saml_doc_dump(xmlDocPtr doc, size_t *len)
+{
+	xmlBufferPtr buf = xmlBufferCreate();
+	xmlSaveCtxtPtr ctx = xmlSaveToBuffer(buf, "UTF-8", XML_SAVE_NO_DECL);
+	char *out;
+
+	xmlSaveDoc(ctx, doc);
+	xmlSaveClose(ctx);
+	out = fb_xstrndup((const char *)xmlBufferContent(buf), (size_t)xmlBufferLength(buf));
+	if (len != NULL)
+		*len = strlen(out);
+	xmlBufferFree(buf);
+	return out;
+}
+
+const char *
+fb_saml_query_param(const char *query, const char *name, size_t *len, int *dup)
+{
+	size_t nlen = strlen(name);
+	const char *found = NULL;
+
+	*len = 0;
+	if (dup != NULL)
+		*dup = 0;
+	if (query == NULL)
+		return NULL;
+	for (const char *p = query; *p != '\0';) {
+		size_t plen = strcspn(p, "&");
+
+		if (plen > nlen && strncmp(p, name, nlen) == 0 && p[nlen] == '=') {
+			if (found != NULL) {
+				if (dup != NULL)
+					*dup = 1;
+			} else {
+				found = p + nlen + 1;
+				*len = plen - nlen - 1;
+			}
+		}
+		p += plen;
+		if (*p == '&')
+			p++;
+	}
+	return found;
+}
+
+char *
+fb_saml_url_decode(const char *s, size_t len, int plus_space)
+{
+	char *out = fb_xmalloc(len + 1);
+	size_t k = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == '%') {
+			int hi, lo;
+
+			if (i + 2 >= len) {
+				free(out);
+				return NULL;
+			}
+			hi = g_ascii_xdigit_value(s[i + 1]);
+			lo = g_ascii_xdigit_value(s[i + 2]);
+			if (hi < 0 || lo < 0) {
+				free(out);
+				return NULL;
+			}
+			out[k++] = (char)(hi * 16 + lo);
+			i += 2;
+		} else if (s[i] == '+' && plus_space) {
+			out[k++] = ' ';
+		} else {
+			out[k++] = s[i];
+		}
+	}
+	out[k] = '\0';
+	if (memchr(out, '\0', k) != NULL) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
+enum fb_status
+fb_saml_form_get(const char *body, size_t len, const char *name, char **out, struct fb_err *err)
+{
+	char *copy = fb_xstrndup(body != NULL ? body : "", body != NULL ? len : 0);
+	size_t vlen = 0;
+	int dup = 0;
+	const char *v = fb_saml_query_param(copy, name, &vlen, &dup);
+	enum fb_status r = FB_OK;
+
+	*out = NULL;
+	if (v == NULL)
+		r = fb_err_set(err, FB_ERR_NOTFOUND, "no %s field", name);
+	else if (dup)
+		r = fb_err_set(err, FB_ERR_INVALID, "the %s field is given twice", name);
+	else if ((*out = fb_saml_url_decode(v, vlen, 1)) == NULL)
+		r = fb_err_set(err, FB_ERR_INVALID, "the %s field has a bad %%-escape", name);
+	free(copy);
+	return r;
+}
+
+/* ---- the POST form --------------------------------------------------------------- */
+
+/*
+ * The form's script. The Content-Security-Policy below carries its SHA-256
+ * (base64): change both together (tests check the hash). form-action does
+ * not fall back to default-src, so the form may post to the SP.
+ */
+static const char form_script[] = "document.forms[0].submit();";
+const char fb_saml_form_csp[] =
+    "default-src 'none'; script-src 'sha256-8lDeP0UDwCO6/RhblgeH/ctdBzjVpJxrXizsnIk3cEQ='; "
+    "frame-ancestors 'none'";
+
+/* Appends s HTML-escaped. */
+static void
+html_escape(struct fb_buf *b, const char *s)
+{
+	for (; s != NULL && *s != '\0'; s++) {
+		switch (*s) {
+		case '&':
+			fb_buf_add(b, "&amp;", 5, NULL);
+			break;
+		case '<':
+			fb_buf_add(b, "&lt;", 4, NULL);
+			break;
+		case '>':
+			fb_buf_add(b, "&gt;", 4, NULL);
+			break;
+		case '"':
+			fb_buf_add(b, "&quot;", 6, NULL);
+			break;
+		case '\'':
+			fb_buf_add(b, "&#39;", 5, NULL);
+			break;
+		default:
+			fb_buf_add(b, s, 1, NULL);
+			break;
+		}
+	}
+}
+
+enum fb_status
+fb_saml_reply_html(const struct fb_saml_reply *r, const char *org_name, char **out,
+    struct fb_err *err)
+{
+	struct fb_buf b;
+
+	*out = NULL;
+	if (r == NULL || r->post_url == NULL || r->post_field == NULL || r->post_value == NULL)
+		return fb_err_set(err, FB_ERR_INVALID, "no POST reply to render");
+	fb_buf_init(&b, 4 * FB_SAML_MESSAGE_MAX + 8192);
+	fb_buf_addf(&b, NULL,
+	    "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+	    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+	    "<title>Signing in</title></head>\n<body>\n<form method=\"post\" action=\"");
+	html_escape(&b, r->post_url);
+	fb_buf_addf(&b, NULL, "\">\n<input type=\"hidden\" name=\"%s\" value=\"", r->post_field);
+	html_escape(&b, r->post_value);
+	fb_buf_addf(&b, NULL, "\">\n");
+	if (r->relay_state != NULL) {
+		fb_buf_addf(&b, NULL, "<input type=\"hidden\" name=\"RelayState\" value=\"");
+		html_escape(&b, r->relay_state);
+		fb_buf_addf(&b, NULL, "\">\n");
+	}
+	fb_buf_addf(&b, NULL, "<p>Signing you in");
+	if (org_name != NULL) {
+		fb_buf_addf(&b, NULL, " with ");
+		html_escape(&b, org_name);
+	}
+	fb_buf_addf(&b, NULL,
+	    "&hellip;</p>\n<noscript><p>JavaScript is off: press the button to "
+	    "continue.</p><button type=\"submit\">Continue</button></noscript>\n</form>\n"
+	    "<script>%s</script>\n</body></html>\n",
+	    form_script);
+	if (b.data == NULL || b.len == 0) {
+		fb_buf_cleanup(&b);
+		return fb_err_set(err, FB_ERR_LIMIT, "the form is too large");
+	}
+	*out = fb_buf_take(&b);
+	return FB_OK;
+}
+
+void
+fb_saml_reply_cleanup(struct fb_saml_reply *r)
+{
+	if (r == NULL)
+		return;
+	free(r->post_url);
+	free(r->post_value);
+	free(r->relay_state);
+	free(r->redirect_url);
+	free(r->title);
+	free(r->detail);
+	memset(r, 0, sizeof(*r));
+}

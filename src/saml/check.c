@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* saml/check.c: what check-config learns only by building the IdP: SP metadata, keys, AWS limits. */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "core/core.h"
+#include "conf/conf.h"
+#include "saml/saml.h"
+#include "saml/internal.h"
+
+static void
+add(json_t *problems, int error, const char *fmt, ...) FB_PRINTF(3, 4);
+
+static void
+add(json_t *problems, int error, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg, *colon;
+
+	va_start(ap, fmt);
+	msg = fb_xvasprintf(fmt, ap);
+	va_end(ap);
+	/* "path: message" */
+	colon = strstr(msg, ": ");
+	if (colon != NULL) {
+		*colon = '\0';
+		json_array_append_new(problems,
+		    json_pack("{s:s, s:s, s:b}", "path", msg, "message", colon + 2, "error", error));
+	} else {
+		json_array_append_new(problems,
+		    json_pack("{s:s, s:s, s:b}", "path", "saml", "message", msg, "error", error));
+	}
+	free(msg);
+}
+
+/* Identity Center (and any emailAddress SP fed by usernames): usernames that are not addr-specs. */
+static void
+check_email_source(const struct fb_conf *conf, size_t i, const struct fb_saml_sp *sp,
+    json_t *problems)
+{
+	const struct fb_conf_saml_sp *c = sp->conf;
+
+	if (c->nameid_format != FB_CONF_NAMEID_EMAIL || c->nameid_mapping != NULL ||
+	    c->nameid_source != FB_CONF_NAMEID_FROM_USERNAME)
+		return;
+	for (size_t g = 0; g < conf->ngroups; g++)
+		for (size_t m = 0; m < conf->groups[g].nmembers; m++) {
+			const char *u = conf->groups[g].members[m];
+
+			if (!fb_saml_sp_conf_allowed(conf, c, u) || fb_conf_addr_spec_check(u))
+				continue;
+			add(problems, 0,
+			    "saml.service_providers[%zu].nameid.source: the username '%s' "
+			    "(groups[%zu]) is not an email address, so %s cannot match it: use "
+			    "email-shaped usernames or source: email",
+			    i, u, g, c->name);
+		}
+}
+
+enum fb_status
+fb_saml_check(const struct fb_conf *conf, const struct fb_keyring *kr, json_t **problems,
+    struct fb_err *err)
+{
+	struct fb_saml_idp *idp = NULL;
+	struct fb_err e = {0};
+	int idc = 0;
+	enum fb_status r;
+
+	*problems = json_array();
+	if (conf->nsaml_sps == 0)
+		return FB_OK;
+	if ((r = fb_saml_idp_build(conf, kr, 1, &idp, &e)) != FB_OK) {
+		add(*problems, 1, "%s", e.msg);
+		return fb_err_set(err, r, "%s", e.msg);
+	}
+	for (size_t i = 0; i < idp->nsps; i++) {
+		const struct fb_saml_sp *sp = &idp->sps[i];
+		json_t *info = NULL, *w;
+		size_t k;
+
+		idc |= sp->conf->profile == FB_CONF_SAML_AWS_IDENTITY_CENTER;
+		check_email_source(conf, i, sp, *problems);
+		if (fb_saml_metadata_parse(sp->metadata_xml, strlen(sp->metadata_xml), NULL, &info,
+		        NULL) != FB_OK)
+			continue;
+		json_array_foreach(json_object_get(info, "warnings"), k, w)
+			add(*problems, 0, "saml.service_providers[%zu].metadata: %s", i,
+			    json_string_value(w));
+		json_decref(info);
+	}
+	if (idc && idp->active != NULL) {
+		size_t len = strlen(idp->metadata);
+
+		/* notes/aws.md B.2: Identity Center's limits on what it imports. */
+		if (len > FB_SAML_AWS_IDC_METADATA_MAX)
+			add(*problems, 0,
+			    "keys: the IdP metadata is %zu characters; IAM Identity Center "
+			    "accepts at most %d (publish fewer keys)",
+			    len, FB_SAML_AWS_IDC_METADATA_MAX);
+		if (strlen(idp->active->cert_pem) > FB_SAML_AWS_IDC_CERT_MAX)
+			add(*problems, 0,
+			    "keys: the signing certificate is %zu characters of PEM; IAM "
+			    "Identity Center accepts at most %d",
+			    strlen(idp->active->cert_pem), FB_SAML_AWS_IDC_CERT_MAX);
+	}
+	fb_saml_idp_free(idp);
+	return FB_OK;
+}

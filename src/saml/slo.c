@@ -1,0 +1,209 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* saml/slo.c: SP-initiated single logout: the LogoutRequest checked, a signed LogoutResponse back. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <libxml/tree.h>
+#include <lasso/lasso.h>
+#include <lasso/xml/saml-2.0/samlp2_authn_request.h>
+#include <lasso/xml/saml-2.0/samlp2_logout_request.h>
+#include <zlib.h>
+
+#include "core/core.h"
+#include "saml/saml.h"
+#include "saml/internal.h"
+
+/* Raw DEFLATE of n bytes for the Redirect binding (new, *outlen). */
+static unsigned char *
+deflate_raw(const char *in, size_t n, size_t *outlen)
+{
+	z_stream z;
+	uLong cap = compressBound((uLong)n) + 64;
+	unsigned char *out = fb_xmalloc(cap);
+
+	memset(&z, 0, sizeof(z));
+	if (deflateInit2(&z, Z_BEST_COMPRESSION, Z_DEFLATED, -MAX_WBITS, 8, Z_DEFAULT_STRATEGY) !=
+	    Z_OK) {
+		free(out);
+		return NULL;
+	}
+	z.next_in = (unsigned char *)(uintptr_t)in;
+	z.avail_in = (uInt)n;
+	z.next_out = out;
+	z.avail_out = (uInt)cap;
+	if (deflate(&z, Z_FINISH) != Z_STREAM_END) {
+		deflateEnd(&z);
+		free(out);
+		return NULL;
+	}
+	*outlen = cap - z.avail_out;
+	deflateEnd(&z);
+	return out;
+}
+
+/* The LogoutResponse document (unsigned) for the request in. New. */
+static xmlDocPtr
+logout_response(struct fb_saml_idp *idp, const struct fb_saml_incoming *in, const char *dest)
+{
+	xmlDocPtr doc = xmlNewDoc(BAD_CAST "1.0");
+	xmlNodePtr resp = xmlNewNode(NULL, BAD_CAST "LogoutResponse"), st, code;
+	xmlNsPtr samlp = xmlNewNs(resp, BAD_CAST FB_SAML_NS_PROTOCOL, BAD_CAST "samlp");
+	xmlNsPtr saml = xmlNewNs(resp, BAD_CAST FB_SAML_NS_ASSERTION, BAD_CAST "saml");
+	char *id = fb_saml_id_new(), now[32];
+
+	fb_saml_time(fb_time_now(), now, sizeof(now));
+	xmlSetNs(resp, samlp);
+	xmlDocSetRootElement(doc, resp);
+	xmlSetProp(resp, BAD_CAST "ID", BAD_CAST id);
+	xmlSetProp(resp, BAD_CAST "Version", BAD_CAST "2.0");
+	xmlSetProp(resp, BAD_CAST "IssueInstant", BAD_CAST now);
+	xmlSetProp(resp, BAD_CAST "Destination", BAD_CAST dest);
+	xmlSetProp(resp, BAD_CAST "InResponseTo", BAD_CAST in->id);
+	xmlNewTextChild(resp, saml, BAD_CAST "Issuer", BAD_CAST idp->entity_id);
+	st = xmlNewChild(resp, samlp, BAD_CAST "Status", NULL);
+	code = xmlNewChild(st, samlp, BAD_CAST "StatusCode", NULL);
+	xmlSetProp(code, BAD_CAST "Value", BAD_CAST FB_SAML_STATUS_SUCCESS);
+	free(id);
+	return doc;
+}
+
+/* The Redirect-binding URL of a LogoutResponse: deflated, signed query (Bindings 3.4.4.1). */
+static enum fb_status
+redirect_url(const struct fb_saml_sp *sp, xmlDocPtr doc, const char *endpoint,
+    const char *relay_state, char **out, struct fb_err *err)
+{
+	enum fb_conf_saml_alg alg = sp->conf->signature_algorithm;
+	size_t xlen = 0, dlen = 0;
+	char *xml = fb_saml_doc_dump(doc, &xlen), *b64 = NULL, *sig = NULL;
+	unsigned char *def = deflate_raw(xml, xlen, &dlen);
+	struct fb_buf q;
+	enum fb_status r = FB_ERR_INTERNAL;
+
+	*out = NULL;
+	fb_buf_init(&q, 16 * FB_SAML_MESSAGE_MAX);
+	if (def == NULL) {
+		fb_err_set(err, r, "deflate failed");
+		goto out;
+	}
+	b64 = fb_saml_b64(def, dlen);
+	fb_buf_addf(&q, NULL, "SAMLResponse=");
+	fb_saml_url_encode(&q, b64, NULL);
+	if (relay_state != NULL) {
+		fb_buf_addf(&q, NULL, "&RelayState=");
+		fb_saml_url_encode(&q, relay_state, NULL);
+	}
+	fb_buf_addf(&q, NULL, "&SigAlg=");
+	fb_saml_url_encode(&q, fb_saml_alg_uri(alg), NULL);
+	if ((r = fb_saml_query_sign(sp->sign_key, alg, q.data, &sig, err)) != FB_OK)
+		goto out;
+	fb_buf_addf(&q, NULL, "&Signature=");
+	fb_saml_url_encode(&q, sig, NULL);
+	*out = fb_xasprintf("%s%c%s", endpoint, strchr(endpoint, '?') != NULL ? '&' : '?', q.data);
+	r = FB_OK;
+out:
+	fb_buf_cleanup(&q);
+	free(sig);
+	free(b64);
+	free(def);
+	free(xml);
+	return r;
+}
+
+enum fb_status
+fb_saml_logout(struct fb_saml_idp *idp, struct fb_store *store, enum fb_saml_binding binding,
+    const char *query, const char *saml_request, const char *relay_state, const char *reqid,
+    struct fb_saml_reply *reply, struct fb_err *err)
+{
+	struct fb_saml_incoming in;
+	const struct fb_saml_endpoint *ep = NULL;
+	LassoLogout *logout = NULL;
+	xmlDocPtr doc = NULL;
+	const char *want = binding == FB_SAML_POST ? FB_SAML_BINDING_POST_URI
+	                                           : FB_SAML_BINDING_REDIRECT_URI;
+	enum fb_status r;
+	int rc;
+
+	if ((r = fb_saml_incoming_decode(idp, binding, query, saml_request, relay_state,
+	         "LogoutRequest", reqid, &in, reply, err)) != FB_OK)
+		goto out;
+	if (in.destination != NULL && strcmp(in.destination, idp->slo_url) != 0) {
+		fb_saml_reply_page(reply, 400, "saml_request_invalid", "Bad sign-out request",
+		    "The request's Destination is not this identity provider's sign-out URL.");
+		fb_audit(reqid, reply->event, "sp=%s: Destination %s", in.sp->conf->name,
+		    in.destination);
+		r = fb_err_set(err, FB_ERR_PROTOCOL, "saml: LogoutRequest Destination mismatch");
+		goto out;
+	}
+	logout = lasso_logout_new(idp->server);
+	lasso_profile_set_signature_verify_hint(LASSO_PROFILE(logout),
+	    in.sp->require_signed ? LASSO_PROFILE_SIGNATURE_VERIFY_HINT_FORCE
+	                          : LASSO_PROFILE_SIGNATURE_VERIFY_HINT_MAYBE);
+	rc = lasso_logout_process_request_msg(logout, in.msg);
+	if (!LASSO_IS_SAMLP2_LOGOUT_REQUEST(LASSO_PROFILE(logout)->request)) {
+		fb_saml_reply_page(reply, 400, "saml_request_invalid", "Bad sign-out request",
+		    "lasso cannot read the request: %s.", lasso_strerror(rc));
+		fb_audit(reqid, reply->event, "sp=%s: %s", in.sp->conf->name, reply->detail);
+		r = fb_err_set(err, FB_ERR_INVALID, "saml: LogoutRequest unreadable");
+		goto out;
+	}
+	if ((r = fb_saml_incoming_signature(&in, LASSO_PROFILE(logout)->signature_status, reqid,
+	         reply, err)) != FB_OK ||
+	    (r = fb_saml_incoming_fresh(idp, &in, reqid, reply, err)) != FB_OK ||
+	    (r = fb_saml_incoming_replay(idp, store, &in, reqid, reply, err)) != FB_OK)
+		goto out;
+	/* The response goes back over the binding the request used when the SP declares it. */
+	for (size_t i = 0; i < in.sp->md.nslo && ep == NULL; i++)
+		if (in.sp->md.slo[i].binding != NULL && strcmp(in.sp->md.slo[i].binding, want) == 0)
+			ep = &in.sp->md.slo[i];
+	for (size_t i = 0; i < in.sp->md.nslo && ep == NULL; i++)
+		if (in.sp->md.slo[i].binding != NULL &&
+		    (fb_saml_is_post(in.sp->md.slo[i].binding) ||
+		        strcmp(in.sp->md.slo[i].binding, FB_SAML_BINDING_REDIRECT_URI) == 0))
+			ep = &in.sp->md.slo[i];
+	fb_saml_reply_cleanup(reply);
+	if (ep == NULL) {
+		/* Nowhere to send a LogoutResponse: the person sees a page. */
+		fb_saml_reply_page(reply, 200, NULL, "Signed out",
+		    "You are signed out of %s. You can close this window.",
+		    in.sp->conf->display_name);
+		r = FB_OK;
+		goto out;
+	}
+	{
+		const char *dest = ep->response_url != NULL ? ep->response_url : ep->url;
+
+		doc = logout_response(idp, &in, dest);
+		if (fb_saml_is_post(ep->binding)) {
+			size_t len = 0;
+			char *xml;
+
+			if ((r = fb_saml_sign_node(doc, xmlDocGetRootElement(doc), in.sp->sign_key,
+			         in.sp->conf->signature_algorithm, 1, err)) != FB_OK)
+				goto fail;
+			xml = fb_saml_doc_dump(doc, &len);
+			reply->post_url = fb_xstrdup(dest);
+			reply->post_field = "SAMLResponse";
+			reply->post_value = fb_saml_b64(xml, len);
+			reply->relay_state = in.relay_state != NULL ? fb_xstrdup(in.relay_state) : NULL;
+			free(xml);
+		} else if ((r = redirect_url(in.sp, doc, dest, in.relay_state, &reply->redirect_url,
+		                err)) != FB_OK) {
+			goto fail;
+		}
+		reply->http_status = 200;
+	}
+	fb_log(FB_LOG_INFO, "saml: logout requested by %s", in.sp->conf->name);
+	r = FB_OK;
+	goto out;
+fail:
+	fb_saml_reply_page(reply, 500, "saml_internal", "Sign-out failed",
+	    "The sign-out response could not be built. The administrator will find the reason in "
+	    "the log.");
+out:
+	if (doc != NULL)
+		xmlFreeDoc(doc);
+	if (logout != NULL)
+		lasso_logout_destroy(logout);
+	fb_saml_incoming_cleanup(&in);
+	return r;
+}

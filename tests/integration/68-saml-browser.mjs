@@ -1,0 +1,123 @@
+// SPDX-License-Identifier: Apache-2.0
+// 68: the AWS console way in, in headless Chromium (Debian's /usr/bin/chromium driven by
+// playwright-core from tests/peers): sign in locally, click the AWS app on the dashboard,
+// and let the broker's auto-submitting form POST the SAMLResponse to the AWS stand-in ACS
+// (tests/peers/aws/acs.py), which validates it with a SAML library and AWS's rules and
+// answers with a JSON verdict. A second run with JavaScript off uses the form's button.
+// Run by 68-saml-browser.py, which starts both servers and passes:
+//   FB_BASE_URL, FB_USER, FB_PASSWORD, FB_PEERS (tests/peers), FB_ACS_URL (the stand-in),
+//   FB_APP_NAME (the dashboard link's text), FB_ARTIFACTS (screenshots; optional).
+// Prints one line per step; exits 0 when every step passed, 1 otherwise.
+
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+
+const env = (name) => {
+  const v = process.env[name];
+  if (v === undefined || v === '') {
+    console.error(`68-saml-browser: ${name} is not set`);
+    process.exit(2);
+  }
+  return v;
+};
+const base = env('FB_BASE_URL');
+const user = env('FB_USER');
+const password = env('FB_PASSWORD');
+const peers = env('FB_PEERS');
+const acsUrl = env('FB_ACS_URL');
+const appName = env('FB_APP_NAME');
+const artifacts = process.env.FB_ARTIFACTS || '';
+
+const require = createRequire(path.join(peers, 'package.json'));
+const { chromium } = require('playwright-core');
+
+let failures = 0;
+function expect(cond, msg) {
+  if (cond) {
+    console.log(`ok   ${msg}`);
+  } else {
+    failures++;
+    console.log(`FAIL ${msg}`);
+  }
+}
+
+async function shot(page, name) {
+  if (!artifacts) return;
+  fs.mkdirSync(artifacts, { recursive: true });
+  await page.screenshot({ path: path.join(artifacts, `68-${name}.png`), fullPage: true });
+}
+
+// One sign-in and one click on the AWS app; javaScript false: the <noscript> button.
+async function run(javaScript) {
+  const tag = javaScript ? 'script' : 'noscript';
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'fb-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    javaScriptEnabled: javaScript,
+    viewport: { width: 1280, height: 800 },
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  const page = context.pages()[0] || await context.newPage();
+  page.setDefaultTimeout(20000);
+  const csp = [];
+  page.on('console', (m) => {
+    if (/Content Security Policy|Refused to/i.test(m.text())) csp.push(m.text());
+  });
+  try {
+    await page.goto(`${base}/login`);
+    await page.getByLabel('Username').fill(user);
+    await page.getByLabel('Password').fill(password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForLoadState();
+    expect(new URL(page.url()).pathname === '/', `${tag}: signed in, on the dashboard (${page.url()})`);
+    await shot(page, `${tag}-dashboard`);
+    const link = page.getByRole('link', { name: appName });
+    const listed = await link.count() === 1;
+    expect(listed, `${tag}: the dashboard lists "${appName}"`);
+    const posted = page.waitForRequest((r) => r.url() === acsUrl && r.method() === 'POST');
+    const landed = page.waitForURL(acsUrl, { timeout: 20000 });
+    if (listed) {
+      const href = await link.getAttribute('href');
+      expect(/\/saml\/idp\/init\/[a-z0-9_-]+$/.test(href || ''), `${tag}: it links the start URL (${href})`);
+      await link.click();
+    } else {
+      // Still check the rest of the way in (already failed above): the start URL itself.
+      await page.goto(`${base}/saml/idp/init/aws`);
+    }
+    if (!javaScript) {
+      await page.waitForLoadState();
+      await shot(page, `${tag}-form`);
+      await page.getByRole('button').first().click();
+    }
+    const req = await posted;
+    await landed;
+    const form = new URLSearchParams(req.postData() || '');
+    expect(form.has('SAMLResponse'), `${tag}: the form POSTed a SAMLResponse to the ACS`);
+    const body = await page.locator('body').innerText();
+    let verdict = {};
+    try {
+      verdict = JSON.parse(body);
+    } catch (e) {
+      verdict = { ok: false, error: `not JSON: ${body.slice(0, 300)}` };
+    }
+    expect(verdict.ok === true, `${tag}: the stand-in accepted it (${verdict.error || 'all rules ok'})`);
+    expect(Array.isArray(verdict.roles) && verdict.roles.length > 0, `${tag}: with a Role`);
+    expect(csp.length === 0, `${tag}: no Content-Security-Policy refusal (${csp.join(' | ')})`);
+    await shot(page, `${tag}-acs`);
+  } catch (e) {
+    expect(false, `${tag}: ${e.message.split('\n')[0]}`);
+    await shot(page, `${tag}-error`).catch(() => {});
+  } finally {
+    await context.close();
+    fs.rmSync(profile, { recursive: true, force: true });
+  }
+}
+
+await run(true);
+await run(false);
+if (failures === 0) console.log('browser: all steps passed');
+process.exit(failures === 0 ? 0 : 1);

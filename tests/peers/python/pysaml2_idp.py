@@ -1,0 +1,87 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
+"""A reference IdP built on pysaml2, used only to test the peers themselves
+(61-saml-peers.py): it issues known-good Responses, and variants that each
+break one rule, so the validators and the AWS stand-in are shown to accept
+good input and reject bad input before they judge fedbroker.
+"""
+
+import atexit
+import os
+import re
+import shutil
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+
+import peer_common as pc  # noqa: E402
+
+from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT  # noqa: E402
+from saml2.config import IdPConfig  # noqa: E402
+from saml2.metadata import entity_descriptor  # noqa: E402
+from saml2.saml import NameID  # noqa: E402
+from saml2.server import Server  # noqa: E402
+
+
+class IdP:
+    """entity_id, base URL for endpoints, and a list of SP metadata texts."""
+
+    def __init__(self, entity_id, base_url, sp_metadata, key=None, cert=None, lifetime=None):
+        self.tmp = tempfile.mkdtemp(prefix="pysaml2-idp-")
+        atexit.register(shutil.rmtree, self.tmp, True)  # xmlsec1 reads the key per signature
+        if key is None:
+            key, cert = pc.make_keypair(self.tmp, "idp")
+        self.key, self.cert = key, cert
+        md_files = []
+        for i, text in enumerate(sp_metadata):
+            p = os.path.join(self.tmp, "sp%d.xml" % i)
+            with open(p, "w") as f:
+                # pysaml2 drops expired metadata (AWS's fixture expired in 2019)
+                # and releases only requested attributes (AWS's metadata does not
+                # request SessionDuration & co.): neither matters for a test IdP.
+                text = re.sub(r'\svalidUntil="[^"]*"', "", text)
+                text = re.sub(r"<(\w+:)?AttributeConsumingService\b.*?</(\w+:)?"
+                              r"AttributeConsumingService>", "", text, flags=re.S)
+                f.write(text)
+            md_files.append(p)
+        cfg = {
+            "entityid": entity_id,
+            "service": {"idp": {
+                "endpoints": {
+                    "single_sign_on_service": [(base_url + "/sso", BINDING_HTTP_REDIRECT),
+                                               (base_url + "/sso", BINDING_HTTP_POST)],
+                    "single_logout_service": [(base_url + "/slo", BINDING_HTTP_REDIRECT),
+                                              (base_url + "/slo", BINDING_HTTP_POST)],
+                },
+                "name_id_format": [pc.NAMEID_PERSISTENT, pc.NAMEID_EMAIL],
+                "policy": {"default": {"entity_categories": [], "attribute_restrictions": None,
+                                       "lifetime": lifetime or {"minutes": 5}}},
+            }},
+            "key_file": key, "cert_file": cert,
+            "metadata": {"local": md_files},
+            "xmlsec_binary": pc.XMLSEC1,
+        }
+        self.config = IdPConfig()
+        self.config.load(cfg)
+        self.server = Server(config=self.config)
+        self.entity_id = entity_id
+
+    def metadata(self):
+        return str(entity_descriptor(self.config))
+
+    def response(self, sp_entity_id, acs, name_id="alice@example.com",
+                 name_id_format=pc.NAMEID_PERSISTENT, attributes=None, in_response_to=None,
+                 sign_response=True, sign_assertion=True, sig_alg=pc.SIG_RSA_SHA256,
+                 digest_alg=pc.DIGEST_SHA256):
+        """The base64 SAMLResponse pysaml2 makes (a Response pysaml2 considers correct)."""
+        resp = self.server.create_authn_response(
+            attributes or {}, in_response_to=in_response_to, destination=acs,
+            sp_entity_id=sp_entity_id, name_id=NameID(format=name_id_format, text=name_id),
+            sign_response=sign_response, sign_assertion=sign_assertion, sign_alg=sig_alg,
+            digest_alg=digest_alg, authn={"class_ref": "urn:oasis:names:tc:SAML:2.0:ac:classes:"
+                                          "PasswordProtectedTransport"})
+        import base64
+        return base64.b64encode(str(resp).encode()).decode("ascii")
