@@ -169,5 +169,44 @@ class CheckConfig(harness.TestCase):
         self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
 
 
+    # ---- what the file names: mapping rules (issue 3) and SAML SPs (issue 5)
+    def test_mapping_syntax_error_is_placed(self):
+        d = self.tmpdir()
+        os.mkdir(os.path.join(d, "m"))
+        with open(os.path.join(d, "m", "good.py"), "w") as f:
+            f.write("return user.username\n")
+        with open(os.path.join(d, "m", "bad.py"), "w") as f:
+            f.write("x = 1\nreturn [x,\n")
+        with open(os.path.join(d, "m", "worse.py"), "w") as f:
+            f.write("return undefined_name\n")
+        p = os.path.join(d, "fedbroker.yaml")
+        with open(p, "w") as f:
+            f.write("mappings:\n  dir: m\n")
+        cp = harness.run(["check-config", p])
+        self.assertNoCrash(cp, "check-config")
+        out = cp.stdout + cp.stderr
+        self.assertEqual(cp.returncode, 1, out)
+        # Every failing file, each with its own line and column.
+        self.assertRegex(out, r"m/bad\.py:[23]:\d+: ", out)
+        self.assertRegex(out, r"m/worse\.py:1:\d+: .*undefined_name", out)
+        self.assertNotIn("good.py", out)
+        self.assertIn("2 errors", out)
+
+    def test_unknown_sp_metadata_is_an_error(self):
+        d = self.tmpdir()
+        md = os.path.join(d, "sp.xml")
+        with open(md, "w") as f:
+            f.write("<md:EntityDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\" "
+                    "entityID=\"https://sp.example.test\"/>\n")
+        p = os.path.join(d, "fedbroker.yaml")
+        with open(p, "w") as f:
+            f.write("server:\n  public_url: https://idp.example.test\nsaml:\n"
+                    "  service_providers:\n    - name: nosso\n      metadata: sp.xml\n")
+        cp = harness.run(["check-config", p])
+        self.assertNoCrash(cp, "check-config")
+        out = cp.stdout + cp.stderr
+        self.assertEqual(cp.returncode, 1, out)
+        self.assertRegex(out, r"%s:\d+:\d+: saml\.service_providers\[0\]" % re.escape(p), out)
+
 if __name__ == "__main__":
     harness.main()

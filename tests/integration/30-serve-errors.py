@@ -39,6 +39,17 @@ class ServeErrors(harness.TestCase):
         self.assertRegex(out, r"%s:5:\d+: log\.level: " % srv.config)
         self.assertNotIn("listening on", out)
 
+    def test_broken_mapping(self):
+        srv = self.server()
+        mdir = os.path.join(os.path.dirname(srv.config), "rules")
+        os.makedirs(mdir, exist_ok=True)
+        with open(os.path.join(mdir, "bad.py"), "w") as f:
+            f.write("x = (1\n")
+        srv.write_config(text="mappings:\n  dir: rules\n")
+        out = self.fails(srv)
+        self.assertRegex(out, r"rules/bad\.py:\d+:\d+: ")
+        self.assertNotIn("listening on", out)
+
     def test_missing_config_file(self):
         srv = self.server()
         os.unlink(srv.config)

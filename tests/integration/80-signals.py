@@ -77,6 +77,32 @@ class Signals(harness.TestCase):
             harness.parse_logfmt(l)
         srv.stop()
 
+    def test_reload_with_broken_mapping_keeps_serving(self):
+        srv = self.server()
+        mdir = os.path.join(os.path.dirname(srv.config), "rules")
+        os.makedirs(mdir, exist_ok=True)
+        with open(os.path.join(mdir, "ok.py"), "w") as f:
+            f.write("return user.username\n")
+        srv.write_config(text="mappings:\n  dir: rules\n")
+        srv.start()
+        pids = srv.workers_pids()
+        with open(os.path.join(mdir, "ok.py"), "w") as f:
+            f.write("return user.username +\n")
+        off = srv.log_size()
+        srv.signal(signal.SIGHUP)
+        line = None
+        deadline = time.time() + 10
+        while time.time() < deadline and line is None:
+            for l in srv.lines_since(off):
+                if "ok.py:" in l:
+                    line = l
+            time.sleep(0.1)
+        self.assertIsNotNone(line, "the rule's position is logged\n" + srv.logs())
+        self.assertRegex(line, r"rules/ok\.py:1:\d+")
+        self.assertEqual(srv.http("GET", "/healthz").status, 200)
+        self.assertEqual(srv.workers_pids(), pids, "the old workers keep serving")
+        srv.stop()
+
     def test_request_in_flight_during_reload(self):
         srv = self.server(conf={"server": {"limits": {"request_timeout": "20s"}}})
         srv.start()
