@@ -162,6 +162,13 @@ void fb_buf_init(struct fb_buf *b, size_t max);
 enum fb_status fb_buf_add(struct fb_buf *b, const void *p, size_t n, struct fb_err *err);
 enum fb_status fb_buf_addf(struct fb_buf *b, struct fb_err *err, const char *fmt, ...)
     FB_PRINTF(3, 4);
+/*
+ * Appends s escaped for HTML and XML: & < > " ' become entities, so the
+ * result is safe in element content and in a double- or single-quoted
+ * attribute value. NULL appends nothing. FB_ERR_LIMIT when b's bound is
+ * reached.
+ */
+enum fb_status fb_buf_add_escaped(struct fb_buf *b, const char *s, struct fb_err *err);
 /* Returns the data (new, caller frees) and leaves b empty. */
 char *fb_buf_take(struct fb_buf *b);
 void fb_buf_reset(struct fb_buf *b);

@@ -157,6 +157,49 @@ fb_buf_addf(struct fb_buf *b, struct fb_err *err, const char *fmt, ...)
 	return r;
 }
 
+enum fb_status
+fb_buf_add_escaped(struct fb_buf *b, const char *s, struct fb_err *err)
+{
+	const char *run;
+
+	if (s == NULL)
+		return FB_OK;
+	run = s;
+	for (const char *p = s;; p++) {
+		const char *ent = NULL;
+
+		switch (*p) {
+		case '&':
+			ent = "&amp;";
+			break;
+		case '<':
+			ent = "&lt;";
+			break;
+		case '>':
+			ent = "&gt;";
+			break;
+		case '"':
+			ent = "&quot;";
+			break;
+		case '\'':
+			ent = "&#39;";
+			break;
+		case '\0':
+			return fb_buf_add(b, run, (size_t)(p - run), err);
+		default:
+			break;
+		}
+		if (ent != NULL) {
+			enum fb_status r;
+
+			if ((r = fb_buf_add(b, run, (size_t)(p - run), err)) != FB_OK ||
+			    (r = fb_buf_add(b, ent, strlen(ent), err)) != FB_OK)
+				return r;
+			run = p + 1;
+		}
+	}
+}
+
 char *
 fb_buf_take(struct fb_buf *b)
 {

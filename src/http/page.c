@@ -59,51 +59,6 @@ static const char style_sheet[] =
     ".who{color:#4b5563}"
     "details{margin-top:1rem}";
 
-/* ---- escaping -------------------------------------------------------------- */
-
-enum fb_status
-fb_http_html_escape(struct fb_buf *b, const char *s, struct fb_err *err)
-{
-	const char *run;
-
-	if (s == NULL)
-		return FB_OK;
-	run = s;
-	for (const char *p = s;; p++) {
-		const char *ent = NULL;
-
-		switch (*p) {
-		case '&':
-			ent = "&amp;";
-			break;
-		case '<':
-			ent = "&lt;";
-			break;
-		case '>':
-			ent = "&gt;";
-			break;
-		case '"':
-			ent = "&quot;";
-			break;
-		case '\'':
-			ent = "&#39;";
-			break;
-		case '\0':
-			return fb_buf_add(b, run, (size_t)(p - run), err);
-		default:
-			break;
-		}
-		if (ent != NULL) {
-			enum fb_status r;
-
-			if ((r = fb_buf_add(b, run, (size_t)(p - run), err)) != FB_OK ||
-			    (r = fb_buf_add(b, ent, strlen(ent), err)) != FB_OK)
-				return r;
-			run = p + 1;
-		}
-	}
-}
-
 /* ---- pages ------------------------------------------------------------------ */
 
 static void
@@ -117,7 +72,7 @@ static void
 page_text(struct fb_http_page *p, const char *s)
 {
 	if (p->st == FB_OK)
-		p->st = fb_http_html_escape(&p->b, s, NULL);
+		p->st = fb_buf_add_escaped(&p->b, s, NULL);
 }
 
 void

@@ -75,12 +75,6 @@ int fb_http_form_content_type_check(const char *content_type);
 /* Most bytes a page may have (far more than any page here needs). */
 #define FB_HTTP_PAGE_MAX (256 * 1024)
 
-/*
- * Appends s HTML-escaped to b: & < > " ' become entities, so the result is
- * safe in element content and in a double- or single-quoted attribute
- * value. NULL appends nothing. FB_ERR_LIMIT when b's bound is reached.
- */
-enum fb_status fb_http_html_escape(struct fb_buf *b, const char *s, struct fb_err *err);
 
 /*
  * A page being written. Members are private; use the API. Errors are

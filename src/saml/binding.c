@@ -366,34 +366,6 @@ const char fb_saml_form_csp[] =
     "default-src 'none'; script-src 'sha256-8lDeP0UDwCO6/RhblgeH/ctdBzjVpJxrXizsnIk3cEQ='; "
     "frame-ancestors 'none'";
 
-/* Appends s HTML-escaped. */
-static void
-html_escape(struct fb_buf *b, const char *s)
-{
-	for (; s != NULL && *s != '\0'; s++) {
-		switch (*s) {
-		case '&':
-			fb_buf_add(b, "&amp;", 5, NULL);
-			break;
-		case '<':
-			fb_buf_add(b, "&lt;", 4, NULL);
-			break;
-		case '>':
-			fb_buf_add(b, "&gt;", 4, NULL);
-			break;
-		case '"':
-			fb_buf_add(b, "&quot;", 6, NULL);
-			break;
-		case '\'':
-			fb_buf_add(b, "&#39;", 5, NULL);
-			break;
-		default:
-			fb_buf_add(b, s, 1, NULL);
-			break;
-		}
-	}
-}
-
 enum fb_status
 fb_saml_reply_html(const struct fb_saml_reply *r, const char *org_name, char **out,
     struct fb_err *err)
@@ -408,19 +380,19 @@ fb_saml_reply_html(const struct fb_saml_reply *r, const char *org_name, char **o
 	    "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
 	    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
 	    "<title>Signing in</title></head>\n<body>\n<form method=\"post\" action=\"");
-	html_escape(&b, r->post_url);
+	fb_buf_add_escaped(&b, r->post_url, NULL);
 	fb_buf_addf(&b, NULL, "\">\n<input type=\"hidden\" name=\"%s\" value=\"", r->post_field);
-	html_escape(&b, r->post_value);
+	fb_buf_add_escaped(&b, r->post_value, NULL);
 	fb_buf_addf(&b, NULL, "\">\n");
 	if (r->relay_state != NULL) {
 		fb_buf_addf(&b, NULL, "<input type=\"hidden\" name=\"RelayState\" value=\"");
-		html_escape(&b, r->relay_state);
+		fb_buf_add_escaped(&b, r->relay_state, NULL);
 		fb_buf_addf(&b, NULL, "\">\n");
 	}
 	fb_buf_addf(&b, NULL, "<p>Signing you in");
 	if (org_name != NULL) {
 		fb_buf_addf(&b, NULL, " with ");
-		html_escape(&b, org_name);
+		fb_buf_add_escaped(&b, org_name, NULL);
 	}
 	fb_buf_addf(&b, NULL,
 	    "&hellip;</p>\n<noscript><p>JavaScript is off: press the button to "

@@ -18,31 +18,6 @@
 
 /* ---- the IdP's metadata ---------------------------------------------------------- */
 
-/* Appends s XML-escaped (attribute or text content). */
-static void
-xml_escape(struct fb_buf *b, const char *s)
-{
-	for (; *s != '\0'; s++) {
-		switch (*s) {
-		case '&':
-			fb_buf_add(b, "&amp;", 5, NULL);
-			break;
-		case '<':
-			fb_buf_add(b, "&lt;", 4, NULL);
-			break;
-		case '>':
-			fb_buf_add(b, "&gt;", 4, NULL);
-			break;
-		case '"':
-			fb_buf_add(b, "&quot;", 6, NULL);
-			break;
-		default:
-			fb_buf_add(b, s, 1, NULL);
-			break;
-		}
-	}
-}
-
 static void
 add_endpoints(struct fb_buf *b, const char *element, const char *url)
 {
@@ -51,7 +26,7 @@ add_endpoints(struct fb_buf *b, const char *element, const char *url)
 
 	for (size_t i = 0; i < 2; i++) {
 		fb_buf_addf(b, NULL, "  <md:%s Binding=\"%s\" Location=\"", element, bindings[i]);
-		xml_escape(b, url);
+		fb_buf_add_escaped(b, url, NULL);
 		fb_buf_addf(b, NULL, "\"/>\n");
 	}
 }
@@ -72,7 +47,7 @@ fb_saml_idp_metadata_build(const struct fb_conf *conf, const char *entity_id,
 	    "<md:EntityDescriptor xmlns:md=\"" FB_SAML_NS_METADATA "\" "
 	    "xmlns:ds=\"" FB_SAML_NS_DSIG "\" ID=\"%s\" entityID=\"",
 	    id);
-	xml_escape(&b, entity_id);
+	fb_buf_add_escaped(&b, entity_id, NULL);
 	fb_buf_addf(&b, NULL,
 	    "\">\n <md:IDPSSODescriptor WantAuthnRequestsSigned=\"%s\" "
 	    "protocolSupportEnumeration=\"" FB_SAML_NS_PROTOCOL "\">\n",
@@ -455,7 +430,7 @@ fb_saml_sp_metadata_build(const struct fb_conf_saml_sp *sp, char **out, struct f
 	fb_buf_addf(&b, NULL,
 	    "<md:EntityDescriptor xmlns:md=\"" FB_SAML_NS_METADATA "\" xmlns:ds=\"" FB_SAML_NS_DSIG
 	    "\" entityID=\"");
-	xml_escape(&b, sp->entity_id);
+	fb_buf_add_escaped(&b, sp->entity_id, NULL);
 	fb_buf_addf(&b, NULL,
 	    "\">\n <md:SPSSODescriptor AuthnRequestsSigned=\"%s\" WantAssertionsSigned=\"true\" "
 	    "protocolSupportEnumeration=\"" FB_SAML_NS_PROTOCOL "\">\n",
@@ -475,7 +450,7 @@ fb_saml_sp_metadata_build(const struct fb_conf_saml_sp *sp, char **out, struct f
 		fb_buf_addf(&b, NULL, "  <md:SingleLogoutService Binding=\"%s\" Location=\"",
 		    sp->slo_binding == FB_CONF_SAML_SLO_POST ? FB_SAML_BINDING_POST_URI
 		                                             : FB_SAML_BINDING_REDIRECT_URI);
-		xml_escape(&b, sp->slo_url);
+		fb_buf_add_escaped(&b, sp->slo_url, NULL);
 		fb_buf_addf(&b, NULL, "\"/>\n");
 	}
 	fb_buf_addf(&b, NULL, "  <md:NameIDFormat>%s</md:NameIDFormat>\n",
@@ -485,7 +460,7 @@ fb_saml_sp_metadata_build(const struct fb_conf_saml_sp *sp, char **out, struct f
 		    "  <md:AssertionConsumerService Binding=\"" FB_SAML_BINDING_POST_URI
 		    "\" index=\"%d\"%s Location=\"",
 		    sp->acs[i].index, sp->acs[i].is_default ? " isDefault=\"true\"" : "");
-		xml_escape(&b, sp->acs[i].url);
+		fb_buf_add_escaped(&b, sp->acs[i].url, NULL);
 		fb_buf_addf(&b, NULL, "\"/>\n");
 	}
 	fb_buf_addf(&b, NULL, " </md:SPSSODescriptor>\n</md:EntityDescriptor>\n");

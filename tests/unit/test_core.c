@@ -276,6 +276,27 @@ test_text(void)
 	CU_ASSERT_EQUAL(fb_utf8_check("\xf0\x9f\x98\x80", 4), 1);
 }
 
+/* HTML and XML escaping (pages, the SAML POST form, metadata). */
+static void
+test_buf_escaped(void)
+{
+	struct fb_buf b;
+
+	fb_buf_init(&b, 1024);
+	CU_ASSERT_EQUAL(fb_buf_add_escaped(&b, "<a href=\"x\" title='y'>&amp;</a>", NULL), FB_OK);
+	CU_ASSERT_STRING_EQUAL(b.data,
+	    "&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;&amp;amp;&lt;/a&gt;");
+	fb_buf_reset(&b);
+	CU_ASSERT_EQUAL(fb_buf_add_escaped(&b, NULL, NULL), FB_OK);
+	CU_ASSERT_EQUAL(fb_buf_add_escaped(&b, "plain \xc3\xa9t\xc3\xa9", NULL), FB_OK);
+	CU_ASSERT_STRING_EQUAL(b.data, "plain \xc3\xa9t\xc3\xa9");
+	fb_buf_cleanup(&b);
+	/* The bound holds. */
+	fb_buf_init(&b, 8);
+	CU_ASSERT_EQUAL(fb_buf_add_escaped(&b, "<<<", NULL), FB_ERR_LIMIT);
+	fb_buf_cleanup(&b);
+}
+
 int
 fb_test_core_register(void)
 {
@@ -288,6 +309,7 @@ fb_test_core_register(void)
 	    CU_add_test(s, "log level names", test_log_level_filter) == NULL ||
 	    CU_add_test(s, "errors carry place and message", test_err) == NULL ||
 	    CU_add_test(s, "bounded buffer", test_buf_limit) == NULL ||
+	    CU_add_test(s, "escaped for HTML and XML", test_buf_escaped) == NULL ||
 	    CU_add_test(s, "arena and disposers", test_arena) == NULL ||
 	    CU_add_test(s, "base64url", test_b64url) == NULL ||
 	    CU_add_test(s, "random tokens and hex", test_rand) == NULL ||

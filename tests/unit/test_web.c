@@ -133,26 +133,6 @@ test_form_content_type(void)
 /* ---- HTML ------------------------------------------------------------------------ */
 
 static void
-test_html_escape(void)
-{
-	struct fb_buf b;
-
-	fb_buf_init(&b, 1024);
-	CU_ASSERT_EQUAL(fb_http_html_escape(&b, "<a href=\"x\" title='y'>&amp;</a>", NULL), FB_OK);
-	CU_ASSERT_STRING_EQUAL(b.data,
-	    "&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;&amp;amp;&lt;/a&gt;");
-	fb_buf_reset(&b);
-	CU_ASSERT_EQUAL(fb_http_html_escape(&b, NULL, NULL), FB_OK);
-	CU_ASSERT_EQUAL(fb_http_html_escape(&b, "plain \xc3\xa9t\xc3\xa9", NULL), FB_OK);
-	CU_ASSERT_STRING_EQUAL(b.data, "plain \xc3\xa9t\xc3\xa9");
-	fb_buf_cleanup(&b);
-	/* The bound holds. */
-	fb_buf_init(&b, 8);
-	CU_ASSERT_EQUAL(fb_http_html_escape(&b, "<<<", NULL), FB_ERR_LIMIT);
-	fb_buf_cleanup(&b);
-}
-
-static void
 test_page(void)
 {
 	struct fb_conf *conf = NULL;
@@ -415,7 +395,6 @@ fb_test_web_register(void)
 	    CU_add_test(s, "form limits", test_form_limits) == NULL ||
 	    CU_add_test(s, "form invalid", test_form_invalid) == NULL ||
 	    CU_add_test(s, "form content type", test_form_content_type) == NULL ||
-	    CU_add_test(s, "html escape", test_html_escape) == NULL ||
 	    CU_add_test(s, "page layout", test_page) == NULL ||
 	    CU_add_test(s, "cookies", test_cookies) == NULL ||
 	    CU_add_test(s, "next guard (open redirect)", test_next_check) == NULL ||
