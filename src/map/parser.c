@@ -953,21 +953,22 @@ parse_not(struct parser *p)
 	return parse_comparison(p);
 }
 
+/* A left-associative chain of one boolean operator (tok, kind) over operands of sub. */
 static struct node *
-parse_and(struct parser *p)
+parse_bool_chain(struct parser *p, enum tok tok, enum nkind kind,
+    struct node *(*sub)(struct parser *))
 {
 	int chain = 0;
-	struct node *n = parse_not(p);
+	struct node *n = sub(p);
 
-	while (peek(p, 0)->t == T_AND) {
+	while (peek(p, 0)->t == tok) {
 		struct token t = next(p);
-		struct node *x = mk(p, E_AND, &t);
+		struct node *x = mk(p, kind, &t);
 
 		enter(p, &t);
 		chain++;
-
 		x->a = n;
-		x->b = parse_not(p);
+		x->b = sub(p);
 		n = x;
 	}
 	while (chain-- > 0)
@@ -976,25 +977,15 @@ parse_and(struct parser *p)
 }
 
 static struct node *
+parse_and(struct parser *p)
+{
+	return parse_bool_chain(p, T_AND, E_AND, parse_not);
+}
+
+static struct node *
 parse_or(struct parser *p)
 {
-	int chain = 0;
-	struct node *n = parse_and(p);
-
-	while (peek(p, 0)->t == T_OR) {
-		struct token t = next(p);
-		struct node *x = mk(p, E_OR, &t);
-
-		enter(p, &t);
-		chain++;
-
-		x->a = n;
-		x->b = parse_and(p);
-		n = x;
-	}
-	while (chain-- > 0)
-		leave(p);
-	return n;
+	return parse_bool_chain(p, T_OR, E_OR, parse_and);
 }
 
 static struct node *
