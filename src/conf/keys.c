@@ -1260,22 +1260,29 @@ out:
 	return out;
 }
 
+/* A name of 1 to 64 characters from allowed; what describes it in the problem. */
+static char *
+v_short_name(struct fb_conf_ctx *ctx, const struct fb_conf_place *pl, const char *path,
+    const char *v, const char *allowed, const char *what)
+{
+	size_t len = strlen(v);
+
+	if (len == 0 || len > 64 || strspn(v, allowed) != len) {
+		fb_conf_problem(ctx, pl, path, 1, "'%s' is not %s",
+		    len <= 64 && !has_control(v) ? v : "(too long or unprintable)", what);
+		return NULL;
+	}
+	return fb_xstrdup(v);
+}
+
 static char *
 v_sp_name(struct fb_conf_ctx *ctx, const struct fb_conf_place *pl, const char *path,
     const char *v)
 {
-	size_t len = strlen(v);
-
 	/* The name is a URL path segment (/saml/idp/init/<name>): keep it plain. */
-	if (len == 0 || len > 64 ||
-	    strspn(v, "-_0123456789abcdefghijklmnopqrstuvwxyz") != len) {
-		fb_conf_problem(ctx, pl, path, 1,
-		    "'%s' is not a service provider name: use 1 to 64 lowercase letters, digits, "
-		    "'_' or '-' (it appears in the URL /saml/idp/init/NAME)",
-		    len <= 64 && !has_control(v) ? v : "(too long or unprintable)");
-		return NULL;
-	}
-	return fb_xstrdup(v);
+	return v_short_name(ctx, pl, path, v, "-_0123456789abcdefghijklmnopqrstuvwxyz",
+	    "a service provider name: use 1 to 64 lowercase letters, digits, '_' or '-' (it "
+	    "appears in the URL /saml/idp/init/NAME)");
 }
 
 /* A URI (entity ids, audiences): 1..1024 printable ASCII characters with a scheme. */
@@ -1308,17 +1315,10 @@ static char *
 v_mapping_name(struct fb_conf_ctx *ctx, const struct fb_conf_place *pl, const char *path,
     const char *v)
 {
-	size_t len = strlen(v);
-
-	if (len == 0 || len > 64 ||
-	    strspn(v, "-_0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") != len) {
-		fb_conf_problem(ctx, pl, path, 1,
-		    "'%s' is not a mapping name: give the file name under mappings.dir without "
-		    ".py (1 to 64 letters, digits, '_' or '-')",
-		    len <= 64 && !has_control(v) ? v : "(too long or unprintable)");
-		return NULL;
-	}
-	return fb_xstrdup(v);
+	return v_short_name(ctx, pl, path, v,
+	    "-_0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
+	    "a mapping name: give the file name under mappings.dir without .py (1 to 64 "
+	    "letters, digits, '_' or '-')");
 }
 
 /* A SAML attribute Name: 1..1024 bytes of UTF-8 without control characters or spaces. */
