@@ -106,6 +106,11 @@ void fb_log_secret_add(const char *secret);
 void fb_log_secret_clear(void);
 /* Sets the process role written as proc= on every line ("master", "worker.1", ...). */
 void fb_log_proc_set(const char *proc);
+/*
+ * Calls hook(event, arg) after every audit line this process writes (the
+ * metrics count them); NULL removes it. The event is borrowed for the call.
+ */
+void fb_log_audit_hook_set(void (*hook)(const char *event, void *arg), void *arg);
 
 /*
  * Writes one event. cat is "app", "access" or "audit"; reqid may be NULL.

@@ -21,6 +21,8 @@ static char log_proc[32] = "main";
 static char *log_secrets[LOG_MAX_SECRETS];
 static size_t log_nsecrets;
 
+static void (*audit_hook)(const char *event, void *arg);
+static void *audit_hook_arg;
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
 void
@@ -151,6 +153,13 @@ emit_line(struct fb_buf *b)
 }
 
 void
+fb_log_audit_hook_set(void (*hook)(const char *event, void *arg), void *arg)
+{
+	audit_hook = hook;
+	audit_hook_arg = arg;
+}
+
+void
 fb_log_vwrite(enum fb_log_level level, const char *cat, const char *func, const char *reqid,
     const char *const *kv, const char *fmt, va_list ap)
 {
@@ -159,6 +168,7 @@ fb_log_vwrite(enum fb_log_level level, const char *cat, const char *func, const 
 	char *msg, *raw;
 	struct fb_buf b;
 	int lvl = level < FB_LOG_DEBUG || level > FB_LOG_ERROR ? FB_LOG_ERROR : (int)level;
+	const char *const *kv0 = kv;
 
 	if (level < fb_log_min_level && strcmp(cat, "audit") != 0)
 		return;
@@ -213,6 +223,10 @@ fb_log_vwrite(enum fb_log_level level, const char *cat, const char *func, const 
 	}
 	emit_line(&b);
 	fb_buf_cleanup(&b);
+	if (audit_hook != NULL && strcmp(cat, "audit") == 0)
+		for (; kv0 != NULL && kv0[0] != NULL && kv0[1] != NULL; kv0 += 2)
+			if (strcmp(kv0[0], "event") == 0)
+				audit_hook(kv0[1], audit_hook_arg);
 	free(msg);
 }
 

@@ -92,6 +92,7 @@ fb_daemon_worker_main(const struct fb_daemon_runtime *rt, int slot, const int *f
 
 	signal(SIGHUP, SIG_IGN); /* reloads are the master's business */
 	fb_http_libevent_log_init();
+	fb_log_audit_hook_set(fb_http_metrics_audit, metrics);
 	if (fb_store_open(rt->conf, &env.store, &err) != FB_OK ||
 	    fb_http_ops_register(router, rt->conf, &err) != FB_OK ||
 	    fb_http_web_routes_add(router, rt->conf, &err) != FB_OK ||

@@ -63,6 +63,8 @@ enum fb_http_route_result {
 /* Route label of requests that match no pattern (metrics, access log). */
 #define FB_HTTP_ROUTE_UNMATCHED "unmatched"
 
+/* Distinct audit event names counted (they are fixed strings in the code). */
+#define FB_HTTP_AUDIT_EVENTS_MAX 96
 /* Most routes a router holds (so metrics cardinality stays bounded). */
 #define FB_HTTP_ROUTES_MAX 64
 
@@ -190,6 +192,12 @@ void fb_http_metrics_observe(struct fb_http_metrics *m, const char *route, int c
 /* Sets the fedbroker_workers gauge; adds one to fedbroker_worker_restarts_total. */
 void fb_http_metrics_set_workers(struct fb_http_metrics *m, int n);
 void fb_http_metrics_worker_restarted(struct fb_http_metrics *m);
+/*
+ * Counts one audit event by name (fedbroker_audit_events_total{event});
+ * the signature of fb_log_audit_hook_set, arg being the metrics. Past
+ * FB_HTTP_AUDIT_EVENTS_MAX names, further ones count as "other".
+ */
+void fb_http_metrics_audit(const char *event, void *arg);
 /*
  * Appends the Prometheus text exposition (format 0.0.4) of every counter
  * to out. FB_ERR_LIMIT when out's bound is reached (err filled).

@@ -45,6 +45,7 @@ struct fb_http_metrics {
 	atomic_uint_fast64_t restarts;
 	int64_t start_time;
 	struct route_slot routes[ROUTE_SLOTS];
+	struct route_slot events[FB_HTTP_AUDIT_EVENTS_MAX + 1]; /* name and count only; 0 = other */
 };
 
 enum fb_status
@@ -61,6 +62,8 @@ fb_http_metrics_new(struct fb_http_metrics **out, struct fb_err *err)
 	m->start_time = fb_time_now();
 	snprintf(m->routes[0].name, sizeof(m->routes[0].name), "%s", FB_HTTP_ROUTE_UNMATCHED);
 	atomic_store(&m->routes[0].state, SLOT_READY);
+	snprintf(m->events[0].name, sizeof(m->events[0].name), "other");
+	atomic_store(&m->events[0].state, SLOT_READY);
 	*out = m;
 	return FB_OK;
 }
@@ -78,12 +81,12 @@ fb_http_metrics_free(struct fb_http_metrics *m)
  * same slot: one writes it, the other waits for it and finds its name.
  */
 static struct route_slot *
-route_slot(struct fb_http_metrics *m, const char *name)
+slot_find(struct route_slot *slots, size_t n, const char *name)
 {
 	if (strlen(name) >= ROUTE_NAME_MAX)
-		return &m->routes[0];
-	for (size_t i = 0; i < ROUTE_SLOTS; i++) {
-		struct route_slot *s = &m->routes[i];
+		return &slots[0];
+	for (size_t i = 0; i < n; i++) {
+		struct route_slot *s = &slots[i];
 		int st = atomic_load(&s->state);
 
 		if (st == SLOT_FREE) {
@@ -101,7 +104,22 @@ route_slot(struct fb_http_metrics *m, const char *name)
 		if (strcmp(s->name, name) == 0)
 			return s;
 	}
-	return &m->routes[0];
+	return &slots[0];
+}
+
+static struct route_slot *
+route_slot(struct fb_http_metrics *m, const char *name)
+{
+	return slot_find(m->routes, ROUTE_SLOTS, name);
+}
+
+void
+fb_http_metrics_audit(const char *event, void *arg)
+{
+	struct fb_http_metrics *m = arg;
+
+	if (m != NULL && event != NULL)
+		atomic_fetch_add(&slot_find(m->events, FB_HTTP_AUDIT_EVENTS_MAX + 1, event)->count, 1);
 }
 
 /*
@@ -268,6 +286,19 @@ fb_http_metrics_render(struct fb_http_metrics *m, struct fb_buf *out, struct fb_
 		/* _count equals the +Inf bucket, so the two always agree. */
 		ADD("fedbroker_http_request_duration_seconds_count{route=\"%s\"} %ju\n", esc,
 		    (uintmax_t)cum);
+	}
+
+	ADD("# HELP fedbroker_audit_events_total Audit events written (sign-ins, refusals, "
+	    "locks, SAML decisions), by event.\n"
+	    "# TYPE fedbroker_audit_events_total counter\n");
+	for (size_t i = 0; i <= FB_HTTP_AUDIT_EVENTS_MAX; i++) {
+		struct route_slot *s = &m->events[i];
+
+		if (atomic_load(&s->state) != SLOT_READY || atomic_load(&s->count) == 0)
+			continue;
+		label_escape(s->name, esc, sizeof(esc));
+		ADD("fedbroker_audit_events_total{event=\"%s\"} %ju\n", esc,
+		    (uintmax_t)atomic_load(&s->count));
 	}
 #undef ADD
 	rc = FB_OK;

@@ -591,7 +591,10 @@ answer(struct fb_saml_idp *idp, struct fb_store *store, const struct fb_saml_ans
 	reply->post_value = b64;
 	reply->relay_state = a->relay_state != NULL ? fb_xstrdup(a->relay_state) : NULL;
 	reply->http_status = 200;
-	fb_log(FB_LOG_INFO, "saml: %s signed in to %s (%s)", who->user->username, sp->conf->name,
+	/* Who was asserted to whom, as what: what a review correlates with the SP's own log. */
+	fb_audit(reqid, "saml_response_sent", "sp=%s user=%s nameid=%s (%s) acs=%s: %s",
+	    sp->conf->name, who->user->username, p.nameid != NULL ? p.nameid : "-",
+	    p.nameid_format != NULL ? p.nameid_format : "-", a->acs,
 	    a->in_response_to != NULL ? "SP-initiated" : "IdP-initiated");
 out:
 	prep_cleanup(&p);

@@ -239,6 +239,19 @@ class AwsClassic(harness.TestCase):
         self.assertTrue(aws_rules.check(resp, md)["ok"])
         srv.stop()
 
+    def test_each_response_is_audited_and_counted(self):
+        b = self.sign_in("alice")
+        off = self.srv.log_size()
+        fbsaml.response_of(self, self.init(b))
+        recs = fbsaml.audit_since(self.srv, off, "saml_response_sent")
+        self.assertTrue(recs, "an audit line names who was asserted to which SP")
+        self.assertIn("sp=aws", recs[0]["msg"])
+        self.assertIn("user=alice", recs[0]["msg"])
+        m = self.srv.http("GET", "/metrics")
+        self.assertEqual(m.status, 200)
+        self.assertRegex(m.body.decode(), r'fedbroker_audit_events_total\{event="saml_response_sent"\} [1-9]')
+        self.assertRegex(m.body.decode(), r'fedbroker_audit_events_total\{event="login_succeeded"\} [1-9]')
+
     def test_dashboard_links_the_start_url(self):
         b = self.sign_in("alice")
         p = b.get("/")

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* tests/unit/test_http.c: status table, router, request ids, framing, metrics, header sizes. */
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -457,6 +458,44 @@ render(struct fb_http_metrics *m)
 	return fb_buf_take(&b);
 }
 
+/* Audit lines are counted by event: the log's hook feeds the shared counters. */
+static void
+test_metrics_audit(void)
+{
+	struct fb_http_metrics *m = NULL;
+	struct fb_err err = {0};
+	char *text, name[32];
+	int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+	CU_ASSERT_EQUAL_FATAL(fb_http_metrics_new(&m, &err), FB_OK);
+	fb_log_setup(FB_LOG_LOGFMT, FB_LOG_ERROR, devnull);
+	fb_log_audit_hook_set(fb_http_metrics_audit, m);
+	fb_audit(NULL, "login_failed", "one");
+	fb_audit(NULL, "login_failed", "two");
+	fb_audit(NULL, "saml_sp_unknown", "three");
+	fb_log(FB_LOG_ERROR, "not an audit line");
+	/* Past the table's room, names count as "other": the cardinality stays bounded. */
+	for (int i = 0; i < FB_HTTP_AUDIT_EVENTS_MAX + 5; i++) {
+		snprintf(name, sizeof(name), "ev%d", i);
+		fb_http_metrics_audit(name, m);
+	}
+	fb_log_audit_hook_set(NULL, NULL);
+	fb_audit(NULL, "login_failed", "not counted");
+	fb_log_setup(FB_LOG_LOGFMT, FB_LOG_INFO, 2);
+	close(devnull);
+	text = render(m);
+	CU_ASSERT_TRUE(exposition_ok(text));
+	CU_ASSERT_PTR_NOT_NULL(strstr(text, "# TYPE fedbroker_audit_events_total counter\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(text, "fedbroker_audit_events_total{event=\"login_failed\"} 2\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(text, "fedbroker_audit_events_total{event=\"saml_sp_unknown\"} 1\n"));
+	/* 96 named slots, two taken above: ev0..ev93 fit, the last 7 count as "other". */
+	CU_ASSERT_PTR_NOT_NULL(strstr(text, "fedbroker_audit_events_total{event=\"ev93\"} 1\n"));
+	CU_ASSERT_PTR_NULL(strstr(text, "event=\"ev94\""));
+	CU_ASSERT_PTR_NOT_NULL(strstr(text, "fedbroker_audit_events_total{event=\"other\"} 7\n"));
+	free(text);
+	fb_http_metrics_free(m);
+}
+
 static void
 test_metrics_render(void)
 {
@@ -594,6 +633,7 @@ fb_test_http_register(void)
 	    CU_add_test(s, "request framing", test_framing) == NULL ||
 	    CU_add_test(s, "own reply rewrite", test_own_reply_rewrite) == NULL ||
 	    CU_add_test(s, "request id format", test_reqid_format) == NULL ||
+	    CU_add_test(s, "metrics count audit events", test_metrics_audit) == NULL ||
 	    CU_add_test(s, "metrics render", test_metrics_render) == NULL ||
 	    CU_add_test(s, "metrics shared across processes", test_metrics_shared) == NULL ||
 	    CU_add_test(s, "metrics route overflow", test_metrics_overflow) == NULL)
