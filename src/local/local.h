@@ -314,8 +314,9 @@ void fb_local_totp_enrolment_cleanup(struct fb_local_totp_enrolment *e);
  * an unknown/disabled account), FB_LOCAL_REPLAYED (the code's step was
  * used already: a code is accepted once, even across workers) or
  * FB_LOCAL_LOCKED. Failures count towards the limits like wrong
- * passwords. Audit events login_totp_ok, login_totp_failed,
- * login_totp_replayed. Status as fb_local_signin; FB_ERR_SIGNATURE or
+ * passwords. Audit events login_totp_ok, login_totp_replayed, and for a
+ * failure login_failed with reason=wrong_totp, malformed_totp, no_totp or
+ * replayed_totp (fb_local_lockout_fail). Status as fb_local_signin; FB_ERR_SIGNATURE or
  * FB_ERR_NOTFOUND when the stored secret cannot be opened (sealed with a
  * cookie key no longer configured: reset the user's MFA).
  */
@@ -348,7 +349,8 @@ void fb_local_codes_free(char **codes);
  * dashes are ignored. A code works once (atomic in the store).
  * FB_LOCAL_ACCEPTED, FB_LOCAL_REJECTED (wrong or used code, unknown or
  * disabled account) or FB_LOCAL_LOCKED; failures count towards the
- * limits. Audit events login_recovery_code_ok / login_recovery_code_failed.
+ * limits. Audit events login_recovery_code_ok, and for a failure
+ * login_failed with reason=wrong_recovery_code or malformed_recovery_code.
  */
 enum fb_status fb_local_recovery_signin(const struct fb_conf *conf, struct fb_store *st,
     const char *user_id, const char *code, const char *client_addr, const char *reqid,
