@@ -10,11 +10,15 @@
 #     redirect to the dashboard and gets it (3 requests), with local.password set to
 #     the lowest cost (t=1, 8 KiB) so that the HTTP, CSRF, session cookie and store path
 #     is what is measured. CLIENTS Python clients (keep-alive) run for DURATION seconds.
-# Prints both, and the cap the configured cost puts on sign-ins.
+#  3. GET /healthz requests per second on ONE worker, alone and while SIGNERS clients
+#     sign in over and over at the DEFAULT cost (t=3, 64 MiB): password hashing runs
+#     on the worker's CPU threads (server.cpu_threads), so the event loop keeps
+#     answering cheap requests; when it ran on the loop, the rate collapsed.
+# Prints them, and the cap the configured cost puts on sign-ins.
 # Installs nothing; loopback only; stops by itself.
 #
 #   bench/login.sh [PATH/TO/fedbroker]   (default: $FEDBROKER_BIN, ./src/fedbroker)
-#   env: CONFIG=fedbroker.yaml DURATION=5 WORKERS=<CPUs> CLIENTS=<2 x WORKERS>
+#   env: CONFIG=fedbroker.yaml DURATION=5 WORKERS=<CPUs> CLIENTS=<2 x WORKERS> SIGNERS=4
 #   bench/argon2 is looked for next to the binary's build tree (make bench/argon2).
 set -u
 bin=${1:-${FEDBROKER_BIN:-./src/fedbroker}}
@@ -142,4 +146,88 @@ awk -v v="$rate" -v n="$trips" -v t="$elapsed" -v w="$workers" 'BEGIN {
 	if (v > 0 && n > 0)
 		printf "at the configured cost, hashing alone caps sign-ins at about %.1f/s on %d workers (%.1f%% of the round-trip rate above)\n", v, w, 100 * v / (n / t)
 }'
+
+# ---- 3. /healthz on one worker during sign-ins at the default cost
+kill -TERM "$fbpid" 2>/dev/null && wait "$fbpid" 2>/dev/null
+fbpid=""
+signers=${SIGNERS:-4}
+port=$("$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+rm -rf "$tmp/state" && mkdir -m 700 "$tmp/state"
+cat >"$tmp/fedbroker.yaml" <<EOC
+server:
+  listen: ["127.0.0.1:$port"]
+  workers: 1
+  public_url: "http://127.0.0.1:$port"
+log:
+  level: warn
+  access: false
+local:
+  bootstrap: {enabled: false}
+  lockout: {max_failures: 100, per_address: {max_failures: 10000}}
+EOC
+echo "$password" | "$bin" user add bench --password-stdin --config "$tmp/fedbroker.yaml" \
+	--state-dir "$tmp/state" >"$tmp/useradd.out" 2>&1 || { cat "$tmp/useradd.out" >&2; exit 1; }
+"$bin" serve --config "$tmp/fedbroker.yaml" --state-dir "$tmp/state" >"$tmp/fb.out" 2>"$tmp/fb.err" &
+fbpid=$!
+PYTHONPATH="$src/tests/integration" "$py" - "$port" "$signers" "$duration" "$password" \
+	>"$tmp/hz" 2>"$tmp/hz.err" <<'EOP'
+import multiprocessing, sys, time
+import webclient
+
+port, signers, duration, password = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+
+def healthz_rate(secs):
+    b = webclient.Browser("127.0.0.1", port)
+    n, worst, end = 0, 0.0, time.time() + secs
+    while time.time() < end:
+        t = time.time()
+        if b.get("/healthz").status == 200:
+            n += 1
+        worst = max(worst, time.time() - t)
+    return n / secs, worst
+
+def signer(stop, q):
+    b = webclient.Browser("127.0.0.1", port, timeout=60)
+    n = other = 0
+    while not stop.is_set():
+        b.cookies.clear()
+        r = b.submit(b.get("/login"), "/login", {"username": "bench", "password": password})
+        if r.status == 303:
+            n += 1
+        else:
+            other += 1  # 503 when the CPU queue is full
+    q.put((n, other))
+
+deadline = time.time() + 20
+while True:
+    try:
+        webclient.Browser("127.0.0.1", port, timeout=2).get("/healthz")
+        break
+    except OSError:
+        if time.time() > deadline:
+            sys.exit("fedbroker did not start")
+        time.sleep(0.1)
+alone, worst_alone = healthz_rate(duration)
+stop, q = multiprocessing.Event(), multiprocessing.Queue()
+ps = [multiprocessing.Process(target=signer, args=(stop, q)) for _ in range(signers)]
+for p in ps:
+    p.start()
+time.sleep(0.5)
+busy, worst_busy = healthz_rate(duration)
+stop.set()
+res = [q.get() for _ in ps]
+for p in ps:
+    p.join()
+print("%.1f %.1f %.1f %.1f %d %d" % (alone, 1e3 * worst_alone, busy, 1e3 * worst_busy,
+                                     sum(r[0] for r in res), sum(r[1] for r in res)))
+EOP
+if [ $? -ne 0 ]; then
+	echo "healthz during sign-ins failed:" >&2
+	cat "$tmp/hz.err" "$tmp/fb.out" "$tmp/fb.err" >&2
+	exit 1
+fi
+read -r alone worst_alone busy worst_busy signed refused <"$tmp/hz"
+echo "GET /healthz on 1 worker, keep-alive, one client:"
+echo "  alone: $alone requests/s (slowest $worst_alone ms)"
+echo "  during $signers clients signing in at the default cost (t=3, 64 MiB): $busy requests/s (slowest $worst_busy ms); $signed sign-ins, $refused answered 503 (CPU queue full)"
 [ "$bad" -eq 0 ] || exit 1

@@ -67,6 +67,8 @@ struct fb_conf {
 	int64_t request_timeout;  /* seconds, whole request including body */
 	int64_t idle_timeout;     /* seconds a keep-alive connection may stay idle */
 	int64_t shutdown_timeout; /* seconds SIGTERM waits for in-flight requests */
+	int cpu_threads;	  /* server.cpu_threads (1): threads per worker for CPU jobs */
+	int cpu_queue;		  /* server.cpu_queue (32): CPU jobs a worker holds at most */
 
 	/* log: */
 	enum fb_log_format log_format;
@@ -104,6 +106,7 @@ struct fb_conf {
 	char *bootstrap_password;  /* local.bootstrap.password: resolved secret or NULL (random) */
 	char *bootstrap_token;     /* local.bootstrap.token: resolved secret or NULL (random) */
 	int lockout_max_failures;  /* local.lockout.max_failures (5) before delays start */
+	int lockout_addr_max_failures; /* local.lockout.per_address.max_failures (20), per address */
 	int64_t lockout_window;    /* local.lockout.window (15m) failures are counted in */
 	int64_t lockout_max_delay; /* local.lockout.max_delay (15m) the delay grows to */
 	int64_t recovery_lifetime; /* local.recovery_link_lifetime (30m) */

@@ -48,8 +48,9 @@ enum fb_http_method {
 
 /*
  * A handler answers req with one of the fb_http_reply* functions before it
- * returns (req is borrowed and invalid after the reply). arg is the
- * pointer given to fb_http_router_add.
+ * returns, or hands CPU work to fb_http_req_defer whose completion replies
+ * (req is borrowed and invalid after the reply). arg is the pointer given
+ * to fb_http_router_add.
  */
 typedef void fb_http_handler_fn(struct fb_http_req *req, void *arg);
 
@@ -170,6 +171,34 @@ const char *fb_http_reason(int code);
  * [A-Za-z0-9._-]. SECURITY: anything else from a peer is replaced.
  */
 int fb_http_reqid_check(const char *id);
+
+/* ---- deferred replies: CPU work off the event loop ------------------------ */
+
+/*
+ * The CPU part of a request (hashing a password), run on a thread of the
+ * worker's pool (server.cpu_threads). It may use only arg: never a
+ * request, the store, a libevent object or anything else of the loop.
+ */
+typedef void fb_http_work_fn(void *arg);
+/*
+ * Runs on the event loop thread once work(arg) returned, and owns arg.
+ * req is the request: reply to it as a handler would (it may also defer
+ * again). When the client went away meanwhile, req is still valid, the
+ * reply is dropped (fb_http_req_gone). req is NULL when the server is
+ * being freed before the job ran or completed: only free arg then.
+ */
+typedef void fb_http_done_fn(struct fb_http_req *req, void *arg);
+/*
+ * Instead of replying, a handler hands work(arg) to the worker's pool and
+ * returns; done(req, arg) replies later (see above). A drain waits for
+ * pending jobs. FB_ERR_LIMIT (err filled) when server.cpu_queue jobs are
+ * pending: nothing is queued, the handler still owns arg and must reply
+ * (503 with Retry-After).
+ */
+enum fb_status fb_http_req_defer(struct fb_http_req *req, fb_http_work_fn *work,
+    fb_http_done_fn *done, void *arg, struct fb_err *err);
+/* 1 when the client closed the connection while req was deferred. */
+int fb_http_req_gone(const struct fb_http_req *req);
 
 /* ---- metrics (shared by the master, workers and jobs) ---------------------- */
 

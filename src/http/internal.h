@@ -48,6 +48,8 @@ struct fb_http_req {
 	int tls;
 	int own_csp; /* the handler set its own Content-Security-Policy */
 	int close; /* the reply closes the connection (framing error, CONNECT) */
+	int deferred; /* a CPU job runs for it (fb_http_req_defer) */
+	int gone;     /* the client went away meanwhile: the reply is dropped */
 	int64_t start_us;
 };
 
@@ -69,6 +71,39 @@ void fb_http_security_headers_add(struct evkeyvalq *h, int tls, int own_csp);
 void fb_http_req_send(struct fb_http_req *req, int code, size_t bytes);
 /* 1 when the reply to req closes the connection (draining, or req->close). */
 int fb_http_req_closing(const struct fb_http_req *req);
+
+/* ---- the CPU pool of deferred replies (defer.c) ---- */
+
+struct fb_http_pool;
+
+/*
+ * Starts nthreads threads on a pool holding at most max jobs (queued,
+ * running or waiting for their completion), whose completions run on
+ * base's loop; idle(idle_arg) (may be NULL) is called on the loop each time
+ * the last pending job completed. New in *out (fb_http_pool_free).
+ * FB_ERR_IO / FB_ERR_INTERNAL when the eventfd or a thread cannot be made.
+ */
+enum fb_status fb_http_pool_new(struct event_base *base, size_t nthreads, size_t max,
+    void (*idle)(void *arg), void *idle_arg, struct fb_http_pool **out, struct fb_err *err);
+/*
+ * Queues work(arg) for a thread; done(req, arg) then runs on the loop
+ * (after fb_http_req_resume(req)). req (may be NULL) is borrowed. FB_ERR_LIMIT
+ * when max jobs are pending (nothing queued).
+ */
+enum fb_status fb_http_pool_submit(struct fb_http_pool *p, struct fb_http_req *req,
+    fb_http_work_fn *work, fb_http_done_fn *done, void *arg, struct fb_err *err);
+/* Jobs submitted whose completion has not run yet; 0 for NULL. */
+size_t fb_http_pool_pending(const struct fb_http_pool *p);
+/*
+ * Stops the threads (after the job each is running), then calls done(NULL,
+ * arg) for every job whose completion did not run, and drops its request
+ * (fb_http_req_drop). NULL is a no-op.
+ */
+void fb_http_pool_free(struct fb_http_pool *p);
+/* server.c: the request's CPU job is over (its completion runs next). NULL is a no-op. */
+void fb_http_req_resume(struct fb_http_req *req);
+/* server.c: frees a deferred request that will never be answered. NULL is a no-op. */
+void fb_http_req_drop(struct fb_http_req *req);
 
 /* Writes the access log line and counts the request in the metrics. */
 void fb_http_account(const struct fb_http_env *env, const char *method, const char *route,

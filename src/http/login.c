@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* http/login.c: the sign-in pages: username and password, the second factor, signing out. */
 #include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/core.h"
@@ -39,75 +40,133 @@ login_form(struct fb_http_web *w, int code, const char *error, const char *usern
 	fb_http_page_send(w->req, &p, code);
 }
 
+/* Answers a sign-in whose password step reached a verdict (att). */
 static void
-login_post(struct fb_http_web *w)
+login_verdict(struct fb_http_web *w, struct fb_local_attempt *att, const char *username)
 {
-	const char *username, *password;
-	struct fb_local_attempt att = {0};
 	struct fb_http_session s = {0};
 	struct fb_err err = {0};
 	const char *target;
 
-	if (fb_http_web_post(w) != 0)
-		return;
-	username = fb_http_form_get(w->form, "username");
-	password = fb_http_form_get(w->form, "password");
-	if (username == NULL || username[0] == '\0' || password == NULL || password[0] == '\0') {
-		fb_http_web_audit(w, "login_failed", NULL, "username or password missing");
-		login_form(w, 400, "Enter your username and password.", username);
-		return;
-	}
-	if (fb_local_signin(w->conf, w->env->store, username, password, w->client, w->reqid, &att,
-	        &err) != FB_OK) {
-		fb_http_web_unavailable(w, &err);
-		goto out;
-	}
-	switch (att.result) {
+	switch (att->result) {
 	case FB_LOCAL_ACCEPTED:
 		break;
 	case FB_LOCAL_LOCKED:
-		fb_http_web_locked(w, att.retry_after);
-		goto out;
+		fb_http_web_locked(w, att->retry_after);
+		return;
 	case FB_LOCAL_DISABLED:
 		fb_http_web_fail(w, 403, "Account disabled",
 		    "This account is disabled. Ask your administrator.", NULL, NULL, NULL, NULL);
-		goto out;
+		return;
 	case FB_LOCAL_REJECTED:
 	case FB_LOCAL_REPLAYED:
 	default:
 		/* One answer for an unknown user and a wrong password. */
-		if (att.retry_after > 0) {
-			fb_http_web_retry_after(w, att.retry_after);
-			login_form(w, 429, fb_http_web_wait_text(w, att.retry_after), username);
+		if (att->retry_after > 0) {
+			fb_http_web_retry_after(w, att->retry_after);
+			login_form(w, 429, fb_http_web_wait_text(w, att->retry_after), username);
 		} else {
 			login_form(w, 403, "Wrong username or password.", username);
 		}
-		goto out;
+		return;
 	}
-	if (att.mfa_needed) {
-		int enrol = !att.account.totp_enabled;
+	if (att->mfa_needed) {
+		int enrol = !att->account.totp_enabled;
 
-		fb_http_session_init(&s, att.account.id, att.account.username,
+		fb_http_session_init(&s, att->account.id, att->account.username,
 		    enrol ? FB_HTTP_SESSION_MFA_ENROL : FB_HTTP_SESSION_MFA_PENDING, 0,
 		    FB_HTTP_SESSION_STEP_LIFETIME);
 		target =
 		    fb_http_web_url(w, enrol ? FB_HTTP_PATH_MFA_ENROL : FB_HTTP_PATH_LOGIN_MFA);
 	} else {
-		if (fb_local_login_finish(w->conf, w->env->store, att.account.id, w->client,
+		if (fb_local_login_finish(w->conf, w->env->store, att->account.id, w->client,
 		        w->reqid, &err) != FB_OK) {
 			fb_http_web_unavailable(w, &err);
-			goto out;
+			return;
 		}
-		fb_http_session_init(&s, att.account.id, att.account.username, FB_HTTP_SESSION_FULL,
-		    0, w->conf->session_lifetime);
+		fb_http_session_init(&s, att->account.id, att->account.username,
+		    FB_HTTP_SESSION_FULL, 0, w->conf->session_lifetime);
 		target = w->next;
 	}
-	if (fb_http_web_session_replace(w, &s) != 0)
-		goto out;
-	fb_http_redirect(w->req, target);
-out:
+	s.gen = att->account.session_gen;
+	if (fb_http_web_session_replace(w, &s) == 0)
+		fb_http_redirect(w->req, target);
 	fb_http_session_cleanup(&s);
-	fb_local_attempt_cleanup(&att);
+}
+
+/* A sign-in whose password check runs on the worker's CPU pool. */
+struct login_job {
+	struct fb_http_web w; /* the page's state, moved here from the handler */
+	struct fb_local_signin s;
+	struct fb_local_attempt att;
+};
+
+static void
+login_job_free(struct login_job *j)
+{
+	fb_local_signin_cleanup(&j->s);
+	fb_local_attempt_cleanup(&j->att);
+	free(j);
+}
+
+/* On a CPU thread: argon2id only. */
+static void
+login_work(void *arg)
+{
+	struct login_job *j = arg;
+
+	fb_local_signin_verify(&j->s);
+}
+
+/* Back on the loop: record the outcome (even when the client left), then answer. */
+static void
+login_done(struct fb_http_req *req, void *arg)
+{
+	struct login_job *j = arg;
+	struct fb_err err = {0};
+
+	if (req != NULL) {
+		if (fb_local_signin_end(j->w.env->store, &j->s, &j->att, &err) != FB_OK)
+			fb_http_web_unavailable(&j->w, &err);
+		else
+			login_verdict(&j->w, &j->att, j->s.username);
+	}
+	fb_http_web_end(&j->w);
+	login_job_free(j);
+}
+
+/* 1 when the reply was deferred (w then belongs to the job), else 0 (answered). */
+static int
+login_post(struct fb_http_web *w)
+{
+	const char *username, *password;
+	struct login_job *j;
+	struct fb_err err = {0};
+
+	if (fb_http_web_post(w) != 0)
+		return 0;
+	username = fb_http_form_get(w->form, "username");
+	password = fb_http_form_get(w->form, "password");
+	if (username == NULL || username[0] == '\0' || password == NULL || password[0] == '\0') {
+		fb_http_web_audit(w, "login_failed", NULL, "username or password missing");
+		login_form(w, 400, "Enter your username and password.", username);
+		return 0;
+	}
+	j = fb_xcalloc(1, sizeof(*j));
+	if (fb_local_signin_begin(w->conf, w->env->store, username, password, w->client, w->reqid,
+	        &j->s, &j->att, &err) != FB_OK) {
+		fb_http_web_unavailable(w, &err);
+	} else if (!fb_local_signin_pending(&j->s)) {
+		login_verdict(w, &j->att, username);
+	} else {
+		j->w = *w;
+		if (fb_http_req_defer(w->req, login_work, login_done, j, &err) == FB_OK)
+			return 1;
+		/* SECURITY: the pool is full (a flood of sign-ins): refuse now, queue nothing. */
+		fb_http_web_unavailable(w, &err);
+	}
+	login_job_free(j);
+	return 0;
 }
 
 void
@@ -117,12 +176,14 @@ fb_http_web_handle_login(struct fb_http_req *req, void *arg)
 
 	if (fb_http_web_begin(req, &w) != 0)
 		return;
-	if (fb_http_req_method_id(req) == FB_HTTP_POST)
-		login_post(&w);
-	else if (w.has_session && w.sess.state == FB_HTTP_SESSION_FULL)
+	if (fb_http_req_method_id(req) == FB_HTTP_POST) {
+		if (login_post(&w))
+			return; /* login_done answers */
+	} else if (w.has_session && w.sess.state == FB_HTTP_SESSION_FULL) {
 		fb_http_redirect(req, w.next); /* signed in already */
-	else
+	} else {
 		login_form(&w, 200, NULL, NULL);
+	}
 	fb_http_web_end(&w);
 }
 
@@ -231,6 +292,7 @@ mfa_post(struct fb_http_web *w)
 	fb_http_session_init(&s, w->sess.user_id, w->sess.username, FB_HTTP_SESSION_FULL, 1,
 	    w->conf->session_lifetime);
 	s.auth_time = w->sess.auth_time;
+	s.gen = w->sess.gen;
 	if (fb_http_web_session_replace(w, &s) != 0)
 		goto out;
 	fb_http_redirect(w->req, w->next);

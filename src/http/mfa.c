@@ -148,6 +148,7 @@ enrol_post(struct fb_http_web *w, const struct fb_local_account *a)
 	if (w->sess.state == FB_HTTP_SESSION_FULL)
 		s.expires_at = w->sess.expires_at;
 	s.auth_time = w->sess.auth_time;
+	s.gen = w->sess.gen;
 	if (fb_http_web_session_replace(w, &s) != 0)
 		goto out;
 	fb_http_page_begin(&p, w->conf, "Two-step verification is on");

@@ -78,23 +78,127 @@ recover_get(struct fb_http_web *w)
 	free(username);
 }
 
+/* The weak-password answer: the link stays usable, the form is shown again. */
 static void
-recover_post(struct fb_http_web *w)
+recover_weak(struct fb_http_web *w, const char *token)
 {
-	const char *token, *password, *confirm;
+	char *who = NULL;
+
+	fb_http_web_audit(w, "password_refused", NULL, "new password fails the policy");
+	if (fb_local_recovery_link_check(w->env->store, token, &who, NULL) == FB_OK)
+		recover_form(w, 400,
+		    fb_arena_printf(fb_http_req_arena(w->req),
+		        "This password is too weak. Use at least %d characters, "
+		        "without control characters.",
+		        FB_LOCAL_PASSWORD_MIN),
+		    token, who);
+	else
+		link_refused(w, FB_ERR_NOTFOUND);
+	free(who);
+}
+
+/* Uses the link up with the new hash and answers. */
+static void
+recover_finish(struct fb_http_web *w, const char *token, const char *hash)
+{
 	char *username = NULL;
 	struct fb_http_page p;
 	struct fb_err err = {0};
 	enum fb_status r;
 
+	r = fb_local_recovery_link_consume_hash(w->conf, w->env->store, token, hash, w->reqid,
+	    &username, &err);
+	switch (r) {
+	case FB_OK:
+		break;
+	case FB_ERR_NOTFOUND:
+	case FB_ERR_INVALID:
+		link_refused(w, r);
+		goto out;
+	case FB_ERR_DENIED:
+		fb_http_web_fail(w, 403, "Account disabled",
+		    "This account is disabled. Ask your administrator.", NULL, NULL, NULL, NULL);
+		goto out;
+	default:
+		fb_http_web_unavailable(w, &err);
+		goto out;
+	}
+	/* Every session of the account ended, this browser's too. */
+	if (w->has_session)
+		fb_http_session_clear(w->req);
+	fb_http_page_begin(&p, w->conf, "Password changed");
+	fb_http_page_html(&p,
+	    "<main>\n<h1>Password changed</h1>\n<p class=\"alert ok\" role=\"status\">The "
+	    "password of <strong>%s</strong> was changed and every session of the account "
+	    "ended. Sign in with the new password.</p>\n"
+	    "<p><a href=\"" FB_HTTP_PATH_LOGIN "\">Sign in</a></p>\n</main>",
+	    username);
+	fb_http_page_send(w->req, &p, 200);
+out:
+	free(username);
+}
+
+/* A new password being hashed on the worker's CPU pool. */
+struct recover_job {
+	struct fb_http_web w; /* the page's state, moved here from the handler */
+	const char *token;    /* in the request's arena */
+	char *password;       /* a copy, wiped */
+	char *hash;
+	enum fb_status r;
+	struct fb_err err;
+};
+
+static void
+recover_job_free(struct recover_job *j)
+{
+	fb_secret_free(j->password);
+	fb_secret_free(j->hash);
+	free(j);
+}
+
+/* On a CPU thread: argon2id only. */
+static void
+recover_work(void *arg)
+{
+	struct recover_job *j = arg;
+
+	j->r = fb_local_password_hash(j->w.conf, j->password, &j->hash, &j->err);
+}
+
+static void
+recover_done(struct fb_http_req *req, void *arg)
+{
+	struct recover_job *j = arg;
+
+	if (req != NULL) {
+		if (j->r != FB_OK)
+			fb_http_web_unavailable(&j->w, &j->err);
+		else
+			recover_finish(&j->w, j->token, j->hash);
+	}
+	fb_http_web_end(&j->w);
+	recover_job_free(j);
+}
+
+/* 1 when the reply was deferred (w then belongs to the job), else 0 (answered). */
+static int
+recover_post(struct fb_http_web *w)
+{
+	const char *token, *password, *confirm;
+	char *username = NULL;
+	struct recover_job *j;
+	struct fb_err err = {0};
+	enum fb_status r;
+	int deferred = 0;
+
 	if (fb_http_web_post(w) != 0)
-		return;
+		return 0;
 	token = fb_http_form_get(w->form, "token");
 	password = fb_http_form_get(w->form, "password");
 	confirm = fb_http_form_get(w->form, "confirm");
 	if (token == NULL || token[0] == '\0') {
 		link_refused(w, FB_ERR_INVALID);
-		return;
+		return 0;
 	}
 	r = fb_local_recovery_link_check(w->env->store, token, &username, &err);
 	if (r == FB_ERR_NOTFOUND || r == FB_ERR_INVALID) {
@@ -112,50 +216,25 @@ recover_post(struct fb_http_web *w)
 		    username);
 		goto out;
 	}
-	free(username);
-	username = NULL;
-	r = fb_local_recovery_link_consume(w->conf, w->env->store, token, password, w->reqid,
-	    &username, &err);
-	switch (r) {
-	case FB_OK:
-		break;
-	case FB_ERR_INVALID: {
-		char *who = NULL;
-
-		/* A weak password leaves the link usable: ask again. */
-		fb_http_web_audit(w, "password_refused", NULL, "new password fails the policy");
-		if (fb_local_recovery_link_check(w->env->store, token, &who, NULL) == FB_OK)
-			recover_form(w, 400,
-			    fb_arena_printf(fb_http_req_arena(w->req),
-			        "This password is too weak. Use at least %d characters, "
-			        "without control characters.",
-			        FB_LOCAL_PASSWORD_MIN),
-			    token, who);
-		else
-			link_refused(w, FB_ERR_NOTFOUND);
-		free(who);
+	/* A weak password must not burn the link: checked before anything is used up. */
+	if (fb_local_password_check(password, NULL) != FB_OK) {
+		recover_weak(w, token);
 		goto out;
 	}
-	case FB_ERR_NOTFOUND:
-		link_refused(w, r);
-		goto out;
-	case FB_ERR_DENIED:
-		fb_http_web_fail(w, 403, "Account disabled",
-		    "This account is disabled. Ask your administrator.", NULL, NULL, NULL, NULL);
-		goto out;
-	default:
+	j = fb_xcalloc(1, sizeof(*j));
+	j->w = *w;
+	j->token = token;
+	j->password = fb_xstrdup(password);
+	if (fb_http_req_defer(w->req, recover_work, recover_done, j, &err) == FB_OK) {
+		deferred = 1;
+	} else {
+		/* SECURITY: the pool is full: refuse now, queue nothing. */
+		recover_job_free(j);
 		fb_http_web_unavailable(w, &err);
-		goto out;
 	}
-	fb_http_page_begin(&p, w->conf, "Password changed");
-	fb_http_page_html(&p,
-	    "<main>\n<h1>Password changed</h1>\n<p class=\"alert ok\" role=\"status\">The "
-	    "password of <strong>%s</strong> was changed. Sign in with the new one.</p>\n"
-	    "<p><a href=\"" FB_HTTP_PATH_LOGIN "\">Sign in</a></p>\n</main>",
-	    username);
-	fb_http_page_send(w->req, &p, 200);
 out:
 	free(username);
+	return deferred;
 }
 
 void
@@ -165,9 +244,11 @@ fb_http_web_handle_recover(struct fb_http_req *req, void *arg)
 
 	if (fb_http_web_begin(req, &w) != 0)
 		return;
-	if (fb_http_req_method_id(req) == FB_HTTP_POST)
-		recover_post(&w);
-	else
+	if (fb_http_req_method_id(req) == FB_HTTP_POST) {
+		if (recover_post(&w))
+			return; /* recover_done answers */
+	} else {
 		recover_get(&w);
+	}
 	fb_http_web_end(&w);
 }

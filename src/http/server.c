@@ -67,6 +67,7 @@ struct fb_http_conn {
 	int timed_out;	/* 408 being written: the connection is ours until closed */
 	int close_idle; /* draining: close as soon as idle */
 	struct fb_http_req *reply; /* ours being sent: its status line gets our headers */
+	struct fb_http_req *deferred; /* waiting for a CPU job (fb_http_req_defer) */
 	char client[64];	   /* the peer's address, once known */
 	int64_t start_us;
 	TAILQ_ENTRY(fb_http_conn) link;
@@ -92,10 +93,18 @@ struct fb_http_server {
 	uint64_t reqid_seq;
 	time_t date_sec;	/* the second date_text shows */
 	char date_text[40];	/* its IMF-fixdate (RFC 9110 5.6.7), for Date */
+	struct fb_http_pool *pool; /* CPU jobs of deferred replies */
 	void (*done)(void *arg);
 	void *done_arg;
 	struct event *done_ev;
 };
+
+/* Draining, and nothing is left: no connection, no CPU job. */
+static int
+drained(const struct fb_http_server *srv)
+{
+	return srv->draining && srv->nconns == 0 && fb_http_pool_pending(srv->pool) == 0;
+}
 
 /* ---- libevent's log --------------------------------------------------- */
 
@@ -268,13 +277,18 @@ conn_free(struct fb_http_conn *conn)
 	srv->nconns--;
 	if (conn_byfd(srv, conn->fd) == conn)
 		conn_byfd_set(srv, conn->fd, NULL);
+	if (conn->deferred != NULL) {
+		/* The client went away while a CPU job ran: its reply will be dropped. */
+		conn->deferred->conn = NULL;
+		conn->deferred->gone = 1;
+	}
 	evbuffer_remove_cb_entry(bufferevent_get_input(conn->bev), conn->in_cb);
 	evbuffer_remove_cb_entry(bufferevent_get_output(conn->bev), conn->out_cb);
 	event_free(conn->deadline);
 	event_free(conn->kick);
 	event_free(conn->linger);
 	free(conn);
-	if (srv->draining && srv->nconns == 0)
+	if (drained(srv))
 		event_active(srv->done_ev, EV_TIMEOUT, 0);
 }
 
@@ -692,11 +706,70 @@ fb_http_req_closing(const struct fb_http_req *req)
 	return req->close || req->srv->draining;
 }
 
+/*
+ * Frees a deferred request that will not be answered (the server is being
+ * freed). evhttp frees its own request with the connection, unless the
+ * client was gone already: evhttp then left the request to us.
+ */
+void
+fb_http_req_drop(struct fb_http_req *req)
+{
+	if (req == NULL)
+		return;
+	if (req->gone)
+		evhttp_request_free(req->ev);
+	else if (req->conn != NULL)
+		req->conn->deferred = NULL;
+	if (req->query_parsed)
+		evhttp_clear_headers(&req->query);
+	fb_arena_free(req->arena);
+	free(req->path_buf);
+	free(req);
+}
+
+void
+fb_http_req_resume(struct fb_http_req *req)
+{
+	if (req == NULL)
+		return;
+	req->deferred = 0;
+	if (req->conn != NULL)
+		req->conn->deferred = NULL;
+}
+
+int
+fb_http_req_gone(const struct fb_http_req *req)
+{
+	return req->gone;
+}
+
+enum fb_status
+fb_http_req_defer(struct fb_http_req *req, fb_http_work_fn *work, fb_http_done_fn *done,
+    void *arg, struct fb_err *err)
+{
+	enum fb_status r;
+
+	if ((r = fb_http_pool_submit(req->srv->pool, req, work, done, arg, err)) != FB_OK)
+		return r;
+	req->deferred = 1;
+	if (req->conn != NULL)
+		req->conn->deferred = req;
+	return FB_OK;
+}
+
 void
 fb_http_req_send(struct fb_http_req *req, int code, size_t bytes)
 {
 	struct fb_http_conn *conn = req->conn;
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req->ev);
+
+	if (req->gone) {
+		/* Nobody to answer: evhttp detached the request from the closed connection. */
+		fb_rlog(req, FB_LOG_DEBUG, "client went away before the reply (%d)", code);
+		evhttp_request_free(req->ev);
+		req_finish(req, code, 0);
+		return;
+	}
 
 	if (evhttp_find_header(h, "Date") == NULL)
 		evhttp_add_header(h, "Date", date_now(req->srv));
@@ -985,6 +1058,16 @@ fb_http_req_arena(struct fb_http_req *req)
 
 /* ---- the server ------------------------------------------------------- */
 
+/* Every CPU job completed: the end of a drain may have been waiting for it. */
+static void
+pool_idle(void *arg)
+{
+	struct fb_http_server *srv = arg;
+
+	if (drained(srv))
+		event_active(srv->done_ev, EV_TIMEOUT, 0);
+}
+
 static void
 drain_done(evutil_socket_t fd, short what, void *arg)
 {
@@ -1023,6 +1106,10 @@ fb_http_server_new(struct event_base *base, const struct fb_http_env *env,
 	srv->router = r;
 	TAILQ_INIT(&srv->conns);
 	srv->done_ev = event_new(base, -1, 0, drain_done, srv);
+	rc = fb_http_pool_new(base, conf->cpu_threads > 0 ? (size_t)conf->cpu_threads : 1,
+	    conf->cpu_queue > 0 ? (size_t)conf->cpu_queue : 1, pool_idle, srv, &srv->pool, err);
+	if (rc != FB_OK)
+		goto out;
 	if (conf->tls_cert != NULL && conf->tls_key != NULL) {
 		rc = tls_ctx_new(conf, &srv->ssl, err);
 		if (rc != FB_OK)
@@ -1093,7 +1180,7 @@ fb_http_server_drain(struct fb_http_server *srv, void (*done)(void *arg), void *
 				event_active(conn->kick, EV_TIMEOUT, 0);
 		}
 	}
-	if (srv->nconns == 0)
+	if (drained(srv))
 		event_active(srv->done_ev, EV_TIMEOUT, 0);
 }
 
@@ -1110,6 +1197,8 @@ fb_http_server_free(struct fb_http_server *srv)
 
 	if (srv == NULL)
 		return;
+	/* First the CPU jobs (their requests belong to connections evhttp_free frees). */
+	fb_http_pool_free(srv->pool);
 	/* evhttp_free closes every connection: conn_closed frees the bound ones. */
 	if (srv->http != NULL)
 		evhttp_free(srv->http);

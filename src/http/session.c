@@ -61,9 +61,10 @@ fb_http_session_seal(const struct fb_sealer *sealer, const struct fb_http_sessio
 		r = fb_err_set(err, FB_ERR_INVALID, "session: incomplete");
 		goto out;
 	}
-	o = json_pack("{s:i, s:s, s:s, s:s, s:I, s:I, s:s, s:b}", "v", 1, "sid", s->sid, "uid",
-	    s->user_id, "usr", s->username, "iat", (json_int_t)s->auth_time, "exp",
-	    (json_int_t)s->expires_at, "st", state_names[s->state], "mfa", s->mfa);
+	o = json_pack("{s:i, s:s, s:s, s:s, s:I, s:I, s:s, s:b, s:I}", "v", 1, "sid", s->sid,
+	    "uid", s->user_id, "usr", s->username, "iat", (json_int_t)s->auth_time, "exp",
+	    (json_int_t)s->expires_at, "st", state_names[s->state], "mfa", s->mfa, "gen",
+	    (json_int_t)s->gen);
 	if (o == NULL) {
 		r = fb_err_set(err, FB_ERR_INVALID, "session: a member is not UTF-8");
 		goto out;
@@ -90,7 +91,7 @@ fb_http_session_open(const struct fb_sealer *sealer, const char *token, struct f
 	json_t *o = NULL;
 	json_error_t jerr;
 	const char *sid = NULL, *uid = NULL, *usr = NULL, *st = NULL;
-	json_int_t v = 0, iat = 0, exp = 0;
+	json_int_t v = 0, iat = 0, exp = 0, gen = 0;
 	int mfa = 0;
 	enum fb_status r;
 
@@ -101,8 +102,9 @@ fb_http_session_open(const struct fb_sealer *sealer, const char *token, struct f
 	r = FB_ERR_INVALID;
 	o = json_loadb((const char *)plain, plen, JSON_REJECT_DUPLICATES, &jerr);
 	if (o == NULL ||
-	    json_unpack(o, "{s:I, s:s, s:s, s:s, s:I, s:I, s:s, s:b}", "v", &v, "sid", &sid, "uid",
-	        &uid, "usr", &usr, "iat", &iat, "exp", &exp, "st", &st, "mfa", &mfa) != 0 ||
+	    json_unpack(o, "{s:I, s:s, s:s, s:s, s:I, s:I, s:s, s:b, s?I}", "v", &v, "sid", &sid,
+	        "uid", &uid, "usr", &usr, "iat", &iat, "exp", &exp, "st", &st, "mfa", &mfa, "gen",
+	        &gen) != 0 ||
 	    v != 1) {
 		r = fb_err_set(err, FB_ERR_INVALID, "session: not a session payload");
 		goto out;
@@ -121,6 +123,7 @@ fb_http_session_open(const struct fb_sealer *sealer, const char *token, struct f
 	out->auth_time = iat;
 	out->expires_at = exp;
 	out->mfa = mfa;
+	out->gen = gen;
 	r = FB_OK;
 out:
 	json_decref(o);
@@ -136,6 +139,7 @@ fb_http_session_get(struct fb_http_req *req, struct fb_http_session *out, struct
 {
 	const struct fb_http_env *env = fb_http_req_env(req);
 	const char *token = fb_http_req_cookie(req, env->conf->cookie_name);
+	struct fb_store_cred c = {0};
 	int revoked = 0;
 	enum fb_status r;
 
@@ -151,8 +155,18 @@ fb_http_session_get(struct fb_http_req *req, struct fb_http_session *out, struct
 		r = fb_err_set(err, FB_ERR_DENIED, "session of %s was revoked", out->username);
 		goto out;
 	}
-	r = FB_OK;
+	/*
+	 * SECURITY: a password reset or disabling ends every session of the
+	 * account. An account without credentials (deleted) is the pages' call.
+	 */
+	r = fb_store_cred_get(env->store, out->user_id, &c, err);
+	if (r == FB_OK && c.session_gen != out->gen)
+		r = fb_err_set(err, FB_ERR_DENIED,
+		    "session of %s predates a password reset or disabling", out->username);
+	else if (r == FB_OK || r == FB_ERR_NOTFOUND)
+		r = FB_OK;
 out:
+	fb_store_cred_cleanup(&c);
 	if (r != FB_OK)
 		fb_http_session_cleanup(out);
 	return r;

@@ -70,9 +70,10 @@ fb_http_web_begin(struct fb_http_req *req, struct fb_http_web *w)
 		fb_http_web_unavailable(w, &err);
 		return -1;
 	} else if (r != FB_ERR_NOTFOUND) {
-		/* Expired, revoked, tampered with or sealed with a retired key: ignored. */
+		/* Expired, revoked, tampered with or sealed with a retired key: ignored, deleted. */
 		fb_http_web_audit(w, "session_ignored", NULL, "session cookie not accepted: %s",
 		    fb_status_name(r));
+		fb_http_session_clear(req);
 	}
 	next = fb_http_req_query(req, FB_HTTP_F_NEXT);
 	if (next != NULL) {

@@ -169,6 +169,12 @@ struct fb_http_session {
 	int64_t expires_at; /* absolute; also sealed as the token's expiry */
 	enum fb_http_session_state state;
 	int mfa; /* 1 when a second factor was passed */
+	/*
+	 * The account's session generation when it was issued: a session
+	 * whose generation is not the account's any more is refused
+	 * (fb_store_cred_sessions_revoke).
+	 */
+	int64_t gen;
 };
 
 /*
@@ -196,8 +202,9 @@ enum fb_status fb_http_session_open(const struct fb_sealer *sealer, const char *
     struct fb_http_session *out, struct fb_err *err);
 /*
  * The request's session: the cookie conf->cookie_name opened and checked
- * against the store's revocations. FB_ERR_NOTFOUND when there is no
- * cookie, FB_ERR_DENIED when revoked, statuses of fb_http_session_open or
+ * against the store's revocations and the account's session generation.
+ * FB_ERR_NOTFOUND when there is no cookie, FB_ERR_DENIED when revoked or
+ * of an earlier generation, statuses of fb_http_session_open or
  * of the store otherwise; err filled.
  */
 enum fb_status fb_http_session_get(struct fb_http_req *req, struct fb_http_session *out,

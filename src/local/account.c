@@ -183,6 +183,7 @@ fb_local_account_fill(struct fb_store *st, const struct fb_store_user *u,
 		out->has_password = c->password_hash != NULL;
 		out->totp_enabled = c->totp_secret != NULL;
 		out->last_login = c->last_login;
+		out->session_gen = c->session_gen;
 	}
 	return FB_OK;
 }
@@ -355,7 +356,11 @@ fb_local_account_set_active(struct fb_store *st, const char *username, int activ
 	if ((r = fb_local_lookup(st, username, 1, &u, &c, err)) != FB_OK)
 		return r;
 	u.active = active != 0;
-	if ((r = fb_store_user_upsert(st, &u, err)) == FB_OK)
+	r = fb_store_user_upsert(st, &u, err);
+	/* SECURITY: disabling ends every session, also for after a later enabling. */
+	if (r == FB_OK && !active)
+		r = fb_store_cred_sessions_revoke(st, u.id, err);
+	if (r == FB_OK)
 		fb_local_audit(reqid, active ? "account_enabled" : "account_disabled", username,
 		    NULL, "local account %s", active ? "enabled" : "disabled");
 	fb_store_user_cleanup(&u);
@@ -461,71 +466,122 @@ signin_limits(const struct fb_conf *conf, struct fb_store *st, const char *usern
 }
 
 enum fb_status
+fb_local_signin_begin(const struct fb_conf *conf, struct fb_store *st, const char *username,
+    const char *password, const char *client_addr, const char *reqid,
+    struct fb_local_signin *s, struct fb_local_attempt *out, struct fb_err *err)
+{
+	enum fb_status r;
+
+	memset(s, 0, sizeof(*s));
+	memset(out, 0, sizeof(*out));
+	s->conf = conf;
+	s->client_addr = client_addr;
+	s->reqid = reqid;
+	out->result = FB_LOCAL_REJECTED;
+	/* SECURITY: oversized or malformed input is refused before any hashing. */
+	if (!input_ok(username, FB_STORE_KEY_MAX) || !input_ok(password, FB_LOCAL_PASSWORD_MAX))
+		return signin_fail(conf, st, input_ok(username, FB_STORE_KEY_MAX) ? username : NULL,
+		    client_addr, "malformed_input", reqid, out, err);
+	if ((r = signin_limits(conf, st, username, client_addr, reqid, out, err)) != FB_OK ||
+	    out->result == FB_LOCAL_LOCKED)
+		return r;
+	r = fb_local_lookup(st, username, 1, &s->u, &s->c, err);
+	if (r != FB_OK && r != FB_ERR_NOTFOUND)
+		return r;
+	s->known = r == FB_OK && s->c.password_hash != NULL && s->c.type == FB_ACCOUNT_INTERNAL;
+	s->unknown_reason = r == FB_ERR_NOTFOUND ? "unknown_user" : "no_password";
+	s->username = fb_xstrdup(username);
+	s->password = fb_xstrdup(password);
+	s->pending = 1;
+	return FB_OK;
+}
+
+int
+fb_local_signin_pending(const struct fb_local_signin *s)
+{
+	return s->pending;
+}
+
+void
+fb_local_signin_verify(struct fb_local_signin *s)
+{
+	if (!s->known) {
+		/* SECURITY: same work and same answer as a wrong password (no user enumeration). */
+		fb_local_password_dummy(s->conf, s->password);
+		s->verified = FB_ERR_DENIED;
+		return;
+	}
+	fb_err_clear(&s->verr);
+	s->verified = fb_local_password_verify(s->c.password_hash, s->password, &s->verr);
+	/* The configured cost changed since the hash was made: upgrade it (stored by _end). */
+	if (s->verified == FB_OK && fb_local_password_stale(s->conf, s->c.password_hash) &&
+	    fb_local_password_hash(s->conf, s->password, &s->rehash, NULL) != FB_OK)
+		s->rehash = NULL;
+}
+
+enum fb_status
+fb_local_signin_end(struct fb_store *st, struct fb_local_signin *s,
+    struct fb_local_attempt *out, struct fb_err *err)
+{
+	const struct fb_conf *conf = s->conf;
+	enum fb_status r;
+
+	if (!s->known)
+		return signin_fail(conf, st, s->username, s->client_addr, s->unknown_reason,
+		    s->reqid, out, err);
+	if (s->verified == FB_ERR_DENIED)
+		return signin_fail(conf, st, s->username, s->client_addr, "wrong_password",
+		    s->reqid, out, err);
+	if (s->verified != FB_OK) {
+		if (err != NULL)
+			*err = s->verr;
+		return s->verified;
+	}
+	if (!s->u.active) {
+		out->result = FB_LOCAL_DISABLED;
+		fb_local_audit(s->reqid, "login_disabled", s->username, s->client_addr,
+		    "right password for a disabled account");
+		return fb_local_account_fill(st, &s->u, &s->c, &out->account, err);
+	}
+	if (s->rehash != NULL && fb_store_cred_password_set(st, s->u.id, s->rehash, NULL) == FB_OK)
+		fb_log(FB_LOG_INFO, "password hash of %s upgraded to the configured cost",
+		    s->username);
+	if ((r = fb_local_account_fill(st, &s->u, &s->c, &out->account, err)) != FB_OK)
+		return r;
+	out->result = FB_LOCAL_ACCEPTED;
+	out->mfa_needed = s->c.totp_secret != NULL || fb_ident_requires_mfa(conf, s->username);
+	fb_local_audit(s->reqid, "login_password_ok", s->username, s->client_addr,
+	    "password accepted%s", out->mfa_needed ? "; second factor next" : "");
+	return FB_OK;
+}
+
+void
+fb_local_signin_cleanup(struct fb_local_signin *s)
+{
+	if (s == NULL)
+		return;
+	free(s->username);
+	fb_secret_free(s->password);
+	fb_secret_free(s->rehash);
+	fb_store_user_cleanup(&s->u);
+	fb_store_cred_cleanup(&s->c);
+	memset(s, 0, sizeof(*s));
+}
+
+enum fb_status
 fb_local_signin(const struct fb_conf *conf, struct fb_store *st, const char *username,
     const char *password, const char *client_addr, const char *reqid,
     struct fb_local_attempt *out, struct fb_err *err)
 {
-	struct fb_store_user u;
-	struct fb_store_cred c;
-	char *rehash = NULL;
+	struct fb_local_signin s;
 	enum fb_status r;
-	int known;
 
-	memset(out, 0, sizeof(*out));
-	memset(&u, 0, sizeof(u));
-	memset(&c, 0, sizeof(c));
-	out->result = FB_LOCAL_REJECTED;
-	/* SECURITY: oversized or malformed input is refused before any hashing. */
-	if (!input_ok(username, FB_STORE_KEY_MAX) || !input_ok(password, FB_LOCAL_PASSWORD_MAX)) {
-		r = signin_fail(conf, st, input_ok(username, FB_STORE_KEY_MAX) ? username : NULL,
-		    client_addr, "malformed_input", reqid, out, err);
-		goto out;
+	r = fb_local_signin_begin(conf, st, username, password, client_addr, reqid, &s, out, err);
+	if (r == FB_OK && fb_local_signin_pending(&s)) {
+		fb_local_signin_verify(&s);
+		r = fb_local_signin_end(st, &s, out, err);
 	}
-	if ((r = signin_limits(conf, st, username, client_addr, reqid, out, err)) != FB_OK ||
-	    out->result == FB_LOCAL_LOCKED)
-		goto out;
-	r = fb_local_lookup(st, username, 1, &u, &c, err);
-	if (r != FB_OK && r != FB_ERR_NOTFOUND)
-		goto out;
-	known = r == FB_OK && c.password_hash != NULL && c.type == FB_ACCOUNT_INTERNAL;
-	if (!known) {
-		/* SECURITY: same work and same answer as a wrong password (no user enumeration). */
-		fb_local_password_dummy(conf, password);
-		r = signin_fail(conf, st, username, client_addr,
-		    r == FB_ERR_NOTFOUND ? "unknown_user" : "no_password", reqid, out, err);
-		goto out;
-	}
-	r = fb_local_password_verify(c.password_hash, password, err);
-	if (r == FB_ERR_DENIED) {
-		r = signin_fail(conf, st, username, client_addr, "wrong_password", reqid, out,
-		    err);
-		goto out;
-	}
-	if (r != FB_OK)
-		goto out;
-	if (!u.active) {
-		out->result = FB_LOCAL_DISABLED;
-		fb_local_audit(reqid, "login_disabled", username, client_addr,
-		    "right password for a disabled account");
-		r = fb_local_account_fill(st, &u, &c, &out->account, err);
-		goto out;
-	}
-	/* The configured cost changed since the hash was made: upgrade it now. */
-	if (fb_local_password_stale(conf, c.password_hash) &&
-	    fb_local_password_hash(conf, password, &rehash, NULL) == FB_OK &&
-	    fb_store_cred_password_set(st, u.id, rehash, NULL) == FB_OK)
-		fb_log(FB_LOG_INFO, "password hash of %s upgraded to the configured cost",
-		    username);
-	if ((r = fb_local_account_fill(st, &u, &c, &out->account, err)) != FB_OK)
-		goto out;
-	out->result = FB_LOCAL_ACCEPTED;
-	out->mfa_needed = c.totp_secret != NULL || fb_ident_requires_mfa(conf, username);
-	fb_local_audit(reqid, "login_password_ok", username, client_addr,
-	    "password accepted%s", out->mfa_needed ? "; second factor next" : "");
-out:
-	fb_secret_free(rehash);
-	fb_store_user_cleanup(&u);
-	fb_store_cred_cleanup(&c);
+	fb_local_signin_cleanup(&s);
 	return r;
 }
 

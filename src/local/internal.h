@@ -4,6 +4,7 @@
 #define FB_LOCAL_INTERNAL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/core.h"
 #include "conf/conf.h"
@@ -45,5 +46,13 @@ enum fb_status fb_local_account_fill(struct fb_store *st, const struct fb_store_
  */
 enum fb_status fb_local_lookup(struct fb_store *st, const char *key, int by_name,
     struct fb_store_user *u, struct fb_store_cred *c, struct fb_err *err);
+
+#ifdef FB_UNIT_TESTS
+/*
+ * lockout.c: the lock after the count-th failure of an account (kind "u")
+ * or a client address ("a"), each with its own threshold.
+ */
+int64_t fb_local_lockout_delay(const struct fb_conf *conf, const char *kind, int64_t count);
+#endif
 
 #endif

@@ -71,6 +71,7 @@ struct fb_local_account {
 	size_t recovery_codes_left;
 	int64_t created;
 	int64_t last_login; /* 0 = never */
+	int64_t session_gen; /* sessions must carry it (fb_store_cred_sessions_revoke) */
 };
 
 /* "internal" or "service". Borrowed, static. */
@@ -113,7 +114,7 @@ enum fb_status fb_local_account_list(struct fb_store *st,
 /*
  * Enables (active 1) or disables (0) the account. A disabled account
  * cannot sign in, recover its password or use its API tokens; nothing is
- * deleted. Audit events account_enabled / account_disabled.
+ * deleted. Disabling ends every session of the account. Audit events account_enabled / account_disabled.
  * FB_ERR_NOTFOUND when there is no such local account.
  */
 enum fb_status fb_local_account_set_active(struct fb_store *st, const char *username, int active,
@@ -152,7 +153,8 @@ enum fb_status fb_local_password_verify(const char *encoded, const char *passwor
 /* A new random password (24 base64url characters, 144 bits). Caller frees with fb_secret_free. */
 char *fb_local_password_generate(void);
 /*
- * Sets username's password after fb_local_password_check. Audit event
+ * Sets username's password after fb_local_password_check and ends every
+ * session of the account (fb_store_cred_sessions_revoke). Audit event
  * password_changed. FB_ERR_INVALID: weak password; FB_ERR_NOTFOUND: no
  * such local account.
  */
@@ -218,6 +220,47 @@ void fb_local_attempt_cleanup(struct fb_local_attempt *a);
 enum fb_status fb_local_signin(const struct fb_conf *conf, struct fb_store *st,
     const char *username, const char *password, const char *client_addr, const char *reqid,
     struct fb_local_attempt *out, struct fb_err *err);
+/*
+ * fb_local_signin in three steps, so that the password check (pure CPU,
+ * about 0.2 s at the default cost) can run on another thread than the
+ * store's event loop:
+ *   fb_local_signin_begin (store): input checks, limits, lookup. When
+ *     fb_local_signin_pending then says 0, the verdict is in out already
+ *     (malformed input, locked) or the status is a store failure.
+ *   fb_local_signin_verify (no store, thread-safe): the argon2id check,
+ *     against a dummy hash of the same cost for an unknown user, an
+ *     account without password or a service account; the rehash when the
+ *     configured cost changed.
+ *   fb_local_signin_end (store): records the outcome (failures, audit
+ *     lines, the rehash) and fills the verdict in out, as fb_local_signin.
+ * Call fb_local_signin_cleanup after begin whatever happened. conf,
+ * client_addr and reqid are borrowed until end; username and password are
+ * copied (the copy of the password is wiped by cleanup).
+ */
+struct fb_local_signin {
+	/* private */
+	const struct fb_conf *conf;
+	const char *client_addr, *reqid;
+	char *username, *password, *rehash;
+	struct fb_store_user u;
+	struct fb_store_cred c;
+	const char *unknown_reason;
+	int known, pending;
+	enum fb_status verified;
+	struct fb_err verr;
+};
+
+enum fb_status fb_local_signin_begin(const struct fb_conf *conf, struct fb_store *st,
+    const char *username, const char *password, const char *client_addr, const char *reqid,
+    struct fb_local_signin *s, struct fb_local_attempt *out, struct fb_err *err);
+/* 1 when begin left the password to check: call _verify, then _end. */
+int fb_local_signin_pending(const struct fb_local_signin *s);
+void fb_local_signin_verify(struct fb_local_signin *s);
+enum fb_status fb_local_signin_end(struct fb_store *st, struct fb_local_signin *s,
+    struct fb_local_attempt *out, struct fb_err *err);
+/* Frees s's members and zeroes it; NULL is a no-op. */
+void fb_local_signin_cleanup(struct fb_local_signin *s);
+
 /*
  * Records a completed sign-in of user_id (every factor passed): resets the
  * account's failure counter (audit account_unlocked when it was locked),
@@ -314,8 +357,9 @@ void fb_local_totp_enrolment_cleanup(struct fb_local_totp_enrolment *e);
  * an unknown/disabled account), FB_LOCAL_REPLAYED (the code's step was
  * used already: a code is accepted once, even across workers) or
  * FB_LOCAL_LOCKED. Failures count towards the limits like wrong
- * passwords. Audit events login_totp_ok, login_totp_failed,
- * login_totp_replayed. Status as fb_local_signin; FB_ERR_SIGNATURE or
+ * passwords. Audit events login_totp_ok, login_totp_replayed, and for a
+ * failure login_failed with reason=wrong_totp, malformed_totp, no_totp or
+ * replayed_totp (fb_local_lockout_fail). Status as fb_local_signin; FB_ERR_SIGNATURE or
  * FB_ERR_NOTFOUND when the stored secret cannot be opened (sealed with a
  * cookie key no longer configured: reset the user's MFA).
  */
@@ -348,7 +392,8 @@ void fb_local_codes_free(char **codes);
  * dashes are ignored. A code works once (atomic in the store).
  * FB_LOCAL_ACCEPTED, FB_LOCAL_REJECTED (wrong or used code, unknown or
  * disabled account) or FB_LOCAL_LOCKED; failures count towards the
- * limits. Audit events login_recovery_code_ok / login_recovery_code_failed.
+ * limits. Audit events login_recovery_code_ok, and for a failure
+ * login_failed with reason=wrong_recovery_code or malformed_recovery_code.
  */
 enum fb_status fb_local_recovery_signin(const struct fb_conf *conf, struct fb_store *st,
     const char *user_id, const char *code, const char *client_addr, const char *reqid,
@@ -382,13 +427,22 @@ enum fb_status fb_local_recovery_link_check(struct fb_store *st, const char *tok
  * FB_ERR_INVALID and leaves the link usable), then uses the token up
  * atomically (FB_ERR_NOTFOUND when unknown, used or expired, even when
  * two requests race) and sets the password; the account's failure counter
- * is reset. FB_ERR_DENIED when the account was disabled meanwhile (the
- * link is used up). *username (may be NULL) is new. Audit events
- * password_recovered / recovery_link_refused.
+ * is reset and every session of the account ends. FB_ERR_DENIED when the
+ * account was disabled meanwhile (the link is used up). *username (may
+ * be NULL) is new. Audit events password_recovered / recovery_link_refused.
  */
 enum fb_status fb_local_recovery_link_consume(const struct fb_conf *conf, struct fb_store *st,
     const char *token, const char *new_password, const char *reqid, char **username,
     struct fb_err *err);
+/*
+ * The same with the new password checked (fb_local_password_check) and
+ * hashed (fb_local_password_hash) by the caller already, so that the
+ * hashing can run off the event loop: uses the token up and stores
+ * password_hash (borrowed). Statuses as fb_local_recovery_link_consume.
+ */
+enum fb_status fb_local_recovery_link_consume_hash(const struct fb_conf *conf,
+    struct fb_store *st, const char *token, const char *password_hash, const char *reqid,
+    char **username, struct fb_err *err);
 /*
  * Creates a recovery link for username and emails it to the account's
  * address with fb_net_mail_send. BLOCKING (the SMTP dialogue): only the

@@ -82,11 +82,16 @@ fb_local_lockout_check(const struct fb_conf *conf, struct fb_store *st, const ch
 	    (long long)al);
 }
 
-/* The delay after the count-th failure: 0 below the threshold, then 1, 2, 4 ... max_delay. */
-static int64_t
-delay_for(const struct fb_conf *conf, int64_t count)
+/*
+ * The delay after the count-th failure of an account (kind "u": threshold
+ * local.lockout.max_failures) or an address ("a": its own threshold): 0
+ * below the threshold, then 1, 2, 4 ... max_delay.
+ */
+FB_STATIC int64_t
+fb_local_lockout_delay(const struct fb_conf *conf, const char *kind, int64_t count)
 {
-	int64_t over = count - (conf->lockout_max_failures > 0 ? conf->lockout_max_failures : 1);
+	int max = kind[0] == 'a' ? conf->lockout_addr_max_failures : conf->lockout_max_failures;
+	int64_t over = count - (max > 0 ? max : 1);
 	int64_t d;
 
 	if (over < 0)
@@ -109,7 +114,7 @@ fail_one(const struct fb_conf *conf, struct fb_store *st, const char *kind, cons
 	/* The window slides: the count is forgotten after a quiet window. */
 	if ((r = fb_store_kv_incr(st, NS, ck, now + conf->lockout_window, count, err)) != FB_OK)
 		return r;
-	*delay = delay_for(conf, *count);
+	*delay = fb_local_lockout_delay(conf, kind, *count);
 	if (*delay == 0)
 		return FB_OK;
 	snprintf(until, sizeof(until), "%lld", (long long)(now + *delay));

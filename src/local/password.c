@@ -2,6 +2,7 @@
 /* local/password.c: the password policy and argon2id hashing (libargon2). */
 #include <stdio.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
 
 #include <argon2.h>
@@ -119,32 +120,38 @@ fb_local_password_generate(void)
 
 /*
  * The dummy hash of this process, remade when the configured cost changes
- * (a reload). Each worker has its own; nothing secret is in it.
+ * (a reload). Each worker has its own; nothing secret is in it. The lock
+ * guards it: sign-ins verify on the worker's CPU threads.
  */
+static pthread_mutex_t dummy_mu = PTHREAD_MUTEX_INITIALIZER;
 static char *dummy_hash;
 static uint32_t dummy_t, dummy_m, dummy_p;
 
 void
 fb_local_password_dummy(const struct fb_conf *conf, const char *password)
 {
-	char *random = NULL;
+	char *random = NULL, *copy = NULL;
 
+	pthread_mutex_lock(&dummy_mu);
 	if (dummy_hash == NULL || dummy_t != conf->argon2_t_cost ||
 	    dummy_m != conf->argon2_m_cost_kib || dummy_p != conf->argon2_parallelism) {
 		free(dummy_hash);
 		dummy_hash = NULL;
 		random = fb_rand_token(18);
-		if (fb_local_password_hash(conf, random, &dummy_hash, NULL) != FB_OK) {
-			fb_secret_free(random);
-			return;
+		if (fb_local_password_hash(conf, random, &dummy_hash, NULL) == FB_OK) {
+			dummy_t = conf->argon2_t_cost;
+			dummy_m = conf->argon2_m_cost_kib;
+			dummy_p = conf->argon2_parallelism;
 		}
 		fb_secret_free(random);
-		dummy_t = conf->argon2_t_cost;
-		dummy_m = conf->argon2_m_cost_kib;
-		dummy_p = conf->argon2_parallelism;
 	}
+	if (dummy_hash != NULL)
+		copy = fb_xstrdup(dummy_hash);
+	pthread_mutex_unlock(&dummy_mu);
 	/* The answer is always "no": the random password is not known to anyone. */
-	(void)fb_local_password_verify(dummy_hash, password != NULL ? password : "", NULL);
+	if (copy != NULL)
+		(void)fb_local_password_verify(copy, password != NULL ? password : "", NULL);
+	free(copy);
 }
 
 int
@@ -172,9 +179,11 @@ fb_local_password_set(const struct fb_conf *conf, struct fb_store *st, const cha
 	if ((r = fb_local_lookup(st, username, 1, &u, &c, err)) != FB_OK)
 		return r;
 	if ((r = fb_local_password_hash(conf, password, &hash, err)) != FB_OK ||
-	    (r = fb_store_cred_password_set(st, u.id, hash, err)) != FB_OK)
+	    (r = fb_store_cred_password_set(st, u.id, hash, err)) != FB_OK ||
+	    (r = fb_store_cred_sessions_revoke(st, u.id, err)) != FB_OK)
 		goto out;
-	fb_local_audit(reqid, "password_changed", username, NULL, "password set");
+	fb_local_audit(reqid, "password_changed", username, NULL,
+	    "password set; every session of the account ended");
 out:
 	fb_secret_free(hash);
 	fb_store_user_cleanup(&u);

@@ -302,11 +302,32 @@ fb_local_recovery_link_consume(const struct fb_conf *conf, struct fb_store *st,
     const char *token, const char *new_password, const char *reqid, char **username,
     struct fb_err *err)
 {
+	char key[FB_LOCAL_SHA256_HEX];
+	char *hash = NULL;
+	enum fb_status r;
+
+	if (username != NULL)
+		*username = NULL;
+	if ((r = link_key(token, key, err)) != FB_OK)
+		return r;
+	/* A weak password must not burn the link: check and hash before taking it. */
+	if ((r = fb_local_password_check(new_password, err)) == FB_OK &&
+	    (r = fb_local_password_hash(conf, new_password, &hash, err)) == FB_OK)
+		r = fb_local_recovery_link_consume_hash(conf, st, token, hash, reqid, username,
+		    err);
+	fb_secret_free(hash);
+	return r;
+}
+
+enum fb_status
+fb_local_recovery_link_consume_hash(const struct fb_conf *conf, struct fb_store *st,
+    const char *token, const char *password_hash, const char *reqid, char **username,
+    struct fb_err *err)
+{
 	struct fb_store_user u;
 	struct fb_store_cred c;
 	char key[FB_LOCAL_SHA256_HEX];
 	unsigned char *v = NULL;
-	char *hash = NULL;
 	size_t n = 0;
 	enum fb_status r;
 
@@ -316,10 +337,6 @@ fb_local_recovery_link_consume(const struct fb_conf *conf, struct fb_store *st,
 	memset(&c, 0, sizeof(c));
 	if ((r = link_key(token, key, err)) != FB_OK)
 		return r;
-	/* A weak password must not burn the link: check and hash before taking it. */
-	if ((r = fb_local_password_check(new_password, err)) != FB_OK ||
-	    (r = fb_local_password_hash(conf, new_password, &hash, err)) != FB_OK)
-		goto out;
 	/* SECURITY: get and delete in one step: of two racing POSTs one wins. */
 	r = fb_store_kv_take(st, LINK_NS, key, &v, &n, err);
 	if (r == FB_ERR_NOTFOUND) {
@@ -339,16 +356,17 @@ fb_local_recovery_link_consume(const struct fb_conf *conf, struct fb_store *st,
 		r = fb_err_set(err, FB_ERR_DENIED, "user %s is disabled", u.username);
 		goto out;
 	}
-	if ((r = fb_store_cred_password_set(st, u.id, hash, err)) != FB_OK ||
+	/* SECURITY: whoever knew the old password loses the sessions it opened. */
+	if ((r = fb_store_cred_password_set(st, u.id, password_hash, err)) != FB_OK ||
+	    (r = fb_store_cred_sessions_revoke(st, u.id, err)) != FB_OK ||
 	    (r = fb_local_lockout_reset(conf, st, u.username, reqid, err)) != FB_OK)
 		goto out;
 	fb_local_audit(reqid, "password_recovered", u.username, NULL,
-	    "password set through a recovery link");
+	    "password set through a recovery link; every session of the account ended");
 	if (username != NULL)
 		*username = fb_xstrdup(u.username);
 out:
 	free(v);
-	fb_secret_free(hash);
 	fb_store_user_cleanup(&u);
 	fb_store_cred_cleanup(&c);
 	return r;

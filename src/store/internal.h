@@ -88,6 +88,8 @@ struct fb_store_ops {
 	    int64_t step, struct fb_err *err);
 	enum fb_status (*cred_login_set)(struct fb_store *st, const char *user_id, int64_t when,
 	    struct fb_err *err);
+	enum fb_status (*cred_sessions_revoke)(struct fb_store *st, const char *user_id,
+	    struct fb_err *err);
 	enum fb_status (*cred_count)(struct fb_store *st, size_t *n, struct fb_err *err);
 
 	/* As the fb_store_recovery_* functions. */

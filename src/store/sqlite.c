@@ -84,6 +84,11 @@ static const char *const migrations_v[] = {
 	"  created INTEGER NOT NULL,"
 	"  PRIMARY KEY (user_id, sp),"
 	"  UNIQUE (sp, nameid));",
+	/*
+	 * 4: a session generation per local account: sealed sessions carry it
+	 * and stop working when it moves (password reset, disabling).
+	 */
+	"ALTER TABLE local_credentials ADD COLUMN session_gen INTEGER NOT NULL DEFAULT 0;",
 };
 
 FB_STATIC const char *const *fb_store_sqlite_migrations = migrations_v;
@@ -115,6 +120,7 @@ enum sq_stmt {
 	SQ_CRED_TOTP,
 	SQ_CRED_STEP,
 	SQ_CRED_LOGIN,
+	SQ_CRED_GEN,
 	SQ_CRED_COUNT,
 	SQ_RC_DELETE,
 	SQ_RC_INSERT,
@@ -166,7 +172,8 @@ static const char *const sq_sql[SQ_NSTMT] = {
 	[SQ_USER_GET_ID] = "SELECT " USER_COLUMNS " FROM users WHERE id = ?1",
 	[SQ_CRED_INSERT] = "INSERT INTO local_credentials (" CRED_COLUMNS ")"
 			   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-	[SQ_CRED_GET] = "SELECT " CRED_COLUMNS " FROM local_credentials WHERE user_id = ?1",
+	[SQ_CRED_GET] = "SELECT " CRED_COLUMNS ", session_gen FROM local_credentials"
+			" WHERE user_id = ?1",
 	[SQ_CRED_PASSWORD] = "UPDATE local_credentials SET password_hash = ?2 WHERE user_id = ?1",
 	[SQ_CRED_TOTP] = "UPDATE local_credentials SET totp_secret = ?2, totp_last_step = ?3"
 			 " WHERE user_id = ?1",
@@ -174,6 +181,8 @@ static const char *const sq_sql[SQ_NSTMT] = {
 	[SQ_CRED_STEP] = "UPDATE local_credentials SET totp_last_step = ?2"
 			 " WHERE user_id = ?1 AND totp_secret IS NOT NULL AND totp_last_step < ?2",
 	[SQ_CRED_LOGIN] = "UPDATE local_credentials SET last_login = ?2 WHERE user_id = ?1",
+	[SQ_CRED_GEN] = "UPDATE local_credentials SET session_gen = session_gen + 1"
+			" WHERE user_id = ?1",
 	[SQ_CRED_COUNT] = "SELECT count(*) FROM local_credentials",
 	[SQ_RC_DELETE] = "DELETE FROM recovery_codes WHERE user_id = ?1",
 	[SQ_RC_INSERT] = "INSERT INTO recovery_codes (user_id, code_hash, created)"
@@ -1224,6 +1233,7 @@ sq_cred_get(struct fb_store *st, const char *user_id, struct fb_store_cred *out,
 		out->totp_last_step = sqlite3_column_int64(s, 4);
 		out->created = sqlite3_column_int64(s, 5);
 		out->last_login = sqlite3_column_int64(s, 6);
+		out->session_gen = sqlite3_column_int64(s, 7);
 		r = FB_OK;
 		break;
 	case SQLITE_DONE:
@@ -1317,6 +1327,21 @@ sq_cred_login_set(struct fb_store *st, const char *user_id, int64_t when, struct
 		return sq_fail(sq, "cred_login_set", err);
 	}
 	return cred_update(sq, s, user_id, "cred_login_set", err);
+}
+
+static enum fb_status
+sq_cred_sessions_revoke(struct fb_store *st, const char *user_id, struct fb_err *err)
+{
+	struct sq *sq = sq_of(st);
+	sqlite3_stmt *s;
+
+	if ((s = sq_stmt(sq, SQ_CRED_GEN, "cred_sessions_revoke", err)) == NULL)
+		return FB_ERR_IO;
+	if (bind_text(s, 1, user_id) != SQLITE_OK) {
+		sq_done(s);
+		return sq_fail(sq, "cred_sessions_revoke", err);
+	}
+	return cred_update(sq, s, user_id, "cred_sessions_revoke", err);
 }
 
 /* Runs a count(*) statement (already bound) into *n. */
@@ -1693,6 +1718,7 @@ const struct fb_store_ops fb_store_sqlite_ops = {
 	.cred_totp_set = sq_cred_totp_set,
 	.cred_totp_accept = sq_cred_totp_accept,
 	.cred_login_set = sq_cred_login_set,
+	.cred_sessions_revoke = sq_cred_sessions_revoke,
 	.cred_count = sq_cred_count,
 	.recovery_replace = sq_recovery_replace,
 	.recovery_use = sq_recovery_use,

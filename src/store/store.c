@@ -487,6 +487,16 @@ fb_store_cred_login_set(struct fb_store *st, const char *user_id, int64_t when,
 }
 
 enum fb_status
+fb_store_cred_sessions_revoke(struct fb_store *st, const char *user_id, struct fb_err *err)
+{
+	enum fb_status r;
+
+	if ((r = check_user_id(st, user_id, "cred_sessions_revoke", err)) != FB_OK)
+		return r;
+	return st->ops->cred_sessions_revoke(st, user_id, err);
+}
+
+enum fb_status
 fb_store_cred_count(struct fb_store *st, size_t *n, struct fb_err *err)
 {
 	enum fb_status r;

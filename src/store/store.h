@@ -178,6 +178,7 @@ struct fb_store_cred {
 	int64_t totp_last_step; /* the last accepted TOTP time step (replay guard); 0 = none */
 	int64_t created;
 	int64_t last_login; /* 0 = never */
+	int64_t session_gen; /* moves when every session must end (schema version 3) */
 };
 
 /*
@@ -213,6 +214,12 @@ enum fb_status fb_store_cred_totp_accept(struct fb_store *st, const char *user_i
     int64_t step, struct fb_err *err);
 /* Sets the last sign-in time. FB_ERR_NOTFOUND when no credentials. */
 enum fb_status fb_store_cred_login_set(struct fb_store *st, const char *user_id, int64_t when,
+    struct fb_err *err);
+/*
+ * Moves user_id's session generation on: sessions sealed with an earlier
+ * one stop working. FB_ERR_NOTFOUND when no credentials.
+ */
+enum fb_status fb_store_cred_sessions_revoke(struct fb_store *st, const char *user_id,
     struct fb_err *err);
 /* The number of local accounts (users with credentials) in *n. */
 enum fb_status fb_store_cred_count(struct fb_store *st, size_t *n, struct fb_err *err);

@@ -133,7 +133,7 @@ class Base(harness.TestCase):
 class Pages(Base):
     users = (("alice", PASSWORD, "--name", "Alice <Admin> & \"Co\""), ("bob",), ("carol",),
              ("boss",), ("dave",), ("erin", PASSWORD, "--email", "erin@example.com"),
-             ("frank",), ("gina",))
+             ("frank",), ("gina",), ("hank", PASSWORD, "--email", "hank@example.com"))
 
     # ---- the pages -------------------------------------------------------------
 
@@ -321,14 +321,16 @@ class Pages(Base):
     def test_disabled_account(self):
         b, _ = self.signed_in("bob")
         self.assertEqual(b.get("/").status, 200)
+        old = dict(b.cookies)
         cp = cli(self.srv, "user", "disable", "bob")
         self.assertEqual(cp.returncode, 0, cp.stderr)
         off = self.srv.log_size()
-        # The session stops working at once ...
+        # The session stops working at once: to the sign-in page, the cookie deleted ...
         r = b.get("/")
-        self.assertPage(r, 403, "Account disabled")
+        self.assertEqual(r.status, 303, r.text[:2000])
+        self.assertTrue(r.location.startswith("/login"), r.location)
         self.assertNotIn("fb_session", b.cookies)
-        self.assertAudit(off, "session_refused")
+        self.assertAudit(off, "session_ignored")
         # ... and a new sign-in is refused with a clear page.
         b2 = self.browser()
         r = b2.login("bob", PASSWORD)
@@ -338,6 +340,13 @@ class Pages(Base):
         # A wrong password for a disabled account says only "wrong".
         r = b2.login("bob", "not the right one")
         self.assertPage(r, 403, alert="Wrong username or password.")
+        # Enabling the account again does not bring the old session back.
+        cp = cli(self.srv, "user", "enable", "bob")
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        b3 = self.browser()
+        b3.cookies.update(old)
+        self.assertEqual(b3.get("/").status, 303)
+        self.assertEqual(self.signed_in("bob")[0].get("/").status, 200)
 
     def test_logout(self):
         b, _ = self.signed_in("alice")
@@ -512,6 +521,38 @@ class Pages(Base):
         r = b.submit(p, "/recover", {"token": p.hidden("token"), "password": new + "2",
                                      "confirm": new + "2"})
         self.assertPage(r, 404, "This link cannot be used")
+
+    def test_password_reset_ends_sessions(self):
+        """A reset through a recovery link, or by the CLI, ends every session of the account."""
+        b1, _ = self.signed_in("hank")
+        b2, _ = self.signed_in("hank")
+        other, _ = self.signed_in("gina")
+        for b in (b1, b2, other):
+            self.assertEqual(b.get("/").status, 200)
+        p = b1.get(self.recovery_link("hank"))
+        new = "hank's new passphrase"
+        off = self.srv.log_size()
+        r = b1.submit(p, "/recover", {"token": p.hidden("token"), "password": new,
+                                      "confirm": new})
+        self.assertPage(r, 200, "Password changed", alert="every session")
+        self.assertIn("every session of the account ended",
+                      self.assertAudit(off, "password_recovered")[0].get("msg", ""))
+        # The other client's next request goes to the sign-in page.
+        for b in (b2, b1):
+            r = b.get("/")
+            self.assertEqual(r.status, 303, r.text[:2000])
+            self.assertTrue(r.location.startswith("/login"), r.location)
+        self.assertAudit(off, "session_ignored")
+        # Another account's session is untouched; a new sign-in works.
+        self.assertEqual(other.get("/").status, 200)
+        b3, _ = self.signed_in("hank", new)
+        self.assertEqual(b3.get("/").status, 200)
+        # fedbroker user set-password does the same.
+        cp = cli(self.srv, "user", "set-password", "hank", "--password-stdin",
+                 stdin=PASSWORD + "\n")
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        self.assertEqual(b3.get("/").status, 303)
+        self.assertEqual(self.signed_in("hank")[0].get("/").status, 200)
 
     def test_recovery_link_expired(self):
         path = self.recovery_link("frank")

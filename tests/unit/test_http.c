@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* tests/unit/test_http.c: status table, router, request ids, framing, metrics, header sizes. */
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include <CUnit/CUnit.h>
+#include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
@@ -616,6 +618,116 @@ test_metrics_overflow(void)
 	fb_http_metrics_free(m);
 }
 
+/* ---- the CPU pool of deferred replies ---------------------------------------- */
+
+struct pool_fx {
+	pthread_t loop;
+	int worked, done, cancelled, off_loop, on_loop;
+	struct event_base *base;
+	pthread_mutex_t mu;
+};
+
+struct pool_job {
+	struct pool_fx *fx;
+	int n;
+	int slow;
+};
+
+static void
+pool_work(void *arg)
+{
+	struct pool_job *j = arg;
+
+	if (j->slow)
+		usleep(50 * 1000);
+	pthread_mutex_lock(&j->fx->mu);
+	j->fx->worked++;
+	if (!pthread_equal(pthread_self(), j->fx->loop))
+		j->fx->off_loop++;
+	pthread_mutex_unlock(&j->fx->mu);
+}
+
+static void
+pool_done(struct fb_http_req *req, void *arg)
+{
+	struct pool_job *j = arg;
+
+	if (pthread_equal(pthread_self(), j->fx->loop))
+		j->fx->on_loop++;
+	j->fx->done++;
+	free(j);
+}
+
+static void
+pool_cancel(struct fb_http_req *req, void *arg)
+{
+	struct pool_job *j = arg;
+
+	j->fx->cancelled++;
+	free(j);
+}
+
+static void
+pool_idle(void *arg)
+{
+	struct pool_fx *fx = arg;
+
+	event_base_loopbreak(fx->base);
+}
+
+static struct pool_job *
+pool_job_new(struct pool_fx *fx, int n, int slow)
+{
+	struct pool_job *j = fb_xcalloc(1, sizeof(*j));
+
+	j->fx = fx;
+	j->n = n;
+	j->slow = slow;
+	return j;
+}
+
+static void
+test_cpu_pool(void)
+{
+	struct pool_fx fx = {.loop = pthread_self()};
+	struct fb_http_pool *p = NULL;
+	struct pool_job *extra;
+	struct fb_err err;
+
+	pthread_mutex_init(&fx.mu, NULL);
+	fx.base = event_base_new();
+	CU_ASSERT_EQUAL_FATAL(fb_http_pool_new(fx.base, 2, 3, pool_idle, &fx, &p, &err), FB_OK);
+	for (int i = 0; i < 3; i++)
+		CU_ASSERT_EQUAL(fb_http_pool_submit(p, NULL, pool_work, pool_done,
+				    pool_job_new(&fx, i, 0), &err),
+		    FB_OK);
+	/* Bounded: the fourth is refused at once and stays the caller's. */
+	extra = pool_job_new(&fx, 3, 0);
+	CU_ASSERT_EQUAL(fb_http_pool_submit(p, NULL, pool_work, pool_done, extra, &err),
+	    FB_ERR_LIMIT);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "3 jobs pending"));
+	free(extra);
+	CU_ASSERT_EQUAL(fb_http_pool_pending(p), 3);
+	/* The loop runs the completions; idle stops it when the last one ran. */
+	event_base_dispatch(fx.base);
+	CU_ASSERT_EQUAL(fx.worked, 3);
+	CU_ASSERT_EQUAL(fx.off_loop, 3);
+	CU_ASSERT_EQUAL(fx.done, 3);
+	CU_ASSERT_EQUAL(fx.on_loop, 3);
+	CU_ASSERT_EQUAL(fb_http_pool_pending(p), 0);
+	/* Freed with jobs pending: each completion is called with no request, none leaks. */
+	for (int i = 0; i < 3; i++)
+		CU_ASSERT_EQUAL(fb_http_pool_submit(p, NULL, pool_work, pool_cancel,
+				    pool_job_new(&fx, i, 1), &err),
+		    FB_OK);
+	fb_http_pool_free(p);
+	CU_ASSERT_EQUAL(fx.cancelled, 3);
+	CU_ASSERT_EQUAL(fb_http_pool_pending(NULL), 0);
+	fb_http_pool_free(NULL);
+	event_base_free(fx.base);
+	pthread_mutex_destroy(&fx.mu);
+}
+
 int
 fb_test_http_register(void)
 {
@@ -636,7 +748,8 @@ fb_test_http_register(void)
 	    CU_add_test(s, "metrics count audit events", test_metrics_audit) == NULL ||
 	    CU_add_test(s, "metrics render", test_metrics_render) == NULL ||
 	    CU_add_test(s, "metrics shared across processes", test_metrics_shared) == NULL ||
-	    CU_add_test(s, "metrics route overflow", test_metrics_overflow) == NULL)
+	    CU_add_test(s, "metrics route overflow", test_metrics_overflow) == NULL ||
+	    CU_add_test(s, "cpu pool", test_cpu_pool) == NULL)
 		return -1;
 	return 0;
 }

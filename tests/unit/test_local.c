@@ -49,6 +49,7 @@ fx_open(struct fx *f)
 	f->conf.argon2_parallelism = 1;
 	f->conf.bootstrap_enabled = 1;
 	f->conf.lockout_max_failures = 3;
+	f->conf.lockout_addr_max_failures = 3;
 	f->conf.lockout_window = 900;
 	f->conf.lockout_max_delay = 8;
 	f->conf.recovery_lifetime = 1800;
@@ -379,7 +380,8 @@ test_totp_enrol_signin(void)
 	struct fb_err err;
 
 	fx_open(&f);
-	f.conf.lockout_max_failures = 50; /* the limits have their own test */
+	f.conf.lockout_max_failures = 50;
+	f.conf.lockout_addr_max_failures = 50; /* the limits have their own test */
 	add_user(&f, "ann", "correct horse battery");
 	add_user(&f, "bob", "correct horse battery");
 	uid = user_id(&f, "ann");
@@ -648,6 +650,7 @@ test_signin_timing(void)
 	fx_open(&f);
 	f.conf.argon2_m_cost_kib = 8192; /* enough work to dominate the store's own time */
 	f.conf.lockout_max_failures = 100;
+	f.conf.lockout_addr_max_failures = 100;
 	add_user(&f, "ann", "correct horse battery");
 	(void)signin(&f, "warmup", "correct horse battery", NULL); /* builds the dummy hash */
 	for (int i = 0; i < 6; i++) {
@@ -694,6 +697,7 @@ test_recovery_codes(void)
 
 	fx_open(&f);
 	f.conf.lockout_max_failures = 50;
+	f.conf.lockout_addr_max_failures = 50;
 	add_user(&f, "ann", "correct horse battery");
 	uid = user_id(&f, "ann");
 	CU_ASSERT_EQUAL_FATAL(fb_local_recovery_codes_new(f.st, uid, NULL, &codes, &err), FB_OK);
@@ -999,6 +1003,46 @@ test_lockout(void)
 	fx_close(&f);
 }
 
+/* The address threshold is its own: an address may fail more often than one account. */
+static void
+test_lockout_per_address(void)
+{
+	struct fx f;
+	int64_t retry = 0;
+	struct fb_err err;
+	char name[16];
+
+	fx_open(&f);
+	f.conf.lockout_addr_max_failures = 6;
+	/* The delays themselves: account from its 3rd failure, address from its 6th. */
+	CU_ASSERT_EQUAL(fb_local_lockout_delay(&f.conf, "u", 2), 0);
+	CU_ASSERT_EQUAL(fb_local_lockout_delay(&f.conf, "u", 3), 1);
+	CU_ASSERT_EQUAL(fb_local_lockout_delay(&f.conf, "a", 5), 0);
+	CU_ASSERT_EQUAL(fb_local_lockout_delay(&f.conf, "a", 6), 1);
+	CU_ASSERT_EQUAL(fb_local_lockout_delay(&f.conf, "a", 7), 2);
+	CU_ASSERT_EQUAL(fb_local_lockout_delay(&f.conf, "a", 60), f.conf.lockout_max_delay);
+	add_user(&f, "ann", "correct horse battery");
+	/* Five failures from one address (five accounts, once each): not locked yet. */
+	for (int i = 1; i <= 5; i++) {
+		snprintf(name, sizeof(name), "x%d", i);
+		CU_ASSERT_EQUAL(signin(&f, name, "wrong horse battery", "198.51.100.7"),
+		    FB_LOCAL_REJECTED);
+		CU_ASSERT_EQUAL(fb_local_lockout_check(&f.conf, f.st, NULL, "198.51.100.7", &retry,
+				    &err),
+		    FB_OK);
+	}
+	CU_ASSERT_EQUAL(signin(&f, "ann", "correct horse battery", "198.51.100.7"),
+	    FB_LOCAL_ACCEPTED);
+	/* The sixth locks the address, for every account. */
+	CU_ASSERT_EQUAL(signin(&f, "x6", "wrong horse battery", "198.51.100.7"), FB_LOCAL_REJECTED);
+	CU_ASSERT_EQUAL(fb_local_lockout_check(&f.conf, f.st, NULL, "198.51.100.7", &retry, &err),
+	    FB_ERR_LIMIT);
+	CU_ASSERT_EQUAL(retry, 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "address 198.51.100.7 is locked"));
+	CU_ASSERT_EQUAL(signin(&f, "ann", "correct horse battery", "198.51.100.7"), FB_LOCAL_LOCKED);
+	fx_close(&f);
+}
+
 /* ---- bootstrap ----------------------------------------------------------------- */
 
 /* Runs bootstrap with the log sent to a file; the log text in a new string. */
@@ -1172,6 +1216,7 @@ fb_test_local_register(void)
 	    CU_add_test(s, "recovery links", test_recovery_links) == NULL ||
 	    CU_add_test(s, "API tokens", test_tokens) == NULL ||
 	    CU_add_test(s, "lockout", test_lockout) == NULL ||
+	    CU_add_test(s, "lockout_per_address", test_lockout_per_address) == NULL ||
 	    CU_add_test(s, "bootstrap", test_bootstrap) == NULL)
 		return -1;
 	return 0;

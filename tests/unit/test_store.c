@@ -1074,7 +1074,15 @@ test_creds(void)
 	CU_ASSERT_STRING_EQUAL(out.totp_secret, "v1.sealed");
 	CU_ASSERT_EQUAL(out.totp_last_step, 5);
 	CU_ASSERT_EQUAL(out.last_login, 1234);
+	CU_ASSERT_EQUAL(out.session_gen, 0);
 	fb_store_cred_cleanup(&out);
+	/* The session generation moves on by one per revocation. */
+	CU_ASSERT_EQUAL(fb_store_cred_sessions_revoke(st, got.id, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_cred_sessions_revoke(st, got.id, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_cred_get(st, got.id, &out, &err), FB_OK);
+	CU_ASSERT_EQUAL(out.session_gen, 2);
+	fb_store_cred_cleanup(&out);
+	CU_ASSERT_EQUAL(fb_store_cred_sessions_revoke(st, "nosuchid", &err), FB_ERR_NOTFOUND);
 	/* The replay guard: only later steps, each once. */
 	CU_ASSERT_EQUAL(fb_store_cred_totp_accept(st, got.id, 5, &err), FB_ERR_REPLAY);
 	CU_ASSERT_EQUAL(fb_store_cred_totp_accept(st, got.id, 4, &err), FB_ERR_REPLAY);
@@ -1457,6 +1465,41 @@ test_migrate_v1_v2(void)
 	free(dir);
 }
 
+/* A version 3 store with a local account gets session generations (4), starting at 0. */
+static void
+test_migrate_v3_v4(void)
+{
+	size_t nsaved = fb_store_sqlite_nmigrations;
+	char *dir = fb_test_tmpdir(), *path;
+	struct fb_conf c = conf_at(dir, "fedbroker.db", &path);
+	struct fb_store_user u;
+	struct fb_store_cred got;
+	struct fb_store *st;
+	struct fb_err err;
+
+	fb_store_sqlite_nmigrations = 3;
+	st = open_ok(&c);
+	CU_ASSERT_EQUAL(fb_store_schema_version(st), 3);
+	cred_add(st, "ann", NULL);
+	fb_store_close(st);
+	fb_store_sqlite_nmigrations = nsaved;
+	st = open_ok(&c);
+	CU_ASSERT_EQUAL(fb_store_schema_version(st), 4);
+	CU_ASSERT_EQUAL(fb_store_user_get(st, "ann", &u, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_cred_get(st, u.id, &got, &err), FB_OK);
+	CU_ASSERT_EQUAL(got.session_gen, 0);
+	fb_store_cred_cleanup(&got);
+	CU_ASSERT_EQUAL(fb_store_cred_sessions_revoke(st, u.id, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_cred_get(st, u.id, &got, &err), FB_OK);
+	CU_ASSERT_EQUAL(got.session_gen, 1);
+	fb_store_cred_cleanup(&got);
+	fb_store_user_cleanup(&u);
+	fb_store_close(st);
+	free(path);
+	fb_test_rmtree(dir);
+	free(dir);
+}
+
 int
 fb_test_store_register(void)
 {
@@ -1470,6 +1513,7 @@ fb_test_store_register(void)
 	    CU_add_test(s, "open not a database", test_open_not_a_database) == NULL ||
 	    CU_add_test(s, "open newer schema", test_open_newer_schema) == NULL ||
 	    CU_add_test(s, "migration rollback", test_migration_rollback) == NULL ||
+	    CU_add_test(s, "migrate 3 to 4", test_migrate_v3_v4) == NULL ||
 	    CU_add_test(s, "kv basic", test_kv_basic) == NULL ||
 	    CU_add_test(s, "kv expiry and purge", test_kv_expiry) == NULL ||
 	    CU_add_test(s, "kv limits", test_kv_limits) == NULL ||
