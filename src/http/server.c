@@ -66,6 +66,7 @@ struct fb_http_conn {
 	int close_now;	/* conn_kick: close whatever the state */
 	int timed_out;	/* 408 being written: the connection is ours until closed */
 	int close_idle; /* draining: close as soon as idle */
+	int served;	/* a reply was sent on it: idle now means between requests */
 	struct fb_http_req *reply; /* ours being sent: its status line gets our headers */
 	struct fb_http_req *deferred; /* waiting for a CPU job (fb_http_req_defer) */
 	char client[64];	   /* the peer's address, once known */
@@ -624,6 +625,7 @@ conn_reply_sent(struct evhttp_request *ev, void *arg)
 	struct fb_http_conn *conn = arg;
 
 	conn->state = CONN_IDLE;
+	conn->served = 1;
 	conn->inject = 1;
 	if (evbuffer_get_length(bufferevent_get_input(conn->bev)) > 0)
 		conn_deadline_arm(conn); /* a pipelined request arrived already */
@@ -1174,7 +1176,15 @@ fb_http_server_drain(struct fb_http_server *srv, void (*done)(void *arg), void *
 		for (size_t i = 0; i < srv->nbound; i++)
 			evhttp_del_accept_socket(srv->http, srv->bound[i]);
 		srv->nbound = 0;
+		/*
+		 * Idle keep-alive connections are closed now. One accepted just
+		 * before the drain has not sent its request yet: closing it would
+		 * fail a client that did nothing wrong, so it is answered (with
+		 * Connection: close, conn_reply_sent) or times out as usual.
+		 */
 		TAILQ_FOREACH(conn, &srv->conns, link) {
+			if (!conn->served && conn->state == CONN_IDLE)
+				continue;
 			conn->close_idle = 1;
 			if (conn->state == CONN_IDLE)
 				event_active(conn->kick, EV_TIMEOUT, 0);

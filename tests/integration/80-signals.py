@@ -77,6 +77,33 @@ class Signals(harness.TestCase):
             harness.parse_logfmt(l)
         srv.stop()
 
+    def test_connection_opened_before_reload_is_answered(self):
+        """A client that connected just before a reload, and sends its request after
+        the old worker began draining, gets its answer (then Connection: close)."""
+        srv = self.server()
+        srv.start()
+        s = srv.raw_socket()
+        time.sleep(0.3)  # accepted by a worker of the old generation
+        pids = srv.workers_pids()
+        srv.signal(signal.SIGHUP)
+        deadline = time.time() + 10
+        while time.time() < deadline and srv.workers_pids() == pids:
+            time.sleep(0.1)
+        time.sleep(0.3)
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        data = b""
+        s.settimeout(5)
+        while b"\r\n\r\n" not in data:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        s.close()
+        status, headers, _ = harness.parse_raw_response(data)
+        self.assertEqual(status, 200, data[:300])
+        self.assertEqual(headers.get("connection", "").lower(), "close")
+        srv.stop()
+
     def test_reload_with_broken_mapping_keeps_serving(self):
         srv = self.server()
         mdir = os.path.join(os.path.dirname(srv.config), "rules")
