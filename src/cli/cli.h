@@ -13,6 +13,8 @@
 struct fb_conf;
 struct fb_store;
 struct fb_keyring;
+struct fb_saml_idp;
+struct fb_saml_sp;
 
 /* Exit statuses shared by every subcommand. */
 #define FB_EXIT_OK 0
@@ -139,6 +141,14 @@ struct fb_cli_ctx {
 int fb_cli_ctx_open(const struct fb_cli_conf_opts *o, unsigned need, struct fb_cli_ctx *x);
 /* Frees what x holds (an empty or closed x is fine). */
 void fb_cli_ctx_close(struct fb_cli_ctx *x);
+
+/*
+ * The service provider named name (given as --sp) of idp in *out, borrowed
+ * from idp. FB_ERR_NOTFOUND when there is none: the message suggests the
+ * nearest configured name.
+ */
+enum fb_status fb_cli_sp_get(const struct fb_saml_idp *idp, const char *name,
+    const struct fb_saml_sp **out, struct fb_err *err);
 
 /* ---- output ------------------------------------------------------------------------ */
 

@@ -12,6 +12,7 @@
 #include "conf/conf.h"
 #include "crypto/crypto.h"
 #include "store/store.h"
+#include "saml/saml.h"
 #include "cli/cli.h"
 
 /* getopt_long's value of a long option without a letter: OPT_BASE + its index. */
@@ -217,6 +218,34 @@ fb_cli_ctx_close(struct fb_cli_ctx *x)
 	fb_crypto_keyring_free(x->kr);
 	fb_conf_free(x->conf);
 	memset(x, 0, sizeof(*x));
+}
+
+enum fb_status
+fb_cli_sp_get(const struct fb_saml_idp *idp, const char *name, const struct fb_saml_sp **out,
+    struct fb_err *err)
+{
+	const char *best = NULL;
+	int bestd = 4;
+
+	if ((*out = fb_saml_idp_sp_get(idp, name)) != NULL)
+		return FB_OK;
+	for (size_t i = 0; i < fb_saml_idp_sp_count(idp); i++) {
+		const char *n = fb_saml_sp_name(fb_saml_idp_sp_at(idp, i));
+		int d = fb_str_distance(n, name);
+
+		if (d < bestd) {
+			bestd = d;
+			best = n;
+		}
+	}
+	if (fb_saml_idp_sp_count(idp) == 0)
+		return fb_err_set(err, FB_ERR_NOTFOUND,
+		    "--sp %s: the configuration declares no saml.service_providers", name);
+	if (best != NULL)
+		return fb_err_set(err, FB_ERR_NOTFOUND,
+		    "--sp %s: no such service provider (did you mean '%s'?)", name, best);
+	return fb_err_set(err, FB_ERR_NOTFOUND,
+	    "--sp %s: no such service provider in saml.service_providers", name);
 }
 
 int
