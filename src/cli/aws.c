@@ -49,7 +49,8 @@ trust_policy(int argc, char **argv)
 	    {"provider", 'p', &provider, NULL},
 	    {NULL, 0, NULL, NULL},
 	};
-	const struct fb_cli_syntax syntax = {"aws trust-policy", usage_trust, &co, opts, NULL, NULL};
+	const struct fb_cli_syntax syntax = {"aws trust-policy", usage_trust, &co, opts, NULL,
+	    NULL};
 	struct fb_saml_idp *idp = NULL;
 	const struct fb_saml_sp *sp;
 	struct fb_cli_ctx x;
@@ -60,7 +61,8 @@ trust_policy(int argc, char **argv)
 	if ((rc = fb_cli_args_parse(argc, argv, &syntax)) >= 0)
 		return rc;
 	if (spname == NULL || account == NULL || provider == NULL)
-		return fb_cli_usage_error(syntax.cmd, "--sp, --account and --provider are all required");
+		return fb_cli_usage_error(syntax.cmd,
+		    "--sp, --account and --provider are all required");
 	if ((rc = fb_cli_ctx_open(&co, FB_CLI_KEYRING, &x)) != FB_EXIT_OK)
 		return rc;
 	rc = FB_EXIT_FAIL;

@@ -33,7 +33,8 @@ fb_cli_wants_help(int argc, char **argv)
 int
 fb_cli_error(const struct fb_err *err)
 {
-	fprintf(stderr, "fedbroker: %s\n", err->msg[0] != '\0' ? err->msg : fb_status_name(err->code));
+	fprintf(stderr, "fedbroker: %s\n",
+	    err->msg[0] != '\0' ? err->msg : fb_status_name(err->code));
 	if (getenv("FB_DEBUG") != NULL && err->file != NULL)
 		fprintf(stderr, "  (raised at %s:%d in %s)\n", err->file, err->line, err->func);
 	return FB_EXIT_FAIL;
@@ -187,7 +188,7 @@ fb_cli_ctx_open(const struct fb_cli_conf_opts *o, unsigned need, struct fb_cli_c
 	memset(x, 0, sizeof(*x));
 	fb_err_clear(&err);
 	if (fb_conf_load(o->config != NULL ? o->config : fb_cli_default_config(), &ov, &x->conf,
-		NULL, &err) != FB_OK)
+	        NULL, &err) != FB_OK)
 		goto out;
 	fb_log_setup(x->conf->log_format,
 	    x->conf->log_level > FB_LOG_WARN ? x->conf->log_level : FB_LOG_WARN, 2);

@@ -311,7 +311,8 @@ keys_generate(int argc, char **argv)
 	    {"out", 0, &out, NULL},
 	    {NULL, 0, NULL, NULL},
 	};
-	const struct fb_cli_syntax syntax = {"keys generate", usage_generate, &co, opts, NULL, NULL};
+	const struct fb_cli_syntax syntax = {"keys generate", usage_generate, &co, opts, NULL,
+	    NULL};
 	struct fb_cli_ctx x;
 	char *id = NULL;
 

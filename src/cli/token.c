@@ -92,7 +92,8 @@ token_create(int argc, char **argv)
 	if (strcmp(exp, "never") != 0) {
 		if (fb_duration_parse(exp, &lifetime, &err) != FB_OK || lifetime <= 0)
 			return fb_cli_usage_error(syntax.cmd,
-			    "--expires '%s': use a duration such as 90d, 12h, 30m, or 'never'", exp);
+			    "--expires '%s': use a duration such as 90d, 12h, 30m, or 'never'",
+			    exp);
 		expires_at = fb_time_now() + lifetime;
 	}
 	if ((rc = fb_cli_ctx_open(&co, FB_CLI_STORE, &x)) != FB_EXIT_OK)

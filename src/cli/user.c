@@ -158,7 +158,8 @@ user_add(int argc, char **argv)
 	if ((rc = fb_cli_args_parse(argc, argv, &syntax)) >= 0)
 		return rc;
 	if (a.type != NULL && fb_local_type_parse(a.type, &type) != 0)
-		return fb_cli_usage_error(syntax.cmd, "--type '%s': use internal or service", a.type);
+		return fb_cli_usage_error(syntax.cmd, "--type '%s': use internal or service",
+		    a.type);
 	fb_err_clear(&err);
 	/* Check what needs no store first, so the message is about the input. */
 	if (fb_local_username_check(a.user, &err) != FB_OK)
