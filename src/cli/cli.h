@@ -3,7 +3,18 @@
 #ifndef FB_CLI_CLI_H
 #define FB_CLI_CLI_H
 
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
 #include "core/core.h"
+
+struct fb_conf;
+struct fb_store;
+struct fb_keyring;
+struct fb_saml_idp;
+struct fb_saml_sp;
 
 /* Exit statuses shared by every subcommand. */
 #define FB_EXIT_OK 0
@@ -21,14 +32,129 @@ int fb_cli_metadata(int argc, char **argv);
 int fb_cli_explain(int argc, char **argv);
 int fb_cli_aws(int argc, char **argv);
 
+/* The help lines of the options of struct fb_cli_conf_opts, as every --help prints them. */
+#define FB_CLI_HELP_CONFIG                                                                   \
+	"  -c, --config FILE    configuration file (default $FEDBROKER_CONFIG, else built-in)\n" \
+	"      --state-dir DIR  state directory (overrides server.state_dir)\n"
+#define FB_CLI_HELP_HELP "  -h, --help           this help\n"
+
 /* 1 when argv[1..] holds -h or --help (after the subcommand name). */
 int fb_cli_wants_help(int argc, char **argv);
-/* Prints "fedbroker: <message>" to stderr (and the err's place with FB_DEBUG set). */
-void fb_cli_error(const struct fb_err *err);
+/*
+ * Prints "fedbroker: <message>" to stderr (and the err's place with FB_DEBUG
+ * set). Returns FB_EXIT_FAIL, so a command can `return fb_cli_error(&err);`.
+ */
+int fb_cli_error(const struct fb_err *err);
+/*
+ * Prints "fedbroker CMD: <message>" and "(see 'fedbroker CMD --help')" to
+ * stderr; cmd is the command as typed ("keys list", "explain"). Returns
+ * FB_EXIT_USAGE.
+ */
+int fb_cli_usage_error(const char *cmd, const char *fmt, ...) FB_PRINTF(2, 3);
 /*
  * The configuration file a subcommand uses when --config is absent:
  * $FEDBROKER_CONFIG, else NULL (built-in defaults). Borrowed.
  */
 const char *fb_cli_default_config(void);
+
+/* ---- subcommands ------------------------------------------------------------------- */
+
+/* A subcommand of a command: run gets argv[0] = name. */
+struct fb_cli_command {
+	const char *name; /* NULL ends a table */
+	int (*run)(int argc, char **argv);
+};
+
+/*
+ * Runs the subcommand argv[1] of the command argv[0] ("keys") from table.
+ * No subcommand: usage (the command's help) on stderr, FB_EXIT_USAGE;
+ * -h, --help or help: usage on stdout, FB_EXIT_OK; an unknown one:
+ * "fedbroker CMD: unknown command 'X'" and usage on stderr, FB_EXIT_USAGE.
+ * Otherwise the subcommand's exit status. All borrowed.
+ */
+int fb_cli_dispatch(int argc, char **argv, const char *usage, const struct fb_cli_command *table);
+
+/* ---- options ----------------------------------------------------------------------- */
+
+/* One option a subcommand takes, for fb_cli_args_parse. */
+struct fb_cli_option {
+	const char *name;   /* long name without "--"; NULL ends a table */
+	char letter;	    /* the short form (-c), or 0 */
+	const char **value; /* takes an argument, stored here (borrowed from argv); or NULL */
+	int *flag;	    /* else: takes none, sets *flag to 1 */
+};
+
+/* What locates the configuration: --config/-c and --state-dir. */
+struct fb_cli_conf_opts {
+	const char *config;    /* NULL: fb_cli_default_config() */
+	const char *state_dir; /* NULL: server.state_dir */
+};
+
+/* The fb_cli_option rows of struct fb_cli_conf_opts *o. */
+#define FB_CLI_OPT_CONFIG(o) {"config", 'c', &(o)->config, NULL}
+#define FB_CLI_OPT_STATE_DIR(o) {"state-dir", 0, &(o)->state_dir, NULL}
+
+/*
+ * What a subcommand's command line holds: its name in messages ("user
+ * add"), its --help text, with conf non-NULL the options of struct
+ * fb_cli_conf_opts (stored there), its other options, and its operand:
+ * with operand non-NULL exactly one is required (missing: the usage error
+ * missing), else none. All borrowed.
+ */
+struct fb_cli_syntax {
+	const char *cmd;
+	const char *help;
+	struct fb_cli_conf_opts *conf;
+	const struct fb_cli_option *opts; /* NULL: none beyond conf's */
+	const char **operand;
+	const char *missing;
+};
+
+/*
+ * Parses argv (argv[0] is the subcommand) with getopt_long as syntax says;
+ * -h/--help prints the help on stdout. Options and operands mix freely.
+ * Returns -1 when the command should go on, else the exit status to return
+ * (FB_EXIT_OK after the help, FB_EXIT_USAGE after a usage error it printed).
+ */
+int fb_cli_args_parse(int argc, char **argv, const struct fb_cli_syntax *syntax);
+
+/* ---- what a command works on ------------------------------------------------------- */
+
+/* What fb_cli_ctx_open opens beyond the configuration. */
+#define FB_CLI_STORE 0x1u
+#define FB_CLI_KEYRING 0x2u
+
+/* The configuration and, as asked for, the store and the signing keys. */
+struct fb_cli_ctx {
+	struct fb_conf *conf;
+	struct fb_store *st;	/* with FB_CLI_STORE, else NULL */
+	struct fb_keyring *kr;	/* with FB_CLI_KEYRING (existing keys only), else NULL */
+};
+
+/*
+ * Loads the configuration o locates, sets logging to standard error at
+ * warn at least (the audit lines of what a command changes; info is noise
+ * here), then opens what need asks for. On failure prints the error,
+ * leaves x empty and returns FB_EXIT_FAIL; else FB_EXIT_OK and x is to be
+ * closed with fb_cli_ctx_close.
+ */
+int fb_cli_ctx_open(const struct fb_cli_conf_opts *o, unsigned need, struct fb_cli_ctx *x);
+/* Frees what x holds (an empty or closed x is fine). */
+void fb_cli_ctx_close(struct fb_cli_ctx *x);
+
+/*
+ * The service provider named name (given as --sp) of idp in *out, borrowed
+ * from idp. FB_ERR_NOTFOUND when there is none: the message suggests the
+ * nearest configured name.
+ */
+enum fb_status fb_cli_sp_get(const struct fb_saml_idp *idp, const char *name,
+    const struct fb_saml_sp **out, struct fb_err *err);
+
+/* ---- output ------------------------------------------------------------------------ */
+
+/* j (borrowed) on stdout with json_dumps flags and a newline; FB_EXIT_OK or FB_EXIT_FAIL. */
+int fb_cli_json_print(const json_t *j, size_t flags);
+/* The time t as fb_time_format prints it in UTC, or "never" for 0, into out. */
+void fb_cli_time_format(int64_t t, char *out, size_t len);
 
 #endif

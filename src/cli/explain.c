@@ -1,7 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* cli/explain.c: fedbroker explain: what a user would get at a SAML service provider, and why. */
-#include <getopt.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,29 +30,7 @@ static const char usage_explain[] =
     "  -u, --user NAME      the account (as signed in: local or from an upstream)\n"
     "  -s, --sp SP          the service provider's name\n"
     "      --json           print the whole explanation as JSON\n"
-    "  -c, --config FILE    configuration file (default $FEDBROKER_CONFIG, else built-in)\n"
-    "      --state-dir DIR  state directory (overrides server.state_dir)\n"
-    "  -h, --help           this help\n";
-
-enum {
-	OPT_STATE_DIR = 256,
-	OPT_JSON,
-};
-
-static int usage_error(const char *fmt, ...) FB_PRINTF(1, 2);
-
-static int
-usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "fedbroker explain: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\n(see 'fedbroker explain --help')\n");
-	return FB_EXIT_USAGE;
-}
+    FB_CLI_HELP_CONFIG FB_CLI_HELP_HELP;
 
 static const char *
 jstr(const json_t *o, const char *key, const char *dflt)
@@ -71,33 +47,6 @@ compact(const json_t *v)
 	char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS);
 
 	return s != NULL ? s : fb_xstrdup("?");
-}
-
-/* The unknown SP's message, with the nearest configured name as a suggestion. */
-static void
-unknown_sp(const struct fb_saml_idp *idp, const char *name, struct fb_err *err)
-{
-	const char *best = NULL;
-	int bestd = 4;
-
-	for (size_t i = 0; i < fb_saml_idp_sp_count(idp); i++) {
-		const char *n = fb_saml_sp_name(fb_saml_idp_sp_at(idp, i));
-		int d = fb_str_distance(n, name);
-
-		if (d < bestd) {
-			bestd = d;
-			best = n;
-		}
-	}
-	if (fb_saml_idp_sp_count(idp) == 0)
-		fb_err_set(err, FB_ERR_NOTFOUND,
-		    "--sp %s: the configuration declares no saml.service_providers", name);
-	else if (best != NULL)
-		fb_err_set(err, FB_ERR_NOTFOUND,
-		    "--sp %s: no such service provider (did you mean '%s'?)", name, best);
-	else
-		fb_err_set(err, FB_ERR_NOTFOUND,
-		    "--sp %s: no such service provider in saml.service_providers", name);
 }
 
 static void
@@ -210,85 +159,36 @@ print_human(const json_t *x)
 int
 fb_cli_explain(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"user", required_argument, NULL, 'u'},
-	    {"sp", required_argument, NULL, 's'},
-	    {"json", no_argument, NULL, OPT_JSON},
-	    {"config", required_argument, NULL, 'c'},
-	    {"state-dir", required_argument, NULL, OPT_STATE_DIR},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+	struct fb_cli_conf_opts co = {NULL, NULL};
+	const char *username = NULL, *spname = NULL;
+	int json = 0, rc, have_user = 0;
+	const struct fb_cli_option opts[] = {
+	    {"user", 'u', &username, NULL},
+	    {"sp", 's', &spname, NULL},
+	    {"json", 0, NULL, &json},
+	    {NULL, 0, NULL, NULL},
 	};
-	struct fb_conf_overrides ov = {.listen = NULL, .state_dir = NULL, .workers = -1};
-	const char *config = NULL, *username = NULL, *spname = NULL;
+	const struct fb_cli_syntax syntax = {"explain", usage_explain, &co, opts, NULL, NULL};
 	struct fb_store_user user;
 	struct fb_saml_idp *idp = NULL;
-	struct fb_keyring *kr = NULL;
-	struct fb_store *st = NULL;
-	struct fb_conf *conf = NULL;
 	const struct fb_saml_sp *sp;
-	json_t *x = NULL;
-	int c, json = 0, rc = FB_EXIT_FAIL, have_user = 0;
+	struct fb_cli_ctx x;
+	json_t *ex = NULL;
 	struct fb_err err;
-	char *s;
 
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":u:s:c:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'u':
-			username = optarg;
-			break;
-		case 's':
-			spname = optarg;
-			break;
-		case OPT_JSON:
-			json = 1;
-			break;
-		case 'c':
-			config = optarg;
-			break;
-		case OPT_STATE_DIR:
-			ov.state_dir = optarg;
-			break;
-		case 'h':
-			fputs(usage_explain, stdout);
-			return FB_EXIT_OK;
-		case ':':
-			return usage_error("%s needs an argument", argv[optind - 1]);
-		default:
-			if (optopt != 0)
-				return usage_error("unknown option -%c", optopt);
-			return usage_error("unknown option %s", argv[optind - 1]);
-		}
-	}
-	if (optind < argc)
-		return usage_error("unexpected argument '%s'", argv[optind]);
+	if ((rc = fb_cli_args_parse(argc, argv, &syntax)) >= 0)
+		return rc;
 	if (username == NULL || spname == NULL)
-		return usage_error("--user NAME and --sp SP are both required");
+		return fb_cli_usage_error(syntax.cmd, "--user NAME and --sp SP are both required");
+	if ((rc = fb_cli_ctx_open(&co, FB_CLI_KEYRING | FB_CLI_STORE, &x)) != FB_EXIT_OK)
+		return rc;
+	rc = FB_EXIT_FAIL;
 	memset(&user, 0, sizeof(user));
 	fb_err_clear(&err);
-	if (fb_conf_load(config != NULL ? config : fb_cli_default_config(), &ov, &conf, NULL,
-		&err) != FB_OK)
+	if (fb_saml_idp_new(x.conf, x.kr, &idp, &err) != FB_OK ||
+	    fb_cli_sp_get(idp, spname, &sp, &err) != FB_OK)
 		goto out;
-	fb_log_setup(conf->log_format, FB_LOG_WARN, 2);
-	if (fb_crypto_keyring_load_existing(conf, &kr, &err) != FB_OK) {
-		if (err.code == FB_ERR_NOTFOUND)
-			fb_err_set(&err, FB_ERR_NOTFOUND,
-			    "no signing key in %s/keys yet: start the broker once or run "
-			    "'fedbroker keys generate'",
-			    conf->state_dir);
-		goto out;
-	}
-	if (fb_saml_idp_new(conf, kr, &idp, &err) != FB_OK)
-		goto out;
-	if ((sp = fb_saml_idp_sp_get(idp, spname)) == NULL) {
-		unknown_sp(idp, spname, &err);
-		goto out;
-	}
-	if (fb_store_open(conf, &st, &err) != FB_OK)
-		goto out;
-	if (fb_store_user_get(st, username, &user, &err) != FB_OK) {
+	if (fb_store_user_get(x.st, username, &user, &err) != FB_OK) {
 		if (err.code == FB_ERR_NOTFOUND)
 			fb_err_set(&err, FB_ERR_NOTFOUND,
 			    "--user %s: no such user (local accounts: 'fedbroker user list'; "
@@ -297,26 +197,21 @@ fb_cli_explain(int argc, char **argv)
 		goto out;
 	}
 	have_user = 1;
-	if (fb_saml_explain(idp, st, sp, &user, &x, &err) != FB_OK)
+	if (fb_saml_explain(idp, x.st, sp, &user, &ex, &err) != FB_OK)
 		goto out;
-	if (json) {
-		s = json_dumps(x, JSON_INDENT(2) | JSON_SORT_KEYS);
-		printf("%s\n", s);
-		free(s);
-	} else
-		print_human(x);
-	rc = json_is_true(json_object_get(x, "ok")) ? FB_EXIT_OK : FB_EXIT_FAIL;
-	json_decref(x);
-	x = NULL;
-	goto done;
+	if (json)
+		fb_cli_json_print(ex, JSON_INDENT(2) | JSON_SORT_KEYS);
+	else
+		print_human(ex);
+	/* The verdict, not the printing: 1 when the sign-in would be refused. */
+	rc = json_is_true(json_object_get(ex, "ok")) ? FB_EXIT_OK : FB_EXIT_FAIL;
 out:
-	fb_cli_error(&err);
-done:
+	if (err.code != FB_OK)
+		fb_cli_error(&err);
+	json_decref(ex);
 	if (have_user)
 		fb_store_user_cleanup(&user);
-	fb_store_close(st);
 	fb_saml_idp_free(idp);
-	fb_crypto_keyring_free(kr);
-	fb_conf_free(conf);
+	fb_cli_ctx_close(&x);
 	return rc;
 }

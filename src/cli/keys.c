@@ -1,9 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* cli/keys.c: fedbroker keys list|generate: the signing keys and their rollover. */
 #include <errno.h>
-#include <getopt.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,10 +31,8 @@ static const char usage_list[] =
     "Lists the signing keys: those of the configuration's keys: list, or else\n"
     "those in <state_dir>/keys. Columns: ID ALG BITS EXPIRES STATE.\n"
     "\n"
-    "  -c, --config FILE    configuration file (default $FEDBROKER_CONFIG, else built-in)\n"
-    "      --state-dir DIR  state directory (overrides server.state_dir)\n"
-    "      --json           print a JSON array instead of a table\n"
-    "  -h, --help           this help\n";
+    FB_CLI_HELP_CONFIG
+    "      --json           print a JSON array instead of a table\n" FB_CLI_HELP_HELP;
 
 static const char usage_generate[] =
     "usage: fedbroker keys generate [--config FILE] [--state-dir DIR] [--id ID]\n"
@@ -51,50 +47,13 @@ static const char usage_generate[] =
     "required: the files are written there and the keys: entry to add is\n"
     "printed. Run it as the user fedbroker runs as; files are created 0600.\n"
     "\n"
-    "  -c, --config FILE    configuration file (default $FEDBROKER_CONFIG, else built-in)\n"
-    "      --state-dir DIR  state directory (overrides server.state_dir)\n"
+    FB_CLI_HELP_CONFIG
     "      --id ID          key id (default kYYYYMMDD-xxxx)\n"
     "      --type TYPE      rsa (default) or ec\n"
     "      --bits N         RSA 2048..8192 (default 2048); EC 256 (default) or 384\n"
     "      --days N         certificate validity in days (default 3650)\n"
     "      --publish-only   do not make the new key active\n"
-    "      --out DIR        write into DIR and print the configuration entry\n"
-    "  -h, --help           this help\n";
-
-enum {
-	OPT_STATE_DIR = 256,
-	OPT_JSON,
-	OPT_ID,
-	OPT_TYPE,
-	OPT_BITS,
-	OPT_DAYS,
-	OPT_PUBLISH_ONLY,
-	OPT_OUT,
-};
-
-static int usage_error(const char *cmd, const char *fmt, ...) FB_PRINTF(2, 3);
-
-static int
-usage_error(const char *cmd, const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "fedbroker keys %s: ", cmd);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\n(see 'fedbroker keys %s --help')\n", cmd);
-	return FB_EXIT_USAGE;
-}
-
-/* After getopt_long returned '?'. */
-static int
-unknown_option(const char *cmd, char **argv)
-{
-	if (optopt != 0)
-		return usage_error(cmd, "unknown option -%c", optopt);
-	return usage_error(cmd, "unknown option %s", argv[optind - 1]);
-}
+    "      --out DIR        write into DIR and print the configuration entry\n" FB_CLI_HELP_HELP;
 
 static int
 parse_int(const char *s, long min, long max, int *out)
@@ -108,21 +67,6 @@ parse_int(const char *s, long min, long max, int *out)
 		return -1;
 	*out = (int)v;
 	return 0;
-}
-
-static int
-load_conf(const char *path, const char *state_dir, struct fb_conf **conf)
-{
-	struct fb_conf_overrides ov = {.listen = NULL, .state_dir = state_dir, .workers = -1};
-	struct fb_err err;
-
-	fb_err_clear(&err);
-	if (fb_conf_load(path != NULL ? path : fb_cli_default_config(), &ov, conf, NULL, &err) !=
-	    FB_OK) {
-		fb_cli_error(&err);
-		return FB_EXIT_FAIL;
-	}
-	return FB_EXIT_OK;
 }
 
 static void
@@ -197,48 +141,25 @@ print_json(const struct fb_keyring *kr)
 static int
 keys_list(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"config", required_argument, NULL, 'c'},
-	    {"state-dir", required_argument, NULL, OPT_STATE_DIR},
-	    {"json", no_argument, NULL, OPT_JSON},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+	struct fb_cli_conf_opts co = {NULL, NULL};
+	int json = 0, rc;
+	const struct fb_cli_option opts[] = {
+	    {"json", 0, NULL, &json},
+	    {NULL, 0, NULL, NULL},
 	};
-	const char *config = NULL, *state_dir = NULL;
+	const struct fb_cli_syntax syntax = {"keys list", usage_list, &co, opts, NULL, NULL};
 	struct fb_keyring *kr = NULL;
-	struct fb_conf *conf = NULL;
-	int c, json = 0, rc;
+	struct fb_cli_ctx x;
 	struct fb_err err;
 	enum fb_status r;
 
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":c:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c':
-			config = optarg;
-			break;
-		case OPT_STATE_DIR:
-			state_dir = optarg;
-			break;
-		case OPT_JSON:
-			json = 1;
-			break;
-		case 'h':
-			fputs(usage_list, stdout);
-			return FB_EXIT_OK;
-		case ':':
-			return usage_error("list", "%s needs an argument", argv[optind - 1]);
-		default:
-			return unknown_option("list", argv);
-		}
-	}
-	if (optind < argc)
-		return usage_error("list", "unexpected argument '%s'", argv[optind]);
-	if ((rc = load_conf(config, state_dir, &conf)) != FB_EXIT_OK)
+	if ((rc = fb_cli_args_parse(argc, argv, &syntax)) >= 0)
+		return rc;
+	if ((rc = fb_cli_ctx_open(&co, 0, &x)) != FB_EXIT_OK)
 		return rc;
 	fb_err_clear(&err);
-	r = fb_crypto_keyring_load_existing(conf, &kr, &err);
+	/* Not FB_CLI_KEYRING: no key yet is an answer here, not an error. */
+	r = fb_crypto_keyring_load_existing(x.conf, &kr, &err);
 	if (r == FB_ERR_NOTFOUND) {
 		if (json)
 			printf("[]\n");
@@ -248,8 +169,7 @@ keys_list(int argc, char **argv)
 			    err.msg);
 		rc = FB_EXIT_OK;
 	} else if (r != FB_OK) {
-		fb_cli_error(&err);
-		rc = FB_EXIT_FAIL;
+		rc = fb_cli_error(&err);
 	} else if (json) {
 		rc = print_json(kr);
 	} else {
@@ -257,7 +177,7 @@ keys_list(int argc, char **argv)
 		rc = FB_EXIT_OK;
 	}
 	fb_crypto_keyring_free(kr);
-	fb_conf_free(conf);
+	fb_cli_ctx_close(&x);
 	return rc;
 }
 
@@ -379,107 +299,60 @@ out:
 static int
 keys_generate(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"config", required_argument, NULL, 'c'},
-	    {"state-dir", required_argument, NULL, OPT_STATE_DIR},
-	    {"id", required_argument, NULL, OPT_ID},
-	    {"type", required_argument, NULL, OPT_TYPE},
-	    {"bits", required_argument, NULL, OPT_BITS},
-	    {"days", required_argument, NULL, OPT_DAYS},
-	    {"publish-only", no_argument, NULL, OPT_PUBLISH_ONLY},
-	    {"out", required_argument, NULL, OPT_OUT},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+	struct fb_cli_conf_opts co = {NULL, NULL};
+	const char *id_opt = NULL, *type = "rsa", *out = NULL, *bits_s = NULL, *days_s = NULL;
+	int bits = 0, days = 3650, publish_only = 0, rc;
+	const struct fb_cli_option opts[] = {
+	    {"id", 0, &id_opt, NULL},
+	    {"type", 0, &type, NULL},
+	    {"bits", 0, &bits_s, NULL},
+	    {"days", 0, &days_s, NULL},
+	    {"publish-only", 0, NULL, &publish_only},
+	    {"out", 0, &out, NULL},
+	    {NULL, 0, NULL, NULL},
 	};
-	const char *config = NULL, *state_dir = NULL, *id_opt = NULL, *type = "rsa", *out = NULL;
-	int c, bits = 0, days = 3650, publish_only = 0, rc;
-	struct fb_conf *conf = NULL;
+	const struct fb_cli_syntax syntax = {"keys generate", usage_generate, &co, opts, NULL,
+	    NULL};
+	struct fb_cli_ctx x;
 	char *id = NULL;
 
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":c:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c':
-			config = optarg;
-			break;
-		case OPT_STATE_DIR:
-			state_dir = optarg;
-			break;
-		case OPT_ID:
-			id_opt = optarg;
-			break;
-		case OPT_TYPE:
-			if (strcmp(optarg, "rsa") != 0 && strcmp(optarg, "ec") != 0)
-				return usage_error("generate", "--type '%s': use rsa or ec",
-				    optarg);
-			type = optarg;
-			break;
-		case OPT_BITS:
-			if (parse_int(optarg, 1, INT_MAX, &bits) != 0)
-				return usage_error("generate", "--bits '%s' is not a number",
-				    optarg);
-			break;
-		case OPT_DAYS:
-			if (parse_int(optarg, 1, 36500, &days) != 0)
-				return usage_error("generate", "--days '%s': use 1..36500", optarg);
-			break;
-		case OPT_PUBLISH_ONLY:
-			publish_only = 1;
-			break;
-		case OPT_OUT:
-			out = optarg;
-			break;
-		case 'h':
-			fputs(usage_generate, stdout);
-			return FB_EXIT_OK;
-		case ':':
-			return usage_error("generate", "%s needs an argument", argv[optind - 1]);
-		default:
-			return unknown_option("generate", argv);
-		}
-	}
-	if (optind < argc)
-		return usage_error("generate", "unexpected argument '%s'", argv[optind]);
+	if ((rc = fb_cli_args_parse(argc, argv, &syntax)) >= 0)
+		return rc;
+	if (strcmp(type, "rsa") != 0 && strcmp(type, "ec") != 0)
+		return fb_cli_usage_error(syntax.cmd, "--type '%s': use rsa or ec", type);
+	if (bits_s != NULL && parse_int(bits_s, 1, INT_MAX, &bits) != 0)
+		return fb_cli_usage_error(syntax.cmd, "--bits '%s' is not a number", bits_s);
+	if (days_s != NULL && parse_int(days_s, 1, 36500, &days) != 0)
+		return fb_cli_usage_error(syntax.cmd, "--days '%s': use 1..36500", days_s);
 	if (bits == 0)
 		bits = strcmp(type, "rsa") == 0 ? 2048 : 256;
-	if ((rc = load_conf(config, state_dir, &conf)) != FB_EXIT_OK)
+	if ((rc = fb_cli_ctx_open(&co, 0, &x)) != FB_EXIT_OK)
 		return rc;
 	id = id_opt != NULL ? fb_xstrdup(id_opt) : fb_crypto_key_id_new();
-	if (conf->nkeys > 0 && out == NULL) {
+	if (x.conf->nkeys > 0 && out == NULL) {
 		fprintf(stderr,
 		    "fedbroker keys generate: %s lists its keys explicitly: give --out DIR, then "
-		    "add "
-		    "the printed entry to its keys: list\n",
-		    conf->path != NULL ? conf->path : "the configuration");
+		    "add the printed entry to its keys: list\n",
+		    x.conf->path != NULL ? x.conf->path : "the configuration");
 		rc = FB_EXIT_USAGE;
 	} else if (out != NULL) {
-		rc = generate_out(conf, out, id, type, bits, days, publish_only);
+		rc = generate_out(x.conf, out, id, type, bits, days, publish_only);
 	} else {
-		rc = generate_state_dir(conf, id, type, bits, days, publish_only);
+		rc = generate_state_dir(x.conf, id, type, bits, days, publish_only);
 	}
 	free(id);
-	fb_conf_free(conf);
+	fb_cli_ctx_close(&x);
 	return rc;
 }
 
 int
 fb_cli_keys(int argc, char **argv)
 {
-	if (argc < 2) {
-		fputs(usage_keys, stderr);
-		return FB_EXIT_USAGE;
-	}
-	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
-	    strcmp(argv[1], "help") == 0) {
-		fputs(usage_keys, stdout);
-		return FB_EXIT_OK;
-	}
-	if (strcmp(argv[1], "list") == 0)
-		return keys_list(argc - 1, argv + 1);
-	if (strcmp(argv[1], "generate") == 0)
-		return keys_generate(argc - 1, argv + 1);
-	fprintf(stderr, "fedbroker keys: unknown command '%s'\n\n", argv[1]);
-	fputs(usage_keys, stderr);
-	return FB_EXIT_USAGE;
+	static const struct fb_cli_command table[] = {
+	    {"list", keys_list},
+	    {"generate", keys_generate},
+	    {NULL, NULL},
+	};
+
+	return fb_cli_dispatch(argc, argv, usage_keys, table);
 }

@@ -1,7 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* cli/map.c: fedbroker map test|check: run one mapping on sample data, compile them all. */
-#include <getopt.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,30 +49,6 @@ static const char usage_check[] =
     "  -d, --dir DIR   the mappings directory (default ./" DEFAULT_DIR ")\n"
     "  -h, --help      this help\n";
 
-static int usage_error(const char *cmd, const char *fmt, ...) FB_PRINTF(2, 3);
-
-static int
-usage_error(const char *cmd, const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "fedbroker map%s%s: ", cmd != NULL ? " " : "", cmd != NULL ? cmd : "");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\n(see 'fedbroker map%s%s --help')\n", cmd != NULL ? " " : "",
-	    cmd != NULL ? cmd : "");
-	return FB_EXIT_USAGE;
-}
-
-static int
-unknown_option(const char *cmd, char **argv)
-{
-	if (optopt != 0)
-		return usage_error(cmd, "unknown option -%c", optopt);
-	return usage_error(cmd, "unknown option %s", argv[optind - 1]);
-}
-
 /* Reads a JSON file ("-": stdin); what names the option in messages. New in *out. */
 static int
 read_json(const char *path, const char *what, json_t **out)
@@ -96,53 +70,29 @@ read_json(const char *path, const char *what, json_t **out)
 static int
 map_test(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"user", required_argument, NULL, 'u'},
-	    {"request", required_argument, NULL, 'r'},
-	    {"upstream", required_argument, NULL, 'U'},
-	    {"dir", required_argument, NULL, 'd'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
 	const char *user_file = NULL, *request_file = NULL, *upstream_file = NULL;
-	const char *dir = DEFAULT_DIR, *name;
+	const char *dir = DEFAULT_DIR, *name = NULL;
+	const struct fb_cli_option opts[] = {
+	    {"user", 'u', &user_file, NULL},
+	    {"request", 'r', &request_file, NULL},
+	    {"upstream", 'U', &upstream_file, NULL},
+	    {"dir", 'd', &dir, NULL},
+	    {NULL, 0, NULL, NULL},
+	};
+	const struct fb_cli_syntax syntax = {"map test", usage_test, NULL, opts, &name,
+	    "which mapping? give a NAME or a PATH"};
 	struct fb_map_input in = {NULL, NULL, NULL};
 	json_t *user = NULL, *request = NULL, *upstream = NULL, *result = NULL;
 	struct fb_map_rule *rule = NULL;
 	struct fb_err err;
 	char *path = NULL, *text = NULL;
-	int ch, rc = FB_EXIT_FAIL;
+	int rc;
 
-	optind = 1;
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "u:r:U:d:h", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'u':
-			user_file = optarg;
-			break;
-		case 'r':
-			request_file = optarg;
-			break;
-		case 'U':
-			upstream_file = optarg;
-			break;
-		case 'd':
-			dir = optarg;
-			break;
-		case 'h':
-			fputs(usage_test, stdout);
-			return FB_EXIT_OK;
-		default:
-			return unknown_option("test", argv);
-		}
-	}
-	if (optind >= argc)
-		return usage_error("test", "which mapping? give a NAME or a PATH");
-	if (optind + 1 < argc)
-		return usage_error("test", "unexpected argument '%s'", argv[optind + 1]);
+	if ((rc = fb_cli_args_parse(argc, argv, &syntax)) >= 0)
+		return rc;
 	if (user_file == NULL)
-		return usage_error("test", "--user FILE.json is required");
-	name = argv[optind];
+		return fb_cli_usage_error(syntax.cmd, "--user FILE.json is required");
+	rc = FB_EXIT_FAIL;
 	if (strchr(name, '/') != NULL ||
 	    (strlen(name) > strlen(FB_MAP_EXT) &&
 	        strcmp(name + strlen(name) - strlen(FB_MAP_EXT), FB_MAP_EXT) == 0))
@@ -194,34 +144,20 @@ out:
 static int
 map_check(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"dir", required_argument, NULL, 'd'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
 	const char *dir = DEFAULT_DIR;
+	const struct fb_cli_option opts[] = {
+	    {"dir", 'd', &dir, NULL},
+	    {NULL, 0, NULL, NULL},
+	};
+	const struct fb_cli_syntax syntax = {"map check", usage_check, NULL, opts, NULL, NULL};
 	struct fb_map_set *set = NULL;
 	json_t *errors = NULL, *line;
 	struct fb_err err;
 	size_t i;
-	int ch, rc;
+	int rc;
 
-	optind = 1;
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "d:h", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'd':
-			dir = optarg;
-			break;
-		case 'h':
-			fputs(usage_check, stdout);
-			return FB_EXIT_OK;
-		default:
-			return unknown_option("check", argv);
-		}
-	}
-	if (optind < argc)
-		return usage_error("check", "unexpected argument '%s'", argv[optind]);
+	if ((rc = fb_cli_args_parse(argc, argv, &syntax)) >= 0)
+		return rc;
 	fb_err_clear(&err);
 	if (fb_map_set_load(dir, &set, &errors, &err) != FB_OK) {
 		json_array_foreach(errors, i, line)
@@ -242,13 +178,11 @@ map_check(int argc, char **argv)
 int
 fb_cli_map(int argc, char **argv)
 {
-	if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
-		fputs(usage_map, argc < 2 ? stderr : stdout);
-		return argc < 2 ? FB_EXIT_USAGE : FB_EXIT_OK;
-	}
-	if (strcmp(argv[1], "test") == 0)
-		return map_test(argc - 1, argv + 1);
-	if (strcmp(argv[1], "check") == 0)
-		return map_check(argc - 1, argv + 1);
-	return usage_error(NULL, "unknown command '%s'", argv[1]);
+	static const struct fb_cli_command table[] = {
+	    {"test", map_test},
+	    {"check", map_check},
+	    {NULL, NULL},
+	};
+
+	return fb_cli_dispatch(argc, argv, usage_map, table);
 }

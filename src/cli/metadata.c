@@ -2,9 +2,7 @@
 /* cli/metadata.c: fedbroker metadata export|import|show: the IdP's metadata out, SPs' in. */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,9 +47,7 @@ static const char usage_export[] =
     "\n"
     "  -o, --out FILE       write FILE (mode 0644) instead of standard output\n"
     "      --sign           add an enveloped signature made with the active key\n"
-    "  -c, --config FILE    configuration file (default $FEDBROKER_CONFIG, else built-in)\n"
-    "      --state-dir DIR  state directory (overrides server.state_dir)\n"
-    "  -h, --help           this help\n";
+    FB_CLI_HELP_CONFIG FB_CLI_HELP_HELP;
 
 static const char usage_import[] =
     "usage: fedbroker metadata import FILE|URL --name NAME [--cert PEM] [--dir DIR] [--force]\n"
@@ -70,8 +66,7 @@ static const char usage_import[] =
     "      --dir DIR        where to save (default: metadata/ next to the configuration\n"
     "                       file, else ./metadata)\n"
     "  -f, --force          replace an existing DIR/NAME.xml\n"
-    "  -c, --config FILE    configuration file (locates the default --dir)\n"
-    "  -h, --help           this help\n";
+    "  -c, --config FILE    configuration file (locates the default --dir)\n" FB_CLI_HELP_HELP;
 
 static const char usage_show[] =
     "usage: fedbroker metadata show FILE|URL [--cert PEM] [--json]\n"
@@ -82,21 +77,11 @@ static const char usage_show[] =
     "not verify with --cert).\n"
     "\n"
     "      --cert PEM       verify the metadata's signature with this certificate\n"
-    "      --json           print the description as JSON\n"
-    "  -h, --help           this help\n";
+    "      --json           print the description as JSON\n" FB_CLI_HELP_HELP;
 
-enum {
-	OPT_STATE_DIR = 256,
-	OPT_SIGN,
-	OPT_CERT,
-	OPT_DIR,
-	OPT_JSON,
-};
-
+/* Everything a metadata subcommand may be given. */
 struct args {
-	const char *cmd;
-	const char *config;
-	const char *state_dir;
+	struct fb_cli_conf_opts co;
 	const char *out;
 	const char *name;
 	const char *cert;
@@ -107,104 +92,7 @@ struct args {
 	int json;
 };
 
-static int usage_error(const char *cmd, const char *fmt, ...) FB_PRINTF(2, 3);
-
-static int
-usage_error(const char *cmd, const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "fedbroker metadata %s: ", cmd);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\n(see 'fedbroker metadata %s --help')\n", cmd);
-	return FB_EXIT_USAGE;
-}
-
-/*
- * Parses argv (argv[0] is the subcommand) into a; allowed lists the
- * options that apply (0 terminated), need_source whether FILE|URL is
- * required. Returns -1 to go on, else the exit status.
- */
-static int
-parse(int argc, char **argv, const char *help, const int *allowed, int need_source,
-    struct args *a)
-{
-	static const struct option opts[] = {
-	    {"config", required_argument, NULL, 'c'},
-	    {"state-dir", required_argument, NULL, OPT_STATE_DIR},
-	    {"out", required_argument, NULL, 'o'},
-	    {"sign", no_argument, NULL, OPT_SIGN},
-	    {"name", required_argument, NULL, 'n'},
-	    {"cert", required_argument, NULL, OPT_CERT},
-	    {"dir", required_argument, NULL, OPT_DIR},
-	    {"force", no_argument, NULL, 'f'},
-	    {"json", no_argument, NULL, OPT_JSON},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
-	int c, ok, li;
-
-	optind = 0;
-	opterr = 0;
-	li = -1;
-	while ((c = getopt_long(argc, argv, ":c:o:n:fh", opts, &li)) != -1) {
-		ok = c == 'h' || c == ':' || c == '?';
-		for (const int *p = allowed; !ok && *p != 0; p++)
-			ok = *p == c;
-		if (!ok)
-			return usage_error(a->cmd, "option %s does not apply here",
-			    li >= 0 ? opts[li].name : argv[optind - 1]);
-		li = -1;
-		switch (c) {
-		case 'c':
-			a->config = optarg;
-			break;
-		case OPT_STATE_DIR:
-			a->state_dir = optarg;
-			break;
-		case 'o':
-			a->out = optarg;
-			break;
-		case OPT_SIGN:
-			a->sign = 1;
-			break;
-		case 'n':
-			a->name = optarg;
-			break;
-		case OPT_CERT:
-			a->cert = optarg;
-			break;
-		case OPT_DIR:
-			a->dir = optarg;
-			break;
-		case 'f':
-			a->force = 1;
-			break;
-		case OPT_JSON:
-			a->json = 1;
-			break;
-		case 'h':
-			fputs(help, stdout);
-			return FB_EXIT_OK;
-		case ':':
-			return usage_error(a->cmd, "%s needs an argument", argv[optind - 1]);
-		default:
-			if (optopt != 0)
-				return usage_error(a->cmd, "unknown option -%c", optopt);
-			return usage_error(a->cmd, "unknown option %s", argv[optind - 1]);
-		}
-	}
-	if (need_source) {
-		if (optind >= argc)
-			return usage_error(a->cmd, "the metadata FILE or URL is missing");
-		a->source = argv[optind++];
-	}
-	if (optind < argc)
-		return usage_error(a->cmd, "unexpected argument '%s'", argv[optind]);
-	return -1;
-}
+#define MISSING_SOURCE "the metadata FILE or URL is missing"
 
 /* ---- reading ------------------------------------------------------------------- */
 
@@ -322,32 +210,33 @@ read_source(const char *src, char **xml, size_t *len, struct fb_err *err)
 
 /*
  * Reads and parses the metadata of a->source, verifying its signature
- * with a->cert when given. New JSON in *info. Prints the error itself.
+ * with a->cert when given. New JSON in *info; with xml non-NULL, the
+ * document read in *xml (new) and its length in *len.
  */
-static int
-load_info(const struct args *a, json_t **info)
+static enum fb_status
+load_info(const struct args *a, json_t **info, char **xml, size_t *len, struct fb_err *err)
 {
-	char *xml = NULL, *pem = NULL;
-	size_t len = 0, plen = 0;
-	struct fb_err err;
-	int rc = FB_EXIT_FAIL;
+	char *doc = NULL, *pem = NULL;
+	size_t n = 0, plen = 0;
+	enum fb_status r;
 
-	fb_err_clear(&err);
-	if (read_source(a->source, &xml, &len, &err) != FB_OK)
+	if ((r = read_source(a->source, &doc, &n, err)) != FB_OK)
 		goto out;
-	if (a->cert != NULL && read_file(a->cert, 256 * 1024, &pem, &plen, &err) != FB_OK)
+	if (a->cert != NULL && (r = read_file(a->cert, 256 * 1024, &pem, &plen, err)) != FB_OK)
 		goto out;
-	if (fb_saml_metadata_parse(xml, len, pem, info, &err) != FB_OK) {
-		fb_err_prefix(&err, "%s: ", a->source);
+	if ((r = fb_saml_metadata_parse(doc, n, pem, info, err)) != FB_OK) {
+		fb_err_prefix(err, "%s: ", a->source);
 		goto out;
 	}
-	rc = FB_EXIT_OK;
+	if (xml != NULL) {
+		*xml = doc;
+		*len = n;
+		doc = NULL; /* transferred */
+	}
 out:
-	if (rc != FB_EXIT_OK)
-		fb_cli_error(&err);
-	free(xml);
+	free(doc);
 	free(pem);
-	return rc;
+	return r;
 }
 
 /* ---- printing ------------------------------------------------------------------- */
@@ -491,34 +380,27 @@ out:
 static int
 metadata_export(int argc, char **argv)
 {
-	static const int allowed[] = {'c', OPT_STATE_DIR, 'o', OPT_SIGN, 0};
-	struct fb_conf_overrides ov = {.listen = NULL, .state_dir = NULL, .workers = -1};
-	struct args a = {.cmd = "export"};
-	struct fb_keyring *kr = NULL;
-	struct fb_conf *conf = NULL;
+	struct args a = {0};
+	const struct fb_cli_option opts[] = {
+	    {"out", 'o', &a.out, NULL},
+	    {"sign", 0, NULL, &a.sign},
+	    {NULL, 0, NULL, NULL},
+	};
+	const struct fb_cli_syntax syntax = {"metadata export", usage_export, &a.co, opts, NULL,
+	    NULL};
+	struct fb_cli_ctx x;
 	char *xml = NULL;
 	size_t len = 0;
 	struct fb_err err;
 	int rc;
 
-	if ((rc = parse(argc, argv, usage_export, allowed, 0, &a)) >= 0)
+	if ((rc = fb_cli_args_parse(argc, argv, &syntax)) >= 0)
+		return rc;
+	if ((rc = fb_cli_ctx_open(&a.co, FB_CLI_KEYRING, &x)) != FB_EXIT_OK)
 		return rc;
 	rc = FB_EXIT_FAIL;
 	fb_err_clear(&err);
-	ov.state_dir = a.state_dir;
-	if (fb_conf_load(a.config != NULL ? a.config : fb_cli_default_config(), &ov, &conf, NULL,
-		&err) != FB_OK)
-		goto out;
-	fb_log_setup(conf->log_format, FB_LOG_WARN, 2);
-	if (fb_crypto_keyring_load_existing(conf, &kr, &err) != FB_OK) {
-		if (err.code == FB_ERR_NOTFOUND)
-			fb_err_set(&err, FB_ERR_NOTFOUND,
-			    "no signing key in %s/keys yet: start the broker once or run "
-			    "'fedbroker keys generate'",
-			    conf->state_dir);
-		goto out;
-	}
-	if (fb_saml_metadata_export(conf, kr, a.sign, &xml, &len, &err) != FB_OK)
+	if (fb_saml_metadata_export(x.conf, x.kr, a.sign, &xml, &len, &err) != FB_OK)
 		goto out;
 	if (a.out != NULL) {
 		/* Metadata is public: 0644, so a web server or a deploy job can read it. */
@@ -534,8 +416,7 @@ out:
 	if (rc != FB_EXIT_OK)
 		fb_cli_error(&err);
 	free(xml);
-	fb_crypto_keyring_free(kr);
-	fb_conf_free(conf);
+	fb_cli_ctx_close(&x);
 	return rc;
 }
 
@@ -572,36 +453,39 @@ target_dir(const struct args *a, const char *config)
 static int
 metadata_import(int argc, char **argv)
 {
-	static const int allowed[] = {'c', 'n', OPT_CERT, OPT_DIR, 'f', 0};
-	struct args a = {.cmd = "import"};
+	struct args a = {0};
+	const struct fb_cli_option opts[] = {
+	    {"name", 'n', &a.name, NULL},
+	    {"cert", 0, &a.cert, NULL},
+	    {"dir", 0, &a.dir, NULL},
+	    {"force", 'f', NULL, &a.force},
+	    FB_CLI_OPT_CONFIG(&a.co),
+	    {NULL, 0, NULL, NULL},
+	};
+	const struct fb_cli_syntax syntax = {"metadata import", usage_import, NULL, opts, &a.source,
+	    MISSING_SOURCE};
 	const char *config;
-	char *dir = NULL, *path = NULL, *xml = NULL, *pem = NULL, *stanza = NULL, *rel = NULL;
-	size_t len = 0, plen = 0;
+	char *dir = NULL, *path = NULL, *xml = NULL, *stanza = NULL, *rel = NULL;
+	size_t len = 0;
 	json_t *info = NULL;
 	struct stat st;
 	struct fb_err err;
 	int rc;
 
-	if ((rc = parse(argc, argv, usage_import, allowed, 1, &a)) >= 0)
+	if ((rc = fb_cli_args_parse(argc, argv, &syntax)) >= 0)
 		return rc;
 	if (a.name == NULL)
-		return usage_error("import", "--name NAME is required");
+		return fb_cli_usage_error(syntax.cmd, "--name NAME is required");
 	if (!name_ok(a.name))
-		return usage_error("import",
+		return fb_cli_usage_error(syntax.cmd,
 		    "--name '%s': use 1 to 64 lowercase letters, digits, '_' or '-' (it "
 		    "appears in the URL /saml/idp/init/NAME)",
 		    a.name);
 	rc = FB_EXIT_FAIL;
 	fb_err_clear(&err);
-	config = a.config != NULL ? a.config : fb_cli_default_config();
-	if (read_source(a.source, &xml, &len, &err) != FB_OK)
+	config = a.co.config != NULL ? a.co.config : fb_cli_default_config();
+	if (load_info(&a, &info, &xml, &len, &err) != FB_OK)
 		goto out;
-	if (a.cert != NULL && read_file(a.cert, 256 * 1024, &pem, &plen, &err) != FB_OK)
-		goto out;
-	if (fb_saml_metadata_parse(xml, len, pem, &info, &err) != FB_OK) {
-		fb_err_prefix(&err, "%s: ", a.source);
-		goto out;
-	}
 	print_info(info, a.source, a.cert);
 	if (strcmp(jstr(info, "role"), "sp") != 0)
 		fprintf(stderr, "warning: %s is identity provider metadata: saved, but only service "
@@ -634,7 +518,6 @@ out:
 	free(rel);
 	free(path);
 	free(dir);
-	free(pem);
 	free(xml);
 	return rc;
 }
@@ -644,45 +527,41 @@ out:
 static int
 metadata_show(int argc, char **argv)
 {
-	static const int allowed[] = {OPT_CERT, OPT_JSON, 0};
-	struct args a = {.cmd = "show"};
+	struct args a = {0};
+	const struct fb_cli_option opts[] = {
+	    {"cert", 0, &a.cert, NULL},
+	    {"json", 0, NULL, &a.json},
+	    {NULL, 0, NULL, NULL},
+	};
+	const struct fb_cli_syntax syntax = {"metadata show", usage_show, NULL, opts, &a.source,
+	    MISSING_SOURCE};
 	json_t *info = NULL;
-	char *s;
+	struct fb_err err;
 	int rc;
 
-	if ((rc = parse(argc, argv, usage_show, allowed, 1, &a)) >= 0)
+	if ((rc = fb_cli_args_parse(argc, argv, &syntax)) >= 0)
 		return rc;
-	if ((rc = load_info(&a, &info)) != FB_EXIT_OK)
-		return rc;
-	if (a.json) {
-		s = json_dumps(info, JSON_INDENT(2) | JSON_SORT_KEYS);
-		printf("%s\n", s);
-		free(s);
-	} else
+	fb_err_clear(&err);
+	if (load_info(&a, &info, NULL, NULL, &err) != FB_OK)
+		return fb_cli_error(&err);
+	rc = FB_EXIT_OK;
+	if (a.json)
+		rc = fb_cli_json_print(info, JSON_INDENT(2) | JSON_SORT_KEYS);
+	else
 		print_info(info, a.source, a.cert);
 	json_decref(info);
-	return FB_EXIT_OK;
+	return rc;
 }
 
 int
 fb_cli_metadata(int argc, char **argv)
 {
-	if (argc < 2) {
-		fputs(usage_metadata, stderr);
-		return FB_EXIT_USAGE;
-	}
-	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
-	    strcmp(argv[1], "help") == 0) {
-		fputs(usage_metadata, stdout);
-		return FB_EXIT_OK;
-	}
-	if (strcmp(argv[1], "export") == 0)
-		return metadata_export(argc - 1, argv + 1);
-	if (strcmp(argv[1], "import") == 0)
-		return metadata_import(argc - 1, argv + 1);
-	if (strcmp(argv[1], "show") == 0)
-		return metadata_show(argc - 1, argv + 1);
-	fprintf(stderr, "fedbroker metadata: unknown command '%s'\n", argv[1]);
-	fputs(usage_metadata, stderr);
-	return FB_EXIT_USAGE;
+	static const struct fb_cli_command table[] = {
+	    {"export", metadata_export},
+	    {"import", metadata_import},
+	    {"show", metadata_show},
+	    {NULL, NULL},
+	};
+
+	return fb_cli_dispatch(argc, argv, usage_metadata, table);
 }

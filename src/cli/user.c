@@ -1,7 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* cli/user.c: fedbroker user add|list|show|set-password|disable|enable|delete|...: local accounts. */
-#include <getopt.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,10 +14,8 @@
 #include "local/local.h"
 #include "cli/cli.h"
 
-#define COMMON_OPTS                                                                       \
-	"  -c, --config FILE    configuration file (default $FEDBROKER_CONFIG, else built-in)\n" \
-	"      --state-dir DIR  state directory (overrides server.state_dir)\n"                \
-	"  -h, --help           this help\n"
+#define COMMON_OPTS FB_CLI_HELP_CONFIG FB_CLI_HELP_HELP
+#define MISSING_USER "the user NAME is missing"
 
 static const char usage_user[] =
     "usage: fedbroker user <command> [options]\n"
@@ -89,21 +85,9 @@ static const char usage_recovery[] =
     "\n"
     "      --email          email the link instead of printing it\n" COMMON_OPTS;
 
-enum {
-	OPT_STATE_DIR = 256,
-	OPT_JSON,
-	OPT_NAME,
-	OPT_EMAIL,
-	OPT_TYPE,
-	OPT_PASSWORD_STDIN,
-	OPT_SEND_EMAIL,
-};
-
 /* Everything a user subcommand may be given. */
 struct args {
-	const char *cmd; /* "add", "list", ... */
-	const char *config;
-	const char *state_dir;
+	struct fb_cli_conf_opts co;
 	const char *user; /* the NAME operand */
 	const char *name;
 	const char *email;
@@ -112,155 +96,6 @@ struct args {
 	int password_stdin;
 	int send_email;
 };
-
-static int usage_error(const char *cmd, const char *fmt, ...) FB_PRINTF(2, 3);
-
-static int
-usage_error(const char *cmd, const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "fedbroker user %s: ", cmd);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\n(see 'fedbroker user %s --help')\n", cmd);
-	return FB_EXIT_USAGE;
-}
-
-/*
- * Parses argv (argv[0] is the subcommand) into a. allowed lists the
- * options this subcommand takes beyond the common ones (by enum value, 0
- * terminated); need_user says whether NAME is required. Returns -1 when
- * parsing went fine, else the exit status (help printed, usage error).
- */
-static int
-parse(int argc, char **argv, const char *help, const int *allowed, int need_user, struct args *a)
-{
-	static const struct option opts[] = {
-	    {"config", required_argument, NULL, 'c'},
-	    {"state-dir", required_argument, NULL, OPT_STATE_DIR},
-	    {"json", no_argument, NULL, OPT_JSON},
-	    {"name", required_argument, NULL, OPT_NAME},
-	    {"email", required_argument, NULL, OPT_EMAIL},
-	    {"type", required_argument, NULL, OPT_TYPE},
-	    {"password-stdin", no_argument, NULL, OPT_PASSWORD_STDIN},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
-	/* recovery-link --email is a flag (send the link by email). */
-	static const struct option opts_flag[] = {
-	    {"config", required_argument, NULL, 'c'},
-	    {"state-dir", required_argument, NULL, OPT_STATE_DIR},
-	    {"email", no_argument, NULL, OPT_SEND_EMAIL},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
-	const struct option *table = strcmp(a->cmd, "recovery-link") == 0 ? opts_flag : opts;
-	int c, ok, li;
-
-	optind = 0;
-	opterr = 0;
-	li = -1;
-	while ((c = getopt_long(argc, argv, ":c:h", table, &li)) != -1) {
-		ok = c == 'c' || c == 'h' || c == OPT_STATE_DIR || c == ':' || c == '?';
-		for (const int *p = allowed; !ok && *p != 0; p++)
-			ok = *p == c;
-		if (!ok)
-			return usage_error(a->cmd, "option --%s does not apply here",
-			    li >= 0 ? table[li].name : "?");
-		li = -1;
-		switch (c) {
-		case 'c':
-			a->config = optarg;
-			break;
-		case OPT_STATE_DIR:
-			a->state_dir = optarg;
-			break;
-		case OPT_JSON:
-			a->json = 1;
-			break;
-		case OPT_NAME:
-			a->name = optarg;
-			break;
-		case OPT_EMAIL:
-			a->email = optarg;
-			break;
-		case OPT_SEND_EMAIL:
-			a->send_email = 1;
-			break;
-		case OPT_TYPE:
-			a->type = optarg;
-			break;
-		case OPT_PASSWORD_STDIN:
-			a->password_stdin = 1;
-			break;
-		case 'h':
-			fputs(help, stdout);
-			return FB_EXIT_OK;
-		case ':':
-			return usage_error(a->cmd, "%s needs an argument", argv[optind - 1]);
-		default:
-			if (optopt != 0)
-				return usage_error(a->cmd, "unknown option -%c", optopt);
-			return usage_error(a->cmd, "unknown option %s", argv[optind - 1]);
-		}
-	}
-	if (need_user) {
-		if (optind >= argc)
-			return usage_error(a->cmd, "the user NAME is missing");
-		a->user = argv[optind++];
-	}
-	if (optind < argc)
-		return usage_error(a->cmd, "unexpected argument '%s'", argv[optind]);
-	return -1;
-}
-
-/* The configuration and the store the command works on. */
-struct ctx {
-	struct fb_conf *conf;
-	struct fb_store *st;
-};
-
-static int
-ctx_open(const struct args *a, struct ctx *x)
-{
-	struct fb_conf_overrides ov = {.listen = NULL, .state_dir = a->state_dir, .workers = -1};
-	struct fb_err err;
-
-	memset(x, 0, sizeof(*x));
-	fb_err_clear(&err);
-	if (fb_conf_load(a->config != NULL ? a->config : fb_cli_default_config(), &ov, &x->conf,
-		NULL, &err) != FB_OK) {
-		fb_cli_error(&err);
-		return FB_EXIT_FAIL;
-	}
-	/* Audit lines (warn) of what the command changes go to standard error; info is noise here. */
-	fb_log_setup(x->conf->log_format,
-	    x->conf->log_level > FB_LOG_WARN ? x->conf->log_level : FB_LOG_WARN, 2);
-	if (fb_store_open(x->conf, &x->st, &err) != FB_OK) {
-		fb_cli_error(&err);
-		fb_conf_free(x->conf);
-		x->conf = NULL;
-		return FB_EXIT_FAIL;
-	}
-	return FB_EXIT_OK;
-}
-
-static void
-ctx_close(struct ctx *x)
-{
-	fb_store_close(x->st);
-	fb_conf_free(x->conf);
-}
-
-/* Prints err and returns FB_EXIT_FAIL. */
-static int
-fail(const struct fb_err *err)
-{
-	fb_cli_error(err);
-	return FB_EXIT_FAIL;
-}
 
 /*
  * Reads the password from the first line of standard input (without its
@@ -294,15 +129,6 @@ read_password(char **out)
 	return FB_EXIT_OK;
 }
 
-static void
-format_time(int64_t t, char *out, size_t len)
-{
-	if (t == 0)
-		snprintf(out, len, "never");
-	else
-		fb_time_format(t, -1, out, len);
-}
-
 static const char *
 mfa_state(const struct fb_local_account *a)
 {
@@ -312,35 +138,44 @@ mfa_state(const struct fb_local_account *a)
 static int
 user_add(int argc, char **argv)
 {
-	static const int allowed[] = {OPT_NAME, OPT_EMAIL, OPT_TYPE, OPT_PASSWORD_STDIN, 0};
-	struct args a = {.cmd = "add"};
+	struct args a = {0};
+	const struct fb_cli_option opts[] = {
+	    {"name", 0, &a.name, NULL},
+	    {"email", 0, &a.email, NULL},
+	    {"type", 0, &a.type, NULL},
+	    {"password-stdin", 0, NULL, &a.password_stdin},
+	    {NULL, 0, NULL, NULL},
+	};
+	const struct fb_cli_syntax syntax = {"user add", usage_add, &a.co, opts, &a.user,
+	    MISSING_USER};
 	enum fb_store_account_type type = FB_ACCOUNT_INTERNAL;
 	struct fb_local_account acc;
 	char *password = NULL;
 	int rc, generated = 0;
-	struct ctx x;
+	struct fb_cli_ctx x;
 	struct fb_err err;
 
-	if ((rc = parse(argc, argv, usage_add, allowed, 1, &a)) >= 0)
+	if ((rc = fb_cli_args_parse(argc, argv, &syntax)) >= 0)
 		return rc;
 	if (a.type != NULL && fb_local_type_parse(a.type, &type) != 0)
-		return usage_error("add", "--type '%s': use internal or service", a.type);
+		return fb_cli_usage_error(syntax.cmd, "--type '%s': use internal or service",
+		    a.type);
 	fb_err_clear(&err);
 	/* Check what needs no store first, so the message is about the input. */
 	if (fb_local_username_check(a.user, &err) != FB_OK)
-		return fail(&err);
+		return fb_cli_error(&err);
 	if (a.password_stdin && (rc = read_password(&password)) != FB_EXIT_OK)
 		return rc;
 	if (password == NULL && type == FB_ACCOUNT_INTERNAL) {
 		password = fb_local_password_generate();
 		generated = 1;
 	}
-	if ((rc = ctx_open(&a, &x)) != FB_EXIT_OK)
+	if ((rc = fb_cli_ctx_open(&a.co, FB_CLI_STORE, &x)) != FB_EXIT_OK)
 		goto out;
 	if (fb_local_account_create(x.conf, x.st, a.user, a.name, a.email, type, password, NULL,
 		&acc, &err) != FB_OK) {
-		rc = fail(&err);
-		ctx_close(&x);
+		rc = fb_cli_error(&err);
+		fb_cli_ctx_close(&x);
 		goto out;
 	}
 	printf("created %s user %s\n", fb_local_type_name(type), a.user);
@@ -352,7 +187,7 @@ user_add(int argc, char **argv)
 		printf("no password: create an API token with 'fedbroker token create --user %s'\n",
 		    a.user);
 	fb_local_account_cleanup(&acc);
-	ctx_close(&x);
+	fb_cli_ctx_close(&x);
 	rc = FB_EXIT_OK;
 out:
 	fb_secret_free(password);
@@ -364,7 +199,7 @@ print_row(const struct fb_local_account *a, void *arg)
 {
 	char when[40];
 
-	format_time(a->last_login, when, sizeof(when));
+	fb_cli_time_format(a->last_login, when, sizeof(when));
 	printf("%-20s %-8s %-6s %-4s %-24s %s\n", a->username, fb_local_type_name(a->type),
 	    a->active ? "yes" : "no", mfa_state(a), when, a->name != NULL ? a->name : "");
 	return 0;
@@ -376,7 +211,7 @@ account_json(const struct fb_local_account *a)
 	char created[40], last[40];
 
 	fb_time_format(a->created, -1, created, sizeof(created));
-	format_time(a->last_login, last, sizeof(last));
+	fb_cli_time_format(a->last_login, last, sizeof(last));
 	return json_pack("{s:s, s:s, s:s?, s:s?, s:s, s:b, s:b, s:b, s:I, s:s, s:s?}", "username",
 	    a->username, "id", a->id, "name", a->name, "email", a->email, "type",
 	    fb_local_type_name(a->type), "active", a->active, "has_password", a->has_password,
@@ -391,81 +226,74 @@ append_json(const struct fb_local_account *a, void *arg)
 	return 0;
 }
 
-/* Prints j (taken) indented; FB_EXIT_OK or FB_EXIT_FAIL. */
-static int
-print_json(json_t *j)
-{
-	char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-
-	json_decref(j);
-	if (s == NULL)
-		return FB_EXIT_FAIL;
-	printf("%s\n", s);
-	free(s);
-	return FB_EXIT_OK;
-}
-
 static int
 user_list(int argc, char **argv)
 {
-	static const int allowed[] = {OPT_JSON, 0};
-	struct args a = {.cmd = "list"};
-	struct ctx x;
+	struct args a = {0};
+	const struct fb_cli_option opts[] = {
+	    {"json", 0, NULL, &a.json},
+	    {NULL, 0, NULL, NULL},
+	};
+	const struct fb_cli_syntax syntax = {"user list", usage_list, &a.co, opts, NULL, NULL};
+	struct fb_cli_ctx x;
 	struct fb_err err;
 	json_t *arr = NULL;
 	int rc;
 
-	if ((rc = parse(argc, argv, usage_list, allowed, 0, &a)) >= 0)
+	if ((rc = fb_cli_args_parse(argc, argv, &syntax)) >= 0)
 		return rc;
-	if ((rc = ctx_open(&a, &x)) != FB_EXIT_OK)
+	if ((rc = fb_cli_ctx_open(&a.co, FB_CLI_STORE, &x)) != FB_EXIT_OK)
 		return rc;
 	fb_err_clear(&err);
 	if (a.json) {
 		arr = json_array();
-		if (fb_local_account_list(x.st, append_json, arr, &err) != FB_OK) {
-			json_decref(arr);
-			rc = fail(&err);
-		} else {
-			rc = print_json(arr);
-		}
+		if (fb_local_account_list(x.st, append_json, arr, &err) != FB_OK)
+			rc = fb_cli_error(&err);
+		else
+			rc = fb_cli_json_print(arr, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		json_decref(arr);
 	} else {
 		printf("%-20s %-8s %-6s %-4s %-24s %s\n", "USERNAME", "TYPE", "ACTIVE", "MFA",
 		    "LAST-LOGIN", "NAME");
 		rc = fb_local_account_list(x.st, print_row, NULL, &err) == FB_OK ? FB_EXIT_OK
-										: fail(&err);
+										: fb_cli_error(&err);
 	}
-	ctx_close(&x);
+	fb_cli_ctx_close(&x);
 	return rc;
 }
 
 static int
 user_show(int argc, char **argv)
 {
-	static const int allowed[] = {OPT_JSON, 0};
-	struct args a = {.cmd = "show"};
+	struct args a = {0};
+	const struct fb_cli_option opts[] = {
+	    {"json", 0, NULL, &a.json},
+	    {NULL, 0, NULL, NULL},
+	};
+	const struct fb_cli_syntax syntax = {"user show", usage_show, &a.co, opts, &a.user, MISSING_USER};
 	const struct fb_conf_group **groups = NULL;
 	struct fb_local_account acc;
 	json_t *attrs = NULL, *j, *garr;
 	char created[40], last[40], *s;
 	size_t ng;
 	int rc, mfa_required;
-	struct ctx x;
+	struct fb_cli_ctx x;
 	struct fb_err err;
 
-	if ((rc = parse(argc, argv, usage_show, allowed, 1, &a)) >= 0)
+	if ((rc = fb_cli_args_parse(argc, argv, &syntax)) >= 0)
 		return rc;
-	if ((rc = ctx_open(&a, &x)) != FB_EXIT_OK)
+	if ((rc = fb_cli_ctx_open(&a.co, FB_CLI_STORE, &x)) != FB_EXIT_OK)
 		return rc;
 	fb_err_clear(&err);
 	if (fb_local_account_get(x.st, a.user, &acc, &err) != FB_OK) {
-		rc = fail(&err);
-		ctx_close(&x);
+		rc = fb_cli_error(&err);
+		fb_cli_ctx_close(&x);
 		return rc;
 	}
 	ng = fb_ident_groups(x.conf, acc.username, &groups);
 	mfa_required = fb_ident_requires_mfa(x.conf, acc.username);
 	if (fb_ident_group_attributes(x.conf, acc.username, &attrs, &err) != FB_OK) {
-		rc = fail(&err);
+		rc = fb_cli_error(&err);
 		goto out;
 	}
 	if (a.json) {
@@ -476,11 +304,12 @@ user_show(int argc, char **argv)
 		json_object_set_new(j, "groups", garr);
 		json_object_set(j, "group_attributes", attrs);
 		json_object_set_new(j, "mfa_required", json_boolean(mfa_required));
-		rc = print_json(j);
+		rc = fb_cli_json_print(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		json_decref(j);
 		goto out;
 	}
 	fb_time_format(acc.created, -1, created, sizeof(created));
-	format_time(acc.last_login, last, sizeof(last));
+	fb_cli_time_format(acc.last_login, last, sizeof(last));
 	printf("username:    %s\n", acc.username);
 	printf("id:          %s\n", acc.id);
 	printf("name:        %s\n", acc.name != NULL ? acc.name : "-");
@@ -507,21 +336,26 @@ out:
 	json_decref(attrs);
 	free(groups);
 	fb_local_account_cleanup(&acc);
-	ctx_close(&x);
+	fb_cli_ctx_close(&x);
 	return rc;
 }
 
 static int
 user_set_password(int argc, char **argv)
 {
-	static const int allowed[] = {OPT_PASSWORD_STDIN, 0};
-	struct args a = {.cmd = "set-password"};
+	struct args a = {0};
+	const struct fb_cli_option opts[] = {
+	    {"password-stdin", 0, NULL, &a.password_stdin},
+	    {NULL, 0, NULL, NULL},
+	};
+	const struct fb_cli_syntax syntax = {"user set-password", usage_set_password, &a.co, opts,
+	    &a.user, MISSING_USER};
 	char *password = NULL;
 	int rc, generated = 0;
-	struct ctx x;
+	struct fb_cli_ctx x;
 	struct fb_err err;
 
-	if ((rc = parse(argc, argv, usage_set_password, allowed, 1, &a)) >= 0)
+	if ((rc = fb_cli_args_parse(argc, argv, &syntax)) >= 0)
 		return rc;
 	if (a.password_stdin) {
 		if ((rc = read_password(&password)) != FB_EXIT_OK)
@@ -532,45 +366,66 @@ user_set_password(int argc, char **argv)
 	}
 	fb_err_clear(&err);
 	if (fb_local_password_check(password, &err) != FB_OK) {
-		rc = fail(&err);
+		rc = fb_cli_error(&err);
 		goto out;
 	}
-	if ((rc = ctx_open(&a, &x)) != FB_EXIT_OK)
+	if ((rc = fb_cli_ctx_open(&a.co, FB_CLI_STORE, &x)) != FB_EXIT_OK)
 		goto out;
 	if (fb_local_password_set(x.conf, x.st, a.user, password, NULL, &err) != FB_OK)
-		rc = fail(&err);
+		rc = fb_cli_error(&err);
 	else {
 		printf("password of %s set\n", a.user);
 		if (generated)
 			printf("password: %s\n(shown once)\n", password);
 		rc = FB_EXIT_OK;
 	}
-	ctx_close(&x);
+	fb_cli_ctx_close(&x);
 out:
 	fb_secret_free(password);
 	return rc;
 }
 
-/* disable, enable, delete, reset-mfa: NAME only. */
+/* disable, enable, delete, reset-mfa: NAME only; what describes them in their --help. */
+static const struct {
+	const char *name;
+	const char *what;
+} simple[] = {
+    {"disable", "Disables the account: its sign-ins and API tokens are refused; nothing "
+		"is deleted."},
+    {"enable", "Enables a disabled account again."},
+    {"delete", "Deletes the account with its credentials, recovery codes and API tokens."},
+    {"reset-mfa", "Removes the account's TOTP secret and recovery codes (a lost phone);\n"
+		  "it enrols again at its next sign-in when a group requires MFA."},
+};
+
+/* argv[0] is one of simple[]. */
 static int
-user_simple(int argc, char **argv, const char *cmd, const char *what)
+user_simple(int argc, char **argv)
 {
-	static const int allowed[] = {0};
-	struct args a = {.cmd = cmd};
-	char *help;
-	struct ctx x;
+	const char *cmd = argv[0], *what = "";
+	struct args a = {0};
+	struct fb_cli_syntax syntax = {NULL, NULL, &a.co, NULL, &a.user, MISSING_USER};
+	char *help, *name;
+	struct fb_cli_ctx x;
 	struct fb_err err;
 	enum fb_status r;
 	int rc;
 
+	for (size_t i = 0; i < sizeof(simple) / sizeof(simple[0]); i++)
+		if (strcmp(cmd, simple[i].name) == 0)
+			what = simple[i].what;
 	help = fb_xasprintf("usage: fedbroker user %s NAME [--config FILE] [--state-dir DIR]\n"
 			    "\n%s\n\n" COMMON_OPTS,
 	    cmd, what);
-	rc = parse(argc, argv, help, allowed, 1, &a);
+	name = fb_xasprintf("user %s", cmd);
+	syntax.cmd = name;
+	syntax.help = help;
+	rc = fb_cli_args_parse(argc, argv, &syntax);
 	free(help);
+	free(name);
 	if (rc >= 0)
 		return rc;
-	if ((rc = ctx_open(&a, &x)) != FB_EXIT_OK)
+	if ((rc = fb_cli_ctx_open(&a.co, FB_CLI_STORE, &x)) != FB_EXIT_OK)
 		return rc;
 	fb_err_clear(&err);
 	if (strcmp(cmd, "disable") == 0)
@@ -582,7 +437,7 @@ user_simple(int argc, char **argv, const char *cmd, const char *what)
 	else
 		r = fb_local_mfa_reset(x.st, a.user, NULL, &err);
 	if (r != FB_OK)
-		rc = fail(&err);
+		rc = fb_cli_error(&err);
 	else {
 		if (strcmp(cmd, "disable") == 0)
 			printf("user %s disabled: its sign-ins and API tokens are refused\n", a.user);
@@ -597,33 +452,39 @@ user_simple(int argc, char **argv, const char *cmd, const char *what)
 				: "the user may enrol again");
 		rc = FB_EXIT_OK;
 	}
-	ctx_close(&x);
+	fb_cli_ctx_close(&x);
 	return rc;
 }
 
 static int
 user_recovery_link(int argc, char **argv)
 {
-	static const int allowed[] = {OPT_SEND_EMAIL, 0};
-	struct args a = {.cmd = "recovery-link"};
+	struct args a = {0};
+	/* Here --email is a flag (send the link by email). */
+	const struct fb_cli_option opts[] = {
+	    {"email", 0, NULL, &a.send_email},
+	    {NULL, 0, NULL, NULL},
+	};
+	const struct fb_cli_syntax syntax = {"user recovery-link", usage_recovery, &a.co, opts,
+	    &a.user, MISSING_USER};
 	char *url = NULL, *to = NULL;
-	struct ctx x;
+	struct fb_cli_ctx x;
 	struct fb_err err;
 	int rc;
 
-	if ((rc = parse(argc, argv, usage_recovery, allowed, 1, &a)) >= 0)
+	if ((rc = fb_cli_args_parse(argc, argv, &syntax)) >= 0)
 		return rc;
-	if ((rc = ctx_open(&a, &x)) != FB_EXIT_OK)
+	if ((rc = fb_cli_ctx_open(&a.co, FB_CLI_STORE, &x)) != FB_EXIT_OK)
 		return rc;
 	fb_err_clear(&err);
 	if (a.send_email) {
 		if (fb_local_recovery_link_mail(x.conf, x.st, a.user, NULL, &to, &err) != FB_OK)
-			rc = fail(&err);
+			rc = fb_cli_error(&err);
 		else
 			printf("recovery link for %s sent to %s (valid %lld minutes, once)\n", a.user,
 			    to, (long long)(x.conf->recovery_lifetime / 60));
 	} else if (fb_local_recovery_link_new(x.conf, x.st, a.user, NULL, &url, &err) != FB_OK) {
-		rc = fail(&err);
+		rc = fb_cli_error(&err);
 	} else {
 		printf("%s\n", url);
 		fprintf(stderr, "one-time link for %s, valid %lld minutes\n", a.user,
@@ -631,48 +492,25 @@ user_recovery_link(int argc, char **argv)
 	}
 	fb_secret_free(url);
 	free(to);
-	ctx_close(&x);
+	fb_cli_ctx_close(&x);
 	return rc;
 }
 
 int
 fb_cli_user(int argc, char **argv)
 {
-	static const struct {
-		const char *name;
-		const char *what;
-	} simple[] = {
-	    {"disable", "Disables the account: its sign-ins and API tokens are refused; nothing "
-			"is deleted."},
-	    {"enable", "Enables a disabled account again."},
-	    {"delete", "Deletes the account with its credentials, recovery codes and API tokens."},
-	    {"reset-mfa", "Removes the account's TOTP secret and recovery codes (a lost phone);\n"
-			  "it enrols again at its next sign-in when a group requires MFA."},
+	static const struct fb_cli_command table[] = {
+	    {"add", user_add},
+	    {"list", user_list},
+	    {"show", user_show},
+	    {"set-password", user_set_password},
+	    {"recovery-link", user_recovery_link},
+	    {"disable", user_simple},
+	    {"enable", user_simple},
+	    {"delete", user_simple},
+	    {"reset-mfa", user_simple},
+	    {NULL, NULL},
 	};
 
-	if (argc < 2) {
-		fputs(usage_user, stderr);
-		return FB_EXIT_USAGE;
-	}
-	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
-	    strcmp(argv[1], "help") == 0) {
-		fputs(usage_user, stdout);
-		return FB_EXIT_OK;
-	}
-	if (strcmp(argv[1], "add") == 0)
-		return user_add(argc - 1, argv + 1);
-	if (strcmp(argv[1], "list") == 0)
-		return user_list(argc - 1, argv + 1);
-	if (strcmp(argv[1], "show") == 0)
-		return user_show(argc - 1, argv + 1);
-	if (strcmp(argv[1], "set-password") == 0)
-		return user_set_password(argc - 1, argv + 1);
-	if (strcmp(argv[1], "recovery-link") == 0)
-		return user_recovery_link(argc - 1, argv + 1);
-	for (size_t i = 0; i < sizeof(simple) / sizeof(simple[0]); i++)
-		if (strcmp(argv[1], simple[i].name) == 0)
-			return user_simple(argc - 1, argv + 1, simple[i].name, simple[i].what);
-	fprintf(stderr, "fedbroker user: unknown command '%s'\n\n", argv[1]);
-	fputs(usage_user, stderr);
-	return FB_EXIT_USAGE;
+	return fb_cli_dispatch(argc, argv, usage_user, table);
 }

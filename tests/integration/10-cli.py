@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: Apache-2.0
-"""10: the command line: --help everywhere, version, unknown subcommand."""
+"""10: the command line: --help everywhere, version, unknown subcommand, usage errors."""
 
 import harness
 
@@ -61,6 +61,72 @@ class Cli(harness.TestCase):
                 self.assertNoCrash(cp, " ".join(args))
                 self.assertEqual(cp.returncode, 2, "%s: %s%s" % (args, cp.stdout, cp.stderr))
                 self.assertNotEqual(cp.stderr.strip(), "", "a usage error says what is wrong")
+
+    # Every command with subcommands, and each of its subcommands.
+    GROUPS = {
+        "keys": ["list", "generate"],
+        "map": ["test", "check"],
+        "user": ["add", "list", "show", "set-password", "disable", "enable", "delete",
+                 "recovery-link", "reset-mfa"],
+        "token": ["create", "list", "revoke"],
+        "metadata": ["export", "import", "show"],
+        "aws": ["trust-policy"],
+    }
+
+    def test_every_subcommand_help(self):
+        for cmd, subs in self.GROUPS.items():
+            for args in [[cmd, "help"], [cmd, "-h"]] + [[cmd, sub, "--help"] for sub in subs]:
+                with self.subTest(args=args):
+                    cp = self.check_help(args)
+                    self.assertIn("usage: fedbroker " + " ".join(args[:2] if len(args) == 3
+                                                                  else args[:1]), cp.stdout)
+                    self.assertEqual(cp.stderr, "")
+        cp = self.check_help(["explain", "--help"])
+        self.assertIn("usage: fedbroker explain", cp.stdout)
+
+    def test_group_usage_errors(self):
+        """The same words and statuses from every command: no subcommand, an unknown one."""
+        for cmd in self.GROUPS:
+            with self.subTest(cmd=cmd):
+                cp = harness.run([cmd])
+                self.assertEqual(cp.returncode, 2, cp.stderr)
+                self.assertTrue(cp.stderr.startswith("usage: fedbroker %s <command>" % cmd),
+                                cp.stderr)
+                self.assertEqual(cp.stdout, "")
+                cp = harness.run([cmd, "frob"])
+                self.assertEqual(cp.returncode, 2, cp.stderr)
+                self.assertTrue(cp.stderr.startswith(
+                    "fedbroker %s: unknown command 'frob'\n\nusage: fedbroker %s <command>"
+                    % (cmd, cmd)), cp.stderr)
+                self.assertEqual(cp.stdout, "")
+
+    def test_option_usage_errors(self):
+        """A bad option names itself and points at the subcommand's --help, exit 2."""
+        for args, msg in (
+                (["keys", "list", "--no-such-flag"], "unknown option --no-such-flag"),
+                (["keys", "list", "-x"], "unknown option -x"),
+                (["keys", "list", "--json=1"], "--json=1: the option takes no value"),
+                (["keys", "list", "extra"], "unexpected argument 'extra'"),
+                (["user", "list", "--name", "x"], "unknown option --name"),
+                (["user", "show"], "the user NAME is missing"),
+                (["token", "revoke"], "the token ID is missing"),
+                (["token", "create", "--user"], "--user needs an argument"),
+                (["metadata", "show"], "the metadata FILE or URL is missing"),
+                (["metadata", "import", "x.xml", "--state-dir", "/tmp"],
+                 "unknown option --state-dir"),
+                (["map", "test"], "which mapping? give a NAME or a PATH"),
+                (["map", "test", "m", "-u"], "-u needs an argument"),
+                (["map", "check", "extra"], "unexpected argument 'extra'"),
+                (["explain", "--sp", "aws"], "--user NAME and --sp SP are both required"),
+                (["aws", "trust-policy", "-c"], "-c needs an argument")):
+            with self.subTest(args=args):
+                cp = harness.run(args)
+                self.assertNoCrash(cp, " ".join(args))
+                self.assertEqual(cp.returncode, 2, cp.stdout + cp.stderr)
+                sub = " ".join(args[:1] if args[0] == "explain" else args[:2])
+                self.assertEqual(cp.stderr, "fedbroker %s: %s\n(see 'fedbroker %s --help')\n"
+                                 % (sub, msg, sub))
+                self.assertEqual(cp.stdout, "")
 
 
 if __name__ == "__main__":
