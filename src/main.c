@@ -51,7 +51,7 @@ main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
 		if (strcmp(argv[1], subcommands[i].name) == 0)
 			return subcommands[i].run(argc - 1, argv + 1);
-	fprintf(stderr, "fedbroker: unknown command '%s'\n", argv[1]);
+	fprintf(stderr, "fedbroker: unknown command '%s'\n\n", argv[1]);
 	usage(stderr);
 	return FB_EXIT_USAGE;
 }
