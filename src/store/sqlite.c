@@ -251,55 +251,162 @@ sq_done(sqlite3_stmt *s)
 	}
 }
 
-/* Binds NULL for a NULL string. */
-static int
-bind_text(sqlite3_stmt *s, int i, const char *v)
+/* ---- running statements ------------------------------------------------- */
+
+/* One parameter value, made by sq_text, sq_int or sq_blob; pointers borrowed. */
+struct sq_val {
+	enum sq_val_type { SQ_VAL_TEXT, SQ_VAL_INT, SQ_VAL_BLOB } type;
+	const void *p; /* the text (NULL binds NULL) or the blob */
+	size_t len;    /* the blob's length */
+	int64_t i;
+};
+
+static struct sq_val
+sq_text(const char *v)
 {
-	if (v == NULL)
-		return sqlite3_bind_null(s, i);
-	return sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
+	return (struct sq_val){.type = SQ_VAL_TEXT, .p = v};
+}
+
+static struct sq_val
+sq_int(int64_t v)
+{
+	return (struct sq_val){.type = SQ_VAL_INT, .i = v};
 }
 
 /* A zero-length value is bound as an empty blob, not NULL. */
-static int
-bind_blob(sqlite3_stmt *s, int i, const void *v, size_t len)
+static struct sq_val
+sq_blob(const void *v, size_t len)
 {
-	return sqlite3_bind_blob64(s, i, len != 0 ? v : "", len, SQLITE_STATIC);
+	return (struct sq_val){.type = SQ_VAL_BLOB, .p = len != 0 ? v : "", .len = len};
 }
 
-/* Runs a statement that returns no rows. */
-static enum fb_status
-sq_run(struct sq *sq, sqlite3_stmt *s, const char *what, struct fb_err *err)
+/* The values of ?1, ?2, ... as the two arguments (array, count) the runners take. */
+#define SQ_VALS(...)                                                                       \
+	(const struct sq_val[]){__VA_ARGS__},                                              \
+	    sizeof((const struct sq_val[]){__VA_ARGS__}) / sizeof(struct sq_val)
+
+/* Binds v[0..n) to ?1..?n of s (no copies: the values must outlive the step). */
+static int
+sq_bind(sqlite3_stmt *s, const struct sq_val *v, size_t n)
 {
+	int rc = SQLITE_OK;
+
+	for (size_t i = 0; i < n && rc == SQLITE_OK; i++) {
+		int k = (int)i + 1;
+
+		switch (v[i].type) {
+		case SQ_VAL_TEXT:
+			rc = v[i].p == NULL ? sqlite3_bind_null(s, k)
+					    : sqlite3_bind_text(s, k, v[i].p, -1, SQLITE_STATIC);
+			break;
+		case SQ_VAL_INT:
+			rc = sqlite3_bind_int64(s, k, v[i].i);
+			break;
+		case SQ_VAL_BLOB:
+			rc = sqlite3_bind_blob64(s, k, v[i].p, v[i].len, SQLITE_STATIC);
+			break;
+		}
+	}
+	return rc;
+}
+
+/* The cached statement id with v bound; NULL with err filled (what) on failure. */
+static sqlite3_stmt *
+sq_bound(struct sq *sq, enum sq_stmt id, const struct sq_val *v, size_t n, const char *what,
+    struct fb_err *err)
+{
+	sqlite3_stmt *s;
+
+	if ((s = sq_stmt(sq, id, what, err)) == NULL)
+		return NULL;
+	if (sq_bind(s, v, n) != SQLITE_OK) {
+		sq_fail(sq, what, err);
+		sq_done(s);
+		return NULL;
+	}
+	return s;
+}
+
+/*
+ * Runs statement id, which returns no rows, with v bound: FB_OK, or FB_ERR_IO
+ * with err filled (what). Then sqlite3_changes(sq->db) counts the rows it
+ * changed, and after a failure sqlite3_extended_errcode(sq->db) says why
+ * (callers map constraint violations to their own statuses).
+ */
+static enum fb_status
+sq_write(struct sq *sq, enum sq_stmt id, const struct sq_val *v, size_t n, const char *what,
+    struct fb_err *err)
+{
+	sqlite3_stmt *s;
 	enum fb_status r = FB_OK;
 
+	if ((s = sq_bound(sq, id, v, n, what, err)) == NULL)
+		return FB_ERR_IO;
 	if (sqlite3_step(s) != SQLITE_DONE)
 		r = sq_fail(sq, what, err);
 	sq_done(s);
 	return r;
 }
 
+/*
+ * Runs query id, which returns at most one row, with v bound. FB_OK: *row is
+ * the statement on that row (borrowed; read its columns, then sq_done(*row)).
+ * FB_ERR_NOTFOUND: no row, err untouched so the caller says what is missing.
+ * FB_ERR_IO: err filled (what).
+ */
 static enum fb_status
-sq_simple(struct sq *sq, enum sq_stmt id, const char *what, struct fb_err *err)
+sq_get(struct sq *sq, enum sq_stmt id, const struct sq_val *v, size_t n, sqlite3_stmt **row,
+    const char *what, struct fb_err *err)
 {
 	sqlite3_stmt *s;
+	enum fb_status r;
 
-	if ((s = sq_stmt(sq, id, what, err)) == NULL)
+	*row = NULL;
+	if ((s = sq_bound(sq, id, v, n, what, err)) == NULL)
 		return FB_ERR_IO;
-	return sq_run(sq, s, what, err);
+	switch (sqlite3_step(s)) {
+	case SQLITE_ROW:
+		*row = s;
+		return FB_OK;
+	case SQLITE_DONE:
+		r = FB_ERR_NOTFOUND;
+		break;
+	default:
+		r = sq_fail(sq, what, err);
+		break;
+	}
+	sq_done(s);
+	return r;
+}
+
+/* Runs a count(*) query with v bound into *count. */
+static enum fb_status
+sq_count(struct sq *sq, enum sq_stmt id, const struct sq_val *v, size_t n, size_t *count,
+    const char *what, struct fb_err *err)
+{
+	sqlite3_stmt *s;
+	enum fb_status r;
+
+	if ((r = sq_get(sq, id, v, n, &s, what, err)) == FB_ERR_NOTFOUND)
+		return sq_fail(sq, what, err); /* count(*) always returns its row */
+	if (r == FB_OK) {
+		*count = (size_t)sqlite3_column_int64(s, 0);
+		sq_done(s);
+	}
+	return r;
 }
 
 /* BEGIN IMMEDIATE: takes the write lock now, so a read-modify-write cannot be overtaken. */
 static enum fb_status
 sq_begin(struct sq *sq, const char *what, struct fb_err *err)
 {
-	return sq_simple(sq, SQ_BEGIN, what, err);
+	return sq_write(sq, SQ_BEGIN, NULL, 0, what, err);
 }
 
 static enum fb_status
 sq_commit(struct sq *sq, const char *what, struct fb_err *err)
 {
-	return sq_simple(sq, SQ_COMMIT, what, err);
+	return sq_write(sq, SQ_COMMIT, NULL, 0, what, err);
 }
 
 /* Rolls back the open transaction, if any; keeps err (the first failure) intact. */
@@ -307,7 +414,7 @@ static void
 sq_rollback(struct sq *sq)
 {
 	if (sqlite3_get_autocommit(sq->db) == 0 &&
-	    sq_simple(sq, SQ_ROLLBACK, "rollback", NULL) != FB_OK)
+	    sq_write(sq, SQ_ROLLBACK, NULL, 0, "rollback", NULL) != FB_OK)
 		fb_log(FB_LOG_ERROR, "store %s: rollback failed: %s", sq->path,
 		    sqlite3_errmsg(sq->db));
 }
@@ -326,12 +433,47 @@ column_copy(sqlite3_stmt *s, int i, unsigned char **val, size_t *len)
 	*len = n;
 }
 
+/* Column i as text, NULL for NULL: new when copy, else borrowed from s until its next step. */
 static char *
-column_strdup(sqlite3_stmt *s, int i)
+column_text(sqlite3_stmt *s, int i, int copy)
 {
 	const unsigned char *p = sqlite3_column_text(s, i);
 
-	return p != NULL ? fb_xstrdup((const char *)p) : NULL;
+	if (p == NULL || !copy)
+		return (char *)p;
+	return fb_xstrdup((const char *)p);
+}
+
+/*
+ * Runs sql, prepared for this call so that each may use the cached
+ * statements, with v bound, calling each(s, arg) on every row until it
+ * returns non-zero.
+ */
+static enum fb_status
+sq_each(struct sq *sq, const char *sql, const struct sq_val *v, size_t n,
+    int (*each)(sqlite3_stmt *s, void *arg), void *arg, const char *what, struct fb_err *err)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+	enum fb_status r = FB_ERR_IO;
+
+	if (sqlite3_prepare_v2(sq->db, sql, -1, &s, NULL) != SQLITE_OK ||
+	    sq_bind(s, v, n) != SQLITE_OK) {
+		r = sq_fail(sq, what, err);
+		goto out;
+	}
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (each(s, arg) != 0)
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		r = sq_fail(sq, what, err);
+		goto out;
+	}
+	r = FB_OK;
+out:
+	sqlite3_finalize(s);
+	return r;
 }
 
 /* ---- opening and migrating -------------------------------------------- */
@@ -599,46 +741,20 @@ sq_close(struct fb_store *st)
 static enum fb_status
 sq_ping(struct fb_store *st, struct fb_err *err)
 {
-	struct sq *sq = sq_of(st);
-	sqlite3_stmt *s;
-	enum fb_status r = FB_OK;
+	size_t n;
 
-	if ((s = sq_stmt(sq, SQ_PING, "ping", err)) == NULL)
-		return FB_ERR_IO;
-	if (sqlite3_step(s) != SQLITE_ROW)
-		r = sq_fail(sq, "ping", err);
-	sq_done(s);
-	return r;
+	return sq_count(sq_of(st), SQ_PING, NULL, 0, &n, "ping", err);
 }
 
 /* ---- key/value ---------------------------------------------------------- */
-
-/* Binds ns, key, value, expires_at as ?1..?4. */
-static int
-bind_kv(sqlite3_stmt *s, const char *ns, const char *key, const void *val, size_t len,
-    int64_t expires_at)
-{
-	if (bind_text(s, 1, ns) != SQLITE_OK || bind_text(s, 2, key) != SQLITE_OK ||
-	    bind_blob(s, 3, val, len) != SQLITE_OK ||
-	    sqlite3_bind_int64(s, 4, expires_at) != SQLITE_OK)
-		return SQLITE_ERROR;
-	return SQLITE_OK;
-}
 
 static enum fb_status
 sq_kv_put(struct fb_store *st, const char *ns, const char *key, const void *val, size_t len,
     int64_t expires_at, struct fb_err *err)
 {
-	struct sq *sq = sq_of(st);
-	sqlite3_stmt *s;
-
-	if ((s = sq_stmt(sq, SQ_KV_PUT, "kv_put", err)) == NULL)
-		return FB_ERR_IO;
-	if (bind_kv(s, ns, key, val, len, expires_at) != SQLITE_OK) {
-		sq_done(s);
-		return sq_fail(sq, "kv_put", err);
-	}
-	return sq_run(sq, s, "kv_put", err);
+	return sq_write(sq_of(st), SQ_KV_PUT,
+	    SQ_VALS(sq_text(ns), sq_text(key), sq_blob(val, len), sq_int(expires_at)), "kv_put",
+	    err);
 }
 
 static enum fb_status
@@ -646,17 +762,12 @@ sq_kv_add(struct fb_store *st, const char *ns, const char *key, const void *val,
     int64_t expires_at, int64_t now, struct fb_err *err)
 {
 	struct sq *sq = sq_of(st);
-	sqlite3_stmt *s;
 	enum fb_status r;
 
-	if ((s = sq_stmt(sq, SQ_KV_ADD, "kv_add", err)) == NULL)
-		return FB_ERR_IO;
-	if (bind_kv(s, ns, key, val, len, expires_at) != SQLITE_OK ||
-	    sqlite3_bind_int64(s, 5, now) != SQLITE_OK) {
-		sq_done(s);
-		return sq_fail(sq, "kv_add", err);
-	}
-	if ((r = sq_run(sq, s, "kv_add", err)) != FB_OK)
+	if ((r = sq_write(sq, SQ_KV_ADD,
+		 SQ_VALS(sq_text(ns), sq_text(key), sq_blob(val, len), sq_int(expires_at),
+		     sq_int(now)),
+		 "kv_add", err)) != FB_OK)
 		return r;
 	/* No row changed: a live entry was there (the upsert's WHERE was false). */
 	if (sqlite3_changes(sq->db) == 0)
@@ -671,29 +782,16 @@ kv_read(struct sq *sq, const char *ns, const char *key, int64_t now, unsigned ch
     size_t *len, const char *what, struct fb_err *err)
 {
 	sqlite3_stmt *s;
-	enum fb_status r = FB_ERR_IO;
+	enum fb_status r;
 
-	if ((s = sq_stmt(sq, SQ_KV_GET, what, err)) == NULL)
-		return FB_ERR_IO;
-	if (bind_text(s, 1, ns) != SQLITE_OK || bind_text(s, 2, key) != SQLITE_OK ||
-	    sqlite3_bind_int64(s, 3, now) != SQLITE_OK) {
-		r = sq_fail(sq, what, err);
-		goto out;
-	}
-	switch (sqlite3_step(s)) {
-	case SQLITE_ROW:
+	r = sq_get(sq, SQ_KV_GET, SQ_VALS(sq_text(ns), sq_text(key), sq_int(now)), &s, what, err);
+	if (r == FB_ERR_NOTFOUND)
+		return fb_err_set(err, FB_ERR_NOTFOUND, "%s: no such key in namespace %s", what,
+		    ns);
+	if (r == FB_OK) {
 		column_copy(s, 0, val, len);
-		r = FB_OK;
-		break;
-	case SQLITE_DONE:
-		r = fb_err_set(err, FB_ERR_NOTFOUND, "%s: no such key in namespace %s", what, ns);
-		break;
-	default:
-		r = sq_fail(sq, what, err);
-		break;
+		sq_done(s);
 	}
-out:
-	sq_done(s);
 	return r;
 }
 
@@ -707,15 +805,7 @@ sq_kv_get(struct fb_store *st, const char *ns, const char *key, int64_t now, uns
 static enum fb_status
 kv_delete(struct sq *sq, const char *ns, const char *key, const char *what, struct fb_err *err)
 {
-	sqlite3_stmt *s;
-
-	if ((s = sq_stmt(sq, SQ_KV_DELETE, what, err)) == NULL)
-		return FB_ERR_IO;
-	if (bind_text(s, 1, ns) != SQLITE_OK || bind_text(s, 2, key) != SQLITE_OK) {
-		sq_done(s);
-		return sq_fail(sq, what, err);
-	}
-	return sq_run(sq, s, what, err);
+	return sq_write(sq, SQ_KV_DELETE, SQ_VALS(sq_text(ns), sq_text(key)), what, err);
 }
 
 /* SECURITY: read and delete under one write lock, so a one-time code is used once. */
@@ -758,19 +848,11 @@ sq_kv_delete(struct fb_store *st, const char *ns, const char *key, struct fb_err
 static enum fb_status
 purge_one(struct sq *sq, enum sq_stmt id, int64_t now, size_t *n, struct fb_err *err)
 {
-	sqlite3_stmt *s;
 	enum fb_status r;
 
-	if ((s = sq_stmt(sq, id, "purge", err)) == NULL)
-		return FB_ERR_IO;
-	if (sqlite3_bind_int64(s, 1, now) != SQLITE_OK) {
-		sq_done(s);
-		return sq_fail(sq, "purge", err);
-	}
-	if ((r = sq_run(sq, s, "purge", err)) != FB_OK)
-		return r;
-	*n += (size_t)sqlite3_changes(sq->db);
-	return FB_OK;
+	if ((r = sq_write(sq, id, SQ_VALS(sq_int(now)), "purge", err)) == FB_OK)
+		*n += (size_t)sqlite3_changes(sq->db);
+	return r;
 }
 
 static enum fb_status
@@ -799,48 +881,26 @@ out:
 static enum fb_status
 sq_session_revoke(struct fb_store *st, const char *sid, int64_t expires_at, struct fb_err *err)
 {
-	struct sq *sq = sq_of(st);
-	sqlite3_stmt *s;
-
-	if ((s = sq_stmt(sq, SQ_REV_PUT, "session_revoke", err)) == NULL)
-		return FB_ERR_IO;
-	if (bind_text(s, 1, sid) != SQLITE_OK ||
-	    sqlite3_bind_int64(s, 2, expires_at) != SQLITE_OK) {
-		sq_done(s);
-		return sq_fail(sq, "session_revoke", err);
-	}
-	return sq_run(sq, s, "session_revoke", err);
+	return sq_write(sq_of(st), SQ_REV_PUT, SQ_VALS(sq_text(sid), sq_int(expires_at)),
+	    "session_revoke", err);
 }
 
 static enum fb_status
 sq_session_revoked(struct fb_store *st, const char *sid, int64_t now, int *revoked,
     struct fb_err *err)
 {
-	struct sq *sq = sq_of(st);
 	sqlite3_stmt *s;
-	enum fb_status r = FB_ERR_IO;
+	enum fb_status r;
 
 	*revoked = 0;
-	if ((s = sq_stmt(sq, SQ_REV_GET, "session_revoked", err)) == NULL)
-		return FB_ERR_IO;
-	if (bind_text(s, 1, sid) != SQLITE_OK || sqlite3_bind_int64(s, 2, now) != SQLITE_OK) {
-		r = sq_fail(sq, "session_revoked", err);
-		goto out;
-	}
-	switch (sqlite3_step(s)) {
-	case SQLITE_ROW:
+	r = sq_get(sq_of(st), SQ_REV_GET, SQ_VALS(sq_text(sid), sq_int(now)), &s,
+	    "session_revoked", err);
+	if (r == FB_ERR_NOTFOUND)
+		return FB_OK;
+	if (r == FB_OK) {
 		*revoked = 1;
-		r = FB_OK;
-		break;
-	case SQLITE_DONE:
-		r = FB_OK;
-		break;
-	default:
-		r = sq_fail(sq, "session_revoked", err);
-		break;
+		sq_done(s);
 	}
-out:
-	sq_done(s);
 	return r;
 }
 
@@ -851,74 +911,42 @@ static enum fb_status
 user_find(struct sq *sq, const char *username, char **id, int64_t *created, struct fb_err *err)
 {
 	sqlite3_stmt *s;
-	enum fb_status r = FB_ERR_IO;
+	enum fb_status r;
 
 	*id = NULL;
 	*created = 0;
-	if ((s = sq_stmt(sq, SQ_USER_FIND, "user_upsert", err)) == NULL)
-		return FB_ERR_IO;
-	if (bind_text(s, 1, username) != SQLITE_OK) {
-		r = sq_fail(sq, "user_upsert", err);
-		goto out;
-	}
-	switch (sqlite3_step(s)) {
-	case SQLITE_ROW:
-		*id = column_strdup(s, 0);
+	r = sq_get(sq, SQ_USER_FIND, SQ_VALS(sq_text(username)), &s, "user_upsert", err);
+	if (r == FB_ERR_NOTFOUND)
+		return FB_OK;
+	if (r == FB_OK) {
+		*id = column_text(s, 0, 1);
 		*created = sqlite3_column_int64(s, 1);
-		r = FB_OK;
-		break;
-	case SQLITE_DONE:
-		r = FB_OK;
-		break;
-	default:
-		r = sq_fail(sq, "user_upsert", err);
-		break;
+		sq_done(s);
 	}
-out:
-	sq_done(s);
 	return r;
 }
 
+/* Inserts u with id and created, or (id NULL) updates the stored user u->username. */
 static enum fb_status
 user_write(struct sq *sq, const struct fb_store_user *u, const char *id, int64_t created,
     struct fb_err *err)
 {
-	sqlite3_stmt *s;
-	int rc;
-	enum fb_status r = FB_ERR_IO;
+	enum fb_status r;
 
-	if (id != NULL) {
-		if ((s = sq_stmt(sq, SQ_USER_INSERT, "user_upsert", err)) == NULL)
-			return FB_ERR_IO;
-		rc = bind_text(s, 1, id) | bind_text(s, 2, u->username) | bind_text(s, 3, u->name) |
-		     bind_text(s, 4, u->email) | bind_text(s, 5, u->source) |
-		     sqlite3_bind_int(s, 6, u->active != 0) | sqlite3_bind_int64(s, 7, created) |
-		     sqlite3_bind_int64(s, 8, u->last_seen);
-	} else {
-		if ((s = sq_stmt(sq, SQ_USER_UPDATE, "user_upsert", err)) == NULL)
-			return FB_ERR_IO;
-		rc = bind_text(s, 1, u->username) | bind_text(s, 2, u->name) |
-		     bind_text(s, 3, u->email) | bind_text(s, 4, u->source) |
-		     sqlite3_bind_int(s, 5, u->active != 0) |
-		     sqlite3_bind_int64(s, 6, u->last_seen);
-	}
-	/* SQLITE_OK is 0, so any failed bind leaves rc non-zero. */
-	if (rc != SQLITE_OK) {
-		r = sq_fail(sq, "user_upsert", err);
-		goto out;
-	}
-	if (sqlite3_step(s) != SQLITE_DONE) {
-		if (sqlite3_extended_errcode(sq->db) == SQLITE_CONSTRAINT_PRIMARYKEY)
-			r = fb_err_set(err, FB_ERR_INVALID,
-			    "user_upsert: user %s: id %s is already used by another user",
-			    u->username, id);
-		else
-			r = sq_fail(sq, "user_upsert", err);
-		goto out;
-	}
-	r = FB_OK;
-out:
-	sq_done(s);
+	if (id != NULL)
+		r = sq_write(sq, SQ_USER_INSERT,
+		    SQ_VALS(sq_text(id), sq_text(u->username), sq_text(u->name), sq_text(u->email),
+			sq_text(u->source), sq_int(u->active != 0), sq_int(created),
+			sq_int(u->last_seen)),
+		    "user_upsert", err);
+	else
+		r = sq_write(sq, SQ_USER_UPDATE,
+		    SQ_VALS(sq_text(u->username), sq_text(u->name), sq_text(u->email),
+			sq_text(u->source), sq_int(u->active != 0), sq_int(u->last_seen)),
+		    "user_upsert", err);
+	if (r != FB_OK && sqlite3_extended_errcode(sq->db) == SQLITE_CONSTRAINT_PRIMARYKEY)
+		r = fb_err_set(err, FB_ERR_INVALID,
+		    "user_upsert: user %s: id %s is already used by another user", u->username, id);
 	return r;
 }
 
@@ -965,15 +993,15 @@ out:
 	return r;
 }
 
-/* Fills u from a row of USER_COLUMNS; strings borrowed from the statement. */
+/* Fills u from a row of USER_COLUMNS; strings new when copy, else borrowed from s. */
 static void
-user_row(sqlite3_stmt *s, struct fb_store_user *u)
+user_row(sqlite3_stmt *s, int copy, struct fb_store_user *u)
 {
-	u->id = (char *)sqlite3_column_text(s, 0);
-	u->username = (char *)sqlite3_column_text(s, 1);
-	u->name = (char *)sqlite3_column_text(s, 2);
-	u->email = (char *)sqlite3_column_text(s, 3);
-	u->source = (char *)sqlite3_column_text(s, 4);
+	u->id = column_text(s, 0, copy);
+	u->username = column_text(s, 1, copy);
+	u->name = column_text(s, 2, copy);
+	u->email = column_text(s, 3, copy);
+	u->source = column_text(s, 4, copy);
 	u->active = sqlite3_column_int(s, 5);
 	u->created = sqlite3_column_int64(s, 6);
 	u->last_seen = sqlite3_column_int64(s, 7);
@@ -984,39 +1012,17 @@ static enum fb_status
 user_fetch(struct sq *sq, enum sq_stmt id, const char *key, struct fb_store_user *out,
     const char *what, struct fb_err *err)
 {
-	struct fb_store_user row;
 	sqlite3_stmt *s;
-	enum fb_status r = FB_ERR_IO;
+	enum fb_status r;
 
-	if ((s = sq_stmt(sq, id, what, err)) == NULL)
-		return FB_ERR_IO;
-	if (bind_text(s, 1, key) != SQLITE_OK) {
-		r = sq_fail(sq, what, err);
-		goto out;
-	}
-	switch (sqlite3_step(s)) {
-	case SQLITE_ROW:
-		user_row(s, &row);
-		out->id = column_strdup(s, 0);
-		out->username = column_strdup(s, 1);
-		out->name = column_strdup(s, 2);
-		out->email = column_strdup(s, 3);
-		out->source = column_strdup(s, 4);
-		out->active = row.active;
-		out->created = row.created;
-		out->last_seen = row.last_seen;
-		r = FB_OK;
-		break;
-	case SQLITE_DONE:
-		r = fb_err_set(err, FB_ERR_NOTFOUND, "%s: no user %s", what, key);
-		break;
-	default:
-		r = sq_fail(sq, what, err);
-		break;
-	}
-out:
+	r = sq_get(sq, id, SQ_VALS(sq_text(key)), &s, what, err);
+	if (r == FB_ERR_NOTFOUND)
+		return fb_err_set(err, FB_ERR_NOTFOUND, "%s: no user %s", what, key);
+	if (r != FB_OK)
+		return r;
+	user_row(s, 1, out);
 	sq_done(s);
-	return r;
+	return FB_OK;
 }
 
 static enum fb_status
@@ -1033,49 +1039,39 @@ sq_user_get_by_id(struct fb_store *st, const char *id, struct fb_store_user *out
 	return user_fetch(sq_of(st), SQ_USER_GET_ID, id, out, "user_get_by_id", err);
 }
 
+/* What sq_user_list passes through sq_each. */
+struct user_each {
+	int (*fn)(const struct fb_store_user *u, void *arg);
+	void *arg;
+};
+
+static int
+user_each(sqlite3_stmt *s, void *arg)
+{
+	struct user_each *e = arg;
+	struct fb_store_user u;
+
+	user_row(s, 0, &u);
+	return e->fn(&u, e->arg);
+}
+
 static enum fb_status
 sq_user_list(struct fb_store *st, int (*fn)(const struct fb_store_user *u, void *arg), void *arg,
     struct fb_err *err)
 {
-	struct sq *sq = sq_of(st);
-	struct fb_store_user u;
-	sqlite3_stmt *s = NULL;
-	int rc;
-	enum fb_status r = FB_ERR_IO;
+	struct user_each e = {fn, arg};
 
-	if (sqlite3_prepare_v2(sq->db, SQ_USER_LIST_SQL, -1, &s, NULL) != SQLITE_OK) {
-		r = sq_fail(sq, "user_list", err);
-		goto out;
-	}
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		user_row(s, &u);
-		if (fn(&u, arg) != 0)
-			break;
-	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		r = sq_fail(sq, "user_list", err);
-		goto out;
-	}
-	r = FB_OK;
-out:
-	sqlite3_finalize(s);
-	return r;
+	return sq_each(sq_of(st), SQ_USER_LIST_SQL, NULL, 0, user_each, &e, "user_list", err);
 }
 
 static enum fb_status
 sq_user_delete(struct fb_store *st, const char *username, struct fb_err *err)
 {
 	struct sq *sq = sq_of(st);
-	sqlite3_stmt *s;
 	enum fb_status r;
 
-	if ((s = sq_stmt(sq, SQ_USER_DELETE, "user_delete", err)) == NULL)
-		return FB_ERR_IO;
-	if (bind_text(s, 1, username) != SQLITE_OK) {
-		sq_done(s);
-		return sq_fail(sq, "user_delete", err);
-	}
-	if ((r = sq_run(sq, s, "user_delete", err)) != FB_OK)
+	if ((r = sq_write(sq, SQ_USER_DELETE, SQ_VALS(sq_text(username)), "user_delete", err)) !=
+	    FB_OK)
 		return r;
 	if (sqlite3_changes(sq->db) == 0)
 		return fb_err_set(err, FB_ERR_NOTFOUND, "user_delete: no user %s", username);
@@ -1094,7 +1090,6 @@ sq_kv_incr(struct fb_store *st, const char *ns, const char *key, int64_t expires
 	char num[32], *end;
 	size_t n = 0;
 	long long c = 0;
-	sqlite3_stmt *s;
 	enum fb_status r = FB_ERR_IO;
 
 	if ((r = sq_begin(sq, "kv_incr", err)) != FB_OK)
@@ -1112,16 +1107,9 @@ sq_kv_incr(struct fb_store *st, const char *ns, const char *key, int64_t expires
 		goto out;
 	c++;
 	snprintf(num, sizeof(num), "%lld", c);
-	if ((s = sq_stmt(sq, SQ_KV_PUT, "kv_incr", err)) == NULL) {
-		r = FB_ERR_IO;
-		goto out;
-	}
-	if (bind_kv(s, ns, key, num, strlen(num), expires_at) != SQLITE_OK) {
-		sq_done(s);
-		r = sq_fail(sq, "kv_incr", err);
-		goto out;
-	}
-	if ((r = sq_run(sq, s, "kv_incr", err)) != FB_OK ||
+	if ((r = sq_write(sq, SQ_KV_PUT,
+		 SQ_VALS(sq_text(ns), sq_text(key), sq_blob(num, strlen(num)), sq_int(expires_at)),
+		 "kv_incr", err)) != FB_OK ||
 	    (r = sq_commit(sq, "kv_incr", err)) != FB_OK)
 		goto out;
 	*count = c;
@@ -1141,14 +1129,14 @@ account_type_name(enum fb_store_account_type t)
 	return t == FB_ACCOUNT_SERVICE ? "service" : "internal";
 }
 
-/* Runs an UPDATE keyed by user_id (?1); FB_ERR_NOTFOUND when no row changed. */
+/* Runs UPDATE statement id with v bound; FB_ERR_NOTFOUND when no row of user_id changed. */
 static enum fb_status
-cred_update(struct sq *sq, sqlite3_stmt *s, const char *user_id, const char *what,
-    struct fb_err *err)
+cred_update(struct sq *sq, enum sq_stmt id, const struct sq_val *v, size_t n,
+    const char *user_id, const char *what, struct fb_err *err)
 {
 	enum fb_status r;
 
-	if ((r = sq_run(sq, s, what, err)) != FB_OK)
+	if ((r = sq_write(sq, id, v, n, what, err)) != FB_OK)
 		return r;
 	if (sqlite3_changes(sq->db) == 0)
 		return fb_err_set(err, FB_ERR_NOTFOUND, "%s: user id %s has no local account", what,
@@ -1164,8 +1152,6 @@ sq_cred_create(struct fb_store *st, struct fb_store_user *u, const struct fb_sto
 	char *found = NULL;
 	const char *id = u->id != NULL ? u->id : new_id;
 	int64_t created = u->created != 0 ? u->created : now, ignored;
-	sqlite3_stmt *s;
-	int rc;
 	enum fb_status r = FB_ERR_IO;
 
 	if ((r = sq_begin(sq, "cred_create", err)) != FB_OK ||
@@ -1176,23 +1162,13 @@ sq_cred_create(struct fb_store *st, struct fb_store_user *u, const struct fb_sto
 		    u->username);
 		goto out;
 	}
-	if ((r = user_write(sq, u, id, created, err)) != FB_OK)
-		goto out;
-	if ((s = sq_stmt(sq, SQ_CRED_INSERT, "cred_create", err)) == NULL) {
-		r = FB_ERR_IO;
-		goto out;
-	}
-	rc = bind_text(s, 1, id) | bind_text(s, 2, c->password_hash) |
-	     bind_text(s, 3, account_type_name(c->type)) | bind_text(s, 4, c->totp_secret) |
-	     sqlite3_bind_int64(s, 5, c->totp_last_step) |
-	     sqlite3_bind_int64(s, 6, c->created != 0 ? c->created : now) |
-	     sqlite3_bind_int64(s, 7, c->last_login);
-	if (rc != SQLITE_OK) {
-		sq_done(s);
-		r = sq_fail(sq, "cred_create", err);
-		goto out;
-	}
-	if ((r = sq_run(sq, s, "cred_create", err)) != FB_OK ||
+	if ((r = user_write(sq, u, id, created, err)) != FB_OK ||
+	    (r = sq_write(sq, SQ_CRED_INSERT,
+		 SQ_VALS(sq_text(id), sq_text(c->password_hash),
+		     sq_text(account_type_name(c->type)), sq_text(c->totp_secret),
+		     sq_int(c->totp_last_step), sq_int(c->created != 0 ? c->created : now),
+		     sq_int(c->last_login)),
+		 "cred_create", err)) != FB_OK ||
 	    (r = sq_commit(sq, "cred_create", err)) != FB_OK)
 		goto out;
 	if (u->id == NULL)
@@ -1210,76 +1186,46 @@ static enum fb_status
 sq_cred_get(struct fb_store *st, const char *user_id, struct fb_store_cred *out,
     struct fb_err *err)
 {
-	struct sq *sq = sq_of(st);
 	const unsigned char *type;
 	sqlite3_stmt *s;
-	enum fb_status r = FB_ERR_IO;
+	enum fb_status r;
 
-	if ((s = sq_stmt(sq, SQ_CRED_GET, "cred_get", err)) == NULL)
-		return FB_ERR_IO;
-	if (bind_text(s, 1, user_id) != SQLITE_OK) {
-		r = sq_fail(sq, "cred_get", err);
-		goto out;
-	}
-	switch (sqlite3_step(s)) {
-	case SQLITE_ROW:
-		out->user_id = column_strdup(s, 0);
-		out->password_hash = column_strdup(s, 1);
-		type = sqlite3_column_text(s, 2);
-		out->type = type != NULL && strcmp((const char *)type, "service") == 0
-				? FB_ACCOUNT_SERVICE
-				: FB_ACCOUNT_INTERNAL;
-		out->totp_secret = column_strdup(s, 3);
-		out->totp_last_step = sqlite3_column_int64(s, 4);
-		out->created = sqlite3_column_int64(s, 5);
-		out->last_login = sqlite3_column_int64(s, 6);
-		out->session_gen = sqlite3_column_int64(s, 7);
-		r = FB_OK;
-		break;
-	case SQLITE_DONE:
-		r = fb_err_set(err, FB_ERR_NOTFOUND, "cred_get: user id %s has no local account",
+	r = sq_get(sq_of(st), SQ_CRED_GET, SQ_VALS(sq_text(user_id)), &s, "cred_get", err);
+	if (r == FB_ERR_NOTFOUND)
+		return fb_err_set(err, FB_ERR_NOTFOUND, "cred_get: user id %s has no local account",
 		    user_id);
-		break;
-	default:
-		r = sq_fail(sq, "cred_get", err);
-		break;
-	}
-out:
+	if (r != FB_OK)
+		return r;
+	out->user_id = column_text(s, 0, 1);
+	out->password_hash = column_text(s, 1, 1);
+	type = sqlite3_column_text(s, 2);
+	out->type = type != NULL && strcmp((const char *)type, "service") == 0
+			? FB_ACCOUNT_SERVICE
+			: FB_ACCOUNT_INTERNAL;
+	out->totp_secret = column_text(s, 3, 1);
+	out->totp_last_step = sqlite3_column_int64(s, 4);
+	out->created = sqlite3_column_int64(s, 5);
+	out->last_login = sqlite3_column_int64(s, 6);
+	out->session_gen = sqlite3_column_int64(s, 7);
 	sq_done(s);
-	return r;
+	return FB_OK;
 }
 
 static enum fb_status
 sq_cred_password_set(struct fb_store *st, const char *user_id, const char *hash,
     struct fb_err *err)
 {
-	struct sq *sq = sq_of(st);
-	sqlite3_stmt *s;
-
-	if ((s = sq_stmt(sq, SQ_CRED_PASSWORD, "cred_password_set", err)) == NULL)
-		return FB_ERR_IO;
-	if ((bind_text(s, 1, user_id) | bind_text(s, 2, hash)) != SQLITE_OK) {
-		sq_done(s);
-		return sq_fail(sq, "cred_password_set", err);
-	}
-	return cred_update(sq, s, user_id, "cred_password_set", err);
+	return cred_update(sq_of(st), SQ_CRED_PASSWORD, SQ_VALS(sq_text(user_id), sq_text(hash)),
+	    user_id, "cred_password_set", err);
 }
 
 static enum fb_status
 sq_cred_totp_set(struct fb_store *st, const char *user_id, const char *secret, int64_t last_step,
     struct fb_err *err)
 {
-	struct sq *sq = sq_of(st);
-	sqlite3_stmt *s;
-
-	if ((s = sq_stmt(sq, SQ_CRED_TOTP, "cred_totp_set", err)) == NULL)
-		return FB_ERR_IO;
-	if ((bind_text(s, 1, user_id) | bind_text(s, 2, secret) |
-		sqlite3_bind_int64(s, 3, last_step)) != SQLITE_OK) {
-		sq_done(s);
-		return sq_fail(sq, "cred_totp_set", err);
-	}
-	return cred_update(sq, s, user_id, "cred_totp_set", err);
+	return cred_update(sq_of(st), SQ_CRED_TOTP,
+	    SQ_VALS(sq_text(user_id), sq_text(secret), sq_int(last_step)), user_id,
+	    "cred_totp_set", err);
 }
 
 static enum fb_status
@@ -1287,16 +1233,10 @@ sq_cred_totp_accept(struct fb_store *st, const char *user_id, int64_t step, stru
 {
 	struct sq *sq = sq_of(st);
 	struct fb_store_cred c;
-	sqlite3_stmt *s;
 	enum fb_status r;
 
-	if ((s = sq_stmt(sq, SQ_CRED_STEP, "cred_totp_accept", err)) == NULL)
-		return FB_ERR_IO;
-	if ((bind_text(s, 1, user_id) | sqlite3_bind_int64(s, 2, step)) != SQLITE_OK) {
-		sq_done(s);
-		return sq_fail(sq, "cred_totp_accept", err);
-	}
-	if ((r = sq_run(sq, s, "cred_totp_accept", err)) != FB_OK)
+	if ((r = sq_write(sq, SQ_CRED_STEP, SQ_VALS(sq_text(user_id), sq_int(step)),
+		 "cred_totp_accept", err)) != FB_OK)
 		return r;
 	if (sqlite3_changes(sq->db) != 0)
 		return FB_OK;
@@ -1317,67 +1257,33 @@ sq_cred_totp_accept(struct fb_store *st, const char *user_id, int64_t step, stru
 static enum fb_status
 sq_cred_login_set(struct fb_store *st, const char *user_id, int64_t when, struct fb_err *err)
 {
-	struct sq *sq = sq_of(st);
-	sqlite3_stmt *s;
-
-	if ((s = sq_stmt(sq, SQ_CRED_LOGIN, "cred_login_set", err)) == NULL)
-		return FB_ERR_IO;
-	if ((bind_text(s, 1, user_id) | sqlite3_bind_int64(s, 2, when)) != SQLITE_OK) {
-		sq_done(s);
-		return sq_fail(sq, "cred_login_set", err);
-	}
-	return cred_update(sq, s, user_id, "cred_login_set", err);
+	return cred_update(sq_of(st), SQ_CRED_LOGIN, SQ_VALS(sq_text(user_id), sq_int(when)),
+	    user_id, "cred_login_set", err);
 }
 
 static enum fb_status
 sq_cred_sessions_revoke(struct fb_store *st, const char *user_id, struct fb_err *err)
 {
-	struct sq *sq = sq_of(st);
-	sqlite3_stmt *s;
-
-	if ((s = sq_stmt(sq, SQ_CRED_GEN, "cred_sessions_revoke", err)) == NULL)
-		return FB_ERR_IO;
-	if (bind_text(s, 1, user_id) != SQLITE_OK) {
-		sq_done(s);
-		return sq_fail(sq, "cred_sessions_revoke", err);
-	}
-	return cred_update(sq, s, user_id, "cred_sessions_revoke", err);
-}
-
-/* Runs a count(*) statement (already bound) into *n. */
-static enum fb_status
-count_run(struct sq *sq, sqlite3_stmt *s, size_t *n, const char *what, struct fb_err *err)
-{
-	enum fb_status r = FB_OK;
-
-	if (sqlite3_step(s) == SQLITE_ROW)
-		*n = (size_t)sqlite3_column_int64(s, 0);
-	else
-		r = sq_fail(sq, what, err);
-	sq_done(s);
-	return r;
+	return cred_update(sq_of(st), SQ_CRED_GEN, SQ_VALS(sq_text(user_id)), user_id,
+	    "cred_sessions_revoke", err);
 }
 
 static enum fb_status
 sq_cred_count(struct fb_store *st, size_t *n, struct fb_err *err)
 {
-	struct sq *sq = sq_of(st);
-	sqlite3_stmt *s;
-
-	if ((s = sq_stmt(sq, SQ_CRED_COUNT, "cred_count", err)) == NULL)
-		return FB_ERR_IO;
-	return count_run(sq, s, n, "cred_count", err);
+	return sq_count(sq_of(st), SQ_CRED_COUNT, NULL, 0, n, "cred_count", err);
 }
 
 /* ---- recovery codes ---------------------------------------------------- */
 
-/* Maps a failed insert to FB_ERR_NOTFOUND when the referenced user is missing. */
+/* After a failed insert r: FB_ERR_NOTFOUND when the referenced user is missing, else r. */
 static enum fb_status
-insert_fail(struct sq *sq, const char *what, const char *user_id, struct fb_err *err)
+insert_fail(struct sq *sq, enum fb_status r, const char *what, const char *user_id,
+    struct fb_err *err)
 {
 	if (sqlite3_extended_errcode(sq->db) == SQLITE_CONSTRAINT_FOREIGNKEY)
 		return fb_err_set(err, FB_ERR_NOTFOUND, "%s: no user with id %s", what, user_id);
-	return sq_fail(sq, what, err);
+	return r;
 }
 
 static enum fb_status
@@ -1386,42 +1292,22 @@ sq_recovery_replace(struct fb_store *st, const char *user_id, const char *const 
 {
 	struct sq *sq = sq_of(st);
 	struct fb_store_user u;
-	sqlite3_stmt *s;
 	enum fb_status r = FB_ERR_IO;
 
 	memset(&u, 0, sizeof(u));
 	if ((r = sq_begin(sq, "recovery_codes_replace", err)) != FB_OK ||
 	    (r = user_fetch(sq, SQ_USER_GET_ID, user_id, &u, "recovery_codes_replace", err)) !=
-		FB_OK)
-		goto out;
-	if ((s = sq_stmt(sq, SQ_RC_DELETE, "recovery_codes_replace", err)) == NULL) {
-		r = FB_ERR_IO;
-		goto out;
-	}
-	if (bind_text(s, 1, user_id) != SQLITE_OK) {
-		sq_done(s);
-		r = sq_fail(sq, "recovery_codes_replace", err);
-		goto out;
-	}
-	if ((r = sq_run(sq, s, "recovery_codes_replace", err)) != FB_OK)
+		FB_OK ||
+	    (r = sq_write(sq, SQ_RC_DELETE, SQ_VALS(sq_text(user_id)), "recovery_codes_replace",
+		 err)) != FB_OK)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
-		if ((s = sq_stmt(sq, SQ_RC_INSERT, "recovery_codes_replace", err)) == NULL) {
-			r = FB_ERR_IO;
+		if ((r = sq_write(sq, SQ_RC_INSERT,
+			 SQ_VALS(sq_text(user_id), sq_text(hashes[i]), sq_int(now)),
+			 "recovery_codes_replace", err)) != FB_OK) {
+			r = insert_fail(sq, r, "recovery_codes_replace", user_id, err);
 			goto out;
 		}
-		if ((bind_text(s, 1, user_id) | bind_text(s, 2, hashes[i]) |
-			sqlite3_bind_int64(s, 3, now)) != SQLITE_OK) {
-			sq_done(s);
-			r = sq_fail(sq, "recovery_codes_replace", err);
-			goto out;
-		}
-		if (sqlite3_step(s) != SQLITE_DONE) {
-			r = insert_fail(sq, "recovery_codes_replace", user_id, err);
-			sq_done(s);
-			goto out;
-		}
-		sq_done(s);
 	}
 	if ((r = sq_commit(sq, "recovery_codes_replace", err)) != FB_OK)
 		goto out;
@@ -1438,17 +1324,10 @@ sq_recovery_use(struct fb_store *st, const char *user_id, const char *hash, int6
     struct fb_err *err)
 {
 	struct sq *sq = sq_of(st);
-	sqlite3_stmt *s;
 	enum fb_status r;
 
-	if ((s = sq_stmt(sq, SQ_RC_USE, "recovery_code_use", err)) == NULL)
-		return FB_ERR_IO;
-	if ((bind_text(s, 1, user_id) | bind_text(s, 2, hash) | sqlite3_bind_int64(s, 3, now)) !=
-	    SQLITE_OK) {
-		sq_done(s);
-		return sq_fail(sq, "recovery_code_use", err);
-	}
-	if ((r = sq_run(sq, s, "recovery_code_use", err)) != FB_OK)
+	if ((r = sq_write(sq, SQ_RC_USE, SQ_VALS(sq_text(user_id), sq_text(hash), sq_int(now)),
+		 "recovery_code_use", err)) != FB_OK)
 		return r;
 	if (sqlite3_changes(sq->db) == 0)
 		return fb_err_set(err, FB_ERR_NOTFOUND,
@@ -1459,16 +1338,8 @@ sq_recovery_use(struct fb_store *st, const char *user_id, const char *hash, int6
 static enum fb_status
 sq_recovery_count(struct fb_store *st, const char *user_id, size_t *n, struct fb_err *err)
 {
-	struct sq *sq = sq_of(st);
-	sqlite3_stmt *s;
-
-	if ((s = sq_stmt(sq, SQ_RC_COUNT, "recovery_codes_count", err)) == NULL)
-		return FB_ERR_IO;
-	if (bind_text(s, 1, user_id) != SQLITE_OK) {
-		sq_done(s);
-		return sq_fail(sq, "recovery_codes_count", err);
-	}
-	return count_run(sq, s, n, "recovery_codes_count", err);
+	return sq_count(sq_of(st), SQ_RC_COUNT, SQ_VALS(sq_text(user_id)), n,
+	    "recovery_codes_count", err);
 }
 
 /* ---- API tokens -------------------------------------------------------- */
@@ -1477,40 +1348,27 @@ static enum fb_status
 sq_token_add(struct fb_store *st, const struct fb_store_token *t, struct fb_err *err)
 {
 	struct sq *sq = sq_of(st);
-	sqlite3_stmt *s;
-	enum fb_status r = FB_ERR_IO;
+	enum fb_status r;
 
-	if ((s = sq_stmt(sq, SQ_TOK_INSERT, "token_add", err)) == NULL)
-		return FB_ERR_IO;
-	if ((bind_text(s, 1, t->id) | bind_text(s, 2, t->user_id) |
-		bind_text(s, 3, t->secret_hash) | bind_text(s, 4, t->description) |
-		sqlite3_bind_int64(s, 5, t->created) | sqlite3_bind_int64(s, 6, t->expires_at)) !=
-	    SQLITE_OK) {
-		r = sq_fail(sq, "token_add", err);
-		goto out;
-	}
-	if (sqlite3_step(s) != SQLITE_DONE) {
-		if (sqlite3_extended_errcode(sq->db) == SQLITE_CONSTRAINT_PRIMARYKEY)
-			r = fb_err_set(err, FB_ERR_INVALID, "token_add: token id %s is taken", t->id);
-		else
-			r = insert_fail(sq, "token_add", t->user_id, err);
-		goto out;
-	}
-	r = FB_OK;
-out:
-	sq_done(s);
-	return r;
+	if ((r = sq_write(sq, SQ_TOK_INSERT,
+		 SQ_VALS(sq_text(t->id), sq_text(t->user_id), sq_text(t->secret_hash),
+		     sq_text(t->description), sq_int(t->created), sq_int(t->expires_at)),
+		 "token_add", err)) == FB_OK)
+		return FB_OK;
+	if (sqlite3_extended_errcode(sq->db) == SQLITE_CONSTRAINT_PRIMARYKEY)
+		return fb_err_set(err, FB_ERR_INVALID, "token_add: token id %s is taken", t->id);
+	return insert_fail(sq, r, "token_add", t->user_id, err);
 }
 
-/* Fills t from a row of TOKEN_COLUMNS; strings borrowed from the statement. */
+/* Fills t from a row of TOKEN_COLUMNS; strings new when copy, else borrowed from s. */
 static void
-token_row(sqlite3_stmt *s, struct fb_store_token *t)
+token_row(sqlite3_stmt *s, int copy, struct fb_store_token *t)
 {
-	t->id = (char *)sqlite3_column_text(s, 0);
-	t->user_id = (char *)sqlite3_column_text(s, 1);
-	t->username = (char *)sqlite3_column_text(s, 2);
-	t->secret_hash = (char *)sqlite3_column_text(s, 3);
-	t->description = (char *)sqlite3_column_text(s, 4);
+	t->id = column_text(s, 0, copy);
+	t->user_id = column_text(s, 1, copy);
+	t->username = column_text(s, 2, copy);
+	t->secret_hash = column_text(s, 3, copy);
+	t->description = column_text(s, 4, copy);
 	t->created = sqlite3_column_int64(s, 5);
 	t->expires_at = sqlite3_column_int64(s, 6);
 	t->revoked_at = sqlite3_column_int64(s, 7);
@@ -1520,70 +1378,43 @@ static enum fb_status
 sq_token_get(struct fb_store *st, const char *id, struct fb_store_token *out,
     struct fb_err *err)
 {
-	struct sq *sq = sq_of(st);
-	struct fb_store_token row;
 	sqlite3_stmt *s;
-	enum fb_status r = FB_ERR_IO;
+	enum fb_status r;
 
-	if ((s = sq_stmt(sq, SQ_TOK_GET, "token_get", err)) == NULL)
-		return FB_ERR_IO;
-	if (bind_text(s, 1, id) != SQLITE_OK) {
-		r = sq_fail(sq, "token_get", err);
-		goto out;
-	}
-	switch (sqlite3_step(s)) {
-	case SQLITE_ROW:
-		token_row(s, &row);
-		out->id = column_strdup(s, 0);
-		out->user_id = column_strdup(s, 1);
-		out->username = column_strdup(s, 2);
-		out->secret_hash = column_strdup(s, 3);
-		out->description = column_strdup(s, 4);
-		out->created = row.created;
-		out->expires_at = row.expires_at;
-		out->revoked_at = row.revoked_at;
-		r = FB_OK;
-		break;
-	case SQLITE_DONE:
-		r = fb_err_set(err, FB_ERR_NOTFOUND, "token_get: no token %s", id);
-		break;
-	default:
-		r = sq_fail(sq, "token_get", err);
-		break;
-	}
-out:
+	r = sq_get(sq_of(st), SQ_TOK_GET, SQ_VALS(sq_text(id)), &s, "token_get", err);
+	if (r == FB_ERR_NOTFOUND)
+		return fb_err_set(err, FB_ERR_NOTFOUND, "token_get: no token %s", id);
+	if (r != FB_OK)
+		return r;
+	token_row(s, 1, out);
 	sq_done(s);
-	return r;
+	return FB_OK;
+}
+
+/* What sq_token_list passes through sq_each. */
+struct token_each {
+	int (*fn)(const struct fb_store_token *t, void *arg);
+	void *arg;
+};
+
+static int
+token_each(sqlite3_stmt *s, void *arg)
+{
+	struct token_each *e = arg;
+	struct fb_store_token t;
+
+	token_row(s, 0, &t);
+	return e->fn(&t, e->arg);
 }
 
 static enum fb_status
 sq_token_list(struct fb_store *st, const char *user_id,
     int (*fn)(const struct fb_store_token *t, void *arg), void *arg, struct fb_err *err)
 {
-	struct sq *sq = sq_of(st);
-	struct fb_store_token t;
-	sqlite3_stmt *s = NULL;
-	int rc;
-	enum fb_status r = FB_ERR_IO;
+	struct token_each e = {fn, arg};
 
-	if (sqlite3_prepare_v2(sq->db, SQ_TOKEN_LIST_SQL, -1, &s, NULL) != SQLITE_OK ||
-	    bind_text(s, 1, user_id) != SQLITE_OK) {
-		r = sq_fail(sq, "token_list", err);
-		goto out;
-	}
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		token_row(s, &t);
-		if (fn(&t, arg) != 0)
-			break;
-	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		r = sq_fail(sq, "token_list", err);
-		goto out;
-	}
-	r = FB_OK;
-out:
-	sqlite3_finalize(s);
-	return r;
+	return sq_each(sq_of(st), SQ_TOKEN_LIST_SQL, SQ_VALS(sq_text(user_id)), token_each, &e,
+	    "token_list", err);
 }
 
 static enum fb_status
@@ -1591,16 +1422,10 @@ sq_token_revoke(struct fb_store *st, const char *id, int64_t now, struct fb_err 
 {
 	struct sq *sq = sq_of(st);
 	struct fb_store_token t;
-	sqlite3_stmt *s;
 	enum fb_status r;
 
-	if ((s = sq_stmt(sq, SQ_TOK_REVOKE, "token_revoke", err)) == NULL)
-		return FB_ERR_IO;
-	if ((bind_text(s, 1, id) | sqlite3_bind_int64(s, 2, now)) != SQLITE_OK) {
-		sq_done(s);
-		return sq_fail(sq, "token_revoke", err);
-	}
-	if ((r = sq_run(sq, s, "token_revoke", err)) != FB_OK)
+	if ((r = sq_write(sq, SQ_TOK_REVOKE, SQ_VALS(sq_text(id), sq_int(now)), "token_revoke",
+		 err)) != FB_OK)
 		return r;
 	if (sqlite3_changes(sq->db) != 0)
 		return FB_OK;
@@ -1620,23 +1445,15 @@ nameid_read(struct sq *sq, const char *user_id, const char *sp, char **nameid, c
     struct fb_err *err)
 {
 	sqlite3_stmt *s;
-	enum fb_status r = FB_OK;
-	int rc;
+	enum fb_status r;
 
-	if ((s = sq_stmt(sq, SQ_NAMEID_GET, what, err)) == NULL)
-		return FB_ERR_IO;
-	if ((bind_text(s, 1, user_id) | bind_text(s, 2, sp)) != SQLITE_OK) {
+	r = sq_get(sq, SQ_NAMEID_GET, SQ_VALS(sq_text(user_id), sq_text(sp)), &s, what, err);
+	if (r == FB_ERR_NOTFOUND)
+		return fb_err_set(err, FB_ERR_NOTFOUND, "%s: no NameID stored", what);
+	if (r == FB_OK) {
+		*nameid = column_text(s, 0, 1);
 		sq_done(s);
-		return sq_fail(sq, what, err);
 	}
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		*nameid = column_strdup(s, 0);
-	else if (rc == SQLITE_DONE)
-		r = fb_err_set(err, FB_ERR_NOTFOUND, "%s: no NameID stored", what);
-	else
-		r = sq_fail(sq, what, err);
-	sq_done(s);
 	return r;
 }
 
@@ -1652,24 +1469,14 @@ sq_nameid_ensure(struct fb_store *st, const char *user_id, const char *sp,
     const char *candidate, int64_t now, char **nameid, struct fb_err *err)
 {
 	struct sq *sq = sq_of(st);
-	sqlite3_stmt *s;
 	enum fb_status r;
-	int rc;
 
 	if ((r = sq_begin(sq, "nameid_ensure", err)) != FB_OK)
 		return r;
-	if ((s = sq_stmt(sq, SQ_NAMEID_INSERT, "nameid_ensure", err)) == NULL) {
-		r = FB_ERR_IO;
-		goto fail;
-	}
-	if ((bind_text(s, 1, user_id) | bind_text(s, 2, sp) | bind_text(s, 3, candidate) |
-	        sqlite3_bind_int64(s, 4, now)) != SQLITE_OK) {
-		sq_done(s);
-		r = sq_fail(sq, "nameid_ensure", err);
-		goto fail;
-	}
-	rc = sqlite3_step(s);
-	if (rc != SQLITE_DONE) {
+	r = sq_write(sq, SQ_NAMEID_INSERT,
+	    SQ_VALS(sq_text(user_id), sq_text(sp), sq_text(candidate), sq_int(now)),
+	    "nameid_ensure", err);
+	if (r != FB_OK) {
 		int ext = sqlite3_extended_errcode(sq->db);
 
 		if (ext == SQLITE_CONSTRAINT_FOREIGNKEY)
@@ -1677,12 +1484,8 @@ sq_nameid_ensure(struct fb_store *st, const char *user_id, const char *sp,
 		else if (ext == SQLITE_CONSTRAINT_UNIQUE)
 			r = fb_err_set(err, FB_ERR_INVALID,
 			    "nameid_ensure: the NameID is taken by another user of this SP");
-		else
-			r = sq_fail(sq, "nameid_ensure", err);
-		sq_done(s);
 		goto fail;
 	}
-	sq_done(s);
 	if ((r = nameid_read(sq, user_id, sp, nameid, "nameid_ensure", err)) != FB_OK ||
 	    (r = sq_commit(sq, "nameid_ensure", err)) != FB_OK)
 		goto fail;
