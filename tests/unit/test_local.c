@@ -645,7 +645,7 @@ static void
 test_signin_timing(void)
 {
 	struct fx f;
-	int64_t t0, wrong = 0, unknown = 0;
+	int64_t t0, d, wrong = INT64_MAX, unknown = INT64_MAX;
 
 	fx_open(&f);
 	f.conf.argon2_m_cost_kib = 8192; /* enough work to dominate the store's own time */
@@ -653,14 +653,17 @@ test_signin_timing(void)
 	f.conf.lockout_addr_max_failures = 100;
 	add_user(&f, "ann", "correct horse battery");
 	(void)signin(&f, "warmup", "correct horse battery", NULL); /* builds the dummy hash */
+	/* The fastest of several tries of each: other load only ever adds time. */
 	for (int i = 0; i < 6; i++) {
 		t0 = fb_time_mono_us();
 		CU_ASSERT_EQUAL(signin(&f, "ann", "wrong horse battery", NULL), FB_LOCAL_REJECTED);
-		wrong += fb_time_mono_us() - t0;
+		d = fb_time_mono_us() - t0;
+		wrong = d < wrong ? d : wrong;
 		t0 = fb_time_mono_us();
 		CU_ASSERT_EQUAL(signin(&f, "nobody", "wrong horse battery", NULL),
 		    FB_LOCAL_REJECTED);
-		unknown += fb_time_mono_us() - t0;
+		d = fb_time_mono_us() - t0;
+		unknown = d < unknown ? d : unknown;
 	}
 	/* Same work: within a factor of two either way (a missing dummy would be ~10x faster). */
 	CU_ASSERT_TRUE(unknown * 2 > wrong);
