@@ -30,59 +30,15 @@ if [ ! -x "$bin" ]; then
 fi
 
 ncpu=$(nproc)
-tmp=$(mktemp -d /tmp/fbbench.XXXXXX)
-fbpid=""
-ngpid=""
-cleanup() {
-	[ -n "$fbpid" ] && kill -TERM "$fbpid" 2>/dev/null && wait "$fbpid" 2>/dev/null
-	[ -n "$ngpid" ] && kill -QUIT "$ngpid" 2>/dev/null && wait "$ngpid" 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' HUP INT PIPE TERM # so cleanup runs (e.g. output piped to head)
-
-freeport() {
-	"$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-waitport() { # waitport PORT: until GET /healthz answers 200 (20 s)
-	"$py" - "$1" <<'EOP'
-import http.client, sys, time
-deadline = time.time() + 20
-while time.time() < deadline:
-    try:
-        c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=2)
-        c.request("GET", "/healthz")
-        if c.getresponse().status == 200:
-            sys.exit(0)
-    except OSError:
-        pass
-    time.sleep(0.1)
-sys.exit(1)
-EOP
-}
+. "$(dirname "$0")/lib.sh"
+bench_init
 
 # ---- fedbroker
-fbport=$(freeport)
-mkdir -m 700 "$tmp/state"
-cat >"$tmp/fedbroker.yaml" <<EOC
-server:
-  listen: ["127.0.0.1:$fbport"]
-  workers: $ncpu
-log:
-  level: warn
-  access: false
-EOC
-"$bin" serve --config "$tmp/fedbroker.yaml" --state-dir "$tmp/state" >"$tmp/fb.out" 2>"$tmp/fb.err" &
-fbpid=$!
-if ! waitport "$fbport"; then
-	echo "fedbroker did not start:" >&2
-	cat "$tmp/fb.out" "$tmp/fb.err" >&2
-	exit 1
-fi
+bench_fedbroker "$ncpu" ""
+fbport=$port
 
 # ---- nginx, private config, as the current user
-ngport=$(freeport)
+ngport=$(bench_port)
 mkdir -p "$tmp/nginx"
 userline=""
 [ "$(id -u)" -eq 0 ] && userline="user $(id -un) $(id -gn);"
@@ -108,7 +64,7 @@ http {
 EOC
 "$nginx" -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" -e "$tmp/nginx/error.log" >"$tmp/nginx.out" 2>&1 &
 ngpid=$!
-if ! waitport "$ngport"; then
+if ! bench_wait "$ngport"; then
 	echo "nginx did not start:" >&2
 	cat "$tmp/nginx.out" "$tmp/nginx/error.log" >&2
 	exit 1

@@ -45,39 +45,18 @@ if [ ! -x "$argon2" ]; then
 	exit 1
 fi
 
-tmp=$(mktemp -d /tmp/fbbench.XXXXXX)
-fbpid=""
-cleanup() {
-	[ -n "$fbpid" ] && kill -TERM "$fbpid" 2>/dev/null && wait "$fbpid" 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+. "$here/lib.sh"
+bench_init
 
 # ---- 1. argon2id at the configured cost
 one=$("$argon2" "$config" 3 1) || { echo "bench/argon2 failed" >&2; exit 1; }
 many=$("$argon2" "$config" 3 "$workers") || { echo "bench/argon2 failed" >&2; exit 1; }
 
 # ---- 2. sign-in round trips, cost set low
-port=$("$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-mkdir -m 700 "$tmp/state"
-cat >"$tmp/fedbroker.yaml" <<EOC
-server:
-  listen: ["127.0.0.1:$port"]
-  workers: $workers
-  public_url: "http://127.0.0.1:$port"
-log:
-  level: warn
-  access: false
-local:
-  password: {time_cost: 1, memory_kib: 8, parallelism: 1}
-  bootstrap: {enabled: false}
-EOC
 password="bench password for signing in"
-echo "$password" | "$bin" user add bench --password-stdin --config "$tmp/fedbroker.yaml" \
-	--state-dir "$tmp/state" >"$tmp/useradd.out" 2>&1 || { cat "$tmp/useradd.out" >&2; exit 1; }
-"$bin" serve --config "$tmp/fedbroker.yaml" --state-dir "$tmp/state" >"$tmp/fb.out" 2>"$tmp/fb.err" &
-fbpid=$!
+bench_fedbroker "$workers" "$password" "local:
+  password: {time_cost: 1, memory_kib: 8, parallelism: 1}
+  bootstrap: {enabled: false}"
 
 PYTHONPATH="$src/tests/integration" "$py" - "$port" "$clients" "$duration" "$password" \
 	>"$tmp/trips" 2>"$tmp/trips.err" <<'EOP'
@@ -85,17 +64,6 @@ import multiprocessing, sys, time
 import webclient
 
 port, clients, duration, password = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
-
-def wait_up():
-    deadline = time.time() + 20
-    while time.time() < deadline:
-        try:
-            if webclient.Browser("127.0.0.1", port, timeout=2).get("/healthz").status == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.1)
-    sys.exit("fedbroker did not start")
 
 def client(q):
     b = webclient.Browser("127.0.0.1", port)
@@ -113,7 +81,6 @@ def client(q):
             bad += 1
     q.put((n, bad))
 
-wait_up()
 q = multiprocessing.Queue()
 ps = [multiprocessing.Process(target=client, args=(q,)) for _ in range(clients)]
 t0 = time.time()
@@ -148,27 +115,10 @@ awk -v v="$rate" -v n="$trips" -v t="$elapsed" -v w="$workers" 'BEGIN {
 }'
 
 # ---- 3. /healthz on one worker during sign-ins at the default cost
-kill -TERM "$fbpid" 2>/dev/null && wait "$fbpid" 2>/dev/null
-fbpid=""
 signers=${SIGNERS:-4}
-port=$("$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-rm -rf "$tmp/state" && mkdir -m 700 "$tmp/state"
-cat >"$tmp/fedbroker.yaml" <<EOC
-server:
-  listen: ["127.0.0.1:$port"]
-  workers: 1
-  public_url: "http://127.0.0.1:$port"
-log:
-  level: warn
-  access: false
-local:
+bench_fedbroker 1 "$password" "local:
   bootstrap: {enabled: false}
-  lockout: {max_failures: 100, per_address: {max_failures: 10000}}
-EOC
-echo "$password" | "$bin" user add bench --password-stdin --config "$tmp/fedbroker.yaml" \
-	--state-dir "$tmp/state" >"$tmp/useradd.out" 2>&1 || { cat "$tmp/useradd.out" >&2; exit 1; }
-"$bin" serve --config "$tmp/fedbroker.yaml" --state-dir "$tmp/state" >"$tmp/fb.out" 2>"$tmp/fb.err" &
-fbpid=$!
+  lockout: {max_failures: 100, per_address: {max_failures: 10000}}"
 PYTHONPATH="$src/tests/integration" "$py" - "$port" "$signers" "$duration" "$password" \
 	>"$tmp/hz" 2>"$tmp/hz.err" <<'EOP'
 import multiprocessing, sys, time
@@ -198,15 +148,6 @@ def signer(stop, q):
             other += 1  # 503 when the CPU queue is full
     q.put((n, other))
 
-deadline = time.time() + 20
-while True:
-    try:
-        webclient.Browser("127.0.0.1", port, timeout=2).get("/healthz")
-        break
-    except OSError:
-        if time.time() > deadline:
-            sys.exit("fedbroker did not start")
-        time.sleep(0.1)
 alone, worst_alone = healthz_rate(duration)
 stop, q = multiprocessing.Event(), multiprocessing.Queue()
 ps = [multiprocessing.Process(target=signer, args=(stop, q)) for _ in range(signers)]

@@ -49,25 +49,10 @@ if [ ! -f "$metadata" ]; then
 	exit 1
 fi
 
-tmp=$(mktemp -d /tmp/fbbench-saml.XXXXXX)
-fbpid=""
-cleanup() {
-	[ -n "$fbpid" ] && kill -TERM "$fbpid" 2>/dev/null && wait "$fbpid" 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-port=$("$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-mkdir -m 700 "$tmp/state"
-cat >"$tmp/fedbroker.yaml" <<EOC
-server:
-  listen: ["127.0.0.1:$port"]
-  workers: $workers
-  public_url: "http://127.0.0.1:$port"
-log:
-  level: warn
-  access: false
+. "$here/lib.sh"
+bench_init
+password="bench password for signing in"
+bench_fedbroker "$workers" "$password" "$(cat <<EOC
 local:
   password: {time_cost: 1, memory_kib: 8, parallelism: 1}
   bootstrap: {enabled: false}
@@ -87,28 +72,14 @@ saml:
         - {name: "https://aws.amazon.com/SAML/Attributes/RoleSessionName", mapping: aws_role_session_name}
         - {name: "https://aws.amazon.com/SAML/Attributes/SessionDuration", mapping: aws_session_duration}
 EOC
-password="bench password for signing in"
-echo "$password" | "$bin" user add bench --password-stdin --config "$tmp/fedbroker.yaml" \
-	--state-dir "$tmp/state" >"$tmp/useradd.out" 2>&1 || { cat "$tmp/useradd.out" >&2; exit 1; }
-"$bin" serve --config "$tmp/fedbroker.yaml" --state-dir "$tmp/state" >"$tmp/fb.out" 2>"$tmp/fb.err" &
-fbpid=$!
+)"
 
 # Sign in once; print the session cookie and the signatures in one response.
 PYTHONPATH="$src/tests/integration:$src/tests/peers/python" "$py" - "$port" "$password" \
 	>"$tmp/session" 2>"$tmp/session.err" <<'EOP'
-import base64, re, sys, time
+import base64, re, sys
 import webclient, fbsaml
 port, password = int(sys.argv[1]), sys.argv[2]
-deadline = time.time() + 20
-while True:
-    try:
-        if webclient.Browser("127.0.0.1", port, timeout=2).get("/healthz").status == 200:
-            break
-    except OSError:
-        pass
-    if time.time() > deadline:
-        sys.exit("fedbroker did not start")
-    time.sleep(0.1)
 b = webclient.Browser("127.0.0.1", port)
 r = b.login("bench", password, follow=True)
 if "fb_session" not in b.cookies:
