@@ -12,18 +12,10 @@
 
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { createRequire } from 'node:module';
+import { env as envOf, peersRequire, ok, fail, expect, done, launch } from './browser.mjs';
 
-const env = (name) => {
-  const v = process.env[name];
-  if (v === undefined || v === '') {
-    console.error(`48-browser: ${name} is not set`);
-    process.exit(2);
-  }
-  return v;
-};
+const env = (name) => envOf('48-browser', name);
 const base = env('FB_BASE_URL');
 const user = env('FB_USER');
 const password = env('FB_PASSWORD');
@@ -31,7 +23,7 @@ const peers = env('FB_PEERS');
 const artifacts = env('FB_ARTIFACTS');
 const recoveryPath = process.env.FB_RECOVERY_PATH || '';
 
-const require = createRequire(path.join(peers, 'package.json'));
+const require = peersRequire(peers);
 const { chromium } = require('playwright-core');
 const axePath = require.resolve('axe-core/axe.min.js');
 
@@ -99,19 +91,7 @@ async function freshStep(margin = 3) {
 
 // ---- the run --------------------------------------------------------------------------
 
-let failures = 0;
 const report = [];
-function fail(msg) {
-  failures++;
-  console.log(`FAIL ${msg}`);
-}
-function ok(msg) {
-  console.log(`ok   ${msg}`);
-}
-function expect(cond, msg) {
-  if (cond) ok(msg);
-  else fail(msg);
-}
 
 async function axeCheck(page, name) {
   await page.addScriptTag({ path: axePath });
@@ -158,16 +138,9 @@ function pathOf(page) {
 
 async function main() {
   fs.mkdirSync(artifacts, { recursive: true });
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'fb-chromium-'));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    viewport: { width: 1280, height: 800 },
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
   // No JavaScript on our side: the pages must work without it.
-  const page = context.pages()[0] || await context.newPage();
+  const browser = await launch(chromium);
+  const page = browser.page;
   page.setDefaultTimeout(15000);
   try {
     // 1. The sign-in page; a wrong password first.
@@ -257,12 +230,10 @@ async function main() {
       await page.screenshot({ path: path.join(artifacts, '48-error.png'), fullPage: true });
     } catch (e2) { /* the browser may be gone */ }
   } finally {
-    await context.close();
-    fs.rmSync(profile, { recursive: true, force: true });
+    await browser.close();
   }
   fs.writeFileSync(path.join(artifacts, '48-axe.json'), JSON.stringify(report, null, 2));
-  console.log(failures === 0 ? 'browser: all steps passed' : `browser: ${failures} failed`);
-  process.exit(failures === 0 ? 0 : 1);
+  done();
 }
 
 main().catch((e) => {

@@ -9,26 +9,17 @@ Screenshots and the axe report go to tests/artifacts/ (git-ignored).
 
 import glob
 import os
-import shutil
 import subprocess
 
 import harness
 
-PEERS = os.path.join(harness.SRCDIR, "tests", "peers")
-ARTIFACTS = os.path.join(harness.SRCDIR, "tests", "artifacts")
+PEERS = harness.PEERS
+ARTIFACTS = harness.ARTIFACTS
 DRIVER = os.path.join(harness.HERE, "48-browser.mjs")
 
 
 def missing_peers():
-    need = []
-    if not os.access("/usr/bin/chromium", os.X_OK):
-        need.append("apt-get install -y chromium")
-    if shutil.which("node") is None:
-        need.append("apt-get install -y nodejs npm")
-    if not os.path.isdir(os.path.join(PEERS, "node_modules", "playwright-core")) or \
-            not os.path.isdir(os.path.join(PEERS, "node_modules", "axe-core")):
-        need.append("(cd tests/peers && npm ci)")
-    return need
+    return harness.missing_browser_peers(("playwright-core", "axe-core"))
 
 
 class Browser(harness.TestCase):

@@ -10,18 +10,10 @@
 // Prints one line per step; exits 0 when every step passed, 1 otherwise.
 
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { createRequire } from 'node:module';
+import { env as envOf, peersRequire, expect, done, launch } from './browser.mjs';
 
-const env = (name) => {
-  const v = process.env[name];
-  if (v === undefined || v === '') {
-    console.error(`68-saml-browser: ${name} is not set`);
-    process.exit(2);
-  }
-  return v;
-};
+const env = (name) => envOf('68-saml-browser', name);
 const base = env('FB_BASE_URL');
 const user = env('FB_USER');
 const password = env('FB_PASSWORD');
@@ -30,18 +22,8 @@ const acsUrl = env('FB_ACS_URL');
 const appName = env('FB_APP_NAME');
 const artifacts = process.env.FB_ARTIFACTS || '';
 
-const require = createRequire(path.join(peers, 'package.json'));
+const require = peersRequire(peers);
 const { chromium } = require('playwright-core');
-
-let failures = 0;
-function expect(cond, msg) {
-  if (cond) {
-    console.log(`ok   ${msg}`);
-  } else {
-    failures++;
-    console.log(`FAIL ${msg}`);
-  }
-}
 
 async function shot(page, name) {
   if (!artifacts) return;
@@ -52,16 +34,8 @@ async function shot(page, name) {
 // One sign-in and one click on the AWS app; javaScript false: the <noscript> button.
 async function run(javaScript) {
   const tag = javaScript ? 'script' : 'noscript';
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'fb-chromium-'));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    javaScriptEnabled: javaScript,
-    viewport: { width: 1280, height: 800 },
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-  const page = context.pages()[0] || await context.newPage();
+  const browser = await launch(chromium, { javaScriptEnabled: javaScript });
+  const page = browser.page;
   page.setDefaultTimeout(20000);
   const csp = [];
   page.on('console', (m) => {
@@ -112,12 +86,10 @@ async function run(javaScript) {
     expect(false, `${tag}: ${e.message.split('\n')[0]}`);
     await shot(page, `${tag}-error`).catch(() => {});
   } finally {
-    await context.close();
-    fs.rmSync(profile, { recursive: true, force: true });
+    await browser.close();
   }
 }
 
 await run(true);
 await run(false);
-if (failures === 0) console.log('browser: all steps passed');
-process.exit(failures === 0 ? 0 : 1);
+done();

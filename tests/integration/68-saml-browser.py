@@ -11,7 +11,6 @@ playwright-core (`npm ci` there); skipped with the install command when one is m
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import urllib.request
@@ -21,19 +20,13 @@ import harness
 sys.path.insert(0, os.path.join(harness.SRCDIR, "tests", "peers", "python"))
 import fbsaml  # noqa: E402
 
-PEERS = os.path.join(harness.SRCDIR, "tests", "peers")
-ARTIFACTS = os.path.join(harness.SRCDIR, "tests", "artifacts")
+PEERS = harness.PEERS
+ARTIFACTS = harness.ARTIFACTS
 DRIVER = os.path.join(harness.HERE, "68-saml-browser.mjs")
 
 
 def missing_peers():
-    need = []
-    if not os.access("/usr/bin/chromium", os.X_OK):
-        need.append("apt-get install -y chromium")
-    if shutil.which("node") is None:
-        need.append("apt-get install -y nodejs npm")
-    if not os.path.isdir(os.path.join(PEERS, "node_modules", "playwright-core")):
-        need.append("(cd tests/peers && npm ci)")
+    need = harness.missing_browser_peers()
     import importlib.util
     if importlib.util.find_spec("saml2") is None or not os.access("/usr/bin/xmlsec1", os.X_OK):
         need.append("apt-get install -y python3-pysaml2 python3-onelogin-saml2 xmlsec1")

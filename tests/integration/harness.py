@@ -56,6 +56,23 @@ def free_port():
     return port
 
 
+PEERS = os.path.join(SRCDIR, "tests", "peers")
+ARTIFACTS = os.path.join(SRCDIR, "tests", "artifacts")
+
+
+def missing_browser_peers(npm=("playwright-core",)):
+    """The install commands for what a headless Chromium test lacks: Debian's chromium,
+    node, and the npm packages (of tests/peers' lock file) named in npm."""
+    need = []
+    if not os.access("/usr/bin/chromium", os.X_OK):
+        need.append("apt-get install -y chromium")
+    if shutil.which("node") is None:
+        need.append("apt-get install -y nodejs npm")
+    if any(not os.path.isdir(os.path.join(PEERS, "node_modules", n)) for n in npm):
+        need.append("(cd tests/peers && npm ci)")
+    return need
+
+
 def port_listening(port, host="127.0.0.1"):
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.settimeout(0.5)
