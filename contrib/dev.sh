@@ -90,6 +90,8 @@ install_peers() {
 cmd_test() {
 	install_pkgs $BUILD_PKGS $TEST_PKGS
 	install_peers
+	# Every peer is installed now: a test that cannot find its peer fails instead of skipping.
+	export FB_REQUIRE_PEERS=1
 	status=0
 	build build/default --enable-werror
 	say "make check (gcc, warnings as errors)"

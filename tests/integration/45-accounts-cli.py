@@ -11,7 +11,6 @@ import json
 import os
 import re
 import threading
-import time
 
 import harness
 
@@ -256,7 +255,7 @@ class AccountsCLI(harness.TestCase):
         try:
             from aiosmtpd.controller import Controller
         except ImportError:
-            self.skipTest("python3-aiosmtpd is not installed")
+            raise harness.peer_missing("python3-aiosmtpd is not installed (apt-get install -y python3-aiosmtpd)")
         got = []
         done = threading.Event()
 

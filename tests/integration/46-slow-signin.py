@@ -96,7 +96,6 @@ class SlowSignin(harness.TestCase):
         body = urllib.parse.urlencode({"csrf": form.hidden("csrf"), "next": "/",
                                        "username": "ann", "password": "wrong password!!"})
         cookie = "; ".join("%s=%s" % kv for kv in b.cookies.items())
-        off = self.srv.log_size()
         s = socket.create_connection(("127.0.0.1", self.srv.port))
         s.sendall(("POST /login HTTP/1.1\r\nHost: x\r\nCookie: %s\r\n"
                    "Content-Type: application/x-www-form-urlencoded\r\n"

@@ -26,7 +26,7 @@ class Browser(harness.TestCase):
     def test_sign_in_enrol_sign_out_sign_in(self):
         need = missing_peers()
         if need:
-            self.skipTest("browser peers missing: " + "; ".join(need))
+            raise harness.peer_missing("browser peers missing: " + "; ".join(need))
         srv = self.server(conf={
             "local": {"password": {"time_cost": 1, "memory_kib": 1024}},
             "groups": [{"name": "superusers", "require_mfa": True, "members": ["admin"]}],

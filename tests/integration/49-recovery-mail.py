@@ -56,7 +56,7 @@ def body_text(msg):
 class RecoveryMail(harness.TestCase):
     def test_link_by_email(self):
         if Controller is None:
-            self.skipTest("python3-aiosmtpd missing: apt-get install -y python3-aiosmtpd")
+            raise harness.peer_missing("python3-aiosmtpd missing: apt-get install -y python3-aiosmtpd")
         inbox = Inbox()
         smtp_port = harness.free_port()
         ctl = Controller(inbox, hostname="127.0.0.1", port=smtp_port)

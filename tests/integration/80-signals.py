@@ -6,7 +6,6 @@ survive a reload, a killed worker is replaced, SIGTERM exits 0 in time."""
 import json
 import os
 import signal
-import socket
 import time
 
 import harness

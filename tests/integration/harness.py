@@ -60,6 +60,15 @@ PEERS = os.path.join(SRCDIR, "tests", "peers")
 ARTIFACTS = os.path.join(SRCDIR, "tests", "artifacts")
 
 
+def peer_missing(what):
+    """The exception for a test whose independent peer is not installed: a skip naming
+    the install command, or a failure when FB_REQUIRE_PEERS=1 (contrib/dev.sh test sets
+    it after installing them all, so a missing peer can never pass CI silently)."""
+    if os.environ.get("FB_REQUIRE_PEERS") == "1":
+        return AssertionError("required test peer missing: %s" % what)
+    return unittest.SkipTest(what)
+
+
 def missing_browser_peers(npm=("playwright-core",)):
     """The install commands for what a headless Chromium test lacks: Debian's chromium,
     node, and the npm packages (of tests/peers' lock file) named in npm."""

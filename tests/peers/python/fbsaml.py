@@ -220,11 +220,6 @@ def saml_server(holder, sps, groups=(), users=(), mappings=None, conf=None, work
     return srv
 
 
-def saml_landed(srv):
-    """The probe used to skip SAML tests while the IdP is not built: /saml/idp/metadata != 404."""
-    return srv.request("GET", "/saml/idp/metadata").status != 404
-
-
 def idp_metadata(tc, srv):
     r = srv.request("GET", "/saml/idp/metadata")
     tc.assertEqual(r.status, 200, r.body[:2000])
