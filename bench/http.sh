@@ -1,17 +1,21 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
 # GET /healthz on fedbroker against nginx on the same machine, with wrk.
-# Prints both request rates and p99 latencies, the ratio fedbroker/nginx
-# (target >= 0.80) and fedbroker's resident memory per worker at idle
-# (target < 15 MiB). Installs nothing. Loopback only; stops by itself.
+# The two are loaded in turn, RUNS times each (fedbroker, nginx, fedbroker,
+# ...), and the median of each is compared: this machine's rates swing by a
+# quarter between runs. Prints both request rates (each run and the median),
+# p99 latencies, the ratio fedbroker/nginx (target >= 0.80) and fedbroker's
+# resident memory per worker at idle (target < 15 MiB). Installs nothing.
+# Loopback only; stops by itself.
 #
 #   bench/http.sh [PATH/TO/fedbroker]     (default: $FEDBROKER_BIN, ./src/fedbroker)
-#   env: DURATION=10 THREADS=2 CONNECTIONS=64
+#   env: DURATION=10 THREADS=2 CONNECTIONS=64 RUNS=3
 set -u
 bin=${1:-${FEDBROKER_BIN:-./src/fedbroker}}
 duration=${DURATION:-10}
 threads=${THREADS:-2}
 conns=${CONNECTIONS:-64}
+runs=${RUNS:-3}
 py=/usr/bin/python3
 
 missing=""
@@ -99,23 +103,33 @@ EOP
 run_wrk() { # run_wrk PORT OUTFILE
 	wrk -t"$threads" -c"$conns" -d"${duration}s" --latency "http://127.0.0.1:$1/healthz" >"$2" 2>&1
 }
-run_wrk "$fbport" "$tmp/wrk.fb"
-run_wrk "$ngport" "$tmp/wrk.ng"
-
 rate() { awk '/^Requests\/sec:/ { print $2 }' "$1"; }
 p99() { awk '$1 == "99%" { print $2 }' "$1"; }
 errs() { awk '/Non-2xx|Socket errors/ { print }' "$1"; }
+median() { tr ' ' '\n' | sed '/^$/d' | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
-fbrate=$(rate "$tmp/wrk.fb")
-ngrate=$(rate "$tmp/wrk.ng")
-if [ -z "$fbrate" ] || [ -z "$ngrate" ]; then
-	echo "wrk failed:" >&2
-	cat "$tmp/wrk.fb" "$tmp/wrk.ng" >&2
-	exit 1
-fi
-echo "GET /healthz, wrk -t$threads -c$conns -d${duration}s, $ncpu CPUs, $ncpu workers each"
-printf '  fedbroker: %10.0f req/s   p99 %s\n' "$fbrate" "$(p99 "$tmp/wrk.fb")"
-printf '  nginx:     %10.0f req/s   p99 %s\n' "$ngrate" "$(p99 "$tmp/wrk.ng")"
+fbrates=""
+ngrates=""
+i=1
+while [ "$i" -le "$runs" ]; do
+	run_wrk "$fbport" "$tmp/wrk.fb"
+	run_wrk "$ngport" "$tmp/wrk.ng"
+	fbrate=$(rate "$tmp/wrk.fb")
+	ngrate=$(rate "$tmp/wrk.ng")
+	if [ -z "$fbrate" ] || [ -z "$ngrate" ]; then
+		echo "wrk failed:" >&2
+		cat "$tmp/wrk.fb" "$tmp/wrk.ng" >&2
+		exit 1
+	fi
+	fbrates="$fbrates $fbrate"
+	ngrates="$ngrates $ngrate"
+	i=$((i + 1))
+done
+fbrate=$(echo "$fbrates" | median)
+ngrate=$(echo "$ngrates" | median)
+echo "GET /healthz, wrk -t$threads -c$conns -d${duration}s, $ncpu CPUs, $ncpu workers each, $runs runs each in turn"
+printf '  fedbroker: %10.0f req/s median   p99 %s (last run); runs:%s\n' "$fbrate" "$(p99 "$tmp/wrk.fb")" "$fbrates"
+printf '  nginx:     %10.0f req/s median   p99 %s (last run); runs:%s\n' "$ngrate" "$(p99 "$tmp/wrk.ng")" "$ngrates"
 e=$(errs "$tmp/wrk.fb")
 [ -n "$e" ] && echo "  fedbroker errors: $e"
 e=$(errs "$tmp/wrk.ng")
