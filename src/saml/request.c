@@ -120,29 +120,30 @@ struct shape {
 	const char *name;
 	int many; /* 0: at most once, 1: any number */
 	int group; /* > 0: one of the elements sharing this number, exactly once */
+	int text;  /* simple content: no child element */
 };
 
 static const struct shape authn_request_shape[] = {
-	{FB_SAML_NS_ASSERTION, "Issuer", 0, 0},
-	{FB_SAML_NS_DSIG, "Signature", 0, 0},
-	{FB_SAML_NS_PROTOCOL, "Extensions", 0, 0},
-	{FB_SAML_NS_ASSERTION, "Subject", 0, 0},
-	{FB_SAML_NS_PROTOCOL, "NameIDPolicy", 0, 0},
-	{FB_SAML_NS_ASSERTION, "Conditions", 0, 0},
-	{FB_SAML_NS_PROTOCOL, "RequestedAuthnContext", 0, 0},
-	{FB_SAML_NS_PROTOCOL, "Scoping", 0, 0},
-	{NULL, NULL, 0, 0},
+	{FB_SAML_NS_ASSERTION, "Issuer", 0, 0, 1},
+	{FB_SAML_NS_DSIG, "Signature", 0, 0, 0},
+	{FB_SAML_NS_PROTOCOL, "Extensions", 0, 0, 0},
+	{FB_SAML_NS_ASSERTION, "Subject", 0, 0, 0},
+	{FB_SAML_NS_PROTOCOL, "NameIDPolicy", 0, 0, 0},
+	{FB_SAML_NS_ASSERTION, "Conditions", 0, 0, 0},
+	{FB_SAML_NS_PROTOCOL, "RequestedAuthnContext", 0, 0, 0},
+	{FB_SAML_NS_PROTOCOL, "Scoping", 0, 0, 0},
+	{NULL, NULL, 0, 0, 0},
 };
 
 static const struct shape logout_request_shape[] = {
-	{FB_SAML_NS_ASSERTION, "Issuer", 0, 0},
-	{FB_SAML_NS_DSIG, "Signature", 0, 0},
-	{FB_SAML_NS_PROTOCOL, "Extensions", 0, 0},
-	{FB_SAML_NS_ASSERTION, "BaseID", 0, 1},
-	{FB_SAML_NS_ASSERTION, "NameID", 0, 1},
-	{FB_SAML_NS_ASSERTION, "EncryptedID", 0, 1},
-	{FB_SAML_NS_PROTOCOL, "SessionIndex", 1, 0},
-	{NULL, NULL, 0, 0},
+	{FB_SAML_NS_ASSERTION, "Issuer", 0, 0, 1},
+	{FB_SAML_NS_DSIG, "Signature", 0, 0, 0},
+	{FB_SAML_NS_PROTOCOL, "Extensions", 0, 0, 0},
+	{FB_SAML_NS_ASSERTION, "BaseID", 0, 1, 0},
+	{FB_SAML_NS_ASSERTION, "NameID", 0, 1, 1},
+	{FB_SAML_NS_ASSERTION, "EncryptedID", 0, 1, 0},
+	{FB_SAML_NS_PROTOCOL, "SessionIndex", 1, 0, 1},
+	{NULL, NULL, 0, 0, 0},
 };
 
 /*
@@ -150,7 +151,8 @@ static const struct shape logout_request_shape[] = {
  * some requests it cannot read, e.g. a LogoutRequest without NameID or
  * with a Signature outside the XML-DSig namespace. The root's children are
  * checked against the schema's sequence before lasso sees the message:
- * known elements only, in order, each at most once unless repeatable, and
+ * known elements only, in order, each at most once unless repeatable,
+ * text-only ones (Issuer, NameID, SessionIndex) without child elements, and
  * exactly one identifier in a LogoutRequest. *why tells what is wrong.
  */
 static int
@@ -184,6 +186,12 @@ shape_ok(xmlNodePtr root, const char **why)
 			*why = "an unexpected, misplaced or repeated element";
 			return 0;
 		}
+		if (sh[k].text)
+			for (xmlNodePtr g = c->children; g != NULL; g = g->next)
+				if (g->type == XML_ELEMENT_NODE) {
+					*why = "an element inside one that holds only text";
+					return 0;
+				}
 		if (sh[k].group > 0)
 			groups++;
 		/* Past this element; a repeatable one may come again. */
