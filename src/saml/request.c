@@ -139,9 +139,8 @@ static const struct shape logout_request_shape[] = {
 	{FB_SAML_NS_ASSERTION, "Issuer", 0, 0, 1},
 	{FB_SAML_NS_DSIG, "Signature", 0, 0, 0},
 	{FB_SAML_NS_PROTOCOL, "Extensions", 0, 0, 0},
-	{FB_SAML_NS_ASSERTION, "BaseID", 0, 1, 0},
+	/* BaseID and EncryptedID are not accepted: this IdP issues plain NameIDs only. */
 	{FB_SAML_NS_ASSERTION, "NameID", 0, 1, 1},
-	{FB_SAML_NS_ASSERTION, "EncryptedID", 0, 1, 0},
 	{FB_SAML_NS_PROTOCOL, "SessionIndex", 1, 0, 1},
 	{NULL, NULL, 0, 0, 0},
 };
@@ -152,9 +151,27 @@ static const struct shape logout_request_shape[] = {
  * with a Signature outside the XML-DSig namespace. The root's children are
  * checked against the schema's sequence before lasso sees the message:
  * known elements only, in order, each at most once unless repeatable,
- * text-only ones (Issuer, NameID, SessionIndex) without child elements, and
- * exactly one identifier in a LogoutRequest. *why tells what is wrong.
+ * text-only ones (Issuer, NameID, SessionIndex) without child elements, no
+ * xsi:type anywhere (lasso would build the node class it names), and
+ * exactly one NameID in a LogoutRequest. *why tells what is wrong.
  */
+/* 1 when an element at or under n carries xsi:type (lasso would pick the node's class by it). */
+static int
+has_xsi_type(xmlNodePtr n)
+{
+	for (; n != NULL; n = n->next) {
+		if (n->type != XML_ELEMENT_NODE)
+			continue;
+		for (xmlAttrPtr a = n->properties; a != NULL; a = a->next)
+			if (a->ns != NULL && xmlStrEqual(a->ns->href, BAD_CAST FB_SAML_NS_XSI) &&
+			    xmlStrEqual(a->name, BAD_CAST "type"))
+				return 1;
+		if (has_xsi_type(n->children))
+			return 1;
+	}
+	return 0;
+}
+
 static int
 shape_ok(xmlNodePtr root, const char **why)
 {
@@ -163,6 +180,12 @@ shape_ok(xmlNodePtr root, const char **why)
 	                             : authn_request_shape;
 	size_t at = 0, groups = 0;
 	int need_group = sh == logout_request_shape;
+
+	/* libxml2 refuses documents nested deeper than 256 without XML_PARSE_HUGE: a bounded walk. */
+	if (has_xsi_type(root)) {
+		*why = "an xsi:type attribute (none is needed in a request)";
+		return 0;
+	}
 
 	for (xmlNodePtr c = root->children; c != NULL; c = c->next) {
 		size_t k;
@@ -202,7 +225,7 @@ shape_ok(xmlNodePtr root, const char **why)
 			at++;
 	}
 	if (need_group && groups != 1) {
-		*why = "it needs exactly one BaseID, NameID or EncryptedID";
+		*why = "it needs exactly one NameID (BaseID and EncryptedID are not accepted)";
 		return 0;
 	}
 	return 1;

@@ -264,7 +264,12 @@ class BadInput(harness.TestCase):
                  # Found by the fuzzers later: an element inside the NameID (lasso cannot
                  # read it, then finds no identifier and stops the same way).
                  re.sub(rb"(<saml:NameID[^>]*>)", rb"\1<saml:Issuer>x</saml:Issuer>", r["xml"],
-                        count=1)]
+                        count=1),
+                 # xsi:type makes lasso build the class it names (a LogoutRequest as a NameID).
+                 r["xml"].replace(b"<saml:NameID ", b'<saml:NameID xmlns:xsi="http://www.w3.org/'
+                                  b'2001/XMLSchema-instance" xsi:type="samlp:LogoutRequestType" ', 1),
+                 # A BaseID instead of the NameID: not accepted (this IdP issues NameIDs).
+                 re.sub(rb"<saml:NameID[^>]*>[^<]*</saml:NameID>", b"<saml:BaseID/>", r["xml"])]
         for xml in cases:
             for binding in ("post", "redirect"):
                 with self.subTest(binding=binding, xml=xml[-200:]):
