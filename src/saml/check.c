@@ -23,33 +23,12 @@ add(json_t *problems, int error, const char *fmt, ...)
 	va_start(ap, fmt);
 	msg = fb_xvasprintf(fmt, ap);
 	va_end(ap);
-	/* "path: message", or "saml.service_providers[i] (NAME): key: message" from the set-up. */
+	/* "path: message" */
 	colon = strstr(msg, ": ");
 	if (colon != NULL) {
-		char *text = colon + 2, *paren, *path, *message;
-		size_t klen = strspn(text, "abcdefghijklmnopqrstuvwxyz_.");
-
 		*colon = '\0';
-		paren = strstr(msg, " (");
-		if (paren != NULL && colon[-1] == ')') {
-			/* The SP's name goes into the message, its key (if named) into the path. */
-			*paren = '\0';
-			colon[-1] = '\0';
-			if (klen > 0 && strncmp(text + klen, ": ", 2) == 0) {
-				path = fb_xasprintf("%s.%.*s", msg, (int)klen, text);
-				text += klen + 2;
-			} else {
-				path = fb_xstrdup(msg);
-			}
-			message = fb_xasprintf("%s (service provider '%s')", text, paren + 2);
-		} else {
-			path = fb_xstrdup(msg);
-			message = fb_xstrdup(text);
-		}
 		json_array_append_new(problems,
-		    json_pack("{s:s, s:s, s:b}", "path", path, "message", message, "error", error));
-		free(path);
-		free(message);
+		    json_pack("{s:s, s:s, s:b}", "path", msg, "message", colon + 2, "error", error));
 	} else {
 		json_array_append_new(problems,
 		    json_pack("{s:s, s:s, s:b}", "path", "saml", "message", msg, "error", error));

@@ -371,7 +371,8 @@ keys_done:
 	}
 	return FB_OK;
 fail:
-	fb_err_prefix(err, "saml.service_providers[%zu] (%s)", index, c->name);
+	/* "path: message", the form check-config places at the path's line. */
+	fb_err_prefix(err, "saml.service_providers[%zu]: service provider '%s'", index, c->name);
 	return r;
 }
 
@@ -470,8 +471,8 @@ fb_saml_idp_build(const struct fb_conf *conf, const struct fb_keyring *kr, int k
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(idp->sps[j].md.entity_id, idp->sps[i].md.entity_id) == 0) {
 				r = fb_err_set(err, FB_ERR_CONFIG,
-				    "saml.service_providers[%zu] (%s): entity id '%s' is also that of "
-				    "%s",
+				    "saml.service_providers[%zu]: service provider '%s': entity id "
+				    "'%s' is also that of %s",
 				    i, conf->saml_sps[i].name, idp->sps[i].md.entity_id,
 				    conf->saml_sps[j].name);
 				goto fail;

@@ -207,7 +207,7 @@ class CheckConfig(harness.TestCase):
         out = cp.stdout + cp.stderr
         self.assertEqual(cp.returncode, 1, out)
         self.assertRegex(out, r"%s:\d+:\d+: saml\.service_providers\[0\]: " % re.escape(p), out)
-        self.assertIn("(service provider 'nosso')", out)
+        self.assertIn("service provider 'nosso'", out)
 
 if __name__ == "__main__":
     harness.main()
