@@ -139,7 +139,7 @@ fb_http_session_get(struct fb_http_req *req, struct fb_http_session *out, struct
 {
 	const struct fb_http_env *env = fb_http_req_env(req);
 	const char *token = fb_http_req_cookie(req, env->conf->cookie_name);
-	struct fb_store_cred c = {0};
+	int64_t gen = 0;
 	int revoked = 0;
 	enum fb_status r;
 
@@ -159,14 +159,13 @@ fb_http_session_get(struct fb_http_req *req, struct fb_http_session *out, struct
 	 * SECURITY: a password reset or disabling ends every session of the
 	 * account. An account without credentials (deleted) is the pages' call.
 	 */
-	r = fb_store_cred_get(env->store, out->user_id, &c, err);
-	if (r == FB_OK && c.session_gen != out->gen)
+	r = fb_store_cred_session_gen(env->store, out->user_id, &gen, err);
+	if (r == FB_OK && gen != out->gen)
 		r = fb_err_set(err, FB_ERR_DENIED,
 		    "session of %s predates a password reset or disabling", out->username);
 	else if (r == FB_OK || r == FB_ERR_NOTFOUND)
 		r = FB_OK;
 out:
-	fb_store_cred_cleanup(&c);
 	if (r != FB_OK)
 		fb_http_session_cleanup(out);
 	return r;

@@ -90,6 +90,8 @@ struct fb_store_ops {
 	    struct fb_err *err);
 	enum fb_status (*cred_sessions_revoke)(struct fb_store *st, const char *user_id,
 	    struct fb_err *err);
+	enum fb_status (*cred_session_gen)(struct fb_store *st, const char *user_id, int64_t *gen,
+	    struct fb_err *err);
 	enum fb_status (*cred_count)(struct fb_store *st, size_t *n, struct fb_err *err);
 
 	/* As the fb_store_recovery_* functions. */

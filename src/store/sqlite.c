@@ -121,6 +121,7 @@ enum sq_stmt {
 	SQ_CRED_STEP,
 	SQ_CRED_LOGIN,
 	SQ_CRED_GEN,
+	SQ_CRED_GEN_GET,
 	SQ_CRED_COUNT,
 	SQ_RC_DELETE,
 	SQ_RC_INSERT,
@@ -183,6 +184,7 @@ static const char *const sq_sql[SQ_NSTMT] = {
 	[SQ_CRED_LOGIN] = "UPDATE local_credentials SET last_login = ?2 WHERE user_id = ?1",
 	[SQ_CRED_GEN] = "UPDATE local_credentials SET session_gen = session_gen + 1"
 			" WHERE user_id = ?1",
+	[SQ_CRED_GEN_GET] = "SELECT session_gen FROM local_credentials WHERE user_id = ?1",
 	[SQ_CRED_COUNT] = "SELECT count(*) FROM local_credentials",
 	[SQ_RC_DELETE] = "DELETE FROM recovery_codes WHERE user_id = ?1",
 	[SQ_RC_INSERT] = "INSERT INTO recovery_codes (user_id, code_hash, created)"
@@ -1269,6 +1271,24 @@ sq_cred_sessions_revoke(struct fb_store *st, const char *user_id, struct fb_err 
 }
 
 static enum fb_status
+sq_cred_session_gen(struct fb_store *st, const char *user_id, int64_t *gen, struct fb_err *err)
+{
+	sqlite3_stmt *s;
+	enum fb_status r;
+
+	r = sq_get(sq_of(st), SQ_CRED_GEN_GET, SQ_VALS(sq_text(user_id)), &s, "cred_session_gen",
+	    err);
+	if (r == FB_ERR_NOTFOUND)
+		return fb_err_set(err, FB_ERR_NOTFOUND,
+		    "cred_session_gen: user id %s has no local account", user_id);
+	if (r != FB_OK)
+		return r;
+	*gen = sqlite3_column_int64(s, 0);
+	sq_done(s);
+	return FB_OK;
+}
+
+static enum fb_status
 sq_cred_count(struct fb_store *st, size_t *n, struct fb_err *err)
 {
 	return sq_count(sq_of(st), SQ_CRED_COUNT, NULL, 0, n, "cred_count", err);
@@ -1522,6 +1542,7 @@ const struct fb_store_ops fb_store_sqlite_ops = {
 	.cred_totp_accept = sq_cred_totp_accept,
 	.cred_login_set = sq_cred_login_set,
 	.cred_sessions_revoke = sq_cred_sessions_revoke,
+	.cred_session_gen = sq_cred_session_gen,
 	.cred_count = sq_cred_count,
 	.recovery_replace = sq_recovery_replace,
 	.recovery_use = sq_recovery_use,

@@ -497,6 +497,18 @@ fb_store_cred_sessions_revoke(struct fb_store *st, const char *user_id, struct f
 }
 
 enum fb_status
+fb_store_cred_session_gen(struct fb_store *st, const char *user_id, int64_t *gen,
+    struct fb_err *err)
+{
+	enum fb_status r;
+
+	*gen = 0;
+	if ((r = check_user_id(st, user_id, "cred_session_gen", err)) != FB_OK)
+		return r;
+	return st->ops->cred_session_gen(st, user_id, gen, err);
+}
+
+enum fb_status
 fb_store_cred_count(struct fb_store *st, size_t *n, struct fb_err *err)
 {
 	enum fb_status r;

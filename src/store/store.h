@@ -221,6 +221,12 @@ enum fb_status fb_store_cred_login_set(struct fb_store *st, const char *user_id,
  */
 enum fb_status fb_store_cred_sessions_revoke(struct fb_store *st, const char *user_id,
     struct fb_err *err);
+/*
+ * user_id's session generation alone in *gen (what every request with a
+ * session checks; no secret is read). FB_ERR_NOTFOUND when no credentials.
+ */
+enum fb_status fb_store_cred_session_gen(struct fb_store *st, const char *user_id, int64_t *gen,
+    struct fb_err *err);
 /* The number of local accounts (users with credentials) in *n. */
 enum fb_status fb_store_cred_count(struct fb_store *st, size_t *n, struct fb_err *err);
 /* Frees c's members and zeroes it; NULL is a no-op. */

@@ -1469,6 +1469,7 @@ test_migrate_v1_v2(void)
 static void
 test_migrate_v3_v4(void)
 {
+	int64_t gen = -1;
 	size_t nsaved = fb_store_sqlite_nmigrations;
 	char *dir = fb_test_tmpdir(), *path;
 	struct fb_conf c = conf_at(dir, "fedbroker.db", &path);
@@ -1493,6 +1494,11 @@ test_migrate_v3_v4(void)
 	CU_ASSERT_EQUAL(fb_store_cred_get(st, u.id, &got, &err), FB_OK);
 	CU_ASSERT_EQUAL(got.session_gen, 1);
 	fb_store_cred_cleanup(&got);
+	/* The generation alone, as every request with a session reads it. */
+	CU_ASSERT_EQUAL(fb_store_cred_session_gen(st, u.id, &gen, &err), FB_OK);
+	CU_ASSERT_EQUAL(gen, 1);
+	CU_ASSERT_EQUAL(fb_store_cred_session_gen(st, "u-nobody", &gen, &err), FB_ERR_NOTFOUND);
+	CU_ASSERT_EQUAL(gen, 0);
 	fb_store_user_cleanup(&u);
 	fb_store_close(st);
 	free(path);
