@@ -806,67 +806,63 @@ parse_factor(struct parser *p)
 	return parse_power(p);
 }
 
-static struct node *
-parse_term(struct parser *p)
+/* A binary operator of a left-associative chain: its token and the node it makes. */
+struct chain_op {
+	enum tok tok;
+	enum nkind kind;
+	int op; /* E_BINOP's operator */
+};
+
+static const struct chain_op *
+chain_op_of(const struct chain_op *ops, enum tok t)
 {
-	struct node *n = parse_factor(p);
-	int chain = 0;
-
-	for (;;) {
-		struct token t = *peek(p, 0);
-		struct node *x;
-		int op;
-
-		switch (t.t) {
-		case T_STAR:
-			op = OP_MUL;
-			break;
-		case T_SLASH:
-			op = OP_DIV;
-			break;
-		case T_DSLASH:
-			op = OP_FLOORDIV;
-			break;
-		case T_PERCENT:
-			op = OP_MOD;
-			break;
-		default:
-			while (chain-- > 0)
-				leave(p);
-			return n;
-		}
-		next(p);
-		enter(p, &t);
-		chain++;
-		x = mk(p, E_BINOP, &t);
-		x->op = (uint8_t)op;
-		x->a = n;
-		x->b = parse_factor(p);
-		n = x;
-	}
+	for (; ops->tok != T_EOF; ops++)
+		if (ops->tok == t)
+			return ops;
+	return NULL;
 }
 
+/* sub (op sub)*, left-associative, for the operators of ops (ended by T_EOF). */
 static struct node *
-parse_arith(struct parser *p)
+parse_chain(struct parser *p, const struct chain_op *ops, struct node *(*sub)(struct parser *))
 {
+	const struct chain_op *o;
+	struct node *n = sub(p);
 	int chain = 0;
-	struct node *n = parse_term(p);
 
-	while (peek(p, 0)->t == T_PLUS || peek(p, 0)->t == T_MINUS) {
+	while ((o = chain_op_of(ops, peek(p, 0)->t)) != NULL) {
 		struct token t = next(p);
-		struct node *x = mk(p, E_BINOP, &t);
+		struct node *x = mk(p, o->kind, &t);
 
 		enter(p, &t);
 		chain++;
-
-		x->op = t.t == T_PLUS ? OP_ADD : OP_SUB;
+		x->op = (uint8_t)o->op;
 		x->a = n;
-		x->b = parse_term(p);
+		x->b = sub(p);
 		n = x;
 	}
 	while (chain-- > 0)
 		leave(p);
 	return n;
+}
+
+static struct node *
+parse_term(struct parser *p)
+{
+	static const struct chain_op ops[] = {{T_STAR, E_BINOP, OP_MUL},
+	    {T_SLASH, E_BINOP, OP_DIV}, {T_DSLASH, E_BINOP, OP_FLOORDIV},
+	    {T_PERCENT, E_BINOP, OP_MOD}, {T_EOF, 0, 0}};
+
+	return parse_chain(p, ops, parse_factor);
+}
+
+static struct node *
+parse_arith(struct parser *p)
+{
+	static const struct chain_op ops[] = {{T_PLUS, E_BINOP, OP_ADD},
+	    {T_MINUS, E_BINOP, OP_SUB}, {T_EOF, 0, 0}};
+
+	return parse_chain(p, ops, parse_term);
 }
 
 static struct node *
@@ -953,39 +949,20 @@ parse_not(struct parser *p)
 	return parse_comparison(p);
 }
 
-/* A left-associative chain of one boolean operator (tok, kind) over operands of sub. */
-static struct node *
-parse_bool_chain(struct parser *p, enum tok tok, enum nkind kind,
-    struct node *(*sub)(struct parser *))
-{
-	int chain = 0;
-	struct node *n = sub(p);
-
-	while (peek(p, 0)->t == tok) {
-		struct token t = next(p);
-		struct node *x = mk(p, kind, &t);
-
-		enter(p, &t);
-		chain++;
-		x->a = n;
-		x->b = sub(p);
-		n = x;
-	}
-	while (chain-- > 0)
-		leave(p);
-	return n;
-}
-
 static struct node *
 parse_and(struct parser *p)
 {
-	return parse_bool_chain(p, T_AND, E_AND, parse_not);
+	static const struct chain_op ops[] = {{T_AND, E_AND, 0}, {T_EOF, 0, 0}};
+
+	return parse_chain(p, ops, parse_not);
 }
 
 static struct node *
 parse_or(struct parser *p)
 {
-	return parse_bool_chain(p, T_OR, E_OR, parse_and);
+	static const struct chain_op ops[] = {{T_OR, E_OR, 0}, {T_EOF, 0, 0}};
+
+	return parse_chain(p, ops, parse_and);
 }
 
 static struct node *
