@@ -1429,20 +1429,31 @@ test_fork_races_local(void)
 	free(dir);
 }
 
+/* A store at c made with only the first version migrations, as an older fedbroker left it. */
+static struct fb_store *
+open_at_version(const struct fb_conf *c, size_t version)
+{
+	size_t nsaved = fb_store_sqlite_nmigrations;
+	struct fb_store *st;
+
+	fb_store_sqlite_nmigrations = version;
+	st = open_ok(c);
+	fb_store_sqlite_nmigrations = nsaved;
+	CU_ASSERT_EQUAL(fb_store_schema_version(st), (int)version);
+	return st;
+}
+
 /* A version 1 store with users is brought to version 2 and keeps them. */
 static void
 test_migrate_v1_v2(void)
 {
-	size_t nsaved = fb_store_sqlite_nmigrations;
 	char *dir = fb_test_tmpdir(), *path;
 	struct fb_conf c = conf_at(dir, "fedbroker.db", &path);
 	struct fb_store_user u;
 	struct fb_store *st;
 	struct fb_err err;
 
-	fb_store_sqlite_nmigrations = 1;
-	st = open_ok(&c);
-	CU_ASSERT_EQUAL(fb_store_schema_version(st), 1);
+	st = open_at_version(&c, 1);
 	memset(&u, 0, sizeof(u));
 	u.username = (char *)"old";
 	u.source = (char *)"google";
@@ -1451,7 +1462,6 @@ test_migrate_v1_v2(void)
 	free(u.id);
 	fb_store_close(st);
 	CU_ASSERT_FALSE(raw_has_table(path, "local_credentials"));
-	fb_store_sqlite_nmigrations = nsaved;
 	st = open_ok(&c);
 	CU_ASSERT_EQUAL(fb_store_schema_version(st), fb_store_schema_latest());
 	CU_ASSERT_EQUAL(raw_user_version(path), fb_store_schema_latest());
@@ -1470,7 +1480,6 @@ static void
 test_migrate_v3_v4(void)
 {
 	int64_t gen = -1;
-	size_t nsaved = fb_store_sqlite_nmigrations;
 	char *dir = fb_test_tmpdir(), *path;
 	struct fb_conf c = conf_at(dir, "fedbroker.db", &path);
 	struct fb_store_user u;
@@ -1478,12 +1487,9 @@ test_migrate_v3_v4(void)
 	struct fb_store *st;
 	struct fb_err err;
 
-	fb_store_sqlite_nmigrations = 3;
-	st = open_ok(&c);
-	CU_ASSERT_EQUAL(fb_store_schema_version(st), 3);
+	st = open_at_version(&c, 3);
 	cred_add(st, "ann", NULL);
 	fb_store_close(st);
-	fb_store_sqlite_nmigrations = nsaved;
 	st = open_ok(&c);
 	CU_ASSERT_EQUAL(fb_store_schema_version(st), 4);
 	CU_ASSERT_EQUAL(fb_store_user_get(st, "ann", &u, &err), FB_OK);
