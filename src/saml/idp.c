@@ -370,10 +370,13 @@ session_index(const char *sid, const char *sp)
 	return fb_xasprintf("_%s", hex);
 }
 
+/*
+ * The Assertion, as the root of a document of its own: it is signed there
+ * (c14n walks a whole document) and then moved into the Response.
+ */
 static xmlNodePtr
-build_assertion(struct fb_saml_idp *idp, const struct fb_saml_answer *a, xmlNodePtr resp,
-    xmlNsPtr saml, const char *nameid, const char *nameid_format, const json_t *attrs,
-    const struct fb_saml_subject *who, int64_t now)
+build_assertion(struct fb_saml_idp *idp, const struct fb_saml_answer *a, const char *nameid,
+    const char *nameid_format, const json_t *attrs, const struct fb_saml_subject *who, int64_t now)
 {
 	const struct fb_conf_saml_sp *c = a->sp->conf;
 	char t_now[32], t_before[32], t_after[32], t_authn[32], t_session[32];
@@ -386,11 +389,13 @@ build_assertion(struct fb_saml_idp *idp, const struct fb_saml_answer *a, xmlNode
 	fb_saml_time(now - idp->conf->saml_clock_skew, t_before, sizeof(t_before));
 	fb_saml_time(now + c->assertion_lifetime, t_after, sizeof(t_after));
 	fb_saml_time(who->auth_time > 0 ? who->auth_time : now, t_authn, sizeof(t_authn));
-	as = xmlNewChild(resp, saml, BAD_CAST "Assertion", NULL);
-	/* Declared here too, so the assertion stands alone once extracted or decrypted. */
-	xmlNewNs(as, BAD_CAST FB_SAML_NS_ASSERTION, BAD_CAST "saml");
+	as = xmlNewNode(NULL, BAD_CAST "Assertion");
+	xmlDocSetRootElement(xmlNewDoc(BAD_CAST "1.0"), as);
+	/* Declared here, so the assertion stands alone once extracted or decrypted. */
+	xmlNsPtr saml = xmlNewNs(as, BAD_CAST FB_SAML_NS_ASSERTION, BAD_CAST "saml");
 	xmlNewNs(as, BAD_CAST FB_SAML_NS_XS, BAD_CAST "xs");
 	xmlNsPtr xsi = xmlNewNs(as, BAD_CAST FB_SAML_NS_XSI, BAD_CAST "xsi");
+	xmlSetNs(as, saml);
 	set_prop(as, "ID", id);
 	set_prop(as, "Version", "2.0");
 	set_prop(as, "IssueInstant", t_now);
@@ -496,10 +501,17 @@ fb_saml_response_build(struct fb_saml_idp *idp, const struct fb_saml_answer *a,
 	if (a->status_message != NULL)
 		text_child(status, samlp, "StatusMessage", a->status_message);
 	if (a->status1 == NULL) {
-		as = build_assertion(idp, a, resp, saml, nameid, nameid_format, attrs, who, now);
-		if (c->sign != FB_CONF_SAML_SIGN_RESPONSE &&
-		    (r = fb_saml_sign_node(doc, as, a->sp->sign_key, c->signature_algorithm, 1, err)) !=
-		        FB_OK)
+		xmlDocPtr adoc;
+
+		as = build_assertion(idp, a, nameid, nameid_format, attrs, who, now);
+		adoc = as->doc;
+		r = c->sign != FB_CONF_SAML_SIGN_RESPONSE
+		        ? fb_saml_sign_node(as, a->sp->sign_key, c->signature_algorithm, 1, err)
+		        : FB_OK;
+		xmlUnlinkNode(as);
+		xmlAddChild(resp, as);
+		xmlFreeDoc(adoc);
+		if (r != FB_OK)
 			goto out;
 		if (assertion_xml != NULL) {
 			xmlBufferPtr b = xmlBufferCreate();
@@ -514,7 +526,7 @@ fb_saml_response_build(struct fb_saml_idp *idp, const struct fb_saml_answer *a,
 	}
 	/* An error Response carries no assertion: it is signed whatever sign: says. */
 	if ((c->sign != FB_CONF_SAML_SIGN_ASSERTION || as == NULL) &&
-	    (r = fb_saml_sign_node(doc, resp, a->sp->sign_key, c->signature_algorithm, 1, err)) !=
+	    (r = fb_saml_sign_node(resp, a->sp->sign_key, c->signature_algorithm, 1, err)) !=
 	        FB_OK)
 		goto out;
 	xml = fb_saml_doc_dump(doc, &len);

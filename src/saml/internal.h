@@ -189,13 +189,13 @@ enum fb_status fb_saml_url_encode(struct fb_buf *b, const char *s, struct fb_err
 /* ---- sign.c ----------------------------------------------------------------------- */
 
 /*
- * Signs node (an element with attribute ID, inside doc) with key: an
+ * Signs node (an element with attribute ID, in a document) with key: an
  * enveloped ds:Signature placed after the element's first child (the
  * Issuer, SAML2 Core 5.4.1) or as the first child when after_first is 0,
  * exc-c14n, one Reference to #ID, alg's digest, KeyInfo with the
  * certificate.
  */
-enum fb_status fb_saml_sign_node(xmlDocPtr doc, xmlNodePtr node, const struct fb_saml_key *key,
+enum fb_status fb_saml_sign_node(xmlNodePtr node, const struct fb_saml_key *key,
     enum fb_conf_saml_alg alg, int after_first, struct fb_err *err);
 /* A keys manager holding a copy of enc_key (new, xmlSecKeysMngrDestroy). */
 enum fb_status fb_saml_enc_mngr_new(xmlSecKeyPtr enc_key, xmlSecKeysMngrPtr *out,

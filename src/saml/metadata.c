@@ -84,7 +84,7 @@ metadata_sign(const char *xml, const struct fb_saml_key *key, char **out, size_t
 	if ((r = fb_saml_xml_parse(xml, strlen(xml), &doc, err)) != FB_OK)
 		return r;
 	/* SAML2 Metadata 2.3.2: ds:Signature is the EntityDescriptor's first child. */
-	r = fb_saml_sign_node(doc, xmlDocGetRootElement(doc), key,
+	r = fb_saml_sign_node(xmlDocGetRootElement(doc), key,
 	    key->is_ec ? FB_CONF_SAML_ECDSA_SHA256 : FB_CONF_SAML_RSA_SHA256, 0, err);
 	if (r == FB_OK) {
 		char *body = fb_saml_doc_dump(doc, NULL);

@@ -64,16 +64,69 @@ alg_transforms(enum fb_conf_saml_alg alg, xmlSecTransformId *sig, xmlSecTransfor
 	}
 }
 
+/*
+ * Runs exclusive c14n of nodes, then tr (a digest, or a signature with key),
+ * through xmlsec's transforms; *out gets the resulting bytes (malloc'd).
+ */
+static int
+c14n_then(xmlSecNodeSetPtr nodes, xmlSecTransformId tr, xmlSecKeyPtr key, unsigned char **out,
+    size_t *outlen)
+{
+	xmlSecTransformCtx ctx;
+	xmlSecTransformPtr last;
+	int r = -1;
+
+	*out = NULL;
+	*outlen = 0;
+	if (nodes == NULL || xmlSecTransformCtxInitialize(&ctx) < 0) {
+		xmlSecNodeSetDestroy(nodes);
+		return -1;
+	}
+	if (xmlSecTransformCtxCreateAndAppend(&ctx, xmlSecTransformExclC14NId) == NULL ||
+	    (last = xmlSecTransformCtxCreateAndAppend(&ctx, tr)) == NULL)
+		goto out;
+	last->operation = xmlSecTransformOperationSign;
+	if (key != NULL && xmlSecTransformSetKey(last, key) < 0)
+		goto out;
+	if (xmlSecTransformCtxXmlExecute(&ctx, nodes) < 0 || ctx.result == NULL ||
+	    xmlSecBufferGetSize(ctx.result) == 0)
+		goto out;
+	*outlen = xmlSecBufferGetSize(ctx.result);
+	*out = fb_xmalloc(*outlen);
+	memcpy(*out, xmlSecBufferGetData(ctx.result), *outlen);
+	r = 0;
+out:
+	xmlSecTransformCtxFinalize(&ctx);
+	xmlSecNodeSetDestroy(nodes);
+	return r;
+}
+
+/*
+ * An enveloped signature of node (SAML2 Core 5.4: one Reference to the
+ * node's ID, enveloped-signature and exclusive c14n transforms). xmlsec's
+ * transforms canonicalize, digest and sign; the steps of its generic
+ * signing context that cost without adding anything for a signature we lay
+ * out ourselves are skipped: resolving "#ID" through an XPath context, the
+ * key's type lookup (a private-exponent export from OpenSSL 3 per signature),
+ * re-reading the template we just wrote, and base64-encoding the certificate
+ * again for KeyInfo.
+ *
+ * The digest is taken before the Signature is inserted, which is what the
+ * enveloped-signature transform gives a verifier after. The Signature is
+ * built in a document of its own: c14n walks a whole document, and there
+ * SignedInfo's walk does not cross the node it signs.
+ */
 enum fb_status
-fb_saml_sign_node(xmlDocPtr doc, xmlNodePtr node, const struct fb_saml_key *key,
-    enum fb_conf_saml_alg alg, int after_first, struct fb_err *err)
+fb_saml_sign_node(xmlNodePtr node, const struct fb_saml_key *key, enum fb_conf_saml_alg alg,
+    int after_first, struct fb_err *err)
 {
 	xmlSecTransformId sig_id, dig_id;
-	xmlNodePtr sig, ref, ki, x509, first;
-	xmlSecDSigCtxPtr ctx = NULL;
-	xmlAttrPtr idattr;
+	xmlDocPtr sdoc = NULL;
+	xmlNodePtr sig, ref, si, first, ki, x509, cert;
+	unsigned char *bytes = NULL;
+	size_t n = 0;
 	xmlChar *id;
-	char *uri = NULL;
+	char *uri = NULL, *b64 = NULL;
 	enum fb_status r = FB_ERR_INTERNAL;
 
 	if ((alg == FB_CONF_SAML_ECDSA_SHA256) != (key->is_ec != 0))
@@ -81,21 +134,54 @@ fb_saml_sign_node(xmlDocPtr doc, xmlNodePtr node, const struct fb_saml_key *key,
 		    "key '%s' is %s but the signature algorithm is %s", key->id,
 		    key->is_ec ? "EC" : "RSA", fb_saml_alg_uri(alg));
 	alg_transforms(alg, &sig_id, &dig_id);
-	if ((idattr = xmlHasProp(node, BAD_CAST "ID")) == NULL ||
-	    (id = xmlNodeGetContent((xmlNodePtr)idattr)) == NULL)
+	if ((id = xmlGetProp(node, BAD_CAST "ID")) == NULL)
 		return fb_err_set(err, r, "the node to sign has no ID");
-	/* Register the ID so the Reference "#ID" resolves (SAML IDs are not DTD-declared). */
-	if (xmlGetID(doc, id) == NULL)
-		xmlAddID(NULL, doc, id, idattr);
 	uri = fb_xasprintf("#%s", (const char *)id);
 	xmlFree(id);
-	sig = xmlSecTmplSignatureCreateNsPref(doc, xmlSecTransformExclC14NId, sig_id, NULL,
+	/* The "#ID" reference selects the node's subtree without comments. */
+	if (c14n_then(xmlSecNodeSetGetChildren(node->doc, node, 0, 0), dig_id, NULL, &bytes, &n) <
+	    0) {
+		fb_err_set(err, r, "xmlsec: cannot digest the node to sign");
+		goto out;
+	}
+	b64 = fb_saml_b64(bytes, n);
+	free(bytes);
+	bytes = NULL;
+	sdoc = xmlNewDoc(BAD_CAST "1.0");
+	sig = xmlSecTmplSignatureCreateNsPref(sdoc, xmlSecTransformExclC14NId, sig_id, NULL,
 	    BAD_CAST "ds");
 	if (sig == NULL) {
 		fb_err_set(err, r, "xmlsec: cannot create the signature template");
 		goto out;
 	}
+	xmlDocSetRootElement(sdoc, sig);
+	ref = xmlSecTmplSignatureAddReference(sig, dig_id, NULL, BAD_CAST uri, NULL);
+	if (ref == NULL || xmlSecTmplReferenceAddTransform(ref, xmlSecTransformEnvelopedId) == NULL ||
+	    xmlSecTmplReferenceAddTransform(ref, xmlSecTransformExclC14NId) == NULL) {
+		fb_err_set(err, r, "xmlsec: cannot fill the signature template");
+		goto out;
+	}
+	xmlNodeSetContent(xmlSecFindChild(ref, xmlSecNodeDigestValue, xmlSecDSigNs), BAD_CAST b64);
+	free(b64);
+	b64 = NULL;
+	si = xmlSecFindChild(sig, xmlSecNodeSignedInfo, xmlSecDSigNs);
+	if (c14n_then(xmlSecNodeSetGetChildren(sdoc, si, 1, 0), sig_id, key->key, &bytes, &n) < 0) {
+		fb_err_set(err, r, "xmlsec: signing with key '%s' failed", key->id);
+		goto out;
+	}
+	b64 = fb_saml_b64(bytes, n);
+	xmlNodeSetContent(xmlSecFindChild(sig, xmlSecNodeSignatureValue, xmlSecDSigNs),
+	    BAD_CAST b64);
+	/* KeyInfo is outside SignedInfo: the certificate's base64 is kept from start-up. */
+	if ((ki = xmlSecTmplSignatureEnsureKeyInfo(sig, NULL)) == NULL ||
+	    (x509 = xmlSecTmplKeyInfoAddX509Data(ki)) == NULL ||
+	    (cert = xmlSecTmplX509DataAddCertificate(x509)) == NULL) {
+		fb_err_set(err, r, "xmlsec: cannot add the certificate to the signature");
+		goto out;
+	}
+	xmlNodeSetContent(cert, BAD_CAST key->cert_b64);
 	/* SAML2 Core 5.4.1 and the schema: ds:Signature follows saml:Issuer. */
+	xmlUnlinkNode(sig);
 	first = xmlSecGetNextElementNode(node->children);
 	if (after_first && first != NULL)
 		xmlAddNextSibling(first, sig);
@@ -103,35 +189,12 @@ fb_saml_sign_node(xmlDocPtr doc, xmlNodePtr node, const struct fb_saml_key *key,
 		xmlAddPrevSibling(first, sig);
 	else
 		xmlAddChild(node, sig);
-	ref = xmlSecTmplSignatureAddReference(sig, dig_id, NULL, BAD_CAST uri, NULL);
-	if (ref == NULL || xmlSecTmplReferenceAddTransform(ref, xmlSecTransformEnvelopedId) == NULL ||
-	    xmlSecTmplReferenceAddTransform(ref, xmlSecTransformExclC14NId) == NULL ||
-	    (ki = xmlSecTmplSignatureEnsureKeyInfo(sig, NULL)) == NULL ||
-	    (x509 = xmlSecTmplKeyInfoAddX509Data(ki)) == NULL ||
-	    xmlSecTmplX509DataAddCertificate(x509) == NULL) {
-		fb_err_set(err, r, "xmlsec: cannot fill the signature template");
-		goto out;
-	}
-	if ((ctx = xmlSecDSigCtxCreate(NULL)) == NULL) {
-		fb_err_set(err, r, "xmlsec: cannot create a signature context");
-		goto out;
-	}
-	/*
-	 * The preloaded key is lent to the context, not duplicated per
-	 * signature (that copy was a quarter of lasso's signing cost); it is
-	 * taken back before the context is destroyed.
-	 */
-	ctx->signKey = key->key;
-	if (xmlSecDSigCtxSign(ctx, sig) < 0) {
-		fb_err_set(err, r, "xmlsec: signing with key '%s' failed", key->id);
-		goto out;
-	}
 	r = FB_OK;
 out:
-	if (ctx != NULL) {
-		ctx->signKey = NULL;
-		xmlSecDSigCtxDestroy(ctx);
-	}
+	if (sdoc != NULL)
+		xmlFreeDoc(sdoc); /* with the Signature unless it was moved into place */
+	free(bytes);
+	free(b64);
 	free(uri);
 	return r;
 }

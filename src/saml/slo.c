@@ -177,7 +177,7 @@ fb_saml_logout(struct fb_saml_idp *idp, struct fb_store *store, enum fb_saml_bin
 			size_t len = 0;
 			char *xml;
 
-			if ((r = fb_saml_sign_node(doc, xmlDocGetRootElement(doc), in.sp->sign_key,
+			if ((r = fb_saml_sign_node(xmlDocGetRootElement(doc), in.sp->sign_key,
 			         in.sp->conf->signature_algorithm, 1, err)) != FB_OK)
 				goto fail;
 			xml = fb_saml_doc_dump(doc, &len);

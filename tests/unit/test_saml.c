@@ -1016,7 +1016,7 @@ app_sign(struct app *a, const char *b64, int sha1)
 	size_t len = 0;
 
 	CU_ASSERT_EQUAL_FATAL(fb_saml_xml_parse(xml, strlen(xml), &doc, &err), FB_OK);
-	CU_ASSERT_EQUAL_FATAL(fb_saml_sign_node(doc, xmlDocGetRootElement(doc), &a->keys[0],
+	CU_ASSERT_EQUAL_FATAL(fb_saml_sign_node(xmlDocGetRootElement(doc), &a->keys[0],
 				  sha1 ? FB_CONF_SAML_RSA_SHA1 : FB_CONF_SAML_RSA_SHA256, 1, &err),
 	    FB_OK);
 	dumped = fb_saml_doc_dump(doc, &len);
