@@ -106,7 +106,6 @@ run_wrk() { # run_wrk PORT OUTFILE
 rate() { awk '/^Requests\/sec:/ { print $2 }' "$1"; }
 p99() { awk '$1 == "99%" { print $2 }' "$1"; }
 errs() { awk '/Non-2xx|Socket errors/ { print }' "$1"; }
-median() { tr ' ' '\n' | sed '/^$/d' | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 fbrates=""
 ngrates=""

@@ -10,7 +10,10 @@
 #                         the local user "bench" when PASSWORD is not empty, then
 #                         `fedbroker serve` in the background ($fbpid) until it answers
 #   bench_stop            stops that fedbroker
+#   median                the median of the numbers on standard input
 # Extra processes a script starts (nginx) go in $ngpid: bench_init's exit stops them.
+
+median() { tr ' ' '\n' | sed '/^$/d' | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 bench_stop() {
 	[ -n "$fbpid" ] && kill -TERM "$fbpid" 2>/dev/null && wait "$fbpid" 2>/dev/null

@@ -190,7 +190,7 @@ add_passed(json_t *out, const json_t *attrs, int identity_center)
 
 void
 fb_saml_aws_check(const json_t *attrs, int identity_center, const char *nameid_format,
-    const char *nameid, json_t **out, int *ok)
+    const char *nameid, int passed, json_t **out, int *ok)
 {
 	const json_t *vals, *v;
 	const char *name;
@@ -213,7 +213,8 @@ fb_saml_aws_check(const json_t *attrs, int identity_center, const char *nameid_f
 			free(s);
 		}
 		*ok = json_array_size(*out) == 0;
-		add_passed(*out, attrs, 1);
+		if (passed)
+			add_passed(*out, attrs, 1);
 		return;
 	}
 	/* Classic IAM (notes/aws.md A.4); attribute names are case-sensitive. */
@@ -303,7 +304,8 @@ fb_saml_aws_check(const json_t *attrs, int identity_center, const char *nameid_f
 				    "a PrincipalTag value must be at most 256 characters");
 	}
 	*ok = json_array_size(*out) == 0;
-	add_passed(*out, attrs, 0);
+	if (passed)
+		add_passed(*out, attrs, 0);
 }
 
 enum fb_status

@@ -122,26 +122,17 @@ prep_nameid(struct fb_saml_sp *sp, struct fb_store *store, const struct fb_store
 	p->nameid_format = nameid_uris[c->nameid_format];
 	switch (c->nameid_format) {
 	case FB_CONF_NAMEID_PERSISTENT:
-		/* Opaque and stable per user and SP: nothing of the username leaks to the SP. */
+		/*
+		 * Opaque and stable per user and SP: nothing of the username leaks to
+		 * the SP. A read first: only a user's first sign-in at an SP writes.
+		 */
+		if (store != NULL &&
+		    fb_store_nameid_get(store, user->id, sp->md.entity_id, &p->nameid, &e) == FB_OK)
+			return;
 		candidate = fb_rand_token(24);
-		if (store == NULL) {
+		if (store == NULL || dry) {
 			p->nameid = candidate;
 			p->nameid_new = 1;
-			return;
-		}
-		if (dry) {
-			if (fb_store_nameid_get(store, user->id, sp->md.entity_id, &p->nameid, &e) ==
-			    FB_OK) {
-				free(candidate);
-				return;
-			}
-			p->nameid = candidate;
-			p->nameid_new = 1;
-			return;
-		}
-		/* A read first: only a user's first sign-in at an SP writes. */
-		if (fb_store_nameid_get(store, user->id, sp->md.entity_id, &p->nameid, &e) == FB_OK) {
-			free(candidate);
 			return;
 		}
 		if (fb_store_nameid_ensure(store, user->id, sp->md.entity_id, candidate, &p->nameid,
@@ -254,9 +245,9 @@ prep_attrs(struct fb_saml_sp *sp, const struct fb_map_subject *subject, struct p
 	}
 }
 
-/* Runs the profile's checks (aws.c) on what would be sent. */
+/* Runs the profile's checks (aws.c) on what would be sent; passed: list the rules passed too. */
 static void
-prep_checks(struct fb_saml_sp *sp, struct prep *p)
+prep_checks(struct fb_saml_sp *sp, int passed, struct prep *p)
 {
 	const struct fb_conf_saml_sp *c = sp->conf;
 	json_t *problems = NULL, *pr;
@@ -266,7 +257,7 @@ prep_checks(struct fb_saml_sp *sp, struct prep *p)
 	if (c->profile == FB_CONF_SAML_GENERIC || !p->ok)
 		return;
 	fb_saml_aws_check(p->attrs, c->profile == FB_CONF_SAML_AWS_IDENTITY_CENTER,
-	    p->nameid_format, p->nameid, &problems, &ok);
+	    p->nameid_format, p->nameid, passed, &problems, &ok);
 	json_array_foreach(problems, i, pr) {
 		const char *attr = json_string_value(json_object_get(pr, "attribute"));
 		const char *m = attr != NULL ? mapping_of(sp, attr) : c->nameid_mapping;
@@ -329,7 +320,7 @@ prep_run(struct fb_saml_idp *idp, struct fb_saml_sp *sp, struct fb_store *store,
 	}
 	prep_nameid(sp, store, user, subject, dry, p);
 	prep_attrs(sp, subject, p);
-	prep_checks(sp, p);
+	prep_checks(sp, dry, p);
 out:
 	fb_map_subject_free(subject);
 	json_decref(request);

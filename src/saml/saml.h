@@ -425,11 +425,12 @@ enum fb_status fb_saml_form_get(const char *body, size_t len, const char *name, 
  * sent: attrs is a JSON object {attribute name: [values]}. Every rule
  * that applies gets a verdict in *out (new JSON array of {"rule",
  * "attribute" (absent for the NameID), "ok": bool, "message"}): the
- * failures first, with what is wrong, then the rules passed, with what
+ * failures first, with what is wrong, then (when passed is 1: explain
+ * shows them; a sign-in has no use for them) the rules passed, with what
  * they demand. *ok set to 1 when none failed. identity_center 1 checks
  * the NameID (nameid, format) is an emailAddress addr-spec instead.
  */
 void fb_saml_aws_check(const json_t *attrs, int identity_center, const char *nameid_format,
-    const char *nameid, json_t **out, int *ok);
+    const char *nameid, int passed, json_t **out, int *ok);
 
 #endif

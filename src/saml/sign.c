@@ -8,6 +8,7 @@
 #include <openssl/evp.h>
 #include <xmlsec/xmlsec.h>
 #include <xmlsec/xmltree.h>
+#include <xmlsec/nodeset.h>
 #include <xmlsec/xmldsig.h>
 #include <xmlsec/xmlenc.h>
 #include <xmlsec/templates.h>
@@ -123,6 +124,7 @@ fb_saml_sign_node(xmlNodePtr node, const struct fb_saml_key *key, enum fb_conf_s
 	xmlSecTransformId sig_id, dig_id;
 	xmlDocPtr sdoc = NULL;
 	xmlNodePtr sig, ref, si, first, ki, x509, cert;
+	xmlSecNodeSetPtr nodes;
 	unsigned char *bytes = NULL;
 	size_t n = 0;
 	xmlChar *id;
@@ -138,9 +140,15 @@ fb_saml_sign_node(xmlNodePtr node, const struct fb_saml_key *key, enum fb_conf_s
 		return fb_err_set(err, r, "the node to sign has no ID");
 	uri = fb_xasprintf("#%s", (const char *)id);
 	xmlFree(id);
-	/* The "#ID" reference selects the node's subtree without comments. */
-	if (c14n_then(xmlSecNodeSetGetChildren(node->doc, node, 0, 0), dig_id, NULL, &bytes, &n) <
-	    0) {
+	/*
+	 * The "#ID" reference selects the node's subtree without comments. When
+	 * that is the whole document, a set without nodes says so and spares
+	 * c14n an ancestor walk per node.
+	 */
+	nodes = node->doc->children == node && node->next == NULL
+	            ? xmlSecNodeSetCreate(node->doc, NULL, xmlSecNodeSetTreeWithoutComments)
+	            : xmlSecNodeSetGetChildren(node->doc, node, 0, 0);
+	if (c14n_then(nodes, dig_id, NULL, &bytes, &n) < 0) {
 		fb_err_set(err, r, "xmlsec: cannot digest the node to sign");
 		goto out;
 	}

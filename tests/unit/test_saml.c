@@ -468,7 +468,7 @@ aws_rules(const char *attrs_json, int idc, const char *nameid)
 	size_t i;
 	int ok = -1;
 
-	fb_saml_aws_check(attrs, idc, idc ? FB_SAML_NAMEID_EMAIL : NULL, nameid, &out, &ok);
+	fb_saml_aws_check(attrs, idc, idc ? FB_SAML_NAMEID_EMAIL : NULL, nameid, 1, &out, &ok);
 	fb_buf_init(&b, 4096);
 	fb_buf_add(&b, "", 0, NULL);
 	size_t failed = 0, passed = 0;
@@ -487,6 +487,18 @@ aws_rules(const char *attrs_json, int idc, const char *nameid)
 	CU_ASSERT(failed + passed >= (idc ? 2u : 5u));
 	CU_ASSERT_EQUAL(ok, failed == 0);
 	json_decref(out);
+	/* Without the rules passed (a sign-in): the same failures and verdict, nothing else. */
+	{
+		int ok2 = -1;
+
+		fb_saml_aws_check(attrs, idc, idc ? FB_SAML_NAMEID_EMAIL : NULL, nameid, 0, &out,
+		    &ok2);
+		CU_ASSERT_EQUAL(json_array_size(out), failed);
+		CU_ASSERT_EQUAL(ok2, ok);
+		json_array_foreach(out, i, p)
+			CU_ASSERT(!json_is_true(json_object_get(p, "ok")));
+		json_decref(out);
+	}
 	json_decref(attrs);
 	return fb_buf_take(&b);
 }
