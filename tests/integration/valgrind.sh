@@ -93,15 +93,34 @@ server:
   shutdown_timeout: 10s
 log:
   level: debug
+local:
+  password: {time_cost: 1, memory_kib: 8, parallelism: 1}
+  bootstrap: {enabled: false}
+groups:
+  - name: aws-admins
+    attributes: {aws_role: Admin}
+    members: [vg]
+mappings:
+  dir: "$here/../../mappings"
+saml:
+  service_providers:
+    - name: aws
+      profile: aws
+      metadata: "$here/../fixtures/aws/aws-signin-saml-metadata.xml"
+      attributes:
+        - {name: "https://aws.amazon.com/SAML/Attributes/Role", mapping: aws_role}
+        - {name: "https://aws.amazon.com/SAML/Attributes/RoleSessionName", mapping: aws_role_session_name}
 EOC
-# A key made natively first: RSA generation under valgrind is slow.
+# A key and a user made natively first: RSA generation under valgrind is slow.
 "$bin" keys generate --state-dir "$tmp/state" >/dev/null 2>&1 || true
+echo "valgrind password 1" | "$bin" user add vg --password-stdin --config "$tmp/fedbroker.yaml" \
+	--state-dir "$tmp/state" >/dev/null 2>&1 || true
 
 (vg "$tmp/serve" "$bin" serve --config "$tmp/fedbroker.yaml" --state-dir "$tmp/state" \
 	--listen "127.0.0.1:$port" --workers 1 >"$tmp/serve.out" 2>"$tmp/serve.err") &
 pid=$!
 
-"$py" - "$port" "$pid" <<'EOP'
+"$py" - "$port" "$pid" "$here" <<'EOP'
 import http.client, sys, time
 port = int(sys.argv[1])
 deadline = time.time() + 120
@@ -134,6 +153,22 @@ s = socket.create_connection(("127.0.0.1", port), timeout=30)
 s.sendall(b"GARBAGE\r\n\r\n")
 print("garbage ->", s.recv(100)[:12])
 s.close()
+# A sign-in, a signed SAML response (XML built, canonicalized, signed) and a bad SAMLRequest.
+sys.path.insert(0, sys.argv[3])
+import webclient
+b = webclient.Browser("127.0.0.1", port, timeout=60)
+r = b.login("vg", "valgrind password 1", follow=True)
+if "fb_session" not in b.cookies:
+    print("sign-in failed under valgrind: %d" % r.status)
+    sys.exit(1)
+r = b.get("/saml/idp/init/aws")
+print("GET /saml/idp/init/aws -> %d" % r.status)
+if r.status != 200 or "SAMLResponse" not in r.text:
+    sys.exit(1)
+r = b.get("/saml/idp/sso?SAMLRequest=not-deflated-base64")
+print("GET /saml/idp/sso (bad request) -> %d" % r.status)
+if r.status != 400:
+    sys.exit(1)
 EOP
 req=$?
 if [ "$req" -eq 0 ]; then ok "requests under valgrind"; else nok "requests under valgrind"; fi
