@@ -234,6 +234,40 @@ class AwsClassic(harness.TestCase):
         self.assertTrue(aws_rules.check(resp, md)["ok"])
         srv.stop()
 
+    def test_response_only_sha512_and_ecdsa_signatures_verify(self):
+        """sign: response with rsa-sha512, and sign: both with an EC key (ecdsa-sha256):
+        xmlsec1 verifies each signature with the key's certificate alone."""
+        fx = harness.FIXTURE_KEYS
+        keys = [{"id": "rsa", "key": os.path.join(fx, "rsa2048.key.pem"),
+                 "cert": os.path.join(fx, "rsa2048.crt.pem")},
+                {"id": "ec", "key": os.path.join(fx, "ec256.key.pem"),
+                 "cert": os.path.join(fx, "ec256.crt.pem"), "state": "published"}]
+        sps = [{"name": "r512", "entity_id": "urn:test:r512", "sign": "response",
+                "signature_algorithm": "rsa-sha512",
+                "acs": [{"url": "https://r512.example.com/acs"}]},
+               {"name": "ec", "entity_id": "urn:test:ec", "signing_key": "ec",
+                "signature_algorithm": "ecdsa-sha256",
+                "acs": [{"url": "https://ec.example.com/acs"}]}]
+        srv = fbsaml.saml_server(self, sps, GROUPS, ["alice"], conf={"keys": keys})
+        b = fbsaml.signed_in(self, srv, "alice")
+        cases = (("r512", "rsa2048.crt.pem", "rsa,x509", ("Response",), "rsa-sha512"),
+                 ("ec", "ec256.crt.pem", "ecdsa,x509", ("Response", "Assertion"),
+                  "ecdsa-sha256"))
+        for sp, cert, kinds, nodes, alg in cases:
+            _, resp, _ = fbsaml.response_of(self, b.get("/saml/idp/init/" + sp))
+            xml = pc.decode_post(resp)
+            self.assertEqual(xml.count(b"<ds:SignatureValue>"), len(nodes), sp)
+            self.assertIn(alg.encode(), xml)
+            for node in nodes:
+                ok, out = pc.xmlsec_verify(xml, os.path.join(fx, cert), node, kinds)
+                self.assertTrue(ok, "%s %s: %s" % (sp, node, out))
+            # A byte changed inside what was signed: refused.
+            bad = xml.replace(b"<saml:Audience>urn:test:", b"<saml:Audience>urn:tesT:", 1)
+            self.assertNotEqual(bad, xml)
+            ok, _ = pc.xmlsec_verify(bad, os.path.join(fx, cert), nodes[0], kinds)
+            self.assertFalse(ok, sp)
+        srv.stop()
+
     def test_each_response_is_audited_and_counted(self):
         b = self.sign_in("alice")
         off = self.srv.log_size()

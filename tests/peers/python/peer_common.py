@@ -278,14 +278,15 @@ def xmlsec_sign(xml_bytes, key_path, cert_path, id_attr_node="AuthnRequest"):
         return p.stdout
 
 
-def xmlsec_verify(xml_bytes, cert_pem_path, node):
+def xmlsec_verify(xml_bytes, cert_pem_path, node, key_data="rsa,x509"):
     """(ok, output) of `xmlsec1 --verify` on the ds:Signature child of node
-    ('Response', 'Assertion', 'LogoutResponse', ...), keys from cert_pem_path only."""
+    ('Response', 'Assertion', 'LogoutResponse', ...), keys from cert_pem_path only
+    (key_data "ecdsa,x509" for an EC certificate)."""
     import tempfile
     with tempfile.NamedTemporaryFile(suffix=".xml") as f:
         f.write(xml_bytes)
         f.flush()
-        p = subprocess.run([XMLSEC1, "--verify", "--enabled-key-data", "rsa,x509",
+        p = subprocess.run([XMLSEC1, "--verify", "--enabled-key-data", key_data,
                             "--pubkey-cert-pem", cert_pem_path,
                             "--id-attr:ID", "urn:oasis:names:tc:SAML:2.0:protocol:Response",
                             "--id-attr:ID", "urn:oasis:names:tc:SAML:2.0:assertion:Assertion",
