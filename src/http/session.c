@@ -148,23 +148,19 @@ fb_http_session_get(struct fb_http_req *req, struct fb_http_session *out, struct
 		return fb_err_set(err, FB_ERR_NOTFOUND, "no session cookie");
 	if ((r = fb_http_session_open(env->sealer, token, out, err)) != FB_OK)
 		goto out;
+	if ((r = fb_store_session_state(env->store, out->sid, out->user_id, &revoked, &gen, err)) !=
+	    FB_OK)
+		goto out;
 	/* SECURITY: a signed-out session must not come back from a copy of its cookie. */
-	if ((r = fb_store_session_revoked(env->store, out->sid, &revoked, err)) != FB_OK)
-		goto out;
-	if (revoked) {
+	if (revoked)
 		r = fb_err_set(err, FB_ERR_DENIED, "session of %s was revoked", out->username);
-		goto out;
-	}
 	/*
 	 * SECURITY: a password reset or disabling ends every session of the
 	 * account. An account without credentials (deleted) is the pages' call.
 	 */
-	r = fb_store_cred_session_gen(env->store, out->user_id, &gen, err);
-	if (r == FB_OK && gen != out->gen)
+	else if (gen >= 0 && gen != out->gen)
 		r = fb_err_set(err, FB_ERR_DENIED,
 		    "session of %s predates a password reset or disabling", out->username);
-	else if (r == FB_OK || r == FB_ERR_NOTFOUND)
-		r = FB_OK;
 out:
 	if (r != FB_OK)
 		fb_http_session_cleanup(out);

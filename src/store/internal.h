@@ -50,8 +50,8 @@ struct fb_store_ops {
 
 	enum fb_status (*session_revoke)(struct fb_store *st, const char *sid, int64_t expires_at,
 	    struct fb_err *err);
-	enum fb_status (*session_revoked)(struct fb_store *st, const char *sid, int64_t now,
-	    int *revoked, struct fb_err *err);
+	enum fb_status (*session_state)(struct fb_store *st, const char *sid, const char *user_id,
+	    int64_t now, int *revoked, int64_t *gen, struct fb_err *err);
 
 	/*
 	 * As fb_store_user_upsert. new_id is the id to insert when u->id is
@@ -89,8 +89,6 @@ struct fb_store_ops {
 	enum fb_status (*cred_login_set)(struct fb_store *st, const char *user_id, int64_t when,
 	    struct fb_err *err);
 	enum fb_status (*cred_sessions_revoke)(struct fb_store *st, const char *user_id,
-	    struct fb_err *err);
-	enum fb_status (*cred_session_gen)(struct fb_store *st, const char *user_id, int64_t *gen,
 	    struct fb_err *err);
 	enum fb_status (*cred_count)(struct fb_store *st, size_t *n, struct fb_err *err);
 

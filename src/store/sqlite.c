@@ -107,7 +107,7 @@ enum sq_stmt {
 	SQ_KV_PURGE,
 	SQ_REV_PURGE,
 	SQ_REV_PUT,
-	SQ_REV_GET,
+	SQ_SESSION_STATE,
 	SQ_USER_FIND,
 	SQ_USER_INSERT,
 	SQ_USER_UPDATE,
@@ -121,7 +121,6 @@ enum sq_stmt {
 	SQ_CRED_STEP,
 	SQ_CRED_LOGIN,
 	SQ_CRED_GEN,
-	SQ_CRED_GEN_GET,
 	SQ_CRED_COUNT,
 	SQ_RC_DELETE,
 	SQ_RC_INSERT,
@@ -162,7 +161,9 @@ static const char *const sq_sql[SQ_NSTMT] = {
 	[SQ_REV_PUT] = "INSERT INTO session_revocations (sid, expires_at) VALUES (?1, ?2)"
 		       " ON CONFLICT (sid) DO UPDATE"
 		       " SET expires_at = max(expires_at, excluded.expires_at)",
-	[SQ_REV_GET] = "SELECT 1 FROM session_revocations WHERE sid = ?1 AND expires_at > ?2",
+	[SQ_SESSION_STATE] = "SELECT EXISTS (SELECT 1 FROM session_revocations"
+	    " WHERE sid = ?1 AND expires_at > ?3),"
+	    " (SELECT session_gen FROM local_credentials WHERE user_id = ?2)",
 	[SQ_USER_FIND] = "SELECT id, created FROM users WHERE username = ?1",
 	[SQ_USER_INSERT] = "INSERT INTO users (" USER_COLUMNS ")"
 			   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -184,7 +185,6 @@ static const char *const sq_sql[SQ_NSTMT] = {
 	[SQ_CRED_LOGIN] = "UPDATE local_credentials SET last_login = ?2 WHERE user_id = ?1",
 	[SQ_CRED_GEN] = "UPDATE local_credentials SET session_gen = session_gen + 1"
 			" WHERE user_id = ?1",
-	[SQ_CRED_GEN_GET] = "SELECT session_gen FROM local_credentials WHERE user_id = ?1",
 	[SQ_CRED_COUNT] = "SELECT count(*) FROM local_credentials",
 	[SQ_RC_DELETE] = "DELETE FROM recovery_codes WHERE user_id = ?1",
 	[SQ_RC_INSERT] = "INSERT INTO recovery_codes (user_id, code_hash, created)"
@@ -887,23 +887,22 @@ sq_session_revoke(struct fb_store *st, const char *sid, int64_t expires_at, stru
 	    "session_revoke", err);
 }
 
+/* One statement, one read transaction: what each request with a session checks. */
 static enum fb_status
-sq_session_revoked(struct fb_store *st, const char *sid, int64_t now, int *revoked,
-    struct fb_err *err)
+sq_session_state(struct fb_store *st, const char *sid, const char *user_id, int64_t now,
+    int *revoked, int64_t *gen, struct fb_err *err)
 {
 	sqlite3_stmt *s;
 	enum fb_status r;
 
-	*revoked = 0;
-	r = sq_get(sq_of(st), SQ_REV_GET, SQ_VALS(sq_text(sid), sq_int(now)), &s,
-	    "session_revoked", err);
-	if (r == FB_ERR_NOTFOUND)
-		return FB_OK;
-	if (r == FB_OK) {
-		*revoked = 1;
-		sq_done(s);
-	}
-	return r;
+	r = sq_get(sq_of(st), SQ_SESSION_STATE, SQ_VALS(sq_text(sid), sq_text(user_id), sq_int(now)),
+	    &s, "session_state", err);
+	if (r != FB_OK)
+		return r;
+	*revoked = sqlite3_column_int(s, 0) != 0;
+	*gen = sqlite3_column_type(s, 1) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 1);
+	sq_done(s);
+	return FB_OK;
 }
 
 /* ---- users ---------------------------------------------------------------- */
@@ -1271,24 +1270,6 @@ sq_cred_sessions_revoke(struct fb_store *st, const char *user_id, struct fb_err 
 }
 
 static enum fb_status
-sq_cred_session_gen(struct fb_store *st, const char *user_id, int64_t *gen, struct fb_err *err)
-{
-	sqlite3_stmt *s;
-	enum fb_status r;
-
-	r = sq_get(sq_of(st), SQ_CRED_GEN_GET, SQ_VALS(sq_text(user_id)), &s, "cred_session_gen",
-	    err);
-	if (r == FB_ERR_NOTFOUND)
-		return fb_err_set(err, FB_ERR_NOTFOUND,
-		    "cred_session_gen: user id %s has no local account", user_id);
-	if (r != FB_OK)
-		return r;
-	*gen = sqlite3_column_int64(s, 0);
-	sq_done(s);
-	return FB_OK;
-}
-
-static enum fb_status
 sq_cred_count(struct fb_store *st, size_t *n, struct fb_err *err)
 {
 	return sq_count(sq_of(st), SQ_CRED_COUNT, NULL, 0, n, "cred_count", err);
@@ -1528,7 +1509,7 @@ const struct fb_store_ops fb_store_sqlite_ops = {
 	.kv_delete = sq_kv_delete,
 	.purge = sq_purge,
 	.session_revoke = sq_session_revoke,
-	.session_revoked = sq_session_revoked,
+	.session_state = sq_session_state,
 	.user_upsert = sq_user_upsert,
 	.user_get = sq_user_get,
 	.user_list = sq_user_list,
@@ -1542,7 +1523,6 @@ const struct fb_store_ops fb_store_sqlite_ops = {
 	.cred_totp_accept = sq_cred_totp_accept,
 	.cred_login_set = sq_cred_login_set,
 	.cred_sessions_revoke = sq_cred_sessions_revoke,
-	.cred_session_gen = sq_cred_session_gen,
 	.cred_count = sq_cred_count,
 	.recovery_replace = sq_recovery_replace,
 	.recovery_use = sq_recovery_use,

@@ -238,6 +238,16 @@ fb_store_kv_purge(struct fb_store *st, int64_t now, size_t *n, struct fb_err *er
 	return FB_OK;
 }
 
+static enum fb_status
+check_user_id(struct fb_store *st, const char *user_id, const char *what, struct fb_err *err)
+{
+	enum fb_status r;
+
+	if ((r = check_owner(st, what, err)) != FB_OK)
+		return r;
+	return check_name(user_id, FB_STORE_KEY_MAX, what, "user id", err);
+}
+
 enum fb_status
 fb_store_session_revoke(struct fb_store *st, const char *sid, int64_t expires_at,
     struct fb_err *err)
@@ -251,15 +261,17 @@ fb_store_session_revoke(struct fb_store *st, const char *sid, int64_t expires_at
 }
 
 enum fb_status
-fb_store_session_revoked(struct fb_store *st, const char *sid, int *revoked, struct fb_err *err)
+fb_store_session_state(struct fb_store *st, const char *sid, const char *user_id, int *revoked,
+    int64_t *gen, struct fb_err *err)
 {
 	enum fb_status r;
 
 	*revoked = 0;
-	if ((r = check_owner(st, "session_revoked", err)) != FB_OK ||
-	    (r = check_name(sid, FB_STORE_KEY_MAX, "session_revoked", "session id", err)) != FB_OK)
+	*gen = -1;
+	if ((r = check_name(sid, FB_STORE_KEY_MAX, "session_state", "session id", err)) != FB_OK ||
+	    (r = check_user_id(st, user_id, "session_state", err)) != FB_OK)
 		return r;
-	return st->ops->session_revoked(st, sid, fb_time_now(), revoked, err);
+	return st->ops->session_state(st, sid, user_id, fb_time_now(), revoked, gen, err);
 }
 
 enum fb_status
@@ -369,16 +381,6 @@ fb_store_kv_incr(struct fb_store *st, const char *ns, const char *key, int64_t e
 }
 
 /* ---- local account credentials ---------------------------------------- */
-
-static enum fb_status
-check_user_id(struct fb_store *st, const char *user_id, const char *what, struct fb_err *err)
-{
-	enum fb_status r;
-
-	if ((r = check_owner(st, what, err)) != FB_OK)
-		return r;
-	return check_name(user_id, FB_STORE_KEY_MAX, what, "user id", err);
-}
 
 /* A stored hash or sealed secret: NULL, or 1..FB_STORE_VALUE_MAX bytes of text. */
 static enum fb_status
@@ -494,18 +496,6 @@ fb_store_cred_sessions_revoke(struct fb_store *st, const char *user_id, struct f
 	if ((r = check_user_id(st, user_id, "cred_sessions_revoke", err)) != FB_OK)
 		return r;
 	return st->ops->cred_sessions_revoke(st, user_id, err);
-}
-
-enum fb_status
-fb_store_cred_session_gen(struct fb_store *st, const char *user_id, int64_t *gen,
-    struct fb_err *err)
-{
-	enum fb_status r;
-
-	*gen = 0;
-	if ((r = check_user_id(st, user_id, "cred_session_gen", err)) != FB_OK)
-		return r;
-	return st->ops->cred_session_gen(st, user_id, gen, err);
 }
 
 enum fb_status

@@ -99,9 +99,14 @@ enum fb_status fb_store_kv_purge(struct fb_store *st, int64_t now, size_t *n,
  */
 enum fb_status fb_store_session_revoke(struct fb_store *st, const char *sid, int64_t expires_at,
     struct fb_err *err);
-/* *revoked = 1 when sid is revoked (and the revocation has not expired), else 0. */
-enum fb_status fb_store_session_revoked(struct fb_store *st, const char *sid, int *revoked,
-    struct fb_err *err);
+/*
+ * What a request with a session cookie checks, in one read of the store:
+ * *revoked = 1 when sid is revoked (and the revocation has not expired),
+ * else 0; *gen = user_id's session generation, or -1 when the user has no
+ * local credentials (no secret is read).
+ */
+enum fb_status fb_store_session_state(struct fb_store *st, const char *sid, const char *user_id,
+    int *revoked, int64_t *gen, struct fb_err *err);
 
 /* ---- known users ---------------------------------------------------------- */
 
@@ -220,12 +225,6 @@ enum fb_status fb_store_cred_login_set(struct fb_store *st, const char *user_id,
  * one stop working. FB_ERR_NOTFOUND when no credentials.
  */
 enum fb_status fb_store_cred_sessions_revoke(struct fb_store *st, const char *user_id,
-    struct fb_err *err);
-/*
- * user_id's session generation alone in *gen (what every request with a
- * session checks; no secret is read). FB_ERR_NOTFOUND when no credentials.
- */
-enum fb_status fb_store_cred_session_gen(struct fb_store *st, const char *user_id, int64_t *gen,
     struct fb_err *err);
 /* The number of local accounts (users with credentials) in *n. */
 enum fb_status fb_store_cred_count(struct fb_store *st, size_t *n, struct fb_err *err);

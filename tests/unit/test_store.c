@@ -471,6 +471,20 @@ test_kv_basic(void)
 	store_done(st, dir);
 }
 
+/* 1 when sid is revoked (as a request with a session sees it), 0 if not, -1 on an error. */
+static int
+revoked_of(struct fb_store *st, const char *sid)
+{
+	struct fb_err err = {0};
+	int64_t gen = 0;
+	int revoked = -1;
+
+	if (fb_store_session_state(st, sid, "u-nobody", &revoked, &gen, &err) != FB_OK)
+		return -1;
+	CU_ASSERT_EQUAL(gen, -1);
+	return revoked;
+}
+
 static void
 test_kv_expiry(void)
 {
@@ -514,14 +528,8 @@ test_kv_expiry(void)
 	/* Purged entries are gone from the table, not merely hidden. */
 	fb_time_offset = 0;
 	CU_ASSERT_EQUAL(fb_store_kv_get(st, "otc", "short", &v, &n, &err), FB_ERR_NOTFOUND);
-	{
-		int revoked = 0;
-
-		CU_ASSERT_EQUAL(fb_store_session_revoked(st, "sid-old", &revoked, &err), FB_OK);
-		CU_ASSERT_EQUAL(revoked, 0);
-		CU_ASSERT_EQUAL(fb_store_session_revoked(st, "sid-live", &revoked, &err), FB_OK);
-		CU_ASSERT_EQUAL(revoked, 1);
-	}
+	CU_ASSERT_EQUAL(revoked_of(st, "sid-old"), 0);
+	CU_ASSERT_EQUAL(revoked_of(st, "sid-live"), 1);
 	CU_ASSERT_EQUAL(fb_store_kv_purge(st, now + 2000, &purged, &err), FB_OK);
 	CU_ASSERT_EQUAL(purged, 3); /* long, r, sid-live */
 	store_done(st, dir);
@@ -608,27 +616,26 @@ test_sessions(void)
 {
 	char *dir;
 	struct fb_store *st = store_new(&dir);
-	int64_t now = fb_time_now();
+	int64_t now = fb_time_now(), gen = 0;
 	int revoked = -1;
 	struct fb_err err;
 
-	CU_ASSERT_EQUAL(fb_store_session_revoked(st, "s1", &revoked, &err), FB_OK);
-	CU_ASSERT_EQUAL(revoked, 0);
+	CU_ASSERT_EQUAL(revoked_of(st, "s1"), 0);
 	CU_ASSERT_EQUAL(fb_store_session_revoke(st, "s1", now + 100, &err), FB_OK);
-	CU_ASSERT_EQUAL(fb_store_session_revoked(st, "s1", &revoked, &err), FB_OK);
-	CU_ASSERT_EQUAL(revoked, 1);
-	CU_ASSERT_EQUAL(fb_store_session_revoked(st, "s2", &revoked, &err), FB_OK);
-	CU_ASSERT_EQUAL(revoked, 0);
+	CU_ASSERT_EQUAL(revoked_of(st, "s1"), 1);
+	CU_ASSERT_EQUAL(revoked_of(st, "s2"), 0);
 	/* Revoking again with an earlier end keeps the later one. */
 	CU_ASSERT_EQUAL(fb_store_session_revoke(st, "s1", now + 10, &err), FB_OK);
 	fb_time_offset = 50;
-	CU_ASSERT_EQUAL(fb_store_session_revoked(st, "s1", &revoked, &err), FB_OK);
-	CU_ASSERT_EQUAL(revoked, 1);
+	CU_ASSERT_EQUAL(revoked_of(st, "s1"), 1);
 	fb_time_offset = 100;
-	CU_ASSERT_EQUAL(fb_store_session_revoked(st, "s1", &revoked, &err), FB_OK);
-	CU_ASSERT_EQUAL(revoked, 0);
-	CU_ASSERT_EQUAL(fb_store_session_revoked(st, "", &revoked, &err), FB_ERR_INVALID);
-	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "session_revoked: session id is empty"));
+	CU_ASSERT_EQUAL(revoked_of(st, "s1"), 0);
+	CU_ASSERT_EQUAL(fb_store_session_state(st, "", "u-1", &revoked, &gen, &err),
+	    FB_ERR_INVALID);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "session_state: session id is empty"));
+	CU_ASSERT_EQUAL(fb_store_session_state(st, "s1", "", &revoked, &gen, &err),
+	    FB_ERR_INVALID);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "session_state: user id is empty"));
 	store_done(st, dir);
 }
 
@@ -1500,11 +1507,27 @@ test_migrate_v3_v4(void)
 	CU_ASSERT_EQUAL(fb_store_cred_get(st, u.id, &got, &err), FB_OK);
 	CU_ASSERT_EQUAL(got.session_gen, 1);
 	fb_store_cred_cleanup(&got);
-	/* The generation alone, as every request with a session reads it. */
-	CU_ASSERT_EQUAL(fb_store_cred_session_gen(st, u.id, &gen, &err), FB_OK);
-	CU_ASSERT_EQUAL(gen, 1);
-	CU_ASSERT_EQUAL(fb_store_cred_session_gen(st, "u-nobody", &gen, &err), FB_ERR_NOTFOUND);
-	CU_ASSERT_EQUAL(gen, 0);
+	/* The generation, as every request with a session reads it (with the revocation). */
+	{
+		int revoked = -1;
+
+		CU_ASSERT_EQUAL(fb_store_session_revoke(st, "sid-r", fb_time_now() + 60, &err),
+		    FB_OK);
+		CU_ASSERT_EQUAL(fb_store_session_state(st, "sid-a", u.id, &revoked, &gen, &err),
+		    FB_OK);
+		CU_ASSERT_EQUAL(gen, 1);
+		CU_ASSERT_EQUAL(revoked, 0);
+		CU_ASSERT_EQUAL(fb_store_session_state(st, "sid-r", u.id, &revoked, &gen, &err),
+		    FB_OK);
+		CU_ASSERT_EQUAL(gen, 1);
+		CU_ASSERT_EQUAL(revoked, 1);
+		/* No local credentials: -1, not an error (the pages decide). */
+		CU_ASSERT_EQUAL(fb_store_session_state(st, "sid-r", "u-nobody", &revoked, &gen,
+				    &err),
+		    FB_OK);
+		CU_ASSERT_EQUAL(gen, -1);
+		CU_ASSERT_EQUAL(revoked, 1);
+	}
 	fb_store_user_cleanup(&u);
 	fb_store_close(st);
 	free(path);
