@@ -1915,7 +1915,7 @@ test_inline_sp(void)
 	env_cleanup(&e);
 }
 
-/* sign: assertion gives one signature; ECDSA keys sign with ecdsa-sha256. */
+/* sign: assertion gives one signature in the Assertion, sign: response one before it. */
 static void
 test_sign_choices(void)
 {
@@ -1956,6 +1956,63 @@ test_sign_choices(void)
 	free(xml);
 	fb_saml_reply_cleanup(&r);
 	env_cleanup(&e);
+}
+
+/*
+ * fb_saml_sign_node takes the digest before it inserts the Signature: what
+ * a verifier's enveloped-signature transform gives must be the same bytes,
+ * with comments inside the node (left out of "#ID") and around it, escaped
+ * text and attributes, and the Signature first or after the Issuer. xmlsec's
+ * own verifier (XPointer, enveloped transform) checks each; a changed byte
+ * is refused.
+ */
+static void
+test_sign_node_verifies(void)
+{
+	static const char *docs[] = {
+	    "<r:Root xmlns:r=\"urn:r\" ID=\"_r1\"><r:Issuer>i</r:Issuer><!-- c -->"
+	    "<r:V a=\"1&amp;2\" xmlns:o=\"urn:o\">t&lt;</r:V></r:Root>",
+	    "<!-- before --><r:Root xmlns:r=\"urn:r\" ID=\"_r2\"><r:Issuer>i</r:Issuer>"
+	    "<r:V>t&lt;<!-- c --></r:V></r:Root><?pi after?>",
+	};
+	char *dir = fb_test_tmpdir();
+	struct app a;
+
+	app_make(dir, &a, 0);
+	for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+		for (int after_first = 0; after_first <= 1; after_first++) {
+			struct fb_err err = {0};
+			xmlDocPtr doc = NULL;
+			char *xml, *bad;
+			size_t len = 0;
+
+			CU_ASSERT_EQUAL_FATAL(fb_saml_xml_parse(docs[i], strlen(docs[i]), &doc, &err),
+			    FB_OK);
+			CU_ASSERT_EQUAL_FATAL(fb_saml_sign_node(xmlDocGetRootElement(doc), &a.keys[0],
+						  FB_CONF_SAML_RSA_SHA256, after_first, &err),
+			    FB_OK);
+			xml = fb_saml_doc_dump(doc, &len);
+			xmlFreeDoc(doc);
+			CU_ASSERT(after_first ? strstr(xml, "</r:Issuer><ds:Signature") != NULL
+			                      : strstr(xml, "<ds:Signature") < strstr(xml, "<r:Issuer"));
+			CU_ASSERT_EQUAL_FATAL(fb_saml_xml_parse(xml, len, &doc, &err), FB_OK);
+			if (fb_saml_verify_root(doc, a.cert_pem, &err) != FB_OK)
+				fprintf(stderr, "\n%s\n%s\n", err.msg, xml);
+			CU_ASSERT_EQUAL(fb_saml_verify_root(doc, a.cert_pem, &err), FB_OK);
+			xmlFreeDoc(doc);
+			/* A byte of the signed text changed: refused. */
+			bad = fb_xstrdup(xml);
+			strstr(bad, ">t&lt;")[1] = 'u';
+			CU_ASSERT_EQUAL_FATAL(fb_saml_xml_parse(bad, len, &doc, &err), FB_OK);
+			CU_ASSERT_EQUAL(fb_saml_verify_root(doc, a.cert_pem, &err), FB_ERR_SIGNATURE);
+			xmlFreeDoc(doc);
+			free(bad);
+			free(xml);
+		}
+	}
+	app_free(&a);
+	fb_test_rmtree(dir);
+	free(dir);
 }
 
 /* explain: what a user would get, without writing to the store. */
@@ -2055,6 +2112,7 @@ fb_test_saml_register(void)
 	    CU_add_test(s, "configuration keys", test_conf_keys) == NULL ||
 	    CU_add_test(s, "inline SP: encryption, attributes", test_inline_sp) == NULL ||
 	    CU_add_test(s, "what is signed", test_sign_choices) == NULL ||
+	    CU_add_test(s, "a signature verifies", test_sign_node_verifies) == NULL ||
 	    CU_add_test(s, "explain", test_explain) == NULL ||
 	    CU_add_test(s, "check-config", test_check) == NULL)
 		return -1;
