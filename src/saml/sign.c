@@ -79,7 +79,9 @@ c14n_then(xmlSecNodeSetPtr nodes, xmlSecTransformId tr, xmlSecKeyPtr key, unsign
 
 	*out = NULL;
 	*outlen = 0;
-	if (nodes == NULL || xmlSecTransformCtxInitialize(&ctx) < 0) {
+	if (nodes == NULL)
+		return -1;
+	if (xmlSecTransformCtxInitialize(&ctx) < 0) {
 		xmlSecNodeSetDestroy(nodes);
 		return -1;
 	}
