@@ -1278,7 +1278,7 @@ unpack(struct ctx *c, const struct node *t, struct val v)
 		             : "not enough values to unpack (expected %d, got %u)",
 		    t->n, n);
 	/* Copy first: the targets may change the list being unpacked. */
-	if (items != tmp) {
+	if (items != tmp && n > 0) {
 		struct val *copy = n <= 16 ? tmp : fb_map_alloc(c, n * sizeof(*copy));
 
 		if (copy == NULL)

@@ -197,6 +197,8 @@ static const struct ecase cases_statements[] = {
     {"a, b = 1, 2\na, b = b, a\nreturn [a, b]", "[2,1]"},
     {"(a, b), c = [1, 2], 3\nreturn a + b + c", "6"},
     {"k, v = 'xy'\nreturn v + k", "\"yx\""},
+    /* Nothing to unpack into nothing (libFuzzer: a copy of zero values from nowhere). */
+    {"w = (()) = ()\n[] = []\nreturn w", "[]"},
     {"x = 5\nif x > 3:\n    r = 'big'\nelif x > 1:\n    r = 'mid'\nelse:\n    r = 'small'\nreturn "
      "r",
         "\"big\""},
