@@ -16,7 +16,7 @@
 # the ratio
 #     responses/s x signatures per response / RSA signs/s      target >= 0.60
 # i.e. at least 60% of the CPU time goes into the RSA signatures themselves, the rest
-# (XML, canonicalization, lasso, HTTP) costing less than they do. wrk shares the CPUs
+# (XML, canonicalization, HTTP, the store) costing less than they do. wrk shares the CPUs
 # and openssl speed counts its own CPU time, not the clock's, so the same ratio is
 # also printed per CPU-second fedbroker's processes used (read from /proc): the share
 # of fedbroker's own time that goes into RSA, steadier on a machine with neighbours.
@@ -25,7 +25,7 @@
 #
 #   bench/saml-idp.sh [PATH/TO/fedbroker]   (default: $FEDBROKER_BIN, ./src/fedbroker)
 #   env: DURATION=10 RUNS=3 WORKERS=<CPUs> THREADS=<CPUs> CONNECTIONS=<8 x WORKERS> STRICT=0
-# Needs: apt-get install wrk openssl python3
+# Needs: apt-get install wrk openssl python3 procps
 set -u
 bin=${1:-${FEDBROKER_BIN:-./src/fedbroker}}
 duration=${DURATION:-10}
@@ -43,9 +43,9 @@ if [ ! -x "$bin" ]; then
 	echo "fedbroker binary not found: $bin (give its path as the first argument)" >&2
 	exit 1
 fi
-for tool in wrk openssl "$py"; do
+for tool in wrk openssl "$py" pgrep getconf; do
 	if ! command -v "$tool" >/dev/null 2>&1; then
-		echo "bench/saml-idp.sh needs $tool (apt-get install wrk openssl python3)" >&2
+		echo "bench/saml-idp.sh needs $tool (apt-get install wrk openssl python3 procps)" >&2
 		exit 1
 	fi
 done
