@@ -225,6 +225,32 @@ fail:
 	return r;
 }
 
+int
+fb_saml_xml_is(const xmlNode *n, const char *ns, const char *name)
+{
+	return n != NULL && n->type == XML_ELEMENT_NODE && n->ns != NULL &&
+	       xmlStrEqual(n->ns->href, BAD_CAST ns) && xmlStrEqual(n->name, BAD_CAST name);
+}
+
+xmlNodePtr
+fb_saml_xml_child(xmlNodePtr n, const char *ns, const char *name)
+{
+	for (xmlNodePtr c = n != NULL ? n->children : NULL; c != NULL; c = c->next)
+		if (fb_saml_xml_is(c, ns, name))
+			return c;
+	return NULL;
+}
+
+char *
+fb_saml_xml_prop(xmlNodePtr n, const char *name)
+{
+	xmlChar *v = xmlGetProp(n, BAD_CAST name);
+	char *out = v != NULL ? fb_xstrdup((const char *)v) : NULL;
+
+	xmlFree(v);
+	return out;
+}
+
 enum fb_status
 fb_saml_xml_parse(const char *xml, size_t len, xmlDocPtr *out, struct fb_err *err)
 {

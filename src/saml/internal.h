@@ -168,6 +168,12 @@ char *fb_saml_pem_file_cert_b64(const char *path, struct fb_err *err);
  */
 enum fb_status fb_saml_xml_parse(const char *xml, size_t len, xmlDocPtr *out,
     struct fb_err *err);
+/* 1 when n is an element named name in namespace ns. */
+int fb_saml_xml_is(const xmlNode *n, const char *ns, const char *name);
+/* The first child element of n (NULL: none) named name in namespace ns, or NULL. */
+xmlNodePtr fb_saml_xml_child(xmlNodePtr n, const char *ns, const char *name);
+/* The value of n's attribute name (new, caller frees), or NULL when it has none. */
+char *fb_saml_xml_prop(xmlNodePtr n, const char *name);
 /* 1 when xml holds a DOCTYPE declaration (checked before any parser sees it). */
 int fb_saml_has_doctype(const char *xml, size_t len);
 /* base64 of n bytes, one line (new). */

@@ -149,34 +149,19 @@ fb_saml_metadata_export(const struct fb_conf *conf, const struct fb_keyring *kr,
 static int
 is_md(xmlNodePtr n, const char *name)
 {
-	return n != NULL && n->type == XML_ELEMENT_NODE && n->ns != NULL &&
-	       xmlStrEqual(n->ns->href, BAD_CAST FB_SAML_NS_METADATA) &&
-	       xmlStrEqual(n->name, BAD_CAST name);
+	return fb_saml_xml_is(n, FB_SAML_NS_METADATA, name);
 }
 
 static int
 is_ds(xmlNodePtr n, const char *name)
 {
-	return n != NULL && n->type == XML_ELEMENT_NODE && n->ns != NULL &&
-	       xmlStrEqual(n->ns->href, BAD_CAST FB_SAML_NS_DSIG) &&
-	       xmlStrEqual(n->name, BAD_CAST name);
-}
-
-/* An attribute's value (new, caller frees) or NULL. */
-static char *
-prop(xmlNodePtr n, const char *name)
-{
-	xmlChar *v = xmlGetProp(n, BAD_CAST name);
-	char *out = v != NULL ? fb_xstrdup((const char *)v) : NULL;
-
-	xmlFree(v);
-	return out;
+	return fb_saml_xml_is(n, FB_SAML_NS_DSIG, name);
 }
 
 static int
 prop_true(xmlNodePtr n, const char *name)
 {
-	char *v = prop(n, name);
+	char *v = fb_saml_xml_prop(n, name);
 	int t = v != NULL && (strcmp(v, "true") == 0 || strcmp(v, "1") == 0);
 
 	free(v);
@@ -227,13 +212,13 @@ add_endpoint(struct fb_saml_endpoint **list, size_t *n, xmlNodePtr node, int wit
 	*list = fb_xrealloc(*list, (*n + 1) * sizeof(**list));
 	e = &(*list)[(*n)++];
 	memset(e, 0, sizeof(*e));
-	e->url = prop(node, "Location");
-	e->binding = prop(node, "Binding");
-	e->response_url = prop(node, "ResponseLocation");
+	e->url = fb_saml_xml_prop(node, "Location");
+	e->binding = fb_saml_xml_prop(node, "Binding");
+	e->response_url = fb_saml_xml_prop(node, "ResponseLocation");
 	if (with_index) {
-		char *def = prop(node, "isDefault");
+		char *def = fb_saml_xml_prop(node, "isDefault");
 
-		idx = prop(node, "index");
+		idx = fb_saml_xml_prop(node, "index");
 		e->index = idx != NULL ? (int)strtol(idx, NULL, 10) : (int)*n - 1;
 		/* 1 = isDefault true, -1 = explicitly false, 0 = not given. */
 		e->is_default = def == NULL ? 0 : (strcmp(def, "true") == 0 || strcmp(def, "1") == 0) ? 1 : -1;
@@ -245,7 +230,7 @@ add_endpoint(struct fb_saml_endpoint **list, size_t *n, xmlNodePtr node, int wit
 static void
 add_certs(struct fb_saml_md *md, xmlNodePtr kd)
 {
-	char *use = prop(kd, "use");
+	char *use = fb_saml_xml_prop(kd, "use");
 
 	for (xmlNodePtr ki = kd->children; ki != NULL; ki = ki->next) {
 		if (!is_ds(ki, "KeyInfo"))
@@ -328,15 +313,15 @@ fb_saml_md_parse(const char *xml, size_t len, struct fb_saml_md *md, xmlDocPtr *
 		    (const char *)root->name);
 		goto fail;
 	}
-	md->entity_id = prop(ed, "entityID");
+	md->entity_id = fb_saml_xml_prop(ed, "entityID");
 	if (md->entity_id == NULL || md->entity_id[0] == '\0' || strlen(md->entity_id) > 1024) {
 		r = fb_err_set(err, FB_ERR_INVALID, "the EntityDescriptor has no entityID (or one "
 		                                    "longer than 1024 characters)");
 		goto fail;
 	}
-	md->valid_until = prop(ed, "validUntil");
+	md->valid_until = fb_saml_xml_prop(ed, "validUntil");
 	if (md->valid_until == NULL && ed != root)
-		md->valid_until = prop(root, "validUntil");
+		md->valid_until = fb_saml_xml_prop(root, "validUntil");
 	for (xmlNodePtr c = ed->children; c != NULL; c = c->next) {
 		if (is_ds(c, "Signature"))
 			md->signed_ = 1;

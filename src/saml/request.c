@@ -39,35 +39,15 @@ fb_saml_incoming_cleanup(struct fb_saml_incoming *in)
 static char *
 child_text(xmlNodePtr n, const char *ns, const char *name)
 {
-	for (xmlNodePtr c = n->children; c != NULL; c = c->next)
-		if (c->type == XML_ELEMENT_NODE && c->ns != NULL &&
-		    xmlStrEqual(c->ns->href, BAD_CAST ns) && xmlStrEqual(c->name, BAD_CAST name)) {
-			xmlChar *t = xmlNodeGetContent(c);
-			char *out = fb_xstrdup(t != NULL ? (const char *)t : "");
+	xmlNodePtr c = fb_saml_xml_child(n, ns, name);
+	xmlChar *t;
+	char *out;
 
-			xmlFree(t);
-			return out;
-		}
-	return NULL;
-}
-
-static xmlNodePtr
-child(xmlNodePtr n, const char *ns, const char *name)
-{
-	for (xmlNodePtr c = n != NULL ? n->children : NULL; c != NULL; c = c->next)
-		if (c->type == XML_ELEMENT_NODE && c->ns != NULL &&
-		    xmlStrEqual(c->ns->href, BAD_CAST ns) && xmlStrEqual(c->name, BAD_CAST name))
-			return c;
-	return NULL;
-}
-
-static char *
-attr(xmlNodePtr n, const char *name)
-{
-	xmlChar *v = xmlGetProp(n, BAD_CAST name);
-	char *out = v != NULL ? fb_xstrdup((const char *)v) : NULL;
-
-	xmlFree(v);
+	if (c == NULL)
+		return NULL;
+	t = xmlNodeGetContent(c);
+	out = fb_xstrdup(t != NULL ? (const char *)t : "");
+	xmlFree(t);
 	return out;
 }
 
@@ -82,8 +62,8 @@ is_sha1(const char *uri)
 static void
 xml_signature_algs(xmlNodePtr root, int *present, int *sha1)
 {
-	xmlNodePtr sig = child(root, FB_SAML_NS_DSIG, "Signature");
-	xmlNodePtr si = child(sig, FB_SAML_NS_DSIG, "SignedInfo");
+	xmlNodePtr sig = fb_saml_xml_child(root, FB_SAML_NS_DSIG, "Signature");
+	xmlNodePtr si = fb_saml_xml_child(sig, FB_SAML_NS_DSIG, "SignedInfo");
 
 	*present = sig != NULL;
 	*sha1 = 0;
@@ -93,11 +73,11 @@ xml_signature_algs(xmlNodePtr root, int *present, int *sha1)
 		if (c->type != XML_ELEMENT_NODE)
 			continue;
 		if (xmlStrEqual(c->name, BAD_CAST "SignatureMethod"))
-			alg = attr(c, "Algorithm");
+			alg = fb_saml_xml_prop(c, "Algorithm");
 		else if (xmlStrEqual(c->name, BAD_CAST "Reference")) {
-			xmlNodePtr dm = child(c, FB_SAML_NS_DSIG, "DigestMethod");
+			xmlNodePtr dm = fb_saml_xml_child(c, FB_SAML_NS_DSIG, "DigestMethod");
 
-			alg = dm != NULL ? attr(dm, "Algorithm") : NULL;
+			alg = dm != NULL ? fb_saml_xml_prop(dm, "Algorithm") : NULL;
 		}
 		*sha1 |= is_sha1(alg);
 		free(alg);
@@ -202,8 +182,7 @@ shape_ok(xmlNodePtr root, const char **why)
 			return 0;
 		}
 		for (k = at; sh[k].name != NULL; k++)
-			if (c->ns != NULL && xmlStrEqual(c->ns->href, BAD_CAST sh[k].ns) &&
-			    xmlStrEqual(c->name, BAD_CAST sh[k].name))
+			if (fb_saml_xml_is(c, sh[k].ns, sh[k].name))
 				break;
 		if (sh[k].name == NULL) {
 			*why = "an unexpected, misplaced or repeated element";
@@ -324,8 +303,7 @@ fb_saml_incoming_decode(struct fb_saml_idp *idp, enum fb_saml_binding binding, c
 		goto out;
 	}
 	root = xmlDocGetRootElement(in->doc);
-	if (root->ns == NULL || !xmlStrEqual(root->ns->href, BAD_CAST FB_SAML_NS_PROTOCOL) ||
-	    !xmlStrEqual(root->name, BAD_CAST root_name)) {
+	if (!fb_saml_xml_is(root, FB_SAML_NS_PROTOCOL, root_name)) {
 		char *d = fb_xasprintf("The message is a %s, not a samlp:%s.", (const char *)root->name,
 		    root_name);
 
@@ -340,8 +318,8 @@ fb_saml_incoming_decode(struct fb_saml_idp *idp, enum fb_saml_binding binding, c
 		free(d);
 		goto out;
 	}
-	in->id = attr(root, "ID");
-	in->destination = attr(root, "Destination");
+	in->id = fb_saml_xml_prop(root, "ID");
+	in->destination = fb_saml_xml_prop(root, "Destination");
 	in->issuer = child_text(root, FB_SAML_NS_ASSERTION, "Issuer");
 	if (in->id == NULL || in->id[0] == '\0' || strlen(in->id) > ID_MAX) {
 		r = refuse(reply, reqid, FB_ERR_PROTOCOL, 400, "saml_request_invalid", title,
@@ -449,7 +427,7 @@ enum fb_status
 fb_saml_incoming_fresh(struct fb_saml_idp *idp, struct fb_saml_incoming *in, const char *reqid,
     struct fb_saml_reply *reply, struct fb_err *err)
 {
-	char *ii = attr(xmlDocGetRootElement(in->doc), "IssueInstant");
+	char *ii = fb_saml_xml_prop(xmlDocGetRootElement(in->doc), "IssueInstant");
 	GDateTime *dt = ii != NULL ? g_date_time_new_from_iso8601(ii, NULL) : NULL;
 	int64_t now = fb_time_now(), t;
 	enum fb_status r = FB_OK;

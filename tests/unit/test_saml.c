@@ -2015,6 +2015,39 @@ test_sign_node_verifies(void)
 	free(dir);
 }
 
+/* The element and attribute lookups the request and metadata readers share. */
+static void
+test_xml_lookups(void)
+{
+	static const char xml[] = "<p:R xmlns:p=\"urn:p\" xmlns:q=\"urn:q\" a=\"1\">text"
+				  "<q:C/><p:C b=\"\"/><p:C b=\"second\"/></p:R>";
+	struct fb_err err = {0};
+	xmlDocPtr doc = NULL;
+	xmlNodePtr root, c;
+	char *v;
+
+	CU_ASSERT_EQUAL_FATAL(fb_saml_xml_parse(xml, strlen(xml), &doc, &err), FB_OK);
+	root = xmlDocGetRootElement(doc);
+	CU_ASSERT_TRUE(fb_saml_xml_is(root, "urn:p", "R"));
+	CU_ASSERT_FALSE(fb_saml_xml_is(root, "urn:q", "R"));
+	CU_ASSERT_FALSE(fb_saml_xml_is(root, "urn:p", "C"));
+	CU_ASSERT_FALSE(fb_saml_xml_is(root->children, "urn:p", "R")); /* a text node */
+	CU_ASSERT_FALSE(fb_saml_xml_is(NULL, "urn:p", "R"));
+	/* The first child in that namespace: not q:C, and p:C's empty b is "", not NULL. */
+	c = fb_saml_xml_child(root, "urn:p", "C");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	v = fb_saml_xml_prop(c, "b");
+	CU_ASSERT_STRING_EQUAL(v, "");
+	free(v);
+	CU_ASSERT_PTR_NULL(fb_saml_xml_prop(c, "a"));
+	CU_ASSERT_PTR_NULL(fb_saml_xml_child(root, "urn:p", "D"));
+	CU_ASSERT_PTR_NULL(fb_saml_xml_child(NULL, "urn:p", "C"));
+	v = fb_saml_xml_prop(root, "a");
+	CU_ASSERT_STRING_EQUAL(v, "1");
+	free(v);
+	xmlFreeDoc(doc);
+}
+
 /* explain: what a user would get, without writing to the store. */
 static void
 test_explain(void)
@@ -2113,6 +2146,7 @@ fb_test_saml_register(void)
 	    CU_add_test(s, "inline SP: encryption, attributes", test_inline_sp) == NULL ||
 	    CU_add_test(s, "what is signed", test_sign_choices) == NULL ||
 	    CU_add_test(s, "a signature verifies", test_sign_node_verifies) == NULL ||
+	    CU_add_test(s, "xml lookups", test_xml_lookups) == NULL ||
 	    CU_add_test(s, "explain", test_explain) == NULL ||
 	    CU_add_test(s, "check-config", test_check) == NULL)
 		return -1;
