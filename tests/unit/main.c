@@ -37,6 +37,35 @@ fb_test_tmpdir(void)
 }
 
 static int
+broken_init(void)
+{
+	return 1;
+}
+
+static void
+never_runs(void)
+{
+	CU_FAIL("a suite whose set-up failed ran a test");
+}
+
+/*
+ * FB_UNIT_BROKEN_SUITE=1 adds a suite whose set-up fails, so that
+ * tests/unit/runner.sh can prove that such a suite fails the run.
+ */
+static int
+broken_suite_register(void)
+{
+	CU_pSuite s;
+
+	if (getenv("FB_UNIT_BROKEN_SUITE") == NULL)
+		return 0;
+	s = CU_add_suite("broken-setup", broken_init, NULL);
+	if (s == NULL || CU_add_test(s, "never runs", never_runs) == NULL)
+		return 1;
+	return 0;
+}
+
+static int
 rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
 	return remove(path);
@@ -78,8 +107,9 @@ main(int argc, char **argv)
 		fb_test_net_register,
 		fb_test_local_register,
 		fb_test_saml_register,
+		broken_suite_register,
 	};
-	unsigned failed;
+	unsigned failed, tests_failed, suites_failed;
 
 	/* Keep test logs quiet unless asked: FB_TEST_LOG=1 shows them. */
 	if (getenv("FB_TEST_LOG") == NULL)
@@ -97,10 +127,19 @@ main(int argc, char **argv)
 			CU_set_suite_active(s, strstr(getenv("FB_UNIT_SUITES"), s->pName) != NULL);
 	CU_basic_set_mode(argc > 1 && strcmp(argv[1], "-v") == 0 ? CU_BRM_VERBOSE : CU_BRM_NORMAL);
 	CU_basic_run_tests();
-	failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	printf("unit: %u passed, %u failed\n",
-	    CU_get_number_of_tests_run() - CU_get_number_of_tests_failed(),
-	    CU_get_number_of_tests_failed());
+	/*
+	 * A suite whose set-up (or clean-up) failed ran none of its tests: it is
+	 * a failure like any failed test, never a quiet pass.
+	 */
+	tests_failed = CU_get_number_of_tests_failed();
+	suites_failed = CU_get_number_of_suites_failed();
+	failed = CU_get_number_of_failures() + tests_failed + suites_failed;
+	printf("unit: %u passed, %u failed", CU_get_number_of_tests_run() - tests_failed,
+	    tests_failed + suites_failed);
+	if (suites_failed > 0)
+		printf(" (%u suite%s whose set-up failed)", suites_failed,
+		    suites_failed == 1 ? "" : "s");
+	printf("\n");
 	CU_cleanup_registry();
 	return failed == 0 ? 0 : 1;
 }
