@@ -1993,8 +1993,17 @@ test_sign_node_verifies(void)
 			    FB_OK);
 			xml = fb_saml_doc_dump(doc, &len);
 			xmlFreeDoc(doc);
-			CU_ASSERT(after_first ? strstr(xml, "</r:Issuer><ds:Signature") != NULL
-			                      : strstr(xml, "<ds:Signature") < strstr(xml, "<r:Issuer"));
+			if (after_first) {
+				CU_ASSERT_PTR_NOT_NULL(strstr(xml, "</r:Issuer><ds:Signature"));
+			} else {
+				const char *sig = strstr(xml, "<ds:Signature");
+				const char *issuer = strstr(xml, "<r:Issuer");
+
+				/* Both present, and the signature first. */
+				CU_ASSERT_PTR_NOT_NULL(sig);
+				CU_ASSERT_PTR_NOT_NULL(issuer);
+				CU_ASSERT(sig != NULL && issuer != NULL && sig < issuer);
+			}
 			CU_ASSERT_EQUAL_FATAL(fb_saml_xml_parse(xml, len, &doc, &err), FB_OK);
 			if (fb_saml_verify_root(doc, a.cert_pem, &err) != FB_OK)
 				fprintf(stderr, "\n%s\n%s\n", err.msg, xml);
@@ -2002,6 +2011,7 @@ test_sign_node_verifies(void)
 			xmlFreeDoc(doc);
 			/* A byte of the signed text changed: refused. */
 			bad = fb_xstrdup(xml);
+			CU_ASSERT_PTR_NOT_NULL_FATAL(strstr(bad, ">t&lt;"));
 			strstr(bad, ">t&lt;")[1] = 'u';
 			CU_ASSERT_EQUAL_FATAL(fb_saml_xml_parse(bad, len, &doc, &err), FB_OK);
 			CU_ASSERT_EQUAL(fb_saml_verify_root(doc, a.cert_pem, &err), FB_ERR_SIGNATURE);

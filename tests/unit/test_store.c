@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* tests/unit/test_store.c: the store API on SQLite, including races between processes. */
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -241,6 +243,54 @@ expect_open_fail(const char *dir, const char *name, const char *reason)
 	free(path);
 }
 
+/*
+ * fb_store_open of dir/name must fail with reason, checked in a child process
+ * that runs without root's privileges: as root, the child takes nobody's user
+ * and group, and owner (made unwritable by its mode) goes to nobody first.
+ * Returns 0 when the open failed as expected, else 1 (the message on stderr).
+ */
+static int
+open_fail_unprivileged(const char *dir, const char *owner, const char *name,
+    const char *reason)
+{
+	const struct passwd *pw = NULL;
+	pid_t pid;
+	int status;
+
+	if (geteuid() == 0) {
+		pw = getpwnam("nobody");
+		if (pw == NULL || chmod(dir, 0711) != 0 || chown(owner, pw->pw_uid, pw->pw_gid) != 0) {
+			perror("nobody");
+			return 1;
+		}
+	}
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		return 1;
+	if (pid == 0) {
+		char *path;
+		struct fb_conf c = conf_at(dir, name, &path);
+		struct fb_store *st = NULL;
+		struct fb_err err;
+
+		if (pw != NULL && (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 ||
+		                      setuid(pw->pw_uid) != 0 || geteuid() == 0)) {
+			perror("dropping privileges");
+			_exit(2);
+		}
+		fb_err_clear(&err);
+		if (fb_store_open(&c, &st, &err) == FB_ERR_IO && st == NULL &&
+		    strstr(err.msg, path) != NULL && strstr(err.msg, reason) != NULL)
+			_exit(0);
+		fprintf(stderr, "expected '%s' opening %s, got: %s\n", reason, path, err.msg);
+		_exit(1);
+	}
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return 1;
+	return WEXITSTATUS(status);
+}
+
 static void
 test_open_bad_paths(void)
 {
@@ -248,7 +298,10 @@ test_open_bad_paths(void)
 
 	/* Only the last directory component is created. */
 	expect_open_fail(dir, "missing/deeper/fedbroker.db", "No such file or directory");
-	CU_ASSERT_FALSE(file_exists(dir) && access("missing", F_OK) == 0);
+	f = fb_xasprintf("%s/missing", dir);
+	CU_ASSERT_TRUE(file_exists(dir));
+	CU_ASSERT_FALSE(file_exists(f));
+	free(f);
 	/* A regular file where the directory should be. */
 	f = fb_test_write_file(dir, "plain", "x\n");
 	expect_open_fail(dir, "plain/fedbroker.db", "Not a directory");
@@ -257,11 +310,10 @@ test_open_bad_paths(void)
 	CU_ASSERT_EQUAL(mkdir(ro, 0700), 0);
 	expect_open_fail(dir, "adir", "Is a directory");
 	free(ro);
-	/* An unwritable directory (root ignores modes, so only as a normal user). */
+	/* An unwritable directory: as root, the check runs as nobody (root ignores modes). */
 	ro = fb_xasprintf("%s/ro", dir);
 	CU_ASSERT_EQUAL(mkdir(ro, 0500), 0);
-	if (geteuid() != 0)
-		expect_open_fail(dir, "ro/fedbroker.db", "Permission denied");
+	CU_ASSERT_EQUAL(open_fail_unprivileged(dir, ro, "ro/fedbroker.db", "Permission denied"), 0);
 	chmod(ro, 0700);
 	free(ro);
 	free(f);
