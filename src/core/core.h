@@ -227,7 +227,18 @@ void fb_time_format(int64_t t, int ms, char *out, size_t outlen);
 enum fb_status fb_duration_parse(const char *s, int64_t *out, struct fb_err *err);
 /* Levenshtein distance, capped at 255; for "did you mean" suggestions. */
 int fb_str_distance(const char *a, const char *b);
-/* 1 when s is valid UTF-8 of n bytes without NUL. */
+/*
+ * UTF-8 (RFC 3629). fb_utf8_valid: 1 when the n bytes at s are UTF-8 without
+ * overlong forms, surrogates or values past U+10FFFF (NUL bytes allowed);
+ * fb_utf8_check: the same, and no NUL byte.
+ */
+int fb_utf8_valid(const char *s, size_t n);
 int fb_utf8_check(const char *s, size_t n);
+/* Code points in n bytes of valid UTF-8 (the bytes that do not continue a sequence). */
+size_t fb_utf8_len(const char *s, size_t n);
+/* Byte offset of code point i in n bytes of valid UTF-8; n when i is at or past the end. */
+size_t fb_utf8_offset(const char *s, size_t n, size_t i);
+/* Writes cp (at most U+10FFFF, not a surrogate) to out as 1 to 4 bytes; returns how many. */
+size_t fb_utf8_encode(uint32_t cp, char *out);
 
 #endif

@@ -110,45 +110,113 @@ fb_str_distance(const char *a, const char *b)
 	return row[lb] > 255 ? 255 : row[lb];
 }
 
+/*
+ * The one UTF-8 reader and writer (conf, http, saml, local and the mapping
+ * language all use these). Runs of eight ASCII bytes are skipped in one step.
+ */
 int
-fb_utf8_check(const char *s, size_t n)
+fb_utf8_valid(const char *s, size_t n)
 {
-	const unsigned char *p = (const unsigned char *)s, *end = p + n;
+	size_t i = 0;
 
-	while (p < end) {
-		unsigned c = *p;
+	while (i < n) {
+		uint64_t w;
+		unsigned char ch;
 		size_t len;
-		unsigned cp;
+		uint32_t cp;
 
-		if (c == 0)
-			return 0;
-		if (c < 0x80) {
-			p++;
+		if (i + 8 <= n) {
+			memcpy(&w, s + i, 8);
+			if ((w & 0x8080808080808080ull) == 0) {
+				i += 8;
+				continue;
+			}
+		}
+		ch = (unsigned char)s[i];
+		if (ch < 0x80) {
+			i++;
 			continue;
-		} else if ((c & 0xe0) == 0xc0) {
+		}
+		if ((ch & 0xe0) == 0xc0) {
 			len = 2;
-			cp = c & 0x1f;
-		} else if ((c & 0xf0) == 0xe0) {
+			cp = ch & 0x1f;
+		} else if ((ch & 0xf0) == 0xe0) {
 			len = 3;
-			cp = c & 0x0f;
-		} else if ((c & 0xf8) == 0xf0) {
+			cp = ch & 0x0f;
+		} else if ((ch & 0xf8) == 0xf0) {
 			len = 4;
-			cp = c & 0x07;
+			cp = ch & 0x07;
 		} else {
 			return 0;
 		}
-		if ((size_t)(end - p) < len)
+		if (len > n - i)
 			return 0;
-		for (size_t i = 1; i < len; i++) {
-			if ((p[i] & 0xc0) != 0x80)
+		for (size_t k = 1; k < len; k++) {
+			if (((unsigned char)s[i + k] & 0xc0) != 0x80)
 				return 0;
-			cp = (cp << 6) | (p[i] & 0x3f);
+			cp = (cp << 6) | ((unsigned char)s[i + k] & 0x3f);
 		}
 		/* Reject overlong forms, surrogates and values past U+10FFFF. */
 		if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
 		    (len == 4 && cp < 0x10000) || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
 			return 0;
-		p += len;
+		i += len;
 	}
 	return 1;
+}
+
+int
+fb_utf8_check(const char *s, size_t n)
+{
+	return memchr(s, '\0', n) == NULL && fb_utf8_valid(s, n);
+}
+
+size_t
+fb_utf8_len(const char *s, size_t n)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (((unsigned char)s[i] & 0xc0) != 0x80)
+			k++;
+	return k;
+}
+
+size_t
+fb_utf8_offset(const char *s, size_t n, size_t i)
+{
+	size_t b = 0;
+
+	while (b < n && i > 0) {
+		b++;
+		while (b < n && ((unsigned char)s[b] & 0xc0) == 0x80)
+			b++;
+		i--;
+	}
+	return b;
+}
+
+size_t
+fb_utf8_encode(uint32_t cp, char *out)
+{
+	if (cp < 0x80) {
+		out[0] = (char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		out[0] = (char)(0xc0 | (cp >> 6));
+		out[1] = (char)(0x80 | (cp & 0x3f));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		out[0] = (char)(0xe0 | (cp >> 12));
+		out[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		out[2] = (char)(0x80 | (cp & 0x3f));
+		return 3;
+	}
+	out[0] = (char)(0xf0 | (cp >> 18));
+	out[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+	out[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+	out[3] = (char)(0x80 | (cp & 0x3f));
+	return 4;
 }

@@ -16,18 +16,6 @@
 #define SALT_BYTES 16
 #define TAG_BYTES 32
 
-/* Code points in n bytes of valid UTF-8: the bytes that do not continue a sequence. */
-static size_t
-utf8_chars(const char *s, size_t n)
-{
-	size_t count = 0;
-
-	for (size_t i = 0; i < n; i++)
-		if (((unsigned char)s[i] & 0xC0) != 0x80)
-			count++;
-	return count;
-}
-
 enum fb_status
 fb_local_password_check(const char *password, struct fb_err *err)
 {
@@ -45,11 +33,11 @@ fb_local_password_check(const char *password, struct fb_err *err)
 		if ((unsigned char)password[i] < 0x20 || password[i] == 0x7f)
 			return fb_err_set(err, FB_ERR_INVALID,
 			    "the password contains a control character (a pasted line break?)");
-	if (utf8_chars(password, n) < FB_LOCAL_PASSWORD_MIN)
+	if (fb_utf8_len(password, n) < FB_LOCAL_PASSWORD_MIN)
 		return fb_err_set(err, FB_ERR_INVALID,
 		    "the password is too weak: it has %zu characters; use at least %d (a "
 		    "passphrase of several words is easy to remember)",
-		    utf8_chars(password, n), FB_LOCAL_PASSWORD_MIN);
+		    fb_utf8_len(password, n), FB_LOCAL_PASSWORD_MIN);
 	return FB_OK;
 }
 

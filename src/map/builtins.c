@@ -700,7 +700,7 @@ fb_map_call_builtin(struct ctx *c, const struct node *n, struct val *args, int n
 		case VT_STR:
 			if (fb_map_charge_bytes(c, args[0].n) != 0)
 				return -1;
-			*out = fb_map_int((int64_t)fb_map_utf8_len(args[0].u.s, args[0].n));
+			*out = fb_map_int((int64_t)fb_utf8_len(args[0].u.s, args[0].n));
 			return 0;
 		case VT_LIST:
 		case VT_TUPLE:
@@ -1234,7 +1234,7 @@ find(struct ctx *c, struct val s, struct val sub, int64_t *out)
 	if (need_str(c, sub, "the substring") != 0 || fb_map_charge_bytes(c, s.n) != 0)
 		return -1;
 	hit = sub.n == 0 ? s.u.s : memmem(s.u.s, s.n, sub.u.s, sub.n);
-	*out = hit == NULL ? -1 : (int64_t)fb_map_utf8_len(s.u.s, (size_t)(hit - s.u.s));
+	*out = hit == NULL ? -1 : (int64_t)fb_utf8_len(s.u.s, (size_t)(hit - s.u.s));
 	return 0;
 }
 
@@ -1490,7 +1490,7 @@ str_method(struct ctx *c, const struct node *n, struct val s, struct val *args, 
 		if (need_str(c, args[0], "the substring") != 0 || fb_map_charge_bytes(c, s.n) != 0)
 			return -1;
 		if (args[0].n == 0) {
-			*out = fb_map_int((int64_t)fb_map_utf8_len(s.u.s, s.n) + 1);
+			*out = fb_map_int((int64_t)fb_utf8_len(s.u.s, s.n) + 1);
 			return 0;
 		}
 		for (const char *p = s.u.s, *hit;

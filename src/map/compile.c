@@ -19,18 +19,6 @@ static const struct {
     {"dict", VT_DICT},
 };
 
-static const char *const attr_names[A_COUNT] = {
-    "username",
-    "name",
-    "email",
-    "uid",
-    "is_active",
-    "attributes",
-    "groups",
-    "type",
-    "upstream",
-};
-
 struct ent {
 	const char *name;
 	int slot;
@@ -68,7 +56,7 @@ static int
 find_attr(const char *name)
 {
 	for (int i = 0; i < A_COUNT; i++)
-		if (strcmp(attr_names[i], name) == 0)
+		if (strcmp(fb_map_attr_names[i], name) == 0)
 			return i;
 	return -1;
 }

@@ -719,7 +719,7 @@ getitem(struct ctx *c, struct val a, struct val k, struct val *out)
 		if (fb_map_charge_bytes(c, a.n) != 0)
 			return -1;
 		len = fb_map_is_ascii(a.u.s, a.n) ? (int64_t)a.n
-		                                  : (int64_t)fb_map_utf8_len(a.u.s, a.n);
+		                                  : (int64_t)fb_utf8_len(a.u.s, a.n);
 		if (i < 0)
 			i += len;
 		if (i < 0 || i >= len)
@@ -730,8 +730,8 @@ getitem(struct ctx *c, struct val a, struct val k, struct val *out)
 			*out = fb_map_str(a.u.s + i, 1);
 			return 0;
 		}
-		b = fb_map_utf8_offset(a.u.s, a.n, (size_t)i);
-		e = fb_map_utf8_offset(a.u.s, a.n, (size_t)i + 1);
+		b = fb_utf8_offset(a.u.s, a.n, (size_t)i);
+		e = fb_utf8_offset(a.u.s, a.n, (size_t)i + 1);
 		*out = fb_map_str(a.u.s + b, e - b);
 		return 0;
 	}
@@ -850,7 +850,7 @@ slice(struct ctx *c, struct val a, const struct val *parts, struct val *out)
 		if (fb_map_charge_bytes(c, a.n) != 0)
 			return -1;
 		len = fb_map_is_ascii(a.u.s, a.n) ? (int64_t)a.n
-		                                  : (int64_t)fb_map_utf8_len(a.u.s, a.n);
+		                                  : (int64_t)fb_utf8_len(a.u.s, a.n);
 	} else {
 		len = a.u.l->len;
 	}
@@ -866,10 +866,10 @@ slice(struct ctx *c, struct val a, const struct val *parts, struct val *out)
 		if (step == 1) {
 			size_t bs = len == (int64_t)a.n
 			                ? (size_t)start
-			                : fb_map_utf8_offset(a.u.s, a.n, (size_t)start);
+			                : fb_utf8_offset(a.u.s, a.n, (size_t)start);
 			size_t be = len == (int64_t)a.n
 			                ? (size_t)(start + n)
-			                : fb_map_utf8_offset(a.u.s, a.n, (size_t)(start + n));
+			                : fb_utf8_offset(a.u.s, a.n, (size_t)(start + n));
 
 			*out = fb_map_str(a.u.s + bs, n > 0 ? be - bs : 0);
 			return 0;
@@ -877,10 +877,10 @@ slice(struct ctx *c, struct val a, const struct val *parts, struct val *out)
 		fb_map_sb_init(&b, c);
 		for (int64_t i = 0, k = start; i < n; i++, k += step) {
 			size_t bs = len == (int64_t)a.n ? (size_t)k
-			                                : fb_map_utf8_offset(a.u.s, a.n, (size_t)k);
+			                                : fb_utf8_offset(a.u.s, a.n, (size_t)k);
 			size_t be = len == (int64_t)a.n
 			                ? bs + 1
-			                : fb_map_utf8_offset(a.u.s, a.n, (size_t)k + 1);
+			                : fb_utf8_offset(a.u.s, a.n, (size_t)k + 1);
 
 			if (fb_map_sb_add(&b, a.u.s + bs, be - bs) != 0 || fb_map_charge(c, 1) != 0)
 				return -1;

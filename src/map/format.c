@@ -100,7 +100,7 @@ pad(struct ctx *c, const struct spec *sp, char defalign, const char *pre, size_t
     const char *body, size_t bodyn, struct val *out)
 {
 	struct sbuf b;
-	size_t len = fb_map_utf8_len(pre, pren) + fb_map_utf8_len(body, bodyn);
+	size_t len = fb_utf8_len(pre, pren) + fb_utf8_len(body, bodyn);
 	size_t fill = sp->width > 0 && (size_t)sp->width > len ? (size_t)sp->width - len : 0;
 	char align = sp->align != 0 ? sp->align : defalign;
 	size_t left = 0, right = 0;
@@ -277,21 +277,7 @@ format_int(struct ctx *c, int64_t v, const struct spec *sp, const char *tname, s
 
 		if (v < 0 || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
 			return fb_map_rt_error(c, FB_MAP_EVALUE, "%%c arg not in range(0x110000)");
-		if (cp < 0x80) {
-			ch[k++] = (char)cp;
-		} else if (cp < 0x800) {
-			ch[k++] = (char)(0xc0 | (cp >> 6));
-			ch[k++] = (char)(0x80 | (cp & 0x3f));
-		} else if (cp < 0x10000) {
-			ch[k++] = (char)(0xe0 | (cp >> 12));
-			ch[k++] = (char)(0x80 | ((cp >> 6) & 0x3f));
-			ch[k++] = (char)(0x80 | (cp & 0x3f));
-		} else {
-			ch[k++] = (char)(0xf0 | (cp >> 18));
-			ch[k++] = (char)(0x80 | ((cp >> 12) & 0x3f));
-			ch[k++] = (char)(0x80 | ((cp >> 6) & 0x3f));
-			ch[k++] = (char)(0x80 | (cp & 0x3f));
-		}
+		k = fb_utf8_encode((uint32_t)cp, ch);
 		{
 			char *s = fb_map_str_alloc(c, k);
 
@@ -383,7 +369,7 @@ fb_map_format(struct ctx *c, struct val v, const char *s, size_t n, struct val *
 			return fb_map_rt_error(c, FB_MAP_EVALUE, "cannot specify '%c' with 's'",
 			    sp.group);
 		if (sp.prec >= 0)
-			len = fb_map_utf8_offset(v.u.s, v.n, (size_t)sp.prec);
+			len = fb_utf8_offset(v.u.s, v.n, (size_t)sp.prec);
 		return pad(c, &sp, '<', "", 0, v.u.s, len, out);
 	}
 	case VT_BOOL:

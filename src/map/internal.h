@@ -239,6 +239,8 @@ enum attr {
 	A_UPSTREAM,
 	A_COUNT,
 };
+/* The name of each attribute as rules write it (user.email) and as JSON holds it. */
+extern const char *const fb_map_attr_names[A_COUNT];
 
 /* user, a group, request: a view of borrowed JSON whose fields are converted when first read. */
 struct obj {
@@ -531,12 +533,8 @@ int fb_map_format(struct ctx *c, struct val v, const char *spec, size_t slen, st
 /* Python's repr(float) into out (>= 32 bytes). */
 void fb_map_float_repr(double f, char *out, size_t outlen);
 
-/* UTF-8: characters in n bytes; byte offset of character i. */
-size_t fb_map_utf8_len(const char *s, size_t n);
+/* 1 when the n bytes at s are ASCII (UTF-8 itself is core's fb_utf8_*). */
 int fb_map_is_ascii(const char *s, size_t n);
-/* 1 when n bytes at s are UTF-8 (NUL allowed). */
-int fb_map_utf8_valid(const char *s, size_t n);
-size_t fb_map_utf8_offset(const char *s, size_t n, size_t i);
 
 /* eval.c */
 int fb_map_eval(struct ctx *c, const struct node *n, struct val *out);

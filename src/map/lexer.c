@@ -219,31 +219,6 @@ hexval(int ch)
 	return -1;
 }
 
-static size_t
-put_utf8(char *o, unsigned long cp)
-{
-	if (cp < 0x80) {
-		o[0] = (char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		o[0] = (char)(0xc0 | (cp >> 6));
-		o[1] = (char)(0x80 | (cp & 0x3f));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		o[0] = (char)(0xe0 | (cp >> 12));
-		o[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		o[2] = (char)(0x80 | (cp & 0x3f));
-		return 3;
-	}
-	o[0] = (char)(0xf0 | (cp >> 18));
-	o[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-	o[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-	o[3] = (char)(0x80 | (cp & 0x3f));
-	return 4;
-}
-
 char *
 fb_map_lex_unescape(struct lexer *lx, const char *p, size_t n, int line, int col, size_t *outlen)
 {
@@ -315,7 +290,7 @@ fb_map_lex_unescape(struct lexer *lx, const char *p, size_t n, int line, int col
 			cp = (unsigned long)(ch - '0');
 			for (int i = 0; i < 2 && p < end && *p >= '0' && *p <= '7'; i++, p++, col++)
 				cp = cp * 8 + (unsigned long)(*p - '0');
-			k += put_utf8(o + k, cp);
+			k += fb_utf8_encode((uint32_t)cp, o + k);
 			break;
 		case 'x':
 		case 'u':
@@ -336,7 +311,7 @@ fb_map_lex_unescape(struct lexer *lx, const char *p, size_t n, int line, int col
 			if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
 				fb_map_cerror(lx->e, FB_MAP_ESYNTAX, line, col - digits - 2,
 				    "invalid code point U+%04lX in string", cp);
-			k += put_utf8(o + k, cp);
+			k += fb_utf8_encode((uint32_t)cp, o + k);
 			break;
 		case 'N':
 			fb_map_cerror(lx->e, FB_MAP_ESYNTAX, line, col - 2,

@@ -448,7 +448,7 @@ fb_map_dict_set(struct ctx *c, struct dict *d, const char *k, size_t klen, struc
 
 /* ---- the exposed objects ------------------------------------------------------ */
 
-static const char *const attr_names[A_COUNT] = {
+const char *const fb_map_attr_names[A_COUNT] = {
     "username",
     "name",
     "email",
@@ -513,7 +513,7 @@ fb_map_obj_field(struct ctx *c, struct val ov, enum attr a, struct val *out)
 
 	if (slot < 0)
 		return fb_map_rt_error(c, FB_MAP_EATTRIBUTE, "'%s' object has no attribute '%s'",
-		    fb_map_type_name(ov), (unsigned)a < A_COUNT ? attr_names[a] : "?");
+		    fb_map_type_name(ov), (unsigned)a < A_COUNT ? fb_map_attr_names[a] : "?");
 	if (o->f[slot].t != VT_UNBOUND) {
 		*out = o->f[slot];
 		return 0;
@@ -544,7 +544,7 @@ fb_map_obj_field(struct ctx *c, struct val ov, enum attr a, struct val *out)
 			return 0;
 		}
 	} else {
-		j = json_is_object(j) ? json_object_get(j, attr_names[a]) : NULL;
+		j = json_is_object(j) ? json_object_get(j, fb_map_attr_names[a]) : NULL;
 	}
 	if (a == A_GROUPS) {
 		struct list *l;
@@ -759,7 +759,7 @@ to_json(struct ctx *c, struct val v, json_t **out, int depth)
 		 * operations that cut only at character boundaries); this fast
 		 * check keeps that promise to jansson without its slower one.
 		 */
-		if (!fb_map_utf8_valid(v.u.s, v.n))
+		if (!fb_utf8_valid(v.u.s, v.n))
 			return fb_map_rt_error(c, FB_MAP_EVALUE,
 			    "the result has a string that is not UTF-8");
 		*out = json_stringn_nocheck(v.u.s, v.n);
@@ -823,7 +823,7 @@ to_json(struct ctx *c, struct val v, json_t **out, int depth)
 				json_decref(r);
 				return -1;
 			}
-			json_object_set_new(r, attr_names[fields[kind][i]], x);
+			json_object_set_new(r, fb_map_attr_names[fields[kind][i]], x);
 		}
 		*out = r;
 		return 0;
@@ -1093,88 +1093,12 @@ fb_map_compare(struct ctx *c, struct val a, struct val b, const char *op)
 /* ---- UTF-8 ---------------------------------------------------------------------- */
 
 int
-fb_map_utf8_valid(const char *s, size_t n)
-{
-	size_t i = 0;
-
-	while (i < n) {
-		uint64_t w;
-		unsigned char ch;
-		size_t len;
-		uint32_t cp;
-
-		if (i + 8 <= n) {
-			memcpy(&w, s + i, 8);
-			if ((w & 0x8080808080808080ull) == 0) {
-				i += 8;
-				continue;
-			}
-		}
-		ch = (unsigned char)s[i];
-		if (ch < 0x80) {
-			i++;
-			continue;
-		}
-		if ((ch & 0xe0) == 0xc0) {
-			len = 2;
-			cp = ch & 0x1f;
-		} else if ((ch & 0xf0) == 0xe0) {
-			len = 3;
-			cp = ch & 0x0f;
-		} else if ((ch & 0xf8) == 0xf0) {
-			len = 4;
-			cp = ch & 0x07;
-		} else {
-			return 0;
-		}
-		if (i + len > n)
-			return 0;
-		for (size_t k = 1; k < len; k++) {
-			if (((unsigned char)s[i + k] & 0xc0) != 0x80)
-				return 0;
-			cp = (cp << 6) | ((unsigned char)s[i + k] & 0x3f);
-		}
-		/* overlong forms, surrogates, beyond U+10FFFF */
-		if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
-		    (len == 4 && cp < 0x10000) || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-			return 0;
-		i += len;
-	}
-	return 1;
-}
-
-int
 fb_map_is_ascii(const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)s[i] >= 0x80)
 			return 0;
 	return 1;
-}
-
-size_t
-fb_map_utf8_len(const char *s, size_t n)
-{
-	size_t k = 0;
-
-	for (size_t i = 0; i < n; i++)
-		if (((unsigned char)s[i] & 0xc0) != 0x80)
-			k++;
-	return k;
-}
-
-size_t
-fb_map_utf8_offset(const char *s, size_t n, size_t i)
-{
-	size_t b = 0;
-
-	while (b < n && i > 0) {
-		b++;
-		while (b < n && ((unsigned char)s[b] & 0xc0) == 0x80)
-			b++;
-		i--;
-	}
-	return b;
 }
 
 /* ---- building strings -------------------------------------------------------------- */

@@ -276,6 +276,52 @@ test_text(void)
 	CU_ASSERT_EQUAL(fb_utf8_check("\xf0\x9f\x98\x80", 4), 1);
 }
 
+/*
+ * The UTF-8 helpers every module shares (conf, http, saml, local passwords
+ * and the mapping language used copies of their own).
+ */
+static void
+test_utf8(void)
+{
+	/* 8-byte ASCII runs are skipped in one step: a bad byte after one is still seen. */
+	static const char long_bad[] = "abcdefgh12345678\xc0\xaf";
+	static const char long_ok[] = "abcdefgh12345678h\xc3\xa9llo w\xc3\xb6rld \xe2\x82\xac";
+	char out[4];
+	uint32_t cps[] = {0x41, 0xe9, 0x20ac, 0x1f600, 0x7f, 0x80, 0x7ff, 0x800, 0xffff, 0x10000,
+	    0x10ffff};
+
+	CU_ASSERT_EQUAL(fb_utf8_valid("a\0b", 3), 1); /* NUL allowed (rule strings hold it) */
+	CU_ASSERT_EQUAL(fb_utf8_check("a\0b", 3), 0);
+	CU_ASSERT_EQUAL(fb_utf8_valid(long_bad, sizeof(long_bad) - 1), 0);
+	CU_ASSERT_EQUAL(fb_utf8_valid(long_ok, sizeof(long_ok) - 1), 1);
+	CU_ASSERT_EQUAL(fb_utf8_check(long_ok, sizeof(long_ok) - 1), 1);
+	CU_ASSERT_EQUAL(fb_utf8_valid("\xf4\x90\x80\x80", 4), 0); /* past U+10FFFF */
+	CU_ASSERT_EQUAL(fb_utf8_valid("\xe0\x80\xaf", 3), 0);      /* overlong */
+	CU_ASSERT_EQUAL(fb_utf8_valid("\xff", 1), 0);
+	CU_ASSERT_EQUAL(fb_utf8_valid("", 0), 1);
+	/* Code points, and the byte offset of each. */
+	CU_ASSERT_EQUAL(fb_utf8_len("h\xc3\xa9llo", 6), 5);
+	CU_ASSERT_EQUAL(fb_utf8_len("\xf0\x9f\x98\x80x", 5), 2);
+	CU_ASSERT_EQUAL(fb_utf8_len("", 0), 0);
+	CU_ASSERT_EQUAL(fb_utf8_offset("h\xc3\xa9llo", 6, 0), 0);
+	CU_ASSERT_EQUAL(fb_utf8_offset("h\xc3\xa9llo", 6, 1), 1);
+	CU_ASSERT_EQUAL(fb_utf8_offset("h\xc3\xa9llo", 6, 2), 3);
+	CU_ASSERT_EQUAL(fb_utf8_offset("h\xc3\xa9llo", 6, 5), 6);
+	CU_ASSERT_EQUAL(fb_utf8_offset("h\xc3\xa9llo", 6, 99), 6);
+	/* Encoding: each edge of each length, read back by the checker. */
+	for (size_t i = 0; i < sizeof(cps) / sizeof(cps[0]); i++) {
+		size_t n = fb_utf8_encode(cps[i], out);
+
+		CU_ASSERT_EQUAL(n, cps[i] < 0x80 ? 1u : cps[i] < 0x800 ? 2u : cps[i] < 0x10000 ? 3u : 4u);
+		CU_ASSERT_EQUAL(fb_utf8_valid(out, n), 1);
+		CU_ASSERT_EQUAL(fb_utf8_len(out, n), 1);
+	}
+	CU_ASSERT_EQUAL(fb_utf8_encode(0x20ac, out), 3);
+	CU_ASSERT_EQUAL(memcmp(out, "\xe2\x82\xac", 3), 0);
+	CU_ASSERT_EQUAL(fb_utf8_encode(0x1f600, out), 4);
+	CU_ASSERT_EQUAL(memcmp(out, "\xf0\x9f\x98\x80", 4), 0);
+}
+
 /* HTML and XML escaping (pages, the SAML POST form, metadata). */
 static void
 test_buf_escaped(void)
@@ -315,7 +361,8 @@ fb_test_core_register(void)
 	    CU_add_test(s, "random tokens and hex", test_rand) == NULL ||
 	    CU_add_test(s, "durations", test_duration) == NULL ||
 	    CU_add_test(s, "time", test_time_format) == NULL ||
-	    CU_add_test(s, "text helpers", test_text) == NULL)
+	    CU_add_test(s, "text helpers", test_text) == NULL ||
+	    CU_add_test(s, "UTF-8", test_utf8) == NULL)
 		return -1;
 	return 0;
 }

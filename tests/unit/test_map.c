@@ -830,6 +830,56 @@ test_attribute_errors(void)
 	    "ERR t:1:23: attribute error: 'group' object has no attribute 'email'");
 }
 
+/*
+ * One table names the attributes for the compiler (user.email in a rule) and
+ * for the evaluator (the JSON field read, and written back): every attribute
+ * of every object reads the JSON field of that name.
+ */
+static void
+test_attr_names(void)
+{
+	static const struct {
+		int vt;
+		const char *expr;
+		const char *key; /* JSON pointer-ish: "user", "group", "request" */
+	} objs[] = {
+	    {VT_USER, "user", "user"},
+	    {VT_GROUP, "user.groups[1]", "group"},
+	    {VT_REQUEST, "request", "request"},
+	};
+
+	for (int a = 0; a < A_COUNT; a++) {
+		int found = 0;
+
+		CU_ASSERT_PTR_NOT_NULL_FATAL(fb_map_attr_names[a]);
+		for (int b = 0; b < a; b++)
+			CU_ASSERT(strcmp(fb_map_attr_names[a], fb_map_attr_names[b]) != 0);
+		for (size_t o = 0; o < sizeof(objs) / sizeof(objs[0]); o++) {
+			const json_t *from = o == 0 ? user_json
+			                   : o == 1 ? json_array_get(json_object_get(user_json, "groups"), 1)
+			                            : request_json;
+			char *src, *got, *want;
+
+			if (fb_map_obj_slot(objs[o].vt, (enum attr)a) < 0)
+				continue;
+			found = 1;
+			src = fb_xasprintf("return %s.%s", objs[o].expr, fb_map_attr_names[a]);
+			got = run(src);
+			want = json_dumps(json_object_get(from, fb_map_attr_names[a]),
+			    JSON_COMPACT | JSON_ENCODE_ANY);
+			CU_ASSERT_PTR_NOT_NULL_FATAL(want);
+			if (strcmp(got, want) != 0)
+				fprintf(stderr, "\n%s (%s): got %s, want %s\n", src, objs[o].key, got,
+				    want);
+			CU_ASSERT_STRING_EQUAL(got, want);
+			free(want);
+			free(got);
+			free(src);
+		}
+		CU_ASSERT(found); /* each attribute belongs to some object */
+	}
+}
+
 static void
 test_type_errors(void)
 {
@@ -1523,6 +1573,7 @@ fb_test_map_register(void)
 	    CU_add_test(s, "syntax errors", test_syntax_errors) == NULL ||
 	    CU_add_test(s, "name errors", test_name_errors) == NULL ||
 	    CU_add_test(s, "attribute errors", test_attribute_errors) == NULL ||
+	    CU_add_test(s, "attribute names", test_attr_names) == NULL ||
 	    CU_add_test(s, "type errors", test_type_errors) == NULL ||
 	    CU_add_test(s, "value errors", test_value_errors) == NULL ||
 	    CU_add_test(s, "index, key, zero division errors", test_lookup_errors) == NULL ||
