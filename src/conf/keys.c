@@ -1083,8 +1083,10 @@ v_cookie_name(struct fb_conf_ctx *ctx, const struct fb_conf_place *pl, const cha
 	return fb_xstrdup(v);
 }
 
+/* A short name (key ids, group names): 1 to 64 letters, digits, '.', '_' or '-'. */
 static char *
-v_key_id(struct fb_conf_ctx *ctx, const struct fb_conf_place *pl, const char *path, const char *v)
+short_name(struct fb_conf_ctx *ctx, const struct fb_conf_place *pl, const char *path,
+    const char *v, const char *what)
 {
 	size_t len = strlen(v);
 
@@ -1092,26 +1094,23 @@ v_key_id(struct fb_conf_ctx *ctx, const struct fb_conf_place *pl, const char *pa
 	    strspn(v, "-_.0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 	              "abcdefghijklmnopqrstuvwxyz") != len) {
 		fb_conf_problem(ctx, pl, path, 1,
-		    "'%s' is not a key id: use 1 to 64 letters, digits, '.', '_' or '-'", v);
+		    "'%s' is not a %s: use 1 to 64 letters, digits, '.', '_' or '-'", v, what);
 		return NULL;
 	}
 	return fb_xstrdup(v);
 }
 
 static char *
+v_key_id(struct fb_conf_ctx *ctx, const struct fb_conf_place *pl, const char *path, const char *v)
+{
+	return short_name(ctx, pl, path, v, "key id");
+}
+
+static char *
 v_group_name(struct fb_conf_ctx *ctx, const struct fb_conf_place *pl, const char *path,
     const char *v)
 {
-	size_t len = strlen(v);
-
-	if (len == 0 || len > 64 ||
-	    strspn(v, "-_.0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	              "abcdefghijklmnopqrstuvwxyz") != len) {
-		fb_conf_problem(ctx, pl, path, 1,
-		    "'%s' is not a group name: use 1 to 64 letters, digits, '.', '_' or '-'", v);
-		return NULL;
-	}
-	return fb_xstrdup(v);
+	return short_name(ctx, pl, path, v, "group name");
 }
 
 /* 1 when s holds a byte below 0x20 or DEL (CR, LF, tab, ...). */

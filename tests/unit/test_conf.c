@@ -859,6 +859,60 @@ expect_ok(const char *text, size_t nwarn, const char *line)
 	return conf;
 }
 
+/*
+ * Key ids and group names follow one rule (conf/keys.c short_name): 1 to 64
+ * letters, digits, '.', '_' or '-'. The same edges hold for both.
+ */
+static void
+test_short_names(void)
+{
+	static const char *const ok64 =
+	    "a23456789012345678901234567890123456789012345678901234567890.-_4";
+	static const char *const long65 =
+	    "a2345678901234567890123456789012345678901234567890123456789012345";
+	struct fb_conf *c;
+	char *y, *line;
+
+	CU_ASSERT_EQUAL_FATAL(strlen(ok64), 64);
+	CU_ASSERT_EQUAL_FATAL(strlen(long65), 65);
+	y = fb_xasprintf("groups:\n  - name: %s\n", ok64);
+	c = expect_ok(y, 0, NULL);
+	CU_ASSERT_PTR_NOT_NULL(c);
+	if (c != NULL)
+		CU_ASSERT_STRING_EQUAL(c->groups[0].name, ok64);
+	fb_conf_free(c);
+	free(y);
+	y = fb_xasprintf("groups:\n  - name: %s\n", long65);
+	line = fb_xasprintf("t.yaml:2:11: groups[0].name: '%s' is not a group name: use 1 to 64 "
+	                    "letters, digits, '.', '_' or '-'", long65);
+	expect_error(y, line, 1);
+	free(line);
+	free(y);
+	y = fb_xasprintf("keys:\n  - id: %s\n    key: /dev/null\n    cert: /dev/null\n", long65);
+	line = fb_xasprintf("t.yaml:2:9: keys[0].id: '%s' is not a key id: use 1 to 64 letters, "
+	                    "digits, '.', '_' or '-'", long65);
+	expect_error(y, line, 3);
+	free(line);
+	free(y);
+	/* 64 characters are a key id: only the key and certificate are wrong. */
+	y = fb_xasprintf("keys:\n  - id: %s\n    key: /dev/null\n    cert: /dev/null\n", ok64);
+	{
+		struct fb_conf_report *rep = NULL;
+		struct fb_conf *conf = NULL;
+
+		CU_ASSERT_EQUAL(load(y, NULL, &conf, &rep), FB_ERR_CONFIG);
+		CU_ASSERT_FALSE(mentions(rep, "is not a key id"));
+		fb_conf_report_free(rep);
+		fb_conf_free(conf);
+	}
+	free(y);
+	/* The groups an SP lists are group names by the same rule. */
+	expect_error("saml:\n  service_providers:\n    - name: sp\n      groups: [\"a b\"]\n",
+	    "t.yaml:4:16: saml.service_providers[0].groups[0]: 'a b' is not a group name: use 1 to 64 "
+	    "letters, digits, '.', '_' or '-'",
+	    3);
+}
+
 static void
 test_groups(void)
 {
@@ -1293,6 +1347,7 @@ fb_test_conf_register(void)
 	    CU_add_test(s, "files and paths", test_files) == NULL ||
 	    CU_add_test(s, "plain scalars", test_scalars) == NULL ||
 	    CU_add_test(s, "groups", test_groups) == NULL ||
+	    CU_add_test(s, "key ids and group names", test_short_names) == NULL ||
 	    CU_add_test(s, "local accounts", test_local) == NULL ||
 	    CU_add_test(s, "smtp", test_smtp) == NULL ||
 	    CU_add_test(s, "branding", test_branding) == NULL ||
