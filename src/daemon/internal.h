@@ -3,7 +3,10 @@
 #ifndef FB_DAEMON_INTERNAL_H
 #define FB_DAEMON_INTERNAL_H
 
+#include <signal.h>
 #include <stddef.h>
+
+#include <event2/event.h>
 
 #include "core/core.h"
 #include "conf/conf.h"
@@ -51,5 +54,26 @@ int fb_daemon_worker_main(const struct fb_daemon_runtime *rt, int slot, const in
     size_t nfds, struct fb_http_metrics *metrics);
 /* The jobs process: purges expired store entries until SIGTERM. Exit status. */
 int fb_daemon_jobs_main(const struct fb_daemon_runtime *rt);
+
+/*
+ * The signals of a process the master forks (a worker, the jobs process).
+ * Members are private; zero the struct before _init.
+ */
+struct fb_daemon_signals {
+	struct event *term, *intr;
+	sigset_t set;
+};
+/*
+ * On base, SIGTERM and SIGINT call stop(sig, what, arg); SIGHUP is ignored;
+ * then SIGTERM, SIGINT, SIGHUP and SIGCHLD, which the master blocks and
+ * children inherit blocked, are unblocked. FB_ERR_INTERNAL when libevent
+ * cannot watch them (err filled, nothing left to clean up).
+ */
+enum fb_status fb_daemon_signals_init(struct fb_daemon_signals *s, struct event_base *base,
+    void (*stop)(evutil_socket_t, short, void *), void *arg, struct fb_err *err);
+/* After the loop ends: blocks them again, so a repeated SIGTERM cannot kill the teardown. */
+void fb_daemon_signals_block(struct fb_daemon_signals *s);
+/* Frees the events (restoring the default actions); safe on a zeroed struct and twice. */
+void fb_daemon_signals_cleanup(struct fb_daemon_signals *s);
 
 #endif

@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* daemon/jobs.c: the jobs process: periodic housekeeping of the store. */
-#include <signal.h>
 #include <stdlib.h>
 
 #include <event2/event.h>
@@ -42,13 +41,12 @@ int
 fb_daemon_jobs_main(const struct fb_daemon_runtime *rt)
 {
 	struct jobs j = {0};
-	struct event *timer = NULL, *sigterm = NULL, *sigint = NULL;
+	struct event *timer = NULL;
+	struct fb_daemon_signals sig = {0};
 	struct timeval tv = {.tv_sec = FB_DAEMON_PURGE_INTERVAL};
 	struct fb_err err = {0};
-	sigset_t set;
 	int status = 1;
 
-	signal(SIGHUP, SIG_IGN);
 	fb_http_libevent_log_init();
 	if (fb_store_open(rt->conf, &j.store, &err) != FB_OK) {
 		fb_log_err(FB_LOG_ERROR, NULL, &err);
@@ -60,28 +58,19 @@ fb_daemon_jobs_main(const struct fb_daemon_runtime *rt)
 		goto out;
 	}
 	timer = event_new(j.base, -1, EV_PERSIST, purge, &j);
-	sigterm = evsignal_new(j.base, SIGTERM, stop, &j);
-	sigint = evsignal_new(j.base, SIGINT, stop, &j);
 	event_add(timer, &tv);
-	event_add(sigterm, NULL);
-	event_add(sigint, NULL);
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGCHLD);
-	sigprocmask(SIG_UNBLOCK, &set, NULL);
+	if (fb_daemon_signals_init(&sig, j.base, stop, &j, &err) != FB_OK) {
+		fb_log_err(FB_LOG_ERROR, NULL, &err);
+		goto out;
+	}
 	purge(-1, 0, &j);
 	event_base_dispatch(j.base);
-	sigprocmask(SIG_BLOCK, &set, NULL); /* as in worker.c: no kill during teardown */
+	fb_daemon_signals_block(&sig);
 	status = 0;
 out:
 	if (timer != NULL)
 		event_free(timer);
-	if (sigterm != NULL)
-		event_free(sigterm);
-	if (sigint != NULL)
-		event_free(sigint);
+	fb_daemon_signals_cleanup(&sig);
 	if (j.base != NULL)
 		event_base_free(j.base);
 	fb_store_close(j.store);

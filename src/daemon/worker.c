@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* daemon/worker.c: one worker process: its store handle, router and HTTP server. */
-#include <signal.h>
 #include <stdlib.h>
 
 #include <event2/event.h>
@@ -85,12 +84,10 @@ fb_daemon_worker_main(const struct fb_daemon_runtime *rt, int slot, const int *f
 	struct fb_http_env env = {.conf = rt->conf, .keyring = rt->keyring,
 	    .sealer = rt->sealer, .metrics = metrics};
 	struct fb_http_router *router = fb_http_router_new();
-	struct event *sigterm = NULL, *sigint = NULL;
+	struct fb_daemon_signals sig = {0};
 	struct fb_err err = {0};
-	sigset_t set;
 	int status = 1;
 
-	signal(SIGHUP, SIG_IGN); /* reloads are the master's business */
 	fb_http_libevent_log_init();
 	fb_log_audit_hook_set(fb_http_metrics_audit, metrics);
 	if (fb_store_open(rt->conf, &env.store, &err) != FB_OK ||
@@ -110,32 +107,18 @@ fb_daemon_worker_main(const struct fb_daemon_runtime *rt, int slot, const int *f
 		goto out;
 	}
 	w.shutdown_timer = evtimer_new(w.base, shutdown_timeout, &w);
-	sigterm = evsignal_new(w.base, SIGTERM, stop, &w);
-	sigint = evsignal_new(w.base, SIGINT, stop, &w);
-	event_add(sigterm, NULL);
-	event_add(sigint, NULL);
-	/* The master blocks these for sigtimedwait; the handlers are in place now. */
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGCHLD);
-	sigprocmask(SIG_UNBLOCK, &set, NULL);
+	if (fb_daemon_signals_init(&sig, w.base, stop, &w, &err) != FB_OK) {
+		fb_log_err(FB_LOG_ERROR, NULL, &err);
+		goto out;
+	}
 	fb_log(FB_LOG_DEBUG, "worker %d serving", slot);
 	event_base_dispatch(w.base);
-	/*
-	 * Drained. Freeing the signal events restores the default actions, and
-	 * the master may repeat SIGTERM at stop: block them so teardown ends
-	 * with exit 0, not a kill.
-	 */
-	sigprocmask(SIG_BLOCK, &set, NULL);
+	/* Drained: no kill during teardown. */
+	fb_daemon_signals_block(&sig);
 	status = 0;
 out:
 	fb_http_server_free(w.srv);
-	if (sigterm != NULL)
-		event_free(sigterm);
-	if (sigint != NULL)
-		event_free(sigint);
+	fb_daemon_signals_cleanup(&sig);
 	if (w.shutdown_timer != NULL)
 		event_free(w.shutdown_timer);
 	if (w.base != NULL)
