@@ -1,6 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
-# Fails on the functions docs/STYLE.md ("Banned functions") rules out:
+# Fails on the functions docs/STYLE.md ("Memory, strings and input") bans:
 # unbounded or truncating string functions and unchecked number parsing
 # anywhere, and allocation outside src/core/mem.c (malloc and friends, and
 # the functions that allocate behind the caller's back: strdup, strndup,
