@@ -884,6 +884,14 @@ test_short_names(void)
 	    "a23456789012345678901234567890123456789012345678901234567890.-_4";
 	static const char *const long65 =
 	    "a2345678901234567890123456789012345678901234567890123456789012345";
+	static const struct {
+		const char *before, *after, *where, *what;
+		size_t nerr;
+	} too_long[] = {
+	    {"groups:\n  - name: ", "\n", "t.yaml:2:11: groups[0].name", "group name", 1},
+	    {"keys:\n  - id: ", "\n    key: /dev/null\n    cert: /dev/null\n",
+	        "t.yaml:2:9: keys[0].id", "key id", 3},
+	};
 	struct fb_conf *c;
 	char *y, *line;
 
@@ -896,18 +904,15 @@ test_short_names(void)
 		CU_ASSERT_STRING_EQUAL(c->groups[0].name, ok64);
 	fb_conf_free(c);
 	free(y);
-	y = fb_xasprintf("groups:\n  - name: %s\n", long65);
-	line = fb_xasprintf("t.yaml:2:11: groups[0].name: '%s' is not a group name: use 1 to 64 "
-	                    "letters, digits, '.', '_' or '-'", long65);
-	expect_error(y, line, 1);
-	free(line);
-	free(y);
-	y = fb_xasprintf("keys:\n  - id: %s\n    key: /dev/null\n    cert: /dev/null\n", long65);
-	line = fb_xasprintf("t.yaml:2:9: keys[0].id: '%s' is not a key id: use 1 to 64 letters, "
-	                    "digits, '.', '_' or '-'", long65);
-	expect_error(y, line, 3);
-	free(line);
-	free(y);
+	/* 65 characters are too many for either. */
+	for (size_t i = 0; i < sizeof(too_long) / sizeof(too_long[0]); i++) {
+		y = fb_xasprintf("%s%s%s", too_long[i].before, long65, too_long[i].after);
+		line = fb_xasprintf("%s: '%s' is not a %s: use 1 to 64 letters, digits, '.', '_' or "
+		                    "'-'", too_long[i].where, long65, too_long[i].what);
+		expect_error(y, line, too_long[i].nerr);
+		free(line);
+		free(y);
+	}
 	/* 64 characters are a key id: only the key and certificate are wrong. */
 	y = fb_xasprintf("keys:\n  - id: %s\n    key: /dev/null\n    cert: /dev/null\n", ok64);
 	{
