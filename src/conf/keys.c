@@ -1085,8 +1085,8 @@ v_cookie_name(struct fb_conf_ctx *ctx, const struct fb_conf_place *pl, const cha
 
 /* A short name (key ids, group names): 1 to 64 letters, digits, '.', '_' or '-'. */
 static char *
-short_name(struct fb_conf_ctx *ctx, const struct fb_conf_place *pl, const char *path,
-    const char *v, const char *what)
+short_name(struct fb_conf_ctx *ctx, const struct fb_conf_place *pl, const char *path, const char *v,
+    const char *what)
 {
 	size_t len = strlen(v);
 

@@ -862,8 +862,9 @@ test_store_postgres_refused(void)
 	    "SQLite backend (write driver: sqlite, or leave store.driver out)";
 
 	setenv("FB_TEST_CONF_DSN", "postgresql://fb:pw-0123@db/fb", 1);
-	expect_error("log: {level: info}\nstore:\n  driver: postgres\n  dsn: env:FB_TEST_CONF_DSN\n",
-	    line, 1);
+	expect_error(
+	    "log: {level: info}\nstore:\n  driver: postgres\n  dsn: env:FB_TEST_CONF_DSN\n", line,
+	    1);
 	expect_error("log: {level: info}\nstore:\n  driver: postgres\n", line, 1);
 	expect_error("log: {level: info}\nstore:\n  driver: postgres\n  path: x.db\n", line, 1);
 	unsetenv("FB_TEST_CONF_DSN");
@@ -907,8 +908,8 @@ test_short_names(void)
 	/* 65 characters are too many for either. */
 	for (size_t i = 0; i < sizeof(too_long) / sizeof(too_long[0]); i++) {
 		y = fb_xasprintf("%s%s%s", too_long[i].before, long65, too_long[i].after);
-		line = fb_xasprintf("%s: '%s' is not a %s: use 1 to 64 letters, digits, '.', '_' or "
-		                    "'-'", too_long[i].where, long65, too_long[i].what);
+		line = fb_xasprintf("%s: '%s' is not a %s: %s", too_long[i].where, long65,
+		    too_long[i].what, "use 1 to 64 letters, digits, '.', '_' or '-'");
 		expect_error(y, line, too_long[i].nerr);
 		free(line);
 		free(y);
@@ -927,8 +928,8 @@ test_short_names(void)
 	free(y);
 	/* The groups an SP lists are group names by the same rule. */
 	expect_error("saml:\n  service_providers:\n    - name: sp\n      groups: [\"a b\"]\n",
-	    "t.yaml:4:16: saml.service_providers[0].groups[0]: 'a b' is not a group name: use 1 to 64 "
-	    "letters, digits, '.', '_' or '-'",
+	    "t.yaml:4:16: saml.service_providers[0].groups[0]: 'a b' is not a group name: "
+	    "use 1 to 64 letters, digits, '.', '_' or '-'",
 	    3);
 }
 

@@ -296,7 +296,7 @@ test_utf8(void)
 	CU_ASSERT_EQUAL(fb_utf8_valid(long_ok, sizeof(long_ok) - 1), 1);
 	CU_ASSERT_EQUAL(fb_utf8_check(long_ok, sizeof(long_ok) - 1), 1);
 	CU_ASSERT_EQUAL(fb_utf8_valid("\xf4\x90\x80\x80", 4), 0); /* past U+10FFFF */
-	CU_ASSERT_EQUAL(fb_utf8_valid("\xe0\x80\xaf", 3), 0);      /* overlong */
+	CU_ASSERT_EQUAL(fb_utf8_valid("\xe0\x80\xaf", 3), 0);     /* overlong */
 	CU_ASSERT_EQUAL(fb_utf8_valid("\xff", 1), 0);
 	CU_ASSERT_EQUAL(fb_utf8_valid("", 0), 1);
 	/* Code points, and the byte offset of each. */
@@ -312,7 +312,10 @@ test_utf8(void)
 	for (size_t i = 0; i < sizeof(cps) / sizeof(cps[0]); i++) {
 		size_t n = fb_utf8_encode(cps[i], out);
 
-		CU_ASSERT_EQUAL(n, cps[i] < 0x80 ? 1u : cps[i] < 0x800 ? 2u : cps[i] < 0x10000 ? 3u : 4u);
+		CU_ASSERT_EQUAL(n, cps[i] < 0x80      ? 1u
+		                   : cps[i] < 0x800   ? 2u
+		                   : cps[i] < 0x10000 ? 3u
+		                                      : 4u);
 		CU_ASSERT_EQUAL(fb_utf8_valid(out, n), 1);
 		CU_ASSERT_EQUAL(fb_utf8_len(out, n), 1);
 	}

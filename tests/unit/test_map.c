@@ -855,9 +855,10 @@ test_attr_names(void)
 		for (int b = 0; b < a; b++)
 			CU_ASSERT(strcmp(fb_map_attr_names[a], fb_map_attr_names[b]) != 0);
 		for (size_t o = 0; o < sizeof(objs) / sizeof(objs[0]); o++) {
-			const json_t *from = o == 0 ? user_json
-			                   : o == 1 ? json_array_get(json_object_get(user_json, "groups"), 1)
-			                            : request_json;
+			const json_t *from =
+			    o == 0   ? user_json
+			    : o == 1 ? json_array_get(json_object_get(user_json, "groups"), 1)
+			             : request_json;
 			char *src, *got, *want;
 
 			if (fb_map_obj_slot(objs[o].vt, (enum attr)a) < 0)
@@ -869,8 +870,8 @@ test_attr_names(void)
 			    JSON_COMPACT | JSON_ENCODE_ANY);
 			CU_ASSERT_PTR_NOT_NULL_FATAL(want);
 			if (strcmp(got, want) != 0)
-				fprintf(stderr, "\n%s (%s): got %s, want %s\n", src, objs[o].key, got,
-				    want);
+				fprintf(stderr, "\n%s (%s): got %s, want %s\n", src, objs[o].key,
+				    got, want);
 			CU_ASSERT_STRING_EQUAL(got, want);
 			free(want);
 			free(got);

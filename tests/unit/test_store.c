@@ -250,8 +250,7 @@ expect_open_fail(const char *dir, const char *name, const char *reason)
  * Returns 0 when the open failed as expected, else 1 (the message on stderr).
  */
 static int
-open_fail_unprivileged(const char *dir, const char *owner, const char *name,
-    const char *reason)
+open_fail_unprivileged(const char *dir, const char *owner, const char *name, const char *reason)
 {
 	const struct passwd *pw = NULL;
 	pid_t pid;
@@ -259,7 +258,8 @@ open_fail_unprivileged(const char *dir, const char *owner, const char *name,
 
 	if (geteuid() == 0) {
 		pw = getpwnam("nobody");
-		if (pw == NULL || chmod(dir, 0711) != 0 || chown(owner, pw->pw_uid, pw->pw_gid) != 0) {
+		if (pw == NULL || chmod(dir, 0711) != 0 ||
+		    chown(owner, pw->pw_uid, pw->pw_gid) != 0) {
 			perror("nobody");
 			return 1;
 		}
