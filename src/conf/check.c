@@ -574,6 +574,12 @@ check_saml(struct fb_conf_ctx *ctx)
 
 		sp->require_signed_requests_set = fb_conf_is_set(ctx, path);
 		free(path);
+		path = fb_xasprintf("saml.service_providers[%zu].nameid.format", i);
+		sp->nameid_format_set = fb_conf_is_set(ctx, path);
+		free(path);
+		path = fb_xasprintf("saml.service_providers[%zu].nameid.source", i);
+		sp->nameid_source_set = fb_conf_is_set(ctx, path);
+		free(path);
 		if (sp->name == NULL)
 			continue; /* not a mapping, or a bad name: reported already */
 		for (size_t j = 0; j < i; j++)
