@@ -582,8 +582,8 @@ fb_saml_request_parse(struct fb_saml_idp *idp, struct fb_store *store,
 			    ar->NameIDPolicy->Format);
 		fb_saml_error_response(idp, sp, acs->url, in.id, in.relay_state,
 		    FB_SAML_STATUS_REQUESTER, FB_SAML_STATUS_INVALID_NAMEID_POLICY, NULL, reply);
-		fb_audit(reqid, reply->event, "sp=%s: NameIDPolicy %s", sp->conf->name,
-		    ar->NameIDPolicy->Format);
+		/* The page's reason (both formats, the key that pins one) for the operator. */
+		fb_audit(reqid, reply->event, "sp=%s: %s", sp->conf->name, reply->detail);
 		r = fb_err_set(err, FB_ERR_PROTOCOL, "saml: unsupported NameIDPolicy");
 		goto out;
 	}
