@@ -2056,9 +2056,43 @@ test_conf_keys(void)
 	CU_ASSERT_EQUAL(c->saml_sps[0].signature_algorithm, FB_CONF_SAML_RSA_SHA512);
 	CU_ASSERT_EQUAL(c->saml_sps[0].assertion_lifetime, 300);
 	CU_ASSERT_EQUAL(c->saml_sps[0].require_signed_requests_set, 0);
+	CU_ASSERT_EQUAL(c->saml_sps[0].nameid_format_set, 1);
+	CU_ASSERT_EQUAL(c->saml_sps[0].nameid_source_set, 1);
 	CU_ASSERT_EQUAL(c->saml_sps[0].ngroups, 1);
 	CU_ASSERT_TRUE(fb_saml_sp_conf_allowed(c, &c->saml_sps[0], "nobody") == 0);
 	fb_conf_free(c);
+	/* Without nameid.format the SP's requests choose; a mapping then feeds emailAddress. */
+	{
+		static const char *const yaml[] = {
+		    "saml: {service_providers: [{name: a, entity_id: 'urn:x', acs: [{url: "
+		    "'https://x/a'}], nameid: {mapping: aws_role}}]}\n",
+		    "saml: {service_providers: [{name: a, entity_id: 'urn:x', acs: [{url: "
+		    "'https://x/a'}], nameid: {mapping: aws_role, format: persistent}}]}\n",
+		};
+		static const char *const said[] = {"used only when the SP asks for an emailAddress",
+		    "ignored: a persistent or transient NameID"};
+
+		for (size_t k = 0; k < 2; k++) {
+			struct fb_conf_report *rep = NULL;
+			char *text = fb_xasprintf("mappings: {dir: %s/mappings}\n%s", FB_SRCDIR,
+			    yaml[k]);
+			int seen = 0;
+
+			c = NULL;
+			CU_ASSERT_EQUAL(fb_conf_load_string(text, strlen(text), "t.yaml", NULL, &c,
+					    &rep, &err),
+			    FB_OK);
+			CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+			CU_ASSERT_EQUAL(c->saml_sps[0].nameid_format_set, (int)k);
+			CU_ASSERT_EQUAL(c->saml_sps[0].nameid_source_set, 0);
+			for (size_t i = 0; i < fb_conf_report_count(rep); i++)
+				seen |= strstr(fb_conf_report_line(rep, i), said[k]) != NULL;
+			CU_ASSERT_TRUE(seen);
+			fb_conf_report_free(rep);
+			fb_conf_free(c);
+			free(text);
+		}
+	}
 	conf_errors("saml: {service_providers: [{name: a}]}\n",
 	    "saml.service_providers[0].entity_id: missing: give metadata:");
 	conf_errors("saml: {service_providers: [{entity_id: 'urn:x', acs: [{url: 'https://x/a'}]}]}\n",
