@@ -909,6 +909,8 @@ fb_saml_sp_describe(const struct fb_saml_sp *sp)
 	    "signature_algorithm", fb_saml_alg_uri(c->signature_algorithm),
 	    "require_signed_requests", sp->require_signed, "encrypt_assertion",
 	    sp->enc_key != NULL);
+	/* Not pinned: an AuthnRequest's NameIDPolicy/@Format chooses (fb_saml_nameid_format_pick). */
+	json_object_set_new(o, "nameid_format_pinned", json_boolean(fb_saml_nameid_pinned(sp)));
 	a = json_array();
 	for (size_t i = 0; i < sp->md.nacs; i++)
 		json_array_append_new(a, json_pack("{s:s, s:s, s:i, s:b}", "url", sp->md.acs[i].url,

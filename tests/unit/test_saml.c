@@ -1632,6 +1632,13 @@ test_nameid_format_pick(void)
 		sp = (struct fb_saml_sp *)(uintptr_t)csp;
 		CU_ASSERT_PTR_NOT_NULL_FATAL(sp);
 		CU_ASSERT_EQUAL(fb_saml_nameid_pinned(sp), (int)k);
+		{
+			json_t *d = fb_saml_sp_describe(csp);
+
+			CU_ASSERT_EQUAL(json_is_true(json_object_get(d, "nameid_format_pinned")),
+			    (int)k);
+			json_decref(d);
+		}
 		saved = sp->md.nameid_formats;
 		nsaved = sp->md.nnameid_formats;
 		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
