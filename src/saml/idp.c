@@ -119,7 +119,7 @@ struct prep {
 	char *nameid;
 	const char *nameid_format;
 	int nameid_new;
-	int nameid_policy;  /* the failure is the request's NameIDPolicy (AllowCreate) */
+	int nameid_policy;  /* the failure is the request's NameIDPolicy (format, AllowCreate) */
 	int ok;		    /* 1 when a response may be sent */
 	const char *event;  /* audit event when !ok */
 	char *title;	    /* page when !ok */
@@ -271,21 +271,28 @@ prep_nameid(struct fb_saml_sp *sp, struct fb_store *store, const struct fb_store
 		if (v == NULL || v[0] == '\0') {
 			prep_fail(p, "saml_nameid_missing", "Sign-in stopped",
 			    "Your account has no %s, which %s needs as your identifier "
-			    "(nameid.source: %s).",
-			    nameid_sources[source], c->display_name, nameid_sources[source]);
+			    "(%s: %s).",
+			    nameid_sources[source], c->display_name,
+			    source != c->nameid_source ? "it asked for an emailAddress NameID"
+			                               : "nameid.source",
+			    nameid_sources[source]);
+			/* A format the SP asked for and cannot have: it is told so. */
+			p->nameid_policy = fmt != c->nameid_format;
 			return;
 		}
 		p->nameid = fb_xstrdup(v);
 	}
 	/* SAML2 Core 8.3.2: an emailAddress NameID is an addr-spec (RFC 2822 3.4.1). */
 	if (fmt == FB_CONF_NAMEID_EMAIL && c->profile != FB_CONF_SAML_AWS_IDENTITY_CENTER &&
-	    !fb_conf_addr_spec_check(p->nameid))
+	    !fb_conf_addr_spec_check(p->nameid)) {
 		prep_fail(p, "saml_nameid_invalid", "Sign-in stopped",
 		    "Rule nameid-email-addr-spec: your identifier for %s must be an email address, "
 		    "but %s gives a value that is not one (%s).",
 		    c->display_name,
 		    c->nameid_mapping != NULL ? "the mapping" : "nameid.source",
 		    c->nameid_mapping != NULL ? c->nameid_mapping : nameid_sources[source]);
+		p->nameid_policy = fmt != c->nameid_format;
+	}
 }
 
 /* Evaluates every attribute mapping into p->attrs; a failure fails p (and is in p->report). */

@@ -1512,6 +1512,26 @@ test_sp_initiated_nameid_format(void)
 	CU_ASSERT_PTR_NULL(strstr(xml, "SPNameQualifier="));
 	free(nid);
 	free(xml);
+	/* carol has no email: a page, and InvalidNameIDPolicy for the SP that asked. */
+	{
+		struct fb_saml_request *src = NULL;
+		struct fb_saml_subject who = subject_of(&e.carol);
+
+		nameid_want = FB_SAML_NAMEID_EMAIL;
+		app_request(srv, 0, 1, tweak_nameid, &msg, &id);
+		CU_ASSERT_EQUAL_FATAL(parse(&e, 0, msg, &src, &r), FB_OK);
+		CU_ASSERT_EQUAL(fb_saml_request_answer(e.idp, e.st, src, &who, "t", &r, &err),
+		    FB_ERR_DENIED);
+		CU_ASSERT_STRING_EQUAL(r.event, "saml_nameid_missing");
+		CU_ASSERT_PTR_NOT_NULL(strstr(r.detail, "asked for an emailAddress NameID"));
+		xml = b64_decode(r.post_value != NULL ? r.post_value : "");
+		CU_ASSERT_PTR_NOT_NULL(strstr(xml, "InvalidNameIDPolicy"));
+		CU_ASSERT_PTR_NULL(strstr(xml, "Assertion"));
+		free(xml);
+		fb_saml_request_free(src);
+		free(msg);
+		free(id);
+	}
 	/* unspecified: the IdP's choice, the configured persistent. */
 	CU_ASSERT_EQUAL(ask(&e, srv, FB_SAML_NAMEID_UNSPECIFIED, TRUE, &parsed, &r, &xml), FB_OK);
 	CU_ASSERT_PTR_NOT_NULL(strstr(xml, "Format=\"" FB_SAML_NAMEID_PERSISTENT "\""));
