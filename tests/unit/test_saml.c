@@ -1411,16 +1411,16 @@ test_sp_initiated(void)
 
 /*
  * A signed Redirect AuthnRequest of app asking for NameID format (with
- * AllowCreate create) parsed and answered for alice: the status of the
+ * AllowCreate create) parsed and answered for user u: the status of the
  * answer; *xml the Response posted (new, or NULL when none), *parsed the
  * parse's status.
  */
 static enum fb_status
-ask(struct env *e, LassoServer *srv, const char *format, int create, enum fb_status *parsed,
-    struct fb_saml_reply *r, char **xml)
+ask(struct env *e, LassoServer *srv, const struct fb_store_user *u, const char *format,
+    int create, enum fb_status *parsed, struct fb_saml_reply *r, char **xml)
 {
 	struct fb_saml_request *sr = NULL;
-	struct fb_saml_subject who = subject_of(&e->alice);
+	struct fb_saml_subject who = subject_of(u);
 	struct fb_err err = {0};
 	char *msg = NULL, *id = NULL;
 	enum fb_status st = FB_ERR_INTERNAL;
@@ -1473,7 +1473,7 @@ test_sp_initiated_nameid_format(void)
 	cur_app = &a;
 	srv = app_server(&e, &a);
 	/* Transient, asked for while the default (persistent) is not pinned: honoured. */
-	CU_ASSERT_EQUAL(ask(&e, srv, FB_SAML_NAMEID_TRANSIENT, FALSE, &parsed, &r, &xml), FB_OK);
+	CU_ASSERT_EQUAL(ask(&e, srv, &e.alice, FB_SAML_NAMEID_TRANSIENT, FALSE, &parsed, &r, &xml), FB_OK);
 	CU_ASSERT_EQUAL(parsed, FB_OK);
 	CU_ASSERT_PTR_NOT_NULL(strstr(xml, "Format=\"" FB_SAML_NAMEID_TRANSIENT "\""));
 	CU_ASSERT_PTR_NOT_NULL(strstr(xml, "SPNameQualifier=\"" APP "/sp\""));
@@ -1505,7 +1505,7 @@ test_sp_initiated_nameid_format(void)
 	free(msg);
 	free(id);
 	/* emailAddress: the account's email (nameid.source not given), no qualifiers. */
-	CU_ASSERT_EQUAL(ask(&e, srv, FB_SAML_NAMEID_EMAIL, TRUE, &parsed, &r, &xml), FB_OK);
+	CU_ASSERT_EQUAL(ask(&e, srv, &e.alice, FB_SAML_NAMEID_EMAIL, TRUE, &parsed, &r, &xml), FB_OK);
 	CU_ASSERT_PTR_NOT_NULL(strstr(xml, "Format=\"" FB_SAML_NAMEID_EMAIL "\""));
 	nid = nameid_of(xml);
 	CU_ASSERT_STRING_EQUAL(nid != NULL ? nid : "", "alice@example.com");
@@ -1513,32 +1513,20 @@ test_sp_initiated_nameid_format(void)
 	free(nid);
 	free(xml);
 	/* carol has no email: a page, and InvalidNameIDPolicy for the SP that asked. */
-	{
-		struct fb_saml_request *src = NULL;
-		struct fb_saml_subject who = subject_of(&e.carol);
-
-		nameid_want = FB_SAML_NAMEID_EMAIL;
-		app_request(srv, 0, 1, tweak_nameid, &msg, &id);
-		CU_ASSERT_EQUAL_FATAL(parse(&e, 0, msg, &src, &r), FB_OK);
-		CU_ASSERT_EQUAL(fb_saml_request_answer(e.idp, e.st, src, &who, "t", &r, &err),
-		    FB_ERR_DENIED);
-		CU_ASSERT_STRING_EQUAL(r.event, "saml_nameid_missing");
-		CU_ASSERT_PTR_NOT_NULL(strstr(r.detail, "asked for an emailAddress NameID"));
-		xml = b64_decode(r.post_value != NULL ? r.post_value : "");
-		CU_ASSERT_PTR_NOT_NULL(strstr(xml, "InvalidNameIDPolicy"));
-		CU_ASSERT_PTR_NULL(strstr(xml, "Assertion"));
-		free(xml);
-		fb_saml_request_free(src);
-		free(msg);
-		free(id);
-	}
+	CU_ASSERT_EQUAL(ask(&e, srv, &e.carol, FB_SAML_NAMEID_EMAIL, TRUE, &parsed, &r, &xml),
+	    FB_ERR_DENIED);
+	CU_ASSERT_STRING_EQUAL(r.event, "saml_nameid_missing");
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.detail, "asked for an emailAddress NameID"));
+	CU_ASSERT_PTR_NOT_NULL(xml != NULL ? strstr(xml, "InvalidNameIDPolicy") : NULL);
+	CU_ASSERT_PTR_NULL(xml != NULL ? strstr(xml, "Assertion") : "");
+	free(xml);
 	/* unspecified: the IdP's choice, the configured persistent. */
-	CU_ASSERT_EQUAL(ask(&e, srv, FB_SAML_NAMEID_UNSPECIFIED, TRUE, &parsed, &r, &xml), FB_OK);
+	CU_ASSERT_EQUAL(ask(&e, srv, &e.alice, FB_SAML_NAMEID_UNSPECIFIED, TRUE, &parsed, &r, &xml), FB_OK);
 	CU_ASSERT_PTR_NOT_NULL(strstr(xml, "Format=\"" FB_SAML_NAMEID_PERSISTENT "\""));
 	free(xml);
 	CU_ASSERT_EQUAL_FATAL(fb_store_nameid_get(e.st, e.alice.id, APP "/sp", &stored, &err), FB_OK);
 	/* Persistent with AllowCreate="false": the identifier made above is reused. */
-	CU_ASSERT_EQUAL(ask(&e, srv, FB_SAML_NAMEID_PERSISTENT, FALSE, &parsed, &r, &xml), FB_OK);
+	CU_ASSERT_EQUAL(ask(&e, srv, &e.alice, FB_SAML_NAMEID_PERSISTENT, FALSE, &parsed, &r, &xml), FB_OK);
 	nid = nameid_of(xml);
 	CU_ASSERT_STRING_EQUAL(nid != NULL ? nid : "", stored);
 	free(nid);
@@ -1546,47 +1534,26 @@ test_sp_initiated_nameid_format(void)
 	free(stored);
 	stored = NULL;
 	/* ... but none is made for bob: InvalidNameIDPolicy (Responder), nothing stored. */
-	{
-		struct fb_saml_request *srb = NULL;
-		struct fb_saml_subject who = subject_of(&e.bob);
-
-		nameid_want = FB_SAML_NAMEID_PERSISTENT;
-		nameid_create = FALSE;
-		app_request(srv, 0, 1, tweak_nameid, &msg, &id);
-		CU_ASSERT_EQUAL_FATAL(parse(&e, 0, msg, &srb, &r), FB_OK);
-		CU_ASSERT_EQUAL(fb_saml_request_answer(e.idp, e.st, srb, &who, "t", &r, &err),
-		    FB_ERR_DENIED);
-		CU_ASSERT_STRING_EQUAL(r.event, "saml_nameid_policy");
-		CU_ASSERT_PTR_NOT_NULL(strstr(r.detail, "AllowCreate"));
-		CU_ASSERT_STRING_EQUAL(r.post_url, APP "/acs");
-		xml = b64_decode(r.post_value);
-		CU_ASSERT_PTR_NOT_NULL(strstr(xml, FB_SAML_STATUS_RESPONDER));
-		CU_ASSERT_PTR_NOT_NULL(strstr(xml, "InvalidNameIDPolicy"));
-		CU_ASSERT_PTR_NOT_NULL(strstr(xml, id));
-		CU_ASSERT_PTR_NULL(strstr(xml, "Assertion"));
-		free(xml);
-		CU_ASSERT_EQUAL(fb_store_nameid_get(e.st, e.bob.id, APP "/sp", &stored, &err),
-		    FB_ERR_NOTFOUND);
-		fb_saml_request_free(srb);
-		free(msg);
-		free(id);
-	}
+	CU_ASSERT_EQUAL(ask(&e, srv, &e.bob, FB_SAML_NAMEID_PERSISTENT, FALSE, &parsed, &r, &xml),
+	    FB_ERR_DENIED);
+	CU_ASSERT_STRING_EQUAL(r.event, "saml_nameid_policy");
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.detail, "AllowCreate"));
+	CU_ASSERT_STRING_EQUAL(r.post_url, APP "/acs");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(xml);
+	CU_ASSERT_PTR_NOT_NULL(strstr(xml, FB_SAML_STATUS_RESPONDER));
+	CU_ASSERT_PTR_NOT_NULL(strstr(xml, "InvalidNameIDPolicy"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(xml, "InResponseTo=\"_"));
+	CU_ASSERT_PTR_NULL(strstr(xml, "Assertion"));
+	free(xml);
+	CU_ASSERT_EQUAL(fb_store_nameid_get(e.st, e.bob.id, APP "/sp", &stored, &err),
+	    FB_ERR_NOTFOUND);
 	/* AllowCreate="true" makes it. */
-	{
-		struct fb_saml_request *srb = NULL;
-		struct fb_saml_subject who = subject_of(&e.bob);
-
-		nameid_create = TRUE;
-		app_request(srv, 0, 1, tweak_nameid, &msg, &id);
-		CU_ASSERT_EQUAL_FATAL(parse(&e, 0, msg, &srb, &r), FB_OK);
-		CU_ASSERT_EQUAL(fb_saml_request_answer(e.idp, e.st, srb, &who, "t", &r, &err), FB_OK);
-		CU_ASSERT_EQUAL(fb_store_nameid_get(e.st, e.bob.id, APP "/sp", &stored, &err), FB_OK);
-		free(stored);
-		stored = NULL;
-		fb_saml_request_free(srb);
-		free(msg);
-		free(id);
-	}
+	CU_ASSERT_EQUAL(ask(&e, srv, &e.bob, FB_SAML_NAMEID_PERSISTENT, TRUE, &parsed, &r, &xml),
+	    FB_OK);
+	free(xml);
+	CU_ASSERT_EQUAL(fb_store_nameid_get(e.st, e.bob.id, APP "/sp", &stored, &err), FB_OK);
+	free(stored);
+	stored = NULL;
 	lasso_server_destroy(srv);
 	fb_saml_reply_cleanup(&r);
 	app_free(&a);
@@ -1598,17 +1565,17 @@ test_sp_initiated_nameid_format(void)
 	app_key_pem = a.key_pem;
 	cur_app = &a;
 	srv = app_server(&e, &a);
-	CU_ASSERT_EQUAL(ask(&e, srv, FB_SAML_NAMEID_TRANSIENT, FALSE, &parsed, &r, &xml), FB_ERR_INTERNAL);
+	CU_ASSERT_EQUAL(ask(&e, srv, &e.alice, FB_SAML_NAMEID_TRANSIENT, FALSE, &parsed, &r, &xml), FB_ERR_INTERNAL);
 	CU_ASSERT_EQUAL(parsed, FB_ERR_PROTOCOL);
 	CU_ASSERT_EQUAL(r.http_status, 400);
 	CU_ASSERT_PTR_NOT_NULL(strstr(r.detail, "nameid.format"));
 	CU_ASSERT_PTR_NOT_NULL(xml != NULL ? strstr(xml, "InvalidNameIDPolicy") : NULL);
 	CU_ASSERT_PTR_NULL(xml != NULL ? strstr(xml, "Assertion") : "");
 	free(xml);
-	CU_ASSERT_EQUAL(ask(&e, srv, FB_SAML_NAMEID_PERSISTENT, TRUE, &parsed, &r, &xml), FB_OK);
+	CU_ASSERT_EQUAL(ask(&e, srv, &e.alice, FB_SAML_NAMEID_PERSISTENT, TRUE, &parsed, &r, &xml), FB_OK);
 	CU_ASSERT_PTR_NOT_NULL(strstr(xml, "Format=\"" FB_SAML_NAMEID_PERSISTENT "\""));
 	free(xml);
-	CU_ASSERT_EQUAL(ask(&e, srv, FB_SAML_NAMEID_UNSPECIFIED, TRUE, &parsed, &r, &xml), FB_OK);
+	CU_ASSERT_EQUAL(ask(&e, srv, &e.alice, FB_SAML_NAMEID_UNSPECIFIED, TRUE, &parsed, &r, &xml), FB_OK);
 	free(xml);
 	lasso_server_destroy(srv);
 	fb_saml_reply_cleanup(&r);
