@@ -63,7 +63,8 @@ fb_saml_nameid_format_pick(const struct fb_saml_sp *sp, const char *requested,
 	if (requested != NULL && strcmp(requested, FB_SAML_NAMEID_UNSPECIFIED) == 0)
 		requested = NULL;
 	if (requested != NULL) {
-		if (!nameid_format_of(requested, &f) || (fb_saml_nameid_pinned(sp) && f != c->nameid_format))
+		if (!nameid_format_of(requested, &f) ||
+		    (fb_saml_nameid_pinned(sp) && f != c->nameid_format))
 			return FB_ERR_PROTOCOL;
 		*out = f;
 		return FB_OK;
@@ -175,8 +176,8 @@ mapping_of(const struct fb_saml_sp *sp, const char *name)
  */
 static void
 prep_nameid(struct fb_saml_sp *sp, struct fb_store *store, const struct fb_store_user *user,
-    const struct fb_map_subject *subject, enum fb_conf_nameid_format fmt, int allow_create,
-    int dry, struct prep *p)
+    const struct fb_map_subject *subject, enum fb_conf_nameid_format fmt, int allow_create, int dry,
+    struct prep *p)
 {
 	const struct fb_conf_saml_sp *c = sp->conf;
 	enum fb_conf_nameid_source source = c->nameid_source;
@@ -192,16 +193,16 @@ prep_nameid(struct fb_saml_sp *sp, struct fb_store *store, const struct fb_store
 		 * Opaque and stable per user and SP: nothing of the username leaks to
 		 * the SP. A read first: only a user's first sign-in at an SP writes.
 		 */
-		r = store != NULL ? fb_store_nameid_get(store, user->id, sp->md.entity_id,
-		                        &p->nameid, &e)
-		                  : FB_ERR_NOTFOUND;
+		r = store != NULL
+		        ? fb_store_nameid_get(store, user->id, sp->md.entity_id, &p->nameid, &e)
+		        : FB_ERR_NOTFOUND;
 		if (r == FB_OK)
 			return;
 		if (!allow_create && r == FB_ERR_NOTFOUND) {
 			prep_fail(p, "saml_nameid_policy", "Sign-in stopped",
 			    "%s asked for your existing persistent identifier only (AllowCreate is "
-			    "false), and you have none there yet. Sign in from %s again, or ask its "
-			    "administrator to allow creating one.",
+			    "false), and you have none there yet. Sign in from %s again, or "
+			    "ask its administrator to allow creating one.",
 			    c->display_name, c->display_name);
 			p->nameid_policy = 1;
 			return;
@@ -288,8 +289,7 @@ prep_nameid(struct fb_saml_sp *sp, struct fb_store *store, const struct fb_store
 		prep_fail(p, "saml_nameid_invalid", "Sign-in stopped",
 		    "Rule nameid-email-addr-spec: your identifier for %s must be an email address, "
 		    "but %s gives a value that is not one (%s).",
-		    c->display_name,
-		    c->nameid_mapping != NULL ? "the mapping" : "nameid.source",
+		    c->display_name, c->nameid_mapping != NULL ? "the mapping" : "nameid.source",
 		    c->nameid_mapping != NULL ? c->nameid_mapping : nameid_sources[source]);
 		p->nameid_policy = fmt != c->nameid_format;
 	}
@@ -665,7 +665,8 @@ answer(struct fb_saml_idp *idp, struct fb_store *store, const struct fb_saml_ans
 		    p.event, p.title, "%s", p.detail);
 		if (p.nameid_policy)
 			fb_saml_error_response(idp, sp, a->acs, a->in_response_to, a->relay_state,
-			    FB_SAML_STATUS_RESPONDER, FB_SAML_STATUS_INVALID_NAMEID_POLICY, NULL, reply);
+			    FB_SAML_STATUS_RESPONDER, FB_SAML_STATUS_INVALID_NAMEID_POLICY, NULL,
+			    reply);
 		fb_audit(reqid, p.event, "sp=%s user=%s: %s", sp->conf->name, who->user->username,
 		    p.detail);
 		r = fb_err_set(err, FB_ERR_DENIED, "saml: %s: %s", sp->conf->name, p.detail);
@@ -916,7 +917,7 @@ fb_saml_sp_describe(const struct fb_saml_sp *sp)
 	    "signature_algorithm", fb_saml_alg_uri(c->signature_algorithm),
 	    "require_signed_requests", sp->require_signed, "encrypt_assertion",
 	    sp->enc_key != NULL);
-	/* Not pinned: an AuthnRequest's NameIDPolicy/@Format chooses (fb_saml_nameid_format_pick). */
+	/* Not pinned: an AuthnRequest's NameIDPolicy/@Format may choose. */
 	json_object_set_new(o, "nameid_format_pinned", json_boolean(fb_saml_nameid_pinned(sp)));
 	a = json_array();
 	for (size_t i = 0; i < sp->md.nacs; i++)

@@ -243,7 +243,7 @@ struct fb_saml_answer {
 	const char *status2;
 	const char *status_message;
 	enum fb_conf_nameid_format nameid_format; /* fb_saml_nameid_format_pick */
-	int allow_create;			  /* 0: a persistent NameID must exist already */
+	int allow_create;                         /* 0: a persistent NameID must exist already */
 };
 
 /* A verified AuthnRequest (saml.h: struct fb_saml_request). */
@@ -256,7 +256,7 @@ struct fb_saml_request {
 	int is_passive;
 	int64_t received;
 	enum fb_conf_nameid_format nameid_format; /* chosen from NameIDPolicy/@Format */
-	int allow_create;			  /* NameIDPolicy/@AllowCreate, 1 without a policy */
+	int allow_create; /* NameIDPolicy/@AllowCreate, 1 without a policy */
 };
 
 /* 1 when nameid.format is given for sp (or its profile dictates one): requests cannot change it. */

@@ -565,20 +565,21 @@ fb_saml_request_parse(struct fb_saml_idp *idp, struct fb_store *store,
 		r = fb_err_set(err, FB_ERR_PROTOCOL, "saml: unsupported ProtocolBinding");
 		goto out;
 	}
-	if (fb_saml_nameid_format_pick(sp, ar->NameIDPolicy != NULL ? ar->NameIDPolicy->Format : NULL,
-	        &fmt) != FB_OK) {
+	if (fb_saml_nameid_format_pick(sp,
+	        ar->NameIDPolicy != NULL ? ar->NameIDPolicy->Format : NULL, &fmt) != FB_OK) {
 		if (fb_saml_nameid_pinned(sp))
 			fb_saml_reply_page(reply, 400, "saml_request_unsupported",
 			    "Unsupported request",
-			    "The service provider asked for a NameID of format %s; it is configured "
-			    "for %s (%s).",
+			    "The service provider asked for a NameID of format %s; it is "
+			    "configured for %s (%s).",
 			    ar->NameIDPolicy->Format, fb_saml_nameid_uri(fmt),
 			    sp->conf->nameid_format_set ? "nameid.format" : "its profile");
 		else
 			fb_saml_reply_page(reply, 400, "saml_request_unsupported",
 			    "Unsupported request",
 			    "The service provider asked for a NameID of format %s; this identity "
-			    "provider issues persistent, transient, emailAddress and unspecified ones.",
+			    "provider issues persistent, transient, emailAddress and unspecified "
+			    "ones.",
 			    ar->NameIDPolicy->Format);
 		fb_saml_error_response(idp, sp, acs->url, in.id, in.relay_state,
 		    FB_SAML_STATUS_REQUESTER, FB_SAML_STATUS_INVALID_NAMEID_POLICY, NULL, reply);

@@ -1416,8 +1416,8 @@ test_sp_initiated(void)
  * parse's status.
  */
 static enum fb_status
-ask(struct env *e, LassoServer *srv, const struct fb_store_user *u, const char *format,
-    int create, enum fb_status *parsed, struct fb_saml_reply *r, char **xml)
+ask(struct env *e, LassoServer *srv, const struct fb_store_user *u, const char *format, int create,
+    enum fb_status *parsed, struct fb_saml_reply *r, char **xml)
 {
 	struct fb_saml_request *sr = NULL;
 	struct fb_saml_subject who = subject_of(u);
@@ -1446,7 +1446,8 @@ nameid_of(const char *xml)
 {
 	const char *p = xml != NULL ? strstr(xml, "<saml:NameID ") : NULL, *q, *end;
 
-	if (p == NULL || (q = strchr(p, '>')) == NULL || (end = strstr(q, "</saml:NameID>")) == NULL)
+	if (p == NULL || (q = strchr(p, '>')) == NULL ||
+	    (end = strstr(q, "</saml:NameID>")) == NULL)
 		return NULL;
 	return fb_xstrndup(q + 1, (size_t)(end - q - 1));
 }
@@ -1473,7 +1474,8 @@ test_sp_initiated_nameid_format(void)
 	cur_app = &a;
 	srv = app_server(&e, &a);
 	/* Transient, asked for while the default (persistent) is not pinned: honoured. */
-	CU_ASSERT_EQUAL(ask(&e, srv, &e.alice, FB_SAML_NAMEID_TRANSIENT, FALSE, &parsed, &r, &xml), FB_OK);
+	CU_ASSERT_EQUAL(ask(&e, srv, &e.alice, FB_SAML_NAMEID_TRANSIENT, FALSE, &parsed, &r, &xml),
+	    FB_OK);
 	CU_ASSERT_EQUAL(parsed, FB_OK);
 	CU_ASSERT_PTR_NOT_NULL(strstr(xml, "Format=\"" FB_SAML_NAMEID_TRANSIENT "\""));
 	CU_ASSERT_PTR_NOT_NULL(strstr(xml, "SPNameQualifier=\"" APP "/sp\""));
@@ -1505,7 +1507,8 @@ test_sp_initiated_nameid_format(void)
 	free(msg);
 	free(id);
 	/* emailAddress: the account's email (nameid.source not given), no qualifiers. */
-	CU_ASSERT_EQUAL(ask(&e, srv, &e.alice, FB_SAML_NAMEID_EMAIL, TRUE, &parsed, &r, &xml), FB_OK);
+	CU_ASSERT_EQUAL(ask(&e, srv, &e.alice, FB_SAML_NAMEID_EMAIL, TRUE, &parsed, &r, &xml),
+	    FB_OK);
 	CU_ASSERT_PTR_NOT_NULL(strstr(xml, "Format=\"" FB_SAML_NAMEID_EMAIL "\""));
 	nid = nameid_of(xml);
 	CU_ASSERT_STRING_EQUAL(nid != NULL ? nid : "", "alice@example.com");
@@ -1521,12 +1524,15 @@ test_sp_initiated_nameid_format(void)
 	CU_ASSERT_PTR_NULL(xml != NULL ? strstr(xml, "Assertion") : "");
 	free(xml);
 	/* unspecified: the IdP's choice, the configured persistent. */
-	CU_ASSERT_EQUAL(ask(&e, srv, &e.alice, FB_SAML_NAMEID_UNSPECIFIED, TRUE, &parsed, &r, &xml), FB_OK);
+	CU_ASSERT_EQUAL(ask(&e, srv, &e.alice, FB_SAML_NAMEID_UNSPECIFIED, TRUE, &parsed, &r, &xml),
+	    FB_OK);
 	CU_ASSERT_PTR_NOT_NULL(strstr(xml, "Format=\"" FB_SAML_NAMEID_PERSISTENT "\""));
 	free(xml);
-	CU_ASSERT_EQUAL_FATAL(fb_store_nameid_get(e.st, e.alice.id, APP "/sp", &stored, &err), FB_OK);
+	CU_ASSERT_EQUAL_FATAL(fb_store_nameid_get(e.st, e.alice.id, APP "/sp", &stored, &err),
+	    FB_OK);
 	/* Persistent with AllowCreate="false": the identifier made above is reused. */
-	CU_ASSERT_EQUAL(ask(&e, srv, &e.alice, FB_SAML_NAMEID_PERSISTENT, FALSE, &parsed, &r, &xml), FB_OK);
+	CU_ASSERT_EQUAL(ask(&e, srv, &e.alice, FB_SAML_NAMEID_PERSISTENT, FALSE, &parsed, &r, &xml),
+	    FB_OK);
 	nid = nameid_of(xml);
 	CU_ASSERT_STRING_EQUAL(nid != NULL ? nid : "", stored);
 	free(nid);
@@ -1560,22 +1566,26 @@ test_sp_initiated_nameid_format(void)
 	env_cleanup(&e);
 
 	/* nameid.format given: it wins, another format gets InvalidNameIDPolicy. */
-	CU_ASSERT_EQUAL_FATAL(env_with_app(&e, &a, 1, "      nameid:\n        format: persistent\n"),
+	CU_ASSERT_EQUAL_FATAL(env_with_app(&e, &a, 1,
+	                          "      nameid:\n        format: persistent\n"),
 	    0);
 	app_key_pem = a.key_pem;
 	cur_app = &a;
 	srv = app_server(&e, &a);
-	CU_ASSERT_EQUAL(ask(&e, srv, &e.alice, FB_SAML_NAMEID_TRANSIENT, FALSE, &parsed, &r, &xml), FB_ERR_INTERNAL);
+	CU_ASSERT_EQUAL(ask(&e, srv, &e.alice, FB_SAML_NAMEID_TRANSIENT, FALSE, &parsed, &r, &xml),
+	    FB_ERR_INTERNAL);
 	CU_ASSERT_EQUAL(parsed, FB_ERR_PROTOCOL);
 	CU_ASSERT_EQUAL(r.http_status, 400);
 	CU_ASSERT_PTR_NOT_NULL(strstr(r.detail, "nameid.format"));
 	CU_ASSERT_PTR_NOT_NULL(xml != NULL ? strstr(xml, "InvalidNameIDPolicy") : NULL);
 	CU_ASSERT_PTR_NULL(xml != NULL ? strstr(xml, "Assertion") : "");
 	free(xml);
-	CU_ASSERT_EQUAL(ask(&e, srv, &e.alice, FB_SAML_NAMEID_PERSISTENT, TRUE, &parsed, &r, &xml), FB_OK);
+	CU_ASSERT_EQUAL(ask(&e, srv, &e.alice, FB_SAML_NAMEID_PERSISTENT, TRUE, &parsed, &r, &xml),
+	    FB_OK);
 	CU_ASSERT_PTR_NOT_NULL(strstr(xml, "Format=\"" FB_SAML_NAMEID_PERSISTENT "\""));
 	free(xml);
-	CU_ASSERT_EQUAL(ask(&e, srv, &e.alice, FB_SAML_NAMEID_UNSPECIFIED, TRUE, &parsed, &r, &xml), FB_OK);
+	CU_ASSERT_EQUAL(ask(&e, srv, &e.alice, FB_SAML_NAMEID_UNSPECIFIED, TRUE, &parsed, &r, &xml),
+	    FB_OK);
 	free(xml);
 	lasso_server_destroy(srv);
 	fb_saml_reply_cleanup(&r);
@@ -1595,13 +1605,13 @@ test_nameid_format_pick(void)
 	} cases[] = {
 	    {{NULL, NULL}, 0, FB_CONF_NAMEID_PERSISTENT, FB_CONF_NAMEID_PERSISTENT},
 	    {{FB_SAML_NAMEID_TRANSIENT, NULL}, 1, FB_CONF_NAMEID_TRANSIENT,
-		FB_CONF_NAMEID_PERSISTENT},
+	        FB_CONF_NAMEID_PERSISTENT},
 	    {{FB_SAML_NAMEID_EMAIL, FB_SAML_NAMEID_PERSISTENT}, 2, FB_CONF_NAMEID_PERSISTENT,
-		FB_CONF_NAMEID_PERSISTENT},
+	        FB_CONF_NAMEID_PERSISTENT},
 	    {{"urn:example:other", FB_SAML_NAMEID_EMAIL}, 2, FB_CONF_NAMEID_EMAIL,
-		FB_CONF_NAMEID_PERSISTENT},
+	        FB_CONF_NAMEID_PERSISTENT},
 	    {{FB_SAML_NAMEID_UNSPECIFIED, FB_SAML_NAMEID_TRANSIENT}, 2, FB_CONF_NAMEID_PERSISTENT,
-		FB_CONF_NAMEID_PERSISTENT},
+	        FB_CONF_NAMEID_PERSISTENT},
 	    {{"urn:example:other", NULL}, 1, FB_CONF_NAMEID_PERSISTENT, FB_CONF_NAMEID_PERSISTENT},
 	};
 
@@ -1642,7 +1652,8 @@ test_nameid_format_pick(void)
 		CU_ASSERT_EQUAL(f, k == 0 ? FB_CONF_NAMEID_TRANSIENT : FB_CONF_NAMEID_PERSISTENT);
 		CU_ASSERT_EQUAL(fb_saml_nameid_format_pick(sp, "urn:example:other", &f),
 		    FB_ERR_PROTOCOL);
-		CU_ASSERT_EQUAL(fb_saml_nameid_format_pick(sp, FB_SAML_NAMEID_UNSPECIFIED, &f), FB_OK);
+		CU_ASSERT_EQUAL(fb_saml_nameid_format_pick(sp, FB_SAML_NAMEID_UNSPECIFIED, &f),
+		    FB_OK);
 		CU_ASSERT_EQUAL(f, FB_CONF_NAMEID_PERSISTENT);
 		app_free(&a);
 		env_cleanup(&e);
@@ -2068,13 +2079,13 @@ test_conf_keys(void)
 
 		for (size_t k = 0; k < 2; k++) {
 			struct fb_conf_report *rep = NULL;
-			char *text = fb_xasprintf("mappings: {dir: %s/mappings}\n%s", FB_SRCDIR,
-			    yaml[k]);
+			char *text =
+			    fb_xasprintf("mappings: {dir: %s/mappings}\n%s", FB_SRCDIR, yaml[k]);
 			int seen = 0;
 
 			c = NULL;
 			CU_ASSERT_EQUAL(fb_conf_load_string(text, strlen(text), "t.yaml", NULL, &c,
-					    &rep, &err),
+			                    &rep, &err),
 			    FB_OK);
 			CU_ASSERT_PTR_NOT_NULL_FATAL(c);
 			CU_ASSERT_EQUAL(c->saml_sps[0].nameid_format_set, (int)k);
@@ -2420,7 +2431,8 @@ fb_test_saml_register(void)
 {
 	CU_pSuite s = CU_add_suite("saml", NULL, NULL);
 
-	if (s == NULL || CU_add_test(s, "decode: base64, deflate, DTD, limits", test_decode) == NULL ||
+	if (s == NULL ||
+	    CU_add_test(s, "decode: base64, deflate, DTD, limits", test_decode) == NULL ||
 	    CU_add_test(s, "query parameters and forms", test_query_and_form) == NULL ||
 	    CU_add_test(s, "POST form: escaping, CSP hash", test_form_html) == NULL ||
 	    CU_add_test(s, "AWS checks", test_aws_checks) == NULL ||
