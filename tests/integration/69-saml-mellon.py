@@ -68,8 +68,15 @@ class Mellon(harness.TestCase):
         m = mellon.Mellon(os.path.join(self.tmpdir(), "mellon-sp"), harness.free_port(),
                           attrs={"mail": MAIL, "displayName": DISPLAY_NAME})
         self.addCleanup(m.stop)
-        sp = {"name": "mellon", "display_name": "Mellon app", "metadata": m.metadata_path,
-              "attributes": ATTRS}
+        # As an operator would: `fedbroker metadata import`, whose stanza pins no format.
+        d = self.tmpdir()
+        cp = subprocess.run([harness.BIN, "metadata", "import", m.metadata_path, "--name",
+                             "mellon", "--dir", d], capture_output=True, text=True, timeout=60)
+        self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
+        self.assertNotRegex(cp.stdout, r"(?m)^\s+format:", "the stanza pins no NameID format")
+        self.assertIn(m.entity_id, cp.stdout)
+        sp = {"name": "mellon", "display_name": "Mellon app",
+              "metadata": os.path.join(d, "mellon.xml"), "attributes": ATTRS}
         if nameid:
             sp["nameid"] = nameid
         srv = fbsaml.saml_server(self, [sp], [], [], MAPPINGS)

@@ -1974,6 +1974,15 @@ test_metadata(void)
 	free(stanza);
 	json_decref(info);
 	free(xml);
+	/* Any other SP (mod_auth_mellon's metadata lists no format): nothing pinned. */
+	info = json_pack("{s:s, s:[]}", "entity_id", "https://sp.example.com/mellon/metadata",
+	    "nameid_formats");
+	stanza = fb_saml_metadata_stanza(info, "mellon", "metadata/mellon.xml");
+	CU_ASSERT_PTR_NULL(strstr(stanza, "\n        format:"));
+	CU_ASSERT_PTR_NULL(strstr(stanza, "profile:"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(stanza, "# nameid: {format: persistent}"));
+	free(stanza);
+	json_decref(info);
 	/* Not metadata. */
 	CU_ASSERT_EQUAL(fb_saml_metadata_parse("<a/>", 4, NULL, &info, &err), FB_ERR_INVALID);
 	CU_ASSERT_EQUAL(fb_saml_metadata_parse("<a", 2, NULL, &info, &err), FB_ERR_INVALID);
