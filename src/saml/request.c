@@ -596,7 +596,14 @@ fb_saml_request_parse(struct fb_saml_idp *idp, struct fb_store *store,
 	req->force_authn = ar->ForceAuthn != 0;
 	req->is_passive = ar->IsPassive != 0;
 	req->nameid_format = fmt;
-	req->allow_create = ar->NameIDPolicy == NULL || ar->NameIDPolicy->AllowCreate;
+	/*
+	 * SAML2 Core 3.4.1.1: AllowCreate (false when absent) holds back a new
+	 * identifier; applied when persistent is asked for by name, not to
+	 * requests that leave the format to fedbroker (whose choice it is).
+	 */
+	req->allow_create = ar->NameIDPolicy == NULL || ar->NameIDPolicy->AllowCreate ||
+	                    ar->NameIDPolicy->Format == NULL ||
+	                    strcmp(ar->NameIDPolicy->Format, FB_SAML_NAMEID_PERSISTENT) != 0;
 	req->received = fb_time_now();
 	*out = req;
 	r = FB_OK;

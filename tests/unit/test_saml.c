@@ -1523,6 +1523,11 @@ test_sp_initiated_nameid_format(void)
 	CU_ASSERT_PTR_NOT_NULL(xml != NULL ? strstr(xml, "InvalidNameIDPolicy") : NULL);
 	CU_ASSERT_PTR_NULL(xml != NULL ? strstr(xml, "Assertion") : "");
 	free(xml);
+	/* Leaving the format to fedbroker, AllowCreate="false" does not hold one back. */
+	CU_ASSERT_EQUAL(ask(&e, srv, &e.carol, FB_SAML_NAMEID_UNSPECIFIED, FALSE, &parsed, &r, &xml),
+	    FB_OK);
+	CU_ASSERT_PTR_NOT_NULL(xml != NULL ? strstr(xml, FB_SAML_NAMEID_PERSISTENT) : NULL);
+	free(xml);
 	/* unspecified: the IdP's choice, the configured persistent. */
 	CU_ASSERT_EQUAL(ask(&e, srv, &e.alice, FB_SAML_NAMEID_UNSPECIFIED, TRUE, &parsed, &r, &xml),
 	    FB_OK);
