@@ -63,20 +63,23 @@ class Mellon(harness.TestCase):
         if need:
             raise harness.peer_missing("mod_auth_mellon missing: " + "; ".join(need))
 
+    def imported(self, m):
+        """`fedbroker metadata import` of mellon's metadata, as an operator would:
+        (the saved file, the command's output)."""
+        d = self.tmpdir()
+        cp = subprocess.run([harness.BIN, "metadata", "import", m.metadata_path, "--name",
+                             "mellon", "--dir", d], capture_output=True, text=True, timeout=60)
+        self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
+        self.assertIn(m.entity_id, cp.stdout)
+        return os.path.join(d, "mellon.xml"), cp.stdout
+
     def peers(self, nameid=None):
         """A mellon (made, not started) and a fedbroker knowing it; mellon started."""
         m = mellon.Mellon(os.path.join(self.tmpdir(), "mellon-sp"), harness.free_port(),
                           attrs={"mail": MAIL, "displayName": DISPLAY_NAME})
         self.addCleanup(m.stop)
-        # As an operator would: `fedbroker metadata import`, whose stanza pins no format.
-        d = self.tmpdir()
-        cp = subprocess.run([harness.BIN, "metadata", "import", m.metadata_path, "--name",
-                             "mellon", "--dir", d], capture_output=True, text=True, timeout=60)
-        self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
-        self.assertNotRegex(cp.stdout, r"(?m)^\s+format:", "the stanza pins no NameID format")
-        self.assertIn(m.entity_id, cp.stdout)
-        sp = {"name": "mellon", "display_name": "Mellon app",
-              "metadata": os.path.join(d, "mellon.xml"), "attributes": ATTRS}
+        sp = {"name": "mellon", "display_name": "Mellon app", "metadata": self.imported(m)[0],
+              "attributes": ATTRS}
         if nameid:
             sp["nameid"] = nameid
         srv = fbsaml.saml_server(self, [sp], [], [], MAPPINGS)
@@ -115,6 +118,13 @@ class Mellon(harness.TestCase):
         self.assertTrue(fbsaml.audit_since(srv, off, "logout"),
                         "fedbroker ended its session\n" + "\n".join(srv.lines_since(off)))
         srv.stop()
+
+    def test_metadata_import_stanza_pins_no_format(self):
+        """Pasted as printed, the entry must let mellon's transient request through."""
+        m = mellon.Mellon(os.path.join(self.tmpdir(), "mellon-sp"), harness.free_port())
+        out = self.imported(m)[1]
+        self.assertIn("name: mellon", out)
+        self.assertNotRegex(out, r"(?m)^\s+format:", "the stanza pins no NameID format")
 
     def test_pinned_format_refused_with_invalid_nameid_policy(self):
         m, srv = self.peers(nameid={"format": "persistent"})
