@@ -19,7 +19,6 @@ as nobody:nogroup, and the directory is readable by them.
 
 import os
 import pwd
-import shutil
 import signal
 import socket
 import subprocess
@@ -92,10 +91,6 @@ class Mellon:
             f.write(PUBLIC)
         self.conf_path = os.path.join(dirpath, "apache2.conf")
         self.error_log = os.path.join(dirpath, "error.log")
-
-    def metadata(self):
-        with open(self.metadata_path) as f:
-            return f.read()
 
     def _conf(self, idp_md_path):
         d = self.dir
@@ -200,7 +195,3 @@ class Mellon:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=5)
         self.out.close()
-
-    def cleanup(self):
-        self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
