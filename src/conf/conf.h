@@ -224,7 +224,9 @@ struct fb_conf_saml_sp {
 	enum fb_conf_saml_alg signature_algorithm;
 	int accept_sha1; /* accept SHA-1 signatures on requests from this SP */
 	enum fb_conf_nameid_format nameid_format;
+	int nameid_format_set; /* 1 when given in the file: it pins the format */
 	enum fb_conf_nameid_source nameid_source;
+	int nameid_source_set; /* 1 when given in the file */
 	char *nameid_mapping; /* a rule feeding the NameID instead of nameid_source; may be NULL */
 	int64_t assertion_lifetime; /* seconds (5m) */
 	int64_t session_lifetime;   /* SessionNotOnOrAfter in seconds; 0 = not sent */

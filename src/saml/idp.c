@@ -24,9 +24,68 @@ static const char *const attrname_uris[] = {FB_SAML_ATTRNAME_URI, FB_SAML_ATTRNA
     FB_SAML_ATTRNAME_UNSPECIFIED};
 
 const char *
-fb_saml_nameid_uri(const struct fb_saml_sp *sp)
+fb_saml_nameid_uri(enum fb_conf_nameid_format f)
 {
-	return nameid_uris[sp->conf->nameid_format];
+	return nameid_uris[f];
+}
+
+/* The format whose URI is uri (*out), or 0 when fedbroker issues no such format. */
+static int
+nameid_format_of(const char *uri, enum fb_conf_nameid_format *out)
+{
+	for (size_t i = 0; i < sizeof(nameid_uris) / sizeof(nameid_uris[0]); i++)
+		if (strcmp(uri, nameid_uris[i]) == 0) {
+			*out = (enum fb_conf_nameid_format)i;
+			return 1;
+		}
+	return 0;
+}
+
+/*
+ * The configuration pins the format when nameid.format is given, or when a
+ * profile (aws, aws-identity-center) dictates it.
+ */
+int
+fb_saml_nameid_pinned(const struct fb_saml_sp *sp)
+{
+	return sp->conf->nameid_format_set || sp->conf->profile != FB_CONF_SAML_GENERIC;
+}
+
+enum fb_status
+fb_saml_nameid_format_pick(const struct fb_saml_sp *sp, const char *requested,
+    enum fb_conf_nameid_format *out)
+{
+	const struct fb_conf_saml_sp *c = sp->conf;
+	enum fb_conf_nameid_format f;
+
+	*out = c->nameid_format;
+	/* SAML2 Core 8.3.1: unspecified leaves the choice to the IdP. */
+	if (requested != NULL && strcmp(requested, FB_SAML_NAMEID_UNSPECIFIED) == 0)
+		requested = NULL;
+	if (requested != NULL) {
+		if (!nameid_format_of(requested, &f) ||
+		    (fb_saml_nameid_pinned(sp) && f != c->nameid_format))
+			return FB_ERR_PROTOCOL;
+		*out = f;
+		return FB_OK;
+	}
+	if (fb_saml_nameid_pinned(sp) || sp->md.nnameid_formats == 0)
+		return FB_OK;
+	/*
+	 * No format asked for: the configured default when the SP's metadata
+	 * lists it (or unspecified), else the first listed format fedbroker
+	 * issues (mod_auth_mellon's generated metadata lists only transient).
+	 */
+	for (size_t i = 0; i < sp->md.nnameid_formats; i++)
+		if (nameid_format_of(sp->md.nameid_formats[i], &f) &&
+		    (f == c->nameid_format || f == FB_CONF_NAMEID_UNSPECIFIED))
+			return FB_OK;
+	for (size_t i = 0; i < sp->md.nnameid_formats; i++)
+		if (nameid_format_of(sp->md.nameid_formats[i], &f)) {
+			*out = f;
+			break;
+		}
+	return FB_OK;
 }
 
 int
@@ -61,6 +120,7 @@ struct prep {
 	char *nameid;
 	const char *nameid_format;
 	int nameid_new;
+	int nameid_policy;  /* the failure is the request's NameIDPolicy (format, AllowCreate) */
 	int ok;		    /* 1 when a response may be sent */
 	const char *event;  /* audit event when !ok */
 	char *title;	    /* page when !ok */
@@ -109,26 +169,44 @@ mapping_of(const struct fb_saml_sp *sp, const char *name)
 	return NULL;
 }
 
-/* The NameID of user at sp: fills p->nameid (or fails p). dry: never write to the store. */
+/*
+ * The NameID of user at sp in format fmt: fills p->nameid (or fails p).
+ * dry: never write to the store. allow_create 0: a persistent NameID must
+ * exist already (SAML2 Core 3.4.1.1 AllowCreate="false").
+ */
 static void
 prep_nameid(struct fb_saml_sp *sp, struct fb_store *store, const struct fb_store_user *user,
-    const struct fb_map_subject *subject, int dry, struct prep *p)
+    const struct fb_map_subject *subject, enum fb_conf_nameid_format fmt, int allow_create, int dry,
+    struct prep *p)
 {
 	const struct fb_conf_saml_sp *c = sp->conf;
+	enum fb_conf_nameid_source source = c->nameid_source;
 	struct fb_err e = {0};
+	enum fb_status r;
 	char *candidate;
 	const char *v = NULL;
 
-	p->nameid_format = nameid_uris[c->nameid_format];
-	switch (c->nameid_format) {
+	p->nameid_format = nameid_uris[fmt];
+	switch (fmt) {
 	case FB_CONF_NAMEID_PERSISTENT:
 		/*
 		 * Opaque and stable per user and SP: nothing of the username leaks to
 		 * the SP. A read first: only a user's first sign-in at an SP writes.
 		 */
-		if (store != NULL &&
-		    fb_store_nameid_get(store, user->id, sp->md.entity_id, &p->nameid, &e) == FB_OK)
+		r = store != NULL
+		        ? fb_store_nameid_get(store, user->id, sp->md.entity_id, &p->nameid, &e)
+		        : FB_ERR_NOTFOUND;
+		if (r == FB_OK)
 			return;
+		if (!allow_create && r == FB_ERR_NOTFOUND) {
+			prep_fail(p, "saml_nameid_policy", "Sign-in stopped",
+			    "%s asked for your existing persistent identifier only (AllowCreate is "
+			    "false), and you have none there yet. Sign in from %s again, or "
+			    "ask its administrator to allow creating one.",
+			    c->display_name, c->display_name);
+			p->nameid_policy = 1;
+			return;
+		}
 		candidate = fb_rand_token(24);
 		if (store == NULL || dry) {
 			p->nameid = candidate;
@@ -149,6 +227,10 @@ prep_nameid(struct fb_saml_sp *sp, struct fb_store *store, const struct fb_store
 		p->nameid = fb_saml_id_new();
 		return;
 	case FB_CONF_NAMEID_EMAIL:
+		/* Asked for by the request or metadata: the account's email unless configured. */
+		if (fmt != c->nameid_format && !c->nameid_source_set)
+			source = FB_CONF_NAMEID_FROM_EMAIL;
+		break;
 	case FB_CONF_NAMEID_UNSPECIFIED:
 	default:
 		break;
@@ -175,7 +257,7 @@ prep_nameid(struct fb_saml_sp *sp, struct fb_store *store, const struct fb_store
 		p->nameid = fb_xstrdup(json_string_value(res));
 		json_decref(res);
 	} else {
-		switch (c->nameid_source) {
+		switch (source) {
 		case FB_CONF_NAMEID_FROM_EMAIL:
 			v = user->email;
 			break;
@@ -190,22 +272,27 @@ prep_nameid(struct fb_saml_sp *sp, struct fb_store *store, const struct fb_store
 		if (v == NULL || v[0] == '\0') {
 			prep_fail(p, "saml_nameid_missing", "Sign-in stopped",
 			    "Your account has no %s, which %s needs as your identifier "
-			    "(nameid.source: %s).",
-			    nameid_sources[c->nameid_source], c->display_name,
-			    nameid_sources[c->nameid_source]);
+			    "(%s: %s).",
+			    nameid_sources[source], c->display_name,
+			    source != c->nameid_source ? "it asked for an emailAddress NameID"
+			                               : "nameid.source",
+			    nameid_sources[source]);
+			/* A format the SP asked for and cannot have: it is told so. */
+			p->nameid_policy = fmt != c->nameid_format;
 			return;
 		}
 		p->nameid = fb_xstrdup(v);
 	}
 	/* SAML2 Core 8.3.2: an emailAddress NameID is an addr-spec (RFC 2822 3.4.1). */
-	if (c->nameid_format == FB_CONF_NAMEID_EMAIL && c->profile != FB_CONF_SAML_AWS_IDENTITY_CENTER &&
-	    !fb_conf_addr_spec_check(p->nameid))
+	if (fmt == FB_CONF_NAMEID_EMAIL && c->profile != FB_CONF_SAML_AWS_IDENTITY_CENTER &&
+	    !fb_conf_addr_spec_check(p->nameid)) {
 		prep_fail(p, "saml_nameid_invalid", "Sign-in stopped",
 		    "Rule nameid-email-addr-spec: your identifier for %s must be an email address, "
 		    "but %s gives a value that is not one (%s).",
-		    c->display_name,
-		    c->nameid_mapping != NULL ? "the mapping" : "nameid.source",
-		    c->nameid_mapping != NULL ? c->nameid_mapping : nameid_sources[c->nameid_source]);
+		    c->display_name, c->nameid_mapping != NULL ? "the mapping" : "nameid.source",
+		    c->nameid_mapping != NULL ? c->nameid_mapping : nameid_sources[source]);
+		p->nameid_policy = fmt != c->nameid_format;
+	}
 }
 
 /* Evaluates every attribute mapping into p->attrs; a failure fails p (and is in p->report). */
@@ -288,7 +375,8 @@ prep_checks(struct fb_saml_sp *sp, int passed, struct prep *p)
  */
 static void
 prep_run(struct fb_saml_idp *idp, struct fb_saml_sp *sp, struct fb_store *store,
-    const struct fb_store_user *user, int dry, struct prep *p)
+    const struct fb_store_user *user, enum fb_conf_nameid_format fmt, int allow_create, int dry,
+    struct prep *p)
 {
 	struct fb_map_subject *subject = NULL;
 	struct fb_map_input in = {0};
@@ -318,7 +406,7 @@ prep_run(struct fb_saml_idp *idp, struct fb_saml_sp *sp, struct fb_store *store,
 		    e.msg);
 		goto out;
 	}
-	prep_nameid(sp, store, user, subject, dry, p);
+	prep_nameid(sp, store, user, subject, fmt, allow_create, dry, p);
 	prep_attrs(sp, subject, p);
 	prep_checks(sp, dry, p);
 out:
@@ -395,8 +483,8 @@ build_assertion(struct fb_saml_idp *idp, const struct fb_saml_answer *a, const c
 	subj = xmlNewChild(as, saml, BAD_CAST "Subject", NULL);
 	n = text_child(subj, saml, "NameID", nameid);
 	set_prop(n, "Format", nameid_format);
-	if (c->nameid_format == FB_CONF_NAMEID_PERSISTENT ||
-	    c->nameid_format == FB_CONF_NAMEID_TRANSIENT) {
+	if (strcmp(nameid_format, FB_SAML_NAMEID_PERSISTENT) == 0 ||
+	    strcmp(nameid_format, FB_SAML_NAMEID_TRANSIENT) == 0) {
 		set_prop(n, "NameQualifier", idp->entity_id);
 		set_prop(n, "SPNameQualifier", a->sp->md.entity_id);
 	}
@@ -570,11 +658,15 @@ answer(struct fb_saml_idp *idp, struct fb_store *store, const struct fb_saml_ans
 		    "No signed-in user.");
 		return fb_err_set(err, FB_ERR_INVALID, "saml: no user to answer for");
 	}
-	prep_run(idp, sp, store, who->user, 0, &p);
+	prep_run(idp, sp, store, who->user, a->nameid_format, a->allow_create, 0, &p);
 	if (!p.ok) {
 		/* The store failing is ours to fix (503); everything else is a refusal (403). */
 		fb_saml_reply_page(reply, strcmp(p.event, "saml_nameid_failed") == 0 ? 503 : 403,
 		    p.event, p.title, "%s", p.detail);
+		if (p.nameid_policy)
+			fb_saml_error_response(idp, sp, a->acs, a->in_response_to, a->relay_state,
+			    FB_SAML_STATUS_RESPONDER, FB_SAML_STATUS_INVALID_NAMEID_POLICY, NULL,
+			    reply);
 		fb_audit(reqid, p.event, "sp=%s user=%s: %s", sp->conf->name, who->user->username,
 		    p.detail);
 		r = fb_err_set(err, FB_ERR_DENIED, "saml: %s: %s", sp->conf->name, p.detail);
@@ -625,6 +717,8 @@ fb_saml_idp_initiated(struct fb_saml_idp *idp, struct fb_store *store,
 	a.sp = sp;
 	a.acs = sp->default_acs->url;
 	a.relay_state = relay_state;
+	fb_saml_nameid_format_pick(sp, NULL, &a.nameid_format);
+	a.allow_create = 1;
 	return answer(idp, store, &a, who, reqid, reply, err);
 }
 
@@ -720,6 +814,8 @@ fb_saml_request_answer(struct fb_saml_idp *idp, struct fb_store *store,
 	a.acs = req->acs;
 	a.in_response_to = req->id;
 	a.relay_state = req->relay_state;
+	a.nameid_format = req->nameid_format;
+	a.allow_create = req->allow_create;
 	return answer(idp, store, &a, who, reqid, reply, err);
 }
 
@@ -731,9 +827,11 @@ enum fb_status
 fb_saml_request_stash(struct fb_saml_idp *idp, struct fb_store *store,
     const struct fb_saml_request *req, char **handle, struct fb_err *err)
 {
-	json_t *o = json_pack("{s:s, s:s, s:s, s:s?, s:b, s:b, s:I}", "sp", req->sp->conf->name,
-	    "id", req->id, "acs", req->acs, "relay_state", req->relay_state, "force_authn",
-	    req->force_authn, "is_passive", req->is_passive, "received", (json_int_t)req->received);
+	json_t *o = json_pack("{s:s, s:s, s:s, s:s?, s:b, s:b, s:I, s:s, s:b}", "sp",
+	    req->sp->conf->name, "id", req->id, "acs", req->acs, "relay_state", req->relay_state,
+	    "force_authn", req->force_authn, "is_passive", req->is_passive, "received",
+	    (json_int_t)req->received, "nameid_format", nameid_uris[req->nameid_format],
+	    "allow_create", req->allow_create);
 	char *text = json_dumps(o, JSON_COMPACT);
 	enum fb_status r;
 
@@ -785,6 +883,12 @@ fb_saml_request_resume(struct fb_saml_idp *idp, struct fb_store *store, const ch
 	req->force_authn = json_is_true(json_object_get(o, "force_authn"));
 	req->is_passive = json_is_true(json_object_get(o, "is_passive"));
 	req->received = json_integer_value(json_object_get(o, "received"));
+	/* Stashed before the format was kept: what an IdP-initiated sign-on gets. */
+	req->allow_create = !json_is_false(json_object_get(o, "allow_create"));
+	if (!json_is_string(json_object_get(o, "nameid_format")) ||
+	    !nameid_format_of(json_string_value(json_object_get(o, "nameid_format")),
+	        &req->nameid_format))
+		fb_saml_nameid_format_pick(sp, NULL, &req->nameid_format);
 	json_decref(o);
 	/* The ACS must still be one the SP declares (a reload may have changed it). */
 	for (size_t i = 0; i < sp->md.nacs; i++)
@@ -813,6 +917,8 @@ fb_saml_sp_describe(const struct fb_saml_sp *sp)
 	    "signature_algorithm", fb_saml_alg_uri(c->signature_algorithm),
 	    "require_signed_requests", sp->require_signed, "encrypt_assertion",
 	    sp->enc_key != NULL);
+	/* Not pinned: an AuthnRequest's NameIDPolicy/@Format may choose. */
+	json_object_set_new(o, "nameid_format_pinned", json_boolean(fb_saml_nameid_pinned(sp)));
 	a = json_array();
 	for (size_t i = 0; i < sp->md.nacs; i++)
 		json_array_append_new(a, json_pack("{s:s, s:s, s:i, s:b}", "url", sp->md.acs[i].url,
@@ -852,7 +958,8 @@ fb_saml_explain(struct fb_saml_idp *idp, struct fb_store *store, const struct fb
 	enum fb_status r = FB_OK;
 
 	*out = NULL;
-	prep_run(idp, msp, store, user, 1, &p);
+	fb_saml_nameid_format_pick(sp, NULL, &a.nameid_format);
+	prep_run(idp, msp, store, user, a.nameid_format, 1, 1, &p);
 	o = json_object();
 	json_object_set_new(o, "sp", fb_saml_sp_describe(sp));
 	json_object_set(o, "user", p.user != NULL ? p.user : json_null());

@@ -242,6 +242,8 @@ struct fb_saml_answer {
 	const char *status1;	  /* NULL: Success with an assertion */
 	const char *status2;
 	const char *status_message;
+	enum fb_conf_nameid_format nameid_format; /* fb_saml_nameid_format_pick */
+	int allow_create;                         /* 0: a persistent NameID must exist already */
 };
 
 /* A verified AuthnRequest (saml.h: struct fb_saml_request). */
@@ -253,10 +255,26 @@ struct fb_saml_request {
 	int force_authn;
 	int is_passive;
 	int64_t received;
+	enum fb_conf_nameid_format nameid_format; /* chosen from NameIDPolicy/@Format */
+	int allow_create; /* NameIDPolicy/@AllowCreate, 1 without a policy */
 };
 
-/* The NameID format URI an SP is configured for. */
-const char *fb_saml_nameid_uri(const struct fb_saml_sp *sp);
+/* 1 when nameid.format is given for sp (or its profile dictates one): requests cannot change it. */
+int fb_saml_nameid_pinned(const struct fb_saml_sp *sp);
+/* The URI of NameID format f. */
+const char *fb_saml_nameid_uri(enum fb_conf_nameid_format f);
+/*
+ * The NameID format for an answer to sp. requested is an AuthnRequest's
+ * NameIDPolicy/@Format (NULL: none; unspecified counts as none). Unless
+ * nameid.format is given (or a profile dictates it), a requested format
+ * fedbroker issues (persistent, transient, emailAddress) is honoured, and
+ * without one the configured default is used when the SP's metadata lists
+ * it (or lists none, or unspecified), else the first format it lists that
+ * fedbroker issues. FB_ERR_PROTOCOL (*out: the configured format) when the
+ * requested format is not issued, or differs from a pinned one.
+ */
+enum fb_status fb_saml_nameid_format_pick(const struct fb_saml_sp *sp, const char *requested,
+    enum fb_conf_nameid_format *out);
 /*
  * Puts a signed error Response (status1, status2) to acs into reply's POST
  * fields, keeping reply's page (shown if building fails).

@@ -612,35 +612,33 @@ char *
 fb_saml_metadata_stanza(const json_t *info, const char *name, const char *metadata_path)
 {
 	const char *entity = json_string_value(json_object_get(info, "entity_id"));
-	const json_t *formats = json_object_get(info, "nameid_formats");
 	const char *profile = NULL, *format = "persistent";
-	int has_email = 0, has_persistent = formats == NULL || json_array_size(formats) == 0;
-	size_t i;
-	const json_t *f;
 	struct fb_buf b;
 
-	json_array_foreach(formats, i, f) {
-		has_email |= json_is_string(f) && strcmp(json_string_value(f), FB_SAML_NAMEID_EMAIL) == 0;
-		has_persistent |=
-		    json_is_string(f) && strcmp(json_string_value(f), FB_SAML_NAMEID_PERSISTENT) == 0;
-	}
 	if (entity != NULL && strcmp(entity, FB_SAML_AWS_ENTITY_ID) == 0)
 		profile = "aws";
 	else if (entity != NULL && strstr(entity, ".signin.aws.amazon.com/platform/saml/") != NULL) {
 		profile = "aws-identity-center";
-		format = "email";
-	} else if (!has_persistent && has_email) {
 		format = "email";
 	}
 	fb_buf_init(&b, 64 * 1024);
 	fb_buf_addf(&b, NULL,
 	    "saml:\n  service_providers:\n    - name: %s\n      metadata: %s\n", name,
 	    metadata_path);
-	if (profile != NULL)
-		fb_buf_addf(&b, NULL, "      profile: %s\n", profile);
-	fb_buf_addf(&b, NULL, "      nameid:\n        format: %s\n", format);
-	if (strcmp(format, "email") == 0)
-		fb_buf_addf(&b, NULL, "        source: email\n");
+	if (profile != NULL) {
+		fb_buf_addf(&b, NULL, "      profile: %s\n      nameid:\n        format: %s\n",
+		    profile, format);
+		if (strcmp(format, "email") == 0)
+			fb_buf_addf(&b, NULL, "        source: email\n");
+	} else {
+		/*
+		 * Not pinned: the SP's AuthnRequests (or its metadata's NameIDFormat
+		 * list) choose, as mod_auth_mellon's transient needs.
+		 */
+		fb_buf_addf(&b, NULL,
+		    "      # nameid: {format: persistent}  # pins the NameID format; without it "
+		    "the SP's requests choose\n");
+	}
 	if (profile != NULL && strcmp(profile, "aws") == 0)
 		fb_buf_addf(&b, NULL,
 		    "      attributes:\n"

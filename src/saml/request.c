@@ -495,6 +495,7 @@ fb_saml_request_parse(struct fb_saml_idp *idp, struct fb_store *store,
 	const struct fb_saml_sp *sp;
 	const struct fb_saml_endpoint *acs = NULL;
 	struct fb_saml_request *req = NULL;
+	enum fb_conf_nameid_format fmt;
 	enum fb_status r;
 	int rc;
 
@@ -564,16 +565,26 @@ fb_saml_request_parse(struct fb_saml_idp *idp, struct fb_store *store,
 		r = fb_err_set(err, FB_ERR_PROTOCOL, "saml: unsupported ProtocolBinding");
 		goto out;
 	}
-	if (ar->NameIDPolicy != NULL && ar->NameIDPolicy->Format != NULL &&
-	    strcmp(ar->NameIDPolicy->Format, FB_SAML_NAMEID_UNSPECIFIED) != 0 &&
-	    strcmp(ar->NameIDPolicy->Format, fb_saml_nameid_uri(sp)) != 0) {
-		fb_saml_reply_page(reply, 400, "saml_request_unsupported", "Unsupported request",
-		    "The service provider asked for a NameID of format %s; it is configured for %s.",
-		    ar->NameIDPolicy->Format, fb_saml_nameid_uri(sp));
+	if (fb_saml_nameid_format_pick(sp,
+	        ar->NameIDPolicy != NULL ? ar->NameIDPolicy->Format : NULL, &fmt) != FB_OK) {
+		if (fb_saml_nameid_pinned(sp))
+			fb_saml_reply_page(reply, 400, "saml_request_unsupported",
+			    "Unsupported request",
+			    "The service provider asked for a NameID of format %s; it is "
+			    "configured for %s (%s).",
+			    ar->NameIDPolicy->Format, fb_saml_nameid_uri(fmt),
+			    sp->conf->nameid_format_set ? "nameid.format" : "its profile");
+		else
+			fb_saml_reply_page(reply, 400, "saml_request_unsupported",
+			    "Unsupported request",
+			    "The service provider asked for a NameID of format %s; this identity "
+			    "provider issues persistent, transient, emailAddress and unspecified "
+			    "ones.",
+			    ar->NameIDPolicy->Format);
 		fb_saml_error_response(idp, sp, acs->url, in.id, in.relay_state,
 		    FB_SAML_STATUS_REQUESTER, FB_SAML_STATUS_INVALID_NAMEID_POLICY, NULL, reply);
-		fb_audit(reqid, reply->event, "sp=%s: NameIDPolicy %s", sp->conf->name,
-		    ar->NameIDPolicy->Format);
+		/* The page's reason (both formats, the key that pins one) for the operator. */
+		fb_audit(reqid, reply->event, "sp=%s: %s", sp->conf->name, reply->detail);
 		r = fb_err_set(err, FB_ERR_PROTOCOL, "saml: unsupported NameIDPolicy");
 		goto out;
 	}
@@ -584,6 +595,15 @@ fb_saml_request_parse(struct fb_saml_idp *idp, struct fb_store *store,
 	req->relay_state = in.relay_state != NULL ? fb_xstrdup(in.relay_state) : NULL;
 	req->force_authn = ar->ForceAuthn != 0;
 	req->is_passive = ar->IsPassive != 0;
+	req->nameid_format = fmt;
+	/*
+	 * SAML2 Core 3.4.1.1: AllowCreate (false when absent) holds back a new
+	 * identifier; applied when persistent is asked for by name, not to
+	 * requests that leave the format to fedbroker (whose choice it is).
+	 */
+	req->allow_create = ar->NameIDPolicy == NULL || ar->NameIDPolicy->AllowCreate ||
+	                    ar->NameIDPolicy->Format == NULL ||
+	                    strcmp(ar->NameIDPolicy->Format, FB_SAML_NAMEID_PERSISTENT) != 0;
 	req->received = fb_time_now();
 	*out = req;
 	r = FB_OK;

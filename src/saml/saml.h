@@ -138,7 +138,8 @@ const char *fb_saml_sp_entity_id(const struct fb_saml_sp *sp);
 const char *fb_saml_sp_default_acs(const struct fb_saml_sp *sp);
 /*
  * What the SP is, as JSON (new, json_decref): {"name", "display_name",
- * "entity_id", "profile", "nameid_format", "audience", "sign",
+ * "entity_id", "profile", "nameid_format", "nameid_format_pinned": bool
+ * (false: an AuthnRequest may ask for another format), "audience", "sign",
  * "signature_algorithm", "require_signed_requests": bool,
  * "encrypt_assertion": bool, "acs": [{"url", "binding", "index",
  * "default": bool}], "slo": [{"url", "binding"}], "groups": [...],

@@ -36,6 +36,7 @@ MAIL = "urn:oid:0.9.2342.19200300.100.1.3"
 ATTRS = [{"name": MAIL, "mapping": "mail", "friendly_name": "mail"}]
 STATUS_RESPONDER = "urn:oasis:names:tc:SAML:2.0:status:Responder"
 NO_PASSIVE = "urn:oasis:names:tc:SAML:2.0:status:NoPassive"
+INVALID_NAMEID_POLICY = "urn:oasis:names:tc:SAML:2.0:status:InvalidNameIDPolicy"
 
 
 def setup_sps(holder):
@@ -158,6 +159,72 @@ class SpInitiated(harness.TestCase):
         req["fields"]["SAMLRequest"] = __import__("base64").b64encode(xml).decode()
         off = self.srv.log_size()
         self.assertRefused(fbsaml.send(b, req), off)
+
+    # ---- the NameID format asked for (issue 10: honoured unless nameid.format pins one)
+    def test_pysaml2_asks_for_transient_and_email(self):
+        for fmt, value in ((pc.NAMEID_TRANSIENT, None), (pc.NAMEID_EMAIL, "alice@example.com")):
+            with self.subTest(format=fmt):
+                req = self.ps().authn_request(binding=pc.BINDING_REDIRECT, sign=True,
+                                              name_id_format=fmt)
+                self.assertIn(b'Format="%s"' % fmt.encode(), pc.decode_redirect(
+                    fbsaml.query(req["url"])["SAMLRequest"]))
+                v, _, _ = self.answered(req, PS_ID, PS_ACS)
+                self.assertEqual(v["name_id_format"], fmt)
+                self.assertEqual(v["lib_name_id_format"], fmt)
+                if value:
+                    self.assertEqual(v["name_id"], value)
+
+    def test_onelogin_asks_for_email_at_an_sp_that_pins_nothing(self):
+        ol = onelogin_sp.SP(PS_ID, PS_ACS, self.md, key=self.keys["ps"][0],
+                            cert=self.keys["ps"][1], name_id_format=pc.NAMEID_EMAIL)
+        req = ol.authn_request(binding=pc.BINDING_REDIRECT, sign=True)
+        v, _, _ = self.answered(req, PS_ID, PS_ACS)
+        self.assertEqual(v["name_id_format"], pc.NAMEID_EMAIL)
+        self.assertEqual(v["name_id"], "alice@example.com")
+
+    def test_onelogin_other_format_than_the_pinned_one_refused(self):
+        ol = onelogin_sp.SP(OL_ID, OL_ACS, self.md, key=self.keys["ol"][0],
+                            cert=self.keys["ol"][1], name_id_format=pc.NAMEID_PERSISTENT)
+        b = fbsaml.signed_in(self, self.srv, "alice")
+        off = self.srv.log_size()
+        p = fbsaml.send(b, ol.authn_request(binding=pc.BINDING_REDIRECT))
+        self.assertRefused(p, off)
+        action, resp, _ = fbsaml.response_of(self, p)
+        self.assertEqual(action, OL_ACS)
+        d = pc.describe(pc.decode_post(resp))
+        self.assertEqual(d["sub_status"], INVALID_NAMEID_POLICY, d)
+        rec = fbsaml.audit_since(self.srv, off, "saml_request_unsupported")
+        self.assertTrue(rec)
+        self.assertIn("nameid.format", rec[0]["msg"])
+        self.assertIn(pc.NAMEID_PERSISTENT, rec[0]["msg"])
+
+    def test_pysaml2_persistent_allow_create_false(self):
+        """SAML Core 3.4.1.1: AllowCreate="false" (pysaml2's default) only for a user who
+        has a persistent NameID at the SP already."""
+        fbsaml.add_user(self, self.srv, "nina", email="nina@example.com")
+        b = fbsaml.signed_in(self, self.srv, "nina")
+        off = self.srv.log_size()
+        req = self.ps().authn_request(binding=pc.BINDING_REDIRECT, sign=True,
+                                      name_id_format=pc.NAMEID_PERSISTENT, allow_create=False)
+        self.assertIn(b'AllowCreate="false"', pc.decode_redirect(
+            fbsaml.query(req["url"])["SAMLRequest"]))
+        p = fbsaml.send(b, req)
+        self.assertRefused(p, off)
+        action, resp, _ = fbsaml.response_of(self, p)
+        self.assertEqual(action, PS_ACS)
+        d = pc.describe(pc.decode_post(resp))
+        self.assertEqual((d["status"], d["sub_status"]), (STATUS_RESPONDER, INVALID_NAMEID_POLICY))
+        self.assertEqual(d["in_response_to"], req["id"])
+        self.assertTrue(fbsaml.audit_since(self.srv, off, "saml_nameid_policy"))
+        nids = []
+        for create in (True, False):
+            req = self.ps().authn_request(binding=pc.BINDING_REDIRECT, sign=True,
+                                          name_id_format=pc.NAMEID_PERSISTENT,
+                                          allow_create=create)
+            _, resp, _ = fbsaml.response_of(self, fbsaml.send(b, req))
+            v = fbsaml.validate_all(self, resp, self.md, PS_ID, PS_ACS, in_response_to=req["id"])
+            nids.append(v["pysaml2"]["lib_name_id"])
+        self.assertEqual(nids[0], nids[1], "the identifier made is the one used afterwards")
 
     # ---- ForceAuthn, IsPassive, session reuse
     def test_session_reused(self):

@@ -9,9 +9,7 @@
 //   FB_APP_NAME (the dashboard link's text), FB_ARTIFACTS (screenshots; optional).
 // Prints one line per step; exits 0 when every step passed, 1 otherwise.
 
-import fs from 'node:fs';
-import path from 'node:path';
-import { env as envOf, peersRequire, expect, done, launch } from './browser.mjs';
+import { env as envOf, peersRequire, expect, done, launch, shot as screenshot } from './browser.mjs';
 
 const env = (name) => envOf('68-saml-browser', name);
 const base = env('FB_BASE_URL');
@@ -20,16 +18,11 @@ const password = env('FB_PASSWORD');
 const peers = env('FB_PEERS');
 const acsUrl = env('FB_ACS_URL');
 const appName = env('FB_APP_NAME');
-const artifacts = process.env.FB_ARTIFACTS || '';
 
 const require = peersRequire(peers);
 const { chromium } = require('playwright-core');
 
-async function shot(page, name) {
-  if (!artifacts) return;
-  fs.mkdirSync(artifacts, { recursive: true });
-  await page.screenshot({ path: path.join(artifacts, `68-${name}.png`), fullPage: true });
-}
+const shot = (page, name) => screenshot(page, '68', name);
 
 // One sign-in and one click on the AWS app; javaScript false: the <noscript> button.
 async function run(javaScript) {

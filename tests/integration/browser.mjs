@@ -40,6 +40,14 @@ export function done() {
   process.exit(failures === 0 ? 0 : 1);
 }
 
+// A full-page screenshot FB_ARTIFACTS/<prefix>-<name>.png; nothing when FB_ARTIFACTS is unset.
+export async function shot(page, prefix, name) {
+  const dir = process.env.FB_ARTIFACTS || '';
+  if (!dir) return;
+  fs.mkdirSync(dir, { recursive: true });
+  await page.screenshot({ path: path.join(dir, `${prefix}-${name}.png`), fullPage: true });
+}
+
 // A browser with its own throw-away profile: { context, page, close() }.
 export async function launch(chromium, options = {}) {
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'fb-chromium-'));

@@ -1220,10 +1220,15 @@ tweak_artifact_acs(LassoSamlp2AuthnRequest *r)
 	set_str(&r->AssertionConsumerServiceURL, APP "/art");
 }
 
+/* What tweak_nameid puts in the NameIDPolicy. */
+static const char *nameid_want;
+static int nameid_create;
+
 static void
-tweak_email(LassoSamlp2AuthnRequest *r)
+tweak_nameid(LassoSamlp2AuthnRequest *r)
 {
-	set_str(&r->NameIDPolicy->Format, FB_SAML_NAMEID_EMAIL);
+	set_str(&r->NameIDPolicy->Format, nameid_want);
+	r->NameIDPolicy->AllowCreate = nameid_create;
 }
 
 static void
@@ -1349,8 +1354,10 @@ test_sp_initiated(void)
 	CU_ASSERT_EQUAL(parse(&e, 0, msg, &sr, &r), FB_ERR_PROTOCOL);
 	free(msg);
 	free(id);
-	/* A NameID format the SP is not configured for: an InvalidNameIDPolicy Response. */
-	app_request(srv, 0, 1, tweak_email, &msg, &id);
+	/* A NameID format fedbroker does not issue: an InvalidNameIDPolicy Response. */
+	nameid_want = "urn:oasis:names:tc:SAML:1.1:nameid-format:X509SubjectName";
+	nameid_create = TRUE;
+	app_request(srv, 0, 1, tweak_nameid, &msg, &id);
 	CU_ASSERT_EQUAL(parse(&e, 0, msg, &sr, &r), FB_ERR_PROTOCOL);
 	CU_ASSERT_STRING_EQUAL(r.post_url, APP "/acs");
 	xml = b64_decode(r.post_value);
@@ -1400,6 +1407,276 @@ test_sp_initiated(void)
 	fb_saml_reply_cleanup(&r);
 	app_free(&a);
 	env_cleanup(&e);
+}
+
+/*
+ * A signed Redirect AuthnRequest of app asking for NameID format (with
+ * AllowCreate create) parsed and answered for user u: the status of the
+ * answer; *xml the Response posted (new, or NULL when none), *parsed the
+ * parse's status.
+ */
+static enum fb_status
+ask(struct env *e, LassoServer *srv, const struct fb_store_user *u, const char *format, int create,
+    enum fb_status *parsed, struct fb_saml_reply *r, char **xml)
+{
+	struct fb_saml_request *sr = NULL;
+	struct fb_saml_subject who = subject_of(u);
+	struct fb_err err = {0};
+	char *msg = NULL, *id = NULL;
+	enum fb_status st = FB_ERR_INTERNAL;
+
+	*xml = NULL;
+	nameid_want = format;
+	nameid_create = create;
+	app_request(srv, 0, 1, tweak_nameid, &msg, &id);
+	*parsed = parse(e, 0, msg, &sr, r);
+	if (*parsed == FB_OK)
+		st = fb_saml_request_answer(e->idp, e->st, sr, &who, "t", r, &err);
+	if (r->post_value != NULL)
+		*xml = b64_decode(r->post_value);
+	fb_saml_request_free(sr);
+	free(msg);
+	free(id);
+	return st;
+}
+
+/* The text of the first saml:NameID of xml (new), or NULL. */
+static char *
+nameid_of(const char *xml)
+{
+	const char *p = xml != NULL ? strstr(xml, "<saml:NameID ") : NULL, *q, *end;
+
+	if (p == NULL || (q = strchr(p, '>')) == NULL ||
+	    (end = strstr(q, "</saml:NameID>")) == NULL)
+		return NULL;
+	return fb_xstrndup(q + 1, (size_t)(end - q - 1));
+}
+
+/*
+ * The NameID format an AuthnRequest asks for is honoured unless the
+ * configuration pins one (mod_auth_mellon asks for transient by default);
+ * AllowCreate="false" with persistent wants an identifier that exists.
+ */
+static void
+test_sp_initiated_nameid_format(void)
+{
+	struct env e;
+	struct app a;
+	LassoServer *srv;
+	struct fb_saml_reply r = {0};
+	struct fb_saml_request *sr = NULL, *sr2 = NULL;
+	struct fb_err err = {0};
+	char *xml = NULL, *nid = NULL, *stored = NULL, *msg = NULL, *id = NULL, *handle = NULL;
+	enum fb_status parsed;
+
+	CU_ASSERT_EQUAL_FATAL(env_with_app(&e, &a, 1, NULL), 0);
+	app_key_pem = a.key_pem;
+	cur_app = &a;
+	srv = app_server(&e, &a);
+	/* Transient, asked for while the default (persistent) is not pinned: honoured. */
+	CU_ASSERT_EQUAL(ask(&e, srv, &e.alice, FB_SAML_NAMEID_TRANSIENT, FALSE, &parsed, &r, &xml),
+	    FB_OK);
+	CU_ASSERT_EQUAL(parsed, FB_OK);
+	CU_ASSERT_PTR_NOT_NULL(strstr(xml, "Format=\"" FB_SAML_NAMEID_TRANSIENT "\""));
+	CU_ASSERT_PTR_NOT_NULL(strstr(xml, "SPNameQualifier=\"" APP "/sp\""));
+	nid = nameid_of(xml);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(nid);
+	CU_ASSERT_EQUAL(strlen(nid), 41); /* "_" + 40 hex: random per response */
+	CU_ASSERT_EQUAL(fb_store_nameid_get(e.st, e.alice.id, APP "/sp", &stored, &err),
+	    FB_ERR_NOTFOUND);
+	free(nid);
+	free(xml);
+	/* The format survives the stash while the person signs in. */
+	nameid_want = FB_SAML_NAMEID_TRANSIENT;
+	app_request(srv, 0, 1, tweak_nameid, &msg, &id);
+	CU_ASSERT_EQUAL_FATAL(parse(&e, 0, msg, &sr, &r), FB_OK);
+	CU_ASSERT_EQUAL_FATAL(fb_saml_request_stash(e.idp, e.st, sr, &handle, &err), FB_OK);
+	CU_ASSERT_EQUAL_FATAL(fb_saml_request_resume(e.idp, e.st, handle, &sr2, &err), FB_OK);
+	{
+		struct fb_saml_subject who = subject_of(&e.alice);
+
+		CU_ASSERT_EQUAL(fb_saml_request_answer(e.idp, e.st, sr2, &who, "t", &r, &err),
+		    FB_OK);
+		xml = b64_decode(r.post_value);
+		CU_ASSERT_PTR_NOT_NULL(strstr(xml, "Format=\"" FB_SAML_NAMEID_TRANSIENT "\""));
+		free(xml);
+	}
+	fb_saml_request_free(sr);
+	fb_saml_request_free(sr2);
+	free(handle);
+	free(msg);
+	free(id);
+	/* emailAddress: the account's email (nameid.source not given), no qualifiers. */
+	CU_ASSERT_EQUAL(ask(&e, srv, &e.alice, FB_SAML_NAMEID_EMAIL, TRUE, &parsed, &r, &xml),
+	    FB_OK);
+	CU_ASSERT_PTR_NOT_NULL(strstr(xml, "Format=\"" FB_SAML_NAMEID_EMAIL "\""));
+	nid = nameid_of(xml);
+	CU_ASSERT_STRING_EQUAL(nid != NULL ? nid : "", "alice@example.com");
+	CU_ASSERT_PTR_NULL(strstr(xml, "SPNameQualifier="));
+	free(nid);
+	free(xml);
+	/* carol has no email: a page, and InvalidNameIDPolicy for the SP that asked. */
+	CU_ASSERT_EQUAL(ask(&e, srv, &e.carol, FB_SAML_NAMEID_EMAIL, TRUE, &parsed, &r, &xml),
+	    FB_ERR_DENIED);
+	CU_ASSERT_STRING_EQUAL(r.event, "saml_nameid_missing");
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.detail, "asked for an emailAddress NameID"));
+	CU_ASSERT_PTR_NOT_NULL(xml != NULL ? strstr(xml, "InvalidNameIDPolicy") : NULL);
+	CU_ASSERT_PTR_NULL(xml != NULL ? strstr(xml, "Assertion") : "");
+	free(xml);
+	/* Leaving the format to fedbroker, AllowCreate="false" does not hold one back. */
+	CU_ASSERT_EQUAL(ask(&e, srv, &e.carol, FB_SAML_NAMEID_UNSPECIFIED, FALSE, &parsed, &r, &xml),
+	    FB_OK);
+	CU_ASSERT_PTR_NOT_NULL(xml != NULL ? strstr(xml, FB_SAML_NAMEID_PERSISTENT) : NULL);
+	free(xml);
+	/* unspecified: the IdP's choice, the configured persistent. */
+	CU_ASSERT_EQUAL(ask(&e, srv, &e.alice, FB_SAML_NAMEID_UNSPECIFIED, TRUE, &parsed, &r, &xml),
+	    FB_OK);
+	CU_ASSERT_PTR_NOT_NULL(strstr(xml, "Format=\"" FB_SAML_NAMEID_PERSISTENT "\""));
+	free(xml);
+	CU_ASSERT_EQUAL_FATAL(fb_store_nameid_get(e.st, e.alice.id, APP "/sp", &stored, &err),
+	    FB_OK);
+	/* Persistent with AllowCreate="false": the identifier made above is reused. */
+	CU_ASSERT_EQUAL(ask(&e, srv, &e.alice, FB_SAML_NAMEID_PERSISTENT, FALSE, &parsed, &r, &xml),
+	    FB_OK);
+	nid = nameid_of(xml);
+	CU_ASSERT_STRING_EQUAL(nid != NULL ? nid : "", stored);
+	free(nid);
+	free(xml);
+	free(stored);
+	stored = NULL;
+	/* ... but none is made for bob: InvalidNameIDPolicy (Responder), nothing stored. */
+	CU_ASSERT_EQUAL(ask(&e, srv, &e.bob, FB_SAML_NAMEID_PERSISTENT, FALSE, &parsed, &r, &xml),
+	    FB_ERR_DENIED);
+	CU_ASSERT_STRING_EQUAL(r.event, "saml_nameid_policy");
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.detail, "AllowCreate"));
+	CU_ASSERT_STRING_EQUAL(r.post_url, APP "/acs");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(xml);
+	CU_ASSERT_PTR_NOT_NULL(strstr(xml, FB_SAML_STATUS_RESPONDER));
+	CU_ASSERT_PTR_NOT_NULL(strstr(xml, "InvalidNameIDPolicy"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(xml, "InResponseTo=\"_"));
+	CU_ASSERT_PTR_NULL(strstr(xml, "Assertion"));
+	free(xml);
+	CU_ASSERT_EQUAL(fb_store_nameid_get(e.st, e.bob.id, APP "/sp", &stored, &err),
+	    FB_ERR_NOTFOUND);
+	/* AllowCreate="true" makes it. */
+	CU_ASSERT_EQUAL(ask(&e, srv, &e.bob, FB_SAML_NAMEID_PERSISTENT, TRUE, &parsed, &r, &xml),
+	    FB_OK);
+	free(xml);
+	CU_ASSERT_EQUAL(fb_store_nameid_get(e.st, e.bob.id, APP "/sp", &stored, &err), FB_OK);
+	free(stored);
+	stored = NULL;
+	lasso_server_destroy(srv);
+	fb_saml_reply_cleanup(&r);
+	app_free(&a);
+	env_cleanup(&e);
+
+	/* nameid.format given: it wins, another format gets InvalidNameIDPolicy. */
+	CU_ASSERT_EQUAL_FATAL(env_with_app(&e, &a, 1,
+	                          "      nameid:\n        format: persistent\n"),
+	    0);
+	app_key_pem = a.key_pem;
+	cur_app = &a;
+	srv = app_server(&e, &a);
+	CU_ASSERT_EQUAL(ask(&e, srv, &e.alice, FB_SAML_NAMEID_TRANSIENT, FALSE, &parsed, &r, &xml),
+	    FB_ERR_INTERNAL);
+	CU_ASSERT_EQUAL(parsed, FB_ERR_PROTOCOL);
+	CU_ASSERT_EQUAL(r.http_status, 400);
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.detail, "nameid.format"));
+	CU_ASSERT_PTR_NOT_NULL(xml != NULL ? strstr(xml, "InvalidNameIDPolicy") : NULL);
+	CU_ASSERT_PTR_NULL(xml != NULL ? strstr(xml, "Assertion") : "");
+	free(xml);
+	CU_ASSERT_EQUAL(ask(&e, srv, &e.alice, FB_SAML_NAMEID_PERSISTENT, TRUE, &parsed, &r, &xml),
+	    FB_OK);
+	CU_ASSERT_PTR_NOT_NULL(strstr(xml, "Format=\"" FB_SAML_NAMEID_PERSISTENT "\""));
+	free(xml);
+	CU_ASSERT_EQUAL(ask(&e, srv, &e.alice, FB_SAML_NAMEID_UNSPECIFIED, TRUE, &parsed, &r, &xml),
+	    FB_OK);
+	free(xml);
+	lasso_server_destroy(srv);
+	fb_saml_reply_cleanup(&r);
+	app_free(&a);
+	env_cleanup(&e);
+}
+
+/* Without a requested format: the SP metadata's NameIDFormat list, unless pinned. */
+static void
+test_nameid_format_pick(void)
+{
+	static const char *const pins[] = {NULL, "      nameid: {format: persistent}\n"};
+	struct {
+		const char *listed[2];
+		size_t n;
+		enum fb_conf_nameid_format free_pick, pinned_pick;
+	} cases[] = {
+	    {{NULL, NULL}, 0, FB_CONF_NAMEID_PERSISTENT, FB_CONF_NAMEID_PERSISTENT},
+	    {{FB_SAML_NAMEID_TRANSIENT, NULL}, 1, FB_CONF_NAMEID_TRANSIENT,
+	        FB_CONF_NAMEID_PERSISTENT},
+	    {{FB_SAML_NAMEID_EMAIL, FB_SAML_NAMEID_PERSISTENT}, 2, FB_CONF_NAMEID_PERSISTENT,
+	        FB_CONF_NAMEID_PERSISTENT},
+	    {{"urn:example:other", FB_SAML_NAMEID_EMAIL}, 2, FB_CONF_NAMEID_EMAIL,
+	        FB_CONF_NAMEID_PERSISTENT},
+	    {{FB_SAML_NAMEID_UNSPECIFIED, FB_SAML_NAMEID_TRANSIENT}, 2, FB_CONF_NAMEID_PERSISTENT,
+	        FB_CONF_NAMEID_PERSISTENT},
+	    {{"urn:example:other", NULL}, 1, FB_CONF_NAMEID_PERSISTENT, FB_CONF_NAMEID_PERSISTENT},
+	};
+
+	for (size_t k = 0; k < 2; k++) {
+		struct env e;
+		struct app a;
+		const struct fb_saml_sp *csp;
+		struct fb_saml_sp *sp;
+		char **saved;
+		size_t nsaved;
+		enum fb_conf_nameid_format f;
+
+		CU_ASSERT_EQUAL_FATAL(env_with_app(&e, &a, 1, pins[k]), 0);
+		csp = fb_saml_idp_sp_get(e.idp, "app");
+		sp = (struct fb_saml_sp *)(uintptr_t)csp;
+		CU_ASSERT_PTR_NOT_NULL_FATAL(sp);
+		CU_ASSERT_EQUAL(fb_saml_nameid_pinned(sp), (int)k);
+		{
+			json_t *d = fb_saml_sp_describe(csp);
+
+			CU_ASSERT_EQUAL(json_is_true(json_object_get(d, "nameid_format_pinned")),
+			    (int)k);
+			json_decref(d);
+		}
+		saved = sp->md.nameid_formats;
+		nsaved = sp->md.nnameid_formats;
+		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			sp->md.nameid_formats = (char **)(uintptr_t)cases[i].listed;
+			sp->md.nnameid_formats = cases[i].n;
+			CU_ASSERT_EQUAL(fb_saml_nameid_format_pick(sp, NULL, &f), FB_OK);
+			CU_ASSERT_EQUAL(f, k == 0 ? cases[i].free_pick : cases[i].pinned_pick);
+		}
+		sp->md.nameid_formats = saved;
+		sp->md.nnameid_formats = nsaved;
+		/* A requested format wins over the metadata; one not issued never does. */
+		CU_ASSERT_EQUAL(fb_saml_nameid_format_pick(sp, FB_SAML_NAMEID_TRANSIENT, &f),
+		    k == 0 ? FB_OK : FB_ERR_PROTOCOL);
+		CU_ASSERT_EQUAL(f, k == 0 ? FB_CONF_NAMEID_TRANSIENT : FB_CONF_NAMEID_PERSISTENT);
+		CU_ASSERT_EQUAL(fb_saml_nameid_format_pick(sp, "urn:example:other", &f),
+		    FB_ERR_PROTOCOL);
+		CU_ASSERT_EQUAL(fb_saml_nameid_format_pick(sp, FB_SAML_NAMEID_UNSPECIFIED, &f),
+		    FB_OK);
+		CU_ASSERT_EQUAL(f, FB_CONF_NAMEID_PERSISTENT);
+		app_free(&a);
+		env_cleanup(&e);
+	}
+	/* A profile pins the format too (Identity Center: email). */
+	{
+		struct env e;
+		enum fb_conf_nameid_format f;
+		const struct fb_saml_sp *idc;
+
+		CU_ASSERT_EQUAL_FATAL(env_setup(&e, NULL), 0);
+		idc = fb_saml_idp_sp_get(e.idp, "idc");
+		CU_ASSERT_EQUAL(fb_saml_nameid_format_pick(idc, FB_SAML_NAMEID_TRANSIENT, &f),
+		    FB_ERR_PROTOCOL);
+		CU_ASSERT_EQUAL(fb_saml_nameid_format_pick(idc, NULL, &f), FB_OK);
+		CU_ASSERT_EQUAL(f, FB_CONF_NAMEID_EMAIL);
+		env_cleanup(&e);
+	}
 }
 
 /* An SP that may sign: unsigned accepted, a present signature still verified. */
@@ -1702,6 +1979,15 @@ test_metadata(void)
 	free(stanza);
 	json_decref(info);
 	free(xml);
+	/* Any other SP (mod_auth_mellon's metadata lists no format): nothing pinned. */
+	info = json_pack("{s:s, s:[]}", "entity_id", "https://sp.example.com/mellon/metadata",
+	    "nameid_formats");
+	stanza = fb_saml_metadata_stanza(info, "mellon", "metadata/mellon.xml");
+	CU_ASSERT_PTR_NULL(strstr(stanza, "\n        format:"));
+	CU_ASSERT_PTR_NULL(strstr(stanza, "profile:"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(stanza, "# nameid: {format: persistent}"));
+	free(stanza);
+	json_decref(info);
 	/* Not metadata. */
 	CU_ASSERT_EQUAL(fb_saml_metadata_parse("<a/>", 4, NULL, &info, &err), FB_ERR_INVALID);
 	CU_ASSERT_EQUAL(fb_saml_metadata_parse("<a", 2, NULL, &info, &err), FB_ERR_INVALID);
@@ -1789,9 +2075,43 @@ test_conf_keys(void)
 	CU_ASSERT_EQUAL(c->saml_sps[0].signature_algorithm, FB_CONF_SAML_RSA_SHA512);
 	CU_ASSERT_EQUAL(c->saml_sps[0].assertion_lifetime, 300);
 	CU_ASSERT_EQUAL(c->saml_sps[0].require_signed_requests_set, 0);
+	CU_ASSERT_EQUAL(c->saml_sps[0].nameid_format_set, 1);
+	CU_ASSERT_EQUAL(c->saml_sps[0].nameid_source_set, 1);
 	CU_ASSERT_EQUAL(c->saml_sps[0].ngroups, 1);
 	CU_ASSERT_TRUE(fb_saml_sp_conf_allowed(c, &c->saml_sps[0], "nobody") == 0);
 	fb_conf_free(c);
+	/* Without nameid.format the SP's requests choose; a mapping then feeds emailAddress. */
+	{
+		static const char *const yaml[] = {
+		    "saml: {service_providers: [{name: a, entity_id: 'urn:x', acs: [{url: "
+		    "'https://x/a'}], nameid: {mapping: aws_role}}]}\n",
+		    "saml: {service_providers: [{name: a, entity_id: 'urn:x', acs: [{url: "
+		    "'https://x/a'}], nameid: {mapping: aws_role, format: persistent}}]}\n",
+		};
+		static const char *const said[] = {"used only when the SP asks for an emailAddress",
+		    "ignored: a persistent or transient NameID"};
+
+		for (size_t k = 0; k < 2; k++) {
+			struct fb_conf_report *rep = NULL;
+			char *text =
+			    fb_xasprintf("mappings: {dir: %s/mappings}\n%s", FB_SRCDIR, yaml[k]);
+			int seen = 0;
+
+			c = NULL;
+			CU_ASSERT_EQUAL(fb_conf_load_string(text, strlen(text), "t.yaml", NULL, &c,
+			                    &rep, &err),
+			    FB_OK);
+			CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+			CU_ASSERT_EQUAL(c->saml_sps[0].nameid_format_set, (int)k);
+			CU_ASSERT_EQUAL(c->saml_sps[0].nameid_source_set, 0);
+			for (size_t i = 0; i < fb_conf_report_count(rep); i++)
+				seen |= strstr(fb_conf_report_line(rep, i), said[k]) != NULL;
+			CU_ASSERT_TRUE(seen);
+			fb_conf_report_free(rep);
+			fb_conf_free(c);
+			free(text);
+		}
+	}
 	conf_errors("saml: {service_providers: [{name: a}]}\n",
 	    "saml.service_providers[0].entity_id: missing: give metadata:");
 	conf_errors("saml: {service_providers: [{entity_id: 'urn:x', acs: [{url: 'https://x/a'}]}]}\n",
@@ -2135,7 +2455,8 @@ fb_test_saml_register(void)
 {
 	CU_pSuite s = CU_add_suite("saml", NULL, NULL);
 
-	if (s == NULL || CU_add_test(s, "decode: base64, deflate, DTD, limits", test_decode) == NULL ||
+	if (s == NULL ||
+	    CU_add_test(s, "decode: base64, deflate, DTD, limits", test_decode) == NULL ||
 	    CU_add_test(s, "query parameters and forms", test_query_and_form) == NULL ||
 	    CU_add_test(s, "POST form: escaping, CSP hash", test_form_html) == NULL ||
 	    CU_add_test(s, "AWS checks", test_aws_checks) == NULL ||
@@ -2148,6 +2469,9 @@ fb_test_saml_register(void)
 	    CU_add_test(s, "SP-initiated: Redirect, POST, signatures, ACS", test_sp_initiated) ==
 	        NULL ||
 	    CU_add_test(s, "SP-initiated: bad input", test_sp_initiated_bad_input) == NULL ||
+	    CU_add_test(s, "SP-initiated: the NameID format asked for",
+	        test_sp_initiated_nameid_format) == NULL ||
+	    CU_add_test(s, "NameID format without a request", test_nameid_format_pick) == NULL ||
 	    CU_add_test(s, "SP-initiated: optional signatures are verified",
 	        test_sp_initiated_optional_signature) == NULL ||
 	    CU_add_test(s, "single logout", test_logout) == NULL ||

@@ -132,11 +132,18 @@ class SP:
     # ---- requests
     def authn_request(self, binding=BINDING_HTTP_REDIRECT, sign=False, sig_alg=pc.SIG_RSA_SHA256,
                       digest_alg=pc.DIGEST_SHA256, force_authn=False, is_passive=False,
-                      acs_url=None, acs_index=None, relay_state="rs-pysaml2"):
+                      acs_url=None, acs_index=None, relay_state="rs-pysaml2",
+                      name_id_format=None, allow_create=None):
         """An AuthnRequest for the IdP's SSO endpoint. Returns a dict:
         id, binding, url (Redirect: the full URL; POST: the form action),
-        fields (POST: SAMLRequest/RelayState), xml (the request as produced)."""
+        fields (POST: SAMLRequest/RelayState), xml (the request as produced).
+        name_id_format: a NameIDPolicy/@Format; allow_create: True/False for its
+        AllowCreate (pysaml2's default is "false"; never sent for transient)."""
         kw = {}
+        if name_id_format:
+            kw["nameid_format"] = name_id_format
+        if allow_create is not None:
+            kw["allow_create"] = "true" if allow_create else "false"
         if force_authn:
             kw["force_authn"] = "true"
         if is_passive:
