@@ -41,7 +41,7 @@ static const char usage_trust[] =
 static int
 trust_policy(int argc, char **argv)
 {
-	struct fb_cli_conf_opts co = {NULL, NULL};
+	struct fb_cli_conf_opts co = {0};
 	const char *spname = NULL, *account = NULL, *provider = NULL, *acs;
 	const struct fb_cli_option opts[] = {
 	    {"sp", 's', &spname, NULL},

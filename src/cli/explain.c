@@ -159,7 +159,7 @@ print_human(const json_t *x)
 int
 fb_cli_explain(int argc, char **argv)
 {
-	struct fb_cli_conf_opts co = {NULL, NULL};
+	struct fb_cli_conf_opts co = {0};
 	const char *username = NULL, *spname = NULL;
 	int json = 0, rc, have_user = 0;
 	const struct fb_cli_option opts[] = {

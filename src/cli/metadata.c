@@ -324,8 +324,11 @@ print_info(const json_t *info, const char *source, const char *cert)
 	printf("certificates:%s\n", json_array_size(arr) == 0 ? "    (none)" : "");
 	json_array_foreach(arr, i, e)
 	{
-		printf("  %-10s %s  expires %s%s\n", jstr(e, "use"), jstr(e, "subject"),
-		    jstr(e, "not_after"), jtrue(e, "expired") ? "  (EXPIRED)" : "");
+		const char *kn = jstr(e, "key_name");
+
+		printf("  %-10s %s%s%s  %s  expires %s%s\n", jstr(e, "use"), *kn != '\0' ? "key " : "",
+		    kn, *kn != '\0' ? ":" : "", jstr(e, "subject"), jstr(e, "not_after"),
+		    jtrue(e, "expired") ? "  (EXPIRED)" : "");
 	}
 	fflush(stdout);
 	arr = json_object_get(info, "warnings");

@@ -69,7 +69,7 @@ token_state(const struct fb_store_token *t)
 static int
 token_create(int argc, char **argv)
 {
-	struct fb_cli_conf_opts co = {NULL, NULL};
+	struct fb_cli_conf_opts co = {0};
 	const char *user = NULL, *description = NULL, *exp = DEFAULT_EXPIRES;
 	const struct fb_cli_option opts[] = {
 	    {"user", 0, &user, NULL},
@@ -146,7 +146,7 @@ append_json(const struct fb_store_token *t, void *arg)
 static int
 token_list(int argc, char **argv)
 {
-	struct fb_cli_conf_opts co = {NULL, NULL};
+	struct fb_cli_conf_opts co = {0};
 	const char *user = NULL;
 	int json = 0;
 	const struct fb_cli_option opts[] = {
@@ -197,7 +197,7 @@ out:
 static int
 token_revoke(int argc, char **argv)
 {
-	struct fb_cli_conf_opts co = {NULL, NULL};
+	struct fb_cli_conf_opts co = {0};
 	const char *id = NULL;
 	const struct fb_cli_syntax syntax = {"token revoke", usage_revoke, &co, NULL, &id,
 	    "the token ID is missing"};

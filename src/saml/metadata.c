@@ -233,8 +233,13 @@ add_certs(struct fb_saml_md *md, xmlNodePtr kd)
 	char *use = fb_saml_xml_prop(kd, "use");
 
 	for (xmlNodePtr ki = kd->children; ki != NULL; ki = ki->next) {
+		xmlNodePtr kn = NULL;
+
 		if (!is_ds(ki, "KeyInfo"))
 			continue;
+		for (xmlNodePtr xd = ki->children; xd != NULL && kn == NULL; xd = xd->next)
+			if (is_ds(xd, "KeyName"))
+				kn = xd;
 		for (xmlNodePtr xd = ki->children; xd != NULL; xd = xd->next) {
 			if (!is_ds(xd, "X509Data"))
 				continue;
@@ -245,6 +250,7 @@ add_certs(struct fb_saml_md *md, xmlNodePtr kd)
 				md->certs[md->ncerts].use =
 				    fb_xstrdup(use != NULL ? use : "both");
 				md->certs[md->ncerts].b64 = text_nows(c);
+				md->certs[md->ncerts].key_name = kn != NULL ? text_trim(kn) : NULL;
 				md->ncerts++;
 			}
 		}
@@ -274,6 +280,7 @@ fb_saml_md_cleanup(struct fb_saml_md *md)
 	for (size_t i = 0; i < md->ncerts; i++) {
 		free(md->certs[i].use);
 		free(md->certs[i].b64);
+		free(md->certs[i].key_name);
 	}
 	free(md->certs);
 	memset(md, 0, sizeof(*md));
@@ -499,6 +506,9 @@ cert_json(const struct fb_saml_mdcert *c, json_t *warnings)
 	const unsigned char *p = der;
 	X509 *x = d2i_X509(NULL, &p, (long)dlen);
 	json_t *o = json_pack("{s:s}", "use", c->use);
+
+	if (c->key_name != NULL)
+		json_object_set_new(o, "key_name", json_string(c->key_name));
 
 	if (x == NULL) {
 		json_array_append_new(warnings,

@@ -294,5 +294,137 @@ class SamlCli(harness.TestCase):
         self.assertFalse(re.search(r"Segmentation|AddressSanitizer", cp.stderr))
 
 
+
+def pem_b64(path):
+    """The base64 body of a PEM certificate file, on one line."""
+    with open(path) as f:
+        return "".join(l.strip() for l in f if l.strip() and not l.startswith("-----"))
+
+
+def signing_certs(b64_response):
+    """The base64 certificates of every ds:Signature KeyInfo in a SAMLResponse."""
+    xml = pc.decode_post(b64_response).decode("utf-8")
+    return {re.sub(r"\s+", "", c)
+            for c in re.findall(r"<ds:X509Certificate>([^<]+)</ds:X509Certificate>", xml)}
+
+
+class KeyRollover(harness.TestCase):
+    """keys generate (published) -> reload -> keys activate -> reload -> keys retire -> reload,
+    against a running server: the metadata it serves and the key its signatures use."""
+
+    def setUp(self):
+        super().setUp()
+        self.srv = fbsaml.saml_server(self, [fbsaml.aws_sp("aws")], GROUPS, ["alice"],
+                                      conf={"log": {"format": "json"}})
+        self.keys = os.path.join(self.srv.state_dir, "keys")
+
+    def fb(self, *args, expect=0):
+        cp = fbsaml.cli(self.srv, *args)
+        self.assertNoCrash(cp, " ".join(args))
+        self.assertEqual(cp.returncode, expect, "%s\n%s%s" % (args, cp.stdout, cp.stderr))
+        return cp
+
+    def cert(self, kid):
+        return pem_b64(os.path.join(self.keys, kid + ".crt.pem"))
+
+    def key_ids(self):
+        return sorted(f[:-len(".key.pem")] for f in os.listdir(self.keys)
+                      if f.endswith(".key.pem"))
+
+    def metadata_names(self):
+        md = fbsaml.idp_metadata(self, self.srv)
+        return re.findall(r"<ds:KeyName>([^<]+)</ds:KeyName>", md), md
+
+    def reload_until(self, names):
+        """SIGHUP, then waits until the served metadata names exactly these keys, in order."""
+        import signal
+        import time
+        self.srv.signal(signal.SIGHUP)
+        deadline = time.time() + 20
+        got = None
+        while time.time() < deadline:
+            got, md = self.metadata_names()
+            if got == names:
+                return md
+            time.sleep(0.1)
+        self.fail("served metadata names %s, expected %s" % (got, names))
+
+    def signed_with(self, kid):
+        """A fresh sign-in and IdP-initiated response; every signature carries kid's cert."""
+        import time
+        want = self.cert(kid)
+        deadline = time.time() + 20
+        while True:
+            b = fbsaml.signed_in(self, self.srv, "alice")
+            _, resp, _ = fbsaml.response_of(self, b.get("/saml/idp/init/aws"))
+            certs = signing_certs(resp)
+            if certs == {want} or time.time() > deadline:
+                break
+            time.sleep(0.2)  # an old worker still draining; the next connection reaches a new one
+        self.assertEqual(certs, {want}, "the response is signed with key %s" % kid)
+        return resp
+
+    def test_rollover(self):
+        (old,) = self.key_ids()
+        names, _ = self.metadata_names()
+        self.assertEqual(names, [old])
+        self.signed_with(old)
+
+        cp = self.fb("keys", "generate")
+        (new,) = [k for k in self.key_ids() if k != old]
+        self.assertIn("published", cp.stdout)
+        md = self.reload_until([old, new])
+        # Published, not signing: the old key still signs and SPs can trust the new one.
+        resp = self.signed_with(old)
+        fbsaml.validate_all(self, resp, md, "urn:amazon:webservices", fbsaml.AWS_ACS)
+        rec = self.srv.wait_log(lambda l: '"published_keys"' in l and new in l)
+        self.assertIsNotNone(rec, "the log names the keys\n" + self.srv.logs())
+
+        # Activating a key published seconds ago: done, but with a warning naming it.
+        cp = self.fb("keys", "activate", new)
+        self.assertIn("warning:", cp.stderr)
+        self.assertIn(new, cp.stderr)
+        self.assertIn("key_rollover.min_publish_time", cp.stderr)
+        cp = self.fb("keys", "list")
+        self.assertIn("warning:", cp.stderr, "keys list warns too")
+        md = self.reload_until([new, old])
+        resp = self.signed_with(new)
+        fbsaml.validate_all(self, resp, md, "urn:amazon:webservices", fbsaml.AWS_ACS)
+        line = self.srv.wait_log(lambda l: "min_publish_time" in l and new in l)
+        self.assertIsNotNone(line, "the server logs the warning\n" + self.srv.logs())
+        self.assertEqual(json.loads(line)["level"], "warn")
+
+        # Refusals: retiring the active key, activating a retired or unknown one.
+        cp = self.fb("keys", "retire", new, expect=1)
+        self.assertIn("active", cp.stderr)
+        self.assertIn("keys activate", cp.stderr)
+        cp = self.fb("keys", "activate", "k-nope", expect=1)
+        self.assertIn("no key k-nope", cp.stderr)
+        self.assertIn(old, cp.stderr, "lists the keys there")
+        self.fb("keys", "retire", old)
+        cp = self.fb("keys", "activate", old, expect=1)
+        self.assertIn("retired", cp.stderr)
+        cp = self.fb("keys", "list")
+        self.assertRegex(cp.stdout, r"%s .* retired" % re.escape(old))
+        self.reload_until([new])
+        self.signed_with(new)
+        # Nothing was lost by the refusals: the states on disk are what the commands said.
+        with open(os.path.join(self.keys, old + ".state")) as f:
+            self.assertEqual(f.read().strip(), "retired")
+        with open(os.path.join(self.keys, new + ".state")) as f:
+            self.assertEqual(f.read().strip(), "active")
+
+    def test_no_warning_after_min_publish_time(self):
+        """key_rollover.min_publish_time: 0 turns the warning off (a config key, checked)."""
+        conf = dict(self.srv.conf)
+        conf["key_rollover"] = {"min_publish_time": "0s"}
+        self.srv.write_config(conf)
+        (old,) = self.key_ids()
+        self.fb("keys", "generate")
+        (new,) = [k for k in self.key_ids() if k != old]
+        cp = self.fb("keys", "activate", new)
+        self.assertNotIn("warning", cp.stderr)
+
+
 if __name__ == "__main__":
     harness.main()
