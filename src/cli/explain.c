@@ -20,8 +20,9 @@ static const char usage_explain[] =
     "SAML service provider SP (its name in saml.service_providers) and why: the\n"
     "user's groups and merged group attributes, whether a group lets the user in,\n"
     "the NameID, each attribute's mapping and its values (or the mapping's error\n"
-    "with file:line:column), the AWS checks with their verdicts, and the\n"
-    "Assertion XML that would be signed and sent. Nothing is written: a\n"
+    "with file:line:column), the AWS checks with their verdicts, and the signed\n"
+    "Assertion XML that would be sent, or the reason the sign-in would be\n"
+    "refused. Nothing is written: a\n"
     "persistent NameID not yet created is shown as it would be.\n"
     "\n"
     "Exit status: 0 when a response would be sent, 1 when the sign-in would be\n"
@@ -150,10 +151,19 @@ print_human(const json_t *x)
 	}
 	if (json_is_true(json_object_get(x, "ok"))) {
 		printf("result:      a signed response would be sent\n");
-		printf("\nassertion (before signing):\n%s\n", jstr(x, "assertion", ""));
-	} else
-		printf("result:      REFUSED: the sign-in would stop with an error page "
-		       "(see above)\n");
+		printf("\nassertion (signed, as the response would carry it; the response's own "
+		       "signature is left out):\n%s\n",
+		    jstr(x, "assertion", ""));
+	} else {
+		const json_t *ref = json_object_get(x, "refusal");
+
+		printf("result:      REFUSED: the sign-in would stop with an error page\n");
+		printf("reason:      %s\n", jstr(ref, "title", "(none given)"));
+		if (json_is_string(json_object_get(ref, "detail")))
+			printf("detail:      %s\n", jstr(ref, "detail", ""));
+		if (json_is_string(json_object_get(ref, "event")))
+			printf("audit event: %s\n", jstr(ref, "event", ""));
+	}
 }
 
 int

@@ -35,6 +35,12 @@ SPS = [
                   audience="urn:amazon:webservices", acs=[{"url": fbsaml.AWS_ACS}],
                   attributes=fbsaml.AWS_ATTRIBUTES[:2] + [
                       {"name": fbsaml.SESSION_DURATION, "mapping": "broken"}]),
+    # Not the classic AWS sign-in: aws trust-policy refuses these.
+    {"name": "generic", "entity_id": "https://app.example.com/sp",
+     "acs": [{"url": "https://app.example.com/acs"}]},
+    {"name": "idc", "profile": "aws-identity-center",
+     "metadata": fbsaml.fixture(fbsaml.IDC_METADATA),
+     "nameid": {"format": "email", "source": "email"}},
 ]
 
 
@@ -211,6 +217,10 @@ class SamlCli(harness.TestCase):
         self.assertIn("arn:aws:iam::123412341234:role/Admin," + fbsaml.PROVIDER_ARN, out)
         self.assertIn("RoleSessionName", out)
         self.assertIn("<saml:Assertion", out.replace("<saml2:Assertion", "<saml:Assertion"))
+        # The label and the content agree: the assertion shown is signed, and says so.
+        self.assertNotIn("before signing", out)
+        self.assertIn("assertion (signed", out)
+        self.assertIn("<ds:Signature", out.split("assertion (signed", 1)[1])
         self.assertIn(pc.metadata_info(fbsaml.idp_metadata(self, self.srv))["entity_id"], out)
         x = json.loads(self.fb("explain", "--user", "alice", "--sp", "aws", "--json").stdout)
         self.assertTrue(x["ok"])
@@ -231,6 +241,12 @@ class SamlCli(harness.TestCase):
         x = json.loads(self.fb("explain", "--user", "norole", "--sp", "aws", "--json",
                                expect=1).stdout)
         self.assertFalse(x["ok"])
+        # The text says why, as --json does: the refusal's title, detail and event.
+        ref = x["refusal"]
+        self.assertIn("reason:      %s" % ref["title"], cp.stdout)
+        if ref.get("detail"):
+            self.assertIn(ref["detail"], cp.stdout)
+        self.assertIn(ref["event"], cp.stdout)
         self.assertNotIn("assertion", x)
         self.assertTrue(any(c.get("ok") is False and "Role" in (c.get("attribute") or c["rule"])
                             for c in x["checks"]), x["checks"])
@@ -291,6 +307,13 @@ class SamlCli(harness.TestCase):
         cp = self.fb("aws", "trust-policy", "--sp", "nope", "--account", "123456789012",
                      "--provider", "fedbroker", expect=1)
         self.assertIn("nope", cp.stderr)
+        for sp, words in (("generic", "not the classic AWS sign-in"),
+                          ("idc", "IAM Identity Center")):
+            cp = self.fb("aws", "trust-policy", "--sp", sp, "--account", "123456789012",
+                         "--provider", "fedbroker", expect=1)
+            self.assertIn(words, cp.stderr)
+            self.assertIn("profile: aws", cp.stderr)
+            self.assertEqual(cp.stdout, "", "no policy printed")
         self.assertFalse(re.search(r"Segmentation|AddressSanitizer", cp.stderr))
 
 
