@@ -627,6 +627,8 @@ fb_saml_metadata_stanza(const json_t *info, const char *name, const char *metada
 	int has_email = 0, has_persistent = formats == NULL || json_array_size(formats) == 0;
 	size_t i;
 	const json_t *f;
+	json_t *mp;
+	char *mq;
 	struct fb_buf b;
 
 	json_array_foreach(formats, i, f) {
@@ -642,10 +644,19 @@ fb_saml_metadata_stanza(const json_t *info, const char *name, const char *metada
 	} else if (!has_persistent && has_email) {
 		format = "email";
 	}
+	/* A JSON string is a YAML double-quoted scalar: any path pastes safely. */
+	mp = json_string(metadata_path);
+	mq = mp != NULL ? json_dumps(mp, JSON_ENCODE_ANY) : NULL;
+	json_decref(mp);
 	fb_buf_init(&b, 64 * 1024);
+	/* A list item of saml.service_providers, indented as under "  service_providers:". */
 	fb_buf_addf(&b, NULL,
-	    "saml:\n  service_providers:\n    - name: %s\n      metadata: %s\n", name,
-	    metadata_path);
+	    "    - name: %s\n"
+	    "      display_name: %s  # shown to people on the dashboard: change it\n"
+	    "      metadata: %s\n"
+	    "      groups: []  # the groups whose members may sign in here; [] lets every user in\n",
+	    name, name, mq != NULL ? mq : "\"\"");
+	free(mq);
 	if (profile != NULL)
 		fb_buf_addf(&b, NULL, "      profile: %s\n", profile);
 	fb_buf_addf(&b, NULL, "      nameid:\n        format: %s\n", format);

@@ -152,6 +152,46 @@ class SamlCli(harness.TestCase):
         self.assertRegex(cp.stdout, r"profile:\s*\"?aws-identity-center\"?")
         self.assertIn("emailAddress", cp.stdout)
 
+    def test_import_stanza_pastes_into_existing_config(self):
+        """The printed entry is a list item that goes under the existing
+        saml.service_providers (first or last), and the result passes check-config."""
+        for where in ("first", "last"):
+            with self.subTest(where=where):
+                d = self.tmpdir()
+                conf = os.path.join(d, "fedbroker.yaml")
+                text = open(self.srv.config).read()
+                self.write(conf, text)
+                md = os.path.join(d, "new-sp.xml")
+                self.write(md, fbsaml.sp_metadata_pysaml2(
+                    "https://new.example.com/sp",
+                    [("https://new.example.com/acs", pc.BINDING_POST)]))
+                cp = self.bare("metadata", "import", md, "--name", "newapp", "--config", conf)
+                stanza = cp.stdout.split("# Paste under 'service_providers:'", 1)[1]
+                stanza = stanza.split("\n", 1)[1]  # the rest of the comment line
+                stanza = "".join(l for l in stanza.splitlines(True)
+                                 if not l.lstrip().startswith("#"))
+                self.assertNotIn("saml:", stanza, "not a second saml: key")
+                self.assertRegex(stanza, r"^    - name: newapp\n")
+                self.assertIn("display_name:", stanza)
+                self.assertIn("groups: []", stanza)
+                lines = text.splitlines(True)
+                at = [i for i, l in enumerate(lines) if l.rstrip() == "  service_providers:"]
+                self.assertEqual(len(at), 1, text)
+                i = at[0] + 1
+                if where == "last":
+                    while i < len(lines) and lines[i].startswith("    "):
+                        i += 1
+                self.write(conf, "".join(lines[:i]) + stanza + "".join(lines[i:]))
+                cp = self.bare("check-config", conf)
+                self.assertIn("newapp", open(conf).read())
+                cp = subprocess.run([harness.BIN, "explain", "--user", "alice", "--sp",
+                                     "newapp", "--config", conf, "--state-dir",
+                                     self.srv.state_dir, "--json"],
+                                    capture_output=True, text=True, timeout=60)
+                self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
+                x = json.loads(cp.stdout)
+                self.assertEqual(x["sp"]["entity_id"], "https://new.example.com/sp")
+
     def test_import_from_url(self):
         d = self.tmpdir()
         self.write(os.path.join(d, "idc.xml"), open(fbsaml.fixture(fbsaml.IDC_METADATA)).read())
