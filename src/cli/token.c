@@ -20,8 +20,9 @@
 static const char usage_token[] =
     "usage: fedbroker token <command> [options]\n"
     "\n"
-    "Manages API tokens (bearer tokens for /api/v1/) of local accounts. Only a hash\n"
-    "of each token is stored: the token itself is shown once, when it is created.\n"
+    "Manages API tokens of local accounts, for the HTTP API to come: no endpoint\n"
+    "accepts them yet. Only a hash of each token is stored: the token itself is\n"
+    "shown once, when it is created.\n"
     "\n"
     "commands:\n"
     "  create   create a token for a user\n"
