@@ -150,9 +150,17 @@ print_human(const json_t *x)
 		}
 	}
 	if (json_is_true(json_object_get(x, "ok"))) {
+		/* The label says what the XML below is: signed or not, before any encryption. */
+		int unsigned_ = strcmp(jstr(sp, "sign", "both"), "response") == 0;
+
 		printf("result:      a signed response would be sent\n");
-		printf("\nassertion (signed, as the response would carry it; the response's own "
-		       "signature is left out):\n%s\n",
+		printf("\nassertion (%s%s):\n%s\n",
+		    unsigned_ ? "not signed itself: this SP's 'sign: response' signs the Response "
+				"around it"
+			      : "signed, as the Response would carry it",
+		    json_is_true(json_object_get(sp, "encrypt_assertion"))
+			? "; shown before it is encrypted for the SP"
+			: "",
 		    jstr(x, "assertion", ""));
 	} else {
 		const json_t *ref = json_object_get(x, "refusal");

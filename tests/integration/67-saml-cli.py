@@ -35,6 +35,9 @@ SPS = [
                   audience="urn:amazon:webservices", acs=[{"url": fbsaml.AWS_ACS}],
                   attributes=fbsaml.AWS_ATTRIBUTES[:2] + [
                       {"name": fbsaml.SESSION_DURATION, "mapping": "broken"}]),
+    fbsaml.aws_sp("aws-resp", metadata=None, entity_id="urn:amazon:webservices:resp",
+                  audience="urn:amazon:webservices", acs=[{"url": fbsaml.AWS_ACS}],
+                  sign="response"),
     # Not the classic AWS sign-in: aws trust-policy refuses these.
     {"name": "generic", "entity_id": "https://app.example.com/sp",
      "acs": [{"url": "https://app.example.com/acs"}]},
@@ -261,6 +264,10 @@ class SamlCli(harness.TestCase):
         self.assertNotIn("before signing", out)
         self.assertIn("assertion (signed", out)
         self.assertIn("<ds:Signature", out.split("assertion (signed", 1)[1])
+        # sign: response: the assertion shown is not signed, and the label says that instead.
+        out = self.fb("explain", "--user", "alice", "--sp", "aws-resp").stdout
+        self.assertIn("assertion (not signed itself", out)
+        self.assertNotIn("<ds:Signature", out.split("assertion (not signed itself", 1)[1])
         self.assertIn(pc.metadata_info(fbsaml.idp_metadata(self, self.srv))["entity_id"], out)
         x = json.loads(self.fb("explain", "--user", "alice", "--sp", "aws", "--json").stdout)
         self.assertTrue(x["ok"])
