@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* cli/common.c: what every subcommand shares: usage errors, dispatch, options, set-up. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -228,7 +229,8 @@ fb_cli_store_check(const struct fb_cli_ctx *x, const char *path, const char *wha
 {
 	struct stat sb;
 
-	if (x->init || stat(path, &sb) == 0)
+	/* Only a path that is not there is refused; opening reports any other problem. */
+	if (x->init || stat(path, &sb) == 0 || errno != ENOENT)
 		return FB_OK;
 	return fb_err_set(err, FB_ERR_NOTFOUND,
 	    "no %s at %s (configuration: %s): only 'fedbroker serve' creates one, or this "

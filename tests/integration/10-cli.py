@@ -167,6 +167,16 @@ class NoAccidentalStore(harness.TestCase):
                 for hint in ("--config", "--state-dir", "--init", "fedbroker serve"):
                     self.assertIn(hint, cp.stderr)
                 self.assertEqual(tree(d), before, "nothing created on disk")
+        # Read-only commands fail on the missing keys or store, and create nothing either.
+        for args in (["explain", "--user", "ann", "--sp", "aws"], ["keys", "list"],
+                     ["keys", "activate", "k1"], ["keys", "retire", "k1"],
+                     ["metadata", "export"]):
+            with self.subTest(args=args):
+                cp = harness.run(args + ["--config", conf], env={"FEDBROKER_CONFIG": None})
+                self.assertNoCrash(cp, " ".join(args))
+                self.assertIn(cp.returncode, (0, 1), cp.stdout + cp.stderr)
+                self.assertIn(state, cp.stdout + cp.stderr, "says where it looked")
+                self.assertEqual(tree(d), before, "nothing created on disk")
 
     def test_missing_store_in_existing_state_dir(self):
         d = self.tmpdir()
