@@ -971,10 +971,11 @@ fb_crypto_key_state_set(const struct fb_conf *conf, const char *id, enum fb_conf
 	}
 	if (conf->nkeys > 0) {
 		r = fb_err_set(err, FB_ERR_CONFIG,
-		    "%s lists its keys explicitly: set 'state: %s' on key %s in its keys: list "
-		    "(and 'state: published' on the key active now), then reload fedbroker",
+		    "%s lists its keys explicitly: set 'state: %s' on key %s in its keys: list%s, "
+		    "then reload fedbroker",
 		    conf->path != NULL ? conf->path : "the configuration",
-		    fb_crypto_key_state_name(to), id);
+		    fb_crypto_key_state_name(to), id,
+		    to == FB_KEY_ACTIVE ? " (and 'state: published' on the key active now)" : "");
 		goto out;
 	}
 	if (conf->state_dir == NULL) {

@@ -419,6 +419,9 @@ test_keys_activate_retire(void)
 	CU_ASSERT_EQUAL(fb_crypto_key_state_set(&listed, "a", FB_KEY_ACTIVE, &was, &prev, &err),
 	    FB_ERR_CONFIG);
 	CU_ASSERT(has(err.msg, "/etc/fb.yaml") && has(err.msg, "state: active"));
+	CU_ASSERT_EQUAL(fb_crypto_key_state_set(&listed, "a", FB_KEY_RETIRED, &was, &prev, &err),
+	    FB_ERR_CONFIG);
+	CU_ASSERT(has(err.msg, "state: retired") && !has(err.msg, "active now"));
 	CU_ASSERT_STRING_EQUAL(state_of(kdir, "b", st, sizeof(st)), "active");
 
 	/* Retire a: gone from the keyring that signs and publishes, listed by _load_all. */
