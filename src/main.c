@@ -15,7 +15,7 @@ struct subcommand {
 static const struct subcommand subcommands[] = {
 	{"serve", fb_cli_serve, "run the broker (master and workers)"},
 	{"check-config", fb_cli_check_config, "validate a configuration file"},
-	{"keys", fb_cli_keys, "generate and list signing keys"},
+	{"keys", fb_cli_keys, "signing keys: list, generate, activate, retire"},
 	{"map", fb_cli_map, "test and check mapping rules"},
 	{"user", fb_cli_user, "manage local accounts"},
 	{"token", fb_cli_token, "manage API tokens of local accounts"},

@@ -32,16 +32,38 @@ static const char usage_trust[] =
     "(https://REGION.signin.aws.amazon.com/saml) needs that regional value, where\n"
     "the IAM console writes https://signin.aws.amazon.com/saml. Paste it in IAM,\n"
     "Roles, the role, Trust relationships (or aws iam update-assume-role-policy).\n"
+    "Only for an SP with profile: aws (the classic AWS sign-in); others are refused.\n"
     "\n"
     "  -s, --sp SP          the service provider's name in saml.service_providers\n"
     "  -a, --account ID     the 12-digit AWS account id\n"
     "  -p, --provider NAME  the name of the SAML identity provider created in IAM\n"
     FB_CLI_HELP_CONFIG FB_CLI_HELP_HELP;
 
+/* A trust policy is for the classic AWS sign-in (IAM SAML provider) only. */
+static enum fb_status
+sp_check_classic(const struct fb_saml_sp *sp, const char *name, struct fb_err *err)
+{
+	const struct fb_conf_saml_sp *c = fb_saml_sp_conf(sp);
+
+	if (c->profile == FB_CONF_SAML_AWS)
+		return FB_OK;
+	if (c->profile == FB_CONF_SAML_AWS_IDENTITY_CENTER)
+		return fb_err_set(err, FB_ERR_INVALID,
+		    "--sp %s is an IAM Identity Center service provider (profile "
+		    "aws-identity-center): Identity Center makes its roles' trust policies itself; "
+		    "a trust policy is only for the classic AWS sign-in (profile: aws)",
+		    name);
+	return fb_err_set(err, FB_ERR_INVALID,
+	    "--sp %s is not the classic AWS sign-in service provider (its profile is generic): "
+	    "a trust policy is only for an SP with 'profile: aws' (entity id "
+	    "urn:amazon:webservices, ACS " FB_SAML_AWS_SIGNIN_ACS " or a regional one)",
+	    name);
+}
+
 static int
 trust_policy(int argc, char **argv)
 {
-	struct fb_cli_conf_opts co = {NULL, NULL};
+	struct fb_cli_conf_opts co = {0};
 	const char *spname = NULL, *account = NULL, *provider = NULL, *acs;
 	const struct fb_cli_option opts[] = {
 	    {"sp", 's', &spname, NULL},
@@ -69,6 +91,8 @@ trust_policy(int argc, char **argv)
 	fb_err_clear(&err);
 	if (fb_saml_idp_new(x.conf, x.kr, &idp, &err) != FB_OK ||
 	    fb_cli_sp_get(idp, spname, &sp, &err) != FB_OK)
+		goto out;
+	if (sp_check_classic(sp, spname, &err) != FB_OK)
 		goto out;
 	if (fb_saml_aws_trust_policy(sp, account, provider, &policy, &err) != FB_OK) {
 		fb_err_prefix(&err, "--account '%s' --provider '%s': ", account, provider);

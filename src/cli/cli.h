@@ -35,7 +35,8 @@ int fb_cli_aws(int argc, char **argv);
 /* The help lines of the options of struct fb_cli_conf_opts, as every --help prints them. */
 #define FB_CLI_HELP_CONFIG                                                                   \
 	"  -c, --config FILE    configuration file (default $FEDBROKER_CONFIG, else built-in)\n" \
-	"      --state-dir DIR  state directory (overrides server.state_dir)\n"
+	"      --state-dir DIR  state directory (overrides server.state_dir)\n"             \
+	"      --init           create the state directory or store when it is missing\n"
 #define FB_CLI_HELP_HELP "  -h, --help           this help\n"
 
 /* 1 when argv[1..] holds -h or --help (after the subcommand name). */
@@ -84,15 +85,17 @@ struct fb_cli_option {
 	int *flag;	    /* else: takes none, sets *flag to 1 */
 };
 
-/* What locates the configuration: --config/-c and --state-dir. */
+/* What locates the configuration: --config/-c and --state-dir; and --init. */
 struct fb_cli_conf_opts {
 	const char *config;    /* NULL: fb_cli_default_config() */
 	const char *state_dir; /* NULL: server.state_dir */
+	int init;	       /* --init: a missing state directory or store may be created */
 };
 
 /* The fb_cli_option rows of struct fb_cli_conf_opts *o. */
 #define FB_CLI_OPT_CONFIG(o) {"config", 'c', &(o)->config, NULL}
 #define FB_CLI_OPT_STATE_DIR(o) {"state-dir", 0, &(o)->state_dir, NULL}
+#define FB_CLI_OPT_INIT(o) {"init", 0, NULL, &(o)->init}
 
 /*
  * What a subcommand's command line holds: its name in messages ("user
@@ -127,6 +130,8 @@ int fb_cli_args_parse(int argc, char **argv, const struct fb_cli_syntax *syntax)
 /* The configuration and, as asked for, the store and the signing keys. */
 struct fb_cli_ctx {
 	struct fb_conf *conf;
+	const char *config;	/* the configuration file loaded, NULL for built-in (borrowed) */
+	int init;		/* --init was given */
 	struct fb_store *st;	/* with FB_CLI_STORE, else NULL */
 	struct fb_keyring *kr;	/* with FB_CLI_KEYRING (existing keys only), else NULL */
 };
@@ -134,11 +139,20 @@ struct fb_cli_ctx {
 /*
  * Loads the configuration o locates, sets logging to standard error at
  * warn at least (the audit lines of what a command changes; info is noise
- * here), then opens what need asks for. On failure prints the error,
+ * here), then opens what need asks for. The store must exist unless
+ * --init was given (fb_cli_store_check). On failure prints the error,
  * leaves x empty and returns FB_EXIT_FAIL; else FB_EXIT_OK and x is to be
  * closed with fb_cli_ctx_close.
  */
 int fb_cli_ctx_open(const struct fb_cli_conf_opts *o, unsigned need, struct fb_cli_ctx *x);
+/*
+ * FB_OK when path (what: "the store", "the state directory") exists or
+ * x->init is set; else FB_ERR_NOTFOUND, and the message names path, the
+ * configuration it came from and how to point at the real one: only
+ * `fedbroker serve` or --init creates state.
+ */
+enum fb_status fb_cli_store_check(const struct fb_cli_ctx *x, const char *path, const char *what,
+    struct fb_err *err);
 /* Frees what x holds (an empty or closed x is fine). */
 void fb_cli_ctx_close(struct fb_cli_ctx *x);
 

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* cli/common.c: what every subcommand shares: usage errors, dispatch, options, set-up. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <jansson.h>
 
@@ -109,12 +111,13 @@ fb_cli_args_parse(int argc, char **argv, const struct fb_cli_syntax *syntax)
 	while (syntax->opts != NULL && syntax->opts[n].name != NULL)
 		n++;
 	/* The whole table: the command's options, then those of its configuration. */
-	opts = fb_xcalloc(n + 2, sizeof(*opts));
+	opts = fb_xcalloc(n + 3, sizeof(*opts));
 	if (n > 0)
 		memcpy(opts, syntax->opts, n * sizeof(*opts));
 	if (syntax->conf != NULL) {
 		opts[n++] = (struct fb_cli_option)FB_CLI_OPT_CONFIG(syntax->conf);
 		opts[n++] = (struct fb_cli_option)FB_CLI_OPT_STATE_DIR(syntax->conf);
+		opts[n++] = (struct fb_cli_option)FB_CLI_OPT_INIT(syntax->conf);
 	}
 	/* getopt's tables: every option, then --help and the end; ":" + "x:" per letter + "h". */
 	longopts = fb_xcalloc(n + 2, sizeof(*longopts));
@@ -187,8 +190,9 @@ fb_cli_ctx_open(const struct fb_cli_conf_opts *o, unsigned need, struct fb_cli_c
 
 	memset(x, 0, sizeof(*x));
 	fb_err_clear(&err);
-	if (fb_conf_load(o->config != NULL ? o->config : fb_cli_default_config(), &ov, &x->conf,
-	        NULL, &err) != FB_OK)
+	x->config = o->config != NULL ? o->config : fb_cli_default_config();
+	x->init = o->init;
+	if (fb_conf_load(x->config, &ov, &x->conf, NULL, &err) != FB_OK)
 		goto out;
 	fb_log_setup(x->conf->log_format,
 	    x->conf->log_level > FB_LOG_WARN ? x->conf->log_level : FB_LOG_WARN, 2);
@@ -201,8 +205,15 @@ fb_cli_ctx_open(const struct fb_cli_conf_opts *o, unsigned need, struct fb_cli_c
 			    x->conf->state_dir);
 		goto out;
 	}
-	if ((need & FB_CLI_STORE) != 0 && fb_store_open(x->conf, &x->st, &err) != FB_OK)
-		goto out;
+	if ((need & FB_CLI_STORE) != 0) {
+		char *path = fb_store_path(x->conf);
+		enum fb_status r = path != NULL ? fb_cli_store_check(x, path, "store", &err) : FB_OK;
+
+		free(path);
+		/* SECURITY: a mistyped or missing --config must not start an empty second store. */
+		if (r != FB_OK || fb_store_open(x->conf, &x->st, &err) != FB_OK)
+			goto out;
+	}
 	rc = FB_EXIT_OK;
 out:
 	if (rc != FB_EXIT_OK) {
@@ -210,6 +221,22 @@ out:
 		fb_cli_ctx_close(x);
 	}
 	return rc;
+}
+
+enum fb_status
+fb_cli_store_check(const struct fb_cli_ctx *x, const char *path, const char *what,
+    struct fb_err *err)
+{
+	struct stat sb;
+
+	/* Only a path that is not there is refused; opening reports any other problem. */
+	if (x->init || stat(path, &sb) == 0 || errno != ENOENT)
+		return FB_OK;
+	return fb_err_set(err, FB_ERR_NOTFOUND,
+	    "no %s at %s (configuration: %s): only 'fedbroker serve' creates one, or this "
+	    "command with --init. Point at the real one with --config FILE (or "
+	    "$FEDBROKER_CONFIG) or --state-dir DIR",
+	    what, path, x->config != NULL ? x->config : "built-in defaults, no --config");
 }
 
 void

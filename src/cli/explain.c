@@ -20,8 +20,9 @@ static const char usage_explain[] =
     "SAML service provider SP (its name in saml.service_providers) and why: the\n"
     "user's groups and merged group attributes, whether a group lets the user in,\n"
     "the NameID, each attribute's mapping and its values (or the mapping's error\n"
-    "with file:line:column), the AWS checks with their verdicts, and the\n"
-    "Assertion XML that would be signed and sent. Nothing is written: a\n"
+    "with file:line:column), the AWS checks with their verdicts, and the signed\n"
+    "Assertion XML that would be sent, or the reason the sign-in would be\n"
+    "refused. Nothing is written: a\n"
     "persistent NameID not yet created is shown as it would be.\n"
     "\n"
     "Exit status: 0 when a response would be sent, 1 when the sign-in would be\n"
@@ -149,17 +150,34 @@ print_human(const json_t *x)
 		}
 	}
 	if (json_is_true(json_object_get(x, "ok"))) {
+		/* The label says what the XML below is: signed or not, before any encryption. */
+		int unsigned_ = strcmp(jstr(sp, "sign", "both"), "response") == 0;
+
 		printf("result:      a signed response would be sent\n");
-		printf("\nassertion (before signing):\n%s\n", jstr(x, "assertion", ""));
-	} else
-		printf("result:      REFUSED: the sign-in would stop with an error page "
-		       "(see above)\n");
+		printf("\nassertion (%s%s):\n%s\n",
+		    unsigned_ ? "not signed itself: this SP's 'sign: response' signs the Response "
+				"around it"
+			      : "signed, as the Response would carry it",
+		    json_is_true(json_object_get(sp, "encrypt_assertion"))
+			? "; shown before it is encrypted for the SP"
+			: "",
+		    jstr(x, "assertion", ""));
+	} else {
+		const json_t *ref = json_object_get(x, "refusal");
+
+		printf("result:      REFUSED: the sign-in would stop with an error page\n");
+		printf("reason:      %s\n", jstr(ref, "title", "(none given)"));
+		if (json_is_string(json_object_get(ref, "detail")))
+			printf("detail:      %s\n", jstr(ref, "detail", ""));
+		if (json_is_string(json_object_get(ref, "event")))
+			printf("audit event: %s\n", jstr(ref, "event", ""));
+	}
 }
 
 int
 fb_cli_explain(int argc, char **argv)
 {
-	struct fb_cli_conf_opts co = {NULL, NULL};
+	struct fb_cli_conf_opts co = {0};
 	const char *username = NULL, *spname = NULL;
 	int json = 0, rc, have_user = 0;
 	const struct fb_cli_option opts[] = {

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* cli/map.c: fedbroker map test|check: run one mapping on sample data, compile them all. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +8,7 @@
 #include <jansson.h>
 
 #include "core/core.h"
+#include "conf/conf.h"
 #include "map/map.h"
 #include "cli/cli.h"
 
@@ -24,30 +26,36 @@ static const char usage_map[] = "usage: fedbroker map <command> [options]\n"
 
 static const char usage_test[] =
     "usage: fedbroker map test NAME|PATH --user FILE.json [--request FILE.json]\n"
-    "                          [--upstream FILE.json] [--dir DIR]\n"
+    "                          [--upstream FILE.json] [--dir DIR] [--config FILE]\n"
     "\n"
     "Compiles one mapping, runs it with the given user, request and upstream\n"
     "data and prints the result as JSON. NAME means DIR/NAME.py; anything with\n"
     "a '/' or ending in .py is a path. On an error, prints it with its\n"
     "position (NAME:LINE:COLUMN: kind: message) and exits 1. FILE may be '-'\n"
-    "for standard input (for one of the files).\n"
+    "for standard input (for one of the files). A user or request of the wrong\n"
+    "shape (an unknown member, a member of the wrong type) is refused, naming the\n"
+    "member; a file that is not JSON is refused with FILE:LINE:COLUMN.\n"
     "\n"
     "  -u, --user FILE      the user: {\"username\", \"name\", \"email\", \"uid\",\n"
     "                       \"is_active\", \"attributes\": {}, \"groups\": [{\"name\",\n"
     "                       \"attributes\": {}}]}\n"
     "  -r, --request FILE   the request: {\"name\", \"type\", \"upstream\"}\n"
     "  -U, --upstream FILE  the upstream's raw claims or attributes (an object)\n"
-    "  -d, --dir DIR        the mappings directory (default ./" DEFAULT_DIR ")\n"
+    "  -d, --dir DIR        the mappings directory (default: mappings.dir of the\n"
+    "                       configuration, else ./" DEFAULT_DIR ")\n"
+    "  -c, --config FILE    configuration file (default $FEDBROKER_CONFIG, else none)\n"
     "  -h, --help           this help\n";
 
 static const char usage_check[] =
-    "usage: fedbroker map check [--dir DIR]\n"
+    "usage: fedbroker map check [--dir DIR] [--config FILE]\n"
     "\n"
     "Compiles every DIR/NAME.py and prints each error as\n"
     "PATH:LINE:COLUMN: kind: message. Exits 1 when any mapping fails.\n"
     "\n"
-    "  -d, --dir DIR   the mappings directory (default ./" DEFAULT_DIR ")\n"
-    "  -h, --help      this help\n";
+    "  -d, --dir DIR       the mappings directory (default: mappings.dir of the\n"
+    "                      configuration, else ./" DEFAULT_DIR ")\n"
+    "  -c, --config FILE   configuration file (default $FEDBROKER_CONFIG, else none)\n"
+    "  -h, --help          this help\n";
 
 /* Reads a JSON file ("-": stdin); what names the option in messages. New in *out. */
 static int
@@ -67,16 +75,208 @@ read_json(const char *path, const char *what, json_t **out)
 	return 0;
 }
 
+/*
+ * The mappings directory: --dir, else mappings.dir of the configuration
+ * (--config or $FEDBROKER_CONFIG), else ./mappings. New in *out; 0, or -1
+ * after printing why the configuration does not load.
+ */
+static int
+mappings_dir(const char *dir, const char *config, char **out)
+{
+	struct fb_conf *conf = NULL;
+	struct fb_err err;
+
+	*out = NULL;
+	if (config == NULL)
+		config = fb_cli_default_config();
+	if (dir != NULL || config == NULL) {
+		*out = fb_xstrdup(dir != NULL ? dir : DEFAULT_DIR);
+		return 0;
+	}
+	fb_err_clear(&err);
+	if (fb_conf_load(config, NULL, &conf, NULL, &err) != FB_OK) {
+		fb_cli_error(&err);
+		return -1;
+	}
+	*out = fb_xstrdup(conf->mappings_dir != NULL ? conf->mappings_dir : DEFAULT_DIR);
+	fb_conf_free(conf);
+	return 0;
+}
+
+/* The JSON type of v in words, for messages. */
+static const char *
+json_kind(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		return "an object";
+	case JSON_ARRAY:
+		return "a list";
+	case JSON_STRING:
+		return "a string";
+	case JSON_INTEGER:
+	case JSON_REAL:
+		return "a number";
+	case JSON_TRUE:
+	case JSON_FALSE:
+		return "a boolean";
+	default:
+		return "null";
+	}
+}
+
+/* One member a sample may hold: its name and the JSON types it may have. */
+struct member {
+	const char *name;
+	const char *want; /* in words */
+	int (*ok)(const json_t *);
+};
+
+static int
+is_str(const json_t *v)
+{
+	return json_is_string(v);
+}
+
+static int
+is_str_or_null(const json_t *v)
+{
+	return json_is_string(v) || json_is_null(v);
+}
+
+static int
+is_bool(const json_t *v)
+{
+	return json_is_boolean(v);
+}
+
+static int
+is_obj(const json_t *v)
+{
+	return json_is_object(v);
+}
+
+static int
+is_list(const json_t *v)
+{
+	return json_is_array(v);
+}
+
+static const struct member user_members[] = {
+    {"username", "a string", is_str},
+    {"name", "a string or null", is_str_or_null},
+    {"email", "a string or null", is_str_or_null},
+    {"uid", "a string or null", is_str_or_null},
+    {"is_active", "true or false", is_bool},
+    {"attributes", "an object", is_obj},
+    {"groups", "a list of {\"name\", \"attributes\"}", is_list},
+    {NULL, NULL, NULL},
+};
+
+static const struct member group_members[] = {
+    {"name", "a string", is_str},
+    {"attributes", "an object", is_obj},
+    {NULL, NULL, NULL},
+};
+
+static const struct member request_members[] = {
+    {"name", "a string or null", is_str_or_null},
+    {"type", "a string or null", is_str_or_null},
+    {"upstream", "a string or null", is_str_or_null},
+    {NULL, NULL, NULL},
+};
+
+/*
+ * Checks that o (at where: "--user FILE", member path prefix pre) is an
+ * object holding only members of ms, each of its type. Prints the first
+ * problem, naming the member; returns 0 or -1.
+ */
+static int
+shape_check(const json_t *o, const char *where, const char *pre, const struct member *ms)
+{
+	const char *k;
+	const json_t *v;
+
+	if (!json_is_object(o)) {
+		fprintf(stderr, "fedbroker: %s: %s: expected an object, found %s\n", where,
+		    *pre != '\0' ? pre : "the document", json_kind(o));
+		return -1;
+	}
+	json_object_foreach((json_t *)(uintptr_t)o, k, v)
+	{
+		const struct member *m = ms;
+		struct fb_buf names;
+
+		while (m->name != NULL && strcmp(m->name, k) != 0)
+			m++;
+		if (m->name != NULL && m->ok(v))
+			continue;
+		if (m->name != NULL) {
+			fprintf(stderr, "fedbroker: %s: %s%s: expected %s, found %s\n", where, pre, k,
+			    m->want, json_kind(v));
+			return -1;
+		}
+		const char *best = NULL;
+		int bestd = 3;
+
+		fb_buf_init(&names, 1024);
+		for (m = ms; m->name != NULL; m++) {
+			int d = fb_str_distance(m->name, k);
+
+			fb_buf_addf(&names, NULL, "%s%s", m == ms ? "" : ", ", m->name);
+			if (d < bestd) {
+				bestd = d;
+				best = m->name;
+			}
+		}
+		fprintf(stderr, "fedbroker: %s: %s%s: unknown member%s%s%s (known: %s)\n", where, pre,
+		    k, best != NULL ? " (did you mean '" : "", best != NULL ? best : "",
+		    best != NULL ? "'?)" : "", names.data);
+		fb_buf_cleanup(&names);
+		return -1;
+	}
+	return 0;
+}
+
+/* The user sample: its members, then each group's. */
+static int
+user_check(const json_t *user, const char *file)
+{
+	char *where = fb_xasprintf("--user %s", file);
+	const json_t *g;
+	size_t i;
+	int rc = shape_check(user, where, "", user_members);
+
+	json_array_foreach(json_object_get(user, "groups"), i, g)
+	{
+		char pre[64];
+
+		if (rc != 0)
+			break;
+		snprintf(pre, sizeof(pre), "groups[%zu].", i);
+		if (!json_is_object(g)) {
+			fprintf(stderr, "fedbroker: %s: groups[%zu]: expected an object, found %s\n",
+			    where, i, json_kind(g));
+			rc = -1;
+		} else {
+			rc = shape_check(g, where, pre, group_members);
+		}
+	}
+	free(where);
+	return rc;
+}
+
 static int
 map_test(int argc, char **argv)
 {
 	const char *user_file = NULL, *request_file = NULL, *upstream_file = NULL;
-	const char *dir = DEFAULT_DIR, *name = NULL;
+	const char *dir_opt = NULL, *config = NULL, *name = NULL;
 	const struct fb_cli_option opts[] = {
 	    {"user", 'u', &user_file, NULL},
 	    {"request", 'r', &request_file, NULL},
 	    {"upstream", 'U', &upstream_file, NULL},
-	    {"dir", 'd', &dir, NULL},
+	    {"dir", 'd', &dir_opt, NULL},
+	    {"config", 'c', &config, NULL},
 	    {NULL, 0, NULL, NULL},
 	};
 	const struct fb_cli_syntax syntax = {"map test", usage_test, NULL, opts, &name,
@@ -85,7 +285,7 @@ map_test(int argc, char **argv)
 	json_t *user = NULL, *request = NULL, *upstream = NULL, *result = NULL;
 	struct fb_map_rule *rule = NULL;
 	struct fb_err err;
-	char *path = NULL, *text = NULL;
+	char *path = NULL, *text = NULL, *dir = NULL;
 	int rc;
 
 	if ((rc = fb_cli_args_parse(argc, argv, &syntax)) >= 0)
@@ -93,6 +293,8 @@ map_test(int argc, char **argv)
 	if (user_file == NULL)
 		return fb_cli_usage_error(syntax.cmd, "--user FILE.json is required");
 	rc = FB_EXIT_FAIL;
+	if (mappings_dir(dir_opt, config, &dir) != 0)
+		goto out;
 	if (strchr(name, '/') != NULL ||
 	    (strlen(name) > strlen(FB_MAP_EXT) &&
 	        strcmp(name + strlen(name) - strlen(FB_MAP_EXT), FB_MAP_EXT) == 0))
@@ -103,13 +305,15 @@ map_test(int argc, char **argv)
 	    (request_file != NULL && read_json(request_file, "--request", &request) != 0) ||
 	    (upstream_file != NULL && read_json(upstream_file, "--upstream", &upstream) != 0))
 		goto out;
-	if (!json_is_object(user)) {
-		fprintf(stderr, "fedbroker: --user %s: not a JSON object\n", user_file);
+	if (user_check(user, user_file) != 0)
 		goto out;
-	}
-	if (request != NULL && !json_is_object(request)) {
-		fprintf(stderr, "fedbroker: --request %s: not a JSON object\n", request_file);
-		goto out;
+	if (request != NULL) {
+		char *where = fb_xasprintf("--request %s", request_file);
+		int bad = shape_check(request, where, "", request_members);
+
+		free(where);
+		if (bad)
+			goto out;
 	}
 	if (upstream != NULL && !json_is_object(upstream)) {
 		fprintf(stderr, "fedbroker: --upstream %s: not a JSON object\n", upstream_file);
@@ -133,6 +337,7 @@ map_test(int argc, char **argv)
 out:
 	free(text);
 	free(path);
+	free(dir);
 	json_decref(result);
 	json_decref(user);
 	json_decref(request);
@@ -144,20 +349,24 @@ out:
 static int
 map_check(int argc, char **argv)
 {
-	const char *dir = DEFAULT_DIR;
+	const char *dir_opt = NULL, *config = NULL;
 	const struct fb_cli_option opts[] = {
-	    {"dir", 'd', &dir, NULL},
+	    {"dir", 'd', &dir_opt, NULL},
+	    {"config", 'c', &config, NULL},
 	    {NULL, 0, NULL, NULL},
 	};
 	const struct fb_cli_syntax syntax = {"map check", usage_check, NULL, opts, NULL, NULL};
 	struct fb_map_set *set = NULL;
 	json_t *errors = NULL, *line;
 	struct fb_err err;
+	char *dir = NULL;
 	size_t i;
 	int rc;
 
 	if ((rc = fb_cli_args_parse(argc, argv, &syntax)) >= 0)
 		return rc;
+	if (mappings_dir(dir_opt, config, &dir) != 0)
+		return FB_EXIT_FAIL;
 	fb_err_clear(&err);
 	if (fb_map_set_load(dir, &set, &errors, &err) != FB_OK) {
 		json_array_foreach(errors, i, line)
@@ -172,6 +381,7 @@ map_check(int argc, char **argv)
 	}
 	json_decref(errors);
 	fb_map_set_free(set);
+	free(dir);
 	return rc;
 }
 

@@ -56,7 +56,8 @@ static const char usage_import[] =
     "Reads service provider (or IdP) metadata from FILE or from an http(s) URL,\n"
     "checks it, shows what it declares (entity id, endpoints, NameID formats,\n"
     "certificates and their expiry), saves it as DIR/NAME.xml and prints the\n"
-    "saml.service_providers entry to add to the configuration. With --cert the\n"
+    "entry to paste under saml.service_providers in the configuration (a list\n"
+    "item with display_name and groups to fill in). With --cert the\n"
     "metadata must carry an enveloped signature made with that certificate's key.\n"
     "An expired validUntil or certificate is a warning, not an error (AWS's\n"
     "published metadata often carries one). Nothing is written when a check fails.\n"
@@ -324,8 +325,13 @@ print_info(const json_t *info, const char *source, const char *cert)
 	printf("certificates:%s\n", json_array_size(arr) == 0 ? "    (none)" : "");
 	json_array_foreach(arr, i, e)
 	{
-		printf("  %-10s %s  expires %s%s\n", jstr(e, "use"), jstr(e, "subject"),
-		    jstr(e, "not_after"), jtrue(e, "expired") ? "  (EXPIRED)" : "");
+		const char *kn = jstr(e, "key_name");
+
+		printf("  %-10s ", jstr(e, "use"));
+		if (*kn != '\0')
+			printf("key %s: ", kn);
+		printf("%s  expires %s%s\n", jstr(e, "subject"), jstr(e, "not_after"),
+		    jtrue(e, "expired") ? "  (EXPIRED)" : "");
 	}
 	fflush(stdout);
 	arr = json_object_get(info, "warnings");
@@ -508,7 +514,12 @@ metadata_import(int argc, char **argv)
 	rel = a.dir == NULL && config != NULL ? fb_xasprintf("metadata/%s.xml", a.name)
 					      : fb_xstrdup(path);
 	stanza = fb_saml_metadata_stanza(info, a.name, rel);
-	printf("\n# Add to saml.service_providers in the configuration:\n%s", stanza);
+	printf("\n# Paste under 'service_providers:' in the saml: section of %s\n"
+	       "# (a list item, indented like the entries already there). With no saml:\n"
+	       "# section yet, add these two lines first:\n"
+	       "#   saml:\n"
+	       "#     service_providers:\n%s",
+	    config != NULL ? config : "the configuration", stanza);
 	rc = FB_EXIT_OK;
 out:
 	if (rc != FB_EXIT_OK)

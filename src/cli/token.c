@@ -20,8 +20,9 @@
 static const char usage_token[] =
     "usage: fedbroker token <command> [options]\n"
     "\n"
-    "Manages API tokens (bearer tokens for /api/v1/) of local accounts. Only a hash\n"
-    "of each token is stored: the token itself is shown once, when it is created.\n"
+    "Manages API tokens of local accounts, for the HTTP API to come: no endpoint\n"
+    "accepts them yet. Only a hash of each token is stored: the token itself is\n"
+    "shown once, when it is created.\n"
     "\n"
     "commands:\n"
     "  create   create a token for a user\n"
@@ -69,7 +70,7 @@ token_state(const struct fb_store_token *t)
 static int
 token_create(int argc, char **argv)
 {
-	struct fb_cli_conf_opts co = {NULL, NULL};
+	struct fb_cli_conf_opts co = {0};
 	const char *user = NULL, *description = NULL, *exp = DEFAULT_EXPIRES;
 	const struct fb_cli_option opts[] = {
 	    {"user", 0, &user, NULL},
@@ -146,7 +147,7 @@ append_json(const struct fb_store_token *t, void *arg)
 static int
 token_list(int argc, char **argv)
 {
-	struct fb_cli_conf_opts co = {NULL, NULL};
+	struct fb_cli_conf_opts co = {0};
 	const char *user = NULL;
 	int json = 0;
 	const struct fb_cli_option opts[] = {
@@ -197,7 +198,7 @@ out:
 static int
 token_revoke(int argc, char **argv)
 {
-	struct fb_cli_conf_opts co = {NULL, NULL};
+	struct fb_cli_conf_opts co = {0};
 	const char *id = NULL;
 	const struct fb_cli_syntax syntax = {"token revoke", usage_revoke, &co, NULL, &id,
 	    "the token ID is missing"};

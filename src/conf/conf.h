@@ -13,6 +13,7 @@
 enum fb_conf_key_state {
 	FB_KEY_ACTIVE = 0, /* signs */
 	FB_KEY_PUBLISHED,  /* published in metadata/JWKS, does not sign */
+	FB_KEY_RETIRED,	   /* kept on disk, neither published nor signing */
 };
 
 /* A signing key given in the configuration (keys: list). */
@@ -84,6 +85,8 @@ struct fb_conf {
 	/* keys: (empty = generate one in <state_dir>/keys on first start) */
 	struct fb_conf_key *keys;
 	size_t nkeys;
+	/* key_rollover.min_publish_time: seconds a key is published before it may sign */
+	int64_t key_min_publish_time;
 
 	/* session: */
 	char *cookie_name;

@@ -21,7 +21,8 @@ struct fb_key_info {
 	const char *id;
 	const char *alg; /* "RSA" or "EC" */
 	int bits;
-	int64_t not_after; /* certificate expiry, seconds since the epoch */
+	int64_t not_before; /* certificate start: taken as when the key was published */
+	int64_t not_after;  /* certificate expiry, seconds since the epoch */
 	enum fb_conf_key_state state;
 	const char *key_file;
 	const char *cert_file;
@@ -35,7 +36,8 @@ struct fb_key_info {
  * with the path and reason in err when a file is unreadable or wrong.
  *
  * The state directory holds, per key, <id>.key.pem, <id>.crt.pem and
- * <id>.state (one word: "active" or "published"). Checks: PEM key and
+ * <id>.state (one word: "active", "published" or "retired"; retired keys
+ * are not loaded, configured or not). Checks: PEM key and
  * certificate that match, passphrase right, RSA >= 2048 bits or EC on
  * P-256/P-384, unique ids, exactly one active. An expired certificate and
  * a key file readable by group or others are logged as warnings only.
@@ -49,6 +51,40 @@ enum fb_status fb_crypto_keyring_load(const struct fb_conf *conf, struct fb_keyr
  */
 enum fb_status fb_crypto_keyring_load_existing(const struct fb_conf *conf,
     struct fb_keyring **out, struct fb_err *err);
+/*
+ * Like fb_crypto_keyring_load_existing, with the retired keys too (for
+ * `fedbroker keys list`; never for signing or publishing).
+ */
+enum fb_status fb_crypto_keyring_load_all(const struct fb_conf *conf, struct fb_keyring **out,
+    struct fb_err *err);
+/*
+ * 1 when the active key of kr started (its certificate's notBefore, which
+ * fb_crypto_key_generate sets to when it made the key) less than
+ * min_publish seconds before now and replaced a key of kr not newer (a
+ * rollover that service providers may not have seen yet), with the
+ * warning, naming the key, in msg; else 0. The first key never warns.
+ */
+int fb_crypto_keyring_rollover_check(const struct fb_keyring *kr, int64_t min_publish,
+    int64_t now, char *msg, size_t len);
+/*
+ * Logs which key signs and which are published (info, fields active_key and
+ * published_keys), and the warning of fb_crypto_keyring_rollover_check.
+ */
+void fb_crypto_keyring_log(const struct fb_keyring *kr, int64_t min_publish);
+/* "active", "published" or "retired". Static. */
+const char *fb_crypto_key_state_name(enum fb_conf_key_state state);
+/*
+ * Rollover in <state_dir>/keys: makes key id active (the active key before
+ * becomes published; its id new in *prev, else NULL) or retired (neither
+ * published nor signing). The state before in *was; setting the state a
+ * key has changes nothing. FB_ERR_NOTFOUND for an unknown id (err lists
+ * the ids there), FB_ERR_INVALID when retiring the active key or
+ * activating a retired one, FB_ERR_CONFIG when conf lists its keys (the
+ * message says what to edit), a load error when the key to activate does
+ * not load. Nothing is changed on failure.
+ */
+enum fb_status fb_crypto_key_state_set(const struct fb_conf *conf, const char *id,
+    enum fb_conf_key_state to, enum fb_conf_key_state *was, char **prev, struct fb_err *err);
 /* NULL is a no-op. */
 void fb_crypto_keyring_free(struct fb_keyring *kr);
 size_t fb_crypto_keyring_count(const struct fb_keyring *kr);

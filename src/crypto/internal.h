@@ -19,6 +19,7 @@ struct fb_key {
 	X509 *cert;
 	const char *alg; /* "RSA" or "EC", static */
 	int bits;
+	int64_t not_before; /* certificate start: when the key was published */
 	int64_t not_after;
 	enum fb_conf_key_state state;
 };

@@ -123,7 +123,16 @@ out:
 	return r;
 }
 
-/* Reads a state file: one word, "active" or "published". */
+static const char *const state_words[] = {"active", "published", "retired"};
+
+const char *
+fb_crypto_key_state_name(enum fb_conf_key_state state)
+{
+	return (size_t)state < sizeof(state_words) / sizeof(*state_words) ? state_words[state]
+									    : "?";
+}
+
+/* Reads a state file: one word, "active", "published" or "retired". */
 static enum fb_status
 read_state(const char *path, enum fb_conf_key_state *out, struct fb_err *err)
 {
@@ -145,12 +154,13 @@ read_state(const char *path, enum fb_conf_key_state *out, struct fb_err *err)
 	close(fd);
 	buf[n] = '\0';
 	buf[strcspn(buf, " \t\r\n")] = '\0';
-	if (strcmp(buf, "active") == 0)
-		*out = FB_KEY_ACTIVE;
-	else if (strcmp(buf, "published") != 0)
-		return fb_err_set(err, FB_ERR_CONFIG,
-		    "state file %s: '%.32s' is not a key state (active or published)", path, buf);
-	return FB_OK;
+	for (size_t i = 0; i < sizeof(state_words) / sizeof(*state_words); i++)
+		if (strcmp(buf, state_words[i]) == 0) {
+			*out = (enum fb_conf_key_state)i;
+			return FB_OK;
+		}
+	return fb_err_set(err, FB_ERR_CONFIG,
+	    "state file %s: '%.32s' is not a key state (active, published or retired)", path, buf);
 }
 
 /* ---- checks ------------------------------------------------------------- */
@@ -190,6 +200,10 @@ key_check(struct fb_key *k, struct fb_err *err)
 	if (X509_check_private_key(k->cert, k->pkey) != 1)
 		return fb_err_openssl(err, FB_ERR_CONFIG,
 		    "certificate %s does not match the private key %s", k->cert_file, k->key_file);
+	if (ASN1_TIME_to_tm(X509_get0_notBefore(k->cert), &tm) != 1)
+		return fb_err_openssl(err, FB_ERR_CONFIG, "certificate %s: unreadable start date",
+		    k->cert_file);
+	k->not_before = (int64_t)timegm(&tm);
 	na = X509_get0_notAfter(k->cert);
 	if (ASN1_TIME_to_tm(na, &tm) != 1)
 		return fb_err_openssl(err, FB_ERR_CONFIG, "certificate %s: unreadable expiry date",
@@ -358,8 +372,12 @@ fb_crypto_key_cn(const struct fb_conf *conf)
 	return fb_xstrndup(h, (size_t)(e - h));
 }
 
+/* What keyring_load does beyond loading the keys in use. */
+#define KR_GENERATE 0x1u /* generate a key when there is none */
+#define KR_RETIRED  0x2u /* load retired keys too (for listing them) */
+
 static enum fb_status
-load_dir(const struct fb_conf *conf, const char *dir, int generate, struct fb_keyring *kr,
+load_dir(const struct fb_conf *conf, const char *dir, unsigned flags, struct fb_keyring *kr,
     struct fb_err *err)
 {
 	char **ids = NULL, *kp = NULL, *cp = NULL, *sp = NULL, *cn = NULL, *id = NULL;
@@ -369,7 +387,7 @@ load_dir(const struct fb_conf *conf, const char *dir, int generate, struct fb_ke
 
 	if ((r = dir_ids(dir, &ids, &n, err)) != FB_OK)
 		goto out;
-	if (n == 0 && !generate) {
+	if (n == 0 && (flags & KR_GENERATE) == 0) {
 		r = fb_err_set(err, FB_ERR_NOTFOUND, "no key in %s", dir);
 		goto out;
 	}
@@ -396,6 +414,8 @@ load_dir(const struct fb_conf *conf, const char *dir, int generate, struct fb_ke
 		sp = fb_xasprintf("%s/%s%s", dir, ids[i], STATE_SUFFIX);
 		if ((r = read_state(sp, &state, err)) != FB_OK)
 			goto out;
+		if (state == FB_KEY_RETIRED && (flags & KR_RETIRED) == 0)
+			continue;
 		if ((r = key_load(ids[i], kp, cp, NULL, state, keyring_add(kr), err)) != FB_OK)
 			goto out;
 	}
@@ -411,7 +431,8 @@ out:
 }
 
 static enum fb_status
-keyring_load(const struct fb_conf *conf, int generate, struct fb_keyring **out, struct fb_err *err)
+keyring_load(const struct fb_conf *conf, unsigned flags, struct fb_keyring **out,
+    struct fb_err *err)
 {
 	struct fb_keyring *kr = fb_xcalloc(1, sizeof(*kr));
 	char *dir = NULL, *where = NULL;
@@ -423,6 +444,8 @@ keyring_load(const struct fb_conf *conf, int generate, struct fb_keyring **out, 
 		for (i = 0; i < conf->nkeys; i++) {
 			const struct fb_conf_key *ck = &conf->keys[i];
 
+			if (ck->state == FB_KEY_RETIRED && (flags & KR_RETIRED) == 0)
+				continue;
 			if ((r = key_load(ck->id, ck->key_file, ck->cert_file, ck->passphrase,
 			         ck->state, keyring_add(kr), err)) != FB_OK)
 				goto out;
@@ -435,7 +458,7 @@ keyring_load(const struct fb_conf *conf, int generate, struct fb_keyring **out, 
 			goto out;
 		}
 		dir = fb_xasprintf("%s/keys", conf->state_dir);
-		if ((r = load_dir(conf, dir, generate, kr, err)) != FB_OK)
+		if ((r = load_dir(conf, dir, flags, kr, err)) != FB_OK)
 			goto out;
 		where = fb_xstrdup(dir);
 	}
@@ -454,7 +477,7 @@ out:
 enum fb_status
 fb_crypto_keyring_load(const struct fb_conf *conf, struct fb_keyring **out, struct fb_err *err)
 {
-	return keyring_load(conf, 1, out, err);
+	return keyring_load(conf, KR_GENERATE, out, err);
 }
 
 enum fb_status
@@ -462,6 +485,61 @@ fb_crypto_keyring_load_existing(const struct fb_conf *conf, struct fb_keyring **
     struct fb_err *err)
 {
 	return keyring_load(conf, 0, out, err);
+}
+
+void
+fb_crypto_keyring_log(const struct fb_keyring *kr, int64_t min_publish)
+{
+	const struct fb_key *a = fb_crypto_keyring_active(kr);
+	struct fb_buf pub;
+	char msg[512];
+
+	fb_buf_init(&pub, kr->n * (ID_MAX + 1) + 1);
+	for (size_t i = 0; i < kr->n; i++)
+		if (&kr->keys[i] != a)
+			fb_buf_addf(&pub, NULL, "%s%s", pub.len > 0 ? "," : "", kr->keys[i].id);
+	fb_log_write(FB_LOG_INFO, "app", __func__, NULL,
+	    (const char *const[]){"active_key", a != NULL ? a->id : "",
+	        "published_keys", pub.len > 0 ? pub.data : "", NULL},
+	    "signing keys: %s signs, %zu published beside it", a != NULL ? a->id : "none",
+	    kr->n > 0 ? kr->n - 1 : 0);
+	if (fb_crypto_keyring_rollover_check(kr, min_publish, fb_time_now(), msg, sizeof(msg)))
+		fb_log_write(FB_LOG_WARN, "app", __func__, NULL,
+		    (const char *const[]){"active_key", a->id, NULL}, "%s", msg);
+	fb_buf_cleanup(&pub);
+}
+
+enum fb_status
+fb_crypto_keyring_load_all(const struct fb_conf *conf, struct fb_keyring **out,
+    struct fb_err *err)
+{
+	return keyring_load(conf, KR_RETIRED, out, err);
+}
+
+int
+fb_crypto_keyring_rollover_check(const struct fb_keyring *kr, int64_t min_publish, int64_t now,
+    char *msg, size_t len)
+{
+	const struct fb_key *a = fb_crypto_keyring_active(kr);
+	size_t others = 0;
+	int64_t age;
+
+	/* Only a rollover warns: the active key replaced an older one relying parties trust. */
+	for (size_t i = 0; a != NULL && i < kr->n; i++)
+		if (&kr->keys[i] != a && kr->keys[i].not_before <= a->not_before)
+			others++;
+	if (a == NULL || others == 0 || min_publish <= 0)
+		return 0;
+	age = now - a->not_before;
+	if (age >= min_publish)
+		return 0;
+	snprintf(msg, len,
+	    "the active key %s was published only %lldh%02lldm ago (key_rollover.min_publish_time "
+	    "is %lldh%02lldm): service providers that have not fetched the metadata since "
+	    "refuse what it signs",
+	    a->id, (long long)(age < 0 ? 0 : age / 3600), (long long)(age < 0 ? 0 : age % 3600 / 60),
+	    (long long)(min_publish / 3600), (long long)(min_publish % 3600 / 60));
+	return 1;
 }
 
 void
@@ -502,6 +580,7 @@ fb_crypto_key_info(const struct fb_key *k, struct fb_key_info *out)
 	out->id = k->id;
 	out->alg = k->alg;
 	out->bits = k->bits;
+	out->not_before = k->not_before;
 	out->not_after = k->not_after;
 	out->state = k->state;
 	out->key_file = k->key_file;
@@ -729,7 +808,7 @@ write_state(const char *path, enum fb_conf_key_state state, int replace, struct 
 	if ((r = create_excl(tmp, &f, err)) != FB_OK)
 		goto out;
 	errno = 0;
-	ok = fputs(state == FB_KEY_ACTIVE ? "active\n" : "published\n", f) >= 0;
+	ok = fprintf(f, "%s\n", fb_crypto_key_state_name(state)) >= 0;
 	if ((r = close_written(f, ok, tmp, err)) != FB_OK)
 		goto out;
 	if (replace && rename(tmp, path) != 0) {
@@ -856,5 +935,109 @@ fb_crypto_keydir_active(const char *dir, char **id, struct fb_err *err)
 out:
 	ids_free(ids, n);
 	free(sp);
+	return r;
+}
+
+/* The ids of dir as "a, b, c" (new), for messages. */
+static char *
+ids_text(char **ids, size_t n)
+{
+	struct fb_buf b;
+
+	fb_buf_init(&b, 64 * (ID_MAX + 2));
+	for (size_t i = 0; i < n; i++)
+		fb_buf_addf(&b, NULL, "%s%s", i > 0 ? ", " : "", ids[i]);
+	if (n == 0)
+		fb_buf_addf(&b, NULL, "none");
+	return fb_buf_take(&b);
+}
+
+enum fb_status
+fb_crypto_key_state_set(const struct fb_conf *conf, const char *id, enum fb_conf_key_state to,
+    enum fb_conf_key_state *was, char **prev, struct fb_err *err)
+{
+	char *dir = NULL, *sp = NULL, *kp = NULL, *cp = NULL, **ids = NULL, *known = NULL;
+	enum fb_conf_key_state cur;
+	struct fb_key k;
+	size_t n = 0, i;
+	enum fb_status r;
+
+	memset(&k, 0, sizeof(k));
+	*prev = NULL;
+	*was = to;
+	if (to != FB_KEY_ACTIVE && to != FB_KEY_RETIRED) {
+		r = fb_err_set(err, FB_ERR_INVALID, "a key can only be activated or retired");
+		goto out;
+	}
+	if (conf->nkeys > 0) {
+		r = fb_err_set(err, FB_ERR_CONFIG,
+		    "%s lists its keys explicitly: set 'state: %s' on key %s in its keys: list%s, "
+		    "then reload fedbroker",
+		    conf->path != NULL ? conf->path : "the configuration",
+		    fb_crypto_key_state_name(to), id,
+		    to == FB_KEY_ACTIVE ? " (and 'state: published' on the key active now)" : "");
+		goto out;
+	}
+	if (conf->state_dir == NULL) {
+		r = fb_err_set(err, FB_ERR_CONFIG, "no keys are configured and no state_dir is set");
+		goto out;
+	}
+	dir = fb_xasprintf("%s/keys", conf->state_dir);
+	if ((r = dir_ids(dir, &ids, &n, err)) != FB_OK)
+		goto out;
+	for (i = 0; i < n && strcmp(ids[i], id) != 0; i++)
+		;
+	if (i == n) {
+		known = ids_text(ids, n);
+		r = fb_err_set(err, FB_ERR_NOTFOUND, "no key %s in %s (keys there: %s)", id, dir,
+		    known);
+		goto out;
+	}
+	sp = fb_xasprintf("%s/%s%s", dir, id, STATE_SUFFIX);
+	if ((r = read_state(sp, &cur, err)) != FB_OK)
+		goto out;
+	*was = cur;
+	if (cur == to) {
+		r = FB_OK;
+		goto out;
+	}
+	if (to == FB_KEY_RETIRED && cur == FB_KEY_ACTIVE) {
+		r = fb_err_set(err, FB_ERR_INVALID,
+		    "key %s is the active (signing) key: activate another key first "
+		    "('fedbroker keys activate KEY'), then retire %s",
+		    id, id);
+		goto out;
+	}
+	if (to == FB_KEY_ACTIVE && cur == FB_KEY_RETIRED) {
+		r = fb_err_set(err, FB_ERR_INVALID,
+		    "key %s is retired: it is no longer published, so service providers do not "
+		    "trust it; generate a new key ('fedbroker keys generate') and activate that",
+		    id);
+		goto out;
+	}
+	if (to == FB_KEY_ACTIVE) {
+		/* SECURITY: a key that does not load (wrong cert, weak) never becomes the signer. */
+		kp = fb_xasprintf("%s/%s%s", dir, id, KEY_SUFFIX);
+		cp = fb_xasprintf("%s/%s%s", dir, id, CERT_SUFFIX);
+		if ((r = key_load(id, kp, cp, NULL, FB_KEY_PUBLISHED, &k, err)) != FB_OK)
+			goto out;
+		if ((r = fb_crypto_keydir_active(dir, prev, err)) != FB_OK)
+			goto out;
+		if ((r = demote_active(dir, id, err)) != FB_OK)
+			goto out;
+	}
+	if ((r = write_state(sp, to, 1, err)) != FB_OK)
+		goto out;
+	fb_log(FB_LOG_INFO, "key %s in %s is now %s (it was %s)", id, dir,
+	    fb_crypto_key_state_name(to), fb_crypto_key_state_name(cur));
+	r = FB_OK;
+out:
+	key_cleanup(&k);
+	ids_free(ids, n);
+	free(known);
+	free(dir);
+	free(sp);
+	free(kp);
+	free(cp);
 	return r;
 }

@@ -87,6 +87,7 @@ fb_daemon_runtime_load(const char *path, const struct fb_conf_overrides *ov, int
 		goto out;
 	if ((rc = fb_crypto_keyring_load(rt->conf, &rt->keyring, err)) != FB_OK)
 		goto out;
+	fb_crypto_keyring_log(rt->keyring, rt->conf->key_min_publish_time);
 	if ((rc = fb_crypto_sealer_load(rt->conf, &rt->sealer, err)) != FB_OK)
 		goto out;
 	/* SECURITY: fail here, not in every worker: mappings compile, SAML SPs set up. */

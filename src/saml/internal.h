@@ -65,6 +65,7 @@ struct fb_saml_endpoint {
 struct fb_saml_mdcert {
 	char *use; /* "signing", "encryption" or "both" */
 	char *b64; /* base64 DER as found (whitespace removed) */
+	char *key_name; /* the ds:KeyName of its KeyInfo (fedbroker's key id), or NULL */
 };
 
 /* What is read from an EntityDescriptor (SP or IdP role). */

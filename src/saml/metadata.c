@@ -233,8 +233,13 @@ add_certs(struct fb_saml_md *md, xmlNodePtr kd)
 	char *use = fb_saml_xml_prop(kd, "use");
 
 	for (xmlNodePtr ki = kd->children; ki != NULL; ki = ki->next) {
+		xmlNodePtr kn = NULL;
+
 		if (!is_ds(ki, "KeyInfo"))
 			continue;
+		for (xmlNodePtr xd = ki->children; xd != NULL && kn == NULL; xd = xd->next)
+			if (is_ds(xd, "KeyName"))
+				kn = xd;
 		for (xmlNodePtr xd = ki->children; xd != NULL; xd = xd->next) {
 			if (!is_ds(xd, "X509Data"))
 				continue;
@@ -245,6 +250,7 @@ add_certs(struct fb_saml_md *md, xmlNodePtr kd)
 				md->certs[md->ncerts].use =
 				    fb_xstrdup(use != NULL ? use : "both");
 				md->certs[md->ncerts].b64 = text_nows(c);
+				md->certs[md->ncerts].key_name = kn != NULL ? text_trim(kn) : NULL;
 				md->ncerts++;
 			}
 		}
@@ -274,6 +280,7 @@ fb_saml_md_cleanup(struct fb_saml_md *md)
 	for (size_t i = 0; i < md->ncerts; i++) {
 		free(md->certs[i].use);
 		free(md->certs[i].b64);
+		free(md->certs[i].key_name);
 	}
 	free(md->certs);
 	memset(md, 0, sizeof(*md));
@@ -500,6 +507,9 @@ cert_json(const struct fb_saml_mdcert *c, json_t *warnings)
 	X509 *x = d2i_X509(NULL, &p, (long)dlen);
 	json_t *o = json_pack("{s:s}", "use", c->use);
 
+	if (c->key_name != NULL)
+		json_object_set_new(o, "key_name", json_string(c->key_name));
+
 	if (x == NULL) {
 		json_array_append_new(warnings,
 		    json_sprintf("a %s certificate cannot be parsed: it is ignored", c->use));
@@ -613,6 +623,8 @@ fb_saml_metadata_stanza(const json_t *info, const char *name, const char *metada
 {
 	const char *entity = json_string_value(json_object_get(info, "entity_id"));
 	const char *profile = NULL, *format = "persistent";
+	json_t *mp;
+	char *mq;
 	struct fb_buf b;
 
 	if (entity != NULL && strcmp(entity, FB_SAML_AWS_ENTITY_ID) == 0)
@@ -621,10 +633,19 @@ fb_saml_metadata_stanza(const json_t *info, const char *name, const char *metada
 		profile = "aws-identity-center";
 		format = "email";
 	}
+	/* A JSON string is a YAML double-quoted scalar: any path pastes safely. */
+	mp = json_string(metadata_path);
+	mq = mp != NULL ? json_dumps(mp, JSON_ENCODE_ANY) : NULL;
+	json_decref(mp);
 	fb_buf_init(&b, 64 * 1024);
+	/* A list item of saml.service_providers, indented as under "  service_providers:". */
 	fb_buf_addf(&b, NULL,
-	    "saml:\n  service_providers:\n    - name: %s\n      metadata: %s\n", name,
-	    metadata_path);
+	    "    - name: %s\n"
+	    "      display_name: %s  # shown to people on the dashboard: change it\n"
+	    "      metadata: %s\n"
+	    "      groups: []  # the groups whose members may sign in here; [] lets every user in\n",
+	    name, name, mq != NULL ? mq : "\"\"");
+	free(mq);
 	if (profile != NULL) {
 		fb_buf_addf(&b, NULL, "      profile: %s\n      nameid:\n        format: %s\n",
 		    profile, format);

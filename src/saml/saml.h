@@ -372,7 +372,9 @@ enum fb_status fb_saml_metadata_parse(const char *xml, size_t len, const char *c
 /*
  * The saml.service_providers entry to paste into fedbroker.yaml for SP
  * metadata described by info (from fb_saml_metadata_parse), saved as
- * metadata_path, under name: YAML text, new in *out (caller frees).
+ * metadata_path, under name: one YAML list item indented to go under
+ * "  service_providers:", with display_name and groups placeholders; new
+ * (caller frees).
  * The profile (aws, aws-identity-center) and NameID format are guessed
  * from the entity id and the formats offered.
  */

@@ -689,11 +689,7 @@ sq_open(struct fb_store *st, const struct fb_conf *conf, struct fb_err *err)
 	enum fb_status r = FB_ERR_IO;
 
 	sq = fb_xcalloc(1, sizeof(*sq));
-	if (conf->store_path != NULL && conf->store_path[0] != '\0')
-		sq->path = fb_xstrdup(conf->store_path);
-	else if (conf->state_dir != NULL && conf->state_dir[0] != '\0')
-		sq->path = fb_xasprintf("%s/fedbroker.db", conf->state_dir);
-	else {
+	if ((sq->path = fb_store_path(conf)) == NULL) {
 		r = fb_err_set(err, FB_ERR_CONFIG, "store.path: not set and no server.state_dir");
 		goto out;
 	}

@@ -121,6 +121,18 @@ out:
 	return r;
 }
 
+char *
+fb_store_path(const struct fb_conf *conf)
+{
+	if (conf->store_driver != FB_STORE_SQLITE)
+		return NULL;
+	if (conf->store_path != NULL && conf->store_path[0] != '\0')
+		return fb_xstrdup(conf->store_path);
+	if (conf->state_dir != NULL && conf->state_dir[0] != '\0')
+		return fb_xasprintf("%s/fedbroker.db", conf->state_dir);
+	return NULL;
+}
+
 void
 fb_store_close(struct fb_store *st)
 {

@@ -32,6 +32,11 @@ struct fb_store;
 enum fb_status fb_store_open(const struct fb_conf *conf, struct fb_store **out,
     struct fb_err *err);
 /*
+ * The file of conf's SQLite store (store.path, else <state_dir>/fedbroker.db),
+ * new (caller frees); NULL when neither is set or the driver is not sqlite.
+ */
+char *fb_store_path(const struct fb_conf *conf);
+/*
  * Closes st; NULL is a no-op. In a process other than the one that opened
  * it, only frees memory and leaves the database to its owner.
  */

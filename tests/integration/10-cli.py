@@ -1,6 +1,9 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: Apache-2.0
-"""10: the command line: --help everywhere, version, unknown subcommand, usage errors."""
+"""10: the command line: --help everywhere, version, unknown subcommand, usage errors;
+no command but serve (or --init) creates a store."""
+
+import os
 
 import harness
 
@@ -64,7 +67,7 @@ class Cli(harness.TestCase):
 
     # Every command with subcommands, and each of its subcommands.
     GROUPS = {
-        "keys": ["list", "generate"],
+        "keys": ["list", "generate", "activate", "retire"],
         "map": ["test", "check"],
         "user": ["add", "list", "show", "set-password", "disable", "enable", "delete",
                  "recovery-link", "reset-mfa"],
@@ -127,6 +130,88 @@ class Cli(harness.TestCase):
                 self.assertEqual(cp.stderr, "fedbroker %s: %s\n(see 'fedbroker %s --help')\n"
                                  % (sub, msg, sub))
                 self.assertEqual(cp.stdout, "")
+
+
+
+def tree(d):
+    """Every path under d (relative), for "nothing was created" checks."""
+    out = []
+    for root, dirs, files in os.walk(d):
+        for n in dirs + files:
+            out.append(os.path.relpath(os.path.join(root, n), d))
+    return sorted(out)
+
+
+class NoAccidentalStore(harness.TestCase):
+    """Only `serve` or --init creates state: a command pointed at the wrong place says so."""
+
+    # Commands that open the store (and keys generate, which writes the state directory).
+    COMMANDS = (["user", "list"], ["user", "add", "ann"], ["user", "show", "ann"],
+                ["user", "disable", "ann"], ["token", "list"],
+                ["token", "create", "--user", "ann"], ["token", "revoke", "t1"],
+                ["keys", "generate"])
+
+    def test_missing_state_dir_is_refused_and_not_created(self):
+        d = self.tmpdir()
+        state = os.path.join(d, "state")
+        conf = self.write(os.path.join(d, "fedbroker.yaml"),
+                          harness.to_yaml({"server": {"state_dir": state}}) + "\n")
+        before = tree(d)
+        for args in self.COMMANDS:
+            with self.subTest(args=args):
+                cp = harness.run(args + ["--config", conf], env={"FEDBROKER_CONFIG": None})
+                self.assertNoCrash(cp, " ".join(args))
+                self.assertEqual(cp.returncode, 1, cp.stdout + cp.stderr)
+                self.assertIn(state, cp.stderr, "names the path it would have created")
+                self.assertIn(conf, cp.stderr, "names the configuration it read")
+                for hint in ("--config", "--state-dir", "--init", "fedbroker serve"):
+                    self.assertIn(hint, cp.stderr)
+                self.assertEqual(tree(d), before, "nothing created on disk")
+        # Read-only commands fail on the missing keys or store, and create nothing either.
+        for args in (["explain", "--user", "ann", "--sp", "aws"], ["keys", "list"],
+                     ["keys", "activate", "k1"], ["keys", "retire", "k1"],
+                     ["metadata", "export"]):
+            with self.subTest(args=args):
+                cp = harness.run(args + ["--config", conf], env={"FEDBROKER_CONFIG": None})
+                self.assertNoCrash(cp, " ".join(args))
+                self.assertIn(cp.returncode, (0, 1), cp.stdout + cp.stderr)
+                self.assertIn(state, cp.stdout + cp.stderr, "says where it looked")
+                self.assertEqual(tree(d), before, "nothing created on disk")
+
+    def test_missing_store_in_existing_state_dir(self):
+        d = self.tmpdir()
+        cp = harness.run(["user", "list", "--state-dir", d], env={"FEDBROKER_CONFIG": None})
+        self.assertEqual(cp.returncode, 1, cp.stdout + cp.stderr)
+        self.assertIn(os.path.join(d, "fedbroker.db"), cp.stderr)
+        self.assertIn("built-in defaults", cp.stderr, "says no configuration file was read")
+        self.assertEqual(tree(d), [], "no store file created")
+
+    def test_default_state_dir_untouched(self):
+        """No --config, no $FEDBROKER_CONFIG: the built-in /var/lib/fedbroker is not created."""
+        default = "/var/lib/fedbroker"
+        existed = os.path.exists(os.path.join(default, "fedbroker.db"))
+        if existed:
+            self.skipTest("%s holds a store on this machine" % default)
+        had_dir = os.path.isdir(default)
+        cp = harness.run(["user", "list"], env={"FEDBROKER_CONFIG": None})
+        self.assertEqual(cp.returncode, 1, cp.stdout + cp.stderr)
+        self.assertIn(os.path.join(default, "fedbroker.db"), cp.stderr)
+        self.assertFalse(os.path.exists(os.path.join(default, "fedbroker.db")))
+        self.assertEqual(os.path.isdir(default), had_dir, "the directory was not created")
+
+    def test_init_creates_then_plain_commands_work(self):
+        d = self.tmpdir()
+        state = os.path.join(d, "state")
+        cp = harness.run(["user", "list", "--state-dir", state, "--init"],
+                         env={"FEDBROKER_CONFIG": None})
+        self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
+        self.assertTrue(os.path.exists(os.path.join(state, "fedbroker.db")))
+        cp = harness.run(["user", "list", "--state-dir", state], env={"FEDBROKER_CONFIG": None})
+        self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
+        cp = harness.run(["keys", "generate", "--state-dir", state],
+                         env={"FEDBROKER_CONFIG": None})
+        self.assertEqual(cp.returncode, 0, "an existing state directory takes keys: " +
+                         cp.stdout + cp.stderr)
 
 
 if __name__ == "__main__":

@@ -104,6 +104,62 @@ class MapCli(harness.TestCase):
         cp = harness.run(["map", "check", "--bogus"])
         self.assertEqual(cp.returncode, 2)
 
+    def test_config_mappings_dir(self):
+        """--config (or $FEDBROKER_CONFIG) locates the rules: mappings.dir, not ./mappings."""
+        rules = os.path.join(self.d, "rules")
+        os.makedirs(rules)
+        self.write(rules, "hello.py", "return 'hi ' + user.username\n")
+        conf = self.write(self.d, "fb.yaml", "mappings:\n  dir: %s\n" % rules)
+        cp = harness.run(["map", "test", "hello", "--user", self.user, "--config", conf])
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        self.assertEqual(json.loads(cp.stdout), "hi alice")
+        cp = harness.run(["map", "test", "hello", "--user", self.user],
+                         env={"FEDBROKER_CONFIG": conf})
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        cp = harness.run(["map", "check", "-c", conf])
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        self.assertIn("1 mapping compiled in %s" % rules, cp.stdout)
+        # --dir still wins.
+        cp = harness.run(["map", "check", "--config", conf, "--dir", MAPPINGS])
+        self.assertIn("compiled in %s" % MAPPINGS, cp.stdout)
+        # A broken configuration is named, not silently replaced by ./mappings.
+        bad = self.write(self.d, "bad.yaml", "mappings:\n  dri: x\n")
+        cp = harness.run(["map", "check", "--config", bad])
+        self.assertEqual(cp.returncode, 1)
+        self.assertIn("bad.yaml", cp.stderr)
+
+    def test_user_of_wrong_shape(self):
+        for doc, words in (
+                ({"usernme": "a"}, "usernme: unknown member (did you mean 'username'?)"),
+                ({"username": 7}, "username: expected a string, found a number"),
+                ({"username": "a", "is_active": "yes"},
+                 "is_active: expected true or false, found a string"),
+                ({"username": "a", "attributes": []}, "attributes: expected an object"),
+                ({"username": "a", "groups": {"name": "x"}}, "groups: expected a list"),
+                ({"username": "a", "groups": ["admins"]},
+                 "groups[0]: expected an object, found a string"),
+                ({"username": "a", "groups": [{"name": "x", "attributes": []}]},
+                 "groups[0].attributes: expected an object, found a list"),
+                ([USER], "expected an object, found a list")):
+            with self.subTest(doc=doc):
+                p = self.write(self.d, "bad-user.json", json.dumps(doc))
+                cp = harness.run(["map", "test", "aws_role", "--user", p, "--dir", MAPPINGS])
+                self.assertEqual(cp.returncode, 1, cp.stdout + cp.stderr)
+                self.assertIn("--user %s: " % p, cp.stderr)
+                self.assertIn(words, cp.stderr)
+                self.assertEqual(cp.stdout, "")
+        req = self.write(self.d, "req.json", '{"nmae": "aws"}')
+        cp = harness.run(["map", "test", "aws_role", "--user", self.user, "--request", req,
+                          "--dir", MAPPINGS])
+        self.assertEqual(cp.returncode, 1)
+        self.assertIn("--request %s: nmae: unknown member" % req, cp.stderr)
+
+    def test_json_errors_have_line_and_column(self):
+        p = self.write(self.d, "cols.json", '{"username":\n  "a",, }')
+        cp = harness.run(["map", "test", "aws_role", "--user", p, "--dir", MAPPINGS])
+        self.assertEqual(cp.returncode, 1)
+        self.assertIn("--user %s:2:7: " % p, cp.stderr)
+
 
 if __name__ == "__main__":
     harness.main()

@@ -93,6 +93,14 @@ class FirstStart(harness.TestCase):
         self.assertIn(second, cp.stdout + cp.stderr, "generate names the new key")
         self.assertEqual(mode(os.path.join(sd, "keys", second + ".key.pem")), 0o600)
 
+        # Published only: activating at once would break SPs that lack the new metadata.
+        out = self.keys_list(sd)
+        self.assertIn("published", self.line_of(out, second))
+        self.assertIn("active", self.line_of(out, first))
+        self.assertIn("keys activate " + second, cp.stdout, "says the next step")
+
+        cp = harness.run(["keys", "activate", second, "--state-dir", sd])
+        self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
         out = self.keys_list(sd)
         self.assertIn("active", self.line_of(out, second))
         self.assertIn("published", self.line_of(out, first))
@@ -126,6 +134,28 @@ class FirstStart(harness.TestCase):
         self.assertIn("active", self.line_of(out, first))
         self.assertIn("published", self.line_of(out, second))
         self.assertIn("EC", self.line_of(out, second))
+
+    def test_generate_activate(self):
+        srv = self.started_and_stopped()
+        sd = srv.state_dir
+        first = key_ids(sd)[0]
+        cp = harness.run(["keys", "generate", "--state-dir", sd, "--activate"])
+        self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
+        second = [i for i in key_ids(sd) if i != first][0]
+        out = self.keys_list(sd)
+        self.assertIn("active", self.line_of(out, second))
+        self.assertIn("published", self.line_of(out, first))
+        cp = harness.run(["keys", "generate", "--state-dir", sd, "--activate",
+                          "--publish-only"])
+        self.assertEqual(cp.returncode, 2, cp.stdout + cp.stderr)
+        self.assertEqual(len(key_ids(sd)), 2, "a usage error generates nothing")
+
+    def test_first_key_of_empty_dir_is_active(self):
+        sd = self.tmpdir()
+        cp = harness.run(["keys", "generate", "--state-dir", sd])
+        self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
+        out = self.keys_list(sd)
+        self.assertIn("active", self.line_of(out, key_ids(sd)[0]))
 
     def test_keys_list_empty_state(self):
         d = self.tmpdir()

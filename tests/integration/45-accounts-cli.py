@@ -29,6 +29,8 @@ class AccountsCLI(harness.TestCase):
         self.state = os.path.join(self.dir, "state")
         self.config = os.path.join(self.dir, "fedbroker.yaml")
         self.write_config()
+        # The store is made on purpose here (serve or --init); commands never make one by accident.
+        self.fb("user", "list", "--init")
 
     def write_config(self, extra=None):
         conf = {

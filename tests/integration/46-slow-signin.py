@@ -33,7 +33,7 @@ class SlowSignin(harness.TestCase):
                           "lockout": {"max_failures": 50,
                                       "per_address": {"max_failures": 3}}}}
         self.srv = self.server(conf=conf, workers=1)
-        cp = cli(self.srv, "user", "add", "ann", "--password-stdin", stdin=PASSWORD + "\n")
+        cp = cli(self.srv, "user", "add", "ann", "--init", "--password-stdin", stdin=PASSWORD + "\n")
         self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
         self.srv.start()
 

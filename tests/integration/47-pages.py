@@ -29,7 +29,7 @@ def cli(srv, *args, stdin=None):
 
 
 def add_user(tc, srv, name, password=PASSWORD, *extra):
-    cp = cli(srv, "user", "add", name, "--password-stdin", *extra, stdin=password + "\n")
+    cp = cli(srv, "user", "add", name, "--init", "--password-stdin", *extra, stdin=password + "\n")
     tc.assertEqual(cp.returncode, 0, "user add %s: %s%s" % (name, cp.stdout, cp.stderr))
 
 

@@ -78,7 +78,7 @@ class RecoveryMail(harness.TestCase):
                                                                 "--state-dir", srv.state_dir],
                                   input=stdin, capture_output=True, text=True, timeout=60)
 
-        cp = cli("user", "add", "admin", "--email", "admin@example.com", "--password-stdin",
+        cp = cli("user", "add", "admin", "--init", "--email", "admin@example.com", "--password-stdin",
                  stdin=OLD + "\n")
         self.assertEqual(cp.returncode, 0, cp.stderr)
         srv.start()

@@ -35,6 +35,15 @@ SPS = [
                   audience="urn:amazon:webservices", acs=[{"url": fbsaml.AWS_ACS}],
                   attributes=fbsaml.AWS_ATTRIBUTES[:2] + [
                       {"name": fbsaml.SESSION_DURATION, "mapping": "broken"}]),
+    fbsaml.aws_sp("aws-resp", metadata=None, entity_id="urn:amazon:webservices:resp",
+                  audience="urn:amazon:webservices", acs=[{"url": fbsaml.AWS_ACS}],
+                  sign="response"),
+    # Not the classic AWS sign-in: aws trust-policy refuses these.
+    {"name": "generic", "entity_id": "https://app.example.com/sp",
+     "acs": [{"url": "https://app.example.com/acs"}]},
+    {"name": "idc", "profile": "aws-identity-center",
+     "metadata": fbsaml.fixture(fbsaml.IDC_METADATA),
+     "nameid": {"format": "email", "source": "email"}},
 ]
 
 
@@ -146,6 +155,46 @@ class SamlCli(harness.TestCase):
         self.assertRegex(cp.stdout, r"profile:\s*\"?aws-identity-center\"?")
         self.assertIn("emailAddress", cp.stdout)
 
+    def test_import_stanza_pastes_into_existing_config(self):
+        """The printed entry is a list item that goes under the existing
+        saml.service_providers (first or last), and the result passes check-config."""
+        for where in ("first", "last"):
+            with self.subTest(where=where):
+                d = self.tmpdir()
+                conf = os.path.join(d, "fedbroker.yaml")
+                text = open(self.srv.config).read()
+                self.write(conf, text)
+                md = os.path.join(d, "new-sp.xml")
+                self.write(md, fbsaml.sp_metadata_pysaml2(
+                    "https://new.example.com/sp",
+                    [("https://new.example.com/acs", pc.BINDING_POST)]))
+                cp = self.bare("metadata", "import", md, "--name", "newapp", "--config", conf)
+                stanza = cp.stdout.split("# Paste under 'service_providers:'", 1)[1]
+                stanza = stanza.split("\n", 1)[1]  # the rest of the comment line
+                stanza = "".join(l for l in stanza.splitlines(True)
+                                 if not l.lstrip().startswith("#"))
+                self.assertNotIn("saml:", stanza, "not a second saml: key")
+                self.assertRegex(stanza, r"^    - name: newapp\n")
+                self.assertIn("display_name:", stanza)
+                self.assertIn("groups: []", stanza)
+                lines = text.splitlines(True)
+                at = [i for i, l in enumerate(lines) if l.rstrip() == "  service_providers:"]
+                self.assertEqual(len(at), 1, text)
+                i = at[0] + 1
+                if where == "last":
+                    while i < len(lines) and lines[i].startswith("    "):
+                        i += 1
+                self.write(conf, "".join(lines[:i]) + stanza + "".join(lines[i:]))
+                cp = self.bare("check-config", conf)
+                self.assertIn("newapp", open(conf).read())
+                cp = subprocess.run([harness.BIN, "explain", "--user", "alice", "--sp",
+                                     "newapp", "--config", conf, "--state-dir",
+                                     self.srv.state_dir, "--json"],
+                                    capture_output=True, text=True, timeout=60)
+                self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
+                x = json.loads(cp.stdout)
+                self.assertEqual(x["sp"]["entity_id"], "https://new.example.com/sp")
+
     def test_import_from_url(self):
         d = self.tmpdir()
         self.write(os.path.join(d, "idc.xml"), open(fbsaml.fixture(fbsaml.IDC_METADATA)).read())
@@ -211,6 +260,14 @@ class SamlCli(harness.TestCase):
         self.assertIn("arn:aws:iam::123412341234:role/Admin," + fbsaml.PROVIDER_ARN, out)
         self.assertIn("RoleSessionName", out)
         self.assertIn("<saml:Assertion", out.replace("<saml2:Assertion", "<saml:Assertion"))
+        # The label and the content agree: the assertion shown is signed, and says so.
+        self.assertNotIn("before signing", out)
+        self.assertIn("assertion (signed", out)
+        self.assertIn("<ds:Signature", out.split("assertion (signed", 1)[1])
+        # sign: response: the assertion shown is not signed, and the label says that instead.
+        out = self.fb("explain", "--user", "alice", "--sp", "aws-resp").stdout
+        self.assertIn("assertion (not signed itself", out)
+        self.assertNotIn("<ds:Signature", out.split("assertion (not signed itself", 1)[1])
         self.assertIn(pc.metadata_info(fbsaml.idp_metadata(self, self.srv))["entity_id"], out)
         x = json.loads(self.fb("explain", "--user", "alice", "--sp", "aws", "--json").stdout)
         self.assertTrue(x["ok"])
@@ -231,6 +288,12 @@ class SamlCli(harness.TestCase):
         x = json.loads(self.fb("explain", "--user", "norole", "--sp", "aws", "--json",
                                expect=1).stdout)
         self.assertFalse(x["ok"])
+        # The text says why, as --json does: the refusal's title, detail and event.
+        ref = x["refusal"]
+        self.assertIn("reason:      %s" % ref["title"], cp.stdout)
+        if ref.get("detail"):
+            self.assertIn(ref["detail"], cp.stdout)
+        self.assertIn(ref["event"], cp.stdout)
         self.assertNotIn("assertion", x)
         self.assertTrue(any(c.get("ok") is False and "Role" in (c.get("attribute") or c["rule"])
                             for c in x["checks"]), x["checks"])
@@ -291,7 +354,146 @@ class SamlCli(harness.TestCase):
         cp = self.fb("aws", "trust-policy", "--sp", "nope", "--account", "123456789012",
                      "--provider", "fedbroker", expect=1)
         self.assertIn("nope", cp.stderr)
+        for sp, words in (("generic", "not the classic AWS sign-in"),
+                          ("idc", "IAM Identity Center")):
+            cp = self.fb("aws", "trust-policy", "--sp", sp, "--account", "123456789012",
+                         "--provider", "fedbroker", expect=1)
+            self.assertIn(words, cp.stderr)
+            self.assertIn("profile: aws", cp.stderr)
+            self.assertEqual(cp.stdout, "", "no policy printed")
         self.assertFalse(re.search(r"Segmentation|AddressSanitizer", cp.stderr))
+
+
+
+def pem_b64(path):
+    """The base64 body of a PEM certificate file, on one line."""
+    with open(path) as f:
+        return "".join(l.strip() for l in f if l.strip() and not l.startswith("-----"))
+
+
+def signing_certs(b64_response):
+    """The base64 certificates of every ds:Signature KeyInfo in a SAMLResponse."""
+    xml = pc.decode_post(b64_response).decode("utf-8")
+    return {re.sub(r"\s+", "", c)
+            for c in re.findall(r"<ds:X509Certificate>([^<]+)</ds:X509Certificate>", xml)}
+
+
+class KeyRollover(harness.TestCase):
+    """keys generate (published) -> reload -> keys activate -> reload -> keys retire -> reload,
+    against a running server: the metadata it serves and the key its signatures use."""
+
+    def setUp(self):
+        super().setUp()
+        self.srv = fbsaml.saml_server(self, [fbsaml.aws_sp("aws")], GROUPS, ["alice"],
+                                      conf={"log": {"format": "json"}})
+        self.keys = os.path.join(self.srv.state_dir, "keys")
+
+    def fb(self, *args, expect=0):
+        cp = fbsaml.cli(self.srv, *args)
+        self.assertNoCrash(cp, " ".join(args))
+        self.assertEqual(cp.returncode, expect, "%s\n%s%s" % (args, cp.stdout, cp.stderr))
+        return cp
+
+    def cert(self, kid):
+        return pem_b64(os.path.join(self.keys, kid + ".crt.pem"))
+
+    def key_ids(self):
+        return sorted(f[:-len(".key.pem")] for f in os.listdir(self.keys)
+                      if f.endswith(".key.pem"))
+
+    def metadata_names(self):
+        md = fbsaml.idp_metadata(self, self.srv)
+        return re.findall(r"<ds:KeyName>([^<]+)</ds:KeyName>", md), md
+
+    def reload_until(self, names):
+        """SIGHUP, then waits until the served metadata names exactly these keys, in order."""
+        import signal
+        import time
+        self.srv.signal(signal.SIGHUP)
+        deadline = time.time() + 20
+        got = None
+        while time.time() < deadline:
+            got, md = self.metadata_names()
+            if got == names:
+                return md
+            time.sleep(0.1)
+        self.fail("served metadata names %s, expected %s" % (got, names))
+
+    def signed_with(self, kid):
+        """A fresh sign-in and IdP-initiated response; every signature carries kid's cert."""
+        import time
+        want = self.cert(kid)
+        deadline = time.time() + 20
+        while True:
+            b = fbsaml.signed_in(self, self.srv, "alice")
+            _, resp, _ = fbsaml.response_of(self, b.get("/saml/idp/init/aws"))
+            certs = signing_certs(resp)
+            if certs == {want} or time.time() > deadline:
+                break
+            time.sleep(0.2)  # an old worker still draining; the next connection reaches a new one
+        self.assertEqual(certs, {want}, "the response is signed with key %s" % kid)
+        return resp
+
+    def test_rollover(self):
+        (old,) = self.key_ids()
+        names, _ = self.metadata_names()
+        self.assertEqual(names, [old])
+        self.signed_with(old)
+
+        cp = self.fb("keys", "generate")
+        (new,) = [k for k in self.key_ids() if k != old]
+        self.assertIn("published", cp.stdout)
+        md = self.reload_until([old, new])
+        # Published, not signing: the old key still signs and SPs can trust the new one.
+        resp = self.signed_with(old)
+        fbsaml.validate_all(self, resp, md, "urn:amazon:webservices", fbsaml.AWS_ACS)
+        rec = self.srv.wait_log(lambda l: '"published_keys"' in l and new in l)
+        self.assertIsNotNone(rec, "the log names the keys\n" + self.srv.logs())
+
+        # Activating a key published seconds ago: done, but with a warning naming it.
+        cp = self.fb("keys", "activate", new)
+        self.assertIn("warning:", cp.stderr)
+        self.assertIn(new, cp.stderr)
+        self.assertIn("key_rollover.min_publish_time", cp.stderr)
+        cp = self.fb("keys", "list")
+        self.assertIn("warning:", cp.stderr, "keys list warns too")
+        md = self.reload_until([new, old])
+        resp = self.signed_with(new)
+        fbsaml.validate_all(self, resp, md, "urn:amazon:webservices", fbsaml.AWS_ACS)
+        line = self.srv.wait_log(lambda l: "min_publish_time" in l and new in l)
+        self.assertIsNotNone(line, "the server logs the warning\n" + self.srv.logs())
+        self.assertEqual(json.loads(line)["level"], "warn")
+
+        # Refusals: retiring the active key, activating a retired or unknown one.
+        cp = self.fb("keys", "retire", new, expect=1)
+        self.assertIn("active", cp.stderr)
+        self.assertIn("keys activate", cp.stderr)
+        cp = self.fb("keys", "activate", "k-nope", expect=1)
+        self.assertIn("no key k-nope", cp.stderr)
+        self.assertIn(old, cp.stderr, "lists the keys there")
+        self.fb("keys", "retire", old)
+        cp = self.fb("keys", "activate", old, expect=1)
+        self.assertIn("retired", cp.stderr)
+        cp = self.fb("keys", "list")
+        self.assertRegex(cp.stdout, r"%s .* retired" % re.escape(old))
+        self.reload_until([new])
+        self.signed_with(new)
+        # Nothing was lost by the refusals: the states on disk are what the commands said.
+        with open(os.path.join(self.keys, old + ".state")) as f:
+            self.assertEqual(f.read().strip(), "retired")
+        with open(os.path.join(self.keys, new + ".state")) as f:
+            self.assertEqual(f.read().strip(), "active")
+
+    def test_no_warning_after_min_publish_time(self):
+        """key_rollover.min_publish_time: 0 turns the warning off (a config key, checked)."""
+        conf = dict(self.srv.conf)
+        conf["key_rollover"] = {"min_publish_time": "0s"}
+        self.srv.write_config(conf)
+        (old,) = self.key_ids()
+        self.fb("keys", "generate")
+        (new,) = [k for k in self.key_ids() if k != old]
+        cp = self.fb("keys", "activate", new)
+        self.assertNotIn("warning", cp.stderr)
 
 
 if __name__ == "__main__":

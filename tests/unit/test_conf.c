@@ -281,13 +281,15 @@ test_unknown_key(void)
 	    "'max_body_bytes'?)",
 	    1);
 	expect_error("log: {}\nzzz: 1\n",
-	    "t.yaml:2:1: zzz: unknown key 'zzz' (known here: server, log, store, keys, session, "
+	    "t.yaml:2:1: zzz: unknown key 'zzz' (known here: server, log, store, keys, key_rollover, "
+	    "session, "
 	    "metrics, groups, local, smtp, branding, mappings, saml)",
 	    1);
 	/* A dotted key never aliases a nested one. */
 	expect_error("server.workers: 2\n",
 	    "t.yaml:1:1: server.workers: unknown key 'server.workers' (known here: server, log, "
-	    "store, keys, session, metrics, groups, local, smtp, branding, mappings, saml)",
+	    "store, keys, key_rollover, session, metrics, groups, local, smtp, branding, mappings, "
+	    "saml)",
 	    1);
 	expect_error(
 	    "keys:\n  - id: a\n    key: /dev/null\n    cert: /dev/null\n    stat: active\n",
@@ -390,7 +392,7 @@ test_range(void)
 	    "or '-'",
 	    3);
 	expect_error("keys:\n  - id: a\n    key: /dev/null\n    cert: /dev/null\n    state: old\n",
-	    "t.yaml:5:12: keys[0].state: unknown value 'old' (expected one of: active, published)",
+	    "t.yaml:5:12: keys[0].state: unknown value 'old' (expected one of: active, published, retired)",
 	    3);
 }
 

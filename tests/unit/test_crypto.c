@@ -353,6 +353,103 @@ test_keys_generated_in_state_dir(void)
 	free(dir);
 }
 
+/* The state word in <kdir>/<id>.state, into buf. */
+static const char *
+state_of(const char *kdir, const char *id, char *buf, size_t len)
+{
+	char *p = fb_xasprintf("%s/%s.state", kdir, id);
+	FILE *f = fopen(p, "r");
+
+	buf[0] = '\0';
+	if (f != NULL) {
+		if (fgets(buf, (int)len, f) == NULL)
+			buf[0] = '\0';
+		fclose(f);
+	}
+	buf[strcspn(buf, "\n")] = '\0';
+	free(p);
+	return buf;
+}
+
+static void
+test_keys_activate_retire(void)
+{
+	char *dir = fb_test_tmpdir(), *kdir = fb_xasprintf("%s/keys", dir), *prev = NULL;
+	struct fb_conf conf = {.state_dir = dir};
+	struct fb_conf_key ck = {.id = (char *)(uintptr_t) "k1"};
+	struct fb_conf listed = {.keys = &ck, .nkeys = 1, .path = (char *)(uintptr_t) "/etc/fb.yaml"};
+	enum fb_conf_key_state was;
+	struct fb_keyring *kr = NULL;
+	struct fb_key_info info;
+	struct fb_err err;
+	char st[32], msg[512];
+
+	fb_err_clear(&err);
+	CU_ASSERT_EQUAL_FATAL(fb_crypto_key_generate(kdir, "a", "ec", 256, 30, "t", FB_KEY_ACTIVE,
+	                          &err),
+	    FB_OK);
+	CU_ASSERT_EQUAL_FATAL(fb_crypto_key_generate(kdir, "b", "ec", 256, 30, "t",
+	                          FB_KEY_PUBLISHED, &err),
+	    FB_OK);
+	/* A young key that replaced an older one warns; min 0 or an old enough key does not. */
+	CU_ASSERT_EQUAL(fb_crypto_key_state_set(&conf, "b", FB_KEY_ACTIVE, &was, &prev, &err), FB_OK);
+	CU_ASSERT_EQUAL(was, FB_KEY_PUBLISHED);
+	CU_ASSERT_STRING_EQUAL(prev, "a");
+	free(prev);
+	CU_ASSERT_STRING_EQUAL(state_of(kdir, "a", st, sizeof(st)), "published");
+	CU_ASSERT_STRING_EQUAL(state_of(kdir, "b", st, sizeof(st)), "active");
+	CU_ASSERT_EQUAL_FATAL(fb_crypto_keyring_load(&conf, &kr, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_crypto_keyring_rollover_check(kr, 86400, fb_time_now(), msg,
+	                    sizeof(msg)),
+	    1);
+	CU_ASSERT(has(msg, "active key b") && has(msg, "key_rollover.min_publish_time"));
+	CU_ASSERT_EQUAL(fb_crypto_keyring_rollover_check(kr, 0, fb_time_now(), msg, sizeof(msg)), 0);
+	CU_ASSERT_EQUAL(fb_crypto_keyring_rollover_check(kr, 86400, fb_time_now() + 86400, msg,
+	                    sizeof(msg)),
+	    0);
+	fb_crypto_keyring_free(kr);
+
+	/* Refusals change nothing. */
+	CU_ASSERT_EQUAL(fb_crypto_key_state_set(&conf, "b", FB_KEY_RETIRED, &was, &prev, &err),
+	    FB_ERR_INVALID);
+	CU_ASSERT(has(err.msg, "active") && has(err.msg, "keys activate"));
+	CU_ASSERT_EQUAL(fb_crypto_key_state_set(&conf, "zz", FB_KEY_ACTIVE, &was, &prev, &err),
+	    FB_ERR_NOTFOUND);
+	CU_ASSERT(has(err.msg, "no key zz") && has(err.msg, "a, b"));
+	CU_ASSERT_EQUAL(fb_crypto_key_state_set(&listed, "a", FB_KEY_ACTIVE, &was, &prev, &err),
+	    FB_ERR_CONFIG);
+	CU_ASSERT(has(err.msg, "/etc/fb.yaml") && has(err.msg, "state: active"));
+	CU_ASSERT_EQUAL(fb_crypto_key_state_set(&listed, "a", FB_KEY_RETIRED, &was, &prev, &err),
+	    FB_ERR_CONFIG);
+	CU_ASSERT(has(err.msg, "state: retired") && !has(err.msg, "active now"));
+	CU_ASSERT_STRING_EQUAL(state_of(kdir, "b", st, sizeof(st)), "active");
+
+	/* Retire a: gone from the keyring that signs and publishes, listed by _load_all. */
+	CU_ASSERT_EQUAL(fb_crypto_key_state_set(&conf, "a", FB_KEY_RETIRED, &was, &prev, &err),
+	    FB_OK);
+	CU_ASSERT_PTR_NULL(prev);
+	CU_ASSERT_EQUAL(fb_crypto_key_state_set(&conf, "a", FB_KEY_RETIRED, &was, &prev, &err),
+	    FB_OK);
+	CU_ASSERT_EQUAL(was, FB_KEY_RETIRED);
+	CU_ASSERT_EQUAL(fb_crypto_key_state_set(&conf, "a", FB_KEY_ACTIVE, &was, &prev, &err),
+	    FB_ERR_INVALID);
+	CU_ASSERT(has(err.msg, "retired"));
+	CU_ASSERT_STRING_EQUAL(state_of(kdir, "a", st, sizeof(st)), "retired");
+	CU_ASSERT_EQUAL_FATAL(fb_crypto_keyring_load(&conf, &kr, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_crypto_keyring_count(kr), 1);
+	fb_crypto_keyring_free(kr);
+	CU_ASSERT_EQUAL_FATAL(fb_crypto_keyring_load_all(&conf, &kr, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_crypto_keyring_count(kr), 2);
+	fb_crypto_key_info(fb_crypto_keyring_get(kr, 0), &info);
+	CU_ASSERT_STRING_EQUAL(info.id, "a");
+	CU_ASSERT_EQUAL(info.state, FB_KEY_RETIRED);
+	CU_ASSERT(info.not_before > 0 && info.not_before <= fb_time_now());
+	fb_crypto_keyring_free(kr);
+	free(kdir);
+	fb_test_rmtree(dir);
+	free(dir);
+}
+
 static void
 test_keys_rollover(void)
 {
@@ -420,10 +517,10 @@ test_keys_rollover(void)
 	free(active);
 
 	/* A broken state file is named. */
-	free(fb_test_write_file(kdir, "c.state", "retired\n"));
+	free(fb_test_write_file(kdir, "c.state", "expired\n"));
 	CU_ASSERT_EQUAL(fb_crypto_keyring_load(&conf, &kr, &err), FB_ERR_CONFIG);
 	CU_ASSERT(has(err.msg, "c.state"));
-	CU_ASSERT(has(err.msg, "retired"));
+	CU_ASSERT(has(err.msg, "expired"));
 	CU_ASSERT_PTR_NULL(kr);
 
 	free(kdir);
@@ -811,6 +908,7 @@ fb_test_crypto_register(void)
 	    CU_add_test(s, "keys: generated in state dir", test_keys_generated_in_state_dir) ==
 	        NULL ||
 	    CU_add_test(s, "keys: rollover", test_keys_rollover) == NULL ||
+	    CU_add_test(s, "keys: activate and retire", test_keys_activate_retire) == NULL ||
 	    CU_add_test(s, "seal: round trip", test_seal_roundtrip) == NULL ||
 	    CU_add_test(s, "seal: tampered", test_seal_tampered) == NULL ||
 	    CU_add_test(s, "seal: expired", test_seal_expired) == NULL ||

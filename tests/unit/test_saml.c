@@ -1966,6 +1966,12 @@ test_metadata(void)
 				   json_array_get(json_object_get(info, "acs"), 0), "url")),
 	    AWS_ACS);
 	stanza = fb_saml_metadata_stanza(info, "aws", "metadata/aws.xml");
+	/* A list item for under "  service_providers:", not a second saml: key. */
+	CU_ASSERT_EQUAL(strncmp(stanza, "    - name: aws\n", 16), 0);
+	CU_ASSERT_PTR_NULL(strstr(stanza, "saml:"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(stanza, "\n      display_name: aws"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(stanza, "\n      groups: []"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(stanza, "\n      metadata: \"metadata/aws.xml\"\n"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(stanza, "profile: aws\n"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(stanza, "mapping: aws_role\n"));
 	free(stanza);

@@ -225,6 +225,26 @@ test_open_postgres(void)
 	    "store.driver postgres: the PostgreSQL backend is not available yet; use sqlite");
 }
 
+static void
+test_store_path(void)
+{
+	struct fb_conf c;
+	char *p;
+
+	memset(&c, 0, sizeof(c));
+	CU_ASSERT_PTR_NULL(fb_store_path(&c));
+	c.state_dir = (char *)"/srv/fb";
+	p = fb_store_path(&c);
+	CU_ASSERT_STRING_EQUAL(p, "/srv/fb/fedbroker.db");
+	free(p);
+	c.store_path = (char *)"/data/x.db";
+	p = fb_store_path(&c);
+	CU_ASSERT_STRING_EQUAL(p, "/data/x.db");
+	free(p);
+	c.store_driver = FB_STORE_POSTGRES;
+	CU_ASSERT_PTR_NULL(fb_store_path(&c));
+}
+
 /* Opening path must fail with FB_ERR_IO and a message naming path and containing reason. */
 static void
 expect_open_fail(const char *dir, const char *name, const char *reason)
@@ -1596,6 +1616,7 @@ fb_test_store_register(void)
 		return -1;
 	if (CU_add_test(s, "open fresh", test_open_fresh) == NULL ||
 	    CU_add_test(s, "open postgres", test_open_postgres) == NULL ||
+	    CU_add_test(s, "store path", test_store_path) == NULL ||
 	    CU_add_test(s, "open bad paths", test_open_bad_paths) == NULL ||
 	    CU_add_test(s, "open not a database", test_open_not_a_database) == NULL ||
 	    CU_add_test(s, "open newer schema", test_open_newer_schema) == NULL ||

@@ -186,7 +186,7 @@ def add_user(tc, srv, name, password=PASSWORD, email=None, display=None):
         extra += ["--email", email]
     if display:
         extra += ["--name", display]
-    cp = cli(srv, "user", "add", name, "--password-stdin", *extra, stdin=password + "\n")
+    cp = cli(srv, "user", "add", name, "--init", "--password-stdin", *extra, stdin=password + "\n")
     tc.assertEqual(cp.returncode, 0, "user add %s: %s%s" % (name, cp.stdout, cp.stderr))
 
 
