@@ -808,15 +808,62 @@ reply_status(struct fb_http_req *req, int code)
 	fb_http_reply(req, code, "text/plain; charset=utf-8", text, (size_t)n);
 }
 
+/* RFC 9110 5.6.2: a token character. */
+static int
+tchar(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	    (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+/* 1 when s is a token: one or more tchar and nothing else. */
+static int
+token_is(const char *s)
+{
+	if (*s == '\0')
+		return 0;
+	for (; *s != '\0'; s++)
+		if (!tchar((unsigned char)*s))
+			return 0;
+	return 1;
+}
+
 /*
- * SECURITY: request framing evhttp 2.1 does not check (RFC 9112 6.1, 6.3),
- * against request smuggling. It frames the body by the first
- * Content-Length field alone and ignores a Transfer-Encoding other than
- * exactly "chunked", so the bytes after what it read cannot be trusted:
- * the reply to such a request closes the connection. 400 for Content-Length
- * fields that are not digits or differ, several Transfer-Encoding fields,
- * or Transfer-Encoding with Content-Length; 501 for a transfer coding other
- * than chunked; else 0.
+ * 1 when v is a well-formed list of transfer codings: tokens separated by
+ * commas with optional spaces, no empty element. A folded line (obs-fold,
+ * which evhttp joins with a space) or any other character is not.
+ */
+static int
+coding_list_is(const char *v)
+{
+	/* evhttp drops the spaces after the colon: leading whitespace is a fold. */
+	for (;;) {
+		if (!tchar((unsigned char)*v))
+			return 0;
+		while (tchar((unsigned char)*v))
+			v++;
+		v += strspn(v, " \t");
+		if (*v == '\0')
+			return 1;
+		if (*v++ != ',')
+			return 0;
+		v += strspn(v, " \t");
+	}
+}
+
+/*
+ * SECURITY: request framing evhttp 2.1 does not check (RFC 9112 5.1, 6.1,
+ * 6.3), against request smuggling. It frames the body by the first field
+ * named exactly Content-Length alone and ignores a Transfer-Encoding other
+ * than exactly "chunked"; it keeps a field name with whitespace before the
+ * colon ("Content-Length : 5") as a different name, and joins folded lines
+ * (obs-fold) with a space. So the bytes after what it read cannot be
+ * trusted: the reply to such a request closes the connection. 400 for a
+ * field name that is not a token (whitespace before the colon, RFC 9112
+ * 5.1), Content-Length fields that are not digits or differ, a
+ * Transfer-Encoding that is not a list of codings (folded, empty),
+ * several Transfer-Encoding fields, or Transfer-Encoding with
+ * Content-Length; 501 for a transfer coding other than chunked; else 0.
  */
 FB_STATIC int
 fb_http_framing_check(const struct evkeyvalq *h)
@@ -826,6 +873,8 @@ fb_http_framing_check(const struct evkeyvalq *h)
 	int te = 0, te_other = 0;
 
 	TAILQ_FOREACH(kv, h, next) {
+		if (!token_is(kv->key))
+			return 400;
 		if (strcasecmp(kv->key, "Content-Length") == 0) {
 			if (kv->value[0] == '\0' || kv->value[strspn(kv->value, "0123456789")] != '\0')
 				return 400;
@@ -834,14 +883,16 @@ fb_http_framing_check(const struct evkeyvalq *h)
 			cl = kv->value;
 		} else if (strcasecmp(kv->key, "Transfer-Encoding") == 0) {
 			te++;
+			if (!coding_list_is(kv->value))
+				return 400;
 			if (strcasecmp(kv->value, "chunked") != 0)
 				te_other = 1;
 		}
 	}
-	if (te_other)
-		return 501;
 	if (te > 1 || (te == 1 && cl != NULL))
 		return 400;
+	if (te_other)
+		return 501;
 	return 0;
 }
 

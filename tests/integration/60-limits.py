@@ -166,6 +166,41 @@ class Limits(harness.TestCase):
                                                 b"Connection: close\r\n\r\nabc")
                 self.assertIn(st, (400, 501), resp)
 
+    def test_odd_framing_refused_without_smuggling(self):
+        """RFC 9112 5.1: whitespace between a field name and its colon is a 400,
+        and so is every other odd framing field; the bytes after the head are
+        never read as a second request (request smuggling)."""
+        smuggled = b"GET /smuggled-%d HTTP/1.1\r\nHost: x\r\n\r\n"
+        heads = [
+            b"Content-Length : %d\r\n",
+            b"Content-Length\t: %d\r\n",
+            b"content-length  :%d\r\n",
+            b"Transfer-Encoding : chunked\r\nContent-Length: %d\r\n",
+            b"Content-Length:\r\n %d\r\n",                      # obs-fold
+            b"Content-Length: %d\r\n 0\r\n",                    # obs-fold
+            b"Content-Length: %d\r\nContent-Length: 0\r\n",
+            b"Content-Length: %d\r\nTransfer-Encoding: chunked\r\n",
+            b"Content-Length: 0x%x\r\n",
+            b"Content-Length: %d\r\nTransfer-Encoding: chunked\r\n , identity\r\n",
+            b"Content-Length: +%d\r\n",
+            b"X-Padding : 1\r\nContent-Length: %d\r\n",
+        ]
+        off = self.srv.log_size()
+        for i, head in enumerate(heads):
+            with self.subTest(head=head):
+                tail = smuggled % i
+                req = (b"POST /healthz HTTP/1.1\r\nHost: x\r\n" + (head % len(tail)) +
+                       b"\r\n" + tail)
+                resp = self.srv.raw(req, timeout=5)
+                st = harness.parse_raw_response(resp)[0]
+                self.assertEqual(st, 400, resp)
+                self.assertEqual(resp.count(b"HTTP/1.1 "), 1, "one response only: %r" % resp)
+                self.assertIn(b"connection: close", resp.lower())
+        # The access log saw none of the smuggled requests.
+        self.assertIsNotNone(self.srv.wait_log(lambda l: "POST" in l and "status=400" in l))
+        for l in self.srv.lines_since(off):
+            self.assertNotIn("/smuggled-", l)
+
     def test_error_replies_are_delimited(self):
         """Every error reply has a Content-Length or ends with the connection."""
         for req in (b"CONNECT x:443 HTTP/1.1\r\nHost: x\r\n\r\n",

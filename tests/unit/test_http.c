@@ -291,13 +291,33 @@ test_framing(void)
 	CU_ASSERT_EQUAL(framing("Transfer-Encoding", "identity", NULL), 501);
 	CU_ASSERT_EQUAL(framing("Transfer-Encoding", "chunked, gzip", NULL), 501);
 	CU_ASSERT_EQUAL(framing("Transfer-Encoding", "gzip, chunked", NULL), 501);
+	/* several Transfer-Encoding fields are odd whatever they say */
 	CU_ASSERT_EQUAL(framing("Transfer-Encoding", "chunked", "Transfer-Encoding", "gzip", NULL),
-	    501);
+	    400);
 	CU_ASSERT_EQUAL(
 	    framing("Transfer-Encoding", "chunked", "Transfer-Encoding", "chunked", NULL), 400);
 	/* both framings */
 	CU_ASSERT_EQUAL(framing("Content-Length", "5", "Transfer-Encoding", "chunked", NULL), 400);
 	CU_ASSERT_EQUAL(framing("Transfer-Encoding", "chunked", "Content-Length", "0", NULL), 400);
+	/* RFC 9112 5.1: whitespace between a field name and the colon (evhttp keeps it) */
+	CU_ASSERT_EQUAL(framing("Content-Length ", "5", NULL), 400);
+	CU_ASSERT_EQUAL(framing("Content-Length\t", "5", NULL), 400);
+	CU_ASSERT_EQUAL(framing("Transfer-Encoding ", "chunked", NULL), 400);
+	CU_ASSERT_EQUAL(framing("X-Other ", "a", NULL), 400);
+	CU_ASSERT_EQUAL(framing(" Host", "x", NULL), 400);
+	CU_ASSERT_EQUAL(framing("", "x", NULL), 400);
+	CU_ASSERT_EQUAL(framing("X-Fine_Name.1~", "a b", NULL), 0);
+	/* obs-fold: evhttp joins the folded line with a space */
+	CU_ASSERT_EQUAL(framing("Content-Length", "5 0", NULL), 400);
+	CU_ASSERT_EQUAL(framing("Content-Length", " 5", NULL), 400);
+	CU_ASSERT_EQUAL(framing("Transfer-Encoding", "chunked x", NULL), 400);
+	CU_ASSERT_EQUAL(framing("Transfer-Encoding", " chunked", NULL), 400);
+	/* malformed coding lists */
+	CU_ASSERT_EQUAL(framing("Transfer-Encoding", "", NULL), 400);
+	CU_ASSERT_EQUAL(framing("Transfer-Encoding", "chunked,", NULL), 400);
+	CU_ASSERT_EQUAL(framing("Transfer-Encoding", ",chunked", NULL), 400);
+	CU_ASSERT_EQUAL(framing("Transfer-Encoding", "chunked;q=1", NULL), 400);
+	CU_ASSERT_EQUAL(framing("Transfer-Encoding", "\"chunked\"", NULL), 400);
 }
 
 /* fb_http_own_reply_rewrite on resp; the result (new) or NULL on error. */
