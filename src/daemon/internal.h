@@ -37,6 +37,13 @@ void fb_daemon_runtime_free(struct fb_daemon_runtime *rt);
 char *fb_daemon_runtime_urls(const struct fb_daemon_runtime *rt);
 
 /*
+ * Logs a warning when server.public_url names a port people would use
+ * directly (an explicit one, or the scheme's on a loopback host) that no
+ * listen address uses: links built from it would be dead.
+ */
+void fb_daemon_public_url_check(const struct fb_conf *conf);
+
+/*
  * A listening TCP socket on "ADDR:PORT" or "[V6]:PORT" with SO_REUSEPORT
  * (several sockets share the port and the kernel balances connections).
  * FB_ERR_IO "cannot listen on ADDR: reason" (err filled).

@@ -186,5 +186,33 @@ class Listen(harness.TestCase):
         srv.stop()
 
 
+    def test_public_url_port_mismatch_warned(self):
+        """--listen and server.public_url disagreeing in port: one warning through
+        the logger at start (links built from public_url would be dead)."""
+        cases = (("http://localhost:%d" % 1, True),        # explicit port, not listened on
+                 ("http://127.0.0.1", True),               # loopback, default port 80
+                 (None, False),                           # derived from --listen
+                 ("https://idp.example.org", False),       # behind a proxy: normal
+                 ("http://127.0.0.1:{port}", False))       # agrees
+        for url, warned in cases:
+            with self.subTest(url=url):
+                srv = self.server()
+                if url is not None:
+                    srv.conf = harness.deep_merge(srv.conf, {"server": {
+                        "public_url": url.replace("{port}", str(srv.port))}})
+                    srv.write_config(srv.conf)
+                srv.start()
+                lines = [l for l in srv.log_lines() if "public_url names port" in l]
+                if warned:
+                    self.assertEqual(len(lines), 1, srv.logs())
+                    rec = harness.parse_log_line(lines[0])
+                    self.assertEqual(rec.get("level"), "warn", lines[0])
+                    self.assertEqual(rec.get("listen"), "127.0.0.1:%d" % srv.port, lines[0])
+                    self.assertEqual(rec.get("public_url"), url, lines[0])
+                else:
+                    self.assertEqual(lines, [], srv.logs())
+                srv.stop()
+
+
 if __name__ == "__main__":
     harness.main()
