@@ -69,6 +69,7 @@ struct fb_conf {
 	int64_t shutdown_timeout; /* seconds SIGTERM waits for in-flight requests */
 	int cpu_threads;	  /* server.cpu_threads (1): threads per worker for CPU jobs */
 	int cpu_queue;		  /* server.cpu_queue (32): CPU jobs a worker holds at most */
+	int max_connections;	  /* server.max_connections (0): per worker; 0 = from RLIMIT_NOFILE */
 
 	/* log: */
 	enum fb_log_format log_format;

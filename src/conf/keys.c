@@ -93,6 +93,7 @@ static const struct conf_key conf_keys[] = {
 	{"server.shutdown_timeout", CT_DUR, "30s", 0, 600, NULL, NULL, 0, C(shutdown_timeout)},
 	{"server.cpu_threads", CT_INT, "1", 1, 16, NULL, NULL, 0, C(cpu_threads)},
 	{"server.cpu_queue", CT_INT, "32", 1, 4096, NULL, NULL, 0, C(cpu_queue)},
+	{"server.max_connections", CT_INT, "0", 0, 1048576, NULL, NULL, 0, C(max_connections)},
 	{"log.format", CT_ENUM, "logfmt", 0, 0, "logfmt|json", NULL, 0, C(log_format)},
 	{"log.level", CT_ENUM, "info", 0, 0, "debug|info|warn|error", NULL, 0, C(log_level)},
 	{"log.access", CT_BOOL, "true", 0, 0, NULL, NULL, 0, C(log_access)},

@@ -4,6 +4,7 @@
 #define FB_DAEMON_INTERNAL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/core.h"
 #include "conf/conf.h"
@@ -35,6 +36,12 @@ enum fb_status fb_daemon_runtime_load(const char *path, const struct fb_conf_ove
 void fb_daemon_runtime_free(struct fb_daemon_runtime *rt);
 /* "http://ADDR:PORT, ..." for the listen addresses (new, caller frees). */
 char *fb_daemon_runtime_urls(const struct fb_daemon_runtime *rt);
+
+/*
+ * Raises the soft descriptor limit (RLIMIT_NOFILE) to the hard one, so the
+ * workers' connection caps derive from it. Returns the limit now in force.
+ */
+uint64_t fb_daemon_nofile_raise(void);
 
 /*
  * Logs a warning when server.public_url names a port people would use

@@ -417,6 +417,7 @@ fb_daemon_run(const char *config_path, const struct fb_conf_overrides *ov)
 	struct fb_err err = {0};
 	sigset_t set, old;
 	char *urls = NULL;
+	uint64_t nofile;
 	int status = 1;
 
 	signal(SIGPIPE, SIG_IGN);
@@ -427,6 +428,7 @@ fb_daemon_run(const char *config_path, const struct fb_conf_overrides *ov)
 	sigaddset(&set, SIGINT);
 	sigprocmask(SIG_BLOCK, &set, &old);
 	fb_log_proc_set("master");
+	nofile = fb_daemon_nofile_raise();
 
 	if (fb_daemon_runtime_load(config_path, ov, 1, &m.rt, &err) != FB_OK) {
 		fprintf(stderr, "fedbroker: %s\n", err.msg);
@@ -445,6 +447,7 @@ fb_daemon_run(const char *config_path, const struct fb_conf_overrides *ov)
 		m.nslots++;
 	}
 	fb_log_setup(m.rt->conf->log_format, m.rt->conf->log_level, 2);
+	fb_log(FB_LOG_DEBUG, "descriptor limit (RLIMIT_NOFILE): %ju", (uintmax_t)nofile);
 	if (fb_http_metrics_new(&m.metrics, &err) != FB_OK) {
 		fprintf(stderr, "fedbroker: %s\n", err.msg);
 		goto out;

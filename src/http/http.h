@@ -221,6 +221,15 @@ void fb_http_metrics_observe(struct fb_http_metrics *m, const char *route, int c
 /* Sets the fedbroker_workers gauge; adds one to fedbroker_worker_restarts_total. */
 void fb_http_metrics_set_workers(struct fb_http_metrics *m, int n);
 void fb_http_metrics_worker_restarted(struct fb_http_metrics *m);
+/* Why a worker stopped accepting connections. */
+enum fb_http_pause {
+	FB_HTTP_PAUSE_DESCRIPTORS = 0, /* accept failed: EMFILE, ENFILE */
+	FB_HTTP_PAUSE_CONNECTIONS,     /* server.max_connections, none idle to close */
+};
+/* Adds one to fedbroker_http_accept_paused_total{reason}. */
+void fb_http_metrics_accept_paused(struct fb_http_metrics *m, enum fb_http_pause why);
+/* Adds one to fedbroker_http_idle_closed_total (closed to make room). */
+void fb_http_metrics_idle_closed(struct fb_http_metrics *m);
 /*
  * Counts one audit event by name (fedbroker_audit_events_total{event});
  * the signature of fb_log_audit_hook_set, arg being the metrics. Past

@@ -12,11 +12,13 @@
  * output buffer put the security headers into the responses evhttp writes
  * by itself (400, 413, 501).
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
 #include <time.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <event2/buffer.h>
@@ -38,6 +40,12 @@
 #define HARD_HEADER_MIN (64 * 1024)
 /* After a 408, how long to wait for the peer's FIN before closing (ms). */
 #define LINGER_MS 1000
+/* Paused for lack of descriptors: try accepting again after this long (ms). */
+#define ACCEPT_RETRY_MS 1000
+/* At most one line about paused accepting per this long (us). */
+#define PRESSURE_LOG_US (60 * 1000000LL)
+/* Idle connections closed at once when accept(2) ran out of descriptors. */
+#define EVICT_BATCH 16
 
 enum conn_state {
 	CONN_IDLE = 0,	/* between requests */
@@ -67,6 +75,7 @@ struct fb_http_conn {
 	int timed_out;	/* 408 being written: the connection is ours until closed */
 	int close_idle; /* draining: close as soon as idle */
 	int served;	/* a reply was sent on it: idle now means between requests */
+	int evicted;	/* closed idle to make room (connection pressure) */
 	struct fb_http_req *reply; /* ours being sent: its status line gets our headers */
 	struct fb_http_req *deferred; /* waiting for a CPU job (fb_http_req_defer) */
 	char client[64];	   /* the peer's address, once known */
@@ -90,6 +99,15 @@ struct fb_http_server {
 	struct fb_http_conn **byfd; /* connection of a socket, by descriptor */
 	size_t nbyfd;
 	int draining;
+	size_t max_conns;   /* server.max_connections, or derived from RLIMIT_NOFILE */
+	size_t nevicting;   /* idle connections being closed to make room */
+	int paused;	    /* not accepting: at the cap or out of descriptors */
+	int pause_counted;  /* this pause is in the metrics and the log already */
+	enum fb_http_pause pause_why;
+	struct event *resume_ev; /* a connection ended, or ACCEPT_RETRY_MS passed */
+	int64_t pressure_log_next; /* us, monotonic: when the next line may be written */
+	unsigned pressure_missed;  /* pauses not logged since the last line */
+	struct fb_http_server *next_srv; /* in the list of servers (accept_error) */
 	char reqid_prefix[FB_HTTP_REQID_PREFIX_LEN + 1]; /* random, drawn at start */
 	uint64_t reqid_seq;
 	time_t date_sec;	/* the second date_text shows */
@@ -288,7 +306,11 @@ conn_free(struct fb_http_conn *conn)
 	event_free(conn->deadline);
 	event_free(conn->kick);
 	event_free(conn->linger);
+	if (conn->evicted)
+		srv->nevicting--;
 	free(conn);
+	if (srv->paused && srv->resume_ev != NULL)
+		event_active(srv->resume_ev, EV_TIMEOUT, 0); /* a descriptor frees */
 	if (drained(srv))
 		event_active(srv->done_ev, EV_TIMEOUT, 0);
 }
@@ -582,6 +604,212 @@ conn_output(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg
 		own_reply_finish(conn, buf);
 }
 
+/* ---- connection pressure ------------------------------------------------ */
+
+/*
+ * The connection cap of a worker with a descriptor limit of nofile when
+ * server.max_connections is 0: the limit less a reserve for the worker's
+ * own files (listening sockets, the store, the event loop, the CPU pool):
+ * 32 and a sixteenth of the limit. At least 1.
+ */
+FB_STATIC size_t
+fb_http_conn_cap(uint64_t nofile)
+{
+	uint64_t reserve = 32 + nofile / 16;
+
+	if (nofile > 1048576)
+		nofile = 1048576;
+	if (nofile <= reserve)
+		return nofile / 2 > 0 ? (size_t)(nofile / 2) : 1;
+	return (size_t)(nofile - reserve);
+}
+
+/* server.max_connections, or the cap derived from RLIMIT_NOFILE (warned when above it). */
+static size_t
+conn_cap(const struct fb_conf *conf)
+{
+	struct rlimit rl;
+	uint64_t nofile = 1024;
+	size_t derived;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+		nofile = rl.rlim_cur == RLIM_INFINITY ? 1048576 : (uint64_t)rl.rlim_cur;
+	derived = fb_http_conn_cap(nofile);
+	if (conf->max_connections <= 0)
+		return derived;
+	if ((size_t)conf->max_connections > derived)
+		fb_log(FB_LOG_WARN, "server.max_connections %d is above what %ju descriptors allow "
+				    "(%zu): accept(2) may run out of descriptors first",
+		    conf->max_connections, (uintmax_t)nofile, derived);
+	return (size_t)conf->max_connections;
+}
+
+/* The servers of this process, for accept_error (libevent gives it evhttp only). */
+static struct fb_http_server *servers;
+
+static void
+pressure_log(struct fb_http_server *srv, const char *why)
+{
+	int64_t now = fb_time_mono_us();
+	char open[24], cap[24], missed[24];
+
+	if (now < srv->pressure_log_next) {
+		srv->pressure_missed++;
+		return;
+	}
+	snprintf(open, sizeof(open), "%zu", srv->nconns);
+	snprintf(cap, sizeof(cap), "%zu", srv->max_conns);
+	snprintf(missed, sizeof(missed), "%u", srv->pressure_missed);
+	fb_log_write(FB_LOG_WARN, "app", __func__, NULL,
+	    (const char *const[]){"connections", open, "max_connections", cap,
+		"pauses_not_logged", missed, NULL},
+	    "not accepting connections for now: %s (at most one such line a minute; see "
+	    "fedbroker_http_accept_paused_total)", why);
+	srv->pressure_log_next = now + PRESSURE_LOG_US;
+	srv->pressure_missed = 0;
+}
+
+static void
+accept_enable(struct fb_http_server *srv, int on)
+{
+	for (size_t i = 0; i < srv->nbound; i++) {
+		struct evconnlistener *l = evhttp_bound_socket_get_listener(srv->bound[i]);
+
+		if (on)
+			evconnlistener_enable(l);
+		else
+			evconnlistener_disable(l);
+	}
+}
+
+/* Stops accepting until accept_resume finds room. */
+static void
+accept_hold(struct fb_http_server *srv, enum fb_http_pause why)
+{
+	if (!srv->paused) {
+		srv->paused = 1;
+		srv->pause_counted = 0;
+		accept_enable(srv, 0);
+	}
+	srv->pause_why = why;
+}
+
+/* A pause that lasts: counted and logged (rate-limited) once; retried after a while. */
+static void
+accept_pause(struct fb_http_server *srv, enum fb_http_pause why)
+{
+	struct timeval tv = {.tv_sec = ACCEPT_RETRY_MS / 1000,
+	    .tv_usec = (ACCEPT_RETRY_MS % 1000) * 1000};
+
+	accept_hold(srv, why);
+	evtimer_add(srv->resume_ev, &tv);
+	if (srv->pause_counted)
+		return;
+	srv->pause_counted = 1;
+	fb_http_metrics_accept_paused(srv->env->metrics, why);
+	pressure_log(srv, why == FB_HTTP_PAUSE_DESCRIPTORS
+		? "out of file descriptors (accept failed with EMFILE or ENFILE)"
+		: "server.max_connections reached and no idle connection to close");
+}
+
+/* 1 when conn may be closed to make room: no request on it, nothing pending. */
+static int
+conn_evictable(const struct fb_http_conn *conn, int served)
+{
+	return conn->bound && conn->state == CONN_IDLE && !conn->timed_out && !conn->close_now &&
+	    !conn->close_idle && conn->deferred == NULL && conn->served == served;
+}
+
+/*
+ * Closes up to n idle connections, oldest first: keep-alive connections
+ * between requests, then connections that have not sent a request yet.
+ * Returns how many.
+ */
+static size_t
+idle_evict(struct fb_http_server *srv, size_t n)
+{
+	struct fb_http_conn *conn;
+	size_t done = 0;
+
+	for (int served = 1; served >= 0 && done < n; served--)
+		TAILQ_FOREACH(conn, &srv->conns, link) {
+			if (done == n)
+				break;
+			if (!conn_evictable(conn, served))
+				continue;
+			conn->evicted = 1;
+			conn->close_now = 1;
+			srv->nevicting++;
+			event_active(conn->kick, EV_TIMEOUT, 0);
+			fb_http_metrics_idle_closed(srv->env->metrics);
+			done++;
+		}
+	return done;
+}
+
+/*
+ * A connection ended, connections just accepted were set up, or the retry
+ * delay passed: accept again when there is room. Over the cap, the oldest
+ * idle connection makes room first; with none idle the pause lasts.
+ */
+static void
+accept_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct fb_http_server *srv = arg;
+
+	if (!srv->paused || srv->draining)
+		return;
+	/* At most one over the cap, while the next accepted one makes room. */
+	if (srv->pause_why == FB_HTTP_PAUSE_CONNECTIONS && srv->nconns > srv->max_conns) {
+		if (srv->nevicting == 0 && idle_evict(srv, srv->nconns - srv->max_conns) == 0)
+			accept_pause(srv, FB_HTTP_PAUSE_CONNECTIONS);
+		return; /* the evicted ones' end calls again */
+	}
+	srv->paused = 0;
+	evtimer_del(srv->resume_ev);
+	accept_enable(srv, 1);
+}
+
+/*
+ * A connection was accepted. At the cap it is served all the same and
+ * accepting waits until accept_resume has made room (libevent accepts a
+ * whole burst in one go, before the connections just accepted are set up
+ * and faster than closes happen), so descriptors stay at most one above
+ * the cap. accept_resume runs after the set-up of those connections.
+ */
+static void
+conn_admit(struct fb_http_server *srv)
+{
+	if (srv->nconns < srv->max_conns)
+		return;
+	accept_hold(srv, FB_HTTP_PAUSE_CONNECTIONS);
+	event_active(srv->resume_ev, EV_TIMEOUT, 0);
+}
+
+/*
+ * accept(2) failed (libevent retries EAGAIN and the like by itself). Out of
+ * descriptors: idle connections make room and accepting pauses until one
+ * ends, instead of a listener that is always readable spinning the loop
+ * and logging each failure.
+ */
+static void
+accept_error(struct evconnlistener *l, void *http)
+{
+	int e = EVUTIL_SOCKET_ERROR();
+	struct fb_http_server *srv;
+
+	for (srv = servers; srv != NULL && srv->http != http; srv = srv->next_srv)
+		;
+	if (srv == NULL)
+		return;
+	if (e != EMFILE && e != ENFILE && e != ENOBUFS && e != ENOMEM) {
+		fb_log(FB_LOG_ERROR, "accept: %s", strerror(e));
+		return;
+	}
+	idle_evict(srv, EVICT_BATCH);
+	accept_pause(srv, FB_HTTP_PAUSE_DESCRIPTORS);
+}
+
 /* evhttp asks for a new connection's bufferevent. */
 static struct bufferevent *
 conn_new(struct event_base *base, void *arg)
@@ -612,6 +840,7 @@ conn_new(struct event_base *base, void *arg)
 	conn->deadline = evtimer_new(base, conn_deadline, conn);
 	conn->kick = event_new(base, -1, 0, conn_kick, conn);
 	conn->linger = evtimer_new(base, linger_done, conn);
+	conn_admit(srv);
 	TAILQ_INSERT_TAIL(&srv->conns, conn, link);
 	srv->nconns++;
 	event_active(conn->kick, EV_TIMEOUT, 0);
@@ -1159,6 +1388,10 @@ fb_http_server_new(struct event_base *base, const struct fb_http_env *env,
 	srv->router = r;
 	TAILQ_INIT(&srv->conns);
 	srv->done_ev = event_new(base, -1, 0, drain_done, srv);
+	srv->resume_ev = evtimer_new(base, accept_resume, srv);
+	srv->max_conns = conn_cap(conf);
+	srv->next_srv = servers;
+	servers = srv;
 	rc = fb_http_pool_new(base, conf->cpu_threads > 0 ? (size_t)conf->cpu_threads : 1,
 	    conf->cpu_queue > 0 ? (size_t)conf->cpu_queue : 1, pool_idle, srv, &srv->pool, err);
 	if (rc != FB_OK)
@@ -1205,6 +1438,7 @@ fb_http_server_new(struct event_base *base, const struct fb_http_env *env,
 			rc = fb_err_set(err, FB_ERR_IO, "cannot accept on listening socket %d", fds[i]);
 			goto out;
 		}
+		evconnlistener_set_error_cb(l, accept_error);
 		srv->nbound++;
 	}
 	*out = srv;
@@ -1273,6 +1507,13 @@ fb_http_server_free(struct fb_http_server *srv)
 	}
 	if (srv->done_ev != NULL)
 		event_free(srv->done_ev);
+	if (srv->resume_ev != NULL)
+		event_free(srv->resume_ev);
+	for (struct fb_http_server **p = &servers; *p != NULL; p = &(*p)->next_srv)
+		if (*p == srv) {
+			*p = srv->next_srv;
+			break;
+		}
 	SSL_CTX_free(srv->ssl);
 	free(srv->bound);
 	free(srv->byfd);

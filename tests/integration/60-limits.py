@@ -239,5 +239,60 @@ class Limits(harness.TestCase):
             s.close()
 
 
+class Descriptors(harness.TestCase):
+    """More idle connections than a worker may hold: it stays reachable, closes
+    idle connections to make room, and the log stays small (no accept loop)."""
+
+    NOFILE = 160
+
+    def flood(self, conf):
+        srv = self.server(conf=conf, workers=1)
+        srv.start(cmd_prefix=["prlimit", "--nofile=%d:%d" % (self.NOFILE, self.NOFILE), "--"])
+        off = srv.log_size()
+        socks = []
+        try:
+            for _ in range(self.NOFILE * 2):
+                socks.append(srv.raw_socket())
+            t0 = time.time()
+            r = srv.http("GET", "/healthz", timeout=10)
+            self.assertEqual(r.status, 200)
+            self.assertLess(time.time() - t0, 8, "answered without waiting for timeouts")
+            _, m = srv.metrics()
+            # Idle connections were closed to make room, oldest first: the
+            # first ones opened are gone.
+            self.assertGreater(harness.prom_sum(m, "fedbroker_http_idle_closed_total"), 0)
+            socks[0].settimeout(5)
+            self.assertEqual(socks[0].recv(1), b"", "the oldest idle connection was closed")
+        finally:
+            for s in socks:
+                s.close()
+        time.sleep(0.5)
+        new = srv.lines_since(off)
+        grown = srv.log_size() - off
+        self.assertLess(grown, 8192, "the log stays small\n" + "\n".join(new[:20]))
+        self.assertLessEqual(len([l for l in new if "not accepting" in l]), 1, "\n".join(new))
+        self.assertEqual(srv.http("GET", "/healthz").status, 200)
+        self.assertIsNone(srv.proc.poll())
+        return srv, m, new
+
+    def test_connection_cap_from_descriptor_limit(self):
+        srv, m, _ = self.flood({})
+        # The cap (derived from RLIMIT_NOFILE) is below it: accept never failed.
+        self.assertEqual(harness.prom_sum(m, "fedbroker_http_accept_paused_total",
+                                          reason="descriptors"), 0)
+        srv.stop()
+
+    def test_out_of_descriptors(self):
+        """A cap above the descriptor limit: accept(2) fails with EMFILE; the
+        worker pauses accepting, logs once, counts it, and frees idle ones."""
+        srv, m, new = self.flood({"server": {"max_connections": 100000}})
+        self.assertGreater(harness.prom_sum(m, "fedbroker_http_accept_paused_total",
+                                            reason="descriptors"), 0)
+        self.assertEqual(len([l for l in new if "not accepting" in l]), 1, "\n".join(new))
+        self.assertTrue(any("max_connections" in l for l in srv.log_lines()),
+                        "the cap above the limit is warned about\n" + srv.logs())
+        srv.stop()
+
+
 if __name__ == "__main__":
     harness.main()
