@@ -91,6 +91,7 @@ static const struct conf_key conf_keys[] = {
 	{"server.limits.request_timeout", CT_DUR, "30s", 1, 600, NULL, NULL, 0, C(request_timeout)},
 	{"server.limits.idle_timeout", CT_DUR, "60s", 1, 3600, NULL, NULL, 0, C(idle_timeout)},
 	{"server.shutdown_timeout", CT_DUR, "30s", 0, 600, NULL, NULL, 0, C(shutdown_timeout)},
+	{"server.drain_window", CT_DUR, "2s", 0, 600000, NULL, NULL, CF_MS, C(drain_window_ms)},
 	{"server.cpu_threads", CT_INT, "1", 1, 16, NULL, NULL, 0, C(cpu_threads)},
 	{"server.cpu_queue", CT_INT, "32", 1, 4096, NULL, NULL, 0, C(cpu_queue)},
 	{"server.max_connections", CT_INT, "0", 0, 1048576, NULL, NULL, 0, C(max_connections)},

@@ -277,8 +277,10 @@ enum fb_status fb_http_server_new(struct event_base *base, const struct fb_http_
     struct fb_err *err);
 /*
  * Stops accepting new connections; requests already started (including
- * those whose headers or body are still arriving) are answered, idle
- * keep-alive connections are closed. done (may be NULL) is called once,
+ * those whose headers or body are still arriving) are answered. For the
+ * drain window (conf->drain_window_ms, at most shutdown_timeout) idle
+ * keep-alive connections stay open and every reply carries Connection:
+ * close; when it ends the idle ones are closed. done (may be NULL) is called once,
  * from the event loop, when no connection is left.
  */
 void fb_http_server_drain(struct fb_http_server *srv, void (*done)(void *arg), void *arg);

@@ -105,6 +105,7 @@ struct fb_http_server {
 	int pause_counted;  /* this pause is in the metrics and the log already */
 	enum fb_http_pause pause_why;
 	struct event *resume_ev; /* a connection ended, or ACCEPT_RETRY_MS passed */
+	struct event *window_ev; /* the end of the drain window */
 	int64_t pressure_log_next; /* us, monotonic: when the next line may be written */
 	unsigned pressure_missed;  /* pauses not logged since the last line */
 	struct fb_http_server *next_srv; /* in the list of servers (accept_error) */
@@ -1363,6 +1364,47 @@ drain_done(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/*
+ * The drain window is over: idle keep-alive connections are closed. One
+ * accepted just before the drain has not sent its request yet: closing it
+ * would fail a client that did nothing wrong, so it is answered (with
+ * Connection: close, conn_reply_sent) or times out as usual.
+ */
+static void
+drain_window_end(evutil_socket_t fd, short what, void *arg)
+{
+	struct fb_http_server *srv = arg;
+	struct fb_http_conn *conn;
+
+	TAILQ_FOREACH(conn, &srv->conns, link) {
+		if (!conn->served && conn->state == CONN_IDLE)
+			continue;
+		conn->close_idle = 1;
+		if (conn->state == CONN_IDLE)
+			event_active(conn->kick, EV_TIMEOUT, 0);
+	}
+}
+
+/*
+ * Starts the drain window (server.drain_window, at most shutdown_timeout):
+ * as Envoy drains, keep-alive connections stay open and every reply sent
+ * meanwhile carries Connection: close (fb_http_req_closing), so a client
+ * whose next request is already on its way gets an answer instead of a
+ * closed connection, and moves to a new one.
+ */
+static void
+drain_window_start(struct fb_http_server *srv)
+{
+	int64_t ms = srv->conf->drain_window_ms;
+	struct timeval tv;
+
+	if (ms > srv->conf->shutdown_timeout * 1000)
+		ms = srv->conf->shutdown_timeout * 1000;
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	evtimer_add(srv->window_ev, &tv);
+}
+
 enum fb_status
 fb_http_server_new(struct event_base *base, const struct fb_http_env *env,
     const struct fb_http_router *r, const int *fds, size_t nfds, struct fb_http_server **out,
@@ -1389,6 +1431,7 @@ fb_http_server_new(struct event_base *base, const struct fb_http_env *env,
 	TAILQ_INIT(&srv->conns);
 	srv->done_ev = event_new(base, -1, 0, drain_done, srv);
 	srv->resume_ev = evtimer_new(base, accept_resume, srv);
+	srv->window_ev = evtimer_new(base, drain_window_end, srv);
 	srv->max_conns = conn_cap(conf);
 	srv->next_srv = servers;
 	servers = srv;
@@ -1452,8 +1495,6 @@ out:
 void
 fb_http_server_drain(struct fb_http_server *srv, void (*done)(void *arg), void *arg)
 {
-	struct fb_http_conn *conn;
-
 	srv->done = done;
 	srv->done_arg = arg;
 	if (!srv->draining) {
@@ -1461,19 +1502,7 @@ fb_http_server_drain(struct fb_http_server *srv, void (*done)(void *arg), void *
 		for (size_t i = 0; i < srv->nbound; i++)
 			evhttp_del_accept_socket(srv->http, srv->bound[i]);
 		srv->nbound = 0;
-		/*
-		 * Idle keep-alive connections are closed now. One accepted just
-		 * before the drain has not sent its request yet: closing it would
-		 * fail a client that did nothing wrong, so it is answered (with
-		 * Connection: close, conn_reply_sent) or times out as usual.
-		 */
-		TAILQ_FOREACH(conn, &srv->conns, link) {
-			if (!conn->served && conn->state == CONN_IDLE)
-				continue;
-			conn->close_idle = 1;
-			if (conn->state == CONN_IDLE)
-				event_active(conn->kick, EV_TIMEOUT, 0);
-		}
+		drain_window_start(srv);
 	}
 	if (drained(srv))
 		event_active(srv->done_ev, EV_TIMEOUT, 0);
@@ -1509,6 +1538,8 @@ fb_http_server_free(struct fb_http_server *srv)
 		event_free(srv->done_ev);
 	if (srv->resume_ev != NULL)
 		event_free(srv->resume_ev);
+	if (srv->window_ev != NULL)
+		event_free(srv->window_ev);
 	for (struct fb_http_server **p = &servers; *p != NULL; p = &(*p)->next_srv)
 		if (*p == srv) {
 			*p = srv->next_srv;
