@@ -95,6 +95,8 @@ struct fb_conf {
 
 	/* metrics: */
 	int metrics_enabled;
+	char *metrics_listen; /* metrics.listen: /metrics on this address only; NULL = main */
+	char *metrics_token;  /* metrics.token: resolved secret; NULL = no token asked */
 
 	/* groups: (in file order; names unique) */
 	struct fb_conf_group *groups;

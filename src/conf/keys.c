@@ -112,6 +112,8 @@ static const struct conf_key conf_keys[] = {
 	{"session.lifetime", CT_DUR, "8h", 300, 2592000, NULL, NULL, 0, C(session_lifetime)},
 	{"session.cookie_keys", CT_SECRETS, NULL, 0, 16, NULL, NULL, 0, CN(cookie_secrets, ncookie_secrets)},
 	{"metrics.enabled", CT_BOOL, "true", 0, 0, NULL, NULL, 0, C(metrics_enabled)},
+	{"metrics.listen", CT_STR, NULL, 0, 0, NULL, v_listen, 0, C(metrics_listen)},
+	{"metrics.token", CT_SECRET, NULL, 0, 0, NULL, NULL, 0, C(metrics_token)},
 	{"groups", CT_ITEMS, NULL, 0, 1000, NULL, NULL, 0, CI(groups, ngroups)},
 	{"groups[].name", CT_STR, NULL, 0, 0, NULL, v_group_name, CF_REQ, G(name)},
 	{"groups[].attributes", CT_MAP, "null", 0, 0, NULL, NULL, 0, G(attributes)},

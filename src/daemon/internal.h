@@ -59,10 +59,11 @@ enum fb_status fb_daemon_listen(const char *addr, int *fd, struct fb_err *err);
 
 /*
  * A worker: serves on fds (borrowed) until SIGTERM/SIGINT, then drains for
- * at most shutdown_timeout. Returns the process exit status.
+ * at most shutdown_timeout; /metrics on metrics_fd alone when it is not -1
+ * (metrics.listen). Returns the process exit status.
  */
 int fb_daemon_worker_main(const struct fb_daemon_runtime *rt, int slot, const int *fds,
-    size_t nfds, struct fb_http_metrics *metrics);
+    size_t nfds, int metrics_fd, struct fb_http_metrics *metrics);
 /* The jobs process: purges expired store entries until SIGTERM. Exit status. */
 int fb_daemon_jobs_main(const struct fb_daemon_runtime *rt);
 

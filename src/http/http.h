@@ -248,12 +248,21 @@ enum fb_status fb_http_metrics_render(struct fb_http_metrics *m, struct fb_buf *
 /* ---- operations endpoints ---------------------------------------------------- */
 
 /*
- * Registers /healthz, /readyz and (when conf->metrics_enabled) /metrics on
+ * Registers /healthz, /readyz and (when conf->metrics_enabled and no
+ * conf->metrics_listen is set) /metrics on
  * r; the handlers read fb_http_req_env(). FB_ERR_INVALID when a route is
  * already present (err filled).
  */
 enum fb_status fb_http_ops_register(struct fb_http_router *r, const struct fb_conf *conf,
     struct fb_err *err);
+/*
+ * Registers /metrics (when conf->metrics_enabled) on r, the router of the
+ * metrics.listen listener. Wherever it is served, /metrics answers 401
+ * with WWW-Authenticate: Bearer unless the request carries conf->metrics_token
+ * as a bearer token (when set). FB_ERR_INVALID as above.
+ */
+enum fb_status fb_http_ops_metrics_register(struct fb_http_router *r,
+    const struct fb_conf *conf, struct fb_err *err);
 
 /* ---- the server -------------------------------------------------------------- */
 
