@@ -106,6 +106,7 @@ struct fb_http_server {
 	enum fb_http_pause pause_why;
 	struct event *resume_ev; /* a connection ended, or ACCEPT_RETRY_MS passed */
 	struct event *window_ev; /* the end of the drain window */
+	int window_over;	 /* draining and the window has ended */
 	int64_t pressure_log_next; /* us, monotonic: when the next line may be written */
 	unsigned pressure_missed;  /* pauses not logged since the last line */
 	struct fb_http_server *next_srv; /* in the list of servers (accept_error) */
@@ -804,7 +805,13 @@ accept_error(struct evconnlistener *l, void *http)
 	if (srv == NULL)
 		return;
 	if (e != EMFILE && e != ENFILE && e != ENOBUFS && e != ENOMEM) {
-		fb_log(FB_LOG_ERROR, "accept: %s", strerror(e));
+		/* Anything else: retried after a while, logged at the same pace. */
+		struct timeval tv = {.tv_sec = ACCEPT_RETRY_MS / 1000,
+		    .tv_usec = (ACCEPT_RETRY_MS % 1000) * 1000};
+
+		accept_hold(srv, FB_HTTP_PAUSE_DESCRIPTORS);
+		evtimer_add(srv->resume_ev, &tv);
+		pressure_log(srv, strerror(e));
 		return;
 	}
 	idle_evict(srv, EVICT_BATCH);
@@ -859,7 +866,12 @@ conn_reply_sent(struct evhttp_request *ev, void *arg)
 	conn->inject = 1;
 	if (evbuffer_get_length(bufferevent_get_input(conn->bev)) > 0)
 		conn_deadline_arm(conn); /* a pipelined request arrived already */
-	if (conn->srv->draining) {
+	/*
+	 * After the drain window. Within it the connection stays: this reply
+	 * may have been made before the drain, without Connection: close, and
+	 * the client's next request may be on its way already.
+	 */
+	if (conn->srv->draining && conn->srv->window_over) {
 		conn->close_idle = 1;
 		event_active(conn->kick, EV_TIMEOUT, 0);
 	}
@@ -1376,6 +1388,7 @@ drain_window_end(evutil_socket_t fd, short what, void *arg)
 	struct fb_http_server *srv = arg;
 	struct fb_http_conn *conn;
 
+	srv->window_over = 1;
 	TAILQ_FOREACH(conn, &srv->conns, link) {
 		if (!conn->served && conn->state == CONN_IDLE)
 			continue;

@@ -275,6 +275,40 @@ class Descriptors(harness.TestCase):
         self.assertIsNone(srv.proc.poll())
         return srv, m, new
 
+    def test_idle_keepalive_closed_first(self):
+        """At server.max_connections, the oldest idle keep-alive connection
+        makes room; connections that have not sent a request yet, and those
+        with a request in progress, come after."""
+        srv = self.server(conf={"server": {"max_connections": 4,
+                                           "limits": {"request_timeout": "20s"}}}, workers=1)
+        srv.start()
+        fresh = [srv.raw_socket(), srv.raw_socket()]
+        busy = srv.raw_socket()
+        busy.sendall(b"POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nab")
+        kept = srv.raw_socket()
+        kept.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        data = b""
+        while b"\r\n\r\nok" not in data:
+            chunk = kept.recv(4096)
+            self.assertTrue(chunk, data)
+            data += chunk
+        time.sleep(0.3)
+        self.assertEqual(srv.http("GET", "/healthz").status, 200)
+        kept.settimeout(5)
+        self.assertEqual(kept.recv(1), b"", "the idle keep-alive connection was closed")
+        for s in fresh + [busy]:
+            s.settimeout(0.3)
+            with self.assertRaises(socket.timeout, msg="still open"):
+                s.recv(1)
+        busy.settimeout(5)
+        busy.sendall(b"cdefghij")
+        self.assertEqual(harness.parse_raw_response(harness.recv_all(busy, timeout=5))[0], 405)
+        _, m = srv.metrics()
+        self.assertGreaterEqual(harness.prom_sum(m, "fedbroker_http_idle_closed_total"), 1)
+        for s in fresh + [busy, kept]:
+            s.close()
+        srv.stop()
+
     def test_connection_cap_from_descriptor_limit(self):
         srv, m, _ = self.flood({})
         # The cap (derived from RLIMIT_NOFILE) is below it: accept never failed.
