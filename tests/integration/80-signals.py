@@ -197,11 +197,8 @@ class Signals(harness.TestCase):
         srv.start()
         s = srv.raw_socket(timeout=5)
         s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-        first = b""
-        while b"\r\n\r\nok" not in first:
-            chunk = s.recv(4096)
-            self.assertTrue(chunk, first)
-            first += chunk
+        first = harness.recv_all(s)
+        self.assertEqual(harness.parse_raw_response(first)[0], 200, first)
         self.assertNotIn(b"connection: close", first.lower())
         srv.signal(signal.SIGTERM)
         self.assertIsNotNone(srv.wait_log(lambda l: "draining" in l and "worker" in l),
