@@ -630,6 +630,7 @@ fb_http_conn_cap(uint64_t nofile)
 static size_t
 conn_cap(const struct fb_conf *conf)
 {
+	static int warned; /* once per process: a worker has two servers with metrics.listen */
 	struct rlimit rl;
 	uint64_t nofile = 1024;
 	size_t derived;
@@ -639,7 +640,7 @@ conn_cap(const struct fb_conf *conf)
 	derived = fb_http_conn_cap(nofile);
 	if (conf->max_connections <= 0)
 		return derived;
-	if ((size_t)conf->max_connections > derived)
+	if ((size_t)conf->max_connections > derived && !warned++)
 		fb_log(FB_LOG_WARN, "server.max_connections %d is above what %ju descriptors allow "
 				    "(%zu): accept(2) may run out of descriptors first",
 		    conf->max_connections, (uintmax_t)nofile, derived);
