@@ -304,6 +304,16 @@ class Descriptors(harness.TestCase):
             s.close()
         srv.stop()
 
+    def test_descriptor_limit_raised_to_hard(self):
+        """serve raises the soft RLIMIT_NOFILE to the hard one; workers inherit it."""
+        srv = self.server(workers=1)
+        srv.start(cmd_prefix=["prlimit", "--nofile=200:%d" % (self.NOFILE * 10), "--"])
+        for pid in [srv.proc.pid] + srv.workers_pids():
+            with open("/proc/%d/limits" % pid) as f:
+                row = [l for l in f if l.startswith("Max open files")][0].split()
+            self.assertEqual(row[3:5], [str(self.NOFILE * 10)] * 2, row)
+        srv.stop()
+
     def test_connection_cap_from_descriptor_limit(self):
         srv, m, _ = self.flood({})
         # The cap (derived from RLIMIT_NOFILE) is below it: accept never failed.
