@@ -63,6 +63,16 @@ check_listen(struct fb_conf_ctx *ctx)
 				free(path);
 				break;
 			}
+	for (size_t i = 0; c->metrics_listen != NULL && i < c->nlisten; i++)
+		if (strcmp(c->metrics_listen, c->listen[i]) == 0) {
+			struct fb_conf_place pl;
+
+			place(ctx, "metrics.listen", NULL, &pl);
+			fb_conf_problem(ctx, &pl, "metrics.listen", 1,
+			    "'%s' is a server.listen address too: give /metrics its own port",
+			    c->metrics_listen);
+			break;
+		}
 }
 
 static void

@@ -437,6 +437,8 @@ fb_conf_free(struct fb_conf *conf)
 	free(conf->groups);
 	fb_secret_free(conf->bootstrap_password);
 	fb_secret_free(conf->bootstrap_token);
+	free(conf->metrics_listen);
+	fb_secret_free(conf->metrics_token);
 	free(conf->smtp_host);
 	free(conf->smtp_username);
 	fb_secret_free(conf->smtp_password);

@@ -68,8 +68,10 @@ struct fb_conf {
 	int64_t request_timeout;  /* seconds, whole request including body */
 	int64_t idle_timeout;     /* seconds a keep-alive connection may stay idle */
 	int64_t shutdown_timeout; /* seconds SIGTERM waits for in-flight requests */
+	int64_t drain_window_ms;  /* server.drain_window (2s): idle connections kept, answered with close */
 	int cpu_threads;	  /* server.cpu_threads (1): threads per worker for CPU jobs */
 	int cpu_queue;		  /* server.cpu_queue (32): CPU jobs a worker holds at most */
+	int max_connections;	  /* server.max_connections (0): per worker; 0 = from RLIMIT_NOFILE */
 
 	/* log: */
 	enum fb_log_format log_format;
@@ -96,6 +98,8 @@ struct fb_conf {
 
 	/* metrics: */
 	int metrics_enabled;
+	char *metrics_listen; /* metrics.listen: /metrics on this address only; NULL = main */
+	char *metrics_token;  /* metrics.token: resolved secret; NULL = no token asked */
 
 	/* groups: (in file order; names unique) */
 	struct fb_conf_group *groups;

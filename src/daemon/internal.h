@@ -5,6 +5,7 @@
 
 #include <signal.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <event2/event.h>
 
@@ -40,6 +41,19 @@ void fb_daemon_runtime_free(struct fb_daemon_runtime *rt);
 char *fb_daemon_runtime_urls(const struct fb_daemon_runtime *rt);
 
 /*
+ * Raises the soft descriptor limit (RLIMIT_NOFILE) to the hard one, so the
+ * workers' connection caps derive from it. Returns the limit now in force.
+ */
+uint64_t fb_daemon_nofile_raise(void);
+
+/*
+ * Logs a warning when server.public_url names a port people would use
+ * directly (an explicit one, or the scheme's on a loopback host) that no
+ * listen address uses: links built from it would be dead.
+ */
+void fb_daemon_public_url_check(const struct fb_conf *conf);
+
+/*
  * A listening TCP socket on "ADDR:PORT" or "[V6]:PORT" with SO_REUSEPORT
  * (several sockets share the port and the kernel balances connections).
  * FB_ERR_IO "cannot listen on ADDR: reason" (err filled).
@@ -48,10 +62,11 @@ enum fb_status fb_daemon_listen(const char *addr, int *fd, struct fb_err *err);
 
 /*
  * A worker: serves on fds (borrowed) until SIGTERM/SIGINT, then drains for
- * at most shutdown_timeout. Returns the process exit status.
+ * at most shutdown_timeout; /metrics on metrics_fd alone when it is not -1
+ * (metrics.listen). Returns the process exit status.
  */
 int fb_daemon_worker_main(const struct fb_daemon_runtime *rt, int slot, const int *fds,
-    size_t nfds, struct fb_http_metrics *metrics);
+    size_t nfds, int metrics_fd, struct fb_http_metrics *metrics);
 /* The jobs process: purges expired store entries until SIGTERM. Exit status. */
 int fb_daemon_jobs_main(const struct fb_daemon_runtime *rt);
 

@@ -53,8 +53,9 @@ struct master {
 	const char *path;
 	const struct fb_conf_overrides *ov;
 	struct fb_daemon_runtime *rt;
-	char **listen; /* the addresses the sockets are bound to */
+	char **listen; /* the addresses the sockets are bound to: server.listen, metrics.listen */
 	size_t nlisten;
+	size_t nmain;  /* how many of them are server.listen (the rest: metrics.listen) */
 	struct slot *slots;
 	size_t nslots;
 	struct child *children;
@@ -170,7 +171,8 @@ spawn(struct master *m, enum child_kind kind, int slot)
 				slot_close(m, &m->slots[i]);
 		if (kind == CHILD_WORKER)
 			status = fb_daemon_worker_main(m->rt, slot + 1, m->slots[slot].fds,
-			    m->nlisten, m->metrics);
+			    m->nmain, m->nlisten > m->nmain ? m->slots[slot].fds[m->nmain] : -1,
+			    m->metrics);
 		else
 			status = fb_daemon_jobs_main(m->rt);
 		master_free(m);
@@ -287,12 +289,14 @@ restart_due(struct master *m)
 static int
 listen_changed(const struct master *m, const struct fb_conf *conf)
 {
-	if (conf->nlisten != m->nlisten)
+	if (conf->nlisten != m->nmain)
 		return 1;
-	for (size_t i = 0; i < m->nlisten; i++)
+	for (size_t i = 0; i < m->nmain; i++)
 		if (strcmp(conf->listen[i], m->listen[i]) != 0)
 			return 1;
-	return 0;
+	if ((conf->metrics_listen != NULL) != (m->nlisten > m->nmain))
+		return 1;
+	return conf->metrics_listen != NULL && strcmp(conf->metrics_listen, m->listen[m->nmain]) != 0;
 }
 
 /* SIGHUP: a new generation with a valid new configuration, or nothing changes. */
@@ -311,8 +315,8 @@ reload(struct master *m)
 		return;
 	}
 	if (listen_changed(m, nrt->conf))
-		fb_log(FB_LOG_WARN, "server.listen changed: a restart is needed to use the new "
-				    "addresses; still listening on the old ones");
+		fb_log(FB_LOG_WARN, "server.listen or metrics.listen changed: a restart is needed "
+				    "to use the new addresses; still listening on the old ones");
 	n = (size_t)nrt->workers;
 	if (n > m->nslots) {
 		m->slots = fb_xrealloc(m->slots, n * sizeof(m->slots[0]));
@@ -417,6 +421,7 @@ fb_daemon_run(const char *config_path, const struct fb_conf_overrides *ov)
 	struct fb_err err = {0};
 	sigset_t set, old;
 	char *urls = NULL;
+	uint64_t nofile;
 	int status = 1;
 
 	signal(SIGPIPE, SIG_IGN);
@@ -427,15 +432,19 @@ fb_daemon_run(const char *config_path, const struct fb_conf_overrides *ov)
 	sigaddset(&set, SIGINT);
 	sigprocmask(SIG_BLOCK, &set, &old);
 	fb_log_proc_set("master");
+	nofile = fb_daemon_nofile_raise();
 
 	if (fb_daemon_runtime_load(config_path, ov, 1, &m.rt, &err) != FB_OK) {
 		fprintf(stderr, "fedbroker: %s\n", err.msg);
 		goto out;
 	}
-	m.nlisten = m.rt->conf->nlisten;
+	m.nmain = m.rt->conf->nlisten;
+	m.nlisten = m.nmain + (m.rt->conf->metrics_listen != NULL);
 	m.listen = fb_xcalloc(m.nlisten, sizeof(char *));
-	for (size_t i = 0; i < m.nlisten; i++)
+	for (size_t i = 0; i < m.nmain; i++)
 		m.listen[i] = fb_xstrdup(m.rt->conf->listen[i]);
+	if (m.nlisten > m.nmain)
+		m.listen[m.nmain] = fb_xstrdup(m.rt->conf->metrics_listen);
 	m.slots = fb_xcalloc((size_t)m.rt->workers, sizeof(m.slots[0]));
 	for (int i = 0; i < m.rt->workers; i++) {
 		if (slot_open(&m, &m.slots[i], &err) != FB_OK) {
@@ -445,6 +454,7 @@ fb_daemon_run(const char *config_path, const struct fb_conf_overrides *ov)
 		m.nslots++;
 	}
 	fb_log_setup(m.rt->conf->log_format, m.rt->conf->log_level, 2);
+	fb_log(FB_LOG_DEBUG, "descriptor limit (RLIMIT_NOFILE): %ju", (uintmax_t)nofile);
 	if (fb_http_metrics_new(&m.metrics, &err) != FB_OK) {
 		fprintf(stderr, "fedbroker: %s\n", err.msg);
 		goto out;
@@ -459,6 +469,9 @@ fb_daemon_run(const char *config_path, const struct fb_conf_overrides *ov)
 	printf("fedbroker listening on %s (%d workers)\n", urls, m.rt->workers);
 	fflush(stdout);
 	fb_log(FB_LOG_INFO, "fedbroker listening on %s (%d workers)", urls, m.rt->workers);
+	if (m.nlisten > m.nmain)
+		fb_log(FB_LOG_INFO, "metrics on http://%s/metrics%s", m.listen[m.nmain],
+		    m.rt->conf->metrics_token != NULL ? " (bearer token required)" : "");
 	free(urls);
 	run(&m, &set);
 	fb_log(FB_LOG_INFO, "stopped");

@@ -7,9 +7,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <curl/curl.h>
 
 #include "core/core.h"
 #include "conf/conf.h"
@@ -83,6 +87,7 @@ fb_daemon_runtime_load(const char *path, const struct fb_conf_overrides *ov, int
 	if (startup)
 		fb_log_setup(rt->conf->log_format, rt->conf->log_level, 2);
 	rt->workers = rt->conf->workers > 0 ? rt->conf->workers : fb_conf_cpu_count();
+	fb_daemon_public_url_check(rt->conf);
 	if ((rc = state_dir_ensure(rt->conf->state_dir, err)) != FB_OK)
 		goto out;
 	if ((rc = fb_crypto_keyring_load(rt->conf, &rt->keyring, err)) != FB_OK)
@@ -140,6 +145,23 @@ fb_daemon_runtime_urls(const struct fb_daemon_runtime *rt)
 	return s;
 }
 
+uint64_t
+fb_daemon_nofile_raise(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return 0;
+	if (rl.rlim_cur != rl.rlim_max) {
+		rlim_t cur = rl.rlim_cur;
+
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			rl.rlim_cur = cur;
+	}
+	return rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX : (uint64_t)rl.rlim_cur;
+}
+
 /* Splits "ADDR:PORT" or "[V6]:PORT" into host and port (new strings). */
 static enum fb_status
 split_addr(const char *addr, char **host, char **port, struct fb_err *err)
@@ -168,6 +190,62 @@ bad:
 	free(*host);
 	*host = NULL;
 	return fb_err_set(err, FB_ERR_CONFIG, "cannot listen on %s: expected ADDR:PORT", addr);
+}
+
+/*
+ * The port of server.public_url when people would reach it directly: an
+ * explicit port, or the scheme's default when the host is loopback (behind
+ * a proxy a public URL without a port is normal). 0 when there is none.
+ */
+static long
+public_port(const char *url)
+{
+	CURLU *u = curl_url();
+	char *host = NULL, *port = NULL;
+	long r = 0;
+
+	if (u == NULL || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK)
+		goto out;
+	if (curl_url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK) {
+		r = strtol(port, NULL, 10);
+	} else if (curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+	    (strcasecmp(host, "localhost") == 0 || strncmp(host, "127.", 4) == 0 ||
+		strcmp(host, "[::1]") == 0) &&
+	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK) {
+		r = strtol(port, NULL, 10);
+	}
+out:
+	curl_free(host);
+	curl_free(port);
+	curl_url_cleanup(u);
+	return r;
+}
+
+void
+fb_daemon_public_url_check(const struct fb_conf *conf)
+{
+	long want;
+	struct fb_err err = {0};
+
+	if (conf->public_url == NULL || (want = public_port(conf->public_url)) == 0)
+		return;
+	for (size_t i = 0; i < conf->nlisten; i++) {
+		char *host, *port;
+
+		if (split_addr(conf->listen[i], &host, &port, &err) != FB_OK)
+			continue;
+		free(host);
+		if (strtol(port, NULL, 10) == want) {
+			free(port);
+			return;
+		}
+		free(port);
+	}
+	fb_log_write(FB_LOG_WARN, "app", __func__, NULL,
+	    (const char *const[]){"public_url", conf->public_url, "listen",
+		conf->nlisten > 0 ? conf->listen[0] : "-", NULL},
+	    "server.public_url names port %ld, which no listen address uses: links built from it "
+	    "(recovery mails, the SAML entity id and endpoints) would not reach this server", want);
 }
 
 enum fb_status

@@ -16,6 +16,8 @@
 struct worker {
 	struct event_base *base;
 	struct fb_http_server *srv;
+	struct fb_http_server *msrv; /* metrics.listen's, or NULL */
+	int ndraining;		     /* servers whose drain is not over */
 	struct event *shutdown_timer;
 	const struct fb_conf *conf;
 	int draining;
@@ -26,7 +28,8 @@ drained(void *arg)
 {
 	struct worker *w = arg;
 
-	event_base_loopbreak(w->base);
+	if (--w->ndraining == 0)
+		event_base_loopbreak(w->base);
 }
 
 static void
@@ -35,7 +38,8 @@ shutdown_timeout(evutil_socket_t fd, short what, void *arg)
 	struct worker *w = arg;
 
 	fb_log(FB_LOG_WARN, "shutdown_timeout reached: closing %zu connections",
-	    fb_http_server_connections(w->srv));
+	    fb_http_server_connections(w->srv) +
+		(w->msrv != NULL ? fb_http_server_connections(w->msrv) : 0));
 	event_base_loopbreak(w->base);
 }
 
@@ -73,17 +77,34 @@ stop(evutil_socket_t sig, short what, void *arg)
 	w->draining = 1;
 	fb_log(FB_LOG_DEBUG, "draining %zu connections", fb_http_server_connections(w->srv));
 	evtimer_add(w->shutdown_timer, &tv);
+	w->ndraining = w->msrv != NULL ? 2 : 1;
 	fb_http_server_drain(w->srv, drained, w);
+	if (w->msrv != NULL)
+		fb_http_server_drain(w->msrv, drained, w);
+}
+
+/* The server of metrics.listen: /metrics alone, on its own evhttp. */
+static enum fb_status
+metrics_server_new(struct worker *w, const struct fb_http_env *env, int fd,
+    struct fb_http_router **router, struct fb_err *err)
+{
+	enum fb_status rc;
+
+	*router = fb_http_router_new();
+	rc = fb_http_ops_metrics_register(*router, env->conf, err);
+	if (rc == FB_OK)
+		rc = fb_http_server_new(w->base, env, *router, &fd, 1, &w->msrv, err);
+	return rc;
 }
 
 int
 fb_daemon_worker_main(const struct fb_daemon_runtime *rt, int slot, const int *fds,
-    size_t nfds, struct fb_http_metrics *metrics)
+    size_t nfds, int metrics_fd, struct fb_http_metrics *metrics)
 {
 	struct worker w = {.conf = rt->conf};
 	struct fb_http_env env = {.conf = rt->conf, .keyring = rt->keyring,
 	    .sealer = rt->sealer, .metrics = metrics};
-	struct fb_http_router *router = fb_http_router_new();
+	struct fb_http_router *router = fb_http_router_new(), *mrouter = NULL;
 	struct fb_daemon_signals sig = {0};
 	struct fb_err err = {0};
 	int status = 1;
@@ -102,7 +123,8 @@ fb_daemon_worker_main(const struct fb_daemon_runtime *rt, int slot, const int *f
 		fb_log(FB_LOG_ERROR, "event_base_new failed");
 		goto out;
 	}
-	if (fb_http_server_new(w.base, &env, router, fds, nfds, &w.srv, &err) != FB_OK) {
+	if (fb_http_server_new(w.base, &env, router, fds, nfds, &w.srv, &err) != FB_OK ||
+	    (metrics_fd >= 0 && metrics_server_new(&w, &env, metrics_fd, &mrouter, &err) != FB_OK)) {
 		fb_log_err(FB_LOG_ERROR, NULL, &err);
 		goto out;
 	}
@@ -117,6 +139,7 @@ fb_daemon_worker_main(const struct fb_daemon_runtime *rt, int slot, const int *f
 	fb_daemon_signals_block(&sig);
 	status = 0;
 out:
+	fb_http_server_free(w.msrv);
 	fb_http_server_free(w.srv);
 	fb_daemon_signals_cleanup(&sig);
 	if (w.shutdown_timer != NULL)
@@ -124,6 +147,7 @@ out:
 	if (w.base != NULL)
 		event_base_free(w.base);
 	fb_http_router_free(router);
+	fb_http_router_free(mrouter);
 	fb_store_close(env.store);
 	return status;
 }

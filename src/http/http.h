@@ -221,6 +221,15 @@ void fb_http_metrics_observe(struct fb_http_metrics *m, const char *route, int c
 /* Sets the fedbroker_workers gauge; adds one to fedbroker_worker_restarts_total. */
 void fb_http_metrics_set_workers(struct fb_http_metrics *m, int n);
 void fb_http_metrics_worker_restarted(struct fb_http_metrics *m);
+/* Why a worker stopped accepting connections. */
+enum fb_http_pause {
+	FB_HTTP_PAUSE_DESCRIPTORS = 0, /* accept failed: EMFILE, ENFILE */
+	FB_HTTP_PAUSE_CONNECTIONS,     /* server.max_connections, none idle to close */
+};
+/* Adds one to fedbroker_http_accept_paused_total{reason}. */
+void fb_http_metrics_accept_paused(struct fb_http_metrics *m, enum fb_http_pause why);
+/* Adds one to fedbroker_http_idle_closed_total (closed to make room). */
+void fb_http_metrics_idle_closed(struct fb_http_metrics *m);
 /*
  * Counts one audit event by name (fedbroker_audit_events_total{event});
  * the signature of fb_log_audit_hook_set, arg being the metrics. Past
@@ -239,12 +248,21 @@ enum fb_status fb_http_metrics_render(struct fb_http_metrics *m, struct fb_buf *
 /* ---- operations endpoints ---------------------------------------------------- */
 
 /*
- * Registers /healthz, /readyz and (when conf->metrics_enabled) /metrics on
+ * Registers /healthz, /readyz and (when conf->metrics_enabled and no
+ * conf->metrics_listen is set) /metrics on
  * r; the handlers read fb_http_req_env(). FB_ERR_INVALID when a route is
  * already present (err filled).
  */
 enum fb_status fb_http_ops_register(struct fb_http_router *r, const struct fb_conf *conf,
     struct fb_err *err);
+/*
+ * Registers /metrics (when conf->metrics_enabled) on r, the router of the
+ * metrics.listen listener. Wherever it is served, /metrics answers 401
+ * with WWW-Authenticate: Bearer unless the request carries conf->metrics_token
+ * as a bearer token (when set). FB_ERR_INVALID as above.
+ */
+enum fb_status fb_http_ops_metrics_register(struct fb_http_router *r,
+    const struct fb_conf *conf, struct fb_err *err);
 
 /* ---- the server -------------------------------------------------------------- */
 
@@ -268,8 +286,10 @@ enum fb_status fb_http_server_new(struct event_base *base, const struct fb_http_
     struct fb_err *err);
 /*
  * Stops accepting new connections; requests already started (including
- * those whose headers or body are still arriving) are answered, idle
- * keep-alive connections are closed. done (may be NULL) is called once,
+ * those whose headers or body are still arriving) are answered. For the
+ * drain window (conf->drain_window_ms, at most shutdown_timeout) idle
+ * keep-alive connections stay open and every reply carries Connection:
+ * close; when it ends the idle ones are closed. done (may be NULL) is called once,
  * from the event loop, when no connection is left.
  */
 void fb_http_server_drain(struct fb_http_server *srv, void (*done)(void *arg), void *arg);

@@ -120,6 +120,8 @@ enum fb_status fb_http_own_reply_rewrite(const char *resp, size_t len, const cha
     struct fb_buf *out, struct fb_err *err);
 /* server.c: writes prefix (FB_HTTP_REQID_PREFIX_LEN characters) and seq as a request id. */
 void fb_http_reqid_format(const char *prefix, uint64_t seq, char *out);
+/* server.c: a worker's connection cap for a descriptor limit of nofile. */
+size_t fb_http_conn_cap(uint64_t nofile);
 #endif
 
 #endif

@@ -43,6 +43,8 @@ struct route_slot {
 struct fb_http_metrics {
 	atomic_int workers;
 	atomic_uint_fast64_t restarts;
+	atomic_uint_fast64_t accept_paused[2]; /* by enum fb_http_pause */
+	atomic_uint_fast64_t idle_closed;
 	int64_t start_time;
 	struct route_slot routes[ROUTE_SLOTS];
 	struct route_slot events[FB_HTTP_AUDIT_EVENTS_MAX + 1]; /* name and count only; 0 = other */
@@ -198,6 +200,20 @@ fb_http_metrics_worker_restarted(struct fb_http_metrics *m)
 		atomic_fetch_add(&m->restarts, 1);
 }
 
+void
+fb_http_metrics_accept_paused(struct fb_http_metrics *m, enum fb_http_pause why)
+{
+	if (m != NULL && (unsigned)why < 2)
+		atomic_fetch_add(&m->accept_paused[why], 1);
+}
+
+void
+fb_http_metrics_idle_closed(struct fb_http_metrics *m)
+{
+	if (m != NULL)
+		atomic_fetch_add(&m->idle_closed, 1);
+}
+
 /* Route patterns are plain, but label values are escaped as the format requires. */
 static void
 label_escape(const char *s, char *out, size_t outlen)
@@ -241,6 +257,18 @@ fb_http_metrics_render(struct fb_http_metrics *m, struct fb_buf *out, struct fb_
 	ADD("# HELP fedbroker_worker_restarts_total Workers restarted after they died.\n"
 	    "# TYPE fedbroker_worker_restarts_total counter\n"
 	    "fedbroker_worker_restarts_total %ju\n", (uintmax_t)atomic_load(&m->restarts));
+	ADD("# HELP fedbroker_http_accept_paused_total Times a worker stopped accepting "
+	    "connections: out of descriptors (accept failed with EMFILE or ENFILE) or at "
+	    "server.max_connections with no idle connection to close.\n"
+	    "# TYPE fedbroker_http_accept_paused_total counter\n"
+	    "fedbroker_http_accept_paused_total{reason=\"descriptors\"} %ju\n"
+	    "fedbroker_http_accept_paused_total{reason=\"connections\"} %ju\n",
+	    (uintmax_t)atomic_load(&m->accept_paused[FB_HTTP_PAUSE_DESCRIPTORS]),
+	    (uintmax_t)atomic_load(&m->accept_paused[FB_HTTP_PAUSE_CONNECTIONS]));
+	ADD("# HELP fedbroker_http_idle_closed_total Idle client connections closed to make "
+	    "room for new ones.\n"
+	    "# TYPE fedbroker_http_idle_closed_total counter\n"
+	    "fedbroker_http_idle_closed_total %ju\n", (uintmax_t)atomic_load(&m->idle_closed));
 	ADD("# HELP process_start_time_seconds Start time of the master since the epoch.\n"
 	    "# TYPE process_start_time_seconds gauge\n"
 	    "process_start_time_seconds %jd\n", (intmax_t)m->start_time);

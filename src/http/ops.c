@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* http/ops.c: the operations endpoints /healthz, /readyz and /metrics. */
 #include <string.h>
+#include <strings.h>
 
 #include "core/core.h"
 #include "http/http.h"
@@ -35,6 +36,31 @@ readyz(struct fb_http_req *req, void *arg)
 	fb_http_reply(req, 200, TEXT_PLAIN, "ready\n", 6);
 }
 
+/*
+ * 1 when req carries "Authorization: Bearer TOKEN" with metrics.token
+ * (compared in constant time over the longer length), or no token is set.
+ */
+static int
+metrics_authorized(const struct fb_http_req *req, const char *token)
+{
+	const char *h = fb_http_req_header(req, "Authorization");
+	size_t tlen, glen;
+	int ok;
+
+	if (token == NULL)
+		return 1;
+	if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0)
+		return 0;
+	h += 7;
+	h += strspn(h, " ");
+	tlen = strlen(token);
+	glen = strlen(h);
+	ok = glen == tlen;
+	/* Same work whatever the length given: compare the token with itself when it differs. */
+	ok &= fb_memeq_ct(ok ? h : token, token, tlen) == 0;
+	return ok;
+}
+
 static void
 metrics(struct fb_http_req *req, void *arg)
 {
@@ -42,6 +68,12 @@ metrics(struct fb_http_req *req, void *arg)
 	struct fb_err err = {0};
 	struct fb_buf b;
 
+	if (!metrics_authorized(req, env->conf->metrics_token)) {
+		/* RFC 6750 3: the scheme expected; nothing about the token. */
+		fb_http_reply_header(req, "WWW-Authenticate", "Bearer realm=\"metrics\"");
+		fb_http_reply(req, 401, TEXT_PLAIN, "Unauthorized\n", 13);
+		return;
+	}
 	if (env->metrics == NULL) {
 		fb_http_reply_error(req, FB_ERR_NOTFOUND, NULL, NULL);
 		return;
@@ -62,7 +94,17 @@ fb_http_ops_register(struct fb_http_router *r, const struct fb_conf *conf, struc
 	rc = fb_http_router_add(r, "/healthz", FB_HTTP_GET, healthz, NULL, err);
 	if (rc == FB_OK)
 		rc = fb_http_router_add(r, "/readyz", FB_HTTP_GET, readyz, NULL, err);
-	if (rc == FB_OK && conf->metrics_enabled)
+	/* With metrics.listen, /metrics is on that listener only (fb_http_ops_metrics_register). */
+	if (rc == FB_OK && conf->metrics_enabled && conf->metrics_listen == NULL)
 		rc = fb_http_router_add(r, "/metrics", FB_HTTP_GET, metrics, NULL, err);
 	return rc;
+}
+
+enum fb_status
+fb_http_ops_metrics_register(struct fb_http_router *r, const struct fb_conf *conf,
+    struct fb_err *err)
+{
+	if (!conf->metrics_enabled)
+		return FB_OK;
+	return fb_http_router_add(r, "/metrics", FB_HTTP_GET, metrics, NULL, err);
 }

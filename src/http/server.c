@@ -12,11 +12,13 @@
  * output buffer put the security headers into the responses evhttp writes
  * by itself (400, 413, 501).
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
 #include <time.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <event2/buffer.h>
@@ -38,6 +40,12 @@
 #define HARD_HEADER_MIN (64 * 1024)
 /* After a 408, how long to wait for the peer's FIN before closing (ms). */
 #define LINGER_MS 1000
+/* Paused for lack of descriptors: try accepting again after this long (ms). */
+#define ACCEPT_RETRY_MS 1000
+/* At most one line about paused accepting per this long (us). */
+#define PRESSURE_LOG_US (60 * 1000000LL)
+/* Idle connections closed at once when accept(2) ran out of descriptors. */
+#define EVICT_BATCH 16
 
 enum conn_state {
 	CONN_IDLE = 0,	/* between requests */
@@ -67,6 +75,7 @@ struct fb_http_conn {
 	int timed_out;	/* 408 being written: the connection is ours until closed */
 	int close_idle; /* draining: close as soon as idle */
 	int served;	/* a reply was sent on it: idle now means between requests */
+	int evicted;	/* closed idle to make room (connection pressure) */
 	struct fb_http_req *reply; /* ours being sent: its status line gets our headers */
 	struct fb_http_req *deferred; /* waiting for a CPU job (fb_http_req_defer) */
 	char client[64];	   /* the peer's address, once known */
@@ -90,6 +99,17 @@ struct fb_http_server {
 	struct fb_http_conn **byfd; /* connection of a socket, by descriptor */
 	size_t nbyfd;
 	int draining;
+	size_t max_conns;   /* server.max_connections, or derived from RLIMIT_NOFILE */
+	size_t nevicting;   /* idle connections being closed to make room */
+	int paused;	    /* not accepting: at the cap or out of descriptors */
+	int pause_counted;  /* this pause is in the metrics and the log already */
+	enum fb_http_pause pause_why;
+	struct event *resume_ev; /* a connection ended, or ACCEPT_RETRY_MS passed */
+	struct event *window_ev; /* the end of the drain window */
+	int window_over;	 /* draining and the window has ended */
+	int64_t pressure_log_next; /* us, monotonic: when the next line may be written */
+	unsigned pressure_missed;  /* pauses not logged since the last line */
+	struct fb_http_server *next_srv; /* in the list of servers (accept_error) */
 	char reqid_prefix[FB_HTTP_REQID_PREFIX_LEN + 1]; /* random, drawn at start */
 	uint64_t reqid_seq;
 	time_t date_sec;	/* the second date_text shows */
@@ -288,7 +308,11 @@ conn_free(struct fb_http_conn *conn)
 	event_free(conn->deadline);
 	event_free(conn->kick);
 	event_free(conn->linger);
+	if (conn->evicted)
+		srv->nevicting--;
 	free(conn);
+	if (srv->paused && srv->resume_ev != NULL)
+		event_active(srv->resume_ev, EV_TIMEOUT, 0); /* a descriptor frees */
 	if (drained(srv))
 		event_active(srv->done_ev, EV_TIMEOUT, 0);
 }
@@ -582,6 +606,219 @@ conn_output(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg
 		own_reply_finish(conn, buf);
 }
 
+/* ---- connection pressure ------------------------------------------------ */
+
+/*
+ * The connection cap of a worker with a descriptor limit of nofile when
+ * server.max_connections is 0: the limit less a reserve for the worker's
+ * own files (listening sockets, the store, the event loop, the CPU pool):
+ * 32 and a sixteenth of the limit. At least 1.
+ */
+FB_STATIC size_t
+fb_http_conn_cap(uint64_t nofile)
+{
+	uint64_t reserve = 32 + nofile / 16;
+
+	if (nofile > 1048576)
+		nofile = 1048576;
+	if (nofile <= reserve)
+		return nofile / 2 > 0 ? (size_t)(nofile / 2) : 1;
+	return (size_t)(nofile - reserve);
+}
+
+/* server.max_connections, or the cap derived from RLIMIT_NOFILE (warned when above it). */
+static size_t
+conn_cap(const struct fb_conf *conf)
+{
+	static int warned; /* once per process: a worker has two servers with metrics.listen */
+	struct rlimit rl;
+	uint64_t nofile = 1024;
+	size_t derived;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+		nofile = rl.rlim_cur == RLIM_INFINITY ? 1048576 : (uint64_t)rl.rlim_cur;
+	derived = fb_http_conn_cap(nofile);
+	if (conf->max_connections <= 0)
+		return derived;
+	if ((size_t)conf->max_connections > derived && !warned++)
+		fb_log(FB_LOG_WARN, "server.max_connections %d is above what %ju descriptors allow "
+				    "(%zu): accept(2) may run out of descriptors first",
+		    conf->max_connections, (uintmax_t)nofile, derived);
+	return (size_t)conf->max_connections;
+}
+
+/* The servers of this process, for accept_error (libevent gives it evhttp only). */
+static struct fb_http_server *servers;
+
+static void
+pressure_log(struct fb_http_server *srv, const char *why)
+{
+	int64_t now = fb_time_mono_us();
+	char open[24], cap[24], missed[24];
+
+	if (now < srv->pressure_log_next) {
+		srv->pressure_missed++;
+		return;
+	}
+	snprintf(open, sizeof(open), "%zu", srv->nconns);
+	snprintf(cap, sizeof(cap), "%zu", srv->max_conns);
+	snprintf(missed, sizeof(missed), "%u", srv->pressure_missed);
+	fb_log_write(FB_LOG_WARN, "app", __func__, NULL,
+	    (const char *const[]){"connections", open, "max_connections", cap,
+		"pauses_not_logged", missed, NULL},
+	    "not accepting connections for now: %s (at most one such line a minute; see "
+	    "fedbroker_http_accept_paused_total)", why);
+	srv->pressure_log_next = now + PRESSURE_LOG_US;
+	srv->pressure_missed = 0;
+}
+
+static void
+accept_enable(struct fb_http_server *srv, int on)
+{
+	for (size_t i = 0; i < srv->nbound; i++) {
+		struct evconnlistener *l = evhttp_bound_socket_get_listener(srv->bound[i]);
+
+		if (on)
+			evconnlistener_enable(l);
+		else
+			evconnlistener_disable(l);
+	}
+}
+
+/* Stops accepting until accept_resume finds room. */
+static void
+accept_hold(struct fb_http_server *srv, enum fb_http_pause why)
+{
+	if (!srv->paused) {
+		srv->paused = 1;
+		srv->pause_counted = 0;
+		accept_enable(srv, 0);
+	}
+	srv->pause_why = why;
+}
+
+/* A pause that lasts: counted and logged (rate-limited) once; retried after a while. */
+static void
+accept_pause(struct fb_http_server *srv, enum fb_http_pause why)
+{
+	struct timeval tv = {.tv_sec = ACCEPT_RETRY_MS / 1000,
+	    .tv_usec = (ACCEPT_RETRY_MS % 1000) * 1000};
+
+	accept_hold(srv, why);
+	evtimer_add(srv->resume_ev, &tv);
+	if (srv->pause_counted)
+		return;
+	srv->pause_counted = 1;
+	fb_http_metrics_accept_paused(srv->env->metrics, why);
+	pressure_log(srv, why == FB_HTTP_PAUSE_DESCRIPTORS
+		? "out of file descriptors (accept failed with EMFILE or ENFILE)"
+		: "server.max_connections reached and no idle connection to close");
+}
+
+/* 1 when conn may be closed to make room: no request on it, nothing pending. */
+static int
+conn_evictable(const struct fb_http_conn *conn, int served)
+{
+	return conn->bound && conn->state == CONN_IDLE && !conn->timed_out && !conn->close_now &&
+	    !conn->close_idle && conn->deferred == NULL && conn->served == served;
+}
+
+/*
+ * Closes up to n idle connections, oldest first: keep-alive connections
+ * between requests, then connections that have not sent a request yet.
+ * Returns how many.
+ */
+static size_t
+idle_evict(struct fb_http_server *srv, size_t n)
+{
+	struct fb_http_conn *conn;
+	size_t done = 0;
+
+	for (int served = 1; served >= 0 && done < n; served--)
+		TAILQ_FOREACH(conn, &srv->conns, link) {
+			if (done == n)
+				break;
+			if (!conn_evictable(conn, served))
+				continue;
+			conn->evicted = 1;
+			conn->close_now = 1;
+			srv->nevicting++;
+			event_active(conn->kick, EV_TIMEOUT, 0);
+			fb_http_metrics_idle_closed(srv->env->metrics);
+			done++;
+		}
+	return done;
+}
+
+/*
+ * A connection ended, connections just accepted were set up, or the retry
+ * delay passed: accept again when there is room. Over the cap, the oldest
+ * idle connection makes room first; with none idle the pause lasts.
+ */
+static void
+accept_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct fb_http_server *srv = arg;
+
+	if (!srv->paused || srv->draining)
+		return;
+	/* At most one over the cap, while the next accepted one makes room. */
+	if (srv->pause_why == FB_HTTP_PAUSE_CONNECTIONS && srv->nconns > srv->max_conns) {
+		if (srv->nevicting == 0 && idle_evict(srv, srv->nconns - srv->max_conns) == 0)
+			accept_pause(srv, FB_HTTP_PAUSE_CONNECTIONS);
+		return; /* the evicted ones' end calls again */
+	}
+	srv->paused = 0;
+	evtimer_del(srv->resume_ev);
+	accept_enable(srv, 1);
+}
+
+/*
+ * A connection was accepted. At the cap it is served all the same and
+ * accepting waits until accept_resume has made room (libevent accepts a
+ * whole burst in one go, before the connections just accepted are set up
+ * and faster than closes happen), so descriptors stay at most one above
+ * the cap. accept_resume runs after the set-up of those connections.
+ */
+static void
+conn_admit(struct fb_http_server *srv)
+{
+	if (srv->nconns < srv->max_conns)
+		return;
+	accept_hold(srv, FB_HTTP_PAUSE_CONNECTIONS);
+	event_active(srv->resume_ev, EV_TIMEOUT, 0);
+}
+
+/*
+ * accept(2) failed (libevent retries EAGAIN and the like by itself). Out of
+ * descriptors: idle connections make room and accepting pauses until one
+ * ends, instead of a listener that is always readable spinning the loop
+ * and logging each failure.
+ */
+static void
+accept_error(struct evconnlistener *l, void *http)
+{
+	int e = EVUTIL_SOCKET_ERROR();
+	struct fb_http_server *srv;
+
+	for (srv = servers; srv != NULL && srv->http != http; srv = srv->next_srv)
+		;
+	if (srv == NULL)
+		return;
+	if (e != EMFILE && e != ENFILE && e != ENOBUFS && e != ENOMEM) {
+		/* Anything else: retried after a while, logged at the same pace. */
+		struct timeval tv = {.tv_sec = ACCEPT_RETRY_MS / 1000,
+		    .tv_usec = (ACCEPT_RETRY_MS % 1000) * 1000};
+
+		accept_hold(srv, FB_HTTP_PAUSE_DESCRIPTORS);
+		evtimer_add(srv->resume_ev, &tv);
+		pressure_log(srv, strerror(e));
+		return;
+	}
+	idle_evict(srv, EVICT_BATCH);
+	accept_pause(srv, FB_HTTP_PAUSE_DESCRIPTORS);
+}
+
 /* evhttp asks for a new connection's bufferevent. */
 static struct bufferevent *
 conn_new(struct event_base *base, void *arg)
@@ -612,6 +849,7 @@ conn_new(struct event_base *base, void *arg)
 	conn->deadline = evtimer_new(base, conn_deadline, conn);
 	conn->kick = event_new(base, -1, 0, conn_kick, conn);
 	conn->linger = evtimer_new(base, linger_done, conn);
+	conn_admit(srv);
 	TAILQ_INSERT_TAIL(&srv->conns, conn, link);
 	srv->nconns++;
 	event_active(conn->kick, EV_TIMEOUT, 0);
@@ -629,7 +867,12 @@ conn_reply_sent(struct evhttp_request *ev, void *arg)
 	conn->inject = 1;
 	if (evbuffer_get_length(bufferevent_get_input(conn->bev)) > 0)
 		conn_deadline_arm(conn); /* a pipelined request arrived already */
-	if (conn->srv->draining) {
+	/*
+	 * After the drain window. Within it the connection stays: this reply
+	 * may have been made before the drain, without Connection: close, and
+	 * the client's next request may be on its way already.
+	 */
+	if (conn->srv->draining && conn->srv->window_over) {
 		conn->close_idle = 1;
 		event_active(conn->kick, EV_TIMEOUT, 0);
 	}
@@ -808,15 +1051,62 @@ reply_status(struct fb_http_req *req, int code)
 	fb_http_reply(req, code, "text/plain; charset=utf-8", text, (size_t)n);
 }
 
+/* RFC 9110 5.6.2: a token character. */
+static int
+tchar(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	    (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+/* 1 when s is a token: one or more tchar and nothing else. */
+static int
+token_is(const char *s)
+{
+	if (*s == '\0')
+		return 0;
+	for (; *s != '\0'; s++)
+		if (!tchar((unsigned char)*s))
+			return 0;
+	return 1;
+}
+
 /*
- * SECURITY: request framing evhttp 2.1 does not check (RFC 9112 6.1, 6.3),
- * against request smuggling. It frames the body by the first
- * Content-Length field alone and ignores a Transfer-Encoding other than
- * exactly "chunked", so the bytes after what it read cannot be trusted:
- * the reply to such a request closes the connection. 400 for Content-Length
- * fields that are not digits or differ, several Transfer-Encoding fields,
- * or Transfer-Encoding with Content-Length; 501 for a transfer coding other
- * than chunked; else 0.
+ * 1 when v is a well-formed list of transfer codings: tokens separated by
+ * commas with optional spaces, no empty element. A folded line (obs-fold,
+ * which evhttp joins with a space) or any other character is not.
+ */
+static int
+coding_list_is(const char *v)
+{
+	/* evhttp drops the spaces after the colon: leading whitespace is a fold. */
+	for (;;) {
+		if (!tchar((unsigned char)*v))
+			return 0;
+		while (tchar((unsigned char)*v))
+			v++;
+		v += strspn(v, " \t");
+		if (*v == '\0')
+			return 1;
+		if (*v++ != ',')
+			return 0;
+		v += strspn(v, " \t");
+	}
+}
+
+/*
+ * SECURITY: request framing evhttp 2.1 does not check (RFC 9112 5.1, 6.1,
+ * 6.3), against request smuggling. It frames the body by the first field
+ * named exactly Content-Length alone and ignores a Transfer-Encoding other
+ * than exactly "chunked"; it keeps a field name with whitespace before the
+ * colon ("Content-Length : 5") as a different name, and joins folded lines
+ * (obs-fold) with a space. So the bytes after what it read cannot be
+ * trusted: the reply to such a request closes the connection. 400 for a
+ * field name that is not a token (whitespace before the colon, RFC 9112
+ * 5.1), Content-Length fields that are not digits or differ, a
+ * Transfer-Encoding that is not a list of codings (folded, empty),
+ * several Transfer-Encoding fields, or Transfer-Encoding with
+ * Content-Length; 501 for a transfer coding other than chunked; else 0.
  */
 FB_STATIC int
 fb_http_framing_check(const struct evkeyvalq *h)
@@ -826,6 +1116,8 @@ fb_http_framing_check(const struct evkeyvalq *h)
 	int te = 0, te_other = 0;
 
 	TAILQ_FOREACH(kv, h, next) {
+		if (!token_is(kv->key))
+			return 400;
 		if (strcasecmp(kv->key, "Content-Length") == 0) {
 			if (kv->value[0] == '\0' || kv->value[strspn(kv->value, "0123456789")] != '\0')
 				return 400;
@@ -834,14 +1126,16 @@ fb_http_framing_check(const struct evkeyvalq *h)
 			cl = kv->value;
 		} else if (strcasecmp(kv->key, "Transfer-Encoding") == 0) {
 			te++;
+			if (!coding_list_is(kv->value))
+				return 400;
 			if (strcasecmp(kv->value, "chunked") != 0)
 				te_other = 1;
 		}
 	}
-	if (te_other)
-		return 501;
 	if (te > 1 || (te == 1 && cl != NULL))
 		return 400;
+	if (te_other)
+		return 501;
 	return 0;
 }
 
@@ -1083,6 +1377,48 @@ drain_done(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/*
+ * The drain window is over: idle keep-alive connections are closed. One
+ * accepted just before the drain has not sent its request yet: closing it
+ * would fail a client that did nothing wrong, so it is answered (with
+ * Connection: close, conn_reply_sent) or times out as usual.
+ */
+static void
+drain_window_end(evutil_socket_t fd, short what, void *arg)
+{
+	struct fb_http_server *srv = arg;
+	struct fb_http_conn *conn;
+
+	srv->window_over = 1;
+	TAILQ_FOREACH(conn, &srv->conns, link) {
+		if (!conn->served && conn->state == CONN_IDLE)
+			continue;
+		conn->close_idle = 1;
+		if (conn->state == CONN_IDLE)
+			event_active(conn->kick, EV_TIMEOUT, 0);
+	}
+}
+
+/*
+ * Starts the drain window (server.drain_window, at most shutdown_timeout):
+ * as Envoy drains, keep-alive connections stay open and every reply sent
+ * meanwhile carries Connection: close (fb_http_req_closing), so a client
+ * whose next request is already on its way gets an answer instead of a
+ * closed connection, and moves to a new one.
+ */
+static void
+drain_window_start(struct fb_http_server *srv)
+{
+	int64_t ms = srv->conf->drain_window_ms;
+	struct timeval tv;
+
+	if (ms > srv->conf->shutdown_timeout * 1000)
+		ms = srv->conf->shutdown_timeout * 1000;
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	evtimer_add(srv->window_ev, &tv);
+}
+
 enum fb_status
 fb_http_server_new(struct event_base *base, const struct fb_http_env *env,
     const struct fb_http_router *r, const int *fds, size_t nfds, struct fb_http_server **out,
@@ -1108,6 +1444,11 @@ fb_http_server_new(struct event_base *base, const struct fb_http_env *env,
 	srv->router = r;
 	TAILQ_INIT(&srv->conns);
 	srv->done_ev = event_new(base, -1, 0, drain_done, srv);
+	srv->resume_ev = evtimer_new(base, accept_resume, srv);
+	srv->window_ev = evtimer_new(base, drain_window_end, srv);
+	srv->max_conns = conn_cap(conf);
+	srv->next_srv = servers;
+	servers = srv;
 	rc = fb_http_pool_new(base, conf->cpu_threads > 0 ? (size_t)conf->cpu_threads : 1,
 	    conf->cpu_queue > 0 ? (size_t)conf->cpu_queue : 1, pool_idle, srv, &srv->pool, err);
 	if (rc != FB_OK)
@@ -1154,6 +1495,7 @@ fb_http_server_new(struct event_base *base, const struct fb_http_env *env,
 			rc = fb_err_set(err, FB_ERR_IO, "cannot accept on listening socket %d", fds[i]);
 			goto out;
 		}
+		evconnlistener_set_error_cb(l, accept_error);
 		srv->nbound++;
 	}
 	*out = srv;
@@ -1167,8 +1509,6 @@ out:
 void
 fb_http_server_drain(struct fb_http_server *srv, void (*done)(void *arg), void *arg)
 {
-	struct fb_http_conn *conn;
-
 	srv->done = done;
 	srv->done_arg = arg;
 	if (!srv->draining) {
@@ -1176,19 +1516,7 @@ fb_http_server_drain(struct fb_http_server *srv, void (*done)(void *arg), void *
 		for (size_t i = 0; i < srv->nbound; i++)
 			evhttp_del_accept_socket(srv->http, srv->bound[i]);
 		srv->nbound = 0;
-		/*
-		 * Idle keep-alive connections are closed now. One accepted just
-		 * before the drain has not sent its request yet: closing it would
-		 * fail a client that did nothing wrong, so it is answered (with
-		 * Connection: close, conn_reply_sent) or times out as usual.
-		 */
-		TAILQ_FOREACH(conn, &srv->conns, link) {
-			if (!conn->served && conn->state == CONN_IDLE)
-				continue;
-			conn->close_idle = 1;
-			if (conn->state == CONN_IDLE)
-				event_active(conn->kick, EV_TIMEOUT, 0);
-		}
+		drain_window_start(srv);
 	}
 	if (drained(srv))
 		event_active(srv->done_ev, EV_TIMEOUT, 0);
@@ -1222,6 +1550,15 @@ fb_http_server_free(struct fb_http_server *srv)
 	}
 	if (srv->done_ev != NULL)
 		event_free(srv->done_ev);
+	if (srv->resume_ev != NULL)
+		event_free(srv->resume_ev);
+	if (srv->window_ev != NULL)
+		event_free(srv->window_ev);
+	for (struct fb_http_server **p = &servers; *p != NULL; p = &(*p)->next_srv)
+		if (*p == srv) {
+			*p = srv->next_srv;
+			break;
+		}
 	SSL_CTX_free(srv->ssl);
 	free(srv->bound);
 	free(srv->byfd);

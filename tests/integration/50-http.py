@@ -186,5 +186,104 @@ class Listen(harness.TestCase):
         srv.stop()
 
 
+    def test_public_url_port_mismatch_warned(self):
+        """--listen and server.public_url disagreeing in port: one warning through
+        the logger at start (links built from public_url would be dead)."""
+        cases = (("http://localhost:%d" % 1, True),        # explicit port, not listened on
+                 ("http://127.0.0.1", True),               # loopback, default port 80
+                 (None, False),                           # derived from --listen
+                 ("https://idp.example.org", False),       # behind a proxy: normal
+                 ("http://127.0.0.1:{port}", False))       # agrees
+        for url, warned in cases:
+            with self.subTest(url=url):
+                srv = self.server()
+                if url is not None:
+                    srv.conf = harness.deep_merge(srv.conf, {"server": {
+                        "public_url": url.replace("{port}", str(srv.port))}})
+                    srv.write_config(srv.conf)
+                srv.start()
+                lines = [l for l in srv.log_lines() if "public_url names port" in l]
+                if warned:
+                    self.assertEqual(len(lines), 1, srv.logs())
+                    rec = harness.parse_log_line(lines[0])
+                    self.assertEqual(rec.get("level"), "warn", lines[0])
+                    self.assertEqual(rec.get("listen"), "127.0.0.1:%d" % srv.port, lines[0])
+                    self.assertEqual(rec.get("public_url"), url, lines[0])
+                else:
+                    self.assertEqual(lines, [], srv.logs())
+                srv.stop()
+
+
+class MetricsAccess(harness.TestCase):
+    """metrics.listen puts /metrics on its own port; metrics.token asks for a
+    bearer token wherever /metrics is served."""
+
+    TOKEN = "m3tr1cs-t0ken-for-the-test"
+
+    def get(self, port, path, headers=None):
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        try:
+            c.request("GET", path, headers=headers or {})
+            r = c.getresponse()
+            return r.status, dict((k.lower(), v) for k, v in r.getheaders()), r.read()
+        finally:
+            c.close()
+
+    def test_separate_listener(self):
+        mport = harness.free_port()
+        srv = self.server(conf={"metrics": {"listen": "127.0.0.1:%d" % mport}})
+        srv.start()
+        st, _, body = self.get(mport, "/metrics")
+        self.assertEqual(st, 200, body)
+        self.assertIn(b"fedbroker_http_requests_total", body)
+        # Only /metrics there; and not on the main listener any more.
+        self.assertEqual(self.get(mport, "/healthz")[0], 404)
+        self.assertEqual(self.get(srv.port, "/metrics")[0], 404)
+        self.assertEqual(self.get(srv.port, "/healthz")[0], 200)
+        self.assertTrue(srv.wait_log(lambda l: "metrics on http://127.0.0.1:%d/metrics" % mport in l))
+        # Both listeners drain and the workers exit at stop.
+        srv.stop()
+        self.assertFalse(harness.port_listening(mport))
+
+    def test_token(self):
+        srv = self.server(conf={"metrics": {"token": "env:FB_TEST_METRICS_TOKEN"}},
+                          env={"FB_TEST_METRICS_TOKEN": self.TOKEN})
+        srv.start()
+        st, hdrs, _ = self.get(srv.port, "/metrics")
+        self.assertEqual(st, 401)
+        self.assertTrue(hdrs.get("www-authenticate", "").startswith("Bearer"), hdrs)
+        for bad in ("Bearer wrong", "Bearer " + self.TOKEN + "x", "Bearer " + self.TOKEN[:-1],
+                    "Basic " + self.TOKEN, self.TOKEN, "Bearer "):
+            with self.subTest(auth=bad):
+                self.assertEqual(self.get(srv.port, "/metrics", {"Authorization": bad})[0], 401)
+        st, _, body = self.get(srv.port, "/metrics", {"Authorization": "Bearer " + self.TOKEN})
+        self.assertEqual(st, 200)
+        self.assertIn(b"fedbroker_build_info", body)
+        self.assertEqual(self.get(srv.port, "/healthz")[0], 200, "other endpoints need no token")
+        srv.stop()
+        self.assertNotIn(self.TOKEN, srv.stdout() + srv.stderr(), "the token is never logged")
+
+    def test_separate_listener_with_token(self):
+        mport = harness.free_port()
+        srv = self.server(conf={"metrics": {"listen": "127.0.0.1:%d" % mport,
+                                            "token": "env:FB_TEST_METRICS_TOKEN"}},
+                          env={"FB_TEST_METRICS_TOKEN": self.TOKEN})
+        srv.start()
+        self.assertEqual(self.get(mport, "/metrics")[0], 401)
+        self.assertEqual(self.get(mport, "/metrics", {"Authorization": "Bearer " + self.TOKEN})[0],
+                         200)
+        self.assertEqual(self.get(srv.port, "/metrics",
+                                  {"Authorization": "Bearer " + self.TOKEN})[0], 404)
+        srv.stop()
+
+    def test_same_address_refused(self):
+        srv = self.server()
+        srv.conf = harness.deep_merge(srv.conf, {"metrics": {"listen": "127.0.0.1:%d" % srv.port}})
+        srv.write_config(srv.conf)
+        cp = harness.run(["check-config", srv.config])
+        self.assertEqual(cp.returncode, 1, cp.stdout + cp.stderr)
+        self.assertIn("metrics.listen", cp.stdout + cp.stderr)
+
+
 if __name__ == "__main__":
     harness.main()

@@ -166,6 +166,41 @@ class Limits(harness.TestCase):
                                                 b"Connection: close\r\n\r\nabc")
                 self.assertIn(st, (400, 501), resp)
 
+    def test_odd_framing_refused_without_smuggling(self):
+        """RFC 9112 5.1: whitespace between a field name and its colon is a 400,
+        and so is every other odd framing field; the bytes after the head are
+        never read as a second request (request smuggling)."""
+        smuggled = b"GET /smuggled-%d HTTP/1.1\r\nHost: x\r\n\r\n"
+        heads = [
+            b"Content-Length : %d\r\n",
+            b"Content-Length\t: %d\r\n",
+            b"content-length  :%d\r\n",
+            b"Transfer-Encoding : chunked\r\nContent-Length: %d\r\n",
+            b"Content-Length:\r\n %d\r\n",                      # obs-fold
+            b"Content-Length: %d\r\n 0\r\n",                    # obs-fold
+            b"Content-Length: %d\r\nContent-Length: 0\r\n",
+            b"Content-Length: %d\r\nTransfer-Encoding: chunked\r\n",
+            b"Content-Length: 0x%x\r\n",
+            b"Content-Length: %d\r\nTransfer-Encoding: chunked\r\n , identity\r\n",
+            b"Content-Length: +%d\r\n",
+            b"X-Padding : 1\r\nContent-Length: %d\r\n",
+        ]
+        off = self.srv.log_size()
+        for i, head in enumerate(heads):
+            with self.subTest(head=head):
+                tail = smuggled % i
+                req = (b"POST /healthz HTTP/1.1\r\nHost: x\r\n" + (head % len(tail)) +
+                       b"\r\n" + tail)
+                resp = self.srv.raw(req, timeout=5)
+                st = harness.parse_raw_response(resp)[0]
+                self.assertEqual(st, 400, resp)
+                self.assertEqual(resp.count(b"HTTP/1.1 "), 1, "one response only: %r" % resp)
+                self.assertIn(b"connection: close", resp.lower())
+        # The access log saw none of the smuggled requests.
+        self.assertIsNotNone(self.srv.wait_log(lambda l: "POST" in l and "status=400" in l))
+        for l in self.srv.lines_since(off):
+            self.assertNotIn("/smuggled-", l)
+
     def test_error_replies_are_delimited(self):
         """Every error reply has a Content-Length or ends with the connection."""
         for req in (b"CONNECT x:443 HTTP/1.1\r\nHost: x\r\n\r\n",
@@ -202,6 +237,100 @@ class Limits(harness.TestCase):
             s.sendall(b"POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\nab")
             s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
             s.close()
+
+
+class Descriptors(harness.TestCase):
+    """More idle connections than a worker may hold: it stays reachable, closes
+    idle connections to make room, and the log stays small (no accept loop)."""
+
+    NOFILE = 160
+
+    def flood(self, conf):
+        srv = self.server(conf=conf, workers=1)
+        srv.start(cmd_prefix=["prlimit", "--nofile=%d:%d" % (self.NOFILE, self.NOFILE), "--"])
+        off = srv.log_size()
+        socks = []
+        try:
+            for _ in range(self.NOFILE * 2):
+                socks.append(srv.raw_socket())
+            t0 = time.time()
+            r = srv.http("GET", "/healthz", timeout=10)
+            self.assertEqual(r.status, 200)
+            self.assertLess(time.time() - t0, 8, "answered without waiting for timeouts")
+            _, m = srv.metrics()
+            # Idle connections were closed to make room, oldest first: the
+            # first ones opened are gone.
+            self.assertGreater(harness.prom_sum(m, "fedbroker_http_idle_closed_total"), 0)
+            socks[0].settimeout(5)
+            self.assertEqual(socks[0].recv(1), b"", "the oldest idle connection was closed")
+        finally:
+            for s in socks:
+                s.close()
+        time.sleep(0.5)
+        new = srv.lines_since(off)
+        grown = srv.log_size() - off
+        self.assertLess(grown, 8192, "the log stays small\n" + "\n".join(new[:20]))
+        self.assertLessEqual(len([l for l in new if "not accepting" in l]), 1, "\n".join(new))
+        self.assertEqual(srv.http("GET", "/healthz").status, 200)
+        self.assertIsNone(srv.proc.poll())
+        return srv, m, new
+
+    def test_idle_keepalive_closed_first(self):
+        """At server.max_connections, the oldest idle keep-alive connection
+        makes room; connections that have not sent a request yet, and those
+        with a request in progress, come after."""
+        srv = self.server(conf={"server": {"max_connections": 4,
+                                           "limits": {"request_timeout": "20s"}}}, workers=1)
+        srv.start()
+        fresh = [srv.raw_socket(), srv.raw_socket()]
+        busy = srv.raw_socket()
+        busy.sendall(b"POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nab")
+        kept = srv.raw_socket()
+        kept.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertEqual(harness.parse_raw_response(harness.recv_all(kept))[0], 200)
+        self.assertEqual(srv.http("GET", "/healthz").status, 200)
+        kept.settimeout(5)
+        self.assertEqual(kept.recv(1), b"", "the idle keep-alive connection was closed")
+        for s in fresh + [busy]:
+            s.settimeout(0.3)
+            with self.assertRaises(socket.timeout, msg="still open"):
+                s.recv(1)
+        busy.settimeout(5)
+        busy.sendall(b"cdefghij")
+        self.assertEqual(harness.parse_raw_response(harness.recv_all(busy, timeout=5))[0], 405)
+        _, m = srv.metrics()
+        self.assertGreaterEqual(harness.prom_sum(m, "fedbroker_http_idle_closed_total"), 1)
+        for s in fresh + [busy, kept]:
+            s.close()
+        srv.stop()
+
+    def test_descriptor_limit_raised_to_hard(self):
+        """serve raises the soft RLIMIT_NOFILE to the hard one; workers inherit it."""
+        srv = self.server(workers=1)
+        srv.start(cmd_prefix=["prlimit", "--nofile=200:%d" % (self.NOFILE * 10), "--"])
+        for pid in [srv.proc.pid] + srv.workers_pids():
+            with open("/proc/%d/limits" % pid) as f:
+                row = [l for l in f if l.startswith("Max open files")][0].split()
+            self.assertEqual(row[3:5], [str(self.NOFILE * 10)] * 2, row)
+        srv.stop()
+
+    def test_connection_cap_from_descriptor_limit(self):
+        srv, m, _ = self.flood({})
+        # The cap (derived from RLIMIT_NOFILE) is below it: accept never failed.
+        self.assertEqual(harness.prom_sum(m, "fedbroker_http_accept_paused_total",
+                                          reason="descriptors"), 0)
+        srv.stop()
+
+    def test_out_of_descriptors(self):
+        """A cap above the descriptor limit: accept(2) fails with EMFILE; the
+        worker pauses accepting, logs once, counts it, and frees idle ones."""
+        srv, m, new = self.flood({"server": {"max_connections": 100000}})
+        self.assertGreater(harness.prom_sum(m, "fedbroker_http_accept_paused_total",
+                                            reason="descriptors"), 0)
+        self.assertEqual(len([l for l in new if "not accepting" in l]), 1, "\n".join(new))
+        self.assertTrue(any("max_connections" in l for l in srv.log_lines()),
+                        "the cap above the limit is warned about\n" + srv.logs())
+        srv.stop()
 
 
 if __name__ == "__main__":

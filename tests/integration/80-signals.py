@@ -3,9 +3,11 @@
 """80: signals: SIGHUP reloads only a valid configuration, requests in flight
 survive a reload, a killed worker is replaced, SIGTERM exits 0 in time."""
 
+import http.client
 import json
 import os
 import signal
+import threading
 import time
 
 import harness
@@ -128,6 +130,86 @@ class Signals(harness.TestCase):
         self.assertEqual(srv.http("GET", "/healthz").status, 200)
         self.assertEqual(srv.workers_pids(), pids, "the old workers keep serving")
         srv.stop()
+
+    def test_reloads_under_keepalive_load_lose_nothing(self):
+        """Several clients loop requests on persistent connections across 10
+        reloads: every request sent gets an answer. A reply with Connection:
+        close makes the client open a new connection, as real clients do; a
+        connection closed under a request sent on it is a failure."""
+        # The window only holds connections that stay idle: active ones move at once.
+        srv = self.server(conf={"server": {"drain_window": "5s", "shutdown_timeout": "10s"}})
+        srv.start()
+        stop = threading.Event()
+        counts = {"ok": 0, "closed": 0}
+        failures = []
+        lock = threading.Lock()
+
+        def client():
+            c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
+            n = 0
+            while not stop.is_set() and n < 20000:
+                n += 1
+                try:
+                    c.request("GET", "/healthz")
+                    r = c.getresponse()
+                    r.read()
+                    with lock:
+                        counts["ok"] += r.status == 200
+                        if r.status != 200:
+                            failures.append("status %d" % r.status)
+                        if (r.getheader("Connection") or "").lower() == "close":
+                            counts["closed"] += 1
+                except (OSError, http.client.HTTPException) as e:
+                    with lock:
+                        failures.append(repr(e))
+                    c.close()
+            c.close()
+
+        threads = [threading.Thread(target=client) for _ in range(4)]
+        for t in threads:
+            t.start()
+        try:
+            for i in range(10):
+                pids = srv.workers_pids()
+                off = srv.log_size()
+                srv.signal(signal.SIGHUP)
+                self.assertIsNotNone(srv.wait_log(lambda l: "configuration reloaded" in l and
+                                                  l in srv.lines_since(off), timeout=15),
+                                     "reload %d\n%s" % (i, srv.logs()))
+                deadline = time.time() + 15
+                while time.time() < deadline and set(pids) & set(srv.workers_pids()):
+                    time.sleep(0.05)  # the old generation has drained and gone
+                self.assertFalse(set(pids) & set(srv.workers_pids()), "old workers exit")
+        finally:
+            stop.set()
+            for t in threads:
+                t.join(30)
+        self.assertEqual(failures, [], "requests without an answer across reloads")
+        self.assertGreater(counts["ok"], 100)
+        self.assertGreater(counts["closed"], 0, "draining workers answered with Connection: close")
+        srv.stop()
+
+    def test_drain_window_keeps_idle_connection(self):
+        """An idle keep-alive connection to a draining worker stays open for the
+        drain window: a request sent on it then is answered, with Connection: close."""
+        srv = self.server(conf={"server": {"drain_window": "5s", "shutdown_timeout": "10s"},
+                                "log": {"level": "debug"}})
+        srv.start()
+        s = srv.raw_socket(timeout=5)
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        first = harness.recv_all(s)
+        self.assertEqual(harness.parse_raw_response(first)[0], 200, first)
+        self.assertNotIn(b"connection: close", first.lower())
+        srv.signal(signal.SIGTERM)
+        self.assertIsNotNone(srv.wait_log(lambda l: "draining" in l and "worker" in l),
+                             "the worker drains\n" + srv.logs())
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        resp = harness.recv_all(s, timeout=5)
+        s.close()
+        st, hdrs, _ = harness.parse_raw_response(resp)
+        self.assertEqual(st, 200, resp)
+        self.assertEqual(hdrs.get("connection", "").lower(), "close")
+        self.assertEqual(srv.wait_exit(10), 0, srv.logs())
 
     def test_request_in_flight_during_reload(self):
         srv = self.server(conf={"server": {"limits": {"request_timeout": "20s"}}})

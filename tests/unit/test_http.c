@@ -291,13 +291,48 @@ test_framing(void)
 	CU_ASSERT_EQUAL(framing("Transfer-Encoding", "identity", NULL), 501);
 	CU_ASSERT_EQUAL(framing("Transfer-Encoding", "chunked, gzip", NULL), 501);
 	CU_ASSERT_EQUAL(framing("Transfer-Encoding", "gzip, chunked", NULL), 501);
+	/* several Transfer-Encoding fields are odd whatever they say */
 	CU_ASSERT_EQUAL(framing("Transfer-Encoding", "chunked", "Transfer-Encoding", "gzip", NULL),
-	    501);
+	    400);
 	CU_ASSERT_EQUAL(
 	    framing("Transfer-Encoding", "chunked", "Transfer-Encoding", "chunked", NULL), 400);
 	/* both framings */
 	CU_ASSERT_EQUAL(framing("Content-Length", "5", "Transfer-Encoding", "chunked", NULL), 400);
 	CU_ASSERT_EQUAL(framing("Transfer-Encoding", "chunked", "Content-Length", "0", NULL), 400);
+	/* RFC 9112 5.1: whitespace between a field name and the colon (evhttp keeps it) */
+	CU_ASSERT_EQUAL(framing("Content-Length ", "5", NULL), 400);
+	CU_ASSERT_EQUAL(framing("Content-Length\t", "5", NULL), 400);
+	CU_ASSERT_EQUAL(framing("Transfer-Encoding ", "chunked", NULL), 400);
+	CU_ASSERT_EQUAL(framing("X-Other ", "a", NULL), 400);
+	CU_ASSERT_EQUAL(framing(" Host", "x", NULL), 400);
+	CU_ASSERT_EQUAL(framing("", "x", NULL), 400);
+	CU_ASSERT_EQUAL(framing("X-Fine_Name.1~", "a b", NULL), 0);
+	/* obs-fold: evhttp joins the folded line with a space */
+	CU_ASSERT_EQUAL(framing("Content-Length", "5 0", NULL), 400);
+	CU_ASSERT_EQUAL(framing("Content-Length", " 5", NULL), 400);
+	CU_ASSERT_EQUAL(framing("Transfer-Encoding", "chunked x", NULL), 400);
+	CU_ASSERT_EQUAL(framing("Transfer-Encoding", " chunked", NULL), 400);
+	/* malformed coding lists */
+	CU_ASSERT_EQUAL(framing("Transfer-Encoding", "", NULL), 400);
+	CU_ASSERT_EQUAL(framing("Transfer-Encoding", "chunked,", NULL), 400);
+	CU_ASSERT_EQUAL(framing("Transfer-Encoding", ",chunked", NULL), 400);
+	CU_ASSERT_EQUAL(framing("Transfer-Encoding", "chunked;q=1", NULL), 400);
+	CU_ASSERT_EQUAL(framing("Transfer-Encoding", "\"chunked\"", NULL), 400);
+}
+
+/* The connection cap stays below the descriptor limit, with room for the worker's files. */
+static void
+test_conn_cap(void)
+{
+	CU_ASSERT_EQUAL(fb_http_conn_cap(1024), 1024 - 32 - 64);
+	CU_ASSERT_EQUAL(fb_http_conn_cap(256), 256 - 32 - 16);
+	CU_ASSERT_EQUAL(fb_http_conn_cap(65536), 65536 - 32 - 4096);
+	CU_ASSERT_EQUAL(fb_http_conn_cap(20), 10);
+	CU_ASSERT_EQUAL(fb_http_conn_cap(1), 1);
+	CU_ASSERT_EQUAL(fb_http_conn_cap(0), 1);
+	CU_ASSERT(fb_http_conn_cap(UINT64_MAX) < 1048576);
+	for (uint64_t n = 1; n < 5000; n += 7)
+		CU_ASSERT(fb_http_conn_cap(n) < n || n == 1);
 }
 
 /* fb_http_own_reply_rewrite on resp; the result (new) or NULL on error. */
@@ -513,8 +548,15 @@ test_metrics_render(void)
 	fb_http_metrics_observe(m, "/healthz", 405, 20.0);
 	fb_http_metrics_observe(m, FB_HTTP_ROUTE_UNMATCHED, 404, 0.0002);
 	fb_http_metrics_observe(m, "/we\"ird\\", 200, 0.1);
+	fb_http_metrics_accept_paused(m, FB_HTTP_PAUSE_DESCRIPTORS);
+	fb_http_metrics_accept_paused(m, FB_HTTP_PAUSE_DESCRIPTORS);
+	fb_http_metrics_accept_paused(m, FB_HTTP_PAUSE_CONNECTIONS);
+	fb_http_metrics_idle_closed(m);
 	text = render(m);
 	CU_ASSERT_TRUE(exposition_ok(text));
+	CU_ASSERT_EQUAL(sample(text, "fedbroker_http_accept_paused_total{reason=\"descriptors\"}"), 2);
+	CU_ASSERT_EQUAL(sample(text, "fedbroker_http_accept_paused_total{reason=\"connections\"}"), 1);
+	CU_ASSERT_EQUAL(sample(text, "fedbroker_http_idle_closed_total"), 1);
 	CU_ASSERT_PTR_NOT_NULL(strstr(text, "# TYPE fedbroker_http_requests_total counter\n"));
 	CU_ASSERT_PTR_NOT_NULL(
 	    strstr(text, "# TYPE fedbroker_http_request_duration_seconds histogram\n"));
@@ -743,6 +785,7 @@ fb_test_http_register(void)
 	    CU_add_test(s, "request id", test_reqid) == NULL ||
 	    CU_add_test(s, "header bytes", test_header_bytes) == NULL ||
 	    CU_add_test(s, "request framing", test_framing) == NULL ||
+	    CU_add_test(s, "connection cap", test_conn_cap) == NULL ||
 	    CU_add_test(s, "own reply rewrite", test_own_reply_rewrite) == NULL ||
 	    CU_add_test(s, "request id format", test_reqid_format) == NULL ||
 	    CU_add_test(s, "metrics count audit events", test_metrics_audit) == NULL ||
