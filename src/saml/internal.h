@@ -163,8 +163,13 @@ char *fb_saml_pem_file_cert_b64(const char *path, struct fb_err *err);
 /* ---- binding.c ---------------------------------------------------------------- */
 
 /*
- * Parses len bytes of XML with no network, no DTD, no entity substitution
- * (SECURITY). FB_ERR_INVALID when it has a DOCTYPE or does not parse. New doc.
+ * The one gate every XML text passes before lasso or xmlsec sees it
+ * (requests of both bindings, SP metadata, metadata import): UTF-8 only
+ * (no NUL, no other byte order mark, a declared encoding other than UTF-8
+ * refused; the parser decodes UTF-8 whatever is declared), no network, no
+ * entity substitution, no DTD loading, and the parser itself stops at a
+ * DOCTYPE (SECURITY: no reliance on a text filter). FB_ERR_INVALID with the
+ * reason otherwise. New doc.
  */
 enum fb_status fb_saml_xml_parse(const char *xml, size_t len, xmlDocPtr *out,
     struct fb_err *err);
@@ -174,7 +179,10 @@ int fb_saml_xml_is(const xmlNode *n, const char *ns, const char *name);
 xmlNodePtr fb_saml_xml_child(xmlNodePtr n, const char *ns, const char *name);
 /* The value of n's attribute name (new, caller frees), or NULL when it has none. */
 char *fb_saml_xml_prop(xmlNodePtr n, const char *name);
-/* 1 when xml holds a DOCTYPE declaration (checked before any parser sees it). */
+/*
+ * 1 when xml holds a DOCTYPE declaration: a cheap early refusal of plain
+ * DTDs in messages (a clearer error sooner); fb_saml_xml_parse is the gate.
+ */
 int fb_saml_has_doctype(const char *xml, size_t len);
 /* base64 of n bytes, one line (new). */
 char *fb_saml_b64(const void *p, size_t n);

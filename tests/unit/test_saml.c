@@ -2015,6 +2015,77 @@ test_sign_node_verifies(void)
 	free(dir);
 }
 
+/*
+ * The XML gate (issue 10, finding 5): UTF-8 only, and the parser itself
+ * refuses a DTD, whatever the declared encoding (UTF-7 hid a DOCTYPE from
+ * the old text filter), the metadata reader included.
+ */
+static void
+test_xml_gate(void)
+{
+	static const struct {
+		const char *xml;
+		size_t len; /* 0: strlen */
+		const char *why;
+	} bad[] = {
+	    /* UTF-7: "+ADw-" is '<'; a DOCTYPE with an external entity no text filter sees. */
+	    {"<?xml version=\"1.0\" encoding=\"UTF-7\"?>+ADw-!DOCTYPE r +AFs-+ADw-!ENTITY x SYSTEM "
+	     "+ACI-file:///etc/passwd+ACI-+AD4-+AF0-+AD4-<r>&x;</r>",
+	        0, "encoding UTF-7"},
+	    {"<?xml version=\"1.0\" encoding=\"utf-7\"?><r/>", 0, "encoding utf-7"},
+	    {"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><r>caf\xc3\xa9</r>", 0,
+	        "encoding ISO-8859-1"},
+	    {"<?xml version=\"1.0\" encoding=\"UTF-16\"?><r/>", 0, "encoding UTF-16"},
+	    /* UTF-16 with its byte order marks, and without one. */
+	    {"\xff\xfe<\0r\0/\0>\0", 10, "not UTF-8"},
+	    {"\xfe\xff\0<\0r\0/\0>", 10, "not UTF-8"},
+	    {"<\0r\0/\0>\0", 8, "not UTF-8"},
+	    /* Plain DTDs: the parser stops at the DOCTYPE. */
+	    {"<!DOCTYPE r [<!ENTITY x SYSTEM \"file:///etc/passwd\">]><r>&x;</r>", 0, "DOCTYPE"},
+	    {"<!DOCTYPE r [<!ENTITY % p SYSTEM \"http://127.0.0.1:9/p.dtd\"> %p;]><r/>", 0,
+	        "DOCTYPE"},
+	    {"<!DOCTYPE r [<!ENTITY a \"aaaaaaaaaa\"><!ENTITY b \"&a;&a;&a;&a;&a;&a;&a;&a;\">"
+	     "<!ENTITY c \"&b;&b;&b;&b;&b;&b;&b;&b;\">]><r>&c;&c;&c;</r>",
+	        0, "DOCTYPE"},
+	    {"<!DOCTYPE r SYSTEM \"http://127.0.0.1:9/r.dtd\"><r/>", 0, "DOCTYPE"},
+	    {"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!DOCTYPE r><r/>", 0, "DOCTYPE"},
+	    /* An entity never declared is not well-formed. */
+	    {"<r>&x;</r>", 0, "well-formed"},
+	};
+	static const char *const good[] = {
+	    "<r/>",
+	    "<?xml version=\"1.0\"?><r/>",
+	    "<?xml version=\"1.0\" encoding=\"UTF-8\"?><r/>",
+	    "<?xml version=\"1.0\" encoding=\"utf-8\"?><r>caf\xc3\xa9</r>",
+	    "\xef\xbb\xbf<?xml version=\"1.0\" encoding=\"UTF-8\"?><r/>", /* UTF-8's BOM */
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct fb_err err = {0};
+		xmlDocPtr doc = NULL;
+		size_t len = bad[i].len != 0 ? bad[i].len : strlen(bad[i].xml);
+		json_t *info = NULL;
+
+		CU_ASSERT_EQUAL(fb_saml_xml_parse(bad[i].xml, len, &doc, &err), FB_ERR_INVALID);
+		CU_ASSERT_PTR_NULL(doc);
+		if (strstr(err.msg, bad[i].why) == NULL)
+			fprintf(stderr, "\ncase %zu: %s\n", i, err.msg);
+		CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, bad[i].why));
+		/* The metadata reader (import and SP files) goes through the same gate. */
+		CU_ASSERT_EQUAL(fb_saml_metadata_parse(bad[i].xml, len, NULL, &info, &err),
+		    FB_ERR_INVALID);
+		CU_ASSERT_PTR_NULL(info);
+	}
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		struct fb_err err = {0};
+		xmlDocPtr doc = NULL;
+
+		CU_ASSERT_EQUAL(fb_saml_xml_parse(good[i], strlen(good[i]), &doc, &err), FB_OK);
+		if (doc != NULL)
+			xmlFreeDoc(doc);
+	}
+}
+
 /* The element and attribute lookups the request and metadata readers share. */
 static void
 test_xml_lookups(void)
@@ -2147,6 +2218,7 @@ fb_test_saml_register(void)
 	    CU_add_test(s, "what is signed", test_sign_choices) == NULL ||
 	    CU_add_test(s, "a signature verifies", test_sign_node_verifies) == NULL ||
 	    CU_add_test(s, "xml lookups", test_xml_lookups) == NULL ||
+	    CU_add_test(s, "xml gate: UTF-8 only, no DTD", test_xml_gate) == NULL ||
 	    CU_add_test(s, "explain", test_explain) == NULL ||
 	    CU_add_test(s, "check-config", test_check) == NULL)
 		return -1;
