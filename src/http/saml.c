@@ -81,6 +81,21 @@ raw_query(struct fb_http_req *req)
 }
 
 /*
+ * Ends the browser session s everywhere: revoked in the store (a copy of
+ * the cookie stops working too), then the cookie dropped. FB_OK or the
+ * store's status (err filled; the cookie is dropped anyway).
+ */
+static enum fb_status
+session_end(struct fb_http_req *req, const struct fb_http_session *s, struct fb_err *err)
+{
+	const struct fb_http_env *env = fb_http_req_env(req);
+	enum fb_status r = fb_store_session_revoke(env->store, s->sid, s->expires_at, err);
+
+	fb_http_session_clear(req);
+	return r;
+}
+
+/*
  * The signed-in person: FB_OK with *s and *u filled (members new) when a
  * FULL session exists and its user is known; FB_ERR_NOTFOUND otherwise.
  */
@@ -172,11 +187,21 @@ sso_continue(struct fb_http_req *req, struct fb_saml_request *sr)
 		if (fb_saml_request_is_passive(sr)) {
 			have = 0;
 		} else {
-			/* A fresh sign-in is asked for: this browser's session cookie is dropped. */
-			fb_http_session_clear(req);
+			/* SECURITY: a fresh sign-in is asked for: the old session is revoked, not only
+			 * its cookie dropped (a copy of the cookie must not outlive it). */
+			enum fb_status er = session_end(req, &s, &err);
+
+			fb_audit(fb_http_req_id(req), "session_ended", "user=%s: ForceAuthn",
+			    s.username);
 			fb_http_session_cleanup(&s);
 			fb_store_user_cleanup(&u);
 			have = 0;
+			if (er != FB_OK) {
+				fb_rlog_err(req, &err);
+				send_page(req, 503, "Sign-in unavailable",
+				    "Your earlier session cannot be ended. Try again later.");
+				goto out;
+			}
 			goto login;
 		}
 	}

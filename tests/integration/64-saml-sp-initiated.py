@@ -174,13 +174,22 @@ class SpInitiated(harness.TestCase):
         req = self.ps().authn_request(binding=pc.BINDING_REDIRECT, sign=True, force_authn=True)
         self.assertIn(b'ForceAuthn="true"', pc.decode_redirect(fbsaml.query(req["url"])[
             "SAMLRequest"]))
+        old = dict(b.cookies)
         p = fbsaml.send(b, req)
         self.assertIn(p.status, (302, 303), "ForceAuthn: sign in again\n" + p.text[:2000])
         self.assertIn("/login", p.location)
+        # Issue 10, finding 6: the session ForceAuthn set aside is revoked, not only its
+        # cookie dropped: a copy of the old cookie no longer signs anyone in.
+        copy = fbsaml.browser(self, self.srv)
+        copy.cookies.update(old)
+        p2 = copy.get("/")
+        self.assertIn(p2.status, (302, 303), "the old session is revoked")
+        self.assertIn("/login", p2.location)
         page = fbsaml.through_login(self, b, p, "alice")
         _, resp, _ = fbsaml.response_of(self, page)
         d = pc.describe(pc.decode_post(resp))
         self.assertEqual(d["in_response_to"], req["id"])
+        self.assertNotEqual(b.cookies.get("fb_session"), old.get("fb_session"))
         import calendar
         inst = calendar.timegm(time.strptime(d["authn_instant"][:19], "%Y-%m-%dT%H:%M:%S"))
         self.assertGreaterEqual(inst, int(t0), "AuthnInstant is the new sign-in")
