@@ -266,7 +266,9 @@ h_sso(struct fb_http_req *req, void *arg)
 		}
 		if (fb_saml_form_get(body, len, "RelayState", &relay_state, &err) == FB_ERR_INVALID) {
 			fb_audit(fb_http_req_id(req), "saml_request_invalid", "POST: %s", err.msg);
-			send_page(req, 400, "Bad sign-in request", "The RelayState field is malformed.");
+			send_page(req, 400, "Bad sign-in request",
+			    "The RelayState field is malformed (a bad %-escape, an encoded NUL or "
+			    "given twice).");
 			goto out;
 		}
 		r = fb_saml_request_parse(worker_idp, env->store, FB_SAML_POST, NULL, saml_request,
@@ -310,7 +312,7 @@ h_init(struct fb_http_req *req, void *arg)
 	struct fb_http_session s;
 	struct fb_store_user u;
 	struct fb_err err = {0};
-	char *here;
+	char *here, *rs = NULL;
 
 	if (!ready(req))
 		return;
@@ -333,13 +335,27 @@ h_init(struct fb_http_req *req, void *arg)
 		free(here);
 		return;
 	}
+	/*
+	 * SECURITY: the RelayState from the raw query, so an encoded NUL (which
+	 * the parsed query would cut the value at) or a repeated one is refused.
+	 */
+	q = raw_query(req);
+	if (fb_saml_form_get(q, q != NULL ? strlen(q) : 0, "RelayState", &rs, &err) ==
+	    FB_ERR_INVALID) {
+		fb_audit(fb_http_req_id(req), "saml_request_invalid", "init: sp=%s: %s",
+		    fb_saml_sp_name(sp), err.msg);
+		send_page(req, 400, "Bad link", "This link's RelayState is refused.");
+		goto out;
+	}
 	who.user = &u;
 	who.session_id = s.sid;
 	who.auth_time = s.auth_time;
 	who.mfa = s.mfa;
-	fb_saml_idp_initiated(worker_idp, env->store, sp, &who, fb_http_req_query(req, "RelayState"),
-	    fb_http_req_id(req), &reply, &err);
+	fb_saml_idp_initiated(worker_idp, env->store, sp, &who, rs, fb_http_req_id(req), &reply,
+	    &err);
 	send_reply(req, &reply);
+out:
+	free(rs);
 	fb_saml_reply_cleanup(&reply);
 	fb_http_session_cleanup(&s);
 	fb_store_user_cleanup(&u);

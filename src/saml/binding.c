@@ -418,6 +418,46 @@ fb_saml_url_decode(const char *s, size_t len, int plus_space)
 }
 
 enum fb_status
+fb_saml_param_decode(const char *s, size_t len, int plus_space, const char *name, char **out,
+    struct fb_err *err)
+{
+	if ((*out = fb_saml_url_decode(s, len, plus_space)) != NULL)
+		return FB_OK;
+	/* SECURITY: an encoded NUL would cut the value silently in C strings: refused by name. */
+	for (size_t i = 0; i + 2 < len; i++)
+		if (s[i] == '%' && s[i + 1] == '0' && s[i + 2] == '0')
+			return fb_err_set(err, FB_ERR_INVALID, "the %s holds an encoded NUL (%%00)",
+			    name);
+	return fb_err_set(err, FB_ERR_INVALID, "the %s has a bad %%-escape", name);
+}
+
+enum fb_status
+fb_saml_relay_state_check(const char *rs, struct fb_err *err)
+{
+	size_t n;
+
+	if (rs == NULL)
+		return FB_OK;
+	n = strlen(rs);
+	if (n > FB_SAML_RELAY_STATE_MAX)
+		return fb_err_set(err, FB_ERR_LIMIT,
+		    "the RelayState is %zu bytes long (at most %d are passed through)", n,
+		    FB_SAML_RELAY_STATE_MAX);
+	if (!fb_utf8_check(rs, n))
+		return fb_err_set(err, FB_ERR_INVALID, "the RelayState is not UTF-8");
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)rs[i];
+
+		/* C0 controls and DEL, and the C1 controls (U+0080..U+009F: 0xC2 0x80..0x9F). */
+		if (c < 0x20 || c == 0x7f ||
+		    (c == 0xc2 && i + 1 < n && (unsigned char)rs[i + 1] < 0xa0))
+			return fb_err_set(err, FB_ERR_INVALID,
+			    "the RelayState holds a control character at byte %zu", i);
+	}
+	return FB_OK;
+}
+
+enum fb_status
 fb_saml_form_get(const char *body, size_t len, const char *name, char **out, struct fb_err *err)
 {
 	char *copy = fb_xstrndup(body != NULL ? body : "", body != NULL ? len : 0);
@@ -431,8 +471,8 @@ fb_saml_form_get(const char *body, size_t len, const char *name, char **out, str
 		r = fb_err_set(err, FB_ERR_NOTFOUND, "no %s field", name);
 	else if (dup)
 		r = fb_err_set(err, FB_ERR_INVALID, "the %s field is given twice", name);
-	else if ((*out = fb_saml_url_decode(v, vlen, 1)) == NULL)
-		r = fb_err_set(err, FB_ERR_INVALID, "the %s field has a bad %%-escape", name);
+	else
+		r = fb_saml_param_decode(v, vlen, 1, name, out, err);
 	free(copy);
 	return r;
 }

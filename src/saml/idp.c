@@ -536,23 +536,6 @@ out:
 
 /* ---- replies ---------------------------------------------------------------------------- */
 
-/* 1 when s may be sent back as RelayState (printable ASCII or UTF-8, bounded). */
-static int
-relay_state_ok(const char *s)
-{
-	size_t n;
-
-	if (s == NULL)
-		return 1;
-	n = strlen(s);
-	if (n > FB_SAML_RELAY_STATE_MAX || !fb_utf8_check(s, n))
-		return 0;
-	for (const char *p = s; *p != '\0'; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			return 0;
-	return 1;
-}
-
 /* Answers with a success Response, or the prep's refusal page. */
 static enum fb_status
 answer(struct fb_saml_idp *idp, struct fb_store *store, const struct fb_saml_answer *a,
@@ -610,17 +593,16 @@ fb_saml_idp_initiated(struct fb_saml_idp *idp, struct fb_store *store,
     const char *reqid, struct fb_saml_reply *reply, struct fb_err *err)
 {
 	struct fb_saml_answer a = {0};
+	struct fb_err e = {0};
 
 	fb_saml_reply_cleanup(reply);
 	if (relay_state == NULL)
 		relay_state = sp->conf->relay_state;
-	if (!relay_state_ok(relay_state)) {
+	if (fb_saml_relay_state_check(relay_state, &e) != FB_OK) {
 		fb_saml_reply_page(reply, 400, "saml_request_invalid", "Bad link",
-		    "The RelayState of this link is longer than %d characters or holds control "
-		    "characters.",
-		    FB_SAML_RELAY_STATE_MAX);
-		fb_audit(reqid, reply->event, "sp=%s: RelayState refused", sp->conf->name);
-		return fb_err_set(err, FB_ERR_INVALID, "saml: RelayState refused");
+		    "This link is refused: %s.", e.msg);
+		fb_audit(reqid, reply->event, "sp=%s: %s", sp->conf->name, e.msg);
+		return fb_err_set(err, FB_ERR_INVALID, "saml: %s", e.msg);
 	}
 	a.sp = sp;
 	a.acs = sp->default_acs->url;

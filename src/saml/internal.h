@@ -197,6 +197,12 @@ char *fb_saml_doc_dump(xmlDocPtr doc, size_t *len);
  * NUL-terminated; NULL on a bad escape or an encoded NUL.
  */
 char *fb_saml_url_decode(const char *s, size_t len, int plus_space);
+/*
+ * fb_saml_url_decode with the reason when it fails (FB_ERR_INVALID: "the
+ * <name> holds an encoded NUL (%00)" or "has a bad %-escape"). New in *out.
+ */
+enum fb_status fb_saml_param_decode(const char *s, size_t len, int plus_space, const char *name,
+    char **out, struct fb_err *err);
 /* Appends s URL-encoded (RFC 3986 unreserved kept) to b. */
 enum fb_status fb_saml_url_encode(struct fb_buf *b, const char *s, struct fb_err *err);
 

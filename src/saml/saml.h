@@ -67,8 +67,19 @@
  */
 #define FB_SAML_MESSAGE_MAX  (64 * 1024)
 #define FB_SAML_INFLATED_MAX (256 * 1024)
-/* Longest RelayState passed through (SAML2 Bindings 3.4.3: 80 bytes; SPs send more). */
+/*
+ * Longest RelayState passed through, in bytes. SAML2 Bindings 3.4.3 says
+ * an SP SHOULD keep it to 80 bytes, but SPs send more (the AWS console's is
+ * a console URL, often well past 80): 1024 leaves room for deep links.
+ */
 #define FB_SAML_RELAY_STATE_MAX 1024
+/*
+ * The one RelayState rule, for SP- and IdP-initiated sign-on and logout
+ * alike: at most FB_SAML_RELAY_STATE_MAX bytes (FB_ERR_LIMIT), UTF-8, no
+ * control character (C0, DEL, C1) (FB_ERR_INVALID); err says which.
+ * NULL is fine (none).
+ */
+enum fb_status fb_saml_relay_state_check(const char *rs, struct fb_err *err);
 
 /* ---- the identity provider of one worker ----------------------------------------- */
 
@@ -413,9 +424,10 @@ const char *fb_saml_query_param(const char *query, const char *name, size_t *len
 /*
  * The decoded value of field name in an application/x-www-form-urlencoded
  * body of len bytes ('+' is a space), new in *out (caller frees), for
- * SAMLRequest fields larger than the page forms allow. FB_ERR_NOTFOUND
- * when absent, FB_ERR_INVALID when present twice, badly %-escaped or
- * holding NUL. body borrowed.
+ * SAMLRequest fields larger than the page forms allow (and the
+ * RelayState of a query string). FB_ERR_NOTFOUND when absent,
+ * FB_ERR_INVALID when present twice, badly %-escaped or holding an
+ * encoded NUL (err says which). body borrowed.
  */
 enum fb_status fb_saml_form_get(const char *body, size_t len, const char *name, char **out,
     struct fb_err *err);

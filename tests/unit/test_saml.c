@@ -393,6 +393,44 @@ test_decode(void)
 	CU_ASSERT_EQUAL(fb_saml_message_decode("/w==", 0, &out, &len, &err), FB_ERR_INVALID);
 }
 
+/* The one RelayState rule (issue 10, finding 8) and the reasons a parameter does not decode. */
+static void
+test_relay_state_rule(void)
+{
+	static const char *const bad[] = {"a\x01" "b", "a\nb", "a\x7f", "a\xc2\x85" "b", "\xff"};
+	struct fb_err err = {0};
+	char long_rs[FB_SAML_RELAY_STATE_MAX + 2], *out = NULL;
+
+	CU_ASSERT_EQUAL(fb_saml_relay_state_check(NULL, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_saml_relay_state_check("https://console.aws.amazon.com/?a=b#c", &err),
+	    FB_OK);
+	CU_ASSERT_EQUAL(fb_saml_relay_state_check("caf\xc3\xa9 \xc2\xa0", &err), FB_OK);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		CU_ASSERT_EQUAL(fb_saml_relay_state_check(bad[i], &err), FB_ERR_INVALID);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "UTF-8"));
+	memset(long_rs, 'x', sizeof(long_rs) - 1);
+	long_rs[FB_SAML_RELAY_STATE_MAX] = '\0';
+	CU_ASSERT_EQUAL(fb_saml_relay_state_check(long_rs, &err), FB_OK);
+	long_rs[FB_SAML_RELAY_STATE_MAX] = 'x';
+	long_rs[FB_SAML_RELAY_STATE_MAX + 1] = '\0';
+	CU_ASSERT_EQUAL(fb_saml_relay_state_check(long_rs, &err), FB_ERR_LIMIT);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "1024"));
+	/* An encoded NUL is named, not cut; a bad escape likewise. */
+	CU_ASSERT_EQUAL(fb_saml_param_decode("a%00b", 5, 1, "RelayState", &out, &err),
+	    FB_ERR_INVALID);
+	CU_ASSERT_PTR_NULL(out);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "RelayState holds an encoded NUL"));
+	CU_ASSERT_EQUAL(fb_saml_param_decode("a%zzb", 5, 1, "RelayState", &out, &err),
+	    FB_ERR_INVALID);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "bad %-escape"));
+	CU_ASSERT_EQUAL(fb_saml_param_decode("a+%41", 5, 1, "RelayState", &out, &err), FB_OK);
+	CU_ASSERT_STRING_EQUAL(out, "a A");
+	free(out);
+	CU_ASSERT_EQUAL(fb_saml_form_get("RelayState=a%00b", 16, "RelayState", &out, &err),
+	    FB_ERR_INVALID);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "NUL"));
+}
+
 static void
 test_query_and_form(void)
 {
@@ -2198,6 +2236,7 @@ fb_test_saml_register(void)
 
 	if (s == NULL || CU_add_test(s, "decode: base64, deflate, DTD, limits", test_decode) == NULL ||
 	    CU_add_test(s, "query parameters and forms", test_query_and_form) == NULL ||
+	    CU_add_test(s, "RelayState: one rule", test_relay_state_rule) == NULL ||
 	    CU_add_test(s, "POST form: escaping, CSP hash", test_form_html) == NULL ||
 	    CU_add_test(s, "AWS checks", test_aws_checks) == NULL ||
 	    CU_add_test(s, "IdP-initiated to AWS, consumed by lasso", test_idp_initiated_aws) ==
