@@ -210,6 +210,7 @@ sso_continue(struct fb_http_req *req, struct fb_saml_request *sr)
 		who.session_id = s.sid;
 		who.auth_time = s.auth_time;
 		who.mfa = s.mfa;
+		who.expires_at = s.expires_at;
 		fb_saml_request_answer(worker_idp, env->store, sr, &who, fb_http_req_id(req), &reply,
 		    &err);
 		send_reply(req, &reply);
@@ -351,6 +352,7 @@ h_init(struct fb_http_req *req, void *arg)
 	who.session_id = s.sid;
 	who.auth_time = s.auth_time;
 	who.mfa = s.mfa;
+	who.expires_at = s.expires_at;
 	fb_saml_idp_initiated(worker_idp, env->store, sp, &who, rs, fb_http_req_id(req), &reply,
 	    &err);
 	send_reply(req, &reply);
@@ -372,9 +374,12 @@ h_slo(struct fb_http_req *req, void *arg)
 	struct fb_err err = {0};
 	char *saml_request = NULL, *relay_state = NULL;
 	enum fb_status r;
+	int have;
 
 	if (!ready(req))
 		return;
+	/* The request is checked against this browser's session (SECURITY: logout CSRF). */
+	have = fb_http_session_get(req, &s, &err) == FB_OK;
 	if (fb_http_req_method_id(req) == FB_HTTP_POST) {
 		size_t len = 0;
 		const char *body = fb_http_req_body(req, &len);
@@ -383,29 +388,32 @@ h_slo(struct fb_http_req *req, void *arg)
 		    fb_saml_form_get(body, len, "RelayState", &relay_state, &err) == FB_ERR_INVALID) {
 			fb_audit(fb_http_req_id(req), "saml_request_invalid", "POST: %s", err.msg);
 			send_page(req, 400, "Bad sign-out request",
-			    "The form holds no usable SAMLRequest field.");
+			    "The form holds no usable SAMLRequest or RelayState field.");
 			goto out;
 		}
 		r = fb_saml_logout(worker_idp, env->store, FB_SAML_POST, NULL, saml_request,
-		    relay_state, fb_http_req_id(req), &reply, &err);
+		    relay_state, have ? s.sid : NULL, fb_http_req_id(req), &reply, &err);
 	} else {
 		r = fb_saml_logout(worker_idp, env->store, FB_SAML_REDIRECT, raw_query(req), NULL,
-		    NULL, fb_http_req_id(req), &reply, &err);
+		    NULL, have ? s.sid : NULL, fb_http_req_id(req), &reply, &err);
 	}
-	if (r == FB_OK && fb_http_session_get(req, &s, &err) == FB_OK) {
+	if (r == FB_OK && have) {
 		/* The broker session ends everywhere: revoked in the store, cookie dropped. */
-		if (fb_store_session_revoke(env->store, s.sid, s.expires_at, &err) != FB_OK)
+		if (session_end(req, &s, &err) != FB_OK)
 			fb_rlog_err(req, &err);
 		fb_audit(fb_http_req_id(req), "logout", "user=%s by SAML LogoutRequest", s.username);
-		fb_http_session_clear(req);
-		fb_http_session_cleanup(&s);
-	} else if (r == FB_OK) {
-		fb_http_session_clear(req);
-	} else {
+	} else if (r != FB_OK) {
+		/* A refused request leaves the session and its cookie alone. */
 		fb_rlog(req, FB_LOG_INFO, "%s", err.msg);
 	}
+	/*
+	 * No session came with the request: nothing is ended, and no cookie is
+	 * touched (a SameSite cookie a cross-site POST did not carry stays valid).
+	 */
 	send_reply(req, &reply);
 out:
+	if (have)
+		fb_http_session_cleanup(&s);
 	fb_saml_reply_cleanup(&reply);
 	free(saml_request);
 	free(relay_state);

@@ -342,25 +342,6 @@ set_prop(xmlNodePtr n, const char *name, const char *value)
 		xmlSetProp(n, BAD_CAST name, BAD_CAST value);
 }
 
-/* An opaque SessionIndex derived from the browser session and the SP (never the sid itself). */
-static char *
-session_index(const char *sid, const char *sp)
-{
-	unsigned char md[32];
-	unsigned int mdlen = 0;
-	char hex[65];
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-
-	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-	EVP_DigestUpdate(ctx, "fedbroker/session-index/", 24);
-	EVP_DigestUpdate(ctx, sid, strlen(sid) + 1);
-	EVP_DigestUpdate(ctx, sp, strlen(sp));
-	EVP_DigestFinal_ex(ctx, md, &mdlen);
-	EVP_MD_CTX_free(ctx);
-	fb_hex_encode(md, 20, hex);
-	return fb_xasprintf("_%s", hex);
-}
-
 /*
  * The Assertion, as the root of a document of its own: it is signed there
  * (c14n walks a whole document) and then moved into the Response.
@@ -415,7 +396,7 @@ build_assertion(struct fb_saml_idp *idp, const struct fb_saml_answer *a, const c
 	st = xmlNewChild(as, saml, BAD_CAST "AuthnStatement", NULL);
 	set_prop(st, "AuthnInstant", t_authn);
 	if (who->session_id != NULL) {
-		sidx = session_index(who->session_id, a->sp->md.entity_id);
+		sidx = fb_saml_session_index(who->session_id, a->sp->md.entity_id);
 		set_prop(st, "SessionIndex", sidx);
 	}
 	if (c->session_lifetime > 0) {
@@ -571,6 +552,14 @@ answer(struct fb_saml_idp *idp, struct fb_store *store, const struct fb_saml_ans
 		    "reason in the log.",
 		    sp->conf->display_name);
 		goto out;
+	}
+	/* What a LogoutRequest must name to end this session (slo.c). */
+	{
+		struct fb_err e = {0};
+
+		if (fb_saml_slo_remember(store, sp, who, p.nameid, p.nameid_format, &e) != FB_OK)
+			fb_log(FB_LOG_WARN, "saml: %s: single logout will refuse this session: %s",
+			    sp->conf->name, e.msg);
 	}
 	reply->post_url = fb_xstrdup(a->acs);
 	reply->post_field = "SAMLResponse";

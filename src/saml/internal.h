@@ -291,6 +291,19 @@ int fb_saml_is_post(const char *binding);
 /* The default ACS endpoint of a parsed SP metadata, or NULL. */
 const struct fb_saml_endpoint *fb_saml_md_default_acs(const struct fb_saml_md *md);
 
+/* ---- slo.c ------------------------------------------------------------------------ */
+
+/* The SessionIndex of browser session sid at an SP: opaque, never the sid itself. New. */
+char *fb_saml_session_index(const char *sid, const char *sp_entity_id);
+/*
+ * Remembers, until the browser session ends, the NameID (and format) just
+ * asserted to sp for who's session, under its SessionIndex: what a
+ * LogoutRequest must name to end it. No-op without store or session.
+ */
+enum fb_status fb_saml_slo_remember(struct fb_store *store, const struct fb_saml_sp *sp,
+    const struct fb_saml_subject *who, const char *nameid, const char *nameid_format,
+    struct fb_err *err);
+
 /* ---- request.c ------------------------------------------------------------------- */
 
 /* An incoming request (AuthnRequest or LogoutRequest), decoded and pre-checked. */

@@ -173,6 +173,7 @@ struct fb_saml_subject {
 	const char *session_id;		  /* the browser session's sid: the SessionIndex base */
 	int64_t auth_time;		  /* when the person authenticated (AuthnInstant) */
 	int mfa;			  /* 1 when a second factor was passed */
+	int64_t expires_at;		  /* when the browser session ends (0: unknown) */
 };
 
 /*
@@ -311,15 +312,23 @@ enum fb_status fb_saml_request_answer(struct fb_saml_idp *idp, struct fb_store *
 /*
  * Processes a LogoutRequest at /saml/idp/slo (Redirect: query raw, POST:
  * saml_request and relay_state decoded; the same decoding, size, DOCTYPE
- * and signature checks as AuthnRequests) and fills *reply with a signed
- * LogoutResponse to the SP's SingleLogoutService (Success), by POST or
- * Redirect as the SP declares. The caller ends the browser session when
- * FB_OK is returned. On failure, as fb_saml_request_parse.
+ * and signature checks as AuthnRequests: an unsigned request from an SP
+ * that must sign is refused) and fills *reply with a signed
+ * LogoutResponse to the SP's SingleLogoutService, by POST or Redirect as
+ * the SP declares. session_id is the browser session's sid (NULL: none).
+ * SECURITY: the request ends that session only when it names what the
+ * session was asserted as to that SP (the NameID of its last assertion,
+ * Format and qualifiers when given, and its SessionIndex when given; an
+ * unsigned request must give the SessionIndex); otherwise the
+ * LogoutResponse says Requester, an audit line is written and
+ * FB_ERR_DENIED is returned: the caller leaves the session alone. The
+ * caller ends the browser session when FB_OK is returned. On other
+ * failures, as fb_saml_request_parse.
  */
 enum fb_status fb_saml_logout(struct fb_saml_idp *idp, struct fb_store *store,
     enum fb_saml_binding binding, const char *query, const char *saml_request,
-    const char *relay_state, const char *reqid, struct fb_saml_reply *reply,
-    struct fb_err *err);
+    const char *relay_state, const char *session_id, const char *reqid,
+    struct fb_saml_reply *reply, struct fb_err *err);
 
 /* ---- explain and AWS helpers (CLI) -------------------------------------------- */
 

@@ -240,7 +240,7 @@ count(const char *hay, const char *needle)
 static struct fb_saml_subject
 subject_of(const struct fb_store_user *u)
 {
-	struct fb_saml_subject s = {u, "sid-123", 0, 0};
+	struct fb_saml_subject s = {u, "sid-123", 0, 0, 0};
 
 	s.auth_time = fb_time_now() - 10;
 	return s;
@@ -1617,20 +1617,38 @@ test_logout(void)
 	/* POST: a signed LogoutResponse posted back, which the SP accepts. */
 	msg = app_logout_request(srv, dump, 1, &logout);
 
-	CU_ASSERT_EQUAL_FATAL(fb_saml_logout(e.idp, e.st, FB_SAML_POST, NULL, msg, "rs", "t", &r,
-				  &err),
+	/*
+	 * Issue 10, finding 2: another browser session (one that never signed in
+	 * here) is left alone: the SP hears Requester, nothing is ended.
+	 */
+	CU_ASSERT_EQUAL_FATAL(fb_saml_logout(e.idp, e.st, FB_SAML_POST, NULL, msg, "rs",
+				  "another-sid", "t", &r, &err),
+	    FB_ERR_DENIED);
+	CU_ASSERT_STRING_EQUAL(r.post_url, APP "/slo-post");
+	xml = b64_decode(r.post_value);
+	CU_ASSERT_PTR_NOT_NULL(strstr(xml, "StatusCode Value=\"" FB_SAML_STATUS_REQUESTER "\""));
+	CU_ASSERT_PTR_NULL(strstr(xml, FB_SAML_STATUS_SUCCESS));
+	free(xml);
+	CU_ASSERT_STRING_EQUAL(r.event, "saml_logout_refused");
+	free(msg);
+	lasso_logout_destroy(logout);
+	msg = app_logout_request(srv, dump, 1, &logout);
+	CU_ASSERT_EQUAL_FATAL(fb_saml_logout(e.idp, e.st, FB_SAML_POST, NULL, msg, "rs",
+				  who.session_id, "t", &r, &err),
 	    FB_OK);
 	CU_ASSERT_STRING_EQUAL(r.post_url, APP "/slo-post");
 	CU_ASSERT_STRING_EQUAL(r.relay_state, "rs");
 	CU_ASSERT_EQUAL(lasso_logout_process_response_msg(logout, r.post_value), 0);
 	lasso_logout_destroy(logout);
 	/* Replayed: refused. */
-	CU_ASSERT_EQUAL(fb_saml_logout(e.idp, e.st, FB_SAML_POST, NULL, msg, NULL, "t", &r, &err),
+	CU_ASSERT_EQUAL(fb_saml_logout(e.idp, e.st, FB_SAML_POST, NULL, msg, NULL, who.session_id,
+			    "t", &r, &err),
 	    FB_ERR_REPLAY);
 	free(msg);
 	/* Unsigned, from an SP that must sign: refused. */
 	msg = app_logout_request(srv, dump, 0, NULL);
-	CU_ASSERT_EQUAL(fb_saml_logout(e.idp, e.st, FB_SAML_POST, NULL, msg, NULL, "t", &r, &err),
+	CU_ASSERT_EQUAL(fb_saml_logout(e.idp, e.st, FB_SAML_POST, NULL, msg, NULL, who.session_id,
+			    "t", &r, &err),
 	    FB_ERR_SIGNATURE);
 
 	/* Redirect: the response comes back over Redirect, signed with our key. */
@@ -1638,8 +1656,8 @@ test_logout(void)
 	msg = app_logout_request(srv, dump, 0, NULL);
 	xml = b64_decode(msg);
 	query = redirect_query("SAMLRequest", xml, "rs%20x", a.key_pem, 0);
-	CU_ASSERT_EQUAL_FATAL(fb_saml_logout(e.idp, e.st, FB_SAML_REDIRECT, query, NULL, NULL, "t",
-				  &r, &err),
+	CU_ASSERT_EQUAL_FATAL(fb_saml_logout(e.idp, e.st, FB_SAML_REDIRECT, query, NULL, NULL,
+				  who.session_id, "t", &r, &err),
 	    FB_OK);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r.redirect_url);
 	CU_ASSERT_EQUAL(strncmp(r.redirect_url, APP "/slo?SAMLResponse=", 30), 0);
@@ -1659,8 +1677,8 @@ test_logout(void)
 
 		p[4] = p[4] == 'A' ? 'B' : 'A';
 	}
-	CU_ASSERT_EQUAL(fb_saml_logout(e.idp, e.st, FB_SAML_REDIRECT, query, NULL, NULL, "t", &r,
-			    &err),
+	CU_ASSERT_EQUAL(fb_saml_logout(e.idp, e.st, FB_SAML_REDIRECT, query, NULL, NULL,
+			    who.session_id, "t", &r, &err),
 	    FB_ERR_SIGNATURE);
 	free(query);
 	free(xml);
