@@ -1495,6 +1495,60 @@ test_sp_initiated_optional_signature(void)
 	env_cleanup(&e);
 }
 
+/*
+ * Issue 10, finding 2: saml.idp.want_authn_requests_signed (published as
+ * WantAuthnRequestsSigned) is enforced for every SP with a signing
+ * certificate that does not set require_signed_requests: unsigned
+ * AuthnRequests and LogoutRequests are refused, signed ones pass.
+ */
+static void
+test_want_requests_signed(void)
+{
+	struct env e;
+	struct app a;
+	LassoServer *srv;
+	struct fb_saml_request *sr = NULL;
+	struct fb_saml_reply r = {0};
+	struct fb_err err = {0};
+	char *msg = NULL, *id = NULL, *xml, *query;
+
+	CU_ASSERT_EQUAL_FATAL(
+	    env_with_app(&e, &a, 0, "  idp:\n    want_authn_requests_signed: true\n"), 0);
+	app_key_pem = a.key_pem;
+	cur_app = &a;
+	srv = app_server(&e, &a);
+	app_request(srv, 0, 0, NULL, &msg, &id);
+	CU_ASSERT_EQUAL(parse(&e, 0, msg, &sr, &r), FB_ERR_SIGNATURE);
+	CU_ASSERT_PTR_NULL(sr);
+	free(msg);
+	free(id);
+	app_request(srv, 1, 0, NULL, &msg, &id);
+	CU_ASSERT_EQUAL(parse(&e, 1, msg, &sr, &r), FB_ERR_SIGNATURE);
+	free(msg);
+	free(id);
+	app_request(srv, 0, 1, NULL, &msg, &id);
+	CU_ASSERT_EQUAL(parse(&e, 0, msg, &sr, &r), FB_OK);
+	fb_saml_request_free(sr);
+	free(msg);
+	free(id);
+	/* An unsigned LogoutRequest naming nobody in particular: refused for its signature. */
+	xml = fb_xasprintf("<samlp:LogoutRequest xmlns:samlp=\"" FB_SAML_NS_PROTOCOL "\" "
+			   "xmlns:saml=\"" FB_SAML_NS_ASSERTION "\" ID=\"_lr1\" Version=\"2.0\" "
+			   "IssueInstant=\"2020-01-01T00:00:00Z\"><saml:Issuer>%s</saml:Issuer>"
+			   "<saml:NameID>alice</saml:NameID></samlp:LogoutRequest>",
+	    APP "/sp");
+	query = redirect_query("SAMLRequest", xml, NULL, NULL, 0);
+	CU_ASSERT_EQUAL(fb_saml_logout(e.idp, e.st, FB_SAML_REDIRECT, query, NULL, NULL, "sid-123",
+			    "t", &r, &err),
+	    FB_ERR_SIGNATURE);
+	free(query);
+	free(xml);
+	lasso_server_destroy(srv);
+	fb_saml_reply_cleanup(&r);
+	app_free(&a);
+	env_cleanup(&e);
+}
+
 /* Requests that never reach lasso, and Identity Center's unsigned ones. */
 static void
 test_sp_initiated_bad_input(void)
@@ -2269,6 +2323,8 @@ fb_test_saml_register(void)
 	    CU_add_test(s, "SP-initiated: optional signatures are verified",
 	        test_sp_initiated_optional_signature) == NULL ||
 	    CU_add_test(s, "single logout", test_logout) == NULL ||
+	    CU_add_test(s, "want_authn_requests_signed is enforced", test_want_requests_signed) ==
+	        NULL ||
 	    CU_add_test(s, "metadata: ours, AWS, signed, trust policy", test_metadata) == NULL ||
 	    CU_add_test(s, "configuration keys", test_conf_keys) == NULL ||
 	    CU_add_test(s, "inline SP: encryption, attributes", test_inline_sp) == NULL ||
