@@ -187,8 +187,10 @@ sso_continue(struct fb_http_req *req, struct fb_saml_request *sr)
 		if (fb_saml_request_is_passive(sr)) {
 			have = 0;
 		} else {
-			/* SECURITY: a fresh sign-in is asked for: the old session is revoked, not only
-			 * its cookie dropped (a copy of the cookie must not outlive it). */
+			/*
+			 * SECURITY: a fresh sign-in is asked for: the old session is
+			 * revoked, not only its cookie dropped (a copy must not outlive it).
+			 */
 			enum fb_status er = session_end(req, &s, &err);
 
 			fb_audit(fb_http_req_id(req), "session_ended", "user=%s: ForceAuthn",

@@ -300,7 +300,7 @@ fb_saml_xml_parse(const char *xml, size_t len, xmlDocPtr *out, struct fb_err *er
 	/* SECURITY: no network, no entity substitution (no NOENT), no DTD loading (no DTDLOAD). */
 	doc = xmlCtxtReadMemory(c, xml, (int)len, NULL, "UTF-8",
 	    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-	/* The declared encoding: libxml2 keeps it on the input when it differs from the forced one. */
+	/* The declared encoding: libxml2 keeps it on the input when not the forced one. */
 	if (c->input != NULL && c->input->encoding != NULL)
 		declared = c->input->encoding;
 	else if (doc != NULL)
