@@ -52,7 +52,11 @@ fb_saml_slo_remember(struct fb_store *store, const struct fb_saml_sp *sp,
 	key = fb_saml_session_index(who->session_id, sp->md.entity_id);
 	o = json_pack("{s:s, s:s, s:s?}", "sp", sp->conf->name, "nameid", nameid, "format",
 	    nameid_format);
-	text = json_dumps(o, JSON_COMPACT);
+	if (o == NULL || (text = json_dumps(o, JSON_COMPACT)) == NULL) {
+		json_decref(o);
+		free(key);
+		return fb_err_set(err, FB_ERR_INVALID, "the NameID is not UTF-8 text");
+	}
 	r = fb_store_kv_put(store, SLO_NS, key, text, strlen(text), until, err);
 	free(text);
 	json_decref(o);
