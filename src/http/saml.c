@@ -381,7 +381,15 @@ h_slo(struct fb_http_req *req, void *arg)
 	if (!ready(req))
 		return;
 	/* The request is checked against this browser's session (SECURITY: logout CSRF). */
-	have = fb_http_session_get(req, &s, &err) == FB_OK;
+	r = fb_http_session_get(req, &s, &err);
+	have = r == FB_OK;
+	if (r == FB_ERR_IO || r == FB_ERR_INTERNAL || r == FB_ERR_NOMEM) {
+		/* The store cannot say whether this session is live: nothing is decided. */
+		fb_rlog_err(req, &err);
+		send_page(req, 503, "Sign-out unavailable",
+		    "Sign-out cannot be completed right now. Try again later.");
+		goto out;
+	}
 	if (fb_http_req_method_id(req) == FB_HTTP_POST) {
 		size_t len = 0;
 		const char *body = fb_http_req_body(req, &len);
