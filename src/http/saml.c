@@ -81,6 +81,21 @@ raw_query(struct fb_http_req *req)
 }
 
 /*
+ * Ends the browser session s everywhere: revoked in the store (a copy of
+ * the cookie stops working too), then the cookie dropped. FB_OK or the
+ * store's status (err filled; the cookie is dropped anyway).
+ */
+static enum fb_status
+session_end(struct fb_http_req *req, const struct fb_http_session *s, struct fb_err *err)
+{
+	const struct fb_http_env *env = fb_http_req_env(req);
+	enum fb_status r = fb_store_session_revoke(env->store, s->sid, s->expires_at, err);
+
+	fb_http_session_clear(req);
+	return r;
+}
+
+/*
  * The signed-in person: FB_OK with *s and *u filled (members new) when a
  * FULL session exists and its user is known; FB_ERR_NOTFOUND otherwise.
  */
@@ -172,11 +187,23 @@ sso_continue(struct fb_http_req *req, struct fb_saml_request *sr)
 		if (fb_saml_request_is_passive(sr)) {
 			have = 0;
 		} else {
-			/* A fresh sign-in is asked for: this browser's session cookie is dropped. */
-			fb_http_session_clear(req);
+			/*
+			 * SECURITY: a fresh sign-in is asked for: the old session is
+			 * revoked, not only its cookie dropped (a copy must not outlive it).
+			 */
+			enum fb_status er = session_end(req, &s, &err);
+
+			fb_audit(fb_http_req_id(req), "session_ended", "user=%s: ForceAuthn",
+			    s.username);
 			fb_http_session_cleanup(&s);
 			fb_store_user_cleanup(&u);
 			have = 0;
+			if (er != FB_OK) {
+				fb_rlog_err(req, &err);
+				send_page(req, 503, "Sign-in unavailable",
+				    "Your earlier session cannot be ended. Try again later.");
+				goto out;
+			}
 			goto login;
 		}
 	}
@@ -185,6 +212,7 @@ sso_continue(struct fb_http_req *req, struct fb_saml_request *sr)
 		who.session_id = s.sid;
 		who.auth_time = s.auth_time;
 		who.mfa = s.mfa;
+		who.expires_at = s.expires_at;
 		fb_saml_request_answer(worker_idp, env->store, sr, &who, fb_http_req_id(req), &reply,
 		    &err);
 		send_reply(req, &reply);
@@ -241,7 +269,9 @@ h_sso(struct fb_http_req *req, void *arg)
 		}
 		if (fb_saml_form_get(body, len, "RelayState", &relay_state, &err) == FB_ERR_INVALID) {
 			fb_audit(fb_http_req_id(req), "saml_request_invalid", "POST: %s", err.msg);
-			send_page(req, 400, "Bad sign-in request", "The RelayState field is malformed.");
+			send_page(req, 400, "Bad sign-in request",
+			    "The RelayState field is malformed (a bad %-escape, an encoded NUL or "
+			    "given twice).");
 			goto out;
 		}
 		r = fb_saml_request_parse(worker_idp, env->store, FB_SAML_POST, NULL, saml_request,
@@ -285,7 +315,7 @@ h_init(struct fb_http_req *req, void *arg)
 	struct fb_http_session s;
 	struct fb_store_user u;
 	struct fb_err err = {0};
-	char *here;
+	char *here, *rs = NULL;
 
 	if (!ready(req))
 		return;
@@ -308,13 +338,28 @@ h_init(struct fb_http_req *req, void *arg)
 		free(here);
 		return;
 	}
+	/*
+	 * SECURITY: the RelayState from the raw query, so an encoded NUL (which
+	 * the parsed query would cut the value at) or a repeated one is refused.
+	 */
+	q = raw_query(req);
+	if (fb_saml_form_get(q, q != NULL ? strlen(q) : 0, "RelayState", &rs, &err) ==
+	    FB_ERR_INVALID) {
+		fb_audit(fb_http_req_id(req), "saml_request_invalid", "init: sp=%s: %s",
+		    fb_saml_sp_name(sp), err.msg);
+		send_page(req, 400, "Bad link", "This link's RelayState is refused.");
+		goto out;
+	}
 	who.user = &u;
 	who.session_id = s.sid;
 	who.auth_time = s.auth_time;
 	who.mfa = s.mfa;
-	fb_saml_idp_initiated(worker_idp, env->store, sp, &who, fb_http_req_query(req, "RelayState"),
-	    fb_http_req_id(req), &reply, &err);
+	who.expires_at = s.expires_at;
+	fb_saml_idp_initiated(worker_idp, env->store, sp, &who, rs, fb_http_req_id(req), &reply,
+	    &err);
 	send_reply(req, &reply);
+out:
+	free(rs);
 	fb_saml_reply_cleanup(&reply);
 	fb_http_session_cleanup(&s);
 	fb_store_user_cleanup(&u);
@@ -331,9 +376,20 @@ h_slo(struct fb_http_req *req, void *arg)
 	struct fb_err err = {0};
 	char *saml_request = NULL, *relay_state = NULL;
 	enum fb_status r;
+	int have;
 
 	if (!ready(req))
 		return;
+	/* The request is checked against this browser's session (SECURITY: logout CSRF). */
+	r = fb_http_session_get(req, &s, &err);
+	have = r == FB_OK;
+	if (r == FB_ERR_IO || r == FB_ERR_INTERNAL || r == FB_ERR_NOMEM) {
+		/* The store cannot say whether this session is live: nothing is decided. */
+		fb_rlog_err(req, &err);
+		send_page(req, 503, "Sign-out unavailable",
+		    "Sign-out cannot be completed right now. Try again later.");
+		goto out;
+	}
 	if (fb_http_req_method_id(req) == FB_HTTP_POST) {
 		size_t len = 0;
 		const char *body = fb_http_req_body(req, &len);
@@ -342,29 +398,32 @@ h_slo(struct fb_http_req *req, void *arg)
 		    fb_saml_form_get(body, len, "RelayState", &relay_state, &err) == FB_ERR_INVALID) {
 			fb_audit(fb_http_req_id(req), "saml_request_invalid", "POST: %s", err.msg);
 			send_page(req, 400, "Bad sign-out request",
-			    "The form holds no usable SAMLRequest field.");
+			    "The form holds no usable SAMLRequest or RelayState field.");
 			goto out;
 		}
 		r = fb_saml_logout(worker_idp, env->store, FB_SAML_POST, NULL, saml_request,
-		    relay_state, fb_http_req_id(req), &reply, &err);
+		    relay_state, have ? s.sid : NULL, fb_http_req_id(req), &reply, &err);
 	} else {
 		r = fb_saml_logout(worker_idp, env->store, FB_SAML_REDIRECT, raw_query(req), NULL,
-		    NULL, fb_http_req_id(req), &reply, &err);
+		    NULL, have ? s.sid : NULL, fb_http_req_id(req), &reply, &err);
 	}
-	if (r == FB_OK && fb_http_session_get(req, &s, &err) == FB_OK) {
+	if (r == FB_OK && have) {
 		/* The broker session ends everywhere: revoked in the store, cookie dropped. */
-		if (fb_store_session_revoke(env->store, s.sid, s.expires_at, &err) != FB_OK)
+		if (session_end(req, &s, &err) != FB_OK)
 			fb_rlog_err(req, &err);
 		fb_audit(fb_http_req_id(req), "logout", "user=%s by SAML LogoutRequest", s.username);
-		fb_http_session_clear(req);
-		fb_http_session_cleanup(&s);
-	} else if (r == FB_OK) {
-		fb_http_session_clear(req);
-	} else {
+	} else if (r != FB_OK) {
+		/* A refused request leaves the session and its cookie alone. */
 		fb_rlog(req, FB_LOG_INFO, "%s", err.msg);
 	}
+	/*
+	 * No session came with the request: nothing is ended, and no cookie is
+	 * touched (a SameSite cookie a cross-site POST did not carry stays valid).
+	 */
 	send_reply(req, &reply);
 out:
+	if (have)
+		fb_http_session_cleanup(&s);
 	fb_saml_reply_cleanup(&reply);
 	free(saml_request);
 	free(relay_state);

@@ -212,7 +212,7 @@ fb_saml_message_decode(const char *param, int inflate, char **out, size_t *len,
 		r = fb_err_set(err, FB_ERR_INVALID, "the message is not UTF-8 text");
 		goto fail;
 	}
-	/* SECURITY: no DTD reaches a parser: no entity expansion, no external fetches. */
+	/* An early, clearer refusal; fb_saml_xml_parse refuses DTDs whatever the encoding. */
 	if (fb_saml_has_doctype(*out, *len)) {
 		r = fb_err_set(err, FB_ERR_INVALID, "the message has a DOCTYPE (DTDs are refused)");
 		goto fail;
@@ -251,31 +251,88 @@ fb_saml_xml_prop(xmlNodePtr n, const char *name)
 	return out;
 }
 
+/* SAX hook: a DOCTYPE (internal or external subset) stops the parse (SECURITY: no DTD at all). */
+static void
+xml_refuse_dtd(void *ctx, const xmlChar *name, const xmlChar *external_id,
+    const xmlChar *system_id)
+{
+	xmlParserCtxtPtr c = ctx;
+
+	*(int *)c->_private = 1;
+	xmlStopParser(c);
+}
+
+/* 1 when enc (may be NULL: none declared) names UTF-8. */
+static int
+xml_encoding_ok(const xmlChar *enc)
+{
+	return enc == NULL || strcasecmp((const char *)enc, "UTF-8") == 0 ||
+	       strcasecmp((const char *)enc, "UTF8") == 0;
+}
+
 enum fb_status
 fb_saml_xml_parse(const char *xml, size_t len, xmlDocPtr *out, struct fb_err *err)
 {
-	xmlDocPtr doc;
-	const xmlError *xe;
+	xmlParserCtxtPtr c = NULL;
+	xmlDocPtr doc = NULL;
+	const xmlChar *declared = NULL;
+	int dtd = 0;
+	enum fb_status r = FB_ERR_INVALID;
 
 	*out = NULL;
 	if (len > INT32_MAX)
 		return fb_err_set(err, FB_ERR_LIMIT, "the XML is too large");
-	if (fb_saml_has_doctype(xml, len))
-		return fb_err_set(err, FB_ERR_INVALID, "the XML has a DOCTYPE (DTDs are refused)");
-	/* SECURITY: no network, no entity substitution, no DTD loading, no huge trees. */
-	doc = xmlReadMemory(xml, (int)len, NULL, NULL,
+	/*
+	 * SECURITY: UTF-8 only (a UTF-16 or UTF-32 byte order mark is not
+	 * UTF-8; UTF-8's own is). The parser is told the bytes are UTF-8 whatever
+	 * the declaration says, so no other decoder (UTF-7...) ever runs and a
+	 * DOCTYPE cannot hide in another encoding; a declaration naming another
+	 * encoding is refused below.
+	 */
+	if (memchr(xml, '\0', len) != NULL || !fb_utf8_check(xml, len))
+		return fb_err_set(err, r, "the XML is not UTF-8 text (only UTF-8 is accepted)");
+	if ((c = xmlNewParserCtxt()) == NULL)
+		return fb_err_set(err, FB_ERR_NOMEM, "xmlNewParserCtxt failed");
+	/* SECURITY: the parser itself stops at a DOCTYPE, before any declaration in it is read. */
+	c->_private = &dtd;
+	c->sax->internalSubset = xml_refuse_dtd;
+	c->sax->externalSubset = xml_refuse_dtd;
+	/* SECURITY: no network, no entity substitution (no NOENT), no DTD loading (no DTDLOAD). */
+	doc = xmlCtxtReadMemory(c, xml, (int)len, NULL, "UTF-8",
 	    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-	if (doc == NULL) {
-		xe = xmlGetLastError();
-		return fb_err_set(err, FB_ERR_INVALID, "not well-formed XML: %s",
-		    xe != NULL && xe->message != NULL ? xe->message : "parse error");
+	/* The declared encoding: libxml2 keeps it on the input when not the forced one. */
+	if (c->input != NULL && c->input->encoding != NULL)
+		declared = c->input->encoding;
+	else if (doc != NULL)
+		declared = doc->encoding;
+	if (!xml_encoding_ok(declared)) {
+		fb_err_set(err, r, "the XML declares encoding %.40s (only UTF-8 is accepted)",
+		    (const char *)declared);
+		goto out;
 	}
-	if (doc->intSubset != NULL || doc->extSubset != NULL || xmlDocGetRootElement(doc) == NULL) {
-		xmlFreeDoc(doc);
-		return fb_err_set(err, FB_ERR_INVALID, "the XML has a DTD or no root element");
+	if (dtd || (doc != NULL && (doc->intSubset != NULL || doc->extSubset != NULL))) {
+		fb_err_set(err, r, "the XML has a DOCTYPE (DTDs are refused)");
+		goto out;
+	}
+	if (doc == NULL || !c->wellFormed) {
+		const xmlError *xe = xmlCtxtGetLastError(c);
+
+		fb_err_set(err, r, "not well-formed XML: %s",
+		    xe != NULL && xe->message != NULL ? xe->message : "parse error");
+		goto out;
+	}
+	if (xmlDocGetRootElement(doc) == NULL) {
+		fb_err_set(err, r, "the XML has no root element");
+		goto out;
 	}
 	*out = doc;
-	return FB_OK;
+	doc = NULL;
+	r = FB_OK;
+out:
+	if (doc != NULL)
+		xmlFreeDoc(doc);
+	xmlFreeParserCtxt(c);
+	return r;
 }
 
 char *
@@ -361,6 +418,46 @@ fb_saml_url_decode(const char *s, size_t len, int plus_space)
 }
 
 enum fb_status
+fb_saml_param_decode(const char *s, size_t len, int plus_space, const char *name, char **out,
+    struct fb_err *err)
+{
+	if ((*out = fb_saml_url_decode(s, len, plus_space)) != NULL)
+		return FB_OK;
+	/* SECURITY: an encoded NUL would cut the value silently in C strings: refused by name. */
+	for (size_t i = 0; i + 2 < len; i++)
+		if (s[i] == '%' && s[i + 1] == '0' && s[i + 2] == '0')
+			return fb_err_set(err, FB_ERR_INVALID, "the %s holds an encoded NUL (%%00)",
+			    name);
+	return fb_err_set(err, FB_ERR_INVALID, "the %s has a bad %%-escape", name);
+}
+
+enum fb_status
+fb_saml_relay_state_check(const char *rs, struct fb_err *err)
+{
+	size_t n;
+
+	if (rs == NULL)
+		return FB_OK;
+	n = strlen(rs);
+	if (n > FB_SAML_RELAY_STATE_MAX)
+		return fb_err_set(err, FB_ERR_LIMIT,
+		    "the RelayState is %zu bytes long (at most %d are passed through)", n,
+		    FB_SAML_RELAY_STATE_MAX);
+	if (!fb_utf8_check(rs, n))
+		return fb_err_set(err, FB_ERR_INVALID, "the RelayState is not UTF-8");
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)rs[i];
+
+		/* C0 controls and DEL, and the C1 controls (U+0080..U+009F: 0xC2 0x80..0x9F). */
+		if (c < 0x20 || c == 0x7f ||
+		    (c == 0xc2 && i + 1 < n && (unsigned char)rs[i + 1] < 0xa0))
+			return fb_err_set(err, FB_ERR_INVALID,
+			    "the RelayState holds a control character at byte %zu", i);
+	}
+	return FB_OK;
+}
+
+enum fb_status
 fb_saml_form_get(const char *body, size_t len, const char *name, char **out, struct fb_err *err)
 {
 	char *copy = fb_xstrndup(body != NULL ? body : "", body != NULL ? len : 0);
@@ -374,8 +471,8 @@ fb_saml_form_get(const char *body, size_t len, const char *name, char **out, str
 		r = fb_err_set(err, FB_ERR_NOTFOUND, "no %s field", name);
 	else if (dup)
 		r = fb_err_set(err, FB_ERR_INVALID, "the %s field is given twice", name);
-	else if ((*out = fb_saml_url_decode(v, vlen, 1)) == NULL)
-		r = fb_err_set(err, FB_ERR_INVALID, "the %s field has a bad %%-escape", name);
+	else
+		r = fb_saml_param_decode(v, vlen, 1, name, out, err);
 	free(copy);
 	return r;
 }

@@ -430,25 +430,6 @@ set_prop(xmlNodePtr n, const char *name, const char *value)
 		xmlSetProp(n, BAD_CAST name, BAD_CAST value);
 }
 
-/* An opaque SessionIndex derived from the browser session and the SP (never the sid itself). */
-static char *
-session_index(const char *sid, const char *sp)
-{
-	unsigned char md[32];
-	unsigned int mdlen = 0;
-	char hex[65];
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-
-	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-	EVP_DigestUpdate(ctx, "fedbroker/session-index/", 24);
-	EVP_DigestUpdate(ctx, sid, strlen(sid) + 1);
-	EVP_DigestUpdate(ctx, sp, strlen(sp));
-	EVP_DigestFinal_ex(ctx, md, &mdlen);
-	EVP_MD_CTX_free(ctx);
-	fb_hex_encode(md, 20, hex);
-	return fb_xasprintf("_%s", hex);
-}
-
 /*
  * The Assertion, as the root of a document of its own: it is signed there
  * (c14n walks a whole document) and then moved into the Response.
@@ -503,7 +484,7 @@ build_assertion(struct fb_saml_idp *idp, const struct fb_saml_answer *a, const c
 	st = xmlNewChild(as, saml, BAD_CAST "AuthnStatement", NULL);
 	set_prop(st, "AuthnInstant", t_authn);
 	if (who->session_id != NULL) {
-		sidx = session_index(who->session_id, a->sp->md.entity_id);
+		sidx = fb_saml_session_index(who->session_id, a->sp->md.entity_id);
 		set_prop(st, "SessionIndex", sidx);
 	}
 	if (c->session_lifetime > 0) {
@@ -624,23 +605,6 @@ out:
 
 /* ---- replies ---------------------------------------------------------------------------- */
 
-/* 1 when s may be sent back as RelayState (printable ASCII or UTF-8, bounded). */
-static int
-relay_state_ok(const char *s)
-{
-	size_t n;
-
-	if (s == NULL)
-		return 1;
-	n = strlen(s);
-	if (n > FB_SAML_RELAY_STATE_MAX || !fb_utf8_check(s, n))
-		return 0;
-	for (const char *p = s; *p != '\0'; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			return 0;
-	return 1;
-}
-
 /* Answers with a success Response, or the prep's refusal page. */
 static enum fb_status
 answer(struct fb_saml_idp *idp, struct fb_store *store, const struct fb_saml_answer *a,
@@ -681,6 +645,14 @@ answer(struct fb_saml_idp *idp, struct fb_store *store, const struct fb_saml_ans
 		    sp->conf->display_name);
 		goto out;
 	}
+	/* What a LogoutRequest must name to end this session (slo.c). */
+	{
+		struct fb_err e = {0};
+
+		if (fb_saml_slo_remember(store, sp, who, p.nameid, p.nameid_format, &e) != FB_OK)
+			fb_log(FB_LOG_WARN, "saml: %s: single logout will refuse this session: %s",
+			    sp->conf->name, e.msg);
+	}
 	reply->post_url = fb_xstrdup(a->acs);
 	reply->post_field = "SAMLResponse";
 	reply->post_value = b64;
@@ -702,17 +674,16 @@ fb_saml_idp_initiated(struct fb_saml_idp *idp, struct fb_store *store,
     const char *reqid, struct fb_saml_reply *reply, struct fb_err *err)
 {
 	struct fb_saml_answer a = {0};
+	struct fb_err e = {0};
 
 	fb_saml_reply_cleanup(reply);
 	if (relay_state == NULL)
 		relay_state = sp->conf->relay_state;
-	if (!relay_state_ok(relay_state)) {
+	if (fb_saml_relay_state_check(relay_state, &e) != FB_OK) {
 		fb_saml_reply_page(reply, 400, "saml_request_invalid", "Bad link",
-		    "The RelayState of this link is longer than %d characters or holds control "
-		    "characters.",
-		    FB_SAML_RELAY_STATE_MAX);
-		fb_audit(reqid, reply->event, "sp=%s: RelayState refused", sp->conf->name);
-		return fb_err_set(err, FB_ERR_INVALID, "saml: RelayState refused");
+		    "This link is refused: %s.", e.msg);
+		fb_audit(reqid, reply->event, "sp=%s: %s", sp->conf->name, e.msg);
+		return fb_err_set(err, FB_ERR_INVALID, "saml: %s", e.msg);
 	}
 	a.sp = sp;
 	a.acs = sp->default_acs->url;

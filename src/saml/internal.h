@@ -164,8 +164,13 @@ char *fb_saml_pem_file_cert_b64(const char *path, struct fb_err *err);
 /* ---- binding.c ---------------------------------------------------------------- */
 
 /*
- * Parses len bytes of XML with no network, no DTD, no entity substitution
- * (SECURITY). FB_ERR_INVALID when it has a DOCTYPE or does not parse. New doc.
+ * The one gate every XML text passes before lasso or xmlsec sees it
+ * (requests of both bindings, SP metadata, metadata import): UTF-8 only
+ * (no NUL, no other byte order mark, a declared encoding other than UTF-8
+ * refused; the parser decodes UTF-8 whatever is declared), no network, no
+ * entity substitution, no DTD loading, and the parser itself stops at a
+ * DOCTYPE (SECURITY: no reliance on a text filter). FB_ERR_INVALID with the
+ * reason otherwise. New doc.
  */
 enum fb_status fb_saml_xml_parse(const char *xml, size_t len, xmlDocPtr *out,
     struct fb_err *err);
@@ -175,7 +180,10 @@ int fb_saml_xml_is(const xmlNode *n, const char *ns, const char *name);
 xmlNodePtr fb_saml_xml_child(xmlNodePtr n, const char *ns, const char *name);
 /* The value of n's attribute name (new, caller frees), or NULL when it has none. */
 char *fb_saml_xml_prop(xmlNodePtr n, const char *name);
-/* 1 when xml holds a DOCTYPE declaration (checked before any parser sees it). */
+/*
+ * 1 when xml holds a DOCTYPE declaration: a cheap early refusal of plain
+ * DTDs in messages (a clearer error sooner); fb_saml_xml_parse is the gate.
+ */
 int fb_saml_has_doctype(const char *xml, size_t len);
 /* base64 of n bytes, one line (new). */
 char *fb_saml_b64(const void *p, size_t n);
@@ -190,6 +198,12 @@ char *fb_saml_doc_dump(xmlDocPtr doc, size_t *len);
  * NUL-terminated; NULL on a bad escape or an encoded NUL.
  */
 char *fb_saml_url_decode(const char *s, size_t len, int plus_space);
+/*
+ * fb_saml_url_decode with the reason when it fails (FB_ERR_INVALID: "the
+ * <name> holds an encoded NUL (%00)" or "has a bad %-escape"). New in *out.
+ */
+enum fb_status fb_saml_param_decode(const char *s, size_t len, int plus_space, const char *name,
+    char **out, struct fb_err *err);
 /* Appends s URL-encoded (RFC 3986 unreserved kept) to b. */
 enum fb_status fb_saml_url_encode(struct fb_buf *b, const char *s, struct fb_err *err);
 
@@ -295,6 +309,19 @@ void fb_saml_reply_page(struct fb_saml_reply *r, int status, const char *event, 
 int fb_saml_is_post(const char *binding);
 /* The default ACS endpoint of a parsed SP metadata, or NULL. */
 const struct fb_saml_endpoint *fb_saml_md_default_acs(const struct fb_saml_md *md);
+
+/* ---- slo.c ------------------------------------------------------------------------ */
+
+/* The SessionIndex of browser session sid at an SP: opaque, never the sid itself. New. */
+char *fb_saml_session_index(const char *sid, const char *sp_entity_id);
+/*
+ * Remembers, until the browser session ends, the NameID (and format) just
+ * asserted to sp for who's session, under its SessionIndex: what a
+ * LogoutRequest must name to end it. No-op without store or session.
+ */
+enum fb_status fb_saml_slo_remember(struct fb_store *store, const struct fb_saml_sp *sp,
+    const struct fb_saml_subject *who, const char *nameid, const char *nameid_format,
+    struct fb_err *err);
 
 /* ---- request.c ------------------------------------------------------------------- */
 

@@ -263,9 +263,12 @@ fb_saml_incoming_decode(struct fb_saml_idp *idp, enum fb_saml_binding binding, c
 			free(d);
 			goto out;
 		}
-		if (rs != NULL && (in->relay_state = fb_saml_url_decode(rs, rlen, 1)) == NULL) {
-			r = refuse(reply, reqid, FB_ERR_INVALID, 400, "saml_request_invalid", title,
-			    "The RelayState parameter has a bad %-escape.", err);
+		if (rs != NULL && (r = fb_saml_param_decode(rs, rlen, 1, "RelayState",
+		                       &in->relay_state, &e)) != FB_OK) {
+			char *d = fb_xasprintf("The request is refused: %s.", e.msg);
+
+			r = refuse(reply, reqid, r, 400, "saml_request_invalid", title, d, err);
+			free(d);
 			goto out;
 		}
 		if ((sa = fb_saml_query_param(query, "SigAlg", &len, NULL)) != NULL)
@@ -288,10 +291,12 @@ fb_saml_incoming_decode(struct fb_saml_idp *idp, enum fb_saml_binding binding, c
 		in->relay_state = relay_state != NULL ? fb_xstrdup(relay_state) : NULL;
 		in->msg = fb_xstrdup(saml_request);
 	}
-	if (in->relay_state != NULL && (strlen(in->relay_state) > FB_SAML_RELAY_STATE_MAX ||
-	                                    !fb_utf8_check(in->relay_state, strlen(in->relay_state)))) {
-		r = refuse(reply, reqid, FB_ERR_LIMIT, 400, "saml_request_invalid", title,
-		    "The RelayState is too long or not UTF-8.", err);
+	/* The same RelayState rule as IdP-initiated links (fb_saml_relay_state_check). */
+	if ((r = fb_saml_relay_state_check(in->relay_state, &e)) != FB_OK) {
+		char *d = fb_xasprintf("The request is refused: %s.", e.msg);
+
+		r = refuse(reply, reqid, r, 400, "saml_request_invalid", title, d, err);
+		free(d);
 		goto out;
 	}
 	/* SECURITY: decoded and checked (no DOCTYPE, bounded) before lasso parses anything. */

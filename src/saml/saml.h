@@ -67,8 +67,19 @@
  */
 #define FB_SAML_MESSAGE_MAX  (64 * 1024)
 #define FB_SAML_INFLATED_MAX (256 * 1024)
-/* Longest RelayState passed through (SAML2 Bindings 3.4.3: 80 bytes; SPs send more). */
+/*
+ * Longest RelayState passed through, in bytes. SAML2 Bindings 3.4.3 says
+ * an SP SHOULD keep it to 80 bytes, but SPs send more (the AWS console's is
+ * a console URL, often well past 80): 1024 leaves room for deep links.
+ */
 #define FB_SAML_RELAY_STATE_MAX 1024
+/*
+ * The one RelayState rule, for SP- and IdP-initiated sign-on and logout
+ * alike: at most FB_SAML_RELAY_STATE_MAX bytes (FB_ERR_LIMIT), UTF-8, no
+ * control character (C0, DEL, C1) (FB_ERR_INVALID); err says which.
+ * NULL is fine (none).
+ */
+enum fb_status fb_saml_relay_state_check(const char *rs, struct fb_err *err);
 
 /* ---- the identity provider of one worker ----------------------------------------- */
 
@@ -163,6 +174,7 @@ struct fb_saml_subject {
 	const char *session_id;		  /* the browser session's sid: the SessionIndex base */
 	int64_t auth_time;		  /* when the person authenticated (AuthnInstant) */
 	int mfa;			  /* 1 when a second factor was passed */
+	int64_t expires_at;		  /* when the browser session ends (0: unknown) */
 };
 
 /*
@@ -301,15 +313,23 @@ enum fb_status fb_saml_request_answer(struct fb_saml_idp *idp, struct fb_store *
 /*
  * Processes a LogoutRequest at /saml/idp/slo (Redirect: query raw, POST:
  * saml_request and relay_state decoded; the same decoding, size, DOCTYPE
- * and signature checks as AuthnRequests) and fills *reply with a signed
- * LogoutResponse to the SP's SingleLogoutService (Success), by POST or
- * Redirect as the SP declares. The caller ends the browser session when
- * FB_OK is returned. On failure, as fb_saml_request_parse.
+ * and signature checks as AuthnRequests: an unsigned request from an SP
+ * that must sign is refused) and fills *reply with a signed
+ * LogoutResponse to the SP's SingleLogoutService, by POST or Redirect as
+ * the SP declares. session_id is the browser session's sid (NULL: none).
+ * SECURITY: the request ends that session only when it names what the
+ * session was asserted as to that SP (the NameID of its last assertion,
+ * Format and qualifiers when given, and its SessionIndex when given; an
+ * unsigned request must give the SessionIndex); otherwise the
+ * LogoutResponse says Requester, an audit line is written and
+ * FB_ERR_DENIED is returned: the caller leaves the session alone. The
+ * caller ends the browser session when FB_OK is returned. On other
+ * failures, as fb_saml_request_parse.
  */
 enum fb_status fb_saml_logout(struct fb_saml_idp *idp, struct fb_store *store,
     enum fb_saml_binding binding, const char *query, const char *saml_request,
-    const char *relay_state, const char *reqid, struct fb_saml_reply *reply,
-    struct fb_err *err);
+    const char *relay_state, const char *session_id, const char *reqid,
+    struct fb_saml_reply *reply, struct fb_err *err);
 
 /* ---- explain and AWS helpers (CLI) -------------------------------------------- */
 
@@ -416,9 +436,10 @@ const char *fb_saml_query_param(const char *query, const char *name, size_t *len
 /*
  * The decoded value of field name in an application/x-www-form-urlencoded
  * body of len bytes ('+' is a space), new in *out (caller frees), for
- * SAMLRequest fields larger than the page forms allow. FB_ERR_NOTFOUND
- * when absent, FB_ERR_INVALID when present twice, badly %-escaped or
- * holding NUL. body borrowed.
+ * SAMLRequest fields larger than the page forms allow (and the
+ * RelayState of a query string). FB_ERR_NOTFOUND when absent,
+ * FB_ERR_INVALID when present twice, badly %-escaped or holding an
+ * encoded NUL (err says which). body borrowed.
  */
 enum fb_status fb_saml_form_get(const char *body, size_t len, const char *name, char **out,
     struct fb_err *err);

@@ -294,11 +294,22 @@ sp_setup(struct fb_saml_idp *idp, struct fb_saml_sp *sp, const struct fb_conf_sa
 		g_free(der);
 	}
 	sp->has_signing_cert = sp->nverify_keys > 0;
+	/*
+	 * SECURITY: the SP must sign when its entry says so, else when its metadata
+	 * does (AuthnRequestsSigned), else when the IdP asks SPs to
+	 * (saml.idp.want_authn_requests_signed, published as WantAuthnRequestsSigned)
+	 * and the SP has a signing certificate (AWS's SPs have none and never sign).
+	 */
 	sp->require_signed =
-	    c->require_signed_requests_set ? c->require_signed_requests : sp->md.authn_requests_signed;
+	    c->require_signed_requests_set
+	        ? c->require_signed_requests
+	        : sp->md.authn_requests_signed ||
+	              (idp->conf->saml_want_requests_signed && sp->has_signing_cert);
 	if (sp->require_signed && !sp->has_signing_cert) {
 		r = fb_err_set(err, FB_ERR_CONFIG,
-		    "signed requests are required but %s has no signing certificate to verify them",
+		    "signed requests are required (require_signed_requests, the metadata's "
+		    "AuthnRequestsSigned or saml.idp.want_authn_requests_signed) but %s has no "
+		    "signing certificate to verify them",
 		    where);
 		goto fail;
 	}

@@ -3,15 +3,137 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <libxml/tree.h>
 #include <lasso/lasso.h>
 #include <lasso/xml/saml-2.0/samlp2_authn_request.h>
 #include <lasso/xml/saml-2.0/samlp2_logout_request.h>
+#include <openssl/evp.h>
 #include <zlib.h>
 
 #include "core/core.h"
 #include "saml/saml.h"
 #include "saml/internal.h"
+
+/* Store namespace: what each browser session was asserted as, per SP (key: its SessionIndex). */
+#define SLO_NS "saml-slo"
+
+char *
+fb_saml_session_index(const char *sid, const char *sp_entity_id)
+{
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+	char hex[65];
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+
+	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+	EVP_DigestUpdate(ctx, "fedbroker/session-index/", 24);
+	EVP_DigestUpdate(ctx, sid, strlen(sid) + 1);
+	EVP_DigestUpdate(ctx, sp_entity_id, strlen(sp_entity_id));
+	EVP_DigestFinal_ex(ctx, md, &mdlen);
+	EVP_MD_CTX_free(ctx);
+	fb_hex_encode(md, 20, hex);
+	return fb_xasprintf("_%s", hex);
+}
+
+enum fb_status
+fb_saml_slo_remember(struct fb_store *store, const struct fb_saml_sp *sp,
+    const struct fb_saml_subject *who, const char *nameid, const char *nameid_format,
+    struct fb_err *err)
+{
+	int64_t now = fb_time_now();
+	int64_t until = who->expires_at > now ? who->expires_at : now + 86400;
+	json_t *o;
+	char *key, *text;
+	enum fb_status r;
+
+	if (store == NULL || who->session_id == NULL || nameid == NULL)
+		return FB_OK;
+	key = fb_saml_session_index(who->session_id, sp->md.entity_id);
+	o = json_pack("{s:s, s:s, s:s?}", "sp", sp->conf->name, "nameid", nameid, "format",
+	    nameid_format);
+	if (o == NULL || (text = json_dumps(o, JSON_COMPACT)) == NULL) {
+		json_decref(o);
+		free(key);
+		return fb_err_set(err, FB_ERR_INVALID, "the NameID is not UTF-8 text");
+	}
+	r = fb_store_kv_put(store, SLO_NS, key, text, strlen(text), until, err);
+	free(text);
+	json_decref(o);
+	free(key);
+	return r;
+}
+
+/*
+ * SECURITY (issue 10, finding 2): 1 when the LogoutRequest root names what
+ * this browser session was asserted as to in->sp: the NameID (value, and
+ * Format and qualifiers when given) of the last assertion, and one of its
+ * SessionIndex elements is that assertion's. An unsigned request must
+ * name the SessionIndex (the one secret it can carry), else any site
+ * could end a session by naming a guessable NameID. *why says what failed.
+ */
+static int
+logout_matches(struct fb_saml_idp *idp, struct fb_store *store,
+    const struct fb_saml_incoming *in, const char *session_id, int verified, const char **why)
+{
+	xmlNodePtr root = xmlDocGetRootElement(in->doc);
+	xmlNodePtr nid = fb_saml_xml_child(root, FB_SAML_NS_ASSERTION, "NameID");
+	char *sidx = fb_saml_session_index(session_id, in->sp->md.entity_id);
+	char *value = NULL, *format = NULL, *nq = NULL, *spnq = NULL;
+	unsigned char *rec = NULL;
+	size_t reclen = 0;
+	json_t *o = NULL;
+	const char *want, *want_format;
+	struct fb_err e = {0};
+	int ok = 0, nsidx = 0, sidx_ok = 0;
+	xmlChar *t;
+
+	for (xmlNodePtr c = root->children; c != NULL; c = c->next)
+		if (fb_saml_xml_is(c, FB_SAML_NS_PROTOCOL, "SessionIndex")) {
+			nsidx++;
+			t = xmlNodeGetContent(c);
+			sidx_ok |= t != NULL && strcmp((const char *)t, sidx) == 0;
+			xmlFree(t);
+		}
+	if (fb_store_kv_get(store, SLO_NS, sidx, &rec, &reclen, &e) != FB_OK ||
+	    (o = json_loadb((const char *)rec, reclen, 0, NULL)) == NULL) {
+		*why = "this browser's session has not signed in to this service provider";
+		goto out;
+	}
+	if (nsidx > 0 && !sidx_ok) {
+		*why = "its SessionIndex is not that of this browser's session";
+		goto out;
+	}
+	if (nsidx == 0 && !verified) {
+		*why = "it is unsigned and names no SessionIndex";
+		goto out;
+	}
+	t = nid != NULL ? xmlNodeGetContent(nid) : NULL;
+	value = t != NULL ? fb_xstrdup((const char *)t) : NULL;
+	xmlFree(t);
+	format = nid != NULL ? fb_saml_xml_prop(nid, "Format") : NULL;
+	nq = nid != NULL ? fb_saml_xml_prop(nid, "NameQualifier") : NULL;
+	spnq = nid != NULL ? fb_saml_xml_prop(nid, "SPNameQualifier") : NULL;
+	want = json_string_value(json_object_get(o, "nameid"));
+	want_format = json_string_value(json_object_get(o, "format"));
+	if (value == NULL || want == NULL || strcmp(value, want) != 0 ||
+	    (format != NULL && (want_format == NULL || strcmp(format, want_format) != 0)) ||
+	    (nq != NULL && strcmp(nq, idp->entity_id) != 0) ||
+	    (spnq != NULL && strcmp(spnq, in->sp->md.entity_id) != 0)) {
+		*why = "its NameID is not the one this browser's session was given";
+		goto out;
+	}
+	ok = 1;
+out:
+	json_decref(o);
+	free(rec);
+	free(value);
+	free(format);
+	free(nq);
+	free(spnq);
+	free(sidx);
+	return ok;
+}
 
 /* Raw DEFLATE of n bytes for the Redirect binding (new, *outlen). */
 static unsigned char *
@@ -41,9 +163,10 @@ deflate_raw(const char *in, size_t n, size_t *outlen)
 	return out;
 }
 
-/* The LogoutResponse document (unsigned) for the request in. New. */
+/* The LogoutResponse document (unsigned) for the request in, with status (NULL: Success). New. */
 static xmlDocPtr
-logout_response(struct fb_saml_idp *idp, const struct fb_saml_incoming *in, const char *dest)
+logout_response(struct fb_saml_idp *idp, const struct fb_saml_incoming *in, const char *dest,
+    const char *status, const char *message)
 {
 	xmlDocPtr doc = xmlNewDoc(BAD_CAST "1.0");
 	xmlNodePtr resp = xmlNewNode(NULL, BAD_CAST "LogoutResponse"), st, code;
@@ -62,7 +185,10 @@ logout_response(struct fb_saml_idp *idp, const struct fb_saml_incoming *in, cons
 	xmlNewTextChild(resp, saml, BAD_CAST "Issuer", BAD_CAST idp->entity_id);
 	st = xmlNewChild(resp, samlp, BAD_CAST "Status", NULL);
 	code = xmlNewChild(st, samlp, BAD_CAST "StatusCode", NULL);
-	xmlSetProp(code, BAD_CAST "Value", BAD_CAST FB_SAML_STATUS_SUCCESS);
+	xmlSetProp(code, BAD_CAST "Value",
+	    BAD_CAST(status != NULL ? status : FB_SAML_STATUS_SUCCESS));
+	if (message != NULL)
+		xmlNewTextChild(st, samlp, BAD_CAST "StatusMessage", BAD_CAST message);
 	free(id);
 	return doc;
 }
@@ -111,10 +237,12 @@ out:
 
 enum fb_status
 fb_saml_logout(struct fb_saml_idp *idp, struct fb_store *store, enum fb_saml_binding binding,
-    const char *query, const char *saml_request, const char *relay_state, const char *reqid,
-    struct fb_saml_reply *reply, struct fb_err *err)
+    const char *query, const char *saml_request, const char *relay_state, const char *session_id,
+    const char *reqid, struct fb_saml_reply *reply, struct fb_err *err)
 {
 	struct fb_saml_incoming in;
+	const char *status = NULL, *why = NULL;
+	int verified;
 	const struct fb_saml_endpoint *ep = NULL;
 	LassoLogout *logout = NULL;
 	xmlDocPtr doc = NULL;
@@ -151,6 +279,13 @@ fb_saml_logout(struct fb_saml_idp *idp, struct fb_store *store, enum fb_saml_bin
 	    (r = fb_saml_incoming_fresh(idp, &in, reqid, reply, err)) != FB_OK ||
 	    (r = fb_saml_incoming_replay(idp, store, &in, reqid, reply, err)) != FB_OK)
 		goto out;
+	/* Verified by a certificate of the SP: our query check (Redirect) or lasso's (POST). */
+	verified = in.has_sig && in.sp->has_signing_cert &&
+	           (in.redirect ? in.qsig == FB_OK
+	                        : LASSO_PROFILE(logout)->signature_status == 0);
+	/* SECURITY: only a request naming this browser's session to this SP may end it. */
+	if (session_id != NULL && !logout_matches(idp, store, &in, session_id, verified, &why))
+		status = FB_SAML_STATUS_REQUESTER;
 	/* The response goes back over the binding the request used when the SP declares it. */
 	for (size_t i = 0; i < in.sp->md.nslo && ep == NULL; i++)
 		if (in.sp->md.slo[i].binding != NULL && strcmp(in.sp->md.slo[i].binding, want) == 0)
@@ -161,6 +296,14 @@ fb_saml_logout(struct fb_saml_idp *idp, struct fb_store *store, enum fb_saml_bin
 		        strcmp(in.sp->md.slo[i].binding, FB_SAML_BINDING_REDIRECT_URI) == 0))
 			ep = &in.sp->md.slo[i];
 	fb_saml_reply_cleanup(reply);
+	if (status != NULL && ep == NULL) {
+		fb_saml_reply_page(reply, 403, "saml_logout_refused", "Sign-out refused",
+		    "The sign-out request from %s does not name your session, which stays open: %s.",
+		    in.sp->conf->display_name, why);
+		fb_audit(reqid, reply->event, "sp=%s: %s", in.sp->conf->name, why);
+		r = fb_err_set(err, FB_ERR_DENIED, "saml: LogoutRequest refused: %s", why);
+		goto out;
+	}
 	if (ep == NULL) {
 		/* Nowhere to send a LogoutResponse: the person sees a page. */
 		fb_saml_reply_page(reply, 200, NULL, "Signed out",
@@ -172,7 +315,8 @@ fb_saml_logout(struct fb_saml_idp *idp, struct fb_store *store, enum fb_saml_bin
 	{
 		const char *dest = ep->response_url != NULL ? ep->response_url : ep->url;
 
-		doc = logout_response(idp, &in, dest);
+		doc = logout_response(idp, &in, dest, status,
+		    status != NULL ? "The request does not name this session." : NULL);
 		if (fb_saml_is_post(ep->binding)) {
 			size_t len = 0;
 			char *xml;
@@ -191,6 +335,13 @@ fb_saml_logout(struct fb_saml_idp *idp, struct fb_store *store, enum fb_saml_bin
 			goto fail;
 		}
 		reply->http_status = 200;
+	}
+	if (status != NULL) {
+		/* The SP hears no (Requester); the browser's session is left alone. */
+		reply->event = "saml_logout_refused";
+		fb_audit(reqid, reply->event, "sp=%s: %s", in.sp->conf->name, why);
+		r = fb_err_set(err, FB_ERR_DENIED, "saml: LogoutRequest refused: %s", why);
+		goto out;
 	}
 	fb_log(FB_LOG_INFO, "saml: logout requested by %s", in.sp->conf->name);
 	r = FB_OK;

@@ -173,8 +173,8 @@ fz_run(enum fb_saml_binding binding, const char *query, const char *saml_request
 	fb_saml_request_free(req);
 	fb_saml_reply_cleanup(&reply);
 	memset(&reply, 0, sizeof(reply));
-	(void)fb_saml_logout(fz_idp, fz_st, binding, query, saml_request, relay_state, "fuzz",
-	    &reply, &err);
+	(void)fb_saml_logout(fz_idp, fz_st, binding, query, saml_request, relay_state, "fuzz-sid",
+	    "fuzz", &reply, &err);
 	fb_saml_reply_cleanup(&reply);
 }
 

@@ -241,13 +241,22 @@ class SpInitiated(harness.TestCase):
         req = self.ps().authn_request(binding=pc.BINDING_REDIRECT, sign=True, force_authn=True)
         self.assertIn(b'ForceAuthn="true"', pc.decode_redirect(fbsaml.query(req["url"])[
             "SAMLRequest"]))
+        old = dict(b.cookies)
         p = fbsaml.send(b, req)
         self.assertIn(p.status, (302, 303), "ForceAuthn: sign in again\n" + p.text[:2000])
         self.assertIn("/login", p.location)
+        # Issue 10, finding 6: the session ForceAuthn set aside is revoked, not only its
+        # cookie dropped: a copy of the old cookie no longer signs anyone in.
+        copy = fbsaml.browser(self, self.srv)
+        copy.cookies.update(old)
+        p2 = copy.get("/")
+        self.assertIn(p2.status, (302, 303), "the old session is revoked")
+        self.assertIn("/login", p2.location)
         page = fbsaml.through_login(self, b, p, "alice")
         _, resp, _ = fbsaml.response_of(self, page)
         d = pc.describe(pc.decode_post(resp))
         self.assertEqual(d["in_response_to"], req["id"])
+        self.assertNotEqual(b.cookies.get("fb_session"), old.get("fb_session"))
         import calendar
         inst = calendar.timegm(time.strptime(d["authn_instant"][:19], "%Y-%m-%dT%H:%M:%S"))
         self.assertGreaterEqual(inst, int(t0), "AuthnInstant is the new sign-in")
@@ -283,6 +292,52 @@ class SpInitiated(harness.TestCase):
         _, _, got = fbsaml.response_of(self, p)
         self.assertEqual(got, rs)
         self.assertFalse(re.search(r"<c>", p.text))
+
+    def test_relay_state_one_rule_for_both_paths(self):
+        # Issue 10, finding 8: SP-initiated accepted control characters that IdP-initiated
+        # refused, and "a%00b" was cut to "a". One rule now: UTF-8, no control character,
+        # no encoded NUL, at most 1024 bytes; each refusal a 400 with an audit line.
+        b = fbsaml.signed_in(self, self.srv, "alice")
+        bad = ["a\x01b", "a\nb", "a\x7fb", "a\u0085b", "x" * 1025]
+        for rs in bad + ["a\x00b"]:
+            with self.subTest(path="idp-initiated", rs=rs[:20]):
+                off = self.srv.log_size()
+                p = b.get("/saml/idp/init/ol?RelayState=" + urllib.parse.quote(rs, safe=""))
+                self.assertEqual(p.status, 400, p.text[:2000])
+                self.assertNotIn('name="SAMLResponse"', p.text)
+                self.assertTrue(fbsaml.audit_since(self.srv, off, "saml_request_invalid"))
+        for rs in bad:
+            with self.subTest(path="sp-initiated redirect", rs=rs[:20]):
+                off = self.srv.log_size()
+                p = fbsaml.send(b, self.ol().authn_request(relay_state=rs))
+                self.assertEqual(p.status, 400, p.text[:2000])
+                self.assertNotIn('name="SAMLResponse"', p.text)
+                self.assertTrue(fbsaml.audit_since(self.srv, off, "saml_request_invalid"))
+        for rs in bad + ["a\x00b"]:
+            with self.subTest(path="sp-initiated post", rs=rs[:20]):
+                off = self.srv.log_size()
+                p = fbsaml.send(b, self.ol().authn_request(binding=pc.BINDING_POST,
+                                                           relay_state=rs))
+                self.assertEqual(p.status, 400, p.text[:2000])
+                self.assertNotIn('name="SAMLResponse"', p.text)
+                self.assertTrue(fbsaml.audit_since(self.srv, off, "saml_request_invalid"))
+        # The SP-initiated Redirect query with an encoded NUL, built by hand.
+        url = self.ol().authn_request(relay_state="ab")["url"]
+        self.assertIn("RelayState=ab", url)
+        off = self.srv.log_size()
+        p = b.get(fbsaml.path_of(url.replace("RelayState=ab", "RelayState=a%00b")))
+        self.assertEqual(p.status, 400, p.text[:2000])
+        recs = fbsaml.audit_since(self.srv, off, "saml_request_invalid")
+        self.assertTrue(any("NUL" in str(r) for r in recs), recs)
+        # What is allowed passes through unchanged on both paths: 1024 bytes, UTF-8, URLs.
+        for rs in ("y" * 1024, "https://console.aws.amazon.com/ec2/home?region=eu-west-1#",
+                   "caf\u00e9 \u2713"):
+            with self.subTest(allowed=rs[:20]):
+                p = b.get("/saml/idp/init/ol?RelayState=" + urllib.parse.quote(rs, safe=""))
+                self.assertEqual(fbsaml.response_of(self, p)[2], rs)
+                p = fbsaml.send(b, self.ol().authn_request(relay_state=rs))
+                self.assertEqual(fbsaml.response_of(self, p)[2], rs)
+        self.assertEqual(b.get("/").status, 200, "the session survives")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,10 @@ after a sign-on end the broker session, and the broker answers with a signed
 LogoutResponse (Success, InResponseTo the request) by the binding the SP
 declares, verified by the libraries and by xmlsec1 with the published
 certificate. An unsigned LogoutRequest from an SP that must sign changes nothing.
+Issue 10, finding 2 (logout CSRF): a LogoutRequest ends the session only when it
+names what the session was asserted as to that SP (NameID, and SessionIndex when
+given; an unsigned one must give it); otherwise the SP hears Requester and the
+session cookie keeps working.
 """
 
 import os
@@ -157,6 +161,91 @@ class SingleLogout(harness.TestCase):
             self.assertGreaterEqual(p.status, 400, p.text[:2000])
         self.assertTrue(fbsaml.audit_since(self.srv, off))
         self.assertEqual(b.get("/").status, 200, "still signed in")
+
+    STATUS_REQUESTER = "urn:oasis:names:tc:SAML:2.0:status:Requester"
+
+    def assertLeftAlone(self, b, p, off, slo):
+        """The SP hears a non-success LogoutResponse (or the person a 4xx page), an audit
+        line says why, and the session cookie still signs in."""
+        action, fields = fbsaml.post_form(p.text) if p.status == 200 else (None, {})
+        if "SAMLResponse" in fields:
+            self.assertEqual(action, slo)
+            lr = pc.describe(pc.decode_post(fields["SAMLResponse"]))
+        elif (p.location or "").startswith(slo + "?"):
+            lr = pc.describe(pc.decode_redirect(fbsaml.query(p.location)["SAMLResponse"]))
+        else:
+            self.assertGreaterEqual(p.status, 400, p.text[:2000])
+            self.assertLess(p.status, 500, p.text[:2000])
+            lr = None
+        if lr is not None:
+            self.assertEqual(lr["root"], "LogoutResponse")
+            self.assertEqual(lr["status"], self.STATUS_REQUESTER, lr)
+        self.assertTrue(fbsaml.audit_since(self.srv, off, "saml_logout_refused"),
+                        "\n".join(self.srv.lines_since(off)))
+        self.assertFalse([c for c in p.headers_all("Set-Cookie") if "Max-Age=0" in c],
+                         "the session cookie is not dropped")
+        self.assertEqual(b.get("/").status, 200, "still signed in: the cookie works")
+
+    def test_cross_site_unsigned_logout_naming_another_nameid_leaves_the_session(self):
+        # An SP that may send unsigned requests (ol): any site can make the browser send one.
+        for binding in (pc.BINDING_REDIRECT, pc.BINDING_POST):
+            with self.subTest(binding=binding):
+                b = fbsaml.browser(self, self.srv)
+                d = self.sso(b, self.ol(), OL_ID, OL_ACS)
+                sp = self.ol()
+                make = sp.logout_request if binding == pc.BINDING_REDIRECT \
+                    else sp.logout_request_post
+                for name_id, sidx in (("mallory", d["session_index"]), ("mallory", None),
+                                      ("mallory", "_0123456789")):
+                    off = self.srv.log_size()
+                    req = make(name_id, d["name_id_format"], sidx, sign=False)
+                    self.assertLeftAlone(b, fbsaml.send(b, req), off, OL_SLO)
+                # A browser that never signed in to ol, named correctly: also left alone.
+                other = fbsaml.signed_in(self, self.srv, "alice")
+                off = self.srv.log_size()
+                req = make(d["name_id"], d["name_id_format"], d["session_index"], sign=False)
+                self.assertLeftAlone(other, fbsaml.send(other, req), off, OL_SLO)
+
+    def test_wrong_session_index_leaves_the_session(self):
+        b = fbsaml.browser(self, self.srv)
+        d = self.sso(b, self.ol(), OL_ID, OL_ACS)
+        # Unsigned (ol) and signed (ps, whose requests must be signed): a SessionIndex that
+        # is not this session's is refused even with the right NameID and a valid signature.
+        off = self.srv.log_size()
+        req = self.ol().logout_request(d["name_id"], d["name_id_format"], "_" + "0" * 40,
+                                       sign=False)
+        self.assertLeftAlone(b, fbsaml.send(b, req), off, OL_SLO)
+        off = self.srv.log_size()
+        req = self.ol().logout_request_post(d["name_id"], d["name_id_format"], "_" + "0" * 40,
+                                            sign=True)
+        self.assertLeftAlone(b, fbsaml.send(b, req), off, OL_SLO)
+        b2 = fbsaml.browser(self, self.srv)
+        d2 = self.sso(b2, self.ps(), PS_ID, PS_ACS)
+        off = self.srv.log_size()
+        req = self.ps().logout_request(d2["name_id"], d2["name_id_format"], "_" + "1" * 40,
+                                       binding=pc.BINDING_REDIRECT, sign=True)
+        self.assertLeftAlone(b2, fbsaml.send(b2, req), off, PS_SLO)
+        # ol's session index at ps: the SessionIndex is per SP.
+        off = self.srv.log_size()
+        req = self.ps().logout_request(d2["name_id"], d2["name_id_format"], d["session_index"],
+                                       binding=pc.BINDING_REDIRECT, sign=True)
+        self.assertLeftAlone(b2, fbsaml.send(b2, req), off, PS_SLO)
+
+    def test_unsigned_logout_must_name_the_session_index(self):
+        b = fbsaml.browser(self, self.srv)
+        d = self.sso(b, self.ol(), OL_ID, OL_ACS)
+        off = self.srv.log_size()
+        req = self.ol().logout_request(d["name_id"], d["name_id_format"], None, sign=False)
+        self.assertLeftAlone(b, fbsaml.send(b, req), off, OL_SLO)
+        # Named correctly, unsigned (ol may send unsigned requests): the session ends.
+        req = self.ol().logout_request(d["name_id"], d["name_id_format"], d["session_index"],
+                                       sign=False)
+        p = fbsaml.send(b, req)
+        action, fields = fbsaml.post_form(p.text)
+        self.assertEqual(action, OL_SLO)
+        self.assertEqual(pc.describe(pc.decode_post(fields["SAMLResponse"]))["status"],
+                         pc.STATUS_SUCCESS)
+        self.assertSignedOut(b)
 
 
 if __name__ == "__main__":

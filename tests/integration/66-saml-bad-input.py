@@ -236,6 +236,40 @@ class BadInput(harness.TestCase):
                 self.assertPage(p, (400,))
                 self.off = self.srv.log_size()
 
+    def test_encodings_and_dtds_the_text_filter_missed(self):
+        # Issue 10, finding 5: a UTF-7 declaration hid a DOCTYPE from the text filter;
+        # the parser now refuses DTDs itself and only UTF-8 is accepted. Both bindings,
+        # both messages; each a 400 page naming the reason, an audit line.
+        u7 = (b'<?xml version="1.0" encoding="UTF-7"?>+ADw-!DOCTYPE r +AFs-+ADw-!ENTITY x '
+              b'SYSTEM +ACI-file:///etc/passwd+ACI-+AD4-+AF0-+AD4-')
+        logout = self.ol().logout_request_post("alice", pc.NAMEID_PERSISTENT, "s1",
+                                               sign=False)["xml"]
+        logout = re.sub(rb"^<\?xml[^>]*\?>\s*", b"", logout)
+        cases = [
+            (u7 + authn_xml(OL_ID + "&x;", OL_ACS), "UTF-8"),
+            (b'<?xml version="1.0" encoding="UTF-7"?>' + authn_xml(OL_ID, OL_ACS), "UTF-8"),
+            (b'<?xml version="1.0" encoding="ISO-8859-1"?>' + authn_xml(OL_ID, OL_ACS), "UTF-8"),
+            (('<?xml version="1.0" encoding="UTF-16"?>' +
+              authn_xml(OL_ID, OL_ACS).decode()).encode("utf-16"), "UTF-8"),
+            (b'<?xml version="1.0" encoding="UTF-16"?>' + authn_xml(OL_ID, OL_ACS), "UTF-8"),
+            (authn_xml(OL_ID, OL_ACS, dtd=b'<!DOCTYPE r [<!ENTITY % p SYSTEM '
+                                          b'"http://127.0.0.1:9/p.dtd"> %p;]>'), "DOCTYPE"),
+            (u7 + logout, "UTF-8"),
+        ]
+        for xml, why in cases:
+            path = "/saml/idp/slo" if b"LogoutRequest" in xml else "/saml/idp/sso"
+            with self.subTest(xml=xml[:70], path=path):
+                self.off = self.srv.log_size()
+                p = self.b.post(path, {"SAMLRequest": base64.b64encode(xml).decode()})
+                self.assertNotIn("root:", p.text)
+                self.assertPage(p, (400,), why)
+                self.off = self.srv.log_size()
+                q = base64.b64encode(deflate(xml)).decode()
+                p = self.b.get(path + "?SAMLRequest=" + urllib.parse.quote(q, safe=""))
+                self.assertPage(p, (400,), why)
+                self.assertTrue(any(why in str(r) for r in fbsaml.audit_since(self.srv, self.off)),
+                                "the log names the reason")
+
     def test_oversized_saml_request(self):
         big = base64.b64encode(os.urandom(96 * 1024)).decode()
         p = self.sso_post({"SAMLRequest": big})

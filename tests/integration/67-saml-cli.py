@@ -237,12 +237,36 @@ class SamlCli(harness.TestCase):
             "noroles.xml": '<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:'
                            'metadata" entityID="urn:x"/>',
         }
+        ed = ('<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" '
+              'entityID="urn:x%s"><md:SPSSODescriptor protocolSupportEnumeration='
+              '"urn:oasis:names:tc:SAML:2.0:protocol"><md:AssertionConsumerService Binding='
+              '"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="https://x/acs" '
+              'index="0"/></md:SPSSODescriptor></md:EntityDescriptor>')
+        # Issue 10, finding 5: no DTD whatever the encoding, UTF-8 only (the reason named).
+        reasons = {
+            "utf7.xml": ('<?xml version="1.0" encoding="UTF-7"?>+ADw-!DOCTYPE x +AFs-+ADw-!ENTITY '
+                         'e SYSTEM +ACI-file:///etc/passwd+ACI-+AD4-+AF0-+AD4-' + ed % "&e;",
+                         "UTF-8"),
+            "utf16.xml": (('<?xml version="1.0" encoding="UTF-16"?>' + ed % "").encode("utf-16"),
+                          "UTF-8"),
+            "latin1.xml": ('<?xml version="1.0" encoding="ISO-8859-1"?>' + ed % "", "UTF-8"),
+            "param.xml": ('<!DOCTYPE x [<!ENTITY % p SYSTEM "http://127.0.0.1:9/p.dtd"> %p;]>' +
+                          ed % "", "DOCTYPE"),
+            "laughs.xml": ('<!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;">'
+                           '<!ENTITY c "&b;&b;&b;&b;&b;&b;">]>' + ed % "&c;", "DOCTYPE"),
+        }
+        for name, (text, why) in reasons.items():
+            cases[name] = text
         for name, text in cases.items():
             with self.subTest(case=name):
-                src = self.write(os.path.join(d, name), text)
+                src = os.path.join(d, name)
+                with open(src, "wb") as f:
+                    f.write(text if isinstance(text, bytes) else text.encode())
                 cp = self.bare("metadata", "import", src, "--name", "x", "--dir",
                                os.path.join(d, "out"), expect=1)
                 self.assertIn(name, cp.stderr)
+                if name in reasons:
+                    self.assertIn(reasons[name][1], cp.stderr)
                 self.assertNotIn("root:", cp.stdout + cp.stderr)
                 self.assertFalse(os.path.exists(os.path.join(d, "out", "x.xml")))
         self.bare("metadata", "import", fbsaml.fixture(fbsaml.AWS_METADATA), "--name",

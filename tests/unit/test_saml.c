@@ -240,7 +240,7 @@ count(const char *hay, const char *needle)
 static struct fb_saml_subject
 subject_of(const struct fb_store_user *u)
 {
-	struct fb_saml_subject s = {u, "sid-123", 0, 0};
+	struct fb_saml_subject s = {u, "sid-123", 0, 0, 0};
 
 	s.auth_time = fb_time_now() - 10;
 	return s;
@@ -391,6 +391,44 @@ test_decode(void)
 	free(b64);
 	/* Not UTF-8. */
 	CU_ASSERT_EQUAL(fb_saml_message_decode("/w==", 0, &out, &len, &err), FB_ERR_INVALID);
+}
+
+/* The one RelayState rule (issue 10, finding 8) and the reasons a parameter does not decode. */
+static void
+test_relay_state_rule(void)
+{
+	static const char *const bad[] = {"a\x01" "b", "a\nb", "a\x7f", "a\xc2\x85" "b", "\xff"};
+	struct fb_err err = {0};
+	char long_rs[FB_SAML_RELAY_STATE_MAX + 2], *out = NULL;
+
+	CU_ASSERT_EQUAL(fb_saml_relay_state_check(NULL, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_saml_relay_state_check("https://console.aws.amazon.com/?a=b#c", &err),
+	    FB_OK);
+	CU_ASSERT_EQUAL(fb_saml_relay_state_check("caf\xc3\xa9 \xc2\xa0", &err), FB_OK);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		CU_ASSERT_EQUAL(fb_saml_relay_state_check(bad[i], &err), FB_ERR_INVALID);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "UTF-8"));
+	memset(long_rs, 'x', sizeof(long_rs) - 1);
+	long_rs[FB_SAML_RELAY_STATE_MAX] = '\0';
+	CU_ASSERT_EQUAL(fb_saml_relay_state_check(long_rs, &err), FB_OK);
+	long_rs[FB_SAML_RELAY_STATE_MAX] = 'x';
+	long_rs[FB_SAML_RELAY_STATE_MAX + 1] = '\0';
+	CU_ASSERT_EQUAL(fb_saml_relay_state_check(long_rs, &err), FB_ERR_LIMIT);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "1024"));
+	/* An encoded NUL is named, not cut; a bad escape likewise. */
+	CU_ASSERT_EQUAL(fb_saml_param_decode("a%00b", 5, 1, "RelayState", &out, &err),
+	    FB_ERR_INVALID);
+	CU_ASSERT_PTR_NULL(out);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "RelayState holds an encoded NUL"));
+	CU_ASSERT_EQUAL(fb_saml_param_decode("a%zzb", 5, 1, "RelayState", &out, &err),
+	    FB_ERR_INVALID);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "bad %-escape"));
+	CU_ASSERT_EQUAL(fb_saml_param_decode("a+%41", 5, 1, "RelayState", &out, &err), FB_OK);
+	CU_ASSERT_STRING_EQUAL(out, "a A");
+	free(out);
+	CU_ASSERT_EQUAL(fb_saml_form_get("RelayState=a%00b", 16, "RelayState", &out, &err),
+	    FB_ERR_INVALID);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "NUL"));
 }
 
 static void
@@ -1734,6 +1772,60 @@ test_sp_initiated_optional_signature(void)
 	env_cleanup(&e);
 }
 
+/*
+ * Issue 10, finding 2: saml.idp.want_authn_requests_signed (published as
+ * WantAuthnRequestsSigned) is enforced for every SP with a signing
+ * certificate that does not set require_signed_requests: unsigned
+ * AuthnRequests and LogoutRequests are refused, signed ones pass.
+ */
+static void
+test_want_requests_signed(void)
+{
+	struct env e;
+	struct app a;
+	LassoServer *srv;
+	struct fb_saml_request *sr = NULL;
+	struct fb_saml_reply r = {0};
+	struct fb_err err = {0};
+	char *msg = NULL, *id = NULL, *xml, *query;
+
+	CU_ASSERT_EQUAL_FATAL(
+	    env_with_app(&e, &a, 0, "  idp:\n    want_authn_requests_signed: true\n"), 0);
+	app_key_pem = a.key_pem;
+	cur_app = &a;
+	srv = app_server(&e, &a);
+	app_request(srv, 0, 0, NULL, &msg, &id);
+	CU_ASSERT_EQUAL(parse(&e, 0, msg, &sr, &r), FB_ERR_SIGNATURE);
+	CU_ASSERT_PTR_NULL(sr);
+	free(msg);
+	free(id);
+	app_request(srv, 1, 0, NULL, &msg, &id);
+	CU_ASSERT_EQUAL(parse(&e, 1, msg, &sr, &r), FB_ERR_SIGNATURE);
+	free(msg);
+	free(id);
+	app_request(srv, 0, 1, NULL, &msg, &id);
+	CU_ASSERT_EQUAL(parse(&e, 0, msg, &sr, &r), FB_OK);
+	fb_saml_request_free(sr);
+	free(msg);
+	free(id);
+	/* An unsigned LogoutRequest naming nobody in particular: refused for its signature. */
+	xml = fb_xasprintf("<samlp:LogoutRequest xmlns:samlp=\"" FB_SAML_NS_PROTOCOL "\" "
+			   "xmlns:saml=\"" FB_SAML_NS_ASSERTION "\" ID=\"_lr1\" Version=\"2.0\" "
+			   "IssueInstant=\"2020-01-01T00:00:00Z\"><saml:Issuer>%s</saml:Issuer>"
+			   "<saml:NameID>alice</saml:NameID></samlp:LogoutRequest>",
+	    APP "/sp");
+	query = redirect_query("SAMLRequest", xml, NULL, NULL, 0);
+	CU_ASSERT_EQUAL(fb_saml_logout(e.idp, e.st, FB_SAML_REDIRECT, query, NULL, NULL, "sid-123",
+			    "t", &r, &err),
+	    FB_ERR_SIGNATURE);
+	free(query);
+	free(xml);
+	lasso_server_destroy(srv);
+	fb_saml_reply_cleanup(&r);
+	app_free(&a);
+	env_cleanup(&e);
+}
+
 /* Requests that never reach lasso, and Identity Center's unsigned ones. */
 static void
 test_sp_initiated_bad_input(void)
@@ -1856,20 +1948,38 @@ test_logout(void)
 	/* POST: a signed LogoutResponse posted back, which the SP accepts. */
 	msg = app_logout_request(srv, dump, 1, &logout);
 
-	CU_ASSERT_EQUAL_FATAL(fb_saml_logout(e.idp, e.st, FB_SAML_POST, NULL, msg, "rs", "t", &r,
-				  &err),
+	/*
+	 * Issue 10, finding 2: another browser session (one that never signed in
+	 * here) is left alone: the SP hears Requester, nothing is ended.
+	 */
+	CU_ASSERT_EQUAL_FATAL(fb_saml_logout(e.idp, e.st, FB_SAML_POST, NULL, msg, "rs",
+				  "another-sid", "t", &r, &err),
+	    FB_ERR_DENIED);
+	CU_ASSERT_STRING_EQUAL(r.post_url, APP "/slo-post");
+	xml = b64_decode(r.post_value);
+	CU_ASSERT_PTR_NOT_NULL(strstr(xml, "StatusCode Value=\"" FB_SAML_STATUS_REQUESTER "\""));
+	CU_ASSERT_PTR_NULL(strstr(xml, FB_SAML_STATUS_SUCCESS));
+	free(xml);
+	CU_ASSERT_STRING_EQUAL(r.event, "saml_logout_refused");
+	free(msg);
+	lasso_logout_destroy(logout);
+	msg = app_logout_request(srv, dump, 1, &logout);
+	CU_ASSERT_EQUAL_FATAL(fb_saml_logout(e.idp, e.st, FB_SAML_POST, NULL, msg, "rs",
+				  who.session_id, "t", &r, &err),
 	    FB_OK);
 	CU_ASSERT_STRING_EQUAL(r.post_url, APP "/slo-post");
 	CU_ASSERT_STRING_EQUAL(r.relay_state, "rs");
 	CU_ASSERT_EQUAL(lasso_logout_process_response_msg(logout, r.post_value), 0);
 	lasso_logout_destroy(logout);
 	/* Replayed: refused. */
-	CU_ASSERT_EQUAL(fb_saml_logout(e.idp, e.st, FB_SAML_POST, NULL, msg, NULL, "t", &r, &err),
+	CU_ASSERT_EQUAL(fb_saml_logout(e.idp, e.st, FB_SAML_POST, NULL, msg, NULL, who.session_id,
+			    "t", &r, &err),
 	    FB_ERR_REPLAY);
 	free(msg);
 	/* Unsigned, from an SP that must sign: refused. */
 	msg = app_logout_request(srv, dump, 0, NULL);
-	CU_ASSERT_EQUAL(fb_saml_logout(e.idp, e.st, FB_SAML_POST, NULL, msg, NULL, "t", &r, &err),
+	CU_ASSERT_EQUAL(fb_saml_logout(e.idp, e.st, FB_SAML_POST, NULL, msg, NULL, who.session_id,
+			    "t", &r, &err),
 	    FB_ERR_SIGNATURE);
 
 	/* Redirect: the response comes back over Redirect, signed with our key. */
@@ -1877,8 +1987,8 @@ test_logout(void)
 	msg = app_logout_request(srv, dump, 0, NULL);
 	xml = b64_decode(msg);
 	query = redirect_query("SAMLRequest", xml, "rs%20x", a.key_pem, 0);
-	CU_ASSERT_EQUAL_FATAL(fb_saml_logout(e.idp, e.st, FB_SAML_REDIRECT, query, NULL, NULL, "t",
-				  &r, &err),
+	CU_ASSERT_EQUAL_FATAL(fb_saml_logout(e.idp, e.st, FB_SAML_REDIRECT, query, NULL, NULL,
+				  who.session_id, "t", &r, &err),
 	    FB_OK);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r.redirect_url);
 	CU_ASSERT_EQUAL(strncmp(r.redirect_url, APP "/slo?SAMLResponse=", 30), 0);
@@ -1898,8 +2008,8 @@ test_logout(void)
 
 		p[4] = p[4] == 'A' ? 'B' : 'A';
 	}
-	CU_ASSERT_EQUAL(fb_saml_logout(e.idp, e.st, FB_SAML_REDIRECT, query, NULL, NULL, "t", &r,
-			    &err),
+	CU_ASSERT_EQUAL(fb_saml_logout(e.idp, e.st, FB_SAML_REDIRECT, query, NULL, NULL,
+			    who.session_id, "t", &r, &err),
 	    FB_ERR_SIGNATURE);
 	free(query);
 	free(xml);
@@ -2351,6 +2461,77 @@ test_sign_node_verifies(void)
 	free(dir);
 }
 
+/*
+ * The XML gate (issue 10, finding 5): UTF-8 only, and the parser itself
+ * refuses a DTD, whatever the declared encoding (UTF-7 hid a DOCTYPE from
+ * the old text filter), the metadata reader included.
+ */
+static void
+test_xml_gate(void)
+{
+	static const struct {
+		const char *xml;
+		size_t len; /* 0: strlen */
+		const char *why;
+	} bad[] = {
+	    /* UTF-7: "+ADw-" is '<'; a DOCTYPE with an external entity no text filter sees. */
+	    {"<?xml version=\"1.0\" encoding=\"UTF-7\"?>+ADw-!DOCTYPE r +AFs-+ADw-!ENTITY x SYSTEM "
+	     "+ACI-file:///etc/passwd+ACI-+AD4-+AF0-+AD4-<r>&x;</r>",
+	        0, "encoding UTF-7"},
+	    {"<?xml version=\"1.0\" encoding=\"utf-7\"?><r/>", 0, "encoding utf-7"},
+	    {"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><r>caf\xc3\xa9</r>", 0,
+	        "encoding ISO-8859-1"},
+	    {"<?xml version=\"1.0\" encoding=\"UTF-16\"?><r/>", 0, "encoding UTF-16"},
+	    /* UTF-16 with its byte order marks, and without one. */
+	    {"\xff\xfe<\0r\0/\0>\0", 10, "not UTF-8"},
+	    {"\xfe\xff\0<\0r\0/\0>", 10, "not UTF-8"},
+	    {"<\0r\0/\0>\0", 8, "not UTF-8"},
+	    /* Plain DTDs: the parser stops at the DOCTYPE. */
+	    {"<!DOCTYPE r [<!ENTITY x SYSTEM \"file:///etc/passwd\">]><r>&x;</r>", 0, "DOCTYPE"},
+	    {"<!DOCTYPE r [<!ENTITY % p SYSTEM \"http://127.0.0.1:9/p.dtd\"> %p;]><r/>", 0,
+	        "DOCTYPE"},
+	    {"<!DOCTYPE r [<!ENTITY a \"aaaaaaaaaa\"><!ENTITY b \"&a;&a;&a;&a;&a;&a;&a;&a;\">"
+	     "<!ENTITY c \"&b;&b;&b;&b;&b;&b;&b;&b;\">]><r>&c;&c;&c;</r>",
+	        0, "DOCTYPE"},
+	    {"<!DOCTYPE r SYSTEM \"http://127.0.0.1:9/r.dtd\"><r/>", 0, "DOCTYPE"},
+	    {"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!DOCTYPE r><r/>", 0, "DOCTYPE"},
+	    /* An entity never declared is not well-formed. */
+	    {"<r>&x;</r>", 0, "well-formed"},
+	};
+	static const char *const good[] = {
+	    "<r/>",
+	    "<?xml version=\"1.0\"?><r/>",
+	    "<?xml version=\"1.0\" encoding=\"UTF-8\"?><r/>",
+	    "<?xml version=\"1.0\" encoding=\"utf-8\"?><r>caf\xc3\xa9</r>",
+	    "\xef\xbb\xbf<?xml version=\"1.0\" encoding=\"UTF-8\"?><r/>", /* UTF-8's BOM */
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct fb_err err = {0};
+		xmlDocPtr doc = NULL;
+		size_t len = bad[i].len != 0 ? bad[i].len : strlen(bad[i].xml);
+		json_t *info = NULL;
+
+		CU_ASSERT_EQUAL(fb_saml_xml_parse(bad[i].xml, len, &doc, &err), FB_ERR_INVALID);
+		CU_ASSERT_PTR_NULL(doc);
+		if (strstr(err.msg, bad[i].why) == NULL)
+			fprintf(stderr, "\ncase %zu: %s\n", i, err.msg);
+		CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, bad[i].why));
+		/* The metadata reader (import and SP files) goes through the same gate. */
+		CU_ASSERT_EQUAL(fb_saml_metadata_parse(bad[i].xml, len, NULL, &info, &err),
+		    FB_ERR_INVALID);
+		CU_ASSERT_PTR_NULL(info);
+	}
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		struct fb_err err = {0};
+		xmlDocPtr doc = NULL;
+
+		CU_ASSERT_EQUAL(fb_saml_xml_parse(good[i], strlen(good[i]), &doc, &err), FB_OK);
+		if (doc != NULL)
+			xmlFreeDoc(doc);
+	}
+}
+
 /* The element and attribute lookups the request and metadata readers share. */
 static void
 test_xml_lookups(void)
@@ -2464,6 +2645,7 @@ fb_test_saml_register(void)
 	if (s == NULL ||
 	    CU_add_test(s, "decode: base64, deflate, DTD, limits", test_decode) == NULL ||
 	    CU_add_test(s, "query parameters and forms", test_query_and_form) == NULL ||
+	    CU_add_test(s, "RelayState: one rule", test_relay_state_rule) == NULL ||
 	    CU_add_test(s, "POST form: escaping, CSP hash", test_form_html) == NULL ||
 	    CU_add_test(s, "AWS checks", test_aws_checks) == NULL ||
 	    CU_add_test(s, "IdP-initiated to AWS, consumed by lasso", test_idp_initiated_aws) ==
@@ -2481,12 +2663,15 @@ fb_test_saml_register(void)
 	    CU_add_test(s, "SP-initiated: optional signatures are verified",
 	        test_sp_initiated_optional_signature) == NULL ||
 	    CU_add_test(s, "single logout", test_logout) == NULL ||
+	    CU_add_test(s, "want_authn_requests_signed is enforced", test_want_requests_signed) ==
+	        NULL ||
 	    CU_add_test(s, "metadata: ours, AWS, signed, trust policy", test_metadata) == NULL ||
 	    CU_add_test(s, "configuration keys", test_conf_keys) == NULL ||
 	    CU_add_test(s, "inline SP: encryption, attributes", test_inline_sp) == NULL ||
 	    CU_add_test(s, "what is signed", test_sign_choices) == NULL ||
 	    CU_add_test(s, "a signature verifies", test_sign_node_verifies) == NULL ||
 	    CU_add_test(s, "xml lookups", test_xml_lookups) == NULL ||
+	    CU_add_test(s, "xml gate: UTF-8 only, no DTD", test_xml_gate) == NULL ||
 	    CU_add_test(s, "explain", test_explain) == NULL ||
 	    CU_add_test(s, "check-config", test_check) == NULL)
 		return -1;
