@@ -62,8 +62,8 @@ fb_addr_cidr_parse(const char *s, struct fb_addr_cidr *out, struct fb_err *err)
 	if (!fb_addr_parse(addr, &out->addr))
 		return fb_err_set(err, FB_ERR_INVALID,
 		    "not an IPv4 or IPv6 address: '%s' (write 10.0.0.0/8 or 2001:db8::/32)", addr);
-	max = out->addr.v6 ? 128 : 32;
-	out->bits = max;
+	max = strchr(addr, ':') != NULL ? 128 : 32;
+	out->bits = out->addr.v6 ? 128 : 32;
 	if (slash != NULL) {
 		if (slash[1] < '0' || slash[1] > '9' || strlen(slash + 1) > 3)
 			return fb_err_set(err, FB_ERR_INVALID, "'%.64s': the prefix length after / "
@@ -82,6 +82,7 @@ fb_addr_cidr_parse(const char *s, struct fb_addr_cidr *out, struct fb_err *err)
 		}
 		out->bits = (int)bits;
 	}
+	max = out->addr.v6 ? 128 : 32;
 	/* The address bits beyond the prefix must be zero: 10.1.0.0/8 is a typo. */
 	for (int i = out->bits; i < max; i++)
 		if (out->addr.a[i / 8] & (0x80 >> (i % 8)))

@@ -207,13 +207,15 @@ node_parse(const char *s, size_t n, int bare_v6, int obf_port, struct fb_addr *a
 			port = close + 2;
 			plen = n - (size_t)(port - s);
 		}
-		if (!addr_of(s + 1, (size_t)(close - s - 1), a) || !a->v6)
+		/* Brackets hold IPv6 text only (an IPv4-mapped one becomes IPv4). */
+		if (memchr(s + 1, ':', (size_t)(close - s - 1)) == NULL ||
+		    !addr_of(s + 1, (size_t)(close - s - 1), a))
 			return NODE_BAD;
 	} else {
 		colon = memchr(s, ':', n);
 		if (colon != NULL && memchr(colon + 1, ':', n - (size_t)(colon + 1 - s)) != NULL) {
 			/* Two colons or more: a bare IPv6 address. */
-			if (!bare_v6 || !addr_of(s, n, a) || !a->v6)
+			if (!bare_v6 || !addr_of(s, n, a))
 				return NODE_BAD;
 			return NODE_ADDR;
 		}
