@@ -500,16 +500,16 @@ fb_http_req_origin_apply(struct fb_http_req *req, const struct fb_http_proxies *
 	if (tp == NULL || tp->n == 0)
 		return;
 	fb_http_origin_resolve(tp, req->client, evhttp_request_get_input_headers(req->ev),
-	    req->arena, &o);
+	    fb_http_req_arena(req), &o);
 	if (!o.trusted)
 		return;
-	req->client = fb_arena_printf(req->arena, "%s", o.client);
+	req->client = fb_arena_printf(fb_http_req_arena(req), "%s", o.client);
 	if (o.upstream_id[0] != '\0')
-		req->upstream_id = fb_arena_printf(req->arena, "%s", o.upstream_id);
+		req->upstream_id = fb_arena_printf(fb_http_req_arena(req), "%s", o.upstream_id);
 	if (o.proto[0] != '\0')
-		req->fwd_proto = fb_arena_printf(req->arena, "%s", o.proto);
+		req->fwd_proto = fb_arena_printf(fb_http_req_arena(req), "%s", o.proto);
 	if (o.host[0] != '\0')
-		req->fwd_host = fb_arena_printf(req->arena, "%s", o.host);
+		req->fwd_host = fb_arena_printf(fb_http_req_arena(req), "%s", o.host);
 	/* SECURITY: a garbage hop is never a client address; say why the proxy's is used. */
 	if (o.reason != NULL)
 		fb_rlog(req, FB_LOG_WARN, "forwarding headers from proxy %s partly ignored: %s "
