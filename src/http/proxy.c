@@ -491,6 +491,37 @@ scheme:
 		out->reason = "malformed X-Forwarded-Host";
 }
 
+/*
+ * The scheme the proxy saw against server.public_url's, once per process
+ * each way: https:// with requests reaching the proxy over http means
+ * Secure cookies browsers never send back (sign-in loops); http:// with
+ * https at the proxy means cookies that are not Secure.
+ */
+static void
+scheme_check(struct fb_http_req *req)
+{
+	static int warned_http, warned_https;
+	int fwd_https;
+
+	if (req->fwd_proto == NULL)
+		return;
+	fwd_https = strcmp(req->fwd_proto, "https") == 0;
+	if (req->tls && !fwd_https && !warned_http) {
+		warned_http = 1;
+		fb_rlog(req, FB_LOG_WARN, "proxy %s forwarded a request it received over http, but "
+					  "server.public_url is https: browsers will not send the "
+					  "Secure cookies back (redirect http to https at the proxy)",
+		    req->peer);
+	} else if (!req->tls && fwd_https && !warned_https) {
+		warned_https = 1;
+		fb_rlog(req, FB_LOG_WARN, "proxy %s forwarded a request it received over https, "
+					  "but server.public_url is http: cookies are not Secure and "
+					  "no HSTS is sent (set server.public_url to the https:// "
+					  "address)",
+		    req->peer);
+	}
+}
+
 void
 fb_http_req_origin_apply(struct fb_http_req *req, const struct fb_http_proxies *tp)
 {
@@ -515,6 +546,7 @@ fb_http_req_origin_apply(struct fb_http_req *req, const struct fb_http_proxies *
 		fb_rlog(req, FB_LOG_WARN, "forwarding headers from proxy %s partly ignored: %s "
 					  "(client taken as %s)",
 		    req->peer, o.reason, req->client);
+	scheme_check(req);
 }
 
 const char *

@@ -236,6 +236,24 @@ class HttpsBehindProxy(harness.TestCase):
         r = srv.http("GET", "/", headers={"Cookie": "fb_session=" + "A" * 40})
         self.assertIn(r.status, (302, 303))
 
+    def test_scheme_mismatch_warned(self):
+        # public_url https but the proxy says the request came over http: said once.
+        srv, _ = self.site("https://sso.example.com")
+        for _ in range(3):
+            self.assertEqual(srv.http("GET", "/healthz",
+                                      headers={"X-Forwarded-Proto": "http"}).status, 200)
+        self.assertEqual(srv.http("GET", "/healthz",
+                                  headers={"X-Forwarded-Proto": "https"}).status, 200)
+        self.assertTrue(srv.wait_log(lambda l: "will not send the Secure cookies" in l), srv.logs())
+        warns = [l for l in srv.log_lines() if "will not send the Secure cookies" in l]
+        self.assertEqual(len(warns), 1, srv.logs())
+        # public_url http while the proxy serves https.
+        srv, _ = self.site("http://127.0.0.1:1")
+        self.assertEqual(srv.http("GET", "/healthz",
+                                  headers={"Forwarded": "for=192.0.2.1;proto=https"}).status, 200)
+        self.assertTrue(srv.wait_log(lambda l: "set server.public_url to the https" in l),
+                        srv.logs())
+
     def test_hsts_off(self):
         srv, _ = self.site("https://sso.example.com", hsts_max_age=0)
         self.assertIsNone(srv.http("GET", "/healthz").header("Strict-Transport-Security"))
