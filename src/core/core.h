@@ -134,6 +134,14 @@ void fb_log_vwrite(enum fb_log_level level, const char *cat, const char *func, c
 	    (const char *const[]){"event", (event), NULL}, __VA_ARGS__)
 /* Logs err with the place it was raised. */
 void fb_log_err(enum fb_log_level level, const char *reqid, const struct fb_err *err);
+/*
+ * The connection's address (a trusted proxy's) while this thread handles
+ * a request whose client is another address: audit lines name it as
+ * "peer" beside the client's "addr". NULL or "" clears it; copied.
+ * fb_log_peer returns it (borrowed, valid until the next set) or NULL.
+ */
+void fb_log_peer_set(const char *peer);
+const char *fb_log_peer(void);
 
 /* ---- memory ------------------------------------------------------------- */
 

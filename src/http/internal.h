@@ -75,6 +75,12 @@ void fb_http_origin_resolve(const struct fb_http_proxies *tp, const char *peer,
  * the client); logs a reason when a trusted proxy's headers were ignored.
  */
 void fb_http_req_origin_apply(struct fb_http_req *req, const struct fb_http_proxies *tp);
+/*
+ * Makes this thread's audit lines name req's peer beside its client
+ * (fb_log_peer_set) until the request's access line: at the start of the
+ * request and again when a deferred one resumes.
+ */
+void fb_http_req_log_context(const struct fb_http_req *req);
 
 /* One request being answered (http.h: struct fb_http_req). */
 struct fb_http_req {
@@ -93,7 +99,8 @@ struct fb_http_req {
 	const char *body;
 	size_t body_len;
 	const char *client; /* the client: the peer, or what a trusted proxy forwarded for */
-	const char *peer;   /* the connection's peer (borrowed from the connection record) */
+	const char *peer;   /* the connection's peer: peer_buf */
+	char peer_buf[64];  /* a copy: the connection record may go before a deferred reply */
 	const char *upstream_id; /* a trusted proxy's X-Request-Id, or NULL */
 	const char *fwd_proto;	 /* a trusted proxy's forwarded scheme, or NULL */
 	const char *fwd_host;	 /* a trusted proxy's forwarded host, or NULL */

@@ -527,7 +527,9 @@ fb_http_req_origin_apply(struct fb_http_req *req, const struct fb_http_proxies *
 {
 	struct fb_http_origin o;
 
-	req->peer = req->client;
+	snprintf(req->peer_buf, sizeof(req->peer_buf), "%s", req->client);
+	req->peer = req->client = req->peer_buf;
+	fb_log_peer_set(NULL);
 	if (tp == NULL || tp->n == 0)
 		return;
 	fb_http_origin_resolve(tp, req->client, evhttp_request_get_input_headers(req->ev),
@@ -547,6 +549,13 @@ fb_http_req_origin_apply(struct fb_http_req *req, const struct fb_http_proxies *
 					  "(client taken as %s)",
 		    req->peer, o.reason, req->client);
 	scheme_check(req);
+	fb_http_req_log_context(req);
+}
+
+void
+fb_http_req_log_context(const struct fb_http_req *req)
+{
+	fb_log_peer_set(req->peer != NULL && strcmp(req->peer, req->client) != 0 ? req->peer : NULL);
 }
 
 const char *
@@ -580,4 +589,5 @@ fb_http_account_req(const struct fb_http_req *req, int code, size_t bytes)
 	kv[i] = NULL;
 	fb_http_account(req->env, req->method, req->route, req->path, code, bytes, req->start_us,
 	    req->client, req->id, kv);
+	fb_log_peer_set(NULL); /* the request is over */
 }

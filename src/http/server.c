@@ -743,6 +743,7 @@ fb_http_req_resume(struct fb_http_req *req)
 {
 	if (req == NULL)
 		return;
+	fb_http_req_log_context(req);
 	req->deferred = 0;
 	if (req->conn != NULL)
 		req->conn->deferred = NULL;

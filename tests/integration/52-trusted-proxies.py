@@ -94,7 +94,13 @@ class Trusted(Base):
         r = c.login("ann", PASSWORD)
         self.assertEqual((r.status, r.location), (303, "/"), r.text[:2000])
         locks = self.wait_records(off, lambda r: r.get("event") == "address_locked")
-        self.assertEqual([l.get("addr") for l in locks], ["203.0.113.7"])
+        self.assertEqual([(l.get("addr"), l.get("peer")) for l in locks],
+                         [("203.0.113.7", "127.0.0.1")])
+        # Every audit line of these requests names the proxy beside the client.
+        audits = self.records(off, lambda r: r.get("cat") == "audit" and "addr" in r)
+        self.assertTrue(audits)
+        for l in audits:
+            self.assertEqual(l.get("peer"), "127.0.0.1", l)
         # Access lines: the client, and the proxy as the peer.
         acc = self.wait_records(off, lambda r: r.get("cat") == "access" and
                                 r.get("path") == "/login" and r.get("method") == "POST")
@@ -176,6 +182,7 @@ class Untrusted(Base):
         self.assertEqual(r.status, 429, r.text[:2000])
         locks = self.wait_records(off, lambda r: r.get("event") == "address_locked")
         self.assertEqual([l.get("addr") for l in locks], ["127.0.0.1"])
+        self.assertFalse(self.records(off, lambda r: "peer" in r))
         acc = self.records(off, lambda r: r.get("cat") == "access")
         self.assertTrue(acc)
         for l in acc:

@@ -343,6 +343,20 @@ test_addr(void)
 	CU_ASSERT_STRING_EQUAL(text, "192.0.2.1");
 	CU_ASSERT_FALSE(fb_addr_parse(NULL, &a));
 	CU_ASSERT_FALSE(fb_addr_parse("1.2.3.4 ", &a));
+	/* The peer audit lines carry: copied, cleared by NULL or "". */
+	{
+		char peer[] = "10.0.0.1";
+
+		CU_ASSERT_PTR_NULL(fb_log_peer());
+		fb_log_peer_set(peer);
+		peer[0] = '9';
+		CU_ASSERT_STRING_EQUAL(fb_log_peer(), "10.0.0.1");
+		fb_log_peer_set("");
+		CU_ASSERT_PTR_NULL(fb_log_peer());
+		fb_log_peer_set("10.0.0.2");
+		fb_log_peer_set(NULL);
+		CU_ASSERT_PTR_NULL(fb_log_peer());
+	}
 }
 
 /* The test clock: fb_time_now is the floor of fb_time_now_ms, whichever clock runs. */
