@@ -234,13 +234,13 @@ node_parse(const char *s, size_t n, int bare_v6, int obf_port, struct fb_addr *a
 
 /* Forwarded's parameters of one element, unquoted into the arena. */
 struct fwd_elem {
-	const char *for_, *proto, *host;
+	const char *for_, *proto, *host, *by;
 };
 
 /*
- * Parses one Forwarded element: pairs "name=value" separated by ";",
- * value a token or a quoted string. 0 on a syntax error or a repeated
- * parameter (RFC 7239 4).
+ * Parses one Forwarded element: pairs "name=value" separated by ";" (empty
+ * pairs allowed, white space around ";" tolerated), value a token or a
+ * quoted string. 0 on a syntax error or a repeated parameter (RFC 7239 4).
  */
 static int
 elem_parse(struct fb_arena *arena, const struct item *it, struct fwd_elem *e)
@@ -248,14 +248,16 @@ elem_parse(struct fb_arena *arena, const struct item *it, struct fwd_elem *e)
 	const char *p = it->p, *end = it->p + it->n;
 
 	memset(e, 0, sizeof(*e));
-	if (it->n == 0)
-		return 0;
 	while (p < end) {
 		const char *name = p, **slot = NULL;
 		size_t nlen;
 		char *v;
 		size_t vn = 0;
 
+		if (*p == ';' || is_ows(*p)) {
+			p++;
+			continue;
+		}
 		while (p < end && is_tchar((unsigned char)*p))
 			p++;
 		nlen = (size_t)(p - name);
@@ -268,8 +270,9 @@ elem_parse(struct fb_arena *arena, const struct item *it, struct fwd_elem *e)
 			slot = &e->proto;
 		else if (nlen == 4 && strncasecmp(name, "host", 4) == 0)
 			slot = &e->host;
-		else if (!(nlen == 2 && strncasecmp(name, "by", 2) == 0))
-			slot = NULL; /* an extension parameter: read and dropped */
+		else if (nlen == 2 && strncasecmp(name, "by", 2) == 0)
+			slot = &e->by; /* read (once) and not used */
+		/* Extension parameters: read and dropped. */
 		v = fb_arena_alloc(arena, (size_t)(end - p) + 1);
 		if (p < end && *p == '"') {
 			for (p++; p < end && *p != '"'; p++) {
@@ -296,15 +299,8 @@ elem_parse(struct fb_arena *arena, const struct item *it, struct fwd_elem *e)
 		}
 		while (p < end && is_ows(*p))
 			p++;
-		if (p < end) {
-			if (*p != ';')
-				return 0;
-			p++;
-			while (p < end && is_ows(*p))
-				p++;
-			if (p >= end)
-				return 0;
-		}
+		if (p < end && *p != ';')
+			return 0;
 	}
 	return 1;
 }
@@ -373,6 +369,9 @@ walk(const struct fb_http_proxies *tp, const struct fb_addr *peer, struct item *
 		enum node_kind k;
 		struct fwd_elem e;
 
+		/* Empty list elements are ignored (RFC 9110 5.6.1). */
+		if (items[i].n == 0)
+			continue;
 		if (forwarded) {
 			if (!elem_parse(arena, &items[i], &e)) {
 				out->reason = "malformed Forwarded element";
