@@ -66,8 +66,9 @@ fb_addr_cidr_parse(const char *s, struct fb_addr_cidr *out, struct fb_err *err)
 	out->bits = out->addr.v6 ? 128 : 32;
 	if (slash != NULL) {
 		if (slash[1] < '0' || slash[1] > '9' || strlen(slash + 1) > 3)
-			return fb_err_set(err, FB_ERR_INVALID, "'%.64s': the prefix length after / "
-							       "must be a number",
+			return fb_err_set(err, FB_ERR_INVALID,
+			    "'%.64s': the prefix length after / "
+			    "must be a number",
 			    s);
 		bits = strtol(slash + 1, &end, 10);
 		if (*end != '\0' || bits > max)
@@ -77,7 +78,8 @@ fb_addr_cidr_parse(const char *s, struct fb_addr_cidr *out, struct fb_err *err)
 		if (!out->addr.v6 && strchr(addr, ':') != NULL) {
 			if (bits < 96)
 				return fb_err_set(err, FB_ERR_INVALID,
-				    "'%.64s': an IPv4-mapped block needs a prefix of 96 or more", s);
+				    "'%.64s': an IPv4-mapped block needs a prefix of 96 or more",
+				    s);
 			bits -= 96;
 		}
 		out->bits = (int)bits;

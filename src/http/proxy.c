@@ -38,8 +38,7 @@ enum node_kind {
 };
 
 enum fb_status
-fb_http_proxies_parse(char *const *list, size_t n, struct fb_http_proxies *out,
-    struct fb_err *err)
+fb_http_proxies_parse(char *const *list, size_t n, struct fb_http_proxies *out, struct fb_err *err)
 {
 	enum fb_status r;
 
@@ -133,7 +132,7 @@ static int
 is_tchar(unsigned char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	    (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+	       (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
 }
 
 /* 1 for "_" 1*(ALPHA / DIGIT / "." / "_" / "-") (RFC 7239 obfnode, obfport). */
@@ -146,7 +145,7 @@ is_obf(const char *s, size_t n)
 		unsigned char c = (unsigned char)s[i];
 
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-			c == '.' || c == '_' || c == '-'))
+		        c == '.' || c == '_' || c == '-'))
 			return 0;
 	}
 	return 1;
@@ -328,7 +327,7 @@ host_take(const char *v, size_t n, char *out)
 		unsigned char c = (unsigned char)v[i];
 
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-			c == '.' || c == '-' || c == ':' || c == '[' || c == ']'))
+		        c == '.' || c == '-' || c == ':' || c == '[' || c == ']'))
 			return 0;
 	}
 	memcpy(out, v, n);
@@ -416,7 +415,7 @@ joined(struct fb_arena *arena, const struct evkeyvalq *h, const char *name)
 		if (strcasecmp(kv->key, name) != 0)
 			continue;
 		s = s == NULL ? fb_arena_printf(arena, "%s", kv->value)
-			      : fb_arena_printf(arena, "%s, %s", s, kv->value);
+		              : fb_arena_printf(arena, "%s, %s", s, kv->value);
 	}
 	return s;
 }
@@ -465,14 +464,15 @@ fb_http_origin_resolve(const struct fb_http_proxies *tp, const char *peer,
 	n = split_list(fwd != NULL ? fwd : xff, items);
 	if (n < 0) {
 		out->reason = fwd != NULL ? "malformed Forwarded (a quote is not closed)"
-					  : "malformed X-Forwarded-For (a quote is not closed)";
+		                          : "malformed X-Forwarded-For (a quote is not closed)";
 		goto scheme;
 	}
 	at = walk(tp, &pa, items, n, fwd != NULL, arena, out);
 	if (fwd != NULL) {
 		struct fwd_elem e;
 
-		/* proto= and host= of the element that named the client, written by a trusted hop. */
+		/* proto= and host= of the element that named the client, written by a trusted hop.
+		 */
 		if (at < n && elem_parse(arena, &items[at], &e)) {
 			if (e.proto != NULL && !proto_take(e.proto, strlen(e.proto), out->proto))
 				out->reason = "Forwarded proto= is not http or https";
@@ -507,16 +507,18 @@ scheme_check(struct fb_http_req *req)
 	fwd_https = strcmp(req->fwd_proto, "https") == 0;
 	if (req->tls && !fwd_https && !warned_http) {
 		warned_http = 1;
-		fb_rlog(req, FB_LOG_WARN, "proxy %s forwarded a request it received over http, but "
-					  "server.public_url is https: browsers will not send the "
-					  "Secure cookies back (redirect http to https at the proxy)",
+		fb_rlog(req, FB_LOG_WARN,
+		    "proxy %s forwarded a request it received over http, but "
+		    "server.public_url is https: browsers will not send the "
+		    "Secure cookies back (redirect http to https at the proxy)",
 		    req->peer);
 	} else if (!req->tls && fwd_https && !warned_https) {
 		warned_https = 1;
-		fb_rlog(req, FB_LOG_WARN, "proxy %s forwarded a request it received over https, "
-					  "but server.public_url is http: cookies are not Secure and "
-					  "no HSTS is sent (set server.public_url to the https:// "
-					  "address)",
+		fb_rlog(req, FB_LOG_WARN,
+		    "proxy %s forwarded a request it received over https, "
+		    "but server.public_url is http: cookies are not Secure and "
+		    "no HSTS is sent (set server.public_url to the https:// "
+		    "address)",
 		    req->peer);
 	}
 }
@@ -544,8 +546,9 @@ fb_http_req_origin_apply(struct fb_http_req *req, const struct fb_http_proxies *
 		req->fwd_host = fb_arena_printf(fb_http_req_arena(req), "%s", o.host);
 	/* SECURITY: a garbage hop is never a client address; say why the proxy's is used. */
 	if (o.reason != NULL)
-		fb_rlog(req, FB_LOG_WARN, "forwarding headers from proxy %s partly ignored: %s "
-					  "(client taken as %s)",
+		fb_rlog(req, FB_LOG_WARN,
+		    "forwarding headers from proxy %s partly ignored: %s "
+		    "(client taken as %s)",
 		    req->peer, o.reason, req->client);
 	scheme_check(req);
 	fb_http_req_log_context(req);
@@ -554,7 +557,8 @@ fb_http_req_origin_apply(struct fb_http_req *req, const struct fb_http_proxies *
 void
 fb_http_req_log_context(const struct fb_http_req *req)
 {
-	fb_log_peer_set(req->peer != NULL && strcmp(req->peer, req->client) != 0 ? req->peer : NULL);
+	fb_log_peer_set(
+	    req->peer != NULL && strcmp(req->peer, req->client) != 0 ? req->peer : NULL);
 }
 
 const char *

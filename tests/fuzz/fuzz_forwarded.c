@@ -47,7 +47,7 @@ check(const struct fb_http_origin *o, const char *peer)
 		__builtin_trap();
 	if (strlen(o->host) > FB_HTTP_HOST_MAX ||
 	    o->host[strspn(o->host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-				    "0123456789.-:[]")] != '\0')
+	                            "0123456789.-:[]")] != '\0')
 		__builtin_trap();
 	if (o->upstream_id[0] != '\0' && !fb_http_reqid_check(o->upstream_id))
 		__builtin_trap();
