@@ -92,9 +92,11 @@ static const char *const migrations_v[] = {
 	/*
 	 * 5: key/value expiry in milliseconds (a lock of 1 s set at .989 s
 	 * must not end 11 ms later), and the lock ends the lockout keeps
-	 * ("t:" keys, decimal seconds until then) in milliseconds too.
+	 * ("t:" keys, decimal seconds until then) in milliseconds too. A
+	 * "never" (INT64_MAX seconds, the bootstrap flag) stays INT64_MAX.
 	 */
-	"UPDATE kv SET expires_at = expires_at * 1000;"
+	"UPDATE kv SET expires_at = CASE WHEN expires_at > 9223372036854775"
+	"  THEN 9223372036854775807 ELSE expires_at * 1000 END;"
 	"UPDATE kv SET value = CAST(CAST(CAST(CAST(value AS TEXT) AS INTEGER) * 1000 AS TEXT) AS BLOB)"
 	"  WHERE ns = 'lockout' AND key LIKE 't:%';",
 };

@@ -1535,6 +1535,22 @@ test_migrate_v3_v4(void)
 	free(dir);
 }
 
+/* The first column of the first row of sql, read with a separate raw connection; -1 on error. */
+static int64_t
+raw_int(const char *path, const char *sql)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *s = NULL;
+	int64_t v = -1;
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	return v;
+}
+
 /* Runs sql on the file with a separate raw connection; 1 when it worked. */
 static int
 raw_exec(const char *path, const char *sql)
@@ -1578,7 +1594,9 @@ test_migrate_v4_v5(void)
 	sql = fb_xasprintf("INSERT INTO kv VALUES ('otc', 'live', CAST('v' AS BLOB), %lld);"
 			   "INSERT INTO kv VALUES ('otc', 'dead', CAST('v' AS BLOB), %lld);"
 			   "INSERT INTO kv VALUES ('lockout', 't:u:abc', CAST('%lld' AS BLOB), %lld);"
-			   "INSERT INTO kv VALUES ('lockout', 'n:u:abc', CAST('7' AS BLOB), %lld);",
+			   "INSERT INTO kv VALUES ('lockout', 'n:u:abc', CAST('7' AS BLOB), %lld);"
+			   "INSERT INTO kv VALUES ('flag', 'never', CAST('1' AS BLOB), "
+			   "9223372036854775807);",
 	    (long long)now + 600, (long long)now - 1, (long long)now + 300, (long long)now + 300,
 	    (long long)now + 900);
 	CU_ASSERT_TRUE(raw_exec(path, sql));
@@ -1595,6 +1613,12 @@ test_migrate_v4_v5(void)
 	/* The count is a count still, and the entry outlives its old second by no less. */
 	CU_ASSERT_EQUAL(fb_store_kv_incr(st, "lockout", "n:u:abc", now + 900, &count, &err), FB_OK);
 	CU_ASSERT_EQUAL(count, 8);
+	/* "Never" is never still (no overflow into a float), and kv_add still sees it. */
+	CU_ASSERT_EQUAL(raw_int(path, "SELECT typeof(expires_at) = 'integer' AND "
+				      "expires_at = 9223372036854775807 FROM kv WHERE ns = 'flag'"),
+	    1);
+	CU_ASSERT_EQUAL(fb_store_kv_add(st, "flag", "never", "1", 1, INT64_MAX, &err),
+	    FB_ERR_REPLAY);
 	/* The seconds expiry is the last millisecond before that second, not later. */
 	fb_time_clock_ms = fixed_clock;
 	fixed_ms = (now + 600) * 1000 - 1;
