@@ -5,7 +5,7 @@ forwarding headers are read; the per-address lockout counts the forwarded
 client; a trusted proxy's X-Request-Id is kept beside ours; public_url
 https:// behind a TLS proxy means Secure __Host- cookies and HSTS."""
 
-import re
+import os
 import subprocess
 import time
 
@@ -276,6 +276,31 @@ class HttpsBehindProxy(harness.TestCase):
             self.assertFalse(line.startswith("__Host-"), line)
             self.assertNotIn("Secure", line.split("; "), line)
         self.assertEqual(b.get("/").status, 200)
+
+
+class HttpsBehindProxyBrowser(harness.TestCase):
+    """The same in headless Chromium (52-proxy-browser.mjs): the browser accepts and sends
+    back the __Host- cookies, so signing in and out work."""
+
+    def test_sign_in_and_out(self):
+        need = harness.missing_browser_peers(("playwright-core",))
+        if need:
+            raise harness.peer_missing("browser peers missing: " + "; ".join(need))
+        srv = self.server(conf=proxy_conf(["127.0.0.1"]), workers=1)
+        srv.conf["server"]["public_url"] = "https://localhost:%d" % srv.port
+        srv.write_config(srv.conf)
+        cp = cli(srv, "user", "add", "ann", "--password-stdin", stdin=PASSWORD + "\n")
+        self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
+        srv.start()
+        env = dict(os.environ, FB_BASE_URL="http://localhost:%d" % srv.port, FB_USER="ann",
+                   FB_PASSWORD=PASSWORD, FB_PEERS=harness.PEERS)
+        p = subprocess.run(["node", os.path.join(harness.HERE, "52-proxy-browser.mjs")],
+                           env=env, capture_output=True, text=True, timeout=300)
+        out = p.stdout + p.stderr
+        print("\n" + out)
+        self.assertEqual(p.returncode, 0, out + "\n" + srv.logs())
+        self.assertIn("browser: all steps passed", p.stdout)
+        srv.stop()
 
 
 if __name__ == "__main__":
