@@ -20,8 +20,7 @@ const pathOf = (page) => new URL(page.url()).pathname;
 
 async function main() {
   const browser = await launch(chromium);
-  const page = browser.page;
-  page.setDefaultTimeout(15000);
+  const { page } = browser;
   try {
     await page.goto(`${base}/`);
     expect(pathOf(page) === '/login', `/ sends to /login (at ${page.url()})`);
