@@ -261,6 +261,13 @@ conn_byfd_set(struct fb_http_server *srv, evutil_socket_t fd, struct fb_http_con
 	srv->byfd[i] = conn;
 }
 
+/* 1 when the site is https (TLS here or at a proxy): HSTS on every reply, Secure cookies. */
+static int
+srv_https(const struct fb_http_server *srv)
+{
+	return fb_http_site_https(srv->conf, srv->ssl != NULL);
+}
+
 static struct fb_http_conn *
 conn_byfd(struct fb_http_server *srv, evutil_socket_t fd)
 {
@@ -382,7 +389,7 @@ conn_deadline(evutil_socket_t fd, short what, void *arg)
 	resp = fb_xasprintf("HTTP/1.1 408 Request Timeout\r\n%s"
 			    "X-Request-Id: %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
 			    "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
-	    fb_http_security_headers_text(conn->srv->ssl != NULL, 0, NULL), reqid, sizeof(body) - 1,
+	    fb_http_security_headers_text(srv_https(conn->srv), 0, NULL), reqid, sizeof(body) - 1,
 	    body);
 	/* evhttp is still reading: take the connection over until it is closed. */
 	bufferevent_getcb(conn->bev, NULL, NULL, &conn->http_eventcb, &conn->http_eventarg);
@@ -512,7 +519,7 @@ own_reply_finish(struct fb_http_conn *conn, struct evbuffer *buf)
 	conn->own = 0;
 	reqid_new(conn->srv, reqid);
 	snprintf(extra, sizeof(extra), "%sX-Request-Id: %s\r\n",
-	    fb_http_security_headers_text(conn->srv->ssl != NULL, 0, NULL), reqid);
+	    fb_http_security_headers_text(srv_https(conn->srv), 0, NULL), reqid);
 	fb_buf_init(&b, len + sizeof(extra) + 64);
 	if (fb_buf_add(&b, all, conn->own_start, &err) != FB_OK ||
 	    fb_http_own_reply_rewrite(all + conn->own_start, len - conn->own_start, extra, &b,
@@ -927,7 +934,7 @@ on_request(struct evhttp_request *ev, void *arg)
 	req->conn = conn;
 	req->srv = srv;
 	req->env = srv->env;
-	req->tls = fb_http_site_https(srv->conf, srv->ssl != NULL);
+	req->tls = srv_https(srv);
 	req->method = "OTHER";
 	req->mid = FB_HTTP_OTHER;
 	req->path = "-";

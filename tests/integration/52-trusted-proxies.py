@@ -216,6 +216,10 @@ class HttpsBehindProxy(harness.TestCase):
             with self.subTest(path=path):
                 r = srv.http("GET", path)
                 self.assertEqual(r.header("Strict-Transport-Security"), "max-age=3600")
+        # Also on the replies to requests that never parsed.
+        st, hdrs, _ = harness.parse_raw_response(srv.raw(b"GARBAGE\r\n\r\n"))
+        self.assertEqual(st, 400)
+        self.assertEqual(hdrs.get("strict-transport-security"), "max-age=3600")
         r = b.login("ann", PASSWORD)
         self.assertEqual((r.status, r.location), (303, "/"), r.text[:2000])
         self.assertEqual(r.header("Strict-Transport-Security"), "max-age=3600")
@@ -268,6 +272,8 @@ class HttpsBehindProxy(harness.TestCase):
     def test_http_public_url(self):
         srv, b = self.site("http://127.0.0.1:1")
         self.assertIsNone(srv.http("GET", "/login").header("Strict-Transport-Security"))
+        _, hdrs, _ = harness.parse_raw_response(srv.raw(b"GARBAGE\r\n\r\n"))
+        self.assertNotIn("strict-transport-security", hdrs)
         r = b.login("ann", PASSWORD)
         self.assertEqual(r.status, 303, r.text[:2000])
         self.assertIsNone(r.header("Strict-Transport-Security"))
