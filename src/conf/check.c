@@ -674,10 +674,33 @@ check_saml(struct fb_conf_ctx *ctx)
 	}
 }
 
+/* SECURITY: a block of every address lets any client choose the address it is counted as. */
+static void
+check_trusted_proxies(struct fb_conf_ctx *ctx)
+{
+	struct fb_conf *c = ctx->conf;
+	struct fb_conf_place pl;
+
+	for (size_t i = 0; i < c->ntrusted_proxies; i++) {
+		const char *slash = strrchr(c->trusted_proxies[i], '/');
+		char path[48];
+
+		if (slash == NULL || strcmp(slash, "/0") != 0)
+			continue;
+		snprintf(path, sizeof(path), "server.trusted_proxies[%zu]", i);
+		place(ctx, path, "server.trusted_proxies", &pl);
+		fb_conf_problem(ctx, &pl, "server.trusted_proxies", 0,
+		    "'%s' trusts every address: any client could name the address its failed "
+		    "sign-ins are counted against (list the proxies' own addresses)",
+		    c->trusted_proxies[i]);
+	}
+}
+
 void
 fb_conf_check_all(struct fb_conf_ctx *ctx)
 {
 	check_listen(ctx);
+	check_trusted_proxies(ctx);
 	check_tls(ctx);
 	check_public_url(ctx);
 	check_store(ctx);

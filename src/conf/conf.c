@@ -410,6 +410,9 @@ fb_conf_free(struct fb_conf *conf)
 	for (size_t i = 0; i < conf->nlisten; i++)
 		free(conf->listen[i]);
 	free(conf->listen);
+	for (size_t i = 0; i < conf->ntrusted_proxies; i++)
+		free(conf->trusted_proxies[i]);
+	free(conf->trusted_proxies);
 	free(conf->public_url);
 	free(conf->state_dir);
 	free(conf->tls_cert);

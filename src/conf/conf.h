@@ -72,6 +72,9 @@ struct fb_conf {
 	int cpu_threads;	  /* server.cpu_threads (1): threads per worker for CPU jobs */
 	int cpu_queue;		  /* server.cpu_queue (32): CPU jobs a worker holds at most */
 	int max_connections;	  /* server.max_connections (0): per worker; 0 = from RLIMIT_NOFILE */
+	char **trusted_proxies;	  /* server.trusted_proxies: addresses or CIDR blocks */
+	size_t ntrusted_proxies;
+	int64_t hsts_max_age;	  /* server.hsts_max_age (365d); 0 = no HSTS header */
 
 	/* log: */
 	enum fb_log_format log_format;
@@ -116,6 +119,7 @@ struct fb_conf {
 	int lockout_addr_max_failures; /* local.lockout.per_address.max_failures (20), per address */
 	int64_t lockout_window;    /* local.lockout.window (15m) failures are counted in */
 	int64_t lockout_max_delay; /* local.lockout.max_delay (15m) the delay grows to */
+	int64_t lockout_initial_delay; /* local.lockout.initial_delay (1s): the first delay */
 	int64_t recovery_lifetime; /* local.recovery_link_lifetime (30m) */
 
 	/* smtp: (unset host = no email) */

@@ -45,7 +45,7 @@ struct conf_key {
 	size_t noff;      /* STRS, SECRETS, ITEMS: the field counting the entries */
 };
 
-static conf_check_fn v_listen, v_url, v_cookie_name, v_key_id, v_group_name, v_username, v_host,
+static conf_check_fn v_listen, v_cidr, v_url, v_cookie_name, v_key_id, v_group_name, v_username, v_host,
     v_mailbox, v_text, v_logo, v_sp_name, v_uri, v_mapping_name, v_attr_name, v_relay_state;
 
 #define C(f) offsetof(struct fb_conf, f), sizeof(((struct fb_conf *)NULL)->f), 0
@@ -95,6 +95,8 @@ static const struct conf_key conf_keys[] = {
 	{"server.cpu_threads", CT_INT, "1", 1, 16, NULL, NULL, 0, C(cpu_threads)},
 	{"server.cpu_queue", CT_INT, "32", 1, 4096, NULL, NULL, 0, C(cpu_queue)},
 	{"server.max_connections", CT_INT, "0", 0, 1048576, NULL, NULL, 0, C(max_connections)},
+	{"server.trusted_proxies", CT_STRS, NULL, 0, 256, NULL, v_cidr, 0, CN(trusted_proxies, ntrusted_proxies)},
+	{"server.hsts_max_age", CT_DUR, "365d", 0, 63072000, NULL, NULL, 0, C(hsts_max_age)},
 	{"log.format", CT_ENUM, "logfmt", 0, 0, "logfmt|json", NULL, 0, C(log_format)},
 	{"log.level", CT_ENUM, "info", 0, 0, "debug|info|warn|error", NULL, 0, C(log_level)},
 	{"log.access", CT_BOOL, "true", 0, 0, NULL, NULL, 0, C(log_access)},
@@ -130,6 +132,7 @@ static const struct conf_key conf_keys[] = {
 	{"local.lockout.per_address.max_failures", CT_INT, "20", 1, 10000, NULL, NULL, 0, C(lockout_addr_max_failures)},
 	{"local.lockout.window", CT_DUR, "15m", 60, 604800, NULL, NULL, 0, C(lockout_window)},
 	{"local.lockout.max_delay", CT_DUR, "15m", 1, 86400, NULL, NULL, 0, C(lockout_max_delay)},
+	{"local.lockout.initial_delay", CT_DUR, "1s", 1, 86400, NULL, NULL, 0, C(lockout_initial_delay)},
 	{"local.recovery_link_lifetime", CT_DUR, "30m", 60, 604800, NULL, NULL, 0, C(recovery_lifetime)},
 	{"smtp.host", CT_STR, NULL, 0, 0, NULL, v_host, 0, C(smtp_host)},
 	{"smtp.port", CT_INT, NULL, 1, 65535, NULL, NULL, 0, C(smtp_port)},
@@ -1018,6 +1021,22 @@ v_listen(struct fb_conf_ctx *ctx, const struct fb_conf_place *pl, const char *pa
 out:
 	free(addr);
 	return out;
+}
+
+/* server.trusted_proxies: an IPv4 or IPv6 address or CIDR block, kept canonical. */
+static char *
+v_cidr(struct fb_conf_ctx *ctx, const struct fb_conf_place *pl, const char *path, const char *v)
+{
+	struct fb_addr_cidr c;
+	struct fb_err err;
+	char text[FB_ADDR_TEXT_MAX];
+
+	if (fb_addr_cidr_parse(v, &c, &err) != FB_OK) {
+		fb_conf_problem(ctx, pl, path, 1, "%s", err.msg);
+		return NULL;
+	}
+	fb_addr_format(&c.addr, text, sizeof(text));
+	return fb_xasprintf("%s/%d", text, c.bits);
 }
 
 static char *

@@ -134,6 +134,14 @@ void fb_log_vwrite(enum fb_log_level level, const char *cat, const char *func, c
 	    (const char *const[]){"event", (event), NULL}, __VA_ARGS__)
 /* Logs err with the place it was raised. */
 void fb_log_err(enum fb_log_level level, const char *reqid, const struct fb_err *err);
+/*
+ * The connection's address (a trusted proxy's) while this thread handles
+ * a request whose client is another address: audit lines name it as
+ * "peer" beside the client's "addr". NULL or "" clears it; copied.
+ * fb_log_peer returns it (borrowed, valid until the next set) or NULL.
+ */
+void fb_log_peer_set(const char *peer);
+const char *fb_log_peer(void);
 
 /* ---- memory ------------------------------------------------------------- */
 
@@ -211,11 +219,50 @@ enum fb_status fb_b64url_decode(const char *s, unsigned char **out, size_t *outl
 /* Compares n bytes in constant time; 0 when equal. */
 int fb_memeq_ct(const void *a, const void *b, size_t n);
 
+/* ---- IP addresses (core/addr.c) ------------------------------------------ */
+
+/* Longest address text read or written ("ffff:...:255.255.255.255" and NUL). */
+#define FB_ADDR_TEXT_MAX 46
+
+/* An IPv4 or IPv6 address; IPv4-mapped IPv6 addresses are kept as IPv4. */
+struct fb_addr {
+	unsigned char a[16]; /* network order; the first 4 bytes for IPv4 */
+	int v6;
+};
+
+/* An address block: addr with its first bits significant. */
+struct fb_addr_cidr {
+	struct fb_addr addr;
+	int bits;
+};
+
+/*
+ * 1 when s is a whole IPv4 or IPv6 address (no brackets, port or zone id)
+ * and *out holds it, else 0.
+ */
+int fb_addr_parse(const char *s, struct fb_addr *out);
+/* The canonical text of a (inet_ntop) into out (outlen >= FB_ADDR_TEXT_MAX). */
+void fb_addr_format(const struct fb_addr *a, char *out, size_t outlen);
+/*
+ * Parses "ADDR" or "ADDR/BITS" (IPv4 or IPv6). FB_ERR_INVALID (err filled)
+ * when not an address, the prefix is out of range or host bits are set.
+ */
+enum fb_status fb_addr_cidr_parse(const char *s, struct fb_addr_cidr *out, struct fb_err *err);
+/* 1 when a is inside c. */
+int fb_addr_cidr_match(const struct fb_addr_cidr *c, const struct fb_addr *a);
+
 /* ---- time and text ------------------------------------------------------ */
 
-/* Wall clock seconds. Tests may set fb_time_offset to move the clock. */
+/*
+ * Wall clock seconds (fb_time_now) and milliseconds (fb_time_now_ms), one
+ * clock: fb_time_now() is fb_time_now_ms() / 1000. Tests may set
+ * fb_time_offset (seconds) to move the clock, or fb_time_clock_ms to an
+ * injectable now() that replaces the real clock (NULL: the real one).
+ */
 extern int64_t fb_time_offset;
+extern int64_t (*fb_time_clock_ms)(void);
 int64_t fb_time_now(void);
+int64_t fb_time_now_ms(void);
 /* Monotonic clock in microseconds. */
 int64_t fb_time_mono_us(void);
 /* Formats t as RFC 3339 UTC with milliseconds when ms >= 0 into out (>= 32 bytes). */

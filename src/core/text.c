@@ -8,11 +8,30 @@
 #include "core/core.h"
 
 int64_t fb_time_offset;
+int64_t (*fb_time_clock_ms)(void);
+
+int64_t
+fb_time_now_ms(void)
+{
+	struct timespec ts;
+	int64_t ms;
+
+	if (fb_time_clock_ms != NULL) {
+		ms = fb_time_clock_ms();
+	} else {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	}
+	return ms + fb_time_offset * 1000;
+}
 
 int64_t
 fb_time_now(void)
 {
-	return (int64_t)time(NULL) + fb_time_offset;
+	int64_t ms = fb_time_now_ms();
+
+	/* Floor, also before 1970 (a test clock may go there). */
+	return ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
 }
 
 int64_t

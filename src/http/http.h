@@ -117,11 +117,22 @@ const char *fb_http_req_header(const struct fb_http_req *req, const char *name);
  * byte; "" when none) and its length in *len (may be NULL).
  */
 const char *fb_http_req_body(const struct fb_http_req *req, size_t *len);
-/* The peer's address without port ("127.0.0.1", "::1"). */
+/*
+ * The client's address without port ("127.0.0.1", "::1"): the peer's, or
+ * what a trusted proxy (server.trusted_proxies) forwarded for.
+ */
 const char *fb_http_req_client(const struct fb_http_req *req);
-/* The request id (validated incoming X-Request-Id, or a generated one). */
+/* The connection's peer address (a proxy's when one forwarded for the client). */
+const char *fb_http_req_peer(const struct fb_http_req *req);
+/*
+ * Our request id (always generated; a trusted proxy's X-Request-Id is
+ * logged beside it as upstream_request_id).
+ */
 const char *fb_http_req_id(const struct fb_http_req *req);
-/* 1 when the request came over TLS. */
+/*
+ * 1 when the site is served over https: TLS here, or server.public_url
+ * https:// (TLS ended at a proxy). Cookies are then Secure and __Host-.
+ */
 int fb_http_req_tls(const struct fb_http_req *req);
 /* The worker's environment (borrowed). */
 const struct fb_http_env *fb_http_req_env(const struct fb_http_req *req);

@@ -27,6 +27,61 @@
 
 struct fb_http_conn;
 
+/* ---- behind a load balancer (proxy.c) ---- */
+
+/* Longest forwarded host (X-Forwarded-Host, Forwarded host=) kept. */
+#define FB_HTTP_HOST_MAX 255
+
+/* server.trusted_proxies, parsed. */
+struct fb_http_proxies {
+	struct fb_addr_cidr *c;
+	size_t n;
+};
+
+/* What a request's forwarding headers say (fb_http_origin_resolve). */
+struct fb_http_origin {
+	int trusted;			 /* the peer is a trusted proxy: the rest was read */
+	char client[FB_ADDR_TEXT_MAX];	 /* the client's address (the peer's when not trusted) */
+	char proto[8];			 /* "http", "https" or "" */
+	char host[FB_HTTP_HOST_MAX + 1]; /* host[:port] or "" */
+	char upstream_id[FB_HTTP_REQID_MAX + 1]; /* the proxy's X-Request-Id or "" */
+	int hops;			 /* trusted proxies walked past in the list */
+	const char *reason; /* static text: why something was ignored, NULL when nothing was */
+};
+
+/*
+ * Parses n addresses or CIDR blocks (borrowed) into *out (members new:
+ * fb_http_proxies_cleanup). FB_ERR_INVALID on the first that is neither.
+ */
+enum fb_status fb_http_proxies_parse(char *const *list, size_t n, struct fb_http_proxies *out,
+    struct fb_err *err);
+/* Frees tp's members. NULL is a no-op. */
+void fb_http_proxies_cleanup(struct fb_http_proxies *tp);
+/*
+ * Reads the forwarding headers of h when peer (an address, borrowed) is
+ * in tp: the client is the rightmost untrusted address of Forwarded (RFC
+ * 7239) or, without it, X-Forwarded-For; proto and host come from the
+ * element naming the client (Forwarded) or the rightmost X-Forwarded-Proto
+ * and X-Forwarded-Host. A malformed or non-address entry stops the walk at
+ * the trusted hop that wrote it (never a garbage address) and sets reason.
+ * From any other peer nothing is read: out->client is peer. Scratch memory
+ * comes from arena. Never fails.
+ */
+void fb_http_origin_resolve(const struct fb_http_proxies *tp, const char *peer,
+    const struct evkeyvalq *h, struct fb_arena *arena, struct fb_http_origin *out);
+/*
+ * Sets req's client (the derived one), peer, upstream id, forwarded proto
+ * and host from its headers and tp (borrowed; NULL or empty: the peer is
+ * the client); logs a reason when a trusted proxy's headers were ignored.
+ */
+void fb_http_req_origin_apply(struct fb_http_req *req, const struct fb_http_proxies *tp);
+/*
+ * Makes this thread's audit lines name req's peer beside its client
+ * (fb_log_peer_set) until the request's access line: at the start of the
+ * request and again when a deferred one resumes.
+ */
+void fb_http_req_log_context(const struct fb_http_req *req);
+
 /* One request being answered (http.h: struct fb_http_req). */
 struct fb_http_req {
 	struct fb_arena *arena; /* everything below that is allocated lives here */
@@ -43,9 +98,14 @@ struct fb_http_req {
 	int query_parsed;
 	const char *body;
 	size_t body_len;
-	const char *client; /* borrowed from the connection record or "-" */
-	char id[FB_HTTP_REQID_MAX + 1];
-	int tls;
+	const char *client; /* the client: the peer, or what a trusted proxy forwarded for */
+	const char *peer;   /* the connection's peer: peer_buf */
+	char peer_buf[64];  /* a copy: the connection record may go before a deferred reply */
+	const char *upstream_id; /* a trusted proxy's X-Request-Id, or NULL */
+	const char *fwd_proto;	 /* a trusted proxy's forwarded scheme, or NULL */
+	const char *fwd_host;	 /* a trusted proxy's forwarded host, or NULL */
+	char id[FB_HTTP_REQID_MAX + 1]; /* ours, always generated */
+	int tls; /* the site is https: TLS here, or server.public_url https:// (a TLS proxy) */
 	int own_csp; /* the handler set its own Content-Security-Policy */
 	int close; /* the reply closes the connection (framing error, CONNECT) */
 	int deferred; /* a CPU job runs for it (fb_http_req_defer) */
@@ -55,11 +115,19 @@ struct fb_http_req {
 
 /*
  * The "Name: value\r\n" lines every response carries: the security
- * headers, Strict-Transport-Security when tls, Cache-Control: no-store.
+ * headers, Strict-Transport-Security when tls (the site is https) and
+ * server.hsts_max_age is not 0, Cache-Control: no-store.
  * Without the default Content-Security-Policy when own_csp (the handler
  * set its own). Static text, built once; its length in *len (may be NULL).
  */
 const char *fb_http_security_headers_text(int tls, int own_csp, size_t *len);
+/*
+ * The max-age of Strict-Transport-Security (seconds; 0: not sent), for
+ * this process's replies from now on (a worker's server sets it at start).
+ */
+void fb_http_hsts_set(int64_t max_age);
+/* 1 when the site is https: tls (TLS here), or conf's public_url is https://. */
+int fb_http_site_https(const struct fb_conf *conf, int tls);
 /* Adds the same headers to an evhttp header list. */
 void fb_http_security_headers_add(struct evkeyvalq *h, int tls, int own_csp);
 
@@ -105,10 +173,22 @@ void fb_http_req_resume(struct fb_http_req *req);
 /* server.c: frees a deferred request that will never be answered. NULL is a no-op. */
 void fb_http_req_drop(struct fb_http_req *req);
 
-/* Writes the access log line and counts the request in the metrics. */
+/* Most extra fields of an access line. */
+#define FB_HTTP_ACCOUNT_EXTRA_MAX 4
+/*
+ * Writes the access log line and counts the request in the metrics. extra
+ * (may be NULL): further "name", "value" pairs for the line, NULL-ended,
+ * at most FB_HTTP_ACCOUNT_EXTRA_MAX pairs.
+ */
 void fb_http_account(const struct fb_http_env *env, const char *method, const char *route,
     const char *path, int code, size_t bytes, int64_t start_us, const char *client,
-    const char *reqid);
+    const char *reqid, const char *const *extra);
+/*
+ * fb_http_account for req: client is the derived client; the connection's
+ * peer (when another), the proxy's request id and the forwarded scheme and
+ * host are extra fields (proxy.c).
+ */
+void fb_http_account_req(const struct fb_http_req *req, int code, size_t bytes);
 
 #ifdef FB_UNIT_TESTS
 /* server.c: bytes of the request line and header fields, for max_header_bytes. */

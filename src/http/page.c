@@ -198,9 +198,23 @@ fb_http_cookie_find(struct fb_arena *a, const char *header, const char *name)
 }
 
 const char *
+fb_http_cookie_name(struct fb_arena *a, const char *name, int secure)
+{
+	/* An operator's name that has a prefix already keeps it. */
+	if (!secure || strncmp(name, FB_HTTP_COOKIE_HOST_PREFIX,
+			   sizeof(FB_HTTP_COOKIE_HOST_PREFIX) - 1) == 0 ||
+	    strncmp(name, "__Secure-", 9) == 0)
+		return name;
+	return fb_arena_printf(a, "%s%s", FB_HTTP_COOKIE_HOST_PREFIX, name);
+}
+
+const char *
 fb_http_req_cookie(struct fb_http_req *req, const char *name)
 {
-	return fb_http_cookie_find(fb_http_req_arena(req), fb_http_req_header(req, "Cookie"), name);
+	struct fb_arena *a = fb_http_req_arena(req);
+
+	return fb_http_cookie_find(a, fb_http_req_header(req, "Cookie"),
+	    fb_http_cookie_name(a, name, fb_http_req_tls(req)));
 }
 
 char *
@@ -218,7 +232,9 @@ fb_http_cookie_build(const char *name, const char *value, int64_t max_age, int s
 void
 fb_http_reply_cookie(struct fb_http_req *req, const char *name, const char *value, int64_t max_age)
 {
-	char *c = fb_http_cookie_build(name, value, max_age, fb_http_req_tls(req));
+	int secure = fb_http_req_tls(req);
+	char *c = fb_http_cookie_build(fb_http_cookie_name(fb_http_req_arena(req), name, secure),
+	    value, max_age, secure);
 
 	fb_http_reply_header(req, "Set-Cookie", c);
 	free(c);

@@ -74,7 +74,30 @@ static const struct {
 	{"Referrer-Policy", "no-referrer"},
 };
 
-#define HSTS_VALUE "max-age=31536000"
+/*
+ * Strict-Transport-Security's max-age (server.hsts_max_age; 0: no header).
+ * Set once per worker when its server starts (workers are single-threaded).
+ */
+static int64_t hsts_max_age = 31536000;
+static char hsts_value[48] = "max-age=31536000";
+
+void
+fb_http_hsts_set(int64_t max_age)
+{
+	if (max_age == hsts_max_age)
+		return;
+	hsts_max_age = max_age;
+	snprintf(hsts_value, sizeof(hsts_value), "max-age=%lld", (long long)max_age);
+	/* The cached header texts are built again with it. */
+	fb_http_security_headers_text(-1, 0, NULL);
+}
+
+int
+fb_http_site_https(const struct fb_conf *conf, int tls)
+{
+	/* SECURITY: https:// people use means TLS somewhere before us: Secure cookies, HSTS. */
+	return tls || (conf->public_url != NULL && strncasecmp(conf->public_url, "https://", 8) == 0);
+}
 
 int
 fb_http_status_for(enum fb_status s)
@@ -128,6 +151,11 @@ fb_http_security_headers_text(int tls, int own_csp, size_t *len)
 	static size_t textlen[4];
 	int t = (tls != 0) | (own_csp != 0) << 1;
 
+	if (tls < 0) {
+		/* fb_http_hsts_set: forget the texts. */
+		memset(textlen, 0, sizeof(textlen));
+		return NULL;
+	}
 	if (textlen[t] == 0) {
 		size_t off = 0;
 
@@ -136,9 +164,9 @@ fb_http_security_headers_text(int tls, int own_csp, size_t *len)
 				off += (size_t)snprintf(text[t] + off, sizeof(text[t]) - off,
 				    "%s: %s\r\n", security_headers[i].name,
 				    security_headers[i].value);
-		if (tls)
+		if (tls && hsts_max_age > 0)
 			off += (size_t)snprintf(text[t] + off, sizeof(text[t]) - off,
-			    "Strict-Transport-Security: %s\r\n", HSTS_VALUE);
+			    "Strict-Transport-Security: %s\r\n", hsts_value);
 		off += (size_t)snprintf(text[t] + off, sizeof(text[t]) - off,
 		    "Cache-Control: no-store\r\n");
 		textlen[t] = off;
@@ -154,8 +182,8 @@ fb_http_security_headers_add(struct evkeyvalq *h, int tls, int own_csp)
 	for (size_t i = 0; i < sizeof(security_headers) / sizeof(security_headers[0]); i++)
 		if (!own_csp || !is_csp(security_headers[i].name))
 			evhttp_add_header(h, security_headers[i].name, security_headers[i].value);
-	if (tls)
-		evhttp_add_header(h, "Strict-Transport-Security", HSTS_VALUE);
+	if (tls && hsts_max_age > 0)
+		evhttp_add_header(h, "Strict-Transport-Security", hsts_value);
 	evhttp_add_header(h, "Cache-Control", "no-store");
 }
 

@@ -111,6 +111,7 @@ struct fb_http_server {
 	unsigned pressure_missed;  /* pauses not logged since the last line */
 	struct fb_http_server *next_srv; /* in the list of servers (accept_error) */
 	char reqid_prefix[FB_HTTP_REQID_PREFIX_LEN + 1]; /* random, drawn at start */
+	struct fb_http_proxies proxies;			 /* server.trusted_proxies (proxy.c) */
 	uint64_t reqid_seq;
 	time_t date_sec;	/* the second date_text shows */
 	char date_text[40];	/* its IMF-fixdate (RFC 9110 5.6.7), for Date */
@@ -280,6 +281,13 @@ conn_byfd_set(struct fb_http_server *srv, evutil_socket_t fd, struct fb_http_con
 	srv->byfd[i] = conn;
 }
 
+/* 1 when the site is https (TLS here or at a proxy): HSTS on every reply, Secure cookies. */
+static int
+srv_https(const struct fb_http_server *srv)
+{
+	return fb_http_site_https(srv->conf, srv->ssl != NULL);
+}
+
 static struct fb_http_conn *
 conn_byfd(struct fb_http_server *srv, evutil_socket_t fd)
 {
@@ -405,7 +413,7 @@ conn_deadline(evutil_socket_t fd, short what, void *arg)
 	resp = fb_xasprintf("HTTP/1.1 408 Request Timeout\r\n%s"
 			    "X-Request-Id: %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
 			    "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
-	    fb_http_security_headers_text(conn->srv->ssl != NULL, 0, NULL), reqid, sizeof(body) - 1,
+	    fb_http_security_headers_text(srv_https(conn->srv), 0, NULL), reqid, sizeof(body) - 1,
 	    body);
 	/* evhttp is still reading: take the connection over until it is closed. */
 	bufferevent_getcb(conn->bev, NULL, NULL, &conn->http_eventcb, &conn->http_eventarg);
@@ -415,7 +423,7 @@ conn_deadline(evutil_socket_t fd, short what, void *arg)
 	bufferevent_write(conn->bev, resp, strlen(resp));
 	bufferevent_enable(conn->bev, EV_READ | EV_WRITE);
 	fb_http_account(conn->srv->env, "-", FB_HTTP_ROUTE_UNMATCHED, "-", 408, sizeof(body) - 1,
-	    conn->start_us, "-", reqid);
+	    conn->start_us, "-", reqid, NULL);
 	free(resp);
 }
 
@@ -535,7 +543,7 @@ own_reply_finish(struct fb_http_conn *conn, struct evbuffer *buf)
 	conn->own = 0;
 	reqid_new(conn->srv, reqid);
 	snprintf(extra, sizeof(extra), "%sX-Request-Id: %s\r\n",
-	    fb_http_security_headers_text(conn->srv->ssl != NULL, 0, NULL), reqid);
+	    fb_http_security_headers_text(srv_https(conn->srv), 0, NULL), reqid);
 	fb_buf_init(&b, len + sizeof(extra) + 64);
 	if (fb_buf_add(&b, all, conn->own_start, &err) != FB_OK ||
 	    fb_http_own_reply_rewrite(all + conn->own_start, len - conn->own_start, extra, &b,
@@ -914,21 +922,30 @@ fb_http_header_bytes(const char *method, const char *uri, const struct evkeyvalq
 void
 fb_http_account(const struct fb_http_env *env, const char *method, const char *route,
     const char *path, int code, size_t bytes, int64_t start_us, const char *client,
-    const char *reqid)
+    const char *reqid, const char *const *extra)
 {
 	double secs = (double)(fb_time_mono_us() - start_us) / 1e6;
 
 	fb_http_metrics_observe(env->metrics, route, code, secs);
 	if (env->conf->log_access && FB_LOG_INFO >= fb_log_min_level) {
 		char st[8], by[24], ms[32];
+		const char *kv[16 + FB_HTTP_ACCOUNT_EXTRA_MAX * 2 + 1] = {"method", method, "route",
+		    route, "path", path, "status", st, "bytes", by, "duration_ms", ms, "client",
+		    client};
+		size_t i = 14;
 
 		snprintf(st, sizeof(st), "%d", code);
 		snprintf(by, sizeof(by), "%zu", bytes);
 		snprintf(ms, sizeof(ms), "%.3f", secs * 1e3);
-		fb_log_write(FB_LOG_INFO, "access", "http", reqid,
-		    (const char *const[]){"method", method, "route", route, "path", path, "status",
-			st, "bytes", by, "duration_ms", ms, "client", client, NULL},
-		    "%s %s %d", method, path, code);
+		for (size_t j = 0; extra != NULL && extra[j] != NULL && extra[j + 1] != NULL &&
+		     j < FB_HTTP_ACCOUNT_EXTRA_MAX * 2;
+		     j += 2) {
+			kv[i++] = extra[j];
+			kv[i++] = extra[j + 1];
+		}
+		kv[i] = NULL;
+		fb_log_write(FB_LOG_INFO, "access", "http", reqid, kv, "%s %s %d", method, path,
+		    code);
 	}
 }
 
@@ -936,8 +953,7 @@ fb_http_account(const struct fb_http_env *env, const char *method, const char *r
 static void
 req_finish(struct fb_http_req *req, int code, size_t bytes)
 {
-	fb_http_account(req->env, req->method, req->route, req->path, code, bytes, req->start_us,
-	    req->client, req->id);
+	fb_http_account_req(req, code, bytes);
 	if (req->query_parsed)
 		evhttp_clear_headers(&req->query);
 	fb_arena_free(req->arena);
@@ -977,6 +993,7 @@ fb_http_req_resume(struct fb_http_req *req)
 {
 	if (req == NULL)
 		return;
+	fb_http_req_log_context(req);
 	req->deferred = 0;
 	if (req->conn != NULL)
 		req->conn->deferred = NULL;
@@ -1146,17 +1163,14 @@ req_parse(struct fb_http_req *req)
 	struct evhttp_request *ev = req->ev;
 	const struct evkeyvalq *hdrs = evhttp_request_get_input_headers(ev);
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ev);
-	const char *raw, *q, *rid;
+	const char *raw, *q;
 	size_t declen = 0;
 	struct evbuffer *in;
 	int st;
 
-	/* SECURITY: the request id is echoed and logged: only a safe alphabet passes. */
-	rid = evhttp_find_header(hdrs, "X-Request-Id");
-	if (rid != NULL && fb_http_reqid_check(rid))
-		memcpy(req->id, rid, strlen(rid) + 1);
-	else
-		reqid_new(req->srv, req->id);
+	/* Our own id always; a trusted proxy's X-Request-Id is kept beside it (proxy.c). */
+	reqid_new(req->srv, req->id);
+	fb_http_req_origin_apply(req, &req->srv->proxies);
 	st = fb_http_framing_check(hdrs);
 	if (st != 0) {
 		req->close = 1;
@@ -1214,7 +1228,7 @@ on_request(struct evhttp_request *ev, void *arg)
 	req->conn = conn;
 	req->srv = srv;
 	req->env = srv->env;
-	req->tls = srv->ssl != NULL;
+	req->tls = srv_https(srv);
 	req->method = "OTHER";
 	req->mid = FB_HTTP_OTHER;
 	req->path = "-";
@@ -1449,6 +1463,10 @@ fb_http_server_new(struct event_base *base, const struct fb_http_env *env,
 	srv->max_conns = conn_cap(conf);
 	srv->next_srv = servers;
 	servers = srv;
+	fb_http_hsts_set(conf->hsts_max_age);
+	if ((rc = fb_http_proxies_parse(conf->trusted_proxies, conf->ntrusted_proxies,
+		 &srv->proxies, err)) != FB_OK)
+		goto out;
 	rc = fb_http_pool_new(base, conf->cpu_threads > 0 ? (size_t)conf->cpu_threads : 1,
 	    conf->cpu_queue > 0 ? (size_t)conf->cpu_queue : 1, pool_idle, srv, &srv->pool, err);
 	if (rc != FB_OK)
@@ -1560,6 +1578,7 @@ fb_http_server_free(struct fb_http_server *srv)
 			break;
 		}
 	SSL_CTX_free(srv->ssl);
+	fb_http_proxies_cleanup(&srv->proxies);
 	free(srv->bound);
 	free(srv->byfd);
 	free(srv);

@@ -24,7 +24,7 @@
 void
 fb_http_web_audit(struct fb_http_web *w, const char *event, const char *user, const char *fmt, ...)
 {
-	const char *kv[7];
+	const char *kv[9], *peer = fb_http_req_peer(w->req);
 	size_t i = 0;
 	va_list ap;
 
@@ -38,6 +38,11 @@ fb_http_web_audit(struct fb_http_web *w, const char *event, const char *user, co
 	}
 	kv[i++] = "addr";
 	kv[i++] = w->client;
+	/* Behind a trusted proxy: the connection's address too. */
+	if (peer != NULL && strcmp(peer, w->client) != 0) {
+		kv[i++] = "peer";
+		kv[i++] = peer;
+	}
 	kv[i] = NULL;
 	va_start(ap, fmt);
 	fb_log_vwrite(FB_LOG_WARN, "audit", "web", w->reqid, kv, fmt, ap);

@@ -117,15 +117,32 @@ void fb_http_page_cleanup(struct fb_http_page *p);
  * longer than FB_HTTP_COOKIE_MAX. The first occurrence wins.
  */
 const char *fb_http_cookie_find(struct fb_arena *a, const char *header, const char *name);
-/* The same for the request's Cookie header (borrowed, valid until the reply). */
+/*
+ * The same for the request's Cookie header (borrowed, valid until the
+ * reply); name is the configured one, prefixed as fb_http_cookie_name does.
+ */
 const char *fb_http_req_cookie(struct fb_http_req *req, const char *name);
+/* The prefix of cookie names on an https site (RFC 6265bis 4.1.3.2). */
+#define FB_HTTP_COOKIE_HOST_PREFIX "__Host-"
+/*
+ * The name a cookie has on the wire: on an https site (secure)
+ * "__Host-" + name, which browsers accept only Secure, with Path=/ and no
+ * Domain (so no other host or path can set or shadow it); name itself
+ * otherwise or when it has a __Host- or __Secure- prefix already. Borrowed
+ * or in a.
+ */
+const char *fb_http_cookie_name(struct fb_arena *a, const char *name, int secure);
 /*
  * A Set-Cookie value: "name=value; Path=/; HttpOnly; SameSite=Lax",
  * "; Secure" when secure, "; Max-Age=N" when max_age >= 0 (0 deletes the
  * cookie; negative: a browser-session cookie). New, caller frees.
  */
 char *fb_http_cookie_build(const char *name, const char *value, int64_t max_age, int secure);
-/* Adds a Set-Cookie header as fb_http_cookie_build makes it, Secure when req came over TLS. */
+/*
+ * The one place cookies are set: a Set-Cookie header as
+ * fb_http_cookie_build makes it; on an https site (fb_http_req_tls)
+ * Secure and named as fb_http_cookie_name says.
+ */
 void fb_http_reply_cookie(struct fb_http_req *req, const char *name, const char *value,
     int64_t max_age);
 

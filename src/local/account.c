@@ -33,7 +33,7 @@ void
 fb_local_audit(const char *reqid, const char *event, const char *user, const char *addr,
     const char *fmt, ...)
 {
-	const char *kv[7];
+	const char *kv[9], *peer = fb_log_peer();
 	size_t i = 0;
 	va_list ap;
 
@@ -46,6 +46,11 @@ fb_local_audit(const char *reqid, const char *event, const char *user, const cha
 	if (addr != NULL) {
 		kv[i++] = "addr";
 		kv[i++] = addr;
+	}
+	/* Behind a trusted proxy: the proxy's address too (set by http for the request). */
+	if (addr != NULL && peer != NULL && strcmp(peer, addr) != 0) {
+		kv[i++] = "peer";
+		kv[i++] = peer;
 	}
 	kv[i] = NULL;
 	va_start(ap, fmt);

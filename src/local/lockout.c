@@ -17,8 +17,10 @@
 
 /*
  * The kv keys of a subject: "n:<kind>:<sha256>" counts failures and
- * "t:<kind>:<sha256>" holds the end of the current lock. Hashing bounds the
- * key length whatever was typed in the username field.
+ * "t:<kind>:<sha256>" holds the end of the current lock, in milliseconds
+ * since the epoch (the kv entry expires then too): a lock announced as
+ * N seconds lasts N seconds to the millisecond, never less. Hashing bounds
+ * the key length whatever was typed in the username field.
  */
 static void
 keys_of(const char *kind, const char *subject, char *count_key, char *lock_key, size_t len)
@@ -32,7 +34,10 @@ keys_of(const char *kind, const char *subject, char *count_key, char *lock_key, 
 
 #define KEY_LEN 80
 
-/* Seconds left on subject's lock into *left (0 when not locked). */
+/*
+ * Seconds left on subject's lock into *left (0 when not locked), rounded
+ * up: Retry-After never announces less than the lock has left.
+ */
 static enum fb_status
 lock_left(struct fb_store *st, const char *kind, const char *subject, int64_t *left,
     struct fb_err *err)
@@ -41,6 +46,7 @@ lock_left(struct fb_store *st, const char *kind, const char *subject, int64_t *l
 	unsigned char *v = NULL;
 	size_t n = 0;
 	long long until;
+	int64_t now = fb_time_now_ms();
 	enum fb_status r;
 
 	*left = 0;
@@ -52,8 +58,8 @@ lock_left(struct fb_store *st, const char *kind, const char *subject, int64_t *l
 		return r;
 	errno = 0;
 	until = strtoll((const char *)v, &end, 10);
-	if (errno == 0 && *end == '\0' && until > fb_time_now())
-		*left = until - fb_time_now();
+	if (errno == 0 && *end == '\0' && until > now)
+		*left = (until - now + 999) / 1000;
 	free(v);
 	return FB_OK;
 }
@@ -83,20 +89,27 @@ fb_local_lockout_check(const struct fb_conf *conf, struct fb_store *st, const ch
 }
 
 /*
- * The delay after the count-th failure of an account (kind "u": threshold
- * local.lockout.max_failures) or an address ("a": its own threshold): 0
- * below the threshold, then 1, 2, 4 ... max_delay.
+ * The delay in seconds after the count-th failure of an account (kind "u":
+ * threshold local.lockout.max_failures) or an address ("a": its own
+ * threshold): 0 below the threshold, then initial_delay (1 s), twice that,
+ * four times ... up to max_delay.
  */
 FB_STATIC int64_t
 fb_local_lockout_delay(const struct fb_conf *conf, const char *kind, int64_t count)
 {
 	int max = kind[0] == 'a' ? conf->lockout_addr_max_failures : conf->lockout_max_failures;
 	int64_t over = count - (max > 0 ? max : 1);
+	int64_t first = conf->lockout_initial_delay > 0 ? conf->lockout_initial_delay : 1;
 	int64_t d;
 
 	if (over < 0)
 		return 0;
-	d = (int64_t)1 << (over > SHIFT_MAX ? SHIFT_MAX : over);
+	if (first >= conf->lockout_max_delay)
+		return conf->lockout_max_delay;
+	/* No overflow: first < max_delay <= 86400 and the shift stops at the cap. */
+	d = first;
+	for (int64_t i = 0; i < over && i < SHIFT_MAX && d < conf->lockout_max_delay; i++)
+		d *= 2;
 	return d < conf->lockout_max_delay ? d : conf->lockout_max_delay;
 }
 
@@ -106,19 +119,21 @@ fail_one(const struct fb_conf *conf, struct fb_store *st, const char *kind, cons
     int64_t *count, int64_t *delay, struct fb_err *err)
 {
 	char ck[KEY_LEN], lk[KEY_LEN], until[32];
-	int64_t now = fb_time_now();
+	int64_t now = fb_time_now_ms(), end;
 	enum fb_status r;
 
 	*delay = 0;
 	keys_of(kind, subject, ck, lk, sizeof(ck));
 	/* The window slides: the count is forgotten after a quiet window. */
-	if ((r = fb_store_kv_incr(st, NS, ck, now + conf->lockout_window, count, err)) != FB_OK)
+	if ((r = fb_store_kv_incr_ms(st, NS, ck, now + conf->lockout_window * 1000, count, err)) !=
+	    FB_OK)
 		return r;
 	*delay = fb_local_lockout_delay(conf, kind, *count);
 	if (*delay == 0)
 		return FB_OK;
-	snprintf(until, sizeof(until), "%lld", (long long)(now + *delay));
-	return fb_store_kv_put(st, NS, lk, until, strlen(until), now + *delay, err);
+	end = now + *delay * 1000;
+	snprintf(until, sizeof(until), "%lld", (long long)end);
+	return fb_store_kv_put_ms(st, NS, lk, until, strlen(until), end, err);
 }
 
 enum fb_status

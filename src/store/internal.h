@@ -17,7 +17,9 @@
  * only translates to its storage: callers never see SQL, rows or library
  * types. Pointers are borrowed for the call. Each fills err with what was
  * being done ("kv_put: ...") and the library's own text. Expired means
- * expires_at <= now.
+ * expires_at <= now. Key/value expiry and the now of the kv_* functions
+ * are in milliseconds since the epoch (schema version 5); purge's now and
+ * everything else in seconds.
  */
 struct fb_store_ops {
 	const char *name; /* "sqlite", "postgres" */

@@ -89,6 +89,16 @@ static const char *const migrations_v[] = {
 	 * and stop working when it moves (password reset, disabling).
 	 */
 	"ALTER TABLE local_credentials ADD COLUMN session_gen INTEGER NOT NULL DEFAULT 0;",
+	/*
+	 * 5: key/value expiry in milliseconds (a lock of 1 s set at .989 s
+	 * must not end 11 ms later), and the lock ends the lockout keeps
+	 * ("t:" keys, decimal seconds until then) in milliseconds too. A
+	 * "never" (INT64_MAX seconds, the bootstrap flag) stays INT64_MAX.
+	 */
+	"UPDATE kv SET expires_at = CASE WHEN expires_at > 9223372036854775"
+	"  THEN 9223372036854775807 ELSE expires_at * 1000 END;"
+	"UPDATE kv SET value = CAST(CAST(CAST(CAST(value AS TEXT) AS INTEGER) * 1000 AS TEXT) AS BLOB)"
+	"  WHERE ns = 'lockout' AND key LIKE 't:%';",
 };
 
 FB_STATIC const char *const *fb_store_sqlite_migrations = migrations_v;
@@ -861,7 +871,7 @@ sq_purge(struct fb_store *st, int64_t now, size_t *n, struct fb_err *err)
 
 	*n = 0;
 	if ((r = sq_begin(sq, "purge", err)) != FB_OK ||
-	    (r = purge_one(sq, SQ_KV_PURGE, now, n, err)) != FB_OK ||
+	    (r = purge_one(sq, SQ_KV_PURGE, now * 1000, n, err)) != FB_OK ||
 	    (r = purge_one(sq, SQ_REV_PURGE, now, n, err)) != FB_OK ||
 	    (r = sq_commit(sq, "purge", err)) != FB_OK)
 		goto out;

@@ -173,16 +173,34 @@ fb_store_driver_name(const struct fb_store *st)
 	return st->ops->name;
 }
 
+/* Seconds since the epoch in milliseconds, saturated (no overflow for a far "never"). */
+static int64_t
+ms_of(int64_t s)
+{
+	if (s > INT64_MAX / 1000)
+		return INT64_MAX;
+	if (s < INT64_MIN / 1000)
+		return INT64_MIN;
+	return s * 1000;
+}
+
 enum fb_status
-fb_store_kv_put(struct fb_store *st, const char *ns, const char *key, const void *val,
-    size_t len, int64_t expires_at, struct fb_err *err)
+fb_store_kv_put_ms(struct fb_store *st, const char *ns, const char *key, const void *val,
+    size_t len, int64_t expires_at_ms, struct fb_err *err)
 {
 	enum fb_status r;
 
 	if ((r = check_kv(st, ns, key, "kv_put", err)) != FB_OK ||
 	    (r = check_value(val, len, "kv_put", err)) != FB_OK)
 		return r;
-	return st->ops->kv_put(st, ns, key, val, len, expires_at, err);
+	return st->ops->kv_put(st, ns, key, val, len, expires_at_ms, err);
+}
+
+enum fb_status
+fb_store_kv_put(struct fb_store *st, const char *ns, const char *key, const void *val,
+    size_t len, int64_t expires_at, struct fb_err *err)
+{
+	return fb_store_kv_put_ms(st, ns, key, val, len, ms_of(expires_at), err);
 }
 
 enum fb_status
@@ -194,7 +212,7 @@ fb_store_kv_add(struct fb_store *st, const char *ns, const char *key, const void
 	if ((r = check_kv(st, ns, key, "kv_add", err)) != FB_OK ||
 	    (r = check_value(val, len, "kv_add", err)) != FB_OK)
 		return r;
-	return st->ops->kv_add(st, ns, key, val, len, expires_at, fb_time_now(), err);
+	return st->ops->kv_add(st, ns, key, val, len, ms_of(expires_at), fb_time_now_ms(), err);
 }
 
 enum fb_status
@@ -207,7 +225,7 @@ fb_store_kv_get(struct fb_store *st, const char *ns, const char *key, unsigned c
 	*len = 0;
 	if ((r = check_kv(st, ns, key, "kv_get", err)) != FB_OK)
 		return r;
-	return st->ops->kv_get(st, ns, key, fb_time_now(), val, len, err);
+	return st->ops->kv_get(st, ns, key, fb_time_now_ms(), val, len, err);
 }
 
 enum fb_status
@@ -220,7 +238,7 @@ fb_store_kv_take(struct fb_store *st, const char *ns, const char *key, unsigned 
 	*len = 0;
 	if ((r = check_kv(st, ns, key, "kv_take", err)) != FB_OK)
 		return r;
-	return st->ops->kv_take(st, ns, key, fb_time_now(), val, len, err);
+	return st->ops->kv_take(st, ns, key, fb_time_now_ms(), val, len, err);
 }
 
 enum fb_status
@@ -381,7 +399,7 @@ fb_store_user_get_by_id(struct fb_store *st, const char *id, struct fb_store_use
 /* ---- counters ------------------------------------------------------------ */
 
 enum fb_status
-fb_store_kv_incr(struct fb_store *st, const char *ns, const char *key, int64_t expires_at,
+fb_store_kv_incr_ms(struct fb_store *st, const char *ns, const char *key, int64_t expires_at_ms,
     int64_t *count, struct fb_err *err)
 {
 	enum fb_status r;
@@ -389,7 +407,14 @@ fb_store_kv_incr(struct fb_store *st, const char *ns, const char *key, int64_t e
 	*count = 0;
 	if ((r = check_kv(st, ns, key, "kv_incr", err)) != FB_OK)
 		return r;
-	return st->ops->kv_incr(st, ns, key, expires_at, fb_time_now(), count, err);
+	return st->ops->kv_incr(st, ns, key, expires_at_ms, fb_time_now_ms(), count, err);
+}
+
+enum fb_status
+fb_store_kv_incr(struct fb_store *st, const char *ns, const char *key, int64_t expires_at,
+    int64_t *count, struct fb_err *err)
+{
+	return fb_store_kv_incr_ms(st, ns, key, ms_of(expires_at), count, err);
 }
 
 /* ---- local account credentials ---------------------------------------- */

@@ -72,6 +72,13 @@ const char *fb_store_driver_name(const struct fb_store *st);
 enum fb_status fb_store_kv_put(struct fb_store *st, const char *ns, const char *key,
     const void *val, size_t len, int64_t expires_at, struct fb_err *err);
 /*
+ * The same with expires_at_ms in milliseconds since the epoch: the entry
+ * is expired once fb_time_now_ms() >= expires_at_ms (entries are kept in
+ * milliseconds; the seconds functions multiply).
+ */
+enum fb_status fb_store_kv_put_ms(struct fb_store *st, const char *ns, const char *key,
+    const void *val, size_t len, int64_t expires_at_ms, struct fb_err *err);
+/*
  * Inserts only when absent: FB_ERR_REPLAY when a live entry exists (a replay
  * cache); an expired entry is overwritten. Atomic across processes.
  */
@@ -167,6 +174,9 @@ enum fb_status fb_store_user_get_by_id(struct fb_store *st, const char *id,
  */
 enum fb_status fb_store_kv_incr(struct fb_store *st, const char *ns, const char *key,
     int64_t expires_at, int64_t *count, struct fb_err *err);
+/* The same with the expiry in milliseconds, as fb_store_kv_put_ms. */
+enum fb_status fb_store_kv_incr_ms(struct fb_store *st, const char *ns, const char *key,
+    int64_t expires_at_ms, int64_t *count, struct fb_err *err);
 
 /* ---- local account credentials (schema version 2) ------------------------- */
 

@@ -72,17 +72,22 @@ tests/fuzz/libfuzzer.sh.log tests/fuzz/libfuzzer.log: tests/fuzz/fuzz-saml_redir
 CLEANFILES += tests/fuzz/fuzz-saml_redirect tests/fuzz/fuzz-saml_post
 endif
 
-# The pages' parsers (src/http): urlencoded forms, session cookies, the next= redirect guard.
-check_PROGRAMS += tests/fuzz/replay-form tests/fuzz/replay-session tests/fuzz/replay-next
+# The pages' parsers (src/http): urlencoded forms, session cookies, the next= redirect guard,
+# a trusted proxy's forwarding headers.
+check_PROGRAMS += tests/fuzz/replay-form tests/fuzz/replay-session tests/fuzz/replay-next \
+	tests/fuzz/replay-forwarded
 tests_fuzz_replay_form_SOURCES = tests/fuzz/standalone.c tests/fuzz/fuzz_form.c
 tests_fuzz_replay_form_LDADD = src/libfedbroker.la $(DEP_LIBS)
 tests_fuzz_replay_session_SOURCES = tests/fuzz/standalone.c tests/fuzz/fuzz_session.c
 tests_fuzz_replay_session_LDADD = src/libfedbroker.la $(DEP_LIBS)
 tests_fuzz_replay_next_SOURCES = tests/fuzz/standalone.c tests/fuzz/fuzz_next.c
 tests_fuzz_replay_next_LDADD = src/libfedbroker.la $(DEP_LIBS)
+tests_fuzz_replay_forwarded_SOURCES = tests/fuzz/standalone.c tests/fuzz/fuzz_forwarded.c
+tests_fuzz_replay_forwarded_LDADD = src/libfedbroker.la $(DEP_LIBS)
 
 if HAVE_LIBFUZZER
-FUZZ_HTTP_TARGETS = tests/fuzz/fuzz-form tests/fuzz/fuzz-session tests/fuzz/fuzz-next
+FUZZ_HTTP_TARGETS = tests/fuzz/fuzz-form tests/fuzz/fuzz-session tests/fuzz/fuzz-next \
+	tests/fuzz/fuzz-forwarded
 $(FUZZ_HTTP_TARGETS): tests/fuzz/fuzz-%: $(FB_LIB_SOURCES) tests/fuzz/fuzz_%.c
 	$(AM_V_CC)srcs=; for f in $(FB_LIB_SOURCES) tests/fuzz/fuzz_$*.c; do \
 	  case $$f in *.c) srcs="$$srcs $(srcdir)/$$f";; esac; done; \

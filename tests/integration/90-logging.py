@@ -17,13 +17,15 @@ TIME_RE = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:?\d\d)$"
 
 class Logging(harness.TestCase):
     def exercise(self, srv):
-        """A few requests of each kind; returns the request ids sent."""
+        """A few requests of each kind; returns the request ids the replies named."""
         ids = []
         for i in range(3):
             rid = "logtest-%d-%s" % (i, secrets.token_hex(4))
             r = srv.http("GET", "/healthz", headers={"X-Request-Id": rid})
             self.assertEqual(r.status, 200)
-            ids.append(rid)
+            # A client's id is not taken (only a trusted proxy's, as upstream_request_id).
+            self.assertNotEqual(r.header("X-Request-Id"), rid)
+            ids.append(r.header("X-Request-Id"))
         srv.http("GET", "/missing")
         srv.http("POST", "/healthz", body=b"a=b")
         srv.http("GET", "/metrics")

@@ -48,7 +48,7 @@ export async function shot(page, prefix, name) {
   await page.screenshot({ path: path.join(dir, `${prefix}-${name}.png`), fullPage: true });
 }
 
-// A browser with its own throw-away profile: { context, page, close() }.
+// A browser with its own throw-away profile: { context, page, close() }; 15 s per step.
 export async function launch(chromium, options = {}) {
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'fb-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
@@ -60,6 +60,7 @@ export async function launch(chromium, options = {}) {
     ...options,
   });
   const page = context.pages()[0] || await context.newPage();
+  page.setDefaultTimeout(15000); // a step that waits longer on a busy machine has failed
   return {
     context,
     page,

@@ -89,6 +89,7 @@ class Browser:
         self.host, self.port, self.tls, self.timeout = host, port, tls, timeout
         self.cookies = {}
         self.set_cookie_lines = []  # every Set-Cookie seen, for attribute checks
+        self.extra_headers = {}  # sent with every request (X-Forwarded-For from a "proxy")
         self.conn = None
 
     def _connect(self):
@@ -119,7 +120,8 @@ class Browser:
                 self.cookies[name] = value
 
     def request(self, method, path, form=None, body=None, headers=None):
-        hdrs = dict(headers or {})
+        hdrs = dict(self.extra_headers)
+        hdrs.update(headers or {})
         if form is not None:
             body = urllib.parse.urlencode(form).encode()
             hdrs.setdefault("Content-Type", FORM_TYPE)

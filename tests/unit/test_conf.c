@@ -431,6 +431,65 @@ test_public_url(void)
 	fb_conf_report_free(rep);
 }
 
+/* server.trusted_proxies: addresses and CIDR blocks, kept canonical; bad ones are errors. */
+static void
+test_trusted_proxies(void)
+{
+	struct fb_conf_report *rep = NULL;
+	struct fb_conf *c = NULL;
+
+	CU_ASSERT_EQUAL_FATAL(load("server:\n  trusted_proxies: [10.0.0.0/8, 192.0.2.7, "
+				   "\"2001:DB8::/32\", \"::ffff:172.16.0.0/108\"]\n",
+				  NULL, &c, &rep),
+	    FB_OK);
+	CU_ASSERT_EQUAL(fb_conf_report_count(rep), 0);
+	CU_ASSERT_EQUAL_FATAL(c->ntrusted_proxies, 4);
+	CU_ASSERT_STRING_EQUAL(c->trusted_proxies[0], "10.0.0.0/8");
+	CU_ASSERT_STRING_EQUAL(c->trusted_proxies[1], "192.0.2.7/32");
+	CU_ASSERT_STRING_EQUAL(c->trusted_proxies[2], "2001:db8::/32");
+	CU_ASSERT_STRING_EQUAL(c->trusted_proxies[3], "172.16.0.0/12");
+	/* The defaults: nobody trusted, HSTS for a year, the first lock 1 s. */
+	CU_ASSERT_EQUAL(c->hsts_max_age, 31536000);
+	fb_conf_free(c);
+	fb_conf_report_free(rep);
+	CU_ASSERT_EQUAL_FATAL(load("log: {}\n", NULL, &c, &rep), FB_OK);
+	CU_ASSERT_EQUAL(c->ntrusted_proxies, 0);
+	CU_ASSERT_EQUAL(c->lockout_initial_delay, 1);
+	fb_conf_free(c);
+	fb_conf_report_free(rep);
+	/* One string is a list of one. */
+	CU_ASSERT_EQUAL_FATAL(load("server:\n  trusted_proxies: 127.0.0.1\n", NULL, &c, &rep),
+	    FB_OK);
+	CU_ASSERT_EQUAL_FATAL(c->ntrusted_proxies, 1);
+	CU_ASSERT_STRING_EQUAL(c->trusted_proxies[0], "127.0.0.1/32");
+	fb_conf_free(c);
+	fb_conf_report_free(rep);
+	/* Every address: a warning. */
+	CU_ASSERT_EQUAL_FATAL(load("server:\n  trusted_proxies: [0.0.0.0/0]\n", NULL, &c, &rep),
+	    FB_OK);
+	CU_ASSERT_EQUAL(fb_conf_report_warnings(rep), 1);
+	CU_ASSERT(mentions(rep, "'0.0.0.0/0' trusts every address"));
+	fb_conf_free(c);
+	fb_conf_report_free(rep);
+	expect_error("server:\n  trusted_proxies: [lb.example.com]\n",
+	    "t.yaml:2:21: server.trusted_proxies[0]: not an IPv4 or IPv6 address: "
+	    "'lb.example.com' (write 10.0.0.0/8 or 2001:db8::/32)",
+	    1);
+	expect_error("server:\n  trusted_proxies: [10.1.0.0/8]\n",
+	    "t.yaml:2:21: server.trusted_proxies[0]: '10.1.0.0/8': host bits are set beyond the "
+	    "/8 prefix",
+	    1);
+	expect_error("server:\n  trusted_proxies: [10.0.0.0/33]\n",
+	    "t.yaml:2:21: server.trusted_proxies[0]: '10.0.0.0/33': the prefix length must be 0 "
+	    "to 32",
+	    1);
+	expect_error("server:\n  hsts_max_age: -1\n",
+	    "t.yaml:2:17: server.hsts_max_age: -1 is not a duration in seconds",
+	    1);
+	expect_error("local:\n  lockout:\n    initial_delay: 0s\n",
+	    "t.yaml:3:20: local.lockout.initial_delay: 0s is out of range (allowed: 1s..1d)", 1);
+}
+
 static void
 test_tls(void)
 {
@@ -1359,6 +1418,7 @@ fb_test_conf_register(void)
 	    CU_add_test(s, "ranges and formats", test_range) == NULL ||
 	    CU_add_test(s, "public url", test_public_url) == NULL ||
 	    CU_add_test(s, "tls both or neither", test_tls) == NULL ||
+	    CU_add_test(s, "trusted proxies", test_trusted_proxies) == NULL ||
 	    CU_add_test(s, "signing keys", test_keys) == NULL ||
 	    CU_add_test(s, "secrets", test_secrets) == NULL ||
 	    CU_add_test(s, "secret redacted in log", test_secret_redacted) == NULL ||

@@ -346,6 +346,96 @@ test_buf_escaped(void)
 	fb_buf_cleanup(&b);
 }
 
+/* Addresses and CIDR blocks (server.trusted_proxies). */
+static void
+test_addr(void)
+{
+	static const char *const bad[] = {"", "10.0.0.0/", "10.0.0.0/33", "10.0.0.0/-1",
+	    "10.0.0.0/8x", "10.1.0.0/8", "2001:db8::/129", "2001:db8::1/32", "host.example",
+	    "10.0.0", "fe80::1%eth0", "::ffff:10.0.0.0/95", "[::1]", "10.0.0.0/0008"};
+	struct fb_addr_cidr c;
+	struct fb_addr a;
+	struct fb_err err;
+	char text[FB_ADDR_TEXT_MAX];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CU_ASSERT_EQUAL(fb_addr_cidr_parse(bad[i], &c, &err), FB_ERR_INVALID);
+	}
+	CU_ASSERT_EQUAL(fb_addr_cidr_parse("10.0.0.0/8", &c, &err), FB_OK);
+	CU_ASSERT_EQUAL(c.bits, 8);
+	CU_ASSERT_TRUE(fb_addr_parse("10.255.1.2", &a) && fb_addr_cidr_match(&c, &a));
+	CU_ASSERT_TRUE(fb_addr_parse("11.0.0.1", &a) && !fb_addr_cidr_match(&c, &a));
+	CU_ASSERT_TRUE(fb_addr_parse("::ffff:10.1.2.3", &a) && fb_addr_cidr_match(&c, &a));
+	CU_ASSERT_TRUE(fb_addr_parse("::a01:203", &a) && !fb_addr_cidr_match(&c, &a));
+	CU_ASSERT_EQUAL(fb_addr_cidr_parse("192.0.2.7", &c, &err), FB_OK);
+	CU_ASSERT_EQUAL(c.bits, 32);
+	CU_ASSERT_TRUE(fb_addr_parse("192.0.2.7", &a) && fb_addr_cidr_match(&c, &a));
+	CU_ASSERT_TRUE(fb_addr_parse("192.0.2.8", &a) && !fb_addr_cidr_match(&c, &a));
+	CU_ASSERT_EQUAL(fb_addr_cidr_parse("172.16.0.0/12", &c, &err), FB_OK);
+	CU_ASSERT_TRUE(fb_addr_parse("172.31.255.255", &a) && fb_addr_cidr_match(&c, &a));
+	CU_ASSERT_TRUE(fb_addr_parse("172.32.0.0", &a) && !fb_addr_cidr_match(&c, &a));
+	CU_ASSERT_EQUAL(fb_addr_cidr_parse("2001:db8::/32", &c, &err), FB_OK);
+	CU_ASSERT_TRUE(fb_addr_parse("2001:db8:1::5", &a) && fb_addr_cidr_match(&c, &a));
+	CU_ASSERT_TRUE(fb_addr_parse("2001:db9::5", &a) && !fb_addr_cidr_match(&c, &a));
+	CU_ASSERT_TRUE(fb_addr_parse("10.0.0.1", &a) && !fb_addr_cidr_match(&c, &a));
+	CU_ASSERT_EQUAL(fb_addr_cidr_parse("::ffff:10.0.0.0/104", &c, &err), FB_OK);
+	CU_ASSERT_EQUAL(c.bits, 8);
+	CU_ASSERT_FALSE(c.addr.v6);
+	CU_ASSERT_EQUAL(fb_addr_cidr_parse("0.0.0.0/0", &c, &err), FB_OK);
+	CU_ASSERT_TRUE(fb_addr_parse("203.0.113.1", &a) && fb_addr_cidr_match(&c, &a));
+	/* Canonical text. */
+	CU_ASSERT_TRUE(fb_addr_parse("2001:DB8:0:0::1", &a));
+	fb_addr_format(&a, text, sizeof(text));
+	CU_ASSERT_STRING_EQUAL(text, "2001:db8::1");
+	CU_ASSERT_TRUE(fb_addr_parse("::ffff:192.0.2.1", &a));
+	fb_addr_format(&a, text, sizeof(text));
+	CU_ASSERT_STRING_EQUAL(text, "192.0.2.1");
+	CU_ASSERT_FALSE(fb_addr_parse(NULL, &a));
+	CU_ASSERT_FALSE(fb_addr_parse("1.2.3.4 ", &a));
+	/* The peer audit lines carry: copied, cleared by NULL or "". */
+	{
+		char peer[] = "10.0.0.1";
+
+		CU_ASSERT_PTR_NULL(fb_log_peer());
+		fb_log_peer_set(peer);
+		peer[0] = '9';
+		CU_ASSERT_STRING_EQUAL(fb_log_peer(), "10.0.0.1");
+		fb_log_peer_set("");
+		CU_ASSERT_PTR_NULL(fb_log_peer());
+		fb_log_peer_set("10.0.0.2");
+		fb_log_peer_set(NULL);
+		CU_ASSERT_PTR_NULL(fb_log_peer());
+	}
+}
+
+/* The test clock: fb_time_now is the floor of fb_time_now_ms, whichever clock runs. */
+static int64_t fixed;
+
+static int64_t
+fixed_clock(void)
+{
+	return fixed;
+}
+
+static void
+test_clock_ms(void)
+{
+	int64_t real = fb_time_now_ms();
+
+	CU_ASSERT_TRUE(real / 1000 - fb_time_now() <= 1);
+	fb_time_clock_ms = fixed_clock;
+	fixed = 1700000000999;
+	CU_ASSERT_EQUAL(fb_time_now(), 1700000000);
+	fixed++;
+	CU_ASSERT_EQUAL(fb_time_now(), 1700000001);
+	fb_time_offset = 5;
+	CU_ASSERT_EQUAL(fb_time_now_ms(), 1700000006000);
+	fb_time_offset = 0;
+	fixed = -1;
+	CU_ASSERT_EQUAL(fb_time_now(), -1);
+	fb_time_clock_ms = NULL;
+}
+
 int
 fb_test_core_register(void)
 {
@@ -365,7 +455,9 @@ fb_test_core_register(void)
 	    CU_add_test(s, "durations", test_duration) == NULL ||
 	    CU_add_test(s, "time", test_time_format) == NULL ||
 	    CU_add_test(s, "text helpers", test_text) == NULL ||
-	    CU_add_test(s, "UTF-8", test_utf8) == NULL)
+	    CU_add_test(s, "UTF-8", test_utf8) == NULL ||
+	    CU_add_test(s, "addresses", test_addr) == NULL ||
+	    CU_add_test(s, "clock in milliseconds", test_clock_ms) == NULL)
 		return -1;
 	return 0;
 }

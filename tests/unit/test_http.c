@@ -770,6 +770,292 @@ test_cpu_pool(void)
 	pthread_mutex_destroy(&fx.mu);
 }
 
+/* ---- behind a load balancer (proxy.c) ---------------------------------------- */
+
+/*
+ * Resolves the headers hdrs ("Name", "value", ..., NULL) of a request from
+ * peer with the trusted proxies list (NULL-ended) into *o; o->reason is
+ * copied into why (or "").
+ */
+static void
+origin(const char *const *list, const char *peer, const char *const *hdrs,
+    struct fb_http_origin *o, char *why, size_t whylen)
+{
+	struct fb_http_proxies tp;
+	struct evkeyvalq h;
+	struct fb_arena *a = fb_arena_new();
+	struct fb_err err;
+	size_t n = 0;
+
+	while (list != NULL && list[n] != NULL)
+		n++;
+	CU_ASSERT_EQUAL_FATAL(fb_http_proxies_parse((char *const *)list, n, &tp, &err), FB_OK);
+	TAILQ_INIT(&h);
+	for (size_t i = 0; hdrs != NULL && hdrs[i] != NULL; i += 2)
+		evhttp_add_header(&h, hdrs[i], hdrs[i + 1]);
+	fb_http_origin_resolve(&tp, peer, &h, a, o);
+	snprintf(why, whylen, "%s", o->reason != NULL ? o->reason : "");
+	evhttp_clear_headers(&h);
+	fb_http_proxies_cleanup(&tp);
+	fb_arena_free(a);
+}
+
+/* The client address of a request from peer with one header name: value. */
+static const char *
+client_of(const char *peer, const char *name, const char *value)
+{
+	static const char *const lb[] = {"10.0.0.0/8", "2001:db8:ffff::/48", NULL};
+	static struct fb_http_origin o;
+	char why[128];
+	const char *const hdrs[] = {name, value, NULL};
+
+	origin(lb, peer, hdrs, &o, why, sizeof(why));
+	return o.client;
+}
+
+static void
+test_forwarded_for(void)
+{
+	/* Proxies: 10/8 and 2001:db8:ffff::/48. Clients: everything else. */
+	static const struct {
+		const char *peer, *xff, *want;
+	} xff[] = {
+		{"10.0.0.1", "203.0.113.7", "203.0.113.7"},
+		{"10.0.0.1", " 203.0.113.7 ", "203.0.113.7"},
+		{"10.0.0.1", "203.0.113.7:51000", "203.0.113.7"},
+		/* Spoofed entries on the left are never looked at. */
+		{"10.0.0.1", "1.2.3.4, 203.0.113.7", "203.0.113.7"},
+		{"10.0.0.1", "garbage, 203.0.113.7", "203.0.113.7"},
+		{"10.0.0.1", "10.9.9.9, 203.0.113.7", "203.0.113.7"},
+		/* Trusted hops are walked past, right to left. */
+		{"10.0.0.1", "1.2.3.4, 203.0.113.7, 10.1.1.1, 10.2.2.2", "203.0.113.7"},
+		/* Every hop trusted: the leftmost. */
+		{"10.0.0.1", "10.3.3.3, 10.1.1.1", "10.3.3.3"},
+		/* IPv6: bare, bracketed, with a port, canonicalised. */
+		{"10.0.0.1", "2001:DB8:0::1", "2001:db8::1"},
+		{"10.0.0.1", "[2001:db8::1]", "2001:db8::1"},
+		{"10.0.0.1", "[2001:db8::1]:443", "2001:db8::1"},
+		{"2001:db8:ffff::5", "198.51.100.1", "198.51.100.1"},
+		{"10.0.0.1", "::ffff:198.51.100.2", "198.51.100.2"},
+		/* Garbage from a trusted hop: the hop that wrote it, never the garbage. */
+		{"10.0.0.1", "not-an-ip", "10.0.0.1"},
+		{"10.0.0.1", "203.0.113.7, 10.1.1.1, bogus", "10.0.0.1"},
+		{"10.0.0.1", "203.0.113.7, bogus, 10.1.1.1", "10.1.1.1"},
+		{"10.0.0.1", "203.0.113.7:99999", "10.0.0.1"},
+		{"10.0.0.1", "203.0.113.7:", "10.0.0.1"},
+		{"10.0.0.1", "[2001:db8::1", "10.0.0.1"},
+		{"10.0.0.1", "[203.0.113.7]", "10.0.0.1"},
+		{"10.0.0.1", "fe80::1%eth0", "10.0.0.1"},
+		{"10.0.0.1", "unknown", "10.0.0.1"},
+		{"10.0.0.1", "", "10.0.0.1"},
+		/* Empty list elements are ignored. */
+		{"10.0.0.1", "203.0.113.7,", "203.0.113.7"},
+		{"10.0.0.1", "203.0.113.7, , 10.1.1.1,", "203.0.113.7"},
+		{"10.0.0.1", ",", "10.0.0.1"},
+		{"10.0.0.1", "\"203.0.113.7", "10.0.0.1"},
+		{"10.0.0.1", "203.0.113.7\x01", "10.0.0.1"},
+		/* An untrusted peer's header is not read at all. */
+		{"192.0.2.50", "203.0.113.7", "192.0.2.50"},
+		{"::1", "203.0.113.7", "::1"},
+		{"-", "203.0.113.7", "-"},
+	};
+
+	for (size_t i = 0; i < sizeof(xff) / sizeof(xff[0]); i++) {
+		const char *got = client_of(xff[i].peer, "X-Forwarded-For", xff[i].xff);
+
+		if (strcmp(got, xff[i].want) != 0)
+			fprintf(stderr, "X-Forwarded-For case %zu '%s': got %s, want %s\n", i,
+			    xff[i].xff, got, xff[i].want);
+		CU_ASSERT_STRING_EQUAL(got, xff[i].want);
+	}
+}
+
+static void
+test_forwarded_rfc7239(void)
+{
+	static const struct {
+		const char *fwd, *want;
+	} fwd[] = {
+		{"for=203.0.113.7", "203.0.113.7"},
+		{"For=\"203.0.113.7\"", "203.0.113.7"},
+		{"for=203.0.113.7;proto=https;by=10.0.0.1", "203.0.113.7"},
+		{"for=\"203.0.113.7:4711\"", "203.0.113.7"},
+		{"for=\"[2001:db8:cafe::17]\"", "2001:db8:cafe::17"},
+		{"for=\"[2001:db8:cafe::17]:4711\"", "2001:db8:cafe::17"},
+		{"for=\"[2001:db8:cafe::17]:_port\"", "2001:db8:cafe::17"},
+		{"for=192.0.2.43, for=198.51.100.17", "198.51.100.17"},
+		{"for=192.0.2.43, for=198.51.100.17, for=10.1.1.1", "198.51.100.17"},
+		/* A forged element on the left, even malformed, is never reached. */
+		{"for=1.2.3.4;for=5.6.7.8, for=198.51.100.17", "198.51.100.17"},
+		{"garbage, for=198.51.100.17", "198.51.100.17"},
+		/* An extension parameter is read and dropped. */
+		{"for=198.51.100.17;secret=\"x;y\"", "198.51.100.17"},
+		/* Obfuscated identifiers and unknown: the proxy that wrote them. */
+		{"for=_hidden", "10.0.0.1"},
+		{"for=198.51.100.17, for=_SEVKISEK", "10.0.0.1"},
+		{"for=unknown", "10.0.0.1"},
+		{"for=_bad!", "10.0.0.1"},
+		/* Malformed: unbracketed IPv6, repeated parameter, bad syntax. */
+		{"for=2001:db8::1", "10.0.0.1"},
+		{"for=\"2001:db8::1\"", "10.0.0.1"},
+		{"for=198.51.100.17;for=198.51.100.18", "10.0.0.1"},
+		{"for=198.51.100.17;", "198.51.100.17"},
+		{"for=198.51.100.17;;proto=https", "198.51.100.17"},
+		{"for=198.51.100.17 ; proto=https", "198.51.100.17"},
+		{"for=192.0.2.1, , for=198.51.100.17", "198.51.100.17"},
+		{";", "10.0.0.1"},
+		{"for=198.51.100.17;by=10.0.0.1;by=10.0.0.2", "10.0.0.1"},
+		{"for = 198.51.100.17", "10.0.0.1"},
+		{"for=", "10.0.0.1"},
+		{"for", "10.0.0.1"},
+		{"=198.51.100.17", "10.0.0.1"},
+		{"proto=https", "10.0.0.1"},
+		{"for=\"198.51.100.17", "10.0.0.1"},
+		{"for=\"198.51.100.17\\\"", "10.0.0.1"},
+		{"for=198.51.100.17 junk", "10.0.0.1"},
+		{"for=\"198.51.100.17\x7f\"", "10.0.0.1"},
+	};
+
+	for (size_t i = 0; i < sizeof(fwd) / sizeof(fwd[0]); i++) {
+		const char *got = client_of("10.0.0.1", "Forwarded", fwd[i].fwd);
+
+		if (strcmp(got, fwd[i].want) != 0)
+			fprintf(stderr, "Forwarded case %zu '%s': got %s, want %s\n", i, fwd[i].fwd,
+			    got, fwd[i].want);
+		CU_ASSERT_STRING_EQUAL(got, fwd[i].want);
+	}
+}
+
+/* Several header lines, Forwarded before X-Forwarded-For, scheme, host and request ids. */
+static void
+test_forwarded_fields(void)
+{
+	static const char *const lb[] = {"10.0.0.0/8", NULL};
+	struct fb_http_origin o;
+	char why[128];
+
+	/* Two X-Forwarded-For lines are one list, in order. */
+	origin(lb, "10.0.0.1",
+	    (const char *const[]){"X-Forwarded-For", "1.1.1.1, 203.0.113.7", "X-Forwarded-For",
+		"10.5.5.5", "X-Forwarded-Proto", "https", "X-Forwarded-Host",
+		"sso.example.com", "X-Request-Id", "lb-abc.123", NULL},
+	    &o, why, sizeof(why));
+	CU_ASSERT_TRUE(o.trusted);
+	CU_ASSERT_STRING_EQUAL(o.client, "203.0.113.7");
+	CU_ASSERT_EQUAL(o.hops, 1);
+	CU_ASSERT_STRING_EQUAL(o.proto, "https");
+	CU_ASSERT_STRING_EQUAL(o.host, "sso.example.com");
+	CU_ASSERT_STRING_EQUAL(o.upstream_id, "lb-abc.123");
+	CU_ASSERT_STRING_EQUAL(why, "");
+	/* Forwarded wins over X-Forwarded-For; its element gives proto and host. */
+	origin(lb, "10.0.0.1",
+	    (const char *const[]){"X-Forwarded-For", "198.51.100.99", "Forwarded",
+		"for=192.0.2.1;proto=http, for=198.51.100.17;proto=HTTPS;host=\"sso.example.com:8443\"",
+		"X-Forwarded-Proto", "http", NULL},
+	    &o, why, sizeof(why));
+	CU_ASSERT_STRING_EQUAL(o.client, "198.51.100.17");
+	CU_ASSERT_STRING_EQUAL(o.proto, "https");
+	CU_ASSERT_STRING_EQUAL(o.host, "sso.example.com:8443");
+	/* A list of protos: the nearest proxy's (rightmost). Bad values are dropped, with why. */
+	origin(lb, "10.0.0.1",
+	    (const char *const[]){"X-Forwarded-Proto", "http, https", "X-Forwarded-Host",
+		"evil.example.com/<x>", NULL},
+	    &o, why, sizeof(why));
+	CU_ASSERT_STRING_EQUAL(o.client, "10.0.0.1");
+	CU_ASSERT_STRING_EQUAL(o.proto, "https");
+	CU_ASSERT_STRING_EQUAL(o.host, "");
+	CU_ASSERT_STRING_EQUAL(why, "malformed X-Forwarded-Host");
+	origin(lb, "10.0.0.1", (const char *const[]){"X-Forwarded-Proto", "gopher", NULL}, &o, why,
+	    sizeof(why));
+	CU_ASSERT_STRING_EQUAL(o.proto, "");
+	CU_ASSERT_PTR_NOT_NULL(strstr(why, "not http or https"));
+	/* A malformed request id from a proxy is dropped; a client's is never read. */
+	origin(lb, "10.0.0.1", (const char *const[]){"X-Request-Id", "a b\"<script>", NULL}, &o,
+	    why, sizeof(why));
+	CU_ASSERT_STRING_EQUAL(o.upstream_id, "");
+	CU_ASSERT_STRING_EQUAL(why, "malformed X-Request-Id");
+	origin(lb, "192.0.2.9",
+	    (const char *const[]){"X-Request-Id", "client-chosen", "X-Forwarded-Proto", "https",
+		"X-Forwarded-For", "203.0.113.7", NULL},
+	    &o, why, sizeof(why));
+	CU_ASSERT_FALSE(o.trusted);
+	CU_ASSERT_STRING_EQUAL(o.client, "192.0.2.9");
+	CU_ASSERT_STRING_EQUAL(o.upstream_id, "");
+	CU_ASSERT_STRING_EQUAL(o.proto, "");
+	/* A reason is given for garbage from a trusted proxy. */
+	origin(lb, "10.0.0.1", (const char *const[]){"X-Forwarded-For", "bogus", NULL}, &o, why,
+	    sizeof(why));
+	CU_ASSERT_STRING_EQUAL(why, "not an IP address");
+	origin(lb, "10.0.0.1", (const char *const[]){"Forwarded", "for=_x", NULL}, &o, why,
+	    sizeof(why));
+	CU_ASSERT_PTR_NOT_NULL(strstr(why, "obfuscated"));
+	/* No trusted proxies at all: nothing is read. */
+	origin(NULL, "10.0.0.1", (const char *const[]){"X-Forwarded-For", "203.0.113.7", NULL}, &o,
+	    why, sizeof(why));
+	CU_ASSERT_FALSE(o.trusted);
+	CU_ASSERT_STRING_EQUAL(o.client, "10.0.0.1");
+}
+
+/* A chain longer than the walk allows, and a list longer than is kept, end at a trusted hop. */
+static void
+test_forwarded_long(void)
+{
+	static const char *const lb[] = {"10.0.0.0/8", NULL};
+	struct fb_http_origin o;
+	struct fb_buf b;
+	char why[128];
+
+	fb_buf_init(&b, 1 << 20);
+	fb_buf_addf(&b, NULL, "203.0.113.7");
+	for (int i = 0; i < 40; i++)
+		fb_buf_addf(&b, NULL, ", 10.0.0.%d", i + 1);
+	fb_buf_add(&b, "", 1, NULL);
+	origin(lb, "10.0.0.1", (const char *const[]){"X-Forwarded-For", (const char *)b.data, NULL},
+	    &o, why, sizeof(why));
+	CU_ASSERT_EQUAL(o.hops, 32);
+	CU_ASSERT_STRING_EQUAL(o.client, "10.0.0.9");
+	CU_ASSERT_PTR_NOT_NULL(strstr(why, "too many"));
+	fb_buf_cleanup(&b);
+	/* 1000 forged entries on the left of the real one. */
+	fb_buf_init(&b, 1 << 20);
+	for (int i = 0; i < 1000; i++)
+		fb_buf_addf(&b, NULL, "1.2.3.%d, ", i % 250);
+	fb_buf_addf(&b, NULL, "198.51.100.17");
+	fb_buf_add(&b, "", 1, NULL);
+	origin(lb, "10.0.0.1", (const char *const[]){"X-Forwarded-For", (const char *)b.data, NULL},
+	    &o, why, sizeof(why));
+	CU_ASSERT_STRING_EQUAL(o.client, "198.51.100.17");
+	fb_buf_cleanup(&b);
+}
+
+/* server.hsts_max_age and the https decision: public_url's scheme, or TLS here. */
+static void
+test_hsts_https(void)
+{
+	struct fb_conf c;
+	const char *t;
+
+	memset(&c, 0, sizeof(c));
+	c.public_url = (char *)"https://sso.example.com";
+	CU_ASSERT_TRUE(fb_http_site_https(&c, 0));
+	c.public_url = (char *)"HTTPS://sso.example.com";
+	CU_ASSERT_TRUE(fb_http_site_https(&c, 0));
+	c.public_url = (char *)"http://127.0.0.1:8080";
+	CU_ASSERT_FALSE(fb_http_site_https(&c, 0));
+	CU_ASSERT_TRUE(fb_http_site_https(&c, 1));
+	fb_http_hsts_set(600);
+	t = fb_http_security_headers_text(1, 0, NULL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(t, "Strict-Transport-Security: max-age=600\r\n"));
+	t = fb_http_security_headers_text(0, 0, NULL);
+	CU_ASSERT_PTR_NULL(strstr(t, "Strict-Transport-Security"));
+	fb_http_hsts_set(0);
+	t = fb_http_security_headers_text(1, 1, NULL);
+	CU_ASSERT_PTR_NULL(strstr(t, "Strict-Transport-Security"));
+	fb_http_hsts_set(31536000);
+	t = fb_http_security_headers_text(1, 0, NULL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(t, "Strict-Transport-Security: max-age=31536000\r\n"));
+}
+
 int
 fb_test_http_register(void)
 {
@@ -792,7 +1078,12 @@ fb_test_http_register(void)
 	    CU_add_test(s, "metrics render", test_metrics_render) == NULL ||
 	    CU_add_test(s, "metrics shared across processes", test_metrics_shared) == NULL ||
 	    CU_add_test(s, "metrics route overflow", test_metrics_overflow) == NULL ||
-	    CU_add_test(s, "cpu pool", test_cpu_pool) == NULL)
+	    CU_add_test(s, "cpu pool", test_cpu_pool) == NULL ||
+	    CU_add_test(s, "forwarded X-Forwarded-For", test_forwarded_for) == NULL ||
+	    CU_add_test(s, "forwarded RFC 7239", test_forwarded_rfc7239) == NULL ||
+	    CU_add_test(s, "forwarded fields", test_forwarded_fields) == NULL ||
+	    CU_add_test(s, "forwarded long lists", test_forwarded_long) == NULL ||
+	    CU_add_test(s, "hsts and https", test_hsts_https) == NULL)
 		return -1;
 	return 0;
 }

@@ -940,6 +940,26 @@ test_tokens(void)
 
 /* ---- brute-force limits ------------------------------------------------------ */
 
+/*
+ * The test clock: the lockout tests read time from here, so a second
+ * boundary crossed while the machine is busy changes nothing.
+ */
+static int64_t clock_ms;
+
+static int64_t
+test_clock(void)
+{
+	return clock_ms;
+}
+
+/* Stops the clock at .989 s of the current second. */
+static void
+clock_stop(void)
+{
+	clock_ms = fb_time_now_ms() / 1000 * 1000 + 989;
+	fb_time_clock_ms = test_clock;
+}
+
 static void
 test_lockout(void)
 {
@@ -950,6 +970,7 @@ test_lockout(void)
 	/* max_failures 3, max_delay 8: delays 1, 2, 4, 8, 8 after failures 3, 4, 5, 6, 7. */
 	static const int64_t want[] = {0, 0, 1, 2, 4, 8, 8};
 
+	clock_stop();
 	fx_open(&f);
 	add_user(&f, "ann", "correct horse battery");
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
@@ -1004,6 +1025,74 @@ test_lockout(void)
 	CU_ASSERT_EQUAL(signin(&f, "ann", "correct horse battery", "198.51.100.10"),
 	    FB_LOCAL_ACCEPTED);
 	fx_close(&f);
+	fb_time_clock_ms = NULL;
+}
+
+/*
+ * A lock lasts what it announced, to the millisecond: one of 1 s set at
+ * .989 s still holds 11 ms later (in the next second) and until 1.989 s;
+ * Retry-After rounds up, never announcing less than is left.
+ */
+static void
+test_lockout_ms(void)
+{
+	struct fx f;
+	int64_t retry = 0;
+	struct fb_err err;
+
+	clock_stop();
+	fx_open(&f);
+	add_user(&f, "ann", "correct horse battery");
+	f.conf.lockout_max_failures = 1;
+	CU_ASSERT_EQUAL(signin(&f, "ann", "wrong horse battery", NULL), FB_LOCAL_REJECTED);
+	CU_ASSERT_EQUAL(fb_local_lockout_check(&f.conf, f.st, "ann", NULL, &retry, &err),
+	    FB_ERR_LIMIT);
+	CU_ASSERT_EQUAL(retry, 1);
+	clock_ms += 11;
+	CU_ASSERT_EQUAL(fb_local_lockout_check(&f.conf, f.st, "ann", NULL, &retry, &err),
+	    FB_ERR_LIMIT);
+	CU_ASSERT_EQUAL(retry, 1);
+	clock_ms += 500;
+	CU_ASSERT_EQUAL(fb_local_lockout_check(&f.conf, f.st, "ann", NULL, &retry, &err),
+	    FB_ERR_LIMIT);
+	CU_ASSERT_EQUAL(retry, 1); /* 489 ms left: announced as 1 s, not 0 */
+	clock_ms += 488;
+	CU_ASSERT_EQUAL(fb_local_lockout_check(&f.conf, f.st, "ann", NULL, &retry, &err),
+	    FB_ERR_LIMIT);
+	CU_ASSERT_EQUAL(retry, 1);
+	CU_ASSERT_EQUAL(signin(&f, "ann", "correct horse battery", NULL), FB_LOCAL_LOCKED);
+	clock_ms += 1; /* exactly 1 s after the failure */
+	CU_ASSERT_EQUAL(fb_local_lockout_check(&f.conf, f.st, "ann", NULL, &retry, &err), FB_OK);
+	CU_ASSERT_EQUAL(retry, 0);
+	CU_ASSERT_EQUAL(signin(&f, "ann", "correct horse battery", NULL), FB_LOCAL_ACCEPTED);
+	fx_close(&f);
+	fb_time_clock_ms = NULL;
+}
+
+/* local.lockout.initial_delay: the first delay, doubling up to max_delay. */
+static void
+test_lockout_initial_delay(void)
+{
+	struct fb_conf c;
+
+	memset(&c, 0, sizeof(c));
+	c.lockout_max_failures = 3;
+	c.lockout_addr_max_failures = 3;
+	c.lockout_max_delay = 900;
+	c.lockout_initial_delay = 60;
+	CU_ASSERT_EQUAL(fb_local_lockout_delay(&c, "u", 2), 0);
+	CU_ASSERT_EQUAL(fb_local_lockout_delay(&c, "u", 3), 60);
+	CU_ASSERT_EQUAL(fb_local_lockout_delay(&c, "u", 4), 120);
+	CU_ASSERT_EQUAL(fb_local_lockout_delay(&c, "u", 5), 240);
+	CU_ASSERT_EQUAL(fb_local_lockout_delay(&c, "a", 7), 900);
+	CU_ASSERT_EQUAL(fb_local_lockout_delay(&c, "a", 1000000), 900);
+	/* An initial delay above the cap is the cap. */
+	c.lockout_initial_delay = 1000;
+	CU_ASSERT_EQUAL(fb_local_lockout_delay(&c, "u", 3), 900);
+	/* Unset (0) is 1 s. */
+	c.lockout_initial_delay = 0;
+	CU_ASSERT_EQUAL(fb_local_lockout_delay(&c, "u", 3), 1);
+	CU_ASSERT_EQUAL(fb_local_lockout_delay(&c, "u", 4), 2);
 }
 
 /* The address threshold is its own: an address may fail more often than one account. */
@@ -1015,6 +1104,7 @@ test_lockout_per_address(void)
 	struct fb_err err;
 	char name[16];
 
+	clock_stop();
 	fx_open(&f);
 	f.conf.lockout_addr_max_failures = 6;
 	/* The delays themselves: account from its 3rd failure, address from its 6th. */
@@ -1044,6 +1134,7 @@ test_lockout_per_address(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "address 198.51.100.7 is locked"));
 	CU_ASSERT_EQUAL(signin(&f, "ann", "correct horse battery", "198.51.100.7"), FB_LOCAL_LOCKED);
 	fx_close(&f);
+	fb_time_clock_ms = NULL;
 }
 
 /* ---- bootstrap ----------------------------------------------------------------- */
@@ -1220,6 +1311,8 @@ fb_test_local_register(void)
 	    CU_add_test(s, "API tokens", test_tokens) == NULL ||
 	    CU_add_test(s, "lockout", test_lockout) == NULL ||
 	    CU_add_test(s, "lockout_per_address", test_lockout_per_address) == NULL ||
+	    CU_add_test(s, "lockout_ms", test_lockout_ms) == NULL ||
+	    CU_add_test(s, "lockout_initial_delay", test_lockout_initial_delay) == NULL ||
 	    CU_add_test(s, "bootstrap", test_bootstrap) == NULL)
 		return -1;
 	return 0;

@@ -153,7 +153,7 @@ test_open_fresh(void)
 	CU_ASSERT_EQUAL(file_mode(sub), 0700);
 	CU_ASSERT_EQUAL(file_mode(path), 0600);
 	CU_ASSERT_STRING_EQUAL(fb_store_driver_name(st), "sqlite");
-	CU_ASSERT_EQUAL(fb_store_schema_latest(), 4);
+	CU_ASSERT_EQUAL(fb_store_schema_latest(), 5);
 	CU_ASSERT_EQUAL(fb_store_schema_version(st), fb_store_schema_latest());
 	CU_ASSERT_EQUAL(fb_store_ping(st, &err), FB_OK);
 	CU_ASSERT_EQUAL(fb_store_kv_put(st, "otc", "k", "v", 1, fb_time_now() + 60, &err), FB_OK);
@@ -1570,7 +1570,7 @@ test_migrate_v3_v4(void)
 	cred_add(st, "ann", NULL);
 	fb_store_close(st);
 	st = open_ok(&c);
-	CU_ASSERT_EQUAL(fb_store_schema_version(st), 4);
+	CU_ASSERT_EQUAL(fb_store_schema_version(st), fb_store_schema_latest());
 	CU_ASSERT_EQUAL(fb_store_user_get(st, "ann", &u, &err), FB_OK);
 	CU_ASSERT_EQUAL(fb_store_cred_get(st, u.id, &got, &err), FB_OK);
 	CU_ASSERT_EQUAL(got.session_gen, 0);
@@ -1607,6 +1607,148 @@ test_migrate_v3_v4(void)
 	free(dir);
 }
 
+/* The first column of the first row of sql, read with a separate raw connection; -1 on error. */
+static int64_t
+raw_int(const char *path, const char *sql)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *s = NULL;
+	int64_t v = -1;
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	return v;
+}
+
+/* Runs sql on the file with a separate raw connection; 1 when it worked. */
+static int
+raw_exec(const char *path, const char *sql)
+{
+	sqlite3 *db = NULL;
+	int ok;
+
+	ok = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK &&
+	    sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK;
+	sqlite3_close(db);
+	return ok;
+}
+
+static int64_t fixed_ms;
+
+static int64_t
+fixed_clock(void)
+{
+	return fixed_ms;
+}
+
+/*
+ * Version 4 kept kv expiry (and the lockout's lock ends) in seconds; 5
+ * keeps milliseconds: live entries stay live, expired ones stay expired,
+ * a lock end moves to the same instant in milliseconds, nothing is lost.
+ */
+static void
+test_migrate_v4_v5(void)
+{
+	char *dir = fb_test_tmpdir(), *path, *sql;
+	struct fb_conf c = conf_at(dir, "fedbroker.db", &path);
+	struct fb_store *st;
+	struct fb_err err;
+	unsigned char *v = NULL;
+	size_t n = 0;
+	int64_t now = fb_time_now(), count = 0;
+
+	st = open_at_version(&c, 4);
+	fb_store_close(st);
+	/* Rows as version 4 wrote them: expiry in seconds, a lock end in seconds. */
+	sql = fb_xasprintf("INSERT INTO kv VALUES ('otc', 'live', CAST('v' AS BLOB), %lld);"
+			   "INSERT INTO kv VALUES ('otc', 'dead', CAST('v' AS BLOB), %lld);"
+			   "INSERT INTO kv VALUES ('lockout', 't:u:abc', CAST('%lld' AS BLOB), %lld);"
+			   "INSERT INTO kv VALUES ('lockout', 'n:u:abc', CAST('7' AS BLOB), %lld);"
+			   "INSERT INTO kv VALUES ('flag', 'never', CAST('1' AS BLOB), "
+			   "9223372036854775807);",
+	    (long long)now + 600, (long long)now - 1, (long long)now + 300, (long long)now + 300,
+	    (long long)now + 900);
+	CU_ASSERT_TRUE(raw_exec(path, sql));
+	free(sql);
+	st = open_ok(&c);
+	CU_ASSERT_EQUAL(fb_store_schema_version(st), 5);
+	CU_ASSERT_EQUAL(fb_store_kv_get(st, "otc", "live", &v, &n, &err), FB_OK);
+	free(v);
+	CU_ASSERT_EQUAL(fb_store_kv_get(st, "otc", "dead", &v, &n, &err), FB_ERR_NOTFOUND);
+	CU_ASSERT_EQUAL(fb_store_kv_get(st, "lockout", "t:u:abc", &v, &n, &err), FB_OK);
+	if (v != NULL)
+		CU_ASSERT_EQUAL(strtoll((const char *)v, NULL, 10), (now + 300) * 1000);
+	free(v);
+	/* The count is a count still, and the entry outlives its old second by no less. */
+	CU_ASSERT_EQUAL(fb_store_kv_incr(st, "lockout", "n:u:abc", now + 900, &count, &err), FB_OK);
+	CU_ASSERT_EQUAL(count, 8);
+	/* "Never" is never still (no overflow into a float), and kv_add still sees it. */
+	CU_ASSERT_EQUAL(raw_int(path, "SELECT typeof(expires_at) = 'integer' AND "
+				      "expires_at = 9223372036854775807 FROM kv WHERE ns = 'flag'"),
+	    1);
+	CU_ASSERT_EQUAL(fb_store_kv_add(st, "flag", "never", "1", 1, INT64_MAX, &err),
+	    FB_ERR_REPLAY);
+	/* The seconds expiry is the last millisecond before that second, not later. */
+	fb_time_clock_ms = fixed_clock;
+	fixed_ms = (now + 600) * 1000 - 1;
+	CU_ASSERT_EQUAL(fb_store_kv_get(st, "otc", "live", &v, &n, &err), FB_OK);
+	free(v);
+	fixed_ms++;
+	CU_ASSERT_EQUAL(fb_store_kv_get(st, "otc", "live", &v, &n, &err), FB_ERR_NOTFOUND);
+	fb_time_clock_ms = NULL;
+	fb_store_close(st);
+	free(path);
+	fb_test_rmtree(dir);
+	free(dir);
+}
+
+/* Expiry to the millisecond (fb_store_kv_put_ms, fb_store_kv_incr_ms) with a test clock. */
+static void
+test_kv_ms(void)
+{
+	char *dir = fb_test_tmpdir(), *path;
+	struct fb_conf c = conf_at(dir, "fedbroker.db", &path);
+	struct fb_store *st = open_ok(&c);
+	struct fb_err err;
+	unsigned char *v = NULL;
+	size_t n = 0;
+	int64_t count = 0;
+
+	fb_time_clock_ms = fixed_clock;
+	fixed_ms = 1700000000989; /* .989 s */
+	CU_ASSERT_EQUAL(fb_store_kv_put_ms(st, "t", "k", "v", 1, fixed_ms + 1000, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_kv_incr_ms(st, "t", "c", fixed_ms + 1000, &count, &err), FB_OK);
+	/* 11 ms later, in the next second: still there (whole seconds would have ended it). */
+	fixed_ms += 11;
+	CU_ASSERT_EQUAL(fb_time_now(), 1700000001);
+	CU_ASSERT_EQUAL(fb_store_kv_get(st, "t", "k", &v, &n, &err), FB_OK);
+	free(v);
+	fixed_ms += 988; /* 1 ms before the end */
+	CU_ASSERT_EQUAL(fb_store_kv_get(st, "t", "k", &v, &n, &err), FB_OK);
+	free(v);
+	CU_ASSERT_EQUAL(fb_store_kv_incr_ms(st, "t", "c", fixed_ms + 1000, &count, &err), FB_OK);
+	CU_ASSERT_EQUAL(count, 2);
+	fixed_ms += 1; /* the end */
+	CU_ASSERT_EQUAL(fb_store_kv_get(st, "t", "k", &v, &n, &err), FB_ERR_NOTFOUND);
+	fixed_ms += 1000;
+	CU_ASSERT_EQUAL(fb_store_kv_incr_ms(st, "t", "c", fixed_ms + 1000, &count, &err), FB_OK);
+	CU_ASSERT_EQUAL(count, 1);
+	/* The seconds API still means seconds. */
+	CU_ASSERT_EQUAL(fb_store_kv_put(st, "t", "s", "v", 1, fb_time_now() + 1, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_kv_get(st, "t", "s", &v, &n, &err), FB_OK);
+	free(v);
+	fixed_ms = (fb_time_now() + 1) * 1000;
+	CU_ASSERT_EQUAL(fb_store_kv_get(st, "t", "s", &v, &n, &err), FB_ERR_NOTFOUND);
+	fb_time_clock_ms = NULL;
+	fb_store_close(st);
+	free(path);
+	fb_test_rmtree(dir);
+	free(dir);
+}
+
 int
 fb_test_store_register(void)
 {
@@ -1622,6 +1764,8 @@ fb_test_store_register(void)
 	    CU_add_test(s, "open newer schema", test_open_newer_schema) == NULL ||
 	    CU_add_test(s, "migration rollback", test_migration_rollback) == NULL ||
 	    CU_add_test(s, "migrate 3 to 4", test_migrate_v3_v4) == NULL ||
+	    CU_add_test(s, "migrate 4 to 5", test_migrate_v4_v5) == NULL ||
+	    CU_add_test(s, "kv milliseconds", test_kv_ms) == NULL ||
 	    CU_add_test(s, "kv basic", test_kv_basic) == NULL ||
 	    CU_add_test(s, "kv expiry and purge", test_kv_expiry) == NULL ||
 	    CU_add_test(s, "kv limits", test_kv_limits) == NULL ||

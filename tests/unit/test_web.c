@@ -199,6 +199,11 @@ test_cookies(void)
 	c = fb_http_cookie_build("fb_session", "", 0, 1);
 	CU_ASSERT_PTR_NOT_NULL(strstr(c, "Max-Age=0"));
 	free(c);
+	/* On an https site every cookie name has the __Host- prefix (once). */
+	CU_ASSERT_STRING_EQUAL(fb_http_cookie_name(a, "fb_session", 1), "__Host-fb_session");
+	CU_ASSERT_STRING_EQUAL(fb_http_cookie_name(a, "fb_session", 0), "fb_session");
+	CU_ASSERT_STRING_EQUAL(fb_http_cookie_name(a, "__Host-x", 1), "__Host-x");
+	CU_ASSERT_STRING_EQUAL(fb_http_cookie_name(a, "__Secure-x", 1), "__Secure-x");
 	fb_arena_free(a);
 }
 
