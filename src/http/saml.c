@@ -185,6 +185,7 @@ sso_continue(struct fb_http_req *req, struct fb_saml_request *sr)
 		who.session_id = s.sid;
 		who.auth_time = s.auth_time;
 		who.mfa = s.mfa;
+		who.client_addr = fb_http_req_client(req);
 		fb_saml_request_answer(worker_idp, env->store, sr, &who, fb_http_req_id(req), &reply,
 		    &err);
 		send_reply(req, &reply);
@@ -291,8 +292,9 @@ h_init(struct fb_http_req *req, void *arg)
 		return;
 	name = path + strlen(FB_SAML_PATH_INIT);
 	if ((sp = fb_saml_idp_sp_get(worker_idp, name)) == NULL) {
-		fb_audit(fb_http_req_id(req), "saml_sp_unknown", "init: no service provider '%.64s'",
-		    name);
+		fb_audit_fields(fb_http_req_id(req), "saml_sp_unknown",
+		    FB_LOG_FIELDS(FB_LOG_STR("sp", name), FB_LOG_STR("addr", fb_http_req_client(req))),
+		    "IdP-initiated sign-on for an unknown service provider");
 		send_page(req, 404, "Unknown application",
 		    "There is no application with this name here.");
 		return;
@@ -312,6 +314,7 @@ h_init(struct fb_http_req *req, void *arg)
 	who.session_id = s.sid;
 	who.auth_time = s.auth_time;
 	who.mfa = s.mfa;
+	who.client_addr = fb_http_req_client(req);
 	fb_saml_idp_initiated(worker_idp, env->store, sp, &who, fb_http_req_query(req, "RelayState"),
 	    fb_http_req_id(req), &reply, &err);
 	send_reply(req, &reply);
@@ -355,7 +358,10 @@ h_slo(struct fb_http_req *req, void *arg)
 		/* The broker session ends everywhere: revoked in the store, cookie dropped. */
 		if (fb_store_session_revoke(env->store, s.sid, s.expires_at, &err) != FB_OK)
 			fb_rlog_err(req, &err);
-		fb_audit(fb_http_req_id(req), "logout", "user=%s by SAML LogoutRequest", s.username);
+		fb_audit_fields(fb_http_req_id(req), "logout",
+		    FB_LOG_FIELDS(FB_LOG_STR("user", s.username),
+			FB_LOG_STR("addr", fb_http_req_client(req))),
+		    "signed out by a SAML LogoutRequest");
 		fb_http_session_clear(req);
 		fb_http_session_cleanup(&s);
 	} else if (r == FB_OK) {

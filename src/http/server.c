@@ -676,17 +676,13 @@ fb_http_account(const struct fb_http_env *env, const char *method, const char *r
 	double secs = (double)(fb_time_mono_us() - start_us) / 1e6;
 
 	fb_http_metrics_observe(env->metrics, route, code, secs);
-	if (env->conf->log_access && FB_LOG_INFO >= fb_log_min_level) {
-		char st[8], by[24], ms[32];
-
-		snprintf(st, sizeof(st), "%d", code);
-		snprintf(by, sizeof(by), "%zu", bytes);
-		snprintf(ms, sizeof(ms), "%.3f", secs * 1e3);
-		fb_log_write(FB_LOG_INFO, "access", "http", reqid,
-		    (const char *const[]){"method", method, "route", route, "path", path, "status",
-			st, "bytes", by, "duration_ms", ms, "client", client, NULL},
+	if (env->conf->log_access && FB_LOG_INFO >= fb_log_min_level)
+		fb_log_event(FB_LOG_INFO, "access", "http", reqid, NULL,
+		    FB_LOG_FIELDS(FB_LOG_STR("method", method), FB_LOG_STR("route", route),
+			FB_LOG_STR("path", path), FB_LOG_INT("status", code),
+			FB_LOG_INT("bytes", bytes), FB_LOG_REAL("duration_ms", secs * 1e3),
+			FB_LOG_STR("client", client)),
 		    "%s %s %d", method, path, code);
-	}
 }
 
 /* Logs and counts the reply, frees req. */

@@ -40,7 +40,7 @@ fb_http_web_audit(struct fb_http_web *w, const char *event, const char *user, co
 	kv[i++] = w->client;
 	kv[i] = NULL;
 	va_start(ap, fmt);
-	fb_log_vwrite(FB_LOG_WARN, "audit", "web", w->reqid, kv, fmt, ap);
+	fb_log_vwrite(FB_LOG_INFO, "audit", "web", w->reqid, kv, fmt, ap);
 	va_end(ap);
 }
 

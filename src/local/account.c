@@ -49,7 +49,7 @@ fb_local_audit(const char *reqid, const char *event, const char *user, const cha
 	}
 	kv[i] = NULL;
 	va_start(ap, fmt);
-	fb_log_vwrite(FB_LOG_WARN, "audit", "local", reqid, kv, fmt, ap);
+	fb_log_vwrite(FB_LOG_INFO, "audit", "local", reqid, kv, fmt, ap);
 	va_end(ap);
 }
 

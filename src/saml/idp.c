@@ -575,8 +575,10 @@ answer(struct fb_saml_idp *idp, struct fb_store *store, const struct fb_saml_ans
 		/* The store failing is ours to fix (503); everything else is a refusal (403). */
 		fb_saml_reply_page(reply, strcmp(p.event, "saml_nameid_failed") == 0 ? 503 : 403,
 		    p.event, p.title, "%s", p.detail);
-		fb_audit(reqid, p.event, "sp=%s user=%s: %s", sp->conf->name, who->user->username,
-		    p.detail);
+		fb_audit_fields(reqid, p.event,
+		    FB_LOG_FIELDS(FB_LOG_STR("sp", sp->conf->name),
+			FB_LOG_STR("user", who->user->username), FB_LOG_STR("addr", who->client_addr)),
+		    "%s", p.detail);
 		r = fb_err_set(err, FB_ERR_DENIED, "saml: %s: %s", sp->conf->name, p.detail);
 		goto out;
 	}
@@ -595,10 +597,12 @@ answer(struct fb_saml_idp *idp, struct fb_store *store, const struct fb_saml_ans
 	reply->relay_state = a->relay_state != NULL ? fb_xstrdup(a->relay_state) : NULL;
 	reply->http_status = 200;
 	/* Who was asserted to whom, as what: what a review correlates with the SP's own log. */
-	fb_audit(reqid, "saml_response_sent", "sp=%s user=%s nameid=%s (%s) acs=%s: %s",
-	    sp->conf->name, who->user->username, p.nameid != NULL ? p.nameid : "-",
-	    p.nameid_format != NULL ? p.nameid_format : "-", a->acs,
-	    a->in_response_to != NULL ? "SP-initiated" : "IdP-initiated");
+	fb_audit_fields(reqid, "saml_response_sent",
+	    FB_LOG_FIELDS(FB_LOG_STR("sp", sp->conf->name), FB_LOG_STR("user", who->user->username),
+		FB_LOG_STR("nameid", p.nameid), FB_LOG_STR("nameid_format", p.nameid_format),
+		FB_LOG_STR("acs", a->acs), FB_LOG_STR("addr", who->client_addr),
+		FB_LOG_STR("flow", a->in_response_to != NULL ? "sp-initiated" : "idp-initiated")),
+	    "SAML response sent");
 out:
 	prep_cleanup(&p);
 	return r;
@@ -619,7 +623,8 @@ fb_saml_idp_initiated(struct fb_saml_idp *idp, struct fb_store *store,
 		    "The RelayState of this link is longer than %d characters or holds control "
 		    "characters.",
 		    FB_SAML_RELAY_STATE_MAX);
-		fb_audit(reqid, reply->event, "sp=%s: RelayState refused", sp->conf->name);
+		fb_audit_fields(reqid, reply->event, FB_LOG_FIELDS(FB_LOG_STR("sp", sp->conf->name)),
+		    "RelayState refused");
 		return fb_err_set(err, FB_ERR_INVALID, "saml: RelayState refused");
 	}
 	a.sp = sp;

@@ -559,8 +559,10 @@ fb_saml_request_parse(struct fb_saml_idp *idp, struct fb_store *store,
 		    ar->ProtocolBinding);
 		fb_saml_error_response(idp, sp, acs->url, in.id, in.relay_state,
 		    FB_SAML_STATUS_REQUESTER, FB_SAML_STATUS_UNSUPPORTED_BINDING, NULL, reply);
-		fb_audit(reqid, reply->event, "sp=%s: ProtocolBinding %s", sp->conf->name,
-		    ar->ProtocolBinding);
+		fb_audit_fields(reqid, reply->event,
+		    FB_LOG_FIELDS(FB_LOG_STR("sp", sp->conf->name),
+			FB_LOG_STR("binding", ar->ProtocolBinding)),
+		    "unsupported ProtocolBinding");
 		r = fb_err_set(err, FB_ERR_PROTOCOL, "saml: unsupported ProtocolBinding");
 		goto out;
 	}
@@ -572,8 +574,10 @@ fb_saml_request_parse(struct fb_saml_idp *idp, struct fb_store *store,
 		    ar->NameIDPolicy->Format, fb_saml_nameid_uri(sp));
 		fb_saml_error_response(idp, sp, acs->url, in.id, in.relay_state,
 		    FB_SAML_STATUS_REQUESTER, FB_SAML_STATUS_INVALID_NAMEID_POLICY, NULL, reply);
-		fb_audit(reqid, reply->event, "sp=%s: NameIDPolicy %s", sp->conf->name,
-		    ar->NameIDPolicy->Format);
+		fb_audit_fields(reqid, reply->event,
+		    FB_LOG_FIELDS(FB_LOG_STR("sp", sp->conf->name),
+			FB_LOG_STR("nameid_format", ar->NameIDPolicy->Format)),
+		    "unsupported NameIDPolicy");
 		r = fb_err_set(err, FB_ERR_PROTOCOL, "saml: unsupported NameIDPolicy");
 		goto out;
 	}

@@ -162,6 +162,7 @@ struct fb_saml_subject {
 	const char *session_id;		  /* the browser session's sid: the SessionIndex base */
 	int64_t auth_time;		  /* when the person authenticated (AuthnInstant) */
 	int mfa;			  /* 1 when a second factor was passed */
+	const char *client_addr;	  /* the browser's address (audit lines); may be NULL */
 };
 
 /*

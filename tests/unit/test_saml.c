@@ -240,7 +240,7 @@ count(const char *hay, const char *needle)
 static struct fb_saml_subject
 subject_of(const struct fb_store_user *u)
 {
-	struct fb_saml_subject s = {u, "sid-123", 0, 0};
+	struct fb_saml_subject s = {u, "sid-123", 0, 0, "192.0.2.7"};
 
 	s.auth_time = fb_time_now() - 10;
 	return s;
