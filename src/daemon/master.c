@@ -429,7 +429,7 @@ fb_daemon_run(const char *config_path, const struct fb_conf_overrides *ov)
 	fb_log_proc_set("master");
 
 	if (fb_daemon_runtime_load(config_path, ov, 1, &m.rt, &err) != FB_OK) {
-		fprintf(stderr, "fedbroker: %s\n", err.msg);
+		fb_log(FB_LOG_ERROR, "%s", err.msg);
 		goto out;
 	}
 	m.nlisten = m.rt->conf->nlisten;
@@ -439,14 +439,14 @@ fb_daemon_run(const char *config_path, const struct fb_conf_overrides *ov)
 	m.slots = fb_xcalloc((size_t)m.rt->workers, sizeof(m.slots[0]));
 	for (int i = 0; i < m.rt->workers; i++) {
 		if (slot_open(&m, &m.slots[i], &err) != FB_OK) {
-			fprintf(stderr, "fedbroker: %s\n", err.msg);
+			fb_log(FB_LOG_ERROR, "%s", err.msg);
 			goto out;
 		}
 		m.nslots++;
 	}
 	fb_log_setup(m.rt->conf->log_format, m.rt->conf->log_level, 2);
 	if (fb_http_metrics_new(&m.metrics, &err) != FB_OK) {
-		fprintf(stderr, "fedbroker: %s\n", err.msg);
+		fb_log(FB_LOG_ERROR, "%s", err.msg);
 		goto out;
 	}
 	fb_http_metrics_set_workers(m.metrics, m.rt->workers);
@@ -466,7 +466,7 @@ fb_daemon_run(const char *config_path, const struct fb_conf_overrides *ov)
 	goto out;
 
 fail_children:
-	fprintf(stderr, "fedbroker: cannot start the worker processes\n");
+	fb_log(FB_LOG_ERROR, "cannot start the worker processes");
 	stop(&m, SIGTERM);
 	run(&m, &set);
 out:
