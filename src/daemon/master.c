@@ -332,6 +332,7 @@ reload(struct master *m)
 	}
 	m->nslots = n;
 	fb_log_setup(nrt->conf->log_format, nrt->conf->log_level, 2);
+	fb_daemon_runtime_changes_log(m->rt, nrt, n);
 	fb_daemon_runtime_free(m->rt);
 	m->rt = nrt;
 	m->gen++;
@@ -349,7 +350,6 @@ reload(struct master *m)
 	/* The old generation stops accepting and finishes what it has. */
 	signal_children(m, SIGTERM, m->gen);
 	fb_http_metrics_set_workers(m->metrics, (int)m->nslots);
-	fb_log(FB_LOG_INFO, "configuration reloaded (%zu workers)", m->nslots);
 }
 
 static void

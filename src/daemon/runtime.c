@@ -86,6 +86,7 @@ fb_daemon_runtime_load(const char *path, const struct fb_conf_overrides *ov, int
 	if (rc != FB_OK)
 		goto out;
 	rt->workers = rt->conf->workers > 0 ? rt->conf->workers : fb_conf_cpu_count();
+	rt->rules = fb_daemon_rules_snapshot(rt->conf->mappings_dir);
 	if ((rc = state_dir_ensure(rt->conf->state_dir, err)) != FB_OK)
 		goto out;
 	if ((rc = fb_crypto_keyring_load(rt->conf, &rt->keyring, err)) != FB_OK)
@@ -120,6 +121,7 @@ fb_daemon_runtime_free(struct fb_daemon_runtime *rt)
 {
 	if (rt == NULL)
 		return;
+	json_decref(rt->rules);
 	fb_crypto_sealer_free(rt->sealer);
 	fb_crypto_keyring_free(rt->keyring);
 	fb_conf_free(rt->conf);
