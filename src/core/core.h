@@ -111,6 +111,16 @@ void fb_log_proc_set(const char *proc);
  * metrics count them); NULL removes it. The event is borrowed for the call.
  */
 void fb_log_audit_hook_set(void (*hook)(const char *event, void *arg), void *arg);
+/*
+ * Calls sink(event, detail, arg) after every audit line this process
+ * writes, detail being a JSON object text of the line's other fields, its
+ * message and request id (secrets redacted); both borrowed for the call.
+ * An audit line written by the sink itself is not given to it again. The
+ * command line records what it changes in the store's audit log this way.
+ * NULL removes it.
+ */
+void fb_log_audit_sink_set(void (*sink)(const char *event, const char *detail, void *arg),
+    void *arg);
 
 /*
  * Writes one event. cat is "app", "access" or "audit"; reqid may be NULL.

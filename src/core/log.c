@@ -22,8 +22,12 @@ static char log_proc[32] = "main";
 static char *log_secrets[LOG_MAX_SECRETS];
 static size_t log_nsecrets;
 
+static void add_field(json_t *o, struct fb_buf *b, const struct fb_log_field *f);
 static void (*audit_hook)(const char *event, void *arg);
 static void *audit_hook_arg;
+static void (*audit_sink)(const char *event, const char *detail, void *arg);
+static void *audit_sink_arg;
+static int audit_sink_busy; /* a sink that logs an audit line does not recurse */
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
 void
@@ -154,6 +158,40 @@ emit_line(struct fb_buf *b)
 }
 
 void
+fb_log_audit_sink_set(void (*sink)(const char *event, const char *detail, void *arg), void *arg)
+{
+	audit_sink = sink;
+	audit_sink_arg = arg;
+}
+
+/* Gives sink the event and its fields, message and request id as a JSON object (redacted). */
+static void
+sink_call(const char *reqid, const struct fb_log_field *f, const char *msg)
+{
+	const char *event = NULL;
+	json_t *o = json_object();
+	char *detail;
+
+	for (; f != NULL && f->key != NULL; f++) {
+		if (strcmp(f->key, "event") == 0 && f->type == FB_LOG_F_STR)
+			event = f->s;
+		else
+			add_field(o, NULL, f);
+	}
+	json_object_set_new(o, "msg", json_string(msg));
+	if (reqid != NULL)
+		json_object_set_new(o, "reqid", json_string(reqid));
+	detail = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
+	json_decref(o);
+	if (event != NULL && detail != NULL) {
+		audit_sink_busy = 1;
+		audit_sink(event, detail, audit_sink_arg);
+		audit_sink_busy = 0;
+	}
+	free(detail);
+}
+
+void
 fb_log_audit_hook_set(void (*hook)(const char *event, void *arg), void *arg)
 {
 	audit_hook = hook;
@@ -254,6 +292,8 @@ write_line(enum fb_log_level level, const char *cat, const char *func, const cha
 		for (f = f0; f != NULL && f->key != NULL; f++)
 			if (strcmp(f->key, "event") == 0 && f->type == FB_LOG_F_STR && f->s != NULL)
 				audit_hook(f->s, audit_hook_arg);
+	if (audit_sink != NULL && !audit_sink_busy && strcmp(cat, "audit") == 0)
+		sink_call(reqid, f0, msg);
 	free(msg);
 }
 

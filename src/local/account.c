@@ -369,6 +369,38 @@ fb_local_account_set_active(struct fb_store *st, const char *username, int activ
 }
 
 enum fb_status
+fb_local_account_edit(struct fb_store *st, const char *username, const char *name,
+    const char *email, const char *reqid, struct fb_err *err)
+{
+	struct fb_store_user u;
+	struct fb_store_cred c;
+	char *old_name, *old_email;
+	enum fb_status r;
+
+	if ((r = text_check(name, "name", err)) != FB_OK ||
+	    (email != NULL && email[0] != '\0' && (r = email_check(email, err)) != FB_OK))
+		return r;
+	if ((r = fb_local_lookup(st, username, 1, &u, &c, err)) != FB_OK)
+		return r;
+	old_name = u.name;
+	old_email = u.email;
+	if (name != NULL)
+		u.name = name[0] != '\0' ? (char *)name : NULL;
+	if (email != NULL)
+		u.email = email[0] != '\0' ? (char *)email : NULL;
+	r = fb_store_user_upsert(st, &u, err);
+	if (r == FB_OK)
+		fb_local_audit(reqid, "account_edited", username, NULL, "local account %s%s%s changed",
+		    name != NULL ? "name" : "", name != NULL && email != NULL ? " and " : "",
+		    email != NULL ? "email" : "");
+	u.name = old_name;
+	u.email = old_email;
+	fb_store_user_cleanup(&u);
+	fb_store_cred_cleanup(&c);
+	return r;
+}
+
+enum fb_status
 fb_local_account_delete(struct fb_store *st, const char *username, const char *reqid,
     struct fb_err *err)
 {

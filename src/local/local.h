@@ -120,6 +120,14 @@ enum fb_status fb_local_account_list(struct fb_store *st,
 enum fb_status fb_local_account_set_active(struct fb_store *st, const char *username, int active,
     const char *reqid, struct fb_err *err);
 /*
+ * Changes the display name and email of a local account: NULL keeps one,
+ * "" removes it; both are checked as by fb_local_account_create
+ * (FB_ERR_INVALID, nothing stored). Audit event account_edited with the
+ * changed fields. FB_ERR_NOTFOUND when there is no such local account.
+ */
+enum fb_status fb_local_account_edit(struct fb_store *st, const char *username, const char *name,
+    const char *email, const char *reqid, struct fb_err *err);
+/*
  * Deletes the account with its credentials, recovery codes and API tokens.
  * Audit event account_deleted. FB_ERR_NOTFOUND when no such local account.
  */

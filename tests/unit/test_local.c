@@ -571,6 +571,27 @@ test_accounts(void)
 	fb_local_account_cleanup(&a);
 	CU_ASSERT_EQUAL(fb_local_account_set_active(f.st, "ann", 1, NULL, &err), FB_OK);
 	CU_ASSERT_EQUAL(fb_local_account_set_active(f.st, "carol", 0, NULL, &err), FB_ERR_NOTFOUND);
+	/* Edit: name and email change, bad input stores nothing, "" removes, NULL keeps. */
+	CU_ASSERT_EQUAL(fb_local_account_edit(f.st, "ann", "Ann B", "ann@b.example", NULL, &err),
+	    FB_OK);
+	CU_ASSERT_EQUAL(fb_local_account_edit(f.st, "ann", "x\ny", NULL, NULL, &err),
+	    FB_ERR_INVALID);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "name"));
+	CU_ASSERT_EQUAL(fb_local_account_edit(f.st, "ann", "Other", "no-at-sign", NULL, &err),
+	    FB_ERR_INVALID);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "email"));
+	CU_ASSERT_EQUAL(fb_local_account_edit(f.st, "carol", "C", NULL, NULL, &err),
+	    FB_ERR_NOTFOUND);
+	CU_ASSERT_EQUAL(fb_local_account_get(f.st, "ann", &a, &err), FB_OK);
+	CU_ASSERT_STRING_EQUAL(a.name, "Ann B");
+	CU_ASSERT_STRING_EQUAL(a.email, "ann@b.example");
+	CU_ASSERT_TRUE(a.has_password); /* the rest is kept */
+	fb_local_account_cleanup(&a);
+	CU_ASSERT_EQUAL(fb_local_account_edit(f.st, "ann", NULL, "", NULL, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_local_account_get(f.st, "ann", &a, &err), FB_OK);
+	CU_ASSERT_STRING_EQUAL(a.name, "Ann B");
+	CU_ASSERT_PTR_NULL(a.email);
+	fb_local_account_cleanup(&a);
 	CU_ASSERT_EQUAL(fb_local_account_delete(f.st, "ann", NULL, &err), FB_OK);
 	CU_ASSERT_EQUAL(fb_local_account_get(f.st, "ann", &a, &err), FB_ERR_NOTFOUND);
 	CU_ASSERT_EQUAL(fb_local_account_delete(f.st, "ann", NULL, &err), FB_ERR_NOTFOUND);
