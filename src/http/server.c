@@ -33,6 +33,7 @@
 #include "core/core.h"
 #include "http/http.h"
 #include "http/internal.h"
+#include "http/web.h"
 
 /* libevent's own header cap: above it evhttp answers 413 by itself. */
 #define HARD_HEADER_MIN (64 * 1024)
@@ -968,7 +969,7 @@ on_request(struct evhttp_request *ev, void *arg)
 	}
 	case FB_HTTP_ROUTE_NOT_FOUND:
 	default:
-		reply_status(req, 404);
+		fb_http_page_not_found(req);
 		break;
 	}
 }

@@ -371,6 +371,7 @@ fb_http_web_routes_add(struct fb_http_router *r, const struct fb_conf *conf, str
 	    {FB_HTTP_PATH_MFA_ENROL, FB_HTTP_GET | FB_HTTP_POST, fb_http_web_handle_mfa_enrol},
 	    {FB_HTTP_PATH_RECOVER, FB_HTTP_GET | FB_HTTP_POST, fb_http_web_handle_recover},
 	    {FB_HTTP_PATH_LOGOUT, FB_HTTP_GET | FB_HTTP_POST, fb_http_web_handle_logout},
+	    {FB_HTTP_PATH_PASSWORD, FB_HTTP_GET | FB_HTTP_POST, fb_http_web_handle_password},
 	};
 	enum fb_status rc;
 
