@@ -157,6 +157,9 @@ struct fb_log_field {
  */
 void fb_log_event(enum fb_log_level level, const char *cat, const char *func, const char *reqid,
     const char *event, const struct fb_log_field *fields, const char *fmt, ...) FB_PRINTF(7, 8);
+void fb_log_vevent(enum fb_log_level level, const char *cat, const char *func, const char *reqid,
+    const char *event, const struct fb_log_field *fields, const char *fmt, va_list ap)
+    FB_PRINTF(7, 0);
 
 /* The level is checked before the arguments are evaluated. */
 #define fb_log(lvl, ...)                                                           \

@@ -323,12 +323,11 @@ fb_log_vwrite(enum fb_log_level level, const char *cat, const char *func, const 
 }
 
 void
-fb_log_event(enum fb_log_level level, const char *cat, const char *func, const char *reqid,
-    const char *event, const struct fb_log_field *fields, const char *fmt, ...)
+fb_log_vevent(enum fb_log_level level, const char *cat, const char *func, const char *reqid,
+    const char *event, const struct fb_log_field *fields, const char *fmt, va_list ap)
 {
 	struct fb_log_field *f;
 	size_t n = 0;
-	va_list ap;
 
 	if (!wanted(level, cat))
 		return;
@@ -338,10 +337,19 @@ fb_log_event(enum fb_log_level level, const char *cat, const char *func, const c
 	f[0] = (struct fb_log_field)FB_LOG_STR("event", event);
 	if (n > 0)
 		memcpy(f + 1, fields, n * sizeof(*f));
-	va_start(ap, fmt);
 	write_line(level, cat, func, reqid, f, fmt, ap);
-	va_end(ap);
 	free(f);
+}
+
+void
+fb_log_event(enum fb_log_level level, const char *cat, const char *func, const char *reqid,
+    const char *event, const struct fb_log_field *fields, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fb_log_vevent(level, cat, func, reqid, event, fields, fmt, ap);
+	va_end(ap);
 }
 
 void

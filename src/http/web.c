@@ -24,23 +24,13 @@
 void
 fb_http_web_audit(struct fb_http_web *w, const char *event, const char *user, const char *fmt, ...)
 {
-	const char *kv[7];
-	size_t i = 0;
 	va_list ap;
 
 	if (user == NULL && w->has_session)
 		user = w->sess.username;
-	kv[i++] = "event";
-	kv[i++] = event;
-	if (user != NULL) {
-		kv[i++] = "user";
-		kv[i++] = user;
-	}
-	kv[i++] = "addr";
-	kv[i++] = w->client;
-	kv[i] = NULL;
 	va_start(ap, fmt);
-	fb_log_vwrite(FB_LOG_INFO, "audit", "web", w->reqid, kv, fmt, ap);
+	fb_log_vevent(FB_LOG_INFO, "audit", "web", w->reqid, event,
+	    FB_LOG_FIELDS(FB_LOG_STR("user", user), FB_LOG_STR("addr", w->client)), fmt, ap);
 	va_end(ap);
 }
 

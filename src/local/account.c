@@ -29,27 +29,39 @@ fb_local_sha256_hex(const void *p, size_t n, char out[FB_LOCAL_SHA256_HEX])
 	fb_hex_encode(md, sizeof(md), out);
 }
 
+/* The audit line of fb_local_audit and fb_local_audit_fields. */
+static void
+local_vaudit(const char *reqid, const char *event, const char *user, const char *addr,
+    const struct fb_log_field *more, const char *fmt, va_list ap)
+{
+	struct fb_log_field f[8] = {FB_LOG_STR("user", user), FB_LOG_STR("addr", addr)};
+	size_t n = 2;
+
+	for (; more != NULL && more->key != NULL && n < sizeof(f) / sizeof(f[0]) - 1; more++)
+		f[n++] = *more;
+	f[n].key = NULL;
+	fb_log_vevent(FB_LOG_INFO, "audit", "local", reqid, event, f, fmt, ap);
+}
+
 void
 fb_local_audit(const char *reqid, const char *event, const char *user, const char *addr,
     const char *fmt, ...)
 {
-	const char *kv[7];
-	size_t i = 0;
 	va_list ap;
 
-	kv[i++] = "event";
-	kv[i++] = event;
-	if (user != NULL) {
-		kv[i++] = "user";
-		kv[i++] = user;
-	}
-	if (addr != NULL) {
-		kv[i++] = "addr";
-		kv[i++] = addr;
-	}
-	kv[i] = NULL;
 	va_start(ap, fmt);
-	fb_log_vwrite(FB_LOG_INFO, "audit", "local", reqid, kv, fmt, ap);
+	local_vaudit(reqid, event, user, addr, NULL, fmt, ap);
+	va_end(ap);
+}
+
+void
+fb_local_audit_fields(const char *reqid, const char *event, const char *user, const char *addr,
+    const struct fb_log_field *more, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	local_vaudit(reqid, event, user, addr, more, fmt, ap);
 	va_end(ap);
 }
 

@@ -226,6 +226,10 @@ class AccountsCLI(harness.TestCase):
         self.assertEqual([r["event"] for r in recs],
                          ["account_created", "password_changed", "token_created",
                           "account_disabled", "account_edited"])
+        tok = [r for r in recs if r["event"] == "token_created"][0]
+        self.assertRegex(tok["detail"]["token_id"], r"^[0-9a-f]{16}$")
+        self.assertIsInstance(tok["detail"]["expires_at"], int)
+        self.assertNotIn(tok["detail"]["token_id"], tok["detail"]["msg"])
         for r in recs:
             self.assertTrue(r["actor"].startswith("cli:"), r)
             self.assertIsInstance(r["at"], int)
