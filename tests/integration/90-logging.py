@@ -253,15 +253,26 @@ class Logging(harness.TestCase):
         self.assertEqual(warn[0]["proc"], "master")
         self.assertRegex(warn[0]["msg"], r"rules/bad\.py:1:\d+: .*no service provider uses")
 
+    def reload(self, srv):
+        """SIGHUP; the config_reloaded record it writes (None after 10 s)."""
+        off = srv.log_size()
+        srv.signal(signal.SIGHUP)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            for l in srv.lines_since(off):
+                r = harness.parse_log_line(l)
+                if r.get("event") == "config_reloaded":
+                    return r
+            time.sleep(0.05)
+        return None
+
     def test_reload_says_what_changed(self):
         srv = self.server(conf={"mappings": {"dir": "rules"}})
         mdir = self.broken_rule(srv)
         srv.start()
         pids = srv.workers_pids()
         # Nothing changed: said so.
-        off = srv.log_size()
-        srv.signal(signal.SIGHUP)
-        rec = self.wait_record(srv, lambda r: r.get("event") == "config_reloaded")
+        rec = self.reload(srv)
         self.assertIsNotNone(rec, srv.logs())
         self.assertIn("nothing changed", rec["msg"])
         for k in ("sections", "service_providers", "keys", "rules"):
@@ -271,16 +282,7 @@ class Logging(harness.TestCase):
             f.write("return user.email\n")
         srv.conf = harness.deep_merge(srv.conf, {"log": {"access": False}})
         srv.write_config(srv.conf)
-        off = srv.log_size()
-        srv.signal(signal.SIGHUP)
-        deadline = time.time() + 10
-        rec = None
-        while rec is None and time.time() < deadline:
-            for l in srv.lines_since(off):
-                r = harness.parse_log_line(l)
-                if r.get("event") == "config_reloaded":
-                    rec = r
-            time.sleep(0.05)
+        rec = self.reload(srv)
         self.assertIsNotNone(rec, srv.logs())
         self.assertEqual(rec["level"], "info")
         self.assertEqual(rec.get("sections"), "log", rec)
@@ -288,6 +290,25 @@ class Logging(harness.TestCase):
         self.assertNotIn("keys", rec)
         self.assertNotEqual(srv.workers_pids(), pids, "the new configuration is in use")
         self.assertEqual(srv.http("GET", "/healthz").status, 200)
+        # A service provider added, a key generated: each named.
+        before = set(os.listdir(os.path.join(srv.state_dir, "keys")))
+        cp = subprocess.run([harness.BIN, "keys", "generate", "--config", srv.config,
+                             "--state-dir", srv.state_dir], capture_output=True, text=True,
+                            timeout=60)
+        self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
+        new_key = {f.split(".")[0] for f in os.listdir(os.path.join(srv.state_dir, "keys"))} - \
+            {f.split(".")[0] for f in before}
+        self.assertEqual(len(new_key), 1, new_key)
+        srv.conf = harness.deep_merge(srv.conf, {"saml": {"service_providers": [{
+            "name": "app", "entity_id": "https://sp.example.test",
+            "acs": [{"url": "https://sp.example.test/acs"}]}]}})
+        srv.write_config(srv.conf)
+        rec = self.reload(srv)
+        self.assertIsNotNone(rec, srv.logs())
+        self.assertEqual(rec.get("sections"), "saml", rec)
+        self.assertEqual(rec.get("service_providers"), "app", rec)
+        self.assertIn(new_key.pop(), rec.get("keys", ""), rec)
+        self.assertNotIn("rules", rec)
         srv.stop()
 
 
