@@ -33,7 +33,7 @@ static const char usage_list[] =
     "\n"
     "      --limit N        how many records (0: all)\n"
     "      --json           print a JSON array instead of a table\n" FB_CLI_HELP_CONFIG
-    FB_CLI_HELP_HELP;
+        FB_CLI_HELP_HELP;
 
 static int
 print_row(const struct fb_store_audit *a, void *arg)
@@ -51,10 +51,10 @@ append_json(const struct fb_store_audit *a, void *arg)
 {
 	json_t *detail = json_loads(a->detail, 0, NULL);
 
-	json_array_append_new(arg, json_pack("{s:I, s:I, s:s, s:s, s:o}", "id", (json_int_t)a->id,
-				       "at", (json_int_t)a->at, "actor", a->actor, "event",
-				       a->event, "detail",
-				       detail != NULL ? detail : json_string(a->detail)));
+	json_array_append_new(arg,
+	    json_pack("{s:I, s:I, s:s, s:s, s:o}", "id", (json_int_t)a->id, "at", (json_int_t)a->at,
+	        "actor", a->actor, "event", a->event, "detail",
+	        detail != NULL ? detail : json_string(a->detail)));
 	return 0;
 }
 
@@ -86,7 +86,8 @@ audit_list(int argc, char **argv)
 		if (errno != 0 || end == limit_s || *end != '\0' || limit_s[0] == '-' ||
 		    limit > 1000000) {
 			fprintf(stderr,
-			    "fedbroker audit list: --limit: '%s' is not a number from 0 to 1000000\n",
+			    "fedbroker audit list: --limit: '%s' is not a number from 0 to "
+			    "1000000\n",
 			    limit_s);
 			return FB_EXIT_USAGE;
 		}
@@ -97,13 +98,13 @@ audit_list(int argc, char **argv)
 	if (json) {
 		arr = json_array();
 		rc = fb_store_audit_list(x.st, limit, append_json, arr, &err) == FB_OK
-			 ? fb_cli_json_print(arr, JSON_INDENT(2) | JSON_PRESERVE_ORDER)
-			 : fb_cli_error(&err);
+		         ? fb_cli_json_print(arr, JSON_INDENT(2) | JSON_PRESERVE_ORDER)
+		         : fb_cli_error(&err);
 	} else {
 		printf("%-20s  %-16s  %-22s  %s\n", "TIME", "ACTOR", "EVENT", "DETAIL");
 		rc = fb_store_audit_list(x.st, limit, print_row, NULL, &err) == FB_OK
-			 ? FB_EXIT_OK
-			 : fb_cli_error(&err);
+		         ? FB_EXIT_OK
+		         : fb_cli_error(&err);
 	}
 	json_decref(arr);
 	fb_cli_ctx_close(&x);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* daemon/changes.c: what a reload changed (sections, service providers, keys, rules), for its log line. */
+/* daemon/changes.c: what a reload changed (sections, SPs, keys, rules), for its log line. */
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,10 +14,10 @@
 #include "daemon/daemon.h"
 #include "daemon/internal.h"
 
-/* A rule file larger than this is recorded by its size only (rules are small). */
+/* A rule file is compared on its first this many bytes (rules are small). */
 #define RULE_MAX_BYTES (1 << 20)
 
-/* The file's text (new string), or its size as text when larger than RULE_MAX_BYTES; NULL when unreadable. */
+/* The file's text (at most RULE_MAX_BYTES) as a new JSON string; NULL when unreadable. */
 static json_t *
 file_text(const char *path)
 {
@@ -70,8 +70,8 @@ fb_daemon_rules_snapshot(const char *dir)
 static void
 list_add(char **list, const char *name)
 {
-	char *n = fb_xasprintf("%s%s%s", *list != NULL ? *list : "", *list != NULL ? "," : "",
-	    name);
+	char *n =
+	    fb_xasprintf("%s%s%s", *list != NULL ? *list : "", *list != NULL ? "," : "", name);
 
 	free(*list);
 	*list = n;
@@ -101,8 +101,8 @@ sps_by_name(const struct fb_conf *c)
 	json_t *o = json_object(), *sp;
 	size_t i;
 
-	json_array_foreach(json_object_get(json_object_get(c->tree, "saml"), "service_providers"), i,
-	    sp)
+	json_array_foreach(json_object_get(json_object_get(c->tree, "saml"), "service_providers"),
+	    i, sp)
 		if (json_is_string(json_object_get(sp, "name")))
 			json_object_set(o, json_string_value(json_object_get(sp, "name")), sp);
 	return o;
@@ -138,8 +138,8 @@ fb_daemon_runtime_changes_log(const struct fb_daemon_runtime *old,
 
 	fb_log_event(FB_LOG_INFO, "app", __func__, NULL, "config_reloaded",
 	    FB_LOG_FIELDS(FB_LOG_INT("workers", workers), FB_LOG_STR("sections", sections),
-		FB_LOG_STR("service_providers", sps), FB_LOG_STR("keys", keys),
-		FB_LOG_STR("rules", rules)),
+	        FB_LOG_STR("service_providers", sps), FB_LOG_STR("keys", keys),
+	        FB_LOG_STR("rules", rules)),
 	    "configuration reloaded (%s)", none ? "nothing changed" : "changes in the fields");
 	free(sections);
 	free(sps);

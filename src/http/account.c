@@ -133,8 +133,8 @@ pw_post(struct fb_http_web *w, const struct fb_local_account *a)
 		    "a field is missing or the two new passwords differ");
 		password_form(w, 400,
 		    current == NULL || current[0] == '\0'
-			? "Enter your current password."
-			: "The two new passwords are not the same. Type them again.",
+		        ? "Enter your current password."
+		        : "The two new passwords are not the same. Type them again.",
 		    a->username);
 		return 0;
 	}
@@ -142,7 +142,8 @@ pw_post(struct fb_http_web *w, const struct fb_local_account *a)
 	r = fb_local_password_change_begin(w->conf, w->env->store, a->username, current, password,
 	    w->client, w->reqid, &j->c, &err);
 	if (r == FB_ERR_INVALID) {
-		fb_http_web_audit(w, "password_change_refused", NULL, "new password fails the policy");
+		fb_http_web_audit(w, "password_change_refused", NULL,
+		    "new password fails the policy");
 		password_form(w, 400,
 		    fb_arena_printf(fb_http_req_arena(w->req),
 		        "The new password is too weak. Use at least %d characters, without "
