@@ -28,6 +28,7 @@ int fb_cli_version(int argc, char **argv);
 int fb_cli_map(int argc, char **argv);
 int fb_cli_user(int argc, char **argv);
 int fb_cli_token(int argc, char **argv);
+int fb_cli_audit_cmd(int argc, char **argv);
 int fb_cli_metadata(int argc, char **argv);
 int fb_cli_explain(int argc, char **argv);
 int fb_cli_aws(int argc, char **argv);
@@ -153,6 +154,18 @@ int fb_cli_ctx_open(const struct fb_cli_conf_opts *o, unsigned need, struct fb_c
  */
 enum fb_status fb_cli_store_check(const struct fb_cli_ctx *x, const char *path, const char *what,
     struct fb_err *err);
+/*
+ * With the store open (FB_CLI_STORE), every audit line the command writes
+ * (account_created, token_created, ...) is also recorded in the store's
+ * audit log, actor "cli:" and the user running it, until fb_cli_ctx_close.
+ * fb_cli_audit writes one such line (event, fields: borrowed, as for
+ * fb_log_event; msg a plain message) for a command that changes something
+ * outside the store (keys, files): it opens the store when x has none
+ * and the store exists (it never creates one).
+ * A failure to record is a warning; the command's result stands.
+ */
+void fb_cli_audit(struct fb_cli_ctx *x, const char *event, const struct fb_log_field *fields,
+    const char *msg);
 /* Frees what x holds (an empty or closed x is fine). */
 void fb_cli_ctx_close(struct fb_cli_ctx *x);
 

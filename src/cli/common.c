@@ -2,11 +2,14 @@
 /* cli/common.c: what every subcommand shares: usage errors, dispatch, options, set-up. */
 #include <errno.h>
 #include <getopt.h>
+#include <pwd.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -181,6 +184,38 @@ out:
 	return rc;
 }
 
+/* "cli:" and who runs the command (and who became root through sudo). Static. */
+static const char *
+audit_actor(void)
+{
+	static char actor[160];
+	const struct passwd *pw = getpwuid(geteuid());
+	const char *sudo = getenv("SUDO_USER");
+	char who[64];
+
+	if (pw != NULL)
+		snprintf(who, sizeof(who), "%s", pw->pw_name);
+	else
+		snprintf(who, sizeof(who), "uid %ju", (uintmax_t)geteuid());
+	if (sudo != NULL && sudo[0] != '\0' && strcmp(sudo, who) != 0)
+		snprintf(actor, sizeof(actor), "cli:%s (sudo from %.64s)", who, sudo);
+	else
+		snprintf(actor, sizeof(actor), "cli:%s", who);
+	return actor;
+}
+
+/* The audit sink of a command with the store open: the line goes to the audit log too. */
+static void
+audit_record(const char *event, const char *detail, void *arg)
+{
+	struct fb_cli_ctx *x = arg;
+	struct fb_err err;
+
+	fb_err_clear(&err);
+	if (x->st != NULL && fb_store_audit_add(x->st, audit_actor(), event, detail, &err) != FB_OK)
+		fb_log(FB_LOG_WARN, "not recorded in the store's audit log: %s", err.msg);
+}
+
 int
 fb_cli_ctx_open(const struct fb_cli_conf_opts *o, unsigned need, struct fb_cli_ctx *x)
 {
@@ -213,6 +248,7 @@ fb_cli_ctx_open(const struct fb_cli_conf_opts *o, unsigned need, struct fb_cli_c
 		/* SECURITY: a mistyped or missing --config must not start an empty second store. */
 		if (r != FB_OK || fb_store_open(x->conf, &x->st, &err) != FB_OK)
 			goto out;
+		fb_log_audit_sink_set(audit_record, x);
 	}
 	rc = FB_EXIT_OK;
 out:
@@ -240,8 +276,31 @@ fb_cli_store_check(const struct fb_cli_ctx *x, const char *path, const char *wha
 }
 
 void
+fb_cli_audit(struct fb_cli_ctx *x, const char *event, const struct fb_log_field *fields,
+    const char *msg)
+{
+	struct fb_err err;
+
+	fb_err_clear(&err);
+	if (x->st == NULL) {
+		char *path = fb_store_path(x->conf);
+		enum fb_status r = path != NULL ? fb_cli_store_check(x, path, "store", &err) : FB_OK;
+
+		free(path);
+		/* Recording never creates a store: only serve or --init does. */
+		if (r == FB_OK && fb_store_open(x->conf, &x->st, &err) == FB_OK)
+			fb_log_audit_sink_set(audit_record, x);
+		else
+			fb_log(FB_LOG_WARN, "not recorded in the store's audit log: %s", err.msg);
+	}
+	fb_log_event(FB_LOG_INFO, "audit", "cli", NULL, event, fields, "%s", msg);
+}
+
+void
 fb_cli_ctx_close(struct fb_cli_ctx *x)
 {
+	if (x->st != NULL)
+		fb_log_audit_sink_set(NULL, NULL);
 	fb_store_close(x->st);
 	fb_crypto_keyring_free(x->kr);
 	fb_conf_free(x->conf);

@@ -397,6 +397,8 @@ keys_generate(int argc, char **argv)
 	} else {
 		rc = generate_state_dir(&x, id, type, bits, days, activate);
 	}
+	if (rc == FB_EXIT_OK)
+		fb_cli_audit(&x, "key_generated", FB_LOG_FIELDS(FB_LOG_STR("key", id)), "key generated");
 	free(id);
 	fb_cli_ctx_close(&x);
 	return rc;

@@ -28,6 +28,7 @@ static const char usage_user[] =
     "  list                list the accounts\n"
     "  show NAME           an account with its groups and merged group attributes\n"
     "  set-password NAME   set a new password\n"
+    "  edit NAME           change the display name or email address\n"
     "  disable NAME        refuse its sign-ins and API tokens (nothing is deleted)\n"
     "  enable NAME         allow them again\n"
     "  delete NAME         delete the account with its credentials and API tokens\n"
@@ -74,6 +75,16 @@ static const char usage_set_password[] =
     "first line of standard input. Passwords need at least 12 characters.\n"
     "\n"
     "      --password-stdin read the password from the first line of standard input\n" COMMON_OPTS;
+
+static const char usage_edit[] =
+    "usage: fedbroker user edit NAME [--name NAME] [--email ADDR] [--config FILE]\n"
+    "                           [--state-dir DIR]\n"
+    "\n"
+    "Changes the display name or the email address of a local account (at least one\n"
+    "of them); an empty value removes it. The password, MFA and sessions are kept.\n"
+    "\n"
+    "      --name NAME      new display name ('' to remove it)\n"
+    "      --email ADDR     new email address, for recovery links ('' to remove it)\n" COMMON_OPTS;
 
 static const char usage_recovery[] =
     "usage: fedbroker user recovery-link NAME [--email] [--config FILE] [--state-dir DIR]\n"
@@ -385,6 +396,39 @@ out:
 	return rc;
 }
 
+static int
+user_edit(int argc, char **argv)
+{
+	struct args a = {0};
+	const struct fb_cli_option opts[] = {
+	    {"name", 0, &a.name, NULL},
+	    {"email", 0, &a.email, NULL},
+	    {NULL, 0, NULL, NULL},
+	};
+	const struct fb_cli_syntax syntax = {"user edit", usage_edit, &a.co, opts, &a.user,
+	    MISSING_USER};
+	struct fb_cli_ctx x;
+	struct fb_err err;
+	int rc;
+
+	if ((rc = fb_cli_args_parse(argc, argv, &syntax)) >= 0)
+		return rc;
+	if (a.name == NULL && a.email == NULL)
+		return fb_cli_usage_error(syntax.cmd, "nothing to change: give --name or --email");
+	if ((rc = fb_cli_ctx_open(&a.co, FB_CLI_STORE, &x)) != FB_EXIT_OK)
+		return rc;
+	fb_err_clear(&err);
+	if (fb_local_account_edit(x.st, a.user, a.name, a.email, NULL, &err) != FB_OK) {
+		rc = fb_cli_error(&err);
+	} else {
+		printf("user %s: %s%s%s changed\n", a.user, a.name != NULL ? "name" : "",
+		    a.name != NULL && a.email != NULL ? " and " : "", a.email != NULL ? "email" : "");
+		rc = FB_EXIT_OK;
+	}
+	fb_cli_ctx_close(&x);
+	return rc;
+}
+
 /* disable, enable, delete, reset-mfa: NAME only; what describes them in their --help. */
 static const struct {
 	const char *name;
@@ -504,6 +548,7 @@ fb_cli_user(int argc, char **argv)
 	    {"list", user_list},
 	    {"show", user_show},
 	    {"set-password", user_set_password},
+	    {"edit", user_edit},
 	    {"recovery-link", user_recovery_link},
 	    {"disable", user_simple},
 	    {"enable", user_simple},

@@ -450,6 +450,7 @@ fb_conf_free(struct fb_conf *conf)
 	free(conf->logo_url);
 	free(conf->mappings_dir);
 	json_decref(conf->places);
+	json_decref(conf->tree);
 	free(conf->saml_entity_id);
 	for (size_t i = 0; i < conf->nsaml_sps; i++)
 		fb_conf_saml_sp_cleanup(&conf->saml_sps[i]);
@@ -581,6 +582,7 @@ load_text(const char *text, size_t len, const char *name, const char *file,
 	}
 	*out = ctx.conf;
 	ctx.conf->places = json_incref(ctx.valpos);
+	ctx.conf->tree = root != NULL ? json_incref(root) : json_object();
 	ctx.conf = NULL; /* transferred */
 	r = FB_OK;
 out:

@@ -54,6 +54,7 @@ enum fb_conf_smtp_security {
 struct fb_conf {
 	char *path;    /* the file it was read from, "(built-in)" when none */
 	json_t *places; /* for fb_conf_report_add: where each value is in the file */
+	json_t *tree;	/* the file as parsed (an object of sections); never NULL */
 
 	/* server: */
 	char **listen; /* "ADDR:PORT" or "[V6]:PORT", at least one */

@@ -371,19 +371,54 @@ on_event(struct parse *ps, const yaml_event_t *ev, int *ndocs)
 	}
 }
 
+/* 1 when line (0-based) of text starts with white space holding a tab. */
+static int
+line_indented_with_tab(const char *text, size_t len, size_t line)
+{
+	size_t i = 0;
+
+	for (size_t l = 0; l < line && i < len; i++)
+		if (text[i] == '\n')
+			l++;
+	for (; i < len && (text[i] == ' ' || text[i] == '\t'); i++)
+		if (text[i] == '\t')
+			return 1;
+	return 0;
+}
+
+/* What the operator most likely got wrong, for libyaml's problem; "" when no guess. */
+static const char *
+syntax_hint(const yaml_parser_t *p, const char *text, size_t len)
+{
+	const char *pr = p->problem != NULL ? p->problem : "";
+
+	if (line_indented_with_tab(text, len, p->problem_mark.line) ||
+	    (p->context != NULL && line_indented_with_tab(text, len, p->context_mark.line)))
+		return "; YAML does not allow tabs for indentation: indent with spaces";
+	if (strstr(pr, "did not find expected key") != NULL ||
+	    strstr(pr, "did not find expected '-'") != NULL)
+		return "; check the indentation: the keys (or list items) of one section start "
+		       "in the same column, with spaces";
+	if (strstr(pr, "mapping values are not allowed") != NULL)
+		return "; check the indentation (this line is indented more than the key before "
+		       "it), or quote a value that holds ': '";
+	return "";
+}
+
 static void
-syntax_problem(struct parse *ps, const yaml_parser_t *p)
+syntax_problem(struct parse *ps, const yaml_parser_t *p, const char *text, size_t len)
 {
 	struct fb_conf_place pl;
+	const char *hint = syntax_hint(p, text, len);
 
 	mark_place(&p->problem_mark, &pl);
 	if (p->context != NULL)
-		fb_conf_problem(ps->ctx, &pl, "yaml", 1, "%s (%s at line %ld column %ld)",
+		fb_conf_problem(ps->ctx, &pl, "yaml", 1, "%s (%s at line %ld column %ld)%s",
 		    p->problem != NULL ? p->problem : "syntax error", p->context,
-		    (long)p->context_mark.line + 1, (long)p->context_mark.column + 1);
+		    (long)p->context_mark.line + 1, (long)p->context_mark.column + 1, hint);
 	else
-		fb_conf_problem(ps->ctx, &pl, "yaml", 1, "%s",
-		    p->problem != NULL ? p->problem : "syntax error");
+		fb_conf_problem(ps->ctx, &pl, "yaml", 1, "%s%s",
+		    p->problem != NULL ? p->problem : "syntax error", hint);
 }
 
 enum fb_status
@@ -407,7 +442,7 @@ fb_conf_yaml_parse(struct fb_conf_ctx *ctx, const char *text, size_t len, json_t
 	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
 	while (done == 0) {
 		if (yaml_parser_parse(&parser, &ev) == 0) {
-			syntax_problem(&ps, &parser);
+			syntax_problem(&ps, &parser, text, len);
 			goto out;
 		}
 		done = on_event(&ps, &ev, &ndocs);

@@ -111,6 +111,16 @@ void fb_log_proc_set(const char *proc);
  * metrics count them); NULL removes it. The event is borrowed for the call.
  */
 void fb_log_audit_hook_set(void (*hook)(const char *event, void *arg), void *arg);
+/*
+ * Calls sink(event, detail, arg) after every audit line this process
+ * writes, detail being a JSON object text of the line's other fields, its
+ * message and request id (secrets redacted); both borrowed for the call.
+ * An audit line written by the sink itself is not given to it again. The
+ * command line records what it changes in the store's audit log this way.
+ * NULL removes it.
+ */
+void fb_log_audit_sink_set(void (*sink)(const char *event, const char *detail, void *arg),
+    void *arg);
 
 /*
  * Writes one event. cat is "app", "access" or "audit"; reqid may be NULL.
@@ -122,16 +132,49 @@ void fb_log_write(enum fb_log_level level, const char *cat, const char *func, co
 void fb_log_vwrite(enum fb_log_level level, const char *cat, const char *func, const char *reqid,
     const char *const *kv, const char *fmt, va_list ap) FB_PRINTF(6, 0);
 
+/* One field of a structured event: a string (skipped when NULL), an integer or a real. */
+enum fb_log_ftype {
+	FB_LOG_F_STR = 0,
+	FB_LOG_F_INT,
+	FB_LOG_F_REAL,
+};
+struct fb_log_field {
+	const char *key; /* NULL ends a list */
+	enum fb_log_ftype type;
+	const char *s;
+	int64_t i;
+	double d;
+};
+#define FB_LOG_STR(k, v)  {.key = (k), .type = FB_LOG_F_STR, .s = (v)}
+#define FB_LOG_INT(k, v)  {.key = (k), .type = FB_LOG_F_INT, .i = (int64_t)(v)}
+#define FB_LOG_REAL(k, v) {.key = (k), .type = FB_LOG_F_REAL, .d = (double)(v)}
+
+/*
+ * Writes one named event: event= first (none when NULL), then fields (borrowed, ended by a
+ * field whose key is NULL; may be NULL). Identifiers go in fields, not in
+ * the message; integers and reals are JSON numbers with log.format json.
+ * Category "audit" is written whatever the level.
+ */
+void fb_log_event(enum fb_log_level level, const char *cat, const char *func, const char *reqid,
+    const char *event, const struct fb_log_field *fields, const char *fmt, ...) FB_PRINTF(7, 8);
+void fb_log_vevent(enum fb_log_level level, const char *cat, const char *func, const char *reqid,
+    const char *event, const struct fb_log_field *fields, const char *fmt, va_list ap)
+    FB_PRINTF(7, 0);
+
 /* The level is checked before the arguments are evaluated. */
 #define fb_log(lvl, ...)                                                           \
 	do {                                                                       \
 		if ((lvl) >= fb_log_min_level)                                     \
 			fb_log_write((lvl), "app", __func__, NULL, NULL, __VA_ARGS__); \
 	} while (0)
-/* A security event: always written, category audit, with an event name. */
+/* A security event: always written, at info, category audit, with an event name. */
 #define fb_audit(reqid, event, ...)                                              \
-	fb_log_write(FB_LOG_WARN, "audit", __func__, (reqid),                    \
+	fb_log_write(FB_LOG_INFO, "audit", __func__, (reqid),                    \
 	    (const char *const[]){"event", (event), NULL}, __VA_ARGS__)
+/* The same with fields: fb_audit_fields(reqid, event, FIELDS(...), fmt, ...). */
+#define fb_audit_fields(reqid, event, fields, ...) \
+	fb_log_event(FB_LOG_INFO, "audit", __func__, (reqid), (event), (fields), __VA_ARGS__)
+#define FB_LOG_FIELDS(...) ((const struct fb_log_field[]){__VA_ARGS__, {0}})
 /* Logs err with the place it was raised. */
 void fb_log_err(enum fb_log_level level, const char *reqid, const struct fb_err *err);
 /*

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* core/log.c: one line per event, logfmt or JSON, secrets redacted. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,8 +22,12 @@ static char log_proc[32] = "main";
 static char *log_secrets[LOG_MAX_SECRETS];
 static size_t log_nsecrets;
 
+static void add_field(json_t *o, struct fb_buf *b, const struct fb_log_field *f);
 static void (*audit_hook)(const char *event, void *arg);
 static void *audit_hook_arg;
+static void (*audit_sink)(const char *event, const char *detail, void *arg);
+static void *audit_sink_arg;
+static int audit_sink_busy; /* a sink that logs an audit line does not recurse */
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
 void
@@ -153,25 +158,93 @@ emit_line(struct fb_buf *b)
 }
 
 void
+fb_log_audit_sink_set(void (*sink)(const char *event, const char *detail, void *arg), void *arg)
+{
+	audit_sink = sink;
+	audit_sink_arg = arg;
+}
+
+/* Gives sink the event and its fields, message and request id as a JSON object (redacted). */
+static void
+sink_call(const char *reqid, const struct fb_log_field *f, const char *msg)
+{
+	const char *event = NULL;
+	json_t *o = json_object();
+	char *detail;
+
+	for (; f != NULL && f->key != NULL; f++) {
+		if (strcmp(f->key, "event") == 0 && f->type == FB_LOG_F_STR)
+			event = f->s;
+		else
+			add_field(o, NULL, f);
+	}
+	json_object_set_new(o, "msg", json_string(msg));
+	if (reqid != NULL)
+		json_object_set_new(o, "reqid", json_string(reqid));
+	detail = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
+	json_decref(o);
+	if (event != NULL && detail != NULL) {
+		audit_sink_busy = 1;
+		audit_sink(event, detail, audit_sink_arg);
+		audit_sink_busy = 0;
+	}
+	free(detail);
+}
+
+void
 fb_log_audit_hook_set(void (*hook)(const char *event, void *arg), void *arg)
 {
 	audit_hook = hook;
 	audit_hook_arg = arg;
 }
 
-void
-fb_log_vwrite(enum fb_log_level level, const char *cat, const char *func, const char *reqid,
-    const char *const *kv, const char *fmt, va_list ap)
+/* Adds field f to the JSON object o, or as logfmt to b when o is NULL. */
+static void
+add_field(json_t *o, struct fb_buf *b, const struct fb_log_field *f)
+{
+	char *v;
+
+	switch (f->type) {
+	case FB_LOG_F_INT:
+		if (o != NULL)
+			json_object_set_new(o, f->key, json_integer((json_int_t)f->i));
+		else
+			fb_buf_addf(b, NULL, " %s=%jd", f->key, (intmax_t)f->i);
+		break;
+	case FB_LOG_F_REAL:
+		if (o != NULL)
+			json_object_set_new(o, f->key, json_real(f->d));
+		else
+			fb_buf_addf(b, NULL, " %s=%.3f", f->key, f->d);
+		break;
+	case FB_LOG_F_STR:
+	default:
+		if (f->s == NULL)
+			break;
+		v = redact(f->s);
+		if (o != NULL) {
+			json_object_set_new(o, f->key, json_string(v));
+		} else {
+			fb_buf_addf(b, NULL, " %s=", f->key);
+			logfmt_value(b, v);
+		}
+		free(v);
+		break;
+	}
+}
+
+/* Writes one line: the fixed head, the message, then the fields (a NULL string value is skipped). */
+static void
+write_line(enum fb_log_level level, const char *cat, const char *func, const char *reqid,
+    const struct fb_log_field *f, const char *fmt, va_list ap)
 {
 	struct timeval tv;
 	char ts[40];
 	char *msg, *raw;
 	struct fb_buf b;
 	int lvl = level < FB_LOG_DEBUG || level > FB_LOG_ERROR ? FB_LOG_ERROR : (int)level;
-	const char *const *kv0 = kv;
+	const struct fb_log_field *f0 = f;
 
-	if (level < fb_log_min_level && strcmp(cat, "audit") != 0)
-		return;
 	gettimeofday(&tv, NULL);
 	fb_time_format((int64_t)tv.tv_sec, (int)(tv.tv_usec / 1000), ts, sizeof(ts));
 	raw = fb_xvasprintf(fmt, ap);
@@ -191,13 +264,10 @@ fb_log_vwrite(enum fb_log_level level, const char *cat, const char *func, const 
 		if (reqid != NULL)
 			json_object_set_new(o, "reqid", json_string(reqid));
 		json_object_set_new(o, "msg", json_string(msg));
-		for (; kv != NULL && kv[0] != NULL && kv[1] != NULL; kv += 2) {
-			char *v = redact(kv[1]);
-
-			json_object_set_new(o, kv[0], json_string(v));
-			free(v);
-		}
-		line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
+		for (; f != NULL && f->key != NULL; f++)
+			add_field(o, NULL, f);
+		line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII |
+		    JSON_REAL_PRECISION(6));
 		json_decref(o);
 		if (line != NULL)
 			fb_buf_add(&b, line, strlen(line), NULL);
@@ -213,21 +283,73 @@ fb_log_vwrite(enum fb_log_level level, const char *cat, const char *func, const 
 		}
 		fb_buf_add(&b, " msg=", 5, NULL);
 		logfmt_value(&b, msg);
-		for (; kv != NULL && kv[0] != NULL && kv[1] != NULL; kv += 2) {
-			char *v = redact(kv[1]);
-
-			fb_buf_addf(&b, NULL, " %s=", kv[0]);
-			logfmt_value(&b, v);
-			free(v);
-		}
+		for (; f != NULL && f->key != NULL; f++)
+			add_field(NULL, &b, f);
 	}
 	emit_line(&b);
 	fb_buf_cleanup(&b);
 	if (audit_hook != NULL && strcmp(cat, "audit") == 0)
-		for (; kv0 != NULL && kv0[0] != NULL && kv0[1] != NULL; kv0 += 2)
-			if (strcmp(kv0[0], "event") == 0)
-				audit_hook(kv0[1], audit_hook_arg);
+		for (f = f0; f != NULL && f->key != NULL; f++)
+			if (strcmp(f->key, "event") == 0 && f->type == FB_LOG_F_STR && f->s != NULL)
+				audit_hook(f->s, audit_hook_arg);
+	if (audit_sink != NULL && !audit_sink_busy && strcmp(cat, "audit") == 0)
+		sink_call(reqid, f0, msg);
 	free(msg);
+}
+
+/* Audit lines are written whatever the level. */
+static int
+wanted(enum fb_log_level level, const char *cat)
+{
+	return level >= fb_log_min_level || strcmp(cat, "audit") == 0;
+}
+
+void
+fb_log_vwrite(enum fb_log_level level, const char *cat, const char *func, const char *reqid,
+    const char *const *kv, const char *fmt, va_list ap)
+{
+	struct fb_log_field *f;
+	size_t n = 0;
+
+	if (!wanted(level, cat))
+		return;
+	while (kv != NULL && kv[2 * n] != NULL && kv[2 * n + 1] != NULL)
+		n++;
+	f = fb_xcalloc(n + 1, sizeof(*f));
+	for (size_t i = 0; i < n; i++)
+		f[i] = (struct fb_log_field)FB_LOG_STR(kv[2 * i], kv[2 * i + 1]);
+	write_line(level, cat, func, reqid, f, fmt, ap);
+	free(f);
+}
+
+void
+fb_log_vevent(enum fb_log_level level, const char *cat, const char *func, const char *reqid,
+    const char *event, const struct fb_log_field *fields, const char *fmt, va_list ap)
+{
+	struct fb_log_field *f;
+	size_t n = 0;
+
+	if (!wanted(level, cat))
+		return;
+	while (fields != NULL && fields[n].key != NULL)
+		n++;
+	f = fb_xcalloc(n + 2, sizeof(*f));
+	f[0] = (struct fb_log_field)FB_LOG_STR("event", event);
+	if (n > 0)
+		memcpy(f + 1, fields, n * sizeof(*f));
+	write_line(level, cat, func, reqid, f, fmt, ap);
+	free(f);
+}
+
+void
+fb_log_event(enum fb_log_level level, const char *cat, const char *func, const char *reqid,
+    const char *event, const struct fb_log_field *fields, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fb_log_vevent(level, cat, func, reqid, event, fields, fmt, ap);
+	va_end(ap);
 }
 
 void

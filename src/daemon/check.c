@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* daemon/check.c: what a loaded configuration needs beyond its file: mapping rules, SAML SPs. */
+#include <stdlib.h>
+#include <string.h>
+
 #include <jansson.h>
 
 #include "core/core.h"
@@ -9,7 +12,42 @@
 #include "saml/saml.h"
 #include "daemon/daemon.h"
 
-/* Every rule of mappings.dir compiles; each failing file is one report line with its position. */
+/* 1 when line (a problem of fb_map_set_load) is about the rule name of mappings.dir. */
+static int
+line_names(const struct fb_conf *conf, const char *line, const char *name)
+{
+	char *prefix;
+	int r;
+
+	if (name == NULL)
+		return 0;
+	prefix = fb_xasprintf("%s/%s%s:", conf->mappings_dir, name, FB_MAP_EXT);
+	r = strncmp(line, prefix, strlen(prefix)) == 0;
+	free(prefix);
+	return r;
+}
+
+/* 1 when line is about a rule that a service provider uses. */
+static int
+line_used(const struct fb_conf *conf, const char *line)
+{
+	for (size_t i = 0; i < conf->nsaml_sps; i++) {
+		const struct fb_conf_saml_sp *sp = &conf->saml_sps[i];
+
+		if (line_names(conf, line, sp->nameid_mapping))
+			return 1;
+		for (size_t a = 0; a < sp->nattributes; a++)
+			if (line_names(conf, line, sp->attributes[a].mapping))
+				return 1;
+	}
+	return 0;
+}
+
+/*
+ * Every rule of mappings.dir that the configuration uses compiles: each
+ * failing file is one report line with its position, an error when a
+ * service provider uses the rule, else a warning (the rule is left out).
+ */
 static void
 check_mappings(const struct fb_conf *conf, struct fb_conf_report *rep)
 {
@@ -21,13 +59,23 @@ check_mappings(const struct fb_conf *conf, struct fb_conf_report *rep)
 
 	if (conf->mappings_dir == NULL)
 		return;
-	r = fb_map_set_load(conf->mappings_dir, &set, &errors, &err);
+	r = fb_map_set_load_usable(conf->mappings_dir, &set, &errors, &err);
 	/* No directory: fine unless a mapping is named (conf's checks report that one). */
-	if (r != FB_OK && r != FB_ERR_NOTFOUND) {
-		json_array_foreach(errors, i, line)
-			fb_conf_report_add(rep, NULL, NULL, 1, json_string_value(line));
-		if (json_array_size(errors) == 0)
-			fb_conf_report_add(rep, conf, "mappings.dir", 1, err.msg);
+	if (r == FB_OK) {
+		json_array_foreach(errors, i, line) {
+			const char *l = json_string_value(line);
+			char *w;
+
+			if (line_used(conf, l)) {
+				fb_conf_report_add(rep, NULL, NULL, 1, l);
+				continue;
+			}
+			w = fb_xasprintf("%s (no service provider uses this rule: left out)", l);
+			fb_conf_report_add(rep, NULL, NULL, 0, w);
+			free(w);
+		}
+	} else if (r != FB_ERR_NOTFOUND) {
+		fb_conf_report_add(rep, conf, "mappings.dir", 1, err.msg);
 	}
 	json_decref(errors);
 	fb_map_set_free(set);

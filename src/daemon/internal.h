@@ -9,6 +9,8 @@
 
 #include <event2/event.h>
 
+#include <jansson.h>
+
 #include "core/core.h"
 #include "conf/conf.h"
 #include "crypto/crypto.h"
@@ -23,7 +25,20 @@ struct fb_daemon_runtime {
 	struct fb_keyring *keyring;
 	struct fb_sealer *sealer;
 	int workers; /* resolved: conf->workers, or the CPU count */
+	json_t *rules; /* mappings.dir as read: file name -> text (what a reload compares) */
 };
+
+/* mappings.dir's rule files: file name -> text. New object (empty when dir is NULL or unreadable). */
+json_t *fb_daemon_rules_snapshot(const char *dir);
+/*
+ * Logs that the configuration was reloaded (event config_reloaded) with
+ * what changed from old to nrt (both borrowed) as fields: the sections of
+ * the file, the service providers (by name), the keys (by id, an active
+ * key changing counts) and the rule files (by name), each a
+ * comma-separated list, absent when nothing changed there.
+ */
+void fb_daemon_runtime_changes_log(const struct fb_daemon_runtime *old,
+    const struct fb_daemon_runtime *nrt, size_t workers);
 
 /*
  * Loads the configuration (path may be NULL; ov borrowed), creates the

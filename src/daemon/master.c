@@ -336,6 +336,7 @@ reload(struct master *m)
 	}
 	m->nslots = n;
 	fb_log_setup(nrt->conf->log_format, nrt->conf->log_level, 2);
+	fb_daemon_runtime_changes_log(m->rt, nrt, n);
 	fb_daemon_runtime_free(m->rt);
 	m->rt = nrt;
 	m->gen++;
@@ -353,7 +354,6 @@ reload(struct master *m)
 	/* The old generation stops accepting and finishes what it has. */
 	signal_children(m, SIGTERM, m->gen);
 	fb_http_metrics_set_workers(m->metrics, (int)m->nslots);
-	fb_log(FB_LOG_INFO, "configuration reloaded (%zu workers)", m->nslots);
 }
 
 static void
@@ -435,7 +435,7 @@ fb_daemon_run(const char *config_path, const struct fb_conf_overrides *ov)
 	nofile = fb_daemon_nofile_raise();
 
 	if (fb_daemon_runtime_load(config_path, ov, 1, &m.rt, &err) != FB_OK) {
-		fprintf(stderr, "fedbroker: %s\n", err.msg);
+		fb_log(FB_LOG_ERROR, "%s", err.msg);
 		goto out;
 	}
 	m.nmain = m.rt->conf->nlisten;
@@ -448,7 +448,7 @@ fb_daemon_run(const char *config_path, const struct fb_conf_overrides *ov)
 	m.slots = fb_xcalloc((size_t)m.rt->workers, sizeof(m.slots[0]));
 	for (int i = 0; i < m.rt->workers; i++) {
 		if (slot_open(&m, &m.slots[i], &err) != FB_OK) {
-			fprintf(stderr, "fedbroker: %s\n", err.msg);
+			fb_log(FB_LOG_ERROR, "%s", err.msg);
 			goto out;
 		}
 		m.nslots++;
@@ -456,7 +456,7 @@ fb_daemon_run(const char *config_path, const struct fb_conf_overrides *ov)
 	fb_log_setup(m.rt->conf->log_format, m.rt->conf->log_level, 2);
 	fb_log(FB_LOG_DEBUG, "descriptor limit (RLIMIT_NOFILE): %ju", (uintmax_t)nofile);
 	if (fb_http_metrics_new(&m.metrics, &err) != FB_OK) {
-		fprintf(stderr, "fedbroker: %s\n", err.msg);
+		fb_log(FB_LOG_ERROR, "%s", err.msg);
 		goto out;
 	}
 	fb_http_metrics_set_workers(m.metrics, m.rt->workers);
@@ -479,7 +479,7 @@ fb_daemon_run(const char *config_path, const struct fb_conf_overrides *ov)
 	goto out;
 
 fail_children:
-	fprintf(stderr, "fedbroker: cannot start the worker processes\n");
+	fb_log(FB_LOG_ERROR, "cannot start the worker processes");
 	stop(&m, SIGTERM);
 	run(&m, &set);
 out:

@@ -26,14 +26,17 @@
 
 #define LISTEN_BACKLOG 511
 
-/* Prints or logs the report's lines from the from-th on. */
+/*
+ * Logs the report's lines from the from-th on; raw prints them as they are
+ * (a configuration that did not load has no log format to follow).
+ */
 static void
-report_out(const struct fb_conf_report *rep, size_t from, int startup)
+report_out(const struct fb_conf_report *rep, size_t from, int raw)
 {
 	for (size_t i = from; i < fb_conf_report_count(rep); i++) {
 		const char *line = fb_conf_report_line(rep, i);
 
-		if (startup)
+		if (raw)
 			fprintf(stderr, "%s\n", line);
 		else if (fb_conf_report_is_error(rep, i))
 			fb_log(FB_LOG_ERROR, "%s", line);
@@ -72,7 +75,10 @@ fb_daemon_runtime_load(const char *path, const struct fb_conf_overrides *ov, int
 	*out = NULL;
 
 	rc = fb_conf_load(path, ov, &rt->conf, &rep, err);
-	report_out(rep, 0, startup);
+	/* At start-up, the warnings and what follows are logged as configured. */
+	if (rc == FB_OK && startup)
+		fb_log_setup(rt->conf->log_format, rt->conf->log_level, 2);
+	report_out(rep, 0, rc != FB_OK && startup);
 	shown = fb_conf_report_count(rep);
 	if (rc == FB_ERR_CONFIG && fb_conf_report_errors(rep) > 0) {
 		size_t n = fb_conf_report_errors(rep);
@@ -83,11 +89,9 @@ fb_daemon_runtime_load(const char *path, const struct fb_conf_overrides *ov, int
 	}
 	if (rc != FB_OK)
 		goto out;
-	/* At start-up, what follows is already logged as configured. */
-	if (startup)
-		fb_log_setup(rt->conf->log_format, rt->conf->log_level, 2);
 	rt->workers = rt->conf->workers > 0 ? rt->conf->workers : fb_conf_cpu_count();
 	fb_daemon_public_url_check(rt->conf);
+	rt->rules = fb_daemon_rules_snapshot(rt->conf->mappings_dir);
 	if ((rc = state_dir_ensure(rt->conf->state_dir, err)) != FB_OK)
 		goto out;
 	if ((rc = fb_crypto_keyring_load(rt->conf, &rt->keyring, err)) != FB_OK)
@@ -97,7 +101,7 @@ fb_daemon_runtime_load(const char *path, const struct fb_conf_overrides *ov, int
 		goto out;
 	/* SECURITY: fail here, not in every worker: mappings compile, SAML SPs set up. */
 	rc = fb_daemon_conf_check(rt->conf, rt->keyring, rep, err);
-	report_out(rep, shown, startup);
+	report_out(rep, shown, 0);
 	if (rc != FB_OK)
 		goto out;
 	if ((rc = fb_http_tls_check(rt->conf, err)) != FB_OK)
@@ -123,6 +127,7 @@ fb_daemon_runtime_free(struct fb_daemon_runtime *rt)
 {
 	if (rt == NULL)
 		return;
+	json_decref(rt->rules);
 	fb_crypto_sealer_free(rt->sealer);
 	fb_crypto_keyring_free(rt->keyring);
 	fb_conf_free(rt->conf);

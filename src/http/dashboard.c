@@ -62,6 +62,8 @@ fb_http_web_handle_home(struct fb_http_req *req, void *arg)
 		fb_http_page_raw(&p, "<p>Two-step verification is off. "
 		                     "<a href=\"" FB_HTTP_PATH_MFA_ENROL "\">Set it up</a> "
 		                     "to protect your account.</p>\n");
+	fb_http_page_raw(&p, "<p><a id=\"change-password\" href=\"" FB_HTTP_PATH_PASSWORD "\">"
+			     "Change your password</a></p>\n");
 	fb_http_page_raw(&p, "<form class=\"inline\" method=\"post\" "
 	                     "action=\"" FB_HTTP_PATH_LOGOUT "\">\n");
 	fb_http_web_form_fields(&w, &p);

@@ -57,7 +57,9 @@ static const char style_sheet[] =
     "ul.codes{columns:2;padding-left:1.25rem;font-family:ui-monospace,monospace}"
     "ul.apps{padding-left:0;list-style:none}ul.apps a{display:block;margin:.5rem 0;padding:.75rem 1rem;border:1px solid #d1d5db;border-radius:.375rem;font-weight:600;text-decoration:none}ul.apps a:hover{background:#eff6ff}"
     ".who{color:#4b5563}"
-    "details{margin-top:1rem}";
+    "details{margin-top:1rem}"
+    "footer.reqid{max-width:30rem;margin:0 auto 2rem;padding:0 1.5rem;color:#4b5563;"
+    "font-size:.875rem}";
 
 /* ---- pages ------------------------------------------------------------------ */
 
@@ -125,24 +127,72 @@ fb_http_page_html(struct fb_http_page *p, const char *fmt, ...)
 	va_end(ap);
 }
 
-void
-fb_http_page_begin(struct fb_http_page *p, const struct fb_conf *conf, const char *title)
+/* Starts the page in a buffer of max bytes; the style element carries p->nonce when set. */
+static void
+page_start(struct fb_http_page *p, const struct fb_conf *conf, const char *title, size_t max)
 {
 	const char *org = conf->org_name != NULL ? conf->org_name : "fedbroker";
 
-	fb_buf_init(&p->b, FB_HTTP_PAGE_MAX);
+	fb_buf_init(&p->b, max);
 	p->st = FB_OK;
 	fb_http_page_html(p,
 	    "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
 	    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
 	    "<meta name=\"robots\" content=\"noindex\">\n"
-	    "<title>%s - %s</title>\n<style>",
+	    "<title>%s - %s</title>\n",
 	    title, org);
+	if (p->nonce[0] != '\0')
+		fb_http_page_html(p, "<style nonce=\"%s\">", p->nonce);
+	else
+		fb_http_page_raw(p, "<style>");
 	fb_http_page_raw(p, style_sheet);
 	fb_http_page_raw(p, "</style>\n</head>\n<body>\n<header class=\"top\"><a href=\"/\">");
 	if (conf->logo_url != NULL)
 		fb_http_page_html(p, "<img src=\"%s\" alt=\"\">", conf->logo_url);
 	fb_http_page_html(p, "<span>%s</span></a></header>\n", org);
+}
+
+void
+fb_http_page_begin(struct fb_http_page *p, const struct fb_conf *conf, const char *title)
+{
+	p->nonce[0] = '\0';
+	page_start(p, conf, title, FB_HTTP_PAGE_MAX);
+}
+
+void
+fb_http_page_begin_strict(struct fb_http_page *p, struct fb_http_req *req,
+    const struct fb_conf *conf, const char *title, size_t max)
+{
+	char *nonce = fb_rand_token(18), *csp;
+
+	snprintf(p->nonce, sizeof(p->nonce), "%s", nonce);
+	free(nonce);
+	/* SECURITY: only this response's own style and script run; form-action is the SP's. */
+	csp = fb_xasprintf("default-src 'none'; script-src 'nonce-%s'; style-src 'nonce-%s'; "
+			   "img-src 'self' https:; base-uri 'none'; frame-ancestors 'none'",
+	    p->nonce, p->nonce);
+	fb_http_reply_header(req, "Content-Security-Policy", csp);
+	free(csp);
+	page_start(p, conf, title, max);
+}
+
+const char *
+fb_http_page_nonce(const struct fb_http_page *p)
+{
+	return p->nonce;
+}
+
+void
+fb_http_page_not_found(struct fb_http_req *req)
+{
+	struct fb_http_page p;
+
+	fb_http_page_begin(&p, fb_http_req_env(req)->conf, "Page not found");
+	fb_http_page_raw(&p, "<main>\n<h1>Page not found</h1>\n<p class=\"alert\" role=\"alert\">"
+			     "There is no page at this address. Check the link, or start again "
+			     "from your apps.</p>\n<p><a href=\"/\">Back to your apps</a></p>\n"
+			     "</main>");
+	fb_http_page_send(req, &p, 404);
 }
 
 void
@@ -154,6 +204,11 @@ fb_http_page_cleanup(struct fb_http_page *p)
 void
 fb_http_page_send(struct fb_http_req *req, struct fb_http_page *p, int code)
 {
+	if (code >= 400 && fb_http_req_id(req) != NULL)
+		fb_http_page_html(p,
+		    "\n<footer class=\"reqid\"><p>Request id: <code>%s</code>. Give it to your "
+		    "administrator if you ask for help.</p></footer>",
+		    fb_http_req_id(req));
 	fb_http_page_raw(p, "\n</body>\n</html>\n");
 	if (p->st != FB_OK) {
 		fb_rlog(req, FB_LOG_ERROR, "page larger than %d bytes", FB_HTTP_PAGE_MAX);

@@ -102,5 +102,6 @@ void fb_http_web_handle_mfa_enrol(struct fb_http_req *req, void *arg);
 void fb_http_web_handle_recover(struct fb_http_req *req, void *arg);
 void fb_http_web_handle_logout(struct fb_http_req *req, void *arg);
 void fb_http_web_handle_home(struct fb_http_req *req, void *arg);
+void fb_http_web_handle_password(struct fb_http_req *req, void *arg);
 
 #endif

@@ -32,23 +32,42 @@ send_page(struct fb_http_req *req, int code, const char *title, const char *deta
 	fb_http_page_send(req, &p, code);
 }
 
+/*
+ * The auto-submitting form that carries a SAML message to the SP, in the
+ * site's layout: its script and style run by the page's CSP nonce; without
+ * JavaScript the person presses the button.
+ */
+static void
+send_post_form(struct fb_http_req *req, const struct fb_saml_reply *r)
+{
+	const struct fb_http_env *env = fb_http_req_env(req);
+	struct fb_http_page p;
+
+	fb_http_page_begin_strict(&p, req, env->conf, "Signing in",
+	    4 * FB_SAML_MESSAGE_MAX + FB_HTTP_PAGE_MAX);
+	fb_http_page_html(&p,
+	    "<main>\n<h1>Signing you in</h1>\n<form method=\"post\" action=\"%s\">\n"
+	    "<input type=\"hidden\" name=\"%s\" value=\"%s\">\n",
+	    r->post_url, r->post_field, r->post_value);
+	if (r->relay_state != NULL)
+		fb_http_page_html(&p, "<input type=\"hidden\" name=\"RelayState\" value=\"%s\">\n",
+		    r->relay_state);
+	fb_http_page_html(&p,
+	    "<p>Taking you to the application%s%s&hellip;</p>\n<noscript><p class=\"alert note\">"
+	    "JavaScript is off: press the button to continue.</p>"
+	    "<button type=\"submit\">Continue</button></noscript>\n</form>\n</main>\n"
+	    "<script nonce=\"%s\">document.forms[0].submit();</script>",
+	    env->conf->org_name != NULL ? " with " : "",
+	    env->conf->org_name != NULL ? env->conf->org_name : "", fb_http_page_nonce(&p));
+	fb_http_page_send(req, &p, 200);
+}
+
 /* Sends what the saml module decided: a POST form, a redirect, or a page. */
 static void
 send_reply(struct fb_http_req *req, const struct fb_saml_reply *r)
 {
-	const struct fb_http_env *env = fb_http_req_env(req);
-	struct fb_err err = {0};
-	char *html = NULL;
-
 	if (r->post_url != NULL) {
-		if (fb_saml_reply_html(r, env->conf->org_name, &html, &err) != FB_OK) {
-			fb_http_reply_error(req, FB_ERR_INTERNAL, NULL, &err);
-			return;
-		}
-		/* The form's one inline script, allowed by its hash (the default CSP has no script-src). */
-		fb_http_reply_header(req, "Content-Security-Policy", FB_SAML_FORM_CSP);
-		fb_http_reply(req, 200, "text/html; charset=utf-8", html, strlen(html));
-		free(html);
+		send_post_form(req, r);
 	} else if (r->redirect_url != NULL) {
 		fb_http_reply_header(req, "Location", r->redirect_url);
 		fb_http_reply(req, 303, NULL, NULL, 0);
@@ -213,6 +232,7 @@ sso_continue(struct fb_http_req *req, struct fb_saml_request *sr)
 		who.auth_time = s.auth_time;
 		who.mfa = s.mfa;
 		who.expires_at = s.expires_at;
+		who.client_addr = fb_http_req_client(req);
 		fb_saml_request_answer(worker_idp, env->store, sr, &who, fb_http_req_id(req), &reply,
 		    &err);
 		send_reply(req, &reply);
@@ -321,8 +341,9 @@ h_init(struct fb_http_req *req, void *arg)
 		return;
 	name = path + strlen(FB_SAML_PATH_INIT);
 	if ((sp = fb_saml_idp_sp_get(worker_idp, name)) == NULL) {
-		fb_audit(fb_http_req_id(req), "saml_sp_unknown", "init: no service provider '%.64s'",
-		    name);
+		fb_audit_fields(fb_http_req_id(req), "saml_sp_unknown",
+		    FB_LOG_FIELDS(FB_LOG_STR("sp", name), FB_LOG_STR("addr", fb_http_req_client(req))),
+		    "IdP-initiated sign-on for an unknown service provider");
 		send_page(req, 404, "Unknown application",
 		    "There is no application with this name here.");
 		return;
@@ -355,6 +376,7 @@ h_init(struct fb_http_req *req, void *arg)
 	who.auth_time = s.auth_time;
 	who.mfa = s.mfa;
 	who.expires_at = s.expires_at;
+	who.client_addr = fb_http_req_client(req);
 	fb_saml_idp_initiated(worker_idp, env->store, sp, &who, rs, fb_http_req_id(req), &reply,
 	    &err);
 	send_reply(req, &reply);
@@ -411,7 +433,10 @@ h_slo(struct fb_http_req *req, void *arg)
 		/* The broker session ends everywhere: revoked in the store, cookie dropped. */
 		if (session_end(req, &s, &err) != FB_OK)
 			fb_rlog_err(req, &err);
-		fb_audit(fb_http_req_id(req), "logout", "user=%s by SAML LogoutRequest", s.username);
+		fb_audit_fields(fb_http_req_id(req), "logout",
+		    FB_LOG_FIELDS(FB_LOG_STR("user", s.username),
+			FB_LOG_STR("addr", fb_http_req_client(req))),
+		    "signed out by a SAML LogoutRequest");
 	} else if (r != FB_OK) {
 		/* A refused request leaves the session and its cookie alone. */
 		fb_rlog(req, FB_LOG_INFO, "%s", err.msg);

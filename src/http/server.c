@@ -35,6 +35,7 @@
 #include "core/core.h"
 #include "http/http.h"
 #include "http/internal.h"
+#include "http/web.h"
 
 /* libevent's own header cap: above it evhttp answers 413 by itself. */
 #define HARD_HEADER_MIN (64 * 1024)
@@ -928,23 +929,18 @@ fb_http_account(const struct fb_http_env *env, const char *method, const char *r
 
 	fb_http_metrics_observe(env->metrics, route, code, secs);
 	if (env->conf->log_access && FB_LOG_INFO >= fb_log_min_level) {
-		char st[8], by[24], ms[32];
-		const char *kv[16 + FB_HTTP_ACCOUNT_EXTRA_MAX * 2 + 1] = {"method", method, "route",
-		    route, "path", path, "status", st, "bytes", by, "duration_ms", ms, "client",
-		    client};
-		size_t i = 14;
+		struct fb_log_field f[8 + FB_HTTP_ACCOUNT_EXTRA_MAX] = {FB_LOG_STR("method", method),
+		    FB_LOG_STR("route", route), FB_LOG_STR("path", path), FB_LOG_INT("status", code),
+		    FB_LOG_INT("bytes", bytes), FB_LOG_REAL("duration_ms", secs * 1e3),
+		    FB_LOG_STR("client", client)};
+		size_t i = 7;
 
-		snprintf(st, sizeof(st), "%d", code);
-		snprintf(by, sizeof(by), "%zu", bytes);
-		snprintf(ms, sizeof(ms), "%.3f", secs * 1e3);
 		for (size_t j = 0; extra != NULL && extra[j] != NULL && extra[j + 1] != NULL &&
 		     j < FB_HTTP_ACCOUNT_EXTRA_MAX * 2;
-		     j += 2) {
-			kv[i++] = extra[j];
-			kv[i++] = extra[j + 1];
-		}
-		kv[i] = NULL;
-		fb_log_write(FB_LOG_INFO, "access", "http", reqid, kv, "%s %s %d", method, path,
+		     j += 2)
+			f[i++] = (struct fb_log_field)FB_LOG_STR(extra[j], extra[j + 1]);
+		f[i].key = NULL;
+		fb_log_event(FB_LOG_INFO, "access", "http", reqid, NULL, f, "%s %s %d", method, path,
 		    code);
 	}
 }
@@ -1280,7 +1276,7 @@ on_request(struct evhttp_request *ev, void *arg)
 	}
 	case FB_HTTP_ROUTE_NOT_FOUND:
 	default:
-		reply_status(req, 404);
+		fb_http_page_not_found(req);
 		break;
 	}
 }

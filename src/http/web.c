@@ -24,28 +24,17 @@
 void
 fb_http_web_audit(struct fb_http_web *w, const char *event, const char *user, const char *fmt, ...)
 {
-	const char *kv[9], *peer = fb_http_req_peer(w->req);
-	size_t i = 0;
+	const char *peer = fb_http_req_peer(w->req);
 	va_list ap;
 
 	if (user == NULL && w->has_session)
 		user = w->sess.username;
-	kv[i++] = "event";
-	kv[i++] = event;
-	if (user != NULL) {
-		kv[i++] = "user";
-		kv[i++] = user;
-	}
-	kv[i++] = "addr";
-	kv[i++] = w->client;
-	/* Behind a trusted proxy: the connection's address too. */
-	if (peer != NULL && strcmp(peer, w->client) != 0) {
-		kv[i++] = "peer";
-		kv[i++] = peer;
-	}
-	kv[i] = NULL;
 	va_start(ap, fmt);
-	fb_log_vwrite(FB_LOG_WARN, "audit", "web", w->reqid, kv, fmt, ap);
+	fb_log_vevent(FB_LOG_INFO, "audit", "web", w->reqid, event,
+	    FB_LOG_FIELDS(FB_LOG_STR("user", user), FB_LOG_STR("addr", w->client),
+		/* Behind a trusted proxy: the connection's address too. */
+		FB_LOG_STR("peer", peer != NULL && strcmp(peer, w->client) != 0 ? peer : NULL)),
+	    fmt, ap);
 	va_end(ap);
 }
 
@@ -376,6 +365,7 @@ fb_http_web_routes_add(struct fb_http_router *r, const struct fb_conf *conf, str
 	    {FB_HTTP_PATH_MFA_ENROL, FB_HTTP_GET | FB_HTTP_POST, fb_http_web_handle_mfa_enrol},
 	    {FB_HTTP_PATH_RECOVER, FB_HTTP_GET | FB_HTTP_POST, fb_http_web_handle_recover},
 	    {FB_HTTP_PATH_LOGOUT, FB_HTTP_GET | FB_HTTP_POST, fb_http_web_handle_logout},
+	    {FB_HTTP_PATH_PASSWORD, FB_HTTP_GET | FB_HTTP_POST, fb_http_web_handle_password},
 	};
 	enum fb_status rc;
 

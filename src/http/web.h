@@ -27,6 +27,7 @@
 #define FB_HTTP_PATH_MFA_ENROL "/mfa/enrol"
 #define FB_HTTP_PATH_RECOVER   "/recover"
 #define FB_HTTP_PATH_LOGOUT    "/logout"
+#define FB_HTTP_PATH_PASSWORD  "/account/password"
 
 /*
  * Registers every page above on r (GET and POST where a form posts). The
@@ -84,6 +85,7 @@ int fb_http_form_content_type_check(const char *content_type);
 struct fb_http_page {
 	struct fb_buf b;
 	enum fb_status st;
+	char nonce[32]; /* the CSP nonce of a strict page (fb_http_page_begin_strict), or "" */
 };
 
 /*
@@ -93,6 +95,18 @@ struct fb_http_page {
  * borrowed.
  */
 void fb_http_page_begin(struct fb_http_page *p, const struct fb_conf *conf, const char *title);
+/*
+ * The same for a page with a script, of up to max bytes: sets on req a
+ * Content-Security-Policy that allows only the style sheet and scripts
+ * carrying the page's fresh nonce (fb_http_page_nonce), images from this
+ * site or https, and no framing.
+ */
+void fb_http_page_begin_strict(struct fb_http_page *p, struct fb_http_req *req,
+    const struct fb_conf *conf, const char *title, size_t max);
+/* The nonce of a page begun with fb_http_page_begin_strict. Borrowed, valid while p lives. */
+const char *fb_http_page_nonce(const struct fb_http_page *p);
+/* Answers 404 with the site's page (title, message, a link home, the request id). */
+void fb_http_page_not_found(struct fb_http_req *req);
 /* Appends trusted markup as it is (a literal of this module, never input). */
 void fb_http_page_raw(struct fb_http_page *p, const char *html);
 /*
@@ -101,7 +115,11 @@ void fb_http_page_raw(struct fb_http_page *p, const char *html);
  * error (abort). Literal text in fmt is trusted markup.
  */
 void fb_http_page_html(struct fb_http_page *p, const char *fmt, ...) FB_PRINTF(2, 3);
-/* Closes the page and replies with code (text/html). p is cleaned up. */
+/*
+ * Closes the page and replies with code (text/html). An error page (code
+ * 400 and above) shows the request id, for the person to quote to the
+ * administrator (the log has it on every line). p is cleaned up.
+ */
 void fb_http_page_send(struct fb_http_req *req, struct fb_http_page *p, int code);
 /* Frees p's buffer (after an early exit without sending). */
 void fb_http_page_cleanup(struct fb_http_page *p);

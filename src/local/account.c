@@ -29,32 +29,42 @@ fb_local_sha256_hex(const void *p, size_t n, char out[FB_LOCAL_SHA256_HEX])
 	fb_hex_encode(md, sizeof(md), out);
 }
 
+/* The audit line of fb_local_audit and fb_local_audit_fields. */
+static void
+local_vaudit(const char *reqid, const char *event, const char *user, const char *addr,
+    const struct fb_log_field *more, const char *fmt, va_list ap)
+{
+	const char *peer = fb_log_peer();
+	/* Behind a trusted proxy: the proxy's address too (set by http for the request). */
+	struct fb_log_field f[9] = {FB_LOG_STR("user", user), FB_LOG_STR("addr", addr),
+	    FB_LOG_STR("peer", addr != NULL && peer != NULL && strcmp(peer, addr) != 0 ? peer : NULL)};
+	size_t n = 3;
+
+	for (; more != NULL && more->key != NULL && n < sizeof(f) / sizeof(f[0]) - 1; more++)
+		f[n++] = *more;
+	f[n].key = NULL;
+	fb_log_vevent(FB_LOG_INFO, "audit", "local", reqid, event, f, fmt, ap);
+}
+
 void
 fb_local_audit(const char *reqid, const char *event, const char *user, const char *addr,
     const char *fmt, ...)
 {
-	const char *kv[9], *peer = fb_log_peer();
-	size_t i = 0;
 	va_list ap;
 
-	kv[i++] = "event";
-	kv[i++] = event;
-	if (user != NULL) {
-		kv[i++] = "user";
-		kv[i++] = user;
-	}
-	if (addr != NULL) {
-		kv[i++] = "addr";
-		kv[i++] = addr;
-	}
-	/* Behind a trusted proxy: the proxy's address too (set by http for the request). */
-	if (addr != NULL && peer != NULL && strcmp(peer, addr) != 0) {
-		kv[i++] = "peer";
-		kv[i++] = peer;
-	}
-	kv[i] = NULL;
 	va_start(ap, fmt);
-	fb_log_vwrite(FB_LOG_WARN, "audit", "local", reqid, kv, fmt, ap);
+	local_vaudit(reqid, event, user, addr, NULL, fmt, ap);
+	va_end(ap);
+}
+
+void
+fb_local_audit_fields(const char *reqid, const char *event, const char *user, const char *addr,
+    const struct fb_log_field *more, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	local_vaudit(reqid, event, user, addr, more, fmt, ap);
 	va_end(ap);
 }
 
@@ -368,6 +378,38 @@ fb_local_account_set_active(struct fb_store *st, const char *username, int activ
 	if (r == FB_OK)
 		fb_local_audit(reqid, active ? "account_enabled" : "account_disabled", username,
 		    NULL, "local account %s", active ? "enabled" : "disabled");
+	fb_store_user_cleanup(&u);
+	fb_store_cred_cleanup(&c);
+	return r;
+}
+
+enum fb_status
+fb_local_account_edit(struct fb_store *st, const char *username, const char *name,
+    const char *email, const char *reqid, struct fb_err *err)
+{
+	struct fb_store_user u;
+	struct fb_store_cred c;
+	char *old_name, *old_email;
+	enum fb_status r;
+
+	if ((r = text_check(name, "name", err)) != FB_OK ||
+	    (email != NULL && email[0] != '\0' && (r = email_check(email, err)) != FB_OK))
+		return r;
+	if ((r = fb_local_lookup(st, username, 1, &u, &c, err)) != FB_OK)
+		return r;
+	old_name = u.name;
+	old_email = u.email;
+	if (name != NULL)
+		u.name = name[0] != '\0' ? (char *)name : NULL;
+	if (email != NULL)
+		u.email = email[0] != '\0' ? (char *)email : NULL;
+	r = fb_store_user_upsert(st, &u, err);
+	if (r == FB_OK)
+		fb_local_audit(reqid, "account_edited", username, NULL, "local account %s%s%s changed",
+		    name != NULL ? "name" : "", name != NULL && email != NULL ? " and " : "",
+		    email != NULL ? "email" : "");
+	u.name = old_name;
+	u.email = old_email;
 	fb_store_user_cleanup(&u);
 	fb_store_cred_cleanup(&c);
 	return r;

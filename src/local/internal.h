@@ -21,6 +21,9 @@ void fb_local_sha256_hex(const void *p, size_t n, char out[FB_LOCAL_SHA256_HEX])
  */
 void fb_local_audit(const char *reqid, const char *event, const char *user, const char *addr,
     const char *fmt, ...) FB_PRINTF(5, 6);
+/* The same with more fields (borrowed, as for fb_log_event; may be NULL). */
+void fb_local_audit_fields(const char *reqid, const char *event, const char *user,
+    const char *addr, const struct fb_log_field *more, const char *fmt, ...) FB_PRINTF(6, 7);
 
 /*
  * Verifies password against a dummy hash of conf's cost and ignores the

@@ -120,6 +120,14 @@ enum fb_status fb_local_account_list(struct fb_store *st,
 enum fb_status fb_local_account_set_active(struct fb_store *st, const char *username, int active,
     const char *reqid, struct fb_err *err);
 /*
+ * Changes the display name and email of a local account: NULL keeps one,
+ * "" removes it; both are checked as by fb_local_account_create
+ * (FB_ERR_INVALID, nothing stored). Audit event account_edited with the
+ * changed fields. FB_ERR_NOTFOUND when there is no such local account.
+ */
+enum fb_status fb_local_account_edit(struct fb_store *st, const char *username, const char *name,
+    const char *email, const char *reqid, struct fb_err *err);
+/*
  * Deletes the account with its credentials, recovery codes and API tokens.
  * Audit event account_deleted. FB_ERR_NOTFOUND when no such local account.
  */
@@ -160,6 +168,43 @@ char *fb_local_password_generate(void);
  */
 enum fb_status fb_local_password_set(const struct fb_conf *conf, struct fb_store *st,
     const char *username, const char *password, const char *reqid, struct fb_err *err);
+
+/*
+ * A signed-in person changing their own password, in three steps like
+ * fb_local_signin, so that argon2id runs on another thread than the store's:
+ *   _begin (store): the new password's policy (FB_ERR_INVALID, nothing
+ *     stored), the account's limits (FB_ERR_LIMIT, c->retry_after set:
+ *     the current password is then not checked) and its stored hash
+ *     (FB_ERR_NOTFOUND without a local account).
+ *   _work (no store, thread-safe): checks the current password (against
+ *     a dummy hash when the account has none) and hashes the new one.
+ *   _end (store): a wrong current password is FB_ERR_DENIED, counts as a
+ *     failed sign-in of the account and the address (fb_local_lockout_fail)
+ *     and writes audit event password_change_refused; else the new hash is
+ *     stored, every session of the account ends (its new generation in
+ *     *gen, for the caller to issue its own session again) and audit event
+ *     password_changed is written.
+ * Call _cleanup after _begin whatever happened. conf, client_addr and
+ * reqid are borrowed until _end; the passwords are copied (and wiped).
+ */
+struct fb_local_pwchange {
+	/* private */
+	const struct fb_conf *conf;
+	const char *client_addr, *reqid;
+	char *username, *user_id, *stored, *current, *next, *hash;
+	enum fb_status verified, hashed;
+	struct fb_err werr;
+	/* FB_ERR_LIMIT from _begin: seconds to wait (>= 1). */
+	int64_t retry_after;
+};
+enum fb_status fb_local_password_change_begin(const struct fb_conf *conf, struct fb_store *st,
+    const char *username, const char *current, const char *next, const char *client_addr,
+    const char *reqid, struct fb_local_pwchange *c, struct fb_err *err);
+void fb_local_password_change_work(struct fb_local_pwchange *c);
+enum fb_status fb_local_password_change_end(struct fb_store *st, struct fb_local_pwchange *c,
+    int64_t *gen, struct fb_err *err);
+/* Frees (and wipes) c's members and zeroes it; NULL is a no-op. */
+void fb_local_password_change_cleanup(struct fb_local_pwchange *c);
 
 /* ---- signing in ----------------------------------------------------------- */
 

@@ -178,3 +178,109 @@ out:
 	fb_store_cred_cleanup(&c);
 	return r;
 }
+
+/* ---- a person changing their own password ---------------------------------- */
+
+enum fb_status
+fb_local_password_change_begin(const struct fb_conf *conf, struct fb_store *st,
+    const char *username, const char *current, const char *next, const char *client_addr,
+    const char *reqid, struct fb_local_pwchange *c, struct fb_err *err)
+{
+	struct fb_store_user u;
+	struct fb_store_cred cr;
+	enum fb_status r;
+
+	memset(c, 0, sizeof(*c));
+	c->conf = conf;
+	c->client_addr = client_addr;
+	c->reqid = reqid;
+	c->verified = c->hashed = FB_ERR_INTERNAL;
+	if ((r = fb_local_password_check(next, err)) != FB_OK)
+		return r;
+	if (current == NULL || strlen(current) > FB_LOCAL_PASSWORD_MAX)
+		return fb_err_set(err, FB_ERR_INVALID, "the current password is missing or too long");
+	r = fb_local_lockout_check(conf, st, username, client_addr, &c->retry_after, err);
+	if (r != FB_OK)
+		return r;
+	if ((r = fb_local_lookup(st, username, 1, &u, &cr, err)) != FB_OK)
+		return r;
+	c->username = fb_xstrdup(username);
+	c->user_id = fb_xstrdup(u.id);
+	c->stored = cr.password_hash != NULL ? fb_xstrdup(cr.password_hash) : NULL;
+	c->current = fb_xstrdup(current);
+	c->next = fb_xstrdup(next);
+	fb_store_user_cleanup(&u);
+	fb_store_cred_cleanup(&cr);
+	return FB_OK;
+}
+
+void
+fb_local_password_change_work(struct fb_local_pwchange *c)
+{
+	char *dummy = NULL;
+
+	fb_err_clear(&c->werr);
+	if (c->stored != NULL) {
+		c->verified = fb_local_password_verify(c->stored, c->current, &c->werr);
+	} else {
+		/* No password to compare with: take the time a wrong one takes, then refuse. */
+		if (fb_local_password_hash(c->conf, c->current, &dummy, &c->werr) == FB_OK)
+			fb_local_password_verify(dummy, "-", NULL);
+		fb_secret_free(dummy);
+		c->verified = FB_ERR_DENIED;
+	}
+	if (c->verified == FB_OK)
+		c->hashed = fb_local_password_hash(c->conf, c->next, &c->hash, &c->werr);
+}
+
+enum fb_status
+fb_local_password_change_end(struct fb_store *st, struct fb_local_pwchange *c, int64_t *gen,
+    struct fb_err *err)
+{
+	struct fb_store_cred cr;
+	enum fb_status r;
+
+	*gen = -1;
+	if (c->verified == FB_ERR_DENIED) {
+		if ((r = fb_local_lockout_fail(c->conf, st, c->username, c->client_addr,
+			 "wrong_current_password", c->reqid, NULL, err)) != FB_OK)
+			return r;
+		fb_local_audit(c->reqid, "password_change_refused", c->username, c->client_addr,
+		    "the current password is wrong; nothing changed");
+		return fb_err_set(err, FB_ERR_DENIED, "the current password is wrong");
+	}
+	if (c->verified != FB_OK) {
+		if (err != NULL)
+			*err = c->werr;
+		return c->verified;
+	}
+	if (c->hashed != FB_OK) {
+		if (err != NULL)
+			*err = c->werr;
+		return c->hashed;
+	}
+	/* SECURITY: the new generation ends every session, the stolen ones too. */
+	if ((r = fb_store_cred_password_set(st, c->user_id, c->hash, err)) != FB_OK ||
+	    (r = fb_store_cred_sessions_revoke(st, c->user_id, err)) != FB_OK ||
+	    (r = fb_store_cred_get(st, c->user_id, &cr, err)) != FB_OK)
+		return r;
+	*gen = cr.session_gen;
+	fb_store_cred_cleanup(&cr);
+	fb_local_audit(c->reqid, "password_changed", c->username, c->client_addr,
+	    "password changed by its owner; every other session of the account ended");
+	return FB_OK;
+}
+
+void
+fb_local_password_change_cleanup(struct fb_local_pwchange *c)
+{
+	if (c == NULL)
+		return;
+	free(c->username);
+	free(c->user_id);
+	fb_secret_free(c->stored);
+	fb_secret_free(c->current);
+	fb_secret_free(c->next);
+	fb_secret_free(c->hash);
+	memset(c, 0, sizeof(*c));
+}

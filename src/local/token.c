@@ -75,8 +75,9 @@ token_store(struct fb_store *st, const char *username, const char *secret, const
 	t.expires_at = expires_at;
 	if ((r = fb_store_token_add(st, &t, err)) != FB_OK)
 		goto out;
-	fb_local_audit(reqid, "token_created", username, NULL, "API token %s created%s", id,
-	    expires_at != 0 ? "" : " (no expiry)");
+	fb_local_audit_fields(reqid, "token_created", username, NULL,
+	    FB_LOG_FIELDS(FB_LOG_STR("token_id", id), FB_LOG_INT("expires_at", expires_at)),
+	    "API token created%s", expires_at != 0 ? "" : " (no expiry)");
 out:
 	fb_store_user_cleanup(&u);
 	fb_store_cred_cleanup(&c);
@@ -203,8 +204,9 @@ fb_local_token_revoke(struct fb_store *st, const char *id, const char *reqid,
 	if ((r = fb_store_token_get(st, id, &t, err)) != FB_OK)
 		return r;
 	if ((r = fb_store_token_revoke(st, id, err)) == FB_OK)
-		fb_local_audit(reqid, "token_revoked", t.username, NULL, "API token %s revoked%s",
-		    id, t.revoked_at != 0 ? " (it was revoked already)" : "");
+		fb_local_audit_fields(reqid, "token_revoked", t.username, NULL,
+		    FB_LOG_FIELDS(FB_LOG_STR("token_id", id)), "API token revoked%s",
+		    t.revoked_at != 0 ? " (it was revoked already)" : "");
 	fb_store_token_cleanup(&t);
 	return r;
 }

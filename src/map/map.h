@@ -176,6 +176,15 @@ struct fb_map_set; /* every rule of a mappings directory, by name */
  */
 enum fb_status fb_map_set_load(const char *dir, struct fb_map_set **out, json_t **errors,
     struct fb_err *err);
+/*
+ * Like fb_map_set_load, but a file that fails to compile or has a bad name
+ * only leaves its rule out: FB_OK with the rules that compile in *out and
+ * a line per problem in *errors. The caller decides whether a missing rule
+ * matters (one the configuration uses does; another file does not).
+ * Fails only when dir cannot be read (FB_ERR_NOTFOUND, FB_ERR_IO).
+ */
+enum fb_status fb_map_set_load_usable(const char *dir, struct fb_map_set **out,
+    json_t **errors, struct fb_err *err);
 /* NULL is a no-op. */
 void fb_map_set_free(struct fb_map_set *set);
 /* Rules in name order. Borrowed, valid while set lives; NULL when out of range. */

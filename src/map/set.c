@@ -53,8 +53,10 @@ problem(json_t *errors, int *count, struct fb_err *first, const struct fb_err *e
 		json_array_append_new(errors, json_string(e->msg));
 }
 
-enum fb_status
-fb_map_set_load(const char *dir, struct fb_map_set **out, json_t **errors, struct fb_err *err)
+/* fb_map_set_load; usable keeps the rules that compile and succeeds despite the others. */
+static enum fb_status
+set_load(const char *dir, int usable, struct fb_map_set **out, json_t **errors,
+    struct fb_err *err)
 {
 	struct fb_map_set *set = NULL;
 	json_t *errs = json_array();
@@ -121,7 +123,7 @@ fb_map_set_load(const char *dir, struct fb_map_set **out, json_t **errors, struc
 		}
 		free(path);
 	}
-	if (nproblems > 0) {
+	if (nproblems > 0 && !usable) {
 		r = cfg ? FB_ERR_CONFIG : io ? FB_ERR_IO : FB_ERR_CONFIG;
 		if (err != NULL) {
 			*err = first;
@@ -143,6 +145,19 @@ out:
 	else
 		json_decref(errs);
 	return r;
+}
+
+enum fb_status
+fb_map_set_load(const char *dir, struct fb_map_set **out, json_t **errors, struct fb_err *err)
+{
+	return set_load(dir, 0, out, errors, err);
+}
+
+enum fb_status
+fb_map_set_load_usable(const char *dir, struct fb_map_set **out, json_t **errors,
+    struct fb_err *err)
+{
+	return set_load(dir, 1, out, errors, err);
 }
 
 void

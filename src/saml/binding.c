@@ -477,59 +477,6 @@ fb_saml_form_get(const char *body, size_t len, const char *name, char **out, str
 	return r;
 }
 
-/* ---- the POST form --------------------------------------------------------------- */
-
-/*
- * The form's script. The Content-Security-Policy below carries its SHA-256
- * (base64): change both together (tests check the hash). form-action does
- * not fall back to default-src, so the form may post to the SP.
- */
-static const char form_script[] = "document.forms[0].submit();";
-const char fb_saml_form_csp[] =
-    "default-src 'none'; script-src 'sha256-8lDeP0UDwCO6/RhblgeH/ctdBzjVpJxrXizsnIk3cEQ='; "
-    "frame-ancestors 'none'";
-
-enum fb_status
-fb_saml_reply_html(const struct fb_saml_reply *r, const char *org_name, char **out,
-    struct fb_err *err)
-{
-	struct fb_buf b;
-
-	*out = NULL;
-	if (r == NULL || r->post_url == NULL || r->post_field == NULL || r->post_value == NULL)
-		return fb_err_set(err, FB_ERR_INVALID, "no POST reply to render");
-	fb_buf_init(&b, 4 * FB_SAML_MESSAGE_MAX + 8192);
-	fb_buf_addf(&b, NULL,
-	    "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-	    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-	    "<title>Signing in</title></head>\n<body>\n<form method=\"post\" action=\"");
-	fb_buf_add_escaped(&b, r->post_url, NULL);
-	fb_buf_addf(&b, NULL, "\">\n<input type=\"hidden\" name=\"%s\" value=\"", r->post_field);
-	fb_buf_add_escaped(&b, r->post_value, NULL);
-	fb_buf_addf(&b, NULL, "\">\n");
-	if (r->relay_state != NULL) {
-		fb_buf_addf(&b, NULL, "<input type=\"hidden\" name=\"RelayState\" value=\"");
-		fb_buf_add_escaped(&b, r->relay_state, NULL);
-		fb_buf_addf(&b, NULL, "\">\n");
-	}
-	fb_buf_addf(&b, NULL, "<p>Signing you in");
-	if (org_name != NULL) {
-		fb_buf_addf(&b, NULL, " with ");
-		fb_buf_add_escaped(&b, org_name, NULL);
-	}
-	fb_buf_addf(&b, NULL,
-	    "&hellip;</p>\n<noscript><p>JavaScript is off: press the button to "
-	    "continue.</p><button type=\"submit\">Continue</button></noscript>\n</form>\n"
-	    "<script>%s</script>\n</body></html>\n",
-	    form_script);
-	if (b.data == NULL || b.len == 0) {
-		fb_buf_cleanup(&b);
-		return fb_err_set(err, FB_ERR_LIMIT, "the form is too large");
-	}
-	*out = fb_buf_take(&b);
-	return FB_OK;
-}
-
 void
 fb_saml_reply_cleanup(struct fb_saml_reply *r)
 {

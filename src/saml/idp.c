@@ -631,8 +631,10 @@ answer(struct fb_saml_idp *idp, struct fb_store *store, const struct fb_saml_ans
 			fb_saml_error_response(idp, sp, a->acs, a->in_response_to, a->relay_state,
 			    FB_SAML_STATUS_RESPONDER, FB_SAML_STATUS_INVALID_NAMEID_POLICY, NULL,
 			    reply);
-		fb_audit(reqid, p.event, "sp=%s user=%s: %s", sp->conf->name, who->user->username,
-		    p.detail);
+		fb_audit_fields(reqid, p.event,
+		    FB_LOG_FIELDS(FB_LOG_STR("sp", sp->conf->name),
+			FB_LOG_STR("user", who->user->username), FB_LOG_STR("addr", who->client_addr)),
+		    "%s", p.detail);
 		r = fb_err_set(err, FB_ERR_DENIED, "saml: %s: %s", sp->conf->name, p.detail);
 		goto out;
 	}
@@ -659,10 +661,12 @@ answer(struct fb_saml_idp *idp, struct fb_store *store, const struct fb_saml_ans
 	reply->relay_state = a->relay_state != NULL ? fb_xstrdup(a->relay_state) : NULL;
 	reply->http_status = 200;
 	/* Who was asserted to whom, as what: what a review correlates with the SP's own log. */
-	fb_audit(reqid, "saml_response_sent", "sp=%s user=%s nameid=%s (%s) acs=%s: %s",
-	    sp->conf->name, who->user->username, p.nameid != NULL ? p.nameid : "-",
-	    p.nameid_format != NULL ? p.nameid_format : "-", a->acs,
-	    a->in_response_to != NULL ? "SP-initiated" : "IdP-initiated");
+	fb_audit_fields(reqid, "saml_response_sent",
+	    FB_LOG_FIELDS(FB_LOG_STR("sp", sp->conf->name), FB_LOG_STR("user", who->user->username),
+		FB_LOG_STR("nameid", p.nameid), FB_LOG_STR("nameid_format", p.nameid_format),
+		FB_LOG_STR("acs", a->acs), FB_LOG_STR("addr", who->client_addr),
+		FB_LOG_STR("flow", a->in_response_to != NULL ? "sp-initiated" : "idp-initiated")),
+	    "SAML response sent");
 out:
 	prep_cleanup(&p);
 	return r;
@@ -682,7 +686,8 @@ fb_saml_idp_initiated(struct fb_saml_idp *idp, struct fb_store *store,
 	if (fb_saml_relay_state_check(relay_state, &e) != FB_OK) {
 		fb_saml_reply_page(reply, 400, "saml_request_invalid", "Bad link",
 		    "This link is refused: %s.", e.msg);
-		fb_audit(reqid, reply->event, "sp=%s: %s", sp->conf->name, e.msg);
+		fb_audit_fields(reqid, reply->event, FB_LOG_FIELDS(FB_LOG_STR("sp", sp->conf->name)),
+		    "RelayState refused: %s", e.msg);
 		return fb_err_set(err, FB_ERR_INVALID, "saml: %s", e.msg);
 	}
 	a.sp = sp;

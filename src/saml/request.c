@@ -565,8 +565,10 @@ fb_saml_request_parse(struct fb_saml_idp *idp, struct fb_store *store,
 		    ar->ProtocolBinding);
 		fb_saml_error_response(idp, sp, acs->url, in.id, in.relay_state,
 		    FB_SAML_STATUS_REQUESTER, FB_SAML_STATUS_UNSUPPORTED_BINDING, NULL, reply);
-		fb_audit(reqid, reply->event, "sp=%s: ProtocolBinding %s", sp->conf->name,
-		    ar->ProtocolBinding);
+		fb_audit_fields(reqid, reply->event,
+		    FB_LOG_FIELDS(FB_LOG_STR("sp", sp->conf->name),
+			FB_LOG_STR("binding", ar->ProtocolBinding)),
+		    "unsupported ProtocolBinding");
 		r = fb_err_set(err, FB_ERR_PROTOCOL, "saml: unsupported ProtocolBinding");
 		goto out;
 	}
@@ -589,7 +591,10 @@ fb_saml_request_parse(struct fb_saml_idp *idp, struct fb_store *store,
 		fb_saml_error_response(idp, sp, acs->url, in.id, in.relay_state,
 		    FB_SAML_STATUS_REQUESTER, FB_SAML_STATUS_INVALID_NAMEID_POLICY, NULL, reply);
 		/* The page's reason (both formats, the key that pins one) for the operator. */
-		fb_audit(reqid, reply->event, "sp=%s: %s", sp->conf->name, reply->detail);
+		fb_audit_fields(reqid, reply->event,
+		    FB_LOG_FIELDS(FB_LOG_STR("sp", sp->conf->name),
+			FB_LOG_STR("nameid_format", ar->NameIDPolicy->Format)),
+		    "%s", reply->detail);
 		r = fb_err_set(err, FB_ERR_PROTOCOL, "saml: unsupported NameIDPolicy");
 		goto out;
 	}

@@ -175,13 +175,14 @@ struct fb_saml_subject {
 	int64_t auth_time;		  /* when the person authenticated (AuthnInstant) */
 	int mfa;			  /* 1 when a second factor was passed */
 	int64_t expires_at;		  /* when the browser session ends (0: unknown) */
+	const char *client_addr;	  /* the browser's address (audit lines); may be NULL */
 };
 
 /*
  * What the HTTP layer does next. Exactly one of three shapes:
  *  - post_url set: send an auto-submitting HTML form POSTing post_field =
  *    post_value (and RelayState = relay_state when not NULL) to post_url
- *    (fb_saml_reply_html makes it). This is a success Response, a SAML
+ *    (the HTTP layer makes the page). This is a success Response, a SAML
  *    error Response the SP must see (RequestDenied, NoPassive, ...), or a
  *    LogoutResponse.
  *  - redirect_url set: a 303 to this absolute URL (a LogoutResponse over
@@ -206,20 +207,6 @@ struct fb_saml_reply {
 
 /* Frees r's members and zeroes it; NULL is a no-op. */
 void fb_saml_reply_cleanup(struct fb_saml_reply *r);
-/*
- * The HTML page of a POST reply (r->post_url set): a form with the hidden
- * fields (every value HTML-escaped), a <noscript> submit button, and an
- * inline script that submits it, allowed by the Content-Security-Policy
- * value FB_SAML_FORM_CSP (send it as an extra header: the script is
- * constant, so its hash is too). org_name (borrowed, may be NULL) is shown
- * while posting. New in *out (caller frees). FB_ERR_INVALID when r has no
- * post_url.
- */
-enum fb_status fb_saml_reply_html(const struct fb_saml_reply *r, const char *org_name,
-    char **out, struct fb_err *err);
-/* Content-Security-Policy allowing exactly the form's script (by its SHA-256 hash). */
-extern const char fb_saml_form_csp[];
-#define FB_SAML_FORM_CSP fb_saml_form_csp
 
 /*
  * IdP-initiated sign-on (the AWS console way in): builds and signs a

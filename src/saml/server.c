@@ -456,7 +456,8 @@ fb_saml_idp_build(const struct fb_conf *conf, const struct fb_keyring *kr, int k
 	if (needs_maps(conf)) {
 		json_t *errors = NULL;
 
-		r = fb_map_set_load(conf->mappings_dir, &idp->maps, &errors, err);
+		/* A broken rule no SP uses is only a warning (daemon/check.c); sp_setup checks the rest. */
+		r = fb_map_set_load_usable(conf->mappings_dir, &idp->maps, &errors, err);
 		json_decref(errors);
 		if (r != FB_OK) {
 			fb_err_prefix(err, "mappings.dir");

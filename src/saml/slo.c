@@ -257,8 +257,10 @@ fb_saml_logout(struct fb_saml_idp *idp, struct fb_store *store, enum fb_saml_bin
 	if (in.destination != NULL && strcmp(in.destination, idp->slo_url) != 0) {
 		fb_saml_reply_page(reply, 400, "saml_request_invalid", "Bad sign-out request",
 		    "The request's Destination is not this identity provider's sign-out URL.");
-		fb_audit(reqid, reply->event, "sp=%s: Destination %s", in.sp->conf->name,
-		    in.destination);
+		fb_audit_fields(reqid, reply->event,
+		    FB_LOG_FIELDS(FB_LOG_STR("sp", in.sp->conf->name),
+			FB_LOG_STR("destination", in.destination)),
+		    "LogoutRequest Destination mismatch");
 		r = fb_err_set(err, FB_ERR_PROTOCOL, "saml: LogoutRequest Destination mismatch");
 		goto out;
 	}
@@ -270,7 +272,8 @@ fb_saml_logout(struct fb_saml_idp *idp, struct fb_store *store, enum fb_saml_bin
 	if (!LASSO_IS_SAMLP2_LOGOUT_REQUEST(LASSO_PROFILE(logout)->request)) {
 		fb_saml_reply_page(reply, 400, "saml_request_invalid", "Bad sign-out request",
 		    "lasso cannot read the request: %s.", lasso_strerror(rc));
-		fb_audit(reqid, reply->event, "sp=%s: %s", in.sp->conf->name, reply->detail);
+		fb_audit_fields(reqid, reply->event, FB_LOG_FIELDS(FB_LOG_STR("sp", in.sp->conf->name)),
+		    "%s", reply->detail);
 		r = fb_err_set(err, FB_ERR_INVALID, "saml: LogoutRequest unreadable");
 		goto out;
 	}

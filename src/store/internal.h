@@ -117,6 +117,12 @@ struct fb_store_ops {
 	    char **nameid, struct fb_err *err);
 	enum fb_status (*nameid_ensure)(struct fb_store *st, const char *user_id, const char *sp,
 	    const char *candidate, int64_t now, char **nameid, struct fb_err *err);
+
+	/* As the fb_store_audit_* functions. */
+	enum fb_status (*audit_add)(struct fb_store *st, int64_t now, const char *actor,
+	    const char *event, const char *detail, struct fb_err *err);
+	enum fb_status (*audit_list)(struct fb_store *st, size_t limit,
+	    int (*fn)(const struct fb_store_audit *a, void *arg), void *arg, struct fb_err *err);
 };
 
 /* An open store. Members are private to store/. */

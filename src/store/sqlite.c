@@ -99,6 +99,16 @@ static const char *const migrations_v[] = {
 	"  THEN 9223372036854775807 ELSE expires_at * 1000 END;"
 	"UPDATE kv SET value = CAST(CAST(CAST(CAST(value AS TEXT) AS INTEGER) * 1000 AS TEXT) AS BLOB)"
 	"  WHERE ns = 'lockout' AND key LIKE 't:%';",
+	/*
+	 * 6: the audit log of administrative actions (the command line's),
+	 * so that the daemon's operators see who changed what.
+	 */
+	"CREATE TABLE audit_log ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  at INTEGER NOT NULL,"
+	"  actor TEXT NOT NULL,"
+	"  event TEXT NOT NULL,"
+	"  detail TEXT NOT NULL);",
 };
 
 FB_STATIC const char *const *fb_store_sqlite_migrations = migrations_v;
@@ -141,6 +151,7 @@ enum sq_stmt {
 	SQ_TOK_REVOKE,
 	SQ_NAMEID_INSERT,
 	SQ_NAMEID_GET,
+	SQ_AUDIT_INSERT,
 	SQ_NSTMT,
 };
 
@@ -212,6 +223,7 @@ static const char *const sq_sql[SQ_NSTMT] = {
 	[SQ_NAMEID_INSERT] = "INSERT INTO saml_nameids (user_id, sp, nameid, created)"
 			     " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (user_id, sp) DO NOTHING",
 	[SQ_NAMEID_GET] = "SELECT nameid FROM saml_nameids WHERE user_id = ?1 AND sp = ?2",
+	[SQ_AUDIT_INSERT] = "INSERT INTO audit_log (at, actor, event, detail) VALUES (?1, ?2, ?3, ?4)",
 };
 
 /* The list query is prepared per call, so a callback may use the cached statements. */
@@ -219,6 +231,11 @@ static const char *const sq_sql[SQ_NSTMT] = {
 #define SQ_TOKEN_LIST_SQL                                                                  \
 	"SELECT " TOKEN_COLUMNS " FROM api_tokens t JOIN users u ON u.id = t.user_id"        \
 	" WHERE ?1 IS NULL OR t.user_id = ?1 ORDER BY t.created, t.id"
+
+/* The last ?1 records (all when ?1 is -1), oldest first. */
+#define SQ_AUDIT_LIST_SQL                                                                  \
+	"SELECT id, at, actor, event, detail FROM (SELECT * FROM audit_log ORDER BY id DESC" \
+	" LIMIT ?1) ORDER BY id"
 
 /* The backend's state behind st->be. */
 struct sq {
@@ -1445,6 +1462,48 @@ sq_token_revoke(struct fb_store *st, const char *id, int64_t now, struct fb_err 
 	return r;
 }
 
+/* ---- the audit log --------------------------------------------------------------- */
+
+static enum fb_status
+sq_audit_add(struct fb_store *st, int64_t now, const char *actor, const char *event,
+    const char *detail, struct fb_err *err)
+{
+	return sq_write(sq_of(st), SQ_AUDIT_INSERT,
+	    SQ_VALS(sq_int(now), sq_text(actor), sq_text(event), sq_text(detail)), "audit_add",
+	    err);
+}
+
+/* What sq_audit_list passes through sq_each. */
+struct audit_each {
+	int (*fn)(const struct fb_store_audit *a, void *arg);
+	void *arg;
+};
+
+static int
+audit_each(sqlite3_stmt *s, void *arg)
+{
+	struct audit_each *e = arg;
+	struct fb_store_audit a;
+
+	a.id = sqlite3_column_int64(s, 0);
+	a.at = sqlite3_column_int64(s, 1);
+	a.actor = column_text(s, 2, 0);
+	a.event = column_text(s, 3, 0);
+	a.detail = column_text(s, 4, 0);
+	return e->fn(&a, e->arg);
+}
+
+static enum fb_status
+sq_audit_list(struct fb_store *st, size_t limit,
+    int (*fn)(const struct fb_store_audit *a, void *arg), void *arg, struct fb_err *err)
+{
+	struct audit_each e = {fn, arg};
+	int64_t n = limit == 0 || limit > INT64_MAX ? -1 : (int64_t)limit;
+
+	return sq_each(sq_of(st), SQ_AUDIT_LIST_SQL, SQ_VALS(sq_int(n)), audit_each, &e,
+	    "audit_list", err);
+}
+
 /* ---- persistent NameIDs ------------------------------------------------------ */
 
 static enum fb_status
@@ -1536,6 +1595,8 @@ const struct fb_store_ops fb_store_sqlite_ops = {
 	.token_add = sq_token_add,
 	.token_get = sq_token_get,
 	.token_list = sq_token_list,
+	.audit_add = sq_audit_add,
+	.audit_list = sq_audit_list,
 	.token_revoke = sq_token_revoke,
 	.nameid_get = sq_nameid_get,
 	.nameid_ensure = sq_nameid_ensure,

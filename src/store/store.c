@@ -717,3 +717,29 @@ fb_store_nameid_ensure(struct fb_store *st, const char *user_id, const char *sp,
 		return r;
 	return st->ops->nameid_ensure(st, user_id, sp, candidate, fb_time_now(), nameid, err);
 }
+
+enum fb_status
+fb_store_audit_add(struct fb_store *st, const char *actor, const char *event, const char *detail,
+    struct fb_err *err)
+{
+	enum fb_status r;
+
+	if ((r = check_owner(st, "audit_add", err)) != FB_OK ||
+	    (r = check_name(actor, FB_STORE_KEY_MAX, "audit_add", "actor", err)) != FB_OK ||
+	    (r = check_name(event, FB_STORE_KEY_MAX, "audit_add", "event", err)) != FB_OK ||
+	    (r = check_text(detail, FB_STORE_VALUE_MAX, "audit_add", "detail", err)) != FB_OK)
+		return r;
+	return st->ops->audit_add(st, fb_time_now(), actor, event, detail != NULL ? detail : "{}",
+	    err);
+}
+
+enum fb_status
+fb_store_audit_list(struct fb_store *st, size_t limit,
+    int (*fn)(const struct fb_store_audit *a, void *arg), void *arg, struct fb_err *err)
+{
+	enum fb_status r;
+
+	if ((r = check_owner(st, "audit_list", err)) != FB_OK)
+		return r;
+	return st->ops->audit_list(st, limit, fn, arg, err);
+}

@@ -325,4 +325,28 @@ enum fb_status fb_store_nameid_get(struct fb_store *st, const char *user_id, con
 enum fb_status fb_store_nameid_ensure(struct fb_store *st, const char *user_id, const char *sp,
     const char *candidate, char **nameid, struct fb_err *err);
 
+/* ---- the audit log of administrative actions (schema version 5) ---------------- */
+
+/* One recorded action. Strings borrowed from the store during a list callback. */
+struct fb_store_audit {
+	int64_t id;	    /* increasing */
+	int64_t at;	    /* seconds since the epoch */
+	const char *actor;  /* who did it ("cli:root", ...) */
+	const char *event;  /* the audit event name (account_created, ...) */
+	const char *detail; /* a JSON object of the event's fields and message */
+};
+
+/*
+ * Records an action now: actor and event 1..FB_STORE_KEY_MAX bytes, detail
+ * at most FB_STORE_VALUE_MAX (FB_ERR_INVALID otherwise). All borrowed.
+ */
+enum fb_status fb_store_audit_add(struct fb_store *st, const char *actor, const char *event,
+    const char *detail, struct fb_err *err);
+/*
+ * Calls fn for the last limit records (all when limit is 0), oldest first;
+ * fn returns non-zero to stop. a is borrowed, valid during the call only.
+ */
+enum fb_status fb_store_audit_list(struct fb_store *st, size_t limit,
+    int (*fn)(const struct fb_store_audit *a, void *arg), void *arg, struct fb_err *err);
+
 #endif

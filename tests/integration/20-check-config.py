@@ -185,12 +185,26 @@ class CheckConfig(harness.TestCase):
         cp = harness.run(["check-config", p])
         self.assertNoCrash(cp, "check-config")
         out = cp.stdout + cp.stderr
-        self.assertEqual(cp.returncode, 1, out)
-        # Every failing file, each with its own line and column.
-        self.assertRegex(out, r"m/bad\.py:[23]:\d+: ", out)
+        # No service provider uses them: warnings, each placed, and the file is usable.
+        self.assertEqual(cp.returncode, 0, out)
+        self.assertRegex(out, r"m/bad\.py:[23]:\d+: .*no service provider uses", out)
         self.assertRegex(out, r"m/worse\.py:1:\d+: .*undefined_name", out)
         self.assertNotIn("good.py", out)
-        self.assertIn("2 errors", out)
+        self.assertIn("0 errors, 2 warnings", out)
+        # A service provider using one of them: that one is an error, the other a warning.
+        with open(p, "w") as f:
+            f.write("mappings:\n  dir: m\nserver:\n  public_url: https://idp.example.test\n"
+                    "saml:\n  service_providers:\n    - name: app\n"
+                    "      entity_id: https://sp.example.test\n"
+                    "      acs:\n        - url: https://sp.example.test/acs\n"
+                    "      attributes:\n        - name: mail\n          mapping: worse\n")
+        cp = harness.run(["check-config", p])
+        out = cp.stdout + cp.stderr
+        self.assertEqual(cp.returncode, 1, out)
+        self.assertRegex(out, r"m/worse\.py:1:\d+: .*undefined_name", out)
+        self.assertNotRegex(out, r"worse\.py.*no service provider uses", out)
+        self.assertRegex(out, r"m/bad\.py:[23]:\d+: .*no service provider uses", out)
+        self.assertRegex(out, r": [12] errors?, 1 warning", out)
 
     def test_unknown_sp_metadata_is_an_error(self):
         d = self.tmpdir()

@@ -41,14 +41,30 @@ class ServeErrors(harness.TestCase):
         self.assertNotIn("listening on", out)
 
     def test_broken_mapping(self):
+        """A broken rule a service provider uses stops the start; one nobody uses is a warning."""
         srv = self.server()
         mdir = os.path.join(os.path.dirname(srv.config), "rules")
         os.makedirs(mdir, exist_ok=True)
         with open(os.path.join(mdir, "bad.py"), "w") as f:
             f.write("x = (1\n")
         srv.write_config(text="mappings:\n  dir: rules\n")
+        srv.start()
+        self.assertEqual(srv.http("GET", "/healthz").status, 200)
+        srv.stop()
+        warn = [l for l in srv.stderr().splitlines() if "bad.py:" in l]
+        self.assertEqual(len(warn), 1, srv.logs())
+        self.assertRegex(warn[0], r"level=warn .*rules/bad\.py:\d+:\d+: .*no service provider uses")
+        srv = self.server()
+        os.makedirs(os.path.join(os.path.dirname(srv.config), "rules"), exist_ok=True)
+        with open(os.path.join(os.path.dirname(srv.config), "rules", "bad.py"), "w") as f:
+            f.write("x = (1\n")
+        srv.write_config(text="mappings:\n  dir: rules\nsaml:\n  service_providers:\n"
+                         "    - name: app\n      entity_id: https://sp.example.test\n"
+                         "      acs:\n        - url: https://sp.example.test/acs\n      attributes:\n"
+                         "        - name: mail\n          mapping: bad\n")
         out = self.fails(srv)
         self.assertRegex(out, r"rules/bad\.py:\d+:\d+: ")
+        self.assertNotIn("no service provider uses", out)
         self.assertNotIn("listening on", out)
 
     def test_postgres_store_refused_before_anything_is_created(self):

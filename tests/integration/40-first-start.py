@@ -134,6 +134,11 @@ class FirstStart(harness.TestCase):
         self.assertIn("active", self.line_of(out, first))
         self.assertIn("published", self.line_of(out, second))
         self.assertIn("EC", self.line_of(out, second))
+        # Recorded in the store's audit log for the daemon's operators (issue 10).
+        cp = harness.run(["audit", "list", "--state-dir", sd, "--json"])
+        self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
+        recs = [r for r in json.loads(cp.stdout) if r["event"] == "key_generated"]
+        self.assertEqual([r["detail"]["key"] for r in recs], [second])
 
     def test_generate_activate(self):
         srv = self.started_and_stopped()

@@ -189,6 +189,66 @@ class AccountsCLI(harness.TestCase):
         self.assertEqual(json.loads(self.fb("user", "list", "--json").stdout), [])
         self.assertEqual(json.loads(self.fb("token", "list", "--json").stdout), [])
 
+    def test_edit(self):
+        self.fb("user", "add", "ann", "--email", "ann@example.com", "--name", "Ann",
+                "--password-stdin", stdin_text="first long passphrase\n")
+        cp = self.fb("user", "edit", "ann", "--email", "ann@new.example", "--name", "Ann B")
+        self.assertIn("user ann: name and email changed", cp.stdout)
+        self.assertEqual(len(self.audit(cp, "account_edited")), 1)
+        shown = json.loads(self.fb("user", "show", "ann", "--json").stdout)
+        self.assertEqual((shown["name"], shown["email"]), ("Ann B", "ann@new.example"))
+        # Bad input: a clear error, nothing stored.
+        cp = self.fb("user", "edit", "ann", "--email", "not an address", expect=1)
+        self.assertIn("email 'not an address' is not an address", cp.stderr)
+        cp = self.fb("user", "edit", "ann", expect=2)
+        self.assertIn("nothing to change", cp.stderr)
+        cp = self.fb("user", "edit", "nobody", "--name", "X", expect=1)
+        self.assertIn("no user nobody", cp.stderr)
+        shown = json.loads(self.fb("user", "show", "ann", "--json").stdout)
+        self.assertEqual((shown["name"], shown["email"]), ("Ann B", "ann@new.example"))
+        # An empty value removes; the password still works (nothing else changed).
+        self.fb("user", "edit", "ann", "--email", "")
+        shown = json.loads(self.fb("user", "show", "ann", "--json").stdout)
+        self.assertIsNone(shown.get("email"))
+        self.assertTrue(shown["has_password"])
+        cp = self.fb("user", "edit", "--help")
+        self.assertIn("--email ADDR", cp.stdout)
+        self.assertIn("--name NAME", cp.stdout)
+
+    def test_audit_log_of_the_command_line(self):
+        """What the commands change is in the store's audit log: who, when, what."""
+        self.fb("user", "add", "ann", "--password-stdin", stdin_text="first long passphrase\n")
+        self.fb("user", "set-password", "ann", "--password-stdin",
+                stdin_text="second long passphrase\n")
+        self.fb("token", "create", "--user", "ann")
+        self.fb("user", "disable", "ann")
+        self.fb("user", "edit", "ann", "--name", "Ann")
+        self.fb("user", "disable", "nobody", expect=1)  # a failure records nothing
+        recs = json.loads(self.fb("audit", "list", "--json").stdout)
+        self.assertEqual([r["event"] for r in recs],
+                         ["account_created", "password_changed", "token_created",
+                          "account_disabled", "account_edited"])
+        tok = [r for r in recs if r["event"] == "token_created"][0]
+        self.assertRegex(tok["detail"]["token_id"], r"^[0-9a-f]{16}$")
+        self.assertIsInstance(tok["detail"]["expires_at"], int)
+        self.assertNotIn(tok["detail"]["token_id"], tok["detail"]["msg"])
+        for r in recs:
+            self.assertTrue(r["actor"].startswith("cli:"), r)
+            self.assertIsInstance(r["at"], int)
+            self.assertEqual(r["detail"]["user"], "ann", r)
+        text = self.fb("audit", "list", "--limit", "2").stdout
+        lines = text.strip().splitlines()
+        self.assertEqual(len(lines), 3, text)  # the header and the last two
+        self.assertIn("account_disabled", lines[1])
+        self.assertIn("account_edited", lines[2])
+        # Secrets never reach it.
+        cp = self.fb("audit", "list", "--json")
+        self.assertNotIn("passphrase", cp.stdout)
+        self.assertNotIn("fbt_", cp.stdout)
+        cp = self.fb("audit", "list", "--limit", "-1", expect=2)
+        self.assertIn("--limit", cp.stderr)
+        self.assertIn("usage: fedbroker audit list", self.fb("audit", "list", "--help").stdout)
+
     # -- tokens
 
     def test_tokens(self):

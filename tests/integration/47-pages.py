@@ -133,7 +133,8 @@ class Base(harness.TestCase):
 class Pages(Base):
     users = (("alice", PASSWORD, "--name", "Alice <Admin> & \"Co\""), ("bob",), ("carol",),
              ("boss",), ("dave",), ("erin", PASSWORD, "--email", "erin@example.com"),
-             ("frank",), ("gina",), ("hank", PASSWORD, "--email", "hank@example.com"))
+             ("frank",), ("gina",), ("hank", PASSWORD, "--email", "hank@example.com"),
+             ("ivan",), ("judy",))
 
     # ---- the pages -------------------------------------------------------------
 
@@ -553,6 +554,90 @@ class Pages(Base):
         self.assertEqual(cp.returncode, 0, cp.stderr)
         self.assertEqual(b3.get("/").status, 303)
         self.assertEqual(self.signed_in("hank")[0].get("/").status, 200)
+
+    # ---- issue 10: changing one's own password, the request id, the 404 page --------
+
+    def test_change_own_password(self):
+        b1, _ = self.signed_in("ivan")
+        b2, _ = self.signed_in("ivan")
+        other, _ = self.signed_in("gina")
+        home = b1.get("/")
+        self.assertIn('href="/account/password"', home.text)
+        form = b1.get("/account/password")
+        self.assertPage(form, 200, "Change your password")
+        self.assertLabelled(form)
+        new = "ivan's brand new passphrase"
+        # Wrong current password: refused, audited, nothing changed, no session ends.
+        off = self.srv.log_size()
+        r = b1.submit(form, "/account/password",
+                      {"current": "not my password at all", "password": new, "confirm": new})
+        self.assertPage(r, 403, alert="current password is not right")
+        rec = self.assertAudit(off, "password_change_refused")[0]
+        self.assertEqual(rec.get("user"), "ivan")
+        self.assertEqual(b2.get("/").status, 200)
+        # The new password twice, different; too weak: 400, nothing changed.
+        r = b1.submit(form, "/account/password",
+                      {"current": PASSWORD, "password": new, "confirm": new + "x"})
+        self.assertPage(r, 400, alert="not the same")
+        r = b1.submit(form, "/account/password",
+                      {"current": PASSWORD, "password": "short", "confirm": "short"})
+        self.assertPage(r, 400, alert="too weak")
+        # No CSRF token, or one of another browser: refused before anything is checked.
+        r = b1.post("/account/password", {"current": PASSWORD, "password": new, "confirm": new})
+        self.assertPage(r, 403, "This form has expired")
+        r = b1.post("/account/password", {"csrf": other.get("/account/password").hidden("csrf"),
+                                          "current": PASSWORD, "password": new,
+                                          "confirm": new})
+        self.assertPage(r, 403, "This form has expired")
+        self.assertEqual(b2.get("/").status, 200)
+        self.assertEqual(self.signed_in("ivan")[0].get("/").status, 200, "old password works")
+        # Right: changed; this browser stays signed in, the others end.
+        off = self.srv.log_size()
+        r = b1.submit(b1.get("/account/password"), "/account/password",
+                      {"current": PASSWORD, "password": new, "confirm": new})
+        self.assertPage(r, 200, alert="Every other session")
+        self.assertNotIn(new, r.text)
+        rec = self.assertAudit(off, "password_changed")[0]
+        self.assertEqual(rec.get("user"), "ivan")
+        self.assertEqual(b1.get("/").status, 200)
+        r = b2.get("/")
+        self.assertEqual(r.status, 303)
+        self.assertTrue(r.location.startswith("/login"), r.location)
+        self.assertEqual(other.get("/").status, 200)
+        self.assertEqual(self.browser().login("ivan", PASSWORD).status, 403)
+        self.assertEqual(self.signed_in("ivan", new)[0].get("/").status, 200)
+        for l in self.srv.log_lines():
+            self.assertNotIn(new, l, "a password in the log")
+
+    def test_change_password_needs_a_session(self):
+        b = self.browser()
+        r = b.get("/account/password")
+        self.assertEqual(r.status, 303)
+        self.assertTrue(r.location.startswith("/login"), r.location)
+        form = b.get("/login")
+        r = b.post("/account/password", {"csrf": form.hidden("csrf"), "current": PASSWORD,
+                                         "password": "x" * 20, "confirm": "x" * 20})
+        self.assertEqual(r.status, 303)
+        self.assertEqual(self.signed_in("judy")[0].get("/").status, 200, "nothing changed")
+
+    def test_error_pages_show_the_request_id(self):
+        b = self.browser()
+        b.get("/login")
+        r = b.post("/login", {"username": "alice", "password": PASSWORD})  # no CSRF token
+        self.assertPage(r, 403, "This form has expired")
+        rid = r.header("X-Request-Id")
+        self.assertTrue(rid)
+        self.assertIn("Request id: <code>%s</code>" % rid, r.text)
+        ok = b.get("/login")
+        self.assertNotIn("Request id:", ok.text, "only error pages show it")
+
+    def test_not_found_page_has_the_site_style(self):
+        r = self.browser().get("/no/such/page")
+        self.assertPage(r, 404, "Page not found")
+        self.assertIn('<header class="top">', r.text)
+        self.assertIn("<style>", r.text)
+        self.assertIn('href="/"', r.text)
+        self.assertIn("Request id: <code>%s</code>" % r.header("X-Request-Id"), r.text)
 
     def test_recovery_link_expired(self):
         path = self.recovery_link("frank")

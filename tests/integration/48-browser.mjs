@@ -215,7 +215,39 @@ async function main() {
     expect((await page.textContent('body')).includes('no applications for you to open yet'),
       'with a friendly message while there are none');
 
-    // 5. The confirm page of /logout, and a recovery link's form (a look does not use it).
+    // 5. Change the password from the dashboard: a wrong current one first (issue 10).
+    await page.getByRole('link', { name: 'Change your password' }).click();
+    await page.waitForLoadState();
+    expect(pathOf(page) === '/account/password', `the password form (at ${page.url()})`);
+    await visit(page, '11-password');
+    const newPassword = `${password}-changed-in-the-browser`;
+    await page.getByLabel('Current password').fill('not the password');
+    await page.getByLabel('New password', { exact: true }).fill(newPassword);
+    await page.getByLabel('New password again').fill(newPassword);
+    await page.getByRole('button', { name: 'Change password' }).click();
+    await page.waitForLoadState();
+    expect((await page.getByRole('alert').textContent()).includes('not right'),
+      'a wrong current password gets a clear message');
+    await visit(page, '12-password-refused');
+    await page.getByLabel('Current password').fill(password);
+    await page.getByLabel('New password', { exact: true }).fill(newPassword);
+    await page.getByLabel('New password again').fill(newPassword);
+    await page.getByRole('button', { name: 'Change password' }).click();
+    await page.waitForLoadState();
+    expect((await page.locator('h1').textContent()).includes('Password changed'),
+      'the password is changed');
+    await visit(page, '13-password-changed');
+    await page.goto(`${base}/`);
+    expect(pathOf(page) === '/', `this browser stays signed in (at ${page.url()})`);
+
+    // 6. A page that does not exist: the site's own 404 page.
+    const missing = await page.goto(`${base}/no/such/page`);
+    expect(missing.status() === 404, `404 for a missing page (${missing.status()})`);
+    expect((await page.locator('h1').textContent()).includes('Page not found'),
+      'the 404 page is the site\'s page');
+    await visit(page, '14-not-found');
+
+    // 7. The confirm page of /logout, and a recovery link's form (a look does not use it).
     await page.goto(`${base}/logout`);
     await visit(page, '09-logout-confirm');
     if (recoveryPath !== '') {

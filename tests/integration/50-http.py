@@ -49,6 +49,13 @@ class Http(harness.TestCase):
         self.assertEqual(r.status, 404)
         self.assertNotIn(b"/no/such/path<", r.body)
 
+    def test_not_found_page_is_escaped_html_with_the_request_id(self):
+        r = self.srv.http("GET", "/no/<such>/path")
+        self.assertEqual(r.status, 404)
+        self.assertTrue(r.header("Content-Type").startswith("text/html"), r.header("Content-Type"))
+        self.assertNotIn(b"<such>", r.body)
+        self.assertIn(("Request id: <code>%s</code>" % r.header("X-Request-Id")).encode(), r.body)
+
     def test_method_not_allowed(self):
         r = self.srv.http("POST", "/healthz", body=b"x=1",
                           headers={"Content-Type": "application/x-www-form-urlencoded"})

@@ -41,7 +41,8 @@ class Base(harness.TestCase):
     def setUp(self):
         super().setUp()
         self.srv = self.server(conf=proxy_conf(self.trusted), workers=1)
-        cp = cli(self.srv, "user", "add", "ann", "--password-stdin", stdin=PASSWORD + "\n")
+        cp = cli(self.srv, "user", "add", "ann", "--init", "--password-stdin",
+                 stdin=PASSWORD + "\n")
         self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
         self.srv.start()
 
@@ -201,7 +202,8 @@ class HttpsBehindProxy(harness.TestCase):
     def site(self, public_url, **server):
         srv = self.server(conf=proxy_conf(["127.0.0.1"], public_url=public_url, **server),
                           workers=1)
-        cp = cli(srv, "user", "add", "ann", "--password-stdin", stdin=PASSWORD + "\n")
+        cp = cli(srv, "user", "add", "ann", "--init", "--password-stdin",
+                 stdin=PASSWORD + "\n")
         self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
         srv.start()
         self.addCleanup(srv.stop)
@@ -295,7 +297,8 @@ class HttpsBehindProxyBrowser(harness.TestCase):
         srv = self.server(conf=proxy_conf(["127.0.0.1"]), workers=1)
         srv.conf["server"]["public_url"] = "https://localhost:%d" % srv.port
         srv.write_config(srv.conf)
-        cp = cli(srv, "user", "add", "ann", "--password-stdin", stdin=PASSWORD + "\n")
+        cp = cli(srv, "user", "add", "ann", "--init", "--password-stdin",
+                 stdin=PASSWORD + "\n")
         self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
         srv.start()
         env = dict(os.environ, FB_BASE_URL="http://localhost:%d" % srv.port, FB_USER="ann",

@@ -175,8 +175,20 @@ class AwsClassic(harness.TestCase):
         self.assertRegex(p.text, r"(?is)<noscript>.*<(button|input)[^>]*(type=\"submit\")?")
         self.assertIn("<script", p.text)
         csp = p.header("Content-Security-Policy") or ""
-        self.assertIn("script-src", csp, "the inline submit script is allowed by hash only")
+        self.assertIn("script-src", csp, "the inline submit script is allowed by nonce only")
         self.assertNotIn("unsafe-inline", csp)
+        # The site's layout and style (issue 10), allowed by the same fresh nonce.
+        self.assertIn('<header class="top">', p.text)
+        nonce = re.search(r"script-src 'nonce-([A-Za-z0-9_-]{16,})'", csp)
+        self.assertIsNotNone(nonce, csp)
+        self.assertIn("style-src 'nonce-%s'" % nonce.group(1), csp)
+        self.assertIn('<script nonce="%s">' % nonce.group(1), p.text)
+        self.assertIn('<style nonce="%s">' % nonce.group(1), p.text)
+        self.assertEqual(p.text.count("<script"), 1)
+        self.assertIn("frame-ancestors 'none'", csp)
+        again = self.init(self.sign_in("alice"))
+        self.assertNotIn(nonce.group(1), again.header("Content-Security-Policy") or "",
+                         "a nonce is used once")
 
     def test_persistent_nameid_stable_per_user_and_opaque(self):
         ids = {}
@@ -274,8 +286,15 @@ class AwsClassic(harness.TestCase):
         fbsaml.response_of(self, self.init(b))
         recs = fbsaml.audit_since(self.srv, off, "saml_response_sent")
         self.assertTrue(recs, "an audit line names who was asserted to which SP")
-        self.assertIn("sp=aws", recs[0]["msg"])
-        self.assertIn("user=alice", recs[0]["msg"])
+        # Identifiers are fields (issue 10), at info: what a review correlates with the SP's log.
+        self.assertEqual(recs[0]["level"], "info")
+        self.assertEqual(recs[0]["sp"], "aws")
+        self.assertEqual(recs[0]["user"], "alice")
+        self.assertEqual(recs[0]["acs"], fbsaml.AWS_ACS)
+        self.assertEqual(recs[0]["addr"], "127.0.0.1")
+        self.assertEqual(recs[0]["flow"], "idp-initiated")
+        self.assertTrue(recs[0]["nameid"])
+        self.assertNotIn("alice", recs[0]["msg"])
         m = self.srv.http("GET", "/metrics")
         self.assertEqual(m.status, 200)
         self.assertRegex(m.body.decode(), r'fedbroker_audit_events_total\{event="saml_response_sent"\} [1-9]')

@@ -111,10 +111,11 @@ class Mellon(harness.TestCase):
                                if line.startswith("env: ")))
         sent = fbsaml.audit_since(srv, off, "saml_response_sent")
         self.assertEqual(len(sent), 1, sent)
-        msg = sent[0].get("msg", "")
-        self.assertIn("sp=mellon", msg)
-        self.assertIn("(%s)" % pc.NAMEID_TRANSIENT, msg, "mellon's default: transient")
-        self.assertIn("nameid=%s " % page["MELLON_NAME_ID"], msg)
+        rec = sent[0]
+        self.assertEqual(rec.get("sp"), "mellon", rec)
+        self.assertEqual(rec.get("nameid_format"), pc.NAMEID_TRANSIENT,
+                         "mellon's default: transient")
+        self.assertEqual(rec.get("nameid"), page["MELLON_NAME_ID"], rec)
         self.assertTrue(fbsaml.audit_since(srv, off, "logout"),
                         "fedbroker ended its session\n" + "\n".join(srv.lines_since(off)))
         srv.stop()

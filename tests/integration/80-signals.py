@@ -111,7 +111,11 @@ class Signals(harness.TestCase):
         os.makedirs(mdir, exist_ok=True)
         with open(os.path.join(mdir, "ok.py"), "w") as f:
             f.write("return user.username\n")
-        srv.write_config(text="mappings:\n  dir: rules\n")
+        # A service provider uses the rule: a reload that breaks it is refused.
+        srv.write_config(text="mappings:\n  dir: rules\nsaml:\n  service_providers:\n"
+                         "    - name: app\n      entity_id: https://sp.example.test\n"
+                         "      acs:\n        - url: https://sp.example.test/acs\n      attributes:\n"
+                         "        - name: uid\n          mapping: ok\n")
         srv.start()
         pids = srv.workers_pids()
         with open(os.path.join(mdir, "ok.py"), "w") as f:

@@ -119,6 +119,10 @@ class Logging(harness.TestCase):
         srv.stop()
         for l in srv.stderr().splitlines():
             rec = harness.parse_logfmt(l)
+            if rec.get("cat") == "audit":
+                # Audit events are written whatever the level, at info (they are not problems).
+                self.assertEqual(rec["level"], "info", l)
+                continue
             self.assertIn(rec["level"], ("warn", "error"), l)
 
     def test_secrets_never_logged(self):
@@ -161,6 +165,153 @@ class Logging(harness.TestCase):
         self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
         self.assertNotIn(cookie_secret, cp.stdout + cp.stderr)
         self.assertNotIn(passphrase, cp.stdout + cp.stderr)
+
+    # ---- issue 10: structured events, numbers, start-up warnings, reloads ----------------
+
+    def json_records(self, srv, text=None):
+        """Every stderr line parsed by Python's json (any line that is not JSON fails)."""
+        recs = []
+        for l in (text if text is not None else srv.stderr()).splitlines():
+            rec = json.loads(l)
+            self.assertIsInstance(rec, dict, l)
+            recs.append(rec)
+        return recs
+
+    def wait_record(self, srv, pred, timeout=10.0):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            for l in srv.stderr().splitlines():
+                try:
+                    rec = harness.parse_log_line(l)
+                except ValueError:
+                    continue
+                if pred(rec):
+                    return rec
+            time.sleep(0.05)
+        return None
+
+    def test_json_numbers_and_audit_fields(self):
+        import webclient
+        password = "Horse-" + secrets.token_hex(12)
+        srv = self.server(conf={"log": {"format": "json"},
+                                "local": {"password": {"time_cost": 1, "memory_kib": 1024},
+                                          "bootstrap": {"enabled": False}}})
+        srv.conf = harness.deep_merge(srv.conf, {"server": {
+            "public_url": "http://127.0.0.1:%d" % srv.port}})
+        srv.write_config(srv.conf)
+        srv.start()
+        cp = subprocess.run([harness.BIN, "user", "add", "alice", "--password-stdin",
+                             "--config", srv.config, "--state-dir", srv.state_dir],
+                            input=password + "\n", capture_output=True, text=True, timeout=60)
+        self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
+        self.assertNotIn(password, cp.stdout + cp.stderr)
+        b = webclient.Browser("127.0.0.1", srv.port)
+        self.addCleanup(b.close)
+        r = b.login("alice", "wrong-" + password)
+        self.assertEqual(r.status, 403)
+        r = b.login("alice", password)
+        self.assertEqual(r.status, 303)
+        rec = self.wait_record(srv, lambda r: r.get("event") == "login_succeeded")
+        self.assertIsNotNone(rec, srv.logs())
+        srv.stop()
+        recs = self.json_records(srv)
+        audit = [r for r in recs if r.get("cat") == "audit"]
+        events = {r["event"] for r in audit}
+        self.assertTrue({"login_failed", "login_succeeded"} <= events, events)
+        for r in audit:
+            # Audit events are not problems: info, with identifiers as fields.
+            self.assertEqual(r["level"], "info", r)
+        ok = [r for r in audit if r["event"] == "login_succeeded"][0]
+        self.assertEqual(ok["user"], "alice")
+        self.assertEqual(ok["addr"], "127.0.0.1")
+        self.assertNotIn("alice", ok["msg"])
+        access = [r for r in recs if r.get("cat") == "access"]
+        self.assertTrue(access)
+        for r in access:
+            self.assertIsInstance(r["status"], int, r)
+            self.assertIsInstance(r["bytes"], int, r)
+            self.assertIsInstance(r["duration_ms"], (int, float), r)
+            self.assertNotIsInstance(r["status"], bool, r)
+        self.assertNotIn(password, srv.stdout() + srv.stderr(), "a password appears in the log")
+
+    def broken_rule(self, srv):
+        mdir = os.path.join(os.path.dirname(srv.config), "rules")
+        os.makedirs(mdir, exist_ok=True)
+        with open(os.path.join(mdir, "ok.py"), "w") as f:
+            f.write("return user.username\n")
+        with open(os.path.join(mdir, "bad.py"), "w") as f:
+            f.write("return (1\n")
+        return mdir
+
+    def test_startup_warnings_go_through_the_logger(self):
+        srv = self.server(conf={"log": {"format": "json"}, "mappings": {"dir": "rules"}})
+        self.broken_rule(srv)
+        srv.start()
+        srv.stop()
+        recs = self.json_records(srv)
+        warn = [r for r in recs if "bad.py" in r.get("msg", "")]
+        self.assertEqual(len(warn), 1, srv.logs())
+        self.assertEqual(warn[0]["level"], "warn")
+        self.assertEqual(warn[0]["proc"], "master")
+        self.assertRegex(warn[0]["msg"], r"rules/bad\.py:1:\d+: .*no service provider uses")
+
+    def reload(self, srv):
+        """SIGHUP; the config_reloaded record it writes (None after 10 s)."""
+        off = srv.log_size()
+        srv.signal(signal.SIGHUP)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            for l in srv.lines_since(off):
+                r = harness.parse_log_line(l)
+                if r.get("event") == "config_reloaded":
+                    return r
+            time.sleep(0.05)
+        return None
+
+    def test_reload_says_what_changed(self):
+        srv = self.server(conf={"mappings": {"dir": "rules"}})
+        mdir = self.broken_rule(srv)
+        srv.start()
+        pids = srv.workers_pids()
+        # Nothing changed: said so.
+        rec = self.reload(srv)
+        self.assertIsNotNone(rec, srv.logs())
+        self.assertIn("nothing changed", rec["msg"])
+        for k in ("sections", "service_providers", "keys", "rules"):
+            self.assertNotIn(k, rec, rec)
+        # A section and a rule change; the broken rule nobody uses does not stop the reload.
+        with open(os.path.join(mdir, "ok.py"), "w") as f:
+            f.write("return user.email\n")
+        srv.conf = harness.deep_merge(srv.conf, {"log": {"access": False}})
+        srv.write_config(srv.conf)
+        rec = self.reload(srv)
+        self.assertIsNotNone(rec, srv.logs())
+        self.assertEqual(rec["level"], "info")
+        self.assertEqual(rec.get("sections"), "log", rec)
+        self.assertEqual(rec.get("rules"), "ok.py", rec)
+        self.assertNotIn("keys", rec)
+        self.assertNotEqual(srv.workers_pids(), pids, "the new configuration is in use")
+        self.assertEqual(srv.http("GET", "/healthz").status, 200)
+        # A service provider added, a key generated: each named.
+        before = set(os.listdir(os.path.join(srv.state_dir, "keys")))
+        cp = subprocess.run([harness.BIN, "keys", "generate", "--config", srv.config,
+                             "--state-dir", srv.state_dir], capture_output=True, text=True,
+                            timeout=60)
+        self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
+        new_key = {f.split(".")[0] for f in os.listdir(os.path.join(srv.state_dir, "keys"))} - \
+            {f.split(".")[0] for f in before}
+        self.assertEqual(len(new_key), 1, new_key)
+        srv.conf = harness.deep_merge(srv.conf, {"saml": {"service_providers": [{
+            "name": "app", "entity_id": "https://sp.example.test",
+            "acs": [{"url": "https://sp.example.test/acs"}]}]}})
+        srv.write_config(srv.conf)
+        rec = self.reload(srv)
+        self.assertIsNotNone(rec, srv.logs())
+        self.assertEqual(rec.get("sections"), "saml", rec)
+        self.assertEqual(rec.get("service_providers"), "app", rec)
+        self.assertIn(new_key.pop(), rec.get("keys", ""), rec)
+        self.assertNotIn("rules", rec)
+        srv.stop()
 
 
 if __name__ == "__main__":

@@ -694,7 +694,19 @@ test_yaml_syntax(void)
 	    1);
 	expect_error("log:\n  level: info\n bad: 1\n",
 	    "t.yaml:3:2: yaml: did not find expected key (while parsing a block mapping at line 1 "
-	    "column 1)",
+	    "column 1); check the indentation: the keys (or list items) of one section start in "
+	    "the same column, with spaces",
+	    1);
+	/* Hints for what a person most often gets wrong: tabs, indentation. */
+	expect_error("server:\n\tworkers: 2\n",
+	    "t.yaml:2:1: yaml: found character that cannot start any token (while scanning for the "
+	    "next token at line 2 column 1); YAML does not allow tabs for indentation: indent with "
+	    "spaces",
+	    1);
+	expect_error("server:\n  workers: 2\n   listen: x\n",
+	    "t.yaml:3:10: yaml: mapping values are not allowed in this context; check the "
+	    "indentation (this line is indented more than the key before it), or quote a value "
+	    "that holds ': '",
 	    1);
 	expect_error("log: \"\\xff\n",
 	    "t.yaml:2:1: yaml: found unexpected end of stream (while "

@@ -104,6 +104,69 @@ test_log_json(void)
 }
 
 static void
+log_fields(void)
+{
+	fb_log_min_level = FB_LOG_ERROR;
+	/* An audit event is written whatever the level, at info; identifiers as fields. */
+	fb_audit_fields("req-2", "saml_response_sent",
+	    FB_LOG_FIELDS(FB_LOG_STR("sp", "aws prod"), FB_LOG_STR("nameid", "n=1"),
+		FB_LOG_STR("skipped", NULL), FB_LOG_INT("count", 42), FB_LOG_INT("neg", -7),
+		FB_LOG_REAL("ms", 1.5), FB_LOG_STR("token", "xx s3cr3t-value yy")),
+	    "sent");
+	/* An app event below the level is not. */
+	fb_log_event(FB_LOG_INFO, "app", __func__, NULL, "quiet", NULL, "not written");
+}
+
+static void
+test_log_fields_json(void)
+{
+	char *out;
+	json_t *o;
+	json_error_t je;
+
+	fb_log_secret_add("s3cr3t-value");
+	out = capture_log(FB_LOG_JSON, log_fields);
+	CU_ASSERT_EQUAL(count_lines(out), 1);
+	CU_ASSERT_PTR_NULL(strstr(out, "s3cr3t-value"));
+	o = json_loads(out, JSON_DISABLE_EOF_CHECK, &je);
+	CU_ASSERT_FATAL(o != NULL);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(o, "level")), "info");
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(o, "cat")), "audit");
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(o, "event")), "saml_response_sent");
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(o, "sp")), "aws prod");
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(o, "nameid")), "n=1");
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(o, "msg")), "sent");
+	CU_ASSERT_PTR_NULL(json_object_get(o, "skipped"));
+	CU_ASSERT(json_is_integer(json_object_get(o, "count")));
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(o, "count")), 42);
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(o, "neg")), -7);
+	CU_ASSERT(json_is_real(json_object_get(o, "ms")));
+	CU_ASSERT_DOUBLE_EQUAL(json_real_value(json_object_get(o, "ms")), 1.5, 1e-9);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(o, "token")), "xx [REDACTED] yy");
+	json_decref(o);
+	free(out);
+	fb_log_secret_clear();
+}
+
+static void
+test_log_fields_logfmt(void)
+{
+	char *out;
+
+	fb_log_secret_add("s3cr3t-value");
+	out = capture_log(FB_LOG_LOGFMT, log_fields);
+	CU_ASSERT_EQUAL(count_lines(out), 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, " level=info cat=audit "));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, " event=saml_response_sent sp=\"aws prod\" "
+					   "nameid=\"n=1\" count=42 neg=-7 ms=1.500 "
+					   "token=\"xx [REDACTED] yy\""));
+	CU_ASSERT_PTR_NULL(strstr(out, "skipped"));
+	CU_ASSERT_PTR_NULL(strstr(out, "s3cr3t-value"));
+	free(out);
+	fb_log_secret_clear();
+}
+
+static void
 test_log_level_filter(void)
 {
 	CU_ASSERT_EQUAL(fb_log_level_parse("warn"), FB_LOG_WARN);
@@ -445,6 +508,8 @@ fb_test_core_register(void)
 		return -1;
 	if (CU_add_test(s, "log logfmt and redaction", test_log_logfmt) == NULL ||
 	    CU_add_test(s, "log json", test_log_json) == NULL ||
+	    CU_add_test(s, "log event fields json", test_log_fields_json) == NULL ||
+	    CU_add_test(s, "log event fields logfmt", test_log_fields_logfmt) == NULL ||
 	    CU_add_test(s, "log level names", test_log_level_filter) == NULL ||
 	    CU_add_test(s, "errors carry place and message", test_err) == NULL ||
 	    CU_add_test(s, "bounded buffer", test_buf_limit) == NULL ||

@@ -572,12 +572,106 @@ test_accounts(void)
 	fb_local_account_cleanup(&a);
 	CU_ASSERT_EQUAL(fb_local_account_set_active(f.st, "ann", 1, NULL, &err), FB_OK);
 	CU_ASSERT_EQUAL(fb_local_account_set_active(f.st, "carol", 0, NULL, &err), FB_ERR_NOTFOUND);
+	/* Edit: name and email change, bad input stores nothing, "" removes, NULL keeps. */
+	CU_ASSERT_EQUAL(fb_local_account_edit(f.st, "ann", "Ann B", "ann@b.example", NULL, &err),
+	    FB_OK);
+	CU_ASSERT_EQUAL(fb_local_account_edit(f.st, "ann", "x\ny", NULL, NULL, &err),
+	    FB_ERR_INVALID);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "name"));
+	CU_ASSERT_EQUAL(fb_local_account_edit(f.st, "ann", "Other", "no-at-sign", NULL, &err),
+	    FB_ERR_INVALID);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "email"));
+	CU_ASSERT_EQUAL(fb_local_account_edit(f.st, "carol", "C", NULL, NULL, &err),
+	    FB_ERR_NOTFOUND);
+	CU_ASSERT_EQUAL(fb_local_account_get(f.st, "ann", &a, &err), FB_OK);
+	CU_ASSERT_STRING_EQUAL(a.name, "Ann B");
+	CU_ASSERT_STRING_EQUAL(a.email, "ann@b.example");
+	CU_ASSERT_TRUE(a.has_password); /* the rest is kept */
+	fb_local_account_cleanup(&a);
+	CU_ASSERT_EQUAL(fb_local_account_edit(f.st, "ann", NULL, "", NULL, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_local_account_get(f.st, "ann", &a, &err), FB_OK);
+	CU_ASSERT_STRING_EQUAL(a.name, "Ann B");
+	CU_ASSERT_PTR_NULL(a.email);
+	fb_local_account_cleanup(&a);
 	CU_ASSERT_EQUAL(fb_local_account_delete(f.st, "ann", NULL, &err), FB_OK);
 	CU_ASSERT_EQUAL(fb_local_account_get(f.st, "ann", &a, &err), FB_ERR_NOTFOUND);
 	CU_ASSERT_EQUAL(fb_local_account_delete(f.st, "ann", NULL, &err), FB_ERR_NOTFOUND);
 	CU_ASSERT_EQUAL(fb_local_password_set(&f.conf, f.st, "ann", "correct horse battery", NULL,
 			    &err),
 	    FB_ERR_NOTFOUND);
+	fx_close(&f);
+}
+
+/* Runs the three steps of a password change; *gen gets the new generation. */
+static enum fb_status
+pwchange(struct fx *f, const char *user, const char *current, const char *next, int64_t *gen)
+{
+	struct fb_local_pwchange c;
+	struct fb_err err;
+	enum fb_status r;
+
+	*gen = -1;
+	r = fb_local_password_change_begin(&f->conf, f->st, user, current, next, "192.0.2.9",
+	    "req-pw", &c, &err);
+	if (r == FB_OK) {
+		fb_local_password_change_work(&c);
+		r = fb_local_password_change_end(f->st, &c, gen, &err);
+	}
+	fb_local_password_change_cleanup(&c);
+	return r;
+}
+
+/* A person changing their own password: the current one must be right; sessions end. */
+static void
+test_password_change(void)
+{
+	struct fx f;
+	struct fb_local_attempt a;
+	struct fb_local_account acc;
+	struct fb_err err;
+	int64_t gen, gen0;
+
+	fx_open(&f);
+	add_user(&f, "ann", "correct horse battery");
+	CU_ASSERT_EQUAL_FATAL(fb_local_account_get(f.st, "ann", &acc, &err), FB_OK);
+	gen0 = acc.session_gen;
+	fb_local_account_cleanup(&acc);
+	/* Weak new password, missing current one: refused before anything is read. */
+	CU_ASSERT_EQUAL(pwchange(&f, "ann", "correct horse battery", "short", &gen),
+	    FB_ERR_INVALID);
+	CU_ASSERT_EQUAL(pwchange(&f, "ann", NULL, "a long new passphrase", &gen), FB_ERR_INVALID);
+	/* Wrong current password: denied, counted, nothing changed. */
+	CU_ASSERT_EQUAL(pwchange(&f, "ann", "wrong horse battery", "a long new passphrase", &gen),
+	    FB_ERR_DENIED);
+	CU_ASSERT_EQUAL(gen, -1);
+	CU_ASSERT_EQUAL(fb_local_signin(&f.conf, f.st, "ann", "correct horse battery", NULL, NULL,
+			    &a, &err),
+	    FB_OK);
+	CU_ASSERT_EQUAL(a.result, FB_LOCAL_ACCEPTED);
+	fb_local_attempt_cleanup(&a);
+	/* No such account. */
+	CU_ASSERT_EQUAL(pwchange(&f, "nobody", "x", "a long new passphrase", &gen), FB_ERR_NOTFOUND);
+	/* Right: the new one works, the old one not, the generation moved. */
+	CU_ASSERT_EQUAL(pwchange(&f, "ann", "correct horse battery", "a long new passphrase", &gen),
+	    FB_OK);
+	CU_ASSERT(gen > gen0);
+	CU_ASSERT_EQUAL(fb_local_signin(&f.conf, f.st, "ann", "a long new passphrase", NULL, NULL,
+			    &a, &err),
+	    FB_OK);
+	CU_ASSERT_EQUAL(a.result, FB_LOCAL_ACCEPTED);
+	CU_ASSERT_EQUAL(a.account.session_gen, gen);
+	fb_local_attempt_cleanup(&a);
+	CU_ASSERT_EQUAL(fb_local_signin(&f.conf, f.st, "ann", "correct horse battery", NULL, NULL,
+			    &a, &err),
+	    FB_OK);
+	CU_ASSERT_EQUAL(a.result, FB_LOCAL_REJECTED);
+	fb_local_attempt_cleanup(&a);
+	/* Wrong current passwords lock the account like failed sign-ins (max_failures 3). */
+	for (int i = 0; i < 3; i++)
+		pwchange(&f, "ann", "wrong horse battery", "another long passphrase", &gen);
+	CU_ASSERT_EQUAL(pwchange(&f, "ann", "a long new passphrase", "another long passphrase",
+			    &gen),
+	    FB_ERR_LIMIT);
 	fx_close(&f);
 }
 
@@ -1310,6 +1404,7 @@ fb_test_local_register(void)
 	if (s == NULL)
 		return -1;
 	if (CU_add_test(s, "password policy", test_password_policy) == NULL ||
+	    CU_add_test(s, "password change by its owner", test_password_change) == NULL ||
 	    CU_add_test(s, "password hash", test_password_hash) == NULL ||
 	    CU_add_test(s, "HOTP RFC 4226 vectors", test_hotp_rfc4226) == NULL ||
 	    CU_add_test(s, "TOTP RFC 6238 vectors", test_totp_rfc6238) == NULL ||

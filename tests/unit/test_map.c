@@ -1499,9 +1499,20 @@ test_set(void)
 	CU_ASSERT_STRING_EQUAL(json_string_value(json_array_get(errors, 2)), want);
 	free(want);
 	json_decref(errors);
+	/* Usable: the good rules load, the same problems are listed, nothing fails. */
+	CU_ASSERT_FATAL(fb_map_set_load_usable(dir, &set, &errors, &err) == FB_OK);
+	CU_ASSERT_EQUAL(json_array_size(errors), 3);
+	CU_ASSERT_EQUAL(fb_map_set_count(set), 2);
+	CU_ASSERT_PTR_NOT_NULL(fb_map_set_get(set, "a-rule"));
+	CU_ASSERT_PTR_NULL(fb_map_set_get(set, "bad"));
+	CU_ASSERT_PTR_NULL(fb_map_set_get(set, "worse"));
+	fb_map_set_free(set);
+	json_decref(errors);
 	free(p);
 	fb_test_rmtree(dir);
 	/* A missing directory. */
+	CU_ASSERT(fb_map_set_load_usable(dir, &set, NULL, NULL) == FB_ERR_NOTFOUND);
+	CU_ASSERT_PTR_NULL(set);
 	CU_ASSERT(fb_map_set_load(dir, &set, &errors, &err) == FB_ERR_NOTFOUND);
 	CU_ASSERT_EQUAL(json_array_size(errors), 1);
 	json_decref(errors);

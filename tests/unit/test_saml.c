@@ -240,7 +240,7 @@ count(const char *hay, const char *needle)
 static struct fb_saml_subject
 subject_of(const struct fb_store_user *u)
 {
-	struct fb_saml_subject s = {u, "sid-123", 0, 0, 0};
+	struct fb_saml_subject s = {u, "sid-123", 0, 0, 0, "192.0.2.7"};
 
 	s.auth_time = fb_time_now() - 10;
 	return s;
@@ -460,39 +460,6 @@ test_query_and_form(void)
 	CU_ASSERT_EQUAL(fb_saml_form_get("SAMLRequest=1&SAMLRequest=2", 27, "SAMLRequest", &out,
 			    &err),
 	    FB_ERR_INVALID);
-}
-
-static void
-test_form_html(void)
-{
-	struct fb_saml_reply r = {0};
-	struct fb_err err = {0};
-	char *html = NULL, *script, *end, hash[64];
-	unsigned char md[32];
-	unsigned int mdlen = 0;
-	char *want;
-
-	CU_ASSERT_EQUAL(fb_saml_reply_html(&r, NULL, &html, &err), FB_ERR_INVALID);
-	r.post_url = fb_xstrdup("https://sp.example.com/acs?a=1&b=\"2\"");
-	r.post_field = "SAMLResponse";
-	r.post_value = fb_xstrdup("PHg+");
-	r.relay_state = fb_xstrdup("\"><script>alert(1)</script>");
-	CU_ASSERT_EQUAL_FATAL(fb_saml_reply_html(&r, "Org <&>", &html, &err), FB_OK);
-	CU_ASSERT_PTR_NOT_NULL(strstr(html, "action=\"https://sp.example.com/acs?a=1&amp;b=&quot;2&quot;\""));
-	CU_ASSERT_PTR_NOT_NULL(strstr(html, "value=\"&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;\""));
-	CU_ASSERT_PTR_NOT_NULL(strstr(html, "Org &lt;&amp;&gt;"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(html, "<noscript>"));
-	CU_ASSERT_EQUAL(count(html, "<script>"), 1);
-	/* The CSP allows exactly the page's script: its SHA-256 is in the header. */
-	script = strstr(html, "<script>") + 8;
-	end = strstr(script, "</script>");
-	EVP_Digest(script, (size_t)(end - script), md, &mdlen, EVP_sha256(), NULL);
-	EVP_EncodeBlock((unsigned char *)hash, md, 32);
-	want = fb_xasprintf("'sha256-%s'", hash);
-	CU_ASSERT_PTR_NOT_NULL(strstr(FB_SAML_FORM_CSP, want));
-	free(want);
-	free(html);
-	fb_saml_reply_cleanup(&r);
 }
 
 /* ---- AWS checks -------------------------------------------------------------------- */
@@ -2646,7 +2613,6 @@ fb_test_saml_register(void)
 	    CU_add_test(s, "decode: base64, deflate, DTD, limits", test_decode) == NULL ||
 	    CU_add_test(s, "query parameters and forms", test_query_and_form) == NULL ||
 	    CU_add_test(s, "RelayState: one rule", test_relay_state_rule) == NULL ||
-	    CU_add_test(s, "POST form: escaping, CSP hash", test_form_html) == NULL ||
 	    CU_add_test(s, "AWS checks", test_aws_checks) == NULL ||
 	    CU_add_test(s, "IdP-initiated to AWS, consumed by lasso", test_idp_initiated_aws) ==
 	        NULL ||

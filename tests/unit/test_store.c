@@ -153,7 +153,7 @@ test_open_fresh(void)
 	CU_ASSERT_EQUAL(file_mode(sub), 0700);
 	CU_ASSERT_EQUAL(file_mode(path), 0600);
 	CU_ASSERT_STRING_EQUAL(fb_store_driver_name(st), "sqlite");
-	CU_ASSERT_EQUAL(fb_store_schema_latest(), 5);
+	CU_ASSERT_EQUAL(fb_store_schema_latest(), 6);
 	CU_ASSERT_EQUAL(fb_store_schema_version(st), fb_store_schema_latest());
 	CU_ASSERT_EQUAL(fb_store_ping(st, &err), FB_OK);
 	CU_ASSERT_EQUAL(fb_store_kv_put(st, "otc", "k", "v", 1, fb_time_now() + 60, &err), FB_OK);
@@ -1674,7 +1674,7 @@ test_migrate_v4_v5(void)
 	CU_ASSERT_TRUE(raw_exec(path, sql));
 	free(sql);
 	st = open_ok(&c);
-	CU_ASSERT_EQUAL(fb_store_schema_version(st), 5);
+	CU_ASSERT_EQUAL(fb_store_schema_version(st), fb_store_schema_latest());
 	CU_ASSERT_EQUAL(fb_store_kv_get(st, "otc", "live", &v, &n, &err), FB_OK);
 	free(v);
 	CU_ASSERT_EQUAL(fb_store_kv_get(st, "otc", "dead", &v, &n, &err), FB_ERR_NOTFOUND);
@@ -1749,6 +1749,71 @@ test_kv_ms(void)
 	free(dir);
 }
 
+/* What audit_collect gathers: "actor event detail" lines. */
+static int
+audit_collect(const struct fb_store_audit *a, void *arg)
+{
+	json_t *arr = arg;
+
+	CU_ASSERT(a->id > 0);
+	CU_ASSERT(a->at > 0);
+	json_array_append_new(arr, json_sprintf("%s %s %s", a->actor, a->event, a->detail));
+	return 0;
+}
+
+/* A version 5 store with an account gets the audit log (6) and keeps the account. */
+static void
+test_migrate_v5_v6_audit(void)
+{
+	char *dir = fb_test_tmpdir(), *path;
+	struct fb_conf c = conf_at(dir, "fedbroker.db", &path);
+	struct fb_store_user u;
+	struct fb_store *st;
+	struct fb_err err;
+	json_t *arr = json_array();
+	char big[FB_STORE_VALUE_MAX + 2];
+
+	st = open_at_version(&c, 5);
+	cred_add(st, "ann", NULL);
+	fb_store_close(st);
+	CU_ASSERT_FALSE(raw_has_table(path, "audit_log"));
+	st = open_ok(&c);
+	CU_ASSERT_EQUAL(fb_store_schema_version(st), fb_store_schema_latest());
+	CU_ASSERT_TRUE(raw_has_table(path, "audit_log"));
+	CU_ASSERT_EQUAL(fb_store_user_get(st, "ann", &u, &err), FB_OK);
+	fb_store_user_cleanup(&u);
+	/* Recorded in order; the last N are listed oldest first. */
+	CU_ASSERT_EQUAL(fb_store_audit_add(st, "cli:root", "account_created", "{\"user\":\"a\"}",
+			    &err),
+	    FB_OK);
+	CU_ASSERT_EQUAL(fb_store_audit_add(st, "cli:root", "account_disabled", NULL, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_audit_add(st, "cli:ops", "key_activated", "{}", &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_audit_list(st, 0, audit_collect, arr, &err), FB_OK);
+	CU_ASSERT_EQUAL_FATAL(json_array_size(arr), 3);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_array_get(arr, 0)),
+	    "cli:root account_created {\"user\":\"a\"}");
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_array_get(arr, 1)),
+	    "cli:root account_disabled {}");
+	json_array_clear(arr);
+	CU_ASSERT_EQUAL(fb_store_audit_list(st, 2, audit_collect, arr, &err), FB_OK);
+	CU_ASSERT_EQUAL_FATAL(json_array_size(arr), 2);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_array_get(arr, 1)), "cli:ops key_activated {}");
+	/* Bad arguments: refused, nothing recorded. */
+	CU_ASSERT_EQUAL(fb_store_audit_add(st, "", "e", "{}", &err), FB_ERR_INVALID);
+	CU_ASSERT_EQUAL(fb_store_audit_add(st, "a", NULL, "{}", &err), FB_ERR_INVALID);
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	CU_ASSERT_EQUAL(fb_store_audit_add(st, "a", "e", big, &err), FB_ERR_INVALID);
+	json_array_clear(arr);
+	CU_ASSERT_EQUAL(fb_store_audit_list(st, 0, audit_collect, arr, &err), FB_OK);
+	CU_ASSERT_EQUAL(json_array_size(arr), 3);
+	json_decref(arr);
+	fb_store_close(st);
+	free(path);
+	fb_test_rmtree(dir);
+	free(dir);
+}
+
 int
 fb_test_store_register(void)
 {
@@ -1766,6 +1831,7 @@ fb_test_store_register(void)
 	    CU_add_test(s, "migrate 3 to 4", test_migrate_v3_v4) == NULL ||
 	    CU_add_test(s, "migrate 4 to 5", test_migrate_v4_v5) == NULL ||
 	    CU_add_test(s, "kv milliseconds", test_kv_ms) == NULL ||
+	    CU_add_test(s, "migrate 5 to 6, audit log", test_migrate_v5_v6_audit) == NULL ||
 	    CU_add_test(s, "kv basic", test_kv_basic) == NULL ||
 	    CU_add_test(s, "kv expiry and purge", test_kv_expiry) == NULL ||
 	    CU_add_test(s, "kv limits", test_kv_limits) == NULL ||
