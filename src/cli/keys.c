@@ -443,6 +443,10 @@ keys_state_set(int argc, char **argv, const char *cmd, const char *usage,
 		       "signing\n",
 		    id);
 	}
+	if (was != to)
+		fb_cli_audit(&x, to == FB_KEY_ACTIVE ? "key_activated" : "key_retired",
+		    FB_LOG_FIELDS(FB_LOG_STR("key", id), FB_LOG_STR("previous_active", prev)),
+		    to == FB_KEY_ACTIVE ? "key activated" : "key retired");
 	if (to == FB_KEY_ACTIVE && fb_crypto_keyring_load_existing(x.conf, &kr, &err) == FB_OK)
 		warn_rollover(x.conf, kr);
 	printf("reload fedbroker (SIGHUP) to use it\n");
