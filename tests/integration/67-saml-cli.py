@@ -507,6 +507,13 @@ class KeyRollover(harness.TestCase):
             self.assertEqual(f.read().strip(), "retired")
         with open(os.path.join(self.keys, new + ".state")) as f:
             self.assertEqual(f.read().strip(), "active")
+        # The operators of the running daemon see who changed the keys; refusals record nothing.
+        recs = json.loads(self.fb("audit", "list", "--json").stdout)
+        keyrecs = [(r["event"], r["detail"]["key"]) for r in recs if r["event"].startswith("key_")]
+        self.assertEqual(keyrecs, [("key_generated", new), ("key_activated", new),
+                                   ("key_retired", old)], recs)
+        for r in recs:
+            self.assertTrue(r["actor"].startswith("cli:"), r)
 
     def test_no_warning_after_min_publish_time(self):
         """key_rollover.min_publish_time: 0 turns the warning off (a config key, checked)."""
