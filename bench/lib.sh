@@ -70,7 +70,7 @@ log:
 ${3:-}
 EOC
 	if [ -n "$2" ]; then
-		echo "$2" | "$bin" user add bench --password-stdin --config "$tmp/fedbroker.yaml" \
+		echo "$2" | "$bin" user add bench --init --password-stdin --config "$tmp/fedbroker.yaml" \
 			--state-dir "$tmp/state" >"$tmp/useradd.out" 2>&1 ||
 			{ cat "$tmp/useradd.out" >&2; exit 1; }
 	fi

@@ -112,9 +112,9 @@ saml:
         - {name: "https://aws.amazon.com/SAML/Attributes/RoleSessionName", mapping: aws_role_session_name}
 EOC
 # A key and a user made natively first: RSA generation under valgrind is slow.
-"$bin" keys generate --state-dir "$tmp/state" >/dev/null 2>&1 || true
-echo "valgrind password 1" | "$bin" user add vg --password-stdin --config "$tmp/fedbroker.yaml" \
-	--state-dir "$tmp/state" >/dev/null 2>&1 || true
+"$bin" keys generate --init --state-dir "$tmp/state" >/dev/null || nok "keys generate --init"
+echo "valgrind password 1" | "$bin" user add vg --init --password-stdin --config "$tmp/fedbroker.yaml" \
+	--state-dir "$tmp/state" >/dev/null || nok "user add --init"
 
 (vg "$tmp/serve" "$bin" serve --config "$tmp/fedbroker.yaml" --state-dir "$tmp/state" \
 	--listen "127.0.0.1:$port" --workers 1 >"$tmp/serve.out" 2>"$tmp/serve.err") &
