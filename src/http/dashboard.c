@@ -19,7 +19,7 @@ apps_list(struct fb_http_web *w, struct fb_http_page *p, const char *username)
 	for (size_t i = 0; i < w->conf->nsaml_sps; i++) {
 		const struct fb_conf_saml_sp *sp = &w->conf->saml_sps[i];
 
-		if (!fb_saml_sp_conf_allowed(w->conf, sp, username))
+		if (!fb_saml_sp_conf_allowed(w->conf, sp, username, NULL, 0))
 			continue;
 		if (shown++ == 0)
 			fb_http_page_raw(p, "<ul class=\"apps\" id=\"apps\">\n");
