@@ -207,6 +207,22 @@ fb_ident_user_json(const struct fb_conf *conf, const struct fb_store_user *u, js
 	return fb_ident_user_json_with(conf, u, NULL, 0, out, err);
 }
 
+void
+fb_ident_user_json_groups(const json_t *user, json_t **names, json_t **attributes)
+{
+	const json_t *groups = json_object_get(user, "groups"), *g;
+	size_t i;
+
+	*names = json_array();
+	*attributes = json_object();
+	/* Name order; a later group's key replaces an earlier one's whole (no deep merge). */
+	json_array_foreach(groups, i, g)
+	{
+		json_array_append(*names, json_object_get(g, "name"));
+		json_object_update(*attributes, json_object_get(g, "attributes"));
+	}
+}
+
 enum fb_status
 fb_ident_username_check(const char *username, struct fb_err *err)
 {

@@ -74,6 +74,14 @@ enum fb_status fb_ident_user_json(const struct fb_conf *conf, const struct fb_st
 enum fb_status fb_ident_user_json_with(const struct fb_conf *conf, const struct fb_store_user *u,
     const char *const *upstream, size_t nupstream, json_t **out, struct fb_err *err);
 
+/*
+ * From a user object of fb_ident_user_json(_with) (borrowed): the names of
+ * its groups in *names (a new array) and their merged attributes in
+ * *attributes (a new object, as fb_ident_group_attributes merges them),
+ * which is what the mappings see.
+ */
+void fb_ident_user_json_groups(const json_t *user, json_t **names, json_t **attributes);
+
 /* Usernames: 1..64 bytes of [A-Za-z0-9._@+-], starting with a letter or digit. */
 #define FB_IDENT_USERNAME_MAX 64
 /*

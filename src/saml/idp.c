@@ -981,14 +981,11 @@ fb_saml_explain_with(struct fb_saml_idp *idp, struct fb_store *store, const stru
 	    json_boolean(fb_saml_sp_conf_allowed(idp->conf, sp->conf, user->username, upstream,
 		nupstream)));
 	/* The groups as the mapping sees them (declared and upstream), and their merged attributes. */
-	names = json_array();
-	ga = json_object();
-	for (size_t i = 0; p.user != NULL && i < json_array_size(json_object_get(p.user, "groups"));
-	     i++) {
-		const json_t *g = json_array_get(json_object_get(p.user, "groups"), i);
-
-		json_array_append(names, json_object_get(g, "name"));
-		json_object_update(ga, json_object_get(g, "attributes"));
+	if (p.user != NULL)
+		fb_ident_user_json_groups(p.user, &names, &ga);
+	else {
+		names = json_array();
+		ga = json_object();
 	}
 	json_object_set_new(o, "groups", names);
 	json_object_set_new(o, "group_attributes", ga);
