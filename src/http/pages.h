@@ -104,6 +104,9 @@ void fb_http_web_audit(struct fb_http_web *w, const char *event, const char *use
  *    login page. The return-to is saved by the caller already.
  *  callback (OIDC), acs and slo (SAML): check what came back, then call
  *    fb_http_upstream_finish (or answer a clear refusal page).
+ * NOTE: a weak reference does not pull an object out of the convenience
+ * library (src/libfedbroker.la is an archive): when a protocol end lands,
+ * remove its __attribute__((weak)) here, so the binary links it.
  */
 void fb_http_oidc_rp_start(struct fb_http_req *req, const struct fb_conf_upstream *up,
     const char *login_hint) __attribute__((weak));
@@ -116,6 +119,12 @@ void fb_http_saml_sp_acs(struct fb_http_req *req, const struct fb_conf_upstream 
 void fb_http_saml_sp_slo(struct fb_http_req *req, const struct fb_conf_upstream *up)
     __attribute__((weak));
 
+/*
+ * The return-to saved by /upstream/NAME/start: a cookie <cookie_name> +
+ * this suffix, sealed for this purpose, holding {"u": NAME, "n": PATH}.
+ */
+#define FB_HTTP_UPSTREAM_RETURN_SUFFIX	"_up"
+#define FB_HTTP_UPSTREAM_RETURN_PURPOSE "upstream-return"
 /* The path of an upstream's endpoints: "/upstream/" NAME "/" action. */
 #define FB_HTTP_PATH_UPSTREAM "/upstream/"
 /* The page handler of /upstream/ + "*" (registered by fb_http_upstream_routes_add). */

@@ -20,9 +20,6 @@
 #include "http/web.h"
 #include "http/pages.h"
 
-/* The return-to cookie: <cookie_name> + this suffix, sealed for this purpose. */
-#define RETURN_COOKIE_SUFFIX "_up"
-#define RETURN_PURPOSE	     "upstream-return"
 /* How long a sign-in at an upstream may take before the return-to is forgotten. */
 #define RETURN_LIFETIME 900
 /* Longest login_hint passed on. */
@@ -174,11 +171,11 @@ return_save(struct fb_http_web *w, const struct fb_conf_upstream *up, const char
 	json_t *o = json_pack("{s:s, s:s}", "u", up->name, "n", next);
 	char *text = json_dumps(o, JSON_COMPACT), *token = NULL;
 	struct fb_err err = {0};
-	const char *name = fb_arena_printf(fb_http_req_arena(w->req), "%s" RETURN_COOKIE_SUFFIX,
+	const char *name = fb_arena_printf(fb_http_req_arena(w->req), "%s" FB_HTTP_UPSTREAM_RETURN_SUFFIX,
 	    w->conf->cookie_name);
 	int r = 0;
 
-	if (fb_crypto_seal(w->env->sealer, RETURN_PURPOSE, text, strlen(text),
+	if (fb_crypto_seal(w->env->sealer, FB_HTTP_UPSTREAM_RETURN_PURPOSE, text, strlen(text),
 	        fb_time_now() + RETURN_LIFETIME, &token, &err) != FB_OK) {
 		fb_http_web_unavailable(w, &err);
 		r = -1;
@@ -195,7 +192,7 @@ return_save(struct fb_http_web *w, const struct fb_conf_upstream *up, const char
 static const char *
 return_take(struct fb_http_web *w, const char *upstream)
 {
-	const char *name = fb_arena_printf(fb_http_req_arena(w->req), "%s" RETURN_COOKIE_SUFFIX,
+	const char *name = fb_arena_printf(fb_http_req_arena(w->req), "%s" FB_HTTP_UPSTREAM_RETURN_SUFFIX,
 	    w->conf->cookie_name);
 	const char *token = fb_http_req_cookie(w->req, name), *u = NULL, *n = NULL;
 	const char *out = FB_HTTP_PATH_HOME;
@@ -207,7 +204,7 @@ return_take(struct fb_http_web *w, const char *upstream)
 	if (token == NULL)
 		return out;
 	fb_http_reply_cookie(w->req, name, "", 0);
-	if (fb_crypto_unseal(w->env->sealer, RETURN_PURPOSE, token, &plain, &len, &err) != FB_OK)
+	if (fb_crypto_unseal(w->env->sealer, FB_HTTP_UPSTREAM_RETURN_PURPOSE, token, &plain, &len, &err) != FB_OK)
 		return out;
 	o = json_loadb((const char *)plain, len, 0, NULL);
 	/* SECURITY: the open-redirect guard again, and only for the upstream it was saved for. */

@@ -1,10 +1,18 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* tests/unit/test_upstream.c: sign-in through an upstream: mapping, linking, provisioning, groups.
  */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <event2/event.h>
 
 #include <jansson.h>
 
@@ -14,6 +22,10 @@
 #include "ident/ident.h"
 #include "map/map.h"
 #include "upstream/upstream.h"
+#include "crypto/crypto.h"
+#include "http/http.h"
+#include "http/web.h"
+#include "http/pages.h"
 #include "unit.h"
 
 static const char *const conf_yaml =
@@ -491,6 +503,274 @@ test_saml_default(void)
 	world_free(&w);
 }
 
+/* ---- fb_http_upstream_finish through a real server on loopback ------------------------ */
+
+/* What the test route hands to fb_http_upstream_finish. */
+struct finish_fx {
+	struct world *w;
+	const char *upstream, *sub, *claims;
+	int64_t expires_at;
+};
+
+static void
+h_finish(struct fb_http_req *req, void *arg)
+{
+	struct finish_fx *fx = arg;
+	json_t *c = json_loads(fx->claims, 0, NULL);
+	const struct fb_conf_upstream *up = fb_conf_upstream_find(fx->w->conf, fx->upstream);
+	struct fb_upstream_identity id = {
+	    .upstream = fx->upstream,
+	    .issuer = up != NULL ? up->oidc.issuer : "urn:x",
+	    .subject = fx->sub,
+	    .claims = c,
+	    .expires_at = fx->expires_at,
+	    .session_index = "idx-1",
+	};
+
+	fb_http_upstream_finish(req, &id);
+	json_decref(c);
+}
+
+struct client {
+	int port;
+	const char *request;
+	struct fb_buf response;
+	int done_fd;
+};
+
+/* On its own thread: one request, the whole response (the server closes), then a byte. */
+static void *
+client_run(void *arg)
+{
+	struct client *c = arg;
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)c->port)};
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	char buf[4096];
+	ssize_t n;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+	    write(fd, c->request, strlen(c->request)) == (ssize_t)strlen(c->request))
+		while ((n = read(fd, buf, sizeof(buf))) > 0)
+			fb_buf_add(&c->response, buf, (size_t)n, NULL);
+	if (fd >= 0)
+		close(fd);
+	if (write(c->done_fd, "x", 1) != 1)
+		abort();
+	return NULL;
+}
+
+static void
+loop_stop(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	event_base_loopbreak(arg);
+}
+
+/* GET path with cookie (may be NULL) through the server on port; the raw response, new. */
+static char *
+http_get(struct event_base *base, int port, const char *path, const char *cookie)
+{
+	struct client c = {.port = port};
+	struct timeval limit = {20, 0};
+	struct event *done, *timeout;
+	pthread_t t;
+	int p[2];
+	char *req;
+
+	CU_ASSERT_FATAL(pipe(p) == 0);
+	req = fb_xasprintf("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n%s%s%s\r\n",
+	    path, cookie != NULL ? "Cookie: " : "", cookie != NULL ? cookie : "",
+	    cookie != NULL ? "\r\n" : "");
+	c.request = req;
+	c.done_fd = p[1];
+	fb_buf_init(&c.response, 1 << 20);
+	fb_buf_addf(&c.response, NULL, "%s", "");
+	done = event_new(base, p[0], EV_READ, loop_stop, base);
+	timeout = evtimer_new(base, loop_stop, base);
+	event_add(done, NULL);
+	event_add(timeout, &limit);
+	CU_ASSERT_FATAL(pthread_create(&t, NULL, client_run, &c) == 0);
+	event_base_dispatch(base);
+	pthread_join(t, NULL);
+	event_free(done);
+	event_free(timeout);
+	close(p[0]);
+	close(p[1]);
+	free(req);
+	return fb_buf_take(&c.response);
+}
+
+/* The value of the Set-Cookie of name in a raw response ("" when deleted), new; NULL if none. */
+static char *
+set_cookie(const char *resp, const char *name)
+{
+	char *key = fb_xasprintf("\r\nSet-Cookie: %s=", name);
+	const char *p = strstr(resp, key);
+	char *v = NULL;
+
+	if (p != NULL) {
+		p += strlen(key);
+		v = fb_xstrndup(p, strcspn(p, ";\r"));
+	}
+	free(key);
+	return v;
+}
+
+static char *
+location(const char *resp)
+{
+	const char *p = strstr(resp, "\r\nLocation: ");
+
+	return p != NULL ? fb_xstrndup(p + 12, strcspn(p + 12, "\r")) : NULL;
+}
+
+/* A return-to cookie as /upstream/NAME/start makes it, for upstream u and path n. */
+static char *
+return_cookie(const struct fb_sealer *s, const char *u, const char *n)
+{
+	char *text = fb_xasprintf("{\"u\": \"%s\", \"n\": \"%s\"}", u, n), *tok = NULL, *c;
+	struct fb_err err;
+
+	CU_ASSERT_EQUAL(fb_crypto_seal(s, FB_HTTP_UPSTREAM_RETURN_PURPOSE, text, strlen(text),
+			    fb_time_now() + 60, &tok, &err),
+	    FB_OK);
+	c = fb_xasprintf("fb_session" FB_HTTP_UPSTREAM_RETURN_SUFFIX "=%s", tok);
+	free(tok);
+	free(text);
+	return c;
+}
+
+/*
+ * The completion: a refusal is a page with no session; an accepted identity
+ * gets a session recording the upstream, capped by the upstream's expiry,
+ * its logout record, and the saved return-to (only a local one, only for
+ * this upstream).
+ */
+static void
+test_finish(void)
+{
+	static const unsigned char key[1][32] = {{7}};
+	struct world w;
+	struct finish_fx fx;
+	struct fb_sealer *sealer = fb_crypto_sealer_new(key, 1);
+	struct fb_http_router *router = fb_http_router_new();
+	struct fb_http_server *srv = NULL;
+	struct event_base *base = event_base_new();
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	socklen_t salen = sizeof(sa);
+	struct fb_http_env env;
+	struct fb_http_session s;
+	char *resp, *tok, *loc, *cookie;
+	unsigned char *rec = NULL;
+	size_t reclen;
+	int fd, port;
+	struct fb_err err;
+
+	world_new(&w);
+	fx = (struct finish_fx){&w, "corp", "s-ann", ANN, fb_time_now() + 120};
+	env = (struct fb_http_env){.conf = w.conf, .store = w.st, .sealer = sealer};
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	CU_ASSERT_FATAL(fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+	                listen(fd, 16) == 0 &&
+	                getsockname(fd, (struct sockaddr *)&sa, &salen) == 0);
+	port = ntohs(sa.sin_port);
+	CU_ASSERT_EQUAL_FATAL(fb_http_router_add(router, "/t/finish", FB_HTTP_GET, h_finish, &fx,
+				  &err),
+	    FB_OK);
+	CU_ASSERT_EQUAL_FATAL(fb_http_upstream_routes_add(router, w.conf, &err), FB_OK);
+	CU_ASSERT_EQUAL_FATAL(fb_http_server_new(base, &env, router, &fd, 1, &srv, &err), FB_OK);
+
+	/* Refused (noprov creates no user): a page, no session, nothing stored. */
+	fx.upstream = "noprov";
+	resp = http_get(base, port, "/t/finish", NULL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(resp, "HTTP/1.1 403"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(resp, "does not create one"));
+	CU_ASSERT_PTR_NULL(strstr(resp, "Set-Cookie: fb_session="));
+	CU_ASSERT_EQUAL(user_count(&w), 0);
+	free(resp);
+
+	/* Accepted, with a return-to saved for corp: a session and a redirect there. */
+	fx.upstream = "corp";
+	cookie = return_cookie(sealer, "corp", "/apps?x=1");
+	resp = http_get(base, port, "/t/finish", cookie);
+	free(cookie);
+	CU_ASSERT_PTR_NOT_NULL(strstr(resp, "HTTP/1.1 303"));
+	loc = location(resp);
+	CU_ASSERT_STRING_EQUAL(loc != NULL ? loc : "", "/apps?x=1");
+	free(loc);
+	tok = set_cookie(resp, "fb_session");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(tok);
+	CU_ASSERT_EQUAL_FATAL(fb_http_session_open(sealer, tok, &s, &err), FB_OK);
+	CU_ASSERT_STRING_EQUAL(s.username, "ann");
+	CU_ASSERT_STRING_EQUAL(s.upstream, "corp");
+	CU_ASSERT_EQUAL(s.state, FB_HTTP_SESSION_FULL);
+	/* Capped by the upstream's expiry (120 s), not session.lifetime (8 h). */
+	CU_ASSERT(s.expires_at <= fx.expires_at && s.expires_at >= fx.expires_at - 5);
+	CU_ASSERT_EQUAL(fb_store_kv_get(w.st, FB_HTTP_UPSTREAM_SESSION_NS, s.sid, &rec, &reclen,
+			    &err),
+	    FB_OK);
+	CU_ASSERT_PTR_NOT_NULL(rec != NULL ? strstr((char *)rec, "\"session_index\":\"idx-1\"")
+	                                   : NULL);
+	free(rec);
+	fb_http_session_cleanup(&s);
+	free(tok);
+	/* The return-to cookie is deleted. */
+	tok = set_cookie(resp, "fb_session" FB_HTTP_UPSTREAM_RETURN_SUFFIX);
+	CU_ASSERT_STRING_EQUAL(tok != NULL ? tok : "(none)", "");
+	free(tok);
+	free(resp);
+	CU_ASSERT_EQUAL(user_count(&w), 1);
+
+	/* SECURITY: a return-to of another upstream, or not a local path, goes to "/". */
+	fx.expires_at = 0;
+	cookie = return_cookie(sealer, "mail", "/apps");
+	resp = http_get(base, port, "/t/finish", cookie);
+	loc = location(resp);
+	CU_ASSERT_STRING_EQUAL(loc != NULL ? loc : "", "/");
+	free(loc);
+	free(resp);
+	free(cookie);
+	cookie = return_cookie(sealer, "corp", "//evil.example/");
+	resp = http_get(base, port, "/t/finish", cookie);
+	loc = location(resp);
+	CU_ASSERT_STRING_EQUAL(loc != NULL ? loc : "", "/");
+	free(loc);
+	/* Without the upstream's word, session.lifetime. */
+	tok = set_cookie(resp, "fb_session");
+	CU_ASSERT_EQUAL_FATAL(fb_http_session_open(sealer, tok, &s, &err), FB_OK);
+	CU_ASSERT(s.expires_at - s.auth_time == w.conf->session_lifetime);
+	fb_http_session_cleanup(&s);
+	free(tok);
+	free(resp);
+	free(cookie);
+
+	/* An upstream session that has ended already: refused before anything is stored. */
+	fx.expires_at = fb_time_now() - 1;
+	fx.sub = "s-new";
+	resp = http_get(base, port, "/t/finish", NULL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(resp, "HTTP/1.1 403"));
+	CU_ASSERT_PTR_NULL(strstr(resp, "Set-Cookie: fb_session="));
+	CU_ASSERT_FALSE(linked(&w, "corp", "https://corp.example", "s-new"));
+	free(resp);
+
+	/* /upstream/NAME/start answers 501 while the protocol end is missing. */
+	if (fb_http_oidc_rp_start == NULL) {
+		resp = http_get(base, port, "/upstream/corp/start", NULL);
+		CU_ASSERT_PTR_NOT_NULL(strstr(resp, "HTTP/1.1 501"));
+		free(resp);
+	}
+
+	fb_http_server_free(srv);
+	fb_http_router_free(router);
+	event_base_free(base);
+	close(fd);
+	fb_crypto_sealer_free(sealer);
+	world_free(&w);
+}
+
 int
 fb_test_upstream_register(void)
 {
@@ -501,7 +781,8 @@ fb_test_upstream_register(void)
 	    CU_add_test(s, "link by email", test_link_by_email) == NULL ||
 	    CU_add_test(s, "refusals", test_refusals) == NULL ||
 	    CU_add_test(s, "plan writes nothing", test_plan) == NULL ||
-	    CU_add_test(s, "saml default mapping", test_saml_default) == NULL)
+	    CU_add_test(s, "saml default mapping", test_saml_default) == NULL ||
+	    CU_add_test(s, "http completion", test_finish) == NULL)
 		return -1;
 	return 0;
 }
