@@ -359,6 +359,9 @@ logout_post(struct fb_http_web *w)
 		fb_http_web_audit(w, "logout", NULL, "signed out");
 	}
 	fb_http_session_clear(w->req);
+	/* Signed in through an upstream that is to be signed out of too: it answers. */
+	if (fb_http_upstream_logout(w))
+		return;
 	fb_http_page_begin(&p, w->conf, "Signed out");
 	fb_http_page_raw(&p,
 	    "<main>\n<h1>You have signed out</h1>\n"

@@ -118,6 +118,17 @@ void fb_http_saml_sp_acs(struct fb_http_req *req, const struct fb_conf_upstream 
     __attribute__((weak));
 void fb_http_saml_sp_slo(struct fb_http_req *req, const struct fb_conf_upstream *up)
     __attribute__((weak));
+/*
+ * logout: signing out of the broker signs out at the upstream too
+ * (upstreams[].logout): redirect the browser there (OIDC RP-initiated
+ * logout, SAML LogoutRequest). record (borrowed) is what
+ * fb_http_upstream_finish kept for the session (FB_HTTP_UPSTREAM_SESSION_NS).
+ * The broker session is revoked and its cookie cleared already.
+ */
+void fb_http_oidc_rp_logout(struct fb_http_req *req, const struct fb_conf_upstream *up,
+    const json_t *record) __attribute__((weak));
+void fb_http_saml_sp_logout(struct fb_http_req *req, const struct fb_conf_upstream *up,
+    const json_t *record) __attribute__((weak));
 
 /*
  * The return-to saved by /upstream/NAME/start: a cookie <cookie_name> +
@@ -136,6 +147,13 @@ void fb_http_web_handle_upstream(struct fb_http_req *req, void *arg);
  */
 enum fb_status fb_http_upstream_routes_add(struct fb_http_router *r, const struct fb_conf *conf,
     struct fb_err *err);
+/*
+ * After /logout revoked w's session: forgets what the upstream sign-in kept
+ * for it and, when the session came from an upstream with logout: true whose
+ * protocol end can sign out, hands the browser to it. 1 when it answered,
+ * 0 when the signed-out page is still to be sent.
+ */
+int fb_http_upstream_logout(struct fb_http_web *w);
 /*
  * 1 when the login page offers the password form: always without
  * upstreams; with upstreams, when local accounts exist.

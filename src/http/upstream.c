@@ -414,6 +414,47 @@ out:
 	fb_http_web_end(&w);
 }
 
+int
+fb_http_upstream_logout(struct fb_http_web *w)
+{
+	const struct fb_conf_upstream *up;
+	unsigned char *rec = NULL;
+	size_t len = 0;
+	json_t *o;
+	struct fb_err err = {0};
+	enum fb_status r;
+	int answered = 0;
+
+	if (!w->has_session || w->sess.upstream == NULL)
+		return 0;
+	/* Taken: a second sign-out of the same session has nothing to send upstream. */
+	r = fb_store_kv_take(w->env->store, FB_HTTP_UPSTREAM_SESSION_NS, w->sess.sid, &rec, &len,
+	    &err);
+	if (r != FB_OK) {
+		if (r != FB_ERR_NOTFOUND)
+			fb_rlog_err(w->req, &err);
+		return 0;
+	}
+	up = fb_conf_upstream_find(w->conf, w->sess.upstream);
+	o = json_loadb((const char *)rec, len, 0, NULL);
+	free(rec);
+	if (up == NULL || !up->logout || o == NULL) {
+		json_decref(o);
+		return 0;
+	}
+	if (up->type == FB_CONF_UPSTREAM_OIDC && fb_http_oidc_rp_logout != NULL) {
+		fb_http_web_audit(w, "upstream_logout", NULL, "signing out at %s too", up->name);
+		fb_http_oidc_rp_logout(w->req, up, o);
+		answered = 1;
+	} else if (up->type == FB_CONF_UPSTREAM_SAML && fb_http_saml_sp_logout != NULL) {
+		fb_http_web_audit(w, "upstream_logout", NULL, "signing out at %s too", up->name);
+		fb_http_saml_sp_logout(w->req, up, o);
+		answered = 1;
+	}
+	json_decref(o);
+	return answered;
+}
+
 /* ---- registration ---------------------------------------------------------------------- */
 
 enum fb_status

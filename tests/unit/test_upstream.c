@@ -568,9 +568,13 @@ loop_stop(evutil_socket_t fd, short what, void *arg)
 	event_base_loopbreak(arg);
 }
 
-/* GET path with cookie (may be NULL) through the server on port; the raw response, new. */
+/*
+ * method path with cookie and a form body (each may be NULL) through the
+ * server on port; the raw response, new.
+ */
 static char *
-http_get(struct event_base *base, int port, const char *path, const char *cookie)
+http_req(struct event_base *base, int port, const char *method, const char *path,
+    const char *cookie, const char *form)
 {
 	struct client c = {.port = port};
 	struct timeval limit = {20, 0};
@@ -580,9 +584,19 @@ http_get(struct event_base *base, int port, const char *path, const char *cookie
 	char *req;
 
 	CU_ASSERT_FATAL(pipe(p) == 0);
-	req = fb_xasprintf("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n%s%s%s\r\n",
-	    path, cookie != NULL ? "Cookie: " : "", cookie != NULL ? cookie : "",
-	    cookie != NULL ? "\r\n" : "");
+	{
+		char *body = form != NULL ? fb_xasprintf("Content-Type: application/"
+		                                         "x-www-form-urlencoded\r\n"
+		                                         "Content-Length: %zu\r\n\r\n%s",
+		                                strlen(form), form)
+		                          : fb_xstrdup("\r\n");
+
+		req = fb_xasprintf("%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+		                   "%s%s%s%s",
+		    method, path, cookie != NULL ? "Cookie: " : "", cookie != NULL ? cookie : "",
+		    cookie != NULL ? "\r\n" : "", body);
+		free(body);
+	}
 	c.request = req;
 	c.done_fd = p[1];
 	fb_buf_init(&c.response, 1 << 20);
@@ -600,6 +614,12 @@ http_get(struct event_base *base, int port, const char *path, const char *cookie
 	close(p[1]);
 	free(req);
 	return fb_buf_take(&c.response);
+}
+
+static char *
+http_get(struct event_base *base, int port, const char *path, const char *cookie)
+{
+	return http_req(base, port, "GET", path, cookie, NULL);
 }
 
 /* The value of the Set-Cookie of name in a raw response ("" when deleted), new; NULL if none. */
@@ -680,7 +700,8 @@ test_finish(void)
 	CU_ASSERT_EQUAL_FATAL(fb_http_router_add(router, "/t/finish", FB_HTTP_GET, h_finish, &fx,
 				  &err),
 	    FB_OK);
-	CU_ASSERT_EQUAL_FATAL(fb_http_upstream_routes_add(router, w.conf, &err), FB_OK);
+	/* The pages (/login, /logout, ...) with /upstream/ + "*". */
+	CU_ASSERT_EQUAL_FATAL(fb_http_web_routes_add(router, w.conf, &err), FB_OK);
 	CU_ASSERT_EQUAL_FATAL(fb_http_server_new(base, &env, router, &fd, 1, &srv, &err), FB_OK);
 
 	/* Refused (noprov creates no user): a page, no session, nothing stored. */
@@ -715,6 +736,28 @@ test_finish(void)
 	CU_ASSERT_PTR_NOT_NULL(rec != NULL ? strstr((char *)rec, "\"session_index\":\"idx-1\"")
 	                                   : NULL);
 	free(rec);
+	/* Signing out forgets the logout record (corp has logout: false: no upstream step). */
+	{
+		char *sc = fb_xasprintf("fb_session=%s", tok), *page, *csrf, *form;
+		const char *v;
+
+		page = http_get(base, port, "/logout", sc);
+		v = strstr(page, "name=\"csrf\" value=\"");
+		CU_ASSERT_PTR_NOT_NULL_FATAL(v);
+		v += strlen("name=\"csrf\" value=\"");
+		csrf = fb_xstrndup(v, strcspn(v, "\""));
+		form = fb_xasprintf("csrf=%s&next=%%2F", csrf);
+		free(page);
+		page = http_req(base, port, "POST", "/logout", sc, form);
+		CU_ASSERT_PTR_NOT_NULL(strstr(page, "You have signed out"));
+		CU_ASSERT_EQUAL(fb_store_kv_get(w.st, FB_HTTP_UPSTREAM_SESSION_NS, s.sid, &rec,
+				    &reclen, &err),
+		    FB_ERR_NOTFOUND);
+		free(page);
+		free(form);
+		free(csrf);
+		free(sc);
+	}
 	fb_http_session_cleanup(&s);
 	free(tok);
 	/* The return-to cookie is deleted. */
