@@ -185,6 +185,14 @@ void fb_log_err(enum fb_log_level level, const char *reqid, const struct fb_err 
  */
 void fb_log_peer_set(const char *peer);
 const char *fb_log_peer(void);
+/*
+ * An audit line (level info) of func (the module): event, the user and the
+ * client's addr when not NULL (with the proxy's "peer" when it differs),
+ * then the fields of more (borrowed; may be NULL).
+ */
+void fb_log_vaudit(const char *reqid, const char *func, const char *event, const char *user,
+    const char *addr, const struct fb_log_field *more, const char *fmt, va_list ap)
+    FB_PRINTF(7, 0);
 
 /* ---- memory ------------------------------------------------------------- */
 

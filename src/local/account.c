@@ -29,23 +29,6 @@ fb_local_sha256_hex(const void *p, size_t n, char out[FB_LOCAL_SHA256_HEX])
 	fb_hex_encode(md, sizeof(md), out);
 }
 
-/* The audit line of fb_local_audit and fb_local_audit_fields. */
-static void
-local_vaudit(const char *reqid, const char *event, const char *user, const char *addr,
-    const struct fb_log_field *more, const char *fmt, va_list ap)
-{
-	const char *peer = fb_log_peer();
-	/* Behind a trusted proxy: the proxy's address too (set by http for the request). */
-	struct fb_log_field f[9] = {FB_LOG_STR("user", user), FB_LOG_STR("addr", addr),
-	    FB_LOG_STR("peer", addr != NULL && peer != NULL && strcmp(peer, addr) != 0 ? peer : NULL)};
-	size_t n = 3;
-
-	for (; more != NULL && more->key != NULL && n < sizeof(f) / sizeof(f[0]) - 1; more++)
-		f[n++] = *more;
-	f[n].key = NULL;
-	fb_log_vevent(FB_LOG_INFO, "audit", "local", reqid, event, f, fmt, ap);
-}
-
 void
 fb_local_audit(const char *reqid, const char *event, const char *user, const char *addr,
     const char *fmt, ...)
@@ -53,7 +36,7 @@ fb_local_audit(const char *reqid, const char *event, const char *user, const cha
 	va_list ap;
 
 	va_start(ap, fmt);
-	local_vaudit(reqid, event, user, addr, NULL, fmt, ap);
+	fb_log_vaudit(reqid, "local", event, user, addr, NULL, fmt, ap);
 	va_end(ap);
 }
 
@@ -64,7 +47,7 @@ fb_local_audit_fields(const char *reqid, const char *event, const char *user, co
 	va_list ap;
 
 	va_start(ap, fmt);
-	local_vaudit(reqid, event, user, addr, more, fmt, ap);
+	fb_log_vaudit(reqid, "local", event, user, addr, more, fmt, ap);
 	va_end(ap);
 }
 
@@ -105,34 +88,6 @@ fb_local_result_name(enum fb_local_result r)
 	default:
 		return "unknown";
 	}
-}
-
-enum fb_status
-fb_local_username_check(const char *username, struct fb_err *err)
-{
-	size_t n;
-
-	if (username == NULL || username[0] == '\0')
-		return fb_err_set(err, FB_ERR_INVALID, "username is empty");
-	n = strnlen(username, FB_LOCAL_USERNAME_MAX + 1);
-	if (n > FB_LOCAL_USERNAME_MAX)
-		return fb_err_set(err, FB_ERR_INVALID, "username is longer than %d bytes",
-		    FB_LOCAL_USERNAME_MAX);
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)username[i];
-		int alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			    (c >= '0' && c <= '9');
-
-		if (i == 0 && !alnum)
-			return fb_err_set(err, FB_ERR_INVALID,
-			    "username '%s' must start with a letter or digit", username);
-		if (!alnum && strchr("._@+-", c) == NULL)
-			return fb_err_set(err, FB_ERR_INVALID,
-			    "username '%s': character %zu is not allowed (use letters, digits and "
-			    ". _ @ + -)",
-			    username, i + 1);
-	}
-	return FB_OK;
 }
 
 /* Name and email: optional, at most FB_STORE_TEXT_MAX bytes of UTF-8 without control bytes. */
@@ -241,7 +196,7 @@ fb_local_account_create(const struct fb_conf *conf, struct fb_store *st, const c
 	memset(&c, 0, sizeof(c));
 	if (out != NULL)
 		memset(out, 0, sizeof(*out));
-	if ((r = fb_local_username_check(username, err)) != FB_OK ||
+	if ((r = fb_ident_username_check(username, err)) != FB_OK ||
 	    (r = text_check(name, "name", err)) != FB_OK || (r = email_check(email, err)) != FB_OK)
 		goto out;
 	if (type != FB_ACCOUNT_INTERNAL && type != FB_ACCOUNT_SERVICE) {

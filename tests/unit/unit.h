@@ -18,6 +18,7 @@ int fb_test_net_register(void);
 int fb_test_local_register(void);
 int fb_test_saml_register(void);
 int fb_test_daemon_register(void);
+int fb_test_upstream_register(void);
 
 /* A fresh temporary directory (new, caller frees; removed by fb_test_rmtree). */
 char *fb_test_tmpdir(void);
