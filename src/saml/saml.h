@@ -457,4 +457,131 @@ enum fb_status fb_saml_form_get(const char *body, size_t len, const char *name, 
 void fb_saml_aws_check(const json_t *attrs, int identity_center, const char *nameid_format,
     const char *nameid, int passed, json_t **out, int *ok);
 
+/* ---- the broker as a service provider to upstream IdPs (sp.c) --------------------- */
+
+/* The broker's one SP entity: its metadata, and the per-upstream endpoints (+ name + suffix). */
+#define FB_SAML_PATH_SP_METADATA "/saml/sp/metadata"
+#define FB_SAML_PATH_UPSTREAM	 "/upstream/"
+#define FB_SAML_UPSTREAM_ACS	 "/acs"
+#define FB_SAML_UPSTREAM_SLO	 "/slo"
+
+/* upstreams[].saml.sign_requests */
+enum fb_saml_sign_requests {
+	FB_SAML_SIGN_AUTO = 0, /* when the IdP's metadata says WantAuthnRequestsSigned */
+	FB_SAML_SIGN_ALWAYS,
+	FB_SAML_SIGN_NEVER,
+};
+
+/* One upstream SAML IdP as configured (all borrowed for the call that takes it). */
+struct fb_saml_upstream_def {
+	const char *name;     /* upstreams[].name: the /upstream/<name>/ paths */
+	const char *metadata; /* the IdP's metadata (EntityDescriptor with IDPSSODescriptor) */
+	size_t metadata_len;
+	int allow_unsolicited; /* accept responses to no request of ours (IdP-initiated) */
+	int accept_sha1;       /* accept RSA-SHA1 / SHA-1 digests */
+	enum fb_saml_sign_requests sign_requests;
+	int64_t clock_skew; /* seconds allowed either way on every time check */
+};
+
+struct fb_saml_broker; /* the broker's SP entity and its upstream IdPs; one per worker */
+
+/*
+ * The broker's SP entity: entity_id (borrowed; NULL: <public_url>/saml/sp/metadata),
+ * the keys of kr (borrowed, must outlive the broker; the active one signs
+ * AuthnRequests, every RSA key can decrypt). New in *out
+ * (fb_saml_broker_free). FB_ERR_CONFIG without public_url or keys.
+ */
+enum fb_status fb_saml_broker_new(const char *public_url, const char *entity_id,
+    const struct fb_keyring *kr, struct fb_saml_broker **out, struct fb_err *err);
+void fb_saml_broker_free(struct fb_saml_broker *b);
+/*
+ * Adds an upstream IdP from its metadata (through the XML gate: UTF-8, no
+ * DTD). FB_ERR_CONFIG (err names the upstream and the reason) when the
+ * metadata is not IdP metadata, has no signing certificate, no
+ * HTTP-Redirect SingleSignOnService, or the name is taken.
+ */
+enum fb_status fb_saml_broker_add_upstream(struct fb_saml_broker *b,
+    const struct fb_saml_upstream_def *def, struct fb_err *err);
+/* The SP entity id. Borrowed. */
+const char *fb_saml_broker_entity_id(const struct fb_saml_broker *b);
+/* The IdP entity id of upstream name, or NULL when unknown. Borrowed. */
+const char *fb_saml_broker_idp_entity_id(const struct fb_saml_broker *b, const char *name);
+/*
+ * The SP metadata: EntityDescriptor with SPSSODescriptor
+ * (AuthnRequestsSigned="true", WantAssertionsSigned="true"), a signing
+ * KeyDescriptor per key and an encryption one per RSA key, a
+ * SingleLogoutService (HTTP-Redirect) and an indexed HTTP-POST
+ * AssertionConsumerService per upstream, in the order added. Enveloped-signed
+ * with the active key when sign is 1. New in *out, length in *len (may be NULL).
+ */
+enum fb_status fb_saml_broker_metadata(const struct fb_saml_broker *b, int sign, char **out,
+    size_t *len, struct fb_err *err);
+
+/*
+ * An AuthnRequest to upstream name over HTTP-Redirect: the URL to send the
+ * browser to in *url (new), its ID in *request_id (new: keep it bound to this
+ * browser, the response must answer it). Signed (RSA-SHA256, or
+ * ECDSA-SHA256 with an EC key) when sign_requests is always, or auto and the
+ * IdP wants signed requests. relay_state (borrowed, may be NULL) is passed
+ * through. FB_ERR_NOTFOUND for an unknown upstream.
+ */
+enum fb_status fb_saml_broker_authn_request(struct fb_saml_broker *b, const char *name,
+    const char *relay_state, char **url, char **request_id, struct fb_err *err);
+
+/*
+ * Marks id used until expires_at (seconds): FB_OK the first time,
+ * FB_ERR_REPLAY after; other statuses when the cache cannot be reached.
+ * The ACS calls it for the assertion ID and the request ID.
+ */
+typedef enum fb_status (*fb_saml_once_fn)(void *ctx, const char *id, int64_t expires_at,
+    struct fb_err *err);
+/* The store's key/value replay cache as an fb_saml_once_fn (ctx: struct fb_store *). */
+enum fb_status fb_saml_broker_once_store(void *store, const char *id, int64_t expires_at,
+    struct fb_err *err);
+
+/* What a valid response says (members new; fb_saml_login_cleanup). */
+struct fb_saml_login {
+	char *issuer;	     /* the IdP's entity id */
+	char *nameid;	     /* the NameID's whole text */
+	char *nameid_format; /* or NULL */
+	json_t *attributes;  /* {"Name": ["value", ...]} (also under FriendlyName when given) */
+	char *session_index; /* or NULL */
+	int64_t expires_at;  /* SessionNotOnOrAfter, 0 when not said */
+	char *assertion_id;
+	int response_signed, assertion_signed, encrypted;
+};
+void fb_saml_login_cleanup(struct fb_saml_login *l);
+
+/* An ACS call: the POSTed response and what this browser started. */
+struct fb_saml_acs {
+	const char *upstream;	   /* the <name> of /upstream/<name>/acs */
+	const char *saml_response; /* the SAMLResponse field (base64) */
+	const char *request_id;	   /* the ID of the AuthnRequest this browser sent, or NULL */
+	int64_t now;		   /* seconds */
+	fb_saml_once_fn once;	   /* replay cache */
+	void *once_ctx;
+	const char *reqid; /* for audit lines, may be NULL */
+};
+
+/*
+ * Validates a SAML Response at the ACS of an upstream, strictly: the XML
+ * gate; exactly one Assertion (or EncryptedAssertion, decrypted with the
+ * SP's keys) and it is the Response's child; IDs unique in the document; a
+ * signature over the Response or the Assertion by one of the IdP's
+ * metadata certificates (never a key from KeyInfo), one Reference to the
+ * signed element's own ID, enveloped and c14n transforms only, SHA-1 only
+ * when accept_sha1; Issuers; Destination, Recipient = the ACS; Audience =
+ * the SP entity id; Conditions and SubjectConfirmationData times with the
+ * clock skew; InResponseTo = request_id (none: only when
+ * allow_unsolicited); a NameID that is text only (a comment or element in it
+ * is refused); the assertion ID and the request ID used once. Fills *out
+ * on FB_OK. Otherwise *reply is a clear page (a non-success StatusCode
+ * shows the status: FB_ERR_DENIED), an audit line is written and err
+ * filled: FB_ERR_INVALID, FB_ERR_LIMIT, FB_ERR_NOTFOUND (unknown
+ * upstream), FB_ERR_SIGNATURE, FB_ERR_PROTOCOL (a check failed),
+ * FB_ERR_REPLAY, or the cache's status.
+ */
+enum fb_status fb_saml_broker_acs(struct fb_saml_broker *b, const struct fb_saml_acs *in,
+    struct fb_saml_login *out, struct fb_saml_reply *reply, struct fb_err *err);
+
 #endif
