@@ -670,3 +670,27 @@ fb_saml_metadata_stanza(const json_t *info, const char *name, const char *metada
 		    "          mapping: aws_session_duration\n");
 	return fb_buf_take(&b);
 }
+
+char *
+fb_saml_metadata_upstream_stanza(const json_t *info, const char *name, const char *metadata_path)
+{
+	json_t *mp = json_string(metadata_path);
+	char *mq = mp != NULL ? json_dumps(mp, JSON_ENCODE_ANY) : NULL;
+	struct fb_buf b;
+
+	json_decref(mp);
+	fb_buf_init(&b, 64 * 1024);
+	/* A list item of upstreams, indented as under "upstreams:". */
+	fb_buf_addf(&b, NULL,
+	    "  - name: %s\n"
+	    "    display_name: %s  # the login button's label: change it\n"
+	    "    type: saml\n"
+	    "    domains: []  # email domains this IdP owns (home-realm discovery)\n"
+	    "    saml:\n"
+	    "      metadata: %s\n"
+	    "      sign_requests: auto  # the IdP %s signed AuthnRequests\n",
+	    name, name, mq != NULL ? mq : "\"\"",
+	    json_is_true(json_object_get(info, "authn_requests_signed")) ? "wants" : "does not ask for");
+	free(mq);
+	return fb_buf_take(&b);
+}

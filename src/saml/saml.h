@@ -399,6 +399,13 @@ enum fb_status fb_saml_metadata_parse(const char *xml, size_t len, const char *c
  * from the entity id and the formats offered.
  */
 char *fb_saml_metadata_stanza(const json_t *info, const char *name, const char *metadata_path);
+/*
+ * The same for IdP metadata: an upstreams list item (type saml, the
+ * metadata path, sign_requests auto, display_name and domains
+ * placeholders), indented to go under "upstreams:"; new.
+ */
+char *fb_saml_metadata_upstream_stanza(const json_t *info, const char *name,
+    const char *metadata_path);
 
 /*
  * Checks what the configuration alone cannot see (called by
@@ -465,21 +472,15 @@ void fb_saml_aws_check(const json_t *attrs, int identity_center, const char *nam
 #define FB_SAML_UPSTREAM_ACS	 "/acs"
 #define FB_SAML_UPSTREAM_SLO	 "/slo"
 
-/* upstreams[].saml.sign_requests */
-enum fb_saml_sign_requests {
-	FB_SAML_SIGN_AUTO = 0, /* when the IdP's metadata says WantAuthnRequestsSigned */
-	FB_SAML_SIGN_ALWAYS,
-	FB_SAML_SIGN_NEVER,
-};
-
 /* One upstream SAML IdP as configured (all borrowed for the call that takes it). */
 struct fb_saml_upstream_def {
 	const char *name;     /* upstreams[].name: the /upstream/<name>/ paths */
-	const char *metadata; /* the IdP's metadata (EntityDescriptor with IDPSSODescriptor) */
+	const char *metadata; /* the IdP's metadata (EntityDescriptor with IDPSSODescriptor);
+				 NULL: not loaded (listed in our metadata, cannot sign in) */
 	size_t metadata_len;
 	int allow_unsolicited; /* accept responses to no request of ours (IdP-initiated) */
 	int accept_sha1;       /* accept RSA-SHA1 / SHA-1 digests */
-	enum fb_saml_sign_requests sign_requests;
+	enum fb_conf_saml_sign_requests sign_requests;
 	int64_t clock_skew; /* seconds allowed either way on every time check */
 };
 
@@ -502,6 +503,17 @@ void fb_saml_broker_free(struct fb_saml_broker *b);
  */
 enum fb_status fb_saml_broker_add_upstream(struct fb_saml_broker *b,
     const struct fb_saml_upstream_def *def, struct fb_err *err);
+/*
+ * The broker of conf (saml.sp.entity_id, server.public_url) with every
+ * upstream of type saml, in order; with idps 1 each IdP's metadata file
+ * is loaded (an upstream with only metadata_url and no file yet is listed
+ * but not loaded: a warning is logged), with idps 0 only the names are
+ * (fedbroker metadata export --sp). Statuses as fb_saml_broker_new and
+ * fb_saml_broker_add_upstream; FB_ERR_CONFIG naming a file that cannot
+ * be read.
+ */
+enum fb_status fb_saml_broker_from_conf(const struct fb_conf *conf, const struct fb_keyring *kr,
+    int idps, struct fb_saml_broker **out, struct fb_err *err);
 /* The SP entity id. Borrowed. */
 const char *fb_saml_broker_entity_id(const struct fb_saml_broker *b);
 /* The IdP entity id of upstream name, or NULL when unknown. Borrowed. */

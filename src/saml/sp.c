@@ -39,8 +39,9 @@ struct upstream {
 	xmlSecKeyPtr *certs; /* the IdP's signing certificates, as xmlsec keys */
 	size_t ncerts;
 	const struct fb_saml_endpoint *sso; /* HTTP-Redirect */
+	int loaded; /* the IdP's metadata is loaded (else only listed in ours) */
 	int allow_unsolicited, accept_sha1;
-	enum fb_saml_sign_requests sign_requests;
+	enum fb_conf_saml_sign_requests sign_requests;
 	int64_t clock_skew;
 };
 
@@ -108,6 +109,48 @@ upstream_cleanup(struct upstream *u)
 	free(u->certs);
 }
 
+enum fb_status
+fb_saml_broker_from_conf(const struct fb_conf *conf, const struct fb_keyring *kr, int idps,
+    struct fb_saml_broker **out, struct fb_err *err)
+{
+	struct fb_saml_broker *b = NULL;
+	enum fb_status r;
+
+	*out = NULL;
+	if ((r = fb_saml_broker_new(conf->public_url, conf->saml_sp_entity_id, kr, &b, err)) !=
+	    FB_OK)
+		return r;
+	for (size_t i = 0; i < conf->nupstreams; i++) {
+		const struct fb_conf_upstream *up = &conf->upstreams[i];
+		struct fb_saml_upstream_def def = {up->name, NULL, 0, up->saml.allow_unsolicited,
+		    up->saml.accept_sha1, up->saml.sign_requests, up->saml.clock_skew};
+		char *xml = NULL;
+
+		if (up->type != FB_CONF_UPSTREAM_SAML)
+			continue;
+		if (idps && up->saml.metadata != NULL) {
+			if ((r = fb_saml_file_read(up->saml.metadata, &xml, &def.metadata_len,
+			         err)) != FB_OK) {
+				fb_err_prefix(err, "upstream %s: ", up->name);
+				goto fail;
+			}
+			def.metadata = xml;
+		} else if (idps) {
+			fb_log(FB_LOG_WARN, "upstream %s: no IdP metadata file yet (%s)", up->name,
+			    up->saml.metadata_url != NULL ? up->saml.metadata_url : "none");
+		}
+		r = fb_saml_broker_add_upstream(b, &def, err);
+		free(xml);
+		if (r != FB_OK)
+			goto fail;
+	}
+	*out = b;
+	return FB_OK;
+fail:
+	fb_saml_broker_free(b);
+	return r;
+}
+
 void
 fb_saml_broker_free(struct fb_saml_broker *b)
 {
@@ -146,7 +189,7 @@ fb_saml_broker_idp_entity_id(const struct fb_saml_broker *b, const char *name)
 {
 	const struct upstream *u = upstream_get(b, name);
 
-	return u != NULL ? u->md.entity_id : NULL;
+	return u != NULL && u->loaded ? u->md.entity_id : NULL;
 }
 
 /* An xmlsec key holding only the certificate in b64 (base64 DER); NULL when it is not one. */
@@ -183,6 +226,8 @@ fb_saml_broker_add_upstream(struct fb_saml_broker *b, const struct fb_saml_upstr
 	if (def->name == NULL || upstream_get(b, def->name) != NULL)
 		return fb_err_set(err, r, "upstream %s: the name is missing or taken",
 		    def->name != NULL ? def->name : "?");
+	if (def->metadata == NULL)
+		goto add;
 	if (fb_saml_md_parse(def->metadata, def->metadata_len, &u.md, &doc, &e) != FB_OK) {
 		fb_err_set(err, r, "upstream %s: metadata: %s", def->name, e.msg);
 		goto fail;
@@ -223,6 +268,8 @@ fb_saml_broker_add_upstream(struct fb_saml_broker *b, const struct fb_saml_upstr
 		    def->name);
 		goto fail;
 	}
+	u.loaded = 1;
+add:
 	u.name = fb_xstrdup(def->name);
 	u.acs = fb_xasprintf("%s" FB_SAML_PATH_UPSTREAM "%s" FB_SAML_UPSTREAM_ACS, b->public_url,
 	    def->name);
@@ -370,8 +417,9 @@ fb_saml_broker_authn_request(struct fb_saml_broker *b, const char *name, const c
 
 	*url = NULL;
 	*request_id = NULL;
-	if (u == NULL)
-		return fb_err_set(err, FB_ERR_NOTFOUND, "no SAML upstream %s", name ? name : "");
+	if (u == NULL || !u->loaded)
+		return fb_err_set(err, FB_ERR_NOTFOUND, "no SAML upstream %s with IdP metadata",
+		    name ? name : "");
 	if (relay_state != NULL && (r = fb_saml_relay_state_check(relay_state, err)) != FB_OK)
 		return r;
 	id = fb_saml_id_new();
@@ -402,8 +450,8 @@ fb_saml_broker_authn_request(struct fb_saml_broker *b, const char *name, const c
 		fb_buf_addf(&q, NULL, "&RelayState=");
 		fb_saml_url_encode(&q, relay_state, NULL);
 	}
-	sign = u->sign_requests == FB_SAML_SIGN_ALWAYS ||
-	       (u->sign_requests == FB_SAML_SIGN_AUTO && u->md.authn_requests_signed);
+	sign = u->sign_requests == FB_CONF_SAML_SIGN_REQ_ALWAYS ||
+	       (u->sign_requests == FB_CONF_SAML_SIGN_REQ_AUTO && u->md.authn_requests_signed);
 	if (sign) {
 		alg = b->active->is_ec ? FB_CONF_SAML_ECDSA_SHA256 : FB_CONF_SAML_RSA_SHA256;
 		fb_buf_addf(&q, NULL, "&SigAlg=");
@@ -1030,7 +1078,7 @@ fb_saml_broker_acs(struct fb_saml_broker *b, const struct fb_saml_acs *in,
 	enum fb_status r;
 
 	memset(out, 0, sizeof(*out));
-	if ((a.u = upstream_get(b, in->upstream)) == NULL)
+	if ((a.u = upstream_get(b, in->upstream)) == NULL || !a.u->loaded)
 		return refuse(&a, FB_ERR_NOTFOUND, 404, "saml_upstream_unknown", "Unknown sign-in",
 		    "no SAML identity provider is configured under this name");
 	if (in->saml_response == NULL)
