@@ -441,6 +441,8 @@ fb_http_saml_routes_add(struct fb_http_router *r, const struct fb_conf *conf,
 		return FB_OK;
 	if (worker_idp == NULL && (st = fb_saml_idp_new(conf, kr, &worker_idp, err)) != FB_OK)
 		return st;
+	if ((st = fb_http_saml_sp_routes_add(r, conf, kr, err)) != FB_OK)
+		return st;
 	if ((st = fb_http_router_add(r, FB_SAML_PATH_METADATA, FB_HTTP_GET, h_metadata, NULL,
 	         err)) != FB_OK ||
 	    (st = fb_http_router_add(r, FB_SAML_PATH_CERT, FB_HTTP_GET, h_cert, NULL, err)) != FB_OK)

@@ -24,4 +24,14 @@
 enum fb_status fb_http_saml_routes_add(struct fb_http_router *r, const struct fb_conf *conf,
     const struct fb_keyring *kr, struct fb_err *err);
 
+/*
+ * Builds this worker's SAML service provider (fb_saml_broker_from_conf:
+ * every upstream of type saml, its IdP metadata loaded) and registers
+ * /saml/sp/metadata; nothing when no SAML upstream is configured or kr is
+ * NULL. Called by fb_http_saml_routes_add. FB_ERR_CONFIG naming the
+ * upstream and reason.
+ */
+enum fb_status fb_http_saml_sp_routes_add(struct fb_http_router *r, const struct fb_conf *conf,
+    const struct fb_keyring *kr, struct fb_err *err);
+
 #endif
