@@ -504,7 +504,7 @@ fb_saml_broker_once_store(void *store, const char *id, int64_t expires_at, struc
 	/* Keyed by a hash: IDs are the IdP's text, of any length. */
 	EVP_Digest(id, strlen(id), md, &mdlen, EVP_sha256(), NULL);
 	fb_hex_encode(md, 32, hex);
-	return fb_store_kv_add(store, SP_REPLAY_NS, hex, "1", 1, expires_at, err);
+	return fb_store_once(store, SP_REPLAY_NS, hex, expires_at * 1000, err);
 }
 
 /* Validation state of one response. */

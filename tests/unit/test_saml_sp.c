@@ -759,7 +759,7 @@ test_sp_metadata_and_request(void)
 	world_free(&w);
 }
 
-/* The store's replay cache: once across handles of the same database. */
+/* The store's replay cache (fb_store_once): once, across restarts. */
 static void
 test_sp_once_store(void)
 {
@@ -777,6 +777,12 @@ test_sp_once_store(void)
 	CU_ASSERT_EQUAL(fb_saml_broker_once_store(st, "as:x:_a1", fb_time_now() + 60, &err),
 	    FB_ERR_REPLAY);
 	CU_ASSERT_EQUAL(fb_saml_broker_once_store(st, "as:x:_a2", fb_time_now() + 60, &err), FB_OK);
+	/* A restart (another handle on the database) still knows it. */
+	fb_store_close(st);
+	st = NULL;
+	CU_ASSERT_EQUAL_FATAL(fb_store_open(&c, &st, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_saml_broker_once_store(st, "as:x:_a1", fb_time_now() + 60, &err),
+	    FB_ERR_REPLAY);
 	fb_store_close(st);
 	fb_test_rmtree(dir);
 	free(dir);
