@@ -520,7 +520,8 @@ const char *fb_saml_broker_entity_id(const struct fb_saml_broker *b);
 const char *fb_saml_broker_idp_entity_id(const struct fb_saml_broker *b, const char *name);
 /*
  * The SP metadata: EntityDescriptor with SPSSODescriptor
- * (AuthnRequestsSigned="true", WantAssertionsSigned="true"), a signing
+ * (AuthnRequestsSigned="true" unless every upstream says sign_requests:
+ * never, WantAssertionsSigned="true"), a signing
  * KeyDescriptor per key and an encryption one per RSA key, a
  * SingleLogoutService (HTTP-Redirect) and an indexed HTTP-POST
  * AssertionConsumerService per upstream, in the order added. Enveloped-signed
@@ -533,8 +534,10 @@ enum fb_status fb_saml_broker_metadata(const struct fb_saml_broker *b, int sign,
  * An AuthnRequest to upstream name over HTTP-Redirect: the URL to send the
  * browser to in *url (new), its ID in *request_id (new: keep it bound to this
  * browser, the response must answer it). Signed (RSA-SHA256, or
- * ECDSA-SHA256 with an EC key) when sign_requests is always, or auto and the
- * IdP wants signed requests. relay_state (borrowed, may be NULL) is passed
+ * ECDSA-SHA256 with an EC key) unless sign_requests is never: auto signs
+ * as always does, since our metadata says AuthnRequestsSigned (an IdP
+ * that wants signed requests gets them, one that reads our metadata
+ * expects them). relay_state (borrowed, may be NULL) is passed
  * through. FB_ERR_NOTFOUND for an unknown upstream.
  */
 enum fb_status fb_saml_broker_authn_request(struct fb_saml_broker *b, const char *name,

@@ -304,6 +304,16 @@ key_descriptor(struct fb_buf *b, const char *use, const struct fb_saml_key *k)
 	        : "");
 }
 
+/* 1 unless every upstream says sign_requests: never (what our metadata then promises). */
+static int
+broker_signs(const struct fb_saml_broker *b)
+{
+	for (size_t i = 0; i < b->nups; i++)
+		if (b->ups[i].sign_requests != FB_CONF_SAML_SIGN_REQ_NEVER)
+			return 1;
+	return b->nups == 0;
+}
+
 static char *
 broker_metadata_build(const struct fb_saml_broker *b)
 {
@@ -318,8 +328,9 @@ broker_metadata_build(const struct fb_saml_broker *b)
 	    id);
 	fb_buf_add_escaped(&m, b->entity_id, NULL);
 	fb_buf_addf(&m, NULL,
-	    "\">\n <md:SPSSODescriptor AuthnRequestsSigned=\"true\" WantAssertionsSigned=\"true\" "
-	    "protocolSupportEnumeration=\"" FB_SAML_NS_PROTOCOL "\">\n");
+	    "\">\n <md:SPSSODescriptor AuthnRequestsSigned=\"%s\" WantAssertionsSigned=\"true\" "
+	    "protocolSupportEnumeration=\"" FB_SAML_NS_PROTOCOL "\">\n",
+	    broker_signs(b) ? "true" : "false");
 	/* Active key first: IdPs that take only one key take the one that signs. */
 	key_descriptor(&m, "signing", b->active);
 	for (size_t i = 0; i < b->nkeys; i++)
@@ -450,8 +461,12 @@ fb_saml_broker_authn_request(struct fb_saml_broker *b, const char *name, const c
 		fb_buf_addf(&q, NULL, "&RelayState=");
 		fb_saml_url_encode(&q, relay_state, NULL);
 	}
-	sign = u->sign_requests == FB_CONF_SAML_SIGN_REQ_ALWAYS ||
-	       (u->sign_requests == FB_CONF_SAML_SIGN_REQ_AUTO && u->md.authn_requests_signed);
+	/*
+	 * auto signs too: our metadata says AuthnRequestsSigned="true" (an IdP
+	 * that reads it, fedbroker's own, then refuses unsigned requests), and an
+	 * IdP that wants signed requests gets them. Only never leaves them unsigned.
+	 */
+	sign = u->sign_requests != FB_CONF_SAML_SIGN_REQ_NEVER;
 	if (sign) {
 		alg = b->active->is_ec ? FB_CONF_SAML_ECDSA_SHA256 : FB_CONF_SAML_RSA_SHA256;
 		fb_buf_addf(&q, NULL, "&SigAlg=");

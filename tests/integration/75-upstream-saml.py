@@ -203,5 +203,77 @@ class UpstreamSaml(harness.TestCase):
         self.assertEqual(fields, {"SAMLResponse": "PHg+", "RelayState": "x"})
 
 
+class FedbrokerUpstream(harness.TestCase):
+    """fedbroker's own SAML IdP (server A) as the upstream of a second fedbroker (B)."""
+
+    def setUp(self):
+        super().setUp()
+        if MISSING:
+            raise harness.peer_missing(MISSING)
+
+    def make(self, srv, conf):
+        srv.conf = harness.deep_merge(srv.base_conf, conf)
+        srv.write_config(srv.conf)
+
+    def run_ok(self, srv, *args, stdin=None):
+        cp = fbsaml.cli(srv, *args, stdin=stdin)
+        self.assertEqual(cp.returncode, 0, "%s: %s%s" % (" ".join(args), cp.stdout, cp.stderr))
+        return cp.stdout
+
+    def test_fedbroker_idp_as_upstream(self):
+        a = harness.Server(self, conf={})
+        b = harness.Server(self, conf={})
+        a_url, b_url = "http://127.0.0.1:%d" % a.port, "http://127.0.0.1:%d" % b.port
+        d = self.tmpdir()
+        base = {"local": {"password": {"time_cost": 1, "memory_kib": 1024},
+                          "bootstrap": {"enabled": False}}}
+        # A's keys and IdP metadata first (it does not depend on its SPs).
+        self.make(a, harness.deep_merge(base, {"server": {"public_url": a_url}}))
+        self.run_ok(a, "keys", "generate", "--init")
+        a_md = os.path.join(d, "a-idp.xml")
+        with open(a_md, "w") as f:
+            f.write(self.run_ok(a, "metadata", "export"))
+        # B: upstream A; its SP metadata (for A) from the CLI.
+        mdir = fbsaml.write_mappings(os.path.join(b.dir, "mappings"), {"upstream_saml": MAPPING})
+        self.make(b, harness.deep_merge(base, {
+            "server": {"public_url": b_url}, "mappings": {"dir": mdir},
+            "upstreams": [{"name": "a", "display_name": "Broker A", "type": "saml",
+                           "saml": {"metadata": a_md}}]}))
+        self.run_ok(b, "keys", "generate", "--init")
+        b_md = os.path.join(d, "b-sp.xml")
+        with open(b_md, "w") as f:
+            f.write(self.run_ok(b, "metadata", "export", "--sp"))
+        # A knows B as a service provider, with the groups attribute B's mapping reads.
+        amdir = fbsaml.write_mappings(os.path.join(a.dir, "mappings"),
+                                      {"all_groups": "return [g.name for g in user.groups]\n",
+                                       "mail": "return user.email\n"})
+        self.make(a, harness.deep_merge(base, {
+            "server": {"public_url": a_url}, "mappings": {"dir": amdir},
+            "groups": [{"name": "admins", "members": ["dana"]}],
+            "saml": {"service_providers": [{
+                "name": "b", "metadata": b_md,
+                "attributes": [{"name": "groups", "mapping": "all_groups"},
+                               {"name": "mail", "mapping": "mail"}]}]}}))
+        fbsaml.add_user(self, a, "dana", email="dana@corp.test")
+        a.start()
+        b.start()
+        self.assertEqual(b.http("GET", "/saml/sp/metadata").status, 200)
+        bb, ba = fbsaml.browser(self, b), fbsaml.browser(self, a)
+        p = bb.get("/upstream/a/start")
+        self.assertEqual(p.status, 303, p.text[:2000])
+        self.assertTrue(p.location.startswith(a_url + "/saml/idp/sso?SAMLRequest="), p.location)
+        page = fbsaml.through_login(self, ba, ba.get(fbsaml.path_of(p.location)), "dana")
+        action, resp, rs = fbsaml.response_of(self, page)
+        self.assertEqual(action, b_url + "/upstream/a/acs")
+        done = bb.post("/upstream/a/acs", {"SAMLResponse": resp})
+        self.assertIn(done.status, (302, 303), done.text[:2000])
+        self.assertIn("fb_session", bb.cookies)
+        # The same response once more: refused (the request was used).
+        off = b.log_size()
+        again = bb.post("/upstream/a/acs?same_site=1", {"SAMLResponse": resp})
+        self.assertGreaterEqual(again.status, 400, again.text[:2000])
+        self.assertTrue(fbsaml.audit_since(b, off))
+
+
 if __name__ == "__main__":
     harness.main()

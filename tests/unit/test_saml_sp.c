@@ -759,6 +759,36 @@ test_sp_metadata_and_request(void)
 	world_free(&w);
 }
 
+/* sign_requests: never leaves requests unsigned, and the metadata says so. */
+static void
+test_sp_unsigned_requests(void)
+{
+	struct world w;
+	struct fb_err err = {0};
+	struct fb_saml_broker *b = NULL;
+	char *md, *url = NULL, *id = NULL, *sp = NULL;
+	struct fb_saml_upstream_def def = {"corp", NULL, 0, 0, 0, FB_CONF_SAML_SIGN_REQ_NEVER, 60};
+
+	world_make(&w, 0, 0);
+	md = idp_metadata(&w.idp, 1);
+	def.metadata = md;
+	def.metadata_len = strlen(md);
+	CU_ASSERT_EQUAL_FATAL(fb_saml_broker_new(BROKER, "urn:test:sp", w.sp.kr, &b, &err), FB_OK);
+	CU_ASSERT_EQUAL_FATAL(fb_saml_broker_add_upstream(b, &def, &err), FB_OK);
+	CU_ASSERT_STRING_EQUAL(fb_saml_broker_entity_id(b), "urn:test:sp");
+	CU_ASSERT_EQUAL_FATAL(fb_saml_broker_authn_request(b, "corp", NULL, &url, &id, &err),
+	    FB_OK);
+	CU_ASSERT_PTR_NULL(strstr(url, "Signature="));
+	CU_ASSERT_EQUAL_FATAL(fb_saml_broker_metadata(b, 0, &sp, NULL, &err), FB_OK);
+	CU_ASSERT_PTR_NOT_NULL(strstr(sp, "AuthnRequestsSigned=\"false\""));
+	free(md);
+	free(url);
+	free(id);
+	free(sp);
+	fb_saml_broker_free(b);
+	world_free(&w);
+}
+
 /* The store's replay cache (fb_store_once): once, across restarts. */
 static void
 test_sp_once_store(void)
@@ -799,6 +829,7 @@ fb_test_saml_sp_register(void)
 	    CU_add_test(s, "ACS: XML gate", test_sp_acs_xml) == NULL ||
 	    CU_add_test(s, "ACS: signature wrapping XSW1-8", test_sp_acs_xsw) == NULL ||
 	    CU_add_test(s, "SP metadata, AuthnRequest", test_sp_metadata_and_request) == NULL ||
+	    CU_add_test(s, "sign_requests: never", test_sp_unsigned_requests) == NULL ||
 	    CU_add_test(s, "replay cache in the store", test_sp_once_store) == NULL)
 		return -1;
 	return 0;
