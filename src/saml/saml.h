@@ -599,4 +599,53 @@ struct fb_saml_acs {
 enum fb_status fb_saml_broker_acs(struct fb_saml_broker *b, const struct fb_saml_acs *in,
     struct fb_saml_login *out, struct fb_saml_reply *reply, struct fb_err *err);
 
+/* A LogoutRequest from an upstream IdP, verified (members new; fb_saml_logout_req_cleanup). */
+struct fb_saml_logout_req {
+	char *id;
+	char *nameid;
+	char *nameid_format; /* or NULL */
+	char **session_indexes; /* none: every session of the NameID */
+	size_t nsession_indexes;
+	char *relay_state; /* or NULL */
+};
+void fb_saml_logout_req_cleanup(struct fb_saml_logout_req *l);
+/*
+ * Checks a LogoutRequest the IdP of upstream name sent to
+ * /upstream/NAME/slo (Redirect: query raw, its query signature; POST:
+ * saml_request and relay_state decoded, an enveloped signature over the
+ * request). SECURITY: signed by the IdP's metadata certificate, always;
+ * the XML gate; Issuer the IdP; Destination (when given) one of our SLO
+ * URLs; NotOnOrAfter with the clock skew; a NameID of text only. Fills
+ * *out on FB_OK; otherwise *reply is a page, an audit line is written:
+ * FB_ERR_NOTFOUND, FB_ERR_PROTOCOL, FB_ERR_SIGNATURE.
+ */
+enum fb_status fb_saml_broker_logout_parse(struct fb_saml_broker *b, const char *name,
+    enum fb_saml_binding binding, const char *query, const char *saml_request,
+    const char *relay_state, int64_t now, const char *reqid, struct fb_saml_logout_req *out,
+    struct fb_saml_reply *reply, struct fb_err *err);
+/*
+ * 1 when l names the session asserted as nameid with session_index (NULL:
+ * none recorded): the NameID is the same and, when l gives SessionIndexes,
+ * one of them is session_index.
+ */
+int fb_saml_logout_req_matches(const struct fb_saml_logout_req *l, const char *nameid,
+    const char *session_index);
+/*
+ * The signed LogoutResponse (Success, or Requester when !success) to the
+ * IdP's HTTP-Redirect SingleLogoutService (its ResponseLocation when
+ * given), as a URL in *url (new). FB_ERR_NOTFOUND when the IdP has none.
+ */
+enum fb_status fb_saml_broker_logout_response(struct fb_saml_broker *b, const char *name,
+    const char *in_response_to, int success, const char *relay_state, char **url,
+    struct fb_err *err);
+/*
+ * A signed LogoutRequest for nameid (format and session_index may be
+ * NULL) to the IdP's HTTP-Redirect SingleLogoutService, as a URL in *url
+ * (new): the broker's sign-out when upstreams[].logout is true.
+ * FB_ERR_NOTFOUND when the IdP has none.
+ */
+enum fb_status fb_saml_broker_logout_request(struct fb_saml_broker *b, const char *name,
+    const char *nameid, const char *nameid_format, const char *session_index,
+    const char *relay_state, char **url, struct fb_err *err);
+
 #endif

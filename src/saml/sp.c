@@ -14,6 +14,7 @@
 
 #include <libxml/tree.h>
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 #include <xmlsec/xmlsec.h>
 #include <xmlsec/xmltree.h>
 #include <xmlsec/xmldsig.h>
@@ -39,6 +40,9 @@ struct upstream {
 	xmlSecKeyPtr *certs; /* the IdP's signing certificates, as xmlsec keys */
 	size_t ncerts;
 	const struct fb_saml_endpoint *sso; /* HTTP-Redirect */
+	const struct fb_saml_endpoint *slo; /* HTTP-Redirect, or NULL */
+	EVP_PKEY **vkeys;                   /* the signing certificates' keys (query signatures) */
+	size_t nvkeys;
 	int loaded; /* the IdP's metadata is loaded (else only listed in ours) */
 	int allow_unsolicited, accept_sha1;
 	enum fb_conf_saml_sign_requests sign_requests;
@@ -107,6 +111,9 @@ upstream_cleanup(struct upstream *u)
 	for (size_t i = 0; i < u->ncerts; i++)
 		xmlSecKeyDestroy(u->certs[i]);
 	free(u->certs);
+	for (size_t i = 0; i < u->nvkeys; i++)
+		EVP_PKEY_free(u->vkeys[i]);
+	free(u->vkeys);
 }
 
 enum fb_status
@@ -213,6 +220,25 @@ cert_key(const char *b64)
 	return k;
 }
 
+/* The public key of the certificate in b64 (base64 DER), or NULL. */
+static EVP_PKEY *
+cert_pkey(const char *b64)
+{
+	size_t n = strlen(b64);
+	unsigned char *der = fb_xmalloc(3 * (n / 4) + 3);
+	const unsigned char *p = der;
+	int len = EVP_DecodeBlock(der, (const unsigned char *)b64, (int)n);
+	X509 *x = NULL;
+	EVP_PKEY *k = NULL;
+
+	/* EVP_DecodeBlock counts the padding as bytes; d2i reads only the DER. */
+	if (len > 0 && (x = d2i_X509(NULL, &p, len)) != NULL)
+		k = X509_get_pubkey(x);
+	X509_free(x);
+	free(der);
+	return k;
+}
+
 enum fb_status
 fb_saml_broker_add_upstream(struct fb_saml_broker *b, const struct fb_saml_upstream_def *def,
     struct fb_err *err)
@@ -248,13 +274,21 @@ fb_saml_broker_add_upstream(struct fb_saml_broker *b, const struct fb_saml_upstr
 		    def->name);
 		goto fail;
 	}
+	for (size_t i = 0; i < u.md.nslo && u.slo == NULL; i++)
+		if (strcmp(u.md.slo[i].binding, FB_SAML_BINDING_REDIRECT_URI) == 0)
+			u.slo = &u.md.slo[i];
 	u.certs = fb_xcalloc(u.md.ncerts + 1, sizeof(*u.certs));
+	u.vkeys = fb_xcalloc(u.md.ncerts + 1, sizeof(*u.vkeys));
 	for (size_t i = 0; i < u.md.ncerts; i++) {
 		xmlSecKeyPtr k;
+		EVP_PKEY *pk;
 
 		if (strcmp(u.md.certs[i].use, "encryption") == 0)
 			continue;
-		if ((k = cert_key(u.md.certs[i].b64)) == NULL) {
+		if ((k = cert_key(u.md.certs[i].b64)) == NULL ||
+		    (pk = cert_pkey(u.md.certs[i].b64)) == NULL) {
+			if (k != NULL)
+				xmlSecKeyDestroy(k);
 			fb_err_set(err, r,
 			    "upstream %s: a signing certificate of the metadata "
 			    "does not load",
@@ -262,6 +296,7 @@ fb_saml_broker_add_upstream(struct fb_saml_broker *b, const struct fb_saml_upstr
 			goto fail;
 		}
 		u.certs[u.ncerts++] = k;
+		u.vkeys[u.nvkeys++] = pk;
 	}
 	if (u.ncerts == 0) {
 		fb_err_set(err, r, "upstream %s: the IdP metadata has no signing certificate",
@@ -415,22 +450,78 @@ out:
 	return out;
 }
 
+/*
+ * The HTTP-Redirect URL carrying xml as field ("SAMLRequest" or
+ * "SAMLResponse") to endpoint: deflated, base64, RelayState, and the query
+ * signature (SAML2 Bindings 3.4.4.1) with the active key when sign. New in *url.
+ */
+static enum fb_status
+redirect_url(const struct fb_saml_broker *b, const char *endpoint, const char *field,
+    const char *xml, const char *relay_state, int sign, char **url, struct fb_err *err)
+{
+	struct fb_buf q;
+	char *enc = deflate_b64(xml), *query = NULL, *sig = NULL;
+	enum fb_conf_saml_alg alg;
+	enum fb_status r = FB_OK;
+
+	*url = NULL;
+	if (enc == NULL)
+		return fb_err_set(err, FB_ERR_INTERNAL, "saml sp: deflate failed");
+	fb_buf_init(&q, 256 * 1024);
+	fb_buf_addf(&q, NULL, "%s=", field);
+	fb_saml_url_encode(&q, enc, NULL);
+	if (relay_state != NULL) {
+		fb_buf_addf(&q, NULL, "&RelayState=");
+		fb_saml_url_encode(&q, relay_state, NULL);
+	}
+	if (sign) {
+		alg = b->active->is_ec ? FB_CONF_SAML_ECDSA_SHA256 : FB_CONF_SAML_RSA_SHA256;
+		fb_buf_addf(&q, NULL, "&SigAlg=");
+		fb_saml_url_encode(&q, fb_saml_alg_uri(alg), NULL);
+		query = fb_buf_take(&q);
+		if ((r = fb_saml_query_sign(b->active, alg, query, &sig, err)) != FB_OK)
+			goto out;
+		fb_buf_init(&q, 256 * 1024);
+		fb_buf_addf(&q, NULL, "%s&Signature=", query);
+		fb_saml_url_encode(&q, sig, NULL);
+		free(query);
+	}
+	query = fb_buf_take(&q);
+	*url = fb_xasprintf("%s%c%s", endpoint, strchr(endpoint, '?') ? '&' : '?', query);
+out:
+	free(enc);
+	free(query);
+	free(sig);
+	return r;
+}
+
+/* The upstream name with its IdP metadata loaded, or NULL with err set (FB_ERR_NOTFOUND). */
+static struct upstream *
+upstream_loaded(const struct fb_saml_broker *b, const char *name, struct fb_err *err)
+{
+	struct upstream *u = upstream_get(b, name);
+
+	if (u == NULL || !u->loaded) {
+		fb_err_set(err, FB_ERR_NOTFOUND, "no SAML upstream %s with IdP metadata",
+		    name != NULL ? name : "");
+		return NULL;
+	}
+	return u;
+}
+
 enum fb_status
 fb_saml_broker_authn_request(struct fb_saml_broker *b, const char *name, const char *relay_state,
     char **url, char **request_id, struct fb_err *err)
 {
-	struct upstream *u = upstream_get(b, name);
-	struct fb_buf x, q;
-	char now[32], *id = NULL, *xml = NULL, *enc = NULL, *query = NULL, *sig = NULL;
-	enum fb_conf_saml_alg alg;
-	int sign;
+	struct upstream *u = upstream_loaded(b, name, err);
+	struct fb_buf x;
+	char now[32], *id = NULL, *xml = NULL;
 	enum fb_status r;
 
 	*url = NULL;
 	*request_id = NULL;
-	if (u == NULL || !u->loaded)
-		return fb_err_set(err, FB_ERR_NOTFOUND, "no SAML upstream %s with IdP metadata",
-		    name ? name : "");
+	if (u == NULL)
+		return FB_ERR_NOTFOUND;
 	if (relay_state != NULL && (r = fb_saml_relay_state_check(relay_state, err)) != FB_OK)
 		return r;
 	id = fb_saml_id_new();
@@ -450,46 +541,19 @@ fb_saml_broker_authn_request(struct fb_saml_broker *b, const char *name, const c
 	    "</saml:Issuer><samlp:NameIDPolicy AllowCreate=\"true\"/>"
 	    "</samlp:AuthnRequest>");
 	xml = fb_buf_take(&x);
-	if ((enc = deflate_b64(xml)) == NULL) {
-		r = fb_err_set(err, FB_ERR_INTERNAL, "saml sp: deflate failed");
-		goto out;
-	}
-	fb_buf_init(&q, 256 * 1024);
-	fb_buf_addf(&q, NULL, "SAMLRequest=");
-	fb_saml_url_encode(&q, enc, NULL);
-	if (relay_state != NULL) {
-		fb_buf_addf(&q, NULL, "&RelayState=");
-		fb_saml_url_encode(&q, relay_state, NULL);
-	}
 	/*
 	 * auto signs too: our metadata says AuthnRequestsSigned="true" (an IdP
 	 * that reads it, fedbroker's own, then refuses unsigned requests), and an
 	 * IdP that wants signed requests gets them. Only never leaves them unsigned.
 	 */
-	sign = u->sign_requests != FB_CONF_SAML_SIGN_REQ_NEVER;
-	if (sign) {
-		alg = b->active->is_ec ? FB_CONF_SAML_ECDSA_SHA256 : FB_CONF_SAML_RSA_SHA256;
-		fb_buf_addf(&q, NULL, "&SigAlg=");
-		fb_saml_url_encode(&q, fb_saml_alg_uri(alg), NULL);
-		query = fb_buf_take(&q);
-		if ((r = fb_saml_query_sign(b->active, alg, query, &sig, err)) != FB_OK)
-			goto out;
-		fb_buf_init(&q, 256 * 1024);
-		fb_buf_addf(&q, NULL, "%s&Signature=", query);
-		fb_saml_url_encode(&q, sig, NULL);
-		free(query);
+	r = redirect_url(b, u->sso->url, "SAMLRequest", xml, relay_state,
+	    u->sign_requests != FB_CONF_SAML_SIGN_REQ_NEVER, url, err);
+	if (r == FB_OK) {
+		*request_id = id;
+		id = NULL;
 	}
-	query = fb_buf_take(&q);
-	*url = fb_xasprintf("%s%c%s", u->sso->url, strchr(u->sso->url, '?') ? '&' : '?', query);
-	*request_id = id;
-	id = NULL;
-	r = FB_OK;
-out:
 	free(id);
 	free(xml);
-	free(enc);
-	free(query);
-	free(sig);
 	return r;
 }
 
@@ -1199,5 +1263,300 @@ out:
 	free(dest);
 	free(irt);
 	free(key);
+	return r;
+}
+
+/* ---- single logout with an upstream IdP ------------------------------------------------ */
+
+void
+fb_saml_logout_req_cleanup(struct fb_saml_logout_req *l)
+{
+	if (l == NULL)
+		return;
+	free(l->id);
+	free(l->nameid);
+	free(l->nameid_format);
+	for (size_t i = 0; i < l->nsession_indexes; i++)
+		free(l->session_indexes[i]);
+	free(l->session_indexes);
+	free(l->relay_state);
+	memset(l, 0, sizeof(*l));
+}
+
+/* 1 when dest is one of our SLO URLs: /upstream/<any configured name>/slo. */
+static int
+slo_destination_ok(const struct fb_saml_broker *b, const char *dest)
+{
+	for (size_t i = 0; i < b->nups; i++) {
+		char *mine = fb_xasprintf("%s" FB_SAML_PATH_UPSTREAM "%s" FB_SAML_UPSTREAM_SLO,
+		    b->public_url, b->ups[i].name);
+		int ok = strcmp(mine, dest) == 0;
+
+		free(mine);
+		if (ok)
+			return 1;
+	}
+	return 0;
+}
+
+enum fb_status
+fb_saml_broker_logout_parse(struct fb_saml_broker *b, const char *name,
+    enum fb_saml_binding binding, const char *query, const char *saml_request,
+    const char *relay_state, int64_t now, const char *reqid, struct fb_saml_logout_req *out,
+    struct fb_saml_reply *reply, struct fb_err *err)
+{
+	struct fb_saml_acs ctx = {name, NULL, NULL, now, NULL, NULL, reqid};
+	struct acs a = {b, NULL, &ctx, reply, err, NULL, NULL, NULL};
+	struct fb_err e = {0};
+	char *xml = NULL, *param = NULL, *v = NULL;
+	size_t len = 0, plen = 0;
+	int dup = 0, signed_ = 0;
+	int64_t noa;
+	xmlNodePtr root, nid;
+	enum fb_status r;
+
+	memset(out, 0, sizeof(*out));
+	if ((a.u = upstream_get(b, name)) == NULL || !a.u->loaded)
+		return refuse(&a, FB_ERR_NOTFOUND, 404, "saml_upstream_unknown", "Unknown sign-out",
+		    "no SAML identity provider is configured under this name");
+	if (binding == FB_SAML_REDIRECT) {
+		const char *p =
+		    query != NULL ? fb_saml_query_param(query, "SAMLRequest", &plen, &dup) : NULL;
+		const char *rs =
+		    query != NULL ? fb_saml_query_param(query, "RelayState", &len, &dup) : NULL;
+
+		if (p == NULL || dup) {
+			r = BAD(&a, "the sign-out request carries no single SAMLRequest");
+			goto out;
+		}
+		if ((r = fb_saml_param_decode(p, plen, 0, "SAMLRequest", &param, &e)) != FB_OK ||
+		    (rs != NULL && (r = fb_saml_param_decode(rs, len, 0, "RelayState",
+		                        &out->relay_state, &e)) != FB_OK) ||
+		    (r = fb_saml_message_decode(param, 1, &xml, &len, &e)) != FB_OK) {
+			r = BAD(&a, "the sign-out request: %s", e.msg);
+			goto out;
+		}
+		/* SECURITY: signed by the IdP's certificate, always (else anyone could sign us
+		 * out). */
+		r = fb_saml_query_verify(query, "SAMLRequest", a.u->vkeys, a.u->nvkeys,
+		    a.u->accept_sha1, NULL, &e);
+		if (r != FB_OK) {
+			r = refuse(&a, FB_ERR_SIGNATURE, 400, "saml_upstream_signature_invalid",
+			    "Sign-out refused", "the sign-out request is %s",
+			    r == FB_ERR_NOTFOUND ? "not signed"
+			                         : "not signed by the identity provider");
+			goto out;
+		}
+		signed_ = 1;
+	} else {
+		if (saml_request == NULL ||
+		    (r = fb_saml_message_decode(saml_request, 0, &xml, &len, &e)) != FB_OK) {
+			r = BAD(&a, "the sign-out request: %s",
+			    saml_request == NULL ? "no SAMLRequest" : e.msg);
+			goto out;
+		}
+		if (relay_state != NULL)
+			out->relay_state = fb_xstrdup(relay_state);
+	}
+	if ((r = fb_saml_xml_parse(xml, len, &a.doc, &e)) != FB_OK) {
+		r = BAD(&a, "the sign-out request: %s", e.msg);
+		goto out;
+	}
+	root = a.resp = xmlDocGetRootElement(a.doc);
+	if (!fb_saml_xml_is(root, FB_SAML_NS_PROTOCOL, "LogoutRequest")) {
+		r = BAD(&a, "the message is not a LogoutRequest");
+		goto out;
+	}
+	if (!signed_) {
+		json_t *seen = json_object();
+		int d = ids_duplicate(root, seen);
+
+		json_decref(seen);
+		if (d) {
+			r = BAD(&a, "an ID appears twice in the sign-out request");
+			goto out;
+		}
+		if ((r = verify_signature(&a, root, "sign-out request", &signed_)) != FB_OK)
+			goto out;
+		if (!signed_) {
+			r = refuse(&a, FB_ERR_SIGNATURE, 400, "saml_upstream_signature_invalid",
+			    "Sign-out refused", "the sign-out request is not signed");
+			goto out;
+		}
+	}
+	if ((r = check_issuer(&a, root, "sign-out request", 1)) != FB_OK)
+		goto out;
+	v = fb_saml_xml_prop(root, "Destination");
+	if (v != NULL && !slo_destination_ok(b, v)) {
+		r = BAD(&a, "the sign-out request's Destination is not this service");
+		goto out;
+	}
+	noa = time_attr(root, "NotOnOrAfter");
+	if (noa == -2 || (noa >= 0 && now - a.u->clock_skew >= noa)) {
+		r = BAD(&a, "the sign-out request has expired");
+		goto out;
+	}
+	nid = fb_saml_xml_child(root, FB_SAML_NS_ASSERTION, "NameID");
+	if (nid == NULL) {
+		r = BAD(&a, "the sign-out request names nobody (no NameID)");
+		goto out;
+	}
+	for (xmlNodePtr c = nid->children; c != NULL; c = c->next)
+		if (c->type != XML_TEXT_NODE) {
+			r = BAD(&a, "the NameID holds something else than text (a comment?)");
+			goto out;
+		}
+	out->nameid = text_of(nid);
+	out->nameid_format = fb_saml_xml_prop(nid, "Format");
+	out->id = fb_saml_xml_prop(root, "ID");
+	if (out->id == NULL || out->nameid == NULL || out->nameid[0] == '\0') {
+		r = BAD(&a, "the sign-out request has no ID or an empty NameID");
+		goto out;
+	}
+	for (xmlNodePtr c = root->children; c != NULL; c = c->next)
+		if (fb_saml_xml_is(c, FB_SAML_NS_PROTOCOL, "SessionIndex")) {
+			out->session_indexes = fb_xrealloc(out->session_indexes,
+			    (out->nsession_indexes + 1) * sizeof(*out->session_indexes));
+			out->session_indexes[out->nsession_indexes++] = text_of(c);
+		}
+	r = FB_OK;
+out:
+	if (r != FB_OK)
+		fb_saml_logout_req_cleanup(out);
+	if (a.doc != NULL)
+		xmlFreeDoc(a.doc);
+	free(xml);
+	free(param);
+	free(v);
+	return r;
+}
+
+int
+fb_saml_logout_req_matches(const struct fb_saml_logout_req *l, const char *nameid,
+    const char *session_index)
+{
+	if (nameid == NULL || l->nameid == NULL || strcmp(nameid, l->nameid) != 0)
+		return 0;
+	/* SAML2 Core 3.7.1: without SessionIndex, every session of the principal ends. */
+	if (l->nsession_indexes == 0)
+		return 1;
+	for (size_t i = 0; session_index != NULL && i < l->nsession_indexes; i++)
+		if (l->session_indexes[i] != NULL &&
+		    strcmp(l->session_indexes[i], session_index) == 0)
+			return 1;
+	return 0;
+}
+
+/* The IdP's Redirect SingleLogoutService of u (for responses: its ResponseLocation), or NULL. */
+static const char *
+slo_url(const struct upstream *u, int response)
+{
+	if (u->slo == NULL)
+		return NULL;
+	return response && u->slo->response_url != NULL ? u->slo->response_url : u->slo->url;
+}
+
+/* The opening of a logout message to u: root element, ID, times, Destination, Issuer. */
+static void
+logout_head(struct fb_buf *x, const struct fb_saml_broker *b, const char *root, const char *id,
+    const char *dest, const char *extra)
+{
+	char now[32];
+
+	fb_saml_time(fb_time_now(), now, sizeof(now));
+	fb_buf_addf(x, NULL,
+	    "<samlp:%s xmlns:samlp=\"" FB_SAML_NS_PROTOCOL "\" xmlns:saml=\"" FB_SAML_NS_ASSERTION
+	    "\" ID=\"%s\" Version=\"2.0\" IssueInstant=\"%s\"%s Destination=\"",
+	    root, id, now, extra);
+	fb_buf_add_escaped(x, dest, NULL);
+	fb_buf_addf(x, NULL, "\"><saml:Issuer>");
+	fb_buf_add_escaped(x, b->entity_id, NULL);
+	fb_buf_addf(x, NULL, "</saml:Issuer>");
+}
+
+/*
+ * A signed logout message to u's SingleLogoutService over HTTP-Redirect:
+ * <samlp:root> with attributes extra, Issuer, then body (XML, ours).
+ */
+static enum fb_status
+logout_send(struct fb_saml_broker *b, const char *name, int response, const char *root,
+    const char *extra, const char *body, const char *relay_state, char **url, struct fb_err *err)
+{
+	struct upstream *u = upstream_loaded(b, name, err);
+	const char *dest = u != NULL ? slo_url(u, response) : NULL;
+	struct fb_buf x;
+	char *id, *xml;
+	enum fb_status r;
+
+	*url = NULL;
+	if (u == NULL)
+		return FB_ERR_NOTFOUND;
+	if (dest == NULL)
+		return fb_err_set(err, FB_ERR_NOTFOUND,
+		    "upstream %s: the IdP has no HTTP-Redirect SingleLogoutService", name);
+	id = fb_saml_id_new();
+	fb_buf_init(&x, 64 * 1024);
+	logout_head(&x, b, root, id, dest, extra);
+	fb_buf_addf(&x, NULL, "%s</samlp:%s>", body, root);
+	xml = fb_buf_take(&x);
+	r = redirect_url(b, dest, response ? "SAMLResponse" : "SAMLRequest", xml, relay_state, 1,
+	    url, err);
+	free(xml);
+	free(id);
+	return r;
+}
+
+enum fb_status
+fb_saml_broker_logout_response(struct fb_saml_broker *b, const char *name,
+    const char *in_response_to, int success, const char *relay_state, char **url,
+    struct fb_err *err)
+{
+	struct fb_buf e;
+	char *irt, *body;
+	enum fb_status r;
+
+	fb_buf_init(&e, 4096);
+	fb_buf_addf(&e, NULL, " InResponseTo=\"");
+	fb_buf_add_escaped(&e, in_response_to, NULL);
+	fb_buf_addf(&e, NULL, "\"");
+	irt = fb_buf_take(&e);
+	body = fb_xasprintf("<samlp:Status><samlp:StatusCode Value=\"%s\"/></samlp:Status>",
+	    success ? FB_SAML_STATUS_SUCCESS : FB_SAML_STATUS_REQUESTER);
+	r = logout_send(b, name, 1, "LogoutResponse", irt, body, relay_state, url, err);
+	free(irt);
+	free(body);
+	return r;
+}
+
+enum fb_status
+fb_saml_broker_logout_request(struct fb_saml_broker *b, const char *name, const char *nameid,
+    const char *nameid_format, const char *session_index, const char *relay_state, char **url,
+    struct fb_err *err)
+{
+	struct fb_buf x;
+	char noa[32], *extra, *body;
+	enum fb_status r;
+
+	fb_saml_time(fb_time_now() + 600, noa, sizeof(noa));
+	extra = fb_xasprintf(" NotOnOrAfter=\"%s\"", noa);
+	fb_buf_init(&x, 64 * 1024);
+	fb_buf_addf(&x, NULL, "<saml:NameID");
+	if (nameid_format != NULL) {
+		fb_buf_addf(&x, NULL, " Format=\"");
+		fb_buf_add_escaped(&x, nameid_format, NULL);
+		fb_buf_addf(&x, NULL, "\"");
+	}
+	fb_buf_addf(&x, NULL, ">");
+	fb_buf_add_escaped(&x, nameid, NULL);
+	fb_buf_addf(&x, NULL, "</saml:NameID>");
+	if (session_index != NULL) {
+		fb_buf_addf(&x, NULL, "<samlp:SessionIndex>");
+		fb_buf_add_escaped(&x, session_index, NULL);
+		fb_buf_addf(&x, NULL, "</samlp:SessionIndex>");
+	}
+	body = fb_buf_take(&x);
+	r = logout_send(b, name, 0, "LogoutRequest", extra, body, relay_state, url, err);
+	free(body);
+	free(extra);
 	return r;
 }

@@ -789,6 +789,178 @@ test_sp_unsigned_requests(void)
 	world_free(&w);
 }
 
+/* ---- single logout ------------------------------------------------------------------------ */
+
+static char *
+logout_xml(const char *issuer, const char *dest, int64_t noa_off, const char *nameid)
+{
+	char now[32], noa[32];
+
+	fb_saml_time(fb_time_now(), now, sizeof(now));
+	fb_saml_time(fb_time_now() + noa_off, noa, sizeof(noa));
+	return fb_xasprintf(
+	    "<samlp:LogoutRequest xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" "
+	    "xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" ID=\"_lr1\" Version=\"2.0\" "
+	    "IssueInstant=\"%s\" NotOnOrAfter=\"%s\" Destination=\"%s\">"
+	    "<saml:Issuer>%s</saml:Issuer><saml:NameID>%s</saml:NameID>"
+	    "<samlp:SessionIndex>_sess42</samlp:SessionIndex></samlp:LogoutRequest>",
+	    now, noa, dest, issuer, nameid);
+}
+
+/* The Redirect query of xml, signed with k unless k is NULL (new). */
+static char *
+logout_query(const char *xml, const struct kp *k)
+{
+	struct fb_buf q;
+	z_stream z;
+	unsigned char buf[8192];
+	char *b64, *query, *sig = NULL;
+
+	memset(&z, 0, sizeof(z));
+	deflateInit2(&z, 9, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY);
+	z.next_in = (unsigned char *)xml;
+	z.avail_in = (uInt)strlen(xml);
+	z.next_out = buf;
+	z.avail_out = sizeof(buf);
+	deflate(&z, Z_FINISH);
+	b64 = fb_saml_b64(buf, z.total_out);
+	deflateEnd(&z);
+	fb_buf_init(&q, 64 * 1024);
+	fb_buf_addf(&q, NULL, "SAMLRequest=");
+	fb_saml_url_encode(&q, b64, NULL);
+	fb_buf_addf(&q, NULL, "&RelayState=rs9");
+	if (k != NULL) {
+		fb_buf_addf(&q, NULL, "&SigAlg=");
+		fb_saml_url_encode(&q, fb_saml_alg_uri(FB_CONF_SAML_RSA_SHA256), NULL);
+		query = fb_buf_take(&q);
+		CU_ASSERT_EQUAL(fb_saml_query_sign(&k->keys[0], FB_CONF_SAML_RSA_SHA256, query,
+		                    &sig, NULL),
+		    FB_OK);
+		fb_buf_init(&q, 64 * 1024);
+		fb_buf_addf(&q, NULL, "%s&Signature=", query);
+		fb_saml_url_encode(&q, sig, NULL);
+		free(query);
+		free(sig);
+	}
+	free(b64);
+	return fb_buf_take(&q);
+}
+
+/* logout_parse of a Redirect (k signs) or POST (k signs the XML) request; its status. */
+static enum fb_status
+logout_run(struct world *w, const char *xml, const struct kp *k, int post,
+    struct fb_saml_logout_req *out)
+{
+	struct fb_saml_reply reply = {0};
+	struct fb_err err = {0};
+	enum fb_status r;
+
+	if (post) {
+		xmlDocPtr doc = NULL;
+		char *b64;
+
+		CU_ASSERT_EQUAL_FATAL(fb_saml_xml_parse(xml, strlen(xml), &doc, &err), FB_OK);
+		if (k != NULL)
+			CU_ASSERT_EQUAL(fb_saml_sign_node(xmlDocGetRootElement(doc), &k->keys[0],
+			                    FB_CONF_SAML_RSA_SHA256, 1, &err),
+			    FB_OK);
+		b64 = doc_b64(doc);
+		xmlFreeDoc(doc);
+		r = fb_saml_broker_logout_parse(w->b, "corp", FB_SAML_POST, NULL, b64, "rs9",
+		    fb_time_now(), "t", out, &reply, &err);
+		free(b64);
+	} else {
+		char *q = logout_query(xml, k);
+
+		r = fb_saml_broker_logout_parse(w->b, "corp", FB_SAML_REDIRECT, q, NULL, NULL,
+		    fb_time_now(), "t", out, &reply, &err);
+		free(q);
+	}
+	if (r != FB_OK) {
+		CU_ASSERT_PTR_NOT_NULL(reply.detail);
+		CU_ASSERT_PTR_NULL(out->nameid);
+	}
+	fb_saml_reply_cleanup(&reply);
+	return r;
+}
+
+static void
+test_sp_logout(void)
+{
+	struct world w;
+	struct fb_saml_logout_req l;
+	struct fb_err err = {0};
+	char *good, *x, *url = NULL;
+	const char *slo = BROKER "/upstream/corp/slo";
+
+	world_make(&w, 0, 0);
+	good = logout_xml(IDP_ENTITY, slo, 300, "alice-0042");
+	for (int post = 0; post < 2; post++) {
+		CU_ASSERT_EQUAL_FATAL(logout_run(&w, good, &w.idp, post, &l), FB_OK);
+		CU_ASSERT_STRING_EQUAL(l.nameid, "alice-0042");
+		CU_ASSERT_STRING_EQUAL(l.id, "_lr1");
+		CU_ASSERT_STRING_EQUAL(l.relay_state, "rs9");
+		CU_ASSERT_EQUAL(l.nsession_indexes, 1);
+		CU_ASSERT(fb_saml_logout_req_matches(&l, "alice-0042", "_sess42"));
+		CU_ASSERT(!fb_saml_logout_req_matches(&l, "alice-0042", "_other"));
+		CU_ASSERT(!fb_saml_logout_req_matches(&l, "bob", "_sess42"));
+		CU_ASSERT(!fb_saml_logout_req_matches(&l, NULL, NULL));
+		fb_saml_logout_req_cleanup(&l);
+		/* Unsigned, or signed by another key: refused. */
+		CU_ASSERT_EQUAL(logout_run(&w, good, NULL, post, &l), FB_ERR_SIGNATURE);
+		CU_ASSERT_EQUAL(logout_run(&w, good, &w.evil, post, &l), FB_ERR_SIGNATURE);
+	}
+	free(good);
+	x = logout_xml("https://evil.example/idp", slo, 300, "alice-0042");
+	CU_ASSERT_EQUAL(logout_run(&w, x, &w.idp, 0, &l), FB_ERR_PROTOCOL);
+	free(x);
+	x = logout_xml(IDP_ENTITY, "https://evil.example/slo", 300, "alice-0042");
+	CU_ASSERT_EQUAL(logout_run(&w, x, &w.idp, 0, &l), FB_ERR_PROTOCOL);
+	free(x);
+	x = logout_xml(IDP_ENTITY, slo, -300, "alice-0042");
+	CU_ASSERT_EQUAL(logout_run(&w, x, &w.idp, 1, &l), FB_ERR_PROTOCOL);
+	free(x);
+	x = logout_xml(IDP_ENTITY, slo, 300, "alice<!---->-0042");
+	CU_ASSERT_EQUAL(logout_run(&w, x, &w.idp, 1, &l), FB_ERR_PROTOCOL);
+	free(x);
+
+	/* What we send: signed Redirect messages to the IdP's SLO. */
+	CU_ASSERT_EQUAL_FATAL(fb_saml_broker_logout_response(w.b, "corp", "_lr1", 1, "rs9", &url,
+	                          &err),
+	    FB_OK);
+	CU_ASSERT_EQUAL(strncmp(url, "https://idp.corp.example/slo?SAMLResponse=", 42), 0);
+	{
+		EVP_PKEY *k = w.sp.keys[0].pkey;
+
+		CU_ASSERT_EQUAL(fb_saml_query_verify(strchr(url, '?') + 1, "SAMLResponse", &k, 1, 0,
+		                    NULL, &err),
+		    FB_OK);
+		free(url);
+		CU_ASSERT_EQUAL_FATAL(fb_saml_broker_logout_request(w.b, "corp", "alice-0042",
+		                          FB_SAML_NAMEID_PERSISTENT, "_sess42", NULL, &url, &err),
+		    FB_OK);
+		CU_ASSERT_EQUAL(fb_saml_query_verify(strchr(url, '?') + 1, "SAMLRequest", &k, 1, 0,
+		                    NULL, &err),
+		    FB_OK);
+		{
+			size_t plen = 0, len = 0;
+			int dup = 0;
+			const char *p =
+			    fb_saml_query_param(strchr(url, '?') + 1, "SAMLRequest", &plen, &dup);
+			char *enc = fb_saml_url_decode(p, plen, 0), *xml = NULL;
+
+			CU_ASSERT_EQUAL_FATAL(fb_saml_message_decode(enc, 1, &xml, &len, &err),
+			    FB_OK);
+			CU_ASSERT_PTR_NOT_NULL(strstr(xml, ">alice-0042</saml:NameID>"));
+			CU_ASSERT_PTR_NOT_NULL(strstr(xml, "<samlp:SessionIndex>_sess42<"));
+			free(enc);
+			free(xml);
+		}
+		free(url);
+	}
+	world_free(&w);
+}
+
 /* The store's replay cache (fb_store_once): once, across restarts. */
 static void
 test_sp_once_store(void)
@@ -830,6 +1002,7 @@ fb_test_saml_sp_register(void)
 	    CU_add_test(s, "ACS: signature wrapping XSW1-8", test_sp_acs_xsw) == NULL ||
 	    CU_add_test(s, "SP metadata, AuthnRequest", test_sp_metadata_and_request) == NULL ||
 	    CU_add_test(s, "sign_requests: never", test_sp_unsigned_requests) == NULL ||
+	    CU_add_test(s, "single logout with the IdP", test_sp_logout) == NULL ||
 	    CU_add_test(s, "replay cache in the store", test_sp_once_store) == NULL)
 		return -1;
 	return 0;
