@@ -10,6 +10,7 @@
 #include "http/http.h"
 #include "http/web.h"
 #include "http/pages.h"
+#include "http/samlidp.h"
 
 /* ---- /login ------------------------------------------------------------------- */
 
@@ -345,6 +346,11 @@ logout_post(struct fb_http_web *w)
 			return;
 		}
 		fb_http_web_audit(w, "logout", NULL, "signed out");
+		/* An upstream that signs out too takes the browser next (SAML SLO). */
+		if (fb_http_saml_sp_logout(w->req, w->sess.sid)) {
+			fb_http_session_clear(w->req);
+			return;
+		}
 	}
 	fb_http_session_clear(w->req);
 	fb_http_page_begin(&p, w->conf, "Signed out");

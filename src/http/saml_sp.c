@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/http.h>
+#include <jansson.h>
+
 #include "core/core.h"
 #include "conf/conf.h"
 #include "crypto/crypto.h"
@@ -21,7 +24,7 @@
 #include "http/samlidp.h"
 
 /* The pre-session cookie binding an AuthnRequest to the browser that started it. */
-#define SP_COOKIE "fb_saml_sp"
+#define SP_COOKIE         "fb_saml_sp"
 #define SP_COOKIE_PURPOSE "saml_sp_request"
 /* Replay-cache namespace of the ACS (assertion IDs, request IDs). */
 #define SP_ONCE_NS "saml_sp"
@@ -63,6 +66,28 @@ send_form(struct fb_http_req *req, const struct fb_saml_reply *r)
 	free(html);
 }
 
+/*
+ * The IdP's form posts across sites, and a browser sends no SameSite=Lax
+ * cookie with it: the fields are posted once more from our own page (same
+ * site) to /upstream/NAME/ACTION?same_site=1, so the cookies come along.
+ * Takes *value and *relay (set to NULL).
+ */
+static void
+repost(struct fb_http_req *req, const struct fb_conf_upstream *up, const char *action,
+    const char *field, char **value, char **relay)
+{
+	struct fb_saml_reply reply = {0};
+
+	reply.post_url = fb_xasprintf(FB_HTTP_PATH_UPSTREAM "%s/%s?same_site=1", up->name, action);
+	reply.post_field = field;
+	reply.post_value = *value;
+	reply.relay_state = *relay;
+	*value = NULL;
+	*relay = NULL;
+	send_form(req, &reply);
+	fb_saml_reply_cleanup(&reply);
+}
+
 static int
 ready(struct fb_http_req *req)
 {
@@ -87,7 +112,8 @@ h_sp_metadata(struct fb_http_req *req, void *arg)
 
 	(void)arg;
 	if (worker_broker == NULL) {
-		fb_http_reply_error(req, FB_ERR_NOTFOUND, "No SAML service provider is set up.", NULL);
+		fb_http_reply_error(req, FB_ERR_NOTFOUND, "No SAML service provider is set up.",
+		    NULL);
 		return;
 	}
 	if (fb_saml_broker_metadata(worker_broker, 0, &xml, &len, &err) != FB_OK) {
@@ -181,7 +207,8 @@ fb_http_saml_sp_acs(struct fb_http_req *req, const struct fb_conf_upstream *up)
 	if (!ready(req))
 		return;
 	if (fb_http_req_method_id(req) != FB_HTTP_POST) {
-		send_page(req, 405, "Wrong method", "The identity provider must POST its response.");
+		send_page(req, 405, "Wrong method",
+		    "The identity provider must POST its response.");
 		return;
 	}
 	body = fb_http_req_body(req, &len);
@@ -195,18 +222,8 @@ fb_http_saml_sp_acs(struct fb_http_req *req, const struct fb_conf_upstream *up)
 	}
 	request_id = cookie_request(req, up->name);
 	if (request_id == NULL && fb_http_req_query(req, "same_site") == NULL) {
-		/*
-		 * The IdP's form posts across sites: a browser sends no SameSite=Lax
-		 * cookie with it. Post it once more from our own page (same site), so
-		 * the cookie binding the request to this browser comes along.
-		 */
-		reply.post_url = fb_xasprintf(FB_HTTP_PATH_UPSTREAM "%s/acs?same_site=1", up->name);
-		reply.post_field = "SAMLResponse";
-		reply.post_value = resp;
-		resp = NULL;
-		reply.relay_state = relay;
-		relay = NULL;
-		send_form(req, &reply);
+		/* The cookie binding the request to this browser must come along. */
+		repost(req, up, "acs", "SAMLResponse", &resp, &relay);
 		goto out;
 	}
 	/* The request is used once, whatever the outcome. */
@@ -243,6 +260,158 @@ out:
 	free(resp);
 	free(relay);
 	free(request_id);
+}
+
+/* ---- single logout: /upstream/NAME/slo and the broker's sign-out ------------------------ */
+
+#ifndef FB_HTTP_UPSTREAM_SESSION_NS
+#define FB_HTTP_UPSTREAM_SESSION_NS "upstream_session" /* http/upstream.c keeps it */
+#endif
+
+/* What http/upstream.c recorded for session sid (new JSON), or NULL. */
+static json_t *
+upstream_record(struct fb_http_req *req, const char *sid)
+{
+	const struct fb_http_env *env = fb_http_req_env(req);
+	unsigned char *v = NULL;
+	size_t len = 0;
+	struct fb_err err = {0};
+	json_t *o;
+
+	if (fb_store_kv_get(env->store, FB_HTTP_UPSTREAM_SESSION_NS, sid, &v, &len, &err) != FB_OK)
+		return NULL;
+	o = json_loadb((const char *)v, len, 0, NULL);
+	free(v);
+	return o;
+}
+
+static const char *
+jstr(const json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k));
+}
+
+int
+fb_http_saml_sp_logout(struct fb_http_req *req, const char *sid)
+{
+	const struct fb_http_env *env = fb_http_req_env(req);
+	const struct fb_conf_upstream *up;
+	json_t *rec;
+	struct fb_err err = {0};
+	char *url = NULL;
+	int done = 0;
+
+	if (worker_broker == NULL || sid == NULL || (rec = upstream_record(req, sid)) == NULL)
+		return 0;
+	up = fb_conf_upstream_find(env->conf, jstr(rec, "upstream"));
+	if (up != NULL && up->type == FB_CONF_UPSTREAM_SAML && up->logout &&
+	    jstr(rec, "subject") != NULL) {
+		if (fb_saml_broker_logout_request(worker_broker, up->name, jstr(rec, "subject"),
+		        jstr(rec, "subject_format"), jstr(rec, "session_index"), NULL, &url,
+		        &err) == FB_OK) {
+			fb_audit(fb_http_req_id(req), "saml_upstream_logout_request", "upstream=%s",
+			    up->name);
+			fb_http_redirect(req, url);
+			done = 1;
+		} else {
+			fb_rlog_err(req, &err);
+		}
+	}
+	json_decref(rec);
+	free(url);
+	return done;
+}
+
+void
+fb_http_saml_sp_slo(struct fb_http_req *req, const struct fb_conf_upstream *up)
+{
+	const struct fb_http_env *env = fb_http_req_env(req);
+	struct fb_saml_reply reply = {0};
+	struct fb_saml_logout_req l = {0};
+	struct fb_http_session s = {0};
+	struct fb_err err = {0};
+	char *saml_request = NULL, *relay = NULL, *url = NULL;
+	const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(req->ev);
+	const char *query = u != NULL ? evhttp_uri_get_query(u) : NULL;
+	int post = fb_http_req_method_id(req) == FB_HTTP_POST, have = 0, ended = 0;
+	json_t *rec = NULL;
+	enum fb_status r;
+
+	if (!ready(req))
+		return;
+	if (post) {
+		size_t len = 0;
+		const char *body = fb_http_req_body(req, &len);
+
+		if (fb_saml_form_get(body, len, "SAMLResponse", &saml_request, &err) == FB_OK) {
+			/* The IdP answering our LogoutRequest: the broker session ended already. */
+			send_page(req, 200, "Signed out",
+			    "You have signed out here and at your identity provider.");
+			goto out;
+		}
+		if (fb_saml_form_get(body, len, "SAMLRequest", &saml_request, &err) != FB_OK ||
+		    fb_saml_form_get(body, len, "RelayState", &relay, &err) == FB_ERR_INVALID) {
+			send_page(req, 400, "Sign-out refused",
+			    "The form holds no usable SAMLRequest.");
+			goto out;
+		}
+		if (fb_http_req_query(req, "same_site") == NULL) {
+			/* A cross-site POST carries no session cookie. */
+			repost(req, up, "slo", "SAMLRequest", &saml_request, &relay);
+			goto out;
+		}
+	} else if (fb_http_req_query(req, "SAMLResponse") != NULL) {
+		send_page(req, 200, "Signed out",
+		    "You have signed out here and at your identity provider.");
+		goto out;
+	}
+	r = fb_saml_broker_logout_parse(worker_broker, up->name,
+	    post ? FB_SAML_POST : FB_SAML_REDIRECT, post ? NULL : query, saml_request, relay,
+	    fb_time_now(), fb_http_req_id(req), &l, &reply, &err);
+	if (r != FB_OK) {
+		fb_rlog(req, FB_LOG_INFO, "%s", err.msg);
+		send_page(req, reply.http_status != 0 ? reply.http_status : 400,
+		    reply.title != NULL ? reply.title : "Sign-out refused",
+		    reply.detail != NULL ? reply.detail : "The request was refused.");
+		goto out;
+	}
+	/* SECURITY: the session ends only when the request names what it was signed in as. */
+	have = fb_http_session_get(req, &s, &err) == FB_OK;
+	if (have && (rec = upstream_record(req, s.sid)) != NULL && jstr(rec, "upstream") != NULL &&
+	    strcmp(jstr(rec, "upstream"), up->name) == 0 &&
+	    fb_saml_logout_req_matches(&l, jstr(rec, "subject"), jstr(rec, "session_index"))) {
+		if (fb_store_session_revoke(env->store, s.sid, s.expires_at, &err) != FB_OK) {
+			fb_rlog_err(req, &err);
+			send_page(req, 503, "Sign-out unavailable",
+			    "Sign-out cannot be completed right now. Try again later.");
+			goto out;
+		}
+		fb_http_session_clear(req);
+		fb_audit(fb_http_req_id(req), "logout", "user=%s by upstream %s LogoutRequest",
+		    s.username, up->name);
+		ended = 1;
+	} else {
+		fb_audit(fb_http_req_id(req), "saml_upstream_logout_nomatch",
+		    "upstream=%s: no session of this browser is the one named", up->name);
+	}
+	if (fb_saml_broker_logout_response(worker_broker, up->name, l.id, ended, l.relay_state,
+	        &url, &err) == FB_OK) {
+		fb_http_redirect(req, url);
+	} else {
+		fb_rlog_err(req, &err);
+		send_page(req, 200, ended ? "Signed out" : "Not signed out",
+		    ended ? "Your session here has ended."
+		          : "No session here matched the request.");
+	}
+out:
+	if (have)
+		fb_http_session_cleanup(&s);
+	json_decref(rec);
+	fb_saml_logout_req_cleanup(&l);
+	fb_saml_reply_cleanup(&reply);
+	free(saml_request);
+	free(relay);
+	free(url);
 }
 
 /* ---- registration ------------------------------------------------------------------------- */

@@ -33,5 +33,13 @@ enum fb_status fb_http_saml_routes_add(struct fb_http_router *r, const struct fb
  */
 enum fb_status fb_http_saml_sp_routes_add(struct fb_http_router *r, const struct fb_conf *conf,
     const struct fb_keyring *kr, struct fb_err *err);
+/*
+ * The broker's sign-out through the upstream of session sid: when
+ * http/upstream.c recorded one of type saml with logout: true, answers req
+ * with a 303 to the IdP carrying a signed LogoutRequest for the NameID and
+ * SessionIndex signed in with, and returns 1; 0 (nothing sent) otherwise.
+ * Call it after the session was revoked.
+ */
+int fb_http_saml_sp_logout(struct fb_http_req *req, const char *sid);
 
 #endif
