@@ -162,7 +162,7 @@ user_add(int argc, char **argv)
 		    a.type);
 	fb_err_clear(&err);
 	/* Check what needs no store first, so the message is about the input. */
-	if (fb_local_username_check(a.user, &err) != FB_OK)
+	if (fb_ident_username_check(a.user, &err) != FB_OK)
 		return fb_cli_error(&err);
 	if (a.password_stdin && (rc = read_password(&password)) != FB_EXIT_OK)
 		return rc;

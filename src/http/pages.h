@@ -118,8 +118,31 @@ void fb_http_saml_sp_slo(struct fb_http_req *req, const struct fb_conf_upstream 
 
 /* The path of an upstream's endpoints: "/upstream/" NAME "/" action. */
 #define FB_HTTP_PATH_UPSTREAM "/upstream/"
-/* The page handler of /upstream/ + "*" (registered by fb_http_web_routes_add). */
+/* The page handler of /upstream/ + "*" (registered by fb_http_upstream_routes_add). */
 void fb_http_web_handle_upstream(struct fb_http_req *req, void *arg);
+/*
+ * Registers /upstream/ + "*" when conf has upstreams, loading the mapping
+ * rules of conf->mappings_dir once per worker (statuses of fb_map_set_load
+ * and fb_http_router_add, err filled).
+ */
+enum fb_status fb_http_upstream_routes_add(struct fb_http_router *r, const struct fb_conf *conf,
+    struct fb_err *err);
+/*
+ * 1 when the login page offers the password form: always without
+ * upstreams; with upstreams, when local accounts exist.
+ */
+int fb_http_upstream_local_available(struct fb_http_web *w);
+/* Appends the login page's upstream buttons and home-realm discovery form to p. */
+void fb_http_upstream_login_choices(struct fb_http_web *w, struct fb_http_page *p);
+/*
+ * GET /login with ?upstream=NAME (redirect to its start) or ?email=
+ * (home-realm discovery: redirect to the upstream owning the domain, with
+ * login_hint). Returns 1 when it answered; 0 when the login page is to be
+ * shown, with *message (an alert, or NULL) and *username (the field's
+ * value, or NULL) set.
+ */
+int fb_http_upstream_login_get(struct fb_http_web *w, const char **message,
+    const char **username);
 
 /* The page handlers (registered by fb_http_web_routes_add). */
 void fb_http_web_handle_login(struct fb_http_req *req, void *arg);
