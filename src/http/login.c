@@ -358,13 +358,11 @@ logout_post(struct fb_http_web *w)
 			return;
 		}
 		fb_http_web_audit(w, "logout", NULL, "signed out");
-		/* An upstream that signs out too takes the browser next (SAML SLO). */
-		if (fb_http_saml_sp_logout(w->req, w->sess.sid)) {
-			fb_http_session_clear(w->req);
-			return;
-		}
 	}
 	fb_http_session_clear(w->req);
+	/* An upstream that signs out too takes the browser next (SAML SLO). */
+	if (w->has_session && fb_http_saml_sp_logout(w->req, w->sess.sid))
+		return;
 	fb_http_page_begin(&p, w->conf, "Signed out");
 	fb_http_page_raw(&p,
 	    "<main>\n<h1>You have signed out</h1>\n"

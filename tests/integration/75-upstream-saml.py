@@ -11,6 +11,7 @@ request, another key's signature and a failed status, each with a clear page,
 an audit line and no session.
 """
 
+import base64
 import os
 import re
 import sys
@@ -56,7 +57,7 @@ class UpstreamSaml(harness.TestCase):
         with open(cls.idp_md_path, "w") as f:
             f.write(first.metadata())
         upstream = {"name": "corp", "display_name": "Corp SSO", "type": "saml",
-                    "domains": ["corp.test"],
+                    "domains": ["corp.test"], "logout": True,
                     "saml": {"metadata": cls.idp_md_path}}
         cls.srv = fbsaml.saml_server(cls.holder, [], conf={"upstreams": [upstream]},
                                      mappings={"upstream_saml": MAPPING})
@@ -191,6 +192,68 @@ class UpstreamSaml(harness.TestCase):
         off = self.srv.log_size()
         self.assertRefused(self.post(b2, self.answer(req1["id"])), off, "does not answer")
         self.assertNotIn("fb_session", b2.cookies)
+
+    def signed_in(self):
+        """A browser signed in through pysaml2; the SessionIndex pysaml2 gave."""
+        b = fbsaml.browser(self, self.srv)
+        resp = self.answer(self.start(b)["id"])
+        p = self.post(b, resp)
+        self.assertIn(p.status, (302, 303), p.text[:2000])
+        self.assertIn("fb_session", b.cookies)
+        m = re.search(r'SessionIndex="([^"]+)"', base64.b64decode(resp).decode())
+        return b, m.group(1) if m else None
+
+    def assertSignedIn(self, b, yes):
+        p = b.get("/")
+        if yes:
+            self.assertEqual(p.status, 200, p.text[:1000])
+        else:
+            self.assertIn(p.status, (302, 303))
+            self.assertIn("/login", p.location)
+
+    def test_idp_logout_request_ends_the_session(self):
+        slo = self.base + "/upstream/corp/slo"
+        b, si = self.signed_in()
+        other, _ = self.signed_in()
+        # Unsigned: refused, the session stays.
+        url, _ = self.idp.logout_request_url(slo, "carol-7", [si], sign=False)
+        off = self.srv.log_size()
+        p = b.get(fbsaml.path_of(url))
+        self.assertRefused(p, off, "not signed")
+        self.assertSignedIn(b, True)
+        # Signed, naming another subject: the session stays, the IdP hears Requester.
+        url, _ = self.idp.logout_request_url(slo, "somebody-else", [si])
+        p = b.get(fbsaml.path_of(url))
+        self.assertEqual(p.status, 303, p.text[:2000])
+        self.assertTrue(p.location.startswith(IDP_BASE + "/slo?SAMLResponse="), p.location)
+        self.assertIn("Requester", pc.decode_redirect(
+            dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(p.location).query))[
+                "SAMLResponse"]).decode())
+        self.assertSignedIn(b, True)
+        # Signed, naming this session: it ends; Success; the other browser stays signed in
+        # (its SessionIndex is another).
+        url, _ = self.idp.logout_request_url(slo, "carol-7", [si])
+        p = b.get(fbsaml.path_of(url))
+        self.assertEqual(p.status, 303, p.text[:2000])
+        q = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(p.location).query))
+        self.assertIn("status:Success", pc.decode_redirect(q["SAMLResponse"]).decode())
+        self.assertEqual(q.get("RelayState"), "slo-rs")
+        self.assertSignedIn(b, False)
+        self.assertSignedIn(other, True)
+
+    def test_signing_out_signs_out_at_the_idp(self):
+        b, si = self.signed_in()
+        form = b.get("/logout")
+        self.assertEqual(form.status, 200, form.text[:2000])
+        p = b.post("/logout", {"csrf": form.hidden("csrf")})
+        self.assertEqual(p.status, 303, p.text[:2000])
+        self.assertTrue(p.location.startswith(IDP_BASE + "/slo?SAMLRequest="), p.location)
+        req = self.idp.logout_request(urllib.parse.urlsplit(p.location).query)
+        self.assertTrue(req["signed"])
+        self.assertEqual(req["name_id"], "carol-7")
+        self.assertEqual(req["issuer"], self.sp_id)
+        self.assertEqual(req["session_indexes"], [si] if si else [])
+        self.assertSignedIn(b, False)
 
     def test_cross_site_post_is_posted_again(self):
         """Without the cookie (a browser's cross-site POST), the ACS answers a form that

@@ -109,6 +109,33 @@ class IdP:
         return [e["location"] for e in
                 self.server.metadata.assertion_consumer_service(sp_entity_id, BINDING_HTTP_POST)]
 
+    def logout_request_url(self, sp_slo, name_id, session_indexes=None, sign=True,
+                           name_id_format=pc.NAMEID_PERSISTENT):
+        """The HTTP-Redirect URL of a LogoutRequest to the SP's sp_slo for name_id
+        (query-signed with the IdP's key when sign), and the request's ID."""
+        from saml2.saml import NameID as _NameID
+        req_id, req = self.server.create_logout_request(
+            sp_slo, self.entity_id, name_id=_NameID(format=name_id_format, text=name_id),
+            session_indexes=session_indexes, sign=False)
+        info = self.server.apply_binding(BINDING_HTTP_REDIRECT, str(req), sp_slo,
+                                         relay_state="slo-rs", sign=sign,
+                                         sigalg=pc.SIG_RSA_SHA256 if sign else None)
+        return dict(info["headers"])["Location"], req_id
+
+    def logout_request(self, query):
+        """A LogoutRequest of an HTTP-Redirect query (as sent): pysaml2 parses it and
+        checks its query signature with the SP's metadata certificate.
+        Returns {"name_id", "session_indexes", "issuer", "signed"}."""
+        import urllib.parse
+        from saml2.sigver import verify_redirect_signature
+        q = dict(urllib.parse.parse_qsl(query, keep_blank_values=True))
+        req = self.server.parse_logout_request(q["SAMLRequest"], BINDING_HTTP_REDIRECT)
+        m = req.message
+        signed = "Signature" in q and verify_redirect_signature(
+            q, self.server.sec.sec_backend, cert=self.sp_signing_cert(m.issuer.text))
+        return {"name_id": m.name_id.text, "issuer": m.issuer.text, "signed": bool(signed),
+                "session_indexes": [si.text for si in m.session_index]}
+
     def error_response(self, sp_entity_id, acs, in_response_to, status,
                        message="Access denied by policy"):
         """A signed Response with a failed status (Responder / status), base64."""
