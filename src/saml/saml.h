@@ -524,10 +524,6 @@ enum fb_status fb_saml_broker_add_upstream(struct fb_saml_broker *b,
  */
 enum fb_status fb_saml_broker_from_conf(const struct fb_conf *conf, const struct fb_keyring *kr,
     int idps, struct fb_saml_broker **out, struct fb_err *err);
-/* The SP entity id. Borrowed. */
-const char *fb_saml_broker_entity_id(const struct fb_saml_broker *b);
-/* The IdP entity id of upstream name, or NULL when unknown. Borrowed. */
-const char *fb_saml_broker_idp_entity_id(const struct fb_saml_broker *b, const char *name);
 /*
  * The SP metadata: EntityDescriptor with SPSSODescriptor
  * (AuthnRequestsSigned="true" unless every upstream says sign_requests:

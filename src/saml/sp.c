@@ -176,12 +176,6 @@ fb_saml_broker_free(struct fb_saml_broker *b)
 	free(b);
 }
 
-const char *
-fb_saml_broker_entity_id(const struct fb_saml_broker *b)
-{
-	return b->entity_id;
-}
-
 static struct upstream *
 upstream_get(const struct fb_saml_broker *b, const char *name)
 {
@@ -189,14 +183,6 @@ upstream_get(const struct fb_saml_broker *b, const char *name)
 		if (strcmp(b->ups[i].name, name) == 0)
 			return &b->ups[i];
 	return NULL;
-}
-
-const char *
-fb_saml_broker_idp_entity_id(const struct fb_saml_broker *b, const char *name)
-{
-	const struct upstream *u = upstream_get(b, name);
-
-	return u != NULL && u->loaded ? u->md.entity_id : NULL;
 }
 
 /* An xmlsec key holding only the certificate in b64 (base64 DER); NULL when it is not one. */
