@@ -317,6 +317,16 @@ int fb_saml_is_post(const char *binding);
 /* The default ACS endpoint of a parsed SP metadata, or NULL. */
 const struct fb_saml_endpoint *fb_saml_md_default_acs(const struct fb_saml_md *md);
 
+/* ---- sp.c ----------------------------------------------------------------------- */
+
+/*
+ * Reads the IdP metadata file of SAML upstream up as the broker would
+ * (check-config): FB_ERR_CONFIG naming the upstream and the reason when it
+ * cannot be read or is not usable IdP metadata. FB_OK without a file.
+ */
+enum fb_status fb_saml_upstream_metadata_check(const struct fb_conf *conf,
+    const struct fb_conf_upstream *up, struct fb_err *err);
+
 /* ---- slo.c ------------------------------------------------------------------------ */
 
 /* The SessionIndex of browser session sid at an SP: opaque, never the sid itself. New. */

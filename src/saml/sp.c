@@ -1546,3 +1546,28 @@ fb_saml_broker_logout_request(struct fb_saml_broker *b, const char *name, const 
 	free(extra);
 	return r;
 }
+
+enum fb_status
+fb_saml_upstream_metadata_check(const struct fb_conf *conf, const struct fb_conf_upstream *up,
+    struct fb_err *err)
+{
+	/* No keys are needed to read IdP metadata: a broker of this upstream alone. */
+	struct fb_saml_broker b = {0};
+	struct fb_saml_upstream_def def = {up->name, NULL, 0, up->saml.allow_unsolicited,
+	    up->saml.accept_sha1, up->saml.sign_requests, up->saml.clock_skew};
+	char *xml = NULL;
+	enum fb_status r;
+
+	if (up->saml.metadata == NULL)
+		return FB_OK;
+	b.public_url = conf->public_url != NULL ? conf->public_url : (char *)"";
+	if ((r = fb_saml_file_read(up->saml.metadata, &xml, &def.metadata_len, err)) != FB_OK)
+		return r;
+	def.metadata = xml;
+	r = fb_saml_broker_add_upstream(&b, &def, err);
+	for (size_t i = 0; i < b.nups; i++)
+		upstream_cleanup(&b.ups[i]);
+	free(b.ups);
+	free(xml);
+	return r;
+}

@@ -122,6 +122,28 @@ class UpstreamSaml(harness.TestCase):
         cp = harness.run(["metadata", "import", self.idp_md_path, "--name", "c" * 33, "--dir", d])
         self.assertNotEqual(cp.returncode, 0)
 
+    def test_check_config_reads_the_idp_metadata(self):
+        d = self.tmpdir()
+        sp_md = os.path.join(d, "not-an-idp.xml")
+        with open(sp_md, "w") as f:
+            f.write(self.sp_md)  # SP metadata where IdP metadata belongs
+        conf = harness.deep_merge(self.srv.conf, {"upstreams": [
+            {"name": "corp", "type": "saml", "saml": {"metadata": sp_md}}]})
+        path = os.path.join(d, "fedbroker.yaml")
+        with open(path, "w") as f:
+            f.write(harness.to_yaml(conf) + "\n")
+        cp = harness.run(["check-config", path])
+        self.assertEqual(cp.returncode, 1, cp.stdout + cp.stderr)
+        out = cp.stdout + cp.stderr
+        self.assertIn("not SAML IdP metadata", out)
+        self.assertRegex(out, r"fedbroker\.yaml:\d+:\d+: upstreams\[0\]\.saml\.metadata")
+        # The real IdP metadata passes.
+        conf["upstreams"][0]["saml"]["metadata"] = self.idp_md_path
+        with open(path, "w") as f:
+            f.write(harness.to_yaml(conf) + "\n")
+        cp = harness.run(["check-config", path])
+        self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
+
     # ---- sign-in
     def start(self, b):
         """GET /upstream/corp/start: the AuthnRequest as pysaml2 parses and verifies it."""
