@@ -819,9 +819,12 @@ verify_signature(struct acs *a, xmlNodePtr node, const char *what, int *present)
 
 		if (ctx == NULL)
 			break;
-		/* SECURITY: the key is the configured certificate's; KeyInfo is not read for keys.
+		/*
+		 * SECURITY: the key is the configured certificate's; KeyInfo is not read
+		 * for keys. Lent, not copied (a copy re-parses the certificate): taken
+		 * back before the context is destroyed.
 		 */
-		ctx->signKey = xmlSecKeyDuplicate(a->u->certs[i]);
+		ctx->signKey = a->u->certs[i];
 		ctx->enabledReferenceUris = xmlSecTransformUriTypeSameDocument;
 		if (ctx->signKey != NULL && xmlSecDSigCtxVerify(ctx, sig) >= 0 &&
 		    ctx->status == xmlSecDSigStatusSucceeded &&
@@ -833,6 +836,7 @@ verify_signature(struct acs *a, xmlNodePtr node, const char *what, int *present)
 			    xmlStrEqual(rc->uri + 1, id))
 				r = FB_OK;
 		}
+		ctx->signKey = NULL;
 		xmlSecDSigCtxDestroy(ctx);
 	}
 	{
