@@ -105,8 +105,7 @@ main(int argc, char **argv)
 	    "protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\">"
 	    "<md:KeyDescriptor use=\"signing\"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>%s"
 	    "</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"
-	    "<md:SingleSignOnService Binding=\"" FB_SAML_BINDING_REDIRECT_URI
-	    "\" "
+	    "<md:SingleSignOnService Binding=\"" FB_SAML_BINDING_REDIRECT_URI "\" "
 	    "Location=\"https://idp.example.com/sso\"/></md:IDPSSODescriptor></"
 	    "md:EntityDescriptor>",
 	    keys[0].cert_b64);

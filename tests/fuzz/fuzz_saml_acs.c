@@ -102,7 +102,8 @@ fz_setup(void)
 	md = fb_xasprintf(
 	    "<md:EntityDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\" "
 	    "xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\" entityID=\"https://idp.example.test\">"
-	    "<md:IDPSSODescriptor protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\">"
+	    "<md:IDPSSODescriptor "
+	    "protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\">"
 	    "<md:KeyDescriptor use=\"signing\"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>%s"
 	    "</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"
 	    "<md:SingleSignOnService Binding=\"" FB_SAML_BINDING_REDIRECT_URI
@@ -152,7 +153,8 @@ fz_find(xmlNodePtr n, const char *name)
 	return NULL;
 }
 
-/* xml with its first Assertion and its root signed by the IdP key, base64 (new); NULL if unusable. */
+/* xml with its first Assertion and its root signed by the IdP key, base64 (new); NULL if unusable.
+ */
 static char *
 fz_sign(const char *xml, size_t len)
 {
@@ -207,8 +209,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	}
 	memset(&reply, 0, sizeof(reply));
-	if (in.saml_response != NULL &&
-	    fb_saml_broker_acs(fz_b, &in, &out, &reply, &err) == FB_OK)
+	if (in.saml_response != NULL && fb_saml_broker_acs(fz_b, &in, &out, &reply, &err) == FB_OK)
 		fb_saml_login_cleanup(&out);
 	fb_saml_reply_cleanup(&reply);
 	free(v);
