@@ -14,6 +14,7 @@ an audit line and no session.
 import base64
 import os
 import re
+import sqlite3
 import sys
 import urllib.parse
 
@@ -160,10 +161,24 @@ class UpstreamSaml(harness.TestCase):
     def post(self, b, resp):
         return b.post("/upstream/corp/acs", {"SAMLResponse": resp})
 
-    def answer(self, req_id, idp=None, **kw):
+    def answer(self, req_id, idp=None, who="carol", **kw):
         return (idp or self.idp).response(
-            self.sp_id, self.acs, name_id="carol-7", in_response_to=req_id,
-            attributes={GROUPS_ATTR: ["admins", "dev"], "mail": ["carol@corp.test"]}, **kw)
+            self.sp_id, self.acs, name_id=who + "-7", in_response_to=req_id,
+            attributes={GROUPS_ATTR: ["admins", "dev"], "mail": [who + "@corp.test"]}, **kw)
+
+    def users(self):
+        """Every username in the store (local and upstream users alike), read-only."""
+        db = sqlite3.connect("file:%s?mode=ro" % os.path.join(self.srv.state_dir,
+                                                               "fedbroker.db"), uri=True)
+        try:
+            return [r[0] for r in db.execute("SELECT username FROM users")]
+        finally:
+            db.close()
+
+    def assertNobody(self, who):
+        """No user was created for who, and the workers still serve."""
+        self.assertNotIn(who, self.users())
+        self.assertEqual(self.srv.http("GET", "/healthz").status, 200)
 
     def assertRefused(self, page, off, needle):
         self.assertGreaterEqual(page.status, 400, page.text[:2000])
@@ -179,6 +194,8 @@ class UpstreamSaml(harness.TestCase):
         p = self.post(b, resp)
         self.assertIn(p.status, (302, 303), p.text[:2000])
         self.assertIn("fb_session", b.cookies)
+        # The user was created (what assertNobody looks for in the refusals).
+        self.assertIn("carol", self.users())
         # The same response again, from another browser that started its own request.
         b2 = fbsaml.browser(self, self.srv)
         self.start(b2)
@@ -203,17 +220,20 @@ class UpstreamSaml(harness.TestCase):
                 if kw is None:
                     resp = self.idp.error_response(self.sp_id, self.acs, req["id"], RESPONDER)
                 else:
-                    resp = self.answer(req["id"], **kw)
+                    resp = self.answer(req["id"], who="mallory", **kw)
                 off = self.srv.log_size()
                 self.assertRefused(self.post(b, resp), off, needle)
                 self.assertNotIn("fb_session", b.cookies)
+                self.assertNobody("mallory")
         # Another browser's request: the cookie does not match the InResponseTo.
         b1, b2 = fbsaml.browser(self, self.srv), fbsaml.browser(self, self.srv)
         req1 = self.start(b1)
         self.start(b2)
         off = self.srv.log_size()
-        self.assertRefused(self.post(b2, self.answer(req1["id"])), off, "does not answer")
+        self.assertRefused(self.post(b2, self.answer(req1["id"], who="trudy")), off,
+                           "does not answer")
         self.assertNotIn("fb_session", b2.cookies)
+        self.assertNobody("trudy")
 
     def signed_in(self):
         """A browser signed in through pysaml2; the SessionIndex pysaml2 gave."""
