@@ -1,9 +1,12 @@
 # Benchmarks built by `make bench` (not by make all or make check).
-EXTRA_PROGRAMS = bench/mapping
+EXTRA_PROGRAMS = bench/mapping bench/saml_acs
 bench_mapping_SOURCES = bench/mapping.c
 bench_mapping_LDADD = src/libfedbroker.la $(DEP_LIBS)
-CLEANFILES += bench/mapping
+bench_saml_acs_SOURCES = bench/saml_acs.c
+bench_saml_acs_LDADD = src/libfedbroker.la $(DEP_LIBS)
+CLEANFILES += bench/mapping bench/saml_acs
 
 .PHONY: bench
-bench: bench/mapping$(EXEEXT)
+bench: bench/mapping$(EXEEXT) bench/saml_acs$(EXEEXT)
 	./bench/mapping$(EXEEXT)
+	./bench/saml_acs$(EXEEXT)

@@ -26,17 +26,19 @@
 static const char usage_metadata[] =
     "usage: fedbroker metadata <command> [options]\n"
     "\n"
-    "SAML metadata: the broker's own (IdP) metadata out, service providers' in.\n"
+    "SAML metadata: the broker's own (IdP, or SP with --sp) metadata out, service\n"
+    "providers' and upstream identity providers' in.\n"
     "\n"
     "commands:\n"
-    "  export   print (or write) the IdP metadata service providers import\n"
-    "  import   read SP metadata from a file or URL, save it, print the configuration\n"
+    "  export   print the IdP metadata SPs import (--sp: the SP metadata IdPs import)\n"
+    "  import   read SP or IdP metadata from a file or URL, save it, print the config\n"
     "  show     describe a metadata file or URL\n"
     "\n"
     "'fedbroker metadata <command> --help' describes a command.\n";
 
 static const char usage_export[] =
-    "usage: fedbroker metadata export [--out FILE] [--sign] [--config FILE] [--state-dir DIR]\n"
+    "usage: fedbroker metadata export [--sp] [--out FILE] [--sign] [--config FILE]\n"
+    "                                 [--state-dir DIR]\n"
     "\n"
     "Prints the IdP metadata that /saml/idp/metadata serves: the entity id, every\n"
     "published signing certificate (the active key first, so a service provider\n"
@@ -45,6 +47,13 @@ static const char usage_export[] =
     "Upload it to AWS IAM (Identity providers, SAML) or IAM Identity Center. The\n"
     "signing keys must exist: start the broker once or run 'fedbroker keys generate'.\n"
     "\n"
+    "With --sp, prints instead the metadata of the broker's service provider, which\n"
+    "/saml/sp/metadata serves and the upstream SAML identity providers import: the\n"
+    "entity id (saml.sp.entity_id), the signing and encryption certificates, one\n"
+    "HTTP-POST AssertionConsumerService per SAML upstream (/upstream/NAME/acs) and\n"
+    "the SingleLogoutService; AuthnRequestsSigned and WantAssertionsSigned are true.\n"
+    "\n"
+    "      --sp             the service provider metadata (for upstream IdPs)\n"
     "  -o, --out FILE       write FILE (mode 0644) instead of standard output\n"
     "      --sign           add an enveloped signature made with the active key\n"
     FB_CLI_HELP_CONFIG FB_CLI_HELP_HELP;
@@ -57,7 +66,8 @@ static const char usage_import[] =
     "checks it, shows what it declares (entity id, endpoints, NameID formats,\n"
     "certificates and their expiry), saves it as DIR/NAME.xml and prints the\n"
     "entry to paste under saml.service_providers in the configuration (a list\n"
-    "item with display_name and groups to fill in). With --cert the\n"
+    "item with display_name and groups to fill in); for identity provider\n"
+    "metadata, the entry to paste under upstreams (a SAML upstream). With --cert the\n"
     "metadata must carry an enveloped signature made with that certificate's key.\n"
     "An expired validUntil or certificate is a warning, not an error (AWS's\n"
     "published metadata often carries one). Nothing is written when a check fails.\n"
@@ -88,6 +98,7 @@ struct args {
 	const char *cert;
 	const char *dir;
 	const char *source; /* FILE|URL operand */
+	int sp;
 	int sign;
 	int force;
 	int json;
@@ -388,6 +399,7 @@ metadata_export(int argc, char **argv)
 {
 	struct args a = {0};
 	const struct fb_cli_option opts[] = {
+	    {"sp", 0, NULL, &a.sp},
 	    {"out", 'o', &a.out, NULL},
 	    {"sign", 0, NULL, &a.sign},
 	    {NULL, 0, NULL, NULL},
@@ -406,8 +418,18 @@ metadata_export(int argc, char **argv)
 		return rc;
 	rc = FB_EXIT_FAIL;
 	fb_err_clear(&err);
-	if (fb_saml_metadata_export(x.conf, x.kr, a.sign, &xml, &len, &err) != FB_OK)
+	if (a.sp) {
+		struct fb_saml_broker *b = NULL;
+		enum fb_status r = fb_saml_broker_from_conf(x.conf, x.kr, 0, &b, &err);
+
+		if (r == FB_OK)
+			r = fb_saml_broker_metadata(b, a.sign, &xml, &len, &err);
+		fb_saml_broker_free(b);
+		if (r != FB_OK)
+			goto out;
+	} else if (fb_saml_metadata_export(x.conf, x.kr, a.sign, &xml, &len, &err) != FB_OK) {
 		goto out;
+	}
 	if (a.out != NULL) {
 		/* Metadata is public: 0644, so a web server or a deploy job can read it. */
 		if (write_atomic(a.out, xml, len, 0644, &err) != FB_OK)
@@ -476,7 +498,7 @@ metadata_import(int argc, char **argv)
 	json_t *info = NULL;
 	struct stat st;
 	struct fb_err err;
-	int rc;
+	int rc, idp;
 
 	if ((rc = fb_cli_args_parse(argc, argv, &syntax)) >= 0)
 		return rc;
@@ -493,10 +515,13 @@ metadata_import(int argc, char **argv)
 	if (load_info(&a, &info, &xml, &len, &err) != FB_OK)
 		goto out;
 	print_info(info, a.source, a.cert);
-	if (strcmp(jstr(info, "role"), "sp") != 0)
-		fprintf(stderr, "warning: %s is identity provider metadata: saved, but only service "
-				"provider metadata belongs in saml.service_providers\n",
-		    a.source);
+	idp = strcmp(jstr(info, "role"), "sp") != 0;
+	/* upstreams[].name is at most 32 characters (it is also a URL path segment). */
+	if (idp && strlen(a.name) > 32) {
+		fb_err_set(&err, FB_ERR_INVALID,
+		    "--name '%s': an upstream's name is at most 32 characters", a.name);
+		goto out;
+	}
 	dir = target_dir(&a, config);
 	if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
 		fb_err_set(&err, FB_ERR_IO, "%s: %s", dir, strerror(errno));
@@ -513,6 +538,15 @@ metadata_import(int argc, char **argv)
 	fprintf(stderr, "saved %s\n", path);
 	rel = a.dir == NULL && config != NULL ? fb_xasprintf("metadata/%s.xml", a.name)
 					      : fb_xstrdup(path);
+	if (idp) {
+		stanza = fb_saml_metadata_upstream_stanza(info, a.name, rel);
+		printf("\n# Paste under 'upstreams:' in %s (a list item; with no upstreams:\n"
+		       "# section yet, add the line 'upstreams:' first). Give the identity\n"
+		       "# provider the broker's SP metadata: fedbroker metadata export --sp\n%s",
+		    config != NULL ? config : "the configuration", stanza);
+		rc = FB_EXIT_OK;
+		goto out;
+	}
 	stanza = fb_saml_metadata_stanza(info, a.name, rel);
 	printf("\n# Paste under 'service_providers:' in the saml: section of %s\n"
 	       "# (a list item, indented like the entries already there). With no saml:\n"

@@ -10,6 +10,7 @@
 #include "http/http.h"
 #include "http/web.h"
 #include "http/pages.h"
+#include "http/samlidp.h"
 
 /* ---- /login ------------------------------------------------------------------- */
 

@@ -113,22 +113,22 @@ void fb_http_oidc_rp_start(struct fb_http_req *req, const struct fb_conf_upstrea
 void fb_http_oidc_rp_callback(struct fb_http_req *req, const struct fb_conf_upstream *up)
     __attribute__((weak));
 void fb_http_saml_sp_start(struct fb_http_req *req, const struct fb_conf_upstream *up,
-    const char *login_hint) __attribute__((weak));
-void fb_http_saml_sp_acs(struct fb_http_req *req, const struct fb_conf_upstream *up)
-    __attribute__((weak));
-void fb_http_saml_sp_slo(struct fb_http_req *req, const struct fb_conf_upstream *up)
-    __attribute__((weak));
+    const char *login_hint);
+void fb_http_saml_sp_acs(struct fb_http_req *req, const struct fb_conf_upstream *up);
+void fb_http_saml_sp_slo(struct fb_http_req *req, const struct fb_conf_upstream *up);
 /*
  * logout: signing out of the broker signs out at the upstream too
  * (upstreams[].logout): redirect the browser there (OIDC RP-initiated
  * logout, SAML LogoutRequest). record (borrowed) is what
  * fb_http_upstream_finish kept for the session (FB_HTTP_UPSTREAM_SESSION_NS).
- * The broker session is revoked and its cookie cleared already.
+ * The broker session is revoked and its cookie cleared already. 1 when the
+ * browser was answered; 0 when nothing could be sent (logged), and the
+ * caller shows the signed-out page.
  */
 void fb_http_oidc_rp_logout(struct fb_http_req *req, const struct fb_conf_upstream *up,
     const json_t *record) __attribute__((weak));
-void fb_http_saml_sp_logout(struct fb_http_req *req, const struct fb_conf_upstream *up,
-    const json_t *record) __attribute__((weak));
+int fb_http_saml_sp_logout(struct fb_http_req *req, const struct fb_conf_upstream *up,
+    const json_t *record);
 
 /*
  * The return-to saved by /upstream/NAME/start: a cookie <cookie_name> +

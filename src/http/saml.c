@@ -37,8 +37,8 @@ send_page(struct fb_http_req *req, int code, const char *title, const char *deta
  * site's layout: its script and style run by the page's CSP nonce; without
  * JavaScript the person presses the button.
  */
-static void
-send_post_form(struct fb_http_req *req, const struct fb_saml_reply *r)
+void
+fb_http_saml_post_form(struct fb_http_req *req, const struct fb_saml_reply *r)
 {
 	const struct fb_http_env *env = fb_http_req_env(req);
 	struct fb_http_page p;
@@ -67,7 +67,7 @@ static void
 send_reply(struct fb_http_req *req, const struct fb_saml_reply *r)
 {
 	if (r->post_url != NULL) {
-		send_post_form(req, r);
+		fb_http_saml_post_form(req, r);
 	} else if (r->redirect_url != NULL) {
 		fb_http_reply_header(req, "Location", r->redirect_url);
 		fb_http_reply(req, 303, NULL, NULL, 0);
@@ -465,6 +465,8 @@ fb_http_saml_routes_add(struct fb_http_router *r, const struct fb_conf *conf,
 	if (kr == NULL)
 		return FB_OK;
 	if (worker_idp == NULL && (st = fb_saml_idp_new(conf, kr, &worker_idp, err)) != FB_OK)
+		return st;
+	if ((st = fb_http_saml_sp_routes_add(r, conf, kr, err)) != FB_OK)
 		return st;
 	if ((st = fb_http_router_add(r, FB_SAML_PATH_METADATA, FB_HTTP_GET, h_metadata, NULL,
 	         err)) != FB_OK ||

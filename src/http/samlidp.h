@@ -11,6 +11,8 @@
 #include "crypto/crypto.h"
 #include "http/http.h"
 
+struct fb_saml_reply;
+
 /*
  * Builds this worker's SAML IdP (fb_saml_idp_new over conf and kr, both
  * borrowed and outliving the router) and registers /saml/idp/metadata,
@@ -23,5 +25,21 @@
  */
 enum fb_status fb_http_saml_routes_add(struct fb_http_router *r, const struct fb_conf *conf,
     const struct fb_keyring *kr, struct fb_err *err);
+
+/*
+ * Builds this worker's SAML service provider (fb_saml_broker_from_conf:
+ * every upstream of type saml, its IdP metadata loaded) and registers
+ * /saml/sp/metadata; nothing when no SAML upstream is configured or kr is
+ * NULL. Called by fb_http_saml_routes_add. FB_ERR_CONFIG naming the
+ * upstream and reason.
+ */
+enum fb_status fb_http_saml_sp_routes_add(struct fb_http_router *r, const struct fb_conf *conf,
+    const struct fb_keyring *kr, struct fb_err *err);
+/*
+ * Answers req with the auto-submitting form that carries r's message
+ * (r->post_url, post_field, post_value, relay_state) in the site's layout:
+ * its script runs by the page's CSP nonce; without JavaScript a button.
+ */
+void fb_http_saml_post_form(struct fb_http_req *req, const struct fb_saml_reply *r);
 
 #endif

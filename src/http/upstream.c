@@ -250,10 +250,6 @@ start(struct fb_http_web *w, const struct fb_conf_upstream *up)
 		not_available(w, up, "no OIDC relying party in this build");
 		return;
 	}
-	if (up->type == FB_CONF_UPSTREAM_SAML && fb_http_saml_sp_start == NULL) {
-		not_available(w, up, "no SAML service provider in this build");
-		return;
-	}
 	if (return_save(w, up, w->next) != 0)
 		return;
 	fb_http_web_audit(w, "upstream_start", NULL, "sign-in through %s started", up->name);
@@ -294,15 +290,9 @@ fb_http_web_handle_upstream(struct fb_http_req *req, void *arg)
 		else
 			not_available(&w, up, "no OIDC relying party in this build");
 	} else if (strcmp(action, "acs") == 0 && post && up->type == FB_CONF_UPSTREAM_SAML) {
-		if (fb_http_saml_sp_acs != NULL)
-			fb_http_saml_sp_acs(req, up);
-		else
-			not_available(&w, up, "no SAML service provider in this build");
+		fb_http_saml_sp_acs(req, up);
 	} else if (strcmp(action, "slo") == 0 && up->type == FB_CONF_UPSTREAM_SAML) {
-		if (fb_http_saml_sp_slo != NULL)
-			fb_http_saml_sp_slo(req, up);
-		else
-			not_available(&w, up, "no SAML service provider in this build");
+		fb_http_saml_sp_slo(req, up);
 	} else {
 		fb_http_web_fail(&w, 404, "Page not found",
 		    "There is no such page of this sign-in provider.", FB_HTTP_PATH_LOGIN,
@@ -446,10 +436,9 @@ fb_http_upstream_logout(struct fb_http_web *w)
 		fb_http_web_audit(w, "upstream_logout", NULL, "signing out at %s too", up->name);
 		fb_http_oidc_rp_logout(w->req, up, o);
 		answered = 1;
-	} else if (up->type == FB_CONF_UPSTREAM_SAML && fb_http_saml_sp_logout != NULL) {
+	} else if (up->type == FB_CONF_UPSTREAM_SAML) {
 		fb_http_web_audit(w, "upstream_logout", NULL, "signing out at %s too", up->name);
-		fb_http_saml_sp_logout(w->req, up, o);
-		answered = 1;
+		answered = fb_http_saml_sp_logout(w->req, up, o);
 	}
 	json_decref(o);
 	return answered;

@@ -70,6 +70,11 @@ fb_saml_check(const struct fb_conf *conf, const struct fb_keyring *kr, json_t **
 	enum fb_status r;
 
 	*problems = json_array();
+	/* The SAML upstreams' IdP metadata, read as the workers will. */
+	for (size_t i = 0; i < conf->nupstreams; i++)
+		if (conf->upstreams[i].type == FB_CONF_UPSTREAM_SAML &&
+		    fb_saml_upstream_metadata_check(conf, &conf->upstreams[i], &e) != FB_OK)
+			add(*problems, 1, "upstreams[%zu].saml.metadata: %s", i, e.msg);
 	if (conf->nsaml_sps == 0)
 		return FB_OK;
 	if ((r = fb_saml_idp_build(conf, kr, 1, &idp, &e)) != FB_OK) {

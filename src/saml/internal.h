@@ -138,6 +138,8 @@ void fb_saml_lib_init(void);
 enum fb_status fb_saml_keys_load(const struct fb_keyring *kr, struct fb_saml_key **out,
     size_t *n, struct fb_err *err);
 void fb_saml_keys_free(struct fb_saml_key *keys, size_t n);
+/* Reads a metadata file (at most FB_SAML_METADATA_FILE_MAX bytes) into *out (new). FB_ERR_CONFIG. */
+enum fb_status fb_saml_file_read(const char *path, char **out, size_t *len, struct fb_err *err);
 /*
  * fb_saml_idp_new; with keyless set, kr may be NULL: the SPs are set up
  * and checked but nothing can be signed (check-config before the first
@@ -151,6 +153,9 @@ enum fb_status fb_saml_idp_build(const struct fb_conf *conf, const struct fb_key
 /* The IdP's metadata for conf and keys (new, caller frees). */
 char *fb_saml_idp_metadata_build(const struct fb_conf *conf, const char *entity_id,
     const struct fb_saml_key *keys, size_t nkeys);
+/* Signs metadata text with key: an enveloped signature as the root's first child (new in *out). */
+enum fb_status fb_saml_metadata_sign(const char *xml, const struct fb_saml_key *key, char **out,
+    size_t *len, struct fb_err *err);
 /* Parses an EntityDescriptor (SP or IdP) from xml into md (members new: fb_saml_md_cleanup). */
 enum fb_status fb_saml_md_parse(const char *xml, size_t len, struct fb_saml_md *md,
     xmlDocPtr *docp, struct fb_err *err);
@@ -158,6 +163,8 @@ void fb_saml_md_cleanup(struct fb_saml_md *md);
 /* SP metadata templated from an inline SP's keys (new, caller frees). FB_ERR_CONFIG on a bad cert. */
 enum fb_status fb_saml_sp_metadata_build(const struct fb_conf_saml_sp *sp, char **out,
     struct fb_err *err);
+/* Parses an xs:dateTime "YYYY-MM-DDThh:mm:ss[.fff](Z|+hh:mm)" into seconds; -1 when not one. */
+int64_t fb_saml_datetime_parse(const char *s);
 /* base64 DER (one line, new) of the first certificate in a PEM file; NULL + err when none. */
 char *fb_saml_pem_file_cert_b64(const char *path, struct fb_err *err);
 
@@ -309,6 +316,16 @@ void fb_saml_reply_page(struct fb_saml_reply *r, int status, const char *event, 
 int fb_saml_is_post(const char *binding);
 /* The default ACS endpoint of a parsed SP metadata, or NULL. */
 const struct fb_saml_endpoint *fb_saml_md_default_acs(const struct fb_saml_md *md);
+
+/* ---- sp.c ----------------------------------------------------------------------- */
+
+/*
+ * Reads the IdP metadata file of SAML upstream up as the broker would
+ * (check-config): FB_ERR_CONFIG naming the upstream and the reason when it
+ * cannot be read or is not usable IdP metadata. FB_OK without a file.
+ */
+enum fb_status fb_saml_upstream_metadata_check(const struct fb_conf *conf,
+    const struct fb_conf_upstream *up, struct fb_err *err);
 
 /* ---- slo.c ------------------------------------------------------------------------ */
 

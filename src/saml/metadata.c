@@ -73,9 +73,8 @@ fb_saml_idp_metadata_build(const struct fb_conf *conf, const char *entity_id,
 	return fb_buf_take(&b);
 }
 
-/* Signs metadata text with key: an enveloped signature as the root's first child. */
-static enum fb_status
-metadata_sign(const char *xml, const struct fb_saml_key *key, char **out, size_t *len,
+enum fb_status
+fb_saml_metadata_sign(const char *xml, const struct fb_saml_key *key, char **out, size_t *len,
     struct fb_err *err)
 {
 	xmlDocPtr doc = NULL;
@@ -109,7 +108,7 @@ fb_saml_idp_metadata(const struct fb_saml_idp *idp, int sign, char **out, size_t
 			*len = strlen(*out);
 		return FB_OK;
 	}
-	return metadata_sign(idp->metadata, idp->active, out, len, err);
+	return fb_saml_metadata_sign(idp->metadata, idp->active, out, len, err);
 }
 
 enum fb_status
@@ -133,7 +132,7 @@ fb_saml_metadata_export(const struct fb_conf *conf, const struct fb_keyring *kr,
 	}
 	xml = fb_saml_idp_metadata_build(conf, conf->saml_entity_id, keys, nkeys);
 	if (sign) {
-		r = metadata_sign(xml, &keys[0], out, len, err);
+		r = fb_saml_metadata_sign(xml, &keys[0], out, len, err);
 		free(xml);
 	} else {
 		*out = xml;
@@ -346,7 +345,9 @@ fb_saml_md_parse(const char *xml, size_t len, struct fb_saml_md *md, xmlDocPtr *
 		    md->entity_id);
 		goto fail;
 	}
-	md->authn_requests_signed = prop_true(role, "AuthnRequestsSigned");
+	/* SP: AuthnRequestsSigned; IdP: WantAuthnRequestsSigned (it wants them signed). */
+	md->authn_requests_signed =
+	    prop_true(role, md->is_sp ? "AuthnRequestsSigned" : "WantAuthnRequestsSigned");
 	md->want_assertions_signed = prop_true(role, "WantAssertionsSigned");
 	for (xmlNodePtr c = role->children; c != NULL; c = c->next) {
 		if (is_md(c, "KeyDescriptor")) {
@@ -464,9 +465,8 @@ fb_saml_sp_metadata_build(const struct fb_conf_saml_sp *sp, char **out, struct f
 
 /* ---- describing metadata (fedbroker metadata import|show) --------------------------- */
 
-/* Parses an xs:dateTime "YYYY-MM-DDThh:mm:ss[.fff](Z|+hh:mm)" into seconds; -1 when not one. */
-static int64_t
-parse_datetime(const char *s)
+int64_t
+fb_saml_datetime_parse(const char *s)
 {
 	GDateTime *dt = g_date_time_new_from_iso8601(s, NULL);
 	int64_t t;
@@ -574,7 +574,7 @@ fb_saml_metadata_parse(const char *xml, size_t len, const char *cert_pem, json_t
 	    md.valid_until != NULL ? json_string(md.valid_until) : json_null());
 	json_object_set_new(o, "expired", json_false());
 	if (md.valid_until != NULL) {
-		int64_t t = parse_datetime(md.valid_until);
+		int64_t t = fb_saml_datetime_parse(md.valid_until);
 
 		if (t < 0)
 			json_array_append_new(warnings,
@@ -668,5 +668,29 @@ fb_saml_metadata_stanza(const json_t *info, const char *name, const char *metada
 		    "          mapping: aws_role_session_name\n"
 		    "        - name: " FB_SAML_AWS_ATTR_DURATION "\n"
 		    "          mapping: aws_session_duration\n");
+	return fb_buf_take(&b);
+}
+
+char *
+fb_saml_metadata_upstream_stanza(const json_t *info, const char *name, const char *metadata_path)
+{
+	json_t *mp = json_string(metadata_path);
+	char *mq = mp != NULL ? json_dumps(mp, JSON_ENCODE_ANY) : NULL;
+	struct fb_buf b;
+
+	json_decref(mp);
+	fb_buf_init(&b, 64 * 1024);
+	/* A list item of upstreams, indented as under "upstreams:". */
+	fb_buf_addf(&b, NULL,
+	    "  - name: %s\n"
+	    "    display_name: %s  # the login button's label: change it\n"
+	    "    type: saml\n"
+	    "    domains: []  # email domains this IdP owns (home-realm discovery)\n"
+	    "    saml:\n"
+	    "      metadata: %s\n"
+	    "      sign_requests: auto  # the IdP %s signed AuthnRequests\n",
+	    name, name, mq != NULL ? mq : "\"\"",
+	    json_is_true(json_object_get(info, "authn_requests_signed")) ? "wants" : "does not ask for");
+	free(mq);
 	return fb_buf_take(&b);
 }

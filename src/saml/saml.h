@@ -396,6 +396,13 @@ enum fb_status fb_saml_metadata_parse(const char *xml, size_t len, const char *c
  * from the entity id and the formats offered.
  */
 char *fb_saml_metadata_stanza(const json_t *info, const char *name, const char *metadata_path);
+/*
+ * The same for IdP metadata: an upstreams list item (type saml, the
+ * metadata path, sign_requests auto, display_name and domains
+ * placeholders), indented to go under "upstreams:"; new.
+ */
+char *fb_saml_metadata_upstream_stanza(const json_t *info, const char *name,
+    const char *metadata_path);
 
 /*
  * Checks what the configuration alone cannot see (called by
@@ -453,5 +460,185 @@ enum fb_status fb_saml_form_get(const char *body, size_t len, const char *name, 
  */
 void fb_saml_aws_check(const json_t *attrs, int identity_center, const char *nameid_format,
     const char *nameid, int passed, json_t **out, int *ok);
+
+/* ---- the broker as a service provider to upstream IdPs (sp.c) --------------------- */
+
+/* The broker's one SP entity: its metadata, and the per-upstream endpoints (+ name + suffix). */
+#define FB_SAML_PATH_SP_METADATA "/saml/sp/metadata"
+#define FB_SAML_PATH_UPSTREAM	 "/upstream/"
+#define FB_SAML_UPSTREAM_ACS	 "/acs"
+#define FB_SAML_UPSTREAM_SLO	 "/slo"
+
+/* One upstream SAML IdP as configured (all borrowed for the call that takes it). */
+struct fb_saml_upstream_def {
+	const char *name;     /* upstreams[].name: the /upstream/<name>/ paths */
+	const char *metadata; /* the IdP's metadata (EntityDescriptor with IDPSSODescriptor);
+				 NULL: not loaded (listed in our metadata, cannot sign in) */
+	size_t metadata_len;
+	int allow_unsolicited; /* accept responses to no request of ours (IdP-initiated) */
+	int accept_sha1;       /* accept RSA-SHA1 / SHA-1 digests */
+	enum fb_conf_saml_sign_requests sign_requests;
+	int64_t clock_skew; /* seconds allowed either way on every time check */
+};
+
+struct fb_saml_broker; /* the broker's SP entity and its upstream IdPs; one per worker */
+
+/*
+ * The broker's SP entity: entity_id (borrowed; NULL: <public_url>/saml/sp/metadata),
+ * the keys of kr (borrowed, must outlive the broker; the active one signs
+ * AuthnRequests, every RSA key can decrypt). New in *out
+ * (fb_saml_broker_free). FB_ERR_CONFIG without public_url or keys.
+ */
+enum fb_status fb_saml_broker_new(const char *public_url, const char *entity_id,
+    const struct fb_keyring *kr, struct fb_saml_broker **out, struct fb_err *err);
+void fb_saml_broker_free(struct fb_saml_broker *b);
+/*
+ * Adds an upstream IdP from its metadata (through the XML gate: UTF-8, no
+ * DTD). FB_ERR_CONFIG (err names the upstream and the reason) when the
+ * metadata is not IdP metadata, has no signing certificate, no
+ * HTTP-Redirect SingleSignOnService, or the name is taken.
+ */
+enum fb_status fb_saml_broker_add_upstream(struct fb_saml_broker *b,
+    const struct fb_saml_upstream_def *def, struct fb_err *err);
+/*
+ * The broker of conf (saml.sp.entity_id, server.public_url) with every
+ * upstream of type saml, in order; with idps 1 each IdP's metadata file
+ * is loaded (an upstream with only metadata_url and no file yet is listed
+ * but not loaded: a warning is logged), with idps 0 only the names are
+ * (fedbroker metadata export --sp). Statuses as fb_saml_broker_new and
+ * fb_saml_broker_add_upstream; FB_ERR_CONFIG naming a file that cannot
+ * be read.
+ */
+enum fb_status fb_saml_broker_from_conf(const struct fb_conf *conf, const struct fb_keyring *kr,
+    int idps, struct fb_saml_broker **out, struct fb_err *err);
+/*
+ * The SP metadata: EntityDescriptor with SPSSODescriptor
+ * (AuthnRequestsSigned="true" unless every upstream says sign_requests:
+ * never, WantAssertionsSigned="true"), a signing
+ * KeyDescriptor per key and an encryption one per RSA key, a
+ * SingleLogoutService (HTTP-Redirect) and an indexed HTTP-POST
+ * AssertionConsumerService per upstream, in the order added. Enveloped-signed
+ * with the active key when sign is 1. New in *out, length in *len (may be NULL).
+ */
+enum fb_status fb_saml_broker_metadata(const struct fb_saml_broker *b, int sign, char **out,
+    size_t *len, struct fb_err *err);
+
+/*
+ * An AuthnRequest to upstream name over HTTP-Redirect: the URL to send the
+ * browser to in *url (new), its ID in *request_id (new: keep it bound to this
+ * browser, the response must answer it). Signed (RSA-SHA256, or
+ * ECDSA-SHA256 with an EC key) unless sign_requests is never: auto signs
+ * as always does, since our metadata says AuthnRequestsSigned (an IdP
+ * that wants signed requests gets them, one that reads our metadata
+ * expects them). relay_state (borrowed, may be NULL) is passed
+ * through. FB_ERR_NOTFOUND for an unknown upstream.
+ */
+enum fb_status fb_saml_broker_authn_request(struct fb_saml_broker *b, const char *name,
+    const char *relay_state, char **url, char **request_id, struct fb_err *err);
+
+/*
+ * Marks id used until expires_at (seconds): FB_OK the first time,
+ * FB_ERR_REPLAY after; other statuses when the cache cannot be reached.
+ * The ACS calls it for the assertion ID and the request ID.
+ */
+typedef enum fb_status (*fb_saml_once_fn)(void *ctx, const char *id, int64_t expires_at,
+    struct fb_err *err);
+/* The store's key/value replay cache as an fb_saml_once_fn (ctx: struct fb_store *). */
+enum fb_status fb_saml_broker_once_store(void *store, const char *id, int64_t expires_at,
+    struct fb_err *err);
+
+/* What a valid response says (members new; fb_saml_login_cleanup). */
+struct fb_saml_login {
+	char *issuer;	     /* the IdP's entity id */
+	char *nameid;	     /* the NameID's whole text */
+	char *nameid_format; /* or NULL */
+	json_t *attributes;  /* {"Name": ["value", ...]} (also under FriendlyName when given) */
+	char *session_index; /* or NULL */
+	int64_t expires_at;  /* SessionNotOnOrAfter, 0 when not said */
+	char *assertion_id;
+	int response_signed, assertion_signed, encrypted;
+};
+void fb_saml_login_cleanup(struct fb_saml_login *l);
+
+/* An ACS call: the POSTed response and what this browser started. */
+struct fb_saml_acs {
+	const char *upstream;	   /* the <name> of /upstream/<name>/acs */
+	const char *saml_response; /* the SAMLResponse field (base64) */
+	const char *request_id;	   /* the ID of the AuthnRequest this browser sent, or NULL */
+	int64_t now;		   /* seconds */
+	fb_saml_once_fn once;	   /* replay cache */
+	void *once_ctx;
+	const char *reqid; /* for audit lines, may be NULL */
+};
+
+/*
+ * Validates a SAML Response at the ACS of an upstream, strictly: the XML
+ * gate; exactly one Assertion (or EncryptedAssertion, decrypted with the
+ * SP's keys) and it is the Response's child; IDs unique in the document; a
+ * signature over the Response or the Assertion by one of the IdP's
+ * metadata certificates (never a key from KeyInfo), one Reference to the
+ * signed element's own ID, enveloped and c14n transforms only, SHA-1 only
+ * when accept_sha1; Issuers; Destination, Recipient = the ACS; Audience =
+ * the SP entity id; Conditions and SubjectConfirmationData times with the
+ * clock skew; InResponseTo = request_id (none: only when
+ * allow_unsolicited); a NameID that is text only (a comment or element in it
+ * is refused); the assertion ID and the request ID used once. Fills *out
+ * on FB_OK. Otherwise *reply is a clear page (a non-success StatusCode
+ * shows the status: FB_ERR_DENIED), an audit line is written and err
+ * filled: FB_ERR_INVALID, FB_ERR_LIMIT, FB_ERR_NOTFOUND (unknown
+ * upstream), FB_ERR_SIGNATURE, FB_ERR_PROTOCOL (a check failed),
+ * FB_ERR_REPLAY, or the cache's status.
+ */
+enum fb_status fb_saml_broker_acs(struct fb_saml_broker *b, const struct fb_saml_acs *in,
+    struct fb_saml_login *out, struct fb_saml_reply *reply, struct fb_err *err);
+
+/* A LogoutRequest from an upstream IdP, verified (members new; fb_saml_logout_req_cleanup). */
+struct fb_saml_logout_req {
+	char *id;
+	char *nameid;
+	char *nameid_format; /* or NULL */
+	char **session_indexes; /* none: every session of the NameID */
+	size_t nsession_indexes;
+	char *relay_state; /* or NULL */
+};
+void fb_saml_logout_req_cleanup(struct fb_saml_logout_req *l);
+/*
+ * Checks a LogoutRequest the IdP of upstream name sent to
+ * /upstream/NAME/slo (Redirect: query raw, its query signature; POST:
+ * saml_request and relay_state decoded, an enveloped signature over the
+ * request). SECURITY: signed by the IdP's metadata certificate, always;
+ * the XML gate; Issuer the IdP; Destination (when given) one of our SLO
+ * URLs; NotOnOrAfter with the clock skew; a NameID of text only. Fills
+ * *out on FB_OK; otherwise *reply is a page, an audit line is written:
+ * FB_ERR_NOTFOUND, FB_ERR_PROTOCOL, FB_ERR_SIGNATURE.
+ */
+enum fb_status fb_saml_broker_logout_parse(struct fb_saml_broker *b, const char *name,
+    enum fb_saml_binding binding, const char *query, const char *saml_request,
+    const char *relay_state, int64_t now, const char *reqid, struct fb_saml_logout_req *out,
+    struct fb_saml_reply *reply, struct fb_err *err);
+/*
+ * 1 when l names the session asserted as nameid with session_index (NULL:
+ * none recorded): the NameID is the same and, when l gives SessionIndexes,
+ * one of them is session_index.
+ */
+int fb_saml_logout_req_matches(const struct fb_saml_logout_req *l, const char *nameid,
+    const char *session_index);
+/*
+ * The signed LogoutResponse (Success, or Requester when !success) to the
+ * IdP's HTTP-Redirect SingleLogoutService (its ResponseLocation when
+ * given), as a URL in *url (new). FB_ERR_NOTFOUND when the IdP has none.
+ */
+enum fb_status fb_saml_broker_logout_response(struct fb_saml_broker *b, const char *name,
+    const char *in_response_to, int success, const char *relay_state, char **url,
+    struct fb_err *err);
+/*
+ * A signed LogoutRequest for nameid (format and session_index may be
+ * NULL) to the IdP's HTTP-Redirect SingleLogoutService, as a URL in *url
+ * (new): the broker's sign-out when upstreams[].logout is true.
+ * FB_ERR_NOTFOUND when the IdP has none.
+ */
+enum fb_status fb_saml_broker_logout_request(struct fb_saml_broker *b, const char *name,
+    const char *nameid, const char *nameid_format, const char *session_index,
+    const char *relay_state, char **url, struct fb_err *err);
 
 #endif

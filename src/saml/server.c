@@ -163,8 +163,8 @@ fail:
 
 /* ---- files ------------------------------------------------------------------------- */
 
-static enum fb_status
-read_file(const char *path, char **out, size_t *len, struct fb_err *err)
+enum fb_status
+fb_saml_file_read(const char *path, char **out, size_t *len, struct fb_err *err)
 {
 	struct fb_buf b;
 	char chunk[8192];
@@ -252,7 +252,7 @@ sp_setup(struct fb_saml_idp *idp, struct fb_saml_sp *sp, const struct fb_conf_sa
 	sp->conf = c;
 	sp->idp = idp;
 	if (c->metadata != NULL) {
-		if ((r = read_file(c->metadata, &sp->metadata_xml, &len, err)) != FB_OK)
+		if ((r = fb_saml_file_read(c->metadata, &sp->metadata_xml, &len, err)) != FB_OK)
 			goto fail;
 	} else {
 		if ((r = fb_saml_sp_metadata_build(c, &sp->metadata_xml, err)) != FB_OK)

@@ -72,6 +72,22 @@ tests/fuzz/libfuzzer.sh.log tests/fuzz/libfuzzer.log: tests/fuzz/fuzz-saml_redir
 CLEANFILES += tests/fuzz/fuzz-saml_redirect tests/fuzz/fuzz-saml_post
 endif
 
+# The broker's SAML ACS (src/saml/sp.c): responses from an upstream IdP.
+check_PROGRAMS += tests/fuzz/replay-saml_acs
+tests_fuzz_replay_saml_acs_SOURCES = tests/fuzz/standalone.c tests/fuzz/fuzz_saml_acs.c
+tests_fuzz_replay_saml_acs_CPPFLAGS = $(AM_CPPFLAGS) $(FUZZ_SAML_CPPFLAGS)
+tests_fuzz_replay_saml_acs_LDADD = src/libfedbroker.la $(DEP_LIBS)
+
+if HAVE_LIBFUZZER
+tests/fuzz/fuzz-saml_acs: $(FB_LIB_SOURCES) tests/fuzz/fuzz_saml_acs.c
+	$(AM_V_CC)srcs=; for f in $(FB_LIB_SOURCES) tests/fuzz/fuzz_saml_acs.c; do \
+	  case $$f in *.c) srcs="$$srcs $(srcdir)/$$f";; esac; done; \
+	$(CLANG) $(FUZZ_CFLAGS) $(AM_CPPFLAGS) $(CPPFLAGS) $(DEP_CFLAGS) $(FUZZ_SAML_CPPFLAGS) \
+	  -w -o $@ $$srcs $(DEP_LIBS)
+tests/fuzz/libfuzzer.sh.log tests/fuzz/libfuzzer.log: tests/fuzz/fuzz-saml_acs
+CLEANFILES += tests/fuzz/fuzz-saml_acs
+endif
+
 # The pages' parsers (src/http): urlencoded forms, session cookies, the next= redirect guard,
 # a trusted proxy's forwarding headers.
 check_PROGRAMS += tests/fuzz/replay-form tests/fuzz/replay-session tests/fuzz/replay-next \

@@ -9,7 +9,9 @@
 //   FB_APP_NAME (the dashboard link's text), FB_ARTIFACTS (screenshots; optional).
 // Prints one line per step; exits 0 when every step passed, 1 otherwise.
 
-import { env as envOf, peersRequire, expect, done, launch, shot as screenshot } from './browser.mjs';
+import {
+  env as envOf, peersRequire, expect, done, launch, shot as screenshot, standinVerdict,
+} from './browser.mjs';
 
 const env = (name) => envOf('68-saml-browser', name);
 const base = env('FB_BASE_URL');
@@ -64,13 +66,7 @@ async function run(javaScript) {
     await landed;
     const form = new URLSearchParams(req.postData() || '');
     expect(form.has('SAMLResponse'), `${tag}: the form POSTed a SAMLResponse to the ACS`);
-    const body = await page.locator('body').innerText();
-    let verdict = {};
-    try {
-      verdict = JSON.parse(body);
-    } catch (e) {
-      verdict = { ok: false, error: `not JSON: ${body.slice(0, 300)}` };
-    }
+    const verdict = await standinVerdict(page);
     expect(verdict.ok === true, `${tag}: the stand-in accepted it (${verdict.error || 'all rules ok'})`);
     expect(Array.isArray(verdict.roles) && verdict.roles.length > 0, `${tag}: with a Role`);
     expect(csp.length === 0, `${tag}: no Content-Security-Policy refusal (${csp.join(' | ')})`);

@@ -40,6 +40,16 @@ export function done() {
   process.exit(failures === 0 ? 0 : 1);
 }
 
+// The AWS stand-in's JSON verdict shown on page (acs.py), or {ok: false, error} when it is not JSON.
+export async function standinVerdict(page) {
+  const body = await page.locator('body').innerText();
+  try {
+    return JSON.parse(body);
+  } catch (e) {
+    return { ok: false, error: `not JSON: ${body.slice(0, 300)}` };
+  }
+}
+
 // A full-page screenshot FB_ARTIFACTS/<prefix>-<name>.png; nothing when FB_ARTIFACTS is unset.
 export async function shot(page, prefix, name) {
   const dir = process.env.FB_ARTIFACTS || '';

@@ -23,6 +23,7 @@
 #pragma weak fb_test_net_register
 #pragma weak fb_test_local_register
 #pragma weak fb_test_saml_register
+#pragma weak fb_test_saml_sp_register
 #pragma weak fb_test_daemon_register
 #pragma weak fb_test_upstream_register
 
@@ -109,6 +110,7 @@ main(int argc, char **argv)
 		fb_test_net_register,
 		fb_test_local_register,
 		fb_test_saml_register,
+		fb_test_saml_sp_register,
 		fb_test_daemon_register,
 		fb_test_upstream_register,
 		broken_suite_register,

@@ -17,6 +17,7 @@ int fb_test_ident_register(void);
 int fb_test_net_register(void);
 int fb_test_local_register(void);
 int fb_test_saml_register(void);
+int fb_test_saml_sp_register(void);
 int fb_test_daemon_register(void);
 int fb_test_upstream_register(void);
 
