@@ -26,8 +26,8 @@ def upstreams_conf(bootstrap):
              "oidc": {"issuer": "https://idp.corp.example", "client_id": "fb",
                       "client_secret": "env:FB_TEST_UPSTREAM_SECRET"}},
             {"name": "partner", "type": "saml", "domains": ["Partner.Example"],
-             "saml": {"metadata": os.path.join(harness.SRCDIR, "tests", "fixtures", "aws",
-                                               "aws-signin-saml-metadata.xml")}},
+             "saml": {"metadata": os.path.join(harness.SRCDIR, "tests", "fixtures", "saml",
+                                               "idp-metadata.xml")}},
         ],
     }
 
