@@ -44,3 +44,4 @@ endif
 
 # distcheck installs as a user: the unit goes under its prefix.
 DISTCHECK_CONFIGURE_FLAGS = --with-systemdsystemunitdir='$${libdir}/systemd/system'
+EXTRA_DIST += .containerignore .dockerignore
