@@ -393,6 +393,9 @@ class Kubernetes(harness.TestCase):
         text += "---\n" + read(os.path.join(KUBE, "servicemonitor.yaml")).replace(
             "  selector:\n", "  selectr:\n")
         text += "---\napiVersion: v1\nkind: Servce\nmetadata: {name: x}\n"
+        # A misspelled optional field (the API server's strict validation refuses it).
+        text += "---\n" + read(os.path.join(KUBE, "deployment.yaml")).replace(
+            "name: fedbroker\n", "name: typo\n", 1).replace("readinessProbe:", "readinesProbe:")
         self.write(bad, text)
         cp = self.validate(bad)
         self.assertEqual(cp.returncode, 1, cp.stdout)
@@ -401,6 +404,9 @@ class Kubernetes(harness.TestCase):
         self.assertIn("invalid ServiceMonitor fedbroker (bad.yaml): data/spec must have "
                       "required property selector", cp.stdout)
         self.assertIn("no schema for v1 Servce", cp.stdout)
+        self.assertIn("invalid Deployment typo (bad.yaml): data/spec/template/spec/containers/0/"
+                      "readinesProbe: unknown field", cp.stdout)
+        self.assertIn("validated 4 objects, 4 invalid", cp.stdout)
 
     def render(self):
         cp = sh(["node", RENDER, CHART])
