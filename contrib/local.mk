@@ -36,8 +36,10 @@ endif
 uninstall-local:
 	@if $(fb_subst) $(srcdir)/contrib/fedbroker.yaml.in | cmp -s - '$(DESTDIR)$(fbconfdir)/fedbroker.yaml'; then \
 		rm -f '$(DESTDIR)$(fbconfdir)/fedbroker.yaml'; \
+	elif test -f '$(DESTDIR)$(fbconfdir)/fedbroker.yaml'; then \
+		echo "kept the changed $(DESTDIR)$(fbconfdir)/fedbroker.yaml"; \
 	fi
-	-rmdir '$(DESTDIR)$(fbconfdir)' 2>/dev/null
+	rmdir '$(DESTDIR)$(fbconfdir)' 2>/dev/null || :
 if HAVE_SYSTEMD_UNITDIR
 	rm -f '$(DESTDIR)$(systemdsystemunitdir)/fedbroker.service'
 endif
