@@ -162,27 +162,35 @@ class MakeInstall(harness.TestCase):
             self.assertTrue(shipped)
             installed = sorted(os.listdir(p(dirs["pkgdatadir"], sub)))
             self.assertEqual(installed, shipped, "every file of %s/ is installed" % sub)
+        conf_path = os.path.join(dirs["sysconfdir"], "fedbroker", "fedbroker.yaml")
+        self.check_conf(read(p(conf_path)), dirs)
+        if not dirs.get("systemdsystemunitdir"):
+            # configure --without-systemdsystemunitdir: no unit anywhere.
+            units = glob.glob((root or "/nonexistent") + "/**/fedbroker.service", recursive=True)
+            self.assertEqual(units, [])
+            return None, p(conf_path)
         unit = p(dirs["systemdsystemunitdir"], "fedbroker.service")
         text = read(unit)
-        conf_path = os.path.join(dirs["sysconfdir"], "fedbroker", "fedbroker.yaml")
         self.assertIn("ExecStart=%s serve --config %s " % (
             os.path.join(dirs["bindir"], "fedbroker"), conf_path), text)
-        self.assertNotIn("/usr/local/bin", re.sub(r"(?m)^#.*", "", text).replace(dirs["bindir"], "B"))
-        conf = read(p(conf_path))
+        settings = re.sub(r"(?m)^#.*", "", text).replace(dirs["bindir"], "BINDIR")
+        self.assertNotIn("/usr/local/bin", settings)
+        return unit, p(conf_path)
+
+    def check_conf(self, conf, dirs):
         self.assertNotIn("@", re.sub(r"#.*", "", conf), "every @dir@ substituted")
         self.assertIn("dir: %s/mappings\n" % dirs["pkgdatadir"], conf)
         self.assertIn("metadata: %s/metadata/aws-signin-saml-metadata.xml\n"
                       % dirs["pkgdatadir"], conf)
-        return unit, p(conf_path)
 
     def test_destdir_tree_under_the_configured_directories(self):
         dirs = configured_dirs()
-        self.assertIn("systemdsystemunitdir", dirs, "configure chose no systemd unit dir")
         dest = os.path.join(self.tmpdir(), "dest")
         make(self, "install", "DESTDIR=" + dest)
         self.assertTree(dest, dirs)
         # Nothing outside the configured directories.
-        roots = [dirs[k] for k in ("bindir", "mandir", "pkgdatadir", "systemdsystemunitdir")]
+        roots = [dirs[k] for k in ("bindir", "mandir", "pkgdatadir", "systemdsystemunitdir")
+                 if dirs.get(k)]
         roots.append(os.path.join(dirs["sysconfdir"], "fedbroker"))
         for path in glob.glob(dest + "/**", recursive=True):
             if os.path.isfile(path):
