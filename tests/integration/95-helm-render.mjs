@@ -147,6 +147,11 @@ try {
   const tdir = path.join(chartDir, "templates");
   let out = "";
   for (const f of readdirSync(tdir).sort()) {
+    if (f === "NOTES.txt") {
+      // Shown by helm install, not applied: rendered for its errors only.
+      render(`templates/${f}`, readFileSync(path.join(tdir, f), "utf8"));
+      continue;
+    }
     if (!/\.ya?ml$/.test(f)) continue;
     const body = render(`templates/${f}`, readFileSync(path.join(tdir, f), "utf8"));
     out += `---\n# Source: ${chart.name}/templates/${f}\n${body.replace(/\n*$/, "\n")}`;
