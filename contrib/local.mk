@@ -5,7 +5,8 @@
 fbmappingsdir = $(pkgdatadir)/mappings
 dist_fbmappings_DATA = mappings/aws_role.py mappings/aws_role_session_name.py \
 	mappings/aws_session_duration.py mappings/aws_source_identity.py \
-	mappings/aws_tag_groups.py mappings/scim_strip_photos.py
+	mappings/aws_tag_groups.py mappings/scim_strip_photos.py \
+	mappings/upstream_oidc.py mappings/upstream_saml.py
 fbmetadatadir = $(pkgdatadir)/metadata
 dist_fbmetadata_DATA = metadata/aws-signin-saml-metadata.xml \
 	metadata/identity-center-sp-metadata.xml
