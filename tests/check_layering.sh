@@ -4,7 +4,7 @@
 # higher one, or when a library that belongs to one module is included
 # elsewhere. The layers and the owners of each library are described in
 # docs/ARCHITECTURE.md ("Layers"): core < conf < crypto, store, net < ident
-# < map < local, saml < http < daemon < cli < main.c (directory, oidc, authz
+# < map < local, saml, upstream < http < daemon < cli < main.c (directory, oidc, authz
 # and scim have their places kept for the modules still to come).
 #
 # Every spelling of an include counts: "# include", "#include<...>", and
@@ -22,7 +22,7 @@ level() {
 	case $1 in
 	core) echo 0 ;; conf) echo 1 ;; crypto|store|net) echo 2 ;;
 	ident|directory) echo 3 ;; map) echo 4 ;;
-	local|saml|oidc|authz|scim) echo 5 ;; http) echo 6 ;; daemon) echo 7 ;;
+	local|saml|oidc|upstream|authz|scim) echo 5 ;; http) echo 6 ;; daemon) echo 7 ;;
 	cli) echo 8 ;; main.c) echo 9 ;; *) echo "" ;;
 	esac
 }

@@ -26,9 +26,8 @@ place(const struct fb_conf_ctx *ctx, const char *path, const char *fallback,
 		fb_conf_place_of(ctx, fallback, pl);
 }
 
-/* Reports when file cannot be opened for reading or is not a regular file. */
-static void
-check_readable(struct fb_conf_ctx *ctx, const char *path, const char *file)
+void
+fb_conf_check_readable(struct fb_conf_ctx *ctx, const char *path, const char *file)
 {
 	struct fb_conf_place pl;
 	struct stat st;
@@ -91,14 +90,13 @@ check_tls(struct fb_conf_ctx *ctx)
 		    given);
 	}
 	if (c->tls_cert != NULL)
-		check_readable(ctx, "server.tls.cert", c->tls_cert);
+		fb_conf_check_readable(ctx, "server.tls.cert", c->tls_cert);
 	if (c->tls_key != NULL)
-		check_readable(ctx, "server.tls.key", c->tls_key);
+		fb_conf_check_readable(ctx, "server.tls.key", c->tls_key);
 }
 
-/* 1 when url's host is localhost, 127.0.0.0/8 or ::1. */
-static int
-url_is_loopback(const char *url)
+int
+fb_conf_url_is_loopback(const char *url)
 {
 	CURLU *u = curl_url();
 	char *host = NULL;
@@ -143,7 +141,7 @@ check_public_url(struct fb_conf_ctx *ctx)
 		place(ctx, "server.public_url", NULL, &pl);
 	}
 	/* SECURITY: over plain http session cookies and SAML assertions cross the network. */
-	if (strncmp(c->public_url, "http://", 7) != 0 || url_is_loopback(c->public_url))
+	if (strncmp(c->public_url, "http://", 7) != 0 || fb_conf_url_is_loopback(c->public_url))
 		return;
 	if (derived)
 		fb_conf_problem(ctx, &pl, "server.public_url", 0,
@@ -221,12 +219,12 @@ check_keys(struct fb_conf_ctx *ctx)
 		}
 		if (k->key_file != NULL) {
 			path = fb_xasprintf("keys[%zu].key", i);
-			check_readable(ctx, path, k->key_file);
+			fb_conf_check_readable(ctx, path, k->key_file);
 			free(path);
 		}
 		if (k->cert_file != NULL) {
 			path = fb_xasprintf("keys[%zu].cert", i);
-			check_readable(ctx, path, k->cert_file);
+			fb_conf_check_readable(ctx, path, k->cert_file);
 			free(path);
 		}
 	}
@@ -391,7 +389,35 @@ check_smtp(struct fb_conf_ctx *ctx)
 	}
 }
 
-/* Reports at path (falling back to the SP item's place). */
+void
+fb_conf_item_problemv(struct fb_conf_ctx *ctx, const char *list, size_t i, const char *leaf,
+    int is_error, const char *fmt, va_list ap)
+{
+	char *path = leaf != NULL ? fb_xasprintf("%s[%zu].%s", list, i, leaf)
+	                          : fb_xasprintf("%s[%zu]", list, i);
+	char *ipath = fb_xasprintf("%s[%zu]", list, i);
+	struct fb_conf_place pl;
+	char *msg = fb_xvasprintf(fmt, ap);
+
+	fb_conf_place_of(ctx, path, &pl);
+	if (pl.origin == FB_CONF_NOWHERE)
+		fb_conf_key_place_of(ctx, path, &pl);
+	if (pl.origin == FB_CONF_NOWHERE && leaf != NULL && strchr(leaf, '.') != NULL) {
+		/* A missing oidc.x: at its section. */
+		char *sect = fb_xasprintf("%s.%.*s", ipath, (int)strcspn(leaf, ".["), leaf);
+
+		fb_conf_place_of(ctx, sect, &pl);
+		free(sect);
+	}
+	if (pl.origin == FB_CONF_NOWHERE)
+		fb_conf_place_of(ctx, ipath, &pl);
+	fb_conf_problem(ctx, &pl, path, is_error, "%s", msg);
+	free(msg);
+	free(ipath);
+	free(path);
+}
+
+/* Reports at saml.service_providers[i].leaf (falling back to the SP item's place). */
 static void
 sp_problem(struct fb_conf_ctx *ctx, size_t i, const char *leaf, int is_error, const char *fmt,
     ...) FB_PRINTF(5, 6);
@@ -400,21 +426,11 @@ static void
 sp_problem(struct fb_conf_ctx *ctx, size_t i, const char *leaf, int is_error, const char *fmt,
     ...)
 {
-	char *path = leaf != NULL ? fb_xasprintf("saml.service_providers[%zu].%s", i, leaf)
-	                          : fb_xasprintf("saml.service_providers[%zu]", i);
-	char *ipath = fb_xasprintf("saml.service_providers[%zu]", i);
-	struct fb_conf_place pl;
 	va_list ap;
-	char *msg;
 
 	va_start(ap, fmt);
-	msg = fb_xvasprintf(fmt, ap);
+	fb_conf_item_problemv(ctx, "saml.service_providers", i, leaf, is_error, fmt, ap);
 	va_end(ap);
-	place(ctx, path, ipath, &pl);
-	fb_conf_problem(ctx, &pl, path, is_error, "%s", msg);
-	free(msg);
-	free(ipath);
-	free(path);
 }
 
 /* The inline keys that a metadata file replaces. */
@@ -627,7 +643,7 @@ check_saml(struct fb_conf_ctx *ctx)
 				free(leaf);
 			}
 			leaf = fb_xasprintf("saml.service_providers[%zu].metadata", i);
-			check_readable(ctx, leaf, sp->metadata);
+			fb_conf_check_readable(ctx, leaf, sp->metadata);
 			free(leaf);
 		} else {
 			if (sp->entity_id == NULL)
@@ -640,14 +656,14 @@ check_saml(struct fb_conf_ctx *ctx)
 			if (sp->certificate != NULL) {
 				char *leaf = fb_xasprintf("saml.service_providers[%zu].certificate", i);
 
-				check_readable(ctx, leaf, sp->certificate);
+				fb_conf_check_readable(ctx, leaf, sp->certificate);
 				free(leaf);
 			}
 			if (sp->encryption_certificate != NULL) {
 				char *leaf = fb_xasprintf(
 				    "saml.service_providers[%zu].encryption_certificate", i);
 
-				check_readable(ctx, leaf, sp->encryption_certificate);
+				fb_conf_check_readable(ctx, leaf, sp->encryption_certificate);
 				free(leaf);
 			}
 		}
@@ -709,4 +725,5 @@ fb_conf_check_all(struct fb_conf_ctx *ctx)
 	check_local(ctx);
 	check_smtp(ctx);
 	check_saml(ctx);
+	fb_conf_check_upstreams(ctx);
 }

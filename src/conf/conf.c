@@ -454,6 +454,10 @@ fb_conf_free(struct fb_conf *conf)
 	for (size_t i = 0; i < conf->nsaml_sps; i++)
 		fb_conf_saml_sp_cleanup(&conf->saml_sps[i]);
 	free(conf->saml_sps);
+	free(conf->saml_sp_entity_id);
+	for (size_t i = 0; i < conf->nupstreams; i++)
+		fb_conf_upstream_cleanup(&conf->upstreams[i]);
+	free(conf->upstreams);
 	free(conf);
 }
 

@@ -146,7 +146,94 @@ struct fb_conf {
 	int64_t saml_clock_skew;       /* saml.idp.clock_skew (60s): NotBefore = now - skew */
 	struct fb_conf_saml_sp *saml_sps; /* saml.service_providers, names unique */
 	size_t nsaml_sps;
+	/* saml.sp: the broker's one SP entity, for SAML upstreams */
+	char *saml_sp_entity_id; /* saml.sp.entity_id; default <public_url>/saml/sp/metadata */
+
+	/* upstreams: identity providers people sign in through (names unique) */
+	struct fb_conf_upstream *upstreams;
+	size_t nupstreams;
 };
+
+/* ---- upstream identity providers (upstreams) ------------------------------------ */
+
+enum fb_conf_upstream_type {
+	FB_CONF_UPSTREAM_OIDC = 0,
+	FB_CONF_UPSTREAM_SAML,
+};
+
+/* upstreams[].oidc.preset: how the issuer is found. */
+enum fb_conf_oidc_preset {
+	FB_CONF_OIDC_GENERIC = 0, /* oidc.issuer */
+	FB_CONF_OIDC_GOOGLE,	  /* https://accounts.google.com */
+	FB_CONF_OIDC_MICROSOFT,	  /* https://login.microsoftonline.com/<tenant>/v2.0 */
+	FB_CONF_OIDC_OKTA,	  /* https://<domain> */
+};
+
+/* upstreams[].oidc.client_auth: how the client authenticates at the token endpoint. */
+enum fb_conf_oidc_client_auth {
+	FB_CONF_OIDC_SECRET_BASIC = 0,
+	FB_CONF_OIDC_SECRET_POST,
+	FB_CONF_OIDC_PRIVATE_KEY_JWT, /* RFC 7523, signed with fedbroker's active key */
+};
+
+/* upstreams[].saml.sign_requests */
+enum fb_conf_saml_sign_requests {
+	FB_CONF_SAML_SIGN_REQ_AUTO = 0, /* as the IdP's WantAuthnRequestsSigned says */
+	FB_CONF_SAML_SIGN_REQ_ALWAYS,
+	FB_CONF_SAML_SIGN_REQ_NEVER,
+};
+
+struct fb_conf_upstream_oidc {
+	enum fb_conf_oidc_preset preset;
+	char *tenant;  /* microsoft: a tenant id or domain (not common/organizations) */
+	char *domain;  /* okta: the org's host name */
+	char *issuer;  /* resolved by check.c from the preset; never NULL for oidc */
+	char *client_id;
+	char *client_secret; /* resolved secret; NULL for private_key_jwt */
+	enum fb_conf_oidc_client_auth client_auth;
+	char **scopes;	     /* default openid, email, profile; always holds openid */
+	size_t nscopes;
+	int userinfo;	     /* merge the userinfo endpoint's claims */
+	char **algorithms;   /* ID token signature allow-list (default RS256, ES256, PS256) */
+	size_t nalgorithms;
+	char *ca_file;	     /* CA bundle, NULL = the system's; verification is always on */
+	int64_t timeout_ms;  /* each outbound request (10s) */
+	int64_t clock_skew;  /* seconds (60s) */
+	int64_t discovery_refresh; /* seconds (1h) */
+};
+
+struct fb_conf_upstream_saml {
+	char *metadata;		    /* IdP metadata file, or NULL with metadata_url */
+	char *metadata_url;	    /* fetched by the jobs process */
+	char *metadata_certificate; /* PEM pin verifying the fetched metadata's signature */
+	int64_t metadata_refresh;   /* seconds (1h) */
+	int allow_unsolicited;
+	int accept_sha1;
+	enum fb_conf_saml_sign_requests sign_requests;
+	int64_t clock_skew; /* seconds (60s) */
+};
+
+/* One upstream identity provider (upstreams[]). */
+struct fb_conf_upstream {
+	char *name;	    /* [a-z0-9_-]{1,32}: the URL /upstream/<name>/... */
+	char *display_name; /* the login button's label; default: name */
+	enum fb_conf_upstream_type type;
+	char **domains; /* lowercase email domains for home-realm discovery, unique overall */
+	size_t ndomains;
+	char *mapping;	  /* rule turning claims into an identity; default upstream_<type> */
+	int link_by_email; /* link to an existing user by a verified email (false) */
+	int provision;	   /* create users on first sign-in (true) */
+	int logout;	   /* signing out of the broker signs out upstream (false) */
+	int64_t session_lifetime; /* seconds; 0 = session.lifetime (capped by the upstream's) */
+	struct fb_conf_upstream_oidc oidc;
+	struct fb_conf_upstream_saml saml;
+};
+
+/* The upstream named name, or NULL. */
+const struct fb_conf_upstream *fb_conf_upstream_find(const struct fb_conf *conf, const char *name);
+/* The upstream owning the domain of email (case-insensitive), or NULL. */
+const struct fb_conf_upstream *fb_conf_upstream_for_email(const struct fb_conf *conf,
+    const char *email);
 
 /* ---- SAML service providers (saml.service_providers) ---------------------------- */
 

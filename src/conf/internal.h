@@ -3,6 +3,7 @@
 #ifndef FB_CONF_INTERNAL_H
 #define FB_CONF_INTERNAL_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -114,6 +115,20 @@ enum fb_status fb_conf_secret_resolve_at(const char *ref, const char *basedir, c
     struct fb_err *err);
 /* Frees the members of one saml.service_providers entry and zeroes it. */
 void fb_conf_saml_sp_cleanup(struct fb_conf_saml_sp *sp);
+/* Frees the members of one upstreams entry and zeroes it. */
+void fb_conf_upstream_cleanup(struct fb_conf_upstream *up);
+/* upstream.c: the upstreams: checks and derived defaults (called by fb_conf_check_all). */
+void fb_conf_check_upstreams(struct fb_conf_ctx *ctx);
+/* check.c: reports when file cannot be opened for reading or is not a regular file. */
+void fb_conf_check_readable(struct fb_conf_ctx *ctx, const char *path, const char *file);
+/*
+ * check.c: reports a problem at list[i].leaf (leaf NULL: the item), placed at
+ * its value, else its key, else its section (oidc.x: list[i].oidc), else the item.
+ */
+void fb_conf_item_problemv(struct fb_conf_ctx *ctx, const char *list, size_t i, const char *leaf,
+    int is_error, const char *fmt, va_list ap) FB_PRINTF(6, 0);
+/* check.c: 1 when url's host is localhost, 127.0.0.0/8 or ::1. */
+int fb_conf_url_is_loopback(const char *url);
 /* basedir/path unless path is absolute. New, caller frees. */
 char *fb_conf_path_join(const char *basedir, const char *path);
 

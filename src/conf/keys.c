@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -46,7 +47,8 @@ struct conf_key {
 };
 
 static conf_check_fn v_listen, v_cidr, v_url, v_cookie_name, v_key_id, v_group_name, v_username, v_host,
-    v_mailbox, v_text, v_logo, v_sp_name, v_uri, v_mapping_name, v_attr_name, v_relay_state;
+    v_mailbox, v_text, v_logo, v_sp_name, v_uri, v_mapping_name, v_attr_name, v_relay_state,
+    v_upstream_name, v_domain, v_tenant, v_scope, v_jws_alg;
 
 #define C(f) offsetof(struct fb_conf, f), sizeof(((struct fb_conf *)NULL)->f), 0
 #define CN(f, n)                                                                                   \
@@ -72,6 +74,11 @@ static conf_check_fn v_listen, v_cidr, v_url, v_cookie_name, v_key_id, v_group_n
 #define A(f) offsetof(struct fb_conf_saml_acs, f), sizeof(((struct fb_conf_saml_acs *)NULL)->f), 0
 #define T(f)                                                                                       \
 	offsetof(struct fb_conf_saml_attr, f), sizeof(((struct fb_conf_saml_attr *)NULL)->f), 0
+/* Members of struct fb_conf_upstream (oidc.x and saml.x included). */
+#define U(f) offsetof(struct fb_conf_upstream, f), sizeof(((struct fb_conf_upstream *)NULL)->f), 0
+#define UN(f, n)                                                                                   \
+	offsetof(struct fb_conf_upstream, f), sizeof(((struct fb_conf_upstream *)NULL)->f),        \
+	    offsetof(struct fb_conf_upstream, n)
 
 /*
  * THE key table. One line per key; tests/check_conf_doc.sh reads the names
@@ -182,6 +189,39 @@ static const struct conf_key conf_keys[] = {
 	{"saml.service_providers[].attributes[].mapping", CT_STR, NULL, 0, 0, NULL, v_mapping_name, CF_REQ, T(mapping)},
 	{"saml.service_providers[].attributes[].friendly_name", CT_STR, NULL, 0, 0, NULL, v_text, 0, T(friendly_name)},
 	{"saml.service_providers[].attributes[].name_format", CT_ENUM, "uri", 0, 0, "uri|basic|unspecified", NULL, 0, T(name_format)},
+	{"saml.sp.entity_id", CT_STR, NULL, 0, 0, NULL, v_uri, 0, C(saml_sp_entity_id)},
+	{"upstreams", CT_ITEMS, NULL, 0, 64, NULL, NULL, 0, CI(upstreams, nupstreams)},
+	{"upstreams[].name", CT_STR, NULL, 0, 0, NULL, v_upstream_name, CF_REQ, U(name)},
+	{"upstreams[].display_name", CT_STR, NULL, 0, 0, NULL, v_text, 0, U(display_name)},
+	{"upstreams[].type", CT_ENUM, NULL, 0, 0, "oidc|saml", NULL, CF_REQ, U(type)},
+	{"upstreams[].domains", CT_STRS, NULL, 0, 1000, NULL, v_domain, 0, UN(domains, ndomains)},
+	{"upstreams[].mapping", CT_STR, NULL, 0, 0, NULL, v_mapping_name, 0, U(mapping)},
+	{"upstreams[].link_by_email", CT_BOOL, "false", 0, 0, NULL, NULL, 0, U(link_by_email)},
+	{"upstreams[].provision", CT_BOOL, "true", 0, 0, NULL, NULL, 0, U(provision)},
+	{"upstreams[].logout", CT_BOOL, "false", 0, 0, NULL, NULL, 0, U(logout)},
+	{"upstreams[].session_lifetime", CT_DUR, "0", 0, 2592000, NULL, NULL, 0, U(session_lifetime)},
+	{"upstreams[].oidc.preset", CT_ENUM, "generic", 0, 0, "generic|google|microsoft|okta", NULL, 0, U(oidc.preset)},
+	{"upstreams[].oidc.tenant", CT_STR, NULL, 0, 0, NULL, v_tenant, 0, U(oidc.tenant)},
+	{"upstreams[].oidc.domain", CT_STR, NULL, 0, 0, NULL, v_host, 0, U(oidc.domain)},
+	{"upstreams[].oidc.issuer", CT_STR, NULL, 0, 0, NULL, v_url, 0, U(oidc.issuer)},
+	{"upstreams[].oidc.client_id", CT_STR, NULL, 0, 0, NULL, v_text, 0, U(oidc.client_id)},
+	{"upstreams[].oidc.client_secret", CT_SECRET, NULL, 0, 0, NULL, NULL, 0, U(oidc.client_secret)},
+	{"upstreams[].oidc.client_auth", CT_ENUM, "client_secret_basic", 0, 0, "client_secret_basic|client_secret_post|private_key_jwt", NULL, 0, U(oidc.client_auth)},
+	{"upstreams[].oidc.scopes", CT_STRS, NULL, 1, 64, NULL, v_scope, 0, UN(oidc.scopes, oidc.nscopes)},
+	{"upstreams[].oidc.userinfo", CT_BOOL, "false", 0, 0, NULL, NULL, 0, U(oidc.userinfo)},
+	{"upstreams[].oidc.algorithms", CT_STRS, NULL, 1, 16, NULL, v_jws_alg, 0, UN(oidc.algorithms, oidc.nalgorithms)},
+	{"upstreams[].oidc.ca_file", CT_PATH, NULL, 0, 0, NULL, NULL, 0, U(oidc.ca_file)},
+	{"upstreams[].oidc.timeout", CT_DUR, "10s", 100, 300000, NULL, NULL, CF_MS, U(oidc.timeout_ms)},
+	{"upstreams[].oidc.clock_skew", CT_DUR, "60s", 0, 600, NULL, NULL, 0, U(oidc.clock_skew)},
+	{"upstreams[].oidc.discovery_refresh", CT_DUR, "1h", 60, 604800, NULL, NULL, 0, U(oidc.discovery_refresh)},
+	{"upstreams[].saml.metadata", CT_PATH, NULL, 0, 0, NULL, NULL, 0, U(saml.metadata)},
+	{"upstreams[].saml.metadata_url", CT_STR, NULL, 0, 0, NULL, v_url, 0, U(saml.metadata_url)},
+	{"upstreams[].saml.metadata_certificate", CT_PATH, NULL, 0, 0, NULL, NULL, 0, U(saml.metadata_certificate)},
+	{"upstreams[].saml.metadata_refresh", CT_DUR, "1h", 60, 604800, NULL, NULL, 0, U(saml.metadata_refresh)},
+	{"upstreams[].saml.allow_unsolicited", CT_BOOL, "false", 0, 0, NULL, NULL, 0, U(saml.allow_unsolicited)},
+	{"upstreams[].saml.accept_sha1", CT_BOOL, "false", 0, 0, NULL, NULL, 0, U(saml.accept_sha1)},
+	{"upstreams[].saml.sign_requests", CT_ENUM, "auto", 0, 0, "auto|always|never", NULL, 0, U(saml.sign_requests)},
+	{"upstreams[].saml.clock_skew", CT_DUR, "60s", 0, 600, NULL, NULL, 0, U(saml.clock_skew)},
 };
 /* clang-format on */
 
@@ -1382,4 +1422,113 @@ v_relay_state(struct fb_conf_ctx *ctx, const struct fb_conf_place *pl, const cha
 		return NULL;
 	}
 	return fb_xstrdup(v);
+}
+
+/* An upstream name: a URL path segment (/upstream/<name>/start). */
+static char *
+v_upstream_name(struct fb_conf_ctx *ctx, const struct fb_conf_place *pl, const char *path,
+    const char *v)
+{
+	if (strlen(v) > 32) {
+		fb_conf_problem(ctx, pl, path, 1,
+		    "'%.64s' is longer than 32 characters (it appears in the URL "
+		    "/upstream/NAME/start)",
+		    has_control(v) ? "(unprintable)" : v);
+		return NULL;
+	}
+	return v_short_name(ctx, pl, path, v, "-_0123456789abcdefghijklmnopqrstuvwxyz",
+	    "an upstream name: use 1 to 32 lowercase letters, digits, '_' or '-' (it appears in "
+	    "the URL /upstream/NAME/start)");
+}
+
+/* An email domain for home-realm discovery: a DNS name of at least two labels, lowercased. */
+static char *
+v_domain(struct fb_conf_ctx *ctx, const struct fb_conf_place *pl, const char *path, const char *v)
+{
+	size_t len = strlen(v);
+	const char *p = v;
+	int labels = 0;
+	char *out;
+
+	while (len > 0 && *p != '\0') {
+		size_t l =
+		    strspn(p, "-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
+
+		if (l == 0 || l > 63 || p[0] == '-' || p[l - 1] == '-' ||
+		    (p[l] != '.' && p[l] != '\0') || (p[l] == '.' && p[l + 1] == '\0'))
+			break;
+		labels++;
+		p += l + (p[l] == '.');
+	}
+	if (len == 0 || len > 253 || *p != '\0' || labels < 2) {
+		fb_conf_problem(ctx, pl, path, 1,
+		    "'%s' is not an email domain (a DNS name such as example.com, without '@')",
+		    len <= 253 && !has_control(v) ? v : "(too long or unprintable)");
+		return NULL;
+	}
+	out = fb_xstrdup(v);
+	for (char *q = out; *q != '\0'; q++)
+		if (*q >= 'A' && *q <= 'Z')
+			*q = (char)(*q - 'A' + 'a');
+	return out;
+}
+
+/* A Microsoft Entra tenant: its id (a GUID) or one of its domains; not a multi-tenant alias. */
+static char *
+v_tenant(struct fb_conf_ctx *ctx, const struct fb_conf_place *pl, const char *path, const char *v)
+{
+	if (strcmp(v, "common") == 0 || strcmp(v, "organizations") == 0 ||
+	    strcmp(v, "consumers") == 0) {
+		fb_conf_problem(ctx, pl, path, 1,
+		    "'%s' is a multi-tenant endpoint whose ID tokens name another issuer: give "
+		    "your tenant id (a GUID) or its domain",
+		    v);
+		return NULL;
+	}
+	return v_short_name(ctx, pl, path, v,
+	    "-.0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
+	    "a tenant: give the tenant id (a GUID) or its domain");
+}
+
+/* An OAuth scope token (RFC 6749 3.3): printable ASCII without spaces, '"' or '\\'. */
+static char *
+v_scope(struct fb_conf_ctx *ctx, const struct fb_conf_place *pl, const char *path, const char *v)
+{
+	size_t len = strlen(v);
+
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)v[i] <= 0x20 || (unsigned char)v[i] >= 0x7f || v[i] == '"' ||
+		    v[i] == '\\')
+			len = 0;
+	if (len == 0 || len > 256) {
+		fb_conf_problem(ctx, pl, path, 1,
+		    "must be one scope: 1 to 256 printable ASCII characters without spaces, '\"' "
+		    "or '\\'");
+		return NULL;
+	}
+	return fb_xstrdup(v);
+}
+
+/* A JWS algorithm of the ID-token allow-list: asymmetric ones only. */
+static char *
+v_jws_alg(struct fb_conf_ctx *ctx, const struct fb_conf_place *pl, const char *path, const char *v)
+{
+	static const char *const ok[] = {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
+	    "ES256", "ES384", "ES512", "EdDSA"};
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		if (strcmp(v, ok[i]) == 0)
+			return fb_xstrdup(v);
+	/* SECURITY: "none" accepts anything; HS* would be keyed with the issuer's public key. */
+	if (strcasecmp(v, "none") == 0 || strncasecmp(v, "HS", 2) == 0)
+		fb_conf_problem(ctx, pl, path, 1,
+		    "'%s' is refused: ID tokens must be signed with the issuer's private key (use "
+		    "RS256, ES256, PS256, ...)",
+		    v);
+	else
+		fb_conf_problem(ctx, pl, path, 1,
+		    "'%.64s' is not a signature algorithm (known: RS256, RS384, RS512, PS256, PS384, "
+		    "PS512, ES256, ES384, ES512, EdDSA)",
+		    has_control(v) ? "(unprintable)" : v);
+	return NULL;
 }

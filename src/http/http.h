@@ -275,6 +275,22 @@ enum fb_status fb_http_ops_register(struct fb_http_router *r, const struct fb_co
 enum fb_status fb_http_ops_metrics_register(struct fb_http_router *r,
     const struct fb_conf *conf, struct fb_err *err);
 
+/* ---- sign-in through an upstream (http/upstream.c) ----------------------------- */
+
+struct fb_upstream_identity;
+
+/*
+ * Completes a sign-in through an upstream; the protocol handlers (OIDC
+ * callback, SAML ACS) call it once what the upstream sent passed THEIR
+ * checks (id borrowed). Runs fb_upstream_signin, then creates the broker
+ * session (recording the upstream, ending no later than id->expires_at and
+ * the upstream's session_lifetime; subject, session_index and id_token kept
+ * for logout) and redirects to the return-to saved by /upstream/NAME/start
+ * (else "/"). A refusal is a clear page (403) and an audit line, with no
+ * user and no session created. Replies to req.
+ */
+void fb_http_upstream_finish(struct fb_http_req *req, const struct fb_upstream_identity *id);
+
 /* ---- the server -------------------------------------------------------------- */
 
 /*

@@ -95,6 +95,32 @@ int fb_http_web_user(struct fb_http_web *w, struct fb_local_account *acct);
 void fb_http_web_audit(struct fb_http_web *w, const char *event, const char *user, const char *fmt,
     ...) FB_PRINTF(4, 5);
 
+/*
+ * The protocol ends of upstream sign-in, dispatched by http/upstream.c for
+ * /upstream/NAME/ACTION (up: the configured upstream, borrowed). Declared
+ * weak: a build without one answers 501 with a clear page.
+ *  start: redirect the browser to the upstream (OIDC authorization request,
+ *    SAML AuthnRequest); login_hint (may be NULL) is the email typed on the
+ *    login page. The return-to is saved by the caller already.
+ *  callback (OIDC), acs and slo (SAML): check what came back, then call
+ *    fb_http_upstream_finish (or answer a clear refusal page).
+ */
+void fb_http_oidc_rp_start(struct fb_http_req *req, const struct fb_conf_upstream *up,
+    const char *login_hint) __attribute__((weak));
+void fb_http_oidc_rp_callback(struct fb_http_req *req, const struct fb_conf_upstream *up)
+    __attribute__((weak));
+void fb_http_saml_sp_start(struct fb_http_req *req, const struct fb_conf_upstream *up,
+    const char *login_hint) __attribute__((weak));
+void fb_http_saml_sp_acs(struct fb_http_req *req, const struct fb_conf_upstream *up)
+    __attribute__((weak));
+void fb_http_saml_sp_slo(struct fb_http_req *req, const struct fb_conf_upstream *up)
+    __attribute__((weak));
+
+/* The path of an upstream's endpoints: "/upstream/" NAME "/" action. */
+#define FB_HTTP_PATH_UPSTREAM "/upstream/"
+/* The page handler of /upstream/ + "*" (registered by fb_http_web_routes_add). */
+void fb_http_web_handle_upstream(struct fb_http_req *req, void *arg);
+
 /* The page handlers (registered by fb_http_web_routes_add). */
 void fb_http_web_handle_login(struct fb_http_req *req, void *arg);
 void fb_http_web_handle_login_mfa(struct fb_http_req *req, void *arg);

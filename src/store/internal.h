@@ -117,6 +117,23 @@ struct fb_store_ops {
 	    char **nameid, struct fb_err *err);
 	enum fb_status (*nameid_ensure)(struct fb_store *st, const char *user_id, const char *sp,
 	    const char *candidate, int64_t now, char **nameid, struct fb_err *err);
+
+	/* As the fb_store_link_* functions (schema version 6). */
+	enum fb_status (*link_find)(struct fb_store *st, const char *upstream, const char *issuer,
+	    const char *subject, char **user_id, struct fb_err *err);
+	enum fb_status (*link_list)(struct fb_store *st, const char *user_id,
+	    int (*fn)(const struct fb_store_link *l, void *arg), void *arg, struct fb_err *err);
+	/* The distinct group names of user_id (from upstream, or any when NULL), by name. */
+	enum fb_status (*groups_list)(struct fb_store *st, const char *user_id,
+	    const char *upstream, int (*fn)(const char *name, void *arg), void *arg,
+	    struct fb_err *err);
+	/* As fb_store_upstream_signin; new_id and now as in user_upsert. */
+	enum fb_status (*upstream_signin)(struct fb_store *st, struct fb_store_user *u,
+	    const struct fb_store_upstream_signin *s, const char *new_id, int64_t now,
+	    struct fb_err *err);
+	/* As fb_store_user_find_email; *count always set. */
+	enum fb_status (*user_find_email)(struct fb_store *st, const char *email,
+	    struct fb_store_user *out, size_t *count, struct fb_err *err);
 };
 
 /* An open store. Members are private to store/. */

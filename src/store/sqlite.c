@@ -99,6 +99,25 @@ static const char *const migrations_v[] = {
 	"  THEN 9223372036854775807 ELSE expires_at * 1000 END;"
 	"UPDATE kv SET value = CAST(CAST(CAST(CAST(value AS TEXT) AS INTEGER) * 1000 AS TEXT) AS BLOB)"
 	"  WHERE ns = 'lockout' AND key LIKE 't:%';",
+	/*
+	 * 6: upstream identities: links (upstream, issuer, subject) -> user,
+	 * and the groups each upstream gave a user at its last sign-in.
+	 */
+	"CREATE TABLE upstream_links ("
+	"  upstream TEXT NOT NULL,"
+	"  issuer TEXT NOT NULL,"
+	"  subject TEXT NOT NULL,"
+	"  user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,"
+	"  created INTEGER NOT NULL,"
+	"  last_used INTEGER NOT NULL,"
+	"  PRIMARY KEY (upstream, issuer, subject));"
+	"CREATE INDEX upstream_links_user_id ON upstream_links (user_id);"
+	"CREATE TABLE upstream_groups ("
+	"  user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,"
+	"  upstream TEXT NOT NULL,"
+	"  name TEXT NOT NULL,"
+	"  PRIMARY KEY (user_id, upstream, name));"
+	"CREATE INDEX users_email ON users (email COLLATE NOCASE);",
 };
 
 FB_STATIC const char *const *fb_store_sqlite_migrations = migrations_v;
@@ -141,6 +160,14 @@ enum sq_stmt {
 	SQ_TOK_REVOKE,
 	SQ_NAMEID_INSERT,
 	SQ_NAMEID_GET,
+	SQ_LINK_FIND,
+	SQ_LINK_INSERT,
+	SQ_LINK_TOUCH,
+	SQ_GROUPS_DELETE,
+	SQ_GROUPS_INSERT,
+	SQ_USER_SEEN,
+	SQ_USER_PROFILE,
+	SQ_USER_EMAIL,
 	SQ_NSTMT,
 };
 
@@ -212,10 +239,29 @@ static const char *const sq_sql[SQ_NSTMT] = {
 	[SQ_NAMEID_INSERT] = "INSERT INTO saml_nameids (user_id, sp, nameid, created)"
 			     " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (user_id, sp) DO NOTHING",
 	[SQ_NAMEID_GET] = "SELECT nameid FROM saml_nameids WHERE user_id = ?1 AND sp = ?2",
+	[SQ_LINK_FIND] = "SELECT user_id FROM upstream_links"
+			 " WHERE upstream = ?1 AND issuer = ?2 AND subject = ?3",
+	[SQ_LINK_INSERT] = "INSERT INTO upstream_links (upstream, issuer, subject, user_id, created,"
+			   " last_used) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+	[SQ_LINK_TOUCH] = "UPDATE upstream_links SET last_used = ?4"
+			  " WHERE upstream = ?1 AND issuer = ?2 AND subject = ?3",
+	[SQ_GROUPS_DELETE] = "DELETE FROM upstream_groups WHERE user_id = ?1 AND upstream = ?2",
+	[SQ_GROUPS_INSERT] = "INSERT OR IGNORE INTO upstream_groups (user_id, upstream, name)"
+			     " VALUES (?1, ?2, ?3)",
+	[SQ_USER_SEEN] = "UPDATE users SET last_seen = ?2 WHERE id = ?1",
+	[SQ_USER_PROFILE] = "UPDATE users SET last_seen = ?2, name = ?3, email = ?4 WHERE id = ?1",
+	[SQ_USER_EMAIL] = "SELECT " USER_COLUMNS ", count(*) OVER () FROM users"
+			  " WHERE email = ?1 COLLATE NOCASE ORDER BY username LIMIT 1",
 };
 
 /* The list query is prepared per call, so a callback may use the cached statements. */
 #define SQ_USER_LIST_SQL "SELECT " USER_COLUMNS " FROM users ORDER BY username"
+#define SQ_LINK_LIST_SQL                                                                   \
+	"SELECT user_id, upstream, issuer, subject, created, last_used FROM upstream_links"    \
+	" WHERE user_id = ?1 ORDER BY upstream, issuer, subject"
+#define SQ_GROUPS_LIST_SQL                                                                 \
+	"SELECT DISTINCT name FROM upstream_groups WHERE user_id = ?1"                         \
+	" AND (?2 IS NULL OR upstream = ?2) ORDER BY name"
 #define SQ_TOKEN_LIST_SQL                                                                  \
 	"SELECT " TOKEN_COLUMNS " FROM api_tokens t JOIN users u ON u.id = t.user_id"        \
 	" WHERE ?1 IS NULL OR t.user_id = ?1 ORDER BY t.created, t.id"
@@ -1502,6 +1548,193 @@ fail:
 	return r;
 }
 
+/* ---- upstream identities ------------------------------------------------------ */
+
+static enum fb_status
+link_read(struct sq *sq, const char *upstream, const char *issuer, const char *subject,
+    char **user_id, const char *what, struct fb_err *err)
+{
+	sqlite3_stmt *s;
+	enum fb_status r;
+
+	*user_id = NULL;
+	r = sq_get(sq, SQ_LINK_FIND, SQ_VALS(sq_text(upstream), sq_text(issuer), sq_text(subject)),
+	    &s, what, err);
+	if (r == FB_ERR_NOTFOUND)
+		return fb_err_set(err, FB_ERR_NOTFOUND, "%s: no link for this identity", what);
+	if (r == FB_OK) {
+		*user_id = column_text(s, 0, 1);
+		sq_done(s);
+	}
+	return r;
+}
+
+static enum fb_status
+sq_link_find(struct fb_store *st, const char *upstream, const char *issuer, const char *subject,
+    char **user_id, struct fb_err *err)
+{
+	return link_read(sq_of(st), upstream, issuer, subject, user_id, "link_find", err);
+}
+
+/* What sq_link_list passes through sq_each. */
+struct link_each {
+	int (*fn)(const struct fb_store_link *l, void *arg);
+	void *arg;
+};
+
+static int
+link_each(sqlite3_stmt *s, void *arg)
+{
+	struct link_each *e = arg;
+	struct fb_store_link l = {
+	    .user_id = column_text(s, 0, 0),
+	    .upstream = column_text(s, 1, 0),
+	    .issuer = column_text(s, 2, 0),
+	    .subject = column_text(s, 3, 0),
+	    .created = sqlite3_column_int64(s, 4),
+	    .last_used = sqlite3_column_int64(s, 5),
+	};
+
+	return e->fn(&l, e->arg);
+}
+
+static enum fb_status
+sq_link_list(struct fb_store *st, const char *user_id,
+    int (*fn)(const struct fb_store_link *l, void *arg), void *arg, struct fb_err *err)
+{
+	struct link_each e = {fn, arg};
+
+	return sq_each(sq_of(st), SQ_LINK_LIST_SQL, SQ_VALS(sq_text(user_id)), link_each, &e,
+	    "link_list", err);
+}
+
+/* What sq_groups_list passes through sq_each. */
+struct name_each {
+	int (*fn)(const char *name, void *arg);
+	void *arg;
+};
+
+static int
+name_each(sqlite3_stmt *s, void *arg)
+{
+	struct name_each *e = arg;
+
+	return e->fn(column_text(s, 0, 0), e->arg);
+}
+
+static enum fb_status
+sq_groups_list(struct fb_store *st, const char *user_id, const char *upstream,
+    int (*fn)(const char *name, void *arg), void *arg, struct fb_err *err)
+{
+	struct name_each e = {fn, arg};
+
+	return sq_each(sq_of(st), SQ_GROUPS_LIST_SQL,
+	    SQ_VALS(sq_text(user_id), sq_text(upstream)), name_each, &e, "upstream_groups", err);
+}
+
+/* The user part of an upstream sign-in: insert (create) or update the existing one. */
+static enum fb_status
+signin_user(struct sq *sq, struct fb_store_user *u, const struct fb_store_upstream_signin *in,
+    const char *new_id, int64_t now, struct fb_err *err)
+{
+	char *found = NULL;
+	int64_t created;
+	enum fb_status r;
+
+	if (in->create) {
+		if ((r = user_find(sq, u->username, &found, &created, err)) != FB_OK)
+			return r;
+		if (found != NULL) {
+			free(found);
+			return fb_err_set(err, FB_ERR_INVALID,
+			    "upstream_signin: user %s already exists", u->username);
+		}
+		u->created = u->created != 0 ? u->created : now;
+		u->last_seen = now;
+		return user_write(sq, u, u->id != NULL ? u->id : new_id, u->created, err);
+	}
+	if (in->update_profile)
+		r = sq_write(sq, SQ_USER_PROFILE,
+		    SQ_VALS(sq_text(u->id), sq_int(now), sq_text(u->name), sq_text(u->email)),
+		    "upstream_signin", err);
+	else
+		r = sq_write(sq, SQ_USER_SEEN, SQ_VALS(sq_text(u->id), sq_int(now)),
+		    "upstream_signin", err);
+	if (r == FB_OK && sqlite3_changes(sq->db) == 0)
+		r = fb_err_set(err, FB_ERR_NOTFOUND, "upstream_signin: no user id %s", u->id);
+	if (r == FB_OK)
+		u->last_seen = now;
+	return r;
+}
+
+static enum fb_status
+sq_upstream_signin(struct fb_store *st, struct fb_store_user *u,
+    const struct fb_store_upstream_signin *in, const char *new_id, int64_t now,
+    struct fb_err *err)
+{
+	struct sq *sq = sq_of(st);
+	const char *uid;
+	char *linked = NULL;
+	enum fb_status r;
+
+	if ((r = sq_begin(sq, "upstream_signin", err)) != FB_OK ||
+	    (r = signin_user(sq, u, in, new_id, now, err)) != FB_OK)
+		goto out;
+	uid = u->id != NULL ? u->id : new_id;
+	r = link_read(sq, in->upstream, in->issuer, in->subject, &linked, "upstream_signin", err);
+	if (r == FB_ERR_NOTFOUND)
+		r = sq_write(sq, SQ_LINK_INSERT,
+		    SQ_VALS(sq_text(in->upstream), sq_text(in->issuer), sq_text(in->subject),
+			sq_text(uid), sq_int(now)),
+		    "upstream_signin", err);
+	else if (r == FB_OK && strcmp(linked, uid) != 0)
+		r = fb_err_set(err, FB_ERR_INVALID,
+		    "upstream_signin: the identity is linked to another user");
+	else if (r == FB_OK)
+		r = sq_write(sq, SQ_LINK_TOUCH,
+		    SQ_VALS(sq_text(in->upstream), sq_text(in->issuer), sq_text(in->subject),
+			sq_int(now)),
+		    "upstream_signin", err);
+	if (r != FB_OK ||
+	    (r = sq_write(sq, SQ_GROUPS_DELETE, SQ_VALS(sq_text(uid), sq_text(in->upstream)),
+		 "upstream_signin", err)) != FB_OK)
+		goto out;
+	for (size_t i = 0; i < in->ngroups; i++)
+		if ((r = sq_write(sq, SQ_GROUPS_INSERT,
+			 SQ_VALS(sq_text(uid), sq_text(in->upstream), sq_text(in->groups[i])),
+			 "upstream_signin", err)) != FB_OK)
+			goto out;
+	if ((r = sq_commit(sq, "upstream_signin", err)) != FB_OK)
+		goto out;
+	if (u->id == NULL)
+		u->id = fb_xstrdup(new_id);
+out:
+	if (r != FB_OK)
+		sq_rollback(sq);
+	free(linked);
+	return r;
+}
+
+static enum fb_status
+sq_user_find_email(struct fb_store *st, const char *email, struct fb_store_user *out,
+    size_t *count, struct fb_err *err)
+{
+	struct sq *sq = sq_of(st);
+	sqlite3_stmt *s;
+	enum fb_status r;
+
+	*count = 0;
+	r = sq_get(sq, SQ_USER_EMAIL, SQ_VALS(sq_text(email)), &s, "user_find_email", err);
+	if (r == FB_ERR_NOTFOUND)
+		return fb_err_set(err, FB_ERR_NOTFOUND, "user_find_email: no user has this email");
+	if (r != FB_OK)
+		return r;
+	user_row(s, 1, out);
+	*count = (size_t)sqlite3_column_int64(s, 8);
+	sq_done(s);
+	return FB_OK;
+}
+
 const struct fb_store_ops fb_store_sqlite_ops = {
 	.name = "sqlite",
 	.schema_latest = sq_schema_latest,
@@ -1539,4 +1772,9 @@ const struct fb_store_ops fb_store_sqlite_ops = {
 	.token_revoke = sq_token_revoke,
 	.nameid_get = sq_nameid_get,
 	.nameid_ensure = sq_nameid_ensure,
+	.link_find = sq_link_find,
+	.link_list = sq_link_list,
+	.groups_list = sq_groups_list,
+	.upstream_signin = sq_upstream_signin,
+	.user_find_email = sq_user_find_email,
 };

@@ -304,6 +304,32 @@ fb_store_session_state(struct fb_store *st, const char *sid, const char *user_id
 	return st->ops->session_state(st, sid, user_id, fb_time_now(), revoked, gen, err);
 }
 
+/*
+ * Checks the user u that op ("user_upsert") writes; what (at least
+ * FB_STORE_KEY_MAX + 32 bytes) then names the user for later messages.
+ */
+static enum fb_status
+check_user(const struct fb_store *st, const struct fb_store_user *u, const char *op, char *what,
+    size_t whatlen, struct fb_err *err)
+{
+	enum fb_status r;
+
+	if ((r = check_owner(st, op, err)) != FB_OK)
+		return r;
+	if ((r = check_name(u->username, FB_STORE_KEY_MAX, op, "username", err)) != FB_OK ||
+	    (r = check_text(u->username, FB_STORE_KEY_MAX, op, "username", err)) != FB_OK)
+		return r;
+	/* From here on messages name the user. */
+	snprintf(what, whatlen, "%s: user %s", op, u->username);
+	if (u->id != NULL && (r = check_name(u->id, FB_STORE_KEY_MAX, what, "id", err)) != FB_OK)
+		return r;
+	if ((r = check_name(u->source, FB_STORE_TEXT_MAX, what, "source", err)) != FB_OK ||
+	    (r = check_text(u->source, FB_STORE_TEXT_MAX, what, "source", err)) != FB_OK ||
+	    (r = check_text(u->name, FB_STORE_TEXT_MAX, what, "name", err)) != FB_OK)
+		return r;
+	return check_text(u->email, FB_STORE_TEXT_MAX, what, "email", err);
+}
+
 enum fb_status
 fb_store_user_upsert(struct fb_store *st, struct fb_store_user *u, struct fb_err *err)
 {
@@ -311,21 +337,7 @@ fb_store_user_upsert(struct fb_store *st, struct fb_store_user *u, struct fb_err
 	char *new_id = NULL;
 	enum fb_status r = FB_ERR_INTERNAL;
 
-	if ((r = check_owner(st, "user_upsert", err)) != FB_OK)
-		goto out;
-	if ((r = check_name(u->username, FB_STORE_KEY_MAX, "user_upsert", "username", err)) !=
-		FB_OK ||
-	    (r = check_text(u->username, FB_STORE_KEY_MAX, "user_upsert", "username", err)) !=
-		FB_OK)
-		goto out;
-	/* From here on messages name the user. */
-	snprintf(what, sizeof(what), "user_upsert: user %s", u->username);
-	if (u->id != NULL && (r = check_name(u->id, FB_STORE_KEY_MAX, what, "id", err)) != FB_OK)
-		goto out;
-	if ((r = check_name(u->source, FB_STORE_TEXT_MAX, what, "source", err)) != FB_OK ||
-	    (r = check_text(u->source, FB_STORE_TEXT_MAX, what, "source", err)) != FB_OK ||
-	    (r = check_text(u->name, FB_STORE_TEXT_MAX, what, "name", err)) != FB_OK ||
-	    (r = check_text(u->email, FB_STORE_TEXT_MAX, what, "email", err)) != FB_OK)
+	if ((r = check_user(st, u, "user_upsert", what, sizeof(what), err)) != FB_OK)
 		goto out;
 	if (u->id == NULL)
 		new_id = fb_rand_token(USER_ID_BYTES);
@@ -436,20 +448,7 @@ fb_store_cred_create(struct fb_store *st, struct fb_store_user *u, const struct 
 	char *new_id = NULL;
 	enum fb_status r = FB_ERR_INTERNAL;
 
-	if ((r = check_owner(st, "cred_create", err)) != FB_OK)
-		goto out;
-	if ((r = check_name(u->username, FB_STORE_KEY_MAX, "cred_create", "username", err)) !=
-		FB_OK ||
-	    (r = check_text(u->username, FB_STORE_KEY_MAX, "cred_create", "username", err)) !=
-		FB_OK)
-		goto out;
-	snprintf(what, sizeof(what), "cred_create: user %s", u->username);
-	if (u->id != NULL && (r = check_name(u->id, FB_STORE_KEY_MAX, what, "id", err)) != FB_OK)
-		goto out;
-	if ((r = check_name(u->source, FB_STORE_TEXT_MAX, what, "source", err)) != FB_OK ||
-	    (r = check_text(u->source, FB_STORE_TEXT_MAX, what, "source", err)) != FB_OK ||
-	    (r = check_text(u->name, FB_STORE_TEXT_MAX, what, "name", err)) != FB_OK ||
-	    (r = check_text(u->email, FB_STORE_TEXT_MAX, what, "email", err)) != FB_OK ||
+	if ((r = check_user(st, u, "cred_create", what, sizeof(what), err)) != FB_OK ||
 	    (r = check_blob_text(c->password_hash, what, "password hash", err)) != FB_OK ||
 	    (r = check_blob_text(c->totp_secret, what, "TOTP secret", err)) != FB_OK)
 		goto out;
@@ -716,4 +715,181 @@ fb_store_nameid_ensure(struct fb_store *st, const char *user_id, const char *sp,
 	    (r = check_name(candidate, FB_STORE_KEY_MAX, "nameid_ensure", "NameID", err)) != FB_OK)
 		return r;
 	return st->ops->nameid_ensure(st, user_id, sp, candidate, fb_time_now(), nameid, err);
+}
+
+/* ---- one-time values ------------------------------------------------------------- */
+
+/* Namespaces of fb_store_once live apart from the other key/value entries. */
+#define ONCE_PREFIX "once:"
+
+enum fb_status
+fb_store_once(struct fb_store *st, const char *ns, const char *id, int64_t expires_at_ms,
+    struct fb_err *err)
+{
+	char full[FB_STORE_KEY_MAX + sizeof(ONCE_PREFIX)];
+	enum fb_status r;
+
+	if ((r = check_kv(st, ns, id, "once", err)) != FB_OK)
+		return r;
+	snprintf(full, sizeof(full), ONCE_PREFIX "%s", ns);
+	r = st->ops->kv_add(st, full, id, NULL, 0, expires_at_ms, fb_time_now_ms(), err);
+	if (r == FB_ERR_REPLAY)
+		fb_err_set(err, FB_ERR_REPLAY, "once: %s: already used", ns);
+	return r;
+}
+
+/* ---- upstream identities ----------------------------------------------------------- */
+
+static enum fb_status
+check_identity(const struct fb_store *st, const char *upstream, const char *issuer,
+    const char *subject, const char *what, struct fb_err *err)
+{
+	enum fb_status r;
+
+	if ((r = check_owner(st, what, err)) != FB_OK ||
+	    (r = check_name(upstream, FB_STORE_KEY_MAX, what, "upstream", err)) != FB_OK ||
+	    (r = check_name(issuer, FB_STORE_TEXT_MAX, what, "issuer", err)) != FB_OK)
+		return r;
+	return check_name(subject, FB_STORE_TEXT_MAX, what, "subject", err);
+}
+
+enum fb_status
+fb_store_link_find(struct fb_store *st, const char *upstream, const char *issuer,
+    const char *subject, char **user_id, struct fb_err *err)
+{
+	enum fb_status r;
+
+	*user_id = NULL;
+	if ((r = check_identity(st, upstream, issuer, subject, "link_find", err)) != FB_OK)
+		return r;
+	return st->ops->link_find(st, upstream, issuer, subject, user_id, err);
+}
+
+enum fb_status
+fb_store_link_list(struct fb_store *st, const char *user_id,
+    int (*fn)(const struct fb_store_link *l, void *arg), void *arg, struct fb_err *err)
+{
+	enum fb_status r;
+
+	if ((r = check_user_id(st, user_id, "link_list", err)) != FB_OK)
+		return r;
+	return st->ops->link_list(st, user_id, fn, arg, err);
+}
+
+void
+fb_store_link_cleanup(struct fb_store_link *l)
+{
+	if (l == NULL)
+		return;
+	free(l->user_id);
+	free(l->upstream);
+	free(l->issuer);
+	free(l->subject);
+	memset(l, 0, sizeof(*l));
+}
+
+/* Collects names into a NULL-terminated array. */
+struct name_list {
+	char **v;
+	size_t n, cap;
+};
+
+static int
+name_add(const char *name, void *arg)
+{
+	struct name_list *l = arg;
+
+	if (l->n + 1 >= l->cap) {
+		l->cap = l->cap != 0 ? l->cap * 2 : 8;
+		l->v = fb_xrealloc(l->v, l->cap * sizeof(*l->v));
+	}
+	l->v[l->n++] = fb_xstrdup(name);
+	l->v[l->n] = NULL;
+	return 0;
+}
+
+enum fb_status
+fb_store_upstream_groups_of(struct fb_store *st, const char *user_id, const char *upstream,
+    char ***groups, size_t *n, struct fb_err *err)
+{
+	struct name_list l = {0};
+	enum fb_status r;
+
+	*groups = NULL;
+	*n = 0;
+	if ((r = check_user_id(st, user_id, "upstream_groups", err)) != FB_OK ||
+	    (upstream != NULL &&
+		(r = check_name(upstream, FB_STORE_KEY_MAX, "upstream_groups", "upstream", err)) !=
+		    FB_OK))
+		return r;
+	r = st->ops->groups_list(st, user_id, upstream, name_add, &l, err);
+	if (r != FB_OK) {
+		for (size_t i = 0; i < l.n; i++)
+			free(l.v[i]);
+		free(l.v);
+		return r;
+	}
+	*groups = l.v;
+	*n = l.n;
+	return FB_OK;
+}
+
+enum fb_status
+fb_store_upstream_groups(struct fb_store *st, const char *user_id, char ***groups, size_t *n,
+    struct fb_err *err)
+{
+	return fb_store_upstream_groups_of(st, user_id, NULL, groups, n, err);
+}
+
+/* The most groups one upstream sign-in stores. */
+#define UPSTREAM_GROUPS_MAX 1000
+
+enum fb_status
+fb_store_upstream_signin(struct fb_store *st, struct fb_store_user *u,
+    const struct fb_store_upstream_signin *s, struct fb_err *err)
+{
+	char what[FB_STORE_KEY_MAX + 32];
+	char *new_id = NULL;
+	enum fb_status r;
+
+	if ((r = check_identity(st, s->upstream, s->issuer, s->subject, "upstream_signin", err)) !=
+		FB_OK)
+		return r;
+	if (s->create) {
+		if ((r = check_user(st, u, "upstream_signin", what, sizeof(what), err)) != FB_OK)
+			return r;
+	} else if ((r = check_user_id(st, u->id, "upstream_signin", err)) != FB_OK ||
+	           (r = check_text(u->name, FB_STORE_TEXT_MAX, "upstream_signin", "name", err)) !=
+	               FB_OK ||
+	           (r = check_text(u->email, FB_STORE_TEXT_MAX, "upstream_signin", "email", err)) !=
+	               FB_OK) {
+		return r;
+	}
+	if (s->ngroups > UPSTREAM_GROUPS_MAX)
+		return fb_err_set(err, FB_ERR_INVALID, "upstream_signin: %zu groups (at most %d)",
+		    s->ngroups, UPSTREAM_GROUPS_MAX);
+	for (size_t i = 0; i < s->ngroups; i++)
+		if ((r = check_name(s->groups[i], FB_STORE_KEY_MAX, "upstream_signin", "group",
+			 err)) != FB_OK ||
+		    (r = check_text(s->groups[i], FB_STORE_KEY_MAX, "upstream_signin", "group",
+			 err)) != FB_OK)
+			return r;
+	if (s->create && u->id == NULL)
+		new_id = fb_rand_token(USER_ID_BYTES);
+	r = st->ops->upstream_signin(st, u, s, new_id, fb_time_now(), err);
+	free(new_id);
+	return r;
+}
+
+enum fb_status
+fb_store_user_find_email(struct fb_store *st, const char *email, struct fb_store_user *out,
+    size_t *count, struct fb_err *err)
+{
+	size_t ignored;
+	enum fb_status r;
+
+	if ((r = check_owner(st, "user_find_email", err)) != FB_OK ||
+	    (r = check_name(email, FB_STORE_TEXT_MAX, "user_find_email", "email", err)) != FB_OK)
+		return r;
+	return st->ops->user_find_email(st, email, out, count != NULL ? count : &ignored, err);
 }

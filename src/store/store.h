@@ -325,4 +325,84 @@ enum fb_status fb_store_nameid_get(struct fb_store *st, const char *user_id, con
 enum fb_status fb_store_nameid_ensure(struct fb_store *st, const char *user_id, const char *sp,
     const char *candidate, char **nameid, struct fb_err *err);
 
+/* ---- one-time values (replay caches, OIDC state, codes used once) ------------- */
+
+/*
+ * Records id in namespace ns (1..FB_STORE_KEY_MAX bytes each) until
+ * expires_at_ms (milliseconds since the epoch): FB_OK the first time,
+ * FB_ERR_REPLAY while a live record exists, atomically across workers and
+ * restarts (a SAML assertion ID, an OIDC state or code is accepted once).
+ * Expired records are purged with the key/value entries (fb_store_kv_purge).
+ */
+enum fb_status fb_store_once(struct fb_store *st, const char *ns, const char *id,
+    int64_t expires_at_ms, struct fb_err *err);
+
+/* ---- upstream identities (schema version 6) ----------------------------------- */
+
+/*
+ * A link from an upstream identity to a user: (upstream, issuer, subject)
+ * is unique and names one user; a user may have several. Gone with the user.
+ */
+struct fb_store_link {
+	char *user_id;
+	char *upstream; /* configuration name */
+	char *issuer;	/* OIDC iss, or the SAML IdP's entity id */
+	char *subject;	/* OIDC sub, or the SAML NameID */
+	int64_t created;
+	int64_t last_used;
+};
+
+/* The user linked to (upstream, issuer, subject): new in *user_id. FB_ERR_NOTFOUND when none. */
+enum fb_status fb_store_link_find(struct fb_store *st, const char *upstream, const char *issuer,
+    const char *subject, char **user_id, struct fb_err *err);
+/*
+ * Calls fn for each link of user_id, ordered by upstream, issuer and
+ * subject (l borrowed, valid during the call); fn returns non-zero to stop.
+ */
+enum fb_status fb_store_link_list(struct fb_store *st, const char *user_id,
+    int (*fn)(const struct fb_store_link *l, void *arg), void *arg, struct fb_err *err);
+/* Frees l's members and zeroes it; NULL is a no-op. */
+void fb_store_link_cleanup(struct fb_store_link *l);
+
+/*
+ * The groups upstreams gave user_id at their last sign-in (implicit
+ * memberships), sorted by name and unique over every upstream: *groups is a
+ * new NULL-terminated array of new strings (fb_strv_free-style: free each,
+ * then the array), *n their number (0 and NULL when none).
+ */
+enum fb_status fb_store_upstream_groups(struct fb_store *st, const char *user_id, char ***groups,
+    size_t *n, struct fb_err *err);
+/* The same for one upstream only. */
+enum fb_status fb_store_upstream_groups_of(struct fb_store *st, const char *user_id,
+    const char *upstream, char ***groups, size_t *n, struct fb_err *err);
+
+/* What one sign-in through an upstream writes (fb_store_upstream_signin). Borrowed. */
+struct fb_store_upstream_signin {
+	const char *upstream, *issuer, *subject; /* the link */
+	int create;	  /* 1: insert user (a new user, source = upstream) */
+	int update_profile; /* 1: write user's name and email on an existing user */
+	const char *const *groups; /* replace user's groups from upstream with these */
+	size_t ngroups;
+};
+
+/*
+ * One upstream sign-in, in one transaction (nothing written on failure):
+ * with create, inserts u (u->id NULL: a new random id written back; an
+ * existing username is FB_ERR_INVALID); otherwise u->id must be a user
+ * (FB_ERR_NOTFOUND) whose last_seen (and name and email with
+ * update_profile) is updated. Then the link (upstream, issuer, subject) is
+ * made, or its last_used updated; a link to another user is FB_ERR_INVALID.
+ * Then the user's groups from upstream are replaced (at most 1000 names of
+ * 1..FB_STORE_KEY_MAX bytes).
+ */
+enum fb_status fb_store_upstream_signin(struct fb_store *st, struct fb_store_user *u,
+    const struct fb_store_upstream_signin *s, struct fb_err *err);
+/*
+ * The first user (by username) whose email is email (case-insensitive) in
+ * *out (new members); *count (may be NULL) how many users have it.
+ * FB_ERR_NOTFOUND when none.
+ */
+enum fb_status fb_store_user_find_email(struct fb_store *st, const char *email,
+    struct fb_store_user *out, size_t *count, struct fb_err *err);
+
 #endif

@@ -283,13 +283,13 @@ test_unknown_key(void)
 	expect_error("log: {}\nzzz: 1\n",
 	    "t.yaml:2:1: zzz: unknown key 'zzz' (known here: server, log, store, keys, key_rollover, "
 	    "session, "
-	    "metrics, groups, local, smtp, branding, mappings, saml)",
+	    "metrics, groups, local, smtp, branding, mappings, saml, upstreams)",
 	    1);
 	/* A dotted key never aliases a nested one. */
 	expect_error("server.workers: 2\n",
 	    "t.yaml:1:1: server.workers: unknown key 'server.workers' (known here: server, log, "
 	    "store, keys, key_rollover, session, metrics, groups, local, smtp, branding, mappings, "
-	    "saml)",
+	    "saml, upstreams)",
 	    1);
 	expect_error(
 	    "keys:\n  - id: a\n    key: /dev/null\n    cert: /dev/null\n    stat: active\n",
@@ -1405,6 +1405,214 @@ test_report_add(void)
 	fb_conf_free(c);
 }
 
+/* upstreams: presets resolve to an issuer, defaults are derived, every problem has its place. */
+static void
+test_upstreams(void)
+{
+	char *dir = fb_test_tmpdir(), *y, *want;
+	struct fb_conf *c;
+
+	free(fb_test_write_file(dir, "upstream_oidc.py", "return {}\n"));
+	free(fb_test_write_file(dir, "upstream_saml.py", "return {}\n"));
+	free(fb_test_write_file(dir, "md.xml", "<md/>\n"));
+	setenv("FB_TEST_UP_SECRET", "s3cret-value", 1);
+	y = fb_xasprintf("mappings: {dir: %s}\n"
+	                 "server: {public_url: https://sso.example.net}\n"
+	                 "upstreams:\n"
+	                 "  - name: corp\n"
+	                 "    type: oidc\n"
+	                 "    domains: [Example.COM, corp.example.com]\n"
+	                 "    oidc: {issuer: https://idp.example.com/, client_id: fb,\n"
+	                 "           client_secret: env:FB_TEST_UP_SECRET}\n"
+	                 "  - name: goog\n"
+	                 "    type: oidc\n"
+	                 "    oidc: {preset: google, client_id: x, client_auth: private_key_jwt}\n"
+	                 "  - name: ms\n"
+	                 "    type: oidc\n"
+	                 "    link_by_email: true\n"
+	                 "    oidc: {preset: microsoft, tenant: contoso.onmicrosoft.com, client_id: x,\n"
+	                 "           client_secret: env:FB_TEST_UP_SECRET, client_auth: client_secret_post}\n"
+	                 "  - name: okta\n"
+	                 "    type: oidc\n"
+	                 "    display_name: Okta SSO\n"
+	                 "    provision: false\n"
+	                 "    session_lifetime: 1h\n"
+	                 "    oidc: {preset: okta, domain: ex.okta.com, client_id: x, timeout: 500ms,\n"
+	                 "           client_secret: env:FB_TEST_UP_SECRET, scopes: [openid],\n"
+	                 "           algorithms: [ES256]}\n"
+	                 "  - name: idp\n"
+	                 "    type: saml\n"
+	                 "    domains: [example.org]\n"
+	                 "    mapping: upstream_oidc\n"
+	                 "    saml: {metadata: %s/md.xml, sign_requests: always}\n",
+	    dir, dir);
+	c = expect_ok(y, 0, NULL);
+	free(y);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_EQUAL_FATAL(c->nupstreams, 5);
+	CU_ASSERT_STRING_EQUAL(c->saml_sp_entity_id, "https://sso.example.net/saml/sp/metadata");
+	CU_ASSERT_STRING_EQUAL(c->upstreams[0].display_name, "corp");
+	CU_ASSERT_EQUAL(c->upstreams[0].type, FB_CONF_UPSTREAM_OIDC);
+	CU_ASSERT_STRING_EQUAL(c->upstreams[0].mapping, "upstream_oidc");
+	CU_ASSERT_EQUAL_FATAL(c->upstreams[0].ndomains, 2);
+	CU_ASSERT_STRING_EQUAL(c->upstreams[0].domains[0], "example.com");
+	CU_ASSERT_STRING_EQUAL(c->upstreams[0].oidc.issuer, "https://idp.example.com");
+	CU_ASSERT_STRING_EQUAL(c->upstreams[0].oidc.client_secret, "s3cret-value");
+	CU_ASSERT_EQUAL(c->upstreams[0].oidc.client_auth, FB_CONF_OIDC_SECRET_BASIC);
+	CU_ASSERT_EQUAL_FATAL(c->upstreams[0].oidc.nscopes, 3);
+	CU_ASSERT_STRING_EQUAL(c->upstreams[0].oidc.scopes[0], "openid");
+	CU_ASSERT_EQUAL_FATAL(c->upstreams[0].oidc.nalgorithms, 3);
+	CU_ASSERT_STRING_EQUAL(c->upstreams[0].oidc.algorithms[1], "ES256");
+	CU_ASSERT_EQUAL(c->upstreams[0].oidc.timeout_ms, 10000);
+	CU_ASSERT_EQUAL(c->upstreams[0].oidc.clock_skew, 60);
+	CU_ASSERT_EQUAL(c->upstreams[0].oidc.discovery_refresh, 3600);
+	CU_ASSERT_EQUAL(c->upstreams[0].link_by_email, 0);
+	CU_ASSERT_EQUAL(c->upstreams[0].provision, 1);
+	CU_ASSERT_EQUAL(c->upstreams[0].logout, 0);
+	CU_ASSERT_EQUAL(c->upstreams[0].session_lifetime, 0);
+	CU_ASSERT_STRING_EQUAL(c->upstreams[1].oidc.issuer, "https://accounts.google.com");
+	CU_ASSERT_PTR_NULL(c->upstreams[1].oidc.client_secret);
+	CU_ASSERT_EQUAL(c->upstreams[1].oidc.client_auth, FB_CONF_OIDC_PRIVATE_KEY_JWT);
+	CU_ASSERT_STRING_EQUAL(c->upstreams[2].oidc.issuer,
+	    "https://login.microsoftonline.com/contoso.onmicrosoft.com/v2.0");
+	CU_ASSERT_EQUAL(c->upstreams[2].oidc.client_auth, FB_CONF_OIDC_SECRET_POST);
+	CU_ASSERT_EQUAL(c->upstreams[2].link_by_email, 1);
+	CU_ASSERT_STRING_EQUAL(c->upstreams[3].oidc.issuer, "https://ex.okta.com");
+	CU_ASSERT_STRING_EQUAL(c->upstreams[3].display_name, "Okta SSO");
+	CU_ASSERT_EQUAL(c->upstreams[3].provision, 0);
+	CU_ASSERT_EQUAL(c->upstreams[3].session_lifetime, 3600);
+	CU_ASSERT_EQUAL(c->upstreams[3].oidc.timeout_ms, 500);
+	CU_ASSERT_EQUAL(c->upstreams[3].oidc.nscopes, 1);
+	CU_ASSERT_EQUAL(c->upstreams[3].oidc.nalgorithms, 1);
+	CU_ASSERT_EQUAL(c->upstreams[4].type, FB_CONF_UPSTREAM_SAML);
+	CU_ASSERT_STRING_EQUAL(c->upstreams[4].mapping, "upstream_oidc");
+	want = fb_xasprintf("%s/md.xml", dir);
+	CU_ASSERT_STRING_EQUAL(c->upstreams[4].saml.metadata, want);
+	free(want);
+	CU_ASSERT_EQUAL(c->upstreams[4].saml.sign_requests, FB_CONF_SAML_SIGN_REQ_ALWAYS);
+	CU_ASSERT_EQUAL(c->upstreams[4].saml.metadata_refresh, 3600);
+	CU_ASSERT_EQUAL(c->upstreams[4].saml.allow_unsolicited, 0);
+	/* Lookups by name and by an email's domain (case-insensitive). */
+	CU_ASSERT_PTR_EQUAL(fb_conf_upstream_find(c, "idp"), &c->upstreams[4]);
+	CU_ASSERT_PTR_NULL(fb_conf_upstream_find(c, "nope"));
+	CU_ASSERT_PTR_EQUAL(fb_conf_upstream_for_email(c, "Ann@EXAMPLE.com"), &c->upstreams[0]);
+	CU_ASSERT_PTR_EQUAL(fb_conf_upstream_for_email(c, "bob@example.org"), &c->upstreams[4]);
+	CU_ASSERT_PTR_NULL(fb_conf_upstream_for_email(c, "bob@sub.example.org"));
+	CU_ASSERT_PTR_NULL(fb_conf_upstream_for_email(c, "example.org"));
+	CU_ASSERT_PTR_NULL(fb_conf_upstream_for_email(c, "bob@"));
+	fb_conf_free(c);
+
+	/* Each problem, at its place. */
+	y = fb_xasprintf("mappings: {dir: %s}\n"
+	                 "upstreams:\n"
+	                 "  - name: corp\n"
+	                 "    type: oidc\n"
+	                 "    domains: [example.com, Example.com]\n"
+	                 "    oidc: {issuer: http://idp.example.com/, client_id: fb,\n"
+	                 "           client_secret: literal-secret}\n"
+	                 "  - name: corp\n"
+	                 "    type: oidc\n"
+	                 "    domains: [other.example, EXAMPLE.com]\n"
+	                 "    saml: {metadata: x}\n"
+	                 "    oidc: {preset: google, issuer: https://x.example, client_id: x,\n"
+	                 "           algorithms: [none, HS256, XX], scopes: [email]}\n"
+	                 "  - name: ms\n"
+	                 "    type: oidc\n"
+	                 "    oidc: {preset: microsoft, tenant: common, client_id: x,\n"
+	                 "           client_secret: env:FB_TEST_UP_SECRET}\n"
+	                 "  - name: okta\n"
+	                 "    type: oidc\n"
+	                 "    oidc: {preset: okta}\n"
+	                 "  - name: Idp\n"
+	                 "    type: saml\n"
+	                 "  - name: idp2\n"
+	                 "    mapping: nosuch\n"
+	                 "    type: saml\n"
+	                 "    saml: {metadata_url: https://x.example/md}\n"
+	                 "  - name: idp3\n"
+	                 "    type: saml\n"
+	                 "    domains: [bad_domain]\n"
+	                 "  - name: x\n"
+	                 "  - name: gen\n"
+	                 "    type: oidc\n"
+	                 "    oidc: {client_id: x, client_secret: env:FB_TEST_UP_SECRET}\n",
+	    dir);
+	{
+		struct fb_conf_report *rep = NULL;
+		struct fb_conf *conf = NULL;
+		static const char *const lines[] = {
+		    "t.yaml:5:28: upstreams[0].domains[1]: 'example.com' is listed twice",
+		    "t.yaml:6:20: upstreams[0].oidc.issuer: 'http://idp.example.com' must be "
+		    "https:// (plain http is accepted on loopback hosts only)",
+		    "t.yaml:7:27: upstreams[0].oidc.client_secret: a secret must be given by "
+		    "reference: write env:VARIABLE or file:/path/to/file (the value is not shown)",
+		    "t.yaml:8:11: upstreams[1].name: duplicate upstream 'corp' (also upstreams[0])",
+		    "t.yaml:10:30: upstreams[1].domains[1]: 'example.com' is claimed by upstreams[0] "
+		    "(corp) too: a domain goes to one upstream",
+		    "t.yaml:11:11: upstreams[1].saml: only for type saml (this upstream is type oidc)",
+		    "t.yaml:12:36: upstreams[1].oidc.issuer: preset google sets the issuer: remove "
+		    "issuer: (or use preset: generic)",
+		    "t.yaml:13:25: upstreams[1].oidc.algorithms[0]: 'none' is refused: ID tokens must "
+		    "be signed with the issuer's private key (use RS256, ES256, PS256, ...)",
+		    "t.yaml:13:31: upstreams[1].oidc.algorithms[1]: 'HS256' is refused: ID tokens "
+		    "must be signed with the issuer's private key (use RS256, ES256, PS256, ...)",
+		    "t.yaml:13:51: upstreams[1].oidc.scopes: must include openid (without it there is "
+		    "no ID token)",
+		    "t.yaml:12:11: upstreams[1].oidc.client_secret: missing: client_secret_basic needs "
+		    "a secret reference (env:NAME or file:PATH), or use client_auth: private_key_jwt",
+		    "t.yaml:16:39: upstreams[2].oidc.tenant: 'common' is a multi-tenant endpoint whose "
+		    "ID tokens name another issuer: give your tenant id (a GUID) or its domain",
+		    "t.yaml:20:11: upstreams[3].oidc.domain: missing: preset okta needs your Okta "
+		    "domain (e.g. example.okta.com)",
+		    "t.yaml:20:11: upstreams[3].oidc.client_id: missing: give the client id "
+		    "registered at the issuer",
+		    "t.yaml:21:11: upstreams[4].name: 'Idp' is not an upstream name: use 1 to 32 "
+		    "lowercase letters, digits, '_' or '-' (it appears in the URL "
+		    "/upstream/NAME/start)",
+		    "t.yaml:26:11: upstreams[5].saml.metadata_certificate: missing: metadata fetched "
+		    "from metadata_url is trusted only when signed by this pinned certificate (PEM "
+		    "file)",
+		    "t.yaml:29:15: upstreams[6].domains[0]: 'bad_domain' is not an email domain (a "
+		    "DNS name such as example.com, without '@')",
+		    "t.yaml:27:5: upstreams[6].saml.metadata: missing: give the IdP's metadata (a "
+		    "file) or metadata_url",
+		    "t.yaml:30:5: upstreams[7].type: missing (required in every upstream)",
+		    "t.yaml:33:11: upstreams[8].oidc.issuer: missing: give the issuer URL, or a preset "
+		    "(google, microsoft with tenant, okta with domain)",
+		};
+
+		CU_ASSERT_EQUAL(load(y, NULL, &conf, &rep), FB_ERR_CONFIG);
+		CU_ASSERT_PTR_NULL(conf);
+		for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
+			CU_ASSERT(has(rep, lines[i]));
+		CU_ASSERT(mentions(rep, "upstreams[5].mapping: no mapping 'nosuch'"));
+		CU_ASSERT(mentions(rep, "'XX' is not a signature algorithm"));
+		/* SECURITY: the literal secret is not repeated. */
+		CU_ASSERT_FALSE(mentions(rep, "literal-secret"));
+		CU_ASSERT_EQUAL(fb_conf_report_errors(rep), sizeof(lines) / sizeof(lines[0]) + 3);
+		fb_conf_report_free(rep);
+	}
+	free(y);
+	/* An http issuer on loopback is accepted (test peers); saml.sp.entity_id can be set. */
+	y = fb_xasprintf("mappings: {dir: %s}\n"
+	                 "saml: {sp: {entity_id: \"urn:example:sp\"}}\n"
+	                 "upstreams:\n"
+	                 "  - {name: local, type: oidc, oidc: {issuer: \"http://127.0.0.1:9/\","
+	                 " client_id: x, client_secret: env:FB_TEST_UP_SECRET}}\n",
+	    dir);
+	c = expect_ok(y, 0, NULL);
+	CU_ASSERT_PTR_NOT_NULL(c);
+	if (c != NULL) {
+		CU_ASSERT_STRING_EQUAL(c->saml_sp_entity_id, "urn:example:sp");
+		CU_ASSERT_STRING_EQUAL(c->upstreams[0].oidc.issuer, "http://127.0.0.1:9");
+	}
+	fb_conf_free(c);
+	free(y);
+	unsetenv("FB_TEST_UP_SECRET");
+	fb_test_rmtree(dir);
+	free(dir);
+}
+
 int
 fb_test_conf_register(void)
 {
@@ -1435,7 +1643,8 @@ fb_test_conf_register(void)
 	    CU_add_test(s, "smtp", test_smtp) == NULL ||
 	    CU_add_test(s, "branding", test_branding) == NULL ||
 	    CU_add_test(s, "email addresses", test_mail_addr) == NULL ||
-	    CU_add_test(s, "problems found after loading", test_report_add) == NULL)
+	    CU_add_test(s, "problems found after loading", test_report_add) == NULL ||
+	    CU_add_test(s, "upstreams", test_upstreams) == NULL)
 		return -1;
 	return 0;
 }

@@ -153,7 +153,7 @@ test_open_fresh(void)
 	CU_ASSERT_EQUAL(file_mode(sub), 0700);
 	CU_ASSERT_EQUAL(file_mode(path), 0600);
 	CU_ASSERT_STRING_EQUAL(fb_store_driver_name(st), "sqlite");
-	CU_ASSERT_EQUAL(fb_store_schema_latest(), 5);
+	CU_ASSERT_EQUAL(fb_store_schema_latest(), 6);
 	CU_ASSERT_EQUAL(fb_store_schema_version(st), fb_store_schema_latest());
 	CU_ASSERT_EQUAL(fb_store_ping(st, &err), FB_OK);
 	CU_ASSERT_EQUAL(fb_store_kv_put(st, "otc", "k", "v", 1, fb_time_now() + 60, &err), FB_OK);
@@ -1674,7 +1674,7 @@ test_migrate_v4_v5(void)
 	CU_ASSERT_TRUE(raw_exec(path, sql));
 	free(sql);
 	st = open_ok(&c);
-	CU_ASSERT_EQUAL(fb_store_schema_version(st), 5);
+	CU_ASSERT_EQUAL(fb_store_schema_version(st), fb_store_schema_latest());
 	CU_ASSERT_EQUAL(fb_store_kv_get(st, "otc", "live", &v, &n, &err), FB_OK);
 	free(v);
 	CU_ASSERT_EQUAL(fb_store_kv_get(st, "otc", "dead", &v, &n, &err), FB_ERR_NOTFOUND);
@@ -1749,6 +1749,201 @@ test_kv_ms(void)
 	free(dir);
 }
 
+/* fb_store_once: accepted once until it expires, per namespace, apart from other entries. */
+static void
+test_once(void)
+{
+	char *dir;
+	struct fb_store *st = store_new(&dir);
+	int64_t now = fb_time_now_ms();
+	unsigned char *v = NULL;
+	size_t len;
+	struct fb_err err;
+
+	CU_ASSERT_EQUAL(fb_store_once(st, "saml", "_id1", now + 60000, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_once(st, "saml", "_id1", now + 60000, &err), FB_ERR_REPLAY);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "already used"));
+	CU_ASSERT_EQUAL(fb_store_once(st, "oidc", "_id1", now + 60000, &err), FB_OK);
+	/* Not an ordinary key/value entry of the same namespace. */
+	CU_ASSERT_EQUAL(fb_store_kv_get(st, "saml", "_id1", &v, &len, &err), FB_ERR_NOTFOUND);
+	/* Expired: usable again. */
+	CU_ASSERT_EQUAL(fb_store_once(st, "saml", "_old", now + 1000, &err), FB_OK);
+	fb_time_offset = 2;
+	CU_ASSERT_EQUAL(fb_store_once(st, "saml", "_old", now + 60000, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_once(st, "saml", "_old", now + 60000, &err), FB_ERR_REPLAY);
+	CU_ASSERT_EQUAL(fb_store_once(st, "saml", "", now, &err), FB_ERR_INVALID);
+	CU_ASSERT_EQUAL(fb_store_once(st, "", "x", now, &err), FB_ERR_INVALID);
+	store_done(st, dir);
+}
+
+static int
+link_collect(const struct fb_store_link *l, void *arg)
+{
+	json_t *a = arg;
+
+	json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s}", "user_id", l->user_id,
+	    "upstream", l->upstream, "issuer", l->issuer, "subject", l->subject));
+	return 0;
+}
+
+static void
+free_names(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* Upstream links and groups: one transaction per sign-in, nothing kept on a refusal. */
+static void
+test_upstream_links(void)
+{
+	static const char *const g1[] = {"admins", "dev", "dev"};
+	static const char *const g2[] = {"ops"};
+	char *dir, *uid = NULL, **groups = NULL;
+	struct fb_store *st = store_new(&dir);
+	struct fb_store_user u, v, w;
+	struct fb_store_upstream_signin in = {"corp", "https://idp.example", "sub-1", 1, 0, g1, 3};
+	json_t *links = json_array();
+	size_t n = 0;
+	struct fb_err err;
+
+	memset(&u, 0, sizeof(u));
+	u.username = (char *)"ann";
+	u.email = (char *)"Ann@Example.com";
+	u.source = (char *)"corp";
+	u.active = 1;
+	CU_ASSERT_EQUAL_FATAL(fb_store_upstream_signin(st, &u, &in, &err), FB_OK);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(u.id);
+	CU_ASSERT_EQUAL(fb_store_link_find(st, "corp", "https://idp.example", "sub-1", &uid, &err),
+	    FB_OK);
+	CU_ASSERT_STRING_EQUAL(uid, u.id);
+	free(uid);
+	CU_ASSERT_EQUAL(fb_store_link_find(st, "corp", "https://idp.example", "sub-2", &uid, &err),
+	    FB_ERR_NOTFOUND);
+	CU_ASSERT_PTR_NULL(uid);
+	CU_ASSERT_EQUAL(fb_store_upstream_groups(st, u.id, &groups, &n, &err), FB_OK);
+	CU_ASSERT_EQUAL_FATAL(n, 2);
+	CU_ASSERT_STRING_EQUAL(groups[0], "admins");
+	CU_ASSERT_STRING_EQUAL(groups[1], "dev");
+	CU_ASSERT_PTR_NULL(groups[2]);
+	free_names(groups, n);
+
+	/* A second upstream's groups add up; the same upstream's are replaced. */
+	in = (struct fb_store_upstream_signin){"saml", "urn:idp", "ann@example.com", 0, 1, g2, 1};
+	memset(&v, 0, sizeof(v));
+	v.id = u.id;
+	v.name = (char *)"Ann A.";
+	v.email = (char *)"ann@example.com";
+	CU_ASSERT_EQUAL(fb_store_upstream_signin(st, &v, &in, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_upstream_groups(st, u.id, &groups, &n, &err), FB_OK);
+	CU_ASSERT_EQUAL(n, 3);
+	free_names(groups, n);
+	CU_ASSERT_EQUAL(fb_store_upstream_groups_of(st, u.id, "saml", &groups, &n, &err), FB_OK);
+	CU_ASSERT_EQUAL_FATAL(n, 1);
+	CU_ASSERT_STRING_EQUAL(groups[0], "ops");
+	free_names(groups, n);
+	in = (struct fb_store_upstream_signin){"corp", "https://idp.example", "sub-1", 0, 0, NULL, 0};
+	CU_ASSERT_EQUAL(fb_store_upstream_signin(st, &v, &in, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_upstream_groups_of(st, u.id, "corp", &groups, &n, &err), FB_OK);
+	CU_ASSERT_EQUAL(n, 0);
+	CU_ASSERT_PTR_NULL(groups);
+	/* update_profile wrote the name and email. */
+	memset(&w, 0, sizeof(w));
+	CU_ASSERT_EQUAL(fb_store_user_get(st, "ann", &w, &err), FB_OK);
+	CU_ASSERT_STRING_EQUAL(w.name, "Ann A.");
+	CU_ASSERT_STRING_EQUAL(w.source, "corp");
+	fb_store_user_cleanup(&w);
+	CU_ASSERT_EQUAL(fb_store_link_list(st, u.id, link_collect, links, &err), FB_OK);
+	CU_ASSERT_EQUAL(json_array_size(links), 2);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(json_array_get(links, 0),
+				   "upstream")),
+	    "corp");
+
+	/* Emails are found without case; count says how many users share one. */
+	CU_ASSERT_EQUAL(fb_store_user_find_email(st, "ANN@example.COM", &w, &n, &err), FB_OK);
+	CU_ASSERT_STRING_EQUAL(w.username, "ann");
+	CU_ASSERT_EQUAL(n, 1);
+	fb_store_user_cleanup(&w);
+	CU_ASSERT_EQUAL(fb_store_user_find_email(st, "bob@example.com", &w, &n, &err),
+	    FB_ERR_NOTFOUND);
+
+	/* Refusals write nothing: a taken username, a link to another user, a missing user. */
+	memset(&w, 0, sizeof(w));
+	w.username = (char *)"ann";
+	w.source = (char *)"other";
+	w.active = 1;
+	in = (struct fb_store_upstream_signin){"other", "iss", "sub-x", 1, 0, g2, 1};
+	CU_ASSERT_EQUAL(fb_store_upstream_signin(st, &w, &in, &err), FB_ERR_INVALID);
+	CU_ASSERT_PTR_NULL(w.id);
+	CU_ASSERT_EQUAL(fb_store_link_find(st, "other", "iss", "sub-x", &uid, &err),
+	    FB_ERR_NOTFOUND);
+	w.username = (char *)"bob";
+	in = (struct fb_store_upstream_signin){"corp", "https://idp.example", "sub-1", 1, 0, g2, 1};
+	CU_ASSERT_EQUAL(fb_store_upstream_signin(st, &w, &in, &err), FB_ERR_INVALID);
+	CU_ASSERT_PTR_NULL(w.id);
+	CU_ASSERT_EQUAL(fb_store_user_get(st, "bob", &v, &err), FB_ERR_NOTFOUND);
+	memset(&w, 0, sizeof(w));
+	w.id = (char *)"no-such-id";
+	in = (struct fb_store_upstream_signin){"corp", "iss", "sub-9", 0, 0, g2, 1};
+	CU_ASSERT_EQUAL(fb_store_upstream_signin(st, &w, &in, &err), FB_ERR_NOTFOUND);
+	CU_ASSERT_EQUAL(fb_store_link_find(st, "corp", "iss", "sub-9", &uid, &err), FB_ERR_NOTFOUND);
+	CU_ASSERT_EQUAL(fb_store_upstream_groups_of(st, u.id, "saml", &groups, &n, &err), FB_OK);
+	CU_ASSERT_EQUAL(n, 1);
+	free_names(groups, n);
+	/* Bad arguments. */
+	in = (struct fb_store_upstream_signin){"corp", "", "sub", 0, 0, NULL, 0};
+	w.id = u.id;
+	CU_ASSERT_EQUAL(fb_store_upstream_signin(st, &w, &in, &err), FB_ERR_INVALID);
+	in = (struct fb_store_upstream_signin){"corp", "iss", "sub", 0, 0, g2, 1001};
+	CU_ASSERT_EQUAL(fb_store_upstream_signin(st, &w, &in, &err), FB_ERR_INVALID);
+
+	/* Deleting the user deletes its links and groups. */
+	CU_ASSERT_EQUAL(fb_store_user_delete(st, "ann", &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_link_find(st, "corp", "https://idp.example", "sub-1", &uid, &err),
+	    FB_ERR_NOTFOUND);
+	CU_ASSERT_EQUAL(fb_store_upstream_groups(st, u.id, &groups, &n, &err), FB_OK);
+	CU_ASSERT_EQUAL(n, 0);
+	json_decref(links);
+	free(u.id);
+	store_done(st, dir);
+}
+
+/* A version 5 store with users is brought to version 6 (links, groups) and keeps them. */
+static void
+test_migrate_v5_v6(void)
+{
+	char *dir = fb_test_tmpdir(), *path;
+	struct fb_conf c = conf_at(dir, "fedbroker.db", &path);
+	struct fb_store_upstream_signin in = {"corp", "iss", "sub", 0, 0, NULL, 0};
+	struct fb_store_user u;
+	struct fb_store *st;
+	struct fb_err err;
+
+	st = open_at_version(&c, 5);
+	memset(&u, 0, sizeof(u));
+	u.username = (char *)"old";
+	u.source = (char *)"local";
+	u.email = (char *)"old@example.com";
+	u.active = 1;
+	CU_ASSERT_EQUAL(fb_store_user_upsert(st, &u, &err), FB_OK);
+	fb_store_close(st);
+	CU_ASSERT_FALSE(raw_has_table(path, "upstream_links"));
+	st = open_ok(&c);
+	CU_ASSERT_EQUAL(raw_user_version(path), 6);
+	CU_ASSERT_TRUE(raw_has_table(path, "upstream_links"));
+	CU_ASSERT_TRUE(raw_has_table(path, "upstream_groups"));
+	CU_ASSERT_EQUAL(fb_store_upstream_signin(st, &u, &in, &err), FB_OK);
+	fb_store_user_cleanup(&(struct fb_store_user){.id = u.id});
+	memset(&u, 0, sizeof(u));
+	CU_ASSERT_EQUAL(fb_store_user_find_email(st, "old@example.com", &u, NULL, &err), FB_OK);
+	fb_store_user_cleanup(&u);
+	fb_store_close(st);
+	free(path);
+	fb_test_rmtree(dir);
+	free(dir);
+}
+
 int
 fb_test_store_register(void)
 {
@@ -1779,7 +1974,10 @@ fb_test_store_register(void)
 	    CU_add_test(s, "API tokens", test_tokens) == NULL ||
 	    CU_add_test(s, "kv incr", test_kv_incr) == NULL ||
 	    CU_add_test(s, "persistent NameIDs", test_nameids) == NULL ||
-	    CU_add_test(s, "fork races local accounts", test_fork_races_local) == NULL)
+	    CU_add_test(s, "fork races local accounts", test_fork_races_local) == NULL ||
+	    CU_add_test(s, "once", test_once) == NULL ||
+	    CU_add_test(s, "upstream links and groups", test_upstream_links) == NULL ||
+	    CU_add_test(s, "migrate 5 to 6", test_migrate_v5_v6) == NULL)
 		return -1;
 	return 0;
 }
