@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* tests/unit/test_oidc.c: ID token validation (oidc/jwt.c) with tokens made here with cjose. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,9 @@
 #include <jansson.h>
 
 #include "core/core.h"
+#include "conf/conf.h"
+#include "crypto/crypto.h"
+#include "net/net.h"
 #include "oidc/oidc.h"
 #include "unit.h"
 
@@ -15,6 +19,9 @@
 #define CLIENT "fedbroker"
 #define NONCE  "n-0S6_WzA2Mj"
 #define NOW    1700000000
+
+/* A string literal where the API takes a non-const member it does not change. */
+#define UNCONST(s) ((char *)(uintptr_t)(s))
 
 static cjose_jwk_t *rsa, *rsa2, *ec;
 
@@ -482,6 +489,313 @@ test_jose_tokens(void)
 	fb_oidc_jwks_free(j);
 }
 
+/* --- rp.c --- */
+
+static const char disco[] = "{\"issuer\":\"https://op.example.org\","
+                            "\"authorization_endpoint\":\"https://op.example.org/auth?x=1\","
+                            "\"token_endpoint\":\"https://op.example.org/token\","
+                            "\"jwks_uri\":\"https://op.example.org/jwks\","
+                            "\"userinfo_endpoint\":\"https://op.example.org/me\","
+                            "\"end_session_endpoint\":\"https://op.example.org/logout\","
+                            "\"response_types_supported\":[\"code\"],"
+                            "\"code_challenge_methods_supported\":[\"S256\"],"
+                            "\"authorization_response_iss_parameter_supported\":true}";
+
+static void
+test_rp_discovery(void)
+{
+	struct fb_oidc_provider p;
+	struct fb_err err;
+	char *u, *bad;
+	static const char *const bads[][2] = {
+	    {"\"issuer\":\"https://op.example.org\"", "\"issuer\":\"https://evil.example.org\""},
+	    {"\"token_endpoint\":\"https://", "\"token_endpoint\":\"http://"},
+	    {"\"jwks_uri\":\"https://op.example.org/jwks\",", ""},
+	    {"[\"S256\"]", "[\"plain\"]"},
+	    {"[\"code\"]", "[\"id_token\"]"},
+	    {"{", "["},
+	};
+
+	u = fb_oidc_discovery_url("https://op.example.org/");
+	CU_ASSERT_STRING_EQUAL(u, "https://op.example.org/.well-known/openid-configuration");
+	free(u);
+	CU_ASSERT_EQUAL_FATAL(fb_oidc_provider_parse(disco, strlen(disco), ISS, &p, &err), FB_OK);
+	CU_ASSERT_STRING_EQUAL(p.token_endpoint, "https://op.example.org/token");
+	CU_ASSERT_STRING_EQUAL(p.end_session_endpoint, "https://op.example.org/logout");
+	CU_ASSERT_EQUAL(p.iss_parameter, 1);
+	fb_oidc_provider_cleanup(&p);
+	/* Each broken variant: an error, nothing kept. */
+	for (size_t i = 0; i < sizeof(bads) / sizeof(bads[0]); i++) {
+		const char *at = strstr(disco, bads[i][0]);
+
+		CU_ASSERT_PTR_NOT_NULL_FATAL(at);
+		bad = fb_xasprintf("%.*s%s%s", (int)(at - disco), disco, bads[i][1],
+		    at + strlen(bads[i][0]));
+		CU_ASSERT_NOT_EQUAL(fb_oidc_provider_parse(bad, strlen(bad), ISS, &p, &err), FB_OK);
+		CU_ASSERT_PTR_NULL(p.issuer);
+		CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "discovery"));
+		free(bad);
+	}
+}
+
+static void
+test_rp_authz(void)
+{
+	char *scopes[] = {UNCONST("openid"), UNCONST("email")};
+	struct fb_conf_upstream_oidc o = {.client_id = UNCONST("fed broker"),
+	    .scopes = scopes,
+	    .nscopes = 2};
+	struct fb_oidc_provider p;
+	struct fb_oidc_authz a, a2;
+	struct fb_oidc_callback cb = {0};
+	struct fb_err err;
+	char *u, *want, *ch;
+
+	/* RFC 7636 Appendix B's verifier, and its S256 challenge as python3 computes it. */
+	ch = fb_oidc_pkce_challenge("dBjftJeZ4CVP-mJ92K9pYpG9xWs5w5j3rbf0kFj5ZAqA");
+	CU_ASSERT_STRING_EQUAL(ch, "kntDaUQEttsYjVacSVS1cWeUtWHPUZ_EdFkrSecx6y8");
+	free(ch);
+	CU_ASSERT_EQUAL_FATAL(fb_oidc_provider_parse(disco, strlen(disco), ISS, &p, &err), FB_OK);
+	fb_oidc_authz_init(&a);
+	fb_oidc_authz_init(&a2);
+	CU_ASSERT_EQUAL(strlen(a.state), 43);
+	CU_ASSERT(strcmp(a.state, a2.state) != 0 && strcmp(a.nonce, a2.nonce) != 0 &&
+	          strcmp(a.verifier, a.state) != 0);
+	u = fb_oidc_authz_url(&p, &o, "https://sso.example.com/upstream/corp/callback", &a,
+	    "bob@example.com");
+	ch = fb_oidc_pkce_challenge(a.verifier);
+	want = fb_xasprintf(
+	    "https://op.example.org/auth?x=1&response_type=code&client_id=fed%%20broker"
+	    "&redirect_uri=https%%3A%%2F%%2Fsso.example.com%%2Fupstream%%2Fcorp%%2Fcallback"
+	    "&scope=openid%%20email&state=%s&nonce=%s&code_challenge=%s"
+	    "&code_challenge_method=S256&login_hint=bob%%40example.com",
+	    a.state, a.nonce, ch);
+	CU_ASSERT_STRING_EQUAL(u, want);
+	free(u);
+	free(want);
+	free(ch);
+
+	/* The callback. */
+	cb.state = a.state;
+	cb.code = "c0de";
+	cb.iss = ISS;
+	CU_ASSERT_EQUAL(fb_oidc_callback_check(&p, a.state, &cb, &err), FB_OK);
+	cb.state = a2.state; /* another browser's state */
+	CU_ASSERT_EQUAL(fb_oidc_callback_check(&p, a.state, &cb, &err), FB_ERR_PROTOCOL);
+	cb.state = NULL;
+	CU_ASSERT_EQUAL(fb_oidc_callback_check(&p, a.state, &cb, &err), FB_ERR_PROTOCOL);
+	cb.state = a.state;
+	/* RFC 9207: advertised, so required; a wrong one is a mix-up. */
+	cb.iss = NULL;
+	CU_ASSERT_EQUAL(fb_oidc_callback_check(&p, a.state, &cb, &err), FB_ERR_PROTOCOL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "iss missing"));
+	cb.iss = "https://evil.example.org";
+	CU_ASSERT_EQUAL(fb_oidc_callback_check(&p, a.state, &cb, &err), FB_ERR_PROTOCOL);
+	/* Not advertised: absent is fine, a wrong one still refused. */
+	p.iss_parameter = 0;
+	CU_ASSERT_EQUAL(fb_oidc_callback_check(&p, a.state, &cb, &err), FB_ERR_PROTOCOL);
+	cb.iss = NULL;
+	CU_ASSERT_EQUAL(fb_oidc_callback_check(&p, a.state, &cb, &err), FB_OK);
+	cb.error = "access_denied";
+	CU_ASSERT_EQUAL(fb_oidc_callback_check(&p, a.state, &cb, &err), FB_ERR_DENIED);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "access_denied"));
+	cb.error = NULL;
+	cb.code = NULL;
+	CU_ASSERT_EQUAL(fb_oidc_callback_check(&p, a.state, &cb, &err), FB_ERR_PROTOCOL);
+
+	/* RP-initiated logout. */
+	u = fb_oidc_logout_url(&p, &o, "e.y.J", "https://sso.example.com/");
+	CU_ASSERT_STRING_EQUAL(u, "https://op.example.org/logout?id_token_hint=e.y.J"
+	                          "&client_id=fed%20broker&post_logout_redirect_uri="
+	                          "https%3A%2F%2Fsso.example.com%2F");
+	free(u);
+	fb_oidc_authz_cleanup(&a);
+	fb_oidc_authz_cleanup(&a2);
+	fb_oidc_provider_cleanup(&p);
+}
+
+/* The value of name in a form body (new), or NULL. Only for the test's plain values. */
+static char *
+form_value(const char *body, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = body; p != NULL;
+	     p = strchr(p, '&') != NULL ? strchr(p, '&') + 1 : NULL)
+		if (strncmp(p, name, n) == 0 && p[n] == '=')
+			return fb_xstrndup(p + n + 1, strcspn(p + n + 1, "&"));
+	return NULL;
+}
+
+/* Checks a private_key_jwt assertion with public JWK jwk_index of the fixture JWKS. */
+static void
+check_assertion(const char *assertion, size_t jwk_index, const char *alg)
+{
+	char *text = read_text(FB_SRCDIR "/tests/fixtures/oidc/jwks.json"), *k;
+	json_t *doc = json_loads(text, 0, NULL), *claims;
+	cjose_jwk_t *jwk;
+	cjose_jws_t *jws;
+	uint8_t *pl = NULL;
+	size_t plen = 0;
+
+	k = json_dumps(json_array_get(json_object_get(doc, "keys"), jwk_index), 0);
+	jwk = cjose_jwk_import(k, strlen(k), NULL);
+	jws = cjose_jws_import(assertion, strlen(assertion), NULL);
+	CU_ASSERT_FATAL(jwk != NULL && jws != NULL);
+	CU_ASSERT(cjose_jws_verify(jws, jwk, NULL));
+	CU_ASSERT_STRING_EQUAL(cjose_header_get(cjose_jws_get_protected(jws), CJOSE_HDR_ALG, NULL),
+	    alg);
+	CU_ASSERT_STRING_EQUAL(cjose_header_get(cjose_jws_get_protected(jws), CJOSE_HDR_KID, NULL),
+	    "k1");
+	CU_ASSERT(cjose_jws_get_plaintext(jws, &pl, &plen, NULL));
+	claims = json_loadb((const char *)pl, plen, 0, NULL);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(claims, "iss")), "fedbroker");
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(claims, "sub")), "fedbroker");
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(claims, "aud")),
+	    "https://op.example.org/token");
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(claims, "exp")), NOW + 60);
+	CU_ASSERT_EQUAL(strlen(json_string_value(json_object_get(claims, "jti"))), 43);
+	json_decref(claims);
+	cjose_jws_release(jws);
+	cjose_jwk_release(jwk);
+	free(k);
+	json_decref(doc);
+	free(text);
+}
+
+/* The keyring holding one fixture key as "k1". */
+static struct fb_keyring *
+fixture_keyring(const char *name)
+{
+	char *key = fb_xasprintf("%s/tests/fixtures/keys/%s.key.pem", FB_SRCDIR, name);
+	char *cert = fb_xasprintf("%s/tests/fixtures/keys/%s.crt.pem", FB_SRCDIR, name);
+	struct fb_conf_key ck = {.id = (char *)(uintptr_t) "k1",
+	    .key_file = key,
+	    .cert_file = cert,
+	    .state = FB_KEY_ACTIVE};
+	struct fb_conf conf = {.keys = &ck, .nkeys = 1};
+	struct fb_keyring *kr = NULL;
+	struct fb_err err;
+
+	CU_ASSERT_EQUAL(fb_crypto_keyring_load(&conf, &kr, &err), FB_OK);
+	free(key);
+	free(cert);
+	return kr;
+}
+
+static void
+test_rp_token(void)
+{
+	struct fb_conf_upstream_oidc o = {.client_id = UNCONST("fedbroker"),
+	    .client_secret = UNCONST("s3cr&t")};
+	struct fb_net_http_response resp = {0};
+	struct fb_oidc_token_request tr;
+	struct fb_oidc_provider p;
+	struct fb_oidc_tokens t;
+	struct fb_keyring *kr;
+	struct fb_err err;
+	json_t *claims;
+	char *v;
+
+	CU_ASSERT_EQUAL_FATAL(fb_oidc_provider_parse(disco, strlen(disco), ISS, &p, &err), FB_OK);
+	/* client_secret_basic: the secret in Basic, form-encoded, not in the body. */
+	CU_ASSERT_EQUAL(fb_oidc_token_request_build(&p, &o, "c/1", "https://sso/cb", "ver", NULL,
+	                    NOW, &tr, &err),
+	    FB_OK);
+	CU_ASSERT_STRING_EQUAL(tr.url, "https://op.example.org/token");
+	CU_ASSERT_STRING_EQUAL(tr.body, "grant_type=authorization_code&code=c%2F1"
+	                                "&redirect_uri=https%3A%2F%2Fsso%2Fcb&code_verifier=ver");
+	CU_ASSERT_STRING_EQUAL(tr.username, "fedbroker");
+	CU_ASSERT_STRING_EQUAL(tr.password, "s3cr%26t");
+	fb_oidc_token_request_cleanup(&tr);
+	/* client_secret_post. */
+	o.client_auth = FB_CONF_OIDC_SECRET_POST;
+	CU_ASSERT_EQUAL(fb_oidc_token_request_build(&p, &o, "c", "https://sso/cb", "ver", NULL, NOW,
+	                    &tr, &err),
+	    FB_OK);
+	CU_ASSERT_PTR_NULL(tr.username);
+	CU_ASSERT_PTR_NOT_NULL(strstr(tr.body, "&client_id=fedbroker&client_secret=s3cr%26t"));
+	fb_oidc_token_request_cleanup(&tr);
+	o.client_secret = NULL;
+	CU_ASSERT_EQUAL(fb_oidc_token_request_build(&p, &o, "c", "https://sso/cb", "ver", NULL, NOW,
+	                    &tr, &err),
+	    FB_ERR_CONFIG);
+	/* private_key_jwt with an RSA and an EC key of the keyring. */
+	o.client_auth = FB_CONF_OIDC_PRIVATE_KEY_JWT;
+	CU_ASSERT_EQUAL(fb_oidc_token_request_build(&p, &o, "c", "https://sso/cb", "ver", NULL, NOW,
+	                    &tr, &err),
+	    FB_ERR_CONFIG);
+	for (int i = 0; i < 2; i++) {
+		kr = fixture_keyring(i == 0 ? "rsa2048" : "ec256");
+		CU_ASSERT_PTR_NOT_NULL_FATAL(kr);
+		CU_ASSERT_EQUAL_FATAL(fb_oidc_token_request_build(&p, &o, "c", "https://sso/cb",
+		                          "ver", fb_crypto_keyring_active(kr), NOW, &tr, &err),
+		    FB_OK);
+		CU_ASSERT_PTR_NOT_NULL(
+		    strstr(tr.body, "&client_assertion_type=urn%3Aietf%3Aparams"
+		                    "%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer"));
+		v = form_value(tr.body, "client_assertion");
+		CU_ASSERT_PTR_NOT_NULL_FATAL(v);
+		check_assertion(v, (size_t)i, i == 0 ? "RS256" : "ES256");
+		free(v);
+		fb_oidc_token_request_cleanup(&tr);
+		fb_crypto_keyring_free(kr);
+	}
+
+	/* Token responses. */
+	resp.status = 200;
+	resp.body =
+	    UNCONST("{\"id_token\":\"a.b.c\",\"access_token\":\"at\",\"token_type\":\"bearer\","
+	            "\"expires_in\":300}");
+	resp.body_len = strlen(resp.body);
+	CU_ASSERT_EQUAL(fb_oidc_token_response_parse(&resp, &t, &err), FB_OK);
+	CU_ASSERT_STRING_EQUAL(t.id_token, "a.b.c");
+	CU_ASSERT_STRING_EQUAL(t.access_token, "at");
+	CU_ASSERT_EQUAL(t.expires_in, 300);
+	fb_oidc_tokens_cleanup(&t);
+	resp.body = UNCONST("{\"access_token\":\"at\",\"token_type\":\"Bearer\"}");
+	resp.body_len = strlen(resp.body);
+	CU_ASSERT_EQUAL(fb_oidc_token_response_parse(&resp, &t, &err), FB_ERR_INVALID);
+	resp.body =
+	    UNCONST("{\"id_token\":\"a.b.c\",\"access_token\":\"at\",\"token_type\":\"DPoP\"}");
+	resp.body_len = strlen(resp.body);
+	CU_ASSERT_EQUAL(fb_oidc_token_response_parse(&resp, &t, &err), FB_ERR_PROTOCOL);
+	resp.body = UNCONST("<html>");
+	resp.body_len = strlen(resp.body);
+	CU_ASSERT_EQUAL(fb_oidc_token_response_parse(&resp, &t, &err), FB_ERR_INVALID);
+	/* A code used twice: the provider's invalid_grant, reported, body not logged. */
+	resp.status = 400;
+	resp.body = UNCONST(
+	    "{\"error\":\"invalid_grant\",\"error_description\":\"grant request is invalid\"}");
+	resp.body_len = strlen(resp.body);
+	CU_ASSERT_EQUAL(fb_oidc_token_response_parse(&resp, &t, &err), FB_ERR_UPSTREAM);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "HTTP 400, error=invalid_grant"));
+	resp.status = 500;
+	resp.body = UNCONST("oops");
+	resp.body_len = 4;
+	CU_ASSERT_EQUAL(fb_oidc_token_response_parse(&resp, &t, &err), FB_ERR_UPSTREAM);
+	CU_ASSERT_PTR_NULL(t.id_token);
+
+	/* userinfo: merged under the ID token's claims; another sub refused. */
+	claims = json_pack("{s:s, s:s}", "sub", "alice", "iss", ISS);
+	resp.status = 200;
+	resp.body =
+	    UNCONST("{\"sub\":\"alice\",\"iss\":\"https://evil\",\"email\":\"a@example.com\"}");
+	resp.body_len = strlen(resp.body);
+	CU_ASSERT_EQUAL(fb_oidc_userinfo_merge(&resp, claims, &err), FB_OK);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(claims, "iss")), ISS);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(claims, "email")),
+	    "a@example.com");
+	resp.body = UNCONST("{\"sub\":\"mallory\",\"groups\":[\"admins\"]}");
+	resp.body_len = strlen(resp.body);
+	CU_ASSERT_EQUAL(fb_oidc_userinfo_merge(&resp, claims, &err), FB_ERR_PROTOCOL);
+	CU_ASSERT_PTR_NULL(json_object_get(claims, "groups"));
+	resp.status = 500;
+	CU_ASSERT_EQUAL(fb_oidc_userinfo_merge(&resp, claims, &err), FB_ERR_UPSTREAM);
+	json_decref(claims);
+	fb_oidc_provider_cleanup(&p);
+}
+
 int
 fb_test_oidc_register(void)
 {
@@ -491,7 +805,10 @@ fb_test_oidc_register(void)
 	    CU_add_test(s, "ID tokens that pass: RS256, ES256, PS256", test_good_tokens) == NULL ||
 	    CU_add_test(s, "ID tokens refused: every bad case", test_bad_tokens) == NULL ||
 	    CU_add_test(s, "JWKS parsing and the refetch rule", test_jwks) == NULL ||
-	    CU_add_test(s, "tokens signed by panva's jose", test_jose_tokens) == NULL)
+	    CU_add_test(s, "tokens signed by panva's jose", test_jose_tokens) == NULL ||
+	    CU_add_test(s, "RP: discovery", test_rp_discovery) == NULL ||
+	    CU_add_test(s, "RP: authorization request, callback, logout", test_rp_authz) == NULL ||
+	    CU_add_test(s, "RP: token request and responses, userinfo", test_rp_token) == NULL)
 		return -1;
 	return 0;
 }
