@@ -316,6 +316,28 @@ claims_check(const json_t *claims, const struct alg *a, const struct fb_oidc_idt
 	return FB_OK;
 }
 
+/*
+ * 1 when s is three base64url parts joined by two dots (RFC 7515 7.1).
+ * SECURITY: cjose 0.6 aborts on an assertion when a part holds '=' or
+ * another character outside base64url: checked before cjose sees it.
+ */
+static int
+compact_check(const char *s)
+{
+	int dots = 0;
+
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '.')
+			dots++;
+		else if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		             (c >= '0' && c <= '9') || c == '-' || c == '_'))
+			return 0;
+	}
+	return dots == 2;
+}
+
 /* 1 when alg is in the allow-list (NULL: RS256 only). */
 static int
 alg_allowed(const char *alg, const char *const *allow)
@@ -355,7 +377,7 @@ fb_oidc_idtoken_verify(const char *jwt, const struct fb_oidc_jwks *jwks,
 		    FB_OIDC_JWT_MAX);
 		goto out;
 	}
-	if ((jws = cjose_jws_import(jwt, len, &ce)) == NULL) {
+	if (!compact_check(jwt) || (jws = cjose_jws_import(jwt, len, &ce)) == NULL) {
 		r = fb_err_set(err, FB_ERR_INVALID, "ID token: not a compact JWS: %s",
 		    cjose_msg(&ce));
 		goto out;

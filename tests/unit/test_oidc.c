@@ -346,6 +346,15 @@ test_bad_tokens(void)
 	    FB_ERR_SIGNATURE);
 	CU_ASSERT_EQUAL(why, FB_OIDC_IDT_UNKNOWN_KID);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "rsa2"));
+	/* A '=' (or any non-base64url byte) in a part made cjose 0.6 abort (found by fuzz_jwt):
+	 * refused before cjose sees it. */
+	tok = sign(rsa, "RS256", NULL, claims_good());
+	tok[strlen(tok) - 5] = '=';
+	expect_bad(tok, j, &c, FB_ERR_INVALID, "JWS");
+	tok = sign(rsa, "RS256", NULL, claims_good());
+	tok[3] = '+';
+	expect_bad(tok, j, &c, FB_ERR_INVALID, "JWS");
+	expect_bad(fb_xstrdup("a.b.c.d"), j, &c, FB_ERR_INVALID, "JWS");
 	/* Not a JWS at all; too large; a JSON payload that is not an object. */
 	expect_bad(fb_xstrdup("not a token"), j, &c, FB_ERR_INVALID, "JWS");
 	expect_bad(fb_xstrdup(""), j, &c, FB_ERR_INVALID, "empty");
