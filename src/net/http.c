@@ -30,6 +30,7 @@ struct fb_net_http_call {
 	CURL *easy;
 	struct curl_slist *headers;
 	char *password; /* SECRET: wiped on free */
+	char *bearer;   /* SECRET: wiped on free */
 	struct fb_buf body;
 	size_t max_body;
 	int toobig;
@@ -82,6 +83,7 @@ call_free(struct fb_net_http_call *c)
 		curl_easy_cleanup(c->easy);
 	curl_slist_free_all(c->headers);
 	fb_secret_free(c->password);
+	fb_secret_free(c->bearer);
 	fb_buf_cleanup(&c->body);
 	free(c);
 }
@@ -152,6 +154,11 @@ call_new(const struct fb_net_http_request *rq, struct fb_err *err)
 		curl_easy_setopt(c->easy, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
 		curl_easy_setopt(c->easy, CURLOPT_USERNAME, rq->username);
 		curl_easy_setopt(c->easy, CURLOPT_PASSWORD, c->password);
+	}
+	if (rq->bearer != NULL) {
+		c->bearer = fb_xstrdup(rq->bearer);
+		curl_easy_setopt(c->easy, CURLOPT_HTTPAUTH, (long)CURLAUTH_BEARER);
+		curl_easy_setopt(c->easy, CURLOPT_XOAUTH2_BEARER, c->bearer);
 	}
 	return c;
 }

@@ -66,6 +66,7 @@ struct fb_net_http_request {
 	const char *accept;         /* Accept header, or NULL */
 	const char *username;       /* HTTP Basic (RFC 7617) when not NULL, with password */
 	const char *password;       /* SECRET: never logged */
+	const char *bearer;         /* SECRET: Authorization: Bearer (RFC 6750 2.1), or NULL */
 	const char *ca_file;        /* CA bundle (PEM), or NULL: the system's */
 	int64_t timeout_ms;         /* whole request; 0: FB_NET_HTTP_TIMEOUT_MS */
 	int64_t connect_timeout_ms; /* 0: FB_NET_HTTP_CONNECT_TIMEOUT_MS (capped at timeout) */

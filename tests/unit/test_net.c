@@ -674,6 +674,13 @@ test_http_fetch(void)
 	CU_ASSERT(strstr(resp.body, "application/x-www-form-urlencoded") != NULL);
 	fb_net_http_response_cleanup(&resp);
 
+	/* A bearer token (userinfo). */
+	rq = http_rq(&s, "localhost", "/echo", url, sizeof(url));
+	rq.bearer = "at-123";
+	CU_ASSERT_EQUAL(fb_net_http_fetch(&rq, &resp, &err), FB_OK);
+	CU_ASSERT(strstr(resp.body, "\"authorization\": \"Bearer at-123\"") != NULL);
+	fb_net_http_response_cleanup(&resp);
+
 	/* A 500 is a response, not a transport failure: the caller judges it. */
 	rq = http_rq(&s, "localhost", "/status/500", url, sizeof(url));
 	CU_ASSERT_EQUAL(fb_net_http_fetch(&rq, &resp, &err), FB_OK);
