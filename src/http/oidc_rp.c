@@ -293,6 +293,9 @@ do_finish(struct flow *f)
 	flow_free(f);
 }
 
+/* upstreams[].oidc.algorithms when not configured. */
+static const char *const default_algs[] = {"RS256", "ES256", "PS256", NULL};
+
 static void
 do_verify(struct flow *f)
 {
@@ -306,7 +309,7 @@ do_verify(struct flow *f)
 		algs[i] = f->up->oidc.algorithms[i];
 	chk.issuer = f->up->oidc.issuer;
 	chk.client_id = f->up->oidc.client_id;
-	chk.algorithms = f->up->oidc.nalgorithms > 0 ? algs : NULL;
+	chk.algorithms = f->up->oidc.nalgorithms > 0 ? algs : default_algs;
 	chk.nonce = f->authz.nonce;
 	chk.access_token = f->tokens.access_token;
 	chk.now = fb_time_now();
