@@ -171,4 +171,11 @@ int fb_cli_json_print(const json_t *j, size_t flags);
 /* The time t as fb_time_format prints it in UTC, or "never" for 0, into out. */
 void fb_cli_time_format(int64_t t, char *out, size_t len);
 
+/*
+ * Reads a JSON file ("-": standard input); what names the option in the
+ * message printed when it cannot be read or parsed (file:line:column). New in
+ * *out; 0, or -1 after printing.
+ */
+int fb_cli_json_read(const char *path, const char *what, json_t **out);
+
 #endif

@@ -10,11 +10,15 @@
 #include "conf/conf.h"
 #include "crypto/crypto.h"
 #include "store/store.h"
+#include "map/map.h"
 #include "saml/saml.h"
+#include "upstream/upstream.h"
 #include "cli/cli.h"
 
 static const char usage_explain[] =
     "usage: fedbroker explain --user NAME --sp SP [--json] [--config FILE] [--state-dir DIR]\n"
+    "       fedbroker explain --upstream NAME --claims FILE [--sp SP] [--subject SUB]\n"
+    "                         [--issuer ISS] [--json] [--config FILE] [--state-dir DIR]\n"
     "\n"
     "Shows, without a browser, what user NAME would get when signing in to the\n"
     "SAML service provider SP (its name in saml.service_providers) and why: the\n"
@@ -25,11 +29,25 @@ static const char usage_explain[] =
     "refused. Nothing is written: a\n"
     "persistent NameID not yet created is shown as it would be.\n"
     "\n"
-    "Exit status: 0 when a response would be sent, 1 when the sign-in would be\n"
-    "refused (or the user or SP does not exist), 2 on a bad command line.\n"
+    "With --upstream, starts from what an upstream identity provider sends\n"
+    "instead: FILE holds its claims (OIDC: the ID token's, merged with userinfo)\n"
+    "or attributes (SAML: {\"name\": [\"value\", ...]}) as JSON. Shows what the\n"
+    "upstream's mapping makes of them, which user the identity links to or the user\n"
+    "that would be created (or why the sign-in would be refused), the groups it\n"
+    "yields, and what each service provider (or only SP) would get. Nothing is\n"
+    "created.\n"
+    "\n"
+    "Exit status: 0 when a response would be sent (with --upstream and no --sp:\n"
+    "when the sign-in would be accepted), 1 when the sign-in would be refused (or\n"
+    "the user, upstream or SP does not exist), 2 on a bad command line.\n"
     "\n"
     "  -u, --user NAME      the account (as signed in: local or from an upstream)\n"
     "  -s, --sp SP          the service provider's name\n"
+    "      --upstream NAME  the upstream (its name in upstreams) the claims come from\n"
+    "      --claims FILE    the upstream's claims or attributes, as JSON (- : stdin)\n"
+    "      --subject SUB    the upstream's subject (default: the claim sub)\n"
+    "      --issuer ISS     the upstream's issuer (default: the claim iss, else the\n"
+    "                       configured OIDC issuer)\n"
     "      --json           print the whole explanation as JSON\n"
     FB_CLI_HELP_CONFIG FB_CLI_HELP_HELP;
 
@@ -174,15 +192,237 @@ print_human(const json_t *x)
 	}
 }
 
+static const char *const action_names[] = {
+    [FB_UPSTREAM_LINKED] = "linked",
+    [FB_UPSTREAM_LINK_EMAIL] = "link_by_email",
+    [FB_UPSTREAM_PROVISIONED] = "create",
+};
+
+/* The upstream part of an explanation: the mapping's result and the decision. New. */
+static json_t *
+upstream_json(const struct fb_upstream_identity *id, enum fb_status r,
+    const struct fb_upstream_result *res, const struct fb_err *err)
+{
+	const struct fb_upstream_mapped *m = &res->mapped;
+	json_t *groups = json_array(), *o;
+
+	for (size_t i = 0; i < m->ngroups; i++)
+		json_array_append_new(groups, json_string(m->groups[i]));
+	o = json_pack("{s:s, s:s, s:s, s:{s:s?, s:s?, s:b, s:s?, s:o}}", "upstream", id->upstream,
+	    "issuer", id->issuer, "subject", id->subject, "mapped", "username", m->username, "email",
+	    m->email, "email_verified", m->email_verified, "name", m->name, "groups", groups);
+	if (r == FB_OK) {
+		json_object_set_new(o, "action", json_string(action_names[res->action]));
+		json_object_set_new(o, "user", json_pack("{s:s, s:s?, s:s?, s:s?}", "username",
+		    res->user.username, "id", res->user.id, "name", res->user.name, "email",
+		    res->user.email));
+		json_object_set_new(o, "ok", json_true());
+	} else {
+		json_object_set_new(o, "refusal", json_pack("{s:s, s:s}", "event",
+		    fb_upstream_refusal_name(res->refusal), "detail", err->msg));
+		json_object_set_new(o, "ok", json_false());
+	}
+	return o;
+}
+
+static void
+print_upstream(const json_t *u)
+{
+	const json_t *m = json_object_get(u, "mapped"), *e;
+	const char *action = jstr(u, "action", "");
+	size_t i;
+
+	printf("upstream:    %s (issuer %s, subject %s)\n", jstr(u, "upstream", "?"),
+	    jstr(u, "issuer", "?"), jstr(u, "subject", "?"));
+	printf("mapped:      username %s, email %s (%s), name %s\n", jstr(m, "username", "(none)"),
+	    jstr(m, "email", "(none)"),
+	    json_is_true(json_object_get(m, "email_verified")) ? "verified" : "not verified",
+	    jstr(m, "name", "(none)"));
+	printf("upstream groups: ");
+	json_array_foreach(json_object_get(m, "groups"), i, e)
+	{
+		printf("%s%s", i > 0 ? ", " : "", json_string_value(e));
+	}
+	printf("%s\n", json_array_size(json_object_get(m, "groups")) == 0 ? "(none)" : "");
+	if (!json_is_true(json_object_get(u, "ok"))) {
+		const json_t *ref = json_object_get(u, "refusal");
+
+		printf("result:      REFUSED: the sign-in would stop with an error page\n");
+		printf("reason:      %s\n", jstr(ref, "detail", "(none given)"));
+		printf("audit event: %s\n", jstr(ref, "event", ""));
+		return;
+	}
+	if (strcmp(action, "linked") == 0)
+		printf("links to:    %s (an existing link)\n",
+		    jstr(json_object_get(u, "user"), "username", "?"));
+	else if (strcmp(action, "link_by_email") == 0)
+		printf("links to:    %s (the existing user with this verified email; the link is "
+		       "made at the first sign-in)\n",
+		    jstr(json_object_get(u, "user"), "username", "?"));
+	else
+		printf("links to:    a new user %s (created at the first sign-in)\n",
+		    jstr(json_object_get(u, "user"), "username", "?"));
+}
+
+/* What each SP (or only spname) would give the user of res. Appends to sps; 1 when all ok. */
+static int
+upstream_sps(struct fb_cli_ctx *x, struct fb_saml_idp *idp, const char *spname,
+    const struct fb_upstream_result *res, json_t *sps, struct fb_err *err)
+{
+	const struct fb_saml_sp *sp;
+	/* A user not created yet has no stored NameIDs or groups: none are read. */
+	struct fb_store *st = res->user.id != NULL ? x->st : NULL;
+	int all = 1;
+
+	for (size_t i = 0; i < x->conf->nsaml_sps; i++) {
+		const char *name = x->conf->saml_sps[i].name;
+		json_t *ex = NULL;
+
+		if (spname != NULL && strcmp(spname, name) != 0)
+			continue;
+		if (fb_cli_sp_get(idp, name, &sp, err) != FB_OK ||
+		    fb_saml_explain_with(idp, st, sp, &res->user,
+			(const char *const *)res->mapped.groups, res->mapped.ngroups, &ex,
+			err) != FB_OK)
+			return -1;
+		all &= json_is_true(json_object_get(ex, "ok"));
+		json_array_append_new(sps, ex);
+	}
+	return all;
+}
+
+/* fedbroker explain --upstream NAME --claims FILE [--sp SP] */
+static int
+explain_upstream(struct fb_cli_conf_opts *co, const char *upstream, const char *claims_file,
+    const char *spname, const char *subject, const char *issuer, int json)
+{
+	const struct fb_conf_upstream *up;
+	struct fb_upstream_identity id = {0};
+	struct fb_upstream_result res = {0};
+	struct fb_map_set *rules = NULL;
+	struct fb_saml_idp *idp = NULL;
+	const struct fb_saml_sp *sp;
+	json_t *claims = NULL, *out = NULL, *sps = json_array(), *e;
+	struct fb_cli_ctx x;
+	struct fb_err err, rerr;
+	enum fb_status r;
+	int rc, ok;
+	size_t i;
+
+	if (fb_cli_json_read(claims_file, "--claims", &claims) != 0) {
+		json_decref(sps);
+		return FB_EXIT_FAIL;
+	}
+	if (!json_is_object(claims)) {
+		fprintf(stderr, "fedbroker: --claims %s: not a JSON object of claims or attributes\n",
+		    claims_file);
+		json_decref(claims);
+		json_decref(sps);
+		return FB_EXIT_FAIL;
+	}
+	if ((rc = fb_cli_ctx_open(co, FB_CLI_KEYRING | FB_CLI_STORE, &x)) != FB_EXIT_OK) {
+		json_decref(claims);
+		json_decref(sps);
+		return rc;
+	}
+	rc = FB_EXIT_FAIL;
+	fb_err_clear(&err);
+	if ((up = fb_conf_upstream_find(x.conf, upstream)) == NULL) {
+		fb_err_set(&err, FB_ERR_NOTFOUND, "--upstream %s: no such upstream in %s", upstream,
+		    x.conf->path);
+		goto out;
+	}
+	if (fb_map_set_load(x.conf->mappings_dir, &rules, NULL, &err) != FB_OK ||
+	    fb_saml_idp_new(x.conf, x.kr, &idp, &err) != FB_OK ||
+	    (spname != NULL && fb_cli_sp_get(idp, spname, &sp, &err) != FB_OK))
+		goto out;
+	id.upstream = up->name;
+	id.claims = claims;
+	id.subject = subject != NULL ? subject : json_string_value(json_object_get(claims, "sub"));
+	id.issuer = issuer != NULL ? issuer : json_string_value(json_object_get(claims, "iss"));
+	if (id.issuer == NULL)
+		id.issuer = up->oidc.issuer;
+	if (id.subject == NULL || id.issuer == NULL) {
+		fb_err_set(&err, FB_ERR_INVALID,
+		    "give the upstream's %s with --%s (the claims have no \"%s\")",
+		    id.subject == NULL ? "subject" : "issuer", id.subject == NULL ? "subject" : "issuer",
+		    id.subject == NULL ? "sub" : "iss");
+		goto out;
+	}
+	fb_err_clear(&rerr);
+	r = fb_upstream_plan(x.conf, x.st, rules, &id, &res, &rerr);
+	if (r != FB_OK && r != FB_ERR_DENIED) {
+		err = rerr;
+		goto out;
+	}
+	out = json_object();
+	json_object_set_new(out, "upstream", upstream_json(&id, r, &res, &rerr));
+	ok = r == FB_OK;
+	if (ok) {
+		int all = upstream_sps(&x, idp, spname, &res, sps, &err);
+
+		if (all < 0)
+			goto out;
+		/* With --sp, the verdict is that SP's; without, the sign-in's. */
+		if (spname != NULL)
+			ok = all;
+	}
+	json_object_set(out, "sps", sps);
+	json_object_set_new(out, "ok", json_boolean(ok));
+	if (json) {
+		fb_cli_json_print(out, JSON_INDENT(2) | JSON_SORT_KEYS);
+	} else {
+		print_upstream(json_object_get(out, "upstream"));
+		json_array_foreach(sps, i, e)
+		{
+			printf("\n");
+			if (spname != NULL) {
+				print_human(e);
+				continue;
+			}
+			printf("SP %s: %s\n", jstr(json_object_get(e, "sp"), "name", "?"),
+			    json_is_true(json_object_get(e, "ok"))
+				? "a response would be sent"
+				: jstr(json_object_get(e, "refusal"), "title", "refused"));
+			for (size_t a = 0; a < json_array_size(json_object_get(e, "attributes")); a++) {
+				const json_t *at = json_array_get(json_object_get(e, "attributes"), a);
+				char *v = compact(json_is_string(json_object_get(at, "error"))
+					? json_object_get(at, "error")
+					: json_object_get(at, "values"));
+
+				printf("  %s = %s\n", jstr(at, "name", "?"), v);
+				free(v);
+			}
+		}
+	}
+	rc = ok ? FB_EXIT_OK : FB_EXIT_FAIL;
+out:
+	if (err.code != FB_OK)
+		fb_cli_error(&err);
+	fb_upstream_result_cleanup(&res);
+	json_decref(out);
+	json_decref(sps);
+	json_decref(claims);
+	fb_saml_idp_free(idp);
+	fb_map_set_free(rules);
+	fb_cli_ctx_close(&x);
+	return rc;
+}
+
 int
 fb_cli_explain(int argc, char **argv)
 {
 	struct fb_cli_conf_opts co = {0};
-	const char *username = NULL, *spname = NULL;
+	const char *username = NULL, *spname = NULL, *upstream = NULL, *claims = NULL;
+	const char *subject = NULL, *issuer = NULL;
 	int json = 0, rc, have_user = 0;
 	const struct fb_cli_option opts[] = {
 	    {"user", 'u', &username, NULL},
 	    {"sp", 's', &spname, NULL},
+	    {"upstream", 0, &upstream, NULL},
+	    {"claims", 0, &claims, NULL},
+	    {"subject", 0, &subject, NULL},
+	    {"issuer", 0, &issuer, NULL},
 	    {"json", 0, NULL, &json},
 	    {NULL, 0, NULL, NULL},
 	};
@@ -196,6 +436,14 @@ fb_cli_explain(int argc, char **argv)
 
 	if ((rc = fb_cli_args_parse(argc, argv, &syntax)) >= 0)
 		return rc;
+	if (upstream != NULL || claims != NULL) {
+		if (upstream == NULL || claims == NULL || username != NULL)
+			return fb_cli_usage_error(syntax.cmd,
+			    "--upstream NAME and --claims FILE go together, without --user");
+		return explain_upstream(&co, upstream, claims, spname, subject, issuer, json);
+	}
+	if (subject != NULL || issuer != NULL)
+		return fb_cli_usage_error(syntax.cmd, "--subject and --issuer go with --upstream");
 	if (username == NULL || spname == NULL)
 		return fb_cli_usage_error(syntax.cmd, "--user NAME and --sp SP are both required");
 	if ((rc = fb_cli_ctx_open(&co, FB_CLI_KEYRING | FB_CLI_STORE, &x)) != FB_EXIT_OK)

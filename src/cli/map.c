@@ -57,9 +57,8 @@ static const char usage_check[] =
     "  -c, --config FILE   configuration file (default $FEDBROKER_CONFIG, else none)\n"
     "  -h, --help          this help\n";
 
-/* Reads a JSON file ("-": stdin); what names the option in messages. New in *out. */
-static int
-read_json(const char *path, const char *what, json_t **out)
+int
+fb_cli_json_read(const char *path, const char *what, json_t **out)
 {
 	json_error_t je;
 
@@ -301,9 +300,9 @@ map_test(int argc, char **argv)
 		path = fb_xstrdup(name);
 	else
 		path = fb_xasprintf("%s/%s%s", dir, name, FB_MAP_EXT);
-	if (read_json(user_file, "--user", &user) != 0 ||
-	    (request_file != NULL && read_json(request_file, "--request", &request) != 0) ||
-	    (upstream_file != NULL && read_json(upstream_file, "--upstream", &upstream) != 0))
+	if (fb_cli_json_read(user_file, "--user", &user) != 0 ||
+	    (request_file != NULL && fb_cli_json_read(request_file, "--request", &request) != 0) ||
+	    (upstream_file != NULL && fb_cli_json_read(upstream_file, "--upstream", &upstream) != 0))
 		goto out;
 	if (user_check(user, user_file) != 0)
 		goto out;

@@ -60,9 +60,11 @@ static const char usage_list[] =
 static const char usage_show[] =
     "usage: fedbroker user show NAME [--json] [--config FILE] [--state-dir DIR]\n"
     "\n"
-    "Shows an account: its fields, MFA state, last sign-in, the groups of the\n"
-    "configuration it is a member of and their merged attributes (as the mapping\n"
-    "rules see them).\n"
+    "Shows an account: its fields, MFA state, last sign-in, its links to upstream\n"
+    "identities and the groups each upstream gave it at its last sign-in, and its\n"
+    "groups (declared in the configuration, or given by an upstream) with their\n"
+    "merged attributes, as the mapping rules see them. A user created by an\n"
+    "upstream sign-in (no local password) is shown too.\n"
     "\n"
     "      --json           print a JSON object instead of text\n" COMMON_OPTS;
 
@@ -162,7 +164,7 @@ user_add(int argc, char **argv)
 		    a.type);
 	fb_err_clear(&err);
 	/* Check what needs no store first, so the message is about the input. */
-	if (fb_local_username_check(a.user, &err) != FB_OK)
+	if (fb_ident_username_check(a.user, &err) != FB_OK)
 		return fb_cli_error(&err);
 	if (a.password_stdin && (rc = read_password(&password)) != FB_EXIT_OK)
 		return rc;
@@ -262,6 +264,89 @@ user_list(int argc, char **argv)
 	return rc;
 }
 
+/* Collects the links of a user as JSON (user show). */
+static int
+link_json(const struct fb_store_link *l, void *arg)
+{
+	char created[40], used[40];
+
+	fb_time_format(l->created, -1, created, sizeof(created));
+	fb_time_format(l->last_used, -1, used, sizeof(used));
+	json_array_append_new(arg, json_pack("{s:s, s:s, s:s, s:s, s:s}", "upstream", l->upstream,
+	    "issuer", l->issuer, "subject", l->subject, "created", created, "last_used", used));
+	return 0;
+}
+
+static void
+free_names(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/*
+ * What upstreams say about the user: *links (each link), *by_upstream
+ * ({upstream: [groups]}), and every upstream group in *ug (*nug of them).
+ */
+static enum fb_status
+upstream_info(struct fb_store *st, const char *user_id, json_t **links, json_t **by_upstream,
+    char ***ug, size_t *nug, struct fb_err *err)
+{
+	const json_t *l;
+	size_t i;
+	enum fb_status r;
+
+	*links = json_array();
+	*by_upstream = json_object();
+	if ((r = fb_store_link_list(st, user_id, link_json, *links, err)) != FB_OK ||
+	    (r = fb_store_upstream_groups(st, user_id, ug, nug, err)) != FB_OK)
+		return r;
+	json_array_foreach(*links, i, l)
+	{
+		const char *up = json_string_value(json_object_get(l, "upstream"));
+		json_t *names = json_array();
+		char **g = NULL;
+		size_t n = 0;
+
+		if (json_object_get(*by_upstream, up) != NULL) {
+			json_decref(names);
+			continue;
+		}
+		if ((r = fb_store_upstream_groups_of(st, user_id, up, &g, &n, err)) != FB_OK) {
+			json_decref(names);
+			return r;
+		}
+		for (size_t k = 0; k < n; k++)
+			json_array_append_new(names, json_string(g[k]));
+		free_names(g, n);
+		json_object_set_new(*by_upstream, up, names);
+	}
+	return FB_OK;
+}
+
+/* The account of a user who signs in through an upstream (no local credentials). */
+static enum fb_status
+upstream_account(struct fb_store *st, const char *username, struct fb_local_account *acc,
+    char **source, struct fb_err *err)
+{
+	struct fb_store_user u = {0};
+	enum fb_status r;
+
+	if ((r = fb_store_user_get(st, username, &u, err)) != FB_OK)
+		return r;
+	memset(acc, 0, sizeof(*acc));
+	acc->id = u.id;
+	acc->username = u.username;
+	acc->name = u.name;
+	acc->email = u.email;
+	acc->active = u.active;
+	acc->created = u.created;
+	acc->last_login = u.last_seen;
+	*source = u.source;
+	return FB_OK;
+}
+
 static int
 user_show(int argc, char **argv)
 {
@@ -271,39 +356,61 @@ user_show(int argc, char **argv)
 	    {NULL, 0, NULL, NULL},
 	};
 	const struct fb_cli_syntax syntax = {"user show", usage_show, &a.co, opts, &a.user, MISSING_USER};
-	const struct fb_conf_group **groups = NULL;
-	struct fb_local_account acc;
-	json_t *attrs = NULL, *j, *garr;
-	char created[40], last[40], *s;
-	size_t ng;
-	int rc, mfa_required;
+	struct fb_local_account acc = {0};
+	struct fb_store_user su = {0};
+	json_t *attrs = NULL, *names = NULL, *uj = NULL, *links = NULL, *upg = NULL, *j, *v;
+	char created[40], last[40], *s, *source = NULL, **ug = NULL;
+	const char *k;
+	size_t nug = 0, i;
+	int rc, mfa_required, local = 1;
 	struct fb_cli_ctx x;
 	struct fb_err err;
+	enum fb_status r;
 
 	if ((rc = fb_cli_args_parse(argc, argv, &syntax)) >= 0)
 		return rc;
 	if ((rc = fb_cli_ctx_open(&a.co, FB_CLI_STORE, &x)) != FB_EXIT_OK)
 		return rc;
 	fb_err_clear(&err);
-	if (fb_local_account_get(x.st, a.user, &acc, &err) != FB_OK) {
+	r = fb_local_account_get(x.st, a.user, &acc, &err);
+	if (r == FB_ERR_NOTFOUND) {
+		/* Not a local account: a user an upstream sign-in created. */
+		local = 0;
+		fb_err_clear(&err);
+		r = upstream_account(x.st, a.user, &acc, &source, &err);
+	}
+	if (r != FB_OK) {
 		rc = fb_cli_error(&err);
 		fb_cli_ctx_close(&x);
 		return rc;
 	}
-	ng = fb_ident_groups(x.conf, acc.username, &groups);
-	mfa_required = fb_ident_requires_mfa(x.conf, acc.username);
-	if (fb_ident_group_attributes(x.conf, acc.username, &attrs, &err) != FB_OK) {
+	if (upstream_info(x.st, acc.id, &links, &upg, &ug, &nug, &err) != FB_OK) {
 		rc = fb_cli_error(&err);
 		goto out;
 	}
+	/* The groups as the mappings see them: declared memberships and upstream groups. */
+	su = (struct fb_store_user){.id = acc.id, .username = acc.username, .name = acc.name,
+	    .email = acc.email, .active = acc.active};
+	if (fb_ident_user_json_with(x.conf, &su, (const char *const *)ug, nug, &uj, &err) != FB_OK) {
+		rc = fb_cli_error(&err);
+		goto out;
+	}
+	fb_ident_user_json_groups(uj, &names, &attrs);
+	mfa_required = local && fb_ident_requires_mfa(x.conf, acc.username);
 	if (a.json) {
 		j = account_json(&acc);
-		garr = json_array();
-		for (size_t i = 0; i < ng; i++)
-			json_array_append_new(garr, json_string(groups[i]->name));
-		json_object_set_new(j, "groups", garr);
+		if (!local) {
+			json_object_del(j, "type");
+			json_object_del(j, "has_password");
+			json_object_del(j, "totp");
+			json_object_del(j, "recovery_codes_left");
+		}
+		json_object_set_new(j, "source", json_string(local ? "local" : source));
+		json_object_set(j, "groups", names);
 		json_object_set(j, "group_attributes", attrs);
 		json_object_set_new(j, "mfa_required", json_boolean(mfa_required));
+		json_object_set(j, "links", links);
+		json_object_set(j, "upstream_groups", upg);
 		rc = fb_cli_json_print(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 		json_decref(j);
 		goto out;
@@ -314,27 +421,58 @@ user_show(int argc, char **argv)
 	printf("id:          %s\n", acc.id);
 	printf("name:        %s\n", acc.name != NULL ? acc.name : "-");
 	printf("email:       %s\n", acc.email != NULL ? acc.email : "-");
-	printf("type:        %s\n", fb_local_type_name(acc.type));
-	printf("active:      %s\n", acc.active ? "yes" : "no (disabled)");
-	printf("password:    %s\n", acc.has_password ? "set" : "none");
-	if (acc.totp_enabled)
-		printf("mfa:         totp (%zu recovery codes left)\n", acc.recovery_codes_left);
-	else
-		printf("mfa:         none%s\n",
-		    mfa_required ? " (required by a group: enrolment at the next sign-in)" : "");
+	if (local) {
+		printf("type:        %s\n", fb_local_type_name(acc.type));
+		printf("active:      %s\n", acc.active ? "yes" : "no (disabled)");
+		printf("password:    %s\n", acc.has_password ? "set" : "none");
+		if (acc.totp_enabled)
+			printf("mfa:         totp (%zu recovery codes left)\n",
+			    acc.recovery_codes_left);
+		else
+			printf("mfa:         none%s\n", mfa_required ? " (required by a group: "
+			                                              "enrolment at the next sign-in)"
+			                                            : "");
+	} else {
+		printf("source:      upstream %s (no local password: signs in there)\n", source);
+		printf("active:      %s\n", acc.active ? "yes" : "no (disabled)");
+	}
 	printf("created:     %s\n", created);
 	printf("last login:  %s\n", last);
+	printf("links:       %s\n", json_array_size(links) == 0 ? "-" : "");
+	json_array_foreach(links, i, v)
+	{
+		printf("  %s: %s %s (last used %s)\n",
+		    json_string_value(json_object_get(v, "upstream")),
+		    json_string_value(json_object_get(v, "issuer")),
+		    json_string_value(json_object_get(v, "subject")),
+		    json_string_value(json_object_get(v, "last_used")));
+	}
+	printf("upstream groups:%s\n", json_object_size(upg) == 0 ? " -" : "");
+	json_object_foreach(upg, k, v)
+	{
+		printf("  %s: ", k);
+		for (size_t g = 0; g < json_array_size(v); g++)
+			printf("%s%s", g != 0 ? ", " : "", json_string_value(json_array_get(v, g)));
+		printf("%s\n", json_array_size(v) == 0 ? "-" : "");
+	}
 	printf("groups:      ");
-	for (size_t i = 0; i < ng; i++)
-		printf("%s%s", i != 0 ? ", " : "", groups[i]->name);
-	printf("%s\n", ng == 0 ? "-" : "");
+	json_array_foreach(names, i, v)
+	{
+		printf("%s%s", i != 0 ? ", " : "", json_string_value(v));
+	}
+	printf("%s\n", json_array_size(names) == 0 ? "-" : "");
 	s = json_dumps(attrs, JSON_INDENT(2) | JSON_SORT_KEYS);
 	printf("attributes:  %s\n", s != NULL ? s : "{}");
 	free(s);
 	rc = FB_EXIT_OK;
 out:
 	json_decref(attrs);
-	free(groups);
+	json_decref(names);
+	json_decref(uj);
+	json_decref(links);
+	json_decref(upg);
+	free_names(ug, nug);
+	free(source);
 	fb_local_account_cleanup(&acc);
 	fb_cli_ctx_close(&x);
 	return rc;

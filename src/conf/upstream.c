@@ -61,13 +61,11 @@ fb_conf_upstream_for_email(const struct fb_conf *conf, const char *email)
 }
 
 /* Reports at upstreams[i].leaf (falling back to the item's place). */
-static void
-up_problem(struct fb_conf_ctx *ctx, size_t i, const char *leaf, int is_error, const char *fmt,
-    ...) FB_PRINTF(5, 6);
+static void up_problem(struct fb_conf_ctx *ctx, size_t i, const char *leaf, int is_error,
+    const char *fmt, ...) FB_PRINTF(5, 6);
 
 static void
-up_problem(struct fb_conf_ctx *ctx, size_t i, const char *leaf, int is_error, const char *fmt,
-    ...)
+up_problem(struct fb_conf_ctx *ctx, size_t i, const char *leaf, int is_error, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -172,8 +170,8 @@ check_oidc(struct fb_conf_ctx *ctx, size_t i, struct fb_conf_upstream *up)
 		if (o->preset == FB_CONF_OIDC_GOOGLE)
 			o->issuer = fb_xstrdup("https://accounts.google.com");
 		else if (o->preset == FB_CONF_OIDC_MICROSOFT && o->tenant != NULL)
-			o->issuer = fb_xasprintf("https://login.microsoftonline.com/%s/v2.0",
-			    o->tenant);
+			o->issuer =
+			    fb_xasprintf("https://login.microsoftonline.com/%s/v2.0", o->tenant);
 		else if (o->preset == FB_CONF_OIDC_OKTA && o->domain != NULL)
 			o->issuer = fb_xasprintf("https://%s", o->domain);
 	}
@@ -192,7 +190,7 @@ check_oidc(struct fb_conf_ctx *ctx, size_t i, struct fb_conf_upstream *up)
 		    "missing: %s needs a secret reference (env:NAME or file:PATH), or use "
 		    "client_auth: private_key_jwt",
 		    o->client_auth == FB_CONF_OIDC_SECRET_POST ? "client_secret_post"
-		                                                : "client_secret_basic");
+		                                               : "client_secret_basic");
 	}
 	if (o->nscopes == 0 && !up_is_set(ctx, i, "oidc.scopes")) {
 		o->scopes = strs_of(scopes, 3);
@@ -254,8 +252,9 @@ check_mapping(struct fb_conf_ctx *ctx, size_t i, const struct fb_conf_upstream *
 		return;
 	file = fb_xasprintf("%s/%s.py", ctx->conf->mappings_dir, up->mapping);
 	if (stat(file, &st) != 0 || !S_ISREG(st.st_mode))
-		up_problem(ctx, i, "mapping", 1, "no mapping '%s': %s does not exist (mappings.dir is %s)",
-		    up->mapping, file, ctx->conf->mappings_dir);
+		up_problem(ctx, i, "mapping", 1,
+		    "no mapping '%s': %s does not exist (mappings.dir is %s)", up->mapping, file,
+		    ctx->conf->mappings_dir);
 	free(file);
 }
 
@@ -284,8 +283,9 @@ check_domains(struct fb_conf_ctx *ctx, size_t i)
 						    "'%s' is claimed by upstreams[%zu] (%s) too: a "
 						    "domain goes to one upstream",
 						    up->domains[d], j,
-						    c->upstreams[j].name != NULL ? c->upstreams[j].name
-						                                 : "?");
+						    c->upstreams[j].name != NULL
+						        ? c->upstreams[j].name
+						        : "?");
 					free(leaf);
 					dup = 1;
 				}
@@ -306,7 +306,8 @@ fb_conf_check_upstreams(struct fb_conf_ctx *ctx)
 		if (up->name == NULL)
 			continue; /* not a mapping, or a bad name: reported already */
 		for (size_t j = 0; j < i; j++)
-			if (c->upstreams[j].name != NULL && strcmp(c->upstreams[j].name, up->name) == 0) {
+			if (c->upstreams[j].name != NULL &&
+			    strcmp(c->upstreams[j].name, up->name) == 0) {
 				up_problem(ctx, i, "name", 1,
 				    "duplicate upstream '%s' (also upstreams[%zu])", up->name, j);
 				break;
@@ -314,8 +315,8 @@ fb_conf_check_upstreams(struct fb_conf_ctx *ctx)
 		if (up->display_name == NULL)
 			up->display_name = fb_xstrdup(up->name);
 		if (up->mapping == NULL && !up_is_set(ctx, i, "mapping"))
-			up->mapping = fb_xstrdup(up->type == FB_CONF_UPSTREAM_OIDC ? "upstream_oidc"
-			                                                           : "upstream_saml");
+			up->mapping = fb_xstrdup(
+			    up->type == FB_CONF_UPSTREAM_OIDC ? "upstream_oidc" : "upstream_saml");
 		if (!up_is_set(ctx, i, "type"))
 			continue; /* reported as missing; the type-specific checks would mislead */
 		check_other_section(ctx, i, up);

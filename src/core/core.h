@@ -142,6 +142,14 @@ void fb_log_err(enum fb_log_level level, const char *reqid, const struct fb_err 
  */
 void fb_log_peer_set(const char *peer);
 const char *fb_log_peer(void);
+/*
+ * An audit line of func (the module): event, and when not NULL the user,
+ * the client's addr (with the proxy's "peer" when it differs) and one more
+ * key=val pair.
+ */
+void fb_log_vaudit(const char *reqid, const char *func, const char *event, const char *user,
+    const char *addr, const char *key, const char *val, const char *fmt, va_list ap)
+    FB_PRINTF(8, 0);
 
 /* ---- memory ------------------------------------------------------------- */
 

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* http/dashboard.c: the user's home page at /: the applications they may open, their account. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/core.h"
@@ -10,22 +11,32 @@
 #include "http/web.h"
 #include "http/pages.h"
 
-/* The applications username may open: each SAML SP its groups allow, by its start URL. */
+/*
+ * The applications the user may open: each SAML SP its groups (declared,
+ * or given by upstreams) allow, by its start URL.
+ */
 static void
-apps_list(struct fb_http_web *w, struct fb_http_page *p, const char *username)
+apps_list(struct fb_http_web *w, struct fb_http_page *p, const struct fb_local_account *a)
 {
-	size_t shown = 0;
+	char **ug = NULL;
+	size_t shown = 0, nug = 0;
+	struct fb_err err = {0};
 
+	if (fb_store_upstream_groups(w->env->store, a->id, &ug, &nug, &err) != FB_OK)
+		fb_rlog_err(w->req, &err);
 	for (size_t i = 0; i < w->conf->nsaml_sps; i++) {
 		const struct fb_conf_saml_sp *sp = &w->conf->saml_sps[i];
 
-		if (!fb_saml_sp_conf_allowed(w->conf, sp, username))
+		if (!fb_saml_sp_conf_allowed(w->conf, sp, a->username, (const char *const *)ug, nug))
 			continue;
 		if (shown++ == 0)
 			fb_http_page_raw(p, "<ul class=\"apps\" id=\"apps\">\n");
 		fb_http_page_html(p, "<li><a class=\"app\" href=\"" FB_SAML_PATH_INIT "%s\">%s</a></li>\n",
 		    sp->name, sp->display_name != NULL ? sp->display_name : sp->name);
 	}
+	for (size_t i = 0; i < nug; i++)
+		free(ug[i]);
+	free(ug);
 	if (shown > 0)
 		fb_http_page_raw(p, "</ul>\n");
 	else
@@ -51,9 +62,14 @@ fb_http_web_handle_home(struct fb_http_req *req, void *arg)
 	    "<p class=\"who\">Signed in as <strong>%s</strong>%s%s%s.</p>\n",
 	    a.name != NULL ? a.name : a.username, a.name != NULL ? " (" : "",
 	    a.name != NULL ? a.username : "", a.name != NULL ? ")" : "");
-	apps_list(&w, &p, a.username);
+	apps_list(&w, &p, &a);
 	fb_http_page_raw(&p, "<h2>Your account</h2>\n");
-	if (a.totp_enabled)
+	if (w.sess.upstream != NULL) {
+		const struct fb_conf_upstream *up = fb_conf_upstream_find(w.conf, w.sess.upstream);
+
+		fb_http_page_html(&p, "<p>You signed in through %s.</p>\n",
+		    up != NULL ? up->display_name : w.sess.upstream);
+	} else if (a.totp_enabled)
 		fb_http_page_html(&p,
 		    "<p>Two-step verification is on (%zu recovery codes left). "
 		    "<a href=\"" FB_HTTP_PATH_MFA_ENROL "\">Set it up again</a></p>\n",

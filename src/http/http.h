@@ -290,6 +290,13 @@ struct fb_upstream_identity;
  * user and no session created. Replies to req.
  */
 void fb_http_upstream_finish(struct fb_http_req *req, const struct fb_upstream_identity *id);
+/*
+ * The key/value namespace where fb_http_upstream_finish keeps, per broker
+ * session id and until the session ends, the JSON object {"upstream",
+ * "issuer", "subject", "subject_format", "session_index", "id_token"} that
+ * logging out at the upstream needs.
+ */
+#define FB_HTTP_UPSTREAM_SESSION_NS "upstream_session"
 
 /* ---- the server -------------------------------------------------------------- */
 

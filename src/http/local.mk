@@ -4,7 +4,7 @@ FB_LIB_SOURCES += src/http/http.h src/http/internal.h src/http/server.c src/http
 # The pages: forms, layout, cookies, session, and one file per page family.
 FB_LIB_SOURCES += src/http/web.h src/http/pages.h src/http/form.c src/http/page.c \
 	src/http/session.c src/http/web.c src/http/login.c src/http/mfa.c src/http/recover.c \
-	src/http/dashboard.c
+	src/http/dashboard.c src/http/upstream.c
 # The SAML IdP's endpoints (/saml/idp/...); the protocol itself is src/saml.
 FB_LIB_SOURCES += src/http/samlidp.h src/http/saml.c src/http/oidc_rp.c
 FB_UNIT_SOURCES += tests/unit/test_http.c tests/unit/test_web.c

@@ -17,11 +17,21 @@ static void
 login_form(struct fb_http_web *w, int code, const char *error, const char *username)
 {
 	struct fb_http_page p;
+	int local = fb_http_upstream_local_available(w);
 
 	fb_http_page_begin(&p, w->conf, "Sign in");
 	fb_http_page_html(&p, "<main>\n<h1>Sign in to %s</h1>\n", w->conf->org_name);
 	if (error != NULL)
 		fb_http_page_html(&p, "<p class=\"alert\" role=\"alert\">%s</p>\n", error);
+	/* The upstreams first: with them, the password form is for local accounts. */
+	fb_http_upstream_login_choices(w, &p);
+	if (!local) {
+		fb_http_page_raw(&p, "</main>");
+		fb_http_page_send(w->req, &p, code);
+		return;
+	}
+	if (w->conf->nupstreams > 0)
+		fb_http_page_raw(&p, "<h2>Sign in with a password</h2>\n");
 	fb_http_page_raw(&p, "<form method=\"post\" action=\"" FB_HTTP_PATH_LOGIN "\">\n");
 	fb_http_web_form_fields(w, &p);
 	fb_http_page_html(&p,
@@ -35,7 +45,8 @@ login_form(struct fb_http_web *w, int code, const char *error, const char *usern
 	    "<p class=\"hint\">Forgot your password? Ask your administrator for a recovery "
 	    "link.</p>\n</main>",
 	    username != NULL ? username : "",
-	    username == NULL || username[0] == '\0' ? " autofocus" : "",
+	    (username == NULL || username[0] == '\0') && w->conf->nupstreams == 0 ? " autofocus"
+	                                                                        : "",
 	    username != NULL && username[0] != '\0' ? " autofocus" : "");
 	fb_http_page_send(w->req, &p, code);
 }
@@ -173,6 +184,7 @@ void
 fb_http_web_handle_login(struct fb_http_req *req, void *arg)
 {
 	struct fb_http_web w;
+	const char *message = NULL, *username = NULL;
 
 	if (fb_http_web_begin(req, &w) != 0)
 		return;
@@ -181,8 +193,8 @@ fb_http_web_handle_login(struct fb_http_req *req, void *arg)
 			return; /* login_done answers */
 	} else if (w.has_session && w.sess.state == FB_HTTP_SESSION_FULL) {
 		fb_http_redirect(req, w.next); /* signed in already */
-	} else {
-		login_form(&w, 200, NULL, NULL);
+	} else if (fb_http_upstream_login_get(&w, &message, &username) == 0) {
+		login_form(&w, message != NULL && username == NULL ? 400 : 200, message, username);
 	}
 	fb_http_web_end(&w);
 }
@@ -347,6 +359,9 @@ logout_post(struct fb_http_web *w)
 		fb_http_web_audit(w, "logout", NULL, "signed out");
 	}
 	fb_http_session_clear(w->req);
+	/* Signed in through an upstream that is to be signed out of too: it answers. */
+	if (fb_http_upstream_logout(w))
+		return;
 	fb_http_page_begin(&p, w->conf, "Signed out");
 	fb_http_page_raw(&p,
 	    "<main>\n<h1>You have signed out</h1>\n"

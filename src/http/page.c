@@ -34,7 +34,7 @@ static const char style_sheet[] =
     "h2{font-size:1.125rem;margin:1.5rem 0 .5rem}"
     "p{margin:.75rem 0}"
     "label{display:block;font-weight:600;margin:1rem 0 .25rem}"
-    "input[type=text],input[type=password]{display:block;width:100%;padding:.6rem .75rem;"
+    "input[type=text],input[type=email],input[type=password]{display:block;width:100%;padding:.6rem .75rem;"
     "font:inherit;color:#1f2328;background:#fff;border:1px solid #6b7280;border-radius:.375rem}"
     "input:focus,button:focus,a:focus{outline:3px solid #2563eb;outline-offset:2px}"
     "button{display:block;width:100%;margin-top:1.25rem;padding:.7rem 1rem;font:inherit;"

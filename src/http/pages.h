@@ -104,6 +104,9 @@ void fb_http_web_audit(struct fb_http_web *w, const char *event, const char *use
  *    login page. The return-to is saved by the caller already.
  *  callback (OIDC), acs and slo (SAML): check what came back, then call
  *    fb_http_upstream_finish (or answer a clear refusal page).
+ * NOTE: a weak reference does not pull an object out of the convenience
+ * library (src/libfedbroker.la is an archive): when a protocol end lands,
+ * remove its __attribute__((weak)) here, so the binary links it.
  */
 void fb_http_oidc_rp_start(struct fb_http_req *req, const struct fb_conf_upstream *up,
     const char *login_hint) __attribute__((weak));
@@ -115,11 +118,58 @@ void fb_http_saml_sp_acs(struct fb_http_req *req, const struct fb_conf_upstream 
     __attribute__((weak));
 void fb_http_saml_sp_slo(struct fb_http_req *req, const struct fb_conf_upstream *up)
     __attribute__((weak));
+/*
+ * logout: signing out of the broker signs out at the upstream too
+ * (upstreams[].logout): redirect the browser there (OIDC RP-initiated
+ * logout, SAML LogoutRequest). record (borrowed) is what
+ * fb_http_upstream_finish kept for the session (FB_HTTP_UPSTREAM_SESSION_NS).
+ * The broker session is revoked and its cookie cleared already.
+ */
+void fb_http_oidc_rp_logout(struct fb_http_req *req, const struct fb_conf_upstream *up,
+    const json_t *record) __attribute__((weak));
+void fb_http_saml_sp_logout(struct fb_http_req *req, const struct fb_conf_upstream *up,
+    const json_t *record) __attribute__((weak));
 
+/*
+ * The return-to saved by /upstream/NAME/start: a cookie <cookie_name> +
+ * this suffix, sealed for this purpose, holding {"u": NAME, "n": PATH}.
+ */
+#define FB_HTTP_UPSTREAM_RETURN_SUFFIX	"_up"
+#define FB_HTTP_UPSTREAM_RETURN_PURPOSE "upstream-return"
 /* The path of an upstream's endpoints: "/upstream/" NAME "/" action. */
 #define FB_HTTP_PATH_UPSTREAM "/upstream/"
-/* The page handler of /upstream/ + "*" (registered by fb_http_web_routes_add). */
+/* The page handler of /upstream/ + "*" (registered by fb_http_upstream_routes_add). */
 void fb_http_web_handle_upstream(struct fb_http_req *req, void *arg);
+/*
+ * Registers /upstream/ + "*" when conf has upstreams, loading the mapping
+ * rules of conf->mappings_dir once per worker (statuses of fb_map_set_load
+ * and fb_http_router_add, err filled).
+ */
+enum fb_status fb_http_upstream_routes_add(struct fb_http_router *r, const struct fb_conf *conf,
+    struct fb_err *err);
+/*
+ * After /logout revoked w's session: forgets what the upstream sign-in kept
+ * for it and, when the session came from an upstream with logout: true whose
+ * protocol end can sign out, hands the browser to it. 1 when it answered,
+ * 0 when the signed-out page is still to be sent.
+ */
+int fb_http_upstream_logout(struct fb_http_web *w);
+/*
+ * 1 when the login page offers the password form: always without
+ * upstreams; with upstreams, when local accounts exist.
+ */
+int fb_http_upstream_local_available(struct fb_http_web *w);
+/* Appends the login page's upstream buttons and home-realm discovery form to p. */
+void fb_http_upstream_login_choices(struct fb_http_web *w, struct fb_http_page *p);
+/*
+ * GET /login with ?upstream=NAME (redirect to its start) or ?email=
+ * (home-realm discovery: redirect to the upstream owning the domain, with
+ * login_hint). Returns 1 when it answered; 0 when the login page is to be
+ * shown, with *message (an alert, or NULL) and *username (the field's
+ * value, or NULL) set.
+ */
+int fb_http_upstream_login_get(struct fb_http_web *w, const char **message,
+    const char **username);
 
 /* The page handlers (registered by fb_http_web_routes_add). */
 void fb_http_web_handle_login(struct fb_http_req *req, void *arg);

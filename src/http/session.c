@@ -44,6 +44,7 @@ fb_http_session_cleanup(struct fb_http_session *s)
 	free(s->sid);
 	free(s->user_id);
 	free(s->username);
+	free(s->upstream);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -65,6 +66,11 @@ fb_http_session_seal(const struct fb_sealer *sealer, const struct fb_http_sessio
 	    "uid", s->user_id, "usr", s->username, "iat", (json_int_t)s->auth_time, "exp",
 	    (json_int_t)s->expires_at, "st", state_names[s->state], "mfa", s->mfa, "gen",
 	    (json_int_t)s->gen);
+	if (o != NULL && s->upstream != NULL &&
+	    json_object_set_new(o, "up", json_string(s->upstream)) != 0) {
+		json_decref(o);
+		o = NULL;
+	}
 	if (o == NULL) {
 		r = fb_err_set(err, FB_ERR_INVALID, "session: a member is not UTF-8");
 		goto out;
@@ -90,7 +96,7 @@ fb_http_session_open(const struct fb_sealer *sealer, const char *token, struct f
 	size_t plen = 0;
 	json_t *o = NULL;
 	json_error_t jerr;
-	const char *sid = NULL, *uid = NULL, *usr = NULL, *st = NULL;
+	const char *sid = NULL, *uid = NULL, *usr = NULL, *st = NULL, *up = NULL;
 	json_int_t v = 0, iat = 0, exp = 0, gen = 0;
 	int mfa = 0;
 	enum fb_status r;
@@ -102,9 +108,9 @@ fb_http_session_open(const struct fb_sealer *sealer, const char *token, struct f
 	r = FB_ERR_INVALID;
 	o = json_loadb((const char *)plain, plen, JSON_REJECT_DUPLICATES, &jerr);
 	if (o == NULL ||
-	    json_unpack(o, "{s:I, s:s, s:s, s:s, s:I, s:I, s:s, s:b, s?I}", "v", &v, "sid", &sid,
-	        "uid", &uid, "usr", &usr, "iat", &iat, "exp", &exp, "st", &st, "mfa", &mfa, "gen",
-	        &gen) != 0 ||
+	    json_unpack(o, "{s:I, s:s, s:s, s:s, s:I, s:I, s:s, s:b, s?I, s?s}", "v", &v, "sid",
+	        &sid, "uid", &uid, "usr", &usr, "iat", &iat, "exp", &exp, "st", &st, "mfa", &mfa,
+	        "gen", &gen, "up", &up) != 0 ||
 	    v != 1) {
 		r = fb_err_set(err, FB_ERR_INVALID, "session: not a session payload");
 		goto out;
@@ -124,6 +130,7 @@ fb_http_session_open(const struct fb_sealer *sealer, const char *token, struct f
 	out->expires_at = exp;
 	out->mfa = mfa;
 	out->gen = gen;
+	out->upstream = up != NULL ? fb_xstrdup(up) : NULL;
 	r = FB_OK;
 out:
 	json_decref(o);

@@ -312,6 +312,35 @@ fb_http_web_session_replace(struct fb_http_web *w, const struct fb_http_session 
 	return 0;
 }
 
+/*
+ * The user of a session made by an upstream sign-in, as an account without
+ * credentials (the upstream checked who it is, and its second factor).
+ * FB_ERR_NOTFOUND when the user is gone or disabled.
+ */
+static enum fb_status
+upstream_account(struct fb_http_web *w, struct fb_local_account *acct, struct fb_err *err)
+{
+	struct fb_store_user u = {0};
+	enum fb_status r;
+
+	if ((r = fb_store_user_get_by_id(w->env->store, w->sess.user_id, &u, err)) != FB_OK)
+		return r;
+	if (!u.active) {
+		fb_store_user_cleanup(&u);
+		return fb_err_set(err, FB_ERR_NOTFOUND, "user %s is disabled", w->sess.username);
+	}
+	memset(acct, 0, sizeof(*acct));
+	acct->id = u.id;
+	acct->username = u.username;
+	acct->name = u.name;
+	acct->email = u.email;
+	acct->active = 1;
+	acct->created = u.created;
+	acct->last_login = u.last_seen;
+	free(u.source);
+	return FB_OK;
+}
+
 int
 fb_http_web_user(struct fb_http_web *w, struct fb_local_account *acct)
 {
@@ -333,6 +362,11 @@ fb_http_web_user(struct fb_http_web *w, struct fb_local_account *acct)
 		return -1;
 	}
 	r = fb_local_account_get_by_id(w->env->store, w->sess.user_id, acct, &err);
+	if (r == FB_ERR_NOTFOUND && w->sess.upstream != NULL) {
+		/* Signed in through an upstream: a user without local credentials. */
+		if ((r = upstream_account(w, acct, &err)) == FB_OK)
+			return 0;
+	}
 	if (r == FB_ERR_NOTFOUND || (r == FB_OK && !acct->active)) {
 		/* SECURITY: a disabled or deleted account's session stops working at once. */
 		if (fb_store_session_revoke(w->env->store, w->sess.sid, w->sess.expires_at, &err) !=
@@ -383,5 +417,5 @@ fb_http_web_routes_add(struct fb_http_router *r, const struct fb_conf *conf, str
 		if ((rc = fb_http_router_add(r, routes[i].path, routes[i].methods, routes[i].fn,
 		         NULL, err)) != FB_OK)
 			return rc;
-	return FB_OK;
+	return fb_http_upstream_routes_add(r, conf, err);
 }

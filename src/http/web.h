@@ -192,6 +192,8 @@ struct fb_http_session {
 	 * (fb_store_cred_sessions_revoke).
 	 */
 	int64_t gen;
+	/* The upstream signed in through (its configuration name), NULL for local sign-in. */
+	char *upstream;
 };
 
 /*

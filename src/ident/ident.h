@@ -25,6 +25,15 @@
 size_t fb_ident_groups(const struct fb_conf *conf, const char *username,
     const struct fb_conf_group ***out);
 
+/*
+ * The same, where a declared group also counts when its name is among the
+ * nupstream names of upstream (borrowed; the groups an upstream gave the
+ * user: fb_store_upstream_groups), so upstream groups get the attributes
+ * declared for them (aws_role: ...).
+ */
+size_t fb_ident_groups_with(const struct fb_conf *conf, const char *username,
+    const char *const *upstream, size_t nupstream, const struct fb_conf_group ***out);
+
 /* 1 when username is a member of the group called name, else 0. */
 int fb_ident_group_member(const struct fb_conf *conf, const char *name, const char *username);
 
@@ -55,5 +64,30 @@ int fb_ident_requires_mfa(const struct fb_conf *conf, const char *username);
  */
 enum fb_status fb_ident_user_json(const struct fb_conf *conf, const struct fb_store_user *u,
     json_t **out, struct fb_err *err);
+
+/*
+ * The same with the user's upstream groups (borrowed, may be NULL when
+ * nupstream is 0): declared groups count by name as in
+ * fb_ident_groups_with, the other names join "groups" with empty
+ * attributes; the list stays sorted by name, each name once.
+ */
+enum fb_status fb_ident_user_json_with(const struct fb_conf *conf, const struct fb_store_user *u,
+    const char *const *upstream, size_t nupstream, json_t **out, struct fb_err *err);
+
+/*
+ * From a user object of fb_ident_user_json(_with) (borrowed): the names of
+ * its groups in *names (a new array) and their merged attributes in
+ * *attributes (a new object, as fb_ident_group_attributes merges them),
+ * which is what the mappings see.
+ */
+void fb_ident_user_json_groups(const json_t *user, json_t **names, json_t **attributes);
+
+/* Usernames: 1..64 bytes of [A-Za-z0-9._@+-], starting with a letter or digit. */
+#define FB_IDENT_USERNAME_MAX 64
+/*
+ * FB_OK when username is acceptable for a new user (a local account, or a
+ * user created for an upstream identity); FB_ERR_INVALID with the reason.
+ */
+enum fb_status fb_ident_username_check(const char *username, struct fb_err *err);
 
 #endif

@@ -33,28 +33,10 @@ void
 fb_local_audit(const char *reqid, const char *event, const char *user, const char *addr,
     const char *fmt, ...)
 {
-	const char *kv[9], *peer = fb_log_peer();
-	size_t i = 0;
 	va_list ap;
 
-	kv[i++] = "event";
-	kv[i++] = event;
-	if (user != NULL) {
-		kv[i++] = "user";
-		kv[i++] = user;
-	}
-	if (addr != NULL) {
-		kv[i++] = "addr";
-		kv[i++] = addr;
-	}
-	/* Behind a trusted proxy: the proxy's address too (set by http for the request). */
-	if (addr != NULL && peer != NULL && strcmp(peer, addr) != 0) {
-		kv[i++] = "peer";
-		kv[i++] = peer;
-	}
-	kv[i] = NULL;
 	va_start(ap, fmt);
-	fb_log_vwrite(FB_LOG_WARN, "audit", "local", reqid, kv, fmt, ap);
+	fb_log_vaudit(reqid, "local", event, user, addr, NULL, NULL, fmt, ap);
 	va_end(ap);
 }
 
@@ -95,34 +77,6 @@ fb_local_result_name(enum fb_local_result r)
 	default:
 		return "unknown";
 	}
-}
-
-enum fb_status
-fb_local_username_check(const char *username, struct fb_err *err)
-{
-	size_t n;
-
-	if (username == NULL || username[0] == '\0')
-		return fb_err_set(err, FB_ERR_INVALID, "username is empty");
-	n = strnlen(username, FB_LOCAL_USERNAME_MAX + 1);
-	if (n > FB_LOCAL_USERNAME_MAX)
-		return fb_err_set(err, FB_ERR_INVALID, "username is longer than %d bytes",
-		    FB_LOCAL_USERNAME_MAX);
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)username[i];
-		int alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			    (c >= '0' && c <= '9');
-
-		if (i == 0 && !alnum)
-			return fb_err_set(err, FB_ERR_INVALID,
-			    "username '%s' must start with a letter or digit", username);
-		if (!alnum && strchr("._@+-", c) == NULL)
-			return fb_err_set(err, FB_ERR_INVALID,
-			    "username '%s': character %zu is not allowed (use letters, digits and "
-			    ". _ @ + -)",
-			    username, i + 1);
-	}
-	return FB_OK;
 }
 
 /* Name and email: optional, at most FB_STORE_TEXT_MAX bytes of UTF-8 without control bytes. */
@@ -231,7 +185,7 @@ fb_local_account_create(const struct fb_conf *conf, struct fb_store *st, const c
 	memset(&c, 0, sizeof(c));
 	if (out != NULL)
 		memset(out, 0, sizeof(*out));
-	if ((r = fb_local_username_check(username, err)) != FB_OK ||
+	if ((r = fb_ident_username_check(username, err)) != FB_OK ||
 	    (r = text_check(name, "name", err)) != FB_OK || (r = email_check(email, err)) != FB_OK)
 		goto out;
 	if (type != FB_ACCOUNT_INTERNAL && type != FB_ACCOUNT_SERVICE) {

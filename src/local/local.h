@@ -25,8 +25,6 @@
 
 /* The users.source of local accounts. */
 #define FB_LOCAL_SOURCE "local"
-/* Usernames: 1..64 bytes of [A-Za-z0-9._@+-], starting with a letter or digit. */
-#define FB_LOCAL_USERNAME_MAX 64
 /*
  * Password policy: at least 12 characters (Unicode code points, so a
  * passphrase in any script counts by what people type), at most 1024
@@ -78,11 +76,9 @@ struct fb_local_account {
 const char *fb_local_type_name(enum fb_store_account_type t);
 /* Parses "internal" or "service" into *out; -1 when neither (*out untouched), else 0. */
 int fb_local_type_parse(const char *s, enum fb_store_account_type *out);
-/* FB_OK when username is acceptable for a new account; FB_ERR_INVALID with the reason. */
-enum fb_status fb_local_username_check(const char *username, struct fb_err *err);
 
 /*
- * Creates a local account: username (fb_local_username_check), name and
+ * Creates a local account: username (fb_ident_username_check), name and
  * email (may be NULL), type, and password (may be NULL: no password, the
  * account cannot sign in with one until fb_local_password_set; the usual
  * choice for service accounts). The password must pass

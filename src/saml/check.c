@@ -50,7 +50,7 @@ check_email_source(const struct fb_conf *conf, size_t i, const struct fb_saml_sp
 		for (size_t m = 0; m < conf->groups[g].nmembers; m++) {
 			const char *u = conf->groups[g].members[m];
 
-			if (!fb_saml_sp_conf_allowed(conf, c, u) || fb_conf_addr_spec_check(u))
+			if (!fb_saml_sp_conf_allowed(conf, c, u, NULL, 0) || fb_conf_addr_spec_check(u))
 				continue;
 			add(problems, 0,
 			    "saml.service_providers[%zu].nameid.source: the username '%s' "

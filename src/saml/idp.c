@@ -373,10 +373,36 @@ prep_checks(struct fb_saml_sp *sp, int passed, struct prep *p)
  * Everything for user at sp. Fails (p->ok 0, with the page text) when the
  * user may not use it, a mapping fails or a check refuses the values.
  */
+/* The groups upstreams gave user (the store's implicit memberships); none without both. */
+static void
+upstream_groups(struct fb_store *store, const struct fb_store_user *user, char ***groups,
+    size_t *n)
+{
+	struct fb_err e = {0};
+
+	*groups = NULL;
+	*n = 0;
+	if (store != NULL && user->id != NULL &&
+	    fb_store_upstream_groups(store, user->id, groups, n, &e) != FB_OK)
+		fb_log_err(FB_LOG_ERROR, NULL, &e);
+}
+
+static void
+free_strv(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/*
+ * upstream (n names, borrowed): the groups upstreams gave the user, which
+ * count as memberships (SP groups, mapping input).
+ */
 static void
 prep_run(struct fb_saml_idp *idp, struct fb_saml_sp *sp, struct fb_store *store,
-    const struct fb_store_user *user, enum fb_conf_nameid_format fmt, int allow_create, int dry,
-    struct prep *p)
+    const struct fb_store_user *user, const char *const *upstream, size_t nupstream,
+    enum fb_conf_nameid_format fmt, int allow_create, int dry, struct prep *p)
 {
 	struct fb_map_subject *subject = NULL;
 	struct fb_map_input in = {0};
@@ -388,12 +414,12 @@ prep_run(struct fb_saml_idp *idp, struct fb_saml_sp *sp, struct fb_store *store,
 	p->attrs = json_object();
 	p->report = json_array();
 	p->checks = json_array();
-	if (!fb_saml_sp_conf_allowed(idp->conf, sp->conf, user->username))
+	if (!fb_saml_sp_conf_allowed(idp->conf, sp->conf, user->username, upstream, nupstream))
 		prep_fail(p, "saml_sp_denied", "Not allowed",
 		    "Your account is not in a group that may use %s. Ask your administrator for "
 		    "access.",
 		    sp->conf->display_name);
-	if (fb_ident_user_json(idp->conf, user, &p->user, &e) != FB_OK) {
+	if (fb_ident_user_json_with(idp->conf, user, upstream, nupstream, &p->user, &e) != FB_OK) {
 		prep_fail(p, "saml_user_invalid", "Sign-in stopped", "Your account cannot be read: %s",
 		    e.msg);
 		return;
@@ -613,7 +639,8 @@ answer(struct fb_saml_idp *idp, struct fb_store *store, const struct fb_saml_ans
 {
 	struct fb_saml_sp *sp = (struct fb_saml_sp *)(uintptr_t)a->sp;
 	struct prep p;
-	char *b64 = NULL;
+	char *b64 = NULL, **ug = NULL;
+	size_t nug = 0;
 	enum fb_status r;
 
 	fb_saml_reply_cleanup(reply);
@@ -622,7 +649,10 @@ answer(struct fb_saml_idp *idp, struct fb_store *store, const struct fb_saml_ans
 		    "No signed-in user.");
 		return fb_err_set(err, FB_ERR_INVALID, "saml: no user to answer for");
 	}
-	prep_run(idp, sp, store, who->user, a->nameid_format, a->allow_create, 0, &p);
+	upstream_groups(store, who->user, &ug, &nug);
+	prep_run(idp, sp, store, who->user, (const char *const *)ug, nug, a->nameid_format,
+	    a->allow_create, 0, &p);
+	free_strv(ug, nug);
 	if (!p.ok) {
 		/* The store failing is ours to fix (503); everything else is a refusal (403). */
 		fb_saml_reply_page(reply, strcmp(p.event, "saml_nameid_failed") == 0 ? 503 : 403,
@@ -918,32 +948,46 @@ enum fb_status
 fb_saml_explain(struct fb_saml_idp *idp, struct fb_store *store, const struct fb_saml_sp *sp,
     const struct fb_store_user *user, json_t **out, struct fb_err *err)
 {
+	char **ug = NULL;
+	size_t nug = 0;
+	enum fb_status r;
+
+	upstream_groups(store, user, &ug, &nug);
+	r = fb_saml_explain_with(idp, store, sp, user, (const char *const *)ug, nug, out, err);
+	free_strv(ug, nug);
+	return r;
+}
+
+enum fb_status
+fb_saml_explain_with(struct fb_saml_idp *idp, struct fb_store *store, const struct fb_saml_sp *sp,
+    const struct fb_store_user *user, const char *const *upstream, size_t nupstream, json_t **out,
+    struct fb_err *err)
+{
 	struct fb_saml_sp *msp = (struct fb_saml_sp *)(uintptr_t)sp;
 	struct fb_saml_answer a = {0};
 	struct fb_saml_subject who = {0};
-	const struct fb_conf_group **groups = NULL;
-	json_t *o, *ga = NULL, *names;
+	json_t *o, *ga, *names;
 	char *b64 = NULL, *axml = NULL;
 	struct prep p;
-	size_t n;
 	enum fb_status r = FB_OK;
 
 	*out = NULL;
 	fb_saml_nameid_format_pick(sp, NULL, &a.nameid_format);
-	prep_run(idp, msp, store, user, a.nameid_format, 1, 1, &p);
+	prep_run(idp, msp, store, user, upstream, nupstream, a.nameid_format, 1, 1, &p);
 	o = json_object();
 	json_object_set_new(o, "sp", fb_saml_sp_describe(sp));
 	json_object_set(o, "user", p.user != NULL ? p.user : json_null());
 	json_object_set_new(o, "allowed",
-	    json_boolean(fb_saml_sp_conf_allowed(idp->conf, sp->conf, user->username)));
-	names = json_array();
-	n = fb_ident_groups(idp->conf, user->username, &groups);
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(names, json_string(groups[i]->name));
-	free(groups);
-	json_object_set_new(o, "groups", names);
-	if (fb_ident_group_attributes(idp->conf, user->username, &ga, NULL) != FB_OK)
+	    json_boolean(fb_saml_sp_conf_allowed(idp->conf, sp->conf, user->username, upstream,
+		nupstream)));
+	/* The groups as the mapping sees them (declared and upstream), and their merged attributes. */
+	if (p.user != NULL)
+		fb_ident_user_json_groups(p.user, &names, &ga);
+	else {
+		names = json_array();
 		ga = json_object();
+	}
+	json_object_set_new(o, "groups", names);
 	json_object_set_new(o, "group_attributes", ga);
 	json_object_set_new(o, "nameid",
 	    json_pack("{s:s?, s:s?, s:b}", "format", p.nameid_format, "value", p.nameid, "new",

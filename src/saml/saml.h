@@ -160,11 +160,13 @@ json_t *fb_saml_sp_describe(const struct fb_saml_sp *sp);
 
 /*
  * 1 when username may use the SP (conf borrowed): the SP lists no groups,
- * or username is a member of one of them. Works on the configuration
- * alone (no idp needed): the dashboard lists conf->saml_sps with it.
+ * or username is a member of one of them, as declared or through the
+ * nupstream groups upstreams gave the user (upstream, borrowed; NULL when
+ * 0). Works on the configuration alone (no idp needed): the dashboard lists
+ * conf->saml_sps with it.
  */
 int fb_saml_sp_conf_allowed(const struct fb_conf *conf, const struct fb_conf_saml_sp *sp,
-    const char *username);
+    const char *username, const char *const *upstream, size_t nupstream);
 
 /* ---- signing in ------------------------------------------------------------------ */
 
@@ -352,6 +354,14 @@ enum fb_status fb_saml_logout(struct fb_saml_idp *idp, struct fb_store *store,
 enum fb_status fb_saml_explain(struct fb_saml_idp *idp, struct fb_store *store,
     const struct fb_saml_sp *sp, const struct fb_store_user *user, json_t **out,
     struct fb_err *err);
+/*
+ * The same with the user's upstream groups given (nupstream names, borrowed)
+ * instead of read from the store: for an identity not linked yet
+ * (fedbroker explain --upstream).
+ */
+enum fb_status fb_saml_explain_with(struct fb_saml_idp *idp, struct fb_store *store,
+    const struct fb_saml_sp *sp, const struct fb_store_user *user, const char *const *upstream,
+    size_t nupstream, json_t **out, struct fb_err *err);
 
 /*
  * The IAM role trust policy (JSON text, new in *out) allowing

@@ -564,12 +564,18 @@ fb_saml_sp_default_acs(const struct fb_saml_sp *sp)
 
 int
 fb_saml_sp_conf_allowed(const struct fb_conf *conf, const struct fb_conf_saml_sp *sp,
-    const char *username)
+    const char *username, const char *const *upstream, size_t nupstream)
 {
+	const struct fb_conf_group **groups = NULL;
+	size_t n;
+	int r = 0;
+
 	if (sp->ngroups == 0)
 		return 1;
-	for (size_t i = 0; i < sp->ngroups; i++)
-		if (fb_ident_group_member(conf, sp->groups[i], username))
-			return 1;
-	return 0;
+	n = fb_ident_groups_with(conf, username, upstream, nupstream, &groups);
+	for (size_t i = 0; i < sp->ngroups && !r; i++)
+		for (size_t j = 0; j < n && !r; j++)
+			r = strcmp(groups[j]->name, sp->groups[i]) == 0;
+	free(groups);
+	return r;
 }

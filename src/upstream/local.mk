@@ -1,2 +1,3 @@
 # upstream module: sign-in through an upstream identity provider (mapping, linking, provisioning).
-FB_LIB_SOURCES += src/upstream/upstream.h
+FB_LIB_SOURCES += src/upstream/upstream.h src/upstream/upstream.c
+FB_UNIT_SOURCES += tests/unit/test_upstream.c

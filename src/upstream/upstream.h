@@ -82,11 +82,12 @@ struct fb_upstream_result {
  * (the compiled mappings.dir) and id borrowed. FB_ERR_DENIED with
  * out->refusal set and err's message for the page when refused (nothing is
  * stored then: the user, link and groups are written in one transaction);
- * store statuses otherwise. reqid (may be NULL) tags the audit lines.
+ * store statuses otherwise. reqid and addr (the client's address; each may
+ * be NULL) go into the audit lines.
  */
 enum fb_status fb_upstream_signin(const struct fb_conf *conf, struct fb_store *st,
     const struct fb_map_set *rules, const struct fb_upstream_identity *id, const char *reqid,
-    struct fb_upstream_result *out, struct fb_err *err);
+    const char *addr, struct fb_upstream_result *out, struct fb_err *err);
 /*
  * The same decisions without writing anything and without audit lines
  * (fedbroker explain): which user id would link to, or the user that would
@@ -99,10 +100,4 @@ enum fb_status fb_upstream_plan(const struct fb_conf *conf, struct fb_store *st,
 void fb_upstream_result_cleanup(struct fb_upstream_result *r);
 /* "upstream_no_username", ... : the audit event of a refusal. Static. */
 const char *fb_upstream_refusal_name(enum fb_upstream_refusal r);
-/*
- * 1 when s may be a username fedbroker creates for an upstream identity:
- * 1..64 characters of [A-Za-z0-9._@-], not starting with '-' or '.'.
- */
-int fb_upstream_username_check(const char *s);
-
 #endif

@@ -25,6 +25,7 @@
 #pragma weak fb_test_local_register
 #pragma weak fb_test_saml_register
 #pragma weak fb_test_daemon_register
+#pragma weak fb_test_upstream_register
 
 char *
 fb_test_tmpdir(void)
@@ -111,6 +112,7 @@ main(int argc, char **argv)
 		fb_test_local_register,
 		fb_test_saml_register,
 		fb_test_daemon_register,
+		fb_test_upstream_register,
 		broken_suite_register,
 	};
 	unsigned failed, tests_failed, suites_failed;

@@ -224,6 +224,54 @@ test_user_json(void)
 	}
 }
 
+/* Upstream groups: declared ones lend their attributes, others join with none; sorted, once. */
+static void
+test_user_json_upstream(void)
+{
+	static const char *const ug[] = {"zeta", "beta", "alpha", "beta", "\xff"};
+	char dave[] = "dave";
+	struct fb_store_user u = {.username = dave, .active = 1};
+	const struct fb_conf_group **groups = NULL;
+	struct fb_conf *c = load(groups_yaml);
+	json_t *j = NULL;
+	struct fb_err err;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_EQUAL(fb_ident_groups_with(c, "dave", ug, 5, &groups), 2);
+	CU_ASSERT_STRING_EQUAL(groups[0]->name, "alpha");
+	CU_ASSERT_STRING_EQUAL(groups[1]->name, "zeta");
+	free(groups);
+	CU_ASSERT_EQUAL(fb_ident_groups_with(c, "dave", NULL, 0, &groups), 0);
+	CU_ASSERT_EQUAL_FATAL(fb_ident_user_json_with(c, &u, ug, 5, &j, &err), FB_OK);
+	CU_ASSERT(json_is(json_object_get(j, "groups"),
+	    "[{\"attributes\":{\"aws_role\":\"Admin\",\"nested\":{\"a\":10,\"c\":30},"
+	    "\"only_alpha\":true},\"name\":\"alpha\"},"
+	    "{\"attributes\":{},\"name\":\"beta\"},"
+	    "{\"attributes\":{\"aws_role\":\"ReadOnly\",\"nested\":{\"a\":1,\"b\":2},"
+	    "\"tags\":[\"z\"],\"tier\":3},\"name\":\"zeta\"}]"));
+	json_decref(j);
+	fb_conf_free(c);
+}
+
+static void
+test_username_check(void)
+{
+	struct fb_err err;
+
+	CU_ASSERT_EQUAL(fb_ident_username_check("ann.b-c_d@example.com+x", &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_ident_username_check("", &err), FB_ERR_INVALID);
+	CU_ASSERT_EQUAL(fb_ident_username_check(NULL, &err), FB_ERR_INVALID);
+	CU_ASSERT_EQUAL(fb_ident_username_check(".ann", &err), FB_ERR_INVALID);
+	CU_ASSERT_EQUAL(fb_ident_username_check("an n", &err), FB_ERR_INVALID);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "character 3 is not allowed"));
+	CU_ASSERT_EQUAL(fb_ident_username_check(
+			    "a123456789012345678901234567890123456789012345678901234567890123", &err),
+	    FB_OK);
+	CU_ASSERT_EQUAL(fb_ident_username_check(
+			    "a1234567890123456789012345678901234567890123456789012345678901234", &err),
+	    FB_ERR_INVALID);
+}
+
 static void
 test_user_json_bad(void)
 {
@@ -254,7 +302,9 @@ fb_test_ident_register(void)
 	    CU_add_test(s, "merged group attributes", test_group_attributes) == NULL ||
 	    CU_add_test(s, "require_mfa", test_requires_mfa) == NULL ||
 	    CU_add_test(s, "user json", test_user_json) == NULL ||
-	    CU_add_test(s, "user json bad input", test_user_json_bad) == NULL)
+	    CU_add_test(s, "user json bad input", test_user_json_bad) == NULL ||
+	    CU_add_test(s, "user json with upstream groups", test_user_json_upstream) == NULL ||
+	    CU_add_test(s, "username check", test_username_check) == NULL)
 		return -1;
 	return 0;
 }

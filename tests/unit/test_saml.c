@@ -2194,7 +2194,14 @@ test_conf_keys(void)
 	CU_ASSERT_EQUAL(c->saml_sps[0].nameid_format_set, 1);
 	CU_ASSERT_EQUAL(c->saml_sps[0].nameid_source_set, 1);
 	CU_ASSERT_EQUAL(c->saml_sps[0].ngroups, 1);
-	CU_ASSERT_TRUE(fb_saml_sp_conf_allowed(c, &c->saml_sps[0], "nobody") == 0);
+	CU_ASSERT_TRUE(fb_saml_sp_conf_allowed(c, &c->saml_sps[0], "nobody", NULL, 0) == 0);
+	/* A group an upstream gave counts like a declared membership. */
+	{
+		const char *const ug[] = {"other", c->saml_sps[0].groups[0]};
+
+		CU_ASSERT_TRUE(fb_saml_sp_conf_allowed(c, &c->saml_sps[0], "nobody", ug, 1) == 0);
+		CU_ASSERT_TRUE(fb_saml_sp_conf_allowed(c, &c->saml_sps[0], "nobody", ug, 2) == 1);
+	}
 	fb_conf_free(c);
 	/* Without nameid.format the SP's requests choose; a mapping then feeds emailAddress. */
 	{

@@ -295,6 +295,14 @@ test_session_roundtrip(void)
 	CU_ASSERT_EQUAL(out.expires_at, in.expires_at);
 	CU_ASSERT_EQUAL(out.state, FB_HTTP_SESSION_MFA_PENDING);
 	CU_ASSERT_EQUAL(out.mfa, 0);
+	CU_ASSERT_PTR_NULL(out.upstream);
+	fb_http_session_cleanup(&out);
+	free(tok);
+	/* A session made by an upstream sign-in records the upstream. */
+	in.upstream = fb_xstrdup("corp");
+	CU_ASSERT_EQUAL_FATAL(fb_http_session_seal(s, &in, &tok, &err), FB_OK);
+	CU_ASSERT_EQUAL_FATAL(fb_http_session_open(s, tok, &out, &err), FB_OK);
+	CU_ASSERT_STRING_EQUAL(out.upstream, "corp");
 	fb_http_session_cleanup(&out);
 	free(tok);
 	/* Each session gets its own id. */

@@ -19,6 +19,7 @@ int fb_test_oidc_register(void);
 int fb_test_local_register(void);
 int fb_test_saml_register(void);
 int fb_test_daemon_register(void);
+int fb_test_upstream_register(void);
 
 /* A fresh temporary directory (new, caller frees; removed by fb_test_rmtree). */
 char *fb_test_tmpdir(void);
