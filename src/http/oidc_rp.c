@@ -52,6 +52,7 @@ static size_t ncaches;
 enum step {
 	S_DISCOVERY = 0,
 	S_REDIRECT,
+	S_LOGOUT,
 	S_CHECK,
 	S_TOKEN,
 	S_JWKS,
@@ -66,8 +67,10 @@ struct flow {
 	const struct fb_conf_upstream *up;
 	struct rp_cache *c;
 	enum step step;
-	int callback; /* the callback (else the start) */
-	int waiting;  /* an outbound call runs: the handler returned */
+	int callback;        /* the callback (else the start, or the logout) */
+	int logout;          /* RP-initiated logout */
+	char *id_token_hint; /* logout: the session's ID token */
+	int waiting;         /* an outbound call runs: the handler returned */
 	int refetched;
 	char *login_hint;
 	char *redirect_uri;
@@ -99,6 +102,7 @@ flow_free(struct flow *f)
 {
 	fb_http_web_end(&f->w);
 	free(f->login_hint);
+	fb_secret_free(f->id_token_hint);
 	free(f->redirect_uri);
 	fb_oidc_authz_cleanup(&f->authz);
 	for (size_t i = 0; i < sizeof(f->cb) / sizeof(f->cb[0]); i++)
@@ -196,7 +200,7 @@ on_discovery(struct flow *f, struct fb_net_http_response *resp)
 	fb_oidc_provider_cleanup(&f->c->prov);
 	f->c->prov = p;
 	f->c->discovered = fb_time_now();
-	f->step = f->callback ? S_CHECK : S_REDIRECT;
+	f->step = f->callback ? S_CHECK : f->logout ? S_LOGOUT : S_REDIRECT;
 	flow_run(f);
 }
 
@@ -275,6 +279,28 @@ do_redirect(struct flow *f)
 	fb_http_reply(f->req, 302, NULL, NULL, 0);
 	free(url);
 	free(sealed);
+	flow_free(f);
+}
+
+/*
+ * RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0): the browser
+ * sent to the provider's end_session_endpoint with the ID token as hint,
+ * back to the site's front page; to the front page at once without one.
+ */
+static void
+do_logout(struct flow *f)
+{
+	char *back = fb_xasprintf("%s/", f->w.conf->public_url);
+	char *url = fb_oidc_logout_url(&f->c->prov, &f->up->oidc, f->id_token_hint, back);
+
+	if (url == NULL) {
+		fb_http_redirect(f->req, "/");
+	} else {
+		fb_http_reply_header(f->req, "Location", url);
+		fb_http_reply(f->req, 302, NULL, NULL, 0);
+	}
+	free(url);
+	free(back);
 	flow_free(f);
 }
 
@@ -433,8 +459,11 @@ flow_run(struct flow *f)
 			free(url);
 			return;
 		}
-		f->step = f->callback ? S_CHECK : S_REDIRECT;
+		f->step = f->callback ? S_CHECK : f->logout ? S_LOGOUT : S_REDIRECT;
 		flow_run(f);
+		return;
+	case S_LOGOUT:
+		do_logout(f);
 		return;
 	case S_CHECK:
 		do_check(f);
@@ -500,6 +529,20 @@ fb_http_oidc_rp_start(struct fb_http_req *req, const struct fb_conf_upstream *up
 		return;
 	fb_oidc_authz_init(&f->authz);
 	f->login_hint = login_hint != NULL ? fb_xstrdup(login_hint) : NULL;
+	flow_run(f);
+}
+
+void
+fb_http_oidc_rp_logout(struct fb_http_req *req, const struct fb_conf_upstream *up,
+    const json_t *record)
+{
+	struct flow *f = flow_new(req, up, 0);
+	const char *idt = json_string_value(json_object_get(record, "id_token"));
+
+	if (f == NULL)
+		return;
+	f->logout = 1;
+	f->id_token_hint = idt != NULL ? fb_xstrdup(idt) : NULL;
 	flow_run(f);
 }
 

@@ -109,9 +109,8 @@ void fb_http_web_audit(struct fb_http_web *w, const char *event, const char *use
  * remove its __attribute__((weak)) here, so the binary links it.
  */
 void fb_http_oidc_rp_start(struct fb_http_req *req, const struct fb_conf_upstream *up,
-    const char *login_hint) __attribute__((weak));
-void fb_http_oidc_rp_callback(struct fb_http_req *req, const struct fb_conf_upstream *up)
-    __attribute__((weak));
+    const char *login_hint);
+void fb_http_oidc_rp_callback(struct fb_http_req *req, const struct fb_conf_upstream *up);
 void fb_http_saml_sp_start(struct fb_http_req *req, const struct fb_conf_upstream *up,
     const char *login_hint) __attribute__((weak));
 void fb_http_saml_sp_acs(struct fb_http_req *req, const struct fb_conf_upstream *up)
@@ -126,7 +125,7 @@ void fb_http_saml_sp_slo(struct fb_http_req *req, const struct fb_conf_upstream 
  * The broker session is revoked and its cookie cleared already.
  */
 void fb_http_oidc_rp_logout(struct fb_http_req *req, const struct fb_conf_upstream *up,
-    const json_t *record) __attribute__((weak));
+    const json_t *record);
 void fb_http_saml_sp_logout(struct fb_http_req *req, const struct fb_conf_upstream *up,
     const json_t *record) __attribute__((weak));
 

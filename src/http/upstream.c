@@ -246,10 +246,6 @@ start(struct fb_http_web *w, const struct fb_conf_upstream *up)
 	if (hint != NULL && (strlen(hint) > LOGIN_HINT_MAX || !fb_utf8_check(hint, strlen(hint)) ||
 	                        strpbrk(hint, "\r\n\t") != NULL))
 		hint = NULL;
-	if (up->type == FB_CONF_UPSTREAM_OIDC && fb_http_oidc_rp_start == NULL) {
-		not_available(w, up, "no OIDC relying party in this build");
-		return;
-	}
 	if (up->type == FB_CONF_UPSTREAM_SAML && fb_http_saml_sp_start == NULL) {
 		not_available(w, up, "no SAML service provider in this build");
 		return;
@@ -289,10 +285,7 @@ fb_http_web_handle_upstream(struct fb_http_req *req, void *arg)
 	} else if (strcmp(action, "start") == 0 && !post) {
 		start(&w, up);
 	} else if (strcmp(action, "callback") == 0 && up->type == FB_CONF_UPSTREAM_OIDC) {
-		if (fb_http_oidc_rp_callback != NULL)
-			fb_http_oidc_rp_callback(req, up);
-		else
-			not_available(&w, up, "no OIDC relying party in this build");
+		fb_http_oidc_rp_callback(req, up);
 	} else if (strcmp(action, "acs") == 0 && post && up->type == FB_CONF_UPSTREAM_SAML) {
 		if (fb_http_saml_sp_acs != NULL)
 			fb_http_saml_sp_acs(req, up);
@@ -442,7 +435,7 @@ fb_http_upstream_logout(struct fb_http_web *w)
 		json_decref(o);
 		return 0;
 	}
-	if (up->type == FB_CONF_UPSTREAM_OIDC && fb_http_oidc_rp_logout != NULL) {
+	if (up->type == FB_CONF_UPSTREAM_OIDC) {
 		fb_http_web_audit(w, "upstream_logout", NULL, "signing out at %s too", up->name);
 		fb_http_oidc_rp_logout(w->req, up, o);
 		answered = 1;
