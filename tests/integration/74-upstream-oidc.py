@@ -111,7 +111,8 @@ class UpstreamOIDCTest(harness.TestCase):
     def start(self, op_extra=(), oidc=None, upstream=None):
         self.srv = self.server(env={"FB_TEST_OIDC_SECRET": "fedbroker-secret"})
         base = "http://127.0.0.1:%d" % self.srv.port
-        self.op = Provider(self, base + "/upstream/corp/callback", op_extra)
+        self.op = Provider(self, base + "/upstream/corp/callback",
+                           ["--post-logout-uri", base + "/"] + list(op_extra))
         o = {"issuer": self.op.issuer, "client_id": "fedbroker",
              "client_secret": "env:FB_TEST_OIDC_SECRET", "ca_file": CERT, "timeout": "3s"}
         o.update(oidc or {})
@@ -253,6 +254,31 @@ class UpstreamOIDCTest(harness.TestCase):
         cb = self.op.sign_in(self.begin(b), "alice")
         self.assertNotIn("iss=", cb)
         self.assertIn(self.callback(b, cb).status, (302, 303))
+
+    def test_rp_initiated_logout(self):
+        """upstreams[].logout: signing out of the broker sends the browser to the OP's
+        end_session_endpoint with the ID token as hint."""
+        b = self.start(upstream={"logout": True})
+        self.assertIn(self.callback(b, self.op.sign_in(self.begin(b), "alice")).status,
+                      (302, 303))
+        self.assertTrue(self.signed_in(b))
+        p = b.get("/logout")
+        self.assertEqual(p.status, 200)
+        r = b.submit(p, "/logout", {})
+        self.assertEqual(r.status, 302, r.text[:300])
+        u = urllib.parse.urlsplit(r.location)
+        self.assertEqual("%s://%s%s" % (u.scheme, u.netloc, u.path),
+                         self.op.issuer + "/session/end")
+        q = urllib.parse.parse_qs(u.query)
+        self.assertEqual(q["client_id"], ["fedbroker"])
+        self.assertEqual(q["post_logout_redirect_uri"],
+                         ["http://127.0.0.1:%d/" % self.srv.port])
+        self.assertEqual(len(q["id_token_hint"][0].split(".")), 3)
+        self.assertFalse(self.signed_in(b))
+        self.assertTrue(self.audit("upstream_logout"))
+        # The OP accepts the request: its logout confirmation page.
+        status, _, body = self.op.request("GET", r.location)
+        self.assertEqual(status, 200, body[:300])
 
     def test_client_secret_post(self):
         b = self.start(op_extra=["--auth", "client_secret_post"],
