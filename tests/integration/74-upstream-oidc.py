@@ -287,5 +287,55 @@ class UpstreamOIDCTest(harness.TestCase):
                       (302, 303))
 
 
+class UpstreamOIDCBrowser(harness.TestCase):
+    """Headless Chromium: the AWS start URL -> login -> the upstream -> oidc-provider's
+    pages -> back -> the SAMLResponse at the AWS stand-in, Role from the upstream's groups."""
+
+    def test_aws_through_upstream(self):
+        need = harness.missing_browser_peers()
+        import importlib.util
+        if importlib.util.find_spec("saml2") is None or not os.access("/usr/bin/xmlsec1",
+                                                                       os.X_OK):
+            need.append("apt-get install -y python3-pysaml2 xmlsec1")
+        if need:
+            raise harness.peer_missing("browser peers missing: " + "; ".join(need))
+        sys.path.insert(0, os.path.join(harness.SRCDIR, "tests", "peers", "python"))
+        import fbsaml
+        standin, acs = fbsaml.standin(self, "", mode="classic", library="pysaml2")
+        sp = fbsaml.aws_sp("aws", metadata=None, entity_id="urn:amazon:webservices",
+                           acs=[{"url": acs, "default": True}], display_name="AWS console")
+        # aws-admins has no declared members: alice is in it through the upstream's groups.
+        srv = fbsaml.saml_server(self, [sp], [
+            {"name": "aws-admins", "attributes": {"aws_role": "Admin"}}], [], start=False)
+        base = "http://127.0.0.1:%d" % srv.port
+        op = Provider(self, base + "/upstream/corp/callback")
+        shutil.copy(os.path.join(harness.SRCDIR, "mappings", "upstream_oidc.py"),
+                    os.path.join(srv.conf["mappings"]["dir"], "upstream_oidc.py"))
+        srv.conf = harness.deep_merge(srv.conf, {"upstreams": [{
+            "name": "corp", "display_name": "Corp SSO", "type": "oidc",
+            "oidc": {"issuer": op.issuer, "client_id": "fedbroker",
+                     "client_secret": "env:FB_TEST_OIDC_SECRET", "ca_file": CERT}}]})
+        srv.env["FB_TEST_OIDC_SECRET"] = "fedbroker-secret"
+        srv.write_config(srv.conf)
+        srv.start()
+        standin.state["idp_metadata"] = fbsaml.idp_metadata(self, srv)
+        env = dict(os.environ, FB_BASE_URL=base, FB_PEERS=harness.PEERS, FB_ACS_URL=acs,
+                   FB_BUTTON="Sign in with Corp SSO", FB_ARTIFACTS=harness.ARTIFACTS)
+        p = subprocess.run(["node", os.path.join(harness.HERE, "74-upstream-oidc-browser.mjs")],
+                           env=env, capture_output=True, text=True, timeout=300)
+        out = p.stdout + p.stderr
+        print("\n" + out)
+        self.assertEqual(p.returncode, 0, out + "\n" + srv.logs())
+        self.assertIn("browser: all steps passed", p.stdout)
+        import urllib.request
+        with urllib.request.urlopen(acs.rsplit("/", 1)[0] + "/verdicts", timeout=10) as r:
+            verdicts = json.loads(r.read())
+        self.assertEqual(len(verdicts), 1, verdicts)
+        self.assertTrue(verdicts[0]["ok"], verdicts[0])
+        self.assertEqual(verdicts[0]["roles"], [
+            "arn:aws:iam::123412341234:role/Admin," + fbsaml.PROVIDER_ARN])
+        srv.stop()
+
+
 if __name__ == "__main__":
     harness.main()
