@@ -74,6 +74,35 @@ fb_oidc_jwks_count(const struct fb_oidc_jwks *jwks)
 	return jwks != NULL ? jwks->n : 0;
 }
 
+/* 1 when c is a base64url character (RFC 4648 5), no padding. */
+static int
+b64url_char(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	       c == '-' || c == '_';
+}
+
+/* 1 when every base64url member of the JWK k (RFC 7518 6) holds only base64url characters. */
+static int
+key_members_check(const json_t *k)
+{
+	static const char *const names[] = {"n", "e", "x", "y", "d", "p", "q", "dp", "dq", "qi",
+	    "k"};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		const json_t *v = json_object_get(k, names[i]);
+
+		if (v == NULL)
+			continue;
+		if (!json_is_string(v))
+			return 0;
+		for (const char *p = json_string_value(v); *p != '\0'; p++)
+			if (!b64url_char((unsigned char)*p))
+				return 0;
+	}
+	return 1;
+}
+
 enum fb_status
 fb_oidc_jwks_parse(const char *json, size_t len, struct fb_oidc_jwks **out, struct fb_err *err)
 {
@@ -122,6 +151,12 @@ fb_oidc_jwks_parse(const char *json, size_t len, struct fb_oidc_jwks **out, stru
 		/* Public members only: a JWKS that publishes "d" is a provider's mistake. */
 		if (json_object_get(k, "d") != NULL) {
 			fb_err_set(err, FB_ERR_INVALID, "JWKS: key %zu holds a private key", i);
+			goto out;
+		}
+		/* SECURITY: cjose 0.6 aborts on a '=' inside a base64url member: checked first. */
+		if (!key_members_check(k)) {
+			fb_err_set(err, FB_ERR_INVALID,
+			    "JWKS: key %zu has a member that is not base64url", i);
 			goto out;
 		}
 		text = json_dumps(k, JSON_COMPACT);
@@ -331,8 +366,7 @@ compact_check(const char *s)
 
 		if (c == '.')
 			dots++;
-		else if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		             (c >= '0' && c <= '9') || c == '-' || c == '_'))
+		else if (!b64url_char(c))
 			return 0;
 	}
 	return dots == 2;

@@ -389,6 +389,11 @@ test_jwks(void)
 	    "{\"keys\":[{\"kty\":\"RSA\",\"n\":\"!!\",\"e\":\"AQAB\"}]}",
 	    "{\"keys\":[{\"n\":\"AQAB\",\"e\":\"AQAB\"}]}",
 	    "{\"keys\":[1]}",
+	    /* a '=' inside a base64url member made cjose 0.6 abort (found by fuzz_jwt) */
+	    "{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"ut_pMYaTHjsw_41OvF3Co="
+	    "ZmmiJau96GBlz-"
+	    "mu9c9LE\",\"y\":\"EXpqqexK3FTwAUCZQsMQsCZI_kfqQJBcyD2qLuDxA-k\"}]}",
+	    "{\"keys\":[{\"kty\":\"RSA\",\"n\":1,\"e\":\"AQAB\"}]}",
 	};
 
 	/* Every malformed document: a clear error and no key set. */
