@@ -143,6 +143,7 @@ int fb_http_req_closing(const struct fb_http_req *req);
 /* ---- the CPU pool of deferred replies (defer.c) ---- */
 
 struct fb_http_pool;
+struct fb_net_http;
 
 /*
  * Starts nthreads threads on a pool holding at most max jobs (queued,
@@ -170,6 +171,17 @@ size_t fb_http_pool_pending(const struct fb_http_pool *p);
 void fb_http_pool_free(struct fb_http_pool *p);
 /* server.c: the request's CPU job is over (its completion runs next). NULL is a no-op. */
 void fb_http_req_resume(struct fb_http_req *req);
+/*
+ * server.c: the worker's outbound HTTPS client (net/), made on the server's
+ * event base at first use; freed with the server (cancelling what runs).
+ */
+struct fb_net_http *fb_http_req_net(struct fb_http_req *req);
+/*
+ * server.c: the handler returns without replying while an outbound call
+ * runs for req; the call's completion calls fb_http_req_resume, then replies
+ * (a client gone meanwhile: the reply is dropped).
+ */
+void fb_http_req_wait(struct fb_http_req *req);
 /* server.c: frees a deferred request that will never be answered. NULL is a no-op. */
 void fb_http_req_drop(struct fb_http_req *req);
 

@@ -97,21 +97,16 @@ void fb_http_web_audit(struct fb_http_web *w, const char *event, const char *use
 
 /*
  * The protocol ends of upstream sign-in, dispatched by http/upstream.c for
- * /upstream/NAME/ACTION (up: the configured upstream, borrowed). Declared
- * weak: a build without one answers 501 with a clear page.
+ * /upstream/NAME/ACTION (up: the configured upstream, borrowed).
  *  start: redirect the browser to the upstream (OIDC authorization request,
  *    SAML AuthnRequest); login_hint (may be NULL) is the email typed on the
  *    login page. The return-to is saved by the caller already.
  *  callback (OIDC), acs and slo (SAML): check what came back, then call
  *    fb_http_upstream_finish (or answer a clear refusal page).
- * NOTE: a weak reference does not pull an object out of the convenience
- * library (src/libfedbroker.la is an archive): when a protocol end lands,
- * remove its __attribute__((weak)) here, so the binary links it.
  */
 void fb_http_oidc_rp_start(struct fb_http_req *req, const struct fb_conf_upstream *up,
-    const char *login_hint) __attribute__((weak));
-void fb_http_oidc_rp_callback(struct fb_http_req *req, const struct fb_conf_upstream *up)
-    __attribute__((weak));
+    const char *login_hint);
+void fb_http_oidc_rp_callback(struct fb_http_req *req, const struct fb_conf_upstream *up);
 void fb_http_saml_sp_start(struct fb_http_req *req, const struct fb_conf_upstream *up,
     const char *login_hint);
 void fb_http_saml_sp_acs(struct fb_http_req *req, const struct fb_conf_upstream *up);
@@ -121,12 +116,13 @@ void fb_http_saml_sp_slo(struct fb_http_req *req, const struct fb_conf_upstream 
  * (upstreams[].logout): redirect the browser there (OIDC RP-initiated
  * logout, SAML LogoutRequest). record (borrowed) is what
  * fb_http_upstream_finish kept for the session (FB_HTTP_UPSTREAM_SESSION_NS).
- * The broker session is revoked and its cookie cleared already. 1 when the
- * browser was answered; 0 when nothing could be sent (logged), and the
- * caller shows the signed-out page.
+ * The broker session is revoked and its cookie cleared already. OIDC always
+ * answers (discovery may come first); SAML returns 1 when the browser was
+ * answered, 0 when nothing could be sent (logged): the caller then shows
+ * the signed-out page.
  */
 void fb_http_oidc_rp_logout(struct fb_http_req *req, const struct fb_conf_upstream *up,
-    const json_t *record) __attribute__((weak));
+    const json_t *record);
 int fb_http_saml_sp_logout(struct fb_http_req *req, const struct fb_conf_upstream *up,
     const json_t *record);
 

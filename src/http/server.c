@@ -33,6 +33,7 @@
 #include <openssl/ssl.h>
 
 #include "core/core.h"
+#include "net/net.h"
 #include "http/http.h"
 #include "http/internal.h"
 #include "http/web.h"
@@ -117,6 +118,7 @@ struct fb_http_server {
 	time_t date_sec;	/* the second date_text shows */
 	char date_text[40];	/* its IMF-fixdate (RFC 9110 5.6.7), for Date */
 	struct fb_http_pool *pool; /* CPU jobs of deferred replies */
+	struct fb_net_http *net;   /* outbound HTTPS (fb_http_req_net), or NULL */
 	void (*done)(void *arg);
 	void *done_arg;
 	struct event *done_ev;
@@ -1001,6 +1003,22 @@ fb_http_req_gone(const struct fb_http_req *req)
 	return req->gone;
 }
 
+struct fb_net_http *
+fb_http_req_net(struct fb_http_req *req)
+{
+	if (req->srv->net == NULL)
+		req->srv->net = fb_net_http_new(req->srv->base);
+	return req->srv->net;
+}
+
+void
+fb_http_req_wait(struct fb_http_req *req)
+{
+	req->deferred = 1;
+	if (req->conn != NULL)
+		req->conn->deferred = req;
+}
+
 enum fb_status
 fb_http_req_defer(struct fb_http_req *req, fb_http_work_fn *work, fb_http_done_fn *done,
     void *arg, struct fb_err *err)
@@ -1551,6 +1569,8 @@ fb_http_server_free(struct fb_http_server *srv)
 		return;
 	/* First the CPU jobs (their requests belong to connections evhttp_free frees). */
 	fb_http_pool_free(srv->pool);
+	/* Outbound calls still running are cancelled: their requests go with their connections. */
+	fb_net_http_free(srv->net);
 	/* evhttp_free closes every connection: conn_closed frees the bound ones. */
 	if (srv->http != NULL)
 		evhttp_free(srv->http);

@@ -216,18 +216,6 @@ return_take(struct fb_http_web *w, const char *upstream)
 	return out;
 }
 
-/* A page for a protocol end this build does not have. */
-static void
-not_available(struct fb_http_web *w, const struct fb_conf_upstream *up, const char *what)
-{
-	fb_http_web_fail(w, 501, "Sign-in provider unavailable",
-	    fb_arena_printf(fb_http_req_arena(w->req),
-	        "Sign-in through %s (%s) is not available in this version of fedbroker. Ask your "
-	        "administrator.",
-	        up->display_name, up->type == FB_CONF_UPSTREAM_OIDC ? "OpenID Connect" : "SAML"),
-	    FB_HTTP_PATH_LOGIN, "Back to sign-in", "upstream_unavailable", what);
-}
-
 /* /upstream/NAME/start: saves the return-to, then the protocol redirects to the upstream. */
 static void
 start(struct fb_http_web *w, const struct fb_conf_upstream *up)
@@ -246,10 +234,6 @@ start(struct fb_http_web *w, const struct fb_conf_upstream *up)
 	if (hint != NULL && (strlen(hint) > LOGIN_HINT_MAX || !fb_utf8_check(hint, strlen(hint)) ||
 	                        strpbrk(hint, "\r\n\t") != NULL))
 		hint = NULL;
-	if (up->type == FB_CONF_UPSTREAM_OIDC && fb_http_oidc_rp_start == NULL) {
-		not_available(w, up, "no OIDC relying party in this build");
-		return;
-	}
 	if (return_save(w, up, w->next) != 0)
 		return;
 	fb_http_web_audit(w, "upstream_start", NULL, "sign-in through %s started", up->name);
@@ -285,10 +269,7 @@ fb_http_web_handle_upstream(struct fb_http_req *req, void *arg)
 	} else if (strcmp(action, "start") == 0 && !post) {
 		start(&w, up);
 	} else if (strcmp(action, "callback") == 0 && up->type == FB_CONF_UPSTREAM_OIDC) {
-		if (fb_http_oidc_rp_callback != NULL)
-			fb_http_oidc_rp_callback(req, up);
-		else
-			not_available(&w, up, "no OIDC relying party in this build");
+		fb_http_oidc_rp_callback(req, up);
 	} else if (strcmp(action, "acs") == 0 && post && up->type == FB_CONF_UPSTREAM_SAML) {
 		fb_http_saml_sp_acs(req, up);
 	} else if (strcmp(action, "slo") == 0 && up->type == FB_CONF_UPSTREAM_SAML) {
@@ -432,7 +413,7 @@ fb_http_upstream_logout(struct fb_http_web *w)
 		json_decref(o);
 		return 0;
 	}
-	if (up->type == FB_CONF_UPSTREAM_OIDC && fb_http_oidc_rp_logout != NULL) {
+	if (up->type == FB_CONF_UPSTREAM_OIDC) {
 		fb_http_web_audit(w, "upstream_logout", NULL, "signing out at %s too", up->name);
 		fb_http_oidc_rp_logout(w->req, up, o);
 		answered = 1;

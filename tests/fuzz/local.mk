@@ -111,3 +111,21 @@ $(FUZZ_HTTP_TARGETS): tests/fuzz/fuzz-%: $(FB_LIB_SOURCES) tests/fuzz/fuzz_%.c
 tests/fuzz/libfuzzer.sh.log tests/fuzz/libfuzzer.log: $(FUZZ_HTTP_TARGETS)
 CLEANFILES += $(FUZZ_HTTP_TARGETS)
 endif
+
+# OIDC relying party (src/oidc): ID tokens against the fixture JWKS, and JWKS documents
+# (seeds: tests/peers/oidc/gen_jwt_corpus.mjs).
+check_PROGRAMS += tests/fuzz/replay-jwt
+tests_fuzz_replay_jwt_SOURCES = tests/fuzz/standalone.c tests/fuzz/fuzz_jwt.c
+tests_fuzz_replay_jwt_CPPFLAGS = $(AM_CPPFLAGS) $(FUZZ_SAML_CPPFLAGS)
+tests_fuzz_replay_jwt_LDADD = src/libfedbroker.la $(DEP_LIBS)
+EXTRA_DIST += tests/fixtures/oidc
+
+if HAVE_LIBFUZZER
+tests/fuzz/fuzz-jwt: $(FB_LIB_SOURCES) tests/fuzz/fuzz_jwt.c
+	$(AM_V_CC)srcs=; for f in $(FB_LIB_SOURCES) tests/fuzz/fuzz_jwt.c; do \
+	  case $$f in *.c) srcs="$$srcs $(srcdir)/$$f";; esac; done; \
+	$(CLANG) $(FUZZ_CFLAGS) $(AM_CPPFLAGS) $(CPPFLAGS) $(DEP_CFLAGS) $(FUZZ_SAML_CPPFLAGS) \
+	  -w -o $@ $$srcs $(DEP_LIBS)
+tests/fuzz/libfuzzer.sh.log tests/fuzz/libfuzzer.log: tests/fuzz/fuzz-jwt
+CLEANFILES += tests/fuzz/fuzz-jwt
+endif

@@ -21,6 +21,7 @@
 #pragma weak fb_test_map_register
 #pragma weak fb_test_ident_register
 #pragma weak fb_test_net_register
+#pragma weak fb_test_oidc_register
 #pragma weak fb_test_local_register
 #pragma weak fb_test_saml_register
 #pragma weak fb_test_saml_sp_register
@@ -108,6 +109,7 @@ main(int argc, char **argv)
 		fb_test_map_register,
 		fb_test_ident_register,
 		fb_test_net_register,
+		fb_test_oidc_register,
 		fb_test_local_register,
 		fb_test_saml_register,
 		fb_test_saml_sp_register,

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* tests/unit/test_net.c: mail building, header injection, and delivery to a real SMTP server. */
+/* tests/unit/test_net.c: mail building, header injection, delivery to a real SMTP server; the HTTPS
+ * client. */
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -12,6 +13,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <event2/event.h>
 
 #include "core/core.h"
 #include "conf/conf.h"
@@ -363,15 +366,55 @@ slurp(const char *dir, const char *name)
 	return fb_buf_take(&b);
 }
 
+/*
+ * Runs argv (python3 and its arguments) with stdout on a pipe and stderr to
+ * logpath (NULL: inherited); the child's pid, its first stdout line in line.
+ */
+static pid_t
+spawn_ready(const char *const *argv, const char *logpath, char *line, size_t linelen)
+{
+	struct pollfd pfd;
+	size_t got = 0;
+	int pipefd[2];
+	pid_t pid;
+
+	line[0] = '\0';
+	if (pipe(pipefd) != 0)
+		return -1;
+	if ((pid = fork()) == 0) {
+		int logfd =
+		    logpath != NULL ? open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0600) : -1;
+
+		if (logfd >= 0)
+			dup2(logfd, 2);
+		dup2(pipefd[1], 1);
+		close(pipefd[0]);
+		close(pipefd[1]);
+		execv(PYTHON, (char *const *)(uintptr_t)argv);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	pfd.fd = pipefd[0];
+	pfd.events = POLLIN;
+	while (got < linelen - 1 && strchr(line, '\n') == NULL && poll(&pfd, 1, 15000) == 1) {
+		ssize_t n = read(pipefd[0], line + got, linelen - 1 - got);
+
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		line[got] = '\0';
+	}
+	close(pipefd[0]);
+	return pid;
+}
+
 /* Starts the server with extra arguments (NULL-terminated); 0 once it said READY. */
 static int
 smtpd_start(struct smtpd *s, const char *const *extra)
 {
-	char portbuf[16], line[64] = "";
+	char portbuf[16], line[64] = "", *logpath;
 	const char *argv[16];
-	struct pollfd pfd;
-	size_t argc = 0, got = 0;
-	int pipefd[2];
+	size_t argc = 0;
 
 	s->dir = fb_test_tmpdir();
 	s->port = free_port();
@@ -386,34 +429,10 @@ smtpd_start(struct smtpd *s, const char *const *extra)
 	for (size_t i = 0; extra != NULL && extra[i] != NULL && argc < 15; i++)
 		argv[argc++] = extra[i];
 	argv[argc] = NULL;
-	if (pipe(pipefd) != 0)
-		return -1;
-	if ((s->pid = fork()) == 0) {
-		/* The server's warnings and tracebacks go to DIR/stderr.log, not the test output.
-		 */
-		char *logpath = fb_xasprintf("%s/stderr.log", s->dir);
-		int logfd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-
-		if (logfd >= 0)
-			dup2(logfd, 2);
-		dup2(pipefd[1], 1);
-		close(pipefd[0]);
-		close(pipefd[1]);
-		execv(PYTHON, (char *const *)(uintptr_t)argv);
-		_exit(127);
-	}
-	close(pipefd[1]);
-	pfd.fd = pipefd[0];
-	pfd.events = POLLIN;
-	while (got < sizeof(line) - 1 && strchr(line, '\n') == NULL && poll(&pfd, 1, 15000) == 1) {
-		ssize_t n = read(pipefd[0], line + got, sizeof(line) - 1 - got);
-
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-		line[got] = '\0';
-	}
-	close(pipefd[0]);
+	/* The server's warnings and tracebacks go to DIR/stderr.log, not the test output. */
+	logpath = fb_xasprintf("%s/stderr.log", s->dir);
+	s->pid = spawn_ready(argv, logpath, line, sizeof(line));
+	free(logpath);
 	if (strncmp(line, "READY", 5) != 0) {
 		char *log = slurp(s->dir, "stderr.log");
 
@@ -571,6 +590,274 @@ test_send_tls(void)
 	smtpd_stop(&s);
 }
 
+/* --- HTTPS client (net/http.c) against tests/fixtures/http/httpd.py --- */
+
+#define HTTPD    FB_SRCDIR "/tests/fixtures/http/httpd.py"
+#define TLS_CERT FB_SRCDIR "/tests/fixtures/keys/localhost.crt.pem"
+#define TLS_KEY  FB_SRCDIR "/tests/fixtures/keys/localhost.key.pem"
+
+struct httpd {
+	pid_t pid;
+	int port;
+};
+
+/* Starts the HTTPS test peer; 0 once it listens. */
+static int
+httpd_start(struct httpd *s)
+{
+	const char *argv[] = {PYTHON, HTTPD, "--cert", TLS_CERT, "--key", TLS_KEY, NULL};
+	char line[64];
+
+	s->port = 0;
+	s->pid = spawn_ready(argv, NULL, line, sizeof(line));
+	if (strncmp(line, "READY ", 6) != 0)
+		return -1;
+	s->port = (int)strtol(line + 6, NULL, 10);
+	return s->port > 0 ? 0 : -1;
+}
+
+static void
+httpd_stop(struct httpd *s)
+{
+	if (s->pid > 0) {
+		kill(s->pid, SIGTERM);
+		waitpid(s->pid, NULL, 0);
+	}
+	s->pid = -1;
+}
+
+/* A request for path on the peer, trusting its certificate. url is the caller's buffer. */
+static struct fb_net_http_request
+http_rq(const struct httpd *s, const char *host, const char *path, char *url, size_t urllen)
+{
+	struct fb_net_http_request rq = {0};
+
+	snprintf(url, urllen, "https://%s:%d%s", host, s->port, path);
+	rq.url = url;
+	rq.ca_file = TLS_CERT;
+	rq.timeout_ms = 10000;
+	return rq;
+}
+
+static void
+test_http_fetch(void)
+{
+	struct fb_net_http_response resp;
+	struct fb_net_http_request rq;
+	struct httpd s;
+	struct fb_err err;
+	char url[128];
+
+	CU_ASSERT_EQUAL_FATAL(httpd_start(&s), 0);
+	/* GET, certificate checked against ca_file, name localhost and address 127.0.0.1. */
+	rq = http_rq(&s, "localhost", "/echo", url, sizeof(url));
+	rq.accept = "application/json";
+	CU_ASSERT_EQUAL(fb_net_http_fetch(&rq, &resp, &err), FB_OK);
+	CU_ASSERT_EQUAL(resp.status, 200);
+	CU_ASSERT(resp.content_type != NULL && strcmp(resp.content_type, "application/json") == 0);
+	CU_ASSERT(resp.body != NULL && strstr(resp.body, "\"method\": \"GET\"") != NULL);
+	CU_ASSERT(
+	    resp.body != NULL && strstr(resp.body, "\"accept\": \"application/json\"") != NULL);
+	CU_ASSERT_EQUAL(resp.body_len, strlen(resp.body));
+	fb_net_http_response_cleanup(&resp);
+
+	/* POST form with HTTP Basic. */
+	rq = http_rq(&s, "127.0.0.1", "/echo", url, sizeof(url));
+	rq.body = "grant_type=authorization_code&code=abc";
+	rq.body_len = strlen(rq.body);
+	rq.username = "client";
+	rq.password = "s3cret";
+	CU_ASSERT_EQUAL(fb_net_http_fetch(&rq, &resp, &err), FB_OK);
+	CU_ASSERT(
+	    strstr(resp.body, "\"body\": \"grant_type=authorization_code&code=abc\"") != NULL);
+	CU_ASSERT(strstr(resp.body, "\"authorization\": \"Basic Y2xpZW50OnMzY3JldA==\"") != NULL);
+	CU_ASSERT(strstr(resp.body, "application/x-www-form-urlencoded") != NULL);
+	fb_net_http_response_cleanup(&resp);
+
+	/* A bearer token (userinfo). */
+	rq = http_rq(&s, "localhost", "/echo", url, sizeof(url));
+	rq.bearer = "at-123";
+	CU_ASSERT_EQUAL(fb_net_http_fetch(&rq, &resp, &err), FB_OK);
+	CU_ASSERT(strstr(resp.body, "\"authorization\": \"Bearer at-123\"") != NULL);
+	fb_net_http_response_cleanup(&resp);
+
+	/* A 500 is a response, not a transport failure: the caller judges it. */
+	rq = http_rq(&s, "localhost", "/status/500", url, sizeof(url));
+	CU_ASSERT_EQUAL(fb_net_http_fetch(&rq, &resp, &err), FB_OK);
+	CU_ASSERT_EQUAL(resp.status, 500);
+	fb_net_http_response_cleanup(&resp);
+
+	/* Redirects are never followed. */
+	rq = http_rq(&s, "localhost", "/redirect", url, sizeof(url));
+	CU_ASSERT_EQUAL(fb_net_http_fetch(&rq, &resp, &err), FB_OK);
+	CU_ASSERT_EQUAL(resp.status, 302);
+	CU_ASSERT_STRING_EQUAL(resp.body, "");
+	fb_net_http_response_cleanup(&resp);
+
+	/* The body is bounded: exactly max passes, one byte more fails. */
+	rq = http_rq(&s, "localhost", "/big/4096", url, sizeof(url));
+	rq.max_body = 4096;
+	CU_ASSERT_EQUAL(fb_net_http_fetch(&rq, &resp, &err), FB_OK);
+	CU_ASSERT_EQUAL(resp.body_len, 4096);
+	fb_net_http_response_cleanup(&resp);
+	rq.max_body = 4095;
+	CU_ASSERT_EQUAL(fb_net_http_fetch(&rq, &resp, &err), FB_ERR_UPSTREAM);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "larger than 4095"));
+	CU_ASSERT_PTR_NULL(resp.body);
+
+	/* SECURITY: verification is on: without the CA file the peer is not trusted. */
+	rq = http_rq(&s, "localhost", "/echo", url, sizeof(url));
+	rq.ca_file = NULL;
+	CU_ASSERT_EQUAL(fb_net_http_fetch(&rq, &resp, &err), FB_ERR_UPSTREAM);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "certificate"));
+	/* ... nor under a name its certificate does not carry. */
+	rq = http_rq(&s, "127.0.0.2", "/echo", url, sizeof(url));
+	CU_ASSERT_EQUAL(fb_net_http_fetch(&rq, &resp, &err), FB_ERR_UPSTREAM);
+	/* Plain http:// is refused before any connection. */
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/echo", s.port);
+	CU_ASSERT_EQUAL(fb_net_http_fetch(&rq, &resp, &err), FB_ERR_INVALID);
+
+	/* A peer that never answers: the total timeout ends it. */
+	rq = http_rq(&s, "localhost", "/hang", url, sizeof(url));
+	rq.timeout_ms = 300;
+	CU_ASSERT_EQUAL(fb_net_http_fetch(&rq, &resp, &err), FB_ERR_UPSTREAM);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "imeout"));
+	httpd_stop(&s);
+}
+
+/* What the asynchronous test records. */
+struct http_async {
+	struct event_base *base;
+	int ok_done, hang_done, err_done, ticks, ticks_at_ok;
+	long ok_status, err_status;
+	enum fb_status hang_st;
+	char hang_msg[sizeof(((struct fb_err *)0)->msg) + 1];
+	int cancelled_called;
+	int expected;
+};
+
+static void
+async_finish(struct http_async *a)
+{
+	if (a->ok_done + a->hang_done + a->err_done == a->expected)
+		event_base_loopexit(a->base, NULL);
+}
+
+static void
+async_ok(enum fb_status st, struct fb_net_http_response *resp, const struct fb_err *err, void *arg)
+{
+	struct http_async *a = arg;
+
+	a->ok_done++;
+	a->ok_status = st == FB_OK ? resp->status : -1;
+	a->ticks_at_ok = a->ticks;
+	async_finish(a);
+}
+
+static void
+async_500(enum fb_status st, struct fb_net_http_response *resp, const struct fb_err *err, void *arg)
+{
+	struct http_async *a = arg;
+
+	a->err_done++;
+	a->err_status = st == FB_OK ? resp->status : -1;
+	async_finish(a);
+}
+
+static void
+async_hang(enum fb_status st, struct fb_net_http_response *resp, const struct fb_err *err,
+    void *arg)
+{
+	struct http_async *a = arg;
+
+	a->hang_done++;
+	a->hang_st = st;
+	if (err != NULL)
+		snprintf(a->hang_msg, sizeof(a->hang_msg), "%s", err->msg);
+	async_finish(a);
+}
+
+static void
+async_never(enum fb_status st, struct fb_net_http_response *resp, const struct fb_err *err,
+    void *arg)
+{
+	((struct http_async *)arg)->cancelled_called++;
+}
+
+static void
+async_tick(evutil_socket_t fd, short what, void *arg)
+{
+	((struct http_async *)arg)->ticks++;
+}
+
+static void
+test_http_async(void)
+{
+	struct fb_net_http_request rq;
+	struct fb_net_http_call *call = NULL;
+	struct fb_net_http *h;
+	struct http_async a = {0};
+	struct timeval tick = {0, 20000}, guard = {20, 0};
+	struct event *tev;
+	struct httpd s;
+	struct fb_err err;
+	char url[128];
+
+	CU_ASSERT_EQUAL_FATAL(httpd_start(&s), 0);
+	a.base = event_base_new();
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a.base);
+	h = fb_net_http_new(a.base);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+	/* A timer keeps firing on the same loop while a peer hangs. */
+	tev = event_new(a.base, -1, EV_PERSIST, async_tick, &a);
+	event_add(tev, &tick);
+	a.expected = 3;
+
+	/* The hanging request first: the others must not wait for it. */
+	rq = http_rq(&s, "localhost", "/hang", url, sizeof(url));
+	rq.timeout_ms = 1500;
+	CU_ASSERT_EQUAL(fb_net_http_start(h, &rq, async_hang, &a, NULL, &err), FB_OK);
+	rq = http_rq(&s, "localhost", "/echo", url, sizeof(url));
+	CU_ASSERT_EQUAL(fb_net_http_start(h, &rq, async_ok, &a, NULL, &err), FB_OK);
+	rq = http_rq(&s, "localhost", "/status/500", url, sizeof(url));
+	CU_ASSERT_EQUAL(fb_net_http_start(h, &rq, async_500, &a, NULL, &err), FB_OK);
+	/* A started then cancelled call never calls back. */
+	rq = http_rq(&s, "localhost", "/hang", url, sizeof(url));
+	CU_ASSERT_EQUAL(fb_net_http_start(h, &rq, async_never, &a, &call, &err), FB_OK);
+	CU_ASSERT_PTR_NOT_NULL(call);
+	fb_net_http_cancel(call);
+	/* A bad URL fails at once, and nothing runs for it. */
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/echo", s.port);
+	CU_ASSERT_EQUAL(fb_net_http_start(h, &rq, async_never, &a, NULL, &err), FB_ERR_INVALID);
+	CU_ASSERT_EQUAL(fb_net_http_running(h), 3);
+	/* Nothing is called back from inside start. */
+	CU_ASSERT_EQUAL(a.ok_done + a.hang_done + a.err_done, 0);
+
+	event_base_loopexit(a.base, &guard); /* a safety net, not a synchronisation */
+	event_base_dispatch(a.base);
+	CU_ASSERT_EQUAL(a.ok_done, 1);
+	CU_ASSERT_EQUAL(a.ok_status, 200);
+	CU_ASSERT_EQUAL(a.err_done, 1);
+	CU_ASSERT_EQUAL(a.err_status, 500);
+	CU_ASSERT_EQUAL(a.hang_done, 1);
+	CU_ASSERT_EQUAL(a.hang_st, FB_ERR_UPSTREAM);
+	CU_ASSERT_PTR_NOT_NULL(strstr(a.hang_msg, "imeout"));
+	CU_ASSERT_EQUAL(a.cancelled_called, 0);
+	CU_ASSERT_EQUAL(fb_net_http_running(h), 0);
+	/* The loop kept turning while the hanging peer held its request. */
+	CU_ASSERT(a.ticks > a.ticks_at_ok);
+
+	/* Freeing the client with a call running cancels it. */
+	rq = http_rq(&s, "localhost", "/hang", url, sizeof(url));
+	CU_ASSERT_EQUAL(fb_net_http_start(h, &rq, async_never, &a, NULL, &err), FB_OK);
+	event_base_loop(a.base, EVLOOP_NONBLOCK);
+	fb_net_http_free(h);
+	CU_ASSERT_EQUAL(a.cancelled_called, 0);
+	event_free(tev);
+	event_base_free(a.base);
+	httpd_stop(&s);
+}
+
 int
 fb_test_net_register(void)
 {
@@ -581,7 +868,10 @@ fb_test_net_register(void)
 	    CU_add_test(s, "bad input and header injection", test_bad_input) == NULL ||
 	    CU_add_test(s, "send to a real SMTP server", test_send_plain) == NULL ||
 	    CU_add_test(s, "SMTP authentication", test_send_auth) == NULL ||
-	    CU_add_test(s, "STARTTLS and implicit TLS", test_send_tls) == NULL)
+	    CU_add_test(s, "STARTTLS and implicit TLS", test_send_tls) == NULL ||
+	    CU_add_test(s, "HTTPS fetch: TLS, limits, no redirects", test_http_fetch) == NULL ||
+	    CU_add_test(s, "HTTPS on the event loop: a hanging peer stalls nothing",
+	        test_http_async) == NULL)
 		return -1;
 	return 0;
 }

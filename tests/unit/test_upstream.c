@@ -799,13 +799,6 @@ test_finish(void)
 	CU_ASSERT_FALSE(linked(&w, "corp", "https://corp.example", "s-new"));
 	free(resp);
 
-	/* /upstream/NAME/start answers 501 while the protocol end is missing. */
-	if (fb_http_oidc_rp_start == NULL) {
-		resp = http_get(base, port, "/upstream/corp/start", NULL);
-		CU_ASSERT_PTR_NOT_NULL(strstr(resp, "HTTP/1.1 501"));
-		free(resp);
-	}
-
 	fb_http_server_free(srv);
 	fb_http_router_free(router);
 	event_base_free(base);

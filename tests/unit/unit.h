@@ -15,6 +15,7 @@ int fb_test_web_register(void);
 int fb_test_map_register(void);
 int fb_test_ident_register(void);
 int fb_test_net_register(void);
+int fb_test_oidc_register(void);
 int fb_test_local_register(void);
 int fb_test_saml_register(void);
 int fb_test_saml_sp_register(void);

@@ -1,0 +1,233 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * oidc: the OpenID Connect relying party that signs people in through an
+ * upstream OpenID provider: ID token validation (jwt.c, through libcjose)
+ * and the protocol steps (rp.c).
+ */
+#ifndef FB_OIDC_OIDC_H
+#define FB_OIDC_OIDC_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "core/core.h"
+
+/* Claim and parameter names (OIDC Core, RFC 6749, RFC 7636, RFC 9207). */
+#define FB_OIDC_C_ISS       "iss"
+#define FB_OIDC_C_SUB       "sub"
+#define FB_OIDC_C_AUD       "aud"
+#define FB_OIDC_C_AZP       "azp"
+#define FB_OIDC_C_EXP       "exp"
+#define FB_OIDC_C_IAT       "iat"
+#define FB_OIDC_C_NBF       "nbf"
+#define FB_OIDC_C_NONCE     "nonce"
+#define FB_OIDC_C_AT_HASH   "at_hash"
+#define FB_OIDC_P_CLIENT_ID "client_id"
+
+/* Largest compact JWS accepted (bytes). */
+#define FB_OIDC_JWT_MAX (64 * 1024)
+/* Largest JWKS document accepted (bytes) and keys in it. */
+#define FB_OIDC_JWKS_MAX      (256 * 1024)
+#define FB_OIDC_JWKS_MAX_KEYS 64
+/* The shortest time between two JWKS fetches caused by an unknown kid (ms). */
+#define FB_OIDC_JWKS_REFETCH_MIN_MS (60 * 1000)
+/* The largest clock skew accepted in the configuration (s). */
+#define FB_OIDC_SKEW_MAX 300
+
+/* A provider's public signing keys (a parsed JWKS). */
+struct fb_oidc_jwks;
+
+/*
+ * Parses a JWKS document (RFC 7517 5): every RSA and EC key whose "use"
+ * is absent or "sig" is kept; symmetric ("oct") keys are dropped (an ID
+ * token from a JWKS is never checked with an HMAC). *out new
+ * (fb_oidc_jwks_free). FB_ERR_INVALID: not JSON, no "keys" array, too
+ * large, or a kept key cjose cannot import.
+ */
+enum fb_status fb_oidc_jwks_parse(const char *json, size_t len, struct fb_oidc_jwks **out,
+    struct fb_err *err);
+void fb_oidc_jwks_free(struct fb_oidc_jwks *jwks);
+/* The number of usable keys. */
+size_t fb_oidc_jwks_count(const struct fb_oidc_jwks *jwks);
+
+/* What an ID token must satisfy (OIDC Core 3.1.3.7). Members are borrowed. */
+struct fb_oidc_idtoken_check {
+	const char *issuer;            /* exact iss */
+	const char *client_id;         /* in aud; azp when several audiences */
+	const char *const *algorithms; /* allow-list, NULL-terminated; NULL: RS256 only */
+	const char *nonce;             /* the nonce sent; required */
+	const char *access_token;      /* checked against at_hash when both are present */
+	int64_t now;                   /* unix seconds */
+	int64_t skew;                  /* seconds of clock difference tolerated */
+};
+
+/* Why fb_oidc_idtoken_verify failed, beyond the status. */
+enum fb_oidc_idtoken_why {
+	FB_OIDC_IDT_OK = 0,
+	FB_OIDC_IDT_UNKNOWN_KID, /* no key of the JWKS can check it: refetch the JWKS once */
+	FB_OIDC_IDT_OTHER,
+};
+
+/*
+ * Checks an ID token in compact JWS serialization: alg in the allow-list
+ * (never "none", never HS*: the keys come from the provider's public JWKS),
+ * the signature with the key named by kid (or, without kid, each key of a
+ * matching type), then iss, aud (and azp), exp, iat and nbf within skew,
+ * nonce, sub present, and at_hash when present (with access_token).
+ * *claims new (json_decref) on FB_OK only. *why (may be NULL) says whether
+ * an unknown kid was the reason.
+ * FB_ERR_INVALID: not a JWS, or a claim of the wrong type;
+ * FB_ERR_SIGNATURE: alg refused, no key, or a bad signature;
+ * FB_ERR_PROTOCOL: wrong iss, aud, azp, nonce or at_hash, sub missing;
+ * FB_ERR_EXPIRED: exp passed, or iat/nbf in the future, beyond skew.
+ */
+enum fb_status fb_oidc_idtoken_verify(const char *jwt, const struct fb_oidc_jwks *jwks,
+    const struct fb_oidc_idtoken_check *chk, json_t **claims, enum fb_oidc_idtoken_why *why,
+    struct fb_err *err);
+
+/*
+ * The JWKS cache of one provider, with the refetch rule: a JWKS is
+ * refetched on an unknown kid at most once per FB_OIDC_JWKS_REFETCH_MIN_MS
+ * (so a stream of tokens with made-up kids cannot make us hammer the
+ * provider); the token that caused it is checked once more, then refused.
+ */
+struct fb_oidc_jwks_cache {
+	struct fb_oidc_jwks *jwks; /* owned; NULL before the first fetch */
+	int64_t fetched_ms;        /* when jwks was fetched */
+	int64_t refetch_ms;        /* the last refetch an unknown kid caused */
+	int64_t min_refetch_ms;    /* 0: FB_OIDC_JWKS_REFETCH_MIN_MS */
+};
+/* 1 when an unknown kid may cause a refetch now (and records it); 0: refuse. */
+int fb_oidc_jwks_cache_refetch_take(struct fb_oidc_jwks_cache *c, int64_t now_ms);
+/* Replaces the cached keys with jwks (taken). */
+void fb_oidc_jwks_cache_set(struct fb_oidc_jwks_cache *c, struct fb_oidc_jwks *jwks,
+    int64_t now_ms);
+void fb_oidc_jwks_cache_cleanup(struct fb_oidc_jwks_cache *c);
+
+/* ---- the relying party's protocol steps (rp.c) ----------------------------- */
+
+struct fb_conf_upstream_oidc;
+struct fb_key;
+struct fb_net_http_request;
+struct fb_net_http_response;
+
+/* The path of the discovery document below the issuer (OIDC Discovery 4). */
+#define FB_OIDC_DISCOVERY_PATH "/.well-known/openid-configuration"
+/* Largest discovery document and token response accepted (bytes). */
+#define FB_OIDC_DOC_MAX (256 * 1024)
+/* Lifetime of a private_key_jwt client assertion (s). */
+#define FB_OIDC_ASSERTION_LIFETIME 60
+
+/* A provider's checked discovery document. Members new (fb_oidc_provider_cleanup). */
+struct fb_oidc_provider {
+	char *issuer;
+	char *authorization_endpoint;
+	char *token_endpoint;
+	char *jwks_uri;
+	char *userinfo_endpoint;    /* or NULL */
+	char *end_session_endpoint; /* or NULL */
+	int iss_parameter;          /* authorization_response_iss_parameter_supported (RFC 9207) */
+};
+
+/* issuer + FB_OIDC_DISCOVERY_PATH (a trailing slash of issuer not doubled). New. */
+char *fb_oidc_discovery_url(const char *issuer);
+/*
+ * Parses a discovery document of issuer: its "issuer" must be issuer exactly
+ * (OIDC Discovery 4.3), the endpoints https:// URLs, PKCE S256 supported
+ * when code_challenge_methods_supported is given, "code" among
+ * response_types_supported. FB_ERR_INVALID (not JSON, a member of the wrong
+ * type) or FB_ERR_PROTOCOL (the rules above); *out filled on FB_OK.
+ */
+enum fb_status fb_oidc_provider_parse(const char *json, size_t len, const char *issuer,
+    struct fb_oidc_provider *out, struct fb_err *err);
+void fb_oidc_provider_cleanup(struct fb_oidc_provider *p);
+
+/* One authorization request's secrets. Members new (fb_oidc_authz_cleanup). */
+struct fb_oidc_authz {
+	char *state;    /* 32 random bytes, base64url */
+	char *nonce;    /* 32 random bytes, base64url */
+	char *verifier; /* PKCE code_verifier (RFC 7636 4.1): 32 random bytes, base64url */
+};
+/* Fresh random state, nonce and verifier. */
+void fb_oidc_authz_init(struct fb_oidc_authz *a);
+void fb_oidc_authz_cleanup(struct fb_oidc_authz *a);
+/* The PKCE S256 challenge of verifier: base64url(SHA-256(verifier)). New. */
+char *fb_oidc_pkce_challenge(const char *verifier);
+/*
+ * The authorization request URL (OIDC Core 3.1.2.1): response_type=code,
+ * client_id, redirect_uri, scope, state, nonce, code_challenge (S256),
+ * login_hint when not NULL. New.
+ */
+char *fb_oidc_authz_url(const struct fb_oidc_provider *p, const struct fb_conf_upstream_oidc *o,
+    const char *redirect_uri, const struct fb_oidc_authz *a, const char *login_hint);
+
+/* The parameters of the redirect back to the callback (borrowed; absent ones NULL). */
+struct fb_oidc_callback {
+	const char *state;
+	const char *code;
+	const char *iss;
+	const char *error;
+	const char *error_description;
+};
+/*
+ * Checks the callback against the state sent (constant-time) and, when the
+ * provider advertises RFC 9207 or iss is present anyway, iss against the
+ * issuer. FB_ERR_DENIED: the provider answered error= (msg has it);
+ * FB_ERR_PROTOCOL: state or iss wrong or missing, no code.
+ */
+enum fb_status fb_oidc_callback_check(const struct fb_oidc_provider *p, const char *state_sent,
+    const struct fb_oidc_callback *cb, struct fb_err *err);
+
+/* A token request, ready for net/. Members new (fb_oidc_token_request_cleanup). */
+struct fb_oidc_token_request {
+	char *url;
+	char *body;
+	char *username; /* client_secret_basic: client_id, form-encoded (RFC 6749 2.3.1) */
+	char *password; /* SECRET */
+};
+/*
+ * Builds the token request of the code grant (RFC 6749 4.1.3 with the PKCE
+ * code_verifier) authenticating the client as o->client_auth says:
+ * client_secret_basic, client_secret_post, or private_key_jwt (RFC 7523 2.2:
+ * a JWT signed with key, fedbroker's active key, kid its id, iss = sub =
+ * client_id, aud = the token endpoint, a random jti, valid
+ * FB_OIDC_ASSERTION_LIFETIME s from now). FB_ERR_CONFIG: no secret or no
+ * key for the method; FB_ERR_INTERNAL: signing failed.
+ */
+enum fb_status fb_oidc_token_request_build(const struct fb_oidc_provider *p,
+    const struct fb_conf_upstream_oidc *o, const char *code, const char *redirect_uri,
+    const char *verifier, const struct fb_key *key, int64_t now, struct fb_oidc_token_request *out,
+    struct fb_err *err);
+void fb_oidc_token_request_cleanup(struct fb_oidc_token_request *r);
+
+/* The tokens of a successful token response. Members new (fb_oidc_tokens_cleanup). */
+struct fb_oidc_tokens {
+	char *id_token;
+	char *access_token; /* or NULL */
+	int64_t expires_in; /* 0 when not said */
+};
+/*
+ * Reads a token endpoint response: 200 with JSON holding id_token and
+ * token_type Bearer (case-insensitive) when there is an access token.
+ * FB_ERR_UPSTREAM: another status (msg has the OAuth error code, never
+ * the body); FB_ERR_INVALID: not JSON or no id_token.
+ */
+enum fb_status fb_oidc_token_response_parse(const struct fb_net_http_response *r,
+    struct fb_oidc_tokens *out, struct fb_err *err);
+void fb_oidc_tokens_cleanup(struct fb_oidc_tokens *t);
+/*
+ * Reads a userinfo response (OIDC Core 5.3.2) and merges its claims into
+ * claims (ID token's win for iss, aud, exp...; others added): the response's
+ * sub must be the ID token's (5.3.4). FB_ERR_UPSTREAM: not 200;
+ * FB_ERR_INVALID: not a JSON object (a signed userinfo is not supported);
+ * FB_ERR_PROTOCOL: sub differs.
+ */
+enum fb_status fb_oidc_userinfo_merge(const struct fb_net_http_response *r, json_t *claims,
+    struct fb_err *err);
+/* The end_session_endpoint URL with id_token_hint, post_logout_redirect_uri (may be NULL),
+ * client_id. New, or NULL without an endpoint. */
+char *fb_oidc_logout_url(const struct fb_oidc_provider *p, const struct fb_conf_upstream_oidc *o,
+    const char *id_token, const char *post_logout_redirect_uri);
+
+#endif
