@@ -142,24 +142,20 @@ class UpstreamsOnly(Base):
         self.assertPage(p, 400)
         self.assertIn("Enter your email address", p.text)
 
-    def test_start_without_protocol(self):
-        """Until the protocol ends are built in, a start answers a clear 501 and saves nothing."""
+    def test_start_of_unreachable_upstream(self):
+        """Both protocol ends are built in: an OIDC issuer that does not resolve gets a clear
+        502 page and an audit line; a SAML start redirects to the IdP's SSO URL."""
         b = self.browser()
         off = self.srv.log_size()
-        for name in ("corp", "partner"):
-            p = b.get("/upstream/%s/start?next=%%2Fx&login_hint=a%%40example.com" % name)
-            if p.status in (302, 303):
-                continue  # this build has the protocol end: covered by its own tests
-            if name == "corp":
-                # The OIDC relying party is built in; idp.corp.example does not resolve.
-                self.assertPage(p, 502)
-                self.assertIn("did not answer", p.text)
-                b.cookies.pop("fb_session_up", None)  # the return-to, saved before the start
-                continue
-            self.assertPage(p, 501)
-            self.assertIn("is not available in this version", p.text)
-            self.assertNotIn("fb_session_up", b.cookies)
-        self.audit(off, "upstream_unavailable")
+        p = b.get("/upstream/corp/start?next=%2Fx&login_hint=a%40example.com")
+        self.assertPage(p, 502)
+        self.assertIn("did not answer", p.text)
+        self.audit(off, "upstream_unreachable")
+        p = b.get("/upstream/partner/start?next=%2Fx")
+        self.assertEqual(p.status, 303, p.text)
+        self.assertTrue(p.header("Location").startswith(
+            "https://idp.partner.example/saml/sso?SAMLRequest="), p.header("Location"))
+        self.audit(off, "saml_upstream_request")
 
     def test_browser(self):
         """In Chromium: axe-clean, fits a phone, discovery by typing an address."""
