@@ -378,6 +378,19 @@ class UpstreamOIDCTest(harness.TestCase):
         self.assertIn(p.status, (302, 303), p.text[:300] + self.srv.stderr()[-2000:])
         self.assertTrue(self.signed_in(b))
 
+    def test_private_key_jwt_other_key(self):
+        """private_key_jwt while the provider has another key registered for the client:
+        the token request is refused (invalid_client), a clear page, no session."""
+        def other():
+            return ["--auth", "private_key_jwt", "--client-cert", CERT, "--client-kid", "fbk1"]
+        b = self.start(oidc={"client_auth": "private_key_jwt", "client_secret": None},
+                       before_op=other)
+        p = self.callback(b, self.op.sign_in(self.begin(b), "alice"))
+        self.assertEqual(p.status, 502, p.text[:300])
+        self.assertIn("refused the sign-in", p.text)
+        self.assertTrue(self.audit("upstream_token_refused"))
+        self.assertFalse(self.signed_in(b))
+
     def session_max_age(self, page):
         ages = [int(m) for v in page.headers_all("Set-Cookie")
                 for m in re.findall(r"Max-Age=(\d+)", v, re.I)]
