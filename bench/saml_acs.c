@@ -19,6 +19,7 @@
 
 #include <openssl/evp.h>
 
+#include "bench.h"
 #include "core/core.h"
 #include "conf/conf.h"
 #include "crypto/crypto.h"
@@ -27,15 +28,6 @@
 
 #define BROKER "https://broker.example.com"
 #define IDP    "https://idp.example.com/saml"
-
-static double
-cpu_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static enum fb_status
 once_none(void *ctx, const char *id, int64_t expires_at, struct fb_err *err)

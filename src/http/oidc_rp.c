@@ -315,6 +315,13 @@ do_finish(struct flow *f)
 	id.subject = json_string_value(json_object_get(f->claims, FB_OIDC_C_SUB));
 	id.claims = f->claims;
 	id.id_token = f->tokens.id_token;
+	/*
+	 * id.expires_at stays 0: OIDC states no session end. The ID token's exp
+	 * and the token response's expires_in are token lifetimes, and
+	 * refresh_expires_in or session_state are not standard session ends;
+	 * session.lifetime and upstreams[].session_lifetime cap the session
+	 * (fedbroker.yaml(5), upstreams[].session_lifetime).
+	 */
 	fb_http_upstream_finish(f->req, &id);
 	flow_free(f);
 }

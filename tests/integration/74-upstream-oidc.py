@@ -6,7 +6,11 @@ tests/peers/oidc/op.mjs) on loopback HTTPS, fedbroker as its relying party.
 The full code flow through fedbroker's /upstream/corp/start and /callback, then the bad
 input that needs a live provider: a callback replayed (state and code used once), a
 callback in another browser, a provider that hangs (other requests still served), one
-that answers 500, a JWKS that does not parse, and key rotation (one JWKS refetch).
+that answers 500, a JWKS that does not parse, and key rotation (one JWKS refetch,
+counted at the provider, then refused within the refetch window); a code presented again
+with a fresh, valid state; userinfo merged (a claim only userinfo has reaches the mapping;
+another subject is refused); private_key_jwt with the broker's key registered at the
+provider; what caps the session.
 """
 
 import http.client
@@ -118,20 +122,24 @@ class Provider:
 
 class UpstreamOIDCTest(harness.TestCase):
 
-    def start(self, op_extra=(), oidc=None, upstream=None):
-        self.srv = self.server(env={"FB_TEST_OIDC_SECRET": "fedbroker-secret"})
+    def start(self, op_extra=(), oidc=None, upstream=None, workers=2, before_op=None,
+              mappings=None):
+        self.srv = self.server(env={"FB_TEST_OIDC_SECRET": "fedbroker-secret"}, workers=workers)
         base = "http://127.0.0.1:%d" % self.srv.port
+        if before_op is not None:
+            op_extra = list(op_extra) + before_op()
         self.op = Provider(self, base + "/upstream/corp/callback",
                            ["--post-logout-uri", base + "/"] + list(op_extra))
         o = {"issuer": self.op.issuer, "client_id": "fedbroker",
              "client_secret": "env:FB_TEST_OIDC_SECRET", "ca_file": CERT, "timeout": "3s"}
         o.update(oidc or {})
+        o = {k: v for k, v in o.items() if v is not None}
         up = {"name": "corp", "display_name": "Corp SSO", "type": "oidc",
               "domains": ["example.com"], "oidc": o}
         up.update(upstream or {})
         self.srv.conf = harness.deep_merge(self.srv.conf, {
             "server": {"public_url": base},
-            "mappings": {"dir": os.path.join(harness.SRCDIR, "mappings")},
+            "mappings": {"dir": mappings or os.path.join(harness.SRCDIR, "mappings")},
             "upstreams": [up]})
         self.srv.write_config(self.srv.conf)
         type(self).srv = self.srv  # its log is printed when the test fails
@@ -257,6 +265,152 @@ class UpstreamOIDCTest(harness.TestCase):
         self.op.cookies = {}
         p = self.callback(b2, self.op.sign_in(self.begin(b2), "alice"))
         self.assertIn(p.status, (302, 303), p.text[:300])
+
+    def cli(self, *args):
+        """`fedbroker ARGS` on the server's configuration and state (text)."""
+        return subprocess.run([harness.BIN] + list(args) + ["--config", self.srv.config,
+                                                            "--state-dir", self.srv.state_dir],
+                              env=dict(os.environ, FB_TEST_OIDC_SECRET="fedbroker-secret"),
+                              capture_output=True, text=True, timeout=60)
+
+    def jwks_fetches(self):
+        status, _, body = self.op.control("/_test/count")
+        self.assertEqual(status, 200)
+        return json.loads(body)["jwks"]
+
+    def test_key_rotation_refetch_rate_limited(self):
+        """Rotation: the unknown kid causes exactly one JWKS fetch, and the sign-in passes;
+        a second rotation within the refetch window: the unknown kid is refused without
+        another fetch (counted at the provider). One worker, so one JWKS cache."""
+        b = self.start(workers=1)
+        self.assertIn(self.callback(b, self.op.sign_in(self.begin(b), "alice")).status,
+                      (302, 303))
+        self.assertEqual(self.jwks_fetches(), 1)
+        self.op.control("/_test/rotate")
+        b2 = Browser("127.0.0.1", self.srv.port)
+        self.op.cookies = {}
+        p = self.callback(b2, self.op.sign_in(self.begin(b2), "alice"))
+        self.assertIn(p.status, (302, 303), p.text[:300])
+        self.assertEqual(self.jwks_fetches(), 2)
+        self.op.control("/_test/rotate")
+        b3 = Browser("127.0.0.1", self.srv.port)
+        self.op.cookies = {}
+        p = self.callback(b3, self.op.sign_in(self.begin(b3), "alice"))
+        self.assertEqual(p.status, 403, p.text[:300])
+        self.assertIn("did not pass the checks", p.text)
+        self.assertEqual(self.jwks_fetches(), 2)
+        self.assertEqual(len(self.audit("upstream_token_invalid")), 1)
+        self.assertFalse(self.signed_in(b3))
+
+    def test_code_used_twice_fresh_state(self):
+        """The code of a finished sign-in presented again with the state of a new flow in the
+        same browser (valid, unused): refused by the code-once check, no session."""
+        b = self.start()
+        cb = self.op.sign_in(self.begin(b), "alice")
+        self.assertIn(self.callback(b, cb).status, (302, 303))
+        b2 = Browser("127.0.0.1", self.srv.port)
+        auth2 = self.begin(b2)
+        state2 = urllib.parse.parse_qs(urllib.parse.urlsplit(auth2).query)["state"][0]
+        u = urllib.parse.urlsplit(cb)
+        q = urllib.parse.parse_qs(u.query)
+        q["state"] = [state2]
+        forged = urllib.parse.urlunsplit(u._replace(query=urllib.parse.urlencode(q, doseq=True)))
+        p = self.callback(b2, forged)
+        self.assertEqual(p.status, 400, p.text[:300])
+        self.assertIn("used already", p.text)
+        self.assertEqual(len(self.audit("upstream_replay")), 1)
+        self.assertFalse(self.signed_in(b2))
+        # Only the first sign-in made a session.
+        self.assertEqual(len(self.audit("upstream_token_invalid")), 0)
+
+    def userinfo_mapping(self):
+        """A mapping dir whose upstream rule takes groups from userinfo's department."""
+        d = os.path.join(self.tmpdir(), "mappings")
+        shutil.copytree(os.path.join(harness.SRCDIR, "mappings"), d)
+        with open(os.path.join(d, "upstream_oidc.py")) as f:
+            text = f.read()
+        text = text.replace('groups = upstream.get("groups", [])',
+                            'groups = upstream.get("groups", []) + '
+                            '["dept-" + upstream.get("department", "none")]')
+        with open(os.path.join(d, "upstream_dept.py"), "w") as f:
+            f.write(text)
+        return d
+
+    def test_userinfo_merged(self):
+        """userinfo: true: a claim only userinfo carries (department) reaches the mapping."""
+        b = self.start(oidc={"userinfo": True}, upstream={"mapping": "upstream_dept"},
+                       mappings=self.userinfo_mapping())
+        self.op.control("/_test/userinfo?extra=1")
+        p = self.callback(b, self.op.sign_in(self.begin(b), "alice"))
+        self.assertIn(p.status, (302, 303), p.text[:300])
+        cp = self.cli("user", "show", "alice@example.com")
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        self.assertIn("dept-finance", cp.stdout)
+
+    def test_userinfo_other_subject(self):
+        """userinfo naming another sub: refused, no session, no user."""
+        b = self.start(oidc={"userinfo": True}, upstream={"mapping": "upstream_dept"},
+                       mappings=self.userinfo_mapping())
+        self.op.control("/_test/userinfo?extra=1&sub=mallory")
+        p = self.callback(b, self.op.sign_in(self.begin(b), "alice"))
+        self.assertEqual(p.status, 502, p.text[:300])
+        self.assertTrue(self.audit("upstream_userinfo_bad"))
+        self.assertFalse(self.signed_in(b))
+        cp = self.cli("user", "show", "alice@example.com")
+        self.assertNotEqual(cp.returncode, 0, cp.stdout)
+
+    def test_private_key_jwt(self):
+        """client_auth: private_key_jwt: the provider has the broker's active key's public
+        key as a static jwks in its registration and accepts the client assertion."""
+        def keygen():
+            self.srv.write_config(self.srv.conf)
+            cp = self.cli("keys", "generate", "--id", "fbk1")
+            self.assertEqual(cp.returncode, 0, cp.stderr)
+            cp = self.cli("keys", "list", "--json")
+            self.assertEqual(cp.returncode, 0, cp.stderr)
+            key = [k for k in json.loads(cp.stdout) if k["id"] == "fbk1"][0]
+            self.assertEqual(key["state"], "active")
+            return ["--auth", "private_key_jwt", "--client-cert", key["cert"],
+                    "--client-kid", "fbk1"]
+        b = self.start(oidc={"client_auth": "private_key_jwt", "client_secret": None},
+                       before_op=keygen)
+        p = self.callback(b, self.op.sign_in(self.begin(b), "alice"))
+        self.assertIn(p.status, (302, 303), p.text[:300] + self.srv.stderr()[-2000:])
+        self.assertTrue(self.signed_in(b))
+
+    def test_private_key_jwt_other_key(self):
+        """private_key_jwt while the provider has another key registered for the client:
+        the token request is refused (invalid_client), a clear page, no session."""
+        def other():
+            return ["--auth", "private_key_jwt", "--client-cert", CERT, "--client-kid", "fbk1"]
+        b = self.start(oidc={"client_auth": "private_key_jwt", "client_secret": None},
+                       before_op=other)
+        p = self.callback(b, self.op.sign_in(self.begin(b), "alice"))
+        self.assertEqual(p.status, 502, p.text[:300])
+        self.assertIn("refused the sign-in", p.text)
+        self.assertTrue(self.audit("upstream_token_refused"))
+        self.assertFalse(self.signed_in(b))
+
+    def session_max_age(self, page):
+        ages = [int(m) for v in page.headers_all("Set-Cookie")
+                for m in re.findall(r"Max-Age=(\d+)", v, re.I)]
+        self.assertTrue(ages, page.headers)
+        return max(ages)
+
+    def test_session_lifetime(self):
+        """What caps a session through an OIDC upstream: session.lifetime (8h), or
+        upstreams[].session_lifetime when shorter; not the ID token's exp nor the token
+        response's expires_in (both 600 s at this provider: token lifetimes, not the
+        upstream session's end)."""
+        b = self.start()
+        p = self.callback(b, self.op.sign_in(self.begin(b), "alice"))
+        self.assertIn(p.status, (302, 303), p.text[:300])
+        self.assertEqual(self.session_max_age(p), 8 * 3600)
+        self.srv.stop()
+        b = self.start(upstream={"session_lifetime": "15m"})
+        p = self.callback(b, self.op.sign_in(self.begin(b), "alice"))
+        self.assertIn(p.status, (302, 303), p.text[:300])
+        self.assertEqual(self.session_max_age(p), 900)
 
     def test_no_iss_advertised(self):
         """A provider without RFC 9207: the callback without iss is accepted."""

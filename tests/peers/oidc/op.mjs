@@ -5,7 +5,10 @@
 //
 //   node op.mjs --cert C --key K --redirect-uri URI [--post-logout-uri URI]
 //               [--client-secret S] [--auth client_secret_basic|client_secret_post|private_key_jwt]
-//               [--client-jwks FILE] [--no-iss]
+//               [--client-jwks FILE] [--client-cert PEM --client-kid KID] [--no-iss]
+//
+// --client-cert: the client's public key for private_key_jwt, from fedbroker's
+// key certificate (a static jwks in the client's registration, kid KID).
 //
 // Users: any login name at the dev interaction pages (login, then consent);
 // the password is not checked. Claims: email <login>@example.com (verified),
@@ -17,9 +20,13 @@
 //   /_test/mode?fail=P     requests to path P answer 500
 //   /_test/mode            back to normal
 //   /_test/jwks?bad=1      the JWKS endpoint answers a body that does not parse
+//   /_test/count           {"jwks": N}: how many times the JWKS endpoint was asked
+//   /_test/userinfo?extra=1&sub=S
+//                          userinfo (/me) adds department "finance" (a claim the
+//                          ID token does not carry); with sub, it names subject S
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:https';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { X509Certificate, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import Provider from 'oidc-provider';
 
@@ -30,11 +37,13 @@ const { values: a } = parseArgs({
 		'client-secret': { type: 'string', default: 'fedbroker-secret' },
 		auth: { type: 'string', default: 'client_secret_basic' },
 		'client-jwks': { type: 'string' },
+		'client-cert': { type: 'string' }, 'client-kid': { type: 'string' },
 		'no-iss': { type: 'boolean', default: false },
 	},
 });
 
-const mode = { hang: null, fail: null, badJwks: false };
+const mode = { hang: null, fail: null, badJwks: false, uiExtra: false, uiSub: null };
+const count = { jwks: 0 };
 let keyNo = 0;
 const newKey = () => {
 	const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -45,10 +54,11 @@ const cookieKeys = [randomBytes(32).toString('hex')];
 
 const findAccount = async (ctx, id) => ({
 	accountId: id,
-	async claims() {
+	async claims(use) {
+		const extra = use === 'userinfo' && mode.uiExtra ? { department: 'finance' } : {};
 		const groups = ['everyone', `${id}-group`];
 		if (id === 'alice') groups.push('aws-admins');
-		return { sub: id, email: `${id}@example.com`, email_verified: true, name: `User ${id}`, groups };
+		return { sub: id, email: `${id}@example.com`, email_verified: true, name: `User ${id}`, groups, ...extra };
 	},
 });
 
@@ -65,7 +75,10 @@ const client = {
 	grant_types: ['authorization_code'],
 	response_types: ['code'],
 };
-if (a.auth === 'private_key_jwt') client.jwks = JSON.parse(readFileSync(a['client-jwks'], 'utf8'));
+if (a.auth === 'private_key_jwt' && a['client-cert']) {
+	const jwk = new X509Certificate(readFileSync(a['client-cert'])).publicKey.export({ format: 'jwk' });
+	client.jwks = { keys: [{ ...jwk, kid: a['client-kid'], use: 'sig' }] };
+} else if (a.auth === 'private_key_jwt') client.jwks = JSON.parse(readFileSync(a['client-jwks'], 'utf8'));
 else client.client_secret = a['client-secret'];
 
 const makeProvider = () => {
@@ -74,7 +87,7 @@ const makeProvider = () => {
 		findAccount,
 		jwks: { keys },
 		cookies: { keys: cookieKeys },
-		claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'groups'] },
+		claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'groups', 'department'] },
 		conformIdTokenClaims: false,
 		pkce: { required: () => true },
 		features: { devInteractions: { enabled: true }, rpInitiatedLogout: { enabled: true } },
@@ -97,6 +110,13 @@ const makeProvider = () => {
 			}
 		});
 	}
+	// A userinfo of another subject (OIDC Core 5.3.4: the RP must refuse it).
+	p.use(async (ctx, next) => {
+		await next();
+		if (ctx.path === '/me' && mode.uiSub && ctx.body && typeof ctx.body === 'object') {
+			ctx.body = { ...ctx.body, sub: mode.uiSub };
+		}
+	});
 	return p;
 };
 let provider = makeProvider();
@@ -122,6 +142,13 @@ server.on('request', (req, res) => {
 		mode.badJwks = u.searchParams.get('bad') === '1';
 		return send(res, 200, '{}');
 	}
+	if (u.pathname === '/_test/count') return send(res, 200, JSON.stringify(count));
+	if (u.pathname === '/_test/userinfo') {
+		mode.uiExtra = u.searchParams.get('extra') === '1';
+		mode.uiSub = u.searchParams.get('sub');
+		return send(res, 200, '{}');
+	}
+	if (u.pathname === '/jwks') count.jwks++;
 	if (mode.hang && u.pathname === mode.hang) return; // never answered
 	if (mode.fail && u.pathname === mode.fail) return send(res, 500, '{"error":"server_error"}');
 	if (mode.badJwks && u.pathname === '/jwks') return send(res, 200, '{"keys": [{"kty": "RSA", "n": ');
