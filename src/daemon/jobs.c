@@ -64,6 +64,18 @@ md_refresh(evutil_socket_t fd, short what, void *arg)
 	event_add(m->ev, &tv);
 }
 
+/* SIGUSR1: every metadata_url is refreshed now (the operator's "fetch it again"). */
+static void
+md_refresh_all(evutil_socket_t sig, short what, void *arg)
+{
+	struct jobs *j = arg;
+	struct timeval now = {0};
+
+	fb_log(FB_LOG_INFO, "SIGUSR1: refreshing upstream metadata now");
+	for (size_t i = 0; i < j->nmd; i++)
+		event_add(j->md[i].ev, &now);
+}
+
 static void
 purge(evutil_socket_t fd, short what, void *arg)
 {
@@ -89,7 +101,7 @@ int
 fb_daemon_jobs_main(const struct fb_daemon_runtime *rt)
 {
 	struct jobs j = {0};
-	struct event *timer = NULL;
+	struct event *timer = NULL, *usr1 = NULL;
 	struct fb_daemon_signals sig = {0};
 	struct timeval tv = {.tv_sec = FB_DAEMON_PURGE_INTERVAL};
 	struct fb_err err = {0};
@@ -124,7 +136,8 @@ fb_daemon_jobs_main(const struct fb_daemon_runtime *rt)
 	for (size_t i = 0; i < rt->conf->nupstreams; i++) {
 		const struct fb_conf_upstream *up = &rt->conf->upstreams[i];
 		struct mdjob *m = &j.md[j.nmd];
-		struct timeval now = {0};
+		struct timeval when = {0};
+		int64_t due, now = fb_time_now();
 
 		if (up->type != FB_CONF_UPSTREAM_SAML || up->saml.metadata_url == NULL)
 			continue;
@@ -132,13 +145,26 @@ fb_daemon_jobs_main(const struct fb_daemon_runtime *rt)
 		m->up = up;
 		m->ev = evtimer_new(j.base, md_refresh, m);
 		j.nmd++;
-		/* At start: from the loop, so a slow upstream does not delay the others' setup. */
-		event_add(m->ev, &now);
+		/*
+		 * When the last refresh said (a reload restarts this process: fetching at
+		 * once would make a metadata that differs at each fetch reload forever);
+		 * now without a last good copy. From the loop either way.
+		 */
+		due = fb_saml_upstream_metadata_due(rt->conf, up);
+		if (due > now)
+			when.tv_sec = (time_t)(due - now);
+		event_add(m->ev, &when);
+	}
+	if (j.nmd > 0) {
+		usr1 = evsignal_new(j.base, SIGUSR1, md_refresh_all, &j);
+		event_add(usr1, NULL);
 	}
 	event_base_dispatch(j.base);
 	fb_daemon_signals_block(&sig);
 	status = 0;
 out:
+	if (usr1 != NULL)
+		event_free(usr1);
 	for (size_t i = 0; i < j.nmd; i++)
 		event_free(j.md[i].ev);
 	free(j.md);

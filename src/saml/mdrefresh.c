@@ -166,10 +166,11 @@ out:
 		if (refresh > RETRY_MAX)
 			refresh = RETRY_MAX;
 	}
-	status_write(spath, st);
 	*next = now + refresh;
 	if (vu > now && vu < *next)
 		*next = vu;
+	json_object_set_new(st, "next_refresh", json_integer(*next));
+	status_write(spath, st);
 	json_decref(st);
 	fb_net_http_response_cleanup(&resp);
 	free(old);
@@ -177,6 +178,24 @@ out:
 	free(path);
 	free(dir);
 	return r;
+}
+
+int64_t
+fb_saml_upstream_metadata_due(const struct fb_conf *conf, const struct fb_conf_upstream *up)
+{
+	char *path = fb_saml_upstream_metadata_path(conf, up, ".xml");
+	char *spath = fb_saml_upstream_metadata_path(conf, up, ".status.json");
+	json_t *st = status_read(spath);
+	struct stat sb;
+	int64_t due = 0;
+
+	/* Without a last good copy: now. */
+	if (stat(path, &sb) == 0)
+		due = json_integer_value(json_object_get(st, "next_refresh"));
+	json_decref(st);
+	free(spath);
+	free(path);
+	return due;
 }
 
 enum fb_status

@@ -435,10 +435,17 @@ char *fb_saml_upstream_metadata_path(const struct fb_conf *conf, const struct fb
  * failures and records the last success either way.
  * *changed: 1 when the stored copy changed. *next: when to fetch again
  * (now + metadata_refresh, no later than validUntil; a failure retries
- * after min(metadata_refresh, 5 min)).
+ * after min(metadata_refresh, 5 min)), also kept in the status file.
  */
 enum fb_status fb_saml_upstream_metadata_refresh(const struct fb_conf *conf,
     const struct fb_conf_upstream *up, int *changed, int64_t *next, struct fb_err *err);
+/*
+ * When up's next refresh is due (the time the last refresh scheduled, as
+ * fb_saml_upstream_metadata_refresh's *next, kept in the status file), so
+ * a restarted jobs process (at each reload) does not fetch again at once;
+ * 0 (now) when no last good copy is stored.
+ */
+int64_t fb_saml_upstream_metadata_due(const struct fb_conf *conf, const struct fb_conf_upstream *up);
 /*
  * Appends to out the Prometheus lines of every upstream with a
  * metadata_url, read from the jobs process' status files:

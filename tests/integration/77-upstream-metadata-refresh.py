@@ -8,7 +8,10 @@ tampered copy, another key's signature, an expired validUntil, a 500 and a
 server that hangs are each refused with a warning naming the reason: the last
 good copy stays (the redirect is unchanged) and
 fedbroker_upstream_metadata_refresh_failures_total moves. A new validly signed
-copy with another SSO URL is picked up without a restart.
+copy with another SSO URL is picked up without a restart. A reload does not
+fetch again at once (the next refresh stays when it was due); SIGUSR1 to the
+jobs process refreshes now (how this test drives it: metadata_refresh is 1m at
+least).
 """
 
 import datetime
@@ -83,6 +86,7 @@ class Peer:
     def __init__(self, cert, key):
         peer = self
         self.status, self.body = 200, b""
+        self.count = 0
         self.hang = False
         self.release = threading.Event()
 
@@ -93,6 +97,7 @@ class Peer:
                 pass
 
             def do_GET(self):
+                peer.count += 1
                 if peer.hang:
                     peer.release.wait(60)
                     return
@@ -159,22 +164,49 @@ class MetadataRefresh(harness.TestCase):
     def failures(self):
         return harness.prom_sum(self.srv.metrics()[1], FAILURES, upstream="mdr")
 
-    def refresh_fails(self, why, timeout=10.0):
-        """SIGHUP (a new jobs process fetches at start); waits for its warning."""
-        import signal
-        before = self.failures()
-        off = self.srv.log_size()
-        self.srv.signal(signal.SIGHUP)
-        line = None
+    def jobs_ready(self, not_pid=None, timeout=10.0):
+        """The jobs process' pid once it is the only one (an old generation's has gone)
+        and catches SIGUSR1 (its handler is in place)."""
         import time
         deadline = time.time() + timeout
-        while time.time() < deadline and line is None:
-            for l in self.srv.lines_since(off):
-                if "metadata refresh" in l and "keeping the last good copy" in l:
-                    line = l
+        while time.time() < deadline:
+            pids = harness.children_of(self.srv.proc.pid, "fb-jobs")
+            for pid in pids:
+                if pid == not_pid or len(pids) != 1:
+                    continue
+                try:
+                    with open("/proc/%d/status" % pid) as f:
+                        st = dict(l.split(":\t", 1) for l in f if ":\t" in l)
+                except OSError:
+                    continue
+                if int(st.get("SigCgt", "0"), 16) & (1 << (10 - 1)):
+                    return pid
             time.sleep(0.05)
-        self.assertIsNotNone(line, "no refresh warning")
-        self.assertRegex(line, why)
+        self.fail("no jobs process catching SIGUSR1")
+
+    def kick(self):
+        """SIGUSR1 to the jobs process: it refreshes now."""
+        import signal
+        os.kill(self.jobs_ready(), signal.SIGUSR1)
+
+    def warning(self, off, timeout):
+        """The first refresh warning after the jobs process took the SIGUSR1 (after off)."""
+        import time
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            kicked = False
+            for l in self.srv.lines_since(off):
+                kicked = kicked or "SIGUSR1: refreshing upstream metadata now" in l
+                if kicked and "metadata refresh" in l and "keeping the last good copy" in l:
+                    return l
+            time.sleep(0.05)
+        self.fail("no refresh warning")
+
+    def refresh_fails(self, why, timeout=10.0):
+        before = self.failures()
+        off = self.srv.log_size()
+        self.kick()
+        self.assertRegex(self.warning(off, timeout), why)
         self.assertEqual(self.failures(), before + 1)
         # The last good copy stays: the redirect still goes to the first SSO URL.
         self.wait_redirect("https://idp.mdr.test/sso-one?")
@@ -211,10 +243,21 @@ class MetadataRefresh(harness.TestCase):
         self.peer.hang = False
         self.peer.release.set()
 
+        # A reload restarts the jobs process, which does not fetch at once: only the kick does.
+        import signal
+        self.peer.status, self.peer.body = 500, b"oops"
+        old = self.jobs_ready()
+        n, off = self.peer.count, self.srv.log_size()
+        self.srv.signal(signal.SIGHUP)
+        new = self.jobs_ready(not_pid=old)
+        os.kill(new, signal.SIGUSR1)
+        self.assertRegex(self.warning(off, 10.0), r"HTTP status 500")
+        self.assertEqual(self.peer.count, n + 1)
+        self.peer.status = 200
+
         # A new good copy with another SSO URL is picked up without a restart.
         self.peer.body = self.signed("https://idp.mdr.test/sso-two")
-        import signal
-        self.srv.signal(signal.SIGHUP)
+        self.kick()
         self.wait_redirect("https://idp.mdr.test/sso-two?")
         self.assertEqual(open(path, "rb").read(), self.peer.body)
 
