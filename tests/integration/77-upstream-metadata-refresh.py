@@ -4,8 +4,8 @@
 process fetches it over HTTPS (saml.ca_file), verifies its signature with the
 pinned metadata_certificate and stores the last good copy in the state
 directory; the workers load it (the sign-in redirect goes to its SSO URL). A
-tampered copy, another key's signature, an expired validUntil, a 500 and a
-server that hangs are each refused with a warning naming the reason: the last
+tampered copy, another key's signature, an expired validUntil, another
+entityID, a copy over 1 MiB, a 500 and a server that hangs are each refused with a warning naming the reason: the last
 good copy stays (the redirect is unchanged) and
 fedbroker_upstream_metadata_refresh_failures_total moves. A new validly signed
 copy with another SSO URL is picked up without a restart. A reload does not
@@ -35,7 +35,7 @@ FAILURES = "fedbroker_upstream_metadata_refresh_failures_total"
 LAST_OK = "fedbroker_upstream_metadata_last_success_timestamp_seconds"
 
 
-def metadata(cert_path, sso, valid_until):
+def metadata(cert_path, sso, valid_until, entity=IDP_ID):
     body = pc.pem_body(open(cert_path).read())
     return ('<?xml version="1.0"?>\n'
             '<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" '
@@ -59,7 +59,7 @@ def metadata(cert_path, sso, valid_until):
             '</md:NameIDFormat>'
             '<md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" '
             'Location="%s"/></md:IDPSSODescriptor></md:EntityDescriptor>\n'
-            % (IDP_ID, valid_until, body, sso)).encode()
+            % (entity, valid_until, body, sso)).encode()
 
 
 def sign(xml, key, cert):
@@ -105,7 +105,10 @@ class Peer:
                 self.send_header("Content-Type", "application/samlmetadata+xml")
                 self.send_header("Content-Length", str(len(peer.body)))
                 self.end_headers()
-                self.wfile.write(peer.body)
+                try:
+                    self.wfile.write(peer.body)
+                except (ssl.SSLError, OSError):
+                    pass  # the client stopped reading (the body over its bound)
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), H)
         self.httpd.daemon_threads = True
@@ -141,8 +144,8 @@ class MetadataRefresh(harness.TestCase):
                                       mappings={"upstream_saml": MAPPING})
         self.state = self.srv.state_dir
 
-    def signed(self, sso, days=2, key=None, cert=None):
-        return sign(metadata(self.idp_cert, sso, stamp(days)), key or self.key,
+    def signed(self, sso, days=2, key=None, cert=None, entity=IDP_ID):
+        return sign(metadata(self.idp_cert, sso, stamp(days), entity), key or self.key,
                     cert or self.cert)
 
     def redirect(self):
@@ -232,6 +235,13 @@ class MetadataRefresh(harness.TestCase):
         # Validly signed, but validUntil is past.
         self.peer.body = self.signed("https://idp.mdr.test/sso-old", days=-1)
         self.refresh_fails(r"validUntil .* is past")
+        # Validly signed by the pinned key, but for another entity than the last good copy.
+        self.peer.body = self.signed("https://idp.mdr.test/sso-evil",
+                                     entity="https://other.mdr.test/saml")
+        self.refresh_fails(r"entityID https://other\.mdr\.test/saml is not the last good")
+        # Over the size bound (1 MiB).
+        self.peer.body = good + b" " * (1024 * 1024)
+        self.refresh_fails(r"larger than 1048576 bytes")
         # Not metadata at all / a server error / a server that never answers.
         self.peer.body = b"<html>maintenance</html>"
         self.refresh_fails(r"(?i)metadata")
