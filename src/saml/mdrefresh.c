@@ -198,9 +198,11 @@ fb_saml_upstream_metadata_due(const struct fb_conf *conf, const struct fb_conf_u
 	return due;
 }
 
-enum fb_status
-fb_saml_upstream_metadata_metrics(const struct fb_conf *conf, struct fb_buf *out,
-    struct fb_err *err)
+/* One metric family (name, help, type) over every upstream with a metadata_url: field of the
+ * status. */
+static enum fb_status
+metrics_family(const struct fb_conf *conf, const char *name, const char *help, const char *type,
+    const char *field, struct fb_buf *out, struct fb_err *err)
 {
 	enum fb_status r = FB_OK;
 	int head = 0;
@@ -214,30 +216,34 @@ fb_saml_upstream_metadata_metrics(const struct fb_conf *conf, struct fb_buf *out
 			continue;
 		if (!head) {
 			head = 1;
-			r = fb_buf_addf(out, err,
-			    "# HELP fedbroker_upstream_metadata_refresh_failures_total Failed "
-			    "refreshes of an upstream's metadata_url (the last good copy is "
-			    "kept).\n"
-			    "# TYPE fedbroker_upstream_metadata_refresh_failures_total counter\n"
-			    "# HELP fedbroker_upstream_metadata_last_success_timestamp_seconds "
-			    "When an upstream's metadata_url was last fetched and verified (0: "
-			    "never).\n"
-			    "# TYPE fedbroker_upstream_metadata_last_success_timestamp_seconds "
-			    "gauge\n");
-			if (r != FB_OK)
+			if ((r = fb_buf_addf(out, err, "# HELP %s %s\n# TYPE %s %s\n", name, help,
+			         name, type)) != FB_OK)
 				break;
 		}
 		spath = fb_saml_upstream_metadata_path(conf, up, ".status.json");
 		st = status_read(spath);
 		/* Upstream names are [a-z0-9_-]: nothing to escape in the label. */
-		r = fb_buf_addf(out, err,
-		    "fedbroker_upstream_metadata_refresh_failures_total{upstream=\"%s\"} %jd\n"
-		    "fedbroker_upstream_metadata_last_success_timestamp_seconds{upstream=\"%s\"} "
-		    "%jd\n",
-		    up->name, (intmax_t)json_integer_value(json_object_get(st, "failures")),
-		    up->name, (intmax_t)json_integer_value(json_object_get(st, "last_success")));
+		r = fb_buf_addf(out, err, "%s{upstream=\"%s\"} %jd\n", name, up->name,
+		    (intmax_t)json_integer_value(json_object_get(st, field)));
 		json_decref(st);
 		free(spath);
 	}
+	return r;
+}
+
+enum fb_status
+fb_saml_upstream_metadata_metrics(const struct fb_conf *conf, struct fb_buf *out,
+    struct fb_err *err)
+{
+	enum fb_status r;
+
+	r = metrics_family(conf, "fedbroker_upstream_metadata_refresh_failures_total",
+	    "Failed refreshes of an upstream's metadata_url (the last good copy is kept).",
+	    "counter", "failures", out, err);
+	if (r == FB_OK)
+		r = metrics_family(conf,
+		    "fedbroker_upstream_metadata_last_success_timestamp_seconds",
+		    "When an upstream's metadata_url was last fetched and verified (0: never).",
+		    "gauge", "last_success", out, err);
 	return r;
 }

@@ -220,7 +220,9 @@ class MetadataRefresh(harness.TestCase):
         path = os.path.join(self.state, "upstream-metadata", "mdr.xml")
         self.assertEqual(open(path, "rb").read(), self.peer.body)
         self.assertEqual(os.stat(path).st_mode & 0o777, 0o644)
-        m = self.srv.metrics()[1]
+        types, m = self.srv.metrics()
+        self.assertEqual(types.get(FAILURES), "counter")
+        self.assertEqual(types.get(LAST_OK), "gauge")
         self.assertEqual(harness.prom_sum(m, FAILURES, upstream="mdr"), 0)
         self.assertGreater(harness.prom_sum(m, LAST_OK, upstream="mdr"), 0)
         good = self.peer.body
