@@ -114,6 +114,25 @@ out:
 	return r;
 }
 
+/*
+ * After a failed refresh: says so when the last good copy (old, may be NULL)
+ * is itself past its validUntil. It stays in use (a failed refresh never
+ * takes the upstream down), but the operator should know.
+ */
+static void
+old_expired_warn(const struct fb_conf_upstream *up, const char *old, size_t old_len)
+{
+	json_t *info = NULL;
+
+	if (old != NULL && fb_saml_metadata_parse(old, old_len, NULL, &info, NULL) == FB_OK &&
+	    json_is_true(json_object_get(info, "expired")))
+		fb_log(FB_LOG_WARN,
+		    "upstream %s: the last good metadata copy expired (validUntil %s); it stays in "
+		    "use until a refresh succeeds",
+		    up->name, json_string_value(json_object_get(info, "valid_until")));
+	json_decref(info);
+}
+
 enum fb_status
 fb_saml_upstream_metadata_refresh(const struct fb_conf *conf, const struct fb_conf_upstream *up,
     int *changed, int64_t *next, struct fb_err *err)
@@ -165,6 +184,7 @@ out:
 		json_object_set_new(st, "last_error", json_string(err->msg));
 		if (refresh > RETRY_MAX)
 			refresh = RETRY_MAX;
+		old_expired_warn(up, old, old_len);
 	}
 	*next = now + refresh;
 	if (vu > now && vu < *next)

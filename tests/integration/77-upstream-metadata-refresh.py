@@ -8,7 +8,8 @@ tampered copy, another key's signature, an expired validUntil, another
 entityID, a copy over 1 MiB, a 500 and a server that hangs are each refused with a warning naming the reason: the last
 good copy stays (the redirect is unchanged) and
 fedbroker_upstream_metadata_refresh_failures_total moves. A new validly signed
-copy with another SSO URL is picked up without a restart. A reload does not
+copy with another SSO URL is picked up without a restart. A stored copy past
+its validUntil stays in use (with a warning) while refreshes fail. A reload does not
 fetch again at once (the next refresh stays when it was due); SIGUSR1 to the
 jobs process refreshes now (how this test drives it: metadata_refresh is 1m at
 least).
@@ -141,7 +142,7 @@ class MetadataRefresh(harness.TestCase):
                              "metadata_certificate": self.cert, "ca_file": tls_cert,
                              "sign_requests": "never"}}
         self.srv = fbsaml.saml_server(self, [], conf={"upstreams": [upstream]},
-                                      mappings={"upstream_saml": MAPPING})
+                                      mappings={"upstream_saml": MAPPING}, start=False)
         self.state = self.srv.state_dir
 
     def signed(self, sso, days=2, key=None, cert=None, entity=IDP_ID):
@@ -214,7 +215,24 @@ class MetadataRefresh(harness.TestCase):
         # The last good copy stays: the redirect still goes to the first SSO URL.
         self.wait_redirect("https://idp.mdr.test/sso-one?")
 
+    def test_expired_copy_stays_in_use(self):
+        """A stored copy past its validUntil and an IdP answering 500: the upstream
+        keeps working with it, and the log says both."""
+        d = os.path.join(self.state, "upstream-metadata")
+        os.mkdir(d)
+        with open(os.path.join(d, "mdr.xml"), "wb") as f:
+            f.write(self.signed("https://idp.mdr.test/sso-old", days=-1))
+        self.peer.status, self.peer.body = 500, b"oops"
+        self.srv.start()
+        self.assertIsNotNone(self.srv.wait_log(lambda l: "HTTP status 500" in l and
+                                               "keeping the last good copy" in l, 10.0))
+        self.assertIsNotNone(self.srv.wait_log(
+            lambda l: "last good metadata copy expired" in l, 10.0))
+        self.wait_redirect("https://idp.mdr.test/sso-old?")
+        self.assertEqual(self.failures(), 1)
+
     def test_refresh(self):
+        self.srv.start()
         # The first fetch: the workers build their SP with it.
         self.wait_redirect("https://idp.mdr.test/sso-one?")
         path = os.path.join(self.state, "upstream-metadata", "mdr.xml")
