@@ -354,46 +354,6 @@ print_info(const json_t *info, const char *source, const char *cert)
 
 /* ---- export ----------------------------------------------------------------------- */
 
-/*
- * Writes len bytes of data to path through a temporary file in the same
- * directory and a rename, so a reader never sees half a file. mode: the
- * new file's permissions.
- */
-static enum fb_status
-write_atomic(const char *path, const char *data, size_t len, mode_t mode, struct fb_err *err)
-{
-	char *tmp = fb_xasprintf("%s.tmp.%ld", path, (long)getpid());
-	enum fb_status r = FB_OK;
-	size_t off = 0;
-	ssize_t n;
-	int fd;
-
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)) < 0) {
-		r = fb_err_set(err, FB_ERR_IO, "%s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	while (off < len) {
-		if ((n = write(fd, data + off, len - off)) < 0) {
-			if (errno == EINTR)
-				continue;
-			r = fb_err_set(err, FB_ERR_IO, "%s: %s", tmp, strerror(errno));
-			break;
-		}
-		off += (size_t)n;
-	}
-	if (r == FB_OK && fsync(fd) != 0)
-		r = fb_err_set(err, FB_ERR_IO, "%s: %s", tmp, strerror(errno));
-	if (close(fd) != 0 && r == FB_OK)
-		r = fb_err_set(err, FB_ERR_IO, "%s: %s", tmp, strerror(errno));
-	if (r == FB_OK && rename(tmp, path) != 0)
-		r = fb_err_set(err, FB_ERR_IO, "%s: %s", path, strerror(errno));
-	if (r != FB_OK)
-		unlink(tmp);
-out:
-	free(tmp);
-	return r;
-}
-
 static int
 metadata_export(int argc, char **argv)
 {
@@ -432,7 +392,7 @@ metadata_export(int argc, char **argv)
 	}
 	if (a.out != NULL) {
 		/* Metadata is public: 0644, so a web server or a deploy job can read it. */
-		if (write_atomic(a.out, xml, len, 0644, &err) != FB_OK)
+		if (fb_saml_file_write(a.out, xml, len, 0644, &err) != FB_OK)
 			goto out;
 		fprintf(stderr, "wrote %s (%zu bytes%s)\n", a.out, len, a.sign ? ", signed" : "");
 	} else if (fwrite(xml, 1, len, stdout) != len || fflush(stdout) != 0) {
@@ -533,7 +493,7 @@ metadata_import(int argc, char **argv)
 		goto out;
 	}
 	/* Saved byte for byte: a signature over it stays verifiable. */
-	if (write_atomic(path, xml, len, 0644, &err) != FB_OK)
+	if (fb_saml_file_write(path, xml, len, 0644, &err) != FB_OK)
 		goto out;
 	fprintf(stderr, "saved %s\n", path);
 	rel = a.dir == NULL && config != NULL ? fb_xasprintf("metadata/%s.xml", a.name)

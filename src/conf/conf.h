@@ -208,6 +208,7 @@ struct fb_conf_upstream_saml {
 	char *metadata_url;	    /* fetched by the jobs process */
 	char *metadata_certificate; /* PEM pin verifying the fetched metadata's signature */
 	int64_t metadata_refresh;   /* seconds (1h) */
+	char *ca_file;		    /* CA bundle for metadata_url, NULL = the system's */
 	int allow_unsolicited;
 	int accept_sha1;
 	enum fb_conf_saml_sign_requests sign_requests;

@@ -218,6 +218,7 @@ static const struct conf_key conf_keys[] = {
 	{"upstreams[].saml.metadata_url", CT_STR, NULL, 0, 0, NULL, v_url, 0, U(saml.metadata_url)},
 	{"upstreams[].saml.metadata_certificate", CT_PATH, NULL, 0, 0, NULL, NULL, 0, U(saml.metadata_certificate)},
 	{"upstreams[].saml.metadata_refresh", CT_DUR, "1h", 60, 604800, NULL, NULL, 0, U(saml.metadata_refresh)},
+	{"upstreams[].saml.ca_file", CT_PATH, NULL, 0, 0, NULL, NULL, 0, U(saml.ca_file)},
 	{"upstreams[].saml.allow_unsolicited", CT_BOOL, "false", 0, 0, NULL, NULL, 0, U(saml.allow_unsolicited)},
 	{"upstreams[].saml.accept_sha1", CT_BOOL, "false", 0, 0, NULL, NULL, 0, U(saml.accept_sha1)},
 	{"upstreams[].saml.sign_requests", CT_ENUM, "auto", 0, 0, "auto|always|never", NULL, 0, U(saml.sign_requests)},

@@ -34,6 +34,7 @@ fb_conf_upstream_cleanup(struct fb_conf_upstream *up)
 	free(up->saml.metadata);
 	free(up->saml.metadata_url);
 	free(up->saml.metadata_certificate);
+	free(up->saml.ca_file);
 	memset(up, 0, sizeof(*up));
 }
 
@@ -232,6 +233,7 @@ check_saml(struct fb_conf_ctx *ctx, size_t i, struct fb_conf_upstream *up)
 	check_https(ctx, i, "saml.metadata_url", s->metadata_url);
 	up_readable(ctx, i, "saml.metadata", s->metadata);
 	up_readable(ctx, i, "saml.metadata_certificate", s->metadata_certificate);
+	up_readable(ctx, i, "saml.ca_file", s->ca_file);
 	if (s->accept_sha1)
 		up_problem(ctx, i, "saml.accept_sha1", 0,
 		    "SHA-1 signatures can be forged with enough effort: enable only for an IdP "

@@ -1,20 +1,80 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* daemon/jobs.c: the jobs process: periodic housekeeping of the store. */
+/*
+ * daemon/jobs.c: the jobs process: periodic housekeeping of the store, and
+ * the refresh of upstream SAML metadata from metadata_url (a new good copy
+ * makes the master reload, so the workers build their SP with it).
+ */
+#include <signal.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
 #include "core/core.h"
 #include "conf/conf.h"
 #include "store/store.h"
+#include "saml/saml.h"
 #include "http/http.h"
 #include "daemon/daemon.h"
 #include "daemon/internal.h"
 
+struct jobs;
+
+/* One upstream whose metadata comes from metadata_url. */
+struct mdjob {
+	struct jobs *j;
+	const struct fb_conf_upstream *up;
+	struct event *ev;
+};
+
 struct jobs {
 	struct event_base *base;
 	struct fb_store *store;
+	const struct fb_conf *conf;
+	struct mdjob *md;
+	size_t nmd;
 };
+
+/*
+ * Refreshes one upstream's metadata (blocking, bounded by the fetch's
+ * timeout) and schedules the next refresh. A failure is logged and
+ * counted; the last good copy stays. A changed copy: SIGHUP to the master,
+ * whose new generation of workers loads it.
+ */
+static void
+md_refresh(evutil_socket_t fd, short what, void *arg)
+{
+	struct mdjob *m = arg;
+	struct fb_err err = {0};
+	int changed = 0;
+	int64_t next = 0, now;
+	struct timeval tv = {0};
+
+	if (fb_saml_upstream_metadata_refresh(m->j->conf, m->up, &changed, &next, &err) != FB_OK)
+		fb_log_err(FB_LOG_WARN, NULL, &err);
+	else if (changed) {
+		fb_log(FB_LOG_INFO, "upstream %s: new IdP metadata from %s, reloading the workers",
+		    m->up->name, m->up->saml.metadata_url);
+		if (kill(getppid(), SIGHUP) != 0)
+			fb_log(FB_LOG_WARN, "upstream %s: cannot signal the master to reload",
+			    m->up->name);
+	}
+	now = fb_time_now();
+	tv.tv_sec = next > now ? (time_t)(next - now) : 1;
+	event_add(m->ev, &tv);
+}
+
+/* SIGUSR1: every metadata_url is refreshed now (the operator's "fetch it again"). */
+static void
+md_refresh_all(evutil_socket_t sig, short what, void *arg)
+{
+	struct jobs *j = arg;
+	struct timeval now = {0};
+
+	fb_log(FB_LOG_INFO, "SIGUSR1: refreshing upstream metadata now");
+	for (size_t i = 0; i < j->nmd; i++)
+		event_add(j->md[i].ev, &now);
+}
 
 static void
 purge(evutil_socket_t fd, short what, void *arg)
@@ -41,7 +101,7 @@ int
 fb_daemon_jobs_main(const struct fb_daemon_runtime *rt)
 {
 	struct jobs j = {0};
-	struct event *timer = NULL;
+	struct event *timer = NULL, *usr1 = NULL;
 	struct fb_daemon_signals sig = {0};
 	struct timeval tv = {.tv_sec = FB_DAEMON_PURGE_INTERVAL};
 	struct fb_err err = {0};
@@ -64,10 +124,50 @@ fb_daemon_jobs_main(const struct fb_daemon_runtime *rt)
 		goto out;
 	}
 	purge(-1, 0, &j);
+	j.conf = rt->conf;
+	for (size_t i = 0; i < rt->conf->nupstreams; i++) {
+		const struct fb_conf_upstream *up = &rt->conf->upstreams[i];
+
+		if (up->type == FB_CONF_UPSTREAM_SAML && up->saml.metadata_url != NULL)
+			j.nmd++;
+	}
+	j.md = fb_xcalloc(j.nmd > 0 ? j.nmd : 1, sizeof(j.md[0]));
+	j.nmd = 0;
+	for (size_t i = 0; i < rt->conf->nupstreams; i++) {
+		const struct fb_conf_upstream *up = &rt->conf->upstreams[i];
+		struct mdjob *m = &j.md[j.nmd];
+		struct timeval when = {0};
+		int64_t due, now = fb_time_now();
+
+		if (up->type != FB_CONF_UPSTREAM_SAML || up->saml.metadata_url == NULL)
+			continue;
+		m->j = &j;
+		m->up = up;
+		m->ev = evtimer_new(j.base, md_refresh, m);
+		j.nmd++;
+		/*
+		 * When the last refresh said (a reload restarts this process: fetching at
+		 * once would make a metadata that differs at each fetch reload forever);
+		 * now without a last good copy. From the loop either way.
+		 */
+		due = fb_saml_upstream_metadata_due(rt->conf, up);
+		if (due > now)
+			when.tv_sec = (time_t)(due - now);
+		event_add(m->ev, &when);
+	}
+	if (j.nmd > 0) {
+		usr1 = evsignal_new(j.base, SIGUSR1, md_refresh_all, &j);
+		event_add(usr1, NULL);
+	}
 	event_base_dispatch(j.base);
 	fb_daemon_signals_block(&sig);
 	status = 0;
 out:
+	if (usr1 != NULL)
+		event_free(usr1);
+	for (size_t i = 0; i < j.nmd; i++)
+		event_free(j.md[i].ev);
+	free(j.md);
 	if (timer != NULL)
 		event_free(timer);
 	fb_daemon_signals_cleanup(&sig);

@@ -4,6 +4,7 @@
 #include <strings.h>
 
 #include "core/core.h"
+#include "saml/saml.h"
 #include "http/http.h"
 
 #define TEXT_PLAIN "text/plain; charset=utf-8"
@@ -79,7 +80,9 @@ metrics(struct fb_http_req *req, void *arg)
 		return;
 	}
 	fb_buf_init(&b, METRICS_TEXT_MAX);
-	if (fb_http_metrics_render(env->metrics, &b, &err) != FB_OK)
+	/* The jobs process refreshes upstream metadata: its counters come from its status files. */
+	if (fb_http_metrics_render(env->metrics, &b, &err) != FB_OK ||
+	    fb_saml_upstream_metadata_metrics(env->conf, &b, &err) != FB_OK)
 		fb_http_reply_error(req, FB_ERR_INTERNAL, NULL, &err);
 	else
 		fb_http_reply(req, 200, FB_HTTP_METRICS_CONTENT_TYPE, b.data, b.len);

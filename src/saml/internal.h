@@ -138,6 +138,8 @@ void fb_saml_lib_init(void);
 enum fb_status fb_saml_keys_load(const struct fb_keyring *kr, struct fb_saml_key **out,
     size_t *n, struct fb_err *err);
 void fb_saml_keys_free(struct fb_saml_key *keys, size_t n);
+/* Largest metadata file read or fetched (bytes). */
+#define FB_SAML_METADATA_FILE_MAX (1024 * 1024)
 /* Reads a metadata file (at most FB_SAML_METADATA_FILE_MAX bytes) into *out (new). FB_ERR_CONFIG. */
 enum fb_status fb_saml_file_read(const char *path, char **out, size_t *len, struct fb_err *err);
 /*

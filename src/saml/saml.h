@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <jansson.h>
 
@@ -403,6 +404,56 @@ char *fb_saml_metadata_stanza(const json_t *info, const char *name, const char *
  */
 char *fb_saml_metadata_upstream_stanza(const json_t *info, const char *name,
     const char *metadata_path);
+
+/*
+ * Writes len bytes of data to path through a temporary file in the same
+ * directory and a rename, so a reader never sees half a file. mode: the
+ * new file's permissions. FB_ERR_IO.
+ */
+enum fb_status fb_saml_file_write(const char *path, const char *data, size_t len, mode_t mode,
+    struct fb_err *err);
+
+/* ---- upstream metadata refresh (mdrefresh.c) -------------------------------------- */
+
+/*
+ * Where the jobs process keeps an upstream's last good IdP metadata
+ * fetched from upstreams[].saml.metadata_url:
+ * <state_dir>/upstream-metadata/<name><suffix> (suffix ".xml": the
+ * metadata; ".status.json": the refresh counters). New (caller frees).
+ */
+char *fb_saml_upstream_metadata_path(const struct fb_conf *conf, const struct fb_conf_upstream *up,
+    const char *suffix);
+/*
+ * BLOCKING (the jobs process only): fetches up's metadata_url (https, TLS
+ * verified with saml.ca_file, 10 s timeout, FB_SAML_METADATA_FILE_MAX
+ * bytes), verifies its enveloped signature with the pinned
+ * metadata_certificate only, requires IdP metadata with a signing
+ * certificate, the same entityID as the last good copy (when there is
+ * one) and a validUntil still in the future, then stores it atomically
+ * (0644) at fb_saml_upstream_metadata_path(".xml"). On any failure the
+ * last good copy is left as it was. The ".status.json" file counts
+ * failures and records the last success either way.
+ * *changed: 1 when the stored copy changed. *next: when to fetch again
+ * (now + metadata_refresh, no later than validUntil; a failure retries
+ * after min(metadata_refresh, 5 min)), also kept in the status file.
+ */
+enum fb_status fb_saml_upstream_metadata_refresh(const struct fb_conf *conf,
+    const struct fb_conf_upstream *up, int *changed, int64_t *next, struct fb_err *err);
+/*
+ * When up's next refresh is due (the time the last refresh scheduled, as
+ * fb_saml_upstream_metadata_refresh's *next, kept in the status file), so
+ * a restarted jobs process (at each reload) does not fetch again at once;
+ * 0 (now) when no last good copy is stored.
+ */
+int64_t fb_saml_upstream_metadata_due(const struct fb_conf *conf, const struct fb_conf_upstream *up);
+/*
+ * Appends to out the Prometheus lines of every upstream with a
+ * metadata_url, read from the jobs process' status files:
+ * fedbroker_upstream_metadata_refresh_failures_total{upstream} and
+ * fedbroker_upstream_metadata_last_success_timestamp_seconds{upstream}.
+ */
+enum fb_status fb_saml_upstream_metadata_metrics(const struct fb_conf *conf, struct fb_buf *out,
+    struct fb_err *err);
 
 /*
  * Checks what the configuration alone cannot see (called by

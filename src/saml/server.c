@@ -27,9 +27,6 @@
 #include "saml/saml.h"
 #include "saml/internal.h"
 
-/* Largest metadata file read. */
-#define FB_SAML_METADATA_FILE_MAX (1024 * 1024)
-
 /* lasso, libxml2 and xmlsec talk through glib's log and xmlsec's callback: into ours, at debug. */
 static void
 glib_log(const gchar *domain, GLogLevelFlags level, const gchar *msg, gpointer data)
@@ -578,5 +575,40 @@ fb_saml_sp_conf_allowed(const struct fb_conf *conf, const struct fb_conf_saml_sp
 		for (size_t j = 0; j < n && !r; j++)
 			r = strcmp(groups[j]->name, sp->groups[i]) == 0;
 	free(groups);
+	return r;
+}
+
+enum fb_status
+fb_saml_file_write(const char *path, const char *data, size_t len, mode_t mode, struct fb_err *err)
+{
+	char *tmp = fb_xasprintf("%s.tmp.%ld", path, (long)getpid());
+	enum fb_status r = FB_OK;
+	size_t off = 0;
+	ssize_t n;
+	int fd;
+
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)) < 0) {
+		r = fb_err_set(err, FB_ERR_IO, "%s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	while (off < len) {
+		if ((n = write(fd, data + off, len - off)) < 0) {
+			if (errno == EINTR)
+				continue;
+			r = fb_err_set(err, FB_ERR_IO, "%s: %s", tmp, strerror(errno));
+			break;
+		}
+		off += (size_t)n;
+	}
+	if (r == FB_OK && fsync(fd) != 0)
+		r = fb_err_set(err, FB_ERR_IO, "%s: %s", tmp, strerror(errno));
+	if (close(fd) != 0 && r == FB_OK)
+		r = fb_err_set(err, FB_ERR_IO, "%s: %s", tmp, strerror(errno));
+	if (r == FB_OK && rename(tmp, path) != 0)
+		r = fb_err_set(err, FB_ERR_IO, "%s: %s", path, strerror(errno));
+	if (r != FB_OK)
+		unlink(tmp);
+out:
+	free(tmp);
 	return r;
 }

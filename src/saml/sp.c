@@ -142,9 +142,19 @@ fb_saml_broker_from_conf(const struct fb_conf *conf, const struct fb_keyring *kr
 				goto fail;
 			}
 			def.metadata = xml;
+		} else if (idps && up->saml.metadata_url != NULL) {
+			/* The last good copy the jobs process fetched and verified. */
+			char *path = fb_saml_upstream_metadata_path(conf, up, ".xml");
+
+			if (fb_saml_file_read(path, &xml, &def.metadata_len, NULL) == FB_OK)
+				def.metadata = xml;
+			else
+				fb_log(FB_LOG_WARN,
+				    "upstream %s: no IdP metadata fetched from %s yet: metadata not "
+				    "loaded", up->name, up->saml.metadata_url);
+			free(path);
 		} else if (idps) {
-			fb_log(FB_LOG_WARN, "upstream %s: no IdP metadata file yet (%s)", up->name,
-			    up->saml.metadata_url != NULL ? up->saml.metadata_url : "none");
+			fb_log(FB_LOG_WARN, "upstream %s: no IdP metadata file", up->name);
 		}
 		r = fb_saml_broker_add_upstream(b, &def, err);
 		free(xml);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <libxml/tree.h>
@@ -990,6 +991,79 @@ test_sp_once_store(void)
 	free(dir);
 }
 
+/*
+ * The metadata_url refresh's bookkeeping: a failed fetch counts (the status
+ * file), stores nothing, retries within 5 minutes; the next refresh is due at
+ * once without a stored copy and when the last refresh said with one; the
+ * metrics show both families.
+ */
+static void
+test_sp_metadata_refresh_status(void)
+{
+	struct fb_conf c;
+	struct fb_conf_upstream up;
+	struct fb_err err = {0};
+	struct fb_buf b;
+	char *dir = fb_test_tmpdir();
+	char *xml, *sub;
+	char name[] = "corp", url[] = "https://127.0.0.1:1/md.xml",
+	     http[] = "http://127.0.0.1:1/md.xml";
+	char cert[] = "/nonexistent.pem";
+	int changed = 1;
+	int64_t next = 0, now = fb_time_now();
+
+	memset(&c, 0, sizeof(c));
+	memset(&up, 0, sizeof(up));
+	c.state_dir = dir;
+	c.upstreams = &up;
+	c.nupstreams = 1;
+	up.name = name;
+	up.type = FB_CONF_UPSTREAM_SAML;
+	up.saml.metadata_url = url; /* nothing listens */
+	up.saml.metadata_certificate = cert;
+	up.saml.metadata_refresh = 3600;
+
+	CU_ASSERT_EQUAL(fb_saml_upstream_metadata_due(&c, &up), 0);
+	CU_ASSERT_EQUAL(fb_saml_upstream_metadata_refresh(&c, &up, &changed, &next, &err),
+	    FB_ERR_UPSTREAM);
+	CU_ASSERT_EQUAL(changed, 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "keeping the last good copy"));
+	CU_ASSERT(next >= now + 300 && next <= fb_time_now() + 300);
+	xml = fb_saml_upstream_metadata_path(&c, &up, ".xml");
+	CU_ASSERT_EQUAL(access(xml, F_OK), -1);
+	/* No copy: due now, whatever the last refresh said. */
+	CU_ASSERT_EQUAL(fb_saml_upstream_metadata_due(&c, &up), 0);
+	CU_ASSERT_EQUAL(fb_saml_upstream_metadata_refresh(&c, &up, &changed, &next, &err),
+	    FB_ERR_UPSTREAM);
+
+	fb_buf_init(&b, 4096);
+	CU_ASSERT_EQUAL(fb_saml_upstream_metadata_metrics(&c, &b, &err), FB_OK);
+	CU_ASSERT_PTR_NOT_NULL(strstr(b.data,
+	    "# TYPE fedbroker_upstream_metadata_refresh_failures_total counter\n"
+	    "fedbroker_upstream_metadata_refresh_failures_total{upstream=\"corp\"} 2\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(b.data,
+	    "fedbroker_upstream_metadata_last_success_timestamp_seconds{upstream=\"corp\"} 0\n"));
+	fb_buf_cleanup(&b);
+
+	/* With a stored copy: due when the last refresh said. */
+	sub = fb_xasprintf("%s/upstream-metadata", dir);
+	free(fb_test_write_file(sub, "corp.xml", "<x/>"));
+	CU_ASSERT_EQUAL(fb_saml_upstream_metadata_due(&c, &up), next);
+	/* Not https: refused before any connection, still counted. */
+	up.saml.metadata_url = http;
+	CU_ASSERT_EQUAL(fb_saml_upstream_metadata_refresh(&c, &up, &changed, &next, &err),
+	    FB_ERR_INVALID);
+	fb_buf_init(&b, 4096);
+	CU_ASSERT_EQUAL(fb_saml_upstream_metadata_metrics(&c, &b, &err), FB_OK);
+	CU_ASSERT_PTR_NOT_NULL(strstr(b.data, "_failures_total{upstream=\"corp\"} 3\n"));
+	fb_buf_cleanup(&b);
+
+	free(sub);
+	free(xml);
+	fb_test_rmtree(dir);
+	free(dir);
+}
+
 int
 fb_test_saml_sp_register(void)
 {
@@ -1003,7 +1077,9 @@ fb_test_saml_sp_register(void)
 	    CU_add_test(s, "SP metadata, AuthnRequest", test_sp_metadata_and_request) == NULL ||
 	    CU_add_test(s, "sign_requests: never", test_sp_unsigned_requests) == NULL ||
 	    CU_add_test(s, "single logout with the IdP", test_sp_logout) == NULL ||
-	    CU_add_test(s, "replay cache in the store", test_sp_once_store) == NULL)
+	    CU_add_test(s, "replay cache in the store", test_sp_once_store) == NULL ||
+	    CU_add_test(s, "metadata_url refresh bookkeeping", test_sp_metadata_refresh_status) ==
+	        NULL)
 		return -1;
 	return 0;
 }
