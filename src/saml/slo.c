@@ -36,6 +36,22 @@ fb_saml_session_index(const char *sid, const char *sp_entity_id)
 	return fb_xasprintf("_%s", hex);
 }
 
+/* 1 when the store holds exactly text under key already. */
+static int
+same_record(struct fb_store *store, const char *key, const char *text)
+{
+	unsigned char *v = NULL;
+	size_t len = 0;
+	struct fb_err err = {0};
+	int same;
+
+	if (fb_store_kv_get(store, SLO_NS, key, &v, &len, &err) != FB_OK)
+		return 0;
+	same = len == strlen(text) && memcmp(v, text, len) == 0;
+	free(v);
+	return same;
+}
+
 enum fb_status
 fb_saml_slo_remember(struct fb_store *store, const struct fb_saml_sp *sp,
     const struct fb_saml_subject *who, const char *nameid, const char *nameid_format,
@@ -57,7 +73,16 @@ fb_saml_slo_remember(struct fb_store *store, const struct fb_saml_sp *sp,
 		free(key);
 		return fb_err_set(err, FB_ERR_INVALID, "the NameID is not UTF-8 text");
 	}
-	r = fb_store_kv_put(store, SLO_NS, key, text, strlen(text), until, err);
+	/*
+	 * Each SAML response of a session to an SP records the same thing: read
+	 * before writing, so the hot path takes a write transaction only for a
+	 * session's first assertion to an SP (or a changed NameID). With no
+	 * session end known the expiry slides, so that case always writes.
+	 */
+	if (who->expires_at > now && same_record(store, key, text))
+		r = FB_OK;
+	else
+		r = fb_store_kv_put(store, SLO_NS, key, text, strlen(text), until, err);
 	free(text);
 	json_decref(o);
 	free(key);
