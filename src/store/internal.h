@@ -140,6 +140,22 @@ struct fb_store_ops {
 	/* As fb_store_user_find_email; *count always set. */
 	enum fb_status (*user_find_email)(struct fb_store *st, const char *email,
 	    struct fb_store_user *out, size_t *count, struct fb_err *err);
+
+	/*
+	 * Export and import, generic over the tables of fb_store_tables():
+	 * the backend builds its statements from t->name, t->cols and
+	 * t->order (names from that fixed list, never from input).
+	 * rows_each: as fb_store_rows_each (NULL values for SQL NULL).
+	 * rows_load: in one transaction, FB_ERR_INVALID when a table of
+	 * empty[0..nempty) holds a row; then inserts each row next yields
+	 * (already checked by store.c) until *t is NULL, counting them in *n,
+	 * and commits. A constraint violation is FB_ERR_INVALID naming the
+	 * table; any failure rolls everything back.
+	 */
+	enum fb_status (*rows_each)(struct fb_store *st, const struct fb_store_table *t,
+	    int (*fn)(const struct fb_store_value *row, void *arg), void *arg, struct fb_err *err);
+	enum fb_status (*rows_load)(struct fb_store *st, const struct fb_store_table *const *empty,
+	    size_t nempty, fb_store_row_next_fn next, void *arg, size_t *n, struct fb_err *err);
 };
 
 /* An open store. Members are private to store/. */
@@ -148,6 +164,12 @@ struct fb_store {
 	void *be;    /* the backend's state */
 	int version; /* the schema version in use */
 	pid_t pid;   /* the process that opened it */
+	/*
+	 * Set before ops->open by fb_store_open_unmigrated: the backend reads
+	 * the schema version into st->version and changes nothing (no
+	 * migration, no file created, no journal mode switched).
+	 */
+	int unmigrated;
 };
 
 extern const struct fb_store_ops fb_store_sqlite_ops;

@@ -766,7 +766,8 @@ sq_open(struct fb_store *st, const struct fb_conf *conf, struct fb_err *err)
 		r = fb_err_set(err, FB_ERR_CONFIG, "store.path: not set and no server.state_dir");
 		goto out;
 	}
-	if ((r = dir_ensure(sq->path, err)) != FB_OK || (r = file_ensure(sq->path, err)) != FB_OK)
+	if (!st->unmigrated &&
+	    ((r = dir_ensure(sq->path, err)) != FB_OK || (r = file_ensure(sq->path, err)) != FB_OK))
 		goto out;
 	/* Each process has its own handle and uses it from one thread. */
 	rc = sqlite3_open_v2(sq->path, &sq->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
@@ -784,6 +785,8 @@ sq_open(struct fb_store *st, const struct fb_conf *conf, struct fb_err *err)
 		r = sq_refuse_newer(sq, v, err);
 		goto out;
 	}
+	if (st->unmigrated && v != sq_schema_latest())
+		goto done; /* only the version is read: nothing is changed */
 	if ((r = sq_wal(sq, busy, err)) != FB_OK)
 		goto out;
 	/* SECURITY: secure_delete overwrites deleted one-time codes in the file. */
@@ -793,6 +796,7 @@ sq_open(struct fb_store *st, const struct fb_conf *conf, struct fb_err *err)
 		goto out;
 	if ((r = sq_migrate(sq, &v, err)) != FB_OK)
 		goto out;
+done:
 	st->be = sq;
 	st->version = v;
 	sq = NULL; /* transferred */
@@ -1794,6 +1798,197 @@ sq_user_find_email(struct fb_store *st, const char *email, struct fb_store_user 
 	return FB_OK;
 }
 
+/* ---- export and import ----------------------------------------------------------- */
+
+/* Column i of s as the export's typed value (text borrowed from s until its next step). */
+static struct fb_store_value
+column_value(sqlite3_stmt *s, int i, enum fb_store_coltype type)
+{
+	struct fb_store_value v = {0};
+
+	if (sqlite3_column_type(s, i) == SQLITE_NULL)
+		v.null = 1;
+	else if (type == FB_STORE_COL_INT)
+		v.num = sqlite3_column_int64(s, i);
+	else
+		v.text = column_text(s, i, 0);
+	return v;
+}
+
+struct rows_walk {
+	const struct fb_store_table *t;
+	struct fb_store_value *row;
+	int (*fn)(const struct fb_store_value *row, void *arg);
+	void *arg;
+};
+
+static int
+rows_each_row(sqlite3_stmt *s, void *arg)
+{
+	struct rows_walk *w = arg;
+
+	for (size_t i = 0; i < w->t->ncols; i++)
+		w->row[i] = column_value(s, (int)i, w->t->cols[i].type);
+	return w->fn(w->row, w->arg);
+}
+
+/*
+ * The statement of t that op ("select", "insert", "any") needs, new
+ * (caller frees); built from the fixed table list, never from input.
+ */
+static char *
+table_sql(const struct fb_store_table *t, const char *op)
+{
+	struct fb_buf b;
+
+	fb_buf_init(&b, 4096);
+	if (strcmp(op, "any") == 0) {
+		(void)fb_buf_addf(&b, NULL, "SELECT 1 FROM %s LIMIT 1", t->name);
+		return fb_buf_take(&b);
+	}
+	if (strcmp(op, "select") == 0)
+		(void)fb_buf_addf(&b, NULL, "SELECT ");
+	else
+		(void)fb_buf_addf(&b, NULL, "INSERT INTO %s (", t->name);
+	for (size_t i = 0; i < t->ncols; i++)
+		(void)fb_buf_addf(&b, NULL, "%s%s", i != 0 ? ", " : "", t->cols[i].name);
+	if (strcmp(op, "select") == 0) {
+		(void)fb_buf_addf(&b, NULL, " FROM %s ORDER BY %s", t->name, t->order);
+		return fb_buf_take(&b);
+	}
+	(void)fb_buf_addf(&b, NULL, ") VALUES (");
+	for (size_t i = 0; i < t->ncols; i++)
+		(void)fb_buf_addf(&b, NULL, "%s?%zu", i != 0 ? ", " : "", i + 1);
+	(void)fb_buf_addf(&b, NULL, ")");
+	return fb_buf_take(&b);
+}
+
+static enum fb_status
+sq_rows_each(struct fb_store *st, const struct fb_store_table *t,
+    int (*fn)(const struct fb_store_value *row, void *arg), void *arg, struct fb_err *err)
+{
+	struct fb_store_value *row = fb_xcalloc(t->ncols, sizeof(*row));
+	struct rows_walk w = {t, row, fn, arg};
+	char *sql = table_sql(t, "select");
+	char what[96];
+	enum fb_status r;
+
+	snprintf(what, sizeof(what), "export: %s", t->name);
+	r = sq_each(sq_of(st), sql, NULL, 0, rows_each_row, &w, what, err);
+	free(sql);
+	free(row);
+	return r;
+}
+
+/* FB_ERR_INVALID when t holds a row. */
+static enum fb_status
+table_check_empty(struct sq *sq, const struct fb_store_table *t, struct fb_err *err)
+{
+	sqlite3_stmt *s = NULL;
+	char *sql = table_sql(t, "any");
+	enum fb_status r = FB_ERR_IO;
+
+	if (sqlite3_prepare_v2(sq->db, sql, -1, &s, NULL) != SQLITE_OK) {
+		r = sq_fail(sq, "import: checking the store is empty", err);
+		goto out;
+	}
+	switch (sqlite3_step(s)) {
+	case SQLITE_DONE:
+		r = FB_OK;
+		break;
+	case SQLITE_ROW:
+		r = fb_err_set(err, FB_ERR_INVALID,
+		    "import: %s: the store is not empty (table %s holds rows); import writes "
+		    "only into a new, empty store",
+		    sq->path, t->name);
+		break;
+	default:
+		r = sq_fail(sq, "import: checking the store is empty", err);
+		break;
+	}
+out:
+	sqlite3_finalize(s);
+	free(sql);
+	return r;
+}
+
+/* Binds row (t->ncols values) to ?1.. of s and inserts it. */
+static enum fb_status
+row_insert(struct sq *sq, sqlite3_stmt *s, const struct fb_store_table *t,
+    const struct fb_store_value *row, struct fb_err *err)
+{
+	int rc = SQLITE_OK;
+
+	for (size_t i = 0; i < t->ncols && rc == SQLITE_OK; i++) {
+		int k = (int)i + 1;
+
+		if (row[i].null)
+			rc = sqlite3_bind_null(s, k);
+		else if (t->cols[i].type == FB_STORE_COL_INT)
+			rc = sqlite3_bind_int64(s, k, row[i].num);
+		else
+			rc = sqlite3_bind_text(s, k, row[i].text, -1, SQLITE_STATIC);
+	}
+	if (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_DONE)
+		rc = SQLITE_OK;
+	sq_done(s);
+	if (rc == SQLITE_OK)
+		return FB_OK;
+	if ((sqlite3_extended_errcode(sq->db) & 0xff) == SQLITE_CONSTRAINT)
+		return fb_err_set(err, FB_ERR_INVALID, "import: %s: %s", t->name,
+		    sqlite3_errmsg(sq->db));
+	return sq_fail(sq, "import: insert", err);
+}
+
+static enum fb_status
+sq_rows_load(struct fb_store *st, const struct fb_store_table *const *empty, size_t nempty,
+    fb_store_row_next_fn next, void *arg, size_t *n, struct fb_err *err)
+{
+	struct sq *sq = sq_of(st);
+	const struct fb_store_table *t, *prev = NULL;
+	const struct fb_store_value *row;
+	sqlite3_stmt *s = NULL;
+	enum fb_status r;
+
+	*n = 0;
+	if ((r = sq_begin(sq, "import: begin", err)) != FB_OK)
+		goto out;
+	for (size_t i = 0; i < nempty; i++)
+		if ((r = table_check_empty(sq, empty[i], err)) != FB_OK)
+			goto out;
+	for (;;) {
+		if ((r = next(arg, &t, &row, err)) != FB_OK || t == NULL)
+			break;
+		if (t != prev) {
+			char *sql = table_sql(t, "insert");
+
+			sqlite3_finalize(s);
+			s = NULL;
+			prev = t;
+			if (sqlite3_prepare_v2(sq->db, sql, -1, &s, NULL) != SQLITE_OK)
+				r = sq_fail(sq, "import: prepare", err);
+			free(sql);
+			if (r != FB_OK)
+				goto out;
+		}
+		if ((r = row_insert(sq, s, t, row, err)) != FB_OK)
+			goto out;
+		(*n)++;
+	}
+	if (r != FB_OK)
+		goto out;
+	sqlite3_finalize(s); /* a pending statement would block COMMIT */
+	s = NULL;
+	r = sq_commit(sq, "import: commit", err);
+out:
+	sqlite3_finalize(s);
+	if (r != FB_OK) {
+		sq_rollback(sq);
+		*n = 0;
+	}
+	return r;
+}
+
 const struct fb_store_ops fb_store_sqlite_ops = {
 	.name = "sqlite",
 	.schema_latest = sq_schema_latest,
@@ -1838,4 +2033,6 @@ const struct fb_store_ops fb_store_sqlite_ops = {
 	.groups_list = sq_groups_list,
 	.upstream_signin = sq_upstream_signin,
 	.user_find_email = sq_user_find_email,
+	.rows_each = sq_rows_each,
+	.rows_load = sq_rows_load,
 };

@@ -22,6 +22,11 @@ check_owner(const struct fb_store *st, const char *what, struct fb_err *err)
 		    "%s: store handle opened by process %ld used in process %ld; "
 		    "open one per process",
 		    what, (long)st->pid, (long)getpid());
+	if (st->unmigrated && st->version != fb_store_schema_latest())
+		return fb_err_set(err, FB_ERR_CONFIG,
+		    "%s: the store is at schema version %d, this fedbroker uses %d: run "
+		    "'fedbroker store migrate'",
+		    what, st->version, fb_store_schema_latest());
 	return FB_OK;
 }
 
@@ -87,8 +92,9 @@ check_text(const char *s, size_t max, const char *what, const char *label, struc
 	return FB_OK;
 }
 
-enum fb_status
-fb_store_open(const struct fb_conf *conf, struct fb_store **out, struct fb_err *err)
+/* Opens conf's store; unmigrated as fb_store_open_unmigrated. */
+static enum fb_status
+store_open(const struct fb_conf *conf, int unmigrated, struct fb_store **out, struct fb_err *err)
 {
 	const struct fb_store_ops *ops = NULL;
 	struct fb_store *st = NULL;
@@ -111,6 +117,7 @@ fb_store_open(const struct fb_conf *conf, struct fb_store **out, struct fb_err *
 	st = fb_xcalloc(1, sizeof(*st));
 	st->ops = ops;
 	st->pid = getpid();
+	st->unmigrated = unmigrated;
 	if ((r = ops->open(st, conf, err)) != FB_OK)
 		goto out;
 	*out = st;
@@ -119,6 +126,18 @@ fb_store_open(const struct fb_conf *conf, struct fb_store **out, struct fb_err *
 out:
 	free(st); /* the backend left st->be NULL on failure */
 	return r;
+}
+
+enum fb_status
+fb_store_open(const struct fb_conf *conf, struct fb_store **out, struct fb_err *err)
+{
+	return store_open(conf, 0, out, err);
+}
+
+enum fb_status
+fb_store_open_unmigrated(const struct fb_conf *conf, struct fb_store **out, struct fb_err *err)
+{
+	return store_open(conf, 1, out, err);
 }
 
 char *
@@ -918,4 +937,188 @@ fb_store_user_find_email(struct fb_store *st, const char *email, struct fb_store
 	    (r = check_name(email, FB_STORE_TEXT_MAX, "user_find_email", "email", err)) != FB_OK)
 		return r;
 	return st->ops->user_find_email(st, email, out, count != NULL ? count : &ignored, err);
+}
+
+/* ---- whole-store export and import ---------------------------------------------- */
+
+#define TEXT(n) {n, FB_STORE_COL_TEXT, 0}
+#define TEXT_NULL(n) {n, FB_STORE_COL_TEXT, 1}
+#define INT(n) {n, FB_STORE_COL_INT, 0}
+#define INT_NULL(n) {n, FB_STORE_COL_INT, 1}
+#define TABLE(n, cols, order, optional)                                                    \
+	{n, cols, sizeof(cols) / sizeof(cols[0]), order, optional}
+
+/*
+ * The one list of what a backup holds (schema version 7). A new table or
+ * column that cannot be regenerated is added here with its migration;
+ * every backend builds its export and import statements from this list.
+ */
+static const struct fb_store_column users_cols[] = {
+	TEXT("id"), TEXT("username"), TEXT_NULL("name"), TEXT_NULL("email"), TEXT("source"),
+	INT("active"), INT("created"), INT("last_seen"),
+};
+static const struct fb_store_column cred_cols[] = {
+	TEXT("user_id"), TEXT_NULL("password_hash"), TEXT("account_type"),
+	TEXT_NULL("totp_secret"), INT("totp_last_step"), INT("created"), INT("last_login"),
+	INT("session_gen"),
+};
+static const struct fb_store_column recovery_cols[] = {
+	TEXT("user_id"), TEXT("code_hash"), INT("created"), INT_NULL("used_at"),
+};
+static const struct fb_store_column token_cols[] = {
+	TEXT("id"), TEXT("user_id"), TEXT("secret_hash"), TEXT_NULL("description"),
+	INT("created"), INT("expires_at"), INT_NULL("revoked_at"),
+};
+static const struct fb_store_column nameid_cols[] = {
+	TEXT("user_id"), TEXT("sp"), TEXT("nameid"), INT("created"),
+};
+static const struct fb_store_column link_cols[] = {
+	TEXT("upstream"), TEXT("issuer"), TEXT("subject"), TEXT("user_id"), INT("created"),
+	INT("last_used"),
+};
+static const struct fb_store_column group_cols[] = {
+	TEXT("user_id"), TEXT("upstream"), TEXT("name"),
+};
+static const struct fb_store_column audit_cols[] = {
+	INT("id"), INT("at"), TEXT("actor"), TEXT("event"), TEXT("detail"),
+};
+
+static const struct fb_store_table tables[] = {
+	TABLE("users", users_cols, "username", 0),
+	TABLE("local_credentials", cred_cols, "user_id", 0),
+	TABLE("recovery_codes", recovery_cols, "user_id, code_hash", 0),
+	TABLE("api_tokens", token_cols, "id", 0),
+	TABLE("saml_nameids", nameid_cols, "user_id, sp", 0),
+	TABLE("upstream_links", link_cols, "upstream, issuer, subject", 0),
+	TABLE("upstream_groups", group_cols, "user_id, upstream, name", 0),
+	TABLE("audit_log", audit_cols, "id", 1),
+};
+
+#define NTABLES (sizeof(tables) / sizeof(tables[0]))
+
+const struct fb_store_table *
+fb_store_tables(size_t *n)
+{
+	*n = NTABLES;
+	return tables;
+}
+
+const struct fb_store_table *
+fb_store_table_get(const char *name)
+{
+	for (size_t i = 0; i < NTABLES; i++)
+		if (strcmp(tables[i].name, name) == 0)
+			return &tables[i];
+	return NULL;
+}
+
+/* FB_OK when t is one of tables[] (the backends build SQL from it). */
+static enum fb_status
+check_table(const struct fb_store_table *t, const char *what, struct fb_err *err)
+{
+	if (t < tables || t >= tables + NTABLES)
+		return fb_err_set(err, FB_ERR_INVALID, "%s: not a table of fb_store_tables", what);
+	return FB_OK;
+}
+
+enum fb_status
+fb_store_rows_each(struct fb_store *st, const struct fb_store_table *t,
+    int (*fn)(const struct fb_store_value *row, void *arg), void *arg, struct fb_err *err)
+{
+	enum fb_status r;
+
+	if ((r = check_owner(st, "rows_each", err)) != FB_OK ||
+	    (r = check_table(t, "rows_each", err)) != FB_OK)
+		return r;
+	return st->ops->rows_each(st, t, fn, arg, err);
+}
+
+static int
+row_count(const struct fb_store_value *row, void *arg)
+{
+	(void)row;
+	(*(size_t *)arg)++;
+	return 0;
+}
+
+enum fb_status
+fb_store_rows_count(struct fb_store *st, const struct fb_store_table *t, size_t *n,
+    struct fb_err *err)
+{
+	*n = 0;
+	return fb_store_rows_each(st, t, row_count, n, err);
+}
+
+/* The caller's row source, each row checked before the backend sees it. */
+struct load_src {
+	fb_store_row_next_fn next;
+	void *arg;
+	int with_optional;
+};
+
+static enum fb_status
+check_row(const struct fb_store_table *t, const struct fb_store_value *row, struct fb_err *err)
+{
+	char what[96];
+	enum fb_status r;
+
+	for (size_t i = 0; i < t->ncols; i++) {
+		const struct fb_store_column *c = &t->cols[i];
+
+		snprintf(what, sizeof(what), "import: %s.%s", t->name, c->name);
+		if (row[i].null) {
+			if (!c->nullable)
+				return fb_err_set(err, FB_ERR_INVALID, "%s: null is not allowed", what);
+			continue;
+		}
+		if (c->type == FB_STORE_COL_TEXT &&
+		    ((r = check_name(row[i].text, FB_STORE_VALUE_MAX, what, "value", err)) !=
+			    FB_OK ||
+			(r = check_text(row[i].text, FB_STORE_VALUE_MAX, what, "value", err)) !=
+			    FB_OK))
+			return r;
+	}
+	return FB_OK;
+}
+
+static enum fb_status
+load_next(void *arg, const struct fb_store_table **t, const struct fb_store_value **row,
+    struct fb_err *err)
+{
+	struct load_src *src = arg;
+	enum fb_status r;
+
+	*t = NULL;
+	*row = NULL;
+	if ((r = src->next(src->arg, t, row, err)) != FB_OK || *t == NULL)
+		return r;
+	if ((r = check_table(*t, "import", err)) != FB_OK)
+		return r;
+	if ((*t)->optional && !src->with_optional)
+		return fb_err_set(err, FB_ERR_INVALID, "import: rows of %s were not asked for",
+		    (*t)->name);
+	return check_row(*t, *row, err);
+}
+
+enum fb_status
+fb_store_rows_load(struct fb_store *st, int with_optional, fb_store_row_next_fn next, void *arg,
+    size_t *n, struct fb_err *err)
+{
+	const struct fb_store_table *empty[NTABLES];
+	struct load_src src = {next, arg, with_optional};
+	size_t nempty = 0, count = 0;
+	enum fb_status r;
+
+	if (n != NULL)
+		*n = 0;
+	if ((r = check_owner(st, "import", err)) != FB_OK)
+		return r;
+	for (size_t i = 0; i < NTABLES; i++)
+		if (!tables[i].optional || with_optional)
+			empty[nempty++] = &tables[i];
+	if ((r = st->ops->rows_load(st, empty, nempty, load_next, &src, &count, err)) != FB_OK)
+		return r;
+	if (n != NULL)
+		*n = count;
+	return FB_OK;
 }

@@ -429,4 +429,84 @@ enum fb_status fb_store_upstream_signin(struct fb_store *st, struct fb_store_use
 enum fb_status fb_store_user_find_email(struct fb_store *st, const char *email,
     struct fb_store_user *out, size_t *count, struct fb_err *err);
 
+/* ---- whole-store export and import (fedbroker store export, import, copy) ------- */
+
+/*
+ * What a backup holds: the rows of the tables that cannot be regenerated,
+ * as typed values, without SQL. Ephemeral state (key/value entries, counters,
+ * one-time values, session revocations) is not among them.
+ */
+enum fb_store_coltype {
+	FB_STORE_COL_TEXT = 0,
+	FB_STORE_COL_INT,
+};
+
+struct fb_store_column {
+	const char *name;
+	enum fb_store_coltype type;
+	int nullable;
+};
+
+struct fb_store_table {
+	const char *name;
+	const struct fb_store_column *cols;
+	size_t ncols;
+	const char *order; /* the key columns, comma-separated: rows come in this order */
+	int optional;	   /* 1: left out unless asked for (the audit log) */
+};
+
+/* One column's value in a row: text (borrowed) for TEXT, num for INT; null set for NULL. */
+struct fb_store_value {
+	int null;
+	const char *text;
+	int64_t num;
+};
+
+/* The exportable tables, parents before children (import order); *n their number. Static. */
+const struct fb_store_table *fb_store_tables(size_t *n);
+/* The table named name, or NULL. */
+const struct fb_store_table *fb_store_table_get(const char *name);
+/*
+ * Calls fn for each row of t (one of fb_store_tables), in t->order; row
+ * has t->ncols values, borrowed for the call; fn returns non-zero to stop.
+ * fn must not call the store.
+ */
+enum fb_status fb_store_rows_each(struct fb_store *st, const struct fb_store_table *t,
+    int (*fn)(const struct fb_store_value *row, void *arg), void *arg, struct fb_err *err);
+/* The number of rows of t in *n. */
+enum fb_status fb_store_rows_count(struct fb_store *st, const struct fb_store_table *t,
+    size_t *n, struct fb_err *err);
+
+/*
+ * The source of the rows fb_store_rows_load writes: sets *t (NULL at the
+ * end) and *row (t->ncols values, borrowed until the next call); FB_OK,
+ * or a failure with err filled (nothing is written then).
+ */
+typedef enum fb_status (*fb_store_row_next_fn)(void *arg, const struct fb_store_table **t,
+    const struct fb_store_value **row, struct fb_err *err);
+
+/*
+ * Writes every row next yields, in one transaction, into a store whose
+ * tables (every table of fb_store_tables; the optional ones only when
+ * with_optional) are all empty, else FB_ERR_INVALID naming the first
+ * table holding rows. Each row is checked first (a NULL where the column
+ * takes none, text that is not UTF-8 or over FB_STORE_VALUE_MAX bytes):
+ * FB_ERR_INVALID; a row the database refuses (a duplicate key, a reference
+ * to no user) is FB_ERR_INVALID too. On any failure nothing is written.
+ * *n (may be NULL) counts the rows written.
+ */
+enum fb_status fb_store_rows_load(struct fb_store *st, int with_optional,
+    fb_store_row_next_fn next, void *arg, size_t *n, struct fb_err *err);
+
+/*
+ * Opens the store like fb_store_open but applies no migration: only
+ * fb_store_schema_version (what the store holds now; 0 for a fresh one)
+ * and fb_store_close may be used on it unless it is already at
+ * fb_store_schema_latest(); every other call fails with FB_ERR_CONFIG.
+ * Nothing is created or changed: a SQLite file that does not exist is
+ * FB_ERR_IO.
+ */
+enum fb_status fb_store_open_unmigrated(const struct fb_conf *conf, struct fb_store **out,
+    struct fb_err *err);
+
 #endif
