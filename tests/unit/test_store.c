@@ -2009,6 +2009,277 @@ test_migrate_v6_v7(void)
 	free(dir);
 }
 
+/* ---- export and import ------------------------------------------------------------ */
+
+/* Appends a row as a JSON array of its values (null, string or integer) to arg. */
+static int
+row_capture(const struct fb_store_value *row, void *arg)
+{
+	json_t *rows = json_object_get(arg, "rows"), *r = json_array();
+	size_t ncols = (size_t)json_integer_value(json_object_get(arg, "ncols"));
+
+	for (size_t i = 0; i < ncols; i++) {
+		const char *type = json_string_value(
+		    json_array_get(json_object_get(arg, "types"), i));
+
+		if (row[i].null)
+			json_array_append_new(r, json_null());
+		else if (strcmp(type, "int") == 0)
+			json_array_append_new(r, json_integer(row[i].num));
+		else
+			json_array_append_new(r, json_string(row[i].text));
+	}
+	json_array_append_new(rows, r);
+	return 0;
+}
+
+/* {"users": [[...], ...], ...}: every exportable table of st (the optional ones too). */
+static json_t *
+store_dump(struct fb_store *st)
+{
+	size_t n;
+	const struct fb_store_table *t = fb_store_tables(&n);
+	json_t *out = json_object();
+	struct fb_err err;
+
+	for (size_t i = 0; i < n; i++) {
+		json_t *arg = json_object(), *types = json_array();
+
+		for (size_t k = 0; k < t[i].ncols; k++)
+			json_array_append_new(types,
+			    json_string(t[i].cols[k].type == FB_STORE_COL_INT ? "int" : "text"));
+		json_object_set_new(arg, "types", types);
+		json_object_set_new(arg, "ncols", json_integer((json_int_t)t[i].ncols));
+		json_object_set_new(arg, "rows", json_array());
+		fb_err_clear(&err);
+		CU_ASSERT_EQUAL(fb_store_rows_each(st, &t[i], row_capture, arg, &err), FB_OK);
+		json_object_set(out, t[i].name, json_object_get(arg, "rows"));
+		json_decref(arg);
+	}
+	return out;
+}
+
+/* Yields the rows of a store_dump, table by table; a row's values live in row[]. */
+struct dump_src {
+	json_t *dump;
+	size_t table, index;
+	struct fb_store_value row[16];
+};
+
+static enum fb_status
+dump_next(void *arg, const struct fb_store_table **t, const struct fb_store_value **row,
+    struct fb_err *err)
+{
+	struct dump_src *d = arg;
+	size_t n;
+	const struct fb_store_table *tabs = fb_store_tables(&n);
+
+	(void)err;
+	*t = NULL;
+	for (; d->table < n; d->table++, d->index = 0) {
+		json_t *rows = json_object_get(d->dump, tabs[d->table].name);
+		json_t *r = json_array_get(rows, d->index);
+
+		if (r == NULL)
+			continue;
+		for (size_t k = 0; k < tabs[d->table].ncols; k++) {
+			json_t *v = json_array_get(r, k);
+
+			d->row[k] = (struct fb_store_value){.null = json_is_null(v),
+			    .text = json_string_value(v), .num = json_integer_value(v)};
+		}
+		d->index++;
+		*t = &tabs[d->table];
+		*row = d->row;
+		return FB_OK;
+	}
+	return FB_OK;
+}
+
+/* A store holding one of everything a backup keeps. */
+static void
+store_fill(struct fb_store *st)
+{
+	const char *const hashes[] = {"h1", "h2"};
+	const char *const groups[] = {"admins", "ops"};
+	struct fb_store_upstream_signin in = {"corp", "https://idp.example", "sub-1", 1, 0, groups, 2};
+	struct fb_store_token t = {.id = (char *)"tok1", .user_id = (char *)"u-alice",
+	    .secret_hash = (char *)"abcd", .description = NULL, .expires_at = 0};
+	struct fb_store_user u = {.username = (char *)"bob", .source = (char *)"corp", .active = 1};
+	struct fb_err err;
+	char *nameid = NULL;
+
+	fb_err_clear(&err);
+	cred_add(st, "alice", "u-alice");
+	CU_ASSERT_EQUAL(fb_store_cred_totp_set(st, "u-alice", "sealed-totp", 42, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_recovery_codes_replace(st, "u-alice", hashes, 2, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_recovery_code_use(st, "u-alice", "h1", &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_token_add(st, &t, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_token_revoke(st, "tok1", &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_nameid_ensure(st, "u-alice", "urn:sp", "nid-1", &nameid, &err),
+	    FB_OK);
+	free(nameid);
+	CU_ASSERT_EQUAL(fb_store_upstream_signin(st, &u, &in, &err), FB_OK);
+	free(u.id);
+	CU_ASSERT_EQUAL(fb_store_audit_add(st, "cli:test", "account_created", "{}", &err), FB_OK);
+}
+
+/* What one store holds, another takes whole, and both then read the same. */
+static void
+test_export_import(void)
+{
+	char *da, *db;
+	struct fb_store *a = store_new(&da), *b = store_new(&db);
+	json_t *dump, *again;
+	struct dump_src src;
+	struct fb_store_cred c;
+	struct fb_err err;
+	size_t n = 0, k;
+
+	store_fill(a);
+	dump = store_dump(a);
+	CU_ASSERT_EQUAL(json_array_size(json_object_get(dump, "users")), 2);
+	CU_ASSERT_EQUAL(json_array_size(json_object_get(dump, "recovery_codes")), 2);
+	CU_ASSERT_EQUAL(json_array_size(json_object_get(dump, "upstream_groups")), 2);
+	CU_ASSERT_EQUAL(json_array_size(json_object_get(dump, "audit_log")), 1);
+	memset(&src, 0, sizeof(src));
+	src.dump = dump;
+	fb_err_clear(&err);
+	CU_ASSERT_EQUAL(fb_store_rows_load(b, 1, dump_next, &src, &n, &err), FB_OK);
+	if (err.msg[0] != '\0')
+		fprintf(stderr, "rows_load: %s\n", err.msg);
+	CU_ASSERT_EQUAL(n, 2 + 1 + 2 + 1 + 1 + 1 + 2 + 1);
+	again = store_dump(b);
+	CU_ASSERT_TRUE(json_equal(dump, again));
+	/* The credentials work through the ordinary API. */
+	CU_ASSERT_EQUAL(fb_store_cred_get(b, "u-alice", &c, &err), FB_OK);
+	CU_ASSERT_STRING_EQUAL(c.totp_secret, "sealed-totp");
+	CU_ASSERT_EQUAL(fb_store_cred_totp_accept(b, "u-alice", 42, &err), FB_ERR_REPLAY);
+	fb_store_cred_cleanup(&c);
+	CU_ASSERT_EQUAL(fb_store_recovery_codes_count(b, "u-alice", &k, &err), FB_OK);
+	CU_ASSERT_EQUAL(k, 1);
+	CU_ASSERT_EQUAL(fb_store_rows_count(b, fb_store_table_get("api_tokens"), &k, &err), FB_OK);
+	CU_ASSERT_EQUAL(k, 1);
+	/* A second import into the now full store is refused, naming a table. */
+	memset(&src, 0, sizeof(src));
+	src.dump = dump;
+	CU_ASSERT_EQUAL(fb_store_rows_load(b, 1, dump_next, &src, &n, &err), FB_ERR_INVALID);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "not empty (table users"));
+	CU_ASSERT_EQUAL(n, 0);
+	json_decref(again);
+	json_decref(dump);
+	store_done(a, da);
+	store_done(b, db);
+}
+
+/* Bad rows are refused and nothing of the import stays. */
+static void
+test_import_refused(void)
+{
+	char *da, *db;
+	struct fb_store *a = store_new(&da), *b = store_new(&db);
+	json_t *dump, *users, *after;
+	struct dump_src src;
+	struct fb_err err;
+	size_t n = 0;
+
+	store_fill(a);
+	dump = store_dump(a);
+	after = store_dump(b);
+	users = json_object_get(dump, "users");
+
+	/* The optional audit log, not asked for. */
+	memset(&src, 0, sizeof(src));
+	src.dump = dump;
+	fb_err_clear(&err);
+	CU_ASSERT_EQUAL(fb_store_rows_load(b, 0, dump_next, &src, &n, &err), FB_ERR_INVALID);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "audit_log"));
+
+	/* A duplicate username (a second user row with another id). */
+	json_object_set_new(dump, "audit_log", json_array());
+	json_array_append_new(users, json_deep_copy(json_array_get(users, 0)));
+	json_array_set_new(json_array_get(users, 2), 0, json_string("other-id"));
+	memset(&src, 0, sizeof(src));
+	src.dump = dump;
+	CU_ASSERT_EQUAL(fb_store_rows_load(b, 0, dump_next, &src, &n, &err), FB_ERR_INVALID);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "import: users: UNIQUE"));
+	CU_ASSERT_EQUAL(n, 0);
+	json_array_remove(users, 2);
+
+	/* A NULL where the column takes none. */
+	json_array_set_new(json_array_get(users, 0), 4, json_null());
+	memset(&src, 0, sizeof(src));
+	src.dump = dump;
+	CU_ASSERT_EQUAL(fb_store_rows_load(b, 0, dump_next, &src, &n, &err), FB_ERR_INVALID);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "users.source: null is not allowed"));
+	json_array_set_new(json_array_get(users, 0), 4, json_string("local"));
+
+	/* A token of no user (foreign key), after every user was written. */
+	json_array_set_new(json_array_get(json_object_get(dump, "api_tokens"), 0), 1,
+	    json_string("nobody"));
+	memset(&src, 0, sizeof(src));
+	src.dump = dump;
+	CU_ASSERT_EQUAL(fb_store_rows_load(b, 0, dump_next, &src, &n, &err), FB_ERR_INVALID);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "import: api_tokens: FOREIGN KEY"));
+
+	/* Nothing of the failed imports stayed. */
+	{
+		json_t *now = store_dump(b);
+
+		CU_ASSERT_TRUE(json_equal(now, after));
+		json_decref(now);
+	}
+	json_decref(after);
+	json_decref(dump);
+	store_done(a, da);
+	store_done(b, db);
+}
+
+/* An unmigrated open reads the version and changes nothing; other calls are refused. */
+static void
+test_open_unmigrated(void)
+{
+	char *dir = fb_test_tmpdir(), *path, *missing;
+	struct fb_conf c = conf_at(dir, "fedbroker.db", &path);
+	struct fb_conf m = conf_at(dir, "none/missing.db", &missing);
+	struct fb_store_user u;
+	struct fb_store *st = NULL;
+	struct fb_err err;
+	char *before, *after;
+	size_t nb, na;
+
+	st = open_at_version(&c, 6);
+	fb_store_close(st);
+	before = slurp(path, &nb);
+	fb_err_clear(&err);
+	CU_ASSERT_EQUAL_FATAL(fb_store_open_unmigrated(&c, &st, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_schema_version(st), 6);
+	CU_ASSERT_EQUAL(fb_store_user_get(st, "x", &u, &err), FB_ERR_CONFIG);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "fedbroker store migrate"));
+	fb_store_close(st);
+	after = slurp(path, &na);
+	CU_ASSERT_EQUAL(raw_user_version(path), 6);
+	CU_ASSERT_TRUE(nb == na && memcmp(before, after, nb) == 0);
+	free(before);
+	free(after);
+	/* Migrated, an unmigrated open is an ordinary one. */
+	st = open_ok(&c);
+	fb_store_close(st);
+	CU_ASSERT_EQUAL_FATAL(fb_store_open_unmigrated(&c, &st, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_schema_version(st), fb_store_schema_latest());
+	CU_ASSERT_EQUAL(fb_store_user_get(st, "x", &u, &err), FB_ERR_NOTFOUND);
+	fb_store_close(st);
+	/* A store that is not there is not made. */
+	st = NULL;
+	CU_ASSERT_NOT_EQUAL(fb_store_open_unmigrated(&m, &st, &err), FB_OK);
+	CU_ASSERT_PTR_NULL(st);
+	CU_ASSERT_FALSE(file_exists(missing));
+	free(missing);
+	free(path);
+	fb_test_rmtree(dir);
+	free(dir);
+}
+
 int
 fb_test_store_register(void)
 {
@@ -2043,7 +2314,10 @@ fb_test_store_register(void)
 	    CU_add_test(s, "fork races local accounts", test_fork_races_local) == NULL ||
 	    CU_add_test(s, "once", test_once) == NULL ||
 	    CU_add_test(s, "upstream links and groups", test_upstream_links) == NULL ||
-	    CU_add_test(s, "migrate 6 to 7, upstream links", test_migrate_v6_v7) == NULL)
+	    CU_add_test(s, "migrate 6 to 7, upstream links", test_migrate_v6_v7) == NULL ||
+	    CU_add_test(s, "export and import", test_export_import) == NULL ||
+	    CU_add_test(s, "import refused", test_import_refused) == NULL ||
+	    CU_add_test(s, "open unmigrated", test_open_unmigrated) == NULL)
 		return -1;
 	return 0;
 }
