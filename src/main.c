@@ -20,6 +20,7 @@ static const struct subcommand subcommands[] = {
 	{"user", fb_cli_user, "manage local accounts"},
 	{"token", fb_cli_token, "manage API tokens of local accounts"},
 	{"audit", fb_cli_audit_cmd, "list what the command line changed (the store's audit log)"},
+	{"store", fb_cli_store, "export, import, copy and migrate the store"},
 	{"metadata", fb_cli_metadata, "export the IdP's SAML metadata, import an SP's"},
 	{"explain", fb_cli_explain, "show what a user would get at a SAML service provider"},
 	{"aws", fb_cli_aws, "AWS helpers: the IAM role trust policy for a SAML SP"},

@@ -32,6 +32,7 @@ int fb_cli_audit_cmd(int argc, char **argv);
 int fb_cli_metadata(int argc, char **argv);
 int fb_cli_explain(int argc, char **argv);
 int fb_cli_aws(int argc, char **argv);
+int fb_cli_store(int argc, char **argv);
 
 /* The help lines of the options of struct fb_cli_conf_opts, as every --help prints them. */
 #define FB_CLI_HELP_CONFIG                                                                   \
@@ -190,5 +191,7 @@ void fb_cli_time_format(int64_t t, char *out, size_t len);
  * *out; 0, or -1 after printing.
  */
 int fb_cli_json_read(const char *path, const char *what, json_t **out);
+/* The JSON type of v in words ("an object", "a list", "a number"...), for messages. Static. */
+const char *fb_cli_json_kind(const json_t *v);
 
 #endif

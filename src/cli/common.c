@@ -355,3 +355,24 @@ fb_cli_time_format(int64_t t, char *out, size_t len)
 	else
 		fb_time_format(t, -1, out, len);
 }
+
+const char *
+fb_cli_json_kind(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		return "an object";
+	case JSON_ARRAY:
+		return "a list";
+	case JSON_STRING:
+		return "a string";
+	case JSON_INTEGER:
+	case JSON_REAL:
+		return "a number";
+	case JSON_TRUE:
+	case JSON_FALSE:
+		return "a boolean";
+	default:
+		return "null";
+	}
+}

@@ -102,28 +102,6 @@ mappings_dir(const char *dir, const char *config, char **out)
 	return 0;
 }
 
-/* The JSON type of v in words, for messages. */
-static const char *
-json_kind(const json_t *v)
-{
-	switch (json_typeof(v)) {
-	case JSON_OBJECT:
-		return "an object";
-	case JSON_ARRAY:
-		return "a list";
-	case JSON_STRING:
-		return "a string";
-	case JSON_INTEGER:
-	case JSON_REAL:
-		return "a number";
-	case JSON_TRUE:
-	case JSON_FALSE:
-		return "a boolean";
-	default:
-		return "null";
-	}
-}
-
 /* One member a sample may hold: its name and the JSON types it may have. */
 struct member {
 	const char *name;
@@ -198,7 +176,7 @@ shape_check(const json_t *o, const char *where, const char *pre, const struct me
 
 	if (!json_is_object(o)) {
 		fprintf(stderr, "fedbroker: %s: %s: expected an object, found %s\n", where,
-		    *pre != '\0' ? pre : "the document", json_kind(o));
+		    *pre != '\0' ? pre : "the document", fb_cli_json_kind(o));
 		return -1;
 	}
 	json_object_foreach((json_t *)(uintptr_t)o, k, v)
@@ -212,7 +190,7 @@ shape_check(const json_t *o, const char *where, const char *pre, const struct me
 			continue;
 		if (m->name != NULL) {
 			fprintf(stderr, "fedbroker: %s: %s%s: expected %s, found %s\n", where, pre, k,
-			    m->want, json_kind(v));
+			    m->want, fb_cli_json_kind(v));
 			return -1;
 		}
 		const char *best = NULL;
@@ -255,7 +233,7 @@ user_check(const json_t *user, const char *file)
 		snprintf(pre, sizeof(pre), "groups[%zu].", i);
 		if (!json_is_object(g)) {
 			fprintf(stderr, "fedbroker: %s: groups[%zu]: expected an object, found %s\n",
-			    where, i, json_kind(g));
+			    where, i, fb_cli_json_kind(g));
 			rc = -1;
 		} else {
 			rc = shape_check(g, where, pre, group_members);
