@@ -49,7 +49,8 @@ static const char usage_export[] =
     "of rows. The export holds password hashes, sealed TOTP secrets and recovery code\n"
     "hashes: FILE is written mode 0600 (complete or not at all), and standard output\n"
     "is refused when it is a terminal unless --force is given. TOTP secrets are sealed\n"
-    "with the state directory's keys: a restore needs those keys too.\n"
+    "with the cookie keys (session.cookie_keys, else STATE_DIR/cookie-keys): a restore\n"
+    "needs the same keys.\n"
     "The store must be at the current schema version ('fedbroker store migrate').\n"
     "\n"
     "      --json           JSON, the one format (required)\n"
@@ -252,7 +253,7 @@ store_export(int argc, char **argv)
 	int json = 0, audit = 0, force = 0;
 	const struct fb_cli_option opts[] = {
 	    {"json", 0, NULL, &json},
-	    {"output", 'o', &output, NULL},
+	    {"output", 0, &output, NULL},
 	    {"audit", 0, NULL, &audit},
 	    {"force", 0, NULL, &force},
 	    {NULL, 0, NULL, NULL},
@@ -416,7 +417,6 @@ row_key(const struct fb_store_table *t, const json_t *row)
 			(void)fb_buf_addf(&b, NULL, "s%zu:%s",
 			    strlen(json_string_value(v) != NULL ? json_string_value(v) : ""),
 			    json_string_value(v) != NULL ? json_string_value(v) : "");
-		(void)fb_buf_add(&b, "", 1, NULL);
 	}
 	free(order);
 	return fb_buf_take(&b);

@@ -1,0 +1,362 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
+"""82: `fedbroker store export|import|migrate|copy` (issue 12, items 1 and 6):
+a store with local accounts (password, TOTP, recovery codes), API tokens,
+upstream links and groups and persistent NameIDs is exported and imported into
+a fresh state directory, where `user show` reads the same, the same password
+and TOTP sign in, and the same persistent NameID reaches an SP (checked by
+independent SAML libraries); copy sqlite->sqlite with its counts; migrate
+--check on an older schema; bad input (truncated JSON, another format
+version, a duplicate user, an unknown field, a row the database refuses, a
+non-empty target), each with its message and the target unchanged.
+"""
+
+import hashlib
+import json
+import os
+import pty
+import re
+import shutil
+import sqlite3
+import stat
+import subprocess
+import sys
+
+import harness
+import webclient
+
+sys.path.insert(0, os.path.join(harness.SRCDIR, "tests", "peers", "python"))
+import fbsaml  # noqa: E402
+import peer_common as pc  # noqa: E402
+
+GROUPS = [{"name": "aws-admins", "attributes": {"aws_role": "Admin"}, "members": ["alice"]}]
+USERS = ["alice", "bob"]
+
+
+def fb(*args, stdin=None, stdout=subprocess.PIPE):
+    return subprocess.run([harness.BIN] + list(args), input=stdin, stdout=stdout,
+                          stderr=subprocess.PIPE, text=True, timeout=60)
+
+
+def at(srv, *args, **kw):
+    """`fedbroker ARGS` on srv's configuration and state directory."""
+    return fb(*(list(args) + ["--config", srv.config, "--state-dir", srv.state_dir]), **kw)
+
+
+def db_of(srv):
+    return os.path.join(srv.state_dir, "fedbroker.db")
+
+
+def tables_of(path):
+    with open(path) as f:
+        return json.load(f)["tables"]
+
+
+def digest(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+class StoreCli(harness.TestCase):
+    """One populated broker (A) for every test; each test makes its own targets."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.holder = harness.TestCase("run")
+        cls.a = fbsaml.saml_server(cls.holder, [fbsaml.aws_sp("aws")], GROUPS, USERS)
+        a = cls.a
+        # alice: TOTP and recovery codes through the pages, then a persistent NameID.
+        b = fbsaml.signed_in(cls.holder, a, "alice")
+        p = b.get("/mfa/enrol")
+        cls.holder.assertEqual(p.status, 200, p.text[:2000])
+        cls.secret = p.by_id("totp-secret").replace(" ", "")
+        webclient.wait_fresh_step()
+        r = b.submit(p, "/mfa/enrol", {"pending": p.hidden("pending"),
+                                       "code": webclient.totp(cls.secret)})
+        cls.holder.assertIn("Two-step verification is on", r.text)
+        cls.codes = re.findall(r"<li>([0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{4})</li>", r.text)
+        cls.holder.assertEqual(len(cls.codes), 10)
+        _, resp, _ = fbsaml.response_of(cls.holder, b.get("/saml/idp/init/aws"))
+        cls.nameid = pc.describe(pc.decode_post(resp))["name_id"]
+        cls.holder.assertTrue(cls.nameid)
+        # bob: an API token; carol: a user of an upstream with a link and groups.
+        cp = at(a, "token", "create", "--user", "bob", "--description", "ci")
+        cls.holder.assertEqual(cp.returncode, 0, cp.stderr)
+        db = sqlite3.connect(db_of(a))
+        with db:
+            db.execute("INSERT INTO users (id, username, name, email, source, active, created,"
+                       " last_seen) VALUES ('u-carol', 'carol', 'Carol C', 'carol@example.org',"
+                       " 'corp', 1, 1700000000, 1700000100)")
+            db.execute("INSERT INTO upstream_links VALUES ('corp', 'https://idp.example',"
+                       " 'sub-carol', 'u-carol', 1700000000, 1700000100)")
+            db.executemany("INSERT INTO upstream_groups VALUES ('u-carol', 'corp', ?)",
+                           [("engineers",), ("oncall",)])
+        db.close()
+        cls.show = {u: at(a, "user", "show", u).stdout for u in ("alice", "bob", "carol")}
+        cls.tokens = at(a, "token", "list").stdout
+        cls.dir = cls.holder.tmpdir()
+        cls.export = os.path.join(cls.dir, "export.json")
+        cp = at(a, "store", "export", "--json", "--output", cls.export)
+        cls.holder.assertEqual(cp.returncode, 0, cp.stderr)
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.a.proc is not None and cls.a.proc.poll() is None:
+            cls.a.stop()
+        cls.holder.doCleanups()
+
+    def fresh(self, start=False):
+        """A second broker B with A's configuration and cookie keys, and an empty state."""
+        b = harness.Server(self, conf={}, workers=2)
+        conf = harness.deep_merge(self.a.conf, {
+            "server": {"listen": ["127.0.0.1:%d" % b.port],
+                       "public_url": "http://127.0.0.1:%d" % b.port}})
+        b.conf = conf
+        b.write_config(conf)
+        # SECURITY: TOTP secrets are sealed with the cookie keys: a restore needs them.
+        shutil.copy(os.path.join(self.a.state_dir, "cookie-keys"), b.state_dir)
+        return b
+
+    def write(self, name, doc):
+        path = os.path.join(self.dir, name)
+        with open(path, "w") as f:
+            f.write(doc if isinstance(doc, str) else json.dumps(doc))
+        return path
+
+    def doc(self):
+        with open(self.export) as f:
+            return json.load(f)
+
+    # ---- export -----------------------------------------------------------------------
+
+    def test_export_holds_everything_and_is_private(self):
+        self.assertEqual(stat.S_IMODE(os.stat(self.export).st_mode), 0o600)
+        d = self.doc()
+        self.assertEqual((d["format"], d["format_version"], d["schema_version"], d["driver"]),
+                         ("fedbroker-store-export", 1, 7, "sqlite"))
+        self.assertRegex(d["fedbroker_version"], r"^\d+\.\d+")
+        self.assertRegex(d["created"], r"^\d{4}-\d\d-\d\dT")
+        t = d["tables"]
+        self.assertEqual(sorted(u["username"] for u in t["users"]), ["alice", "bob", "carol"])
+        cred = {c["user_id"]: c for c in t["local_credentials"]}
+        alice = [u["id"] for u in t["users"] if u["username"] == "alice"][0]
+        self.assertTrue(cred[alice]["password_hash"].startswith("$argon2id$"))
+        self.assertTrue(cred[alice]["totp_secret"])
+        self.assertNotIn(self.secret, json.dumps(d), "the TOTP secret is sealed")
+        self.assertEqual(len(t["recovery_codes"]), 10)
+        self.assertEqual(len(t["api_tokens"]), 1)
+        self.assertRegex(t["api_tokens"][0]["secret_hash"], r"^[0-9a-f]{64}$")
+        self.assertEqual([n["nameid"] for n in t["saml_nameids"]], [self.nameid])
+        self.assertEqual(len(t["upstream_links"]), 1)
+        self.assertEqual(sorted(g["name"] for g in t["upstream_groups"]),
+                         ["engineers", "oncall"])
+        self.assertNotIn("audit_log", t, "the audit log only with --audit")
+        for ephemeral in ("kv", "session_revocations"):
+            self.assertNotIn(ephemeral, t)
+
+    def test_export_audit_and_stdout(self):
+        cp = at(self.a, "store", "export", "--json", "--audit")
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        d = json.loads(cp.stdout)
+        self.assertIn("token_created", [r["event"] for r in d["tables"]["audit_log"]])
+        cp = at(self.a, "store", "export")
+        self.assertEqual(cp.returncode, 2)
+        self.assertIn("--json is required", cp.stderr)
+
+    def test_export_refused_to_a_terminal(self):
+        master, slave = pty.openpty()
+        try:
+            cp = at(self.a, "store", "export", "--json", stdout=slave)
+        finally:
+            os.close(slave)
+        os.set_blocking(master, False)
+        try:
+            shown = os.read(master, 65536).decode("utf-8", "replace")
+        except (BlockingIOError, OSError):
+            shown = ""
+        os.close(master)
+        self.assertEqual(cp.returncode, 1)
+        self.assertIn("refusing to write password hashes and TOTP secrets to a terminal",
+                      cp.stderr)
+        self.assertNotIn("argon2id", shown)
+
+    # ---- import round trip ------------------------------------------------------------
+
+    def test_round_trip(self):
+        b = self.fresh()
+        cp = at(b, "store", "import", "--json", self.export, "--init")
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        self.assertIn("imported 20 rows", cp.stdout)
+        for u, text in self.show.items():
+            self.assertEqual(at(b, "user", "show", u).stdout, text, "user show %s" % u)
+        self.assertEqual(at(b, "token", "list").stdout, self.tokens)
+        b.start()
+        # The same password, then the same TOTP secret (the next step: this one was used).
+        br = fbsaml.browser(self, b)
+        r = br.login("alice", fbsaml.PASSWORD)
+        self.assertEqual((r.status, r.location), (303, "/login/mfa"), r.text[:2000])
+        p = br.get("/login/mfa")
+        r = br.submit(p, "/login/mfa", {"code": webclient.totp(self.secret, step_offset=1)})
+        self.assertEqual((r.status, r.location), (303, "/"), r.text[:2000])
+        self.assertIn("(10 recovery codes left)", br.get("/").text)
+        # The same persistent NameID reaches the SP, accepted by independent libraries.
+        _, resp, _ = fbsaml.response_of(self, br.get("/saml/idp/init/aws"))
+        md = fbsaml.idp_metadata(self, b)
+        verdicts = fbsaml.validate_all(self, resp, md, "urn:amazon:webservices", fbsaml.AWS_ACS)
+        self.assertEqual(pc.describe(pc.decode_post(resp))["name_id"], self.nameid)
+        for lib, v in verdicts.items():
+            if v.get("lib_name_id") is not None:
+                self.assertEqual(v["lib_name_id"], self.nameid, lib)
+        # A recovery code of A works once on B.
+        br2 = fbsaml.browser(self, b)
+        br2.login("alice", fbsaml.PASSWORD)
+        r = br2.submit(br2.get("/login/mfa"), "/login/mfa", {"code": self.codes[3]})
+        self.assertEqual((r.status, r.location), (303, "/"), r.text[:2000])
+        b.stop()
+
+    # ---- bad input -----------------------------------------------------------------------
+
+    def assertRefused(self, srv, path, *words):
+        """Import of path into srv fails with words in the message and leaves it unchanged."""
+        before = digest(db_of(srv)) if os.path.exists(db_of(srv)) else None
+        dump_before = at(srv, "store", "export", "--json", "--audit").stdout \
+            if before is not None else None
+        cp = at(srv, "store", "import", "--json", path, "--init")
+        self.assertEqual(cp.returncode, 1, cp.stdout + cp.stderr)
+        for w in words:
+            self.assertIn(w, cp.stderr)
+        self.assertIn("nothing was imported", cp.stderr)
+        self.assertNotIn("Traceback", cp.stderr)
+        if dump_before is not None:
+            after = at(srv, "store", "export", "--json", "--audit").stdout
+            self.assertEqual(json.loads(after)["tables"], json.loads(dump_before)["tables"])
+        return cp.stderr
+
+    def test_bad_input(self):
+        b = self.fresh()
+        # A target that already holds an account.
+        cp = at(b, "user", "add", "zed", "--init", "--password-stdin",
+                stdin=fbsaml.PASSWORD + "\n")
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        with open(self.export) as f:
+            text = f.read()
+        trunc = self.write("trunc.json", text[:len(text) // 2])
+        err = self.assertRefused(b, trunc, "trunc.json:")
+        self.assertRegex(err, r"trunc\.json:\d+:\d+: ", "the place of the error")
+        d = self.doc()
+        d["format_version"] = 2
+        self.assertRefused(b, self.write("v2.json", d), "$.format_version: 2 is not supported")
+        d = self.doc()
+        d["schema_version"] = 99
+        self.assertRefused(b, self.write("s99.json", d), "$.schema_version: 99")
+        d = self.doc()
+        dup = dict(d["tables"]["users"][1])
+        dup["id"] = "another-id"
+        d["tables"]["users"].append(dup)
+        self.assertRefused(b, self.write("dup.json", d),
+                           "$.tables.users[3]: the same username as $.tables.users[1]")
+        d = self.doc()
+        d["tables"]["users"][0]["colour"] = "red"
+        self.assertRefused(b, self.write("unknown.json", d),
+                           "$.tables.users[0].colour: unknown field")
+        d = self.doc()
+        d["tables"]["scim_things"] = []
+        self.assertRefused(b, self.write("table.json", d), "$.tables.scim_things: unknown table")
+        d = self.doc()
+        d["tables"]["api_tokens"][0]["created"] = "yesterday"
+        self.assertRefused(b, self.write("type.json", d),
+                           "$.tables.api_tokens[0].created: must be an integer, not a string")
+        d = self.doc()
+        del d["tables"]["users"][0]["source"]
+        self.assertRefused(b, self.write("missing.json", d),
+                           "$.tables.users[0].source: missing")
+        # A valid file into the non-empty store.
+        self.assertRefused(b, self.export, "the store is not empty (table users holds rows)")
+        # A row the database refuses, found after rows were written: all rolled back.
+        c = self.fresh()
+        cp = at(c, "store", "migrate", "--init")  # creates nothing: migrate never does
+        self.assertNotEqual(cp.returncode, 0)
+        self.assertFalse(os.path.exists(db_of(c)))
+        d = self.doc()
+        d["tables"]["api_tokens"][0]["user_id"] = "nobody"
+        err = self.assertRefused(c, self.write("fk.json", d), "$.tables.api_tokens[0]",
+                                 "FOREIGN KEY")
+        self.assertNotIn("argon2id", err)
+        cp = at(c, "store", "export", "--json")
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        self.assertEqual({k: len(v) for k, v in json.loads(cp.stdout)["tables"].items()},
+                         {k: 0 for k in json.loads(cp.stdout)["tables"]},
+                         "nothing of the failed import stayed")
+
+    # ---- copy ------------------------------------------------------------------------------
+
+    def test_copy_sqlite_to_sqlite(self):
+        target = os.path.join(self.tmpdir(), "copy", "fedbroker.db")
+        cp = at(self.a, "store", "copy", "--from", "config", "--to", "sqlite:" + target)
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        self.assertIn("copied 20 rows", cp.stdout)
+        self.assertRegex(cp.stdout, r"users\s+3 -> 3")
+        self.assertRegex(cp.stdout, r"recovery_codes\s+10 -> 10")
+        self.assertEqual(stat.S_IMODE(os.stat(target).st_mode), 0o600)
+        cp = fb("store", "export", "--json", "--state-dir", os.path.dirname(target),
+                "--config", self.a.config)
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        self.assertEqual(json.loads(cp.stdout)["tables"], self.doc()["tables"])
+        # Again into the now full target: refused, the target unchanged.
+        before = digest(target)
+        cp = at(self.a, "store", "copy", "--from", "config", "--to", "sqlite:" + target)
+        self.assertEqual(cp.returncode, 1)
+        self.assertIn("not empty", cp.stderr)
+        self.assertEqual(digest(target), before)
+        # A source that is not there is not made.
+        gone = os.path.join(self.tmpdir(), "none.db")
+        cp = at(self.a, "store", "copy", "--from", "sqlite:" + gone, "--to",
+                "sqlite:" + os.path.join(self.tmpdir(), "x.db"))
+        self.assertEqual(cp.returncode, 1)
+        self.assertIn("no store at " + gone, cp.stderr)
+        self.assertFalse(os.path.exists(gone))
+        # The DSN of postgres only by reference, never on the command line.
+        cp = at(self.a, "store", "copy", "--from", "config", "--to",
+                "postgres:host=db password=hunter2")
+        self.assertEqual(cp.returncode, 1)
+        self.assertIn("must be a secret reference", cp.stderr)
+        self.assertNotIn("hunter2", cp.stderr)
+        cp = at(self.a, "store", "copy", "--from", "config", "--to", "mysql:x")
+        self.assertEqual(cp.returncode, 1)
+        self.assertIn("is not sqlite:PATH, postgres:REF or config", cp.stderr)
+
+    # ---- migrate ---------------------------------------------------------------------------
+
+    def test_migrate_check_on_an_older_schema(self):
+        d = self.tmpdir()
+        cp = at(self.a, "store", "copy", "--from", "config", "--to",
+                "sqlite:" + os.path.join(d, "fedbroker.db"))
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        db = sqlite3.connect(os.path.join(d, "fedbroker.db"))
+        db.executescript("DROP TABLE upstream_groups; DROP TABLE upstream_links;"
+                         " DROP INDEX users_email; PRAGMA user_version = 6;")
+        db.close()
+        path = os.path.join(d, "fedbroker.db")
+        before = digest(path)
+        args = ["--config", self.a.config, "--state-dir", d]
+        cp = fb("store", "migrate", "--check", *args)
+        self.assertEqual(cp.returncode, 1, cp.stdout + cp.stderr)
+        self.assertIn("schema version 6, latest 7: pending migrations: 1", cp.stdout)
+        self.assertEqual(digest(path), before, "--check changes nothing")
+        cp = fb("store", "export", "--json", *args)
+        self.assertEqual(cp.returncode, 1)
+        self.assertIn("run 'fedbroker store migrate'", cp.stderr)
+        self.assertEqual(digest(path), before, "export does not migrate")
+        cp = fb("store", "migrate", *args)
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        self.assertIn("schema migrated from version 6 to 7", cp.stdout)
+        cp = fb("store", "migrate", "--check", *args)
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        self.assertIn("schema version 7, the latest", cp.stdout)
+        cp = fb("store", "export", "--json", *args)
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        self.assertEqual(len(json.loads(cp.stdout)["tables"]["users"]), 3)
+
+
+if __name__ == "__main__":
+    harness.main()
