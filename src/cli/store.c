@@ -77,7 +77,8 @@ static const char usage_migrate[] =
     "Applies the pending schema migrations of the configured store, each in one\n"
     "transaction, and prints the schema version before and after. With --check,\n"
     "changes nothing: prints the current and the latest schema version and exits 1\n"
-    "when migrations are pending (0 when none). 'fedbroker serve' migrates at start.\n"
+    "when migrations are pending (0 when none). 'fedbroker serve' migrates at start\n"
+    "unless store.migrate is manual: then only this command migrates.\n"
     "\n"
     "      --check          only report; exit 1 when migrations are pending\n" FB_CLI_HELP_CONFIG
         FB_CLI_HELP_HELP;
@@ -699,10 +700,10 @@ store_migrate(int argc, char **argv)
 		rc = FB_EXIT_OK;
 		goto out;
 	}
-	/* Opening for use applies the migrations, each in one transaction. */
+	/* Opening to migrate applies them, each in one transaction, whatever store.migrate says. */
 	fb_store_close(st);
 	st = NULL;
-	if (fb_store_open(x.conf, &st, &err) != FB_OK) {
+	if (fb_store_open_migrate(x.conf, &st, &err) != FB_OK) {
 		rc = fb_cli_error(&err);
 		goto out;
 	}

@@ -31,6 +31,12 @@ enum fb_conf_store_driver {
 	FB_STORE_POSTGRES,
 };
 
+/* store.migrate: when pending schema migrations are applied. */
+enum fb_conf_store_migrate {
+	FB_STORE_MIGRATE_AUTO = 0, /* whenever the store is opened */
+	FB_STORE_MIGRATE_MANUAL,   /* only by fedbroker store migrate (a new store: always) */
+};
+
 /*
  * The whole configuration. Immutable once fb_conf_load() returns; every
  * string is owned by the struct and freed by fb_conf_free(). A reload
@@ -87,6 +93,7 @@ struct fb_conf {
 	char *store_path; /* sqlite file; default <state_dir>/fedbroker.db */
 	char *store_dsn;  /* postgres connection string (a resolved secret) */
 	int64_t store_busy_timeout_ms;
+	enum fb_conf_store_migrate store_migrate;
 
 	/* keys: (empty = generate one in <state_dir>/keys on first start) */
 	struct fb_conf_key *keys;

@@ -111,6 +111,7 @@ static const struct conf_key conf_keys[] = {
 	{"store.path", CT_PATH, NULL, 0, 0, NULL, NULL, 0, C(store_path)},
 	{"store.dsn", CT_SECRET, NULL, 0, 0, NULL, NULL, 0, C(store_dsn)},
 	{"store.busy_timeout", CT_DUR, "5s", 0, 60000, NULL, NULL, CF_MS, C(store_busy_timeout_ms)},
+	{"store.migrate", CT_ENUM, "auto", 0, 0, "auto|manual", NULL, 0, C(store_migrate)},
 	{"keys", CT_ITEMS, NULL, 0, 64, NULL, NULL, 0, CI(keys, nkeys)},
 	{"keys[].id", CT_STR, NULL, 0, 0, NULL, v_key_id, CF_REQ, K(id)},
 	{"keys[].key", CT_PATH, NULL, 0, 0, NULL, NULL, CF_REQ, K(key_file)},

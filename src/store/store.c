@@ -92,15 +92,42 @@ check_text(const char *s, size_t max, const char *what, const char *label, struc
 	return FB_OK;
 }
 
-/* Opens conf's store; unmigrated as fb_store_open_unmigrated. */
+/* How store_open treats pending migrations. */
+enum open_mode {
+	OPEN_CONF,	 /* as store.migrate says */
+	OPEN_UNMIGRATED, /* none applied (fb_store_open_unmigrated) */
+	OPEN_MIGRATE,	 /* applied whatever store.migrate says (fb_store_open_migrate) */
+};
+
+/* Opens conf's store as mode says. */
 static enum fb_status
-store_open(const struct fb_conf *conf, int unmigrated, struct fb_store **out, struct fb_err *err)
+store_open(const struct fb_conf *conf, enum open_mode mode, struct fb_store **out,
+    struct fb_err *err)
 {
 	const struct fb_store_ops *ops = NULL;
 	struct fb_store *st = NULL;
 	enum fb_status r = FB_ERR_INTERNAL;
 
 	*out = NULL;
+	if (mode == OPEN_CONF && conf->store_migrate == FB_STORE_MIGRATE_MANUAL) {
+		struct fb_store *probe = NULL;
+		int v;
+
+		/*
+		 * Only fedbroker store migrate migrates an existing store. A store
+		 * that cannot be probed (not there yet) is left to the ordinary
+		 * open, which creates a new one or says what is wrong.
+		 */
+		if (store_open(conf, OPEN_UNMIGRATED, &probe, NULL) == FB_OK) {
+			v = probe->version;
+			fb_store_close(probe);
+			if (v != 0 && v < fb_store_schema_latest())
+				return fb_err_set(err, FB_ERR_CONFIG,
+				    "store: schema version %d, this fedbroker uses %d, and "
+				    "store.migrate is manual: run 'fedbroker store migrate' first",
+				    v, fb_store_schema_latest());
+		}
+	}
 	switch (conf->store_driver) {
 	case FB_STORE_SQLITE:
 		ops = &fb_store_sqlite_ops;
@@ -117,7 +144,7 @@ store_open(const struct fb_conf *conf, int unmigrated, struct fb_store **out, st
 	st = fb_xcalloc(1, sizeof(*st));
 	st->ops = ops;
 	st->pid = getpid();
-	st->unmigrated = unmigrated;
+	st->unmigrated = mode == OPEN_UNMIGRATED;
 	if ((r = ops->open(st, conf, err)) != FB_OK)
 		goto out;
 	*out = st;
@@ -131,13 +158,19 @@ out:
 enum fb_status
 fb_store_open(const struct fb_conf *conf, struct fb_store **out, struct fb_err *err)
 {
-	return store_open(conf, 0, out, err);
+	return store_open(conf, OPEN_CONF, out, err);
 }
 
 enum fb_status
 fb_store_open_unmigrated(const struct fb_conf *conf, struct fb_store **out, struct fb_err *err)
 {
-	return store_open(conf, 1, out, err);
+	return store_open(conf, OPEN_UNMIGRATED, out, err);
+}
+
+enum fb_status
+fb_store_open_migrate(const struct fb_conf *conf, struct fb_store **out, struct fb_err *err)
+{
+	return store_open(conf, OPEN_MIGRATE, out, err);
 }
 
 char *

@@ -17,7 +17,9 @@ struct fb_store;
 /*
  * Opens the store named by conf (driver, path or <state_dir>/fedbroker.db,
  * busy timeout) and applies pending schema migrations, each in one
- * transaction with its version bump. SQLite: the missing parent directory
+ * transaction with its version bump. With store.migrate manual, an
+ * existing store with pending migrations is refused instead (FB_ERR_CONFIG,
+ * untouched; a new store is still set up). SQLite: the missing parent directory
  * is created 0700, the files 0600. A file that is not a database
  * (FB_ERR_IO) or whose schema is newer than this binary knows
  * (FB_ERR_CONFIG) is left byte-identical; a failing migration is rolled
@@ -507,6 +509,9 @@ enum fb_status fb_store_rows_load(struct fb_store *st, int with_optional,
  * FB_ERR_IO.
  */
 enum fb_status fb_store_open_unmigrated(const struct fb_conf *conf, struct fb_store **out,
+    struct fb_err *err);
+/* Opens the store like fb_store_open, applying pending migrations even with store.migrate manual. */
+enum fb_status fb_store_open_migrate(const struct fb_conf *conf, struct fb_store **out,
     struct fb_err *err);
 
 #endif

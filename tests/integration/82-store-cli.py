@@ -347,7 +347,17 @@ class StoreCli(harness.TestCase):
         self.assertEqual(cp.returncode, 1)
         self.assertIn("run 'fedbroker store migrate'", cp.stderr)
         self.assertEqual(digest(path), before, "export does not migrate")
-        cp = fb("store", "migrate", *args)
+        # store.migrate manual: the other commands (and serve) refuse, untouched.
+        manual = self.write("manual.yaml", harness.to_yaml(harness.deep_merge(
+            self.a.conf, {"store": {"migrate": "manual"}})) + "\n")
+        margs = ["--config", manual, "--state-dir", d]
+        cp = fb("user", "list", *margs)
+        self.assertEqual(cp.returncode, 1, cp.stdout + cp.stderr)
+        self.assertIn("store.migrate is manual: run 'fedbroker store migrate' first", cp.stderr)
+        self.assertEqual(digest(path), before, "nothing migrated behind the operator's back")
+        cp = fb("check-config", manual)
+        self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
+        cp = fb("store", "migrate", *margs)
         self.assertEqual(cp.returncode, 0, cp.stderr)
         self.assertIn("schema migrated from version 6 to 7", cp.stdout)
         cp = fb("store", "migrate", "--check", *args)
@@ -356,6 +366,9 @@ class StoreCli(harness.TestCase):
         cp = fb("store", "export", "--json", *args)
         self.assertEqual(cp.returncode, 0, cp.stderr)
         self.assertEqual(len(json.loads(cp.stdout)["tables"]["users"]), 3)
+        cp = fb("user", "show", "carol", *margs)
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        self.assertIn("Carol C", cp.stdout)
 
 
 if __name__ == "__main__":

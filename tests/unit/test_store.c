@@ -2235,6 +2235,14 @@ test_import_refused(void)
 	store_done(b, db);
 }
 
+/* The bytes of a store at c (file path) left closed at version: new, *n long. */
+static char *
+file_at_version(const struct fb_conf *c, const char *path, size_t version, size_t *n)
+{
+	fb_store_close(open_at_version(c, version));
+	return slurp(path, n);
+}
+
 /* An unmigrated open reads the version and changes nothing; other calls are refused. */
 static void
 test_open_unmigrated(void)
@@ -2248,9 +2256,7 @@ test_open_unmigrated(void)
 	char *before, *after;
 	size_t nb, na;
 
-	st = open_at_version(&c, 6);
-	fb_store_close(st);
-	before = slurp(path, &nb);
+	before = file_at_version(&c, path, 6, &nb);
 	fb_err_clear(&err);
 	CU_ASSERT_EQUAL_FATAL(fb_store_open_unmigrated(&c, &st, &err), FB_OK);
 	CU_ASSERT_EQUAL(fb_store_schema_version(st), 6);
@@ -2278,6 +2284,67 @@ test_open_unmigrated(void)
 	free(path);
 	fb_test_rmtree(dir);
 	free(dir);
+}
+
+/* store.migrate manual: an older store is refused untouched until migrated on purpose. */
+static void
+test_open_manual_migrate(void)
+{
+	char *dir = fb_test_tmpdir(), *path, *fresh_path;
+	struct fb_conf c = conf_at(dir, "fedbroker.db", &path);
+	struct fb_conf fresh = conf_at(dir, "new/fedbroker.db", &fresh_path);
+	struct fb_store *st = NULL;
+	struct fb_err err;
+	char *before, *after;
+	size_t nb, na;
+
+	before = file_at_version(&c, path, 6, &nb);
+	c.store_migrate = FB_STORE_MIGRATE_MANUAL;
+	st = NULL;
+	fb_err_clear(&err);
+	CU_ASSERT_EQUAL(fb_store_open(&c, &st, &err), FB_ERR_CONFIG);
+	CU_ASSERT_PTR_NULL(st);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "store.migrate is manual"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "schema version 6"));
+	after = slurp(path, &na);
+	CU_ASSERT_TRUE(nb == na && memcmp(before, after, nb) == 0);
+	CU_ASSERT_EQUAL(raw_user_version(path), 6);
+	/* Migrated on purpose, it opens. */
+	CU_ASSERT_EQUAL_FATAL(fb_store_open_migrate(&c, &st, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_schema_version(st), fb_store_schema_latest());
+	fb_store_close(st);
+	st = open_ok(&c);
+	fb_store_close(st);
+	/* A new store is set up whatever store.migrate says. */
+	fresh.store_migrate = FB_STORE_MIGRATE_MANUAL;
+	st = open_ok(&fresh);
+	CU_ASSERT_EQUAL(fb_store_schema_version(st), fb_store_schema_latest());
+	fb_store_close(st);
+	free(before);
+	free(after);
+	free(path);
+	free(fresh_path);
+	fb_test_rmtree(dir);
+	free(dir);
+}
+
+/* Only tables of the one list reach a backend (they build SQL from it). */
+static void
+test_rows_foreign_table(void)
+{
+	static const struct fb_store_column cols[] = {{"x", FB_STORE_COL_TEXT, 0}};
+	const struct fb_store_table bogus = {"sqlite_master", cols, 1, "x", 0};
+	char *dir;
+	struct fb_store *st = store_new(&dir);
+	struct fb_err err;
+	size_t n = 7;
+
+	fb_err_clear(&err);
+	CU_ASSERT_EQUAL(fb_store_rows_count(st, &bogus, &n, &err), FB_ERR_INVALID);
+	CU_ASSERT_EQUAL(n, 0);
+	CU_ASSERT_PTR_NULL(fb_store_table_get("kv"));
+	CU_ASSERT_PTR_NOT_NULL(fb_store_table_get("users"));
+	store_done(st, dir);
 }
 
 int
@@ -2317,7 +2384,9 @@ fb_test_store_register(void)
 	    CU_add_test(s, "migrate 6 to 7, upstream links", test_migrate_v6_v7) == NULL ||
 	    CU_add_test(s, "export and import", test_export_import) == NULL ||
 	    CU_add_test(s, "import refused", test_import_refused) == NULL ||
-	    CU_add_test(s, "open unmigrated", test_open_unmigrated) == NULL)
+	    CU_add_test(s, "open unmigrated", test_open_unmigrated) == NULL ||
+	    CU_add_test(s, "open with store.migrate manual", test_open_manual_migrate) == NULL ||
+	    CU_add_test(s, "rows of a foreign table", test_rows_foreign_table) == NULL)
 		return -1;
 	return 0;
 }
