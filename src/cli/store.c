@@ -136,30 +136,24 @@ err_wrap(struct fb_err *err, const char *prefix, const char *tail)
 
 /* ---- export -------------------------------------------------------------------------- */
 
-/* One table's rows as JSON objects, keyed by column. */
-struct export_walk {
-	const struct fb_store_table *t;
-	json_t *rows;
-};
-
+/* Appends row to its table's array in arg (the "tables" object), as an object keyed by column. */
 static int
-export_row(const struct fb_store_value *row, void *arg)
+export_row(const struct fb_store_table *t, const struct fb_store_value *row, void *arg)
 {
-	struct export_walk *w = arg;
 	json_t *o = json_object();
 
-	for (size_t i = 0; i < w->t->ncols; i++) {
+	for (size_t i = 0; i < t->ncols; i++) {
 		json_t *v;
 
 		if (row[i].null)
 			v = json_null();
-		else if (w->t->cols[i].type == FB_STORE_COL_INT)
+		else if (t->cols[i].type == FB_STORE_COL_INT)
 			v = json_integer((json_int_t)row[i].num);
 		else
 			v = json_string(row[i].text);
-		json_object_set_new(o, w->t->cols[i].name, v != NULL ? v : json_null());
+		json_object_set_new(o, t->cols[i].name, v != NULL ? v : json_null());
 	}
-	json_array_append_new(w->rows, o);
+	json_array_append_new(json_object_get(arg, t->name), o);
 	return 0;
 }
 
@@ -178,16 +172,11 @@ export_build(struct fb_store *st, int audit, json_t **out, struct fb_err *err)
 	doc = json_pack("{s:s, s:i, s:i, s:s, s:s, s:s}", "format", EXPORT_FORMAT, "format_version",
 	    EXPORT_FORMAT_VERSION, "schema_version", fb_store_schema_version(st),
 	    "fedbroker_version", FB_VERSION, "created", now, "driver", fb_store_driver_name(st));
-	for (size_t i = 0; i < n && r == FB_OK; i++) {
-		struct export_walk w = {&t[i], json_array()};
-
-		if (t[i].optional && !audit) {
-			json_decref(w.rows);
-			continue;
-		}
-		r = fb_store_rows_each(st, &t[i], export_row, &w, err);
-		json_object_set_new(tables, t[i].name, w.rows);
-	}
+	/* Every table exported appears, empty or not. */
+	for (size_t i = 0; i < n; i++)
+		if (!t[i].optional || audit)
+			json_object_set_new(tables, t[i].name, json_array());
+	r = fb_store_rows_each(st, audit, export_row, tables, err);
 	json_object_set_new(doc, "tables", tables);
 	if (r != FB_OK) {
 		json_decref(doc);
@@ -763,28 +752,35 @@ spec_conf(const struct fb_conf *base, const char *opt, const char *spec, struct 
 	    "%s: '%s' is not sqlite:PATH, postgres:REF or config", opt, spec);
 }
 
-/* Compares the row counts of every copied table; prints them. FB_ERR_INTERNAL on a mismatch. */
+/*
+ * Compares the row count of every table of doc (what was read from the
+ * source, in one snapshot) with the target's; prints them. FB_ERR_INTERNAL
+ * on a mismatch.
+ */
 static enum fb_status
-copy_compare(struct fb_store *from, struct fb_store *to, int audit, struct fb_err *err)
+copy_compare(const json_t *doc, struct fb_store *to, int audit, struct fb_err *err)
 {
 	size_t n;
 	const struct fb_store_table *t = fb_store_tables(&n);
-	enum fb_status r = FB_OK;
+	size_t *counts = fb_xcalloc(n, sizeof(*counts));
+	enum fb_status r;
 
+	if ((r = fb_store_rows_count(to, audit, counts, err)) != FB_OK)
+		goto out;
 	for (size_t i = 0; i < n; i++) {
-		size_t a = 0, b = 0;
+		size_t a, b = counts[i];
 
 		if (t[i].optional && !audit)
 			continue;
-		if ((r = fb_store_rows_count(from, &t[i], &a, err)) != FB_OK ||
-		    (r = fb_store_rows_count(to, &t[i], &b, err)) != FB_OK)
-			return r;
+		a = json_array_size(json_object_get(json_object_get(doc, "tables"), t[i].name));
 		printf("  %-18s %8zu -> %zu\n", t[i].name, a, b);
 		if (a != b)
 			r = fb_err_set(err, FB_ERR_INTERNAL,
 			    "copy: table %s: %zu rows in the source, %zu in the target", t[i].name,
 			    a, b);
 	}
+out:
+	free(counts);
 	return r;
 }
 
@@ -840,7 +836,7 @@ store_copy(int argc, char **argv)
 	}
 	printf("copied %zu rows from %s (%s) to %s (%s):\n", n, from_spec,
 	    fb_store_driver_name(from), to_spec, fb_store_driver_name(to));
-	if (copy_compare(from, to, audit, &err) != FB_OK)
+	if (copy_compare(doc, to, audit, &err) != FB_OK)
 		goto fail;
 	/* Logged only: neither store need be the configuration's, whose audit log is not opened. */
 	fb_log_event(FB_LOG_INFO, "audit", "cli", NULL, "store_copied",

@@ -145,15 +145,16 @@ struct fb_store_ops {
 	 * Export and import, generic over the tables of fb_store_tables():
 	 * the backend builds its statements from t->name, t->cols and
 	 * t->order (names from that fixed list, never from input).
-	 * rows_each: as fb_store_rows_each (NULL values for SQL NULL).
+	 * rows_each: fn on every row of tables[0..n), in one read
+	 * transaction (a snapshot), as fb_store_rows_each.
 	 * rows_load: in one transaction, FB_ERR_INVALID when a table of
 	 * empty[0..nempty) holds a row; then inserts each row next yields
 	 * (already checked by store.c) until *t is NULL, counting them in *n,
 	 * and commits. A constraint violation is FB_ERR_INVALID naming the
 	 * table; any failure rolls everything back.
 	 */
-	enum fb_status (*rows_each)(struct fb_store *st, const struct fb_store_table *t,
-	    int (*fn)(const struct fb_store_value *row, void *arg), void *arg, struct fb_err *err);
+	enum fb_status (*rows_each)(struct fb_store *st, const struct fb_store_table *const *tables,
+	    size_t n, fb_store_row_fn fn, void *arg, struct fb_err *err);
 	enum fb_status (*rows_load)(struct fb_store *st, const struct fb_store_table *const *empty,
 	    size_t nempty, fb_store_row_next_fn next, void *arg, size_t *n, struct fb_err *err);
 };

@@ -1818,8 +1818,9 @@ column_value(sqlite3_stmt *s, int i, enum fb_store_coltype type)
 struct rows_walk {
 	const struct fb_store_table *t;
 	struct fb_store_value *row;
-	int (*fn)(const struct fb_store_value *row, void *arg);
+	fb_store_row_fn fn;
 	void *arg;
+	int stopped;
 };
 
 static int
@@ -1829,7 +1830,8 @@ rows_each_row(sqlite3_stmt *s, void *arg)
 
 	for (size_t i = 0; i < w->t->ncols; i++)
 		w->row[i] = column_value(s, (int)i, w->t->cols[i].type);
-	return w->fn(w->row, w->arg);
+	w->stopped = w->fn(w->t, w->row, w->arg);
+	return w->stopped;
 }
 
 /*
@@ -1863,20 +1865,35 @@ table_sql(const struct fb_store_table *t, const char *op)
 	return fb_buf_take(&b);
 }
 
+/*
+ * Every table's rows in one deferred read transaction: in WAL mode its
+ * first read fixes the snapshot, and writers in other processes go on.
+ */
 static enum fb_status
-sq_rows_each(struct fb_store *st, const struct fb_store_table *t,
-    int (*fn)(const struct fb_store_value *row, void *arg), void *arg, struct fb_err *err)
+sq_rows_each(struct fb_store *st, const struct fb_store_table *const *tables, size_t n,
+    fb_store_row_fn fn, void *arg, struct fb_err *err)
 {
-	struct fb_store_value *row = fb_xcalloc(t->ncols, sizeof(*row));
-	struct rows_walk w = {t, row, fn, arg};
-	char *sql = table_sql(t, "select");
+	struct sq *sq = sq_of(st);
+	struct rows_walk w = {NULL, NULL, fn, arg, 0};
 	char what[96];
 	enum fb_status r;
 
-	snprintf(what, sizeof(what), "export: %s", t->name);
-	r = sq_each(sq_of(st), sql, NULL, 0, rows_each_row, &w, what, err);
-	free(sql);
-	free(row);
+	if ((r = sq_exec(sq, "BEGIN", "export: begin", err)) != FB_OK)
+		return r;
+	for (size_t i = 0; i < n && r == FB_OK && !w.stopped; i++) {
+		char *sql = table_sql(tables[i], "select");
+
+		w.t = tables[i];
+		w.row = fb_xcalloc(tables[i]->ncols, sizeof(*w.row));
+		snprintf(what, sizeof(what), "export: %s", tables[i]->name);
+		r = sq_each(sq, sql, NULL, 0, rows_each_row, &w, what, err);
+		free(w.row);
+		free(sql);
+	}
+	if (r == FB_OK)
+		r = sq_exec(sq, "COMMIT", "export: end", err);
+	if (r != FB_OK)
+		sq_rollback(sq);
 	return r;
 }
 

@@ -1054,32 +1054,44 @@ check_table(const struct fb_store_table *t, const char *what, struct fb_err *err
 	return FB_OK;
 }
 
-enum fb_status
-fb_store_rows_each(struct fb_store *st, const struct fb_store_table *t,
-    int (*fn)(const struct fb_store_value *row, void *arg), void *arg, struct fb_err *err)
+/* The tables of the list, the optional ones only when with_optional, into sel; how many. */
+static size_t
+tables_select(int with_optional, const struct fb_store_table **sel)
 {
+	size_t n = 0;
+
+	for (size_t i = 0; i < NTABLES; i++)
+		if (!tables[i].optional || with_optional)
+			sel[n++] = &tables[i];
+	return n;
+}
+
+enum fb_status
+fb_store_rows_each(struct fb_store *st, int with_optional, fb_store_row_fn fn, void *arg,
+    struct fb_err *err)
+{
+	const struct fb_store_table *sel[NTABLES];
+	size_t n = tables_select(with_optional, sel);
 	enum fb_status r;
 
-	if ((r = check_owner(st, "rows_each", err)) != FB_OK ||
-	    (r = check_table(t, "rows_each", err)) != FB_OK)
+	if ((r = check_owner(st, "export", err)) != FB_OK)
 		return r;
-	return st->ops->rows_each(st, t, fn, arg, err);
+	return st->ops->rows_each(st, sel, n, fn, arg, err);
 }
 
 static int
-row_count(const struct fb_store_value *row, void *arg)
+row_count(const struct fb_store_table *t, const struct fb_store_value *row, void *arg)
 {
 	(void)row;
-	(*(size_t *)arg)++;
+	((size_t *)arg)[t - tables]++;
 	return 0;
 }
 
 enum fb_status
-fb_store_rows_count(struct fb_store *st, const struct fb_store_table *t, size_t *n,
-    struct fb_err *err)
+fb_store_rows_count(struct fb_store *st, int with_optional, size_t *counts, struct fb_err *err)
 {
-	*n = 0;
-	return fb_store_rows_each(st, t, row_count, n, err);
+	memset(counts, 0, NTABLES * sizeof(*counts));
+	return fb_store_rows_each(st, with_optional, row_count, counts, err);
 }
 
 /* The caller's row source, each row checked before the backend sees it. */
@@ -1139,16 +1151,13 @@ fb_store_rows_load(struct fb_store *st, int with_optional, fb_store_row_next_fn 
 {
 	const struct fb_store_table *empty[NTABLES];
 	struct load_src src = {next, arg, with_optional};
-	size_t nempty = 0, count = 0;
+	size_t nempty = tables_select(with_optional, empty), count = 0;
 	enum fb_status r;
 
 	if (n != NULL)
 		*n = 0;
 	if ((r = check_owner(st, "import", err)) != FB_OK)
 		return r;
-	for (size_t i = 0; i < NTABLES; i++)
-		if (!tables[i].optional || with_optional)
-			empty[nempty++] = &tables[i];
 	if ((r = st->ops->rows_load(st, empty, nempty, load_next, &src, &count, err)) != FB_OK)
 		return r;
 	if (n != NULL)

@@ -468,16 +468,26 @@ struct fb_store_value {
 const struct fb_store_table *fb_store_tables(size_t *n);
 /* The table named name, or NULL. */
 const struct fb_store_table *fb_store_table_get(const char *name);
+
+/* Called for each row of t: t->ncols values, borrowed for the call; non-zero stops. */
+typedef int (*fb_store_row_fn)(const struct fb_store_table *t, const struct fb_store_value *row,
+    void *arg);
 /*
- * Calls fn for each row of t (one of fb_store_tables), in t->order; row
- * has t->ncols values, borrowed for the call; fn returns non-zero to stop.
- * fn must not call the store.
+ * Calls fn for each row of every table of fb_store_tables (the optional
+ * ones only when with_optional), table by table in that order, rows in
+ * t->order, all read in one consistent snapshot (one read transaction), so
+ * that a store in use by the daemon exports whole. fn must not call the
+ * store.
  */
-enum fb_status fb_store_rows_each(struct fb_store *st, const struct fb_store_table *t,
-    int (*fn)(const struct fb_store_value *row, void *arg), void *arg, struct fb_err *err);
-/* The number of rows of t in *n. */
-enum fb_status fb_store_rows_count(struct fb_store *st, const struct fb_store_table *t,
-    size_t *n, struct fb_err *err);
+enum fb_status fb_store_rows_each(struct fb_store *st, int with_optional, fb_store_row_fn fn,
+    void *arg, struct fb_err *err);
+/*
+ * The number of rows of each table of fb_store_tables in counts[i] (an
+ * array of as many; 0 for the optional ones unless with_optional), read
+ * in one snapshot.
+ */
+enum fb_status fb_store_rows_count(struct fb_store *st, int with_optional, size_t *counts,
+    struct fb_err *err);
 
 /*
  * The source of the rows fb_store_rows_load writes: sets *t (NULL at the

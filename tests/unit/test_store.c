@@ -2011,25 +2011,21 @@ test_migrate_v6_v7(void)
 
 /* ---- export and import ------------------------------------------------------------ */
 
-/* Appends a row as a JSON array of its values (null, string or integer) to arg. */
+/* Appends a row as a JSON array of its values (null, string or integer) to arg[t->name]. */
 static int
-row_capture(const struct fb_store_value *row, void *arg)
+row_capture(const struct fb_store_table *t, const struct fb_store_value *row, void *arg)
 {
-	json_t *rows = json_object_get(arg, "rows"), *r = json_array();
-	size_t ncols = (size_t)json_integer_value(json_object_get(arg, "ncols"));
+	json_t *r = json_array();
 
-	for (size_t i = 0; i < ncols; i++) {
-		const char *type = json_string_value(
-		    json_array_get(json_object_get(arg, "types"), i));
-
+	for (size_t i = 0; i < t->ncols; i++) {
 		if (row[i].null)
 			json_array_append_new(r, json_null());
-		else if (strcmp(type, "int") == 0)
+		else if (t->cols[i].type == FB_STORE_COL_INT)
 			json_array_append_new(r, json_integer(row[i].num));
 		else
 			json_array_append_new(r, json_string(row[i].text));
 	}
-	json_array_append_new(rows, r);
+	json_array_append_new(json_object_get(arg, t->name), r);
 	return 0;
 }
 
@@ -2042,20 +2038,10 @@ store_dump(struct fb_store *st)
 	json_t *out = json_object();
 	struct fb_err err;
 
-	for (size_t i = 0; i < n; i++) {
-		json_t *arg = json_object(), *types = json_array();
-
-		for (size_t k = 0; k < t[i].ncols; k++)
-			json_array_append_new(types,
-			    json_string(t[i].cols[k].type == FB_STORE_COL_INT ? "int" : "text"));
-		json_object_set_new(arg, "types", types);
-		json_object_set_new(arg, "ncols", json_integer((json_int_t)t[i].ncols));
-		json_object_set_new(arg, "rows", json_array());
-		fb_err_clear(&err);
-		CU_ASSERT_EQUAL(fb_store_rows_each(st, &t[i], row_capture, arg, &err), FB_OK);
-		json_object_set(out, t[i].name, json_object_get(arg, "rows"));
-		json_decref(arg);
-	}
+	for (size_t i = 0; i < n; i++)
+		json_object_set_new(out, t[i].name, json_array());
+	fb_err_clear(&err);
+	CU_ASSERT_EQUAL(fb_store_rows_each(st, 1, row_capture, out, &err), FB_OK);
 	return out;
 }
 
@@ -2158,8 +2144,14 @@ test_export_import(void)
 	fb_store_cred_cleanup(&c);
 	CU_ASSERT_EQUAL(fb_store_recovery_codes_count(b, "u-alice", &k, &err), FB_OK);
 	CU_ASSERT_EQUAL(k, 1);
-	CU_ASSERT_EQUAL(fb_store_rows_count(b, fb_store_table_get("api_tokens"), &k, &err), FB_OK);
-	CU_ASSERT_EQUAL(k, 1);
+	{
+		size_t counts[16];
+
+		CU_ASSERT_EQUAL(fb_store_rows_count(b, 0, counts, &err), FB_OK);
+		CU_ASSERT_EQUAL(counts[fb_store_table_get("api_tokens") - fb_store_tables(&k)], 1);
+		CU_ASSERT_EQUAL(counts[fb_store_table_get("users") - fb_store_tables(&k)], 2);
+		CU_ASSERT_EQUAL(counts[fb_store_table_get("audit_log") - fb_store_tables(&k)], 0);
+	}
 	/* A second import into the now full store is refused, naming a table. */
 	memset(&src, 0, sizeof(src));
 	src.dump = dump;
@@ -2328,6 +2320,72 @@ test_open_manual_migrate(void)
 	free(dir);
 }
 
+/* While the export reads users, another process adds an account: a later table must not show it. */
+struct snapshot_probe {
+	const char *path;
+	int wrote;
+	size_t creds;
+};
+
+static int
+snapshot_row(const struct fb_store_table *t, const struct fb_store_value *row, void *arg)
+{
+	struct snapshot_probe *p = arg;
+	sqlite3 *db = NULL;
+
+	(void)row;
+	if (strcmp(t->name, "local_credentials") == 0)
+		p->creds++;
+	if (strcmp(t->name, "users") == 0 && !p->wrote) {
+		p->wrote = 1;
+		CU_ASSERT_EQUAL(sqlite3_open_v2(p->path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+		sqlite3_busy_timeout(db, 5000);
+		CU_ASSERT_EQUAL(sqlite3_exec(db,
+				    "INSERT INTO users VALUES ('late', 'late', NULL, NULL, 'local', 1,"
+				    " 1, 1); INSERT INTO local_credentials (user_id, account_type,"
+				    " created) VALUES ('late', 'internal', 1);",
+				    NULL, NULL, NULL),
+		    SQLITE_OK);
+		sqlite3_close(db);
+	}
+	return 0;
+}
+
+static void
+test_export_snapshot(void)
+{
+	char *dir;
+	struct fb_store *st = store_new(&dir);
+	char *path = fb_xasprintf("%s/fedbroker.db", dir);
+	struct snapshot_probe p = {path, 0, 0};
+	struct fb_err err;
+	size_t counts[16], n;
+
+	cred_add(st, "alice", "u-alice");
+	fb_err_clear(&err);
+	CU_ASSERT_EQUAL(fb_store_rows_each(st, 0, snapshot_row, &p, &err), FB_OK);
+	CU_ASSERT_EQUAL(p.wrote, 1);
+	CU_ASSERT_EQUAL(p.creds, 1);
+	/* The next export sees it. */
+	CU_ASSERT_EQUAL(fb_store_rows_count(st, 0, counts, &err), FB_OK);
+	CU_ASSERT_EQUAL(counts[fb_store_table_get("local_credentials") - fb_store_tables(&n)], 2);
+	free(path);
+	store_done(st, dir);
+}
+
+/* Yields one row of the table arg (not one of the list). */
+static enum fb_status
+bogus_next(void *arg, const struct fb_store_table **t, const struct fb_store_value **row,
+    struct fb_err *err)
+{
+	static const struct fb_store_value v[1] = {{0, "x", 0}};
+
+	(void)err;
+	*t = arg;
+	*row = v;
+	return FB_OK;
+}
+
 /* Only tables of the one list reach a backend (they build SQL from it). */
 static void
 test_rows_foreign_table(void)
@@ -2340,7 +2398,9 @@ test_rows_foreign_table(void)
 	size_t n = 7;
 
 	fb_err_clear(&err);
-	CU_ASSERT_EQUAL(fb_store_rows_count(st, &bogus, &n, &err), FB_ERR_INVALID);
+	CU_ASSERT_EQUAL(fb_store_rows_load(st, 0, bogus_next, (void *)&bogus, &n, &err),
+	    FB_ERR_INVALID);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "not a table of fb_store_tables"));
 	CU_ASSERT_EQUAL(n, 0);
 	CU_ASSERT_PTR_NULL(fb_store_table_get("kv"));
 	CU_ASSERT_PTR_NOT_NULL(fb_store_table_get("users"));
@@ -2386,7 +2446,8 @@ fb_test_store_register(void)
 	    CU_add_test(s, "import refused", test_import_refused) == NULL ||
 	    CU_add_test(s, "open unmigrated", test_open_unmigrated) == NULL ||
 	    CU_add_test(s, "open with store.migrate manual", test_open_manual_migrate) == NULL ||
-	    CU_add_test(s, "rows of a foreign table", test_rows_foreign_table) == NULL)
+	    CU_add_test(s, "rows of a foreign table", test_rows_foreign_table) == NULL ||
+	    CU_add_test(s, "export reads one snapshot", test_export_snapshot) == NULL)
 		return -1;
 	return 0;
 }
