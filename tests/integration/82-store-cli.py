@@ -6,7 +6,8 @@ upstream links and groups and persistent NameIDs is exported and imported into
 a fresh state directory, where `user show` reads the same, the same password
 and TOTP sign in, and the same persistent NameID reaches an SP (checked by
 independent SAML libraries); copy sqlite->sqlite with its counts; migrate
---check on an older schema; bad input (truncated JSON, another format
+--check on an older schema, and store.migrate manual (serve and the other
+commands refuse it untouched until `store migrate`); bad input (truncated JSON, another format
 version, a duplicate user, an unknown field, a row the database refuses, a
 non-empty target), each with its message and the target unchanged.
 """
@@ -357,6 +358,12 @@ class StoreCli(harness.TestCase):
         self.assertEqual(digest(path), before, "nothing migrated behind the operator's back")
         cp = fb("check-config", manual)
         self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
+        cp = subprocess.run([harness.BIN, "serve", "--listen", "127.0.0.1:%d" % harness.free_port(),
+                             "--workers", "1"] + margs, capture_output=True, text=True,
+                            timeout=30)
+        self.assertNotEqual(cp.returncode, 0, "serve started on a store needing migrations")
+        self.assertIn("store.migrate is manual", cp.stdout + cp.stderr)
+        self.assertEqual(digest(path), before)
         cp = fb("store", "migrate", *margs)
         self.assertEqual(cp.returncode, 0, cp.stderr)
         self.assertIn("schema migrated from version 6 to 7", cp.stdout)
