@@ -136,11 +136,20 @@ err_wrap(struct fb_err *err, const char *prefix, const char *tail)
 
 /* ---- export -------------------------------------------------------------------------- */
 
-/* Appends row to its table's array in arg (the "tables" object), as an object keyed by column. */
+/* What the export's row callback fills: the "tables" object, and the first value JSON cannot hold. */
+struct export_walk {
+	json_t *tables;
+	const struct fb_store_table *bad_table;
+	const char *bad_column;
+	size_t bad_row;
+};
+
+/* Appends row to its table's array, as an object keyed by column; stops at text not UTF-8. */
 static int
 export_row(const struct fb_store_table *t, const struct fb_store_value *row, void *arg)
 {
-	json_t *o = json_object();
+	struct export_walk *w = arg;
+	json_t *rows = json_object_get(w->tables, t->name), *o = json_object();
 
 	for (size_t i = 0; i < t->ncols; i++) {
 		json_t *v;
@@ -149,11 +158,16 @@ export_row(const struct fb_store_table *t, const struct fb_store_value *row, voi
 			v = json_null();
 		else if (t->cols[i].type == FB_STORE_COL_INT)
 			v = json_integer((json_int_t)row[i].num);
-		else
-			v = json_string(row[i].text);
-		json_object_set_new(o, t->cols[i].name, v != NULL ? v : json_null());
+		else if ((v = json_string(row[i].text)) == NULL) {
+			w->bad_table = t;
+			w->bad_column = t->cols[i].name;
+			w->bad_row = json_array_size(rows);
+			json_decref(o);
+			return 1;
+		}
+		json_object_set_new(o, t->cols[i].name, v);
 	}
-	json_array_append_new(json_object_get(arg, t->name), o);
+	json_array_append_new(rows, o);
 	return 0;
 }
 
@@ -163,7 +177,8 @@ export_build(struct fb_store *st, int audit, json_t **out, struct fb_err *err)
 {
 	size_t n;
 	const struct fb_store_table *t = fb_store_tables(&n);
-	json_t *doc, *tables = json_object();
+	struct export_walk w = {json_object(), NULL, NULL, 0};
+	json_t *doc;
 	char now[40];
 	enum fb_status r = FB_OK;
 
@@ -175,9 +190,14 @@ export_build(struct fb_store *st, int audit, json_t **out, struct fb_err *err)
 	/* Every table exported appears, empty or not. */
 	for (size_t i = 0; i < n; i++)
 		if (!t[i].optional || audit)
-			json_object_set_new(tables, t[i].name, json_array());
-	r = fb_store_rows_each(st, audit, export_row, tables, err);
-	json_object_set_new(doc, "tables", tables);
+			json_object_set_new(w.tables, t[i].name, json_array());
+	r = fb_store_rows_each(st, audit, export_row, &w, err);
+	json_object_set_new(doc, "tables", w.tables);
+	if (r == FB_OK && w.bad_table != NULL)
+		r = fb_err_set(err, FB_ERR_INVALID,
+		    "export: $.tables.%s[%zu].%s: the stored text is not UTF-8, which JSON cannot "
+		    "hold; nothing was exported",
+		    w.bad_table->name, w.bad_row, w.bad_column);
 	if (r != FB_OK) {
 		json_decref(doc);
 		return r;

@@ -1116,11 +1116,12 @@ check_row(const struct fb_store_table *t, const struct fb_store_value *row, stru
 				return fb_err_set(err, FB_ERR_INVALID, "%s: null is not allowed", what);
 			continue;
 		}
-		if (c->type == FB_STORE_COL_TEXT &&
-		    ((r = check_name(row[i].text, FB_STORE_VALUE_MAX, what, "value", err)) !=
-			    FB_OK ||
-			(r = check_text(row[i].text, FB_STORE_VALUE_MAX, what, "value", err)) !=
-			    FB_OK))
+		if (c->type != FB_STORE_COL_TEXT)
+			continue;
+		if (row[i].text == NULL)
+			return fb_err_set(err, FB_ERR_INVALID, "%s: text value missing", what);
+		/* Text as stored may be empty: an import restores what an export read. */
+		if ((r = check_text(row[i].text, FB_STORE_VALUE_MAX, what, "value", err)) != FB_OK)
 			return r;
 	}
 	return FB_OK;

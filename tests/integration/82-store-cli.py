@@ -289,6 +289,36 @@ class StoreCli(harness.TestCase):
                          {k: 0 for k in json.loads(cp.stdout)["tables"]},
                          "nothing of the failed import stayed")
 
+    def test_empty_and_non_utf8_text(self):
+        d = self.tmpdir()
+        path = os.path.join(d, "fedbroker.db")
+        cp = at(self.a, "store", "copy", "--from", "config", "--to", "sqlite:" + path)
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        args = ["--config", self.a.config, "--state-dir", d]
+        db = sqlite3.connect(path)
+        with db:
+            db.execute("UPDATE users SET name = '' WHERE username = 'bob'")
+        # An empty text goes through export and import as it is.
+        cp = fb("store", "export", "--json", *args)
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        bob = [u for u in json.loads(cp.stdout)["tables"]["users"] if u["username"] == "bob"]
+        self.assertEqual(bob[0]["name"], "")
+        empty = self.tmpdir()
+        cp = fb("store", "import", "--json", self.write("empty-name.json", cp.stdout), "--init",
+                "--config", self.a.config, "--state-dir", empty)
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        # Bytes that are not UTF-8 (written behind the store's back): refused, named, no file.
+        with db:
+            db.execute("UPDATE users SET name = CAST(X'41FF42' AS TEXT) WHERE username = 'bob'")
+        db.close()
+        out = os.path.join(d, "bad.json")
+        cp = fb("store", "export", "--json", "--output", out, *args)
+        self.assertEqual(cp.returncode, 1, cp.stdout)
+        self.assertRegex(cp.stderr, r"\$\.tables\.users\[\d\]\.name: the stored text is not "
+                         r"UTF-8")
+        self.assertFalse(os.path.exists(out))
+        self.assertEqual([n for n in os.listdir(d) if n.startswith("bad")], [], "no partial file")
+
     # ---- copy ------------------------------------------------------------------------------
 
     def test_copy_sqlite_to_sqlite(self):
