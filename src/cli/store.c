@@ -16,6 +16,7 @@
 #include "core/core.h"
 #include "conf/conf.h"
 #include "store/store.h"
+#include "local/local.h"
 #include "cli/cli.h"
 
 /* What the export file says it is, and the one layout this fedbroker writes and reads. */
@@ -67,6 +68,7 @@ static const char usage_import[] =
     "a problem is reported with the JSON path of the field (\"$.tables.users[2].email\")\n"
     "and nothing is written. The rows are then written in one transaction: all or none.\n"
     "An audit log in the file is imported too (the store's must then be empty).\n"
+    "A restored store is not a first start: no bootstrap account is made in it.\n"
     "\n"
     "      --json FILE      the export to load (\"-\": standard input)\n" FB_CLI_HELP_CONFIG
         FB_CLI_HELP_HELP;
@@ -591,6 +593,22 @@ import_doc(struct fb_store *st, const json_t *doc, size_t *n, struct fb_err *err
 	if (r != FB_OK && src.path[0] != '\0')
 		err_wrap(err, src.path, NULL);
 	free(src.row);
+	/*
+	 * SECURITY: a restored deployment is not a first start: no bootstrap
+	 * administrator may appear in it, even with no local account among
+	 * the users. The rows are committed already: a failure here is a
+	 * warning with the remedy.
+	 */
+	if (r == FB_OK && *n > 0) {
+		struct fb_err ferr;
+
+		fb_err_clear(&ferr);
+		if (fb_local_bootstrap_skip(st, &ferr) != FB_OK)
+			fb_log(FB_LOG_WARN,
+			    "the rows were imported, but not the mark that the bootstrap is done "
+			    "(%s): set local.bootstrap.enabled: false before the first start",
+			    ferr.msg);
+	}
 	return r;
 }
 

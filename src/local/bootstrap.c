@@ -22,6 +22,12 @@ flag_set(struct fb_store *st, struct fb_err *err)
 }
 
 enum fb_status
+fb_local_bootstrap_skip(struct fb_store *st, struct fb_err *err)
+{
+	return flag_set(st, err);
+}
+
+enum fb_status
 fb_local_bootstrap(const struct fb_conf *conf, struct fb_store *st, struct fb_err *err)
 {
 	struct fb_local_account a;

@@ -595,5 +595,11 @@ enum fb_status fb_local_lockout_reset(const struct fb_conf *conf, struct fb_stor
  */
 enum fb_status fb_local_bootstrap(const struct fb_conf *conf, struct fb_store *st,
     struct fb_err *err);
+/*
+ * Records that the bootstrap is done without making anything (the store
+ * flag): a store restored from an export is not a first start, even when
+ * it holds no local account.
+ */
+enum fb_status fb_local_bootstrap_skip(struct fb_store *st, struct fb_err *err);
 
 #endif

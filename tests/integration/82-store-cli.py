@@ -106,12 +106,13 @@ class StoreCli(harness.TestCase):
             cls.a.stop()
         cls.holder.doCleanups()
 
-    def fresh(self, start=False):
-        """A second broker B with A's configuration and cookie keys, and an empty state."""
+    def fresh(self, over=None):
+        """A second broker B with A's configuration (and over) and cookie keys, empty state."""
         b = harness.Server(self, conf={}, workers=2)
         conf = harness.deep_merge(self.a.conf, {
             "server": {"listen": ["127.0.0.1:%d" % b.port],
                        "public_url": "http://127.0.0.1:%d" % b.port}})
+        conf = harness.deep_merge(conf, over or {})
         b.conf = conf
         b.write_config(conf)
         # SECURITY: TOTP secrets are sealed with the cookie keys: a restore needs them.
@@ -214,6 +215,24 @@ class StoreCli(harness.TestCase):
         r = br2.submit(br2.get("/login/mfa"), "/login/mfa", {"code": self.codes[3]})
         self.assertEqual((r.status, r.location), (303, "/"), r.text[:2000])
         b.stop()
+
+    def test_restored_store_gets_no_bootstrap_admin(self):
+        """Only upstream users (no local account) restored: still not a first start."""
+        b = self.fresh({"local": {"bootstrap": {"enabled": True}}})
+        d = self.doc()
+        carol = [u for u in d["tables"]["users"] if u["username"] == "carol"]
+        d["tables"] = {"users": carol,
+                       "upstream_links": d["tables"]["upstream_links"],
+                       "upstream_groups": d["tables"]["upstream_groups"]}
+        cp = at(b, "store", "import", "--json", self.write("carol.json", d), "--init")
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        self.assertIn("imported 4 rows", cp.stdout)
+        b.start()
+        b.stop()
+        self.assertNotIn("bootstrap administrator created", b.logs())
+        cp = at(b, "user", "show", "admin")
+        self.assertEqual(cp.returncode, 1, cp.stdout)
+        self.assertIn("engineers", at(b, "user", "show", "carol").stdout)
 
     # ---- bad input -----------------------------------------------------------------------
 

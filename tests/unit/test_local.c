@@ -1293,6 +1293,22 @@ field(const char *line, const char *key)
 	return v;
 }
 
+/* Bootstrap runs without a line and leaves the store without a local account. */
+static void
+bootstrap_makes_nothing(struct fx *f)
+{
+	enum fb_status r;
+	struct fb_err err;
+	size_t n = 1;
+	char *log = bootstrap_logged(f, &r);
+
+	CU_ASSERT_EQUAL(r, FB_OK);
+	CU_ASSERT_PTR_NULL(strstr(log, "cat=bootstrap"));
+	CU_ASSERT_EQUAL(fb_store_cred_count(f->st, &n, &err), FB_OK);
+	CU_ASSERT_EQUAL(n, 0);
+	free(log);
+}
+
 static void
 test_bootstrap(void)
 {
@@ -1330,12 +1346,7 @@ test_bootstrap(void)
 	CU_ASSERT_PTR_NULL(strstr(log, pw));
 	free(log);
 	CU_ASSERT_EQUAL(fb_local_account_delete(f.st, "admin", NULL, &err), FB_OK);
-	log = bootstrap_logged(&f, &r);
-	CU_ASSERT_EQUAL(r, FB_OK);
-	CU_ASSERT_PTR_NULL(strstr(log, "cat=bootstrap"));
-	CU_ASSERT_EQUAL(fb_store_cred_count(f.st, &n, &err), FB_OK);
-	CU_ASSERT_EQUAL(n, 0);
-	free(log);
+	bootstrap_makes_nothing(&f);
 	/* The secrets are registered with the redactor once printed. */
 	fb_log_secret_clear();
 	free(pw);
@@ -1345,12 +1356,7 @@ test_bootstrap(void)
 	/* Disabled: nothing. */
 	fx_open(&f);
 	f.conf.bootstrap_enabled = 0;
-	log = bootstrap_logged(&f, &r);
-	CU_ASSERT_EQUAL(r, FB_OK);
-	CU_ASSERT_PTR_NULL(strstr(log, "cat=bootstrap"));
-	CU_ASSERT_EQUAL(fb_store_cred_count(f.st, &n, &err), FB_OK);
-	CU_ASSERT_EQUAL(n, 0);
-	free(log);
+	bootstrap_makes_nothing(&f);
 	/* Accounts exist already (made with the CLI): nothing, and never later either. */
 	f.conf.bootstrap_enabled = 1;
 	add_user(&f, "ann", "correct horse battery");
@@ -1396,6 +1402,20 @@ test_bootstrap(void)
 	fx_close(&f);
 }
 
+/* A store marked as restored (bootstrap skipped) gets no bootstrap account, though it has none. */
+static void
+test_bootstrap_skip(void)
+{
+	struct fx f;
+	struct fb_err err;
+
+	fx_open(&f);
+	fb_err_clear(&err);
+	CU_ASSERT_EQUAL(fb_local_bootstrap_skip(f.st, &err), FB_OK);
+	bootstrap_makes_nothing(&f);
+	fx_close(&f);
+}
+
 int
 fb_test_local_register(void)
 {
@@ -1423,7 +1443,8 @@ fb_test_local_register(void)
 	    CU_add_test(s, "lockout_per_address", test_lockout_per_address) == NULL ||
 	    CU_add_test(s, "lockout_ms", test_lockout_ms) == NULL ||
 	    CU_add_test(s, "lockout_initial_delay", test_lockout_initial_delay) == NULL ||
-	    CU_add_test(s, "bootstrap", test_bootstrap) == NULL)
+	    CU_add_test(s, "bootstrap", test_bootstrap) == NULL ||
+	    CU_add_test(s, "bootstrap skipped (a restored store)", test_bootstrap_skip) == NULL)
 		return -1;
 	return 0;
 }
