@@ -323,9 +323,10 @@ class StoreCli(harness.TestCase):
         bob = [u for u in json.loads(cp.stdout)["tables"]["users"] if u["username"] == "bob"]
         self.assertEqual(bob[0]["name"], "")
         empty = self.tmpdir()
-        cp = fb("store", "import", "--json", self.write("empty-name.json", cp.stdout), "--init",
-                "--config", self.a.config, "--state-dir", empty)
+        cp = fb("store", "import", "--json", "-", "--init", "--config", self.a.config,
+                "--state-dir", empty, stdin=cp.stdout)  # from standard input
         self.assertEqual(cp.returncode, 0, cp.stderr)
+        self.assertIn("imported 20 rows from -", cp.stdout)
         # Bytes that are not UTF-8 (written behind the store's back): refused, named, no file.
         with db:
             db.execute("UPDATE users SET name = CAST(X'41FF42' AS TEXT) WHERE username = 'bob'")
