@@ -100,9 +100,8 @@ fb_store_open(const struct fb_conf *conf, struct fb_store **out, struct fb_err *
 		ops = &fb_store_sqlite_ops;
 		break;
 	case FB_STORE_POSTGRES:
-		r = fb_err_set(err, FB_ERR_CONFIG, "store.driver postgres: the PostgreSQL backend "
-						   "is not available yet; use sqlite");
-		goto out;
+		ops = &fb_store_postgres_ops;
+		break;
 	default:
 		r = fb_err_set(err, FB_ERR_CONFIG, "store.driver: unknown driver %d",
 		    (int)conf->store_driver);
@@ -119,6 +118,16 @@ fb_store_open(const struct fb_conf *conf, struct fb_store **out, struct fb_err *
 out:
 	free(st); /* the backend left st->be NULL on failure */
 	return r;
+}
+
+enum fb_status
+fb_store_check(const struct fb_conf *conf, struct fb_err *err)
+{
+	int v;
+
+	if (conf->store_driver != FB_STORE_POSTGRES)
+		return FB_OK;
+	return fb_store_postgres_check(conf, &v, err);
 }
 
 char *
