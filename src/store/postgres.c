@@ -322,19 +322,20 @@ opt_get(const PQconninfoOption *o, const char *keyword)
 	return NULL;
 }
 
-/* Sets keyword's value (a new copy) in the parsed options. */
+/* Sets keyword to val (copied) in p's connection parameters, replacing a given value. */
 static void
-opt_set(PQconninfoOption *o, const char *keyword, const char *val)
+param_set(struct pg *p, const char *keyword, const char *val)
 {
-	for (; o != NULL && o->keyword != NULL; o++)
-		if (strcmp(o->keyword, keyword) == 0) {
-			/* libpq allocated it with malloc; PQconninfoFree frees it with free. */
-			free(o->val);
-			o->val = val != NULL ? strdup(val) : NULL;
-			if (val != NULL && o->val == NULL)
-				abort();
+	size_t i;
+
+	for (i = 0; p->keys[i] != NULL; i++)
+		if (strcmp(p->keys[i], keyword) == 0) {
+			fb_secret_free(p->vals[i]);
+			p->vals[i] = fb_xstrdup(val);
 			return;
 		}
+	p->keys[i] = fb_xstrdup(keyword);
+	p->vals[i] = fb_xstrdup(val);
 }
 
 /* Every host of a comma-separated list needs no TLS (1), or some does (0). */
@@ -388,6 +389,14 @@ pg_params(struct pg *p, const struct fb_conf *conf, struct fb_err *err)
 	    opt_get(o, "dbname") != NULL ? opt_get(o, "dbname") : "(default database)");
 	if (opt_get(o, "password") != NULL)
 		p->password = fb_xstrdup(opt_get(o, "password"));
+	/* The given parameters, with room for the four set here. */
+	for (i = o; i->keyword != NULL; i++)
+		n++;
+	p->keys = fb_xcalloc(n + 5, sizeof(*p->keys));
+	p->vals = fb_xcalloc(n + 5, sizeof(*p->vals));
+	for (i = o; i->keyword != NULL; i++)
+		if (i->val != NULL && i->val[0] != '\0')
+			param_set(p, i->keyword, i->val);
 	mode = opt_get(o, "sslmode");
 	if (!hosts_local(opt_get(o, "host"), remote, sizeof(remote)) ||
 	    !hosts_local(opt_get(o, "hostaddr"), remote, sizeof(remote))) {
@@ -399,25 +408,15 @@ pg_params(struct pg *p, const struct fb_conf *conf, struct fb_err *err)
 			    p->label, mode, remote);
 			goto out;
 		}
-		opt_set(o, "sslmode", "verify-full");
+		param_set(p, "sslmode", "verify-full");
 	}
 	if (conf->store_tls_ca != NULL)
-		opt_set(o, "sslrootcert", conf->store_tls_ca);
+		param_set(p, "sslrootcert", conf->store_tls_ca);
 	snprintf(num, sizeof(num), "%lld",
 	    (long long)(conf->store_connect_timeout > 0 ? conf->store_connect_timeout : 5));
-	opt_set(o, "connect_timeout", num);
+	param_set(p, "connect_timeout", num);
 	if (opt_get(o, "application_name") == NULL)
-		opt_set(o, "application_name", "fedbroker");
-	for (i = o; i->keyword != NULL; i++)
-		n++;
-	p->keys = fb_xcalloc(n + 1, sizeof(*p->keys));
-	p->vals = fb_xcalloc(n + 1, sizeof(*p->vals));
-	n = 0;
-	for (i = o; i->keyword != NULL; i++)
-		if (i->val != NULL && i->val[0] != '\0') {
-			p->keys[n] = fb_xstrdup(i->keyword);
-			p->vals[n++] = fb_xstrdup(i->val);
-		}
+		param_set(p, "application_name", "fedbroker");
 	p->statement_timeout_ms = conf->store_statement_timeout_ms;
 	r = FB_OK;
 out:

@@ -2392,8 +2392,8 @@ test_pg_old_server(void)
 	close(in[0]);
 	close(out[1]);
 	f = fdopen(out[0], "r");
-	if (f != NULL && fgets(line, sizeof(line), f) != NULL)
-		sscanf(line, "port %d", &port);
+	if (f != NULL && fgets(line, sizeof(line), f) != NULL && strncmp(line, "port ", 5) == 0)
+		port = (int)strtol(line + 5, NULL, 10);
 	CU_ASSERT_FATAL(port > 0);
 	dsn = fb_xasprintf("host=127.0.0.1 port=%d user=ann password=Pw-Secret-1 dbname=fb", port);
 	c = pg_conf(dsn);
