@@ -2414,20 +2414,61 @@ static struct hook_plan {
 	int seen;	  /* times the operation's statement at ran */
 	const char *dsn;  /* the database */
 	int terminate;	  /* 1: end the connection; 0: change the counter meanwhile */
+	int deadlock;	  /* 1: lock what the operation needs next, wait for what it holds */
+	PGconn *other;	  /* the deadlocking connection */
 } hook;
+
+/*
+ * Deadlock: another connection deletes the session revocations (locking
+ * what purge deletes next) and then waits for the key/value rows purge has
+ * locked. Its deadlock_timeout is long, so the server ends purge's
+ * transaction (40P01); on the run again, it finishes and commits first.
+ */
+static void
+deadlock_step(void)
+{
+	PGresult *r;
+
+	if (hook.other == NULL) {
+		hook.other = PQconnectdb(hook.dsn);
+		CU_ASSERT_EQUAL_FATAL(PQstatus(hook.other), CONNECTION_OK);
+		r = PQexec(hook.other, "SET deadlock_timeout = '60s'; BEGIN;"
+				       " DELETE FROM session_revocations");
+		CU_ASSERT_EQUAL(PQresultStatus(r), PGRES_COMMAND_OK);
+		PQclear(r);
+		CU_ASSERT(PQsendQuery(hook.other, "DELETE FROM kv") == 1);
+		return;
+	}
+	while ((r = PQgetResult(hook.other)) != NULL) {
+		CU_ASSERT_EQUAL(PQresultStatus(r), PGRES_COMMAND_OK);
+		PQclear(r);
+	}
+	PQclear(PQexec(hook.other, "COMMIT"));
+	PQfinish(hook.other);
+	hook.other = NULL;
+}
 
 static void
 test_hook(const char *what, int n, int backend_pid)
 {
 	char sql[128];
 
-	if (strcmp(what, hook.what) != 0 || n != hook.at)
+	if (strcmp(what, hook.what) != 0)
+		return;
+	/* The deadlocking connection commits before the run again starts. */
+	if (hook.deadlock && hook.fired > 0 && n == 0 && hook.other != NULL) {
+		deadlock_step();
+		return;
+	}
+	if (n != hook.at)
 		return;
 	hook.seen++;
 	if (hook.fired > 0)
 		return;
 	hook.fired++;
-	if (hook.terminate) {
+	if (hook.deadlock) {
+		deadlock_step();
+	} else if (hook.terminate) {
 		/* Waits until the server process is gone (PostgreSQL 14 and later). */
 		snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(%d, 10000)", backend_pid);
 		CU_ASSERT(pg_exec_at(pg_admin, sql));
@@ -2498,6 +2539,33 @@ test_pg_retry(void)
 	CU_ASSERT_EQUAL(hook.fired, 1);
 	CU_ASSERT_EQUAL(hook.seen, 2); /* the first run failed (40001), the second wrote */
 	CU_ASSERT_EQUAL(count, 6);
+	store_done(st, dir);
+}
+
+/* A deadlock with another connection: the server ends one transaction, which is run again. */
+static void
+test_pg_deadlock(void)
+{
+	char *dir;
+	const char *dsn;
+	struct fb_store *st = pg_store_new(&dir, &dsn);
+	struct fb_err err;
+	int64_t now = fb_time_now();
+	size_t n = 0;
+
+	CU_ASSERT_EQUAL(fb_store_kv_put(st, "otc", "old", "v", 1, now - 10, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_session_revoke(st, "sid-old", now - 10, &err), FB_OK);
+	/* After purge deleted the key/value rows, before the revocations. */
+	hook = (struct hook_plan){.what = "purge", .at = 1, .dsn = dsn, .deadlock = 1};
+	fb_store_postgres_hook = test_hook;
+	CU_ASSERT_EQUAL(fb_store_kv_purge(st, now, &n, &err), FB_OK);
+	fb_store_postgres_hook = NULL;
+	CU_ASSERT_EQUAL(hook.fired, 1);
+	CU_ASSERT(hook.seen >= 2); /* run again after the deadlock */
+	CU_ASSERT_PTR_NULL(hook.other);
+	/* The other connection deleted both rows first: nothing was left to purge. */
+	CU_ASSERT_EQUAL(n, 0);
+	CU_ASSERT_EQUAL(pg_int_at(dsn, "SELECT count(*) FROM kv"), 0);
 	store_done(st, dir);
 }
 
@@ -2602,6 +2670,7 @@ fb_test_store_register(void)
 	    {"server too old", test_pg_old_server},
 	    {"connection dropped", test_pg_dropped},
 	    {"serialization failure retried", test_pg_retry},
+	    {"deadlock retried", test_pg_deadlock},
 	    {"latency", test_pg_latency},
 	};
 	if ((s = CU_add_suite("store-pg", pg_suite_init, pg_suite_cleanup)) == NULL)
