@@ -951,7 +951,12 @@ pg_migrate(struct pg *p, int *version, struct fb_err *err)
 
 	snprintf(lock, sizeof(lock), "SELECT pg_advisory_xact_lock(%lld)",
 	    (long long)PG_MIGRATE_LOCK);
-	if ((r = pg_simple(p, "BEGIN", "store: migrate: begin", err)) != FB_OK)
+	/*
+	 * No statement timeout here: a replica waits for the one migrating,
+	 * and a migration of a large table may take longer than a request.
+	 */
+	if ((r = pg_simple(p, "BEGIN; SET LOCAL statement_timeout = 0", "store: migrate: begin",
+		 err)) != FB_OK)
 		goto out;
 	p->in_tx = 1;
 	if ((r = pg_simple(p, lock, "store: migrate: advisory lock", err)) != FB_OK ||
@@ -1091,8 +1096,8 @@ pg_ping(struct fb_store *st, struct fb_err *err)
 /* ---- key/value ---------------------------------------------------------- */
 
 /*
- * Every op below is wrapped by the TIMED macro's pattern: the time spent is
- * what the calling worker's event loop waited.
+ * Returns call's status after recording its time: what the calling worker's
+ * event loop waited (pg_timed).
  */
 #define TIMED(st, what, call)                                                              \
 	do {                                                                               \
