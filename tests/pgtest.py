@@ -3,8 +3,9 @@
 """A private PostgreSQL server for the tests, and a stand-in for an old one.
 
 Used by the C unit tests (tests/unit/test_store.c runs `pgtest.py serve`) and
-the python integration harness (import pgtest; pg = pgtest.Server(); pg.start();
-dsn = pg.fresh_dsn()).
+the python integration harness (import pgtest; dsn = pgtest.fresh_dsn() for a new
+database on a server shared by the process, or pg = pgtest.Server().start() for a
+server of one's own to stop and start; pg.fresh_dsn()).
 
 The server is Debian's PostgreSQL (/usr/lib/postgresql/<ver>/bin), run in a
 temporary data directory on a free port of 127.0.0.1 with its unix socket in
@@ -21,6 +22,7 @@ CLI:
   pgtest.py oldserver  a stand-in that answers the start-up protocol as
                        PostgreSQL 9.6 would; prints "port N", serves until stdin closes
 """
+import atexit
 import glob
 import os
 import pwd
@@ -205,6 +207,19 @@ class Server:
         name = "fb_%d_%d_%s" % (os.getpid(), self.count, secrets.token_hex(3))
         self.psql("CREATE DATABASE %s" % name)
         return self.dsn(dbname=name, **extra)
+
+
+_shared = None
+
+
+def fresh_dsn(**extra):
+    """The DSN of a new, empty database on a server shared by this process (started on
+    first use, stopped at exit): what a test that only needs a PostgreSQL store calls."""
+    global _shared
+    if _shared is None:
+        _shared = Server().start()
+        atexit.register(_shared.stop)
+    return _shared.fresh_dsn(**extra)
 
 
 # ---- the stand-in for an old server -------------------------------------------
