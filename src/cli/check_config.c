@@ -83,7 +83,7 @@ fb_cli_check_config(int argc, char **argv)
 		fb_daemon_conf_check(conf, kr, rep, &err);
 		fb_crypto_keyring_free(kr);
 		/* PostgreSQL: reachable with these credentials, recent enough, schema known. */
-		if (fb_conf_report_errors(rep) == 0 && fb_store_check(conf, &err) != FB_OK)
+		if (fb_conf_report_errors(rep) == 0 && fb_store_check(conf, NULL, &err) != FB_OK)
 			fb_conf_report_add(rep, conf, "store.dsn", 1, err.msg);
 	}
 	for (size_t k = 0; k < fb_conf_report_count(rep); k++)

@@ -121,13 +121,16 @@ out:
 }
 
 enum fb_status
-fb_store_check(const struct fb_conf *conf, struct fb_err *err)
+fb_store_check(const struct fb_conf *conf, int *version, struct fb_err *err)
 {
-	int v;
+	int v = -1;
+	enum fb_status r = FB_OK;
 
-	if (conf->store_driver != FB_STORE_POSTGRES)
-		return FB_OK;
-	return fb_store_postgres_check(conf, &v, err);
+	if (conf->store_driver == FB_STORE_POSTGRES)
+		r = fb_store_postgres_check(conf, &v, err);
+	if (version != NULL)
+		*version = v;
+	return r;
 }
 
 char *

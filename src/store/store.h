@@ -45,10 +45,11 @@ enum fb_status fb_store_open(const struct fb_conf *conf, struct fb_store **out,
  * What check-config asks of conf's store without changing it: for
  * PostgreSQL, that it can be reached with the DSN's credentials and TLS
  * rule, that the server is recent enough and its schema not newer than this
- * binary (errors as fb_store_open's). FB_OK for SQLite (its file is checked
- * at the first start).
+ * binary (errors as fb_store_open's); *version (may be NULL) is the schema
+ * version found, 0 for a database fedbroker has not used yet. FB_OK and -1
+ * for SQLite (its file is checked when it is opened).
  */
-enum fb_status fb_store_check(const struct fb_conf *conf, struct fb_err *err);
+enum fb_status fb_store_check(const struct fb_conf *conf, int *version, struct fb_err *err);
 /*
  * The file of conf's SQLite store (store.path, else <state_dir>/fedbroker.db),
  * new (caller frees); NULL when neither is set or the driver is not sqlite.

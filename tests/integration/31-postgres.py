@@ -84,6 +84,22 @@ class Postgres(harness.TestCase):
         srv.stop()
         self.assertNotIn(self.pg.password, srv.logs())
 
+    def test_cli_does_not_create_a_store(self):
+        """Without --init a command refuses a database fedbroker has not used (a mistyped
+        DSN must not start an empty second store), and leaves it empty."""
+        dsn = self.pg.fresh_dsn()
+        srv = self.pg_server(dsn)
+        db = dsn.split("dbname=")[1].strip("'")
+        cp = cli(srv, "user", "list")
+        self.assertNotEqual(cp.returncode, 0, cp.stdout + cp.stderr)
+        self.assertIn("no store in the PostgreSQL database of store.dsn (configuration: %s)"
+                      % srv.config, cp.stderr)
+        self.assertNotIn(self.pg.password, cp.stdout + cp.stderr)
+        self.assertEqual(self.pg.psql("SELECT to_regclass('fedbroker_schema') IS NULL", db), "t")
+        cp = cli(srv, "user", "list", "--init")
+        self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
+        self.assertEqual(self.pg.psql("SELECT version FROM fedbroker_schema", db), "7")
+
     def test_wrong_password(self):
         dsn = self.pg.fresh_dsn(password="WrongPw-31337")
         self.refused(self.pg_server(dsn), "password authentication failed for user", "WrongPw-31337")
