@@ -2251,7 +2251,7 @@ pg_open_fails(const struct fb_conf *c, enum fb_status code, const char *want, co
 		CU_ASSERT_PTR_NULL(strstr(err.msg, secret));
 	/* check-config says the same without changing anything. */
 	fb_err_clear(&err);
-	CU_ASSERT_EQUAL(fb_store_check(c, &err), code);
+	CU_ASSERT_EQUAL(fb_store_check(c, NULL, &err), code);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, want));
 	if (secret != NULL)
 		CU_ASSERT_PTR_NULL(strstr(err.msg, secret));
@@ -2268,7 +2268,12 @@ test_pg_migrate(void)
 	struct fb_store_user u = {.username = (char *)"old", .source = (char *)"local", .active = 1};
 	struct fb_store_user got = {0};
 	struct fb_err err;
+	int v = -2;
 
+	/* A database fedbroker has not used: version 0, and checking it creates nothing. */
+	CU_ASSERT_EQUAL(fb_store_check(&c, &v, &err), FB_OK);
+	CU_ASSERT_EQUAL(v, 0);
+	CU_ASSERT_EQUAL(pg_int_at(dsn, "SELECT (to_regclass('fedbroker_schema') IS NULL)::int"), 1);
 	fb_store_postgres_nmigrations = 6;
 	st = open_ok(&c);
 	CU_ASSERT_EQUAL(fb_store_schema_version(st), 6);
@@ -2285,6 +2290,8 @@ test_pg_migrate(void)
 	CU_ASSERT_STRING_EQUAL(got.username, "old");
 	fb_store_user_cleanup(&got);
 	fb_store_close(st);
+	CU_ASSERT_EQUAL(fb_store_check(&c, &v, &err), FB_OK);
+	CU_ASSERT_EQUAL(v, fb_store_schema_latest());
 	free(u.id);
 	free(dsn);
 }
