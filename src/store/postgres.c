@@ -651,6 +651,13 @@ pg_run(struct pg *p, enum pg_stmt id, const struct pv *v, size_t n, PGresult **r
 		fmts[i] = 0;
 		switch (v[i].type) {
 		case PV_TEXT:
+			/*
+			 * PostgreSQL keeps text as UTF-8 and refuses other bytes; such a
+			 * value (a key from a hostile request) is bad input, not an outage.
+			 */
+			if (v[i].p != NULL && fb_utf8_check(v[i].p, strlen(v[i].p)) == 0)
+				return fb_err_set(err, FB_ERR_INVALID,
+				    "%s: a text value is not valid UTF-8", what);
 			vals[i] = v[i].p;
 			break;
 		case PV_INT:

@@ -2316,6 +2316,29 @@ test_pg_newer_schema(void)
 	free(dir);
 }
 
+/* Text that is not UTF-8 (PostgreSQL refuses it) is bad input, not an outage. */
+static void
+test_pg_not_utf8(void)
+{
+	char *dir;
+	const char *dsn;
+	struct fb_store *st = pg_store_new(&dir, &dsn);
+	unsigned char *v = NULL;
+	size_t n = 0;
+	struct fb_err err;
+
+	CU_ASSERT_EQUAL(fb_store_kv_get(st, "otc", "\xff\xfe", &v, &n, &err), FB_ERR_INVALID);
+	CU_ASSERT_STRING_EQUAL(err.msg, "kv_get: a text value is not valid UTF-8");
+	CU_ASSERT_EQUAL(fb_store_kv_put(st, "otc", "\xc3(", "v", 1, fb_time_now() + 60, &err),
+	    FB_ERR_INVALID);
+	CU_ASSERT_EQUAL(fb_store_ping(st, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_kv_put(st, "otc", "caf\xc3\xa9", "v", 1, fb_time_now() + 60, &err),
+	    FB_OK);
+	CU_ASSERT_EQUAL(fb_store_kv_take(st, "otc", "caf\xc3\xa9", &v, &n, &err), FB_OK);
+	free(v);
+	store_done(st, dir);
+}
+
 /* Wrong password, unreachable server, not a DSN, a remote server without verify-full. */
 static void
 test_pg_bad_dsn(void)
@@ -2683,6 +2706,7 @@ fb_test_store_register(void)
 	    {"migrate", test_pg_migrate},
 	    {"newer schema", test_pg_newer_schema},
 	    {"bad DSN, wrong password", test_pg_bad_dsn},
+	    {"text not UTF-8", test_pg_not_utf8},
 	    {"TLS verify-full", test_pg_tls},
 	    {"server too old", test_pg_old_server},
 	    {"connection dropped", test_pg_dropped},
