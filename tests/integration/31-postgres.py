@@ -184,6 +184,12 @@ class PostgresOutage(harness.TestCase):
         self.wait_ready(srv, 200, 15)
         self.assertEqual(b.login("ann", PASSWORD).status, 303)
         self.assertEqual(signed_in.get("/").status, 200, "the session outlived the outage")
+        # Connections ended under it (pg_terminate_backend): a call fails, the next reconnects.
+        ended = self.pg.psql("SELECT count(pg_terminate_backend(pid, 10000)) FROM"
+                             " pg_stat_activity WHERE application_name = 'fedbroker'")
+        self.assertGreaterEqual(int(ended), 1)
+        self.wait_ready(srv, 200, 10)
+        self.assertEqual(signed_in.get("/").status, 200)
         srv.stop()
 
 
