@@ -8,6 +8,7 @@ keys were made before the store failed); /readyz follows the server going away
 and coming back without a restart, and a sign-in meanwhile answers 503 with
 Retry-After."""
 import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -38,6 +39,17 @@ class Postgres(harness.TestCase):
     def tearDownClass(cls):
         if cls.pg is not None:
             cls.pg.stop()
+
+    def latest(self):
+        """The schema version this binary migrates to: a new SQLite store's."""
+        srv = self.server()
+        cp = cli(srv, "user", "list", "--init")
+        self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
+        db = sqlite3.connect(os.path.join(srv.state_dir, "fedbroker.db"))
+        try:
+            return db.execute("PRAGMA user_version").fetchone()[0]
+        finally:
+            db.close()
 
     def pg_server(self, dsn, workers=2, **store):
         conf = {"store": dict({"driver": "postgres", "dsn": "env:FB_TEST_DSN"}, **store),
@@ -75,7 +87,8 @@ class Postgres(harness.TestCase):
         cp = cli(srv, "user", "add", "ann", "--init", "--password-stdin", stdin=PASSWORD + "\n")
         self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
         db = dsn.split("dbname=")[1].strip("'")
-        self.assertEqual(self.pg.psql("SELECT version FROM fedbroker_schema", db), "7")
+        self.assertEqual(self.pg.psql("SELECT version FROM fedbroker_schema", db),
+                         str(self.latest()), "the same schema version as SQLite's")
         self.assertEqual(self.pg.psql("SELECT username FROM users", db), "ann")
         srv.start()
         self.assertEqual(srv.http("GET", "/readyz").status, 200)
@@ -98,7 +111,8 @@ class Postgres(harness.TestCase):
         self.assertEqual(self.pg.psql("SELECT to_regclass('fedbroker_schema') IS NULL", db), "t")
         cp = cli(srv, "user", "list", "--init")
         self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
-        self.assertEqual(self.pg.psql("SELECT version FROM fedbroker_schema", db), "7")
+        self.assertEqual(self.pg.psql("SELECT version FROM fedbroker_schema", db),
+                         str(self.latest()))
 
     def test_wrong_password(self):
         dsn = self.pg.fresh_dsn(password="WrongPw-31337")
@@ -129,8 +143,8 @@ class Postgres(harness.TestCase):
         self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
         db = dsn.split("dbname=")[1].strip("'")
         self.pg.psql("UPDATE fedbroker_schema SET version = 42", db)
-        self.refused(srv, "schema version 42 is newer than this fedbroker (7); refusing to touch it",
-                     self.pg.password)
+        self.refused(srv, "schema version 42 is newer than this fedbroker (%d); refusing to touch "
+                     "it" % self.latest(), self.pg.password)
         self.assertEqual(self.pg.psql("SELECT username FROM users", db), "ann")
         self.assertEqual(self.pg.psql("SELECT version FROM fedbroker_schema", db), "42")
 
