@@ -7,6 +7,7 @@
 #include "conf/conf.h"
 #include "crypto/crypto.h"
 #include "daemon/daemon.h"
+#include "store/store.h"
 #include "cli/cli.h"
 
 static void
@@ -81,6 +82,9 @@ fb_cli_check_config(int argc, char **argv)
 			fb_conf_report_add(rep, conf, "keys", 1, err.msg);
 		fb_daemon_conf_check(conf, kr, rep, &err);
 		fb_crypto_keyring_free(kr);
+		/* PostgreSQL: reachable with these credentials, recent enough, schema known. */
+		if (fb_conf_report_errors(rep) == 0 && fb_store_check(conf, NULL, &err) != FB_OK)
+			fb_conf_report_add(rep, conf, "store.dsn", 1, err.msg);
 	}
 	for (size_t k = 0; k < fb_conf_report_count(rep); k++)
 		if (!quiet || fb_conf_report_is_error(rep, k))

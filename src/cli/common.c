@@ -216,6 +216,31 @@ audit_record(const char *event, const char *detail, void *arg)
 		fb_log(FB_LOG_WARN, "not recorded in the store's audit log: %s", err.msg);
 }
 
+/*
+ * FB_OK when x's store exists or --init was given: the SQLite file is
+ * there, or the PostgreSQL database has fedbroker's schema (it is reached
+ * and checked, nothing is changed).
+ */
+static enum fb_status
+store_exists(const struct fb_cli_ctx *x, struct fb_err *err)
+{
+	char *path = fb_store_path(x->conf);
+	int v = 0;
+	enum fb_status r;
+
+	if (path != NULL) {
+		r = fb_cli_store_check(x, path, "store", err);
+		free(path);
+		return r;
+	}
+	if ((r = fb_store_check(x->conf, &v, err)) != FB_OK || x->init || v != 0)
+		return r;
+	return fb_err_set(err, FB_ERR_NOTFOUND,
+	    "no store in the PostgreSQL database of store.dsn (configuration: %s): only "
+	    "'fedbroker serve' creates one, or this command with --init",
+	    x->config != NULL ? x->config : "built-in defaults, no --config");
+}
+
 int
 fb_cli_ctx_open(const struct fb_cli_conf_opts *o, unsigned need, struct fb_cli_ctx *x)
 {
@@ -241,12 +266,8 @@ fb_cli_ctx_open(const struct fb_cli_conf_opts *o, unsigned need, struct fb_cli_c
 		goto out;
 	}
 	if ((need & FB_CLI_STORE) != 0) {
-		char *path = fb_store_path(x->conf);
-		enum fb_status r = path != NULL ? fb_cli_store_check(x, path, "store", &err) : FB_OK;
-
-		free(path);
 		/* SECURITY: a mistyped or missing --config must not start an empty second store. */
-		if (r != FB_OK || fb_store_open(x->conf, &x->st, &err) != FB_OK)
+		if (store_exists(x, &err) != FB_OK || fb_store_open(x->conf, &x->st, &err) != FB_OK)
 			goto out;
 		fb_log_audit_sink_set(audit_record, x);
 	}
@@ -283,12 +304,8 @@ fb_cli_audit(struct fb_cli_ctx *x, const char *event, const struct fb_log_field 
 
 	fb_err_clear(&err);
 	if (x->st == NULL) {
-		char *path = fb_store_path(x->conf);
-		enum fb_status r = path != NULL ? fb_cli_store_check(x, path, "store", &err) : FB_OK;
-
-		free(path);
 		/* Recording never creates a store: only serve or --init does. */
-		if (r == FB_OK && fb_store_open(x->conf, &x->st, &err) == FB_OK)
+		if (store_exists(x, &err) == FB_OK && fb_store_open(x->conf, &x->st, &err) == FB_OK)
 			fb_log_audit_sink_set(audit_record, x);
 		else
 			fb_log(FB_LOG_WARN, "not recorded in the store's audit log: %s", err.msg);

@@ -160,16 +160,10 @@ check_store(struct fb_conf_ctx *ctx)
 	struct fb_conf *c = ctx->conf;
 	struct fb_conf_place pl;
 
-	/*
-	 * The key is kept for the PostgreSQL backend, which is not built yet:
-	 * refused here, so that neither check-config passes it nor serve creates
-	 * keys and a state directory before the store fails to open.
-	 */
-	if (c->store_driver == FB_STORE_POSTGRES) {
+	if (c->store_driver == FB_STORE_POSTGRES && c->store_dsn == NULL) {
 		place(ctx, "store.driver", NULL, &pl);
 		fb_conf_problem(ctx, &pl, "store.driver", 1,
-		    "'postgres' is not available yet: this build has only the SQLite backend "
-		    "(write driver: sqlite, or leave store.driver out)");
+		    "'postgres' needs store.dsn, the connection string (by secret reference)");
 	}
 	if (c->store_driver == FB_STORE_SQLITE && fb_conf_is_set(ctx, "store.dsn")) {
 		place(ctx, "store.dsn", NULL, &pl);

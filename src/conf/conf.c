@@ -418,6 +418,7 @@ fb_conf_free(struct fb_conf *conf)
 	free(conf->tls_cert);
 	free(conf->tls_key);
 	free(conf->store_path);
+	free(conf->store_tls_ca);
 	fb_secret_free(conf->store_dsn);
 	for (size_t i = 0; i < conf->nkeys; i++) {
 		free(conf->keys[i].id);

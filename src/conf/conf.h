@@ -94,6 +94,10 @@ struct fb_conf {
 	char *store_dsn;  /* postgres connection string (a resolved secret) */
 	int64_t store_busy_timeout_ms;
 	enum fb_conf_store_migrate store_migrate;
+	int64_t store_pool_size;	    /* postgres: connections per process */
+	int64_t store_connect_timeout;	    /* postgres: seconds */
+	int64_t store_statement_timeout_ms; /* postgres: per statement, 0 = none */
+	char *store_tls_ca;		    /* postgres: CA file verifying the server */
 
 	/* keys: (empty = generate one in <state_dir>/keys on first start) */
 	struct fb_conf_key *keys;

@@ -92,6 +92,9 @@ fb_daemon_runtime_load(const char *path, const struct fb_conf_overrides *ov, int
 	rt->workers = rt->conf->workers > 0 ? rt->conf->workers : fb_conf_cpu_count();
 	fb_daemon_public_url_check(rt->conf);
 	rt->rules = fb_daemon_rules_snapshot(rt->conf->mappings_dir);
+	/* A PostgreSQL store that cannot be used stops us before anything is created. */
+	if ((rc = fb_store_check(rt->conf, NULL, err)) != FB_OK)
+		goto out;
 	if ((rc = state_dir_ensure(rt->conf->state_dir, err)) != FB_OK)
 		goto out;
 	if ((rc = fb_crypto_keyring_load(rt->conf, &rt->keyring, err)) != FB_OK)

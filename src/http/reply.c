@@ -227,6 +227,9 @@ fb_http_reply(struct fb_http_req *req, int code, const char *content_type, const
 	}
 	if (fb_http_req_closing(req))
 		evhttp_add_header(h, "Connection", "close");
+	/* Every 503 says when to come back (a store outage: RFC 9110 10.2.3). */
+	if (code == 503 && evhttp_find_header(h, "Retry-After") == NULL)
+		evhttp_add_header(h, "Retry-After", "5");
 	sent = bodyless || req->mid == FB_HTTP_HEAD ? 0 : len;
 	if (sent > 0)
 		evbuffer_add(evhttp_request_get_output_buffer(req->ev), body, sent);

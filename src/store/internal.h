@@ -174,6 +174,21 @@ struct fb_store {
 };
 
 extern const struct fb_store_ops fb_store_sqlite_ops;
+extern const struct fb_store_ops fb_store_postgres_ops;
+
+/*
+ * Connects to conf's PostgreSQL store without changing anything: the DSN's
+ * TLS rule, the credentials, the server's version and the schema version
+ * (in *version; newer than this binary is FB_ERR_CONFIG).
+ */
+enum fb_status fb_store_postgres_check(const struct fb_conf *conf, int *version,
+    struct fb_err *err);
+/*
+ * What st's calls cost so far (PostgreSQL only; zeros otherwise): calls, the
+ * total and the longest time a call blocked the caller, microseconds.
+ */
+void fb_store_postgres_stats(struct fb_store *st, int64_t *calls, int64_t *total_us,
+    int64_t *max_us);
 
 #ifdef FB_UNIT_TESTS
 /*
@@ -182,6 +197,15 @@ extern const struct fb_store_ops fb_store_sqlite_ops;
  */
 extern const char *const *fb_store_sqlite_migrations;
 extern size_t fb_store_sqlite_nmigrations;
+/* The same for PostgreSQL. */
+extern const char *const *fb_store_postgres_migrations;
+extern size_t fb_store_postgres_nmigrations;
+/*
+ * Called before each statement of a PostgreSQL transaction after its BEGIN
+ * (n counts them from 0) with the server process id of the connection, so
+ * tests can act between statements (terminate it, write a conflicting row).
+ */
+extern void (*fb_store_postgres_hook)(const char *what, int n, int backend_pid);
 #endif
 
 #endif

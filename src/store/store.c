@@ -133,9 +133,8 @@ store_open(const struct fb_conf *conf, enum open_mode mode, struct fb_store **ou
 		ops = &fb_store_sqlite_ops;
 		break;
 	case FB_STORE_POSTGRES:
-		r = fb_err_set(err, FB_ERR_CONFIG, "store.driver postgres: the PostgreSQL backend "
-						   "is not available yet; use sqlite");
-		goto out;
+		ops = &fb_store_postgres_ops;
+		break;
 	default:
 		r = fb_err_set(err, FB_ERR_CONFIG, "store.driver: unknown driver %d",
 		    (int)conf->store_driver);
@@ -171,6 +170,16 @@ enum fb_status
 fb_store_open_migrate(const struct fb_conf *conf, struct fb_store **out, struct fb_err *err)
 {
 	return store_open(conf, OPEN_MIGRATE, out, err);
+fb_store_check(const struct fb_conf *conf, int *version, struct fb_err *err)
+{
+	int v = -1;
+	enum fb_status r = FB_OK;
+
+	if (conf->store_driver == FB_STORE_POSTGRES)
+		r = fb_store_postgres_check(conf, &v, err);
+	if (version != NULL)
+		*version = v;
+	return r;
 }
 
 char *

@@ -28,11 +28,30 @@ struct fb_store;
  * cross a fork (close it before forking: SQLite's file locks belong to the
  * process that opened it). Calls through a handle opened by another
  * process fail with FB_ERR_INTERNAL.
- * The postgres driver is not available yet: FB_ERR_CONFIG.
+ * PostgreSQL (store.dsn): every pending migration runs in one transaction
+ * under an advisory lock, so replicas starting together migrate once. A
+ * server that is not on this machine is reached with TLS verifying its name
+ * (a DSN asking for less is FB_ERR_CONFIG), a server older than PostgreSQL
+ * 13 or a newer schema is FB_ERR_CONFIG, a server that cannot be reached or
+ * refuses the credentials FB_ERR_IO; messages name the user, host, port and
+ * database, never the password. Later, a lost connection fails the call it
+ * breaks (FB_ERR_IO, nothing half-written) and the next call reconnects; a
+ * transaction ending in a serialization failure or deadlock runs again (a
+ * few times); a statement over store.statement_timeout is FB_ERR_IO naming
+ * the operation.
  * New in *out (fb_store_close).
  */
 enum fb_status fb_store_open(const struct fb_conf *conf, struct fb_store **out,
     struct fb_err *err);
+/*
+ * What check-config asks of conf's store without changing it: for
+ * PostgreSQL, that it can be reached with the DSN's credentials and TLS
+ * rule, that the server is recent enough and its schema not newer than this
+ * binary (errors as fb_store_open's); *version (may be NULL) is the schema
+ * version found, 0 for a database fedbroker has not used yet. FB_OK and -1
+ * for SQLite (its file is checked when it is opened).
+ */
+enum fb_status fb_store_check(const struct fb_conf *conf, int *version, struct fb_err *err);
 /*
  * The file of conf's SQLite store (store.path, else <state_dir>/fedbroker.db),
  * new (caller frees); NULL when neither is set or the driver is not sqlite.

@@ -67,25 +67,6 @@ class ServeErrors(harness.TestCase):
         self.assertNotIn("no service provider uses", out)
         self.assertNotIn("listening on", out)
 
-    def test_postgres_store_refused_before_anything_is_created(self):
-        # Issue 10: store.driver postgres passed check-config, and serve failed only after it
-        # had created the state directory and keys. Both now refuse it where it is written.
-        srv = self.server(env={"FB_TEST_DSN": "postgresql://fb@db.invalid/fb"})
-        os.rmdir(srv.state_dir)
-        srv.write_config(text="log:\n  level: info\nstore:\n  driver: postgres\n"
-                              "  dsn: env:FB_TEST_DSN\n")
-        want = ("%s:4:11: store.driver: 'postgres' is not available yet: this build has only "
-                "the SQLite backend" % srv.config)
-        out = self.fails(srv)
-        self.assertIn(want, out)
-        self.assertFalse(os.path.exists(srv.state_dir), "serve created the state directory")
-        cp = subprocess.run([harness.BIN, "check-config", srv.config], capture_output=True,
-                            text=True, timeout=60, env=srv.env)
-        self.assertNoCrash(cp, "check-config")
-        self.assertEqual(cp.returncode, 1, cp.stdout + cp.stderr)
-        self.assertIn(want, cp.stdout + cp.stderr)
-        self.assertFalse(os.path.exists(srv.state_dir))
-
     def test_missing_config_file(self):
         srv = self.server()
         os.unlink(srv.config)

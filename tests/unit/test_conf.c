@@ -923,21 +923,36 @@ expect_ok(const char *text, size_t nwarn, const char *line)
 }
 
 /*
- * store.driver: postgres is refused where it is written until the backend
- * exists: check-config and serve (which loads the same way, before it creates
- * anything) stop there, and the other store problems are not piled on.
+ * store.driver: postgres needs store.dsn (refused where the driver is
+ * written, before anything is created); with one it loads, and the new
+ * store keys have their defaults.
  */
 static void
-test_store_postgres_refused(void)
+test_store_postgres_conf(void)
 {
 	static const char *const line =
-	    "t.yaml:3:11: store.driver: 'postgres' is not available yet: this build has only the "
-	    "SQLite backend (write driver: sqlite, or leave store.driver out)";
+	    "t.yaml:3:11: store.driver: 'postgres' needs store.dsn, the connection string (by "
+	    "secret reference)";
+	struct fb_conf *c;
 
 	setenv("FB_TEST_CONF_DSN", "postgresql://fb:pw-0123@db/fb", 1);
-	expect_error(
-	    "log: {level: info}\nstore:\n  driver: postgres\n  dsn: env:FB_TEST_CONF_DSN\n", line,
-	    1);
+	c = expect_ok("log: {level: info}\nstore:\n  driver: postgres\n  dsn: env:FB_TEST_CONF_DSN\n",
+	    0, NULL);
+	CU_ASSERT_EQUAL(c->store_driver, FB_STORE_POSTGRES);
+	CU_ASSERT_EQUAL(c->store_pool_size, 1);
+	CU_ASSERT_EQUAL(c->store_connect_timeout, 5);
+	CU_ASSERT_EQUAL(c->store_statement_timeout_ms, 5000);
+	CU_ASSERT_PTR_NULL(c->store_tls_ca);
+	fb_conf_free(c);
+	c = expect_ok("store:\n  driver: postgres\n  dsn: env:FB_TEST_CONF_DSN\n"
+		      "  pool_size: 4\n  connect_timeout: 2s\n  statement_timeout: 250ms\n"
+		      "  tls_ca: /etc/ssl/db-ca.pem\n",
+	    0, NULL);
+	CU_ASSERT_EQUAL(c->store_pool_size, 4);
+	CU_ASSERT_EQUAL(c->store_connect_timeout, 2);
+	CU_ASSERT_EQUAL(c->store_statement_timeout_ms, 250);
+	CU_ASSERT_STRING_EQUAL(c->store_tls_ca, "/etc/ssl/db-ca.pem");
+	fb_conf_free(c);
 	expect_error("log: {level: info}\nstore:\n  driver: postgres\n", line, 1);
 	expect_error("log: {level: info}\nstore:\n  driver: postgres\n  path: x.db\n", line, 1);
 	unsetenv("FB_TEST_CONF_DSN");
@@ -1650,7 +1665,7 @@ fb_test_conf_register(void)
 	    CU_add_test(s, "plain scalars", test_scalars) == NULL ||
 	    CU_add_test(s, "groups", test_groups) == NULL ||
 	    CU_add_test(s, "key ids and group names", test_short_names) == NULL ||
-	    CU_add_test(s, "store.driver postgres refused", test_store_postgres_refused) == NULL ||
+	    CU_add_test(s, "store.driver postgres", test_store_postgres_conf) == NULL ||
 	    CU_add_test(s, "local accounts", test_local) == NULL ||
 	    CU_add_test(s, "smtp", test_smtp) == NULL ||
 	    CU_add_test(s, "branding", test_branding) == NULL ||
