@@ -170,6 +170,9 @@ enum fb_status
 fb_store_open_migrate(const struct fb_conf *conf, struct fb_store **out, struct fb_err *err)
 {
 	return store_open(conf, OPEN_MIGRATE, out, err);
+}
+
+enum fb_status
 fb_store_check(const struct fb_conf *conf, int *version, struct fb_err *err)
 {
 	int v = -1;
