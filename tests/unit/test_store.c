@@ -2607,6 +2607,9 @@ test_rows_foreign_table(void)
 	CU_ASSERT_EQUAL(n, 0);
 	CU_ASSERT_PTR_NULL(fb_store_table_get("kv"));
 	CU_ASSERT_PTR_NOT_NULL(fb_store_table_get("users"));
+	store_done(st, dir);
+}
+
 /* ---- PostgreSQL only ---------------------------------------------------------- */
 
 /* A fresh store and the DSN of its database (borrowed). */
