@@ -46,6 +46,46 @@ def find_binary():
 
 BIN = find_binary()
 
+# The store every Server uses: FB_TEST_STORE=sqlite (default, a file in its state dir) or
+# postgres (a fresh database on one PostgreSQL server started once per run, tests/pgserver.py).
+STORE = os.environ.get("FB_TEST_STORE", "sqlite")
+if STORE not in ("sqlite", "postgres"):
+    raise SystemExit("FB_TEST_STORE must be sqlite or postgres, not %r" % STORE)
+_pg = None
+
+
+def pg_server():
+    """The run's PostgreSQL server (started on first use, stopped at exit)."""
+    global _pg
+    if _pg is None:
+        import sys
+        sys.path.insert(0, os.path.join(SRCDIR, "tests"))
+        import pgserver
+        if pgserver.bindir() is None:
+            raise AssertionError("FB_TEST_STORE=postgres but PostgreSQL is missing (%s)"
+                                 % pgserver.INSTALL_HINT)
+        _pg = pgserver.PgServer().start()
+    return _pg
+
+
+def store_conf(dirpath):
+    """The store: section of a test configuration for the run's store (FB_TEST_STORE);
+    {} for SQLite (the default file in the state dir). For PostgreSQL, a fresh
+    database whose DSN is in a file under dirpath (a secret reference)."""
+    if STORE != "postgres":
+        return {}
+    path = os.path.join(dirpath, "store.dsn")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(pg_server().new_database())
+    return {"driver": "postgres", "dsn": "file:" + path}
+
+
+def sqlite_only(reason):
+    """Decorator (test method or class): skipped in the PostgreSQL run only, with reason
+    (tests of the SQLite file itself: store.path, corruption, locking, WAL...)."""
+    return unittest.skipIf(STORE != "sqlite", "SQLite only: " + reason)
+
 
 def free_port():
     """A loopback TCP port nobody listens on right now."""
@@ -330,6 +370,9 @@ class Server:
                        "shutdown_timeout": "5s"},
             "log": {"level": "info", "format": "logfmt", "access": True},
         }
+        st = store_conf(self.dir)
+        if st:
+            self.base_conf["store"] = st
         self.conf = deep_merge(self.base_conf, conf or {})
         self.write_config(self.conf)
         tc.addCleanup(self.cleanup)
