@@ -179,36 +179,6 @@ check_store(struct fb_conf_ctx *ctx)
 		c->store_path = fb_xasprintf("%s/fedbroker.db", c->state_dir);
 }
 
-/*
- * A PostgreSQL store is shared by replicas. Each would make its own signing
- * key and cookie keys in its own state directory when none are configured:
- * different metadata, and cookies one replica cannot open at another. So
- * they must come from the configuration, the same for every replica (a key
- * directory or Secret mounted on each): keys: and session.cookie_keys.
- */
-static void
-check_replicas(struct fb_conf_ctx *ctx)
-{
-	const struct fb_conf *c = ctx->conf;
-	struct fb_conf_place pl;
-
-	if (c->store_driver != FB_STORE_POSTGRES)
-		return;
-	if (c->nkeys == 0) {
-		place(ctx, "store.driver", NULL, &pl);
-		fb_conf_problem(ctx, &pl, "keys", 1,
-		    "a shared store (postgres) means replicas: list the signing keys in keys: "
-		    "(the same key files on every replica, e.g. one mounted Secret) instead of "
-		    "one generated per state directory");
-	}
-	if (c->ncookie_secrets == 0) {
-		place(ctx, "store.driver", NULL, &pl);
-		fb_conf_problem(ctx, &pl, "session.cookie_keys", 1,
-		    "a shared store (postgres) means replicas: set session.cookie_keys (the same "
-		    "secrets on every replica) so that each replica opens the others' cookies");
-	}
-}
-
 static void
 check_keys(struct fb_conf_ctx *ctx)
 {
@@ -750,7 +720,6 @@ fb_conf_check_all(struct fb_conf_ctx *ctx)
 	check_tls(ctx);
 	check_public_url(ctx);
 	check_store(ctx);
-	check_replicas(ctx);
 	check_keys(ctx);
 	check_groups(ctx);
 	check_local(ctx);

@@ -391,6 +391,15 @@ load_dir(const struct fb_conf *conf, const char *dir, unsigned flags, struct fb_
 		r = fb_err_set(err, FB_ERR_NOTFOUND, "no key in %s", dir);
 		goto out;
 	}
+	/* A shared store means replicas: each would sign with a key of its own. */
+	if (n == 0 && conf->store_driver == FB_STORE_POSTGRES) {
+		r = fb_err_set(err, FB_ERR_CONFIG,
+		    "no signing key in %s: list the keys in keys:, the same files on every replica "
+		    "(a shared store, store.driver postgres, means replicas; none is generated per "
+		    "replica)",
+		    dir);
+		goto out;
+	}
 	if (n == 0) {
 		if ((r = ensure_dir(conf->state_dir, err)) != FB_OK)
 			goto out;

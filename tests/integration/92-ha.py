@@ -8,8 +8,7 @@ says. A local sign-in and the AWS start URL through alternating replicas give a
 SAML response the AWS stand-in accepts, signed with the key both publish; an
 upstream SAML sign-in through one replica and its replayed response refused by
 the other; one replica killed with SIGKILL while a thread makes requests, and
-every request answered (nginx proxy_next_upstream error timeout). Also: with a
-postgres store, check-config refuses keys or cookie keys made per replica."""
+every request answered (nginx proxy_next_upstream error timeout)."""
 
 import http.client
 import os
@@ -276,26 +275,6 @@ class HA(harness.TestCase):
         # After the kill, only replica a answered.
         tail = self.nginx.upstreams()[-20:]
         self.assertTrue(all(u.endswith(":%d" % self.a.port) for u in tail), tail)
-
-
-class ReplicaKeys(harness.TestCase):
-    def test_postgres_store_needs_shared_keys_and_cookie_keys(self):
-        d = self.tmpdir()
-        conf = os.path.join(d, "fedbroker.yaml")
-        self.write(conf, "store:\n  driver: postgres\n  dsn: \"file:%s/dsn\"\n" % d)
-        self.write(os.path.join(d, "dsn"), "host=127.0.0.1 dbname=x\n", 0o600)
-        cp = harness.run(["check-config", conf])
-        self.assertEqual(cp.returncode, 1, cp.stdout + cp.stderr)
-        self.assertIn("keys: a shared store (postgres) means replicas", cp.stderr)
-        self.assertIn("session.cookie_keys: a shared store (postgres) means replicas", cp.stderr)
-        # With both set, neither problem is reported.
-        self.write(os.path.join(d, "c"), "x" * 40 + "\n", 0o600)
-        self.write(conf, "store:\n  driver: postgres\n  dsn: \"file:%s/dsn\"\nkeys:\n"
-                   "  - id: k\n    key: %s\n    cert: %s\nsession:\n  cookie_keys: [\"file:%s/c\"]\n"
-                   % (d, os.path.join(harness.FIXTURE_KEYS, "rsa2048.key.pem"),
-                      os.path.join(harness.FIXTURE_KEYS, "rsa2048.crt.pem"), d))
-        cp = harness.run(["check-config", conf])
-        self.assertNotIn("means replicas", cp.stderr)
 
 
 if __name__ == "__main__":

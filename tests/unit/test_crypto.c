@@ -763,6 +763,50 @@ test_csrf(void)
 	fb_crypto_sealer_free(s);
 }
 
+/*
+ * A shared store (postgres) means replicas: no signing key and no cookie key
+ * is made per process (nothing is created), while keys put in the state
+ * directory (the same files on every replica) or configured are used.
+ */
+static void
+test_shared_store_generates_nothing(void)
+{
+	char *dir = fb_test_tmpdir(), *state = fb_xasprintf("%s/state", dir);
+	char *ck = fb_xasprintf("%s/cookie-keys", state);
+	struct fb_conf conf = {.state_dir = state, .store_driver = FB_STORE_POSTGRES};
+	struct fb_keyring *kr = NULL;
+	struct fb_sealer *s = NULL;
+	struct fb_err err;
+
+	CU_ASSERT_EQUAL(fb_crypto_keyring_load(&conf, &kr, &err), FB_ERR_CONFIG);
+	CU_ASSERT(has(err.msg, "keys:"));
+	CU_ASSERT(has(err.msg, "replica"));
+	CU_ASSERT_PTR_NULL(kr);
+	CU_ASSERT_EQUAL(access(state, F_OK), -1);
+	CU_ASSERT_EQUAL(fb_crypto_sealer_load(&conf, &s, &err), FB_ERR_CONFIG);
+	CU_ASSERT(has(err.msg, "session.cookie_keys"));
+	CU_ASSERT(has(err.msg, "replica"));
+	CU_ASSERT_PTR_NULL(s);
+	CU_ASSERT_EQUAL(access(ck, F_OK), -1);
+	/* Made once (as with SQLite) and shared: used. */
+	conf.store_driver = FB_STORE_SQLITE;
+	CU_ASSERT_EQUAL_FATAL(fb_crypto_keyring_load(&conf, &kr, &err), FB_OK);
+	fb_crypto_keyring_free(kr);
+	kr = NULL;
+	CU_ASSERT_EQUAL_FATAL(fb_crypto_sealer_load(&conf, &s, &err), FB_OK);
+	fb_crypto_sealer_free(s);
+	s = NULL;
+	conf.store_driver = FB_STORE_POSTGRES;
+	CU_ASSERT_EQUAL(fb_crypto_keyring_load(&conf, &kr, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_crypto_sealer_load(&conf, &s, &err), FB_OK);
+	fb_crypto_keyring_free(kr);
+	fb_crypto_sealer_free(s);
+	fb_test_rmtree(dir);
+	free(ck);
+	free(state);
+	free(dir);
+}
+
 /* ---- sealer configuration ----------------------------------------------- */
 
 static void
@@ -916,6 +960,8 @@ fb_test_crypto_register(void)
 	    CU_add_test(s, "seal: malformed", test_seal_malformed) == NULL ||
 	    CU_add_test(s, "csrf", test_csrf) == NULL ||
 	    CU_add_test(s, "sealer: cookie-keys file", test_sealer_cookie_keys_file) == NULL ||
+	    CU_add_test(s, "keys: none made per replica on a shared store",
+	        test_shared_store_generates_nothing) == NULL ||
 	    CU_add_test(s, "sealer: configured secrets", test_sealer_conf_secrets) == NULL)
 		return -1;
 	return 0;
