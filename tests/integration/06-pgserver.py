@@ -89,6 +89,13 @@ class PgServer(harness.TestCase):
         db = open(b.conf["store"]["dsn"][5:]).read()
         self.assertNotEqual(dsn_fields(da)["dbname"], dsn_fields(db)["dbname"])
         self.assertEqual(psql(da, "SELECT 1").returncode, 0)
+        # Server.store_sql reaches the same database, qmark parameters quoted.
+        a.store_sql("CREATE TABLE t (k text, n integer)")
+        self.assertEqual(a.store_sql("INSERT INTO t VALUES (?, ?)", ("it's", 7))[0], 1)
+        self.assertEqual(a.store_sql("UPDATE t SET n = ? WHERE k = ?", (8, "it's"))[0], 1)
+        self.assertEqual(a.store_sql("SELECT k, n FROM t")[1], [("it's", "8")])
+        self.assertEqual(psql(db, "SELECT count(*) FROM pg_tables WHERE tablename = 't'")
+                         .stdout.strip(), "0", "not in the other server's database")
 
 
 if __name__ == "__main__":

@@ -150,6 +150,7 @@ class HA(harness.TestCase):
             "store": store,
             "keys": [{"id": "shared", "key": key, "cert": crt}],
             "session": {"cookie_keys": ["file:" + cookie]},
+            "local": {"lockout": {"max_failures": 3, "initial_delay": "60s"}},
             "upstreams": [{"name": "corp", "display_name": "Corp SSO", "type": "saml",
                            "domains": ["corp.test"], "saml": {"metadata": idp_md}}],
         }
@@ -233,6 +234,18 @@ class HA(harness.TestCase):
         self.assertIn("does not answer", p.text)
         self.assertNotIn("fb_session", bb.cookies)
         self.assertTrue(fbsaml.audit_since(self.b, off))
+
+    def test_lockout_counted_across_replicas(self):
+        # Failed sign-ins at either replica count for the account at both.
+        for srv in (self.a, self.b, self.a):
+            b = fbsaml.browser(self, srv)
+            p = b.login("alice", "not the password")
+            self.assertLess(p.status, 500, p.text[:2000])
+            self.assertNotIn("fb_session", b.cookies)
+        for srv in (self.b, self.a):
+            p = fbsaml.browser(self, srv).login("alice", fbsaml.PASSWORD)
+            self.assertEqual(p.status, 429, "locked at both replicas\n" + p.text[:2000])
+            self.assertTrue(p.header("Retry-After"))
 
     def test_kill_one_replica_under_load(self):
         b = self.lb()
