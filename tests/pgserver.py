@@ -114,13 +114,15 @@ class PgServer:
                    "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"])
         os.unlink(pwfile)
         self.port = _free_port()
-        opts = ("-c listen_addresses=127.0.0.1 -c port=%d -c unix_socket_directories=%s "
-                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-                "-c max_connections=200 -c password_encryption=scram-sha-256"
-                % (self.port, self.dir))
+        # In postgresql.conf, so that a restart (pg_ctl) keeps them.
+        with open(os.path.join(self.data, "postgresql.conf"), "a") as f:
+            f.write("listen_addresses = '127.0.0.1'\nport = %d\n"
+                    "unix_socket_directories = '%s'\nfsync = off\n"
+                    "synchronous_commit = off\nfull_page_writes = off\n"
+                    "max_connections = 200\npassword_encryption = 'scram-sha-256'\n"
+                    % (self.port, self.dir))
         self.proc_log = os.path.join(self.dir, "postgres.log")
-        self._run([os.path.join(self.bin, "pg_ctl"), "-D", self.data, "-l", self.proc_log,
-                   "-o", opts, "-w", "-t", str(int(timeout)), "start"])
+        self.pg_ctl("start", timeout)
         return self
 
     def new_database(self):
@@ -143,7 +145,7 @@ class PgServer:
             return self._run([os.path.join(self.bin, "pg_ctl"), "-D", self.data, "-m",
                               "fast", "-w", "-t", str(timeout), "stop"])
         return self._run([os.path.join(self.bin, "pg_ctl"), "-D", self.data, "-l",
-                          self.proc_log, "-w", "-t", str(timeout), action])
+                          self.proc_log, "-w", "-t", str(int(timeout)), action])
 
     def stop(self):
         if self.dir is None:

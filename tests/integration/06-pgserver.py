@@ -63,6 +63,13 @@ class PgServer(harness.TestCase):
         with open(os.path.join(srv.data, "postmaster.pid")) as fpid:
             pid = int(fpid.readline())
         self.assertNotEqual(os.stat("/proc/%d" % pid).st_uid, 0, "the server does not run as root")
+        # Stopped and started again (the failure tests): same port, same data.
+        srv.pg_ctl("stop")
+        self.assertFalse(srv.running())
+        self.assertNotEqual(psql(a, "SELECT 1").returncode, 0, "stopped")
+        srv.pg_ctl("start")
+        cp = psql(a, "SELECT count(*) FROM t")
+        self.assertEqual((cp.returncode, cp.stdout.strip()), (0, "1"), cp.stderr)
         d = srv.dir
         srv.stop()
         self.assertFalse(os.path.exists(d), "the temporary directory is removed")
