@@ -315,6 +315,12 @@ h_sso(struct fb_http_req *req, void *arg)
 		    relay_state, fb_http_req_id(req), &sr, &reply, &err);
 	} else if ((resume = fb_http_req_query(req, "resume")) != NULL) {
 		r = fb_saml_request_resume(worker_idp, env->store, resume, &sr, &err);
+		if (fb_http_store_down(r)) {
+			/* The request may be in the store still: not "expired", try again. */
+			fb_rlog_err(req, &err);
+			store_down_page(req);
+			goto out;
+		}
 		if (r != FB_OK) {
 			fb_audit(fb_http_req_id(req), "saml_resume_failed", "%s", err.msg);
 			send_page(req, 400, "Sign-in expired",

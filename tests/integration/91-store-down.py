@@ -14,12 +14,21 @@ import os
 import re
 import sys
 import time
+import urllib.parse
 
 import harness
 
 sys.path.insert(0, os.path.join(harness.SRCDIR, "tests", "peers", "python"))
 import fbsaml  # noqa: E402
+import peer_common as pc  # noqa: E402
 
+try:
+    import onelogin_sp  # noqa: E402
+    MISSING = None
+except ImportError as e:
+    MISSING = "%s (apt-get install python3-onelogin-saml2 xmlsec1)" % e
+
+OL_ID, OL_ACS = "https://ol.example.test/sp", "https://ol.example.test/acs"
 GROUPS = [{"name": "aws-admins", "attributes": {"aws_role": "Admin"}, "members": ["alice"]}]
 # SQLite's WAL lock bytes in the -shm file (write, checkpoint, recover, 5 read marks).
 WAL_LOCKS = (120, 8)
@@ -28,7 +37,13 @@ WAL_LOCKS = (120, 8)
 class StoreDown(harness.TestCase):
     def setUp(self):
         super().setUp()
-        self.srv = fbsaml.saml_server(self, [fbsaml.aws_sp("aws")], GROUPS, ["alice"],
+        if MISSING:
+            raise harness.peer_missing(MISSING)
+        self.ol_key, self.ol_cert = pc.make_keypair(self.tmpdir(), "ol")
+        ol = {"name": "ol", "entity_id": OL_ID, "acs": [{"url": OL_ACS}],
+              "certificate": self.ol_cert, "require_signed_requests": False,
+              "nameid": {"format": "transient"}}
+        self.srv = fbsaml.saml_server(self, [fbsaml.aws_sp("aws"), ol], GROUPS, ["alice"],
                                       conf={"store": {"busy_timeout": "1s"}})
         self.lock_fd = None
 
@@ -67,6 +82,16 @@ class StoreDown(harness.TestCase):
         # A sign-in in flight: the form is shown before the store fails.
         b2 = fbsaml.browser(self, srv)
         self.assertEqual(b2.get("/login").status, 200)
+        # And an SP-initiated one: the AuthnRequest waits in the store while people sign in.
+        md = fbsaml.idp_metadata(self, srv)
+        sp = onelogin_sp.SP(OL_ID, OL_ACS, md, key=self.ol_key, cert=self.ol_cert,
+                            name_id_format=pc.NAMEID_TRANSIENT)
+        areq = sp.authn_request(binding=pc.BINDING_REDIRECT, sign=True)
+        b4 = fbsaml.browser(self, srv)
+        to_login = fbsaml.send(b4, areq)
+        self.assertEqual(to_login.status, 303, to_login.text[:2000])
+        nxt = urllib.parse.parse_qs(urllib.parse.urlsplit(to_login.location).query)["next"][0]
+        self.assertIn("resume=", nxt)
         workers = sorted(srv.workers_pids())
         self.down()
         t = time.time()
@@ -82,6 +107,8 @@ class StoreDown(harness.TestCase):
         p = b2.login("alice", fbsaml.PASSWORD)
         self.assertUnavailable(p, "Temporarily unavailable")
         self.assertNotIn("fb_session", b2.cookies)
+        # The SP-initiated sign-in coming back: not "expired", unavailable.
+        self.assertUnavailable(b4.get(nxt), "Sign-in unavailable")
         # Liveness is not readiness: the processes live.
         self.assertEqual(srv.request("GET", "/healthz").status, 200)
         self.up()
@@ -95,6 +122,10 @@ class StoreDown(harness.TestCase):
         self.assertEqual(action, fbsaml.AWS_ACS)
         b3 = fbsaml.signed_in(self, srv, "alice")
         self.assertEqual(b3.get("/saml/idp/init/aws").status, 200)
+        # The AuthnRequest kept in the store is answered after the sign-in.
+        page = fbsaml.through_login(self, b4, to_login, "alice")
+        action, _, _ = fbsaml.response_of(self, page)
+        self.assertEqual(action, OL_ACS)
         self.assertFalse([l for l in srv.log_lines() if " 500 " in l or "status=500" in l],
                          "no 500 was answered")
         srv.stop()
