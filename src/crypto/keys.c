@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -376,6 +377,31 @@ fb_crypto_key_cn(const struct fb_conf *conf)
 #define KR_GENERATE 0x1u /* generate a key when there is none */
 #define KR_RETIRED  0x2u /* load retired keys too (for listing them) */
 
+/*
+ * Takes <state_dir>/keys.lock (exclusive, waits): processes sharing a state
+ * directory (replicas on one machine, starting together) list and generate
+ * its keys one at a time, so they all find the one key the first one made.
+ * The descriptor in *fd (-1 when none; closing it releases the lock).
+ */
+static enum fb_status
+generate_lock(const struct fb_conf *conf, int *fd, struct fb_err *err)
+{
+	char *path;
+	enum fb_status r;
+
+	*fd = -1;
+	if ((r = ensure_dir(conf->state_dir, err)) != FB_OK)
+		return r;
+	path = fb_xasprintf("%s/keys.lock", conf->state_dir);
+	*fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (*fd < 0)
+		r = fb_err_set(err, FB_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+	else if (flock(*fd, LOCK_EX) != 0)
+		r = fb_err_set(err, FB_ERR_IO, "cannot lock %s: %s", path, strerror(errno));
+	free(path);
+	return r;
+}
+
 static enum fb_status
 load_dir(const struct fb_conf *conf, const char *dir, unsigned flags, struct fb_keyring *kr,
     struct fb_err *err)
@@ -384,16 +410,27 @@ load_dir(const struct fb_conf *conf, const char *dir, unsigned flags, struct fb_
 	enum fb_conf_key_state state;
 	size_t n = 0, i;
 	enum fb_status r;
+	int lock = -1;
 
+	if ((flags & KR_GENERATE) != 0 && conf->store_driver != FB_STORE_POSTGRES &&
+	    (r = generate_lock(conf, &lock, err)) != FB_OK)
+		goto out;
 	if ((r = dir_ids(dir, &ids, &n, err)) != FB_OK)
 		goto out;
 	if (n == 0 && (flags & KR_GENERATE) == 0) {
 		r = fb_err_set(err, FB_ERR_NOTFOUND, "no key in %s", dir);
 		goto out;
 	}
+	/* A shared store means replicas: each would sign with a key of its own. */
+	if (n == 0 && conf->store_driver == FB_STORE_POSTGRES) {
+		r = fb_err_set(err, FB_ERR_CONFIG,
+		    "no signing key in %s: list the keys in keys:, the same files on every replica "
+		    "(a shared store, store.driver postgres, means replicas; none is generated per "
+		    "replica)",
+		    dir);
+		goto out;
+	}
 	if (n == 0) {
-		if ((r = ensure_dir(conf->state_dir, err)) != FB_OK)
-			goto out;
 		id = fb_crypto_key_id_new();
 		cn = fb_crypto_key_cn(conf);
 		if ((r = fb_crypto_key_generate(dir, id, "rsa", AUTO_BITS, AUTO_DAYS, cn,
@@ -421,6 +458,8 @@ load_dir(const struct fb_conf *conf, const char *dir, unsigned flags, struct fb_
 	}
 	r = FB_OK;
 out:
+	if (lock >= 0)
+		close(lock);
 	ids_free(ids, n);
 	free(kp);
 	free(cp);

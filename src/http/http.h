@@ -174,6 +174,16 @@ void fb_http_reply_error(struct fb_http_req *req, enum fb_status s, const char *
     const struct fb_err *err);
 /* The HTTP status for s (FB_OK -> 200, FB_ERR_NOTFOUND -> 404, ... default 500). */
 int fb_http_status_for(enum fb_status s);
+/*
+ * The one rule for a failing store (or the process itself): 1 when s, from
+ * a store call, means the store cannot answer now (FB_ERR_IO: unreachable,
+ * locked, failing; FB_ERR_INTERNAL, FB_ERR_NOMEM). Such a request decides
+ * nothing (a session is neither valid nor absent) and is answered 503.
+ * Every 503 (fb_http_reply and all built on it) carries
+ * "Retry-After: FB_HTTP_RETRY_AFTER" unless the handler set its own.
+ */
+int fb_http_store_down(enum fb_status s);
+#define FB_HTTP_RETRY_AFTER "5"
 /* The reason phrase for an HTTP status ("Not Found"); "Unknown" when not known. Static. */
 const char *fb_http_reason(int code);
 

@@ -28,7 +28,7 @@ static const struct {
 	{FB_ERR_REPLAY, 409},
 	{FB_ERR_DENIED, 403},
 	{FB_ERR_UPSTREAM, 502},
-	{FB_ERR_IO, 500},
+	{FB_ERR_IO, 503}, /* the store cannot answer now: fb_http_store_down */
 	{FB_ERR_CONFIG, 500},
 	{FB_ERR_INTERNAL, 500},
 	{FB_ERR_NOTFOUND, 404},
@@ -106,6 +106,12 @@ fb_http_status_for(enum fb_status s)
 		if (status_table[i].s == s)
 			return status_table[i].code;
 	return 500;
+}
+
+int
+fb_http_store_down(enum fb_status s)
+{
+	return s == FB_ERR_IO || s == FB_ERR_INTERNAL || s == FB_ERR_NOMEM;
 }
 
 const char *
@@ -215,6 +221,9 @@ fb_http_reply(struct fb_http_req *req, int code, const char *content_type, const
 	bodyless = code < 200 || code == 204 || code == 304;
 	if (content_type != NULL)
 		evhttp_add_header(h, "Content-Type", content_type);
+	/* RFC 9110 10.2.3: when to come back (a balancer or a browser retries then). */
+	if (code == 503 && evhttp_find_header(h, "Retry-After") == NULL)
+		evhttp_add_header(h, "Retry-After", FB_HTTP_RETRY_AFTER);
 	/*
 	 * The length is always ours: evhttp leaves it out of replies to HEAD
 	 * (which then get no body) and CONNECT, and of HTTP/1.0 ones.

@@ -117,24 +117,36 @@ session_end(struct fb_http_req *req, const struct fb_http_session *s, struct fb_
 /*
  * The signed-in person: FB_OK with *s and *u filled (members new) when a
  * FULL session exists and its user is known; FB_ERR_NOTFOUND otherwise.
+ * When the store cannot say (fb_http_store_down), that status: the caller
+ * answers 503 (store_down_page), never the login page.
  */
 static enum fb_status
 signed_in(struct fb_http_req *req, struct fb_http_session *s, struct fb_store_user *u)
 {
 	const struct fb_http_env *env = fb_http_req_env(req);
 	struct fb_err err = {0};
+	enum fb_status r;
 
 	memset(s, 0, sizeof(*s));
 	memset(u, 0, sizeof(*u));
-	if (fb_http_session_get(req, s, &err) != FB_OK)
-		return FB_ERR_NOTFOUND;
-	if (s->state != FB_HTTP_SESSION_FULL ||
-	    fb_store_user_get_by_id(env->store, s->user_id, u, &err) != FB_OK || !u->active) {
-		fb_http_session_cleanup(s);
-		fb_store_user_cleanup(u);
-		return FB_ERR_NOTFOUND;
+	if ((r = fb_http_session_get(req, s, &err)) == FB_OK && s->state == FB_HTTP_SESSION_FULL &&
+	    (r = fb_store_user_get_by_id(env->store, s->user_id, u, &err)) == FB_OK && u->active)
+		return FB_OK;
+	fb_http_session_cleanup(s);
+	fb_store_user_cleanup(u);
+	if (fb_http_store_down(r)) {
+		fb_rlog_err(req, &err);
+		return r;
 	}
-	return FB_OK;
+	return FB_ERR_NOTFOUND;
+}
+
+/* The page of a sign-in the store cannot serve now (503, Retry-After). */
+static void
+store_down_page(struct fb_http_req *req)
+{
+	send_page(req, 503, "Sign-in unavailable",
+	    "Sign-in is not available right now. Wait a moment and try again.");
 }
 
 static int
@@ -199,8 +211,13 @@ sso_continue(struct fb_http_req *req, struct fb_saml_request *sr)
 	struct fb_store_user u;
 	struct fb_err err = {0};
 	char *handle = NULL, *here = NULL;
-	int have = signed_in(req, &s, &u) == FB_OK;
+	enum fb_status who_r = signed_in(req, &s, &u);
+	int have = who_r == FB_OK;
 
+	if (fb_http_store_down(who_r)) {
+		store_down_page(req);
+		goto out;
+	}
 	/* SAML2 Core 3.4.1: ForceAuthn wants an authentication after the request arrived. */
 	if (have && fb_saml_request_force_authn(sr) && s.auth_time < fb_saml_request_received(sr)) {
 		if (fb_saml_request_is_passive(sr)) {
@@ -298,6 +315,12 @@ h_sso(struct fb_http_req *req, void *arg)
 		    relay_state, fb_http_req_id(req), &sr, &reply, &err);
 	} else if ((resume = fb_http_req_query(req, "resume")) != NULL) {
 		r = fb_saml_request_resume(worker_idp, env->store, resume, &sr, &err);
+		if (fb_http_store_down(r)) {
+			/* The request may be in the store still: not "expired", try again. */
+			fb_rlog_err(req, &err);
+			store_down_page(req);
+			goto out;
+		}
 		if (r != FB_OK) {
 			fb_audit(fb_http_req_id(req), "saml_resume_failed", "%s", err.msg);
 			send_page(req, 400, "Sign-in expired",
@@ -336,6 +359,7 @@ h_init(struct fb_http_req *req, void *arg)
 	struct fb_store_user u;
 	struct fb_err err = {0};
 	char *here, *rs = NULL;
+	enum fb_status r;
 
 	if (!ready(req))
 		return;
@@ -348,7 +372,11 @@ h_init(struct fb_http_req *req, void *arg)
 		    "There is no application with this name here.");
 		return;
 	}
-	if (signed_in(req, &s, &u) != FB_OK) {
+	if ((r = signed_in(req, &s, &u)) != FB_OK && fb_http_store_down(r)) {
+		store_down_page(req);
+		return;
+	}
+	if (r != FB_OK) {
 		q = raw_query(req);
 		here = q != NULL ? fb_xasprintf("%s?%s", path, q) : fb_xstrdup(path);
 		if (!fb_http_next_check(here)) {
@@ -405,7 +433,7 @@ h_slo(struct fb_http_req *req, void *arg)
 	/* The request is checked against this browser's session (SECURITY: logout CSRF). */
 	r = fb_http_session_get(req, &s, &err);
 	have = r == FB_OK;
-	if (r == FB_ERR_IO || r == FB_ERR_INTERNAL || r == FB_ERR_NOMEM) {
+	if (fb_http_store_down(r)) {
 		/* The store cannot say whether this session is live: nothing is decided. */
 		fb_rlog_err(req, &err);
 		send_page(req, 503, "Sign-out unavailable",

@@ -340,7 +340,15 @@ fb_http_saml_sp_slo(struct fb_http_req *req, const struct fb_conf_upstream *up)
 		goto out;
 	}
 	/* SECURITY: the session ends only when the request names what it was signed in as. */
-	have = fb_http_session_get(req, &s, &err) == FB_OK;
+	r = fb_http_session_get(req, &s, &err);
+	have = r == FB_OK;
+	if (fb_http_store_down(r)) {
+		/* The store cannot say whether this session is live: nothing is decided. */
+		fb_rlog_err(req, &err);
+		send_page(req, 503, "Sign-out unavailable",
+		    "Sign-out cannot be completed right now. Try again later.");
+		goto out;
+	}
 	if (have && (rec = upstream_record(req, s.sid)) != NULL && jstr(rec, "upstream") != NULL &&
 	    strcmp(jstr(rec, "upstream"), up->name) == 0 &&
 	    fb_saml_logout_req_matches(&l, jstr(rec, "subject"), jstr(rec, "session_index"))) {

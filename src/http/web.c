@@ -60,7 +60,7 @@ fb_http_web_begin(struct fb_http_req *req, struct fb_http_web *w)
 	r = fb_http_session_get(req, &w->sess, &err);
 	if (r == FB_OK) {
 		w->has_session = 1;
-	} else if (r == FB_ERR_IO || r == FB_ERR_INTERNAL) {
+	} else if (fb_http_store_down(r)) {
 		fb_http_web_unavailable(w, &err);
 		return -1;
 	} else if (r != FB_ERR_NOTFOUND) {
@@ -225,7 +225,6 @@ fb_http_web_unavailable(struct fb_http_web *w, const struct fb_err *err)
 {
 	if (err != NULL)
 		fb_rlog_err(w->req, err);
-	fb_http_reply_header(w->req, "Retry-After", "5");
 	fb_http_web_fail(w, 503, "Temporarily unavailable",
 	    "The service cannot answer right now. Wait a moment and try again.", NULL, NULL, NULL,
 	    NULL);

@@ -121,6 +121,7 @@ class ServeErrors(harness.TestCase):
         out = self.fails(srv)
         self.assertTrue(key in out or crt in out, out)
 
+    @harness.sqlite_only("the store file is not an SQLite database")
     def test_store_not_a_database(self):
         srv = self.server()
         db = os.path.join(srv.state_dir, "fedbroker.db")
@@ -130,6 +131,7 @@ class ServeErrors(harness.TestCase):
         self.assertIn(db, out)
         self.assertEqual(digest(db), before, "the file is left byte-identical")
 
+    @harness.sqlite_only("a newer schema is written with the sqlite3 module into the file")
     def test_store_schema_newer(self):
         srv = self.server()
         db = os.path.join(srv.state_dir, "fedbroker.db")

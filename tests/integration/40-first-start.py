@@ -37,6 +37,7 @@ class FirstStart(harness.TestCase):
         self.assertEqual(len(lines), 1, "one line for %s in:\n%s" % (kid, out))
         return lines[0]
 
+    @harness.sqlite_only("checks the modes and header of the SQLite file in the state dir")
     def test_state_files(self):
         srv = self.started_and_stopped()
         sd = srv.state_dir

@@ -6,7 +6,6 @@ import hashlib
 import os
 import re
 import shutil
-import sqlite3
 import statistics
 import subprocess
 import time
@@ -646,11 +645,9 @@ class Pages(Base):
         p = b.get(path)
         self.assertPage(p, 200)
         # Move the link's expiry into the past, as 30 minutes of waiting would.
-        db = sqlite3.connect(os.path.join(self.srv.state_dir, "fedbroker.db"), timeout=10)
-        n = db.execute("UPDATE kv SET expires_at = ? WHERE ns = 'recovery' AND key = ?",
-                       (int(time.time()) - 1, hashlib.sha256(token.encode()).hexdigest())).rowcount
-        db.commit()
-        db.close()
+        n, _ = self.srv.store_sql("UPDATE kv SET expires_at = ? WHERE ns = 'recovery' AND key = ?",
+                                  (int(time.time()) - 1,
+                                   hashlib.sha256(token.encode()).hexdigest()))
         self.assertEqual(n, 1, "the link's store entry")
         off = self.srv.log_size()
         r = b.get(path)
@@ -684,13 +681,8 @@ class Lockout(Base):
 
     def expire_locks(self):
         """Ends every lock now, as their time running out would (the counts stay)."""
-        db = sqlite3.connect(os.path.join(self.srv.state_dir, "fedbroker.db"), timeout=30)
-        try:
-            with db:
-                n = db.execute("UPDATE kv SET expires_at = 0 WHERE ns = 'lockout' AND "
-                               "key LIKE 't:%'").rowcount
-        finally:
-            db.close()
+        n, _ = self.srv.store_sql("UPDATE kv SET expires_at = 0 WHERE ns = 'lockout' AND "
+                                  "key LIKE 't:%'")
         self.assertGreater(n, 0, "no lock to expire")
 
     def test_locked_account(self):

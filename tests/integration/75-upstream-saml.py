@@ -14,7 +14,6 @@ an audit line and no session.
 import base64
 import os
 import re
-import sqlite3
 import sys
 import urllib.parse
 
@@ -168,12 +167,7 @@ class UpstreamSaml(harness.TestCase):
 
     def users(self):
         """Every username in the store (local and upstream users alike), read-only."""
-        db = sqlite3.connect("file:%s?mode=ro" % os.path.join(self.srv.state_dir,
-                                                               "fedbroker.db"), uri=True)
-        try:
-            return [r[0] for r in db.execute("SELECT username FROM users")]
-        finally:
-            db.close()
+        return [r[0] for r in self.srv.store_sql("SELECT username FROM users")[1]]
 
     def assertNobody(self, who):
         """No user was created for who, and the workers still serve."""

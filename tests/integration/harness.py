@@ -46,6 +46,46 @@ def find_binary():
 
 BIN = find_binary()
 
+# The store every Server uses: FB_TEST_STORE=sqlite (default, a file in its state dir) or
+# postgres (a fresh database on one PostgreSQL server started once per run, tests/pgserver.py).
+STORE = os.environ.get("FB_TEST_STORE", "sqlite")
+if STORE not in ("sqlite", "postgres"):
+    raise SystemExit("FB_TEST_STORE must be sqlite or postgres, not %r" % STORE)
+_pg = None
+
+
+def pg_server():
+    """The run's PostgreSQL server (started on first use, stopped at exit)."""
+    global _pg
+    if _pg is None:
+        import sys
+        sys.path.insert(0, os.path.join(SRCDIR, "tests"))
+        import pgserver
+        if pgserver.bindir() is None:
+            raise AssertionError("FB_TEST_STORE=postgres but PostgreSQL is missing (%s)"
+                                 % pgserver.INSTALL_HINT)
+        _pg = pgserver.PgServer().start()
+    return _pg
+
+
+def store_conf(dirpath):
+    """The store: section of a test configuration for the run's store (FB_TEST_STORE);
+    {} for SQLite (the default file in the state dir). For PostgreSQL, a fresh
+    database whose DSN is in a file under dirpath (a secret reference)."""
+    if STORE != "postgres":
+        return {}
+    path = os.path.join(dirpath, "store.dsn")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(pg_server().new_database())
+    return {"driver": "postgres", "dsn": "file:" + path}
+
+
+def sqlite_only(reason):
+    """Decorator (test method or class): skipped in the PostgreSQL run only, with reason
+    (tests of the SQLite file itself: store.path, corruption, locking, WAL...)."""
+    return unittest.skipIf(STORE != "sqlite", "SQLite only: " + reason)
+
 
 def free_port():
     """A loopback TCP port nobody listens on right now."""
@@ -330,6 +370,9 @@ class Server:
                        "shutdown_timeout": "5s"},
             "log": {"level": "info", "format": "logfmt", "access": True},
         }
+        st = store_conf(self.dir)
+        if st:
+            self.base_conf["store"] = st
         self.conf = deep_merge(self.base_conf, conf or {})
         self.write_config(self.conf)
         tc.addCleanup(self.cleanup)
@@ -515,6 +558,43 @@ class Server:
             return recv_all(s, timeout)
         finally:
             s.close()
+
+    # -- the store, behind the broker's back (what time passing would do, checks)
+    def store_sql(self, sql, params=()):
+        """Runs one SQL statement (qmark parameters) on this server's store, SQLite or
+        PostgreSQL (FB_TEST_STORE): (rows changed, [rows as tuples]). Values of rows
+        read from PostgreSQL are strings."""
+        st = self.conf.get("store", {})
+        if st.get("driver") != "postgres":
+            import sqlite3
+            db = sqlite3.connect(st.get("path") or os.path.join(self.state_dir, "fedbroker.db"),
+                                 timeout=30)
+            try:
+                with db:
+                    cur = db.execute(sql, tuple(params))
+                    return cur.rowcount, cur.fetchall()
+            finally:
+                db.close()
+        parts = sql.split("?")
+        self.tc.assertEqual(len(parts) - 1, len(params), "one parameter per ?")
+        text = parts[0]
+        for v, rest in zip(params, parts[1:]):
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                text += repr(v)
+            else:
+                text += "'" + str(v).replace("'", "''") + "'"
+            text += rest
+        with open(st["dsn"][len("file:"):]) as f:
+            dsn = f.read().strip()
+        cp = subprocess.run(["psql", "-X", "-At", "-F", "\t", "-v", "ON_ERROR_STOP=1", "-w",
+                             "-d", dsn, "-c", text], capture_output=True, text=True, timeout=60,
+                            stdin=subprocess.DEVNULL)
+        self.tc.assertEqual(cp.returncode, 0, "psql: %s\n%s" % (text, cp.stderr))
+        lines = cp.stdout.splitlines()
+        m = re.match(r"^(UPDATE|DELETE|INSERT \d+) (\d+)$", lines[-1]) if lines else None
+        if m:
+            return int(m.group(2)), []
+        return -1, [tuple(l.split("\t")) for l in lines]
 
     def metrics(self):
         r = self.request("GET", "/metrics")

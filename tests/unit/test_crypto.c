@@ -5,7 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -763,6 +766,110 @@ test_csrf(void)
 	fb_crypto_sealer_free(s);
 }
 
+/*
+ * A shared store (postgres) means replicas: no signing key and no cookie key
+ * is made per process (nothing is created), while keys put in the state
+ * directory (the same files on every replica) or configured are used.
+ */
+static void
+test_shared_store_generates_nothing(void)
+{
+	char *dir = fb_test_tmpdir(), *state = fb_xasprintf("%s/state", dir);
+	char *ck = fb_xasprintf("%s/cookie-keys", state);
+	struct fb_conf conf = {.state_dir = state, .store_driver = FB_STORE_POSTGRES};
+	struct fb_keyring *kr = NULL;
+	struct fb_sealer *s = NULL;
+	struct fb_err err;
+
+	CU_ASSERT_EQUAL(fb_crypto_keyring_load(&conf, &kr, &err), FB_ERR_CONFIG);
+	CU_ASSERT(has(err.msg, "keys:"));
+	CU_ASSERT(has(err.msg, "replica"));
+	CU_ASSERT_PTR_NULL(kr);
+	CU_ASSERT_EQUAL(access(state, F_OK), -1);
+	CU_ASSERT_EQUAL(fb_crypto_sealer_load(&conf, &s, &err), FB_ERR_CONFIG);
+	CU_ASSERT(has(err.msg, "session.cookie_keys"));
+	CU_ASSERT(has(err.msg, "replica"));
+	CU_ASSERT_PTR_NULL(s);
+	CU_ASSERT_EQUAL(access(ck, F_OK), -1);
+	/* Made once (as with SQLite) and shared: used. */
+	conf.store_driver = FB_STORE_SQLITE;
+	CU_ASSERT_EQUAL_FATAL(fb_crypto_keyring_load(&conf, &kr, &err), FB_OK);
+	fb_crypto_keyring_free(kr);
+	kr = NULL;
+	CU_ASSERT_EQUAL_FATAL(fb_crypto_sealer_load(&conf, &s, &err), FB_OK);
+	fb_crypto_sealer_free(s);
+	s = NULL;
+	conf.store_driver = FB_STORE_POSTGRES;
+	CU_ASSERT_EQUAL(fb_crypto_keyring_load(&conf, &kr, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_crypto_sealer_load(&conf, &s, &err), FB_OK);
+	fb_crypto_keyring_free(kr);
+	fb_crypto_sealer_free(s);
+	fb_test_rmtree(dir);
+	free(ck);
+	free(state);
+	free(dir);
+}
+
+/*
+ * Replicas sharing a state directory and starting together: while one holds
+ * <state_dir>/keys.lock (listing or generating), another waits, then finds
+ * the key made meanwhile instead of generating a second active key.
+ */
+static void
+test_keys_generated_once_by_replicas(void)
+{
+	char *dir = fb_test_tmpdir(), *state = fb_xasprintf("%s/state", dir);
+	char *kdir = fb_xasprintf("%s/keys", state), *lock = fb_xasprintf("%s/keys.lock", state);
+	struct fb_conf conf = {.state_dir = state};
+	struct pollfd pfd;
+	char got[64] = "";
+	int fds[2], lfd, status;
+	struct fb_err err;
+	ssize_t n;
+	pid_t pid;
+
+	CU_ASSERT_EQUAL_FATAL(mkdir(state, 0700), 0);
+	lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	CU_ASSERT_FATAL(lfd >= 0);
+	CU_ASSERT_EQUAL_FATAL(flock(lfd, LOCK_EX), 0);
+	CU_ASSERT_EQUAL_FATAL(pipe(fds), 0);
+	pid = fork();
+	CU_ASSERT_FATAL(pid >= 0);
+	if (pid == 0) {
+		/* The second replica: prints the id of the key it signs with. */
+		struct fb_keyring *kr = NULL;
+		struct fb_key_info info;
+
+		close(fds[0]);
+		close(lfd); /* the lock stays with the parent's descriptor */
+		if (fb_crypto_keyring_load(&conf, &kr, &err) != FB_OK)
+			_exit(1);
+		fb_crypto_key_info(fb_crypto_keyring_active(kr), &info);
+		_exit(write(fds[1], info.id, strlen(info.id)) > 0 ? 0 : 1);
+	}
+	close(fds[1]);
+	/* It waits for the lock (a second is plenty to generate a key when it does not). */
+	pfd.fd = fds[0];
+	pfd.events = POLLIN;
+	CU_ASSERT_EQUAL(poll(&pfd, 1, 1000), 0);
+	/* The first replica makes its key, then lets go. */
+	CU_ASSERT_EQUAL(fb_crypto_key_generate(kdir, "k-first", "ec", 256, 30, "t", FB_KEY_ACTIVE,
+	                    &err),
+	    FB_OK);
+	close(lfd);
+	n = read(fds[0], got, sizeof(got) - 1);
+	CU_ASSERT(n > 0);
+	close(fds[0]);
+	CU_ASSERT_EQUAL(waitpid(pid, &status, 0), pid);
+	CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CU_ASSERT_STRING_EQUAL(got, "k-first");
+	fb_test_rmtree(dir);
+	free(lock);
+	free(kdir);
+	free(state);
+	free(dir);
+}
+
 /* ---- sealer configuration ----------------------------------------------- */
 
 static void
@@ -916,6 +1023,10 @@ fb_test_crypto_register(void)
 	    CU_add_test(s, "seal: malformed", test_seal_malformed) == NULL ||
 	    CU_add_test(s, "csrf", test_csrf) == NULL ||
 	    CU_add_test(s, "sealer: cookie-keys file", test_sealer_cookie_keys_file) == NULL ||
+	    CU_add_test(s, "keys: generated once by replicas starting together",
+	        test_keys_generated_once_by_replicas) == NULL ||
+	    CU_add_test(s, "keys: none made per replica on a shared store",
+	        test_shared_store_generates_nothing) == NULL ||
 	    CU_add_test(s, "sealer: configured secrets", test_sealer_conf_secrets) == NULL)
 		return -1;
 	return 0;

@@ -32,7 +32,7 @@ test_status_table(void)
 	} want[] = {
 		{FB_OK, 200}, {FB_ERR_NOMEM, 503}, {FB_ERR_INVALID, 400}, {FB_ERR_PROTOCOL, 400},
 		{FB_ERR_SIGNATURE, 403}, {FB_ERR_EXPIRED, 403}, {FB_ERR_REPLAY, 409},
-		{FB_ERR_DENIED, 403}, {FB_ERR_UPSTREAM, 502}, {FB_ERR_IO, 500},
+		{FB_ERR_DENIED, 403}, {FB_ERR_UPSTREAM, 502}, {FB_ERR_IO, 503},
 		{FB_ERR_CONFIG, 500}, {FB_ERR_INTERNAL, 500}, {FB_ERR_NOTFOUND, 404},
 		{FB_ERR_LIMIT, 413},
 	};
@@ -40,6 +40,10 @@ test_status_table(void)
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
 		CU_ASSERT_EQUAL(fb_http_status_for(want[i].s), want[i].code);
 	CU_ASSERT_EQUAL(fb_http_status_for((enum fb_status)999), 500);
+	/* The one rule for a failing store: these decide nothing and answer 503. */
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		CU_ASSERT_EQUAL(fb_http_store_down(want[i].s), want[i].s == FB_ERR_IO ||
+		    want[i].s == FB_ERR_INTERNAL || want[i].s == FB_ERR_NOMEM);
 	CU_ASSERT_STRING_EQUAL(fb_http_reason(404), "Not Found");
 	CU_ASSERT_STRING_EQUAL(fb_http_reason(431), "Request Header Fields Too Large");
 	CU_ASSERT_STRING_EQUAL(fb_http_reason(408), "Request Timeout");

@@ -1,0 +1,294 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
+"""92: two replicas on one store behind Debian's nginx as a round-robin
+balancer (issue 12, items 2 and 4). The replicas share the store (one SQLite
+file, or one PostgreSQL database with FB_TEST_STORE=postgres), the signing key
+and session.cookie_keys from the configuration, as README "Running replicas"
+says. A local sign-in and the AWS start URL through alternating replicas give a
+SAML response the AWS stand-in accepts, signed with the key both publish; an
+upstream SAML sign-in through one replica and its replayed response refused by
+the other; one replica killed with SIGKILL while a thread makes requests, and
+every request answered (nginx proxy_next_upstream error timeout)."""
+
+import http.client
+import os
+import pwd
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+
+import harness
+
+sys.path.insert(0, os.path.join(harness.SRCDIR, "tests", "peers", "python"))
+import fbsaml  # noqa: E402
+import peer_common as pc  # noqa: E402
+
+try:
+    import aws_rules  # noqa: E402
+    import pysaml2_idp  # noqa: E402
+    MISSING = None
+except ImportError as e:
+    MISSING = "%s (apt-get install python3-pysaml2 python3-onelogin-saml2 xmlsec1)" % e
+
+NGINX = "/usr/sbin/nginx"
+GROUPS = [{"name": "aws-admins", "attributes": {"aws_role": "Admin"}, "members": ["alice"]}]
+IDP_ID = "https://idp.corp.test/saml"
+IDP_BASE = "https://idp.corp.test"
+MAPPING = ('mail = upstream["mail"][0]\n'
+           'return {"username": mail.split("@")[0], "email": mail, "email_verified": True,\n'
+           '        "groups": upstream["groups"]}\n')
+NGINX_CONF = """worker_processes 1;
+daemon off;
+pid {d}/nginx.pid;
+error_log {d}/error.log info;
+events {{ worker_connections 512; }}
+http {{
+    client_body_temp_path {d}/body;
+    proxy_temp_path {d}/proxy;
+    fastcgi_temp_path {d}/fastcgi;
+    uwsgi_temp_path {d}/uwsgi;
+    scgi_temp_path {d}/scgi;
+    log_format up '$status "$upstream_addr" $request_method $uri';
+    access_log {d}/access.log up;
+    upstream fedbroker {{
+        server 127.0.0.1:{a};
+        server 127.0.0.1:{b};
+    }}
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://fedbroker;
+            proxy_next_upstream error timeout;
+            proxy_connect_timeout 2s;
+            proxy_read_timeout 20s;
+            proxy_set_header Host $http_host;
+        }}
+    }}
+}}
+"""
+
+
+class Nginx:
+    """nginx as an unprivileged process (nobody when run as root) with its own prefix."""
+
+    def __init__(self, tc, port, a_port, b_port):
+        self.tc = tc
+        self.dir = tc.tmpdir()
+        self.port = port
+        self.conf = os.path.join(self.dir, "nginx.conf")
+        with open(self.conf, "w") as f:
+            f.write(NGINX_CONF.format(d=self.dir, a=a_port, b=b_port, port=self.port))
+        cmd = [NGINX, "-p", self.dir, "-c", self.conf, "-e", os.path.join(self.dir, "error.log")]
+        if os.geteuid() == 0:
+            pw = pwd.getpwnam("nobody")
+            os.chown(self.dir, pw.pw_uid, pw.pw_gid)
+            os.chmod(self.dir, 0o755)
+            cmd = ["runuser", "-u", "nobody", "--"] + cmd
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        tc.addCleanup(self.stop)
+        deadline = time.time() + 15
+        while not harness.port_listening(self.port):
+            if self.proc.poll() is not None or time.time() > deadline:
+                tc.fail("nginx did not start\n" + self.log("error.log"))
+            time.sleep(0.05)
+
+    def log(self, name):
+        try:
+            with open(os.path.join(self.dir, name)) as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def upstreams(self):
+        """The upstream that answered each request so far, in order (the last one tried)."""
+        return [re.search(r'"([^"]*)"', l).group(1).split(", ")[-1]
+                for l in self.log("access.log").splitlines() if '"' in l]
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGQUIT)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+class HA(harness.TestCase):
+    def setUp(self):
+        super().setUp()
+        if MISSING:
+            raise harness.peer_missing(MISSING)
+        if not os.access(NGINX, os.X_OK):
+            raise harness.peer_missing("nginx (apt-get install -y nginx)")
+        d = self.tmpdir()
+        os.chmod(d, 0o755)
+        # The key and cookie secret every replica reads (a mounted Secret in Kubernetes).
+        key, crt = os.path.join(d, "idp.key.pem"), os.path.join(d, "idp.crt.pem")
+        shutil.copy(os.path.join(harness.FIXTURE_KEYS, "rsa2048.key.pem"), key)
+        shutil.copy(os.path.join(harness.FIXTURE_KEYS, "rsa2048.crt.pem"), crt)
+        os.chmod(key, 0o600)
+        cookie = os.path.join(d, "cookie-secret")
+        self.write(cookie, "ha-test-cookie-secret-" + os.urandom(16).hex() + "\n", 0o600)
+        self.idp_key, self.idp_cert = pc.make_keypair(d, "corpidp")
+        first = pysaml2_idp.IdP(IDP_ID, IDP_BASE, [], key=self.idp_key, cert=self.idp_cert,
+                                want_authn_requests_signed=True)
+        idp_md = os.path.join(d, "corp-idp.xml")
+        self.write(idp_md, first.metadata())
+        store = harness.store_conf(d) or {"path": os.path.join(d, "shared", "fedbroker.db")}
+        # The public URL is nginx's, the same for both replicas.
+        nginx_port = harness.free_port()
+        self.public = "http://127.0.0.1:%d" % nginx_port
+        conf = {
+            "server": {"public_url": self.public},
+            "store": store,
+            "keys": [{"id": "shared", "key": key, "cert": crt}],
+            "session": {"cookie_keys": ["file:" + cookie]},
+            "local": {"lockout": {"max_failures": 3, "initial_delay": "60s"}},
+            "upstreams": [{"name": "corp", "display_name": "Corp SSO", "type": "saml",
+                           "domains": ["corp.test"], "saml": {"metadata": idp_md}}],
+        }
+        self.a, self.b = [fbsaml.saml_server(self, [fbsaml.aws_sp("aws")], GROUPS, users,
+                                             mappings={"upstream_saml": MAPPING}, conf=conf,
+                                             start=False) for users in (["alice"], [])]
+        for srv in (self.a, self.b):
+            srv.start()
+        self.nginx = Nginx(self, nginx_port, self.a.port, self.b.port)
+
+    def lb(self):
+        b = fbsaml.browser(self, self.a)
+        b.port = self.nginx.port
+        return b
+
+    def test_signin_and_aws_through_alternating_replicas(self):
+        # Both replicas publish the same signing certificate.
+        mds = [fbsaml.idp_metadata(self, s) for s in (self.a, self.b)]
+        infos = [pc.metadata_info(m) for m in mds]
+        self.assertEqual(infos[0]["certs"], infos[1]["certs"])
+        self.assertEqual(infos[0]["entity_id"], infos[1]["entity_id"])
+        b = self.lb()
+        start = len(self.nginx.upstreams())
+        p = b.login("alice", fbsaml.PASSWORD, follow=True)
+        self.assertEqual(p.status, 200, p.text[:2000])
+        self.assertIn("fb_session", b.cookies)
+        for i in range(4):
+            action, resp, _ = fbsaml.response_of(self, b.get("/saml/idp/init/aws"))
+            self.assertEqual(action, fbsaml.AWS_ACS)
+            verdict = aws_rules.check(resp, mds[i % 2], library="onelogin")
+            self.assertTrue(verdict["ok"], verdict)
+        used = self.nginx.upstreams()[start:]
+        self.assertEqual(set(used), {"127.0.0.1:%d" % self.a.port,
+                                     "127.0.0.1:%d" % self.b.port}, used)
+        # Round robin: the sign-on requests went to both replicas in turn.
+        self.assertTrue(all(used[i] != used[i + 1] for i in range(len(used) - 1)), used)
+        # A session revoked at one replica is refused at the other.
+        ba = fbsaml.browser(self, self.a)
+        bb = fbsaml.browser(self, self.b)
+        ba.cookies = dict(b.cookies)
+        bb.cookies = dict(b.cookies)
+        self.assertEqual(bb.get("/saml/idp/init/aws").status, 200)
+        home = ba.get("/")
+        self.assertEqual(home.status, 200, home.text[:2000])
+        out = ba.submit(home, "/logout", {})
+        self.assertIn(out.status, (200, 302, 303), out.text[:2000])
+        p = bb.get("/saml/idp/init/aws")
+        self.assertEqual(p.status, 303, "replica b refuses the session ended at a")
+        self.assertIn("/login", p.location)
+
+    def test_upstream_response_replayed_at_the_other_replica(self):
+        r = self.a.http("GET", "/saml/sp/metadata")
+        self.assertEqual(r.status, 200, r.body[:500])
+        def same(md):  # the document's own ID and times differ per request
+            return re.sub(rb'(ID|validUntil|cacheDuration)="[^"]*"', b"", md)
+        self.assertEqual(same(r.body), same(self.b.http("GET", "/saml/sp/metadata").body))
+        sp_id = self.public + "/saml/sp/metadata"
+        acs = self.public + "/upstream/corp/acs"
+        idp = pysaml2_idp.IdP(IDP_ID, IDP_BASE, [r.body.decode()], key=self.idp_key,
+                              cert=self.idp_cert)
+
+        def start(b):
+            p = b.get("/upstream/corp/start")
+            self.assertEqual(p.status, 303, p.text[:2000])
+            return idp.authn_request(urllib.parse.urlsplit(p.location).query)
+
+        ba = fbsaml.browser(self, self.a)
+        req = start(ba)
+        resp = idp.response(sp_id, acs, name_id="carol-7", in_response_to=req["id"],
+                            attributes={"groups": ["dev"], "mail": ["carol@corp.test"]})
+        p = ba.post("/upstream/corp/acs", {"SAMLResponse": resp})
+        self.assertIn(p.status, (302, 303), p.text[:2000])
+        self.assertIn("fb_session", ba.cookies)
+        # The same response at the other replica, from a browser with its own request.
+        bb = fbsaml.browser(self, self.b)
+        start(bb)
+        off = self.b.log_size()
+        p = bb.post("/upstream/corp/acs", {"SAMLResponse": resp})
+        self.assertGreaterEqual(p.status, 400, p.text[:2000])
+        self.assertLess(p.status, 500, p.text[:2000])
+        self.assertIn("does not answer", p.text)
+        self.assertNotIn("fb_session", bb.cookies)
+        self.assertTrue(fbsaml.audit_since(self.b, off))
+
+    def test_lockout_counted_across_replicas(self):
+        # Failed sign-ins at either replica count for the account at both.
+        for srv in (self.a, self.b, self.a):
+            b = fbsaml.browser(self, srv)
+            p = b.login("alice", "not the password")
+            self.assertLess(p.status, 500, p.text[:2000])
+            self.assertNotIn("fb_session", b.cookies)
+        for srv in (self.b, self.a):
+            p = fbsaml.browser(self, srv).login("alice", fbsaml.PASSWORD)
+            self.assertEqual(p.status, 429, "locked at both replicas\n" + p.text[:2000])
+            self.assertTrue(p.header("Retry-After"))
+
+    def test_kill_one_replica_under_load(self):
+        b = self.lb()
+        p = b.login("alice", fbsaml.PASSWORD, follow=True)
+        self.assertEqual(p.status, 200, p.text[:2000])
+        cookie = "; ".join("%s=%s" % kv for kv in b.cookies.items())
+        results = []
+        killed = threading.Event()
+        half = threading.Event()
+
+        def load():
+            deadline = time.time() + 60
+            after = 0
+            while time.time() < deadline and len(results) < 400 and after < 60:
+                c = http.client.HTTPConnection("127.0.0.1", self.nginx.port, timeout=20)
+                try:
+                    c.request("GET", "/saml/idp/init/aws", headers={"Cookie": cookie})
+                    r = c.getresponse()
+                    r.read()
+                    results.append((killed.is_set(), r.status))
+                except (OSError, http.client.HTTPException) as e:
+                    results.append((killed.is_set(), repr(e)))
+                finally:
+                    c.close()
+                if len(results) >= 20:
+                    half.set()
+                if killed.is_set():
+                    after += 1
+
+        t = threading.Thread(target=load)
+        t.start()
+        self.assertTrue(half.wait(60), "the load started")
+        self.b.kill()
+        killed.set()
+        t.join(90)
+        self.assertFalse(t.is_alive())
+        after = [s for k, s in results if k]
+        self.assertGreaterEqual(len(after), 60, results)
+        self.assertEqual([s for _, s in results if s != 200], [], "every request succeeded")
+        # After the kill, only replica a answered.
+        tail = self.nginx.upstreams()[-20:]
+        self.assertTrue(all(u.endswith(":%d" % self.a.port) for u in tail), tail)
+
+
+if __name__ == "__main__":
+    harness.main()
