@@ -2818,6 +2818,48 @@ test_pg_migrate(void)
 	free(dsn);
 }
 
+/* Rows come in byte order (as from SQLite) whatever the database's collation. */
+static void
+test_pg_export_order(void)
+{
+	char *sql = fb_xasprintf("CREATE DATABASE fbu_icu_%ld TEMPLATE template0 ENCODING 'UTF8'"
+				 " LOCALE 'C.UTF-8' LOCALE_PROVIDER icu ICU_LOCALE 'en-US'",
+	    (long)getpid());
+	char *dsn = fb_xasprintf("%s dbname=fbu_icu_%ld", pg_admin, (long)getpid());
+	struct fb_conf c = pg_conf(dsn);
+	const char *const names[] = {"carol", "alice", "Bob"};
+	struct fb_store *st;
+	json_t *dump, *users;
+	struct fb_err err;
+
+	CU_ASSERT_FATAL(pg_exec_at(pg_admin, sql));
+	st = open_ok(&c);
+	for (size_t i = 0; i < 3; i++) {
+		struct fb_store_user u = {.username = (char *)names[i], .source = (char *)"local",
+		    .active = 1};
+
+		fb_err_clear(&err);
+		CU_ASSERT_EQUAL(fb_store_user_upsert(st, &u, &err), FB_OK);
+		free(u.id);
+	}
+	/* The database itself sorts as English does: alice first. */
+	CU_ASSERT_EQUAL(pg_int_at(dsn, "SELECT ((SELECT username FROM users ORDER BY username"
+				       " LIMIT 1) = 'alice')::int"),
+	    1);
+	dump = store_dump(st);
+	users = json_object_get(dump, "users");
+	CU_ASSERT_EQUAL_FATAL(json_array_size(users), 3);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_array_get(json_array_get(users, 0), 1)), "Bob");
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_array_get(json_array_get(users, 1), 1)),
+	    "alice");
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_array_get(json_array_get(users, 2), 1)),
+	    "carol");
+	json_decref(dump);
+	fb_store_close(st);
+	free(dsn);
+	free(sql);
+}
+
 /* A schema newer than this binary: refused at open and by check-config, left as it is. */
 static void
 test_pg_newer_schema(void)
@@ -3243,6 +3285,7 @@ fb_test_store_register(void)
 	    {"a backend without export ops", test_rows_no_ops},
 	    {"export reads one snapshot", test_export_snapshot},
 	    {"migrate", test_pg_migrate},
+	    {"export in byte order", test_pg_export_order},
 	    {"newer schema", test_pg_newer_schema},
 	    {"bad DSN, wrong password", test_pg_bad_dsn},
 	    {"text not UTF-8", test_pg_not_utf8},
