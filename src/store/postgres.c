@@ -582,8 +582,8 @@ pg_fail(struct pg *p, PGresult *res, const char *what, const char **state, struc
 	char m[512];
 
 	*state = s;
-	pg_msg(p,
-	    res != NULL ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : PQerrorMessage(p->conn),
+	pg_msg(p, res != NULL ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)
+			      : PQerrorMessage(p->conn),
 	    p->lastmsg, sizeof(p->lastmsg));
 	if (PQstatus(p->conn) != CONNECTION_OK) {
 		fb_err_set(err, FB_ERR_IO,
@@ -2395,10 +2395,14 @@ row_insert(struct pg *p, const struct fb_store_table *t, const char *sql,
 	if (t->ncols > PV_MAX)
 		return fb_err_set(err, FB_ERR_INTERNAL, "import: %s: %zu columns, at most %d",
 		    t->name, t->ncols, PV_MAX);
-	for (size_t i = 0; i < t->ncols; i++)
-		v[i] = row[i].null			       ? pv_text(NULL)
-		    : t->cols[i].type == FB_STORE_COL_INT ? pv_int(row[i].num)
-							   : pv_text(row[i].text);
+	for (size_t i = 0; i < t->ncols; i++) {
+		if (row[i].null)
+			v[i] = pv_text(NULL); /* a NULL parameter, whatever the column's type */
+		else if (t->cols[i].type == FB_STORE_COL_INT)
+			v[i] = pv_int(row[i].num);
+		else
+			v[i] = pv_text(row[i].text);
+	}
 	r = pg_exec(p, PG_NSTMT, sql, v, t->ncols, NULL, "import: insert", &state, err);
 	if (r != FB_OK && state != NULL &&
 	    (strncmp(state, "23", 2) == 0 || strncmp(state, "22", 2) == 0))

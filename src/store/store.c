@@ -1098,9 +1098,10 @@ fb_store_table_sql(const struct fb_store_table *t, const char *op, int pg)
 		for (const char *k = t->order; *k != '\0';) {
 			size_t len = strcspn(k, ", ");
 			const struct fb_store_column *c = column_get(t, k, len);
+			int text = c != NULL && c->type == FB_STORE_COL_TEXT;
 
 			(void)fb_buf_addf(&b, NULL, "%s%.*s%s", k != t->order ? ", " : "", (int)len,
-			    k, pg && c != NULL && c->type == FB_STORE_COL_TEXT ? " COLLATE \"C\"" : "");
+			    k, pg && text ? " COLLATE \"C\"" : "");
 			k += len;
 			k += strspn(k, ", ");
 		}
