@@ -106,7 +106,8 @@ static const char usage_copy[] =
 
 /*
  * Opens the store conf names without migrating it (an export or a copy
- * reads a store as it is): the SQLite file must exist.
+ * reads a store as it is): the SQLite file must exist, the PostgreSQL
+ * database must hold fedbroker's schema.
  */
 static enum fb_status
 store_open_existing(const struct fb_cli_ctx *x, const struct fb_conf *conf, struct fb_store **st,
@@ -122,9 +123,16 @@ store_open_existing(const struct fb_cli_ctx *x, const struct fb_conf *conf, stru
 		r = fb_cli_store_check(&probe, path, "store", err);
 	}
 	free(path);
-	if (r != FB_OK)
+	if (r != FB_OK || (r = fb_store_open_unmigrated(conf, st, err)) != FB_OK)
 		return r;
-	return fb_store_open_unmigrated(conf, st, err);
+	if (conf->store_driver == FB_STORE_POSTGRES && fb_store_schema_version(*st) == 0) {
+		fb_store_close(*st);
+		*st = NULL;
+		return fb_err_set(err, FB_ERR_NOTFOUND,
+		    "no store in this PostgreSQL database (no fedbroker schema): only "
+		    "'fedbroker serve' or a command with --init creates one");
+	}
+	return FB_OK;
 }
 
 /* Puts "prefix: " (and " (nothing was imported)" when tail) around err's message. */

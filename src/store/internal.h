@@ -173,6 +173,15 @@ struct fb_store {
 	int unmigrated;
 };
 
+/*
+ * The statement of t that op ("select": every column in t->order; "insert":
+ * every column; "any": one row if t holds one) needs, new (caller frees);
+ * built from the fixed table list, never from input. pg: PostgreSQL's $n
+ * placeholders and text keys ordered COLLATE "C" (SQLite's ?n and BINARY
+ * otherwise), so both backends export rows in the same order.
+ */
+char *fb_store_table_sql(const struct fb_store_table *t, const char *op, int pg);
+
 extern const struct fb_store_ops fb_store_sqlite_ops;
 extern const struct fb_store_ops fb_store_postgres_ops;
 

@@ -272,6 +272,9 @@ static const char *const pg_sql[PG_NSTMT] = {
 			  " WHERE lower(email) = lower($1) ORDER BY username COLLATE \"C\" LIMIT 1",
 };
 
+/* How many statement texts built at run time (export, import) a connection keeps prepared. */
+#define PG_NSQL 32
+
 /* The backend's state behind st->be. */
 struct pg {
 	PGconn *conn;	     /* NULL while disconnected: the next call connects */
@@ -280,9 +283,12 @@ struct pg {
 	char *password;	     /* to scrub from libpq's messages */
 	int64_t statement_timeout_ms;
 	unsigned char prepared[PG_NSTMT];
+	char *sqls[PG_NSQL]; /* the statement texts prepared as fbx0.. (pg_exec) */
+	size_t nsqls;
 	int in_tx;    /* a transaction is open */
 	int tx_n;     /* statements run in it */
 	int retry;    /* the last failure was a serialization failure or deadlock */
+	char lastmsg[256]; /* the server's primary message of the last failure (no DETAIL) */
 	int64_t calls, total_us, max_us; /* what blocking the event loop costs */
 };
 
@@ -462,6 +468,9 @@ pg_disconnect(struct pg *p)
 	p->conn = NULL;
 	p->in_tx = 0;
 	memset(p->prepared, 0, sizeof(p->prepared));
+	for (size_t i = 0; i < p->nsqls; i++)
+		free(p->sqls[i]);
+	p->nsqls = 0;
 }
 
 /* Runs sql text (no parameters, no rows) on the connection. */
@@ -573,6 +582,9 @@ pg_fail(struct pg *p, PGresult *res, const char *what, const char **state, struc
 	char m[512];
 
 	*state = s;
+	pg_msg(p, res != NULL ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)
+			      : PQerrorMessage(p->conn),
+	    p->lastmsg, sizeof(p->lastmsg));
 	if (PQstatus(p->conn) != CONNECTION_OK) {
 		fb_err_set(err, FB_ERR_IO,
 		    "%s: the connection to %s was lost (%s); the next call reconnects", what,
@@ -611,14 +623,13 @@ pg_ready(struct pg *p, const char *what, struct fb_err *err)
 }
 
 /*
- * Runs statement id with v bound. FB_OK: *res holds the result (PQclear
- * it; may be NULL to drop it); a constraint violation or other failure
- * fills err (what) and *state (may be NULL) with the SQLSTATE, kept until
- * the next call. Serialization failures and deadlocks set p->retry.
+ * As pg_run, for statement id (prepared once per connection), or when sql
+ * is not NULL, for that statement text (built from the fixed table list),
+ * also prepared once per connection.
  */
 static enum fb_status
-pg_run(struct pg *p, enum pg_stmt id, const struct pv *v, size_t n, PGresult **res,
-    const char *what, const char **state, struct fb_err *err)
+pg_exec(struct pg *p, enum pg_stmt id, const char *sql, const struct pv *v, size_t n,
+    PGresult **res, const char *what, const char **state, struct fb_err *err)
 {
 	static char laststate[8];
 	const char *vals[PV_MAX], *sqlstate = NULL;
@@ -626,6 +637,7 @@ pg_run(struct pg *p, enum pg_stmt id, const struct pv *v, size_t n, PGresult **r
 	int lens[PV_MAX], fmts[PV_MAX];
 	PGresult *rs = NULL;
 	ExecStatusType es;
+	int prepare;
 	enum fb_status r = FB_ERR_IO;
 
 	if (res != NULL)
@@ -633,18 +645,38 @@ pg_run(struct pg *p, enum pg_stmt id, const struct pv *v, size_t n, PGresult **r
 	if (state != NULL)
 		*state = NULL;
 	p->retry = 0;
+	if (n > PV_MAX)
+		return fb_err_set(err, FB_ERR_INTERNAL, "%s: %zu parameters, at most %d", what, n,
+		    PV_MAX);
 	if ((r = pg_ready(p, what, err)) != FB_OK)
 		return r;
-	snprintf(name, sizeof(name), "fb%d", (int)id);
-	if (!p->prepared[id]) {
-		rs = PQprepare(p->conn, name, pg_sql[id], 0, NULL);
+	if (sql != NULL) {
+		size_t k = 0;
+
+		while (k < p->nsqls && strcmp(p->sqls[k], sql) != 0)
+			k++;
+		/* Past PG_NSQL texts, the unnamed statement, prepared each time. */
+		prepare = k == p->nsqls;
+		if (k < PG_NSQL)
+			snprintf(name, sizeof(name), "fbx%zu", k);
+		else
+			name[0] = '\0';
+	} else {
+		snprintf(name, sizeof(name), "fb%d", (int)id);
+		prepare = !p->prepared[id];
+	}
+	if (prepare) {
+		rs = PQprepare(p->conn, name, sql != NULL ? sql : pg_sql[id], 0, NULL);
 		if (PQresultStatus(rs) != PGRES_COMMAND_OK) {
 			r = pg_fail(p, rs, what, &sqlstate, err);
 			goto out;
 		}
 		PQclear(rs);
 		rs = NULL;
-		p->prepared[id] = 1;
+		if (sql == NULL)
+			p->prepared[id] = 1;
+		else if (p->nsqls < PG_NSQL)
+			p->sqls[p->nsqls++] = fb_xstrdup(sql);
 	}
 	for (size_t i = 0; i < n && i < PV_MAX; i++) {
 		lens[i] = 0;
@@ -699,6 +731,19 @@ out:
 	if (r != FB_OK && p->conn != NULL && PQstatus(p->conn) != CONNECTION_OK)
 		pg_disconnect(p); /* the next call reconnects */
 	return r;
+}
+
+/*
+ * Runs statement id with v bound. FB_OK: *res holds the result (PQclear
+ * it; may be NULL to drop it); a constraint violation or other failure
+ * fills err (what) and *state (may be NULL) with the SQLSTATE, kept until
+ * the next call. Serialization failures and deadlocks set p->retry.
+ */
+static enum fb_status
+pg_run(struct pg *p, enum pg_stmt id, const struct pv *v, size_t n, PGresult **res,
+    const char *what, const char **state, struct fb_err *err)
+{
+	return pg_exec(p, id, NULL, v, n, res, what, state, err);
 }
 
 /* Runs a statement returning no rows; *changed (may be NULL) counts the rows it changed. */
@@ -793,13 +838,9 @@ pg_count(struct pg *p, enum pg_stmt id, const struct pv *v, size_t n, size_t *co
 	return r;
 }
 
-/*
- * BEGIN ISOLATION LEVEL SERIALIZABLE: a read-modify-write transaction
- * behaves as if alone (as SQLite's write lock makes it); a conflict fails
- * it with 40001 and pg_again runs it again.
- */
+/* Opens a transaction with begin, the statement that starts it. */
 static enum fb_status
-pg_begin(struct pg *p, const char *what, struct fb_err *err)
+pg_begin_as(struct pg *p, const char *begin, const char *what, struct fb_err *err)
 {
 	char m[512];
 	enum fb_status r;
@@ -807,7 +848,7 @@ pg_begin(struct pg *p, const char *what, struct fb_err *err)
 	p->retry = 0;
 	if ((r = pg_ready(p, what, err)) != FB_OK)
 		return r;
-	if ((r = pg_simple(p, "BEGIN ISOLATION LEVEL SERIALIZABLE", what, err)) != FB_OK) {
+	if ((r = pg_simple(p, begin, what, err)) != FB_OK) {
 		if (PQstatus(p->conn) != CONNECTION_OK) {
 			fb_err_set(err, FB_ERR_IO, "%s: the connection to %s was lost (%s)", what,
 			    p->label, pg_msg(p, PQerrorMessage(p->conn), m, sizeof(m)));
@@ -818,6 +859,17 @@ pg_begin(struct pg *p, const char *what, struct fb_err *err)
 	p->in_tx = 1;
 	p->tx_n = 0;
 	return FB_OK;
+}
+
+/*
+ * BEGIN ISOLATION LEVEL SERIALIZABLE: a read-modify-write transaction
+ * behaves as if alone (as SQLite's write lock makes it); a conflict fails
+ * it with 40001 and pg_again runs it again.
+ */
+static enum fb_status
+pg_begin(struct pg *p, const char *what, struct fb_err *err)
+{
+	return pg_begin_as(p, "BEGIN ISOLATION LEVEL SERIALIZABLE", what, err);
 }
 
 static enum fb_status
@@ -1044,7 +1096,13 @@ pg_open(struct fb_store *st, const struct fb_conf *conf, struct fb_err *err)
 
 	if ((r = pg_new(conf, &p, err)) != FB_OK)
 		return r;
-	if ((r = pg_migrate(p, &v, err)) != FB_OK) {
+	/* Unmigrated: only the version is read, nothing is created or changed. */
+	if (st->unmigrated) {
+		if ((r = pg_version_read(p, &v, err)) == FB_OK && v > pg_schema_latest())
+			r = pg_refuse_newer(p, v, err);
+	} else
+		r = pg_migrate(p, &v, err);
+	if (r != FB_OK) {
 		pg_free(p);
 		return r;
 	}
@@ -2235,6 +2293,175 @@ pg_user_find_email(struct fb_store *st, const char *email, struct fb_store_user 
 	TIMED(st, "user_find_email", user_find_email(pg_of(st), email, out, count, err));
 }
 
+/* ---- export and import ------------------------------------------------------ */
+
+/* Column col of a row as a value of type: borrowed from res. */
+static struct fb_store_value
+col_value(const PGresult *res, int row, int col, enum fb_store_coltype type)
+{
+	struct fb_store_value v = {0, NULL, 0};
+
+	if (PQgetisnull(res, row, col))
+		v.null = 1;
+	else if (type == FB_STORE_COL_INT)
+		v.num = col_int(res, row, col);
+	else
+		v.text = PQgetvalue(res, row, col);
+	return v;
+}
+
+/*
+ * Every table's rows in one REPEATABLE READ READ ONLY transaction: one
+ * snapshot for all of them, while writers on other connections go on.
+ * Not timed: only the command line exports.
+ */
+static enum fb_status
+pg_rows_each(struct fb_store *st, const struct fb_store_table *const *tables, size_t n,
+    fb_store_row_fn fn, void *arg, struct fb_err *err)
+{
+	struct pg *p = pg_of(st);
+	struct fb_store_value *row = NULL;
+	PGresult *res = NULL;
+	char what[96];
+	int stopped = 0;
+	enum fb_status r;
+
+	if ((r = pg_begin_as(p, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+		 "export: begin", err)) != FB_OK)
+		return r;
+	for (size_t i = 0; i < n && !stopped; i++) {
+		const struct fb_store_table *t = tables[i];
+		char *sql = fb_store_table_sql(t, "select", 1);
+
+		snprintf(what, sizeof(what), "export: %s", t->name);
+		r = pg_exec(p, PG_NSTMT, sql, NULL, 0, &res, what, NULL, err);
+		free(sql);
+		if (r != FB_OK)
+			goto out;
+		row = fb_xcalloc(t->ncols, sizeof(*row));
+		for (int k = 0; k < PQntuples(res) && !stopped; k++) {
+			for (size_t c = 0; c < t->ncols; c++)
+				row[c] = col_value(res, k, (int)c, t->cols[c].type);
+			stopped = fn(t, row, arg);
+		}
+		free(row);
+		row = NULL;
+		PQclear(res);
+		res = NULL;
+	}
+	r = pg_commit(p, "export: end", err);
+out:
+	free(row);
+	PQclear(res);
+	if (r != FB_OK)
+		pg_rollback(p);
+	return r;
+}
+
+/* FB_ERR_INVALID when t holds a row. */
+static enum fb_status
+table_check_empty(struct pg *p, const struct fb_store_table *t, struct fb_err *err)
+{
+	PGresult *res = NULL;
+	char *sql = fb_store_table_sql(t, "any", 1);
+	enum fb_status r;
+
+	r = pg_exec(p, PG_NSTMT, sql, NULL, 0, &res, "import: checking the store is empty", NULL,
+	    err);
+	if (r == FB_OK && PQntuples(res) > 0)
+		r = fb_err_set(err, FB_ERR_INVALID,
+		    "import: %s: the store is not empty (table %s holds rows); import writes "
+		    "only into a new, empty store",
+		    p->label, t->name);
+	PQclear(res);
+	free(sql);
+	return r;
+}
+
+/*
+ * Inserts row (t->ncols values) with sql, t's insert statement. A value the
+ * server refuses (SQLSTATE class 23, a constraint; 22, out of range) is
+ * FB_ERR_INVALID with its primary message, never its DETAIL (which would
+ * repeat the values: hashes, sealed secrets).
+ */
+static enum fb_status
+row_insert(struct pg *p, const struct fb_store_table *t, const char *sql,
+    const struct fb_store_value *row, struct fb_err *err)
+{
+	struct pv v[PV_MAX];
+	const char *state = NULL;
+	enum fb_status r;
+
+	if (t->ncols > PV_MAX)
+		return fb_err_set(err, FB_ERR_INTERNAL, "import: %s: %zu columns, at most %d",
+		    t->name, t->ncols, PV_MAX);
+	for (size_t i = 0; i < t->ncols; i++) {
+		if (row[i].null)
+			v[i] = pv_text(NULL); /* a NULL parameter, whatever the column's type */
+		else if (t->cols[i].type == FB_STORE_COL_INT)
+			v[i] = pv_int(row[i].num);
+		else
+			v[i] = pv_text(row[i].text);
+	}
+	r = pg_exec(p, PG_NSTMT, sql, v, t->ncols, NULL, "import: insert", &state, err);
+	if (r != FB_OK && state != NULL &&
+	    (strncmp(state, "23", 2) == 0 || strncmp(state, "22", 2) == 0))
+		r = fb_err_set(err, FB_ERR_INVALID, "import: %s: %s", t->name, p->lastmsg);
+	return r;
+}
+
+/*
+ * One transaction: the empty check, the inserts, and after audit_log rows
+ * its identity sequence moved past the highest id, so that the next
+ * fb_store_audit_add does not collide with an imported row.
+ */
+static enum fb_status
+pg_rows_load(struct fb_store *st, const struct fb_store_table *const *empty, size_t nempty,
+    fb_store_row_next_fn next, void *arg, size_t *n, struct fb_err *err)
+{
+	struct pg *p = pg_of(st);
+	const struct fb_store_table *t, *prev = NULL;
+	const struct fb_store_value *row;
+	char *sql = NULL;
+	int audit = 0;
+	enum fb_status r;
+
+	*n = 0;
+	if ((r = pg_begin(p, "import: begin", err)) != FB_OK)
+		return r;
+	for (size_t i = 0; i < nempty; i++)
+		if ((r = table_check_empty(p, empty[i], err)) != FB_OK)
+			goto out;
+	for (;;) {
+		if ((r = next(arg, &t, &row, err)) != FB_OK || t == NULL)
+			break;
+		if (t != prev) {
+			free(sql);
+			sql = fb_store_table_sql(t, "insert", 1);
+			prev = t;
+		}
+		if ((r = row_insert(p, t, sql, row, err)) != FB_OK)
+			goto out;
+		audit |= strcmp(t->name, "audit_log") == 0;
+		(*n)++;
+	}
+	if (r != FB_OK)
+		goto out;
+	if (audit && (r = pg_simple(p,
+			  "SELECT setval(pg_get_serial_sequence('audit_log', 'id'),"
+			  " COALESCE(max(id), 0) + 1, false) FROM audit_log",
+			  "import: audit_log: moving its id sequence", err)) != FB_OK)
+		goto out;
+	r = pg_commit(p, "import: commit", err);
+out:
+	free(sql);
+	if (r != FB_OK) {
+		pg_rollback(p);
+		*n = 0;
+	}
+	return r;
+}
+
 const struct fb_store_ops fb_store_postgres_ops = {
 	.name = "postgres",
 	.schema_latest = pg_schema_latest,
@@ -2279,4 +2506,6 @@ const struct fb_store_ops fb_store_postgres_ops = {
 	.groups_list = pg_groups_list,
 	.upstream_signin = pg_upstream_signin,
 	.user_find_email = pg_user_find_email,
+	.rows_each = pg_rows_each,
+	.rows_load = pg_rows_load,
 };

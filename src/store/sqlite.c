@@ -1835,37 +1835,6 @@ rows_each_row(sqlite3_stmt *s, void *arg)
 }
 
 /*
- * The statement of t that op ("select", "insert", "any") needs, new
- * (caller frees); built from the fixed table list, never from input.
- */
-static char *
-table_sql(const struct fb_store_table *t, const char *op)
-{
-	struct fb_buf b;
-
-	fb_buf_init(&b, 4096);
-	if (strcmp(op, "any") == 0) {
-		(void)fb_buf_addf(&b, NULL, "SELECT 1 FROM %s LIMIT 1", t->name);
-		return fb_buf_take(&b);
-	}
-	if (strcmp(op, "select") == 0)
-		(void)fb_buf_addf(&b, NULL, "SELECT ");
-	else
-		(void)fb_buf_addf(&b, NULL, "INSERT INTO %s (", t->name);
-	for (size_t i = 0; i < t->ncols; i++)
-		(void)fb_buf_addf(&b, NULL, "%s%s", i != 0 ? ", " : "", t->cols[i].name);
-	if (strcmp(op, "select") == 0) {
-		(void)fb_buf_addf(&b, NULL, " FROM %s ORDER BY %s", t->name, t->order);
-		return fb_buf_take(&b);
-	}
-	(void)fb_buf_addf(&b, NULL, ") VALUES (");
-	for (size_t i = 0; i < t->ncols; i++)
-		(void)fb_buf_addf(&b, NULL, "%s?%zu", i != 0 ? ", " : "", i + 1);
-	(void)fb_buf_addf(&b, NULL, ")");
-	return fb_buf_take(&b);
-}
-
-/*
  * Every table's rows in one deferred read transaction: in WAL mode its
  * first read fixes the snapshot, and writers in other processes go on.
  */
@@ -1881,7 +1850,7 @@ sq_rows_each(struct fb_store *st, const struct fb_store_table *const *tables, si
 	if ((r = sq_exec(sq, "BEGIN", "export: begin", err)) != FB_OK)
 		return r;
 	for (size_t i = 0; i < n && r == FB_OK && !w.stopped; i++) {
-		char *sql = table_sql(tables[i], "select");
+		char *sql = fb_store_table_sql(tables[i], "select", 0);
 
 		w.t = tables[i];
 		w.row = fb_xcalloc(tables[i]->ncols, sizeof(*w.row));
@@ -1902,7 +1871,7 @@ static enum fb_status
 table_check_empty(struct sq *sq, const struct fb_store_table *t, struct fb_err *err)
 {
 	sqlite3_stmt *s = NULL;
-	char *sql = table_sql(t, "any");
+	char *sql = fb_store_table_sql(t, "any", 0);
 	enum fb_status r = FB_ERR_IO;
 
 	if (sqlite3_prepare_v2(sq->db, sql, -1, &s, NULL) != SQLITE_OK) {
@@ -1977,7 +1946,7 @@ sq_rows_load(struct fb_store *st, const struct fb_store_table *const *empty, siz
 		if ((r = next(arg, &t, &row, err)) != FB_OK || t == NULL)
 			break;
 		if (t != prev) {
-			char *sql = table_sql(t, "insert");
+			char *sql = fb_store_table_sql(t, "insert", 0);
 
 			sqlite3_finalize(s);
 			s = NULL;

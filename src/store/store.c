@@ -1066,6 +1066,54 @@ check_table(const struct fb_store_table *t, const char *what, struct fb_err *err
 	return FB_OK;
 }
 
+/* The column of t named name (len bytes), or NULL. */
+static const struct fb_store_column *
+column_get(const struct fb_store_table *t, const char *name, size_t len)
+{
+	for (size_t i = 0; i < t->ncols; i++)
+		if (strlen(t->cols[i].name) == len && strncmp(t->cols[i].name, name, len) == 0)
+			return &t->cols[i];
+	return NULL;
+}
+
+char *
+fb_store_table_sql(const struct fb_store_table *t, const char *op, int pg)
+{
+	struct fb_buf b;
+
+	fb_buf_init(&b, 4096);
+	if (strcmp(op, "any") == 0) {
+		(void)fb_buf_addf(&b, NULL, "SELECT 1 FROM %s LIMIT 1", t->name);
+		return fb_buf_take(&b);
+	}
+	if (strcmp(op, "select") == 0)
+		(void)fb_buf_addf(&b, NULL, "SELECT ");
+	else
+		(void)fb_buf_addf(&b, NULL, "INSERT INTO %s (", t->name);
+	for (size_t i = 0; i < t->ncols; i++)
+		(void)fb_buf_addf(&b, NULL, "%s%s", i != 0 ? ", " : "", t->cols[i].name);
+	if (strcmp(op, "select") == 0) {
+		(void)fb_buf_addf(&b, NULL, " FROM %s ORDER BY ", t->name);
+		/* Text keys in byte order on both backends (SQLite's BINARY is the default). */
+		for (const char *k = t->order; *k != '\0';) {
+			size_t len = strcspn(k, ", ");
+			const struct fb_store_column *c = column_get(t, k, len);
+			int text = c != NULL && c->type == FB_STORE_COL_TEXT;
+
+			(void)fb_buf_addf(&b, NULL, "%s%.*s%s", k != t->order ? ", " : "", (int)len,
+			    k, pg && text ? " COLLATE \"C\"" : "");
+			k += len;
+			k += strspn(k, ", ");
+		}
+		return fb_buf_take(&b);
+	}
+	(void)fb_buf_addf(&b, NULL, ") VALUES (");
+	for (size_t i = 0; i < t->ncols; i++)
+		(void)fb_buf_addf(&b, NULL, "%s%s%zu", i != 0 ? ", " : "", pg ? "$" : "?", i + 1);
+	(void)fb_buf_addf(&b, NULL, ")");
+	return fb_buf_take(&b);
+}
+
 /* The tables of the list, the optional ones only when with_optional, into sel; how many. */
 static size_t
 tables_select(int with_optional, const struct fb_store_table **sel)
@@ -1088,6 +1136,9 @@ fb_store_rows_each(struct fb_store *st, int with_optional, fb_store_row_fn fn, v
 
 	if ((r = check_owner(st, "export", err)) != FB_OK)
 		return r;
+	if (st->ops->rows_each == NULL)
+		return fb_err_set(err, FB_ERR_INTERNAL, "export: the %s store cannot export",
+		    st->ops->name);
 	return st->ops->rows_each(st, sel, n, fn, arg, err);
 }
 
@@ -1171,6 +1222,9 @@ fb_store_rows_load(struct fb_store *st, int with_optional, fb_store_row_next_fn 
 		*n = 0;
 	if ((r = check_owner(st, "import", err)) != FB_OK)
 		return r;
+	if (st->ops->rows_load == NULL)
+		return fb_err_set(err, FB_ERR_INTERNAL, "import: the %s store cannot import",
+		    st->ops->name);
 	if ((r = st->ops->rows_load(st, empty, nempty, load_next, &src, &count, err)) != FB_OK)
 		return r;
 	if (n != NULL)

@@ -10,6 +10,11 @@ independent SAML libraries); copy sqlite->sqlite with its counts; migrate
 commands refuse it untouched until `store migrate`); bad input (truncated JSON, another format
 version, a duplicate user, an unknown field, a row the database refuses, a
 non-empty target), each with its message and the target unchanged.
+On PostgreSQL (tests/pgtest.py's server): copy sqlite -> postgres -> sqlite,
+each side reading the same (`user show`, the password and TOTP or a recovery
+code sign in, the same persistent NameID); migrate --check and store.migrate
+manual on a database at schema 6; an import refused mid-way leaves the
+database unchanged.
 """
 
 import hashlib
@@ -25,6 +30,9 @@ import sys
 
 import harness
 import webclient
+
+sys.path.insert(0, os.path.join(harness.SRCDIR, "tests"))
+import pgtest  # noqa: E402
 
 sys.path.insert(0, os.path.join(harness.SRCDIR, "tests", "peers", "python"))
 import fbsaml  # noqa: E402
@@ -96,6 +104,7 @@ class StoreCli(harness.TestCase):
         cls.show = {u: at(a, "user", "show", u).stdout for u in ("alice", "bob", "carol")}
         cls.tokens = at(a, "token", "list").stdout
         cls.dir = cls.holder.tmpdir()
+        cls.pg = None
         cls.export = os.path.join(cls.dir, "export.json")
         cp = at(a, "store", "export", "--json", "--output", cls.export)
         cls.holder.assertEqual(cp.returncode, 0, cp.stderr)
@@ -104,6 +113,8 @@ class StoreCli(harness.TestCase):
     def tearDownClass(cls):
         if cls.a.proc is not None and cls.a.proc.poll() is None:
             cls.a.stop()
+        if cls.pg is not None:
+            cls.pg.stop()
         cls.holder.doCleanups()
 
     def fresh(self, over=None):
@@ -128,6 +139,50 @@ class StoreCli(harness.TestCase):
     def doc(self):
         with open(self.export) as f:
             return json.load(f)
+
+    # ---- PostgreSQL ------------------------------------------------------------------
+
+    def pg_fresh(self):
+        """A new database on the class's PostgreSQL server: its DSN, name and a secret
+        reference (file:PATH, mode 0600) to the DSN, as store.dsn and postgres:REF take it."""
+        if StoreCli.pg is None:
+            StoreCli.pg = pgtest.Server().start()
+        dsn = self.pg.fresh_dsn()
+        ref = os.path.join(self.tmpdir(), "dsn")
+        with open(os.open(ref, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
+            f.write(dsn + "\n")
+        return dsn, dsn.split("dbname=")[1].strip("'"), "file:" + ref
+
+    def fresh_pg(self, ref, over=None):
+        """fresh(), its store the PostgreSQL database of ref."""
+        return self.fresh(harness.deep_merge({"store": {"driver": "postgres", "dsn": ref}},
+                                             over or {}))
+
+    def pg_shape(self, db):
+        """The relations of db and its schema version: what a refused command must not change."""
+        return (self.pg.psql("SELECT string_agg(relname || ':' || relkind::text, ','"
+                             " ORDER BY relname) FROM pg_class WHERE relnamespace ="
+                             " 'public'::regnamespace", db),
+                self.pg.psql("SELECT string_agg(version::text, ',') FROM fedbroker_schema", db))
+
+    def signs_in(self, b, mfa):
+        """alice signs in on the running b with the password and mfa (a TOTP code or a
+        recovery code), and the persistent NameID the SP gets is A's, checked by
+        independent SAML libraries."""
+        br = fbsaml.browser(self, b)
+        r = br.login("alice", fbsaml.PASSWORD)
+        self.assertEqual((r.status, r.location), (303, "/login/mfa"), r.text[:2000])
+        p = br.get("/login/mfa")
+        r = br.submit(p, "/login/mfa", {"code": mfa})
+        self.assertEqual((r.status, r.location), (303, "/"), r.text[:2000])
+        _, resp, _ = fbsaml.response_of(self, br.get("/saml/idp/init/aws"))
+        md = fbsaml.idp_metadata(self, b)
+        verdicts = fbsaml.validate_all(self, resp, md, "urn:amazon:webservices", fbsaml.AWS_ACS)
+        self.assertEqual(pc.describe(pc.decode_post(resp))["name_id"], self.nameid)
+        for lib, v in verdicts.items():
+            if v.get("lib_name_id") is not None:
+                self.assertEqual(v["lib_name_id"], self.nameid, lib)
+        return br
 
     # ---- export -----------------------------------------------------------------------
 
@@ -193,22 +248,10 @@ class StoreCli(harness.TestCase):
             self.assertEqual(at(b, "user", "show", u).stdout, text, "user show %s" % u)
         self.assertEqual(at(b, "token", "list").stdout, self.tokens)
         b.start()
-        # The same password, then the same TOTP secret (the next step: this one was used).
-        br = fbsaml.browser(self, b)
-        r = br.login("alice", fbsaml.PASSWORD)
-        self.assertEqual((r.status, r.location), (303, "/login/mfa"), r.text[:2000])
-        p = br.get("/login/mfa")
-        r = br.submit(p, "/login/mfa", {"code": webclient.totp(self.secret, step_offset=1)})
-        self.assertEqual((r.status, r.location), (303, "/"), r.text[:2000])
+        # The same password, then the same TOTP secret (the next step: this one was used),
+        # and the same persistent NameID reaches the SP.
+        br = self.signs_in(b, webclient.totp(self.secret, step_offset=1))
         self.assertIn("(10 recovery codes left)", br.get("/").text)
-        # The same persistent NameID reaches the SP, accepted by independent libraries.
-        _, resp, _ = fbsaml.response_of(self, br.get("/saml/idp/init/aws"))
-        md = fbsaml.idp_metadata(self, b)
-        verdicts = fbsaml.validate_all(self, resp, md, "urn:amazon:webservices", fbsaml.AWS_ACS)
-        self.assertEqual(pc.describe(pc.decode_post(resp))["name_id"], self.nameid)
-        for lib, v in verdicts.items():
-            if v.get("lib_name_id") is not None:
-                self.assertEqual(v["lib_name_id"], self.nameid, lib)
         # A recovery code of A works once on B.
         br2 = fbsaml.browser(self, b)
         br2.login("alice", fbsaml.PASSWORD)
@@ -426,6 +469,155 @@ class StoreCli(harness.TestCase):
         cp = fb("user", "show", "carol", *margs)
         self.assertEqual(cp.returncode, 0, cp.stderr)
         self.assertIn("Carol C", cp.stdout)
+
+
+    # ---- PostgreSQL --------------------------------------------------------------------
+
+    def test_copy_sqlite_to_postgres_and_back(self):
+        dsn, db, ref = self.pg_fresh()
+        cp = at(self.a, "store", "copy", "--from", "config", "--to", "postgres:" + ref,
+                "--audit")
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        self.assertIn("(sqlite) to postgres:%s (postgres)" % ref, cp.stdout)
+        self.assertRegex(cp.stdout, r"users\s+3 -> 3")
+        self.assertRegex(cp.stdout, r"recovery_codes\s+10 -> 10")
+        self.assertRegex(cp.stdout, r"audit_log\s+(\d+) -> \1")
+        self.assertNotIn(self.pg.password, cp.stdout + cp.stderr)
+        self.assertEqual(self.pg.psql("SELECT count(*) FROM users", db), "3")
+        # A broker on the database reads what A reads, row for row and in the same order.
+        b = self.fresh_pg(ref)
+        cp = at(b, "store", "export", "--json")
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        self.assertEqual(json.loads(cp.stdout)["driver"], "postgres")
+        self.assertEqual(json.loads(cp.stdout)["tables"], self.doc()["tables"])
+        for u, text in self.show.items():
+            self.assertEqual(at(b, "user", "show", u).stdout, text, "user show %s" % u)
+        self.assertEqual(at(b, "token", "list").stdout, self.tokens)
+        # The audit log goes on after the copied rows (the id sequence was moved).
+        cp = at(b, "token", "create", "--user", "bob", "--description", "after copy")
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        self.assertNotIn("not recorded in the store's audit log", cp.stderr)
+        log = json.loads(at(b, "store", "export", "--json", "--audit").stdout)["tables"]
+        ids = [r["id"] for r in log["audit_log"]]
+        self.assertEqual(len(ids), len(set(ids)))
+        self.assertEqual(log["audit_log"][-1]["event"], "token_created")
+        b.start()
+        self.signs_in(b, webclient.totp(self.secret, step_offset=1))
+        b.stop()
+        self.assertNotIn(self.pg.password, b.logs())
+        shown = {u: at(b, "user", "show", u).stdout for u in self.show}
+        pg_doc = json.loads(at(b, "store", "export", "--json", "--audit").stdout)
+        # And back: postgres -> sqlite, into a third broker's state directory.
+        c = self.fresh()
+        cp = at(b, "store", "copy", "--from", "config", "--to", "sqlite:" + db_of(c), "--audit")
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        self.assertIn("(postgres) to sqlite:%s (sqlite)" % db_of(c), cp.stdout)
+        self.assertRegex(cp.stdout, r"api_tokens\s+2 -> 2")
+        cp = at(c, "store", "export", "--json", "--audit")
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        self.assertEqual(json.loads(cp.stdout)["tables"], pg_doc["tables"])
+        for u, text in shown.items():
+            self.assertEqual(at(c, "user", "show", u).stdout, text, "user show %s" % u)
+        c.start()
+        self.signs_in(c, self.codes[6])
+        c.stop()
+        # Copying into the now full database is refused, the database unchanged.
+        before = self.pg.psql("SELECT count(*) FROM users", db), self.pg_shape(db)
+        cp = at(c, "store", "copy", "--from", "config", "--to", "postgres:" + ref)
+        self.assertEqual(cp.returncode, 1, cp.stdout)
+        self.assertIn("not empty (table users holds rows)", cp.stderr)
+        self.assertNotIn(self.pg.password, cp.stderr)
+        self.assertEqual((self.pg.psql("SELECT count(*) FROM users", db), self.pg_shape(db)),
+                         before)
+
+    def test_migrate_on_postgres(self):
+        dsn, db, ref = self.pg_fresh()
+        b = self.fresh_pg(ref)
+        # A database fedbroker never used is no store: migrate creates nothing there.
+        cp = at(b, "store", "migrate", "--check")
+        self.assertEqual(cp.returncode, 1, cp.stdout + cp.stderr)
+        self.assertIn("no store in this PostgreSQL database", cp.stderr)
+        self.assertEqual(self.pg.psql("SELECT to_regclass('fedbroker_schema') IS NULL", db), "t")
+        cp = at(self.a, "store", "copy", "--from", "config", "--to", "postgres:" + ref)
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        # Back to schema 6, as a deployment still on an older fedbroker would be.
+        self.pg.psql("DROP TABLE upstream_groups; DROP TABLE upstream_links;"
+                     " DROP INDEX users_email; UPDATE fedbroker_schema SET version = 6", db)
+        before = self.pg_shape(db)
+        cp = at(b, "store", "migrate", "--check")
+        self.assertEqual(cp.returncode, 1, cp.stdout + cp.stderr)
+        self.assertIn("schema version 6, latest 7: pending migrations: 1", cp.stdout)
+        self.assertEqual(self.pg_shape(db), before, "--check changes nothing")
+        cp = at(b, "store", "export", "--json")
+        self.assertEqual(cp.returncode, 1)
+        self.assertIn("run 'fedbroker store migrate'", cp.stderr)
+        self.assertEqual(self.pg_shape(db), before, "export does not migrate")
+        # store.migrate manual: the other commands and serve refuse, the database untouched.
+        m = self.fresh_pg(ref, {"store": {"migrate": "manual"}})
+        cp = at(m, "user", "list")
+        self.assertEqual(cp.returncode, 1, cp.stdout + cp.stderr)
+        self.assertIn("store.migrate is manual: run 'fedbroker store migrate' first", cp.stderr)
+        self.assertEqual(self.pg_shape(db), before, "nothing migrated behind the operator's back")
+        cp = subprocess.run([harness.BIN, "serve", "--listen",
+                             "127.0.0.1:%d" % harness.free_port(), "--workers", "1",
+                             "--config", m.config, "--state-dir", m.state_dir],
+                            capture_output=True, text=True, timeout=30)
+        self.assertNotEqual(cp.returncode, 0, "serve started on a store needing migrations")
+        self.assertIn("store.migrate is manual", cp.stdout + cp.stderr)
+        self.assertNotIn(self.pg.password, cp.stdout + cp.stderr)
+        self.assertEqual(self.pg_shape(db), before)
+        cp = at(m, "store", "migrate")
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        self.assertIn("schema migrated from version 6 to 7", cp.stdout)
+        self.assertEqual(self.pg.psql("SELECT version FROM fedbroker_schema", db), "7")
+        self.assertEqual(self.pg.psql("SELECT to_regclass('upstream_links') IS NOT NULL", db),
+                         "t")
+        cp = at(m, "store", "migrate", "--check")
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        self.assertIn("schema version 7, the latest", cp.stdout)
+        self.assertEqual(at(m, "user", "show", "alice").stdout, self.show["alice"])
+        m.start()
+        self.assertEqual(m.http("GET", "/readyz").status, 200)
+        m.stop()
+
+    def test_postgres_import_refused(self):
+        dsn, db, ref = self.pg_fresh()
+        b = self.fresh_pg(ref)
+        cp = at(b, "user", "list", "--init")  # an empty store of the latest schema
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+
+        def state():
+            cp = at(b, "store", "export", "--json", "--audit")
+            self.assertEqual(cp.returncode, 0, cp.stderr)
+            return json.loads(cp.stdout)["tables"], self.pg_shape(db)
+
+        def refused(path, *words):
+            before = state()
+            cp = at(b, "store", "import", "--json", path)
+            self.assertEqual(cp.returncode, 1, cp.stdout + cp.stderr)
+            for w in words + ("nothing was imported",):
+                self.assertIn(w, cp.stderr)
+            self.assertNotIn("argon2id", cp.stderr)
+            self.assertNotIn(self.pg.password, cp.stderr)
+            self.assertEqual(state(), before)
+            return cp.stderr
+
+        # A row the database refuses after users, credentials and codes were written.
+        d = self.doc()
+        d["tables"]["api_tokens"][0]["user_id"] = "nobody"
+        refused(self.write("pg-fk.json", d), "import: api_tokens:",
+                "violates foreign key constraint")
+        self.assertEqual(self.pg.psql("SELECT count(*) FROM users", db), "0")
+        # A value out of the column's range (active is an INTEGER on PostgreSQL).
+        d = self.doc()
+        d["tables"]["users"][0]["active"] = 2 ** 40
+        refused(self.write("pg-range.json", d), "import: users:", "out of range")
+        # Imported whole, then again: the full store is refused.
+        cp = at(b, "store", "import", "--json", self.export)
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        self.assertIn("imported 20 rows", cp.stdout)
+        refused(self.export, "the store is not empty (table users holds rows)")
+        self.assertEqual(self.pg.psql("SELECT count(*) FROM users", db), "3")
 
 
 if __name__ == "__main__":

@@ -1715,12 +1715,13 @@ test_fork_races_local(void)
 static struct fb_store *
 open_at_version(const struct fb_conf *c, size_t version)
 {
-	size_t nsaved = fb_store_sqlite_nmigrations;
+	size_t *nm = use_pg ? &fb_store_postgres_nmigrations : &fb_store_sqlite_nmigrations;
+	size_t nsaved = *nm;
 	struct fb_store *st;
 
-	fb_store_sqlite_nmigrations = version;
+	*nm = version;
 	st = open_ok(c);
-	fb_store_sqlite_nmigrations = nsaved;
+	*nm = nsaved;
 	CU_ASSERT_EQUAL(fb_store_schema_version(st), (int)version);
 	return st;
 }
@@ -2355,6 +2356,19 @@ test_export_import(void)
 		CU_ASSERT_EQUAL(counts[fb_store_table_get("users") - fb_store_tables(&k)], 2);
 		CU_ASSERT_EQUAL(counts[fb_store_table_get("audit_log") - fb_store_tables(&k)], 0);
 	}
+	/* The audit log goes on after the imported rows (PostgreSQL: its sequence moved). */
+	fb_err_clear(&err);
+	CU_ASSERT_EQUAL(fb_store_audit_add(b, "cli:test", "after_import", "{}", &err), FB_OK);
+	if (err.msg[0] != '\0')
+		fprintf(stderr, "audit_add: %s\n", err.msg);
+	{
+		json_t *all = store_dump(b), *log = json_object_get(all, "audit_log");
+
+		CU_ASSERT_EQUAL(json_array_size(log), 2);
+		CU_ASSERT_TRUE(json_integer_value(json_array_get(json_array_get(log, 1), 0)) >
+		    json_integer_value(json_array_get(json_array_get(log, 0), 0)));
+		json_decref(all);
+	}
 	/* A second import into the now full store is refused, naming a table. */
 	memset(&src, 0, sizeof(src));
 	src.dump = dump;
@@ -2397,7 +2411,9 @@ test_import_refused(void)
 	memset(&src, 0, sizeof(src));
 	src.dump = dump;
 	CU_ASSERT_EQUAL(fb_store_rows_load(b, 0, dump_next, &src, &n, &err), FB_ERR_INVALID);
-	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "import: users: UNIQUE"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg,
+	    use_pg ? "import: users: duplicate key value violates unique constraint"
+		   : "import: users: UNIQUE"));
 	CU_ASSERT_EQUAL(n, 0);
 	json_array_remove(users, 2);
 
@@ -2415,7 +2431,12 @@ test_import_refused(void)
 	memset(&src, 0, sizeof(src));
 	src.dump = dump;
 	CU_ASSERT_EQUAL(fb_store_rows_load(b, 0, dump_next, &src, &n, &err), FB_ERR_INVALID);
-	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "import: api_tokens: FOREIGN KEY"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg,
+	    use_pg ? "import: api_tokens: insert or update on table \"api_tokens\" violates "
+		     "foreign key constraint"
+		   : "import: api_tokens: FOREIGN KEY"));
+	/* The message names no value of the row (the server's DETAIL would). */
+	CU_ASSERT_PTR_NULL(strstr(err.msg, "nobody"));
 
 	/* Nothing of the failed imports stayed. */
 	{
@@ -2430,12 +2451,54 @@ test_import_refused(void)
 	store_done(b, db);
 }
 
-/* The bytes of a store at c (file path) left closed at version: new, *n long. */
+/*
+ * What shows whether a store changed: the bytes of the SQLite file path;
+ * on PostgreSQL, the tables of c's database, their row counts and the
+ * schema version. New, *n long.
+ */
+static char *
+store_fingerprint(const struct fb_conf *c, const char *path, size_t *n)
+{
+	PGconn *pc;
+	PGresult *r = NULL;
+	char *out = NULL;
+
+	if (!use_pg)
+		return slurp(path, n);
+	pc = PQconnectdb(c->store_dsn);
+	if (PQstatus(pc) == CONNECTION_OK &&
+	    PQresultStatus(r = PQexec(pc,
+			       "SELECT string_agg(relname || ':' || relkind::text || ':' ||"
+			       " (SELECT count(*) FROM pg_attribute WHERE attrelid = c.oid) ||"
+			       " CASE WHEN relkind = 'r' THEN ':' || (xpath('/row/n/text()',"
+			       " query_to_xml(format('SELECT count(*) AS n FROM %I', relname),"
+			       " false, true, '')))[1]::text ELSE '' END, ',' ORDER BY relname)"
+			       " FROM pg_class c WHERE relnamespace = 'public'::regnamespace"))
+		== PGRES_TUPLES_OK &&
+	    PQntuples(r) == 1)
+		out = fb_xstrdup(PQgetvalue(r, 0, 0));
+	else
+		fprintf(stderr, "store_fingerprint: %s", PQerrorMessage(pc));
+	PQclear(r);
+	PQfinish(pc);
+	*n = out != NULL ? strlen(out) : 0;
+	return out;
+}
+
+/* The schema version the store at c holds, read without fedbroker. */
+static int
+raw_version(const struct fb_conf *c, const char *path)
+{
+	return use_pg ? (int)pg_int_at(c->store_dsn, "SELECT version FROM fedbroker_schema")
+		      : raw_user_version(path);
+}
+
+/* The fingerprint of a store at c left closed at version. */
 static char *
 file_at_version(const struct fb_conf *c, const char *path, size_t version, size_t *n)
 {
 	fb_store_close(open_at_version(c, version));
-	return slurp(path, n);
+	return store_fingerprint(c, path, n);
 }
 
 /* An unmigrated open reads the version and changes nothing; other calls are refused. */
@@ -2458,9 +2521,13 @@ test_open_unmigrated(void)
 	CU_ASSERT_EQUAL(fb_store_user_get(st, "x", &u, &err), FB_ERR_CONFIG);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "fedbroker store migrate"));
 	fb_store_close(st);
-	after = slurp(path, &na);
-	CU_ASSERT_EQUAL(raw_user_version(path), 6);
-	CU_ASSERT_TRUE(nb == na && memcmp(before, after, nb) == 0);
+	after = store_fingerprint(&c, path, &na);
+	CU_ASSERT_EQUAL(raw_version(&c, path), 6);
+	CU_ASSERT_TRUE(before != NULL && nb == na && memcmp(before, after, nb) == 0);
+	if (use_pg)
+		CU_ASSERT_EQUAL(pg_int_at(c.store_dsn,
+				    "SELECT (to_regclass('upstream_links') IS NULL)::int"),
+		    1);
 	free(before);
 	free(after);
 	/* Migrated, an unmigrated open is an ordinary one. */
@@ -2472,9 +2539,32 @@ test_open_unmigrated(void)
 	fb_store_close(st);
 	/* A store that is not there is not made. */
 	st = NULL;
-	CU_ASSERT_NOT_EQUAL(fb_store_open_unmigrated(&m, &st, &err), FB_OK);
-	CU_ASSERT_PTR_NULL(st);
-	CU_ASSERT_FALSE(file_exists(missing));
+	if (use_pg) {
+		char *sql;
+
+		/* An empty database is at version 0 and stays empty. */
+		CU_ASSERT_EQUAL_FATAL(fb_store_open_unmigrated(&m, &st, &err), FB_OK);
+		CU_ASSERT_EQUAL(fb_store_schema_version(st), 0);
+		CU_ASSERT_EQUAL(fb_store_user_get(st, "x", &u, &err), FB_ERR_CONFIG);
+		fb_store_close(st);
+		CU_ASSERT_EQUAL(pg_int_at(m.store_dsn, "SELECT count(*) FROM pg_class WHERE"
+						       " relnamespace = 'public'::regnamespace"),
+		    0);
+		/* A database that does not exist is not created. */
+		m.store_dsn = fb_xasprintf("%s dbname=fbu_none_%ld", pg_admin, (long)getpid());
+		st = NULL;
+		CU_ASSERT_EQUAL(fb_store_open_unmigrated(&m, &st, &err), FB_ERR_IO);
+		CU_ASSERT_PTR_NULL(st);
+		sql = fb_xasprintf("SELECT count(*) FROM pg_database WHERE datname = 'fbu_none_%ld'",
+		    (long)getpid());
+		CU_ASSERT_EQUAL(pg_int_at(pg_admin, sql), 0);
+		free(sql);
+		free(m.store_dsn);
+	} else {
+		CU_ASSERT_NOT_EQUAL(fb_store_open_unmigrated(&m, &st, &err), FB_OK);
+		CU_ASSERT_PTR_NULL(st);
+		CU_ASSERT_FALSE(file_exists(missing));
+	}
 	free(missing);
 	free(path);
 	fb_test_rmtree(dir);
@@ -2501,9 +2591,9 @@ test_open_manual_migrate(void)
 	CU_ASSERT_PTR_NULL(st);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "store.migrate is manual"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "schema version 6"));
-	after = slurp(path, &na);
-	CU_ASSERT_TRUE(nb == na && memcmp(before, after, nb) == 0);
-	CU_ASSERT_EQUAL(raw_user_version(path), 6);
+	after = store_fingerprint(&c, path, &na);
+	CU_ASSERT_TRUE(before != NULL && nb == na && memcmp(before, after, nb) == 0);
+	CU_ASSERT_EQUAL(raw_version(&c, path), 6);
 	/* Migrated on purpose, it opens. */
 	CU_ASSERT_EQUAL_FATAL(fb_store_open_migrate(&c, &st, &err), FB_OK);
 	CU_ASSERT_EQUAL(fb_store_schema_version(st), fb_store_schema_latest());
@@ -2525,10 +2615,16 @@ test_open_manual_migrate(void)
 
 /* While the export reads users, another process adds an account: a later table must not show it. */
 struct snapshot_probe {
-	const char *path;
+	const char *path; /* the SQLite file, or the PostgreSQL DSN */
 	int wrote;
 	size_t creds;
 };
+
+/* The account the other process adds. */
+#define SNAPSHOT_LATE                                                                      \
+	"INSERT INTO users VALUES ('late', 'late', NULL, NULL, 'local', 1, 1, 1);"         \
+	" INSERT INTO local_credentials (user_id, account_type, created)"                  \
+	" VALUES ('late', 'internal', 1);"
 
 static int
 snapshot_row(const struct fb_store_table *t, const struct fb_store_value *row, void *arg)
@@ -2539,15 +2635,15 @@ snapshot_row(const struct fb_store_table *t, const struct fb_store_value *row, v
 	(void)row;
 	if (strcmp(t->name, "local_credentials") == 0)
 		p->creds++;
+	if (strcmp(t->name, "users") == 0 && !p->wrote && use_pg) {
+		p->wrote = 1;
+		CU_ASSERT(pg_exec_at(p->path, SNAPSHOT_LATE));
+	}
 	if (strcmp(t->name, "users") == 0 && !p->wrote) {
 		p->wrote = 1;
 		CU_ASSERT_EQUAL(sqlite3_open_v2(p->path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
 		sqlite3_busy_timeout(db, 5000);
-		CU_ASSERT_EQUAL(sqlite3_exec(db,
-				    "INSERT INTO users VALUES ('late', 'late', NULL, NULL, 'local', 1,"
-				    " 1, 1); INSERT INTO local_credentials (user_id, account_type,"
-				    " created) VALUES ('late', 'internal', 1);",
-				    NULL, NULL, NULL),
+		CU_ASSERT_EQUAL(sqlite3_exec(db, SNAPSHOT_LATE, NULL, NULL, NULL),
 		    SQLITE_OK);
 		sqlite3_close(db);
 	}
@@ -2559,7 +2655,7 @@ test_export_snapshot(void)
 {
 	char *dir;
 	struct fb_store *st = store_new(&dir);
-	char *path = fb_xasprintf("%s/fedbroker.db", dir);
+	char *path = use_pg ? fb_xstrdup(pg_dsn_for(dir)) : fb_xasprintf("%s/fedbroker.db", dir);
 	struct snapshot_probe p = {path, 0, 0};
 	struct fb_err err;
 	size_t counts[16], n;
@@ -2607,6 +2703,34 @@ test_rows_foreign_table(void)
 	CU_ASSERT_EQUAL(n, 0);
 	CU_ASSERT_PTR_NULL(fb_store_table_get("kv"));
 	CU_ASSERT_PTR_NOT_NULL(fb_store_table_get("users"));
+	store_done(st, dir);
+}
+
+/* A backend without export or import ops is refused by store.c, never called. */
+static void
+test_rows_no_ops(void)
+{
+	char *dir;
+	struct fb_store *st = store_new(&dir);
+	const struct fb_store_ops *saved = st->ops;
+	struct fb_store_ops none = *saved;
+	struct dump_src src;
+	struct fb_err err;
+	size_t counts[16], n = 7;
+
+	none.rows_each = NULL;
+	none.rows_load = NULL;
+	st->ops = &none;
+	memset(&src, 0, sizeof(src));
+	src.dump = json_object();
+	fb_err_clear(&err);
+	CU_ASSERT_EQUAL(fb_store_rows_count(st, 0, counts, &err), FB_ERR_INTERNAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "cannot export"));
+	CU_ASSERT_EQUAL(fb_store_rows_load(st, 0, dump_next, &src, &n, &err), FB_ERR_INTERNAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "cannot import"));
+	CU_ASSERT_EQUAL(n, 0);
+	st->ops = saved;
+	json_decref(src.dump);
 	store_done(st, dir);
 }
 
@@ -2692,6 +2816,48 @@ test_pg_migrate(void)
 	CU_ASSERT_EQUAL(v, fb_store_schema_latest());
 	free(u.id);
 	free(dsn);
+}
+
+/* Rows come in byte order (as from SQLite) whatever the database's collation. */
+static void
+test_pg_export_order(void)
+{
+	char *sql = fb_xasprintf("CREATE DATABASE fbu_icu_%ld TEMPLATE template0 ENCODING 'UTF8'"
+				 " LOCALE 'C.UTF-8' LOCALE_PROVIDER icu ICU_LOCALE 'en-US'",
+	    (long)getpid());
+	char *dsn = fb_xasprintf("%s dbname=fbu_icu_%ld", pg_admin, (long)getpid());
+	struct fb_conf c = pg_conf(dsn);
+	const char *const names[] = {"carol", "alice", "Bob"};
+	struct fb_store *st;
+	json_t *dump, *users;
+	struct fb_err err;
+
+	CU_ASSERT_FATAL(pg_exec_at(pg_admin, sql));
+	st = open_ok(&c);
+	for (size_t i = 0; i < 3; i++) {
+		struct fb_store_user u = {.username = (char *)names[i], .source = (char *)"local",
+		    .active = 1};
+
+		fb_err_clear(&err);
+		CU_ASSERT_EQUAL(fb_store_user_upsert(st, &u, &err), FB_OK);
+		free(u.id);
+	}
+	/* The database itself sorts as English does: alice first. */
+	CU_ASSERT_EQUAL(pg_int_at(dsn, "SELECT ((SELECT username FROM users ORDER BY username"
+				       " LIMIT 1) = 'alice')::int"),
+	    1);
+	dump = store_dump(st);
+	users = json_object_get(dump, "users");
+	CU_ASSERT_EQUAL_FATAL(json_array_size(users), 3);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_array_get(json_array_get(users, 0), 1)), "Bob");
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_array_get(json_array_get(users, 1), 1)),
+	    "alice");
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_array_get(json_array_get(users, 2), 1)),
+	    "carol");
+	json_decref(dump);
+	fb_store_close(st);
+	free(dsn);
+	free(sql);
 }
 
 /* A schema newer than this binary: refused at open and by check-config, left as it is. */
@@ -3082,6 +3248,7 @@ fb_test_store_register(void)
 	    CU_add_test(s, "open unmigrated", test_open_unmigrated) == NULL ||
 	    CU_add_test(s, "open with store.migrate manual", test_open_manual_migrate) == NULL ||
 	    CU_add_test(s, "rows of a foreign table", test_rows_foreign_table) == NULL ||
+	    CU_add_test(s, "a backend without export ops", test_rows_no_ops) == NULL ||
 	    CU_add_test(s, "export reads one snapshot", test_export_snapshot) == NULL ||
 	    CU_add_test(s, "latency", test_latency) == NULL)
 		return -1;
@@ -3110,7 +3277,15 @@ fb_test_store_register(void)
 	    {"fork races local accounts", test_fork_races_local},
 	    {"once", test_once},
 	    {"upstream links and groups", test_upstream_links},
+	    {"export and import", test_export_import},
+	    {"import refused", test_import_refused},
+	    {"open unmigrated", test_open_unmigrated},
+	    {"open with store.migrate manual", test_open_manual_migrate},
+	    {"rows of a foreign table", test_rows_foreign_table},
+	    {"a backend without export ops", test_rows_no_ops},
+	    {"export reads one snapshot", test_export_snapshot},
 	    {"migrate", test_pg_migrate},
+	    {"export in byte order", test_pg_export_order},
 	    {"newer schema", test_pg_newer_schema},
 	    {"bad DSN, wrong password", test_pg_bad_dsn},
 	    {"text not UTF-8", test_pg_not_utf8},
