@@ -78,6 +78,13 @@ install_peers() {
 	if ! command -v npm >/dev/null 2>&1; then
 		install_pkgs nodejs npm
 	fi
+	# oidc-provider 9 and playwright-core need Node.js 20 or later; Debian 12's is 18.
+	major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+	if [ "$major" -lt 20 ]; then
+		echo "the npm test peers need Node.js 20 or later; this node is $(node --version 2>/dev/null || echo missing)" >&2
+		echo "install Node.js 20 (e.g. from nodesource.com) and run again" >&2
+		exit 1
+	fi
 	for lock in $locks; do
 		d=$(dirname "$lock")
 		if [ ! -d "$d/node_modules" ] || [ "$lock" -nt "$d/node_modules" ]; then
