@@ -227,6 +227,15 @@ enum fb_status fb_saml_url_encode(struct fb_buf *b, const char *s, struct fb_err
  */
 enum fb_status fb_saml_sign_node(xmlNodePtr node, const struct fb_saml_key *key,
     enum fb_conf_saml_alg alg, int after_first, struct fb_err *err);
+/*
+ * Verifies sig, an enveloped ds:Signature child of node in doc: one
+ * Reference to node's own ID, enveloped-signature then (exclusive) c14n,
+ * RSA or ECDSA with SHA-2 (SHA-1 when accept_sha1), by one of keys; the
+ * digest is node's own subtree (never one found by ID). FB_ERR_SIGNATURE
+ * with err saying why.
+ */
+enum fb_status fb_saml_dsig_verify(xmlDocPtr doc, xmlNodePtr node, xmlNodePtr sig,
+    EVP_PKEY *const *keys, size_t nkeys, int accept_sha1, struct fb_err *err);
 /* A keys manager holding a copy of enc_key (new, xmlSecKeysMngrDestroy). */
 enum fb_status fb_saml_enc_mngr_new(xmlSecKeyPtr enc_key, xmlSecKeysMngrPtr *out,
     struct fb_err *err);
