@@ -13,6 +13,10 @@
 
 #include <jansson.h>
 #include <libxml/tree.h>
+#include <xmlsec/xmldsig.h>
+#include <xmlsec/xmltree.h>
+#include <xmlsec/templates.h>
+#include <xmlsec/crypto.h>
 #include <zlib.h>
 
 #include "core/core.h"
@@ -507,6 +511,191 @@ static xmlNodePtr
 child(xmlNodePtr n, const char *ns, const char *name)
 {
 	return fb_saml_xml_child(n, ns, name);
+}
+
+/* ---- the signature verifier against xmlsec --------------------------------------------- */
+
+/* xmlsec's verdict on the signature of node (ID registered, cert's key only): 1 valid. */
+static int
+xmlsec_verdict(xmlDocPtr doc, xmlNodePtr node, xmlNodePtr sig, const char *cert_pem)
+{
+	xmlSecDSigCtxPtr ctx = xmlSecDSigCtxCreate(NULL);
+	xmlAttrPtr idattr = xmlHasProp(node, BAD_CAST "ID");
+	xmlChar *id = xmlGetProp(node, BAD_CAST "ID");
+	int ok;
+
+	if (id != NULL && xmlGetID(doc, id) == NULL)
+		xmlAddID(NULL, doc, id, idattr);
+	ctx->signKey = xmlSecCryptoAppKeyLoadMemory((const xmlSecByte *)cert_pem,
+	    (xmlSecSize)strlen(cert_pem), xmlSecKeyDataFormatCertPem, NULL, NULL, NULL);
+	ctx->enabledReferenceUris = xmlSecTransformUriTypeSameDocument;
+	ok = ctx->signKey != NULL && xmlSecDSigCtxVerify(ctx, sig) >= 0 &&
+	     ctx->status == xmlSecDSigStatusSucceeded;
+	xmlSecDSigCtxDestroy(ctx);
+	if (id != NULL && xmlGetID(doc, id) != NULL)
+		xmlRemoveID(doc, xmlGetID(doc, id));
+	xmlFree(id);
+	return ok;
+}
+
+/* Signs node with xmlsec's own signer, c14n (both places) given, as the second child. */
+static void
+xmlsec_sign(xmlNodePtr node, const struct fb_saml_key *k, xmlSecTransformId c14n)
+{
+	xmlChar *id = xmlGetProp(node, BAD_CAST "ID");
+	char *uri = fb_xasprintf("#%s", (char *)id);
+	xmlNodePtr sig = xmlSecTmplSignatureCreateNsPref(node->doc, c14n,
+	    k->is_ec ? xmlSecTransformEcdsaSha256Id : xmlSecTransformRsaSha256Id, NULL,
+	    BAD_CAST "ds");
+	xmlNodePtr ref = xmlSecTmplSignatureAddReference(sig, xmlSecTransformSha256Id, NULL,
+	    BAD_CAST uri, NULL);
+	xmlSecDSigCtxPtr ctx = xmlSecDSigCtxCreate(NULL);
+	xmlNodePtr first = node->children;
+
+	xmlSecTmplReferenceAddTransform(ref, xmlSecTransformEnvelopedId);
+	xmlSecTmplReferenceAddTransform(ref, c14n);
+	if (first != NULL && first->next != NULL)
+		xmlAddNextSibling(first, sig);
+	else
+		xmlAddChild(node, sig);
+	xmlAddID(NULL, node->doc, id, xmlHasProp(node, BAD_CAST "ID"));
+	ctx->signKey = xmlSecKeyDuplicate(k->key);
+	CU_ASSERT_EQUAL_FATAL(xmlSecDSigCtxSign(ctx, sig), 0);
+	xmlSecDSigCtxDestroy(ctx);
+	xmlRemoveID(node->doc, xmlGetID(node->doc, id));
+	xmlFree(id);
+	free(uri);
+}
+
+/* Both verifiers on the text's Response and Assertion signatures, verdicts compared. */
+static int
+crosscheck(const char *text, EVP_PKEY *key, const char *cert_pem, const char *label)
+{
+	xmlDocPtr doc = NULL;
+	struct fb_err err = {0};
+	xmlNodePtr nodes[2];
+	int valid = 0;
+
+	CU_ASSERT_EQUAL_FATAL(fb_saml_xml_parse(text, strlen(text), &doc, &err), FB_OK);
+	nodes[0] = xmlDocGetRootElement(doc);
+	nodes[1] = child(nodes[0], FB_SAML_NS_ASSERTION, "Assertion");
+	for (int i = 0; i < 2; i++) {
+		xmlNodePtr sig = child(nodes[i], FB_SAML_NS_DSIG, "Signature");
+		int ours, theirs;
+
+		if (sig == NULL)
+			continue;
+		ours = fb_saml_dsig_verify(doc, nodes[i], sig, &key, 1, 0, &err) == FB_OK;
+		theirs = xmlsec_verdict(doc, nodes[i], sig, cert_pem);
+		if (ours != theirs)
+			fprintf(stderr, "\n%s, %s: ours %d, xmlsec %d (%s)\n", label,
+			    i ? "assertion" : "response", ours, theirs, err.msg);
+		CU_ASSERT_EQUAL(ours, theirs);
+		valid += ours;
+	}
+	xmlFreeDoc(doc);
+	return valid;
+}
+
+/* text with the first from replaced by to (new); NULL when from is not there. */
+static char *
+replaced(const char *text, const char *from, const char *to)
+{
+	const char *at = strstr(text, from);
+
+	if (at == NULL)
+		return NULL;
+	return fb_xasprintf("%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
+}
+
+static void
+test_sp_dsig_crosscheck(void)
+{
+	struct world w;
+	struct rsp o = {0};
+	struct kp ec;
+	static const char *const muts[][3] = {
+	    {"none", "", ""},
+	    {"the NameID changed", "alice-0042", "alice-0043"},
+	    {"a comment in the NameID (not in the digest)", "alice-0042", "alice<!--x-->-0042"},
+	    {"an attribute added", "Version=\"2.0\" IssueInstant", "Version=\"2.0\" X=\"1\" IssueInstant"},
+	    {"an unused namespace on the root", "<samlp:Response ", "<samlp:Response xmlns:foo=\"urn:x\" "},
+	    {"a default namespace on the root", "<samlp:Response ", "<samlp:Response xmlns=\"urn:x\" "},
+	    {"xml:lang on the root", "<samlp:Response ", "<samlp:Response xml:lang=\"en\" "},
+	    {"whitespace in SignedInfo", "<ds:SignedInfo>", "<ds:SignedInfo>\n"},
+	    {"a comment in SignedInfo", "<ds:SignedInfo>", "<ds:SignedInfo><!-- c -->"},
+	    {"a whitespace change in the attributes", "Version=\"2.0\"", "Version = \"2.0\""},
+	    {"another digest", "<ds:DigestValue>", "<ds:DigestValue>AAAA"},
+	    {"another signature value", "<ds:SignatureValue>", "<ds:SignatureValue>AAAA"},
+	    {"inclusive c14n named in the Reference",
+	        "<ds:Transform Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>",
+	        "<ds:Transform Algorithm=\"http://www.w3.org/TR/2001/REC-xml-c14n-20010315\"/>"},
+	    {"an entity reference in text", "alice-0042", "alice&#45;0042"},
+	    {"CDATA in text", "alice-0042", "<![CDATA[alice-0042]]>"},
+	};
+
+	world_make(&w, 0, 0);
+	kp_make(w.dir, "ec", "ec", &ec);
+	/* Signed by fedbroker's signer (exclusive c14n), by xmlsec's with inclusive c14n, with EC. */
+	for (int variant = 0; variant < 4; variant++) {
+		char *as_id, *text = rsp_text(&w, &o, &as_id), *signed_text;
+		const struct kp *k = variant == 3 ? &ec : &w.idp;
+		xmlDocPtr doc = NULL;
+		xmlNodePtr root, as;
+		struct fb_err err = {0};
+		size_t n = 0;
+
+		/* The namespaces in scope matter to inclusive c14n: one more on the root. */
+		if (variant == 2) {
+			char *t = replaced(text, "<samlp:Response ",
+			    "<samlp:Response xmlns:extra=\"urn:extra\" ");
+
+			free(text);
+			text = t;
+		}
+		CU_ASSERT_EQUAL_FATAL(fb_saml_xml_parse(text, strlen(text), &doc, &err), FB_OK);
+		root = xmlDocGetRootElement(doc);
+		as = child(root, FB_SAML_NS_ASSERTION, "Assertion");
+		if (variant == 0) {
+			CU_ASSERT_EQUAL_FATAL(fb_saml_sign_node(as, &w.idp.keys[0],
+			                          FB_CONF_SAML_RSA_SHA256, 1, &err), FB_OK);
+			CU_ASSERT_EQUAL_FATAL(fb_saml_sign_node(root, &w.idp.keys[0],
+			                          FB_CONF_SAML_RSA_SHA256, 1, &err), FB_OK);
+		} else {
+			xmlSecTransformId c = variant == 1 ? xmlSecTransformExclC14NId
+			                                   : xmlSecTransformInclC14NId;
+
+			xmlsec_sign(as, &k->keys[0], c);
+			xmlsec_sign(root, &k->keys[0], c);
+		}
+		signed_text = fb_saml_doc_dump(doc, &n);
+		xmlFreeDoc(doc);
+		for (size_t m = 0; m < sizeof(muts) / sizeof(muts[0]); m++) {
+			char *t = muts[m][1][0] != '\0' ? replaced(signed_text, muts[m][1], muts[m][2])
+			                                : fb_xstrdup(signed_text);
+			char *label = fb_xasprintf("variant %d, %s", variant, muts[m][0]);
+			int v;
+
+			if (t == NULL) {
+				free(label);
+				continue;
+			}
+			v = crosscheck(t, k->keys[0].pkey, k->keys[0].cert_pem, label);
+			/* The untouched response verifies twice; with another key, never. */
+			if (m == 0)
+				CU_ASSERT_EQUAL(v, 2);
+			CU_ASSERT_EQUAL(crosscheck(t, w.evil.keys[0].pkey, w.evil.keys[0].cert_pem,
+			                    label),
+			    0);
+			free(label);
+			free(t);
+		}
+		free(signed_text);
+		free(text);
+		free(as_id);
+	}
+	kp_free(&ec);
+	world_free(&w);
 }
 
 /* An evil copy of the assertion (new node): another NameID, its Signature removed, id new. */
@@ -1074,6 +1263,8 @@ fb_test_saml_sp_register(void)
 	    CU_add_test(s, "ACS: unsolicited, SHA-1", test_sp_acs_unsolicited) == NULL ||
 	    CU_add_test(s, "ACS: XML gate", test_sp_acs_xml) == NULL ||
 	    CU_add_test(s, "ACS: signature wrapping XSW1-8", test_sp_acs_xsw) == NULL ||
+	    CU_add_test(s, "signature verifier = xmlsec's verdicts", test_sp_dsig_crosscheck) ==
+	        NULL ||
 	    CU_add_test(s, "SP metadata, AuthnRequest", test_sp_metadata_and_request) == NULL ||
 	    CU_add_test(s, "sign_requests: never", test_sp_unsigned_requests) == NULL ||
 	    CU_add_test(s, "single logout with the IdP", test_sp_logout) == NULL ||
