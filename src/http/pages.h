@@ -137,9 +137,20 @@ int fb_http_saml_sp_logout(struct fb_http_req *req, const struct fb_conf_upstrea
 /* The page handler of /upstream/ + "*" (registered by fb_http_upstream_routes_add). */
 void fb_http_web_handle_upstream(struct fb_http_req *req, void *arg);
 /*
+ * The mapping rules of conf->mappings_dir, compiled once per worker and
+ * shared by the SAML IdP and the upstream sign-in (borrowed, for the
+ * worker's life). A file that does not compile leaves only its rule out
+ * (fb_map_set_load_usable; logged at debug level: the configuration check
+ * reports it, an error when an SP or upstream uses it); fails only when the
+ * directory cannot be read (err filled).
+ */
+struct fb_map_set;
+enum fb_status fb_http_rules_load(const struct fb_conf *conf, const struct fb_map_set **out,
+    struct fb_err *err);
+/*
  * Registers /upstream/ + "*" when conf has upstreams, loading the mapping
- * rules of conf->mappings_dir once per worker (statuses of fb_map_set_load
- * and fb_http_router_add, err filled).
+ * rules once per worker (statuses of fb_http_rules_load and
+ * fb_http_router_add, err filled).
  */
 enum fb_status fb_http_upstream_routes_add(struct fb_http_router *r, const struct fb_conf *conf,
     struct fb_err *err);

@@ -25,8 +25,28 @@
 /* Longest login_hint passed on. */
 #define LOGIN_HINT_MAX 256
 
-/* The mapping rules of this worker (loaded by fb_http_upstream_routes_add). */
+/* The mapping rules of this worker, compiled once (fb_http_rules_load). */
 static struct fb_map_set *worker_rules;
+
+enum fb_status
+fb_http_rules_load(const struct fb_conf *conf, const struct fb_map_set **out, struct fb_err *err)
+{
+	json_t *errors = NULL, *line;
+	enum fb_status st = FB_OK;
+	size_t i;
+
+	if (worker_rules == NULL) {
+			st = fb_map_set_load_usable(conf->mappings_dir, &worker_rules, &errors, err);
+		/* Debug only: the configuration check at start and reload warned already. */
+		json_array_foreach(errors, i, line)
+			fb_log(FB_LOG_DEBUG, "mappings.dir: %s (rule left out)", json_string_value(line));
+		json_decref(errors);
+		if (st != FB_OK)
+			fb_err_prefix(err, "mappings.dir: ");
+	}
+	*out = worker_rules;
+	return st;
+}
 
 /* ---- the login page ------------------------------------------------------------------- */
 
@@ -431,17 +451,13 @@ enum fb_status
 fb_http_upstream_routes_add(struct fb_http_router *r, const struct fb_conf *conf,
     struct fb_err *err)
 {
-	json_t *errors = NULL;
+	const struct fb_map_set *rules;
 	enum fb_status st;
 
 	if (conf->nupstreams == 0)
 		return FB_OK;
-	if (worker_rules == NULL &&
-	    (st = fb_map_set_load(conf->mappings_dir, &worker_rules, &errors, err)) != FB_OK) {
-		json_decref(errors);
+	if ((st = fb_http_rules_load(conf, &rules, err)) != FB_OK)
 		return st;
-	}
-	json_decref(errors);
 	return fb_http_router_add(r, FB_HTTP_PATH_UPSTREAM "*", FB_HTTP_GET | FB_HTTP_POST,
 	    fb_http_web_handle_upstream, NULL, err);
 }

@@ -127,7 +127,8 @@ struct fb_saml_idp {
 	LassoServer *server;
 	struct fb_saml_sp *sps;
 	size_t nsps;
-	struct fb_map_set *maps;
+	const struct fb_map_set *maps; /* the worker's, or own_maps */
+	struct fb_map_set *own_maps;
 };
 
 /* ---- server.c ---------------------------------------------------------------- */
@@ -148,7 +149,7 @@ enum fb_status fb_saml_file_read(const char *path, char **out, size_t *len, stru
  * start has generated keys).
  */
 enum fb_status fb_saml_idp_build(const struct fb_conf *conf, const struct fb_keyring *kr,
-    int keyless, struct fb_saml_idp **out, struct fb_err *err);
+    int keyless, const struct fb_map_set *maps, struct fb_saml_idp **out, struct fb_err *err);
 
 /* ---- metadata.c ----------------------------------------------------------------- */
 

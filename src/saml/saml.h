@@ -93,7 +93,9 @@ struct fb_saml_sp;  /* one service provider, borrowed from its idp */
  * active key signs unless an SP names another with signing_key), one
  * lasso service provider per conf->saml_sps entry (from its metadata file
  * or from metadata templated out of its inline keys), the preloaded
- * signing keys, and the mappings of conf->mappings_dir compiled once.
+ * signing keys, and the mappings: maps (borrowed, outliving the IdP: the
+ * worker's rules, compiled once and shared with the upstream sign-in), or
+ * when NULL those of conf->mappings_dir compiled here.
  * Call it once per worker process after fork (lasso state is per
  * process); nothing is read from disk afterwards. lasso_init() is called
  * on first use. New in *out (fb_saml_idp_free). FB_ERR_CONFIG (err names
@@ -101,8 +103,9 @@ struct fb_saml_sp;  /* one service provider, borrowed from its idp */
  * metadata, a certificate or key cannot be loaded, a mapping named by an
  * SP is missing or fails to compile.
  */
+struct fb_map_set;
 enum fb_status fb_saml_idp_new(const struct fb_conf *conf, const struct fb_keyring *kr,
-    struct fb_saml_idp **out, struct fb_err *err);
+    const struct fb_map_set *maps, struct fb_saml_idp **out, struct fb_err *err);
 /* NULL is a no-op. */
 void fb_saml_idp_free(struct fb_saml_idp *idp);
 /* The IdP's entity id (conf saml.idp.entity_id or <public_url>/saml/idp/metadata). Borrowed. */

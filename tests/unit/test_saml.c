@@ -146,7 +146,7 @@ env_setup(struct env *e, const char *extra)
 	free(yaml);
 	if (fb_crypto_keyring_load(e->conf, &e->kr, &err) != FB_OK ||
 	    fb_store_open(e->conf, &e->st, &err) != FB_OK ||
-	    fb_saml_idp_new(e->conf, e->kr, &e->idp, &err) != FB_OK) {
+	    fb_saml_idp_new(e->conf, e->kr, NULL, &e->idp, &err) != FB_OK) {
 		fprintf(stderr, "\nsetup: %s\n", err.msg);
 		return -1;
 	}
