@@ -73,6 +73,7 @@ struct fb_saml_md {
 	char *entity_id;
 	int is_sp; /* SPSSODescriptor found (else IDPSSODescriptor) */
 	char *valid_until;
+	char *cache_duration; /* the EntityDescriptor's (or its group's) cacheDuration */
 	int authn_requests_signed;
 	int want_assertions_signed;
 	char **nameid_formats;
@@ -168,6 +169,12 @@ enum fb_status fb_saml_sp_metadata_build(const struct fb_conf_saml_sp *sp, char 
     struct fb_err *err);
 /* Parses an xs:dateTime "YYYY-MM-DDThh:mm:ss[.fff](Z|+hh:mm)" into seconds; -1 when not one. */
 int64_t fb_saml_datetime_parse(const char *s);
+/*
+ * Parses a non-negative xs:duration "PnYnMnDTnHnMn[.n]S" (a year 365 days,
+ * a month 30: for cacheDuration that is close enough) into whole seconds
+ * (capped at ten years); -1 when not one.
+ */
+int64_t fb_saml_duration_parse(const char *s);
 /* base64 DER (one line, new) of the first certificate in a PEM file; NULL + err when none. */
 char *fb_saml_pem_file_cert_b64(const char *path, struct fb_err *err);
 

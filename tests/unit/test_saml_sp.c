@@ -1253,6 +1253,47 @@ test_sp_metadata_refresh_status(void)
 	free(dir);
 }
 
+/* cacheDuration: xs:duration into seconds; anything else refused. */
+static void
+test_sp_duration_parse(void)
+{
+	static const struct {
+		const char *s;
+		int64_t want;
+	} cases[] = {
+	    {"PT6H", 6 * 3600},
+	    {"PT2M30S", 150},
+	    {"P1D", 86400},
+	    {"P1DT1H", 90000},
+	    {"PT1.5S", 1},
+	    {"P1Y2M", 365 * 86400 + 60 * 86400},
+	    {"PT0S", 0},
+	    {"P100Y", 10LL * 365 * 86400}, /* capped */
+	    {"", -1},
+	    {"P", -1},
+	    {"PT", -1},
+	    {"-PT1H", -1},
+	    {"PT1H1D", -1}, /* D in the time part */
+	    {"P1H", -1},    /* H in the date part */
+	    {"PT1M1H", -1}, /* out of order */
+	    {"PT1S1S", -1},
+	    {"P1.5D", -1},
+	    {"PT.5S", -1},
+	    {"6h", -1},
+	    {"PT1HX", -1},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int64_t got = fb_saml_duration_parse(cases[i].s);
+
+		if (got != cases[i].want)
+			fprintf(stderr, "\nduration '%s': %lld, want %lld\n", cases[i].s,
+			    (long long)got, (long long)cases[i].want);
+		CU_ASSERT_EQUAL(got, cases[i].want);
+	}
+	CU_ASSERT_EQUAL(fb_saml_duration_parse(NULL), -1);
+}
+
 int
 fb_test_saml_sp_register(void)
 {
@@ -1265,6 +1306,7 @@ fb_test_saml_sp_register(void)
 	    CU_add_test(s, "ACS: signature wrapping XSW1-8", test_sp_acs_xsw) == NULL ||
 	    CU_add_test(s, "signature verifier = xmlsec's verdicts", test_sp_dsig_crosscheck) ==
 	        NULL ||
+	    CU_add_test(s, "cacheDuration (xs:duration)", test_sp_duration_parse) == NULL ||
 	    CU_add_test(s, "SP metadata, AuthnRequest", test_sp_metadata_and_request) == NULL ||
 	    CU_add_test(s, "sign_requests: never", test_sp_unsigned_requests) == NULL ||
 	    CU_add_test(s, "single logout with the IdP", test_sp_logout) == NULL ||
