@@ -42,7 +42,7 @@ fb_http_rules_load(const struct fb_conf *conf, const struct fb_map_set **out, st
 			fb_log(FB_LOG_DEBUG, "mappings.dir: %s (rule left out)", json_string_value(line));
 		json_decref(errors);
 		if (st != FB_OK)
-			fb_err_prefix(err, "mappings.dir: ");
+			fb_err_prefix(err, "mappings.dir");
 	}
 	*out = worker_rules;
 	return st;

@@ -145,15 +145,38 @@ old_expired_warn(const struct fb_conf_upstream *up, const char *old, size_t old_
 	json_decref(info);
 }
 
+void
+fb_saml_upstream_metadata_request(const struct fb_conf_upstream *up,
+    struct fb_net_http_request *rq)
+{
+	memset(rq, 0, sizeof(*rq));
+	rq->url = up->saml.metadata_url;
+	rq->accept = "application/samlmetadata+xml, application/xml, text/xml";
+	rq->ca_file = up->saml.ca_file;
+	rq->max_body = FB_SAML_METADATA_FILE_MAX;
+}
+
 enum fb_status
 fb_saml_upstream_metadata_refresh(const struct fb_conf *conf, const struct fb_conf_upstream *up,
     int *changed, int64_t *next, struct fb_err *err)
 {
-	struct fb_net_http_request rq = {.url = up->saml.metadata_url,
-	    .accept = "application/samlmetadata+xml, application/xml, text/xml",
-	    .ca_file = up->saml.ca_file,
-	    .max_body = FB_SAML_METADATA_FILE_MAX};
+	struct fb_net_http_request rq;
 	struct fb_net_http_response resp = {0};
+	struct fb_err ferr = {0};
+	enum fb_status r;
+
+	fb_saml_upstream_metadata_request(up, &rq);
+	r = fb_net_http_fetch(&rq, &resp, &ferr);
+	r = fb_saml_upstream_metadata_store(conf, up, r, &resp, &ferr, changed, next, err);
+	fb_net_http_response_cleanup(&resp);
+	return r;
+}
+
+enum fb_status
+fb_saml_upstream_metadata_store(const struct fb_conf *conf, const struct fb_conf_upstream *up,
+    enum fb_status fetched, const struct fb_net_http_response *resp,
+    const struct fb_err *fetch_err, int *changed, int64_t *next, struct fb_err *err)
+{
 	char *dir =
 	    fb_xasprintf("%s/upstream-metadata", conf->state_dir != NULL ? conf->state_dir : ".");
 	char *path = fb_saml_upstream_metadata_path(conf, up, ".xml");
@@ -171,16 +194,18 @@ fb_saml_upstream_metadata_refresh(const struct fb_conf *conf, const struct fb_co
 	}
 	if (fb_saml_file_read(path, &old, &old_len, NULL) != FB_OK)
 		old = NULL;
-	if ((r = fb_net_http_fetch(&rq, &resp, err)) != FB_OK)
-		goto out;
-	if (resp.status != 200) {
-		r = fb_err_set(err, FB_ERR_UPSTREAM, "HTTP status %ld", resp.status);
+	if ((r = fetched) != FB_OK) {
+		fb_err_set(err, r, "%s", fetch_err != NULL ? fetch_err->msg : "the fetch failed");
 		goto out;
 	}
-	if ((r = check(up, resp.body, resp.body_len, old, old_len, &vu, &cache, err)) != FB_OK)
+	if (resp->status != 200) {
+		r = fb_err_set(err, FB_ERR_UPSTREAM, "HTTP status %ld", resp->status);
 		goto out;
-	if (old == NULL || old_len != resp.body_len || memcmp(old, resp.body, old_len) != 0) {
-		if ((r = fb_saml_file_write(path, resp.body, resp.body_len, 0644, err)) != FB_OK)
+	}
+	if ((r = check(up, resp->body, resp->body_len, old, old_len, &vu, &cache, err)) != FB_OK)
+		goto out;
+	if (old == NULL || old_len != resp->body_len || memcmp(old, resp->body, old_len) != 0) {
+		if ((r = fb_saml_file_write(path, resp->body, resp->body_len, 0644, err)) != FB_OK)
 			goto out;
 		*changed = 1;
 	}
@@ -189,7 +214,7 @@ out:
 	if (r != FB_OK) {
 		fb_err_prefix(err,
 		    "upstream %s: metadata refresh from %s failed, keeping the last "
-		    "good copy: ",
+		    "good copy",
 		    up->name, up->saml.metadata_url);
 		json_object_set_new(st, "failures",
 		    json_integer(json_integer_value(json_object_get(st, "failures")) + 1));
@@ -207,7 +232,6 @@ out:
 	json_object_set_new(st, "next_refresh", json_integer(*next));
 	status_write(spath, st);
 	json_decref(st);
-	fb_net_http_response_cleanup(&resp);
 	free(old);
 	free(spath);
 	free(path);

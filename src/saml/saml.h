@@ -443,6 +443,22 @@ char *fb_saml_upstream_metadata_path(const struct fb_conf *conf, const struct fb
 enum fb_status fb_saml_upstream_metadata_refresh(const struct fb_conf *conf,
     const struct fb_conf_upstream *up, int *changed, int64_t *next, struct fb_err *err);
 /*
+ * The two halves of fb_saml_upstream_metadata_refresh, for a fetch that
+ * does not block (the jobs process: fb_net_http_start, so one dead URL does
+ * not hold the others back). _request fills rq for up's metadata_url
+ * (pointing into up). _store takes the fetch's outcome: fetched is its
+ * status, with resp when FB_OK, else fetch_err (may be NULL) saying why;
+ * then everything else as fb_saml_upstream_metadata_refresh.
+ */
+struct fb_net_http_request;
+struct fb_net_http_response;
+void fb_saml_upstream_metadata_request(const struct fb_conf_upstream *up,
+    struct fb_net_http_request *rq);
+enum fb_status fb_saml_upstream_metadata_store(const struct fb_conf *conf,
+    const struct fb_conf_upstream *up, enum fb_status fetched,
+    const struct fb_net_http_response *resp, const struct fb_err *fetch_err, int *changed,
+    int64_t *next, struct fb_err *err);
+/*
  * When up's next refresh is due (the time the last refresh scheduled, as
  * fb_saml_upstream_metadata_refresh's *next, kept in the status file), so
  * a restarted jobs process (at each reload) does not fetch again at once;

@@ -267,6 +267,47 @@ class MetadataRefresh(harness.TestCase):
         st = self.wait_status(lambda s: s.get("next_refresh", 0) - s.get("last_success", 0) != 60)
         self.assertEqual(st["next_refresh"] - st["last_success"], 3600, st)
 
+    def test_dead_url_does_not_hold_back_another(self):
+        """Two upstreams, the first URL hangs: the second's metadata is fetched and in
+        use while the first fetch is still waiting (the fetches run side by side, not
+        one after the other behind a 10 s timeout)."""
+        d = self.tmpdir()
+        tls_cert, tls_key = harness.openssl_selfsigned(d)
+        good = Peer(tls_cert, tls_key)
+        self.addCleanup(good.close)
+        good.body = self.signed("https://idp2.mdr.test/sso", entity="https://idp2.mdr.test/saml")
+        self.peer.hang = True
+        ups = [{"name": "mdr", "type": "saml", "domains": ["mdr.test"],
+                "saml": {"metadata_url": "https://localhost:%d/md.xml" % self.peer.port,
+                         "metadata_certificate": self.cert,
+                         "ca_file": self.srv.conf["upstreams"][0]["saml"]["ca_file"],
+                         "sign_requests": "never"}},
+               {"name": "mdr2", "type": "saml", "domains": ["mdr2.test"],
+                "saml": {"metadata_url": "https://localhost:%d/md.xml" % good.port,
+                         "metadata_certificate": self.cert, "ca_file": tls_cert,
+                         "sign_requests": "never"}}]
+        srv = fbsaml.saml_server(self, [], conf={"upstreams": ups},
+                                 mappings={"upstream_saml": MAPPING})
+        import time
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            r = srv.http("GET", "/upstream/mdr2/start")
+            if r.status == 303 and (r.header("Location") or "").startswith(
+                    "https://idp2.mdr.test/sso?"):
+                break
+            time.sleep(0.05)
+        else:
+            self.fail("mdr2's metadata never came: %s" % srv.logs())
+        # The hanging fetch started and has not ended yet: it did not hold mdr2 back.
+        self.assertGreaterEqual(self.peer.count, 1)
+        self.assertFalse([l for l in srv.log_lines()
+                          if "upstream mdr:" in l and "keeping the last good copy" in l],
+                         "mdr2 was fetched only after mdr's fetch failed")
+        # And the hanging one still ends in a warning (its timeout), mdr2 unharmed.
+        self.assertIsNotNone(srv.wait_log(lambda l: "upstream mdr:" in l and
+                                          "keeping the last good copy" in l, 30.0))
+        self.assertEqual(srv.http("GET", "/upstream/mdr2/start").status, 303)
+
     def test_refresh(self):
         self.srv.start()
         # The first fetch: the workers build their SP with it.
