@@ -104,7 +104,7 @@ main(int argc, char **argv)
 	    "md:EntityDescriptor>",
 	    keys[0].cert_b64);
 	{
-		struct fb_saml_upstream_def def = {"corp", md, strlen(md), 0, 0, 0, 60};
+		struct fb_saml_upstream_def def = {"corp", md, strlen(md), 0, 0, 0, 60, 0};
 
 		if (fb_saml_broker_add_upstream(b, &def, &err) != FB_OK)
 			goto fail;

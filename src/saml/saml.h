@@ -549,6 +549,7 @@ struct fb_saml_upstream_def {
 	int accept_sha1;       /* accept RSA-SHA1 / SHA-1 digests */
 	enum fb_conf_saml_sign_requests sign_requests;
 	int64_t clock_skew; /* seconds allowed either way on every time check */
+	enum fb_conf_saml_login_hint login_hint;
 };
 
 struct fb_saml_broker; /* the broker's SP entity and its upstream IdPs; one per worker */
@@ -601,10 +602,13 @@ enum fb_status fb_saml_broker_metadata(const struct fb_saml_broker *b, int sign,
  * as always does, since our metadata says AuthnRequestsSigned (an IdP
  * that wants signed requests gets them, one that reads our metadata
  * expects them). relay_state (borrowed, may be NULL) is passed
- * through. FB_ERR_NOTFOUND for an unknown upstream.
+ * through. login_hint (may be NULL): the email address the person typed,
+ * put in the request's Subject when the upstream's login_hint is subject
+ * and it is an email address. FB_ERR_NOTFOUND for an unknown upstream.
  */
 enum fb_status fb_saml_broker_authn_request(struct fb_saml_broker *b, const char *name,
-    const char *relay_state, char **url, char **request_id, struct fb_err *err);
+    const char *relay_state, const char *login_hint, char **url, char **request_id,
+    struct fb_err *err);
 
 /*
  * Marks id used until expires_at (seconds): FB_OK the first time,

@@ -45,6 +45,7 @@ struct upstream {
 	int allow_unsolicited, accept_sha1;
 	enum fb_conf_saml_sign_requests sign_requests;
 	int64_t clock_skew;
+	enum fb_conf_saml_login_hint login_hint;
 };
 
 struct fb_saml_broker {
@@ -111,6 +112,17 @@ upstream_cleanup(struct upstream *u)
 	free(u->vkeys);
 }
 
+/* The definition of upstream up, its metadata not read yet. */
+static struct fb_saml_upstream_def
+upstream_def(const struct fb_conf_upstream *up)
+{
+	struct fb_saml_upstream_def def = {up->name, NULL, 0, up->saml.allow_unsolicited,
+	    up->saml.accept_sha1, up->saml.sign_requests, up->saml.clock_skew,
+	    up->saml.login_hint};
+
+	return def;
+}
+
 enum fb_status
 fb_saml_broker_from_conf(const struct fb_conf *conf, const struct fb_keyring *kr, int idps,
     struct fb_saml_broker **out, struct fb_err *err)
@@ -124,8 +136,7 @@ fb_saml_broker_from_conf(const struct fb_conf *conf, const struct fb_keyring *kr
 		return r;
 	for (size_t i = 0; i < conf->nupstreams; i++) {
 		const struct fb_conf_upstream *up = &conf->upstreams[i];
-		struct fb_saml_upstream_def def = {up->name, NULL, 0, up->saml.allow_unsolicited,
-		    up->saml.accept_sha1, up->saml.sign_requests, up->saml.clock_skew};
+		struct fb_saml_upstream_def def = upstream_def(up);
 		char *xml = NULL;
 
 		if (up->type != FB_CONF_UPSTREAM_SAML)
@@ -276,6 +287,7 @@ add:
 	u.accept_sha1 = def->accept_sha1;
 	u.sign_requests = def->sign_requests;
 	u.clock_skew = def->clock_skew < 0 ? 0 : def->clock_skew;
+	u.login_hint = def->login_hint;
 	b->ups = fb_xrealloc(b->ups, (b->nups + 1) * sizeof(*b->ups));
 	b->ups[b->nups++] = u;
 	return FB_OK;
@@ -475,7 +487,7 @@ upstream_loaded(const struct fb_saml_broker *b, const char *name, struct fb_err 
 
 enum fb_status
 fb_saml_broker_authn_request(struct fb_saml_broker *b, const char *name, const char *relay_state,
-    char **url, char **request_id, struct fb_err *err)
+    const char *login_hint, char **url, char **request_id, struct fb_err *err)
 {
 	struct upstream *u = upstream_loaded(b, name, err);
 	struct fb_buf x;
@@ -501,9 +513,17 @@ fb_saml_broker_authn_request(struct fb_saml_broker *b, const char *name, const c
 	fb_buf_add_escaped(&x, u->acs, NULL);
 	fb_buf_addf(&x, NULL, "\" ProtocolBinding=\"" FB_SAML_BINDING_POST_URI "\"><saml:Issuer>");
 	fb_buf_add_escaped(&x, b->entity_id, NULL);
+	fb_buf_addf(&x, NULL, "</saml:Issuer>");
+	/* SAML core 3.4.1: the Subject comes after the Issuer, before the NameIDPolicy. */
+	if (u->login_hint == FB_CONF_SAML_HINT_SUBJECT && login_hint != NULL &&
+	    strchr(login_hint, '@') != NULL) {
+		fb_buf_addf(&x, NULL,
+		    "<saml:Subject><saml:NameID Format=\"" FB_SAML_NAMEID_EMAIL "\">");
+		fb_buf_add_escaped(&x, login_hint, NULL);
+		fb_buf_addf(&x, NULL, "</saml:NameID></saml:Subject>");
+	}
 	fb_buf_addf(&x, NULL,
-	    "</saml:Issuer><samlp:NameIDPolicy AllowCreate=\"true\"/>"
-	    "</samlp:AuthnRequest>");
+	    "<samlp:NameIDPolicy AllowCreate=\"true\"/></samlp:AuthnRequest>");
 	xml = fb_buf_take(&x);
 	/*
 	 * auto signs too: our metadata says AuthnRequestsSigned="true" (an IdP
@@ -1506,8 +1526,7 @@ fb_saml_upstream_metadata_check(const struct fb_conf *conf, const struct fb_conf
 {
 	/* No keys are needed to read IdP metadata: a broker of this upstream alone. */
 	struct fb_saml_broker b = {0};
-	struct fb_saml_upstream_def def = {up->name, NULL, 0, up->saml.allow_unsolicited,
-	    up->saml.accept_sha1, up->saml.sign_requests, up->saml.clock_skew};
+	struct fb_saml_upstream_def def = upstream_def(up);
 	char *xml = NULL;
 	enum fb_status r;
 

@@ -910,7 +910,7 @@ test_sp_metadata_and_request(void)
 	json_decref(info);
 
 	/* The AuthnRequest: Redirect to the SSO, deflated, signed (the IdP wants it). */
-	CU_ASSERT_EQUAL_FATAL(fb_saml_broker_authn_request(w.b, "corp", "rs-1", &url, &id, &err),
+	CU_ASSERT_EQUAL_FATAL(fb_saml_broker_authn_request(w.b, "corp", "rs-1", NULL, &url, &id, &err),
 	    FB_OK);
 	CU_ASSERT_EQUAL(strncmp(url, IDP_SSO "?SAMLRequest=", strlen(IDP_SSO) + 13), 0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(url, "&RelayState=rs-1&SigAlg="));
@@ -935,11 +935,11 @@ test_sp_metadata_and_request(void)
 	}
 	free(url);
 	free(id);
-	CU_ASSERT_EQUAL(fb_saml_broker_authn_request(w.b, "nope", NULL, &url, &id, &err),
+	CU_ASSERT_EQUAL(fb_saml_broker_authn_request(w.b, "nope", NULL, NULL, &url, &id, &err),
 	    FB_ERR_NOTFOUND);
 	/* Not IdP metadata: refused with the reason. */
 	{
-		struct fb_saml_upstream_def def = {"sp2", md, strlen(md), 0, 0, 0, 60};
+		struct fb_saml_upstream_def def = {"sp2", md, strlen(md), 0, 0, 0, 60, 0};
 
 		CU_ASSERT_EQUAL(fb_saml_broker_add_upstream(w.b, &def, &err), FB_ERR_CONFIG);
 		CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "not SAML IdP metadata"));
@@ -957,7 +957,7 @@ test_sp_unsigned_requests(void)
 	struct fb_err err = {0};
 	struct fb_saml_broker *b = NULL;
 	char *md, *url = NULL, *id = NULL, *sp = NULL;
-	struct fb_saml_upstream_def def = {"corp", NULL, 0, 0, 0, FB_CONF_SAML_SIGN_REQ_NEVER, 60};
+	struct fb_saml_upstream_def def = {"corp", NULL, 0, 0, 0, FB_CONF_SAML_SIGN_REQ_NEVER, 60, 0};
 
 	world_make(&w, 0, 0);
 	md = idp_metadata(&w.idp, 1);
@@ -965,7 +965,7 @@ test_sp_unsigned_requests(void)
 	def.metadata_len = strlen(md);
 	CU_ASSERT_EQUAL_FATAL(fb_saml_broker_new(BROKER, "urn:test:sp", w.sp.kr, &b, &err), FB_OK);
 	CU_ASSERT_EQUAL_FATAL(fb_saml_broker_add_upstream(b, &def, &err), FB_OK);
-	CU_ASSERT_EQUAL_FATAL(fb_saml_broker_authn_request(b, "corp", NULL, &url, &id, &err),
+	CU_ASSERT_EQUAL_FATAL(fb_saml_broker_authn_request(b, "corp", NULL, NULL, &url, &id, &err),
 	    FB_OK);
 	CU_ASSERT_PTR_NULL(strstr(url, "Signature="));
 	CU_ASSERT_EQUAL_FATAL(fb_saml_broker_metadata(b, 0, &sp, NULL, &err), FB_OK);
@@ -1253,6 +1253,72 @@ test_sp_metadata_refresh_status(void)
 	free(dir);
 }
 
+/* The AuthnRequest XML of a Redirect URL (new). */
+static char *
+request_xml(const char *url)
+{
+	const char *q = strchr(url, '?') + 1, *p;
+	size_t plen = 0, len = 0;
+	int dup = 0;
+	char *enc, *xml = NULL;
+	struct fb_err err = {0};
+
+	p = fb_saml_query_param(q, "SAMLRequest", &plen, &dup);
+	enc = fb_saml_url_decode(p, plen, 0);
+	CU_ASSERT_EQUAL(fb_saml_message_decode(enc, 1, &xml, &len, &err), FB_OK);
+	free(enc);
+	return xml != NULL ? xml : fb_xstrdup("");
+}
+
+/* login_hint: subject puts a typed email in the request's Subject; none and non-emails do not. */
+static void
+test_sp_login_hint(void)
+{
+	static const struct {
+		const char *upstream, *hint, *want;
+	} cases[] = {
+	    {"hinted", "ann@corp.example",
+	        "</saml:Issuer><saml:Subject><saml:NameID Format=\"" FB_SAML_NAMEID_EMAIL
+	        "\">ann@corp.example</saml:NameID></saml:Subject><samlp:NameIDPolicy"},
+	    {"hinted", "a<b&c@corp.example", ">a&lt;b&amp;c@corp.example</saml:NameID>"},
+	    {"hinted", "ann", NULL},
+	    {"hinted", NULL, NULL},
+	    {"corp", "ann@corp.example", NULL},
+	};
+	struct world w;
+	struct fb_err err = {0};
+	char *md;
+
+	world_make(&w, 0, 0);
+	md = idp_metadata(&w.idp, 1);
+	{
+		struct fb_saml_upstream_def def = {"hinted", md, strlen(md), 0, 0, 0, 60,
+		    FB_CONF_SAML_HINT_SUBJECT};
+
+		CU_ASSERT_EQUAL_FATAL(fb_saml_broker_add_upstream(w.b, &def, &err), FB_OK);
+	}
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *url = NULL, *id = NULL, *xml;
+
+		CU_ASSERT_EQUAL_FATAL(fb_saml_broker_authn_request(w.b, cases[i].upstream, NULL,
+		                          cases[i].hint, &url, &id, &err),
+		    FB_OK);
+		xml = request_xml(url);
+		if (cases[i].want != NULL) {
+			CU_ASSERT_PTR_NOT_NULL(strstr(xml, cases[i].want));
+		} else {
+			CU_ASSERT_PTR_NULL(strstr(xml, "<saml:Subject>"));
+		}
+		/* Still one well-formed request. */
+		CU_ASSERT_PTR_NOT_NULL(strstr(xml, "<samlp:NameIDPolicy AllowCreate=\"true\"/>"));
+		free(xml);
+		free(url);
+		free(id);
+	}
+	free(md);
+	world_free(&w);
+}
+
 /* cacheDuration: xs:duration into seconds; anything else refused. */
 static void
 test_sp_duration_parse(void)
@@ -1307,6 +1373,8 @@ fb_test_saml_sp_register(void)
 	    CU_add_test(s, "signature verifier = xmlsec's verdicts", test_sp_dsig_crosscheck) ==
 	        NULL ||
 	    CU_add_test(s, "cacheDuration (xs:duration)", test_sp_duration_parse) == NULL ||
+	    CU_add_test(s, "login_hint in the AuthnRequest's Subject", test_sp_login_hint) ==
+	        NULL ||
 	    CU_add_test(s, "SP metadata, AuthnRequest", test_sp_metadata_and_request) == NULL ||
 	    CU_add_test(s, "sign_requests: never", test_sp_unsigned_requests) == NULL ||
 	    CU_add_test(s, "single logout with the IdP", test_sp_logout) == NULL ||
