@@ -181,8 +181,19 @@ c14n_run(xmlDocPtr doc, struct subset *s, const struct c14n *c, xmlOutputWriteCa
 
 	if (out == NULL)
 		return -1;
-	r = xmlC14NExecute(doc, visible, s, c->mode, c->pfx[0] != NULL ? (xmlChar **)c->pfx : NULL,
-	    0, out);
+	/*
+	 * Nothing before apex in document order is in the node set, and c14n
+	 * reads the namespaces and xml: attributes in scope through the parent
+	 * pointers: the walk can start at apex (a document whose first child it
+	 * is) instead of visiting the whole document for one small SignedInfo.
+	 */
+	{
+		xmlDoc from = *doc;
+
+		from.children = s->apex;
+		r = xmlC14NExecute(&from, visible, s, c->mode,
+		    c->pfx[0] != NULL ? (xmlChar **)c->pfx : NULL, 0, out);
+	}
 	if (xmlOutputBufferClose(out) < 0)
 		r = -1;
 	return r < 0 ? -1 : 0;
