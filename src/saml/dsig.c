@@ -256,7 +256,8 @@ fb_saml_dsig_verify(xmlDocPtr doc, xmlNodePtr node, xmlNodePtr sig, EVP_PKEY *co
 	const struct alg *salg, *dalg;
 	struct c14n sic = {0}, refc = {0};
 	struct subset sub = {node, NULL}, sisub = {NULL, NULL};
-	unsigned char want[EVP_MAX_MD_SIZE], got[EVP_MAX_MD_SIZE], raw[1024], der[1100];
+	/* Room for base64's rounding up: a SHA-512 digest, an RSA-8192 signature. */
+	unsigned char want[EVP_MAX_MD_SIZE + 3], got[EVP_MAX_MD_SIZE], raw[1024 + 3], der[1100];
 	unsigned int gotlen = 0;
 	int wantlen, rawlen, have_c14n = 0;
 	xmlChar *uri = NULL, *id = NULL;

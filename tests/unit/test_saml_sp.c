@@ -538,17 +538,22 @@ xmlsec_verdict(xmlDocPtr doc, xmlNodePtr node, xmlNodePtr sig, const char *cert_
 	return ok;
 }
 
-/* Signs node with xmlsec's own signer, c14n (both places) given, as the second child. */
+/*
+ * Signs node with xmlsec's own signer, c14n (both places) given, as the
+ * second child; SHA-512 (digest and signature) when sha512, else SHA-256.
+ */
 static void
-xmlsec_sign(xmlNodePtr node, const struct fb_saml_key *k, xmlSecTransformId c14n)
+xmlsec_sign(xmlNodePtr node, const struct fb_saml_key *k, xmlSecTransformId c14n, int sha512)
 {
 	xmlChar *id = xmlGetProp(node, BAD_CAST "ID");
 	char *uri = fb_xasprintf("#%s", (char *)id);
 	xmlNodePtr sig = xmlSecTmplSignatureCreateNsPref(node->doc, c14n,
-	    k->is_ec ? xmlSecTransformEcdsaSha256Id : xmlSecTransformRsaSha256Id, NULL,
-	    BAD_CAST "ds");
-	xmlNodePtr ref = xmlSecTmplSignatureAddReference(sig, xmlSecTransformSha256Id, NULL,
-	    BAD_CAST uri, NULL);
+	    k->is_ec  ? xmlSecTransformEcdsaSha256Id
+	    : sha512 ? xmlSecTransformRsaSha512Id
+	             : xmlSecTransformRsaSha256Id,
+	    NULL, BAD_CAST "ds");
+	xmlNodePtr ref = xmlSecTmplSignatureAddReference(sig,
+	    sha512 ? xmlSecTransformSha512Id : xmlSecTransformSha256Id, NULL, BAD_CAST uri, NULL);
 	xmlSecDSigCtxPtr ctx = xmlSecDSigCtxCreate(NULL);
 	xmlNodePtr first = node->children;
 
@@ -636,8 +641,11 @@ test_sp_dsig_crosscheck(void)
 
 	world_make(&w, 0, 0);
 	kp_make(w.dir, "ec", "ec", &ec);
-	/* Signed by fedbroker's signer (exclusive c14n), by xmlsec's with inclusive c14n, with EC. */
-	for (int variant = 0; variant < 4; variant++) {
+	/*
+	 * Signed by fedbroker's signer (exclusive c14n), by xmlsec's with exclusive
+	 * and inclusive c14n, with EC, and with SHA-512.
+	 */
+	for (int variant = 0; variant < 5; variant++) {
 		char *as_id, *text = rsp_text(&w, &o, &as_id), *signed_text;
 		const struct kp *k = variant == 3 ? &ec : &w.idp;
 		xmlDocPtr doc = NULL;
@@ -662,11 +670,11 @@ test_sp_dsig_crosscheck(void)
 			CU_ASSERT_EQUAL_FATAL(fb_saml_sign_node(root, &w.idp.keys[0],
 			                          FB_CONF_SAML_RSA_SHA256, 1, &err), FB_OK);
 		} else {
-			xmlSecTransformId c = variant == 1 ? xmlSecTransformExclC14NId
-			                                   : xmlSecTransformInclC14NId;
+			xmlSecTransformId c = variant == 1 || variant == 4 ? xmlSecTransformExclC14NId
+			                                                   : xmlSecTransformInclC14NId;
 
-			xmlsec_sign(as, &k->keys[0], c);
-			xmlsec_sign(root, &k->keys[0], c);
+			xmlsec_sign(as, &k->keys[0], c, variant == 4);
+			xmlsec_sign(root, &k->keys[0], c, variant == 4);
 		}
 		signed_text = fb_saml_doc_dump(doc, &n);
 		xmlFreeDoc(doc);
