@@ -41,7 +41,7 @@
 struct alg {
 	const char *uri;
 	const char *md; /* OpenSSL digest name */
-	int type;	/* EVP_PKEY_RSA, EVP_PKEY_EC, or 0 for a digest */
+	int type;       /* EVP_PKEY_RSA, EVP_PKEY_EC, or 0 for a digest */
 	int sha1;
 };
 
@@ -86,8 +86,8 @@ element_from(xmlNodePtr n)
 /* A c14n method: its mode and InclusiveNamespaces PrefixList (exclusive only). */
 struct c14n {
 	int mode;
-	xmlChar *list;	   /* the PrefixList text, split in place */
-	xmlChar *pfx[33];  /* NULL-terminated */
+	xmlChar *list;    /* the PrefixList text, split in place */
+	xmlChar *pfx[33]; /* NULL-terminated */
 };
 
 /* Reads the c14n method of n (CanonicalizationMethod or Transform); 0 when not one we take. */
@@ -110,7 +110,8 @@ c14n_of(xmlNodePtr n, struct c14n *c)
 	in = element_from(n->children);
 	if (ok && in != NULL) {
 		/* Only exclusive c14n takes a parameter: one InclusiveNamespaces. */
-		if (c->mode != XML_C14N_EXCLUSIVE_1_0 || !fb_saml_xml_is(in, EXC, "InclusiveNamespaces") ||
+		if (c->mode != XML_C14N_EXCLUSIVE_1_0 ||
+		    !fb_saml_xml_is(in, EXC, "InclusiveNamespaces") ||
 		    element_from(in->next) != NULL)
 			return 0;
 		c->list = xmlGetProp(in, BAD_CAST "PrefixList");
@@ -234,9 +235,9 @@ ecdsa_der(const unsigned char *raw, int len, unsigned char *der, size_t *derlen)
 	unsigned char *p = der;
 	int n = 0;
 
-	if (es != NULL && len > 0 && len % 2 == 0 &&
-	    (r = BN_bin2bn(raw, len / 2, NULL)) != NULL &&
-	    (s = BN_bin2bn(raw + len / 2, len / 2, NULL)) != NULL && ECDSA_SIG_set0(es, r, s) == 1) {
+	if (es != NULL && len > 0 && len % 2 == 0 && (r = BN_bin2bn(raw, len / 2, NULL)) != NULL &&
+	    (s = BN_bin2bn(raw + len / 2, len / 2, NULL)) != NULL &&
+	    ECDSA_SIG_set0(es, r, s) == 1) {
 		r = s = NULL;
 		if (i2d_ECDSA_SIG(es, NULL) <= (int)*derlen)
 			n = i2d_ECDSA_SIG(es, &p);
@@ -273,7 +274,8 @@ fb_saml_dsig_verify(xmlDocPtr doc, xmlNodePtr node, xmlNodePtr sig, EVP_PKEY *co
 	/* Signature: SignedInfo, SignatureValue, (KeyInfo, Object: not read). */
 	si = element_from(sig->children);
 	sv = si != NULL ? element_from(si->next) : NULL;
-	if (!fb_saml_xml_is(si, DSIG, "SignedInfo") || !fb_saml_xml_is(sv, DSIG, "SignatureValue")) {
+	if (!fb_saml_xml_is(si, DSIG, "SignedInfo") ||
+	    !fb_saml_xml_is(sv, DSIG, "SignatureValue")) {
 		fb_err_set(err, r, "the signature has no SignedInfo and SignatureValue");
 		goto out;
 	}
@@ -282,8 +284,8 @@ fb_saml_dsig_verify(xmlDocPtr doc, xmlNodePtr node, xmlNodePtr sig, EVP_PKEY *co
 	sm = cm != NULL ? element_from(cm->next) : NULL;
 	ref = sm != NULL ? element_from(sm->next) : NULL;
 	if (!fb_saml_xml_is(cm, DSIG, "CanonicalizationMethod") ||
-	    !fb_saml_xml_is(sm, DSIG, "SignatureMethod") || !fb_saml_xml_is(ref, DSIG, "Reference") ||
-	    element_from(ref->next) != NULL) {
+	    !fb_saml_xml_is(sm, DSIG, "SignatureMethod") ||
+	    !fb_saml_xml_is(ref, DSIG, "Reference") || element_from(ref->next) != NULL) {
 		fb_err_set(err, r, "the SignedInfo is not one method pair and one Reference");
 		goto out;
 	}
@@ -370,7 +372,8 @@ fb_saml_dsig_verify(xmlDocPtr doc, xmlNodePtr node, xmlNodePtr sig, EVP_PKEY *co
 			r = FB_OK;
 	}
 	if (r != FB_OK)
-		fb_err_set(err, r, "the signature does not verify with the configured certificates");
+		fb_err_set(err, r,
+		    "the signature does not verify with the configured certificates");
 out:
 	EVP_MD_CTX_free(md);
 	fb_buf_cleanup(&canon);
