@@ -3,9 +3,10 @@
  * saml/sp.c: the broker as a SAML service provider to upstream IdPs: its one
  * SP entity and metadata, AuthnRequests over HTTP-Redirect, and the ACS's
  * response validation with every check lasso leaves to its caller
- * (notes/lasso.md). The response is verified here with xmlsec directly on
- * the parsed document, so that the element whose signature was checked is
- * the very element whose data is read (signature wrapping).
+ * (notes/lasso.md). The response's signatures are verified on the parsed
+ * document (saml/dsig.c), so that the element whose signature was checked
+ * is the very element whose data is read (signature wrapping); xmlsec
+ * decrypts encrypted assertions.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,7 +18,6 @@
 #include <openssl/x509.h>
 #include <xmlsec/xmlsec.h>
 #include <xmlsec/xmltree.h>
-#include <xmlsec/xmldsig.h>
 #include <xmlsec/xmlenc.h>
 #include <xmlsec/keysmngr.h>
 #include <xmlsec/crypto.h>
