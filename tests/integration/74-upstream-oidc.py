@@ -374,7 +374,10 @@ class UpstreamOIDCTest(harness.TestCase):
             self.assertEqual(key["state"], "active")
             return ["--auth", "private_key_jwt", "--client-jwks-uri",
                     "http://127.0.0.1:%d/upstream/jwks.json" % self.srv.port]
-        b = self.start(oidc={"client_auth": "private_key_jwt", "client_secret": None},
+        # The token call waits while the provider fetches the jwks_uri from the broker: more
+        # than the 3 s the other tests allow, for slow (sanitizer) builds.
+        b = self.start(oidc={"client_auth": "private_key_jwt", "client_secret": None,
+                             "timeout": "10s"},
                        before_op=keygen)
         r = self.srv.http("GET", "/upstream/jwks.json")
         self.assertEqual(r.status, 200)
