@@ -266,6 +266,16 @@ class MetadataRefresh(harness.TestCase):
         self.kick()
         st = self.wait_status(lambda s: s.get("next_refresh", 0) - s.get("last_success", 0) != 60)
         self.assertEqual(st["next_refresh"] - st["last_success"], 3600, st)
+        # Not an xs:duration: ignored with a warning, the copy still taken.
+        self.peer.body = self.signed("https://idp.mdr.test/sso-two", cache="6h")
+        off = self.srv.log_size()
+        self.kick()
+        self.wait_redirect("https://idp.mdr.test/sso-two?")
+        self.assertTrue([l for l in self.srv.lines_since(off)
+                         if "cacheDuration '6h' is not a duration (ignored)" in l])
+        st = self.status()
+        self.assertEqual(st["next_refresh"] - st["last_success"], 3600, st)
+        self.assertEqual(st.get("failures", 0), 0, st)
 
     def test_dead_url_does_not_hold_back_another(self):
         """Two upstreams, the first URL hangs: the second's metadata is fetched and in
