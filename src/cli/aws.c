@@ -89,7 +89,7 @@ trust_policy(int argc, char **argv)
 		return rc;
 	rc = FB_EXIT_FAIL;
 	fb_err_clear(&err);
-	if (fb_saml_idp_new(x.conf, x.kr, &idp, &err) != FB_OK ||
+	if (fb_saml_idp_new(x.conf, x.kr, NULL, &idp, &err) != FB_OK ||
 	    fb_cli_sp_get(idp, spname, &sp, &err) != FB_OK)
 		goto out;
 	if (sp_check_classic(sp, spname, &err) != FB_OK)

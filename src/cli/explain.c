@@ -332,8 +332,8 @@ explain_upstream(struct fb_cli_conf_opts *co, const char *upstream, const char *
 		    x.conf->path);
 		goto out;
 	}
-	if (fb_map_set_load(x.conf->mappings_dir, &rules, NULL, &err) != FB_OK ||
-	    fb_saml_idp_new(x.conf, x.kr, &idp, &err) != FB_OK ||
+	if (fb_map_set_load_usable(x.conf->mappings_dir, &rules, NULL, &err) != FB_OK ||
+	    fb_saml_idp_new(x.conf, x.kr, rules, &idp, &err) != FB_OK ||
 	    (spname != NULL && fb_cli_sp_get(idp, spname, &sp, &err) != FB_OK))
 		goto out;
 	id.upstream = up->name;
@@ -451,7 +451,7 @@ fb_cli_explain(int argc, char **argv)
 	rc = FB_EXIT_FAIL;
 	memset(&user, 0, sizeof(user));
 	fb_err_clear(&err);
-	if (fb_saml_idp_new(x.conf, x.kr, &idp, &err) != FB_OK ||
+	if (fb_saml_idp_new(x.conf, x.kr, NULL, &idp, &err) != FB_OK ||
 	    fb_cli_sp_get(idp, spname, &sp, &err) != FB_OK)
 		goto out;
 	if (fb_store_user_get(x.st, username, &user, &err) != FB_OK) {

@@ -195,6 +195,12 @@ enum fb_conf_saml_sign_requests {
 	FB_CONF_SAML_SIGN_REQ_NEVER,
 };
 
+/* upstreams[].saml.login_hint: where the typed email goes in the AuthnRequest. */
+enum fb_conf_saml_login_hint {
+	FB_CONF_SAML_HINT_NONE = 0, /* nowhere (some IdPs refuse a Subject) */
+	FB_CONF_SAML_HINT_SUBJECT,  /* <Subject><NameID Format=emailAddress> (SAML core 3.4.1) */
+};
+
 struct fb_conf_upstream_oidc {
 	enum fb_conf_oidc_preset preset;
 	char *tenant;  /* microsoft: a tenant id or domain (not common/organizations) */
@@ -224,6 +230,7 @@ struct fb_conf_upstream_saml {
 	int accept_sha1;
 	enum fb_conf_saml_sign_requests sign_requests;
 	int64_t clock_skew; /* seconds (60s) */
+	enum fb_conf_saml_login_hint login_hint;
 };
 
 /* One upstream identity provider (upstreams[]). */

@@ -228,6 +228,7 @@ static const struct conf_key conf_keys[] = {
 	{"upstreams[].saml.accept_sha1", CT_BOOL, "false", 0, 0, NULL, NULL, 0, U(saml.accept_sha1)},
 	{"upstreams[].saml.sign_requests", CT_ENUM, "auto", 0, 0, "auto|always|never", NULL, 0, U(saml.sign_requests)},
 	{"upstreams[].saml.clock_skew", CT_DUR, "60s", 0, 600, NULL, NULL, 0, U(saml.clock_skew)},
+	{"upstreams[].saml.login_hint", CT_ENUM, "none", 0, 0, "none|subject", NULL, 0, U(saml.login_hint)},
 };
 /* clang-format on */
 

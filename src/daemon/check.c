@@ -27,10 +27,13 @@ line_names(const struct fb_conf *conf, const char *line, const char *name)
 	return r;
 }
 
-/* 1 when line is about a rule that a service provider uses. */
+/* 1 when line is about a rule that a service provider or an upstream uses. */
 static int
 line_used(const struct fb_conf *conf, const char *line)
 {
+	for (size_t i = 0; i < conf->nupstreams; i++)
+		if (line_names(conf, line, conf->upstreams[i].mapping))
+			return 1;
 	for (size_t i = 0; i < conf->nsaml_sps; i++) {
 		const struct fb_conf_saml_sp *sp = &conf->saml_sps[i];
 

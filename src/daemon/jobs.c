@@ -13,6 +13,7 @@
 #include "core/core.h"
 #include "conf/conf.h"
 #include "store/store.h"
+#include "net/net.h"
 #include "saml/saml.h"
 #include "http/http.h"
 #include "daemon/daemon.h"
@@ -25,32 +26,35 @@ struct mdjob {
 	struct jobs *j;
 	const struct fb_conf_upstream *up;
 	struct event *ev;
+	struct fb_net_http_call *call; /* the fetch in flight, or NULL */
 };
 
 struct jobs {
 	struct event_base *base;
 	struct fb_store *store;
+	struct fb_net_http *http; /* every upstream's fetch at once, none waits for another */
 	const struct fb_conf *conf;
 	struct mdjob *md;
 	size_t nmd;
 };
 
 /*
- * Refreshes one upstream's metadata (blocking, bounded by the fetch's
- * timeout) and schedules the next refresh. A failure is logged and
- * counted; the last good copy stays. A changed copy: SIGHUP to the master,
- * whose new generation of workers loads it.
+ * The end of one upstream's fetch (fetched, with resp or fetch_err): the
+ * copy is checked and stored, the next refresh scheduled. A failure is
+ * logged and counted; the last good copy stays. A changed copy: SIGHUP to
+ * the master, whose new generation of workers loads it.
  */
 static void
-md_refresh(evutil_socket_t fd, short what, void *arg)
+md_stored(struct mdjob *m, enum fb_status fetched, const struct fb_net_http_response *resp,
+    const struct fb_err *fetch_err)
 {
-	struct mdjob *m = arg;
 	struct fb_err err = {0};
 	int changed = 0;
 	int64_t next = 0, now;
 	struct timeval tv = {0};
 
-	if (fb_saml_upstream_metadata_refresh(m->j->conf, m->up, &changed, &next, &err) != FB_OK)
+	if (fb_saml_upstream_metadata_store(m->j->conf, m->up, fetched, resp, fetch_err, &changed,
+	        &next, &err) != FB_OK)
 		fb_log_err(FB_LOG_WARN, NULL, &err);
 	else if (changed) {
 		fb_log(FB_LOG_INFO, "upstream %s: new IdP metadata from %s, reloading the workers",
@@ -62,6 +66,38 @@ md_refresh(evutil_socket_t fd, short what, void *arg)
 	now = fb_time_now();
 	tv.tv_sec = next > now ? (time_t)(next - now) : 1;
 	event_add(m->ev, &tv);
+}
+
+static void
+md_fetched(enum fb_status st, struct fb_net_http_response *resp, const struct fb_err *err,
+    void *arg)
+{
+	struct mdjob *m = arg;
+
+	m->call = NULL;
+	md_stored(m, st, resp, err);
+}
+
+/*
+ * Starts one upstream's fetch on the loop (bounded by the fetch's timeout);
+ * the others run beside it. One already in flight is left to finish.
+ */
+static void
+md_refresh(evutil_socket_t fd, short what, void *arg)
+{
+	struct mdjob *m = arg;
+	struct fb_net_http_request rq;
+	struct fb_err err = {0};
+	enum fb_status st;
+
+	if (m->call != NULL)
+		return;
+	fb_saml_upstream_metadata_request(m->up, &rq);
+	st = m->j->http != NULL
+	         ? fb_net_http_start(m->j->http, &rq, md_fetched, m, &m->call, &err)
+	         : fb_err_set(&err, FB_ERR_INTERNAL, "no outbound HTTP client");
+	if (st != FB_OK)
+		md_stored(m, st, NULL, &err);
 }
 
 /* SIGUSR1: every metadata_url is refreshed now (the operator's "fetch it again"). */
@@ -125,6 +161,7 @@ fb_daemon_jobs_main(const struct fb_daemon_runtime *rt)
 	}
 	purge(-1, 0, &j);
 	j.conf = rt->conf;
+	j.http = fb_net_http_new(j.base);
 	for (size_t i = 0; i < rt->conf->nupstreams; i++) {
 		const struct fb_conf_upstream *up = &rt->conf->upstreams[i];
 
@@ -168,6 +205,7 @@ out:
 	for (size_t i = 0; i < j.nmd; i++)
 		event_free(j.md[i].ev);
 	free(j.md);
+	fb_net_http_free(j.http);
 	if (timer != NULL)
 		event_free(timer);
 	fb_daemon_signals_cleanup(&sig);

@@ -134,12 +134,30 @@ int fb_http_saml_sp_logout(struct fb_http_req *req, const struct fb_conf_upstrea
 #define FB_HTTP_UPSTREAM_RETURN_PURPOSE "upstream-return"
 /* The path of an upstream's endpoints: "/upstream/" NAME "/" action. */
 #define FB_HTTP_PATH_UPSTREAM "/upstream/"
+/*
+ * The public keys a provider checks private_key_jwt client assertions with
+ * (the keyring's, fb_oidc_jwks_publish): the client's jwks_uri. Not the
+ * future OpenID provider's /oauth2/jwks, and no upstream name has a dot.
+ */
+#define FB_HTTP_PATH_UPSTREAM_JWKS FB_HTTP_PATH_UPSTREAM "jwks.json"
 /* The page handler of /upstream/ + "*" (registered by fb_http_upstream_routes_add). */
 void fb_http_web_handle_upstream(struct fb_http_req *req, void *arg);
 /*
- * Registers /upstream/ + "*" when conf has upstreams, loading the mapping
- * rules of conf->mappings_dir once per worker (statuses of fb_map_set_load
- * and fb_http_router_add, err filled).
+ * The mapping rules of conf->mappings_dir, compiled once per worker and
+ * shared by the SAML IdP and the upstream sign-in (borrowed, for the
+ * worker's life). A file that does not compile leaves only its rule out
+ * (fb_map_set_load_usable; logged at debug level: the configuration check
+ * reports it, an error when an SP or upstream uses it); fails only when the
+ * directory cannot be read (err filled).
+ */
+struct fb_map_set;
+enum fb_status fb_http_rules_load(const struct fb_conf *conf, const struct fb_map_set **out,
+    struct fb_err *err);
+/*
+ * Registers /upstream/ + "*" when conf has upstreams (and
+ * FB_HTTP_PATH_UPSTREAM_JWKS when one uses private_key_jwt), loading the
+ * mapping rules once per worker (statuses of fb_http_rules_load and
+ * fb_http_router_add, err filled).
  */
 enum fb_status fb_http_upstream_routes_add(struct fb_http_router *r, const struct fb_conf *conf,
     struct fb_err *err);

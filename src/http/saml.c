@@ -13,6 +13,7 @@
 #include "http/internal.h"
 #include "http/web.h"
 #include "http/samlidp.h"
+#include "http/pages.h"
 
 /* This worker's IdP: built once after fork, immutable afterwards (lasso state is per process). */
 static struct fb_saml_idp *worker_idp;
@@ -488,11 +489,21 @@ enum fb_status
 fb_http_saml_routes_add(struct fb_http_router *r, const struct fb_conf *conf,
     const struct fb_keyring *kr, struct fb_err *err)
 {
+	const struct fb_map_set *rules = NULL;
+	struct fb_err e = {0};
 	enum fb_status st;
 
 	if (kr == NULL)
 		return FB_OK;
-	if (worker_idp == NULL && (st = fb_saml_idp_new(conf, kr, &worker_idp, err)) != FB_OK)
+	/*
+	 * The worker's rules, shared with the upstream sign-in. Without a readable
+	 * directory the IdP loads none of its own unless an SP names a rule, and
+	 * then says why it cannot.
+	 */
+	if (fb_http_rules_load(conf, &rules, &e) != FB_OK)
+		rules = NULL;
+	if (worker_idp == NULL &&
+	    (st = fb_saml_idp_new(conf, kr, rules, &worker_idp, err)) != FB_OK)
 		return st;
 	if ((st = fb_http_saml_sp_routes_add(r, conf, kr, err)) != FB_OK)
 		return st;

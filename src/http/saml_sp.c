@@ -116,10 +116,10 @@ fb_http_saml_sp_start(struct fb_http_req *req, const struct fb_conf_upstream *up
 	char *url = NULL, *id = NULL, *plain = NULL, *sealed = NULL;
 	int64_t exp;
 
-	(void)login_hint; /* SAML has no standard hint; the IdP asks for the name itself */
 	if (!ready(req))
 		return;
-	if (fb_saml_broker_authn_request(worker_broker, up->name, NULL, &url, &id, &err) != FB_OK) {
+	if (fb_saml_broker_authn_request(worker_broker, up->name, NULL, login_hint, &url, &id,
+	        &err) != FB_OK) {
 		fb_rlog_err(req, &err);
 		send_page(req, 503, "Sign-in unavailable",
 		    "This identity provider's metadata is not loaded. Tell your administrator.");

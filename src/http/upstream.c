@@ -15,6 +15,7 @@
 #include "crypto/crypto.h"
 #include "store/store.h"
 #include "map/map.h"
+#include "oidc/oidc.h"
 #include "upstream/upstream.h"
 #include "http/http.h"
 #include "http/web.h"
@@ -25,8 +26,28 @@
 /* Longest login_hint passed on. */
 #define LOGIN_HINT_MAX 256
 
-/* The mapping rules of this worker (loaded by fb_http_upstream_routes_add). */
+/* The mapping rules of this worker, compiled once (fb_http_rules_load). */
 static struct fb_map_set *worker_rules;
+
+enum fb_status
+fb_http_rules_load(const struct fb_conf *conf, const struct fb_map_set **out, struct fb_err *err)
+{
+	json_t *errors = NULL, *line;
+	enum fb_status st = FB_OK;
+	size_t i;
+
+	if (worker_rules == NULL) {
+			st = fb_map_set_load_usable(conf->mappings_dir, &worker_rules, &errors, err);
+		/* Debug only: the configuration check at start and reload warned already. */
+		json_array_foreach(errors, i, line)
+			fb_log(FB_LOG_DEBUG, "mappings.dir: %s (rule left out)", json_string_value(line));
+		json_decref(errors);
+		if (st != FB_OK)
+			fb_err_prefix(err, "mappings.dir");
+	}
+	*out = worker_rules;
+	return st;
+}
 
 /* ---- the login page ------------------------------------------------------------------- */
 
@@ -425,23 +446,53 @@ fb_http_upstream_logout(struct fb_http_web *w)
 	return answered;
 }
 
+/* ---- the client's JWKS ----------------------------------------------------------------- */
+
+/* GET /upstream/jwks.json: the keyring's public keys (built once per worker: keys change by reload). */
+static void
+h_jwks(struct fb_http_req *req, void *arg)
+{
+	static char *jwks;
+	const struct fb_http_env *env = fb_http_req_env(req);
+	struct fb_err err = {0};
+
+	(void)arg;
+	if (jwks == NULL && fb_oidc_jwks_publish(env->keyring, &jwks, &err) != FB_OK) {
+		fb_http_reply_error(req, FB_ERR_INTERNAL, NULL, &err);
+		return;
+	}
+	fb_http_reply_header(req, "Cache-Control", "public, max-age=300");
+	fb_http_reply(req, 200, "application/jwk-set+json", jwks, strlen(jwks));
+}
+
+/* 1 when some OIDC upstream authenticates with private_key_jwt. */
+static int
+any_private_key_jwt(const struct fb_conf *conf)
+{
+	for (size_t i = 0; i < conf->nupstreams; i++)
+		if (conf->upstreams[i].type == FB_CONF_UPSTREAM_OIDC &&
+		    conf->upstreams[i].oidc.client_auth == FB_CONF_OIDC_PRIVATE_KEY_JWT)
+			return 1;
+	return 0;
+}
+
 /* ---- registration ---------------------------------------------------------------------- */
 
 enum fb_status
 fb_http_upstream_routes_add(struct fb_http_router *r, const struct fb_conf *conf,
     struct fb_err *err)
 {
-	json_t *errors = NULL;
+	const struct fb_map_set *rules;
 	enum fb_status st;
 
 	if (conf->nupstreams == 0)
 		return FB_OK;
-	if (worker_rules == NULL &&
-	    (st = fb_map_set_load(conf->mappings_dir, &worker_rules, &errors, err)) != FB_OK) {
-		json_decref(errors);
+	if ((st = fb_http_rules_load(conf, &rules, err)) != FB_OK)
 		return st;
-	}
-	json_decref(errors);
+	if (any_private_key_jwt(conf) &&
+	    (st = fb_http_router_add(r, FB_HTTP_PATH_UPSTREAM_JWKS, FB_HTTP_GET, h_jwks, NULL,
+	         err)) != FB_OK)
+		return st;
 	return fb_http_router_add(r, FB_HTTP_PATH_UPSTREAM "*", FB_HTTP_GET | FB_HTTP_POST,
 	    fb_http_web_handle_upstream, NULL, err);
 }

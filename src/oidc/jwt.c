@@ -10,9 +10,12 @@
 
 #include <cjose/cjose.h>
 #include <jansson.h>
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <openssl/objects.h>
 
 #include "core/core.h"
+#include "crypto/crypto.h"
 #include "oidc/oidc.h"
 
 struct fb_oidc_jwks {
@@ -52,6 +55,116 @@ static const char *
 cjose_msg(const cjose_err *ce)
 {
 	return ce->message != NULL ? ce->message : "unknown cjose error";
+}
+
+/* The big-endian bytes of pk's parameter name, left-padded to pad bytes (new); NULL when none. */
+static uint8_t *
+bn_param(EVP_PKEY *pk, const char *name, size_t pad, size_t *len)
+{
+	BIGNUM *bn = NULL;
+	uint8_t *b = NULL;
+	int n;
+
+	if (EVP_PKEY_get_bn_param(pk, name, &bn) != 1)
+		return NULL;
+	n = pad > 0 ? (int)pad : BN_num_bytes(bn);
+	b = fb_xmalloc((size_t)n + 1);
+	if (BN_bn2binpad(bn, b, n) != n) {
+		free(b);
+		b = NULL;
+	}
+	*len = (size_t)n;
+	BN_free(bn);
+	return b;
+}
+
+/* The public JWK of k (cjose), with its kid; NULL + err when the key is not RSA or P-256/384/521. */
+static cjose_jwk_t *
+public_jwk(const struct fb_key *k, struct fb_err *err)
+{
+	EVP_PKEY *pk = fb_crypto_key_pkey(k);
+	struct fb_key_info info;
+	cjose_jwk_t *jwk = NULL;
+	cjose_err ce = {0};
+	char group[64] = "";
+	uint8_t *a = NULL, *b = NULL;
+	size_t alen = 0, blen = 0;
+
+	fb_crypto_key_info(k, &info);
+	if (EVP_PKEY_get_base_id(pk) == EVP_PKEY_RSA) {
+		cjose_jwk_rsa_keyspec s = {0};
+
+		s.n = a = bn_param(pk, OSSL_PKEY_PARAM_RSA_N, 0, &alen);
+		s.nlen = alen;
+		s.e = b = bn_param(pk, OSSL_PKEY_PARAM_RSA_E, 0, &blen);
+		s.elen = blen;
+		if (a != NULL && b != NULL)
+			jwk = cjose_jwk_create_RSA_spec(&s, &ce);
+	} else if (EVP_PKEY_get_base_id(pk) == EVP_PKEY_EC &&
+	           EVP_PKEY_get_utf8_string_param(pk, OSSL_PKEY_PARAM_GROUP_NAME, group,
+	               sizeof(group), NULL) == 1) {
+		cjose_jwk_ec_keyspec s = {0};
+		size_t field = ((size_t)EVP_PKEY_get_bits(pk) + 7) / 8;
+		int nid = OBJ_sn2nid(group);
+
+		s.crv = nid == NID_X9_62_prime256v1 ? CJOSE_JWK_EC_P_256
+		        : nid == NID_secp384r1      ? CJOSE_JWK_EC_P_384
+		        : nid == NID_secp521r1      ? CJOSE_JWK_EC_P_521
+		                                    : CJOSE_JWK_EC_INVALID;
+		s.x = a = bn_param(pk, OSSL_PKEY_PARAM_EC_PUB_X, field, &alen);
+		s.xlen = alen;
+		s.y = b = bn_param(pk, OSSL_PKEY_PARAM_EC_PUB_Y, field, &blen);
+		s.ylen = blen;
+		if (a != NULL && b != NULL && s.crv != CJOSE_JWK_EC_INVALID)
+			jwk = cjose_jwk_create_EC_spec(&s, &ce);
+	}
+	if (jwk != NULL && !cjose_jwk_set_kid(jwk, info.id, strlen(info.id), &ce)) {
+		cjose_jwk_release(jwk);
+		jwk = NULL;
+	}
+	if (jwk == NULL)
+		fb_err_set(err, FB_ERR_CONFIG, "key %s: no public JWK (%s)", info.id,
+		    ce.message != NULL ? ce.message : "not RSA or a NIST curve");
+	free(a);
+	free(b);
+	return jwk;
+}
+
+enum fb_status
+fb_oidc_jwks_publish(const struct fb_keyring *kr, char **out, struct fb_err *err)
+{
+	json_t *keys = json_array(), *doc;
+	enum fb_status r = FB_OK;
+
+	*out = NULL;
+	for (size_t i = 0; kr != NULL && i < fb_crypto_keyring_count(kr) && r == FB_OK; i++) {
+		const struct fb_key *k = fb_crypto_keyring_get(kr, i);
+		cjose_jwk_t *jwk = public_jwk(k, err);
+		cjose_err ce = {0};
+		char *text = jwk != NULL ? cjose_jwk_to_json(jwk, false, &ce) : NULL;
+		json_t *o = text != NULL ? json_loads(text, 0, NULL) : NULL;
+		struct fb_key_info info;
+
+		fb_crypto_key_info(k, &info);
+		if (o == NULL) {
+			r = jwk != NULL ? fb_err_set(err, FB_ERR_INTERNAL, "key %s: %s", info.id,
+			                      cjose_msg(&ce))
+			                : FB_ERR_CONFIG;
+		} else {
+			/* What the client assertion names (oidc/rp.c): RS256, or ES256. */
+			json_object_set_new(o, "use", json_string("sig"));
+			json_object_set_new(o, "alg",
+			    json_string(strcmp(info.alg, "EC") == 0 ? "ES256" : "RS256"));
+			json_array_append_new(keys, o);
+		}
+		free(text);
+		cjose_jwk_release(jwk);
+	}
+	doc = json_pack("{s:o}", "keys", keys);
+	if (r == FB_OK)
+		*out = json_dumps(doc, JSON_COMPACT);
+	json_decref(doc);
+	return r;
 }
 
 void

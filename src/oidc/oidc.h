@@ -50,6 +50,14 @@ enum fb_status fb_oidc_jwks_parse(const char *json, size_t len, struct fb_oidc_j
 void fb_oidc_jwks_free(struct fb_oidc_jwks *jwks);
 /* The number of usable keys. */
 size_t fb_oidc_jwks_count(const struct fb_oidc_jwks *jwks);
+/*
+ * The JWKS (RFC 7517) of kr's public keys, active and published alike
+ * (rollover: a provider can trust a key before it signs), each with its kid,
+ * "use": "sig" and the "alg" the private_key_jwt assertion names (RS256 or
+ * ES256): what /upstream/jwks.json serves. Compact JSON, new in *out.
+ */
+struct fb_keyring;
+enum fb_status fb_oidc_jwks_publish(const struct fb_keyring *kr, char **out, struct fb_err *err);
 
 /* What an ID token must satisfy (OIDC Core 3.1.3.7). Members are borrowed. */
 struct fb_oidc_idtoken_check {

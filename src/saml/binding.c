@@ -73,52 +73,77 @@ fb_saml_url_encode(struct fb_buf *b, const char *s, struct fb_err *err)
 	return FB_OK;
 }
 
-/* Decodes base64 (RFC 4648 4, whitespace skipped) strictly: any other character is an error. */
+/* base64 alphabet values (RFC 4648 4); 64 whitespace, 65 '=', 66 anything else. */
+static unsigned char b64_val[256];
+
+static void
+b64_table_init(void)
+{
+	static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+	memset(b64_val, 66, sizeof(b64_val));
+	for (int i = 0; i < 64; i++)
+		b64_val[(unsigned char)a[i]] = (unsigned char)i;
+	b64_val[' '] = b64_val['\t'] = b64_val['\r'] = b64_val['\n'] = 64;
+	b64_val['='] = 65;
+}
+
+/*
+ * Decodes base64 (RFC 4648 4, whitespace skipped) strictly, in one pass: any
+ * other character, data after the padding, or a length that is not a
+ * multiple of 4 is an error.
+ */
 static enum fb_status
 b64_decode(const char *s, size_t slen, unsigned char **out, size_t *outlen, struct fb_err *err)
 {
-	char *clean = fb_xmalloc(slen + 1);
+	unsigned char *buf = fb_xmalloc(slen / 4 * 3 + 4), *o = buf;
+	uint32_t acc = 0;
 	size_t n = 0, pad = 0;
-	unsigned char *buf = NULL;
-	int got;
 	enum fb_status r = FB_ERR_INVALID;
 
+	if (b64_val[0] == 0)
+		b64_table_init();
 	for (size_t i = 0; i < slen; i++) {
-		char c = s[i];
+		unsigned char v = b64_val[(unsigned char)s[i]];
 
-		if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
-			continue;
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		        c == '+' || c == '/' || c == '=')) {
-			fb_err_set(err, r, "not base64: character 0x%02x at offset %zu",
-			    (unsigned char)c, i);
-			goto out;
-		}
-		if (c == '=')
+		if (v < 64) {
+			if (pad > 0) {
+				fb_err_set(err, r, "not base64: data after '=' padding");
+				goto out;
+			}
+			acc = acc << 6 | v;
+			if (++n % 4 == 0) {
+				*o++ = (unsigned char)(acc >> 16);
+				*o++ = (unsigned char)(acc >> 8);
+				*o++ = (unsigned char)acc;
+			}
+		} else if (v == 65) {
 			pad++;
-		else if (pad > 0) {
-			fb_err_set(err, r, "not base64: data after '=' padding");
+			n++;
+		} else if (v != 64) {
+			fb_err_set(err, r, "not base64: character 0x%02x at offset %zu",
+			    (unsigned char)s[i], i);
 			goto out;
 		}
-		clean[n++] = c;
 	}
 	if (n == 0 || n % 4 != 0 || pad > 2) {
 		fb_err_set(err, r, "not base64: %zu characters (a multiple of 4 is needed)", n);
 		goto out;
 	}
-	buf = fb_xmalloc(n / 4 * 3 + 1);
-	if ((got = EVP_DecodeBlock(buf, (const unsigned char *)clean, (int)n)) < 0) {
-		fb_err_set(err, r, "not base64");
-		goto out;
+	/* The last quantum with its padding: one or two bytes. */
+	if (pad > 0) {
+		acc <<= 6 * pad;
+		*o++ = (unsigned char)(acc >> 16);
+		if (pad == 1)
+			*o++ = (unsigned char)(acc >> 8);
 	}
-	*outlen = (size_t)got - pad;
-	buf[*outlen] = '\0';
+	*outlen = (size_t)(o - buf);
+	*o = '\0';
 	*out = buf;
 	buf = NULL;
 	r = FB_OK;
 out:
 	free(buf);
-	free(clean);
 	return r;
 }
 
@@ -170,12 +195,12 @@ fb_saml_has_doctype(const char *xml, size_t len)
 	size_t n = sizeof(needle) - 1;
 
 	/* Case-insensitive scan: libxml2 only accepts the upper-case form, but be strict. */
-	for (size_t i = 0; i + n <= len; i++)
-		if (xml[i] == '<' && strncasecmp(xml + i, needle, n) == 0)
-			return 1;
 	/* An ENTITY declaration can only live in a DTD, but refuse it outright too. */
-	for (size_t i = 0; i + 8 <= len; i++)
-		if (xml[i] == '<' && strncasecmp(xml + i, "<!ENTITY", 8) == 0)
+	for (const char *p = xml, *end = xml + len; (p = memchr(p, '<', (size_t)(end - p))) != NULL;
+	     p++)
+		if (end - p >= 2 && p[1] == '!' &&
+		    (((size_t)(end - p) >= n && strncasecmp(p, needle, n) == 0) ||
+		        (end - p >= 8 && strncasecmp(p, "<!ENTITY", 8) == 0)))
 			return 1;
 	return 0;
 }

@@ -77,7 +77,7 @@ fb_saml_check(const struct fb_conf *conf, const struct fb_keyring *kr, json_t **
 			add(*problems, 1, "upstreams[%zu].saml.metadata: %s", i, e.msg);
 	if (conf->nsaml_sps == 0)
 		return FB_OK;
-	if ((r = fb_saml_idp_build(conf, kr, 1, &idp, &e)) != FB_OK) {
+	if ((r = fb_saml_idp_build(conf, kr, 1, NULL, &idp, &e)) != FB_OK) {
 		add(*problems, 1, "%s", e.msg);
 		return fb_err_set(err, r, "%s", e.msg);
 	}

@@ -73,6 +73,7 @@ struct fb_saml_md {
 	char *entity_id;
 	int is_sp; /* SPSSODescriptor found (else IDPSSODescriptor) */
 	char *valid_until;
+	char *cache_duration; /* the EntityDescriptor's (or its group's) cacheDuration */
 	int authn_requests_signed;
 	int want_assertions_signed;
 	char **nameid_formats;
@@ -127,7 +128,8 @@ struct fb_saml_idp {
 	LassoServer *server;
 	struct fb_saml_sp *sps;
 	size_t nsps;
-	struct fb_map_set *maps;
+	const struct fb_map_set *maps; /* the worker's, or own_maps */
+	struct fb_map_set *own_maps;
 };
 
 /* ---- server.c ---------------------------------------------------------------- */
@@ -148,7 +150,7 @@ enum fb_status fb_saml_file_read(const char *path, char **out, size_t *len, stru
  * start has generated keys).
  */
 enum fb_status fb_saml_idp_build(const struct fb_conf *conf, const struct fb_keyring *kr,
-    int keyless, struct fb_saml_idp **out, struct fb_err *err);
+    int keyless, const struct fb_map_set *maps, struct fb_saml_idp **out, struct fb_err *err);
 
 /* ---- metadata.c ----------------------------------------------------------------- */
 
@@ -167,6 +169,12 @@ enum fb_status fb_saml_sp_metadata_build(const struct fb_conf_saml_sp *sp, char 
     struct fb_err *err);
 /* Parses an xs:dateTime "YYYY-MM-DDThh:mm:ss[.fff](Z|+hh:mm)" into seconds; -1 when not one. */
 int64_t fb_saml_datetime_parse(const char *s);
+/*
+ * Parses a non-negative xs:duration "PnYnMnDTnHnMn[.n]S" (a year 365 days,
+ * a month 30: for cacheDuration that is close enough) into whole seconds
+ * (capped at ten years); -1 when not one.
+ */
+int64_t fb_saml_duration_parse(const char *s);
 /* base64 DER (one line, new) of the first certificate in a PEM file; NULL + err when none. */
 char *fb_saml_pem_file_cert_b64(const char *path, struct fb_err *err);
 
@@ -227,6 +235,15 @@ enum fb_status fb_saml_url_encode(struct fb_buf *b, const char *s, struct fb_err
  */
 enum fb_status fb_saml_sign_node(xmlNodePtr node, const struct fb_saml_key *key,
     enum fb_conf_saml_alg alg, int after_first, struct fb_err *err);
+/*
+ * Verifies sig, an enveloped ds:Signature child of node in doc: one
+ * Reference to node's own ID, enveloped-signature then (exclusive) c14n,
+ * RSA or ECDSA with SHA-2 (SHA-1 when accept_sha1), by one of keys; the
+ * digest is node's own subtree (never one found by ID). FB_ERR_SIGNATURE
+ * with err saying why.
+ */
+enum fb_status fb_saml_dsig_verify(xmlDocPtr doc, xmlNodePtr node, xmlNodePtr sig,
+    EVP_PKEY *const *keys, size_t nkeys, int accept_sha1, struct fb_err *err);
 /* A keys manager holding a copy of enc_key (new, xmlSecKeysMngrDestroy). */
 enum fb_status fb_saml_enc_mngr_new(xmlSecKeyPtr enc_key, xmlSecKeysMngrPtr *out,
     struct fb_err *err);

@@ -21,6 +21,8 @@
 
 /* A failed refresh is retried after this long at most (seconds). */
 #define RETRY_MAX 300
+/* The shortest refresh interval a cacheDuration can ask for (seconds). */
+#define CACHE_MIN 60
 
 char *
 fb_saml_upstream_metadata_path(const struct fb_conf *conf, const struct fb_conf_upstream *up,
@@ -54,11 +56,14 @@ status_write(const char *path, json_t *o)
 	free(s);
 }
 
-/* Checks fetched metadata (xml, len) for up; FB_OK or the reason in err. *valid_until set (0:
- * none). */
+/*
+ * Checks fetched metadata (xml, len) for up; FB_OK or the reason in err.
+ * *valid_until set (0: none), *cache the cacheDuration in seconds (0: none
+ * or not a duration).
+ */
 static enum fb_status
 check(const struct fb_conf_upstream *up, const char *xml, size_t len, const char *old,
-    size_t old_len, int64_t *valid_until, struct fb_err *err)
+    size_t old_len, int64_t *valid_until, int64_t *cache, struct fb_err *err)
 {
 	char *pem = NULL;
 	size_t pem_len = 0;
@@ -67,6 +72,7 @@ check(const struct fb_conf_upstream *up, const char *xml, size_t len, const char
 	enum fb_status r;
 
 	*valid_until = 0;
+	*cache = 0;
 	if ((r = fb_saml_file_read(up->saml.metadata_certificate, &pem, &pem_len, err)) != FB_OK)
 		goto out;
 	/* SECURITY: the signature must verify with the pinned certificate (never KeyInfo's). */
@@ -94,6 +100,12 @@ check(const struct fb_conf_upstream *up, const char *xml, size_t len, const char
 			r = fb_err_set(err, FB_ERR_EXPIRED, "validUntil %s is past", vu);
 			goto out;
 		}
+	}
+	vu = json_string_value(json_object_get(info, "cache_duration"));
+	if (vu != NULL && (*cache = fb_saml_duration_parse(vu)) < 0) {
+		fb_log(FB_LOG_WARN, "upstream %s: cacheDuration '%s' is not a duration (ignored)",
+		    up->name, vu);
+		*cache = 0;
 	}
 	eid = json_string_value(json_object_get(info, "entity_id"));
 	if (old != NULL && fb_saml_metadata_parse(old, old_len, NULL, &prev, NULL) == FB_OK) {
@@ -133,22 +145,45 @@ old_expired_warn(const struct fb_conf_upstream *up, const char *old, size_t old_
 	json_decref(info);
 }
 
+void
+fb_saml_upstream_metadata_request(const struct fb_conf_upstream *up,
+    struct fb_net_http_request *rq)
+{
+	memset(rq, 0, sizeof(*rq));
+	rq->url = up->saml.metadata_url;
+	rq->accept = "application/samlmetadata+xml, application/xml, text/xml";
+	rq->ca_file = up->saml.ca_file;
+	rq->max_body = FB_SAML_METADATA_FILE_MAX;
+}
+
 enum fb_status
 fb_saml_upstream_metadata_refresh(const struct fb_conf *conf, const struct fb_conf_upstream *up,
     int *changed, int64_t *next, struct fb_err *err)
 {
-	struct fb_net_http_request rq = {.url = up->saml.metadata_url,
-	    .accept = "application/samlmetadata+xml, application/xml, text/xml",
-	    .ca_file = up->saml.ca_file,
-	    .max_body = FB_SAML_METADATA_FILE_MAX};
+	struct fb_net_http_request rq;
 	struct fb_net_http_response resp = {0};
+	struct fb_err ferr = {0};
+	enum fb_status r;
+
+	fb_saml_upstream_metadata_request(up, &rq);
+	r = fb_net_http_fetch(&rq, &resp, &ferr);
+	r = fb_saml_upstream_metadata_store(conf, up, r, &resp, &ferr, changed, next, err);
+	fb_net_http_response_cleanup(&resp);
+	return r;
+}
+
+enum fb_status
+fb_saml_upstream_metadata_store(const struct fb_conf *conf, const struct fb_conf_upstream *up,
+    enum fb_status fetched, const struct fb_net_http_response *resp,
+    const struct fb_err *fetch_err, int *changed, int64_t *next, struct fb_err *err)
+{
 	char *dir =
 	    fb_xasprintf("%s/upstream-metadata", conf->state_dir != NULL ? conf->state_dir : ".");
 	char *path = fb_saml_upstream_metadata_path(conf, up, ".xml");
 	char *spath = fb_saml_upstream_metadata_path(conf, up, ".status.json");
 	char *old = NULL;
 	size_t old_len = 0;
-	int64_t now = fb_time_now(), vu = 0, refresh = up->saml.metadata_refresh;
+	int64_t now = fb_time_now(), vu = 0, cache = 0, refresh = up->saml.metadata_refresh;
 	json_t *st = status_read(spath);
 	enum fb_status r;
 
@@ -159,16 +194,18 @@ fb_saml_upstream_metadata_refresh(const struct fb_conf *conf, const struct fb_co
 	}
 	if (fb_saml_file_read(path, &old, &old_len, NULL) != FB_OK)
 		old = NULL;
-	if ((r = fb_net_http_fetch(&rq, &resp, err)) != FB_OK)
-		goto out;
-	if (resp.status != 200) {
-		r = fb_err_set(err, FB_ERR_UPSTREAM, "HTTP status %ld", resp.status);
+	if ((r = fetched) != FB_OK) {
+		fb_err_set(err, r, "%s", fetch_err != NULL ? fetch_err->msg : "the fetch failed");
 		goto out;
 	}
-	if ((r = check(up, resp.body, resp.body_len, old, old_len, &vu, err)) != FB_OK)
+	if (resp->status != 200) {
+		r = fb_err_set(err, FB_ERR_UPSTREAM, "HTTP status %ld", resp->status);
 		goto out;
-	if (old == NULL || old_len != resp.body_len || memcmp(old, resp.body, old_len) != 0) {
-		if ((r = fb_saml_file_write(path, resp.body, resp.body_len, 0644, err)) != FB_OK)
+	}
+	if ((r = check(up, resp->body, resp->body_len, old, old_len, &vu, &cache, err)) != FB_OK)
+		goto out;
+	if (old == NULL || old_len != resp->body_len || memcmp(old, resp->body, old_len) != 0) {
+		if ((r = fb_saml_file_write(path, resp->body, resp->body_len, 0644, err)) != FB_OK)
 			goto out;
 		*changed = 1;
 	}
@@ -177,7 +214,7 @@ out:
 	if (r != FB_OK) {
 		fb_err_prefix(err,
 		    "upstream %s: metadata refresh from %s failed, keeping the last "
-		    "good copy: ",
+		    "good copy",
 		    up->name, up->saml.metadata_url);
 		json_object_set_new(st, "failures",
 		    json_integer(json_integer_value(json_object_get(st, "failures")) + 1));
@@ -186,13 +223,15 @@ out:
 			refresh = RETRY_MAX;
 		old_expired_warn(up, old, old_len);
 	}
+	/* The IdP's cacheDuration when shorter, but not below CACHE_MIN (a refresh a second). */
+	if (r == FB_OK && cache > 0 && cache < refresh)
+		refresh = cache < CACHE_MIN ? CACHE_MIN : cache;
 	*next = now + refresh;
 	if (vu > now && vu < *next)
 		*next = vu;
 	json_object_set_new(st, "next_refresh", json_integer(*next));
 	status_write(spath, st);
 	json_decref(st);
-	fb_net_http_response_cleanup(&resp);
 	free(old);
 	free(spath);
 	free(path);

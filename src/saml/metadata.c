@@ -265,6 +265,7 @@ fb_saml_md_cleanup(struct fb_saml_md *md)
 
 	free(md->entity_id);
 	free(md->valid_until);
+	free(md->cache_duration);
 	for (size_t i = 0; i < md->nnameid_formats; i++)
 		free(md->nameid_formats[i]);
 	free(md->nameid_formats);
@@ -328,6 +329,9 @@ fb_saml_md_parse(const char *xml, size_t len, struct fb_saml_md *md, xmlDocPtr *
 	md->valid_until = fb_saml_xml_prop(ed, "validUntil");
 	if (md->valid_until == NULL && ed != root)
 		md->valid_until = fb_saml_xml_prop(root, "validUntil");
+	md->cache_duration = fb_saml_xml_prop(ed, "cacheDuration");
+	if (md->cache_duration == NULL && ed != root)
+		md->cache_duration = fb_saml_xml_prop(root, "cacheDuration");
 	for (xmlNodePtr c = ed->children; c != NULL; c = c->next) {
 		if (is_ds(c, "Signature"))
 			md->signed_ = 1;
@@ -478,6 +482,57 @@ fb_saml_datetime_parse(const char *s)
 	return t;
 }
 
+int64_t
+fb_saml_duration_parse(const char *s)
+{
+	/* Designators in order, with their seconds: date part, then after 'T' time part. */
+	static const char date[] = "YMD", time_[] = "HMS";
+	static const int64_t dsec[] = {365 * 86400, 30 * 86400, 86400}, tsec[] = {3600, 60, 1};
+	const char *p = s, *order = date;
+	const int64_t *mult = dsec;
+	int64_t total = 0, max = 10LL * 365 * 86400;
+	size_t next = 0, parts = 0;
+	int in_time = 0;
+
+	if (p == NULL || *p++ != 'P' || *p == '\0')
+		return -1;
+	while (*p != '\0') {
+		int64_t n = 0;
+		size_t digits = 0;
+		const char *d;
+
+		if (*p == 'T' && !in_time) {
+			in_time = 1;
+			order = time_;
+			mult = tsec;
+			next = 0;
+			if (*++p == '\0')
+				return -1; /* "T" with nothing after it */
+			continue;
+		}
+		for (; *p >= '0' && *p <= '9'; p++, digits++)
+			if ((n = n * 10 + (*p - '0')) > max)
+				n = max;
+		if (digits == 0)
+			return -1;
+		if (*p == '.' && in_time) { /* fractions, of seconds only: dropped */
+			for (p++, digits = 0; *p >= '0' && *p <= '9'; p++)
+				digits++;
+			if (digits == 0 || *p != 'S')
+				return -1;
+		}
+		if (*p == '\0' || (d = strchr(order + next, *p)) == NULL)
+			return -1;
+		next = (size_t)(d - order) + 1;
+		total += n * mult[d - order];
+		if (total > max)
+			total = max;
+		p++;
+		parts++;
+	}
+	return parts > 0 ? total : -1;
+}
+
 static json_t *
 endpoints_json(const struct fb_saml_endpoint *e, size_t n, int acs)
 {
@@ -572,6 +627,11 @@ fb_saml_metadata_parse(const char *xml, size_t len, const char *cert_pem, json_t
 	    md.want_assertions_signed);
 	json_object_set_new(o, "valid_until",
 	    md.valid_until != NULL ? json_string(md.valid_until) : json_null());
+	json_object_set_new(o, "cache_duration",
+	    md.cache_duration != NULL ? json_string(md.cache_duration) : json_null());
+	if (md.cache_duration != NULL && fb_saml_duration_parse(md.cache_duration) < 0)
+		json_array_append_new(warnings,
+		    json_sprintf("cacheDuration '%s' is not a duration (ignored)", md.cache_duration));
 	json_object_set_new(o, "expired", json_false());
 	if (md.valid_until != NULL) {
 		int64_t t = fb_saml_datetime_parse(md.valid_until);

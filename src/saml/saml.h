@@ -93,7 +93,9 @@ struct fb_saml_sp;  /* one service provider, borrowed from its idp */
  * active key signs unless an SP names another with signing_key), one
  * lasso service provider per conf->saml_sps entry (from its metadata file
  * or from metadata templated out of its inline keys), the preloaded
- * signing keys, and the mappings of conf->mappings_dir compiled once.
+ * signing keys, and the mappings: maps (borrowed, outliving the IdP: the
+ * worker's rules, compiled once and shared with the upstream sign-in), or
+ * when NULL those of conf->mappings_dir compiled here.
  * Call it once per worker process after fork (lasso state is per
  * process); nothing is read from disk afterwards. lasso_init() is called
  * on first use. New in *out (fb_saml_idp_free). FB_ERR_CONFIG (err names
@@ -101,8 +103,9 @@ struct fb_saml_sp;  /* one service provider, borrowed from its idp */
  * metadata, a certificate or key cannot be loaded, a mapping named by an
  * SP is missing or fails to compile.
  */
+struct fb_map_set;
 enum fb_status fb_saml_idp_new(const struct fb_conf *conf, const struct fb_keyring *kr,
-    struct fb_saml_idp **out, struct fb_err *err);
+    const struct fb_map_set *maps, struct fb_saml_idp **out, struct fb_err *err);
 /* NULL is a no-op. */
 void fb_saml_idp_free(struct fb_saml_idp *idp);
 /* The IdP's entity id (conf saml.idp.entity_id or <public_url>/saml/idp/metadata). Borrowed. */
@@ -440,6 +443,22 @@ char *fb_saml_upstream_metadata_path(const struct fb_conf *conf, const struct fb
 enum fb_status fb_saml_upstream_metadata_refresh(const struct fb_conf *conf,
     const struct fb_conf_upstream *up, int *changed, int64_t *next, struct fb_err *err);
 /*
+ * The two halves of fb_saml_upstream_metadata_refresh, for a fetch that
+ * does not block (the jobs process: fb_net_http_start, so one dead URL does
+ * not hold the others back). _request fills rq for up's metadata_url
+ * (pointing into up). _store takes the fetch's outcome: fetched is its
+ * status, with resp when FB_OK, else fetch_err (may be NULL) saying why;
+ * then everything else as fb_saml_upstream_metadata_refresh.
+ */
+struct fb_net_http_request;
+struct fb_net_http_response;
+void fb_saml_upstream_metadata_request(const struct fb_conf_upstream *up,
+    struct fb_net_http_request *rq);
+enum fb_status fb_saml_upstream_metadata_store(const struct fb_conf *conf,
+    const struct fb_conf_upstream *up, enum fb_status fetched,
+    const struct fb_net_http_response *resp, const struct fb_err *fetch_err, int *changed,
+    int64_t *next, struct fb_err *err);
+/*
  * When up's next refresh is due (the time the last refresh scheduled, as
  * fb_saml_upstream_metadata_refresh's *next, kept in the status file), so
  * a restarted jobs process (at each reload) does not fetch again at once;
@@ -530,6 +549,7 @@ struct fb_saml_upstream_def {
 	int accept_sha1;       /* accept RSA-SHA1 / SHA-1 digests */
 	enum fb_conf_saml_sign_requests sign_requests;
 	int64_t clock_skew; /* seconds allowed either way on every time check */
+	enum fb_conf_saml_login_hint login_hint;
 };
 
 struct fb_saml_broker; /* the broker's SP entity and its upstream IdPs; one per worker */
@@ -582,10 +602,13 @@ enum fb_status fb_saml_broker_metadata(const struct fb_saml_broker *b, int sign,
  * as always does, since our metadata says AuthnRequestsSigned (an IdP
  * that wants signed requests gets them, one that reads our metadata
  * expects them). relay_state (borrowed, may be NULL) is passed
- * through. FB_ERR_NOTFOUND for an unknown upstream.
+ * through. login_hint (may be NULL): the email address the person typed,
+ * put in the request's Subject when the upstream's login_hint is subject
+ * and it is an email address. FB_ERR_NOTFOUND for an unknown upstream.
  */
 enum fb_status fb_saml_broker_authn_request(struct fb_saml_broker *b, const char *name,
-    const char *relay_state, char **url, char **request_id, struct fb_err *err);
+    const char *relay_state, const char *login_hint, char **url, char **request_id,
+    struct fb_err *err);
 
 /*
  * Marks id used until expires_at (seconds): FB_OK the first time,

@@ -396,7 +396,7 @@ fb_saml_idp_free(struct fb_saml_idp *idp)
 	free(idp->sps);
 	if (idp->server != NULL)
 		lasso_server_destroy(idp->server);
-	fb_map_set_free(idp->maps);
+	fb_map_set_free(idp->own_maps);
 	fb_saml_keys_free(idp->keys, idp->nkeys);
 	free(idp->metadata);
 	free(idp->entity_id);
@@ -417,14 +417,14 @@ needs_maps(const struct fb_conf *conf)
 
 enum fb_status
 fb_saml_idp_new(const struct fb_conf *conf, const struct fb_keyring *kr,
-    struct fb_saml_idp **out, struct fb_err *err)
+    const struct fb_map_set *maps, struct fb_saml_idp **out, struct fb_err *err)
 {
-	return fb_saml_idp_build(conf, kr, 0, out, err);
+	return fb_saml_idp_build(conf, kr, 0, maps, out, err);
 }
 
 enum fb_status
 fb_saml_idp_build(const struct fb_conf *conf, const struct fb_keyring *kr, int keyless,
-    struct fb_saml_idp **out, struct fb_err *err)
+    const struct fb_map_set *maps, struct fb_saml_idp **out, struct fb_err *err)
 {
 	struct fb_saml_idp *idp = fb_xcalloc(1, sizeof(*idp));
 	enum fb_status r;
@@ -450,11 +450,13 @@ fb_saml_idp_build(const struct fb_conf *conf, const struct fb_keyring *kr, int k
 			goto fail;
 		idp->active = &idp->keys[0];
 	}
-	if (needs_maps(conf)) {
+	idp->maps = maps;
+	if (maps == NULL && needs_maps(conf)) {
 		json_t *errors = NULL;
 
 		/* A broken rule no SP uses is only a warning (daemon/check.c); sp_setup checks the rest. */
-		r = fb_map_set_load_usable(conf->mappings_dir, &idp->maps, &errors, err);
+		r = fb_map_set_load_usable(conf->mappings_dir, &idp->own_maps, &errors, err);
+		idp->maps = idp->own_maps;
 		json_decref(errors);
 		if (r != FB_OK) {
 			fb_err_prefix(err, "mappings.dir");

@@ -3,9 +3,10 @@
  * saml/sp.c: the broker as a SAML service provider to upstream IdPs: its one
  * SP entity and metadata, AuthnRequests over HTTP-Redirect, and the ACS's
  * response validation with every check lasso leaves to its caller
- * (notes/lasso.md). The response is verified here with xmlsec directly on
- * the parsed document, so that the element whose signature was checked is
- * the very element whose data is read (signature wrapping).
+ * (notes/lasso.md). The response's signatures are verified on the parsed
+ * document (saml/dsig.c), so that the element whose signature was checked
+ * is the very element whose data is read (signature wrapping); xmlsec
+ * decrypts encrypted assertions.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,7 +18,6 @@
 #include <openssl/x509.h>
 #include <xmlsec/xmlsec.h>
 #include <xmlsec/xmltree.h>
-#include <xmlsec/xmldsig.h>
 #include <xmlsec/xmlenc.h>
 #include <xmlsec/keysmngr.h>
 #include <xmlsec/crypto.h>
@@ -37,16 +37,15 @@ struct upstream {
 	char *name;
 	char *acs; /* our ACS for it */
 	struct fb_saml_md md;
-	xmlSecKeyPtr *certs; /* the IdP's signing certificates, as xmlsec keys */
-	size_t ncerts;
 	const struct fb_saml_endpoint *sso; /* HTTP-Redirect */
 	const struct fb_saml_endpoint *slo; /* HTTP-Redirect, or NULL */
-	EVP_PKEY **vkeys;                   /* the signing certificates' keys (query signatures) */
+	EVP_PKEY **vkeys;                   /* the IdP's signing certificates' keys */
 	size_t nvkeys;
 	int loaded; /* the IdP's metadata is loaded (else only listed in ours) */
 	int allow_unsolicited, accept_sha1;
 	enum fb_conf_saml_sign_requests sign_requests;
 	int64_t clock_skew;
+	enum fb_conf_saml_login_hint login_hint;
 };
 
 struct fb_saml_broker {
@@ -108,12 +107,20 @@ upstream_cleanup(struct upstream *u)
 	free(u->name);
 	free(u->acs);
 	fb_saml_md_cleanup(&u->md);
-	for (size_t i = 0; i < u->ncerts; i++)
-		xmlSecKeyDestroy(u->certs[i]);
-	free(u->certs);
 	for (size_t i = 0; i < u->nvkeys; i++)
 		EVP_PKEY_free(u->vkeys[i]);
 	free(u->vkeys);
+}
+
+/* The definition of upstream up, its metadata not read yet. */
+static struct fb_saml_upstream_def
+upstream_def(const struct fb_conf_upstream *up)
+{
+	struct fb_saml_upstream_def def = {up->name, NULL, 0, up->saml.allow_unsolicited,
+	    up->saml.accept_sha1, up->saml.sign_requests, up->saml.clock_skew,
+	    up->saml.login_hint};
+
+	return def;
 }
 
 enum fb_status
@@ -129,8 +136,7 @@ fb_saml_broker_from_conf(const struct fb_conf *conf, const struct fb_keyring *kr
 		return r;
 	for (size_t i = 0; i < conf->nupstreams; i++) {
 		const struct fb_conf_upstream *up = &conf->upstreams[i];
-		struct fb_saml_upstream_def def = {up->name, NULL, 0, up->saml.allow_unsolicited,
-		    up->saml.accept_sha1, up->saml.sign_requests, up->saml.clock_skew};
+		struct fb_saml_upstream_def def = upstream_def(up);
 		char *xml = NULL;
 
 		if (up->type != FB_CONF_UPSTREAM_SAML)
@@ -195,27 +201,6 @@ upstream_get(const struct fb_saml_broker *b, const char *name)
 	return NULL;
 }
 
-/* An xmlsec key holding only the certificate in b64 (base64 DER); NULL when it is not one. */
-static xmlSecKeyPtr
-cert_key(const char *b64)
-{
-	struct fb_buf pem;
-	xmlSecKeyPtr k;
-	size_t n = strlen(b64);
-	char *text;
-
-	fb_buf_init(&pem, 64 * 1024);
-	fb_buf_addf(&pem, NULL, "-----BEGIN CERTIFICATE-----\n");
-	for (size_t i = 0; i < n; i += 64)
-		fb_buf_addf(&pem, NULL, "%.*s\n", (int)(n - i < 64 ? n - i : 64), b64 + i);
-	fb_buf_addf(&pem, NULL, "-----END CERTIFICATE-----\n");
-	text = fb_buf_take(&pem);
-	k = xmlSecCryptoAppKeyLoadMemory((const xmlSecByte *)text, (xmlSecSize)strlen(text),
-	    xmlSecKeyDataFormatCertPem, NULL, NULL, NULL);
-	free(text);
-	return k;
-}
-
 /* The public key of the certificate in b64 (base64 DER), or NULL. */
 static EVP_PKEY *
 cert_pkey(const char *b64)
@@ -273,28 +258,22 @@ fb_saml_broker_add_upstream(struct fb_saml_broker *b, const struct fb_saml_upstr
 	for (size_t i = 0; i < u.md.nslo && u.slo == NULL; i++)
 		if (strcmp(u.md.slo[i].binding, FB_SAML_BINDING_REDIRECT_URI) == 0)
 			u.slo = &u.md.slo[i];
-	u.certs = fb_xcalloc(u.md.ncerts + 1, sizeof(*u.certs));
 	u.vkeys = fb_xcalloc(u.md.ncerts + 1, sizeof(*u.vkeys));
 	for (size_t i = 0; i < u.md.ncerts; i++) {
-		xmlSecKeyPtr k;
 		EVP_PKEY *pk;
 
 		if (strcmp(u.md.certs[i].use, "encryption") == 0)
 			continue;
-		if ((k = cert_key(u.md.certs[i].b64)) == NULL ||
-		    (pk = cert_pkey(u.md.certs[i].b64)) == NULL) {
-			if (k != NULL)
-				xmlSecKeyDestroy(k);
+		if ((pk = cert_pkey(u.md.certs[i].b64)) == NULL) {
 			fb_err_set(err, r,
 			    "upstream %s: a signing certificate of the metadata "
 			    "does not load",
 			    def->name);
 			goto fail;
 		}
-		u.certs[u.ncerts++] = k;
 		u.vkeys[u.nvkeys++] = pk;
 	}
-	if (u.ncerts == 0) {
+	if (u.nvkeys == 0) {
 		fb_err_set(err, r, "upstream %s: the IdP metadata has no signing certificate",
 		    def->name);
 		goto fail;
@@ -308,6 +287,7 @@ add:
 	u.accept_sha1 = def->accept_sha1;
 	u.sign_requests = def->sign_requests;
 	u.clock_skew = def->clock_skew < 0 ? 0 : def->clock_skew;
+	u.login_hint = def->login_hint;
 	b->ups = fb_xrealloc(b->ups, (b->nups + 1) * sizeof(*b->ups));
 	b->ups[b->nups++] = u;
 	return FB_OK;
@@ -507,7 +487,7 @@ upstream_loaded(const struct fb_saml_broker *b, const char *name, struct fb_err 
 
 enum fb_status
 fb_saml_broker_authn_request(struct fb_saml_broker *b, const char *name, const char *relay_state,
-    char **url, char **request_id, struct fb_err *err)
+    const char *login_hint, char **url, char **request_id, struct fb_err *err)
 {
 	struct upstream *u = upstream_loaded(b, name, err);
 	struct fb_buf x;
@@ -533,9 +513,17 @@ fb_saml_broker_authn_request(struct fb_saml_broker *b, const char *name, const c
 	fb_buf_add_escaped(&x, u->acs, NULL);
 	fb_buf_addf(&x, NULL, "\" ProtocolBinding=\"" FB_SAML_BINDING_POST_URI "\"><saml:Issuer>");
 	fb_buf_add_escaped(&x, b->entity_id, NULL);
+	fb_buf_addf(&x, NULL, "</saml:Issuer>");
+	/* SAML core 3.4.1: the Subject comes after the Issuer, before the NameIDPolicy. */
+	if (u->login_hint == FB_CONF_SAML_HINT_SUBJECT && login_hint != NULL &&
+	    strchr(login_hint, '@') != NULL) {
+		fb_buf_addf(&x, NULL,
+		    "<saml:Subject><saml:NameID Format=\"" FB_SAML_NAMEID_EMAIL "\">");
+		fb_buf_add_escaped(&x, login_hint, NULL);
+		fb_buf_addf(&x, NULL, "</saml:NameID></saml:Subject>");
+	}
 	fb_buf_addf(&x, NULL,
-	    "</saml:Issuer><samlp:NameIDPolicy AllowCreate=\"true\"/>"
-	    "</samlp:AuthnRequest>");
+	    "<samlp:NameIDPolicy AllowCreate=\"true\"/></samlp:AuthnRequest>");
 	xml = fb_buf_take(&x);
 	/*
 	 * auto signs too: our metadata says AuthnRequestsSigned="true" (an IdP
@@ -751,7 +739,7 @@ verify_signature(struct acs *a, xmlNodePtr node, const char *what, int *present)
 {
 	xmlNodePtr sig = NULL, si, ref = NULL, tr;
 	xmlChar *id = NULL;
-	xmlAttrPtr idattr;
+	struct fb_err e = {0};
 	char *alg = NULL, *uri = NULL;
 	size_t nsig = 0, nref = 0;
 	enum fb_status r;
@@ -819,47 +807,18 @@ verify_signature(struct acs *a, xmlNodePtr node, const char *what, int *present)
 		r = BAD(a, "the %s signature does not cover the %s", what, what);
 		goto out;
 	}
-	/* Only this element's ID is known to the resolver (IDs are unique, checked before). */
-	idattr = xmlHasProp(node, BAD_CAST "ID");
-	if (xmlGetID(a->doc, id) == NULL)
-		xmlAddID(NULL, a->doc, id, idattr);
-	r = FB_ERR_SIGNATURE;
-	for (size_t i = 0; i < a->u->ncerts && r != FB_OK; i++) {
-		xmlSecDSigCtxPtr ctx = xmlSecDSigCtxCreate(NULL);
-
-		if (ctx == NULL)
-			break;
-		/*
-		 * SECURITY: the key is the configured certificate's; KeyInfo is not read
-		 * for keys. Lent, not copied (a copy re-parses the certificate): taken
-		 * back before the context is destroyed.
-		 */
-		ctx->signKey = a->u->certs[i];
-		ctx->enabledReferenceUris = xmlSecTransformUriTypeSameDocument;
-		if (ctx->signKey != NULL && xmlSecDSigCtxVerify(ctx, sig) >= 0 &&
-		    ctx->status == xmlSecDSigStatusSucceeded &&
-		    ctx->signedInfoReferences.use == 1) {
-			xmlSecDSigReferenceCtxPtr rc =
-			    xmlSecPtrListGetItem(&ctx->signedInfoReferences, 0);
-
-			if (rc != NULL && rc->uri != NULL && rc->uri[0] == '#' &&
-			    xmlStrEqual(rc->uri + 1, id))
-				r = FB_OK;
-		}
-		ctx->signKey = NULL;
-		xmlSecDSigCtxDestroy(ctx);
-	}
-	{
-		xmlAttrPtr reg = xmlGetID(a->doc, id);
-
-		if (reg != NULL)
-			xmlRemoveID(a->doc, reg);
-	}
+	/*
+	 * SECURITY: the element digested is node itself (not one found by ID), with
+	 * the IdP's metadata certificates only; KeyInfo is not read.
+	 */
+	r = fb_saml_dsig_verify(a->doc, node, sig, a->u->vkeys, a->u->nvkeys, a->u->accept_sha1,
+	    &e);
 	if (r != FB_OK)
 		r = refuse(a, FB_ERR_SIGNATURE, 400, "saml_upstream_signature_invalid",
 		    "Sign-in refused",
-		    "the %s signature does not verify with the identity provider's certificate",
-		    what);
+		    "the %s signature does not verify with the identity provider's certificate "
+		    "(%s)",
+		    what, e.msg);
 out:
 	free(alg);
 	free(uri);
@@ -1567,8 +1526,7 @@ fb_saml_upstream_metadata_check(const struct fb_conf *conf, const struct fb_conf
 {
 	/* No keys are needed to read IdP metadata: a broker of this upstream alone. */
 	struct fb_saml_broker b = {0};
-	struct fb_saml_upstream_def def = {up->name, NULL, 0, up->saml.allow_unsolicited,
-	    up->saml.accept_sha1, up->saml.sign_requests, up->saml.clock_skew};
+	struct fb_saml_upstream_def def = upstream_def(up);
 	char *xml = NULL;
 	enum fb_status r;
 

@@ -123,7 +123,7 @@ fz_setup(void)
 		FB_OK ||
 	    fb_crypto_keyring_load(fz_conf, &fz_kr, &err) != FB_OK ||
 	    fb_store_open(fz_conf, &fz_st, &err) != FB_OK ||
-	    fb_saml_idp_new(fz_conf, fz_kr, &fz_idp, &err) != FB_OK) {
+	    fb_saml_idp_new(fz_conf, fz_kr, NULL, &fz_idp, &err) != FB_OK) {
 		fprintf(stderr, "fuzz_saml: setup: %s\n", err.msg);
 		abort();
 	}

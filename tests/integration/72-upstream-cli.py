@@ -67,6 +67,32 @@ class UpstreamCli(harness.TestCase):
         with sqlite3.connect(self.db) as c:
             return sorted(r[0] for r in c.execute("SELECT username FROM users"))
 
+    def test_check_config_upstream_rules(self):
+        """A broken rule nothing uses is a warning (sign-in keeps working); one an upstream
+        uses is an error."""
+        import shutil
+        mdir = os.path.join(self.tmpdir(), "rules")
+        shutil.copytree(os.path.join(harness.SRCDIR, "mappings"), mdir)
+        with open(self.conf) as f:
+            text = f.read()
+        self.write(self.conf, text.replace(os.path.join(harness.SRCDIR, "mappings"), mdir))
+        self.write(os.path.join(mdir, "unused_broken.py"), "return {\n")
+        cp = harness.run(["check-config", self.conf], env=ENV)
+        out = cp.stdout + cp.stderr
+        self.assertEqual(cp.returncode, 0, out)
+        self.assertRegex(out, r"unused_broken\.py:\d+:\d+: .*left out", out)
+        # The upstream sign-in path still maps (explain runs the upstream's rule).
+        cp = self.explain({"sub": "u1", "email": "ann@example.com", "email_verified": True,
+                           "preferred_username": "ann"})
+        self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
+        os.remove(os.path.join(mdir, "unused_broken.py"))
+        self.write(os.path.join(mdir, "upstream_oidc.py"), "return {\n")
+        cp = harness.run(["check-config", self.conf], env=ENV)
+        out = cp.stdout + cp.stderr
+        self.assertEqual(cp.returncode, 1, out)
+        self.assertRegex(out, r"upstream_oidc\.py:\d+:\d+: ", out)
+        self.assertNotRegex(out, r"upstream_oidc\.py.*left out", out)
+
     def test_new_user_and_aws_roles(self):
         cp = self.explain({"sub": "s-ann", "preferred_username": "ann",
                            "email": "ann@example.com", "email_verified": True,

@@ -360,20 +360,33 @@ class UpstreamOIDCTest(harness.TestCase):
         self.assertNotEqual(cp.returncode, 0, cp.stdout)
 
     def test_private_key_jwt(self):
-        """client_auth: private_key_jwt: the provider has the broker's active key's public
-        key as a static jwks in its registration and accepts the client assertion."""
+        """client_auth: private_key_jwt: the provider reads the broker's public keys from
+        its jwks_uri, <public_url>/upstream/jwks.json (the active key and a published one,
+        each under its kid), and accepts the client assertion."""
         def keygen():
             self.srv.write_config(self.srv.conf)
-            cp = self.cli("keys", "generate", "--id", "fbk1")
-            self.assertEqual(cp.returncode, 0, cp.stderr)
+            for kid in ("fbk1", "fbk0"):
+                cp = self.cli("keys", "generate", "--id", kid)
+                self.assertEqual(cp.returncode, 0, cp.stderr)
             cp = self.cli("keys", "list", "--json")
             self.assertEqual(cp.returncode, 0, cp.stderr)
             key = [k for k in json.loads(cp.stdout) if k["id"] == "fbk1"][0]
             self.assertEqual(key["state"], "active")
-            return ["--auth", "private_key_jwt", "--client-cert", key["cert"],
-                    "--client-kid", "fbk1"]
-        b = self.start(oidc={"client_auth": "private_key_jwt", "client_secret": None},
+            return ["--auth", "private_key_jwt", "--client-jwks-uri",
+                    "http://127.0.0.1:%d/upstream/jwks.json" % self.srv.port]
+        # The token call waits while the provider fetches the jwks_uri from the broker: more
+        # than the 3 s the other tests allow, for slow (sanitizer) builds.
+        b = self.start(oidc={"client_auth": "private_key_jwt", "client_secret": None,
+                             "timeout": "10s"},
                        before_op=keygen)
+        r = self.srv.http("GET", "/upstream/jwks.json")
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.header("Content-Type"), "application/jwk-set+json")
+        keys = json.loads(r.body)["keys"]
+        self.assertEqual(sorted(k["kid"] for k in keys), ["fbk0", "fbk1"])
+        for k in keys:
+            self.assertEqual((k["use"], k["alg"]), ("sig", "RS256"))
+            self.assertFalse({"d", "p", "q", "dp", "dq", "qi"} & set(k), k)
         p = self.callback(b, self.op.sign_in(self.begin(b), "alice"))
         self.assertIn(p.status, (302, 303), p.text[:300] + self.srv.stderr()[-2000:])
         self.assertTrue(self.signed_in(b))

@@ -59,7 +59,10 @@ class UpstreamSaml(harness.TestCase):
         upstream = {"name": "corp", "display_name": "Corp SSO", "type": "saml",
                     "domains": ["corp.test"], "logout": True,
                     "saml": {"metadata": cls.idp_md_path}}
-        cls.srv = fbsaml.saml_server(cls.holder, [], conf={"upstreams": [upstream]},
+        # The same IdP once more, told to pass the typed email on as the request's Subject.
+        hinted = {"name": "hinted", "type": "saml", "domains": ["hinted.test"],
+                  "saml": {"metadata": cls.idp_md_path, "login_hint": "subject"}}
+        cls.srv = fbsaml.saml_server(cls.holder, [], conf={"upstreams": [upstream, hinted]},
                                      mappings={"upstream_saml": MAPPING})
         cls.base = "http://127.0.0.1:%d" % cls.srv.port
         cls.sp_id = cls.base + "/saml/sp/metadata"
@@ -85,7 +88,8 @@ class UpstreamSaml(harness.TestCase):
     def test_sp_metadata_accepted_by_pysaml2(self):
         r = self.srv.http("GET", "/saml/sp/metadata")
         self.assertIn("samlmetadata+xml", r.header("content-type"))
-        self.assertEqual(self.idp.acs_of(self.sp_id), [self.acs])
+        self.assertEqual(self.idp.acs_of(self.sp_id),
+                         [self.acs, self.base + "/upstream/hinted/acs"])
         # pysaml2 reads the signing certificate it will verify our requests with.
         cert = self.idp.sp_signing_cert(self.sp_id)
         self.assertTrue(cert)
@@ -180,6 +184,26 @@ class UpstreamSaml(harness.TestCase):
         self.assertIn(needle, page.text)
         self.assertTrue(fbsaml.audit_since(self.srv, off),
                         "no audit line\n" + "\n".join(self.srv.lines_since(off)))
+
+    def test_login_hint_as_subject(self):
+        """saml.login_hint: subject: the email typed at home-realm discovery reaches
+        pysaml2 as the AuthnRequest's Subject NameID (emailAddress); the default (none)
+        and a hint that is not an email send no Subject."""
+        b = fbsaml.browser(self, self.srv)
+        seen = {}
+        for up, hint in (("hinted", "ann@hinted.test"), ("hinted", "ann"),
+                         ("corp", "ann@corp.test")):
+            p = b.get("/upstream/%s/start?login_hint=%s" % (up, urllib.parse.quote(hint)))
+            self.assertEqual(p.status, 303, p.text[:2000])
+            req = self.idp.authn_request(urllib.parse.urlsplit(p.location).query)
+            self.assertTrue(req["signed"])
+            self.assertEqual(req["acs"], self.base + "/upstream/%s/acs" % up)
+            seen[(up, hint)] = (req["subject"], req["subject_format"])
+        self.assertEqual(seen[("hinted", "ann@hinted.test")],
+                         ("ann@hinted.test",
+                          "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"))
+        self.assertEqual(seen[("hinted", "ann")], (None, None))
+        self.assertEqual(seen[("corp", "ann@corp.test")], (None, None))
 
     def test_signin_once_then_replay_refused(self):
         b = fbsaml.browser(self, self.srv)

@@ -36,12 +36,13 @@ FAILURES = "fedbroker_upstream_metadata_refresh_failures_total"
 LAST_OK = "fedbroker_upstream_metadata_last_success_timestamp_seconds"
 
 
-def metadata(cert_path, sso, valid_until, entity=IDP_ID):
+def metadata(cert_path, sso, valid_until, entity=IDP_ID, cache=None):
     body = pc.pem_body(open(cert_path).read())
+    cache = ' cacheDuration="%s"' % cache if cache else ""
     return ('<?xml version="1.0"?>\n'
             '<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" '
             'xmlns:ds="http://www.w3.org/2000/09/xmldsig#" ID="_mdr1" entityID="%s" '
-            'validUntil="%s">'
+            'validUntil="%s"%s>'
             '<ds:Signature><ds:SignedInfo>'
             '<ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/>'
             '<ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"/>'
@@ -60,7 +61,7 @@ def metadata(cert_path, sso, valid_until, entity=IDP_ID):
             '</md:NameIDFormat>'
             '<md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" '
             'Location="%s"/></md:IDPSSODescriptor></md:EntityDescriptor>\n'
-            % (entity, valid_until, body, sso)).encode()
+            % (entity, valid_until, cache, body, sso)).encode()
 
 
 def sign(xml, key, cert):
@@ -145,8 +146,8 @@ class MetadataRefresh(harness.TestCase):
                                       mappings={"upstream_saml": MAPPING}, start=False)
         self.state = self.srv.state_dir
 
-    def signed(self, sso, days=2, key=None, cert=None, entity=IDP_ID):
-        return sign(metadata(self.idp_cert, sso, stamp(days), entity), key or self.key,
+    def signed(self, sso, days=2, key=None, cert=None, entity=IDP_ID, cache=None):
+        return sign(metadata(self.idp_cert, sso, stamp(days), entity, cache), key or self.key,
                     cert or self.cert)
 
     def redirect(self):
@@ -230,6 +231,110 @@ class MetadataRefresh(harness.TestCase):
             lambda l: "last good metadata copy expired" in l, 10.0))
         self.wait_redirect("https://idp.mdr.test/sso-old?")
         self.assertEqual(self.failures(), 1)
+
+    def status(self):
+        import json
+        try:
+            with open(os.path.join(self.state, "upstream-metadata", "mdr.status.json")) as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return {}
+
+    def wait_status(self, pred, timeout=10.0):
+        import time
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            st = self.status()
+            if pred(st):
+                return st
+            time.sleep(0.05)
+        self.fail("status never matched: %r" % self.status())
+
+    def test_cache_duration(self):
+        """The IdP's cacheDuration, when shorter than metadata_refresh (1h), is the next
+        refresh; bounded below at one minute; a longer one changes nothing."""
+        self.peer.body = self.signed("https://idp.mdr.test/sso-one", cache="PT2M30S")
+        self.srv.start()
+        self.wait_redirect("https://idp.mdr.test/sso-one?")
+        st = self.wait_status(lambda s: s.get("last_success"))
+        self.assertEqual(st["next_refresh"] - st["last_success"], 150, st)
+        self.peer.body = self.signed("https://idp.mdr.test/sso-one", cache="PT1S")
+        self.kick()
+        st = self.wait_status(lambda s: s.get("next_refresh", 0) - s.get("last_success", 0) != 150)
+        self.assertEqual(st["next_refresh"] - st["last_success"], 60, st)
+        self.peer.body = self.signed("https://idp.mdr.test/sso-one", cache="P1D")
+        self.kick()
+        st = self.wait_status(lambda s: s.get("next_refresh", 0) - s.get("last_success", 0) != 60)
+        self.assertEqual(st["next_refresh"] - st["last_success"], 3600, st)
+        # Not an xs:duration: ignored with a warning, the copy still taken.
+        self.peer.body = self.signed("https://idp.mdr.test/sso-two", cache="6h")
+        off = self.srv.log_size()
+        self.kick()
+        self.wait_redirect("https://idp.mdr.test/sso-two?")
+        self.assertTrue([l for l in self.srv.lines_since(off)
+                         if "cacheDuration '6h' is not a duration (ignored)" in l])
+        st = self.status()
+        self.assertEqual(st["next_refresh"] - st["last_success"], 3600, st)
+        self.assertEqual(st.get("failures", 0), 0, st)
+
+    def test_dead_url_does_not_hold_back_another(self):
+        """Two upstreams, the first URL hangs: the second's metadata is fetched and in
+        use while the first fetch is still waiting (the fetches run side by side, not
+        one after the other behind a 10 s timeout)."""
+        d = self.tmpdir()
+        tls_cert, tls_key = harness.openssl_selfsigned(d)
+        good = Peer(tls_cert, tls_key)
+        self.addCleanup(good.close)
+        good.body = self.signed("https://idp2.mdr.test/sso", entity="https://idp2.mdr.test/saml")
+        self.peer.hang = True
+        ups = [{"name": "mdr", "type": "saml", "domains": ["mdr.test"],
+                "saml": {"metadata_url": "https://localhost:%d/md.xml" % self.peer.port,
+                         "metadata_certificate": self.cert,
+                         "ca_file": self.srv.conf["upstreams"][0]["saml"]["ca_file"],
+                         "sign_requests": "never"}},
+               {"name": "mdr2", "type": "saml", "domains": ["mdr2.test"],
+                "saml": {"metadata_url": "https://localhost:%d/md.xml" % good.port,
+                         "metadata_certificate": self.cert, "ca_file": tls_cert,
+                         "sign_requests": "never"}}]
+        srv = fbsaml.saml_server(self, [], conf={"upstreams": ups},
+                                 mappings={"upstream_saml": MAPPING})
+        import json
+        import time
+
+        def status(name):
+            try:
+                with open(os.path.join(srv.state_dir, "upstream-metadata",
+                                       name + ".status.json")) as f:
+                    return json.load(f)
+            except (OSError, ValueError):
+                return {}
+        # mdr2's copy is stored (its status written) while mdr's fetch still hangs: mdr's
+        # status is written only when its fetch ends, at its 10 s timeout.
+        deadline = time.time() + 30
+        while time.time() < deadline and not status("mdr2").get("last_success"):
+            time.sleep(0.05)
+        self.assertTrue(status("mdr2").get("last_success"), srv.logs())
+        self.assertEqual(status("mdr"), {}, "mdr2 was fetched only after mdr's fetch ended")
+        self.assertFalse([l for l in srv.log_lines()
+                          if "upstream mdr:" in l and "keeping the last good copy" in l])
+        # The hanging fetch was under way all along (its server holds the request).
+        deadline = time.time() + 10
+        while time.time() < deadline and self.peer.count < 1:
+            time.sleep(0.05)
+        self.assertGreaterEqual(self.peer.count, 1)
+        # The workers use mdr2's copy; the hanging one ends in a warning (its timeout).
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            r = srv.http("GET", "/upstream/mdr2/start")
+            if r.status == 303 and (r.header("Location") or "").startswith(
+                    "https://idp2.mdr.test/sso?"):
+                break
+            time.sleep(0.05)
+        else:
+            self.fail("mdr2's metadata never came: %s" % srv.logs())
+        self.assertIsNotNone(srv.wait_log(lambda l: "upstream mdr:" in l and
+                                          "keeping the last good copy" in l, 30.0))
+        self.assertEqual(status("mdr").get("failures"), 1)
 
     def test_refresh(self):
         self.srv.start()

@@ -697,6 +697,71 @@ fixture_keyring(const char *name)
 	return kr;
 }
 
+/*
+ * The client's JWKS (/upstream/jwks.json): for an RSA and an EC keyring, the
+ * published key verifies the private_key_jwt assertion the RP builds, under
+ * the key's kid, with no private member; fedbroker's own JWKS parser takes it.
+ */
+static void
+test_jwks_publish(void)
+{
+	struct fb_conf_upstream_oidc o = {.client_id = UNCONST("fedbroker"),
+	    .client_auth = FB_CONF_OIDC_PRIVATE_KEY_JWT};
+	struct fb_oidc_provider p;
+	struct fb_err err;
+
+	CU_ASSERT_EQUAL_FATAL(fb_oidc_provider_parse(disco, strlen(disco), ISS, &p, &err), FB_OK);
+	for (int i = 0; i < 2; i++) {
+		struct fb_keyring *kr = fixture_keyring(i == 0 ? "rsa2048" : "ec256");
+		struct fb_oidc_token_request tr;
+		struct fb_oidc_jwks *parsed = NULL;
+		char *text = NULL, *key, *v;
+		json_t *doc, *k;
+		cjose_err ce;
+		cjose_jwk_t *jwk;
+		cjose_jws_t *jws;
+
+		CU_ASSERT_PTR_NOT_NULL_FATAL(kr);
+		CU_ASSERT_EQUAL_FATAL(fb_oidc_jwks_publish(kr, &text, &err), FB_OK);
+		CU_ASSERT_EQUAL(fb_oidc_jwks_parse(text, strlen(text), &parsed, &err), FB_OK);
+		CU_ASSERT_EQUAL(fb_oidc_jwks_count(parsed), 1);
+		fb_oidc_jwks_free(parsed);
+		doc = json_loads(text, 0, NULL);
+		k = json_array_get(json_object_get(doc, "keys"), 0);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(k);
+		CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(k, "kid")), "k1");
+		CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(k, "use")), "sig");
+		CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(k, "kty")),
+		    i == 0 ? "RSA" : "EC");
+		CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(k, "alg")),
+		    i == 0 ? "RS256" : "ES256");
+		/* SECURITY: public members only. */
+		CU_ASSERT_PTR_NULL(json_object_get(k, "d"));
+		CU_ASSERT_PTR_NULL(json_object_get(k, "p"));
+		CU_ASSERT_PTR_NULL(json_object_get(k, "q"));
+		key = json_dumps(k, JSON_COMPACT);
+		jwk = cjose_jwk_import(key, strlen(key), &ce);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(jwk);
+		CU_ASSERT_EQUAL_FATAL(fb_oidc_token_request_build(&p, &o, "c", "https://sso/cb",
+		                          "ver", fb_crypto_keyring_active(kr), NOW, &tr, &err),
+		    FB_OK);
+		v = form_value(tr.body, "client_assertion");
+		CU_ASSERT_PTR_NOT_NULL_FATAL(v);
+		jws = cjose_jws_import(v, strlen(v), &ce);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(jws);
+		CU_ASSERT_TRUE(cjose_jws_verify(jws, jwk, &ce));
+		cjose_jws_release(jws);
+		cjose_jwk_release(jwk);
+		free(v);
+		free(key);
+		fb_oidc_token_request_cleanup(&tr);
+		json_decref(doc);
+		free(text);
+		fb_crypto_keyring_free(kr);
+	}
+	fb_oidc_provider_cleanup(&p);
+}
+
 static void
 test_rp_token(void)
 {
@@ -822,7 +887,8 @@ fb_test_oidc_register(void)
 	    CU_add_test(s, "tokens signed by panva's jose", test_jose_tokens) == NULL ||
 	    CU_add_test(s, "RP: discovery", test_rp_discovery) == NULL ||
 	    CU_add_test(s, "RP: authorization request, callback, logout", test_rp_authz) == NULL ||
-	    CU_add_test(s, "RP: token request and responses, userinfo", test_rp_token) == NULL)
+	    CU_add_test(s, "RP: token request and responses, userinfo", test_rp_token) == NULL ||
+	    CU_add_test(s, "the client's JWKS (private_key_jwt)", test_jwks_publish) == NULL)
 		return -1;
 	return 0;
 }

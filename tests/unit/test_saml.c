@@ -146,7 +146,7 @@ env_setup(struct env *e, const char *extra)
 	free(yaml);
 	if (fb_crypto_keyring_load(e->conf, &e->kr, &err) != FB_OK ||
 	    fb_store_open(e->conf, &e->st, &err) != FB_OK ||
-	    fb_saml_idp_new(e->conf, e->kr, &e->idp, &err) != FB_OK) {
+	    fb_saml_idp_new(e->conf, e->kr, NULL, &e->idp, &err) != FB_OK) {
 		fprintf(stderr, "\nsetup: %s\n", err.msg);
 		return -1;
 	}
@@ -351,6 +351,31 @@ test_decode(void)
 	free(out);
 	CU_ASSERT_EQUAL(fb_saml_message_decode("PGEv\r\nPg==", 0, &out, &len, &err), FB_OK);
 	free(out);
+	/* Every length (so every padding), against OpenSSL's encoder, with line breaks. */
+	for (size_t n = 1; n < 200; n++) {
+		char text[200], enc[300], wrapped[400];
+		size_t k = 0;
+		int el;
+
+		for (size_t i = 0; i < n; i++)
+			text[i] = (char)('a' + (i * 7 + n) % 26);
+		el = EVP_EncodeBlock((unsigned char *)enc, (const unsigned char *)text, (int)n);
+		for (int i = 0; i < el; i++) {
+			wrapped[k++] = enc[i];
+			if (i % 76 == 75)
+				wrapped[k++] = '\n';
+		}
+		wrapped[k] = '\0';
+		CU_ASSERT_EQUAL_FATAL(fb_saml_message_decode(wrapped, 0, &out, &len, &err), FB_OK);
+		CU_ASSERT_EQUAL(len, n);
+		CU_ASSERT_EQUAL(memcmp(out, text, n), 0);
+		free(out);
+	}
+	CU_ASSERT_EQUAL(fb_saml_message_decode("PGE=", 0, &out, &len, &err), FB_OK);
+	CU_ASSERT_STRING_EQUAL(out, "<a");
+	free(out);
+	CU_ASSERT_EQUAL(fb_saml_message_decode("PG===", 0, &out, &len, &err), FB_ERR_INVALID);
+	CU_ASSERT_EQUAL(fb_saml_message_decode("====", 0, &out, &len, &err), FB_ERR_INVALID);
 	/* Bad base64: wrong characters, length, padding in the middle. */
 	CU_ASSERT_EQUAL(fb_saml_message_decode("PGEvPg=*", 0, &out, &len, &err), FB_ERR_INVALID);
 	CU_ASSERT_PTR_NULL(out);

@@ -13,6 +13,10 @@
 
 #include <jansson.h>
 #include <libxml/tree.h>
+#include <xmlsec/xmldsig.h>
+#include <xmlsec/xmltree.h>
+#include <xmlsec/templates.h>
+#include <xmlsec/crypto.h>
 #include <zlib.h>
 
 #include "core/core.h"
@@ -509,6 +513,199 @@ child(xmlNodePtr n, const char *ns, const char *name)
 	return fb_saml_xml_child(n, ns, name);
 }
 
+/* ---- the signature verifier against xmlsec --------------------------------------------- */
+
+/* xmlsec's verdict on the signature of node (ID registered, cert's key only): 1 valid. */
+static int
+xmlsec_verdict(xmlDocPtr doc, xmlNodePtr node, xmlNodePtr sig, const char *cert_pem)
+{
+	xmlSecDSigCtxPtr ctx = xmlSecDSigCtxCreate(NULL);
+	xmlAttrPtr idattr = xmlHasProp(node, BAD_CAST "ID");
+	xmlChar *id = xmlGetProp(node, BAD_CAST "ID");
+	int ok;
+
+	if (id != NULL && xmlGetID(doc, id) == NULL)
+		xmlAddID(NULL, doc, id, idattr);
+	ctx->signKey = xmlSecCryptoAppKeyLoadMemory((const xmlSecByte *)cert_pem,
+	    (xmlSecSize)strlen(cert_pem), xmlSecKeyDataFormatCertPem, NULL, NULL, NULL);
+	ctx->enabledReferenceUris = xmlSecTransformUriTypeSameDocument;
+	ok = ctx->signKey != NULL && xmlSecDSigCtxVerify(ctx, sig) >= 0 &&
+	     ctx->status == xmlSecDSigStatusSucceeded;
+	xmlSecDSigCtxDestroy(ctx);
+	if (id != NULL && xmlGetID(doc, id) != NULL)
+		xmlRemoveID(doc, xmlGetID(doc, id));
+	xmlFree(id);
+	return ok;
+}
+
+/*
+ * Signs node with xmlsec's own signer, c14n (both places) given, as the
+ * second child; SHA-512 (digest and signature) when sha512, else SHA-256.
+ */
+static void
+xmlsec_sign(xmlNodePtr node, const struct fb_saml_key *k, xmlSecTransformId c14n, int sha512)
+{
+	xmlChar *id = xmlGetProp(node, BAD_CAST "ID");
+	char *uri = fb_xasprintf("#%s", (char *)id);
+	xmlNodePtr sig = xmlSecTmplSignatureCreateNsPref(node->doc, c14n,
+	    k->is_ec  ? xmlSecTransformEcdsaSha256Id
+	    : sha512 ? xmlSecTransformRsaSha512Id
+	             : xmlSecTransformRsaSha256Id,
+	    NULL, BAD_CAST "ds");
+	xmlNodePtr ref = xmlSecTmplSignatureAddReference(sig,
+	    sha512 ? xmlSecTransformSha512Id : xmlSecTransformSha256Id, NULL, BAD_CAST uri, NULL);
+	xmlSecDSigCtxPtr ctx = xmlSecDSigCtxCreate(NULL);
+	xmlNodePtr first = node->children;
+
+	xmlSecTmplReferenceAddTransform(ref, xmlSecTransformEnvelopedId);
+	xmlSecTmplReferenceAddTransform(ref, c14n);
+	if (first != NULL && first->next != NULL)
+		xmlAddNextSibling(first, sig);
+	else
+		xmlAddChild(node, sig);
+	xmlAddID(NULL, node->doc, id, xmlHasProp(node, BAD_CAST "ID"));
+	ctx->signKey = xmlSecKeyDuplicate(k->key);
+	CU_ASSERT_EQUAL_FATAL(xmlSecDSigCtxSign(ctx, sig), 0);
+	xmlSecDSigCtxDestroy(ctx);
+	xmlRemoveID(node->doc, xmlGetID(node->doc, id));
+	xmlFree(id);
+	free(uri);
+}
+
+/* Both verifiers on the text's Response and Assertion signatures, verdicts compared. */
+static int
+crosscheck(const char *text, EVP_PKEY *key, const char *cert_pem, const char *label)
+{
+	xmlDocPtr doc = NULL;
+	struct fb_err err = {0};
+	xmlNodePtr nodes[2];
+	int valid = 0;
+
+	CU_ASSERT_EQUAL_FATAL(fb_saml_xml_parse(text, strlen(text), &doc, &err), FB_OK);
+	nodes[0] = xmlDocGetRootElement(doc);
+	nodes[1] = child(nodes[0], FB_SAML_NS_ASSERTION, "Assertion");
+	for (int i = 0; i < 2; i++) {
+		xmlNodePtr sig = child(nodes[i], FB_SAML_NS_DSIG, "Signature");
+		int ours, theirs;
+
+		if (sig == NULL)
+			continue;
+		ours = fb_saml_dsig_verify(doc, nodes[i], sig, &key, 1, 0, &err) == FB_OK;
+		theirs = xmlsec_verdict(doc, nodes[i], sig, cert_pem);
+		if (ours != theirs)
+			fprintf(stderr, "\n%s, %s: ours %d, xmlsec %d (%s)\n", label,
+			    i ? "assertion" : "response", ours, theirs, err.msg);
+		CU_ASSERT_EQUAL(ours, theirs);
+		valid += ours;
+	}
+	xmlFreeDoc(doc);
+	return valid;
+}
+
+/* text with the first from replaced by to (new); NULL when from is not there. */
+static char *
+replaced(const char *text, const char *from, const char *to)
+{
+	const char *at = strstr(text, from);
+
+	if (at == NULL)
+		return NULL;
+	return fb_xasprintf("%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
+}
+
+static void
+test_sp_dsig_crosscheck(void)
+{
+	struct world w;
+	struct rsp o = {0};
+	struct kp ec;
+	static const char *const muts[][3] = {
+	    {"none", "", ""},
+	    {"the NameID changed", "alice-0042", "alice-0043"},
+	    {"a comment in the NameID (not in the digest)", "alice-0042", "alice<!--x-->-0042"},
+	    {"an attribute added", "Version=\"2.0\" IssueInstant", "Version=\"2.0\" X=\"1\" IssueInstant"},
+	    {"an unused namespace on the root", "<samlp:Response ", "<samlp:Response xmlns:foo=\"urn:x\" "},
+	    {"a default namespace on the root", "<samlp:Response ", "<samlp:Response xmlns=\"urn:x\" "},
+	    {"xml:lang on the root", "<samlp:Response ", "<samlp:Response xml:lang=\"en\" "},
+	    {"whitespace in SignedInfo", "<ds:SignedInfo>", "<ds:SignedInfo>\n"},
+	    {"a comment in SignedInfo", "<ds:SignedInfo>", "<ds:SignedInfo><!-- c -->"},
+	    {"a whitespace change in the attributes", "Version=\"2.0\"", "Version = \"2.0\""},
+	    {"another digest", "<ds:DigestValue>", "<ds:DigestValue>AAAA"},
+	    {"another signature value", "<ds:SignatureValue>", "<ds:SignatureValue>AAAA"},
+	    {"inclusive c14n named in the Reference",
+	        "<ds:Transform Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>",
+	        "<ds:Transform Algorithm=\"http://www.w3.org/TR/2001/REC-xml-c14n-20010315\"/>"},
+	    {"an entity reference in text", "alice-0042", "alice&#45;0042"},
+	    {"CDATA in text", "alice-0042", "<![CDATA[alice-0042]]>"},
+	};
+
+	world_make(&w, 0, 0);
+	kp_make(w.dir, "ec", "ec", &ec);
+	/*
+	 * Signed by fedbroker's signer (exclusive c14n), by xmlsec's with exclusive
+	 * and inclusive c14n, with EC, and with SHA-512.
+	 */
+	for (int variant = 0; variant < 5; variant++) {
+		char *as_id, *text = rsp_text(&w, &o, &as_id), *signed_text;
+		const struct kp *k = variant == 3 ? &ec : &w.idp;
+		xmlDocPtr doc = NULL;
+		xmlNodePtr root, as;
+		struct fb_err err = {0};
+		size_t n = 0;
+
+		/* The namespaces in scope matter to inclusive c14n: one more on the root. */
+		if (variant == 2) {
+			char *t = replaced(text, "<samlp:Response ",
+			    "<samlp:Response xmlns:extra=\"urn:extra\" ");
+
+			free(text);
+			text = t;
+		}
+		CU_ASSERT_EQUAL_FATAL(fb_saml_xml_parse(text, strlen(text), &doc, &err), FB_OK);
+		root = xmlDocGetRootElement(doc);
+		as = child(root, FB_SAML_NS_ASSERTION, "Assertion");
+		if (variant == 0) {
+			CU_ASSERT_EQUAL_FATAL(fb_saml_sign_node(as, &w.idp.keys[0],
+			                          FB_CONF_SAML_RSA_SHA256, 1, &err), FB_OK);
+			CU_ASSERT_EQUAL_FATAL(fb_saml_sign_node(root, &w.idp.keys[0],
+			                          FB_CONF_SAML_RSA_SHA256, 1, &err), FB_OK);
+		} else {
+			xmlSecTransformId c = variant == 1 || variant == 4 ? xmlSecTransformExclC14NId
+			                                                   : xmlSecTransformInclC14NId;
+
+			xmlsec_sign(as, &k->keys[0], c, variant == 4);
+			xmlsec_sign(root, &k->keys[0], c, variant == 4);
+		}
+		signed_text = fb_saml_doc_dump(doc, &n);
+		xmlFreeDoc(doc);
+		for (size_t m = 0; m < sizeof(muts) / sizeof(muts[0]); m++) {
+			char *t = muts[m][1][0] != '\0' ? replaced(signed_text, muts[m][1], muts[m][2])
+			                                : fb_xstrdup(signed_text);
+			char *label = fb_xasprintf("variant %d, %s", variant, muts[m][0]);
+			int v;
+
+			if (t == NULL) {
+				free(label);
+				continue;
+			}
+			v = crosscheck(t, k->keys[0].pkey, k->keys[0].cert_pem, label);
+			/* The untouched response verifies twice; with another key, never. */
+			if (m == 0)
+				CU_ASSERT_EQUAL(v, 2);
+			CU_ASSERT_EQUAL(crosscheck(t, w.evil.keys[0].pkey, w.evil.keys[0].cert_pem,
+			                    label),
+			    0);
+			free(label);
+			free(t);
+		}
+		free(signed_text);
+		free(text);
+		free(as_id);
+	}
+	kp_free(&ec);
+	world_free(&w);
+}
+
 /* An evil copy of the assertion (new node): another NameID, its Signature removed, id new. */
 static xmlNodePtr
 evil_assertion(xmlNodePtr as, const char *id)
@@ -721,7 +918,7 @@ test_sp_metadata_and_request(void)
 	json_decref(info);
 
 	/* The AuthnRequest: Redirect to the SSO, deflated, signed (the IdP wants it). */
-	CU_ASSERT_EQUAL_FATAL(fb_saml_broker_authn_request(w.b, "corp", "rs-1", &url, &id, &err),
+	CU_ASSERT_EQUAL_FATAL(fb_saml_broker_authn_request(w.b, "corp", "rs-1", NULL, &url, &id, &err),
 	    FB_OK);
 	CU_ASSERT_EQUAL(strncmp(url, IDP_SSO "?SAMLRequest=", strlen(IDP_SSO) + 13), 0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(url, "&RelayState=rs-1&SigAlg="));
@@ -746,11 +943,11 @@ test_sp_metadata_and_request(void)
 	}
 	free(url);
 	free(id);
-	CU_ASSERT_EQUAL(fb_saml_broker_authn_request(w.b, "nope", NULL, &url, &id, &err),
+	CU_ASSERT_EQUAL(fb_saml_broker_authn_request(w.b, "nope", NULL, NULL, &url, &id, &err),
 	    FB_ERR_NOTFOUND);
 	/* Not IdP metadata: refused with the reason. */
 	{
-		struct fb_saml_upstream_def def = {"sp2", md, strlen(md), 0, 0, 0, 60};
+		struct fb_saml_upstream_def def = {"sp2", md, strlen(md), 0, 0, 0, 60, 0};
 
 		CU_ASSERT_EQUAL(fb_saml_broker_add_upstream(w.b, &def, &err), FB_ERR_CONFIG);
 		CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "not SAML IdP metadata"));
@@ -768,7 +965,7 @@ test_sp_unsigned_requests(void)
 	struct fb_err err = {0};
 	struct fb_saml_broker *b = NULL;
 	char *md, *url = NULL, *id = NULL, *sp = NULL;
-	struct fb_saml_upstream_def def = {"corp", NULL, 0, 0, 0, FB_CONF_SAML_SIGN_REQ_NEVER, 60};
+	struct fb_saml_upstream_def def = {"corp", NULL, 0, 0, 0, FB_CONF_SAML_SIGN_REQ_NEVER, 60, 0};
 
 	world_make(&w, 0, 0);
 	md = idp_metadata(&w.idp, 1);
@@ -776,7 +973,7 @@ test_sp_unsigned_requests(void)
 	def.metadata_len = strlen(md);
 	CU_ASSERT_EQUAL_FATAL(fb_saml_broker_new(BROKER, "urn:test:sp", w.sp.kr, &b, &err), FB_OK);
 	CU_ASSERT_EQUAL_FATAL(fb_saml_broker_add_upstream(b, &def, &err), FB_OK);
-	CU_ASSERT_EQUAL_FATAL(fb_saml_broker_authn_request(b, "corp", NULL, &url, &id, &err),
+	CU_ASSERT_EQUAL_FATAL(fb_saml_broker_authn_request(b, "corp", NULL, NULL, &url, &id, &err),
 	    FB_OK);
 	CU_ASSERT_PTR_NULL(strstr(url, "Signature="));
 	CU_ASSERT_EQUAL_FATAL(fb_saml_broker_metadata(b, 0, &sp, NULL, &err), FB_OK);
@@ -1064,6 +1261,113 @@ test_sp_metadata_refresh_status(void)
 	free(dir);
 }
 
+/* The AuthnRequest XML of a Redirect URL (new). */
+static char *
+request_xml(const char *url)
+{
+	const char *q = strchr(url, '?') + 1, *p;
+	size_t plen = 0, len = 0;
+	int dup = 0;
+	char *enc, *xml = NULL;
+	struct fb_err err = {0};
+
+	p = fb_saml_query_param(q, "SAMLRequest", &plen, &dup);
+	enc = fb_saml_url_decode(p, plen, 0);
+	CU_ASSERT_EQUAL(fb_saml_message_decode(enc, 1, &xml, &len, &err), FB_OK);
+	free(enc);
+	return xml != NULL ? xml : fb_xstrdup("");
+}
+
+/* login_hint: subject puts a typed email in the request's Subject; none and non-emails do not. */
+static void
+test_sp_login_hint(void)
+{
+	static const struct {
+		const char *upstream, *hint, *want;
+	} cases[] = {
+	    {"hinted", "ann@corp.example",
+	        "</saml:Issuer><saml:Subject><saml:NameID Format=\"" FB_SAML_NAMEID_EMAIL
+	        "\">ann@corp.example</saml:NameID></saml:Subject><samlp:NameIDPolicy"},
+	    {"hinted", "a<b&c@corp.example", ">a&lt;b&amp;c@corp.example</saml:NameID>"},
+	    {"hinted", "ann", NULL},
+	    {"hinted", NULL, NULL},
+	    {"corp", "ann@corp.example", NULL},
+	};
+	struct world w;
+	struct fb_err err = {0};
+	char *md;
+
+	world_make(&w, 0, 0);
+	md = idp_metadata(&w.idp, 1);
+	{
+		struct fb_saml_upstream_def def = {"hinted", md, strlen(md), 0, 0, 0, 60,
+		    FB_CONF_SAML_HINT_SUBJECT};
+
+		CU_ASSERT_EQUAL_FATAL(fb_saml_broker_add_upstream(w.b, &def, &err), FB_OK);
+	}
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *url = NULL, *id = NULL, *xml;
+
+		CU_ASSERT_EQUAL_FATAL(fb_saml_broker_authn_request(w.b, cases[i].upstream, NULL,
+		                          cases[i].hint, &url, &id, &err),
+		    FB_OK);
+		xml = request_xml(url);
+		if (cases[i].want != NULL) {
+			CU_ASSERT_PTR_NOT_NULL(strstr(xml, cases[i].want));
+		} else {
+			CU_ASSERT_PTR_NULL(strstr(xml, "<saml:Subject>"));
+		}
+		/* Still one well-formed request. */
+		CU_ASSERT_PTR_NOT_NULL(strstr(xml, "<samlp:NameIDPolicy AllowCreate=\"true\"/>"));
+		free(xml);
+		free(url);
+		free(id);
+	}
+	free(md);
+	world_free(&w);
+}
+
+/* cacheDuration: xs:duration into seconds; anything else refused. */
+static void
+test_sp_duration_parse(void)
+{
+	static const struct {
+		const char *s;
+		int64_t want;
+	} cases[] = {
+	    {"PT6H", 6 * 3600},
+	    {"PT2M30S", 150},
+	    {"P1D", 86400},
+	    {"P1DT1H", 90000},
+	    {"PT1.5S", 1},
+	    {"P1Y2M", 365 * 86400 + 60 * 86400},
+	    {"PT0S", 0},
+	    {"P100Y", 10LL * 365 * 86400}, /* capped */
+	    {"", -1},
+	    {"P", -1},
+	    {"PT", -1},
+	    {"-PT1H", -1},
+	    {"PT1H1D", -1}, /* D in the time part */
+	    {"P1H", -1},    /* H in the date part */
+	    {"PT1M1H", -1}, /* out of order */
+	    {"PT1S1S", -1},
+	    {"P1.5D", -1},
+	    {"PT.5S", -1},
+	    {"6h", -1},
+	    {"PT1HX", -1},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int64_t got = fb_saml_duration_parse(cases[i].s);
+
+		if (got != cases[i].want)
+			fprintf(stderr, "\nduration '%s': %lld, want %lld\n", cases[i].s,
+			    (long long)got, (long long)cases[i].want);
+		CU_ASSERT_EQUAL(got, cases[i].want);
+	}
+	CU_ASSERT_EQUAL(fb_saml_duration_parse(NULL), -1);
+}
+
 int
 fb_test_saml_sp_register(void)
 {
@@ -1074,6 +1378,11 @@ fb_test_saml_sp_register(void)
 	    CU_add_test(s, "ACS: unsolicited, SHA-1", test_sp_acs_unsolicited) == NULL ||
 	    CU_add_test(s, "ACS: XML gate", test_sp_acs_xml) == NULL ||
 	    CU_add_test(s, "ACS: signature wrapping XSW1-8", test_sp_acs_xsw) == NULL ||
+	    CU_add_test(s, "signature verifier = xmlsec's verdicts", test_sp_dsig_crosscheck) ==
+	        NULL ||
+	    CU_add_test(s, "cacheDuration (xs:duration)", test_sp_duration_parse) == NULL ||
+	    CU_add_test(s, "login_hint in the AuthnRequest's Subject", test_sp_login_hint) ==
+	        NULL ||
 	    CU_add_test(s, "SP metadata, AuthnRequest", test_sp_metadata_and_request) == NULL ||
 	    CU_add_test(s, "sign_requests: never", test_sp_unsigned_requests) == NULL ||
 	    CU_add_test(s, "single logout with the IdP", test_sp_logout) == NULL ||

@@ -700,8 +700,31 @@ test_finish(void)
 	CU_ASSERT_EQUAL_FATAL(fb_http_router_add(router, "/t/finish", FB_HTTP_GET, h_finish, &fx,
 				  &err),
 	    FB_OK);
-	/* The pages (/login, /logout, ...) with /upstream/ + "*". */
-	CU_ASSERT_EQUAL_FATAL(fb_http_web_routes_add(router, w.conf, &err), FB_OK);
+	/*
+	 * The pages (/login, /logout, ...) with /upstream/ + "*". A rule file that
+	 * does not compile and that nothing uses only leaves its rule out: the
+	 * upstream routes are there (sign-in below works), the file is named in
+	 * the log (the configuration check warns about it: 72-upstream-cli).
+	 */
+	{
+		char *mdir = fb_xasprintf("%s/mappings", w.dir), tmpl[] = "/tmp/fb-unit-log-XXXXXX";
+		char buf[8192];
+		int lfd = mkstemp(tmpl);
+		ssize_t n;
+
+		CU_ASSERT_FATAL(lfd >= 0);
+		free(fb_test_write_file(mdir, "broken_unused.py", "return {\n"));
+		fb_log_setup(FB_LOG_LOGFMT, FB_LOG_DEBUG, lfd);
+		CU_ASSERT_EQUAL_FATAL(fb_http_web_routes_add(router, w.conf, &err), FB_OK);
+		fb_log_setup(FB_LOG_LOGFMT, FB_LOG_ERROR, 2);
+		n = pread(lfd, buf, sizeof(buf) - 1, 0);
+		buf[n > 0 ? n : 0] = '\0';
+		CU_ASSERT_PTR_NOT_NULL(strstr(buf, "broken_unused.py"));
+		CU_ASSERT_PTR_NOT_NULL(strstr(buf, "rule left out"));
+		close(lfd);
+		unlink(tmpl);
+		free(mdir);
+	}
 	CU_ASSERT_EQUAL_FATAL(fb_http_server_new(base, &env, router, &fd, 1, &srv, &err), FB_OK);
 
 	/* Refused (noprov creates no user): a page, no session, nothing stored. */

@@ -5,10 +5,13 @@
 //
 //   node op.mjs --cert C --key K --redirect-uri URI [--post-logout-uri URI]
 //               [--client-secret S] [--auth client_secret_basic|client_secret_post|private_key_jwt]
-//               [--client-jwks FILE] [--client-cert PEM --client-kid KID] [--no-iss]
+//               [--client-jwks FILE] [--client-cert PEM --client-kid KID]
+//               [--client-jwks-uri URI] [--no-iss]
 //
 // --client-cert: the client's public key for private_key_jwt, from fedbroker's
 // key certificate (a static jwks in the client's registration, kid KID).
+// --client-jwks-uri: the client's keys read from URI instead (fedbroker's
+// /upstream/jwks.json), as a provider does once the client is registered.
 //
 // Users: any login name at the dev interaction pages (login, then consent);
 // the password is not checked. Claims: email <login>@example.com (verified),
@@ -38,6 +41,7 @@ const { values: a } = parseArgs({
 		auth: { type: 'string', default: 'client_secret_basic' },
 		'client-jwks': { type: 'string' },
 		'client-cert': { type: 'string' }, 'client-kid': { type: 'string' },
+		'client-jwks-uri': { type: 'string' },
 		'no-iss': { type: 'boolean', default: false },
 	},
 });
@@ -75,7 +79,9 @@ const client = {
 	grant_types: ['authorization_code'],
 	response_types: ['code'],
 };
-if (a.auth === 'private_key_jwt' && a['client-cert']) {
+if (a.auth === 'private_key_jwt' && a['client-jwks-uri']) {
+	client.jwks_uri = a['client-jwks-uri'];
+} else if (a.auth === 'private_key_jwt' && a['client-cert']) {
 	const jwk = new X509Certificate(readFileSync(a['client-cert'])).publicKey.export({ format: 'jwk' });
 	client.jwks = { keys: [{ ...jwk, kid: a['client-kid'], use: 'sig' }] };
 } else if (a.auth === 'private_key_jwt') client.jwks = JSON.parse(readFileSync(a['client-jwks'], 'utf8'));
@@ -89,6 +95,12 @@ const makeProvider = () => {
 		cookies: { keys: cookieKeys },
 		claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'groups', 'department'] },
 		conformIdTokenClaims: false,
+		// The client's jwks_uri is fedbroker on loopback: without the SSRF guard's
+		// dispatcher, which refuses special-use addresses such as 127.0.0.1.
+		fetch: (url, options) => {
+			delete options.dispatcher;
+			return globalThis.fetch(url, options);
+		},
 		pkce: { required: () => true },
 		features: { devInteractions: { enabled: true }, rpInitiatedLogout: { enabled: true } },
 		ttl: { AuthorizationCode: 120, IdToken: 600, AccessToken: 600, Session: 3600, Interaction: 600, Grant: 3600 },

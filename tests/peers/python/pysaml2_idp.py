@@ -78,7 +78,8 @@ class IdP:
         """The AuthnRequest of an HTTP-Redirect query string (as sent, still
         %-encoded), parsed by pysaml2: its signature verified with the SP's
         metadata certificate when there is one (pysaml2 raises otherwise).
-        Returns {"id", "issuer", "acs", "relay_state", "signed"}."""
+        Returns {"id", "issuer", "acs", "relay_state", "signed", "destination", "binding",
+        "subject", "subject_format"} (the Subject's NameID, e.g. a login hint, or None)."""
         import urllib.parse
         q = dict(urllib.parse.parse_qsl(query, keep_blank_values=True))
         req = self.server.parse_authn_request(q["SAMLRequest"], BINDING_HTTP_REDIRECT)
@@ -91,9 +92,12 @@ class IdP:
             if not ok:
                 raise ValueError("the AuthnRequest's query signature does not verify")
         m = req.message
+        nid = m.subject.name_id if m.subject is not None else None
         return {"id": m.id, "issuer": m.issuer.text, "acs": m.assertion_consumer_service_url,
                 "relay_state": q.get("RelayState"), "signed": "Signature" in q,
-                "destination": m.destination, "binding": m.protocol_binding}
+                "destination": m.destination, "binding": m.protocol_binding,
+                "subject": nid.text if nid is not None else None,
+                "subject_format": nid.format if nid is not None else None}
 
     def sp_signing_cert(self, sp_entity_id):
         """The SP's signing certificate (base64 DER) from its metadata."""
