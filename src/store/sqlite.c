@@ -372,14 +372,15 @@ static const char *const sq_sql[SQ_NSTMT] = {
 	[SQ_SCIM_CLAIM] = "SELECT kind, object, seq, attempts, next_at, last_error FROM scim_outbox"
 			  " WHERE target = ?1 AND next_at <= ?2 AND lease_until <= ?2"
 			  " ORDER BY seq LIMIT ?3",
-	[SQ_SCIM_LEASE] = "UPDATE scim_outbox SET lease_owner = ?4, lease_until = ?5"
+	[SQ_SCIM_LEASE] = "UPDATE scim_outbox SET lease_owner = ?4, lease_until = ?5,"
+			  " attempts = attempts + 1"
 			  " WHERE target = ?1 AND kind = ?2 AND object = ?3",
 	[SQ_SCIM_DONE] = "DELETE FROM scim_outbox WHERE target = ?1 AND kind = ?2 AND object = ?3"
 			 " AND lease_owner = ?4 AND seq = ?5",
 	[SQ_SCIM_RELEASE] = "UPDATE scim_outbox SET lease_owner = NULL, lease_until = 0"
 			    " WHERE target = ?1 AND kind = ?2 AND object = ?3 AND lease_owner = ?4",
 	[SQ_SCIM_FAIL] = "UPDATE scim_outbox SET lease_owner = NULL, lease_until = 0,"
-			 " attempts = attempts + 1, next_at = ?5, last_error = ?6"
+			 " next_at = ?5, last_error = ?6"
 			 " WHERE target = ?1 AND kind = ?2 AND object = ?3 AND lease_owner = ?4",
 	[SQ_SCIM_DEPTH] = "SELECT count(*), count(last_error) FROM scim_outbox WHERE target = ?1",
 	[SQ_SCIM_REMOTE_GET] = "SELECT target, kind, object, remote_id, managed, digest, updated"

@@ -449,7 +449,8 @@ struct fb_store_scim_item {
 	char *kind;
 	char *object;
 	int64_t seq;	  /* the latest change it stands for (0: queued by hand before any) */
-	int attempts;	  /* failed pushes since that change */
+	int attempts;	  /* claims since that change, before this one: > 0 means an earlier
+			     push may have happened (failed, or its process died) */
 	int64_t next_at;  /* not pushed before (seconds since the epoch) */
 	char *last_error; /* why the last push failed; NULL when none */
 };
@@ -486,8 +487,7 @@ void fb_store_scim_items_free(struct fb_store_scim_item *items, size_t n);
 enum fb_status fb_store_scim_outbox_done(struct fb_store *st, const char *target,
     const struct fb_store_scim_item *it, const char *owner, struct fb_err *err);
 /*
- * Pushing it (claimed by owner) failed: one more attempt, retried not
- * before retry_at (seconds since the epoch), error (at most
+ * Pushing it (claimed by owner) failed: retried not before retry_at (seconds since the epoch), error (at most
  * FB_STORE_TEXT_MAX bytes, no secrets) kept for status.
  */
 enum fb_status fb_store_scim_outbox_fail(struct fb_store *st, const char *target,

@@ -2150,6 +2150,8 @@ test_scim_outbox(void)
 	    FB_OK);
 	CU_ASSERT_EQUAL(m, depth - 1);
 	for (size_t i = 0; i < m; i++)
+		CU_ASSERT_EQUAL(more[i].attempts, 0);
+	for (size_t i = 0; i < m; i++)
 		CU_ASSERT_NOT_EQUAL(strcmp(more[i].object, items[0].object), 0);
 	fb_store_scim_items_free(more, m);
 	fb_store_scim_items_free(items, n);
@@ -2181,6 +2183,18 @@ test_scim_outbox(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(str, "group:staff"));
 	CU_ASSERT_PTR_NULL(strstr(strstr(str, "group:staff") + 1, "group:staff"));
 	free(str);
+
+	/* A claim counts: an entry claimed again says so (its push may have happened). */
+	CU_ASSERT_EQUAL(fb_store_scim_outbox_add(st, "fourth", FB_STORE_SCIM_USER, "u", &err), FB_OK);
+	for (int round = 0; round < 2; round++) {
+		CU_ASSERT_EQUAL(fb_store_scim_outbox_claim(st, "fourth", "h", 60, 10, &items, &n, &err),
+		    FB_OK);
+		CU_ASSERT_EQUAL_FATAL(n, 1);
+		CU_ASSERT_EQUAL(items[0].attempts, round);
+		CU_ASSERT_EQUAL(fb_store_scim_outbox_fail(st, "fourth", &items[0], "h", 0, "x", &err),
+		    FB_OK);
+		fb_store_scim_items_free(items, n);
+	}
 
 	/* Bad arguments: clear errors, nothing touched. */
 	CU_ASSERT_EQUAL(fb_store_scim_outbox_add(st, "aws", "role", "x", &err), FB_ERR_INVALID);
