@@ -41,6 +41,7 @@
 #define RETRY_AFTER_MAX_S  3600
 #define ERROR_WAIT_S	   3600 /* a 4xx: retried after this, or at the object's next change */
 #define AUTH_PAUSE_S	   60   /* a 401 or 403 pauses the target */
+#define WAIT_TRANSPORT	   3    /* a sync waits for retries of lost requests this many times */
 #define SCIM_MAX_BODY	   (4 * 1024 * 1024)
 #define SCIM_CONTENT_TYPE  "application/scim+json"
 #define DIGEST_INACTIVE	   "inactive"
@@ -57,6 +58,7 @@ struct target {
 	int64_t next_slot_ms;	/* the rate limit's next free slot */
 	int64_t retry_until;	/* the latest retry this engine scheduled (seconds) */
 	int claimed;		/* the last round claimed something */
+	int64_t next_reconcile; /* FB_SCIM_RECONCILE: when (seconds) */
 	struct fb_scim_counts counts;
 };
 
@@ -70,6 +72,8 @@ struct fb_scim {
 	struct target *t;
 	size_t nt;
 	struct job *jobs; /* running */
+	unsigned flags;
+	json_t *plan; /* FB_SCIM_DRY_RUN: what would be sent */
 	char owner[160];
 };
 
@@ -229,7 +233,8 @@ job_end(struct job *j)
 
 	t->inflight--;
 	job_free(j);
-	event_active(t->s->kick, 0, 0);
+	if (t->s->kick != NULL)
+		event_active(t->s->kick, 0, 0);
 }
 
 static void
@@ -237,7 +242,8 @@ job_done(struct job *j)
 {
 	struct fb_err err = {0};
 
-	if (fb_store_scim_outbox_done(j->s->st, j->t->c->name, &j->it, j->s->owner, &err) != FB_OK)
+	if ((j->s->flags & FB_SCIM_DRY_RUN) == 0 &&
+	    fb_store_scim_outbox_done(j->s->st, j->t->c->name, &j->it, j->s->owner, &err) != FB_OK)
 		fb_log_err(FB_LOG_ERROR, NULL, &err);
 	j->t->counts.pushed++;
 	job_end(j);
@@ -249,6 +255,12 @@ job_fail_at(struct job *j, int64_t retry_at, const char *msg)
 {
 	struct fb_err err = {0};
 
+	if (j->s->flags & FB_SCIM_DRY_RUN) {
+		json_array_append_new(j->s->plan, json_pack("{s:s, s:s, s:s}", "kind", j->it.kind,
+		    "object", j->it.object, "error", msg));
+		job_end(j);
+		return;
+	}
 	fb_log(FB_LOG_WARN, "scim %s: %s %s: %s", j->t->c->name, j->it.kind, j->it.object, msg);
 	if (fb_store_scim_outbox_fail(j->s->st, j->t->c->name, &j->it, j->s->owner, retry_at, msg,
 		&err) != FB_OK)
@@ -274,9 +286,14 @@ job_error(struct job *j, const char *fmt, ...)
 	free(msg);
 }
 
-/* A transient failure: capped exponential backoff, or Retry-After when given. */
+/*
+ * A transient failure: capped exponential backoff, or Retry-After when
+ * given. A sync waits for the retry when the target answered (429, 5xx),
+ * and for the first few retries of a request whose answer was lost; not
+ * for a target that refuses the token (pause >= 0) or stays unreachable.
+ */
 static void
-job_retry(struct job *j, int64_t retry_after, const char *msg)
+job_retry_wait(struct job *j, int64_t retry_after, int wait_for_it, const char *msg)
 {
 	int64_t wait = (int64_t)1 << (j->it.attempts < 8 ? j->it.attempts : 8);
 	int64_t at;
@@ -286,10 +303,17 @@ job_retry(struct job *j, int64_t retry_after, const char *msg)
 	if (retry_after >= 0)
 		wait = retry_after < RETRY_AFTER_MAX_S ? retry_after : RETRY_AFTER_MAX_S;
 	at = fb_time_now() + wait;
-	if (at > j->t->retry_until)
+	if (wait_for_it && at > j->t->retry_until)
 		j->t->retry_until = at;
 	j->t->counts.retries++;
 	job_fail_at(j, at, msg);
+}
+
+/* A request whose outcome is unknown (no answer, timed out): looked up before it is sent again. */
+static void
+job_retry(struct job *j, int64_t retry_after, const char *msg)
+{
+	job_retry_wait(j, retry_after, j->it.attempts < WAIT_TRANSPORT, msg);
 }
 
 /* ---- requests ---------------------------------------------------------------------- */
@@ -306,6 +330,44 @@ job_fire(evutil_socket_t fd, short what, void *arg)
 	j->t->counts.requests++;
 	if (fb_net_http_start(j->s->http, &j->rq, http_done, j, &j->call, &err) != FB_OK)
 		job_retry(j, -1, err.msg);
+}
+
+static void group_next(struct job *j);
+
+/*
+ * FB_SCIM_DRY_RUN: the request goes to the plan instead, and the object's
+ * chain goes on as if it had succeeded (a group's next member chunk).
+ */
+static void
+dry_send(struct job *j, const char *method, const char *path)
+{
+	int group = !j->is_user, patch = strcmp(method, "PATCH") == 0;
+	const char *action = strcmp(method, "POST") == 0	    ? "create"
+			     : strcmp(method, "PUT") == 0	    ? "update"
+			     : strcmp(method, "DELETE") == 0	    ? "delete"
+			     : !group				    ? "deactivate"
+			     : j->chunk_remove			    ? "remove_members"
+								    : "add_members";
+	size_t members = group && patch ? j->chunk
+			 : group && strcmp(method, "POST") == 0 ? j->pos_add
+								: 0;
+
+	json_array_append_new(j->s->plan,
+	    json_pack("{s:s, s:s, s:s?, s:s, s:s, s:s, s:I}", "kind", j->it.kind, "object",
+		j->it.object, "name", j->name, "action", action, "method", method, "path", path,
+		"members", (json_int_t)members));
+	if (group && patch) {
+		if (j->chunk_remove)
+			j->pos_rm += j->chunk;
+		else
+			j->pos_add += j->chunk;
+		group_next(j);
+	} else if (group && strcmp(method, "POST") == 0) {
+		j->remote_id = fb_xstrdup("(new)");
+		group_next(j);
+	} else {
+		job_done(j);
+	}
 }
 
 /* Sends method path (relative to the target's URL) with body (stolen; NULL: none). */
@@ -335,6 +397,10 @@ job_send(struct job *j, const char *method, const char *path, json_t *body, answ
 	j->rq.timeout_ms = t->c->timeout_ms;
 	j->rq.max_body = SCIM_MAX_BODY;
 	j->on_answer = next;
+	if (j->s->flags & FB_SCIM_DRY_RUN) {
+		dry_send(j, method, path);
+		return;
+	}
 	if (t->c->rate_limit > 0) {
 		if (t->next_slot_ms > slot)
 			slot = t->next_slot_ms;
@@ -383,15 +449,16 @@ http_done(enum fb_status st, struct fb_net_http_response *resp, const struct fb_
 		    "scim %s: HTTP %ld from %s: the target refuses the token "
 		    "(scim.targets[].token): %s; pausing the target for %d s",
 		    t->c->name, resp->status, t->c->url, detail, AUTH_PAUSE_S);
-		msg = fb_xasprintf("HTTP %ld: the target refuses the token: %s", resp->status, detail);
-		job_retry(j, AUTH_PAUSE_S, msg);
+		msg = fb_xasprintf("HTTP %ld from %s: the target refuses the token: %s", resp->status,
+		    t->c->name, detail);
+		job_retry_wait(j, AUTH_PAUSE_S, 0, msg);
 		free(msg);
 		return;
 	}
 	if (resp->status == 429 || resp->status >= 500) {
 		fb_scim_error_detail(resp->body, resp->body_len, detail, sizeof(detail));
 		msg = fb_xasprintf("%s %s: HTTP %ld: %s", j->method, j->url, resp->status, detail);
-		job_retry(j, resp->retry_after, msg);
+		job_retry_wait(j, resp->retry_after, 1, msg);
 		free(msg);
 		return;
 	}
@@ -444,6 +511,8 @@ remote_save(struct job *j, const char *digest)
 	struct fb_err err = {0};
 	enum fb_status r;
 
+	if (j->s->flags & FB_SCIM_DRY_RUN)
+		return FB_OK;
 	if ((r = fb_store_scim_remote_put(j->s->st, &rm, &err)) != FB_OK)
 		job_error(j, "recording the remote id: %s", err.msg);
 	return r;
@@ -454,8 +523,9 @@ remote_forget(struct job *j)
 {
 	struct fb_err err = {0};
 
-	if (fb_store_scim_remote_delete(j->s->st, j->t->c->name, j->it.kind, j->it.object, &err) !=
-	    FB_OK)
+	if ((j->s->flags & FB_SCIM_DRY_RUN) == 0 &&
+	    fb_store_scim_remote_delete(j->s->st, j->t->c->name, j->it.kind, j->it.object, &err) !=
+		FB_OK)
 		fb_log_err(FB_LOG_ERROR, NULL, &err);
 	free(j->remote_id);
 	j->remote_id = NULL;
@@ -525,7 +595,8 @@ user_groups_queue(struct job *j)
 	char **g = NULL;
 	size_t n = 0;
 
-	if (fb_store_user_get_by_id(j->s->st, j->it.object, &u, NULL) != FB_OK)
+	if ((j->s->flags & FB_SCIM_DRY_RUN) ||
+	    fb_store_user_get_by_id(j->s->st, j->it.object, &u, NULL) != FB_OK)
 		return;
 	user_groups(j->s->conf, j->s->st, &u, &g, &n);
 	for (size_t i = 0; i < n; i++)
@@ -699,7 +770,6 @@ out:
 
 /* ---- groups ----------------------------------------------------------------------- */
 
-static void group_next(struct job *j);
 static void group_begin(struct job *j);
 
 static int
@@ -707,6 +777,8 @@ mirror_set(struct job *j, char *const *ids, size_t n, int present)
 {
 	struct fb_err err = {0};
 
+	if (j->s->flags & FB_SCIM_DRY_RUN)
+		return 0;
 	for (size_t i = 0; i < n; i++)
 		if (fb_store_scim_member_put(j->s->st, j->t->c->name, j->it.object, ids[i], present,
 			&err) != FB_OK) {
@@ -727,6 +799,8 @@ group_forget(struct job *j)
 	int rc;
 
 	remote_forget(j);
+	if (j->s->flags & FB_SCIM_DRY_RUN)
+		return 0;
 	fb_store_scim_member_list(j->s->st, j->t->c->name, j->it.object, collect_id, &l, NULL);
 	rc = mirror_set(j, l.v, l.n, 0);
 	strv_free(l.v, l.n);
@@ -948,7 +1022,7 @@ group_begin(struct job *j)
 
 				strv_add(&j->rm_local, &j->nrm, mirror.v[i]);
 				strv_add(&j->rm_remote, &n, ur.remote_id);
-			} else {
+			} else if ((s->flags & FB_SCIM_DRY_RUN) == 0) {
 				/* The user is gone there: so is its membership. */
 				fb_store_scim_member_put(s->st, c->name, j->it.object, mirror.v[i], 0,
 				    NULL);
@@ -1015,6 +1089,17 @@ target_round(struct target *t)
 	t->claimed = 0;
 	if (t->paused_until > now)
 		return;
+	if ((s->flags & FB_SCIM_RECONCILE) && t->next_reconcile <= now) {
+		size_t queued = 0;
+
+		t->next_reconcile = t->c->reconcile_interval > 0 ? now + t->c->reconcile_interval
+								 : INT64_MAX;
+		if (fb_scim_enqueue_all(s, t->c->name, &queued, &err) != FB_OK)
+			fb_log_err(FB_LOG_ERROR, NULL, &err);
+		else
+			fb_log(FB_LOG_INFO, "scim %s: full reconcile: %zu objects queued", t->c->name,
+			    queued);
+	}
 	if (fb_store_scim_outbox_fill(s->st, t->c->name, NULL, &err) != FB_OK) {
 		fb_log_err(FB_LOG_ERROR, NULL, &err);
 		return;
@@ -1022,7 +1107,7 @@ target_round(struct target *t)
 	if (t->inflight >= (size_t)t->c->concurrency)
 		return;
 	if (fb_store_scim_outbox_claim(s->st, t->c->name, s->owner,
-		t->c->timeout_ms / 1000 * 4 + 60, (size_t)t->c->concurrency - t->inflight, &items,
+		t->c->timeout_ms / 1000 * 2 + 10, (size_t)t->c->concurrency - t->inflight, &items,
 		&n, &err) != FB_OK) {
 		fb_log_err(FB_LOG_ERROR, NULL, &err);
 		return;
@@ -1050,15 +1135,31 @@ poll_cb(evutil_socket_t fd, short what, void *arg)
 	fb_scim_poll(arg);
 }
 
+/* Stops at an entry that is due and never failed: leased by a push under way, or about to be. */
+static int
+pending_each(const struct fb_store_scim_item *it, void *arg)
+{
+	if (it->last_error == NULL) {
+		*(int *)arg = 1;
+		return 1;
+	}
+	return 0;
+}
+
 int
 fb_scim_idle(struct fb_scim *s)
 {
 	int64_t now = fb_time_now();
+	int pending = 0;
 
 	for (size_t i = 0; i < s->nt; i++)
 		if (s->t[i].inflight > 0 || s->t[i].claimed || s->t[i].retry_until > now)
 			return 0;
-	return 1;
+	/* Entries another process holds (or held when it died: its lease runs out) count too. */
+	for (size_t i = 0; i < s->nt && !pending; i++)
+		if (s->t[i].paused_until <= now)
+			fb_store_scim_outbox_list(s->st, s->t[i].c->name, pending_each, &pending, NULL);
+	return !pending;
 }
 
 const struct fb_scim_counts *
@@ -1070,7 +1171,58 @@ fb_scim_counts(const struct fb_scim *s, const char *target)
 	return NULL;
 }
 
-/* ---- a full reconcile's queue ---------------------------------------------------------- */
+/* ---- a full reconcile's list ------------------------------------------------------ */
+
+/*
+ * Every object a full reconcile looks at: the declared groups, every user
+ * and its groups, and every object with a remote id at the target (gone
+ * ones are deprovisioned). fn(kind, object, arg) for each (repeats happen).
+ */
+struct gather {
+	struct fb_scim *s;
+	void (*fn)(const char *kind, const char *object, void *arg);
+	void *arg;
+};
+
+static int
+gather_user(const struct fb_store_user *u, void *arg)
+{
+	struct gather *g = arg;
+	char **names = NULL;
+	size_t n = 0;
+
+	g->fn(FB_STORE_SCIM_USER, u->id, g->arg);
+	user_groups(g->s->conf, g->s->st, u, &names, &n);
+	for (size_t i = 0; i < n; i++)
+		g->fn(FB_STORE_SCIM_GROUP, names[i], g->arg);
+	strv_free(names, n);
+	return 0;
+}
+
+static int
+gather_remote(const struct fb_store_scim_remote *rm, void *arg)
+{
+	struct gather *g = arg;
+
+	g->fn(rm->kind, rm->object, g->arg);
+	return 0;
+}
+
+static enum fb_status
+gather(struct fb_scim *s, const char *target,
+    void (*fn)(const char *kind, const char *object, void *arg), void *arg, struct fb_err *err)
+{
+	struct gather g = {s, fn, arg};
+	enum fb_status r;
+
+	for (size_t i = 0; i < s->conf->ngroups; i++)
+		fn(FB_STORE_SCIM_GROUP, s->conf->groups[i].name, arg);
+	if ((r = fb_store_user_list(s->st, gather_user, &g, err)) != FB_OK ||
+	    (r = fb_store_scim_remote_list(s->st, target, FB_STORE_SCIM_USER, gather_remote, &g,
+		 err)) != FB_OK)
+		return r;
+	return fb_store_scim_remote_list(s->st, target, FB_STORE_SCIM_GROUP, gather_remote, &g, err);
+}
 
 struct enq {
 	struct fb_scim *s;
@@ -1078,52 +1230,100 @@ struct enq {
 	size_t n;
 };
 
-static int
-enq_user(const struct fb_store_user *u, void *arg)
-{
-	struct enq *e = arg;
-	char **g = NULL;
-	size_t ng = 0;
-
-	if (fb_store_scim_outbox_add(e->s->st, e->target, FB_STORE_SCIM_USER, u->id, NULL) == FB_OK)
-		e->n++;
-	user_groups(e->s->conf, e->s->st, u, &g, &ng);
-	for (size_t i = 0; i < ng; i++)
-		if (fb_store_scim_outbox_add(e->s->st, e->target, FB_STORE_SCIM_GROUP, g[i], NULL) ==
-		    FB_OK)
-			e->n++;
-	strv_free(g, ng);
-	return 0;
-}
-
-static int
-enq_remote(const struct fb_store_scim_remote *rm, void *arg)
+static void
+enq_one(const char *kind, const char *object, void *arg)
 {
 	struct enq *e = arg;
 
-	if (fb_store_scim_outbox_add(e->s->st, e->target, rm->kind, rm->object, NULL) == FB_OK)
+	if (fb_store_scim_outbox_add(e->s->st, e->target, kind, object, NULL) == FB_OK)
 		e->n++;
-	return 0;
 }
 
 enum fb_status
 fb_scim_enqueue_all(struct fb_scim *s, const char *target, size_t *n, struct fb_err *err)
 {
 	struct enq e = {s, target, 0};
+	enum fb_status r = gather(s, target, enq_one, &e, err);
+
+	*n = e.n;
+	return r;
+}
+
+/* The plan of one object: its job runs to its end at once (nothing is sent). */
+static void
+plan_one(struct target *t, const char *kind, const char *object)
+{
+	struct fb_store_scim_item it = {(char *)kind, (char *)object, 0, 0, 0, NULL};
+
+	job_start(t, &it);
+}
+
+/* Appends kind, object to the NULL-terminated list arg. */
+static void
+plan_add(const char *kind, const char *object, void *arg)
+{
+	char ***v = arg;
+	size_t n = 0;
+
+	while ((*v)[n] != NULL)
+		n++;
+	*v = fb_xrealloc(*v, (n + 3) * sizeof(**v));
+	(*v)[n] = fb_xstrdup(kind);
+	(*v)[n + 1] = fb_xstrdup(object);
+	(*v)[n + 2] = NULL;
+}
+
+static int
+plan_each(const struct fb_store_scim_item *it, void *arg)
+{
+	plan_add(it->kind, it->object, arg);
+	return 0;
+}
+
+enum fb_status
+fb_scim_plan(struct fb_scim *s, const char *target, json_t **out, struct fb_err *err)
+{
+	struct target *t = NULL;
+	struct fb_store *st = s->st;
+	char **objs = fb_xcalloc(1, sizeof(*objs));
+	json_t *seen = json_object();
 	enum fb_status r;
 
-	*n = 0;
-	for (size_t i = 0; i < s->conf->ngroups; i++)
-		if (fb_store_scim_outbox_add(s->st, target, FB_STORE_SCIM_GROUP,
-			s->conf->groups[i].name, NULL) == FB_OK)
-			e.n++;
-	if ((r = fb_store_user_list(s->st, enq_user, &e, err)) != FB_OK ||
-	    (r = fb_store_scim_remote_list(s->st, target, FB_STORE_SCIM_USER, enq_remote, &e,
-		 err)) != FB_OK ||
-	    (r = fb_store_scim_remote_list(s->st, target, FB_STORE_SCIM_GROUP, enq_remote, &e,
-		 err)) != FB_OK)
+	*out = NULL;
+	for (size_t i = 0; i < s->nt; i++)
+		if (strcmp(s->t[i].c->name, target) == 0)
+			t = &s->t[i];
+	if (t == NULL || (s->flags & FB_SCIM_DRY_RUN) == 0) {
+		free(objs);
+		json_decref(seen);
+		return fb_err_set(err, FB_ERR_INVALID, "scim: no dry run of target %s", target);
+	}
+	/*
+	 * What a sync queues, read without writing: the outbox as it is, and
+	 * every object of the scope (enqueue_all's list, gathered in memory).
+	 */
+	r = fb_store_scim_outbox_list(st, target, plan_each, &objs, err);
+	if (r == FB_OK)
+		r = gather(s, target, plan_add, &objs, err);
+	json_decref(s->plan);
+	s->plan = json_array();
+	for (size_t i = 0; r == FB_OK && objs[i] != NULL; i += 2) {
+		char *key = fb_xasprintf("%s:%s", objs[i], objs[i + 1]);
+
+		if (json_object_get(seen, key) == NULL) {
+			json_object_set_new(seen, key, json_true());
+			plan_one(t, objs[i], objs[i + 1]);
+		}
+		free(key);
+	}
+	json_decref(seen);
+	for (size_t i = 0; objs[i] != NULL; i++)
+		free(objs[i]);
+	free(objs);
+	if (r != FB_OK)
 		return r;
-	*n = e.n;
+	*out = s->plan;
+	s->plan = NULL;
 	return FB_OK;
 }
 
@@ -1131,7 +1331,7 @@ fb_scim_enqueue_all(struct fb_scim *s, const char *target, size_t *n, struct fb_
 
 enum fb_status
 fb_scim_new(const struct fb_conf *conf, struct fb_store *st, struct event_base *base,
-    const char *target, struct fb_scim **out, struct fb_err *err)
+    const char *target, unsigned flags, struct fb_scim **out, struct fb_err *err)
 {
 	struct fb_scim *s = fb_xcalloc(1, sizeof(*s));
 	struct timeval tv = {.tv_sec = POLL_INTERVAL_S};
@@ -1143,6 +1343,7 @@ fb_scim_new(const struct fb_conf *conf, struct fb_store *st, struct event_base *
 	s->conf = conf;
 	s->st = st;
 	s->base = base;
+	s->flags = flags;
 	gethostname(host, sizeof(host) - 1);
 	snprintf(s->owner, sizeof(s->owner), "%s:%ld", host, (long)getpid());
 	s->t = fb_xcalloc(conf->nscim_targets > 0 ? conf->nscim_targets : 1, sizeof(*s->t));
@@ -1186,6 +1387,10 @@ fb_scim_new(const struct fb_conf *conf, struct fb_store *st, struct event_base *
 		r = fb_err_set(err, FB_ERR_INTERNAL, "scim: cannot set up the HTTP client");
 		goto fail;
 	}
+	if (flags & FB_SCIM_DRY_RUN) {
+		*out = s;
+		return FB_OK;
+	}
 	s->timer = event_new(base, -1, EV_PERSIST, poll_cb, s);
 	s->kick = event_new(base, -1, 0, poll_cb, s);
 	event_add(s->timer, &tv);
@@ -1209,6 +1414,7 @@ fb_scim_free(struct fb_scim *s)
 		event_free(s->kick);
 	fb_net_http_free(s->http);
 	fb_map_set_free(s->maps);
+	json_decref(s->plan);
 	free(s->t);
 	free(s);
 }

@@ -71,14 +71,19 @@ struct fb_scim_counts {
 	int64_t last_success; /* when the outbox was last seen empty (0: never) */
 };
 
+/* fb_scim_new's flags. */
+#define FB_SCIM_RECONCILE 0x1u /* a full reconcile at once, then every reconcile_interval */
+#define FB_SCIM_DRY_RUN	  0x2u /* fb_scim_plan only: nothing is sent, nothing stored */
+
 /*
  * A new engine (fb_scim_free) pushing every target of conf (only the one
- * named target when not NULL) from st, on base (all borrowed; they must
- * outlive it). Loads the mapping rules the targets name. owner names this
- * process in outbox leases (host:pid).
+ * named target when not NULL: FB_ERR_NOTFOUND when conf has none) from st,
+ * on base (all borrowed; they must outlive it). Loads the mapping rules
+ * the targets name. Outbox leases name this process (host:pid).
  */
 enum fb_status fb_scim_new(const struct fb_conf *conf, struct fb_store *st,
-    struct event_base *base, const char *target, struct fb_scim **out, struct fb_err *err);
+    struct event_base *base, const char *target, unsigned flags, struct fb_scim **out,
+    struct fb_err *err);
 /* Stops every push (their leases run out) and frees s; NULL is a no-op. */
 void fb_scim_free(struct fb_scim *s);
 /*
@@ -94,6 +99,16 @@ int fb_scim_idle(struct fb_scim *s);
  * with a remote id there (a full reconcile); how many in *n.
  */
 enum fb_status fb_scim_enqueue_all(struct fb_scim *s, const char *target, size_t *n,
+    struct fb_err *err);
+/*
+ * With FB_SCIM_DRY_RUN: what a sync of target would send, computed from the
+ * store (the remote ids, digests and memberships pushed) without a request
+ * or a write: *out is a new JSON array of {"kind", "object", "name",
+ * "action" (create, update, deactivate, delete, add_members,
+ * remove_members), "method", "path", "members" (a count)} and of
+ * {"kind", "object", "error"} for objects that cannot be pushed.
+ */
+enum fb_status fb_scim_plan(struct fb_scim *s, const char *target, json_t **out,
     struct fb_err *err);
 /* The counts of target, or NULL when s does not push it. Borrowed. */
 const struct fb_scim_counts *fb_scim_counts(const struct fb_scim *s, const char *target);

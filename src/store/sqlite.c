@@ -363,12 +363,17 @@ static const char *const sq_sql[SQ_NSTMT] = {
 			 " last_error = NULL",
 	[SQ_SCIM_CURSOR_SET] = "INSERT INTO scim_cursors (target, seq) VALUES (?1, ?2)"
 			       " ON CONFLICT (target) DO UPDATE SET seq = excluded.seq",
-	/* An entry added by hand stands for the object's latest change (or none yet). */
+	/*
+	 * An entry added by hand stands for the object's latest change (or none
+	 * yet); added again, its seq moves on, so a push under way does not take
+	 * it away (done matches the seq it claimed).
+	 */
 	[SQ_SCIM_ADD] = "INSERT INTO scim_outbox (target, kind, object, seq, next_at)"
 			" VALUES (?1, ?2, ?3, coalesce((SELECT seq FROM scim_changes"
 			" WHERE kind = ?2 AND object = ?3), 0), ?4)"
 			" ON CONFLICT (target, kind, object) DO UPDATE"
-			" SET attempts = 0, next_at = excluded.next_at, last_error = NULL",
+			" SET seq = scim_outbox.seq + 1, attempts = 0, next_at = excluded.next_at,"
+			" last_error = NULL",
 	[SQ_SCIM_CLAIM] = "SELECT kind, object, seq, attempts, next_at, last_error FROM scim_outbox"
 			  " WHERE target = ?1 AND next_at <= ?2 AND lease_until <= ?2"
 			  " ORDER BY seq LIMIT ?3",

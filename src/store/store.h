@@ -463,7 +463,10 @@ struct fb_store_scim_item {
  */
 enum fb_status fb_store_scim_outbox_fill(struct fb_store *st, const char *target, size_t *n,
     struct fb_err *err);
-/* Queues object for target, due now (a reconcile, a configured group); kept once. */
+/*
+ * Queues object for target, due now (a reconcile, a configured group); kept
+ * once. Queued while it is being pushed, it stays for another push.
+ */
 enum fb_status fb_store_scim_outbox_add(struct fb_store *st, const char *target,
     const char *kind, const char *object, struct fb_err *err);
 /*

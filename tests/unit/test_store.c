@@ -2184,6 +2184,20 @@ test_scim_outbox(void)
 	CU_ASSERT_PTR_NULL(strstr(strstr(str, "group:staff") + 1, "group:staff"));
 	free(str);
 
+	/* Added again while claimed: the push's done leaves it for another push. */
+	CU_ASSERT_EQUAL(fb_store_scim_outbox_add(st, "fifth", FB_STORE_SCIM_GROUP, "g", &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_scim_outbox_claim(st, "fifth", "h", 60, 10, &items, &n, &err), FB_OK);
+	CU_ASSERT_EQUAL_FATAL(n, 1);
+	CU_ASSERT_EQUAL(fb_store_scim_outbox_add(st, "fifth", FB_STORE_SCIM_GROUP, "g", &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_scim_outbox_done(st, "fifth", &items[0], "h", &err), FB_OK);
+	CU_ASSERT_TRUE(scim_outbox_has(st, "fifth", "group", "g"));
+	fb_store_scim_items_free(items, n);
+	CU_ASSERT_EQUAL(fb_store_scim_outbox_claim(st, "fifth", "h", 60, 10, &items, &n, &err), FB_OK);
+	CU_ASSERT_EQUAL_FATAL(n, 1);
+	CU_ASSERT_EQUAL(fb_store_scim_outbox_done(st, "fifth", &items[0], "h", &err), FB_OK);
+	CU_ASSERT_FALSE(scim_outbox_has(st, "fifth", "group", "g"));
+	fb_store_scim_items_free(items, n);
+
 	/* A claim counts: an entry claimed again says so (its push may have happened). */
 	CU_ASSERT_EQUAL(fb_store_scim_outbox_add(st, "fourth", FB_STORE_SCIM_USER, "u", &err), FB_OK);
 	for (int round = 0; round < 2; round++) {
