@@ -59,6 +59,7 @@ struct target {
 	int64_t retry_until;	/* the latest retry this engine scheduled (seconds) */
 	int claimed;		/* the last round claimed something */
 	int64_t next_reconcile; /* FB_SCIM_RECONCILE: when (seconds) */
+	uint64_t reported;	/* counts.requests at the last report written */
 	struct fb_scim_counts counts;
 };
 
@@ -1077,6 +1078,26 @@ job_start(struct target *t, const struct fb_store_scim_item *it)
 		group_begin(j);
 }
 
+/* Keeps the engine's counts of t as the target's last report. */
+static void
+report_write(struct target *t, size_t depth, size_t failing)
+{
+	json_t *r = json_pack("{s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I}", "source", "jobs",
+	    "target", t->c->name, "ok", failing == 0, "outbox", (json_int_t)depth, "failing",
+	    (json_int_t)failing, "pushed", (json_int_t)t->counts.pushed, "requests",
+	    (json_int_t)t->counts.requests, "writes", (json_int_t)t->counts.writes, "retries",
+	    (json_int_t)t->counts.retries);
+	char *text = json_dumps(r, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	struct fb_err err = {0};
+
+	if (fb_store_scim_report_put(t->s->st, t->c->name, failing == 0, text, &err) != FB_OK)
+		fb_log_err(FB_LOG_WARN, NULL, &err);
+	else
+		t->reported = t->counts.requests;
+	free(text);
+	json_decref(r);
+}
+
 static void
 target_round(struct target *t)
 {
@@ -1117,9 +1138,13 @@ target_round(struct target *t)
 		job_start(t, &items[i]);
 	fb_store_scim_items_free(items, n);
 	if (n == 0 && t->inflight == 0 &&
-	    fb_store_scim_outbox_depth(s->st, t->c->name, &depth, &failing, NULL) == FB_OK &&
-	    depth == 0)
-		t->counts.last_success = now;
+	    fb_store_scim_outbox_depth(s->st, t->c->name, &depth, &failing, NULL) == FB_OK) {
+		if (depth == 0)
+			t->counts.last_success = now;
+		/* The jobs process's counts, for status and /metrics, once they moved. */
+		if ((s->flags & FB_SCIM_RECONCILE) && t->counts.requests != t->reported)
+			report_write(t, depth, failing);
+	}
 }
 
 void
@@ -1417,4 +1442,72 @@ fb_scim_free(struct fb_scim *s)
 	json_decref(s->plan);
 	free(s->t);
 	free(s);
+}
+
+/* ---- /metrics ------------------------------------------------------------------------ */
+
+/* One family: a sample per target, value(target) from the store; NAN-free integers. */
+static enum fb_status
+metric_family(const struct fb_conf *conf, struct fb_store *st, const char *name,
+    const char *help, const char *type, const char *key, struct fb_buf *out, struct fb_err *err)
+{
+	enum fb_status r = fb_buf_addf(out, err, "# HELP %s %s\n# TYPE %s %s\n", name, help, name,
+	    type);
+
+	for (size_t i = 0; r == FB_OK && i < conf->nscim_targets; i++) {
+		const char *target = conf->scim_targets[i].name;
+		size_t depth = 0, failing = 0;
+		char *text = NULL;
+		json_t *rep = NULL;
+		int64_t at = 0, v = 0;
+		int ok = 0;
+
+		fb_store_scim_outbox_depth(st, target, &depth, &failing, NULL);
+		if (fb_store_scim_report_get(st, target, &at, &ok, &text, NULL) == FB_OK)
+			rep = json_loads(text, 0, NULL);
+		if (strcmp(key, "outbox") == 0)
+			v = (int64_t)depth;
+		else if (strcmp(key, "failing") == 0)
+			v = (int64_t)failing;
+		else if (strcmp(key, "at") == 0)
+			v = ok ? at : 0;
+		else
+			v = (int64_t)json_integer_value(json_object_get(rep, key));
+		/* Target names are [a-z0-9_-]: nothing to escape in the label. */
+		r = fb_buf_addf(out, err, "%s{target=\"%s\"} %lld\n", name, target, (long long)v);
+		json_decref(rep);
+		free(text);
+	}
+	return r;
+}
+
+enum fb_status
+fb_scim_metrics(const struct fb_conf *conf, struct fb_store *st, struct fb_buf *out,
+    struct fb_err *err)
+{
+	static const struct {
+		const char *name, *help, *type, *key;
+	} fam[] = {
+	    {"fedbroker_scim_outbox_depth", "Objects waiting to be pushed to a SCIM target.",
+		"gauge", "outbox"},
+	    {"fedbroker_scim_outbox_failing",
+		"Objects whose last push to a SCIM target failed (fedbroker scim status says why).",
+		"gauge", "failing"},
+	    {"fedbroker_scim_last_success_timestamp_seconds",
+		"When a SCIM target's last report found it in step (0: never).", "gauge", "at"},
+	    {"fedbroker_scim_requests", "HTTP requests of a SCIM target's last report.", "gauge",
+		"requests"},
+	    {"fedbroker_scim_writes", "Writes (2xx POST, PUT, PATCH, DELETE) of the last report.",
+		"gauge", "writes"},
+	    {"fedbroker_scim_retries", "Retried pushes (429, 5xx, lost answers) of the last report.",
+		"gauge", "retries"},
+	};
+	enum fb_status r = FB_OK;
+
+	if (conf->nscim_targets == 0 || st == NULL)
+		return FB_OK;
+	for (size_t i = 0; r == FB_OK && i < sizeof(fam) / sizeof(fam[0]); i++)
+		r = metric_family(conf, st, fam[i].name, fam[i].help, fam[i].type, fam[i].key, out,
+		    err);
+	return r;
 }

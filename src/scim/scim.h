@@ -113,4 +113,14 @@ enum fb_status fb_scim_plan(struct fb_scim *s, const char *target, json_t **out,
 /* The counts of target, or NULL when s does not push it. Borrowed. */
 const struct fb_scim_counts *fb_scim_counts(const struct fb_scim *s, const char *target);
 
+/*
+ * Appends to out the SCIM families of /metrics (Prometheus text), one
+ * sample per target of conf, read from st (any process: the jobs process
+ * keeps its counts in the store's report): outbox depth and failing
+ * objects, when the target was last seen in step, and the requests,
+ * writes and retries of the last report.
+ */
+enum fb_status fb_scim_metrics(const struct fb_conf *conf, struct fb_store *st,
+    struct fb_buf *out, struct fb_err *err);
+
 #endif

@@ -283,6 +283,15 @@ class Daemon(ScimBase):
                                 srv.state_dir).stdout)
         self.assertEqual(st[0]["failing"], 0, st)
         self.assertAwsShapes()
+        # /metrics: the outbox and the jobs process's last report, per target.
+        m = wait_for(self, "the jobs process's report in /metrics", lambda: (
+            lambda s: harness.prom_sum(s, "fedbroker_scim_requests", target="aws") > 0 and s)(
+                srv.metrics()[1]))
+        self.assertEqual(harness.prom_sum(m, "fedbroker_scim_outbox_depth", target="aws"), 0)
+        self.assertEqual(harness.prom_sum(m, "fedbroker_scim_outbox_failing", target="aws"), 0)
+        self.assertGreater(harness.prom_sum(m, "fedbroker_scim_writes", target="aws"), 0)
+        self.assertGreater(harness.prom_sum(
+            m, "fedbroker_scim_last_success_timestamp_seconds", target="aws"), 0)
         srv.stop()
 
 
