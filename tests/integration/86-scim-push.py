@@ -226,6 +226,48 @@ class Faults(ScimBase):
         self.assertIn("user user0007: no givenName", st["errors"][0]["error"])
         self.assertEqual(len(self.peer.state()["users"]), 29)
 
+    def test_html_and_malformed_answers(self):
+        self.configure()
+        self.fb("user", "list", "--init")
+        users = self.add_users(6)
+        # A proxy's HTML 502 is retried (a 5xx); a 200 that is not JSON is an error against
+        # that user only, and its entry stays for the next sync.
+        self.peer.fault("html", match="POST /Users", count=2)
+        self.peer.fault("badjson", match="POST /Users", count=1)
+        rep = self.sync(expect=1)
+        self.assertEqual(rep["failing"], 1, rep)
+        self.assertIn("without an id", rep["errors"][0]["error"])
+        self.assertGreaterEqual(rep["retries"], 2, rep)
+        self.assertEqual(len(self.peer.state()["users"]), 5)
+        # The next sync (the entry is due again after its wait, or at once by hand) converges.
+        db = sqlite3.connect(os.path.join(self.state, "fedbroker.db"))
+        with db:
+            db.execute("UPDATE scim_outbox SET next_at = 0")
+        db.close()
+        rep = self.sync()
+        self.assertTrue(rep["ok"], rep)
+        self.assertConverged(users, {})
+
+    def test_out_of_scope(self):
+        self.configure(groups=[("staff", ["ann", "bob"])], target={"groups": ["staff"]})
+        for u in ("ann", "bob", "eve"):
+            self.fb("user", "add", u, "--name", "%s Example" % u.title(), "--email",
+                    "%s@example.com" % u, "--type", "service", "--init")
+        self.sync()
+        self.assertConverged(["ann", "bob"], {"staff": ["ann", "bob"]})  # eve is not in scope
+        # bob leaves the scope: deactivated (on_out_of_scope), and out of the group.
+        self.configure(groups=[("staff", ["ann"])], target={"groups": ["staff"]})
+        self.sync()
+        st = self.assertConverged(["ann", "bob"], {"staff": ["ann"]})
+        bob = [u for u in st["users"] if u["userName"] == "bob@example.com"][0]
+        self.assertIs(bob["active"], False)
+        # With on_out_of_scope: delete, bob goes (fedbroker made him).
+        self.configure(groups=[("staff", ["ann"])],
+                       target={"groups": ["staff"], "on_out_of_scope": "delete"})
+        self.fb("user", "edit", "bob", "--name", "Bob Changed")
+        self.sync()
+        self.assertConverged(["ann"], {"staff": ["ann"]})
+
     def test_kill_during_sync_converges(self):
         self.configure(groups=[("all", ["user%04d" % i for i in range(150)])])
         self.fb("user", "list", "--init")

@@ -27,7 +27,9 @@
 //        the next N requests whose "METHOD /Endpoint" starts with match
 //        ("" = any) get fault K: "429" (with Retry-After S when given),
 //        "500", "slow" (answered after delay_ms), "drop" (the write is
-//        committed, then the connection is closed without an answer)
+//        committed, then the connection is closed without an answer),
+//        "html" (a proxy's 502 page), "badjson" (200 with a body that is
+//        not JSON, nothing done)
 //   POST /_admin/seed {"users": [...], "groups": [...]}  objects made by
 //        someone else (Control Tower): stored as given (members included)
 //   GET  /_admin/state   {"users": [...], "groups": [{..., "members": [...]}],
@@ -313,6 +315,10 @@ scim.use((req, res, next) => {
 		return fail(res, 500, 'Internal server error');
 	case 'slow':
 		return setTimeout(next, f.delay_ms ?? 5000);
+	case 'html':
+		return res.status(502).type('text/html').send('<html><body><h1>502 Bad Gateway</h1></body></html>');
+	case 'badjson':
+		return res.status(200).type('application/scim+json').send('{"id": "x", "userName": ');
 	case 'drop': {
 		// The write happens; the answer never leaves: the client cannot know the outcome.
 		const kill = () => {
