@@ -336,6 +336,41 @@ class Daemon(ScimBase):
             m, "fedbroker_scim_last_success_timestamp_seconds", target="aws"), 0)
         srv.stop()
 
+    def test_kill_9_of_the_broker_converges(self):
+        """The whole broker (master, workers, jobs) killed at random points of a large
+        push, started again each time: in the end exactly the right state."""
+        conf = {"scim": {"targets": [{"name": "aws", "url": self.peer.url, "timeout": "3s",
+                                      "token": "env:FB_TEST_SCIM_TOKEN", "profile": "aws",
+                                      "groups": ["all"]}]},
+                "groups": [{"name": "all", "members": ["user%04d" % i for i in range(120)]}]}
+        srv = harness.Server(self, conf=conf, env={"FB_TEST_SCIM_TOKEN": TOKEN})
+        srv.start()
+        self.config, self.state = srv.config, srv.state_dir
+        users = self.add_users(120)
+        self.peer.fault("slow", match="", count=100000, delay_ms=15)
+        rng = random.Random(7)
+        for _ in range(3):
+            time.sleep(rng.uniform(0.2, 1.5))
+            srv.kill()
+            srv.out.close()
+            srv.err.close()
+            srv.start()
+        want = {"all": users}
+
+        def converged():
+            st = self.peer.state()
+            by_id = {u["id"]: u["userName"] for u in st["users"]}
+            got = {g["displayName"]: sorted(by_id[m["value"]] for m in g["members"])
+                   for g in st["groups"]}
+            return (sorted(by_id.values()) == sorted("%s@example.com" % u for u in users) and
+                    got == {n: sorted("%s@example.com" % u for u in m)
+                            for n, m in want.items()})
+        # The killed jobs process's leases run out (3 s timeout: 16 s), then it converges.
+        wait_for(self, "convergence after kill -9", converged, timeout=120)
+        self.assertConverged(users, want)
+        self.assertAwsShapes()
+        srv.stop()
+
 
 if __name__ == "__main__":
     harness.main()
