@@ -36,6 +36,7 @@ static const char usage_sync[] =
     "never deleted. A second run right after a successful one sends no write.\n"
     "The report (requests, writes, retries, objects in error) is kept in the store\n"
     "and shown by 'fedbroker scim status'. Exit status 1 when an object failed.\n"
+    "On a terminal a progress bar shows the objects done, the rate and the ETA.\n"
     "\n"
     "      --dry-run        print the plan (creates, updates, membership changes,\n"
     "                       deletions) and change nothing, here or at the target\n"
@@ -105,6 +106,29 @@ print_plan(const char *target, const json_t *plan)
 	    target, counts[0], counts[1], counts[2], counts[3], counts[4], counts[5]);
 }
 
+/* On a terminal: objects done of queued, the rate and the time left, at most 4 times a second. */
+static void
+progress(const struct fb_scim_counts *n, size_t queued, int64_t start_ms, int last)
+{
+	static int64_t shown;
+	int64_t now = fb_time_now_ms(), done = (int64_t)(n->pushed + n->failed);
+	double secs = (double)(now - start_ms) / 1000.0, rate = secs > 0 ? (double)done / secs : 0;
+	int width = 30, fill;
+
+	if (!last && now - shown < 250)
+		return;
+	shown = now;
+	if (done > (int64_t)queued)
+		done = (int64_t)queued;
+	fill = queued > 0 ? (int)(width * done / (int64_t)queued) : width;
+	fprintf(stderr, "\r[%.*s%*s] %lld/%zu objects, %.0f/s, ETA %.0f s   ", fill,
+	    "##############################", width - fill, "", (long long)done, queued, rate,
+	    rate > 0 ? (double)((int64_t)queued - done) / rate : 0.0);
+	if (last)
+		fputc('\n', stderr);
+	fflush(stderr);
+}
+
 static int
 scim_sync(int argc, char **argv)
 {
@@ -159,9 +183,14 @@ scim_sync(int argc, char **argv)
 		goto out;
 	}
 	fb_scim_poll(s);
-	while (!fb_scim_idle(s))
-		event_base_loop(base, EVLOOP_ONCE);
 	n = fb_scim_counts(s, target);
+	while (!fb_scim_idle(s)) {
+		event_base_loop(base, EVLOOP_ONCE);
+		if (!json && isatty(STDERR_FILENO))
+			progress(n, queued, start, 0);
+	}
+	if (!json && isatty(STDERR_FILENO))
+		progress(n, queued, start, 1);
 	report = outbox_state(x.st, target);
 	ok = json_integer_value(json_object_get(report, "failing")) == 0;
 	json_object_update_new(report,
