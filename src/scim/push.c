@@ -1431,8 +1431,13 @@ fb_scim_free(struct fb_scim *s)
 {
 	if (s == NULL)
 		return;
-	while (s->jobs != NULL)
+	/* Pushes under way are given back: the next process takes them at once. */
+	while (s->jobs != NULL) {
+		if ((s->flags & FB_SCIM_DRY_RUN) == 0)
+			fb_store_scim_outbox_release(s->st, s->jobs->t->c->name, &s->jobs->it,
+			    s->owner, NULL);
 		job_free(s->jobs);
+	}
 	if (s->timer != NULL)
 		event_free(s->timer);
 	if (s->kick != NULL)

@@ -158,6 +158,8 @@ struct fb_store_ops {
 	    size_t *n, struct fb_err *err);
 	enum fb_status (*scim_done)(struct fb_store *st, const char *target, const char *kind,
 	    const char *object, const char *owner, int64_t seq, struct fb_err *err);
+	enum fb_status (*scim_release)(struct fb_store *st, const char *target, const char *kind,
+	    const char *object, const char *owner, struct fb_err *err);
 	enum fb_status (*scim_fail)(struct fb_store *st, const char *target, const char *kind,
 	    const char *object, const char *owner, int64_t retry_at, const char *error,
 	    struct fb_err *err);

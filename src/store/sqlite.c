@@ -2062,6 +2062,15 @@ out:
 }
 
 static enum fb_status
+sq_scim_release(struct fb_store *st, const char *target, const char *kind, const char *object,
+    const char *owner, struct fb_err *err)
+{
+	return sq_write(sq_of(st), SQ_SCIM_RELEASE,
+	    SQ_VALS(sq_text(target), sq_text(kind), sq_text(object), sq_text(owner)),
+	    "scim_outbox_release", err);
+}
+
+static enum fb_status
 sq_scim_done(struct fb_store *st, const char *target, const char *kind, const char *object,
     const char *owner, int64_t seq, struct fb_err *err)
 {
@@ -2074,9 +2083,7 @@ sq_scim_done(struct fb_store *st, const char *target, const char *kind, const ch
 		 "scim_outbox_done", err)) != FB_OK || sqlite3_changes(sq->db) != 0)
 		return r;
 	/* A newer change came meanwhile: the entry stays, due now, for another push. */
-	return sq_write(sq, SQ_SCIM_RELEASE,
-	    SQ_VALS(sq_text(target), sq_text(kind), sq_text(object), sq_text(owner)),
-	    "scim_outbox_done", err);
+	return sq_scim_release(st, target, kind, object, owner, err);
 }
 
 static enum fb_status
@@ -2330,6 +2337,7 @@ const struct fb_store_ops fb_store_sqlite_ops = {
 	.scim_add = sq_scim_add,
 	.scim_claim = sq_scim_claim,
 	.scim_done = sq_scim_done,
+	.scim_release = sq_scim_release,
 	.scim_fail = sq_scim_fail,
 	.scim_outbox_list = sq_scim_outbox_list,
 	.scim_depth = sq_scim_depth,

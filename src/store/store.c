@@ -1019,6 +1019,19 @@ fb_store_scim_outbox_done(struct fb_store *st, const char *target,
 }
 
 enum fb_status
+fb_store_scim_outbox_release(struct fb_store *st, const char *target,
+    const struct fb_store_scim_item *it, const char *owner, struct fb_err *err)
+{
+	enum fb_status r;
+
+	if ((r = check_scim_object(st, target, it->kind, it->object, "scim_outbox_release",
+		 err)) != FB_OK ||
+	    (r = check_name(owner, FB_STORE_KEY_MAX, "scim_outbox_release", "owner", err)) != FB_OK)
+		return r;
+	return st->ops->scim_release(st, target, it->kind, it->object, owner, err);
+}
+
+enum fb_status
 fb_store_scim_outbox_fail(struct fb_store *st, const char *target,
     const struct fb_store_scim_item *it, const char *owner, int64_t retry_at, const char *error,
     struct fb_err *err)

@@ -490,6 +490,12 @@ void fb_store_scim_items_free(struct fb_store_scim_item *items, size_t n);
 enum fb_status fb_store_scim_outbox_done(struct fb_store *st, const char *target,
     const struct fb_store_scim_item *it, const char *owner, struct fb_err *err);
 /*
+ * Gives it (claimed by owner) back unpushed, due now (a process stopping
+ * cleanly: the next one need not wait for the lease to run out).
+ */
+enum fb_status fb_store_scim_outbox_release(struct fb_store *st, const char *target,
+    const struct fb_store_scim_item *it, const char *owner, struct fb_err *err);
+/*
  * Pushing it (claimed by owner) failed: retried not before retry_at (seconds since the epoch), error (at most
  * FB_STORE_TEXT_MAX bytes, no secrets) kept for status.
  */

@@ -2198,6 +2198,19 @@ test_scim_outbox(void)
 	CU_ASSERT_FALSE(scim_outbox_has(st, "fifth", "group", "g"));
 	fb_store_scim_items_free(items, n);
 
+	/* Released (a clean stop): due again at once, for anyone; another owner cannot. */
+	CU_ASSERT_EQUAL(fb_store_scim_outbox_add(st, "sixth", FB_STORE_SCIM_USER, "u", &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_scim_outbox_claim(st, "sixth", "h", 60, 10, &items, &n, &err), FB_OK);
+	CU_ASSERT_EQUAL_FATAL(n, 1);
+	CU_ASSERT_EQUAL(fb_store_scim_outbox_release(st, "sixth", &items[0], "other", &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_scim_outbox_claim(st, "sixth", "k", 60, 10, &more, &m, &err), FB_OK);
+	CU_ASSERT_EQUAL(m, 0);
+	CU_ASSERT_EQUAL(fb_store_scim_outbox_release(st, "sixth", &items[0], "h", &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_scim_outbox_claim(st, "sixth", "k", 60, 10, &more, &m, &err), FB_OK);
+	CU_ASSERT_EQUAL(m, 1);
+	fb_store_scim_items_free(more, m);
+	fb_store_scim_items_free(items, n);
+
 	/* A claim counts: an entry claimed again says so (its push may have happened). */
 	CU_ASSERT_EQUAL(fb_store_scim_outbox_add(st, "fourth", FB_STORE_SCIM_USER, "u", &err), FB_OK);
 	for (int round = 0; round < 2; round++) {
