@@ -374,9 +374,10 @@ static const char *const sq_sql[SQ_NSTMT] = {
 			" ON CONFLICT (target, kind, object) DO UPDATE"
 			" SET seq = scim_outbox.seq + 1, attempts = 0, next_at = excluded.next_at,"
 			" last_error = NULL",
+	/* Users first: a group pushed after its members needs no PATCH per member. */
 	[SQ_SCIM_CLAIM] = "SELECT kind, object, seq, attempts, next_at, last_error FROM scim_outbox"
 			  " WHERE target = ?1 AND next_at <= ?2 AND lease_until <= ?2"
-			  " ORDER BY seq LIMIT ?3",
+			  " ORDER BY kind = 'group', seq LIMIT ?3",
 	[SQ_SCIM_LEASE] = "UPDATE scim_outbox SET lease_owner = ?4, lease_until = ?5,"
 			  " attempts = attempts + 1"
 			  " WHERE target = ?1 AND kind = ?2 AND object = ?3",

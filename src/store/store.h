@@ -472,7 +472,9 @@ enum fb_status fb_store_scim_outbox_add(struct fb_store *st, const char *target,
 /*
  * Leases to owner (1..FB_STORE_KEY_MAX bytes: host and process) for lease
  * seconds (1..86400) at most limit (1..1000) of target's entries that are
- * due and not leased (or whose lease has run out), oldest change first:
+ * due and not leased (or whose lease has run out), users before groups
+ * (a group pushed after its members takes them in one request), oldest
+ * change first:
  * no other caller, in any process or replica, gets them until the lease
  * ends or owner gives them back (done, fail). New array in *items of *n
  * (fb_store_scim_items_free); none is FB_OK with *n 0.
