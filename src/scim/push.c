@@ -885,6 +885,7 @@ group_posted(struct job *j, const struct fb_net_http_response *resp)
 {
 	if (resp->status == 409) {
 		j->after_conflict = 1;
+		j->pos_add = 0; /* none of the members sent with the POST went in */
 		json_object_del(j->obj, "members");
 		job_lookup(j, "/Groups", "displayName", group_looked_up);
 		return;

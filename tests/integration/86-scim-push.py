@@ -174,6 +174,14 @@ class Sync(ScimBase):
         # eve: someone else's (another externalId): an error against eve only.
         self.assertEqual(rep["failing"], 1, rep)
         self.assertIn("made by someone else", rep["errors"][0]["error"])
+        # A group that exists there already (409): adopted, and every member added.
+        self.peer.seed(groups=[{"displayName": "staff"}])
+        self.configure(groups=[("staff", ["ann"])])
+        self.sync(expect=1)
+        st = self.peer.state()
+        staff = [g for g in st["groups"] if g["displayName"] == "staff"]
+        self.assertEqual(len(staff), 1)
+        self.assertEqual([m["value"] for m in staff[0]["members"]], [anns[0]["id"]])
         # Deleting ann locally never deletes the adopted user, nor Control Tower's.
         self.fb("user", "delete", "ann")
         self.sync(expect=1)

@@ -110,7 +110,8 @@ const groupIngress = (resource, instance) => {
 		if (!db.users.has(m.value))
 			throw new SCIMMY.Types.Error(400, 'invalidValue', `Member ${m.value} does not exist`);
 	const id = resource.id ?? randomUUID();
-	const members = (g.members ?? []).map((m) => ({ value: m.value }));
+	// Adding a member twice keeps one (AWS's PATCH add is idempotent).
+	const members = [...new Set((g.members ?? []).map((m) => m.value))].map((value) => ({ value }));
 	const stored = { ...g, members, id, meta: { resourceType: 'Group', created: old?.meta.created ?? now(), lastModified: now() } };
 	db.groups.set(id, stored);
 	writes++;
