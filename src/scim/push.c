@@ -165,14 +165,31 @@ user_groups(const struct fb_conf *conf, struct fb_store *st, const struct fb_sto
 	strv_free(up, nup);
 }
 
-/* 1 when the user (groups as user_groups gives them) is in the target's scope. */
+/* The groups an upstream gave u (new array of *n new names). */
+static void
+upstream_names(struct fb_store *st, const struct fb_store_user *u, char ***out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	if (u->id != NULL && fb_store_upstream_groups(st, u->id, out, n, NULL) != FB_OK) {
+		*out = NULL;
+		*n = 0;
+	}
+}
+
+/*
+ * 1 when u (with its upstream groups up) is in the target's scope: any user
+ * without scope groups, else a member (declared or upstream) of one of them.
+ */
 static int
-user_in_scope(const struct fb_conf_scim_target *c, char *const *groups, size_t ngroups)
+user_in_scope(const struct fb_conf_scim_target *c, const struct fb_conf *conf,
+    const struct fb_store_user *u, char *const *up, size_t nup)
 {
 	if (c->ngroups == 0)
 		return 1;
-	for (size_t i = 0; i < ngroups; i++)
-		if (strv_has(c->groups, c->ngroups, groups[i]))
+	for (size_t i = 0; i < c->ngroups; i++)
+		if (strv_has(up, nup, c->groups[i]) ||
+		    fb_ident_group_member(conf, c->groups[i], u->username))
 			return 1;
 	return 0;
 }
@@ -733,13 +750,13 @@ user_begin(struct job *j)
 	}
 	present = r == FB_OK;
 	if (present)
-		user_groups(s->conf, s->st, &u, &groups, &ngroups);
+		upstream_names(s->st, &u, &groups, &ngroups);
 	if (fb_store_scim_remote_get(s->st, c->name, FB_STORE_SCIM_USER, j->it.object, &rm, &err) ==
 	    FB_OK) {
 		j->remote_id = fb_xstrdup(rm.remote_id);
 		j->managed = rm.managed;
 	}
-	if (!present || !user_in_scope(c, groups, ngroups)) {
+	if (!present || !user_in_scope(c, s->conf, &u, groups, ngroups)) {
 		if (j->remote_id == NULL)
 			job_done(j);
 		else
@@ -926,8 +943,9 @@ want_user(struct want *w, const struct fb_store_user *u)
 	w->seen++;
 	if (strv_has(w->local, w->n, u->id))
 		return;
-	user_groups(j->s->conf, j->s->st, u, &g, &ng);
-	if (user_in_scope(j->t->c, g, ng) &&
+	if (j->t->c->ngroups > 0)
+		upstream_names(j->s->st, u, &g, &ng);
+	if (user_in_scope(j->t->c, j->s->conf, u, g, ng) &&
 	    fb_store_scim_remote_get(j->s->st, j->t->c->name, FB_STORE_SCIM_USER, u->id, &rm,
 		NULL) == FB_OK &&
 	    (rm.digest == NULL || strcmp(rm.digest, DIGEST_INACTIVE) != 0)) {
@@ -1218,7 +1236,7 @@ gather_user(const struct fb_store_user *u, void *arg)
 	size_t n = 0;
 
 	g->fn(FB_STORE_SCIM_USER, u->id, g->arg);
-	user_groups(g->s->conf, g->s->st, u, &names, &n);
+	upstream_names(g->s->st, u, &names, &n); /* the declared groups are gathered apart */
 	for (size_t i = 0; i < n; i++)
 		g->fn(FB_STORE_SCIM_GROUP, names[i], g->arg);
 	strv_free(names, n);
