@@ -96,6 +96,15 @@ print_plan(const char *target, const json_t *plan)
 				counts[k]++;
 		printf("%-14s %-5s %s", action, json_string_value(json_object_get(p, "kind")),
 		    name != NULL ? name : json_string_value(json_object_get(p, "object")));
+		if (json_array_size(json_object_get(p, "changes")) > 0) {
+			size_t k;
+			json_t *c;
+
+			printf(" (");
+			json_array_foreach(json_object_get(p, "changes"), k, c)
+				printf("%s%s", k > 0 ? ", " : "", json_string_value(c));
+			printf(")");
+		}
 		if (json_integer_value(json_object_get(p, "members")) > 0)
 			printf(" (%lld members)",
 			    (long long)json_integer_value(json_object_get(p, "members")));

@@ -94,6 +94,7 @@ struct job {
 	char *url, *method, *body;
 	json_t *obj;	 /* the body wanted at the target */
 	char *digest;	 /* its digest */
+	json_t *old;	 /* the body last pushed (stored), or NULL */
 	char *name;	 /* userName or displayName: what a lookup filters on */
 	char *remote_id; /* the target's id, NULL when none */
 	int managed;
@@ -233,6 +234,7 @@ job_free(struct job *j)
 	free(j->method);
 	free(j->body);
 	json_decref(j->obj);
+	json_decref(j->old);
 	free(j->digest);
 	free(j->name);
 	free(j->remote_id);
@@ -370,10 +372,26 @@ dry_send(struct job *j, const char *method, const char *path)
 			 : group && strcmp(method, "POST") == 0 ? j->pos_add
 								: 0;
 
-	json_array_append_new(j->s->plan,
-	    json_pack("{s:s, s:s, s:s?, s:s, s:s, s:s, s:I}", "kind", j->it.kind, "object",
-		j->it.object, "name", j->name, "action", action, "method", method, "path", path,
-		"members", (json_int_t)members));
+	json_t *entry = json_pack("{s:s, s:s, s:s?, s:s, s:s, s:s, s:I}", "kind", j->it.kind,
+	    "object", j->it.object, "name", j->name, "action", action, "method", method, "path",
+	    path, "members", (json_int_t)members);
+
+	/* An update names the attributes that change (when the body last pushed is known). */
+	if (strcmp(action, "update") == 0 && j->old != NULL && j->obj != NULL) {
+		json_t *changed = json_array(), *v;
+		const char *key;
+
+		json_object_foreach(j->obj, key, v) {
+			if (!json_equal(v, json_object_get(j->old, key)))
+				json_array_append_new(changed, json_string(key));
+		}
+		json_object_foreach(j->old, key, v) {
+			if (json_object_get(j->obj, key) == NULL)
+				json_array_append_new(changed, json_string(key));
+		}
+		json_object_set_new(entry, "changes", changed);
+	}
+	json_array_append_new(j->s->plan, entry);
 	if (group && patch) {
 		if (j->chunk_remove)
 			j->pos_rm += j->chunk;
@@ -524,15 +542,23 @@ created(struct job *j, const struct fb_net_http_response *resp)
 static enum fb_status
 remote_save(struct job *j, const char *digest)
 {
+	/* The body goes with its digest (what the dry run compares); members never. */
+	char *body = digest != NULL && j->obj != NULL && strcmp(digest, DIGEST_INACTIVE) != 0
+			 ? json_dumps(j->obj, JSON_COMPACT | JSON_SORT_KEYS)
+			 : NULL;
 	struct fb_store_scim_remote rm = {(char *)j->t->c->name, j->it.kind, j->it.object,
-	    j->remote_id, j->managed, (char *)digest, 0};
+	    j->remote_id, j->managed, (char *)digest,
+	    body != NULL && strlen(body) <= FB_STORE_VALUE_MAX ? body : NULL, 0};
 	struct fb_err err = {0};
 	enum fb_status r;
 
-	if (j->s->flags & FB_SCIM_DRY_RUN)
+	if (j->s->flags & FB_SCIM_DRY_RUN) {
+		free(body);
 		return FB_OK;
+	}
 	if ((r = fb_store_scim_remote_put(j->s->st, &rm, &err)) != FB_OK)
 		job_error(j, "recording the remote id: %s", err.msg);
+	free(body);
 	return r;
 }
 
@@ -755,6 +781,7 @@ user_begin(struct job *j)
 	    FB_OK) {
 		j->remote_id = fb_xstrdup(rm.remote_id);
 		j->managed = rm.managed;
+		j->old = rm.body != NULL ? json_loads(rm.body, 0, NULL) : NULL;
 	}
 	if (!present || !user_in_scope(c, s->conf, &u, groups, ngroups)) {
 		if (j->remote_id == NULL)

@@ -105,7 +105,9 @@ enum fb_status fb_scim_enqueue_all(struct fb_scim *s, const char *target, size_t
  * store (the remote ids, digests and memberships pushed) without a request
  * or a write: *out is a new JSON array of {"kind", "object", "name",
  * "action" (create, update, deactivate, delete, add_members,
- * remove_members), "method", "path", "members" (a count)} and of
+ * remove_members), "method", "path", "members" (a count), and for an
+ * update "changes": the attributes that differ from the body last pushed}
+ * and of
  * {"kind", "object", "error"} for objects that cannot be pushed.
  */
 enum fb_status fb_scim_plan(struct fb_scim *s, const char *target, json_t **out,

@@ -186,6 +186,7 @@ static const char *const migrations_v[] = {
 	"  remote_id TEXT NOT NULL,"
 	"  managed INTEGER NOT NULL,"
 	"  digest TEXT,"
+	"  body TEXT,"
 	"  updated INTEGER NOT NULL,"
 	"  PRIMARY KEY (target, kind, object),"
 	"  UNIQUE (target, kind, remote_id));"
@@ -389,13 +390,14 @@ static const char *const sq_sql[SQ_NSTMT] = {
 			 " next_at = ?5, last_error = ?6"
 			 " WHERE target = ?1 AND kind = ?2 AND object = ?3 AND lease_owner = ?4",
 	[SQ_SCIM_DEPTH] = "SELECT count(*), count(last_error) FROM scim_outbox WHERE target = ?1",
-	[SQ_SCIM_REMOTE_GET] = "SELECT target, kind, object, remote_id, managed, digest, updated"
+	[SQ_SCIM_REMOTE_GET] = "SELECT target, kind, object, remote_id, managed, digest, updated, body"
 			       " FROM scim_remote WHERE target = ?1 AND kind = ?2 AND object = ?3",
 	[SQ_SCIM_REMOTE_PUT] = "INSERT INTO scim_remote (target, kind, object, remote_id, managed,"
-			       " digest, updated) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+			       " digest, updated, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
 			       " ON CONFLICT (target, kind, object) DO UPDATE"
 			       " SET remote_id = excluded.remote_id, managed = excluded.managed,"
-			       " digest = excluded.digest, updated = excluded.updated",
+			       " digest = excluded.digest, updated = excluded.updated,"
+			       " body = excluded.body",
 	/* The remote object is gone: so is what was pushed into it. */
 	[SQ_SCIM_REMOTE_DELETE] = "DELETE FROM scim_remote"
 				  " WHERE target = ?1 AND kind = ?2 AND object = ?3",
@@ -425,7 +427,8 @@ static const char *const sq_sql[SQ_NSTMT] = {
 	"SELECT kind, object, seq, attempts, next_at, last_error FROM scim_outbox"             \
 	" WHERE target = ?1 ORDER BY seq"
 #define SQ_SCIM_REMOTE_LIST_SQL                                                            \
-	"SELECT target, kind, object, remote_id, managed, digest, updated FROM scim_remote"    \
+	"SELECT target, kind, object, remote_id, managed, digest, updated, body"               \
+	" FROM scim_remote"                                                                    \
 	" WHERE target = ?1 AND kind = ?2 ORDER BY object"
 #define SQ_SCIM_MEMBER_LIST_SQL                                                            \
 	"SELECT user_id FROM scim_members WHERE target = ?1 AND grp = ?2 ORDER BY user_id"
@@ -2147,7 +2150,7 @@ sq_scim_depth(struct fb_store *st, const char *target, size_t *depth, size_t *fa
 	return FB_OK;
 }
 
-/* Fills rm from a row of target, kind, object, remote_id, managed, digest, updated. */
+/* Fills rm from a row of target, kind, object, remote_id, managed, digest, updated, body. */
 static void
 scim_remote_row(sqlite3_stmt *s, int copy, struct fb_store_scim_remote *rm)
 {
@@ -2157,6 +2160,7 @@ scim_remote_row(sqlite3_stmt *s, int copy, struct fb_store_scim_remote *rm)
 	rm->remote_id = column_text(s, 3, copy);
 	rm->managed = sqlite3_column_int(s, 4);
 	rm->digest = column_text(s, 5, copy);
+	rm->body = column_text(s, 7, copy);
 	rm->updated = sqlite3_column_int64(s, 6);
 }
 
@@ -2189,7 +2193,8 @@ sq_scim_remote_put(struct fb_store *st, const struct fb_store_scim_remote *rm, i
 
 	r = sq_write(sq, SQ_SCIM_REMOTE_PUT,
 	    SQ_VALS(sq_text(rm->target), sq_text(rm->kind), sq_text(rm->object),
-		sq_text(rm->remote_id), sq_int(rm->managed != 0), sq_text(rm->digest), sq_int(now)),
+		sq_text(rm->remote_id), sq_int(rm->managed != 0), sq_text(rm->digest), sq_int(now),
+		sq_text(rm->body)),
 	    "scim_remote_put", err);
 	if (r != FB_OK && sqlite3_extended_errcode(sq->db) == SQLITE_CONSTRAINT_UNIQUE)
 		r = fb_err_set(err, FB_ERR_INVALID,

@@ -1093,7 +1093,8 @@ fb_store_scim_remote_put(struct fb_store *st, const struct fb_store_scim_remote 
 	    (r = check_name(rm->remote_id, FB_STORE_KEY_MAX, "scim_remote_put", "remote id",
 		 err)) != FB_OK ||
 	    (r = check_text(rm->digest, FB_STORE_KEY_MAX, "scim_remote_put", "digest", err)) !=
-		FB_OK)
+		FB_OK ||
+	    (r = check_text(rm->body, FB_STORE_VALUE_MAX, "scim_remote_put", "body", err)) != FB_OK)
 		return r;
 	return st->ops->scim_remote_put(st, rm, fb_time_now(), err);
 }
@@ -1130,6 +1131,7 @@ fb_store_scim_remote_cleanup(struct fb_store_scim_remote *rm)
 	free(rm->object);
 	free(rm->remote_id);
 	free(rm->digest);
+	free(rm->body);
 	memset(rm, 0, sizeof(*rm));
 }
 

@@ -517,6 +517,7 @@ struct fb_store_scim_remote {
 	char *remote_id; /* the target's id, unique per target and kind */
 	int managed;	 /* 1: fedbroker created it; 0: adopted after a 409, never deleted */
 	char *digest;	 /* what was last pushed (the body's hash), NULL when unknown */
+	char *body;	 /* the body last pushed (JSON, at most FB_STORE_VALUE_MAX), or NULL */
 	int64_t updated; /* set by _put */
 };
 

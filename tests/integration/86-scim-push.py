@@ -143,8 +143,12 @@ class Sync(ScimBase):
         self.fb("user", "edit", "ann", "--name", "Ann Jones")
         self.configure(groups=[("big", big[:-1]), ("small", ["user0001", "user0002"])])
         plan = json.loads(self.fb("scim", "sync", "aws", "--dry-run", "--json").stdout)
-        self.assertIn({"action": "update", "name": "ann@example.com"},
-                      [{"action": p.get("action"), "name": p.get("name")} for p in plan])
+        self.assertIn({"action": "update", "name": "ann@example.com",
+                       "changes": ["displayName", "name"]},
+                      [{"action": p.get("action"), "name": p.get("name"),
+                        "changes": sorted(p.get("changes", []))} for p in plan])
+        cp = self.fb("scim", "sync", "aws", "--dry-run")
+        self.assertIn("update         user  ann@example.com (displayName, name)", cp.stdout)
         self.assertIn(("remove_members", "big", 1),
                       [(p.get("action"), p.get("name"), p.get("members")) for p in plan])
         self.assertEqual(self.peer.state()["writes"], 0)

@@ -2273,7 +2273,7 @@ test_scim_remote(void)
 	char *dir = fb_test_tmpdir(), *path, *report = NULL, *acc = NULL;
 	struct fb_conf c = conf_at(dir, "fedbroker.db", &path);
 	struct fb_store_scim_remote rm = {(char *)"aws", (char *)"user", (char *)"u1",
-	    (char *)"r-1", 1, (char *)"d1", 0};
+	    (char *)"r-1", 1, (char *)"d1", (char *)"{\"userName\":\"a\"}", 0};
 	struct fb_store_scim_remote got;
 	struct fb_store_upstream_signin in = {"corp", "iss", "sub-a", 0, 0, g, 1};
 	struct fb_store_user a, b;
@@ -2288,16 +2288,19 @@ test_scim_remote(void)
 	CU_ASSERT_EQUAL(fb_store_scim_remote_get(st, "aws", "user", "u1", &got, &err), FB_OK);
 	CU_ASSERT_STRING_EQUAL(got.remote_id, "r-1");
 	CU_ASSERT_STRING_EQUAL(got.digest, "d1");
+	CU_ASSERT_STRING_EQUAL(got.body, "{\"userName\":\"a\"}");
 	CU_ASSERT_EQUAL(got.managed, 1);
 	CU_ASSERT(got.updated > 0);
 	fb_store_scim_remote_cleanup(&got);
 	/* Adopted: updated in place. */
 	rm.managed = 0;
 	rm.digest = NULL;
+	rm.body = NULL;
 	CU_ASSERT_EQUAL(fb_store_scim_remote_put(st, &rm, &err), FB_OK);
 	CU_ASSERT_EQUAL(fb_store_scim_remote_get(st, "aws", "user", "u1", &got, &err), FB_OK);
 	CU_ASSERT_EQUAL(got.managed, 0);
 	CU_ASSERT_PTR_NULL(got.digest);
+	CU_ASSERT_PTR_NULL(got.body);
 	fb_store_scim_remote_cleanup(&got);
 	/* One remote id belongs to one object. */
 	rm.object = (char *)"u2";
