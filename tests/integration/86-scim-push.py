@@ -260,6 +260,16 @@ class Faults(ScimBase):
         self.assertTrue(rep["ok"], rep)
         self.assertConverged(users, {})
 
+    def test_rate_limit(self):
+        # rate_limit: 10 requests a second at most: 12 creates take at least 1.1 s.
+        self.configure(target={"rate_limit": 10, "concurrency": 8})
+        self.fb("user", "list", "--init")
+        users = self.add_users(12)
+        rep = self.sync()
+        self.assertEqual(rep["requests"], 12, rep)
+        self.assertGreaterEqual(rep["duration_ms"], 1100, rep)
+        self.assertConverged(users, {})
+
     def test_out_of_scope(self):
         self.configure(groups=[("staff", ["ann", "bob"])], target={"groups": ["staff"]})
         for u in ("ann", "bob", "eve"):
