@@ -193,6 +193,36 @@ class Sync(ScimBase):
         self.assertEqual(names, ["ann@example.com", "ct@example.com", "eve@example.com"])
 
 
+class Generic(ScimBase):
+    def setUp(self):
+        harness.TestCase.setUp(self)
+        self.peer = Peer(self, generic=True)
+        self.dir = self.tmpdir()
+        self.state = os.path.join(self.dir, "state")
+        self.config = os.path.join(self.dir, "fedbroker.yaml")
+        self.env = dict(os.environ, FB_TEST_SCIM_TOKEN=TOKEN)
+
+    def test_generic_profile(self):
+        # userName is the username; a one-word name is fine; the user_mapping patches it.
+        os.mkdir(os.path.join(self.dir, "mappings"))
+        self.write(os.path.join(self.dir, "mappings", "scim_title.py"),
+                   'return {"title": "Staff", "photos": None}\n')
+        conf = self.configure(groups=[("staff", ["cher", "ann"])],
+                              target={"profile": "generic", "user_mapping": "scim_title"})
+        conf["mappings"] = {"dir": os.path.join(self.dir, "mappings")}
+        self.write(self.config, harness.to_yaml(conf) + "\n")
+        self.fb("user", "add", "cher", "--name", "Cher", "--email", "cher@example.com",
+                "--type", "service", "--init")
+        self.fb("user", "add", "ann", "--name", "Ann Smith", "--type", "service")
+        rep = self.sync()
+        self.assertTrue(rep["ok"], rep)
+        st = self.peer.state()
+        self.assertEqual(sorted(u["userName"] for u in st["users"]), ["ann", "cher"])
+        self.assertEqual({u.get("title") for u in st["users"]}, {"Staff"})
+        self.assertEqual(len(st["groups"][0]["members"]), 2)
+        self.assertEqual(self.sync()["writes"], 0)
+
+
 class Faults(ScimBase):
     def test_retries_converge_without_duplicates(self):
         self.configure(groups=[("staff", ["user0000", "user0001", "user0002"])])
