@@ -2094,6 +2094,26 @@ test_scim_outbox(void)
 	CU_ASSERT_EQUAL(fb_store_scim_outbox_fill(st, "other", &n, &err), FB_OK);
 	CU_ASSERT_EQUAL(n, 4);
 
+	/* A sign-in with the same groups (in another order, one twice) logs nothing. */
+	{
+		static const char *const again[] = {"dev", "admins", "dev"};
+		char **got = NULL;
+		size_t ng = 0;
+
+		in.groups = again;
+		in.ngroups = 3;
+		CU_ASSERT_EQUAL(fb_store_upstream_signin(st, &bob, &in, &err), FB_OK);
+		CU_ASSERT_EQUAL(fb_store_scim_outbox_fill(st, "aws", &n, &err), FB_OK);
+		CU_ASSERT_EQUAL(n, 0);
+		CU_ASSERT_EQUAL(fb_store_upstream_groups(st, bob_id, &got, &ng, &err), FB_OK);
+		CU_ASSERT_EQUAL(ng, 2);
+		for (size_t i = 0; i < ng; i++)
+			free(got[i]);
+		free(got);
+		in.groups = g1;
+		in.ngroups = 2;
+	}
+
 	/* Writing a user unchanged (a sign-in's last_seen) logs nothing; disabling does. */
 	ann.last_seen = 12345;
 	CU_ASSERT_EQUAL(fb_store_user_upsert(st, &ann, &err), FB_OK);
