@@ -24,6 +24,7 @@ static const struct subcommand subcommands[] = {
 	{"metadata", fb_cli_metadata, "export the IdP's SAML metadata, import an SP's"},
 	{"explain", fb_cli_explain, "show what a user would get at a SAML service provider"},
 	{"aws", fb_cli_aws, "AWS helpers: the IAM role trust policy for a SAML SP"},
+	{"scim", fb_cli_scim, "SCIM push: sync a target now, show the outbox and errors"},
 	{"version", fb_cli_version, "print the version"},
 };
 

@@ -29,6 +29,7 @@ int fb_cli_map(int argc, char **argv);
 int fb_cli_user(int argc, char **argv);
 int fb_cli_token(int argc, char **argv);
 int fb_cli_audit_cmd(int argc, char **argv);
+int fb_cli_scim(int argc, char **argv);
 int fb_cli_metadata(int argc, char **argv);
 int fb_cli_explain(int argc, char **argv);
 int fb_cli_aws(int argc, char **argv);

@@ -412,6 +412,17 @@ fb_conf_item_problemv(struct fb_conf_ctx *ctx, const char *list, size_t i, const
 }
 
 /* Reports at saml.service_providers[i].leaf (falling back to the SP item's place). */
+void
+fb_conf_item_problem(struct fb_conf_ctx *ctx, const char *list, size_t i, const char *leaf,
+    int is_error, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fb_conf_item_problemv(ctx, list, i, leaf, is_error, fmt, ap);
+	va_end(ap);
+}
+
 static void
 sp_problem(struct fb_conf_ctx *ctx, size_t i, const char *leaf, int is_error, const char *fmt,
     ...) FB_PRINTF(5, 6);
@@ -498,9 +509,9 @@ check_saml_sp_refs(struct fb_conf_ctx *ctx, size_t i, const struct fb_conf_saml_
 	}
 }
 
-/* Reports a mapping that has no file under mappings.dir. */
-static void
-check_mapping_file(struct fb_conf_ctx *ctx, size_t i, const char *leaf, const char *name)
+void
+fb_conf_check_mapping_file(struct fb_conf_ctx *ctx, const char *list, size_t i, const char *leaf,
+    const char *name)
 {
 	char *file;
 	struct stat st;
@@ -509,9 +520,17 @@ check_mapping_file(struct fb_conf_ctx *ctx, size_t i, const char *leaf, const ch
 		return;
 	file = fb_xasprintf("%s/%s.py", ctx->conf->mappings_dir, name);
 	if (stat(file, &st) != 0 || !S_ISREG(st.st_mode))
-		sp_problem(ctx, i, leaf, 1, "no mapping '%s': %s does not exist (mappings.dir is %s)",
-		    name, file, ctx->conf->mappings_dir);
+		fb_conf_item_problem(ctx, list, i, leaf, 1,
+		    "no mapping '%s': %s does not exist (mappings.dir is %s)", name, file,
+		    ctx->conf->mappings_dir);
 	free(file);
+}
+
+/* Reports a mapping that has no file under mappings.dir. */
+static void
+check_mapping_file(struct fb_conf_ctx *ctx, size_t i, const char *leaf, const char *name)
+{
+	fb_conf_check_mapping_file(ctx, "saml.service_providers", i, leaf, name);
 }
 
 static void
@@ -720,4 +739,5 @@ fb_conf_check_all(struct fb_conf_ctx *ctx)
 	check_smtp(ctx);
 	check_saml(ctx);
 	fb_conf_check_upstreams(ctx);
+	fb_conf_check_scim(ctx);
 }

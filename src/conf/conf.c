@@ -460,6 +460,9 @@ fb_conf_free(struct fb_conf *conf)
 	for (size_t i = 0; i < conf->nupstreams; i++)
 		fb_conf_upstream_cleanup(&conf->upstreams[i]);
 	free(conf->upstreams);
+	for (size_t i = 0; i < conf->nscim_targets; i++)
+		fb_conf_scim_target_cleanup(&conf->scim_targets[i]);
+	free(conf->scim_targets);
 	free(conf);
 }
 

@@ -164,6 +164,10 @@ struct fb_conf {
 	/* upstreams: identity providers people sign in through (names unique) */
 	struct fb_conf_upstream *upstreams;
 	size_t nupstreams;
+
+	/* scim.targets: directories kept in step over SCIM 2.0 (names unique) */
+	struct fb_conf_scim_target *scim_targets;
+	size_t nscim_targets;
 };
 
 /* ---- upstream identity providers (upstreams) ------------------------------------ */
@@ -254,6 +258,43 @@ const struct fb_conf_upstream *fb_conf_upstream_find(const struct fb_conf *conf,
 /* The upstream owning the domain of email (case-insensitive), or NULL. */
 const struct fb_conf_upstream *fb_conf_upstream_for_email(const struct fb_conf *conf,
     const char *email);
+
+/* ---- SCIM push targets (scim.targets) --------------------------------------------- */
+
+/* Which directory rules apply on top of SCIM 2.0's (scim.targets[].profile). */
+enum fb_conf_scim_profile {
+	FB_CONF_SCIM_GENERIC = 0,
+	FB_CONF_SCIM_AWS, /* AWS IAM Identity Center: notes in fedbroker.yaml(5) */
+};
+
+/* What happens remotely to a deleted user, or one leaving the pushed scope. */
+enum fb_conf_scim_deprovision {
+	FB_CONF_SCIM_DELETE = 0, /* DELETE /Users/{id} (objects fedbroker created only) */
+	FB_CONF_SCIM_DEACTIVATE, /* active: false */
+	FB_CONF_SCIM_KEEP,	 /* left as it is */
+};
+
+struct fb_conf_scim_target {
+	char *name; /* [a-z0-9_-]{1,32}: the CLI's TARGET, the store's and metrics' label */
+	char *url;  /* the SCIM base URL, no trailing slash (https, or http on loopback) */
+	char *token; /* bearer token: a resolved secret */
+	enum fb_conf_scim_profile profile;
+	char **groups; /* the pushed scope: members of these groups; empty = every user */
+	size_t ngroups;
+	char *user_mapping;  /* a rule patching each SCIM User body; may be NULL */
+	char *group_mapping; /* a rule patching each SCIM Group body; may be NULL */
+	enum fb_conf_scim_deprovision on_delete;       /* a deleted user (delete) */
+	enum fb_conf_scim_deprovision on_out_of_scope; /* a user leaving scope (deactivate) */
+	int64_t reconcile_interval; /* seconds between full reconciles; 0 = only by hand */
+	int concurrency;	    /* requests in flight at once (4) */
+	int rate_limit;		    /* requests per second at most; 0 = no limit */
+	int64_t timeout_ms;	    /* one request (30s) */
+	char *ca_file;		    /* CA bundle for the target's TLS; NULL = the system's */
+};
+
+/* The SCIM target named name, or NULL. */
+const struct fb_conf_scim_target *fb_conf_scim_target_find(const struct fb_conf *conf,
+    const char *name);
 
 /* ---- SAML service providers (saml.service_providers) ---------------------------- */
 

@@ -119,6 +119,9 @@ void fb_conf_saml_sp_cleanup(struct fb_conf_saml_sp *sp);
 void fb_conf_upstream_cleanup(struct fb_conf_upstream *up);
 /* upstream.c: the upstreams: checks and derived defaults (called by fb_conf_check_all). */
 void fb_conf_check_upstreams(struct fb_conf_ctx *ctx);
+/* scim.c: the SCIM targets: cleanup, checks (called by fb_conf_check_all). */
+void fb_conf_scim_target_cleanup(struct fb_conf_scim_target *t);
+void fb_conf_check_scim(struct fb_conf_ctx *ctx);
 /* check.c: reports when file cannot be opened for reading or is not a regular file. */
 void fb_conf_check_readable(struct fb_conf_ctx *ctx, const char *path, const char *file);
 /*
@@ -127,6 +130,12 @@ void fb_conf_check_readable(struct fb_conf_ctx *ctx, const char *path, const cha
  */
 void fb_conf_item_problemv(struct fb_conf_ctx *ctx, const char *list, size_t i, const char *leaf,
     int is_error, const char *fmt, va_list ap) FB_PRINTF(6, 0);
+/* check.c: the same with the arguments given directly. */
+void fb_conf_item_problem(struct fb_conf_ctx *ctx, const char *list, size_t i, const char *leaf,
+    int is_error, const char *fmt, ...) FB_PRINTF(6, 7);
+/* check.c: reports list[i].leaf naming a mapping name that has no file under mappings.dir. */
+void fb_conf_check_mapping_file(struct fb_conf_ctx *ctx, const char *list, size_t i,
+    const char *leaf, const char *name);
 /* check.c: 1 when url's host is localhost, 127.0.0.0/8 or ::1. */
 int fb_conf_url_is_loopback(const char *url);
 /* basedir/path unless path is absolute. New, caller frees. */

@@ -74,6 +74,11 @@ static conf_check_fn v_listen, v_cidr, v_url, v_cookie_name, v_key_id, v_group_n
 #define A(f) offsetof(struct fb_conf_saml_acs, f), sizeof(((struct fb_conf_saml_acs *)NULL)->f), 0
 #define T(f)                                                                                       \
 	offsetof(struct fb_conf_saml_attr, f), sizeof(((struct fb_conf_saml_attr *)NULL)->f), 0
+/* Members of struct fb_conf_scim_target. */
+#define M(f) offsetof(struct fb_conf_scim_target, f), sizeof(((struct fb_conf_scim_target *)NULL)->f), 0
+#define MN(f, n)                                                                                   \
+	offsetof(struct fb_conf_scim_target, f), sizeof(((struct fb_conf_scim_target *)NULL)->f),  \
+	    offsetof(struct fb_conf_scim_target, n)
 /* Members of struct fb_conf_upstream (oidc.x and saml.x included). */
 #define U(f) offsetof(struct fb_conf_upstream, f), sizeof(((struct fb_conf_upstream *)NULL)->f), 0
 #define UN(f, n)                                                                                   \
@@ -229,6 +234,21 @@ static const struct conf_key conf_keys[] = {
 	{"upstreams[].saml.sign_requests", CT_ENUM, "auto", 0, 0, "auto|always|never", NULL, 0, U(saml.sign_requests)},
 	{"upstreams[].saml.clock_skew", CT_DUR, "60s", 0, 600, NULL, NULL, 0, U(saml.clock_skew)},
 	{"upstreams[].saml.login_hint", CT_ENUM, "none", 0, 0, "none|subject", NULL, 0, U(saml.login_hint)},
+	{"scim.targets", CT_ITEMS, NULL, 0, 16, NULL, NULL, 0, CI(scim_targets, nscim_targets)},
+	{"scim.targets[].name", CT_STR, NULL, 0, 0, NULL, v_upstream_name, CF_REQ, M(name)},
+	{"scim.targets[].url", CT_STR, NULL, 0, 0, NULL, v_url, CF_REQ, M(url)},
+	{"scim.targets[].token", CT_SECRET, NULL, 0, 0, NULL, NULL, CF_REQ, M(token)},
+	{"scim.targets[].profile", CT_ENUM, "generic", 0, 0, "generic|aws", NULL, 0, M(profile)},
+	{"scim.targets[].groups", CT_STRS, NULL, 0, 1000, NULL, v_group_name, 0, MN(groups, ngroups)},
+	{"scim.targets[].user_mapping", CT_STR, NULL, 0, 0, NULL, v_mapping_name, 0, M(user_mapping)},
+	{"scim.targets[].group_mapping", CT_STR, NULL, 0, 0, NULL, v_mapping_name, 0, M(group_mapping)},
+	{"scim.targets[].on_delete", CT_ENUM, "delete", 0, 0, "delete|deactivate|keep", NULL, 0, M(on_delete)},
+	{"scim.targets[].on_out_of_scope", CT_ENUM, "deactivate", 0, 0, "delete|deactivate|keep", NULL, 0, M(on_out_of_scope)},
+	{"scim.targets[].reconcile_interval", CT_DUR, "1h", 0, 604800, NULL, NULL, 0, M(reconcile_interval)},
+	{"scim.targets[].concurrency", CT_INT, "4", 1, 64, NULL, NULL, 0, M(concurrency)},
+	{"scim.targets[].rate_limit", CT_INT, "0", 0, 10000, NULL, NULL, 0, M(rate_limit)},
+	{"scim.targets[].timeout", CT_DUR, "30s", 100, 600000, NULL, NULL, CF_MS, M(timeout_ms)},
+	{"scim.targets[].ca_file", CT_PATH, NULL, 0, 0, NULL, NULL, 0, M(ca_file)},
 };
 /* clang-format on */
 

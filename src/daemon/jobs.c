@@ -2,7 +2,10 @@
 /*
  * daemon/jobs.c: the jobs process: periodic housekeeping of the store, and
  * the refresh of upstream SAML metadata from metadata_url (a new good copy
- * makes the master reload, so the workers build their SP with it).
+ * makes the master reload, so the workers build their SP with it), and the
+ * SCIM push: the targets' outboxes drained on this event loop, with a full
+ * reconcile at start (a reload restarts this process) and every
+ * reconcile_interval.
  */
 #include <signal.h>
 #include <stdlib.h>
@@ -15,6 +18,7 @@
 #include "store/store.h"
 #include "net/net.h"
 #include "saml/saml.h"
+#include "scim/scim.h"
 #include "http/http.h"
 #include "daemon/daemon.h"
 #include "daemon/internal.h"
@@ -36,6 +40,7 @@ struct jobs {
 	const struct fb_conf *conf;
 	struct mdjob *md;
 	size_t nmd;
+	struct fb_scim *scim;
 };
 
 /*
@@ -196,10 +201,18 @@ fb_daemon_jobs_main(const struct fb_daemon_runtime *rt)
 		usr1 = evsignal_new(j.base, SIGUSR1, md_refresh_all, &j);
 		event_add(usr1, NULL);
 	}
+	if (rt->conf->nscim_targets > 0) {
+		if (fb_scim_new(rt->conf, j.store, j.base, NULL, FB_SCIM_RECONCILE, &j.scim, &err) !=
+		    FB_OK)
+			fb_log_err(FB_LOG_ERROR, NULL, &err); /* the rest of the jobs go on */
+		else
+			fb_scim_poll(j.scim);
+	}
 	event_base_dispatch(j.base);
 	fb_daemon_signals_block(&sig);
 	status = 0;
 out:
+	fb_scim_free(j.scim);
 	if (usr1 != NULL)
 		event_free(usr1);
 	for (size_t i = 0; i < j.nmd; i++)

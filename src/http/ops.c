@@ -5,6 +5,7 @@
 
 #include "core/core.h"
 #include "saml/saml.h"
+#include "scim/scim.h"
 #include "http/http.h"
 
 #define TEXT_PLAIN "text/plain; charset=utf-8"
@@ -82,7 +83,8 @@ metrics(struct fb_http_req *req, void *arg)
 	fb_buf_init(&b, METRICS_TEXT_MAX);
 	/* The jobs process refreshes upstream metadata: its counters come from its status files. */
 	if (fb_http_metrics_render(env->metrics, &b, &err) != FB_OK ||
-	    fb_saml_upstream_metadata_metrics(env->conf, &b, &err) != FB_OK)
+	    fb_saml_upstream_metadata_metrics(env->conf, &b, &err) != FB_OK ||
+	    fb_scim_metrics(env->conf, env->store, &b, &err) != FB_OK)
 		fb_http_reply_error(req, FB_ERR_INTERNAL, NULL, &err);
 	else
 		fb_http_reply(req, 200, FB_HTTP_METRICS_CONTENT_TYPE, b.data, b.len);

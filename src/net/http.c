@@ -5,6 +5,7 @@
  * pattern: curl tells us which sockets to watch and when to wake it, libevent
  * watches them); the blocking variant is curl_easy_perform for the CLI.
  */
+#include <arpa/inet.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +75,29 @@ https_url(const char *url)
 	return url != NULL && strncasecmp(url, "https://", 8) == 0;
 }
 
+/* 1 when url is http:// to a loopback host (a test peer, a sidecar): 127.0.0.0/8, ::1, localhost. */
+static int
+loopback_http_url(const char *url)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL, *host = NULL, *user = NULL;
+	struct in_addr a4;
+	int ok = 0;
+
+	if (u != NULL && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+	    strcmp(scheme, "http") == 0 &&
+	    curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_NO_USER &&
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK)
+		ok = strcasecmp(host, "localhost") == 0 || strcmp(host, "[::1]") == 0 ||
+		    (inet_pton(AF_INET, host, &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127);
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(user);
+	curl_url_cleanup(u);
+	return ok;
+}
+
 static void
 call_free(struct fb_net_http_call *c)
 {
@@ -98,7 +122,9 @@ call_new(const struct fb_net_http_request *rq, struct fb_err *err)
 	    rq->connect_timeout_ms > 0 ? rq->connect_timeout_ms : FB_NET_HTTP_CONNECT_TIMEOUT_MS;
 	char *h;
 
-	if (!https_url(rq->url)) {
+	int plain = rq->loopback_http && loopback_http_url(rq->url);
+
+	if (!https_url(rq->url) && !plain) {
 		fb_err_set(err, FB_ERR_INVALID, "only https:// URLs are fetched");
 		return NULL;
 	}
@@ -114,8 +140,8 @@ call_new(const struct fb_net_http_request *rq, struct fb_err *err)
 	}
 	curl_easy_setopt(c->easy, CURLOPT_PRIVATE, c);
 	curl_easy_setopt(c->easy, CURLOPT_URL, rq->url);
-	/* SECURITY: https only, also after anything curl might do on its own. */
-	curl_easy_setopt(c->easy, CURLOPT_PROTOCOLS_STR, "https");
+	/* SECURITY: https only (http to loopback when asked), also after anything curl does. */
+	curl_easy_setopt(c->easy, CURLOPT_PROTOCOLS_STR, plain ? "http" : "https");
 	curl_easy_setopt(c->easy, CURLOPT_REDIR_PROTOCOLS_STR, "https");
 	curl_easy_setopt(c->easy, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(c->easy, CURLOPT_SSL_VERIFYPEER, 1L);
@@ -148,6 +174,8 @@ call_new(const struct fb_net_http_request *rq, struct fb_err *err)
 		curl_easy_setopt(c->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rq->body_len);
 		curl_easy_setopt(c->easy, CURLOPT_COPYPOSTFIELDS, rq->body);
 	}
+	if (rq->method != NULL)
+		curl_easy_setopt(c->easy, CURLOPT_CUSTOMREQUEST, rq->method);
 	curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER, c->headers);
 	if (rq->username != NULL) {
 		c->password = fb_xstrdup(rq->password != NULL ? rq->password : "");
@@ -169,6 +197,7 @@ call_result(struct fb_net_http_call *c, CURLcode rc, struct fb_net_http_response
     struct fb_err *err)
 {
 	char *url = NULL, *ct = NULL;
+	curl_off_t retry = -1;
 	long status = 0;
 
 	memset(out, 0, sizeof(*out));
@@ -181,6 +210,9 @@ call_result(struct fb_net_http_call *c, CURLcode rc, struct fb_net_http_response
 		    curl_easy_strerror(rc), c->errbuf[0] != '\0' ? ": " : "", c->errbuf);
 	curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &status);
 	curl_easy_getinfo(c->easy, CURLINFO_CONTENT_TYPE, &ct);
+	if (curl_easy_getinfo(c->easy, CURLINFO_RETRY_AFTER, &retry) != CURLE_OK || retry < 0)
+		retry = -1;
+	out->retry_after = retry > 0 ? (int64_t)retry : -1;
 	out->status = status;
 	out->content_type = ct != NULL ? fb_xstrdup(ct) : NULL;
 	out->body_len = c->body.len;

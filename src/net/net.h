@@ -59,7 +59,9 @@ struct event_base;
 
 /* One request. Every member is borrowed for the duration of the start/fetch call. */
 struct fb_net_http_request {
-	const char *url;  /* https:// */
+	const char *url;  /* https:// (http:// too on loopback hosts with loopback_http) */
+	const char *method; /* "PUT", "PATCH", "DELETE", ...; NULL: GET, or POST with a body */
+	int loopback_http;  /* 1: plain http:// is allowed to 127.0.0.0/8, ::1, localhost */
 	const char *body; /* NULL: GET; otherwise POST with this body */
 	size_t body_len;
 	const char *content_type;   /* of body; NULL: FB_NET_HTTP_FORM */
@@ -79,6 +81,7 @@ struct fb_net_http_response {
 	char *content_type; /* or NULL */
 	char *body;         /* NUL-terminated (the NUL not counted in body_len) */
 	size_t body_len;
+	int64_t retry_after; /* Retry-After in seconds (either form); -1 when absent */
 };
 void fb_net_http_response_cleanup(struct fb_net_http_response *r);
 

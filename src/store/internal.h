@@ -157,6 +157,55 @@ struct fb_store_ops {
 	    size_t n, fb_store_row_fn fn, void *arg, struct fb_err *err);
 	enum fb_status (*rows_load)(struct fb_store *st, const struct fb_store_table *const *empty,
 	    size_t nempty, fb_store_row_next_fn next, void *arg, size_t *n, struct fb_err *err);
+	/*
+	 * As the fb_store_scim_* functions (schema version 8); now and the
+	 * lease's end in seconds. The backend logs every change of a user or
+	 * an upstream group membership in the change's own transaction (SQLite:
+	 * triggers). scim_claim must never lease one entry to two callers at
+	 * once (PostgreSQL: SELECT ... FOR UPDATE SKIP LOCKED, then the lease
+	 * UPDATE, in one transaction).
+	 */
+	enum fb_status (*scim_fill)(struct fb_store *st, const char *target, int64_t now,
+	    size_t *n, struct fb_err *err);
+	enum fb_status (*scim_add)(struct fb_store *st, const char *target, const char *kind,
+	    const char *object, int64_t now, struct fb_err *err);
+	enum fb_status (*scim_claim)(struct fb_store *st, const char *target, const char *owner,
+	    int64_t now, int64_t lease_until, size_t limit, struct fb_store_scim_item **items,
+	    size_t *n, struct fb_err *err);
+	enum fb_status (*scim_done)(struct fb_store *st, const char *target, const char *kind,
+	    const char *object, const char *owner, int64_t seq, struct fb_err *err);
+	enum fb_status (*scim_release)(struct fb_store *st, const char *target, const char *kind,
+	    const char *object, const char *owner, struct fb_err *err);
+	enum fb_status (*scim_fail)(struct fb_store *st, const char *target, const char *kind,
+	    const char *object, const char *owner, int64_t retry_at, const char *error,
+	    struct fb_err *err);
+	enum fb_status (*scim_outbox_list)(struct fb_store *st, const char *target,
+	    int (*fn)(const struct fb_store_scim_item *it, void *arg), void *arg,
+	    struct fb_err *err);
+	enum fb_status (*scim_depth)(struct fb_store *st, const char *target, size_t *depth,
+	    size_t *failing, struct fb_err *err);
+	enum fb_status (*scim_remote_get)(struct fb_store *st, const char *target,
+	    const char *kind, const char *object, struct fb_store_scim_remote *out,
+	    struct fb_err *err);
+	enum fb_status (*scim_remote_put)(struct fb_store *st, const struct fb_store_scim_remote *rm,
+	    int64_t now, struct fb_err *err);
+	enum fb_status (*scim_remote_delete)(struct fb_store *st, const char *target,
+	    const char *kind, const char *object, struct fb_err *err);
+	enum fb_status (*scim_remote_list)(struct fb_store *st, const char *target,
+	    const char *kind, int (*fn)(const struct fb_store_scim_remote *rm, void *arg),
+	    void *arg, struct fb_err *err);
+	enum fb_status (*scim_member_put)(struct fb_store *st, const char *target,
+	    const char *group, const char *user_id, int present, struct fb_err *err);
+	enum fb_status (*scim_member_list)(struct fb_store *st, const char *target,
+	    const char *group, int (*fn)(const char *user_id, void *arg), void *arg,
+	    struct fb_err *err);
+	enum fb_status (*scim_report_put)(struct fb_store *st, const char *target, int64_t now,
+	    int ok, const char *report, struct fb_err *err);
+	enum fb_status (*scim_report_get)(struct fb_store *st, const char *target, int64_t *at,
+	    int *ok, char **report, struct fb_err *err);
+	/* As fb_store_group_members. */
+	enum fb_status (*group_members)(struct fb_store *st, const char *group,
+	    int (*fn)(const struct fb_store_user *u, void *arg), void *arg, struct fb_err *err);
 };
 
 /* An open store. Members are private to store/. */

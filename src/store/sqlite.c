@@ -128,6 +128,79 @@ static const char *const migrations_v[] = {
 	"  name TEXT NOT NULL,"
 	"  PRIMARY KEY (user_id, upstream, name));"
 	"CREATE INDEX users_email ON users (email COLLATE NOCASE);",
+	/*
+	 * 8: SCIM push. scim_changes logs the latest change of each user and
+	 * group (membership) from triggers, so the change and its log entry
+	 * share a transaction whatever wrote it; each target's drainer copies
+	 * the entries past its cursor into its outbox. The outbox holds one
+	 * entry per object with a lease (owner, until), so two jobs processes
+	 * never push one object at once. scim_remote maps local objects to
+	 * the target's ids (managed 0: adopted, never deleted); scim_members
+	 * mirrors the memberships pushed; scim_reports keeps the last sync's.
+	 */
+	"CREATE TABLE scim_changes ("
+	"  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  kind TEXT NOT NULL CHECK (kind IN ('user', 'group')),"
+	"  object TEXT NOT NULL,"
+	"  UNIQUE (kind, object));"
+	"INSERT INTO scim_changes (kind, object) SELECT 'user', id FROM users ORDER BY created, id;"
+	"INSERT INTO scim_changes (kind, object)"
+	"  SELECT DISTINCT 'group', name FROM upstream_groups ORDER BY name;"
+	"CREATE TRIGGER scim_user_insert AFTER INSERT ON users BEGIN"
+	"  DELETE FROM scim_changes WHERE kind = 'user' AND object = NEW.id;"
+	"  INSERT INTO scim_changes (kind, object) VALUES ('user', NEW.id); END;"
+	"CREATE TRIGGER scim_user_update AFTER UPDATE ON users"
+	"  WHEN OLD.username IS NOT NEW.username OR OLD.name IS NOT NEW.name"
+	"    OR OLD.email IS NOT NEW.email OR OLD.source IS NOT NEW.source"
+	"    OR OLD.active IS NOT NEW.active BEGIN"
+	"  DELETE FROM scim_changes WHERE kind = 'user' AND object = NEW.id;"
+	"  INSERT INTO scim_changes (kind, object) VALUES ('user', NEW.id); END;"
+	"CREATE TRIGGER scim_user_delete AFTER DELETE ON users BEGIN"
+	"  DELETE FROM scim_changes WHERE kind = 'user' AND object = OLD.id;"
+	"  INSERT INTO scim_changes (kind, object) VALUES ('user', OLD.id); END;"
+	"CREATE TRIGGER scim_group_insert AFTER INSERT ON upstream_groups BEGIN"
+	"  DELETE FROM scim_changes WHERE kind = 'group' AND object = NEW.name;"
+	"  INSERT INTO scim_changes (kind, object) VALUES ('group', NEW.name); END;"
+	"CREATE TRIGGER scim_group_delete AFTER DELETE ON upstream_groups BEGIN"
+	"  DELETE FROM scim_changes WHERE kind = 'group' AND object = OLD.name;"
+	"  INSERT INTO scim_changes (kind, object) VALUES ('group', OLD.name); END;"
+	"CREATE TABLE scim_cursors ("
+	"  target TEXT PRIMARY KEY NOT NULL,"
+	"  seq INTEGER NOT NULL);"
+	"CREATE TABLE scim_outbox ("
+	"  target TEXT NOT NULL,"
+	"  kind TEXT NOT NULL,"
+	"  object TEXT NOT NULL,"
+	"  seq INTEGER NOT NULL,"
+	"  attempts INTEGER NOT NULL DEFAULT 0,"
+	"  next_at INTEGER NOT NULL,"
+	"  last_error TEXT,"
+	"  lease_owner TEXT,"
+	"  lease_until INTEGER NOT NULL DEFAULT 0,"
+	"  PRIMARY KEY (target, kind, object));"
+	"CREATE INDEX scim_outbox_seq ON scim_outbox (target, seq);"
+	"CREATE TABLE scim_remote ("
+	"  target TEXT NOT NULL,"
+	"  kind TEXT NOT NULL,"
+	"  object TEXT NOT NULL,"
+	"  remote_id TEXT NOT NULL,"
+	"  managed INTEGER NOT NULL,"
+	"  digest TEXT,"
+	"  body TEXT,"
+	"  updated INTEGER NOT NULL,"
+	"  PRIMARY KEY (target, kind, object),"
+	"  UNIQUE (target, kind, remote_id));"
+	"CREATE TABLE scim_members ("
+	"  target TEXT NOT NULL,"
+	"  grp TEXT NOT NULL,"
+	"  user_id TEXT NOT NULL,"
+	"  PRIMARY KEY (target, grp, user_id));"
+	"CREATE TABLE scim_reports ("
+	"  target TEXT PRIMARY KEY NOT NULL,"
+	"  at INTEGER NOT NULL,"
+	"  ok INTEGER NOT NULL,"
+	"  report TEXT NOT NULL);"
+	"CREATE INDEX upstream_groups_name ON upstream_groups (name);",
 };
 
 FB_STATIC const char *const *fb_store_sqlite_migrations = migrations_v;
@@ -179,6 +252,23 @@ enum sq_stmt {
 	SQ_USER_SEEN,
 	SQ_USER_PROFILE,
 	SQ_USER_EMAIL,
+	SQ_SCIM_CURSOR,
+	SQ_SCIM_FILL,
+	SQ_SCIM_CURSOR_SET,
+	SQ_SCIM_ADD,
+	SQ_SCIM_CLAIM,
+	SQ_SCIM_LEASE,
+	SQ_SCIM_DONE,
+	SQ_SCIM_RELEASE,
+	SQ_SCIM_FAIL,
+	SQ_SCIM_DEPTH,
+	SQ_SCIM_REMOTE_GET,
+	SQ_SCIM_REMOTE_PUT,
+	SQ_SCIM_REMOTE_DELETE,
+	SQ_SCIM_MEMBER_ADD,
+	SQ_SCIM_MEMBER_DELETE,
+	SQ_SCIM_REPORT_PUT,
+	SQ_SCIM_REPORT_GET,
 	SQ_NSTMT,
 };
 
@@ -264,6 +354,61 @@ static const char *const sq_sql[SQ_NSTMT] = {
 	[SQ_USER_PROFILE] = "UPDATE users SET last_seen = ?2, name = ?3, email = ?4 WHERE id = ?1",
 	[SQ_USER_EMAIL] = "SELECT " USER_COLUMNS ", count(*) OVER () FROM users"
 			  " WHERE email = ?1 COLLATE NOCASE ORDER BY username LIMIT 1",
+	[SQ_SCIM_CURSOR] = "SELECT coalesce((SELECT seq FROM scim_cursors WHERE target = ?1), 0),"
+			   " (SELECT coalesce(max(seq), 0) FROM scim_changes)",
+	/* A newer change of a queued object resets its attempts and makes it due now. */
+	[SQ_SCIM_FILL] = "INSERT INTO scim_outbox (target, kind, object, seq, next_at)"
+			 " SELECT ?1, kind, object, seq, ?3 FROM scim_changes WHERE seq > ?2"
+			 " ORDER BY seq ON CONFLICT (target, kind, object) DO UPDATE"
+			 " SET seq = excluded.seq, attempts = 0, next_at = excluded.next_at,"
+			 " last_error = NULL",
+	[SQ_SCIM_CURSOR_SET] = "INSERT INTO scim_cursors (target, seq) VALUES (?1, ?2)"
+			       " ON CONFLICT (target) DO UPDATE SET seq = excluded.seq",
+	/*
+	 * An entry added by hand stands for the object's latest change (or none
+	 * yet); added again, its seq moves on, so a push under way does not take
+	 * it away (done matches the seq it claimed).
+	 */
+	[SQ_SCIM_ADD] = "INSERT INTO scim_outbox (target, kind, object, seq, next_at)"
+			" VALUES (?1, ?2, ?3, coalesce((SELECT seq FROM scim_changes"
+			" WHERE kind = ?2 AND object = ?3), 0), ?4)"
+			" ON CONFLICT (target, kind, object) DO UPDATE"
+			" SET seq = scim_outbox.seq + 1, attempts = 0, next_at = excluded.next_at,"
+			" last_error = NULL",
+	/* Users first: a group pushed after its members needs no PATCH per member. */
+	[SQ_SCIM_CLAIM] = "SELECT kind, object, seq, attempts, next_at, last_error FROM scim_outbox"
+			  " WHERE target = ?1 AND next_at <= ?2 AND lease_until <= ?2"
+			  " ORDER BY kind = 'group', seq LIMIT ?3",
+	[SQ_SCIM_LEASE] = "UPDATE scim_outbox SET lease_owner = ?4, lease_until = ?5,"
+			  " attempts = attempts + 1"
+			  " WHERE target = ?1 AND kind = ?2 AND object = ?3",
+	[SQ_SCIM_DONE] = "DELETE FROM scim_outbox WHERE target = ?1 AND kind = ?2 AND object = ?3"
+			 " AND lease_owner = ?4 AND seq = ?5",
+	[SQ_SCIM_RELEASE] = "UPDATE scim_outbox SET lease_owner = NULL, lease_until = 0"
+			    " WHERE target = ?1 AND kind = ?2 AND object = ?3 AND lease_owner = ?4",
+	[SQ_SCIM_FAIL] = "UPDATE scim_outbox SET lease_owner = NULL, lease_until = 0,"
+			 " next_at = ?5, last_error = ?6"
+			 " WHERE target = ?1 AND kind = ?2 AND object = ?3 AND lease_owner = ?4",
+	[SQ_SCIM_DEPTH] = "SELECT count(*), count(last_error) FROM scim_outbox WHERE target = ?1",
+	[SQ_SCIM_REMOTE_GET] = "SELECT target, kind, object, remote_id, managed, digest, updated, body"
+			       " FROM scim_remote WHERE target = ?1 AND kind = ?2 AND object = ?3",
+	[SQ_SCIM_REMOTE_PUT] = "INSERT INTO scim_remote (target, kind, object, remote_id, managed,"
+			       " digest, updated, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+			       " ON CONFLICT (target, kind, object) DO UPDATE"
+			       " SET remote_id = excluded.remote_id, managed = excluded.managed,"
+			       " digest = excluded.digest, updated = excluded.updated,"
+			       " body = excluded.body",
+	/* The remote object is gone: so is what was pushed into it. */
+	[SQ_SCIM_REMOTE_DELETE] = "DELETE FROM scim_remote"
+				  " WHERE target = ?1 AND kind = ?2 AND object = ?3",
+	[SQ_SCIM_MEMBER_ADD] = "INSERT OR IGNORE INTO scim_members (target, grp, user_id)"
+			       " VALUES (?1, ?2, ?3)",
+	[SQ_SCIM_MEMBER_DELETE] = "DELETE FROM scim_members"
+				  " WHERE target = ?1 AND grp = ?2 AND user_id = ?3",
+	[SQ_SCIM_REPORT_PUT] = "INSERT INTO scim_reports (target, at, ok, report)"
+			       " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (target) DO UPDATE"
+			       " SET at = excluded.at, ok = excluded.ok, report = excluded.report",
+	[SQ_SCIM_REPORT_GET] = "SELECT at, ok, report FROM scim_reports WHERE target = ?1",
 };
 
 /* The list query is prepared per call, so a callback may use the cached statements. */
@@ -277,6 +422,19 @@ static const char *const sq_sql[SQ_NSTMT] = {
 #define SQ_TOKEN_LIST_SQL                                                                  \
 	"SELECT " TOKEN_COLUMNS " FROM api_tokens t JOIN users u ON u.id = t.user_id"        \
 	" WHERE ?1 IS NULL OR t.user_id = ?1 ORDER BY t.created, t.id"
+
+#define SQ_SCIM_OUTBOX_LIST_SQL                                                            \
+	"SELECT kind, object, seq, attempts, next_at, last_error FROM scim_outbox"             \
+	" WHERE target = ?1 ORDER BY seq"
+#define SQ_SCIM_REMOTE_LIST_SQL                                                            \
+	"SELECT target, kind, object, remote_id, managed, digest, updated, body"               \
+	" FROM scim_remote"                                                                    \
+	" WHERE target = ?1 AND kind = ?2 ORDER BY object"
+#define SQ_SCIM_MEMBER_LIST_SQL                                                            \
+	"SELECT user_id FROM scim_members WHERE target = ?1 AND grp = ?2 ORDER BY user_id"
+#define SQ_GROUP_MEMBERS_SQL                                                               \
+	"SELECT " USER_COLUMNS " FROM users WHERE id IN"                                       \
+	" (SELECT user_id FROM upstream_groups WHERE name = ?1) ORDER BY username"
 
 /* The last ?1 records (all when ?1 is -1), oldest first. */
 #define SQ_AUDIT_LIST_SQL                                                                  \
@@ -1730,6 +1888,49 @@ signin_user(struct sq *sq, struct fb_store_user *u, const struct fb_store_upstre
 	return r;
 }
 
+/* Counts the stored groups, and those among the sign-in's (arg: struct groups_cmp). */
+struct groups_cmp {
+	const struct fb_store_upstream_signin *in;
+	size_t stored, found;
+};
+
+static int
+groups_cmp_each(const char *name, void *arg)
+{
+	struct groups_cmp *g = arg;
+
+	g->stored++;
+	for (size_t i = 0; i < g->in->ngroups; i++)
+		if (strcmp(g->in->groups[i], name) == 0) {
+			g->found++;
+			break;
+		}
+	return 0;
+}
+
+/* *same = 1 when user uid's groups from in->upstream are exactly in->groups (as a set). */
+static enum fb_status
+groups_same(struct fb_store *st, const char *uid, const struct fb_store_upstream_signin *in,
+    int *same, struct fb_err *err)
+{
+	struct groups_cmp g = {in, 0, 0};
+	size_t distinct = 0;
+	enum fb_status r;
+
+	*same = 0;
+	if ((r = sq_groups_list(st, uid, in->upstream, groups_cmp_each, &g, err)) != FB_OK)
+		return r;
+	for (size_t i = 0; i < in->ngroups; i++) {
+		size_t k = 0;
+
+		while (k < i && strcmp(in->groups[k], in->groups[i]) != 0)
+			k++;
+		distinct += k == i;
+	}
+	*same = g.stored == g.found && g.found == distinct;
+	return FB_OK;
+}
+
 static enum fb_status
 sq_upstream_signin(struct fb_store *st, struct fb_store_user *u,
     const struct fb_store_upstream_signin *in, const char *new_id, int64_t now,
@@ -1738,6 +1939,7 @@ sq_upstream_signin(struct fb_store *st, struct fb_store_user *u,
 	struct sq *sq = sq_of(st);
 	const char *uid;
 	char *linked = NULL;
+	int same = 0;
 	enum fb_status r;
 
 	if ((r = sq_begin(sq, "upstream_signin", err)) != FB_OK ||
@@ -1758,11 +1960,14 @@ sq_upstream_signin(struct fb_store *st, struct fb_store_user *u,
 		    SQ_VALS(sq_text(in->upstream), sq_text(in->issuer), sq_text(in->subject),
 			sq_int(now)),
 		    "upstream_signin", err);
-	if (r != FB_OK ||
-	    (r = sq_write(sq, SQ_GROUPS_DELETE, SQ_VALS(sq_text(uid), sq_text(in->upstream)),
-		 "upstream_signin", err)) != FB_OK)
+	if (r != FB_OK || (r = groups_same(st, uid, in, &same, err)) != FB_OK)
 		goto out;
-	for (size_t i = 0; i < in->ngroups; i++)
+	/* Unchanged groups are not rewritten: nothing for the SCIM change log either. */
+	if (!same && (r = sq_write(sq, SQ_GROUPS_DELETE,
+			  SQ_VALS(sq_text(uid), sq_text(in->upstream)), "upstream_signin", err)) !=
+		FB_OK)
+		goto out;
+	for (size_t i = 0; !same && i < in->ngroups; i++)
 		if ((r = sq_write(sq, SQ_GROUPS_INSERT,
 			 SQ_VALS(sq_text(uid), sq_text(in->upstream), sq_text(in->groups[i])),
 			 "upstream_signin", err)) != FB_OK)
@@ -1968,11 +2173,347 @@ sq_rows_load(struct fb_store *st, const struct fb_store_table *const *empty, siz
 	r = sq_commit(sq, "import: commit", err);
 out:
 	sqlite3_finalize(s);
+/* ---- SCIM push ------------------------------------------------------------ */
+
+static enum fb_status
+sq_scim_fill(struct fb_store *st, const char *target, int64_t now, size_t *n,
+    struct fb_err *err)
+{
+	struct sq *sq = sq_of(st);
+	sqlite3_stmt *s;
+	int64_t from, to;
+	enum fb_status r;
+
+	*n = 0;
+	if ((r = sq_begin(sq, "scim_outbox_fill", err)) != FB_OK)
+		goto out;
+	if ((r = sq_get(sq, SQ_SCIM_CURSOR, SQ_VALS(sq_text(target)), &s, "scim_outbox_fill",
+		 err)) != FB_OK) {
+		if (r == FB_ERR_NOTFOUND)
+			r = sq_fail(sq, "scim_outbox_fill", err);
+		goto out;
+	}
+	from = sqlite3_column_int64(s, 0);
+	to = sqlite3_column_int64(s, 1);
+	sq_done(s);
+	if (to > from) {
+		if ((r = sq_write(sq, SQ_SCIM_FILL,
+			 SQ_VALS(sq_text(target), sq_int(from), sq_int(now)), "scim_outbox_fill",
+			 err)) != FB_OK)
+			goto out;
+		*n = (size_t)sqlite3_changes(sq->db);
+		if ((r = sq_write(sq, SQ_SCIM_CURSOR_SET, SQ_VALS(sq_text(target), sq_int(to)),
+			 "scim_outbox_fill", err)) != FB_OK)
+			goto out;
+	}
+	r = sq_commit(sq, "scim_outbox_fill", err);
+out:
 	if (r != FB_OK) {
 		sq_rollback(sq);
 		*n = 0;
 	}
 	return r;
+}
+
+static enum fb_status
+sq_scim_add(struct fb_store *st, const char *target, const char *kind, const char *object,
+    int64_t now, struct fb_err *err)
+{
+	return sq_write(sq_of(st), SQ_SCIM_ADD,
+	    SQ_VALS(sq_text(target), sq_text(kind), sq_text(object), sq_int(now)),
+	    "scim_outbox_add", err);
+}
+
+/* Fills it from a row of kind, object, seq, attempts, next_at, last_error (new strings). */
+static void
+scim_item_row(sqlite3_stmt *s, struct fb_store_scim_item *it)
+{
+	it->kind = column_text(s, 0, 1);
+	it->object = column_text(s, 1, 1);
+	it->seq = sqlite3_column_int64(s, 2);
+	it->attempts = sqlite3_column_int(s, 3);
+	it->next_at = sqlite3_column_int64(s, 4);
+	it->last_error = column_text(s, 5, 1);
+}
+
+/* Reads the due entries, then leases them, under one write lock. */
+static enum fb_status
+sq_scim_claim(struct fb_store *st, const char *target, const char *owner, int64_t now,
+    int64_t lease_until, size_t limit, struct fb_store_scim_item **items, size_t *n,
+    struct fb_err *err)
+{
+	struct sq *sq = sq_of(st);
+	struct fb_store_scim_item *v = NULL;
+	sqlite3_stmt *s;
+	size_t k = 0;
+	int rc;
+	enum fb_status r;
+
+	*items = NULL;
+	*n = 0;
+	if ((r = sq_begin(sq, "scim_outbox_claim", err)) != FB_OK)
+		goto out;
+	if ((s = sq_bound(sq, SQ_SCIM_CLAIM,
+		 SQ_VALS(sq_text(target), sq_int(now), sq_int((int64_t)limit)),
+		 "scim_outbox_claim", err)) == NULL) {
+		r = FB_ERR_IO;
+		goto out;
+	}
+	v = fb_xcalloc(limit, sizeof(*v));
+	while (k < limit && (rc = sqlite3_step(s)) == SQLITE_ROW)
+		scim_item_row(s, &v[k++]);
+	if (k < limit && rc != SQLITE_DONE) {
+		r = sq_fail(sq, "scim_outbox_claim", err);
+		sq_done(s);
+		goto out;
+	}
+	sq_done(s);
+	for (size_t i = 0; i < k; i++)
+		if ((r = sq_write(sq, SQ_SCIM_LEASE,
+			 SQ_VALS(sq_text(target), sq_text(v[i].kind), sq_text(v[i].object),
+			     sq_text(owner), sq_int(lease_until)),
+			 "scim_outbox_claim", err)) != FB_OK)
+			goto out;
+	if ((r = sq_commit(sq, "scim_outbox_claim", err)) != FB_OK)
+		goto out;
+	*items = v;
+	*n = k;
+	v = NULL;
+out:
+	if (r != FB_OK)
+		sq_rollback(sq);
+	fb_store_scim_items_free(v, k);
+	return r;
+}
+
+static enum fb_status
+sq_scim_release(struct fb_store *st, const char *target, const char *kind, const char *object,
+    const char *owner, struct fb_err *err)
+{
+	return sq_write(sq_of(st), SQ_SCIM_RELEASE,
+	    SQ_VALS(sq_text(target), sq_text(kind), sq_text(object), sq_text(owner)),
+	    "scim_outbox_release", err);
+}
+
+static enum fb_status
+sq_scim_done(struct fb_store *st, const char *target, const char *kind, const char *object,
+    const char *owner, int64_t seq, struct fb_err *err)
+{
+	struct sq *sq = sq_of(st);
+	enum fb_status r;
+
+	if ((r = sq_write(sq, SQ_SCIM_DONE,
+		 SQ_VALS(sq_text(target), sq_text(kind), sq_text(object), sq_text(owner),
+		     sq_int(seq)),
+		 "scim_outbox_done", err)) != FB_OK || sqlite3_changes(sq->db) != 0)
+		return r;
+	/* A newer change came meanwhile: the entry stays, due now, for another push. */
+	return sq_scim_release(st, target, kind, object, owner, err);
+}
+
+static enum fb_status
+sq_scim_fail(struct fb_store *st, const char *target, const char *kind, const char *object,
+    const char *owner, int64_t retry_at, const char *error, struct fb_err *err)
+{
+	return sq_write(sq_of(st), SQ_SCIM_FAIL,
+	    SQ_VALS(sq_text(target), sq_text(kind), sq_text(object), sq_text(owner),
+		sq_int(retry_at), sq_text(error)),
+	    "scim_outbox_fail", err);
+}
+
+struct scim_item_each {
+	int (*fn)(const struct fb_store_scim_item *it, void *arg);
+	void *arg;
+};
+
+static int
+scim_item_each(sqlite3_stmt *s, void *arg)
+{
+	struct scim_item_each *e = arg;
+	struct fb_store_scim_item it = {
+	    .kind = column_text(s, 0, 0),
+	    .object = column_text(s, 1, 0),
+	    .seq = sqlite3_column_int64(s, 2),
+	    .attempts = sqlite3_column_int(s, 3),
+	    .next_at = sqlite3_column_int64(s, 4),
+	    .last_error = column_text(s, 5, 0),
+	};
+
+	return e->fn(&it, e->arg);
+}
+
+static enum fb_status
+sq_scim_outbox_list(struct fb_store *st, const char *target,
+    int (*fn)(const struct fb_store_scim_item *it, void *arg), void *arg, struct fb_err *err)
+{
+	struct scim_item_each e = {fn, arg};
+
+	return sq_each(sq_of(st), SQ_SCIM_OUTBOX_LIST_SQL, SQ_VALS(sq_text(target)),
+	    scim_item_each, &e, "scim_outbox_list", err);
+}
+
+static enum fb_status
+sq_scim_depth(struct fb_store *st, const char *target, size_t *depth, size_t *failing,
+    struct fb_err *err)
+{
+	struct sq *sq = sq_of(st);
+	sqlite3_stmt *s;
+	enum fb_status r;
+
+	r = sq_get(sq, SQ_SCIM_DEPTH, SQ_VALS(sq_text(target)), &s, "scim_outbox_depth", err);
+	if (r == FB_ERR_NOTFOUND)
+		return sq_fail(sq, "scim_outbox_depth", err);
+	if (r != FB_OK)
+		return r;
+	*depth = (size_t)sqlite3_column_int64(s, 0);
+	*failing = (size_t)sqlite3_column_int64(s, 1);
+	sq_done(s);
+	return FB_OK;
+}
+
+/* Fills rm from a row of target, kind, object, remote_id, managed, digest, updated, body. */
+static void
+scim_remote_row(sqlite3_stmt *s, int copy, struct fb_store_scim_remote *rm)
+{
+	rm->target = column_text(s, 0, copy);
+	rm->kind = column_text(s, 1, copy);
+	rm->object = column_text(s, 2, copy);
+	rm->remote_id = column_text(s, 3, copy);
+	rm->managed = sqlite3_column_int(s, 4);
+	rm->digest = column_text(s, 5, copy);
+	rm->body = column_text(s, 7, copy);
+	rm->updated = sqlite3_column_int64(s, 6);
+}
+
+static enum fb_status
+sq_scim_remote_get(struct fb_store *st, const char *target, const char *kind,
+    const char *object, struct fb_store_scim_remote *out, struct fb_err *err)
+{
+	struct sq *sq = sq_of(st);
+	sqlite3_stmt *s;
+	enum fb_status r;
+
+	r = sq_get(sq, SQ_SCIM_REMOTE_GET, SQ_VALS(sq_text(target), sq_text(kind), sq_text(object)),
+	    &s, "scim_remote_get", err);
+	if (r == FB_ERR_NOTFOUND)
+		return fb_err_set(err, FB_ERR_NOTFOUND, "scim_remote_get: %s: no remote id for %s %s",
+		    target, kind, object);
+	if (r != FB_OK)
+		return r;
+	scim_remote_row(s, 1, out);
+	sq_done(s);
+	return FB_OK;
+}
+
+static enum fb_status
+sq_scim_remote_put(struct fb_store *st, const struct fb_store_scim_remote *rm, int64_t now,
+    struct fb_err *err)
+{
+	struct sq *sq = sq_of(st);
+	enum fb_status r;
+
+	r = sq_write(sq, SQ_SCIM_REMOTE_PUT,
+	    SQ_VALS(sq_text(rm->target), sq_text(rm->kind), sq_text(rm->object),
+		sq_text(rm->remote_id), sq_int(rm->managed != 0), sq_text(rm->digest), sq_int(now),
+		sq_text(rm->body)),
+	    "scim_remote_put", err);
+	if (r != FB_OK && sqlite3_extended_errcode(sq->db) == SQLITE_CONSTRAINT_UNIQUE)
+		r = fb_err_set(err, FB_ERR_INVALID,
+		    "scim_remote_put: %s: remote %s id %s is already another object's", rm->target,
+		    rm->kind, rm->remote_id);
+	return r;
+}
+
+static enum fb_status
+sq_scim_remote_delete(struct fb_store *st, const char *target, const char *kind,
+    const char *object, struct fb_err *err)
+{
+	return sq_write(sq_of(st), SQ_SCIM_REMOTE_DELETE,
+	    SQ_VALS(sq_text(target), sq_text(kind), sq_text(object)), "scim_remote_delete", err);
+}
+
+struct scim_remote_each {
+	int (*fn)(const struct fb_store_scim_remote *rm, void *arg);
+	void *arg;
+};
+
+static int
+scim_remote_each(sqlite3_stmt *s, void *arg)
+{
+	struct scim_remote_each *e = arg;
+	struct fb_store_scim_remote rm;
+
+	scim_remote_row(s, 0, &rm);
+	return e->fn(&rm, e->arg);
+}
+
+static enum fb_status
+sq_scim_remote_list(struct fb_store *st, const char *target, const char *kind,
+    int (*fn)(const struct fb_store_scim_remote *rm, void *arg), void *arg, struct fb_err *err)
+{
+	struct scim_remote_each e = {fn, arg};
+
+	return sq_each(sq_of(st), SQ_SCIM_REMOTE_LIST_SQL,
+	    SQ_VALS(sq_text(target), sq_text(kind)), scim_remote_each, &e, "scim_remote_list",
+	    err);
+}
+
+static enum fb_status
+sq_scim_member_put(struct fb_store *st, const char *target, const char *group,
+    const char *user_id, int present, struct fb_err *err)
+{
+	return sq_write(sq_of(st), present ? SQ_SCIM_MEMBER_ADD : SQ_SCIM_MEMBER_DELETE,
+	    SQ_VALS(sq_text(target), sq_text(group), sq_text(user_id)), "scim_member_put", err);
+}
+
+static enum fb_status
+sq_scim_member_list(struct fb_store *st, const char *target, const char *group,
+    int (*fn)(const char *user_id, void *arg), void *arg, struct fb_err *err)
+{
+	struct name_each e = {fn, arg};
+
+	return sq_each(sq_of(st), SQ_SCIM_MEMBER_LIST_SQL,
+	    SQ_VALS(sq_text(target), sq_text(group)), name_each, &e, "scim_member_list", err);
+}
+
+static enum fb_status
+sq_scim_report_put(struct fb_store *st, const char *target, int64_t now, int ok,
+    const char *report, struct fb_err *err)
+{
+	return sq_write(sq_of(st), SQ_SCIM_REPORT_PUT,
+	    SQ_VALS(sq_text(target), sq_int(now), sq_int(ok != 0), sq_text(report)),
+	    "scim_report_put", err);
+}
+
+static enum fb_status
+sq_scim_report_get(struct fb_store *st, const char *target, int64_t *at, int *ok,
+    char **report, struct fb_err *err)
+{
+	struct sq *sq = sq_of(st);
+	sqlite3_stmt *s;
+	enum fb_status r;
+
+	r = sq_get(sq, SQ_SCIM_REPORT_GET, SQ_VALS(sq_text(target)), &s, "scim_report_get", err);
+	if (r == FB_ERR_NOTFOUND)
+		return fb_err_set(err, FB_ERR_NOTFOUND, "scim_report_get: %s: no sync report yet",
+		    target);
+	if (r != FB_OK)
+		return r;
+	*at = sqlite3_column_int64(s, 0);
+	*ok = sqlite3_column_int(s, 1);
+	*report = column_text(s, 2, 1);
+	sq_done(s);
+	return FB_OK;
+}
+
+static enum fb_status
+sq_group_members(struct fb_store *st, const char *group,
+    int (*fn)(const struct fb_store_user *u, void *arg), void *arg, struct fb_err *err)
+{
+	struct user_each e = {fn, arg};
+
+	return sq_each(sq_of(st), SQ_GROUP_MEMBERS_SQL, SQ_VALS(sq_text(group)), user_each, &e,
+	    "group_members", err);
 }
 
 const struct fb_store_ops fb_store_sqlite_ops = {
@@ -2021,4 +2562,21 @@ const struct fb_store_ops fb_store_sqlite_ops = {
 	.user_find_email = sq_user_find_email,
 	.rows_each = sq_rows_each,
 	.rows_load = sq_rows_load,
+	.scim_fill = sq_scim_fill,
+	.scim_add = sq_scim_add,
+	.scim_claim = sq_scim_claim,
+	.scim_done = sq_scim_done,
+	.scim_release = sq_scim_release,
+	.scim_fail = sq_scim_fail,
+	.scim_outbox_list = sq_scim_outbox_list,
+	.scim_depth = sq_scim_depth,
+	.scim_remote_get = sq_scim_remote_get,
+	.scim_remote_put = sq_scim_remote_put,
+	.scim_remote_delete = sq_scim_remote_delete,
+	.scim_remote_list = sq_scim_remote_list,
+	.scim_member_put = sq_scim_member_put,
+	.scim_member_list = sq_scim_member_list,
+	.scim_report_put = sq_scim_report_put,
+	.scim_report_get = sq_scim_report_get,
+	.group_members = sq_group_members,
 };

@@ -1230,4 +1230,284 @@ fb_store_rows_load(struct fb_store *st, int with_optional, fb_store_row_next_fn 
 	if (n != NULL)
 		*n = count;
 	return FB_OK;
+/* ---- SCIM push ------------------------------------------------------------------------- */
+
+/* The most outbox entries one claim leases, and the longest lease. */
+#define SCIM_CLAIM_MAX 1000
+#define SCIM_LEASE_MAX 86400
+
+static enum fb_status
+check_scim_target(const struct fb_store *st, const char *target, const char *what,
+    struct fb_err *err)
+{
+	enum fb_status r;
+
+	if ((r = check_owner(st, what, err)) != FB_OK)
+		return r;
+	return check_name(target, FB_STORE_KEY_MAX, what, "target", err);
+}
+
+static enum fb_status
+check_scim_object(const struct fb_store *st, const char *target, const char *kind,
+    const char *object, const char *what, struct fb_err *err)
+{
+	enum fb_status r;
+
+	if ((r = check_scim_target(st, target, what, err)) != FB_OK)
+		return r;
+	if (kind == NULL ||
+	    (strcmp(kind, FB_STORE_SCIM_USER) != 0 && strcmp(kind, FB_STORE_SCIM_GROUP) != 0))
+		return fb_err_set(err, FB_ERR_INVALID, "%s: kind is not user or group", what);
+	return check_name(object, FB_STORE_KEY_MAX, what, "object", err);
+}
+
+enum fb_status
+fb_store_scim_outbox_fill(struct fb_store *st, const char *target, size_t *n, struct fb_err *err)
+{
+	size_t ignored;
+	enum fb_status r;
+
+	if ((r = check_scim_target(st, target, "scim_outbox_fill", err)) != FB_OK)
+		return r;
+	return st->ops->scim_fill(st, target, fb_time_now(), n != NULL ? n : &ignored, err);
+}
+
+enum fb_status
+fb_store_scim_outbox_add(struct fb_store *st, const char *target, const char *kind,
+    const char *object, struct fb_err *err)
+{
+	enum fb_status r;
+
+	if ((r = check_scim_object(st, target, kind, object, "scim_outbox_add", err)) != FB_OK)
+		return r;
+	return st->ops->scim_add(st, target, kind, object, fb_time_now(), err);
+}
+
+enum fb_status
+fb_store_scim_outbox_claim(struct fb_store *st, const char *target, const char *owner,
+    int64_t lease, size_t limit, struct fb_store_scim_item **items, size_t *n, struct fb_err *err)
+{
+	int64_t now = fb_time_now();
+	enum fb_status r;
+
+	*items = NULL;
+	*n = 0;
+	if ((r = check_scim_target(st, target, "scim_outbox_claim", err)) != FB_OK ||
+	    (r = check_name(owner, FB_STORE_KEY_MAX, "scim_outbox_claim", "owner", err)) != FB_OK)
+		return r;
+	if (lease < 1 || lease > SCIM_LEASE_MAX || limit < 1 || limit > SCIM_CLAIM_MAX)
+		return fb_err_set(err, FB_ERR_INVALID,
+		    "scim_outbox_claim: lease %lld s or limit %zu out of range", (long long)lease,
+		    limit);
+	return st->ops->scim_claim(st, target, owner, now, now + lease, limit, items, n, err);
+}
+
+void
+fb_store_scim_items_free(struct fb_store_scim_item *items, size_t n)
+{
+	if (items == NULL)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		free(items[i].kind);
+		free(items[i].object);
+		free(items[i].last_error);
+	}
+	free(items);
+}
+
+enum fb_status
+fb_store_scim_outbox_done(struct fb_store *st, const char *target,
+    const struct fb_store_scim_item *it, const char *owner, struct fb_err *err)
+{
+	enum fb_status r;
+
+	if ((r = check_scim_object(st, target, it->kind, it->object, "scim_outbox_done", err)) !=
+		FB_OK ||
+	    (r = check_name(owner, FB_STORE_KEY_MAX, "scim_outbox_done", "owner", err)) != FB_OK)
+		return r;
+	return st->ops->scim_done(st, target, it->kind, it->object, owner, it->seq, err);
+}
+
+enum fb_status
+fb_store_scim_outbox_release(struct fb_store *st, const char *target,
+    const struct fb_store_scim_item *it, const char *owner, struct fb_err *err)
+{
+	enum fb_status r;
+
+	if ((r = check_scim_object(st, target, it->kind, it->object, "scim_outbox_release",
+		 err)) != FB_OK ||
+	    (r = check_name(owner, FB_STORE_KEY_MAX, "scim_outbox_release", "owner", err)) != FB_OK)
+		return r;
+	return st->ops->scim_release(st, target, it->kind, it->object, owner, err);
+}
+
+enum fb_status
+fb_store_scim_outbox_fail(struct fb_store *st, const char *target,
+    const struct fb_store_scim_item *it, const char *owner, int64_t retry_at, const char *error,
+    struct fb_err *err)
+{
+	enum fb_status r;
+
+	if ((r = check_scim_object(st, target, it->kind, it->object, "scim_outbox_fail", err)) !=
+		FB_OK ||
+	    (r = check_name(owner, FB_STORE_KEY_MAX, "scim_outbox_fail", "owner", err)) != FB_OK ||
+	    (r = check_text(error, FB_STORE_TEXT_MAX, "scim_outbox_fail", "error", err)) != FB_OK)
+		return r;
+	return st->ops->scim_fail(st, target, it->kind, it->object, owner, retry_at,
+	    error != NULL ? error : "failed", err);
+}
+
+enum fb_status
+fb_store_scim_outbox_list(struct fb_store *st, const char *target,
+    int (*fn)(const struct fb_store_scim_item *it, void *arg), void *arg, struct fb_err *err)
+{
+	enum fb_status r;
+
+	if ((r = check_scim_target(st, target, "scim_outbox_list", err)) != FB_OK)
+		return r;
+	return st->ops->scim_outbox_list(st, target, fn, arg, err);
+}
+
+enum fb_status
+fb_store_scim_outbox_depth(struct fb_store *st, const char *target, size_t *depth,
+    size_t *failing, struct fb_err *err)
+{
+	enum fb_status r;
+
+	*depth = *failing = 0;
+	if ((r = check_scim_target(st, target, "scim_outbox_depth", err)) != FB_OK)
+		return r;
+	return st->ops->scim_depth(st, target, depth, failing, err);
+}
+
+enum fb_status
+fb_store_scim_remote_get(struct fb_store *st, const char *target, const char *kind,
+    const char *object, struct fb_store_scim_remote *out, struct fb_err *err)
+{
+	enum fb_status r;
+
+	memset(out, 0, sizeof(*out));
+	if ((r = check_scim_object(st, target, kind, object, "scim_remote_get", err)) != FB_OK)
+		return r;
+	return st->ops->scim_remote_get(st, target, kind, object, out, err);
+}
+
+enum fb_status
+fb_store_scim_remote_put(struct fb_store *st, const struct fb_store_scim_remote *rm,
+    struct fb_err *err)
+{
+	enum fb_status r;
+
+	if ((r = check_scim_object(st, rm->target, rm->kind, rm->object, "scim_remote_put",
+		 err)) != FB_OK ||
+	    (r = check_name(rm->remote_id, FB_STORE_KEY_MAX, "scim_remote_put", "remote id",
+		 err)) != FB_OK ||
+	    (r = check_text(rm->digest, FB_STORE_KEY_MAX, "scim_remote_put", "digest", err)) !=
+		FB_OK ||
+	    (r = check_text(rm->body, FB_STORE_VALUE_MAX, "scim_remote_put", "body", err)) != FB_OK)
+		return r;
+	return st->ops->scim_remote_put(st, rm, fb_time_now(), err);
+}
+
+enum fb_status
+fb_store_scim_remote_delete(struct fb_store *st, const char *target, const char *kind,
+    const char *object, struct fb_err *err)
+{
+	enum fb_status r;
+
+	if ((r = check_scim_object(st, target, kind, object, "scim_remote_delete", err)) != FB_OK)
+		return r;
+	return st->ops->scim_remote_delete(st, target, kind, object, err);
+}
+
+enum fb_status
+fb_store_scim_remote_list(struct fb_store *st, const char *target, const char *kind,
+    int (*fn)(const struct fb_store_scim_remote *rm, void *arg), void *arg, struct fb_err *err)
+{
+	enum fb_status r;
+
+	if ((r = check_scim_object(st, target, kind, "-", "scim_remote_list", err)) != FB_OK)
+		return r;
+	return st->ops->scim_remote_list(st, target, kind, fn, arg, err);
+}
+
+void
+fb_store_scim_remote_cleanup(struct fb_store_scim_remote *rm)
+{
+	if (rm == NULL)
+		return;
+	free(rm->target);
+	free(rm->kind);
+	free(rm->object);
+	free(rm->remote_id);
+	free(rm->digest);
+	free(rm->body);
+	memset(rm, 0, sizeof(*rm));
+}
+
+enum fb_status
+fb_store_scim_member_put(struct fb_store *st, const char *target, const char *group,
+    const char *user_id, int present, struct fb_err *err)
+{
+	enum fb_status r;
+
+	if ((r = check_scim_object(st, target, FB_STORE_SCIM_GROUP, group, "scim_member_put",
+		 err)) != FB_OK ||
+	    (r = check_name(user_id, FB_STORE_KEY_MAX, "scim_member_put", "user id", err)) !=
+		FB_OK)
+		return r;
+	return st->ops->scim_member_put(st, target, group, user_id, present, err);
+}
+
+enum fb_status
+fb_store_scim_member_list(struct fb_store *st, const char *target, const char *group,
+    int (*fn)(const char *user_id, void *arg), void *arg, struct fb_err *err)
+{
+	enum fb_status r;
+
+	if ((r = check_scim_object(st, target, FB_STORE_SCIM_GROUP, group, "scim_member_list",
+		 err)) != FB_OK)
+		return r;
+	return st->ops->scim_member_list(st, target, group, fn, arg, err);
+}
+
+enum fb_status
+fb_store_scim_report_put(struct fb_store *st, const char *target, int ok, const char *report,
+    struct fb_err *err)
+{
+	enum fb_status r;
+
+	if ((r = check_scim_target(st, target, "scim_report_put", err)) != FB_OK ||
+	    (r = check_name(report, FB_STORE_VALUE_MAX, "scim_report_put", "report", err)) !=
+		FB_OK ||
+	    (r = check_text(report, FB_STORE_VALUE_MAX, "scim_report_put", "report", err)) !=
+		FB_OK)
+		return r;
+	return st->ops->scim_report_put(st, target, fb_time_now(), ok, report, err);
+}
+
+enum fb_status
+fb_store_scim_report_get(struct fb_store *st, const char *target, int64_t *at, int *ok,
+    char **report, struct fb_err *err)
+{
+	enum fb_status r;
+
+	*at = 0;
+	*ok = 0;
+	*report = NULL;
+	if ((r = check_scim_target(st, target, "scim_report_get", err)) != FB_OK)
+		return r;
+	return st->ops->scim_report_get(st, target, at, ok, report, err);
+}
+
+enum fb_status
+fb_store_group_members(struct fb_store *st, const char *group,
+    int (*fn)(const struct fb_store_user *u, void *arg), void *arg, struct fb_err *err)
+{
+	enum fb_status r;
+
+	if ((r = check_owner(st, "group_members", err)) != FB_OK ||
+	    (r = check_name(group, FB_STORE_KEY_MAX, "group_members", "group", err)) != FB_OK)
+		return r;
+	return st->ops->group_members(st, group, fn, arg, err);
 }

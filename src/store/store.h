@@ -542,5 +542,137 @@ enum fb_status fb_store_open_unmigrated(const struct fb_conf *conf, struct fb_st
 /* Opens the store like fb_store_open, applying pending migrations even with store.migrate manual. */
 enum fb_status fb_store_open_migrate(const struct fb_conf *conf, struct fb_store **out,
     struct fb_err *err);
+/* ---- SCIM push (schema version 8) ------------------------------------------------ */
+
+/*
+ * The store logs every change of a user (created; username, name, email,
+ * source or active changed; deleted) and of an upstream group membership
+ * (the group's name) by itself, in the transaction that makes the change,
+ * whichever function makes it: callers need not know about SCIM. The log
+ * keeps each object's latest change under an increasing sequence number.
+ * Objects are a kind, FB_STORE_SCIM_USER (object: users.id) or
+ * FB_STORE_SCIM_GROUP (object: the group name), and an object name of
+ * 1..FB_STORE_KEY_MAX bytes; targets are names of 1..FB_STORE_KEY_MAX bytes.
+ */
+#define FB_STORE_SCIM_USER "user"
+#define FB_STORE_SCIM_GROUP "group"
+
+/* An outbox entry: one object a target must be brought in step with. */
+struct fb_store_scim_item {
+	char *kind;
+	char *object;
+	int64_t seq;	  /* the latest change it stands for (0: queued by hand before any) */
+	int attempts;	  /* claims since that change, before this one: > 0 means an earlier
+			     push may have happened (failed, or its process died) */
+	int64_t next_at;  /* not pushed before (seconds since the epoch) */
+	char *last_error; /* why the last push failed; NULL when none */
+};
+
+/*
+ * Copies into target's outbox every change logged since the last fill of
+ * that target (all of them for a new target), one entry per object: an
+ * object already queued takes the newer change, its attempts and error
+ * cleared, due now. How many entries were written in *n (may be NULL).
+ */
+enum fb_status fb_store_scim_outbox_fill(struct fb_store *st, const char *target, size_t *n,
+    struct fb_err *err);
+/*
+ * Queues object for target, due now (a reconcile, a configured group); kept
+ * once. Queued while it is being pushed, it stays for another push.
+ */
+enum fb_status fb_store_scim_outbox_add(struct fb_store *st, const char *target,
+    const char *kind, const char *object, struct fb_err *err);
+/*
+ * Leases to owner (1..FB_STORE_KEY_MAX bytes: host and process) for lease
+ * seconds (1..86400) at most limit (1..1000) of target's entries that are
+ * due and not leased (or whose lease has run out), users before groups
+ * (a group pushed after its members takes them in one request), oldest
+ * change first:
+ * no other caller, in any process or replica, gets them until the lease
+ * ends or owner gives them back (done, fail). New array in *items of *n
+ * (fb_store_scim_items_free); none is FB_OK with *n 0.
+ */
+enum fb_status fb_store_scim_outbox_claim(struct fb_store *st, const char *target,
+    const char *owner, int64_t lease, size_t limit, struct fb_store_scim_item **items, size_t *n,
+    struct fb_err *err);
+/* Frees the n items and the array; NULL is a no-op. */
+void fb_store_scim_items_free(struct fb_store_scim_item *items, size_t n);
+/*
+ * it (claimed by owner) is pushed: the entry is removed, unless a newer
+ * change came meanwhile, then it stays, due now. Nothing happens when
+ * owner no longer holds the lease.
+ */
+enum fb_status fb_store_scim_outbox_done(struct fb_store *st, const char *target,
+    const struct fb_store_scim_item *it, const char *owner, struct fb_err *err);
+/*
+ * Gives it (claimed by owner) back unpushed, due now (a process stopping
+ * cleanly: the next one need not wait for the lease to run out).
+ */
+enum fb_status fb_store_scim_outbox_release(struct fb_store *st, const char *target,
+    const struct fb_store_scim_item *it, const char *owner, struct fb_err *err);
+/*
+ * Pushing it (claimed by owner) failed: retried not before retry_at (seconds since the epoch), error (at most
+ * FB_STORE_TEXT_MAX bytes, no secrets) kept for status.
+ */
+enum fb_status fb_store_scim_outbox_fail(struct fb_store *st, const char *target,
+    const struct fb_store_scim_item *it, const char *owner, int64_t retry_at, const char *error,
+    struct fb_err *err);
+/* Calls fn for each entry of target, oldest change first (it borrowed); non-zero stops. */
+enum fb_status fb_store_scim_outbox_list(struct fb_store *st, const char *target,
+    int (*fn)(const struct fb_store_scim_item *it, void *arg), void *arg, struct fb_err *err);
+/* The number of target's entries in *depth, of those with an error in *failing. */
+enum fb_status fb_store_scim_outbox_depth(struct fb_store *st, const char *target,
+    size_t *depth, size_t *failing, struct fb_err *err);
+
+/* A local object's id at a target. */
+struct fb_store_scim_remote {
+	char *target, *kind, *object;
+	char *remote_id; /* the target's id, unique per target and kind */
+	int managed;	 /* 1: fedbroker created it; 0: adopted after a 409, never deleted */
+	char *digest;	 /* what was last pushed (the body's hash), NULL when unknown */
+	char *body;	 /* the body last pushed (JSON, at most FB_STORE_VALUE_MAX), or NULL */
+	int64_t updated; /* set by _put */
+};
+
+/* FB_ERR_NOTFOUND when object has no id at target. *out's members new (_cleanup). */
+enum fb_status fb_store_scim_remote_get(struct fb_store *st, const char *target,
+    const char *kind, const char *object, struct fb_store_scim_remote *out, struct fb_err *err);
+/* Records rm (borrowed); FB_ERR_INVALID when its remote id is another object's. */
+enum fb_status fb_store_scim_remote_put(struct fb_store *st,
+    const struct fb_store_scim_remote *rm, struct fb_err *err);
+/* Forgets object's id at target (FB_OK when none). */
+enum fb_status fb_store_scim_remote_delete(struct fb_store *st, const char *target,
+    const char *kind, const char *object, struct fb_err *err);
+/* Calls fn for each object of kind known at target, by object (rm borrowed). */
+enum fb_status fb_store_scim_remote_list(struct fb_store *st, const char *target,
+    const char *kind, int (*fn)(const struct fb_store_scim_remote *rm, void *arg), void *arg,
+    struct fb_err *err);
+/* Frees rm's members and zeroes it; NULL is a no-op. */
+void fb_store_scim_remote_cleanup(struct fb_store_scim_remote *rm);
+
+/*
+ * The mirror of the memberships pushed to target (AWS never returns them):
+ * present 1 records user_id as a member of group there, 0 removes it.
+ */
+enum fb_status fb_store_scim_member_put(struct fb_store *st, const char *target,
+    const char *group, const char *user_id, int present, struct fb_err *err);
+/* Calls fn for each member of group recorded at target, by user id. */
+enum fb_status fb_store_scim_member_list(struct fb_store *st, const char *target,
+    const char *group, int (*fn)(const char *user_id, void *arg), void *arg,
+    struct fb_err *err);
+
+/* Keeps target's last sync report (a JSON text of at most FB_STORE_VALUE_MAX bytes), now. */
+enum fb_status fb_store_scim_report_put(struct fb_store *st, const char *target, int ok,
+    const char *report, struct fb_err *err);
+/* FB_ERR_NOTFOUND when none; *report new. */
+enum fb_status fb_store_scim_report_get(struct fb_store *st, const char *target, int64_t *at,
+    int *ok, char **report, struct fb_err *err);
+
+/*
+ * Calls fn for each user an upstream put in group at its last sign-in, by
+ * username (u borrowed).
+ */
+enum fb_status fb_store_group_members(struct fb_store *st, const char *group,
+    int (*fn)(const struct fb_store_user *u, void *arg), void *arg, struct fb_err *err);
 
 #endif

@@ -27,6 +27,7 @@
 #pragma weak fb_test_saml_sp_register
 #pragma weak fb_test_daemon_register
 #pragma weak fb_test_upstream_register
+#pragma weak fb_test_scim_register
 
 char *
 fb_test_tmpdir(void)
@@ -115,6 +116,7 @@ main(int argc, char **argv)
 		fb_test_saml_sp_register,
 		fb_test_daemon_register,
 		fb_test_upstream_register,
+		fb_test_scim_register,
 		broken_suite_register,
 	};
 	unsigned failed, tests_failed, suites_failed;

@@ -283,13 +283,13 @@ test_unknown_key(void)
 	expect_error("log: {}\nzzz: 1\n",
 	    "t.yaml:2:1: zzz: unknown key 'zzz' (known here: server, log, store, keys, key_rollover, "
 	    "session, "
-	    "metrics, groups, local, smtp, branding, mappings, saml, upstreams)",
+	    "metrics, groups, local, smtp, branding, mappings, saml, upstreams, scim)",
 	    1);
 	/* A dotted key never aliases a nested one. */
 	expect_error("server.workers: 2\n",
 	    "t.yaml:1:1: server.workers: unknown key 'server.workers' (known here: server, log, "
 	    "store, keys, key_rollover, session, metrics, groups, local, smtp, branding, mappings, "
-	    "saml, upstreams)",
+	    "saml, upstreams, scim)",
 	    1);
 	expect_error(
 	    "keys:\n  - id: a\n    key: /dev/null\n    cert: /dev/null\n    stat: active\n",
@@ -1432,6 +1432,114 @@ test_report_add(void)
 	fb_conf_free(c);
 }
 
+/* scim.targets: defaults, lookups, and every problem at its place. */
+static void
+test_scim_targets(void)
+{
+	char *dir = fb_test_tmpdir(), *y;
+	struct fb_conf *c;
+
+	free(fb_test_write_file(dir, "scim_strip_photos.py", "return {}\n"));
+	setenv("FB_TEST_SCIM_TOKEN", "scim-token-value", 1);
+	y = fb_xasprintf("mappings: {dir: %s}\n"
+	                 "scim:\n"
+	                 "  targets:\n"
+	                 "    - name: aws\n"
+	                 "      url: https://scim.eu-west-1.amazonaws.com/t-1/scim/v2/\n"
+	                 "      token: env:FB_TEST_SCIM_TOKEN\n"
+	                 "      profile: aws\n"
+	                 "      groups: [staff, admins]\n"
+	                 "      user_mapping: scim_strip_photos\n"
+	                 "      on_delete: deactivate\n"
+	                 "      reconcile_interval: 15m\n"
+	                 "      concurrency: 2\n"
+	                 "      rate_limit: 20\n"
+	                 "    - name: local\n"
+	                 "      url: http://127.0.0.1:9000/scim/v2\n"
+	                 "      token: env:FB_TEST_SCIM_TOKEN\n",
+	    dir);
+	c = expect_ok(y, 0, NULL);
+	free(y);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_EQUAL_FATAL(c->nscim_targets, 2);
+	CU_ASSERT_STRING_EQUAL(c->scim_targets[0].url,
+	    "https://scim.eu-west-1.amazonaws.com/t-1/scim/v2");
+	CU_ASSERT_STRING_EQUAL(c->scim_targets[0].token, "scim-token-value");
+	CU_ASSERT_EQUAL(c->scim_targets[0].profile, FB_CONF_SCIM_AWS);
+	CU_ASSERT_EQUAL_FATAL(c->scim_targets[0].ngroups, 2);
+	CU_ASSERT_STRING_EQUAL(c->scim_targets[0].groups[1], "admins");
+	CU_ASSERT_STRING_EQUAL(c->scim_targets[0].user_mapping, "scim_strip_photos");
+	CU_ASSERT_EQUAL(c->scim_targets[0].on_delete, FB_CONF_SCIM_DEACTIVATE);
+	CU_ASSERT_EQUAL(c->scim_targets[0].on_out_of_scope, FB_CONF_SCIM_DEACTIVATE);
+	CU_ASSERT_EQUAL(c->scim_targets[0].reconcile_interval, 900);
+	CU_ASSERT_EQUAL(c->scim_targets[0].concurrency, 2);
+	CU_ASSERT_EQUAL(c->scim_targets[0].rate_limit, 20);
+	CU_ASSERT_EQUAL(c->scim_targets[1].profile, FB_CONF_SCIM_GENERIC);
+	CU_ASSERT_EQUAL(c->scim_targets[1].on_delete, FB_CONF_SCIM_DELETE);
+	CU_ASSERT_EQUAL(c->scim_targets[1].reconcile_interval, 3600);
+	CU_ASSERT_EQUAL(c->scim_targets[1].concurrency, 4);
+	CU_ASSERT_EQUAL(c->scim_targets[1].timeout_ms, 30000);
+	CU_ASSERT_EQUAL(c->scim_targets[1].ngroups, 0);
+	CU_ASSERT_PTR_EQUAL(fb_conf_scim_target_find(c, "local"), &c->scim_targets[1]);
+	CU_ASSERT_PTR_NULL(fb_conf_scim_target_find(c, "nope"));
+	fb_conf_free(c);
+
+	y = fb_xasprintf("mappings: {dir: %s}\n"
+	                 "saml:\n"
+	                 "  service_providers:\n"
+	                 "    - name: idc\n"
+	                 "      entity_id: https://eu-west-1.signin.aws.amazon.com/platform/saml/d-1\n"
+	                 "      acs: [{url: https://eu-west-1.signin.aws/platform/saml/acs/t-1}]\n"
+	                 "      profile: aws-identity-center\n"
+	                 "      nameid: {format: email, source: username}\n"
+	                 "scim:\n"
+	                 "  targets:\n"
+	                 "    - name: aws\n"
+	                 "      url: http://scim.example.com/v2\n"
+	                 "      token: literal-token\n"
+	                 "      profile: aws\n"
+	                 "      user_mapping: nosuch\n"
+	                 "    - name: aws\n"
+	                 "      token: env:FB_TEST_SCIM_TOKEN\n"
+	                 "      concurrency: 0\n"
+	                 "      profile: azure\n",
+	    dir);
+	{
+		struct fb_conf_report *rep = NULL;
+		struct fb_conf *conf = NULL;
+		static const char *const lines[] = {
+		    "t.yaml:12:12: scim.targets[0].url: 'http://scim.example.com/v2' must be "
+		    "https:// (plain http is accepted on loopback hosts only)",
+		    "t.yaml:13:14: scim.targets[0].token: a secret must be given by reference: write "
+		    "env:VARIABLE or file:/path/to/file (the value is not shown)",
+		    "t.yaml:14:16: scim.targets[0].profile: warning: profile aws pushes userName = "
+		    "email, but service provider 'idc' (aws-identity-center) does not send the "
+		    "email as its NameID (nameid: {format: email, source: email}): sign-in and "
+		    "provisioning could disagree",
+		    "t.yaml:16:13: scim.targets[1].name: duplicate target 'aws' (also "
+		    "scim.targets[0])",
+		    "t.yaml:16:7: scim.targets[1].url: missing (required in every target)",
+		};
+
+		CU_ASSERT_EQUAL(load(y, NULL, &conf, &rep), FB_ERR_CONFIG);
+		CU_ASSERT_PTR_NULL(conf);
+		for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
+			CU_ASSERT(has(rep, lines[i]));
+		CU_ASSERT(mentions(rep, "scim.targets[0].user_mapping: no mapping 'nosuch'"));
+		CU_ASSERT(mentions(rep, "scim.targets[1].concurrency"));
+		CU_ASSERT(mentions(rep, "scim.targets[1].profile"));
+		CU_ASSERT_FALSE(mentions(rep, "literal-token"));
+		CU_ASSERT_FALSE(mentions(rep, "scim-token-value"));
+		if (!has(rep, lines[3]))
+			for (size_t i = 0; i < fb_conf_report_count(rep); i++)
+				fprintf(stderr, "  %s\n", fb_conf_report_line(rep, i));
+		fb_conf_report_free(rep);
+	}
+	free(y);
+	fb_test_rmtree(dir);
+	free(dir);
+}
+
 /* upstreams: presets resolve to an issuer, defaults are derived, every problem has its place. */
 static void
 test_upstreams(void)
@@ -1671,7 +1779,8 @@ fb_test_conf_register(void)
 	    CU_add_test(s, "branding", test_branding) == NULL ||
 	    CU_add_test(s, "email addresses", test_mail_addr) == NULL ||
 	    CU_add_test(s, "problems found after loading", test_report_add) == NULL ||
-	    CU_add_test(s, "upstreams", test_upstreams) == NULL)
+	    CU_add_test(s, "upstreams", test_upstreams) == NULL ||
+	    CU_add_test(s, "scim targets", test_scim_targets) == NULL)
 		return -1;
 	return 0;
 }

@@ -685,6 +685,30 @@ test_http_fetch(void)
 	rq = http_rq(&s, "localhost", "/status/500", url, sizeof(url));
 	CU_ASSERT_EQUAL(fb_net_http_fetch(&rq, &resp, &err), FB_OK);
 	CU_ASSERT_EQUAL(resp.status, 500);
+	CU_ASSERT_EQUAL(resp.retry_after, -1);
+	fb_net_http_response_cleanup(&resp);
+
+	/* Other methods (SCIM's PATCH, PUT, DELETE), with or without a body. */
+	rq = http_rq(&s, "localhost", "/echo", url, sizeof(url));
+	rq.method = "PATCH";
+	rq.body = "{\"Operations\":[]}";
+	rq.body_len = strlen(rq.body);
+	rq.content_type = "application/scim+json";
+	CU_ASSERT_EQUAL(fb_net_http_fetch(&rq, &resp, &err), FB_OK);
+	CU_ASSERT(resp.body != NULL && strstr(resp.body, "\"method\": \"PATCH\"") != NULL);
+	CU_ASSERT(resp.body != NULL && strstr(resp.body, "application/scim+json") != NULL);
+	fb_net_http_response_cleanup(&resp);
+	rq = http_rq(&s, "localhost", "/echo", url, sizeof(url));
+	rq.method = "DELETE";
+	CU_ASSERT_EQUAL(fb_net_http_fetch(&rq, &resp, &err), FB_OK);
+	CU_ASSERT(resp.body != NULL && strstr(resp.body, "\"method\": \"DELETE\"") != NULL);
+	fb_net_http_response_cleanup(&resp);
+
+	/* Retry-After is handed back (429 Too Many Requests). */
+	rq = http_rq(&s, "localhost", "/retry/7", url, sizeof(url));
+	CU_ASSERT_EQUAL(fb_net_http_fetch(&rq, &resp, &err), FB_OK);
+	CU_ASSERT_EQUAL(resp.status, 429);
+	CU_ASSERT_EQUAL(resp.retry_after, 7);
 	fb_net_http_response_cleanup(&resp);
 
 	/* Redirects are never followed. */
@@ -716,6 +740,17 @@ test_http_fetch(void)
 	/* Plain http:// is refused before any connection. */
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/echo", s.port);
 	CU_ASSERT_EQUAL(fb_net_http_fetch(&rq, &resp, &err), FB_ERR_INVALID);
+	/* ... unless asked for, and then to loopback hosts only (this port speaks TLS). */
+	rq.loopback_http = 1;
+	CU_ASSERT_EQUAL(fb_net_http_fetch(&rq, &resp, &err), FB_ERR_UPSTREAM);
+	fb_net_http_response_cleanup(&resp);
+	snprintf(url, sizeof(url), "http://127.evil.example:%d/echo", s.port);
+	CU_ASSERT_EQUAL(fb_net_http_fetch(&rq, &resp, &err), FB_ERR_INVALID);
+	snprintf(url, sizeof(url), "http://u@127.0.0.1:%d/echo", s.port);
+	CU_ASSERT_EQUAL(fb_net_http_fetch(&rq, &resp, &err), FB_ERR_INVALID);
+	snprintf(url, sizeof(url), "http://sso.example.com/echo");
+	CU_ASSERT_EQUAL(fb_net_http_fetch(&rq, &resp, &err), FB_ERR_INVALID);
+	rq.loopback_http = 0;
 
 	/* A peer that never answers: the total timeout ends it. */
 	rq = http_rq(&s, "localhost", "/hang", url, sizeof(url));

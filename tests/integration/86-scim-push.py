@@ -1,0 +1,428 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
+"""SCIM push against the SCIM peer (npm's scimmy + scimmy-routers, enforcing AWS IAM Identity
+Center's rules: tests/peers/scim/server.mjs): the daemon's jobs process pushes each change
+(account created, renamed, disabled, deleted) by itself; `fedbroker scim sync` brings a few
+hundred users and a 250-member group in step and a second run writes nothing; the dry run
+changes nothing; a 409 adopts the object and never deletes what fedbroker did not create;
+429 with Retry-After, 500 and a connection dropped after the write converge without
+duplicates; a wrong token, a dead target and a user AWS cannot take are clear errors that
+lose nothing from the outbox; kill -9 of a sync at random points, then exact convergence."""
+
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from scimpeer import Peer, TOKEN, aws_user  # noqa: E402
+
+
+def wait_for(tc, what, fn, timeout=60.0):
+    """Polls fn until it returns a true value (the peer's state is reached); fails after
+    timeout with what."""
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        last = fn()
+        if last:
+            return last
+        time.sleep(0.2)
+    tc.fail("timed out waiting for %s (last: %r)" % (what, last))
+    return None
+
+
+class ScimBase(harness.TestCase):
+    """A state directory and configuration with one SCIM target, the peer."""
+
+    def setUp(self):
+        super().setUp()
+        self.peer = Peer(self)
+        self.dir = self.tmpdir()
+        self.state = os.path.join(self.dir, "state")
+        self.config = os.path.join(self.dir, "fedbroker.yaml")
+        self.env = dict(os.environ, FB_TEST_SCIM_TOKEN=TOKEN)
+
+    def configure(self, groups=(), target=None, url=None, token_env="FB_TEST_SCIM_TOKEN"):
+        t = {"name": "aws", "url": url or self.peer.url, "token": "env:" + token_env,
+             "profile": "aws", "concurrency": 4, "timeout": "5s"}
+        t.update(target or {})
+        conf = {"server": {"state_dir": self.state},
+                "log": {"level": "info"},
+                "scim": {"targets": [t]}}
+        if groups:
+            conf["groups"] = [{"name": n, "members": list(m)} for n, m in groups]
+        self.write(self.config, harness.to_yaml(conf) + "\n")
+        return conf
+
+    def fb(self, *args, expect=0, timeout=300):
+        cp = harness.run(list(args) + ["--config", self.config], env=self.env, timeout=timeout)
+        self.assertNoCrash(cp, " ".join(args))
+        if expect is not None:
+            self.assertEqual(cp.returncode, expect, "%s: exit %d\n%s%s"
+                             % (" ".join(args), cp.returncode, cp.stdout, cp.stderr))
+        return cp
+
+    def add_users(self, n, prefix="user"):
+        """n users through the store's schema (as upstream sign-ins create them), fast: the
+        store's own triggers log them for the push, as for any other writer."""
+        db = sqlite3.connect(os.path.join(self.state, "fedbroker.db"), timeout=30)
+        with db:
+            for i in range(n):
+                db.execute("INSERT INTO users (id, username, name, email, source, active, "
+                           "created, last_seen) VALUES (?, ?, ?, ?, 'corp', 1, 1, 1)",
+                           ("id-%s-%04d" % (prefix, i), "%s%04d" % (prefix, i),
+                            "Given%d Family%d" % (i, i), "%s%04d@example.com" % (prefix, i)))
+        db.close()
+        return ["%s%04d" % (prefix, i) for i in range(n)]
+
+    def sync(self, *extra, expect=0):
+        cp = self.fb("scim", "sync", "aws", "--json", *extra, expect=expect)
+        return json.loads(cp.stdout)
+
+    def assertConverged(self, usernames, groups):
+        """The peer holds exactly these users (by email) and groups with these members."""
+        st = self.peer.state()
+        names = sorted(u["userName"] for u in st["users"])
+        self.assertEqual(names, sorted("%s@example.com" % u for u in usernames))
+        by_id = {u["id"]: u["userName"] for u in st["users"]}
+        got = {g["displayName"]: sorted(by_id[m["value"]] for m in g.get("members", []))
+               for g in st["groups"]}
+        want = {n: sorted("%s@example.com" % u for u in m) for n, m in groups.items()}
+        self.assertEqual(got, want)
+        return st
+
+    def assertAwsShapes(self):
+        """Every request the peer saw kept to AWS's rules (the peer refuses the others)."""
+        for r in self.peer.state()["requests"]:
+            self.assertFalse(r["method"] == "PUT" and r["path"].startswith("/Groups"), r)
+            self.assertLessEqual(r["member_changes"], 100, r)
+            self.assertNotEqual(r["status"], 400, r)
+
+
+class Sync(ScimBase):
+    def test_initial_sync_resync_and_dry_run(self):
+        big = ["user%04d" % i for i in range(250)]
+        self.configure(groups=[("big", big), ("small", ["user0001", "user0002"])])
+        self.fb("user", "add", "ann", "--name", "Ann Smith", "--email", "ann@example.com",
+                "--type", "service", "--init")
+        users = self.add_users(300) + ["ann"]
+        # The dry run sends nothing and stores nothing.
+        cp = self.fb("scim", "sync", "aws", "--dry-run", "--json")
+        plan = json.loads(cp.stdout)
+        actions = [p.get("action") for p in plan]
+        self.assertEqual(actions.count("create"), 301 + 2, plan[:3])
+        self.assertEqual(self.peer.state()["requests"], [])
+        cp = self.fb("scim", "sync", "aws", "--dry-run")
+        self.assertIn("303 creates", cp.stdout)
+        rep = self.sync()
+        self.assertTrue(rep["ok"], rep)
+        self.assertConverged(users, {"big": big, "small": ["user0001", "user0002"]})
+        self.assertAwsShapes()
+        # The 250 members went in chunks of at most 100 (100 on create, then 100 and 50).
+        changes = [r["member_changes"] for r in self.peer.state()["requests"]
+                   if r["method"] == "PATCH"]
+        self.assertEqual(sorted(changes, reverse=True)[:2], [100, 50])
+        # A second run right after: zero writes.
+        self.peer.admin("counters", {})
+        rep = self.sync()
+        self.assertTrue(rep["ok"], rep)
+        self.assertEqual(rep["writes"], 0, rep)
+        self.assertEqual(self.peer.state()["writes"], 0)
+        # status shows the last report.
+        st = json.loads(self.fb("scim", "status", "--json").stdout)
+        self.assertEqual(st[0]["target"], "aws")
+        self.assertEqual(st[0]["outbox"], 0)
+        self.assertTrue(st[0]["last_sync"]["ok"])
+        # A rename, a member leaving: the dry run names them, changes nothing; sync does it.
+        self.fb("user", "edit", "ann", "--name", "Ann Jones")
+        self.configure(groups=[("big", big[:-1]), ("small", ["user0001", "user0002"])])
+        plan = json.loads(self.fb("scim", "sync", "aws", "--dry-run", "--json").stdout)
+        self.assertIn({"action": "update", "name": "ann@example.com",
+                       "changes": ["displayName", "name"]},
+                      [{"action": p.get("action"), "name": p.get("name"),
+                        "changes": sorted(p.get("changes", []))} for p in plan])
+        cp = self.fb("scim", "sync", "aws", "--dry-run")
+        self.assertIn("update         user  ann@example.com (displayName, name)", cp.stdout)
+        self.assertIn(("remove_members", "big", 1),
+                      [(p.get("action"), p.get("name"), p.get("members")) for p in plan])
+        self.assertEqual(self.peer.state()["writes"], 0)
+        rep = self.sync()
+        self.assertEqual(rep["writes"], 2, rep)
+        st = self.assertConverged(users, {"big": big[:-1], "small": ["user0001", "user0002"]})
+        ann = [u for u in st["users"] if u["userName"] == "ann@example.com"][0]
+        self.assertEqual((ann["displayName"], ann["name"]["familyName"]), ("Ann Jones", "Jones"))
+
+    def test_adoption_and_what_is_not_ours(self):
+        self.configure()
+        seeded = self.peer.seed(users=[
+            aws_user("ann@example.com", "Ann", "Old"),                      # no externalId
+            aws_user("ct@example.com", "Control", "Tower", externalId="ct-1")])
+        self.fb("user", "add", "ann", "--name", "Ann Smith", "--email", "ann@example.com",
+                "--type", "service", "--init")
+        self.fb("user", "add", "eve", "--name", "Eve Other", "--email", "eve@example.com",
+                "--type", "service")
+        self.peer.seed(users=[aws_user("eve@example.com", "Eve", "Theirs", externalId="x-9")])
+        rep = self.sync(expect=1)
+        # ann: 409, looked up, adopted (the same remote object, updated).
+        st = self.peer.state()
+        anns = [u for u in st["users"] if u["userName"] == "ann@example.com"]
+        self.assertEqual(len(anns), 1)
+        self.assertEqual(anns[0]["id"], seeded["users"][0])
+        self.assertEqual(anns[0]["name"]["familyName"], "Smith")
+        # eve: someone else's (another externalId): an error against eve only.
+        self.assertEqual(rep["failing"], 1, rep)
+        self.assertIn("made by someone else", rep["errors"][0]["error"])
+        # A group that exists there already (409): adopted, and every member added.
+        self.peer.seed(groups=[{"displayName": "staff"}])
+        self.configure(groups=[("staff", ["ann"])])
+        self.sync(expect=1)
+        st = self.peer.state()
+        staff = [g for g in st["groups"] if g["displayName"] == "staff"]
+        self.assertEqual(len(staff), 1)
+        self.assertEqual([m["value"] for m in staff[0]["members"]], [anns[0]["id"]])
+        # Deleting ann locally never deletes the adopted user, nor Control Tower's.
+        self.fb("user", "delete", "ann")
+        self.sync(expect=1)
+        names = sorted(u["userName"] for u in self.peer.state()["users"])
+        self.assertEqual(names, ["ann@example.com", "ct@example.com", "eve@example.com"])
+
+
+class Generic(ScimBase):
+    def setUp(self):
+        harness.TestCase.setUp(self)
+        self.peer = Peer(self, generic=True)
+        self.dir = self.tmpdir()
+        self.state = os.path.join(self.dir, "state")
+        self.config = os.path.join(self.dir, "fedbroker.yaml")
+        self.env = dict(os.environ, FB_TEST_SCIM_TOKEN=TOKEN)
+
+    def test_generic_profile(self):
+        # userName is the username; a one-word name is fine; the user_mapping patches it.
+        os.mkdir(os.path.join(self.dir, "mappings"))
+        self.write(os.path.join(self.dir, "mappings", "scim_title.py"),
+                   'return {"title": "Staff", "photos": None}\n')
+        conf = self.configure(groups=[("staff", ["cher", "ann"])],
+                              target={"profile": "generic", "user_mapping": "scim_title"})
+        conf["mappings"] = {"dir": os.path.join(self.dir, "mappings")}
+        self.write(self.config, harness.to_yaml(conf) + "\n")
+        self.fb("user", "add", "cher", "--name", "Cher", "--email", "cher@example.com",
+                "--type", "service", "--init")
+        self.fb("user", "add", "ann", "--name", "Ann Smith", "--type", "service")
+        rep = self.sync()
+        self.assertTrue(rep["ok"], rep)
+        st = self.peer.state()
+        self.assertEqual(sorted(u["userName"] for u in st["users"]), ["ann", "cher"])
+        self.assertEqual({u.get("title") for u in st["users"]}, {"Staff"})
+        self.assertEqual(len(st["groups"][0]["members"]), 2)
+        self.assertEqual(self.sync()["writes"], 0)
+
+
+class Faults(ScimBase):
+    def test_retries_converge_without_duplicates(self):
+        self.configure(groups=[("staff", ["user0000", "user0001", "user0002"])])
+        self.fb("user", "list", "--init")
+        users = self.add_users(20)
+        self.peer.fault("429", match="POST /Users", count=2, retry_after=1)
+        self.peer.fault("500", match="POST /Users", count=1)
+        self.peer.fault("drop", match="POST /Users", count=2)
+        self.peer.fault("slow", match="POST /Groups", count=1, delay_ms=7000)  # > timeout
+        rep = self.sync()
+        self.assertTrue(rep["ok"], rep)
+        self.assertGreater(rep["retries"], 0, rep)
+        self.assertConverged(users, {"staff": ["user0000", "user0001", "user0002"]})
+        self.assertAwsShapes()
+
+    def test_bad_target_and_bad_data(self):
+        # A wrong token: a clear error naming the target, no retry storm, nothing lost.
+        self.env["FB_TEST_BAD_TOKEN"] = "wrong-token"
+        self.configure(token_env="FB_TEST_BAD_TOKEN")
+        self.fb("user", "list", "--init")
+        self.add_users(30)
+        cp = self.fb("scim", "sync", "aws", expect=1)
+        self.assertIn("aws", cp.stdout + cp.stderr)
+        self.assertIn("refuses the token", cp.stdout + cp.stderr)
+        self.assertNotIn("wrong-token", cp.stdout + cp.stderr)
+        self.assertLessEqual(len(self.peer.state()["requests"]), 4)
+        st = json.loads(self.fb("scim", "status", "--json").stdout)
+        self.assertEqual(st[0]["outbox"], 30)
+        # A target that does not answer: errors, the outbox keeps everything.
+        self.configure(url="http://127.0.0.1:%d/scim/v2" % harness.free_port())
+        cp = self.fb("scim", "sync", "aws", expect=1)
+        self.assertEqual(json.loads(self.fb("scim", "status", "--json").stdout)[0]["outbox"],
+                         30)
+        # The right token: a user AWS cannot take (one-word name) fails alone.
+        db = sqlite3.connect(os.path.join(self.state, "fedbroker.db"))
+        with db:
+            db.execute("UPDATE users SET name = 'Cher' WHERE username = 'user0007'")
+        db.close()
+        self.configure()
+        self.fb("scim", "sync", "aws", expect=1)
+        st = json.loads(self.fb("scim", "status", "--json").stdout)[0]
+        self.assertEqual(st["failing"], 1, st)
+        self.assertIn("user user0007: no givenName", st["errors"][0]["error"])
+        self.assertEqual(len(self.peer.state()["users"]), 29)
+
+    def test_html_and_malformed_answers(self):
+        self.configure()
+        self.fb("user", "list", "--init")
+        users = self.add_users(6)
+        # A proxy's HTML 502 is retried (a 5xx); a 200 that is not JSON is an error against
+        # that user only, and its entry stays for the next sync.
+        self.peer.fault("html", match="POST /Users", count=2)
+        self.peer.fault("badjson", match="POST /Users", count=1)
+        rep = self.sync(expect=1)
+        self.assertEqual(rep["failing"], 1, rep)
+        self.assertIn("without an id", rep["errors"][0]["error"])
+        self.assertGreaterEqual(rep["retries"], 2, rep)
+        self.assertEqual(len(self.peer.state()["users"]), 5)
+        # The next sync (the entry is due again after its wait, or at once by hand) converges.
+        db = sqlite3.connect(os.path.join(self.state, "fedbroker.db"))
+        with db:
+            db.execute("UPDATE scim_outbox SET next_at = 0")
+        db.close()
+        rep = self.sync()
+        self.assertTrue(rep["ok"], rep)
+        self.assertConverged(users, {})
+
+    def test_rate_limit(self):
+        # rate_limit: 10 requests a second at most: 12 creates take at least 1.1 s.
+        self.configure(target={"rate_limit": 10, "concurrency": 8})
+        self.fb("user", "list", "--init")
+        users = self.add_users(12)
+        rep = self.sync()
+        self.assertEqual(rep["requests"], 12, rep)
+        self.assertGreaterEqual(rep["duration_ms"], 1100, rep)
+        self.assertConverged(users, {})
+
+    def test_out_of_scope(self):
+        self.configure(groups=[("staff", ["ann", "bob"])], target={"groups": ["staff"]})
+        for u in ("ann", "bob", "eve"):
+            self.fb("user", "add", u, "--name", "%s Example" % u.title(), "--email",
+                    "%s@example.com" % u, "--type", "service", "--init")
+        self.sync()
+        self.assertConverged(["ann", "bob"], {"staff": ["ann", "bob"]})  # eve is not in scope
+        # bob leaves the scope: deactivated (on_out_of_scope), and out of the group.
+        self.configure(groups=[("staff", ["ann"])], target={"groups": ["staff"]})
+        self.sync()
+        st = self.assertConverged(["ann", "bob"], {"staff": ["ann"]})
+        bob = [u for u in st["users"] if u["userName"] == "bob@example.com"][0]
+        self.assertIs(bob["active"], False)
+        # With on_out_of_scope: delete, bob goes (fedbroker made him).
+        self.configure(groups=[("staff", ["ann"])],
+                       target={"groups": ["staff"], "on_out_of_scope": "delete"})
+        self.fb("user", "edit", "bob", "--name", "Bob Changed")
+        self.sync()
+        self.assertConverged(["ann"], {"staff": ["ann"]})
+
+    def test_kill_during_sync_converges(self):
+        self.configure(groups=[("all", ["user%04d" % i for i in range(150)])])
+        self.fb("user", "list", "--init")
+        users = self.add_users(150)
+        rng = random.Random(13)
+        for _ in range(3):
+            self.peer.fault("slow", match="", count=1000, delay_ms=20)
+            proc = subprocess.Popen(  # noqa: R1732 (waited below)
+                [harness.BIN, "scim", "sync", "aws", "--config", self.config], env=self.env,
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(rng.uniform(0.3, 2.0))
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(30)
+        # The entries the killed syncs held wait for their leases to run out; the sync
+        # waits for them, looks up what may have been created, and converges.
+        rep = self.sync()
+        self.assertTrue(rep["ok"], rep)
+        self.assertConverged(users, {"all": ["user%04d" % i for i in range(150)]})
+        self.assertAwsShapes()
+
+
+class Daemon(ScimBase):
+    def test_changes_reach_the_target_by_themselves(self):
+        self.configure(groups=[("staff", ["ann", "bob"])])
+        srv = harness.Server(self, conf=json.loads(json.dumps(
+            {"scim": {"targets": [{"name": "aws", "url": self.peer.url,
+                                   "token": "env:FB_TEST_SCIM_TOKEN", "profile": "aws",
+                                   "groups": ["staff"]}]},
+             "groups": [{"name": "staff", "members": ["ann", "bob"]}]})),
+            env={"FB_TEST_SCIM_TOKEN": TOKEN})
+        srv.start()
+        self.config, self.state = srv.config, srv.state_dir
+        self.fb("user", "add", "ann", "--name", "Ann Smith", "--email", "ann@example.com",
+                "--type", "service", "--state-dir", srv.state_dir)
+        self.fb("user", "add", "bob", "--name", "Bob Brown", "--email", "bob@example.com",
+                "--type", "service", "--state-dir", srv.state_dir)
+
+        def staff():
+            st = self.peer.state()
+            g = [g for g in st["groups"] if g["displayName"] == "staff"]
+            return len(st["users"]) == 2 and g and len(g[0]["members"]) == 2 and st
+        wait_for(self, "ann and bob in staff at the target", staff)
+        self.fb("user", "edit", "ann", "--name", "Ann Jones", "--state-dir", srv.state_dir)
+        wait_for(self, "the rename", lambda: any(
+            u["displayName"] == "Ann Jones" for u in self.peer.state()["users"]))
+        self.fb("user", "disable", "bob", "--state-dir", srv.state_dir)
+        wait_for(self, "bob deactivated", lambda: any(
+            u["userName"] == "bob@example.com" and u["active"] is False
+            for u in self.peer.state()["users"]))
+        self.fb("user", "delete", "ann", "--state-dir", srv.state_dir)
+        wait_for(self, "ann deleted", lambda: [
+            u["userName"] for u in self.peer.state()["users"]] == ["bob@example.com"])
+        # The bootstrap admin (no email: AWS could not take it) is outside the scope.
+        st = json.loads(self.fb("scim", "status", "--json", "--state-dir",
+                                srv.state_dir).stdout)
+        self.assertEqual(st[0]["failing"], 0, st)
+        self.assertAwsShapes()
+        # /metrics: the outbox and the jobs process's last report, per target.
+        m = wait_for(self, "the jobs process's report in /metrics", lambda: (
+            lambda s: harness.prom_sum(s, "fedbroker_scim_requests", target="aws") > 0 and s)(
+                srv.metrics()[1]))
+        self.assertEqual(harness.prom_sum(m, "fedbroker_scim_outbox_depth", target="aws"), 0)
+        self.assertEqual(harness.prom_sum(m, "fedbroker_scim_outbox_failing", target="aws"), 0)
+        self.assertGreater(harness.prom_sum(m, "fedbroker_scim_writes", target="aws"), 0)
+        self.assertGreater(harness.prom_sum(
+            m, "fedbroker_scim_last_success_timestamp_seconds", target="aws"), 0)
+        srv.stop()
+
+    def test_kill_9_of_the_broker_converges(self):
+        """The whole broker (master, workers, jobs) killed at random points of a large
+        push, started again each time: in the end exactly the right state."""
+        conf = {"scim": {"targets": [{"name": "aws", "url": self.peer.url, "timeout": "3s",
+                                      "token": "env:FB_TEST_SCIM_TOKEN", "profile": "aws",
+                                      "groups": ["all"]}]},
+                "groups": [{"name": "all", "members": ["user%04d" % i for i in range(120)]}]}
+        srv = harness.Server(self, conf=conf, env={"FB_TEST_SCIM_TOKEN": TOKEN})
+        srv.start()
+        self.config, self.state = srv.config, srv.state_dir
+        users = self.add_users(120)
+        self.peer.fault("slow", match="", count=100000, delay_ms=15)
+        rng = random.Random(7)
+        for _ in range(3):
+            time.sleep(rng.uniform(0.2, 1.5))
+            srv.kill()
+            srv.out.close()
+            srv.err.close()
+            srv.start()
+        want = {"all": users}
+
+        def converged():
+            st = self.peer.state()
+            by_id = {u["id"]: u["userName"] for u in st["users"]}
+            got = {g["displayName"]: sorted(by_id[m["value"]] for m in g["members"])
+                   for g in st["groups"]}
+            return (sorted(by_id.values()) == sorted("%s@example.com" % u for u in users) and
+                    got == {n: sorted("%s@example.com" % u for u in m)
+                            for n, m in want.items()})
+        # The killed jobs process's leases run out (3 s timeout: 16 s), then it converges.
+        wait_for(self, "convergence after kill -9", converged, timeout=120)
+        self.assertConverged(users, want)
+        self.assertAwsShapes()
+        srv.stop()
+
+
+if __name__ == "__main__":
+    harness.main()
