@@ -157,6 +157,7 @@ struct fb_store_ops {
 	    size_t n, fb_store_row_fn fn, void *arg, struct fb_err *err);
 	enum fb_status (*rows_load)(struct fb_store *st, const struct fb_store_table *const *empty,
 	    size_t nempty, fb_store_row_next_fn next, void *arg, size_t *n, struct fb_err *err);
+
 	/*
 	 * As the fb_store_scim_* functions (schema version 8); now and the
 	 * lease's end in seconds. The backend logs every change of a user or

@@ -2173,6 +2173,13 @@ sq_rows_load(struct fb_store *st, const struct fb_store_table *const *empty, siz
 	r = sq_commit(sq, "import: commit", err);
 out:
 	sqlite3_finalize(s);
+	if (r != FB_OK) {
+		sq_rollback(sq);
+		*n = 0;
+	}
+	return r;
+}
+
 /* ---- SCIM push ------------------------------------------------------------ */
 
 static enum fb_status

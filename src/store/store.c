@@ -1230,6 +1230,8 @@ fb_store_rows_load(struct fb_store *st, int with_optional, fb_store_row_next_fn 
 	if (n != NULL)
 		*n = count;
 	return FB_OK;
+}
+
 /* ---- SCIM push ------------------------------------------------------------------------- */
 
 /* The most outbox entries one claim leases, and the longest lease. */

@@ -542,6 +542,7 @@ enum fb_status fb_store_open_unmigrated(const struct fb_conf *conf, struct fb_st
 /* Opens the store like fb_store_open, applying pending migrations even with store.migrate manual. */
 enum fb_status fb_store_open_migrate(const struct fb_conf *conf, struct fb_store **out,
     struct fb_err *err);
+
 /* ---- SCIM push (schema version 8) ------------------------------------------------ */
 
 /*
