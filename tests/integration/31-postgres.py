@@ -33,12 +33,7 @@ class Postgres(harness.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.pg = pgtest.Server().start()
-
-    @classmethod
-    def tearDownClass(cls):
-        if cls.pg is not None:
-            cls.pg.stop()
+        cls.pg = pgtest.shared()
 
     def latest(self):
         """The schema version this binary migrates to: a new SQLite store's."""

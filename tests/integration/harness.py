@@ -47,25 +47,20 @@ def find_binary():
 BIN = find_binary()
 
 # The store every Server uses: FB_TEST_STORE=sqlite (default, a file in its state dir) or
-# postgres (a fresh database on one PostgreSQL server started once per run, tests/pgserver.py).
+# postgres (a fresh database on one PostgreSQL server started once per run, tests/pgtest.py).
 STORE = os.environ.get("FB_TEST_STORE", "sqlite")
 if STORE not in ("sqlite", "postgres"):
     raise SystemExit("FB_TEST_STORE must be sqlite or postgres, not %r" % STORE)
-_pg = None
-
-
 def pg_server():
-    """The run's PostgreSQL server (started on first use, stopped at exit)."""
-    global _pg
-    if _pg is None:
-        import sys
-        sys.path.insert(0, os.path.join(SRCDIR, "tests"))
-        import pgserver
-        if pgserver.bindir() is None:
-            raise AssertionError("FB_TEST_STORE=postgres but PostgreSQL is missing (%s)"
-                                 % pgserver.INSTALL_HINT)
-        _pg = pgserver.PgServer().start()
-    return _pg
+    """The run's PostgreSQL server (tests/pgtest.py's shared one: started on first use,
+    stopped at exit)."""
+    import sys
+    sys.path.insert(0, os.path.join(SRCDIR, "tests"))
+    import pgtest
+    if pgtest.bindir() is None:
+        raise AssertionError("FB_TEST_STORE=postgres but PostgreSQL is missing (%s)"
+                             % pgtest.INSTALL_HINT)
+    return pgtest.shared()
 
 
 def store_conf(dirpath):
