@@ -76,6 +76,33 @@ def store_conf(dirpath):
     return {"driver": "postgres", "dsn": "file:" + path}
 
 
+def shared_store_conf(dirpath):
+    """What a shared store (PostgreSQL: replicas) needs besides store: in a test
+    configuration: the signing key in keys: and session.cookie_keys, in files under
+    dirpath (serve refuses to generate them per replica); {} for SQLite."""
+    if STORE != "postgres":
+        return {}
+    import shutil
+    key, crt = os.path.join(dirpath, "idp.key.pem"), os.path.join(dirpath, "idp.crt.pem")
+    shutil.copy(os.path.join(FIXTURE_KEYS, "rsa2048.key.pem"), key)
+    shutil.copy(os.path.join(FIXTURE_KEYS, "rsa2048.crt.pem"), crt)
+    os.chmod(key, 0o600)
+    cookie = os.path.join(dirpath, "cookie-secret")
+    fd = os.open(cookie, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write("test-cookie-secret-" + os.urandom(16).hex() + "\n")
+    return {"keys": [{"id": "test", "key": key, "cert": crt}],
+            "session": {"cookie_keys": ["file:" + cookie]}}
+
+
+def generated_keys_only(reason):
+    """Decorator: skipped in the PostgreSQL run only, with reason (tests of the signing
+    key or cookie key fedbroker generates in its state directory: a shared store means
+    replicas, which must be given them in keys: and session.cookie_keys)."""
+    return unittest.skipIf(STORE != "sqlite", "generated keys (single instance) only: "
+                           + reason)
+
+
 def sqlite_only(reason):
     """Decorator (test method or class): skipped in the PostgreSQL run only, with reason
     (tests of the SQLite file itself: store.path, corruption, locking, WAL...)."""
@@ -368,6 +395,7 @@ class Server:
         st = store_conf(self.dir)
         if st:
             self.base_conf["store"] = st
+            self.base_conf = deep_merge(self.base_conf, shared_store_conf(self.dir))
         self.conf = deep_merge(self.base_conf, conf or {})
         self.write_config(self.conf)
         tc.addCleanup(self.cleanup)
