@@ -90,6 +90,11 @@ def dsn_quote(v):
     return "'" + v.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+def dsn_fields(dsn):
+    """A DSN's key=value fields as a dict (values unquoted)."""
+    return {k: v.strip("'") for k, v in re.findall(r"(\w+)=('(?:[^'\\]|\\.)*'|\S*)", dsn)}
+
+
 class Server:
     def __init__(self):
         self.bindir = bindir()

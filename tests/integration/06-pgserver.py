@@ -15,8 +15,7 @@ sys.path.insert(0, os.path.join(harness.SRCDIR, "tests"))
 import pgtest  # noqa: E402
 
 
-def dsn_fields(dsn):
-    return dict((k, v.strip("'")) for k, v in (kv.split("=", 1) for kv in dsn.split()))
+dsn_fields = pgtest.dsn_fields
 
 
 def psql(dsn, sql, password=True):

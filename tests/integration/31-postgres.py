@@ -49,6 +49,7 @@ class Postgres(harness.TestCase):
     def pg_server(self, dsn, workers=2, **store):
         conf = {"store": dict({"driver": "postgres", "dsn": "env:FB_TEST_DSN"}, **store),
                 "local": {"bootstrap": {"enabled": False}}}
+        conf.update(harness.replica_conf(self.tmpdir()))
         return self.server(conf=conf, env={"FB_TEST_DSN": dsn}, workers=workers)
 
     def refused(self, srv, want, secret):
@@ -166,6 +167,7 @@ class PostgresOutage(harness.TestCase):
         dsn = self.pg.fresh_dsn()
         conf = {"store": {"driver": "postgres", "dsn": "env:FB_TEST_DSN", "connect_timeout": "2s"},
                 "local": {"bootstrap": {"enabled": False}}}
+        conf.update(harness.replica_conf(self.tmpdir()))
         srv = self.server(conf=conf, env={"FB_TEST_DSN": dsn}, workers=1)
         cp = cli(srv, "user", "add", "ann", "--init", "--password-stdin", stdin=PASSWORD + "\n")
         self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)

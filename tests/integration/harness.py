@@ -76,12 +76,11 @@ def store_conf(dirpath):
     return {"driver": "postgres", "dsn": "file:" + path}
 
 
-def shared_store_conf(dirpath):
-    """What a shared store (PostgreSQL: replicas) needs besides store: in a test
+def replica_conf(dirpath):
+    """What a shared store (PostgreSQL: replicas) needs besides store: in a
     configuration: the signing key in keys: and session.cookie_keys, in files under
-    dirpath (serve refuses to generate them per replica); {} for SQLite."""
-    if STORE != "postgres":
-        return {}
+    dirpath (serve and check-config refuse to go without them: none is generated per
+    replica). Every harness Server of the PostgreSQL run has them."""
     import shutil
     key, crt = os.path.join(dirpath, "idp.key.pem"), os.path.join(dirpath, "idp.crt.pem")
     shutil.copy(os.path.join(FIXTURE_KEYS, "rsa2048.key.pem"), key)
@@ -395,7 +394,7 @@ class Server:
         st = store_conf(self.dir)
         if st:
             self.base_conf["store"] = st
-            self.base_conf = deep_merge(self.base_conf, shared_store_conf(self.dir))
+            self.base_conf = deep_merge(self.base_conf, replica_conf(self.dir))
         self.conf = deep_merge(self.base_conf, conf or {})
         self.write_config(self.conf)
         tc.addCleanup(self.cleanup)
