@@ -37,7 +37,7 @@ class Postgres(harness.TestCase):
 
     def latest(self):
         """The schema version this binary migrates to: a new SQLite store's."""
-        srv = self.server()
+        srv = self.server(conf={"store": None})
         cp = cli(srv, "user", "list", "--init")
         self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
         db = sqlite3.connect(os.path.join(srv.state_dir, "fedbroker.db"))

@@ -83,16 +83,13 @@ class StoreCli(harness.TestCase):
         # bob: an API token; carol: a user of an upstream with a link and groups.
         cp = at(a, "token", "create", "--user", "bob", "--description", "ci")
         cls.holder.assertEqual(cp.returncode, 0, cp.stderr)
-        db = sqlite3.connect(db_of(a))
-        with db:
-            db.execute("INSERT INTO users (id, username, name, email, source, active, created,"
-                       " last_seen) VALUES ('u-carol', 'carol', 'Carol C', 'carol@example.org',"
-                       " 'corp', 1, 1700000000, 1700000100)")
-            db.execute("INSERT INTO upstream_links VALUES ('corp', 'https://idp.example',"
-                       " 'sub-carol', 'u-carol', 1700000000, 1700000100)")
-            db.executemany("INSERT INTO upstream_groups VALUES ('u-carol', 'corp', ?)",
-                           [("engineers",), ("oncall",)])
-        db.close()
+        a.store_sql("INSERT INTO users (id, username, name, email, source, active, created,"
+                    " last_seen) VALUES ('u-carol', 'carol', 'Carol C', 'carol@example.org',"
+                    " 'corp', 1, 1700000000, 1700000100)")
+        a.store_sql("INSERT INTO upstream_links VALUES ('corp', 'https://idp.example',"
+                    " 'sub-carol', 'u-carol', 1700000000, 1700000100)")
+        for g in ("engineers", "oncall"):
+            a.store_sql("INSERT INTO upstream_groups VALUES ('u-carol', 'corp', ?)", (g,))
         cls.show = {u: at(a, "user", "show", u).stdout for u in ("alice", "bob", "carol")}
         cls.tokens = at(a, "token", "list").stdout
         cls.dir = cls.holder.tmpdir()
@@ -112,11 +109,15 @@ class StoreCli(harness.TestCase):
         conf = harness.deep_merge(self.a.conf, {
             "server": {"listen": ["127.0.0.1:%d" % b.port],
                        "public_url": "http://127.0.0.1:%d" % b.port}})
+        if "store" in b.conf:  # PostgreSQL: B's own (empty) database, not A's
+            conf["store"] = b.conf["store"]
         conf = harness.deep_merge(conf, over or {})
         b.conf = conf
         b.write_config(conf)
-        # SECURITY: TOTP secrets are sealed with the cookie keys: a restore needs them.
-        shutil.copy(os.path.join(self.a.state_dir, "cookie-keys"), b.state_dir)
+        # SECURITY: TOTP secrets are sealed with the cookie keys: a restore needs them
+        # (generated in A's state dir; on PostgreSQL, session.cookie_keys of A's conf).
+        if os.path.exists(os.path.join(self.a.state_dir, "cookie-keys")):
+            shutil.copy(os.path.join(self.a.state_dir, "cookie-keys"), b.state_dir)
         return b
 
     def write(self, name, doc):
