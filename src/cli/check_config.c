@@ -38,8 +38,8 @@ usage(FILE *f)
  * session.cookie_keys) or already be in server.state_dir. Placed at store.driver.
  */
 static void
-check_replica_keys(const struct fb_conf *conf, const struct fb_keyring *kr,
-    enum fb_status keys_err, struct fb_conf_report *rep)
+check_replica_keys(const struct fb_conf *conf, const struct fb_keyring *kr, enum fb_status keys_err,
+    struct fb_conf_report *rep)
 {
 	char *path;
 
