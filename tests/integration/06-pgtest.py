@@ -30,7 +30,7 @@ def psql(dsn, sql, password=True):
                           stdin=subprocess.DEVNULL)
 
 
-class PgServer(harness.TestCase):
+class PgTest(harness.TestCase):
     def setUp(self):
         super().setUp()
         if pgtest.bindir() is None:
