@@ -51,6 +51,8 @@ BIN = find_binary()
 STORE = os.environ.get("FB_TEST_STORE", "sqlite")
 if STORE not in ("sqlite", "postgres"):
     raise SystemExit("FB_TEST_STORE must be sqlite or postgres, not %r" % STORE)
+
+
 def pg_server():
     """The run's PostgreSQL server (tests/pgtest.py's shared one: started on first use,
     stopped at exit)."""
@@ -81,7 +83,6 @@ def replica_conf(dirpath):
     configuration: the signing key in keys: and session.cookie_keys, in files under
     dirpath (serve and check-config refuse to go without them: none is generated per
     replica). Every harness Server of the PostgreSQL run has them."""
-    import shutil
     key, crt = os.path.join(dirpath, "idp.key.pem"), os.path.join(dirpath, "idp.crt.pem")
     shutil.copy(os.path.join(FIXTURE_KEYS, "rsa2048.key.pem"), key)
     shutil.copy(os.path.join(FIXTURE_KEYS, "rsa2048.crt.pem"), crt)
