@@ -1,24 +1,32 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
-"""A private PostgreSQL server for the tests, and a stand-in for an old one.
+"""The private PostgreSQL server of the tests, and a stand-in for an old one.
 
-Used by the C unit tests (tests/unit/test_store.c runs `pgtest.py serve`) and
-the python integration harness (import pgtest; dsn = pgtest.fresh_dsn() for a new
-database on a server shared by the process, or pg = pgtest.Server().start() for a
-server of one's own to stop and start; pg.fresh_dsn()).
+The one PostgreSQL starter of the tests: the C unit tests (tests/unit/test_store.c
+runs `pgtest.py serve`), 31-postgres.py, and the integration harness
+(FB_TEST_STORE=postgres: one server per test process, pgtest.shared()).
 
-The server is Debian's PostgreSQL (/usr/lib/postgresql/<ver>/bin), run in a
-temporary data directory on a free port of 127.0.0.1 with its unix socket in
-that directory, as the invoking user (as `postgres` or `nobody` under root:
-PostgreSQL refuses to run as root). Password (SCRAM) authentication
-everywhere; ssl=on with a certificate for "localhost", "pg.test" and
-127.0.0.1 signed by a CA made for the run (Server.ca_file). Nothing is
-written outside the temporary directory.
+    pg = pgtest.shared()        # the process-wide server (started on first use,
+                                # stopped at exit); pgtest.fresh_dsn() is shared().fresh_dsn()
+    pg = pgtest.Server().start()    # a server of one's own (stopped and started)
+    pg.new_database()           # DSN of a new database owned by a new role (its password)
+    pg.fresh_dsn()              # DSN of a new database, as the administrator
+    pg.pg_ctl("stop"), pg.pg_ctl("start"), pg.running()   # same port, same data
+    pg.stop()                   # stops it and removes its directory
+
+The server is Debian's PostgreSQL (/usr/lib/postgresql/<ver>/bin, or FB_PG_BINDIR),
+run in a temporary directory (Server.dir) on a free port of 127.0.0.1 with its unix
+socket in that directory, as the invoking user (as `postgres` or `nobody` under
+root: PostgreSQL refuses to run as root). Password (SCRAM) authentication
+everywhere; ssl=on with a certificate for "localhost", "pg.test" and 127.0.0.1
+signed by a CA made for the run (Server.ca_file). Nothing is written outside the
+temporary directory.
 
 CLI:
   pgtest.py serve      start a server; print "dsn <admin DSN>", "ca <CA file>",
-                       "dir <data directory>" lines and "ready"; stop it and
-                       remove everything when stdin closes (or on SIGTERM)
+                       "dir <directory>", "db <DSN of a fresh database with its own
+                       role>" lines and "ready"; stop it and remove everything when
+                       stdin closes (or on SIGTERM)
   pgtest.py oldserver  a stand-in that answers the start-up protocol as
                        PostgreSQL 9.6 would; prints "port N", serves until stdin closes
 """
@@ -26,6 +34,7 @@ import atexit
 import glob
 import os
 import pwd
+import re
 import secrets
 import shutil
 import signal
@@ -37,14 +46,23 @@ import tempfile
 import threading
 
 ADMIN = "fbadmin"
+INSTALL_HINT = "apt-get install -y postgresql"
 
 
-def pg_bindir():
-    for d in sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True):
-        if os.path.exists(os.path.join(d, "postgres")):
+class PgError(RuntimeError):
+    pass
+
+
+def bindir():
+    """The directory of initdb/pg_ctl/postgres (FB_PG_BINDIR, else the newest
+    /usr/lib/postgresql/<ver>/bin), or None when PostgreSQL is not installed."""
+    env = os.environ.get("FB_PG_BINDIR")
+    dirs = [env] if env else sorted(glob.glob("/usr/lib/postgresql/*/bin"),
+                                    key=lambda d: int(re.sub(r"\D", "", d) or 0), reverse=True)
+    for d in dirs:
+        if all(os.access(os.path.join(d, b), os.X_OK) for b in ("initdb", "pg_ctl", "postgres")):
             return d
-    raise RuntimeError("pgtest: no PostgreSQL server found under /usr/lib/postgresql "
-                       "(apt-get install postgresql)")
+    return None
 
 
 def free_port():
@@ -62,17 +80,25 @@ def run_user():
             return pwd.getpwnam(name)
         except KeyError:
             pass
-    raise RuntimeError("pgtest: running as root and there is no postgres or nobody user")
+    raise PgError("pgtest: running as root and there is no postgres or nobody user")
 
 
 def dsn_quote(v):
-    return "'" + str(v).replace("\\", "\\\\").replace("'", "\\'") + "'"
+    v = str(v)
+    if v and not re.search(r"[\s'\\]", v):
+        return v
+    return "'" + v.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def dsn_fields(dsn):
+    """A DSN's key=value fields as a dict (values unquoted)."""
+    return {k: v.strip("'") for k, v in re.findall(r"(\w+)=('(?:[^'\\]|\\.)*'|\S*)", dsn)}
 
 
 class Server:
     def __init__(self):
-        self.bindir = pg_bindir()
-        self.top = None
+        self.bindir = bindir()
+        self.dir = None
         self.port = None
         self.password = secrets.token_urlsafe(18)
         self.user = run_user()
@@ -81,24 +107,24 @@ class Server:
     # -- paths
     @property
     def data(self):
-        return os.path.join(self.top, "data")
+        return os.path.join(self.dir, "data")
 
     @property
     def sock(self):
-        return os.path.join(self.top, "sock")
+        return os.path.join(self.dir, "sock")
 
     @property
     def ca_file(self):
-        return os.path.join(self.top, "ca.crt")
+        return os.path.join(self.dir, "ca.crt")
 
     def _as_user(self, argv, **kw):
         if self.user is not None:
             argv = ["runuser", "-u", self.user.pw_name, "--"] + argv
-        return subprocess.run(argv, check=True, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True, **kw)
+        return subprocess.run(argv, check=True, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                              stderr=subprocess.STDOUT, text=True, timeout=120, **kw)
 
     def _certs(self):
-        t = self.top
+        t = self.dir
         ssl = lambda *a: subprocess.run(["openssl"] + list(a), check=True,
                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         ssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
@@ -122,11 +148,15 @@ class Server:
                 os.chown(os.path.join(self.data, f), self.user.pw_uid, self.user.pw_gid)
 
     def start(self):
-        self.top = tempfile.mkdtemp(prefix="fb-pgtest-")
-        os.chmod(self.top, 0o755)
+        if self.bindir is None:
+            raise PgError("pgtest: no PostgreSQL server found under /usr/lib/postgresql (%s)"
+                          % INSTALL_HINT)
+        self.dir = tempfile.mkdtemp(prefix="fb-pgtest-")
+        atexit.register(self.stop)
+        os.chmod(self.dir, 0o755)
         os.mkdir(self.sock)
         os.mkdir(self.data, 0o700)
-        pwfile = os.path.join(self.top, "pw")
+        pwfile = os.path.join(self.dir, "pw")
         with open(pwfile, "w") as f:
             f.write(self.password + "\n")
         if self.user is not None:
@@ -141,48 +171,59 @@ class Server:
             f.write("listen_addresses = '127.0.0.1'\n"
                     "unix_socket_directories = '%s'\n"
                     "ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n"
+                    "password_encryption = 'scram-sha-256'\n"
                     "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
                     "max_connections = 200\nshared_buffers = 32MB\n"
                     "log_min_messages = fatal\n" % self.sock)
         self.port = free_port()
-        self._ctl("start")
+        self.pg_ctl("start", first=True)
         return self
 
-    def _ctl(self, what):
-        argv = [self.bindir + "/pg_ctl", "-D", self.data, "-w", "-t", "60",
+    def pg_ctl(self, what, timeout=60, first=False):
+        """pg_ctl start|stop|restart on the same data directory and port (failure tests)."""
+        argv = [self.bindir + "/pg_ctl", "-D", self.data, "-w", "-t", str(int(timeout)),
                 "-l", os.path.join(self.data, "server.log")]
-        if what == "start":
-            argv += ["-o", "-p %d" % self.port, "start"]
+        if what != "stop":
+            argv += ["-o", "-p %d" % self.port, what]
         else:
             argv += ["-m", "fast", what]
         for _ in range(3):
             try:
-                self._as_user(argv)
-                return
+                return self._as_user(argv)
             except subprocess.CalledProcessError as e:
-                if what != "start":
-                    raise RuntimeError("pgtest: pg_ctl %s: %s" % (what, e.stdout))
-                # The port was taken meanwhile: another one.
+                if not first:
+                    raise PgError("pgtest: pg_ctl %s: %s" % (what, e.stdout))
+                # The port was taken meanwhile (first start only): another one.
                 self.port = free_port()
                 argv[-2] = "-p %d" % self.port
-        raise RuntimeError("pgtest: the server would not start; see %s/server.log" % self.data)
+        raise PgError("pgtest: the server would not start; see %s/server.log" % self.data)
+
+    def running(self):
+        return self.dir is not None and os.path.exists(os.path.join(self.data, "postmaster.pid"))
 
     def stop_server(self):
-        """Stops the server, keeping its data (restart with start_server)."""
-        self._ctl("stop")
+        """Stops the server, keeping its data (start_server starts it again)."""
+        self.pg_ctl("stop")
 
     def start_server(self):
-        self._ctl("start")
+        self.pg_ctl("start")
 
     def stop(self):
-        if self.top is None:
+        if self.dir is None:
             return
         try:
-            if os.path.exists(os.path.join(self.data, "postmaster.pid")):
-                self._ctl("stop")
+            if self.running():
+                self.pg_ctl("stop")
+        except (PgError, subprocess.TimeoutExpired):
+            try:
+                with open(os.path.join(self.data, "postmaster.pid")) as f:
+                    os.kill(int(f.readline()), signal.SIGQUIT)
+            except (OSError, ValueError):
+                pass
         finally:
-            shutil.rmtree(self.top, ignore_errors=True)
-            self.top = None
+            if not os.environ.get("FB_KEEP_TMP"):
+                shutil.rmtree(self.dir, ignore_errors=True)
+            self.dir = None
 
     # -- connection strings
     def dsn(self, dbname="postgres", host="127.0.0.1", **extra):
@@ -192,34 +233,51 @@ class Server:
         return " ".join("%s=%s" % (k, dsn_quote(v)) for k, v in parts.items())
 
     def psql(self, sql, dbname="postgres"):
+        """Runs sql as the administrator; its output (unaligned, tuples only)."""
         env = dict(os.environ, PGPASSWORD=self.password)
         r = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h",
                             "127.0.0.1", "-p", str(self.port), "-U", ADMIN, "-d", dbname,
-                            "-c", sql], env=env, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, text=True)
+                            "-c", sql], env=env, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE, text=True, timeout=120)
         if r.returncode != 0:
-            raise RuntimeError("pgtest: psql: %s" % r.stderr.strip())
+            raise PgError("pgtest: psql: %s" % r.stderr.strip())
         return r.stdout.strip()
 
-    def fresh_dsn(self, **extra):
-        """The DSN of a new, empty database."""
+    def _new_name(self):
         self.count += 1
-        name = "fb_%d_%d_%s" % (os.getpid(), self.count, secrets.token_hex(3))
+        return "fb_%d_%d_%s" % (os.getpid(), self.count, secrets.token_hex(3))
+
+    def fresh_dsn(self, **extra):
+        """The DSN of a new, empty database, as the administrator."""
+        name = self._new_name()
         self.psql("CREATE DATABASE %s" % name)
         return self.dsn(dbname=name, **extra)
+
+    def new_database(self):
+        """The DSN of a new, empty database owned by a new role (not a superuser) with
+        its own password, over TCP: what a deployment gives fedbroker."""
+        name = self._new_name()
+        pw = secrets.token_urlsafe(18)
+        self.psql("CREATE ROLE %s LOGIN PASSWORD '%s'" % (name, pw))
+        self.psql("CREATE DATABASE %s OWNER %s" % (name, name))
+        return self.dsn(dbname=name, user=name, password=pw)
 
 
 _shared = None
 
 
-def fresh_dsn(**extra):
-    """The DSN of a new, empty database on a server shared by this process (started on
-    first use, stopped at exit): what a test that only needs a PostgreSQL store calls."""
+def shared():
+    """The server shared by this process (started on first use, stopped at exit)."""
     global _shared
     if _shared is None:
         _shared = Server().start()
-        atexit.register(_shared.stop)
-    return _shared.fresh_dsn(**extra)
+    return _shared
+
+
+def fresh_dsn(**extra):
+    """The DSN of a new, empty database on the shared server: what a test that only
+    needs a PostgreSQL store calls."""
+    return shared().fresh_dsn(**extra)
 
 
 # ---- the stand-in for an old server -------------------------------------------
@@ -297,7 +355,8 @@ def main(argv):
         pg.start()
         print("dsn %s" % pg.dsn(), flush=True)
         print("ca %s" % pg.ca_file, flush=True)
-        print("dir %s" % pg.top, flush=True)
+        print("dir %s" % pg.dir, flush=True)
+        print("db %s" % pg.new_database(), flush=True)
         print("ready", flush=True)
         sys.stdin.read()
     finally:

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* cli/check_config.c: fedbroker check-config: every problem of a configuration file. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/core.h"
 #include "conf/conf.h"
@@ -19,12 +21,42 @@ usage(FILE *f)
 	    "problem found, one per line as FILE:LINE:COLUMN: KEY: MESSAGE, then a summary.\n"
 	    "Beyond the file it compiles every mapping rule of mappings.dir and sets up\n"
 	    "each SAML service provider (metadata, certificates, AWS's limits), with the\n"
-	    "keys of server.state_dir when they exist. Warnings do not fail the check.\n\n"
+	    "keys of server.state_dir when they exist. With store.driver postgres it\n"
+	    "connects to the store (changing nothing) and needs keys: and\n"
+	    "session.cookie_keys (nothing is generated for replicas).\n"
+	    "Warnings do not fail the check.\n\n"
 	    "options:\n"
 	    "  -q, --quiet   print errors only (no warnings, no summary)\n"
 	    "  -h, --help    show this help\n\n"
 	    "exit status: 0 no errors, 1 errors found, 2 usage error.\n"
 	    "See fedbroker.yaml(5) for the keys.\n");
+}
+
+/*
+ * A shared store (store.driver postgres) means replicas: serve generates neither a
+ * signing key nor cookie keys for them, so both must be given (keys:,
+ * session.cookie_keys) or already be in server.state_dir. Placed at store.driver.
+ */
+static void
+check_replica_keys(const struct fb_conf *conf, const struct fb_keyring *kr, enum fb_status keys_err,
+    struct fb_conf_report *rep)
+{
+	char *path;
+
+	if (conf->store_driver != FB_STORE_POSTGRES)
+		return;
+	if (kr == NULL && keys_err == FB_ERR_NOTFOUND)
+		fb_conf_report_add(rep, conf, "store.driver", 1,
+		    "postgres (a shared store: replicas) needs the signing keys listed in keys:, "
+		    "the same files on every replica; none is generated per replica");
+	if (conf->ncookie_secrets > 0)
+		return;
+	path = conf->state_dir != NULL ? fb_xasprintf("%s/cookie-keys", conf->state_dir) : NULL;
+	if (path == NULL || access(path, F_OK) != 0)
+		fb_conf_report_add(rep, conf, "store.driver", 1,
+		    "postgres (a shared store: replicas) needs session.cookie_keys, the same "
+		    "secrets on every replica; none are generated per replica");
+	free(path);
 }
 
 static const char *
@@ -75,11 +107,13 @@ fb_cli_check_config(int argc, char **argv)
 	}
 	if (fb_conf_load(file, NULL, &conf, &rep, &err) == FB_OK) {
 		struct fb_keyring *kr = NULL;
+		enum fb_status keys_err = FB_OK;
 
 		/* Keys are made at the first start: before it, key checks are skipped. */
 		if (fb_crypto_keyring_load_existing(conf, &kr, &err) != FB_OK &&
-		    err.code != FB_ERR_NOTFOUND)
+		    (keys_err = err.code) != FB_ERR_NOTFOUND)
 			fb_conf_report_add(rep, conf, "keys", 1, err.msg);
+		check_replica_keys(conf, kr, keys_err, rep);
 		fb_daemon_conf_check(conf, kr, rep, &err);
 		fb_crypto_keyring_free(kr);
 		/* PostgreSQL: reachable with these credentials, recent enough, schema known. */

@@ -5,8 +5,12 @@ as FILE:LINE:COLUMN: key.path: message, hostile files never crash it."""
 
 import os
 import re
+import sys
 
 import harness
+
+sys.path.insert(0, os.path.join(harness.SRCDIR, "tests"))
+import pgtest  # noqa: E402
 
 LINE_RE = re.compile(r"^(?P<file>.+?):(?P<line>\d+):(?P<col>\d+): (?P<key>[A-Za-z0-9_.\[\]-]+): (?P<msg>.+)$")
 
@@ -222,6 +226,46 @@ class CheckConfig(harness.TestCase):
         self.assertEqual(cp.returncode, 1, out)
         self.assertRegex(out, r"%s:\d+:\d+: saml\.service_providers\[0\]: " % re.escape(p), out)
         self.assertIn("service provider 'nosso'", out)
+    def test_postgres_needs_keys_and_cookie_keys(self):
+        """store.driver postgres means replicas: serve generates neither a signing key nor
+        cookie keys, so check-config refuses a file without keys: and session.cookie_keys
+        (placed at store.driver), and touches neither the store nor the state dir."""
+        if pgtest.bindir() is None:
+            raise harness.peer_missing("PostgreSQL (%s)" % pgtest.INSTALL_HINT)
+        pg = pgtest.shared()
+        dsn = pg.new_database()
+        d = self.tmpdir()
+        state = os.path.join(d, "state")
+        os.mkdir(state, 0o700)
+        base = ("server:\n  state_dir: %s\nstore:\n  driver: postgres\n"
+                "  dsn: env:FB_CHECK_DSN\n" % state)
+        keys = harness.replica_conf(d)
+        with_keys = "keys:\n  - id: k\n    key: %s\n    cert: %s\n" % (
+            keys["keys"][0]["key"], keys["keys"][0]["cert"])
+        cookies = "session:\n  cookie_keys: [\"%s\"]\n" % keys["session"]["cookie_keys"][0]
+        env = {"FB_CHECK_DSN": dsn}
+        for name, text, missing in (("none.yaml", base, ("keys:", "session.cookie_keys")),
+                                    ("nocookie.yaml", base + with_keys,
+                                     ("session.cookie_keys",)),
+                                    ("nokeys.yaml", base + cookies, ("keys:",))):
+            with self.subTest(name=name):
+                p, cp = self.check(text, name=name, env=env)
+                out = cp.stdout + cp.stderr
+                self.assertEqual(cp.returncode, 1, out)
+                probs = self.problems(cp, p)
+                self.assertEqual([(m.group("key"), int(m.group("line")), int(m.group("col")))
+                                  for m in probs], [("store.driver", 4, 11)] * len(missing), out)
+                for what, m in zip(missing, probs):
+                    self.assertIn("needs " + what if what != "keys:" else "listed in keys:",
+                                  m.group("msg"))
+                self.assertNotIn("password=", out)
+        p, cp = self.check(base + with_keys + cookies, name="both.yaml", env=env)
+        self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
+        # Nothing was made: no schema in the database, nothing in the state directory.
+        db = pgtest.dsn_fields(dsn)["dbname"]
+        self.assertEqual(pg.psql("SELECT to_regclass('fedbroker_schema') IS NULL", db), "t")
+        self.assertEqual(os.listdir(state), [])
+
 
 if __name__ == "__main__":
     harness.main()

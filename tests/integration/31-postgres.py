@@ -33,16 +33,11 @@ class Postgres(harness.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.pg = pgtest.Server().start()
-
-    @classmethod
-    def tearDownClass(cls):
-        if cls.pg is not None:
-            cls.pg.stop()
+        cls.pg = pgtest.shared()
 
     def latest(self):
         """The schema version this binary migrates to: a new SQLite store's."""
-        srv = self.server()
+        srv = self.server(conf={"store": None})
         cp = cli(srv, "user", "list", "--init")
         self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
         db = sqlite3.connect(os.path.join(srv.state_dir, "fedbroker.db"))
@@ -54,6 +49,7 @@ class Postgres(harness.TestCase):
     def pg_server(self, dsn, workers=2, **store):
         conf = {"store": dict({"driver": "postgres", "dsn": "env:FB_TEST_DSN"}, **store),
                 "local": {"bootstrap": {"enabled": False}}}
+        conf.update(harness.replica_conf(self.tmpdir()))
         return self.server(conf=conf, env={"FB_TEST_DSN": dsn}, workers=workers)
 
     def refused(self, srv, want, secret):
@@ -171,6 +167,7 @@ class PostgresOutage(harness.TestCase):
         dsn = self.pg.fresh_dsn()
         conf = {"store": {"driver": "postgres", "dsn": "env:FB_TEST_DSN", "connect_timeout": "2s"},
                 "local": {"bootstrap": {"enabled": False}}}
+        conf.update(harness.replica_conf(self.tmpdir()))
         srv = self.server(conf=conf, env={"FB_TEST_DSN": dsn}, workers=1)
         cp = cli(srv, "user", "add", "ann", "--init", "--password-stdin", stdin=PASSWORD + "\n")
         self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)

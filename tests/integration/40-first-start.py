@@ -61,6 +61,7 @@ class FirstStart(harness.TestCase):
             if os.path.exists(p):
                 self.assertEqual(mode(p) & 0o077, 0, p)
 
+    @harness.generated_keys_only("the key serve generates in the state dir")
     def test_restart_keeps_state(self):
         srv = self.server()
         srv.start()
@@ -74,6 +75,7 @@ class FirstStart(harness.TestCase):
         with open(os.path.join(srv.state_dir, "cookie-keys"), "rb") as f:
             self.assertEqual(f.read(), ck, "cookie keys kept")
 
+    @harness.generated_keys_only("the key serve generates in the state dir")
     def test_keys_list_and_generate(self):
         srv = self.started_and_stopped()
         sd = srv.state_dir
@@ -112,6 +114,7 @@ class FirstStart(harness.TestCase):
         srv.stop()
         self.assertEqual(key_ids(sd), ids)
 
+    @harness.generated_keys_only("the key serve generates in the state dir")
     def test_keys_list_json(self):
         srv = self.started_and_stopped()
         cp = harness.run(["keys", "list", "--state-dir", srv.state_dir, "--json"])
@@ -123,6 +126,7 @@ class FirstStart(harness.TestCase):
         self.assertEqual(doc[0]["id"], key_ids(srv.state_dir)[0])
         self.assertEqual(doc[0]["state"], "active")
 
+    @harness.generated_keys_only("the key serve generates in the state dir")
     def test_generate_publish_only(self):
         srv = self.started_and_stopped()
         sd = srv.state_dir
@@ -141,6 +145,7 @@ class FirstStart(harness.TestCase):
         recs = [r for r in json.loads(cp.stdout) if r["event"] == "key_generated"]
         self.assertEqual([r["detail"]["key"] for r in recs], [second])
 
+    @harness.generated_keys_only("the key serve generates in the state dir")
     def test_generate_activate(self):
         srv = self.started_and_stopped()
         sd = srv.state_dir

@@ -121,6 +121,7 @@ class SamlCli(harness.TestCase):
         cp = self.bare("metadata", "show", out, "--cert", other, expect=1)
         self.assertRegex(cp.stderr, r"(?i)signature")
 
+    @harness.generated_keys_only("a state dir without the key serve would generate")
     def test_export_without_keys(self):
         d = self.tmpdir()
         cp = self.bare("metadata", "export", "--config", self.srv.config, "--state-dir", d,
@@ -402,6 +403,7 @@ def signing_certs(b64_response):
             for c in re.findall(r"<ds:X509Certificate>([^<]+)</ds:X509Certificate>", xml)}
 
 
+@harness.generated_keys_only("the rollover of the keys in the state dir")
 class KeyRollover(harness.TestCase):
     """keys generate (published) -> reload -> keys activate -> reload -> keys retire -> reload,
     against a running server: the metadata it serves and the key its signatures use."""

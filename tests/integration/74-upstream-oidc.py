@@ -359,6 +359,7 @@ class UpstreamOIDCTest(harness.TestCase):
         cp = self.cli("user", "show", "alice@example.com")
         self.assertNotEqual(cp.returncode, 0, cp.stdout)
 
+    @harness.generated_keys_only("two keys generated in the state dir, one active, one published")
     def test_private_key_jwt(self):
         """client_auth: private_key_jwt: the provider reads the broker's public keys from
         its jwks_uri, <public_url>/upstream/jwks.json (the active key and a published one,

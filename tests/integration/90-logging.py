@@ -7,6 +7,7 @@ import json
 import os
 import secrets
 import signal
+import shutil
 import subprocess
 import time
 
@@ -292,14 +293,25 @@ class Logging(harness.TestCase):
         self.assertNotIn("keys", rec)
         self.assertNotEqual(srv.workers_pids(), pids, "the new configuration is in use")
         self.assertEqual(srv.http("GET", "/healthz").status, 200)
-        # A service provider added, a key generated: each named.
-        before = set(os.listdir(os.path.join(srv.state_dir, "keys")))
-        cp = subprocess.run([harness.BIN, "keys", "generate", "--config", srv.config,
-                             "--state-dir", srv.state_dir], capture_output=True, text=True,
-                            timeout=60)
-        self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
-        new_key = {f.split(".")[0] for f in os.listdir(os.path.join(srv.state_dir, "keys"))} - \
-            {f.split(".")[0] for f in before}
+        # A service provider added, a key generated (on PostgreSQL, where none is generated
+        # for replicas, one added to keys:): each named.
+        if srv.conf.get("keys"):
+            d = self.tmpdir()
+            key, crt = os.path.join(d, "added.key.pem"), os.path.join(d, "added.crt.pem")
+            shutil.copy(os.path.join(harness.FIXTURE_KEYS, "ec256.key.pem"), key)
+            shutil.copy(os.path.join(harness.FIXTURE_KEYS, "ec256.crt.pem"), crt)
+            os.chmod(key, 0o600)
+            srv.conf = harness.deep_merge(srv.conf, {"keys": srv.conf["keys"] + [
+                {"id": "added", "key": key, "cert": crt, "state": "published"}]})
+            new_key = {"added"}
+        else:
+            before = set(os.listdir(os.path.join(srv.state_dir, "keys")))
+            cp = subprocess.run([harness.BIN, "keys", "generate", "--config", srv.config,
+                                 "--state-dir", srv.state_dir], capture_output=True, text=True,
+                                timeout=60)
+            self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
+            new_key = {f.split(".")[0] for f in os.listdir(os.path.join(srv.state_dir, "keys"))} \
+                - {f.split(".")[0] for f in before}
         self.assertEqual(len(new_key), 1, new_key)
         srv.conf = harness.deep_merge(srv.conf, {"saml": {"service_providers": [{
             "name": "app", "entity_id": "https://sp.example.test",
@@ -307,7 +319,8 @@ class Logging(harness.TestCase):
         srv.write_config(srv.conf)
         rec = self.reload(srv)
         self.assertIsNotNone(rec, srv.logs())
-        self.assertEqual(rec.get("sections"), "saml", rec)
+        self.assertEqual(rec.get("sections"), "keys,saml" if new_key == {"added"} else "saml",
+                         rec)
         self.assertEqual(rec.get("service_providers"), "app", rec)
         self.assertIn(new_key.pop(), rec.get("keys", ""), rec)
         self.assertNotIn("rules", rec)

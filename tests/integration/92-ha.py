@@ -14,7 +14,6 @@ import http.client
 import os
 import pwd
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -130,12 +129,7 @@ class HA(harness.TestCase):
         d = self.tmpdir()
         os.chmod(d, 0o755)
         # The key and cookie secret every replica reads (a mounted Secret in Kubernetes).
-        key, crt = os.path.join(d, "idp.key.pem"), os.path.join(d, "idp.crt.pem")
-        shutil.copy(os.path.join(harness.FIXTURE_KEYS, "rsa2048.key.pem"), key)
-        shutil.copy(os.path.join(harness.FIXTURE_KEYS, "rsa2048.crt.pem"), crt)
-        os.chmod(key, 0o600)
-        cookie = os.path.join(d, "cookie-secret")
-        self.write(cookie, "ha-test-cookie-secret-" + os.urandom(16).hex() + "\n", 0o600)
+        replicas = harness.replica_conf(d)
         self.idp_key, self.idp_cert = pc.make_keypair(d, "corpidp")
         first = pysaml2_idp.IdP(IDP_ID, IDP_BASE, [], key=self.idp_key, cert=self.idp_cert,
                                 want_authn_requests_signed=True)
@@ -148,8 +142,8 @@ class HA(harness.TestCase):
         conf = {
             "server": {"public_url": self.public},
             "store": store,
-            "keys": [{"id": "shared", "key": key, "cert": crt}],
-            "session": {"cookie_keys": ["file:" + cookie]},
+            "keys": replicas["keys"],
+            "session": replicas["session"],
             "local": {"lockout": {"max_failures": 3, "initial_delay": "60s"}},
             "upstreams": [{"name": "corp", "display_name": "Corp SSO", "type": "saml",
                            "domains": ["corp.test"], "saml": {"metadata": idp_md}}],

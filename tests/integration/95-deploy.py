@@ -130,17 +130,32 @@ def yaml_docs(path_or_text, is_text=False):
 
 def check_config_text(tc, text, what):
     """check-config of a fedbroker.yaml meant for the image, its /usr/share/fedbroker
-    paths pointed at the source tree and its env: secrets set."""
+    paths pointed at the source tree and its env: secrets set. A PostgreSQL store
+    gets a fresh database of tests/pgtest.py and the signing key Secret's files."""
     d = tc.tmpdir()
     conf = os.path.join(d, "fedbroker.yaml")
-    tc.write(conf, text.replace("/usr/share/fedbroker", SRC))
     env = dict(os.environ, FB_COOKIE_KEY="k" * 32, FB_METRICS_TOKEN="t" * 32)
+    if "env:FB_STORE_DSN" in text:
+        sys.path.insert(0, os.path.join(SRC, "tests"))
+        import pgtest
+        if pgtest.bindir() is None:
+            raise harness.peer_missing("PostgreSQL (%s)" % pgtest.INSTALL_HINT)
+        env["FB_STORE_DSN"] = pgtest.shared().new_database()
+        signing = os.path.join(d, "signing")
+        os.mkdir(signing)
+        shutil.copy(os.path.join(harness.FIXTURE_KEYS, "rsa2048.key.pem"),
+                    os.path.join(signing, "tls.key"))
+        shutil.copy(os.path.join(harness.FIXTURE_KEYS, "rsa2048.crt.pem"),
+                    os.path.join(signing, "tls.crt"))
+        text = text.replace("/etc/fedbroker-signing", signing)
+    text = text.replace("/usr/share/fedbroker", SRC)
+    tc.write(conf, text)
     cp = sh([harness.BIN, "check-config", conf], env=env)
     tc.assertNoCrash(cp, what)
     tc.assertEqual(cp.returncode, 0, "%s refused by check-config\n%s%s"
                    % (what, cp.stdout, cp.stderr))
     # The negative control: the same file with its rule files gone is refused.
-    tc.write(conf, text.replace("/usr/share/fedbroker/mappings", os.path.join(d, "nothing")))
+    tc.write(conf, text.replace(os.path.join(SRC, "mappings"), os.path.join(d, "nothing")))
     cp = sh([harness.BIN, "check-config", conf], env=env)
     tc.assertEqual(cp.returncode, 1, "%s: check-config did not look for the rule files\n%s%s"
                    % (what, cp.stdout, cp.stderr))
@@ -340,15 +355,18 @@ class Kubernetes(harness.TestCase):
             out[d["kind"]] = d
         return out
 
-    def check_objects(self, docs, what):
+    def check_objects(self, docs, what, postgres=False):
         k = self.by_kind(docs)
-        self.assertEqual(set(k), {"ConfigMap", "Deployment", "Service", "PodDisruptionBudget",
-                                  "NetworkPolicy", "ServiceMonitor", "PersistentVolumeClaim"},
-                         what)
+        kinds = {"ConfigMap", "Deployment", "Service", "PodDisruptionBudget", "NetworkPolicy",
+                 "ServiceMonitor"}
+        self.assertEqual(set(k), kinds if postgres else kinds | {"PersistentVolumeClaim"}, what)
         self.assertNotIn("Secret", k, "no secret value is committed")
         dep = k["Deployment"]
-        # One replica while the store is SQLite (PostgreSQL is a later release).
-        self.assertEqual(dep["spec"]["replicas"], 1)
+        if postgres:
+            self.check_replicas(k)
+        else:
+            # One replica while the store is SQLite on a ReadWriteOnce volume.
+            self.assertEqual(dep["spec"]["replicas"], 1)
         pod = dep["spec"]["template"]["spec"]
         self.assertTrue(pod["securityContext"]["runAsNonRoot"])
         self.assertEqual(pod["securityContext"]["seccompProfile"]["type"], "RuntimeDefault")
@@ -368,7 +386,7 @@ class Kubernetes(harness.TestCase):
         conf = yaml_docs(k["ConfigMap"]["data"]["fedbroker.yaml"], True)[0]
         self.assertEqual(conf["server"]["listen"], ["0.0.0.0:%d" % ports["http"]])
         self.assertEqual(conf["metrics"]["listen"], "0.0.0.0:%d" % ports["metrics"])
-        self.assertEqual(conf["store"]["driver"], "sqlite")
+        self.assertEqual(conf["store"]["driver"], "postgres" if postgres else "sqlite")
         env_names = {e["name"] for e in c["env"]}
         for ref in re.findall(r"env:(\w+)", k["ConfigMap"]["data"]["fedbroker.yaml"]):
             self.assertIn(ref, env_names, "every env: reference of the config is set")
@@ -386,6 +404,86 @@ class Kubernetes(harness.TestCase):
                          dep["spec"]["template"]["metadata"]["labels"])
         check_config_text(self, k["ConfigMap"]["data"]["fedbroker.yaml"], what)
         return k
+
+    def check_replicas(self, k):
+        """Replicas on PostgreSQL: 2 or more, rolled one at a time, one always up; the
+        DSN, the signing key and the cookie keys from Secrets; no volume of state."""
+        dep = k["Deployment"]
+        self.assertGreaterEqual(dep["spec"]["replicas"], 2)
+        self.assertEqual(dep["spec"]["strategy"]["type"], "RollingUpdate")
+        self.assertEqual(dep["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"], 0)
+        self.assertEqual(k["PodDisruptionBudget"]["spec"], k["PodDisruptionBudget"]["spec"] |
+                         {"minAvailable": 1})
+        self.assertNotIn("maxUnavailable", k["PodDisruptionBudget"]["spec"])
+        pod = dep["spec"]["template"]["spec"]
+        (c,) = pod["containers"]
+        env = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in c["env"]}
+        conf = yaml_docs(k["ConfigMap"]["data"]["fedbroker.yaml"], True)[0]
+        self.assertEqual(conf["store"]["dsn"], "env:FB_STORE_DSN")
+        self.assertIn("FB_STORE_DSN", env)
+        for ref in conf["session"]["cookie_keys"]:
+            self.assertIn(ref[len("env:"):], env, "cookie keys from a Secret")
+        vols = {v["name"]: v for v in pod["volumes"]}
+        self.assertNotIn("persistentVolumeClaim", vols["state"])
+        mounts = {m["mountPath"]: m["name"] for m in c["volumeMounts"]}
+        for key in conf["keys"]:
+            for f in (key["key"], key["cert"]):
+                vol = vols[mounts[os.path.dirname(f)]]
+                self.assertIn(os.path.basename(f), ("tls.key", "tls.crt"))
+                self.assertIn("secretName", vol["secret"], "the signing key from a Secret")
+        self.assertIn(5432, [p["port"] for r in k["NetworkPolicy"]["spec"]["egress"]
+                             for p in r["ports"]], "PostgreSQL is reachable")
+
+    def postgres_manifests(self):
+        """contrib/kubernetes/postgres/ and the objects it shares with the SQLite set."""
+        files = sorted(glob.glob(os.path.join(KUBE, "postgres", "*.yaml")))
+        names = {os.path.basename(f) for f in files}
+        self.assertEqual(names, {"configmap.yaml", "deployment.yaml", "pdb.yaml"})
+        return files + [os.path.join(KUBE, f) for f in ("service.yaml", "networkpolicy.yaml",
+                                                        "servicemonitor.yaml")]
+
+    def test_postgres_manifests_valid_against_api_schemas(self):
+        files = self.postgres_manifests()
+        cp = self.validate(*files)
+        self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
+        self.assertIn("validated 6 objects, 0 invalid", cp.stdout)
+        self.check_objects([d for f in files for d in yaml_docs(f)], "contrib/kubernetes/postgres",
+                           postgres=True)
+
+    def test_helm_chart_postgres_renders_the_postgres_manifests(self):
+        d = os.path.join(self.tmpdir(), "chart")
+        shutil.copytree(CHART, d)
+        values = os.path.join(d, "values.yaml")
+        text = read(values)
+        self.assertIn("\npostgres:\n  # -- ", text)
+        self.write(values, re.sub(r"(\npostgres:\n(?:  #.*\n)*  enabled: )false\n", r"\1true\n",
+                                  text))
+        cp = sh(["node", RENDER, d])
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        out = os.path.join(self.tmpdir(), "rendered.yaml")
+        self.write(out, cp.stdout)
+        cp = self.validate(out)
+        self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
+        k = self.check_objects(yaml_docs(out), "helm chart (postgres)", postgres=True)
+        plain = self.by_kind(d for f in self.postgres_manifests() for d in yaml_docs(f))
+        self.assert_same_specs(k, plain, ("Deployment", "Service", "PodDisruptionBudget",
+                                          "NetworkPolicy", "ServiceMonitor"))
+        self.assertEqual(yaml_docs(k["ConfigMap"]["data"]["fedbroker.yaml"], True),
+                         yaml_docs(plain["ConfigMap"]["data"]["fedbroker.yaml"], True))
+
+    def assert_same_specs(self, k, plain, kinds):
+        """The chart renders what the plain manifests say (instance labels aside)."""
+        def norm(v):
+            if isinstance(v, dict):
+                return {k2: norm(v2) for k2, v2 in v.items() if k2 not in (
+                    "annotations", "app.kubernetes.io/component", "app.kubernetes.io/instance",
+                    "app.kubernetes.io/version")}
+            if isinstance(v, list):
+                return [norm(x) for x in v]
+            return v
+
+        for kind in kinds:
+            self.assertEqual(norm(k[kind]["spec"]), norm(plain[kind]["spec"]), kind)
 
     def test_manifests_valid_against_api_schemas(self):
         files = sorted(glob.glob(os.path.join(KUBE, "*.yaml")))
@@ -430,19 +528,11 @@ class Kubernetes(harness.TestCase):
         k = self.check_objects(yaml_docs(out), "helm chart")
         plain = self.by_kind(d for f in glob.glob(os.path.join(KUBE, "*.yaml"))
                              for d in yaml_docs(f))
-        # The chart renders what the plain manifests say (instance labels aside).
-        def norm(v):
-            if isinstance(v, dict):
-                return {k2: norm(v2) for k2, v2 in v.items() if k2 not in (
-                    "annotations", "app.kubernetes.io/component", "app.kubernetes.io/instance",
-                    "app.kubernetes.io/version")}
-            if isinstance(v, list):
-                return [norm(x) for x in v]
-            return v
-
-        for kind in ("Deployment", "Service", "PodDisruptionBudget", "NetworkPolicy",
-                     "ServiceMonitor", "PersistentVolumeClaim"):
-            self.assertEqual(norm(k[kind]["spec"]), norm(plain[kind]["spec"]), kind)
+        self.assert_same_specs(k, plain, ("Deployment", "Service", "PodDisruptionBudget",
+                                          "NetworkPolicy", "ServiceMonitor",
+                                          "PersistentVolumeClaim"))
+        self.assertEqual(yaml_docs(k["ConfigMap"]["data"]["fedbroker.yaml"], True),
+                         yaml_docs(plain["ConfigMap"]["data"]["fedbroker.yaml"], True))
         self.assertEqual(k["ConfigMap"]["data"].keys(), plain["ConfigMap"]["data"].keys())
 
     def test_helm_chart_structure_and_documented_values(self):

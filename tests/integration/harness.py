@@ -47,25 +47,22 @@ def find_binary():
 BIN = find_binary()
 
 # The store every Server uses: FB_TEST_STORE=sqlite (default, a file in its state dir) or
-# postgres (a fresh database on one PostgreSQL server started once per run, tests/pgserver.py).
+# postgres (a fresh database on one PostgreSQL server started once per run, tests/pgtest.py).
 STORE = os.environ.get("FB_TEST_STORE", "sqlite")
 if STORE not in ("sqlite", "postgres"):
     raise SystemExit("FB_TEST_STORE must be sqlite or postgres, not %r" % STORE)
-_pg = None
 
 
 def pg_server():
-    """The run's PostgreSQL server (started on first use, stopped at exit)."""
-    global _pg
-    if _pg is None:
-        import sys
-        sys.path.insert(0, os.path.join(SRCDIR, "tests"))
-        import pgserver
-        if pgserver.bindir() is None:
-            raise AssertionError("FB_TEST_STORE=postgres but PostgreSQL is missing (%s)"
-                                 % pgserver.INSTALL_HINT)
-        _pg = pgserver.PgServer().start()
-    return _pg
+    """The run's PostgreSQL server (tests/pgtest.py's shared one: started on first use,
+    stopped at exit)."""
+    import sys
+    sys.path.insert(0, os.path.join(SRCDIR, "tests"))
+    import pgtest
+    if pgtest.bindir() is None:
+        raise AssertionError("FB_TEST_STORE=postgres but PostgreSQL is missing (%s)"
+                             % pgtest.INSTALL_HINT)
+    return pgtest.shared()
 
 
 def store_conf(dirpath):
@@ -79,6 +76,31 @@ def store_conf(dirpath):
     with os.fdopen(fd, "w") as f:
         f.write(pg_server().new_database())
     return {"driver": "postgres", "dsn": "file:" + path}
+
+
+def replica_conf(dirpath):
+    """What a shared store (PostgreSQL: replicas) needs besides store: in a
+    configuration: the signing key in keys: and session.cookie_keys, in files under
+    dirpath (serve and check-config refuse to go without them: none is generated per
+    replica). Every harness Server of the PostgreSQL run has them."""
+    key, crt = os.path.join(dirpath, "idp.key.pem"), os.path.join(dirpath, "idp.crt.pem")
+    shutil.copy(os.path.join(FIXTURE_KEYS, "rsa2048.key.pem"), key)
+    shutil.copy(os.path.join(FIXTURE_KEYS, "rsa2048.crt.pem"), crt)
+    os.chmod(key, 0o600)
+    cookie = os.path.join(dirpath, "cookie-secret")
+    fd = os.open(cookie, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write("test-cookie-secret-" + os.urandom(16).hex() + "\n")
+    return {"keys": [{"id": "test", "key": key, "cert": crt}],
+            "session": {"cookie_keys": ["file:" + cookie]}}
+
+
+def generated_keys_only(reason):
+    """Decorator: skipped in the PostgreSQL run only, with reason (tests of the signing
+    key or cookie key fedbroker generates in its state directory: a shared store means
+    replicas, which must be given them in keys: and session.cookie_keys)."""
+    return unittest.skipIf(STORE != "sqlite", "generated keys (single instance) only: "
+                           + reason)
 
 
 def sqlite_only(reason):
@@ -373,6 +395,7 @@ class Server:
         st = store_conf(self.dir)
         if st:
             self.base_conf["store"] = st
+            self.base_conf = deep_merge(self.base_conf, replica_conf(self.dir))
         self.conf = deep_merge(self.base_conf, conf or {})
         self.write_config(self.conf)
         tc.addCleanup(self.cleanup)

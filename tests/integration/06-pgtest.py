@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: Apache-2.0
-"""06: the PostgreSQL starter of the tests (tests/pgserver.py) works: a server
+"""06: the PostgreSQL starter of the tests (tests/pgtest.py) works: a server
 on a private port and data directory, as an unprivileged user, a fresh database
 per call reachable with its DSN by psql over TCP with a scram password (and not
 without it), and nothing left behind once stopped; the CLI prints a DSN."""
@@ -12,11 +12,10 @@ import sys
 import harness
 
 sys.path.insert(0, os.path.join(harness.SRCDIR, "tests"))
-import pgserver  # noqa: E402
+import pgtest  # noqa: E402
 
 
-def dsn_fields(dsn):
-    return dict(kv.split("=", 1) for kv in dsn.split())
+dsn_fields = pgtest.dsn_fields
 
 
 def psql(dsn, sql, password=True):
@@ -31,14 +30,14 @@ def psql(dsn, sql, password=True):
                           stdin=subprocess.DEVNULL)
 
 
-class PgServer(harness.TestCase):
+class PgTest(harness.TestCase):
     def setUp(self):
         super().setUp()
-        if pgserver.bindir() is None:
-            raise harness.peer_missing("PostgreSQL (%s)" % pgserver.INSTALL_HINT)
+        if pgtest.bindir() is None:
+            raise harness.peer_missing("PostgreSQL (%s)" % pgtest.INSTALL_HINT)
 
     def test_start_connect_stop(self):
-        srv = pgserver.PgServer()
+        srv = pgtest.Server()
         self.addCleanup(srv.stop)
         srv.start()
         a, b = srv.new_database(), srv.new_database()
@@ -77,16 +76,34 @@ class PgServer(harness.TestCase):
 
     def test_cli_prints_a_dsn_and_stops_when_stdin_closes(self):
         p = subprocess.Popen([sys.executable, os.path.join(harness.SRCDIR, "tests",
-                                                           "pgserver.py")],
+                                                           "pgtest.py"), "serve"],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.addCleanup(lambda: p.poll() is None and p.kill())
-        dsn = p.stdout.readline().strip()
+        lines = {}
+        for line in p.stdout:
+            if line.strip() == "ready":
+                break
+            k, v = line.strip().split(" ", 1)
+            lines[k] = v
+        self.assertEqual(sorted(lines), ["ca", "db", "dir", "dsn"])
+        self.assertTrue(os.path.exists(lines["ca"]))
+        dsn = lines["db"]
         self.assertIn("dbname=", dsn)
+        admin = dsn_fields(lines["dsn"])
+        self.assertNotEqual(admin["user"], dsn_fields(dsn)["user"], "a role of its own")
         cp = psql(dsn, "SELECT 41 + 1")
         self.assertEqual((cp.returncode, cp.stdout.strip()), (0, "42"), cp.stderr)
         p.stdin.close()
         self.assertEqual(p.wait(60), 0)
         self.assertNotEqual(psql(dsn, "SELECT 1").returncode, 0, "stopped at exit")
+        self.assertFalse(os.path.exists(lines["dir"]), "its directory is removed")
+
+    def test_shared_is_one_server_per_process(self):
+        a = pgtest.shared()
+        self.assertIs(pgtest.shared(), a)
+        self.assertTrue(a.running())
+        cp = psql(pgtest.fresh_dsn(), "SELECT current_database()")
+        self.assertEqual(cp.returncode, 0, cp.stderr)
 
     @harness.unittest.skipIf(harness.STORE != "postgres", "the postgres run only")
     def test_harness_gives_each_server_its_own_database(self):
