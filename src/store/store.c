@@ -971,6 +971,48 @@ fb_store_upstream_signin(struct fb_store *st, struct fb_store_user *u,
 	return r;
 }
 
+/* Counts the stored groups, and those among the sign-in's (arg: struct groups_cmp). */
+struct groups_cmp {
+	const struct fb_store_upstream_signin *in;
+	size_t stored, found;
+};
+
+static int
+groups_cmp_each(const char *name, void *arg)
+{
+	struct groups_cmp *g = arg;
+
+	g->stored++;
+	for (size_t i = 0; i < g->in->ngroups; i++)
+		if (strcmp(g->in->groups[i], name) == 0) {
+			g->found++;
+			break;
+		}
+	return 0;
+}
+
+enum fb_status
+fb_store_signin_groups_same(struct fb_store *st, const char *uid,
+    const struct fb_store_upstream_signin *in, int *same, struct fb_err *err)
+{
+	struct groups_cmp g = {in, 0, 0};
+	size_t distinct = 0;
+	enum fb_status r;
+
+	*same = 0;
+	if ((r = st->ops->groups_list(st, uid, in->upstream, groups_cmp_each, &g, err)) != FB_OK)
+		return r;
+	for (size_t i = 0; i < in->ngroups; i++) {
+		size_t k = 0;
+
+		while (k < i && strcmp(in->groups[k], in->groups[i]) != 0)
+			k++;
+		distinct += k == i;
+	}
+	*same = g.stored == g.found && g.found == distinct;
+	return FB_OK;
+}
+
 enum fb_status
 fb_store_user_find_email(struct fb_store *st, const char *email, struct fb_store_user *out,
     size_t *count, struct fb_err *err)

@@ -3643,6 +3643,89 @@ test_scim_claim_race(void)
 	free(dir);
 }
 
+/* 1 when a session waits for a lock on scim_changes, checked every 10 ms for up to 10 s. */
+static int
+pg_scim_lock_waited(PGconn *raw)
+{
+	for (int i = 0; i < 1000; i++) {
+		PGresult *r = PQexec(raw, "SELECT 1 FROM pg_locks WHERE NOT granted"
+					  " AND relation = 'scim_changes'::regclass");
+		int waiting = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0;
+
+		PQclear(r);
+		if (waiting)
+			return 1;
+		usleep(10000);
+	}
+	return 0;
+}
+
+/*
+ * PostgreSQL hands out sequence values in call order, not commit order: a
+ * change whose transaction commits after a later change's is still copied
+ * to the outbox (fill waits for it instead of moving its cursor past it).
+ */
+static void
+test_pg_scim_fill_order(void)
+{
+	char *dsn = pg_fresh();
+	struct fb_conf c = pg_conf(dsn);
+	struct fb_store *st = open_ok(&c);
+	struct fb_store_scim_item *items = NULL;
+	struct fb_store_user early, late;
+	PGconn *raw = NULL;
+	PGresult *r;
+	size_t n = 0;
+	pid_t pid;
+	int status = -1;
+	struct fb_err err;
+
+	scim_user(st, &early, "early", 1);
+	CU_ASSERT_EQUAL(fb_store_scim_outbox_fill(st, "aws", &n, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_scim_outbox_claim(st, "aws", "t", 60, 10, &items, &n, &err), FB_OK);
+	CU_ASSERT_EQUAL_FATAL(n, 1);
+	CU_ASSERT_EQUAL(fb_store_scim_outbox_done(st, "aws", &items[0], "t", &err), FB_OK);
+	fb_store_scim_items_free(items, n);
+	CU_ASSERT_FALSE(scim_outbox_has(st, "aws", "user", early.id));
+
+	/* The early change stays uncommitted while a later one commits. */
+	raw = PQconnectdb(dsn);
+	CU_ASSERT_FATAL(PQstatus(raw) == CONNECTION_OK);
+	PQclear(PQexec(raw, "BEGIN"));
+	r = PQexec(raw, "UPDATE users SET name = 'Renamed' WHERE username = 'early'");
+	CU_ASSERT_EQUAL(PQresultStatus(r), PGRES_COMMAND_OK);
+	PQclear(r);
+	scim_user(st, &late, "late", 1);
+
+	pid = fork();
+	CU_ASSERT_FATAL(pid >= 0);
+	if (pid == 0) {
+		struct fb_store *cs = NULL;
+
+		if (fb_store_open(&c, &cs, NULL) != FB_OK ||
+		    fb_store_scim_outbox_fill(cs, "aws", &n, NULL) != FB_OK)
+			_exit(2);
+		fb_store_close(cs);
+		_exit(0);
+	}
+	/* The fill waits for the open transaction (it does not, without the lock: then it is lost). */
+	CU_ASSERT_TRUE(pg_scim_lock_waited(raw));
+	PQclear(PQexec(raw, "COMMIT"));
+	CU_ASSERT_EQUAL(waitpid(pid, &status, 0), pid);
+	CU_ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CU_ASSERT_EQUAL(fb_store_scim_outbox_fill(st, "aws", &n, &err), FB_OK);
+	CU_ASSERT_TRUE(scim_outbox_has(st, "aws", "user", late.id));
+	CU_ASSERT_TRUE(scim_outbox_has(st, "aws", "user", early.id));
+
+	PQfinish(raw);
+	free(early.email);
+	free(late.email);
+	fb_store_user_cleanup(&(struct fb_store_user){.id = early.id});
+	fb_store_user_cleanup(&(struct fb_store_user){.id = late.id});
+	fb_store_close(st);
+	free(dsn);
+}
+
 /* A version 7 store's users and groups are all logged by migration 8 (a new target pushes them). */
 static void
 test_migrate_v7_v8(void)
@@ -3660,9 +3743,14 @@ test_migrate_v7_v8(void)
 	scim_user(st, &u, "old", 1);
 	CU_ASSERT_EQUAL(fb_store_upstream_signin(st, &u, &in, &err), FB_OK);
 	fb_store_close(st);
-	CU_ASSERT_FALSE(raw_has_table(path, "scim_outbox"));
+	if (use_pg) {
+		CU_ASSERT_EQUAL(pg_int_at(c.store_dsn,
+				    "SELECT (to_regclass('scim_outbox') IS NULL)::int"), 1);
+	} else {
+		CU_ASSERT_FALSE(raw_has_table(path, "scim_outbox"));
+	}
 	st = open_ok(&c);
-	CU_ASSERT_EQUAL(raw_user_version(path), 8);
+	CU_ASSERT_EQUAL(fb_store_schema_version(st), 8);
 	CU_ASSERT_EQUAL(fb_store_scim_outbox_fill(st, "aws", &n, &err), FB_OK);
 	CU_ASSERT_EQUAL(n, 2);
 	str = scim_outbox_str(st, "aws");
@@ -3755,6 +3843,11 @@ fb_test_store_register(void)
 	    {"rows of a foreign table", test_rows_foreign_table},
 	    {"a backend without export ops", test_rows_no_ops},
 	    {"export reads one snapshot", test_export_snapshot},
+	    {"scim outbox", test_scim_outbox},
+	    {"scim remote ids, members, reports", test_scim_remote},
+	    {"scim claim race", test_scim_claim_race},
+	    {"migrate 7 to 8, scim", test_migrate_v7_v8},
+	    {"scim fill waits for changes not yet committed", test_pg_scim_fill_order},
 	    {"migrate", test_pg_migrate},
 	    {"export in byte order", test_pg_export_order},
 	    {"newer schema", test_pg_newer_schema},
