@@ -2286,6 +2286,50 @@ dump_next(void *arg, const struct fb_store_table **t, const struct fb_store_valu
 	return FB_OK;
 }
 
+/* ---- SCIM helpers (export and SCIM tests) ------------------------------------ */
+
+/* Collects "kind:object" of each outbox entry, comma-separated. */
+static int
+scim_item_cat(const struct fb_store_scim_item *it, void *arg)
+{
+	char **acc = arg;
+	char *n = fb_xasprintf("%s%s%s:%s", *acc != NULL ? *acc : "", *acc != NULL ? "," : "",
+	    it->kind, it->object);
+
+	free(*acc);
+	*acc = n;
+	return 0;
+}
+
+/* The outbox of target as "kind:object,..." (new; "" when empty). */
+static char *
+scim_outbox_str(struct fb_store *st, const char *target)
+{
+	char *acc = NULL;
+
+	CU_ASSERT_EQUAL(fb_store_scim_outbox_list(st, target, scim_item_cat, &acc, NULL), FB_OK);
+	return acc != NULL ? acc : fb_xstrdup("");
+}
+
+/* 1 when target's outbox holds kind:object. */
+static int
+scim_outbox_has(struct fb_store *st, const char *target, const char *kind, const char *object)
+{
+	char *str = scim_outbox_str(st, target), *want = fb_xasprintf("%s:%s", kind, object);
+	int found = strstr(str, want) != NULL;
+
+	free(want);
+	free(str);
+	return found;
+}
+
+static int
+scim_name_cat(const char *name, void *arg)
+{
+	return scim_item_cat(&(struct fb_store_scim_item){.kind = (char *)"m", .object = (char *)name},
+	    arg);
+}
+
 /* A store holding one of everything a backup keeps. */
 static void
 store_fill(struct fb_store *st)
@@ -2312,6 +2356,17 @@ store_fill(struct fb_store *st)
 	CU_ASSERT_EQUAL(fb_store_upstream_signin(st, &u, &in, &err), FB_OK);
 	free(u.id);
 	CU_ASSERT_EQUAL(fb_store_audit_add(st, "cli:test", "account_created", "{}", &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_scim_remote_put(st,
+			    &(struct fb_store_scim_remote){(char *)"aws", (char *)"user",
+				(char *)"u-alice", (char *)"r-alice", 1, (char *)"d-alice",
+				(char *)"{\"userName\":\"alice\"}", 0},
+			    &err),
+	    FB_OK);
+	CU_ASSERT_EQUAL(fb_store_scim_member_put(st, "aws", "admins", "u-alice", 1, &err), FB_OK);
+	/* Work and history, not exported. */
+	CU_ASSERT_EQUAL(fb_store_scim_outbox_add(st, "aws", FB_STORE_SCIM_GROUP, "ops", &err),
+	    FB_OK);
+	CU_ASSERT_EQUAL(fb_store_scim_report_put(st, "aws", 1, "{\"writes\":1}", &err), FB_OK);
 }
 
 /* What one store holds, another takes whole, and both then read the same. */
@@ -2338,9 +2393,38 @@ test_export_import(void)
 	CU_ASSERT_EQUAL(fb_store_rows_load(b, 1, dump_next, &src, &n, &err), FB_OK);
 	if (err.msg[0] != '\0')
 		fprintf(stderr, "rows_load: %s\n", err.msg);
-	CU_ASSERT_EQUAL(n, 2 + 1 + 2 + 1 + 1 + 1 + 2 + 1);
+	CU_ASSERT_EQUAL(n, 2 + 1 + 2 + 1 + 1 + 1 + 2 + 1 + 1 + 1);
 	again = store_dump(b);
 	CU_ASSERT_TRUE(json_equal(dump, again));
+	/* The SCIM remote ids come back; a restored store pushes each object once to compare. */
+	{
+		struct fb_store_scim_remote rm;
+		char *acc = NULL;
+		int64_t at;
+		int ok;
+
+		CU_ASSERT_EQUAL(json_array_size(json_object_get(dump, "scim_remote")), 1);
+		CU_ASSERT_EQUAL(json_array_size(json_object_get(dump, "scim_members")), 1);
+		CU_ASSERT_PTR_NULL(json_object_get(dump, "scim_outbox"));
+		CU_ASSERT_EQUAL(fb_store_scim_remote_get(b, "aws", "user", "u-alice", &rm, &err),
+		    FB_OK);
+		CU_ASSERT_STRING_EQUAL(rm.remote_id, "r-alice");
+		CU_ASSERT_STRING_EQUAL(rm.digest, "d-alice");
+		CU_ASSERT_STRING_EQUAL(rm.body, "{\"userName\":\"alice\"}");
+		fb_store_scim_remote_cleanup(&rm);
+		CU_ASSERT_EQUAL(fb_store_scim_member_list(b, "aws", "admins", scim_name_cat, &acc,
+				    &err),
+		    FB_OK);
+		CU_ASSERT_STRING_EQUAL(acc, "m:u-alice");
+		free(acc);
+		CU_ASSERT_EQUAL(fb_store_scim_report_get(b, "aws", &at, &ok, &acc, &err),
+		    FB_ERR_NOTFOUND);
+		/* Every user and group once (alice, bob, admins, ops), nothing else. */
+		CU_ASSERT_EQUAL(fb_store_scim_outbox_fill(b, "aws", &k, &err), FB_OK);
+		CU_ASSERT_EQUAL(k, 4);
+		CU_ASSERT_TRUE(scim_outbox_has(b, "aws", "user", "u-alice"));
+		CU_ASSERT_TRUE(scim_outbox_has(b, "aws", "group", "ops"));
+	}
 	/* The credentials work through the ordinary API. */
 	CU_ASSERT_EQUAL(fb_store_cred_get(b, "u-alice", &c, &err), FB_OK);
 	CU_ASSERT_STRING_EQUAL(c.totp_secret, "sealed-totp");
@@ -3211,41 +3295,6 @@ test_latency(void)
 
 /* ---- SCIM push ------------------------------------------------------------ */
 
-/* Collects "kind:object" of each outbox entry, comma-separated. */
-static int
-scim_item_cat(const struct fb_store_scim_item *it, void *arg)
-{
-	char **acc = arg;
-	char *n = fb_xasprintf("%s%s%s:%s", *acc != NULL ? *acc : "", *acc != NULL ? "," : "",
-	    it->kind, it->object);
-
-	free(*acc);
-	*acc = n;
-	return 0;
-}
-
-/* The outbox of target as "kind:object,..." (new; "" when empty). */
-static char *
-scim_outbox_str(struct fb_store *st, const char *target)
-{
-	char *acc = NULL;
-
-	CU_ASSERT_EQUAL(fb_store_scim_outbox_list(st, target, scim_item_cat, &acc, NULL), FB_OK);
-	return acc != NULL ? acc : fb_xstrdup("");
-}
-
-/* 1 when target's outbox holds kind:object. */
-static int
-scim_outbox_has(struct fb_store *st, const char *target, const char *kind, const char *object)
-{
-	char *str = scim_outbox_str(st, target), *want = fb_xasprintf("%s:%s", kind, object);
-	int found = strstr(str, want) != NULL;
-
-	free(want);
-	free(str);
-	return found;
-}
-
 static void
 scim_user(struct fb_store *st, struct fb_store_user *u, const char *username, int active)
 {
@@ -3470,13 +3519,6 @@ scim_remote_count(const struct fb_store_scim_remote *rm, void *arg)
 {
 	(*(int *)arg)++;
 	return 0;
-}
-
-static int
-scim_name_cat(const char *name, void *arg)
-{
-	return scim_item_cat(&(struct fb_store_scim_item){.kind = (char *)"m", .object = (char *)name},
-	    arg);
 }
 
 static int
