@@ -2471,31 +2471,45 @@ pg_user_find_email(struct fb_store *st, const char *email, struct fb_store_user 
 
 /* ---- SCIM push ------------------------------------------------------------ */
 
+/* Reads target's cursor and the last change committed. */
+static enum fb_status
+scim_cursor(struct pg *p, const char *target, int64_t *from, int64_t *to, struct fb_err *err)
+{
+	PGresult *res = NULL;
+	enum fb_status r;
+
+	r = pg_get(p, PG_SCIM_CURSOR, PV_VALS(pv_text(target)), &res, "scim_outbox_fill", err);
+	if (r == FB_ERR_NOTFOUND)
+		return fb_err_set(err, FB_ERR_IO, "scim_outbox_fill: %s: no cursor row", p->label);
+	if (r != FB_OK)
+		return r;
+	*from = col_int(res, 0, 0);
+	*to = col_int(res, 0, 1);
+	PQclear(res);
+	return FB_OK;
+}
+
 /*
  * Copies the changes past target's cursor into its outbox and moves the
- * cursor, in one READ COMMITTED transaction under PG_SCIM_LOCK.
+ * cursor, in one READ COMMITTED transaction under PG_SCIM_LOCK; without
+ * the lock when nothing past the cursor is committed yet (a jobs process
+ * polls often; writers then never wait for it).
  */
 static enum fb_status
 scim_fill(struct pg *p, const char *target, int64_t now, size_t *n, struct fb_err *err)
 {
-	PGresult *res = NULL;
 	int64_t from, to;
 	enum fb_status r;
 
 	*n = 0;
+	if ((r = scim_cursor(p, target, &from, &to, err)) != FB_OK || to <= from)
+		return r;
 	if ((r = pg_begin_as(p, "BEGIN", "scim_outbox_fill", err)) != FB_OK)
 		return r;
 	if ((r = pg_write(p, PG_SCIM_LOCK, NULL, 0, NULL, "scim_outbox_fill", NULL, err)) !=
 		FB_OK ||
-	    (r = pg_get(p, PG_SCIM_CURSOR, PV_VALS(pv_text(target)), &res, "scim_outbox_fill",
-		 err)) != FB_OK) {
-		if (r == FB_ERR_NOTFOUND)
-			r = fb_err_set(err, FB_ERR_IO, "scim_outbox_fill: %s: no cursor row",
-			    p->label);
+	    (r = scim_cursor(p, target, &from, &to, err)) != FB_OK)
 		goto out;
-	}
-	from = col_int(res, 0, 0);
-	to = col_int(res, 0, 1);
 	if (to > from) {
 		if ((r = pg_write(p, PG_SCIM_FILL,
 			 PV_VALS(pv_text(target), pv_int(from), pv_int(now)), n,
@@ -2506,7 +2520,6 @@ scim_fill(struct pg *p, const char *target, int64_t now, size_t *n, struct fb_er
 	}
 	r = pg_commit(p, "scim_outbox_fill", err);
 out:
-	PQclear(res);
 	if (r != FB_OK) {
 		pg_rollback(p);
 		*n = 0;
