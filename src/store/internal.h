@@ -232,6 +232,14 @@ struct fb_store {
  */
 char *fb_store_table_sql(const struct fb_store_table *t, const char *op, int pg);
 
+/*
+ * For a backend's upstream_signin, inside its transaction: *same = 1 when
+ * user uid's stored groups from in->upstream are exactly in->groups (as a
+ * set), so an unchanged sign-in rewrites nothing and logs no SCIM change.
+ */
+enum fb_status fb_store_signin_groups_same(struct fb_store *st, const char *uid,
+    const struct fb_store_upstream_signin *in, int *same, struct fb_err *err);
+
 extern const struct fb_store_ops fb_store_sqlite_ops;
 extern const struct fb_store_ops fb_store_postgres_ops;
 

@@ -115,6 +115,82 @@ static const char *const migrations_v[] = {
 	"  name TEXT NOT NULL,"
 	"  PRIMARY KEY (user_id, upstream, name));"
 	"CREATE INDEX users_email ON users (lower(email));",
+	/*
+	 * 8: SCIM push, as SQLite's. The triggers log each change in
+	 * scim_changes within the change's own transaction, each logged
+	 * object moved to the next value of scim_changes_seq. A sequence hands
+	 * out values in call order, not commit order: fill locks scim_changes
+	 * against writers (EXCLUSIVE) before it reads, so no entry below its
+	 * new cursor can commit after it (see scim_fill).
+	 */
+	"CREATE SEQUENCE scim_changes_seq;"
+	"CREATE TABLE scim_changes ("
+	"  seq BIGINT PRIMARY KEY DEFAULT nextval('scim_changes_seq'),"
+	"  kind TEXT NOT NULL CHECK (kind IN ('user', 'group')),"
+	"  object TEXT NOT NULL,"
+	"  UNIQUE (kind, object));"
+	"ALTER SEQUENCE scim_changes_seq OWNED BY scim_changes.seq;"
+	"INSERT INTO scim_changes (kind, object)"
+	"  SELECT 'user', id FROM users ORDER BY created, id COLLATE \"C\";"
+	"INSERT INTO scim_changes (kind, object)"
+	"  SELECT 'group', name FROM upstream_groups GROUP BY name ORDER BY name COLLATE \"C\";"
+	"CREATE FUNCTION scim_log(k TEXT, o TEXT) RETURNS void LANGUAGE sql AS $f$"
+	"  INSERT INTO scim_changes (kind, object) VALUES (k, o)"
+	"  ON CONFLICT (kind, object) DO UPDATE SET seq = nextval('scim_changes_seq') $f$;"
+	"CREATE FUNCTION scim_user_changed() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN"
+	"  IF TG_OP = 'DELETE' THEN PERFORM scim_log('user', OLD.id);"
+	"  ELSIF TG_OP = 'INSERT' OR OLD.username IS DISTINCT FROM NEW.username"
+	"    OR OLD.name IS DISTINCT FROM NEW.name OR OLD.email IS DISTINCT FROM NEW.email"
+	"    OR OLD.source IS DISTINCT FROM NEW.source OR OLD.active IS DISTINCT FROM NEW.active"
+	"  THEN PERFORM scim_log('user', NEW.id);"
+	"  END IF;"
+	"  RETURN NULL; END $f$;"
+	"CREATE TRIGGER scim_user AFTER INSERT OR UPDATE OR DELETE ON users"
+	"  FOR EACH ROW EXECUTE FUNCTION scim_user_changed();"
+	"CREATE FUNCTION scim_group_changed() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN"
+	"  IF TG_OP = 'DELETE' THEN PERFORM scim_log('group', OLD.name);"
+	"  ELSE PERFORM scim_log('group', NEW.name);"
+	"  END IF;"
+	"  RETURN NULL; END $f$;"
+	"CREATE TRIGGER scim_group AFTER INSERT OR DELETE ON upstream_groups"
+	"  FOR EACH ROW EXECUTE FUNCTION scim_group_changed();"
+	"CREATE TABLE scim_cursors ("
+	"  target TEXT PRIMARY KEY NOT NULL,"
+	"  seq BIGINT NOT NULL);"
+	"CREATE TABLE scim_outbox ("
+	"  target TEXT NOT NULL,"
+	"  kind TEXT NOT NULL,"
+	"  object TEXT NOT NULL,"
+	"  seq BIGINT NOT NULL,"
+	"  attempts INTEGER NOT NULL DEFAULT 0,"
+	"  next_at BIGINT NOT NULL,"
+	"  last_error TEXT,"
+	"  lease_owner TEXT,"
+	"  lease_until BIGINT NOT NULL DEFAULT 0,"
+	"  PRIMARY KEY (target, kind, object));"
+	"CREATE INDEX scim_outbox_seq ON scim_outbox (target, seq);"
+	"CREATE TABLE scim_remote ("
+	"  target TEXT NOT NULL,"
+	"  kind TEXT NOT NULL,"
+	"  object TEXT NOT NULL,"
+	"  remote_id TEXT NOT NULL,"
+	"  managed INTEGER NOT NULL,"
+	"  digest TEXT,"
+	"  body TEXT,"
+	"  updated BIGINT NOT NULL,"
+	"  PRIMARY KEY (target, kind, object),"
+	"  UNIQUE (target, kind, remote_id));"
+	"CREATE TABLE scim_members ("
+	"  target TEXT NOT NULL,"
+	"  grp TEXT NOT NULL,"
+	"  user_id TEXT NOT NULL,"
+	"  PRIMARY KEY (target, grp, user_id));"
+	"CREATE TABLE scim_reports ("
+	"  target TEXT PRIMARY KEY NOT NULL,"
+	"  at BIGINT NOT NULL,"
+	"  ok INTEGER NOT NULL,"
+	"  report TEXT NOT NULL);"
+	"CREATE INDEX upstream_groups_name ON upstream_groups (name);",
 };
 
 FB_STATIC const char *const *fb_store_postgres_migrations = migrations_v;
@@ -172,6 +248,27 @@ enum pg_stmt {
 	PG_USER_SEEN,
 	PG_USER_PROFILE,
 	PG_USER_EMAIL,
+	PG_SCIM_LOCK,
+	PG_SCIM_CURSOR,
+	PG_SCIM_FILL,
+	PG_SCIM_CURSOR_SET,
+	PG_SCIM_ADD,
+	PG_SCIM_CLAIM,
+	PG_SCIM_DONE,
+	PG_SCIM_RELEASE,
+	PG_SCIM_FAIL,
+	PG_SCIM_LIST,
+	PG_SCIM_DEPTH,
+	PG_SCIM_REMOTE_GET,
+	PG_SCIM_REMOTE_PUT,
+	PG_SCIM_REMOTE_DELETE,
+	PG_SCIM_REMOTE_LIST,
+	PG_SCIM_MEMBER_ADD,
+	PG_SCIM_MEMBER_DELETE,
+	PG_SCIM_MEMBER_LIST,
+	PG_SCIM_REPORT_PUT,
+	PG_SCIM_REPORT_GET,
+	PG_GROUP_MEMBERS,
 	PG_NSTMT,
 };
 
@@ -270,6 +367,80 @@ static const char *const pg_sql[PG_NSTMT] = {
 	[PG_USER_PROFILE] = "UPDATE users SET last_seen = $2, name = $3, email = $4 WHERE id = $1",
 	[PG_USER_EMAIL] = "SELECT " USER_COLUMNS ", count(*) OVER () FROM users"
 			  " WHERE lower(email) = lower($1) ORDER BY username COLLATE \"C\" LIMIT 1",
+	/*
+	 * Waits for every transaction that logged a change to end, and holds
+	 * off new ones until fill commits: every seq at or below the max read
+	 * next is committed (or rolled back) when the cursor moves past it.
+	 */
+	[PG_SCIM_LOCK] = "LOCK TABLE scim_changes IN EXCLUSIVE MODE",
+	[PG_SCIM_CURSOR] = "SELECT coalesce((SELECT seq FROM scim_cursors WHERE target = $1), 0),"
+			   " (SELECT coalesce(max(seq), 0) FROM scim_changes)",
+	/* A newer change of a queued object resets its attempts and makes it due now. */
+	[PG_SCIM_FILL] = "INSERT INTO scim_outbox (target, kind, object, seq, next_at)"
+			 " SELECT $1, kind, object, seq, $3 FROM scim_changes WHERE seq > $2"
+			 " ORDER BY seq ON CONFLICT (target, kind, object) DO UPDATE"
+			 " SET seq = excluded.seq, attempts = 0, next_at = excluded.next_at,"
+			 " last_error = NULL",
+	[PG_SCIM_CURSOR_SET] = "INSERT INTO scim_cursors (target, seq) VALUES ($1, $2)"
+			       " ON CONFLICT (target) DO UPDATE SET seq = excluded.seq",
+	/* As SQLite's: added again, its seq moves on, so a push under way does not take it away. */
+	[PG_SCIM_ADD] = "INSERT INTO scim_outbox (target, kind, object, seq, next_at)"
+			" VALUES ($1, $2, $3, coalesce((SELECT seq FROM scim_changes"
+			" WHERE kind = $2 AND object = $3), 0), $4)"
+			" ON CONFLICT (target, kind, object) DO UPDATE"
+			" SET seq = scim_outbox.seq + 1, attempts = 0, next_at = excluded.next_at,"
+			" last_error = NULL",
+	/*
+	 * One statement, so one transaction: the due entries, users first (a
+	 * group pushed after its members needs no PATCH per member) and oldest
+	 * first, locked with SKIP LOCKED so that replicas claiming at once
+	 * take different entries, then leased. attempts as before the claim.
+	 */
+	[PG_SCIM_CLAIM] = "WITH due AS (SELECT kind, object FROM scim_outbox"
+			  " WHERE target = $1 AND next_at <= $2 AND lease_until <= $2"
+			  " ORDER BY kind = 'group', seq LIMIT $3 FOR UPDATE SKIP LOCKED),"
+			  " leased AS (UPDATE scim_outbox o SET lease_owner = $4, lease_until = $5,"
+			  " attempts = o.attempts + 1 FROM due"
+			  " WHERE o.target = $1 AND o.kind = due.kind AND o.object = due.object"
+			  " RETURNING o.kind, o.object, o.seq, o.attempts - 1 AS attempts, o.next_at,"
+			  " o.last_error)"
+			  " SELECT * FROM leased ORDER BY kind = 'group', seq",
+	[PG_SCIM_DONE] = "DELETE FROM scim_outbox WHERE target = $1 AND kind = $2 AND object = $3"
+			 " AND lease_owner = $4 AND seq = $5",
+	[PG_SCIM_RELEASE] = "UPDATE scim_outbox SET lease_owner = NULL, lease_until = 0"
+			    " WHERE target = $1 AND kind = $2 AND object = $3 AND lease_owner = $4",
+	[PG_SCIM_FAIL] = "UPDATE scim_outbox SET lease_owner = NULL, lease_until = 0,"
+			 " next_at = $5, last_error = $6"
+			 " WHERE target = $1 AND kind = $2 AND object = $3 AND lease_owner = $4",
+	[PG_SCIM_LIST] = "SELECT kind, object, seq, attempts, next_at, last_error FROM scim_outbox"
+			 " WHERE target = $1 ORDER BY seq",
+	[PG_SCIM_DEPTH] = "SELECT count(*), count(last_error) FROM scim_outbox WHERE target = $1",
+	[PG_SCIM_REMOTE_GET] = "SELECT target, kind, object, remote_id, managed, digest, updated, body"
+			       " FROM scim_remote WHERE target = $1 AND kind = $2 AND object = $3",
+	[PG_SCIM_REMOTE_PUT] = "INSERT INTO scim_remote (target, kind, object, remote_id, managed,"
+			       " digest, updated, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+			       " ON CONFLICT (target, kind, object) DO UPDATE"
+			       " SET remote_id = excluded.remote_id, managed = excluded.managed,"
+			       " digest = excluded.digest, updated = excluded.updated,"
+			       " body = excluded.body",
+	[PG_SCIM_REMOTE_DELETE] = "DELETE FROM scim_remote"
+				  " WHERE target = $1 AND kind = $2 AND object = $3",
+	[PG_SCIM_REMOTE_LIST] = "SELECT target, kind, object, remote_id, managed, digest, updated,"
+				" body FROM scim_remote WHERE target = $1 AND kind = $2"
+				" ORDER BY object COLLATE \"C\"",
+	[PG_SCIM_MEMBER_ADD] = "INSERT INTO scim_members (target, grp, user_id)"
+			       " VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+	[PG_SCIM_MEMBER_DELETE] = "DELETE FROM scim_members"
+				  " WHERE target = $1 AND grp = $2 AND user_id = $3",
+	[PG_SCIM_MEMBER_LIST] = "SELECT user_id FROM scim_members WHERE target = $1 AND grp = $2"
+				" ORDER BY user_id COLLATE \"C\"",
+	[PG_SCIM_REPORT_PUT] = "INSERT INTO scim_reports (target, at, ok, report)"
+			       " VALUES ($1, $2, $3, $4) ON CONFLICT (target) DO UPDATE"
+			       " SET at = excluded.at, ok = excluded.ok, report = excluded.report",
+	[PG_SCIM_REPORT_GET] = "SELECT at, ok, report FROM scim_reports WHERE target = $1",
+	[PG_GROUP_MEMBERS] = "SELECT " USER_COLUMNS " FROM users WHERE id IN"
+			     " (SELECT user_id FROM upstream_groups WHERE name = $1)"
+			     " ORDER BY username COLLATE \"C\"",
 };
 
 /* How many statement texts built at run time (export, import) a connection keeps prepared. */
@@ -2206,11 +2377,14 @@ signin_user(struct pg *p, struct fb_store_user *u, const struct fb_store_upstrea
 }
 
 static enum fb_status
-upstream_signin(struct pg *p, struct fb_store_user *u, const struct fb_store_upstream_signin *in,
-    const char *new_id, int64_t now, struct fb_err *err)
+upstream_signin(struct fb_store *st, struct fb_store_user *u,
+    const struct fb_store_upstream_signin *in, const char *new_id, int64_t now,
+    struct fb_err *err)
 {
+	struct pg *p = pg_of(st);
 	const char *uid;
 	char *linked = NULL;
+	int same = 0;
 	enum fb_status r;
 
 	if ((r = pg_begin(p, "upstream_signin", err)) != FB_OK ||
@@ -2231,11 +2405,13 @@ upstream_signin(struct pg *p, struct fb_store_user *u, const struct fb_store_ups
 		    PV_VALS(pv_text(in->upstream), pv_text(in->issuer), pv_text(in->subject),
 			pv_int(now)),
 		    NULL, "upstream_signin", NULL, err);
-	if (r != FB_OK ||
-	    (r = pg_write(p, PG_GROUPS_DELETE, PV_VALS(pv_text(uid), pv_text(in->upstream)), NULL,
-		 "upstream_signin", NULL, err)) != FB_OK)
+	if (r != FB_OK || (r = fb_store_signin_groups_same(st, uid, in, &same, err)) != FB_OK)
 		goto out;
-	for (size_t i = 0; i < in->ngroups; i++)
+	/* Unchanged groups are not rewritten: nothing for the SCIM change log either. */
+	if (!same && (r = pg_write(p, PG_GROUPS_DELETE, PV_VALS(pv_text(uid), pv_text(in->upstream)),
+			  NULL, "upstream_signin", NULL, err)) != FB_OK)
+		goto out;
+	for (size_t i = 0; !same && i < in->ngroups; i++)
 		if ((r = pg_write(p, PG_GROUPS_INSERT,
 			 PV_VALS(pv_text(uid), pv_text(in->upstream), pv_text(in->groups[i])), NULL,
 			 "upstream_signin", NULL, err)) != FB_OK)
@@ -2261,7 +2437,7 @@ pg_upstream_signin(struct fb_store *st, struct fb_store_user *u,
 	enum fb_status r;
 
 	do
-		r = upstream_signin(pg_of(st), u, in, new_id, now, err);
+		r = upstream_signin(st, u, in, new_id, now, err);
 	while (pg_again(pg_of(st), r, &attempt, "upstream_signin"));
 	pg_timed(pg_of(st), t0, "upstream_signin");
 	return r;
@@ -2291,6 +2467,413 @@ pg_user_find_email(struct fb_store *st, const char *email, struct fb_store_user 
     size_t *count, struct fb_err *err)
 {
 	TIMED(st, "user_find_email", user_find_email(pg_of(st), email, out, count, err));
+}
+
+/* ---- SCIM push ------------------------------------------------------------ */
+
+/* Reads target's cursor and the last change committed. */
+static enum fb_status
+scim_cursor(struct pg *p, const char *target, int64_t *from, int64_t *to, struct fb_err *err)
+{
+	PGresult *res = NULL;
+	enum fb_status r;
+
+	r = pg_get(p, PG_SCIM_CURSOR, PV_VALS(pv_text(target)), &res, "scim_outbox_fill", err);
+	if (r == FB_ERR_NOTFOUND)
+		return fb_err_set(err, FB_ERR_IO, "scim_outbox_fill: %s: no cursor row", p->label);
+	if (r != FB_OK)
+		return r;
+	*from = col_int(res, 0, 0);
+	*to = col_int(res, 0, 1);
+	PQclear(res);
+	return FB_OK;
+}
+
+/*
+ * Copies the changes past target's cursor into its outbox and moves the
+ * cursor, in one READ COMMITTED transaction under PG_SCIM_LOCK; without
+ * the lock when nothing past the cursor is committed yet (a jobs process
+ * polls often; writers then never wait for it).
+ */
+static enum fb_status
+scim_fill(struct pg *p, const char *target, int64_t now, size_t *n, struct fb_err *err)
+{
+	int64_t from, to;
+	enum fb_status r;
+
+	*n = 0;
+	if ((r = scim_cursor(p, target, &from, &to, err)) != FB_OK || to <= from)
+		return r;
+	if ((r = pg_begin_as(p, "BEGIN", "scim_outbox_fill", err)) != FB_OK)
+		return r;
+	if ((r = pg_write(p, PG_SCIM_LOCK, NULL, 0, NULL, "scim_outbox_fill", NULL, err)) !=
+		FB_OK ||
+	    (r = scim_cursor(p, target, &from, &to, err)) != FB_OK)
+		goto out;
+	if (to > from) {
+		if ((r = pg_write(p, PG_SCIM_FILL,
+			 PV_VALS(pv_text(target), pv_int(from), pv_int(now)), n,
+			 "scim_outbox_fill", NULL, err)) != FB_OK ||
+		    (r = pg_write(p, PG_SCIM_CURSOR_SET, PV_VALS(pv_text(target), pv_int(to)),
+			 NULL, "scim_outbox_fill", NULL, err)) != FB_OK)
+			goto out;
+	}
+	r = pg_commit(p, "scim_outbox_fill", err);
+out:
+	if (r != FB_OK) {
+		pg_rollback(p);
+		*n = 0;
+	}
+	return r;
+}
+
+static enum fb_status
+pg_scim_fill(struct fb_store *st, const char *target, int64_t now, size_t *n,
+    struct fb_err *err)
+{
+	int64_t t0 = pg_clock();
+	int attempt = 0;
+	enum fb_status r;
+
+	do
+		r = scim_fill(pg_of(st), target, now, n, err);
+	while (pg_again(pg_of(st), r, &attempt, "scim_outbox_fill"));
+	pg_timed(pg_of(st), t0, "scim_outbox_fill");
+	return r;
+}
+
+static enum fb_status
+pg_scim_add(struct fb_store *st, const char *target, const char *kind, const char *object,
+    int64_t now, struct fb_err *err)
+{
+	TIMED(st, "scim_outbox_add",
+	    pg_write(pg_of(st), PG_SCIM_ADD,
+		PV_VALS(pv_text(target), pv_text(kind), pv_text(object), pv_int(now)), NULL,
+		"scim_outbox_add", NULL, err));
+}
+
+/* Fills it from row of kind, object, seq, attempts, next_at, last_error (new strings when copy). */
+static void
+scim_item_row(const PGresult *res, int row, int copy, struct fb_store_scim_item *it)
+{
+	it->kind = col_text(res, row, 0, copy);
+	it->object = col_text(res, row, 1, copy);
+	it->seq = col_int(res, row, 2);
+	it->attempts = (int)col_int(res, row, 3);
+	it->next_at = col_int(res, row, 4);
+	it->last_error = col_text(res, row, 5, copy);
+}
+
+static enum fb_status
+scim_claim(struct pg *p, const char *target, const char *owner, int64_t now,
+    int64_t lease_until, size_t limit, struct fb_store_scim_item **items, size_t *n,
+    struct fb_err *err)
+{
+	PGresult *res = NULL;
+	size_t k;
+	enum fb_status r;
+
+	*items = NULL;
+	*n = 0;
+	if ((r = pg_run(p, PG_SCIM_CLAIM,
+		 PV_VALS(pv_text(target), pv_int(now), pv_int((int64_t)limit), pv_text(owner),
+		     pv_int(lease_until)),
+		 &res, "scim_outbox_claim", NULL, err)) != FB_OK)
+		return r;
+	k = (size_t)PQntuples(res);
+	if (k > limit)
+		k = limit; /* never: LIMIT */
+	if (k != 0) {
+		*items = fb_xcalloc(k, sizeof(**items));
+		for (size_t i = 0; i < k; i++)
+			scim_item_row(res, (int)i, 1, &(*items)[i]);
+	}
+	*n = k;
+	PQclear(res);
+	return FB_OK;
+}
+
+static enum fb_status
+pg_scim_claim(struct fb_store *st, const char *target, const char *owner, int64_t now,
+    int64_t lease_until, size_t limit, struct fb_store_scim_item **items, size_t *n,
+    struct fb_err *err)
+{
+	TIMED(st, "scim_outbox_claim",
+	    scim_claim(pg_of(st), target, owner, now, lease_until, limit, items, n, err));
+}
+
+static enum fb_status
+scim_release(struct pg *p, const char *target, const char *kind, const char *object,
+    const char *owner, struct fb_err *err)
+{
+	return pg_write(p, PG_SCIM_RELEASE,
+	    PV_VALS(pv_text(target), pv_text(kind), pv_text(object), pv_text(owner)), NULL,
+	    "scim_outbox_release", NULL, err);
+}
+
+static enum fb_status
+pg_scim_release(struct fb_store *st, const char *target, const char *kind, const char *object,
+    const char *owner, struct fb_err *err)
+{
+	TIMED(st, "scim_outbox_release", scim_release(pg_of(st), target, kind, object, owner, err));
+}
+
+static enum fb_status
+scim_done(struct pg *p, const char *target, const char *kind, const char *object,
+    const char *owner, int64_t seq, struct fb_err *err)
+{
+	size_t changed = 0;
+	enum fb_status r;
+
+	if ((r = pg_write(p, PG_SCIM_DONE,
+		 PV_VALS(pv_text(target), pv_text(kind), pv_text(object), pv_text(owner),
+		     pv_int(seq)),
+		 &changed, "scim_outbox_done", NULL, err)) != FB_OK || changed != 0)
+		return r;
+	/* A newer change came meanwhile: the entry stays, due now, for another push. */
+	return scim_release(p, target, kind, object, owner, err);
+}
+
+static enum fb_status
+pg_scim_done(struct fb_store *st, const char *target, const char *kind, const char *object,
+    const char *owner, int64_t seq, struct fb_err *err)
+{
+	TIMED(st, "scim_outbox_done", scim_done(pg_of(st), target, kind, object, owner, seq, err));
+}
+
+static enum fb_status
+pg_scim_fail(struct fb_store *st, const char *target, const char *kind, const char *object,
+    const char *owner, int64_t retry_at, const char *error, struct fb_err *err)
+{
+	TIMED(st, "scim_outbox_fail",
+	    pg_write(pg_of(st), PG_SCIM_FAIL,
+		PV_VALS(pv_text(target), pv_text(kind), pv_text(object), pv_text(owner),
+		    pv_int(retry_at), pv_text(error)),
+		NULL, "scim_outbox_fail", NULL, err));
+}
+
+struct scim_item_each {
+	int (*fn)(const struct fb_store_scim_item *it, void *arg);
+	void *arg;
+};
+
+static int
+scim_item_each(const PGresult *res, int row, void *arg)
+{
+	struct scim_item_each *e = arg;
+	struct fb_store_scim_item it;
+
+	scim_item_row(res, row, 0, &it);
+	return e->fn(&it, e->arg);
+}
+
+static enum fb_status
+pg_scim_outbox_list(struct fb_store *st, const char *target,
+    int (*fn)(const struct fb_store_scim_item *it, void *arg), void *arg, struct fb_err *err)
+{
+	struct scim_item_each e = {fn, arg};
+
+	TIMED(st, "scim_outbox_list",
+	    pg_each(pg_of(st), PG_SCIM_LIST, PV_VALS(pv_text(target)), scim_item_each, &e,
+		"scim_outbox_list", err));
+}
+
+static enum fb_status
+scim_depth(struct pg *p, const char *target, size_t *depth, size_t *failing,
+    struct fb_err *err)
+{
+	PGresult *res = NULL;
+	enum fb_status r;
+
+	r = pg_get(p, PG_SCIM_DEPTH, PV_VALS(pv_text(target)), &res, "scim_outbox_depth", err);
+	if (r == FB_ERR_NOTFOUND)
+		return fb_err_set(err, FB_ERR_IO, "scim_outbox_depth: %s: count returned no row",
+		    p->label);
+	if (r != FB_OK)
+		return r;
+	*depth = (size_t)col_int(res, 0, 0);
+	*failing = (size_t)col_int(res, 0, 1);
+	PQclear(res);
+	return FB_OK;
+}
+
+static enum fb_status
+pg_scim_depth(struct fb_store *st, const char *target, size_t *depth, size_t *failing,
+    struct fb_err *err)
+{
+	TIMED(st, "scim_outbox_depth", scim_depth(pg_of(st), target, depth, failing, err));
+}
+
+/* Fills rm from a row of target, kind, object, remote_id, managed, digest, updated, body. */
+static void
+scim_remote_row(const PGresult *res, int row, int copy, struct fb_store_scim_remote *rm)
+{
+	rm->target = col_text(res, row, 0, copy);
+	rm->kind = col_text(res, row, 1, copy);
+	rm->object = col_text(res, row, 2, copy);
+	rm->remote_id = col_text(res, row, 3, copy);
+	rm->managed = (int)col_int(res, row, 4);
+	rm->digest = col_text(res, row, 5, copy);
+	rm->updated = col_int(res, row, 6);
+	rm->body = col_text(res, row, 7, copy);
+}
+
+static enum fb_status
+scim_remote_get(struct pg *p, const char *target, const char *kind, const char *object,
+    struct fb_store_scim_remote *out, struct fb_err *err)
+{
+	PGresult *res = NULL;
+	enum fb_status r;
+
+	r = pg_get(p, PG_SCIM_REMOTE_GET,
+	    PV_VALS(pv_text(target), pv_text(kind), pv_text(object)), &res, "scim_remote_get",
+	    err);
+	if (r == FB_ERR_NOTFOUND)
+		return fb_err_set(err, FB_ERR_NOTFOUND, "scim_remote_get: %s: no remote id for %s %s",
+		    target, kind, object);
+	if (r != FB_OK)
+		return r;
+	scim_remote_row(res, 0, 1, out);
+	PQclear(res);
+	return FB_OK;
+}
+
+static enum fb_status
+pg_scim_remote_get(struct fb_store *st, const char *target, const char *kind,
+    const char *object, struct fb_store_scim_remote *out, struct fb_err *err)
+{
+	TIMED(st, "scim_remote_get", scim_remote_get(pg_of(st), target, kind, object, out, err));
+}
+
+static enum fb_status
+scim_remote_put(struct pg *p, const struct fb_store_scim_remote *rm, int64_t now,
+    struct fb_err *err)
+{
+	const char *state = NULL;
+	enum fb_status r;
+
+	r = pg_write(p, PG_SCIM_REMOTE_PUT,
+	    PV_VALS(pv_text(rm->target), pv_text(rm->kind), pv_text(rm->object),
+		pv_text(rm->remote_id), pv_int(rm->managed != 0), pv_text(rm->digest), pv_int(now),
+		pv_text(rm->body)),
+	    NULL, "scim_remote_put", &state, err);
+	if (r != FB_OK && state_is(state, PG_UNIQUE))
+		r = fb_err_set(err, FB_ERR_INVALID,
+		    "scim_remote_put: %s: remote %s id %s is already another object's", rm->target,
+		    rm->kind, rm->remote_id);
+	return r;
+}
+
+static enum fb_status
+pg_scim_remote_put(struct fb_store *st, const struct fb_store_scim_remote *rm, int64_t now,
+    struct fb_err *err)
+{
+	TIMED(st, "scim_remote_put", scim_remote_put(pg_of(st), rm, now, err));
+}
+
+static enum fb_status
+pg_scim_remote_delete(struct fb_store *st, const char *target, const char *kind,
+    const char *object, struct fb_err *err)
+{
+	TIMED(st, "scim_remote_delete",
+	    pg_write(pg_of(st), PG_SCIM_REMOTE_DELETE,
+		PV_VALS(pv_text(target), pv_text(kind), pv_text(object)), NULL,
+		"scim_remote_delete", NULL, err));
+}
+
+struct scim_remote_each {
+	int (*fn)(const struct fb_store_scim_remote *rm, void *arg);
+	void *arg;
+};
+
+static int
+scim_remote_each(const PGresult *res, int row, void *arg)
+{
+	struct scim_remote_each *e = arg;
+	struct fb_store_scim_remote rm;
+
+	scim_remote_row(res, row, 0, &rm);
+	return e->fn(&rm, e->arg);
+}
+
+static enum fb_status
+pg_scim_remote_list(struct fb_store *st, const char *target, const char *kind,
+    int (*fn)(const struct fb_store_scim_remote *rm, void *arg), void *arg, struct fb_err *err)
+{
+	struct scim_remote_each e = {fn, arg};
+
+	TIMED(st, "scim_remote_list",
+	    pg_each(pg_of(st), PG_SCIM_REMOTE_LIST, PV_VALS(pv_text(target), pv_text(kind)),
+		scim_remote_each, &e, "scim_remote_list", err));
+}
+
+static enum fb_status
+pg_scim_member_put(struct fb_store *st, const char *target, const char *group,
+    const char *user_id, int present, struct fb_err *err)
+{
+	TIMED(st, "scim_member_put",
+	    pg_write(pg_of(st), present ? PG_SCIM_MEMBER_ADD : PG_SCIM_MEMBER_DELETE,
+		PV_VALS(pv_text(target), pv_text(group), pv_text(user_id)), NULL,
+		"scim_member_put", NULL, err));
+}
+
+static enum fb_status
+pg_scim_member_list(struct fb_store *st, const char *target, const char *group,
+    int (*fn)(const char *user_id, void *arg), void *arg, struct fb_err *err)
+{
+	struct name_each e = {fn, arg};
+
+	TIMED(st, "scim_member_list",
+	    pg_each(pg_of(st), PG_SCIM_MEMBER_LIST, PV_VALS(pv_text(target), pv_text(group)),
+		name_each, &e, "scim_member_list", err));
+}
+
+static enum fb_status
+pg_scim_report_put(struct fb_store *st, const char *target, int64_t now, int ok,
+    const char *report, struct fb_err *err)
+{
+	TIMED(st, "scim_report_put",
+	    pg_write(pg_of(st), PG_SCIM_REPORT_PUT,
+		PV_VALS(pv_text(target), pv_int(now), pv_int(ok != 0), pv_text(report)), NULL,
+		"scim_report_put", NULL, err));
+}
+
+static enum fb_status
+scim_report_get(struct pg *p, const char *target, int64_t *at, int *ok, char **report,
+    struct fb_err *err)
+{
+	PGresult *res = NULL;
+	enum fb_status r;
+
+	r = pg_get(p, PG_SCIM_REPORT_GET, PV_VALS(pv_text(target)), &res, "scim_report_get", err);
+	if (r == FB_ERR_NOTFOUND)
+		return fb_err_set(err, FB_ERR_NOTFOUND, "scim_report_get: %s: no sync report yet",
+		    target);
+	if (r != FB_OK)
+		return r;
+	*at = col_int(res, 0, 0);
+	*ok = (int)col_int(res, 0, 1);
+	*report = col_text(res, 0, 2, 1);
+	PQclear(res);
+	return FB_OK;
+}
+
+static enum fb_status
+pg_scim_report_get(struct fb_store *st, const char *target, int64_t *at, int *ok,
+    char **report, struct fb_err *err)
+{
+	TIMED(st, "scim_report_get", scim_report_get(pg_of(st), target, at, ok, report, err));
+}
+
+static enum fb_status
+pg_group_members(struct fb_store *st, const char *group,
+    int (*fn)(const struct fb_store_user *u, void *arg), void *arg, struct fb_err *err)
+{
+	struct user_each e = {fn, arg};
+
+	TIMED(st, "group_members",
+	    pg_each(pg_of(st), PG_GROUP_MEMBERS, PV_VALS(pv_text(group)), user_each, &e,
+		"group_members", err));
 }
 
 /* ---- export and import ------------------------------------------------------ */
@@ -2508,4 +3091,21 @@ const struct fb_store_ops fb_store_postgres_ops = {
 	.user_find_email = pg_user_find_email,
 	.rows_each = pg_rows_each,
 	.rows_load = pg_rows_load,
+	.scim_fill = pg_scim_fill,
+	.scim_add = pg_scim_add,
+	.scim_claim = pg_scim_claim,
+	.scim_done = pg_scim_done,
+	.scim_release = pg_scim_release,
+	.scim_fail = pg_scim_fail,
+	.scim_outbox_list = pg_scim_outbox_list,
+	.scim_depth = pg_scim_depth,
+	.scim_remote_get = pg_scim_remote_get,
+	.scim_remote_put = pg_scim_remote_put,
+	.scim_remote_delete = pg_scim_remote_delete,
+	.scim_remote_list = pg_scim_remote_list,
+	.scim_member_put = pg_scim_member_put,
+	.scim_member_list = pg_scim_member_list,
+	.scim_report_put = pg_scim_report_put,
+	.scim_report_get = pg_scim_report_get,
+	.group_members = pg_group_members,
 };

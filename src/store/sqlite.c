@@ -1888,49 +1888,6 @@ signin_user(struct sq *sq, struct fb_store_user *u, const struct fb_store_upstre
 	return r;
 }
 
-/* Counts the stored groups, and those among the sign-in's (arg: struct groups_cmp). */
-struct groups_cmp {
-	const struct fb_store_upstream_signin *in;
-	size_t stored, found;
-};
-
-static int
-groups_cmp_each(const char *name, void *arg)
-{
-	struct groups_cmp *g = arg;
-
-	g->stored++;
-	for (size_t i = 0; i < g->in->ngroups; i++)
-		if (strcmp(g->in->groups[i], name) == 0) {
-			g->found++;
-			break;
-		}
-	return 0;
-}
-
-/* *same = 1 when user uid's groups from in->upstream are exactly in->groups (as a set). */
-static enum fb_status
-groups_same(struct fb_store *st, const char *uid, const struct fb_store_upstream_signin *in,
-    int *same, struct fb_err *err)
-{
-	struct groups_cmp g = {in, 0, 0};
-	size_t distinct = 0;
-	enum fb_status r;
-
-	*same = 0;
-	if ((r = sq_groups_list(st, uid, in->upstream, groups_cmp_each, &g, err)) != FB_OK)
-		return r;
-	for (size_t i = 0; i < in->ngroups; i++) {
-		size_t k = 0;
-
-		while (k < i && strcmp(in->groups[k], in->groups[i]) != 0)
-			k++;
-		distinct += k == i;
-	}
-	*same = g.stored == g.found && g.found == distinct;
-	return FB_OK;
-}
-
 static enum fb_status
 sq_upstream_signin(struct fb_store *st, struct fb_store_user *u,
     const struct fb_store_upstream_signin *in, const char *new_id, int64_t now,
@@ -1960,7 +1917,7 @@ sq_upstream_signin(struct fb_store *st, struct fb_store_user *u,
 		    SQ_VALS(sq_text(in->upstream), sq_text(in->issuer), sq_text(in->subject),
 			sq_int(now)),
 		    "upstream_signin", err);
-	if (r != FB_OK || (r = groups_same(st, uid, in, &same, err)) != FB_OK)
+	if (r != FB_OK || (r = fb_store_signin_groups_same(st, uid, in, &same, err)) != FB_OK)
 		goto out;
 	/* Unchanged groups are not rewritten: nothing for the SCIM change log either. */
 	if (!same && (r = sq_write(sq, SQ_GROUPS_DELETE,

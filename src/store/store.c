@@ -971,6 +971,48 @@ fb_store_upstream_signin(struct fb_store *st, struct fb_store_user *u,
 	return r;
 }
 
+/* Counts the stored groups, and those among the sign-in's (arg: struct groups_cmp). */
+struct groups_cmp {
+	const struct fb_store_upstream_signin *in;
+	size_t stored, found;
+};
+
+static int
+groups_cmp_each(const char *name, void *arg)
+{
+	struct groups_cmp *g = arg;
+
+	g->stored++;
+	for (size_t i = 0; i < g->in->ngroups; i++)
+		if (strcmp(g->in->groups[i], name) == 0) {
+			g->found++;
+			break;
+		}
+	return 0;
+}
+
+enum fb_status
+fb_store_signin_groups_same(struct fb_store *st, const char *uid,
+    const struct fb_store_upstream_signin *in, int *same, struct fb_err *err)
+{
+	struct groups_cmp g = {in, 0, 0};
+	size_t distinct = 0;
+	enum fb_status r;
+
+	*same = 0;
+	if ((r = st->ops->groups_list(st, uid, in->upstream, groups_cmp_each, &g, err)) != FB_OK)
+		return r;
+	for (size_t i = 0; i < in->ngroups; i++) {
+		size_t k = 0;
+
+		while (k < i && strcmp(in->groups[k], in->groups[i]) != 0)
+			k++;
+		distinct += k == i;
+	}
+	*same = g.stored == g.found && g.found == distinct;
+	return FB_OK;
+}
+
 enum fb_status
 fb_store_user_find_email(struct fb_store *st, const char *email, struct fb_store_user *out,
     size_t *count, struct fb_err *err)
@@ -994,9 +1036,17 @@ fb_store_user_find_email(struct fb_store *st, const char *email, struct fb_store
 	{n, cols, sizeof(cols) / sizeof(cols[0]), order, optional}
 
 /*
- * The one list of what a backup holds (schema version 7). A new table or
+ * The one list of what a backup holds (schema version 8). A new table or
  * column that cannot be regenerated is added here with its migration;
  * every backend builds its export and import statements from this list.
+ *
+ * SCIM: the remote ids (with the digest and body last pushed) and the
+ * membership mirror are kept; the change log, cursors, outbox and reports
+ * are not (they are work and history, not state). Importing users and
+ * groups logs each of them once (the triggers), so each target's first
+ * drain after a restore pushes every object once: one that the restored
+ * digest shows in step is not written, the others (changed after their
+ * last push, or never pushed) are, so nothing queued at export is lost.
  */
 static const struct fb_store_column users_cols[] = {
 	TEXT("id"), TEXT("username"), TEXT_NULL("name"), TEXT_NULL("email"), TEXT("source"),
@@ -1024,6 +1074,13 @@ static const struct fb_store_column link_cols[] = {
 static const struct fb_store_column group_cols[] = {
 	TEXT("user_id"), TEXT("upstream"), TEXT("name"),
 };
+static const struct fb_store_column scim_remote_cols[] = {
+	TEXT("target"), TEXT("kind"), TEXT("object"), TEXT("remote_id"), INT("managed"),
+	TEXT_NULL("digest"), TEXT_NULL("body"), INT("updated"),
+};
+static const struct fb_store_column scim_member_cols[] = {
+	TEXT("target"), TEXT("grp"), TEXT("user_id"),
+};
 static const struct fb_store_column audit_cols[] = {
 	INT("id"), INT("at"), TEXT("actor"), TEXT("event"), TEXT("detail"),
 };
@@ -1036,6 +1093,8 @@ static const struct fb_store_table tables[] = {
 	TABLE("saml_nameids", nameid_cols, "user_id, sp", 0),
 	TABLE("upstream_links", link_cols, "upstream, issuer, subject", 0),
 	TABLE("upstream_groups", group_cols, "user_id, upstream, name", 0),
+	TABLE("scim_remote", scim_remote_cols, "target, kind, object", 0),
+	TABLE("scim_members", scim_member_cols, "target, grp, user_id", 0),
 	TABLE("audit_log", audit_cols, "id", 1),
 };
 

@@ -47,28 +47,6 @@ def fb(*args, stdin=None, stdout=subprocess.PIPE):
                           stderr=subprocess.PIPE, text=True, timeout=60)
 
 
-
-_latest = []
-
-
-def latest_schema():
-    """The schema version this binary migrates to: a new SQLite store's (asked once)."""
-    if not _latest:
-        import tempfile
-        d = tempfile.mkdtemp(prefix="fb82-latest-")
-        try:
-            conf = os.path.join(d, "fedbroker.yaml")
-            with open(conf, "w") as fh:
-                fh.write("store:\n  driver: sqlite\n")
-            cp = fb("user", "list", "--init", "--config", conf, "--state-dir", d)
-            assert cp.returncode == 0, cp.stdout + cp.stderr
-            db = sqlite3.connect(os.path.join(d, "fedbroker.db"))
-            _latest.append(db.execute("PRAGMA user_version").fetchone()[0])
-            db.close()
-        finally:
-            shutil.rmtree(d, ignore_errors=True)
-    return _latest[0]
-
 def at(srv, *args, **kw):
     """`fedbroker ARGS` on srv's configuration and state directory."""
     return fb(*(list(args) + ["--config", srv.config, "--state-dir", srv.state_dir]), **kw)
@@ -95,6 +73,22 @@ def digest(path):
     with open(path, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()
 
+
+# A store of the latest schema taken back to schema 7 (SCIM push's migration 8 undone), as a
+# deployment still on an older fedbroker would have it.
+SQLITE_BACK_TO_7 = (
+    "DROP TABLE scim_changes; DROP TABLE scim_cursors; DROP TABLE scim_outbox;"
+    " DROP TABLE scim_remote; DROP TABLE scim_members; DROP TABLE scim_reports;"
+    " DROP TRIGGER scim_user_insert; DROP TRIGGER scim_user_update;"
+    " DROP TRIGGER scim_user_delete; DROP TRIGGER scim_group_insert;"
+    " DROP TRIGGER scim_group_delete; DROP INDEX upstream_groups_name;"
+    " PRAGMA user_version = 7;")
+PG_BACK_TO_7 = (
+    "DROP TRIGGER scim_user ON users; DROP TRIGGER scim_group ON upstream_groups;"
+    " DROP FUNCTION scim_user_changed(); DROP FUNCTION scim_group_changed();"
+    " DROP FUNCTION scim_log(text, text);"
+    " DROP TABLE scim_changes, scim_cursors, scim_outbox, scim_remote, scim_members,"
+    " scim_reports; DROP INDEX upstream_groups_name; UPDATE fedbroker_schema SET version = 7")
 
 class StoreCli(harness.TestCase):
     """One populated broker (A) for every test; each test makes its own targets."""
@@ -221,7 +215,7 @@ class StoreCli(harness.TestCase):
         self.assertEqual(stat.S_IMODE(os.stat(self.export).st_mode), 0o600)
         d = self.doc()
         self.assertEqual((d["format"], d["format_version"], d["schema_version"], d["driver"]),
-                         ("fedbroker-store-export", 1, latest_schema(), "sqlite"))
+                         ("fedbroker-store-export", 1, 8, "sqlite"))
         self.assertRegex(d["fedbroker_version"], r"^\d+\.\d+")
         self.assertRegex(d["created"], r"^\d{4}-\d\d-\d\dT")
         t = d["tables"]
@@ -457,16 +451,14 @@ class StoreCli(harness.TestCase):
                 "sqlite:" + os.path.join(d, "fedbroker.db"))
         self.assertEqual(cp.returncode, 0, cp.stderr)
         db = sqlite3.connect(os.path.join(d, "fedbroker.db"))
-        db.executescript("DROP TABLE upstream_groups; DROP TABLE upstream_links;"
-                         " DROP INDEX users_email; PRAGMA user_version = 6;")
+        db.executescript(SQLITE_BACK_TO_7)
         db.close()
         path = os.path.join(d, "fedbroker.db")
         before = digest(path)
         args = ["--config", self.a.config, "--state-dir", d]
         cp = fb("store", "migrate", "--check", *args)
         self.assertEqual(cp.returncode, 1, cp.stdout + cp.stderr)
-        self.assertIn("schema version 6, latest %d: pending migrations: %d"
-                      % (latest_schema(), latest_schema() - 6), cp.stdout)
+        self.assertIn("schema version 7, latest 8: pending migrations: 1", cp.stdout)
         self.assertEqual(digest(path), before, "--check changes nothing")
         cp = fb("store", "export", "--json", *args)
         self.assertEqual(cp.returncode, 1)
@@ -490,10 +482,10 @@ class StoreCli(harness.TestCase):
         self.assertEqual(digest(path), before)
         cp = fb("store", "migrate", *margs)
         self.assertEqual(cp.returncode, 0, cp.stderr)
-        self.assertIn("schema migrated from version 6 to %d" % latest_schema(), cp.stdout)
+        self.assertIn("schema migrated from version 7 to 8", cp.stdout)
         cp = fb("store", "migrate", "--check", *args)
         self.assertEqual(cp.returncode, 0, cp.stderr)
-        self.assertIn("schema version %d, the latest" % latest_schema(), cp.stdout)
+        self.assertIn("schema version 8, the latest", cp.stdout)
         cp = fb("store", "export", "--json", *args)
         self.assertEqual(cp.returncode, 0, cp.stderr)
         self.assertEqual(len(json.loads(cp.stdout)["tables"]["users"]), 3)
@@ -571,14 +563,12 @@ class StoreCli(harness.TestCase):
         self.assertEqual(self.pg.psql("SELECT to_regclass('fedbroker_schema') IS NULL", db), "t")
         cp = at(self.a, "store", "copy", "--from", "config", "--to", "postgres:" + ref)
         self.assertEqual(cp.returncode, 0, cp.stderr)
-        # Back to schema 6, as a deployment still on an older fedbroker would be.
-        self.pg.psql("DROP TABLE upstream_groups; DROP TABLE upstream_links;"
-                     " DROP INDEX users_email; UPDATE fedbroker_schema SET version = 6", db)
+        # Back to schema 7, as a deployment still on an older fedbroker would be.
+        self.pg.psql(PG_BACK_TO_7, db)
         before = self.pg_shape(db)
         cp = at(b, "store", "migrate", "--check")
         self.assertEqual(cp.returncode, 1, cp.stdout + cp.stderr)
-        self.assertIn("schema version 6, latest %d: pending migrations: %d"
-                      % (latest_schema(), latest_schema() - 6), cp.stdout)
+        self.assertIn("schema version 7, latest 8: pending migrations: 1", cp.stdout)
         self.assertEqual(self.pg_shape(db), before, "--check changes nothing")
         cp = at(b, "store", "export", "--json")
         self.assertEqual(cp.returncode, 1)
@@ -600,13 +590,13 @@ class StoreCli(harness.TestCase):
         self.assertEqual(self.pg_shape(db), before)
         cp = at(m, "store", "migrate")
         self.assertEqual(cp.returncode, 0, cp.stderr)
-        self.assertIn("schema migrated from version 6 to %d" % latest_schema(), cp.stdout)
-        self.assertEqual(self.pg.psql("SELECT version FROM fedbroker_schema", db), "7")
-        self.assertEqual(self.pg.psql("SELECT to_regclass('upstream_links') IS NOT NULL", db),
+        self.assertIn("schema migrated from version 7 to 8", cp.stdout)
+        self.assertEqual(self.pg.psql("SELECT version FROM fedbroker_schema", db), "8")
+        self.assertEqual(self.pg.psql("SELECT to_regclass('scim_outbox') IS NOT NULL", db),
                          "t")
         cp = at(m, "store", "migrate", "--check")
         self.assertEqual(cp.returncode, 0, cp.stderr)
-        self.assertIn("schema version %d, the latest" % latest_schema(), cp.stdout)
+        self.assertIn("schema version 8, the latest", cp.stdout)
         self.assertEqual(at(m, "user", "show", "alice").stdout, self.show["alice"])
         m.start()
         self.assertEqual(m.http("GET", "/readyz").status, 200)

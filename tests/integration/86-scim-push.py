@@ -7,16 +7,18 @@ hundred users and a 250-member group in step and a second run writes nothing; th
 changes nothing; a 409 adopts the object and never deletes what fedbroker did not create;
 429 with Retry-After, 500 and a connection dropped after the write converge without
 duplicates; a wrong token, a dead target and a user AWS cannot take are clear errors that
-lose nothing from the outbox; kill -9 of a sync at random points, then exact convergence."""
+lose nothing from the outbox; kill -9 of a sync at random points, then exact convergence; a
+store restored from an export writes only what differs; on PostgreSQL (FB_TEST_STORE, every
+test's store), two replicas drain one target without pushing any object twice."""
 
 import json
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
+import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
@@ -47,6 +49,7 @@ class ScimBase(harness.TestCase):
         self.state = os.path.join(self.dir, "state")
         self.config = os.path.join(self.dir, "fedbroker.yaml")
         self.env = dict(os.environ, FB_TEST_SCIM_TOKEN=TOKEN)
+        self.store = harness.store_conf(self.dir)  # {} on SQLite (FB_TEST_STORE)
 
     def configure(self, groups=(), target=None, url=None, token_env="FB_TEST_SCIM_TOKEN"):
         t = {"name": "aws", "url": url or self.peer.url, "token": "env:" + token_env,
@@ -55,6 +58,8 @@ class ScimBase(harness.TestCase):
         conf = {"server": {"state_dir": self.state},
                 "log": {"level": "info"},
                 "scim": {"targets": [t]}}
+        if self.store:
+            conf["store"] = self.store
         if groups:
             conf["groups"] = [{"name": n, "members": list(m)} for n, m in groups]
         self.write(self.config, harness.to_yaml(conf) + "\n")
@@ -71,15 +76,17 @@ class ScimBase(harness.TestCase):
     def add_users(self, n, prefix="user"):
         """n users through the store's schema (as upstream sign-ins create them), fast: the
         store's own triggers log them for the push, as for any other writer."""
-        db = sqlite3.connect(os.path.join(self.state, "fedbroker.db"), timeout=30)
-        with db:
-            for i in range(n):
-                db.execute("INSERT INTO users (id, username, name, email, source, active, "
-                           "created, last_seen) VALUES (?, ?, ?, ?, 'corp', 1, 1, 1)",
-                           ("id-%s-%04d" % (prefix, i), "%s%04d" % (prefix, i),
-                            "Given%d Family%d" % (i, i), "%s%04d@example.com" % (prefix, i)))
-        db.close()
+        params = []
+        for i in range(n):
+            params += ["id-%s-%04d" % (prefix, i), "%s%04d" % (prefix, i),
+                       "Given%d Family%d" % (i, i), "%s%04d@example.com" % (prefix, i)]
+        self.sql("INSERT INTO users (id, username, name, email, source, active, created, "
+                 "last_seen) VALUES " + ", ".join(["(?, ?, ?, ?, 'corp', 1, 1, 1)"] * n), params)
         return ["%s%04d" % (prefix, i) for i in range(n)]
+
+    def sql(self, sql, params=()):
+        """One statement on the test's store, SQLite or PostgreSQL (FB_TEST_STORE)."""
+        return harness.store_sql(self, self.store, self.state, sql, params)
 
     def sync(self, *extra, expect=0):
         cp = self.fb("scim", "sync", "aws", "--json", *extra, expect=expect)
@@ -193,6 +200,78 @@ class Sync(ScimBase):
         self.assertEqual(names, ["ann@example.com", "ct@example.com", "eve@example.com"])
 
 
+class Restore(ScimBase):
+    def test_restore_writes_only_what_differs(self):
+        """A backup carries the SCIM remote ids and pushed memberships: the restored store
+        pushes every object once and writes only what differs from what was pushed (here a
+        rename still queued at export, which is not lost); nothing is created twice."""
+        staff = ["user0000", "user0001", "user0002"]
+        self.configure(groups=[("staff", staff)])
+        self.fb("user", "list", "--init")
+        users = self.add_users(10)
+        self.assertTrue(self.sync()["ok"])
+        self.sql("UPDATE users SET name = 'Given1 Renamed' WHERE username = 'user0001'")
+        dump = os.path.join(self.dir, "export.json")
+        self.fb("store", "export", "--json", "--output", dump)
+        with open(dump) as f:
+            tables = json.load(f)["tables"]
+        self.assertEqual(len(tables["scim_remote"]), 10 + 1)
+        self.assertEqual(len(tables["scim_members"]), 3)
+        self.assertNotIn("scim_outbox", tables)
+        # A new state directory and store, the same target.
+        self.state = os.path.join(self.dir, "restored")
+        self.store = harness.store_conf(self.tmpdir())
+        self.configure(groups=[("staff", staff)])
+        self.fb("store", "import", "--json", dump, "--init")
+        self.peer.admin("counters", {})
+        rep = self.sync()
+        self.assertTrue(rep["ok"], rep)
+        self.assertEqual(rep["writes"], 1, rep)
+        self.assertEqual(self.peer.state()["writes"], 1)
+        self.assertFalse([r for r in self.peer.state()["requests"] if r["method"] == "POST"])
+        st = self.assertConverged(users, {"staff": staff})
+        self.assertIn("Given1 Renamed", [u["displayName"] for u in st["users"]])
+        self.assertEqual(self.sync()["writes"], 0)
+
+
+@unittest.skipIf(harness.STORE != "postgres", "replicas share a PostgreSQL store")
+class Replicas(ScimBase):
+    def test_two_replicas_drain_one_target(self):
+        """Two brokers on one PostgreSQL database: their jobs processes drain the one outbox
+        together and never push one object twice: the peer sees exactly one create per
+        user and group, no 409, and the exact state."""
+        members = ["user%04d" % i for i in range(80)]
+        env = {"FB_TEST_SCIM_TOKEN": TOKEN}
+        conf = {"scim": {"targets": [{"name": "aws", "url": self.peer.url, "profile": "aws",
+                                      "token": "env:FB_TEST_SCIM_TOKEN", "concurrency": 4,
+                                      "groups": ["all"]}]},
+                "groups": [{"name": "all", "members": members}]}
+        a = harness.Server(self, conf=conf, env=env)
+        b = harness.Server(self, conf=harness.deep_merge(
+            conf, {k: a.conf[k] for k in ("store", "keys", "session")}), env=env)
+        self.config, self.state, self.store = a.config, a.state_dir, a.conf["store"]
+        self.peer.fault("slow", match="", count=100000, delay_ms=10)
+        a.start()
+        b.start()
+        users = self.add_users(80)
+
+        def converged():
+            st = self.peer.state()
+            g = [g for g in st["groups"] if g["displayName"] == "all"]
+            return len(st["users"]) == 80 and g and len(g[0]["members"]) == 80
+        wait_for(self, "both replicas' pushes converged", converged, timeout=120)
+        self.assertConverged(users, {"all": members})
+        reqs = self.peer.state()["requests"]
+        self.assertEqual(len([r for r in reqs if (r["method"], r["path"]) == ("POST", "/Users")]),
+                         80)
+        self.assertEqual(len([r for r in reqs if (r["method"], r["path"]) == ("POST", "/Groups")]),
+                         1)
+        self.assertEqual([r for r in reqs if r["status"] == 409], [])
+        self.assertAwsShapes()
+        a.stop()
+        b.stop()
+
+
 class Generic(ScimBase):
     def setUp(self):
         harness.TestCase.setUp(self)
@@ -201,6 +280,7 @@ class Generic(ScimBase):
         self.state = os.path.join(self.dir, "state")
         self.config = os.path.join(self.dir, "fedbroker.yaml")
         self.env = dict(os.environ, FB_TEST_SCIM_TOKEN=TOKEN)
+        self.store = harness.store_conf(self.dir)
 
     def test_generic_profile(self):
         # userName is the username; a one-word name is fine; the user_mapping patches it.
@@ -257,10 +337,7 @@ class Faults(ScimBase):
         self.assertEqual(json.loads(self.fb("scim", "status", "--json").stdout)[0]["outbox"],
                          30)
         # The right token: a user AWS cannot take (one-word name) fails alone.
-        db = sqlite3.connect(os.path.join(self.state, "fedbroker.db"))
-        with db:
-            db.execute("UPDATE users SET name = 'Cher' WHERE username = 'user0007'")
-        db.close()
+        self.sql("UPDATE users SET name = 'Cher' WHERE username = 'user0007'")
         self.configure()
         self.fb("scim", "sync", "aws", expect=1)
         st = json.loads(self.fb("scim", "status", "--json").stdout)[0]
@@ -282,10 +359,7 @@ class Faults(ScimBase):
         self.assertGreaterEqual(rep["retries"], 2, rep)
         self.assertEqual(len(self.peer.state()["users"]), 5)
         # The next sync (the entry is due again after its wait, or at once by hand) converges.
-        db = sqlite3.connect(os.path.join(self.state, "fedbroker.db"))
-        with db:
-            db.execute("UPDATE scim_outbox SET next_at = 0")
-        db.close()
+        self.sql("UPDATE scim_outbox SET next_at = 0")
         rep = self.sync()
         self.assertTrue(rep["ok"], rep)
         self.assertConverged(users, {})
@@ -351,7 +425,7 @@ class Daemon(ScimBase):
              "groups": [{"name": "staff", "members": ["ann", "bob"]}]})),
             env={"FB_TEST_SCIM_TOKEN": TOKEN})
         srv.start()
-        self.config, self.state = srv.config, srv.state_dir
+        self.config, self.state, self.store = srv.config, srv.state_dir, srv.conf.get("store", {})
         self.fb("user", "add", "ann", "--name", "Ann Smith", "--email", "ann@example.com",
                 "--type", "service", "--state-dir", srv.state_dir)
         self.fb("user", "add", "bob", "--name", "Bob Brown", "--email", "bob@example.com",
@@ -397,7 +471,7 @@ class Daemon(ScimBase):
                 "groups": [{"name": "all", "members": ["user%04d" % i for i in range(120)]}]}
         srv = harness.Server(self, conf=conf, env={"FB_TEST_SCIM_TOKEN": TOKEN})
         srv.start()
-        self.config, self.state = srv.config, srv.state_dir
+        self.config, self.state, self.store = srv.config, srv.state_dir, srv.conf.get("store", {})
         users = self.add_users(120)
         self.peer.fault("slow", match="", count=100000, delay_ms=15)
         rng = random.Random(7)

@@ -584,45 +584,49 @@ class Server:
 
     # -- the store, behind the broker's back (what time passing would do, checks)
     def store_sql(self, sql, params=()):
-        """Runs one SQL statement (qmark parameters) on this server's store, SQLite or
-        PostgreSQL (FB_TEST_STORE): (rows changed, [rows as tuples]). Values of rows
-        read from PostgreSQL are strings."""
-        st = self.conf.get("store", {})
-        if st.get("driver") != "postgres":
-            import sqlite3
-            db = sqlite3.connect(st.get("path") or os.path.join(self.state_dir, "fedbroker.db"),
-                                 timeout=30)
-            try:
-                with db:
-                    cur = db.execute(sql, tuple(params))
-                    return cur.rowcount, cur.fetchall()
-            finally:
-                db.close()
-        parts = sql.split("?")
-        self.tc.assertEqual(len(parts) - 1, len(params), "one parameter per ?")
-        text = parts[0]
-        for v, rest in zip(params, parts[1:]):
-            if isinstance(v, (int, float)) and not isinstance(v, bool):
-                text += repr(v)
-            else:
-                text += "'" + str(v).replace("'", "''") + "'"
-            text += rest
-        with open(st["dsn"][len("file:"):]) as f:
-            dsn = f.read().strip()
-        cp = subprocess.run(["psql", "-X", "-At", "-F", "\t", "-v", "ON_ERROR_STOP=1", "-w",
-                             "-d", dsn, "-c", text], capture_output=True, text=True, timeout=60,
-                            stdin=subprocess.DEVNULL)
-        self.tc.assertEqual(cp.returncode, 0, "psql: %s\n%s" % (text, cp.stderr))
-        lines = cp.stdout.splitlines()
-        m = re.match(r"^(UPDATE|DELETE|INSERT \d+) (\d+)$", lines[-1]) if lines else None
-        if m:
-            return int(m.group(2)), []
-        return -1, [tuple(l.split("\t")) for l in lines]
+        """Runs one SQL statement (qmark parameters) on this server's store (store_sql)."""
+        return store_sql(self.tc, self.conf.get("store", {}), self.state_dir, sql, params)
 
     def metrics(self):
         r = self.request("GET", "/metrics")
         self.tc.assertEqual(r.status, 200, "GET /metrics\n" + r.body.decode("utf-8", "replace"))
         return parse_prometheus(r.body.decode("utf-8"))
+
+
+def store_sql(tc, st, state_dir, sql, params=()):
+    """Runs one SQL statement (qmark parameters) on the store that a configuration's
+    store: section st names (SQLite: its path, else state_dir's file; or PostgreSQL):
+    (rows changed, [rows as tuples]). Values of rows read from PostgreSQL are strings."""
+    if st.get("driver") != "postgres":
+        import sqlite3
+        db = sqlite3.connect(st.get("path") or os.path.join(state_dir, "fedbroker.db"),
+                             timeout=30)
+        try:
+            with db:
+                cur = db.execute(sql, tuple(params))
+                return cur.rowcount, cur.fetchall()
+        finally:
+            db.close()
+    parts = sql.split("?")
+    tc.assertEqual(len(parts) - 1, len(params), "one parameter per ?")
+    text = parts[0]
+    for v, rest in zip(params, parts[1:]):
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            text += repr(v)
+        else:
+            text += "'" + str(v).replace("'", "''") + "'"
+        text += rest
+    with open(st["dsn"][len("file:"):]) as f:
+        dsn = f.read().strip()
+    cp = subprocess.run(["psql", "-X", "-At", "-F", "\t", "-v", "ON_ERROR_STOP=1", "-w",
+                         "-d", dsn, "-c", text], capture_output=True, text=True, timeout=60,
+                        stdin=subprocess.DEVNULL)
+    tc.assertEqual(cp.returncode, 0, "psql: %s\n%s" % (text, cp.stderr))
+    lines = cp.stdout.splitlines()
+    m = re.match(r"^(UPDATE|DELETE|INSERT \d+) (\d+)$", lines[-1]) if lines else None
+    if m:
+        return int(m.group(2)), []
+    return -1, [tuple(l.split("\t")) for l in lines]
 
 
 def recv_all(s, timeout=5.0):

@@ -2286,6 +2286,50 @@ dump_next(void *arg, const struct fb_store_table **t, const struct fb_store_valu
 	return FB_OK;
 }
 
+/* ---- SCIM helpers (export and SCIM tests) ------------------------------------ */
+
+/* Collects "kind:object" of each outbox entry, comma-separated. */
+static int
+scim_item_cat(const struct fb_store_scim_item *it, void *arg)
+{
+	char **acc = arg;
+	char *n = fb_xasprintf("%s%s%s:%s", *acc != NULL ? *acc : "", *acc != NULL ? "," : "",
+	    it->kind, it->object);
+
+	free(*acc);
+	*acc = n;
+	return 0;
+}
+
+/* The outbox of target as "kind:object,..." (new; "" when empty). */
+static char *
+scim_outbox_str(struct fb_store *st, const char *target)
+{
+	char *acc = NULL;
+
+	CU_ASSERT_EQUAL(fb_store_scim_outbox_list(st, target, scim_item_cat, &acc, NULL), FB_OK);
+	return acc != NULL ? acc : fb_xstrdup("");
+}
+
+/* 1 when target's outbox holds kind:object. */
+static int
+scim_outbox_has(struct fb_store *st, const char *target, const char *kind, const char *object)
+{
+	char *str = scim_outbox_str(st, target), *want = fb_xasprintf("%s:%s", kind, object);
+	int found = strstr(str, want) != NULL;
+
+	free(want);
+	free(str);
+	return found;
+}
+
+static int
+scim_name_cat(const char *name, void *arg)
+{
+	return scim_item_cat(&(struct fb_store_scim_item){.kind = (char *)"m", .object = (char *)name},
+	    arg);
+}
+
 /* A store holding one of everything a backup keeps. */
 static void
 store_fill(struct fb_store *st)
@@ -2312,6 +2356,17 @@ store_fill(struct fb_store *st)
 	CU_ASSERT_EQUAL(fb_store_upstream_signin(st, &u, &in, &err), FB_OK);
 	free(u.id);
 	CU_ASSERT_EQUAL(fb_store_audit_add(st, "cli:test", "account_created", "{}", &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_scim_remote_put(st,
+			    &(struct fb_store_scim_remote){(char *)"aws", (char *)"user",
+				(char *)"u-alice", (char *)"r-alice", 1, (char *)"d-alice",
+				(char *)"{\"userName\":\"alice\"}", 0},
+			    &err),
+	    FB_OK);
+	CU_ASSERT_EQUAL(fb_store_scim_member_put(st, "aws", "admins", "u-alice", 1, &err), FB_OK);
+	/* Work and history, not exported. */
+	CU_ASSERT_EQUAL(fb_store_scim_outbox_add(st, "aws", FB_STORE_SCIM_GROUP, "ops", &err),
+	    FB_OK);
+	CU_ASSERT_EQUAL(fb_store_scim_report_put(st, "aws", 1, "{\"writes\":1}", &err), FB_OK);
 }
 
 /* What one store holds, another takes whole, and both then read the same. */
@@ -2338,9 +2393,38 @@ test_export_import(void)
 	CU_ASSERT_EQUAL(fb_store_rows_load(b, 1, dump_next, &src, &n, &err), FB_OK);
 	if (err.msg[0] != '\0')
 		fprintf(stderr, "rows_load: %s\n", err.msg);
-	CU_ASSERT_EQUAL(n, 2 + 1 + 2 + 1 + 1 + 1 + 2 + 1);
+	CU_ASSERT_EQUAL(n, 2 + 1 + 2 + 1 + 1 + 1 + 2 + 1 + 1 + 1);
 	again = store_dump(b);
 	CU_ASSERT_TRUE(json_equal(dump, again));
+	/* The SCIM remote ids come back; a restored store pushes each object once to compare. */
+	{
+		struct fb_store_scim_remote rm;
+		char *acc = NULL;
+		int64_t at;
+		int ok;
+
+		CU_ASSERT_EQUAL(json_array_size(json_object_get(dump, "scim_remote")), 1);
+		CU_ASSERT_EQUAL(json_array_size(json_object_get(dump, "scim_members")), 1);
+		CU_ASSERT_PTR_NULL(json_object_get(dump, "scim_outbox"));
+		CU_ASSERT_EQUAL(fb_store_scim_remote_get(b, "aws", "user", "u-alice", &rm, &err),
+		    FB_OK);
+		CU_ASSERT_STRING_EQUAL(rm.remote_id, "r-alice");
+		CU_ASSERT_STRING_EQUAL(rm.digest, "d-alice");
+		CU_ASSERT_STRING_EQUAL(rm.body, "{\"userName\":\"alice\"}");
+		fb_store_scim_remote_cleanup(&rm);
+		CU_ASSERT_EQUAL(fb_store_scim_member_list(b, "aws", "admins", scim_name_cat, &acc,
+				    &err),
+		    FB_OK);
+		CU_ASSERT_STRING_EQUAL(acc, "m:u-alice");
+		free(acc);
+		CU_ASSERT_EQUAL(fb_store_scim_report_get(b, "aws", &at, &ok, &acc, &err),
+		    FB_ERR_NOTFOUND);
+		/* Every user and group once (alice, bob, admins, ops), nothing else. */
+		CU_ASSERT_EQUAL(fb_store_scim_outbox_fill(b, "aws", &k, &err), FB_OK);
+		CU_ASSERT_EQUAL(k, 4);
+		CU_ASSERT_TRUE(scim_outbox_has(b, "aws", "user", "u-alice"));
+		CU_ASSERT_TRUE(scim_outbox_has(b, "aws", "group", "ops"));
+	}
 	/* The credentials work through the ordinary API. */
 	CU_ASSERT_EQUAL(fb_store_cred_get(b, "u-alice", &c, &err), FB_OK);
 	CU_ASSERT_STRING_EQUAL(c.totp_secret, "sealed-totp");
@@ -3211,41 +3295,6 @@ test_latency(void)
 
 /* ---- SCIM push ------------------------------------------------------------ */
 
-/* Collects "kind:object" of each outbox entry, comma-separated. */
-static int
-scim_item_cat(const struct fb_store_scim_item *it, void *arg)
-{
-	char **acc = arg;
-	char *n = fb_xasprintf("%s%s%s:%s", *acc != NULL ? *acc : "", *acc != NULL ? "," : "",
-	    it->kind, it->object);
-
-	free(*acc);
-	*acc = n;
-	return 0;
-}
-
-/* The outbox of target as "kind:object,..." (new; "" when empty). */
-static char *
-scim_outbox_str(struct fb_store *st, const char *target)
-{
-	char *acc = NULL;
-
-	CU_ASSERT_EQUAL(fb_store_scim_outbox_list(st, target, scim_item_cat, &acc, NULL), FB_OK);
-	return acc != NULL ? acc : fb_xstrdup("");
-}
-
-/* 1 when target's outbox holds kind:object. */
-static int
-scim_outbox_has(struct fb_store *st, const char *target, const char *kind, const char *object)
-{
-	char *str = scim_outbox_str(st, target), *want = fb_xasprintf("%s:%s", kind, object);
-	int found = strstr(str, want) != NULL;
-
-	free(want);
-	free(str);
-	return found;
-}
-
 static void
 scim_user(struct fb_store *st, struct fb_store_user *u, const char *username, int active)
 {
@@ -3473,13 +3522,6 @@ scim_remote_count(const struct fb_store_scim_remote *rm, void *arg)
 }
 
 static int
-scim_name_cat(const char *name, void *arg)
-{
-	return scim_item_cat(&(struct fb_store_scim_item){.kind = (char *)"m", .object = (char *)name},
-	    arg);
-}
-
-static int
 scim_user_cat(const struct fb_store_user *u, void *arg)
 {
 	return scim_name_cat(u->username, arg);
@@ -3643,6 +3685,89 @@ test_scim_claim_race(void)
 	free(dir);
 }
 
+/* 1 when a session waits for a lock on scim_changes, checked every 10 ms for up to 10 s. */
+static int
+pg_scim_lock_waited(PGconn *raw)
+{
+	for (int i = 0; i < 1000; i++) {
+		PGresult *r = PQexec(raw, "SELECT 1 FROM pg_locks WHERE NOT granted"
+					  " AND relation = 'scim_changes'::regclass");
+		int waiting = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0;
+
+		PQclear(r);
+		if (waiting)
+			return 1;
+		usleep(10000);
+	}
+	return 0;
+}
+
+/*
+ * PostgreSQL hands out sequence values in call order, not commit order: a
+ * change whose transaction commits after a later change's is still copied
+ * to the outbox (fill waits for it instead of moving its cursor past it).
+ */
+static void
+test_pg_scim_fill_order(void)
+{
+	char *dsn = pg_fresh();
+	struct fb_conf c = pg_conf(dsn);
+	struct fb_store *st = open_ok(&c);
+	struct fb_store_scim_item *items = NULL;
+	struct fb_store_user early, late;
+	PGconn *raw = NULL;
+	PGresult *r;
+	size_t n = 0;
+	pid_t pid;
+	int status = -1;
+	struct fb_err err;
+
+	scim_user(st, &early, "early", 1);
+	CU_ASSERT_EQUAL(fb_store_scim_outbox_fill(st, "aws", &n, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_scim_outbox_claim(st, "aws", "t", 60, 10, &items, &n, &err), FB_OK);
+	CU_ASSERT_EQUAL_FATAL(n, 1);
+	CU_ASSERT_EQUAL(fb_store_scim_outbox_done(st, "aws", &items[0], "t", &err), FB_OK);
+	fb_store_scim_items_free(items, n);
+	CU_ASSERT_FALSE(scim_outbox_has(st, "aws", "user", early.id));
+
+	/* The early change stays uncommitted while a later one commits. */
+	raw = PQconnectdb(dsn);
+	CU_ASSERT_FATAL(PQstatus(raw) == CONNECTION_OK);
+	PQclear(PQexec(raw, "BEGIN"));
+	r = PQexec(raw, "UPDATE users SET name = 'Renamed' WHERE username = 'early'");
+	CU_ASSERT_EQUAL(PQresultStatus(r), PGRES_COMMAND_OK);
+	PQclear(r);
+	scim_user(st, &late, "late", 1);
+
+	pid = fork();
+	CU_ASSERT_FATAL(pid >= 0);
+	if (pid == 0) {
+		struct fb_store *cs = NULL;
+
+		if (fb_store_open(&c, &cs, NULL) != FB_OK ||
+		    fb_store_scim_outbox_fill(cs, "aws", &n, NULL) != FB_OK)
+			_exit(2);
+		fb_store_close(cs);
+		_exit(0);
+	}
+	/* The fill waits for the open transaction (it does not, without the lock: then it is lost). */
+	CU_ASSERT_TRUE(pg_scim_lock_waited(raw));
+	PQclear(PQexec(raw, "COMMIT"));
+	CU_ASSERT_EQUAL(waitpid(pid, &status, 0), pid);
+	CU_ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CU_ASSERT_EQUAL(fb_store_scim_outbox_fill(st, "aws", &n, &err), FB_OK);
+	CU_ASSERT_TRUE(scim_outbox_has(st, "aws", "user", late.id));
+	CU_ASSERT_TRUE(scim_outbox_has(st, "aws", "user", early.id));
+
+	PQfinish(raw);
+	free(early.email);
+	free(late.email);
+	fb_store_user_cleanup(&(struct fb_store_user){.id = early.id});
+	fb_store_user_cleanup(&(struct fb_store_user){.id = late.id});
+	fb_store_close(st);
+	free(dsn);
+}
+
 /* A version 7 store's users and groups are all logged by migration 8 (a new target pushes them). */
 static void
 test_migrate_v7_v8(void)
@@ -3660,9 +3785,14 @@ test_migrate_v7_v8(void)
 	scim_user(st, &u, "old", 1);
 	CU_ASSERT_EQUAL(fb_store_upstream_signin(st, &u, &in, &err), FB_OK);
 	fb_store_close(st);
-	CU_ASSERT_FALSE(raw_has_table(path, "scim_outbox"));
+	if (use_pg) {
+		CU_ASSERT_EQUAL(pg_int_at(c.store_dsn,
+				    "SELECT (to_regclass('scim_outbox') IS NULL)::int"), 1);
+	} else {
+		CU_ASSERT_FALSE(raw_has_table(path, "scim_outbox"));
+	}
 	st = open_ok(&c);
-	CU_ASSERT_EQUAL(raw_user_version(path), 8);
+	CU_ASSERT_EQUAL(fb_store_schema_version(st), 8);
 	CU_ASSERT_EQUAL(fb_store_scim_outbox_fill(st, "aws", &n, &err), FB_OK);
 	CU_ASSERT_EQUAL(n, 2);
 	str = scim_outbox_str(st, "aws");
@@ -3755,6 +3885,11 @@ fb_test_store_register(void)
 	    {"rows of a foreign table", test_rows_foreign_table},
 	    {"a backend without export ops", test_rows_no_ops},
 	    {"export reads one snapshot", test_export_snapshot},
+	    {"scim outbox", test_scim_outbox},
+	    {"scim remote ids, members, reports", test_scim_remote},
+	    {"scim claim race", test_scim_claim_race},
+	    {"migrate 7 to 8, scim", test_migrate_v7_v8},
+	    {"scim fill waits for changes not yet committed", test_pg_scim_fill_order},
 	    {"migrate", test_pg_migrate},
 	    {"export in byte order", test_pg_export_order},
 	    {"newer schema", test_pg_newer_schema},
