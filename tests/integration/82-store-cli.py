@@ -180,8 +180,12 @@ class StoreCli(harness.TestCase):
 
     def fresh_pg(self, ref, over=None):
         """fresh(), its store the PostgreSQL database of ref."""
-        return self.fresh(harness.deep_merge({"store": {"driver": "postgres", "dsn": ref}},
-                                             over or {}))
+        # A shared store means replicas: serve generates no signing key for it (the cookie
+        # keys travel as A's cookie-keys file, which fresh() copies).
+        keys = {"keys": harness.replica_conf(self.tmpdir())["keys"]}
+        return self.fresh(harness.deep_merge(
+            harness.deep_merge({"store": {"driver": "postgres", "dsn": ref}}, keys),
+            over or {}))
 
     def pg_shape(self, db):
         """The relations of db and its schema version: what a refused command must not change."""
@@ -215,7 +219,7 @@ class StoreCli(harness.TestCase):
         self.assertEqual(stat.S_IMODE(os.stat(self.export).st_mode), 0o600)
         d = self.doc()
         self.assertEqual((d["format"], d["format_version"], d["schema_version"], d["driver"]),
-                         ("fedbroker-store-export", 1, 8, "sqlite"))
+                         ("fedbroker-store-export", 1, 8, harness.STORE))
         self.assertRegex(d["fedbroker_version"], r"^\d+\.\d+")
         self.assertRegex(d["created"], r"^\d{4}-\d\d-\d\dT")
         t = d["tables"]
@@ -367,7 +371,8 @@ class StoreCli(harness.TestCase):
         d = self.doc()
         d["tables"]["api_tokens"][0]["user_id"] = "nobody"
         err = self.assertRefused(c, self.write("fk.json", d), "$.tables.api_tokens[0]",
-                                 "FOREIGN KEY")
+                                 "FOREIGN KEY" if harness.STORE == "sqlite"
+                                 else "violates foreign key constraint")
         self.assertNotIn("argon2id", err)
         cp = at(c, "store", "export", "--json")
         self.assertEqual(cp.returncode, 0, cp.stderr)
@@ -375,6 +380,7 @@ class StoreCli(harness.TestCase):
                          {k: 0 for k in json.loads(cp.stdout)["tables"]},
                          "nothing of the failed import stayed")
 
+    @harness.sqlite_only("writes an SQLite copy of A's store behind its back")
     def test_empty_and_non_utf8_text(self):
         d = self.tmpdir()
         path = os.path.join(d, "fedbroker.db")
@@ -445,6 +451,7 @@ class StoreCli(harness.TestCase):
 
     # ---- migrate ---------------------------------------------------------------------------
 
+    @harness.sqlite_only("an SQLite copy of A's store taken back to an older schema")
     def test_migrate_check_on_an_older_schema(self):
         d = self.tmpdir()
         cp = at(self.a, "store", "copy", "--from", "config", "--to",
@@ -496,12 +503,13 @@ class StoreCli(harness.TestCase):
 
     # ---- PostgreSQL --------------------------------------------------------------------
 
+    @harness.sqlite_only("copies A's SQLite store to PostgreSQL and back; the SQLite run does it")
     def test_copy_sqlite_to_postgres_and_back(self):
         dsn, db, ref = self.pg_fresh()
         cp = at(self.a, "store", "copy", "--from", "config", "--to", "postgres:" + ref,
                 "--audit")
         self.assertEqual(cp.returncode, 0, cp.stderr)
-        self.assertIn("(sqlite) to postgres:%s (postgres)" % ref, cp.stdout)
+        self.assertIn("(%s) to postgres:%s (postgres)" % (harness.STORE, ref), cp.stdout)
         self.assertRegex(cp.stdout, r"users\s+3 -> 3")
         self.assertRegex(cp.stdout, r"recovery_codes\s+10 -> 10")
         self.assertRegex(cp.stdout, r"audit_log\s+(\d+) -> \1")
