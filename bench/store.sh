@@ -23,8 +23,8 @@
 # there are no OIDC apps yet: both lines say so. Installs nothing; loopback only;
 # stops every server it started. Exit status 0 when it ran.
 #
-#   bench/store.sh [BUILDDIR]   (default build/default: BUILDDIR/src/fedbroker and
-#                                BUILDDIR/bench/store_call, made if missing)
+#   bench/store.sh [BUILDDIR]   (default build/default: BUILDDIR/src/fedbroker; it makes
+#                                BUILDDIR/bench/store_call)
 #   env: NUSERS=100000 NSPS=1000 DURATION=10 RUNS=3 WORKERS=<CPUs> CONNECTIONS=<8 x WORKERS>
 #        NCALLS=2000
 # Needs: apt-get install wrk postgresql python3 procps
@@ -54,9 +54,7 @@ for tool in wrk "$py" psql pgrep; do
 		exit 1
 	fi
 done
-if [ ! -x "$builddir/bench/store_call" ]; then
-	make -C "$builddir" bench/store_call >/dev/null || exit 1
-fi
+make -C "$builddir" bench/store_call >/dev/null || exit 1
 metadata=$src/tests/fixtures/aws/aws-signin-saml-metadata.xml
 
 . "$here/lib.sh"
@@ -118,17 +116,24 @@ for i in range(1, int(sys.argv[3])):
 json.dump(d, open(sys.argv[2], "w"))
 EOP
 
-# 3. the configuration: NSPS metadata files, a signing key, cookie keys
+# 3. the configuration: a signing key, NSPS metadata files (the AWS fixture under
+# other entity ids, with the key's certificate and no validUntil: the fixture's have
+# expired, and 2,000 warnings would be measured too), cookie keys
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$tmp/key.pem" -out "$tmp/cert.pem" -days 30 \
+	-subj /CN=fedbroker-bench >/dev/null 2>&1 || { echo "openssl req failed" >&2; exit 1; }
 mkdir "$tmp/metadata"
-"$py" - "$metadata" "$tmp/metadata" "$nsps" <<'EOP' || exit 1
-import sys
+"$py" - "$metadata" "$tmp/metadata" "$nsps" "$tmp/cert.pem" <<'EOP' || exit 1
+import re, sys
 xml = open(sys.argv[1]).read()
+pem = open(sys.argv[4]).read()
+b64 = "".join(l for l in pem.splitlines() if not l.startswith("-----"))
+xml = re.sub(r"<ds:X509Certificate>[^<]*</ds:X509Certificate>",
+             "<ds:X509Certificate>%s</ds:X509Certificate>" % b64, xml)
+xml = re.sub(r' validUntil="[^"]*"', "", xml)
 for i in range(int(sys.argv[3])):
     open("%s/sp%04d.xml" % (sys.argv[2], i), "w").write(
         xml.replace('entityID="urn:amazon:webservices"', 'entityID="urn:bench:sp:%04d"' % i))
 EOP
-openssl req -x509 -newkey rsa:2048 -nodes -keyout "$tmp/key.pem" -out "$tmp/cert.pem" -days 30 \
-	-subj /CN=fedbroker-bench >/dev/null 2>&1 || { echo "openssl req failed" >&2; exit 1; }
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$tmp/cookie.key"
 {
 	echo "keys: [{id: bench, key: \"$tmp/key.pem\", cert: \"$tmp/cert.pem\"}]"
