@@ -62,8 +62,13 @@ bench_init
 pgpid=""
 fbpids=""
 store_cleanup() {
-	for p in $fbpids; do
-		kill -TERM "$p" 2>/dev/null && wait "$p" 2>/dev/null
+	for p in $fbpids; do # the poller's children, not this shell's: wait for them to go
+		kill -TERM "$p" 2>/dev/null
+		i=0
+		while kill -0 "$p" 2>/dev/null && [ $i -lt 100 ]; do
+			sleep 0.1
+			i=$((i + 1))
+		done
 	done
 	if [ -n "$pgpid" ]; then # pgtest.py stops its server when its stdin closes
 		exec 3>&-
@@ -196,30 +201,37 @@ print("%.2f" % (time.monotonic() - t))
 EOP
 }
 
-# start STORE: fedbroker serve on it; sets fbpid_STORE, writes the start-up seconds in
-# $tmp/STORE.start
+# start STORE: fedbroker serve on it, started by a poller that times it from the exec
+# to the first 200 of /healthz (the poller's own start-up not counted); sets fbpid_STORE,
+# writes the seconds in $tmp/STORE.start
 start() {
 	port=$(eval echo "\$port_$1")
-	t0=$("$py" -c 'import time; print(time.monotonic())')
-	"$bin" serve --config "$tmp/$1.yaml" --state-dir "$tmp/$1" >"$tmp/$1.out" 2>"$tmp/$1.err" &
-	pid=$!
-	fbpids="$fbpids $pid"
-	eval "fbpid_$1=$pid"
-	"$py" - "$port" "$t0" >"$tmp/$1.start" <<'EOP'
-import http.client, sys, time
-deadline = time.monotonic() + 60
-while time.monotonic() < deadline:
+	"$py" - "$port" "$bin" "$tmp/$1.yaml" "$tmp/$1" "$tmp/$1.out" "$tmp/$1.err" \
+		>"$tmp/$1.start" <<'EOP'
+import http.client, subprocess, sys, time
+port, b, conf, state, out, err = sys.argv[1:7]
+t0 = time.monotonic()
+p = subprocess.Popen([b, "serve", "--config", conf, "--state-dir", state],
+                     stdout=open(out, "w"), stderr=open(err, "w"))
+print(p.pid, flush=True)
+deadline = t0 + 60
+while time.monotonic() < deadline and p.poll() is None:
     try:
-        c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=2)
+        c = http.client.HTTPConnection("127.0.0.1", int(port), timeout=2)
         c.request("GET", "/healthz")
         if c.getresponse().status == 200:
-            print("%.3f" % (time.monotonic() - float(sys.argv[2])))
+            print("%.3f" % (time.monotonic() - t0))
             sys.exit(0)
     except OSError:
         pass
-    time.sleep(0.005)
+    time.sleep(0.002)
 sys.exit(1)
 EOP
+	r=$?
+	pid=$(head -n 1 "$tmp/$1.start")
+	fbpids="$fbpids $pid"
+	eval "fbpid_$1=$pid"
+	return $r
 }
 
 rss() { # rss PID: "master N KiB, children N N ... KiB"
@@ -254,7 +266,7 @@ for s in sqlite postgres; do
 	configure $s
 	it=$(import $s) || { echo "$it" >&2; exit 1; }
 	start $s || { echo "fedbroker on $s did not start:" >&2; cat "$tmp/$s.err" >&2; exit 1; }
-	st=$(cat "$tmp/$s.start")
+	st=$(sed -n 2p "$tmp/$s.start")
 	eval "import_$s=$it start_$s=$st rss_$s=\"$(rss "$(eval echo "\$fbpid_$s")")\""
 	cookie=$(signin "$(eval echo "\$port_$s")") ||
 		{ echo "bench/store.sh: no response on $s" >&2; cat "$tmp/$s.err" >&2; exit 1; }
