@@ -274,27 +274,54 @@ for s in sqlite postgres; do
 	echo "  $s: import ${it}s, start-up ${st}s, VmRSS KiB (master, children): $(eval echo "\$rss_$s")"
 done
 
-load() { # load STORE: responses/s of GET /saml/idp/init/aws
+cpu_ticks() { # cpu_ticks PID: CPU time used so far by PID and its children, in ticks
+	for p in "$1" $(pgrep -P "$1"); do
+		awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null
+	done | awk '{ s += $1 } END { print s + 0 }'
+}
+hz=$(getconf CLK_TCK)
+pgmaster=$(head -n 1 "$(sed -n 's/^dir //p' "$tmp/pg.out")/data/postmaster.pid")
+
+load() { # load STORE: responses/s of GET /saml/idp/init/aws, then the CPU ms per response
+	# of fedbroker's processes and of the PostgreSQL server's
 	port=$(eval echo "\$port_$1")
+	pid=$(eval echo "\$fbpid_$1")
+	f0=$(cpu_ticks "$pid")
+	g0=$(cpu_ticks "$pgmaster")
 	wrk -t"$threads" -c"$connections" -d"${duration}s" -H "Cookie: $(eval echo "\$cookie_$1")" \
 		"http://127.0.0.1:$port/saml/idp/init/aws" >"$tmp/wrk" 2>&1 || { cat "$tmp/wrk" >&2; exit 1; }
+	f1=$(cpu_ticks "$pid")
+	g1=$(cpu_ticks "$pgmaster")
 	if grep -q "Non-2xx" "$tmp/wrk"; then
 		echo "bench/store.sh: non-2xx answers on $1:" >&2
 		cat "$tmp/wrk" "$tmp/$1.err" >&2
 		exit 1
 	fi
-	awk '/^Requests\/sec:/ { print $2 }' "$tmp/wrk"
+	awk -v f=$((f1 - f0)) -v g=$((g1 - g0)) -v hz="$hz" '
+		/^Requests\/sec:/ { r = $2 }
+		/ requests in / { n = $1 }
+		END { printf "%s %.3f %.3f\n", r, f * 1000 / hz / n, g * 1000 / hz / n }' "$tmp/wrk"
 }
 echo "GET /saml/idp/init/aws: wrk -t$threads -c$connections -d${duration}s; $runs runs each, in turn"
 rates_sqlite=""
 rates_postgres=""
+cpu_fa=""
+cpu_fb=""
+cpu_gb=""
 i=1
 while [ $i -le "$runs" ]; do
-	a=$(load sqlite) || exit 1
-	b=$(load postgres) || exit 1
-	echo "  run $i: SQLite $a/s, PostgreSQL $b/s"
+	set -- $(load sqlite) || exit 1
+	a=$1 fa=$2
+	set -- $(load postgres) || exit 1
+	b=$1 fb=$2 gb=$3
+	echo "  run $i: SQLite $a/s (fedbroker CPU ${fa} ms per response)," \
+		"PostgreSQL $b/s (fedbroker CPU ${fb} ms, PostgreSQL server CPU ${gb} ms per response)"
+	[ -n "$a" ] && [ -n "$b" ] || exit 1
 	rates_sqlite="$rates_sqlite $a"
 	rates_postgres="$rates_postgres $b"
+	cpu_fa="$cpu_fa $fa"
+	cpu_fb="$cpu_fb $fb"
+	cpu_gb="$cpu_gb $gb"
 	i=$((i + 1))
 done
 
@@ -306,7 +333,8 @@ done
 
 "$py" - "$(echo "$rates_sqlite" | median)" "$(echo "$rates_postgres" | median)" \
 	"$start_sqlite" "$start_postgres" "$rss_sqlite" "$rss_postgres" \
-	"$import_sqlite" "$import_postgres" "$tmp/calls.sqlite" "$tmp/calls.postgres" <<'EOP'
+	"$import_sqlite" "$import_postgres" "$tmp/calls.sqlite" "$tmp/calls.postgres" \
+	"$(echo "$cpu_fa" | median)" "$(echo "$cpu_fb" | median)" "$(echo "$cpu_gb" | median)" <<'EOP'
 import sys
 a = sys.argv[1:]
 rs, rp = float(a[0]), float(a[1])
@@ -321,6 +349,8 @@ def verdict(c):
 print("                                    SQLite   PostgreSQL")
 print("SAML IdP sign-on responses/s    %10.1f   %10.1f   ratio %.2f, target >= 0.80: %s" % (
     rs, rp, rp / rs, verdict(rp / rs >= 0.80)))
+print("CPU ms per response: fedbroker %6s       %6s   + PostgreSQL server %s ms (medians)" % (
+    a[10], a[11], a[12]))
 print("forward-auth checks/s              not built    not built   (issue 15)")
 print("start-up to /healthz 200, s     %10.3f   %10.3f   target < 1 s: %s" % (
     ss, sp, verdict(ss < 1 and sp < 1)))
