@@ -166,7 +166,7 @@ static const struct conf_key conf_keys[] = {
 	{"saml.idp.want_authn_requests_signed", CT_BOOL, "false", 0, 0, NULL, NULL, 0, C(saml_want_requests_signed)},
 	{"saml.idp.request_lifetime", CT_DUR, "10m", 60, 86400, NULL, NULL, 0, C(saml_request_lifetime)},
 	{"saml.idp.clock_skew", CT_DUR, "60s", 0, 600, NULL, NULL, 0, C(saml_clock_skew)},
-	{"saml.service_providers", CT_ITEMS, NULL, 0, 256, NULL, NULL, 0, CI(saml_sps, nsaml_sps)},
+	{"saml.service_providers", CT_ITEMS, NULL, 0, 4096, NULL, NULL, 0, CI(saml_sps, nsaml_sps)},
 	{"saml.service_providers[].name", CT_STR, NULL, 0, 0, NULL, v_sp_name, CF_REQ, S(name)},
 	{"saml.service_providers[].display_name", CT_STR, NULL, 0, 0, NULL, v_text, 0, S(display_name)},
 	{"saml.service_providers[].metadata", CT_PATH, NULL, 0, 0, NULL, NULL, 0, S(metadata)},

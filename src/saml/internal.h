@@ -112,6 +112,7 @@ struct fb_saml_sp {
 	struct fb_saml_attr *attrs;
 	size_t nattrs;
 	const struct fb_map_rule *nameid_rule; /* or NULL */
+	int in_lasso; /* added to idp->server (fb_saml_sp_lasso_add) */
 };
 
 /* The IdP of one worker (saml.h: struct fb_saml_idp). */
@@ -384,6 +385,8 @@ void fb_saml_incoming_cleanup(struct fb_saml_incoming *in);
  * (samlp:root_name), ID, Issuer (a known SP) and the SHA-1 policy. On
  * failure reply is a page, an audit line is written and err is filled.
  */
+/* Gives sp's metadata to lasso, once per process (server.c). */
+enum fb_status fb_saml_sp_lasso_add(const struct fb_saml_sp *sp, struct fb_err *err);
 enum fb_status fb_saml_incoming_decode(struct fb_saml_idp *idp, enum fb_saml_binding binding,
     const char *query, const char *saml_request, const char *relay_state, const char *root_name,
     const char *reqid, struct fb_saml_incoming *in, struct fb_saml_reply *reply,

@@ -343,6 +343,12 @@ fb_saml_incoming_decode(struct fb_saml_idp *idp, enum fb_saml_binding binding, c
 		free(d);
 		goto out;
 	}
+	if ((r = fb_saml_sp_lasso_add(in->sp, &e)) != FB_OK) {
+		fb_log(FB_LOG_ERROR, "%s", e.msg);
+		r = refuse(reply, reqid, r, 500, "saml_sp_unusable", title,
+		    "This service provider's metadata cannot be used; the log says why.", err);
+		goto out;
+	}
 	if (binding == FB_SAML_REDIRECT) {
 		/*
 		 * The query signature is checked here, over the parameters as sent;

@@ -244,7 +244,6 @@ sp_setup(struct fb_saml_idp *idp, struct fb_saml_sp *sp, const struct fb_conf_sa
 	xmlDocPtr doc = NULL;
 	size_t len = 0;
 	enum fb_status r;
-	int rc;
 
 	sp->conf = c;
 	sp->idp = idp;
@@ -370,13 +369,7 @@ keys_done:
 		    c->nameid_mapping, idp->conf->mappings_dir);
 		goto fail;
 	}
-	rc = lasso_server_add_provider_from_buffer(idp->server, LASSO_PROVIDER_ROLE_SP,
-	    sp->metadata_xml, NULL, NULL);
-	if (rc != 0) {
-		r = fb_err_set(err, FB_ERR_CONFIG, "lasso refuses the metadata of %s: [%d] %s", where,
-		    rc, lasso_strerror(rc));
-		goto fail;
-	}
+	/* lasso gets the SP on its first request (fb_saml_sp_lasso_add), not here. */
 	return FB_OK;
 fail:
 	/* "path: message", the form check-config places at the path's line. */
@@ -536,6 +529,31 @@ fb_saml_idp_sp_by_entity_id(const struct fb_saml_idp *idp, const char *entity_id
 		if (strcmp(idp->sps[i].md.entity_id, entity_id) == 0)
 			return &idp->sps[i];
 	return NULL;
+}
+
+/*
+ * Gives sp's metadata to lasso once, on the first request lasso reads for it (an
+ * AuthnRequest, a LogoutRequest), not at start: lasso reads each KeyDescriptor with an
+ * xmlsec keys manager of its own, which loads the system's CA bundle (about 17 ms each),
+ * so 1,000 SPs took 35 s to start (bench/store.sh). Each worker adds the SPs it meets.
+ */
+enum fb_status
+fb_saml_sp_lasso_add(const struct fb_saml_sp *sp, struct fb_err *err)
+{
+	struct fb_saml_idp *idp = sp->idp;
+	struct fb_saml_sp *w = &idp->sps[sp - idp->sps];
+	int rc;
+
+	if (w->in_lasso)
+		return FB_OK;
+	rc = lasso_server_add_provider_from_buffer(idp->server, LASSO_PROVIDER_ROLE_SP,
+	    w->metadata_xml, NULL, NULL);
+	if (rc != 0)
+		return fb_err_set(err, FB_ERR_CONFIG,
+		    "saml: service provider '%s': lasso refuses its metadata: [%d] %s", w->conf->name,
+		    rc, lasso_strerror(rc));
+	w->in_lasso = 1;
+	return FB_OK;
 }
 
 const struct fb_conf_saml_sp *

@@ -1541,6 +1541,43 @@ test_scim_targets(void)
 }
 
 /* upstreams: presets resolve to an issuer, defaults are derived, every problem has its place. */
+/* "saml:\n  service_providers:\n" and n inline SPs (new). */
+static char *
+many_sps(size_t n)
+{
+	struct fb_buf b;
+
+	fb_buf_init(&b, 1 << 20);
+	CU_ASSERT_EQUAL(fb_buf_addf(&b, NULL, "saml:\n  service_providers:\n"), FB_OK);
+	for (size_t i = 0; i < n; i++)
+		CU_ASSERT_EQUAL(fb_buf_addf(&b, NULL,
+		                    "    - {name: sp%zu, entity_id: \"urn:sp:%zu\", acs: "
+		                    "[{url: \"https://sp%zu.example.com/acs\"}]}\n",
+		                    i, i, i),
+		    FB_OK);
+	return fb_buf_take(&b);
+}
+
+/* Issue 12 measures 1,000 SPs: up to 4,096 load, more are refused. */
+static void
+test_many_sps(void)
+{
+	struct fb_conf_report *rep = NULL;
+	struct fb_conf *conf = NULL;
+	char *text = many_sps(1000);
+
+	CU_ASSERT_EQUAL_FATAL(load(text, NULL, &conf, &rep), FB_OK);
+	CU_ASSERT_EQUAL(conf->nsaml_sps, 1000);
+	CU_ASSERT_STRING_EQUAL(conf->saml_sps[999].name, "sp999");
+	fb_conf_free(conf);
+	fb_conf_report_free(rep);
+	free(text);
+	text = many_sps(4097);
+	expect_error(text,
+	    "t.yaml:3:5: saml.service_providers: 4097 entries given; allowed: at most 4096", 1);
+	free(text);
+}
+
 static void
 test_upstreams(void)
 {
@@ -1779,6 +1816,7 @@ fb_test_conf_register(void)
 	    CU_add_test(s, "branding", test_branding) == NULL ||
 	    CU_add_test(s, "email addresses", test_mail_addr) == NULL ||
 	    CU_add_test(s, "problems found after loading", test_report_add) == NULL ||
+	    CU_add_test(s, "1,000 service providers", test_many_sps) == NULL ||
 	    CU_add_test(s, "upstreams", test_upstreams) == NULL ||
 	    CU_add_test(s, "scim targets", test_scim_targets) == NULL)
 		return -1;

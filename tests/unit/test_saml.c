@@ -1302,7 +1302,10 @@ test_sp_initiated(void)
 	app_request(srv, 0, 1, NULL, &msg, &id);
 	CU_ASSERT_PTR_NOT_NULL(strstr(msg, "SigAlg="));
 	CU_ASSERT_TRUE(redirect_verify(msg, a.cert_pem));
+	/* lasso gets an SP on its first request, not at start (1,000 SPs took 35 s). */
+	CU_ASSERT_EQUAL(g_hash_table_size(e.idp->server->providers), 0);
 	CU_ASSERT_EQUAL_FATAL(parse(&e, 0, msg, &sr, &r), FB_OK);
+	CU_ASSERT_EQUAL(g_hash_table_size(e.idp->server->providers), 1);
 	CU_ASSERT_STRING_EQUAL(fb_saml_request_id(sr), id);
 	CU_ASSERT_STRING_EQUAL(fb_saml_sp_name(fb_saml_request_sp(sr)), "app");
 	CU_ASSERT_EQUAL(fb_saml_request_is_passive(sr), 0);
@@ -1321,6 +1324,7 @@ test_sp_initiated(void)
 	sp_cleanup(&lsp);
 	/* The same request again: a replay. */
 	CU_ASSERT_EQUAL(parse(&e, 0, msg, &sr2, &r), FB_ERR_REPLAY);
+	CU_ASSERT_EQUAL(g_hash_table_size(e.idp->server->providers), 1);
 	CU_ASSERT_PTR_NULL(sr2);
 	CU_ASSERT_EQUAL(r.http_status, 409);
 	CU_ASSERT_PTR_NULL(r.post_url);
