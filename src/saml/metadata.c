@@ -623,8 +623,8 @@ fb_saml_metadata_parse(const char *xml, size_t len, const char *cert_pem, json_t
 }
 
 enum fb_status
-fb_saml_metadata_describe(const char *xml, size_t len, const char *cert_pem,
-    X509 *const *certs, size_t ncerts, json_t **out, struct fb_err *err)
+fb_saml_metadata_describe(const char *xml, size_t len, const char *cert_pem, X509 *const *certs,
+    size_t ncerts, json_t **out, struct fb_err *err)
 {
 	struct fb_saml_md md;
 	xmlDocPtr doc = NULL;
@@ -686,7 +686,8 @@ fb_saml_metadata_describe(const char *xml, size_t len, const char *cert_pem,
 	a = json_array();
 	for (size_t i = 0; i < md.ncerts; i++)
 		json_array_append_new(a,
-		    cert_json(&md.certs[i], certs != NULL && i < ncerts ? certs[i] : NULL, warnings));
+		    cert_json(&md.certs[i], certs != NULL && i < ncerts ? certs[i] : NULL,
+		        warnings));
 	json_object_set_new(o, "certificates", a);
 	if (md.is_sp && md.authn_requests_signed && md.ncerts == 0)
 		json_array_append_new(warnings,

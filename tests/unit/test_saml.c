@@ -2692,8 +2692,8 @@ test_cert_decodes(void)
 		/* Only the encryption certificates are decoded again. */
 		CU_ASSERT_EQUAL(fb_saml_cert_decodes, sp->md.ncerts - signing);
 		CU_ASSERT_TRUE(json_equal(a, b));
-		CU_ASSERT_TRUE(json_array_size(json_object_get(b, "certificates")) ==
-		               sp->md.ncerts);
+		CU_ASSERT_TRUE(
+		    json_array_size(json_object_get(b, "certificates")) == sp->md.ncerts);
 		json_decref(a);
 		json_decref(b);
 	}
