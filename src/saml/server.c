@@ -225,6 +225,9 @@ static void
 sp_cleanup(struct fb_saml_sp *sp)
 {
 	free(sp->metadata_xml);
+	for (size_t i = 0; sp->certs != NULL && i < sp->md.ncerts; i++)
+		X509_free(sp->certs[i]);
+	free(sp->certs);
 	fb_saml_md_cleanup(&sp->md);
 	if (sp->enc_mngr != NULL)
 		xmlSecKeysMngrDestroy(sp->enc_mngr);
@@ -233,9 +236,6 @@ sp_cleanup(struct fb_saml_sp *sp)
 	for (size_t i = 0; i < sp->nverify_keys; i++)
 		EVP_PKEY_free(sp->verify_keys[i]);
 	free(sp->verify_keys);
-	for (size_t i = 0; sp->certs != NULL && i < sp->md.ncerts; i++)
-		X509_free(sp->certs[i]);
-	free(sp->certs);
 	free(sp->attrs);
 }
 
