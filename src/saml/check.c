@@ -88,8 +88,8 @@ fb_saml_check(const struct fb_conf *conf, const struct fb_keyring *kr, json_t **
 
 		idc |= sp->conf->profile == FB_CONF_SAML_AWS_IDENTITY_CENTER;
 		check_email_source(conf, i, sp, *problems);
-		if (fb_saml_metadata_parse(sp->metadata_xml, strlen(sp->metadata_xml), NULL, &info,
-		        NULL) != FB_OK)
+		if (fb_saml_metadata_describe(sp->metadata_xml, strlen(sp->metadata_xml), NULL,
+		        sp->certs, sp->md.ncerts, &info, NULL) != FB_OK)
 			continue;
 		json_array_foreach(json_object_get(info, "warnings"), k, w)
 			add(*problems, 0, "saml.service_providers[%zu].metadata: %s", i,

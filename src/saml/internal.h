@@ -10,6 +10,7 @@
 #include <libxml/tree.h>
 #include <lasso/lasso.h>
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 #include <xmlsec/keys.h>
 #include <xmlsec/keysmngr.h>
 
@@ -108,6 +109,7 @@ struct fb_saml_sp {
 	xmlSecKeysMngrPtr enc_mngr; /* a keys manager holding it (encryption needs one) */
 	EVP_PKEY **verify_keys; /* the SP's signing keys (Redirect query signatures) */
 	size_t nverify_keys;
+	X509 **certs; /* md.certs[i] decoded, or NULL; kept only by a keyless (check) build */
 	const struct fb_saml_key *sign_key;
 	struct fb_saml_attr *attrs;
 	size_t nattrs;
@@ -118,6 +120,7 @@ struct fb_saml_sp {
 /* The IdP of one worker (saml.h: struct fb_saml_idp). */
 struct fb_saml_idp {
 	const struct fb_conf *conf;
+	int keyless; /* built by fb_saml_check: the SPs keep their decoded certificates */
 	const struct fb_keyring *kr;
 	char *entity_id;
 	char *sso_url;
@@ -401,5 +404,21 @@ enum fb_status fb_saml_incoming_fresh(struct fb_saml_idp *idp, struct fb_saml_in
 enum fb_status fb_saml_incoming_replay(struct fb_saml_idp *idp, struct fb_store *store,
     struct fb_saml_incoming *in, const char *reqid, struct fb_saml_reply *reply,
     struct fb_err *err);
+
+/*
+ * The X.509 certificate in b64 (base64 DER, as in metadata), decoded; NULL
+ * when it is not one. Every SP certificate is decoded here, once per process
+ * and certificate (OpenSSL 3's d2i_X509 costs about 0.15 ms): the count of
+ * calls is in fb_saml_cert_decodes (tests pin it).
+ */
+X509 *fb_saml_cert_decode(const char *b64);
+extern unsigned long fb_saml_cert_decodes;
+/*
+ * fb_saml_metadata_parse, with the certificates of the metadata already
+ * decoded by the caller (certs[i] for the i-th certificate, NULL: decode it
+ * here); certs may be NULL.
+ */
+enum fb_status fb_saml_metadata_describe(const char *xml, size_t len, const char *cert_pem,
+    X509 *const *certs, size_t ncerts, json_t **out, struct fb_err *err);
 
 #endif

@@ -552,14 +552,29 @@ endpoints_json(const struct fb_saml_endpoint *e, size_t n, int acs)
 	return a;
 }
 
-/* One certificate described (subject, expiry, PEM); warns into warnings. */
-static json_t *
-cert_json(const struct fb_saml_mdcert *c, json_t *warnings)
+unsigned long fb_saml_cert_decodes;
+
+X509 *
+fb_saml_cert_decode(const char *b64)
 {
 	gsize dlen = 0;
-	guchar *der = g_base64_decode(c->b64, &dlen);
+	guchar *der = g_base64_decode(b64, &dlen);
 	const unsigned char *p = der;
-	X509 *x = d2i_X509(NULL, &p, (long)dlen);
+	X509 *x = dlen > 0 ? d2i_X509(NULL, &p, (long)dlen) : NULL;
+
+	fb_saml_cert_decodes++;
+	g_free(der);
+	return x;
+}
+
+/*
+ * One certificate described (subject, expiry, PEM); warns into warnings.
+ * given: c already decoded (borrowed), or NULL to decode it here.
+ */
+static json_t *
+cert_json(const struct fb_saml_mdcert *c, X509 *given, json_t *warnings)
+{
+	X509 *x = given != NULL ? given : fb_saml_cert_decode(c->b64);
 	json_t *o = json_pack("{s:s}", "use", c->use);
 
 	if (c->key_name != NULL)
@@ -594,15 +609,22 @@ cert_json(const struct fb_saml_mdcert *c, json_t *warnings)
 		    (plen = BIO_get_mem_data(bio, &pem)) > 0)
 			json_object_set_new(o, "pem", json_stringn(pem, (size_t)plen));
 		BIO_free(bio);
-		X509_free(x);
+		if (x != given)
+			X509_free(x);
 	}
-	g_free(der);
 	return o;
 }
 
 enum fb_status
 fb_saml_metadata_parse(const char *xml, size_t len, const char *cert_pem, json_t **out,
     struct fb_err *err)
+{
+	return fb_saml_metadata_describe(xml, len, cert_pem, NULL, 0, out, err);
+}
+
+enum fb_status
+fb_saml_metadata_describe(const char *xml, size_t len, const char *cert_pem, X509 *const *certs,
+    size_t ncerts, json_t **out, struct fb_err *err)
 {
 	struct fb_saml_md md;
 	xmlDocPtr doc = NULL;
@@ -663,7 +685,9 @@ fb_saml_metadata_parse(const char *xml, size_t len, const char *cert_pem, json_t
 	json_object_set_new(o, "slo", endpoints_json(md.slo, md.nslo, 0));
 	a = json_array();
 	for (size_t i = 0; i < md.ncerts; i++)
-		json_array_append_new(a, cert_json(&md.certs[i], warnings));
+		json_array_append_new(a,
+		    cert_json(&md.certs[i], certs != NULL && i < ncerts ? certs[i] : NULL,
+		        warnings));
 	json_object_set_new(o, "certificates", a);
 	if (md.is_sp && md.authn_requests_signed && md.ncerts == 0)
 		json_array_append_new(warnings,

@@ -225,6 +225,9 @@ static void
 sp_cleanup(struct fb_saml_sp *sp)
 {
 	free(sp->metadata_xml);
+	for (size_t i = 0; sp->certs != NULL && i < sp->md.ncerts; i++)
+		X509_free(sp->certs[i]);
+	free(sp->certs);
 	fb_saml_md_cleanup(&sp->md);
 	if (sp->enc_mngr != NULL)
 		xmlSecKeysMngrDestroy(sp->enc_mngr);
@@ -270,24 +273,23 @@ sp_setup(struct fb_saml_idp *idp, struct fb_saml_sp *sp, const struct fb_conf_sa
 	}
 	/* The SP's signing keys, parsed once: Redirect query signatures are checked with them. */
 	sp->verify_keys = fb_xcalloc(sp->md.ncerts + 1, sizeof(*sp->verify_keys));
+	sp->certs = fb_xcalloc(sp->md.ncerts + 1, sizeof(*sp->certs));
 	for (size_t i = 0; i < sp->md.ncerts; i++) {
-		gsize dlen = 0;
-		guchar *der;
-		const unsigned char *p;
 		X509 *x;
 
 		if (strcmp(sp->md.certs[i].use, "encryption") == 0)
 			continue;
-		der = g_base64_decode(sp->md.certs[i].b64, &dlen);
-		p = der;
-		if ((x = d2i_X509(NULL, &p, (long)dlen)) != NULL) {
+		if ((x = fb_saml_cert_decode(sp->md.certs[i].b64)) != NULL) {
 			EVP_PKEY *k = X509_get_pubkey(x);
 
 			if (k != NULL)
 				sp->verify_keys[sp->nverify_keys++] = k;
-			X509_free(x);
+			/* fb_saml_check describes the certificates: decoded once. */
+			if (idp->keyless)
+				sp->certs[i] = x;
+			else
+				X509_free(x);
 		}
-		g_free(der);
 	}
 	sp->has_signing_cert = sp->nverify_keys > 0;
 	/*
@@ -426,6 +428,7 @@ fb_saml_idp_build(const struct fb_conf *conf, const struct fb_keyring *kr, int k
 	fb_saml_lib_init();
 	idp->conf = conf;
 	idp->kr = kr;
+	idp->keyless = keyless;
 	if (conf->public_url == NULL || conf->saml_entity_id == NULL) {
 		r = fb_err_set(err, FB_ERR_CONFIG, "saml: server.public_url is not set");
 		goto fail;

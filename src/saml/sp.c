@@ -205,18 +205,10 @@ upstream_get(const struct fb_saml_broker *b, const char *name)
 static EVP_PKEY *
 cert_pkey(const char *b64)
 {
-	size_t n = strlen(b64);
-	unsigned char *der = fb_xmalloc(3 * (n / 4) + 3);
-	const unsigned char *p = der;
-	int len = EVP_DecodeBlock(der, (const unsigned char *)b64, (int)n);
-	X509 *x = NULL;
-	EVP_PKEY *k = NULL;
+	X509 *x = fb_saml_cert_decode(b64);
+	EVP_PKEY *k = x != NULL ? X509_get_pubkey(x) : NULL;
 
-	/* EVP_DecodeBlock counts the padding as bytes; d2i reads only the DER. */
-	if (len > 0 && (x = d2i_X509(NULL, &p, len)) != NULL)
-		k = X509_get_pubkey(x);
 	X509_free(x);
-	free(der);
 	return k;
 }
 

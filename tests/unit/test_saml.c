@@ -2638,6 +2638,74 @@ test_check(void)
 	env_cleanup(&e);
 }
 
+/*
+ * Start-up with many SPs (bench/store.sh): each SP certificate is decoded once
+ * per process. The check-config build decodes the signing certificates and
+ * describes all of them with those (the rest once); a worker's build decodes
+ * its signing certificates once; the description is the same either way.
+ */
+static void
+test_cert_decodes(void)
+{
+	struct env e;
+	struct fb_err err = {0};
+	struct fb_saml_idp *idp = NULL;
+	json_t *problems = NULL, *a = NULL, *b = NULL;
+	unsigned long certs = 0, signing = 0;
+
+	CU_ASSERT_EQUAL_FATAL(env_setup(&e, NULL), 0);
+	for (size_t i = 0; i < e.idp->nsps; i++)
+		for (size_t k = 0; k < e.idp->sps[i].md.ncerts; k++) {
+			certs++;
+			signing += strcmp(e.idp->sps[i].md.certs[k].use, "encryption") != 0;
+		}
+	CU_ASSERT_TRUE(signing > 0);
+	fb_saml_cert_decodes = 0;
+	CU_ASSERT_EQUAL(fb_saml_check(e.conf, e.kr, &problems, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_saml_cert_decodes, certs);
+	json_decref(problems);
+	fb_saml_cert_decodes = 0;
+	CU_ASSERT_EQUAL_FATAL(fb_saml_idp_new(e.conf, e.kr, NULL, &idp, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_saml_cert_decodes, signing);
+	/* A worker's IdP keeps no certificate, only the keys. */
+	for (size_t i = 0; i < idp->nsps; i++)
+		for (size_t k = 0; k < idp->sps[i].md.ncerts; k++)
+			CU_ASSERT_PTR_NULL(idp->sps[i].certs[k]);
+	fb_saml_idp_free(idp);
+	/* The check's build keeps them, and describes the SP as from scratch. */
+	CU_ASSERT_EQUAL_FATAL(fb_saml_idp_build(e.conf, e.kr, 1, NULL, &idp, &err), FB_OK);
+	for (size_t i = 0; i < idp->nsps; i++) {
+		const struct fb_saml_sp *sp = &idp->sps[i];
+		size_t len = strlen(sp->metadata_xml);
+
+		CU_ASSERT_EQUAL(fb_saml_metadata_parse(sp->metadata_xml, len, NULL, &a, &err), FB_OK);
+		fb_saml_cert_decodes = 0;
+		CU_ASSERT_EQUAL(fb_saml_metadata_describe(sp->metadata_xml, len, NULL, sp->certs,
+		                    sp->md.ncerts, &b, &err),
+		    FB_OK);
+		signing = 0;
+		for (size_t k = 0; k < sp->md.ncerts; k++)
+			if (strcmp(sp->md.certs[k].use, "encryption") != 0) {
+				CU_ASSERT_PTR_NOT_NULL(sp->certs[k]);
+				signing++;
+			}
+		/* Only the encryption certificates are decoded again. */
+		CU_ASSERT_EQUAL(fb_saml_cert_decodes, sp->md.ncerts - signing);
+		CU_ASSERT_TRUE(json_equal(a, b));
+		CU_ASSERT_TRUE(
+		    json_array_size(json_object_get(b, "certificates")) == sp->md.ncerts);
+		json_decref(a);
+		json_decref(b);
+	}
+	fb_saml_idp_free(idp);
+	/* Not a certificate: NULL, counted. */
+	fb_saml_cert_decodes = 0;
+	CU_ASSERT_PTR_NULL(fb_saml_cert_decode("bm90IGEgY2VydGlmaWNhdGU="));
+	CU_ASSERT_PTR_NULL(fb_saml_cert_decode(""));
+	CU_ASSERT_EQUAL(fb_saml_cert_decodes, 2);
+	env_cleanup(&e);
+}
+
 /* ---- registration ------------------------------------------------------------------------ */
 
 int
@@ -2675,7 +2743,8 @@ fb_test_saml_register(void)
 	    CU_add_test(s, "xml lookups", test_xml_lookups) == NULL ||
 	    CU_add_test(s, "xml gate: UTF-8 only, no DTD", test_xml_gate) == NULL ||
 	    CU_add_test(s, "explain", test_explain) == NULL ||
-	    CU_add_test(s, "check-config", test_check) == NULL)
+	    CU_add_test(s, "check-config", test_check) == NULL ||
+	    CU_add_test(s, "each SP certificate decoded once", test_cert_decodes) == NULL)
 		return -1;
 	return 0;
 }
