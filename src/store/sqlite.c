@@ -2240,9 +2240,11 @@ sq_scim_claim(struct fb_store *st, const char *target, const char *owner, int64_
 			goto out;
 	if ((r = sq_commit(sq, "scim_outbox_claim", err)) != FB_OK)
 		goto out;
-	*items = v;
-	*n = k;
-	v = NULL;
+	if (k > 0) { /* none claimed: *items stays NULL (the array is freed below) */
+		*items = v;
+		*n = k;
+		v = NULL;
+	}
 out:
 	if (r != FB_OK)
 		sq_rollback(sq);

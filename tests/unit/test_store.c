@@ -3474,6 +3474,7 @@ test_scim_outbox(void)
 	CU_ASSERT_EQUAL(fb_store_scim_outbox_release(st, "sixth", &items[0], "other", &err), FB_OK);
 	CU_ASSERT_EQUAL(fb_store_scim_outbox_claim(st, "sixth", "k", 60, 10, &more, &m, &err), FB_OK);
 	CU_ASSERT_EQUAL(m, 0);
+	CU_ASSERT_PTR_NULL(more); /* none claimed: no array to free */
 	CU_ASSERT_EQUAL(fb_store_scim_outbox_release(st, "sixth", &items[0], "h", &err), FB_OK);
 	CU_ASSERT_EQUAL(fb_store_scim_outbox_claim(st, "sixth", "k", 60, 10, &more, &m, &err), FB_OK);
 	CU_ASSERT_EQUAL(m, 1);
