@@ -207,6 +207,15 @@ class MetadataRefresh(harness.TestCase):
             time.sleep(0.05)
         self.fail("no refresh warning")
 
+    def settled(self, timeout=30.0):
+        """Waits until the reload the first fetch caused is over: the workers may serve the
+        new copy from the state directory before the master has even read the jobs process'
+        SIGHUP, and a SIGUSR1 sent to that outgoing jobs process is lost with it."""
+        import re
+        self.assertIsNotNone(self.srv.wait_log(
+            lambda l: re.search(r"jobs \(pid \d+, generation \d+\) exited", l) is not None,
+            timeout), self.srv.logs())
+
     def refresh_fails(self, why, timeout=10.0):
         before = self.failures()
         off = self.srv.log_size()
@@ -354,6 +363,7 @@ class MetadataRefresh(harness.TestCase):
         self.srv.start()
         # The first fetch: the workers build their SP with it.
         self.wait_redirect("https://idp.mdr.test/sso-one?")
+        self.settled()
         path = os.path.join(self.state, "upstream-metadata", "mdr.xml")
         self.assertEqual(open(path, "rb").read(), self.peer.body)
         self.assertEqual(os.stat(path).st_mode & 0o777, 0o644)
