@@ -71,6 +71,10 @@ cmd_run() {
 	exec build/default/src/fedbroker serve --config contrib/demo/fedbroker.yaml --state-dir "$top/state"
 }
 
+node_major() {
+	node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0
+}
+
 # The npm test peers: every tests/peers folder with a package-lock.json.
 install_peers() {
 	locks=$(find tests/peers -name package-lock.json -not -path '*/node_modules/*' 2>/dev/null)
@@ -79,11 +83,24 @@ install_peers() {
 		install_pkgs nodejs npm
 	fi
 	# oidc-provider 9 and playwright-core need Node.js 20 or later; Debian 12's is 18.
-	major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
-	if [ "$major" -lt 20 ]; then
-		echo "the npm test peers need Node.js 20 or later; this node is $(node --version 2>/dev/null || echo missing)" >&2
-		echo "install Node.js 20 (e.g. from nodesource.com) and run again" >&2
-		exit 1
+	# Then Node.js 20 comes from the npm registry as a package pinned by
+	# contrib/node/package-lock.json (integrity-checked like every other peer) and goes
+	# first on PATH for the rest of this run (npm, the peers and the tests).
+	if [ "$(node_major)" -lt 20 ]; then
+		case $(uname -m) in
+		x86_64) ;;
+		*)	echo "the npm test peers need Node.js 20 or later (this node is $(node --version 2>/dev/null || echo missing)); contrib/node pins it for x86_64 only: install Node.js 20 and run again" >&2
+			exit 1 ;;
+		esac
+		if [ ! -x contrib/node/node_modules/.bin/node ] ||
+		    [ contrib/node/package-lock.json -nt contrib/node/node_modules ]; then
+			say "npm ci (contrib/node: Node.js 20 for the test peers)"
+			(cd contrib/node && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+			touch contrib/node/node_modules
+		fi
+		PATH=$top/contrib/node/node_modules/.bin:$PATH
+		export PATH
+		[ "$(node_major)" -ge 20 ] || { echo "contrib/node did not provide Node.js 20" >&2; exit 1; }
 	fi
 	for lock in $locks; do
 		d=$(dirname "$lock")
