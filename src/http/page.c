@@ -196,6 +196,22 @@ fb_http_page_not_found(struct fb_http_req *req)
 }
 
 void
+fb_http_page_unavailable(struct fb_http_req *req, const char *title, const char *detail,
+    const struct fb_err *err)
+{
+	struct fb_http_page p;
+
+	if (err != NULL)
+		fb_rlog_err(req, err);
+	fb_http_page_begin(&p, fb_http_req_env(req)->conf, title);
+	fb_http_page_html(&p,
+	    "<main>\n<h1>%s</h1>\n<p class=\"alert\" role=\"alert\">%s</p>\n"
+	    "<p><a href=\"/\">Back to your apps</a></p>\n</main>",
+	    title, detail);
+	fb_http_page_send(req, &p, 503);
+}
+
+void
 fb_http_page_cleanup(struct fb_http_page *p)
 {
 	fb_buf_cleanup(&p->b);

@@ -146,8 +146,8 @@ signed_in(struct fb_http_req *req, struct fb_http_session *s, struct fb_store_us
 static void
 store_down_page(struct fb_http_req *req)
 {
-	send_page(req, 503, "Sign-in unavailable",
-	    "Sign-in is not available right now. Wait a moment and try again.");
+	fb_http_page_unavailable(req, "Sign-in unavailable",
+	    "Sign-in is not available right now. Wait a moment and try again.", NULL);
 }
 
 static int
@@ -236,9 +236,8 @@ sso_continue(struct fb_http_req *req, struct fb_saml_request *sr)
 			fb_store_user_cleanup(&u);
 			have = 0;
 			if (er != FB_OK) {
-				fb_rlog_err(req, &err);
-				send_page(req, 503, "Sign-in unavailable",
-				    "Your earlier session cannot be ended. Try again later.");
+				fb_http_page_unavailable(req, "Sign-in unavailable",
+				    "Your earlier session cannot be ended. Try again later.", &err);
 				goto out;
 			}
 			goto login;
@@ -265,9 +264,8 @@ sso_continue(struct fb_http_req *req, struct fb_saml_request *sr)
 login:
 	/* SECURITY: the login page carries a random handle; the request stays in the store. */
 	if (fb_saml_request_stash(worker_idp, env->store, sr, &handle, &err) != FB_OK) {
-		fb_rlog_err(req, &err);
-		send_page(req, 503, "Sign-in unavailable",
-		    "The sign-in request cannot be kept while you sign in. Try again later.");
+		fb_http_page_unavailable(req, "Sign-in unavailable",
+		    "The sign-in request cannot be kept while you sign in. Try again later.", &err);
 		goto out;
 	}
 	here = fb_xasprintf("%s?resume=%s", FB_SAML_PATH_SSO, handle);
@@ -436,9 +434,8 @@ h_slo(struct fb_http_req *req, void *arg)
 	have = r == FB_OK;
 	if (fb_http_store_down(r)) {
 		/* The store cannot say whether this session is live: nothing is decided. */
-		fb_rlog_err(req, &err);
-		send_page(req, 503, "Sign-out unavailable",
-		    "Sign-out cannot be completed right now. Try again later.");
+		fb_http_page_unavailable(req, "Sign-out unavailable",
+		    "Sign-out cannot be completed right now. Try again later.", &err);
 		goto out;
 	}
 	if (fb_http_req_method_id(req) == FB_HTTP_POST) {

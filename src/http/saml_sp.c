@@ -74,8 +74,8 @@ ready(struct fb_http_req *req)
 	const struct fb_http_env *env = fb_http_req_env(req);
 
 	if (worker_broker == NULL || env->store == NULL || env->sealer == NULL) {
-		send_page(req, 503, "Sign-in unavailable",
-		    "Signing in through SAML identity providers is not available right now.");
+		fb_http_page_unavailable(req, "Sign-in unavailable",
+		    "Signing in through SAML identity providers is not available right now.", NULL);
 		return 0;
 	}
 	return 1;
@@ -120,9 +120,9 @@ fb_http_saml_sp_start(struct fb_http_req *req, const struct fb_conf_upstream *up
 		return;
 	if (fb_saml_broker_authn_request(worker_broker, up->name, NULL, login_hint, &url, &id,
 	        &err) != FB_OK) {
-		fb_rlog_err(req, &err);
-		send_page(req, 503, "Sign-in unavailable",
-		    "This identity provider's metadata is not loaded. Tell your administrator.");
+		fb_http_page_unavailable(req, "Sign-in unavailable",
+		    "This identity provider's metadata is not loaded. Tell your administrator.",
+		    &err);
 		goto out;
 	}
 	/* SECURITY: the request ID is bound to this browser, sealed, for a short while. */
@@ -344,18 +344,16 @@ fb_http_saml_sp_slo(struct fb_http_req *req, const struct fb_conf_upstream *up)
 	have = r == FB_OK;
 	if (fb_http_store_down(r)) {
 		/* The store cannot say whether this session is live: nothing is decided. */
-		fb_rlog_err(req, &err);
-		send_page(req, 503, "Sign-out unavailable",
-		    "Sign-out cannot be completed right now. Try again later.");
+		fb_http_page_unavailable(req, "Sign-out unavailable",
+		    "Sign-out cannot be completed right now. Try again later.", &err);
 		goto out;
 	}
 	if (have && (rec = upstream_record(req, s.sid)) != NULL && jstr(rec, "upstream") != NULL &&
 	    strcmp(jstr(rec, "upstream"), up->name) == 0 &&
 	    fb_saml_logout_req_matches(&l, jstr(rec, "subject"), jstr(rec, "session_index"))) {
 		if (fb_store_session_revoke(env->store, s.sid, s.expires_at, &err) != FB_OK) {
-			fb_rlog_err(req, &err);
-			send_page(req, 503, "Sign-out unavailable",
-			    "Sign-out cannot be completed right now. Try again later.");
+			fb_http_page_unavailable(req, "Sign-out unavailable",
+			    "Sign-out cannot be completed right now. Try again later.", &err);
 			goto out;
 		}
 		fb_http_session_clear(req);

@@ -105,6 +105,13 @@ void fb_http_page_begin_strict(struct fb_http_page *p, struct fb_http_req *req,
     const struct fb_conf *conf, const char *title, size_t max);
 /* The nonce of a page begun with fb_http_page_begin_strict. Borrowed, valid while p lives. */
 const char *fb_http_page_nonce(const struct fb_http_page *p);
+/*
+ * Answers 503 (with Retry-After) with the site's page: title, detail (static
+ * text, not escaped), a link home and the request id. err, when not NULL, is
+ * logged first: what the store or a peer said, which the page never shows.
+ */
+void fb_http_page_unavailable(struct fb_http_req *req, const char *title, const char *detail,
+    const struct fb_err *err);
 /* Answers 404 with the site's page (title, message, a link home, the request id). */
 void fb_http_page_not_found(struct fb_http_req *req);
 /* Appends trusted markup as it is (a literal of this module, never input). */
