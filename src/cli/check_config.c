@@ -43,7 +43,7 @@ check_replica_keys(const struct fb_conf *conf, const struct fb_keyring *kr, enum
 {
 	char *path;
 
-	if (conf->store_driver != FB_STORE_POSTGRES)
+	if (!fb_conf_store_is_shared(conf))
 		return;
 	if (kr == NULL && keys_err == FB_ERR_NOTFOUND)
 		fb_conf_report_add(rep, conf, "store.driver", 1,

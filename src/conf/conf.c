@@ -679,3 +679,9 @@ fb_conf_cpu_count(void)
 
 	return n >= 1 && n <= 4096 ? (int)n : 1;
 }
+
+int
+fb_conf_store_is_shared(const struct fb_conf *conf)
+{
+	return conf->store_driver == FB_STORE_POSTGRES;
+}

@@ -496,4 +496,11 @@ enum fb_status fb_conf_mailbox_parse(const char *s, char **name, char **addr, st
 /* Number of CPUs online (>= 1), used when workers is 0. */
 int fb_conf_cpu_count(void);
 
+/*
+ * Whether the store is shared by replicas (store.driver postgres): then no
+ * secret (signing key, cookie keys) is generated per replica, since each would
+ * make its own; they come from the configuration, the same on every replica.
+ */
+int fb_conf_store_is_shared(const struct fb_conf *conf);
+
 #endif

@@ -422,7 +422,7 @@ load_dir(const struct fb_conf *conf, const char *dir, unsigned flags, struct fb_
 		goto out;
 	}
 	/* A shared store means replicas: each would sign with a key of its own. */
-	if (n == 0 && conf->store_driver == FB_STORE_POSTGRES) {
+	if (n == 0 && fb_conf_store_is_shared(conf)) {
 		r = fb_err_set(err, FB_ERR_CONFIG,
 		    "no signing key in %s: list the keys in keys:, the same files on every replica "
 		    "(a shared store, store.driver postgres, means replicas; none is generated per "

@@ -226,7 +226,7 @@ fb_crypto_sealer_load(const struct fb_conf *conf, struct fb_sealer **out, struct
 		 * A shared store means replicas: keys made here would open no other
 		 * replica's cookies. A file put there (the same on each) is used.
 		 */
-		if (conf->store_driver == FB_STORE_POSTGRES && access(path, F_OK) != 0) {
+		if (fb_conf_store_is_shared(conf) && access(path, F_OK) != 0) {
 			r = fb_err_set(err, FB_ERR_CONFIG,
 			    "no cookie keys: set session.cookie_keys, the same secrets on every "
 			    "replica (a shared store, store.driver postgres, means replicas; %s is "

@@ -90,6 +90,7 @@ test_defaults(void)
 	CU_ASSERT_EQUAL(c->log_level, FB_LOG_INFO);
 	CU_ASSERT_EQUAL(c->log_access, 1);
 	CU_ASSERT_EQUAL(c->store_driver, FB_STORE_SQLITE);
+	CU_ASSERT_FALSE(fb_conf_store_is_shared(c));
 	CU_ASSERT_STRING_EQUAL(c->store_path, "/var/lib/fedbroker/fedbroker.db");
 	CU_ASSERT_PTR_NULL(c->store_dsn);
 	CU_ASSERT_EQUAL(c->store_busy_timeout_ms, 5000);
@@ -939,6 +940,7 @@ test_store_postgres_conf(void)
 	c = expect_ok("log: {level: info}\nstore:\n  driver: postgres\n  dsn: env:FB_TEST_CONF_DSN\n",
 	    0, NULL);
 	CU_ASSERT_EQUAL(c->store_driver, FB_STORE_POSTGRES);
+	CU_ASSERT_TRUE(fb_conf_store_is_shared(c));
 	CU_ASSERT_EQUAL(c->store_pool_size, 1);
 	CU_ASSERT_EQUAL(c->store_connect_timeout, 5);
 	CU_ASSERT_EQUAL(c->store_statement_timeout_ms, 5000);
