@@ -112,6 +112,10 @@ md_refresh_all(evutil_socket_t sig, short what, void *arg)
 	struct jobs *j = arg;
 	struct timeval now = {0};
 
+	if (j->nmd == 0) {
+		fb_log(FB_LOG_INFO, "SIGUSR1: no upstream has a metadata_url to refresh");
+		return;
+	}
 	fb_log(FB_LOG_INFO, "SIGUSR1: refreshing upstream metadata now");
 	for (size_t i = 0; i < j->nmd; i++)
 		event_add(j->md[i].ev, &now);
@@ -143,6 +147,7 @@ fb_daemon_jobs_main(const struct fb_daemon_runtime *rt)
 {
 	struct jobs j = {0};
 	struct event *timer = NULL, *usr1 = NULL;
+	sigset_t usr1_set;
 	struct fb_daemon_signals sig = {0};
 	struct timeval tv = {.tv_sec = FB_DAEMON_PURGE_INTERVAL};
 	struct fb_err err = {0};
@@ -197,10 +202,18 @@ fb_daemon_jobs_main(const struct fb_daemon_runtime *rt)
 			when.tv_sec = (time_t)(due - now);
 		event_add(m->ev, &when);
 	}
-	if (j.nmd > 0) {
-		usr1 = evsignal_new(j.base, SIGUSR1, md_refresh_all, &j);
-		event_add(usr1, NULL);
+	/*
+	 * SIGUSR1 (from the master, or sent here) has been blocked since the fork:
+	 * one that came before the handler was in place is delivered now.
+	 */
+	usr1 = evsignal_new(j.base, SIGUSR1, md_refresh_all, &j);
+	if (usr1 == NULL || event_add(usr1, NULL) != 0) {
+		fb_log(FB_LOG_ERROR, "cannot watch SIGUSR1");
+		goto out;
 	}
+	sigemptyset(&usr1_set);
+	sigaddset(&usr1_set, SIGUSR1);
+	sigprocmask(SIG_UNBLOCK, &usr1_set, NULL);
 	if (rt->conf->nscim_targets > 0) {
 		if (fb_scim_new(rt->conf, j.store, j.base, NULL, FB_SCIM_RECONCILE, &j.scim, &err) !=
 		    FB_OK)

@@ -62,6 +62,7 @@ struct master {
 	size_t nchildren;
 	unsigned gen;
 	struct slot jobs; /* the jobs process' restart state (no sockets) */
+	int refresh_pending; /* a SIGUSR1 for a jobs process not running yet */
 	struct fb_http_metrics *metrics;
 	int stopping;
 	int killed;
@@ -181,10 +182,14 @@ spawn(struct master *m, enum child_kind kind, int slot)
 	m->children = fb_xrealloc(m->children, (m->nchildren + 1) * sizeof(m->children[0]));
 	m->children[m->nchildren++] = (struct child){.pid = pid, .kind = kind, .slot = slot,
 	    .gen = m->gen, .started_ms = now_ms()};
-	if (kind == CHILD_WORKER)
+	if (kind == CHILD_WORKER) {
 		m->slots[slot].pid = pid;
-	else
+	} else {
 		m->jobs.pid = pid;
+		/* It has SIGUSR1 blocked until its handler is in place: nothing is lost. */
+		if (m->refresh_pending && kill(pid, SIGUSR1) == 0)
+			m->refresh_pending = 0;
+	}
 	fb_log(FB_LOG_DEBUG, "%s started (pid %d)", name, (int)pid);
 	return pid;
 }
@@ -356,6 +361,25 @@ reload(struct master *m)
 	fb_http_metrics_set_workers(m->metrics, (int)m->nslots);
 }
 
+/*
+ * SIGUSR1: the jobs process refreshes the upstream metadata now. Forwarded to
+ * the current generation's one (so `systemctl kill -s USR1 --kill-whom=main`
+ * or a kill of the pid file's pid works), or to the next one when it is being
+ * restarted.
+ */
+static void
+refresh(struct master *m)
+{
+	if (m->jobs.pid > 0 && kill(m->jobs.pid, SIGUSR1) == 0) {
+		fb_log(FB_LOG_INFO, "forwarding SIGUSR1 to the jobs process (pid %d)",
+		    (int)m->jobs.pid);
+		return;
+	}
+	m->refresh_pending = 1;
+	fb_log(FB_LOG_INFO, "SIGUSR1: the jobs process is being restarted; it refreshes when it "
+			    "runs");
+}
+
 static void
 stop(struct master *m, int sig)
 {
@@ -409,6 +433,8 @@ run(struct master *m, const sigset_t *set)
 		sig = sigtimedwait(set, NULL, &ts);
 		if (sig == SIGHUP && !m->stopping)
 			reload(m);
+		else if (sig == SIGUSR1 && !m->stopping)
+			refresh(m);
 		else if (sig == SIGTERM || sig == SIGINT)
 			stop(m, sig);
 	}
@@ -430,6 +456,7 @@ fb_daemon_run(const char *config_path, const struct fb_conf_overrides *ov)
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGUSR1);
 	sigprocmask(SIG_BLOCK, &set, &old);
 	fb_log_proc_set("master");
 	nofile = fb_daemon_nofile_raise();

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* daemon/worker.c: one worker process: its store handle, router and HTTP server. */
+#include <signal.h>
 #include <stdlib.h>
 
 #include <event2/event.h>
@@ -133,6 +134,8 @@ fb_daemon_worker_main(const struct fb_daemon_runtime *rt, int slot, const int *f
 		fb_log_err(FB_LOG_ERROR, NULL, &err);
 		goto out;
 	}
+	/* SIGUSR1 is the jobs process' (blocked since the master's fork; never ours). */
+	signal(SIGUSR1, SIG_IGN);
 	fb_log(FB_LOG_DEBUG, "worker %d serving", slot);
 	event_base_dispatch(w.base);
 	/* Drained: no kill during teardown. */

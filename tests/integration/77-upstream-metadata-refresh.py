@@ -225,6 +225,31 @@ class MetadataRefresh(harness.TestCase):
         # The last good copy stays: the redirect still goes to the first SSO URL.
         self.wait_redirect("https://idp.mdr.test/sso-one?")
 
+    def test_sigusr1_to_the_master(self):
+        """SIGUSR1 to the master (what systemctl kill or the pid file reach) is forwarded
+        to the jobs process, which refreshes; the workers ignore it (none restarts)."""
+        import signal
+        self.srv.start()
+        self.wait_redirect("https://idp.mdr.test/sso-one?")
+        self.settled()
+        jobs = self.jobs_ready()
+        workers = sorted(harness.children_of(self.srv.proc.pid, "fb-worker"))
+        self.peer.body = self.peer.body.replace(b"sso-one", b"sso-evil")
+        before = self.failures()
+        off = self.srv.log_size()
+        os.kill(self.srv.proc.pid, signal.SIGUSR1)
+        self.assertRegex(self.warning(off, 10.0), r"(?i)signature|digest")
+        self.assertEqual(self.failures(), before + 1)
+        self.assertTrue([l for l in self.srv.lines_since(off)
+                         if "forwarding SIGUSR1 to the jobs process (pid %d)" % jobs in l])
+        # Sent to every process (systemctl kill's default): the workers stay up.
+        off = self.srv.log_size()
+        for pid in workers:
+            os.kill(pid, signal.SIGUSR1)
+        self.wait_redirect("https://idp.mdr.test/sso-one?")
+        self.assertEqual(sorted(harness.children_of(self.srv.proc.pid, "fb-worker")), workers)
+        self.assertFalse([l for l in self.srv.lines_since(off) if "restarting it" in l])
+
     def test_expired_copy_stays_in_use(self):
         """A stored copy past its validUntil and an IdP answering 500: the upstream
         keeps working with it, and the log says both."""
