@@ -819,7 +819,7 @@ copy_compare(const json_t *doc, struct fb_store *to, int audit, struct fb_err *e
 		if (t[i].optional && !audit)
 			continue;
 		a = json_array_size(json_object_get(json_object_get(doc, "tables"), t[i].name));
-		printf("  %-18s %8zu -> %zu\n", t[i].name, a, b);
+		printf("  %-20s %8zu -> %zu\n", t[i].name, a, b);
 		if (a != b)
 			r = fb_err_set(err, FB_ERR_INTERNAL,
 			    "copy: table %s: %zu rows in the source, %zu in the target", t[i].name,

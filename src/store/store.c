@@ -1047,6 +1047,11 @@ fb_store_user_find_email(struct fb_store *st, const char *email, struct fb_store
  * drain after a restore pushes every object once: one that the restored
  * digest shows in step is not written, the others (changed after their
  * last push, or never pushed) are, so nothing queued at export is lost.
+ *
+ * Session revocations are kept (until they expire, like the sealed cookies
+ * they refuse): the cookie keys travel with a restore, so a signed-out
+ * session's copied cookie would otherwise work again. An export without
+ * them (older) imports as none.
  */
 static const struct fb_store_column users_cols[] = {
 	TEXT("id"), TEXT("username"), TEXT_NULL("name"), TEXT_NULL("email"), TEXT("source"),
@@ -1081,6 +1086,9 @@ static const struct fb_store_column scim_remote_cols[] = {
 static const struct fb_store_column scim_member_cols[] = {
 	TEXT("target"), TEXT("grp"), TEXT("user_id"),
 };
+static const struct fb_store_column revocation_cols[] = {
+	TEXT("sid"), INT("expires_at"),
+};
 static const struct fb_store_column audit_cols[] = {
 	INT("id"), INT("at"), TEXT("actor"), TEXT("event"), TEXT("detail"),
 };
@@ -1095,6 +1103,7 @@ static const struct fb_store_table tables[] = {
 	TABLE("upstream_groups", group_cols, "user_id, upstream, name", 0),
 	TABLE("scim_remote", scim_remote_cols, "target, kind, object", 0),
 	TABLE("scim_members", scim_member_cols, "target, grp, user_id", 0),
+	TABLE("session_revocations", revocation_cols, "sid", 0),
 	TABLE("audit_log", audit_cols, "id", 1),
 };
 

@@ -27,6 +27,7 @@ import sqlite3
 import stat
 import subprocess
 import sys
+import time
 
 import harness
 import webclient
@@ -237,8 +238,12 @@ class StoreCli(harness.TestCase):
         self.assertEqual(sorted(g["name"] for g in t["upstream_groups"]),
                          ["engineers", "oncall"])
         self.assertNotIn("audit_log", t, "the audit log only with --audit")
-        for ephemeral in ("kv", "session_revocations"):
-            self.assertNotIn(ephemeral, t)
+        self.assertNotIn("kv", t)
+        # The sign-in above replaced a session (revoked): revocations travel, until they expire.
+        self.assertTrue(t["session_revocations"])
+        for rev in t["session_revocations"]:
+            self.assertEqual(sorted(rev), ["expires_at", "sid"])
+            self.assertGreater(rev["expires_at"], time.time())
 
     def test_export_audit_and_stdout(self):
         cp = at(self.a, "store", "export", "--json", "--audit")
@@ -272,7 +277,7 @@ class StoreCli(harness.TestCase):
         b = self.fresh()
         cp = at(b, "store", "import", "--json", self.export, "--init")
         self.assertEqual(cp.returncode, 0, cp.stderr)
-        self.assertIn("imported 20 rows", cp.stdout)
+        self.assertIn("imported 21 rows", cp.stdout)
         for u, text in self.show.items():
             self.assertEqual(at(b, "user", "show", u).stdout, text, "user show %s" % u)
         self.assertEqual(at(b, "token", "list").stdout, self.tokens)
@@ -287,6 +292,34 @@ class StoreCli(harness.TestCase):
         r = br2.submit(br2.get("/login/mfa"), "/login/mfa", {"code": self.codes[3]})
         self.assertEqual((r.status, r.location), (303, "/"), r.text[:2000])
         b.stop()
+
+    def test_revocations_travel(self):
+        """A session signed out before the export stays signed out after the import: the
+        cookie keys travel with a restore, so without its revocation a copied cookie of a
+        signed-out session would work again on the restored store."""
+        b = self.fresh()
+        self.assertEqual(at(b, "store", "import", "--json", self.export, "--init").returncode, 0)
+        b.start()
+        br = self.signs_in(b, webclient.totp(self.secret, step_offset=1))
+        stolen = dict(br.cookies)
+        r = br.submit(br.get("/logout"), "/logout", {})
+        self.assertEqual(r.status, 200, r.text[:2000])
+        b.stop()
+        out = os.path.join(self.tmpdir(), "b.json")
+        cp = at(b, "store", "export", "--json", "--output", out)
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        with open(out) as f:
+            self.assertGreater(len(json.load(f)["tables"]["session_revocations"]),
+                               len(self.doc()["tables"]["session_revocations"]))
+        c = self.fresh()
+        cp = at(c, "store", "import", "--json", out, "--init")
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        c.start()
+        thief = webclient.Browser("127.0.0.1", c.port)
+        thief.cookies.update(stolen)
+        r = thief.get("/")
+        self.assertEqual((r.status, r.location), (303, "/login"), r.text[:2000])
+        c.stop()
 
     def test_restored_store_gets_no_bootstrap_admin(self):
         """Only upstream users (no local account) restored: still not a first start."""
@@ -399,7 +432,7 @@ class StoreCli(harness.TestCase):
         cp = fb("store", "import", "--json", "-", "--init", "--config", self.a.config,
                 "--state-dir", empty, stdin=cp.stdout)  # from standard input
         self.assertEqual(cp.returncode, 0, cp.stderr)
-        self.assertIn("imported 20 rows from -", cp.stdout)
+        self.assertIn("imported 21 rows from -", cp.stdout)
         # Bytes that are not UTF-8 (written behind the store's back): refused, named, no file.
         with db:
             db.execute("UPDATE users SET name = CAST(X'41FF42' AS TEXT) WHERE username = 'bob'")
@@ -418,7 +451,7 @@ class StoreCli(harness.TestCase):
         target = os.path.join(self.tmpdir(), "copy", "fedbroker.db")
         cp = at(self.a, "store", "copy", "--from", "config", "--to", "sqlite:" + target)
         self.assertEqual(cp.returncode, 0, cp.stderr)
-        self.assertIn("copied 20 rows", cp.stdout)
+        self.assertIn("copied 21 rows", cp.stdout)
         self.assertRegex(cp.stdout, r"users\s+3 -> 3")
         self.assertRegex(cp.stdout, r"recovery_codes\s+10 -> 10")
         self.assertEqual(stat.S_IMODE(os.stat(target).st_mode), 0o600)
@@ -645,7 +678,7 @@ class StoreCli(harness.TestCase):
         # Imported whole, then again: the full store is refused.
         cp = at(b, "store", "import", "--json", self.export)
         self.assertEqual(cp.returncode, 0, cp.stderr)
-        self.assertIn("imported 20 rows", cp.stdout)
+        self.assertIn("imported 21 rows", cp.stdout)
         refused(self.export, "the store is not empty (table users holds rows)")
         self.assertEqual(self.pg.psql("SELECT count(*) FROM users", db), "3")
 
