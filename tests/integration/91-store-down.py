@@ -93,6 +93,12 @@ class StoreDown(harness.TestCase):
         nxt = urllib.parse.parse_qs(urllib.parse.urlsplit(to_login.location).query)["next"][0]
         self.assertIn("resume=", nxt)
         workers = sorted(srv.workers_pids())
+        # A locked SQLite WAL makes each store call fail only after SQLite's own retries
+        # (about 10 s, SQLITE_PROTOCOL; busy_timeout does not bound them): the browsers
+        # wait longer than that for the 503 (PostgreSQL down fails at once).
+        for x in (b, b2, b4):
+            x.timeout = 30.0
+            x.close()
         self.down()
         t = time.time()
         r = srv.request("GET", "/readyz", timeout=30)
