@@ -449,9 +449,9 @@ put(json_t *o, const char *header, const char *value)
 {
 	char *v;
 
-	if (header == NULL || header[0] == '\0' || value == NULL)
+	if (header == NULL || header[0] == '\0')
 		return;
-	v = clean(value);
+	v = clean(value != NULL ? value : "");
 	json_object_set_new(o, header, json_string(v));
 	free(v);
 }
@@ -468,14 +468,12 @@ fb_authz_headers_build(const struct fb_conf_app *app, const char *username, cons
 	put(o, app->header_username, username);
 	put(o, app->header_email, email);
 	put(o, app->header_name, display_name);
-	if (username != NULL) {
-		fb_buf_init(&b, 65536);
-		for (size_t i = 0; i < ngroups; i++)
-			/* Group names hold no ',' (groups[].name: letters, digits, . _ -). */
-			fb_buf_addf(&b, NULL, "%s%s", i > 0 ? "," : "", groups[i]);
-		put(o, app->header_groups, b.data != NULL ? b.data : "");
-		fb_buf_cleanup(&b);
-	}
+	fb_buf_init(&b, 65536);
+	for (size_t i = 0; username != NULL && i < ngroups; i++)
+		/* Group names hold no ',' (groups[].name: letters, digits, . _ -). */
+		fb_buf_addf(&b, NULL, "%s%s", i > 0 ? "," : "", groups[i]);
+	put(o, app->header_groups, b.data != NULL ? b.data : "");
+	fb_buf_cleanup(&b);
 	json_object_foreach((json_t *)mapped, k, v)
 		if (json_is_string(v))
 			put(o, k, json_string_value(v));

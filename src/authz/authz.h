@@ -87,7 +87,9 @@ const char *fb_authz_verdict_name(enum fb_authz_verdict v);
  * The identity headers app sends upstream for a user, as a JSON object of
  * header name -> value (new): username, email, groups (comma-separated),
  * display name, each under the app's configured header name (none when
- * "" or the value is NULL), plus mapped: the values of the app's mapped
+ * ""; an unknown value, or anyone's when username is NULL, is "": the
+ * proxy then overwrites what the client sent), plus mapped: the values of
+ * the app's mapped
  * headers, already computed (borrowed; may be NULL). Control characters
  * are dropped from values, so a value never splits a header.
  */

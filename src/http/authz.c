@@ -342,8 +342,9 @@ reply_allow(struct fb_http_req *req, const struct fb_authz_decision *d, const st
 	names = fb_arena_alloc(fb_http_req_arena(req), (n + 1) * sizeof(*names));
 	for (size_t i = 0; i < n; i++)
 		names[i] = groups[i]->name;
-	h = fb_authz_headers_build(d->app, d->verdict == FB_AUTHZ_ALLOW ? s->usr : NULL, s->email,
-	    s->name, names, n, NULL);
+	h = d->verdict == FB_AUTHZ_ALLOW
+	        ? fb_authz_headers_build(d->app, s->usr, s->email, s->name, names, n, NULL)
+	        : fb_authz_headers_build(d->app, NULL, NULL, NULL, NULL, 0, NULL);
 	json_object_foreach(h, k, v)
 		fb_http_reply_header(req, k, json_string_value(v));
 	json_decref(h);

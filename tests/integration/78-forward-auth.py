@@ -152,7 +152,8 @@ class Flow(Base):
         # Anonymous path, and no way past it to the rest.
         r = self.proxy.envoy("wiki.test", "/healthz")
         self.assertEqual(r.status, 200)
-        self.assertIsNone(r.header("X-Forwarded-User"))
+        # Empty, so the proxy overwrites a client's own X-Forwarded-User.
+        self.assertEqual(r.header("X-Forwarded-User"), "")
         for trick in ("/healthz/../page", "/healthz/%2e%2e/page", "/healthz/..;/page",
                       "//page", "/healthz/./../page"):
             with self.subTest(trick=trick):
@@ -165,6 +166,38 @@ class Flow(Base):
         for p in ("/admin", "/admin/", "//admin/x", "/x/../admin", "/%61dmin"):
             with self.subTest(path=p):
                 self.assertEqual(self.proxy.envoy("wiki.test", p, cookie).status, 403)
+
+    def test_explain(self):
+        cp = cli(self.srv, "explain", "--app", "wiki", "--user", "ann", "--url",
+                 "https://wiki.test/page")
+        self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
+        self.assertIn("verdict:  allow", cp.stdout)
+        self.assertIn("because:  app wiki lets group staff in", cp.stdout)
+        self.assertIn("header:   X-Forwarded-User: ann", cp.stdout)
+        self.assertIn("header:   X-Forwarded-Groups: staff", cp.stdout)
+        cp = cli(self.srv, "explain", "--app", "wiki", "--user", "ann", "--url",
+                 "https://wiki.test/x/../admin/users", "--method", "POST")
+        self.assertEqual(cp.returncode, 1, cp.stdout + cp.stderr)
+        self.assertIn("verdict:  forbidden", cp.stdout)
+        self.assertIn("because:  rule 2 (deny /admin) refuses everyone", cp.stdout)
+        cp = cli(self.srv, "explain", "--app", "wiki", "--url", "https://wiki.test/healthz",
+                 "--json")
+        self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
+        ex = json.loads(cp.stdout)
+        self.assertEqual((ex["verdict"], ex["rule"], ex["user"]), ("anonymous", 0, None))
+        cp = cli(self.srv, "explain", "--app", "wiki", "--user", "bob", "--url",
+                 "https://wiki.test/", "--json")
+        self.assertEqual(cp.returncode, 1)
+        self.assertEqual(json.loads(cp.stdout)["reason"], "bob is in none of app wiki's groups")
+        cp = cli(self.srv, "explain", "--app", "wiki", "--url", "https://tools.test/")
+        self.assertEqual(cp.returncode, 1)
+        self.assertIn("note:     the URL belongs to app tools, not wiki", cp.stdout)
+        cp = cli(self.srv, "explain", "--app", "wiki", "--url", "wiki.test/")
+        self.assertEqual(cp.returncode, 2)
+        cp = cli(self.srv, "explain", "--app", "wiki", "--user", "nobody", "--url",
+                 "https://wiki.test/")
+        self.assertEqual(cp.returncode, 1)
+        self.assertIn("no such user", cp.stderr)
 
     def test_outside_groups_forbidden(self):
         _, cookie, _ = self.sign_in("bob", "wiki.test")

@@ -383,9 +383,11 @@ test_headers(void)
 	    "adminSet-Cookie: x=1");
 	CU_ASSERT_EQUAL(json_object_size(h), 4);
 	json_decref(h);
-	/* Anonymous: nothing. */
+	/* Anonymous: every header, empty (a client's own X-Forwarded-User never passes). */
 	h = fb_authz_headers_build(fb_conf_app_find(c, "site"), NULL, NULL, NULL, NULL, 0, NULL);
-	CU_ASSERT_EQUAL(json_object_size(h), 0);
+	CU_ASSERT_EQUAL(json_object_size(h), 4);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(h, "X-Forwarded-User")), "");
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(h, "X-Forwarded-Groups")), "");
 	json_decref(h);
 	json_decref(mapped);
 	fb_conf_free(c);
