@@ -10,6 +10,7 @@
 
 #include "core/core.h"
 #include "conf/conf.h"
+#include "map/map.h"
 #include "authz/authz.h"
 
 /* One claimed host (and path prefix) of one app. */
@@ -477,5 +478,55 @@ fb_authz_headers_build(const struct fb_conf_app *app, const char *username, cons
 	json_object_foreach((json_t *)mapped, k, v)
 		if (json_is_string(v))
 			put(o, k, json_string_value(v));
+	for (size_t i = 0; i < app->nmapped; i++)
+		if (json_object_get(o, app->mapped[i].header) == NULL)
+			put(o, app->mapped[i].header, "");
 	return o;
+}
+
+enum fb_status
+fb_authz_mapped_eval(const struct fb_conf_app *app, const struct fb_map_set *set,
+    const json_t *user, json_t **out, struct fb_err *err)
+{
+	json_t *request =
+	    json_pack("{s:s, s:s, s:n}", "name", app->name, "type", "forward_auth", "upstream");
+	struct fb_map_input in = {user, request, NULL};
+	enum fb_status r = FB_OK;
+	json_t *o = json_object();
+
+	*out = NULL;
+	for (size_t i = 0; i < app->nmapped && r == FB_OK; i++) {
+		const struct fb_conf_app_mapped *m = &app->mapped[i];
+		const struct fb_map_rule *rule = fb_map_set_get(set, m->mapping);
+		json_t *res = NULL, *vals = NULL, *v;
+		struct fb_buf b;
+		size_t k;
+
+		if (rule == NULL) {
+			r = fb_err_set(err, FB_ERR_DENIED, "header %s: no mapping '%s'", m->header,
+			    m->mapping);
+			break;
+		}
+		if ((r = fb_map_rule_eval(rule, &in, NULL, &res, NULL, err)) != FB_OK ||
+		    (r = fb_map_saml_values(m->mapping, res, &vals, err)) != FB_OK) {
+			if (r != FB_ERR_DENIED)
+				r = fb_err_set(err, FB_ERR_DENIED, "header %s: %s", m->header,
+				    err != NULL ? err->msg : "the mapping failed");
+			json_decref(res);
+			break;
+		}
+		fb_buf_init(&b, 65536);
+		json_array_foreach(vals, k, v)
+			fb_buf_addf(&b, NULL, "%s%s", k > 0 ? "," : "", json_string_value(v));
+		put(o, m->header, b.data != NULL ? b.data : "");
+		fb_buf_cleanup(&b);
+		json_decref(vals);
+		json_decref(res);
+	}
+	json_decref(request);
+	if (r != FB_OK)
+		json_decref(o);
+	else
+		*out = o;
+	return r;
 }

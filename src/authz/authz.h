@@ -17,6 +17,7 @@
 
 struct fb_conf;
 struct fb_conf_app;
+struct fb_map_set;
 
 /* Longest request path (with its query) and host looked at; longer: FB_AUTHZ_BAD_REQUEST. */
 #define FB_AUTHZ_PATH_MAX 8192
@@ -96,5 +97,17 @@ const char *fb_authz_verdict_name(enum fb_authz_verdict v);
 json_t *fb_authz_headers_build(const struct fb_conf_app *app, const char *username,
     const char *email, const char *display_name, const char *const *groups, size_t ngroups,
     const json_t *mapped);
+
+/*
+ * The values of app's mapped headers (headers.mapped) for user (borrowed:
+ * the JSON fb_ident_user_json makes), each rule taken from set and run
+ * with request {"name": app, "type": "forward_auth", "upstream": null}:
+ * a JSON object of header name -> string in *out (new). A string result
+ * is the value, a list its items joined with ',', a number or boolean its
+ * text, None or an empty list "". FB_ERR_DENIED (err names the rule, *out
+ * NULL) when a rule is not in set, fails, or returns a dict.
+ */
+enum fb_status fb_authz_mapped_eval(const struct fb_conf_app *app, const struct fb_map_set *set,
+    const json_t *user, json_t **out, struct fb_err *err);
 
 #endif

@@ -83,7 +83,8 @@ explain_app(const struct fb_cli_conf_opts *co, const char *appname, const char *
 	struct fb_cli_ctx x;
 	const char *p, *path;
 	char *host = NULL;
-	json_t *out = NULL, *hdrs = NULL;
+	json_t *out = NULL, *hdrs = NULL, *mapped = NULL;
+	struct fb_map_set *rules = NULL;
 	size_t n = 0;
 	int rc, have_user = 0;
 
@@ -124,9 +125,23 @@ explain_app(const struct fb_cli_conf_opts *co, const char *appname, const char *
 	rq.ngroups = n;
 	az = fb_authz_new(x.conf);
 	fb_authz_decide(az, &rq, &d);
-	if (d.verdict == FB_AUTHZ_ALLOW || d.verdict == FB_AUTHZ_ANONYMOUS)
-		hdrs = fb_authz_headers_build(app, d.verdict == FB_AUTHZ_ALLOW ? username : NULL,
-		    user.email, user.name, names, n, NULL);
+	if (d.verdict == FB_AUTHZ_ALLOW && d.app != NULL && d.app->nmapped > 0) {
+		json_t *uj = NULL;
+
+		if (fb_map_set_load_usable(x.conf->mappings_dir, &rules, NULL, &err) != FB_OK ||
+		    fb_ident_user_json(x.conf, &user, &uj, &err) != FB_OK ||
+		    fb_authz_mapped_eval(d.app, rules, uj, &mapped, &err) != FB_OK) {
+			json_decref(uj);
+			fb_cli_error(&err);
+			goto out;
+		}
+		json_decref(uj);
+	}
+	if (d.verdict == FB_AUTHZ_ALLOW)
+		hdrs = fb_authz_headers_build(app, username, user.email, user.name, names, n,
+		    mapped);
+	else if (d.verdict == FB_AUTHZ_ANONYMOUS)
+		hdrs = fb_authz_headers_build(app, NULL, NULL, NULL, NULL, 0, NULL);
 	out = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "app", app->name, "method", method,
 	    "host", d.host, "path", d.path != NULL ? d.path : "", "verdict",
 	    fb_authz_verdict_name(d.verdict), "reason", d.reason, "pass",
@@ -166,6 +181,8 @@ explain_app(const struct fb_cli_conf_opts *co, const char *appname, const char *
 	                                                                  : FB_EXIT_FAIL;
 out:
 	json_decref(out);
+	json_decref(mapped);
+	fb_map_set_free(rules);
 	fb_authz_decision_cleanup(&d);
 	fb_authz_free(az);
 	free(host);

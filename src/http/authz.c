@@ -19,6 +19,7 @@
 #include "store/store.h"
 #include "ident/ident.h"
 #include "local/local.h"
+#include "map/map.h"
 #include "authz/authz.h"
 #include "http/http.h"
 #include "http/internal.h"
@@ -51,6 +52,24 @@ authz_index(const struct fb_conf *conf)
 		of = conf;
 	}
 	return az;
+}
+
+/* The rules of mappings.dir, for mapped headers (loaded on first use; NULL when unreadable). */
+static const struct fb_map_set *
+rules_of(const struct fb_conf *conf)
+{
+	static struct fb_map_set *set;
+	static const struct fb_conf *of;
+	struct fb_err err = {0};
+
+	if (of != conf) {
+		fb_map_set_free(set);
+		set = NULL;
+		of = conf;
+		if (fb_map_set_load_usable(conf->mappings_dir, &set, NULL, &err) != FB_OK)
+			fb_log_err(FB_LOG_ERROR, NULL, &err);
+	}
+	return set;
 }
 
 static void
@@ -333,7 +352,7 @@ reply_allow(struct fb_http_req *req, const struct fb_authz_decision *d, const st
 	const struct fb_conf_group **groups = NULL;
 	const char **names;
 	size_t n = 0;
-	json_t *h;
+	json_t *h, *mapped = NULL;
 	const char *k;
 	json_t *v;
 
@@ -342,9 +361,32 @@ reply_allow(struct fb_http_req *req, const struct fb_authz_decision *d, const st
 	names = fb_arena_alloc(fb_http_req_arena(req), (n + 1) * sizeof(*names));
 	for (size_t i = 0; i < n; i++)
 		names[i] = groups[i]->name;
+	if (d->verdict == FB_AUTHZ_ALLOW && d->app->nmapped > 0) {
+		struct fb_store_user u = {.id = (char *)s->uid,
+		    .username = (char *)s->usr,
+		    .name = (char *)s->name,
+		    .email = (char *)s->email,
+		    .active = 1};
+		struct fb_err err = {0};
+		json_t *user = NULL;
+
+		/* SECURITY: a header that cannot be computed fails the check, never passes it. */
+		if (fb_ident_user_json(conf, &u, &user, &err) != FB_OK ||
+		    fb_authz_mapped_eval(d->app, rules_of(conf), user, &mapped, &err) != FB_OK) {
+			fb_rlog_err(req, &err);
+			json_decref(user);
+			free(groups);
+			reply_json(req, 500,
+			    json_pack("{s:s, s:s}", "message", "mapping failed", "detail",
+			        "see fedbroker's log"));
+			return;
+		}
+		json_decref(user);
+	}
 	h = d->verdict == FB_AUTHZ_ALLOW
-	        ? fb_authz_headers_build(d->app, s->usr, s->email, s->name, names, n, NULL)
-	        : fb_authz_headers_build(d->app, NULL, NULL, NULL, NULL, 0, NULL);
+	        ? fb_authz_headers_build(d->app, s->usr, s->email, s->name, names, n, mapped)
+	        : fb_authz_headers_build(d->app, NULL, NULL, NULL, NULL, 0, mapped);
+	json_decref(mapped);
 	json_object_foreach(h, k, v)
 		fb_http_reply_header(req, k, json_string_value(v));
 	json_decref(h);

@@ -23,7 +23,8 @@ APPS = [
     {"name": "wiki", "hosts": ["wiki.test"], "groups": ["staff"],
      "rules": [{"path": "/healthz", "action": "anonymous"},
                {"path": "/admin", "groups": ["admins"]},
-               {"path": "/admin", "action": "deny"}]},
+               {"path": "/admin", "action": "deny"}],
+     "headers": {"mapped": [{"header": "X-Role", "mapping": "wiki_role"}]}},
     {"name": "tools", "display_name": "Tools", "hosts": ["tools.test"]},
     {"name": "brief", "hosts": ["brief.test"], "session_lifetime": "1s"},
 ]
@@ -35,8 +36,9 @@ def cli(srv, *args, stdin=None):
                           input=stdin, capture_output=True, text=True, timeout=60)
 
 
-def conf(trusted):
+def conf(trusted, mappings):
     return {"server": {"trusted_proxies": trusted},
+            "mappings": {"dir": mappings},
             "local": {"password": {"time_cost": 1, "memory_kib": 1024},
                       "bootstrap": {"enabled": False}},
             "groups": [{"name": "staff", "members": ["ann"]},
@@ -92,7 +94,10 @@ class Base(harness.TestCase):
 
     def setUp(self):
         super().setUp()
-        self.srv = self.server(conf=conf(self.trusted), workers=1)
+        mappings = self.tmpdir()
+        self.write(mappings + "/wiki_role.py",
+                   "return 'editor' if 'staff' in [g.name for g in user.groups] else None\n")
+        self.srv = self.server(conf=conf(self.trusted, mappings), workers=1)
         for user in ("ann", "bob"):
             cp = cli(self.srv, "user", "add", user, "--init", "--password-stdin",
                      stdin=PASSWORD + "\n")
@@ -142,6 +147,7 @@ class Flow(Base):
         self.assertEqual(r.status, 200, r.body[:500])
         self.assertEqual(r.header("X-Forwarded-User"), "ann")
         self.assertEqual(r.header("X-Forwarded-Groups"), "staff")
+        self.assertEqual(r.header("X-Role"), "editor")
         # The port and letter case of the host do not matter; the method does not either.
         r = self.proxy.envoy("WIKI.test:8443", "/other", cookie, method="POST")
         self.assertEqual(r.status, 200, r.body[:500])
@@ -175,6 +181,7 @@ class Flow(Base):
         self.assertIn("because:  app wiki lets group staff in", cp.stdout)
         self.assertIn("header:   X-Forwarded-User: ann", cp.stdout)
         self.assertIn("header:   X-Forwarded-Groups: staff", cp.stdout)
+        self.assertIn("header:   X-Role: editor", cp.stdout)
         cp = cli(self.srv, "explain", "--app", "wiki", "--user", "ann", "--url",
                  "https://wiki.test/x/../admin/users", "--method", "POST")
         self.assertEqual(cp.returncode, 1, cp.stdout + cp.stderr)

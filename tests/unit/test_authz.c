@@ -8,6 +8,7 @@
 
 #include "core/core.h"
 #include "conf/conf.h"
+#include "map/map.h"
 #include "authz/authz.h"
 #include "unit.h"
 
@@ -393,6 +394,67 @@ test_headers(void)
 	fb_conf_free(c);
 }
 
+static void
+test_mapped(void)
+{
+	char *dir = fb_test_tmpdir(), *text;
+	struct fb_map_set *set = NULL;
+	struct fb_conf *c;
+	struct fb_err err;
+	json_t *user, *out = NULL, *h;
+
+	free(fb_test_write_file(dir, "role.py",
+	    "return 'admin' if 'admins' in [g.name for g in user.groups] else 'reader'\n"));
+	free(fb_test_write_file(dir, "teams.py", "return [request.name, user.username, 7]\n"));
+	free(fb_test_write_file(dir, "none.py", "return None\n"));
+	free(fb_test_write_file(dir, "bad.py", "return {'a': 1}\n"));
+	text = fb_xasprintf("mappings: {dir: %s}\n"
+	                    "groups: [{name: admins, members: [alice]}]\n"
+	                    "apps:\n"
+	                    "  - name: a\n"
+	                    "    hosts: [a.test]\n"
+	                    "    headers:\n"
+	                    "      mapped:\n"
+	                    "        - {header: X-Role, mapping: role}\n"
+	                    "        - {header: X-Teams, mapping: teams}\n"
+	                    "        - {header: X-None, mapping: none}\n"
+	                    "  - name: b\n"
+	                    "    hosts: [b.test]\n"
+	                    "    headers: {mapped: [{header: X-Bad, mapping: bad}]}\n",
+	    dir);
+	c = load_ok(text);
+	free(text);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_EQUAL_FATAL(fb_map_set_load(dir, &set, NULL, &err), FB_OK);
+	user = json_pack("{s:s, s:[{s:s, s:{}}]}", "username", "alice", "groups", "name", "admins",
+	    "attributes");
+	CU_ASSERT_EQUAL_FATAL(fb_authz_mapped_eval(&c->apps[0], set, user, &out, &err), FB_OK);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(out, "X-Role")), "admin");
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(out, "X-Teams")), "a,alice,7");
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(out, "X-None")), "");
+	h = fb_authz_headers_build(&c->apps[0], "alice", NULL, NULL, NULL, 0, out);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(h, "X-Role")), "admin");
+	json_decref(h);
+	/* Anonymous: the mapped headers too, empty. */
+	h = fb_authz_headers_build(&c->apps[0], NULL, NULL, NULL, NULL, 0, NULL);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(h, "X-Role")), "");
+	json_decref(h);
+	json_decref(out);
+	out = NULL;
+	/* A dict is no header value: refused, nothing out. */
+	CU_ASSERT_EQUAL(fb_authz_mapped_eval(&c->apps[1], set, user, &out, &err), FB_ERR_DENIED);
+	CU_ASSERT_PTR_NULL(out);
+	/* A rule missing from the set. */
+	fb_map_set_free(set);
+	set = NULL;
+	CU_ASSERT_EQUAL(fb_authz_mapped_eval(&c->apps[0], NULL, user, &out, &err), FB_ERR_DENIED);
+	CU_ASSERT(strstr(err.msg, "no mapping 'role'") != NULL);
+	json_decref(user);
+	fb_conf_free(c);
+	fb_test_rmtree(dir);
+	free(dir);
+}
+
 /* The lookup of one host among 3,000 apps. */
 static void
 test_many_apps(void)
@@ -440,6 +502,7 @@ fb_test_authz_register(void)
 	    CU_add_test(s, "host normalisation", test_host_normalise) == NULL ||
 	    CU_add_test(s, "decisions", test_decide) == NULL ||
 	    CU_add_test(s, "identity headers", test_headers) == NULL ||
+	    CU_add_test(s, "mapped headers", test_mapped) == NULL ||
 	    CU_add_test(s, "3,000 apps", test_many_apps) == NULL)
 		return -1;
 	return 0;
