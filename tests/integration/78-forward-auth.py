@@ -11,6 +11,7 @@ the client). The sign-in hand-off: fedbroker's /auth/start, a one-time
 code on the app's host, the app's own sealed cookie; sign-out; bad input."""
 
 import json
+import os
 import subprocess
 import time
 import urllib.parse
@@ -323,6 +324,47 @@ class Flow(Base):
         for _ in range(300):
             self.assertEqual(self.proxy.envoy("wiki.test", "/", html=False).status, 401)
         self.assertEqual(self.srv.http("GET", "/healthz").status, 200)
+
+
+class Replicas(Base):
+    """Two replicas on one store (one SQLite file, or one PostgreSQL database in the
+    PostgreSQL run) with the same cookie keys: either one answers any check, and a
+    sign-out at one ends the app sessions at the other."""
+
+    def setUp(self):
+        harness.TestCase.setUp(self)
+        d = self.tmpdir()
+        shared = harness.replica_conf(d)
+        shared["store"] = harness.store_conf(d) or {"path": os.path.join(d, "shared.db")}
+        mappings = self.tmpdir()
+        self.write(mappings + "/wiki_role.py", "return None\n")
+        c = harness.deep_merge(conf(self.trusted, mappings), shared)
+        self.srv = self.server(conf=c, workers=1)
+        self.other = self.server(conf=c, workers=1)
+        for user in ("ann", "bob"):
+            cp = cli(self.srv, "user", "add", user, "--init", "--password-stdin",
+                     stdin=PASSWORD + "\n")
+            self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
+        self.srv.start()
+        self.other.start()
+        self.proxy = Proxy(self.srv)
+        self.base = "http://127.0.0.1:%d" % self.srv.port
+
+    def test_revoked_at_the_other_replica(self):
+        b, cookie, _ = self.sign_in("ann", "tools.test")
+        there = Proxy(self.other)
+        r = there.envoy("tools.test", "/", cookie)
+        self.assertEqual(r.status, 200, r.body[:300])
+        self.assertEqual(r.header("X-Forwarded-User"), "ann")
+        p = b.submit(b.get("/logout"), "/logout", {})
+        self.assertIn(p.status, (200, 303))
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            status = there.envoy("tools.test", "/", cookie).status
+            if status != 200:
+                break
+            time.sleep(0.1)
+        self.assertEqual(status, 302)
 
 
 class Untrusted(Base):
