@@ -44,8 +44,7 @@ static const char usage_integrate[] =
 
 struct target {
 	const struct fb_conf_app *app;
-	const char *fedbroker;  /* where the proxy reaches fedbroker: base URL, no trailing slash */
-	const char *public_url; /* where browsers reach it (server.public_url) */
+	const char *fedbroker; /* where the proxy reaches fedbroker: base URL, no trailing slash */
 	const char *backend;
 	const char *service;
 	const char *port;
@@ -123,10 +122,19 @@ print_nginx(const struct target *t)
 		       "\t\tproxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n"
 		       "\t}\n\n",
 		    FB_HTTP_AUTHZ_CALLBACK, t->fedbroker);
+		/* fedbroker answers the redirect, with the state cookie that guards the hand-off.
+		 */
 		printf("\tlocation @fedbroker_signin {\n"
-		       "\t\treturn 302 %s%s?rd=$scheme://$http_host$request_uri;\n"
+		       "\t\trewrite ^ %s? break;\n"
+		       "\t\tproxy_pass %s;\n"
+		       "\t\tproxy_pass_request_body off;\n"
+		       "\t\tproxy_set_header Content-Length \"\";\n"
+		       "\t\tproxy_set_header Accept text/html;\n"
+		       "\t\tproxy_set_header X-Original-URL $scheme://$http_host$request_uri;\n"
+		       "\t\tproxy_set_header X-Original-Method $request_method;\n"
+		       "\t\tproxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n"
 		       "\t}\n\n",
-		    t->public_url, FB_HTTP_AUTHZ_START);
+		    FB_HTTP_AUTHZ_NGINX_SIGNIN, t->fedbroker);
 		printf("\tlocation %s {\n"
 		       "\t\tauth_request /_fedbroker/auth;\n"
 		       "\t\terror_page 401 = @fedbroker_signin;\n",
@@ -405,7 +413,6 @@ fb_cli_integrate(int argc, char **argv)
 		goto out;
 	}
 	t.fedbroker = base;
-	t.public_url = x.conf->public_url;
 	t.backend = backend != NULL ? backend : "http://127.0.0.1:3000";
 	t.service = service != NULL ? service : "fedbroker.fedbroker.svc.cluster.local";
 	t.port = port != NULL ? port : "8080";

@@ -34,9 +34,10 @@
 #define REVOCATION_CACHE_SLOTS 1024
 
 enum flavour {
-	FL_ENVOY = 0, /* ext_authz: original path after the prefix, Host is the original's */
-	FL_NGINX,     /* auth_request: X-Original-URL; 401 (nginx turns it into a redirect) */
-	FL_FORWARD,   /* Caddy, Traefik: X-Forwarded-Method/-Proto/-Host/-Uri */
+	FL_ENVOY = 0,    /* ext_authz: original path after the prefix, Host is the original's */
+	FL_NGINX,        /* auth_request: X-Original-URL; 401 (nginx turns it into a redirect) */
+	FL_FORWARD,      /* Caddy, Traefik: X-Forwarded-Method/-Proto/-Host/-Uri */
+	FL_NGINX_SIGNIN, /* nginx's error_page 401: X-Original-URL, answered with the redirect */
 };
 
 /* The app index of the configuration this worker runs (built on first use). */
@@ -148,10 +149,10 @@ facts_get(struct fb_http_req *req, enum flavour fl, struct facts *f)
 	if (!req->proxied)
 		return "the forwarding headers come from an address not in server.trusted_proxies";
 	v = fb_http_req_header(req, "X-Forwarded-Method");
-	if (fl == FL_NGINX && (v = fb_http_req_header(req, "X-Original-Method")) == NULL)
+	if (fl != FL_FORWARD && (v = fb_http_req_header(req, "X-Original-Method")) == NULL)
 		v = fb_http_req_header(req, "X-Forwarded-Method");
 	f->method = v != NULL ? v : "GET";
-	if (fl == FL_NGINX && (v = fb_http_req_header(req, "X-Original-URL")) != NULL) {
+	if (fl != FL_FORWARD && (v = fb_http_req_header(req, "X-Original-URL")) != NULL) {
 		if (url_split(fb_http_req_arena(req), v, f) != 0)
 			return "X-Original-URL is not an http or https URL";
 		return NULL;
@@ -159,9 +160,9 @@ facts_get(struct fb_http_req *req, enum flavour fl, struct facts *f)
 	f->host = req->fwd_host;
 	f->uri = fb_http_req_header(req, "X-Forwarded-Uri");
 	if (f->host == NULL || f->uri == NULL)
-		return fl == FL_NGINX ? "neither X-Original-URL nor X-Forwarded-Host and "
-		                        "X-Forwarded-Uri were sent"
-		                      : "X-Forwarded-Host or X-Forwarded-Uri was not sent";
+		return fl != FL_FORWARD ? "neither X-Original-URL nor X-Forwarded-Host and "
+		                          "X-Forwarded-Uri were sent"
+		                        : "X-Forwarded-Host or X-Forwarded-Uri was not sent";
 	return NULL;
 }
 
@@ -324,25 +325,50 @@ reply_no_app(struct fb_http_req *req, const struct fb_authz_decision *d)
 	free(detail);
 }
 
+/*
+ * The state cookie's name on an app host reached over proto: it binds the
+ * hand-off code to the browser that was sent to sign in.
+ */
+static const char *
+state_cookie_name(struct fb_http_req *req, const char *proto)
+{
+	struct fb_arena *a = fb_http_req_arena(req);
+	const char *base = fb_arena_printf(a, "%s%s", fb_http_req_env(req)->conf->cookie_name,
+	    FB_HTTP_AUTHZ_STATE_SUFFIX);
+
+	return fb_http_cookie_name(a, base, strcmp(proto, "https") == 0);
+}
+
 static void
 reply_signin(struct fb_http_req *req, enum flavour fl, const struct facts *f)
 {
 	const struct fb_conf *conf = fb_http_req_env(req)->conf;
-	char *loc;
+	char *loc, *state, *cookie;
 
-	/* nginx's auth_request knows 2xx, 401 and 403: its error_page 401 redirects. */
-	if (fl == FL_NGINX || !is_browser(req)) {
+	/* nginx's auth_request knows 2xx, 401 and 403: its error_page 401 asks FL_NGINX_SIGNIN. */
+	if (fl == FL_NGINX || (fl != FL_NGINX_SIGNIN && !is_browser(req))) {
 		fb_http_reply_header(req, "WWW-Authenticate", "Bearer realm=\"fedbroker\"");
 		reply_json(req, 401,
 		    json_pack("{s:s, s:s}", "message", "sign-in required", "signin",
 		        conf->public_url != NULL ? conf->public_url : ""));
 		return;
 	}
-	loc = fb_xasprintf("%s%s?rd=%s", conf->public_url != NULL ? conf->public_url : "",
-	    FB_HTTP_AUTHZ_START, original_url(req, f));
+	/*
+	 * SECURITY: login CSRF: the code that comes back to the app's host is
+	 * honoured only with this browser's state cookie on that host, so a
+	 * code made for someone else's session cannot be planted.
+	 */
+	state = fb_rand_token(16);
+	cookie = fb_http_cookie_build(state_cookie_name(req, f->proto), state,
+	    FB_HTTP_AUTHZ_STATE_LIFETIME, strcmp(f->proto, "https") == 0);
+	fb_http_reply_header(req, "Set-Cookie", cookie);
+	loc = fb_xasprintf("%s%s?st=%s&rd=%s", conf->public_url != NULL ? conf->public_url : "",
+	    FB_HTTP_AUTHZ_START, state, original_url(req, f));
 	fb_http_reply_header(req, "Location", loc);
 	fb_http_reply(req, 302, NULL, NULL, 0);
 	free(loc);
+	free(cookie);
+	free(state);
 }
 
 static void
@@ -494,19 +520,34 @@ handle_forward(struct fb_http_req *req, void *arg)
 	check(req, FL_FORWARD);
 }
 
+static void
+handle_nginx_signin(struct fb_http_req *req, void *arg)
+{
+	check(req, FL_NGINX_SIGNIN);
+}
+
 /* ---- the hand-off: fedbroker's host -> a code -> the app's host ------------------- */
 
 /*
- * The raw query of req after "rd=" (the URL to return to, as the browser
- * or nginx wrote it: nginx cannot encode it), or NULL.
+ * The raw query of req, "st=STATE&rd=URL": the state (base64url, 16 to
+ * len - 1 characters) in state, and the URL to return to as the browser
+ * or nginx wrote it (nginx cannot encode it); NULL when not so.
  */
 static const char *
-return_to(struct fb_http_req *req)
+return_to(struct fb_http_req *req, char *state, size_t len)
 {
 	const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(req->ev);
 	const char *q = u != NULL ? evhttp_uri_get_query(u) : NULL;
+	size_t n;
 
-	return q != NULL && strncmp(q, "rd=", 3) == 0 ? q + 3 : NULL;
+	state[0] = '\0';
+	if (q == NULL || strncmp(q, "st=", 3) != 0)
+		return NULL;
+	n = strspn(q + 3, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_");
+	if (n < 16 || n >= len || strncmp(q + 3 + n, "&rd=", 4) != 0)
+		return NULL;
+	snprintf(state, len, "%.*s", (int)n, q + 3);
+	return q + 3 + n + 4;
 }
 
 /*
@@ -536,7 +577,8 @@ return_app(struct fb_http_req *req, const char *rd, struct facts *f)
 static void
 handle_start(struct fb_http_req *req, void *arg)
 {
-	const char *rd = return_to(req);
+	char state[64];
+	const char *rd = return_to(req, state, sizeof(state));
 	struct fb_local_account acct = {0};
 	struct fb_err err = {0};
 	const struct fb_conf_app *app;
@@ -557,7 +599,7 @@ handle_start(struct fb_http_req *req, void *arg)
 		goto out;
 	}
 	if (!w.has_session) {
-		char *here = fb_xasprintf("%s?rd=%s", FB_HTTP_AUTHZ_START, rd);
+		char *here = fb_xasprintf("%s?st=%s&rd=%s", FB_HTTP_AUTHZ_START, state, rd);
 		char *enc = evhttp_uriencode(here, -1, 0);
 		char *url = fb_xasprintf("%s?%s=%s", FB_HTTP_PATH_LOGIN, FB_HTTP_F_NEXT,
 		    enc != NULL ? enc : "%2F");
@@ -570,9 +612,9 @@ handle_start(struct fb_http_req *req, void *arg)
 	}
 	if (fb_http_web_user(&w, &acct) != 0)
 		goto out;
-	o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:s}", "sid", w.sess.sid, "uid",
+	o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:s}", "sid", w.sess.sid, "uid",
 	    w.sess.user_id, "usr", w.sess.username, "app", app->name, "gen", (json_int_t)w.sess.gen,
-	    "exp", (json_int_t)w.sess.expires_at, "rd", rd);
+	    "exp", (json_int_t)w.sess.expires_at, "rd", rd, "st", state);
 	if (o != NULL && acct.email != NULL)
 		json_object_set_new(o, "em", json_string(acct.email));
 	if (o != NULL && acct.name != NULL)
@@ -614,7 +656,7 @@ static void
 handle_callback(struct fb_http_req *req, void *arg)
 {
 	const char *code = fb_http_req_query(req, "code"), *sid, *uid, *usr, *app_name, *rd;
-	const char *em = NULL, *nm = NULL, *host, *proto;
+	const char *em = NULL, *nm = NULL, *host, *proto, *st, *cookies, *mine;
 	char here[FB_AUTHZ_HOST_MAX + 1], there[FB_AUTHZ_HOST_MAX + 1];
 	const struct fb_conf_app *app;
 	unsigned char *val = NULL;
@@ -651,12 +693,24 @@ handle_callback(struct fb_http_req *req, void *arg)
 	}
 	o = json_loadb((const char *)val, len, 0, NULL);
 	if (o == NULL ||
-	    json_unpack(o, "{s:s, s:s, s:s, s:s, s:I, s:I, s:s, s?s, s?s}", "sid", &sid, "uid",
-	        &uid, "usr", &usr, "app", &app_name, "gen", &gen, "exp", &exp, "rd", &rd, "em", &em,
-	        "nm", &nm) != 0 ||
+	    json_unpack(o, "{s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:s, s?s, s?s}", "sid", &sid, "uid",
+	        &uid, "usr", &usr, "app", &app_name, "gen", &gen, "exp", &exp, "rd", &rd, "st", &st,
+	        "em", &em, "nm", &nm) != 0 ||
 	    (app = fb_conf_app_find(w.conf, app_name)) == NULL || return_app(req, rd, &f) != app) {
 		callback_fail(&w, 400, "This sign-in link is not valid any more.",
 		    "code for an app no longer configured");
+		goto out;
+	}
+	/* SECURITY: login CSRF: only the browser that was sent to sign in may use the code. */
+	cookies = fb_http_req_header(req, "Cookie");
+	mine = cookies != NULL ? fb_http_cookie_find(fb_http_req_arena(req), cookies,
+	                             state_cookie_name(req, proto))
+	                       : NULL;
+	if (mine == NULL || strcmp(mine, st) != 0) {
+		callback_fail(&w, 400,
+		    "This sign-in link was opened in another browser than the one that asked to "
+		    "sign in. Go back to the app and open it again.",
+		    "state cookie missing or different");
 		goto out;
 	}
 	/* SECURITY: the cookie is set only on the host the code was made for. */
@@ -694,6 +748,10 @@ handle_callback(struct fb_http_req *req, void *arg)
 	    fb_http_cookie_build(cookie_name(req, proto), token, age, strcmp(proto, "https") == 0);
 	fb_http_reply_header(req, "Set-Cookie", cookie);
 	free(cookie);
+	cookie =
+	    fb_http_cookie_build(state_cookie_name(req, proto), "", 0, strcmp(proto, "https") == 0);
+	fb_http_reply_header(req, "Set-Cookie", cookie);
+	free(cookie);
 	fb_http_web_audit(&w, "forward_auth_session", usr, "app %s", app->name);
 	fb_http_redirect(req, f.uri);
 out:
@@ -722,6 +780,8 @@ fb_http_authz_routes_add(struct fb_http_router *r, const struct fb_conf *conf, s
 	        FB_OK ||
 	    (rc = fb_http_router_add(r, FB_HTTP_AUTHZ_NGINX, any, handle_nginx, NULL, err)) !=
 	        FB_OK ||
+	    (rc = fb_http_router_add(r, FB_HTTP_AUTHZ_NGINX_SIGNIN, any, handle_nginx_signin, NULL,
+	         err)) != FB_OK ||
 	    (rc = fb_http_router_add(r, FB_HTTP_AUTHZ_CADDY, any, handle_forward, NULL, err)) !=
 	        FB_OK ||
 	    (rc = fb_http_router_add(r, FB_HTTP_AUTHZ_TRAEFIK, any, handle_forward, NULL, err)) !=

@@ -12,6 +12,7 @@ code on the app's host, the app's own sealed cookie; sign-out; bad input."""
 
 import json
 import os
+import re
 import subprocess
 import time
 import urllib.parse
@@ -77,17 +78,29 @@ class Proxy:
             h["Cookie"] = cookie
         return self.srv.http("GET", "/auth/" + which, headers=h)
 
-    def callback(self, location, host=None):
-        """The proxy routes /_fedbroker/ of the app's host to fedbroker, Host kept."""
+    def callback(self, location, state, host=None):
+        """The proxy routes /_fedbroker/callback of the app's host to fedbroker, Host kept;
+        the browser sends the app host's state cookie (state: "name=value" or None)."""
         u = urllib.parse.urlsplit(location)
-        return self.srv.http("GET", u.path + "?" + u.query, headers={"Host": host or u.netloc})
+        h = {"Host": host or u.netloc}
+        if state:
+            h["Cookie"] = state
+        return self.srv.http("GET", u.path + "?" + u.query, headers=h)
 
 
-def app_cookie(r):
+def app_cookie(r, name="fb_session_app"):
     for k, v in r.headers.items():
-        if k.lower() == "set-cookie" and v.startswith("fb_session_app="):
+        if k.lower() == "set-cookie" and v.startswith(name + "="):
             return v.split(";")[0]
     return None
+
+
+STATE = "S" * 22  # a state a test's browser holds as its cookie
+STATE_COOKIE = "fb_session_app_state=" + STATE
+
+
+def start(rd, state=STATE):
+    return "/auth/start?st=%s&rd=%s" % (state, rd)
 
 
 class Base(harness.TestCase):
@@ -117,7 +130,11 @@ class Base(harness.TestCase):
         r = self.proxy.envoy(host, uri)
         self.assertEqual(r.status, 302, r.body[:500])
         loc = r.header("Location")
-        self.assertEqual(loc, "%s/auth/start?rd=http://%s%s" % (self.base, host, uri))
+        m = re.fullmatch(r"%s/auth/start\?st=([A-Za-z0-9_-]{22})&rd=%s" % (
+            re.escape(self.base), re.escape("http://%s%s" % (host, uri))), loc)
+        self.assertIsNotNone(m, loc)
+        state = app_cookie(r, "fb_session_app_state")
+        self.assertEqual(state, "fb_session_app_state=" + m.group(1))
         b = b or self.browser()
         start = loc[len(self.base):]
         p = b.get(start)
@@ -129,7 +146,7 @@ class Base(harness.TestCase):
         self.assertEqual(p.status, 303, p.text[:1000])
         self.assertTrue(p.location.startswith("http://%s/_fedbroker/callback?code=" % host),
                         p.location)
-        r = self.proxy.callback(p.location)
+        r = self.proxy.callback(p.location, state)
         self.assertEqual(r.status, 303, r.body[:1000])
         self.assertEqual(r.header("Location"), uri)
         cookie = app_cookie(r)
@@ -228,14 +245,21 @@ class Flow(Base):
                 self.assertEqual(r.header("X-Forwarded-User"), "ann")
                 r = self.proxy.forward(which, "tools.test", "/x?y=1")
                 self.assertEqual(r.status, 302)
-                self.assertEqual(r.header("Location"),
-                                 self.base + "/auth/start?rd=http://tools.test/x?y=1")
+                self.assertRegex(r.header("Location"), re.escape(self.base) +
+                                 r"/auth/start\?st=[A-Za-z0-9_-]{22}&rd=http://tools\.test/x\?y=1$")
+        # nginx's error_page 401 asks /auth/nginx/signin for the redirect and state cookie.
+        r = self.srv.http("GET", "/auth/nginx/signin",
+                          headers={"X-Original-URL": "http://tools.test/a/b?c=1&d=2"})
+        self.assertEqual(r.status, 302)
+        self.assertRegex(r.header("Location"), r"st=[A-Za-z0-9_-]{22}&rd=http://tools\.test/"
+                         r"a/b\?c=1&d=2$")
+        self.assertIsNotNone(app_cookie(r, "fb_session_app_state"))
         # nginx's unencoded return-to works at /auth/start (query and all).
         b = self.browser()
         p = b.login("ann", PASSWORD)
-        p = b.get("/auth/start?rd=http://tools.test/a/b?c=1&d=2")
+        p = b.get(start("http://tools.test/a/b?c=1&d=2"))
         self.assertEqual(p.status, 303, p.text[:500])
-        r = self.proxy.callback(p.location)
+        r = self.proxy.callback(p.location, STATE_COOKIE)
         self.assertEqual(r.header("Location"), "/a/b?c=1&d=2")
 
     def test_cookie_bound_to_app_and_host(self):
@@ -244,16 +268,26 @@ class Flow(Base):
         r = self.proxy.envoy("wiki.test", "/page", cookie)
         self.assertEqual(r.status, 302)
         # The code works once.
-        r = self.proxy.callback(used)
+        r = self.proxy.callback(used, STATE_COOKIE)
         self.assertEqual(r.status, 400)
         self.assertIsNone(app_cookie(r))
         # A fresh code for tools.test, presented on wiki.test's host: refused, and spent.
-        p = b.get("/auth/start?rd=http://tools.test/")
+        p = b.get(start("http://tools.test/"))
         self.assertEqual(p.status, 303)
-        r = self.proxy.callback(p.location, host="wiki.test")
+        r = self.proxy.callback(p.location, STATE_COOKIE, host="wiki.test")
         self.assertEqual(r.status, 400)
         self.assertIsNone(app_cookie(r))
-        self.assertEqual(self.proxy.callback(p.location).status, 400)
+        self.assertEqual(self.proxy.callback(p.location, STATE_COOKIE).status, 400)
+        # Login CSRF: a code planted in another browser (no state cookie, or another one).
+        for other in (None, "fb_session_app_state=" + "T" * 22):
+            with self.subTest(state=other):
+                p = b.get(start("http://tools.test/"))
+                self.assertEqual(p.status, 303)
+                r = self.proxy.callback(p.location, other)
+                self.assertEqual(r.status, 400)
+                self.assertIsNone(app_cookie(r))
+                # ... and the code is spent.
+                self.assertEqual(self.proxy.callback(p.location, STATE_COOKIE).status, 400)
         # Forged and tampered cookies.
         name, _, value = cookie.partition("=")
         for bad in (value[:-2] + ("AA" if not value.endswith("AA") else "BB"), "x" * 40, "",
@@ -310,10 +344,13 @@ class Flow(Base):
                    "javascript:alert(1)", "http://wiki.test\\@evil.test/", "/relative",
                    "http://wiki.test/%0d%0aSet-Cookie:x", "ftp://wiki.test/"):
             with self.subTest(rd=rd):
-                p = b.get("/auth/start?rd=" + rd)
+                p = b.get(start(rd))
                 self.assertEqual(p.status, 400, p.location)
                 self.assertIsNone(p.header("Location"))
-        self.assertEqual(b.get("/auth/start").status, 400)
+        for bad in ("/auth/start", "/auth/start?rd=http://tools.test/",
+                    "/auth/start?st=short&rd=http://tools.test/"):
+            with self.subTest(url=bad):
+                self.assertEqual(b.get(bad).status, 400)
 
     def test_oversized_and_flood(self):
         # Oversized headers: refused by the server's limit, the worker keeps serving.
