@@ -601,8 +601,12 @@ handle_start(struct fb_http_req *req, void *arg)
 	if (!w.has_session) {
 		char *here = fb_xasprintf("%s?st=%s&rd=%s", FB_HTTP_AUTHZ_START, state, rd);
 		char *enc = evhttp_uriencode(here, -1, 0);
-		char *url = fb_xasprintf("%s?%s=%s", FB_HTTP_PATH_LOGIN, FB_HTTP_F_NEXT,
-		    enc != NULL ? enc : "%2F");
+		/* The app's own upstream (apps[].upstream), else the sign-in page. */
+		char *url = app->upstream != NULL
+		                ? fb_xasprintf("%s%s/start?%s=%s", FB_HTTP_PATH_UPSTREAM,
+		                      app->upstream, FB_HTTP_F_NEXT, enc != NULL ? enc : "%2F")
+		                : fb_xasprintf("%s?%s=%s", FB_HTTP_PATH_LOGIN, FB_HTTP_F_NEXT,
+		                      enc != NULL ? enc : "%2F");
 
 		fb_http_redirect(req, url);
 		free(url);

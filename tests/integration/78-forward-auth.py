@@ -13,6 +13,7 @@ code on the app's host, the app's own sealed cookie; sign-out; bad input."""
 import json
 import os
 import re
+import shutil
 import subprocess
 import time
 import urllib.parse
@@ -29,6 +30,7 @@ APPS = [
      "headers": {"mapped": [{"header": "X-Role", "mapping": "wiki_role"}]}},
     {"name": "tools", "display_name": "Tools", "hosts": ["tools.test"]},
     {"name": "brief", "hosts": ["brief.test"], "session_lifetime": "1s"},
+    {"name": "corpapp", "hosts": ["corp.test"], "upstream": "corp"},
 ]
 
 
@@ -39,8 +41,15 @@ def cli(srv, *args, stdin=None):
 
 
 def conf(trusted, mappings):
+    shutil.copy(os.path.join(harness.SRCDIR, "mappings", "upstream_oidc.py"), mappings)
+    secret = os.path.join(mappings, "corp.secret")
+    with open(secret, "w") as f:
+        f.write("corp-client-secret\n")
     return {"server": {"trusted_proxies": trusted},
             "mappings": {"dir": mappings},
+            "upstreams": [{"name": "corp", "type": "oidc",
+                           "oidc": {"issuer": "https://idp.example.com", "client_id": "fb",
+                                    "client_secret": "file:" + secret}}],
             "local": {"password": {"time_cost": 1, "memory_kib": 1024},
                       "bootstrap": {"enabled": False}},
             "groups": [{"name": "staff", "members": ["ann"]},
@@ -336,6 +345,16 @@ class Flow(Base):
             with self.subTest(host=bad):
                 r = self.proxy.envoy(bad, "/x")
                 self.assertEqual(r.status, 400, r.body[:300])
+
+    def test_app_upstream(self):
+        # apps[].upstream: someone not signed in goes straight to that upstream's sign-in.
+        p = self.browser().get(start("http://corp.test/x"))
+        self.assertEqual(p.status, 303)
+        self.assertEqual(p.location, "/upstream/corp/start?next=" + urllib.parse.quote(
+            start("http://corp.test/x"), safe=""))
+        # The others still see the sign-in page.
+        p = self.browser().get(start("http://tools.test/x"))
+        self.assertTrue(p.location.startswith("/login?next="), p.location)
 
     def test_open_redirect_refused(self):
         b = self.browser()
