@@ -85,7 +85,8 @@ explain_app(const struct fb_cli_conf_opts *co, const char *appname, const char *
 	char *host = NULL;
 	json_t *out = NULL, *hdrs = NULL, *mapped = NULL;
 	struct fb_map_set *rules = NULL;
-	size_t n = 0;
+	char **ug = NULL;
+	size_t n = 0, nug = 0;
 	int rc, have_user = 0;
 
 	if ((p = strstr(url, "://")) == NULL ||
@@ -111,7 +112,11 @@ explain_app(const struct fb_cli_conf_opts *co, const char *appname, const char *
 			goto out;
 		}
 		have_user = 1;
-		n = fb_ident_groups(x.conf, username, &groups);
+		if (fb_store_upstream_groups(x.st, user.id, &ug, &nug, &err) != FB_OK) {
+			fb_cli_error(&err);
+			goto out;
+		}
+		n = fb_ident_groups_with(x.conf, username, (const char *const *)ug, nug, &groups);
 		names = fb_xcalloc(n + 1, sizeof(*names));
 		for (size_t i = 0; i < n; i++)
 			names[i] = groups[i]->name;
@@ -188,6 +193,9 @@ out:
 	free(host);
 	free(names);
 	free(groups);
+	for (size_t i = 0; i < nug; i++)
+		free(ug[i]);
+	free(ug);
 	if (have_user)
 		fb_store_user_cleanup(&user);
 	fb_cli_ctx_close(&x);

@@ -170,6 +170,7 @@ facts_get(struct fb_http_req *req, enum flavour fl, struct facts *f)
 
 struct app_session {
 	const char *sid, *uid, *usr, *email, *name; /* borrowed from o */
+	const json_t *ug; /* the declared groups an upstream gave the user (array), or NULL */
 	int64_t gen;
 	json_t *o;
 };
@@ -221,8 +222,9 @@ app_session_open(struct fb_http_req *req, const struct fb_conf_app *app, const c
 	fb_secret_wipe(plain, plen);
 	free(plain);
 	if (s->o == NULL ||
-	    json_unpack(s->o, "{s:I, s:s, s:s, s:s, s?s, s?s, s:I}", "v", &v, "sid", &s->sid, "uid",
-	        &s->uid, "usr", &s->usr, "em", &s->email, "nm", &s->name, "gen", &gen) != 0 ||
+	    json_unpack(s->o, "{s:I, s:s, s:s, s:s, s?s, s?s, s:I, s?o}", "v", &v, "sid", &s->sid,
+	        "uid", &s->uid, "usr", &s->usr, "em", &s->email, "nm", &s->name, "gen", &gen, "ug",
+	        &s->ug) != 0 ||
 	    v != 1) {
 		json_decref(s->o);
 		memset(s, 0, sizeof(*s));
@@ -372,21 +374,14 @@ reply_signin(struct fb_http_req *req, enum flavour fl, const struct facts *f)
 }
 
 static void
-reply_allow(struct fb_http_req *req, const struct fb_authz_decision *d, const struct app_session *s)
+reply_allow(struct fb_http_req *req, const struct fb_authz_decision *d, const struct app_session *s,
+    const char *const *names, size_t n)
 {
 	const struct fb_conf *conf = fb_http_req_env(req)->conf;
-	const struct fb_conf_group **groups = NULL;
-	const char **names;
-	size_t n = 0;
 	json_t *h, *mapped = NULL;
 	const char *k;
 	json_t *v;
 
-	if (d->verdict == FB_AUTHZ_ALLOW && s->usr != NULL)
-		n = fb_ident_groups(conf, s->usr, &groups);
-	names = fb_arena_alloc(fb_http_req_arena(req), (n + 1) * sizeof(*names));
-	for (size_t i = 0; i < n; i++)
-		names[i] = groups[i]->name;
 	if (d->verdict == FB_AUTHZ_ALLOW && d->app->nmapped > 0) {
 		struct fb_store_user u = {.id = (char *)s->uid,
 		    .username = (char *)s->usr,
@@ -401,7 +396,6 @@ reply_allow(struct fb_http_req *req, const struct fb_authz_decision *d, const st
 		    fb_authz_mapped_eval(d->app, rules_of(conf), user, &mapped, &err) != FB_OK) {
 			fb_rlog_err(req, &err);
 			json_decref(user);
-			free(groups);
 			reply_json(req, 500,
 			    json_pack("{s:s, s:s}", "message", "mapping failed", "detail",
 			        "see fedbroker's log"));
@@ -416,7 +410,6 @@ reply_allow(struct fb_http_req *req, const struct fb_authz_decision *d, const st
 	json_object_foreach(h, k, v)
 		fb_http_reply_header(req, k, json_string_value(v));
 	json_decref(h);
-	free(groups);
 	fb_http_reply(req, 200, "text/plain", "", 0);
 }
 
@@ -452,7 +445,14 @@ check(struct fb_http_req *req, enum flavour fl)
 		if (r == FB_OK)
 			r = app_session_check(req, &s, &err);
 		if (r == FB_OK) {
-			n = fb_ident_groups(env->conf, s.usr, &groups);
+			size_t nug = json_array_size(s.ug), k;
+			const char **ug =
+			    fb_arena_alloc(fb_http_req_arena(req), (nug + 1) * sizeof(*ug));
+			json_t *g;
+
+			json_array_foreach(s.ug, k, g)
+				ug[k] = json_is_string(g) ? json_string_value(g) : "";
+			n = fb_ident_groups_with(env->conf, s.usr, ug, nug, &groups);
 			names = fb_arena_alloc(fb_http_req_arena(req), (n + 1) * sizeof(*names));
 			for (size_t i = 0; i < n; i++)
 				names[i] = groups[i]->name;
@@ -478,7 +478,7 @@ check(struct fb_http_req *req, enum flavour fl)
 	switch (d.verdict) {
 	case FB_AUTHZ_ALLOW:
 	case FB_AUTHZ_ANONYMOUS:
-		reply_allow(req, &d, &s);
+		reply_allow(req, &d, &s, rq.groups, rq.ngroups);
 		break;
 	case FB_AUTHZ_SIGNIN:
 		reply_signin(req, fl, &f);
@@ -574,6 +574,42 @@ return_app(struct fb_http_req *req, const char *rd, struct facts *f)
 	return app;
 }
 
+/*
+ * Adds to the code o "ug": the declared groups an upstream gave the user
+ * (at most UG_MAX, so the cookie stays small); they count at each check.
+ */
+#define UG_MAX 64
+static enum fb_status
+upstream_groups(struct fb_http_web *w, json_t *o, struct fb_err *err)
+{
+	char **ug = NULL;
+	size_t nug = 0;
+	json_t *a = json_array();
+	enum fb_status r;
+
+	if ((r = fb_store_upstream_groups(w->env->store, w->sess.user_id, &ug, &nug, err)) !=
+	    FB_OK) {
+		json_decref(a);
+		return r;
+	}
+	for (size_t i = 0; i < nug; i++) {
+		int declared = 0;
+
+		for (size_t j = 0; j < w->conf->ngroups && !declared; j++)
+			declared = strcmp(w->conf->groups[j].name, ug[i]) == 0;
+		if (declared && json_array_size(a) < UG_MAX)
+			json_array_append_new(a, json_string(ug[i]));
+		else if (declared)
+			fb_rlog(w->req, FB_LOG_WARN,
+			    "forward auth: %s has more than %d upstream groups; group %s not kept",
+			    w->sess.username, UG_MAX, ug[i]);
+		free(ug[i]);
+	}
+	free(ug);
+	json_object_set_new(o, "ug", a);
+	return FB_OK;
+}
+
 static void
 handle_start(struct fb_http_req *req, void *arg)
 {
@@ -623,6 +659,11 @@ handle_start(struct fb_http_req *req, void *arg)
 		json_object_set_new(o, "em", json_string(acct.email));
 	if (o != NULL && acct.name != NULL)
 		json_object_set_new(o, "nm", json_string(acct.name));
+	if (o != NULL && (r = upstream_groups(&w, o, &err)) != FB_OK) {
+		json_decref(o);
+		fb_http_web_unavailable(&w, &err);
+		goto out;
+	}
 	text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
 	json_decref(o);
 	code = fb_rand_token(32);
@@ -740,6 +781,8 @@ handle_callback(struct fb_http_req *req, void *arg)
 		json_object_set_new(p, "em", json_string(em));
 	if (p != NULL && nm != NULL)
 		json_object_set_new(p, "nm", json_string(nm));
+	if (p != NULL && json_is_array(json_object_get(o, "ug")))
+		json_object_set(p, "ug", json_object_get(o, "ug"));
 	payload = p != NULL ? json_dumps(p, JSON_COMPACT) : NULL;
 	if (payload == NULL ||
 	    fb_crypto_seal(w.env->sealer, purpose_of(fb_http_req_arena(req), app), payload,

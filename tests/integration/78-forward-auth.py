@@ -233,6 +233,20 @@ class Flow(Base):
         self.assertEqual(cp.returncode, 1)
         self.assertIn("no such user", cp.stderr)
 
+    def test_upstream_groups_count(self):
+        # A group an upstream gave bob (declared under groups:) lets him into wiki.
+        _, rows = self.srv.store_sql("SELECT id FROM users WHERE username = ?", ("bob",))
+        self.srv.store_sql("INSERT INTO upstream_groups (user_id, upstream, name) "
+                           "VALUES (?, ?, ?)", (rows[0][0], "corp", "staff"))
+        _, cookie, _ = self.sign_in("bob", "wiki.test")
+        r = self.proxy.envoy("wiki.test", "/", cookie)
+        self.assertEqual(r.status, 200, r.body[:300])
+        self.assertEqual(r.header("X-Forwarded-Groups"), "staff")
+        cp = cli(self.srv, "explain", "--app", "wiki", "--user", "bob", "--url",
+                 "https://wiki.test/")
+        self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
+        self.assertIn("because:  app wiki lets group staff in", cp.stdout)
+
     def test_outside_groups_forbidden(self):
         _, cookie, _ = self.sign_in("bob", "wiki.test")
         r = self.proxy.envoy("wiki.test", "/", cookie)
