@@ -247,6 +247,15 @@ class Flow(Base):
         self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
         self.assertIn("because:  app wiki lets group staff in", cp.stdout)
 
+    def test_dashboard_lists_apps(self):
+        for user, wiki in (("ann", True), ("bob", False)):
+            with self.subTest(user=user):
+                b = self.browser()
+                self.assertEqual(b.login(user, PASSWORD).status, 303)
+                page = b.get("/").text
+                self.assertIn('href="http://tools.test/">Tools</a>', page)
+                self.assertEqual('href="http://wiki.test/">wiki</a>' in page, wiki, page)
+
     def test_outside_groups_forbidden(self):
         _, cookie, _ = self.sign_in("bob", "wiki.test")
         r = self.proxy.envoy("wiki.test", "/", cookie)
