@@ -576,9 +576,9 @@ return_app(struct fb_http_req *req, const char *rd, struct facts *f)
 
 /*
  * Adds to the code o "ug": the declared groups an upstream gave the user
- * (at most UG_MAX, so the cookie stays small); they count at each check.
+ * (at most UG_MAX, so the cookie stays under FB_HTTP_COOKIE_MAX); they count at each check.
  */
-#define UG_MAX 64
+#define UG_MAX 32
 static enum fb_status
 upstream_groups(struct fb_http_web *w, json_t *o, struct fb_err *err)
 {
