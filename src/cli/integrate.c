@@ -367,6 +367,19 @@ fb_cli_app_get(const struct fb_conf *conf, const char *name)
 	return NULL;
 }
 
+/* 1 when s is a port number, 1 to 65535, digits only. */
+static int
+port_check(const char *s)
+{
+	char *end = NULL;
+	long v;
+
+	if (s[0] < '0' || s[0] > '9' || strlen(s) > 5)
+		return 0;
+	v = strtol(s, &end, 10);
+	return *end == '\0' && v >= 1 && v <= 65535;
+}
+
 int
 fb_cli_integrate(int argc, char **argv)
 {
@@ -397,8 +410,7 @@ fb_cli_integrate(int argc, char **argv)
 		    "unknown proxy '%s' (known: nginx, caddy, traefik, istio)", proxy);
 	if (app == NULL)
 		return fb_cli_usage_error(syntax.cmd, "--app NAME is required");
-	if (port != NULL && (strlen(port) > 5 || strspn(port, "0123456789") != strlen(port) ||
-	                        atoi(port) < 1 || atoi(port) > 65535))
+	if (port != NULL && !port_check(port))
 		return fb_cli_usage_error(syntax.cmd, "--port %s: not a port number", port);
 	if ((rc = fb_cli_ctx_open(&co, 0, &x)) != FB_EXIT_OK)
 		return rc;

@@ -224,6 +224,14 @@ class Generated(Base):
         self.assertIn("did you mean 'wiki'?", cp.stderr)
         cp = cli(self.srv, "integrate", "nginx")
         self.assertEqual(cp.returncode, 2)
+        for bad in ("0", "65536", "8080x", "-1", ""):
+            with self.subTest(port=bad):
+                cp = cli(self.srv, "integrate", "istio", "--app", "wiki", "--port", bad)
+                self.assertEqual(cp.returncode, 2, cp.stderr)
+                self.assertIn("not a port number", cp.stderr)
+        cp = cli(self.srv, "integrate", "istio", "--app", "wiki", "--port", "9000")
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        self.assertIn("port: 9000", cp.stdout)
 
 
 if __name__ == "__main__":
