@@ -11,6 +11,7 @@
 #include "core/core.h"
 
 struct fb_conf;
+struct fb_conf_app;
 struct fb_store;
 struct fb_keyring;
 struct fb_saml_idp;
@@ -34,6 +35,7 @@ int fb_cli_metadata(int argc, char **argv);
 int fb_cli_explain(int argc, char **argv);
 int fb_cli_aws(int argc, char **argv);
 int fb_cli_store(int argc, char **argv);
+int fb_cli_integrate(int argc, char **argv);
 
 /* The help lines of the options of struct fb_cli_conf_opts, as every --help prints them. */
 #define FB_CLI_HELP_CONFIG                                                                   \
@@ -178,6 +180,12 @@ void fb_cli_ctx_close(struct fb_cli_ctx *x);
  */
 enum fb_status fb_cli_sp_get(const struct fb_saml_idp *idp, const char *name,
     const struct fb_saml_sp **out, struct fb_err *err);
+
+/*
+ * The app named name (given as --app) in conf, borrowed; NULL after
+ * printing that there is none, with the nearest configured name.
+ */
+const struct fb_conf_app *fb_cli_app_get(const struct fb_conf *conf, const char *name);
 
 /* ---- output ------------------------------------------------------------------------ */
 

@@ -13,10 +13,14 @@
 #include "map/map.h"
 #include "saml/saml.h"
 #include "upstream/upstream.h"
+#include "ident/ident.h"
+#include "authz/authz.h"
 #include "cli/cli.h"
 
 static const char usage_explain[] =
     "usage: fedbroker explain --user NAME --sp SP [--json] [--config FILE] [--state-dir DIR]\n"
+    "       fedbroker explain --app NAME --url URL [--user NAME] [--method METHOD] [--json]\n"
+    "                         [--config FILE] [--state-dir DIR]\n"
     "       fedbroker explain --upstream NAME --claims FILE [--sp SP] [--subject SUB]\n"
     "                         [--issuer ISS] [--json] [--config FILE] [--state-dir DIR]\n"
     "\n"
@@ -49,7 +53,154 @@ static const char usage_explain[] =
     "      --issuer ISS     the upstream's issuer (default: the claim iss, else the\n"
     "                       configured OIDC issuer)\n"
     "      --json           print the whole explanation as JSON\n"
+    "\n"
+    "With --app, explains forward auth instead: whether the request METHOD URL\n"
+    "(GET by default) to app NAME would be let through for user NAME (without\n"
+    "--user: for someone not signed in), which rule or group decided, and the\n"
+    "identity headers the app would receive.\n"
+    "\n"
+    "  -a, --app NAME       the app's name in apps:\n"
+    "      --url URL        the URL the browser asks for (https://host/path?query)\n"
+    "      --method METHOD  its method (default GET)\n"
     FB_CLI_HELP_CONFIG FB_CLI_HELP_HELP;
+
+/*
+ * fedbroker explain --app: the forward-auth decision for user (NULL:
+ * anonymous) at method url. FB_EXIT_OK when the request would pass.
+ */
+static int
+explain_app(const struct fb_cli_conf_opts *co, const char *appname, const char *username,
+    const char *url, const char *method, int json)
+{
+	const struct fb_conf_group **groups = NULL;
+	const char **names = NULL;
+	struct fb_authz_request rq = {0};
+	struct fb_authz_decision d = {0};
+	struct fb_store_user user = {0};
+	const struct fb_conf_app *app;
+	struct fb_authz *az = NULL;
+	struct fb_err err = {0};
+	struct fb_cli_ctx x;
+	const char *p, *path;
+	char *host = NULL;
+	json_t *out = NULL, *hdrs = NULL, *mapped = NULL;
+	struct fb_map_set *rules = NULL;
+	char **ug = NULL;
+	size_t n = 0, nug = 0;
+	int rc, have_user = 0;
+
+	if ((p = strstr(url, "://")) == NULL ||
+	    (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0))
+		return fb_cli_usage_error("explain", "--url %s: not an http:// or https:// URL",
+		    url);
+	p += 3;
+	path = p + strcspn(p, "/?#");
+	if ((rc = fb_cli_ctx_open(co, username != NULL ? FB_CLI_STORE : 0, &x)) != FB_EXIT_OK)
+		return rc;
+	rc = FB_EXIT_FAIL;
+	if ((app = fb_cli_app_get(x.conf, appname)) == NULL)
+		goto out;
+	if (username != NULL) {
+		if (fb_store_user_get(x.st, username, &user, &err) != FB_OK) {
+			if (err.code == FB_ERR_NOTFOUND)
+				fb_err_set(&err, FB_ERR_NOTFOUND,
+				    "--user %s: no such user (local accounts: 'fedbroker user "
+				    "list'; "
+				    "upstream users appear after their first sign-in)",
+				    username);
+			fb_cli_error(&err);
+			goto out;
+		}
+		have_user = 1;
+		if (fb_store_upstream_groups(x.st, user.id, &ug, &nug, &err) != FB_OK) {
+			fb_cli_error(&err);
+			goto out;
+		}
+		n = fb_ident_groups_with(x.conf, username, (const char *const *)ug, nug, &groups);
+		names = fb_xcalloc(n + 1, sizeof(*names));
+		for (size_t i = 0; i < n; i++)
+			names[i] = groups[i]->name;
+	}
+	host = fb_xstrndup(p, (size_t)(path - p));
+	rq.method = method;
+	rq.host = host;
+	rq.uri = *path == '/' ? path : "/";
+	rq.username = username;
+	rq.groups = names;
+	rq.ngroups = n;
+	az = fb_authz_new(x.conf);
+	fb_authz_decide(az, &rq, &d);
+	if (d.verdict == FB_AUTHZ_ALLOW && d.app != NULL && d.app->nmapped > 0) {
+		json_t *uj = NULL;
+
+		if (fb_map_set_load_usable(x.conf->mappings_dir, &rules, NULL, &err) != FB_OK ||
+		    fb_ident_user_json(x.conf, &user, &uj, &err) != FB_OK ||
+		    fb_authz_mapped_eval(d.app, rules, uj, &mapped, &err) != FB_OK) {
+			json_decref(uj);
+			fb_cli_error(&err);
+			goto out;
+		}
+		json_decref(uj);
+	}
+	if (d.verdict == FB_AUTHZ_ALLOW)
+		hdrs = fb_authz_headers_build(app, username, user.email, user.name, names, n,
+		    mapped);
+	else if (d.verdict == FB_AUTHZ_ANONYMOUS)
+		hdrs = fb_authz_headers_build(app, NULL, NULL, NULL, NULL, 0, NULL);
+	out = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "app", app->name, "method", method,
+	    "host", d.host, "path", d.path != NULL ? d.path : "", "verdict",
+	    fb_authz_verdict_name(d.verdict), "reason", d.reason, "pass",
+	    d.verdict == FB_AUTHZ_ALLOW || d.verdict == FB_AUTHZ_ANONYMOUS);
+	json_object_set_new(out, "user", username != NULL ? json_string(username) : json_null());
+	json_object_set_new(out, "decided_by",
+	    d.app != NULL ? json_string(d.app->name) : json_null());
+	json_object_set_new(out, "rule", json_integer(d.rule));
+	json_object_set_new(out, "group", d.group != NULL ? json_string(d.group) : json_null());
+	json_object_set_new(out, "headers", hdrs != NULL ? hdrs : json_object());
+	if (d.app != NULL && d.app != app)
+		json_object_set_new(out, "note",
+		    json_sprintf("the URL belongs to app %s, not %s", d.app->name, app->name));
+	if (json) {
+		fb_cli_json_print(out, JSON_INDENT(2) | JSON_SORT_KEYS);
+	} else {
+		const char *k;
+		json_t *v;
+
+		printf("app:      %s (%s)\n", app->name, app->display_name);
+		printf("request:  %s %s (host %s, path %s)\n", method, url, d.host,
+		    d.path != NULL ? d.path : "-");
+		printf("user:     %s", username != NULL ? username : "(not signed in)");
+		for (size_t i = 0; i < n; i++)
+			printf("%s%s", i == 0 ? " (groups: " : ", ", names[i]);
+		printf("%s\n", n > 0 ? ")" : "");
+		printf("verdict:  %s\n", fb_authz_verdict_name(d.verdict));
+		printf("because:  %s\n", d.reason);
+		if (json_object_get(out, "note") != NULL)
+			printf("note:     %s\n", json_string_value(json_object_get(out, "note")));
+		if (json_object_size(json_object_get(out, "headers")) == 0)
+			printf("headers:  (none)\n");
+		json_object_foreach(json_object_get(out, "headers"), k, v)
+			printf("header:   %s: %s\n", k, json_string_value(v));
+	}
+	rc = json_is_true(json_object_get(out, "pass")) && (d.app == app) ? FB_EXIT_OK
+	                                                                  : FB_EXIT_FAIL;
+out:
+	json_decref(out);
+	json_decref(mapped);
+	fb_map_set_free(rules);
+	fb_authz_decision_cleanup(&d);
+	fb_authz_free(az);
+	free(host);
+	free(names);
+	free(groups);
+	for (size_t i = 0; i < nug; i++)
+		free(ug[i]);
+	free(ug);
+	if (have_user)
+		fb_store_user_cleanup(&user);
+	fb_cli_ctx_close(&x);
+	return rc;
+}
 
 static const char *
 jstr(const json_t *o, const char *key, const char *dflt)
@@ -414,10 +565,13 @@ fb_cli_explain(int argc, char **argv)
 {
 	struct fb_cli_conf_opts co = {0};
 	const char *username = NULL, *spname = NULL, *upstream = NULL, *claims = NULL;
-	const char *subject = NULL, *issuer = NULL;
+	const char *subject = NULL, *issuer = NULL, *appname = NULL, *url = NULL, *method = NULL;
 	int json = 0, rc, have_user = 0;
 	const struct fb_cli_option opts[] = {
 	    {"user", 'u', &username, NULL},
+	    {"app", 'a', &appname, NULL},
+	    {"url", 0, &url, NULL},
+	    {"method", 0, &method, NULL},
 	    {"sp", 's', &spname, NULL},
 	    {"upstream", 0, &upstream, NULL},
 	    {"claims", 0, &claims, NULL},
@@ -436,6 +590,14 @@ fb_cli_explain(int argc, char **argv)
 
 	if ((rc = fb_cli_args_parse(argc, argv, &syntax)) >= 0)
 		return rc;
+	if (appname != NULL || url != NULL || method != NULL) {
+		if (appname == NULL || url == NULL || spname != NULL || upstream != NULL)
+			return fb_cli_usage_error(syntax.cmd,
+			    "--app NAME and --url URL go together (with --user NAME, --method), "
+			    "without --sp or --upstream");
+		return explain_app(&co, appname, username, url, method != NULL ? method : "GET",
+		    json);
+	}
 	if (upstream != NULL || claims != NULL) {
 		if (upstream == NULL || claims == NULL || username != NULL)
 			return fb_cli_usage_error(syntax.cmd,

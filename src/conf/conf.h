@@ -168,7 +168,63 @@ struct fb_conf {
 	/* scim.targets: directories kept in step over SCIM 2.0 (names unique) */
 	struct fb_conf_scim_target *scim_targets;
 	size_t nscim_targets;
+
+	/* apps: web apps behind a proxy asking fedbroker (forward auth; names unique) */
+	struct fb_conf_app *apps;
+	size_t napps;
 };
+
+/* ---- forward-auth apps (apps) ---------------------------------------------------- */
+
+/* apps[].rules[].action: what a matching rule decides. */
+enum fb_conf_app_action {
+	FB_CONF_APP_ALLOW = 0,	  /* signed-in users (of the rule's groups, if any) get in */
+	FB_CONF_APP_DENY,	  /* refused (403), signed in or not */
+	FB_CONF_APP_ANONYMOUS,	  /* anyone, without signing in (health checks, webhooks) */
+};
+
+/*
+ * One per-path rule. A rule matches a request when the normalised path is
+ * under path (segment-wise), the method is one of methods (none: any) and,
+ * when groups are given, the user is in one of them. The first matching
+ * rule decides; none: the app's groups decide.
+ */
+struct fb_conf_app_rule {
+	char *path; /* "/admin": starts with '/', normalised (no dot segments, no "//") */
+	char **methods; /* upper case; empty = any method */
+	size_t nmethods;
+	enum fb_conf_app_action action;
+	char **groups; /* empty = everyone (ANONYMOUS: must be empty) */
+	size_t ngroups;
+};
+
+/* A header whose value a mapping rule computes (e.g. X-Role). */
+struct fb_conf_app_mapped {
+	char *header;  /* an HTTP header name (token characters) */
+	char *mapping; /* the rule file's name under mappings.dir */
+};
+
+struct fb_conf_app {
+	char *name;	    /* [a-z0-9_-]{1,64} */
+	char *display_name; /* default: name */
+	char **hosts; /* "host" or "host/prefix": lower case, no port, no trailing dot */
+	size_t nhosts;
+	char **groups; /* who may use it; empty = every signed-in user */
+	size_t ngroups;
+	struct fb_conf_app_rule *rules;
+	size_t nrules;
+	char *header_username; /* headers.username (X-Forwarded-User); "" = not sent */
+	char *header_email;    /* headers.email (X-Forwarded-Email) */
+	char *header_groups;   /* headers.groups (X-Forwarded-Groups), comma-separated */
+	char *header_name;     /* headers.name (X-Forwarded-Name): the display name */
+	struct fb_conf_app_mapped *mapped; /* headers.mapped */
+	size_t nmapped;
+	int64_t session_lifetime; /* seconds; 0 = session.lifetime */
+	char *upstream;		  /* the sign-in upstream to use; NULL = the sign-in page */
+};
+
+/* The app named name, or NULL. */
+const struct fb_conf_app *fb_conf_app_find(const struct fb_conf *conf, const char *name);
 
 /* ---- upstream identity providers (upstreams) ------------------------------------ */
 

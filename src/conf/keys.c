@@ -48,7 +48,8 @@ struct conf_key {
 
 static conf_check_fn v_listen, v_cidr, v_url, v_cookie_name, v_key_id, v_group_name, v_username, v_host,
     v_mailbox, v_text, v_logo, v_sp_name, v_uri, v_mapping_name, v_attr_name, v_relay_state,
-    v_upstream_name, v_domain, v_tenant, v_scope, v_jws_alg;
+    v_upstream_name, v_domain, v_tenant, v_scope, v_jws_alg, v_app_host, v_path_prefix,
+    v_method, v_header_name;
 
 #define C(f) offsetof(struct fb_conf, f), sizeof(((struct fb_conf *)NULL)->f), 0
 #define CN(f, n)                                                                                   \
@@ -84,6 +85,21 @@ static conf_check_fn v_listen, v_cidr, v_url, v_cookie_name, v_key_id, v_group_n
 #define UN(f, n)                                                                                   \
 	offsetof(struct fb_conf_upstream, f), sizeof(((struct fb_conf_upstream *)NULL)->f),        \
 	    offsetof(struct fb_conf_upstream, n)
+
+/* Members of struct fb_conf_app, of its rules and of its mapped headers. */
+#define P(f) offsetof(struct fb_conf_app, f), sizeof(((struct fb_conf_app *)NULL)->f), 0
+#define PN(f, n)                                                                                   \
+	offsetof(struct fb_conf_app, f), sizeof(((struct fb_conf_app *)NULL)->f),                  \
+	    offsetof(struct fb_conf_app, n)
+#define PI(f, n)                                                                                   \
+	offsetof(struct fb_conf_app, f), sizeof(*((struct fb_conf_app *)NULL)->f),                 \
+	    offsetof(struct fb_conf_app, n)
+#define R(f) offsetof(struct fb_conf_app_rule, f), sizeof(((struct fb_conf_app_rule *)NULL)->f), 0
+#define RN(f, n)                                                                                   \
+	offsetof(struct fb_conf_app_rule, f), sizeof(((struct fb_conf_app_rule *)NULL)->f),        \
+	    offsetof(struct fb_conf_app_rule, n)
+#define X(f)                                                                                       \
+	offsetof(struct fb_conf_app_mapped, f), sizeof(((struct fb_conf_app_mapped *)NULL)->f), 0
 
 /*
  * THE key table. One line per key; tests/check_conf_doc.sh reads the names
@@ -249,6 +265,25 @@ static const struct conf_key conf_keys[] = {
 	{"scim.targets[].rate_limit", CT_INT, "0", 0, 10000, NULL, NULL, 0, M(rate_limit)},
 	{"scim.targets[].timeout", CT_DUR, "30s", 100, 600000, NULL, NULL, CF_MS, M(timeout_ms)},
 	{"scim.targets[].ca_file", CT_PATH, NULL, 0, 0, NULL, NULL, 0, M(ca_file)},
+	{"apps", CT_ITEMS, NULL, 0, 10000, NULL, NULL, 0, CI(apps, napps)},
+	{"apps[].name", CT_STR, NULL, 0, 0, NULL, v_sp_name, CF_REQ, P(name)},
+	{"apps[].display_name", CT_STR, NULL, 0, 0, NULL, v_text, 0, P(display_name)},
+	{"apps[].hosts", CT_STRS, NULL, 1, 64, NULL, v_app_host, CF_REQ, PN(hosts, nhosts)},
+	{"apps[].groups", CT_STRS, NULL, 0, 1000, NULL, v_group_name, 0, PN(groups, ngroups)},
+	{"apps[].rules", CT_ITEMS, NULL, 0, 256, NULL, NULL, 0, PI(rules, nrules)},
+	{"apps[].rules[].path", CT_STR, NULL, 0, 0, NULL, v_path_prefix, CF_REQ, R(path)},
+	{"apps[].rules[].methods", CT_STRS, NULL, 0, 16, NULL, v_method, 0, RN(methods, nmethods)},
+	{"apps[].rules[].action", CT_ENUM, "allow", 0, 0, "allow|deny|anonymous", NULL, 0, R(action)},
+	{"apps[].rules[].groups", CT_STRS, NULL, 0, 1000, NULL, v_group_name, 0, RN(groups, ngroups)},
+	{"apps[].headers.username", CT_STR, "X-Forwarded-User", 0, 0, NULL, v_header_name, 0, P(header_username)},
+	{"apps[].headers.email", CT_STR, "X-Forwarded-Email", 0, 0, NULL, v_header_name, 0, P(header_email)},
+	{"apps[].headers.groups", CT_STR, "X-Forwarded-Groups", 0, 0, NULL, v_header_name, 0, P(header_groups)},
+	{"apps[].headers.name", CT_STR, "X-Forwarded-Name", 0, 0, NULL, v_header_name, 0, P(header_name)},
+	{"apps[].headers.mapped", CT_ITEMS, NULL, 0, 32, NULL, NULL, 0, PI(mapped, nmapped)},
+	{"apps[].headers.mapped[].header", CT_STR, NULL, 0, 0, NULL, v_header_name, CF_REQ, X(header)},
+	{"apps[].headers.mapped[].mapping", CT_STR, NULL, 0, 0, NULL, v_mapping_name, CF_REQ, X(mapping)},
+	{"apps[].session_lifetime", CT_DUR, "0", 0, 2592000, NULL, NULL, 0, P(session_lifetime)},
+	{"apps[].upstream", CT_STR, NULL, 0, 0, NULL, v_upstream_name, 0, P(upstream)},
 };
 /* clang-format on */
 
@@ -1558,4 +1593,137 @@ v_jws_alg(struct fb_conf_ctx *ctx, const struct fb_conf_place *pl, const char *p
 		    "PS512, ES256, ES384, ES512, EdDSA)",
 		    has_control(v) ? "(unprintable)" : v);
 	return NULL;
+}
+
+/* A rule's or a host's path prefix: "/", or "/seg/seg" of plain characters, no dot segments. */
+static int
+path_prefix_ok(const char *v)
+{
+	if (v[0] != '/' || strlen(v) > 1024)
+		return 0;
+	for (const char *p = v; *p != '\0'; p++)
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f ||
+		    strchr("%?#;\\\"<>", *p) != NULL)
+			return 0;
+	for (const char *seg = v + 1;; seg = strchr(seg, '/') + 1) {
+		size_t len = strcspn(seg, "/");
+
+		if (seg[len] == '\0' && len == 0)
+			return 1; /* "/" alone, or one trailing slash */
+		if (len == 0 || (len == 1 && seg[0] == '.') ||
+		    (len == 2 && seg[0] == '.' && seg[1] == '.'))
+			return 0;
+		if (seg[len] == '\0')
+			return 1;
+	}
+}
+
+/* apps[].rules[].path: a path prefix, matched segment-wise ("/admin" covers "/admin/x"). */
+static char *
+v_path_prefix(struct fb_conf_ctx *ctx, const struct fb_conf_place *pl, const char *path,
+    const char *v)
+{
+	if (!path_prefix_ok(v)) {
+		fb_conf_problem(ctx, pl, path, 1,
+		    "'%s' is not a path prefix: write it as the browser's decoded path, starting "
+		    "with '/', without '//', '.' or '..' segments, '%%', '?', '#', ';' or '\\' "
+		    "(e.g. /admin or /api/v1)",
+		    strlen(v) <= 1024 && !has_control(v) ? v : "(too long or unprintable)");
+		return NULL;
+	}
+	return fb_xstrdup(v);
+}
+
+/*
+ * apps[].hosts: "host" or "host/prefix" as the browser sees it. Kept lower
+ * case, without a trailing dot (requests are compared the same way).
+ */
+static char *
+v_app_host(struct fb_conf_ctx *ctx, const struct fb_conf_place *pl, const char *path,
+    const char *v)
+{
+	size_t hlen = strcspn(v, "/");
+	char *host, *checked, *out = NULL;
+
+	if (strstr(v, "://") != NULL) {
+		fb_conf_problem(ctx, pl, path, 1,
+		    "'%s' is a URL: give the host name as the browser sends it, optionally with "
+		    "a path prefix (e.g. wiki.example.com or example.com/wiki)",
+		    v);
+		return NULL;
+	}
+	host = fb_xstrndup(v, hlen);
+	for (char *p = host; *p != '\0'; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	if (hlen > 1 && host[hlen - 1] == '.')
+		host[hlen - 1] = '\0';
+	if (strchr(host, ':') != NULL) {
+		fb_conf_problem(ctx, pl, path, 1,
+		    "'%s': give the host without a port (a request's port is ignored when its "
+		    "host is compared)",
+		    v);
+		goto out;
+	}
+	if ((checked = v_host(ctx, pl, path, host)) == NULL)
+		goto out;
+	free(checked);
+	if (v[hlen] == '/' && !path_prefix_ok(v + hlen)) {
+		fb_conf_problem(ctx, pl, path, 1,
+		    "'%s': the path prefix must start with '/' and hold no '//', '.' or '..' "
+		    "segments, '%%', '?', '#', ';' or '\\'",
+		    v);
+		goto out;
+	}
+	/* "host/" is the host alone. */
+	out = v[hlen] == '/' && v[hlen + 1] != '\0' ? fb_xasprintf("%s%s", host, v + hlen)
+	                                          : fb_xstrdup(host);
+out:
+	free(host);
+	return out;
+}
+
+/* apps[].rules[].methods: an HTTP method, kept upper case. */
+static char *
+v_method(struct fb_conf_ctx *ctx, const struct fb_conf_place *pl, const char *path, const char *v)
+{
+	static const char *const known[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE",
+	    "OPTIONS", "CONNECT", "TRACE"};
+
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (strcasecmp(v, known[i]) == 0)
+			return fb_xstrdup(known[i]);
+	fb_conf_problem(ctx, pl, path, 1,
+	    "'%.32s' is not an HTTP method (known: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, "
+	    "CONNECT, TRACE)",
+	    has_control(v) ? "(unprintable)" : v);
+	return NULL;
+}
+
+/* apps[].headers.*: an HTTP header name (RFC 9110 token), or "" for none. */
+static char *
+v_header_name(struct fb_conf_ctx *ctx, const struct fb_conf_place *pl, const char *path,
+    const char *v)
+{
+	static const char *const reserved[] = {"host", "cookie", "set-cookie", "authorization",
+	    "content-length", "transfer-encoding", "connection", "location", "x-forwarded-for",
+	    "x-forwarded-host", "x-forwarded-proto", "x-forwarded-uri", "x-forwarded-method",
+	    "x-original-url", "x-original-method"};
+	size_t len = strlen(v);
+
+	if (len > 64 || strspn(v, "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	                          "abcdefghijklmnopqrstuvwxyz") != len) {
+		fb_conf_problem(ctx, pl, path, 1,
+		    "'%s' is not an HTTP header name (letters, digits and - _ . at most 64; \"\" "
+		    "sends no header)",
+		    len <= 64 && !has_control(v) ? v : "(too long or unprintable)");
+		return NULL;
+	}
+	for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
+		if (strcasecmp(v, reserved[i]) == 0) {
+			fb_conf_problem(ctx, pl, path, 1,
+			    "'%s' is a header HTTP or the proxy itself uses: choose another name", v);
+			return NULL;
+		}
+	return fb_xstrdup(v);
 }

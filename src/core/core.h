@@ -258,6 +258,8 @@ void fb_arena_dispose(struct fb_arena *a, void (*fn)(void *), void *p);
  * generator fails: nothing may continue with predictable values.
  */
 void fb_rand_bytes(void *p, size_t n);
+/* The value of hexadecimal digit c (either case), -1 when c is not one. */
+int fb_hex_value(char c);
 /* Writes 2*n lowercase hex characters plus NUL into out (size >= 2n+1). */
 void fb_hex_encode(const void *p, size_t n, char *out);
 /* A new random identifier of nbytes bytes, base64url without padding. New, caller frees. */

@@ -19,6 +19,18 @@ fb_rand_bytes(void *p, size_t n)
 	}
 }
 
+int
+fb_hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 void
 fb_hex_encode(const void *p, size_t n, char *out)
 {

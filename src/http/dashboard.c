@@ -5,6 +5,7 @@
 
 #include "core/core.h"
 #include "conf/conf.h"
+#include "ident/ident.h"
 #include "local/local.h"
 #include "saml/saml.h"
 #include "http/http.h"
@@ -12,8 +13,45 @@
 #include "http/pages.h"
 
 /*
+ * The forward-auth apps whose groups let the user in (declared, or given
+ * by upstreams: ug), each by its first host; opens the list when shown is
+ * 0. Returns the number shown.
+ */
+static size_t
+forward_auth_apps(struct fb_http_web *w, struct fb_http_page *p, const struct fb_local_account *a,
+    const char *const *ug, size_t nug, size_t shown)
+{
+	const struct fb_conf_group **groups = NULL;
+	const char *scheme =
+	    strncmp(w->conf->public_url != NULL ? w->conf->public_url : "", "http://", 7) == 0
+	        ? "http"
+	        : "https";
+	size_t n = 0, ng;
+
+	if (w->conf->napps == 0)
+		return 0;
+	ng = fb_ident_groups_with(w->conf, a->username, ug, nug, &groups);
+	for (size_t i = 0; i < w->conf->napps; i++) {
+		const struct fb_conf_app *app = &w->conf->apps[i];
+		int ok = app->ngroups == 0;
+
+		for (size_t g = 0; g < app->ngroups && !ok; g++)
+			for (size_t k = 0; k < ng && !ok; k++)
+				ok = strcmp(app->groups[g], groups[k]->name) == 0;
+		if (!ok || app->nhosts == 0)
+			continue;
+		if (shown + n++ == 0)
+			fb_http_page_raw(p, "<ul class=\"apps\" id=\"apps\">\n");
+		fb_http_page_html(p, "<li><a class=\"app\" href=\"%s://%s/\">%s</a></li>\n", scheme,
+		    app->hosts[0], app->display_name != NULL ? app->display_name : app->name);
+	}
+	free(groups);
+	return n;
+}
+
+/*
  * The applications the user may open: each SAML SP its groups (declared,
- * or given by upstreams) allow, by its start URL.
+ * or given by upstreams) allow, by its start URL, then the forward-auth apps.
  */
 static void
 apps_list(struct fb_http_web *w, struct fb_http_page *p, const struct fb_local_account *a)
@@ -34,6 +72,7 @@ apps_list(struct fb_http_web *w, struct fb_http_page *p, const struct fb_local_a
 		fb_http_page_html(p, "<li><a class=\"app\" href=\"" FB_SAML_PATH_INIT "%s\">%s</a></li>\n",
 		    sp->name, sp->display_name != NULL ? sp->display_name : sp->name);
 	}
+	shown += forward_auth_apps(w, p, a, (const char *const *)ug, nug, shown);
 	for (size_t i = 0; i < nug; i++)
 		free(ug[i]);
 	free(ug);

@@ -16,18 +16,6 @@ struct fb_http_form {
 	size_t n;
 };
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * Decodes one name or value of n bytes (WHATWG URL "application/x-www-
  * form-urlencoded parser": '+' is a space, %XX a byte) into a new arena
@@ -46,8 +34,8 @@ decode(struct fb_arena *a, const char *s, size_t n, size_t max, int is_value, co
 		if (c == '+') {
 			c = ' ';
 		} else if (c == '%') {
-			int hi = i + 2 < n ? hexval(s[i + 1]) : -1;
-			int lo = i + 2 < n ? hexval(s[i + 2]) : -1;
+			int hi = i + 2 < n ? fb_hex_value(s[i + 1]) : -1;
+			int lo = i + 2 < n ? fb_hex_value(s[i + 2]) : -1;
 
 			if (hi < 0 || lo < 0)
 				return fb_err_set(err, FB_ERR_INVALID,

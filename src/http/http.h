@@ -308,6 +308,32 @@ void fb_http_upstream_finish(struct fb_http_req *req, const struct fb_upstream_i
  */
 #define FB_HTTP_UPSTREAM_SESSION_NS "upstream_session"
 
+/* ---- forward auth (http/authz.c) ---------------------------------------------- */
+
+/* The endpoints the proxies ask (Envoy/Istio: the prefix of ext_authz's path_prefix). */
+#define FB_HTTP_AUTHZ_ENVOY   "/auth/envoy"
+#define FB_HTTP_AUTHZ_NGINX   "/auth/nginx"
+#define FB_HTTP_AUTHZ_CADDY   "/auth/caddy"
+#define FB_HTTP_AUTHZ_TRAEFIK "/auth/traefik"
+/* On fedbroker's host: /auth/start?rd=URL signs in, then hands a code to URL's host. */
+#define FB_HTTP_AUTHZ_START "/auth/start"
+/* On each app's host, routed to fedbroker by the proxy: the code becomes the app's cookie. */
+#define FB_HTTP_AUTHZ_CALLBACK "/_fedbroker/callback"
+/* nginx's error_page 401 asks this (X-Original-URL) for the browser's redirect. */
+#define FB_HTTP_AUTHZ_NGINX_SIGNIN "/auth/nginx/signin"
+/* The app cookie is session.cookie_name + this ("__Host-" before it over https). */
+#define FB_HTTP_AUTHZ_COOKIE_SUFFIX "_app"
+/* The sign-in state cookie on an app host (login CSRF guard), and its lifetime (seconds). */
+#define FB_HTTP_AUTHZ_STATE_SUFFIX   "_app_state"
+#define FB_HTTP_AUTHZ_STATE_LIFETIME 900
+
+/*
+ * Registers the endpoints above on r when conf has apps (none: nothing).
+ * FB_ERR_INVALID or FB_ERR_LIMIT as fb_http_router_add.
+ */
+enum fb_status fb_http_authz_routes_add(struct fb_http_router *r, const struct fb_conf *conf,
+    struct fb_err *err);
+
 /* ---- the server -------------------------------------------------------------- */
 
 /*

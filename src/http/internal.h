@@ -104,6 +104,7 @@ struct fb_http_req {
 	const char *upstream_id; /* a trusted proxy's X-Request-Id, or NULL */
 	const char *fwd_proto;	 /* a trusted proxy's forwarded scheme, or NULL */
 	const char *fwd_host;	 /* a trusted proxy's forwarded host, or NULL */
+	int proxied;		 /* the peer is in server.trusted_proxies */
 	char id[FB_HTTP_REQID_MAX + 1]; /* ours, always generated */
 	int tls; /* the site is https: TLS here, or server.public_url https:// (a TLS proxy) */
 	int own_csp; /* the handler set its own Content-Security-Policy */

@@ -537,6 +537,7 @@ fb_http_req_origin_apply(struct fb_http_req *req, const struct fb_http_proxies *
 	    fb_http_req_arena(req), &o);
 	if (!o.trusted)
 		return;
+	req->proxied = 1;
 	req->client = fb_arena_printf(fb_http_req_arena(req), "%s", o.client);
 	if (o.upstream_id[0] != '\0')
 		req->upstream_id = fb_arena_printf(fb_http_req_arena(req), "%s", o.upstream_id);

@@ -100,10 +100,14 @@ tests_fuzz_replay_next_SOURCES = tests/fuzz/standalone.c tests/fuzz/fuzz_next.c
 tests_fuzz_replay_next_LDADD = src/libfedbroker.la $(DEP_LIBS)
 tests_fuzz_replay_forwarded_SOURCES = tests/fuzz/standalone.c tests/fuzz/fuzz_forwarded.c
 tests_fuzz_replay_forwarded_LDADD = src/libfedbroker.la $(DEP_LIBS)
+# Forward auth's decision (src/authz): hosts and paths against per-path rules.
+check_PROGRAMS += tests/fuzz/replay-authz
+tests_fuzz_replay_authz_SOURCES = tests/fuzz/standalone.c tests/fuzz/fuzz_authz.c
+tests_fuzz_replay_authz_LDADD = src/libfedbroker.la $(DEP_LIBS)
 
 if HAVE_LIBFUZZER
 FUZZ_HTTP_TARGETS = tests/fuzz/fuzz-form tests/fuzz/fuzz-session tests/fuzz/fuzz-next \
-	tests/fuzz/fuzz-forwarded
+	tests/fuzz/fuzz-forwarded tests/fuzz/fuzz-authz
 $(FUZZ_HTTP_TARGETS): tests/fuzz/fuzz-%: $(FB_LIB_SOURCES) tests/fuzz/fuzz_%.c
 	$(AM_V_CC)srcs=; for f in $(FB_LIB_SOURCES) tests/fuzz/fuzz_$*.c; do \
 	  case $$f in *.c) srcs="$$srcs $(srcdir)/$$f";; esac; done; \

@@ -28,6 +28,7 @@
 #pragma weak fb_test_daemon_register
 #pragma weak fb_test_upstream_register
 #pragma weak fb_test_scim_register
+#pragma weak fb_test_authz_register
 
 char *
 fb_test_tmpdir(void)
@@ -117,6 +118,7 @@ main(int argc, char **argv)
 		fb_test_daemon_register,
 		fb_test_upstream_register,
 		fb_test_scim_register,
+		fb_test_authz_register,
 		broken_suite_register,
 	};
 	unsigned failed, tests_failed, suites_failed;

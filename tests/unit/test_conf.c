@@ -284,13 +284,13 @@ test_unknown_key(void)
 	expect_error("log: {}\nzzz: 1\n",
 	    "t.yaml:2:1: zzz: unknown key 'zzz' (known here: server, log, store, keys, key_rollover, "
 	    "session, "
-	    "metrics, groups, local, smtp, branding, mappings, saml, upstreams, scim)",
+	    "metrics, groups, local, smtp, branding, mappings, saml, upstreams, scim, apps)",
 	    1);
 	/* A dotted key never aliases a nested one. */
 	expect_error("server.workers: 2\n",
 	    "t.yaml:1:1: server.workers: unknown key 'server.workers' (known here: server, log, "
 	    "store, keys, key_rollover, session, metrics, groups, local, smtp, branding, mappings, "
-	    "saml, upstreams, scim)",
+	    "saml, upstreams, scim, apps)",
 	    1);
 	expect_error(
 	    "keys:\n  - id: a\n    key: /dev/null\n    cert: /dev/null\n    stat: active\n",

@@ -22,6 +22,7 @@ int fb_test_saml_sp_register(void);
 int fb_test_daemon_register(void);
 int fb_test_upstream_register(void);
 int fb_test_scim_register(void);
+int fb_test_authz_register(void);
 
 /* A fresh temporary directory (new, caller frees; removed by fb_test_rmtree). */
 char *fb_test_tmpdir(void);
