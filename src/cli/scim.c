@@ -187,7 +187,7 @@ scim_sync(int argc, char **argv)
 		goto out;
 	}
 	start = fb_time_now_ms();
-	if (fb_scim_enqueue_all(s, target, &queued, &err) != FB_OK) {
+	if (fb_scim_reconcile(s, target, &err) != FB_OK) {
 		rc = fb_cli_error(&err);
 		goto out;
 	}
@@ -196,17 +196,21 @@ scim_sync(int argc, char **argv)
 	while (!fb_scim_idle(s)) {
 		event_base_loop(base, EVLOOP_ONCE);
 		if (!json && isatty(STDERR_FILENO))
-			progress(n, queued, start, 0);
+			progress(n, n->queued, start, 0);
 	}
 	if (!json && isatty(STDERR_FILENO))
-		progress(n, queued, start, 1);
+		progress(n, n->queued, start, 1);
+	queued = n->queued;
 	report = outbox_state(x.st, target);
-	ok = json_integer_value(json_object_get(report, "failing")) == 0;
+	ok = json_integer_value(json_object_get(report, "failing")) == 0 && n->error[0] == '\0';
+	if (n->error[0] != '\0')
+		json_object_set_new(report, "error", json_string(n->error));
 	json_object_update_new(report,
-	    json_pack("{s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I}", "target", target, "ok", ok,
-		"objects", (json_int_t)queued, "pushed", (json_int_t)n->pushed, "requests",
-		(json_int_t)n->requests, "writes", (json_int_t)n->writes, "retries",
-		(json_int_t)n->retries, "duration_ms", (json_int_t)(fb_time_now_ms() - start)));
+	    json_pack("{s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "target", target, "ok", ok,
+		"objects", (json_int_t)queued, "listed", (json_int_t)n->listed, "pushed",
+		(json_int_t)n->pushed, "requests", (json_int_t)n->requests, "writes",
+		(json_int_t)n->writes, "retries", (json_int_t)n->retries, "duration_ms",
+		(json_int_t)(fb_time_now_ms() - start)));
 	text = json_dumps(report, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	if (fb_store_scim_report_put(x.st, target, ok, text, &err) != FB_OK)
 		fb_log_err(FB_LOG_WARN, NULL, &err);
@@ -222,6 +226,8 @@ scim_sync(int argc, char **argv)
 		    target, ok ? "in step" : "NOT in step", queued, (unsigned long long)n->requests,
 		    (unsigned long long)n->writes, (unsigned long long)n->retries,
 		    (long long)json_integer_value(json_object_get(report, "failing")));
+		if (n->error[0] != '\0')
+			printf("  target: %s\n", n->error);
 		json_array_foreach(json_object_get(report, "errors"), i, e)
 			printf("  %s %s: %s\n", json_string_value(json_object_get(e, "kind")),
 			    json_string_value(json_object_get(e, "object")),

@@ -48,6 +48,7 @@
 
 struct fb_scim;
 struct job;
+struct listing;
 
 struct target {
 	struct fb_scim *s;
@@ -60,6 +61,7 @@ struct target {
 	int claimed;		/* the last round claimed something */
 	int64_t next_reconcile; /* FB_SCIM_RECONCILE: when (seconds) */
 	uint64_t reported;	/* counts.requests at the last report written */
+	struct listing *list;	/* a full reconcile's listing of the target, or NULL */
 	struct fb_scim_counts counts;
 };
 
@@ -76,6 +78,22 @@ struct fb_scim {
 	unsigned flags;
 	json_t *plan; /* FB_SCIM_DRY_RUN: what would be sent */
 	char owner[160];
+};
+
+struct listing {
+	struct target *t;
+	int phase;	/* 0: /Users, 1: /Groups */
+	char *cursor;	/* aws: the next page's cursor (NULL: the first page) */
+	int64_t start;	/* generic: the next page's startIndex */
+	size_t pages;	/* of the phase */
+	int tries;	/* of the page under way */
+	int64_t began;	/* seconds: rows recorded since are newer than the listing */
+	json_t *seen[2]; /* remote id -> [externalId or null, name or null, active] */
+	json_t *touched; /* "kind:object" of the ids this engine recorded meanwhile */
+	struct fb_net_http_call *call;
+	struct event *delay;
+	struct fb_net_http_request rq;
+	char *url;
 };
 
 typedef void answer_fn(struct job *j, const struct fb_net_http_response *resp);
@@ -406,12 +424,26 @@ dry_send(struct job *j, const char *method, const char *path)
 	}
 }
 
+/* When (ms) the next request to t may leave under its rate limit; takes that slot. */
+static int64_t
+rate_slot(struct target *t, int64_t now)
+{
+	int64_t slot = now;
+
+	if (t->c->rate_limit > 0) {
+		if (t->next_slot_ms > slot)
+			slot = t->next_slot_ms;
+		t->next_slot_ms = slot + 1000 / t->c->rate_limit;
+	}
+	return slot;
+}
+
 /* Sends method path (relative to the target's URL) with body (stolen; NULL: none). */
 static void
 job_send(struct job *j, const char *method, const char *path, json_t *body, answer_fn *next)
 {
 	struct target *t = j->t;
-	int64_t now = fb_time_now_ms(), slot = now;
+	int64_t now = fb_time_now_ms(), slot;
 
 	free(j->url);
 	free(j->method);
@@ -437,11 +469,7 @@ job_send(struct job *j, const char *method, const char *path, json_t *body, answ
 		dry_send(j, method, path);
 		return;
 	}
-	if (t->c->rate_limit > 0) {
-		if (t->next_slot_ms > slot)
-			slot = t->next_slot_ms;
-		t->next_slot_ms = slot + 1000 / t->c->rate_limit;
-	}
+	slot = rate_slot(t, now);
 	if (slot > now) {
 		struct timeval tv = {.tv_sec = (slot - now) / 1000,
 		    .tv_usec = (suseconds_t)((slot - now) % 1000) * 1000};
@@ -511,18 +539,6 @@ job_unexpected(struct job *j, const struct fb_net_http_response *resp)
 	job_error(j, "%s %s: HTTP %ld: %s", j->method, j->url, resp->status, detail);
 }
 
-/* The "id" of a JSON answer, new; NULL when absent. */
-static char *
-answer_id(const struct fb_net_http_response *resp)
-{
-	json_t *b = json_loadb(resp->body, resp->body_len, 0, NULL);
-	const char *id = json_string_value(json_object_get(b, "id"));
-	char *out = id != NULL && id[0] != '\0' ? fb_xstrdup(id) : NULL;
-
-	json_decref(b);
-	return out;
-}
-
 /* A POST's answer: 0 with the new object's id in j (made by fedbroker), else the job failed. */
 static int
 created(struct job *j, const struct fb_net_http_response *resp)
@@ -531,12 +547,25 @@ created(struct job *j, const struct fb_net_http_response *resp)
 		job_unexpected(j, resp);
 		return -1;
 	}
-	if ((j->remote_id = answer_id(resp)) == NULL) {
+	if ((j->remote_id = fb_scim_resource_id(resp->body, resp->body_len)) == NULL) {
 		job_error(j, "%s %s: HTTP %ld without an id", j->method, j->url, resp->status);
 		return -1;
 	}
 	j->managed = 1;
 	return 0;
+}
+
+/* A push recorded j's remote id: a listing under way must not judge it by its pages. */
+static void
+listing_touch(struct job *j)
+{
+	char *key;
+
+	if (j->t->list == NULL)
+		return;
+	key = fb_xasprintf("%s:%s", j->it.kind, j->it.object);
+	json_object_set_new(j->t->list->touched, key, json_true());
+	free(key);
 }
 
 static enum fb_status
@@ -558,6 +587,8 @@ remote_save(struct job *j, const char *digest)
 	}
 	if ((r = fb_store_scim_remote_put(j->s->st, &rm, &err)) != FB_OK)
 		job_error(j, "recording the remote id: %s", err.msg);
+	else
+		listing_touch(j);
 	free(body);
 	return r;
 }
@@ -1144,6 +1175,8 @@ report_write(struct target *t, size_t depth, size_t failing)
 	json_decref(r);
 }
 
+static void reconcile_start(struct target *t);
+
 static void
 target_round(struct target *t)
 {
@@ -1157,21 +1190,22 @@ target_round(struct target *t)
 	if (t->paused_until > now)
 		return;
 	if ((s->flags & FB_SCIM_RECONCILE) && t->next_reconcile <= now) {
-		size_t queued = 0;
-
 		t->next_reconcile = t->c->reconcile_interval > 0 ? now + t->c->reconcile_interval
 								 : INT64_MAX;
-		if (fb_scim_enqueue_all(s, t->c->name, &queued, &err) != FB_OK)
-			fb_log_err(FB_LOG_ERROR, NULL, &err);
-		else
-			fb_log(FB_LOG_INFO, "scim %s: full reconcile: %zu objects queued", t->c->name,
-			    queued);
+		reconcile_start(t);
 	}
 	if (fb_store_scim_outbox_fill(s->st, t->c->name, NULL, &err) != FB_OK) {
 		fb_log_err(FB_LOG_ERROR, NULL, &err);
 		return;
 	}
 	if (t->inflight >= (size_t)t->c->concurrency)
+		return;
+	/*
+	 * A sync by hand lists the target before it pushes (what is there is
+	 * adopted, not created); the jobs process keeps pushing changes while
+	 * its reconcile lists a large directory.
+	 */
+	if (t->list != NULL && (s->flags & FB_SCIM_RECONCILE) == 0)
 		return;
 	if (fb_store_scim_outbox_claim(s->st, t->c->name, s->owner,
 		t->c->timeout_ms / 1000 * 2 + 10, (size_t)t->c->concurrency - t->inflight, &items,
@@ -1224,7 +1258,8 @@ fb_scim_idle(struct fb_scim *s)
 	int pending = 0;
 
 	for (size_t i = 0; i < s->nt; i++)
-		if (s->t[i].inflight > 0 || s->t[i].claimed || s->t[i].retry_until > now)
+		if (s->t[i].inflight > 0 || s->t[i].claimed || s->t[i].retry_until > now ||
+		    s->t[i].list != NULL)
 			return 0;
 	/* Entries another process holds (or held when it died: its lease runs out) count too. */
 	for (size_t i = 0; i < s->nt && !pending; i++)
@@ -1318,6 +1353,490 @@ fb_scim_enqueue_all(struct fb_scim *s, const char *target, size_t *n, struct fb_
 
 	*n = e.n;
 	return r;
+}
+
+/* ---- a full reconcile's listing of the target ---------------------------------- */
+
+/*
+ * A full reconcile first pages through the target's /Users and /Groups
+ * (AWS: count and cursor, its only paging; generic: startIndex and count),
+ * then matches what is there with what the store recorded: an object whose
+ * recorded id is gone at the target is forgotten (pushed again), one whose
+ * userName or active changed there is written again, and one carrying a
+ * local object's id as externalId but not recorded (made by an earlier push
+ * whose answer was lost, a store restored from an older backup) is adopted
+ * without a create. Objects not ours are never touched: a second object
+ * for one local object is left alone (logged). A listing that fails (the
+ * target down, a 401) leaves the store as it is: the pushes then work from
+ * it alone, as the incremental path does.
+ */
+#define LIST_COUNT     100
+#define LIST_TRIES     3     /* per page, for 429 and 5xx */
+#define LIST_MAX_PAGES 20000 /* 2,000,000 objects of a kind */
+
+
+static void list_fire(evutil_socket_t fd, short what, void *arg);
+
+/* Keeps why t's listing failed (truncated) for the report. */
+static void
+target_error(struct target *t, const char *fmt, ...) FB_PRINTF(2, 3);
+
+static void
+target_error(struct target *t, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(t->counts.error, sizeof(t->counts.error), fmt, ap);
+	va_end(ap);
+}
+
+/* 1 when this engine recorded kind:object's id while the listing ran. */
+static int
+listing_touched(const struct listing *l, const char *kind, const char *object)
+{
+	char *key = fb_xasprintf("%s:%s", kind, object);
+	int r = json_object_get(l->touched, key) != NULL;
+
+	free(key);
+	return r;
+}
+
+static void
+listing_free(struct listing *l)
+{
+	if (l == NULL)
+		return;
+	if (l->call != NULL)
+		fb_net_http_cancel(l->call);
+	if (l->delay != NULL)
+		event_free(l->delay);
+	json_decref(l->seen[0]);
+	json_decref(l->seen[1]);
+	json_decref(l->touched);
+	free(l->cursor);
+	free(l->url);
+	free(l);
+}
+
+/* A copy of a remote row. */
+struct rows {
+	struct fb_store_scim_remote *v;
+	size_t n;
+};
+
+static int
+rows_add(const struct fb_store_scim_remote *rm, void *arg)
+{
+	struct rows *r = arg;
+	struct fb_store_scim_remote *c;
+
+	r->v = fb_xrealloc(r->v, (r->n + 1) * sizeof(*r->v));
+	c = &r->v[r->n++];
+	memset(c, 0, sizeof(*c));
+	c->kind = fb_xstrdup(rm->kind);
+	c->object = fb_xstrdup(rm->object);
+	c->remote_id = fb_xstrdup(rm->remote_id);
+	c->managed = rm->managed;
+	c->digest = rm->digest != NULL ? fb_xstrdup(rm->digest) : NULL;
+	c->body = rm->body != NULL ? fb_xstrdup(rm->body) : NULL;
+	c->updated = rm->updated;
+	return 0;
+}
+
+static void
+rows_free(struct rows *r)
+{
+	for (size_t i = 0; i < r->n; i++)
+		fb_store_scim_remote_cleanup(&r->v[i]);
+	free(r->v);
+}
+
+static int
+stop_at_first(const struct fb_store_user *u, void *arg)
+{
+	*(int *)arg = 1;
+	return 1;
+}
+
+/* 1 when the group exists here (declared, or an upstream put someone in it). */
+static int
+group_exists(struct fb_scim *s, const char *name)
+{
+	int any = 0;
+
+	if (conf_group(s->conf, name) != NULL)
+		return 1;
+	fb_store_group_members(s->st, name, stop_at_first, &any, NULL);
+	return any;
+}
+
+/* A recorded object that the listing found changed at the target: written again. */
+static int
+row_changed(const struct fb_store_scim_remote *row, const json_t *there)
+{
+	const char *name = json_string_value(json_array_get(there, 1));
+	int active = json_is_true(json_array_get(there, 2));
+	json_t *body;
+	const char *want;
+	int changed;
+
+	if (row->digest != NULL && strcmp(row->digest, DIGEST_INACTIVE) == 0)
+		return active;
+	if (row->body == NULL || (body = json_loads(row->body, 0, NULL)) == NULL)
+		return 0;
+	want = json_string_value(json_object_get(body, "userName"));
+	changed = (want != NULL && name != NULL && strcmp(want, name) != 0) ||
+		  json_is_false(json_object_get(body, "active")) == active;
+	json_decref(body);
+	return changed;
+}
+
+/* Forgets the memberships of the forgotten users (json object of local ids) in every group. */
+static void
+mirror_drop(struct fb_scim *s, const char *target, const json_t *gone)
+{
+	struct rows g = {0};
+
+	if (json_object_size(gone) == 0 ||
+	    fb_store_scim_remote_list(s->st, target, FB_STORE_SCIM_GROUP, rows_add, &g, NULL) != FB_OK) {
+		rows_free(&g);
+		return;
+	}
+	for (size_t i = 0; i < g.n; i++) {
+		struct {
+			char **v;
+			size_t n;
+		} m = {0};
+		int touched = 0;
+
+		fb_store_scim_member_list(s->st, target, g.v[i].object, collect_id, &m, NULL);
+		for (size_t k = 0; k < m.n; k++)
+			if (json_object_get(gone, m.v[k]) != NULL &&
+			    fb_store_scim_member_put(s->st, target, g.v[i].object, m.v[k], 0, NULL) ==
+				FB_OK)
+				touched = 1;
+		if (touched)
+			fb_store_scim_outbox_add(s->st, target, FB_STORE_SCIM_GROUP, g.v[i].object,
+			    NULL);
+		strv_free(m.v, m.n);
+	}
+	rows_free(&g);
+}
+
+/* Matches the listing of one kind (k 0: users, 1: groups) with the store. */
+static void
+list_apply_kind(struct listing *l, int k)
+{
+	struct target *t = l->t;
+	struct fb_scim *s = t->s;
+	const char *kind = k == 0 ? FB_STORE_SCIM_USER : FB_STORE_SCIM_GROUP, *id;
+	const char *target = t->c->name;
+	json_t *seen = l->seen[k], *there, *gone = json_object();
+	struct rows rows = {0};
+	struct fb_err err = {0};
+	size_t forgotten = 0, rewritten = 0, adopted = 0, duplicates = 0;
+
+	if (fb_store_scim_remote_list(s->st, target, kind, rows_add, &rows, &err) != FB_OK) {
+		fb_log_err(FB_LOG_ERROR, NULL, &err);
+		goto out;
+	}
+	for (size_t i = 0; i < rows.n; i++) {
+		struct fb_store_scim_remote *row = &rows.v[i];
+
+		there = json_object_get(seen, row->remote_id);
+		if (there != NULL)
+			json_array_set_new(there, 3, json_true()); /* recorded */
+		if (row->updated > l->began || listing_touched(l, kind, row->object))
+			continue; /* recorded while the listing ran: newer than it */
+		if (there == NULL) {
+			/* Deleted at the target: pushed again (made anew). */
+			if (fb_store_scim_remote_delete(s->st, target, kind, row->object, NULL) != FB_OK)
+				continue;
+			forgotten++;
+			json_object_set_new(gone, row->object, json_true());
+			fb_store_scim_outbox_add(s->st, target, kind, row->object, NULL);
+		} else if (k == 0 && row_changed(row, there)) {
+			/* Changed at the target: the next push writes it again. */
+			struct fb_store_scim_remote rm = *row;
+
+			rm.target = (char *)target;
+			rm.digest = NULL;
+			if (fb_store_scim_remote_put(s->st, &rm, NULL) == FB_OK) {
+				rewritten++;
+				fb_store_scim_outbox_add(s->st, target, kind, row->object, NULL);
+			}
+			rm.target = NULL;
+		}
+	}
+	if (k == 0) {
+		mirror_drop(s, target, gone);
+	} else {
+		/* A group made anew starts with no members there. */
+		json_t *v;
+		const char *g;
+
+		json_object_foreach(gone, g, v) {
+			struct {
+				char **v;
+				size_t n;
+			} m = {0};
+
+			fb_store_scim_member_list(s->st, target, g, collect_id, &m, NULL);
+			for (size_t i = 0; i < m.n; i++)
+				fb_store_scim_member_put(s->st, target, g, m.v[i], 0, NULL);
+			strv_free(m.v, m.n);
+		}
+	}
+	/* Objects there carrying a local object's id as externalId, not recorded: ours. */
+	json_object_foreach(seen, id, there) {
+		const char *ext = json_string_value(json_array_get(there, 0));
+		struct fb_store_scim_remote rm = {0};
+		struct fb_store_user u = {0};
+		int local;
+
+		if (ext == NULL || json_is_true(json_array_get(there, 3)))
+			continue;
+		if (fb_store_scim_remote_get(s->st, target, kind, ext, &rm, NULL) == FB_OK) {
+			/* A second object for one local object: not ours to delete. */
+			if (strcmp(rm.remote_id, id) != 0) {
+				duplicates++;
+				fb_log(FB_LOG_WARN,
+				    "scim %s: %s %s has two objects at the target (%s, recorded, and "
+				    "%.64s): the second is left alone",
+				    target, kind, ext, rm.remote_id, id);
+			}
+			fb_store_scim_remote_cleanup(&rm);
+			continue;
+		}
+		local = k == 0 ? fb_store_user_get_by_id(s->st, ext, &u, NULL) == FB_OK
+			       : group_exists(s, ext);
+		fb_store_user_cleanup(&u);
+		if (!local)
+			continue;
+		rm.target = (char *)target;
+		rm.kind = (char *)kind;
+		rm.object = (char *)ext;
+		rm.remote_id = (char *)id;
+		rm.managed = 1;
+		if (fb_store_scim_remote_put(s->st, &rm, NULL) == FB_OK) {
+			adopted++;
+			fb_store_scim_outbox_add(s->st, target, kind, ext, NULL);
+		}
+	}
+	if (forgotten + rewritten + adopted + duplicates > 0)
+		fb_log(FB_LOG_INFO,
+		    "scim %s: the target's %s: %zu gone (pushed again), %zu changed there "
+		    "(written again), %zu found unrecorded (adopted), %zu duplicates (left alone)",
+		    target, k == 0 ? "users" : "groups", forgotten, rewritten, adopted, duplicates);
+out:
+	json_decref(gone);
+	rows_free(&rows);
+}
+
+/* The listing is over (complete when ok): matched with the store, then every object queued. */
+static void
+list_end(struct listing *l, int ok)
+{
+	struct target *t = l->t;
+	struct fb_scim *s = t->s;
+	struct fb_err err = {0};
+	size_t queued = 0;
+
+	t->list = NULL;
+	if (ok) {
+		t->counts.listed = json_object_size(l->seen[0]) + json_object_size(l->seen[1]);
+		list_apply_kind(l, 0);
+		list_apply_kind(l, 1);
+	}
+	if (fb_scim_enqueue_all(s, t->c->name, &queued, &err) != FB_OK)
+		fb_log_err(FB_LOG_ERROR, NULL, &err);
+	else
+		fb_log(FB_LOG_INFO, "scim %s: full reconcile: %zu objects at the target%s, %zu queued",
+		    t->c->name, (size_t)t->counts.listed, ok ? "" : " (listing failed)", queued);
+	t->counts.queued = queued;
+	listing_free(l);
+	if (s->kick != NULL)
+		event_active(s->kick, 0, 0);
+}
+
+/* Sends the request of the page under way, when the rate limit lets it. */
+static void
+list_send(struct listing *l)
+{
+	struct target *t = l->t;
+	const char *ep = l->phase == 0 ? "Users" : "Groups";
+	int64_t now = fb_time_now_ms(), slot;
+
+	free(l->url);
+	if (t->c->profile == FB_CONF_SCIM_AWS) {
+		char *esc = curl_easy_escape(NULL, l->cursor != NULL ? l->cursor : "", 0);
+
+		l->url = fb_xasprintf("%s/%s?count=%d&cursor=%s", t->c->url, ep, LIST_COUNT,
+		    esc != NULL ? esc : "");
+		curl_free(esc);
+	} else {
+		l->url = fb_xasprintf("%s/%s?startIndex=%lld&count=%d", t->c->url, ep,
+		    (long long)l->start, LIST_COUNT);
+	}
+	memset(&l->rq, 0, sizeof(l->rq));
+	l->rq.url = l->url;
+	l->rq.loopback_http = 1;
+	l->rq.accept = SCIM_CONTENT_TYPE ", application/json";
+	l->rq.bearer = t->c->token;
+	l->rq.ca_file = t->c->ca_file;
+	l->rq.timeout_ms = t->c->timeout_ms;
+	l->rq.max_body = SCIM_MAX_BODY;
+	slot = rate_slot(t, now);
+	if (slot > now) {
+		struct timeval tv = {.tv_sec = (slot - now) / 1000,
+		    .tv_usec = (suseconds_t)((slot - now) % 1000) * 1000};
+
+		evtimer_add(l->delay, &tv);
+		return;
+	}
+	list_fire(-1, 0, l);
+}
+
+/* The next page, or the next phase, or the end. */
+static void
+list_next(struct listing *l, const struct fb_scim_page *p)
+{
+	int more;
+
+	l->pages++;
+	l->tries = 0;
+	if (l->t->c->profile == FB_CONF_SCIM_AWS) {
+		more = p->next_cursor != NULL &&
+		       (l->cursor == NULL || strcmp(l->cursor, p->next_cursor) != 0);
+		free(l->cursor);
+		l->cursor = more ? fb_xstrdup(p->next_cursor) : NULL;
+	} else {
+		more = p->items > 0 && (p->total < 0 || l->start - 1 + p->items < p->total);
+		l->start += p->items;
+	}
+	if (more && l->pages >= LIST_MAX_PAGES) {
+		fb_log(FB_LOG_WARN, "scim %s: listing stopped after %d pages", l->t->c->name,
+		    LIST_MAX_PAGES);
+		more = 0;
+	}
+	if (!more) {
+		if (++l->phase == 2) {
+			list_end(l, 1);
+			return;
+		}
+		free(l->cursor);
+		l->cursor = NULL;
+		l->start = 1;
+		l->pages = 0;
+	}
+	list_send(l);
+}
+
+static void
+list_done(enum fb_status st, struct fb_net_http_response *resp, const struct fb_err *err,
+    void *arg)
+{
+	struct listing *l = arg;
+	struct target *t = l->t;
+	struct fb_scim_page p = {0};
+	struct fb_err perr = {0};
+	char detail[400];
+
+	l->call = NULL;
+	if (st != FB_OK) {
+		target_error(t, "listing %s: %s", l->url,
+		    err != NULL ? err->msg : "failed");
+		fb_log(FB_LOG_WARN, "scim %s: %s; reconciling from the store alone", t->c->name,
+		    t->counts.error);
+		list_end(l, 0);
+		return;
+	}
+	fb_scim_error_detail(resp->body, resp->body_len, detail, sizeof(detail));
+	if (resp->status == 401 || resp->status == 403) {
+		t->paused_until = fb_time_now() + AUTH_PAUSE_S;
+		fb_log(FB_LOG_ERROR,
+		    "scim %s: HTTP %ld from %s: the target refuses the token "
+		    "(scim.targets[].token): %s; pausing the target for %d s",
+		    t->c->name, resp->status, t->c->url, detail, AUTH_PAUSE_S);
+		target_error(t,
+		    "HTTP %ld from %s: the target refuses the token: %s", resp->status, t->c->name,
+		    detail);
+		list_end(l, 0);
+		return;
+	}
+	if ((resp->status == 429 || resp->status >= 500) && ++l->tries < LIST_TRIES) {
+		int64_t wait = resp->retry_after >= 0 ? resp->retry_after : (int64_t)1 << l->tries;
+		struct timeval tv = {.tv_sec = wait < BACKOFF_MAX_S ? wait : BACKOFF_MAX_S};
+
+		t->counts.retries++;
+		fb_log(FB_LOG_WARN, "scim %s: listing %s: HTTP %ld: %s; again in %lld s", t->c->name,
+		    l->url, resp->status, detail, (long long)tv.tv_sec);
+		evtimer_add(l->delay, &tv);
+		return;
+	}
+	if (resp->status != 200 ||
+	    fb_scim_page_parse(resp->body, resp->body_len, l->phase == 0 ? "userName" : "displayName",
+		&p, &perr) != FB_OK) {
+		target_error(t, "listing %s: HTTP %ld: %s", l->url,
+		    resp->status, resp->status == 200 ? perr.msg : detail);
+		fb_log(FB_LOG_WARN, "scim %s: %s; reconciling from the store alone", t->c->name,
+		    t->counts.error);
+		list_end(l, 0);
+		return;
+	}
+	for (size_t i = 0; i < p.n; i++)
+		json_object_set_new(l->seen[l->phase], p.v[i].id,
+		    json_pack("[s?, s?, b, b]", p.v[i].external_id, p.v[i].name, p.v[i].active, 0));
+	list_next(l, &p);
+	fb_scim_page_cleanup(&p);
+}
+
+static void
+list_fire(evutil_socket_t fd, short what, void *arg)
+{
+	struct listing *l = arg;
+	struct fb_err err = {0};
+
+	l->t->counts.requests++;
+	if (fb_net_http_start(l->t->s->http, &l->rq, list_done, l, &l->call, &err) != FB_OK) {
+		target_error(l->t, "listing: %s", err.msg);
+		fb_log_err(FB_LOG_WARN, NULL, &err);
+		list_end(l, 0);
+	}
+}
+
+/* Starts t's full reconcile: the listing, then the matching and the queueing. */
+static void
+reconcile_start(struct target *t)
+{
+	struct listing *l;
+
+	if (t->list != NULL)
+		return;
+	l = fb_xcalloc(1, sizeof(*l));
+	l->t = t;
+	l->start = 1;
+	l->began = fb_time_now();
+	l->seen[0] = json_object();
+	l->seen[1] = json_object();
+	l->touched = json_object();
+	l->delay = evtimer_new(t->s->base, list_fire, l);
+	t->list = l;
+	t->counts.listed = 0;
+	t->counts.error[0] = '\0';
+	list_send(l);
+}
+
+enum fb_status
+fb_scim_reconcile(struct fb_scim *s, const char *target, struct fb_err *err)
+{
+	for (size_t i = 0; i < s->nt; i++)
+		if (strcmp(s->t[i].c->name, target) == 0 && (s->flags & FB_SCIM_DRY_RUN) == 0) {
+			reconcile_start(&s->t[i]);
+			return FB_OK;
+		}
+	return fb_err_set(err, FB_ERR_INVALID, "scim: no reconcile of target %s", target);
 }
 
 /* The plan of one object: its job runs to its end at once (nothing is sent). */
@@ -1477,6 +1996,8 @@ fb_scim_free(struct fb_scim *s)
 {
 	if (s == NULL)
 		return;
+	for (size_t i = 0; i < s->nt; i++)
+		listing_free(s->t[i].list);
 	/* Pushes under way are given back: the next process takes them at once. */
 	while (s->jobs != NULL) {
 		if ((s->flags & FB_SCIM_DRY_RUN) == 0)

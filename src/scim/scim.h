@@ -56,6 +56,40 @@ char *fb_scim_body_digest(const json_t *body);
  */
 void fb_scim_error_detail(const char *body, size_t len, char *buf, size_t size);
 
+/* The longest id, externalId, name or cursor the answers' readers keep. */
+#define FB_SCIM_ID_MAX 1024
+
+/* The "id" of a resource answer (POST, PUT), new; NULL when absent, empty or not JSON. */
+char *fb_scim_resource_id(const char *body, size_t len);
+
+/* One resource of a list answer. */
+struct fb_scim_entry {
+	char *id;	   /* never NULL (resources without one are skipped) */
+	char *external_id; /* NULL when none */
+	char *name;	   /* userName or displayName; NULL when none */
+	int active;	   /* 0 only when "active" is false */
+};
+
+/* One page of a list answer (RFC 7644 3.4.2, or AWS's cursor form). */
+struct fb_scim_page {
+	struct fb_scim_entry *v;
+	size_t n;
+	int64_t total;	   /* totalResults, -1 when absent (AWS's cursor pages) */
+	int64_t items;	   /* itemsPerPage, else the number of Resources */
+	char *next_cursor; /* nextCursor, NULL on the last page */
+};
+
+/*
+ * Reads a list answer (GET /Users or /Groups): its Resources' id,
+ * externalId, name_attr and active, and the paging members.
+ * FB_ERR_INVALID when it is not a ListResponse. *out's members new
+ * (fb_scim_page_cleanup), zeroed on error.
+ */
+enum fb_status fb_scim_page_parse(const char *body, size_t len, const char *name_attr,
+    struct fb_scim_page *out, struct fb_err *err);
+/* Frees p's members and zeroes it; NULL is a no-op. */
+void fb_scim_page_cleanup(struct fb_scim_page *p);
+
 /* ---- the push engine ------------------------------------------------------ */
 
 struct event_base;
@@ -69,6 +103,9 @@ struct fb_scim_counts {
 	uint64_t failed;   /* pushes failed with an error recorded against the object */
 	uint64_t pushed;   /* objects brought in step */
 	int64_t last_success; /* when the outbox was last seen empty (0: never) */
+	uint64_t listed;      /* objects the last full reconcile's listing found at the target */
+	uint64_t queued;      /* objects the last full reconcile queued */
+	char error[400];      /* the last full reconcile's listing failed: why ("" when not) */
 };
 
 /* fb_scim_new's flags. */
@@ -100,6 +137,15 @@ int fb_scim_idle(struct fb_scim *s);
  */
 enum fb_status fb_scim_enqueue_all(struct fb_scim *s, const char *target, size_t *n,
     struct fb_err *err);
+/*
+ * Starts a full reconcile of target, without blocking: pages through the
+ * target's /Users and /Groups (AWS: cursor; generic: startIndex and count),
+ * matches them with the remote ids recorded (gone there: pushed again;
+ * changed there: written again; ours but unrecorded: adopted; another's:
+ * never touched), then queues as fb_scim_enqueue_all (counts.queued).
+ * fb_scim_idle is 0 until the listing is over. Not with FB_SCIM_DRY_RUN.
+ */
+enum fb_status fb_scim_reconcile(struct fb_scim *s, const char *target, struct fb_err *err);
 /*
  * With FB_SCIM_DRY_RUN: what a sync of target would send, computed from the
  * store (the remote ids, digests and memberships pushed) without a request
