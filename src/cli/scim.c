@@ -47,7 +47,8 @@ static const char usage_status[] =
     "usage: fedbroker scim status [--json] [--config FILE] [--state-dir DIR]\n"
     "\n"
     "For each target of scim.targets: the outbox depth (objects waiting to be\n"
-    "pushed), how many of them failed and why, and the last sync's report.\n"
+    "pushed), how many of them failed and why, when the target was last seen in\n"
+    "step, what the jobs processes sent, and the last sync's report.\n"
     "\n"
     "      --json           print JSON instead of text\n" FB_CLI_HELP_CONFIG FB_CLI_HELP_HELP;
 
@@ -268,8 +269,9 @@ scim_status(int argc, char **argv)
 	for (size_t i = 0; i < x.conf->nscim_targets; i++) {
 		const struct fb_conf_scim_target *t = &x.conf->scim_targets[i];
 		json_t *o = outbox_state(x.st, t->name), *last = json_null();
+		struct fb_scim_live live;
 		char *report = NULL;
-		int64_t at = 0;
+		int64_t at = 0, success;
 		int ok = 0;
 
 		if (fb_store_scim_report_get(x.st, t->name, &at, &ok, &report, NULL) == FB_OK) {
@@ -279,8 +281,17 @@ scim_status(int argc, char **argv)
 			    r != NULL ? r : json_string(report));
 		}
 		free(report);
+		/* The outbox last seen empty by a jobs process, or a sync by hand in step. */
+		fb_scim_live_get(x.st, t->name, &live, NULL);
+		success = live.last_success > (ok ? at : 0) ? live.last_success : (ok ? at : 0);
 		json_object_set_new(o, "target", json_string(t->name));
 		json_object_set_new(o, "url", json_string(t->url));
+		json_object_set_new(o, "last_success", success > 0 ? json_integer(success)
+								 : json_null());
+		json_object_set_new(o, "jobs",
+		    json_pack("{s:I, s:I, s:I, s:I}", "processes", (json_int_t)live.processes,
+			"requests", (json_int_t)live.requests, "writes", (json_int_t)live.writes,
+			"retries", (json_int_t)live.retries));
 		json_object_set_new(o, "last_sync", last);
 		json_array_append_new(all, o);
 	}
@@ -294,19 +305,28 @@ scim_status(int argc, char **argv)
 			printf("no SCIM target (scim.targets is empty)\n");
 		json_array_foreach(all, i, o) {
 			json_t *last = json_object_get(o, "last_sync");
-			char when[40] = "never";
+			json_t *jobs = json_object_get(o, "jobs");
+			char when[40] = "never", ok_at[40] = "never";
 
 			if (json_is_object(last))
 				fb_cli_time_format(json_integer_value(json_object_get(last, "at")), when,
 				    sizeof(when));
-			printf("%s (%s): outbox %lld, failing %lld, last sync %s%s\n",
+			if (json_is_integer(json_object_get(o, "last_success")))
+				fb_cli_time_format(json_integer_value(json_object_get(o, "last_success")),
+				    ok_at, sizeof(ok_at));
+			printf("%s (%s): outbox %lld, failing %lld, last success %s, last report %s%s\n",
 			    json_string_value(json_object_get(o, "target")),
 			    json_string_value(json_object_get(o, "url")),
 			    (long long)json_integer_value(json_object_get(o, "outbox")),
-			    (long long)json_integer_value(json_object_get(o, "failing")), when,
+			    (long long)json_integer_value(json_object_get(o, "failing")), ok_at, when,
 			    !json_is_object(last)			      ? ""
 			    : json_is_true(json_object_get(last, "ok")) ? " (in step)"
 									  : " (with errors)");
+			if (json_integer_value(json_object_get(jobs, "processes")) > 0)
+				printf("  jobs processes: %lld requests, %lld writes, %lld retries\n",
+				    (long long)json_integer_value(json_object_get(jobs, "requests")),
+				    (long long)json_integer_value(json_object_get(jobs, "writes")),
+				    (long long)json_integer_value(json_object_get(jobs, "retries")));
 			json_array_foreach(json_object_get(o, "errors"), k, e)
 				printf("  %s %s: %s\n", json_string_value(json_object_get(e, "kind")),
 				    json_string_value(json_object_get(e, "object")),

@@ -61,6 +61,8 @@ struct target {
 	int claimed;		/* the last round claimed something */
 	int64_t next_reconcile; /* FB_SCIM_RECONCILE: when (seconds) */
 	uint64_t reported;	/* counts.requests at the last report written */
+	int64_t live_at;	/* when the live counts were last written (seconds) */
+	uint64_t live_requests; /* counts.requests then */
 	struct listing *list;	/* a full reconcile's listing of the target, or NULL */
 	struct fb_scim_counts counts;
 };
@@ -365,7 +367,6 @@ job_fire(evutil_socket_t fd, short what, void *arg)
 	struct job *j = arg;
 	struct fb_err err = {0};
 
-	j->t->counts.requests++;
 	if (fb_net_http_start(j->s->http, &j->rq, http_done, j, &j->call, &err) != FB_OK)
 		job_retry(j, -1, err.msg);
 }
@@ -422,6 +423,17 @@ dry_send(struct job *j, const char *method, const char *path)
 	} else {
 		job_done(j);
 	}
+}
+
+static void status_add(struct fb_scim_status_count *c, int status, uint64_t n);
+static void live_write(struct target *t, int64_t now);
+
+/* One request answered with status (0: none came): counted by status. */
+static void
+count_answer(struct target *t, long status)
+{
+	t->counts.requests++;
+	status_add(t->counts.by_status, (int)status, 1);
 }
 
 /* When (ms) the next request to t may leave under its rate limit; takes that slot. */
@@ -497,6 +509,7 @@ http_done(enum fb_status st, struct fb_net_http_response *resp, const struct fb_
 	char detail[400], *msg;
 
 	j->call = NULL;
+	count_answer(t, st == FB_OK ? resp->status : 0);
 	if (st != FB_OK) {
 		/* The outcome is unknown: the next claim looks the object up first. */
 		msg = fb_xasprintf("%s %s: %s", j->method, j->url, err != NULL ? err->msg : "failed");
@@ -1187,6 +1200,8 @@ target_round(struct target *t)
 	int64_t now = fb_time_now();
 
 	t->claimed = 0;
+	if (s->flags & FB_SCIM_RECONCILE)
+		live_write(t, now); /* for /metrics and status, in any process */
 	if (t->paused_until > now)
 		return;
 	if ((s->flags & FB_SCIM_RECONCILE) && t->next_reconcile <= now) {
@@ -1744,6 +1759,7 @@ list_done(enum fb_status st, struct fb_net_http_response *resp, const struct fb_
 	char detail[400];
 
 	l->call = NULL;
+	count_answer(t, st == FB_OK ? resp->status : 0);
 	if (st != FB_OK) {
 		target_error(t, "listing %s: %s", l->url,
 		    err != NULL ? err->msg : "failed");
@@ -1798,7 +1814,6 @@ list_fire(evutil_socket_t fd, short what, void *arg)
 	struct listing *l = arg;
 	struct fb_err err = {0};
 
-	l->t->counts.requests++;
 	if (fb_net_http_start(l->t->s->http, &l->rq, list_done, l, &l->call, &err) != FB_OK) {
 		target_error(l->t, "listing: %s", err.msg);
 		fb_log_err(FB_LOG_WARN, NULL, &err);
@@ -1943,6 +1958,8 @@ fb_scim_new(const struct fb_conf *conf, struct fb_store *st, struct event_base *
 		if (target != NULL && strcmp(c->name, target) != 0)
 			continue;
 		s->t[s->nt].s = s;
+		for (size_t k = 0; k < FB_SCIM_STATUS_SLOTS; k++)
+			s->t[s->nt].counts.by_status[k].status = -1;
 		s->t[s->nt++].c = c;
 		needs_rules |= c->user_mapping != NULL || c->group_mapping != NULL;
 	}
@@ -2016,41 +2033,161 @@ fb_scim_free(struct fb_scim *s)
 	free(s);
 }
 
+/* ---- live counts in the store ------------------------------------------------------ */
+
+/*
+ * Each jobs process keeps its counts of a target under its owner name in
+ * one JSON object of the kv table (ns "scim", key "live:TARGET"):
+ * {OWNER: {"at", "requests", "writes", "retries", "last_success",
+ * "status": {"201": n, ...}}}, rewritten whole (read, merge, write) at
+ * most every LIVE_EVERY_S while its counts move, and every LIVE_IDLE_S
+ * otherwise. Two processes writing at once can each lose the other's
+ * last change until its next write. Entries older than a day are dropped.
+ */
+#define LIVE_NS	     "scim"
+#define LIVE_EVERY_S 2
+#define LIVE_IDLE_S  30
+#define LIVE_KEEP_S  86400
+
+static char *
+live_key(const char *target)
+{
+	return fb_xasprintf("live:%s", target);
+}
+
+static json_t *
+live_load(struct fb_store *st, const char *target)
+{
+	char *key = live_key(target);
+	unsigned char *val = NULL;
+	size_t len = 0;
+	json_t *o = NULL;
+
+	if (fb_store_kv_get(st, LIVE_NS, key, &val, &len, NULL) == FB_OK)
+		o = json_loadb((const char *)val, len, 0, NULL);
+	free(val);
+	free(key);
+	if (!json_is_object(o)) {
+		json_decref(o);
+		o = json_object();
+	}
+	return o;
+}
+
+/* Writes t's counts under this process's name, when due. */
+static void
+live_write(struct target *t, int64_t now)
+{
+	struct fb_scim *s = t->s;
+	const struct fb_scim_counts *c = &t->counts;
+	json_t *all, *mine, *status;
+	const char *owner;
+	json_t *v;
+	void *tmp;
+	char *text, *key;
+	struct fb_err err = {0};
+
+	if (now - t->live_at < (c->requests != t->live_requests ? LIVE_EVERY_S : LIVE_IDLE_S))
+		return;
+	status = json_object();
+	for (size_t i = 0; i < FB_SCIM_STATUS_SLOTS && c->by_status[i].status != -1; i++) {
+		char code[16];
+
+		snprintf(code, sizeof(code), "%d", c->by_status[i].status);
+		json_object_set_new(status, code, json_integer((json_int_t)c->by_status[i].n));
+	}
+	mine = json_pack("{s:I, s:I, s:I, s:I, s:I, s:o}", "at", (json_int_t)now, "requests",
+	    (json_int_t)c->requests, "writes", (json_int_t)c->writes, "retries",
+	    (json_int_t)c->retries, "last_success", (json_int_t)c->last_success, "status", status);
+	all = live_load(s->st, t->c->name);
+	json_object_foreach_safe(all, tmp, owner, v) {
+		if (now - json_integer_value(json_object_get(v, "at")) > LIVE_KEEP_S)
+			json_object_del(all, owner);
+	}
+	json_object_set_new(all, s->owner, mine);
+	text = json_dumps(all, JSON_COMPACT);
+	key = live_key(t->c->name);
+	if (text != NULL && strlen(text) <= FB_STORE_VALUE_MAX &&
+	    fb_store_kv_put(s->st, LIVE_NS, key, text, strlen(text), now + LIVE_KEEP_S, &err) ==
+		FB_OK) {
+		t->live_at = now;
+		t->live_requests = c->requests;
+	} else if (err.msg[0] != '\0') {
+		fb_log_err(FB_LOG_WARN, NULL, &err);
+	}
+	free(key);
+	free(text);
+	json_decref(all);
+}
+
+static void
+status_add(struct fb_scim_status_count *c, int status, uint64_t n)
+{
+	size_t i;
+
+	for (i = 0; i < FB_SCIM_STATUS_SLOTS - 1; i++)
+		if (c[i].status == status || c[i].status == -1)
+			break;
+	if (c[i].status == -1 && i < FB_SCIM_STATUS_SLOTS - 1)
+		c[i].status = status;
+	c[i].n += n;
+}
+
+enum fb_status
+fb_scim_live_get(struct fb_store *st, const char *target, struct fb_scim_live *out,
+    struct fb_err *err)
+{
+	json_t *all = live_load(st, target), *v, *n;
+	const char *owner, *code;
+	int64_t now = fb_time_now();
+
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; i < FB_SCIM_STATUS_SLOTS; i++)
+		out->by_status[i].status = -1;
+	json_object_foreach(all, owner, v) {
+		int64_t last = json_integer_value(json_object_get(v, "last_success"));
+
+		if (now - json_integer_value(json_object_get(v, "at")) > LIVE_KEEP_S)
+			continue;
+		out->processes++;
+		out->requests += (uint64_t)json_integer_value(json_object_get(v, "requests"));
+		out->writes += (uint64_t)json_integer_value(json_object_get(v, "writes"));
+		out->retries += (uint64_t)json_integer_value(json_object_get(v, "retries"));
+		if (last > out->last_success)
+			out->last_success = last;
+		json_object_foreach(json_object_get(v, "status"), code, n)
+			status_add(out->by_status, atoi(code), (uint64_t)json_integer_value(n));
+	}
+	json_decref(all);
+	(void)err;
+	return FB_OK;
+}
+
 /* ---- /metrics ------------------------------------------------------------------------ */
 
-/* One family: a sample per target, value(target) from the store; NAN-free integers. */
-static enum fb_status
-metric_family(const struct fb_conf *conf, struct fb_store *st, const char *name,
-    const char *help, const char *type, const char *key, struct fb_buf *out, struct fb_err *err)
+/* What /metrics shows of one target. */
+struct metric_src {
+	const char *target;
+	struct fb_scim_live live;
+	size_t depth, failing;
+	int64_t last;
+};
+
+static void
+metric_read(struct fb_store *st, const char *target, struct metric_src *m)
 {
-	enum fb_status r = fb_buf_addf(out, err, "# HELP %s %s\n# TYPE %s %s\n", name, help, name,
-	    type);
+	int64_t at = 0;
+	char *text = NULL;
+	int ok = 0;
 
-	for (size_t i = 0; r == FB_OK && i < conf->nscim_targets; i++) {
-		const char *target = conf->scim_targets[i].name;
-		size_t depth = 0, failing = 0;
-		char *text = NULL;
-		json_t *rep = NULL;
-		int64_t at = 0, v = 0;
-		int ok = 0;
-
-		fb_store_scim_outbox_depth(st, target, &depth, &failing, NULL);
-		if (fb_store_scim_report_get(st, target, &at, &ok, &text, NULL) == FB_OK)
-			rep = json_loads(text, 0, NULL);
-		if (strcmp(key, "outbox") == 0)
-			v = (int64_t)depth;
-		else if (strcmp(key, "failing") == 0)
-			v = (int64_t)failing;
-		else if (strcmp(key, "at") == 0)
-			v = ok ? at : 0;
-		else
-			v = (int64_t)json_integer_value(json_object_get(rep, key));
-		/* Target names are [a-z0-9_-]: nothing to escape in the label. */
-		r = fb_buf_addf(out, err, "%s{target=\"%s\"} %lld\n", name, target, (long long)v);
-		json_decref(rep);
-		free(text);
-	}
-	return r;
+	m->target = target;
+	fb_store_scim_outbox_depth(st, target, &m->depth, &m->failing, NULL);
+	fb_scim_live_get(st, target, &m->live, NULL);
+	/* A sync by hand that left the target in step counts as a success too. */
+	if (fb_store_scim_report_get(st, target, &at, &ok, &text, NULL) != FB_OK || !ok)
+		at = 0;
+	free(text);
+	m->last = m->live.last_success > at ? m->live.last_success : at;
 }
 
 enum fb_status
@@ -2058,28 +2195,63 @@ fb_scim_metrics(const struct fb_conf *conf, struct fb_store *st, struct fb_buf *
     struct fb_err *err)
 {
 	static const struct {
-		const char *name, *help, *type, *key;
+		const char *name, *help, *type;
 	} fam[] = {
 	    {"fedbroker_scim_outbox_depth", "Objects waiting to be pushed to a SCIM target.",
-		"gauge", "outbox"},
+		"gauge"},
 	    {"fedbroker_scim_outbox_failing",
 		"Objects whose last push to a SCIM target failed (fedbroker scim status says why).",
-		"gauge", "failing"},
+		"gauge"},
 	    {"fedbroker_scim_last_success_timestamp_seconds",
-		"When a SCIM target's last report found it in step (0: never).", "gauge", "at"},
-	    {"fedbroker_scim_requests", "HTTP requests of a SCIM target's last report.", "gauge",
-		"requests"},
-	    {"fedbroker_scim_writes", "Writes (2xx POST, PUT, PATCH, DELETE) of the last report.",
-		"gauge", "writes"},
-	    {"fedbroker_scim_retries", "Retried pushes (429, 5xx, lost answers) of the last report.",
-		"gauge", "retries"},
+		"When a SCIM target was last seen in step, its outbox empty (0: never).", "gauge"},
+	    {"fedbroker_scim_requests_total",
+		"Requests of the jobs processes to a SCIM target, by answer status (none: no "
+		"answer).",
+		"counter"},
+	    {"fedbroker_scim_writes_total",
+		"Writes (2xx POST, PUT, PATCH, DELETE) of the jobs processes to a SCIM target.",
+		"counter"},
+	    {"fedbroker_scim_retries_total",
+		"Pushes the jobs processes retried (429, 5xx, lost answers).", "counter"},
 	};
+	struct metric_src *m;
 	enum fb_status r = FB_OK;
 
 	if (conf->nscim_targets == 0 || st == NULL)
 		return FB_OK;
-	for (size_t i = 0; r == FB_OK && i < sizeof(fam) / sizeof(fam[0]); i++)
-		r = metric_family(conf, st, fam[i].name, fam[i].help, fam[i].type, fam[i].key, out,
-		    err);
+	m = fb_xcalloc(conf->nscim_targets, sizeof(*m));
+	for (size_t i = 0; i < conf->nscim_targets; i++)
+		metric_read(st, conf->scim_targets[i].name, &m[i]);
+	for (size_t f = 0; r == FB_OK && f < sizeof(fam) / sizeof(fam[0]); f++) {
+		r = fb_buf_addf(out, err, "# HELP %s %s\n# TYPE %s %s\n", fam[f].name, fam[f].help,
+		    fam[f].name, fam[f].type);
+		/* Target names are [a-z0-9_-]: nothing to escape in the label. */
+		for (size_t i = 0; r == FB_OK && i < conf->nscim_targets; i++) {
+			const struct fb_scim_live *l = &m[i].live;
+			long long v = f == 0 ? (long long)m[i].depth
+				      : f == 1 ? (long long)m[i].failing
+				      : f == 2 ? (long long)m[i].last
+				      : f == 4 ? (long long)l->writes
+						: (long long)l->retries;
+
+			if (f != 3) {
+				r = fb_buf_addf(out, err, "%s{target=\"%s\"} %lld\n", fam[f].name,
+				    m[i].target, v);
+				continue;
+			}
+			for (size_t k = 0; r == FB_OK && k < FB_SCIM_STATUS_SLOTS; k++) {
+				char code[16] = "none";
+
+				if (l->by_status[k].status == -1)
+					continue;
+				if (l->by_status[k].status != 0)
+					snprintf(code, sizeof(code), "%d", l->by_status[k].status);
+				r = fb_buf_addf(out, err, "%s{target=\"%s\",status=\"%s\"} %llu\n",
+				    fam[f].name, m[i].target, code,
+				    (unsigned long long)l->by_status[k].n);
+			}
+		}
+	}
+	free(m);
 	return r;
 }

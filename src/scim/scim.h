@@ -95,6 +95,15 @@ void fb_scim_page_cleanup(struct fb_scim_page *p);
 struct event_base;
 struct fb_scim;
 
+/* Distinct answer statuses counted per target (the last one takes the rest). */
+#define FB_SCIM_STATUS_SLOTS 16
+
+/* Requests answered with one status (0: no answer: refused, timed out, cut). */
+struct fb_scim_status_count {
+	int status; /* -1: a free slot, or (the last slot) every other status */
+	uint64_t n;
+};
+
 /* What one engine did (since fb_scim_new), per target. */
 struct fb_scim_counts {
 	uint64_t requests; /* HTTP requests sent */
@@ -106,6 +115,7 @@ struct fb_scim_counts {
 	uint64_t listed;      /* objects the last full reconcile's listing found at the target */
 	uint64_t queued;      /* objects the last full reconcile queued */
 	char error[400];      /* the last full reconcile's listing failed: why ("" when not) */
+	struct fb_scim_status_count by_status[FB_SCIM_STATUS_SLOTS]; /* requests by status */
 };
 
 /* fb_scim_new's flags. */
@@ -162,11 +172,29 @@ enum fb_status fb_scim_plan(struct fb_scim *s, const char *target, json_t **out,
 const struct fb_scim_counts *fb_scim_counts(const struct fb_scim *s, const char *target);
 
 /*
+ * What the jobs processes (one per replica) did for target, as they keep
+ * it in the store (ns "scim", key "live:TARGET"; each process writes its
+ * counts at most every few seconds): summed over the processes seen in the
+ * last day.
+ */
+struct fb_scim_live {
+	uint64_t requests, writes, retries;
+	struct fb_scim_status_count by_status[FB_SCIM_STATUS_SLOTS];
+	int64_t last_success; /* the latest time a process saw the outbox empty (0: never) */
+	size_t processes;
+};
+
+/* FB_OK with *out zeroed when no jobs process wrote anything yet. */
+enum fb_status fb_scim_live_get(struct fb_store *st, const char *target,
+    struct fb_scim_live *out, struct fb_err *err);
+
+/*
  * Appends to out the SCIM families of /metrics (Prometheus text), one
- * sample per target of conf, read from st (any process: the jobs process
- * keeps its counts in the store's report): outbox depth and failing
- * objects, when the target was last seen in step, and the requests,
- * writes and retries of the last report.
+ * sample per target of conf, read from st (any process): the outbox depth
+ * and failing objects (the store's outbox), and the jobs processes' live
+ * counts (fb_scim_live_get): requests by answer status, writes, retries,
+ * when the outbox was last seen empty (or a sync by hand left the target
+ * in step).
  */
 enum fb_status fb_scim_metrics(const struct fb_conf *conf, struct fb_store *st,
     struct fb_buf *out, struct fb_err *err);

@@ -540,15 +540,35 @@ class Daemon(ScimBase):
                                 srv.state_dir).stdout)
         self.assertEqual(st[0]["failing"], 0, st)
         self.assertAwsShapes()
-        # /metrics: the outbox and the jobs process's last report, per target.
-        m = wait_for(self, "the jobs process's report in /metrics", lambda: (
-            lambda s: harness.prom_sum(s, "fedbroker_scim_requests", target="aws") > 0 and s)(
-                srv.metrics()[1]))
+        # /metrics: the outbox and the jobs process's live counts, per target: requests by
+        # status, writes, retries; the outbox depth while the target fails, then its
+        # catching up.
+        m = wait_for(self, "the jobs process's counts in /metrics", lambda: (
+            lambda s: harness.prom_sum(s, "fedbroker_scim_requests_total", target="aws",
+                                       status="201") >= 2 and s)(srv.metrics()[1]))
         self.assertEqual(harness.prom_sum(m, "fedbroker_scim_outbox_depth", target="aws"), 0)
         self.assertEqual(harness.prom_sum(m, "fedbroker_scim_outbox_failing", target="aws"), 0)
-        self.assertGreater(harness.prom_sum(m, "fedbroker_scim_writes", target="aws"), 0)
-        self.assertGreater(harness.prom_sum(
-            m, "fedbroker_scim_last_success_timestamp_seconds", target="aws"), 0)
+        self.assertGreater(harness.prom_sum(m, "fedbroker_scim_writes_total", target="aws"), 0)
+        first_ok = harness.prom_sum(m, "fedbroker_scim_last_success_timestamp_seconds",
+                                    target="aws")
+        self.assertGreater(first_ok, 0)
+        self.peer.fault("500", match="PUT /Users", count=1000)
+        self.sql("UPDATE users SET active = 1, name = 'Bob Again' WHERE username = 'bob'")
+        m = wait_for(self, "the 500s in /metrics", lambda: (
+            lambda s: harness.prom_sum(s, "fedbroker_scim_requests_total", target="aws",
+                                       status="500") >= 1 and s)(srv.metrics()[1]))
+        self.assertGreaterEqual(harness.prom_sum(m, "fedbroker_scim_outbox_depth",
+                                                 target="aws"), 1)
+        self.assertGreater(harness.prom_sum(m, "fedbroker_scim_retries_total", target="aws"), 0)
+        st = json.loads(self.fb("scim", "status", "--json", "--state-dir",
+                                srv.state_dir).stdout)[0]
+        self.assertGreaterEqual(st["outbox"], 1, st)
+        self.assertGreater(st["jobs"]["requests"], 0, st)
+        self.assertIn("HTTP 500", " ".join(e["error"] for e in st["errors"]), st)
+        self.assertGreaterEqual(st["last_success"], first_ok, st)
+        text = self.fb("scim", "status", "--state-dir", srv.state_dir).stdout
+        self.assertIn("last success", text)
+        self.assertIn("HTTP 500", text)
         srv.stop()
 
     def test_kill_9_of_the_broker_converges(self):
