@@ -37,7 +37,6 @@
 #include "scim/scim.h"
 
 #define POLL_INTERVAL_S	   1
-#define BACKOFF_MAX_S	   300
 #define RETRY_AFTER_MAX_S  3600
 #define ERROR_WAIT_S	   3600 /* a 4xx: retried after this, or at the object's next change */
 #define AUTH_PAUSE_S	   60   /* a 401 or 403 pauses the target */
@@ -56,6 +55,7 @@ struct target {
 	const struct fb_map_rule *user_rule, *group_rule;
 	size_t inflight;
 	int64_t paused_until;	/* seconds */
+	int down;		/* failed periods in a row (429, 5xx, no answer): 0 when up */
 	int64_t next_slot_ms;	/* the rate limit's next free slot */
 	int64_t retry_until;	/* the latest retry this engine scheduled (seconds) */
 	int claimed;		/* the last round claimed something */
@@ -338,8 +338,8 @@ job_retry_wait(struct job *j, int64_t retry_after, int wait_for_it, const char *
 	int64_t wait = (int64_t)1 << (j->it.attempts < 8 ? j->it.attempts : 8);
 	int64_t at;
 
-	if (wait > BACKOFF_MAX_S)
-		wait = BACKOFF_MAX_S;
+	if (wait > j->t->c->backoff_max)
+		wait = j->t->c->backoff_max;
 	if (retry_after >= 0)
 		wait = retry_after < RETRY_AFTER_MAX_S ? retry_after : RETRY_AFTER_MAX_S;
 	at = fb_time_now() + wait;
@@ -349,11 +349,44 @@ job_retry_wait(struct job *j, int64_t retry_after, int wait_for_it, const char *
 	job_fail_at(j, at, msg);
 }
 
+/*
+ * A 429, a 5xx or no answer: the whole target waits, not each object apart
+ * (a target down for an hour gets one probe per period, not one request
+ * per object): 1 s, 2, 4... up to backoff_max, or Retry-After. The
+ * failures of the requests in flight when it began count once.
+ */
+static void
+target_down(struct target *t, int64_t retry_after)
+{
+	int64_t now = fb_time_now(), wait;
+
+	if (retry_after > RETRY_AFTER_MAX_S)
+		retry_after = RETRY_AFTER_MAX_S;
+	if (t->paused_until > now) {
+		if (retry_after >= 0 && now + retry_after > t->paused_until)
+			t->paused_until = now + retry_after;
+		return;
+	}
+	t->down++;
+	wait = (int64_t)1 << (t->down - 1 < 20 ? t->down - 1 : 20);
+	if (wait > t->c->backoff_max)
+		wait = t->c->backoff_max;
+	if (retry_after >= 0)
+		wait = retry_after;
+	t->paused_until = now + wait;
+	if (t->down == 2)
+		fb_log(FB_LOG_WARN, "scim %s: the target fails; one request every %lld s at most "
+				    "until it answers (scim.targets[].backoff_max: %lld s)",
+		    t->c->name, (long long)wait, (long long)t->c->backoff_max);
+}
+
 /* A request whose outcome is unknown (no answer, timed out): looked up before it is sent again. */
 static void
 job_retry(struct job *j, int64_t retry_after, const char *msg)
 {
-	job_retry_wait(j, retry_after, j->it.attempts < WAIT_TRANSPORT, msg);
+	target_down(j->t, retry_after);
+	job_retry_wait(j, retry_after, j->it.attempts < WAIT_TRANSPORT && j->t->down <= WAIT_TRANSPORT,
+	    msg);
 }
 
 /* ---- requests ---------------------------------------------------------------------- */
@@ -535,10 +568,14 @@ http_done(enum fb_status st, struct fb_net_http_response *resp, const struct fb_
 	if (resp->status == 429 || resp->status >= 500) {
 		fb_scim_error_detail(resp->body, resp->body_len, detail, sizeof(detail));
 		msg = fb_xasprintf("%s %s: HTTP %ld: %s", j->method, j->url, resp->status, detail);
+		target_down(t, resp->retry_after);
 		job_retry_wait(j, resp->retry_after, 1, msg);
 		free(msg);
 		return;
 	}
+	if (t->down > 0)
+		fb_log(FB_LOG_INFO, "scim %s: the target answers again", t->c->name);
+	t->down = 0;
 	j->on_answer(j, resp);
 }
 
@@ -1222,9 +1259,13 @@ target_round(struct target *t)
 	 */
 	if (t->list != NULL && (s->flags & FB_SCIM_RECONCILE) == 0)
 		return;
+	/* A target that failed gets one request (a probe) until it answers. */
+	if (t->down > 0 && t->inflight > 0)
+		return;
 	if (fb_store_scim_outbox_claim(s->st, t->c->name, s->owner,
-		t->c->timeout_ms / 1000 * 2 + 10, (size_t)t->c->concurrency - t->inflight, &items,
-		&n, &err) != FB_OK) {
+		t->c->timeout_ms / 1000 * 2 + 10,
+		t->down > 0 ? 1 : (size_t)t->c->concurrency - t->inflight, &items, &n,
+		&err) != FB_OK) {
 		fb_log_err(FB_LOG_ERROR, NULL, &err);
 		return;
 	}
@@ -1783,7 +1824,7 @@ list_done(enum fb_status st, struct fb_net_http_response *resp, const struct fb_
 	}
 	if ((resp->status == 429 || resp->status >= 500) && ++l->tries < LIST_TRIES) {
 		int64_t wait = resp->retry_after >= 0 ? resp->retry_after : (int64_t)1 << l->tries;
-		struct timeval tv = {.tv_sec = wait < BACKOFF_MAX_S ? wait : BACKOFF_MAX_S};
+		struct timeval tv = {.tv_sec = wait < t->c->backoff_max ? wait : t->c->backoff_max};
 
 		t->counts.retries++;
 		fb_log(FB_LOG_WARN, "scim %s: listing %s: HTTP %ld: %s; again in %lld s", t->c->name,
@@ -2155,8 +2196,13 @@ fb_scim_live_get(struct fb_store *st, const char *target, struct fb_scim_live *o
 		out->retries += (uint64_t)json_integer_value(json_object_get(v, "retries"));
 		if (last > out->last_success)
 			out->last_success = last;
-		json_object_foreach(json_object_get(v, "status"), code, n)
-			status_add(out->by_status, atoi(code), (uint64_t)json_integer_value(n));
+		json_object_foreach(json_object_get(v, "status"), code, n) {
+			char *end;
+			long c = strtol(code, &end, 10);
+
+			if (*end == '\0' && c >= 0 && c < 1000)
+				status_add(out->by_status, (int)c, (uint64_t)json_integer_value(n));
+		}
 	}
 	json_decref(all);
 	(void)err;

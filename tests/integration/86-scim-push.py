@@ -571,6 +571,41 @@ class Daemon(ScimBase):
         self.assertIn("HTTP 500", text)
         srv.stop()
 
+    def test_long_outage_catches_up_without_a_retry_storm(self):
+        """The target down (connections cut) for many backoff periods (backoff_max 2s)
+        while 12 users wait: the jobs process probes it with one request per period, not
+        one per object, and once it is back everything arrives by itself."""
+        conf = {"scim": {"targets": [{"name": "aws", "url": self.peer.url, "timeout": "3s",
+                                      "token": "env:FB_TEST_SCIM_TOKEN", "profile": "aws",
+                                      "backoff_max": "2s", "concurrency": 4,
+                                      "groups": ["all"]}]},
+                "groups": [{"name": "all", "members": ["user%04d" % i for i in range(12)]}]}
+        srv = harness.Server(self, conf=conf, env={"FB_TEST_SCIM_TOKEN": TOKEN})
+        srv.start()
+        self.config, self.state, self.store = srv.config, srv.state_dir, srv.conf.get("store", {})
+        wait_for(self, "the first reconcile", lambda: self.peer.state()["requests"])
+        self.peer.fault("down", match="", count=100000)
+        self.peer.admin("counters", {})
+        users = self.add_users(12)
+
+        def cut():
+            return [r for r in self.peer.state()["requests"] if r["status"] == 0]
+        # Six periods: 1 + 2 + 2 + 2 + 2 s at least after the first failures.
+        reqs = wait_for(self, "six backoff periods of the outage",
+                        lambda: (lambda c: len(c) >= 4 + 6 and c)(cut()), timeout=90)
+        span = (reqs[-1]["at_ms"] - reqs[0]["at_ms"]) / 1000.0
+        # At most the requests in flight when it went down, then one per period (>= 1 s).
+        self.assertLessEqual(len(reqs), 4 + 1 + span, (span, reqs))
+        self.assertGreaterEqual(span, 1 + 2 + 2 + 2 + 2 - 1, reqs)
+        self.assertEqual(len(self.peer.state()["users"]), 0)
+        self.peer.admin("faults/clear", {})
+        wait_for(self, "the catching up", lambda: len(self.peer.state()["users"]) == 12 and [
+            g for g in self.peer.state()["groups"] if len(g["members"]) == 12], timeout=60)
+        self.assertConverged(users, {"all": users})
+        wait_for(self, "the outbox empty", lambda: json.loads(self.fb(
+            "scim", "status", "--json", "--state-dir", srv.state_dir).stdout)[0]["outbox"] == 0)
+        srv.stop()
+
     def test_kill_9_of_the_broker_converges(self):
         """The whole broker (master, workers, jobs) killed at random points of a large
         push, started again each time: in the end exactly the right state."""

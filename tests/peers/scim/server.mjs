@@ -41,7 +41,7 @@
 //   GET  /_admin/state   {"users": [...], "groups": [{..., "members": [...]}],
 //                         "writes": N (objects created, changed or deleted),
 //                         "requests": [{"method", "path", "status",
-//                         "member_changes"}...], "faults": [...]}
+//                         "member_changes", "at_ms"}...], "faults": [...]}
 //   POST /_admin/reset   forget everything (users, groups, counters, faults)
 //   POST /_admin/counters  zero the request log and write count only
 import { randomUUID } from 'node:crypto';
@@ -311,7 +311,7 @@ app.get('/_admin/state', (req, res) => {
 const scim = express.Router();
 // Every SCIM request is logged, its status once answered (0: never answered).
 scim.use((req, res, next) => {
-	const entry = { method: req.method, path: req.path, status: 0, member_changes: 0 };
+	const entry = { method: req.method, path: req.path, status: 0, member_changes: 0, at_ms: Date.now() };
 	log.push(entry);
 	res.on('finish', () => {
 		entry.status = res.statusCode;
