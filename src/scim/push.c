@@ -62,6 +62,8 @@ struct target {
 	int64_t next_reconcile; /* FB_SCIM_RECONCILE: when (seconds) */
 	uint64_t reported;	/* counts.requests at the last report written */
 	int64_t live_at;	/* when the live counts were last written (seconds) */
+	json_t *groups_due;	/* groups to queue at the next round (user_groups_queue) */
+	int64_t flushed_at;	/* when groups_due was last queued (seconds) */
 	uint64_t live_requests; /* counts.requests then */
 	struct listing *list;	/* a full reconcile's listing of the target, or NULL */
 	struct fb_scim_counts counts;
@@ -118,6 +120,9 @@ struct job {
 	char *name;	 /* userName or displayName: what a lookup filters on */
 	char *remote_id; /* the target's id, NULL when none */
 	int managed;
+	char *username;	 /* a user's, and its upstream groups (user_begin) */
+	char **up;
+	size_t nup;
 	int after_conflict; /* the lookup follows a 409 */
 	int restarted;
 	/* membership changes of a group: local user ids and their remote ids */
@@ -162,28 +167,6 @@ collect_id(const char *id, void *arg)
 
 	strv_add(&l->v, &l->n, id);
 	return 0;
-}
-
-/* The group names of user (declared groups listing it, and its upstream groups). */
-static void
-user_groups(const struct fb_conf *conf, struct fb_store *st, const struct fb_store_user *u,
-    char ***out, size_t *n)
-{
-	const struct fb_conf_group **g = NULL;
-	char **up = NULL;
-	size_t nup = 0, ng;
-
-	*out = NULL;
-	*n = 0;
-	ng = fb_ident_groups(conf, u->username, &g);
-	for (size_t i = 0; i < ng; i++)
-		strv_add(out, n, g[i]->name);
-	free(g);
-	if (u->id != NULL && fb_store_upstream_groups(st, u->id, &up, &nup, NULL) == FB_OK)
-		for (size_t i = 0; i < nup; i++)
-			if (!strv_has(*out, *n, up[i]))
-				strv_add(out, n, up[i]);
-	strv_free(up, nup);
 }
 
 /* The groups an upstream gave u (new array of *n new names). */
@@ -262,6 +245,8 @@ job_free(struct job *j)
 	strv_free(j->add_remote, j->nadd);
 	strv_free(j->rm_local, j->nrm);
 	strv_free(j->rm_remote, j->nrm);
+	free(j->username);
+	strv_free(j->up, j->nup);
 	free(j);
 }
 
@@ -712,24 +697,47 @@ lookup_adopt(struct job *j, const struct fb_net_http_response *resp, const char 
 static void user_posted(struct job *j, const struct fb_net_http_response *resp);
 static void user_put_done(struct job *j, const struct fb_net_http_response *resp);
 
-/* Queues the groups of the user, so its memberships follow its new remote id. */
+/*
+ * Queues the groups of the user, so its memberships follow its new remote
+ * id: gathered in t->groups_due (one entry per group however many of its
+ * members were just made) and queued at the next round (groups_flush), after
+ * the remote ids were recorded. A process killed meanwhile loses nothing: the
+ * full reconcile every start makes queues every group.
+ */
 static void
 user_groups_queue(struct job *j)
 {
-	struct fb_store_user u = {0};
-	char **g = NULL;
-	size_t n = 0;
+	const struct fb_conf_group **g = NULL;
+	size_t ng;
 
-	if ((j->s->flags & FB_SCIM_DRY_RUN) ||
-	    fb_store_user_get_by_id(j->s->st, j->it.object, &u, NULL) != FB_OK)
+	if ((j->s->flags & FB_SCIM_DRY_RUN) || j->username == NULL)
 		return;
-	user_groups(j->s->conf, j->s->st, &u, &g, &n);
-	for (size_t i = 0; i < n; i++)
-		if (group_in_scope(j->t->c, g[i]))
-			fb_store_scim_outbox_add(j->s->st, j->t->c->name, FB_STORE_SCIM_GROUP, g[i],
-			    NULL);
-	strv_free(g, n);
-	fb_store_user_cleanup(&u);
+	ng = fb_ident_groups(j->s->conf, j->username, &g);
+	for (size_t i = 0; i < ng + j->nup; i++) {
+		const char *name = i < ng ? g[i]->name : j->up[i - ng];
+
+		if (group_in_scope(j->t->c, name))
+			json_object_set_new(j->t->groups_due, name, json_true());
+	}
+	free(g);
+}
+
+/*
+ * Queues the groups user_groups_queue gathered, once a second while pushes
+ * run (each group once however many of its members were made meanwhile).
+ */
+static void
+groups_flush(struct target *t, int64_t now)
+{
+	const char *g;
+	json_t *v;
+
+	if (json_object_size(t->groups_due) == 0 || (t->inflight > 0 && now <= t->flushed_at))
+		return;
+	t->flushed_at = now;
+	json_object_foreach(t->groups_due, g, v)
+		fb_store_scim_outbox_add(t->s->st, t->c->name, FB_STORE_SCIM_GROUP, g, NULL);
+	json_object_clear(t->groups_due);
 }
 
 static void
@@ -889,7 +897,14 @@ user_begin(struct job *j)
 		user_post(j);
 out:
 	json_decref(ujson);
-	strv_free(groups, ngroups);
+	/* Kept for user_groups_queue: the user's upstream groups need no second read. */
+	if (present && j->username == NULL) {
+		j->username = fb_xstrdup(u.username);
+		j->up = groups;
+		j->nup = ngroups;
+	} else {
+		strv_free(groups, ngroups);
+	}
 	fb_store_user_cleanup(&u);
 	fb_store_scim_remote_cleanup(&rm);
 }
@@ -903,14 +918,13 @@ mirror_set(struct job *j, char *const *ids, size_t n, int present)
 {
 	struct fb_err err = {0};
 
-	if (j->s->flags & FB_SCIM_DRY_RUN)
+	if ((j->s->flags & FB_SCIM_DRY_RUN) || n == 0)
 		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (fb_store_scim_member_put(j->s->st, j->t->c->name, j->it.object, ids[i], present,
-			&err) != FB_OK) {
-			job_error(j, "recording members: %s", err.msg);
-			return -1;
-		}
+	if (fb_store_scim_members_put(j->s->st, j->t->c->name, j->it.object,
+		(const char *const *)ids, n, present, &err) != FB_OK) {
+		job_error(j, "recording members: %s", err.msg);
+		return -1;
+	}
 	return 0;
 }
 
@@ -1239,6 +1253,7 @@ target_round(struct target *t)
 	t->claimed = 0;
 	if (s->flags & FB_SCIM_RECONCILE)
 		live_write(t, now); /* for /metrics and status, in any process */
+	groups_flush(t, now);
 	if (t->paused_until > now)
 		return;
 	if ((s->flags & FB_SCIM_RECONCILE) && t->next_reconcile <= now) {
@@ -1261,6 +1276,9 @@ target_round(struct target *t)
 		return;
 	/* A target that failed gets one request (a probe) until it answers. */
 	if (t->down > 0 && t->inflight > 0)
+		return;
+	/* Claims (write transactions) in batches: once half the slots are free. */
+	if (t->inflight > 0 && t->inflight * 2 > (size_t)t->c->concurrency)
 		return;
 	if (fb_store_scim_outbox_claim(s->st, t->c->name, s->owner,
 		t->c->timeout_ms / 1000 * 2 + 10,
@@ -1315,7 +1333,7 @@ fb_scim_idle(struct fb_scim *s)
 
 	for (size_t i = 0; i < s->nt; i++)
 		if (s->t[i].inflight > 0 || s->t[i].claimed || s->t[i].retry_until > now ||
-		    s->t[i].list != NULL)
+		    s->t[i].list != NULL || json_object_size(s->t[i].groups_due) > 0)
 			return 0;
 	/* Entries another process holds (or held when it died: its lease runs out) count too. */
 	for (size_t i = 0; i < s->nt && !pending; i++)
@@ -2001,6 +2019,7 @@ fb_scim_new(const struct fb_conf *conf, struct fb_store *st, struct event_base *
 		s->t[s->nt].s = s;
 		for (size_t k = 0; k < FB_SCIM_STATUS_SLOTS; k++)
 			s->t[s->nt].counts.by_status[k].status = -1;
+		s->t[s->nt].groups_due = json_object();
 		s->t[s->nt++].c = c;
 		needs_rules |= c->user_mapping != NULL || c->group_mapping != NULL;
 	}
@@ -2054,8 +2073,12 @@ fb_scim_free(struct fb_scim *s)
 {
 	if (s == NULL)
 		return;
-	for (size_t i = 0; i < s->nt; i++)
+	for (size_t i = 0; i < s->nt; i++) {
 		listing_free(s->t[i].list);
+		if ((s->flags & FB_SCIM_DRY_RUN) == 0)
+			groups_flush(&s->t[i], INT64_MAX); /* what a sync that ends owes */
+		json_decref(s->t[i].groups_due);
+	}
 	/* Pushes under way are given back: the next process takes them at once. */
 	while (s->jobs != NULL) {
 		if ((s->flags & FB_SCIM_DRY_RUN) == 0)
