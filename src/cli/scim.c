@@ -210,10 +210,10 @@ scim_sync(int argc, char **argv)
 		json_object_set_new(report, "error", json_string(n->error));
 	json_object_update_new(report,
 	    json_pack("{s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "target", target, "ok", ok,
-		"objects", (json_int_t)queued, "listed", (json_int_t)n->listed, "pushed",
-		(json_int_t)n->pushed, "requests", (json_int_t)n->requests, "writes",
-		(json_int_t)n->writes, "retries", (json_int_t)n->retries, "duration_ms",
-		(json_int_t)(fb_time_now_ms() - start)));
+	        "objects", (json_int_t)queued, "listed", (json_int_t)n->listed, "pushed",
+	        (json_int_t)n->pushed, "requests", (json_int_t)n->requests, "writes",
+	        (json_int_t)n->writes, "retries", (json_int_t)n->retries, "duration_ms",
+	        (json_int_t)(fb_time_now_ms() - start)));
 	text = json_dumps(report, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	if (fb_store_scim_report_put(x.st, target, ok, text, &err) != FB_OK)
 		fb_log_err(FB_LOG_WARN, NULL, &err);
@@ -288,12 +288,12 @@ scim_status(int argc, char **argv)
 		success = live.last_success > (ok ? at : 0) ? live.last_success : (ok ? at : 0);
 		json_object_set_new(o, "target", json_string(t->name));
 		json_object_set_new(o, "url", json_string(t->url));
-		json_object_set_new(o, "last_success", success > 0 ? json_integer(success)
-								 : json_null());
+		json_object_set_new(o, "last_success",
+		    success > 0 ? json_integer(success) : json_null());
 		json_object_set_new(o, "jobs",
 		    json_pack("{s:I, s:I, s:I, s:I}", "processes", (json_int_t)live.processes,
-			"requests", (json_int_t)live.requests, "writes", (json_int_t)live.writes,
-			"retries", (json_int_t)live.retries));
+		        "requests", (json_int_t)live.requests, "writes", (json_int_t)live.writes,
+		        "retries", (json_int_t)live.retries));
 		json_object_set_new(o, "last_sync", last);
 		json_array_append_new(all, o);
 	}
@@ -314,21 +314,27 @@ scim_status(int argc, char **argv)
 				fb_cli_time_format(json_integer_value(json_object_get(last, "at")), when,
 				    sizeof(when));
 			if (json_is_integer(json_object_get(o, "last_success")))
-				fb_cli_time_format(json_integer_value(json_object_get(o, "last_success")),
+				fb_cli_time_format(json_integer_value(
+				                       json_object_get(o, "last_success")),
 				    ok_at, sizeof(ok_at));
-			printf("%s (%s): outbox %lld, failing %lld, last success %s, last report %s%s\n",
+			printf("%s (%s): outbox %lld, failing %lld, last success %s, last report "
+			       "%s%s\n",
 			    json_string_value(json_object_get(o, "target")),
 			    json_string_value(json_object_get(o, "url")),
 			    (long long)json_integer_value(json_object_get(o, "outbox")),
-			    (long long)json_integer_value(json_object_get(o, "failing")), ok_at, when,
-			    !json_is_object(last)			      ? ""
+			    (long long)json_integer_value(json_object_get(o, "failing")), ok_at,
+			    when,
+			    !json_is_object(last)                       ? ""
 			    : json_is_true(json_object_get(last, "ok")) ? " (in step)"
-									  : " (with errors)");
+			                                                : " (with errors)");
 			if (json_integer_value(json_object_get(jobs, "processes")) > 0)
-				printf("  jobs processes: %lld requests, %lld writes, %lld retries\n",
-				    (long long)json_integer_value(json_object_get(jobs, "requests")),
+				printf(
+				    "  jobs processes: %lld requests, %lld writes, %lld retries\n",
+				    (long long)json_integer_value(
+				        json_object_get(jobs, "requests")),
 				    (long long)json_integer_value(json_object_get(jobs, "writes")),
-				    (long long)json_integer_value(json_object_get(jobs, "retries")));
+				    (long long)json_integer_value(
+				        json_object_get(jobs, "retries")));
 			json_array_foreach(json_object_get(o, "errors"), k, e)
 				printf("  %s %s: %s\n", json_string_value(json_object_get(e, "kind")),
 				    json_string_value(json_object_get(e, "object")),

@@ -223,8 +223,8 @@ str_dup(const json_t *o, const char *key)
 }
 
 enum fb_status
-fb_scim_page_parse(const char *body, size_t len, const char *name_attr,
-    struct fb_scim_page *out, struct fb_err *err)
+fb_scim_page_parse(const char *body, size_t len, const char *name_attr, struct fb_scim_page *out,
+    struct fb_err *err)
 {
 	json_t *b = body != NULL && len > 0 ? json_loadb(body, len, 0, NULL) : NULL;
 	json_t *res = json_object_get(b, "Resources"), *o, *v;
@@ -233,7 +233,8 @@ fb_scim_page_parse(const char *body, size_t len, const char *name_attr,
 	memset(out, 0, sizeof(*out));
 	if (!json_is_object(b) || (res != NULL && !json_is_array(res))) {
 		json_decref(b);
-		return fb_err_set(err, FB_ERR_INVALID, "a list answer that is not a SCIM ListResponse");
+		return fb_err_set(err, FB_ERR_INVALID,
+		    "a list answer that is not a SCIM ListResponse");
 	}
 	out->v = fb_xcalloc(json_array_size(res) + 1, sizeof(*out->v));
 	json_array_foreach(res, i, o) {

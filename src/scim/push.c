@@ -36,7 +36,7 @@
 #include "net/net.h"
 #include "scim/scim.h"
 
-#define POLL_INTERVAL_S	   1
+#define POLL_INTERVAL_S    1
 #define RETRY_AFTER_MAX_S  3600
 #define ERROR_WAIT_S	   3600 /* a 4xx: retried after this, or at the object's next change */
 #define AUTH_PAUSE_S	   60   /* a 401 or 403 pauses the target */
@@ -55,17 +55,17 @@ struct target {
 	const struct fb_map_rule *user_rule, *group_rule;
 	size_t inflight;
 	int64_t paused_until;	/* seconds */
-	int down;		/* failed periods in a row (429, 5xx, no answer): 0 when up */
+	int down;               /* failed periods in a row (429, 5xx, no answer): 0 when up */
 	int64_t next_slot_ms;	/* the rate limit's next free slot */
 	int64_t retry_until;	/* the latest retry this engine scheduled (seconds) */
 	int claimed;		/* the last round claimed something */
 	int64_t next_reconcile; /* FB_SCIM_RECONCILE: when (seconds) */
 	uint64_t reported;	/* counts.requests at the last report written */
-	int64_t live_at;	/* when the live counts were last written (seconds) */
-	json_t *groups_due;	/* groups to queue at the next round (user_groups_queue) */
-	int64_t flushed_at;	/* when groups_due was last queued (seconds) */
+	int64_t live_at;        /* when the live counts were last written (seconds) */
+	json_t *groups_due;     /* groups to queue at the next round (user_groups_queue) */
+	int64_t flushed_at;     /* when groups_due was last queued (seconds) */
 	uint64_t live_requests; /* counts.requests then */
-	struct listing *list;	/* a full reconcile's listing of the target, or NULL */
+	struct listing *list;   /* a full reconcile's listing of the target, or NULL */
 	struct fb_scim_counts counts;
 };
 
@@ -86,12 +86,12 @@ struct fb_scim {
 
 struct listing {
 	struct target *t;
-	int phase;	/* 0: /Users, 1: /Groups */
-	char *cursor;	/* aws: the next page's cursor (NULL: the first page) */
-	int64_t start;	/* generic: the next page's startIndex */
-	size_t pages;	/* of the phase */
-	int tries;	/* of the page under way */
-	int64_t began;	/* seconds: rows recorded since are newer than the listing */
+	int phase;       /* 0: /Users, 1: /Groups */
+	char *cursor;    /* aws: the next page's cursor (NULL: the first page) */
+	int64_t start;   /* generic: the next page's startIndex */
+	size_t pages;    /* of the phase */
+	int tries;       /* of the page under way */
+	int64_t began;   /* seconds: rows recorded since are newer than the listing */
 	json_t *seen[2]; /* remote id -> [externalId or null, name or null, active] */
 	json_t *touched; /* "kind:object" of the ids this engine recorded meanwhile */
 	struct fb_net_http_call *call;
@@ -120,7 +120,7 @@ struct job {
 	char *name;	 /* userName or displayName: what a lookup filters on */
 	char *remote_id; /* the target's id, NULL when none */
 	int managed;
-	char *username;	 /* a user's, and its upstream groups (user_begin) */
+	char *username; /* a user's, and its upstream groups (user_begin) */
 	char **up;
 	size_t nup;
 	int after_conflict; /* the lookup follows a 409 */
@@ -360,8 +360,9 @@ target_down(struct target *t, int64_t retry_after)
 		wait = retry_after;
 	t->paused_until = now + wait;
 	if (t->down == 2)
-		fb_log(FB_LOG_WARN, "scim %s: the target fails; one request every %lld s at most "
-				    "until it answers (scim.targets[].backoff_max: %lld s)",
+		fb_log(FB_LOG_WARN,
+		    "scim %s: the target fails; one request every %lld s at most "
+		    "until it answers (scim.targets[].backoff_max: %lld s)",
 		    t->c->name, (long long)wait, (long long)t->c->backoff_max);
 }
 
@@ -370,8 +371,8 @@ static void
 job_retry(struct job *j, int64_t retry_after, const char *msg)
 {
 	target_down(j->t, retry_after);
-	job_retry_wait(j, retry_after, j->it.attempts < WAIT_TRANSPORT && j->t->down <= WAIT_TRANSPORT,
-	    msg);
+	job_retry_wait(j, retry_after,
+	    j->it.attempts < WAIT_TRANSPORT && j->t->down <= WAIT_TRANSPORT, msg);
 }
 
 /* ---- requests ---------------------------------------------------------------------- */
@@ -921,7 +922,7 @@ mirror_set(struct job *j, char *const *ids, size_t n, int present)
 	if ((j->s->flags & FB_SCIM_DRY_RUN) || n == 0)
 		return 0;
 	if (fb_store_scim_members_put(j->s->st, j->t->c->name, j->it.object,
-		(const char *const *)ids, n, present, &err) != FB_OK) {
+	        (const char *const *)ids, n, present, &err) != FB_OK) {
 		job_error(j, "recording members: %s", err.msg);
 		return -1;
 	}
@@ -1281,9 +1282,9 @@ target_round(struct target *t)
 	if (t->inflight > 0 && t->inflight * 2 > (size_t)t->c->concurrency)
 		return;
 	if (fb_store_scim_outbox_claim(s->st, t->c->name, s->owner,
-		t->c->timeout_ms / 1000 * 2 + 10,
-		t->down > 0 ? 1 : (size_t)t->c->concurrency - t->inflight, &items, &n,
-		&err) != FB_OK) {
+	        t->c->timeout_ms / 1000 * 2 + 10,
+	        t->down > 0 ? 1 : (size_t)t->c->concurrency - t->inflight, &items, &n,
+	        &err) != FB_OK) {
 		fb_log_err(FB_LOG_ERROR, NULL, &err);
 		return;
 	}
@@ -1448,12 +1449,10 @@ fb_scim_enqueue_all(struct fb_scim *s, const char *target, size_t *n, struct fb_
 #define LIST_TRIES     3     /* per page, for 429 and 5xx */
 #define LIST_MAX_PAGES 20000 /* 2,000,000 objects of a kind */
 
-
 static void list_fire(evutil_socket_t fd, short what, void *arg);
 
 /* Keeps why t's listing failed (truncated) for the report. */
-static void
-target_error(struct target *t, const char *fmt, ...) FB_PRINTF(2, 3);
+static void target_error(struct target *t, const char *fmt, ...) FB_PRINTF(2, 3);
 
 static void
 target_error(struct target *t, const char *fmt, ...)
@@ -1561,7 +1560,7 @@ row_changed(const struct fb_store_scim_remote *row, const json_t *there)
 		return 0;
 	want = json_string_value(json_object_get(body, "userName"));
 	changed = (want != NULL && name != NULL && strcmp(want, name) != 0) ||
-		  json_is_false(json_object_get(body, "active")) == active;
+	          json_is_false(json_object_get(body, "active")) == active;
 	json_decref(body);
 	return changed;
 }
@@ -1572,8 +1571,8 @@ mirror_drop(struct fb_scim *s, const char *target, const json_t *gone)
 {
 	struct rows g = {0};
 
-	if (json_object_size(gone) == 0 ||
-	    fb_store_scim_remote_list(s->st, target, FB_STORE_SCIM_GROUP, rows_add, &g, NULL) != FB_OK) {
+	if (json_object_size(gone) == 0 || fb_store_scim_remote_list(s->st, target,
+	                                       FB_STORE_SCIM_GROUP, rows_add, &g, NULL) != FB_OK) {
 		rows_free(&g);
 		return;
 	}
@@ -1587,8 +1586,8 @@ mirror_drop(struct fb_scim *s, const char *target, const json_t *gone)
 		fb_store_scim_member_list(s->st, target, g.v[i].object, collect_id, &m, NULL);
 		for (size_t k = 0; k < m.n; k++)
 			if (json_object_get(gone, m.v[k]) != NULL &&
-			    fb_store_scim_member_put(s->st, target, g.v[i].object, m.v[k], 0, NULL) ==
-				FB_OK)
+			    fb_store_scim_member_put(s->st, target, g.v[i].object, m.v[k], 0,
+			        NULL) == FB_OK)
 				touched = 1;
 		if (touched)
 			fb_store_scim_outbox_add(s->st, target, FB_STORE_SCIM_GROUP, g.v[i].object,
@@ -1625,7 +1624,8 @@ list_apply_kind(struct listing *l, int k)
 			continue; /* recorded while the listing ran: newer than it */
 		if (there == NULL) {
 			/* Deleted at the target: pushed again (made anew). */
-			if (fb_store_scim_remote_delete(s->st, target, kind, row->object, NULL) != FB_OK)
+			if (fb_store_scim_remote_delete(s->st, target, kind, row->object, NULL) !=
+			    FB_OK)
 				continue;
 			forgotten++;
 			json_object_set_new(gone, row->object, json_true());
@@ -1676,7 +1676,8 @@ list_apply_kind(struct listing *l, int k)
 			if (strcmp(rm.remote_id, id) != 0) {
 				duplicates++;
 				fb_log(FB_LOG_WARN,
-				    "scim %s: %s %s has two objects at the target (%s, recorded, and "
+				    "scim %s: %s %s has two objects at the target (%s, recorded, "
+				    "and "
 				    "%.64s): the second is left alone",
 				    target, kind, ext, rm.remote_id, id);
 			}
@@ -1684,7 +1685,7 @@ list_apply_kind(struct listing *l, int k)
 			continue;
 		}
 		local = k == 0 ? fb_store_user_get_by_id(s->st, ext, &u, NULL) == FB_OK
-			       : group_exists(s, ext);
+		               : group_exists(s, ext);
 		fb_store_user_cleanup(&u);
 		if (!local)
 			continue;
@@ -1726,8 +1727,9 @@ list_end(struct listing *l, int ok)
 	if (fb_scim_enqueue_all(s, t->c->name, &queued, &err) != FB_OK)
 		fb_log_err(FB_LOG_ERROR, NULL, &err);
 	else
-		fb_log(FB_LOG_INFO, "scim %s: full reconcile: %zu objects at the target%s, %zu queued",
-		    t->c->name, (size_t)t->counts.listed, ok ? "" : " (listing failed)", queued);
+		fb_log(FB_LOG_INFO,
+		    "scim %s: full reconcile: %zu objects at the target%s, %zu queued", t->c->name,
+		    (size_t)t->counts.listed, ok ? "" : " (listing failed)", queued);
 	t->counts.queued = queued;
 	listing_free(l);
 	if (s->kick != NULL)
@@ -1808,8 +1810,7 @@ list_next(struct listing *l, const struct fb_scim_page *p)
 }
 
 static void
-list_done(enum fb_status st, struct fb_net_http_response *resp, const struct fb_err *err,
-    void *arg)
+list_done(enum fb_status st, struct fb_net_http_response *resp, const struct fb_err *err, void *arg)
 {
 	struct listing *l = arg;
 	struct target *t = l->t;
@@ -1820,8 +1821,7 @@ list_done(enum fb_status st, struct fb_net_http_response *resp, const struct fb_
 	l->call = NULL;
 	count_answer(t, st == FB_OK ? resp->status : 0);
 	if (st != FB_OK) {
-		target_error(t, "listing %s: %s", l->url,
-		    err != NULL ? err->msg : "failed");
+		target_error(t, "listing %s: %s", l->url, err != NULL ? err->msg : "failed");
 		fb_log(FB_LOG_WARN, "scim %s: %s; reconciling from the store alone", t->c->name,
 		    t->counts.error);
 		list_end(l, 0);
@@ -1834,9 +1834,8 @@ list_done(enum fb_status st, struct fb_net_http_response *resp, const struct fb_
 		    "scim %s: HTTP %ld from %s: the target refuses the token "
 		    "(scim.targets[].token): %s; pausing the target for %d s",
 		    t->c->name, resp->status, t->c->url, detail, AUTH_PAUSE_S);
-		target_error(t,
-		    "HTTP %ld from %s: the target refuses the token: %s", resp->status, t->c->name,
-		    detail);
+		target_error(t, "HTTP %ld from %s: the target refuses the token: %s", resp->status,
+		    t->c->name, detail);
 		list_end(l, 0);
 		return;
 	}
@@ -1845,16 +1844,16 @@ list_done(enum fb_status st, struct fb_net_http_response *resp, const struct fb_
 		struct timeval tv = {.tv_sec = wait < t->c->backoff_max ? wait : t->c->backoff_max};
 
 		t->counts.retries++;
-		fb_log(FB_LOG_WARN, "scim %s: listing %s: HTTP %ld: %s; again in %lld s", t->c->name,
-		    l->url, resp->status, detail, (long long)tv.tv_sec);
+		fb_log(FB_LOG_WARN, "scim %s: listing %s: HTTP %ld: %s; again in %lld s",
+		    t->c->name, l->url, resp->status, detail, (long long)tv.tv_sec);
 		evtimer_add(l->delay, &tv);
 		return;
 	}
 	if (resp->status != 200 ||
-	    fb_scim_page_parse(resp->body, resp->body_len, l->phase == 0 ? "userName" : "displayName",
-		&p, &perr) != FB_OK) {
-		target_error(t, "listing %s: HTTP %ld: %s", l->url,
-		    resp->status, resp->status == 200 ? perr.msg : detail);
+	    fb_scim_page_parse(resp->body, resp->body_len,
+	        l->phase == 0 ? "userName" : "displayName", &p, &perr) != FB_OK) {
+		target_error(t, "listing %s: HTTP %ld: %s", l->url, resp->status,
+		    resp->status == 200 ? perr.msg : detail);
 		fb_log(FB_LOG_WARN, "scim %s: %s; reconciling from the store alone", t->c->name,
 		    t->counts.error);
 		list_end(l, 0);
@@ -2108,7 +2107,7 @@ fb_scim_free(struct fb_scim *s)
  * otherwise. Two processes writing at once can each lose the other's
  * last change until its next write. Entries older than a day are dropped.
  */
-#define LIVE_NS	     "scim"
+#define LIVE_NS      "scim"
 #define LIVE_EVERY_S 2
 #define LIVE_IDLE_S  30
 #define LIVE_KEEP_S  86400
@@ -2164,7 +2163,8 @@ live_write(struct target *t, int64_t now)
 	    (json_int_t)c->requests, "writes", (json_int_t)c->writes, "retries",
 	    (json_int_t)c->retries, "last_success", (json_int_t)c->last_success, "status", status);
 	all = live_load(s->st, t->c->name);
-	json_object_foreach_safe(all, tmp, owner, v) {
+	json_object_foreach_safe(all, tmp, owner, v)
+	{
 		if (now - json_integer_value(json_object_get(v, "at")) > LIVE_KEEP_S)
 			json_object_del(all, owner);
 	}
@@ -2173,7 +2173,7 @@ live_write(struct target *t, int64_t now)
 	key = live_key(t->c->name);
 	if (text != NULL && strlen(text) <= FB_STORE_VALUE_MAX &&
 	    fb_store_kv_put(s->st, LIVE_NS, key, text, strlen(text), now + LIVE_KEEP_S, &err) ==
-		FB_OK) {
+	        FB_OK) {
 		t->live_at = now;
 		t->live_requests = c->requests;
 	} else if (err.msg[0] != '\0') {
@@ -2267,21 +2267,21 @@ fb_scim_metrics(const struct fb_conf *conf, struct fb_store *st, struct fb_buf *
 		const char *name, *help, *type;
 	} fam[] = {
 	    {"fedbroker_scim_outbox_depth", "Objects waiting to be pushed to a SCIM target.",
-		"gauge"},
+	        "gauge"},
 	    {"fedbroker_scim_outbox_failing",
-		"Objects whose last push to a SCIM target failed (fedbroker scim status says why).",
-		"gauge"},
+	        "Objects whose last push to a SCIM target failed (fedbroker scim status says why).",
+	        "gauge"},
 	    {"fedbroker_scim_last_success_timestamp_seconds",
-		"When a SCIM target was last seen in step, its outbox empty (0: never).", "gauge"},
+	        "When a SCIM target was last seen in step, its outbox empty (0: never).", "gauge"},
 	    {"fedbroker_scim_requests_total",
-		"Requests of the jobs processes to a SCIM target, by answer status (none: no "
-		"answer).",
-		"counter"},
+	        "Requests of the jobs processes to a SCIM target, by answer status (none: no "
+	        "answer).",
+	        "counter"},
 	    {"fedbroker_scim_writes_total",
-		"Writes (2xx POST, PUT, PATCH, DELETE) of the jobs processes to a SCIM target.",
-		"counter"},
+	        "Writes (2xx POST, PUT, PATCH, DELETE) of the jobs processes to a SCIM target.",
+	        "counter"},
 	    {"fedbroker_scim_retries_total",
-		"Pushes the jobs processes retried (429, 5xx, lost answers).", "counter"},
+	        "Pushes the jobs processes retried (429, 5xx, lost answers).", "counter"},
 	};
 	struct metric_src *m;
 	enum fb_status r = FB_OK;
@@ -2297,11 +2297,11 @@ fb_scim_metrics(const struct fb_conf *conf, struct fb_store *st, struct fb_buf *
 		/* Target names are [a-z0-9_-]: nothing to escape in the label. */
 		for (size_t i = 0; r == FB_OK && i < conf->nscim_targets; i++) {
 			const struct fb_scim_live *l = &m[i].live;
-			long long v = f == 0 ? (long long)m[i].depth
-				      : f == 1 ? (long long)m[i].failing
-				      : f == 2 ? (long long)m[i].last
-				      : f == 4 ? (long long)l->writes
-						: (long long)l->retries;
+			long long v = f == 0   ? (long long)m[i].depth
+			              : f == 1 ? (long long)m[i].failing
+			              : f == 2 ? (long long)m[i].last
+			              : f == 4 ? (long long)l->writes
+			                       : (long long)l->retries;
 
 			if (f != 3) {
 				r = fb_buf_addf(out, err, "%s{target=\"%s\"} %lld\n", fam[f].name,

@@ -64,18 +64,18 @@ char *fb_scim_resource_id(const char *body, size_t len);
 
 /* One resource of a list answer. */
 struct fb_scim_entry {
-	char *id;	   /* never NULL (resources without one are skipped) */
+	char *id;          /* never NULL (resources without one are skipped) */
 	char *external_id; /* NULL when none */
-	char *name;	   /* userName or displayName; NULL when none */
-	int active;	   /* 0 only when "active" is false */
+	char *name;        /* userName or displayName; NULL when none */
+	int active;        /* 0 only when "active" is false */
 };
 
 /* One page of a list answer (RFC 7644 3.4.2, or AWS's cursor form). */
 struct fb_scim_page {
 	struct fb_scim_entry *v;
 	size_t n;
-	int64_t total;	   /* totalResults, -1 when absent (AWS's cursor pages) */
-	int64_t items;	   /* itemsPerPage, else the number of Resources */
+	int64_t total;     /* totalResults, -1 when absent (AWS's cursor pages) */
+	int64_t items;     /* itemsPerPage, else the number of Resources */
 	char *next_cursor; /* nextCursor, NULL on the last page */
 };
 
@@ -185,8 +185,8 @@ struct fb_scim_live {
 };
 
 /* FB_OK with *out zeroed when no jobs process wrote anything yet. */
-enum fb_status fb_scim_live_get(struct fb_store *st, const char *target,
-    struct fb_scim_live *out, struct fb_err *err);
+enum fb_status fb_scim_live_get(struct fb_store *st, const char *target, struct fb_scim_live *out,
+    struct fb_err *err);
 
 /*
  * Appends to out the SCIM families of /metrics (Prometheus text), one

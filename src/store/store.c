@@ -1527,11 +1527,11 @@ fb_store_scim_members_put(struct fb_store *st, const char *target, const char *g
 	enum fb_status r;
 
 	if ((r = check_scim_object(st, target, FB_STORE_SCIM_GROUP, group, "scim_members_put",
-		 err)) != FB_OK)
+	         err)) != FB_OK)
 		return r;
 	for (size_t i = 0; i < n; i++)
 		if ((r = check_name(user_ids[i], FB_STORE_KEY_MAX, "scim_members_put", "user id",
-			 err)) != FB_OK)
+		         err)) != FB_OK)
 			return r;
 	if (st->ops->scim_members_put != NULL && n > 1)
 		return st->ops->scim_members_put(st, target, group, user_ids, n, present, err);

@@ -166,12 +166,12 @@ test_list_pages(void)
 {
 	/* AWS's cursor page: no totalResults, a nextCursor; a resource without an id is skipped. */
 	static const char aws[] = "{\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:"
-				  "ListResponse\"],\"itemsPerPage\":3,\"nextCursor\":\"c-2\","
-				  "\"Resources\":[{\"id\":\"a\",\"externalId\":\"u1\","
-				  "\"userName\":\"ann@example.com\",\"active\":false},"
-				  "{\"userName\":\"no-id\"},{\"id\":\"b\",\"externalId\":\"\"}]}";
+	                          "ListResponse\"],\"itemsPerPage\":3,\"nextCursor\":\"c-2\","
+	                          "\"Resources\":[{\"id\":\"a\",\"externalId\":\"u1\","
+	                          "\"userName\":\"ann@example.com\",\"active\":false},"
+	                          "{\"userName\":\"no-id\"},{\"id\":\"b\",\"externalId\":\"\"}]}";
 	static const char generic[] = "{\"totalResults\":25,\"itemsPerPage\":10,"
-				      "\"startIndex\":11,\"Resources\":[]}";
+	                              "\"startIndex\":11,\"Resources\":[]}";
 	struct fb_scim_page p;
 	struct fb_err err = {0};
 	char *id;
