@@ -36,6 +36,13 @@ int fb_cli_explain(int argc, char **argv);
 int fb_cli_aws(int argc, char **argv);
 int fb_cli_store(int argc, char **argv);
 int fb_cli_integrate(int argc, char **argv);
+/*
+ * Checks a store export document (doc, as read with JSON_REJECT_DUPLICATES)
+ * before `store import` writes anything: the header, known tables, every
+ * row's columns and types, no duplicate keys. FB_ERR_INVALID naming where
+ * (a JSON path), never a value. Also the fuzz target tests/fuzz/fuzz_store_import.c.
+ */
+enum fb_status fb_cli_store_import_check(const json_t *doc, struct fb_err *err);
 
 /* The help lines of the options of struct fb_cli_conf_opts, as every --help prints them. */
 #define FB_CLI_HELP_CONFIG                                                                   \

@@ -30,12 +30,14 @@ static const char usage_scim[] =
 static const char usage_sync[] =
     "usage: fedbroker scim sync TARGET [--dry-run] [--json] [--config FILE] [--state-dir DIR]\n"
     "\n"
-    "Compares what TARGET should hold with what fedbroker pushed there, and sends\n"
-    "what differs: creates, updates, deactivations or deletions (the target's\n"
+    "Reads TARGET's users and groups page by page, compares what it should hold\n"
+    "with what it holds and what fedbroker pushed there, and sends what differs:\n"
+    "creates, updates, deactivations or deletions (the target's\n"
     "policy), membership adds and removes. Objects fedbroker did not create are\n"
     "never deleted. A second run right after a successful one sends no write.\n"
     "The report (requests, writes, retries, objects in error) is kept in the store\n"
-    "and shown by 'fedbroker scim status'. Exit status 1 when an object failed.\n"
+    "and shown by 'fedbroker scim status'. Exit status 1 when an object failed\n"
+    "or the target's lists could not be read. The dry run reads only the store.\n"
     "On a terminal a progress bar shows the objects done, the rate and the ETA.\n"
     "\n"
     "      --dry-run        print the plan (creates, updates, membership changes,\n"
@@ -47,7 +49,8 @@ static const char usage_status[] =
     "usage: fedbroker scim status [--json] [--config FILE] [--state-dir DIR]\n"
     "\n"
     "For each target of scim.targets: the outbox depth (objects waiting to be\n"
-    "pushed), how many of them failed and why, and the last sync's report.\n"
+    "pushed), how many of them failed and why, when the target was last seen in\n"
+    "step, what the jobs processes sent, and the last sync's report.\n"
     "\n"
     "      --json           print JSON instead of text\n" FB_CLI_HELP_CONFIG FB_CLI_HELP_HELP;
 
@@ -187,7 +190,7 @@ scim_sync(int argc, char **argv)
 		goto out;
 	}
 	start = fb_time_now_ms();
-	if (fb_scim_enqueue_all(s, target, &queued, &err) != FB_OK) {
+	if (fb_scim_reconcile(s, target, &err) != FB_OK) {
 		rc = fb_cli_error(&err);
 		goto out;
 	}
@@ -196,17 +199,21 @@ scim_sync(int argc, char **argv)
 	while (!fb_scim_idle(s)) {
 		event_base_loop(base, EVLOOP_ONCE);
 		if (!json && isatty(STDERR_FILENO))
-			progress(n, queued, start, 0);
+			progress(n, n->queued, start, 0);
 	}
 	if (!json && isatty(STDERR_FILENO))
-		progress(n, queued, start, 1);
+		progress(n, n->queued, start, 1);
+	queued = n->queued;
 	report = outbox_state(x.st, target);
-	ok = json_integer_value(json_object_get(report, "failing")) == 0;
+	ok = json_integer_value(json_object_get(report, "failing")) == 0 && n->error[0] == '\0';
+	if (n->error[0] != '\0')
+		json_object_set_new(report, "error", json_string(n->error));
 	json_object_update_new(report,
-	    json_pack("{s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I}", "target", target, "ok", ok,
-		"objects", (json_int_t)queued, "pushed", (json_int_t)n->pushed, "requests",
-		(json_int_t)n->requests, "writes", (json_int_t)n->writes, "retries",
-		(json_int_t)n->retries, "duration_ms", (json_int_t)(fb_time_now_ms() - start)));
+	    json_pack("{s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "target", target, "ok", ok,
+	        "objects", (json_int_t)queued, "listed", (json_int_t)n->listed, "pushed",
+	        (json_int_t)n->pushed, "requests", (json_int_t)n->requests, "writes",
+	        (json_int_t)n->writes, "retries", (json_int_t)n->retries, "duration_ms",
+	        (json_int_t)(fb_time_now_ms() - start)));
 	text = json_dumps(report, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	if (fb_store_scim_report_put(x.st, target, ok, text, &err) != FB_OK)
 		fb_log_err(FB_LOG_WARN, NULL, &err);
@@ -222,6 +229,8 @@ scim_sync(int argc, char **argv)
 		    target, ok ? "in step" : "NOT in step", queued, (unsigned long long)n->requests,
 		    (unsigned long long)n->writes, (unsigned long long)n->retries,
 		    (long long)json_integer_value(json_object_get(report, "failing")));
+		if (n->error[0] != '\0')
+			printf("  target: %s\n", n->error);
 		json_array_foreach(json_object_get(report, "errors"), i, e)
 			printf("  %s %s: %s\n", json_string_value(json_object_get(e, "kind")),
 			    json_string_value(json_object_get(e, "object")),
@@ -262,8 +271,9 @@ scim_status(int argc, char **argv)
 	for (size_t i = 0; i < x.conf->nscim_targets; i++) {
 		const struct fb_conf_scim_target *t = &x.conf->scim_targets[i];
 		json_t *o = outbox_state(x.st, t->name), *last = json_null();
+		struct fb_scim_live live;
 		char *report = NULL;
-		int64_t at = 0;
+		int64_t at = 0, success;
 		int ok = 0;
 
 		if (fb_store_scim_report_get(x.st, t->name, &at, &ok, &report, NULL) == FB_OK) {
@@ -273,8 +283,17 @@ scim_status(int argc, char **argv)
 			    r != NULL ? r : json_string(report));
 		}
 		free(report);
+		/* The outbox last seen empty by a jobs process, or a sync by hand in step. */
+		fb_scim_live_get(x.st, t->name, &live, NULL);
+		success = live.last_success > (ok ? at : 0) ? live.last_success : (ok ? at : 0);
 		json_object_set_new(o, "target", json_string(t->name));
 		json_object_set_new(o, "url", json_string(t->url));
+		json_object_set_new(o, "last_success",
+		    success > 0 ? json_integer(success) : json_null());
+		json_object_set_new(o, "jobs",
+		    json_pack("{s:I, s:I, s:I, s:I}", "processes", (json_int_t)live.processes,
+		        "requests", (json_int_t)live.requests, "writes", (json_int_t)live.writes,
+		        "retries", (json_int_t)live.retries));
 		json_object_set_new(o, "last_sync", last);
 		json_array_append_new(all, o);
 	}
@@ -288,19 +307,34 @@ scim_status(int argc, char **argv)
 			printf("no SCIM target (scim.targets is empty)\n");
 		json_array_foreach(all, i, o) {
 			json_t *last = json_object_get(o, "last_sync");
-			char when[40] = "never";
+			json_t *jobs = json_object_get(o, "jobs");
+			char when[40] = "never", ok_at[40] = "never";
 
 			if (json_is_object(last))
 				fb_cli_time_format(json_integer_value(json_object_get(last, "at")), when,
 				    sizeof(when));
-			printf("%s (%s): outbox %lld, failing %lld, last sync %s%s\n",
+			if (json_is_integer(json_object_get(o, "last_success")))
+				fb_cli_time_format(json_integer_value(
+				                       json_object_get(o, "last_success")),
+				    ok_at, sizeof(ok_at));
+			printf("%s (%s): outbox %lld, failing %lld, last success %s, last report "
+			       "%s%s\n",
 			    json_string_value(json_object_get(o, "target")),
 			    json_string_value(json_object_get(o, "url")),
 			    (long long)json_integer_value(json_object_get(o, "outbox")),
-			    (long long)json_integer_value(json_object_get(o, "failing")), when,
-			    !json_is_object(last)			      ? ""
+			    (long long)json_integer_value(json_object_get(o, "failing")), ok_at,
+			    when,
+			    !json_is_object(last)                       ? ""
 			    : json_is_true(json_object_get(last, "ok")) ? " (in step)"
-									  : " (with errors)");
+			                                                : " (with errors)");
+			if (json_integer_value(json_object_get(jobs, "processes")) > 0)
+				printf(
+				    "  jobs processes: %lld requests, %lld writes, %lld retries\n",
+				    (long long)json_integer_value(
+				        json_object_get(jobs, "requests")),
+				    (long long)json_integer_value(json_object_get(jobs, "writes")),
+				    (long long)json_integer_value(
+				        json_object_get(jobs, "retries")));
 			json_array_foreach(json_object_get(o, "errors"), k, e)
 				printf("  %s %s: %s\n", json_string_value(json_object_get(e, "kind")),
 				    json_string_value(json_object_get(e, "object")),

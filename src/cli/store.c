@@ -507,8 +507,8 @@ out:
 }
 
 /* The whole document: header, known tables, every row. Nothing is written before this passes. */
-static enum fb_status
-check_doc(const json_t *doc, struct fb_err *err)
+enum fb_status
+fb_cli_store_import_check(const json_t *doc, struct fb_err *err)
 {
 	const char *name;
 	json_t *rows;
@@ -586,7 +586,7 @@ import_doc(struct fb_store *st, const json_t *doc, size_t *n, struct fb_err *err
 	enum fb_status r;
 
 	*n = 0;
-	if ((r = check_doc(doc, err)) != FB_OK)
+	if ((r = fb_cli_store_import_check(doc, err)) != FB_OK)
 		return r;
 	memset(&src, 0, sizeof(src));
 	src.tables = json_object_get(doc, "tables");
@@ -663,7 +663,7 @@ store_import(int argc, char **argv)
 	where = fb_xasprintf("--json %s", file);
 	/* The document is checked before the store is even opened. */
 	fb_err_clear(&err);
-	if (check_doc(doc, &err) != FB_OK) {
+	if (fb_cli_store_import_check(doc, &err) != FB_OK) {
 		err_wrap(&err, where, " (nothing was imported)");
 		rc = fb_cli_error(&err);
 		json_decref(doc);

@@ -345,6 +345,7 @@ struct fb_conf_scim_target {
 	int concurrency;	    /* requests in flight at once (4) */
 	int rate_limit;		    /* requests per second at most; 0 = no limit */
 	int64_t timeout_ms;	    /* one request (30s) */
+	int64_t backoff_max;	    /* seconds: the longest wait between retries (5m) */
 	char *ca_file;		    /* CA bundle for the target's TLS; NULL = the system's */
 };
 

@@ -264,6 +264,7 @@ static const struct conf_key conf_keys[] = {
 	{"scim.targets[].concurrency", CT_INT, "4", 1, 64, NULL, NULL, 0, M(concurrency)},
 	{"scim.targets[].rate_limit", CT_INT, "0", 0, 10000, NULL, NULL, 0, M(rate_limit)},
 	{"scim.targets[].timeout", CT_DUR, "30s", 100, 600000, NULL, NULL, CF_MS, M(timeout_ms)},
+	{"scim.targets[].backoff_max", CT_DUR, "5m", 1, 86400, NULL, NULL, 0, M(backoff_max)},
 	{"scim.targets[].ca_file", CT_PATH, NULL, 0, 0, NULL, NULL, 0, M(ca_file)},
 	{"apps", CT_ITEMS, NULL, 0, 10000, NULL, NULL, 0, CI(apps, napps)},
 	{"apps[].name", CT_STR, NULL, 0, 0, NULL, v_sp_name, CF_REQ, P(name)},

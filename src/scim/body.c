@@ -201,3 +201,78 @@ fb_scim_error_detail(const char *body, size_t len, char *buf, size_t size)
 			*p = ' ';
 	json_decref(j);
 }
+
+char *
+fb_scim_resource_id(const char *body, size_t len)
+{
+	json_t *b = body != NULL && len > 0 ? json_loadb(body, len, 0, NULL) : NULL;
+	const char *id = str_member(b, "id");
+	char *out = id != NULL && strlen(id) <= FB_SCIM_ID_MAX ? fb_xstrdup(id) : NULL;
+
+	json_decref(b);
+	return out;
+}
+
+/* A string member as a new string, NULL when absent, empty or too long. */
+static char *
+str_dup(const json_t *o, const char *key)
+{
+	const char *s = str_member(o, key);
+
+	return s != NULL && strlen(s) <= FB_SCIM_ID_MAX ? fb_xstrdup(s) : NULL;
+}
+
+enum fb_status
+fb_scim_page_parse(const char *body, size_t len, const char *name_attr, struct fb_scim_page *out,
+    struct fb_err *err)
+{
+	json_t *b = body != NULL && len > 0 ? json_loadb(body, len, 0, NULL) : NULL;
+	json_t *res = json_object_get(b, "Resources"), *o, *v;
+	size_t i;
+
+	memset(out, 0, sizeof(*out));
+	if (!json_is_object(b) || (res != NULL && !json_is_array(res))) {
+		json_decref(b);
+		return fb_err_set(err, FB_ERR_INVALID,
+		    "a list answer that is not a SCIM ListResponse");
+	}
+	out->v = fb_xcalloc(json_array_size(res) + 1, sizeof(*out->v));
+	json_array_foreach(res, i, o) {
+		struct fb_scim_entry *e = &out->v[out->n];
+
+		if ((e->id = str_dup(o, "id")) == NULL)
+			continue; /* nothing to match it by */
+		e->external_id = str_dup(o, "externalId");
+		e->name = str_dup(o, name_attr);
+		e->active = !json_is_false(json_object_get(o, "active"));
+		out->n++;
+	}
+	/* totalResults and itemsPerPage as numbers, or as strings (AWS's status is one). */
+	v = json_object_get(b, "totalResults");
+	out->total = json_is_integer(v) ? json_integer_value(v) : -1;
+	v = json_object_get(b, "itemsPerPage");
+	out->items = json_is_integer(v) ? json_integer_value(v) : (int64_t)json_array_size(res);
+	if (out->total < -1 || out->items < 0) {
+		fb_scim_page_cleanup(out);
+		json_decref(b);
+		return fb_err_set(err, FB_ERR_INVALID, "a list answer with negative counts");
+	}
+	out->next_cursor = str_dup(b, "nextCursor");
+	json_decref(b);
+	return FB_OK;
+}
+
+void
+fb_scim_page_cleanup(struct fb_scim_page *p)
+{
+	if (p == NULL)
+		return;
+	for (size_t i = 0; i < p->n; i++) {
+		free(p->v[i].id);
+		free(p->v[i].external_id);
+		free(p->v[i].name);
+	}
+	free(p->v);
+	free(p->next_cursor);
+	memset(p, 0, sizeof(*p));
+}

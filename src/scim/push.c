@@ -36,8 +36,7 @@
 #include "net/net.h"
 #include "scim/scim.h"
 
-#define POLL_INTERVAL_S	   1
-#define BACKOFF_MAX_S	   300
+#define POLL_INTERVAL_S    1
 #define RETRY_AFTER_MAX_S  3600
 #define ERROR_WAIT_S	   3600 /* a 4xx: retried after this, or at the object's next change */
 #define AUTH_PAUSE_S	   60   /* a 401 or 403 pauses the target */
@@ -48,6 +47,7 @@
 
 struct fb_scim;
 struct job;
+struct listing;
 
 struct target {
 	struct fb_scim *s;
@@ -55,11 +55,17 @@ struct target {
 	const struct fb_map_rule *user_rule, *group_rule;
 	size_t inflight;
 	int64_t paused_until;	/* seconds */
+	int down;               /* failed periods in a row (429, 5xx, no answer): 0 when up */
 	int64_t next_slot_ms;	/* the rate limit's next free slot */
 	int64_t retry_until;	/* the latest retry this engine scheduled (seconds) */
 	int claimed;		/* the last round claimed something */
 	int64_t next_reconcile; /* FB_SCIM_RECONCILE: when (seconds) */
 	uint64_t reported;	/* counts.requests at the last report written */
+	int64_t live_at;        /* when the live counts were last written (seconds) */
+	json_t *groups_due;     /* groups to queue at the next round (user_groups_queue) */
+	int64_t flushed_at;     /* when groups_due was last queued (seconds) */
+	uint64_t live_requests; /* counts.requests then */
+	struct listing *list;   /* a full reconcile's listing of the target, or NULL */
 	struct fb_scim_counts counts;
 };
 
@@ -76,6 +82,22 @@ struct fb_scim {
 	unsigned flags;
 	json_t *plan; /* FB_SCIM_DRY_RUN: what would be sent */
 	char owner[160];
+};
+
+struct listing {
+	struct target *t;
+	int phase;       /* 0: /Users, 1: /Groups */
+	char *cursor;    /* aws: the next page's cursor (NULL: the first page) */
+	int64_t start;   /* generic: the next page's startIndex */
+	size_t pages;    /* of the phase */
+	int tries;       /* of the page under way */
+	int64_t began;   /* seconds: rows recorded since are newer than the listing */
+	json_t *seen[2]; /* remote id -> [externalId or null, name or null, active] */
+	json_t *touched; /* "kind:object" of the ids this engine recorded meanwhile */
+	struct fb_net_http_call *call;
+	struct event *delay;
+	struct fb_net_http_request rq;
+	char *url;
 };
 
 typedef void answer_fn(struct job *j, const struct fb_net_http_response *resp);
@@ -98,6 +120,9 @@ struct job {
 	char *name;	 /* userName or displayName: what a lookup filters on */
 	char *remote_id; /* the target's id, NULL when none */
 	int managed;
+	char *username; /* a user's, and its upstream groups (user_begin) */
+	char **up;
+	size_t nup;
 	int after_conflict; /* the lookup follows a 409 */
 	int restarted;
 	/* membership changes of a group: local user ids and their remote ids */
@@ -142,28 +167,6 @@ collect_id(const char *id, void *arg)
 
 	strv_add(&l->v, &l->n, id);
 	return 0;
-}
-
-/* The group names of user (declared groups listing it, and its upstream groups). */
-static void
-user_groups(const struct fb_conf *conf, struct fb_store *st, const struct fb_store_user *u,
-    char ***out, size_t *n)
-{
-	const struct fb_conf_group **g = NULL;
-	char **up = NULL;
-	size_t nup = 0, ng;
-
-	*out = NULL;
-	*n = 0;
-	ng = fb_ident_groups(conf, u->username, &g);
-	for (size_t i = 0; i < ng; i++)
-		strv_add(out, n, g[i]->name);
-	free(g);
-	if (u->id != NULL && fb_store_upstream_groups(st, u->id, &up, &nup, NULL) == FB_OK)
-		for (size_t i = 0; i < nup; i++)
-			if (!strv_has(*out, *n, up[i]))
-				strv_add(out, n, up[i]);
-	strv_free(up, nup);
 }
 
 /* The groups an upstream gave u (new array of *n new names). */
@@ -242,6 +245,8 @@ job_free(struct job *j)
 	strv_free(j->add_remote, j->nadd);
 	strv_free(j->rm_local, j->nrm);
 	strv_free(j->rm_remote, j->nrm);
+	free(j->username);
+	strv_free(j->up, j->nup);
 	free(j);
 }
 
@@ -318,8 +323,8 @@ job_retry_wait(struct job *j, int64_t retry_after, int wait_for_it, const char *
 	int64_t wait = (int64_t)1 << (j->it.attempts < 8 ? j->it.attempts : 8);
 	int64_t at;
 
-	if (wait > BACKOFF_MAX_S)
-		wait = BACKOFF_MAX_S;
+	if (wait > j->t->c->backoff_max)
+		wait = j->t->c->backoff_max;
 	if (retry_after >= 0)
 		wait = retry_after < RETRY_AFTER_MAX_S ? retry_after : RETRY_AFTER_MAX_S;
 	at = fb_time_now() + wait;
@@ -329,11 +334,45 @@ job_retry_wait(struct job *j, int64_t retry_after, int wait_for_it, const char *
 	job_fail_at(j, at, msg);
 }
 
+/*
+ * A 429, a 5xx or no answer: the whole target waits, not each object apart
+ * (a target down for an hour gets one probe per period, not one request
+ * per object): 1 s, 2, 4... up to backoff_max, or Retry-After. The
+ * failures of the requests in flight when it began count once.
+ */
+static void
+target_down(struct target *t, int64_t retry_after)
+{
+	int64_t now = fb_time_now(), wait;
+
+	if (retry_after > RETRY_AFTER_MAX_S)
+		retry_after = RETRY_AFTER_MAX_S;
+	if (t->paused_until > now) {
+		if (retry_after >= 0 && now + retry_after > t->paused_until)
+			t->paused_until = now + retry_after;
+		return;
+	}
+	t->down++;
+	wait = (int64_t)1 << (t->down - 1 < 20 ? t->down - 1 : 20);
+	if (wait > t->c->backoff_max)
+		wait = t->c->backoff_max;
+	if (retry_after >= 0)
+		wait = retry_after;
+	t->paused_until = now + wait;
+	if (t->down == 2)
+		fb_log(FB_LOG_WARN,
+		    "scim %s: the target fails; one request every %lld s at most "
+		    "until it answers (scim.targets[].backoff_max: %lld s)",
+		    t->c->name, (long long)wait, (long long)t->c->backoff_max);
+}
+
 /* A request whose outcome is unknown (no answer, timed out): looked up before it is sent again. */
 static void
 job_retry(struct job *j, int64_t retry_after, const char *msg)
 {
-	job_retry_wait(j, retry_after, j->it.attempts < WAIT_TRANSPORT, msg);
+	target_down(j->t, retry_after);
+	job_retry_wait(j, retry_after,
+	    j->it.attempts < WAIT_TRANSPORT && j->t->down <= WAIT_TRANSPORT, msg);
 }
 
 /* ---- requests ---------------------------------------------------------------------- */
@@ -347,7 +386,6 @@ job_fire(evutil_socket_t fd, short what, void *arg)
 	struct job *j = arg;
 	struct fb_err err = {0};
 
-	j->t->counts.requests++;
 	if (fb_net_http_start(j->s->http, &j->rq, http_done, j, &j->call, &err) != FB_OK)
 		job_retry(j, -1, err.msg);
 }
@@ -406,12 +444,37 @@ dry_send(struct job *j, const char *method, const char *path)
 	}
 }
 
+static void status_add(struct fb_scim_status_count *c, int status, uint64_t n);
+static void live_write(struct target *t, int64_t now);
+
+/* One request answered with status (0: none came): counted by status. */
+static void
+count_answer(struct target *t, long status)
+{
+	t->counts.requests++;
+	status_add(t->counts.by_status, (int)status, 1);
+}
+
+/* When (ms) the next request to t may leave under its rate limit; takes that slot. */
+static int64_t
+rate_slot(struct target *t, int64_t now)
+{
+	int64_t slot = now;
+
+	if (t->c->rate_limit > 0) {
+		if (t->next_slot_ms > slot)
+			slot = t->next_slot_ms;
+		t->next_slot_ms = slot + 1000 / t->c->rate_limit;
+	}
+	return slot;
+}
+
 /* Sends method path (relative to the target's URL) with body (stolen; NULL: none). */
 static void
 job_send(struct job *j, const char *method, const char *path, json_t *body, answer_fn *next)
 {
 	struct target *t = j->t;
-	int64_t now = fb_time_now_ms(), slot = now;
+	int64_t now = fb_time_now_ms(), slot;
 
 	free(j->url);
 	free(j->method);
@@ -437,11 +500,7 @@ job_send(struct job *j, const char *method, const char *path, json_t *body, answ
 		dry_send(j, method, path);
 		return;
 	}
-	if (t->c->rate_limit > 0) {
-		if (t->next_slot_ms > slot)
-			slot = t->next_slot_ms;
-		t->next_slot_ms = slot + 1000 / t->c->rate_limit;
-	}
+	slot = rate_slot(t, now);
 	if (slot > now) {
 		struct timeval tv = {.tv_sec = (slot - now) / 1000,
 		    .tv_usec = (suseconds_t)((slot - now) % 1000) * 1000};
@@ -469,6 +528,7 @@ http_done(enum fb_status st, struct fb_net_http_response *resp, const struct fb_
 	char detail[400], *msg;
 
 	j->call = NULL;
+	count_answer(t, st == FB_OK ? resp->status : 0);
 	if (st != FB_OK) {
 		/* The outcome is unknown: the next claim looks the object up first. */
 		msg = fb_xasprintf("%s %s: %s", j->method, j->url, err != NULL ? err->msg : "failed");
@@ -494,10 +554,14 @@ http_done(enum fb_status st, struct fb_net_http_response *resp, const struct fb_
 	if (resp->status == 429 || resp->status >= 500) {
 		fb_scim_error_detail(resp->body, resp->body_len, detail, sizeof(detail));
 		msg = fb_xasprintf("%s %s: HTTP %ld: %s", j->method, j->url, resp->status, detail);
+		target_down(t, resp->retry_after);
 		job_retry_wait(j, resp->retry_after, 1, msg);
 		free(msg);
 		return;
 	}
+	if (t->down > 0)
+		fb_log(FB_LOG_INFO, "scim %s: the target answers again", t->c->name);
+	t->down = 0;
 	j->on_answer(j, resp);
 }
 
@@ -511,18 +575,6 @@ job_unexpected(struct job *j, const struct fb_net_http_response *resp)
 	job_error(j, "%s %s: HTTP %ld: %s", j->method, j->url, resp->status, detail);
 }
 
-/* The "id" of a JSON answer, new; NULL when absent. */
-static char *
-answer_id(const struct fb_net_http_response *resp)
-{
-	json_t *b = json_loadb(resp->body, resp->body_len, 0, NULL);
-	const char *id = json_string_value(json_object_get(b, "id"));
-	char *out = id != NULL && id[0] != '\0' ? fb_xstrdup(id) : NULL;
-
-	json_decref(b);
-	return out;
-}
-
 /* A POST's answer: 0 with the new object's id in j (made by fedbroker), else the job failed. */
 static int
 created(struct job *j, const struct fb_net_http_response *resp)
@@ -531,12 +583,25 @@ created(struct job *j, const struct fb_net_http_response *resp)
 		job_unexpected(j, resp);
 		return -1;
 	}
-	if ((j->remote_id = answer_id(resp)) == NULL) {
+	if ((j->remote_id = fb_scim_resource_id(resp->body, resp->body_len)) == NULL) {
 		job_error(j, "%s %s: HTTP %ld without an id", j->method, j->url, resp->status);
 		return -1;
 	}
 	j->managed = 1;
 	return 0;
+}
+
+/* A push recorded j's remote id: a listing under way must not judge it by its pages. */
+static void
+listing_touch(struct job *j)
+{
+	char *key;
+
+	if (j->t->list == NULL)
+		return;
+	key = fb_xasprintf("%s:%s", j->it.kind, j->it.object);
+	json_object_set_new(j->t->list->touched, key, json_true());
+	free(key);
 }
 
 static enum fb_status
@@ -558,6 +623,8 @@ remote_save(struct job *j, const char *digest)
 	}
 	if ((r = fb_store_scim_remote_put(j->s->st, &rm, &err)) != FB_OK)
 		job_error(j, "recording the remote id: %s", err.msg);
+	else
+		listing_touch(j);
 	free(body);
 	return r;
 }
@@ -631,24 +698,47 @@ lookup_adopt(struct job *j, const struct fb_net_http_response *resp, const char 
 static void user_posted(struct job *j, const struct fb_net_http_response *resp);
 static void user_put_done(struct job *j, const struct fb_net_http_response *resp);
 
-/* Queues the groups of the user, so its memberships follow its new remote id. */
+/*
+ * Queues the groups of the user, so its memberships follow its new remote
+ * id: gathered in t->groups_due (one entry per group however many of its
+ * members were just made) and queued at the next round (groups_flush), after
+ * the remote ids were recorded. A process killed meanwhile loses nothing: the
+ * full reconcile every start makes queues every group.
+ */
 static void
 user_groups_queue(struct job *j)
 {
-	struct fb_store_user u = {0};
-	char **g = NULL;
-	size_t n = 0;
+	const struct fb_conf_group **g = NULL;
+	size_t ng;
 
-	if ((j->s->flags & FB_SCIM_DRY_RUN) ||
-	    fb_store_user_get_by_id(j->s->st, j->it.object, &u, NULL) != FB_OK)
+	if ((j->s->flags & FB_SCIM_DRY_RUN) || j->username == NULL)
 		return;
-	user_groups(j->s->conf, j->s->st, &u, &g, &n);
-	for (size_t i = 0; i < n; i++)
-		if (group_in_scope(j->t->c, g[i]))
-			fb_store_scim_outbox_add(j->s->st, j->t->c->name, FB_STORE_SCIM_GROUP, g[i],
-			    NULL);
-	strv_free(g, n);
-	fb_store_user_cleanup(&u);
+	ng = fb_ident_groups(j->s->conf, j->username, &g);
+	for (size_t i = 0; i < ng + j->nup; i++) {
+		const char *name = i < ng ? g[i]->name : j->up[i - ng];
+
+		if (group_in_scope(j->t->c, name))
+			json_object_set_new(j->t->groups_due, name, json_true());
+	}
+	free(g);
+}
+
+/*
+ * Queues the groups user_groups_queue gathered, once a second while pushes
+ * run (each group once however many of its members were made meanwhile).
+ */
+static void
+groups_flush(struct target *t, int64_t now)
+{
+	const char *g;
+	json_t *v;
+
+	if (json_object_size(t->groups_due) == 0 || (t->inflight > 0 && now <= t->flushed_at))
+		return;
+	t->flushed_at = now;
+	json_object_foreach(t->groups_due, g, v)
+		fb_store_scim_outbox_add(t->s->st, t->c->name, FB_STORE_SCIM_GROUP, g, NULL);
+	json_object_clear(t->groups_due);
 }
 
 static void
@@ -808,7 +898,14 @@ user_begin(struct job *j)
 		user_post(j);
 out:
 	json_decref(ujson);
-	strv_free(groups, ngroups);
+	/* Kept for user_groups_queue: the user's upstream groups need no second read. */
+	if (present && j->username == NULL) {
+		j->username = fb_xstrdup(u.username);
+		j->up = groups;
+		j->nup = ngroups;
+	} else {
+		strv_free(groups, ngroups);
+	}
 	fb_store_user_cleanup(&u);
 	fb_store_scim_remote_cleanup(&rm);
 }
@@ -822,14 +919,13 @@ mirror_set(struct job *j, char *const *ids, size_t n, int present)
 {
 	struct fb_err err = {0};
 
-	if (j->s->flags & FB_SCIM_DRY_RUN)
+	if ((j->s->flags & FB_SCIM_DRY_RUN) || n == 0)
 		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (fb_store_scim_member_put(j->s->st, j->t->c->name, j->it.object, ids[i], present,
-			&err) != FB_OK) {
-			job_error(j, "recording members: %s", err.msg);
-			return -1;
-		}
+	if (fb_store_scim_members_put(j->s->st, j->t->c->name, j->it.object,
+	        (const char *const *)ids, n, present, &err) != FB_OK) {
+		job_error(j, "recording members: %s", err.msg);
+		return -1;
+	}
 	return 0;
 }
 
@@ -1144,6 +1240,8 @@ report_write(struct target *t, size_t depth, size_t failing)
 	json_decref(r);
 }
 
+static void reconcile_start(struct target *t);
+
 static void
 target_round(struct target *t)
 {
@@ -1154,18 +1252,15 @@ target_round(struct target *t)
 	int64_t now = fb_time_now();
 
 	t->claimed = 0;
+	if (s->flags & FB_SCIM_RECONCILE)
+		live_write(t, now); /* for /metrics and status, in any process */
+	groups_flush(t, now);
 	if (t->paused_until > now)
 		return;
 	if ((s->flags & FB_SCIM_RECONCILE) && t->next_reconcile <= now) {
-		size_t queued = 0;
-
 		t->next_reconcile = t->c->reconcile_interval > 0 ? now + t->c->reconcile_interval
 								 : INT64_MAX;
-		if (fb_scim_enqueue_all(s, t->c->name, &queued, &err) != FB_OK)
-			fb_log_err(FB_LOG_ERROR, NULL, &err);
-		else
-			fb_log(FB_LOG_INFO, "scim %s: full reconcile: %zu objects queued", t->c->name,
-			    queued);
+		reconcile_start(t);
 	}
 	if (fb_store_scim_outbox_fill(s->st, t->c->name, NULL, &err) != FB_OK) {
 		fb_log_err(FB_LOG_ERROR, NULL, &err);
@@ -1173,9 +1268,23 @@ target_round(struct target *t)
 	}
 	if (t->inflight >= (size_t)t->c->concurrency)
 		return;
+	/*
+	 * A sync by hand lists the target before it pushes (what is there is
+	 * adopted, not created); the jobs process keeps pushing changes while
+	 * its reconcile lists a large directory.
+	 */
+	if (t->list != NULL && (s->flags & FB_SCIM_RECONCILE) == 0)
+		return;
+	/* A target that failed gets one request (a probe) until it answers. */
+	if (t->down > 0 && t->inflight > 0)
+		return;
+	/* Claims (write transactions) in batches: once half the slots are free. */
+	if (t->inflight > 0 && t->inflight * 2 > (size_t)t->c->concurrency)
+		return;
 	if (fb_store_scim_outbox_claim(s->st, t->c->name, s->owner,
-		t->c->timeout_ms / 1000 * 2 + 10, (size_t)t->c->concurrency - t->inflight, &items,
-		&n, &err) != FB_OK) {
+	        t->c->timeout_ms / 1000 * 2 + 10,
+	        t->down > 0 ? 1 : (size_t)t->c->concurrency - t->inflight, &items, &n,
+	        &err) != FB_OK) {
 		fb_log_err(FB_LOG_ERROR, NULL, &err);
 		return;
 	}
@@ -1224,7 +1333,8 @@ fb_scim_idle(struct fb_scim *s)
 	int pending = 0;
 
 	for (size_t i = 0; i < s->nt; i++)
-		if (s->t[i].inflight > 0 || s->t[i].claimed || s->t[i].retry_until > now)
+		if (s->t[i].inflight > 0 || s->t[i].claimed || s->t[i].retry_until > now ||
+		    s->t[i].list != NULL || json_object_size(s->t[i].groups_due) > 0)
 			return 0;
 	/* Entries another process holds (or held when it died: its lease runs out) count too. */
 	for (size_t i = 0; i < s->nt && !pending; i++)
@@ -1318,6 +1428,488 @@ fb_scim_enqueue_all(struct fb_scim *s, const char *target, size_t *n, struct fb_
 
 	*n = e.n;
 	return r;
+}
+
+/* ---- a full reconcile's listing of the target ---------------------------------- */
+
+/*
+ * A full reconcile first pages through the target's /Users and /Groups
+ * (AWS: count and cursor, its only paging; generic: startIndex and count),
+ * then matches what is there with what the store recorded: an object whose
+ * recorded id is gone at the target is forgotten (pushed again), one whose
+ * userName or active changed there is written again, and one carrying a
+ * local object's id as externalId but not recorded (made by an earlier push
+ * whose answer was lost, a store restored from an older backup) is adopted
+ * without a create. Objects not ours are never touched: a second object
+ * for one local object is left alone (logged). A listing that fails (the
+ * target down, a 401) leaves the store as it is: the pushes then work from
+ * it alone, as the incremental path does.
+ */
+#define LIST_COUNT     100
+#define LIST_TRIES     3     /* per page, for 429 and 5xx */
+#define LIST_MAX_PAGES 20000 /* 2,000,000 objects of a kind */
+
+static void list_fire(evutil_socket_t fd, short what, void *arg);
+
+/* Keeps why t's listing failed (truncated) for the report. */
+static void target_error(struct target *t, const char *fmt, ...) FB_PRINTF(2, 3);
+
+static void
+target_error(struct target *t, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(t->counts.error, sizeof(t->counts.error), fmt, ap);
+	va_end(ap);
+}
+
+/* 1 when this engine recorded kind:object's id while the listing ran. */
+static int
+listing_touched(const struct listing *l, const char *kind, const char *object)
+{
+	char *key = fb_xasprintf("%s:%s", kind, object);
+	int r = json_object_get(l->touched, key) != NULL;
+
+	free(key);
+	return r;
+}
+
+static void
+listing_free(struct listing *l)
+{
+	if (l == NULL)
+		return;
+	if (l->call != NULL)
+		fb_net_http_cancel(l->call);
+	if (l->delay != NULL)
+		event_free(l->delay);
+	json_decref(l->seen[0]);
+	json_decref(l->seen[1]);
+	json_decref(l->touched);
+	free(l->cursor);
+	free(l->url);
+	free(l);
+}
+
+/* A copy of a remote row. */
+struct rows {
+	struct fb_store_scim_remote *v;
+	size_t n;
+};
+
+static int
+rows_add(const struct fb_store_scim_remote *rm, void *arg)
+{
+	struct rows *r = arg;
+	struct fb_store_scim_remote *c;
+
+	r->v = fb_xrealloc(r->v, (r->n + 1) * sizeof(*r->v));
+	c = &r->v[r->n++];
+	memset(c, 0, sizeof(*c));
+	c->kind = fb_xstrdup(rm->kind);
+	c->object = fb_xstrdup(rm->object);
+	c->remote_id = fb_xstrdup(rm->remote_id);
+	c->managed = rm->managed;
+	c->digest = rm->digest != NULL ? fb_xstrdup(rm->digest) : NULL;
+	c->body = rm->body != NULL ? fb_xstrdup(rm->body) : NULL;
+	c->updated = rm->updated;
+	return 0;
+}
+
+static void
+rows_free(struct rows *r)
+{
+	for (size_t i = 0; i < r->n; i++)
+		fb_store_scim_remote_cleanup(&r->v[i]);
+	free(r->v);
+}
+
+static int
+stop_at_first(const struct fb_store_user *u, void *arg)
+{
+	*(int *)arg = 1;
+	return 1;
+}
+
+/* 1 when the group exists here (declared, or an upstream put someone in it). */
+static int
+group_exists(struct fb_scim *s, const char *name)
+{
+	int any = 0;
+
+	if (conf_group(s->conf, name) != NULL)
+		return 1;
+	fb_store_group_members(s->st, name, stop_at_first, &any, NULL);
+	return any;
+}
+
+/* A recorded object that the listing found changed at the target: written again. */
+static int
+row_changed(const struct fb_store_scim_remote *row, const json_t *there)
+{
+	const char *name = json_string_value(json_array_get(there, 1));
+	int active = json_is_true(json_array_get(there, 2));
+	json_t *body;
+	const char *want;
+	int changed;
+
+	if (row->digest != NULL && strcmp(row->digest, DIGEST_INACTIVE) == 0)
+		return active;
+	if (row->body == NULL || (body = json_loads(row->body, 0, NULL)) == NULL)
+		return 0;
+	want = json_string_value(json_object_get(body, "userName"));
+	changed = (want != NULL && name != NULL && strcmp(want, name) != 0) ||
+	          json_is_false(json_object_get(body, "active")) == active;
+	json_decref(body);
+	return changed;
+}
+
+/* Forgets the memberships of the forgotten users (json object of local ids) in every group. */
+static void
+mirror_drop(struct fb_scim *s, const char *target, const json_t *gone)
+{
+	struct rows g = {0};
+
+	if (json_object_size(gone) == 0 || fb_store_scim_remote_list(s->st, target,
+	                                       FB_STORE_SCIM_GROUP, rows_add, &g, NULL) != FB_OK) {
+		rows_free(&g);
+		return;
+	}
+	for (size_t i = 0; i < g.n; i++) {
+		struct {
+			char **v;
+			size_t n;
+		} m = {0};
+		int touched = 0;
+
+		fb_store_scim_member_list(s->st, target, g.v[i].object, collect_id, &m, NULL);
+		for (size_t k = 0; k < m.n; k++)
+			if (json_object_get(gone, m.v[k]) != NULL &&
+			    fb_store_scim_member_put(s->st, target, g.v[i].object, m.v[k], 0,
+			        NULL) == FB_OK)
+				touched = 1;
+		if (touched)
+			fb_store_scim_outbox_add(s->st, target, FB_STORE_SCIM_GROUP, g.v[i].object,
+			    NULL);
+		strv_free(m.v, m.n);
+	}
+	rows_free(&g);
+}
+
+/* Matches the listing of one kind (k 0: users, 1: groups) with the store. */
+static void
+list_apply_kind(struct listing *l, int k)
+{
+	struct target *t = l->t;
+	struct fb_scim *s = t->s;
+	const char *kind = k == 0 ? FB_STORE_SCIM_USER : FB_STORE_SCIM_GROUP, *id;
+	const char *target = t->c->name;
+	json_t *seen = l->seen[k], *there, *gone = json_object();
+	struct rows rows = {0};
+	struct fb_err err = {0};
+	size_t forgotten = 0, rewritten = 0, adopted = 0, duplicates = 0;
+
+	if (fb_store_scim_remote_list(s->st, target, kind, rows_add, &rows, &err) != FB_OK) {
+		fb_log_err(FB_LOG_ERROR, NULL, &err);
+		goto out;
+	}
+	for (size_t i = 0; i < rows.n; i++) {
+		struct fb_store_scim_remote *row = &rows.v[i];
+
+		there = json_object_get(seen, row->remote_id);
+		if (there != NULL)
+			json_array_set_new(there, 3, json_true()); /* recorded */
+		if (row->updated > l->began || listing_touched(l, kind, row->object))
+			continue; /* recorded while the listing ran: newer than it */
+		if (there == NULL) {
+			/* Deleted at the target: pushed again (made anew). */
+			if (fb_store_scim_remote_delete(s->st, target, kind, row->object, NULL) !=
+			    FB_OK)
+				continue;
+			forgotten++;
+			json_object_set_new(gone, row->object, json_true());
+			fb_store_scim_outbox_add(s->st, target, kind, row->object, NULL);
+		} else if (k == 0 && row_changed(row, there)) {
+			/* Changed at the target: the next push writes it again. */
+			struct fb_store_scim_remote rm = *row;
+
+			rm.target = (char *)target;
+			rm.digest = NULL;
+			if (fb_store_scim_remote_put(s->st, &rm, NULL) == FB_OK) {
+				rewritten++;
+				fb_store_scim_outbox_add(s->st, target, kind, row->object, NULL);
+			}
+			rm.target = NULL;
+		}
+	}
+	if (k == 0) {
+		mirror_drop(s, target, gone);
+	} else {
+		/* A group made anew starts with no members there. */
+		json_t *v;
+		const char *g;
+
+		json_object_foreach(gone, g, v) {
+			struct {
+				char **v;
+				size_t n;
+			} m = {0};
+
+			fb_store_scim_member_list(s->st, target, g, collect_id, &m, NULL);
+			for (size_t i = 0; i < m.n; i++)
+				fb_store_scim_member_put(s->st, target, g, m.v[i], 0, NULL);
+			strv_free(m.v, m.n);
+		}
+	}
+	/* Objects there carrying a local object's id as externalId, not recorded: ours. */
+	json_object_foreach(seen, id, there) {
+		const char *ext = json_string_value(json_array_get(there, 0));
+		struct fb_store_scim_remote rm = {0};
+		struct fb_store_user u = {0};
+		int local;
+
+		if (ext == NULL || json_is_true(json_array_get(there, 3)))
+			continue;
+		if (fb_store_scim_remote_get(s->st, target, kind, ext, &rm, NULL) == FB_OK) {
+			/* A second object for one local object: not ours to delete. */
+			if (strcmp(rm.remote_id, id) != 0) {
+				duplicates++;
+				fb_log(FB_LOG_WARN,
+				    "scim %s: %s %s has two objects at the target (%s, recorded, "
+				    "and "
+				    "%.64s): the second is left alone",
+				    target, kind, ext, rm.remote_id, id);
+			}
+			fb_store_scim_remote_cleanup(&rm);
+			continue;
+		}
+		local = k == 0 ? fb_store_user_get_by_id(s->st, ext, &u, NULL) == FB_OK
+		               : group_exists(s, ext);
+		fb_store_user_cleanup(&u);
+		if (!local)
+			continue;
+		rm.target = (char *)target;
+		rm.kind = (char *)kind;
+		rm.object = (char *)ext;
+		rm.remote_id = (char *)id;
+		rm.managed = 1;
+		if (fb_store_scim_remote_put(s->st, &rm, NULL) == FB_OK) {
+			adopted++;
+			fb_store_scim_outbox_add(s->st, target, kind, ext, NULL);
+		}
+	}
+	if (forgotten + rewritten + adopted + duplicates > 0)
+		fb_log(FB_LOG_INFO,
+		    "scim %s: the target's %s: %zu gone (pushed again), %zu changed there "
+		    "(written again), %zu found unrecorded (adopted), %zu duplicates (left alone)",
+		    target, k == 0 ? "users" : "groups", forgotten, rewritten, adopted, duplicates);
+out:
+	json_decref(gone);
+	rows_free(&rows);
+}
+
+/* The listing is over (complete when ok): matched with the store, then every object queued. */
+static void
+list_end(struct listing *l, int ok)
+{
+	struct target *t = l->t;
+	struct fb_scim *s = t->s;
+	struct fb_err err = {0};
+	size_t queued = 0;
+
+	t->list = NULL;
+	if (ok) {
+		t->counts.listed = json_object_size(l->seen[0]) + json_object_size(l->seen[1]);
+		list_apply_kind(l, 0);
+		list_apply_kind(l, 1);
+	}
+	if (fb_scim_enqueue_all(s, t->c->name, &queued, &err) != FB_OK)
+		fb_log_err(FB_LOG_ERROR, NULL, &err);
+	else
+		fb_log(FB_LOG_INFO,
+		    "scim %s: full reconcile: %zu objects at the target%s, %zu queued", t->c->name,
+		    (size_t)t->counts.listed, ok ? "" : " (listing failed)", queued);
+	t->counts.queued = queued;
+	listing_free(l);
+	if (s->kick != NULL)
+		event_active(s->kick, 0, 0);
+}
+
+/* Sends the request of the page under way, when the rate limit lets it. */
+static void
+list_send(struct listing *l)
+{
+	struct target *t = l->t;
+	const char *ep = l->phase == 0 ? "Users" : "Groups";
+	int64_t now = fb_time_now_ms(), slot;
+
+	free(l->url);
+	if (t->c->profile == FB_CONF_SCIM_AWS) {
+		char *esc = curl_easy_escape(NULL, l->cursor != NULL ? l->cursor : "", 0);
+
+		l->url = fb_xasprintf("%s/%s?count=%d&cursor=%s", t->c->url, ep, LIST_COUNT,
+		    esc != NULL ? esc : "");
+		curl_free(esc);
+	} else {
+		l->url = fb_xasprintf("%s/%s?startIndex=%lld&count=%d", t->c->url, ep,
+		    (long long)l->start, LIST_COUNT);
+	}
+	memset(&l->rq, 0, sizeof(l->rq));
+	l->rq.url = l->url;
+	l->rq.loopback_http = 1;
+	l->rq.accept = SCIM_CONTENT_TYPE ", application/json";
+	l->rq.bearer = t->c->token;
+	l->rq.ca_file = t->c->ca_file;
+	l->rq.timeout_ms = t->c->timeout_ms;
+	l->rq.max_body = SCIM_MAX_BODY;
+	slot = rate_slot(t, now);
+	if (slot > now) {
+		struct timeval tv = {.tv_sec = (slot - now) / 1000,
+		    .tv_usec = (suseconds_t)((slot - now) % 1000) * 1000};
+
+		evtimer_add(l->delay, &tv);
+		return;
+	}
+	list_fire(-1, 0, l);
+}
+
+/* The next page, or the next phase, or the end. */
+static void
+list_next(struct listing *l, const struct fb_scim_page *p)
+{
+	int more;
+
+	l->pages++;
+	l->tries = 0;
+	if (l->t->c->profile == FB_CONF_SCIM_AWS) {
+		more = p->next_cursor != NULL &&
+		       (l->cursor == NULL || strcmp(l->cursor, p->next_cursor) != 0);
+		free(l->cursor);
+		l->cursor = more ? fb_xstrdup(p->next_cursor) : NULL;
+	} else {
+		more = p->items > 0 && (p->total < 0 || l->start - 1 + p->items < p->total);
+		l->start += p->items;
+	}
+	if (more && l->pages >= LIST_MAX_PAGES) {
+		fb_log(FB_LOG_WARN, "scim %s: listing stopped after %d pages", l->t->c->name,
+		    LIST_MAX_PAGES);
+		more = 0;
+	}
+	if (!more) {
+		if (++l->phase == 2) {
+			list_end(l, 1);
+			return;
+		}
+		free(l->cursor);
+		l->cursor = NULL;
+		l->start = 1;
+		l->pages = 0;
+	}
+	list_send(l);
+}
+
+static void
+list_done(enum fb_status st, struct fb_net_http_response *resp, const struct fb_err *err, void *arg)
+{
+	struct listing *l = arg;
+	struct target *t = l->t;
+	struct fb_scim_page p = {0};
+	struct fb_err perr = {0};
+	char detail[400];
+
+	l->call = NULL;
+	count_answer(t, st == FB_OK ? resp->status : 0);
+	if (st != FB_OK) {
+		target_error(t, "listing %s: %s", l->url, err != NULL ? err->msg : "failed");
+		fb_log(FB_LOG_WARN, "scim %s: %s; reconciling from the store alone", t->c->name,
+		    t->counts.error);
+		list_end(l, 0);
+		return;
+	}
+	fb_scim_error_detail(resp->body, resp->body_len, detail, sizeof(detail));
+	if (resp->status == 401 || resp->status == 403) {
+		t->paused_until = fb_time_now() + AUTH_PAUSE_S;
+		fb_log(FB_LOG_ERROR,
+		    "scim %s: HTTP %ld from %s: the target refuses the token "
+		    "(scim.targets[].token): %s; pausing the target for %d s",
+		    t->c->name, resp->status, t->c->url, detail, AUTH_PAUSE_S);
+		target_error(t, "HTTP %ld from %s: the target refuses the token: %s", resp->status,
+		    t->c->name, detail);
+		list_end(l, 0);
+		return;
+	}
+	if ((resp->status == 429 || resp->status >= 500) && ++l->tries < LIST_TRIES) {
+		int64_t wait = resp->retry_after >= 0 ? resp->retry_after : (int64_t)1 << l->tries;
+		struct timeval tv = {.tv_sec = wait < t->c->backoff_max ? wait : t->c->backoff_max};
+
+		t->counts.retries++;
+		fb_log(FB_LOG_WARN, "scim %s: listing %s: HTTP %ld: %s; again in %lld s",
+		    t->c->name, l->url, resp->status, detail, (long long)tv.tv_sec);
+		evtimer_add(l->delay, &tv);
+		return;
+	}
+	if (resp->status != 200 ||
+	    fb_scim_page_parse(resp->body, resp->body_len,
+	        l->phase == 0 ? "userName" : "displayName", &p, &perr) != FB_OK) {
+		target_error(t, "listing %s: HTTP %ld: %s", l->url, resp->status,
+		    resp->status == 200 ? perr.msg : detail);
+		fb_log(FB_LOG_WARN, "scim %s: %s; reconciling from the store alone", t->c->name,
+		    t->counts.error);
+		list_end(l, 0);
+		return;
+	}
+	for (size_t i = 0; i < p.n; i++)
+		json_object_set_new(l->seen[l->phase], p.v[i].id,
+		    json_pack("[s?, s?, b, b]", p.v[i].external_id, p.v[i].name, p.v[i].active, 0));
+	list_next(l, &p);
+	fb_scim_page_cleanup(&p);
+}
+
+static void
+list_fire(evutil_socket_t fd, short what, void *arg)
+{
+	struct listing *l = arg;
+	struct fb_err err = {0};
+
+	if (fb_net_http_start(l->t->s->http, &l->rq, list_done, l, &l->call, &err) != FB_OK) {
+		target_error(l->t, "listing: %s", err.msg);
+		fb_log_err(FB_LOG_WARN, NULL, &err);
+		list_end(l, 0);
+	}
+}
+
+/* Starts t's full reconcile: the listing, then the matching and the queueing. */
+static void
+reconcile_start(struct target *t)
+{
+	struct listing *l;
+
+	if (t->list != NULL)
+		return;
+	l = fb_xcalloc(1, sizeof(*l));
+	l->t = t;
+	l->start = 1;
+	l->began = fb_time_now();
+	l->seen[0] = json_object();
+	l->seen[1] = json_object();
+	l->touched = json_object();
+	l->delay = evtimer_new(t->s->base, list_fire, l);
+	t->list = l;
+	t->counts.listed = 0;
+	t->counts.error[0] = '\0';
+	list_send(l);
+}
+
+enum fb_status
+fb_scim_reconcile(struct fb_scim *s, const char *target, struct fb_err *err)
+{
+	for (size_t i = 0; i < s->nt; i++)
+		if (strcmp(s->t[i].c->name, target) == 0 && (s->flags & FB_SCIM_DRY_RUN) == 0) {
+			reconcile_start(&s->t[i]);
+			return FB_OK;
+		}
+	return fb_err_set(err, FB_ERR_INVALID, "scim: no reconcile of target %s", target);
 }
 
 /* The plan of one object: its job runs to its end at once (nothing is sent). */
@@ -1424,6 +2016,9 @@ fb_scim_new(const struct fb_conf *conf, struct fb_store *st, struct event_base *
 		if (target != NULL && strcmp(c->name, target) != 0)
 			continue;
 		s->t[s->nt].s = s;
+		for (size_t k = 0; k < FB_SCIM_STATUS_SLOTS; k++)
+			s->t[s->nt].counts.by_status[k].status = -1;
+		s->t[s->nt].groups_due = json_object();
 		s->t[s->nt++].c = c;
 		needs_rules |= c->user_mapping != NULL || c->group_mapping != NULL;
 	}
@@ -1477,6 +2072,12 @@ fb_scim_free(struct fb_scim *s)
 {
 	if (s == NULL)
 		return;
+	for (size_t i = 0; i < s->nt; i++) {
+		listing_free(s->t[i].list);
+		if ((s->flags & FB_SCIM_DRY_RUN) == 0)
+			groups_flush(&s->t[i], INT64_MAX); /* what a sync that ends owes */
+		json_decref(s->t[i].groups_due);
+	}
 	/* Pushes under way are given back: the next process takes them at once. */
 	while (s->jobs != NULL) {
 		if ((s->flags & FB_SCIM_DRY_RUN) == 0)
@@ -1495,41 +2096,167 @@ fb_scim_free(struct fb_scim *s)
 	free(s);
 }
 
+/* ---- live counts in the store ------------------------------------------------------ */
+
+/*
+ * Each jobs process keeps its counts of a target under its owner name in
+ * one JSON object of the kv table (ns "scim", key "live:TARGET"):
+ * {OWNER: {"at", "requests", "writes", "retries", "last_success",
+ * "status": {"201": n, ...}}}, rewritten whole (read, merge, write) at
+ * most every LIVE_EVERY_S while its counts move, and every LIVE_IDLE_S
+ * otherwise. Two processes writing at once can each lose the other's
+ * last change until its next write. Entries older than a day are dropped.
+ */
+#define LIVE_NS      "scim"
+#define LIVE_EVERY_S 2
+#define LIVE_IDLE_S  30
+#define LIVE_KEEP_S  86400
+
+static char *
+live_key(const char *target)
+{
+	return fb_xasprintf("live:%s", target);
+}
+
+static json_t *
+live_load(struct fb_store *st, const char *target)
+{
+	char *key = live_key(target);
+	unsigned char *val = NULL;
+	size_t len = 0;
+	json_t *o = NULL;
+
+	if (fb_store_kv_get(st, LIVE_NS, key, &val, &len, NULL) == FB_OK)
+		o = json_loadb((const char *)val, len, 0, NULL);
+	free(val);
+	free(key);
+	if (!json_is_object(o)) {
+		json_decref(o);
+		o = json_object();
+	}
+	return o;
+}
+
+/* Writes t's counts under this process's name, when due. */
+static void
+live_write(struct target *t, int64_t now)
+{
+	struct fb_scim *s = t->s;
+	const struct fb_scim_counts *c = &t->counts;
+	json_t *all, *mine, *status;
+	const char *owner;
+	json_t *v;
+	void *tmp;
+	char *text, *key;
+	struct fb_err err = {0};
+
+	if (now - t->live_at < (c->requests != t->live_requests ? LIVE_EVERY_S : LIVE_IDLE_S))
+		return;
+	status = json_object();
+	for (size_t i = 0; i < FB_SCIM_STATUS_SLOTS && c->by_status[i].status != -1; i++) {
+		char code[16];
+
+		snprintf(code, sizeof(code), "%d", c->by_status[i].status);
+		json_object_set_new(status, code, json_integer((json_int_t)c->by_status[i].n));
+	}
+	mine = json_pack("{s:I, s:I, s:I, s:I, s:I, s:o}", "at", (json_int_t)now, "requests",
+	    (json_int_t)c->requests, "writes", (json_int_t)c->writes, "retries",
+	    (json_int_t)c->retries, "last_success", (json_int_t)c->last_success, "status", status);
+	all = live_load(s->st, t->c->name);
+	json_object_foreach_safe(all, tmp, owner, v)
+	{
+		if (now - json_integer_value(json_object_get(v, "at")) > LIVE_KEEP_S)
+			json_object_del(all, owner);
+	}
+	json_object_set_new(all, s->owner, mine);
+	text = json_dumps(all, JSON_COMPACT);
+	key = live_key(t->c->name);
+	if (text != NULL && strlen(text) <= FB_STORE_VALUE_MAX &&
+	    fb_store_kv_put(s->st, LIVE_NS, key, text, strlen(text), now + LIVE_KEEP_S, &err) ==
+	        FB_OK) {
+		t->live_at = now;
+		t->live_requests = c->requests;
+	} else if (err.msg[0] != '\0') {
+		fb_log_err(FB_LOG_WARN, NULL, &err);
+	}
+	free(key);
+	free(text);
+	json_decref(all);
+}
+
+static void
+status_add(struct fb_scim_status_count *c, int status, uint64_t n)
+{
+	size_t i;
+
+	for (i = 0; i < FB_SCIM_STATUS_SLOTS - 1; i++)
+		if (c[i].status == status || c[i].status == -1)
+			break;
+	if (c[i].status == -1 && i < FB_SCIM_STATUS_SLOTS - 1)
+		c[i].status = status;
+	c[i].n += n;
+}
+
+enum fb_status
+fb_scim_live_get(struct fb_store *st, const char *target, struct fb_scim_live *out,
+    struct fb_err *err)
+{
+	json_t *all = live_load(st, target), *v, *n;
+	const char *owner, *code;
+	int64_t now = fb_time_now();
+
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; i < FB_SCIM_STATUS_SLOTS; i++)
+		out->by_status[i].status = -1;
+	json_object_foreach(all, owner, v) {
+		int64_t last = json_integer_value(json_object_get(v, "last_success"));
+
+		if (now - json_integer_value(json_object_get(v, "at")) > LIVE_KEEP_S)
+			continue;
+		out->processes++;
+		out->requests += (uint64_t)json_integer_value(json_object_get(v, "requests"));
+		out->writes += (uint64_t)json_integer_value(json_object_get(v, "writes"));
+		out->retries += (uint64_t)json_integer_value(json_object_get(v, "retries"));
+		if (last > out->last_success)
+			out->last_success = last;
+		json_object_foreach(json_object_get(v, "status"), code, n) {
+			char *end;
+			long c = strtol(code, &end, 10);
+
+			if (*end == '\0' && c >= 0 && c < 1000)
+				status_add(out->by_status, (int)c, (uint64_t)json_integer_value(n));
+		}
+	}
+	json_decref(all);
+	(void)err;
+	return FB_OK;
+}
+
 /* ---- /metrics ------------------------------------------------------------------------ */
 
-/* One family: a sample per target, value(target) from the store; NAN-free integers. */
-static enum fb_status
-metric_family(const struct fb_conf *conf, struct fb_store *st, const char *name,
-    const char *help, const char *type, const char *key, struct fb_buf *out, struct fb_err *err)
+/* What /metrics shows of one target. */
+struct metric_src {
+	const char *target;
+	struct fb_scim_live live;
+	size_t depth, failing;
+	int64_t last;
+};
+
+static void
+metric_read(struct fb_store *st, const char *target, struct metric_src *m)
 {
-	enum fb_status r = fb_buf_addf(out, err, "# HELP %s %s\n# TYPE %s %s\n", name, help, name,
-	    type);
+	int64_t at = 0;
+	char *text = NULL;
+	int ok = 0;
 
-	for (size_t i = 0; r == FB_OK && i < conf->nscim_targets; i++) {
-		const char *target = conf->scim_targets[i].name;
-		size_t depth = 0, failing = 0;
-		char *text = NULL;
-		json_t *rep = NULL;
-		int64_t at = 0, v = 0;
-		int ok = 0;
-
-		fb_store_scim_outbox_depth(st, target, &depth, &failing, NULL);
-		if (fb_store_scim_report_get(st, target, &at, &ok, &text, NULL) == FB_OK)
-			rep = json_loads(text, 0, NULL);
-		if (strcmp(key, "outbox") == 0)
-			v = (int64_t)depth;
-		else if (strcmp(key, "failing") == 0)
-			v = (int64_t)failing;
-		else if (strcmp(key, "at") == 0)
-			v = ok ? at : 0;
-		else
-			v = (int64_t)json_integer_value(json_object_get(rep, key));
-		/* Target names are [a-z0-9_-]: nothing to escape in the label. */
-		r = fb_buf_addf(out, err, "%s{target=\"%s\"} %lld\n", name, target, (long long)v);
-		json_decref(rep);
-		free(text);
-	}
-	return r;
+	m->target = target;
+	fb_store_scim_outbox_depth(st, target, &m->depth, &m->failing, NULL);
+	fb_scim_live_get(st, target, &m->live, NULL);
+	/* A sync by hand that left the target in step counts as a success too. */
+	if (fb_store_scim_report_get(st, target, &at, &ok, &text, NULL) != FB_OK || !ok)
+		at = 0;
+	free(text);
+	m->last = m->live.last_success > at ? m->live.last_success : at;
 }
 
 enum fb_status
@@ -1537,28 +2264,63 @@ fb_scim_metrics(const struct fb_conf *conf, struct fb_store *st, struct fb_buf *
     struct fb_err *err)
 {
 	static const struct {
-		const char *name, *help, *type, *key;
+		const char *name, *help, *type;
 	} fam[] = {
 	    {"fedbroker_scim_outbox_depth", "Objects waiting to be pushed to a SCIM target.",
-		"gauge", "outbox"},
+	        "gauge"},
 	    {"fedbroker_scim_outbox_failing",
-		"Objects whose last push to a SCIM target failed (fedbroker scim status says why).",
-		"gauge", "failing"},
+	        "Objects whose last push to a SCIM target failed (fedbroker scim status says why).",
+	        "gauge"},
 	    {"fedbroker_scim_last_success_timestamp_seconds",
-		"When a SCIM target's last report found it in step (0: never).", "gauge", "at"},
-	    {"fedbroker_scim_requests", "HTTP requests of a SCIM target's last report.", "gauge",
-		"requests"},
-	    {"fedbroker_scim_writes", "Writes (2xx POST, PUT, PATCH, DELETE) of the last report.",
-		"gauge", "writes"},
-	    {"fedbroker_scim_retries", "Retried pushes (429, 5xx, lost answers) of the last report.",
-		"gauge", "retries"},
+	        "When a SCIM target was last seen in step, its outbox empty (0: never).", "gauge"},
+	    {"fedbroker_scim_requests_total",
+	        "Requests of the jobs processes to a SCIM target, by answer status (none: no "
+	        "answer).",
+	        "counter"},
+	    {"fedbroker_scim_writes_total",
+	        "Writes (2xx POST, PUT, PATCH, DELETE) of the jobs processes to a SCIM target.",
+	        "counter"},
+	    {"fedbroker_scim_retries_total",
+	        "Pushes the jobs processes retried (429, 5xx, lost answers).", "counter"},
 	};
+	struct metric_src *m;
 	enum fb_status r = FB_OK;
 
 	if (conf->nscim_targets == 0 || st == NULL)
 		return FB_OK;
-	for (size_t i = 0; r == FB_OK && i < sizeof(fam) / sizeof(fam[0]); i++)
-		r = metric_family(conf, st, fam[i].name, fam[i].help, fam[i].type, fam[i].key, out,
-		    err);
+	m = fb_xcalloc(conf->nscim_targets, sizeof(*m));
+	for (size_t i = 0; i < conf->nscim_targets; i++)
+		metric_read(st, conf->scim_targets[i].name, &m[i]);
+	for (size_t f = 0; r == FB_OK && f < sizeof(fam) / sizeof(fam[0]); f++) {
+		r = fb_buf_addf(out, err, "# HELP %s %s\n# TYPE %s %s\n", fam[f].name, fam[f].help,
+		    fam[f].name, fam[f].type);
+		/* Target names are [a-z0-9_-]: nothing to escape in the label. */
+		for (size_t i = 0; r == FB_OK && i < conf->nscim_targets; i++) {
+			const struct fb_scim_live *l = &m[i].live;
+			long long v = f == 0   ? (long long)m[i].depth
+			              : f == 1 ? (long long)m[i].failing
+			              : f == 2 ? (long long)m[i].last
+			              : f == 4 ? (long long)l->writes
+			                       : (long long)l->retries;
+
+			if (f != 3) {
+				r = fb_buf_addf(out, err, "%s{target=\"%s\"} %lld\n", fam[f].name,
+				    m[i].target, v);
+				continue;
+			}
+			for (size_t k = 0; r == FB_OK && k < FB_SCIM_STATUS_SLOTS; k++) {
+				char code[16] = "none";
+
+				if (l->by_status[k].status == -1)
+					continue;
+				if (l->by_status[k].status != 0)
+					snprintf(code, sizeof(code), "%d", l->by_status[k].status);
+				r = fb_buf_addf(out, err, "%s{target=\"%s\",status=\"%s\"} %llu\n",
+				    fam[f].name, m[i].target, code,
+				    (unsigned long long)l->by_status[k].n);
+			}
+		}
+	}
+	free(m);
 	return r;
 }

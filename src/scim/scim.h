@@ -56,10 +56,53 @@ char *fb_scim_body_digest(const json_t *body);
  */
 void fb_scim_error_detail(const char *body, size_t len, char *buf, size_t size);
 
+/* The longest id, externalId, name or cursor the answers' readers keep. */
+#define FB_SCIM_ID_MAX 1024
+
+/* The "id" of a resource answer (POST, PUT), new; NULL when absent, empty or not JSON. */
+char *fb_scim_resource_id(const char *body, size_t len);
+
+/* One resource of a list answer. */
+struct fb_scim_entry {
+	char *id;          /* never NULL (resources without one are skipped) */
+	char *external_id; /* NULL when none */
+	char *name;        /* userName or displayName; NULL when none */
+	int active;        /* 0 only when "active" is false */
+};
+
+/* One page of a list answer (RFC 7644 3.4.2, or AWS's cursor form). */
+struct fb_scim_page {
+	struct fb_scim_entry *v;
+	size_t n;
+	int64_t total;     /* totalResults, -1 when absent (AWS's cursor pages) */
+	int64_t items;     /* itemsPerPage, else the number of Resources */
+	char *next_cursor; /* nextCursor, NULL on the last page */
+};
+
+/*
+ * Reads a list answer (GET /Users or /Groups): its Resources' id,
+ * externalId, name_attr and active, and the paging members.
+ * FB_ERR_INVALID when it is not a ListResponse. *out's members new
+ * (fb_scim_page_cleanup), zeroed on error.
+ */
+enum fb_status fb_scim_page_parse(const char *body, size_t len, const char *name_attr,
+    struct fb_scim_page *out, struct fb_err *err);
+/* Frees p's members and zeroes it; NULL is a no-op. */
+void fb_scim_page_cleanup(struct fb_scim_page *p);
+
 /* ---- the push engine ------------------------------------------------------ */
 
 struct event_base;
 struct fb_scim;
+
+/* Distinct answer statuses counted per target (the last one takes the rest). */
+#define FB_SCIM_STATUS_SLOTS 16
+
+/* Requests answered with one status (0: no answer: refused, timed out, cut). */
+struct fb_scim_status_count {
+	int status; /* -1: a free slot, or (the last slot) every other status */
+	uint64_t n;
+};
 
 /* What one engine did (since fb_scim_new), per target. */
 struct fb_scim_counts {
@@ -69,6 +112,10 @@ struct fb_scim_counts {
 	uint64_t failed;   /* pushes failed with an error recorded against the object */
 	uint64_t pushed;   /* objects brought in step */
 	int64_t last_success; /* when the outbox was last seen empty (0: never) */
+	uint64_t listed;      /* objects the last full reconcile's listing found at the target */
+	uint64_t queued;      /* objects the last full reconcile queued */
+	char error[400];      /* the last full reconcile's listing failed: why ("" when not) */
+	struct fb_scim_status_count by_status[FB_SCIM_STATUS_SLOTS]; /* requests by status */
 };
 
 /* fb_scim_new's flags. */
@@ -101,6 +148,15 @@ int fb_scim_idle(struct fb_scim *s);
 enum fb_status fb_scim_enqueue_all(struct fb_scim *s, const char *target, size_t *n,
     struct fb_err *err);
 /*
+ * Starts a full reconcile of target, without blocking: pages through the
+ * target's /Users and /Groups (AWS: cursor; generic: startIndex and count),
+ * matches them with the remote ids recorded (gone there: pushed again;
+ * changed there: written again; ours but unrecorded: adopted; another's:
+ * never touched), then queues as fb_scim_enqueue_all (counts.queued).
+ * fb_scim_idle is 0 until the listing is over. Not with FB_SCIM_DRY_RUN.
+ */
+enum fb_status fb_scim_reconcile(struct fb_scim *s, const char *target, struct fb_err *err);
+/*
  * With FB_SCIM_DRY_RUN: what a sync of target would send, computed from the
  * store (the remote ids, digests and memberships pushed) without a request
  * or a write: *out is a new JSON array of {"kind", "object", "name",
@@ -116,11 +172,29 @@ enum fb_status fb_scim_plan(struct fb_scim *s, const char *target, json_t **out,
 const struct fb_scim_counts *fb_scim_counts(const struct fb_scim *s, const char *target);
 
 /*
+ * What the jobs processes (one per replica) did for target, as they keep
+ * it in the store (ns "scim", key "live:TARGET"; each process writes its
+ * counts at most every few seconds): summed over the processes seen in the
+ * last day.
+ */
+struct fb_scim_live {
+	uint64_t requests, writes, retries;
+	struct fb_scim_status_count by_status[FB_SCIM_STATUS_SLOTS];
+	int64_t last_success; /* the latest time a process saw the outbox empty (0: never) */
+	size_t processes;
+};
+
+/* FB_OK with *out zeroed when no jobs process wrote anything yet. */
+enum fb_status fb_scim_live_get(struct fb_store *st, const char *target, struct fb_scim_live *out,
+    struct fb_err *err);
+
+/*
  * Appends to out the SCIM families of /metrics (Prometheus text), one
- * sample per target of conf, read from st (any process: the jobs process
- * keeps its counts in the store's report): outbox depth and failing
- * objects, when the target was last seen in step, and the requests,
- * writes and retries of the last report.
+ * sample per target of conf, read from st (any process): the outbox depth
+ * and failing objects (the store's outbox), and the jobs processes' live
+ * counts (fb_scim_live_get): requests by answer status, writes, retries,
+ * when the outbox was last seen empty (or a sync by hand left the target
+ * in step).
  */
 enum fb_status fb_scim_metrics(const struct fb_conf *conf, struct fb_store *st,
     struct fb_buf *out, struct fb_err *err);

@@ -197,6 +197,10 @@ struct fb_store_ops {
 	    void *arg, struct fb_err *err);
 	enum fb_status (*scim_member_put)(struct fb_store *st, const char *target,
 	    const char *group, const char *user_id, int present, struct fb_err *err);
+	/* Optional (NULL: scim_member_put for each): n members in one transaction. */
+	enum fb_status (*scim_members_put)(struct fb_store *st, const char *target,
+	    const char *group, const char *const *user_ids, size_t n, int present,
+	    struct fb_err *err);
 	enum fb_status (*scim_member_list)(struct fb_store *st, const char *target,
 	    const char *group, int (*fn)(const char *user_id, void *arg), void *arg,
 	    struct fb_err *err);

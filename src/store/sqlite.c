@@ -2432,6 +2432,27 @@ sq_scim_member_put(struct fb_store *st, const char *target, const char *group,
 	    SQ_VALS(sq_text(target), sq_text(group), sq_text(user_id)), "scim_member_put", err);
 }
 
+/* The members in one transaction: one commit, not one per member. */
+static enum fb_status
+sq_scim_members_put(struct fb_store *st, const char *target, const char *group,
+    const char *const *user_ids, size_t n, int present, struct fb_err *err)
+{
+	struct sq *sq = sq_of(st);
+	enum fb_status r;
+
+	if ((r = sq_begin(sq, "scim_members_put", err)) != FB_OK)
+		return r;
+	for (size_t i = 0; r == FB_OK && i < n; i++)
+		r = sq_write(sq, present ? SQ_SCIM_MEMBER_ADD : SQ_SCIM_MEMBER_DELETE,
+		    SQ_VALS(sq_text(target), sq_text(group), sq_text(user_ids[i])),
+		    "scim_members_put", err);
+	if (r == FB_OK)
+		r = sq_commit(sq, "scim_members_put", err);
+	if (r != FB_OK)
+		sq_rollback(sq);
+	return r;
+}
+
 static enum fb_status
 sq_scim_member_list(struct fb_store *st, const char *target, const char *group,
     int (*fn)(const char *user_id, void *arg), void *arg, struct fb_err *err)
@@ -2541,6 +2562,7 @@ const struct fb_store_ops fb_store_sqlite_ops = {
 	.scim_remote_delete = sq_scim_remote_delete,
 	.scim_remote_list = sq_scim_remote_list,
 	.scim_member_put = sq_scim_member_put,
+	.scim_members_put = sq_scim_members_put,
 	.scim_member_list = sq_scim_member_list,
 	.scim_report_put = sq_scim_report_put,
 	.scim_report_get = sq_scim_report_get,

@@ -1530,6 +1530,28 @@ fb_store_scim_member_put(struct fb_store *st, const char *target, const char *gr
 }
 
 enum fb_status
+fb_store_scim_members_put(struct fb_store *st, const char *target, const char *group,
+    const char *const *user_ids, size_t n, int present, struct fb_err *err)
+{
+	enum fb_status r;
+
+	if ((r = check_scim_object(st, target, FB_STORE_SCIM_GROUP, group, "scim_members_put",
+	         err)) != FB_OK)
+		return r;
+	for (size_t i = 0; i < n; i++)
+		if ((r = check_name(user_ids[i], FB_STORE_KEY_MAX, "scim_members_put", "user id",
+		         err)) != FB_OK)
+			return r;
+	if (st->ops->scim_members_put != NULL && n > 1)
+		return st->ops->scim_members_put(st, target, group, user_ids, n, present, err);
+	for (size_t i = 0; i < n; i++)
+		if ((r = st->ops->scim_member_put(st, target, group, user_ids[i], present, err)) !=
+		    FB_OK)
+			return r;
+	return FB_OK;
+}
+
+enum fb_status
 fb_store_scim_member_list(struct fb_store *st, const char *target, const char *group,
     int (*fn)(const char *user_id, void *arg), void *arg, struct fb_err *err)
 {

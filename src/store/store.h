@@ -657,6 +657,9 @@ void fb_store_scim_remote_cleanup(struct fb_store_scim_remote *rm);
  */
 enum fb_status fb_store_scim_member_put(struct fb_store *st, const char *target,
     const char *group, const char *user_id, int present, struct fb_err *err);
+/* The same for n user ids at once (one transaction where the driver can: SQLite). */
+enum fb_status fb_store_scim_members_put(struct fb_store *st, const char *target, const char *group,
+    const char *const *user_ids, size_t n, int present, struct fb_err *err);
 /* Calls fn for each member of group recorded at target, by user id. */
 enum fb_status fb_store_scim_member_list(struct fb_store *st, const char *target,
     const char *group, int (*fn)(const char *user_id, void *arg), void *arg,

@@ -133,3 +133,27 @@ tests/fuzz/fuzz-jwt: $(FB_LIB_SOURCES) tests/fuzz/fuzz_jwt.c
 tests/fuzz/libfuzzer.sh.log tests/fuzz/libfuzzer.log: tests/fuzz/fuzz-jwt
 CLEANFILES += tests/fuzz/fuzz-jwt
 endif
+
+# SCIM push (src/scim): the readers of a target's answers (list pages, resources, errors).
+check_PROGRAMS += tests/fuzz/replay-scim_response
+tests_fuzz_replay_scim_response_SOURCES = tests/fuzz/standalone.c tests/fuzz/fuzz_scim_response.c
+tests_fuzz_replay_scim_response_LDADD = src/libfedbroker.la $(DEP_LIBS)
+
+# fedbroker store import: the document checker (src/cli/store.c, with the CLI's sources).
+check_PROGRAMS += tests/fuzz/replay-store_import
+tests_fuzz_replay_store_import_SOURCES = tests/fuzz/standalone.c tests/fuzz/fuzz_store_import.c \
+	$(FB_CLI_SOURCES)
+tests_fuzz_replay_store_import_LDADD = src/libfedbroker.la $(DEP_LIBS)
+
+if HAVE_LIBFUZZER
+tests/fuzz/fuzz-scim_response: $(FB_LIB_SOURCES) tests/fuzz/fuzz_scim_response.c
+	$(AM_V_CC)srcs=; for f in $(FB_LIB_SOURCES) tests/fuzz/fuzz_scim_response.c; do \
+	  case $$f in *.c) srcs="$$srcs $(srcdir)/$$f";; esac; done; \
+	$(CLANG) $(FUZZ_CFLAGS) $(AM_CPPFLAGS) $(CPPFLAGS) $(DEP_CFLAGS) -w -o $@ $$srcs $(DEP_LIBS)
+tests/fuzz/fuzz-store_import: $(FB_LIB_SOURCES) $(FB_CLI_SOURCES) tests/fuzz/fuzz_store_import.c
+	$(AM_V_CC)srcs=; for f in $(FB_LIB_SOURCES) $(FB_CLI_SOURCES) tests/fuzz/fuzz_store_import.c; do \
+	  case $$f in *.c) srcs="$$srcs $(srcdir)/$$f";; esac; done; \
+	$(CLANG) $(FUZZ_CFLAGS) $(AM_CPPFLAGS) $(CPPFLAGS) $(DEP_CFLAGS) -w -o $@ $$srcs $(DEP_LIBS)
+tests/fuzz/libfuzzer.sh.log tests/fuzz/libfuzzer.log: tests/fuzz/fuzz-scim_response tests/fuzz/fuzz-store_import
+CLEANFILES += tests/fuzz/fuzz-scim_response tests/fuzz/fuzz-store_import
+endif

@@ -40,11 +40,14 @@ def wait_for(tc, what, fn, timeout=60.0):
 
 
 class ScimBase(harness.TestCase):
-    """A state directory and configuration with one SCIM target, the peer."""
+    """A state directory and configuration with one SCIM target, the peer (AWS's rules,
+    or a generic SCIM server when the class sets generic)."""
+
+    generic = False
 
     def setUp(self):
         super().setUp()
-        self.peer = Peer(self)
+        self.peer = Peer(self, generic=self.generic)
         self.dir = self.tmpdir()
         self.state = os.path.join(self.dir, "state")
         self.config = os.path.join(self.dir, "fedbroker.yaml")
@@ -272,15 +275,101 @@ class Replicas(ScimBase):
         b.stop()
 
 
+class PagingBase(ScimBase):
+    """A full reconcile pages through the target's /Users and /Groups (AWS: cursor only,
+    the peer refuses startIndex; generic: startIndex and count) and matches what is there
+    with what the store recorded, on every page."""
+
+    def reconcile_by_pages(self, generic):
+        members = ["user%04d" % i for i in range(0, 40, 3)]
+        self.configure(groups=[("staff", members)],
+                       target={"profile": "generic"} if generic else None)
+        self.peer.admin("config", {"page": 7})
+        self.fb("user", "list", "--init")
+        users = self.add_users(40)
+        rep = self.sync()
+        self.assertTrue(rep["ok"], rep)
+        self.assertEqual(rep["listed"], 0, rep)  # the target was empty
+        name = (lambda u: u) if generic else (lambda u: "%s@example.com" % u)
+        if not generic:
+            self.assertConverged(users, {"staff": members})
+            self.assertAwsShapes()
+        # The remote ids are lost (an older backup restored): the listing finds every
+        # user on its page (40 users: 6 pages of 7) and adopts them: nothing is created.
+        self.sql("DELETE FROM scim_remote WHERE kind = 'user'")
+        self.peer.admin("counters", {})
+        rep = self.sync()
+        self.assertTrue(rep["ok"], rep)
+        self.assertEqual(rep["listed"], 41, rep)
+        reqs = self.peer.state()["requests"]
+        self.assertEqual([r for r in reqs if r["method"] == "POST"], [])
+        self.assertEqual([r for r in reqs if r["status"] == 409], [])
+        self.assertGreaterEqual(len([r for r in reqs if (r["method"], r["path"]) ==
+                                     ("GET", "/Users")]), 6)
+        adopted = self.sql("SELECT count(*) FROM scim_remote WHERE kind = 'user' "
+                           "AND managed = 1")[1][0][0]
+        self.assertEqual(int(adopted), 40)
+        st = self.peer.state()
+        self.assertEqual(len(st["users"]), 40)
+        # Objects deleted at the target (the last pages' too) are made again, the group's
+        # memberships with them; a second object carrying a user's id as externalId and
+        # objects made by someone else (on later pages) are never deleted.
+        by_name = {u["userName"]: u["id"] for u in st["users"]}
+        for u in ("user0000", "user0039", "user0021"):
+            self.assertEqual(self.peer.request("DELETE", "/Users/" + by_name[name(u)])[0], 204)
+        seeded = self.peer.seed(users=[
+            aws_user("zz-ct@example.com", "Control", "Tower", externalId="ct-1"),
+            aws_user("zz-dup@example.com", "Dup", "Licate", externalId="id-user-0005"),
+            aws_user("zz-none@example.com", "No", "Body")])["users"]
+        rep = self.sync()
+        self.assertTrue(rep["ok"], rep)
+        st = self.peer.state()
+        names = sorted(u["userName"] for u in st["users"])
+        self.assertEqual(names, sorted([name(u) for u in users] + [
+            "zz-ct@example.com", "zz-dup@example.com", "zz-none@example.com"]))
+        self.assertEqual({u["id"] for u in st["users"]} & set(seeded), set(seeded))
+        if not generic:
+            by_id = {u["id"]: u["userName"] for u in st["users"]}
+            staff = [g for g in st["groups"] if g["displayName"] == "staff"][0]
+            self.assertEqual(sorted(by_id[m["value"]] for m in staff["members"]),
+                             sorted(name(u) for u in members))
+        # Deleting user0005 here deletes its recorded object only, never the duplicate;
+        # the others made by someone else stay.
+        self.sql("DELETE FROM users WHERE username = 'user0005'")
+        self.sync()
+        names = [u["userName"] for u in self.peer.state()["users"]]
+        self.assertNotIn(name("user0005"), names)
+        for n in ("zz-ct@example.com", "zz-dup@example.com", "zz-none@example.com"):
+            self.assertIn(n, names)
+        # In step: the next run writes nothing.
+        self.peer.admin("counters", {})
+        self.assertEqual(self.sync()["writes"], 0)
+        self.assertEqual(self.peer.state()["writes"], 0)
+        if not generic:
+            self.assertAwsShapes()
+
+
+class Paging(PagingBase):
+    def test_aws_cursor_pages(self):
+        self.reconcile_by_pages(generic=False)
+        # AWS refuses startIndex; the peer does as AWS does.
+        status, _, body = self.peer.request("GET", "/Users?startIndex=1&count=10")
+        self.assertEqual((status, body["status"]), (400, "400"))
+        status, _, body = self.peer.request("GET", "/Users?count=5&cursor=")
+        self.assertEqual(len(body["Resources"]), 5)
+        self.assertIn("nextCursor", body)
+        self.assertNotIn("startIndex", body)
+
+
+class GenericPaging(PagingBase):
+    generic = True
+
+    def test_generic_start_index_pages(self):
+        self.reconcile_by_pages(generic=True)
+
+
 class Generic(ScimBase):
-    def setUp(self):
-        harness.TestCase.setUp(self)
-        self.peer = Peer(self, generic=True)
-        self.dir = self.tmpdir()
-        self.state = os.path.join(self.dir, "state")
-        self.config = os.path.join(self.dir, "fedbroker.yaml")
-        self.env = dict(os.environ, FB_TEST_SCIM_TOKEN=TOKEN)
-        self.store = harness.store_conf(self.dir)
+    generic = True
 
     def test_generic_profile(self):
         # userName is the username; a one-word name is fine; the user_mapping patches it.
@@ -370,7 +459,7 @@ class Faults(ScimBase):
         self.fb("user", "list", "--init")
         users = self.add_users(12)
         rep = self.sync()
-        self.assertEqual(rep["requests"], 12, rep)
+        self.assertEqual(rep["requests"], 12 + 2, rep)  # and a page of /Users and /Groups
         self.assertGreaterEqual(rep["duration_ms"], 1100, rep)
         self.assertConverged(users, {})
 
@@ -451,15 +540,70 @@ class Daemon(ScimBase):
                                 srv.state_dir).stdout)
         self.assertEqual(st[0]["failing"], 0, st)
         self.assertAwsShapes()
-        # /metrics: the outbox and the jobs process's last report, per target.
-        m = wait_for(self, "the jobs process's report in /metrics", lambda: (
-            lambda s: harness.prom_sum(s, "fedbroker_scim_requests", target="aws") > 0 and s)(
-                srv.metrics()[1]))
+        # /metrics: the outbox and the jobs process's live counts, per target: requests by
+        # status, writes, retries; the outbox depth while the target fails, then its
+        # catching up.
+        m = wait_for(self, "the jobs process's counts in /metrics", lambda: (
+            lambda s: harness.prom_sum(s, "fedbroker_scim_requests_total", target="aws",
+                                       status="201") >= 2 and s)(srv.metrics()[1]))
         self.assertEqual(harness.prom_sum(m, "fedbroker_scim_outbox_depth", target="aws"), 0)
         self.assertEqual(harness.prom_sum(m, "fedbroker_scim_outbox_failing", target="aws"), 0)
-        self.assertGreater(harness.prom_sum(m, "fedbroker_scim_writes", target="aws"), 0)
-        self.assertGreater(harness.prom_sum(
-            m, "fedbroker_scim_last_success_timestamp_seconds", target="aws"), 0)
+        self.assertGreater(harness.prom_sum(m, "fedbroker_scim_writes_total", target="aws"), 0)
+        first_ok = harness.prom_sum(m, "fedbroker_scim_last_success_timestamp_seconds",
+                                    target="aws")
+        self.assertGreater(first_ok, 0)
+        self.peer.fault("500", match="PUT /Users", count=1000)
+        self.sql("UPDATE users SET active = 1, name = 'Bob Again' WHERE username = 'bob'")
+        m = wait_for(self, "the 500s in /metrics", lambda: (
+            lambda s: harness.prom_sum(s, "fedbroker_scim_requests_total", target="aws",
+                                       status="500") >= 1 and s)(srv.metrics()[1]))
+        self.assertGreaterEqual(harness.prom_sum(m, "fedbroker_scim_outbox_depth",
+                                                 target="aws"), 1)
+        self.assertGreater(harness.prom_sum(m, "fedbroker_scim_retries_total", target="aws"), 0)
+        st = json.loads(self.fb("scim", "status", "--json", "--state-dir",
+                                srv.state_dir).stdout)[0]
+        self.assertGreaterEqual(st["outbox"], 1, st)
+        self.assertGreater(st["jobs"]["requests"], 0, st)
+        self.assertIn("HTTP 500", " ".join(e["error"] for e in st["errors"]), st)
+        self.assertGreaterEqual(st["last_success"], first_ok, st)
+        text = self.fb("scim", "status", "--state-dir", srv.state_dir).stdout
+        self.assertIn("last success", text)
+        self.assertIn("HTTP 500", text)
+        srv.stop()
+
+    def test_long_outage_catches_up_without_a_retry_storm(self):
+        """The target down (connections cut) for many backoff periods (backoff_max 2s)
+        while 12 users wait: the jobs process probes it with one request per period, not
+        one per object, and once it is back everything arrives by itself."""
+        conf = {"scim": {"targets": [{"name": "aws", "url": self.peer.url, "timeout": "3s",
+                                      "token": "env:FB_TEST_SCIM_TOKEN", "profile": "aws",
+                                      "backoff_max": "2s", "concurrency": 4,
+                                      "groups": ["all"]}]},
+                "groups": [{"name": "all", "members": ["user%04d" % i for i in range(12)]}]}
+        srv = harness.Server(self, conf=conf, env={"FB_TEST_SCIM_TOKEN": TOKEN})
+        srv.start()
+        self.config, self.state, self.store = srv.config, srv.state_dir, srv.conf.get("store", {})
+        wait_for(self, "the first reconcile", lambda: self.peer.state()["requests"])
+        self.peer.fault("down", match="", count=100000)
+        self.peer.admin("counters", {})
+        users = self.add_users(12)
+
+        def cut():
+            return [r for r in self.peer.state()["requests"] if r["status"] == 0]
+        # Six periods: 1 + 2 + 2 + 2 + 2 s at least after the first failures.
+        reqs = wait_for(self, "six backoff periods of the outage",
+                        lambda: (lambda c: len(c) >= 4 + 6 and c)(cut()), timeout=90)
+        span = (reqs[-1]["at_ms"] - reqs[0]["at_ms"]) / 1000.0
+        # At most the requests in flight when it went down, then one per period (>= 1 s).
+        self.assertLessEqual(len(reqs), 4 + 1 + span, (span, reqs))
+        self.assertGreaterEqual(span, 1 + 2 + 2 + 2 + 2 - 1, reqs)
+        self.assertEqual(len(self.peer.state()["users"]), 0)
+        self.peer.admin("faults/clear", {})
+        wait_for(self, "the catching up", lambda: len(self.peer.state()["users"]) == 12 and [
+            g for g in self.peer.state()["groups"] if len(g["members"]) == 12], timeout=60)
+        self.assertConverged(users, {"all": users})
+        wait_for(self, "the outbox empty", lambda: json.loads(self.fb(
+            "scim", "status", "--json", "--state-dir", srv.state_dir).stdout)[0]["outbox"] == 0)
         srv.stop()
 
     def test_kill_9_of_the_broker_converges(self):

@@ -161,6 +161,59 @@ test_error_detail(void)
 	CU_ASSERT_STRING_EQUAL(buf, "a b uniqueness");
 }
 
+static void
+test_list_pages(void)
+{
+	/* AWS's cursor page: no totalResults, a nextCursor; a resource without an id is skipped. */
+	static const char aws[] = "{\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:"
+	                          "ListResponse\"],\"itemsPerPage\":3,\"nextCursor\":\"c-2\","
+	                          "\"Resources\":[{\"id\":\"a\",\"externalId\":\"u1\","
+	                          "\"userName\":\"ann@example.com\",\"active\":false},"
+	                          "{\"userName\":\"no-id\"},{\"id\":\"b\",\"externalId\":\"\"}]}";
+	static const char generic[] = "{\"totalResults\":25,\"itemsPerPage\":10,"
+	                              "\"startIndex\":11,\"Resources\":[]}";
+	struct fb_scim_page p;
+	struct fb_err err = {0};
+	char *id;
+
+	CU_ASSERT_EQUAL_FATAL(fb_scim_page_parse(aws, strlen(aws), "userName", &p, &err), FB_OK);
+	CU_ASSERT_EQUAL_FATAL(p.n, 2);
+	CU_ASSERT_STRING_EQUAL(p.v[0].id, "a");
+	CU_ASSERT_STRING_EQUAL(p.v[0].external_id, "u1");
+	CU_ASSERT_STRING_EQUAL(p.v[0].name, "ann@example.com");
+	CU_ASSERT_EQUAL(p.v[0].active, 0);
+	CU_ASSERT_PTR_NULL(p.v[1].external_id);
+	CU_ASSERT_PTR_NULL(p.v[1].name);
+	CU_ASSERT_EQUAL(p.v[1].active, 1);
+	CU_ASSERT_EQUAL(p.total, -1);
+	CU_ASSERT_EQUAL(p.items, 3);
+	CU_ASSERT_STRING_EQUAL(p.next_cursor, "c-2");
+	fb_scim_page_cleanup(&p);
+	CU_ASSERT_EQUAL_FATAL(fb_scim_page_parse(generic, strlen(generic), "displayName", &p, &err),
+	    FB_OK);
+	CU_ASSERT_EQUAL(p.n, 0);
+	CU_ASSERT_EQUAL(p.total, 25);
+	CU_ASSERT_EQUAL(p.items, 10);
+	CU_ASSERT_PTR_NULL(p.next_cursor);
+	fb_scim_page_cleanup(&p);
+	/* Not a ListResponse: an error, the page zeroed. */
+	CU_ASSERT_EQUAL(fb_scim_page_parse("<html>", 6, "userName", &p, &err), FB_ERR_INVALID);
+	CU_ASSERT_PTR_NULL(p.v);
+	CU_ASSERT_EQUAL(fb_scim_page_parse("{\"Resources\":{}}", 16, "userName", &p, &err),
+	    FB_ERR_INVALID);
+	CU_ASSERT_EQUAL(fb_scim_page_parse("{\"itemsPerPage\":-1}", 19, "userName", &p, &err),
+	    FB_ERR_INVALID);
+	CU_ASSERT_EQUAL(fb_scim_page_parse(NULL, 0, "userName", &p, &err), FB_ERR_INVALID);
+	fb_scim_page_cleanup(NULL);
+	/* A resource answer's id. */
+	id = fb_scim_resource_id("{\"id\":\"x-1\"}", 12);
+	CU_ASSERT_STRING_EQUAL(id, "x-1");
+	free(id);
+	CU_ASSERT_PTR_NULL(fb_scim_resource_id("{\"id\":\"\"}", 9));
+	CU_ASSERT_PTR_NULL(fb_scim_resource_id("{\"id\": ", 7));
+	CU_ASSERT_PTR_NULL(fb_scim_resource_id(NULL, 0));
+}
+
 int
 fb_test_scim_register(void)
 {
@@ -170,7 +223,8 @@ fb_test_scim_register(void)
 		return -1;
 	if (CU_add_test(s, "user bodies", test_user_bodies) == NULL ||
 	    CU_add_test(s, "group bodies", test_group_bodies) == NULL ||
-	    CU_add_test(s, "error details", test_error_detail) == NULL)
+	    CU_add_test(s, "error details", test_error_detail) == NULL ||
+	    CU_add_test(s, "list pages", test_list_pages) == NULL)
 		return -1;
 	return 0;
 }

@@ -3600,6 +3600,32 @@ test_scim_remote(void)
 	CU_ASSERT_STRING_EQUAL(acc, "m:u2");
 	free(acc);
 	acc = NULL;
+	/* Many at once (one transaction on SQLite); a bad id writes none of them. */
+	{
+		const char *const add[] = {"u4", "u5", "u2"}, *const gone[] = {"u5", "u2"};
+		const char *const bad[] = {"u6", ""};
+
+		CU_ASSERT_EQUAL(fb_store_scim_members_put(st, "aws", "dev", add, 3, 1, &err),
+		    FB_OK);
+		CU_ASSERT_EQUAL(fb_store_scim_members_put(st, "aws", "dev", bad, 2, 1, &err),
+		    FB_ERR_INVALID);
+		CU_ASSERT_EQUAL(fb_store_scim_member_list(st, "aws", "dev", scim_name_cat, &acc,
+		                    &err),
+		    FB_OK);
+		CU_ASSERT_STRING_EQUAL(acc, "m:u2,m:u4,m:u5");
+		free(acc);
+		acc = NULL;
+		CU_ASSERT_EQUAL(fb_store_scim_members_put(st, "aws", "dev", gone, 2, 0, &err),
+		    FB_OK);
+		CU_ASSERT_EQUAL(fb_store_scim_members_put(st, "aws", "dev", gone, 0, 0, &err),
+		    FB_OK);
+		CU_ASSERT_EQUAL(fb_store_scim_member_list(st, "aws", "dev", scim_name_cat, &acc,
+		                    &err),
+		    FB_OK);
+		CU_ASSERT_STRING_EQUAL(acc, "m:u4");
+		free(acc);
+		acc = NULL;
+	}
 
 	CU_ASSERT_EQUAL(fb_store_scim_report_get(st, "aws", &at, &ok, &report, &err),
 	    FB_ERR_NOTFOUND);

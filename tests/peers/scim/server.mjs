@@ -10,8 +10,10 @@
 //     with several attributes; no replace of members;
 //   - 409 on a duplicate userName (users) or displayName (groups);
 //   - GET /Groups and /Groups/{id} answer no members;
-//   - lists at most 100 per page, with AWS's cursor paging when ?cursor= is
-//     given (nextCursor), startIndex otherwise; filters only attr eq "quoted";
+//   - lists at most 100 per page (or the page size of /_admin/config), with
+//     AWS's cursor paging when ?cursor= is given (itemsPerPage and
+//     nextCursor, no totalResults nor startIndex); startIndex refused (400,
+//     AWS does not support it); filters only attr eq "quoted";
 //   - photos, password, ims, entitlements, x509Certificates refused (400);
 //     userName, displayName, name.givenName, name.familyName required, one
 //     value per multi-valued attribute, emails[0].primary true;
@@ -29,13 +31,17 @@
 //        "500", "slow" (answered after delay_ms), "drop" (the write is
 //        committed, then the connection is closed without an answer),
 //        "html" (a proxy's 502 page), "badjson" (200 with a body that is
-//        not JSON, nothing done)
+//        not JSON, nothing done), "down" (the connection is closed at once,
+//        nothing done: a target that is down)
+//   POST /_admin/faults/clear  disarm every fault
+//   POST /_admin/config {"page": N}  lists answer at most N per page (both
+//        modes; generic pages with startIndex and count)
 //   POST /_admin/seed {"users": [...], "groups": [...]}  objects made by
 //        someone else (Control Tower): stored as given (members included)
 //   GET  /_admin/state   {"users": [...], "groups": [{..., "members": [...]}],
 //                         "writes": N (objects created, changed or deleted),
 //                         "requests": [{"method", "path", "status",
-//                         "member_changes"}...], "faults": [...]}
+//                         "member_changes", "at_ms"}...], "faults": [...]}
 //   POST /_admin/reset   forget everything (users, groups, counters, faults)
 //   POST /_admin/counters  zero the request log and write count only
 import { randomUUID } from 'node:crypto';
@@ -61,6 +67,7 @@ const db = { users: new Map(), groups: new Map() };
 let log = [];
 let writes = 0;
 let faults = [];
+let maxPage = MAX_PAGE;
 
 const now = () => new Date().toISOString();
 
@@ -176,7 +183,8 @@ const awsRules = (req, res, next) => {
 		return fail(res, 404, 'Unsupported operation');
 	if (req.query.filter !== undefined && !filterOk(String(req.query.filter)))
 		return fail(res, 400, 'Request is unparsable, syntactically incorrect, or violates schema.');
-	if (req.query.count !== undefined && Number(req.query.count) > MAX_PAGE) req.query.count = String(MAX_PAGE);
+	if (req.query.startIndex !== undefined && req.method === 'GET')
+		return fail(res, 400, 'startIndex is not supported: page with cursor.');
 	if (ep === '/Users' && (req.method === 'POST' || req.method === 'PUT')) {
 		const why = userRules(req.body);
 		if (why) return fail(res, 400, why);
@@ -231,15 +239,14 @@ const cursorList = (req, res, next) => {
 	if (!map) return next();
 	let all = [...map.values()].sort((x, y) => (x.id < y.id ? -1 : 1));
 	if (req.query.filter) all = new SCIMMY.Types.Filter(String(req.query.filter)).match(all);
-	const count = Math.min(Number(req.query.count ?? MAX_PAGE) || MAX_PAGE, MAX_PAGE);
+	const count = Math.min(Number(req.query.count ?? maxPage) || maxPage, maxPage);
 	const start = req.query.cursor ? all.findIndex((o) => o.id > req.query.cursor) : 0;
 	const page = start < 0 ? [] : all.slice(start, start + count);
 	const Schema = ep === '/Users' ? SCIMMY.Schemas.User : SCIMMY.Schemas.Group;
+	// AWS's cursor form: itemsPerPage and nextCursor, no totalResults nor startIndex.
 	const body = {
 		schemas: ['urn:ietf:params:scim:api:messages:2.0:ListResponse'],
-		totalResults: all.length,
 		itemsPerPage: page.length,
-		startIndex: 1,
 		Resources: page.map((o) => new Schema(ep === '/Groups' && aws ? { ...o, members: [] } : o, 'out', ep)),
 	};
 	if (start >= 0 && start + count < all.length) body.nextCursor = page[page.length - 1].id;
@@ -261,6 +268,14 @@ app.use(express.json({ type: ['application/json', 'application/scim+json'], limi
 app.post('/_admin/fault', (req, res) => {
 	faults.push({ match: '', count: 1, ...req.body });
 	res.json({ faults });
+});
+app.post('/_admin/faults/clear', (req, res) => {
+	faults = [];
+	res.json({});
+});
+app.post('/_admin/config', (req, res) => {
+	if (req.body.page !== undefined) maxPage = Math.max(1, Math.min(Number(req.body.page) || MAX_PAGE, MAX_PAGE));
+	res.json({ page: maxPage });
 });
 app.post('/_admin/reset', (req, res) => {
 	db.users.clear();
@@ -296,7 +311,7 @@ app.get('/_admin/state', (req, res) => {
 const scim = express.Router();
 // Every SCIM request is logged, its status once answered (0: never answered).
 scim.use((req, res, next) => {
-	const entry = { method: req.method, path: req.path, status: 0, member_changes: 0 };
+	const entry = { method: req.method, path: req.path, status: 0, member_changes: 0, at_ms: Date.now() };
 	log.push(entry);
 	res.on('finish', () => {
 		entry.status = res.statusCode;
@@ -318,6 +333,9 @@ scim.use((req, res, next) => {
 		return setTimeout(next, f.delay_ms ?? 5000);
 	case 'html':
 		return res.status(502).type('text/html').send('<html><body><h1>502 Bad Gateway</h1></body></html>');
+	case 'down':
+		req.socket.destroy();
+		return undefined;
 	case 'badjson':
 		return res.status(200).type('application/scim+json').send('{"id": "x", "userName": ');
 	case 'drop': {
@@ -333,6 +351,14 @@ scim.use((req, res, next) => {
 	default:
 		return next();
 	}
+});
+// List pages of at most maxPage (both modes; scimmy pages generic lists by startIndex and count).
+scim.use((req, res, next) => {
+	const parts = req.path.split('/');
+	if (req.method === 'GET' && (parts.length <= 2 || parts[2] === '') &&
+	    (req.query.count === undefined || Number(req.query.count) > maxPage))
+		req.query.count = String(maxPage);
+	next();
 });
 if (aws) {
 	scim.use(awsRules);
