@@ -147,6 +147,7 @@ class HA(harness.TestCase):
             "local": {"lockout": {"max_failures": 3, "initial_delay": "60s"}},
             "upstreams": [{"name": "corp", "display_name": "Corp SSO", "type": "saml",
                            "domains": ["corp.test"], "saml": {"metadata": idp_md}}],
+            "apps": [{"name": "tools", "hosts": ["tools.test"], "groups": ["aws-admins"]}],
         }
         self.a, self.b = [fbsaml.saml_server(self, [fbsaml.aws_sp("aws")], GROUPS, users,
                                              mappings={"upstream_saml": MAPPING}, conf=conf,
@@ -194,6 +195,67 @@ class HA(harness.TestCase):
         p = bb.get("/saml/idp/init/aws")
         self.assertEqual(p.status, 303, "replica b refuses the session ended at a")
         self.assertIn("/login", p.location)
+
+    def test_forward_auth_through_alternating_replicas(self):
+        """An app's forward-auth hand-off and checks through the balancer (Envoy's ext_authz
+        contract: the original Host, the path after the prefix): any replica answers any
+        step, and a sign-out at one ends the app session at the other."""
+        b = self.lb()
+        p = b.login("alice", fbsaml.PASSWORD, follow=True)
+        self.assertEqual(p.status, 200, p.text[:2000])
+        html = {"Host": "tools.test", "Accept": "text/html"}
+
+        def check(cookie, port=None):
+            c = http.client.HTTPConnection("127.0.0.1", port or self.nginx.port, timeout=20)
+            try:
+                c.request("GET", "/auth/envoy/page", headers=dict(html, Cookie=cookie))
+                r = c.getresponse()
+                r.body = r.read()
+                return r.status, r.getheader("X-Forwarded-User"), r
+            finally:
+                c.close()
+
+        status, _, r = check("")
+        self.assertEqual(status, 302, (r.getheaders(), r.body[:500]))
+        state = [v.split(";")[0] for k, v in r.getheaders() if k.lower() == "set-cookie" and
+                 v.startswith("fb_session_app_state=")][0]
+        start = r.getheader("Location")[len(self.public):]
+        p = b.get(start)
+        self.assertEqual(p.status, 303, p.text[:2000])
+        self.assertTrue(p.location.startswith("http://tools.test/_fedbroker/callback?code="),
+                        p.location)
+        cb = urllib.parse.urlsplit(p.location)
+        c = http.client.HTTPConnection("127.0.0.1", self.nginx.port, timeout=20)
+        c.request("GET", cb.path + "?" + cb.query, headers={"Host": "tools.test",
+                                                            "Cookie": state})
+        r = c.getresponse()
+        r.read()
+        c.close()
+        self.assertEqual(r.status, 303)
+        app = [v.split(";")[0] for k, v in r.getheaders() if k.lower() == "set-cookie" and
+               v.startswith("fb_session_app=")][0]
+        start = len(self.nginx.upstreams())
+        for _ in range(4):
+            self.assertEqual(check(app)[:2], (200, "alice"))
+        used = self.nginx.upstreams()[start:]
+        self.assertEqual(set(used), {"127.0.0.1:%d" % self.a.port,
+                                     "127.0.0.1:%d" % self.b.port}, used)
+        # Signed out at replica a: replica b refuses the app cookie, once each of its
+        # workers' revocation caches (a few seconds at most) has expired: every answer
+        # after the first refusal is a refusal by the time ten come in a row.
+        ba = fbsaml.browser(self, self.a)
+        ba.cookies = dict(b.cookies)
+        home = ba.get("/")
+        self.assertEqual(home.status, 200, home.text[:2000])
+        self.assertIn(ba.submit(home, "/logout", {}).status, (200, 302, 303))
+        deadline = time.time() + 15
+        refused = 0
+        while refused < 10:
+            self.assertLess(time.time(), deadline, "replica b still allows the app session")
+            status = check(app, self.b.port)[0]
+            self.assertIn(status, (200, 302))
+            refused = refused + 1 if status == 302 else 0
+            time.sleep(0.1)
 
     def test_upstream_response_replayed_at_the_other_replica(self):
         r = self.a.http("GET", "/saml/sp/metadata")
