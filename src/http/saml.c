@@ -15,8 +15,18 @@
 #include "http/samlidp.h"
 #include "http/pages.h"
 
-/* This worker's IdP: built once after fork, immutable afterwards (lasso state is per process). */
+/*
+ * This worker's IdP: the master's, inherited at the fork (fb_http_saml_idp_use),
+ * else built once after the fork; each worker adds SPs to its copy's lasso server
+ * as it meets them, nothing else changes.
+ */
 static struct fb_saml_idp *worker_idp;
+
+void
+fb_http_saml_idp_use(struct fb_saml_idp *idp)
+{
+	worker_idp = idp;
+}
 
 /* ---- replies ---------------------------------------------------------------------------- */
 

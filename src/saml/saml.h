@@ -487,6 +487,17 @@ enum fb_status fb_saml_upstream_metadata_metrics(const struct fb_conf *conf, str
  */
 enum fb_status fb_saml_check(const struct fb_conf *conf, const struct fb_keyring *kr,
     json_t **problems, struct fb_err *err);
+/*
+ * fb_saml_check that also hands back what it built, for the daemon's master
+ * to build the IdP once before it forks the workers (which inherit it; a
+ * reload builds a new one): the rules come from maps (borrowed, outliving
+ * the IdP; NULL: compiled from conf->mappings_dir as fb_saml_idp_new does),
+ * and when out is not NULL, kr holds keys and no problem is an error, *out
+ * is the IdP fb_saml_idp_new(conf, kr, maps) would build (fb_saml_idp_free),
+ * else NULL.
+ */
+enum fb_status fb_saml_check_build(const struct fb_conf *conf, const struct fb_keyring *kr,
+    const struct fb_map_set *maps, json_t **problems, struct fb_saml_idp **out, struct fb_err *err);
 
 /* ---- building blocks, exposed for tests and fuzzing ------------------------------ */
 

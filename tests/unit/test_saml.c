@@ -2706,6 +2706,54 @@ test_cert_decodes(void)
 	env_cleanup(&e);
 }
 
+/*
+ * The daemon's master builds the IdP once, in its configuration check, and the
+ * workers inherit it (bench/store.sh start-up): that build decodes each SP
+ * certificate once, keeps none of them afterwards, and is the IdP
+ * fb_saml_idp_new builds; nothing is handed back without keys or with errors.
+ */
+static void
+test_check_build(void)
+{
+	struct env e;
+	struct fb_err err = {0};
+	struct fb_saml_idp *idp = NULL;
+	json_t *problems = NULL;
+	unsigned long certs = 0;
+	char *a = NULL, *b = NULL;
+
+	CU_ASSERT_EQUAL_FATAL(env_setup(&e, NULL), 0);
+	for (size_t i = 0; i < e.idp->nsps; i++)
+		certs += e.idp->sps[i].md.ncerts;
+	fb_saml_cert_decodes = 0;
+	CU_ASSERT_EQUAL(fb_saml_check_build(e.conf, e.kr, NULL, &problems, &idp, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_saml_cert_decodes, certs);
+	json_decref(problems);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(idp);
+	CU_ASSERT_EQUAL(idp->keyless, 0);
+	CU_ASSERT_EQUAL(idp->nsps, e.idp->nsps);
+	for (size_t i = 0; i < idp->nsps; i++) {
+		CU_ASSERT_STRING_EQUAL(idp->sps[i].md.entity_id, e.idp->sps[i].md.entity_id);
+		CU_ASSERT_EQUAL(idp->sps[i].nverify_keys, e.idp->sps[i].nverify_keys);
+		CU_ASSERT_EQUAL(idp->sps[i].require_signed, e.idp->sps[i].require_signed);
+		for (size_t k = 0; k < idp->sps[i].md.ncerts; k++)
+			CU_ASSERT_PTR_NULL(idp->sps[i].certs[k]);
+	}
+	/* It signs as the worker's own build does: the same metadata. */
+	CU_ASSERT_EQUAL(fb_saml_idp_metadata(idp, 1, &a, NULL, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_saml_idp_metadata(e.idp, 1, &b, NULL, &err), FB_OK);
+	CU_ASSERT_TRUE(a != NULL && b != NULL && strlen(a) == strlen(b));
+	free(a);
+	free(b);
+	fb_saml_idp_free(idp);
+	/* No key yet (check-config before the first start): checked, nothing handed back. */
+	idp = (struct fb_saml_idp *)&e;
+	CU_ASSERT_EQUAL(fb_saml_check_build(e.conf, NULL, NULL, &problems, &idp, &err), FB_OK);
+	CU_ASSERT_PTR_NULL(idp);
+	json_decref(problems);
+	env_cleanup(&e);
+}
+
 /* ---- registration ------------------------------------------------------------------------ */
 
 int
@@ -2744,7 +2792,8 @@ fb_test_saml_register(void)
 	    CU_add_test(s, "xml gate: UTF-8 only, no DTD", test_xml_gate) == NULL ||
 	    CU_add_test(s, "explain", test_explain) == NULL ||
 	    CU_add_test(s, "check-config", test_check) == NULL ||
-	    CU_add_test(s, "each SP certificate decoded once", test_cert_decodes) == NULL)
+	    CU_add_test(s, "each SP certificate decoded once", test_cert_decodes) == NULL ||
+	    CU_add_test(s, "the master's build: checked once, kept", test_check_build) == NULL)
 		return -1;
 	return 0;
 }
