@@ -134,14 +134,14 @@ session_end(struct fb_http_req *req, const struct fb_http_session *s, struct fb_
 static enum fb_status
 signed_in(struct fb_http_req *req, struct fb_http_session *s, struct fb_store_user *u)
 {
-	const struct fb_http_env *env = fb_http_req_env(req);
 	struct fb_err err = {0};
 	enum fb_status r;
 
 	memset(s, 0, sizeof(*s));
 	memset(u, 0, sizeof(*u));
-	if ((r = fb_http_session_get(req, s, &err)) == FB_OK && s->state == FB_HTTP_SESSION_FULL &&
-	    (r = fb_store_user_get_by_id(env->store, s->user_id, u, &err)) == FB_OK && u->active)
+	/* The session's checks and its user: one store call. */
+	if ((r = fb_http_session_get_user(req, s, u, &err)) == FB_OK &&
+	    s->state == FB_HTTP_SESSION_FULL && u->active)
 		return FB_OK;
 	fb_http_session_cleanup(s);
 	fb_store_user_cleanup(u);

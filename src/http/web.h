@@ -246,6 +246,15 @@ enum fb_status fb_http_session_open(const struct fb_sealer *sealer, const char *
  */
 enum fb_status fb_http_session_get(struct fb_http_req *req, struct fb_http_session *out,
     struct fb_err *err);
+/*
+ * fb_http_session_get that also reads the session's user, in the same store
+ * call (one round trip on PostgreSQL): *user's members new
+ * (fb_store_user_cleanup) on FB_OK; FB_ERR_NOTFOUND also when the user is
+ * gone (after the session's own checks).
+ */
+struct fb_store_user;
+enum fb_status fb_http_session_get_user(struct fb_http_req *req, struct fb_http_session *out,
+    struct fb_store_user *user, struct fb_err *err);
 /* Sets the session cookie for s (Max-Age: until s->expires_at). FB_OK or seal statuses. */
 enum fb_status fb_http_session_set(struct fb_http_req *req, const struct fb_http_session *s,
     struct fb_err *err);

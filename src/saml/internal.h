@@ -352,16 +352,21 @@ enum fb_status fb_saml_upstream_metadata_check(const struct fb_conf *conf,
 
 /* ---- slo.c ------------------------------------------------------------------------ */
 
+/* The store namespace of what fb_saml_slo_remember keeps, under the SessionIndex. */
+#define FB_SAML_SLO_NS "saml-slo"
 /* The SessionIndex of browser session sid at an SP: opaque, never the sid itself. New. */
 char *fb_saml_session_index(const char *sid, const char *sp_entity_id);
 /*
  * Remembers, until the browser session ends, the NameID (and format) just
  * asserted to sp for who's session, under its SessionIndex: what a
  * LogoutRequest must name to end it. No-op without store or session.
+ * known (may be NULL: read here) is what the sign-on read from the store
+ * already (fb_store_signon_get with FB_SAML_SLO_NS and the SessionIndex):
+ * nothing is written when it holds the same record.
  */
 enum fb_status fb_saml_slo_remember(struct fb_store *store, const struct fb_saml_sp *sp,
     const struct fb_saml_subject *who, const char *nameid, const char *nameid_format,
-    struct fb_err *err);
+    const struct fb_store_signon *known, struct fb_err *err);
 
 /* ---- request.c ------------------------------------------------------------------- */
 
