@@ -108,14 +108,13 @@ fb_saml_check_build(const struct fb_conf *conf, const struct fb_keyring *kr,
 	}
 	for (size_t i = 0; i < idp->nsps; i++) {
 		const struct fb_saml_sp *sp = &idp->sps[i];
-		json_t *info = NULL, *w;
+		json_t *info, *w;
 		size_t k;
 
 		idc |= sp->conf->profile == FB_CONF_SAML_AWS_IDENTITY_CENTER;
 		check_email_source(conf, i, sp, *problems);
-		if (fb_saml_metadata_describe(sp->metadata_xml, strlen(sp->metadata_xml), NULL,
-		        sp->certs, sp->md.ncerts, &info, NULL) != FB_OK)
-			continue;
+		/* Described from what the build parsed: the XML is not parsed twice. */
+		info = fb_saml_md_describe(&sp->md, 0, sp->certs, sp->md.ncerts);
 		json_array_foreach(json_object_get(info, "warnings"), k, w)
 			add(*problems, 0, "saml.service_providers[%zu].metadata: %s", i,
 			    json_string_value(w));
