@@ -26,7 +26,7 @@
 #   bench/store.sh [BUILDDIR]   (default build/default: BUILDDIR/src/fedbroker; it makes
 #                                BUILDDIR/bench/store_call)
 #   env: NUSERS=100000 NSPS=1000 DURATION=10 RUNS=3 WORKERS=<CPUs> CONNECTIONS=<8 x WORKERS>
-#        NCALLS=2000
+#        NCALLS=2000 STARTS=3 (start-ups per store: the median is compared)
 # Needs: apt-get install wrk postgresql python3 procps
 set -u
 builddir=${1:-build/default}
@@ -40,6 +40,7 @@ workers=${WORKERS:-$cpus}
 threads=${THREADS:-$cpus}
 connections=${CONNECTIONS:-$((workers * 8))}
 ncalls=${NCALLS:-2000}
+starts=${STARTS:-3}
 py=/usr/bin/python3
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(dirname "$here")
@@ -234,6 +235,16 @@ EOP
 	return $r
 }
 
+stop() { # stop STORE: SIGTERM to its fedbroker, then waits until it is gone
+	pid=$(eval echo "\$fbpid_$1")
+	kill -TERM "$pid" 2>/dev/null
+	i=0
+	while kill -0 "$pid" 2>/dev/null && [ $i -lt 100 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+}
+
 rss() { # rss PID: "master N KiB, children N N ... KiB"
 	m=$(awk '/^VmRSS:/ { print $2 }' "/proc/$1/status")
 	c=""
@@ -265,13 +276,22 @@ echo "fedbroker: $workers workers; PostgreSQL $pgver on 127.0.0.1 (tests/pgtest.
 for s in sqlite postgres; do
 	configure $s
 	it=$(import $s) || { echo "$it" >&2; exit 1; }
-	start $s || { echo "fedbroker on $s did not start:" >&2; cat "$tmp/$s.err" >&2; exit 1; }
-	st=$(sed -n 2p "$tmp/$s.start")
+	sts=""
+	k=1
+	while :; do # STARTS start-ups, the last one kept running
+		start $s || { echo "fedbroker on $s did not start:" >&2; cat "$tmp/$s.err" >&2; exit 1; }
+		sts="$sts $(sed -n 2p "$tmp/$s.start")"
+		[ $k -ge "$starts" ] && break
+		stop $s
+		k=$((k + 1))
+	done
+	st=$(echo "$sts" | median)
 	eval "import_$s=$it start_$s=$st rss_$s=\"$(rss "$(eval echo "\$fbpid_$s")")\""
 	cookie=$(signin "$(eval echo "\$port_$s")") ||
 		{ echo "bench/store.sh: no response on $s" >&2; cat "$tmp/$s.err" >&2; exit 1; }
 	eval "cookie_$s=\"$cookie\""
-	echo "  $s: import ${it}s, start-up ${st}s, VmRSS KiB (master, children): $(eval echo "\$rss_$s")"
+	echo "  $s: import ${it}s, start-up ${st}s (median of:$sts), VmRSS KiB (master, children):" \
+		"$(eval echo "\$rss_$s")"
 done
 
 cpu_ticks() { # cpu_ticks PID: CPU time used so far by PID and its children, in ticks
