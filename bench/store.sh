@@ -62,14 +62,17 @@ metadata=$src/tests/fixtures/aws/aws-signin-saml-metadata.xml
 bench_init
 pgpid=""
 fbpids=""
+term_wait() { # term_wait PID: SIGTERM, then waits (10 s at most) until it is gone
+	kill -TERM "$1" 2>/dev/null
+	i=0
+	while kill -0 "$1" 2>/dev/null && [ $i -lt 100 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+}
 store_cleanup() {
 	for p in $fbpids; do # the poller's children, not this shell's: wait for them to go
-		kill -TERM "$p" 2>/dev/null
-		i=0
-		while kill -0 "$p" 2>/dev/null && [ $i -lt 100 ]; do
-			sleep 0.1
-			i=$((i + 1))
-		done
+		term_wait "$p"
 	done
 	if [ -n "$pgpid" ]; then # pgtest.py stops its server when its stdin closes
 		exec 3>&-
@@ -235,16 +238,6 @@ EOP
 	return $r
 }
 
-stop() { # stop STORE: SIGTERM to its fedbroker, then waits until it is gone
-	pid=$(eval echo "\$fbpid_$1")
-	kill -TERM "$pid" 2>/dev/null
-	i=0
-	while kill -0 "$pid" 2>/dev/null && [ $i -lt 100 ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-}
-
 rss() { # rss PID: "master N KiB, children N N ... KiB"
 	m=$(awk '/^VmRSS:/ { print $2 }' "/proc/$1/status")
 	c=""
@@ -282,7 +275,7 @@ for s in sqlite postgres; do
 		start $s || { echo "fedbroker on $s did not start:" >&2; cat "$tmp/$s.err" >&2; exit 1; }
 		sts="$sts $(sed -n 2p "$tmp/$s.start")"
 		[ $k -ge "$starts" ] && break
-		stop $s
+		term_wait "$(eval echo "\$fbpid_$s")"
 		k=$((k + 1))
 	done
 	st=$(echo "$sts" | median)
