@@ -94,7 +94,7 @@ round_of(struct fb_store *st, const struct fb_store_user *u, long i, int64_t us[
 	free(val);
 
 	t = fb_time_mono_us();
-	if (fb_store_session_user(st, key, u->id, &revoked, &gen, &v, &err) != FB_OK)
+	if (fb_store_session_user(st, key, u->id, &revoked, &gen, &v, NULL, NULL, &err) != FB_OK)
 		fail("session_user", &err);
 	us[6] = fb_time_mono_us() - t;
 	fb_store_user_cleanup(&v);

@@ -644,7 +644,8 @@ answer(struct fb_saml_idp *idp, struct fb_store *store, const struct fb_saml_ans
     struct fb_err *err)
 {
 	struct fb_saml_sp *sp = (struct fb_saml_sp *)(uintptr_t)a->sp;
-	struct fb_store_signon known = {0};
+	struct fb_store_signon read = {0};
+	const struct fb_store_signon *known = who != NULL ? who->known : NULL;
 	struct prep p;
 	char *b64 = NULL, **ug = NULL;
 	size_t nug = 0;
@@ -662,24 +663,28 @@ answer(struct fb_saml_idp *idp, struct fb_store *store, const struct fb_saml_ans
 	 * the upstream groups, the persistent NameID, the session's record for
 	 * logout. Without a session, or when that read fails, each is read alone.
 	 */
-	if (store != NULL && who->session_id != NULL) {
+	if (known == NULL && store != NULL && who->session_id != NULL) {
 		struct fb_err e = {0};
-		char *sidx = fb_saml_session_index(who->session_id, sp->md.entity_id);
+		struct fb_store_signon_want want;
+		char *sidx = NULL;
 
-		have = fb_store_signon_get(store, who->user->id, sp->md.entity_id, FB_SAML_SLO_NS,
-		           sidx, &known, &e) == FB_OK;
-		if (!have)
+		fb_saml_signon_want(sp, who->session_id, &want, &sidx);
+		if (fb_store_signon_get(store, who->user->id, want.sp, want.ns, want.key, &read,
+		        &e) == FB_OK)
+			known = &read;
+		else
 			fb_log_err(FB_LOG_ERROR, NULL, &e);
 		free(sidx);
 	}
+	have = known != NULL;
 	if (have) {
-		ug = known.groups;
-		nug = known.ngroups;
+		ug = known->groups;
+		nug = known->ngroups;
 	} else {
 		upstream_groups(store, who->user, &ug, &nug);
 	}
 	prep_run(idp, sp, store, who->user, (const char *const *)ug, nug, a->nameid_format,
-	    a->allow_create, 0, have ? &known : NULL, &p);
+	    a->allow_create, 0, known, &p);
 	if (!have)
 		free_strv(ug, nug);
 	if (!p.ok) {
@@ -710,8 +715,8 @@ answer(struct fb_saml_idp *idp, struct fb_store *store, const struct fb_saml_ans
 	{
 		struct fb_err e = {0};
 
-		if (fb_saml_slo_remember(store, sp, who, p.nameid, p.nameid_format,
-		        have ? &known : NULL, &e) != FB_OK)
+		if (fb_saml_slo_remember(store, sp, who, p.nameid, p.nameid_format, known, &e) !=
+		    FB_OK)
 			fb_log(FB_LOG_WARN, "saml: %s: single logout will refuse this session: %s",
 			    sp->conf->name, e.msg);
 	}
@@ -729,7 +734,7 @@ answer(struct fb_saml_idp *idp, struct fb_store *store, const struct fb_saml_ans
 	    "SAML response sent");
 out:
 	prep_cleanup(&p);
-	fb_store_signon_cleanup(&known);
+	fb_store_signon_cleanup(&read);
 	return r;
 }
 

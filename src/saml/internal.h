@@ -352,8 +352,6 @@ enum fb_status fb_saml_upstream_metadata_check(const struct fb_conf *conf,
 
 /* ---- slo.c ------------------------------------------------------------------------ */
 
-/* The store namespace of what fb_saml_slo_remember keeps, under the SessionIndex. */
-#define FB_SAML_SLO_NS "saml-slo"
 /* The SessionIndex of browser session sid at an SP: opaque, never the sid itself. New. */
 char *fb_saml_session_index(const char *sid, const char *sp_entity_id);
 /*

@@ -36,6 +36,16 @@ fb_saml_session_index(const char *sid, const char *sp_entity_id)
 	return fb_xasprintf("_%s", hex);
 }
 
+void
+fb_saml_signon_want(const struct fb_saml_sp *sp, const char *sid, struct fb_store_signon_want *want,
+    char **key)
+{
+	*key = fb_saml_session_index(sid, sp->md.entity_id);
+	want->sp = sp->md.entity_id;
+	want->ns = SLO_NS;
+	want->key = *key;
+}
+
 /* 1 when the store holds exactly text under key already (known: what was read of it). */
 static int
 same_record(struct fb_store *store, const char *key, const char *text,

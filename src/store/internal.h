@@ -54,9 +54,14 @@ struct fb_store_ops {
 	    struct fb_err *err);
 	enum fb_status (*session_state)(struct fb_store *st, const char *sid, const char *user_id,
 	    int64_t now, int *revoked, int64_t *gen, struct fb_err *err);
-	/* As fb_store_session_user; NULL: store.c calls session_state, then user_get_by_id. */
+	/*
+	 * As fb_store_session_user (now in seconds, now_ms for want's kv entry;
+	 * signon zeroed); NULL: store.c calls session_state, user_get_by_id and
+	 * then fb_store_signon_get's calls.
+	 */
 	enum fb_status (*session_user)(struct fb_store *st, const char *sid, const char *user_id,
 	    int64_t now, int *revoked, int64_t *gen, struct fb_store_user *user,
+	    const struct fb_store_signon_want *want, int64_t now_ms, struct fb_store_signon *signon,
 	    struct fb_err *err);
 
 	/*

@@ -271,6 +271,7 @@ enum pg_stmt {
 	PG_GROUP_MEMBERS,
 	PG_SIGNON,
 	PG_SESSION_USER,
+	PG_SESSION_SIGNON,
 	PG_NSTMT,
 };
 
@@ -304,6 +305,26 @@ static const char *const pg_sql[PG_NSTMT] = {
 	[PG_SESSION_STATE] = "SELECT EXISTS (SELECT 1 FROM session_revocations"
 			     " WHERE sid = $1 AND expires_at > $3),"
 			     " (SELECT session_gen FROM local_credentials WHERE user_id = $2)",
+	/*
+	 * PG_SESSION_USER and PG_SIGNON in one round trip: the rows of PG_SIGNON
+	 * (kinds 0 to 2, the user and session columns NULL) and last a kind 3 row,
+	 * PG_SESSION_USER's columns from the fourth on.
+	 */
+	[PG_SESSION_SIGNON] = "SELECT 0 AS k, name COLLATE \"C\" AS t, NULL::bytea AS v,"
+			      " NULL::text AS id, NULL::text, NULL::text, NULL::text, NULL::text,"
+			      " NULL::bigint, NULL::bigint, NULL::bigint, NULL::boolean, NULL::bigint"
+			      " FROM (SELECT DISTINCT name FROM upstream_groups WHERE user_id = $2) g"
+			      " UNION ALL SELECT 1, nameid, NULL, NULL, NULL, NULL, NULL, NULL, NULL,"
+			      " NULL, NULL, NULL, NULL FROM saml_nameids WHERE user_id = $2 AND sp = $4"
+			      " UNION ALL SELECT 2, NULL, value, NULL, NULL, NULL, NULL, NULL, NULL,"
+			      " NULL, NULL, NULL, NULL FROM kv"
+			      " WHERE ns = $5 AND key = $6 AND expires_at > $7"
+			      " UNION ALL SELECT 3, NULL, NULL, u.id, u.username, u.name, u.email,"
+			      " u.source, u.active, u.created, u.last_seen, EXISTS (SELECT 1 FROM"
+			      " session_revocations WHERE sid = $1 AND expires_at > $3),"
+			      " (SELECT session_gen FROM local_credentials WHERE user_id = $2)"
+			      " FROM (SELECT 1) AS one LEFT JOIN users u ON u.id = $2"
+			      " ORDER BY k, t",
 	/* PG_SESSION_STATE and PG_USER_GET_ID in one: the user's columns NULL when none. */
 	[PG_SESSION_USER] = "SELECT u.id, u.username, u.name, u.email, u.source, u.active,"
 			    " u.created, u.last_seen, EXISTS (SELECT 1 FROM session_revocations"
@@ -1497,33 +1518,50 @@ pg_session_revoke(struct fb_store *st, const char *sid, int64_t expires_at, stru
 		"session_revoke", NULL, err));
 }
 
-static void user_row(const PGresult *res, int row, int copy, struct fb_store_user *u);
+static void user_row_at(const PGresult *res, int row, int c, int copy, struct fb_store_user *u);
+static enum fb_status signon_rows(struct pg *p, PGresult *res, int nrows,
+    struct fb_store_signon *out, struct fb_err *err);
 
 /*
  * The session's revocation and generation; with user not NULL also the user
- * (PG_SESSION_USER: its columns first, FB_ERR_NOTFOUND when it is gone).
+ * (FB_ERR_NOTFOUND when it is gone), and with want not NULL also the
+ * sign-on's reads into *signon (PG_SESSION_SIGNON: the session's row last).
  */
 static enum fb_status
 session_read(struct pg *p, const char *sid, const char *user_id, int64_t now, int *revoked,
-    int64_t *gen, struct fb_store_user *user, struct fb_err *err)
+    int64_t *gen, struct fb_store_user *user, const struct fb_store_signon_want *want,
+    int64_t now_ms, struct fb_store_signon *signon, struct fb_err *err)
 {
 	const char *what = user != NULL ? "session_user" : "session_state";
-	int c = user != NULL ? 8 : 0; /* the first session column */
+	enum pg_stmt id = want != NULL   ? PG_SESSION_SIGNON
+	                  : user != NULL ? PG_SESSION_USER
+	                                 : PG_SESSION_STATE;
+	int c = want != NULL ? 3 : user != NULL ? 0 : -8, row = 0; /* the user's first column */
 	PGresult *res;
 	enum fb_status r;
 
-	r = pg_get(p, user != NULL ? PG_SESSION_USER : PG_SESSION_STATE,
-	    PV_VALS(pv_text(sid), pv_text(user_id), pv_int(now)), &res, what, err);
-	if (r == FB_ERR_NOTFOUND)
-		return fb_err_set(err, FB_ERR_IO, "%s: %s: no row", what, p->label);
+	if (want != NULL)
+		r = pg_run(p, id,
+		    PV_VALS(pv_text(sid), pv_text(user_id), pv_int(now), pv_text(want->sp),
+			pv_text(want->ns), pv_text(want->key), pv_int(now_ms)),
+		    &res, what, NULL, err);
+	else
+		r = pg_run(p, id, PV_VALS(pv_text(sid), pv_text(user_id), pv_int(now)), &res, what,
+		    NULL, err);
 	if (r != FB_OK)
 		return r;
-	*revoked = strcmp(PQgetvalue(res, 0, c), "t") == 0;
-	*gen = PQgetisnull(res, 0, c + 1) ? -1 : col_int(res, 0, c + 1);
-	if (user != NULL && PQgetisnull(res, 0, 0))
+	if ((row = PQntuples(res) - 1) < 0) {
+		PQclear(res);
+		return fb_err_set(err, FB_ERR_IO, "%s: %s: no row", what, p->label);
+	}
+	*revoked = strcmp(PQgetvalue(res, row, c + 8), "t") == 0;
+	*gen = PQgetisnull(res, row, c + 9) ? -1 : col_int(res, row, c + 9);
+	if (user != NULL && PQgetisnull(res, row, c))
 		r = fb_err_set(err, FB_ERR_NOTFOUND, "%s: no user %s", what, user_id);
 	else if (user != NULL)
-		user_row(res, 0, 1, user);
+		user_row_at(res, row, c, 1, user);
+	if (r == FB_OK && want != NULL)
+		r = signon_rows(p, res, row, signon, err);
 	PQclear(res);
 	return r;
 }
@@ -1533,15 +1571,17 @@ pg_session_state(struct fb_store *st, const char *sid, const char *user_id, int6
     int *revoked, int64_t *gen, struct fb_err *err)
 {
 	TIMED(st, "session_state",
-	    session_read(pg_of(st), sid, user_id, now, revoked, gen, NULL, err));
+	    session_read(pg_of(st), sid, user_id, now, revoked, gen, NULL, NULL, 0, NULL, err));
 }
 
 static enum fb_status
 pg_session_user(struct fb_store *st, const char *sid, const char *user_id, int64_t now,
-    int *revoked, int64_t *gen, struct fb_store_user *user, struct fb_err *err)
+    int *revoked, int64_t *gen, struct fb_store_user *user, const struct fb_store_signon_want *want,
+    int64_t now_ms, struct fb_store_signon *signon, struct fb_err *err)
 {
 	TIMED(st, "session_user",
-	    session_read(pg_of(st), sid, user_id, now, revoked, gen, user, err));
+	    session_read(pg_of(st), sid, user_id, now, revoked, gen, user, want, now_ms, signon,
+		err));
 }
 
 /* ---- users ---------------------------------------------------------------- */
@@ -1652,17 +1692,24 @@ pg_user_upsert(struct fb_store *st, struct fb_store_user *u, const char *new_id,
 	return r;
 }
 
+/* The user of row, USER_COLUMNS from column c on. */
+static void
+user_row_at(const PGresult *res, int row, int c, int copy, struct fb_store_user *u)
+{
+	u->id = col_text(res, row, c, copy);
+	u->username = col_text(res, row, c + 1, copy);
+	u->name = col_text(res, row, c + 2, copy);
+	u->email = col_text(res, row, c + 3, copy);
+	u->source = col_text(res, row, c + 4, copy);
+	u->active = (int)col_int(res, row, c + 5);
+	u->created = col_int(res, row, c + 6);
+	u->last_seen = col_int(res, row, c + 7);
+}
+
 static void
 user_row(const PGresult *res, int row, int copy, struct fb_store_user *u)
 {
-	u->id = col_text(res, row, 0, copy);
-	u->username = col_text(res, row, 1, copy);
-	u->name = col_text(res, row, 2, copy);
-	u->email = col_text(res, row, 3, copy);
-	u->source = col_text(res, row, 4, copy);
-	u->active = (int)col_int(res, row, 5);
-	u->created = col_int(res, row, 6);
-	u->last_seen = col_int(res, row, 7);
+	user_row_at(res, row, 0, copy, u);
 }
 
 static enum fb_status
@@ -2235,22 +2282,14 @@ pg_audit_list(struct fb_store *st, size_t limit,
 
 /* ---- a sign-on's reads ---------------------------------------------------------- */
 
+/* The first nrows rows of a PG_SIGNON result (kinds 0 to 2) into out. */
 static enum fb_status
-signon_get(struct pg *p, const char *user_id, const char *sp, const char *ns, const char *key,
-    int64_t now, struct fb_store_signon *out, struct fb_err *err)
+signon_rows(struct pg *p, PGresult *res, int nrows, struct fb_store_signon *out, struct fb_err *err)
 {
-	PGresult *res = NULL;
-	enum fb_status r;
-	int n;
+	enum fb_status r = FB_OK;
 
-	r = pg_run(p, PG_SIGNON,
-	    PV_VALS(pv_text(user_id), pv_text(sp), pv_text(ns), pv_text(key), pv_int(now)), &res,
-	    "signon_get", NULL, err);
-	if (r != FB_OK)
-		return r;
-	n = PQntuples(res);
-	out->groups = fb_xcalloc((size_t)n + 1, sizeof(*out->groups));
-	for (int i = 0; i < n && r == FB_OK; i++) {
+	out->groups = fb_xcalloc((size_t)nrows + 1, sizeof(*out->groups));
+	for (int i = 0; i < nrows && r == FB_OK; i++) {
 		switch (col_int(res, i, 0)) {
 		case 0:
 			out->groups[out->ngroups++] = col_text(res, i, 1, 1);
@@ -2267,6 +2306,22 @@ signon_get(struct pg *p, const char *user_id, const char *sp, const char *ns, co
 		free(out->groups);
 		out->groups = NULL;
 	}
+	return r;
+}
+
+static enum fb_status
+signon_get(struct pg *p, const char *user_id, const char *sp, const char *ns, const char *key,
+    int64_t now, struct fb_store_signon *out, struct fb_err *err)
+{
+	PGresult *res = NULL;
+	enum fb_status r;
+
+	r = pg_run(p, PG_SIGNON,
+	    PV_VALS(pv_text(user_id), pv_text(sp), pv_text(ns), pv_text(key), pv_int(now)), &res,
+	    "signon_get", NULL, err);
+	if (r != FB_OK)
+		return r;
+	r = signon_rows(p, res, PQntuples(res), out, err);
 	PQclear(res);
 	return r;
 }

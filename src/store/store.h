@@ -145,11 +145,25 @@ enum fb_status fb_store_session_state(struct fb_store *st, const char *sid, cons
  * (on PostgreSQL one statement, one round trip: bench/store.sh): a page
  * that needs the signed-in user. *user's members new
  * (fb_store_user_cleanup); FB_ERR_NOTFOUND when the user does not exist
- * (*revoked and *gen are set all the same).
+ * (*revoked and *gen are set all the same). want NULL: nothing else is
+ * read (signon may be NULL); else *signon as fb_store_signon_get fills it
+ * (fb_store_signon_cleanup), empty when the user is not found.
  */
 struct fb_store_user;
+struct fb_store_signon;
+/*
+ * What fb_store_session_user also reads, in the same round trip, for the
+ * sign-on that follows at service provider sp: fb_store_signon_get's
+ * reads (sp, ns and key as there) into *signon, when the user exists.
+ */
+struct fb_store_signon_want {
+	const char *sp;
+	const char *ns;
+	const char *key;
+};
 enum fb_status fb_store_session_user(struct fb_store *st, const char *sid, const char *user_id,
-    int *revoked, int64_t *gen, struct fb_store_user *user, struct fb_err *err);
+    int *revoked, int64_t *gen, struct fb_store_user *user, const struct fb_store_signon_want *want,
+    struct fb_store_signon *signon, struct fb_err *err);
 
 /* ---- known users ---------------------------------------------------------- */
 

@@ -240,7 +240,7 @@ count(const char *hay, const char *needle)
 static struct fb_saml_subject
 subject_of(const struct fb_store_user *u)
 {
-	struct fb_saml_subject s = {u, "sid-123", 0, 0, 0, "192.0.2.7"};
+	struct fb_saml_subject s = {u, "sid-123", 0, 0, 0, "192.0.2.7", NULL};
 
 	s.auth_time = fb_time_now() - 10;
 	return s;
@@ -694,6 +694,26 @@ test_idp_initiated_aws(void)
 		free(xml1);
 		free(xml2);
 		fb_saml_reply_cleanup(&r2);
+	}
+	/*
+	 * What the session check read with the session (who.known: one round trip)
+	 * is what the answer uses: no read of its own.
+	 */
+	{
+		struct fb_saml_reply r3 = {0};
+		struct fb_store_signon known = {NULL, 0, (char *)"nameid-read-with-the-session",
+		    NULL, 0};
+		struct fb_saml_subject w = who;
+
+		w.known = &known;
+		CU_ASSERT_EQUAL_FATAL(fb_saml_idp_initiated(e.idp, e.st, aws, &w, NULL, "req3", &r3,
+		                          &err),
+		    FB_OK);
+		CU_ASSERT_EQUAL(sp_consume(&e, sp_md, NULL, NULL, r3.post_value, &sp), 0);
+		CU_ASSERT_STRING_EQUAL(sp.as->Subject->NameID->content,
+		    "nameid-read-with-the-session");
+		sp_cleanup(&sp);
+		fb_saml_reply_cleanup(&r3);
 	}
 	/* Tampering with an attribute value breaks the signature. */
 	{

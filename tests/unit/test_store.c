@@ -2238,7 +2238,8 @@ test_signon_reads(void)
 	CU_ASSERT_PTR_NOT_NULL(so.kv);
 	fb_store_signon_cleanup(&so);
 	/* The session's checks and its user. */
-	CU_ASSERT_EQUAL_FATAL(fb_store_session_user(st, "sid-a", u.id, &revoked, &gen, &got, &err),
+	CU_ASSERT_EQUAL_FATAL(fb_store_session_user(st, "sid-a", u.id, &revoked, &gen, &got, NULL,
+	                          NULL, &err),
 	    FB_OK);
 	CU_ASSERT_EQUAL(revoked, 0);
 	CU_ASSERT_EQUAL(gen, -1); /* no local credentials */
@@ -2247,26 +2248,56 @@ test_signon_reads(void)
 	CU_ASSERT_STRING_EQUAL(got.source, "corp");
 	CU_ASSERT_EQUAL(got.active, 1);
 	fb_store_user_cleanup(&got);
-	CU_ASSERT_EQUAL(fb_store_session_user(st, "sid-r", u.id, &revoked, &gen, &got, &err),
+	CU_ASSERT_EQUAL(fb_store_session_user(st, "sid-r", u.id, &revoked, &gen, &got, NULL, NULL,
+	                    &err),
 	    FB_OK);
 	CU_ASSERT_EQUAL(revoked, 1);
 	fb_store_user_cleanup(&got);
 	revoked = 0;
-	CU_ASSERT_EQUAL(fb_store_session_user(st, "sid-r", "u-nobody", &revoked, &gen, &got, &err),
+	CU_ASSERT_EQUAL(fb_store_session_user(st, "sid-r", "u-nobody", &revoked, &gen, &got, NULL,
+	                    NULL, &err),
 	    FB_ERR_NOTFOUND);
 	CU_ASSERT_EQUAL(revoked, 1);
 	CU_ASSERT_PTR_NULL(got.id);
+	/* With what a sign-on at urn:sp reads: the same answers, in the same call. */
+	{
+		const struct fb_store_signon_want want = {"urn:sp", "saml-slo", "k1"};
+
+		revoked = 1;
+		CU_ASSERT_EQUAL_FATAL(fb_store_session_user(st, "sid-a", u.id, &revoked, &gen, &got,
+		                          &want, &so, &err),
+		    FB_OK);
+		CU_ASSERT_EQUAL(revoked, 0);
+		CU_ASSERT_STRING_EQUAL(got.username, "ann");
+		CU_ASSERT_EQUAL_FATAL(so.ngroups, 2);
+		CU_ASSERT_STRING_EQUAL(so.groups[0], "admins");
+		CU_ASSERT_STRING_EQUAL(so.groups[1], "ops");
+		CU_ASSERT_STRING_EQUAL(so.nameid, "n1");
+		CU_ASSERT_TRUE(so.kvlen == 5 && memcmp(so.kv, "rec\0x", 5) == 0);
+		fb_store_user_cleanup(&got);
+		fb_store_signon_cleanup(&so);
+		CU_ASSERT_EQUAL(fb_store_session_user(st, "sid-r", "u-nobody", &revoked, &gen, &got,
+		                    &want, &so, &err),
+		    FB_ERR_NOTFOUND);
+		CU_ASSERT_EQUAL(revoked, 1);
+		CU_ASSERT_PTR_NULL(so.groups);
+		CU_ASSERT_PTR_NULL(so.kv);
+		CU_ASSERT_EQUAL(fb_store_session_user(st, "sid-a", u.id, &revoked, &gen, &got,
+		                    &(const struct fb_store_signon_want){"urn:sp", "saml-slo", ""},
+		                    &so, &err),
+		    FB_ERR_INVALID);
+	}
 	/* Bad input: refused before the store is asked. */
 	CU_ASSERT_EQUAL(fb_store_signon_get(st, "", "urn:sp", "saml-slo", "k1", &so, &err),
 	    FB_ERR_INVALID);
 	CU_ASSERT_EQUAL(fb_store_signon_get(st, u.id, "urn:sp", "saml-slo", "", &so, &err),
 	    FB_ERR_INVALID);
-	CU_ASSERT_EQUAL(fb_store_session_user(st, "", u.id, &revoked, &gen, &got, &err),
+	CU_ASSERT_EQUAL(fb_store_session_user(st, "", u.id, &revoked, &gen, &got, NULL, NULL, &err),
 	    FB_ERR_INVALID);
 	if (use_pg) {
-		/* Six calls above reached the server: one round trip each. */
+		/* Eight calls above reached the server: one round trip each. */
 		fb_store_postgres_stats(st, &c1, &t, &m);
-		CU_ASSERT_EQUAL(c1 - c0, 6);
+		CU_ASSERT_EQUAL(c1 - c0, 8);
 	}
 	free(u.id);
 	store_done(st, dir);
