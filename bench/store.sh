@@ -26,7 +26,7 @@
 #   bench/store.sh [BUILDDIR]   (default build/default: BUILDDIR/src/fedbroker; it makes
 #                                BUILDDIR/bench/store_call)
 #   env: NUSERS=100000 NSPS=1000 DURATION=10 RUNS=3 WORKERS=<CPUs> CONNECTIONS=<8 x WORKERS>
-#        NCALLS=2000
+#        NCALLS=2000 STARTS=3 (start-ups per store: the median is compared)
 # Needs: apt-get install wrk postgresql python3 procps
 set -u
 builddir=${1:-build/default}
@@ -40,6 +40,7 @@ workers=${WORKERS:-$cpus}
 threads=${THREADS:-$cpus}
 connections=${CONNECTIONS:-$((workers * 8))}
 ncalls=${NCALLS:-2000}
+starts=${STARTS:-3}
 py=/usr/bin/python3
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(dirname "$here")
@@ -61,14 +62,17 @@ metadata=$src/tests/fixtures/aws/aws-signin-saml-metadata.xml
 bench_init
 pgpid=""
 fbpids=""
+term_wait() { # term_wait PID: SIGTERM, then waits (10 s at most) until it is gone
+	kill -TERM "$1" 2>/dev/null
+	i=0
+	while kill -0 "$1" 2>/dev/null && [ $i -lt 100 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+}
 store_cleanup() {
 	for p in $fbpids; do # the poller's children, not this shell's: wait for them to go
-		kill -TERM "$p" 2>/dev/null
-		i=0
-		while kill -0 "$p" 2>/dev/null && [ $i -lt 100 ]; do
-			sleep 0.1
-			i=$((i + 1))
-		done
+		term_wait "$p"
 	done
 	if [ -n "$pgpid" ]; then # pgtest.py stops its server when its stdin closes
 		exec 3>&-
@@ -265,13 +269,22 @@ echo "fedbroker: $workers workers; PostgreSQL $pgver on 127.0.0.1 (tests/pgtest.
 for s in sqlite postgres; do
 	configure $s
 	it=$(import $s) || { echo "$it" >&2; exit 1; }
-	start $s || { echo "fedbroker on $s did not start:" >&2; cat "$tmp/$s.err" >&2; exit 1; }
-	st=$(sed -n 2p "$tmp/$s.start")
+	sts=""
+	k=1
+	while :; do # STARTS start-ups, the last one kept running
+		start $s || { echo "fedbroker on $s did not start:" >&2; cat "$tmp/$s.err" >&2; exit 1; }
+		sts="$sts $(sed -n 2p "$tmp/$s.start")"
+		[ $k -ge "$starts" ] && break
+		term_wait "$(eval echo "\$fbpid_$s")"
+		k=$((k + 1))
+	done
+	st=$(echo "$sts" | median)
 	eval "import_$s=$it start_$s=$st rss_$s=\"$(rss "$(eval echo "\$fbpid_$s")")\""
 	cookie=$(signin "$(eval echo "\$port_$s")") ||
 		{ echo "bench/store.sh: no response on $s" >&2; cat "$tmp/$s.err" >&2; exit 1; }
 	eval "cookie_$s=\"$cookie\""
-	echo "  $s: import ${it}s, start-up ${st}s, VmRSS KiB (master, children): $(eval echo "\$rss_$s")"
+	echo "  $s: import ${it}s, start-up ${st}s (median of:$sts), VmRSS KiB (master, children):" \
+		"$(eval echo "\$rss_$s")"
 done
 
 cpu_ticks() { # cpu_ticks PID: CPU time used so far by PID and its children, in ticks

@@ -5,7 +5,9 @@
  * PostgreSQL, as fedbroker serve would), then makes each call the
  * IdP-initiated SAML sign-on makes N times in turn (the session check, the
  * user, the upstream groups, the persistent NameID, the stash of a pending
- * response: a kv put and a take), each timed on the monotonic clock (wall
+ * response: a kv put and a take; then the combined reads: session_user,
+ * signon_get, and session_signon, the one call the sign-on makes now instead
+ * of the first four and the logout record's read), each timed on the monotonic clock (wall
  * time: a worker waits for the round trip, not only for CPU), and prints per
  * call the median, p99 and max in microseconds. bench/store.sh runs it on both
  * stores with the same users.
@@ -20,9 +22,9 @@
 #include "conf/conf.h"
 #include "store/store.h"
 
-enum { CALLS = 6 };
+enum { CALLS = 9 };
 static const char *const names[CALLS] = {"session_state", "user_get", "upstream_groups",
-    "nameid_get", "kv_put", "kv_take"};
+    "nameid_get", "kv_put", "kv_take", "session_user", "signon_get", "session_signon"};
 
 static int
 cmp64(const void *a, const void *b)
@@ -90,6 +92,28 @@ round_of(struct fb_store *st, const struct fb_store_user *u, long i, int64_t us[
 		fail("kv_take", &err);
 	us[5] = fb_time_mono_us() - t;
 	free(val);
+
+	t = fb_time_mono_us();
+	if (fb_store_session_user(st, key, u->id, &revoked, &gen, &v, NULL, NULL, &err) != FB_OK)
+		fail("session_user", &err);
+	us[6] = fb_time_mono_us() - t;
+	fb_store_user_cleanup(&v);
+
+	struct fb_store_signon so;
+	t = fb_time_mono_us();
+	if (fb_store_signon_get(st, u->id, "urn:amazon:webservices", "saml-slo", key, &so, &err) !=
+	    FB_OK)
+		fail("signon_get", &err);
+	us[7] = fb_time_mono_us() - t;
+	fb_store_signon_cleanup(&so);
+
+	const struct fb_store_signon_want want = {"urn:amazon:webservices", "saml-slo", key};
+	t = fb_time_mono_us();
+	if (fb_store_session_user(st, key, u->id, &revoked, &gen, &v, &want, &so, &err) != FB_OK)
+		fail("session_signon", &err);
+	us[8] = fb_time_mono_us() - t;
+	fb_store_user_cleanup(&v);
+	fb_store_signon_cleanup(&so);
 }
 
 int

@@ -11,6 +11,7 @@
 #include "map/map.h"
 #include "saml/saml.h"
 #include "daemon/daemon.h"
+#include "daemon/internal.h"
 
 /* 1 when line (a problem of fb_map_set_load) is about the rule name of mappings.dir. */
 static int
@@ -52,7 +53,7 @@ line_used(const struct fb_conf *conf, const char *line)
  * service provider uses the rule, else a warning (the rule is left out).
  */
 static void
-check_mappings(const struct fb_conf *conf, struct fb_conf_report *rep)
+check_mappings(const struct fb_conf *conf, struct fb_conf_report *rep, struct fb_map_set **keep)
 {
 	struct fb_map_set *set = NULL;
 	json_t *errors = NULL, *line;
@@ -81,18 +82,19 @@ check_mappings(const struct fb_conf *conf, struct fb_conf_report *rep)
 		fb_conf_report_add(rep, conf, "mappings.dir", 1, err.msg);
 	}
 	json_decref(errors);
-	fb_map_set_free(set);
+	*keep = set;
 }
 
 /* The SAML SPs can be set up: metadata parses, certificates load, AWS's needs are met. */
 static void
-check_saml(const struct fb_conf *conf, const struct fb_keyring *kr, struct fb_conf_report *rep)
+check_saml(const struct fb_conf *conf, const struct fb_keyring *kr, const struct fb_map_set *maps,
+    struct fb_conf_report *rep, struct fb_saml_idp **idp)
 {
 	json_t *problems = NULL, *p;
 	struct fb_err err = {0};
 	size_t i;
 
-	fb_saml_check(conf, kr, &problems, &err);
+	fb_saml_check_build(conf, kr, maps, &problems, idp, &err);
 	json_array_foreach(problems, i, p)
 		fb_conf_report_add(rep, conf, json_string_value(json_object_get(p, "path")),
 		    json_is_true(json_object_get(p, "error")),
@@ -104,11 +106,32 @@ enum fb_status
 fb_daemon_conf_check(const struct fb_conf *conf, const struct fb_keyring *kr,
     struct fb_conf_report *rep, struct fb_err *err)
 {
-	size_t before = fb_conf_report_errors(rep), n;
+	return fb_daemon_conf_build(conf, kr, rep, NULL, NULL, err);
+}
 
-	check_mappings(conf, rep);
-	check_saml(conf, kr, rep);
+enum fb_status
+fb_daemon_conf_build(const struct fb_conf *conf, const struct fb_keyring *kr,
+    struct fb_conf_report *rep, struct fb_map_set **maps, struct fb_saml_idp **idp,
+    struct fb_err *err)
+{
+	size_t before = fb_conf_report_errors(rep), n;
+	struct fb_map_set *set = NULL;
+
+	if (idp != NULL)
+		*idp = NULL;
+	if (maps != NULL)
+		*maps = NULL;
+	check_mappings(conf, rep, &set);
+	check_saml(conf, kr, set, rep, idp);
 	n = fb_conf_report_errors(rep) - before;
+	if (maps != NULL && n == 0) {
+		*maps = set;
+		set = NULL;
+	} else if (idp != NULL) {
+		fb_saml_idp_free(*idp); /* it borrows set */
+		*idp = NULL;
+	}
+	fb_map_set_free(set);
 	if (n > 0)
 		return fb_err_set(err, FB_ERR_CONFIG, "%s: %zu %s in what the configuration names",
 		    conf->path, n, n == 1 ? "error" : "errors");

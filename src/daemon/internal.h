@@ -26,7 +26,28 @@ struct fb_daemon_runtime {
 	struct fb_sealer *sealer;
 	int workers; /* resolved: conf->workers, or the CPU count */
 	json_t *rules; /* mappings.dir as read: file name -> text (what a reload compares) */
+	/*
+	 * Built once by the master (fb_daemon_conf_build) for every worker of
+	 * this generation to inherit at the fork, instead of each rebuilding
+	 * them (1,000 SPs: about 0.2 s of CPU per worker); NULL when none.
+	 */
+	struct fb_map_set *maps;
+	struct fb_saml_idp *idp;
 };
+
+/*
+ * fb_daemon_conf_check that keeps what it built, for the master to build
+ * once what every worker would otherwise rebuild after the fork: the
+ * compiled rules of mappings.dir in *maps and the SAML IdP in *idp (both
+ * new, or NULL when there is none or the check found an error; *idp
+ * borrows *maps, conf and kr: fb_saml_idp_free it first). maps and idp
+ * are both given or both NULL.
+ */
+struct fb_map_set;
+struct fb_saml_idp;
+enum fb_status fb_daemon_conf_build(const struct fb_conf *conf, const struct fb_keyring *kr,
+    struct fb_conf_report *rep, struct fb_map_set **maps, struct fb_saml_idp **idp,
+    struct fb_err *err);
 
 /* mappings.dir's rule files: file name -> text. New object (empty when dir is NULL or unreadable). */
 json_t *fb_daemon_rules_snapshot(const char *dir);

@@ -20,6 +20,8 @@
 #include "crypto/crypto.h"
 #include "store/store.h"
 #include "local/local.h"
+#include "map/map.h"
+#include "saml/saml.h"
 #include "http/http.h"
 #include "daemon/daemon.h"
 #include "daemon/internal.h"
@@ -102,8 +104,11 @@ fb_daemon_runtime_load(const char *path, const struct fb_conf_overrides *ov, int
 	fb_crypto_keyring_log(rt->keyring, rt->conf->key_min_publish_time);
 	if ((rc = fb_crypto_sealer_load(rt->conf, &rt->sealer, err)) != FB_OK)
 		goto out;
-	/* SECURITY: fail here, not in every worker: mappings compile, SAML SPs set up. */
-	rc = fb_daemon_conf_check(rt->conf, rt->keyring, rep, err);
+	/*
+	 * SECURITY: fail here, not in every worker: mappings compile, SAML SPs set up;
+	 * what this builds (the rules, the IdP) the workers inherit at the fork.
+	 */
+	rc = fb_daemon_conf_build(rt->conf, rt->keyring, rep, &rt->maps, &rt->idp, err);
 	report_out(rep, shown, 0);
 	if (rc != FB_OK)
 		goto out;
@@ -131,6 +136,8 @@ fb_daemon_runtime_free(struct fb_daemon_runtime *rt)
 	if (rt == NULL)
 		return;
 	json_decref(rt->rules);
+	fb_saml_idp_free(rt->idp); /* borrows maps, conf and the keyring */
+	fb_map_set_free(rt->maps);
 	fb_crypto_sealer_free(rt->sealer);
 	fb_crypto_keyring_free(rt->keyring);
 	fb_conf_free(rt->conf);

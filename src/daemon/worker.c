@@ -11,6 +11,7 @@
 #include "http/http.h"
 #include "http/web.h"
 #include "http/samlidp.h"
+#include "http/pages.h"
 #include "daemon/daemon.h"
 #include "daemon/internal.h"
 
@@ -112,6 +113,9 @@ fb_daemon_worker_main(const struct fb_daemon_runtime *rt, int slot, const int *f
 
 	fb_http_libevent_log_init();
 	fb_log_audit_hook_set(fb_http_metrics_audit, metrics);
+	/* What the master built for this generation before the fork: nothing rebuilt here. */
+	fb_http_rules_use(rt->maps);
+	fb_http_saml_idp_use(rt->idp);
 	if (fb_store_open(rt->conf, &env.store, &err) != FB_OK ||
 	    fb_http_ops_register(router, rt->conf, &err) != FB_OK ||
 	    fb_http_web_routes_add(router, rt->conf, &err) != FB_OK ||

@@ -151,6 +151,12 @@ void fb_http_web_handle_upstream(struct fb_http_req *req, void *arg);
  * directory cannot be read (err filled).
  */
 struct fb_map_set;
+/*
+ * Hands this worker the rules its master compiled before the fork (borrowed,
+ * for the worker's life): fb_http_rules_load then compiles nothing. NULL: it
+ * compiles them itself.
+ */
+void fb_http_rules_use(const struct fb_map_set *rules);
 enum fb_status fb_http_rules_load(const struct fb_conf *conf, const struct fb_map_set **out,
     struct fb_err *err);
 /*

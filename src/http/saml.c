@@ -15,8 +15,18 @@
 #include "http/samlidp.h"
 #include "http/pages.h"
 
-/* This worker's IdP: built once after fork, immutable afterwards (lasso state is per process). */
+/*
+ * This worker's IdP: the master's, inherited at the fork (fb_http_saml_idp_use),
+ * else built once after the fork; each worker adds SPs to its copy's lasso server
+ * as it meets them, nothing else changes.
+ */
 static struct fb_saml_idp *worker_idp;
+
+void
+fb_http_saml_idp_use(struct fb_saml_idp *idp)
+{
+	worker_idp = idp;
+}
 
 /* ---- replies ---------------------------------------------------------------------------- */
 
@@ -122,19 +132,22 @@ session_end(struct fb_http_req *req, const struct fb_http_session *s, struct fb_
  * answers 503 (store_down_page), never the login page.
  */
 static enum fb_status
-signed_in(struct fb_http_req *req, struct fb_http_session *s, struct fb_store_user *u)
+signed_in(struct fb_http_req *req, struct fb_http_session *s, struct fb_store_user *u,
+    const struct fb_saml_sp *sp, struct fb_store_signon *known)
 {
-	const struct fb_http_env *env = fb_http_req_env(req);
 	struct fb_err err = {0};
 	enum fb_status r;
 
 	memset(s, 0, sizeof(*s));
 	memset(u, 0, sizeof(*u));
-	if ((r = fb_http_session_get(req, s, &err)) == FB_OK && s->state == FB_HTTP_SESSION_FULL &&
-	    (r = fb_store_user_get_by_id(env->store, s->user_id, u, &err)) == FB_OK && u->active)
+	memset(known, 0, sizeof(*known));
+	/* The session's checks, its user and what the answer to sp reads: one store call. */
+	if ((r = fb_http_session_get_user(req, s, u, sp, known, &err)) == FB_OK &&
+	    s->state == FB_HTTP_SESSION_FULL && u->active)
 		return FB_OK;
 	fb_http_session_cleanup(s);
 	fb_store_user_cleanup(u);
+	fb_store_signon_cleanup(known);
 	if (fb_http_store_down(r)) {
 		fb_rlog_err(req, &err);
 		return r;
@@ -210,9 +223,10 @@ sso_continue(struct fb_http_req *req, struct fb_saml_request *sr)
 	struct fb_saml_subject who = {0};
 	struct fb_http_session s;
 	struct fb_store_user u;
+	struct fb_store_signon known;
 	struct fb_err err = {0};
 	char *handle = NULL, *here = NULL;
-	enum fb_status who_r = signed_in(req, &s, &u);
+	enum fb_status who_r = signed_in(req, &s, &u, fb_saml_request_sp(sr), &known);
 	int have = who_r == FB_OK;
 
 	if (fb_http_store_down(who_r)) {
@@ -250,6 +264,7 @@ sso_continue(struct fb_http_req *req, struct fb_saml_request *sr)
 		who.mfa = s.mfa;
 		who.expires_at = s.expires_at;
 		who.client_addr = fb_http_req_client(req);
+		who.known = &known;
 		fb_saml_request_answer(worker_idp, env->store, sr, &who, fb_http_req_id(req), &reply,
 		    &err);
 		send_reply(req, &reply);
@@ -275,6 +290,7 @@ out:
 		fb_http_session_cleanup(&s);
 		fb_store_user_cleanup(&u);
 	}
+	fb_store_signon_cleanup(&known);
 	fb_saml_reply_cleanup(&reply);
 	free(handle);
 	free(here);
@@ -356,6 +372,7 @@ h_init(struct fb_http_req *req, void *arg)
 	struct fb_saml_subject who = {0};
 	struct fb_http_session s;
 	struct fb_store_user u;
+	struct fb_store_signon known;
 	struct fb_err err = {0};
 	char *here, *rs = NULL;
 	enum fb_status r;
@@ -371,7 +388,7 @@ h_init(struct fb_http_req *req, void *arg)
 		    "There is no application with this name here.");
 		return;
 	}
-	if ((r = signed_in(req, &s, &u)) != FB_OK && fb_http_store_down(r)) {
+	if ((r = signed_in(req, &s, &u, sp, &known)) != FB_OK && fb_http_store_down(r)) {
 		store_down_page(req);
 		return;
 	}
@@ -404,6 +421,7 @@ h_init(struct fb_http_req *req, void *arg)
 	who.mfa = s.mfa;
 	who.expires_at = s.expires_at;
 	who.client_addr = fb_http_req_client(req);
+	who.known = &known;
 	fb_saml_idp_initiated(worker_idp, env->store, sp, &who, rs, fb_http_req_id(req), &reply,
 	    &err);
 	send_reply(req, &reply);
@@ -412,6 +430,7 @@ out:
 	fb_saml_reply_cleanup(&reply);
 	fb_http_session_cleanup(&s);
 	fb_store_user_cleanup(&u);
+	fb_store_signon_cleanup(&known);
 }
 
 /* ---- /saml/idp/slo ----------------------------------------------------------------------- */

@@ -14,8 +14,16 @@
 struct fb_saml_reply;
 
 /*
+ * Hands this worker the SAML IdP its master built for the same
+ * configuration before the fork (fb_saml_check_build; borrowed, for the
+ * worker's life): fb_http_saml_routes_add then builds none. NULL: it does.
+ */
+struct fb_saml_idp;
+void fb_http_saml_idp_use(struct fb_saml_idp *idp);
+/*
  * Builds this worker's SAML IdP (fb_saml_idp_new over conf and kr, both
- * borrowed and outliving the router) and registers /saml/idp/metadata,
+ * borrowed and outliving the router) unless fb_http_saml_idp_use gave one,
+ * and registers /saml/idp/metadata,
  * /saml/idp/cert.pem, /saml/idp/sso, /saml/idp/init/<sp> and
  * /saml/idp/slo on r. Call once per worker after fork. When conf
  * declares no service provider only the metadata and certificate routes

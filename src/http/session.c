@@ -8,6 +8,7 @@
 #include "core/core.h"
 #include "crypto/crypto.h"
 #include "store/store.h"
+#include "saml/saml.h"
 #include "http/http.h"
 #include "http/web.h"
 
@@ -141,9 +142,13 @@ out:
 	return r;
 }
 
-enum fb_status
-fb_http_session_get(struct fb_http_req *req, struct fb_http_session *out, struct fb_err *err)
+/* fb_http_session_get; with user not NULL, fb_http_session_get_user. */
+static enum fb_status
+session_get(struct fb_http_req *req, struct fb_http_session *out, struct fb_store_user *user,
+    const struct fb_saml_sp *sp, struct fb_store_signon *signon, struct fb_err *err)
 {
+	struct fb_store_signon_want want;
+	char *key = NULL;
 	const struct fb_http_env *env = fb_http_req_env(req);
 	const char *token = fb_http_req_cookie(req, env->conf->cookie_name);
 	int64_t gen = 0;
@@ -151,12 +156,21 @@ fb_http_session_get(struct fb_http_req *req, struct fb_http_session *out, struct
 	enum fb_status r;
 
 	memset(out, 0, sizeof(*out));
+	if (user != NULL)
+		memset(user, 0, sizeof(*user));
 	if (token == NULL)
 		return fb_err_set(err, FB_ERR_NOTFOUND, "no session cookie");
 	if ((r = fb_http_session_open(env->sealer, token, out, err)) != FB_OK)
 		goto out;
-	if ((r = fb_store_session_state(env->store, out->sid, out->user_id, &revoked, &gen, err)) !=
-	    FB_OK)
+	if (user != NULL && sp != NULL) /* the SP's reads too: one round trip */
+		fb_saml_signon_want(sp, out->sid, &want, &key);
+	r = user != NULL
+	        ? fb_store_session_user(env->store, out->sid, out->user_id, &revoked, &gen, user,
+	              key != NULL ? &want : NULL, signon, err)
+	        : fb_store_session_state(env->store, out->sid, out->user_id, &revoked, &gen, err);
+	free(key);
+	/* A user who is gone: the session's checks still come first. */
+	if (r != FB_OK && !(user != NULL && r == FB_ERR_NOTFOUND))
 		goto out;
 	/* SECURITY: a signed-out session must not come back from a copy of its cookie. */
 	if (revoked)
@@ -169,9 +183,27 @@ fb_http_session_get(struct fb_http_req *req, struct fb_http_session *out, struct
 		r = fb_err_set(err, FB_ERR_DENIED,
 		    "session of %s predates a password reset or disabling", out->username);
 out:
-	if (r != FB_OK)
+	if (r != FB_OK) {
 		fb_http_session_cleanup(out);
+		if (user != NULL)
+			fb_store_user_cleanup(user);
+		fb_store_signon_cleanup(signon);
+	}
 	return r;
+}
+
+enum fb_status
+fb_http_session_get(struct fb_http_req *req, struct fb_http_session *out, struct fb_err *err)
+{
+	return session_get(req, out, NULL, NULL, NULL, err);
+}
+
+enum fb_status
+fb_http_session_get_user(struct fb_http_req *req, struct fb_http_session *out,
+    struct fb_store_user *user, const struct fb_saml_sp *sp, struct fb_store_signon *signon,
+    struct fb_err *err)
+{
+	return session_get(req, out, user, sp, signon, err);
 }
 
 enum fb_status

@@ -26,8 +26,17 @@
 /* Longest login_hint passed on. */
 #define LOGIN_HINT_MAX 256
 
-/* The mapping rules of this worker, compiled once (fb_http_rules_load). */
-static struct fb_map_set *worker_rules;
+/*
+ * The mapping rules of this worker: the master's (fb_http_rules_use), else
+ * compiled once here (fb_http_rules_load).
+ */
+static const struct fb_map_set *worker_rules;
+
+void
+fb_http_rules_use(const struct fb_map_set *rules)
+{
+	worker_rules = rules;
+}
 
 enum fb_status
 fb_http_rules_load(const struct fb_conf *conf, const struct fb_map_set **out, struct fb_err *err)
@@ -37,7 +46,10 @@ fb_http_rules_load(const struct fb_conf *conf, const struct fb_map_set **out, st
 	size_t i;
 
 	if (worker_rules == NULL) {
-			st = fb_map_set_load_usable(conf->mappings_dir, &worker_rules, &errors, err);
+		struct fb_map_set *set = NULL;
+
+		st = fb_map_set_load_usable(conf->mappings_dir, &set, &errors, err);
+		worker_rules = set;
 		/* Debug only: the configuration check at start and reload warned already. */
 		json_array_foreach(errors, i, line)
 			fb_log(FB_LOG_DEBUG, "mappings.dir: %s (rule left out)", json_string_value(line));

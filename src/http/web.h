@@ -253,6 +253,20 @@ enum fb_status fb_http_session_open(const struct fb_sealer *sealer, const char *
  */
 enum fb_status fb_http_session_get(struct fb_http_req *req, struct fb_http_session *out,
     struct fb_err *err);
+/*
+ * fb_http_session_get that also reads the session's user, in the same store
+ * call (one round trip on PostgreSQL): *user's members new
+ * (fb_store_user_cleanup) on FB_OK; FB_ERR_NOTFOUND also when the user is
+ * gone (after the session's own checks). With sp not NULL, what the SAML
+ * answer to sp reads is read in that call too, into *signon
+ * (fb_saml_signon_want; fb_store_signon_cleanup): the subject's known.
+ */
+struct fb_store_user;
+struct fb_store_signon;
+struct fb_saml_sp;
+enum fb_status fb_http_session_get_user(struct fb_http_req *req, struct fb_http_session *out,
+    struct fb_store_user *user, const struct fb_saml_sp *sp, struct fb_store_signon *signon,
+    struct fb_err *err);
 /* Sets the session cookie for s (Max-Age: until s->expires_at). FB_OK or seal statuses. */
 enum fb_status fb_http_session_set(struct fb_http_req *req, const struct fb_http_session *s,
     struct fb_err *err);

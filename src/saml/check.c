@@ -60,15 +60,40 @@ check_email_source(const struct fb_conf *conf, size_t i, const struct fb_saml_sp
 		}
 }
 
+/* A checked build becomes a serving one: the certificates it kept for the check go. */
+static void
+certs_drop(struct fb_saml_idp *idp)
+{
+	for (size_t i = 0; i < idp->nsps; i++) {
+		struct fb_saml_sp *sp = &idp->sps[i];
+
+		for (size_t k = 0; sp->certs != NULL && k < sp->md.ncerts; k++) {
+			X509_free(sp->certs[k]);
+			sp->certs[k] = NULL;
+		}
+	}
+	idp->keyless = 0;
+}
+
 enum fb_status
 fb_saml_check(const struct fb_conf *conf, const struct fb_keyring *kr, json_t **problems,
     struct fb_err *err)
+{
+	return fb_saml_check_build(conf, kr, NULL, problems, NULL, err);
+}
+
+enum fb_status
+fb_saml_check_build(const struct fb_conf *conf, const struct fb_keyring *kr,
+    const struct fb_map_set *maps, json_t **problems, struct fb_saml_idp **out, struct fb_err *err)
 {
 	struct fb_saml_idp *idp = NULL;
 	struct fb_err e = {0};
 	int idc = 0;
 	enum fb_status r;
+	size_t errors;
 
+	if (out != NULL)
+		*out = NULL;
 	*problems = json_array();
 	/* The SAML upstreams' IdP metadata, read as the workers will. */
 	for (size_t i = 0; i < conf->nupstreams; i++)
@@ -77,20 +102,19 @@ fb_saml_check(const struct fb_conf *conf, const struct fb_keyring *kr, json_t **
 			add(*problems, 1, "upstreams[%zu].saml.metadata: %s", i, e.msg);
 	if (conf->nsaml_sps == 0)
 		return FB_OK;
-	if ((r = fb_saml_idp_build(conf, kr, 1, NULL, &idp, &e)) != FB_OK) {
+	if ((r = fb_saml_idp_build(conf, kr, 1, maps, &idp, &e)) != FB_OK) {
 		add(*problems, 1, "%s", e.msg);
 		return fb_err_set(err, r, "%s", e.msg);
 	}
 	for (size_t i = 0; i < idp->nsps; i++) {
 		const struct fb_saml_sp *sp = &idp->sps[i];
-		json_t *info = NULL, *w;
+		json_t *info, *w;
 		size_t k;
 
 		idc |= sp->conf->profile == FB_CONF_SAML_AWS_IDENTITY_CENTER;
 		check_email_source(conf, i, sp, *problems);
-		if (fb_saml_metadata_describe(sp->metadata_xml, strlen(sp->metadata_xml), NULL,
-		        sp->certs, sp->md.ncerts, &info, NULL) != FB_OK)
-			continue;
+		/* Described from what the build parsed: the XML is not parsed twice. */
+		info = fb_saml_md_describe(&sp->md, 0, sp->certs, sp->md.ncerts);
 		json_array_foreach(json_object_get(info, "warnings"), k, w)
 			add(*problems, 0, "saml.service_providers[%zu].metadata: %s", i,
 			    json_string_value(w));
@@ -110,6 +134,15 @@ fb_saml_check(const struct fb_conf *conf, const struct fb_keyring *kr, json_t **
 			    "keys: the signing certificate is %zu characters of PEM; IAM "
 			    "Identity Center accepts at most %d",
 			    strlen(idp->active->cert_pem), FB_SAML_AWS_IDC_CERT_MAX);
+	}
+	errors = 0;
+	for (size_t i = 0; i < json_array_size(*problems); i++)
+		errors += json_is_true(json_object_get(json_array_get(*problems, i), "error"));
+	/* The daemon's master keeps the build its workers inherit; it can sign. */
+	if (out != NULL && errors == 0 && idp->active != NULL) {
+		certs_drop(idp);
+		*out = idp;
+		idp = NULL;
 	}
 	fb_saml_idp_free(idp);
 	return FB_OK;

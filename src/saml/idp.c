@@ -177,7 +177,7 @@ mapping_of(const struct fb_saml_sp *sp, const char *name)
 static void
 prep_nameid(struct fb_saml_sp *sp, struct fb_store *store, const struct fb_store_user *user,
     const struct fb_map_subject *subject, enum fb_conf_nameid_format fmt, int allow_create, int dry,
-    struct prep *p)
+    const struct fb_store_signon *known, struct prep *p)
 {
 	const struct fb_conf_saml_sp *c = sp->conf;
 	enum fb_conf_nameid_source source = c->nameid_source;
@@ -193,9 +193,14 @@ prep_nameid(struct fb_saml_sp *sp, struct fb_store *store, const struct fb_store
 		 * Opaque and stable per user and SP: nothing of the username leaks to
 		 * the SP. A read first: only a user's first sign-in at an SP writes.
 		 */
-		r = store != NULL
-		        ? fb_store_nameid_get(store, user->id, sp->md.entity_id, &p->nameid, &e)
-		        : FB_ERR_NOTFOUND;
+		if (known != NULL) /* read with the rest of the sign-on's reads */
+			r = known->nameid != NULL ? FB_OK : FB_ERR_NOTFOUND;
+		else
+			r = store != NULL ? fb_store_nameid_get(store, user->id, sp->md.entity_id,
+			                        &p->nameid, &e)
+			                  : FB_ERR_NOTFOUND;
+		if (r == FB_OK && known != NULL)
+			p->nameid = fb_xstrdup(known->nameid);
 		if (r == FB_OK)
 			return;
 		if (!allow_create && r == FB_ERR_NOTFOUND) {
@@ -402,7 +407,8 @@ free_strv(char **v, size_t n)
 static void
 prep_run(struct fb_saml_idp *idp, struct fb_saml_sp *sp, struct fb_store *store,
     const struct fb_store_user *user, const char *const *upstream, size_t nupstream,
-    enum fb_conf_nameid_format fmt, int allow_create, int dry, struct prep *p)
+    enum fb_conf_nameid_format fmt, int allow_create, int dry, const struct fb_store_signon *known,
+    struct prep *p)
 {
 	struct fb_map_subject *subject = NULL;
 	struct fb_map_input in = {0};
@@ -432,7 +438,7 @@ prep_run(struct fb_saml_idp *idp, struct fb_saml_sp *sp, struct fb_store *store,
 		    e.msg);
 		goto out;
 	}
-	prep_nameid(sp, store, user, subject, fmt, allow_create, dry, p);
+	prep_nameid(sp, store, user, subject, fmt, allow_create, dry, known, p);
 	prep_attrs(sp, subject, p);
 	prep_checks(sp, dry, p);
 out:
@@ -638,10 +644,13 @@ answer(struct fb_saml_idp *idp, struct fb_store *store, const struct fb_saml_ans
     struct fb_err *err)
 {
 	struct fb_saml_sp *sp = (struct fb_saml_sp *)(uintptr_t)a->sp;
+	struct fb_store_signon read = {0};
+	const struct fb_store_signon *known = who != NULL ? who->known : NULL;
 	struct prep p;
 	char *b64 = NULL, **ug = NULL;
 	size_t nug = 0;
 	enum fb_status r;
+	int have = 0;
 
 	fb_saml_reply_cleanup(reply);
 	if (who == NULL || who->user == NULL || who->user->username == NULL || who->user->id == NULL) {
@@ -649,10 +658,35 @@ answer(struct fb_saml_idp *idp, struct fb_store *store, const struct fb_saml_ans
 		    "No signed-in user.");
 		return fb_err_set(err, FB_ERR_INVALID, "saml: no user to answer for");
 	}
-	upstream_groups(store, who->user, &ug, &nug);
+	/*
+	 * One store call reads what the answer needs (one round trip on PostgreSQL):
+	 * the upstream groups, the persistent NameID, the session's record for
+	 * logout. Without a session, or when that read fails, each is read alone.
+	 */
+	if (known == NULL && store != NULL && who->session_id != NULL) {
+		struct fb_err e = {0};
+		struct fb_store_signon_want want;
+		char *sidx = NULL;
+
+		fb_saml_signon_want(sp, who->session_id, &want, &sidx);
+		if (fb_store_signon_get(store, who->user->id, want.sp, want.ns, want.key, &read,
+		        &e) == FB_OK)
+			known = &read;
+		else
+			fb_log_err(FB_LOG_ERROR, NULL, &e);
+		free(sidx);
+	}
+	have = known != NULL;
+	if (have) {
+		ug = known->groups;
+		nug = known->ngroups;
+	} else {
+		upstream_groups(store, who->user, &ug, &nug);
+	}
 	prep_run(idp, sp, store, who->user, (const char *const *)ug, nug, a->nameid_format,
-	    a->allow_create, 0, &p);
-	free_strv(ug, nug);
+	    a->allow_create, 0, known, &p);
+	if (!have)
+		free_strv(ug, nug);
 	if (!p.ok) {
 		/* The store failing is ours to fix (503); everything else is a refusal (403). */
 		fb_saml_reply_page(reply, strcmp(p.event, "saml_nameid_failed") == 0 ? 503 : 403,
@@ -681,7 +715,8 @@ answer(struct fb_saml_idp *idp, struct fb_store *store, const struct fb_saml_ans
 	{
 		struct fb_err e = {0};
 
-		if (fb_saml_slo_remember(store, sp, who, p.nameid, p.nameid_format, &e) != FB_OK)
+		if (fb_saml_slo_remember(store, sp, who, p.nameid, p.nameid_format, known, &e) !=
+		    FB_OK)
 			fb_log(FB_LOG_WARN, "saml: %s: single logout will refuse this session: %s",
 			    sp->conf->name, e.msg);
 	}
@@ -699,6 +734,7 @@ answer(struct fb_saml_idp *idp, struct fb_store *store, const struct fb_saml_ans
 	    "SAML response sent");
 out:
 	prep_cleanup(&p);
+	fb_store_signon_cleanup(&read);
 	return r;
 }
 
@@ -978,7 +1014,7 @@ fb_saml_explain_with(struct fb_saml_idp *idp, struct fb_store *store, const stru
 
 	*out = NULL;
 	fb_saml_nameid_format_pick(sp, NULL, &a.nameid_format);
-	prep_run(idp, msp, store, user, upstream, nupstream, a.nameid_format, 1, 1, &p);
+	prep_run(idp, msp, store, user, upstream, nupstream, a.nameid_format, 1, 1, NULL, &p);
 	o = json_object();
 	json_object_set_new(o, "sp", fb_saml_sp_describe(sp));
 	json_object_set(o, "user", p.user != NULL ? p.user : json_null());

@@ -358,10 +358,13 @@ char *fb_saml_session_index(const char *sid, const char *sp_entity_id);
  * Remembers, until the browser session ends, the NameID (and format) just
  * asserted to sp for who's session, under its SessionIndex: what a
  * LogoutRequest must name to end it. No-op without store or session.
+ * known (may be NULL: read here) is what the sign-on read from the store
+ * already (fb_store_signon_get with FB_SAML_SLO_NS and the SessionIndex):
+ * nothing is written when it holds the same record.
  */
 enum fb_status fb_saml_slo_remember(struct fb_store *store, const struct fb_saml_sp *sp,
     const struct fb_saml_subject *who, const char *nameid, const char *nameid_format,
-    struct fb_err *err);
+    const struct fb_store_signon *known, struct fb_err *err);
 
 /* ---- request.c ------------------------------------------------------------------- */
 
@@ -420,5 +423,12 @@ extern unsigned long fb_saml_cert_decodes;
  */
 enum fb_status fb_saml_metadata_describe(const char *xml, size_t len, const char *cert_pem,
     X509 *const *certs, size_t ncerts, json_t **out, struct fb_err *err);
+/*
+ * What fb_saml_metadata_describe says of metadata parsed already (md,
+ * borrowed; verified: its signature was checked): the SPs of a build are
+ * described without parsing their XML again (start-up with 1,000 SPs). New.
+ */
+json_t *fb_saml_md_describe(const struct fb_saml_md *md, int verified, X509 *const *certs,
+    size_t ncerts);
 
 #endif

@@ -622,13 +622,73 @@ fb_saml_metadata_parse(const char *xml, size_t len, const char *cert_pem, json_t
 	return fb_saml_metadata_describe(xml, len, cert_pem, NULL, 0, out, err);
 }
 
+json_t *
+fb_saml_md_describe(const struct fb_saml_md *md, int verified, X509 *const *certs, size_t ncerts)
+{
+	json_t *o, *a, *warnings = json_array();
+
+	o = json_pack("{s:s, s:s, s:b, s:b, s:b, s:b}", "entity_id", md->entity_id, "role",
+	    md->is_sp ? "sp" : "idp", "signed", md->signed_, "signature_verified", verified,
+	    "authn_requests_signed", md->authn_requests_signed, "want_assertions_signed",
+	    md->want_assertions_signed);
+	json_object_set_new(o, "valid_until",
+	    md->valid_until != NULL ? json_string(md->valid_until) : json_null());
+	json_object_set_new(o, "cache_duration",
+	    md->cache_duration != NULL ? json_string(md->cache_duration) : json_null());
+	if (md->cache_duration != NULL && fb_saml_duration_parse(md->cache_duration) < 0)
+		json_array_append_new(warnings,
+		    json_sprintf("cacheDuration '%s' is not a duration (ignored)",
+		        md->cache_duration));
+	json_object_set_new(o, "expired", json_false());
+	if (md->valid_until != NULL) {
+		int64_t t = fb_saml_datetime_parse(md->valid_until);
+
+		if (t < 0)
+			json_array_append_new(warnings,
+			    json_sprintf("validUntil '%s' is not a date", md->valid_until));
+		else if (t <= fb_time_now()) {
+			json_object_set_new(o, "expired", json_true());
+			json_array_append_new(warnings,
+			    json_sprintf(
+			        "validUntil %s is past: the metadata expired (kept anyway; "
+			        "fetch a fresh copy when you can)",
+			        md->valid_until));
+		}
+	}
+	a = json_array();
+	for (size_t i = 0; i < md->nnameid_formats; i++)
+		json_array_append_new(a, json_string(md->nameid_formats[i]));
+	json_object_set_new(o, "nameid_formats", a);
+	if (md->is_sp) {
+		json_object_set_new(o, "acs", endpoints_json(md->acs, md->nacs, 1));
+		if (fb_saml_md_default_acs(md) == NULL)
+			json_array_append_new(warnings,
+			    json_string("no AssertionConsumerService with the HTTP-POST binding: "
+			                "fedbroker cannot answer this SP"));
+	} else {
+		json_object_set_new(o, "sso", endpoints_json(md->sso, md->nsso, 0));
+	}
+	json_object_set_new(o, "slo", endpoints_json(md->slo, md->nslo, 0));
+	a = json_array();
+	for (size_t i = 0; i < md->ncerts; i++)
+		json_array_append_new(a,
+		    cert_json(&md->certs[i], certs != NULL && i < ncerts ? certs[i] : NULL,
+		        warnings));
+	json_object_set_new(o, "certificates", a);
+	if (md->is_sp && md->authn_requests_signed && md->ncerts == 0)
+		json_array_append_new(warnings,
+		    json_string("AuthnRequestsSigned is true but there is no certificate to verify "
+		                "the requests"));
+	json_object_set_new(o, "warnings", warnings);
+	return o;
+}
+
 enum fb_status
 fb_saml_metadata_describe(const char *xml, size_t len, const char *cert_pem, X509 *const *certs,
     size_t ncerts, json_t **out, struct fb_err *err)
 {
 	struct fb_saml_md md;
 	xmlDocPtr doc = NULL;
-	json_t *o, *a, *warnings;
 	int verified = 0;
 	enum fb_status r;
 
@@ -637,64 +697,13 @@ fb_saml_metadata_describe(const char *xml, size_t len, const char *cert_pem, X50
 	if ((r = fb_saml_md_parse(xml, len, &md, &doc, err)) != FB_OK)
 		return r;
 	if (cert_pem != NULL) {
-		/* SECURITY: when a certificate is given, an unsigned or badly signed file is refused. */
+		/* SECURITY: when a certificate is given, an unsigned or badly signed file is
+		 * refused. */
 		if ((r = fb_saml_verify_root(doc, cert_pem, err)) != FB_OK)
 			goto out;
 		verified = 1;
 	}
-	warnings = json_array();
-	o = json_pack("{s:s, s:s, s:b, s:b, s:b, s:b}", "entity_id", md.entity_id, "role",
-	    md.is_sp ? "sp" : "idp", "signed", md.signed_, "signature_verified", verified,
-	    "authn_requests_signed", md.authn_requests_signed, "want_assertions_signed",
-	    md.want_assertions_signed);
-	json_object_set_new(o, "valid_until",
-	    md.valid_until != NULL ? json_string(md.valid_until) : json_null());
-	json_object_set_new(o, "cache_duration",
-	    md.cache_duration != NULL ? json_string(md.cache_duration) : json_null());
-	if (md.cache_duration != NULL && fb_saml_duration_parse(md.cache_duration) < 0)
-		json_array_append_new(warnings,
-		    json_sprintf("cacheDuration '%s' is not a duration (ignored)", md.cache_duration));
-	json_object_set_new(o, "expired", json_false());
-	if (md.valid_until != NULL) {
-		int64_t t = fb_saml_datetime_parse(md.valid_until);
-
-		if (t < 0)
-			json_array_append_new(warnings,
-			    json_sprintf("validUntil '%s' is not a date", md.valid_until));
-		else if (t <= fb_time_now()) {
-			json_object_set_new(o, "expired", json_true());
-			json_array_append_new(warnings,
-			    json_sprintf("validUntil %s is past: the metadata expired (kept anyway; "
-			                 "fetch a fresh copy when you can)",
-			        md.valid_until));
-		}
-	}
-	a = json_array();
-	for (size_t i = 0; i < md.nnameid_formats; i++)
-		json_array_append_new(a, json_string(md.nameid_formats[i]));
-	json_object_set_new(o, "nameid_formats", a);
-	if (md.is_sp) {
-		json_object_set_new(o, "acs", endpoints_json(md.acs, md.nacs, 1));
-		if (fb_saml_md_default_acs(&md) == NULL)
-			json_array_append_new(warnings,
-			    json_string("no AssertionConsumerService with the HTTP-POST binding: "
-			                "fedbroker cannot answer this SP"));
-	} else {
-		json_object_set_new(o, "sso", endpoints_json(md.sso, md.nsso, 0));
-	}
-	json_object_set_new(o, "slo", endpoints_json(md.slo, md.nslo, 0));
-	a = json_array();
-	for (size_t i = 0; i < md.ncerts; i++)
-		json_array_append_new(a,
-		    cert_json(&md.certs[i], certs != NULL && i < ncerts ? certs[i] : NULL,
-		        warnings));
-	json_object_set_new(o, "certificates", a);
-	if (md.is_sp && md.authn_requests_signed && md.ncerts == 0)
-		json_array_append_new(warnings,
-		    json_string("AuthnRequestsSigned is true but there is no certificate to verify "
-		                "the requests"));
-	json_object_set_new(o, "warnings", warnings);
-	*out = o;
+	*out = fb_saml_md_describe(&md, verified, certs, ncerts);
 	r = FB_OK;
 out:
 	xmlFreeDoc(doc);

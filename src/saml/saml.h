@@ -182,7 +182,24 @@ struct fb_saml_subject {
 	int mfa;			  /* 1 when a second factor was passed */
 	int64_t expires_at;		  /* when the browser session ends (0: unknown) */
 	const char *client_addr;	  /* the browser's address (audit lines); may be NULL */
+	/*
+	 * What the session check read already for the answer to this SP (its
+	 * want from fb_saml_signon_want: one round trip for both), or NULL:
+	 * the answer reads it.
+	 */
+	const struct fb_store_signon *known;
 };
+
+/* The store namespace of what a sign-on records for single logout, under the SessionIndex. */
+#define FB_SAML_SLO_NS "saml-slo"
+/*
+ * What the answer to sp for browser session sid reads from the store
+ * besides the user (fb_store_signon_get's sp, ns and key), for the session
+ * check to read in the same call (fb_store_session_user): want's members
+ * borrowed from sp, but want->key, new in *key (caller frees).
+ */
+void fb_saml_signon_want(const struct fb_saml_sp *sp, const char *sid,
+    struct fb_store_signon_want *want, char **key);
 
 /*
  * What the HTTP layer does next. Exactly one of three shapes:
@@ -487,6 +504,17 @@ enum fb_status fb_saml_upstream_metadata_metrics(const struct fb_conf *conf, str
  */
 enum fb_status fb_saml_check(const struct fb_conf *conf, const struct fb_keyring *kr,
     json_t **problems, struct fb_err *err);
+/*
+ * fb_saml_check that also hands back what it built, for the daemon's master
+ * to build the IdP once before it forks the workers (which inherit it; a
+ * reload builds a new one): the rules come from maps (borrowed, outliving
+ * the IdP; NULL: compiled from conf->mappings_dir as fb_saml_idp_new does),
+ * and when out is not NULL, kr holds keys and no problem is an error, *out
+ * is the IdP fb_saml_idp_new(conf, kr, maps) would build (fb_saml_idp_free),
+ * else NULL.
+ */
+enum fb_status fb_saml_check_build(const struct fb_conf *conf, const struct fb_keyring *kr,
+    const struct fb_map_set *maps, json_t **problems, struct fb_saml_idp **out, struct fb_err *err);
 
 /* ---- building blocks, exposed for tests and fuzzing ------------------------------ */
 

@@ -16,7 +16,7 @@
 #include "saml/internal.h"
 
 /* Store namespace: what each browser session was asserted as, per SP (key: its SessionIndex). */
-#define SLO_NS "saml-slo"
+#define SLO_NS FB_SAML_SLO_NS
 
 char *
 fb_saml_session_index(const char *sid, const char *sp_entity_id)
@@ -36,15 +36,29 @@ fb_saml_session_index(const char *sid, const char *sp_entity_id)
 	return fb_xasprintf("_%s", hex);
 }
 
-/* 1 when the store holds exactly text under key already. */
+void
+fb_saml_signon_want(const struct fb_saml_sp *sp, const char *sid, struct fb_store_signon_want *want,
+    char **key)
+{
+	*key = fb_saml_session_index(sid, sp->md.entity_id);
+	want->sp = sp->md.entity_id;
+	want->ns = SLO_NS;
+	want->key = *key;
+}
+
+/* 1 when the store holds exactly text under key already (known: what was read of it). */
 static int
-same_record(struct fb_store *store, const char *key, const char *text)
+same_record(struct fb_store *store, const char *key, const char *text,
+    const struct fb_store_signon *known)
 {
 	unsigned char *v = NULL;
 	size_t len = 0;
 	struct fb_err err = {0};
 	int same;
 
+	if (known != NULL)
+		return known->kv != NULL && known->kvlen == strlen(text) &&
+		       memcmp(known->kv, text, known->kvlen) == 0;
 	if (fb_store_kv_get(store, SLO_NS, key, &v, &len, &err) != FB_OK)
 		return 0;
 	same = len == strlen(text) && memcmp(v, text, len) == 0;
@@ -55,7 +69,7 @@ same_record(struct fb_store *store, const char *key, const char *text)
 enum fb_status
 fb_saml_slo_remember(struct fb_store *store, const struct fb_saml_sp *sp,
     const struct fb_saml_subject *who, const char *nameid, const char *nameid_format,
-    struct fb_err *err)
+    const struct fb_store_signon *known, struct fb_err *err)
 {
 	int64_t now = fb_time_now();
 	int64_t until = who->expires_at > now ? who->expires_at : now + 86400;
@@ -79,7 +93,7 @@ fb_saml_slo_remember(struct fb_store *store, const struct fb_saml_sp *sp,
 	 * session's first assertion to an SP (or a changed NameID). With no
 	 * session end known the expiry slides, so that case always writes.
 	 */
-	if (who->expires_at > now && same_record(store, key, text))
+	if (who->expires_at > now && same_record(store, key, text, known))
 		r = FB_OK;
 	else
 		r = fb_store_kv_put(store, SLO_NS, key, text, strlen(text), until, err);

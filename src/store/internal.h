@@ -54,6 +54,15 @@ struct fb_store_ops {
 	    struct fb_err *err);
 	enum fb_status (*session_state)(struct fb_store *st, const char *sid, const char *user_id,
 	    int64_t now, int *revoked, int64_t *gen, struct fb_err *err);
+	/*
+	 * As fb_store_session_user (now in seconds, now_ms for want's kv entry;
+	 * signon zeroed); NULL: store.c calls session_state, user_get_by_id and
+	 * then fb_store_signon_get's calls.
+	 */
+	enum fb_status (*session_user)(struct fb_store *st, const char *sid, const char *user_id,
+	    int64_t now, int *revoked, int64_t *gen, struct fb_store_user *user,
+	    const struct fb_store_signon_want *want, int64_t now_ms, struct fb_store_signon *signon,
+	    struct fb_err *err);
 
 	/*
 	 * As fb_store_user_upsert. new_id is the id to insert when u->id is
@@ -117,6 +126,14 @@ struct fb_store_ops {
 	    char **nameid, struct fb_err *err);
 	enum fb_status (*nameid_ensure)(struct fb_store *st, const char *user_id, const char *sp,
 	    const char *candidate, int64_t now, char **nameid, struct fb_err *err);
+	/*
+	 * As fb_store_signon_get (now in ms, for the kv entry; out zeroed, its
+	 * groups array allocated by the backend). NULL: store.c makes the three
+	 * calls (groups_list, nameid_get, kv_get) itself.
+	 */
+	enum fb_status (*signon_get)(struct fb_store *st, const char *user_id, const char *sp,
+	    const char *ns, const char *key, int64_t now, struct fb_store_signon *out,
+	    struct fb_err *err);
 
 	/* As the fb_store_audit_* functions. */
 	enum fb_status (*audit_add)(struct fb_store *st, int64_t now, const char *actor,

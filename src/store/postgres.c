@@ -269,6 +269,9 @@ enum pg_stmt {
 	PG_SCIM_REPORT_PUT,
 	PG_SCIM_REPORT_GET,
 	PG_GROUP_MEMBERS,
+	PG_SIGNON,
+	PG_SESSION_USER,
+	PG_SESSION_SIGNON,
 	PG_NSTMT,
 };
 
@@ -302,6 +305,32 @@ static const char *const pg_sql[PG_NSTMT] = {
 	[PG_SESSION_STATE] = "SELECT EXISTS (SELECT 1 FROM session_revocations"
 			     " WHERE sid = $1 AND expires_at > $3),"
 			     " (SELECT session_gen FROM local_credentials WHERE user_id = $2)",
+	/*
+	 * PG_SESSION_USER and PG_SIGNON in one round trip: the rows of PG_SIGNON
+	 * (kinds 0 to 2, the user and session columns NULL) and last a kind 3 row,
+	 * PG_SESSION_USER's columns from the fourth on.
+	 */
+	[PG_SESSION_SIGNON] = "SELECT 0 AS k, name COLLATE \"C\" AS t, NULL::bytea AS v,"
+			      " NULL::text AS id, NULL::text, NULL::text, NULL::text, NULL::text,"
+			      " NULL::bigint, NULL::bigint, NULL::bigint, NULL::boolean, NULL::bigint"
+			      " FROM (SELECT DISTINCT name FROM upstream_groups WHERE user_id = $2) g"
+			      " UNION ALL SELECT 1, nameid, NULL, NULL, NULL, NULL, NULL, NULL, NULL,"
+			      " NULL, NULL, NULL, NULL FROM saml_nameids WHERE user_id = $2 AND sp = $4"
+			      " UNION ALL SELECT 2, NULL, value, NULL, NULL, NULL, NULL, NULL, NULL,"
+			      " NULL, NULL, NULL, NULL FROM kv"
+			      " WHERE ns = $5 AND key = $6 AND expires_at > $7"
+			      " UNION ALL SELECT 3, NULL, NULL, u.id, u.username, u.name, u.email,"
+			      " u.source, u.active, u.created, u.last_seen, EXISTS (SELECT 1 FROM"
+			      " session_revocations WHERE sid = $1 AND expires_at > $3),"
+			      " (SELECT session_gen FROM local_credentials WHERE user_id = $2)"
+			      " FROM (SELECT 1) AS one LEFT JOIN users u ON u.id = $2"
+			      " ORDER BY k, t",
+	/* PG_SESSION_STATE and PG_USER_GET_ID in one: the user's columns NULL when none. */
+	[PG_SESSION_USER] = "SELECT u.id, u.username, u.name, u.email, u.source, u.active,"
+			    " u.created, u.last_seen, EXISTS (SELECT 1 FROM session_revocations"
+			    " WHERE sid = $1 AND expires_at > $3),"
+			    " (SELECT session_gen FROM local_credentials WHERE user_id = $2)"
+			    " FROM (SELECT 1) AS one LEFT JOIN users u ON u.id = $2",
 	[PG_USER_FIND] = "SELECT id, created FROM users WHERE username = $1",
 	[PG_USER_INSERT] = "INSERT INTO users (" USER_COLUMNS ")"
 			   " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -441,6 +470,18 @@ static const char *const pg_sql[PG_NSTMT] = {
 	[PG_GROUP_MEMBERS] = "SELECT " USER_COLUMNS " FROM users WHERE id IN"
 			     " (SELECT user_id FROM upstream_groups WHERE name = $1)"
 			     " ORDER BY username COLLATE \"C\"",
+	/*
+	 * What a sign-on at an SP reads, one row per item (kind 0: an upstream
+	 * group, as PG_GROUPS_LIST orders them; 1: the persistent NameID; 2: the
+	 * live kv entry): one round trip instead of three.
+	 */
+	[PG_SIGNON] = "SELECT 0 AS k, name COLLATE \"C\" AS t, NULL::bytea AS v FROM"
+		      " (SELECT DISTINCT name FROM upstream_groups WHERE user_id = $1) g"
+		      " UNION ALL SELECT 1, nameid, NULL FROM saml_nameids"
+		      " WHERE user_id = $1 AND sp = $2"
+		      " UNION ALL SELECT 2, NULL, value FROM kv"
+		      " WHERE ns = $3 AND key = $4 AND expires_at > $5"
+		      " ORDER BY k, t",
 };
 
 /* How many statement texts built at run time (export, import) a connection keeps prepared. */
@@ -971,15 +1012,15 @@ col_text(const PGresult *res, int row, int col, int copy)
 	return copy ? fb_xstrdup(v) : v;
 }
 
-/* A new NUL-terminated copy of a BYTEA column (text format, hex). */
+/* A new NUL-terminated copy of a BYTEA column of row (text format, hex). */
 static enum fb_status
-col_blob(struct pg *p, const PGresult *res, int col, unsigned char **val, size_t *len,
+col_blob_at(struct pg *p, const PGresult *res, int row, int col, unsigned char **val, size_t *len,
     const char *what, struct fb_err *err)
 {
 	unsigned char *raw;
 	size_t n = 0;
 
-	raw = PQunescapeBytea((const unsigned char *)PQgetvalue(res, 0, col), &n);
+	raw = PQunescapeBytea((const unsigned char *)PQgetvalue(res, row, col), &n);
 	if (raw == NULL)
 		return fb_err_set(err, FB_ERR_NOMEM, "%s: %s: cannot decode a value", what,
 		    p->label);
@@ -991,6 +1032,14 @@ col_blob(struct pg *p, const PGresult *res, int col, unsigned char **val, size_t
 	fb_secret_wipe(raw, n);
 	PQfreemem(raw);
 	return FB_OK;
+}
+
+/* col_blob_at of the first row. */
+static enum fb_status
+col_blob(struct pg *p, const PGresult *res, int col, unsigned char **val, size_t *len,
+    const char *what, struct fb_err *err)
+{
+	return col_blob_at(p, res, 0, col, val, len, what, err);
 }
 
 /* Runs a count(*) query. */
@@ -1469,30 +1518,70 @@ pg_session_revoke(struct fb_store *st, const char *sid, int64_t expires_at, stru
 		"session_revoke", NULL, err));
 }
 
+static void user_row_at(const PGresult *res, int row, int c, int copy, struct fb_store_user *u);
+static enum fb_status signon_rows(struct pg *p, PGresult *res, int nrows,
+    struct fb_store_signon *out, struct fb_err *err);
+
+/*
+ * The session's revocation and generation; with user not NULL also the user
+ * (FB_ERR_NOTFOUND when it is gone), and with want not NULL also the
+ * sign-on's reads into *signon (PG_SESSION_SIGNON: the session's row last).
+ */
 static enum fb_status
-session_state(struct pg *p, const char *sid, const char *user_id, int64_t now, int *revoked,
-    int64_t *gen, struct fb_err *err)
+session_read(struct pg *p, const char *sid, const char *user_id, int64_t now, int *revoked,
+    int64_t *gen, struct fb_store_user *user, const struct fb_store_signon_want *want,
+    int64_t now_ms, struct fb_store_signon *signon, struct fb_err *err)
 {
+	const char *what = user != NULL ? "session_user" : "session_state";
+	enum pg_stmt id = want != NULL   ? PG_SESSION_SIGNON
+	                  : user != NULL ? PG_SESSION_USER
+	                                 : PG_SESSION_STATE;
+	int c = want != NULL ? 3 : user != NULL ? 0 : -8, row = 0; /* the user's first column */
 	PGresult *res;
 	enum fb_status r;
 
-	r = pg_get(p, PG_SESSION_STATE, PV_VALS(pv_text(sid), pv_text(user_id), pv_int(now)), &res,
-	    "session_state", err);
-	if (r == FB_ERR_NOTFOUND)
-		return fb_err_set(err, FB_ERR_IO, "session_state: %s: no row", p->label);
+	if (want != NULL)
+		r = pg_run(p, id,
+		    PV_VALS(pv_text(sid), pv_text(user_id), pv_int(now), pv_text(want->sp),
+			pv_text(want->ns), pv_text(want->key), pv_int(now_ms)),
+		    &res, what, NULL, err);
+	else
+		r = pg_run(p, id, PV_VALS(pv_text(sid), pv_text(user_id), pv_int(now)), &res, what,
+		    NULL, err);
 	if (r != FB_OK)
 		return r;
-	*revoked = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-	*gen = PQgetisnull(res, 0, 1) ? -1 : col_int(res, 0, 1);
+	if ((row = PQntuples(res) - 1) < 0) {
+		PQclear(res);
+		return fb_err_set(err, FB_ERR_IO, "%s: %s: no row", what, p->label);
+	}
+	*revoked = strcmp(PQgetvalue(res, row, c + 8), "t") == 0;
+	*gen = PQgetisnull(res, row, c + 9) ? -1 : col_int(res, row, c + 9);
+	if (user != NULL && PQgetisnull(res, row, c))
+		r = fb_err_set(err, FB_ERR_NOTFOUND, "%s: no user %s", what, user_id);
+	else if (user != NULL)
+		user_row_at(res, row, c, 1, user);
+	if (r == FB_OK && want != NULL)
+		r = signon_rows(p, res, row, signon, err);
 	PQclear(res);
-	return FB_OK;
+	return r;
 }
 
 static enum fb_status
 pg_session_state(struct fb_store *st, const char *sid, const char *user_id, int64_t now,
     int *revoked, int64_t *gen, struct fb_err *err)
 {
-	TIMED(st, "session_state", session_state(pg_of(st), sid, user_id, now, revoked, gen, err));
+	TIMED(st, "session_state",
+	    session_read(pg_of(st), sid, user_id, now, revoked, gen, NULL, NULL, 0, NULL, err));
+}
+
+static enum fb_status
+pg_session_user(struct fb_store *st, const char *sid, const char *user_id, int64_t now,
+    int *revoked, int64_t *gen, struct fb_store_user *user, const struct fb_store_signon_want *want,
+    int64_t now_ms, struct fb_store_signon *signon, struct fb_err *err)
+{
+	TIMED(st, "session_user",
+	    session_read(pg_of(st), sid, user_id, now, revoked, gen, user, want, now_ms, signon,
+		err));
 }
 
 /* ---- users ---------------------------------------------------------------- */
@@ -1603,17 +1692,24 @@ pg_user_upsert(struct fb_store *st, struct fb_store_user *u, const char *new_id,
 	return r;
 }
 
+/* The user of row, USER_COLUMNS from column c on. */
+static void
+user_row_at(const PGresult *res, int row, int c, int copy, struct fb_store_user *u)
+{
+	u->id = col_text(res, row, c, copy);
+	u->username = col_text(res, row, c + 1, copy);
+	u->name = col_text(res, row, c + 2, copy);
+	u->email = col_text(res, row, c + 3, copy);
+	u->source = col_text(res, row, c + 4, copy);
+	u->active = (int)col_int(res, row, c + 5);
+	u->created = col_int(res, row, c + 6);
+	u->last_seen = col_int(res, row, c + 7);
+}
+
 static void
 user_row(const PGresult *res, int row, int copy, struct fb_store_user *u)
 {
-	u->id = col_text(res, row, 0, copy);
-	u->username = col_text(res, row, 1, copy);
-	u->name = col_text(res, row, 2, copy);
-	u->email = col_text(res, row, 3, copy);
-	u->source = col_text(res, row, 4, copy);
-	u->active = (int)col_int(res, row, 5);
-	u->created = col_int(res, row, 6);
-	u->last_seen = col_int(res, row, 7);
+	user_row_at(res, row, 0, copy, u);
 }
 
 static enum fb_status
@@ -2182,6 +2278,59 @@ pg_audit_list(struct fb_store *st, size_t limit,
 	TIMED(st, "audit_list",
 	    pg_each(pg_of(st), PG_AUDIT_LIST, PV_VALS(pv_text(limit == 0 ? NULL : num)),
 		audit_each, &e, "audit_list", err));
+}
+
+/* ---- a sign-on's reads ---------------------------------------------------------- */
+
+/* The first nrows rows of a PG_SIGNON result (kinds 0 to 2) into out. */
+static enum fb_status
+signon_rows(struct pg *p, PGresult *res, int nrows, struct fb_store_signon *out, struct fb_err *err)
+{
+	enum fb_status r = FB_OK;
+
+	out->groups = fb_xcalloc((size_t)nrows + 1, sizeof(*out->groups));
+	for (int i = 0; i < nrows && r == FB_OK; i++) {
+		switch (col_int(res, i, 0)) {
+		case 0:
+			out->groups[out->ngroups++] = col_text(res, i, 1, 1);
+			break;
+		case 1:
+			out->nameid = col_text(res, i, 1, 1);
+			break;
+		default:
+			r = col_blob_at(p, res, i, 2, &out->kv, &out->kvlen, "signon_get", err);
+			break;
+		}
+	}
+	if (out->ngroups == 0) { /* none: NULL, as fb_store_upstream_groups gives */
+		free(out->groups);
+		out->groups = NULL;
+	}
+	return r;
+}
+
+static enum fb_status
+signon_get(struct pg *p, const char *user_id, const char *sp, const char *ns, const char *key,
+    int64_t now, struct fb_store_signon *out, struct fb_err *err)
+{
+	PGresult *res = NULL;
+	enum fb_status r;
+
+	r = pg_run(p, PG_SIGNON,
+	    PV_VALS(pv_text(user_id), pv_text(sp), pv_text(ns), pv_text(key), pv_int(now)), &res,
+	    "signon_get", NULL, err);
+	if (r != FB_OK)
+		return r;
+	r = signon_rows(p, res, PQntuples(res), out, err);
+	PQclear(res);
+	return r;
+}
+
+static enum fb_status
+pg_signon_get(struct fb_store *st, const char *user_id, const char *sp, const char *ns,
+    const char *key, int64_t now, struct fb_store_signon *out, struct fb_err *err)
+{
+	TIMED(st, "signon_get", signon_get(pg_of(st), user_id, sp, ns, key, now, out, err));
 }
 
 /* ---- persistent NameIDs ------------------------------------------------------ */
@@ -3059,6 +3208,7 @@ const struct fb_store_ops fb_store_postgres_ops = {
 	.purge = pg_purge,
 	.session_revoke = pg_session_revoke,
 	.session_state = pg_session_state,
+	.session_user = pg_session_user,
 	.user_upsert = pg_user_upsert,
 	.user_get = pg_user_get,
 	.user_list = pg_user_list,
@@ -3084,6 +3234,7 @@ const struct fb_store_ops fb_store_postgres_ops = {
 	.audit_list = pg_audit_list,
 	.nameid_get = pg_nameid_get,
 	.nameid_ensure = pg_nameid_ensure,
+	.signon_get = pg_signon_get,
 	.link_find = pg_link_find,
 	.link_list = pg_link_list,
 	.groups_list = pg_groups_list,

@@ -368,6 +368,43 @@ fb_store_session_state(struct fb_store *st, const char *sid, const char *user_id
 	return st->ops->session_state(st, sid, user_id, fb_time_now(), revoked, gen, err);
 }
 
+static enum fb_status check_signon_args(struct fb_store *st, const char *user_id, const char *sp,
+    const char *ns, const char *key, const char *what, struct fb_err *err);
+static enum fb_status signon_calls(struct fb_store *st, const char *user_id, const char *sp,
+    const char *ns, const char *key, struct fb_store_signon *out, struct fb_err *err);
+
+enum fb_status
+fb_store_session_user(struct fb_store *st, const char *sid, const char *user_id, int *revoked,
+    int64_t *gen, struct fb_store_user *user, const struct fb_store_signon_want *want,
+    struct fb_store_signon *signon, struct fb_err *err)
+{
+	enum fb_status r;
+
+	*revoked = 0;
+	*gen = -1;
+	memset(user, 0, sizeof(*user));
+	if (signon != NULL)
+		memset(signon, 0, sizeof(*signon));
+	if ((r = check_name(sid, FB_STORE_KEY_MAX, "session_user", "session id", err)) != FB_OK ||
+	    (r = check_user_id(st, user_id, "session_user", err)) != FB_OK ||
+	    (want != NULL && (r = check_signon_args(st, user_id, want->sp, want->ns, want->key,
+	                          "session_user", err)) != FB_OK))
+		return r;
+	if (st->ops->session_user != NULL) {
+		r = st->ops->session_user(st, sid, user_id, fb_time_now(), revoked, gen, user, want,
+		    fb_time_now_ms(), signon, err);
+	} else if ((r = st->ops->session_state(st, sid, user_id, fb_time_now(), revoked, gen,
+	                err)) == FB_OK &&
+	           (r = st->ops->user_get_by_id(st, user_id, user, err)) == FB_OK && want != NULL) {
+		r = signon_calls(st, user_id, want->sp, want->ns, want->key, signon, err);
+	}
+	if (r != FB_OK) {
+		fb_store_user_cleanup(user);
+		fb_store_signon_cleanup(signon);
+	}
+	return r;
+}
+
 /*
  * Checks the user u that op ("user_upsert") writes; what (at least
  * FB_STORE_KEY_MAX + 32 bytes) then names the user for later messages.
@@ -929,6 +966,67 @@ fb_store_upstream_groups(struct fb_store *st, const char *user_id, char ***group
     struct fb_err *err)
 {
 	return fb_store_upstream_groups_of(st, user_id, NULL, groups, n, err);
+}
+
+void
+fb_store_signon_cleanup(struct fb_store_signon *s)
+{
+	if (s == NULL)
+		return;
+	for (size_t i = 0; i < s->ngroups; i++)
+		free(s->groups[i]);
+	free(s->groups);
+	free(s->nameid);
+	if (s->kv != NULL)
+		fb_secret_wipe(s->kv, s->kvlen);
+	free(s->kv);
+	memset(s, 0, sizeof(*s));
+}
+
+static enum fb_status
+check_signon_args(struct fb_store *st, const char *user_id, const char *sp, const char *ns,
+    const char *key, const char *what, struct fb_err *err)
+{
+	enum fb_status r;
+
+	if ((r = check_nameid_args(st, user_id, sp, what, err)) != FB_OK)
+		return r;
+	return check_kv(st, ns, key, what, err);
+}
+
+/* fb_store_signon_get's reads, one call each (a backend without signon_get). */
+static enum fb_status
+signon_calls(struct fb_store *st, const char *user_id, const char *sp, const char *ns,
+    const char *key, struct fb_store_signon *out, struct fb_err *err)
+{
+	enum fb_status r;
+
+	if ((r = fb_store_upstream_groups(st, user_id, &out->groups, &out->ngroups, err)) != FB_OK)
+		return r;
+	r = st->ops->nameid_get(st, user_id, sp, &out->nameid, err);
+	if (r == FB_ERR_NOTFOUND)
+		r = FB_OK;
+	if (r == FB_OK)
+		r = st->ops->kv_get(st, ns, key, fb_time_now_ms(), &out->kv, &out->kvlen, err);
+	return r == FB_ERR_NOTFOUND ? FB_OK : r;
+}
+
+enum fb_status
+fb_store_signon_get(struct fb_store *st, const char *user_id, const char *sp, const char *ns,
+    const char *key, struct fb_store_signon *out, struct fb_err *err)
+{
+	enum fb_status r;
+
+	memset(out, 0, sizeof(*out));
+	if ((r = check_signon_args(st, user_id, sp, ns, key, "signon_get", err)) != FB_OK)
+		return r;
+	if (st->ops->signon_get != NULL)
+		r = st->ops->signon_get(st, user_id, sp, ns, key, fb_time_now_ms(), out, err);
+	else
+		r = signon_calls(st, user_id, sp, ns, key, out, err);
+	if (r != FB_OK)
+		fb_store_signon_cleanup(out);
+	return r;
 }
 
 /* The most groups one upstream sign-in stores. */

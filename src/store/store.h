@@ -140,6 +140,30 @@ enum fb_status fb_store_session_revoke(struct fb_store *st, const char *sid, int
  */
 enum fb_status fb_store_session_state(struct fb_store *st, const char *sid, const char *user_id,
     int *revoked, int64_t *gen, struct fb_err *err);
+/*
+ * fb_store_session_state and fb_store_user_get_by_id(user_id) in one read
+ * (on PostgreSQL one statement, one round trip: bench/store.sh): a page
+ * that needs the signed-in user. *user's members new
+ * (fb_store_user_cleanup); FB_ERR_NOTFOUND when the user does not exist
+ * (*revoked and *gen are set all the same). want NULL: nothing else is
+ * read (signon may be NULL); else *signon as fb_store_signon_get fills it
+ * (fb_store_signon_cleanup), empty when the user is not found.
+ */
+struct fb_store_user;
+struct fb_store_signon;
+/*
+ * What fb_store_session_user also reads, in the same round trip, for the
+ * sign-on that follows at service provider sp: fb_store_signon_get's
+ * reads (sp, ns and key as there) into *signon, when the user exists.
+ */
+struct fb_store_signon_want {
+	const char *sp;
+	const char *ns;
+	const char *key;
+};
+enum fb_status fb_store_session_user(struct fb_store *st, const char *sid, const char *user_id,
+    int *revoked, int64_t *gen, struct fb_store_user *user, const struct fb_store_signon_want *want,
+    struct fb_store_signon *signon, struct fb_err *err);
 
 /* ---- known users ---------------------------------------------------------- */
 
@@ -408,6 +432,28 @@ enum fb_status fb_store_link_list(struct fb_store *st, const char *user_id,
     int (*fn)(const struct fb_store_link *l, void *arg), void *arg, struct fb_err *err);
 /* Frees l's members and zeroes it; NULL is a no-op. */
 void fb_store_link_cleanup(struct fb_store_link *l);
+
+/*
+ * What a sign-on at a service provider reads, all in one call (on
+ * PostgreSQL one statement, one round trip, instead of three:
+ * bench/store.sh): the groups upstreams gave user_id (as
+ * fb_store_upstream_groups: groups NULL-terminated, sorted, ngroups),
+ * user_id's persistent NameID at sp (as fb_store_nameid_get; NULL when
+ * none) and the live key/value entry ns/key (as fb_store_kv_get; NULL and
+ * 0 when none). Members new (fb_store_signon_cleanup); a failure fills err
+ * as those calls would and leaves out empty.
+ */
+struct fb_store_signon {
+	char **groups;
+	size_t ngroups;
+	char *nameid;
+	unsigned char *kv;
+	size_t kvlen;
+};
+enum fb_status fb_store_signon_get(struct fb_store *st, const char *user_id, const char *sp,
+    const char *ns, const char *key, struct fb_store_signon *out, struct fb_err *err);
+/* Frees s's members and zeroes it; NULL is a no-op. */
+void fb_store_signon_cleanup(struct fb_store_signon *s);
 
 /*
  * The groups upstreams gave user_id at their last sign-in (implicit

@@ -273,6 +273,82 @@ class Signals(harness.TestCase):
         self.assertEqual(harness.prom_sum(m1, "fedbroker_workers"), 2)
         srv.stop()
 
+    def sp_metadata(self, entity_id):
+        return ('<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" '
+                'entityID="%s"><md:SPSSODescriptor protocolSupportEnumeration='
+                '"urn:oasis:names:tc:SAML:2.0:protocol"><md:AssertionConsumerService '
+                'Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" '
+                'Location="%s/acs" index="0"/></md:SPSSODescriptor></md:EntityDescriptor>\n'
+                % (entity_id, entity_id))
+
+    def sp_known(self, srv, name):
+        """GET /saml/idp/init/NAME without a session: to the login page when the worker's
+        IdP has the SP, 404 when not."""
+        st = srv.http("GET", "/saml/idp/init/" + name).status
+        self.assertIn(st, (302, 303, 404), name)
+        return st != 404
+
+    def wait_worker_replaced(self, srv, victim):
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            after = srv.workers_pids()
+            if after and victim not in after:
+                return after
+            time.sleep(0.05)
+        self.fail("no worker replaced %d\n%s" % (victim, srv.logs()))
+
+    def test_worker_inherits_the_generations_idp(self):
+        """The master builds the SAML IdP before it forks (start-up with 1,000 SPs,
+        bench/store.sh): a restarted worker serves its generation's service providers
+        even when a metadata file went bad since (it reads none), and a reload builds
+        the next generation's from the files as they are then."""
+        srv = self.server(workers=1)
+        d = os.path.dirname(srv.config)
+        md = os.path.join(d, "app.xml")
+        with open(md, "w") as f:
+            f.write(self.sp_metadata("https://app.example.test"))
+        conf = harness.deep_merge(srv.conf, {"saml": {"service_providers": [
+            {"name": "app", "metadata": md}]}})
+        srv.write_config(conf)
+        srv.start()
+        self.assertTrue(self.sp_known(srv, "app"))
+        self.assertFalse(self.sp_known(srv, "other"))
+        with open(md, "w") as f:
+            f.write("not metadata\n")
+        victim = srv.workers_pids()[0]
+        os.kill(victim, signal.SIGKILL)
+        self.wait_worker_replaced(srv, victim)
+        for _ in range(5):
+            self.assertTrue(self.sp_known(srv, "app"), srv.logs())
+        # A reload with the bad file is refused: the running generation goes on.
+        pids = srv.workers_pids()
+        off = srv.log_size()
+        srv.signal(signal.SIGHUP)
+        deadline = time.time() + 10
+        while time.time() < deadline and not any(
+                "reload failed" in l for l in srv.lines_since(off)):
+            time.sleep(0.05)
+        self.assertTrue(any("reload failed" in l for l in srv.lines_since(off)), srv.logs())
+        self.assertEqual(srv.workers_pids(), pids)
+        self.assertTrue(self.sp_known(srv, "app"))
+        # Fixed and renamed: the new generation has the new IdP, not the old one.
+        with open(md, "w") as f:
+            f.write(self.sp_metadata("https://other.example.test"))
+        conf["saml"]["service_providers"][0]["name"] = "other"
+        srv.write_config(conf)
+        srv.signal(signal.SIGHUP)
+        deadline = time.time() + 10
+        while time.time() < deadline and srv.workers_pids() in ([], pids):
+            time.sleep(0.05)
+        self.assertNotEqual(srv.workers_pids(), pids, srv.logs())
+        deadline = time.time() + 10
+        while time.time() < deadline and self.sp_known(srv, "app"):
+            time.sleep(0.05)
+        self.assertFalse(self.sp_known(srv, "app"), srv.logs())
+        self.assertTrue(self.sp_known(srv, "other"), srv.logs())
+        self.assertIsNone(srv.proc.poll())
+        srv.stop()
+
     def test_sigterm_in_time(self):
         srv = self.server(conf={"server": {"shutdown_timeout": "3s"}})
         srv.start()

@@ -240,7 +240,7 @@ count(const char *hay, const char *needle)
 static struct fb_saml_subject
 subject_of(const struct fb_store_user *u)
 {
-	struct fb_saml_subject s = {u, "sid-123", 0, 0, 0, "192.0.2.7"};
+	struct fb_saml_subject s = {u, "sid-123", 0, 0, 0, "192.0.2.7", NULL};
 
 	s.auth_time = fb_time_now() - 10;
 	return s;
@@ -694,6 +694,26 @@ test_idp_initiated_aws(void)
 		free(xml1);
 		free(xml2);
 		fb_saml_reply_cleanup(&r2);
+	}
+	/*
+	 * What the session check read with the session (who.known: one round trip)
+	 * is what the answer uses: no read of its own.
+	 */
+	{
+		struct fb_saml_reply r3 = {0};
+		struct fb_store_signon known = {NULL, 0, (char *)"nameid-read-with-the-session",
+		    NULL, 0};
+		struct fb_saml_subject w = who;
+
+		w.known = &known;
+		CU_ASSERT_EQUAL_FATAL(fb_saml_idp_initiated(e.idp, e.st, aws, &w, NULL, "req3", &r3,
+		                          &err),
+		    FB_OK);
+		CU_ASSERT_EQUAL(sp_consume(&e, sp_md, NULL, NULL, r3.post_value, &sp), 0);
+		CU_ASSERT_STRING_EQUAL(sp.as->Subject->NameID->content,
+		    "nameid-read-with-the-session");
+		sp_cleanup(&sp);
+		fb_saml_reply_cleanup(&r3);
 	}
 	/* Tampering with an attribute value breaks the signature. */
 	{
@@ -2694,6 +2714,10 @@ test_cert_decodes(void)
 		CU_ASSERT_TRUE(json_equal(a, b));
 		CU_ASSERT_TRUE(
 		    json_array_size(json_object_get(b, "certificates")) == sp->md.ncerts);
+		json_decref(b);
+		/* From what the build parsed (the check's way): the same, no XML parsed again. */
+		b = fb_saml_md_describe(&sp->md, 0, sp->certs, sp->md.ncerts);
+		CU_ASSERT_TRUE(json_equal(a, b));
 		json_decref(a);
 		json_decref(b);
 	}
@@ -2703,6 +2727,54 @@ test_cert_decodes(void)
 	CU_ASSERT_PTR_NULL(fb_saml_cert_decode("bm90IGEgY2VydGlmaWNhdGU="));
 	CU_ASSERT_PTR_NULL(fb_saml_cert_decode(""));
 	CU_ASSERT_EQUAL(fb_saml_cert_decodes, 2);
+	env_cleanup(&e);
+}
+
+/*
+ * The daemon's master builds the IdP once, in its configuration check, and the
+ * workers inherit it (bench/store.sh start-up): that build decodes each SP
+ * certificate once, keeps none of them afterwards, and is the IdP
+ * fb_saml_idp_new builds; nothing is handed back without keys or with errors.
+ */
+static void
+test_check_build(void)
+{
+	struct env e;
+	struct fb_err err = {0};
+	struct fb_saml_idp *idp = NULL;
+	json_t *problems = NULL;
+	unsigned long certs = 0;
+	char *a = NULL, *b = NULL;
+
+	CU_ASSERT_EQUAL_FATAL(env_setup(&e, NULL), 0);
+	for (size_t i = 0; i < e.idp->nsps; i++)
+		certs += e.idp->sps[i].md.ncerts;
+	fb_saml_cert_decodes = 0;
+	CU_ASSERT_EQUAL(fb_saml_check_build(e.conf, e.kr, NULL, &problems, &idp, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_saml_cert_decodes, certs);
+	json_decref(problems);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(idp);
+	CU_ASSERT_EQUAL(idp->keyless, 0);
+	CU_ASSERT_EQUAL(idp->nsps, e.idp->nsps);
+	for (size_t i = 0; i < idp->nsps; i++) {
+		CU_ASSERT_STRING_EQUAL(idp->sps[i].md.entity_id, e.idp->sps[i].md.entity_id);
+		CU_ASSERT_EQUAL(idp->sps[i].nverify_keys, e.idp->sps[i].nverify_keys);
+		CU_ASSERT_EQUAL(idp->sps[i].require_signed, e.idp->sps[i].require_signed);
+		for (size_t k = 0; k < idp->sps[i].md.ncerts; k++)
+			CU_ASSERT_PTR_NULL(idp->sps[i].certs[k]);
+	}
+	/* It signs as the worker's own build does: the same metadata. */
+	CU_ASSERT_EQUAL(fb_saml_idp_metadata(idp, 1, &a, NULL, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_saml_idp_metadata(e.idp, 1, &b, NULL, &err), FB_OK);
+	CU_ASSERT_TRUE(a != NULL && b != NULL && strlen(a) == strlen(b));
+	free(a);
+	free(b);
+	fb_saml_idp_free(idp);
+	/* No key yet (check-config before the first start): checked, nothing handed back. */
+	idp = (struct fb_saml_idp *)&e;
+	CU_ASSERT_EQUAL(fb_saml_check_build(e.conf, NULL, NULL, &problems, &idp, &err), FB_OK);
+	CU_ASSERT_PTR_NULL(idp);
+	json_decref(problems);
 	env_cleanup(&e);
 }
 
@@ -2744,7 +2816,8 @@ fb_test_saml_register(void)
 	    CU_add_test(s, "xml gate: UTF-8 only, no DTD", test_xml_gate) == NULL ||
 	    CU_add_test(s, "explain", test_explain) == NULL ||
 	    CU_add_test(s, "check-config", test_check) == NULL ||
-	    CU_add_test(s, "each SP certificate decoded once", test_cert_decodes) == NULL)
+	    CU_add_test(s, "each SP certificate decoded once", test_cert_decodes) == NULL ||
+	    CU_add_test(s, "the master's build: checked once, kept", test_check_build) == NULL)
 		return -1;
 	return 0;
 }

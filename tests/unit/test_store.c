@@ -2179,6 +2179,130 @@ test_upstream_links(void)
 }
 
 /* A version 5 store with users is brought to version 6 (links, groups) and keeps them. */
+/*
+ * What a SAML sign-on reads, in one call each (bench/store.sh: on PostgreSQL one
+ * statement, one round trip, where there were five): the same answers as the
+ * separate calls, an expired entry or a missing user as those give them.
+ */
+static void
+test_signon_reads(void)
+{
+	static const char *const g[] = {"ops", "admins", "ops"};
+	char *dir, *nid = NULL;
+	struct fb_store *st = store_new(&dir);
+	struct fb_store_user u, got;
+	struct fb_store_upstream_signin in = {"corp", "https://idp.example", "sub-1", 1, 0, g, 3};
+	struct fb_store_signon so;
+	struct fb_err err;
+	int64_t gen = 0, c0 = 0, c1 = 0, t = 0, m = 0;
+	int revoked = 1;
+
+	memset(&u, 0, sizeof(u));
+	u.username = (char *)"ann";
+	u.source = (char *)"corp";
+	u.active = 1;
+	CU_ASSERT_EQUAL_FATAL(fb_store_upstream_signin(st, &u, &in, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_nameid_ensure(st, u.id, "urn:sp", "n1", &nid, &err), FB_OK);
+	free(nid);
+	CU_ASSERT_EQUAL(fb_store_kv_put(st, "saml-slo", "k1", "rec\0x", 5, fb_time_now() + 60,
+	                    &err),
+	    FB_OK);
+	CU_ASSERT_EQUAL(fb_store_kv_put(st, "saml-slo", "k2", "old", 3, fb_time_now() - 1, &err),
+	    FB_OK);
+	CU_ASSERT_EQUAL(fb_store_session_revoke(st, "sid-r", fb_time_now() + 60, &err), FB_OK);
+	if (use_pg)
+		fb_store_postgres_stats(st, &c0, &t, &m);
+	CU_ASSERT_EQUAL_FATAL(fb_store_signon_get(st, u.id, "urn:sp", "saml-slo", "k1", &so, &err),
+	    FB_OK);
+	CU_ASSERT_EQUAL_FATAL(so.ngroups, 2);
+	CU_ASSERT_STRING_EQUAL(so.groups[0], "admins");
+	CU_ASSERT_STRING_EQUAL(so.groups[1], "ops");
+	CU_ASSERT_PTR_NULL(so.groups[2]);
+	CU_ASSERT_STRING_EQUAL(so.nameid, "n1");
+	CU_ASSERT_EQUAL(so.kvlen, 5);
+	CU_ASSERT_TRUE(so.kv != NULL && memcmp(so.kv, "rec\0x", 5) == 0);
+	fb_store_signon_cleanup(&so);
+	/* No NameID at that SP, an expired entry, a user without groups: all absent. */
+	CU_ASSERT_EQUAL(fb_store_signon_get(st, u.id, "urn:other", "saml-slo", "k2", &so, &err),
+	    FB_OK);
+	CU_ASSERT_EQUAL(so.ngroups, 2);
+	CU_ASSERT_PTR_NULL(so.nameid);
+	CU_ASSERT_PTR_NULL(so.kv);
+	CU_ASSERT_EQUAL(so.kvlen, 0);
+	fb_store_signon_cleanup(&so);
+	CU_ASSERT_EQUAL(fb_store_signon_get(st, "u-nobody", "urn:sp", "saml-slo", "k1", &so, &err),
+	    FB_OK);
+	CU_ASSERT_EQUAL(so.ngroups, 0);
+	CU_ASSERT_PTR_NULL(so.groups);
+	CU_ASSERT_PTR_NULL(so.nameid);
+	CU_ASSERT_PTR_NOT_NULL(so.kv);
+	fb_store_signon_cleanup(&so);
+	/* The session's checks and its user. */
+	CU_ASSERT_EQUAL_FATAL(fb_store_session_user(st, "sid-a", u.id, &revoked, &gen, &got, NULL,
+	                          NULL, &err),
+	    FB_OK);
+	CU_ASSERT_EQUAL(revoked, 0);
+	CU_ASSERT_EQUAL(gen, -1); /* no local credentials */
+	CU_ASSERT_STRING_EQUAL(got.id, u.id);
+	CU_ASSERT_STRING_EQUAL(got.username, "ann");
+	CU_ASSERT_STRING_EQUAL(got.source, "corp");
+	CU_ASSERT_EQUAL(got.active, 1);
+	fb_store_user_cleanup(&got);
+	CU_ASSERT_EQUAL(fb_store_session_user(st, "sid-r", u.id, &revoked, &gen, &got, NULL, NULL,
+	                    &err),
+	    FB_OK);
+	CU_ASSERT_EQUAL(revoked, 1);
+	fb_store_user_cleanup(&got);
+	revoked = 0;
+	CU_ASSERT_EQUAL(fb_store_session_user(st, "sid-r", "u-nobody", &revoked, &gen, &got, NULL,
+	                    NULL, &err),
+	    FB_ERR_NOTFOUND);
+	CU_ASSERT_EQUAL(revoked, 1);
+	CU_ASSERT_PTR_NULL(got.id);
+	/* With what a sign-on at urn:sp reads: the same answers, in the same call. */
+	{
+		const struct fb_store_signon_want want = {"urn:sp", "saml-slo", "k1"};
+
+		revoked = 1;
+		CU_ASSERT_EQUAL_FATAL(fb_store_session_user(st, "sid-a", u.id, &revoked, &gen, &got,
+		                          &want, &so, &err),
+		    FB_OK);
+		CU_ASSERT_EQUAL(revoked, 0);
+		CU_ASSERT_STRING_EQUAL(got.username, "ann");
+		CU_ASSERT_EQUAL_FATAL(so.ngroups, 2);
+		CU_ASSERT_STRING_EQUAL(so.groups[0], "admins");
+		CU_ASSERT_STRING_EQUAL(so.groups[1], "ops");
+		CU_ASSERT_STRING_EQUAL(so.nameid, "n1");
+		CU_ASSERT_TRUE(so.kvlen == 5 && memcmp(so.kv, "rec\0x", 5) == 0);
+		fb_store_user_cleanup(&got);
+		fb_store_signon_cleanup(&so);
+		CU_ASSERT_EQUAL(fb_store_session_user(st, "sid-r", "u-nobody", &revoked, &gen, &got,
+		                    &want, &so, &err),
+		    FB_ERR_NOTFOUND);
+		CU_ASSERT_EQUAL(revoked, 1);
+		CU_ASSERT_PTR_NULL(so.groups);
+		CU_ASSERT_PTR_NULL(so.kv);
+		CU_ASSERT_EQUAL(fb_store_session_user(st, "sid-a", u.id, &revoked, &gen, &got,
+		                    &(const struct fb_store_signon_want){"urn:sp", "saml-slo", ""},
+		                    &so, &err),
+		    FB_ERR_INVALID);
+	}
+	/* Bad input: refused before the store is asked. */
+	CU_ASSERT_EQUAL(fb_store_signon_get(st, "", "urn:sp", "saml-slo", "k1", &so, &err),
+	    FB_ERR_INVALID);
+	CU_ASSERT_EQUAL(fb_store_signon_get(st, u.id, "urn:sp", "saml-slo", "", &so, &err),
+	    FB_ERR_INVALID);
+	CU_ASSERT_EQUAL(fb_store_session_user(st, "", u.id, &revoked, &gen, &got, NULL, NULL, &err),
+	    FB_ERR_INVALID);
+	if (use_pg) {
+		/* Eight calls above reached the server: one round trip each. */
+		fb_store_postgres_stats(st, &c1, &t, &m);
+		CU_ASSERT_EQUAL(c1 - c0, 8);
+	}
+	free(u.id);
+	store_done(st, dir);
+}
+
 static void
 test_migrate_v6_v7(void)
 {
@@ -3866,6 +3990,7 @@ fb_test_store_register(void)
 	    CU_add_test(s, "fork races local accounts", test_fork_races_local) == NULL ||
 	    CU_add_test(s, "once", test_once) == NULL ||
 	    CU_add_test(s, "upstream links and groups", test_upstream_links) == NULL ||
+	    CU_add_test(s, "a sign-on's reads, one call", test_signon_reads) == NULL ||
 	    CU_add_test(s, "migrate 6 to 7, upstream links", test_migrate_v6_v7) == NULL ||
 	    CU_add_test(s, "export and import", test_export_import) == NULL ||
 	    CU_add_test(s, "import refused", test_import_refused) == NULL ||
@@ -3905,6 +4030,7 @@ fb_test_store_register(void)
 	    {"fork races local accounts", test_fork_races_local},
 	    {"once", test_once},
 	    {"upstream links and groups", test_upstream_links},
+	    {"a sign-on's reads, one call", test_signon_reads},
 	    {"export and import", test_export_import},
 	    {"import refused", test_import_refused},
 	    {"open unmigrated", test_open_unmigrated},
