@@ -321,15 +321,17 @@ class HA(harness.TestCase):
                     c.request("GET", "/saml/idp/init/aws", headers={"Cookie": cookie})
                     r = c.getresponse()
                     r.read()
-                    results.append((killed.is_set(), r.status))
+                    status = r.status
                 except (OSError, http.client.HTTPException) as e:
-                    results.append((killed.is_set(), repr(e)))
+                    status = repr(e)
                 finally:
                     c.close()
+                # Read once: the kill may come between the record and the count.
+                k = killed.is_set()
+                results.append((k, status))
                 if len(results) >= 20:
                     half.set()
-                if killed.is_set():
-                    after += 1
+                after += k
 
         t = threading.Thread(target=load)
         t.start()
