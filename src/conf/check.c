@@ -740,4 +740,5 @@ fb_conf_check_all(struct fb_conf_ctx *ctx)
 	check_saml(ctx);
 	fb_conf_check_upstreams(ctx);
 	fb_conf_check_scim(ctx);
+	fb_conf_check_oidc(ctx);
 }

@@ -463,6 +463,9 @@ fb_conf_free(struct fb_conf *conf)
 	for (size_t i = 0; i < conf->nscim_targets; i++)
 		fb_conf_scim_target_cleanup(&conf->scim_targets[i]);
 	free(conf->scim_targets);
+	for (size_t i = 0; i < conf->noidc_clients; i++)
+		fb_conf_oidc_client_cleanup(&conf->oidc_clients[i]);
+	free(conf->oidc_clients);
 	free(conf);
 }
 

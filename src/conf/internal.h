@@ -122,6 +122,9 @@ void fb_conf_check_upstreams(struct fb_conf_ctx *ctx);
 /* scim.c: the SCIM targets: cleanup, checks (called by fb_conf_check_all). */
 void fb_conf_scim_target_cleanup(struct fb_conf_scim_target *t);
 void fb_conf_check_scim(struct fb_conf_ctx *ctx);
+/* oidc.c: the OpenID provider's clients: cleanup, checks and defaults (fb_conf_check_all). */
+void fb_conf_oidc_client_cleanup(struct fb_conf_oidc_client *cl);
+void fb_conf_check_oidc(struct fb_conf_ctx *ctx);
 /* check.c: reports when file cannot be opened for reading or is not a regular file. */
 void fb_conf_check_readable(struct fb_conf_ctx *ctx, const char *path, const char *file);
 /*
