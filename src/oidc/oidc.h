@@ -59,6 +59,21 @@ size_t fb_oidc_jwks_count(const struct fb_oidc_jwks *jwks);
 struct fb_keyring;
 enum fb_status fb_oidc_jwks_publish(const struct fb_keyring *kr, char **out, struct fb_err *err);
 
+struct fb_key;
+/*
+ * The JWS algorithm key signs with: "RS256" (RSA), "ES256" (EC P-256), or
+ * NULL (another curve). Static.
+ */
+const char *fb_oidc_key_alg(const struct fb_key *key);
+/*
+ * Signs claims as a compact JWS (RFC 7515) with key, alg as
+ * fb_oidc_key_alg says, kid the key's id and typ (JWT, at+jwt). The one JWT
+ * encoder: client assertions and the provider's tokens. New in *out.
+ * FB_ERR_CONFIG: a key that cannot sign JWTs; FB_ERR_INTERNAL: signing failed.
+ */
+enum fb_status fb_oidc_jwt_sign(const struct fb_key *key, const char *typ, const json_t *claims,
+    char **out, struct fb_err *err);
+
 /* What an ID token must satisfy (OIDC Core 3.1.3.7). Members are borrowed. */
 struct fb_oidc_idtoken_check {
 	const char *issuer;            /* exact iss */
@@ -95,6 +110,16 @@ enum fb_status fb_oidc_idtoken_verify(const char *jwt, const struct fb_oidc_jwks
     struct fb_err *err);
 
 /*
+ * The signature part of fb_oidc_idtoken_verify, for any JWT: compact form,
+ * alg in algorithms (NULL: RS256 only), typ (NULL: absent or "JWT"; else
+ * exactly typ, case-insensitive), no crit, the signature by a key of jwks.
+ * *claims new (the payload object) on FB_OK; no claim is checked.
+ */
+enum fb_status fb_oidc_jwt_verify(const char *jwt, const struct fb_oidc_jwks *jwks,
+    const char *const *algorithms, const char *typ, json_t **claims,
+    enum fb_oidc_idtoken_why *why, struct fb_err *err);
+
+/*
  * The JWKS cache of one provider, with the refetch rule: a JWKS is
  * refetched on an unknown kid at most once per FB_OIDC_JWKS_REFETCH_MIN_MS
  * (so a stream of tokens with made-up kids cannot make us hammer the
@@ -116,7 +141,6 @@ void fb_oidc_jwks_cache_cleanup(struct fb_oidc_jwks_cache *c);
 /* ---- the relying party's protocol steps (rp.c) ----------------------------- */
 
 struct fb_conf_upstream_oidc;
-struct fb_key;
 struct fb_net_http_request;
 struct fb_net_http_response;
 
