@@ -1202,7 +1202,13 @@ grant_client(const struct fb_oidc_op *op, const struct op_client *c, const struc
 	int64_t now = fb_time_now();
 
 	scope = scope_grant(c->conf, p->scope, &openid);
-	if (openid) {
+	/* RFC 6749 5.2: a scope the client may not have is an error here, not dropped. */
+	if (p->scope != NULL && p->scope[0] != '\0' && strcmp(scope, p->scope) != 0) {
+		op_error(&e, "invalid_scope", 400, "a scope asked for is not the client's");
+		reply_error(out, &e, "oidc_token_refused");
+		goto out;
+	}
+	if (scope_has(p->scope, "openid")) {
 		op_error(&e, "invalid_scope", 400, "openid: client_credentials signs no one in");
 		reply_error(out, &e, "oidc_token_refused");
 		goto out;

@@ -1,0 +1,452 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
+"""78: fedbroker as an OpenID provider (issue 14): discovery and JWKS, the
+code flow with PKCE S256 on the broker session driven by npm's openid-client,
+tokens verified by npm's jose against the JWKS, refresh-token rotation and
+reuse detection, client_credentials, introspection and revocation; and every
+bad input implemented: near-miss redirect URIs, PKCE missing, plain or wrong,
+a code replayed or used by another client, a refresh token reused or
+presented by another client, a wrong secret or unknown client, a grant the
+client may not use, malformed, repeated and oversized form bodies. Each
+refusal: the RFC's error code, an audit line, nothing issued. Runs on SQLite
+and, with FB_TEST_STORE=postgres, on PostgreSQL (codes and refresh-token
+families live in the store).
+"""
+
+import base64
+import json
+import os
+import shutil
+import subprocess
+import sys
+import urllib.parse
+
+import harness
+
+sys.path.insert(0, os.path.join(harness.SRCDIR, "tests", "peers", "python"))
+import fbsaml  # noqa: E402
+
+RP = os.path.join(harness.PEERS, "oidc", "rp.mjs")
+KEYS = harness.FIXTURE_KEYS
+WEB_SECRET = "web-secret-0123456789abcdefghij"
+RS_SECRET = "rs-secret-0123456789abcdefghijk"
+SVC_SECRET = "svc-secret-0123456789abcdefghij"
+WEB_CB = "https://app.example.test/cb"
+SPA_CB = "http://127.0.0.1/callback"
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+CLAIMS_RULE = "return 'blue-' + user.username\n"
+
+
+def basic(cid, secret):
+    return {"Authorization": "Basic " + base64.b64encode(
+        ("%s:%s" % (cid, secret)).encode()).decode(), **FORM}
+
+
+def peers_missing():
+    if shutil.which("node") is None or not all(os.path.isdir(os.path.join(
+            harness.PEERS, "node_modules", m)) for m in ("openid-client", "jose")):
+        return harness.peer_missing("node and tests/peers' openid-client and jose "
+                                    "(cd tests/peers && npm ci)")
+    return None
+
+
+class OidcProvider(harness.TestCase):
+    """One broker with four clients, alice (staff) and bob (no group)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.holder = harness.TestCase("run")
+        cls.holder.setUp()
+        d = cls.holder.tmpdir()
+        keys = []
+        for kid, name, state in (("rsa", "rsa2048", "active"), ("ec", "ec256", "published")):
+            for ext in ("key", "crt"):
+                shutil.copy(os.path.join(KEYS, "%s.%s.pem" % (name, ext)),
+                            os.path.join(d, "%s.%s.pem" % (kid, ext)))
+            os.chmod(os.path.join(d, kid + ".key.pem"), 0o600)
+            keys.append({"id": kid, "key": os.path.join(d, kid + ".key.pem"),
+                         "cert": os.path.join(d, kid + ".crt.pem"), "state": state})
+        for name, value in (("web", WEB_SECRET), ("rs", RS_SECRET), ("svc", SVC_SECRET)):
+            with open(os.path.join(d, name + ".secret"), "w") as f:
+                f.write(value + "\n")
+        conf = {
+            "keys": keys,
+            "key_rollover": {"min_publish_time": "0"},
+            "oidc": {"clients": [
+                {"id": "web", "secret": "file:" + os.path.join(d, "web.secret"),
+                 "redirect_uris": [WEB_CB], "claims": [{"name": "team", "mapping": "team"}]},
+                {"id": "web-rs", "secret": "file:" + os.path.join(d, "rs.secret"),
+                 "redirect_uris": [WEB_CB], "signing_alg": "RS256", "require_pkce": False},
+                {"id": "spa", "type": "public", "redirect_uris": [SPA_CB],
+                 "groups": ["staff"]},
+                {"id": "svc", "type": "service", "secret": "file:" + os.path.join(d, "svc.secret"),
+                 "scopes": ["reports.read", "reports.write"]},
+            ]},
+        }
+        cls.srv = fbsaml.saml_server(cls.holder, [], groups=[{"name": "staff",
+                                                              "members": ["alice"]}],
+                                     users=[("alice", "alice@example.com"), "bob"],
+                                     mappings={"team": CLAIMS_RULE}, conf=conf)
+        cls.issuer = "http://127.0.0.1:%d" % cls.srv.port
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.holder.doCleanups()
+
+    # -- helpers
+    def rp(self, step, **args):
+        missing = peers_missing()
+        if missing:
+            raise missing
+        a = {"issuer": self.issuer}
+        a.update(args)
+        cp = subprocess.run(["node", RP, step, json.dumps(a)], capture_output=True, text=True,
+                            timeout=60, cwd=harness.PEERS)
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        return json.loads(cp.stdout.strip().splitlines()[-1])
+
+    def token(self, fields, headers=None):
+        r = self.srv.request("POST", "/oauth2/token", headers=headers or FORM,
+                             body=urllib.parse.urlencode(fields))
+        return r.status, json.loads(r.body or b"{}"), r
+
+    def authorize(self, browser, **params):
+        return browser.get("/oauth2/authorize?" + urllib.parse.urlencode(params))
+
+    def code_for(self, browser, client="web", redirect=WEB_CB, challenge=None, **extra):
+        params = {"response_type": "code", "client_id": client, "redirect_uri": redirect,
+                  "scope": "openid profile email groups", "state": "st-1", "nonce": "n-1"}
+        if challenge:
+            params.update(code_challenge=challenge, code_challenge_method="S256")
+        params.update(extra)
+        p = self.authorize(browser, **params)
+        self.assertEqual(p.status, 302, p.text[:2000])
+        q = urllib.parse.parse_qs(urllib.parse.urlsplit(p.location).query)
+        self.assertIn("code", q, p.location)
+        return q["code"][0]
+
+    def through_login(self, b, page, user):
+        """Signs in at the login page page sends b to, then follows the broker's own
+        redirects; returns the first answer that leaves it (the client's redirect)."""
+        self.assertEqual(page.status, 303, page.text[:500])
+        form = b.get(page.location)
+        self.assertEqual(form.status, 200, form.text[:2000])
+        page = b.submit(form, "/login", {"username": user, "password": fbsaml.PASSWORD})
+        for _ in range(6):
+            loc = page.location or ""
+            if page.status not in (302, 303) or not (loc.startswith("/") or
+                                                     loc.startswith(self.issuer)):
+                break
+            page = b.get(fbsaml.path_of(loc) if loc.startswith("http") else loc)
+        return page
+
+    def audit(self, offset, event):
+        return fbsaml.audit_since(self.srv, offset, event)
+
+    # -- discovery and keys
+    def test_discovery_and_jwks(self):
+        r = self.srv.request("GET", "/.well-known/openid-configuration")
+        self.assertEqual(r.status, 200)
+        d = json.loads(r.body)
+        self.assertEqual(d["issuer"], self.issuer)
+        self.assertEqual(d["token_endpoint"], self.issuer + "/oauth2/token")
+        self.assertEqual(d["jwks_uri"], self.issuer + "/oauth2/jwks")
+        self.assertEqual(d["code_challenge_methods_supported"], ["S256"])
+        self.assertTrue(d["authorization_response_iss_parameter_supported"])
+        r = self.srv.request("GET", "/oauth2/jwks")
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.header("Content-Type"), "application/jwk-set+json")
+        kids = sorted(k["kid"] for k in json.loads(r.body)["keys"])
+        self.assertEqual(kids, ["ec", "rsa"], "active and published keys")
+        self.assertFalse(any("d" in k for k in json.loads(r.body)["keys"]), "no private part")
+
+    # -- the code flow with openid-client, tokens checked by jose
+    def test_code_pkce_with_openid_client(self):
+        a = self.rp("authurl", client_id="web", client_secret=WEB_SECRET, redirect_uri=WEB_CB)
+        b = fbsaml.browser(self, self.srv)
+        p = b.get(fbsaml.path_of(a["url"]))
+        # No session: the login page, then back to the authorization request.
+        self.assertEqual(p.status, 303, p.text[:2000])
+        self.assertTrue(p.location.startswith("/login?next="), p.location)
+        p = self.through_login(b, p, "alice")
+        self.assertEqual(p.status, 302, p.text[:2000])
+        u = urllib.parse.urlsplit(p.location)
+        self.assertEqual(u.scheme + "://" + u.netloc + u.path, WEB_CB)
+        q = urllib.parse.parse_qs(u.query)
+        self.assertEqual(q["iss"], [self.issuer], "RFC 9207")
+        self.assertEqual(q["state"], [a["state"]])
+        t = self.rp("code", client_id="web", client_secret=WEB_SECRET, callback=p.location,
+                    verifier=a["verifier"], state=a["state"], nonce=a["nonce"])
+        self.assertNotIn("error", t, t)
+        idc = t["id_claims"]
+        self.assertEqual(t["id_header"]["alg"], "ES256")
+        self.assertEqual(t["id_header"]["kid"], "ec")
+        self.assertEqual(t["at_header"]["typ"], "at+jwt")
+        self.assertEqual(idc["aud"], "web")
+        self.assertEqual(idc["nonce"], a["nonce"])
+        self.assertEqual(idc["preferred_username"], "alice")
+        self.assertEqual(idc["email"], "alice@example.com")
+        self.assertEqual(idc["groups"], ["staff"])
+        self.assertEqual(idc["team"], "blue-alice", "the client's mapped claim")
+        self.assertEqual(t["at_claims"]["client_id"], "web")
+        self.assertEqual(t["at_claims"]["sub"], idc["sub"])
+        ui = self.rp("userinfo", client_id="web", client_secret=WEB_SECRET,
+                     token=t["tokens"]["access_token"], sub=idc["sub"])
+        self.assertEqual(ui.get("email"), "alice@example.com", ui)
+        # Refresh: rotated; the old one presented again revokes the whole family.
+        old = t["tokens"]["refresh_token"]
+        r1 = self.rp("refresh", client_id="web", client_secret=WEB_SECRET, refresh_token=old)
+        self.assertNotIn("error", r1, r1)
+        new = r1["tokens"]["refresh_token"]
+        self.assertNotEqual(new, old)
+        off = self.srv.log_size()
+        st, body, _ = self.token({"grant_type": "refresh_token", "refresh_token": old},
+                                 basic("web", WEB_SECRET))
+        self.assertEqual((st, body["error"]), (400, "invalid_grant"))
+        self.assertNotIn("access_token", body)
+        self.assertTrue(self.audit(off, "oidc_refresh_replayed"))
+        st, body, _ = self.token({"grant_type": "refresh_token", "refresh_token": new},
+                                 basic("web", WEB_SECRET))
+        self.assertEqual((st, body["error"]), (400, "invalid_grant"), "the family is revoked")
+        i = self.rp("introspect", client_id="web", client_secret=WEB_SECRET,
+                    token=r1["tokens"]["access_token"])
+        self.assertFalse(i["active"], "access tokens of the family are revoked too")
+
+    def test_rs256_client(self):
+        b = fbsaml.signed_in(self, self.srv, "alice")
+        code = self.code_for(b, client="web-rs")
+        st, body, _ = self.token({"grant_type": "authorization_code", "code": code,
+                                  "redirect_uri": WEB_CB}, basic("web-rs", RS_SECRET))
+        self.assertEqual(st, 200, body)
+        v = self.rp("verify", client_id="web-rs", jwt=body["id_token"], typ="JWT")
+        self.assertEqual(v["header"]["alg"], "RS256", v)
+        self.assertEqual(v["header"]["kid"], "rsa")
+
+    # -- client credentials, introspection, revocation
+    def test_client_credentials_introspect_revoke(self):
+        t = self.rp("cc", client_id="svc", client_secret=SVC_SECRET, scope="reports.read")
+        self.assertNotIn("error", t, t)
+        self.assertEqual(t["at_claims"]["sub"], "svc")
+        self.assertEqual(t["at_claims"]["scope"], "reports.read")
+        at = t["tokens"]["access_token"]
+        i = self.rp("introspect", client_id="svc", client_secret=SVC_SECRET, token=at)
+        self.assertTrue(i["active"], i)
+        self.assertEqual(i["client_id"], "svc")
+        self.assertEqual(self.rp("revoke", client_id="svc", client_secret=SVC_SECRET,
+                                 token=at), {})
+        i = self.rp("introspect", client_id="svc", client_secret=SVC_SECRET, token=at)
+        self.assertFalse(i["active"], "revoked")
+        # client_secret_post works too; a scope it may not have, or openid, is refused.
+        st, body, _ = self.token({"grant_type": "client_credentials", "client_id": "svc",
+                                  "client_secret": SVC_SECRET, "scope": "reports.delete"})
+        self.assertEqual((st, body["error"]), (400, "invalid_scope"))
+        st, body, _ = self.token({"grant_type": "client_credentials", "client_id": "svc",
+                                  "client_secret": SVC_SECRET, "scope": "openid"})
+        self.assertEqual((st, body["error"]), (400, "invalid_scope"))
+        st, body, _ = self.token({"grant_type": "client_credentials", "client_id": "svc",
+                                  "client_secret": SVC_SECRET})
+        self.assertEqual(st, 200, body)
+
+    # -- bad input
+    def test_redirect_uri_near_misses_get_a_page(self):
+        b = fbsaml.signed_in(self, self.srv, "alice")
+        for uri in (WEB_CB + "/", "https://app.example.test:8443/cb",
+                    "http://app.example.test/cb", WEB_CB + "/more", WEB_CB + "?x=1",
+                    "https://app.example.test/CB", None):
+            with self.subTest(uri=uri):
+                off = self.srv.log_size()
+                params = {"response_type": "code", "client_id": "web", "scope": "openid",
+                          "state": "s", "code_challenge": "a" * 43,
+                          "code_challenge_method": "S256"}
+                if uri is not None:
+                    params["redirect_uri"] = uri
+                p = self.authorize(b, **params)
+                self.assertEqual(p.status, 400, p.text[:500])
+                self.assertIsNone(p.location, "never redirected to an unregistered URI")
+                self.assertTrue(self.audit(off, "oidc_authorize_refused"))
+        p = self.authorize(b, response_type="code", client_id="nosuch", redirect_uri=WEB_CB)
+        self.assertEqual(p.status, 400)
+        # A native app's loopback redirect may use any port (RFC 8252 7.3), not another path.
+        verifier = "v" * 50
+        ch = base64.urlsafe_b64encode(__import__("hashlib").sha256(
+            verifier.encode()).digest()).decode().rstrip("=")
+        code = self.code_for(b, client="spa", redirect="http://127.0.0.1:53124/callback",
+                             challenge=ch)
+        self.assertTrue(code)
+        p = self.authorize(b, response_type="code", client_id="spa",
+                           redirect_uri="http://127.0.0.1:53124/other", code_challenge=ch,
+                           code_challenge_method="S256")
+        self.assertEqual(p.status, 400)
+
+    def test_pkce(self):
+        b = fbsaml.signed_in(self, self.srv, "alice")
+        base = {"response_type": "code", "client_id": "spa", "redirect_uri": SPA_CB,
+                "scope": "openid", "state": "s1"}
+        for extra, why in (({}, "required"),
+                           ({"code_challenge": "a" * 43, "code_challenge_method": "plain"},
+                            "plain"),
+                           ({"code_challenge": "a" * 43}, "plain"),
+                           ({"code_challenge": "short", "code_challenge_method": "S256"},
+                            "malformed")):
+            with self.subTest(why=why, extra=extra):
+                p = self.authorize(b, **base, **extra)
+                self.assertEqual(p.status, 302, p.text[:500])
+                q = urllib.parse.parse_qs(urllib.parse.urlsplit(p.location).query)
+                self.assertEqual(q["error"], ["invalid_request"])
+                self.assertIn(why, q["error_description"][0])
+                self.assertEqual(q["state"], ["s1"])
+                self.assertNotIn("code", q)
+        verifier = "w" * 60
+        ch = base64.urlsafe_b64encode(__import__("hashlib").sha256(
+            verifier.encode()).digest()).decode().rstrip("=")
+        for bad in (None, "x" * 60):
+            with self.subTest(verifier=bad):
+                code = self.code_for(b, client="spa", redirect=SPA_CB, challenge=ch)
+                f = {"grant_type": "authorization_code", "code": code,
+                     "redirect_uri": SPA_CB, "client_id": "spa"}
+                if bad:
+                    f["code_verifier"] = bad
+                st, body, _ = self.token(f)
+                self.assertEqual((st, body.get("error")), (400, "invalid_grant"))
+                self.assertNotIn("access_token", body)
+                # The code is spent: the right verifier does not bring it back.
+                f["code_verifier"] = verifier
+                st, body, _ = self.token(f)
+                self.assertEqual((st, body.get("error")), (400, "invalid_grant"))
+        code = self.code_for(b, client="spa", redirect=SPA_CB, challenge=ch)
+        st, body, _ = self.token({"grant_type": "authorization_code", "code": code,
+                                  "redirect_uri": SPA_CB, "client_id": "spa",
+                                  "code_verifier": verifier})
+        self.assertEqual(st, 200, body)
+        self.assertIn("id_token", body)
+
+    def test_code_replay_revokes_what_it_issued(self):
+        b = fbsaml.signed_in(self, self.srv, "alice")
+        code = self.code_for(b, client="web-rs")
+        f = {"grant_type": "authorization_code", "code": code, "redirect_uri": WEB_CB}
+        st, first, _ = self.token(f, basic("web-rs", RS_SECRET))
+        self.assertEqual(st, 200, first)
+        off = self.srv.log_size()
+        st, body, _ = self.token(f, basic("web-rs", RS_SECRET))
+        self.assertEqual((st, body["error"]), (400, "invalid_grant"))
+        self.assertNotIn("access_token", body)
+        self.assertTrue(self.audit(off, "oidc_code_replayed"))
+        st, body, _ = self.token({"grant_type": "refresh_token",
+                                  "refresh_token": first["refresh_token"]},
+                                 basic("web-rs", RS_SECRET))
+        self.assertEqual((st, body["error"]), (400, "invalid_grant"))
+        r = self.srv.request("POST", "/oauth2/introspect", headers=basic("web-rs", RS_SECRET),
+                             body=urllib.parse.urlencode({"token": first["access_token"]}))
+        self.assertEqual(json.loads(r.body), {"active": False})
+        # A code used by another client is refused (and burnt).
+        code = self.code_for(b, client="web-rs")
+        st, body, _ = self.token({"grant_type": "authorization_code", "code": code,
+                                  "redirect_uri": WEB_CB}, basic("web", WEB_SECRET))
+        self.assertEqual((st, body["error"]), (400, "invalid_grant"))
+        st, body, _ = self.token({"grant_type": "authorization_code", "code": code,
+                                  "redirect_uri": WEB_CB}, basic("web-rs", RS_SECRET))
+        self.assertEqual((st, body["error"]), (400, "invalid_grant"))
+        # A refresh token presented by another client: refused, its family revoked.
+        code = self.code_for(b, client="web-rs")
+        st, t, _ = self.token({"grant_type": "authorization_code", "code": code,
+                               "redirect_uri": WEB_CB}, basic("web-rs", RS_SECRET))
+        self.assertEqual(st, 200, t)
+        st, body, _ = self.token({"grant_type": "refresh_token",
+                                  "refresh_token": t["refresh_token"]}, basic("web", WEB_SECRET))
+        self.assertEqual((st, body["error"]), (400, "invalid_grant"))
+        st, body, _ = self.token({"grant_type": "refresh_token",
+                                  "refresh_token": t["refresh_token"]},
+                                 basic("web-rs", RS_SECRET))
+        self.assertEqual((st, body["error"]), (400, "invalid_grant"))
+
+    def test_client_authentication(self):
+        f = {"grant_type": "client_credentials"}
+        answers = []
+        for h in (basic("svc", "wrong-secret-0123456789"), basic("nosuch", SVC_SECRET),
+                  basic("svc", "")):
+            off = self.srv.log_size()
+            st, body, r = self.token(f, h)
+            self.assertEqual((st, body["error"]), (401, "invalid_client"))
+            self.assertTrue(r.header("WWW-Authenticate").startswith("Basic"))
+            self.assertTrue(self.audit(off, "oidc_client_auth_failed"))
+            answers.append(body)
+        self.assertEqual(answers[0], answers[1], "no client enumeration")
+        st, body, _ = self.token({"grant_type": "client_credentials", "client_id": "svc",
+                                  "client_secret": "wrong-secret-0123456789"})
+        self.assertEqual((st, body["error"]), (401, "invalid_client"))
+        st, body, _ = self.token(f, FORM)
+        self.assertEqual((st, body["error"]), (401, "invalid_client"))
+        # Grants the client may not use.
+        st, body, _ = self.token(f, basic("web", WEB_SECRET))
+        self.assertEqual((st, body["error"]), (400, "unauthorized_client"))
+        st, body, _ = self.token({"grant_type": "authorization_code", "code": "x",
+                                  "redirect_uri": WEB_CB}, basic("svc", SVC_SECRET))
+        self.assertEqual((st, body["error"]), (400, "unauthorized_client"))
+        st, body, _ = self.token({"grant_type": "password"}, basic("svc", SVC_SECRET))
+        self.assertEqual((st, body["error"]), (400, "unsupported_grant_type"))
+        # A public client cannot introspect.
+        r = self.srv.request("POST", "/oauth2/introspect", headers=FORM,
+                             body="token=x&client_id=spa")
+        self.assertEqual(r.status, 401)
+
+    def test_malformed_bodies(self):
+        h = basic("svc", SVC_SECRET)
+        for body, headers in (("grant_type=client_credentials&grant_type=client_credentials", h),
+                              ("grant_type=%zz", h),
+                              ("grant_type=client_credentials&x=" + "a" * 20000, h),
+                              ('{"grant_type": "client_credentials"}',
+                               {**h, "Content-Type": "application/json"}),
+                              ("grant_type=client_credentials", {
+                                  "Authorization": h["Authorization"]})):
+            with self.subTest(body=body[:40]):
+                off = self.srv.log_size()
+                r = self.srv.request("POST", "/oauth2/token", headers=headers, body=body)
+                self.assertEqual(r.status, 400, r.body[:300])
+                self.assertEqual(json.loads(r.body)["error"], "invalid_request")
+                self.assertNotIn(b"access_token", r.body)
+                self.assertTrue(self.audit(off, "oidc_token_refused"))
+        # Past server.limits.max_body_bytes: refused before it is read (413, or closed).
+        try:
+            r = self.srv.request("POST", "/oauth2/token", headers=h,
+                                 body="grant_type=client_credentials&x=" + "a" * 2000000)
+            self.assertIn(r.status, (400, 413))
+            self.assertNotIn(b"access_token", r.body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        r = self.srv.request("GET", "/oauth2/token")
+        self.assertEqual(r.status, 405)
+
+    def test_prompt_and_groups(self):
+        anon = fbsaml.browser(self, self.srv)
+        p = self.authorize(anon, response_type="code", client_id="web", redirect_uri=WEB_CB,
+                           scope="openid", state="s9", prompt="none",
+                           code_challenge="a" * 43, code_challenge_method="S256")
+        q = urllib.parse.parse_qs(urllib.parse.urlsplit(p.location).query)
+        self.assertEqual(q["error"], ["login_required"])
+        self.assertEqual(q["state"], ["s9"])
+        self.assertEqual(q["iss"], [self.issuer])
+        # bob is not in staff: spa refuses him.
+        b = fbsaml.signed_in(self, self.srv, "bob")
+        p = self.authorize(b, response_type="code", client_id="spa", redirect_uri=SPA_CB,
+                           scope="openid", code_challenge="a" * 43, code_challenge_method="S256")
+        q = urllib.parse.parse_qs(urllib.parse.urlsplit(p.location).query)
+        self.assertEqual(q["error"], ["access_denied"])
+        self.assertNotIn("code", q)
+        # prompt=login: a fresh sign-in, then a code.
+        p = self.authorize(b, response_type="code", client_id="web", redirect_uri=WEB_CB,
+                           scope="openid", prompt="login", code_challenge="a" * 43,
+                           code_challenge_method="S256")
+        self.assertEqual(p.status, 303, p.text[:500])
+        self.assertTrue(p.location.startswith("/login?"), p.location)
+        p = self.through_login(b, p, "bob")
+        self.assertEqual(p.status, 302, p.text[:500])
+        q = urllib.parse.parse_qs(urllib.parse.urlsplit(p.location).query)
+        self.assertIn("code", q, p.location)
+        # response_type other than code: to the (registered) redirect URI.
+        p = self.authorize(b, response_type="token", client_id="web", redirect_uri=WEB_CB)
+        q = urllib.parse.parse_qs(urllib.parse.urlsplit(p.location).query)
+        self.assertEqual(q["error"], ["unsupported_response_type"])
+
+
+if __name__ == "__main__":
+    harness.main()

@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: Apache-2.0
+// A relying party of fedbroker's OpenID provider: panva's openid-client for the
+// protocol and jose (an independent JOSE implementation) to verify the tokens
+// against the provider's JWKS. One step per run; the result is one JSON line.
+//
+//   node rp.mjs STEP '{"issuer": ..., "client_id": ..., "client_secret": ..., ...}'
+//
+// Steps:
+//   authurl    {redirect_uri, scope}: the authorization URL with PKCE S256,
+//              state and nonce -> {url, verifier, state, nonce}
+//   code       {callback, verifier, state, nonce}: the code grant on the
+//              callback URL (iss, state checked) -> {tokens, id_claims, at_claims}
+//   refresh    {refresh_token} -> {tokens}
+//   cc         {scope}: client_credentials -> {tokens, at_claims}
+//   introspect {token} -> the RFC 7662 answer
+//   revoke     {token} -> {}
+//   verify     {jwt, typ}: jose jwtVerify with the remote JWKS -> {header, claims}
+// Errors: {"error": code, "status": HTTP status, "message": ...} (exit status 0).
+import * as client from 'openid-client';
+import * as jose from 'jose';
+
+const [step, argJson] = process.argv.slice(2);
+const a = JSON.parse(argJson);
+
+async function config() {
+	const auth = a.client_secret ? (a.post ? client.ClientSecretPost(a.client_secret)
+		: client.ClientSecretBasic(a.client_secret)) : client.None();
+	return client.discovery(new URL(a.issuer), a.client_id, undefined, auth,
+		{ execute: [client.allowInsecureRequests] });
+}
+
+async function verify(cfg, jwt, typ) {
+	const meta = cfg.serverMetadata();
+	const jwks = jose.createRemoteJWKSet(new URL(meta.jwks_uri));
+	const { payload, protectedHeader } = await jose.jwtVerify(jwt, jwks,
+		{ issuer: meta.issuer, typ, algorithms: ['ES256', 'RS256'] });
+	return { header: protectedHeader, claims: payload };
+}
+
+async function run() {
+	const cfg = await config();
+	switch (step) {
+	case 'authurl': {
+		const verifier = client.randomPKCECodeVerifier();
+		const state = client.randomState(), nonce = client.randomNonce();
+		const url = client.buildAuthorizationUrl(cfg, {
+			redirect_uri: a.redirect_uri, scope: a.scope || 'openid profile email groups',
+			code_challenge: await client.calculatePKCECodeChallenge(verifier),
+			code_challenge_method: 'S256', state, nonce,
+		});
+		return { url: url.href, verifier, state, nonce };
+	}
+	case 'code': {
+		const t = await client.authorizationCodeGrant(cfg, new URL(a.callback), {
+			pkceCodeVerifier: a.verifier, expectedState: a.state, expectedNonce: a.nonce,
+			idTokenExpected: true,
+		});
+		const id = await verify(cfg, t.id_token, 'JWT');
+		const at = await verify(cfg, t.access_token, 'at+jwt');
+		return { tokens: { ...t }, id_claims: id.claims, id_header: id.header,
+			at_claims: at.claims, at_header: at.header, claims: t.claims() };
+	}
+	case 'refresh': {
+		const t = await client.refreshTokenGrant(cfg, a.refresh_token);
+		return { tokens: { ...t } };
+	}
+	case 'cc': {
+		const t = await client.clientCredentialsGrant(cfg, a.scope ? { scope: a.scope } : {});
+		const at = await verify(cfg, t.access_token, 'at+jwt');
+		return { tokens: { ...t }, at_claims: at.claims, at_header: at.header };
+	}
+	case 'introspect':
+		return { ...(await client.tokenIntrospection(cfg, a.token)) };
+	case 'revoke':
+		await client.tokenRevocation(cfg, a.token);
+		return {};
+	case 'userinfo':
+		return { ...(await client.fetchUserInfo(cfg, a.token, a.sub)) };
+	case 'verify':
+		return verify(cfg, a.jwt, a.typ);
+	default:
+		throw new Error('unknown step ' + step);
+	}
+}
+
+try {
+	console.log(JSON.stringify(await run()));
+} catch (e) {
+	console.log(JSON.stringify({ error: e.error || e.code || e.name, status: e.status,
+		message: e.message, cause: e.cause && (e.cause.error || e.cause.message) }));
+}
