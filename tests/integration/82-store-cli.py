@@ -222,7 +222,7 @@ class StoreCli(harness.TestCase):
         self.assertEqual(stat.S_IMODE(os.stat(self.export).st_mode), 0o600)
         d = self.doc()
         self.assertEqual((d["format"], d["format_version"], d["schema_version"], d["driver"]),
-                         ("fedbroker-store-export", 1, 8, harness.STORE))
+                         ("fedbroker-store-export", 1, 9, harness.STORE))
         self.assertRegex(d["fedbroker_version"], r"^\d+\.\d+")
         self.assertRegex(d["created"], r"^\d{4}-\d\d-\d\dT")
         t = d["tables"]
