@@ -89,9 +89,9 @@ CLEANFILES += tests/fuzz/fuzz-saml_acs
 endif
 
 # The pages' parsers (src/http): urlencoded forms, session cookies, the next= redirect guard,
-# a trusted proxy's forwarding headers.
+# a trusted proxy's forwarding headers, the OpenID provider's token request bodies.
 check_PROGRAMS += tests/fuzz/replay-form tests/fuzz/replay-session tests/fuzz/replay-next \
-	tests/fuzz/replay-forwarded
+	tests/fuzz/replay-forwarded tests/fuzz/replay-oauth2_form
 tests_fuzz_replay_form_SOURCES = tests/fuzz/standalone.c tests/fuzz/fuzz_form.c
 tests_fuzz_replay_form_LDADD = src/libfedbroker.la $(DEP_LIBS)
 tests_fuzz_replay_session_SOURCES = tests/fuzz/standalone.c tests/fuzz/fuzz_session.c
@@ -100,10 +100,12 @@ tests_fuzz_replay_next_SOURCES = tests/fuzz/standalone.c tests/fuzz/fuzz_next.c
 tests_fuzz_replay_next_LDADD = src/libfedbroker.la $(DEP_LIBS)
 tests_fuzz_replay_forwarded_SOURCES = tests/fuzz/standalone.c tests/fuzz/fuzz_forwarded.c
 tests_fuzz_replay_forwarded_LDADD = src/libfedbroker.la $(DEP_LIBS)
+tests_fuzz_replay_oauth2_form_SOURCES = tests/fuzz/standalone.c tests/fuzz/fuzz_oauth2_form.c
+tests_fuzz_replay_oauth2_form_LDADD = src/libfedbroker.la $(DEP_LIBS)
 
 if HAVE_LIBFUZZER
 FUZZ_HTTP_TARGETS = tests/fuzz/fuzz-form tests/fuzz/fuzz-session tests/fuzz/fuzz-next \
-	tests/fuzz/fuzz-forwarded
+	tests/fuzz/fuzz-forwarded tests/fuzz/fuzz-oauth2_form
 $(FUZZ_HTTP_TARGETS): tests/fuzz/fuzz-%: $(FB_LIB_SOURCES) tests/fuzz/fuzz_%.c
 	$(AM_V_CC)srcs=; for f in $(FB_LIB_SOURCES) tests/fuzz/fuzz_$*.c; do \
 	  case $$f in *.c) srcs="$$srcs $(srcdir)/$$f";; esac; done; \
