@@ -183,12 +183,12 @@ signed_in(struct fb_http_req *req, struct fb_http_session *s, struct fb_store_us
 	return FB_ERR_NOTFOUND;
 }
 
-/* The authorization request's parameters from the query (GET) or the form (POST). */
+/* A browser request's parameters from the query (GET) or the form (POST). */
 static int
-authz_params(struct fb_http_req *req, struct fb_oidc_params *p)
+authz_params(struct fb_http_req *req, struct fb_oidc_params *p, const char *event)
 {
 	if (fb_http_req_method_id(req) == FB_HTTP_POST)
-		return form_read(req, p, "oidc_authorize_refused");
+		return form_read(req, p, event);
 	memset(p, 0, sizeof(*p));
 	for (size_t i = 0; fb_oidc_param_names[i] != NULL; i++)
 		*fb_oidc_param_slot(p, fb_oidc_param_names[i]) =
@@ -285,7 +285,7 @@ h_authorize(struct fb_http_req *req, void *arg)
 	char *code = NULL;
 
 	(void)arg;
-	if (!ready(req) || !authz_params(req, &p))
+	if (!ready(req) || !authz_params(req, &p, "oidc_authorize_refused"))
 		return;
 	r = fb_oidc_authz_check(worker_op, &p, &a, &e);
 	if (r == FB_ERR_NOTFOUND) {
@@ -354,6 +354,62 @@ out:
 	fb_secret_free(code);
 done:
 	fb_oidc_authz_req_cleanup(&a);
+}
+
+/* ---- /oauth2/logout (RP-initiated logout) --------------------------------------------------- */
+
+static void
+h_logout(struct fb_http_req *req, void *arg)
+{
+	const struct fb_http_env *env = fb_http_req_env(req);
+	const struct fb_conf_oidc_client *cl = NULL;
+	struct fb_oidc_op_error e = {0};
+	struct fb_oidc_params p;
+	struct fb_http_session s;
+	struct fb_err err = {0};
+	enum fb_status r;
+
+	(void)arg;
+	if (!ready(req) || !authz_params(req, &p, "oidc_logout_refused"))
+		return;
+	if (fb_oidc_op_logout_check(worker_op, &p, &cl, &e) != FB_OK) {
+		fb_audit(fb_http_req_id(req), "oidc_logout_refused", "%s", e.desc);
+		send_page(req, 400, "Bad sign-out request",
+		    "The application sent a sign-out request that cannot be trusted. You are still "
+		    "signed in; sign out from your dashboard.");
+		return;
+	}
+	if ((r = fb_http_session_get(req, &s, &err)) == FB_OK) {
+		if (fb_store_session_revoke(env->store, s.sid, s.expires_at, &err) != FB_OK) {
+			fb_rlog_err(req, &err);
+			fb_http_session_cleanup(&s);
+			send_page(req, 503, "Sign-out unavailable",
+			    "Your session cannot be ended right now. Try again in a moment.");
+			return;
+		}
+		fb_audit(fb_http_req_id(req), "session_ended", "user=%s: signed out by client %s",
+		    s.username, cl != NULL ? cl->id : "(unnamed)");
+		fb_http_session_cleanup(&s);
+	} else if (fb_http_store_down(r)) {
+		fb_rlog_err(req, &err);
+		send_page(req, 503, "Sign-out unavailable",
+		    "Your session cannot be ended right now. Try again in a moment.");
+		return;
+	}
+	fb_http_session_clear(req);
+	if (p.post_logout_redirect_uri != NULL) {
+		char *enc = p.state != NULL ? evhttp_uriencode(p.state, -1, 0) : NULL;
+		char *url = fb_xasprintf("%s%s%s", p.post_logout_redirect_uri,
+		    enc == NULL ? "" : strchr(p.post_logout_redirect_uri, '?') ? "&state=" : "?state=",
+		    enc != NULL ? enc : "");
+
+		fb_http_reply_header(req, "Location", url);
+		fb_http_reply(req, 302, NULL, NULL, 0);
+		free(url);
+		free(enc);
+		return;
+	}
+	send_page(req, 200, "Signed out", "You are signed out.");
 }
 
 /* ---- the token, userinfo, introspection and revocation endpoints ----------------------------- */
@@ -433,6 +489,7 @@ fb_http_oauth2_routes_add(struct fb_http_router *r, const struct fb_conf *conf,
 	    {FB_OIDC_OP_PATH_USERINFO, FB_HTTP_GET | FB_HTTP_POST, h_userinfo},
 	    {FB_OIDC_OP_PATH_INTROSPECT, FB_HTTP_POST, h_introspect},
 	    {FB_OIDC_OP_PATH_REVOKE, FB_HTTP_POST, h_revoke},
+	    {FB_OIDC_OP_PATH_LOGOUT, FB_HTTP_GET | FB_HTTP_POST, h_logout},
 	};
 	const struct fb_map_set *rules = NULL;
 	struct fb_err e = {0};

@@ -270,6 +270,7 @@ char *fb_oidc_logout_url(const struct fb_oidc_provider *p, const struct fb_conf_
 #define FB_OIDC_OP_PATH_USERINFO   "/oauth2/userinfo"
 #define FB_OIDC_OP_PATH_INTROSPECT "/oauth2/introspect"
 #define FB_OIDC_OP_PATH_REVOKE     "/oauth2/revoke"
+#define FB_OIDC_OP_PATH_LOGOUT     "/oauth2/logout"
 
 struct fb_conf;
 struct fb_conf_oidc_client;
@@ -305,6 +306,7 @@ struct fb_oidc_params {
 	const char *auth_after; /* ours: a sign-in not older than this (after prompt=login) */
 	const char *grant_type, *code, *code_verifier, *refresh_token, *client_secret;
 	const char *token, *token_type_hint;
+	const char *id_token_hint, *post_logout_redirect_uri;
 };
 /* The names of struct fb_oidc_params' members, in order, NULL-terminated. Static. */
 extern const char *const fb_oidc_param_names[];
@@ -390,6 +392,19 @@ void fb_oidc_op_token(const struct fb_oidc_op *op, struct fb_store *store,
 /* The userinfo endpoint (OIDC Core 5.3): authorization holds the Bearer access token. */
 void fb_oidc_op_userinfo(const struct fb_oidc_op *op, struct fb_store *store,
     const char *authorization, struct fb_oidc_op_reply *out);
+/*
+ * Checks an RP-initiated logout request (OpenID Connect RP-Initiated Logout
+ * 1.0): id_token_hint (may be NULL) must be an ID token this provider
+ * signed (expired ones too) for client_id when given; a
+ * post_logout_redirect_uri needs a client (from the hint or client_id) that
+ * registered it exactly. FB_OK: *client (may be NULL without a hint or
+ * client_id) set. FB_ERR_SIGNATURE, FB_ERR_PROTOCOL, FB_ERR_NOTFOUND: e
+ * filled (shown on a page, never sent to the URI).
+ */
+enum fb_status fb_oidc_op_logout_check(const struct fb_oidc_op *op,
+    const struct fb_oidc_params *p, const struct fb_conf_oidc_client **client,
+    struct fb_oidc_op_error *e);
+
 /* Token introspection (RFC 7662) for confidential and service clients. */
 void fb_oidc_op_introspect(const struct fb_oidc_op *op, struct fb_store *store,
     const char *authorization, const struct fb_oidc_params *p, struct fb_oidc_op_reply *out);

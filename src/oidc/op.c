@@ -50,7 +50,8 @@ struct fb_oidc_op {
 const char *const fb_oidc_param_names[] = {"response_type", "client_id", "redirect_uri",
     "scope", "state", "nonce", "code_challenge", "code_challenge_method", "prompt", "max_age",
     "login_hint", "auth_after", "grant_type", "code", "code_verifier", "refresh_token",
-    "client_secret", "token", "token_type_hint", NULL};
+    "client_secret", "token", "token_type_hint", "id_token_hint", "post_logout_redirect_uri",
+    NULL};
 
 const char **
 fb_oidc_param_slot(struct fb_oidc_params *p, const char *name)
@@ -146,6 +147,8 @@ discovery_build(const char *iss)
 	    json_sprintf("%s%s", iss, FB_OIDC_OP_PATH_INTROSPECT));
 	json_object_set_new(d, "revocation_endpoint",
 	    json_sprintf("%s%s", iss, FB_OIDC_OP_PATH_REVOKE));
+	json_object_set_new(d, "end_session_endpoint",
+	    json_sprintf("%s%s", iss, FB_OIDC_OP_PATH_LOGOUT));
 	json_object_set_new(d, "response_types_supported", strs((const char *[]){"code", NULL}));
 	json_object_set_new(d, "response_modes_supported", strs((const char *[]){"query", NULL}));
 	json_object_set_new(d, "grant_types_supported",
@@ -1457,4 +1460,66 @@ fb_oidc_op_revoke(const struct fb_oidc_op *op, struct fb_store *store, const cha
 	out->body = fb_xstrdup("{}");
 	snprintf(out->audit_event, sizeof(out->audit_event), "oidc_token_revoked");
 	snprintf(out->audit, sizeof(out->audit), "client=%s", c->conf->id);
+}
+
+/* ---- RP-initiated logout ------------------------------------------------------------------- */
+
+enum fb_status
+fb_oidc_op_logout_check(const struct fb_oidc_op *op, const struct fb_oidc_params *p,
+    const struct fb_conf_oidc_client **client, struct fb_oidc_op_error *e)
+{
+	static const char *const algs[] = {"ES256", "RS256", NULL};
+	const struct op_client *c = NULL;
+	const char *aud = NULL, *iss;
+	struct fb_err err = {0};
+	json_t *claims = NULL;
+	enum fb_status r = FB_OK;
+
+	*client = NULL;
+	if (p->id_token_hint != NULL) {
+		/* SECURITY: a hint signed by anyone else names no client and ends nothing. */
+		if ((r = fb_oidc_jwt_verify(p->id_token_hint, op->jwks, algs, NULL, &claims, NULL,
+			 &err)) != FB_OK) {
+			op_error(e, "invalid_request", 400, "id_token_hint: %.200s", err.msg);
+			return r == FB_ERR_INVALID ? FB_ERR_PROTOCOL : r;
+		}
+		iss = json_string_value(json_object_get(claims, "iss"));
+		aud = json_string_value(json_object_get(claims, "aud"));
+		if (iss == NULL || strcmp(iss, op->issuer) != 0 || aud == NULL) {
+			op_error(e, "invalid_request", 400, "id_token_hint is not an ID token of ours");
+			r = FB_ERR_PROTOCOL;
+			goto out;
+		}
+		if (p->client_id != NULL && strcmp(p->client_id, aud) != 0) {
+			op_error(e, "invalid_request", 400,
+			    "client_id is not the audience of id_token_hint");
+			r = FB_ERR_PROTOCOL;
+			goto out;
+		}
+	}
+	if (aud != NULL || p->client_id != NULL) {
+		if ((c = client_find(op, aud != NULL ? aud : p->client_id)) == NULL) {
+			op_error(e, "invalid_request", 400, "unknown client_id");
+			r = FB_ERR_NOTFOUND;
+			goto out;
+		}
+		*client = c->conf;
+	}
+	if (p->post_logout_redirect_uri != NULL) {
+		int ok = 0;
+
+		for (size_t i = 0; c != NULL && i < c->conf->npost_logout_redirect_uris && !ok; i++)
+			ok = strcmp(c->conf->post_logout_redirect_uris[i],
+			         p->post_logout_redirect_uri) == 0;
+		if (!ok) {
+			op_error(e, "invalid_request", 400,
+			    "post_logout_redirect_uri is not registered for %s",
+			    c != NULL ? c->conf->id : "(no client named)");
+			r = FB_ERR_NOTFOUND;
+			goto out;
+		}
+	}
+out:
+	json_decref(claims);
+	return r;
 }

@@ -33,6 +33,7 @@ RS_SECRET = "rs-secret-0123456789abcdefghijk"
 SVC_SECRET = "svc-secret-0123456789abcdefghij"
 WEB_CB = "https://app.example.test/cb"
 SPA_CB = "http://127.0.0.1/callback"
+WEB_LOGOUT = "https://app.example.test/bye"
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 CLAIMS_RULE = "return 'blue-' + user.username\n"
 
@@ -76,7 +77,8 @@ class OidcProvider(harness.TestCase):
                 {"id": "web", "secret": "file:" + os.path.join(d, "web.secret"),
                  "redirect_uris": [WEB_CB], "claims": [{"name": "team", "mapping": "team"}]},
                 {"id": "web-rs", "secret": "file:" + os.path.join(d, "rs.secret"),
-                 "redirect_uris": [WEB_CB], "signing_alg": "RS256", "require_pkce": False},
+                 "redirect_uris": [WEB_CB], "signing_alg": "RS256", "require_pkce": False,
+                 "post_logout_redirect_uris": [WEB_LOGOUT]},
                 {"id": "spa", "type": "public", "redirect_uris": [SPA_CB],
                  "groups": ["staff"]},
                 {"id": "svc", "type": "service", "secret": "file:" + os.path.join(d, "svc.secret"),
@@ -415,6 +417,40 @@ class OidcProvider(harness.TestCase):
             pass
         r = self.srv.request("GET", "/oauth2/token")
         self.assertEqual(r.status, 405)
+
+    def test_rp_initiated_logout(self):
+        b = fbsaml.signed_in(self, self.srv, "alice")
+        code = self.code_for(b, client="web-rs")
+        st, t, _ = self.token({"grant_type": "authorization_code", "code": code,
+                               "redirect_uri": WEB_CB}, basic("web-rs", RS_SECRET))
+        self.assertEqual(st, 200, t)
+        d = json.loads(self.srv.request("GET", "/.well-known/openid-configuration").body)
+        self.assertEqual(d["end_session_endpoint"], self.issuer + "/oauth2/logout")
+        sub = self.rp("verify", client_id="web-rs", jwt=t["id_token"], typ="JWT")["claims"]["sub"]
+        # Refused, the session kept: a hint signed by someone else, an unregistered
+        # post-logout URI, a client_id that is not the hint's audience.
+        forged = self.rp("forge", client_id="web-rs", sub=sub, kid="rsa")["jwt"]
+        for q in ({"id_token_hint": forged, "post_logout_redirect_uri": WEB_LOGOUT},
+                  {"id_token_hint": t["id_token"], "post_logout_redirect_uri": WEB_LOGOUT + "/"},
+                  {"id_token_hint": t["id_token"], "client_id": "web"},
+                  {"post_logout_redirect_uri": WEB_LOGOUT}):
+            with self.subTest(q=sorted(q)):
+                off = self.srv.log_size()
+                p = b.get("/oauth2/logout?" + urllib.parse.urlencode(q))
+                self.assertEqual(p.status, 400, p.text[:300])
+                self.assertIsNone(p.location)
+                self.assertTrue(self.audit(off, "oidc_logout_refused"))
+                self.assertEqual(b.get("/").status, 200, "still signed in")
+        url = self.rp("logouturl", client_id="web-rs", client_secret=RS_SECRET,
+                      id_token=t["id_token"], post_logout_redirect_uri=WEB_LOGOUT,
+                      state="bye-1")["url"]
+        p = b.get(fbsaml.path_of(url))
+        self.assertEqual(p.status, 302, p.text[:300])
+        self.assertEqual(p.location, WEB_LOGOUT + "?state=bye-1")
+        p = self.authorize(b, response_type="code", client_id="web-rs", redirect_uri=WEB_CB,
+                           scope="openid", prompt="none")
+        q = urllib.parse.parse_qs(urllib.parse.urlsplit(p.location).query)
+        self.assertEqual(q["error"], ["login_required"], "the broker session is over")
 
     def test_prompt_and_groups(self):
         anon = fbsaml.browser(self, self.srv)

@@ -15,6 +15,8 @@
 //   introspect {token} -> the RFC 7662 answer
 //   revoke     {token} -> {}
 //   verify     {jwt, typ}: jose jwtVerify with the remote JWKS -> {header, claims}
+//   forge      {sub, kid}: an ID token signed by a key the provider does not have -> {jwt}
+//   logouturl  {id_token, post_logout_redirect_uri, state}: the end_session URL -> {url}
 // Errors: {"error": code, "status": HTTP status, "message": ...} (exit status 0).
 import * as client from 'openid-client';
 import * as jose from 'jose';
@@ -78,6 +80,20 @@ async function run() {
 		return { ...(await client.fetchUserInfo(cfg, a.token, a.sub)) };
 	case 'verify':
 		return verify(cfg, a.jwt, a.typ);
+	case 'forge': {
+		// An ID token for the right issuer and client, signed by a key of someone else
+		// that claims the provider's kid.
+		const { privateKey } = await jose.generateKeyPair('ES256');
+		const jwt = await new jose.SignJWT({ sub: a.sub, aud: a.client_id })
+			.setProtectedHeader({ alg: 'ES256', kid: a.kid, typ: 'JWT' })
+			.setIssuer(cfg.serverMetadata().issuer).setIssuedAt().setExpirationTime('5m')
+			.sign(privateKey);
+		return { jwt };
+	}
+	case 'logouturl':
+		return { url: client.buildEndSessionUrl(cfg, {
+			id_token_hint: a.id_token, post_logout_redirect_uri: a.post_logout_redirect_uri,
+			state: a.state }).href };
 	default:
 		throw new Error('unknown step ' + step);
 	}
