@@ -306,9 +306,16 @@ h_authorize(struct fb_http_req *req, void *arg)
 		goto done;
 	}
 	have = who == FB_OK;
-	if (have && ((a.max_age >= 0 && s.auth_time + a.max_age < now) ||
-	                (a.prompt_login && a.auth_after == 0) ||
-	                (a.auth_after > 0 && s.auth_time < a.auth_after)))
+	/*
+	 * Back from the fresh sign-in prompt=login or max_age asked for, auth_after
+	 * (when this request was sent to it) is what the sign-in must be newer
+	 * than: max_age then counts from the request, or a slow sign-in would
+	 * loop. Only the client's own wishes depend on it.
+	 */
+	if (have && (a.auth_after > 0 ? s.auth_time < a.auth_after
+	                              : a.max_age == 0 ||
+	                                    (a.max_age > 0 && s.auth_time + a.max_age < now) ||
+	                                    a.prompt_login))
 		fresh_needed = 1;
 	if (!have || fresh_needed) {
 		if (a.prompt_none) {
@@ -330,8 +337,7 @@ h_authorize(struct fb_http_req *req, void *arg)
 			fb_audit(fb_http_req_id(req), "session_ended", "user=%s: the client %s asked "
 			    "for a fresh sign-in", s.username, a.client->id);
 		}
-		to_login(req, &p, &a,
-		    fresh_needed || a.prompt_login ? (a.auth_after > 0 ? a.auth_after : now) : 0);
+		to_login(req, &p, &a, fresh_needed || a.prompt_login || a.max_age >= 0 ? now : 0);
 		goto out;
 	}
 	if (fb_oidc_op_user_allowed(worker_op, env->store, &a, &u, &e) != FB_OK) {

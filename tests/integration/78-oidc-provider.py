@@ -19,6 +19,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import urllib.parse
 
 import harness
@@ -478,6 +479,16 @@ class OidcProvider(harness.TestCase):
         self.assertEqual(p.status, 302, p.text[:500])
         q = urllib.parse.parse_qs(urllib.parse.urlsplit(p.location).query)
         self.assertIn("code", q, p.location)
+        # max_age=0: every request needs a sign-in newer than itself; after it, a code
+        # (not another trip to the login page, however long the sign-in took).
+        p = self.authorize(b, response_type="code", client_id="web", redirect_uri=WEB_CB,
+                           scope="openid", max_age="0", code_challenge="a" * 43,
+                           code_challenge_method="S256")
+        self.assertEqual(p.status, 303, p.text[:500])
+        time.sleep(1.1)  # the sign-in takes longer than max_age: not a synchronisation
+        p = self.through_login(b, p, "bob")
+        self.assertEqual(p.status, 302, p.text[:500])
+        self.assertIn("code", urllib.parse.parse_qs(urllib.parse.urlsplit(p.location).query))
         # response_type other than code: to the (registered) redirect URI.
         p = self.authorize(b, response_type="token", client_id="web", redirect_uri=WEB_CB)
         q = urllib.parse.parse_qs(urllib.parse.urlsplit(p.location).query)
