@@ -330,6 +330,7 @@ struct fb_conf_oidc_client {
 	char *id; /* client_id: 1..128 of [A-Za-z0-9._:-] */
 	enum fb_conf_oidc_client_type type;
 	char *secret;		/* resolved secret; NULL for public clients */
+	char *jwks;		/* the client's public keys for private_key_jwt (a JWKS file) */
 	char **redirect_uris;	/* exact match (loopback: any port, RFC 8252 7.3) */
 	size_t nredirect_uris;
 	char **post_logout_redirect_uris;

@@ -264,6 +264,7 @@ static const struct conf_key conf_keys[] = {
 	{"oidc.clients[].id", CT_STR, NULL, 0, 0, NULL, v_client_id, CF_REQ, O(id)},
 	{"oidc.clients[].type", CT_ENUM, "confidential", 0, 0, "confidential|public|service", NULL, 0, O(type)},
 	{"oidc.clients[].secret", CT_SECRET, NULL, 0, 0, NULL, NULL, 0, O(secret)},
+	{"oidc.clients[].jwks", CT_PATH, NULL, 0, 0, NULL, NULL, 0, O(jwks)},
 	{"oidc.clients[].redirect_uris", CT_STRS, NULL, 0, 64, NULL, v_redirect_uri, 0, ON(redirect_uris, nredirect_uris)},
 	{"oidc.clients[].post_logout_redirect_uris", CT_STRS, NULL, 0, 64, NULL, v_redirect_uri, 0, ON(post_logout_redirect_uris, npost_logout_redirect_uris)},
 	{"oidc.clients[].grant_types", CT_STRS, NULL, 1, 3, NULL, v_grant_type, 0, ON(grant_types, ngrant_types)},

@@ -20,6 +20,7 @@ fb_conf_oidc_client_cleanup(struct fb_conf_oidc_client *cl)
 {
 	free(cl->id);
 	fb_secret_free(cl->secret);
+	free(cl->jwks);
 	strs_free(cl->redirect_uris, cl->nredirect_uris);
 	strs_free(cl->post_logout_redirect_uris, cl->npost_logout_redirect_uris);
 	strs_free(cl->grant_types, cl->ngrant_types);
@@ -79,13 +80,19 @@ check_client(struct fb_conf_ctx *ctx, size_t i)
 		cl->nscopes = 4;
 	}
 	/* SECURITY: a public client cannot keep a secret; the others must prove who they are. */
-	if (cl->type == FB_CONF_OIDC_PUBLIC && cl->secret != NULL)
-		client_problem(ctx, i, "secret", 1,
+	if (cl->type == FB_CONF_OIDC_PUBLIC && (cl->secret != NULL || cl->jwks != NULL))
+		client_problem(ctx, i, cl->secret != NULL ? "secret" : "jwks", 1,
 		    "a public client has no secret (it cannot keep one): remove it, or make the "
 		    "client confidential");
-	if (cl->type != FB_CONF_OIDC_PUBLIC && cl->secret == NULL)
-		client_problem(ctx, i, "type", 1, "a %s client needs a secret (secret: env:NAME)",
-		    type);
+	if (cl->type != FB_CONF_OIDC_PUBLIC && cl->secret == NULL && cl->jwks == NULL)
+		client_problem(ctx, i, "type", 1,
+		    "a %s client needs a secret (secret: env:NAME) or keys (jwks: FILE)", type);
+	if (cl->jwks != NULL) {
+		char *path = fb_xasprintf("oidc.clients[%zu].jwks", i);
+
+		fb_conf_check_readable(ctx, path, cl->jwks);
+		free(path);
+	}
 	if (cl->secret != NULL && strlen(cl->secret) < 16)
 		client_problem(ctx, i, "secret", 1,
 		    "the secret is shorter than 16 bytes: use a random value of at least 32");

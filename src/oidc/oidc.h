@@ -307,6 +307,7 @@ struct fb_oidc_params {
 	const char *grant_type, *code, *code_verifier, *refresh_token, *client_secret;
 	const char *token, *token_type_hint;
 	const char *id_token_hint, *post_logout_redirect_uri;
+	const char *client_assertion_type, *client_assertion;
 };
 /* The names of struct fb_oidc_params' members, in order, NULL-terminated. Static. */
 extern const char *const fb_oidc_param_names[];
@@ -404,6 +405,23 @@ void fb_oidc_op_userinfo(const struct fb_oidc_op *op, struct fb_store *store,
 enum fb_status fb_oidc_op_logout_check(const struct fb_oidc_op *op,
     const struct fb_oidc_params *p, const struct fb_conf_oidc_client **client,
     struct fb_oidc_op_error *e);
+
+/* The client_assertion_type of private_key_jwt (RFC 7523 2.2). */
+#define FB_OIDC_ASSERTION_TYPE "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+/* The longest lifetime (exp - now) of a client assertion accepted (s). */
+#define FB_OIDC_ASSERTION_MAX_LIFETIME 600
+/*
+ * Checks a private_key_jwt client assertion (RFC 7523 3) at now: a compact
+ * JWS whose sub (= iss) names a client with keys (jwks:), client_id (may be
+ * NULL) the same, signed by one of its keys (RS256, ES256, PS256), aud the
+ * token endpoint or the issuer, exp in the future by at most
+ * FB_OIDC_ASSERTION_MAX_LIFETIME, a jti. FB_OK: *client, *jti (new) and
+ * *exp set; the caller records the jti (used once). Otherwise e filled
+ * (invalid_client, 401).
+ */
+enum fb_status fb_oidc_op_assertion_check(const struct fb_oidc_op *op, const char *assertion,
+    const char *client_id, int64_t now, const struct fb_conf_oidc_client **client, char **jti,
+    int64_t *exp, struct fb_oidc_op_error *e);
 
 /* Token introspection (RFC 7662) for confidential and service clients. */
 void fb_oidc_op_introspect(const struct fb_oidc_op *op, struct fb_store *store,

@@ -34,6 +34,7 @@ struct op_client {
 	const struct fb_key *key;	       /* signs its tokens */
 	const char *alg;		       /* "ES256" or "RS256" */
 	const struct fb_map_rule **claim_rules;
+	struct fb_oidc_jwks *keys; /* private_key_jwt: the client's public keys, or NULL */
 };
 
 struct fb_oidc_op {
@@ -51,7 +52,7 @@ const char *const fb_oidc_param_names[] = {"response_type", "client_id", "redire
     "scope", "state", "nonce", "code_challenge", "code_challenge_method", "prompt", "max_age",
     "login_hint", "auth_after", "grant_type", "code", "code_verifier", "refresh_token",
     "client_secret", "token", "token_type_hint", "id_token_hint", "post_logout_redirect_uri",
-    NULL};
+    "client_assertion_type", "client_assertion", NULL};
 
 const char **
 fb_oidc_param_slot(struct fb_oidc_params *p, const char *name)
@@ -160,7 +161,10 @@ discovery_build(const char *iss)
 	json_object_set_new(d, "id_token_signing_alg_values_supported",
 	    strs((const char *[]){"ES256", "RS256", NULL}));
 	json_object_set_new(d, "token_endpoint_auth_methods_supported",
-	    strs((const char *[]){"client_secret_basic", "client_secret_post", "none", NULL}));
+	    strs((const char *[]){"client_secret_basic", "client_secret_post", "private_key_jwt",
+		"none", NULL}));
+	json_object_set_new(d, "token_endpoint_auth_signing_alg_values_supported",
+	    strs((const char *[]){"ES256", "RS256", "PS256", NULL}));
 	json_object_set_new(d, "introspection_endpoint_auth_methods_supported",
 	    strs((const char *[]){"client_secret_basic", "client_secret_post", NULL}));
 	json_object_set_new(d, "revocation_endpoint_auth_methods_supported",
@@ -179,6 +183,30 @@ discovery_build(const char *iss)
 	s = json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(d);
 	return s;
+}
+
+/* A client's JWKS file, parsed (private_key_jwt). */
+static enum fb_status
+client_keys_load(const char *path, struct fb_oidc_jwks **out, struct fb_err *err)
+{
+	json_error_t je;
+	json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+	char *text;
+	enum fb_status r;
+
+	*out = NULL;
+	if (doc == NULL)
+		return fb_err_set(err, FB_ERR_CONFIG, "%s: %s (line %d)", path, je.text, je.line);
+	text = json_dumps(doc, JSON_COMPACT);
+	json_decref(doc);
+	r = fb_oidc_jwks_parse(text, strlen(text), out, err);
+	free(text);
+	if (r == FB_OK && fb_oidc_jwks_count(*out) == 0) {
+		fb_oidc_jwks_free(*out);
+		*out = NULL;
+		r = fb_err_set(err, FB_ERR_CONFIG, "%s: no RSA or EC signature key", path);
+	}
+	return r == FB_OK ? r : FB_ERR_CONFIG;
 }
 
 enum fb_status
@@ -217,6 +245,10 @@ fb_oidc_op_new(const struct fb_conf *conf, const struct fb_keyring *kr,
 		}
 		if (cc->secret != NULL)
 			sha256(cc->secret, strlen(cc->secret), c->secret_hash);
+		if (cc->jwks != NULL && (r = client_keys_load(cc->jwks, &c->keys, err)) != FB_OK) {
+			fb_err_prefix(err, "oidc.clients[%zu] (%s): jwks: ", i, cc->id);
+			goto fail;
+		}
 		c->claim_rules = fb_xcalloc(cc->nclaims + 1, sizeof(*c->claim_rules));
 		for (size_t j = 0; j < cc->nclaims; j++)
 			if ((c->claim_rules[j] = fb_map_set_get(maps, cc->claims[j].mapping)) == NULL) {
@@ -239,8 +271,10 @@ fb_oidc_op_free(struct fb_oidc_op *op)
 {
 	if (op == NULL)
 		return;
-	for (size_t i = 0; i < op->nclients; i++)
+	for (size_t i = 0; i < op->nclients; i++) {
 		free(op->clients[i].claim_rules);
+		fb_oidc_jwks_free(op->clients[i].keys);
+	}
 	free(op->clients);
 	free(op->issuer);
 	free(op->discovery);
@@ -722,6 +756,153 @@ basic_split(const char *h, char **id, char **secret)
 	return ok;
 }
 
+/* The JSON payload of a compact JWS, not verified (to learn which client signed it). New. */
+static json_t *
+payload_peek(const char *jwt)
+{
+	const char *a = strchr(jwt, '.'), *b = a != NULL ? strchr(a + 1, '.') : NULL;
+	unsigned char *raw = NULL;
+	size_t n = 0;
+	char *part;
+	json_t *o = NULL;
+
+	if (b == NULL || strchr(b + 1, '.') != NULL || b - a - 1 <= 0)
+		return NULL;
+	part = fb_xstrndup(a + 1, (size_t)(b - a - 1));
+	if (fb_b64url_decode(part, &raw, &n, NULL) == FB_OK)
+		o = json_loadb((const char *)raw, n, JSON_REJECT_DUPLICATES, NULL);
+	free(part);
+	free(raw);
+	if (o != NULL && !json_is_object(o)) {
+		json_decref(o);
+		o = NULL;
+	}
+	return o;
+}
+
+/* 1 when the aud claim (a string or an array) holds want. */
+static int
+aud_has(const json_t *aud, const char *want)
+{
+	size_t i;
+	const json_t *v;
+
+	if (json_is_string(aud))
+		return strcmp(json_string_value(aud), want) == 0;
+	json_array_foreach(aud, i, v)
+		if (json_is_string(v) && strcmp(json_string_value(v), want) == 0)
+			return 1;
+	return 0;
+}
+
+enum fb_status
+fb_oidc_op_assertion_check(const struct fb_oidc_op *op, const char *assertion,
+    const char *client_id, int64_t now, const struct fb_conf_oidc_client **client, char **jti,
+    int64_t *exp, struct fb_oidc_op_error *e)
+{
+	static const char *const algs[] = {"RS256", "ES256", "PS256", NULL};
+	const struct op_client *c = NULL;
+	json_t *peek = NULL, *claims = NULL;
+	const char *sub, *iss, *id;
+	char *token_ep = NULL;
+	struct fb_err err = {0};
+	enum fb_status r = FB_ERR_DENIED;
+
+	*client = NULL;
+	*jti = NULL;
+	*exp = 0;
+	if (assertion == NULL || strlen(assertion) > FB_OIDC_JWT_MAX ||
+	    (peek = payload_peek(assertion)) == NULL ||
+	    (sub = json_string_value(json_object_get(peek, "sub"))) == NULL) {
+		op_error(e, "invalid_client", 401, "client_assertion is not a JWT naming its client");
+		goto out;
+	}
+	if ((client_id != NULL && strcmp(client_id, sub) != 0) ||
+	    (c = client_find(op, sub)) == NULL || c->keys == NULL) {
+		op_error(e, "invalid_client", 401, "client authentication failed");
+		goto out;
+	}
+	if (fb_oidc_jwt_verify(assertion, c->keys, algs, NULL, &claims, NULL, &err) != FB_OK) {
+		op_error(e, "invalid_client", 401, "client_assertion: %.200s", err.msg);
+		goto out;
+	}
+	id = c->conf->id;
+	iss = json_string_value(json_object_get(claims, "iss"));
+	sub = json_string_value(json_object_get(claims, "sub"));
+	token_ep = fb_xasprintf("%s%s", op->issuer, FB_OIDC_OP_PATH_TOKEN);
+	if (iss == NULL || sub == NULL || strcmp(iss, id) != 0 || strcmp(sub, id) != 0) {
+		op_error(e, "invalid_client", 401, "client_assertion: iss and sub must be %s", id);
+		goto out;
+	}
+	if (!aud_has(json_object_get(claims, "aud"), token_ep) &&
+	    !aud_has(json_object_get(claims, "aud"), op->issuer)) {
+		op_error(e, "invalid_client", 401,
+		    "client_assertion: aud is neither the token endpoint nor the issuer");
+		goto out;
+	}
+	if (!json_is_integer(json_object_get(claims, "exp")) ||
+	    json_integer_value(json_object_get(claims, "exp")) <= now ||
+	    json_integer_value(json_object_get(claims, "exp")) > now + FB_OIDC_ASSERTION_MAX_LIFETIME) {
+		op_error(e, "invalid_client", 401,
+		    "client_assertion: exp is missing, past, or more than %d s ahead",
+		    FB_OIDC_ASSERTION_MAX_LIFETIME);
+		goto out;
+	}
+	if (json_string_value(json_object_get(claims, "jti")) == NULL ||
+	    strlen(json_string_value(json_object_get(claims, "jti"))) > 128) {
+		op_error(e, "invalid_client", 401, "client_assertion: no jti (of at most 128 bytes)");
+		goto out;
+	}
+	*client = c->conf;
+	*jti = fb_xstrdup(json_string_value(json_object_get(claims, "jti")));
+	*exp = json_integer_value(json_object_get(claims, "exp"));
+	r = FB_OK;
+out:
+	free(token_ep);
+	json_decref(peek);
+	json_decref(claims);
+	return r;
+}
+
+/* private_key_jwt (RFC 7523 2.2): the assertion checked, its jti used once. */
+static const struct op_client *
+client_auth_jwt(const struct fb_oidc_op *op, struct fb_store *store,
+    const struct fb_oidc_params *p, struct fb_oidc_op_error *e)
+{
+	const struct fb_conf_oidc_client *cl = NULL;
+	struct fb_err err = {0};
+	char *jti = NULL, *key;
+	int64_t exp = 0;
+	enum fb_status r;
+
+	if (p->client_assertion_type == NULL ||
+	    strcmp(p->client_assertion_type, FB_OIDC_ASSERTION_TYPE) != 0) {
+		op_error(e, "invalid_client", 401, "client_assertion_type is not jwt-bearer");
+		return NULL;
+	}
+	if (p->client_secret != NULL) {
+		op_error(e, "invalid_request", 400, "the client is authenticated twice");
+		return NULL;
+	}
+	if (fb_oidc_op_assertion_check(op, p->client_assertion, p->client_id, fb_time_now(), &cl,
+	        &jti, &exp, e) != FB_OK)
+		return NULL;
+	/* SECURITY: an assertion is used once (RFC 7523 3, item 7). */
+	key = fb_xasprintf("%s:%s", cl->id, jti);
+	r = fb_store_kv_add(store, "oidc_assertion", key, "1", 1, exp + 1, &err);
+	free(key);
+	free(jti);
+	if (r == FB_ERR_REPLAY) {
+		op_error(e, "invalid_client", 401, "client_assertion: its jti was used before");
+		return NULL;
+	}
+	if (r != FB_OK) {
+		store_error(e, r, &err);
+		return NULL;
+	}
+	return client_find(op, cl->id);
+}
+
 /*
  * Authenticates the client of a token, introspection or revocation request.
  * SECURITY: the presented secret's hash is compared in constant time with
@@ -730,8 +911,8 @@ basic_split(const char *h, char **id, char **secret)
  * with its client_id alone (public_ok).
  */
 static const struct op_client *
-client_auth(const struct fb_oidc_op *op, const char *authorization, const struct fb_oidc_params *p,
-    int public_ok, struct fb_oidc_op_error *e)
+client_auth(const struct fb_oidc_op *op, struct fb_store *store, const char *authorization,
+    const struct fb_oidc_params *p, int public_ok, struct fb_oidc_op_error *e)
 {
 	char *bid = NULL, *bsecret = NULL;
 	const char *id, *secret;
@@ -739,6 +920,13 @@ client_auth(const struct fb_oidc_op *op, const char *authorization, const struct
 	unsigned char h[SHA256_LEN];
 	int ok;
 
+	if (p->client_assertion != NULL || p->client_assertion_type != NULL) {
+		if (authorization != NULL) {
+			op_error(e, "invalid_request", 400, "the client is authenticated twice");
+			return NULL;
+		}
+		return client_auth_jwt(op, store, p, e);
+	}
 	if (authorization != NULL) {
 		if (!basic_split(authorization, &bid, &bsecret)) {
 			op_error(e, "invalid_client", 401, "malformed Basic credentials");
@@ -1241,7 +1429,7 @@ fb_oidc_op_token(const struct fb_oidc_op *op, struct fb_store *store, const char
 	unsigned need = 0;
 
 	memset(out, 0, sizeof(*out));
-	if ((c = client_auth(op, authorization, p, 1, &e)) == NULL) {
+	if ((c = client_auth(op, store, authorization, p, 1, &e)) == NULL) {
 		reply_error(out, &e, "oidc_client_auth_failed");
 		return;
 	}
@@ -1386,7 +1574,7 @@ fb_oidc_op_introspect(const struct fb_oidc_op *op, struct fb_store *store,
 	    "aud", "jti", "auth_time", NULL};
 
 	memset(out, 0, sizeof(*out));
-	if ((c = client_auth(op, authorization, p, 0, &e)) == NULL) {
+	if ((c = client_auth(op, store, authorization, p, 0, &e)) == NULL) {
 		reply_error(out, &e, "oidc_client_auth_failed");
 		return;
 	}
@@ -1418,7 +1606,7 @@ fb_oidc_op_revoke(const struct fb_oidc_op *op, struct fb_store *store, const cha
 	enum fb_status r = FB_OK;
 
 	memset(out, 0, sizeof(*out));
-	if ((c = client_auth(op, authorization, p, 1, &e)) == NULL) {
+	if ((c = client_auth(op, store, authorization, p, 1, &e)) == NULL) {
 		reply_error(out, &e, "oidc_client_auth_failed");
 		return;
 	}

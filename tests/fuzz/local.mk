@@ -122,6 +122,22 @@ tests_fuzz_replay_jwt_CPPFLAGS = $(AM_CPPFLAGS) $(FUZZ_SAML_CPPFLAGS)
 tests_fuzz_replay_jwt_LDADD = src/libfedbroker.la $(DEP_LIBS)
 EXTRA_DIST += tests/fixtures/oidc
 
+# OpenID provider (src/oidc/op.c): private_key_jwt client assertions.
+check_PROGRAMS += tests/fuzz/replay-client_assertion
+tests_fuzz_replay_client_assertion_SOURCES = tests/fuzz/standalone.c \
+	tests/fuzz/fuzz_client_assertion.c
+tests_fuzz_replay_client_assertion_CPPFLAGS = $(AM_CPPFLAGS) $(FUZZ_SAML_CPPFLAGS)
+tests_fuzz_replay_client_assertion_LDADD = src/libfedbroker.la $(DEP_LIBS)
+
+if HAVE_LIBFUZZER
+tests/fuzz/fuzz-client_assertion: $(FB_LIB_SOURCES) tests/fuzz/fuzz_client_assertion.c
+	$(AM_V_CC)srcs=; for f in $(FB_LIB_SOURCES) tests/fuzz/fuzz_client_assertion.c; do \
+	  case $$f in *.c) srcs="$$srcs $(srcdir)/$$f";; esac; done; \
+	$(CLANG) $(FUZZ_CFLAGS) $(AM_CPPFLAGS) $(FUZZ_SAML_CPPFLAGS) $(CPPFLAGS) $(DEP_CFLAGS) -w -o $@ $$srcs $(DEP_LIBS)
+tests/fuzz/libfuzzer.sh.log tests/fuzz/libfuzzer.log: tests/fuzz/fuzz-client_assertion
+CLEANFILES += tests/fuzz/fuzz-client_assertion
+endif
+
 if HAVE_LIBFUZZER
 tests/fuzz/fuzz-jwt: $(FB_LIB_SOURCES) tests/fuzz/fuzz_jwt.c
 	$(AM_V_CC)srcs=; for f in $(FB_LIB_SOURCES) tests/fuzz/fuzz_jwt.c; do \

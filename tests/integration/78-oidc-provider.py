@@ -71,6 +71,19 @@ class OidcProvider(harness.TestCase):
         for name, value in (("web", WEB_SECRET), ("rs", RS_SECRET), ("svc", SVC_SECRET)):
             with open(os.path.join(d, name + ".secret"), "w") as f:
                 f.write(value + "\n")
+        # robot authenticates with private_key_jwt: its key pair made here, its JWKS in a file.
+        cls.robot_key = subprocess.run(
+            ["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"],
+            capture_output=True, text=True, check=True).stdout
+        der = subprocess.run(["openssl", "pkey", "-pubout", "-outform", "DER"],
+                             input=cls.robot_key.encode(), capture_output=True,
+                             check=True).stdout
+        xy = der[-64:]  # the uncompressed point's x and y (SubjectPublicKeyInfo ends with it)
+        b64 = lambda b: base64.urlsafe_b64encode(b).decode().rstrip("=")  # noqa: E731
+        jwks = {"keys": [{"kty": "EC", "crv": "P-256", "kid": "robot-1", "use": "sig",
+                          "x": b64(xy[:32]), "y": b64(xy[32:])}]}
+        with open(os.path.join(d, "robot.jwks"), "w") as f:
+            json.dump(jwks, f)
         conf = {
             "keys": keys,
             "key_rollover": {"min_publish_time": "0"},
@@ -84,6 +97,8 @@ class OidcProvider(harness.TestCase):
                  "groups": ["staff"]},
                 {"id": "svc", "type": "service", "secret": "file:" + os.path.join(d, "svc.secret"),
                  "scopes": ["reports.read", "reports.write"]},
+                {"id": "robot", "type": "service", "jwks": os.path.join(d, "robot.jwks"),
+                 "scopes": ["reports.read"]},
             ]},
         }
         cls.srv = fbsaml.saml_server(cls.holder, [], groups=[{"name": "staff",
@@ -249,6 +264,47 @@ class OidcProvider(harness.TestCase):
         st, body, _ = self.token({"grant_type": "client_credentials", "client_id": "svc",
                                   "client_secret": SVC_SECRET})
         self.assertEqual(st, 200, body)
+
+    def test_private_key_jwt(self):
+        t = self.rp("cc", client_id="robot", private_key=self.robot_key, kid="robot-1",
+                    scope="reports.read")
+        self.assertNotIn("error", t, t)
+        self.assertEqual(t["at_claims"]["sub"], "robot")
+
+        def post(jwt, **extra):
+            f = {"grant_type": "client_credentials", "client_assertion": jwt,
+                 "client_assertion_type":
+                     "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}
+            f.update(extra)
+            return self.token(f)
+
+        a = self.rp("assertion", client_id="robot", private_key=self.robot_key, kid="robot-1",
+                    jti="once-1")["jwt"]
+        st, body, _ = post(a)
+        self.assertEqual(st, 200, body)
+        cases = {
+            "replayed": a,
+            "another key": self.rp("assertion", client_id="robot", kid="robot-1",
+                                   jti="k-1")["jwt"],
+            "another audience": self.rp("assertion", client_id="robot", kid="robot-1",
+                                        private_key=self.robot_key, jti="a-1",
+                                        aud="https://elsewhere.example/token")["jwt"],
+            "too long-lived": self.rp("assertion", client_id="robot", kid="robot-1",
+                                      private_key=self.robot_key, jti="l-1",
+                                      exp_in=3600)["jwt"],
+            "a client without keys": self.rp("assertion", client_id="svc", kid="robot-1",
+                                             private_key=self.robot_key, jti="s-1")["jwt"],
+            "not a JWT": "a.b",
+        }
+        for why, jwt in cases.items():
+            with self.subTest(why=why):
+                off = self.srv.log_size()
+                st, body, r = post(jwt)
+                self.assertEqual((st, body.get("error")), (401, "invalid_client"), body)
+                self.assertNotIn("access_token", body)
+                self.assertTrue(self.audit(off, "oidc_client_auth_failed"))
+        st, body, _ = post(a, client_assertion_type="urn:other")
+        self.assertEqual((st, body.get("error")), (401, "invalid_client"))
 
     # -- bad input
     def test_redirect_uri_near_misses_get_a_page(self):

@@ -1626,7 +1626,7 @@ test_oidc_clients(void)
 		    "t.yaml:5:52: oidc.clients[0].redirect_uris[1]: 'https://a/cb#f' must not have a "
 		    "fragment (#)",
 		    "t.yaml:4:7: oidc.clients[0].type: a confidential client needs a secret (secret: "
-		    "env:NAME)",
+		    "env:NAME) or keys (jwks: FILE)",
 		    "t.yaml:8:15: oidc.clients[1].secret: a public client has no secret (it cannot "
 		    "keep one): remove it, or make the client confidential",
 		    "t.yaml:9:41: oidc.clients[1].grant_types[1]: 'password' is not a grant type "

@@ -5,6 +5,8 @@
 //
 //   node rp.mjs STEP '{"issuer": ..., "client_id": ..., "client_secret": ..., ...}'
 //
+// client_secret (Basic, or form fields with post), or private_key (PKCS#8 PEM, ES256)
+// and kid for private_key_jwt, or neither (a public client).
 // Steps:
 //   authurl    {redirect_uri, scope}: the authorization URL with PKCE S256,
 //              state and nonce -> {url, verifier, state, nonce}
@@ -15,6 +17,7 @@
 //   introspect {token} -> the RFC 7662 answer
 //   revoke     {token} -> {}
 //   verify     {jwt, typ}: jose jwtVerify with the remote JWKS -> {header, claims}
+//   assertion  {private_key?, kid, aud?, exp_in?, jti}: a private_key_jwt assertion -> {jwt}
 //   forge      {sub, kid}: an ID token signed by a key the provider does not have -> {jwt}
 //   logouturl  {id_token, post_logout_redirect_uri, state}: the end_session URL -> {url}
 // Errors: {"error": code, "status": HTTP status, "message": ...} (exit status 0).
@@ -25,8 +28,11 @@ const [step, argJson] = process.argv.slice(2);
 const a = JSON.parse(argJson);
 
 async function config() {
-	const auth = a.client_secret ? (a.post ? client.ClientSecretPost(a.client_secret)
-		: client.ClientSecretBasic(a.client_secret)) : client.None();
+	const auth = a.private_key
+		? client.PrivateKeyJwt({ key: await jose.importPKCS8(a.private_key, 'ES256'),
+			kid: a.kid })
+		: a.client_secret ? (a.post ? client.ClientSecretPost(a.client_secret)
+			: client.ClientSecretBasic(a.client_secret)) : client.None();
 	return client.discovery(new URL(a.issuer), a.client_id, undefined, auth,
 		{ execute: [client.allowInsecureRequests] });
 }
@@ -88,6 +94,18 @@ async function run() {
 			.setProtectedHeader({ alg: 'ES256', kid: a.kid, typ: 'JWT' })
 			.setIssuer(cfg.serverMetadata().issuer).setIssuedAt().setExpirationTime('5m')
 			.sign(privateKey);
+		return { jwt };
+	}
+	case 'assertion': {
+		// A private_key_jwt assertion with what the test asks for (aud, exp, jti, key).
+		const key = a.private_key ? await jose.importPKCS8(a.private_key, 'ES256')
+			: (await jose.generateKeyPair('ES256')).privateKey;
+		const jwt = await new jose.SignJWT({ jti: a.jti })
+			.setProtectedHeader({ alg: 'ES256', kid: a.kid })
+			.setIssuer(a.client_id).setSubject(a.client_id)
+			.setAudience(a.aud || cfg.serverMetadata().token_endpoint)
+			.setIssuedAt().setExpirationTime(Math.floor(Date.now() / 1000) + (a.exp_in || 60))
+			.sign(key);
 		return { jwt };
 	}
 	case 'logouturl':
