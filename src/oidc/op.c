@@ -680,10 +680,11 @@ reply_json(struct fb_oidc_op_reply *out, int status, json_t *body)
 static void
 reply_error(struct fb_oidc_op_reply *out, const struct fb_oidc_op_error *e, const char *event)
 {
+	json_t *o = json_pack("{s:s, s:s}", "error", e->code, "error_description", e->desc);
+
 	out->status = e->status;
-	out->body = json_dumps(json_pack("{s:s, s:s}", "error", e->code, "error_description",
-	                           e->desc),
-	    JSON_COMPACT);
+	out->body = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
 	if (e->status == 401)
 		out->www_authenticate = "Basic realm=\"fedbroker\", charset=\"UTF-8\"";
 	snprintf(out->audit_event, sizeof(out->audit_event), "%s", event);
