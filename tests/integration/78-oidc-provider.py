@@ -551,5 +551,70 @@ class OidcProvider(harness.TestCase):
         self.assertEqual(q["error"], ["unsupported_response_type"])
 
 
+class OidcReplicas(harness.TestCase):
+    """Two replicas on one store (SQLite file, or the PostgreSQL database): a code issued
+    by one is redeemed at the other, once; a refresh token rotated at one is refused,
+    reused, at the other (and its family with it)."""
+
+    def test_codes_and_refresh_tokens_across_replicas(self):
+        d = self.tmpdir()
+        os.chmod(d, 0o755)
+        replicas = harness.replica_conf(d)
+        store = harness.store_conf(d) or {"path": os.path.join(d, "shared", "fedbroker.db")}
+        with open(os.path.join(d, "web.secret"), "w") as f:
+            f.write(WEB_SECRET + "\n")
+        conf = {"store": store, "keys": replicas["keys"], "session": replicas["session"],
+                "oidc": {"clients": [{"id": "web", "secret": "file:" + os.path.join(
+                    d, "web.secret"), "redirect_uris": [WEB_CB], "signing_alg": "RS256"}]}}
+        a, b = [fbsaml.saml_server(self, [], users=users, conf=conf, start=False)
+                for users in (["alice"], [])]
+        # One issuer for both, as behind a balancer.
+        for srv in (a, b):
+            srv.conf["server"]["public_url"] = "http://127.0.0.1:%d" % a.port
+            srv.write_config(srv.conf)
+            srv.start()
+        br = fbsaml.signed_in(self, a, "alice")
+        verifier = "r" * 64
+        ch = base64.urlsafe_b64encode(__import__("hashlib").sha256(
+            verifier.encode()).digest()).decode().rstrip("=")
+        p = br.get("/oauth2/authorize?" + urllib.parse.urlencode({
+            "response_type": "code", "client_id": "web", "redirect_uri": WEB_CB,
+            "scope": "openid", "code_challenge": ch, "code_challenge_method": "S256"}))
+        self.assertEqual(p.status, 302, p.text[:500])
+        code = urllib.parse.parse_qs(urllib.parse.urlsplit(p.location).query)["code"][0]
+
+        def token(srv, fields):
+            r = srv.request("POST", "/oauth2/token", headers=basic("web", WEB_SECRET),
+                            body=urllib.parse.urlencode(fields))
+            return r.status, json.loads(r.body)
+
+        f = {"grant_type": "authorization_code", "code": code, "redirect_uri": WEB_CB,
+             "code_verifier": verifier}
+        st, t = token(b, f)
+        self.assertEqual(st, 200, t)
+        st, body = token(a, f)
+        self.assertEqual((st, body["error"]), (400, "invalid_grant"), "used once, anywhere")
+        # The replay at a revoked the family b issued: its refresh token is dead too.
+        st, body = token(b, {"grant_type": "refresh_token", "refresh_token": t["refresh_token"]})
+        self.assertEqual((st, body["error"]), (400, "invalid_grant"))
+        # A fresh sign-in: rotation at a, the old refresh token reused at b.
+        p = br.get("/oauth2/authorize?" + urllib.parse.urlencode({
+            "response_type": "code", "client_id": "web", "redirect_uri": WEB_CB,
+            "scope": "openid", "code_challenge": ch, "code_challenge_method": "S256"}))
+        code = urllib.parse.parse_qs(urllib.parse.urlsplit(p.location).query)["code"][0]
+        st, t = token(a, dict(f, code=code))
+        self.assertEqual(st, 200, t)
+        st, t2 = token(a, {"grant_type": "refresh_token", "refresh_token": t["refresh_token"]})
+        self.assertEqual(st, 200, t2)
+        st, body = token(b, {"grant_type": "refresh_token", "refresh_token": t["refresh_token"]})
+        self.assertEqual((st, body["error"]), (400, "invalid_grant"))
+        st, body = token(a, {"grant_type": "refresh_token", "refresh_token": t2["refresh_token"]})
+        self.assertEqual((st, body["error"]), (400, "invalid_grant"), "the family is revoked")
+        # Both replicas verify with the same keys: b introspects what a issued.
+        r = b.request("POST", "/oauth2/introspect", headers=basic("web", WEB_SECRET),
+                      body=urllib.parse.urlencode({"token": t2["access_token"]}))
+        self.assertEqual(json.loads(r.body), {"active": False})
+
+
 if __name__ == "__main__":
     harness.main()
