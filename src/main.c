@@ -25,6 +25,7 @@ static const struct subcommand subcommands[] = {
 	{"explain", fb_cli_explain, "show what a user would get at a SAML service provider"},
 	{"aws", fb_cli_aws, "AWS helpers: the IAM role trust policy for a SAML SP"},
 	{"scim", fb_cli_scim, "SCIM push: sync a target now, show the outbox and errors"},
+	{"oidc", fb_cli_oidc, "the OpenID provider's clients: list, show"},
 	{"version", fb_cli_version, "print the version"},
 };
 

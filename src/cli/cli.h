@@ -34,6 +34,7 @@ int fb_cli_metadata(int argc, char **argv);
 int fb_cli_explain(int argc, char **argv);
 int fb_cli_aws(int argc, char **argv);
 int fb_cli_store(int argc, char **argv);
+int fb_cli_oidc(int argc, char **argv);
 
 /* The help lines of the options of struct fb_cli_conf_opts, as every --help prints them. */
 #define FB_CLI_HELP_CONFIG                                                                   \

@@ -73,7 +73,7 @@ check_client(struct fb_conf_ctx *ctx, size_t i)
 	static const char *const scopes[] = {"openid", "profile", "email", "groups"};
 
 	cl->grants = grants_of(cl);
-	if (cl->nscopes == 0) {
+	if (cl->nscopes == 0 && cl->type != FB_CONF_OIDC_SERVICE) {
 		cl->scopes = fb_xcalloc(4, sizeof(*cl->scopes));
 		for (size_t s = 0; s < 4; s++)
 			cl->scopes[s] = fb_xstrdup(scopes[s]);

@@ -310,6 +310,18 @@ client_find(const struct fb_oidc_op *op, const char *id)
 	return NULL;
 }
 
+const char *
+fb_oidc_op_client_key(const struct fb_oidc_op *op, const char *client_id)
+{
+	const struct op_client *c = client_find(op, client_id);
+	struct fb_key_info info;
+
+	if (c == NULL)
+		return NULL;
+	fb_crypto_key_info(c->key, &info);
+	return info.id;
+}
+
 /* ---- the authorization request ----------------------------------------------------------- */
 
 void

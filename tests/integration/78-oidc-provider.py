@@ -306,6 +306,27 @@ class OidcProvider(harness.TestCase):
         st, body, _ = post(a, client_assertion_type="urn:other")
         self.assertEqual((st, body.get("error")), (401, "invalid_client"))
 
+    def test_cli(self):
+        cp = fbsaml.cli(self.srv, "oidc", "client", "list")
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        ids = [line.split()[0] for line in cp.stdout.splitlines()[1:]]
+        self.assertEqual(ids, ["web", "web-rs", "spa", "svc", "robot"])
+        cp = fbsaml.cli(self.srv, "oidc", "client", "show", "web", "--json")
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        o = json.loads(cp.stdout)
+        self.assertEqual((o["signing_alg"], o["signing_key"]), ("ES256", "ec"))
+        self.assertEqual(o["claims"], [{"name": "team", "mapping": "team"}])
+        self.assertNotIn(WEB_SECRET, cp.stdout + cp.stderr, "a secret is never printed")
+        cp = fbsaml.cli(self.srv, "oidc", "client", "show", "web-rs")
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        self.assertRegex(cp.stdout, r"(?m)^signing_key +rsa$")
+        self.assertNotIn(RS_SECRET, cp.stdout + cp.stderr)
+        cp = fbsaml.cli(self.srv, "oidc", "client", "show", "robot", "--json")
+        self.assertEqual(json.loads(cp.stdout)["auth_methods"], ["private_key_jwt"])
+        cp = fbsaml.cli(self.srv, "oidc", "client", "show", "nosuch")
+        self.assertEqual(cp.returncode, 1)
+        self.assertIn("no client 'nosuch'", cp.stderr)
+
     # -- bad input
     def test_redirect_uri_near_misses_get_a_page(self):
         b = fbsaml.signed_in(self, self.srv, "alice")
