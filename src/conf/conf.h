@@ -335,6 +335,8 @@ struct fb_conf_oidc_client {
 	size_t nredirect_uris;
 	char **post_logout_redirect_uris;
 	size_t npost_logout_redirect_uris;
+	char **cors_origins; /* browser apps' origins (scheme://host[:port]) */
+	size_t ncors_origins;
 	char **grant_types; /* as written; grants holds them checked */
 	size_t ngrant_types;
 	unsigned grants;    /* FB_CONF_OIDC_GRANT_* (default from type) */

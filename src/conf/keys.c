@@ -267,6 +267,7 @@ static const struct conf_key conf_keys[] = {
 	{"oidc.clients[].jwks", CT_PATH, NULL, 0, 0, NULL, NULL, 0, O(jwks)},
 	{"oidc.clients[].redirect_uris", CT_STRS, NULL, 0, 64, NULL, v_redirect_uri, 0, ON(redirect_uris, nredirect_uris)},
 	{"oidc.clients[].post_logout_redirect_uris", CT_STRS, NULL, 0, 64, NULL, v_redirect_uri, 0, ON(post_logout_redirect_uris, npost_logout_redirect_uris)},
+	{"oidc.clients[].cors_origins", CT_STRS, NULL, 0, 64, NULL, v_url, 0, ON(cors_origins, ncors_origins)},
 	{"oidc.clients[].grant_types", CT_STRS, NULL, 1, 3, NULL, v_grant_type, 0, ON(grant_types, ngrant_types)},
 	{"oidc.clients[].scopes", CT_STRS, NULL, 1, 64, NULL, v_scope, 0, ON(scopes, nscopes)},
 	{"oidc.clients[].groups", CT_STRS, NULL, 0, 1000, NULL, v_group_name, 0, ON(groups, ngroups)},

@@ -24,6 +24,7 @@ fb_conf_oidc_client_cleanup(struct fb_conf_oidc_client *cl)
 	strs_free(cl->redirect_uris, cl->nredirect_uris);
 	strs_free(cl->post_logout_redirect_uris, cl->npost_logout_redirect_uris);
 	strs_free(cl->grant_types, cl->ngrant_types);
+	strs_free(cl->cors_origins, cl->ncors_origins);
 	strs_free(cl->scopes, cl->nscopes);
 	strs_free(cl->groups, cl->ngroups);
 	for (size_t i = 0; i < cl->nclaims; i++) {
@@ -117,6 +118,17 @@ check_client(struct fb_conf_ctx *ctx, size_t i)
 	if ((cl->grants & FB_CONF_OIDC_GRANT_REFRESH) != 0 && cl->refresh_token_lifetime == 0)
 		client_problem(ctx, i, "refresh_token_lifetime", 1,
 		    "refresh_token is allowed but the lifetime is 0");
+	for (size_t o = 0; o < cl->ncors_origins; o++) {
+		const char *v = cl->cors_origins[o], *host = v != NULL ? strstr(v, "://") : NULL;
+
+		if (host != NULL && strchr(host + 3, '/') != NULL) {
+			char *list = fb_xasprintf("oidc.clients[%zu].cors_origins", i);
+
+			fb_conf_item_problem(ctx, list, o, NULL, 1,
+			    "'%s' is not an origin: scheme://host[:port], without a path", v);
+			free(list);
+		}
+	}
 	for (size_t c = 0; c < cl->nclaims; c++) {
 		char *list = fb_xasprintf("oidc.clients[%zu].claims", i);
 

@@ -61,6 +61,25 @@ send_json(struct fb_http_req *req, int code, const char *json)
 	fb_http_reply(req, code, "application/json", json, strlen(json));
 }
 
+/*
+ * CORS for browser apps: an Origin of a client's cors_origins is allowed
+ * (the answer names it; Vary: Origin), any other gets no CORS header. 1 when
+ * allowed.
+ */
+static int
+cors(struct fb_http_req *req)
+{
+	const char *origin = fb_http_req_header(req, "Origin");
+
+	if (origin == NULL)
+		return 0;
+	fb_http_reply_header(req, "Vary", "Origin");
+	if (!fb_oidc_op_cors_allowed(worker_op, origin))
+		return 0;
+	fb_http_reply_header(req, "Access-Control-Allow-Origin", origin);
+	return 1;
+}
+
 /* Sends what op decided, with its audit line. */
 static void
 send_op_reply(struct fb_http_req *req, struct fb_oidc_op_reply *r)
@@ -420,6 +439,22 @@ h_logout(struct fb_http_req *req, void *arg)
 
 /* ---- the token, userinfo, introspection and revocation endpoints ----------------------------- */
 
+/* A CORS preflight (OPTIONS): 204, allowing POST (and GET) from an allowed origin. 1 when answered. */
+static int
+preflight(struct fb_http_req *req)
+{
+	if (fb_http_req_method_id(req) != FB_HTTP_OPTIONS)
+		return 0;
+	if (worker_op != NULL && cors(req)) {
+		fb_http_reply_header(req, "Access-Control-Allow-Methods", "GET, POST");
+		fb_http_reply_header(req, "Access-Control-Allow-Headers",
+		    "Authorization, Content-Type");
+		fb_http_reply_header(req, "Access-Control-Max-Age", "600");
+	}
+	fb_http_reply(req, 204, NULL, NULL, 0);
+	return 1;
+}
+
 static void
 h_token(struct fb_http_req *req, void *arg)
 {
@@ -428,7 +463,10 @@ h_token(struct fb_http_req *req, void *arg)
 	struct fb_oidc_params p;
 
 	(void)arg;
-	if (!ready(req) || !form_read(req, &p, "oidc_token_refused"))
+	if (preflight(req) || !ready(req))
+		return;
+	cors(req);
+	if (!form_read(req, &p, "oidc_token_refused"))
 		return;
 	fb_oidc_op_token(worker_op, env->store, fb_http_req_header(req, "Authorization"), &p, &out);
 	send_op_reply(req, &out);
@@ -441,10 +479,10 @@ h_userinfo(struct fb_http_req *req, void *arg)
 	struct fb_oidc_op_reply out;
 
 	(void)arg;
-	if (!ready(req))
+	if (preflight(req) || !ready(req))
 		return;
+	cors(req);
 	fb_oidc_op_userinfo(worker_op, env->store, fb_http_req_header(req, "Authorization"), &out);
-	fb_http_reply_header(req, "Access-Control-Allow-Origin", "*");
 	send_op_reply(req, &out);
 }
 
@@ -471,7 +509,10 @@ h_revoke(struct fb_http_req *req, void *arg)
 	struct fb_oidc_params p;
 
 	(void)arg;
-	if (!ready(req) || !form_read(req, &p, "oidc_revoke_refused"))
+	if (preflight(req) || !ready(req))
+		return;
+	cors(req);
+	if (!form_read(req, &p, "oidc_revoke_refused"))
 		return;
 	fb_oidc_op_revoke(worker_op, env->store, fb_http_req_header(req, "Authorization"), &p, &out);
 	send_op_reply(req, &out);
@@ -491,10 +532,10 @@ fb_http_oauth2_routes_add(struct fb_http_router *r, const struct fb_conf *conf,
 	    {DISCOVERY_PATH, FB_HTTP_GET, h_discovery},
 	    {FB_OIDC_OP_PATH_JWKS, FB_HTTP_GET, h_jwks},
 	    {FB_OIDC_OP_PATH_AUTHORIZE, FB_HTTP_GET | FB_HTTP_POST, h_authorize},
-	    {FB_OIDC_OP_PATH_TOKEN, FB_HTTP_POST, h_token},
-	    {FB_OIDC_OP_PATH_USERINFO, FB_HTTP_GET | FB_HTTP_POST, h_userinfo},
+	    {FB_OIDC_OP_PATH_TOKEN, FB_HTTP_POST | FB_HTTP_OPTIONS, h_token},
+	    {FB_OIDC_OP_PATH_USERINFO, FB_HTTP_GET | FB_HTTP_POST | FB_HTTP_OPTIONS, h_userinfo},
 	    {FB_OIDC_OP_PATH_INTROSPECT, FB_HTTP_POST, h_introspect},
-	    {FB_OIDC_OP_PATH_REVOKE, FB_HTTP_POST, h_revoke},
+	    {FB_OIDC_OP_PATH_REVOKE, FB_HTTP_POST | FB_HTTP_OPTIONS, h_revoke},
 	    {FB_OIDC_OP_PATH_LOGOUT, FB_HTTP_GET | FB_HTTP_POST, h_logout},
 	};
 	const struct fb_map_set *rules = NULL;

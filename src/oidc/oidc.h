@@ -298,6 +298,8 @@ const char *fb_oidc_op_discovery(const struct fb_oidc_op *op);
 /* The JWKS (RFC 7517) of every published key, JSON. Borrowed. */
 const char *fb_oidc_op_jwks(const struct fb_oidc_op *op);
 const char *fb_oidc_op_issuer(const struct fb_oidc_op *op);
+/* 1 when origin (an Origin header) is one of a client's cors_origins, exactly. */
+int fb_oidc_op_cors_allowed(const struct fb_oidc_op *op, const char *origin);
 /* The id of the key that signs client_id's tokens (borrowed), or NULL for an unknown client. */
 const char *fb_oidc_op_client_key(const struct fb_oidc_op *op, const char *client_id);
 

@@ -310,6 +310,16 @@ client_find(const struct fb_oidc_op *op, const char *id)
 	return NULL;
 }
 
+int
+fb_oidc_op_cors_allowed(const struct fb_oidc_op *op, const char *origin)
+{
+	for (size_t i = 0; origin != NULL && i < op->nclients; i++)
+		for (size_t j = 0; j < op->clients[i].conf->ncors_origins; j++)
+			if (strcmp(op->clients[i].conf->cors_origins[j], origin) == 0)
+				return 1;
+	return 0;
+}
+
 const char *
 fb_oidc_op_client_key(const struct fb_oidc_op *op, const char *client_id)
 {

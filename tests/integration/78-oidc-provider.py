@@ -35,6 +35,7 @@ SVC_SECRET = "svc-secret-0123456789abcdefghij"
 WEB_CB = "https://app.example.test/cb"
 SPA_CB = "http://127.0.0.1/callback"
 WEB_LOGOUT = "https://app.example.test/bye"
+SPA_ORIGIN = "https://spa.example.test"
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 CLAIMS_RULE = "return 'blue-' + user.username\n"
 
@@ -94,7 +95,7 @@ class OidcProvider(harness.TestCase):
                  "redirect_uris": [WEB_CB], "signing_alg": "RS256", "require_pkce": False,
                  "post_logout_redirect_uris": [WEB_LOGOUT]},
                 {"id": "spa", "type": "public", "redirect_uris": [SPA_CB],
-                 "groups": ["staff"]},
+                 "groups": ["staff"], "cors_origins": [SPA_ORIGIN]},
                 {"id": "svc", "type": "service", "secret": "file:" + os.path.join(d, "svc.secret"),
                  "scopes": ["reports.read", "reports.write"]},
                 {"id": "robot", "type": "service", "jwks": os.path.join(d, "robot.jwks"),
@@ -305,6 +306,26 @@ class OidcProvider(harness.TestCase):
                 self.assertTrue(self.audit(off, "oidc_client_auth_failed"))
         st, body, _ = post(a, client_assertion_type="urn:other")
         self.assertEqual((st, body.get("error")), (401, "invalid_client"))
+
+    def test_cors_for_browser_apps(self):
+        pre = {"Origin": SPA_ORIGIN, "Access-Control-Request-Method": "POST"}
+        r = self.srv.request("OPTIONS", "/oauth2/token", headers=pre)
+        self.assertEqual(r.status, 204)
+        self.assertEqual(r.header("Access-Control-Allow-Origin"), SPA_ORIGIN)
+        self.assertIn("Content-Type", r.header("Access-Control-Allow-Headers"))
+        for origin in ("https://evil.example.test", SPA_ORIGIN + ":8443", SPA_ORIGIN + "/"):
+            with self.subTest(origin=origin):
+                r = self.srv.request("OPTIONS", "/oauth2/token", headers=dict(pre, Origin=origin))
+                self.assertIsNone(r.header("Access-Control-Allow-Origin"))
+                r = self.srv.request("POST", "/oauth2/token", headers=dict(FORM, Origin=origin),
+                                     body="grant_type=refresh_token&refresh_token=x&client_id=spa")
+                self.assertIsNone(r.header("Access-Control-Allow-Origin"))
+        r = self.srv.request("POST", "/oauth2/token", headers=dict(FORM, Origin=SPA_ORIGIN),
+                             body="grant_type=refresh_token&refresh_token=x&client_id=spa")
+        self.assertEqual(r.status, 400)
+        self.assertEqual(r.header("Access-Control-Allow-Origin"), SPA_ORIGIN,
+                         "the app can read the error")
+        self.assertEqual(r.header("Vary"), "Origin")
 
     def test_cli(self):
         cp = fbsaml.cli(self.srv, "oidc", "client", "list")

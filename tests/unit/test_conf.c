@@ -1614,7 +1614,8 @@ test_oidc_clients(void)
 	                 "      redirect_uris: [\"https://x.example.com/cb\"]\n"
 	                 "      claims: [{name: sub, mapping: oidc_groups}, {name: r, mapping: nosuch}]\n"
 	                 "    - id: \"bad id\"\n"
-	                 "      signing_alg: HS256\n",
+	                 "      signing_alg: HS256\n"
+	                 "      cors_origins: [\"https://spa.example/app\"]\n",
 	    dir);
 	{
 		struct fb_conf_report *rep = NULL;
@@ -1650,6 +1651,8 @@ test_oidc_clients(void)
 		}
 		CU_ASSERT(mentions(rep, "oidc.clients[2].claims[1].mapping: no mapping 'nosuch'"));
 		CU_ASSERT(mentions(rep, "oidc.clients[3].signing_alg"));
+		CU_ASSERT(mentions(rep, "oidc.clients[3].cors_origins[0]: 'https://spa.example/app' "
+		                        "is not an origin"));
 		CU_ASSERT_FALSE(mentions(rep, "a-client-secret-of-32"));
 		if (!has(rep, lines[0]))
 			for (size_t i = 0; i < fb_conf_report_count(rep); i++)
