@@ -240,7 +240,7 @@ authz_again(const struct fb_oidc_params *p, int64_t auth_after)
 {
 	static const char *const names[] = {"response_type", "client_id", "redirect_uri", "scope",
 	    "state", "nonce", "code_challenge", "code_challenge_method", "max_age", "login_hint",
-	    NULL};
+	    "acr_values", NULL};
 	struct fb_buf b;
 	struct fb_oidc_params copy = *p;
 
@@ -359,11 +359,20 @@ h_authorize(struct fb_http_req *req, void *arg)
 		to_login(req, &p, &a, fresh_needed || a.prompt_login || a.max_age >= 0 ? now : 0);
 		goto out;
 	}
+	/* acr_values asks for a second factor: a sign-in without one cannot give it. */
+	if (a.want_mfa && !s.mfa) {
+		e.code = a.prompt_none ? "interaction_required" : "access_denied";
+		snprintf(e.desc, sizeof(e.desc), "%s",
+		    "the client asks for a sign-in with a second factor; this one had none");
+		to_client(req, &a, NULL, &e);
+		goto out;
+	}
 	if (fb_oidc_op_user_allowed(worker_op, env->store, &a, &u, &e) != FB_OK) {
 		to_client(req, &a, NULL, &e);
 		goto out;
 	}
-	if (fb_oidc_op_code_issue(worker_op, env->store, &a, &u, s.auth_time, s.sid, &code, &e) !=
+	if (fb_oidc_op_code_issue(worker_op, env->store, &a, &u, s.auth_time, s.sid, s.mfa,
+	        &code, &e) !=
 	    FB_OK) {
 		to_client(req, &a, NULL, &e);
 		goto out;

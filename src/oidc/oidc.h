@@ -312,7 +312,11 @@ struct fb_oidc_params {
 	const char *token, *token_type_hint;
 	const char *id_token_hint, *post_logout_redirect_uri;
 	const char *client_assertion_type, *client_assertion;
+	const char *acr_values;
 };
+/* The acr of a sign-in with a second factor, and of one without (ID token "acr"). */
+#define FB_OIDC_ACR_MFA "urn:fedbroker:acr:mfa"
+#define FB_OIDC_ACR_PWD "urn:fedbroker:acr:pwd"
 /* The names of struct fb_oidc_params' members, in order, NULL-terminated. Static. */
 extern const char *const fb_oidc_param_names[];
 /* The member called name of p (a pointer into it), or NULL for an unknown name. */
@@ -333,6 +337,7 @@ struct fb_oidc_authz_req {
 	char *scope;	 /* granted: asked for and allowed, space-separated (new) */
 	int prompt_none; /* prompt=none: never show a page */
 	int prompt_login;
+	int want_mfa;	    /* acr_values asks for FB_OIDC_ACR_MFA */
 	int64_t max_age;    /* -1: not given */
 	int64_t auth_after; /* 0: not given */
 };
@@ -366,14 +371,15 @@ enum fb_status fb_oidc_op_user_allowed(const struct fb_oidc_op *op, struct fb_st
     const struct fb_oidc_authz_req *a, const struct fb_store_user *u,
     struct fb_oidc_op_error *e);
 /*
- * Issues an authorization code for u (signed in at auth_time, session sid)
+ * Issues an authorization code for u (signed in at auth_time, session sid,
+ * mfa: with a second factor, which the ID token's acr and amr say)
  * and the request a: stored by its hash, used once, valid
  * oidc.code_lifetime. *code new. Statuses of the store (e: server_error or
  * temporarily_unavailable).
  */
 enum fb_status fb_oidc_op_code_issue(const struct fb_oidc_op *op, struct fb_store *store,
     const struct fb_oidc_authz_req *a, const struct fb_store_user *u, int64_t auth_time,
-    const char *sid, char **code, struct fb_oidc_op_error *e);
+    const char *sid, int mfa, char **code, struct fb_oidc_op_error *e);
 
 /* A reply of the token, userinfo, introspection or revocation endpoint. */
 struct fb_oidc_op_reply {

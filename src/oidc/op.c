@@ -52,7 +52,7 @@ const char *const fb_oidc_param_names[] = {"response_type", "client_id", "redire
     "scope", "state", "nonce", "code_challenge", "code_challenge_method", "prompt", "max_age",
     "login_hint", "auth_after", "grant_type", "code", "code_verifier", "refresh_token",
     "client_secret", "token", "token_type_hint", "id_token_hint", "post_logout_redirect_uri",
-    "client_assertion_type", "client_assertion", NULL};
+    "client_assertion_type", "client_assertion", "acr_values", NULL};
 
 const char **
 fb_oidc_param_slot(struct fb_oidc_params *p, const char *name)
@@ -173,8 +173,10 @@ discovery_build(const char *iss)
 	    strs((const char *[]){"openid", "profile", "email", "groups", NULL}));
 	json_object_set_new(d, "claims_supported",
 	    strs((const char *[]){"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "azp",
-		"at_hash", "sid", "name", "preferred_username", "email", "email_verified", "groups",
-		NULL}));
+		"at_hash", "sid", "acr", "amr", "name", "preferred_username", "email",
+		"email_verified", "groups", NULL}));
+	json_object_set_new(d, "acr_values_supported",
+	    strs((const char *[]){FB_OIDC_ACR_PWD, FB_OIDC_ACR_MFA, NULL}));
 	json_object_set_new(d, "prompt_values_supported",
 	    strs((const char *[]){"none", "login", "consent", NULL}));
 	json_object_set_new(d, "claims_parameter_supported", json_false());
@@ -549,6 +551,7 @@ fb_oidc_authz_check(const struct fb_oidc_op *op, const struct fb_oidc_params *p,
 		out->auth_after = strtoll(p->auth_after, NULL, 10);
 	if (p->login_hint != NULL && printable(p->login_hint, 256))
 		out->login_hint = p->login_hint;
+	out->want_mfa = p->acr_values != NULL && scope_has(p->acr_values, FB_OIDC_ACR_MFA);
 	(void)openid;
 	return FB_OK;
 }
@@ -646,7 +649,7 @@ store_error(struct fb_oidc_op_error *e, enum fb_status r, const struct fb_err *e
 enum fb_status
 fb_oidc_op_code_issue(const struct fb_oidc_op *op, struct fb_store *store,
     const struct fb_oidc_authz_req *a, const struct fb_store_user *u, int64_t auth_time,
-    const char *sid, char **code, struct fb_oidc_op_error *e)
+    const char *sid, int mfa, char **code, struct fb_oidc_op_error *e)
 {
 	char *c = fb_rand_token(TOKEN_BYTES), *family = fb_rand_token(16);
 	json_t *data = json_pack("{s:s, s:s, s:s, s:I}", "sub", u->id, "redirect_uri",
@@ -663,6 +666,7 @@ fb_oidc_op_code_issue(const struct fb_oidc_op *op, struct fb_store *store,
 		json_object_set_new(data, "code_challenge", json_string(a->challenge));
 	if (sid != NULL)
 		json_object_set_new(data, "sid", json_string(sid));
+	json_object_set_new(data, "mfa", json_boolean(mfa));
 	g.hash = hash_b64(c);
 	g.kind = FB_STORE_OIDC_CODE;
 	g.family = family;
@@ -998,6 +1002,7 @@ out:
 struct grant {
 	const char *sub, *scope, *nonce, *sid, *redirect_uri, *challenge;
 	int64_t auth_time;
+	int mfa;
 };
 
 static void
@@ -1011,6 +1016,7 @@ grant_read(const json_t *d, struct grant *g)
 	g->redirect_uri = json_string_value(json_object_get(d, "redirect_uri"));
 	g->challenge = json_string_value(json_object_get(d, "code_challenge"));
 	g->auth_time = json_integer_value(json_object_get(d, "auth_time"));
+	g->mfa = json_is_true(json_object_get(d, "mfa"));
 }
 
 static int
@@ -1167,6 +1173,10 @@ tokens_issue(const struct fb_oidc_op *op, const struct op_client *c, struct fb_s
 			json_object_set_new(claims, "nonce", json_string(g->nonce));
 		if (g->sid != NULL)
 			json_object_set_new(claims, "sid", json_string(g->sid));
+		json_object_set_new(claims, "acr",
+		    json_string(g->mfa ? FB_OIDC_ACR_MFA : FB_OIDC_ACR_PWD));
+		json_object_set_new(claims, "amr",
+		    g->mfa ? json_pack("[s,s]", "pwd", "mfa") : json_pack("[s]", "pwd"));
 		user_claims(op, c, store, &u, g->scope, claims);
 		if ((r = fb_oidc_jwt_sign(c->key, "JWT", claims, &idt, &err)) != FB_OK)
 			goto sign_failed;
@@ -1177,8 +1187,8 @@ tokens_issue(const struct fb_oidc_op *op, const struct op_client *c, struct fb_s
 		struct fb_store_oidc_grant sg = {0};
 
 		rt = fb_rand_token(TOKEN_BYTES);
-		data = json_pack("{s:s, s:s, s:I}", "sub", g->sub, "scope", g->scope,
-		    "auth_time", (json_int_t)g->auth_time);
+		data = json_pack("{s:s, s:s, s:I, s:b}", "sub", g->sub, "scope", g->scope,
+		    "auth_time", (json_int_t)g->auth_time, "mfa", g->mfa);
 		if (g->sid != NULL)
 			json_object_set_new(data, "sid", json_string(g->sid));
 		sg.hash = hash_b64(rt);

@@ -207,6 +207,8 @@ class OidcProvider(harness.TestCase):
         self.assertEqual(idc["email"], "alice@example.com")
         self.assertEqual(idc["groups"], ["staff"])
         self.assertEqual(idc["team"], "blue-alice", "the client's mapped claim")
+        self.assertEqual((idc["acr"], idc["amr"]), ("urn:fedbroker:acr:pwd", ["pwd"]),
+                         "a password sign-in, no second factor")
         self.assertEqual(t["at_claims"]["client_id"], "web")
         self.assertEqual(t["at_claims"]["sub"], idc["sub"])
         ui = self.rp("userinfo", client_id="web", client_secret=WEB_SECRET,
@@ -230,6 +232,26 @@ class OidcProvider(harness.TestCase):
         i = self.rp("introspect", client_id="web", client_secret=WEB_SECRET,
                     token=r1["tokens"]["access_token"])
         self.assertFalse(i["active"], "access tokens of the family are revoked too")
+
+    def test_acr_mfa(self):
+        # carol enrols a second factor: her session then satisfies acr_values mfa.
+        import webclient
+        fbsaml.add_user(self, self.srv, "carol")
+        b = fbsaml.signed_in(self, self.srv, "carol")
+        p = b.get("/mfa/enrol")
+        self.assertEqual(p.status, 200, p.text[:2000])
+        secret = p.by_id("totp-secret").replace(" ", "")
+        webclient.wait_fresh_step()
+        r = b.submit(p, "/mfa/enrol", {"pending": p.hidden("pending"),
+                                       "code": webclient.totp(secret)})
+        self.assertIn("Two-step verification is on", r.text)
+        code = self.code_for(b, client="web-rs", acr_values="urn:fedbroker:acr:mfa")
+        st, t, _ = self.token({"grant_type": "authorization_code", "code": code,
+                               "redirect_uri": WEB_CB}, basic("web-rs", RS_SECRET))
+        self.assertEqual(st, 200, t)
+        claims = json.loads(base64.urlsafe_b64decode(t["id_token"].split(".")[1] + "=="))
+        self.assertEqual((claims["acr"], claims["amr"]), ("urn:fedbroker:acr:mfa",
+                                                          ["pwd", "mfa"]))
 
     def test_rs256_client(self):
         b = fbsaml.signed_in(self, self.srv, "alice")
@@ -587,6 +609,17 @@ class OidcProvider(harness.TestCase):
         p = self.through_login(b, p, "bob")
         self.assertEqual(p.status, 302, p.text[:500])
         self.assertIn("code", urllib.parse.parse_qs(urllib.parse.urlsplit(p.location).query))
+        # acr_values asking for a second factor: bob signed in with a password only.
+        for prompt, err in ((None, "access_denied"), ("none", "interaction_required")):
+            params = {"response_type": "code", "client_id": "web", "redirect_uri": WEB_CB,
+                      "scope": "openid", "acr_values": "urn:fedbroker:acr:mfa",
+                      "code_challenge": "a" * 43, "code_challenge_method": "S256"}
+            if prompt:
+                params["prompt"] = prompt
+            p = self.authorize(b, **params)
+            q = urllib.parse.parse_qs(urllib.parse.urlsplit(p.location).query)
+            self.assertEqual(q["error"], [err])
+            self.assertNotIn("code", q)
         # response_type other than code: to the (registered) redirect URI.
         p = self.authorize(b, response_type="token", client_id="web", redirect_uri=WEB_CB)
         q = urllib.parse.parse_qs(urllib.parse.urlsplit(p.location).query)
