@@ -907,6 +907,19 @@ test_op(void)
 	json_t *claims = NULL, *got = NULL;
 	static const char *const es[] = {"ES256", NULL};
 
+	/* The parameter names are the struct's members, in order, one each. */
+	{
+		size_t n = 0;
+
+		while (fb_oidc_param_names[n] != NULL)
+			n++;
+		CU_ASSERT_EQUAL(n, sizeof(struct fb_oidc_params) / sizeof(const char *));
+		memset(&p, 0, sizeof(p));
+		CU_ASSERT_PTR_EQUAL(fb_oidc_param_slot(&p, "acr_values"), &p.acr_values);
+		CU_ASSERT_PTR_EQUAL(fb_oidc_param_slot(&p, "client_id"), &p.client_id);
+		CU_ASSERT_PTR_EQUAL(fb_oidc_param_slot(&p, "code_verifier"), &p.code_verifier);
+		CU_ASSERT_PTR_NULL(fb_oidc_param_slot(&p, "password"));
+	}
 	/* Exact match; a public client's loopback redirect may change its port only. */
 	CU_ASSERT_TRUE(fb_oidc_redirect_uri_match(&cl[0], "https://app.example/cb"));
 	CU_ASSERT_FALSE(fb_oidc_redirect_uri_match(&cl[0], "https://app.example/cb/"));
