@@ -87,11 +87,11 @@ client_json(const struct fb_conf_oidc_client *cl)
 		json_array_append_new(auth, json_string("none"));
 	for (size_t i = 0; i < cl->nclaims; i++)
 		json_array_append_new(claims, json_pack("{s:s, s:s}", "name", cl->claims[i].name,
-		    "mapping", cl->claims[i].mapping));
+		                                  "mapping", cl->claims[i].mapping));
 	return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:b, s:s, s:I, s:I, s:I,"
 	                 " s:o}",
-	    "id", cl->id, "type", type_names[cl->type], "auth_methods", auth, "grant_types",
-	    grants, "redirect_uris", strs(cl->redirect_uris, cl->nredirect_uris),
+	    "id", cl->id, "type", type_names[cl->type], "auth_methods", auth, "grant_types", grants,
+	    "redirect_uris", strs(cl->redirect_uris, cl->nredirect_uris),
 	    "post_logout_redirect_uris",
 	    strs(cl->post_logout_redirect_uris, cl->npost_logout_redirect_uris), "scopes",
 	    strs(cl->scopes, cl->nscopes), "groups", strs(cl->groups, cl->ngroups), "claims",
@@ -151,7 +151,8 @@ client_list(int argc, char **argv)
 
 		printf("%-24s  %-12s  %-5s  %s\n", "ID", "TYPE", "ALG", "GRANTS");
 		json_array_foreach(arr, i, c)
-			printf("%-24s  %-12s  %-5s  %s\n", json_string_value(json_object_get(c, "id")),
+			printf("%-24s  %-12s  %-5s  %s\n",
+			    json_string_value(json_object_get(c, "id")),
 			    json_string_value(json_object_get(c, "type")),
 			    json_string_value(json_object_get(c, "signing_alg")),
 			    joined(json_object_get(c, "grant_types")));
@@ -202,9 +203,9 @@ client_show(int argc, char **argv)
 		rc = fb_cli_json_print(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	} else {
 		static const char *const rows[] = {"id", "type", "auth_methods", "grant_types",
-		    "redirect_uris", "post_logout_redirect_uris", "scopes", "groups", "require_pkce",
-		    "signing_alg", "signing_key", "access_token_lifetime", "id_token_lifetime",
-		    "refresh_token_lifetime", "issuer", NULL};
+		    "redirect_uris", "post_logout_redirect_uris", "scopes", "groups",
+		    "require_pkce", "signing_alg", "signing_key", "access_token_lifetime",
+		    "id_token_lifetime", "refresh_token_lifetime", "issuer", NULL};
 
 		for (size_t i = 0; rows[i] != NULL; i++) {
 			const json_t *v = json_object_get(o, rows[i]);
@@ -219,8 +220,8 @@ client_show(int argc, char **argv)
 				printf("%-26s %s\n", rows[i], json_is_true(v) ? "yes" : "no");
 		}
 		for (size_t i = 0; i < cl->nclaims; i++)
-			printf("%-26s %s (mapping %s)\n", i == 0 ? "claims" : "", cl->claims[i].name,
-			    cl->claims[i].mapping);
+			printf("%-26s %s (mapping %s)\n", i == 0 ? "claims" : "",
+			    cl->claims[i].name, cl->claims[i].mapping);
 	}
 out:
 	json_decref(o);

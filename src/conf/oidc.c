@@ -60,9 +60,11 @@ grants_of(const struct fb_conf_oidc_client *cl)
 		           : FB_CONF_OIDC_GRANT_CODE | FB_CONF_OIDC_GRANT_REFRESH;
 	for (size_t i = 0; i < cl->ngrant_types; i++)
 		if (cl->grant_types[i] != NULL)
-			g |= strcmp(cl->grant_types[i], "authorization_code") == 0 ? FB_CONF_OIDC_GRANT_CODE
-		     : strcmp(cl->grant_types[i], "refresh_token") == 0    ? FB_CONF_OIDC_GRANT_REFRESH
-		                                                           : FB_CONF_OIDC_GRANT_CLIENT;
+			g |= strcmp(cl->grant_types[i], "authorization_code") == 0
+			         ? FB_CONF_OIDC_GRANT_CODE
+			     : strcmp(cl->grant_types[i], "refresh_token") == 0
+			         ? FB_CONF_OIDC_GRANT_REFRESH
+			         : FB_CONF_OIDC_GRANT_CLIENT;
 	return g;
 }
 
@@ -137,7 +139,8 @@ check_client(struct fb_conf_ctx *ctx, size_t i)
 			if (cl->claims[d].name != NULL &&
 			    strcmp(cl->claims[d].name, cl->claims[c].name) == 0) {
 				fb_conf_item_problem(ctx, list, c, "name", 1,
-				    "duplicate claim '%s' (also claims[%zu])", cl->claims[c].name, d);
+				    "duplicate claim '%s' (also claims[%zu])", cl->claims[c].name,
+				    d);
 				break;
 			}
 		free(list);
@@ -145,8 +148,8 @@ check_client(struct fb_conf_ctx *ctx, size_t i)
 	for (size_t j = 0; j < i && cl->id != NULL; j++)
 		if (ctx->conf->oidc_clients[j].id != NULL &&
 		    strcmp(ctx->conf->oidc_clients[j].id, cl->id) == 0) {
-			client_problem(ctx, i, "id", 1, "duplicate client '%s' (also oidc.clients[%zu])",
-			    cl->id, j);
+			client_problem(ctx, i, "id", 1,
+			    "duplicate client '%s' (also oidc.clients[%zu])", cl->id, j);
 			break;
 		}
 }

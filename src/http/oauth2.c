@@ -125,7 +125,8 @@ ready(struct fb_http_req *req)
 	const struct fb_http_env *env = fb_http_req_env(req);
 
 	if (worker_op == NULL || env->store == NULL) {
-		fb_http_reply_error(req, FB_ERR_NOMEM, "The OpenID provider is not available.", NULL);
+		fb_http_reply_error(req, FB_ERR_NOMEM, "The OpenID provider is not available.",
+		    NULL);
 		return 0;
 	}
 	return 1;
@@ -253,8 +254,9 @@ authz_again(const struct fb_oidc_params *p, int64_t auth_after)
 		if (v == NULL)
 			continue;
 		enc = evhttp_uriencode(v, -1, 0);
-		(void)fb_buf_addf(&b, NULL, "%c%s=%s", b.len == strlen(FB_OIDC_OP_PATH_AUTHORIZE)
-		                                       ? '?' : '&', names[i], enc != NULL ? enc : "");
+		(void)fb_buf_addf(&b, NULL, "%c%s=%s",
+		    b.len == strlen(FB_OIDC_OP_PATH_AUTHORIZE) ? '?' : '&', names[i],
+		    enc != NULL ? enc : "");
 		free(enc);
 	}
 	if (auth_after > 0)
@@ -264,8 +266,8 @@ authz_again(const struct fb_oidc_params *p, int64_t auth_after)
 
 /* Sends the person to the login page, then back to this request. */
 static void
-to_login(struct fb_http_req *req, const struct fb_oidc_params *p,
-    const struct fb_oidc_authz_req *a, int64_t auth_after)
+to_login(struct fb_http_req *req, const struct fb_oidc_params *p, const struct fb_oidc_authz_req *a,
+    int64_t auth_after)
 {
 	char *again = authz_again(p, auth_after), *enc, *url, *hint = NULL;
 
@@ -331,10 +333,10 @@ h_authorize(struct fb_http_req *req, void *arg)
 	 * than: max_age then counts from the request, or a slow sign-in would
 	 * loop. Only the client's own wishes depend on it.
 	 */
-	if (have && (a.auth_after > 0 ? s.auth_time < a.auth_after
-	                              : a.max_age == 0 ||
-	                                    (a.max_age > 0 && s.auth_time + a.max_age < now) ||
-	                                    a.prompt_login))
+	if (have && (a.auth_after > 0
+	                    ? s.auth_time < a.auth_after
+	                    : a.max_age == 0 || (a.max_age > 0 && s.auth_time + a.max_age < now) ||
+	                          a.prompt_login))
 		fresh_needed = 1;
 	if (!have || fresh_needed) {
 		if (a.prompt_none) {
@@ -346,15 +348,18 @@ h_authorize(struct fb_http_req *req, void *arg)
 		}
 		if (fresh_needed) {
 			/* SECURITY: a fresh sign-in is asked for: the old session is revoked. */
-			if (fb_store_session_revoke(env->store, s.sid, s.expires_at, &err) != FB_OK) {
+			if (fb_store_session_revoke(env->store, s.sid, s.expires_at, &err) !=
+			    FB_OK) {
 				fb_rlog_err(req, &err);
 				send_page(req, 503, "Sign-in unavailable",
 				    "Your earlier session cannot be ended. Try again later.");
 				goto out;
 			}
 			fb_http_session_clear(req);
-			fb_audit(fb_http_req_id(req), "session_ended", "user=%s: the client %s asked "
-			    "for a fresh sign-in", s.username, a.client->id);
+			fb_audit(fb_http_req_id(req), "session_ended",
+			    "user=%s: the client %s asked "
+			    "for a fresh sign-in",
+			    s.username, a.client->id);
 		}
 		to_login(req, &p, &a, fresh_needed || a.prompt_login || a.max_age >= 0 ? now : 0);
 		goto out;
@@ -371,9 +376,8 @@ h_authorize(struct fb_http_req *req, void *arg)
 		to_client(req, &a, NULL, &e);
 		goto out;
 	}
-	if (fb_oidc_op_code_issue(worker_op, env->store, &a, &u, s.auth_time, s.sid, s.mfa,
-	        &code, &e) !=
-	    FB_OK) {
+	if (fb_oidc_op_code_issue(worker_op, env->store, &a, &u, s.auth_time, s.sid, s.mfa, &code,
+	        &e) != FB_OK) {
 		to_client(req, &a, NULL, &e);
 		goto out;
 	}
@@ -434,7 +438,9 @@ h_logout(struct fb_http_req *req, void *arg)
 	if (p.post_logout_redirect_uri != NULL) {
 		char *enc = p.state != NULL ? evhttp_uriencode(p.state, -1, 0) : NULL;
 		char *url = fb_xasprintf("%s%s%s", p.post_logout_redirect_uri,
-		    enc == NULL ? "" : strchr(p.post_logout_redirect_uri, '?') ? "&state=" : "?state=",
+		    enc == NULL                               ? ""
+		    : strchr(p.post_logout_redirect_uri, '?') ? "&state="
+		                                              : "?state=",
 		    enc != NULL ? enc : "");
 
 		fb_http_reply_header(req, "Location", url);
@@ -448,7 +454,8 @@ h_logout(struct fb_http_req *req, void *arg)
 
 /* ---- the token, userinfo, introspection and revocation endpoints ----------------------------- */
 
-/* A CORS preflight (OPTIONS): 204, allowing POST (and GET) from an allowed origin. 1 when answered. */
+/* A CORS preflight (OPTIONS): 204, allowing POST (and GET) from an allowed origin. 1 when answered.
+ */
 static int
 preflight(struct fb_http_req *req)
 {
@@ -523,7 +530,8 @@ h_revoke(struct fb_http_req *req, void *arg)
 	cors(req);
 	if (!form_read(req, &p, "oidc_revoke_refused"))
 		return;
-	fb_oidc_op_revoke(worker_op, env->store, fb_http_req_header(req, "Authorization"), &p, &out);
+	fb_oidc_op_revoke(worker_op, env->store, fb_http_req_header(req, "Authorization"), &p,
+	    &out);
 	send_op_reply(req, &out);
 }
 
@@ -558,8 +566,8 @@ fb_http_oauth2_routes_add(struct fb_http_router *r, const struct fb_conf *conf,
 	if (worker_op == NULL && (st = fb_oidc_op_new(conf, kr, rules, &worker_op, err)) != FB_OK)
 		return st;
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
-		if ((st = fb_http_router_add(r, routes[i].path, routes[i].methods, routes[i].fn, NULL,
-		         err)) != FB_OK)
+		if ((st = fb_http_router_add(r, routes[i].path, routes[i].methods, routes[i].fn,
+		         NULL, err)) != FB_OK)
 			return st;
 	return FB_OK;
 }

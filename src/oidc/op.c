@@ -31,8 +31,8 @@
 struct op_client {
 	const struct fb_conf_oidc_client *conf;
 	unsigned char secret_hash[SHA256_LEN]; /* SHA-256 of the secret */
-	const struct fb_key *key;	       /* signs its tokens */
-	const char *alg;		       /* "ES256" or "RS256" */
+	const struct fb_key *key;              /* signs its tokens */
+	const char *alg;                       /* "ES256" or "RS256" */
 	const struct fb_map_rule **claim_rules;
 	struct fb_oidc_jwks *keys; /* private_key_jwt: the client's public keys, or NULL */
 };
@@ -48,11 +48,11 @@ struct fb_oidc_op {
 	unsigned char dummy_hash[SHA256_LEN]; /* compared for an unknown client */
 };
 
-const char *const fb_oidc_param_names[] = {"response_type", "client_id", "redirect_uri",
-    "scope", "state", "nonce", "code_challenge", "code_challenge_method", "prompt", "max_age",
-    "login_hint", "auth_after", "grant_type", "code", "code_verifier", "refresh_token",
-    "client_secret", "token", "token_type_hint", "id_token_hint", "post_logout_redirect_uri",
-    "client_assertion_type", "client_assertion", "acr_values", NULL};
+const char *const fb_oidc_param_names[] = {"response_type", "client_id", "redirect_uri", "scope",
+    "state", "nonce", "code_challenge", "code_challenge_method", "prompt", "max_age", "login_hint",
+    "auth_after", "grant_type", "code", "code_verifier", "refresh_token", "client_secret", "token",
+    "token_type_hint", "id_token_hint", "post_logout_redirect_uri", "client_assertion_type",
+    "client_assertion", "acr_values", NULL};
 
 const char **
 fb_oidc_param_slot(struct fb_oidc_params *p, const char *name)
@@ -85,8 +85,7 @@ hash_b64(const char *s)
 	return fb_b64url_encode(h, sizeof(h));
 }
 
-static void
-op_error(struct fb_oidc_op_error *e, const char *code, int status, const char *fmt, ...)
+static void op_error(struct fb_oidc_op_error *e, const char *code, int status, const char *fmt, ...)
     FB_PRINTF(4, 5);
 
 static void
@@ -154,7 +153,7 @@ discovery_build(const char *iss)
 	json_object_set_new(d, "response_modes_supported", strs((const char *[]){"query", NULL}));
 	json_object_set_new(d, "grant_types_supported",
 	    strs((const char *[]){"authorization_code", "refresh_token", "client_credentials",
-		NULL}));
+	        NULL}));
 	json_object_set_new(d, "subject_types_supported", strs((const char *[]){"public", NULL}));
 	json_object_set_new(d, "code_challenge_methods_supported",
 	    strs((const char *[]){"S256", NULL}));
@@ -162,7 +161,7 @@ discovery_build(const char *iss)
 	    strs((const char *[]){"ES256", "RS256", NULL}));
 	json_object_set_new(d, "token_endpoint_auth_methods_supported",
 	    strs((const char *[]){"client_secret_basic", "client_secret_post", "private_key_jwt",
-		"none", NULL}));
+	        "none", NULL}));
 	json_object_set_new(d, "token_endpoint_auth_signing_alg_values_supported",
 	    strs((const char *[]){"ES256", "RS256", "PS256", NULL}));
 	json_object_set_new(d, "introspection_endpoint_auth_methods_supported",
@@ -173,8 +172,8 @@ discovery_build(const char *iss)
 	    strs((const char *[]){"openid", "profile", "email", "groups", NULL}));
 	json_object_set_new(d, "claims_supported",
 	    strs((const char *[]){"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "azp",
-		"at_hash", "sid", "acr", "amr", "name", "preferred_username", "email",
-		"email_verified", "groups", NULL}));
+	        "at_hash", "sid", "acr", "amr", "name", "preferred_username", "email",
+	        "email_verified", "groups", NULL}));
 	json_object_set_new(d, "acr_values_supported",
 	    strs((const char *[]){FB_OIDC_ACR_PWD, FB_OIDC_ACR_MFA, NULL}));
 	json_object_set_new(d, "prompt_values_supported",
@@ -240,9 +239,11 @@ fb_oidc_op_new(const struct fb_conf *conf, const struct fb_keyring *kr,
 		c->alg = cc->signing_alg == FB_CONF_OIDC_RS256 ? "RS256" : "ES256";
 		if ((c->key = key_for(kr, c->alg)) == NULL) {
 			r = fb_err_set(err, FB_ERR_CONFIG,
-			    "oidc.clients[%zu] (%s): signing_alg %s needs a%s key in keys: (active or "
+			    "oidc.clients[%zu] (%s): signing_alg %s needs a%s key in keys: (active "
+			    "or "
 			    "published); the keyring has none",
-			    i, cc->id, c->alg, strcmp(c->alg, "ES256") == 0 ? "n EC P-256" : " RSA");
+			    i, cc->id, c->alg,
+			    strcmp(c->alg, "ES256") == 0 ? "n EC P-256" : " RSA");
 			goto fail;
 		}
 		if (cc->secret != NULL)
@@ -253,7 +254,8 @@ fb_oidc_op_new(const struct fb_conf *conf, const struct fb_keyring *kr,
 		}
 		c->claim_rules = fb_xcalloc(cc->nclaims + 1, sizeof(*c->claim_rules));
 		for (size_t j = 0; j < cc->nclaims; j++)
-			if ((c->claim_rules[j] = fb_map_set_get(maps, cc->claims[j].mapping)) == NULL) {
+			if ((c->claim_rules[j] = fb_map_set_get(maps, cc->claims[j].mapping)) ==
+			    NULL) {
 				r = fb_err_set(err, FB_ERR_CONFIG,
 				    "oidc.clients[%zu] (%s): claim %s: no usable mapping '%s' in "
 				    "mappings.dir",
@@ -401,7 +403,7 @@ pkce_syntax(const char *s)
 		return 0;
 	for (size_t i = 0; i < n; i++)
 		if (strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~",
-			s[i]) == NULL)
+		        s[i]) == NULL)
 			return 0;
 	return 1;
 }
@@ -524,7 +526,8 @@ fb_oidc_authz_check(const struct fb_oidc_op *op, const struct fb_oidc_params *p,
 		char *copy = fb_xstrdup(p->prompt), *save = NULL;
 		int bad = 0;
 
-		for (char *t = strtok_r(copy, " ", &save); t != NULL; t = strtok_r(NULL, " ", &save))
+		for (char *t = strtok_r(copy, " ", &save); t != NULL;
+		     t = strtok_r(NULL, " ", &save))
 			if (strcmp(t, "none") == 0)
 				out->prompt_none = 1;
 			else if (strcmp(t, "login") == 0)
@@ -620,7 +623,8 @@ fb_oidc_op_user_allowed(const struct fb_oidc_op *op, struct fb_store *store,
 
 	if (!ok) {
 		upstream_groups(store, u, &ug, &nug);
-		n = fb_ident_groups_with(op->conf, u->username, (const char *const *)ug, nug, &groups);
+		n = fb_ident_groups_with(op->conf, u->username, (const char *const *)ug, nug,
+		    &groups);
 		for (size_t i = 0; i < a->client->ngroups && !ok; i++)
 			for (size_t j = 0; j < n && !ok; j++)
 				ok = strcmp(groups[j]->name, a->client->groups[i]) == 0;
@@ -652,9 +656,9 @@ fb_oidc_op_code_issue(const struct fb_oidc_op *op, struct fb_store *store,
     const char *sid, int mfa, char **code, struct fb_oidc_op_error *e)
 {
 	char *c = fb_rand_token(TOKEN_BYTES), *family = fb_rand_token(16);
-	json_t *data = json_pack("{s:s, s:s, s:s, s:I}", "sub", u->id, "redirect_uri",
-	    a->redirect_uri, "scope", a->scope != NULL ? a->scope : "", "auth_time",
-	    (json_int_t)auth_time);
+	json_t *data =
+	    json_pack("{s:s, s:s, s:s, s:I}", "sub", u->id, "redirect_uri", a->redirect_uri,
+	        "scope", a->scope != NULL ? a->scope : "", "auth_time", (json_int_t)auth_time);
 	struct fb_store_oidc_grant g = {0};
 	struct fb_err err = {0};
 	enum fb_status r;
@@ -768,7 +772,8 @@ basic_split(const char *h, char **id, char **secret)
 		n = (size_t)(outl + tl);
 		if (memchr(raw, '\0', n) == NULL && (colon = memchr(raw, ':', n)) != NULL) {
 			*id = form_decode((const char *)raw, (size_t)(colon - (const char *)raw));
-			*secret = form_decode(colon + 1, n - (size_t)(colon + 1 - (const char *)raw));
+			*secret =
+			    form_decode(colon + 1, n - (size_t)(colon + 1 - (const char *)raw));
 			ok = *id != NULL && *secret != NULL;
 		}
 	}
@@ -841,7 +846,8 @@ fb_oidc_op_assertion_check(const struct fb_oidc_op *op, const char *assertion,
 	if (assertion == NULL || strlen(assertion) > FB_OIDC_JWT_MAX ||
 	    (peek = payload_peek(assertion)) == NULL ||
 	    (sub = json_string_value(json_object_get(peek, "sub"))) == NULL) {
-		op_error(e, "invalid_client", 401, "client_assertion is not a JWT naming its client");
+		op_error(e, "invalid_client", 401,
+		    "client_assertion is not a JWT naming its client");
 		goto out;
 	}
 	if ((client_id != NULL && strcmp(client_id, sub) != 0) ||
@@ -869,7 +875,8 @@ fb_oidc_op_assertion_check(const struct fb_oidc_op *op, const char *assertion,
 	}
 	if (!json_is_integer(json_object_get(claims, "exp")) ||
 	    json_integer_value(json_object_get(claims, "exp")) <= now ||
-	    json_integer_value(json_object_get(claims, "exp")) > now + FB_OIDC_ASSERTION_MAX_LIFETIME) {
+	    json_integer_value(json_object_get(claims, "exp")) >
+	        now + FB_OIDC_ASSERTION_MAX_LIFETIME) {
 		op_error(e, "invalid_client", 401,
 		    "client_assertion: exp is missing, past, or more than %d s ahead",
 		    FB_OIDC_ASSERTION_MAX_LIFETIME);
@@ -877,7 +884,8 @@ fb_oidc_op_assertion_check(const struct fb_oidc_op *op, const char *assertion,
 	}
 	if (json_string_value(json_object_get(claims, "jti")) == NULL ||
 	    strlen(json_string_value(json_object_get(claims, "jti"))) > 128) {
-		op_error(e, "invalid_client", 401, "client_assertion: no jti (of at most 128 bytes)");
+		op_error(e, "invalid_client", 401,
+		    "client_assertion: no jti (of at most 128 bytes)");
 		goto out;
 	}
 	*client = c->conf;
@@ -893,8 +901,8 @@ out:
 
 /* private_key_jwt (RFC 7523 2.2): the assertion checked, its jti used once. */
 static const struct op_client *
-client_auth_jwt(const struct fb_oidc_op *op, struct fb_store *store,
-    const struct fb_oidc_params *p, struct fb_oidc_op_error *e)
+client_auth_jwt(const struct fb_oidc_op *op, struct fb_store *store, const struct fb_oidc_params *p,
+    struct fb_oidc_op_error *e)
 {
 	const struct fb_conf_oidc_client *cl = NULL;
 	struct fb_err err = {0};
@@ -1122,10 +1130,9 @@ access_token(const struct fb_oidc_op *op, const struct op_client *c, const char 
 {
 	char *rnd = fb_rand_token(16);
 	char *jti = family != NULL ? fb_xasprintf("%s.%s", family, rnd) : fb_xstrdup(rnd);
-	json_t *cl = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s}", "iss", op->issuer,
-	    "sub", sub, "aud", c->conf->id, "client_id", c->conf->id, "iat", (json_int_t)now,
-	    "nbf", (json_int_t)now, "exp", (json_int_t)(now + c->conf->access_token_lifetime),
-	    "jti", jti);
+	json_t *cl = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s}", "iss", op->issuer, "sub",
+	    sub, "aud", c->conf->id, "client_id", c->conf->id, "iat", (json_int_t)now, "nbf",
+	    (json_int_t)now, "exp", (json_int_t)(now + c->conf->access_token_lifetime), "jti", jti);
 	enum fb_status r;
 
 	if (scope != NULL && scope[0] != '\0')
@@ -1238,8 +1245,7 @@ pkce_ok(const char *verifier, const char *challenge)
 		return 0;
 	sha256(verifier, strlen(verifier), h);
 	want = fb_b64url_encode(h, sizeof(h));
-	ok = strlen(want) == strlen(challenge) &&
-	     fb_memeq_ct(want, challenge, strlen(want)) == 0;
+	ok = strlen(want) == strlen(challenge) && fb_memeq_ct(want, challenge, strlen(want)) == 0;
 	free(want);
 	return ok;
 }
@@ -1260,8 +1266,8 @@ grant_take(struct fb_store *store, const struct op_client *c, const char *value,
 	case FB_OK:
 		break;
 	case FB_ERR_REPLAY:
-		op_error(e, "invalid_grant", 400, "the %s was used before: what it issued is revoked",
-		    what);
+		op_error(e, "invalid_grant", 400,
+		    "the %s was used before: what it issued is revoked", what);
 		snprintf(out->audit_event, sizeof(out->audit_event), "oidc_%s_replayed",
 		    kind == FB_STORE_OIDC_CODE ? "code" : "refresh");
 		return r;
@@ -1311,7 +1317,8 @@ grant_code(const struct fb_oidc_op *op, struct fb_store *store, const struct op_
 	}
 	/* RFC 6749 4.1.3: the same redirect_uri as in the authorization request. */
 	if (p->redirect_uri == NULL || strcmp(p->redirect_uri, g.redirect_uri) != 0) {
-		op_error(&e, "invalid_grant", 400, "redirect_uri is not the authorization request's");
+		op_error(&e, "invalid_grant", 400,
+		    "redirect_uri is not the authorization request's");
 		goto revoke;
 	}
 	if (g.challenge != NULL && !pkce_ok(p->code_verifier, g.challenge)) {
@@ -1335,14 +1342,13 @@ revoke:
 	/* SECURITY: a code spent on a failed exchange leaves nothing usable behind. */
 	if (fb_store_oidc_family_revoke(store, sg.family, &err) != FB_OK)
 		fb_log_err(FB_LOG_ERROR, NULL, &err);
-fail:
-	{
-		char ev[48];
+fail : {
+	char ev[48];
 
-		snprintf(ev, sizeof(ev), "%s",
-		    out->audit_event[0] != '\0' ? out->audit_event : "oidc_token_refused");
-		reply_error(out, &e, ev);
-	}
+	snprintf(ev, sizeof(ev), "%s",
+	    out->audit_event[0] != '\0' ? out->audit_event : "oidc_token_refused");
+	reply_error(out, &e, ev);
+}
 out:
 	json_decref(d);
 	json_decref(body);
@@ -1375,7 +1381,8 @@ grant_refresh(const struct fb_oidc_op *op, struct fb_store *store, const struct 
 	/* RFC 6749 6: a narrower scope may be asked for, never a wider one. */
 	if (p->scope != NULL) {
 		scope = scope_grant(c->conf, p->scope, &openid);
-		for (char *t = scope, *sp; t != NULL && *t != '\0'; t = sp != NULL ? sp + 1 : NULL) {
+		for (char *t = scope, *sp; t != NULL && *t != '\0';
+		     t = sp != NULL ? sp + 1 : NULL) {
 			char save;
 
 			sp = strchr(t, ' ');
@@ -1400,14 +1407,13 @@ grant_refresh(const struct fb_oidc_op *op, struct fb_store *store, const struct 
 	reply_json(out, 200, body);
 	body = NULL;
 	goto out;
-fail:
-	{
-		char ev[48];
+fail : {
+	char ev[48];
 
-		snprintf(ev, sizeof(ev), "%s",
-		    out->audit_event[0] != '\0' ? out->audit_event : "oidc_token_refused");
-		reply_error(out, &e, ev);
-	}
+	snprintf(ev, sizeof(ev), "%s",
+	    out->audit_event[0] != '\0' ? out->audit_event : "oidc_token_refused");
+	reply_error(out, &e, ev);
+}
 out:
 	free(scope);
 	json_decref(d);
@@ -1445,7 +1451,7 @@ grant_client(const struct fb_oidc_op *op, const struct op_client *c, const struc
 	}
 	reply_json(out, 200,
 	    json_pack("{s:s, s:s, s:I, s:s}", "access_token", at, "token_type", "Bearer",
-		"expires_in", (json_int_t)c->conf->access_token_lifetime, "scope", scope));
+	        "expires_in", (json_int_t)c->conf->access_token_lifetime, "scope", scope));
 	snprintf(out->audit_event, sizeof(out->audit_event), "oidc_token_issued");
 	snprintf(out->audit, sizeof(out->audit), "client=%s grant=client_credentials", c->conf->id);
 out:
@@ -1556,8 +1562,8 @@ bearer(const char *authorization)
 }
 
 void
-fb_oidc_op_userinfo(const struct fb_oidc_op *op, struct fb_store *store,
-    const char *authorization, struct fb_oidc_op_reply *out)
+fb_oidc_op_userinfo(const struct fb_oidc_op *op, struct fb_store *store, const char *authorization,
+    struct fb_oidc_op_reply *out)
 {
 	const char *tok = bearer(authorization);
 	struct fb_store_user u = {0};
@@ -1577,7 +1583,9 @@ fb_oidc_op_userinfo(const struct fb_oidc_op *op, struct fb_store *store,
 		out->www_authenticate = "Bearer error=\"invalid_token\"";
 		snprintf(out->audit_event, sizeof(out->audit_event), "oidc_userinfo_refused");
 		snprintf(out->audit, sizeof(out->audit), "%.300s",
-		    tok == NULL ? "no Bearer token" : err.msg[0] != '\0' ? err.msg : "not for userinfo");
+		    tok == NULL          ? "no Bearer token"
+		    : err.msg[0] != '\0' ? err.msg
+		                         : "not for userinfo");
 		goto out;
 	}
 	scope = json_string_value(json_object_get(c, "scope"));
@@ -1660,7 +1668,8 @@ fb_oidc_op_revoke(const struct fb_oidc_op *op, struct fb_store *store, const cha
 	} else {
 		struct fb_store_oidc_grant sg = {0};
 		char *h = hash_b64(p->token);
-		enum fb_status u = fb_store_oidc_grant_use(store, h, FB_STORE_OIDC_REFRESH, &sg, &err);
+		enum fb_status u =
+		    fb_store_oidc_grant_use(store, h, FB_STORE_OIDC_REFRESH, &sg, &err);
 
 		free(h);
 		/* A refresh token revoked takes its family (the access tokens from it) along. */
@@ -1700,14 +1709,15 @@ fb_oidc_op_logout_check(const struct fb_oidc_op *op, const struct fb_oidc_params
 	if (p->id_token_hint != NULL) {
 		/* SECURITY: a hint signed by anyone else names no client and ends nothing. */
 		if ((r = fb_oidc_jwt_verify(p->id_token_hint, op->jwks, algs, NULL, &claims, NULL,
-			 &err)) != FB_OK) {
+		         &err)) != FB_OK) {
 			op_error(e, "invalid_request", 400, "id_token_hint: %.200s", err.msg);
 			return r == FB_ERR_INVALID ? FB_ERR_PROTOCOL : r;
 		}
 		iss = json_string_value(json_object_get(claims, "iss"));
 		aud = json_string_value(json_object_get(claims, "aud"));
 		if (iss == NULL || strcmp(iss, op->issuer) != 0 || aud == NULL) {
-			op_error(e, "invalid_request", 400, "id_token_hint is not an ID token of ours");
+			op_error(e, "invalid_request", 400,
+			    "id_token_hint is not an ID token of ours");
 			r = FB_ERR_PROTOCOL;
 			goto out;
 		}

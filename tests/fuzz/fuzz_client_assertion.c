@@ -26,10 +26,15 @@ fixture_op(void)
 	    .cert_file = (char *)FB_FIXTURES_DIR "/keys/ec256.crt.pem",
 	    .state = FB_KEY_ACTIVE};
 	static struct fb_conf_oidc_client cl = {.id = (char *)"fedbroker",
-	    .type = FB_CONF_OIDC_SERVICE, .jwks = (char *)FB_FIXTURES_DIR "/oidc/jwks.json",
-	    .grants = FB_CONF_OIDC_GRANT_CLIENT, .access_token_lifetime = 600};
+	    .type = FB_CONF_OIDC_SERVICE,
+	    .jwks = (char *)FB_FIXTURES_DIR "/oidc/jwks.json",
+	    .grants = FB_CONF_OIDC_GRANT_CLIENT,
+	    .access_token_lifetime = 600};
 	static struct fb_conf conf = {.public_url = (char *)"https://op.example.org",
-	    .keys = &key, .nkeys = 1, .oidc_clients = &cl, .noidc_clients = 1};
+	    .keys = &key,
+	    .nkeys = 1,
+	    .oidc_clients = &cl,
+	    .noidc_clients = 1};
 	static struct fb_keyring *kr;
 
 	if (op != NULL)
