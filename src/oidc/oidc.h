@@ -433,6 +433,16 @@ enum fb_status fb_oidc_op_assertion_check(const struct fb_oidc_op *op, const cha
     const char *client_id, int64_t now, const struct fb_conf_oidc_client **client, char **jti,
     int64_t *exp, struct fb_oidc_op_error *e);
 
+/*
+ * What u would get at client_id, and why, without signing or storing
+ * anything (fedbroker explain --client): {"client", "user", "ok", "why",
+ * "scope" (every scope the client may have), "signing_alg", "signing_key",
+ * "id_token" (claims; code-flow clients), "access_token" (claims)}. *out
+ * new. FB_ERR_NOTFOUND: no such client.
+ */
+enum fb_status fb_oidc_op_explain(const struct fb_oidc_op *op, struct fb_store *store,
+    const char *client_id, const struct fb_store_user *u, json_t **out, struct fb_err *err);
+
 /* Token introspection (RFC 7662) for confidential and service clients. */
 void fb_oidc_op_introspect(const struct fb_oidc_op *op, struct fb_store *store,
     const char *authorization, const struct fb_oidc_params *p, struct fb_oidc_op_reply *out);

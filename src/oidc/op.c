@@ -1119,6 +1119,44 @@ half_hash(const char *token)
 	return fb_b64url_encode(h, SHA256_LEN / 2);
 }
 
+/* The claims of an access token (RFC 9068 2.2) for c. New. */
+static json_t *
+access_claims(const struct fb_oidc_op *op, const struct op_client *c, const char *sub,
+    const char *scope, const char *jti, int64_t auth_time, int64_t now)
+{
+	json_t *cl = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s}", "iss", op->issuer, "sub",
+	    sub, "aud", c->conf->id, "client_id", c->conf->id, "iat", (json_int_t)now, "nbf",
+	    (json_int_t)now, "exp", (json_int_t)(now + c->conf->access_token_lifetime), "jti", jti);
+
+	if (scope != NULL && scope[0] != '\0')
+		json_object_set_new(cl, "scope", json_string(scope));
+	if (auth_time > 0)
+		json_object_set_new(cl, "auth_time", json_integer(auth_time));
+	return cl;
+}
+
+/* The claims of an ID token for u and g (at_hash may be NULL). New. */
+static json_t *
+idtoken_claims(const struct fb_oidc_op *op, const struct op_client *c, struct fb_store *store,
+    const struct fb_store_user *u, const struct grant *g, const char *at_hash, int64_t now)
+{
+	json_t *claims = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I}", "iss", op->issuer, "sub",
+	    g->sub, "aud", c->conf->id, "azp", c->conf->id, "iat", (json_int_t)now, "exp",
+	    (json_int_t)(now + c->conf->id_token_lifetime), "auth_time", (json_int_t)g->auth_time);
+
+	if (at_hash != NULL)
+		json_object_set_new(claims, "at_hash", json_string(at_hash));
+	if (g->nonce != NULL)
+		json_object_set_new(claims, "nonce", json_string(g->nonce));
+	if (g->sid != NULL)
+		json_object_set_new(claims, "sid", json_string(g->sid));
+	json_object_set_new(claims, "acr", json_string(g->mfa ? FB_OIDC_ACR_MFA : FB_OIDC_ACR_PWD));
+	json_object_set_new(claims, "amr",
+	    g->mfa ? json_pack("[s,s]", "pwd", "mfa") : json_pack("[s]", "pwd"));
+	user_claims(op, c, store, u, g->scope, claims);
+	return claims;
+}
+
 /*
  * An access token (RFC 9068) for c: sub, scope, and the family in the jti
  * ("<family>.<random>") so that revoking the family revokes it. New.
@@ -1130,15 +1168,9 @@ access_token(const struct fb_oidc_op *op, const struct op_client *c, const char 
 {
 	char *rnd = fb_rand_token(16);
 	char *jti = family != NULL ? fb_xasprintf("%s.%s", family, rnd) : fb_xstrdup(rnd);
-	json_t *cl = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s}", "iss", op->issuer, "sub",
-	    sub, "aud", c->conf->id, "client_id", c->conf->id, "iat", (json_int_t)now, "nbf",
-	    (json_int_t)now, "exp", (json_int_t)(now + c->conf->access_token_lifetime), "jti", jti);
+	json_t *cl = access_claims(op, c, sub, scope, jti, auth_time, now);
 	enum fb_status r;
 
-	if (scope != NULL && scope[0] != '\0')
-		json_object_set_new(cl, "scope", json_string(scope));
-	if (auth_time > 0)
-		json_object_set_new(cl, "auth_time", json_integer(auth_time));
 	r = fb_oidc_jwt_sign(c->key, "at+jwt", cl, out, err);
 	json_decref(cl);
 	free(jti);
@@ -1172,19 +1204,7 @@ tokens_issue(const struct fb_oidc_op *op, const struct op_client *c, struct fb_s
 		goto sign_failed;
 	if (scope_has(g->scope, "openid")) {
 		ath = half_hash(at);
-		claims = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s}", "iss", op->issuer,
-		    "sub", g->sub, "aud", c->conf->id, "azp", c->conf->id, "iat", (json_int_t)now,
-		    "exp", (json_int_t)(now + c->conf->id_token_lifetime), "auth_time",
-		    (json_int_t)g->auth_time, "at_hash", ath);
-		if (g->nonce != NULL)
-			json_object_set_new(claims, "nonce", json_string(g->nonce));
-		if (g->sid != NULL)
-			json_object_set_new(claims, "sid", json_string(g->sid));
-		json_object_set_new(claims, "acr",
-		    json_string(g->mfa ? FB_OIDC_ACR_MFA : FB_OIDC_ACR_PWD));
-		json_object_set_new(claims, "amr",
-		    g->mfa ? json_pack("[s,s]", "pwd", "mfa") : json_pack("[s]", "pwd"));
-		user_claims(op, c, store, &u, g->scope, claims);
+		claims = idtoken_claims(op, c, store, &u, g, ath, now);
 		if ((r = fb_oidc_jwt_sign(c->key, "JWT", claims, &idt, &err)) != FB_OK)
 			goto sign_failed;
 		json_object_set_new(body, "id_token", json_string(idt));
@@ -1753,4 +1773,47 @@ fb_oidc_op_logout_check(const struct fb_oidc_op *op, const struct fb_oidc_params
 out:
 	json_decref(claims);
 	return r;
+}
+
+/* ---- explain ---------------------------------------------------------------------------- */
+
+enum fb_status
+fb_oidc_op_explain(const struct fb_oidc_op *op, struct fb_store *store, const char *client_id,
+    const struct fb_store_user *u, json_t **out, struct fb_err *err)
+{
+	const struct op_client *c = client_find(op, client_id);
+	struct fb_oidc_authz_req a = {0};
+	struct fb_oidc_op_error e = {0};
+	struct grant g = {0};
+	struct fb_buf scope;
+	int64_t now = fb_time_now();
+	int allowed;
+
+	*out = NULL;
+	if (c == NULL)
+		return fb_err_set(err, FB_ERR_NOTFOUND,
+		    "--client %s: no such client in oidc.clients", client_id);
+	/* Every scope the client may have, as a sign-in asking for all of them would get. */
+	fb_buf_init(&scope, 64 * 1024);
+	for (size_t i = 0; i < c->conf->nscopes; i++)
+		(void)fb_buf_addf(&scope, NULL, "%s%s", i > 0 ? " " : "", c->conf->scopes[i]);
+	a.client = c->conf;
+	allowed = fb_oidc_op_user_allowed(op, store, &a, u, &e) == FB_OK;
+	g.sub = u->id;
+	g.scope = scope.data != NULL ? scope.data : "";
+	g.auth_time = now;
+	*out = json_pack("{s:s, s:s, s:b, s:s, s:s, s:s, s:s}", "client", c->conf->id, "user",
+	    u->username, "ok", allowed && u->active, "why",
+	    !u->active ? "the account is disabled"
+	    : allowed  ? "allowed"
+	               : e.desc,
+	    "scope", g.scope, "signing_alg", c->alg, "signing_key",
+	    fb_oidc_op_client_key(op, client_id));
+	if ((c->conf->grants & FB_CONF_OIDC_GRANT_CODE) != 0)
+		json_object_set_new(*out, "id_token",
+		    idtoken_claims(op, c, store, u, &g, NULL, now));
+	json_object_set_new(*out, "access_token",
+	    access_claims(op, c, u->id, g.scope, "(random)", now, now));
+	fb_buf_cleanup(&scope);
+	return FB_OK;
 }
