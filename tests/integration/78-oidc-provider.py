@@ -17,6 +17,7 @@ import base64
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -705,6 +706,73 @@ class OidcReplicas(harness.TestCase):
         r = b.request("POST", "/oauth2/introspect", headers=basic("web", WEB_SECRET),
                       body=urllib.parse.urlencode({"token": t2["access_token"]}))
         self.assertEqual(json.loads(r.body), {"active": False})
+
+
+class OidcKeyRotation(harness.TestCase):
+    """A rotation: the next key published first, then active; a token signed by the
+    previous key keeps verifying (jose, against the JWKS; introspection) until that key is
+    retired."""
+
+    def test_rotation_keeps_old_tokens_verifying(self):
+        if peers_missing():
+            raise peers_missing()
+        d = self.tmpdir()
+        os.chmod(d, 0o755)
+        keys = {}
+        for kid in ("old", "new"):
+            key, crt = os.path.join(d, kid + ".key.pem"), os.path.join(d, kid + ".crt.pem")
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                            "ec_paramgen_curve:P-256", "-nodes", "-days", "2", "-subj",
+                            "/CN=" + kid, "-keyout", key, "-out", crt],
+                           capture_output=True, check=True)
+            os.chmod(key, 0o600)
+            keys[kid] = {"id": kid, "key": key, "cert": crt}
+        with open(os.path.join(d, "svc.secret"), "w") as f:
+            f.write(SVC_SECRET + "\n")
+        conf = {"keys": [dict(keys["old"], state="active"), dict(keys["new"], state="published")],
+                "key_rollover": {"min_publish_time": "0"},
+                "oidc": {"clients": [{"id": "svc", "type": "service",
+                                      "secret": "file:" + os.path.join(d, "svc.secret")}]}}
+        srv = fbsaml.saml_server(self, [], conf=conf)
+        issuer = "http://127.0.0.1:%d" % srv.port
+
+        def rp(step, **args):
+            a = {"issuer": issuer, "client_id": "svc", "client_secret": SVC_SECRET}
+            a.update(args)
+            cp = subprocess.run(["node", RP, step, json.dumps(a)], capture_output=True,
+                                text=True, timeout=60, cwd=harness.PEERS)
+            return json.loads(cp.stdout.strip().splitlines()[-1])
+
+        def reload(keylist):
+            srv.conf["keys"] = keylist
+            srv.write_config(srv.conf)
+            before = sum("config_reloaded" in line for line in srv.log_lines())
+            srv.signal(signal.SIGHUP)
+            deadline = time.time() + 30
+            while sum("config_reloaded" in line for line in srv.log_lines()) <= before:
+                self.assertLess(time.time(), deadline, "no reload\n" + srv.logs())
+                time.sleep(0.05)
+
+        old = rp("cc")
+        self.assertEqual(old["at_header"]["kid"], "old", old)
+        token = old["tokens"]["access_token"]
+        reload([dict(keys["new"], state="active"), dict(keys["old"], state="published")])
+        for _ in range(100):
+            new = rp("cc")
+            if new.get("at_header", {}).get("kid") == "new":
+                break
+        self.assertEqual(new["at_header"]["kid"], "new", "the new key signs after the reload")
+        v = rp("verify", jwt=token, typ="at+jwt")
+        self.assertNotIn("error", v, "a token of the previous key still verifies: %s" % v)
+        self.assertTrue(rp("introspect", token=token)["active"])
+        # The previous key retired (gone from keys:): its tokens stop verifying.
+        reload([dict(keys["new"], state="active")])
+        for _ in range(100):
+            jwks = json.loads(srv.request("GET", "/oauth2/jwks").body)
+            if [k["kid"] for k in jwks["keys"]] == ["new"]:
+                break
+        self.assertEqual([k["kid"] for k in jwks["keys"]], ["new"])
+        self.assertFalse(rp("introspect", token=token)["active"])
 
 
 if __name__ == "__main__":
