@@ -713,6 +713,26 @@ class OidcKeyRotation(harness.TestCase):
     previous key keeps verifying (jose, against the JWKS; introspection) until that key is
     retired."""
 
+    def test_no_key_for_the_algorithm_is_refused_at_start(self):
+        d = self.tmpdir()
+        key, crt = os.path.join(d, "rsa.key.pem"), os.path.join(d, "rsa.crt.pem")
+        shutil.copy(os.path.join(KEYS, "rsa2048.key.pem"), key)
+        shutil.copy(os.path.join(KEYS, "rsa2048.crt.pem"), crt)
+        os.chmod(key, 0o600)
+        with open(os.path.join(d, "svc.secret"), "w") as f:
+            f.write(SVC_SECRET + "\n")
+        conf = {"keys": [{"id": "rsa", "key": key, "cert": crt}],
+                "oidc": {"clients": [{"id": "svc", "type": "service",
+                                      "secret": "file:" + os.path.join(d, "svc.secret")}]}}
+        srv = harness.Server(self, conf=conf)
+        for args in (["check-config", srv.config], srv.args()):
+            with self.subTest(args=args[0]):
+                cp = subprocess.run([harness.BIN] + args, capture_output=True, text=True,
+                                    timeout=60)
+                self.assertEqual(cp.returncode, 1, cp.stdout + cp.stderr)
+                self.assertIn("oidc.clients[0] (svc): signing_alg ES256 needs an EC P-256 "
+                              "key", cp.stdout + cp.stderr)
+
     def test_rotation_keeps_old_tokens_verifying(self):
         if peers_missing():
             raise peers_missing()
