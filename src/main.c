@@ -26,6 +26,7 @@ static const struct subcommand subcommands[] = {
 	{"integrate", fb_cli_integrate, "print a proxy's forward-auth configuration for an app"},
 	{"aws", fb_cli_aws, "AWS helpers: the IAM role trust policy for a SAML SP"},
 	{"scim", fb_cli_scim, "SCIM push: sync a target now, show the outbox and errors"},
+	{"oidc", fb_cli_oidc, "the OpenID provider's clients: list, show"},
 	{"version", fb_cli_version, "print the version"},
 };
 

@@ -43,6 +43,7 @@ int fb_cli_integrate(int argc, char **argv);
  * (a JSON path), never a value. Also the fuzz target tests/fuzz/fuzz_store_import.c.
  */
 enum fb_status fb_cli_store_import_check(const json_t *doc, struct fb_err *err);
+int fb_cli_oidc(int argc, char **argv);
 
 /* The help lines of the options of struct fb_cli_conf_opts, as every --help prints them. */
 #define FB_CLI_HELP_CONFIG                                                                   \

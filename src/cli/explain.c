@@ -12,6 +12,7 @@
 #include "store/store.h"
 #include "map/map.h"
 #include "saml/saml.h"
+#include "oidc/oidc.h"
 #include "upstream/upstream.h"
 #include "ident/ident.h"
 #include "authz/authz.h"
@@ -21,6 +22,7 @@ static const char usage_explain[] =
     "usage: fedbroker explain --user NAME --sp SP [--json] [--config FILE] [--state-dir DIR]\n"
     "       fedbroker explain --app NAME --url URL [--user NAME] [--method METHOD] [--json]\n"
     "                         [--config FILE] [--state-dir DIR]\n"
+    "       fedbroker explain --user NAME --client ID [--json] [--config FILE] [--state-dir DIR]\n"
     "       fedbroker explain --upstream NAME --claims FILE [--sp SP] [--subject SUB]\n"
     "                         [--issuer ISS] [--json] [--config FILE] [--state-dir DIR]\n"
     "\n"
@@ -32,6 +34,11 @@ static const char usage_explain[] =
     "Assertion XML that would be sent, or the reason the sign-in would be\n"
     "refused. Nothing is written: a\n"
     "persistent NameID not yet created is shown as it would be.\n"
+    "\n"
+    "With --client, shows what user NAME would get from the OpenID provider's\n"
+    "client ID instead: whether a group lets the user in, the claims of the ID\n"
+    "token and of the access token (every scope the client may have, mapped claims\n"
+    "included), and the key that would sign them. Nothing is signed or stored.\n"
     "\n"
     "With --upstream, starts from what an upstream identity provider sends\n"
     "instead: FILE holds its claims (OIDC: the ID token's, merged with userinfo)\n"
@@ -47,6 +54,7 @@ static const char usage_explain[] =
     "\n"
     "  -u, --user NAME      the account (as signed in: local or from an upstream)\n"
     "  -s, --sp SP          the service provider's name\n"
+    "      --client ID      the OpenID provider's client (its id in oidc.clients)\n"
     "      --upstream NAME  the upstream (its name in upstreams) the claims come from\n"
     "      --claims FILE    the upstream's claims or attributes, as JSON (- : stdin)\n"
     "      --subject SUB    the upstream's subject (default: the claim sub)\n"
@@ -560,12 +568,72 @@ out:
 	return rc;
 }
 
+/* fedbroker explain --user NAME --client ID */
+static int
+explain_client(struct fb_cli_conf_opts *co, const char *username, const char *client, int json)
+{
+	struct fb_map_set *maps = NULL;
+	struct fb_oidc_op *op = NULL;
+	struct fb_store_user user;
+	json_t *ex = NULL, *errors = NULL;
+	struct fb_cli_ctx x;
+	struct fb_err err;
+	int rc, have_user = 0;
+
+	if ((rc = fb_cli_ctx_open(co, FB_CLI_KEYRING | FB_CLI_STORE, &x)) != FB_EXIT_OK)
+		return rc;
+	rc = FB_EXIT_FAIL;
+	memset(&user, 0, sizeof(user));
+	fb_err_clear(&err);
+	if (x.conf->mappings_dir != NULL)
+		(void)fb_map_set_load_usable(x.conf->mappings_dir, &maps, &errors, NULL);
+	if (fb_oidc_op_new(x.conf, x.kr, maps, &op, &err) != FB_OK)
+		goto out;
+	if (fb_store_user_get(x.st, username, &user, &err) != FB_OK) {
+		if (err.code == FB_ERR_NOTFOUND)
+			fb_err_set(&err, FB_ERR_NOTFOUND, "--user %s: no such user", username);
+		goto out;
+	}
+	have_user = 1;
+	if (fb_oidc_op_explain(op, x.st, client, &user, &ex, &err) != FB_OK)
+		goto out;
+	if (json) {
+		fb_cli_json_print(ex, JSON_INDENT(2) | JSON_SORT_KEYS);
+	} else {
+		char *idt = json_dumps(json_object_get(ex, "id_token"), JSON_INDENT(2) | JSON_SORT_KEYS);
+		char *at = json_dumps(json_object_get(ex, "access_token"),
+		    JSON_INDENT(2) | JSON_SORT_KEYS);
+
+		printf("client %s, user %s: %s\n", client, username, jstr(ex, "why", "?"));
+		printf("signed with %s (key %s); scope: %s\n", jstr(ex, "signing_alg", "?"),
+		    jstr(ex, "signing_key", "?"), jstr(ex, "scope", ""));
+		if (idt != NULL)
+			printf("ID token claims:\n%s\n", idt);
+		printf("access token claims:\n%s\n", at != NULL ? at : "{}");
+		free(idt);
+		free(at);
+	}
+	rc = json_is_true(json_object_get(ex, "ok")) ? FB_EXIT_OK : FB_EXIT_FAIL;
+out:
+	if (err.code != FB_OK)
+		fb_cli_error(&err);
+	json_decref(ex);
+	json_decref(errors);
+	if (have_user)
+		fb_store_user_cleanup(&user);
+	fb_oidc_op_free(op);
+	fb_map_set_free(maps);
+	fb_cli_ctx_close(&x);
+	return rc;
+}
+
 int
 fb_cli_explain(int argc, char **argv)
 {
 	struct fb_cli_conf_opts co = {0};
 	const char *username = NULL, *spname = NULL, *upstream = NULL, *claims = NULL;
 	const char *subject = NULL, *issuer = NULL, *appname = NULL, *url = NULL, *method = NULL;
+	const char *client = NULL;
 	int json = 0, rc, have_user = 0;
 	const struct fb_cli_option opts[] = {
 	    {"user", 'u', &username, NULL},
@@ -573,6 +641,7 @@ fb_cli_explain(int argc, char **argv)
 	    {"url", 0, &url, NULL},
 	    {"method", 0, &method, NULL},
 	    {"sp", 's', &spname, NULL},
+	    {"client", 0, &client, NULL},
 	    {"upstream", 0, &upstream, NULL},
 	    {"claims", 0, &claims, NULL},
 	    {"subject", 0, &subject, NULL},
@@ -606,6 +675,12 @@ fb_cli_explain(int argc, char **argv)
 	}
 	if (subject != NULL || issuer != NULL)
 		return fb_cli_usage_error(syntax.cmd, "--subject and --issuer go with --upstream");
+	if (client != NULL) {
+		if (username == NULL || spname != NULL)
+			return fb_cli_usage_error(syntax.cmd,
+			    "--client ID goes with --user NAME, without --sp");
+		return explain_client(&co, username, client, json);
+	}
 	if (username == NULL || spname == NULL)
 		return fb_cli_usage_error(syntax.cmd, "--user NAME and --sp SP are both required");
 	if ((rc = fb_cli_ctx_open(&co, FB_CLI_KEYRING | FB_CLI_STORE, &x)) != FB_EXIT_OK)

@@ -741,4 +741,5 @@ fb_conf_check_all(struct fb_conf_ctx *ctx)
 	fb_conf_check_upstreams(ctx);
 	fb_conf_check_scim(ctx);
 	fb_conf_check_apps(ctx);
+	fb_conf_check_oidc(ctx);
 }

@@ -466,6 +466,9 @@ fb_conf_free(struct fb_conf *conf)
 	for (size_t i = 0; i < conf->napps; i++)
 		fb_conf_app_cleanup(&conf->apps[i]);
 	free(conf->apps);
+	for (size_t i = 0; i < conf->noidc_clients; i++)
+		fb_conf_oidc_client_cleanup(&conf->oidc_clients[i]);
+	free(conf->oidc_clients);
 	free(conf);
 }
 

@@ -196,6 +196,11 @@ struct fb_conf_app_rule {
 	enum fb_conf_app_action action;
 	char **groups; /* empty = everyone (ANONYMOUS: must be empty) */
 	size_t ngroups;
+
+	/* oidc: the OpenID provider (issuer: server.public_url) */
+	int64_t oidc_code_lifetime;	     /* oidc.code_lifetime (60s) */
+	struct fb_conf_oidc_client *oidc_clients; /* oidc.clients, ids unique */
+	size_t noidc_clients;
 };
 
 /* A header whose value a mapping rule computes (e.g. X-Role). */
@@ -352,6 +357,62 @@ struct fb_conf_scim_target {
 /* The SCIM target named name, or NULL. */
 const struct fb_conf_scim_target *fb_conf_scim_target_find(const struct fb_conf *conf,
     const char *name);
+
+/* ---- the OpenID provider's clients (oidc.clients) -------------------------------- */
+
+enum fb_conf_oidc_client_type {
+	FB_CONF_OIDC_CONFIDENTIAL = 0, /* a server-side app with a secret */
+	FB_CONF_OIDC_PUBLIC,	       /* a browser or native app: no secret, PKCE S256 */
+	FB_CONF_OIDC_SERVICE,	       /* a machine: client_credentials only */
+};
+
+/* The JWS algorithm of a client's tokens. */
+enum fb_conf_oidc_alg {
+	FB_CONF_OIDC_ES256 = 0,
+	FB_CONF_OIDC_RS256,
+};
+
+/* The grant types (oidc.clients[].grant_types), as bits of fb_conf_oidc_client.grants. */
+#define FB_CONF_OIDC_GRANT_CODE	   0x1 /* authorization_code */
+#define FB_CONF_OIDC_GRANT_REFRESH 0x2 /* refresh_token */
+#define FB_CONF_OIDC_GRANT_CLIENT  0x4 /* client_credentials */
+
+/* A claim added to a client's tokens and the mapping rule that produces its value. */
+struct fb_conf_oidc_claim {
+	char *name;
+	char *mapping; /* a rule of mappings.dir, without .py */
+};
+
+struct fb_conf_oidc_client {
+	char *id; /* client_id: 1..128 of [A-Za-z0-9._:-] */
+	enum fb_conf_oidc_client_type type;
+	char *secret;		/* resolved secret; NULL for public clients */
+	char *jwks;		/* the client's public keys for private_key_jwt (a JWKS file) */
+	char **redirect_uris;	/* exact match (loopback: any port, RFC 8252 7.3) */
+	size_t nredirect_uris;
+	char **post_logout_redirect_uris;
+	size_t npost_logout_redirect_uris;
+	char **cors_origins; /* browser apps' origins (scheme://host[:port]) */
+	size_t ncors_origins;
+	char **grant_types; /* as written; grants holds them checked */
+	size_t ngrant_types;
+	unsigned grants;    /* FB_CONF_OIDC_GRANT_* (default from type) */
+	char **scopes;	    /* the scopes it may ask for (default: openid profile email groups) */
+	size_t nscopes;
+	char **groups;	    /* empty = everyone may use it */
+	size_t ngroups;
+	int require_pkce;   /* confidential clients (true); public ones always */
+	enum fb_conf_oidc_alg signing_alg;
+	int64_t access_token_lifetime;	/* seconds (10m) */
+	int64_t id_token_lifetime;	/* seconds (10m) */
+	int64_t refresh_token_lifetime; /* seconds (8h); 0 = no refresh tokens */
+	struct fb_conf_oidc_claim *claims;
+	size_t nclaims;
+};
+
+/* The client whose id is id, or NULL. */
+const struct fb_conf_oidc_client *fb_conf_oidc_client_find(const struct fb_conf *conf,
+    const char *id);
 
 /* ---- SAML service providers (saml.service_providers) ---------------------------- */
 

@@ -49,7 +49,7 @@ struct conf_key {
 static conf_check_fn v_listen, v_cidr, v_url, v_cookie_name, v_key_id, v_group_name, v_username, v_host,
     v_mailbox, v_text, v_logo, v_sp_name, v_uri, v_mapping_name, v_attr_name, v_relay_state,
     v_upstream_name, v_domain, v_tenant, v_scope, v_jws_alg, v_app_host, v_path_prefix,
-    v_method, v_header_name;
+    v_method, v_header_name, v_client_id, v_redirect_uri, v_grant_type, v_claim_name;
 
 #define C(f) offsetof(struct fb_conf, f), sizeof(((struct fb_conf *)NULL)->f), 0
 #define CN(f, n)                                                                                   \
@@ -80,6 +80,15 @@ static conf_check_fn v_listen, v_cidr, v_url, v_cookie_name, v_key_id, v_group_n
 #define MN(f, n)                                                                                   \
 	offsetof(struct fb_conf_scim_target, f), sizeof(((struct fb_conf_scim_target *)NULL)->f),  \
 	    offsetof(struct fb_conf_scim_target, n)
+/* Members of struct fb_conf_oidc_client and of its claims. */
+#define O(f) offsetof(struct fb_conf_oidc_client, f), sizeof(((struct fb_conf_oidc_client *)NULL)->f), 0
+#define ON(f, n)                                                                                   \
+	offsetof(struct fb_conf_oidc_client, f), sizeof(((struct fb_conf_oidc_client *)NULL)->f),  \
+	    offsetof(struct fb_conf_oidc_client, n)
+#define OI(f, n)                                                                                   \
+	offsetof(struct fb_conf_oidc_client, f), sizeof(*((struct fb_conf_oidc_client *)NULL)->f), \
+	    offsetof(struct fb_conf_oidc_client, n)
+#define OC(f) offsetof(struct fb_conf_oidc_claim, f), sizeof(((struct fb_conf_oidc_claim *)NULL)->f), 0
 /* Members of struct fb_conf_upstream (oidc.x and saml.x included). */
 #define U(f) offsetof(struct fb_conf_upstream, f), sizeof(((struct fb_conf_upstream *)NULL)->f), 0
 #define UN(f, n)                                                                                   \
@@ -285,6 +294,26 @@ static const struct conf_key conf_keys[] = {
 	{"apps[].headers.mapped[].mapping", CT_STR, NULL, 0, 0, NULL, v_mapping_name, CF_REQ, X(mapping)},
 	{"apps[].session_lifetime", CT_DUR, "0", 0, 2592000, NULL, NULL, 0, P(session_lifetime)},
 	{"apps[].upstream", CT_STR, NULL, 0, 0, NULL, v_upstream_name, 0, P(upstream)},
+	{"oidc.code_lifetime", CT_DUR, "60s", 10, 600, NULL, NULL, 0, C(oidc_code_lifetime)},
+	{"oidc.clients", CT_ITEMS, NULL, 0, 4096, NULL, NULL, 0, CI(oidc_clients, noidc_clients)},
+	{"oidc.clients[].id", CT_STR, NULL, 0, 0, NULL, v_client_id, CF_REQ, O(id)},
+	{"oidc.clients[].type", CT_ENUM, "confidential", 0, 0, "confidential|public|service", NULL, 0, O(type)},
+	{"oidc.clients[].secret", CT_SECRET, NULL, 0, 0, NULL, NULL, 0, O(secret)},
+	{"oidc.clients[].jwks", CT_PATH, NULL, 0, 0, NULL, NULL, 0, O(jwks)},
+	{"oidc.clients[].redirect_uris", CT_STRS, NULL, 0, 64, NULL, v_redirect_uri, 0, ON(redirect_uris, nredirect_uris)},
+	{"oidc.clients[].post_logout_redirect_uris", CT_STRS, NULL, 0, 64, NULL, v_redirect_uri, 0, ON(post_logout_redirect_uris, npost_logout_redirect_uris)},
+	{"oidc.clients[].cors_origins", CT_STRS, NULL, 0, 64, NULL, v_url, 0, ON(cors_origins, ncors_origins)},
+	{"oidc.clients[].grant_types", CT_STRS, NULL, 1, 3, NULL, v_grant_type, 0, ON(grant_types, ngrant_types)},
+	{"oidc.clients[].scopes", CT_STRS, NULL, 1, 64, NULL, v_scope, 0, ON(scopes, nscopes)},
+	{"oidc.clients[].groups", CT_STRS, NULL, 0, 1000, NULL, v_group_name, 0, ON(groups, ngroups)},
+	{"oidc.clients[].require_pkce", CT_BOOL, "true", 0, 0, NULL, NULL, 0, O(require_pkce)},
+	{"oidc.clients[].signing_alg", CT_ENUM, "ES256", 0, 0, "ES256|RS256", NULL, 0, O(signing_alg)},
+	{"oidc.clients[].access_token_lifetime", CT_DUR, "10m", 30, 86400, NULL, NULL, 0, O(access_token_lifetime)},
+	{"oidc.clients[].id_token_lifetime", CT_DUR, "10m", 30, 86400, NULL, NULL, 0, O(id_token_lifetime)},
+	{"oidc.clients[].refresh_token_lifetime", CT_DUR, "8h", 0, 7776000, NULL, NULL, 0, O(refresh_token_lifetime)},
+	{"oidc.clients[].claims", CT_ITEMS, NULL, 0, 64, NULL, NULL, 0, OI(claims, nclaims)},
+	{"oidc.clients[].claims[].name", CT_STR, NULL, 0, 0, NULL, v_claim_name, CF_REQ, OC(name)},
+	{"oidc.clients[].claims[].mapping", CT_STR, NULL, 0, 0, NULL, v_mapping_name, CF_REQ, OC(mapping)},
 };
 /* clang-format on */
 
@@ -1569,6 +1598,126 @@ v_scope(struct fb_conf_ctx *ctx, const struct fb_conf_place *pl, const char *pat
 		    "or '\\'");
 		return NULL;
 	}
+	return fb_xstrdup(v);
+}
+
+/* An OAuth client_id: 1..128 of [A-Za-z0-9._:-] (it appears in URLs and logs). */
+static char *
+v_client_id(struct fb_conf_ctx *ctx, const struct fb_conf_place *pl, const char *path,
+    const char *v)
+{
+	size_t len = strlen(v);
+
+	for (size_t i = 0; i < len; i++)
+		if (strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:-",
+			v[i]) == NULL)
+			len = 0;
+	if (len == 0 || len > 128) {
+		fb_conf_problem(ctx, pl, path, 1,
+		    "must be 1 to 128 characters of A-Z, a-z, 0-9, '.', '_', ':' and '-'");
+		return NULL;
+	}
+	return fb_xstrdup(v);
+}
+
+/*
+ * A redirect URI (RFC 6749 3.1.2, RFC 8252 7): absolute, no fragment, no
+ * user name; https://, http:// on a loopback host only, or a native app's
+ * private-use scheme with a dot (com.example.app:/cb). Kept as written: it
+ * is compared exactly.
+ */
+static char *
+v_redirect_uri(struct fb_conf_ctx *ctx, const struct fb_conf_place *pl, const char *path,
+    const char *v)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL, *part = NULL, *out = NULL;
+	CURLUcode rc;
+
+	if (u == NULL) {
+		fb_conf_problem(ctx, pl, path, 1, "cannot parse URLs (out of memory)");
+		goto out;
+	}
+	if (strlen(v) > 2048 || has_control(v) || strchr(v, ' ') != NULL) {
+		fb_conf_problem(ctx, pl, path, 1,
+		    "must be a URL of at most 2048 characters without spaces");
+		goto out;
+	}
+	if ((rc = curl_url_set(u, CURLUPART_URL, v, CURLU_NON_SUPPORT_SCHEME)) != CURLUE_OK) {
+		fb_conf_problem(ctx, pl, path, 1, "'%s' is not an absolute URL: %s", v,
+		    curl_url_strerror(rc));
+		goto out;
+	}
+	if (strchr(v, '#') != NULL) {
+		fb_conf_problem(ctx, pl, path, 1, "'%s' must not have a fragment (#)", v);
+		goto out;
+	}
+	if (curl_url_get(u, CURLUPART_USER, &part, 0) == CURLUE_OK) {
+		fb_conf_problem(ctx, pl, path, 1, "'%s' must not hold a user name or password", v);
+		goto out;
+	}
+	if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK) {
+		fb_conf_problem(ctx, pl, path, 1, "'%s' has no scheme", v);
+		goto out;
+	}
+	/* SECURITY: a code sent over plain http to another host can be read on the way. */
+	if ((strcmp(scheme, "http") == 0 && !fb_conf_url_is_loopback(v)) ||
+	    (strcmp(scheme, "https") != 0 && strcmp(scheme, "http") != 0 &&
+	        strchr(scheme, '.') == NULL)) {
+		fb_conf_problem(ctx, pl, path, 1,
+		    "'%s' must be https://, http:// on a loopback address, or a private-use scheme "
+		    "with a dot (com.example.app:/callback)",
+		    v);
+		goto out;
+	}
+	out = fb_xstrdup(v);
+out:
+	curl_free(scheme);
+	curl_free(part);
+	curl_url_cleanup(u);
+	return out;
+}
+
+/* An OAuth grant type the provider implements. */
+static char *
+v_grant_type(struct fb_conf_ctx *ctx, const struct fb_conf_place *pl, const char *path,
+    const char *v)
+{
+	if (strcmp(v, "authorization_code") == 0 || strcmp(v, "refresh_token") == 0 ||
+	    strcmp(v, "client_credentials") == 0)
+		return fb_xstrdup(v);
+	fb_conf_problem(ctx, pl, path, 1,
+	    "'%.64s' is not a grant type (known: authorization_code, refresh_token, "
+	    "client_credentials)",
+	    has_control(v) ? "(unprintable)" : v);
+	return NULL;
+}
+
+/* A claim name a mapping may set: 1..64 of [A-Za-z0-9_.:-], not a registered JWT claim. */
+static char *
+v_claim_name(struct fb_conf_ctx *ctx, const struct fb_conf_place *pl, const char *path,
+    const char *v)
+{
+	static const char *const reserved[] = {"iss", "sub", "aud", "exp", "iat", "nbf", "jti",
+	    "nonce", "azp", "auth_time", "at_hash", "client_id", "scope", "cnf", "sid", "acr",
+	    "amr"};
+	size_t len = strlen(v);
+
+	for (size_t i = 0; i < len; i++)
+		if (strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.:-",
+			v[i]) == NULL)
+			len = 0;
+	if (len == 0 || len > 64) {
+		fb_conf_problem(ctx, pl, path, 1,
+		    "must be 1 to 64 characters of A-Z, a-z, 0-9, '_', '.', ':' and '-'");
+		return NULL;
+	}
+	for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
+		if (strcmp(v, reserved[i]) == 0) {
+			fb_conf_problem(ctx, pl, path, 1,
+			    "'%s' is set by the provider itself and cannot come from a mapping", v);
+			return NULL;
+		}
 	return fb_xstrdup(v);
 }
 

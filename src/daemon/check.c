@@ -10,6 +10,7 @@
 #include "crypto/crypto.h"
 #include "map/map.h"
 #include "saml/saml.h"
+#include "oidc/oidc.h"
 #include "daemon/daemon.h"
 #include "daemon/internal.h"
 
@@ -102,6 +103,26 @@ check_saml(const struct fb_conf *conf, const struct fb_keyring *kr, const struct
 	json_decref(problems);
 }
 
+/* The OpenID provider can be built: a key for each client's algorithm, its claims' rules. */
+static void
+check_oidc(const struct fb_conf *conf, const struct fb_keyring *kr, struct fb_conf_report *rep)
+{
+	struct fb_map_set *set = NULL;
+	struct fb_oidc_op *op = NULL;
+	json_t *errors = NULL;
+	struct fb_err err = {0};
+
+	if (kr == NULL || conf->noidc_clients == 0)
+		return;
+	if (conf->mappings_dir != NULL)
+		(void)fb_map_set_load_usable(conf->mappings_dir, &set, &errors, NULL);
+	if (fb_oidc_op_new(conf, kr, set, &op, &err) != FB_OK)
+		fb_conf_report_add(rep, conf, "oidc.clients", 1, err.msg);
+	fb_oidc_op_free(op);
+	fb_map_set_free(set);
+	json_decref(errors);
+}
+
 enum fb_status
 fb_daemon_conf_check(const struct fb_conf *conf, const struct fb_keyring *kr,
     struct fb_conf_report *rep, struct fb_err *err)
@@ -123,6 +144,7 @@ fb_daemon_conf_build(const struct fb_conf *conf, const struct fb_keyring *kr,
 		*maps = NULL;
 	check_mappings(conf, rep, &set);
 	check_saml(conf, kr, set, rep, idp);
+	check_oidc(conf, kr, rep);
 	n = fb_conf_report_errors(rep) - before;
 	if (maps != NULL && n == 0) {
 		*maps = set;

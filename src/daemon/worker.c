@@ -12,6 +12,7 @@
 #include "http/web.h"
 #include "http/samlidp.h"
 #include "http/pages.h"
+#include "http/oauth2.h"
 #include "daemon/daemon.h"
 #include "daemon/internal.h"
 
@@ -120,7 +121,8 @@ fb_daemon_worker_main(const struct fb_daemon_runtime *rt, int slot, const int *f
 	    fb_http_ops_register(router, rt->conf, &err) != FB_OK ||
 	    fb_http_web_routes_add(router, rt->conf, &err) != FB_OK ||
 	    fb_http_authz_routes_add(router, rt->conf, &err) != FB_OK ||
-	    fb_http_saml_routes_add(router, rt->conf, rt->keyring, &err) != FB_OK) {
+	    fb_http_saml_routes_add(router, rt->conf, rt->keyring, &err) != FB_OK ||
+	    fb_http_oauth2_routes_add(router, rt->conf, rt->keyring, &err) != FB_OK) {
 		fb_log_err(FB_LOG_ERROR, NULL, &err);
 		goto out;
 	}

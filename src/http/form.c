@@ -116,6 +116,16 @@ fb_http_form_get(const struct fb_http_form *f, const char *name)
 	return NULL;
 }
 
+int
+fb_http_form_field(const struct fb_http_form *f, size_t i, const char **name, const char **value)
+{
+	if (f == NULL || i >= f->n)
+		return 0;
+	*name = f->f[i].name;
+	*value = f->f[i].value;
+	return 1;
+}
+
 size_t
 fb_http_form_count(const struct fb_http_form *f)
 {

@@ -6,7 +6,8 @@ FB_LIB_SOURCES += src/http/web.h src/http/pages.h src/http/form.c src/http/page.
 	src/http/session.c src/http/web.c src/http/login.c src/http/mfa.c src/http/recover.c \
 	src/http/dashboard.c src/http/account.c src/http/upstream.c
 # The SAML IdP's endpoints (/saml/idp/...); the protocol itself is src/saml.
-FB_LIB_SOURCES += src/http/samlidp.h src/http/saml.c src/http/saml_sp.c src/http/oidc_rp.c
+FB_LIB_SOURCES += src/http/samlidp.h src/http/saml.c src/http/saml_sp.c src/http/oidc_rp.c \
+	src/http/oauth2.h src/http/oauth2.c
 # Forward auth's endpoints (the decision itself is src/authz).
 FB_LIB_SOURCES += src/http/authz.c
 FB_UNIT_SOURCES += tests/unit/test_http.c tests/unit/test_web.c

@@ -65,6 +65,9 @@ enum fb_status fb_http_form_parse(struct fb_arena *a, const char *body, size_t l
 const char *fb_http_form_get(const struct fb_http_form *f, const char *name);
 /* The number of fields parsed. */
 size_t fb_http_form_count(const struct fb_http_form *f);
+/* Field i in the order given (*name, *value borrowed): 1, or 0 past the end. */
+int fb_http_form_field(const struct fb_http_form *f, size_t i, const char **name,
+    const char **value);
 /*
  * 1 when the request's Content-Type is FB_HTTP_FORM_CONTENT_TYPE
  * (case-insensitive, parameters such as charset allowed).

@@ -11,6 +11,7 @@
 #include <cjose/cjose.h>
 #include <jansson.h>
 #include <openssl/core_names.h>
+#include <openssl/ecdsa.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
 
@@ -164,6 +165,99 @@ fb_oidc_jwks_publish(const struct fb_keyring *kr, char **out, struct fb_err *err
 	if (r == FB_OK)
 		*out = json_dumps(doc, JSON_COMPACT);
 	json_decref(doc);
+	return r;
+}
+
+/* ---- signing ---------------------------------------------------------------------------- */
+
+/* The JWS signature of input with pkey: RS256, or ES256 in JOSE's r||s form. New base64url. */
+static enum fb_status
+jws_sign(EVP_PKEY *pkey, int ec, const char *input, char **out, struct fb_err *err)
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned char *sig = NULL, raw[64];
+	const unsigned char *q;
+	ECDSA_SIG *es = NULL;
+	size_t siglen = 0;
+	enum fb_status r = FB_ERR_INTERNAL;
+
+	*out = NULL;
+	if (ctx == NULL || EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, pkey) != 1 ||
+	    EVP_DigestSign(ctx, NULL, &siglen, (const unsigned char *)input, strlen(input)) != 1) {
+		r = fb_err_openssl(err, FB_ERR_INTERNAL, "JWT: signing");
+		goto out;
+	}
+	sig = fb_xmalloc(siglen);
+	if (EVP_DigestSign(ctx, sig, &siglen, (const unsigned char *)input, strlen(input)) != 1) {
+		r = fb_err_openssl(err, FB_ERR_INTERNAL, "JWT: signing");
+		goto out;
+	}
+	if (ec) {
+		q = sig;
+		if ((es = d2i_ECDSA_SIG(NULL, &q, (long)siglen)) == NULL ||
+		    BN_bn2binpad(ECDSA_SIG_get0_r(es), raw, 32) != 32 ||
+		    BN_bn2binpad(ECDSA_SIG_get0_s(es), raw + 32, 32) != 32) {
+			r = fb_err_set(err, FB_ERR_INTERNAL, "JWT: not a P-256 signature");
+			goto out;
+		}
+		*out = fb_b64url_encode(raw, sizeof(raw));
+	} else {
+		*out = fb_b64url_encode(sig, siglen);
+	}
+	r = FB_OK;
+out:
+	ECDSA_SIG_free(es);
+	free(sig);
+	EVP_MD_CTX_free(ctx);
+	return r;
+}
+
+const char *
+fb_oidc_key_alg(const struct fb_key *key)
+{
+	EVP_PKEY *pk = fb_crypto_key_pkey(key);
+	char group[64] = "";
+
+	if (EVP_PKEY_get_base_id(pk) == EVP_PKEY_RSA)
+		return "RS256";
+	if (EVP_PKEY_get_base_id(pk) == EVP_PKEY_EC &&
+	    EVP_PKEY_get_utf8_string_param(pk, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
+		NULL) == 1 &&
+	    OBJ_sn2nid(group) == NID_X9_62_prime256v1)
+		return "ES256";
+	return NULL;
+}
+
+enum fb_status
+fb_oidc_jwt_sign(const struct fb_key *key, const char *typ, const json_t *claims, char **out,
+    struct fb_err *err)
+{
+	struct fb_key_info info;
+	const char *alg = fb_oidc_key_alg(key);
+	json_t *hdr;
+	char *h, *c, *hb, *cb, *input, *sig = NULL;
+	enum fb_status r;
+
+	*out = NULL;
+	fb_crypto_key_info(key, &info);
+	if (alg == NULL)
+		return fb_err_set(err, FB_ERR_CONFIG, "key %s: neither RSA nor EC P-256", info.id);
+	hdr = json_pack("{s:s, s:s, s:s}", "alg", alg, "kid", info.id, "typ", typ);
+	h = json_dumps(hdr, JSON_COMPACT);
+	c = json_dumps(claims, JSON_COMPACT);
+	hb = fb_b64url_encode(h, strlen(h));
+	cb = fb_b64url_encode(c, strlen(c));
+	input = fb_xasprintf("%s.%s", hb, cb);
+	if ((r = jws_sign(fb_crypto_key_pkey(key), strcmp(alg, "ES256") == 0, input, &sig, err)) ==
+	    FB_OK)
+		*out = fb_xasprintf("%s.%s", input, sig);
+	free(sig);
+	free(input);
+	free(hb);
+	free(cb);
+	free(h);
+	free(c);
+	json_decref(hdr);
 	return r;
 }
 
@@ -336,10 +430,10 @@ signature_check(cjose_jws_t *jws, const struct alg *a, const char *kid,
 	}
 	if (tried == 0) {
 		*why = FB_OIDC_IDT_UNKNOWN_KID;
-		return fb_err_set(err, FB_ERR_SIGNATURE, "ID token: no %s key%s%s in the JWKS",
+		return fb_err_set(err, FB_ERR_SIGNATURE, "JWT: no %s key%s%s in the JWKS",
 		    a->name, kid != NULL ? " with kid " : "", kid != NULL ? kid : "");
 	}
-	return fb_err_set(err, FB_ERR_SIGNATURE, "ID token: the %s signature does not verify",
+	return fb_err_set(err, FB_ERR_SIGNATURE, "JWT: the %s signature does not verify",
 	    a->name);
 }
 
@@ -497,9 +591,10 @@ alg_allowed(const char *alg, const char *const *allow)
 	return 0;
 }
 
-enum fb_status
-fb_oidc_idtoken_verify(const char *jwt, const struct fb_oidc_jwks *jwks,
-    const struct fb_oidc_idtoken_check *chk, json_t **claims, enum fb_oidc_idtoken_why *why,
+/* fb_oidc_jwt_verify, and *aout the algorithm that signed (may be NULL). */
+static enum fb_status
+jwt_verify(const char *jwt, const struct fb_oidc_jwks *jwks, const char *const *algorithms,
+    const char *typ_want, json_t **claims, enum fb_oidc_idtoken_why *why, const struct alg **aout,
     struct fb_err *err)
 {
 	enum fb_oidc_idtoken_why why_local = FB_OIDC_IDT_OTHER;
@@ -520,13 +615,12 @@ fb_oidc_idtoken_verify(const char *jwt, const struct fb_oidc_jwks *jwks,
 	*why = FB_OIDC_IDT_OTHER;
 	len = jwt != NULL ? strlen(jwt) : 0;
 	if (len == 0 || len > FB_OIDC_JWT_MAX) {
-		r = fb_err_set(err, FB_ERR_INVALID, "ID token: empty or larger than %d bytes",
+		r = fb_err_set(err, FB_ERR_INVALID, "JWT: empty or larger than %d bytes",
 		    FB_OIDC_JWT_MAX);
 		goto out;
 	}
 	if (!compact_check(jwt) || (jws = cjose_jws_import(jwt, len, &ce)) == NULL) {
-		r = fb_err_set(err, FB_ERR_INVALID, "ID token: not a compact JWS: %s",
-		    cjose_msg(&ce));
+		r = fb_err_set(err, FB_ERR_INVALID, "JWT: not a compact JWS: %s", cjose_msg(&ce));
 		goto out;
 	}
 	hdr = cjose_jws_get_protected(jws);
@@ -535,43 +629,82 @@ fb_oidc_idtoken_verify(const char *jwt, const struct fb_oidc_jwks *jwks,
 	typ = hdr != NULL ? json_string_value(json_object_get((json_t *)hdr, "typ")) : NULL;
 	/* SECURITY: never none, never HS* (an HMAC keyed with a public key), only the allow-list.
 	 */
-	if (alg == NULL || (a = alg_find(alg)) == NULL || !alg_allowed(alg, chk->algorithms)) {
-		r = fb_err_set(err, FB_ERR_SIGNATURE, "ID token: algorithm %s is not accepted",
+	if (alg == NULL || (a = alg_find(alg)) == NULL || !alg_allowed(alg, algorithms)) {
+		r = fb_err_set(err, FB_ERR_SIGNATURE, "JWT: algorithm %s is not accepted",
 		    alg != NULL ? alg : "(none given)");
 		goto out;
 	}
-	/* RFC 8725 3.11: a JWT of another kind (an access token, a logout token) is no ID token. */
-	if (typ != NULL && strcasecmp(typ, "JWT") != 0) {
-		r = fb_err_set(err, FB_ERR_PROTOCOL, "ID token: typ %s is not an ID token", typ);
+	/* RFC 8725 3.11: a JWT of another kind (an access token, a logout token) is refused. */
+	if (typ_want == NULL ? typ != NULL && strcasecmp(typ, "JWT") != 0
+	                     : typ == NULL || strcasecmp(typ, typ_want) != 0) {
+		r = fb_err_set(err, FB_ERR_PROTOCOL, "JWT: typ %s is not %s",
+		    typ != NULL ? typ : "(none)", typ_want != NULL ? typ_want : "JWT");
 		goto out;
 	}
 	/* A header member this module does not understand changes what the signature means. */
 	if (json_object_get((json_t *)hdr, "crit") != NULL) {
-		r = fb_err_set(err, FB_ERR_PROTOCOL, "ID token: \"crit\" header not supported");
+		r = fb_err_set(err, FB_ERR_PROTOCOL, "JWT: \"crit\" header not supported");
 		goto out;
 	}
 	if ((r = signature_check(jws, a, kid, jwks, why, err)) != FB_OK)
 		goto out;
 	r = FB_ERR_INVALID;
 	if (!cjose_jws_get_plaintext(jws, &payload, &plen, &ce)) {
-		r = fb_err_set(err, FB_ERR_INVALID, "ID token: no payload: %s", cjose_msg(&ce));
+		r = fb_err_set(err, FB_ERR_INVALID, "JWT: no payload: %s", cjose_msg(&ce));
 		goto out;
 	}
 	if ((c = json_loadb((const char *)payload, plen, JSON_REJECT_DUPLICATES, &je)) == NULL ||
 	    !json_is_object(c)) {
-		r = fb_err_set(err, FB_ERR_INVALID, "ID token: the payload is not a JSON object");
+		r = fb_err_set(err, FB_ERR_INVALID, "JWT: the payload is not a JSON object");
 		goto out;
 	}
-	if ((r = claims_check(c, a, chk, err)) != FB_OK)
-		goto out;
 	*why = FB_OIDC_IDT_OK;
 	*claims = c;
 	c = NULL; /* transferred */
+	if (aout != NULL)
+		*aout = a;
 	r = FB_OK;
 out:
 	json_decref(c);
 	cjose_jws_release(jws);
 	return r;
+}
+
+enum fb_status
+fb_oidc_jwt_verify(const char *jwt, const struct fb_oidc_jwks *jwks, const char *const *algorithms,
+    const char *typ, json_t **claims, enum fb_oidc_idtoken_why *why, struct fb_err *err)
+{
+	return jwt_verify(jwt, jwks, algorithms, typ, claims, why, NULL, err);
+}
+
+enum fb_status
+fb_oidc_idtoken_verify(const char *jwt, const struct fb_oidc_jwks *jwks,
+    const struct fb_oidc_idtoken_check *chk, json_t **claims, enum fb_oidc_idtoken_why *why,
+    struct fb_err *err)
+{
+	const struct alg *a = NULL;
+	json_t *c = NULL;
+	enum fb_status r;
+
+	*claims = NULL;
+	if ((r = jwt_verify(jwt, jwks, chk->algorithms, NULL, &c, why, &a, err)) != FB_OK) {
+		/* The messages name the ID token, as callers and logs always did. */
+		if (err != NULL && strncmp(err->msg, "JWT: ", 5) == 0) {
+			char m[sizeof(err->msg)];
+
+			snprintf(m, sizeof(m), "ID token: %s", err->msg + 5);
+			fb_err_set(err, r, "%s", m);
+		}
+		return r;
+	}
+	if ((r = claims_check(c, a, chk, err)) != FB_OK) {
+		if (why != NULL)
+			*why = FB_OIDC_IDT_OTHER;
+		json_decref(c);
+		return r;
+	}
+	*claims = c;
+	return FB_OK;
 }
 
 int

@@ -59,6 +59,21 @@ size_t fb_oidc_jwks_count(const struct fb_oidc_jwks *jwks);
 struct fb_keyring;
 enum fb_status fb_oidc_jwks_publish(const struct fb_keyring *kr, char **out, struct fb_err *err);
 
+struct fb_key;
+/*
+ * The JWS algorithm key signs with: "RS256" (RSA), "ES256" (EC P-256), or
+ * NULL (another curve). Static.
+ */
+const char *fb_oidc_key_alg(const struct fb_key *key);
+/*
+ * Signs claims as a compact JWS (RFC 7515) with key, alg as
+ * fb_oidc_key_alg says, kid the key's id and typ (JWT, at+jwt). The one JWT
+ * encoder: client assertions and the provider's tokens. New in *out.
+ * FB_ERR_CONFIG: a key that cannot sign JWTs; FB_ERR_INTERNAL: signing failed.
+ */
+enum fb_status fb_oidc_jwt_sign(const struct fb_key *key, const char *typ, const json_t *claims,
+    char **out, struct fb_err *err);
+
 /* What an ID token must satisfy (OIDC Core 3.1.3.7). Members are borrowed. */
 struct fb_oidc_idtoken_check {
 	const char *issuer;            /* exact iss */
@@ -95,6 +110,16 @@ enum fb_status fb_oidc_idtoken_verify(const char *jwt, const struct fb_oidc_jwks
     struct fb_err *err);
 
 /*
+ * The signature part of fb_oidc_idtoken_verify, for any JWT: compact form,
+ * alg in algorithms (NULL: RS256 only), typ (NULL: absent or "JWT"; else
+ * exactly typ, case-insensitive), no crit, the signature by a key of jwks.
+ * *claims new (the payload object) on FB_OK; no claim is checked.
+ */
+enum fb_status fb_oidc_jwt_verify(const char *jwt, const struct fb_oidc_jwks *jwks,
+    const char *const *algorithms, const char *typ, json_t **claims,
+    enum fb_oidc_idtoken_why *why, struct fb_err *err);
+
+/*
  * The JWKS cache of one provider, with the refetch rule: a JWKS is
  * refetched on an unknown kid at most once per FB_OIDC_JWKS_REFETCH_MIN_MS
  * (so a stream of tokens with made-up kids cannot make us hammer the
@@ -116,7 +141,6 @@ void fb_oidc_jwks_cache_cleanup(struct fb_oidc_jwks_cache *c);
 /* ---- the relying party's protocol steps (rp.c) ----------------------------- */
 
 struct fb_conf_upstream_oidc;
-struct fb_key;
 struct fb_net_http_request;
 struct fb_net_http_response;
 
@@ -237,5 +261,193 @@ enum fb_status fb_oidc_userinfo_merge(const struct fb_net_http_response *r, json
  * client_id. New, or NULL without an endpoint. */
 char *fb_oidc_logout_url(const struct fb_oidc_provider *p, const struct fb_conf_upstream_oidc *o,
     const char *id_token, const char *post_logout_redirect_uri);
+
+/* ---- the OpenID provider (op.c) ------------------------------------------------ */
+
+#define FB_OIDC_OP_PATH_AUTHORIZE  "/oauth2/authorize"
+#define FB_OIDC_OP_PATH_TOKEN      "/oauth2/token"
+#define FB_OIDC_OP_PATH_JWKS       "/oauth2/jwks"
+#define FB_OIDC_OP_PATH_USERINFO   "/oauth2/userinfo"
+#define FB_OIDC_OP_PATH_INTROSPECT "/oauth2/introspect"
+#define FB_OIDC_OP_PATH_REVOKE     "/oauth2/revoke"
+#define FB_OIDC_OP_PATH_LOGOUT     "/oauth2/logout"
+
+struct fb_conf;
+struct fb_conf_oidc_client;
+struct fb_keyring;
+struct fb_map_set;
+struct fb_store;
+struct fb_store_user;
+
+/* The provider of one worker: built once, immutable (conf, kr and maps borrowed). */
+struct fb_oidc_op;
+
+/*
+ * Builds the provider: the issuer (server.public_url), the discovery
+ * document, the JWKS (every key of kr: the active and the published), a
+ * signing key per client (the active key when its type fits the client's
+ * signing_alg, else a published one that does) and each client's mapping
+ * rules. FB_ERR_CONFIG naming the client: no key of its algorithm, or a
+ * claim's rule missing from maps.
+ */
+enum fb_status fb_oidc_op_new(const struct fb_conf *conf, const struct fb_keyring *kr,
+    const struct fb_map_set *maps, struct fb_oidc_op **out, struct fb_err *err);
+void fb_oidc_op_free(struct fb_oidc_op *op);
+/* The discovery document (OIDC Discovery 3, RFC 8414), JSON. Borrowed. */
+const char *fb_oidc_op_discovery(const struct fb_oidc_op *op);
+/* The JWKS (RFC 7517) of every published key, JSON. Borrowed. */
+const char *fb_oidc_op_jwks(const struct fb_oidc_op *op);
+const char *fb_oidc_op_issuer(const struct fb_oidc_op *op);
+/* 1 when origin (an Origin header) is one of a client's cors_origins, exactly. */
+int fb_oidc_op_cors_allowed(const struct fb_oidc_op *op, const char *origin);
+/* The id of the key that signs client_id's tokens (borrowed), or NULL for an unknown client. */
+const char *fb_oidc_op_client_key(const struct fb_oidc_op *op, const char *client_id);
+
+/* The parameters of a request to the provider (borrowed; absent ones NULL). */
+struct fb_oidc_params {
+	const char *response_type, *client_id, *redirect_uri, *scope, *state, *nonce;
+	const char *code_challenge, *code_challenge_method, *prompt, *max_age, *login_hint;
+	const char *auth_after; /* ours: a sign-in not older than this (after prompt=login) */
+	const char *grant_type, *code, *code_verifier, *refresh_token, *client_secret;
+	const char *token, *token_type_hint;
+	const char *id_token_hint, *post_logout_redirect_uri;
+	const char *client_assertion_type, *client_assertion;
+	const char *acr_values;
+};
+/* The acr of a sign-in with a second factor, and of one without (ID token "acr"). */
+#define FB_OIDC_ACR_MFA "urn:fedbroker:acr:mfa"
+#define FB_OIDC_ACR_PWD "urn:fedbroker:acr:pwd"
+/* The names of struct fb_oidc_params' members, in order, NULL-terminated. Static. */
+extern const char *const fb_oidc_param_names[];
+/* The member called name of p (a pointer into it), or NULL for an unknown name. */
+const char **fb_oidc_param_slot(struct fb_oidc_params *p, const char *name);
+
+/* An OAuth error response (RFC 6749 4.1.2.1, 5.2): error code, description, HTTP status. */
+struct fb_oidc_op_error {
+	const char *code; /* static: invalid_request, invalid_client, ... */
+	char desc[256];	  /* for the client and the audit line; never a secret */
+	int status;	  /* 400, 401 (invalid_client), 500, 503 */
+};
+
+/* A checked authorization request (members borrowed from the params, or new: scope). */
+struct fb_oidc_authz_req {
+	const struct fb_conf_oidc_client *client;
+	const char *redirect_uri;
+	const char *state, *nonce, *challenge, *login_hint;
+	char *scope;	 /* granted: asked for and allowed, space-separated (new) */
+	int prompt_none; /* prompt=none: never show a page */
+	int prompt_login;
+	int want_mfa;	    /* acr_values asks for FB_OIDC_ACR_MFA */
+	int64_t max_age;    /* -1: not given */
+	int64_t auth_after; /* 0: not given */
+};
+void fb_oidc_authz_req_cleanup(struct fb_oidc_authz_req *a);
+/*
+ * Checks an authorization request (OIDC Core 3.1.2.1, RFC 7636, RFC 9207).
+ * FB_ERR_NOTFOUND: the client is unknown or the redirect URI is not one
+ * of its own: the error is shown on a page, never sent to the URI (e
+ * filled). FB_ERR_PROTOCOL: the rest is wrong: e goes to out->redirect_uri
+ * (out->state set). FB_OK: out filled.
+ */
+enum fb_status fb_oidc_authz_check(const struct fb_oidc_op *op, const struct fb_oidc_params *p,
+    struct fb_oidc_authz_req *out, struct fb_oidc_op_error *e);
+/*
+ * 1 when uri is one of cl's redirect URIs: the same string, or for an
+ * http:// loopback IP literal (127.0.0.1, [::1]) the same but the port
+ * (RFC 8252 7.3).
+ */
+int fb_oidc_redirect_uri_match(const struct fb_conf_oidc_client *cl, const char *uri);
+/*
+ * The authorization response URL: redirect_uri with code or error (and
+ * error_description), state when given, and iss (RFC 9207). New.
+ */
+char *fb_oidc_authz_response(const struct fb_oidc_op *op, const char *redirect_uri,
+    const char *code, const struct fb_oidc_op_error *e, const char *state);
+/*
+ * Whether u may sign in to a->client (its groups; upstream groups count).
+ * FB_ERR_DENIED (e: access_denied) otherwise.
+ */
+enum fb_status fb_oidc_op_user_allowed(const struct fb_oidc_op *op, struct fb_store *store,
+    const struct fb_oidc_authz_req *a, const struct fb_store_user *u,
+    struct fb_oidc_op_error *e);
+/*
+ * Issues an authorization code for u (signed in at auth_time, session sid,
+ * mfa: with a second factor, which the ID token's acr and amr say)
+ * and the request a: stored by its hash, used once, valid
+ * oidc.code_lifetime. *code new. Statuses of the store (e: server_error or
+ * temporarily_unavailable).
+ */
+enum fb_status fb_oidc_op_code_issue(const struct fb_oidc_op *op, struct fb_store *store,
+    const struct fb_oidc_authz_req *a, const struct fb_store_user *u, int64_t auth_time,
+    const char *sid, int mfa, char **code, struct fb_oidc_op_error *e);
+
+/* A reply of the token, userinfo, introspection or revocation endpoint. */
+struct fb_oidc_op_reply {
+	int status;
+	char *body;		/* JSON (new) */
+	const char *www_authenticate; /* static; 401 only */
+	char audit_event[48];	/* the audit line's event, "" when none */
+	char audit[320];	/* its text (never a secret) */
+};
+void fb_oidc_op_reply_cleanup(struct fb_oidc_op_reply *r);
+/*
+ * The token endpoint (RFC 6749 3.2, 4.1.3, 4.4, 6): authenticates the
+ * client (authorization: the Authorization header or NULL; the form's
+ * client_id and client_secret), then the grant. A code used twice, or by
+ * another client, revokes what it issued; a refresh token is rotated and,
+ * presented twice, revokes its family. Every failure: the RFC's error and
+ * nothing issued.
+ */
+void fb_oidc_op_token(const struct fb_oidc_op *op, struct fb_store *store,
+    const char *authorization, const struct fb_oidc_params *p, struct fb_oidc_op_reply *out);
+/* The userinfo endpoint (OIDC Core 5.3): authorization holds the Bearer access token. */
+void fb_oidc_op_userinfo(const struct fb_oidc_op *op, struct fb_store *store,
+    const char *authorization, struct fb_oidc_op_reply *out);
+/*
+ * Checks an RP-initiated logout request (OpenID Connect RP-Initiated Logout
+ * 1.0): id_token_hint (may be NULL) must be an ID token this provider
+ * signed (expired ones too) for client_id when given; a
+ * post_logout_redirect_uri needs a client (from the hint or client_id) that
+ * registered it exactly. FB_OK: *client (may be NULL without a hint or
+ * client_id) set. FB_ERR_SIGNATURE, FB_ERR_PROTOCOL, FB_ERR_NOTFOUND: e
+ * filled (shown on a page, never sent to the URI).
+ */
+enum fb_status fb_oidc_op_logout_check(const struct fb_oidc_op *op,
+    const struct fb_oidc_params *p, const struct fb_conf_oidc_client **client,
+    struct fb_oidc_op_error *e);
+
+/* The client_assertion_type of private_key_jwt (RFC 7523 2.2). */
+#define FB_OIDC_ASSERTION_TYPE "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+/* The longest lifetime (exp - now) of a client assertion accepted (s). */
+#define FB_OIDC_ASSERTION_MAX_LIFETIME 600
+/*
+ * Checks a private_key_jwt client assertion (RFC 7523 3) at now: a compact
+ * JWS whose sub (= iss) names a client with keys (jwks:), client_id (may be
+ * NULL) the same, signed by one of its keys (RS256, ES256, PS256), aud the
+ * token endpoint or the issuer, exp in the future by at most
+ * FB_OIDC_ASSERTION_MAX_LIFETIME, a jti. FB_OK: *client, *jti (new) and
+ * *exp set; the caller records the jti (used once). Otherwise e filled
+ * (invalid_client, 401).
+ */
+enum fb_status fb_oidc_op_assertion_check(const struct fb_oidc_op *op, const char *assertion,
+    const char *client_id, int64_t now, const struct fb_conf_oidc_client **client, char **jti,
+    int64_t *exp, struct fb_oidc_op_error *e);
+
+/*
+ * What u would get at client_id, and why, without signing or storing
+ * anything (fedbroker explain --client): {"client", "user", "ok", "why",
+ * "scope" (every scope the client may have), "signing_alg", "signing_key",
+ * "id_token" (claims; code-flow clients), "access_token" (claims)}. *out
+ * new. FB_ERR_NOTFOUND: no such client.
+ */
+enum fb_status fb_oidc_op_explain(const struct fb_oidc_op *op, struct fb_store *store,
+    const char *client_id, const struct fb_store_user *u, json_t **out, struct fb_err *err);
+
+/* Token introspection (RFC 7662) for confidential and service clients. */
+void fb_oidc_op_introspect(const struct fb_oidc_op *op, struct fb_store *store,
+    const char *authorization, const struct fb_oidc_params *p, struct fb_oidc_op_reply *out);
+/* Token revocation (RFC 7009) for confidential and service clients. */
+void fb_oidc_op_revoke(const struct fb_oidc_op *op, struct fb_store *store,
+    const char *authorization, const struct fb_oidc_params *p, struct fb_oidc_op_reply *out);
 
 #endif

@@ -11,8 +11,6 @@
 #include <strings.h>
 
 #include <jansson.h>
-#include <openssl/bn.h>
-#include <openssl/ecdsa.h>
 #include <openssl/evp.h>
 
 #include "core/core.h"
@@ -288,83 +286,20 @@ form_encode(const char *x)
 	return fb_buf_take(&b);
 }
 
-/* The JWS signature of input with pkey: RS256, or ES256 in JOSE's r||s form. New base64url. */
-static enum fb_status
-jws_sign(EVP_PKEY *pkey, int ec, const char *input, char **out, struct fb_err *err)
-{
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	unsigned char *sig = NULL, raw[64];
-	const unsigned char *q;
-	ECDSA_SIG *es = NULL;
-	size_t siglen = 0;
-	enum fb_status r = FB_ERR_INTERNAL;
-
-	*out = NULL;
-	if (ctx == NULL || EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, pkey) != 1 ||
-	    EVP_DigestSign(ctx, NULL, &siglen, (const unsigned char *)input, strlen(input)) != 1) {
-		r = fb_err_openssl(err, FB_ERR_INTERNAL, "client assertion: signing");
-		goto out;
-	}
-	sig = fb_xmalloc(siglen);
-	if (EVP_DigestSign(ctx, sig, &siglen, (const unsigned char *)input, strlen(input)) != 1) {
-		r = fb_err_openssl(err, FB_ERR_INTERNAL, "client assertion: signing");
-		goto out;
-	}
-	if (ec) {
-		q = sig;
-		if ((es = d2i_ECDSA_SIG(NULL, &q, (long)siglen)) == NULL ||
-		    BN_bn2binpad(ECDSA_SIG_get0_r(es), raw, 32) != 32 ||
-		    BN_bn2binpad(ECDSA_SIG_get0_s(es), raw + 32, 32) != 32) {
-			r = fb_err_set(err, FB_ERR_INTERNAL,
-			    "client assertion: not a P-256 signature");
-			goto out;
-		}
-		*out = fb_b64url_encode(raw, sizeof(raw));
-	} else {
-		*out = fb_b64url_encode(sig, siglen);
-	}
-	r = FB_OK;
-out:
-	ECDSA_SIG_free(es);
-	free(sig);
-	EVP_MD_CTX_free(ctx);
-	return r;
-}
-
 /* The private_key_jwt client assertion (RFC 7523 2.2, 3). New in *out. */
 static enum fb_status
 client_assertion(const struct fb_oidc_provider *p, const struct fb_conf_upstream_oidc *o,
     const struct fb_key *key, int64_t now, char **out, struct fb_err *err)
 {
-	struct fb_key_info info;
-	json_t *hdr, *claims;
-	char *h, *c, *hb, *cb, *input, *sig = NULL, *jti = random_b64();
+	char *jti = random_b64();
+	json_t *claims;
 	enum fb_status r;
-	int ec;
 
-	*out = NULL;
-	fb_crypto_key_info(key, &info);
-	ec = strcmp(info.alg, "EC") == 0;
-	hdr = json_pack("{s:s, s:s, s:s}", "alg", ec ? "ES256" : "RS256", "kid", info.id, "typ",
-	    "JWT");
 	claims = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I}", "iss", o->client_id, "sub",
 	    o->client_id, "aud", p->token_endpoint, "jti", jti, "iat", (json_int_t)now, "exp",
 	    (json_int_t)(now + FB_OIDC_ASSERTION_LIFETIME));
-	h = json_dumps(hdr, JSON_COMPACT);
-	c = json_dumps(claims, JSON_COMPACT);
-	hb = fb_b64url_encode(h, strlen(h));
-	cb = fb_b64url_encode(c, strlen(c));
-	input = fb_xasprintf("%s.%s", hb, cb);
-	if ((r = jws_sign(fb_crypto_key_pkey(key), ec, input, &sig, err)) == FB_OK)
-		*out = fb_xasprintf("%s.%s", input, sig);
-	free(sig);
-	free(input);
-	free(hb);
-	free(cb);
-	free(h);
-	free(c);
+	r = fb_oidc_jwt_sign(key, "JWT", claims, out, err);
 	free(jti);
-	json_decref(hdr);
 	json_decref(claims);
 	return r;
 }

@@ -225,6 +225,22 @@ struct fb_store_ops {
 	    int ok, const char *report, struct fb_err *err);
 	enum fb_status (*scim_report_get)(struct fb_store *st, const char *target, int64_t *at,
 	    int *ok, char **report, struct fb_err *err);
+	/*
+	 * As the fb_store_oidc_* functions (schema version 9); now in seconds.
+	 * oidc_grant_use reads, marks used (or revokes the family on a second
+	 * use) in one transaction.
+	 */
+	enum fb_status (*oidc_grant_add)(struct fb_store *st, const struct fb_store_oidc_grant *g,
+	    struct fb_err *err);
+	enum fb_status (*oidc_grant_use)(struct fb_store *st, const char *hash,
+	    enum fb_store_oidc_kind kind, int64_t now, struct fb_store_oidc_grant *out,
+	    struct fb_err *err);
+	enum fb_status (*oidc_family_revoke)(struct fb_store *st, const char *family, int64_t now,
+	    struct fb_err *err);
+	enum fb_status (*oidc_jti_revoke)(struct fb_store *st, const char *jti, int64_t expires_at,
+	    struct fb_err *err);
+	enum fb_status (*oidc_token_state)(struct fb_store *st, const char *jti, const char *family,
+	    int64_t now, int *revoked, struct fb_err *err);
 	/* As fb_store_group_members. */
 	enum fb_status (*group_members)(struct fb_store *st, const char *group,
 	    int (*fn)(const struct fb_store_user *u, void *arg), void *arg, struct fb_err *err);

@@ -191,6 +191,26 @@ static const char *const migrations_v[] = {
 	"  ok INTEGER NOT NULL,"
 	"  report TEXT NOT NULL);"
 	"CREATE INDEX upstream_groups_name ON upstream_groups (name);",
+	/* 9: the OpenID provider (as SQLite's 9). */
+	"CREATE TABLE oidc_families ("
+	"  id TEXT PRIMARY KEY NOT NULL,"
+	"  client_id TEXT NOT NULL,"
+	"  expires_at BIGINT NOT NULL,"
+	"  revoked_at BIGINT);"
+	"CREATE INDEX oidc_families_expires_at ON oidc_families (expires_at);"
+	"CREATE TABLE oidc_grants ("
+	"  hash TEXT PRIMARY KEY NOT NULL,"
+	"  kind TEXT NOT NULL CHECK (kind IN ('code', 'refresh')),"
+	"  family TEXT NOT NULL,"
+	"  client_id TEXT NOT NULL,"
+	"  data TEXT NOT NULL,"
+	"  expires_at BIGINT NOT NULL,"
+	"  used_at BIGINT);"
+	"CREATE INDEX oidc_grants_expires_at ON oidc_grants (expires_at);"
+	"CREATE TABLE oidc_revoked_jti ("
+	"  jti TEXT PRIMARY KEY NOT NULL,"
+	"  expires_at BIGINT NOT NULL);"
+	"CREATE INDEX oidc_revoked_jti_expires_at ON oidc_revoked_jti (expires_at);",
 };
 
 FB_STATIC const char *const *fb_store_postgres_migrations = migrations_v;
@@ -272,6 +292,16 @@ enum pg_stmt {
 	PG_SIGNON,
 	PG_SESSION_USER,
 	PG_SESSION_SIGNON,
+	PG_OIDC_FAMILY_PUT,
+	PG_OIDC_GRANT_INSERT,
+	PG_OIDC_GRANT_GET,
+	PG_OIDC_GRANT_USE,
+	PG_OIDC_FAMILY_REVOKE,
+	PG_OIDC_JTI_PUT,
+	PG_OIDC_TOKEN_STATE,
+	PG_OIDC_GRANT_PURGE,
+	PG_OIDC_FAMILY_PURGE,
+	PG_OIDC_JTI_PURGE,
 	PG_NSTMT,
 };
 
@@ -482,6 +512,32 @@ static const char *const pg_sql[PG_NSTMT] = {
 		      " UNION ALL SELECT 2, NULL, value FROM kv"
 		      " WHERE ns = $3 AND key = $4 AND expires_at > $5"
 		      " ORDER BY k, t",
+	[PG_OIDC_FAMILY_PUT] = "INSERT INTO oidc_families (id, client_id, expires_at)"
+			       " VALUES ($1, $2, $3) ON CONFLICT (id) DO UPDATE"
+			       " SET expires_at = GREATEST(oidc_families.expires_at,"
+			       " excluded.expires_at)",
+	[PG_OIDC_GRANT_INSERT] = "INSERT INTO oidc_grants (hash, kind, family, client_id, data,"
+				 " expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
+	[PG_OIDC_GRANT_GET] = "SELECT g.family, g.client_id, g.data, g.expires_at,"
+			      " g.used_at IS NOT NULL, f.revoked_at IS NOT NULL"
+			      " FROM oidc_grants g JOIN oidc_families f ON f.id = g.family"
+			      " WHERE g.hash = $1 AND g.kind = $2 AND g.expires_at > $3"
+			      " FOR UPDATE OF g",
+	[PG_OIDC_GRANT_USE] = "UPDATE oidc_grants SET used_at = $2"
+			      " WHERE hash = $1 AND used_at IS NULL",
+	[PG_OIDC_FAMILY_REVOKE] = "UPDATE oidc_families SET revoked_at = $2"
+				  " WHERE id = $1 AND revoked_at IS NULL",
+	[PG_OIDC_JTI_PUT] = "INSERT INTO oidc_revoked_jti (jti, expires_at) VALUES ($1, $2)"
+			    " ON CONFLICT (jti) DO UPDATE"
+			    " SET expires_at = GREATEST(oidc_revoked_jti.expires_at,"
+			    " excluded.expires_at)",
+	[PG_OIDC_TOKEN_STATE] = "SELECT EXISTS (SELECT 1 FROM oidc_revoked_jti"
+				" WHERE jti = $1 AND expires_at > $3)"
+				" OR EXISTS (SELECT 1 FROM oidc_families"
+				" WHERE id = $2::text AND revoked_at IS NOT NULL)",
+	[PG_OIDC_GRANT_PURGE] = "DELETE FROM oidc_grants WHERE expires_at <= $1",
+	[PG_OIDC_FAMILY_PURGE] = "DELETE FROM oidc_families WHERE expires_at <= $1",
+	[PG_OIDC_JTI_PURGE] = "DELETE FROM oidc_revoked_jti WHERE expires_at <= $1",
 };
 
 /* How many statement texts built at run time (export, import) a connection keeps prepared. */
@@ -1477,7 +1533,7 @@ pg_kv_delete(struct fb_store *st, const char *ns, const char *key, struct fb_err
 static enum fb_status
 purge(struct pg *p, int64_t now, size_t *n, struct fb_err *err)
 {
-	size_t a = 0, b = 0;
+	size_t a = 0, b = 0, c = 0, d = 0, e = 0;
 	enum fb_status r;
 
 	*n = 0;
@@ -1486,11 +1542,17 @@ purge(struct pg *p, int64_t now, size_t *n, struct fb_err *err)
 		FB_OK ||
 	    (r = pg_write(p, PG_REV_PURGE, PV_VALS(pv_int(now)), &b, "purge", NULL, err)) !=
 		FB_OK ||
+	    (r = pg_write(p, PG_OIDC_GRANT_PURGE, PV_VALS(pv_int(now)), &c, "purge", NULL,
+		 err)) != FB_OK ||
+	    (r = pg_write(p, PG_OIDC_FAMILY_PURGE, PV_VALS(pv_int(now)), &d, "purge", NULL,
+		 err)) != FB_OK ||
+	    (r = pg_write(p, PG_OIDC_JTI_PURGE, PV_VALS(pv_int(now)), &e, "purge", NULL, err)) !=
+		FB_OK ||
 	    (r = pg_commit(p, "purge", err)) != FB_OK) {
 		pg_rollback(p);
 		return r;
 	}
-	*n = a + b;
+	*n = a + b + c + d + e;
 	return FB_OK;
 }
 
@@ -3194,6 +3256,166 @@ out:
 	return r;
 }
 
+/* ---- the OpenID provider's grants ------------------------------------------ */
+
+static const char *
+oidc_kind_name(enum fb_store_oidc_kind kind)
+{
+	return kind == FB_STORE_OIDC_CODE ? "code" : "refresh";
+}
+
+static enum fb_status
+oidc_grant_add(struct pg *p, const struct fb_store_oidc_grant *g, struct fb_err *err)
+{
+	const char *state = NULL;
+	enum fb_status r;
+
+	if ((r = pg_begin(p, "oidc_grant_add", err)) != FB_OK)
+		return r;
+	if ((r = pg_write(p, PG_OIDC_FAMILY_PUT,
+		 PV_VALS(pv_text(g->family), pv_text(g->client_id), pv_int(g->expires_at)), NULL,
+		 "oidc_grant_add", NULL, err)) != FB_OK)
+		goto fail;
+	if ((r = pg_write(p, PG_OIDC_GRANT_INSERT,
+		 PV_VALS(pv_text(g->hash), pv_text(oidc_kind_name(g->kind)), pv_text(g->family),
+		     pv_text(g->client_id), pv_text(g->data), pv_int(g->expires_at)),
+		 NULL, "oidc_grant_add", &state, err)) != FB_OK) {
+		if (state_is(state, PG_UNIQUE))
+			r = fb_err_set(err, FB_ERR_REPLAY, "oidc_grant_add: the hash is taken");
+		goto fail;
+	}
+	if ((r = pg_commit(p, "oidc_grant_add", err)) != FB_OK)
+		goto fail;
+	return FB_OK;
+fail:
+	pg_rollback(p);
+	return r;
+}
+
+static enum fb_status
+pg_oidc_grant_add(struct fb_store *st, const struct fb_store_oidc_grant *g, struct fb_err *err)
+{
+	int64_t t0 = pg_clock();
+	int attempt = 0;
+	enum fb_status r;
+
+	do
+		r = oidc_grant_add(pg_of(st), g, err);
+	while (pg_again(pg_of(st), r, &attempt, "oidc_grant_add"));
+	pg_timed(pg_of(st), t0, "oidc_grant_add");
+	return r;
+}
+
+/* SECURITY: read, mark used (or revoke the family) in one serializable transaction. */
+static enum fb_status
+oidc_grant_use(struct pg *p, const char *hash, enum fb_store_oidc_kind kind, int64_t now,
+    struct fb_store_oidc_grant *out, struct fb_err *err)
+{
+	PGresult *res = NULL;
+	int used, revoked;
+	enum fb_status r;
+
+	fb_store_oidc_grant_cleanup(out);
+	if ((r = pg_begin(p, "oidc_grant_use", err)) != FB_OK)
+		return r;
+	r = pg_get(p, PG_OIDC_GRANT_GET,
+	    PV_VALS(pv_text(hash), pv_text(oidc_kind_name(kind)), pv_int(now)), &res,
+	    "oidc_grant_use", err);
+	if (r == FB_ERR_NOTFOUND)
+		r = fb_err_set(err, FB_ERR_NOTFOUND, "oidc_grant_use: no such %s",
+		    oidc_kind_name(kind));
+	if (r != FB_OK)
+		goto fail;
+	out->hash = fb_xstrdup(hash);
+	out->kind = kind;
+	out->family = col_text(res, 0, 0, 1);
+	out->client_id = col_text(res, 0, 1, 1);
+	out->data = col_text(res, 0, 2, 1);
+	out->expires_at = col_int(res, 0, 3);
+	used = strcmp(PQgetvalue(res, 0, 4), "t") == 0;
+	revoked = strcmp(PQgetvalue(res, 0, 5), "t") == 0;
+	PQclear(res);
+	if (used) {
+		if ((r = pg_write(p, PG_OIDC_FAMILY_REVOKE,
+			 PV_VALS(pv_text(out->family), pv_int(now)), NULL, "oidc_grant_use", NULL,
+			 err)) != FB_OK ||
+		    (r = pg_commit(p, "oidc_grant_use", err)) != FB_OK)
+			goto fail;
+		return fb_err_set(err, FB_ERR_REPLAY, "oidc_grant_use: the %s was used before",
+		    oidc_kind_name(kind));
+	}
+	if (revoked) {
+		pg_rollback(p);
+		return fb_err_set(err, FB_ERR_DENIED, "oidc_grant_use: the %s is revoked",
+		    oidc_kind_name(kind));
+	}
+	if ((r = pg_write(p, PG_OIDC_GRANT_USE, PV_VALS(pv_text(hash), pv_int(now)), NULL,
+		 "oidc_grant_use", NULL, err)) != FB_OK ||
+	    (r = pg_commit(p, "oidc_grant_use", err)) != FB_OK)
+		goto fail;
+	return FB_OK;
+fail:
+	pg_rollback(p);
+	return r;
+}
+
+static enum fb_status
+pg_oidc_grant_use(struct fb_store *st, const char *hash, enum fb_store_oidc_kind kind,
+    int64_t now, struct fb_store_oidc_grant *out, struct fb_err *err)
+{
+	int64_t t0 = pg_clock();
+	int attempt = 0;
+	enum fb_status r;
+
+	do
+		r = oidc_grant_use(pg_of(st), hash, kind, now, out, err);
+	while (pg_again(pg_of(st), r, &attempt, "oidc_grant_use"));
+	pg_timed(pg_of(st), t0, "oidc_grant_use");
+	return r;
+}
+
+static enum fb_status
+pg_oidc_family_revoke(struct fb_store *st, const char *family, int64_t now, struct fb_err *err)
+{
+	TIMED(st, "oidc_family_revoke",
+	    pg_write(pg_of(st), PG_OIDC_FAMILY_REVOKE, PV_VALS(pv_text(family), pv_int(now)),
+		NULL, "oidc_family_revoke", NULL, err));
+}
+
+static enum fb_status
+pg_oidc_jti_revoke(struct fb_store *st, const char *jti, int64_t expires_at, struct fb_err *err)
+{
+	TIMED(st, "oidc_jti_revoke",
+	    pg_write(pg_of(st), PG_OIDC_JTI_PUT, PV_VALS(pv_text(jti), pv_int(expires_at)), NULL,
+		"oidc_jti_revoke", NULL, err));
+}
+
+static enum fb_status
+oidc_token_state(struct pg *p, const char *jti, const char *family, int64_t now, int *revoked,
+    struct fb_err *err)
+{
+	PGresult *res;
+	enum fb_status r;
+
+	r = pg_get(p, PG_OIDC_TOKEN_STATE, PV_VALS(pv_text(jti), pv_text(family), pv_int(now)),
+	    &res, "oidc_token_state", err);
+	if (r == FB_ERR_NOTFOUND)
+		return fb_err_set(err, FB_ERR_IO, "oidc_token_state: %s: no row", p->label);
+	if (r != FB_OK)
+		return r;
+	*revoked = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	return FB_OK;
+}
+
+static enum fb_status
+pg_oidc_token_state(struct fb_store *st, const char *jti, const char *family, int64_t now,
+    int *revoked, struct fb_err *err)
+{
+	TIMED(st, "oidc_token_state",
+	    oidc_token_state(pg_of(st), jti, family, now, revoked, err));
+}
+
 const struct fb_store_ops fb_store_postgres_ops = {
 	.name = "postgres",
 	.schema_latest = pg_schema_latest,
@@ -3259,4 +3481,9 @@ const struct fb_store_ops fb_store_postgres_ops = {
 	.scim_report_put = pg_scim_report_put,
 	.scim_report_get = pg_scim_report_get,
 	.group_members = pg_group_members,
+	.oidc_grant_add = pg_oidc_grant_add,
+	.oidc_grant_use = pg_oidc_grant_use,
+	.oidc_family_revoke = pg_oidc_family_revoke,
+	.oidc_jti_revoke = pg_oidc_jti_revoke,
+	.oidc_token_state = pg_oidc_token_state,
 };

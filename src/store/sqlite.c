@@ -201,6 +201,32 @@ static const char *const migrations_v[] = {
 	"  ok INTEGER NOT NULL,"
 	"  report TEXT NOT NULL);"
 	"CREATE INDEX upstream_groups_name ON upstream_groups (name);",
+	/*
+	 * 9: the OpenID provider. oidc_grants holds authorization codes and
+	 * refresh tokens by the hash of their value, used once (used_at);
+	 * oidc_families groups what one sign-in issued, so a replayed code or
+	 * refresh token revokes all of it; oidc_revoked_jti lists revoked
+	 * access tokens until they expire.
+	 */
+	"CREATE TABLE oidc_families ("
+	"  id TEXT PRIMARY KEY NOT NULL,"
+	"  client_id TEXT NOT NULL,"
+	"  expires_at INTEGER NOT NULL,"
+	"  revoked_at INTEGER);"
+	"CREATE INDEX oidc_families_expires_at ON oidc_families (expires_at);"
+	"CREATE TABLE oidc_grants ("
+	"  hash TEXT PRIMARY KEY NOT NULL,"
+	"  kind TEXT NOT NULL CHECK (kind IN ('code', 'refresh')),"
+	"  family TEXT NOT NULL,"
+	"  client_id TEXT NOT NULL,"
+	"  data TEXT NOT NULL,"
+	"  expires_at INTEGER NOT NULL,"
+	"  used_at INTEGER);"
+	"CREATE INDEX oidc_grants_expires_at ON oidc_grants (expires_at);"
+	"CREATE TABLE oidc_revoked_jti ("
+	"  jti TEXT PRIMARY KEY NOT NULL,"
+	"  expires_at INTEGER NOT NULL);"
+	"CREATE INDEX oidc_revoked_jti_expires_at ON oidc_revoked_jti (expires_at);",
 };
 
 FB_STATIC const char *const *fb_store_sqlite_migrations = migrations_v;
@@ -269,6 +295,16 @@ enum sq_stmt {
 	SQ_SCIM_MEMBER_DELETE,
 	SQ_SCIM_REPORT_PUT,
 	SQ_SCIM_REPORT_GET,
+	SQ_OIDC_FAMILY_PUT,
+	SQ_OIDC_GRANT_INSERT,
+	SQ_OIDC_GRANT_GET,
+	SQ_OIDC_GRANT_USE,
+	SQ_OIDC_FAMILY_REVOKE,
+	SQ_OIDC_JTI_PUT,
+	SQ_OIDC_TOKEN_STATE,
+	SQ_OIDC_GRANT_PURGE,
+	SQ_OIDC_FAMILY_PURGE,
+	SQ_OIDC_JTI_PURGE,
 	SQ_NSTMT,
 };
 
@@ -409,6 +445,29 @@ static const char *const sq_sql[SQ_NSTMT] = {
 			       " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (target) DO UPDATE"
 			       " SET at = excluded.at, ok = excluded.ok, report = excluded.report",
 	[SQ_SCIM_REPORT_GET] = "SELECT at, ok, report FROM scim_reports WHERE target = ?1",
+	[SQ_OIDC_FAMILY_PUT] = "INSERT INTO oidc_families (id, client_id, expires_at)"
+			       " VALUES (?1, ?2, ?3) ON CONFLICT (id) DO UPDATE"
+			       " SET expires_at = max(expires_at, excluded.expires_at)",
+	[SQ_OIDC_GRANT_INSERT] = "INSERT INTO oidc_grants (hash, kind, family, client_id, data,"
+				 " expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[SQ_OIDC_GRANT_GET] = "SELECT g.family, g.client_id, g.data, g.expires_at,"
+			      " g.used_at IS NOT NULL, f.revoked_at IS NOT NULL"
+			      " FROM oidc_grants g JOIN oidc_families f ON f.id = g.family"
+			      " WHERE g.hash = ?1 AND g.kind = ?2 AND g.expires_at > ?3",
+	[SQ_OIDC_GRANT_USE] = "UPDATE oidc_grants SET used_at = ?2"
+			      " WHERE hash = ?1 AND used_at IS NULL",
+	[SQ_OIDC_FAMILY_REVOKE] = "UPDATE oidc_families SET revoked_at = ?2"
+				  " WHERE id = ?1 AND revoked_at IS NULL",
+	[SQ_OIDC_JTI_PUT] = "INSERT INTO oidc_revoked_jti (jti, expires_at) VALUES (?1, ?2)"
+			    " ON CONFLICT (jti) DO UPDATE"
+			    " SET expires_at = max(expires_at, excluded.expires_at)",
+	[SQ_OIDC_TOKEN_STATE] = "SELECT EXISTS (SELECT 1 FROM oidc_revoked_jti"
+				" WHERE jti = ?1 AND expires_at > ?3)"
+				" OR EXISTS (SELECT 1 FROM oidc_families"
+				" WHERE id = ?2 AND revoked_at IS NOT NULL)",
+	[SQ_OIDC_GRANT_PURGE] = "DELETE FROM oidc_grants WHERE expires_at <= ?1",
+	[SQ_OIDC_FAMILY_PURGE] = "DELETE FROM oidc_families WHERE expires_at <= ?1",
+	[SQ_OIDC_JTI_PURGE] = "DELETE FROM oidc_revoked_jti WHERE expires_at <= ?1",
 };
 
 /* The list query is prepared per call, so a callback may use the cached statements. */
@@ -1098,6 +1157,9 @@ sq_purge(struct fb_store *st, int64_t now, size_t *n, struct fb_err *err)
 	if ((r = sq_begin(sq, "purge", err)) != FB_OK ||
 	    (r = purge_one(sq, SQ_KV_PURGE, now * 1000, n, err)) != FB_OK ||
 	    (r = purge_one(sq, SQ_REV_PURGE, now, n, err)) != FB_OK ||
+	    (r = purge_one(sq, SQ_OIDC_GRANT_PURGE, now, n, err)) != FB_OK ||
+	    (r = purge_one(sq, SQ_OIDC_FAMILY_PURGE, now, n, err)) != FB_OK ||
+	    (r = purge_one(sq, SQ_OIDC_JTI_PURGE, now, n, err)) != FB_OK ||
 	    (r = sq_commit(sq, "purge", err)) != FB_OK)
 		goto out;
 	r = FB_OK;
@@ -2503,6 +2565,123 @@ sq_group_members(struct fb_store *st, const char *group,
 	    "group_members", err);
 }
 
+/* ---- the OpenID provider's grants ------------------------------------------ */
+
+static const char *
+oidc_kind_name(enum fb_store_oidc_kind kind)
+{
+	return kind == FB_STORE_OIDC_CODE ? "code" : "refresh";
+}
+
+static enum fb_status
+sq_oidc_grant_add(struct fb_store *st, const struct fb_store_oidc_grant *g, struct fb_err *err)
+{
+	struct sq *sq = sq_of(st);
+	enum fb_status r;
+
+	if ((r = sq_begin(sq, "oidc_grant_add", err)) != FB_OK)
+		return r;
+	if ((r = sq_write(sq, SQ_OIDC_FAMILY_PUT,
+		 SQ_VALS(sq_text(g->family), sq_text(g->client_id), sq_int(g->expires_at)),
+		 "oidc_grant_add", err)) != FB_OK)
+		goto out;
+	r = sq_write(sq, SQ_OIDC_GRANT_INSERT,
+	    SQ_VALS(sq_text(g->hash), sq_text(oidc_kind_name(g->kind)), sq_text(g->family),
+		sq_text(g->client_id), sq_text(g->data), sq_int(g->expires_at)),
+	    "oidc_grant_add", err);
+	if (r != FB_OK) {
+		if (sqlite3_extended_errcode(sq->db) == SQLITE_CONSTRAINT_PRIMARYKEY)
+			r = fb_err_set(err, FB_ERR_REPLAY, "oidc_grant_add: the hash is taken");
+		goto out;
+	}
+	r = sq_commit(sq, "oidc_grant_add", err);
+out:
+	if (r != FB_OK)
+		sq_rollback(sq);
+	return r;
+}
+
+/* SECURITY: read, mark used (or revoke the family) under one write lock. */
+static enum fb_status
+sq_oidc_grant_use(struct fb_store *st, const char *hash, enum fb_store_oidc_kind kind,
+    int64_t now, struct fb_store_oidc_grant *out, struct fb_err *err)
+{
+	struct sq *sq = sq_of(st);
+	sqlite3_stmt *s;
+	int used, revoked;
+	enum fb_status r;
+
+	if ((r = sq_begin(sq, "oidc_grant_use", err)) != FB_OK)
+		return r;
+	r = sq_get(sq, SQ_OIDC_GRANT_GET, SQ_VALS(sq_text(hash), sq_text(oidc_kind_name(kind)),
+	    sq_int(now)), &s, "oidc_grant_use", err);
+	if (r == FB_ERR_NOTFOUND)
+		r = fb_err_set(err, FB_ERR_NOTFOUND, "oidc_grant_use: no such %s",
+		    oidc_kind_name(kind));
+	if (r != FB_OK)
+		goto out;
+	out->hash = fb_xstrdup(hash);
+	out->kind = kind;
+	out->family = column_text(s, 0, 1);
+	out->client_id = column_text(s, 1, 1);
+	out->data = column_text(s, 2, 1);
+	out->expires_at = sqlite3_column_int64(s, 3);
+	used = sqlite3_column_int(s, 4) != 0;
+	revoked = sqlite3_column_int(s, 5) != 0;
+	sq_done(s);
+	if (used) {
+		if ((r = sq_write(sq, SQ_OIDC_FAMILY_REVOKE, SQ_VALS(sq_text(out->family),
+			 sq_int(now)), "oidc_grant_use", err)) != FB_OK ||
+		    (r = sq_commit(sq, "oidc_grant_use", err)) != FB_OK)
+			goto out;
+		return fb_err_set(err, FB_ERR_REPLAY, "oidc_grant_use: the %s was used before",
+		    oidc_kind_name(kind));
+	}
+	if (revoked) {
+		sq_rollback(sq);
+		return fb_err_set(err, FB_ERR_DENIED, "oidc_grant_use: the %s is revoked",
+		    oidc_kind_name(kind));
+	}
+	if ((r = sq_write(sq, SQ_OIDC_GRANT_USE, SQ_VALS(sq_text(hash), sq_int(now)),
+		 "oidc_grant_use", err)) != FB_OK)
+		goto out;
+	r = sq_commit(sq, "oidc_grant_use", err);
+out:
+	if (r != FB_OK)
+		sq_rollback(sq);
+	return r;
+}
+
+static enum fb_status
+sq_oidc_family_revoke(struct fb_store *st, const char *family, int64_t now, struct fb_err *err)
+{
+	return sq_write(sq_of(st), SQ_OIDC_FAMILY_REVOKE, SQ_VALS(sq_text(family), sq_int(now)),
+	    "oidc_family_revoke", err);
+}
+
+static enum fb_status
+sq_oidc_jti_revoke(struct fb_store *st, const char *jti, int64_t expires_at, struct fb_err *err)
+{
+	return sq_write(sq_of(st), SQ_OIDC_JTI_PUT, SQ_VALS(sq_text(jti), sq_int(expires_at)),
+	    "oidc_jti_revoke", err);
+}
+
+static enum fb_status
+sq_oidc_token_state(struct fb_store *st, const char *jti, const char *family, int64_t now,
+    int *revoked, struct fb_err *err)
+{
+	sqlite3_stmt *s;
+	enum fb_status r;
+
+	r = sq_get(sq_of(st), SQ_OIDC_TOKEN_STATE,
+	    SQ_VALS(sq_text(jti), sq_text(family), sq_int(now)), &s, "oidc_token_state", err);
+	if (r != FB_OK)
+		return r;
+	*revoked = sqlite3_column_int(s, 0) != 0;
+	sq_done(s);
+	return FB_OK;
+}
+
 const struct fb_store_ops fb_store_sqlite_ops = {
 	.name = "sqlite",
 	.schema_latest = sq_schema_latest,
@@ -2567,4 +2746,9 @@ const struct fb_store_ops fb_store_sqlite_ops = {
 	.scim_report_put = sq_scim_report_put,
 	.scim_report_get = sq_scim_report_get,
 	.group_members = sq_group_members,
+	.oidc_grant_add = sq_oidc_grant_add,
+	.oidc_grant_use = sq_oidc_grant_use,
+	.oidc_family_revoke = sq_oidc_family_revoke,
+	.oidc_jti_revoke = sq_oidc_jti_revoke,
+	.oidc_token_state = sq_oidc_token_state,
 };

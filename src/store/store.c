@@ -1701,3 +1701,93 @@ fb_store_group_members(struct fb_store *st, const char *group,
 		return r;
 	return st->ops->group_members(st, group, fn, arg, err);
 }
+
+/* ---- the OpenID provider's grants ---------------------------------------- */
+
+void
+fb_store_oidc_grant_cleanup(struct fb_store_oidc_grant *g)
+{
+	if (g == NULL)
+		return;
+	free(g->hash);
+	free(g->family);
+	free(g->client_id);
+	fb_secret_free(g->data);
+	memset(g, 0, sizeof(*g));
+}
+
+enum fb_status
+fb_store_oidc_grant_add(struct fb_store *st, const struct fb_store_oidc_grant *g,
+    struct fb_err *err)
+{
+	enum fb_status r;
+
+	if ((r = check_owner(st, "oidc_grant_add", err)) != FB_OK ||
+	    (r = check_name(g->hash, FB_STORE_KEY_MAX, "oidc_grant_add", "hash", err)) != FB_OK ||
+	    (r = check_name(g->family, FB_STORE_KEY_MAX, "oidc_grant_add", "family", err)) !=
+		FB_OK ||
+	    (r = check_name(g->client_id, FB_STORE_KEY_MAX, "oidc_grant_add", "client id", err)) !=
+		FB_OK ||
+	    (r = check_name(g->data, FB_STORE_VALUE_MAX, "oidc_grant_add", "data", err)) != FB_OK)
+		return r;
+	if (g->kind != FB_STORE_OIDC_CODE && g->kind != FB_STORE_OIDC_REFRESH)
+		return fb_err_set(err, FB_ERR_INVALID, "oidc_grant_add: unknown kind");
+	return st->ops->oidc_grant_add(st, g, err);
+}
+
+enum fb_status
+fb_store_oidc_grant_use(struct fb_store *st, const char *hash, enum fb_store_oidc_kind kind,
+    struct fb_store_oidc_grant *out, struct fb_err *err)
+{
+	enum fb_status r;
+
+	memset(out, 0, sizeof(*out));
+	if ((r = check_owner(st, "oidc_grant_use", err)) != FB_OK ||
+	    (r = check_name(hash, FB_STORE_KEY_MAX, "oidc_grant_use", "hash", err)) != FB_OK)
+		return r;
+	if (kind != FB_STORE_OIDC_CODE && kind != FB_STORE_OIDC_REFRESH)
+		return fb_err_set(err, FB_ERR_INVALID, "oidc_grant_use: unknown kind");
+	r = st->ops->oidc_grant_use(st, hash, kind, fb_time_now(), out, err);
+	if (r != FB_OK && r != FB_ERR_REPLAY && r != FB_ERR_DENIED)
+		fb_store_oidc_grant_cleanup(out);
+	return r;
+}
+
+enum fb_status
+fb_store_oidc_family_revoke(struct fb_store *st, const char *family, struct fb_err *err)
+{
+	enum fb_status r;
+
+	if ((r = check_owner(st, "oidc_family_revoke", err)) != FB_OK ||
+	    (r = check_name(family, FB_STORE_KEY_MAX, "oidc_family_revoke", "family", err)) !=
+		FB_OK)
+		return r;
+	return st->ops->oidc_family_revoke(st, family, fb_time_now(), err);
+}
+
+enum fb_status
+fb_store_oidc_jti_revoke(struct fb_store *st, const char *jti, int64_t expires_at,
+    struct fb_err *err)
+{
+	enum fb_status r;
+
+	if ((r = check_owner(st, "oidc_jti_revoke", err)) != FB_OK ||
+	    (r = check_name(jti, FB_STORE_KEY_MAX, "oidc_jti_revoke", "jti", err)) != FB_OK)
+		return r;
+	return st->ops->oidc_jti_revoke(st, jti, expires_at, err);
+}
+
+enum fb_status
+fb_store_oidc_token_revoked(struct fb_store *st, const char *jti, const char *family,
+    int *revoked, struct fb_err *err)
+{
+	enum fb_status r;
+
+	*revoked = 0;
+	if ((r = check_owner(st, "oidc_token_revoked", err)) != FB_OK ||
+	    (r = check_name(jti, FB_STORE_KEY_MAX, "oidc_token_revoked", "jti", err)) != FB_OK ||
+	    (family != NULL && (r = check_name(family, FB_STORE_KEY_MAX, "oidc_token_revoked",
+				    "family", err)) != FB_OK))
+		return r;
+	return st->ops->oidc_token_state(st, jti, family, fb_time_now(), revoked, err);
+}

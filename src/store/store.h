@@ -725,4 +725,53 @@ enum fb_status fb_store_scim_report_get(struct fb_store *st, const char *target,
 enum fb_status fb_store_group_members(struct fb_store *st, const char *group,
     int (*fn)(const struct fb_store_user *u, void *arg), void *arg, struct fb_err *err);
 
+/* ---- the OpenID provider's grants (schema version 9) ----------------------- */
+
+/*
+ * An authorization code or a refresh token, stored by the hash of its value
+ * (never the value). family groups what one sign-in issued: the code, then
+ * each refresh token of its rotation; revoking the family revokes them all
+ * (and the access tokens that name it). Strings 1..FB_STORE_KEY_MAX bytes,
+ * data (what the grant stands for, JSON) at most FB_STORE_VALUE_MAX.
+ */
+enum fb_store_oidc_kind {
+	FB_STORE_OIDC_CODE = 0,
+	FB_STORE_OIDC_REFRESH,
+};
+struct fb_store_oidc_grant {
+	char *hash;
+	enum fb_store_oidc_kind kind;
+	char *family;
+	char *client_id;
+	char *data;
+	int64_t expires_at; /* seconds */
+};
+void fb_store_oidc_grant_cleanup(struct fb_store_oidc_grant *g);
+/*
+ * Stores g (its family is created, or its expiry pushed to g's).
+ * FB_ERR_REPLAY when the hash is taken.
+ */
+enum fb_status fb_store_oidc_grant_add(struct fb_store *st, const struct fb_store_oidc_grant *g,
+    struct fb_err *err);
+/*
+ * Uses the live grant of kind stored under hash, once, in one transaction:
+ * FB_OK the first time (*out filled, members new); FB_ERR_REPLAY when it
+ * was used before: its family is revoked in the same transaction (*out
+ * filled, so the caller can log it); FB_ERR_DENIED when its family is
+ * revoked (*out filled); FB_ERR_NOTFOUND when unknown or expired.
+ */
+enum fb_status fb_store_oidc_grant_use(struct fb_store *st, const char *hash,
+    enum fb_store_oidc_kind kind, struct fb_store_oidc_grant *out, struct fb_err *err);
+/* Revokes family now (a no-op when unknown or revoked already). */
+enum fb_status fb_store_oidc_family_revoke(struct fb_store *st, const char *family,
+    struct fb_err *err);
+/* Records the access token jti as revoked until expires_at (seconds). */
+enum fb_status fb_store_oidc_jti_revoke(struct fb_store *st, const char *jti, int64_t expires_at,
+    struct fb_err *err);
+/*
+ * *revoked = 1 when jti is revoked or family (may be NULL) is, in one read.
+ */
+enum fb_status fb_store_oidc_token_revoked(struct fb_store *st, const char *jti,
+    const char *family, int *revoked, struct fb_err *err);
+
 #endif

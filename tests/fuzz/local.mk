@@ -89,9 +89,9 @@ CLEANFILES += tests/fuzz/fuzz-saml_acs
 endif
 
 # The pages' parsers (src/http): urlencoded forms, session cookies, the next= redirect guard,
-# a trusted proxy's forwarding headers.
+# a trusted proxy's forwarding headers, the OpenID provider's token request bodies.
 check_PROGRAMS += tests/fuzz/replay-form tests/fuzz/replay-session tests/fuzz/replay-next \
-	tests/fuzz/replay-forwarded
+	tests/fuzz/replay-forwarded tests/fuzz/replay-oauth2_form
 tests_fuzz_replay_form_SOURCES = tests/fuzz/standalone.c tests/fuzz/fuzz_form.c
 tests_fuzz_replay_form_LDADD = src/libfedbroker.la $(DEP_LIBS)
 tests_fuzz_replay_session_SOURCES = tests/fuzz/standalone.c tests/fuzz/fuzz_session.c
@@ -104,10 +104,12 @@ tests_fuzz_replay_forwarded_LDADD = src/libfedbroker.la $(DEP_LIBS)
 check_PROGRAMS += tests/fuzz/replay-authz
 tests_fuzz_replay_authz_SOURCES = tests/fuzz/standalone.c tests/fuzz/fuzz_authz.c
 tests_fuzz_replay_authz_LDADD = src/libfedbroker.la $(DEP_LIBS)
+tests_fuzz_replay_oauth2_form_SOURCES = tests/fuzz/standalone.c tests/fuzz/fuzz_oauth2_form.c
+tests_fuzz_replay_oauth2_form_LDADD = src/libfedbroker.la $(DEP_LIBS)
 
 if HAVE_LIBFUZZER
 FUZZ_HTTP_TARGETS = tests/fuzz/fuzz-form tests/fuzz/fuzz-session tests/fuzz/fuzz-next \
-	tests/fuzz/fuzz-forwarded tests/fuzz/fuzz-authz
+	tests/fuzz/fuzz-forwarded tests/fuzz/fuzz-authz tests/fuzz/fuzz-oauth2_form
 $(FUZZ_HTTP_TARGETS): tests/fuzz/fuzz-%: $(FB_LIB_SOURCES) tests/fuzz/fuzz_%.c
 	$(AM_V_CC)srcs=; for f in $(FB_LIB_SOURCES) tests/fuzz/fuzz_$*.c; do \
 	  case $$f in *.c) srcs="$$srcs $(srcdir)/$$f";; esac; done; \
@@ -123,6 +125,22 @@ tests_fuzz_replay_jwt_SOURCES = tests/fuzz/standalone.c tests/fuzz/fuzz_jwt.c
 tests_fuzz_replay_jwt_CPPFLAGS = $(AM_CPPFLAGS) $(FUZZ_SAML_CPPFLAGS)
 tests_fuzz_replay_jwt_LDADD = src/libfedbroker.la $(DEP_LIBS)
 EXTRA_DIST += tests/fixtures/oidc
+
+# OpenID provider (src/oidc/op.c): private_key_jwt client assertions.
+check_PROGRAMS += tests/fuzz/replay-client_assertion
+tests_fuzz_replay_client_assertion_SOURCES = tests/fuzz/standalone.c \
+	tests/fuzz/fuzz_client_assertion.c
+tests_fuzz_replay_client_assertion_CPPFLAGS = $(AM_CPPFLAGS) $(FUZZ_SAML_CPPFLAGS)
+tests_fuzz_replay_client_assertion_LDADD = src/libfedbroker.la $(DEP_LIBS)
+
+if HAVE_LIBFUZZER
+tests/fuzz/fuzz-client_assertion: $(FB_LIB_SOURCES) tests/fuzz/fuzz_client_assertion.c
+	$(AM_V_CC)srcs=; for f in $(FB_LIB_SOURCES) tests/fuzz/fuzz_client_assertion.c; do \
+	  case $$f in *.c) srcs="$$srcs $(srcdir)/$$f";; esac; done; \
+	$(CLANG) $(FUZZ_CFLAGS) $(AM_CPPFLAGS) $(FUZZ_SAML_CPPFLAGS) $(CPPFLAGS) $(DEP_CFLAGS) -w -o $@ $$srcs $(DEP_LIBS)
+tests/fuzz/libfuzzer.sh.log tests/fuzz/libfuzzer.log: tests/fuzz/fuzz-client_assertion
+CLEANFILES += tests/fuzz/fuzz-client_assertion
+endif
 
 if HAVE_LIBFUZZER
 tests/fuzz/fuzz-jwt: $(FB_LIB_SOURCES) tests/fuzz/fuzz_jwt.c

@@ -62,16 +62,16 @@ def options_in(help_text):
     return opts - {HELP}
 
 
-def leaf_commands():
-    """{"keys list": options, "serve": options, ...} from the binary's --help texts."""
+def leaf_commands(prefix=()):
+    """{"keys list": options, "serve": options, "oidc client show": options, ...} from
+    the binary's --help texts, following commands of commands to any depth."""
     out = {}
-    for cmd in commands_in(help_of([])):
-        h = help_of([cmd])
-        subs = commands_in(h)
-        if not subs:
-            out[cmd] = options_in(h)
-        for sub in subs:
-            out[cmd + " " + sub] = options_in(help_of([cmd, sub]))
+    h = help_of(list(prefix))
+    subs = commands_in(h)
+    if prefix and not subs:
+        out[" ".join(prefix)] = options_in(h)
+    for sub in subs:
+        out.update(leaf_commands(tuple(prefix) + (sub,)))
     return out
 
 

@@ -75,10 +75,12 @@ def digest(path):
         return hashlib.sha256(f.read()).hexdigest()
 
 
-# A store of the latest schema taken back to schema 7 (SCIM push's migration 8 undone), as a
+# A store of the latest schema taken back to schema 7 (the OpenID provider's migration 9 and
+# SCIM push's migration 8 undone), as a
 # deployment still on an older fedbroker would have it.
 SQLITE_BACK_TO_7 = (
-    "DROP TABLE scim_changes; DROP TABLE scim_cursors; DROP TABLE scim_outbox;"
+    "DROP TABLE oidc_grants; DROP TABLE oidc_families; DROP TABLE oidc_revoked_jti;"
+    " DROP TABLE scim_changes; DROP TABLE scim_cursors; DROP TABLE scim_outbox;"
     " DROP TABLE scim_remote; DROP TABLE scim_members; DROP TABLE scim_reports;"
     " DROP TRIGGER scim_user_insert; DROP TRIGGER scim_user_update;"
     " DROP TRIGGER scim_user_delete; DROP TRIGGER scim_group_insert;"
@@ -88,6 +90,7 @@ PG_BACK_TO_7 = (
     "DROP TRIGGER scim_user ON users; DROP TRIGGER scim_group ON upstream_groups;"
     " DROP FUNCTION scim_user_changed(); DROP FUNCTION scim_group_changed();"
     " DROP FUNCTION scim_log(text, text);"
+    " DROP TABLE oidc_grants, oidc_families, oidc_revoked_jti;"
     " DROP TABLE scim_changes, scim_cursors, scim_outbox, scim_remote, scim_members,"
     " scim_reports; DROP INDEX upstream_groups_name; UPDATE fedbroker_schema SET version = 7")
 
@@ -220,7 +223,7 @@ class StoreCli(harness.TestCase):
         self.assertEqual(stat.S_IMODE(os.stat(self.export).st_mode), 0o600)
         d = self.doc()
         self.assertEqual((d["format"], d["format_version"], d["schema_version"], d["driver"]),
-                         ("fedbroker-store-export", 1, 8, harness.STORE))
+                         ("fedbroker-store-export", 1, 9, harness.STORE))
         self.assertRegex(d["fedbroker_version"], r"^\d+\.\d+")
         self.assertRegex(d["created"], r"^\d{4}-\d\d-\d\dT")
         t = d["tables"]
@@ -498,7 +501,7 @@ class StoreCli(harness.TestCase):
         args = ["--config", self.a.config, "--state-dir", d]
         cp = fb("store", "migrate", "--check", *args)
         self.assertEqual(cp.returncode, 1, cp.stdout + cp.stderr)
-        self.assertIn("schema version 7, latest 8: pending migrations: 1", cp.stdout)
+        self.assertIn("schema version 7, latest 9: pending migrations: 2", cp.stdout)
         self.assertEqual(digest(path), before, "--check changes nothing")
         cp = fb("store", "export", "--json", *args)
         self.assertEqual(cp.returncode, 1)
@@ -522,10 +525,10 @@ class StoreCli(harness.TestCase):
         self.assertEqual(digest(path), before)
         cp = fb("store", "migrate", *margs)
         self.assertEqual(cp.returncode, 0, cp.stderr)
-        self.assertIn("schema migrated from version 7 to 8", cp.stdout)
+        self.assertIn("schema migrated from version 7 to 9", cp.stdout)
         cp = fb("store", "migrate", "--check", *args)
         self.assertEqual(cp.returncode, 0, cp.stderr)
-        self.assertIn("schema version 8, the latest", cp.stdout)
+        self.assertIn("schema version 9, the latest", cp.stdout)
         cp = fb("store", "export", "--json", *args)
         self.assertEqual(cp.returncode, 0, cp.stderr)
         self.assertEqual(len(json.loads(cp.stdout)["tables"]["users"]), 3)
@@ -609,7 +612,7 @@ class StoreCli(harness.TestCase):
         before = self.pg_shape(db)
         cp = at(b, "store", "migrate", "--check")
         self.assertEqual(cp.returncode, 1, cp.stdout + cp.stderr)
-        self.assertIn("schema version 7, latest 8: pending migrations: 1", cp.stdout)
+        self.assertIn("schema version 7, latest 9: pending migrations: 2", cp.stdout)
         self.assertEqual(self.pg_shape(db), before, "--check changes nothing")
         cp = at(b, "store", "export", "--json")
         self.assertEqual(cp.returncode, 1)
@@ -631,13 +634,13 @@ class StoreCli(harness.TestCase):
         self.assertEqual(self.pg_shape(db), before)
         cp = at(m, "store", "migrate")
         self.assertEqual(cp.returncode, 0, cp.stderr)
-        self.assertIn("schema migrated from version 7 to 8", cp.stdout)
-        self.assertEqual(self.pg.psql("SELECT version FROM fedbroker_schema", db), "8")
+        self.assertIn("schema migrated from version 7 to 9", cp.stdout)
+        self.assertEqual(self.pg.psql("SELECT version FROM fedbroker_schema", db), "9")
         self.assertEqual(self.pg.psql("SELECT to_regclass('scim_outbox') IS NOT NULL", db),
                          "t")
         cp = at(m, "store", "migrate", "--check")
         self.assertEqual(cp.returncode, 0, cp.stderr)
-        self.assertIn("schema version 8, the latest", cp.stdout)
+        self.assertIn("schema version 9, the latest", cp.stdout)
         self.assertEqual(at(m, "user", "show", "alice").stdout, self.show["alice"])
         m.start()
         self.assertEqual(m.http("GET", "/readyz").status, 200)

@@ -284,13 +284,13 @@ test_unknown_key(void)
 	expect_error("log: {}\nzzz: 1\n",
 	    "t.yaml:2:1: zzz: unknown key 'zzz' (known here: server, log, store, keys, key_rollover, "
 	    "session, "
-	    "metrics, groups, local, smtp, branding, mappings, saml, upstreams, scim, apps)",
+	    "metrics, groups, local, smtp, branding, mappings, saml, upstreams, scim, apps, oidc)",
 	    1);
 	/* A dotted key never aliases a nested one. */
 	expect_error("server.workers: 2\n",
 	    "t.yaml:1:1: server.workers: unknown key 'server.workers' (known here: server, log, "
 	    "store, keys, key_rollover, session, metrics, groups, local, smtp, branding, mappings, "
-	    "saml, upstreams, scim, apps)",
+	    "saml, upstreams, scim, apps, oidc)",
 	    1);
 	expect_error(
 	    "keys:\n  - id: a\n    key: /dev/null\n    cert: /dev/null\n    stat: active\n",
@@ -1542,6 +1542,130 @@ test_scim_targets(void)
 	free(dir);
 }
 
+/* oidc.clients: defaults by type, exact redirect URIs, and every problem at its place. */
+static void
+test_oidc_clients(void)
+{
+	char *dir = fb_test_tmpdir(), *y;
+	struct fb_conf *c;
+	const struct fb_conf_oidc_client *cl;
+
+	free(fb_test_write_file(dir, "oidc_groups.py", "return {}\n"));
+	setenv("FB_TEST_OIDC_SECRET", "a-client-secret-of-32-bytes-long", 1);
+	y = fb_xasprintf("mappings: {dir: %s}\n"
+	                 "oidc:\n"
+	                 "  clients:\n"
+	                 "    - id: grafana\n"
+	                 "      secret: env:FB_TEST_OIDC_SECRET\n"
+	                 "      redirect_uris: [\"https://grafana.example.com/login/generic_oauth/\"]\n"
+	                 "      claims: [{name: roles, mapping: oidc_groups}]\n"
+	                 "    - id: kubectl\n"
+	                 "      type: public\n"
+	                 "      redirect_uris: [\"http://127.0.0.1/callback\", \"com.example.app:/cb\"]\n"
+	                 "      signing_alg: RS256\n"
+	                 "    - id: ci.robot\n"
+	                 "      type: service\n"
+	                 "      secret: env:FB_TEST_OIDC_SECRET\n"
+	                 "      access_token_lifetime: 5m\n",
+	    dir);
+	c = expect_ok(y, 0, NULL);
+	free(y);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_EQUAL_FATAL(c->noidc_clients, 3);
+	CU_ASSERT_EQUAL(c->oidc_code_lifetime, 60);
+	cl = fb_conf_oidc_client_find(c, "grafana");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cl);
+	CU_ASSERT_EQUAL(cl->type, FB_CONF_OIDC_CONFIDENTIAL);
+	CU_ASSERT_STRING_EQUAL(cl->secret, "a-client-secret-of-32-bytes-long");
+	/* Kept as written: the trailing slash is part of the exact match. */
+	CU_ASSERT_STRING_EQUAL(cl->redirect_uris[0], "https://grafana.example.com/login/generic_oauth/");
+	CU_ASSERT_EQUAL(cl->grants, FB_CONF_OIDC_GRANT_CODE | FB_CONF_OIDC_GRANT_REFRESH);
+	CU_ASSERT_EQUAL(cl->signing_alg, FB_CONF_OIDC_ES256);
+	CU_ASSERT_EQUAL(cl->require_pkce, 1);
+	CU_ASSERT_EQUAL(cl->access_token_lifetime, 600);
+	CU_ASSERT_EQUAL(cl->refresh_token_lifetime, 8 * 3600);
+	CU_ASSERT_EQUAL_FATAL(cl->nscopes, 4);
+	CU_ASSERT_STRING_EQUAL(cl->scopes[0], "openid");
+	CU_ASSERT_EQUAL_FATAL(cl->nclaims, 1);
+	CU_ASSERT_STRING_EQUAL(cl->claims[0].name, "roles");
+	cl = fb_conf_oidc_client_find(c, "kubectl");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cl);
+	CU_ASSERT_EQUAL(cl->type, FB_CONF_OIDC_PUBLIC);
+	CU_ASSERT_PTR_NULL(cl->secret);
+	CU_ASSERT_EQUAL(cl->signing_alg, FB_CONF_OIDC_RS256);
+	cl = fb_conf_oidc_client_find(c, "ci.robot");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cl);
+	CU_ASSERT_EQUAL(cl->grants, FB_CONF_OIDC_GRANT_CLIENT);
+	CU_ASSERT_EQUAL(cl->access_token_lifetime, 300);
+	CU_ASSERT_PTR_NULL(fb_conf_oidc_client_find(c, "nope"));
+	fb_conf_free(c);
+
+	y = fb_xasprintf("mappings: {dir: %s}\n"
+	                 "oidc:\n"
+	                 "  clients:\n"
+	                 "    - id: web\n"
+	                 "      redirect_uris: [\"http://app.example.com/cb\", \"https://a/cb#f\"]\n"
+	                 "    - id: spa\n"
+	                 "      type: public\n"
+	                 "      secret: env:FB_TEST_OIDC_SECRET\n"
+	                 "      grant_types: [client_credentials, password]\n"
+	                 "    - id: web\n"
+	                 "      type: service\n"
+	                 "      secret: env:FB_TEST_OIDC_SECRET\n"
+	                 "      grant_types: [authorization_code]\n"
+	                 "      redirect_uris: [\"https://x.example.com/cb\"]\n"
+	                 "      claims: [{name: sub, mapping: oidc_groups}, {name: r, mapping: nosuch}]\n"
+	                 "    - id: \"bad id\"\n"
+	                 "      signing_alg: HS256\n"
+	                 "      cors_origins: [\"https://spa.example/app\"]\n",
+	    dir);
+	{
+		struct fb_conf_report *rep = NULL;
+		struct fb_conf *conf = NULL;
+		static const char *const lines[] = {
+		    "t.yaml:5:23: oidc.clients[0].redirect_uris[0]: 'http://app.example.com/cb' must be "
+		    "https://, http:// on a loopback address, or a private-use scheme with a dot "
+		    "(com.example.app:/callback)",
+		    "t.yaml:5:52: oidc.clients[0].redirect_uris[1]: 'https://a/cb#f' must not have a "
+		    "fragment (#)",
+		    "t.yaml:4:7: oidc.clients[0].type: a confidential client needs a secret (secret: "
+		    "env:NAME) or keys (jwks: FILE)",
+		    "t.yaml:8:15: oidc.clients[1].secret: a public client has no secret (it cannot "
+		    "keep one): remove it, or make the client confidential",
+		    "t.yaml:9:41: oidc.clients[1].grant_types[1]: 'password' is not a grant type "
+		    "(known: authorization_code, refresh_token, client_credentials)",
+		    "t.yaml:13:20: oidc.clients[2].grant_types: a service client signs no one in: "
+		    "client_credentials only",
+		    "t.yaml:10:11: oidc.clients[2].id: duplicate client 'web' (also "
+		    "oidc.clients[0])",
+		    "t.yaml:15:23: oidc.clients[2].claims[0].name: 'sub' is set by the provider itself and "
+		    "cannot come from a mapping",
+		    "t.yaml:16:11: oidc.clients[3].id: must be 1 to 128 characters of A-Z, a-z, 0-9, "
+		    "'.', '_', ':' and '-'",
+		};
+
+		CU_ASSERT_EQUAL(load(y, NULL, &conf, &rep), FB_ERR_CONFIG);
+		CU_ASSERT_PTR_NULL(conf);
+		for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+			CU_ASSERT(has(rep, lines[i]));
+			if (!has(rep, lines[i]))
+				fprintf(stderr, "missing: %s\n", lines[i]);
+		}
+		CU_ASSERT(mentions(rep, "oidc.clients[2].claims[1].mapping: no mapping 'nosuch'"));
+		CU_ASSERT(mentions(rep, "oidc.clients[3].signing_alg"));
+		CU_ASSERT(mentions(rep, "oidc.clients[3].cors_origins[0]: 'https://spa.example/app' "
+		                        "is not an origin"));
+		CU_ASSERT_FALSE(mentions(rep, "a-client-secret-of-32"));
+		if (!has(rep, lines[0]))
+			for (size_t i = 0; i < fb_conf_report_count(rep); i++)
+				fprintf(stderr, "  %s\n", fb_conf_report_line(rep, i));
+		fb_conf_report_free(rep);
+	}
+	free(y);
+	fb_test_rmtree(dir);
+	free(dir);
+}
+
 /* upstreams: presets resolve to an issuer, defaults are derived, every problem has its place. */
 /* "saml:\n  service_providers:\n" and n inline SPs (new). */
 static char *
@@ -1820,7 +1944,8 @@ fb_test_conf_register(void)
 	    CU_add_test(s, "problems found after loading", test_report_add) == NULL ||
 	    CU_add_test(s, "1,000 service providers", test_many_sps) == NULL ||
 	    CU_add_test(s, "upstreams", test_upstreams) == NULL ||
-	    CU_add_test(s, "scim targets", test_scim_targets) == NULL)
+	    CU_add_test(s, "scim targets", test_scim_targets) == NULL ||
+	    CU_add_test(s, "oidc clients", test_oidc_clients) == NULL)
 		return -1;
 	return 0;
 }

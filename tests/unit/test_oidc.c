@@ -875,6 +875,159 @@ test_rp_token(void)
 	fb_oidc_provider_cleanup(&p);
 }
 
+/* The provider: redirect URIs matched exactly (loopback ports free), PKCE S256 only, tokens. */
+static void
+test_op(void)
+{
+	static char *web_uris[] = {(char *)"https://app.example/cb", (char *)"http://127.0.0.1/cb"};
+	static char *spa_uris[] = {(char *)"http://127.0.0.1/cb", (char *)"http://[::1]:8080/cb"};
+	static char *scopes[] = {(char *)"openid", (char *)"email"};
+	struct fb_conf_oidc_client cl[2] = {
+	    {.id = (char *)"web", .type = FB_CONF_OIDC_CONFIDENTIAL,
+		.secret = (char *)"web-secret-0123456789", .redirect_uris = web_uris,
+		.nredirect_uris = 2, .grants = FB_CONF_OIDC_GRANT_CODE, .scopes = scopes,
+		.nscopes = 2, .require_pkce = 0, .signing_alg = FB_CONF_OIDC_ES256,
+		.access_token_lifetime = 600, .id_token_lifetime = 600},
+	    {.id = (char *)"spa", .type = FB_CONF_OIDC_PUBLIC, .redirect_uris = spa_uris,
+		.nredirect_uris = 2, .grants = FB_CONF_OIDC_GRANT_CODE, .scopes = scopes,
+		.nscopes = 2, .require_pkce = 1, .signing_alg = FB_CONF_OIDC_RS256,
+		.access_token_lifetime = 600, .id_token_lifetime = 600},
+	};
+	struct fb_conf conf = {.public_url = (char *)"https://sso.example/", .oidc_clients = cl,
+	    .noidc_clients = 2, .oidc_code_lifetime = 60};
+	struct fb_keyring *kr_ec = fixture_keyring("ec256"), *kr_rsa = fixture_keyring("rsa2048");
+	struct fb_oidc_op *op = NULL;
+	struct fb_oidc_authz_req a;
+	struct fb_oidc_op_error e;
+	struct fb_oidc_params p;
+	struct fb_err err;
+	struct fb_oidc_jwks *jwks = NULL;
+	const char *doc;
+	char *url, *jwt = NULL;
+	json_t *claims = NULL, *got = NULL;
+	static const char *const es[] = {"ES256", NULL};
+
+	/* The parameter names are the struct's members, in order, one each. */
+	{
+		size_t n = 0;
+
+		while (fb_oidc_param_names[n] != NULL)
+			n++;
+		CU_ASSERT_EQUAL(n, sizeof(struct fb_oidc_params) / sizeof(const char *));
+		memset(&p, 0, sizeof(p));
+		CU_ASSERT_PTR_EQUAL(fb_oidc_param_slot(&p, "acr_values"), &p.acr_values);
+		CU_ASSERT_PTR_EQUAL(fb_oidc_param_slot(&p, "client_id"), &p.client_id);
+		CU_ASSERT_PTR_EQUAL(fb_oidc_param_slot(&p, "code_verifier"), &p.code_verifier);
+		CU_ASSERT_PTR_NULL(fb_oidc_param_slot(&p, "password"));
+	}
+	/* Exact match; a public client's loopback redirect may change its port only. */
+	CU_ASSERT_TRUE(fb_oidc_redirect_uri_match(&cl[0], "https://app.example/cb"));
+	CU_ASSERT_FALSE(fb_oidc_redirect_uri_match(&cl[0], "https://app.example/cb/"));
+	CU_ASSERT_FALSE(fb_oidc_redirect_uri_match(&cl[0], "https://app.example:443/cb"));
+	CU_ASSERT_FALSE(fb_oidc_redirect_uri_match(&cl[0], "https://app.example/cb?a=1"));
+	CU_ASSERT_FALSE(fb_oidc_redirect_uri_match(&cl[0], "http://app.example/cb"));
+	CU_ASSERT_FALSE(fb_oidc_redirect_uri_match(&cl[0], "http://127.0.0.1:9999/cb"));
+	CU_ASSERT_FALSE(fb_oidc_redirect_uri_match(&cl[0], NULL));
+	CU_ASSERT_TRUE(fb_oidc_redirect_uri_match(&cl[1], "http://127.0.0.1:53000/cb"));
+	CU_ASSERT_TRUE(fb_oidc_redirect_uri_match(&cl[1], "http://[::1]/cb"));
+	CU_ASSERT_FALSE(fb_oidc_redirect_uri_match(&cl[1], "http://127.0.0.1:53000/cb2"));
+	CU_ASSERT_FALSE(fb_oidc_redirect_uri_match(&cl[1], "http://127.0.0.1:x/cb"));
+	CU_ASSERT_FALSE(fb_oidc_redirect_uri_match(&cl[1], "http://127.0.0.10/cb"));
+	CU_ASSERT_FALSE(fb_oidc_redirect_uri_match(&cl[1], "http://127.0.0.1.evil/cb"));
+
+	/* No key of the client's algorithm: refused when built. */
+	CU_ASSERT_EQUAL(fb_oidc_op_new(&conf, kr_ec, NULL, &op, &err), FB_ERR_CONFIG);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "oidc.clients[1] (spa): signing_alg RS256"));
+	cl[1].signing_alg = FB_CONF_OIDC_ES256;
+	CU_ASSERT_EQUAL_FATAL(fb_oidc_op_new(&conf, kr_ec, NULL, &op, &err), FB_OK);
+	CU_ASSERT_STRING_EQUAL(fb_oidc_op_issuer(op), "https://sso.example");
+	doc = fb_oidc_op_discovery(op);
+	CU_ASSERT_PTR_NOT_NULL(strstr(doc, "\"token_endpoint\":\"https://sso.example/oauth2/token\""));
+	CU_ASSERT_PTR_NOT_NULL(strstr(doc, "\"code_challenge_methods_supported\":[\"S256\"]"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(fb_oidc_op_jwks(op), "\"kid\":\"k1\""));
+
+	memset(&p, 0, sizeof(p));
+	p.client_id = "nosuch";
+	CU_ASSERT_EQUAL(fb_oidc_authz_check(op, &p, &a, &e), FB_ERR_NOTFOUND);
+	fb_oidc_authz_req_cleanup(&a);
+	p.client_id = "spa";
+	p.redirect_uri = "http://127.0.0.1:4000/cb/";
+	CU_ASSERT_EQUAL(fb_oidc_authz_check(op, &p, &a, &e), FB_ERR_NOTFOUND);
+	fb_oidc_authz_req_cleanup(&a);
+	p.redirect_uri = "http://127.0.0.1:4000/cb";
+	p.state = "s";
+	CU_ASSERT_EQUAL(fb_oidc_authz_check(op, &p, &a, &e), FB_ERR_PROTOCOL);
+	CU_ASSERT_STRING_EQUAL(e.code, "unsupported_response_type");
+	CU_ASSERT_STRING_EQUAL(a.state, "s");
+	fb_oidc_authz_req_cleanup(&a);
+	p.response_type = "code";
+	p.scope = "openid email phone";
+	CU_ASSERT_EQUAL(fb_oidc_authz_check(op, &p, &a, &e), FB_ERR_PROTOCOL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(e.desc, "code_challenge (PKCE S256) is required"));
+	fb_oidc_authz_req_cleanup(&a);
+	p.code_challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+	CU_ASSERT_EQUAL(fb_oidc_authz_check(op, &p, &a, &e), FB_ERR_PROTOCOL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(e.desc, "plain is refused"));
+	fb_oidc_authz_req_cleanup(&a);
+	p.code_challenge_method = "plain";
+	CU_ASSERT_EQUAL(fb_oidc_authz_check(op, &p, &a, &e), FB_ERR_PROTOCOL);
+	fb_oidc_authz_req_cleanup(&a);
+	p.code_challenge_method = "S256";
+	p.prompt = "none login";
+	CU_ASSERT_EQUAL(fb_oidc_authz_check(op, &p, &a, &e), FB_ERR_PROTOCOL);
+	fb_oidc_authz_req_cleanup(&a);
+	p.prompt = "none";
+	p.max_age = "-1";
+	CU_ASSERT_EQUAL(fb_oidc_authz_check(op, &p, &a, &e), FB_ERR_PROTOCOL);
+	fb_oidc_authz_req_cleanup(&a);
+	p.max_age = "300";
+	CU_ASSERT_EQUAL(fb_oidc_authz_check(op, &p, &a, &e), FB_OK);
+	/* Scopes the client may not have are dropped; the rest kept in order. */
+	CU_ASSERT_STRING_EQUAL(a.scope, "openid email");
+	CU_ASSERT_EQUAL(a.max_age, 300);
+	CU_ASSERT_TRUE(a.prompt_none);
+	url = fb_oidc_authz_response(op, a.redirect_uri, "c o+d", NULL, "s&t");
+	CU_ASSERT_STRING_EQUAL(url, "http://127.0.0.1:4000/cb?code=c%20o%2Bd&state=s%26t"
+	                            "&iss=https%3A%2F%2Fsso.example");
+	free(url);
+	e.code = "access_denied";
+	snprintf(e.desc, sizeof(e.desc), "no");
+	url = fb_oidc_authz_response(op, "https://app.example/cb?x=1", NULL, &e, NULL);
+	CU_ASSERT_STRING_EQUAL(url, "https://app.example/cb?x=1&error=access_denied"
+	                            "&error_description=no&iss=https%3A%2F%2Fsso.example");
+	free(url);
+	fb_oidc_authz_req_cleanup(&a);
+
+	/* The one encoder and its checker: ES256 and RS256, typ enforced both ways. */
+	claims = json_pack("{s:s, s:i}", "sub", "u1", "exp", 2000000000);
+	CU_ASSERT_EQUAL(fb_oidc_jwt_sign(fb_crypto_keyring_active(kr_ec), "at+jwt", claims, &jwt, &err),
+	    FB_OK);
+	CU_ASSERT_EQUAL(fb_oidc_jwks_parse(fb_oidc_op_jwks(op), strlen(fb_oidc_op_jwks(op)), &jwks,
+	                    &err),
+	    FB_OK);
+	CU_ASSERT_EQUAL(fb_oidc_jwt_verify(jwt, jwks, es, "at+jwt", &got, NULL, &err), FB_OK);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(got, "sub")), "u1");
+	json_decref(got);
+	got = NULL;
+	CU_ASSERT_EQUAL(fb_oidc_jwt_verify(jwt, jwks, es, NULL, &got, NULL, &err), FB_ERR_PROTOCOL);
+	CU_ASSERT_EQUAL(fb_oidc_jwt_verify(jwt, jwks, NULL, "at+jwt", &got, NULL, &err),
+	    FB_ERR_SIGNATURE);
+	free(jwt);
+	CU_ASSERT_STRING_EQUAL(fb_oidc_key_alg(fb_crypto_keyring_active(kr_rsa)), "RS256");
+	CU_ASSERT_EQUAL(fb_oidc_jwt_sign(fb_crypto_keyring_active(kr_rsa), "JWT", claims, &jwt, &err),
+	    FB_OK);
+	/* Signed by a key the JWKS does not hold. */
+	CU_ASSERT_EQUAL(fb_oidc_jwt_verify(jwt, jwks, (const char *const[]){"RS256", NULL}, NULL,
+	                    &got, NULL, &err),
+	    FB_ERR_SIGNATURE);
+	free(jwt);
+	json_decref(claims);
+	fb_oidc_jwks_free(jwks);
+	fb_oidc_op_free(op);
+	fb_crypto_keyring_free(kr_ec);
+	fb_crypto_keyring_free(kr_rsa);
+}
+
 int
 fb_test_oidc_register(void)
 {
@@ -888,7 +1041,8 @@ fb_test_oidc_register(void)
 	    CU_add_test(s, "RP: discovery", test_rp_discovery) == NULL ||
 	    CU_add_test(s, "RP: authorization request, callback, logout", test_rp_authz) == NULL ||
 	    CU_add_test(s, "RP: token request and responses, userinfo", test_rp_token) == NULL ||
-	    CU_add_test(s, "the client's JWKS (private_key_jwt)", test_jwks_publish) == NULL)
+	    CU_add_test(s, "the client's JWKS (private_key_jwt)", test_jwks_publish) == NULL ||
+	    CU_add_test(s, "OP: redirect URIs, authorization requests, tokens", test_op) == NULL)
 		return -1;
 	return 0;
 }

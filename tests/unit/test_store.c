@@ -350,7 +350,7 @@ test_open_fresh(void)
 	CU_ASSERT_EQUAL(file_mode(sub), 0700);
 	CU_ASSERT_EQUAL(file_mode(path), 0600);
 	CU_ASSERT_STRING_EQUAL(fb_store_driver_name(st), "sqlite");
-	CU_ASSERT_EQUAL(fb_store_schema_latest(), 8);
+	CU_ASSERT_EQUAL(fb_store_schema_latest(), 9);
 	CU_ASSERT_EQUAL(fb_store_schema_version(st), fb_store_schema_latest());
 	CU_ASSERT_EQUAL(fb_store_ping(st, &err), FB_OK);
 	CU_ASSERT_EQUAL(fb_store_kv_put(st, "otc", "k", "v", 1, fb_time_now() + 60, &err), FB_OK);
@@ -3919,6 +3919,94 @@ test_pg_scim_fill_order(void)
 	free(dsn);
 }
 
+/* The OpenID provider's codes and refresh tokens: used once; a second use revokes the family. */
+static void
+test_oidc_grants(void)
+{
+	char *dir;
+	struct fb_store *st = store_new(&dir);
+	int64_t now = fb_time_now();
+	struct fb_store_oidc_grant code = {(char *)"h-code", FB_STORE_OIDC_CODE, (char *)"fam-1",
+	    (char *)"app", (char *)"{\"sub\":\"u-1\"}", now + 60};
+	struct fb_store_oidc_grant rt = {(char *)"h-rt1", FB_STORE_OIDC_REFRESH, (char *)"fam-1",
+	    (char *)"app", (char *)"{\"sub\":\"u-1\"}", now + 3600};
+	struct fb_store_oidc_grant other = {(char *)"h-rt2", FB_STORE_OIDC_REFRESH,
+	    (char *)"fam-2", (char *)"app", (char *)"{}", now + 3600};
+	struct fb_store_oidc_grant out;
+	struct fb_err err;
+	int revoked = -1;
+
+	CU_ASSERT_EQUAL(fb_store_oidc_grant_add(st, &code, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_oidc_grant_add(st, &code, &err), FB_ERR_REPLAY);
+	CU_ASSERT_EQUAL(fb_store_oidc_grant_add(st, &other, &err), FB_OK);
+	/* A code is not a refresh token. */
+	CU_ASSERT_EQUAL(fb_store_oidc_grant_use(st, "h-code", FB_STORE_OIDC_REFRESH, &out, &err),
+	    FB_ERR_NOTFOUND);
+	CU_ASSERT_PTR_NULL(out.family);
+	CU_ASSERT_EQUAL(fb_store_oidc_grant_use(st, "h-code", FB_STORE_OIDC_CODE, &out, &err),
+	    FB_OK);
+	CU_ASSERT_STRING_EQUAL(out.family, "fam-1");
+	CU_ASSERT_STRING_EQUAL(out.client_id, "app");
+	CU_ASSERT_STRING_EQUAL(out.data, "{\"sub\":\"u-1\"}");
+	CU_ASSERT_EQUAL(out.expires_at, now + 60);
+	fb_store_oidc_grant_cleanup(&out);
+	CU_ASSERT_EQUAL(fb_store_oidc_grant_add(st, &rt, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_oidc_token_revoked(st, "jti-1", "fam-1", &revoked, &err), FB_OK);
+	CU_ASSERT_EQUAL(revoked, 0);
+	/* The code replayed: refused, and the family (the refresh token it led to) revoked. */
+	CU_ASSERT_EQUAL(fb_store_oidc_grant_use(st, "h-code", FB_STORE_OIDC_CODE, &out, &err),
+	    FB_ERR_REPLAY);
+	CU_ASSERT_STRING_EQUAL(out.family, "fam-1");
+	fb_store_oidc_grant_cleanup(&out);
+	CU_ASSERT_EQUAL(fb_store_oidc_token_revoked(st, "jti-1", "fam-1", &revoked, &err), FB_OK);
+	CU_ASSERT_EQUAL(revoked, 1);
+	CU_ASSERT_EQUAL(fb_store_oidc_grant_use(st, "h-rt1", FB_STORE_OIDC_REFRESH, &out, &err),
+	    FB_ERR_DENIED);
+	fb_store_oidc_grant_cleanup(&out);
+	/* Another family is untouched. */
+	CU_ASSERT_EQUAL(fb_store_oidc_token_revoked(st, "jti-2", "fam-2", &revoked, &err), FB_OK);
+	CU_ASSERT_EQUAL(revoked, 0);
+	CU_ASSERT_EQUAL(fb_store_oidc_token_revoked(st, "jti-2", NULL, &revoked, &err), FB_OK);
+	CU_ASSERT_EQUAL(revoked, 0);
+	/* Revoked access tokens, until they expire. */
+	CU_ASSERT_EQUAL(fb_store_oidc_jti_revoke(st, "jti-2", now + 100, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_oidc_jti_revoke(st, "jti-2", now + 10, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_oidc_token_revoked(st, "jti-2", NULL, &revoked, &err), FB_OK);
+	CU_ASSERT_EQUAL(revoked, 1);
+	fb_time_offset = 50;
+	CU_ASSERT_EQUAL(fb_store_oidc_token_revoked(st, "jti-2", NULL, &revoked, &err), FB_OK);
+	CU_ASSERT_EQUAL(revoked, 1);
+	/* A refresh token used once, then again (reuse): the family goes. */
+	CU_ASSERT_EQUAL(fb_store_oidc_grant_use(st, "h-rt2", FB_STORE_OIDC_REFRESH, &out, &err),
+	    FB_OK);
+	fb_store_oidc_grant_cleanup(&out);
+	CU_ASSERT_EQUAL(fb_store_oidc_grant_use(st, "h-rt2", FB_STORE_OIDC_REFRESH, &out, &err),
+	    FB_ERR_REPLAY);
+	fb_store_oidc_grant_cleanup(&out);
+	CU_ASSERT_EQUAL(fb_store_oidc_token_revoked(st, "x", "fam-2", &revoked, &err), FB_OK);
+	CU_ASSERT_EQUAL(revoked, 1);
+	/* Expired: gone, then purged. */
+	fb_time_offset = 100;
+	CU_ASSERT_EQUAL(fb_store_oidc_token_revoked(st, "jti-2", NULL, &revoked, &err), FB_OK);
+	CU_ASSERT_EQUAL(revoked, 0);
+	CU_ASSERT_EQUAL(fb_store_oidc_grant_add(st, &(struct fb_store_oidc_grant){(char *)"h-c2",
+	    FB_STORE_OIDC_CODE, (char *)"fam-3", (char *)"app", (char *)"{}", now + 20}, &err),
+	    FB_OK);
+	CU_ASSERT_EQUAL(fb_store_oidc_grant_use(st, "h-c2", FB_STORE_OIDC_CODE, &out, &err),
+	    FB_ERR_NOTFOUND);
+	CU_ASSERT_EQUAL(fb_store_oidc_family_revoke(st, "fam-3", &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_oidc_token_revoked(st, "j", "fam-3", &revoked, &err), FB_OK);
+	CU_ASSERT_EQUAL(revoked, 1);
+	/* Bad input. */
+	CU_ASSERT_EQUAL(fb_store_oidc_grant_use(st, "", FB_STORE_OIDC_CODE, &out, &err),
+	    FB_ERR_INVALID);
+	CU_ASSERT_EQUAL(fb_store_oidc_grant_add(st, &(struct fb_store_oidc_grant){(char *)"h",
+	    FB_STORE_OIDC_CODE, (char *)"", (char *)"app", (char *)"{}", now + 20}, &err),
+	    FB_ERR_INVALID);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "family is empty"));
+	store_done(st, dir);
+}
+
 /* A version 7 store's users and groups are all logged by migration 8 (a new target pushes them). */
 static void
 test_migrate_v7_v8(void)
@@ -3943,7 +4031,7 @@ test_migrate_v7_v8(void)
 		CU_ASSERT_FALSE(raw_has_table(path, "scim_outbox"));
 	}
 	st = open_ok(&c);
-	CU_ASSERT_EQUAL(fb_store_schema_version(st), 8);
+	CU_ASSERT_EQUAL(fb_store_schema_version(st), fb_store_schema_latest());
 	CU_ASSERT_EQUAL(fb_store_scim_outbox_fill(st, "aws", &n, &err), FB_OK);
 	CU_ASSERT_EQUAL(n, 2);
 	str = scim_outbox_str(st, "aws");
@@ -3978,6 +4066,7 @@ fb_test_store_register(void)
 	    CU_add_test(s, "kv expiry and purge", test_kv_expiry) == NULL ||
 	    CU_add_test(s, "kv limits", test_kv_limits) == NULL ||
 	    CU_add_test(s, "sessions", test_sessions) == NULL ||
+	    CU_add_test(s, "oidc grants", test_oidc_grants) == NULL ||
 	    CU_add_test(s, "users", test_users) == NULL ||
 	    CU_add_test(s, "fork races", test_fork_races) == NULL ||
 	    CU_add_test(s, "fork foreign handle", test_fork_foreign_handle) == NULL ||
@@ -4015,6 +4104,7 @@ fb_test_store_register(void)
 		CU_TestFunc fn;
 	} both[] = {
 	    {"kv basic", test_kv_basic},
+	    {"oidc grants", test_oidc_grants},
 	    {"kv expiry and purge", test_kv_expiry},
 	    {"kv limits, statement timeout", test_kv_limits},
 	    {"kv milliseconds", test_kv_ms},

@@ -10,6 +10,7 @@
 #include "crypto/crypto.h"
 #include "http/http.h"
 #include "http/web.h"
+#include "http/oauth2.h"
 #include "unit.h"
 
 /* ---- forms ------------------------------------------------------------------ */
@@ -408,6 +409,40 @@ test_session_expiry(void)
 	fb_crypto_sealer_free(s);
 }
 
+/* The OpenID provider's request bodies: parameters by name, unknown ones ignored, none twice. */
+static void
+test_oauth2_params(void)
+{
+	struct fb_arena *a = fb_arena_new();
+	struct fb_oidc_params p;
+	struct fb_err err;
+	const char *name, *value;
+	struct fb_http_form *f = NULL;
+	char *big;
+	const char *body = "grant_type=authorization_code&code=a%2Bb&x=1&redirect_uri=https%3A%2F%2Fa%2Fcb";
+
+	CU_ASSERT_EQUAL(fb_http_oauth2_params(a, body, strlen(body), &p, &err), FB_OK);
+	CU_ASSERT_STRING_EQUAL(p.grant_type, "authorization_code");
+	CU_ASSERT_STRING_EQUAL(p.code, "a+b");
+	CU_ASSERT_STRING_EQUAL(p.redirect_uri, "https://a/cb");
+	CU_ASSERT_PTR_NULL(p.client_id);
+	CU_ASSERT_EQUAL(fb_http_form_parse(a, body, strlen(body), &f, &err), FB_OK);
+	CU_ASSERT_TRUE(fb_http_form_field(f, 2, &name, &value));
+	CU_ASSERT_STRING_EQUAL(name, "x");
+	CU_ASSERT_FALSE(fb_http_form_field(f, 4, &name, &value));
+	body = "code=1&grant_type=refresh_token&code=2";
+	CU_ASSERT_EQUAL(fb_http_oauth2_params(a, body, strlen(body), &p, &err), FB_ERR_INVALID);
+	CU_ASSERT_STRING_EQUAL(err.msg, "parameter code is given twice");
+	body = "code=%zz";
+	CU_ASSERT_EQUAL(fb_http_oauth2_params(a, body, strlen(body), &p, &err), FB_ERR_INVALID);
+	big = fb_xmalloc(FB_HTTP_OAUTH2_BODY_MAX + 2);
+	memset(big, 'a', FB_HTTP_OAUTH2_BODY_MAX + 1);
+	big[FB_HTTP_OAUTH2_BODY_MAX + 1] = '\0';
+	CU_ASSERT_EQUAL(fb_http_oauth2_params(a, big, strlen(big), &p, &err), FB_ERR_LIMIT);
+	free(big);
+	fb_arena_free(a);
+}
+
 int
 fb_test_web_register(void)
 {
@@ -416,6 +451,7 @@ fb_test_web_register(void)
 	if (s == NULL)
 		return -1;
 	if (CU_add_test(s, "form parse", test_form_parse) == NULL ||
+	    CU_add_test(s, "oauth2 request bodies", test_oauth2_params) == NULL ||
 	    CU_add_test(s, "form limits", test_form_limits) == NULL ||
 	    CU_add_test(s, "form invalid", test_form_invalid) == NULL ||
 	    CU_add_test(s, "form content type", test_form_content_type) == NULL ||

@@ -1,0 +1,164 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* conf/oidc.c: the oidc.clients: list (applications signing in through the OpenID provider). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/core.h"
+#include "conf/internal.h"
+
+static void
+strs_free(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+void
+fb_conf_oidc_client_cleanup(struct fb_conf_oidc_client *cl)
+{
+	free(cl->id);
+	fb_secret_free(cl->secret);
+	free(cl->jwks);
+	strs_free(cl->redirect_uris, cl->nredirect_uris);
+	strs_free(cl->post_logout_redirect_uris, cl->npost_logout_redirect_uris);
+	strs_free(cl->grant_types, cl->ngrant_types);
+	strs_free(cl->cors_origins, cl->ncors_origins);
+	strs_free(cl->scopes, cl->nscopes);
+	strs_free(cl->groups, cl->ngroups);
+	for (size_t i = 0; i < cl->nclaims; i++) {
+		free(cl->claims[i].name);
+		free(cl->claims[i].mapping);
+	}
+	free(cl->claims);
+	memset(cl, 0, sizeof(*cl));
+}
+
+const struct fb_conf_oidc_client *
+fb_conf_oidc_client_find(const struct fb_conf *conf, const char *id)
+{
+	for (size_t i = 0; conf != NULL && id != NULL && i < conf->noidc_clients; i++)
+		if (conf->oidc_clients[i].id != NULL && strcmp(conf->oidc_clients[i].id, id) == 0)
+			return &conf->oidc_clients[i];
+	return NULL;
+}
+
+#define client_problem(ctx, i, ...) fb_conf_item_problem((ctx), "oidc.clients", (i), __VA_ARGS__)
+
+static const char *const type_names[] = {"confidential", "public", "service"};
+
+/* The grant bits of grant_types, or of the type when none is given. */
+static unsigned
+grants_of(const struct fb_conf_oidc_client *cl)
+{
+	unsigned g = 0;
+
+	if (cl->ngrant_types == 0)
+		return cl->type == FB_CONF_OIDC_SERVICE
+		           ? FB_CONF_OIDC_GRANT_CLIENT
+		           : FB_CONF_OIDC_GRANT_CODE | FB_CONF_OIDC_GRANT_REFRESH;
+	for (size_t i = 0; i < cl->ngrant_types; i++)
+		if (cl->grant_types[i] != NULL)
+			g |= strcmp(cl->grant_types[i], "authorization_code") == 0
+			         ? FB_CONF_OIDC_GRANT_CODE
+			     : strcmp(cl->grant_types[i], "refresh_token") == 0
+			         ? FB_CONF_OIDC_GRANT_REFRESH
+			         : FB_CONF_OIDC_GRANT_CLIENT;
+	return g;
+}
+
+static void
+check_client(struct fb_conf_ctx *ctx, size_t i)
+{
+	struct fb_conf_oidc_client *cl = &ctx->conf->oidc_clients[i];
+	const char *type = type_names[cl->type];
+	static const char *const scopes[] = {"openid", "profile", "email", "groups"};
+
+	cl->grants = grants_of(cl);
+	if (cl->nscopes == 0 && cl->type != FB_CONF_OIDC_SERVICE) {
+		cl->scopes = fb_xcalloc(4, sizeof(*cl->scopes));
+		for (size_t s = 0; s < 4; s++)
+			cl->scopes[s] = fb_xstrdup(scopes[s]);
+		cl->nscopes = 4;
+	}
+	/* SECURITY: a public client cannot keep a secret; the others must prove who they are. */
+	if (cl->type == FB_CONF_OIDC_PUBLIC && (cl->secret != NULL || cl->jwks != NULL))
+		client_problem(ctx, i, cl->secret != NULL ? "secret" : "jwks", 1,
+		    "a public client has no secret (it cannot keep one): remove it, or make the "
+		    "client confidential");
+	if (cl->type != FB_CONF_OIDC_PUBLIC && cl->secret == NULL && cl->jwks == NULL)
+		client_problem(ctx, i, "type", 1,
+		    "a %s client needs a secret (secret: env:NAME) or keys (jwks: FILE)", type);
+	if (cl->jwks != NULL) {
+		char *path = fb_xasprintf("oidc.clients[%zu].jwks", i);
+
+		fb_conf_check_readable(ctx, path, cl->jwks);
+		free(path);
+	}
+	if (cl->secret != NULL && strlen(cl->secret) < 16)
+		client_problem(ctx, i, "secret", 1,
+		    "the secret is shorter than 16 bytes: use a random value of at least 32");
+	if (cl->type == FB_CONF_OIDC_SERVICE && (cl->grants & ~FB_CONF_OIDC_GRANT_CLIENT) != 0)
+		client_problem(ctx, i, "grant_types", 1,
+		    "a service client signs no one in: client_credentials only");
+	if (cl->type == FB_CONF_OIDC_PUBLIC && (cl->grants & FB_CONF_OIDC_GRANT_CLIENT) != 0)
+		client_problem(ctx, i, "grant_types", 1,
+		    "client_credentials needs a client that can keep a secret (confidential or "
+		    "service)");
+	if ((cl->grants & FB_CONF_OIDC_GRANT_CODE) != 0 && cl->nredirect_uris == 0)
+		client_problem(ctx, i, "redirect_uris", 1,
+		    "authorization_code needs at least one redirect URI");
+	if ((cl->grants & FB_CONF_OIDC_GRANT_CODE) == 0 && cl->nredirect_uris > 0)
+		client_problem(ctx, i, "redirect_uris", 0,
+		    "warning: unused: the client has no authorization_code grant");
+	if ((cl->grants & FB_CONF_OIDC_GRANT_REFRESH) != 0 &&
+	    (cl->grants & FB_CONF_OIDC_GRANT_CODE) == 0)
+		client_problem(ctx, i, "grant_types", 1,
+		    "refresh_token comes with authorization_code (a refresh token is issued for a "
+		    "sign-in)");
+	if ((cl->grants & FB_CONF_OIDC_GRANT_REFRESH) != 0 && cl->refresh_token_lifetime == 0)
+		client_problem(ctx, i, "refresh_token_lifetime", 1,
+		    "refresh_token is allowed but the lifetime is 0");
+	for (size_t o = 0; o < cl->ncors_origins; o++) {
+		const char *v = cl->cors_origins[o], *host = v != NULL ? strstr(v, "://") : NULL;
+
+		if (host != NULL && strchr(host + 3, '/') != NULL) {
+			char *list = fb_xasprintf("oidc.clients[%zu].cors_origins", i);
+
+			fb_conf_item_problem(ctx, list, o, NULL, 1,
+			    "'%s' is not an origin: scheme://host[:port], without a path", v);
+			free(list);
+		}
+	}
+	for (size_t c = 0; c < cl->nclaims; c++) {
+		char *list = fb_xasprintf("oidc.clients[%zu].claims", i);
+
+		fb_conf_check_mapping_file(ctx, list, c, "mapping", cl->claims[c].mapping);
+		for (size_t d = 0; d < c && cl->claims[c].name != NULL; d++)
+			if (cl->claims[d].name != NULL &&
+			    strcmp(cl->claims[d].name, cl->claims[c].name) == 0) {
+				fb_conf_item_problem(ctx, list, c, "name", 1,
+				    "duplicate claim '%s' (also claims[%zu])", cl->claims[c].name,
+				    d);
+				break;
+			}
+		free(list);
+	}
+	for (size_t j = 0; j < i && cl->id != NULL; j++)
+		if (ctx->conf->oidc_clients[j].id != NULL &&
+		    strcmp(ctx->conf->oidc_clients[j].id, cl->id) == 0) {
+			client_problem(ctx, i, "id", 1,
+			    "duplicate client '%s' (also oidc.clients[%zu])", cl->id, j);
+			break;
+		}
+}
+
+void
+fb_conf_check_oidc(struct fb_conf_ctx *ctx)
+{
+	const struct fb_conf *c = ctx->conf;
+
+	for (size_t i = 0; i < c->noidc_clients; i++)
+		check_client(ctx, i);
+}
