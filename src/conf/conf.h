@@ -172,6 +172,11 @@ struct fb_conf {
 	/* apps: web apps behind a proxy asking fedbroker (forward auth; names unique) */
 	struct fb_conf_app *apps;
 	size_t napps;
+
+	/* oidc: the OpenID provider (issuer: server.public_url) */
+	int64_t oidc_code_lifetime;	     /* oidc.code_lifetime (60s) */
+	struct fb_conf_oidc_client *oidc_clients; /* oidc.clients, ids unique */
+	size_t noidc_clients;
 };
 
 /* ---- forward-auth apps (apps) ---------------------------------------------------- */
@@ -196,11 +201,6 @@ struct fb_conf_app_rule {
 	enum fb_conf_app_action action;
 	char **groups; /* empty = everyone (ANONYMOUS: must be empty) */
 	size_t ngroups;
-
-	/* oidc: the OpenID provider (issuer: server.public_url) */
-	int64_t oidc_code_lifetime;	     /* oidc.code_lifetime (60s) */
-	struct fb_conf_oidc_client *oidc_clients; /* oidc.clients, ids unique */
-	size_t noidc_clients;
 };
 
 /* A header whose value a mapping rule computes (e.g. X-Role). */
