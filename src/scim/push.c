@@ -857,7 +857,7 @@ user_begin(struct job *j)
 	char **groups = NULL;
 	size_t ngroups = 0;
 	enum fb_status r;
-	int present;
+	int present, kept = 0;
 
 	r = fb_store_user_get_by_id(s->st, j->it.object, &u, &err);
 	if (r != FB_OK && r != FB_ERR_NOTFOUND) {
@@ -867,6 +867,17 @@ user_begin(struct job *j)
 	present = r == FB_OK;
 	if (present)
 		upstream_names(s->st, &u, &groups, &ngroups);
+	/*
+	 * Kept for user_groups_queue: the user's upstream groups need no second
+	 * read. Set before anything below may end (and free) the job: nothing
+	 * touches j after the decision that ends it.
+	 */
+	if (present && j->username == NULL) {
+		j->username = fb_xstrdup(u.username);
+		j->up = groups;
+		j->nup = ngroups;
+		kept = 1;
+	}
 	if (fb_store_scim_remote_get(s->st, c->name, FB_STORE_SCIM_USER, j->it.object, &rm, &err) ==
 	    FB_OK) {
 		j->remote_id = fb_xstrdup(rm.remote_id);
@@ -898,14 +909,8 @@ user_begin(struct job *j)
 		user_post(j);
 out:
 	json_decref(ujson);
-	/* Kept for user_groups_queue: the user's upstream groups need no second read. */
-	if (present && j->username == NULL) {
-		j->username = fb_xstrdup(u.username);
-		j->up = groups;
-		j->nup = ngroups;
-	} else {
+	if (!kept)
 		strv_free(groups, ngroups);
-	}
 	fb_store_user_cleanup(&u);
 	fb_store_scim_remote_cleanup(&rm);
 }
