@@ -5,8 +5,12 @@
 #  1. the initial sync of USERS users and GROUPS groups (memberships of realistic sizes:
 #     most groups 5-50 members, a few over 1,000);
 #  2. a resync with no change: its write count must be 0;
-#  3. CHANGES changes (renames), then a sync: what it costs grows with the changes, not
-#     with the directory.
+#  3. CHANGES changes (renames), then a sync (a full sync reads every object: its cost
+#     grows with the directory);
+#  4. the daemon's incremental push: `fedbroker serve` running (its start-up reconcile
+#     done), CHANGES more renames written to the store, and the time until every one is
+#     at the peer (the store's record of the body last pushed), with the jobs process'
+#     CPU time: this grows with the changes, not with the directory (compare NUSERS).
 # Prints objects per second, requests per object, the broker's CPU time per object (user +
 # system of the sync process) and the resync's writes. Not a timed test.
 # Needs node and tests/peers' npm packages (cd tests/peers && npm ci). Loopback only.
@@ -116,5 +120,90 @@ with db:
                    ("Renamed%d Family%d" % (i, i), "u%05d" % (i * 7)))
 PYEOF
 report "after $changes changes" "$(sync)"
+
+# ---- 4. the daemon's incremental push
+fbport=$("$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+sed -i "1s|.*|server: {state_dir: $tmp/state, listen: [\"127.0.0.1:$fbport\"], workers: 1}|" "$tmp/fedbroker.yaml"
+"$bin" serve --config "$tmp/fedbroker.yaml" >"$tmp/serve.out" 2>"$tmp/serve.err" &
+fb_pid=$!
+trap 'kill "$fb_pid" 2>/dev/null; wait "$fb_pid" 2>/dev/null; cleanup' EXIT INT TERM
+i=0
+until "$py" -c "import urllib.request as u; u.urlopen('http://127.0.0.1:$fbport/healthz', timeout=2)" 2>/dev/null; do
+	i=$((i + 1))
+	if [ $i -gt 100 ] || ! kill -0 "$fb_pid" 2>/dev/null; then
+		echo "fedbroker serve did not start:" >&2
+		cat "$tmp/serve.err" >&2
+		exit 1
+	fi
+	sleep 0.2
+done
+# Renames prefix+i of every 7th user from user off, then waits until the store says the
+# body last pushed for each carries its new name; prints "seconds jobs_cpu_seconds".
+converge() {
+	"$py" - "$tmp" "$changes" "$1" "$2" "$fb_pid" <<'PYEOF'
+import os, sqlite3, sys, time
+tmp, n, prefix, off, master = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+tick = os.sysconf("SC_CLK_TCK")
+def jobs_cpu():
+    for d in os.listdir("/proc"):
+        try:
+            st = open("/proc/%s/stat" % d).read()
+        except OSError:
+            continue
+        rest = st[st.rindex(")") + 2:].split()
+        if "(fb-jobs)" in st and int(rest[1]) == master:
+            return (int(rest[11]) + int(rest[12])) / tick
+    return 0.0
+db = sqlite3.connect(tmp + "/state/fedbroker.db", timeout=30)
+users = db.execute("SELECT count(*) FROM users").fetchone()[0]
+ids = sorted({"id%05d" % ((off + 7 * i) % users) for i in range(n)})
+cpu0, t0 = jobs_cpu(), time.time()
+with db:
+    for i, uid in enumerate(ids):
+        db.execute("UPDATE users SET name = ? WHERE id = ?", ("%s%d Family%d" % (prefix, i, i), uid))
+marks = ",".join("?" * len(ids))
+while True:
+    done = db.execute("SELECT count(*) FROM scim_remote WHERE target = 'bench' AND kind = 'user'"
+                      " AND object IN (%s) AND body LIKE ?" % marks, ids + ['%' + prefix + '%']).fetchone()[0]
+    if done == len(ids):
+        break
+    if time.time() - t0 > 600:
+        sys.exit("not converged after 600 s: %d of %d" % (done, len(ids)))
+    time.sleep(0.05)
+print("%.2f %.2f" % (time.time() - t0, jobs_cpu() - cpu0))
+PYEOF
+}
+# The start-up reconcile first (it lists the target and compares every object): wait
+# until the jobs process is idle (under 20 ms of CPU in each of two seconds), then a
+# warm-up change set.
+"$py" - "$fb_pid" <<'PYEOF' || exit 1
+import os, sys, time
+master, tick = int(sys.argv[1]), os.sysconf("SC_CLK_TCK")
+def jobs_cpu():
+    for d in os.listdir("/proc"):
+        try:
+            st = open("/proc/%s/stat" % d).read()
+        except OSError:
+            continue
+        rest = st[st.rindex(")") + 2:].split()
+        if "(fb-jobs)" in st and int(rest[1]) == master:
+            return (int(rest[11]) + int(rest[12])) / tick
+    return None
+t0, quiet, last = time.time(), 0, jobs_cpu()
+while quiet < 2:
+    if time.time() - t0 > 900:
+        sys.exit("the daemon's start-up reconcile did not end in 900 s")
+    time.sleep(1)
+    now = jobs_cpu()
+    quiet = quiet + 1 if now is not None and last is not None and now - last < 0.02 else 0
+    last = now
+PYEOF
+converge Warmup 1 >/dev/null || exit 1
+set -- $(converge Pushed 3) || exit 1
+"$py" -c "
+n, e, cpu = $changes, $1, $2
+print('%-22s %8.2f s  %7d objects  %8.0f objects/s  %7.3f ms jobs CPU/object  (directory: $users users)'
+      % ('daemon, $changes changes', e, n, n / e if e else 0, 1000 * cpu / n if n else 0))"
 echo "(the resync must make 0 writes; a full sync reads every object's digest, so its"
-echo " time grows with the directory; the daemon's incremental push handles only the outbox)"
+echo " time grows with the directory; the daemon's incremental push handles only the outbox:"
+echo " run with another NUSERS to see its time follow the changes, not the directory)"
