@@ -15,7 +15,7 @@ libxmlsec1-dev libxml2-dev libglib2.0-dev libcurl4-openssl-dev libpq-dev libargo
 libqrencode-dev libcunit1-dev libpcre2-dev zlib1g-dev libcjose-dev"
 TEST_PKGS="python3 python3-aiosmtpd openssl curl sqlite3 valgrind clang libclang-rt-14-dev procps
 chromium fonts-dejavu-core python3-pysaml2 python3-onelogin-saml2 xmlsec1 apache2
-libapache2-mod-auth-mellon systemd python3-yaml nginx postgresql caddy"
+libapache2-mod-auth-mellon libapache2-mod-auth-openidc systemd python3-yaml nginx postgresql caddy"
 
 say() { printf '==> %s\n' "$*"; }
 
