@@ -242,12 +242,18 @@ class MetadataRefresh(harness.TestCase):
         self.assertEqual(self.failures(), before + 1)
         self.assertTrue([l for l in self.srv.lines_since(off)
                          if "forwarding SIGUSR1 to the jobs process (pid %d)" % jobs in l])
-        # Sent to every process (systemctl kill's default): the workers stay up.
+        # Sent to every process (systemctl kill's default): the workers stay up. (A worker
+        # of the generation the first fetch's reload replaced may still be draining when the
+        # list was taken, and be gone by now.)
         off = self.srv.log_size()
         for pid in workers:
-            os.kill(pid, signal.SIGUSR1)
+            try:
+                os.kill(pid, signal.SIGUSR1)
+            except ProcessLookupError:
+                pass
         self.wait_redirect("https://idp.mdr.test/sso-one?")
-        self.assertEqual(sorted(harness.children_of(self.srv.proc.pid, "fb-worker")), workers)
+        after = set(harness.children_of(self.srv.proc.pid, "fb-worker"))
+        self.assertTrue(after and after <= set(workers), (after, workers))
         self.assertFalse([l for l in self.srv.lines_since(off) if "restarting it" in l])
 
     def test_expired_copy_stays_in_use(self):
