@@ -18,23 +18,9 @@ conns=${CONNECTIONS:-64}
 runs=${RUNS:-3}
 py=/usr/bin/python3
 
-missing=""
-command -v wrk >/dev/null 2>&1 || missing="$missing wrk"
-nginx=$(command -v nginx 2>/dev/null || { [ -x /usr/sbin/nginx ] && echo /usr/sbin/nginx; } || true)
-[ -n "$nginx" ] || missing="$missing nginx-light"
-[ -x "$py" ] || missing="$missing python3"
-if [ -n "$missing" ]; then
-	echo "bench/forward-auth.sh needs the Debian packages:$missing" >&2
-	echo "install them with: apt-get install$missing" >&2
-	exit 1
-fi
-if [ ! -x "$bin" ]; then
-	echo "fedbroker binary not found: $bin (give its path as the first argument)" >&2
-	exit 1
-fi
-
 ncpu=$(nproc)
 . "$(dirname "$0")/lib.sh"
+bench_need_nginx bench/forward-auth.sh
 bench_init
 password="bench password for forward auth"
 

@@ -10,8 +10,27 @@
 #                         the local user "bench" when PASSWORD is not empty, then
 #                         `fedbroker serve` in the background ($fbpid) until it answers
 #   bench_stop            stops that fedbroker
+#   bench_need_nginx NAME  exits with the Debian packages to install unless wrk, nginx
+#                         (its path in $nginx) and python3 are there and $bin runs
 #   median                the median of the numbers on standard input
 # Extra processes a script starts (nginx) go in $ngpid: bench_init's exit stops them.
+
+bench_need_nginx() {
+	missing=""
+	command -v wrk >/dev/null 2>&1 || missing="$missing wrk"
+	nginx=$(command -v nginx 2>/dev/null || { [ -x /usr/sbin/nginx ] && echo /usr/sbin/nginx; } || true)
+	[ -n "$nginx" ] || missing="$missing nginx-light"
+	[ -x "$py" ] || missing="$missing python3"
+	if [ -n "$missing" ]; then
+		echo "$1 needs the Debian packages:$missing" >&2
+		echo "install them with: apt-get install$missing" >&2
+		exit 1
+	fi
+	if [ ! -x "$bin" ]; then
+		echo "fedbroker binary not found: $bin (give its path as the first argument)" >&2
+		exit 1
+	fi
+}
 
 median() { tr ' ' '\n' | sed '/^$/d' | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
