@@ -707,6 +707,20 @@ reply_json(struct fb_oidc_op_reply *out, int status, json_t *body)
 	json_decref(body);
 }
 
+static void reply_error(struct fb_oidc_op_reply *out, const struct fb_oidc_op_error *e,
+    const char *event);
+
+/* A refused token request: the audit event a check set already, else the generic one. */
+static void
+token_refused(struct fb_oidc_op_reply *out, const struct fb_oidc_op_error *e)
+{
+	char ev[48];
+
+	snprintf(ev, sizeof(ev), "%s",
+	    out->audit_event[0] != '\0' ? out->audit_event : "oidc_token_refused");
+	reply_error(out, e, ev);
+}
+
 static void
 reply_error(struct fb_oidc_op_reply *out, const struct fb_oidc_op_error *e, const char *event)
 {
@@ -1362,13 +1376,8 @@ revoke:
 	/* SECURITY: a code spent on a failed exchange leaves nothing usable behind. */
 	if (fb_store_oidc_family_revoke(store, sg.family, &err) != FB_OK)
 		fb_log_err(FB_LOG_ERROR, NULL, &err);
-fail : {
-	char ev[48];
-
-	snprintf(ev, sizeof(ev), "%s",
-	    out->audit_event[0] != '\0' ? out->audit_event : "oidc_token_refused");
-	reply_error(out, &e, ev);
-}
+fail:
+	token_refused(out, &e);
 out:
 	json_decref(d);
 	json_decref(body);
@@ -1427,13 +1436,8 @@ grant_refresh(const struct fb_oidc_op *op, struct fb_store *store, const struct 
 	reply_json(out, 200, body);
 	body = NULL;
 	goto out;
-fail : {
-	char ev[48];
-
-	snprintf(ev, sizeof(ev), "%s",
-	    out->audit_event[0] != '\0' ? out->audit_event : "oidc_token_refused");
-	reply_error(out, &e, ev);
-}
+fail:
+	token_refused(out, &e);
 out:
 	free(scope);
 	json_decref(d);
