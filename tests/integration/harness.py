@@ -744,11 +744,18 @@ def run_all(paths, verbosity=2):
             sys.stderr.write("integration: cannot load %s: %r\n" % (p, e))
     sys.stderr.write("fedbroker binary: %s\n" % BIN)
     started = set()
+    took = {}  # module name -> seconds, for the closing "slowest modules" lines
 
     class Result(unittest.TextTestResult):
         def startTest(self, test):
             started.add(test.id())
+            self._t0 = time.monotonic()
             super().startTest(test)
+
+        def stopTest(self, test):
+            mod = test.id().split(".")[0]
+            took[mod] = took.get(mod, 0.0) + time.monotonic() - self._t0
+            super().stopTest(test)
 
     res = unittest.TextTestRunner(stream=sys.stdout, verbosity=verbosity,
                                   resultclass=Result).run(suite)
@@ -764,6 +771,9 @@ def run_all(paths, verbosity=2):
     line = "integration: %d passed, %d failed" % (passed, failed)
     if skipped:
         line += ", %d skipped" % skipped
+    # Where the suite's time goes (CI has a budget): the ten slowest modules.
+    for mod, secs in sorted(took.items(), key=lambda kv: -kv[1])[:10]:
+        print("integration: %6.1f s %s" % (secs, mod[len("fbinteg_"):]))
     sys.stdout.flush()
     print(line)
     return 0 if failed == 0 else 1
