@@ -17,7 +17,8 @@ TEST_PKGS="python3 python3-aiosmtpd openssl curl sqlite3 valgrind clang libclang
 chromium fonts-dejavu-core python3-pysaml2 python3-onelogin-saml2 xmlsec1 apache2
 libapache2-mod-auth-mellon libapache2-mod-auth-openidc systemd python3-yaml nginx postgresql caddy"
 
-say() { printf '==> %s\n' "$*"; }
+# Each step with the time it started: CI has a budget, the log shows where it goes.
+say() { printf '==> %s %s\n' "$(date +%T)" "$*"; }
 
 install_pkgs() {
 	missing=""
@@ -136,6 +137,13 @@ cmd_test() {
 			cat "${log%.trs}.log"
 		done
 	done
+	# The slowest integration modules of each run (tests/integration/harness.py).
+	for log in build/default/tests/integration/run*.sh.log build/asan/tests/integration/run.sh.log; do
+		if [ -f "$log" ]; then
+			grep -E '^integration: +[0-9.]+ s ' "$log" | head -5 | sed "s|^|$log: |"
+		fi
+	done
+	say "done"
 	set -- $(summary)
 	echo "tests: $1 passed, $2 failed"
 	[ "$2" -eq 0 ] || status=1
