@@ -998,19 +998,6 @@ test_sealer_conf_secrets(void)
 
 /* ---- client certificates (RFC 8705) -------------------------------------- */
 
-static char *
-slurp(const char *path, size_t *n)
-{
-	FILE *f = fopen(path, "rb");
-	char *b = fb_xmalloc(64 * 1024);
-
-	*n = f != NULL ? fread(b, 1, 64 * 1024 - 1, f) : 0;
-	b[*n] = '\0';
-	if (f != NULL)
-		fclose(f);
-	return b;
-}
-
 static void
 test_client_cert(void)
 {
@@ -1018,7 +1005,8 @@ test_client_cert(void)
 	struct fb_crypto_ca *ca = NULL, *other = NULL, *old = NULL;
 	struct fb_err err = {0};
 	size_t n = 0, m = 0;
-	char *pem = slurp(FIX "localhost.crt.pem", &n), *ecpem = slurp(FIX "ec256.crt.pem", &m);
+	char *pem = fb_test_read_src("tests/fixtures/keys/localhost.crt.pem", &n);
+	char *ecpem = fb_test_read_src("tests/fixtures/keys/ec256.crt.pem", &m);
 	char *both = fb_xasprintf("%s%s", pem, ecpem);
 
 	CU_ASSERT_EQUAL_FATAL(fb_crypto_cert_parse(pem, n, &c, &err), FB_OK);
@@ -1046,7 +1034,7 @@ test_client_cert(void)
 	fb_crypto_cert_free(c);
 	c = NULL;
 	free(pem);
-	pem = slurp(FIX "expired.crt.pem", &n);
+	pem = fb_test_read_src("tests/fixtures/keys/expired.crt.pem", &n);
 	CU_ASSERT_EQUAL_FATAL(fb_crypto_cert_parse(pem, n, &c, &err), FB_OK);
 	CU_ASSERT_EQUAL(fb_crypto_cert_chain_verify(c, old, fb_time_now(), &err), FB_ERR_EXPIRED);
 	fb_crypto_cert_free(c);
