@@ -182,8 +182,8 @@ struct fb_conf {
 
 	/* oidc: the OpenID provider (issuer: server.public_url) */
 	int64_t oidc_code_lifetime;	     /* oidc.code_lifetime (60s) */
-	char *oidc_mtls_ca_file;	     /* tls_client_auth chains (default server.tls.client_ca) */
-	char *oidc_mtls_header;		     /* a trusted proxy's client-certificate header */
+	char *oidc_mtls_ca_file; /* tls_client_auth chains (default server.tls.client_ca) */
+	char *oidc_mtls_header;  /* a trusted proxy's client-certificate header */
 	enum fb_conf_mtls_header oidc_mtls_header_format;
 	struct fb_conf_oidc_client *oidc_clients; /* oidc.clients, ids unique */
 	size_t noidc_clients;
@@ -428,7 +428,7 @@ struct fb_conf_oidc_client {
 /* How a client authenticates with a certificate (RFC 8705 2), from its tls: keys. */
 enum fb_conf_mtls_method {
 	FB_CONF_MTLS_NONE = 0,
-	FB_CONF_MTLS_PKI,	  /* tls_client_auth: chain, then subject DN or a SAN */
+	FB_CONF_MTLS_PKI,         /* tls_client_auth: chain, then subject DN or a SAN */
 	FB_CONF_MTLS_SELF_SIGNED, /* self_signed_tls_client_auth: the pinned thumbprint */
 };
 enum fb_conf_mtls_method fb_conf_oidc_client_mtls(const struct fb_conf_oidc_client *cl);

@@ -96,8 +96,8 @@ check_client_tls(struct fb_conf_ctx *ctx, size_t i)
 	const struct fb_conf_oidc_client *cl = &ctx->conf->oidc_clients[i];
 	const struct fb_conf *c = ctx->conf;
 	int n = (cl->tls_subject_dn != NULL) + (cl->tls_san_dns != NULL) +
-	    (cl->tls_san_uri != NULL) + (cl->tls_san_email != NULL) + (cl->tls_san_ip != NULL) +
-	    (cl->tls_thumbprint != NULL);
+	        (cl->tls_san_uri != NULL) + (cl->tls_san_email != NULL) + (cl->tls_san_ip != NULL) +
+	        (cl->tls_thumbprint != NULL);
 	unsigned char ip[16];
 
 	if (n == 0)

@@ -26,9 +26,9 @@
 
 struct fb_crypto_cert {
 	X509 *leaf;
-	STACK_OF(X509) *chain; /* intermediates the client sent, maybe empty */
-	char *thumbprint;      /* base64url(SHA-256(DER)) */
-	char *subject;	       /* RFC 4514 */
+	STACK_OF(X509) * chain; /* intermediates the client sent, maybe empty */
+	char *thumbprint;       /* base64url(SHA-256(DER)) */
+	char *subject;          /* RFC 4514 */
 };
 
 struct fb_crypto_ca {
@@ -53,7 +53,7 @@ subject_text(X509 *x)
 }
 
 struct fb_crypto_cert *
-fb_crypto_cert_from_x509(X509 *leaf, STACK_OF(X509) *chain)
+fb_crypto_cert_from_x509(X509 *leaf, STACK_OF(X509) * chain)
 {
 	struct fb_crypto_cert *c;
 	unsigned char md[EVP_MAX_MD_SIZE];
@@ -71,8 +71,7 @@ fb_crypto_cert_from_x509(X509 *leaf, STACK_OF(X509) *chain)
 }
 
 enum fb_status
-fb_crypto_cert_parse(const char *pem, size_t len, struct fb_crypto_cert **out,
-    struct fb_err *err)
+fb_crypto_cert_parse(const char *pem, size_t len, struct fb_crypto_cert **out, struct fb_err *err)
 {
 	BIO *b;
 	X509 *leaf = NULL, *x;
@@ -92,7 +91,7 @@ fb_crypto_cert_parse(const char *pem, size_t len, struct fb_crypto_cert **out,
 	}
 	chain = sk_X509_new_null();
 	while (sk_X509_num(chain) < CERT_CHAIN_MAX &&
-	    (x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL)
+	       (x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL)
 		if (!sk_X509_push(chain, x))
 			X509_free(x);
 	ERR_clear_error();
@@ -144,17 +143,18 @@ san_is(const GENERAL_NAME *gn, enum fb_crypto_san kind, const char *want)
 	case FB_CRYPTO_SAN_DNS:
 	case FB_CRYPTO_SAN_URI:
 	case FB_CRYPTO_SAN_EMAIL:
-		if (gn->type != (kind == FB_CRYPTO_SAN_DNS   ? GEN_DNS
-				    : kind == FB_CRYPTO_SAN_URI ? GEN_URI
-								 : GEN_EMAIL))
+		if (gn->type != (kind == FB_CRYPTO_SAN_DNS      ? GEN_DNS
+		                    : kind == FB_CRYPTO_SAN_URI ? GEN_URI
+		                                                : GEN_EMAIL))
 			return 0;
 		s = gn->d.ia5;
 		if ((size_t)ASN1_STRING_length(s) != strlen(want) ||
 		    memchr(ASN1_STRING_get0_data(s), '\0', (size_t)ASN1_STRING_length(s)) != NULL)
 			return 0;
 		return kind == FB_CRYPTO_SAN_DNS
-		    ? strncasecmp((const char *)ASN1_STRING_get0_data(s), want, strlen(want)) == 0
-		    : memcmp(ASN1_STRING_get0_data(s), want, strlen(want)) == 0;
+		           ? strncasecmp((const char *)ASN1_STRING_get0_data(s), want,
+		                 strlen(want)) == 0
+		           : memcmp(ASN1_STRING_get0_data(s), want, strlen(want)) == 0;
 	case FB_CRYPTO_SAN_IP:
 		if (gn->type != GEN_IPADD)
 			return 0;
@@ -166,14 +166,13 @@ san_is(const GENERAL_NAME *gn, enum fb_crypto_san kind, const char *want)
 			return 0;
 		s = gn->d.iPAddress;
 		return ASN1_STRING_length(s) == iplen &&
-		    memcmp(ASN1_STRING_get0_data(s), ip, (size_t)iplen) == 0;
+		       memcmp(ASN1_STRING_get0_data(s), ip, (size_t)iplen) == 0;
 	}
 	return 0;
 }
 
 int
-fb_crypto_cert_san_check(const struct fb_crypto_cert *c, enum fb_crypto_san kind,
-    const char *want)
+fb_crypto_cert_san_check(const struct fb_crypto_cert *c, enum fb_crypto_san kind, const char *want)
 {
 	GENERAL_NAMES *names = X509_get_ext_d2i(c->leaf, NID_subject_alt_name, NULL, NULL);
 	int found = 0;
@@ -190,8 +189,7 @@ fb_crypto_ca_load(const char *file, struct fb_crypto_ca **out, struct fb_err *er
 	struct fb_crypto_ca *ca = fb_xcalloc(1, sizeof(*ca));
 
 	*out = NULL;
-	if ((ca->store = X509_STORE_new()) == NULL ||
-	    X509_STORE_load_file(ca->store, file) != 1) {
+	if ((ca->store = X509_STORE_new()) == NULL || X509_STORE_load_file(ca->store, file) != 1) {
 		fb_crypto_ca_free(ca);
 		return fb_err_openssl(err, FB_ERR_CONFIG, "CA bundle %s", file);
 	}
@@ -225,8 +223,8 @@ fb_crypto_cert_chain_verify(const struct fb_crypto_cert *c, const struct fb_cryp
 		int e = X509_STORE_CTX_get_error(ctx);
 
 		ERR_clear_error();
-		r = fb_err_set(err, e == X509_V_ERR_CERT_HAS_EXPIRED ? FB_ERR_EXPIRED
-					: FB_ERR_SIGNATURE,
+		r = fb_err_set(err,
+		    e == X509_V_ERR_CERT_HAS_EXPIRED ? FB_ERR_EXPIRED : FB_ERR_SIGNATURE,
 		    "the certificate chain is not trusted: %s", X509_verify_cert_error_string(e));
 		goto out;
 	}

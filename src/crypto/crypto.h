@@ -226,7 +226,7 @@ enum fb_crypto_san {
 enum fb_status fb_crypto_cert_parse(const char *pem, size_t len, struct fb_crypto_cert **out,
     struct fb_err *err);
 /* The certificate of a TLS handshake (references taken; chain may be NULL). New, or NULL. */
-struct fb_crypto_cert *fb_crypto_cert_from_x509(X509 *leaf, STACK_OF(X509) *chain);
+struct fb_crypto_cert *fb_crypto_cert_from_x509(X509 *leaf, STACK_OF(X509) * chain);
 void fb_crypto_cert_free(struct fb_crypto_cert *c);
 /* base64url(SHA-256(DER)): the x5t#S256 of RFC 8705 3.1. Borrowed. */
 const char *fb_crypto_cert_thumbprint(const struct fb_crypto_cert *c);

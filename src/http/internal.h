@@ -230,8 +230,8 @@ struct fb_crypto_cert;
  * url-decoded into *pem (new). FB_ERR_INVALID: malformed, too long, no
  * certificate, or not url-encoded PEM.
  */
-enum fb_status fb_http_client_cert_header_parse(const char *value,
-    enum fb_conf_mtls_header format, char **pem, struct fb_err *err);
+enum fb_status fb_http_client_cert_header_parse(const char *value, enum fb_conf_mtls_header format,
+    char **pem, struct fb_err *err);
 /*
  * The client certificate of req (new, fb_crypto_cert_free), or NULL: from
  * oidc.mtls.header when the peer is a trusted proxy (a header from another

@@ -60,8 +60,8 @@ xfcc_unquote(const char *v, const char *end)
 }
 
 enum fb_status
-fb_http_client_cert_header_parse(const char *value, enum fb_conf_mtls_header format,
-    char **pem, struct fb_err *err)
+fb_http_client_cert_header_parse(const char *value, enum fb_conf_mtls_header format, char **pem,
+    struct fb_err *err)
 {
 	const char *elem, *end, *p, *e;
 	char *cert = NULL, *chain = NULL, *enc, *dec;
@@ -126,8 +126,8 @@ fb_http_client_cert_header_parse(const char *value, enum fb_conf_mtls_header for
 decode:
 	dec = evhttp_uridecode(enc, 0, &declen);
 	free(enc);
-	if (dec == NULL || declen != strlen(dec) || strstr(dec, "-----BEGIN CERTIFICATE-----") ==
-	    NULL) {
+	if (dec == NULL || declen != strlen(dec) ||
+	    strstr(dec, "-----BEGIN CERTIFICATE-----") == NULL) {
 		free(dec);
 		r = fb_err_set(err, FB_ERR_INVALID, "not a url-encoded PEM certificate");
 		goto out;
@@ -147,9 +147,8 @@ struct fb_crypto_cert *
 fb_http_req_client_cert(struct fb_http_req *req)
 {
 	const struct fb_conf *conf = req->env->conf;
-	const char *h = conf->oidc_mtls_header != NULL
-	    ? fb_http_req_header(req, conf->oidc_mtls_header)
-	    : NULL;
+	const char *h =
+	    conf->oidc_mtls_header != NULL ? fb_http_req_header(req, conf->oidc_mtls_header) : NULL;
 	struct fb_crypto_cert *c = NULL;
 	struct fb_err err = {0};
 	char *pem = NULL;
@@ -162,8 +161,8 @@ fb_http_req_client_cert(struct fb_http_req *req)
 		return NULL;
 	}
 	if (h != NULL) {
-		if (fb_http_client_cert_header_parse(h, conf->oidc_mtls_header_format, &pem, &err) !=
-		        FB_OK ||
+		if (fb_http_client_cert_header_parse(h, conf->oidc_mtls_header_format, &pem,
+		        &err) != FB_OK ||
 		    fb_crypto_cert_parse(pem, strlen(pem), &c, &err) != FB_OK) {
 			fb_audit(fb_http_req_id(req), "oidc_mtls_header_malformed",
 			    "%s from %s: %s: the request has no client certificate",

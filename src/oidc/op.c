@@ -46,7 +46,7 @@ struct fb_oidc_op {
 	struct op_client *clients;
 	size_t nclients;
 	unsigned char dummy_hash[SHA256_LEN]; /* compared for an unknown client */
-	struct fb_crypto_ca *mtls_ca;	      /* tls_client_auth chains, or NULL */
+	struct fb_crypto_ca *mtls_ca;         /* tls_client_auth chains, or NULL */
 };
 
 const char *const fb_oidc_param_names[] = {"response_type", "client_id", "redirect_uri", "scope",
@@ -1003,8 +1003,8 @@ client_auth_tls(const struct fb_oidc_op *op, const struct op_client *c,
 	if (cc->tls_subject_dn != NULL
 	        ? strcmp(fb_crypto_cert_subject(cert), cc->tls_subject_dn) != 0
 	        : !fb_crypto_cert_san_check(cert,
-	              cc->tls_san_dns != NULL   ? FB_CRYPTO_SAN_DNS
-	              : cc->tls_san_uri != NULL ? FB_CRYPTO_SAN_URI
+	              cc->tls_san_dns != NULL     ? FB_CRYPTO_SAN_DNS
+	              : cc->tls_san_uri != NULL   ? FB_CRYPTO_SAN_URI
 	              : cc->tls_san_email != NULL ? FB_CRYPTO_SAN_EMAIL
 	                                          : FB_CRYPTO_SAN_IP,
 	              cc->tls_san_dns != NULL     ? cc->tls_san_dns
@@ -1012,8 +1012,8 @@ client_auth_tls(const struct fb_oidc_op *op, const struct op_client *c,
 	              : cc->tls_san_email != NULL ? cc->tls_san_email
 	                                          : cc->tls_san_ip)) {
 		op_error(e, "invalid_client", 401,
-		    "client %s: the certificate (subject %.120s) is not the registered one",
-		    cc->id, fb_crypto_cert_subject(cert));
+		    "client %s: the certificate (subject %.120s) is not the registered one", cc->id,
+		    fb_crypto_cert_subject(cert));
 		return NULL;
 	}
 	return c;
@@ -1567,8 +1567,7 @@ out:
 
 void
 fb_oidc_op_token(const struct fb_oidc_op *op, struct fb_store *store, const char *authorization,
-    const struct fb_oidc_params *p, const struct fb_crypto_cert *cert,
-    struct fb_oidc_op_reply *out)
+    const struct fb_oidc_params *p, const struct fb_crypto_cert *cert, struct fb_oidc_op_reply *out)
 {
 	struct fb_oidc_op_error e = {0};
 	const struct op_client *c;
@@ -1782,8 +1781,7 @@ fb_oidc_op_introspect(const struct fb_oidc_op *op, struct fb_store *store,
 
 void
 fb_oidc_op_revoke(const struct fb_oidc_op *op, struct fb_store *store, const char *authorization,
-    const struct fb_oidc_params *p, const struct fb_crypto_cert *cert,
-    struct fb_oidc_op_reply *out)
+    const struct fb_oidc_params *p, const struct fb_crypto_cert *cert, struct fb_oidc_op_reply *out)
 {
 	struct fb_oidc_op_error e = {0};
 	struct fb_err err = {0};

@@ -31,8 +31,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	s = fb_xmalloc(size);
 	memcpy(s, data + 1, size - 1);
 	s[size - 1] = '\0';
-	r = fb_http_client_cert_header_parse(s, (data[0] & 1) ? FB_CONF_MTLS_PEM : FB_CONF_MTLS_XFCC,
-	    &pem, NULL);
+	r = fb_http_client_cert_header_parse(s,
+	    (data[0] & 1) ? FB_CONF_MTLS_PEM : FB_CONF_MTLS_XFCC, &pem, NULL);
 	/* SECURITY: a certificate comes out as PEM text, whole (no NUL inside), or nothing. */
 	if ((r == FB_OK) != (pem != NULL))
 		__builtin_trap();

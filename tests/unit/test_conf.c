@@ -1623,12 +1623,15 @@ test_oidc_clients(void)
 		struct fb_conf_report *rep = NULL;
 		struct fb_conf *conf = NULL;
 		static const char *const lines[] = {
-		    "t.yaml:5:23: oidc.clients[0].redirect_uris[0]: 'http://app.example.com/cb' must be "
+		    "t.yaml:5:23: oidc.clients[0].redirect_uris[0]: 'http://app.example.com/cb' "
+		    "must be "
 		    "https://, http:// on a loopback address, or a private-use scheme with a dot "
 		    "(com.example.app:/callback)",
-		    "t.yaml:5:52: oidc.clients[0].redirect_uris[1]: 'https://a/cb#f' must not have a "
+		    "t.yaml:5:52: oidc.clients[0].redirect_uris[1]: 'https://a/cb#f' must not have "
+		    "a "
 		    "fragment (#)",
-		    "t.yaml:4:7: oidc.clients[0].type: a confidential client needs a secret (secret: "
+		    "t.yaml:4:7: oidc.clients[0].type: a confidential client needs a secret "
+		    "(secret: "
 		    "env:NAME), keys (jwks: FILE) or a certificate (tls:)",
 		    "t.yaml:8:15: oidc.clients[1].secret: a public client has no secret (it cannot "
 		    "keep one): remove it, or make the client confidential",
@@ -1638,9 +1641,11 @@ test_oidc_clients(void)
 		    "client_credentials only",
 		    "t.yaml:10:11: oidc.clients[2].id: duplicate client 'web' (also "
 		    "oidc.clients[0])",
-		    "t.yaml:15:23: oidc.clients[2].claims[0].name: 'sub' is set by the provider itself and "
+		    "t.yaml:15:23: oidc.clients[2].claims[0].name: 'sub' is set by the provider "
+		    "itself and "
 		    "cannot come from a mapping",
-		    "t.yaml:16:11: oidc.clients[3].id: must be 1 to 128 characters of A-Z, a-z, 0-9, "
+		    "t.yaml:16:11: oidc.clients[3].id: must be 1 to 128 characters of A-Z, a-z, "
+		    "0-9, "
 		    "'.', '_', ':' and '-'",
 		};
 
@@ -1722,9 +1727,12 @@ test_oidc_clients_tls(void)
 		                        "certificate has no secret or jwks"));
 		CU_ASSERT(mentions(rep, "oidc.clients[0].tls: tls_client_auth verifies the chain: "
 		                        "set oidc.mtls.ca_file"));
-		CU_ASSERT(mentions(rep, "oidc.clients[0].tls: no certificate can reach the provider"));
-		CU_ASSERT(mentions(rep, "oidc.clients[1].tls.san_ip: 'not-an-ip' is not an IP address"));
-		CU_ASSERT(mentions(rep, "oidc.clients[2].tls.thumbprint: not a SHA-256 thumbprint"));
+		CU_ASSERT(
+		    mentions(rep, "oidc.clients[0].tls: no certificate can reach the provider"));
+		CU_ASSERT(
+		    mentions(rep, "oidc.clients[1].tls.san_ip: 'not-an-ip' is not an IP address"));
+		CU_ASSERT(
+		    mentions(rep, "oidc.clients[2].tls.thumbprint: not a SHA-256 thumbprint"));
 		CU_ASSERT(mentions(rep, "oidc.clients[3].tls: a client that authenticates with a "
 		                        "certificate has no secret or jwks, and is not public"));
 		CU_ASSERT_FALSE(mentions(rep, "a-client-secret-of-32"));

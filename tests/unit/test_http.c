@@ -1064,9 +1064,10 @@ test_hsts_https(void)
 static void
 test_client_cert_header(void)
 {
-	static const char pem[] = "-----BEGIN CERTIFICATE-----\nMIIB+/=\n-----END CERTIFICATE-----\n";
+	static const char pem[] =
+	    "-----BEGIN CERTIFICATE-----\nMIIB+/=\n-----END CERTIFICATE-----\n";
 	static const char enc[] = "-----BEGIN%20CERTIFICATE-----%0AMIIB%2B%2F%3D%0A-----END%20"
-				  "CERTIFICATE-----%0A";
+	                          "CERTIFICATE-----%0A";
 	struct fb_err err = {0};
 	char *out = NULL, *h;
 
@@ -1107,9 +1108,11 @@ test_client_cert_header(void)
 			    FB_ERR_INVALID);
 			CU_ASSERT_PTR_NULL(out);
 		}
-		CU_ASSERT_EQUAL(fb_http_client_cert_header_parse("abc", FB_CONF_MTLS_PEM, &out, &err),
+		CU_ASSERT_EQUAL(fb_http_client_cert_header_parse("abc", FB_CONF_MTLS_PEM, &out,
+		                    &err),
 		    FB_ERR_INVALID);
-		CU_ASSERT_EQUAL(fb_http_client_cert_header_parse(NULL, FB_CONF_MTLS_PEM, &out, &err),
+		CU_ASSERT_EQUAL(fb_http_client_cert_header_parse(NULL, FB_CONF_MTLS_PEM, &out,
+		                    &err),
 		    FB_ERR_INVALID);
 	}
 	/* Too long. */

@@ -1053,19 +1053,32 @@ test_op_mtls(void)
 	static char *scopes[] = {(char *)"reports.read"};
 	/* The thumbprint of tests/fixtures/keys/localhost.crt.pem. */
 	struct fb_conf_oidc_client cl[2] = {
-	    {.id = (char *)"robot", .type = FB_CONF_OIDC_SERVICE,
-		.tls_thumbprint = (char *)"59q_5lbP6ykkiyXZfaK-dmNuInavJwfe5LyEeI0abRE",
-		.grants = FB_CONF_OIDC_GRANT_CLIENT, .scopes = scopes, .nscopes = 1,
-		.signing_alg = FB_CONF_OIDC_ES256, .access_token_lifetime = 600},
-	    {.id = (char *)"svc", .type = FB_CONF_OIDC_SERVICE,
-		.secret = (char *)"svc-secret-0123456789", .grants = FB_CONF_OIDC_GRANT_CLIENT,
-		.scopes = scopes, .nscopes = 1, .signing_alg = FB_CONF_OIDC_ES256,
-		.access_token_lifetime = 600},
+	    {.id = (char *)"robot",
+	        .type = FB_CONF_OIDC_SERVICE,
+	        .tls_thumbprint = (char *)"59q_5lbP6ykkiyXZfaK-dmNuInavJwfe5LyEeI0abRE",
+	        .grants = FB_CONF_OIDC_GRANT_CLIENT,
+	        .scopes = scopes,
+	        .nscopes = 1,
+	        .signing_alg = FB_CONF_OIDC_ES256,
+	        .access_token_lifetime = 600},
+	    {.id = (char *)"svc",
+	        .type = FB_CONF_OIDC_SERVICE,
+	        .secret = (char *)"svc-secret-0123456789",
+	        .grants = FB_CONF_OIDC_GRANT_CLIENT,
+	        .scopes = scopes,
+	        .nscopes = 1,
+	        .signing_alg = FB_CONF_OIDC_ES256,
+	        .access_token_lifetime = 600},
 	};
 	char *dir = fb_test_tmpdir(), *db = fb_xasprintf("%s/t.db", dir);
-	struct fb_conf conf = {.public_url = (char *)"https://sso.example", .oidc_clients = cl,
-	    .noidc_clients = 2, .oidc_code_lifetime = 60, .state_dir = dir,
-	    .store_driver = FB_STORE_SQLITE, .store_path = db, .store_busy_timeout_ms = 5000,
+	struct fb_conf conf = {.public_url = (char *)"https://sso.example",
+	    .oidc_clients = cl,
+	    .noidc_clients = 2,
+	    .oidc_code_lifetime = 60,
+	    .state_dir = dir,
+	    .store_driver = FB_STORE_SQLITE,
+	    .store_path = db,
+	    .store_busy_timeout_ms = 5000,
 	    .store_pool_size = 1};
 	struct fb_keyring *kr = fixture_keyring("ec256");
 	struct fb_oidc_op *op = NULL;
@@ -1113,8 +1126,9 @@ test_op_mtls(void)
 	json_decref(body);
 	fb_oidc_op_reply_cleanup(&out);
 	claims = jwt_claims(at);
-	CU_ASSERT_STRING_EQUAL(
-	    json_string_value(json_object_get(json_object_get(claims, "cnf"), "x5t#S256")), tp);
+	CU_ASSERT_STRING_EQUAL(json_string_value(
+	                           json_object_get(json_object_get(claims, "cnf"), "x5t#S256")),
+	    tp);
 	json_decref(claims);
 	claims = NULL;
 	CU_ASSERT_EQUAL(fb_oidc_op_token_verify(op, st, at, tp, &claims, &err), FB_OK);
