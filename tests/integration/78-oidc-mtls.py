@@ -228,6 +228,13 @@ class OidcMtls(harness.TestCase):
             self.assertIn("tls_client_auth", d[k])
             self.assertIn("self_signed_tls_client_auth", d[k])
 
+    def test_cli_show(self):
+        for cid, method in (("svc-pki", "tls_client_auth"),
+                            ("svc-self", "self_signed_tls_client_auth")):
+            cp = fbsaml.cli(self.srv, "oidc", "client", "show", cid, "--json")
+            self.assertEqual(cp.returncode, 0, cp.stderr)
+            self.assertEqual(json.loads(cp.stdout)["auth_methods"], [method])
+
     # -- openid-client and jose
     def test_tls_client_auth_openid_client(self):
         off = self.offset()
