@@ -23,16 +23,35 @@
 
 /* Most certificates read from one PEM text (the leaf and its intermediates). */
 #define CERT_CHAIN_MAX 8
+/* Chains verified remembered per CA bundle (by leaf thumbprint), and for how long (s). */
+#define VERIFIED_MAX 64
+#define VERIFIED_TTL 300
 
 struct fb_crypto_cert {
+	int refs;
 	X509 *leaf;
 	STACK_OF(X509) * chain; /* intermediates the client sent, maybe empty */
 	char *thumbprint;       /* base64url(SHA-256(DER)) */
 	char *subject;          /* RFC 4514 */
 };
 
+/* A leaf whose chain verified, until when (the sooner of VERIFIED_TTL and its notAfter). */
+struct verified {
+	char thumbprint[48];
+	int64_t until;
+};
+
 struct fb_crypto_ca {
 	X509_STORE *store;
+	/*
+	 * Verifying a chain costs an ECDSA or RSA verification per link: a
+	 * client sending the same certificate again is served from here. Of
+	 * one process (a worker's event loop), never shared.
+	 */
+	struct {
+		struct verified e[VERIFIED_MAX]; /* round robin */
+		size_t next;
+	} *verified;
 };
 
 static char *
@@ -62,6 +81,7 @@ fb_crypto_cert_from_x509(X509 *leaf, STACK_OF(X509) * chain)
 	if (leaf == NULL || X509_digest(leaf, EVP_sha256(), md, &mdlen) != 1)
 		return NULL;
 	c = fb_xcalloc(1, sizeof(*c));
+	c->refs = 1;
 	X509_up_ref(leaf);
 	c->leaf = leaf;
 	c->chain = chain != NULL ? X509_chain_up_ref(chain) : sk_X509_new_null();
@@ -107,10 +127,17 @@ out:
 	return r;
 }
 
+struct fb_crypto_cert *
+fb_crypto_cert_ref(struct fb_crypto_cert *c)
+{
+	c->refs++;
+	return c;
+}
+
 void
 fb_crypto_cert_free(struct fb_crypto_cert *c)
 {
-	if (c == NULL)
+	if (c == NULL || --c->refs > 0)
 		return;
 	X509_free(c->leaf);
 	sk_X509_pop_free(c->chain, X509_free);
@@ -189,6 +216,7 @@ fb_crypto_ca_load(const char *file, struct fb_crypto_ca **out, struct fb_err *er
 	struct fb_crypto_ca *ca = fb_xcalloc(1, sizeof(*ca));
 
 	*out = NULL;
+	ca->verified = fb_xcalloc(1, sizeof(*ca->verified));
 	if ((ca->store = X509_STORE_new()) == NULL || X509_STORE_load_file(ca->store, file) != 1) {
 		fb_crypto_ca_free(ca);
 		return fb_err_openssl(err, FB_ERR_CONFIG, "CA bundle %s", file);
@@ -203,6 +231,7 @@ fb_crypto_ca_free(struct fb_crypto_ca *ca)
 	if (ca == NULL)
 		return;
 	X509_STORE_free(ca->store);
+	free(ca->verified);
 	free(ca);
 }
 
@@ -210,10 +239,18 @@ enum fb_status
 fb_crypto_cert_chain_verify(const struct fb_crypto_cert *c, const struct fb_crypto_ca *ca,
     int64_t now, struct fb_err *err)
 {
-	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+	X509_STORE_CTX *ctx = NULL;
 	enum fb_status r = FB_ERR_SIGNATURE;
+	struct verified *v;
+	int64_t until = now + VERIFIED_TTL;
+	ASN1_TIME *t;
+	int days = 0, secs = 0;
 
-	if (ctx == NULL || X509_STORE_CTX_init(ctx, ca->store, c->leaf, c->chain) != 1) {
+	for (size_t i = 0; i < VERIFIED_MAX; i++)
+		if (ca->verified->e[i].until > now &&
+		    strcmp(ca->verified->e[i].thumbprint, c->thumbprint) == 0)
+			return FB_OK;
+	if ((ctx = X509_STORE_CTX_new()) == NULL || X509_STORE_CTX_init(ctx, ca->store, c->leaf, c->chain) != 1) {
 		r = fb_err_openssl(err, FB_ERR_INTERNAL, "certificate verification");
 		goto out;
 	}
@@ -227,6 +264,18 @@ fb_crypto_cert_chain_verify(const struct fb_crypto_cert *c, const struct fb_cryp
 		    e == X509_V_ERR_CERT_HAS_EXPIRED ? FB_ERR_EXPIRED : FB_ERR_SIGNATURE,
 		    "the certificate chain is not trusted: %s", X509_verify_cert_error_string(e));
 		goto out;
+	}
+	/* Remembered no longer than the leaf is valid. */
+	t = ASN1_TIME_new();
+	if (t != NULL && ASN1_TIME_set(t, (time_t)now) != NULL &&
+	    ASN1_TIME_diff(&days, &secs, t, X509_get0_notAfter(c->leaf)) == 1 &&
+	    (int64_t)days * 86400 + secs < VERIFIED_TTL)
+		until = now + (int64_t)days * 86400 + secs;
+	ASN1_TIME_free(t);
+	if (until > now && strlen(c->thumbprint) < sizeof(v->thumbprint)) {
+		v = &ca->verified->e[ca->verified->next++ % VERIFIED_MAX];
+		memcpy(v->thumbprint, c->thumbprint, strlen(c->thumbprint) + 1);
+		v->until = until;
 	}
 	r = FB_OK;
 out:

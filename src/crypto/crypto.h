@@ -227,6 +227,8 @@ enum fb_status fb_crypto_cert_parse(const char *pem, size_t len, struct fb_crypt
     struct fb_err *err);
 /* The certificate of a TLS handshake (references taken; chain may be NULL). New, or NULL. */
 struct fb_crypto_cert *fb_crypto_cert_from_x509(X509 *leaf, STACK_OF(X509) * chain);
+/* c with one more reference (fb_crypto_cert_free drops one). Not thread-safe. */
+struct fb_crypto_cert *fb_crypto_cert_ref(struct fb_crypto_cert *c);
 void fb_crypto_cert_free(struct fb_crypto_cert *c);
 /* base64url(SHA-256(DER)): the x5t#S256 of RFC 8705 3.1. Borrowed. */
 const char *fb_crypto_cert_thumbprint(const struct fb_crypto_cert *c);
@@ -244,7 +246,9 @@ void fb_crypto_ca_free(struct fb_crypto_ca *ca);
 /*
  * Verifies c's chain (with the intermediates it came with) up to a CA of
  * ca at now, for TLS client use. FB_ERR_SIGNATURE: not trusted;
- * FB_ERR_EXPIRED: a certificate of the chain expired.
+ * FB_ERR_EXPIRED: a certificate of the chain expired. A leaf that verified
+ * is remembered in ca (by thumbprint, 64 of them) for 5 minutes or until
+ * it expires, whichever comes first: ca is not for several threads.
  */
 enum fb_status fb_crypto_cert_chain_verify(const struct fb_crypto_cert *c,
     const struct fb_crypto_ca *ca, int64_t now, struct fb_err *err);

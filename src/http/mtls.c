@@ -18,6 +18,43 @@
 #include "http/http.h"
 #include "http/internal.h"
 
+/*
+ * Certificates of a proxy's header, by the header's exact value: parsing a
+ * certificate costs more than signing the token, and a service sends the
+ * same one again and again. Of this worker's event loop only.
+ */
+#define PARSED_MAX 32
+static struct {
+	char *value;
+	struct fb_crypto_cert *cert;
+} parsed[PARSED_MAX];
+static size_t parsed_next;
+
+/* The certificate of header value h (a new reference), parsed once; NULL: err says why. */
+static struct fb_crypto_cert *
+header_cert(const char *h, enum fb_conf_mtls_header format, struct fb_err *err)
+{
+	struct fb_crypto_cert *c = NULL;
+	char *pem = NULL;
+	size_t slot;
+
+	for (size_t i = 0; i < PARSED_MAX; i++)
+		if (parsed[i].value != NULL && strcmp(parsed[i].value, h) == 0)
+			return fb_crypto_cert_ref(parsed[i].cert);
+	if (fb_http_client_cert_header_parse(h, format, &pem, err) != FB_OK ||
+	    fb_crypto_cert_parse(pem, strlen(pem), &c, err) != FB_OK) {
+		free(pem);
+		return NULL;
+	}
+	free(pem);
+	slot = parsed_next++ % PARSED_MAX;
+	free(parsed[slot].value);
+	fb_crypto_cert_free(parsed[slot].cert);
+	parsed[slot].value = fb_xstrdup(h);
+	parsed[slot].cert = fb_crypto_cert_ref(c);
+	return c;
+}
+
 /* The end of the XFCC part starting at s: the first sep outside double quotes. */
 static const char *
 xfcc_part_end(const char *s, const char *end, char sep)
@@ -151,7 +188,6 @@ fb_http_req_client_cert(struct fb_http_req *req)
 	    conf->oidc_mtls_header != NULL ? fb_http_req_header(req, conf->oidc_mtls_header) : NULL;
 	struct fb_crypto_cert *c = NULL;
 	struct fb_err err = {0};
-	char *pem = NULL;
 
 	if (h != NULL && !req->proxied) {
 		/* SECURITY: anyone can send the header; only a trusted proxy's counts. */
@@ -161,15 +197,10 @@ fb_http_req_client_cert(struct fb_http_req *req)
 		return NULL;
 	}
 	if (h != NULL) {
-		if (fb_http_client_cert_header_parse(h, conf->oidc_mtls_header_format, &pem,
-		        &err) != FB_OK ||
-		    fb_crypto_cert_parse(pem, strlen(pem), &c, &err) != FB_OK) {
+		if ((c = header_cert(h, conf->oidc_mtls_header_format, &err)) == NULL)
 			fb_audit(fb_http_req_id(req), "oidc_mtls_header_malformed",
 			    "%s from %s: %s: the request has no client certificate",
 			    conf->oidc_mtls_header, fb_http_req_peer(req), err.msg);
-			c = NULL;
-		}
-		free(pem);
 		return c;
 	}
 	/* A trusted proxy that passes certificates: its own is not the client's. */

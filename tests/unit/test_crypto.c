@@ -1028,6 +1028,10 @@ test_client_cert(void)
 	CU_ASSERT_EQUAL_FATAL(fb_crypto_ca_load(FIX "ec256.crt.pem", &other, &err), FB_OK);
 	CU_ASSERT_EQUAL_FATAL(fb_crypto_ca_load(FIX "expired.crt.pem", &old, &err), FB_OK);
 	CU_ASSERT_EQUAL(fb_crypto_cert_chain_verify(c, ca, fb_time_now(), &err), FB_OK);
+	/* Remembered (the same answer again), never past the leaf's notAfter (2126). */
+	CU_ASSERT_EQUAL(fb_crypto_cert_chain_verify(c, ca, fb_time_now() + 10, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_crypto_cert_chain_verify(c, ca, INT64_C(7258118400), &err),
+	    FB_ERR_EXPIRED);
 	CU_ASSERT_EQUAL(fb_crypto_cert_chain_verify(c, other, fb_time_now(), &err),
 	    FB_ERR_SIGNATURE);
 	CU_ASSERT(strstr(err.msg, "not trusted") != NULL);
