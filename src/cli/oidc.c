@@ -81,7 +81,7 @@ client_json(const struct fb_conf_oidc_client *cl)
 		json_array_append_new(auth, json_string("client_secret_basic"));
 		json_array_append_new(auth, json_string("client_secret_post"));
 	}
-	if (cl->jwks != NULL)
+	if (cl->jwks != NULL && fb_conf_oidc_client_mtls(cl) == FB_CONF_MTLS_NONE)
 		json_array_append_new(auth, json_string("private_key_jwt"));
 	if (fb_conf_oidc_client_mtls(cl) != FB_CONF_MTLS_NONE)
 		json_array_append_new(auth,

@@ -310,6 +310,7 @@ static const struct conf_key conf_keys[] = {
 	{"oidc.clients[].tls.san_email", CT_STR, NULL, 0, 0, NULL, v_text, 0, O(tls_san_email)},
 	{"oidc.clients[].tls.san_ip", CT_STR, NULL, 0, 0, NULL, v_text, 0, O(tls_san_ip)},
 	{"oidc.clients[].tls.thumbprint", CT_STR, NULL, 0, 0, NULL, v_text, 0, O(tls_thumbprint)},
+	{"oidc.clients[].tls.self_signed", CT_BOOL, "false", 0, 0, NULL, NULL, 0, O(tls_self_signed)},
 	{"oidc.clients[].redirect_uris", CT_STRS, NULL, 0, 64, NULL, v_redirect_uri, 0, ON(redirect_uris, nredirect_uris)},
 	{"oidc.clients[].post_logout_redirect_uris", CT_STRS, NULL, 0, 64, NULL, v_redirect_uri, 0, ON(post_logout_redirect_uris, npost_logout_redirect_uris)},
 	{"oidc.clients[].cors_origins", CT_STRS, NULL, 0, 64, NULL, v_url, 0, ON(cors_origins, ncors_origins)},

@@ -78,7 +78,7 @@ grants_of(const struct fb_conf_oidc_client *cl)
 enum fb_conf_mtls_method
 fb_conf_oidc_client_mtls(const struct fb_conf_oidc_client *cl)
 {
-	if (cl->tls_thumbprint != NULL)
+	if (cl->tls_thumbprint != NULL || cl->tls_self_signed)
 		return FB_CONF_MTLS_SELF_SIGNED;
 	if (cl->tls_subject_dn != NULL || cl->tls_san_dns != NULL || cl->tls_san_uri != NULL ||
 	    cl->tls_san_email != NULL || cl->tls_san_ip != NULL)
@@ -97,20 +97,27 @@ check_client_tls(struct fb_conf_ctx *ctx, size_t i)
 	const struct fb_conf *c = ctx->conf;
 	int n = (cl->tls_subject_dn != NULL) + (cl->tls_san_dns != NULL) +
 	        (cl->tls_san_uri != NULL) + (cl->tls_san_email != NULL) + (cl->tls_san_ip != NULL) +
-	        (cl->tls_thumbprint != NULL);
+	        (cl->tls_thumbprint != NULL) + (cl->tls_self_signed != 0);
 	unsigned char ip[16];
 
 	if (n == 0)
 		return;
 	if (n > 1)
 		client_problem(ctx, i, "tls", 1,
-		    "one of subject_dn, san_dns, san_uri, san_email, san_ip or thumbprint: the "
-		    "certificate is matched on one value (RFC 8705 2.1.2)");
-	/* SECURITY: a client bound to a certificate never falls back to another method. */
-	if (cl->type == FB_CONF_OIDC_PUBLIC || cl->secret != NULL || cl->jwks != NULL)
+		    "one of subject_dn, san_dns, san_uri, san_email, san_ip, thumbprint or "
+		    "self_signed: the certificate is matched on one value (RFC 8705 2.1.2)");
+	/*
+	 * SECURITY: a client bound to a certificate never falls back to another
+	 * method; its jwks (self_signed) holds certificates, not assertion keys.
+	 */
+	if (cl->type == FB_CONF_OIDC_PUBLIC || cl->secret != NULL ||
+	    (cl->jwks != NULL && !cl->tls_self_signed))
 		client_problem(ctx, i, "tls", 1,
-		    "a client that authenticates with a certificate has no secret or jwks, and is "
-		    "not public");
+		    "a client that authenticates with a certificate has no secret or jwks (but "
+		    "with self_signed), and is not public");
+	if (cl->tls_self_signed && cl->jwks == NULL)
+		client_problem(ctx, i, "tls.self_signed", 1,
+		    "the certificates come from the client's jwks: (x5c or x5t#S256): give one");
 	if (cl->tls_san_ip != NULL && inet_pton(AF_INET, cl->tls_san_ip, ip) != 1 &&
 	    inet_pton(AF_INET6, cl->tls_san_ip, ip) != 1)
 		client_problem(ctx, i, "tls.san_ip", 1, "'%s' is not an IP address",

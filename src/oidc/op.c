@@ -35,6 +35,8 @@ struct op_client {
 	const char *alg;                       /* "ES256" or "RS256" */
 	const struct fb_map_rule **claim_rules;
 	struct fb_oidc_jwks *keys; /* private_key_jwt: the client's public keys, or NULL */
+	char **thumbprints; /* self_signed_tls_client_auth: of its jwks' certificates */
+	size_t nthumbprints;
 };
 
 struct fb_oidc_op {
@@ -215,6 +217,62 @@ client_keys_load(const char *path, struct fb_oidc_jwks **out, struct fb_err *err
 	return r == FB_OK ? r : FB_ERR_CONFIG;
 }
 
+/* The SHA-256 thumbprint (x5t#S256) of a JWK's x5c[0] (standard base64 DER). New, or NULL. */
+static char *
+x5c_thumbprint(const char *b64)
+{
+	struct fb_buf b;
+	struct fb_crypto_cert *c = NULL;
+	char *pem, *tp = NULL;
+	size_t n = strlen(b64);
+
+	fb_buf_init(&b, FB_CRYPTO_CERT_PEM_MAX);
+	(void)fb_buf_addf(&b, NULL, "-----BEGIN CERTIFICATE-----\n");
+	for (size_t i = 0; i < n; i += 64)
+		(void)fb_buf_addf(&b, NULL, "%.64s\n", b64 + i);
+	(void)fb_buf_addf(&b, NULL, "-----END CERTIFICATE-----\n");
+	pem = fb_buf_take(&b);
+	if (pem != NULL && fb_crypto_cert_parse(pem, strlen(pem), &c, NULL) == FB_OK)
+		tp = fb_xstrdup(fb_crypto_cert_thumbprint(c));
+	fb_crypto_cert_free(c);
+	free(pem);
+	return tp;
+}
+
+/*
+ * self_signed_tls_client_auth (RFC 8705 2.2.2): the thumbprints of the
+ * certificates a client's JWKS file registers, each key's x5t#S256 or its
+ * x5c[0]'s. At least one.
+ */
+static enum fb_status
+client_certs_load(const char *path, struct op_client *c, struct fb_err *err)
+{
+	json_error_t je;
+	json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, &je), *k;
+	size_t i;
+
+	if (doc == NULL)
+		return fb_err_set(err, FB_ERR_CONFIG, "%s: %s (line %d)", path, je.text, je.line);
+	json_array_foreach(json_object_get(doc, "keys"), i, k) {
+		const char *x5t = json_string_value(json_object_get(k, FB_OIDC_C_X5T_S256));
+		const char *x5c = json_string_value(json_array_get(json_object_get(k, "x5c"), 0));
+		char *tp = x5t != NULL && strlen(x5t) == 43 ? fb_xstrdup(x5t)
+		    : x5c != NULL                          ? x5c_thumbprint(x5c)
+		                                           : NULL;
+
+		if (tp == NULL)
+			continue;
+		c->thumbprints =
+		    fb_xrealloc(c->thumbprints, (c->nthumbprints + 1) * sizeof(*c->thumbprints));
+		c->thumbprints[c->nthumbprints++] = tp;
+	}
+	json_decref(doc);
+	if (c->nthumbprints == 0)
+		return fb_err_set(err, FB_ERR_CONFIG,
+		    "%s: no certificate (a key with x5t#S256 or x5c) for self_signed", path);
+	return FB_OK;
+}
+
 enum fb_status
 fb_oidc_op_new(const struct fb_conf *conf, const struct fb_keyring *kr,
     const struct fb_map_set *maps, struct fb_oidc_op **out, struct fb_err *err)
@@ -260,7 +318,11 @@ fb_oidc_op_new(const struct fb_conf *conf, const struct fb_keyring *kr,
 		}
 		if (cc->secret != NULL)
 			sha256(cc->secret, strlen(cc->secret), c->secret_hash);
-		if (cc->jwks != NULL && (r = client_keys_load(cc->jwks, &c->keys, err)) != FB_OK) {
+		/* A certificate client's jwks holds its certificates, never assertion keys. */
+		if (cc->jwks != NULL &&
+		    (r = fb_conf_oidc_client_mtls(cc) != FB_CONF_MTLS_NONE
+		             ? client_certs_load(cc->jwks, c, err)
+		             : client_keys_load(cc->jwks, &c->keys, err)) != FB_OK) {
 			fb_err_prefix(err, "oidc.clients[%zu] (%s): jwks: ", i, cc->id);
 			goto fail;
 		}
@@ -290,6 +352,9 @@ fb_oidc_op_free(struct fb_oidc_op *op)
 	for (size_t i = 0; i < op->nclients; i++) {
 		free(op->clients[i].claim_rules);
 		fb_oidc_jwks_free(op->clients[i].keys);
+		for (size_t j = 0; j < op->clients[i].nthumbprints; j++)
+			free(op->clients[i].thumbprints[j]);
+		free(op->clients[i].thumbprints);
 	}
 	free(op->clients);
 	free(op->issuer);
@@ -984,9 +1049,16 @@ client_auth_tls(const struct fb_oidc_op *op, const struct op_client *c,
 		return NULL;
 	}
 	if (fb_conf_oidc_client_mtls(cc) == FB_CONF_MTLS_SELF_SIGNED) {
+		int found = 0;
+
 		tp = fb_crypto_cert_thumbprint(cert);
-		if (strlen(tp) != strlen(cc->tls_thumbprint) ||
-		    fb_memeq_ct(tp, cc->tls_thumbprint, strlen(tp)) != 0) {
+		for (size_t i = 0; i <= c->nthumbprints && !found; i++) {
+			const char *want = i < c->nthumbprints ? c->thumbprints[i] : cc->tls_thumbprint;
+
+			found = want != NULL && strlen(tp) == strlen(want) &&
+			    fb_memeq_ct(tp, want, strlen(tp)) == 0;
+		}
+		if (!found) {
 			op_error(e, "invalid_client", 401,
 			    "client %s: the certificate is not the registered one (x5t#S256 %s)",
 			    cc->id, tp);

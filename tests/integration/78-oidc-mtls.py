@@ -119,6 +119,12 @@ class OidcMtls(harness.TestCase):
             "self": make_cert(d, "self", "/CN=robot-self"),
             "self2": make_cert(d, "self2", "/CN=robot-self"),
         }
+        # svc-jwks registers its certificates in a JWKS (RFC 8705 2.2.2): self2's as x5c,
+        # another one by x5t#S256 only.
+        der = openssl("x509", "-in", cls.certs["self2"][0], "-outform", "DER")
+        with open(os.path.join(d, "svc-jwks.jwks"), "w") as f:
+            json.dump({"keys": [{"kty": "EC", "x5t#S256": thumbprint(cls.certs["other"][0])},
+                                {"kty": "EC", "x5c": [base64.b64encode(der).decode()]}]}, f)
         cls.tls_cert, cls.tls_key = harness.openssl_selfsigned(d)
         srv = cls.srv = harness.Server(cls.holder, conf={}, workers=2, tls=True)
         mdir = fbsaml.write_mappings(os.path.join(srv.dir, "mappings"), None)
@@ -139,6 +145,8 @@ class OidcMtls(harness.TestCase):
                 {"id": "svc-self", "type": "service",
                  "tls": {"thumbprint": thumbprint(cls.certs["self"][0])},
                  "scopes": ["reports.read"]},
+                {"id": "svc-jwks", "type": "service", "jwks": os.path.join(d, "svc-jwks.jwks"),
+                 "tls": {"self_signed": True}, "scopes": ["reports.read"]},
                 {"id": "svc", "type": "service",
                  "secret": "file:" + os.path.join(d, "svc.secret"), "scopes": ["reports.read"]},
                 {"id": "web-mtls", "tls": {"subject_dn": DN}, "redirect_uris": [WEB_CB]},
@@ -230,7 +238,8 @@ class OidcMtls(harness.TestCase):
 
     def test_cli_show(self):
         for cid, method in (("svc-pki", "tls_client_auth"),
-                            ("svc-self", "self_signed_tls_client_auth")):
+                            ("svc-self", "self_signed_tls_client_auth"),
+                            ("svc-jwks", "self_signed_tls_client_auth")):
             cp = fbsaml.cli(self.srv, "oidc", "client", "show", cid, "--json")
             self.assertEqual(cp.returncode, 0, cp.stderr)
             self.assertEqual(json.loads(cp.stdout)["auth_methods"], [method])
@@ -262,6 +271,25 @@ class OidcMtls(harness.TestCase):
         self.assertEqual(t.get("status"), 401, t)
         self.assertNotIn("tokens", t)
         self.assertTrue(self.audit(off, "oidc_client_auth_failed"))
+
+    def test_self_signed_from_jwks(self):
+        t = self.rp("cc", "self2", client_id="svc-jwks", scope="reports.read")
+        self.assertNotIn("error", t, t)
+        self.assertEqual(t["at_claims"]["cnf"]["x5t#S256"], thumbprint(self.certs["self2"][0]))
+        st, body, _ = self.post("/oauth2/token", {"grant_type": "client_credentials",
+                                                  "client_id": "svc-jwks"}, cert="other")
+        self.assertEqual(st, 200, body)
+        off = self.offset()
+        st, body, _ = self.post("/oauth2/token", {"grant_type": "client_credentials",
+                                                  "client_id": "svc-jwks"}, cert="self")
+        self.refused(st, body, off)
+        # Its JWKS holds certificates, not keys for private_key_jwt.
+        off = self.offset()
+        st, body, _ = self.post("/oauth2/token", {
+            "grant_type": "client_credentials", "client_id": "svc-jwks",
+            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            "client_assertion": "e30.e30.e30"}, cert="self2")
+        self.refused(st, body, off)
 
     def test_san_dns(self):
         st, body, _ = self.post("/oauth2/token", {"grant_type": "client_credentials",

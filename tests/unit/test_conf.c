@@ -1688,8 +1688,9 @@ test_oidc_clients_tls(void)
 	                 "    - {id: ip, type: service, tls: {san_ip: \"2001:db8::1\"}}\n"
 	                 "    - id: self\n"
 	                 "      type: service\n"
-	                 "      tls: {thumbprint: 59q_5lbP6ykkiyXZfaK-dmNuInavJwfe5LyEeI0abRE}\n",
-	    ca, ca, ca);
+	                 "      tls: {thumbprint: 59q_5lbP6ykkiyXZfaK-dmNuInavJwfe5LyEeI0abRE}\n"
+	                 "    - {id: sj, type: service, jwks: %s, tls: {self_signed: true}}\n",
+	    ca, ca, ca, ca);
 	c = expect_ok(y, 0, NULL);
 	free(y);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
@@ -1703,6 +1704,8 @@ test_oidc_clients_tls(void)
 	    FB_CONF_MTLS_PKI);
 	CU_ASSERT_EQUAL(fb_conf_oidc_client_mtls(fb_conf_oidc_client_find(c, "self")),
 	    FB_CONF_MTLS_SELF_SIGNED);
+	CU_ASSERT_EQUAL(fb_conf_oidc_client_mtls(fb_conf_oidc_client_find(c, "sj")),
+	    FB_CONF_MTLS_SELF_SIGNED);
 	fb_conf_free(c);
 
 	y = fb_xasprintf("oidc:\n"
@@ -1715,7 +1718,10 @@ test_oidc_clients_tls(void)
 	                 "    - {id: ip, type: service, tls: {san_ip: \"not-an-ip\"}}\n"
 	                 "    - {id: tp, type: service, tls: {thumbprint: abc}}\n"
 	                 "    - {id: pub, type: public, redirect_uris: [\"http://127.0.0.1/cb\"], "
-	                 "tls: {thumbprint: 59q_5lbP6ykkiyXZfaK-dmNuInavJwfe5LyEeI0abRE}}\n");
+	                 "tls: {thumbprint: 59q_5lbP6ykkiyXZfaK-dmNuInavJwfe5LyEeI0abRE}}\n"
+	                 "    - {id: ss, type: service, tls: {self_signed: true}}\n"
+	                 "    - {id: pj, type: service, jwks: %s, tls: {san_uri: \"spiffe://a/b\"}}\n",
+	    ca);
 	{
 		struct fb_conf_report *rep = NULL;
 		struct fb_conf *conf = NULL;
@@ -1734,7 +1740,12 @@ test_oidc_clients_tls(void)
 		CU_ASSERT(
 		    mentions(rep, "oidc.clients[2].tls.thumbprint: not a SHA-256 thumbprint"));
 		CU_ASSERT(mentions(rep, "oidc.clients[3].tls: a client that authenticates with a "
-		                        "certificate has no secret or jwks, and is not public"));
+		                        "certificate has no secret or jwks (but with self_signed), "
+		                        "and is not public"));
+		CU_ASSERT(mentions(rep, "oidc.clients[4].tls.self_signed: the certificates come from "
+		                        "the client's jwks"));
+		CU_ASSERT(mentions(rep, "oidc.clients[5].tls: a client that authenticates with a "
+		                        "certificate has no secret or jwks"));
 		CU_ASSERT_FALSE(mentions(rep, "a-client-secret-of-32"));
 		fb_conf_report_free(rep);
 	}

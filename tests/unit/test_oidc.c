@@ -1052,7 +1052,7 @@ test_op_mtls(void)
 {
 	static char *scopes[] = {(char *)"reports.read"};
 	/* The thumbprint of tests/fixtures/keys/localhost.crt.pem. */
-	struct fb_conf_oidc_client cl[2] = {
+	struct fb_conf_oidc_client cl[3] = {
 	    {.id = (char *)"robot",
 	        .type = FB_CONF_OIDC_SERVICE,
 	        .tls_thumbprint = (char *)"59q_5lbP6ykkiyXZfaK-dmNuInavJwfe5LyEeI0abRE",
@@ -1069,11 +1069,20 @@ test_op_mtls(void)
 	        .nscopes = 1,
 	        .signing_alg = FB_CONF_OIDC_ES256,
 	        .access_token_lifetime = 600},
+	    /* RFC 8705 2.2.2: the certificates in its JWKS (x5c, x5t#S256). */
+	    {.id = (char *)"robot-jwks",
+	        .type = FB_CONF_OIDC_SERVICE,
+	        .tls_self_signed = 1,
+	        .grants = FB_CONF_OIDC_GRANT_CLIENT,
+	        .scopes = scopes,
+	        .nscopes = 1,
+	        .signing_alg = FB_CONF_OIDC_ES256,
+	        .access_token_lifetime = 600},
 	};
 	char *dir = fb_test_tmpdir(), *db = fb_xasprintf("%s/t.db", dir);
 	struct fb_conf conf = {.public_url = (char *)"https://sso.example",
 	    .oidc_clients = cl,
-	    .noidc_clients = 2,
+	    .noidc_clients = 3,
 	    .oidc_code_lifetime = 60,
 	    .state_dir = dir,
 	    .store_driver = FB_STORE_SQLITE,
@@ -1092,6 +1101,26 @@ test_op_mtls(void)
 	const char *tp;
 	size_t n = 0;
 
+	pem = fb_test_read_src("tests/fixtures/keys/localhost.crt.pem", &n);
+	{
+		/* The JWKS: a made-up x5t#S256, then the fixture's certificate as x5c. */
+		struct fb_buf b;
+		char *x5c, *doc;
+
+		fb_buf_init(&b, 65536);
+		for (const char *l = strchr(pem, '\n') + 1; strncmp(l, "-----END", 8) != 0;
+		     l = strchr(l, '\n') + 1)
+			(void)fb_buf_add(&b, l, (size_t)(strchr(l, '\n') - l), NULL);
+		x5c = fb_buf_take(&b);
+		doc = fb_xasprintf("{\"keys\": [{\"kty\": \"EC\", \"x5t#S256\": "
+		                   "\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}, {\"kty\": \"RSA\", "
+		                   "\"x5c\": [\"%s\"]}]}",
+		    x5c);
+		cl[2].jwks = fb_test_write_file(dir, "robot.jwks", doc);
+		free(doc);
+		free(x5c);
+		free(pem);
+	}
 	CU_ASSERT_EQUAL_FATAL(fb_store_open(&conf, &st, &err), FB_OK);
 	CU_ASSERT_EQUAL_FATAL(fb_oidc_op_new(&conf, kr, NULL, &op, &err), FB_OK);
 	CU_ASSERT_PTR_NOT_NULL(strstr(fb_oidc_op_discovery(op),
@@ -1144,6 +1173,16 @@ test_op_mtls(void)
 	CU_ASSERT_EQUAL(fb_oidc_op_token_verify(op, st, "x.y.z", tp, &claims, &err) == FB_OK, 0);
 	free(at);
 
+	/* The certificate of robot-jwks' JWKS (x5c); another one is refused. */
+	p.client_id = "robot-jwks";
+	fb_oidc_op_token(op, st, NULL, &p, other, &out);
+	CU_ASSERT_EQUAL(out.status, 401);
+	fb_oidc_op_reply_cleanup(&out);
+	fb_oidc_op_token(op, st, NULL, &p, cert, &out);
+	CU_ASSERT_EQUAL(out.status, 200);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out.body, "access_token"));
+	fb_oidc_op_reply_cleanup(&out);
+
 	/* A secret client's token is not bound: good with or without a certificate. */
 	p.client_id = "svc";
 	p.client_secret = "svc-secret-0123456789";
@@ -1168,6 +1207,7 @@ test_op_mtls(void)
 	fb_oidc_op_free(op);
 	fb_store_close(st);
 	fb_crypto_keyring_free(kr);
+	free(cl[2].jwks);
 	fb_test_rmtree(dir);
 	free(dir);
 	free(db);
