@@ -9,7 +9,8 @@ access token's cnf x5t#S256 is the certificate's thumbprint; introspection
 returns cnf; userinfo serves a bound token with its certificate and refuses it
 with another or none (RFC 8705 3). Behind a TLS-ending proxy: Envoy's
 x-forwarded-client-cert from a trusted address (127.0.0.2) counts, from another
-address it is ignored and audited. Bad input: no certificate, the wrong one, a
+address it is ignored and audited; Debian's nginx ending TLS passes
+$ssl_client_escaped_cert (oidc.mtls.header_format: pem). Bad input: no certificate, the wrong one, a
 chain not trusted, a secret for a certificate client, a malformed XFCC. Each:
 invalid_client (401) or invalid_token, an audit line, nothing issued. Runs on
 SQLite and, with FB_TEST_STORE=postgres, on PostgreSQL.
@@ -21,9 +22,11 @@ import http.client
 import json
 import os
 import shutil
+import signal
 import ssl
 import subprocess
 import sys
+import time
 import unittest
 import urllib.parse
 
@@ -33,6 +36,7 @@ sys.path.insert(0, os.path.join(harness.SRCDIR, "tests", "peers", "python"))
 import fbsaml  # noqa: E402
 
 RP = os.path.join(harness.PEERS, "oidc", "rp.mjs")
+NGINX = "/usr/sbin/nginx"
 KEYS = harness.FIXTURE_KEYS
 WEB_CB = "https://app.example.test/cb"
 SVC_SECRET = "svc-secret-0123456789abcdefghij"
@@ -431,6 +435,105 @@ class OidcMtls(harness.TestCase):
         self.assertEqual(st, 200, b2)
         claims = json.loads(base64.urlsafe_b64decode(b2["access_token"].split(".")[1] + "=="))
         self.assertEqual(claims["cnf"]["x5t#S256"], thumbprint(self.certs["svc"][0]))
+
+
+
+@unittest.skipIf(shutil.which("openssl") is None, "the openssl CLI is not installed")
+class OidcMtlsNginx(harness.TestCase):
+    """Debian's nginx ends TLS, asks for a client certificate (optional_no_ca) and
+    passes it as $ssl_client_escaped_cert in X-SSL-Client-Cert to fedbroker on plain
+    HTTP, which trusts 127.0.0.1 as its proxy."""
+
+    def setUp(self):
+        super().setUp()
+        if not os.path.exists(NGINX):
+            raise harness.peer_missing("nginx is not installed (Debian package nginx)")
+        d = self.d = self.tmpdir()
+        ca = make_ca(d, "test-ca")
+        self.certs = {"svc": make_cert(d, "svc", "/O=fedbroker test/CN=svc-mtls", ca),
+                      "other": make_cert(d, "other", "/O=fedbroker test/CN=other", ca)}
+        self.tls_cert, tls_key = harness.openssl_selfsigned(d)
+        port = harness.free_port()
+        self.issuer = "https://127.0.0.1:%d" % port
+        keydir = os.path.join(d, "keys")
+        os.mkdir(keydir)
+        for ext in ("key", "crt"):
+            shutil.copy(os.path.join(KEYS, "ec256.%s.pem" % ext),
+                        os.path.join(keydir, "ec.%s.pem" % ext))
+        os.chmod(os.path.join(keydir, "ec.key.pem"), 0o600)
+        self.srv = self.server(conf={
+            "server": {"trusted_proxies": ["127.0.0.1"], "public_url": self.issuer},
+            "keys": [{"id": "ec", "key": os.path.join(keydir, "ec.key.pem"),
+                      "cert": os.path.join(keydir, "ec.crt.pem")}],
+            "oidc": {"mtls": {"header": "X-SSL-Client-Cert", "header_format": "pem",
+                              "ca_file": ca[1]},
+                     "clients": [{"id": "svc-pki", "type": "service",
+                                  "tls": {"subject_dn": DN}, "scopes": ["reports.read"]}]},
+        }, workers=1)
+        self.srv.start()
+        conf = os.path.join(d, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write("daemon off;\npid %s/nginx.pid;\nerror_log %s/error.log info;\n"
+                    "events {}\nhttp {\naccess_log off;\n" % (d, d))
+            for t in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
+                f.write("%s_temp_path %s/%s;\n" % (t, d, t))
+            f.write("server {\n listen 127.0.0.1:%d ssl;\n ssl_certificate %s;\n"
+                    " ssl_certificate_key %s;\n ssl_client_certificate %s;\n"
+                    " ssl_verify_client optional_no_ca;\n location / {\n"
+                    "  proxy_pass http://127.0.0.1:%d;\n"
+                    "  proxy_set_header X-SSL-Client-Cert $ssl_client_escaped_cert;\n"
+                    " }\n}\n}\n" % (port, self.tls_cert, tls_key, ca[1], self.srv.port))
+        p = subprocess.Popen([NGINX, "-c", conf, "-p", d, "-e", d + "/error.log"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.addCleanup(self.stop, p)
+        deadline = time.time() + 15
+        while not harness.port_listening(port):
+            self.assertIsNone(p.poll(), "nginx exited")
+            self.assertLess(time.time(), deadline, "nginx did not listen")
+            time.sleep(0.05)
+        self.port = port
+
+    def stop(self, p):
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+    def post(self, fields, cert=None):
+        c = ssl.create_default_context(cafile=self.tls_cert)
+        c.check_hostname = False
+        if cert is not None:
+            c.load_cert_chain(*self.certs[cert])
+        h = http.client.HTTPSConnection("127.0.0.1", self.port, timeout=10, context=c)
+        try:
+            h.request("POST", "/oauth2/token", body=urllib.parse.urlencode(fields), headers=FORM)
+            r = h.getresponse()
+            return r.status, json.loads(r.read() or b"{}")
+        finally:
+            h.close()
+
+    def test_through_nginx(self):
+        missing = peers_missing()
+        if missing:
+            raise missing
+        a = {"issuer": self.issuer, "client_id": "svc-pki", "scope": "reports.read",
+             "tls": {"cert": self.certs["svc"][0], "key": self.certs["svc"][1],
+                     "ca": self.tls_cert}}
+        cp = subprocess.run(["node", RP, "cc", json.dumps(a)], capture_output=True, text=True,
+                            timeout=60, cwd=harness.PEERS)
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        t = json.loads(cp.stdout.strip().splitlines()[-1])
+        self.assertNotIn("error", t, t)
+        self.assertEqual(t["at_claims"]["cnf"], {"x5t#S256": thumbprint(self.certs["svc"][0])})
+        for cert in (None, "other"):
+            off = len(self.srv.stdout())
+            st, body = self.post({"grant_type": "client_credentials", "client_id": "svc-pki"},
+                                 cert)
+            self.assertEqual(st, 401, body)
+            self.assertEqual(body["error"], "invalid_client")
+            self.assertTrue(fbsaml.audit_since(self.srv, off, "oidc_client_auth_failed"))
 
 
 if __name__ == "__main__":
