@@ -238,6 +238,14 @@ fb_conf_check_oidc(struct fb_conf_ctx *ctx)
 
 	if (c->oidc_mtls_ca_file != NULL)
 		fb_conf_check_readable(ctx, "oidc.mtls.ca_file", c->oidc_mtls_ca_file);
+	if (c->oidc_mtls_header != NULL && c->ntrusted_proxies == 0) {
+		struct fb_conf_place pl;
+
+		fb_conf_place_of(ctx, "oidc.mtls.header", &pl);
+		fb_conf_problem(ctx, &pl, "oidc.mtls.header", 0,
+		    "no server.trusted_proxies: the header is read from a trusted proxy only, so "
+		    "never");
+	}
 
 	for (size_t i = 0; i < c->noidc_clients; i++)
 		check_client(ctx, i);

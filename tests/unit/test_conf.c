@@ -1680,7 +1680,7 @@ test_oidc_clients_tls(void)
 	const struct fb_conf_oidc_client *cl;
 
 	setenv("FB_TEST_OIDC_SECRET", "a-client-secret-of-32-bytes-long", 1);
-	y = fb_xasprintf("server: {tls: {cert: %s, key: %s, client_ca: %s}}\n"
+	y = fb_xasprintf("server: {tls: {cert: %s, key: %s, client_ca: %s}, trusted_proxies: [10.0.0.1]}\n"
 	                 "oidc:\n"
 	                 "  mtls: {header: x-forwarded-client-cert}\n"
 	                 "  clients:\n"
@@ -1750,13 +1750,15 @@ test_oidc_clients_tls(void)
 		fb_conf_report_free(rep);
 	}
 	free(y);
-	y = fb_xasprintf("server: {tls: {client_ca: %s}}\n", ca);
+	y = fb_xasprintf("server: {tls: {client_ca: %s}}\noidc: {mtls: {header: x-ssl-cert}}\n",
+	    ca);
 	{
 		struct fb_conf_report *rep = NULL;
 		struct fb_conf *conf = NULL;
 
 		CU_ASSERT_EQUAL(load(y, NULL, &conf, &rep), FB_ERR_CONFIG);
 		CU_ASSERT(mentions(rep, "server.tls.client_ca: client certificates need TLS here"));
+		CU_ASSERT(mentions(rep, "oidc.mtls.header: warning: no server.trusted_proxies"));
 		fb_conf_report_free(rep);
 	}
 	free(y);
