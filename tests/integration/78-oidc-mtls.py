@@ -264,6 +264,17 @@ class OidcMtls(harness.TestCase):
         self.assertEqual(st, 200, body)
         self.assertTrue(body["active"])
         self.assertEqual(body["cnf"], {"x5t#S256": thumbprint(self.certs["svc"][0])})
+        # Revocation by the client authenticated by its certificate, not without it.
+        token = t["tokens"]["access_token"]
+        off = self.offset()
+        st, body, _ = self.post("/oauth2/revoke", {"client_id": "svc-pki", "token": token})
+        self.refused(st, body, off)
+        st, body, _ = self.post("/oauth2/revoke", {"client_id": "svc-pki", "token": token},
+                                cert="svc")
+        self.assertEqual(st, 200, body)
+        st, body, _ = self.post("/oauth2/introspect", {"client_id": "svc-pki", "token": token},
+                                cert="svc")
+        self.assertEqual((st, body), (200, {"active": False}))
 
     def test_self_signed_tls_client_auth_openid_client(self):
         t = self.rp("cc", "self", client_id="svc-self", scope="reports.read")
