@@ -256,12 +256,18 @@ client_certs_load(const char *path, struct op_client *c, struct fb_err *err)
 	json_array_foreach(json_object_get(doc, "keys"), i, k) {
 		const char *x5t = json_string_value(json_object_get(k, FB_OIDC_C_X5T_S256));
 		const char *x5c = json_string_value(json_array_get(json_object_get(k, "x5c"), 0));
-		char *tp = x5t != NULL && strlen(x5t) == 43 ? fb_xstrdup(x5t)
-		    : x5c != NULL                          ? x5c_thumbprint(x5c)
-		                                           : NULL;
+		char *tp = x5t != NULL ? fb_xstrdup(x5t) : x5c != NULL ? x5c_thumbprint(x5c) : NULL;
 
-		if (tp == NULL)
-			continue;
+		if (tp == NULL && x5c == NULL)
+			continue; /* a key without a certificate */
+		if (tp == NULL || strlen(tp) != 43) {
+			free(tp);
+			json_decref(doc);
+			return fb_err_set(err, FB_ERR_CONFIG,
+			    "%s: keys[%zu]: %s", path, i,
+			    x5t != NULL ? "x5t#S256 is not a SHA-256 thumbprint (43 characters)"
+			                : "x5c[0] is not a certificate");
+		}
 		c->thumbprints =
 		    fb_xrealloc(c->thumbprints, (c->nthumbprints + 1) * sizeof(*c->thumbprints));
 		c->thumbprints[c->nthumbprints++] = tp;

@@ -1121,6 +1121,20 @@ test_op_mtls(void)
 		free(x5c);
 		free(pem);
 	}
+	{
+		/* A JWKS whose certificate is not one, or without any: refused when built. */
+		char *keep = cl[2].jwks;
+
+		cl[2].jwks = fb_test_write_file(dir, "bad.jwks", "{\"keys\": [{\"x5c\": [\"AAAA\"]}]}");
+		CU_ASSERT_EQUAL(fb_oidc_op_new(&conf, kr, NULL, &op, &err), FB_ERR_CONFIG);
+		CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "x5c[0] is not a certificate"));
+		free(cl[2].jwks);
+		cl[2].jwks = fb_test_write_file(dir, "none.jwks", "{\"keys\": [{\"kty\": \"EC\"}]}");
+		CU_ASSERT_EQUAL(fb_oidc_op_new(&conf, kr, NULL, &op, &err), FB_ERR_CONFIG);
+		CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "no certificate"));
+		free(cl[2].jwks);
+		cl[2].jwks = keep;
+	}
 	CU_ASSERT_EQUAL_FATAL(fb_store_open(&conf, &st, &err), FB_OK);
 	CU_ASSERT_EQUAL_FATAL(fb_oidc_op_new(&conf, kr, NULL, &op, &err), FB_OK);
 	CU_ASSERT_PTR_NOT_NULL(strstr(fb_oidc_op_discovery(op),
