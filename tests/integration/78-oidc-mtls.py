@@ -248,6 +248,29 @@ class OidcMtls(harness.TestCase):
             self.assertEqual(cp.returncode, 0, cp.stderr)
             self.assertEqual(json.loads(cp.stdout)["auth_methods"], [method])
 
+    def test_check_config_refuses(self):
+        """A CA bundle that is not one, a jwks without a certificate: check-config says
+        which, before anything serves."""
+        d = self.tmpdir()
+        with open(os.path.join(d, "bad-ca.pem"), "w") as f:
+            f.write("not a certificate\n")
+        with open(os.path.join(d, "nocert.jwks"), "w") as f:
+            json.dump({"keys": [{"kty": "EC", "crv": "P-256", "x": "AA", "y": "AA"}]}, f)
+        for change, want in (
+                ({"oidc": {"mtls": {"ca_file": os.path.join(d, "bad-ca.pem")}}},
+                 "oidc.mtls.ca_file"),
+                ({"oidc": {"clients": [{"id": "x", "type": "service", "tls": {"self_signed": True},
+                                        "jwks": os.path.join(d, "nocert.jwks")}]}},
+                 "no certificate")):
+            conf = harness.deep_merge(json.loads(json.dumps(self.srv.conf)), change)
+            path = os.path.join(d, "fedbroker.yaml")
+            with open(path, "w") as f:
+                f.write(harness.to_yaml(conf) + "\n")
+            cp = subprocess.run([harness.BIN, "check-config", path], capture_output=True,
+                                text=True, timeout=60)
+            self.assertNotEqual(cp.returncode, 0, cp.stdout)
+            self.assertIn(want, cp.stdout + cp.stderr)
+
     # -- openid-client and jose
     def test_tls_client_auth_openid_client(self):
         off = self.offset()
