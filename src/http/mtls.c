@@ -9,8 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/queue.h>
 
 #include <event2/http.h>
+#include <event2/keyvalq_struct.h>
 
 #include "core/core.h"
 #include "conf/conf.h"
@@ -180,6 +182,18 @@ out:
 	return r;
 }
 
+/* How many times req carries header name. */
+static int
+header_count(const struct fb_http_req *req, const char *name)
+{
+	const struct evkeyval *kv;
+	int n = 0;
+
+	TAILQ_FOREACH(kv, evhttp_request_get_input_headers(req->ev), next)
+		n += strcasecmp(kv->key, name) == 0;
+	return n;
+}
+
 struct fb_crypto_cert *
 fb_http_req_client_cert(struct fb_http_req *req)
 {
@@ -197,7 +211,12 @@ fb_http_req_client_cert(struct fb_http_req *req)
 		return NULL;
 	}
 	if (h != NULL) {
-		if ((c = header_cert(h, conf->oidc_mtls_header_format, &err)) == NULL)
+		/* SECURITY: two of them: which one the proxy set cannot be told. */
+		if (header_count(req, conf->oidc_mtls_header) > 1)
+			fb_err_set(&err, FB_ERR_INVALID, "the header is given more than once");
+		else
+			c = header_cert(h, conf->oidc_mtls_header_format, &err);
+		if (c == NULL)
 			fb_audit(fb_http_req_id(req), "oidc_mtls_header_malformed",
 			    "%s from %s: %s: the request has no client certificate",
 			    conf->oidc_mtls_header, fb_http_req_peer(req), err.msg);

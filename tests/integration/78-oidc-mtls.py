@@ -416,6 +416,26 @@ class OidcMtls(harness.TestCase):
             self.refused(st, body, off)
             self.assertTrue(self.audit(off, "oidc_mtls_header_malformed"), bad)
 
+    def test_xfcc_twice(self):
+        """Two x-forwarded-client-cert lines: which one the proxy set cannot be told."""
+        off = self.offset()
+        c = http.client.HTTPSConnection("127.0.0.1", self.srv.port, timeout=10,
+                                        context=self.ctx(), source_address=("127.0.0.2", 0))
+        try:
+            body = urllib.parse.urlencode({"grant_type": "client_credentials",
+                                           "client_id": "svc-pki"})
+            c.putrequest("POST", "/oauth2/token")
+            c.putheader("Content-Type", FORM["Content-Type"])
+            c.putheader("Content-Length", str(len(body)))
+            c.putheader("x-forwarded-client-cert", self.xfcc("svc"))
+            c.putheader("X-Forwarded-Client-Cert", self.xfcc("svc"))
+            c.endheaders(body.encode())
+            r = c.getresponse()
+            self.refused(r.status, json.loads(r.read()), off)
+        finally:
+            c.close()
+        self.assertTrue(self.audit(off, "oidc_mtls_header_malformed"))
+
     # -- the resource side: userinfo, and refresh tokens of a bound client
     def test_userinfo_bound_token(self):
         b = fbsaml.browser(self, self.srv)
