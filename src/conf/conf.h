@@ -403,7 +403,7 @@ struct fb_conf_oidc_client {
 	char *tls_san_dns, *tls_san_uri, *tls_san_email, *tls_san_ip;
 	/* RFC 8705 self_signed_tls_client_auth: base64url(SHA-256(DER)) of the certificate */
 	char *tls_thumbprint;
-	int tls_self_signed; /* the same, with the certificates of jwks (x5c, x5t#S256) */
+	int tls_self_signed;    /* the same, with the certificates of jwks (x5c, x5t#S256) */
 	char **redirect_uris;	/* exact match (loopback: any port, RFC 8252 7.3) */
 	size_t nredirect_uris;
 	char **post_logout_redirect_uris;

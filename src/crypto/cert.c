@@ -41,6 +41,11 @@ struct verified {
 	int64_t until;
 };
 
+struct verified_cache {
+	struct verified e[VERIFIED_MAX]; /* round robin */
+	size_t next;
+};
+
 struct fb_crypto_ca {
 	X509_STORE *store;
 	/*
@@ -48,10 +53,7 @@ struct fb_crypto_ca {
 	 * client sending the same certificate again is served from here. Of
 	 * one process (a worker's event loop), never shared.
 	 */
-	struct {
-		struct verified e[VERIFIED_MAX]; /* round robin */
-		size_t next;
-	} *verified;
+	struct verified_cache *verified;
 };
 
 static char *
@@ -250,7 +252,8 @@ fb_crypto_cert_chain_verify(const struct fb_crypto_cert *c, const struct fb_cryp
 		if (ca->verified->e[i].until > now &&
 		    strcmp(ca->verified->e[i].thumbprint, c->thumbprint) == 0)
 			return FB_OK;
-	if ((ctx = X509_STORE_CTX_new()) == NULL || X509_STORE_CTX_init(ctx, ca->store, c->leaf, c->chain) != 1) {
+	if ((ctx = X509_STORE_CTX_new()) == NULL ||
+	    X509_STORE_CTX_init(ctx, ca->store, c->leaf, c->chain) != 1) {
 		r = fb_err_openssl(err, FB_ERR_INTERNAL, "certificate verification");
 		goto out;
 	}

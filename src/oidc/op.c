@@ -35,7 +35,7 @@ struct op_client {
 	const char *alg;                       /* "ES256" or "RS256" */
 	const struct fb_map_rule **claim_rules;
 	struct fb_oidc_jwks *keys; /* private_key_jwt: the client's public keys, or NULL */
-	char **thumbprints; /* self_signed_tls_client_auth: of its jwks' certificates */
+	char **thumbprints;        /* self_signed_tls_client_auth: of its jwks' certificates */
 	size_t nthumbprints;
 };
 
@@ -263,8 +263,7 @@ client_certs_load(const char *path, struct op_client *c, struct fb_err *err)
 		if (tp == NULL || strlen(tp) != 43) {
 			free(tp);
 			json_decref(doc);
-			return fb_err_set(err, FB_ERR_CONFIG,
-			    "%s: keys[%zu]: %s", path, i,
+			return fb_err_set(err, FB_ERR_CONFIG, "%s: keys[%zu]: %s", path, i,
 			    x5t != NULL ? "x5t#S256 is not a SHA-256 thumbprint (43 characters)"
 			                : "x5c[0] is not a certificate");
 		}
@@ -1059,10 +1058,11 @@ client_auth_tls(const struct fb_oidc_op *op, const struct op_client *c,
 
 		tp = fb_crypto_cert_thumbprint(cert);
 		for (size_t i = 0; i <= c->nthumbprints && !found; i++) {
-			const char *want = i < c->nthumbprints ? c->thumbprints[i] : cc->tls_thumbprint;
+			const char *want =
+			    i < c->nthumbprints ? c->thumbprints[i] : cc->tls_thumbprint;
 
 			found = want != NULL && strlen(tp) == strlen(want) &&
-			    fb_memeq_ct(tp, want, strlen(tp)) == 0;
+			        fb_memeq_ct(tp, want, strlen(tp)) == 0;
 		}
 		if (!found) {
 			op_error(e, "invalid_client", 401,

@@ -1680,16 +1680,17 @@ test_oidc_clients_tls(void)
 	const struct fb_conf_oidc_client *cl;
 
 	setenv("FB_TEST_OIDC_SECRET", "a-client-secret-of-32-bytes-long", 1);
-	y = fb_xasprintf("server: {tls: {cert: %s, key: %s, client_ca: %s}, trusted_proxies: [10.0.0.1]}\n"
-	                 "oidc:\n"
-	                 "  mtls: {header: x-forwarded-client-cert}\n"
-	                 "  clients:\n"
-	                 "    - {id: pki, type: service, tls: {subject_dn: \"CN=a,O=b\"}}\n"
-	                 "    - {id: ip, type: service, tls: {san_ip: \"2001:db8::1\"}}\n"
-	                 "    - id: self\n"
-	                 "      type: service\n"
-	                 "      tls: {thumbprint: 59q_5lbP6ykkiyXZfaK-dmNuInavJwfe5LyEeI0abRE}\n"
-	                 "    - {id: sj, type: service, jwks: %s, tls: {self_signed: true}}\n",
+	y = fb_xasprintf(
+	    "server: {tls: {cert: %s, key: %s, client_ca: %s}, trusted_proxies: [10.0.0.1]}\n"
+	    "oidc:\n"
+	    "  mtls: {header: x-forwarded-client-cert}\n"
+	    "  clients:\n"
+	    "    - {id: pki, type: service, tls: {subject_dn: \"CN=a,O=b\"}}\n"
+	    "    - {id: ip, type: service, tls: {san_ip: \"2001:db8::1\"}}\n"
+	    "    - id: self\n"
+	    "      type: service\n"
+	    "      tls: {thumbprint: 59q_5lbP6ykkiyXZfaK-dmNuInavJwfe5LyEeI0abRE}\n"
+	    "    - {id: sj, type: service, jwks: %s, tls: {self_signed: true}}\n",
 	    ca, ca, ca, ca);
 	c = expect_ok(y, 0, NULL);
 	free(y);
@@ -1708,19 +1709,20 @@ test_oidc_clients_tls(void)
 	    FB_CONF_MTLS_SELF_SIGNED);
 	fb_conf_free(c);
 
-	y = fb_xasprintf("oidc:\n"
-	                 "  mtls: {header_format: pem}\n"
-	                 "  clients:\n"
-	                 "    - id: both\n"
-	                 "      type: service\n"
-	                 "      secret: env:FB_TEST_OIDC_SECRET\n"
-	                 "      tls: {subject_dn: \"CN=a\", san_dns: a.example}\n"
-	                 "    - {id: ip, type: service, tls: {san_ip: \"not-an-ip\"}}\n"
-	                 "    - {id: tp, type: service, tls: {thumbprint: abc}}\n"
-	                 "    - {id: pub, type: public, redirect_uris: [\"http://127.0.0.1/cb\"], "
-	                 "tls: {thumbprint: 59q_5lbP6ykkiyXZfaK-dmNuInavJwfe5LyEeI0abRE}}\n"
-	                 "    - {id: ss, type: service, tls: {self_signed: true}}\n"
-	                 "    - {id: pj, type: service, jwks: %s, tls: {san_uri: \"spiffe://a/b\"}}\n",
+	y = fb_xasprintf(
+	    "oidc:\n"
+	    "  mtls: {header_format: pem}\n"
+	    "  clients:\n"
+	    "    - id: both\n"
+	    "      type: service\n"
+	    "      secret: env:FB_TEST_OIDC_SECRET\n"
+	    "      tls: {subject_dn: \"CN=a\", san_dns: a.example}\n"
+	    "    - {id: ip, type: service, tls: {san_ip: \"not-an-ip\"}}\n"
+	    "    - {id: tp, type: service, tls: {thumbprint: abc}}\n"
+	    "    - {id: pub, type: public, redirect_uris: [\"http://127.0.0.1/cb\"], "
+	    "tls: {thumbprint: 59q_5lbP6ykkiyXZfaK-dmNuInavJwfe5LyEeI0abRE}}\n"
+	    "    - {id: ss, type: service, tls: {self_signed: true}}\n"
+	    "    - {id: pj, type: service, jwks: %s, tls: {san_uri: \"spiffe://a/b\"}}\n",
 	    ca);
 	{
 		struct fb_conf_report *rep = NULL;
@@ -1742,8 +1744,9 @@ test_oidc_clients_tls(void)
 		CU_ASSERT(mentions(rep, "oidc.clients[3].tls: a client that authenticates with a "
 		                        "certificate has no secret or jwks (but with self_signed), "
 		                        "and is not public"));
-		CU_ASSERT(mentions(rep, "oidc.clients[4].tls.self_signed: the certificates come from "
-		                        "the client's jwks"));
+		CU_ASSERT(
+		    mentions(rep, "oidc.clients[4].tls.self_signed: the certificates come from "
+		                  "the client's jwks"));
 		CU_ASSERT(mentions(rep, "oidc.clients[5].tls: a client that authenticates with a "
 		                        "certificate has no secret or jwks"));
 		CU_ASSERT_FALSE(mentions(rep, "a-client-secret-of-32"));

@@ -1112,9 +1112,10 @@ test_op_mtls(void)
 		     l = strchr(l, '\n') + 1)
 			(void)fb_buf_add(&b, l, (size_t)(strchr(l, '\n') - l), NULL);
 		x5c = fb_buf_take(&b);
-		doc = fb_xasprintf("{\"keys\": [{\"kty\": \"EC\", \"x5t#S256\": "
-		                   "\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}, {\"kty\": \"RSA\", "
-		                   "\"x5c\": [\"%s\"]}]}",
+		doc = fb_xasprintf(
+		    "{\"keys\": [{\"kty\": \"EC\", \"x5t#S256\": "
+		    "\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}, {\"kty\": \"RSA\", "
+		    "\"x5c\": [\"%s\"]}]}",
 		    x5c);
 		cl[2].jwks = fb_test_write_file(dir, "robot.jwks", doc);
 		free(doc);
@@ -1125,11 +1126,13 @@ test_op_mtls(void)
 		/* A JWKS whose certificate is not one, or without any: refused when built. */
 		char *keep = cl[2].jwks;
 
-		cl[2].jwks = fb_test_write_file(dir, "bad.jwks", "{\"keys\": [{\"x5c\": [\"AAAA\"]}]}");
+		cl[2].jwks =
+		    fb_test_write_file(dir, "bad.jwks", "{\"keys\": [{\"x5c\": [\"AAAA\"]}]}");
 		CU_ASSERT_EQUAL(fb_oidc_op_new(&conf, kr, NULL, &op, &err), FB_ERR_CONFIG);
 		CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "x5c[0] is not a certificate"));
 		free(cl[2].jwks);
-		cl[2].jwks = fb_test_write_file(dir, "none.jwks", "{\"keys\": [{\"kty\": \"EC\"}]}");
+		cl[2].jwks =
+		    fb_test_write_file(dir, "none.jwks", "{\"keys\": [{\"kty\": \"EC\"}]}");
 		CU_ASSERT_EQUAL(fb_oidc_op_new(&conf, kr, NULL, &op, &err), FB_ERR_CONFIG);
 		CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "no certificate"));
 		free(cl[2].jwks);
