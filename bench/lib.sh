@@ -4,7 +4,7 @@
 #   bench_init            a private $tmp removed on exit, with the servers started
 #   bench_port            a free loopback port
 #   bench_wait PORT       until GET /healthz answers 200 (20 s); status 1 otherwise
-#   bench_fedbroker WORKERS PASSWORD [YAML]
+#   bench_fedbroker WORKERS PASSWORD [YAML]   (bench_server_extra: more lines of server:)
 #                         a fresh state directory and configuration (loopback port
 #                         $port, access log off, no bootstrap account, plus YAML),
 #                         the local user "bench" when PASSWORD is not empty, then
@@ -83,6 +83,7 @@ server:
   listen: ["127.0.0.1:$port"]
   workers: $1
   public_url: "http://127.0.0.1:$port"
+${bench_server_extra:-}
 log:
   level: warn
   access: false

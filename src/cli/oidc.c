@@ -81,8 +81,13 @@ client_json(const struct fb_conf_oidc_client *cl)
 		json_array_append_new(auth, json_string("client_secret_basic"));
 		json_array_append_new(auth, json_string("client_secret_post"));
 	}
-	if (cl->jwks != NULL)
+	if (cl->jwks != NULL && fb_conf_oidc_client_mtls(cl) == FB_CONF_MTLS_NONE)
 		json_array_append_new(auth, json_string("private_key_jwt"));
+	if (fb_conf_oidc_client_mtls(cl) != FB_CONF_MTLS_NONE)
+		json_array_append_new(auth,
+		    json_string(fb_conf_oidc_client_mtls(cl) == FB_CONF_MTLS_PKI
+		                    ? "tls_client_auth"
+		                    : "self_signed_tls_client_auth"));
 	if (cl->type == FB_CONF_OIDC_PUBLIC)
 		json_array_append_new(auth, json_string("none"));
 	for (size_t i = 0; i < cl->nclaims; i++)

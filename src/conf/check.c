@@ -93,6 +93,15 @@ check_tls(struct fb_conf_ctx *ctx)
 		fb_conf_check_readable(ctx, "server.tls.cert", c->tls_cert);
 	if (c->tls_key != NULL)
 		fb_conf_check_readable(ctx, "server.tls.key", c->tls_key);
+	if (c->tls_client_ca != NULL) {
+		fb_conf_check_readable(ctx, "server.tls.client_ca", c->tls_client_ca);
+		if (c->tls_cert == NULL) {
+			place(ctx, "server.tls.client_ca", NULL, &pl);
+			fb_conf_problem(ctx, &pl, "server.tls.client_ca", 1,
+			    "client certificates need TLS here: set server.tls.cert and "
+			    "server.tls.key");
+		}
+	}
 }
 
 int

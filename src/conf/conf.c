@@ -417,6 +417,9 @@ fb_conf_free(struct fb_conf *conf)
 	free(conf->state_dir);
 	free(conf->tls_cert);
 	free(conf->tls_key);
+	free(conf->tls_client_ca);
+	free(conf->oidc_mtls_ca_file);
+	free(conf->oidc_mtls_header);
 	free(conf->store_path);
 	free(conf->store_tls_ca);
 	fb_secret_free(conf->store_dsn);

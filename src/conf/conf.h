@@ -57,6 +57,12 @@ enum fb_conf_smtp_security {
 	FB_SMTP_NONE,         /* plain (loopback relays and tests only) */
 };
 
+/* oidc.mtls.header_format: how a trusted proxy passes the client certificate. */
+enum fb_conf_mtls_header {
+	FB_CONF_MTLS_XFCC = 0, /* Envoy's x-forwarded-client-cert: Cert="<url-encoded PEM>" */
+	FB_CONF_MTLS_PEM,      /* nginx's $ssl_client_escaped_cert: the url-encoded PEM */
+};
+
 struct fb_conf {
 	char *path;    /* the file it was read from, "(built-in)" when none */
 	json_t *places; /* for fb_conf_report_add: where each value is in the file */
@@ -70,6 +76,7 @@ struct fb_conf {
 	char *state_dir;
 	char *tls_cert; /* both or neither */
 	char *tls_key;
+	char *tls_client_ca; /* server.tls.client_ca: ask TLS clients for a certificate */
 	size_t max_header_bytes;
 	size_t max_body_bytes;
 	int64_t request_timeout;  /* seconds, whole request including body */
@@ -175,6 +182,9 @@ struct fb_conf {
 
 	/* oidc: the OpenID provider (issuer: server.public_url) */
 	int64_t oidc_code_lifetime;	     /* oidc.code_lifetime (60s) */
+	char *oidc_mtls_ca_file; /* tls_client_auth chains (default server.tls.client_ca) */
+	char *oidc_mtls_header;  /* a trusted proxy's client-certificate header */
+	enum fb_conf_mtls_header oidc_mtls_header_format;
 	struct fb_conf_oidc_client *oidc_clients; /* oidc.clients, ids unique */
 	size_t noidc_clients;
 };
@@ -388,6 +398,12 @@ struct fb_conf_oidc_client {
 	enum fb_conf_oidc_client_type type;
 	char *secret;		/* resolved secret; NULL for public clients */
 	char *jwks;		/* the client's public keys for private_key_jwt (a JWKS file) */
+	/* RFC 8705 tls_client_auth: one of these, the chain verified (oidc.mtls.ca_file) */
+	char *tls_subject_dn; /* RFC 4514 */
+	char *tls_san_dns, *tls_san_uri, *tls_san_email, *tls_san_ip;
+	/* RFC 8705 self_signed_tls_client_auth: base64url(SHA-256(DER)) of the certificate */
+	char *tls_thumbprint;
+	int tls_self_signed;    /* the same, with the certificates of jwks (x5c, x5t#S256) */
 	char **redirect_uris;	/* exact match (loopback: any port, RFC 8252 7.3) */
 	size_t nredirect_uris;
 	char **post_logout_redirect_uris;
@@ -409,6 +425,14 @@ struct fb_conf_oidc_client {
 	struct fb_conf_oidc_claim *claims;
 	size_t nclaims;
 };
+
+/* How a client authenticates with a certificate (RFC 8705 2), from its tls: keys. */
+enum fb_conf_mtls_method {
+	FB_CONF_MTLS_NONE = 0,
+	FB_CONF_MTLS_PKI,         /* tls_client_auth: chain, then subject DN or a SAN */
+	FB_CONF_MTLS_SELF_SIGNED, /* self_signed_tls_client_auth: the pinned thumbprint */
+};
+enum fb_conf_mtls_method fb_conf_oidc_client_mtls(const struct fb_conf_oidc_client *cl);
 
 /* The client whose id is id, or NULL. */
 const struct fb_conf_oidc_client *fb_conf_oidc_client_find(const struct fb_conf *conf,

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* conf/oidc.c: the oidc.clients: list (applications signing in through the OpenID provider). */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,12 @@ fb_conf_oidc_client_cleanup(struct fb_conf_oidc_client *cl)
 	free(cl->id);
 	fb_secret_free(cl->secret);
 	free(cl->jwks);
+	free(cl->tls_subject_dn);
+	free(cl->tls_san_dns);
+	free(cl->tls_san_uri);
+	free(cl->tls_san_email);
+	free(cl->tls_san_ip);
+	free(cl->tls_thumbprint);
 	strs_free(cl->redirect_uris, cl->nredirect_uris);
 	strs_free(cl->post_logout_redirect_uris, cl->npost_logout_redirect_uris);
 	strs_free(cl->grant_types, cl->ngrant_types);
@@ -68,6 +75,72 @@ grants_of(const struct fb_conf_oidc_client *cl)
 	return g;
 }
 
+enum fb_conf_mtls_method
+fb_conf_oidc_client_mtls(const struct fb_conf_oidc_client *cl)
+{
+	if (cl->tls_thumbprint != NULL || cl->tls_self_signed)
+		return FB_CONF_MTLS_SELF_SIGNED;
+	if (cl->tls_subject_dn != NULL || cl->tls_san_dns != NULL || cl->tls_san_uri != NULL ||
+	    cl->tls_san_email != NULL || cl->tls_san_ip != NULL)
+		return FB_CONF_MTLS_PKI;
+	return FB_CONF_MTLS_NONE;
+}
+
+/*
+ * RFC 8705 2: one certificate binding (a subject DN, one SAN, or a
+ * thumbprint), for a client with no other way to authenticate.
+ */
+static void
+check_client_tls(struct fb_conf_ctx *ctx, size_t i)
+{
+	const struct fb_conf_oidc_client *cl = &ctx->conf->oidc_clients[i];
+	const struct fb_conf *c = ctx->conf;
+	int n = (cl->tls_subject_dn != NULL) + (cl->tls_san_dns != NULL) +
+	        (cl->tls_san_uri != NULL) + (cl->tls_san_email != NULL) + (cl->tls_san_ip != NULL) +
+	        (cl->tls_thumbprint != NULL) + (cl->tls_self_signed != 0);
+	unsigned char ip[16];
+
+	if (n == 0)
+		return;
+	if (n > 1)
+		client_problem(ctx, i, "tls", 1,
+		    "one of subject_dn, san_dns, san_uri, san_email, san_ip, thumbprint or "
+		    "self_signed: the certificate is matched on one value (RFC 8705 2.1.2)");
+	/*
+	 * SECURITY: a client bound to a certificate never falls back to another
+	 * method; its jwks (self_signed) holds certificates, not assertion keys.
+	 */
+	if (cl->type == FB_CONF_OIDC_PUBLIC || cl->secret != NULL ||
+	    (cl->jwks != NULL && !cl->tls_self_signed))
+		client_problem(ctx, i, "tls", 1,
+		    "a client that authenticates with a certificate has no secret or jwks (but "
+		    "with self_signed), and is not public");
+	if (cl->tls_self_signed && cl->jwks == NULL)
+		client_problem(ctx, i, "tls.self_signed", 1,
+		    "the certificates come from the client's jwks: (x5c or x5t#S256): give one");
+	if (cl->tls_san_ip != NULL && inet_pton(AF_INET, cl->tls_san_ip, ip) != 1 &&
+	    inet_pton(AF_INET6, cl->tls_san_ip, ip) != 1)
+		client_problem(ctx, i, "tls.san_ip", 1, "'%s' is not an IP address",
+		    cl->tls_san_ip);
+	if (cl->tls_thumbprint != NULL &&
+	    (strlen(cl->tls_thumbprint) != 43 ||
+	        strspn(cl->tls_thumbprint, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	                                   "0123456789-_") != 43))
+		client_problem(ctx, i, "tls.thumbprint", 1,
+		    "not a SHA-256 thumbprint: base64url of the certificate's DER hash, 43 "
+		    "characters (openssl x509 -outform DER | openssl dgst -sha256 -binary | "
+		    "basenc --base64url)");
+	if (fb_conf_oidc_client_mtls(cl) == FB_CONF_MTLS_PKI && c->oidc_mtls_ca_file == NULL &&
+	    c->tls_client_ca == NULL)
+		client_problem(ctx, i, "tls", 1,
+		    "tls_client_auth verifies the chain: set oidc.mtls.ca_file (or "
+		    "server.tls.client_ca)");
+	if (c->tls_client_ca == NULL && c->oidc_mtls_header == NULL)
+		client_problem(ctx, i, "tls", 1,
+		    "no certificate can reach the provider: set server.tls.client_ca (TLS here) "
+		    "or oidc.mtls.header (a trusted proxy's)");
+}
+
 static void
 check_client(struct fb_conf_ctx *ctx, size_t i)
 {
@@ -87,9 +160,13 @@ check_client(struct fb_conf_ctx *ctx, size_t i)
 		client_problem(ctx, i, cl->secret != NULL ? "secret" : "jwks", 1,
 		    "a public client has no secret (it cannot keep one): remove it, or make the "
 		    "client confidential");
-	if (cl->type != FB_CONF_OIDC_PUBLIC && cl->secret == NULL && cl->jwks == NULL)
+	if (cl->type != FB_CONF_OIDC_PUBLIC && cl->secret == NULL && cl->jwks == NULL &&
+	    fb_conf_oidc_client_mtls(cl) == FB_CONF_MTLS_NONE)
 		client_problem(ctx, i, "type", 1,
-		    "a %s client needs a secret (secret: env:NAME) or keys (jwks: FILE)", type);
+		    "a %s client needs a secret (secret: env:NAME), keys (jwks: FILE) or a "
+		    "certificate (tls:)",
+		    type);
+	check_client_tls(ctx, i);
 	if (cl->jwks != NULL) {
 		char *path = fb_xasprintf("oidc.clients[%zu].jwks", i);
 
@@ -158,6 +235,17 @@ void
 fb_conf_check_oidc(struct fb_conf_ctx *ctx)
 {
 	const struct fb_conf *c = ctx->conf;
+
+	if (c->oidc_mtls_ca_file != NULL)
+		fb_conf_check_readable(ctx, "oidc.mtls.ca_file", c->oidc_mtls_ca_file);
+	if (c->oidc_mtls_header != NULL && c->ntrusted_proxies == 0) {
+		struct fb_conf_place pl;
+
+		fb_conf_place_of(ctx, "oidc.mtls.header", &pl);
+		fb_conf_problem(ctx, &pl, "oidc.mtls.header", 0,
+		    "no server.trusted_proxies: the header is read from a trusted proxy only, so "
+		    "never");
+	}
 
 	for (size_t i = 0; i < c->noidc_clients; i++)
 		check_client(ctx, i);

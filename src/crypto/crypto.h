@@ -200,4 +200,57 @@ enum fb_status fb_crypto_csrf_new(const struct fb_sealer *s, const char *session
 enum fb_status fb_crypto_csrf_verify(const struct fb_sealer *s, const char *session_id,
     const char *token, struct fb_err *err);
 
+/* ---- client certificates (cert.c, RFC 8705) ------------------------------ */
+
+/* A certificate a client presented: the leaf and the intermediates it sent. */
+struct fb_crypto_cert;
+/* A CA bundle that client certificate chains are verified against. */
+struct fb_crypto_ca;
+
+/* Most bytes of a PEM certificate text accepted (leaf and intermediates). */
+#define FB_CRYPTO_CERT_PEM_MAX (32 * 1024)
+
+/* The kinds of subjectAltName a client registers (RFC 8705 2.1.2). */
+enum fb_crypto_san {
+	FB_CRYPTO_SAN_DNS = 0,
+	FB_CRYPTO_SAN_URI,
+	FB_CRYPTO_SAN_EMAIL,
+	FB_CRYPTO_SAN_IP,
+};
+
+/*
+ * Parses PEM text: the first certificate is the client's, the next ones
+ * (at most 8) intermediates. *out new (fb_crypto_cert_free).
+ * FB_ERR_INVALID: empty, too large, or no PEM certificate.
+ */
+enum fb_status fb_crypto_cert_parse(const char *pem, size_t len, struct fb_crypto_cert **out,
+    struct fb_err *err);
+/* The certificate of a TLS handshake (references taken; chain may be NULL). New, or NULL. */
+struct fb_crypto_cert *fb_crypto_cert_from_x509(X509 *leaf, STACK_OF(X509) * chain);
+/* c with one more reference (fb_crypto_cert_free drops one). Not thread-safe. */
+struct fb_crypto_cert *fb_crypto_cert_ref(struct fb_crypto_cert *c);
+void fb_crypto_cert_free(struct fb_crypto_cert *c);
+/* base64url(SHA-256(DER)): the x5t#S256 of RFC 8705 3.1. Borrowed. */
+const char *fb_crypto_cert_thumbprint(const struct fb_crypto_cert *c);
+/* The subject DN as RFC 4514 text (`openssl x509 -nameopt RFC2253`). Borrowed. */
+const char *fb_crypto_cert_subject(const struct fb_crypto_cert *c);
+/*
+ * 1 when the certificate has a subjectAltName of kind equal to want:
+ * exactly (DNS names case-insensitively; IP addresses as addresses).
+ */
+int fb_crypto_cert_san_check(const struct fb_crypto_cert *c, enum fb_crypto_san kind,
+    const char *want);
+/* Loads a PEM CA bundle. *out new (fb_crypto_ca_free). FB_ERR_CONFIG: unreadable or no CA. */
+enum fb_status fb_crypto_ca_load(const char *file, struct fb_crypto_ca **out, struct fb_err *err);
+void fb_crypto_ca_free(struct fb_crypto_ca *ca);
+/*
+ * Verifies c's chain (with the intermediates it came with) up to a CA of
+ * ca at now, for TLS client use. FB_ERR_SIGNATURE: not trusted;
+ * FB_ERR_EXPIRED: a certificate of the chain expired. A leaf that verified
+ * is remembered in ca (by thumbprint, 64 of them) for 5 minutes or until
+ * it expires, whichever comes first: ca is not for several threads.
+ */
+enum fb_status fb_crypto_cert_chain_verify(const struct fb_crypto_cert *c,
+    const struct fb_crypto_ca *ca, int64_t now, struct fb_err *err);
+
 #endif

@@ -217,4 +217,29 @@ void fb_http_reqid_format(const char *prefix, uint64_t seq, char *out);
 size_t fb_http_conn_cap(uint64_t nofile);
 #endif
 
+/* ---- client certificates (mtls.c, RFC 8705) ---- */
+
+struct fb_crypto_cert;
+/* Most bytes of a proxy's client-certificate header read. */
+#define FB_HTTP_CLIENT_CERT_HEADER_MAX (64 * 1024)
+/*
+ * Reads a TLS-ending proxy's client-certificate header: format
+ * FB_CONF_MTLS_XFCC (Envoy's x-forwarded-client-cert: of the last element,
+ * the one the nearest proxy appended, Chain or else Cert, quoted or not)
+ * or FB_CONF_MTLS_PEM (nginx's $ssl_client_escaped_cert); the value
+ * url-decoded into *pem (new). FB_ERR_INVALID: malformed, too long, no
+ * certificate, or not url-encoded PEM.
+ */
+enum fb_status fb_http_client_cert_header_parse(const char *value, enum fb_conf_mtls_header format,
+    char **pem, struct fb_err *err);
+/*
+ * The client certificate of req (new, fb_crypto_cert_free), or NULL: from
+ * oidc.mtls.header when the peer is a trusted proxy (a header from another
+ * peer is ignored, a malformed one too, each with an audit line), else
+ * from our TLS handshake.
+ */
+struct fb_crypto_cert *fb_http_req_client_cert(struct fb_http_req *req);
+/* The certificate the TLS client presented on req's connection (new), or NULL. */
+struct fb_crypto_cert *fb_http_req_tls_cert(const struct fb_http_req *req);
+
 #endif

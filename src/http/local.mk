@@ -1,6 +1,7 @@
 # http module: the HTTP front end of a worker (libevent evhttp).
 FB_LIB_SOURCES += src/http/http.h src/http/internal.h src/http/server.c src/http/router.c \
-	src/http/reply.c src/http/metrics.c src/http/ops.c src/http/defer.c src/http/proxy.c
+	src/http/reply.c src/http/metrics.c src/http/ops.c src/http/defer.c src/http/proxy.c \
+	src/http/mtls.c
 # The pages: forms, layout, cookies, session, and one file per page family.
 FB_LIB_SOURCES += src/http/web.h src/http/pages.h src/http/form.c src/http/page.c \
 	src/http/session.c src/http/web.c src/http/login.c src/http/mfa.c src/http/recover.c \

@@ -477,6 +477,7 @@ h_token(struct fb_http_req *req, void *arg)
 	const struct fb_http_env *env = fb_http_req_env(req);
 	struct fb_oidc_op_reply out;
 	struct fb_oidc_params p;
+	struct fb_crypto_cert *cert;
 
 	(void)arg;
 	if (preflight(req) || !ready(req))
@@ -484,7 +485,10 @@ h_token(struct fb_http_req *req, void *arg)
 	cors(req);
 	if (!form_read(req, &p, "oidc_token_refused"))
 		return;
-	fb_oidc_op_token(worker_op, env->store, fb_http_req_header(req, "Authorization"), &p, &out);
+	cert = fb_http_req_client_cert(req);
+	fb_oidc_op_token(worker_op, env->store, fb_http_req_header(req, "Authorization"), &p, cert,
+	    &out);
+	fb_crypto_cert_free(cert);
 	send_op_reply(req, &out);
 }
 
@@ -493,12 +497,16 @@ h_userinfo(struct fb_http_req *req, void *arg)
 {
 	const struct fb_http_env *env = fb_http_req_env(req);
 	struct fb_oidc_op_reply out;
+	struct fb_crypto_cert *cert;
 
 	(void)arg;
 	if (preflight(req) || !ready(req))
 		return;
 	cors(req);
-	fb_oidc_op_userinfo(worker_op, env->store, fb_http_req_header(req, "Authorization"), &out);
+	cert = fb_http_req_client_cert(req);
+	fb_oidc_op_userinfo(worker_op, env->store, fb_http_req_header(req, "Authorization"), cert,
+	    &out);
+	fb_crypto_cert_free(cert);
 	send_op_reply(req, &out);
 }
 
@@ -508,12 +516,15 @@ h_introspect(struct fb_http_req *req, void *arg)
 	const struct fb_http_env *env = fb_http_req_env(req);
 	struct fb_oidc_op_reply out;
 	struct fb_oidc_params p;
+	struct fb_crypto_cert *cert;
 
 	(void)arg;
 	if (!ready(req) || !form_read(req, &p, "oidc_introspect_refused"))
 		return;
+	cert = fb_http_req_client_cert(req);
 	fb_oidc_op_introspect(worker_op, env->store, fb_http_req_header(req, "Authorization"), &p,
-	    &out);
+	    cert, &out);
+	fb_crypto_cert_free(cert);
 	send_op_reply(req, &out);
 }
 
@@ -523,6 +534,7 @@ h_revoke(struct fb_http_req *req, void *arg)
 	const struct fb_http_env *env = fb_http_req_env(req);
 	struct fb_oidc_op_reply out;
 	struct fb_oidc_params p;
+	struct fb_crypto_cert *cert;
 
 	(void)arg;
 	if (preflight(req) || !ready(req))
@@ -530,8 +542,10 @@ h_revoke(struct fb_http_req *req, void *arg)
 	cors(req);
 	if (!form_read(req, &p, "oidc_revoke_refused"))
 		return;
-	fb_oidc_op_revoke(worker_op, env->store, fb_http_req_header(req, "Authorization"), &p,
+	cert = fb_http_req_client_cert(req);
+	fb_oidc_op_revoke(worker_op, env->store, fb_http_req_header(req, "Authorization"), &p, cert,
 	    &out);
+	fb_crypto_cert_free(cert);
 	send_op_reply(req, &out);
 }
 

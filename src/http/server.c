@@ -33,6 +33,7 @@
 #include <openssl/ssl.h>
 
 #include "core/core.h"
+#include "crypto/crypto.h"
 #include "net/net.h"
 #include "http/http.h"
 #include "http/internal.h"
@@ -161,6 +162,36 @@ fb_http_libevent_log_init(void)
 
 /* ---- TLS ---------------------------------------------------------------- */
 
+/*
+ * Records, never refuses: the OpenID provider decides what a client
+ * certificate is worth (RFC 8705: a self-signed one is pinned, not chained).
+ */
+static int
+tls_verify_any(int ok, X509_STORE_CTX *ctx)
+{
+	(void)ok;
+	(void)ctx;
+	return 1;
+}
+
+/* server.tls.client_ca: ask for a client certificate, naming its CAs; never require one. */
+static enum fb_status
+tls_client_certs(SSL_CTX *ctx, const struct fb_conf *conf, struct fb_err *err)
+{
+	STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(conf->tls_client_ca);
+	static const unsigned char sid_ctx[] = "fedbroker";
+
+	if (names == NULL)
+		return fb_err_openssl(err, FB_ERR_CONFIG, "server.tls.client_ca: %s",
+		    conf->tls_client_ca);
+	SSL_CTX_set_client_CA_list(ctx, names);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_CLIENT_ONCE, tls_verify_any);
+	/* Sessions resumed keep the certificate: they need a context id. */
+	if (SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof(sid_ctx) - 1) != 1)
+		return fb_err_openssl(err, FB_ERR_INTERNAL, "TLS session id context");
+	return FB_OK;
+}
+
 static enum fb_status
 tls_ctx_new(const struct fb_conf *conf, SSL_CTX **out, struct fb_err *err)
 {
@@ -193,6 +224,8 @@ tls_ctx_new(const struct fb_conf *conf, SSL_CTX **out, struct fb_err *err)
 		    conf->tls_cert);
 		goto out;
 	}
+	if (conf->tls_client_ca != NULL && (rc = tls_client_certs(ctx, conf, err)) != FB_OK)
+		goto out;
 	*out = ctx;
 	ctx = NULL;
 	rc = FB_OK;
@@ -1357,6 +1390,19 @@ const char *
 fb_http_req_id(const struct fb_http_req *req)
 {
 	return req->id;
+}
+
+struct fb_crypto_cert *
+fb_http_req_tls_cert(const struct fb_http_req *req)
+{
+	SSL *ssl;
+	X509 *leaf;
+
+	if (req->conn == NULL || req->conn->bev == NULL || req->srv->ssl == NULL ||
+	    (ssl = bufferevent_openssl_get_ssl(req->conn->bev)) == NULL ||
+	    (leaf = SSL_get0_peer_certificate(ssl)) == NULL)
+		return NULL;
+	return fb_crypto_cert_from_x509(leaf, SSL_get_peer_cert_chain(ssl));
 }
 
 int

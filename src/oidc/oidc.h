@@ -24,6 +24,8 @@
 #define FB_OIDC_C_NONCE     "nonce"
 #define FB_OIDC_C_AT_HASH   "at_hash"
 #define FB_OIDC_P_CLIENT_ID "client_id"
+/* The confirmation of a certificate-bound token (RFC 8705 3.1), inside "cnf". */
+#define FB_OIDC_C_X5T_S256 "x5t#S256"
 
 /* Largest compact JWS accepted (bytes). */
 #define FB_OIDC_JWT_MAX (64 * 1024)
@@ -274,6 +276,7 @@ char *fb_oidc_logout_url(const struct fb_oidc_provider *p, const struct fb_conf_
 
 struct fb_conf;
 struct fb_conf_oidc_client;
+struct fb_crypto_cert;
 struct fb_keyring;
 struct fb_map_set;
 struct fb_store;
@@ -393,16 +396,35 @@ void fb_oidc_op_reply_cleanup(struct fb_oidc_op_reply *r);
 /*
  * The token endpoint (RFC 6749 3.2, 4.1.3, 4.4, 6): authenticates the
  * client (authorization: the Authorization header or NULL; the form's
- * client_id and client_secret), then the grant. A code used twice, or by
- * another client, revokes what it issued; a refresh token is rotated and,
- * presented twice, revokes its family. Every failure: the RFC's error and
- * nothing issued.
+ * client_id and client_secret or client assertion; cert: the TLS client
+ * certificate, NULL when none, for tls_client_auth and
+ * self_signed_tls_client_auth, RFC 8705 2), then the grant. A client that
+ * authenticated with its certificate gets access tokens bound to it (cnf
+ * x5t#S256, RFC 8705 3.1). A code used twice, or by another client,
+ * revokes what it issued; a refresh token is rotated and, presented twice,
+ * revokes its family. Every failure: the RFC's error and nothing issued.
  */
 void fb_oidc_op_token(const struct fb_oidc_op *op, struct fb_store *store,
-    const char *authorization, const struct fb_oidc_params *p, struct fb_oidc_op_reply *out);
-/* The userinfo endpoint (OIDC Core 5.3): authorization holds the Bearer access token. */
+    const char *authorization, const struct fb_oidc_params *p, const struct fb_crypto_cert *cert,
+    struct fb_oidc_op_reply *out);
+/*
+ * The userinfo endpoint (OIDC Core 5.3): authorization holds the Bearer
+ * access token; a certificate-bound one needs cert to be its certificate.
+ */
 void fb_oidc_op_userinfo(const struct fb_oidc_op *op, struct fb_store *store,
-    const char *authorization, struct fb_oidc_op_reply *out);
+    const char *authorization, const struct fb_crypto_cert *cert, struct fb_oidc_op_reply *out);
+/*
+ * Checks an access token of this provider as a resource server would:
+ * signature, typ at+jwt, iss, exp, not revoked, and, when it carries
+ * cnf x5t#S256 (RFC 8705 3), that x5t (the presented certificate's
+ * thumbprint, fb_crypto_cert_thumbprint, or NULL when none) is that one.
+ * FB_OK with *claims new (json_decref). FB_ERR_DENIED: revoked, or bound to
+ * another certificate (or to one and none presented); FB_ERR_EXPIRED;
+ * FB_ERR_SIGNATURE / FB_ERR_INVALID / FB_ERR_PROTOCOL: not one of ours;
+ * FB_ERR_IO: the store failed. For forward auth's Bearer check too.
+ */
+enum fb_status fb_oidc_op_token_verify(const struct fb_oidc_op *op, struct fb_store *store,
+    const char *token, const char *x5t, json_t **claims, struct fb_err *err);
 /*
  * Checks an RP-initiated logout request (OpenID Connect RP-Initiated Logout
  * 1.0): id_token_hint (may be NULL) must be an ID token this provider
@@ -445,9 +467,11 @@ enum fb_status fb_oidc_op_explain(const struct fb_oidc_op *op, struct fb_store *
 
 /* Token introspection (RFC 7662) for confidential and service clients. */
 void fb_oidc_op_introspect(const struct fb_oidc_op *op, struct fb_store *store,
-    const char *authorization, const struct fb_oidc_params *p, struct fb_oidc_op_reply *out);
+    const char *authorization, const struct fb_oidc_params *p, const struct fb_crypto_cert *cert,
+    struct fb_oidc_op_reply *out);
 /* Token revocation (RFC 7009) for confidential and service clients. */
 void fb_oidc_op_revoke(const struct fb_oidc_op *op, struct fb_store *store,
-    const char *authorization, const struct fb_oidc_params *p, struct fb_oidc_op_reply *out);
+    const char *authorization, const struct fb_oidc_params *p, const struct fb_crypto_cert *cert,
+    struct fb_oidc_op_reply *out);
 
 #endif

@@ -35,6 +35,8 @@ struct op_client {
 	const char *alg;                       /* "ES256" or "RS256" */
 	const struct fb_map_rule **claim_rules;
 	struct fb_oidc_jwks *keys; /* private_key_jwt: the client's public keys, or NULL */
+	char **thumbprints;        /* self_signed_tls_client_auth: of its jwks' certificates */
+	size_t nthumbprints;
 };
 
 struct fb_oidc_op {
@@ -46,6 +48,7 @@ struct fb_oidc_op {
 	struct op_client *clients;
 	size_t nclients;
 	unsigned char dummy_hash[SHA256_LEN]; /* compared for an unknown client */
+	struct fb_crypto_ca *mtls_ca;         /* tls_client_auth chains, or NULL */
 };
 
 const char *const fb_oidc_param_names[] = {"response_type", "client_id", "redirect_uri", "scope",
@@ -161,13 +164,17 @@ discovery_build(const char *iss)
 	    strs((const char *[]){"ES256", "RS256", NULL}));
 	json_object_set_new(d, "token_endpoint_auth_methods_supported",
 	    strs((const char *[]){"client_secret_basic", "client_secret_post", "private_key_jwt",
-	        "none", NULL}));
+	        "tls_client_auth", "self_signed_tls_client_auth", "none", NULL}));
 	json_object_set_new(d, "token_endpoint_auth_signing_alg_values_supported",
 	    strs((const char *[]){"ES256", "RS256", "PS256", NULL}));
 	json_object_set_new(d, "introspection_endpoint_auth_methods_supported",
-	    strs((const char *[]){"client_secret_basic", "client_secret_post", NULL}));
+	    strs((const char *[]){"client_secret_basic", "client_secret_post", "private_key_jwt",
+	        "tls_client_auth", "self_signed_tls_client_auth", NULL}));
 	json_object_set_new(d, "revocation_endpoint_auth_methods_supported",
-	    strs((const char *[]){"client_secret_basic", "client_secret_post", "none", NULL}));
+	    strs((const char *[]){"client_secret_basic", "client_secret_post", "private_key_jwt",
+	        "tls_client_auth", "self_signed_tls_client_auth", "none", NULL}));
+	/* RFC 8705 3.3; the same endpoints ask for a certificate (no mtls_endpoint_aliases). */
+	json_object_set_new(d, "tls_client_certificate_bound_access_tokens", json_true());
 	json_object_set_new(d, "scopes_supported",
 	    strs((const char *[]){"openid", "profile", "email", "groups", NULL}));
 	json_object_set_new(d, "claims_supported",
@@ -210,6 +217,67 @@ client_keys_load(const char *path, struct fb_oidc_jwks **out, struct fb_err *err
 	return r == FB_OK ? r : FB_ERR_CONFIG;
 }
 
+/* The SHA-256 thumbprint (x5t#S256) of a JWK's x5c[0] (standard base64 DER). New, or NULL. */
+static char *
+x5c_thumbprint(const char *b64)
+{
+	struct fb_buf b;
+	struct fb_crypto_cert *c = NULL;
+	char *pem, *tp = NULL;
+	size_t n = strlen(b64);
+
+	fb_buf_init(&b, FB_CRYPTO_CERT_PEM_MAX);
+	(void)fb_buf_addf(&b, NULL, "-----BEGIN CERTIFICATE-----\n");
+	for (size_t i = 0; i < n; i += 64)
+		(void)fb_buf_addf(&b, NULL, "%.64s\n", b64 + i);
+	(void)fb_buf_addf(&b, NULL, "-----END CERTIFICATE-----\n");
+	pem = fb_buf_take(&b);
+	if (pem != NULL && fb_crypto_cert_parse(pem, strlen(pem), &c, NULL) == FB_OK)
+		tp = fb_xstrdup(fb_crypto_cert_thumbprint(c));
+	fb_crypto_cert_free(c);
+	free(pem);
+	return tp;
+}
+
+/*
+ * self_signed_tls_client_auth (RFC 8705 2.2.2): the thumbprints of the
+ * certificates a client's JWKS file registers, each key's x5t#S256 or its
+ * x5c[0]'s. At least one.
+ */
+static enum fb_status
+client_certs_load(const char *path, struct op_client *c, struct fb_err *err)
+{
+	json_error_t je;
+	json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, &je), *k;
+	size_t i;
+
+	if (doc == NULL)
+		return fb_err_set(err, FB_ERR_CONFIG, "%s: %s (line %d)", path, je.text, je.line);
+	json_array_foreach(json_object_get(doc, "keys"), i, k) {
+		const char *x5t = json_string_value(json_object_get(k, FB_OIDC_C_X5T_S256));
+		const char *x5c = json_string_value(json_array_get(json_object_get(k, "x5c"), 0));
+		char *tp = x5t != NULL ? fb_xstrdup(x5t) : x5c != NULL ? x5c_thumbprint(x5c) : NULL;
+
+		if (tp == NULL && x5c == NULL)
+			continue; /* a key without a certificate */
+		if (tp == NULL || strlen(tp) != 43) {
+			free(tp);
+			json_decref(doc);
+			return fb_err_set(err, FB_ERR_CONFIG, "%s: keys[%zu]: %s", path, i,
+			    x5t != NULL ? "x5t#S256 is not a SHA-256 thumbprint (43 characters)"
+			                : "x5c[0] is not a certificate");
+		}
+		c->thumbprints =
+		    fb_xrealloc(c->thumbprints, (c->nthumbprints + 1) * sizeof(*c->thumbprints));
+		c->thumbprints[c->nthumbprints++] = tp;
+	}
+	json_decref(doc);
+	if (c->nthumbprints == 0)
+		return fb_err_set(err, FB_ERR_CONFIG,
+		    "%s: no certificate (a key with x5t#S256 or x5c) for self_signed", path);
+	return FB_OK;
+}
+
 enum fb_status
 fb_oidc_op_new(const struct fb_conf *conf, const struct fb_keyring *kr,
     const struct fb_map_set *maps, struct fb_oidc_op **out, struct fb_err *err)
@@ -229,6 +297,13 @@ fb_oidc_op_new(const struct fb_conf *conf, const struct fb_keyring *kr,
 	    (r = fb_oidc_jwks_parse(op->jwks_json, strlen(op->jwks_json), &op->jwks, err)) != FB_OK)
 		goto fail;
 	fb_rand_bytes(op->dummy_hash, sizeof(op->dummy_hash));
+	if ((conf->oidc_mtls_ca_file != NULL || conf->tls_client_ca != NULL) &&
+	    (r = fb_crypto_ca_load(conf->oidc_mtls_ca_file != NULL ? conf->oidc_mtls_ca_file
+	                                                           : conf->tls_client_ca,
+	         &op->mtls_ca, err)) != FB_OK) {
+		fb_err_prefix(err, "oidc.mtls.ca_file: ");
+		goto fail;
+	}
 	op->nclients = conf->noidc_clients;
 	op->clients = fb_xcalloc(op->nclients + 1, sizeof(*op->clients));
 	for (size_t i = 0; i < op->nclients; i++) {
@@ -248,7 +323,11 @@ fb_oidc_op_new(const struct fb_conf *conf, const struct fb_keyring *kr,
 		}
 		if (cc->secret != NULL)
 			sha256(cc->secret, strlen(cc->secret), c->secret_hash);
-		if (cc->jwks != NULL && (r = client_keys_load(cc->jwks, &c->keys, err)) != FB_OK) {
+		/* A certificate client's jwks holds its certificates, never assertion keys. */
+		if (cc->jwks != NULL &&
+		    (r = fb_conf_oidc_client_mtls(cc) != FB_CONF_MTLS_NONE
+		             ? client_certs_load(cc->jwks, c, err)
+		             : client_keys_load(cc->jwks, &c->keys, err)) != FB_OK) {
 			fb_err_prefix(err, "oidc.clients[%zu] (%s): jwks: ", i, cc->id);
 			goto fail;
 		}
@@ -278,12 +357,16 @@ fb_oidc_op_free(struct fb_oidc_op *op)
 	for (size_t i = 0; i < op->nclients; i++) {
 		free(op->clients[i].claim_rules);
 		fb_oidc_jwks_free(op->clients[i].keys);
+		for (size_t j = 0; j < op->clients[i].nthumbprints; j++)
+			free(op->clients[i].thumbprints[j]);
+		free(op->clients[i].thumbprints);
 	}
 	free(op->clients);
 	free(op->issuer);
 	free(op->discovery);
 	free(op->jwks_json);
 	fb_oidc_jwks_free(op->jwks);
+	fb_crypto_ca_free(op->mtls_ca);
 	free(op);
 }
 
@@ -953,6 +1036,68 @@ client_auth_jwt(const struct fb_oidc_op *op, struct fb_store *store, const struc
 }
 
 /*
+ * RFC 8705 2: the client's certificate instead of a secret. tls_client_auth:
+ * the chain verified against oidc.mtls.ca_file, then the registered subject
+ * DN or SAN matched exactly; self_signed_tls_client_auth: the certificate's
+ * SHA-256 thumbprint is the registered one. Refusals: invalid_client (401).
+ */
+static const struct op_client *
+client_auth_tls(const struct fb_oidc_op *op, const struct op_client *c,
+    const struct fb_crypto_cert *cert, struct fb_oidc_op_error *e)
+{
+	const struct fb_conf_oidc_client *cc = c->conf;
+	const char *tp;
+	struct fb_err err = {0};
+
+	if (cert == NULL) {
+		op_error(e, "invalid_client", 401, "client %s: no client certificate", cc->id);
+		return NULL;
+	}
+	if (fb_conf_oidc_client_mtls(cc) == FB_CONF_MTLS_SELF_SIGNED) {
+		int found = 0;
+
+		tp = fb_crypto_cert_thumbprint(cert);
+		for (size_t i = 0; i <= c->nthumbprints && !found; i++) {
+			const char *want =
+			    i < c->nthumbprints ? c->thumbprints[i] : cc->tls_thumbprint;
+
+			found = want != NULL && strlen(tp) == strlen(want) &&
+			        fb_memeq_ct(tp, want, strlen(tp)) == 0;
+		}
+		if (!found) {
+			op_error(e, "invalid_client", 401,
+			    "client %s: the certificate is not the registered one (x5t#S256 %s)",
+			    cc->id, tp);
+			return NULL;
+		}
+		return c;
+	}
+	if (op->mtls_ca == NULL ||
+	    fb_crypto_cert_chain_verify(cert, op->mtls_ca, fb_time_now(), &err) != FB_OK) {
+		op_error(e, "invalid_client", 401, "client %s: %.180s", cc->id,
+		    op->mtls_ca == NULL ? "no CA to verify the certificate" : err.msg);
+		return NULL;
+	}
+	if (cc->tls_subject_dn != NULL
+	        ? strcmp(fb_crypto_cert_subject(cert), cc->tls_subject_dn) != 0
+	        : !fb_crypto_cert_san_check(cert,
+	              cc->tls_san_dns != NULL     ? FB_CRYPTO_SAN_DNS
+	              : cc->tls_san_uri != NULL   ? FB_CRYPTO_SAN_URI
+	              : cc->tls_san_email != NULL ? FB_CRYPTO_SAN_EMAIL
+	                                          : FB_CRYPTO_SAN_IP,
+	              cc->tls_san_dns != NULL     ? cc->tls_san_dns
+	              : cc->tls_san_uri != NULL   ? cc->tls_san_uri
+	              : cc->tls_san_email != NULL ? cc->tls_san_email
+	                                          : cc->tls_san_ip)) {
+		op_error(e, "invalid_client", 401,
+		    "client %s: the certificate (subject %.120s) is not the registered one", cc->id,
+		    fb_crypto_cert_subject(cert));
+		return NULL;
+	}
+	return c;
+}
+
+/*
  * Authenticates the client of a token, introspection or revocation request.
  * SECURITY: the presented secret's hash is compared in constant time with
  * the client's, or with a random one for an unknown client, so the time
@@ -961,7 +1106,8 @@ client_auth_jwt(const struct fb_oidc_op *op, struct fb_store *store, const struc
  */
 static const struct op_client *
 client_auth(const struct fb_oidc_op *op, struct fb_store *store, const char *authorization,
-    const struct fb_oidc_params *p, int public_ok, struct fb_oidc_op_error *e)
+    const struct fb_oidc_params *p, const struct fb_crypto_cert *cert, int public_ok,
+    struct fb_oidc_op_error *e)
 {
 	char *bid = NULL, *bsecret = NULL;
 	const char *id, *secret;
@@ -976,6 +1122,16 @@ client_auth(const struct fb_oidc_op *op, struct fb_store *store, const char *aut
 		}
 		return client_auth_jwt(op, store, p, e);
 	}
+	/*
+	 * RFC 8705 2: client_id in the form, no secret. A client bound to a
+	 * certificate has no secret and no keys, so every other method fails
+	 * for it below: it never falls back.
+	 */
+	if (authorization == NULL && p->client_secret == NULL && p->client_id != NULL &&
+	    (c = client_find(op, p->client_id)) != NULL &&
+	    fb_conf_oidc_client_mtls(c->conf) != FB_CONF_MTLS_NONE)
+		return client_auth_tls(op, c, cert, e);
+	c = NULL;
 	if (authorization != NULL) {
 		if (!basic_split(authorization, &bid, &bsecret)) {
 			op_error(e, "invalid_client", 401, "malformed Basic credentials");
@@ -1136,7 +1292,7 @@ half_hash(const char *token)
 /* The claims of an access token (RFC 9068 2.2) for c. New. */
 static json_t *
 access_claims(const struct fb_oidc_op *op, const struct op_client *c, const char *sub,
-    const char *scope, const char *jti, int64_t auth_time, int64_t now)
+    const char *scope, const char *jti, int64_t auth_time, const char *x5t, int64_t now)
 {
 	json_t *cl = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s}", "iss", op->issuer, "sub",
 	    sub, "aud", c->conf->id, "client_id", c->conf->id, "iat", (json_int_t)now, "nbf",
@@ -1146,6 +1302,9 @@ access_claims(const struct fb_oidc_op *op, const struct op_client *c, const char
 		json_object_set_new(cl, "scope", json_string(scope));
 	if (auth_time > 0)
 		json_object_set_new(cl, "auth_time", json_integer(auth_time));
+	/* RFC 8705 3.1: bound to the client's certificate. */
+	if (x5t != NULL)
+		json_object_set_new(cl, "cnf", json_pack("{s:s}", FB_OIDC_C_X5T_S256, x5t));
 	return cl;
 }
 
@@ -1177,12 +1336,12 @@ idtoken_claims(const struct fb_oidc_op *op, const struct op_client *c, struct fb
  */
 static enum fb_status
 access_token(const struct fb_oidc_op *op, const struct op_client *c, const char *sub,
-    const char *scope, const char *family, int64_t auth_time, int64_t now, char **out,
-    struct fb_err *err)
+    const char *scope, const char *family, int64_t auth_time, const char *x5t, int64_t now,
+    char **out, struct fb_err *err)
 {
 	char *rnd = fb_rand_token(16);
 	char *jti = family != NULL ? fb_xasprintf("%s.%s", family, rnd) : fb_xstrdup(rnd);
-	json_t *cl = access_claims(op, c, sub, scope, jti, auth_time, now);
+	json_t *cl = access_claims(op, c, sub, scope, jti, auth_time, x5t, now);
 	enum fb_status r;
 
 	r = fb_oidc_jwt_sign(c->key, "at+jwt", cl, out, err);
@@ -1195,7 +1354,7 @@ access_token(const struct fb_oidc_op *op, const struct op_client *c, const char 
 /* Adds access_token, token_type, expires_in, scope (and id_token, refresh_token) to body. */
 static enum fb_status
 tokens_issue(const struct fb_oidc_op *op, const struct op_client *c, struct fb_store *store,
-    const struct grant *g, const char *family, int64_t now, json_t *body,
+    const struct grant *g, const char *family, const char *x5t, int64_t now, json_t *body,
     struct fb_oidc_op_error *e)
 {
 	struct fb_store_user u = {0};
@@ -1213,8 +1372,8 @@ tokens_issue(const struct fb_oidc_op *op, const struct op_client *c, struct fb_s
 		r = FB_ERR_DENIED;
 		goto out;
 	}
-	if ((r = access_token(op, c, g->sub, g->scope, family, g->auth_time, now, &at, &err)) !=
-	    FB_OK)
+	if ((r = access_token(op, c, g->sub, g->scope, family, g->auth_time, x5t, now, &at,
+	         &err)) != FB_OK)
 		goto sign_failed;
 	if (scope_has(g->scope, "openid")) {
 		ath = half_hash(at);
@@ -1329,7 +1488,7 @@ grant_take(struct fb_store *store, const struct op_client *c, const char *value,
 
 static void
 grant_code(const struct fb_oidc_op *op, struct fb_store *store, const struct op_client *c,
-    const struct fb_oidc_params *p, struct fb_oidc_op_reply *out)
+    const struct fb_oidc_params *p, const char *x5t, struct fb_oidc_op_reply *out)
 {
 	struct fb_store_oidc_grant sg = {0};
 	struct fb_oidc_op_error e = {0};
@@ -1364,7 +1523,7 @@ grant_code(const struct fb_oidc_op *op, struct fb_store *store, const struct op_
 		op_error(&e, "invalid_grant", 400, "code_verifier without a code_challenge");
 		goto revoke;
 	}
-	if (tokens_issue(op, c, store, &g, sg.family, fb_time_now(), body, &e) != FB_OK)
+	if (tokens_issue(op, c, store, &g, sg.family, x5t, fb_time_now(), body, &e) != FB_OK)
 		goto revoke;
 	snprintf(out->audit_event, sizeof(out->audit_event), "oidc_token_issued");
 	snprintf(out->audit, sizeof(out->audit), "client=%s grant=authorization_code sub=%s",
@@ -1386,7 +1545,7 @@ out:
 
 static void
 grant_refresh(const struct fb_oidc_op *op, struct fb_store *store, const struct op_client *c,
-    const struct fb_oidc_params *p, struct fb_oidc_op_reply *out)
+    const struct fb_oidc_params *p, const char *x5t, struct fb_oidc_op_reply *out)
 {
 	struct fb_store_oidc_grant sg = {0};
 	struct fb_oidc_op_error e = {0};
@@ -1428,7 +1587,7 @@ grant_refresh(const struct fb_oidc_op *op, struct fb_store *store, const struct 
 		g.scope = scope;
 	}
 	g.nonce = NULL; /* OIDC Core 12.2: no nonce in a refreshed ID token */
-	if (tokens_issue(op, c, store, &g, sg.family, fb_time_now(), body, &e) != FB_OK)
+	if (tokens_issue(op, c, store, &g, sg.family, x5t, fb_time_now(), body, &e) != FB_OK)
 		goto fail;
 	snprintf(out->audit_event, sizeof(out->audit_event), "oidc_token_issued");
 	snprintf(out->audit, sizeof(out->audit), "client=%s grant=refresh_token sub=%s",
@@ -1447,7 +1606,7 @@ out:
 
 static void
 grant_client(const struct fb_oidc_op *op, const struct op_client *c, const struct fb_oidc_params *p,
-    struct fb_oidc_op_reply *out)
+    const char *x5t, struct fb_oidc_op_reply *out)
 {
 	struct fb_oidc_op_error e = {0};
 	struct fb_err err = {0};
@@ -1467,7 +1626,7 @@ grant_client(const struct fb_oidc_op *op, const struct op_client *c, const struc
 		reply_error(out, &e, "oidc_token_refused");
 		goto out;
 	}
-	if (access_token(op, c, c->conf->id, scope, NULL, 0, now, &at, &err) != FB_OK) {
+	if (access_token(op, c, c->conf->id, scope, NULL, 0, x5t, now, &at, &err) != FB_OK) {
 		fb_log_err(FB_LOG_ERROR, NULL, &err);
 		op_error(&e, "server_error", 500, "the token cannot be signed");
 		reply_error(out, &e, "oidc_token_refused");
@@ -1477,7 +1636,8 @@ grant_client(const struct fb_oidc_op *op, const struct op_client *c, const struc
 	    json_pack("{s:s, s:s, s:I, s:s}", "access_token", at, "token_type", "Bearer",
 	        "expires_in", (json_int_t)c->conf->access_token_lifetime, "scope", scope));
 	snprintf(out->audit_event, sizeof(out->audit_event), "oidc_token_issued");
-	snprintf(out->audit, sizeof(out->audit), "client=%s grant=client_credentials", c->conf->id);
+	snprintf(out->audit, sizeof(out->audit), "client=%s grant=client_credentials%s%s",
+	    c->conf->id, x5t != NULL ? " x5t#S256=" : "", x5t != NULL ? x5t : "");
 out:
 	free(at);
 	free(scope);
@@ -1485,17 +1645,21 @@ out:
 
 void
 fb_oidc_op_token(const struct fb_oidc_op *op, struct fb_store *store, const char *authorization,
-    const struct fb_oidc_params *p, struct fb_oidc_op_reply *out)
+    const struct fb_oidc_params *p, const struct fb_crypto_cert *cert, struct fb_oidc_op_reply *out)
 {
 	struct fb_oidc_op_error e = {0};
 	const struct op_client *c;
+	const char *x5t = NULL;
 	unsigned need = 0;
 
 	memset(out, 0, sizeof(*out));
-	if ((c = client_auth(op, store, authorization, p, 1, &e)) == NULL) {
+	if ((c = client_auth(op, store, authorization, p, cert, 1, &e)) == NULL) {
 		reply_error(out, &e, "oidc_client_auth_failed");
 		return;
 	}
+	/* RFC 8705 3: a client that authenticated with its certificate gets tokens bound to it. */
+	if (cert != NULL && fb_conf_oidc_client_mtls(c->conf) != FB_CONF_MTLS_NONE)
+		x5t = fb_crypto_cert_thumbprint(cert);
 	if (p->grant_type == NULL) {
 		op_error(&e, "invalid_request", 400, "no grant_type");
 		reply_error(out, &e, "oidc_token_refused");
@@ -1519,11 +1683,11 @@ fb_oidc_op_token(const struct fb_oidc_op *op, struct fb_store *store, const char
 		return;
 	}
 	if (need == FB_CONF_OIDC_GRANT_CODE)
-		grant_code(op, store, c, p, out);
+		grant_code(op, store, c, p, x5t, out);
 	else if (need == FB_CONF_OIDC_GRANT_REFRESH)
-		grant_refresh(op, store, c, p, out);
+		grant_refresh(op, store, c, p, x5t, out);
 	else
-		grant_client(op, c, p, out);
+		grant_client(op, c, p, x5t, out);
 }
 
 /* ---- using access tokens ------------------------------------------------------------------ */
@@ -1573,6 +1737,36 @@ out:
 	return r;
 }
 
+enum fb_status
+fb_oidc_op_token_verify(const struct fb_oidc_op *op, struct fb_store *store, const char *token,
+    const char *x5t, json_t **claims, struct fb_err *err)
+{
+	json_t *c = NULL;
+	const json_t *cnf;
+	const char *bound;
+	enum fb_status r;
+
+	*claims = NULL;
+	if ((r = access_check(op, store, token, &c, err)) != FB_OK)
+		return r;
+	cnf = json_object_get(c, "cnf");
+	bound = json_string_value(json_object_get(cnf, FB_OIDC_C_X5T_S256));
+	if (cnf != NULL && bound == NULL) {
+		json_decref(c);
+		return fb_err_set(err, FB_ERR_DENIED, "access token: a cnf we cannot check");
+	}
+	/* SECURITY: RFC 8705 3: a bound token is good only with its certificate. */
+	if (bound != NULL && (x5t == NULL || strlen(x5t) != strlen(bound) ||
+	                         fb_memeq_ct(x5t, bound, strlen(bound)) != 0)) {
+		json_decref(c);
+		return fb_err_set(err, FB_ERR_DENIED,
+		    "access token: bound to another certificate than the %s",
+		    x5t == NULL ? "none presented" : "one presented");
+	}
+	*claims = c;
+	return FB_OK;
+}
+
 /* The Bearer token of an Authorization header (borrowed from it), or NULL. */
 static const char *
 bearer(const char *authorization)
@@ -1587,7 +1781,7 @@ bearer(const char *authorization)
 
 void
 fb_oidc_op_userinfo(const struct fb_oidc_op *op, struct fb_store *store, const char *authorization,
-    struct fb_oidc_op_reply *out)
+    const struct fb_crypto_cert *cert, struct fb_oidc_op_reply *out)
 {
 	const char *tok = bearer(authorization);
 	struct fb_store_user u = {0};
@@ -1598,7 +1792,9 @@ fb_oidc_op_userinfo(const struct fb_oidc_op *op, struct fb_store *store, const c
 	enum fb_status r;
 
 	memset(out, 0, sizeof(*out));
-	if (tok == NULL || (r = access_check(op, store, tok, &c, &err)) != FB_OK ||
+	if (tok == NULL ||
+	    (r = fb_oidc_op_token_verify(op, store, tok,
+	         cert != NULL ? fb_crypto_cert_thumbprint(cert) : NULL, &c, &err)) != FB_OK ||
 	    (cl = client_find(op, json_string_value(json_object_get(c, "client_id")))) == NULL ||
 	    (sub = json_string_value(json_object_get(c, "sub"))) == NULL ||
 	    !scope_has(json_string_value(json_object_get(c, "scope")), "openid")) {
@@ -1629,17 +1825,18 @@ out:
 
 void
 fb_oidc_op_introspect(const struct fb_oidc_op *op, struct fb_store *store,
-    const char *authorization, const struct fb_oidc_params *p, struct fb_oidc_op_reply *out)
+    const char *authorization, const struct fb_oidc_params *p, const struct fb_crypto_cert *cert,
+    struct fb_oidc_op_reply *out)
 {
 	struct fb_oidc_op_error e = {0};
 	struct fb_err err = {0};
 	const struct op_client *c;
 	json_t *claims = NULL, *body;
 	static const char *const keep[] = {"scope", "client_id", "sub", "exp", "iat", "nbf", "iss",
-	    "aud", "jti", "auth_time", NULL};
+	    "aud", "jti", "auth_time", "cnf", NULL};
 
 	memset(out, 0, sizeof(*out));
-	if ((c = client_auth(op, store, authorization, p, 0, &e)) == NULL) {
+	if ((c = client_auth(op, store, authorization, p, cert, 0, &e)) == NULL) {
 		reply_error(out, &e, "oidc_client_auth_failed");
 		return;
 	}
@@ -1662,7 +1859,7 @@ fb_oidc_op_introspect(const struct fb_oidc_op *op, struct fb_store *store,
 
 void
 fb_oidc_op_revoke(const struct fb_oidc_op *op, struct fb_store *store, const char *authorization,
-    const struct fb_oidc_params *p, struct fb_oidc_op_reply *out)
+    const struct fb_oidc_params *p, const struct fb_crypto_cert *cert, struct fb_oidc_op_reply *out)
 {
 	struct fb_oidc_op_error e = {0};
 	struct fb_err err = {0};
@@ -1671,7 +1868,7 @@ fb_oidc_op_revoke(const struct fb_oidc_op *op, struct fb_store *store, const cha
 	enum fb_status r = FB_OK;
 
 	memset(out, 0, sizeof(*out));
-	if ((c = client_auth(op, store, authorization, p, 1, &e)) == NULL) {
+	if ((c = client_auth(op, store, authorization, p, cert, 1, &e)) == NULL) {
 		reply_error(out, &e, "oidc_client_auth_failed");
 		return;
 	}
@@ -1817,7 +2014,7 @@ fb_oidc_op_explain(const struct fb_oidc_op *op, struct fb_store *store, const ch
 		json_object_set_new(*out, "id_token",
 		    idtoken_claims(op, c, store, u, &g, NULL, now));
 	json_object_set_new(*out, "access_token",
-	    access_claims(op, c, u->id, g.scope, "(random)", now, now));
+	    access_claims(op, c, u->id, g.scope, "(random)", now, NULL, now));
 	fb_buf_cleanup(&scope);
 	return FB_OK;
 }

@@ -91,7 +91,7 @@ endif
 # The pages' parsers (src/http): urlencoded forms, session cookies, the next= redirect guard,
 # a trusted proxy's forwarding headers, the OpenID provider's token request bodies.
 check_PROGRAMS += tests/fuzz/replay-form tests/fuzz/replay-session tests/fuzz/replay-next \
-	tests/fuzz/replay-forwarded tests/fuzz/replay-oauth2_form
+	tests/fuzz/replay-forwarded tests/fuzz/replay-oauth2_form tests/fuzz/replay-client_cert
 tests_fuzz_replay_form_SOURCES = tests/fuzz/standalone.c tests/fuzz/fuzz_form.c
 tests_fuzz_replay_form_LDADD = src/libfedbroker.la $(DEP_LIBS)
 tests_fuzz_replay_session_SOURCES = tests/fuzz/standalone.c tests/fuzz/fuzz_session.c
@@ -106,10 +106,14 @@ tests_fuzz_replay_authz_SOURCES = tests/fuzz/standalone.c tests/fuzz/fuzz_authz.
 tests_fuzz_replay_authz_LDADD = src/libfedbroker.la $(DEP_LIBS)
 tests_fuzz_replay_oauth2_form_SOURCES = tests/fuzz/standalone.c tests/fuzz/fuzz_oauth2_form.c
 tests_fuzz_replay_oauth2_form_LDADD = src/libfedbroker.la $(DEP_LIBS)
+# A TLS-ending proxy's client-certificate header (RFC 8705 behind Envoy or nginx).
+tests_fuzz_replay_client_cert_SOURCES = tests/fuzz/standalone.c tests/fuzz/fuzz_client_cert.c
+tests_fuzz_replay_client_cert_LDADD = src/libfedbroker.la $(DEP_LIBS)
 
 if HAVE_LIBFUZZER
 FUZZ_HTTP_TARGETS = tests/fuzz/fuzz-form tests/fuzz/fuzz-session tests/fuzz/fuzz-next \
-	tests/fuzz/fuzz-forwarded tests/fuzz/fuzz-authz tests/fuzz/fuzz-oauth2_form
+	tests/fuzz/fuzz-forwarded tests/fuzz/fuzz-authz tests/fuzz/fuzz-oauth2_form \
+	tests/fuzz/fuzz-client_cert
 $(FUZZ_HTTP_TARGETS): tests/fuzz/fuzz-%: $(FB_LIB_SOURCES) tests/fuzz/fuzz_%.c
 	$(AM_V_CC)srcs=; for f in $(FB_LIB_SOURCES) tests/fuzz/fuzz_$*.c; do \
 	  case $$f in *.c) srcs="$$srcs $(srcdir)/$$f";; esac; done; \

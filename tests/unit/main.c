@@ -84,6 +84,20 @@ fb_test_rmtree(const char *dir)
 }
 
 char *
+fb_test_read_src(const char *rel, size_t *n)
+{
+	char *path = fb_xasprintf("%s/%s", FB_SRCDIR, rel), *b = fb_xmalloc(64 * 1024);
+	FILE *f = fopen(path, "rb");
+
+	*n = f != NULL ? fread(b, 1, 64 * 1024 - 1, f) : 0;
+	b[*n] = '\0';
+	if (f != NULL)
+		fclose(f);
+	free(path);
+	return b;
+}
+
+char *
 fb_test_write_file(const char *dir, const char *name, const char *text)
 {
 	char *path = fb_xasprintf("%s/%s", dir, name);

@@ -1623,13 +1623,16 @@ test_oidc_clients(void)
 		struct fb_conf_report *rep = NULL;
 		struct fb_conf *conf = NULL;
 		static const char *const lines[] = {
-		    "t.yaml:5:23: oidc.clients[0].redirect_uris[0]: 'http://app.example.com/cb' must be "
+		    "t.yaml:5:23: oidc.clients[0].redirect_uris[0]: 'http://app.example.com/cb' "
+		    "must be "
 		    "https://, http:// on a loopback address, or a private-use scheme with a dot "
 		    "(com.example.app:/callback)",
-		    "t.yaml:5:52: oidc.clients[0].redirect_uris[1]: 'https://a/cb#f' must not have a "
+		    "t.yaml:5:52: oidc.clients[0].redirect_uris[1]: 'https://a/cb#f' must not have "
+		    "a "
 		    "fragment (#)",
-		    "t.yaml:4:7: oidc.clients[0].type: a confidential client needs a secret (secret: "
-		    "env:NAME) or keys (jwks: FILE)",
+		    "t.yaml:4:7: oidc.clients[0].type: a confidential client needs a secret "
+		    "(secret: "
+		    "env:NAME), keys (jwks: FILE) or a certificate (tls:)",
 		    "t.yaml:8:15: oidc.clients[1].secret: a public client has no secret (it cannot "
 		    "keep one): remove it, or make the client confidential",
 		    "t.yaml:9:41: oidc.clients[1].grant_types[1]: 'password' is not a grant type "
@@ -1638,9 +1641,11 @@ test_oidc_clients(void)
 		    "client_credentials only",
 		    "t.yaml:10:11: oidc.clients[2].id: duplicate client 'web' (also "
 		    "oidc.clients[0])",
-		    "t.yaml:15:23: oidc.clients[2].claims[0].name: 'sub' is set by the provider itself and "
+		    "t.yaml:15:23: oidc.clients[2].claims[0].name: 'sub' is set by the provider "
+		    "itself and "
 		    "cannot come from a mapping",
-		    "t.yaml:16:11: oidc.clients[3].id: must be 1 to 128 characters of A-Z, a-z, 0-9, "
+		    "t.yaml:16:11: oidc.clients[3].id: must be 1 to 128 characters of A-Z, a-z, "
+		    "0-9, "
 		    "'.', '_', ':' and '-'",
 		};
 
@@ -1662,6 +1667,105 @@ test_oidc_clients(void)
 		fb_conf_report_free(rep);
 	}
 	free(y);
+	fb_test_rmtree(dir);
+	free(dir);
+}
+
+/* oidc.clients[].tls (RFC 8705): one binding, no other method, a way for certificates to come. */
+static void
+test_oidc_clients_tls(void)
+{
+	char *dir = fb_test_tmpdir(), *y, *ca = fb_test_write_file(dir, "ca.pem", "x\n");
+	struct fb_conf *c;
+	const struct fb_conf_oidc_client *cl;
+
+	setenv("FB_TEST_OIDC_SECRET", "a-client-secret-of-32-bytes-long", 1);
+	y = fb_xasprintf(
+	    "server: {tls: {cert: %s, key: %s, client_ca: %s}, trusted_proxies: [10.0.0.1]}\n"
+	    "oidc:\n"
+	    "  mtls: {header: x-forwarded-client-cert}\n"
+	    "  clients:\n"
+	    "    - {id: pki, type: service, tls: {subject_dn: \"CN=a,O=b\"}}\n"
+	    "    - {id: ip, type: service, tls: {san_ip: \"2001:db8::1\"}}\n"
+	    "    - id: self\n"
+	    "      type: service\n"
+	    "      tls: {thumbprint: 59q_5lbP6ykkiyXZfaK-dmNuInavJwfe5LyEeI0abRE}\n"
+	    "    - {id: sj, type: service, jwks: %s, tls: {self_signed: true}}\n",
+	    ca, ca, ca, ca);
+	c = expect_ok(y, 0, NULL);
+	free(y);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_STRING_EQUAL(c->tls_client_ca, ca);
+	CU_ASSERT_STRING_EQUAL(c->oidc_mtls_header, "x-forwarded-client-cert");
+	CU_ASSERT_EQUAL(c->oidc_mtls_header_format, FB_CONF_MTLS_XFCC);
+	cl = fb_conf_oidc_client_find(c, "pki");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cl);
+	CU_ASSERT_EQUAL(fb_conf_oidc_client_mtls(cl), FB_CONF_MTLS_PKI);
+	CU_ASSERT_EQUAL(fb_conf_oidc_client_mtls(fb_conf_oidc_client_find(c, "ip")),
+	    FB_CONF_MTLS_PKI);
+	CU_ASSERT_EQUAL(fb_conf_oidc_client_mtls(fb_conf_oidc_client_find(c, "self")),
+	    FB_CONF_MTLS_SELF_SIGNED);
+	CU_ASSERT_EQUAL(fb_conf_oidc_client_mtls(fb_conf_oidc_client_find(c, "sj")),
+	    FB_CONF_MTLS_SELF_SIGNED);
+	fb_conf_free(c);
+
+	y = fb_xasprintf(
+	    "oidc:\n"
+	    "  mtls: {header_format: pem}\n"
+	    "  clients:\n"
+	    "    - id: both\n"
+	    "      type: service\n"
+	    "      secret: env:FB_TEST_OIDC_SECRET\n"
+	    "      tls: {subject_dn: \"CN=a\", san_dns: a.example}\n"
+	    "    - {id: ip, type: service, tls: {san_ip: \"not-an-ip\"}}\n"
+	    "    - {id: tp, type: service, tls: {thumbprint: abc}}\n"
+	    "    - {id: pub, type: public, redirect_uris: [\"http://127.0.0.1/cb\"], "
+	    "tls: {thumbprint: 59q_5lbP6ykkiyXZfaK-dmNuInavJwfe5LyEeI0abRE}}\n"
+	    "    - {id: ss, type: service, tls: {self_signed: true}}\n"
+	    "    - {id: pj, type: service, jwks: %s, tls: {san_uri: \"spiffe://a/b\"}}\n",
+	    ca);
+	{
+		struct fb_conf_report *rep = NULL;
+		struct fb_conf *conf = NULL;
+
+		CU_ASSERT_EQUAL(load(y, NULL, &conf, &rep), FB_ERR_CONFIG);
+		CU_ASSERT_PTR_NULL(conf);
+		CU_ASSERT(mentions(rep, "oidc.clients[0].tls: one of subject_dn, san_dns"));
+		CU_ASSERT(mentions(rep, "oidc.clients[0].tls: a client that authenticates with a "
+		                        "certificate has no secret or jwks"));
+		CU_ASSERT(mentions(rep, "oidc.clients[0].tls: tls_client_auth verifies the chain: "
+		                        "set oidc.mtls.ca_file"));
+		CU_ASSERT(
+		    mentions(rep, "oidc.clients[0].tls: no certificate can reach the provider"));
+		CU_ASSERT(
+		    mentions(rep, "oidc.clients[1].tls.san_ip: 'not-an-ip' is not an IP address"));
+		CU_ASSERT(
+		    mentions(rep, "oidc.clients[2].tls.thumbprint: not a SHA-256 thumbprint"));
+		CU_ASSERT(mentions(rep, "oidc.clients[3].tls: a client that authenticates with a "
+		                        "certificate has no secret or jwks (but with self_signed), "
+		                        "and is not public"));
+		CU_ASSERT(
+		    mentions(rep, "oidc.clients[4].tls.self_signed: the certificates come from "
+		                  "the client's jwks"));
+		CU_ASSERT(mentions(rep, "oidc.clients[5].tls: a client that authenticates with a "
+		                        "certificate has no secret or jwks"));
+		CU_ASSERT_FALSE(mentions(rep, "a-client-secret-of-32"));
+		fb_conf_report_free(rep);
+	}
+	free(y);
+	y = fb_xasprintf("server: {tls: {client_ca: %s}}\noidc: {mtls: {header: x-ssl-cert}}\n",
+	    ca);
+	{
+		struct fb_conf_report *rep = NULL;
+		struct fb_conf *conf = NULL;
+
+		CU_ASSERT_EQUAL(load(y, NULL, &conf, &rep), FB_ERR_CONFIG);
+		CU_ASSERT(mentions(rep, "server.tls.client_ca: client certificates need TLS here"));
+		CU_ASSERT(mentions(rep, "oidc.mtls.header: warning: no server.trusted_proxies"));
+		fb_conf_report_free(rep);
+	}
+	free(y);
+	free(ca);
 	fb_test_rmtree(dir);
 	free(dir);
 }
@@ -1945,7 +2049,8 @@ fb_test_conf_register(void)
 	    CU_add_test(s, "1,000 service providers", test_many_sps) == NULL ||
 	    CU_add_test(s, "upstreams", test_upstreams) == NULL ||
 	    CU_add_test(s, "scim targets", test_scim_targets) == NULL ||
-	    CU_add_test(s, "oidc clients", test_oidc_clients) == NULL)
+	    CU_add_test(s, "oidc clients", test_oidc_clients) == NULL ||
+	    CU_add_test(s, "oidc clients: tls (RFC 8705)", test_oidc_clients_tls) == NULL)
 		return -1;
 	return 0;
 }

@@ -996,6 +996,72 @@ test_sealer_conf_secrets(void)
 	fb_crypto_sealer_free(s2);
 }
 
+/* ---- client certificates (RFC 8705) -------------------------------------- */
+
+static void
+test_client_cert(void)
+{
+	struct fb_crypto_cert *c = NULL, *ec = NULL;
+	struct fb_crypto_ca *ca = NULL, *other = NULL, *old = NULL;
+	struct fb_err err = {0};
+	size_t n = 0, m = 0;
+	char *pem = fb_test_read_src("tests/fixtures/keys/localhost.crt.pem", &n);
+	char *ecpem = fb_test_read_src("tests/fixtures/keys/ec256.crt.pem", &m);
+	char *both = fb_xasprintf("%s%s", pem, ecpem);
+
+	CU_ASSERT_EQUAL_FATAL(fb_crypto_cert_parse(pem, n, &c, &err), FB_OK);
+	/* openssl x509 -outform DER | openssl dgst -sha256 -binary | basenc --base64url */
+	CU_ASSERT_STRING_EQUAL(fb_crypto_cert_thumbprint(c),
+	    "59q_5lbP6ykkiyXZfaK-dmNuInavJwfe5LyEeI0abRE");
+	CU_ASSERT_STRING_EQUAL(fb_crypto_cert_subject(c), "CN=localhost");
+	CU_ASSERT(fb_crypto_cert_san_check(c, FB_CRYPTO_SAN_DNS, "localhost"));
+	CU_ASSERT(fb_crypto_cert_san_check(c, FB_CRYPTO_SAN_DNS, "LocalHost"));
+	CU_ASSERT_FALSE(fb_crypto_cert_san_check(c, FB_CRYPTO_SAN_DNS, "localhost."));
+	CU_ASSERT_FALSE(fb_crypto_cert_san_check(c, FB_CRYPTO_SAN_DNS, "local"));
+	CU_ASSERT(fb_crypto_cert_san_check(c, FB_CRYPTO_SAN_IP, "127.0.0.1"));
+	CU_ASSERT_FALSE(fb_crypto_cert_san_check(c, FB_CRYPTO_SAN_IP, "127.0.0.2"));
+	CU_ASSERT_FALSE(fb_crypto_cert_san_check(c, FB_CRYPTO_SAN_IP, "::1"));
+	CU_ASSERT_FALSE(fb_crypto_cert_san_check(c, FB_CRYPTO_SAN_URI, "localhost"));
+	CU_ASSERT_FALSE(fb_crypto_cert_san_check(c, FB_CRYPTO_SAN_EMAIL, "localhost"));
+	/* Chains: trusted when its own CA (self-signed), not by another; expired. */
+	CU_ASSERT_EQUAL_FATAL(fb_crypto_ca_load(FIX "localhost.crt.pem", &ca, &err), FB_OK);
+	CU_ASSERT_EQUAL_FATAL(fb_crypto_ca_load(FIX "ec256.crt.pem", &other, &err), FB_OK);
+	CU_ASSERT_EQUAL_FATAL(fb_crypto_ca_load(FIX "expired.crt.pem", &old, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_crypto_cert_chain_verify(c, ca, fb_time_now(), &err), FB_OK);
+	/* Remembered (the same answer again), never past the leaf's notAfter (2126). */
+	CU_ASSERT_EQUAL(fb_crypto_cert_chain_verify(c, ca, fb_time_now() + 10, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_crypto_cert_chain_verify(c, ca, INT64_C(7258118400), &err),
+	    FB_ERR_EXPIRED);
+	CU_ASSERT_EQUAL(fb_crypto_cert_chain_verify(c, other, fb_time_now(), &err),
+	    FB_ERR_SIGNATURE);
+	CU_ASSERT(strstr(err.msg, "not trusted") != NULL);
+	fb_crypto_cert_free(c);
+	c = NULL;
+	free(pem);
+	pem = fb_test_read_src("tests/fixtures/keys/expired.crt.pem", &n);
+	CU_ASSERT_EQUAL_FATAL(fb_crypto_cert_parse(pem, n, &c, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_crypto_cert_chain_verify(c, old, fb_time_now(), &err), FB_ERR_EXPIRED);
+	fb_crypto_cert_free(c);
+	c = NULL;
+	/* A leaf and an intermediate: the leaf is the client's. */
+	CU_ASSERT_EQUAL_FATAL(fb_crypto_cert_parse(both, strlen(both), &ec, &err), FB_OK);
+	CU_ASSERT_STRING_EQUAL(fb_crypto_cert_subject(ec), "CN=localhost");
+	fb_crypto_cert_free(ec);
+	/* Bad input. */
+	CU_ASSERT_EQUAL(fb_crypto_cert_parse("", 0, &c, &err), FB_ERR_INVALID);
+	CU_ASSERT_EQUAL(fb_crypto_cert_parse("garbage", 7, &c, &err), FB_ERR_INVALID);
+	CU_ASSERT_EQUAL(fb_crypto_cert_parse(ecpem, 40, &c, &err), FB_ERR_INVALID);
+	CU_ASSERT_PTR_NULL(c);
+	fb_crypto_ca_free(ca);
+	fb_crypto_ca_free(other);
+	CU_ASSERT_EQUAL(fb_crypto_ca_load(FIX "garbage.pem", &ca, &err), FB_ERR_CONFIG);
+	CU_ASSERT_EQUAL(fb_crypto_ca_load(FIX "nosuch.pem", &other, &err), FB_ERR_CONFIG);
+	fb_crypto_ca_free(old);
+	free(pem);
+	free(ecpem);
+	free(both);
+}
+
 int
 fb_test_crypto_register(void)
 {
@@ -1022,6 +1088,7 @@ fb_test_crypto_register(void)
 	    CU_add_test(s, "seal: keys and rollover", test_seal_keys) == NULL ||
 	    CU_add_test(s, "seal: malformed", test_seal_malformed) == NULL ||
 	    CU_add_test(s, "csrf", test_csrf) == NULL ||
+	    CU_add_test(s, "client certificates (RFC 8705)", test_client_cert) == NULL ||
 	    CU_add_test(s, "sealer: cookie-keys file", test_sealer_cookie_keys_file) == NULL ||
 	    CU_add_test(s, "keys: generated once by replicas starting together",
 	        test_keys_generated_once_by_replicas) == NULL ||

@@ -1060,6 +1060,70 @@ test_hsts_https(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(t, "Strict-Transport-Security: max-age=31536000\r\n"));
 }
 
+/* A proxy's client-certificate header (Envoy XFCC, nginx escaped PEM). */
+static void
+test_client_cert_header(void)
+{
+	static const char pem[] =
+	    "-----BEGIN CERTIFICATE-----\nMIIB+/=\n-----END CERTIFICATE-----\n";
+	static const char enc[] = "-----BEGIN%20CERTIFICATE-----%0AMIIB%2B%2F%3D%0A-----END%20"
+	                          "CERTIFICATE-----%0A";
+	struct fb_err err = {0};
+	char *out = NULL, *h;
+
+	/* nginx: the value is the url-encoded PEM ('+' is not a space). */
+	CU_ASSERT_EQUAL_FATAL(fb_http_client_cert_header_parse(enc, FB_CONF_MTLS_PEM, &out, &err),
+	    FB_OK);
+	CU_ASSERT_STRING_EQUAL(out, pem);
+	free(out);
+	/* Envoy: quoted and not, other keys skipped, keys case-insensitive. */
+	h = fb_xasprintf("By=spiffe://a;Hash=12;cert=\"%s\";Subject=\"CN=a,O=b\";URI=", enc);
+	CU_ASSERT_EQUAL_FATAL(fb_http_client_cert_header_parse(h, FB_CONF_MTLS_XFCC, &out, &err),
+	    FB_OK);
+	CU_ASSERT_STRING_EQUAL(out, pem);
+	free(out);
+	free(h);
+	/* Several elements: the last one (the nearest proxy's) counts; Chain before Cert. */
+	h = fb_xasprintf("Cert=\"x\";Subject=\"a,b;c\",By=p;Cert=%s;Chain=%s", "junk", enc);
+	CU_ASSERT_EQUAL_FATAL(fb_http_client_cert_header_parse(h, FB_CONF_MTLS_XFCC, &out, &err),
+	    FB_OK);
+	CU_ASSERT_STRING_EQUAL(out, pem);
+	free(out);
+	free(h);
+	h = fb_xasprintf("Cert=%s,By=p;Subject=\"q\\\"uote\"", enc);
+	CU_ASSERT_EQUAL(fb_http_client_cert_header_parse(h, FB_CONF_MTLS_XFCC, &out, &err),
+	    FB_ERR_INVALID);
+	CU_ASSERT(strstr(err.msg, "no Cert") != NULL);
+	free(h);
+	/* Malformed. */
+	{
+		static const char *const bad[] = {"", "Cert=\"%2D%2D", "Cert=\"abc", "Cert",
+		    "Cert=a;Cert=b", ",", "By=x;Cert=%00-----BEGIN%20CERTIFICATE-----",
+		    "Cert=\"-----BEGIN CERT\"", "Subject=\"a\";Cert=\"\"", NULL};
+
+		for (size_t i = 0; bad[i] != NULL; i++) {
+			out = NULL;
+			CU_ASSERT_EQUAL(fb_http_client_cert_header_parse(bad[i], FB_CONF_MTLS_XFCC,
+			                    &out, &err),
+			    FB_ERR_INVALID);
+			CU_ASSERT_PTR_NULL(out);
+		}
+		CU_ASSERT_EQUAL(fb_http_client_cert_header_parse("abc", FB_CONF_MTLS_PEM, &out,
+		                    &err),
+		    FB_ERR_INVALID);
+		CU_ASSERT_EQUAL(fb_http_client_cert_header_parse(NULL, FB_CONF_MTLS_PEM, &out,
+		                    &err),
+		    FB_ERR_INVALID);
+	}
+	/* Too long. */
+	h = fb_xmalloc(FB_HTTP_CLIENT_CERT_HEADER_MAX + 2);
+	memset(h, 'a', FB_HTTP_CLIENT_CERT_HEADER_MAX + 1);
+	h[FB_HTTP_CLIENT_CERT_HEADER_MAX + 1] = '\0';
+	CU_ASSERT_EQUAL(fb_http_client_cert_header_parse(h, FB_CONF_MTLS_PEM, &out, &err),
+	    FB_ERR_INVALID);
+	free(h);
+}
+
 int
 fb_test_http_register(void)
 {
@@ -1087,7 +1151,8 @@ fb_test_http_register(void)
 	    CU_add_test(s, "forwarded RFC 7239", test_forwarded_rfc7239) == NULL ||
 	    CU_add_test(s, "forwarded fields", test_forwarded_fields) == NULL ||
 	    CU_add_test(s, "forwarded long lists", test_forwarded_long) == NULL ||
-	    CU_add_test(s, "hsts and https", test_hsts_https) == NULL)
+	    CU_add_test(s, "hsts and https", test_hsts_https) == NULL ||
+	    CU_add_test(s, "client certificate header", test_client_cert_header) == NULL)
 		return -1;
 	return 0;
 }

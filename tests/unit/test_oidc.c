@@ -13,6 +13,7 @@
 #include "crypto/crypto.h"
 #include "net/net.h"
 #include "oidc/oidc.h"
+#include "store/store.h"
 #include "unit.h"
 
 #define ISS    "https://op.example.org"
@@ -1028,6 +1029,207 @@ test_op(void)
 	fb_crypto_keyring_free(kr_rsa);
 }
 
+/* The claims of a compact JWS, not verified (new). */
+static json_t *
+jwt_claims(const char *jwt)
+{
+	const char *a = strchr(jwt, '.'), *b = a != NULL ? strchr(a + 1, '.') : NULL;
+	char *part = b != NULL ? fb_xstrndup(a + 1, (size_t)(b - a - 1)) : NULL;
+	unsigned char *raw = NULL;
+	size_t n = 0;
+	json_t *o = NULL;
+
+	if (part != NULL && fb_b64url_decode(part, &raw, &n, NULL) == FB_OK)
+		o = json_loadb((const char *)raw, n, 0, NULL);
+	free(part);
+	free(raw);
+	return o;
+}
+
+/* RFC 8705: a certificate client's token is bound; fb_oidc_op_token_verify holds it to it. */
+static void
+test_op_mtls(void)
+{
+	static char *scopes[] = {(char *)"reports.read"};
+	/* The thumbprint of tests/fixtures/keys/localhost.crt.pem. */
+	struct fb_conf_oidc_client cl[3] = {
+	    {.id = (char *)"robot",
+	        .type = FB_CONF_OIDC_SERVICE,
+	        .tls_thumbprint = (char *)"59q_5lbP6ykkiyXZfaK-dmNuInavJwfe5LyEeI0abRE",
+	        .grants = FB_CONF_OIDC_GRANT_CLIENT,
+	        .scopes = scopes,
+	        .nscopes = 1,
+	        .signing_alg = FB_CONF_OIDC_ES256,
+	        .access_token_lifetime = 600},
+	    {.id = (char *)"svc",
+	        .type = FB_CONF_OIDC_SERVICE,
+	        .secret = (char *)"svc-secret-0123456789",
+	        .grants = FB_CONF_OIDC_GRANT_CLIENT,
+	        .scopes = scopes,
+	        .nscopes = 1,
+	        .signing_alg = FB_CONF_OIDC_ES256,
+	        .access_token_lifetime = 600},
+	    /* RFC 8705 2.2.2: the certificates in its JWKS (x5c, x5t#S256). */
+	    {.id = (char *)"robot-jwks",
+	        .type = FB_CONF_OIDC_SERVICE,
+	        .tls_self_signed = 1,
+	        .grants = FB_CONF_OIDC_GRANT_CLIENT,
+	        .scopes = scopes,
+	        .nscopes = 1,
+	        .signing_alg = FB_CONF_OIDC_ES256,
+	        .access_token_lifetime = 600},
+	};
+	char *dir = fb_test_tmpdir(), *db = fb_xasprintf("%s/t.db", dir);
+	struct fb_conf conf = {.public_url = (char *)"https://sso.example",
+	    .oidc_clients = cl,
+	    .noidc_clients = 3,
+	    .oidc_code_lifetime = 60,
+	    .state_dir = dir,
+	    .store_driver = FB_STORE_SQLITE,
+	    .store_path = db,
+	    .store_busy_timeout_ms = 5000,
+	    .store_pool_size = 1};
+	struct fb_keyring *kr = fixture_keyring("ec256");
+	struct fb_oidc_op *op = NULL;
+	struct fb_store *st = NULL;
+	struct fb_crypto_cert *cert = NULL, *other = NULL;
+	struct fb_oidc_params p = {.grant_type = "client_credentials", .client_id = "robot"};
+	struct fb_oidc_op_reply out;
+	struct fb_err err = {0};
+	json_t *body, *claims = NULL;
+	char *at = NULL, *pem, *opem;
+	const char *tp;
+	size_t n = 0;
+
+	pem = fb_test_read_src("tests/fixtures/keys/localhost.crt.pem", &n);
+	{
+		/* The JWKS: a made-up x5t#S256, then the fixture's certificate as x5c. */
+		struct fb_buf b;
+		char *x5c, *doc;
+
+		fb_buf_init(&b, 65536);
+		for (const char *l = strchr(pem, '\n') + 1; strncmp(l, "-----END", 8) != 0;
+		     l = strchr(l, '\n') + 1)
+			(void)fb_buf_add(&b, l, (size_t)(strchr(l, '\n') - l), NULL);
+		x5c = fb_buf_take(&b);
+		doc = fb_xasprintf(
+		    "{\"keys\": [{\"kty\": \"EC\", \"x5t#S256\": "
+		    "\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}, {\"kty\": \"RSA\", "
+		    "\"x5c\": [\"%s\"]}]}",
+		    x5c);
+		cl[2].jwks = fb_test_write_file(dir, "robot.jwks", doc);
+		free(doc);
+		free(x5c);
+		free(pem);
+	}
+	{
+		/* A JWKS whose certificate is not one, or without any: refused when built. */
+		char *keep = cl[2].jwks;
+
+		cl[2].jwks =
+		    fb_test_write_file(dir, "bad.jwks", "{\"keys\": [{\"x5c\": [\"AAAA\"]}]}");
+		CU_ASSERT_EQUAL(fb_oidc_op_new(&conf, kr, NULL, &op, &err), FB_ERR_CONFIG);
+		CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "x5c[0] is not a certificate"));
+		free(cl[2].jwks);
+		cl[2].jwks =
+		    fb_test_write_file(dir, "none.jwks", "{\"keys\": [{\"kty\": \"EC\"}]}");
+		CU_ASSERT_EQUAL(fb_oidc_op_new(&conf, kr, NULL, &op, &err), FB_ERR_CONFIG);
+		CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "no certificate"));
+		free(cl[2].jwks);
+		cl[2].jwks = keep;
+	}
+	CU_ASSERT_EQUAL_FATAL(fb_store_open(&conf, &st, &err), FB_OK);
+	CU_ASSERT_EQUAL_FATAL(fb_oidc_op_new(&conf, kr, NULL, &op, &err), FB_OK);
+	CU_ASSERT_PTR_NOT_NULL(strstr(fb_oidc_op_discovery(op),
+	    "\"tls_client_certificate_bound_access_tokens\":true"));
+	pem = fb_test_read_src("tests/fixtures/keys/localhost.crt.pem", &n);
+	CU_ASSERT_EQUAL_FATAL(fb_crypto_cert_parse(pem, n, &cert, &err), FB_OK);
+	opem = fb_test_read_src("tests/fixtures/keys/ec256.crt.pem", &n);
+	CU_ASSERT_EQUAL_FATAL(fb_crypto_cert_parse(opem, n, &other, &err), FB_OK);
+	tp = fb_crypto_cert_thumbprint(cert);
+
+	/* No certificate, another one, or a secret: invalid_client, nothing issued. */
+	fb_oidc_op_token(op, st, NULL, &p, NULL, &out);
+	CU_ASSERT_EQUAL(out.status, 401);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out.body, "invalid_client"));
+	CU_ASSERT_STRING_EQUAL(out.audit_event, "oidc_client_auth_failed");
+	fb_oidc_op_reply_cleanup(&out);
+	fb_oidc_op_token(op, st, NULL, &p, other, &out);
+	CU_ASSERT_EQUAL(out.status, 401);
+	CU_ASSERT_PTR_NULL(strstr(out.body, "access_token"));
+	fb_oidc_op_reply_cleanup(&out);
+	p.client_secret = "svc-secret-0123456789";
+	fb_oidc_op_token(op, st, NULL, &p, cert, &out);
+	CU_ASSERT_EQUAL(out.status, 401);
+	fb_oidc_op_reply_cleanup(&out);
+	p.client_secret = NULL;
+
+	/* The pinned certificate: a token bound to it. */
+	fb_oidc_op_token(op, st, NULL, &p, cert, &out);
+	CU_ASSERT_EQUAL_FATAL(out.status, 200);
+	body = json_loads(out.body, 0, NULL);
+	at = fb_xstrdup(json_string_value(json_object_get(body, "access_token")));
+	json_decref(body);
+	fb_oidc_op_reply_cleanup(&out);
+	claims = jwt_claims(at);
+	CU_ASSERT_STRING_EQUAL(json_string_value(
+	                           json_object_get(json_object_get(claims, "cnf"), "x5t#S256")),
+	    tp);
+	json_decref(claims);
+	claims = NULL;
+	CU_ASSERT_EQUAL(fb_oidc_op_token_verify(op, st, at, tp, &claims, &err), FB_OK);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(claims, "client_id")), "robot");
+	json_decref(claims);
+	claims = NULL;
+	CU_ASSERT_EQUAL(fb_oidc_op_token_verify(op, st, at, fb_crypto_cert_thumbprint(other),
+	                    &claims, &err),
+	    FB_ERR_DENIED);
+	CU_ASSERT_PTR_NULL(claims);
+	CU_ASSERT_EQUAL(fb_oidc_op_token_verify(op, st, at, NULL, &claims, &err), FB_ERR_DENIED);
+	CU_ASSERT_EQUAL(fb_oidc_op_token_verify(op, st, at, "", &claims, &err), FB_ERR_DENIED);
+	CU_ASSERT_EQUAL(fb_oidc_op_token_verify(op, st, "x.y.z", tp, &claims, &err) == FB_OK, 0);
+	free(at);
+
+	/* The certificate of robot-jwks' JWKS (x5c); another one is refused. */
+	p.client_id = "robot-jwks";
+	fb_oidc_op_token(op, st, NULL, &p, other, &out);
+	CU_ASSERT_EQUAL(out.status, 401);
+	fb_oidc_op_reply_cleanup(&out);
+	fb_oidc_op_token(op, st, NULL, &p, cert, &out);
+	CU_ASSERT_EQUAL(out.status, 200);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out.body, "access_token"));
+	fb_oidc_op_reply_cleanup(&out);
+
+	/* A secret client's token is not bound: good with or without a certificate. */
+	p.client_id = "svc";
+	p.client_secret = "svc-secret-0123456789";
+	fb_oidc_op_token(op, st, NULL, &p, cert, &out);
+	CU_ASSERT_EQUAL_FATAL(out.status, 200);
+	body = json_loads(out.body, 0, NULL);
+	at = fb_xstrdup(json_string_value(json_object_get(body, "access_token")));
+	json_decref(body);
+	fb_oidc_op_reply_cleanup(&out);
+	CU_ASSERT_EQUAL(fb_oidc_op_token_verify(op, st, at, NULL, &claims, &err), FB_OK);
+	CU_ASSERT_PTR_NULL(json_object_get(claims, "cnf"));
+	json_decref(claims);
+	claims = NULL;
+	CU_ASSERT_EQUAL(fb_oidc_op_token_verify(op, st, at, tp, &claims, &err), FB_OK);
+	json_decref(claims);
+	free(at);
+
+	fb_crypto_cert_free(cert);
+	fb_crypto_cert_free(other);
+	free(pem);
+	free(opem);
+	fb_oidc_op_free(op);
+	fb_store_close(st);
+	fb_crypto_keyring_free(kr);
+	free(cl[2].jwks);
+	fb_test_rmtree(dir);
+	free(dir);
+	free(db);
+}
+
 int
 fb_test_oidc_register(void)
 {
@@ -1042,7 +1244,8 @@ fb_test_oidc_register(void)
 	    CU_add_test(s, "RP: authorization request, callback, logout", test_rp_authz) == NULL ||
 	    CU_add_test(s, "RP: token request and responses, userinfo", test_rp_token) == NULL ||
 	    CU_add_test(s, "the client's JWKS (private_key_jwt)", test_jwks_publish) == NULL ||
-	    CU_add_test(s, "OP: redirect URIs, authorization requests, tokens", test_op) == NULL)
+	    CU_add_test(s, "OP: redirect URIs, authorization requests, tokens", test_op) == NULL ||
+	    CU_add_test(s, "OP: RFC 8705 certificate-bound tokens", test_op_mtls) == NULL)
 		return -1;
 	return 0;
 }

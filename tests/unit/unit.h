@@ -29,5 +29,7 @@ char *fb_test_tmpdir(void);
 void fb_test_rmtree(const char *dir);
 /* Writes text to dir/name and returns the path (new, caller frees). */
 char *fb_test_write_file(const char *dir, const char *name, const char *text);
+/* The file at FB_SRCDIR/rel (at most 64 KiB), NUL-terminated, its length in *n. New. */
+char *fb_test_read_src(const char *rel, size_t *n);
 
 #endif

@@ -6,7 +6,10 @@
 //   node rp.mjs STEP '{"issuer": ..., "client_id": ..., "client_secret": ..., ...}'
 //
 // client_secret (Basic, or form fields with post), or private_key (PKCS#8 PEM, ES256)
-// and kid for private_key_jwt, or neither (a public client).
+// and kid for private_key_jwt, or neither (a public client). With tls {cert, key, ca}
+// (PEM files) every request goes over HTTPS with that client certificate (RFC 8705):
+// tls_client_auth (self_signed_tls_client_auth is the same on the wire) unless a
+// secret or key is given too; ca is the provider's certificate.
 // Steps:
 //   authurl    {redirect_uri, scope}: the authorization URL with PKCE S256,
 //              state and nonce -> {url, verifier, state, nonce}
@@ -21,25 +24,64 @@
 //   forge      {sub, kid}: an ID token signed by a key the provider does not have -> {jwt}
 //   logouturl  {id_token, post_logout_redirect_uri, state}: the end_session URL -> {url}
 // Errors: {"error": code, "status": HTTP status, "message": ...} (exit status 0).
+import * as fs from 'node:fs';
+import * as https from 'node:https';
 import * as client from 'openid-client';
 import * as jose from 'jose';
 
 const [step, argJson] = process.argv.slice(2);
 const a = JSON.parse(argJson);
 
+// openid-client's customFetch over node:https with the client certificate.
+let tlsAgent;
+async function mtlsFetch(url, options = {}) {
+	const body = options.body === undefined || options.body === null ? undefined
+		: typeof options.body === 'string' ? options.body
+			: Buffer.from(await new Response(options.body).arrayBuffer());
+	const headers = Object.fromEntries(new Headers(options.headers || {}).entries());
+	return new Promise((resolve, reject) => {
+		const req = https.request(url, { method: options.method || 'GET', headers,
+			agent: tlsAgent }, (res) => {
+			const chunks = [];
+			res.on('data', (c) => chunks.push(c));
+			res.on('end', () => {
+				const h = new Headers();
+				for (const [k, v] of Object.entries(res.headers))
+					h.set(k, Array.isArray(v) ? v.join(', ') : v);
+				resolve(new Response(res.statusCode === 204 ? null : Buffer.concat(chunks),
+					{ status: res.statusCode, headers: h }));
+			});
+		});
+		req.on('error', reject);
+		if (body !== undefined)
+			req.write(body);
+		req.end();
+	});
+}
+
 async function config() {
+	if (a.tls)
+		tlsAgent = new https.Agent({ cert: fs.readFileSync(a.tls.cert),
+			key: fs.readFileSync(a.tls.key), ca: fs.readFileSync(a.tls.ca),
+			checkServerIdentity: () => undefined });
 	const auth = a.private_key
 		? client.PrivateKeyJwt({ key: await jose.importPKCS8(a.private_key, 'ES256'),
 			kid: a.kid })
 		: a.client_secret ? (a.post ? client.ClientSecretPost(a.client_secret)
-			: client.ClientSecretBasic(a.client_secret)) : client.None();
-	return client.discovery(new URL(a.issuer), a.client_id, undefined, auth,
-		{ execute: [client.allowInsecureRequests] });
+			: client.ClientSecretBasic(a.client_secret))
+			: a.tls ? client.TlsClientAuth() : client.None();
+	const cfg = await client.discovery(new URL(a.issuer), a.client_id, undefined, auth,
+		a.tls ? { [client.customFetch]: mtlsFetch }
+			: { execute: [client.allowInsecureRequests] });
+	if (a.tls)
+		cfg[client.customFetch] = mtlsFetch;
+	return cfg;
 }
 
 async function verify(cfg, jwt, typ) {
 	const meta = cfg.serverMetadata();
-	const jwks = jose.createRemoteJWKSet(new URL(meta.jwks_uri));
+	const jwks = a.tls ? jose.createLocalJWKSet(await (await mtlsFetch(meta.jwks_uri)).json())
+		: jose.createRemoteJWKSet(new URL(meta.jwks_uri));
 	const { payload, protectedHeader } = await jose.jwtVerify(jwt, jwks,
 		{ issuer: meta.issuer, typ, algorithms: ['ES256', 'RS256'] });
 	return { header: protectedHeader, claims: payload };
