@@ -2514,7 +2514,7 @@ test_export_import(void)
 	memset(&src, 0, sizeof(src));
 	src.dump = dump;
 	fb_err_clear(&err);
-	CU_ASSERT_EQUAL(fb_store_rows_load(b, 1, dump_next, &src, &n, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_rows_load(b, 1, dump_next, &src, &n, NULL, &err), FB_OK);
 	if (err.msg[0] != '\0')
 		fprintf(stderr, "rows_load: %s\n", err.msg);
 	CU_ASSERT_EQUAL(n, 2 + 1 + 2 + 1 + 1 + 1 + 2 + 1 + 1 + 1);
@@ -2580,7 +2580,7 @@ test_export_import(void)
 	/* A second import into the now full store is refused, naming a table. */
 	memset(&src, 0, sizeof(src));
 	src.dump = dump;
-	CU_ASSERT_EQUAL(fb_store_rows_load(b, 1, dump_next, &src, &n, &err), FB_ERR_INVALID);
+	CU_ASSERT_EQUAL(fb_store_rows_load(b, 1, dump_next, &src, &n, NULL, &err), FB_ERR_INVALID);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "not empty (table users"));
 	CU_ASSERT_EQUAL(n, 0);
 	json_decref(again);
@@ -2597,6 +2597,7 @@ test_import_refused(void)
 	struct fb_store *a = store_new(&da), *b = store_new(&db);
 	json_t *dump, *users, *after;
 	struct dump_src src;
+	struct fb_store_row_at at;
 	struct fb_err err;
 	size_t n = 0;
 
@@ -2609,7 +2610,7 @@ test_import_refused(void)
 	memset(&src, 0, sizeof(src));
 	src.dump = dump;
 	fb_err_clear(&err);
-	CU_ASSERT_EQUAL(fb_store_rows_load(b, 0, dump_next, &src, &n, &err), FB_ERR_INVALID);
+	CU_ASSERT_EQUAL(fb_store_rows_load(b, 0, dump_next, &src, &n, NULL, &err), FB_ERR_INVALID);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "audit_log"));
 
 	/* A duplicate username (a second user row with another id). */
@@ -2618,18 +2619,21 @@ test_import_refused(void)
 	json_array_set_new(json_array_get(users, 2), 0, json_string("other-id"));
 	memset(&src, 0, sizeof(src));
 	src.dump = dump;
-	CU_ASSERT_EQUAL(fb_store_rows_load(b, 0, dump_next, &src, &n, &err), FB_ERR_INVALID);
+	CU_ASSERT_EQUAL(fb_store_rows_load(b, 0, dump_next, &src, &n, &at, &err), FB_ERR_INVALID);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg,
 	    use_pg ? "import: users: duplicate key value violates unique constraint"
 		   : "import: users: UNIQUE"));
 	CU_ASSERT_EQUAL(n, 0);
+	/* The row to blame, though PostgreSQL's COPY finds it once the table's rows are sent. */
+	CU_ASSERT_PTR_EQUAL(at.table, fb_store_table_get("users"));
+	CU_ASSERT_EQUAL(at.index, 2);
 	json_array_remove(users, 2);
 
 	/* A NULL where the column takes none. */
 	json_array_set_new(json_array_get(users, 0), 4, json_null());
 	memset(&src, 0, sizeof(src));
 	src.dump = dump;
-	CU_ASSERT_EQUAL(fb_store_rows_load(b, 0, dump_next, &src, &n, &err), FB_ERR_INVALID);
+	CU_ASSERT_EQUAL(fb_store_rows_load(b, 0, dump_next, &src, &n, NULL, &err), FB_ERR_INVALID);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "users.source: null is not allowed"));
 	json_array_set_new(json_array_get(users, 0), 4, json_string("local"));
 
@@ -2638,7 +2642,9 @@ test_import_refused(void)
 	    json_string("nobody"));
 	memset(&src, 0, sizeof(src));
 	src.dump = dump;
-	CU_ASSERT_EQUAL(fb_store_rows_load(b, 0, dump_next, &src, &n, &err), FB_ERR_INVALID);
+	CU_ASSERT_EQUAL(fb_store_rows_load(b, 0, dump_next, &src, &n, &at, &err), FB_ERR_INVALID);
+	CU_ASSERT_PTR_EQUAL(at.table, fb_store_table_get("api_tokens"));
+	CU_ASSERT_EQUAL(at.index, 0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg,
 	    use_pg ? "import: api_tokens: insert or update on table \"api_tokens\" violates "
 		     "foreign key constraint"
@@ -2905,7 +2911,7 @@ test_rows_foreign_table(void)
 	size_t n = 7;
 
 	fb_err_clear(&err);
-	CU_ASSERT_EQUAL(fb_store_rows_load(st, 0, bogus_next, (void *)&bogus, &n, &err),
+	CU_ASSERT_EQUAL(fb_store_rows_load(st, 0, bogus_next, (void *)&bogus, &n, NULL, &err),
 	    FB_ERR_INVALID);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "not a table of fb_store_tables"));
 	CU_ASSERT_EQUAL(n, 0);
@@ -2934,7 +2940,7 @@ test_rows_no_ops(void)
 	fb_err_clear(&err);
 	CU_ASSERT_EQUAL(fb_store_rows_count(st, 0, counts, &err), FB_ERR_INTERNAL);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "cannot export"));
-	CU_ASSERT_EQUAL(fb_store_rows_load(st, 0, dump_next, &src, &n, &err), FB_ERR_INTERNAL);
+	CU_ASSERT_EQUAL(fb_store_rows_load(st, 0, dump_next, &src, &n, NULL, &err), FB_ERR_INTERNAL);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "cannot import"));
 	CU_ASSERT_EQUAL(n, 0);
 	st->ops = saved;
