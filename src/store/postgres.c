@@ -3266,9 +3266,15 @@ copy_finish(struct pg *p, size_t *line, int *refused, struct fb_err *err)
 			*refused = state != NULL &&
 			    (strncmp(state, "23", 2) == 0 || strncmp(state, "22", 2) == 0);
 			ctx = PQresultErrorField(res, PG_DIAG_CONTEXT);
-			if (ctx != NULL && (ctx = strstr(ctx, ", line ")) != NULL &&
-			    sscanf(ctx, ", line %zu", line) != 1)
-				*line = 0;
+			if (ctx != NULL && (ctx = strstr(ctx, ", line ")) != NULL) {
+				char *end;
+				unsigned long long v;
+
+				errno = 0;
+				v = strtoull(ctx + strlen(", line "), &end, 10);
+				if (errno == 0 && end != ctx + strlen(", line ") && v <= SIZE_MAX)
+					*line = (size_t)v;
+			}
 		}
 		PQclear(res);
 	}
