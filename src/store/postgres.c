@@ -3447,6 +3447,13 @@ pg_rows_load(struct fb_store *st, const struct fb_store_table *const *empty, siz
 	fb_buf_init(&c.b, PG_COPY_MAX);
 	if ((r = pg_begin(p, "import: begin", err)) != FB_OK)
 		goto out;
+	/*
+	 * One COPY carries a whole table: store.statement_timeout bounds a
+	 * request's statement, not this command's (100,000 rows take seconds).
+	 */
+	if ((r = pg_simple(p, "SET LOCAL statement_timeout = 0", "import: statement_timeout",
+		 err)) != FB_OK)
+		goto out;
 	for (size_t i = 0; i < nempty; i++)
 		if ((r = table_check_empty(p, empty[i], err)) != FB_OK)
 			goto out;

@@ -3218,32 +3218,56 @@ test_pg_old_server(void)
 }
 
 /* What the hook does in the test running: its target, and what it saw. */
-/* Statements an import runs one by one (through pg_exec), in import_statements. */
+/*
+ * Statements an import runs one by one (through pg_exec), in
+ * import_statements; at the first, when import_lock_dsn is set, another
+ * connection locks users against writes for 0.4 s (import_lock).
+ */
 static int import_statements;
+static const char *import_lock_dsn;
+static PGconn *import_lock;
 
 static void
 count_import(const char *what, int n, int backend_pid)
 {
+	PGresult *r;
+
 	(void)n;
 	(void)backend_pid;
-	if (strncmp(what, "import", 6) == 0)
-		import_statements++;
+	if (strncmp(what, "import", 6) != 0)
+		return;
+	if (import_statements++ == 0 && import_lock_dsn != NULL) {
+		import_lock = PQconnectdb(import_lock_dsn);
+		PQclear(PQexec(import_lock, "BEGIN"));
+		r = PQexec(import_lock, "LOCK TABLE users IN EXCLUSIVE MODE");
+		CU_ASSERT_EQUAL(PQresultStatus(r), PGRES_COMMAND_OK);
+		PQclear(r);
+		CU_ASSERT_EQUAL(PQsendQuery(import_lock, "SELECT pg_sleep(0.4); COMMIT"), 1);
+	}
 }
 
 /*
  * An import sends each table's rows in one COPY: the statements it runs one
  * by one (the empty checks) do not grow with the rows (one INSERT and one
- * round trip per row before: 29 s for 100,000 users).
+ * round trip per row before: 29 s for 100,000 users). A COPY carries a
+ * whole table, so store.statement_timeout (here 100 ms, while another
+ * connection holds a lock on users for 0.4 s) does not bound it.
  */
 static void
 test_pg_import_copy(void)
 {
 	char *da, *db;
-	struct fb_store *a = store_new(&da), *b = store_new(&db);
+	const char *dsn;
+	struct fb_store *a = store_new(&da), *first = pg_store_new(&db, &dsn), *b;
+	struct fb_conf conf = pg_conf(dsn);
 	json_t *dump, *users, *creds, *again;
 	struct dump_src src;
 	struct fb_err err;
 	size_t n = 0, ntables;
+	PGresult *r;
+
+	conf.store_statement_timeout_ms = 100;
+	b = open_ok(&conf);
 
 	fb_store_tables(&ntables);
 	store_fill(a);
@@ -3270,19 +3294,30 @@ test_pg_import_copy(void)
 	src.dump = dump;
 	fb_err_clear(&err);
 	import_statements = 0;
+	import_lock_dsn = dsn;
 	fb_store_postgres_hook = count_import;
 	CU_ASSERT_EQUAL(fb_store_rows_load(b, 1, dump_next, &src, &n, NULL, &err), FB_OK);
 	fb_store_postgres_hook = NULL;
+	import_lock_dsn = NULL;
 	if (err.msg[0] != '\0')
 		fprintf(stderr, "rows_load: %s\n", err.msg);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(import_lock);
+	while ((r = PQgetResult(import_lock)) != NULL) {
+		CU_ASSERT_EQUAL(PQresultStatus(r), PQresultStatus(r) == PGRES_TUPLES_OK
+			? PGRES_TUPLES_OK : PGRES_COMMAND_OK);
+		PQclear(r);
+	}
+	PQfinish(import_lock);
+	import_lock = NULL;
 	CU_ASSERT_EQUAL(n, 2 + 1 + 2 + 1 + 1 + 1 + 2 + 1 + 1 + 1 + 1000);
 	CU_ASSERT(import_statements <= (int)ntables);
 	again = store_dump(b);
 	CU_ASSERT_TRUE(json_equal(dump, again));
 	json_decref(again);
 	json_decref(dump);
+	fb_store_close(b);
 	store_done(a, da);
-	store_done(b, db);
+	store_done(first, db);
 }
 
 static struct hook_plan {
