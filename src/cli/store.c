@@ -534,7 +534,6 @@ struct import_src {
 	const json_t *tables;
 	size_t table, index;
 	struct fb_store_value *row; /* room for the widest table */
-	char path[PATH_MAX_LEN];    /* the row last yielded, for messages */
 };
 
 static enum fb_status
@@ -561,14 +560,11 @@ import_next(void *arg, const struct fb_store_table **t, const struct fb_store_va
 			    .text = json_string_value(v),
 			    .num = json_integer_value(v)};
 		}
-		snprintf(s->path, sizeof(s->path), "$.tables.%s[%zu]", tabs[s->table].name,
-		    s->index);
 		s->index++;
 		*t = &tabs[s->table];
 		*row = s->row;
 		return FB_OK;
 	}
-	s->path[0] = '\0';
 	return FB_OK;
 }
 
@@ -582,6 +578,7 @@ import_doc(struct fb_store *st, const json_t *doc, size_t *n, struct fb_err *err
 	size_t ntables, widest = 0;
 	const struct fb_store_table *tabs = fb_store_tables(&ntables);
 	struct import_src src;
+	struct fb_store_row_at at;
 	int with_optional = 0;
 	enum fb_status r;
 
@@ -597,9 +594,13 @@ import_doc(struct fb_store *st, const json_t *doc, size_t *n, struct fb_err *err
 			with_optional = 1;
 	}
 	src.row = fb_xcalloc(widest, sizeof(*src.row));
-	r = fb_store_rows_load(st, with_optional, import_next, &src, n, err);
-	if (r != FB_OK && src.path[0] != '\0')
-		err_wrap(err, src.path, NULL);
+	r = fb_store_rows_load(st, with_optional, import_next, &src, n, &at, err);
+	if (r != FB_OK && at.table != NULL) { /* the rows come in the arrays' order */
+		char path[PATH_MAX_LEN];
+
+		snprintf(path, sizeof(path), "$.tables.%s[%zu]", at.table->name, at.index);
+		err_wrap(err, path, NULL);
+	}
 	free(src.row);
 	/*
 	 * SECURITY: a restored deployment is not a first start: no bootstrap

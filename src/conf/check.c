@@ -178,6 +178,17 @@ check_store(struct fb_conf_ctx *ctx)
 		place(ctx, "store.dsn", NULL, &pl);
 		fb_conf_problem(ctx, &pl, "store.dsn", 0, "ignored: store.driver is sqlite");
 	}
+	/*
+	 * A worker is one event loop making one synchronous store call at a
+	 * time: a second connection in it would stay idle (bench/store.sh).
+	 */
+	if (fb_conf_is_set(ctx, "store.pool_size") && c->store_pool_size != 1) {
+		place(ctx, "store.pool_size", NULL, &pl);
+		fb_conf_problem(ctx, &pl, "store.pool_size", 0,
+		    "%lld is ignored: each worker and the jobs process holds one "
+		    "connection, as a worker makes one store call at a time",
+		    (long long)c->store_pool_size);
+	}
 	if (c->store_path == NULL && c->state_dir != NULL)
 		c->store_path = fb_xasprintf("%s/fedbroker.db", c->state_dir);
 }

@@ -168,12 +168,15 @@ struct fb_store_ops {
 	 * empty[0..nempty) holds a row; then inserts each row next yields
 	 * (already checked by store.c) until *t is NULL, counting them in *n,
 	 * and commits. A constraint violation is FB_ERR_INVALID naming the
-	 * table; any failure rolls everything back.
+	 * table; any failure rolls everything back. *at holds the row last
+	 * yielded (next keeps it); a backend that finds a fault later sets
+	 * it to that row, or its table to NULL when no row is to blame.
 	 */
 	enum fb_status (*rows_each)(struct fb_store *st, const struct fb_store_table *const *tables,
 	    size_t n, fb_store_row_fn fn, void *arg, struct fb_err *err);
 	enum fb_status (*rows_load)(struct fb_store *st, const struct fb_store_table *const *empty,
-	    size_t nempty, fb_store_row_next_fn next, void *arg, size_t *n, struct fb_err *err);
+	    size_t nempty, fb_store_row_next_fn next, void *arg, size_t *n,
+	    struct fb_store_row_at *at, struct fb_err *err);
 
 	/*
 	 * As the fb_store_scim_* functions (schema version 8); now and the
@@ -262,7 +265,8 @@ struct fb_store {
 
 /*
  * The statement of t that op ("select": every column in t->order; "insert":
- * every column; "any": one row if t holds one) needs, new (caller frees);
+ * every column; "copy": PostgreSQL's COPY of every column from the client;
+ * "any": one row if t holds one) needs, new (caller frees);
  * built from the fixed table list, never from input. pg: PostgreSQL's $n
  * placeholders and text keys ordered COLLATE "C" (SQLite's ?n and BINARY
  * otherwise), so both backends export rows in the same order.

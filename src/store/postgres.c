@@ -3172,75 +3172,315 @@ table_check_empty(struct pg *p, const struct fb_store_table *t, struct fb_err *e
 	return r;
 }
 
-/*
- * Inserts row (t->ncols values) with sql, t's insert statement. A value the
- * server refuses (SQLSTATE class 23, a constraint; 22, out of range) is
- * FB_ERR_INVALID with its primary message, never its DETAIL (which would
- * repeat the values: hashes, sealed secrets).
- */
-static enum fb_status
-row_insert(struct pg *p, const struct fb_store_table *t, const char *sql,
-    const struct fb_store_value *row, struct fb_err *err)
-{
-	struct pv v[PV_MAX];
-	const char *state = NULL;
-	enum fb_status r;
+/* How much COPY data is gathered before it is sent. */
+#define PG_COPY_BLOCK 65536
+/* The most text one table's rows may take (kept until its COPY ends; PostgreSQL's own limit). */
+#define PG_COPY_MAX (1024 * 1024 * 1024)
 
-	if (t->ncols > PV_MAX)
-		return fb_err_set(err, FB_ERR_INTERNAL, "import: %s: %zu columns, at most %d",
-		    t->name, t->ncols, PV_MAX);
-	for (size_t i = 0; i < t->ncols; i++) {
-		if (row[i].null)
-			v[i] = pv_text(NULL); /* a NULL parameter, whatever the column's type */
-		else if (t->cols[i].type == FB_STORE_COL_INT)
-			v[i] = pv_int(row[i].num);
-		else
-			v[i] = pv_text(row[i].text);
+/*
+ * One table's COPY ... FROM STDIN in progress, inside the savepoint
+ * fb_import. Its rows' text is kept until it ends: a refused row the
+ * server does not name (a foreign key is checked at the statement's end)
+ * is found by copying halves again.
+ */
+struct pg_copy {
+	const struct fb_store_table *t; /* NULL: none open */
+	size_t rows;			/* rows added */
+	struct fb_buf b;		/* their text, COPY's text format */
+	size_t sent;			/* bytes of b sent */
+	size_t *starts, cap;		/* where each row begins in b */
+};
+
+/* Appends s to b escaped for COPY's text format (backslash, tab, newline, CR). */
+static enum fb_status
+copy_text(struct fb_buf *b, const char *s, struct fb_err *err)
+{
+	enum fb_status r = FB_OK;
+
+	while (*s != '\0' && r == FB_OK) {
+		size_t k = strcspn(s, "\\\t\n\r");
+
+		r = fb_buf_add(b, s, k, err);
+		s += k;
+		if (*s == '\0' || r != FB_OK)
+			break;
+		r = fb_buf_add(b,
+		    *s == '\\' ? "\\\\" : *s == '\t' ? "\\t" : *s == '\n' ? "\\n" : "\\r", 2, err);
+		s++;
 	}
-	r = pg_exec(p, PG_NSTMT, sql, v, t->ncols, NULL, "import: insert", &state, err);
-	if (r != FB_OK && state != NULL &&
-	    (strncmp(state, "23", 2) == 0 || strncmp(state, "22", 2) == 0))
-		r = fb_err_set(err, FB_ERR_INVALID, "import: %s: %s", t->name, p->lastmsg);
+	return r;
+}
+
+/* Sends len bytes of COPY data. */
+static enum fb_status
+copy_send(struct pg *p, const char *data, size_t len, struct fb_err *err)
+{
+	const char *state;
+
+	while (len > 0) {
+		int k = len > PG_COPY_BLOCK ? PG_COPY_BLOCK : (int)len;
+
+		if (PQputCopyData(p->conn, data, k) != 1)
+			return pg_fail(p, NULL, "import: copy", &state, err);
+		data += k;
+		len -= (size_t)k;
+	}
+	return FB_OK;
+}
+
+/* Starts COPY into t. */
+static enum fb_status
+copy_start(struct pg *p, const struct fb_store_table *t, struct fb_err *err)
+{
+	char *sql = fb_store_table_sql(t, "copy", 1);
+	PGresult *res = PQexec(p->conn, sql);
+	const char *state;
+	enum fb_status r = FB_OK;
+
+	free(sql);
+	if (PQresultStatus(res) != PGRES_COPY_IN)
+		r = pg_fail(p, res, "import: copy", &state, err);
+	PQclear(res);
 	return r;
 }
 
 /*
- * One transaction: the empty check, the inserts, and after audit_log rows
- * its identity sequence moved past the highest id, so that the next
- * fb_store_audit_add does not collide with an imported row.
+ * Ends the COPY in progress; on failure *line (may be NULL) is the row the
+ * server names (from 1; 0 when it names none) and *refused 1 when it
+ * refused a value (SQLSTATE class 23, a constraint; 22, out of range).
+ */
+static enum fb_status
+copy_finish(struct pg *p, size_t *line, int *refused, struct fb_err *err)
+{
+	PGresult *res;
+	const char *state = NULL, *ctx;
+	enum fb_status r = FB_OK;
+
+	*line = 0;
+	*refused = 0;
+	if (PQputCopyEnd(p->conn, NULL) != 1)
+		return pg_fail(p, NULL, "import: copy", &state, err);
+	while ((res = PQgetResult(p->conn)) != NULL) {
+		if (r == FB_OK && PQresultStatus(res) != PGRES_COMMAND_OK) {
+			r = pg_fail(p, res, "import: copy", &state, err);
+			*refused = state != NULL &&
+			    (strncmp(state, "23", 2) == 0 || strncmp(state, "22", 2) == 0);
+			ctx = PQresultErrorField(res, PG_DIAG_CONTEXT);
+			if (ctx != NULL && (ctx = strstr(ctx, ", line ")) != NULL) {
+				char *end;
+				unsigned long long v;
+
+				errno = 0;
+				v = strtoull(ctx + strlen(", line "), &end, 10);
+				if (errno == 0 && end != ctx + strlen(", line ") && v <= SIZE_MAX)
+					*line = (size_t)v;
+			}
+		}
+		PQclear(res);
+	}
+	return r;
+}
+
+/* Copies rows [from, to) of c again, in a savepoint of their own: FB_OK when they went in. */
+static enum fb_status
+copy_range(struct pg *p, struct pg_copy *c, size_t from, size_t to, struct fb_err *err)
+{
+	size_t line;
+	int refused;
+	enum fb_status r;
+
+	if ((r = pg_simple(p, "SAVEPOINT fb_find", "import: savepoint", err)) != FB_OK ||
+	    (r = copy_start(p, c->t, err)) != FB_OK)
+		return r;
+	if ((r = copy_send(p, c->b.data + c->starts[from], c->starts[to] - c->starts[from],
+		 err)) != FB_OK)
+		return r;
+	r = copy_finish(p, &line, &refused, err);
+	if (r != FB_OK && !refused)
+		return r;
+	if (r != FB_OK)
+		return pg_simple(p, "ROLLBACK TO SAVEPOINT fb_find", "import: savepoint", err) ==
+			FB_OK
+		    ? FB_ERR_INVALID
+		    : FB_ERR_IO;
+	return pg_simple(p, "RELEASE SAVEPOINT fb_find", "import: savepoint", err);
+}
+
+/*
+ * The refused row the server did not name, in *index: the table's rows
+ * copied again by halves from the savepoint fb_import (the rows before a
+ * half that goes in stay), so that the first row refused alone is found.
+ */
+static enum fb_status
+copy_find(struct pg *p, struct pg_copy *c, size_t *index, struct fb_err *err)
+{
+	size_t lo = 0, hi = c->rows;
+	struct fb_err e;
+	enum fb_status r;
+
+	if ((r = pg_simple(p, "ROLLBACK TO SAVEPOINT fb_import", "import: savepoint", err)) !=
+	    FB_OK)
+		return r;
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		fb_err_clear(&e);
+		r = copy_range(p, c, lo, mid, &e);
+		if (r == FB_OK)
+			lo = mid;
+		else if (r == FB_ERR_INVALID)
+			hi = mid;
+		else
+			return fb_err_set(err, r, "%s", e.msg);
+	}
+	*index = lo;
+	return FB_OK;
+}
+
+/*
+ * Ends the COPY c: the server checks every row by then. A row it refuses
+ * is FB_ERR_INVALID with the server's primary message, never its DETAIL
+ * or CONTEXT (which repeat the values: hashes, sealed secrets), and *at
+ * names the row: the CONTEXT's "line N", or copy_find's.
+ */
+static enum fb_status
+copy_end(struct pg *p, struct pg_copy *c, struct fb_store_row_at *at, struct fb_err *err)
+{
+	char msg[sizeof(p->lastmsg)];
+	size_t line, index = 0;
+	int refused;
+	enum fb_status r;
+
+	at->table = NULL;
+	if ((r = copy_send(p, c->b.data + c->sent, c->b.len - c->sent, err)) != FB_OK)
+		return r;
+	c->sent = c->b.len;
+	r = copy_finish(p, &line, &refused, err);
+	if (r == FB_OK) {
+		c->t = NULL;
+		return pg_simple(p, "RELEASE SAVEPOINT fb_import", "import: savepoint", err);
+	}
+	if (!refused)
+		return r;
+	snprintf(msg, sizeof(msg), "%s", p->lastmsg);
+	if (line >= 1 && line <= c->rows) {
+		at->table = c->t;
+		at->index = line - 1;
+	} else if (copy_find(p, c, &index, err) == FB_OK) {
+		at->table = c->t;
+		at->index = index;
+	}
+	r = fb_err_set(err, FB_ERR_INVALID, "import: %s: %s", c->t->name, msg);
+	c->t = NULL;
+	return r;
+}
+
+/* Starts c on t: the savepoint fb_import, COPY. */
+static enum fb_status
+copy_begin(struct pg *p, struct pg_copy *c, const struct fb_store_table *t, struct fb_err *err)
+{
+	enum fb_status r;
+
+	if ((r = pg_simple(p, "SAVEPOINT fb_import", "import: savepoint", err)) != FB_OK ||
+	    (r = copy_start(p, t, err)) != FB_OK)
+		return r;
+	fb_buf_reset(&c->b);
+	c->t = t;
+	c->rows = 0;
+	c->sent = 0;
+	return FB_OK;
+}
+
+/* Adds row (t->ncols values) to c in COPY's text format; sends each full block. */
+static enum fb_status
+copy_row(struct pg *p, struct pg_copy *c, const struct fb_store_value *row, struct fb_err *err)
+{
+	enum fb_status r = FB_OK;
+
+	if (c->rows + 2 > c->cap) {
+		c->cap = c->cap != 0 ? 2 * c->cap : 1024;
+		c->starts = fb_xrealloc(c->starts, c->cap * sizeof(*c->starts));
+	}
+	c->starts[c->rows] = c->b.len;
+	for (size_t i = 0; i < c->t->ncols && r == FB_OK; i++) {
+		if (i != 0 && (r = fb_buf_add(&c->b, "\t", 1, err)) != FB_OK)
+			break;
+		if (row[i].null)
+			r = fb_buf_add(&c->b, "\\N", 2, err);
+		else if (c->t->cols[i].type == FB_STORE_COL_INT)
+			r = fb_buf_addf(&c->b, err, "%lld", (long long)row[i].num);
+		else
+			r = copy_text(&c->b, row[i].text, err);
+	}
+	if (r == FB_OK)
+		r = fb_buf_add(&c->b, "\n", 1, err);
+	if (r != FB_OK)
+		return r;
+	c->rows++;
+	c->starts[c->rows] = c->b.len;
+	if (c->b.len - c->sent < PG_COPY_BLOCK)
+		return FB_OK;
+	r = copy_send(p, c->b.data + c->sent, c->b.len - c->sent, err);
+	c->sent = c->b.len;
+	return r;
+}
+
+/*
+ * One transaction: the empty check, one COPY per table (the rows streamed
+ * in blocks, no round trip per row), and after audit_log rows its identity
+ * sequence moved past the highest id, so that the next fb_store_audit_add
+ * does not collide with an imported row.
  */
 static enum fb_status
 pg_rows_load(struct fb_store *st, const struct fb_store_table *const *empty, size_t nempty,
-    fb_store_row_next_fn next, void *arg, size_t *n, struct fb_err *err)
+    fb_store_row_next_fn next, void *arg, size_t *n, struct fb_store_row_at *at,
+    struct fb_err *err)
 {
 	struct pg *p = pg_of(st);
-	const struct fb_store_table *t, *prev = NULL;
+	struct pg_copy c = {.t = NULL};
+	const struct fb_store_table *t;
 	const struct fb_store_value *row;
-	char *sql = NULL;
 	int audit = 0;
 	enum fb_status r;
 
 	*n = 0;
+	fb_buf_init(&c.b, PG_COPY_MAX);
 	if ((r = pg_begin(p, "import: begin", err)) != FB_OK)
-		return r;
+		goto out;
+	/*
+	 * One COPY carries a whole table: store.statement_timeout bounds a
+	 * request's statement, not this command's (100,000 rows take seconds).
+	 */
+	if ((r = pg_simple(p, "SET LOCAL statement_timeout = 0", "import: statement_timeout",
+		 err)) != FB_OK)
+		goto out;
 	for (size_t i = 0; i < nempty; i++)
 		if ((r = table_check_empty(p, empty[i], err)) != FB_OK)
 			goto out;
 	for (;;) {
-		if ((r = next(arg, &t, &row, err)) != FB_OK || t == NULL)
-			break;
-		if (t != prev) {
-			free(sql);
-			sql = fb_store_table_sql(t, "insert", 1);
-			prev = t;
-		}
-		if ((r = row_insert(p, t, sql, row, err)) != FB_OK)
+		if ((r = next(arg, &t, &row, err)) != FB_OK)
 			goto out;
+		if (c.t != NULL && t != c.t) {
+			struct fb_store_row_at last = *at;
+
+			if ((r = copy_end(p, &c, at, err)) != FB_OK)
+				goto out;
+			*at = last;
+		}
+		if (t == NULL)
+			break;
+		if (c.t == NULL && (r = copy_begin(p, &c, t, err)) != FB_OK) {
+			at->table = NULL;
+			goto out;
+		}
+		if ((r = copy_row(p, &c, row, err)) != FB_OK) {
+			at->table = NULL;
+			goto out;
+		}
 		audit |= strcmp(t->name, "audit_log") == 0;
 		(*n)++;
 	}
-	if (r != FB_OK)
-		goto out;
+	at->table = NULL;
 	if (audit && (r = pg_simple(p,
 			  "SELECT setval(pg_get_serial_sequence('audit_log', 'id'),"
 			  " COALESCE(max(id), 0) + 1, false) FROM audit_log",
@@ -3248,7 +3488,17 @@ pg_rows_load(struct fb_store *st, const struct fb_store_table *const *empty, siz
 		goto out;
 	r = pg_commit(p, "import: commit", err);
 out:
-	free(sql);
+	if (c.t != NULL && p->conn != NULL) /* a failure inside a COPY: ends it, failed */
+		(void)PQputCopyEnd(p->conn, "import failed");
+	while (p->conn != NULL && (c.t != NULL || r != FB_OK)) {
+		PGresult *res = PQgetResult(p->conn);
+
+		if (res == NULL)
+			break;
+		PQclear(res);
+	}
+	fb_buf_cleanup(&c.b);
+	free(c.starts);
 	if (r != FB_OK) {
 		pg_rollback(p);
 		*n = 0;

@@ -2152,7 +2152,8 @@ row_insert(struct sq *sq, sqlite3_stmt *s, const struct fb_store_table *t,
 
 static enum fb_status
 sq_rows_load(struct fb_store *st, const struct fb_store_table *const *empty, size_t nempty,
-    fb_store_row_next_fn next, void *arg, size_t *n, struct fb_err *err)
+    fb_store_row_next_fn next, void *arg, size_t *n, struct fb_store_row_at *at,
+    struct fb_err *err)
 {
 	struct sq *sq = sq_of(st);
 	const struct fb_store_table *t, *prev = NULL;
@@ -2189,6 +2190,7 @@ sq_rows_load(struct fb_store *st, const struct fb_store_table *const *empty, siz
 		goto out;
 	sqlite3_finalize(s); /* a pending statement would block COMMIT */
 	s = NULL;
+	at->table = NULL; /* no row to blame from here on */
 	r = sq_commit(sq, "import: commit", err);
 out:
 	sqlite3_finalize(s);

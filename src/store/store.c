@@ -1255,7 +1255,8 @@ fb_store_table_sql(const struct fb_store_table *t, const char *op, int pg)
 	if (strcmp(op, "select") == 0)
 		(void)fb_buf_addf(&b, NULL, "SELECT ");
 	else
-		(void)fb_buf_addf(&b, NULL, "INSERT INTO %s (", t->name);
+		(void)fb_buf_addf(&b, NULL, "%s %s (",
+		    strcmp(op, "copy") == 0 ? "COPY" : "INSERT INTO", t->name);
 	for (size_t i = 0; i < t->ncols; i++)
 		(void)fb_buf_addf(&b, NULL, "%s%s", i != 0 ? ", " : "", t->cols[i].name);
 	if (strcmp(op, "select") == 0) {
@@ -1271,6 +1272,10 @@ fb_store_table_sql(const struct fb_store_table *t, const char *op, int pg)
 			k += len;
 			k += strspn(k, ", ");
 		}
+		return fb_buf_take(&b);
+	}
+	if (strcmp(op, "copy") == 0) {
+		(void)fb_buf_addf(&b, NULL, ") FROM STDIN");
 		return fb_buf_take(&b);
 	}
 	(void)fb_buf_addf(&b, NULL, ") VALUES (");
@@ -1328,6 +1333,7 @@ struct load_src {
 	fb_store_row_next_fn next;
 	void *arg;
 	int with_optional;
+	struct fb_store_row_at *at; /* the row last yielded */
 };
 
 static enum fb_status
@@ -1367,6 +1373,12 @@ load_next(void *arg, const struct fb_store_table **t, const struct fb_store_valu
 	*row = NULL;
 	if ((r = src->next(src->arg, t, row, err)) != FB_OK || *t == NULL)
 		return r;
+	if (*t == src->at->table) {
+		src->at->index++;
+	} else {
+		src->at->table = *t;
+		src->at->index = 0;
+	}
 	if ((r = check_table(*t, "import", err)) != FB_OK)
 		return r;
 	if ((*t)->optional && !src->with_optional)
@@ -1377,21 +1389,24 @@ load_next(void *arg, const struct fb_store_table **t, const struct fb_store_valu
 
 enum fb_status
 fb_store_rows_load(struct fb_store *st, int with_optional, fb_store_row_next_fn next, void *arg,
-    size_t *n, struct fb_err *err)
+    size_t *n, struct fb_store_row_at *at, struct fb_err *err)
 {
 	const struct fb_store_table *empty[NTABLES];
-	struct load_src src = {next, arg, with_optional};
+	struct fb_store_row_at here = {NULL, 0};
+	struct load_src src = {next, arg, with_optional, at != NULL ? at : &here};
 	size_t nempty = tables_select(with_optional, empty), count = 0;
 	enum fb_status r;
 
 	if (n != NULL)
 		*n = 0;
+	*src.at = here;
 	if ((r = check_owner(st, "import", err)) != FB_OK)
 		return r;
 	if (st->ops->rows_load == NULL)
 		return fb_err_set(err, FB_ERR_INTERNAL, "import: the %s store cannot import",
 		    st->ops->name);
-	if ((r = st->ops->rows_load(st, empty, nempty, load_next, &src, &count, err)) != FB_OK)
+	if ((r = st->ops->rows_load(st, empty, nempty, load_next, &src, &count, src.at, err)) !=
+	    FB_OK)
 		return r;
 	if (n != NULL)
 		*n = count;

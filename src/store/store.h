@@ -569,11 +569,19 @@ typedef enum fb_status (*fb_store_row_next_fn)(void *arg, const struct fb_store_
  * table holding rows. Each row is checked first (a NULL where the column
  * takes none, text that is not UTF-8 or over FB_STORE_VALUE_MAX bytes):
  * FB_ERR_INVALID; a row the database refuses (a duplicate key, a reference
- * to no user) is FB_ERR_INVALID too. On any failure nothing is written.
- * *n (may be NULL) counts the rows written.
+ * to no user) is FB_ERR_INVALID too. On any failure nothing is written, and
+ * *at (may be NULL) names the row to blame: its table (NULL when no row is,
+ * say a lost connection) and its index among that table's rows in the order
+ * next yielded them (a backend may find the fault rows later, PostgreSQL's
+ * COPY at the table's end). *n (may be NULL) counts the rows written.
  */
+struct fb_store_row_at {
+	const struct fb_store_table *table;
+	size_t index;
+};
 enum fb_status fb_store_rows_load(struct fb_store *st, int with_optional,
-    fb_store_row_next_fn next, void *arg, size_t *n, struct fb_err *err);
+    fb_store_row_next_fn next, void *arg, size_t *n, struct fb_store_row_at *at,
+    struct fb_err *err);
 
 /*
  * Opens the store like fb_store_open but applies no migration: only

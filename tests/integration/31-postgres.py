@@ -11,6 +11,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 
 import harness
@@ -92,6 +93,42 @@ class Postgres(harness.TestCase):
         self.assertEqual(b.login("ann", PASSWORD).status, 303)
         srv.stop()
         self.assertNotIn(self.pg.password, srv.logs())
+
+    def test_one_connection_per_process(self):
+        """store.pool_size is accepted with a warning and changes nothing: a worker is one
+        event loop making one synchronous store call at a time, so each process holds one
+        connection (each worker, the jobs process; the master only while it starts or
+        reloads), however many requests come at once."""
+        dsn = self.pg.fresh_dsn()
+        db = dsn.split("dbname=")[1].strip("'")
+        srv = self.pg_server(dsn, workers=3, pool_size=4)
+        cp = subprocess.run([harness.BIN, "check-config", srv.config], capture_output=True,
+                            text=True, timeout=60, env=srv.env)
+        self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
+        self.assertRegex(cp.stdout + cp.stderr, r"store\.pool_size: warning: 4 is ignored: "
+                         r"each worker and the jobs process holds one connection")
+        cp = cli(srv, "user", "add", "ann", "--init", "--password-stdin", stdin=PASSWORD + "\n")
+        self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
+        srv.start()
+        self.assertIn("store.pool_size: warning: 4 is ignored", srv.logs())
+        # Sign-ins from 12 clients at once, spread over the workers.
+        results = []
+
+        def signin():
+            results.append(webclient.Browser("127.0.0.1", srv.port).login("ann", PASSWORD).status)
+
+        threads = [threading.Thread(target=signin) for _ in range(12)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        self.assertEqual(results, [303] * 12)
+        procs = [srv.proc.pid] + harness.children_of(srv.proc.pid)
+        self.assertEqual(len(procs), 5, "the master, 3 workers, the jobs process")
+        rows = self.pg.psql("SELECT pid FROM pg_stat_activity WHERE application_name ="
+                            " 'fedbroker' AND datname = '%s'" % db).split()
+        self.assertEqual(len(rows), len(procs) - 1, "none for the master once started")
+        srv.stop()
 
     def test_cli_does_not_create_a_store(self):
         """Without --init a command refuses a database fedbroker has not used (a mistyped

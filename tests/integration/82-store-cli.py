@@ -677,11 +677,25 @@ class StoreCli(harness.TestCase):
         # A value out of the column's range (active is an INTEGER on PostgreSQL).
         d = self.doc()
         d["tables"]["users"][0]["active"] = 2 ** 40
-        refused(self.write("pg-range.json", d), "import: users:", "out of range")
-        # Imported whole, then again: the full store is refused.
-        cp = at(b, "store", "import", "--json", self.export)
+        refused(self.write("pg-range.json", d), "$.tables.users[0]: import: users:",
+                "out of range")
+        # A reference to no user in the last row of a table: the server checks foreign
+        # keys at the end of the table's COPY and names no row; the row is still named.
+        d = self.doc()
+        name, rows = [(k, v) for k, v in d["tables"].items()
+                      if len(v) >= 2 and "user_id" in v[-1]][0]
+        rows[-1]["user_id"] = "nobody"
+        refused(self.write("pg-fk-last.json", d),
+                "$.tables.%s[%d]: import: %s:" % (name, len(rows) - 1, name),
+                "violates foreign key constraint")
+        # Imported whole, then again: the full store is refused. Text with COPY's
+        # special characters goes in as it is.
+        d = self.doc()
+        d["tables"]["users"][0]["name"] = "tab\there, newline\nthere, back\\slash, cr\r, \\N"
+        cp = at(b, "store", "import", "--json", self.write("pg-text.json", d))
         self.assertEqual(cp.returncode, 0, cp.stderr)
         self.assertIn("imported 21 rows", cp.stdout)
+        self.assertEqual(state()[0]["users"], d["tables"]["users"])
         refused(self.export, "the store is not empty (table users holds rows)")
         self.assertEqual(self.pg.psql("SELECT count(*) FROM users", db), "3")
 

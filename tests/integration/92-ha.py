@@ -8,10 +8,18 @@ says. A local sign-in and the AWS start URL through alternating replicas give a
 SAML response the AWS stand-in accepts, signed with the key both publish; an
 upstream SAML sign-in through one replica and its replayed response refused by
 the other; one replica killed with SIGKILL while a thread makes requests, and
-every request answered (nginx proxy_next_upstream error timeout)."""
+every request answered (nginx proxy_next_upstream error timeout). The OpenID
+provider across the replicas: a code issued at one and exchanged (PKCE) at the
+other, refreshed at the first, replayed at the second and refused with its
+family revoked, the tokens verified by jose against each replica's JWKS; and
+client_credentials grants through the balancer while one replica is killed."""
 
+import base64
+import hashlib
 import http.client
+import json
 import os
+import shutil
 import pwd
 import re
 import signal
@@ -35,6 +43,16 @@ except ImportError as e:
     MISSING = "%s (apt-get install python3-pysaml2 python3-onelogin-saml2 xmlsec1)" % e
 
 NGINX = "/usr/sbin/nginx"
+RP = os.path.join(harness.PEERS, "oidc", "rp.mjs")
+WEB_SECRET = "web-secret-0123456789abcdefghij"
+SVC_SECRET = "svc-secret-0123456789abcdefghij"
+WEB_CB = "https://app.example.test/cb"
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+def basic(cid, secret):
+    return {"Authorization": "Basic " + base64.b64encode(
+        ("%s:%s" % (cid, secret)).encode()).decode(), **FORM}
 GROUPS = [{"name": "aws-admins", "attributes": {"aws_role": "Admin"}, "members": ["alice"]}]
 IDP_ID = "https://idp.corp.test/saml"
 IDP_BASE = "https://idp.corp.test"
@@ -136,6 +154,8 @@ class HA(harness.TestCase):
         idp_md = os.path.join(d, "corp-idp.xml")
         self.write(idp_md, first.metadata())
         store = harness.store_conf(d) or {"path": os.path.join(d, "shared", "fedbroker.db")}
+        for name, value in (("web", WEB_SECRET), ("svc", SVC_SECRET)):
+            self.write(os.path.join(d, name + ".secret"), value + "\n")
         # The public URL is nginx's, the same for both replicas.
         nginx_port = harness.free_port()
         self.public = "http://127.0.0.1:%d" % nginx_port
@@ -148,6 +168,12 @@ class HA(harness.TestCase):
             "upstreams": [{"name": "corp", "display_name": "Corp SSO", "type": "saml",
                            "domains": ["corp.test"], "saml": {"metadata": idp_md}}],
             "apps": [{"name": "tools", "hosts": ["tools.test"], "groups": ["aws-admins"]}],
+            "oidc": {"clients": [
+                {"id": "web", "secret": "file:" + os.path.join(d, "web.secret"),
+                 "redirect_uris": [WEB_CB], "signing_alg": "RS256"},
+                {"id": "svc", "type": "service", "secret": "file:" + os.path.join(
+                    d, "svc.secret"), "scopes": ["reports.read"], "signing_alg": "RS256"},
+            ]},
         }
         self.a, self.b = [fbsaml.saml_server(self, [fbsaml.aws_sp("aws")], GROUPS, users,
                                              mappings={"upstream_saml": MAPPING}, conf=conf,
@@ -303,12 +329,94 @@ class HA(harness.TestCase):
             self.assertEqual(p.status, 429, "locked at both replicas\n" + p.text[:2000])
             self.assertTrue(p.header("Retry-After"))
 
-    def test_kill_one_replica_under_load(self):
-        b = self.lb()
-        p = b.login("alice", fbsaml.PASSWORD, follow=True)
+    def rp(self, step, **args):
+        """A step of tests/peers/oidc/rp.mjs (openid-client, jose) against the balancer."""
+        if shutil.which("node") is None or not all(os.path.isdir(os.path.join(
+                harness.PEERS, "node_modules", m)) for m in ("openid-client", "jose")):
+            raise harness.peer_missing("node and tests/peers' openid-client and jose "
+                                       "(cd tests/peers && npm ci)")
+        a = {"issuer": self.public}
+        a.update(args)
+        cp = subprocess.run(["node", RP, step, json.dumps(a)], capture_output=True, text=True,
+                            timeout=60, cwd=harness.PEERS)
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        return json.loads(cp.stdout.strip().splitlines()[-1])
+
+    def verified_at_both(self, jwt, typ):
+        """jwt verified by jose against the JWKS of each replica (the same key): its claims."""
+        out = []
+        for srv in (self.a, self.b):
+            v = self.rp("verify", client_id="web", client_secret=WEB_SECRET, jwt=jwt, typ=typ,
+                        jwks_uri="http://127.0.0.1:%d/oauth2/jwks" % srv.port)
+            self.assertNotIn("error", v, v)
+            out.append(v)
+        self.assertEqual(out[0], out[1])
+        return out[0]["claims"]
+
+    def test_oidc_code_refresh_and_replay_across_replicas(self):
+        """Authorization code + PKCE: authorized at replica a, exchanged at b, refreshed
+        at a; the code replayed at a is refused and revokes the family b issued."""
+        # Both replicas publish the same keys.
+        jwks = [json.loads(s.http("GET", "/oauth2/jwks").body) for s in (self.a, self.b)]
+        self.assertEqual(jwks[0], jwks[1])
+        self.assertTrue(jwks[0]["keys"])
+        ba = fbsaml.browser(self, self.a)
+        p = ba.login("alice", fbsaml.PASSWORD, follow=True)
         self.assertEqual(p.status, 200, p.text[:2000])
-        cookie = "; ".join("%s=%s" % kv for kv in b.cookies.items())
+        verifier = base64.urlsafe_b64encode(os.urandom(48)).decode().rstrip("=")
+        challenge = base64.urlsafe_b64encode(hashlib.sha256(
+            verifier.encode()).digest()).decode().rstrip("=")
+        p = ba.get("/oauth2/authorize?" + urllib.parse.urlencode({
+            "response_type": "code", "client_id": "web", "redirect_uri": WEB_CB,
+            "scope": "openid profile email", "state": "st-ha", "nonce": "n-ha",
+            "code_challenge": challenge, "code_challenge_method": "S256"}))
+        self.assertEqual(p.status, 302, p.text[:2000])
+        q = urllib.parse.parse_qs(urllib.parse.urlsplit(p.location).query)
+        self.assertEqual(q["iss"], [self.public], "one issuer: the balancer's")
+        code = q["code"][0]
+
+        def token(srv, fields):
+            r = srv.request("POST", "/oauth2/token", headers=basic("web", WEB_SECRET),
+                            body=urllib.parse.urlencode(fields))
+            return r.status, json.loads(r.body or b"{}")
+
+        grant = {"grant_type": "authorization_code", "code": code, "redirect_uri": WEB_CB,
+                 "code_verifier": verifier}
+        st, t = token(self.b, grant)
+        self.assertEqual(st, 200, t)
+        idc = self.verified_at_both(t["id_token"], "JWT")
+        self.assertEqual((idc["iss"], idc["aud"], idc["nonce"]), (self.public, "web", "n-ha"))
+        self.assertEqual(idc["preferred_username"], "alice")
+        atc = self.verified_at_both(t["access_token"], "at+jwt")
+        self.assertEqual((atc["client_id"], atc["sub"]), ("web", idc["sub"]))
+        # Refreshed at a: rotated, and the new tokens verify at both.
+        st, t2 = token(self.a, {"grant_type": "refresh_token",
+                                "refresh_token": t["refresh_token"]})
+        self.assertEqual(st, 200, t2)
+        self.assertNotEqual(t2["refresh_token"], t["refresh_token"])
+        self.assertEqual(self.verified_at_both(t2["access_token"], "at+jwt")["sub"], idc["sub"])
+        # The code replayed at a: refused; the family b issued is revoked everywhere.
+        off = self.a.log_size()
+        st, body = token(self.a, grant)
+        self.assertEqual((st, body.get("error")), (400, "invalid_grant"), body)
+        self.assertNotIn("access_token", body)
+        self.assertTrue(fbsaml.audit_since(self.a, off, "oidc_code_replayed"))
+        st, body = token(self.b, {"grant_type": "refresh_token",
+                                  "refresh_token": t2["refresh_token"]})
+        self.assertEqual((st, body.get("error")), (400, "invalid_grant"), "the family is revoked")
+        for srv in (self.a, self.b):
+            r = srv.request("POST", "/oauth2/introspect", headers=basic("web", WEB_SECRET),
+                            body=urllib.parse.urlencode({"token": t2["access_token"]}))
+            self.assertEqual(json.loads(r.body), {"active": False}, srv.port)
+
+    def load_while_b_is_killed(self, method, path, headers, body=None):
+        """Requests through the balancer, one at a time, while replica b is killed with
+        SIGKILL after the first 20, until 60 were sent once all of b's processes are gone:
+        (when, status, body) each, when "before" the kill began, "during" it (sent or
+        answered while b's processes were dying) or "after" it. Only replica a answered
+        the last 20."""
         results = []
+        killing = threading.Event()
         killed = threading.Event()
         half = threading.Event()
 
@@ -316,36 +424,84 @@ class HA(harness.TestCase):
             deadline = time.time() + 60
             after = 0
             while time.time() < deadline and len(results) < 400 and after < 60:
+                # Read before sending and after the answer: when the kill came.
+                k0, k1 = killing.is_set(), killed.is_set()
                 c = http.client.HTTPConnection("127.0.0.1", self.nginx.port, timeout=20)
                 try:
-                    c.request("GET", "/saml/idp/init/aws", headers={"Cookie": cookie})
+                    c.request(method, path, body=body, headers=headers)
                     r = c.getresponse()
-                    r.read()
+                    data = r.read()
                     status = r.status
                 except (OSError, http.client.HTTPException) as e:
-                    status = repr(e)
+                    status, data = repr(e), b""
                 finally:
                     c.close()
-                # Read once: the kill may come between the record and the count.
-                k = killed.is_set()
-                results.append((k, status))
+                when = "after" if k1 else "during" if k0 or killing.is_set() else "before"
+                results.append((when, status, data))
                 if len(results) >= 20:
                     half.set()
-                after += k
+                after += k1
+
+        def gone(pid):
+            try:
+                with open("/proc/%d/stat" % pid) as f:
+                    return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+            except OSError:
+                return True
 
         t = threading.Thread(target=load)
         t.start()
         self.assertTrue(half.wait(60), "the load started")
+        procs = [self.b.proc.pid] + harness.children_of(self.b.proc.pid)
+        killing.set()
         self.b.kill()
+        deadline = time.time() + 10
+        while not all(gone(p) for p in procs):
+            self.assertLess(time.time(), deadline, "replica b's processes are gone")
+            time.sleep(0.01)
         killed.set()
         t.join(90)
         self.assertFalse(t.is_alive())
-        after = [s for k, s in results if k]
-        self.assertGreaterEqual(len(after), 60, results)
-        self.assertEqual([s for _, s in results if s != 200], [], "every request succeeded")
-        # After the kill, only replica a answered.
+        statuses = [(w, s) for w, s, _ in results]
+        self.assertGreaterEqual(len([w for w, _ in statuses if w == "after"]), 60, statuses)
         tail = self.nginx.upstreams()[-20:]
         self.assertTrue(all(u.endswith(":%d" % self.a.port) for u in tail), tail)
+        return results
+
+    def test_client_credentials_while_one_replica_is_killed(self):
+        """client_credentials through the balancer while replica b is killed with SIGKILL:
+        every grant sent once b's processes are gone succeeds, and so does every grant
+        answered before the kill began. nginx retries a request on the other replica only
+        while it has not reached one (proxy_next_upstream error timeout, no non_idempotent:
+        a code grant must never be sent twice), so a grant a worker of b was answering as
+        the kill landed may end in 502; nothing else may."""
+        cc = urllib.parse.urlencode({"grant_type": "client_credentials",
+                                     "scope": "reports.read"})
+        results = self.load_while_b_is_killed("POST", "/oauth2/token",
+                                              basic("svc", SVC_SECRET), cc)
+        statuses = [(w, s) for w, s, _ in results]
+        self.assertEqual([(w, s) for w, s in statuses if s != 200 and w != "during"], [],
+                         "every grant before the kill and after it succeeded")
+        self.assertEqual([s for w, s in statuses if w == "during" and s not in (200, 502)],
+                         [], statuses)
+        # The grants issued after the kill are tokens a's JWKS verifies.
+        tok = json.loads([d for w, s, d in results if w == "after"][-1])
+        v = self.rp("verify", client_id="svc", client_secret=SVC_SECRET,
+                    jwt=tok["access_token"], typ="at+jwt",
+                    jwks_uri="http://127.0.0.1:%d/oauth2/jwks" % self.a.port)
+        self.assertNotIn("error", v, v)
+        self.assertEqual(v["claims"]["client_id"], "svc")
+        self.assertEqual(v["claims"]["scope"], "reports.read")
+
+    def test_kill_one_replica_under_load(self):
+        b = self.lb()
+        p = b.login("alice", fbsaml.PASSWORD, follow=True)
+        self.assertEqual(p.status, 200, p.text[:2000])
+        cookie = "; ".join("%s=%s" % kv for kv in b.cookies.items())
+        results = self.load_while_b_is_killed("GET", "/saml/idp/init/aws", {"Cookie": cookie})
+        # A GET that reached b as it died is sent to a again (proxy_next_upstream).
+        self.assertEqual([(w, s) for w, s, _ in results if s != 200], [],
+                         "every request succeeded")
 
 
 if __name__ == "__main__":

@@ -949,7 +949,9 @@ test_store_postgres_conf(void)
 	c = expect_ok("store:\n  driver: postgres\n  dsn: env:FB_TEST_CONF_DSN\n"
 		      "  pool_size: 4\n  connect_timeout: 2s\n  statement_timeout: 250ms\n"
 		      "  tls_ca: /etc/ssl/db-ca.pem\n",
-	    0, NULL);
+	    1,
+	    "t.yaml:4:14: store.pool_size: warning: 4 is ignored: each worker and the jobs process "
+	    "holds one connection, as a worker makes one store call at a time");
 	CU_ASSERT_EQUAL(c->store_pool_size, 4);
 	CU_ASSERT_EQUAL(c->store_connect_timeout, 2);
 	CU_ASSERT_EQUAL(c->store_statement_timeout_ms, 250);

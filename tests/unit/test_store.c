@@ -2514,7 +2514,7 @@ test_export_import(void)
 	memset(&src, 0, sizeof(src));
 	src.dump = dump;
 	fb_err_clear(&err);
-	CU_ASSERT_EQUAL(fb_store_rows_load(b, 1, dump_next, &src, &n, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_rows_load(b, 1, dump_next, &src, &n, NULL, &err), FB_OK);
 	if (err.msg[0] != '\0')
 		fprintf(stderr, "rows_load: %s\n", err.msg);
 	CU_ASSERT_EQUAL(n, 2 + 1 + 2 + 1 + 1 + 1 + 2 + 1 + 1 + 1);
@@ -2580,7 +2580,7 @@ test_export_import(void)
 	/* A second import into the now full store is refused, naming a table. */
 	memset(&src, 0, sizeof(src));
 	src.dump = dump;
-	CU_ASSERT_EQUAL(fb_store_rows_load(b, 1, dump_next, &src, &n, &err), FB_ERR_INVALID);
+	CU_ASSERT_EQUAL(fb_store_rows_load(b, 1, dump_next, &src, &n, NULL, &err), FB_ERR_INVALID);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "not empty (table users"));
 	CU_ASSERT_EQUAL(n, 0);
 	json_decref(again);
@@ -2597,6 +2597,7 @@ test_import_refused(void)
 	struct fb_store *a = store_new(&da), *b = store_new(&db);
 	json_t *dump, *users, *after;
 	struct dump_src src;
+	struct fb_store_row_at at;
 	struct fb_err err;
 	size_t n = 0;
 
@@ -2609,7 +2610,7 @@ test_import_refused(void)
 	memset(&src, 0, sizeof(src));
 	src.dump = dump;
 	fb_err_clear(&err);
-	CU_ASSERT_EQUAL(fb_store_rows_load(b, 0, dump_next, &src, &n, &err), FB_ERR_INVALID);
+	CU_ASSERT_EQUAL(fb_store_rows_load(b, 0, dump_next, &src, &n, NULL, &err), FB_ERR_INVALID);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "audit_log"));
 
 	/* A duplicate username (a second user row with another id). */
@@ -2618,18 +2619,21 @@ test_import_refused(void)
 	json_array_set_new(json_array_get(users, 2), 0, json_string("other-id"));
 	memset(&src, 0, sizeof(src));
 	src.dump = dump;
-	CU_ASSERT_EQUAL(fb_store_rows_load(b, 0, dump_next, &src, &n, &err), FB_ERR_INVALID);
+	CU_ASSERT_EQUAL(fb_store_rows_load(b, 0, dump_next, &src, &n, &at, &err), FB_ERR_INVALID);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg,
 	    use_pg ? "import: users: duplicate key value violates unique constraint"
 		   : "import: users: UNIQUE"));
 	CU_ASSERT_EQUAL(n, 0);
+	/* The row to blame, though PostgreSQL's COPY finds it once the table's rows are sent. */
+	CU_ASSERT_PTR_EQUAL(at.table, fb_store_table_get("users"));
+	CU_ASSERT_EQUAL(at.index, 2);
 	json_array_remove(users, 2);
 
 	/* A NULL where the column takes none. */
 	json_array_set_new(json_array_get(users, 0), 4, json_null());
 	memset(&src, 0, sizeof(src));
 	src.dump = dump;
-	CU_ASSERT_EQUAL(fb_store_rows_load(b, 0, dump_next, &src, &n, &err), FB_ERR_INVALID);
+	CU_ASSERT_EQUAL(fb_store_rows_load(b, 0, dump_next, &src, &n, NULL, &err), FB_ERR_INVALID);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "users.source: null is not allowed"));
 	json_array_set_new(json_array_get(users, 0), 4, json_string("local"));
 
@@ -2638,7 +2642,9 @@ test_import_refused(void)
 	    json_string("nobody"));
 	memset(&src, 0, sizeof(src));
 	src.dump = dump;
-	CU_ASSERT_EQUAL(fb_store_rows_load(b, 0, dump_next, &src, &n, &err), FB_ERR_INVALID);
+	CU_ASSERT_EQUAL(fb_store_rows_load(b, 0, dump_next, &src, &n, &at, &err), FB_ERR_INVALID);
+	CU_ASSERT_PTR_EQUAL(at.table, fb_store_table_get("api_tokens"));
+	CU_ASSERT_EQUAL(at.index, 0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg,
 	    use_pg ? "import: api_tokens: insert or update on table \"api_tokens\" violates "
 		     "foreign key constraint"
@@ -2905,7 +2911,7 @@ test_rows_foreign_table(void)
 	size_t n = 7;
 
 	fb_err_clear(&err);
-	CU_ASSERT_EQUAL(fb_store_rows_load(st, 0, bogus_next, (void *)&bogus, &n, &err),
+	CU_ASSERT_EQUAL(fb_store_rows_load(st, 0, bogus_next, (void *)&bogus, &n, NULL, &err),
 	    FB_ERR_INVALID);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "not a table of fb_store_tables"));
 	CU_ASSERT_EQUAL(n, 0);
@@ -2934,7 +2940,7 @@ test_rows_no_ops(void)
 	fb_err_clear(&err);
 	CU_ASSERT_EQUAL(fb_store_rows_count(st, 0, counts, &err), FB_ERR_INTERNAL);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "cannot export"));
-	CU_ASSERT_EQUAL(fb_store_rows_load(st, 0, dump_next, &src, &n, &err), FB_ERR_INTERNAL);
+	CU_ASSERT_EQUAL(fb_store_rows_load(st, 0, dump_next, &src, &n, NULL, &err), FB_ERR_INTERNAL);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "cannot import"));
 	CU_ASSERT_EQUAL(n, 0);
 	st->ops = saved;
@@ -3212,6 +3218,108 @@ test_pg_old_server(void)
 }
 
 /* What the hook does in the test running: its target, and what it saw. */
+/*
+ * Statements an import runs one by one (through pg_exec), in
+ * import_statements; at the first, when import_lock_dsn is set, another
+ * connection locks users against writes for 0.4 s (import_lock).
+ */
+static int import_statements;
+static const char *import_lock_dsn;
+static PGconn *import_lock;
+
+static void
+count_import(const char *what, int n, int backend_pid)
+{
+	PGresult *r;
+
+	(void)n;
+	(void)backend_pid;
+	if (strncmp(what, "import", 6) != 0)
+		return;
+	if (import_statements++ == 0 && import_lock_dsn != NULL) {
+		import_lock = PQconnectdb(import_lock_dsn);
+		PQclear(PQexec(import_lock, "BEGIN"));
+		r = PQexec(import_lock, "LOCK TABLE users IN EXCLUSIVE MODE");
+		CU_ASSERT_EQUAL(PQresultStatus(r), PGRES_COMMAND_OK);
+		PQclear(r);
+		CU_ASSERT_EQUAL(PQsendQuery(import_lock, "SELECT pg_sleep(0.4); COMMIT"), 1);
+	}
+}
+
+/*
+ * An import sends each table's rows in one COPY: the statements it runs one
+ * by one (the empty checks) do not grow with the rows (one INSERT and one
+ * round trip per row before: 29 s for 100,000 users). A COPY carries a
+ * whole table, so store.statement_timeout (here 100 ms, while another
+ * connection holds a lock on users for 0.4 s) does not bound it.
+ */
+static void
+test_pg_import_copy(void)
+{
+	char *da, *db;
+	const char *dsn;
+	struct fb_store *a = store_new(&da), *first = pg_store_new(&db, &dsn), *b;
+	struct fb_conf conf = pg_conf(dsn);
+	json_t *dump, *users, *creds, *again;
+	struct dump_src src;
+	struct fb_err err;
+	size_t n = 0, ntables;
+	PGresult *r;
+
+	conf.store_statement_timeout_ms = 100;
+	b = open_ok(&conf);
+
+	fb_store_tables(&ntables);
+	store_fill(a);
+	dump = store_dump(a);
+	users = json_object_get(dump, "users");
+	creds = json_object_get(dump, "local_credentials");
+	for (int i = 0; i < 500; i++) {
+		json_t *u = json_deep_copy(json_array_get(users, 0));
+		json_t *c = json_deep_copy(json_array_get(creds, 0));
+		char id[32], name[32], full[48];
+
+		/* After every generated id (base64url) in the dump's order. */
+		snprintf(id, sizeof(id), "~copy-user-%04d", i);
+		snprintf(name, sizeof(name), "copy%04d", i);
+		snprintf(full, sizeof(full), "Copy\t%04d\\N\n\r", i); /* COPY's specials */
+		json_array_set_new(u, 0, json_string(id));
+		json_array_set_new(u, 1, json_string(name));
+		json_array_set_new(u, 2, json_string(full));
+		json_array_set_new(c, 0, json_string(id));
+		json_array_append_new(users, u);
+		json_array_append_new(creds, c);
+	}
+	memset(&src, 0, sizeof(src));
+	src.dump = dump;
+	fb_err_clear(&err);
+	import_statements = 0;
+	import_lock_dsn = dsn;
+	fb_store_postgres_hook = count_import;
+	CU_ASSERT_EQUAL(fb_store_rows_load(b, 1, dump_next, &src, &n, NULL, &err), FB_OK);
+	fb_store_postgres_hook = NULL;
+	import_lock_dsn = NULL;
+	if (err.msg[0] != '\0')
+		fprintf(stderr, "rows_load: %s\n", err.msg);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(import_lock);
+	while ((r = PQgetResult(import_lock)) != NULL) {
+		CU_ASSERT_EQUAL(PQresultStatus(r), PQresultStatus(r) == PGRES_TUPLES_OK
+			? PGRES_TUPLES_OK : PGRES_COMMAND_OK);
+		PQclear(r);
+	}
+	PQfinish(import_lock);
+	import_lock = NULL;
+	CU_ASSERT_EQUAL(n, 2 + 1 + 2 + 1 + 1 + 1 + 2 + 1 + 1 + 1 + 1000);
+	CU_ASSERT(import_statements <= (int)ntables);
+	again = store_dump(b);
+	CU_ASSERT_TRUE(json_equal(dump, again));
+	json_decref(again);
+	json_decref(dump);
+	fb_store_close(b);
+	store_done(a, da);
+	store_done(first, db);
+}
+
 static struct hook_plan {
 	const char *what; /* the operation to act in */
 	int at;		  /* before its statement number at */
@@ -4143,6 +4251,7 @@ fb_test_store_register(void)
 	    {"connection dropped", test_pg_dropped},
 	    {"serialization failure retried", test_pg_retry},
 	    {"deadlock retried", test_pg_deadlock},
+	    {"import by COPY", test_pg_import_copy},
 	    {"latency", test_latency},
 	};
 	if ((s = CU_add_suite("store-pg", pg_suite_init, pg_suite_cleanup)) == NULL)

@@ -19,7 +19,8 @@
 //   cc         {scope}: client_credentials -> {tokens, at_claims}
 //   introspect {token} -> the RFC 7662 answer
 //   revoke     {token} -> {}
-//   verify     {jwt, typ}: jose jwtVerify with the remote JWKS -> {header, claims}
+//   verify     {jwt, typ, jwks_uri?}: jose jwtVerify with the remote JWKS (the
+//              discovery's jwks_uri, or the one given: one replica's) -> {header, claims}
 //   assertion  {private_key?, kid, aud?, exp_in?, jti}: a private_key_jwt assertion -> {jwt}
 //   forge      {sub, kid}: an ID token signed by a key the provider does not have -> {jwt}
 //   logouturl  {id_token, post_logout_redirect_uri, state}: the end_session URL -> {url}
@@ -80,8 +81,9 @@ async function config() {
 
 async function verify(cfg, jwt, typ) {
 	const meta = cfg.serverMetadata();
-	const jwks = a.tls ? jose.createLocalJWKSet(await (await mtlsFetch(meta.jwks_uri)).json())
-		: jose.createRemoteJWKSet(new URL(meta.jwks_uri));
+	const uri = a.jwks_uri || meta.jwks_uri;
+	const jwks = a.tls ? jose.createLocalJWKSet(await (await mtlsFetch(uri)).json())
+		: jose.createRemoteJWKSet(new URL(uri));
 	const { payload, protectedHeader } = await jose.jwtVerify(jwt, jwks,
 		{ issuer: meta.issuer, typ, algorithms: ['ES256', 'RS256'] });
 	return { header: protectedHeader, claims: payload };
