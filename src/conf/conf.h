@@ -175,6 +175,7 @@ struct fb_conf {
 
 	/* oidc: the OpenID provider (issuer: server.public_url) */
 	int64_t oidc_code_lifetime;	     /* oidc.code_lifetime (60s) */
+	int64_t oidc_clock_skew;	     /* oidc.clock_skew (60s): exp/nbf of Bearer tokens */
 	struct fb_conf_oidc_client *oidc_clients; /* oidc.clients, ids unique */
 	size_t noidc_clients;
 };
@@ -226,6 +227,10 @@ struct fb_conf_app {
 	size_t nmapped;
 	int64_t session_lifetime; /* seconds; 0 = session.lifetime */
 	char *upstream;		  /* the sign-in upstream to use; NULL = the sign-in page */
+	char **audiences; /* a Bearer access token's aud must name one; empty = the name */
+	size_t naudiences;
+	int pass_access_token;	   /* send the upstream an access token for the user */
+	char *access_token_header; /* access_token_header (Authorization) */
 };
 
 /* The app named name, or NULL. */
