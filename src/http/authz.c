@@ -34,8 +34,7 @@
 /* How long a session's revocation state is kept in a worker (milliseconds). */
 #define REVOCATION_CACHE_MS    2000
 #define REVOCATION_CACHE_SLOTS 1024
-/* Lifetime of an access token minted for an app's upstream, and the least left to reuse it (s). */
-#define APP_TOKEN_LIFETIME 300
+/* The least lifetime left (s) for a minted access token to be reused. */
 #define APP_TOKEN_MIN_LEFT 60
 
 enum flavour {
@@ -311,7 +310,7 @@ app_session_check(struct fb_http_req *req, const struct app_session *s, struct f
 struct bearer_slot {
 	char jti[96];
 	int64_t until_ms;
-	json_t *who;      /* as bearer_who makes it; NULL: refused, why in reason */
+	json_t *who; /* as bearer_who makes it; NULL: refused, why in reason */
 	char reason[200];
 };
 
@@ -324,7 +323,8 @@ aud_accepted(const struct fb_conf_app *app, const json_t *aud)
 	size_t n = json_is_array(aud) ? json_array_size(aud) : 1;
 
 	for (size_t i = 0; i < n; i++) {
-		const char *v = json_string_value(json_is_array(aud) ? json_array_get(aud, i) : aud);
+		const char *v =
+		    json_string_value(json_is_array(aud) ? json_array_get(aud, i) : aud);
 
 		if (v == NULL)
 			continue;
@@ -361,7 +361,8 @@ bearer_who(struct fb_http_req *req, const json_t *claims, json_t **who, struct f
 	r = fb_store_user_get_by_id(store, sub, &u, err);
 	if (r == FB_ERR_NOTFOUND && cid != NULL && strcmp(cid, sub) == 0) {
 		*who = json_pack("{s:s, s:s, s:b}", "uid", sub, "usr", sub, "svc", 1);
-		return *who != NULL ? FB_OK : fb_err_set(err, FB_ERR_DENIED, "access token: bad sub");
+		return *who != NULL ? FB_OK
+		                    : fb_err_set(err, FB_ERR_DENIED, "access token: bad sub");
 	}
 	if (r == FB_ERR_NOTFOUND)
 		return fb_err_set(err, FB_ERR_DENIED, "access token: no user %.64s", sub);
@@ -439,7 +440,8 @@ bearer_open(struct fb_http_req *req, const struct fb_conf_app *app, const char *
 	/* SECURITY: a certificate-bound token (RFC 8705 3) is good only with its certificate. */
 	if (json_object_get(claims, "cnf") != NULL) {
 		r = fb_err_set(err, FB_ERR_DENIED,
-		    "access token: bound to a certificate (cnf), which forward auth does not check: "
+		    "access token: bound to a certificate (cnf), which forward auth does not "
+		    "check: "
 		    "refused");
 		goto out;
 	}
@@ -461,7 +463,8 @@ bearer_open(struct fb_http_req *req, const struct fb_conf_app *app, const char *
 			snprintf(c->jti, sizeof(c->jti), "%s", jti);
 			c->until_ms = now + REVOCATION_CACHE_MS;
 			c->who = json_incref(who);
-			snprintf(c->reason, sizeof(c->reason), "%.199s", r == FB_OK ? "" : err->msg);
+			snprintf(c->reason, sizeof(c->reason), "%.199s",
+			    r == FB_OK ? "" : err->msg);
 		}
 		if (r != FB_OK)
 			goto out;
@@ -504,7 +507,7 @@ static struct token_slot token_cache[REVOCATION_CACHE_SLOTS];
 
 /*
  * The access token s's user is sent to app's upstream with (pass_access_token):
- * minted by the provider with aud the app, APP_TOKEN_LIFETIME, cached per
+ * minted by the provider with aud the app, FB_HTTP_AUTHZ_TOKEN_LIFETIME, cached per
  * session and app so that a check does not sign each time. Borrowed (valid
  * until the next check), or NULL (err says why).
  */
@@ -524,13 +527,13 @@ app_token(struct fb_http_req *req, const struct fb_conf_app *app, const struct a
 		fb_err_set(err, FB_ERR_CONFIG, "pass_access_token: no key in keys: signs tokens");
 		return NULL;
 	}
-	if (fb_oidc_op_app_token(op, app->name, s->uid, APP_TOKEN_LIFETIME, now, &tok, err) !=
-	    FB_OK)
+	if (fb_oidc_op_app_token(op, app->name, s->uid, FB_HTTP_AUTHZ_TOKEN_LIFETIME, now, &tok,
+	        err) != FB_OK)
 		return NULL;
 	if (t->token != NULL)
 		fb_secret_free(t->token);
 	snprintf(t->key, sizeof(t->key), "%s", key);
-	t->exp = now + APP_TOKEN_LIFETIME;
+	t->exp = now + FB_HTTP_AUTHZ_TOKEN_LIFETIME;
 	t->token = tok;
 	return tok;
 }
@@ -741,8 +744,8 @@ check(struct fb_http_req *req, enum flavour fl)
 		reply_invalid_token(req, d.app, &err);
 		goto out;
 	} else if (r != FB_ERR_NOTFOUND) {
-		fb_rlog(req, FB_LOG_INFO, "forward auth: app cookie of %s refused: %s",
-		    d.app->name, err.msg);
+		fb_rlog(req, FB_LOG_INFO, "forward auth: app cookie of %s refused: %s", d.app->name,
+		    err.msg);
 	}
 	if (d.verdict != FB_AUTHZ_ALLOW && d.verdict != FB_AUTHZ_ANONYMOUS)
 		fb_rlog(req, FB_LOG_INFO, "forward auth: %s %s %s: %s: %s", f.method, d.host,

@@ -704,6 +704,21 @@ class Bearer(Base):
         self.assertEqual(r.status, 200)
         self.assertIsNone(r.header("Authorization"))
 
+    def test_explain(self):
+        cp = cli(self.srv, "explain", "--app", "tools", "--user", "ann", "--url",
+                 "http://tools.test/")
+        self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
+        self.assertIn("header:   Authorization: Bearer (an access token: sub ann's id, aud tools",
+                      cp.stdout)
+        self.assertIn("bearer:   access tokens of this fedbroker with aud svc, web, tools "
+                      "decide", cp.stdout)
+        cp = cli(self.srv, "explain", "--app", "api", "--url", "http://api.test/", "--json")
+        ex = json.loads(cp.stdout)
+        self.assertEqual(ex["audiences"], ["web", "api"])
+        cp = cli(self.srv, "explain", "--app", "wiki", "--user", "ann", "--url",
+                 "http://wiki.test/")
+        self.assertNotIn("Authorization", cp.stdout)
+
 
 class Untrusted(Base):
     """The test connects from 127.0.0.1, not a trusted proxy here."""
