@@ -42,7 +42,7 @@ struct fb_oidc_op {
 	char *issuer;
 	char *discovery;
 	char *jwks_json;
-	struct fb_oidc_jwks *jwks; /* our own keys, to check our own tokens */
+	struct fb_oidc_jwks *jwks;    /* our own keys, to check our own tokens */
 	const struct fb_key *app_key; /* signs forward auth's access tokens (ES256, else RS256) */
 	struct op_client *clients;
 	size_t nclients;
