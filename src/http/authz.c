@@ -12,6 +12,9 @@
 
 #include <event2/http.h>
 #include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/sha.h>
 
 #include "core/core.h"
 #include "conf/conf.h"
@@ -306,11 +309,16 @@ app_session_check(struct fb_http_req *req, const struct app_session *s, struct f
 
 /* ---- Bearer access tokens of fedbroker's OpenID provider ----------------------------- */
 
-/* What the check of one access token found (by its jti), kept REVOCATION_CACHE_MS. */
+/*
+ * What the check of one access token found, kept REVOCATION_CACHE_MS by the
+ * token's SHA-256: the signature is not checked again meanwhile (it is
+ * most of a check's cost), nor is the store asked.
+ */
 struct bearer_slot {
-	char jti[96];
+	unsigned char hash[SHA256_DIGEST_LENGTH];
 	int64_t until_ms;
-	json_t *who; /* as bearer_who makes it; NULL: refused, why in reason */
+	json_t *claims; /* as verified; NULL: an empty slot */
+	json_t *who;    /* as bearer_who makes it; NULL: refused, why in reason */
 	char reason[200];
 };
 
@@ -410,9 +418,10 @@ bearer_state(struct fb_http_req *req, const json_t *claims, json_t **who, struct
  * Opens the Bearer access token tok for app (RFC 6750, RFC 9068): our
  * provider's signature (the keyring, no HTTP), typ at+jwt, iss, exp and
  * nbf within oidc.clock_skew, aud one of app's audiences, no cnf, not
- * revoked (through the store, cached REVOCATION_CACHE_MS per jti like
- * sessions), the user active. FB_OK: s filled as a session would be (no
- * sid); the store's status when it cannot say; else why it was refused.
+ * revoked (through the store), the user active; what the signature and
+ * the store said is cached REVOCATION_CACHE_MS per token, like sessions.
+ * FB_OK: s filled as a session would be (no sid); the store's status when
+ * it cannot say; else why it was refused.
  */
 static enum fb_status
 bearer_open(struct fb_http_req *req, const struct fb_conf_app *app, const char *tok,
@@ -420,18 +429,34 @@ bearer_open(struct fb_http_req *req, const struct fb_conf_app *app, const char *
 {
 	const struct fb_http_env *env = fb_http_req_env(req);
 	const struct fb_oidc_op *op = fb_http_oauth2_op(env);
-	struct bearer_slot *c = NULL;
+	unsigned char h[SHA256_DIGEST_LENGTH];
+	struct bearer_slot *c;
 	json_t *claims = NULL, *who = NULL;
 	int64_t now = fb_time_now_ms();
-	const char *jti;
+	uint32_t at;
+	int hit;
 	enum fb_status r;
 
 	memset(s, 0, sizeof(*s));
 	if (op == NULL)
 		return fb_err_set(err, FB_ERR_SIGNATURE, "access token: no key to check it with");
-	if ((r = fb_oidc_op_access_verify(op, tok, now / 1000, env->conf->oidc_clock_skew, &claims,
-	         err)) != FB_OK)
+	if (EVP_Digest(tok, strlen(tok), h, NULL, EVP_sha256(), NULL) != 1)
+		return fb_err_set(err, FB_ERR_INTERNAL, "access token: SHA-256 failed");
+	memcpy(&at, h, sizeof(at));
+	c = &bearer_cache[at % REVOCATION_CACHE_SLOTS];
+	hit = c->claims != NULL && c->until_ms > now && CRYPTO_memcmp(c->hash, h, sizeof(h)) == 0;
+	if (hit) {
+		claims = json_incref(c->claims);
+		if (json_integer_value(json_object_get(claims, "exp")) +
+		        env->conf->oidc_clock_skew <=
+		    now / 1000) {
+			r = fb_err_set(err, FB_ERR_EXPIRED, "access token: expired");
+			goto out;
+		}
+	} else if ((r = fb_oidc_op_access_verify(op, tok, now / 1000, env->conf->oidc_clock_skew,
+	                &claims, err)) != FB_OK) {
 		return r;
+	}
 	if (!aud_accepted(app, json_object_get(claims, "aud"))) {
 		r = fb_err_set(err, FB_ERR_PROTOCOL,
 		    "access token: its aud is none of app %s's audiences", app->name);
@@ -441,14 +466,10 @@ bearer_open(struct fb_http_req *req, const struct fb_conf_app *app, const char *
 	if (json_object_get(claims, "cnf") != NULL) {
 		r = fb_err_set(err, FB_ERR_DENIED,
 		    "access token: bound to a certificate (cnf), which forward auth does not "
-		    "check: "
-		    "refused");
+		    "check: refused");
 		goto out;
 	}
-	jti = json_string_value(json_object_get(claims, "jti"));
-	if (strlen(jti) < sizeof(c->jti))
-		c = &bearer_cache[slot_index(jti)];
-	if (c != NULL && strcmp(c->jti, jti) == 0 && c->until_ms > now) {
+	if (hit) {
 		if (c->who == NULL) {
 			r = fb_err_set(err, FB_ERR_DENIED, "%s", c->reason);
 			goto out;
@@ -458,14 +479,13 @@ bearer_open(struct fb_http_req *req, const struct fb_conf_app *app, const char *
 		r = bearer_state(req, claims, &who, err);
 		if (r != FB_OK && r != FB_ERR_DENIED)
 			goto out;
-		if (c != NULL) {
-			json_decref(c->who);
-			snprintf(c->jti, sizeof(c->jti), "%s", jti);
-			c->until_ms = now + REVOCATION_CACHE_MS;
-			c->who = json_incref(who);
-			snprintf(c->reason, sizeof(c->reason), "%.199s",
-			    r == FB_OK ? "" : err->msg);
-		}
+		json_decref(c->claims);
+		json_decref(c->who);
+		memcpy(c->hash, h, sizeof(h));
+		c->until_ms = now + REVOCATION_CACHE_MS;
+		c->claims = json_incref(claims);
+		c->who = json_incref(who);
+		snprintf(c->reason, sizeof(c->reason), "%.199s", r == FB_OK ? "" : err->msg);
 		if (r != FB_OK)
 			goto out;
 	}
