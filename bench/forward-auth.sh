@@ -8,7 +8,8 @@
 # an app cookie of an app with pass_access_token (an access token minted per
 # session and reused), first with one app configured (two for the last), then
 # with 1,000 (the cost must not grow with the number of apps). Each is loaded RUNS times in turn with nginx; prints the median rates, p99
-# latencies and the ratio fedbroker/nginx (target >= 0.80, p99 < 2 ms). Installs
+# latencies, the ratio fedbroker/nginx (target >= 0.80, p99 < 2 ms) and the CPU time
+# the workers spent per request (which the load of a shared machine does not skew). Installs
 # nothing; loopback only; stops by itself. Measures; it is not a test.
 #
 #   bench/forward-auth.sh [PATH/TO/fedbroker]   (default: $FEDBROKER_BIN, ./src/fedbroker)
@@ -137,20 +138,38 @@ run_wrk() { # run_wrk URL OUTFILE [HEADER...]
 	wrk -t"$threads" -c"$conns" -d"${duration}s" --latency "$@" "$url" >"$out" 2>&1
 }
 rate() { awk '/^Requests\/sec:/ { print $2 }' "$1"; }
+requests() { awk '/requests in/ { print $1 }' "$1"; }
+# The CPU time (clock ticks, user + system) the children of process $1 used so far:
+# fedbroker's workers, nginx's workers. Per request, it is what a check costs,
+# whatever else the shared machine runs.
+cpu_ticks() {
+	for c in $(pgrep -P "$1"); do
+		awk '{ print $14 + $15 }' "/proc/$c/stat" 2>/dev/null
+	done | awk '{ s += $1 } END { print s + 0 }'
+}
+hz=$(getconf CLK_TCK)
+# us_per_req TICKS_BEFORE TICKS_AFTER WRKFILE
+us_per_req() { awk -v a="$1" -v b="$2" -v n="$(requests "$3")" -v hz="$hz" 'BEGIN { printf "%.1f", (b - a) * 1e6 / hz / n }'; }
 p99() { awk '$1 == "99%" { print $2 }' "$1"; }
 errs() { awk '/Non-2xx|Socket errors/ { print }' "$1"; }
 
 # measure LABEL PATH [HEADER [HOST]]: fedbroker and nginx in turn, RUNS times each.
 measure() {
-	fbrates="" ngrates=""
+	fbrates="" ngrates="" fbcpu="" ngcpu=""
 	i=1
 	while [ "$i" -le "$runs" ]; do
+		t0=$(cpu_ticks "$fbpid")
 		if [ -n "${3:-}" ]; then
 			run_wrk "http://127.0.0.1:$port/auth/envoy$2" "$tmp/wrk.fb" -H "Host: ${4:-a0.bench}" -H "$3"
 		else
 			run_wrk "http://127.0.0.1:$port/auth/envoy$2" "$tmp/wrk.fb" -H "Host: a0.bench"
 		fi
+		t1=$(cpu_ticks "$fbpid")
+		fbcpu="$fbcpu $(us_per_req "$t0" "$t1" "$tmp/wrk.fb")"
+		t0=$(cpu_ticks "$ngpid")
 		run_wrk "http://127.0.0.1:$ngport$2" "$tmp/wrk.ng"
+		t1=$(cpu_ticks "$ngpid")
+		ngcpu="$ngcpu $(us_per_req "$t0" "$t1" "$tmp/wrk.ng")"
 		fbrates="$fbrates $(rate "$tmp/wrk.fb")"
 		ngrates="$ngrates $(rate "$tmp/wrk.ng")"
 		i=$((i + 1))
@@ -159,6 +178,8 @@ measure() {
 	ngrate=$(echo "$ngrates" | median)
 	printf '%s\n  fedbroker: %10.0f req/s median   p99 %s (last run); runs:%s\n' "$1" "$fbrate" "$(p99 "$tmp/wrk.fb")" "$fbrates"
 	printf '  nginx:     %10.0f req/s median   p99 %s (last run); runs:%s\n' "$ngrate" "$(p99 "$tmp/wrk.ng")" "$ngrates"
+	printf '  CPU per request (workers, user+system): fedbroker %s us, nginx %s us (median of:%s /%s)\n' \
+		"$(echo "$fbcpu" | median)" "$(echo "$ngcpu" | median)" "$fbcpu" "$ngcpu"
 	e=$(errs "$tmp/wrk.fb")
 	[ -n "$e" ] && echo "  fedbroker errors: $e"
 	awk -v a="$fbrate" -v b="$ngrate" 'BEGIN {
