@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 
@@ -16,6 +17,7 @@
 #include "upstream/upstream.h"
 #include "ident/ident.h"
 #include "authz/authz.h"
+#include "http/http.h"
 #include "cli/cli.h"
 
 static const char usage_explain[] =
@@ -155,6 +157,17 @@ explain_app(const struct fb_cli_conf_opts *co, const char *appname, const char *
 		    mapped);
 	else if (d.verdict == FB_AUTHZ_ANONYMOUS)
 		hdrs = fb_authz_headers_build(app, NULL, NULL, NULL, NULL, 0, NULL);
+	if (hdrs != NULL && d.app != NULL && d.app->pass_access_token)
+		json_object_set_new(hdrs, d.app->access_token_header,
+		    d.verdict == FB_AUTHZ_ALLOW
+		        ? json_sprintf(
+		              "%s(an access token: sub %s's id, aud %s, %d s; or the Bearer "
+		              "token presented)",
+		              strcasecmp(d.app->access_token_header, "Authorization") == 0
+		                  ? "Bearer "
+		                  : "",
+		              username, d.app->name, FB_HTTP_AUTHZ_TOKEN_LIFETIME)
+		        : json_string(""));
 	out = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "app", app->name, "method", method,
 	    "host", d.host, "path", d.path != NULL ? d.path : "", "verdict",
 	    fb_authz_verdict_name(d.verdict), "reason", d.reason, "pass",
@@ -165,6 +178,11 @@ explain_app(const struct fb_cli_conf_opts *co, const char *appname, const char *
 	json_object_set_new(out, "rule", json_integer(d.rule));
 	json_object_set_new(out, "group", d.group != NULL ? json_string(d.group) : json_null());
 	json_object_set_new(out, "headers", hdrs != NULL ? hdrs : json_object());
+	/* The aud a Bearer access token must name here (apps[].audiences; default the name). */
+	json_object_set_new(out, "audiences", json_array());
+	for (size_t a = 0; a < (app->naudiences > 0 ? app->naudiences : 1); a++)
+		json_array_append_new(json_object_get(out, "audiences"),
+		    json_string(app->naudiences > 0 ? app->audiences[a] : app->name));
 	if (d.app != NULL && d.app != app)
 		json_object_set_new(out, "note",
 		    json_sprintf("the URL belongs to app %s, not %s", d.app->name, app->name));
@@ -173,6 +191,7 @@ explain_app(const struct fb_cli_conf_opts *co, const char *appname, const char *
 	} else {
 		const char *k;
 		json_t *v;
+		size_t ai;
 
 		printf("app:      %s (%s)\n", app->name, app->display_name);
 		printf("request:  %s %s (host %s, path %s)\n", method, url, d.host,
@@ -189,6 +208,10 @@ explain_app(const struct fb_cli_conf_opts *co, const char *appname, const char *
 			printf("headers:  (none)\n");
 		json_object_foreach(json_object_get(out, "headers"), k, v)
 			printf("header:   %s: %s\n", k, json_string_value(v));
+		printf("bearer:   access tokens of this fedbroker with aud");
+		json_array_foreach(json_object_get(out, "audiences"), ai, v)
+			printf("%s%s", ai == 0 ? " " : ", ", json_string_value(v));
+		printf(" decide like the user's session\n");
 	}
 	rc = json_is_true(json_object_get(out, "pass")) && (d.app == app) ? FB_EXIT_OK
 	                                                                  : FB_EXIT_FAIL;

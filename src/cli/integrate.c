@@ -51,7 +51,10 @@ struct target {
 	const char *gateway;
 };
 
-/* The identity header names the app sends (those not turned off), with mapped ones. */
+/*
+ * The header names the app sends (identity headers not turned off, mapped
+ * ones, and the access token's with pass_access_token): what the proxy copies upstream.
+ */
 static size_t
 headers_of(const struct fb_conf_app *a, const char **out, size_t max)
 {
@@ -64,6 +67,8 @@ headers_of(const struct fb_conf_app *a, const char **out, size_t max)
 			out[n++] = fixed[i];
 	for (size_t i = 0; i < a->nmapped && n < max; i++)
 		out[n++] = a->mapped[i].header;
+	if (a->pass_access_token && n < max)
+		out[n++] = a->access_token_header;
 	return n;
 }
 
@@ -274,6 +279,7 @@ print_istio(const struct target *t)
 	       "        includeRequestHeadersInCheck:\n"
 	       "          - cookie\n"
 	       "          - accept\n"
+	       "          - authorization\n"
 	       "          - x-forwarded-proto\n"
 	       "        headersToUpstreamOnAllow:\n",
 	    t->app->name, t->service, t->port, FB_HTTP_AUTHZ_ENVOY);

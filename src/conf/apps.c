@@ -38,6 +38,8 @@ fb_conf_app_cleanup(struct fb_conf_app *a)
 	}
 	free(a->mapped);
 	free(a->upstream);
+	free_strs(a->audiences, a->naudiences);
+	free(a->access_token_header);
 	memset(a, 0, sizeof(*a));
 }
 

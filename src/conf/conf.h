@@ -185,6 +185,7 @@ struct fb_conf {
 	char *oidc_mtls_ca_file; /* tls_client_auth chains (default server.tls.client_ca) */
 	char *oidc_mtls_header;  /* a trusted proxy's client-certificate header */
 	enum fb_conf_mtls_header oidc_mtls_header_format;
+	int64_t oidc_clock_skew;	     /* oidc.clock_skew (60s): exp/nbf of Bearer tokens */
 	struct fb_conf_oidc_client *oidc_clients; /* oidc.clients, ids unique */
 	size_t noidc_clients;
 };
@@ -236,6 +237,10 @@ struct fb_conf_app {
 	size_t nmapped;
 	int64_t session_lifetime; /* seconds; 0 = session.lifetime */
 	char *upstream;		  /* the sign-in upstream to use; NULL = the sign-in page */
+	char **audiences; /* a Bearer access token's aud must name one; empty = the name */
+	size_t naudiences;
+	int pass_access_token;	   /* send the upstream an access token for the user */
+	char *access_token_header; /* access_token_header (Authorization) */
 };
 
 /* The app named name, or NULL. */

@@ -49,7 +49,8 @@ struct conf_key {
 static conf_check_fn v_listen, v_cidr, v_url, v_cookie_name, v_key_id, v_group_name, v_username, v_host,
     v_mailbox, v_text, v_logo, v_sp_name, v_uri, v_mapping_name, v_attr_name, v_relay_state,
     v_upstream_name, v_domain, v_tenant, v_scope, v_jws_alg, v_app_host, v_path_prefix,
-    v_method, v_header_name, v_client_id, v_redirect_uri, v_grant_type, v_claim_name;
+    v_method, v_header_name, v_client_id, v_redirect_uri, v_grant_type, v_claim_name,
+    v_token_header;
 
 #define C(f) offsetof(struct fb_conf, f), sizeof(((struct fb_conf *)NULL)->f), 0
 #define CN(f, n)                                                                                   \
@@ -295,6 +296,10 @@ static const struct conf_key conf_keys[] = {
 	{"apps[].headers.mapped[].mapping", CT_STR, NULL, 0, 0, NULL, v_mapping_name, CF_REQ, X(mapping)},
 	{"apps[].session_lifetime", CT_DUR, "0", 0, 2592000, NULL, NULL, 0, P(session_lifetime)},
 	{"apps[].upstream", CT_STR, NULL, 0, 0, NULL, v_upstream_name, 0, P(upstream)},
+	{"apps[].audiences", CT_STRS, NULL, 0, 64, NULL, v_text, 0, PN(audiences, naudiences)},
+	{"apps[].pass_access_token", CT_BOOL, "false", 0, 0, NULL, NULL, 0, P(pass_access_token)},
+	{"apps[].access_token_header", CT_STR, "Authorization", 0, 0, NULL, v_token_header, 0, P(access_token_header)},
+	{"oidc.clock_skew", CT_DUR, "60s", 0, 300, NULL, NULL, 0, C(oidc_clock_skew)},
 	{"oidc.code_lifetime", CT_DUR, "60s", 10, 600, NULL, NULL, 0, C(oidc_code_lifetime)},
 	{"oidc.mtls.ca_file", CT_PATH, NULL, 0, 0, NULL, NULL, 0, C(oidc_mtls_ca_file)},
 	{"oidc.mtls.header", CT_STR, NULL, 0, 0, NULL, v_header_name, 0, C(oidc_mtls_header)},
@@ -1248,6 +1253,20 @@ v_cookie_name(struct fb_conf_ctx *ctx, const struct fb_conf_place *pl, const cha
 		return NULL;
 	}
 	return fb_xstrdup(v);
+}
+
+/* apps[].access_token_header: Authorization (RFC 6750 2.1), or a header name as above. */
+static char *
+v_token_header(struct fb_conf_ctx *ctx, const struct fb_conf_place *pl, const char *path,
+    const char *v)
+{
+	if (strcasecmp(v, "Authorization") == 0)
+		return fb_xstrdup(v);
+	if (v[0] == '\0') {
+		fb_conf_problem(ctx, pl, path, 1, "the header carrying the access token has no name");
+		return NULL;
+	}
+	return v_header_name(ctx, pl, path, v);
 }
 
 /* A short name (key ids, group names): 1 to 64 letters, digits, '.', '_' or '-'. */

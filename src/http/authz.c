@@ -12,6 +12,9 @@
 
 #include <event2/http.h>
 #include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/sha.h>
 
 #include "core/core.h"
 #include "conf/conf.h"
@@ -21,8 +24,10 @@
 #include "local/local.h"
 #include "map/map.h"
 #include "authz/authz.h"
+#include "oidc/oidc.h"
 #include "http/http.h"
 #include "http/internal.h"
+#include "http/oauth2.h"
 #include "http/pages.h"
 #include "http/web.h"
 
@@ -32,6 +37,8 @@
 /* How long a session's revocation state is kept in a worker (milliseconds). */
 #define REVOCATION_CACHE_MS    2000
 #define REVOCATION_CACHE_SLOTS 1024
+/* The least lifetime left (s) for a minted access token to be reused. */
+#define APP_TOKEN_MIN_LEFT 60
 
 enum flavour {
 	FL_ENVOY = 0,    /* ext_authz: original path after the prefix, Host is the original's */
@@ -251,14 +258,21 @@ struct cache_slot {
 
 static struct cache_slot revocation_cache[REVOCATION_CACHE_SLOTS];
 
-static struct cache_slot *
-cache_slot_of(const char *sid)
+/* The slot of key in a cache of REVOCATION_CACHE_SLOTS slots (FNV-1a). */
+static size_t
+slot_index(const char *key)
 {
 	uint32_t h = 2166136261u;
 
-	for (const char *p = sid; *p != '\0'; p++)
+	for (const char *p = key; *p != '\0'; p++)
 		h = (h ^ (unsigned char)*p) * 16777619u;
-	return &revocation_cache[h % REVOCATION_CACHE_SLOTS];
+	return h % REVOCATION_CACHE_SLOTS;
+}
+
+static struct cache_slot *
+cache_slot_of(const char *sid)
+{
+	return &revocation_cache[slot_index(sid)];
 }
 
 /*
@@ -291,6 +305,257 @@ app_session_check(struct fb_http_req *req, const struct app_session *s, struct f
 		return fb_err_set(err, FB_ERR_DENIED,
 		    "session of %s predates a password reset or disabling", s->usr);
 	return FB_OK;
+}
+
+/* ---- Bearer access tokens of fedbroker's OpenID provider ----------------------------- */
+
+/*
+ * What the check of one access token found, kept REVOCATION_CACHE_MS by the
+ * token's SHA-256: the signature is not checked again meanwhile (it is
+ * most of a check's cost), nor is the store asked.
+ */
+struct bearer_slot {
+	unsigned char hash[SHA256_DIGEST_LENGTH];
+	int64_t until_ms;
+	json_t *claims; /* as verified; NULL: an empty slot */
+	json_t *who;    /* as bearer_who makes it; NULL: refused, why in reason */
+	char reason[200];
+};
+
+static struct bearer_slot bearer_cache[REVOCATION_CACHE_SLOTS];
+
+/* 1 when aud (a string or an array of them, RFC 7519 4.1.3) names one of app's audiences. */
+static int
+aud_accepted(const struct fb_conf_app *app, const json_t *aud)
+{
+	size_t n = json_is_array(aud) ? json_array_size(aud) : 1;
+
+	for (size_t i = 0; i < n; i++) {
+		const char *v =
+		    json_string_value(json_is_array(aud) ? json_array_get(aud, i) : aud);
+
+		if (v == NULL)
+			continue;
+		if (app->naudiences == 0 && strcmp(v, app->name) == 0)
+			return 1;
+		for (size_t j = 0; j < app->naudiences; j++)
+			if (strcmp(v, app->audiences[j]) == 0)
+				return 1;
+	}
+	return 0;
+}
+
+/*
+ * Who the token with claims stands for, as the store says now: *who new,
+ * {"uid", "usr", "em", "nm", "ug"} (ug: the groups upstreams gave the
+ * user), or for a service's token (client_credentials: sub is the client)
+ * {"uid", "usr": the client, "svc": true}: no groups. FB_ERR_DENIED: no
+ * such user, or the account is disabled.
+ */
+static enum fb_status
+bearer_who(struct fb_http_req *req, const json_t *claims, json_t **who, struct fb_err *err)
+{
+	struct fb_store *store = fb_http_req_env(req)->store;
+	const char *sub = json_string_value(json_object_get(claims, "sub"));
+	const char *cid = json_string_value(json_object_get(claims, "client_id"));
+	struct fb_store_user u = {0};
+	char **ug = NULL;
+	size_t nug = 0;
+	enum fb_status r;
+
+	*who = NULL;
+	if (sub == NULL)
+		return fb_err_set(err, FB_ERR_DENIED, "access token: no sub");
+	r = fb_store_user_get_by_id(store, sub, &u, err);
+	if (r == FB_ERR_NOTFOUND && cid != NULL && strcmp(cid, sub) == 0) {
+		*who = json_pack("{s:s, s:s, s:b}", "uid", sub, "usr", sub, "svc", 1);
+		return *who != NULL ? FB_OK
+		                    : fb_err_set(err, FB_ERR_DENIED, "access token: bad sub");
+	}
+	if (r == FB_ERR_NOTFOUND)
+		return fb_err_set(err, FB_ERR_DENIED, "access token: no user %.64s", sub);
+	if (r != FB_OK)
+		return r;
+	if (!u.active) {
+		r = fb_err_set(err, FB_ERR_DENIED, "access token: the account of %s is disabled",
+		    u.username);
+		goto out;
+	}
+	if ((r = fb_store_upstream_groups(store, u.id, &ug, &nug, err)) != FB_OK)
+		goto out;
+	*who = json_pack("{s:s, s:s, s:[]}", "uid", u.id, "usr", u.username, "ug");
+	for (size_t i = 0; i < nug; i++) {
+		json_array_append_new(json_object_get(*who, "ug"), json_string(ug[i]));
+		free(ug[i]);
+	}
+	free(ug);
+	if (u.email != NULL)
+		json_object_set_new(*who, "em", json_string(u.email));
+	if (u.name != NULL)
+		json_object_set_new(*who, "nm", json_string(u.name));
+out:
+	fb_store_user_cleanup(&u);
+	return r;
+}
+
+/* Whether claims' token is revoked (its jti or family), then who it stands for. */
+static enum fb_status
+bearer_state(struct fb_http_req *req, const json_t *claims, json_t **who, struct fb_err *err)
+{
+	int revoked = 0;
+	enum fb_status r;
+
+	*who = NULL;
+	if ((r = fb_oidc_op_access_revoked(fb_http_req_env(req)->store, claims, &revoked, err)) !=
+	    FB_OK)
+		return r;
+	if (revoked)
+		return fb_err_set(err, FB_ERR_DENIED, "access token: revoked");
+	return bearer_who(req, claims, who, err);
+}
+
+/*
+ * Opens the Bearer access token tok for app (RFC 6750, RFC 9068): our
+ * provider's signature (the keyring, no HTTP), typ at+jwt, iss, exp and
+ * nbf within oidc.clock_skew, aud one of app's audiences, no cnf, not
+ * revoked (through the store), the user active; what the signature and
+ * the store said is cached REVOCATION_CACHE_MS per token, like sessions.
+ * FB_OK: s filled as a session would be (no sid); the store's status when
+ * it cannot say; else why it was refused.
+ */
+static enum fb_status
+bearer_open(struct fb_http_req *req, const struct fb_conf_app *app, const char *tok,
+    struct app_session *s, struct fb_err *err)
+{
+	const struct fb_http_env *env = fb_http_req_env(req);
+	const struct fb_oidc_op *op = fb_http_oauth2_op(env);
+	unsigned char h[SHA256_DIGEST_LENGTH];
+	struct bearer_slot *c;
+	json_t *claims = NULL, *who = NULL;
+	int64_t now = fb_time_now_ms();
+	uint32_t at;
+	int hit;
+	enum fb_status r;
+
+	memset(s, 0, sizeof(*s));
+	if (op == NULL)
+		return fb_err_set(err, FB_ERR_SIGNATURE, "access token: no key to check it with");
+	if (EVP_Digest(tok, strlen(tok), h, NULL, EVP_sha256(), NULL) != 1)
+		return fb_err_set(err, FB_ERR_INTERNAL, "access token: SHA-256 failed");
+	memcpy(&at, h, sizeof(at));
+	c = &bearer_cache[at % REVOCATION_CACHE_SLOTS];
+	hit = c->claims != NULL && c->until_ms > now && CRYPTO_memcmp(c->hash, h, sizeof(h)) == 0;
+	if (hit) {
+		claims = json_incref(c->claims);
+		if (json_integer_value(json_object_get(claims, "exp")) +
+		        env->conf->oidc_clock_skew <=
+		    now / 1000) {
+			r = fb_err_set(err, FB_ERR_EXPIRED, "access token: expired");
+			goto out;
+		}
+	} else if ((r = fb_oidc_op_access_verify(op, tok, now / 1000, env->conf->oidc_clock_skew,
+	                &claims, err)) != FB_OK) {
+		return r;
+	}
+	if (!aud_accepted(app, json_object_get(claims, "aud"))) {
+		r = fb_err_set(err, FB_ERR_PROTOCOL,
+		    "access token: its aud is none of app %s's audiences", app->name);
+		goto out;
+	}
+	/* SECURITY: a certificate-bound token (RFC 8705 3) is good only with its certificate. */
+	if (json_object_get(claims, "cnf") != NULL) {
+		r = fb_err_set(err, FB_ERR_DENIED,
+		    "access token: bound to a certificate (cnf), which forward auth does not "
+		    "check: refused");
+		goto out;
+	}
+	if (hit) {
+		if (c->who == NULL) {
+			r = fb_err_set(err, FB_ERR_DENIED, "%s", c->reason);
+			goto out;
+		}
+		who = json_incref(c->who);
+	} else {
+		r = bearer_state(req, claims, &who, err);
+		if (r != FB_OK && r != FB_ERR_DENIED)
+			goto out;
+		json_decref(c->claims);
+		json_decref(c->who);
+		memcpy(c->hash, h, sizeof(h));
+		c->until_ms = now + REVOCATION_CACHE_MS;
+		c->claims = json_incref(claims);
+		c->who = json_incref(who);
+		snprintf(c->reason, sizeof(c->reason), "%.199s", r == FB_OK ? "" : err->msg);
+		if (r != FB_OK)
+			goto out;
+	}
+	s->o = who;
+	who = NULL;
+	if (json_unpack(s->o, "{s:s, s:s, s?s, s?s, s?o}", "uid", &s->uid, "usr", &s->usr, "em",
+	        &s->email, "nm", &s->name, "ug", &s->ug) != 0) {
+		json_decref(s->o);
+		memset(s, 0, sizeof(*s));
+		r = fb_err_set(err, FB_ERR_INTERNAL, "access token: bad cache entry");
+	}
+out:
+	json_decref(who);
+	json_decref(claims);
+	return r;
+}
+
+/* A Bearer token refused: 401 invalid_token (RFC 6750 3.1), never a redirect; an audit line. */
+static void
+reply_invalid_token(struct fb_http_req *req, const struct fb_conf_app *app,
+    const struct fb_err *err)
+{
+	fb_audit(fb_http_req_id(req), "forward_auth_token_refused", "app=%s client_addr=%s: %s",
+	    app->name, fb_http_req_peer(req), err->msg);
+	fb_http_reply_header(req, "WWW-Authenticate",
+	    "Bearer realm=\"fedbroker\", error=\"invalid_token\"");
+	reply_json(req, 401,
+	    json_pack("{s:s, s:s}", "error", "invalid_token", "error_description", err->msg));
+}
+
+/* One session's access token for an app's upstream, reused until APP_TOKEN_MIN_LEFT is left. */
+struct token_slot {
+	char key[128]; /* "sid/app" */
+	int64_t exp;
+	char *token; /* SECRET */
+};
+
+static struct token_slot token_cache[REVOCATION_CACHE_SLOTS];
+
+/*
+ * The access token s's user is sent to app's upstream with (pass_access_token):
+ * minted by the provider with aud the app, FB_HTTP_AUTHZ_TOKEN_LIFETIME, cached per
+ * session and app so that a check does not sign each time. Borrowed (valid
+ * until the next check), or NULL (err says why).
+ */
+static const char *
+app_token(struct fb_http_req *req, const struct fb_conf_app *app, const struct app_session *s,
+    struct fb_err *err)
+{
+	const struct fb_oidc_op *op = fb_http_oauth2_op(fb_http_req_env(req));
+	const char *key = fb_arena_printf(fb_http_req_arena(req), "%s/%s", s->sid, app->name);
+	struct token_slot *t = &token_cache[slot_index(key)];
+	int64_t now = fb_time_now();
+	char *tok = NULL;
+
+	if (strcmp(t->key, key) == 0 && t->token != NULL && t->exp - now >= APP_TOKEN_MIN_LEFT)
+		return t->token;
+	if (op == NULL) {
+		fb_err_set(err, FB_ERR_CONFIG, "pass_access_token: no key in keys: signs tokens");
+		return NULL;
+	}
+	if (fb_oidc_op_app_token(op, app->name, s->uid, FB_HTTP_AUTHZ_TOKEN_LIFETIME, now, &tok,
+	        err) != FB_OK)
+		return NULL;
+	if (t->token != NULL)
+		fb_secret_free(t->token);
+	snprintf(t->key, sizeof(t->key), "%s", key);
+	t->exp = now + FB_HTTP_AUTHZ_TOKEN_LIFETIME;
+	t->token = tok;
+	return tok;
 }
 
 /* ---- the check ------------------------------------------------------------------ */
@@ -375,12 +640,28 @@ reply_signin(struct fb_http_req *req, enum flavour fl, const struct facts *f)
 
 static void
 reply_allow(struct fb_http_req *req, const struct fb_authz_decision *d, const struct app_session *s,
-    const char *const *names, size_t n)
+    const char *const *names, size_t n, const char *bearer)
 {
 	const struct fb_conf *conf = fb_http_req_env(req)->conf;
 	json_t *h, *mapped = NULL;
-	const char *k;
+	const char *k, *at = "";
 	json_t *v;
+
+	if (d->verdict == FB_AUTHZ_ALLOW && d->app->pass_access_token) {
+		struct fb_err err = {0};
+
+		/* The token presented goes on; a session gets one minted for this app. */
+		if (bearer == NULL && (bearer = app_token(req, d->app, s, &err)) == NULL) {
+			fb_rlog_err(req, &err);
+			reply_json(req, 500,
+			    json_pack("{s:s, s:s}", "message", "no access token for the app",
+			        "detail", "see fedbroker's log"));
+			return;
+		}
+		at = strcasecmp(d->app->access_token_header, "Authorization") == 0
+		         ? fb_arena_printf(fb_http_req_arena(req), "Bearer %s", bearer)
+		         : bearer;
+	}
 
 	if (d->verdict == FB_AUTHZ_ALLOW && d->app->nmapped > 0) {
 		struct fb_store_user u = {.id = (char *)s->uid,
@@ -410,6 +691,9 @@ reply_allow(struct fb_http_req *req, const struct fb_authz_decision *d, const st
 	json_object_foreach(h, k, v)
 		fb_http_reply_header(req, k, json_string_value(v));
 	json_decref(h);
+	/* SECURITY: set even when empty, so a client's own value never passes. */
+	if (d->app->pass_access_token)
+		fb_http_reply_header(req, d->app->access_token_header, at);
 	fb_http_reply(req, 200, "text/plain", "", 0);
 }
 
@@ -426,7 +710,9 @@ check(struct fb_http_req *req, enum flavour fl)
 	const char *why, **names = NULL;
 	struct facts f;
 	enum fb_status r;
-	size_t n;
+	size_t n = 0;
+	/* RFC 6750 2.1: a non-browser client's access token from our provider. */
+	const char *tok = fb_oidc_bearer(fb_http_req_header(req, "Authorization"));
 
 	if ((why = facts_get(req, fl, &f)) != NULL) {
 		fb_rlog(req, FB_LOG_WARN, "forward auth: %s (peer %s)", why, fb_http_req_peer(req));
@@ -439,38 +725,47 @@ check(struct fb_http_req *req, enum flavour fl)
 	rq.host = f.host;
 	rq.uri = f.uri;
 	fb_authz_decide(az, &rq, &d);
-	if (d.app != NULL && d.verdict != FB_AUTHZ_BAD_REQUEST && env->sealer != NULL &&
-	    env->store != NULL) {
-		r = app_session_open(req, d.app, f.proto, &s, &err);
-		if (r == FB_OK)
-			r = app_session_check(req, &s, &err);
-		if (r == FB_OK) {
-			size_t nug = json_array_size(s.ug), k;
-			const char **ug =
-			    fb_arena_alloc(fb_http_req_arena(req), (nug + 1) * sizeof(*ug));
-			json_t *g;
+	if (d.app == NULL || d.verdict == FB_AUTHZ_BAD_REQUEST || env->store == NULL)
+		r = FB_ERR_NOTFOUND;
+	else if (tok != NULL)
+		/* An anonymous path needs no one; else the token alone decides (no cookie). */
+		r = d.verdict == FB_AUTHZ_ANONYMOUS ? FB_ERR_NOTFOUND
+		                                    : bearer_open(req, d.app, tok, &s, &err);
+	else if (env->sealer == NULL)
+		r = FB_ERR_NOTFOUND;
+	else if ((r = app_session_open(req, d.app, f.proto, &s, &err)) == FB_OK)
+		r = app_session_check(req, &s, &err);
+	if (r == FB_OK) {
+		size_t nug = json_array_size(s.ug), k;
+		const char **ug = fb_arena_alloc(fb_http_req_arena(req), (nug + 1) * sizeof(*ug));
+		json_t *g;
 
-			json_array_foreach(s.ug, k, g)
-				ug[k] = json_is_string(g) ? json_string_value(g) : "";
-			n = fb_ident_groups_with(env->conf, s.usr, ug, nug, &groups);
-			names = fb_arena_alloc(fb_http_req_arena(req), (n + 1) * sizeof(*names));
-			for (size_t i = 0; i < n; i++)
-				names[i] = groups[i]->name;
-			rq.username = s.usr;
-			rq.groups = names;
-			rq.ngroups = n;
-			free(groups);
-			fb_authz_decision_cleanup(&d);
-			fb_authz_decide(az, &rq, &d);
-		} else if (fb_http_store_down(r)) {
-			fb_rlog_err(req, &err);
-			fb_http_reply_header(req, "Retry-After", FB_HTTP_RETRY_AFTER);
-			reply_json(req, 503, json_pack("{s:s}", "message", "store unavailable"));
-			goto out;
-		} else if (r != FB_ERR_NOTFOUND) {
-			fb_rlog(req, FB_LOG_INFO, "forward auth: app cookie of %s refused: %s",
-			    d.app->name, err.msg);
-		}
+		json_array_foreach(s.ug, k, g)
+			ug[k] = json_is_string(g) ? json_string_value(g) : "";
+		/* A service's token (client_credentials) has no groups. */
+		n = json_is_true(json_object_get(s.o, "svc"))
+		        ? 0
+		        : fb_ident_groups_with(env->conf, s.usr, ug, nug, &groups);
+		names = fb_arena_alloc(fb_http_req_arena(req), (n + 1) * sizeof(*names));
+		for (size_t i = 0; i < n; i++)
+			names[i] = groups[i]->name;
+		rq.username = s.usr;
+		rq.groups = names;
+		rq.ngroups = n;
+		free(groups);
+		fb_authz_decision_cleanup(&d);
+		fb_authz_decide(az, &rq, &d);
+	} else if (fb_http_store_down(r)) {
+		fb_rlog_err(req, &err);
+		fb_http_reply_header(req, "Retry-After", FB_HTTP_RETRY_AFTER);
+		reply_json(req, 503, json_pack("{s:s}", "message", "store unavailable"));
+		goto out;
+	} else if (tok != NULL && r != FB_ERR_NOTFOUND) {
+		reply_invalid_token(req, d.app, &err);
+		goto out;
+	} else if (r != FB_ERR_NOTFOUND) {
+		fb_rlog(req, FB_LOG_INFO, "forward auth: app cookie of %s refused: %s", d.app->name,
+		    err.msg);
 	}
 	if (d.verdict != FB_AUTHZ_ALLOW && d.verdict != FB_AUTHZ_ANONYMOUS)
 		fb_rlog(req, FB_LOG_INFO, "forward auth: %s %s %s: %s: %s", f.method, d.host,
@@ -478,7 +773,7 @@ check(struct fb_http_req *req, enum flavour fl)
 	switch (d.verdict) {
 	case FB_AUTHZ_ALLOW:
 	case FB_AUTHZ_ANONYMOUS:
-		reply_allow(req, &d, &s, rq.groups, rq.ngroups);
+		reply_allow(req, &d, &s, rq.groups, rq.ngroups, tok);
 		break;
 	case FB_AUTHZ_SIGNIN:
 		reply_signin(req, fl, &f);

@@ -326,6 +326,8 @@ void fb_http_upstream_finish(struct fb_http_req *req, const struct fb_upstream_i
 /* The sign-in state cookie on an app host (login CSRF guard), and its lifetime (seconds). */
 #define FB_HTTP_AUTHZ_STATE_SUFFIX   "_app_state"
 #define FB_HTTP_AUTHZ_STATE_LIFETIME 900
+/* Lifetime of the access token minted for an app's upstream (apps[].pass_access_token, s). */
+#define FB_HTTP_AUTHZ_TOKEN_LIFETIME 300
 
 /*
  * Registers the endpoints above on r when conf has apps (none: nothing).

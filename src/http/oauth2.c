@@ -551,6 +551,34 @@ h_revoke(struct fb_http_req *req, void *arg)
 
 /* ---- registration -------------------------------------------------------------------------- */
 
+/* Builds worker_op once (with the worker's mapping rules). */
+static enum fb_status
+op_build(const struct fb_conf *conf, const struct fb_keyring *kr, struct fb_err *err)
+{
+	const struct fb_map_set *rules = NULL;
+	struct fb_err e = {0};
+
+	if (worker_op != NULL)
+		return FB_OK;
+	if (fb_http_rules_load(conf, &rules, &e) != FB_OK)
+		rules = NULL;
+	return fb_oidc_op_new(conf, kr, rules, &worker_op, err);
+}
+
+const struct fb_oidc_op *
+fb_http_oauth2_op(const struct fb_http_env *env)
+{
+	static int failed;
+	struct fb_err err = {0};
+
+	if (worker_op == NULL && !failed && env->keyring != NULL &&
+	    op_build(env->conf, env->keyring, &err) != FB_OK) {
+		failed = 1;
+		fb_log_err(FB_LOG_ERROR, NULL, &err);
+	}
+	return worker_op;
+}
+
 enum fb_status
 fb_http_oauth2_routes_add(struct fb_http_router *r, const struct fb_conf *conf,
     const struct fb_keyring *kr, struct fb_err *err)
@@ -569,15 +597,11 @@ fb_http_oauth2_routes_add(struct fb_http_router *r, const struct fb_conf *conf,
 	    {FB_OIDC_OP_PATH_REVOKE, FB_HTTP_POST | FB_HTTP_OPTIONS, h_revoke},
 	    {FB_OIDC_OP_PATH_LOGOUT, FB_HTTP_GET | FB_HTTP_POST, h_logout},
 	};
-	const struct fb_map_set *rules = NULL;
-	struct fb_err e = {0};
 	enum fb_status st;
 
 	if (kr == NULL || conf->noidc_clients == 0)
 		return FB_OK;
-	if (fb_http_rules_load(conf, &rules, &e) != FB_OK)
-		rules = NULL;
-	if (worker_op == NULL && (st = fb_oidc_op_new(conf, kr, rules, &worker_op, err)) != FB_OK)
+	if ((st = op_build(conf, kr, err)) != FB_OK)
 		return st;
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
 		if ((st = fb_http_router_add(r, routes[i].path, routes[i].methods, routes[i].fn,

@@ -24,6 +24,14 @@
 enum fb_status fb_http_oauth2_routes_add(struct fb_http_router *r, const struct fb_conf *conf,
     const struct fb_keyring *kr, struct fb_err *err);
 
+/*
+ * This worker's OpenID provider for forward auth (Bearer tokens, access
+ * tokens for apps): the one fb_http_oauth2_routes_add built, else built on
+ * first use over env's configuration and keyring. NULL without a keyring,
+ * or when it cannot be built (logged once).
+ */
+const struct fb_oidc_op *fb_http_oauth2_op(const struct fb_http_env *env);
+
 /* Most bytes of a token, introspection or revocation request body. */
 #define FB_HTTP_OAUTH2_BODY_MAX (16 * 1024)
 

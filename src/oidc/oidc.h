@@ -465,6 +465,31 @@ enum fb_status fb_oidc_op_assertion_check(const struct fb_oidc_op *op, const cha
 enum fb_status fb_oidc_op_explain(const struct fb_oidc_op *op, struct fb_store *store,
     const char *client_id, const struct fb_store_user *u, json_t **out, struct fb_err *err);
 
+/* The token of an "Authorization: Bearer TOKEN" header (RFC 6750 2.1; borrowed), or NULL. */
+const char *fb_oidc_bearer(const char *authorization);
+/*
+ * Checks an access token this provider issued, for a resource server of
+ * fedbroker's own (forward auth) at now: the signature by a key of the
+ * keyring (no HTTP), typ at+jwt, iss, a jti, exp and nbf within skew
+ * seconds. Neither aud nor revocation (fb_oidc_op_access_revoked) is
+ * checked. *claims new on FB_OK. FB_ERR_INVALID / FB_ERR_SIGNATURE: not
+ * a JWS of ours; FB_ERR_PROTOCOL: another issuer, no jti or exp;
+ * FB_ERR_EXPIRED.
+ */
+enum fb_status fb_oidc_op_access_verify(const struct fb_oidc_op *op, const char *token,
+    int64_t now, int64_t skew, json_t **claims, struct fb_err *err);
+/* *revoked: 1 when the jti of claims, or its family, was revoked in store. */
+enum fb_status fb_oidc_op_access_revoked(struct fb_store *store, const json_t *claims,
+    int *revoked, struct fb_err *err);
+/*
+ * Mints an access token (RFC 9068, typ at+jwt) that forward auth sends an
+ * app's upstream: iss, sub, aud and client_id aud, iat, nbf, exp now +
+ * lifetime, a random jti; signed by the keyring's EC P-256 key (else RSA).
+ * *out new. FB_ERR_CONFIG: no such key.
+ */
+enum fb_status fb_oidc_op_app_token(const struct fb_oidc_op *op, const char *aud,
+    const char *sub, int64_t lifetime, int64_t now, char **out, struct fb_err *err);
+
 /* Token introspection (RFC 7662) for confidential and service clients. */
 void fb_oidc_op_introspect(const struct fb_oidc_op *op, struct fb_store *store,
     const char *authorization, const struct fb_oidc_params *p, const struct fb_crypto_cert *cert,

@@ -44,7 +44,8 @@ struct fb_oidc_op {
 	char *issuer;
 	char *discovery;
 	char *jwks_json;
-	struct fb_oidc_jwks *jwks; /* our own keys, to check our own tokens */
+	struct fb_oidc_jwks *jwks;    /* our own keys, to check our own tokens */
+	const struct fb_key *app_key; /* signs forward auth's access tokens (ES256, else RS256) */
 	struct op_client *clients;
 	size_t nclients;
 	unsigned char dummy_hash[SHA256_LEN]; /* compared for an unknown client */
@@ -304,6 +305,8 @@ fb_oidc_op_new(const struct fb_conf *conf, const struct fb_keyring *kr,
 		fb_err_prefix(err, "oidc.mtls.ca_file: ");
 		goto fail;
 	}
+	if ((op->app_key = key_for(kr, "ES256")) == NULL)
+		op->app_key = key_for(kr, "RS256");
 	op->nclients = conf->noidc_clients;
 	op->clients = fb_xcalloc(op->nclients + 1, sizeof(*op->clients));
 	for (size_t i = 0; i < op->nclients; i++) {
@@ -1692,19 +1695,13 @@ fb_oidc_op_token(const struct fb_oidc_op *op, struct fb_store *store, const char
 
 /* ---- using access tokens ------------------------------------------------------------------ */
 
-/*
- * Checks one of our access tokens: signature, typ at+jwt, iss, exp, not
- * revoked (its jti or its family). FB_OK with *claims new.
- */
-static enum fb_status
-access_check(const struct fb_oidc_op *op, struct fb_store *store, const char *token,
+enum fb_status
+fb_oidc_op_access_verify(const struct fb_oidc_op *op, const char *token, int64_t now, int64_t skew,
     json_t **claims, struct fb_err *err)
 {
 	static const char *const algs[] = {"ES256", "RS256", NULL};
 	const char *iss, *jti;
-	char *family = NULL;
-	json_t *c = NULL;
-	int revoked = 0;
+	json_t *c = NULL, *nbf;
 	enum fb_status r;
 
 	*claims = NULL;
@@ -1712,28 +1709,90 @@ access_check(const struct fb_oidc_op *op, struct fb_store *store, const char *to
 		return r;
 	iss = json_string_value(json_object_get(c, "iss"));
 	jti = json_string_value(json_object_get(c, "jti"));
+	nbf = json_object_get(c, "nbf");
 	if (iss == NULL || strcmp(iss, op->issuer) != 0 || jti == NULL ||
-	    !json_is_integer(json_object_get(c, "exp"))) {
+	    !json_is_integer(json_object_get(c, "exp")) || (nbf != NULL && !json_is_integer(nbf))) {
 		r = fb_err_set(err, FB_ERR_PROTOCOL, "access token: not ours");
 		goto out;
 	}
-	if (json_integer_value(json_object_get(c, "exp")) <= fb_time_now()) {
+	if (json_integer_value(json_object_get(c, "exp")) + skew <= now) {
 		r = fb_err_set(err, FB_ERR_EXPIRED, "access token: expired");
 		goto out;
 	}
-	if (strchr(jti, '.') != NULL)
-		family = fb_xstrndup(jti, (size_t)(strchr(jti, '.') - jti));
-	if ((r = fb_store_oidc_token_revoked(store, jti, family, &revoked, err)) != FB_OK)
-		goto out;
-	if (revoked) {
-		r = fb_err_set(err, FB_ERR_DENIED, "access token: revoked");
+	if (nbf != NULL && json_integer_value(nbf) > now + skew) {
+		r = fb_err_set(err, FB_ERR_EXPIRED, "access token: not valid yet (nbf)");
 		goto out;
 	}
 	*claims = c;
 	c = NULL;
 out:
-	free(family);
 	json_decref(c);
+	return r;
+}
+
+enum fb_status
+fb_oidc_op_access_revoked(struct fb_store *store, const json_t *claims, int *revoked,
+    struct fb_err *err)
+{
+	const char *jti = json_string_value(json_object_get(claims, "jti"));
+	char *family = NULL;
+	enum fb_status r;
+
+	*revoked = 0;
+	if (jti == NULL)
+		return fb_err_set(err, FB_ERR_INVALID, "access token: no jti");
+	if (strchr(jti, '.') != NULL)
+		family = fb_xstrndup(jti, (size_t)(strchr(jti, '.') - jti));
+	r = fb_store_oidc_token_revoked(store, jti, family, revoked, err);
+	free(family);
+	return r;
+}
+
+/*
+ * Checks one of our access tokens: signature, typ at+jwt, iss, exp, nbf,
+ * not revoked (its jti or its family). FB_OK with *claims new.
+ */
+static enum fb_status
+access_check(const struct fb_oidc_op *op, struct fb_store *store, const char *token,
+    json_t **claims, struct fb_err *err)
+{
+	json_t *c = NULL;
+	int revoked = 0;
+	enum fb_status r;
+
+	if ((r = fb_oidc_op_access_verify(op, token, fb_time_now(), 0, &c, err)) != FB_OK)
+		return r;
+	if ((r = fb_oidc_op_access_revoked(store, c, &revoked, err)) == FB_OK && revoked)
+		r = fb_err_set(err, FB_ERR_DENIED, "access token: revoked");
+	if (r != FB_OK) {
+		json_decref(c);
+		return r;
+	}
+	*claims = c;
+	return FB_OK;
+}
+
+enum fb_status
+fb_oidc_op_app_token(const struct fb_oidc_op *op, const char *aud, const char *sub,
+    int64_t lifetime, int64_t now, char **out, struct fb_err *err)
+{
+	char *jti = fb_rand_token(16);
+	json_t *cl;
+	enum fb_status r;
+
+	*out = NULL;
+	if (op->app_key == NULL) {
+		free(jti);
+		return fb_err_set(err, FB_ERR_CONFIG,
+		    "no EC P-256 or RSA key in keys: signs access tokens for apps");
+	}
+	cl = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s}", "iss", op->issuer, "sub", sub,
+	    "aud", aud, "client_id", aud, "iat", (json_int_t)now, "nbf", (json_int_t)now, "exp",
+	    (json_int_t)(now + lifetime), "jti", jti);
+	r = cl != NULL ? fb_oidc_jwt_sign(op->app_key, "at+jwt", cl, out, err)
+	               : fb_err_set(err, FB_ERR_INVALID, "access token: a claim is not UTF-8");
+	json_decref(cl);
+	free(jti);
 	return r;
 }
 
@@ -1767,9 +1826,8 @@ fb_oidc_op_token_verify(const struct fb_oidc_op *op, struct fb_store *store, con
 	return FB_OK;
 }
 
-/* The Bearer token of an Authorization header (borrowed from it), or NULL. */
-static const char *
-bearer(const char *authorization)
+const char *
+fb_oidc_bearer(const char *authorization)
 {
 	if (authorization == NULL || strncasecmp(authorization, "Bearer ", 7) != 0)
 		return NULL;
@@ -1783,7 +1841,7 @@ void
 fb_oidc_op_userinfo(const struct fb_oidc_op *op, struct fb_store *store, const char *authorization,
     const struct fb_crypto_cert *cert, struct fb_oidc_op_reply *out)
 {
-	const char *tok = bearer(authorization);
+	const char *tok = fb_oidc_bearer(authorization);
 	struct fb_store_user u = {0};
 	struct fb_err err = {0};
 	json_t *c = NULL, *body = NULL;

@@ -10,16 +10,25 @@ Traefik forwardAuth (X-Forwarded-Method/-Proto/-Host/-Uri; non-2xx back to
 the client). The sign-in hand-off: fedbroker's /auth/start, a one-time
 code on the app's host, the app's own sealed cookie; sign-out; bad input."""
 
+import base64
 import json
 import os
 import re
 import shutil
 import subprocess
+import sys
 import time
 import urllib.parse
 
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
 import harness
 import webclient
+
+sys.path.insert(0, os.path.join(harness.SRCDIR, "tests", "peers", "python"))
+import fbsaml  # noqa: E402
 
 PASSWORD = "correct horse battery staple"
 APPS = [
@@ -444,6 +453,271 @@ class Replicas(Base):
                 break
             time.sleep(0.1)
         self.assertEqual(status, 302)
+
+
+ISSUER = "http://sso.test"  # server.public_url of both replicas: one issuer
+SVC_SECRET = "svc-secret-0123456789abcdefghij"
+WEB_SECRET = "web-secret-0123456789abcdefghij"
+WEB_CB = "https://app.example.test/cb"
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+def b64(data):
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def jws(claims, key_pem, kid="ec", alg="ES256", typ="at+jwt"):
+    """A compact JWS of claims signed with the EC P-256 key key_pem (bytes), or unsigned
+    (alg none, key_pem None)."""
+    head = b64(json.dumps({"alg": alg, "typ": typ, "kid": kid}).encode())
+    body = b64(json.dumps(claims).encode())
+    if key_pem is None:
+        return "%s.%s." % (head, body)
+    key = serialization.load_pem_private_key(key_pem, password=None)
+    r, s = decode_dss_signature(key.sign(("%s.%s" % (head, body)).encode(),
+                                         ec.ECDSA(hashes.SHA256())))
+    return "%s.%s.%s" % (head, body, b64(r.to_bytes(32, "big") + s.to_bytes(32, "big")))
+
+
+def claims_of(token):
+    body = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+
+
+class Bearer(Base):
+    """Access tokens of fedbroker's own OpenID provider at forward auth (RFC 6750, RFC 9068):
+    two replicas on one store with the same keys, so a token revoked at one is refused at
+    the other once the revocation cache expired."""
+
+    def setUp(self):
+        harness.TestCase.setUp(self)
+        d = self.tmpdir()
+        shared = harness.replica_conf(d)
+        shared["store"] = harness.store_conf(d) or {"path": os.path.join(d, "shared.db")}
+        keys = []
+        for kid, name, state in (("ec", "ec256", "active"), ("rsa", "rsa2048", "published")):
+            for ext in ("key", "crt"):
+                shutil.copy(os.path.join(harness.FIXTURE_KEYS, "%s.%s.pem" % (name, ext)),
+                            os.path.join(d, "%s.%s.pem" % (kid, ext)))
+            os.chmod(os.path.join(d, kid + ".key.pem"), 0o600)
+            keys.append({"id": kid, "key": os.path.join(d, kid + ".key.pem"),
+                         "cert": os.path.join(d, kid + ".crt.pem"), "state": state})
+        with open(os.path.join(d, "ec.key.pem"), "rb") as f:
+            self.our_key = f.read()
+        for name, value in (("svc", SVC_SECRET), ("web", WEB_SECRET)):
+            self.write(os.path.join(d, name + ".secret"), value + "\n")
+        shared["keys"] = keys
+        shared["key_rollover"] = {"min_publish_time": "0"}
+        shared["server"] = {"public_url": ISSUER}
+        shared["oidc"] = {"clients": [
+            {"id": "svc", "type": "service", "secret": "file:" + os.path.join(d, "svc.secret"),
+             "scopes": ["reports.read"]},
+            {"id": "web", "secret": "file:" + os.path.join(d, "web.secret"),
+             "redirect_uris": [WEB_CB], "require_pkce": False}]}
+        apps = [dict(APPS[0], audiences=["web"]),
+                {"name": "tools", "hosts": ["tools.test"], "audiences": ["svc", "web", "tools"],
+                 "pass_access_token": True},
+                {"name": "api", "hosts": ["api.test"], "pass_access_token": True,
+                 "access_token_header": "X-Access-Token", "audiences": ["web", "api"]}]
+        mappings = self.tmpdir()
+        self.write(mappings + "/wiki_role.py", "return 'editor'\n")
+        c = harness.deep_merge(conf(self.trusted, mappings), shared)
+        c["apps"] = apps
+        self.srv = self.server(conf=c, workers=1)
+        self.other = self.server(conf=c, workers=1)
+        for user in ("ann", "bob"):
+            cp = cli(self.srv, "user", "add", user, "--init", "--password-stdin",
+                     stdin=PASSWORD + "\n")
+            self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
+        self.srv.start()
+        self.other.start()
+        self.proxy = Proxy(self.srv)
+        self.base = ISSUER
+
+    def service_token(self, srv=None):
+        r = (srv or self.srv).http("POST", "/oauth2/token", headers=FORM, body=(
+            "grant_type=client_credentials&client_id=svc&client_secret=" + SVC_SECRET))
+        self.assertEqual(r.status, 200, r.body)
+        return json.loads(r.body)["access_token"]
+
+    def user_token(self, user):
+        """The code flow at the provider for client web, as user; the access token."""
+        b = self.browser()
+        self.assertEqual(b.login(user, PASSWORD).status, 303)
+        p = b.get("/oauth2/authorize?" + urllib.parse.urlencode({
+            "response_type": "code", "client_id": "web", "redirect_uri": WEB_CB,
+            "scope": "openid profile", "state": "st-1", "nonce": "n-1"}))
+        self.assertEqual(p.status, 302, p.text[:1000])
+        code = urllib.parse.parse_qs(urllib.parse.urlsplit(p.location).query)["code"][0]
+        r = self.srv.http("POST", "/oauth2/token", headers=FORM, body=urllib.parse.urlencode({
+            "grant_type": "authorization_code", "code": code, "redirect_uri": WEB_CB,
+            "client_id": "web", "client_secret": WEB_SECRET}))
+        self.assertEqual(r.status, 200, r.body)
+        return json.loads(r.body)["access_token"]
+
+    def envoy(self, host, uri, token, srv=None, **extra):
+        # Istio's includeRequestHeadersInCheck lists authorization (fedbroker integrate).
+        return Proxy(srv or self.srv).envoy(host, uri, html=False,
+                                            Authorization="Bearer " + token, **extra)
+
+    def nginx(self, url, token):
+        return self.srv.http("GET", "/auth/nginx", headers={
+            "X-Original-URL": url, "X-Original-Method": "GET",
+            "Authorization": "Bearer " + token})
+
+    def assert_invalid(self, r, why=None):
+        self.assertEqual(r.status, 401, r.body[:300])
+        self.assertIsNone(r.header("Location"))
+        self.assertIn('error="invalid_token"', r.header("WWW-Authenticate"))
+        body = json.loads(r.body)
+        self.assertEqual(body["error"], "invalid_token")
+        if why:
+            self.assertIn(why, body["error_description"])
+
+    def test_user_token_at_envoy_and_nginx(self):
+        at = self.user_token("ann")
+        r = self.envoy("wiki.test", "/page", at)
+        self.assertEqual(r.status, 200, r.body[:300])
+        self.assertEqual(r.header("X-Forwarded-User"), "ann")
+        self.assertEqual(r.header("X-Forwarded-Groups"), "staff")
+        self.assertEqual(r.header("X-Role"), "editor")
+        r = self.nginx("http://wiki.test/page?x=1", at)
+        self.assertEqual(r.status, 200, r.body[:300])
+        self.assertEqual(r.header("X-Forwarded-User"), "ann")
+        # Per-path rules apply to the token's user: the deny rule refuses ann.
+        self.assertEqual(self.envoy("wiki.test", "/admin", at).status, 403)
+        # The other replica checks it too: the same keys, no HTTP to the issuer.
+        r = self.envoy("wiki.test", "/", at, srv=self.other)
+        self.assertEqual((r.status, r.header("X-Forwarded-User")), (200, "ann"))
+        # A user outside the app's groups: 403, not 401.
+        r = self.envoy("wiki.test", "/", self.user_token("bob"))
+        self.assertEqual(r.status, 403, r.body[:300])
+        self.assertEqual(json.loads(r.body)["user"], "bob")
+
+    def test_service_token(self):
+        at = self.service_token()
+        # tools lets every signed-in one in; its audiences name svc.
+        r = self.envoy("tools.test", "/x", at)
+        self.assertEqual(r.status, 200, r.body[:300])
+        self.assertEqual(r.header("X-Forwarded-User"), "svc")
+        self.assertEqual(r.header("X-Forwarded-Groups"), "")
+        # The presented token goes upstream as it is (pass_access_token).
+        self.assertEqual(r.header("Authorization"), "Bearer " + at)
+        # wiki does not list svc among its audiences.
+        self.assert_invalid(self.envoy("wiki.test", "/", at), "audiences")
+        self.assert_invalid(self.nginx("http://wiki.test/", at), "audiences")
+
+    def test_bad_tokens(self):
+        now = int(time.time())
+        good = {"iss": ISSUER, "sub": "svc", "client_id": "svc", "aud": "svc", "iat": now,
+                "nbf": now, "exp": now + 300, "jti": "j-" + str(now)}
+        self.assertEqual(self.envoy("tools.test", "/", jws(good, self.our_key)).status, 200)
+        foreign = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption())
+        at = self.service_token()
+        head, body, sig = at.split(".")
+        tampered = dict(claims_of(at), sub="admin")
+        offset = self.srv.log_size()
+        def bad(name, **changes):
+            return dict(good, jti="%s-%d" % (name.replace(" ", "-"), now), **changes)
+
+        cases = {
+            "expired": (jws(bad("expired", exp=now - 120), self.our_key), "expired"),
+            "not yet": (jws(bad("nbf", nbf=now + 600), self.our_key), "not valid yet"),
+            "wrong aud": (jws(bad("aud", aud="elsewhere"), self.our_key), "audiences"),
+            "other issuer": (jws(bad("iss", iss="https://evil.test"), self.our_key), "not ours"),
+            "foreign key": (jws(good, foreign), None),
+            "foreign key, issuer": (jws(dict(good, iss="https://evil.test"), foreign), None),
+            "alg none": (jws(good, None, alg="none"), None),
+            "typ JWT": (jws(good, self.our_key, typ="JWT"), None),
+            "tampered": ("%s.%s.%s" % (head, b64(json.dumps(tampered).encode()), sig), None),
+            "bad signature": ("%s.%s.%s" % (head, body, sig[:-4] + ("AAAA" if not
+                              sig.endswith("AAAA") else "BBBB")), None),
+            "cnf bound": (jws(bad("cnf", cnf={"x5t#S256": b64(b"\0" * 32)}), self.our_key),
+                          "bound to a certificate"),
+            "no such user": (jws(bad("nobody", sub="nobody", client_id="web"), self.our_key),
+                             "no user"),
+            "garbage": ("not-a-jwt", None),
+        }
+        for name, (token, why) in cases.items():
+            with self.subTest(case=name):
+                # (each case its own jti: a check's result is cached per jti)
+                self.assert_invalid(self.envoy("tools.test", "/", token), why)
+                # Even a browser with a bad token is not sent to sign in.
+                r = self.proxy.envoy("tools.test", "/", Authorization="Bearer " + token)
+                self.assert_invalid(r, why)
+                self.assert_invalid(self.nginx("http://tools.test/", token), why)
+        refused = fbsaml.audit_since(self.srv, offset, "forward_auth_token_refused")
+        self.assertGreaterEqual(len(refused), len(cases), refused[:3])
+        self.assertIn("app=tools", str(refused[0]))
+        self.assertNotIn(at, "".join(self.srv.lines_since(offset)))  # no token in the log
+        # Within the skew, a token just expired still passes (oidc.clock_skew: 60s).
+        self.assertEqual(self.envoy("tools.test", "/", jws(bad("skew", exp=now - 5),
+                                                          self.our_key)).status, 200)
+        # An anonymous path needs no token: a bad one does not matter there.
+        self.assertEqual(self.envoy("wiki.test", "/healthz", "not-a-jwt").status, 200)
+        self.assertEqual(self.srv.http("GET", "/healthz").status, 200)
+
+    def test_revoked_at_the_other_replica(self):
+        at = self.service_token()
+        there = self.other
+        self.assertEqual(self.envoy("tools.test", "/", at, srv=there).status, 200)
+        r = self.srv.http("POST", "/oauth2/revoke", headers=FORM, body=urllib.parse.urlencode({
+            "token": at, "client_id": "svc", "client_secret": SVC_SECRET}))
+        self.assertEqual(r.status, 200, r.body)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            r = self.envoy("tools.test", "/", at, srv=there)
+            if r.status != 200:
+                break
+            time.sleep(0.1)
+        self.assert_invalid(r, "revoked")
+
+    def test_pass_access_token_for_a_session(self):
+        _, cookie, _ = self.sign_in("ann", "tools.test")
+        r = self.proxy.envoy("tools.test", "/", cookie)
+        self.assertEqual(r.status, 200, r.body[:300])
+        auth = r.header("Authorization")
+        self.assertTrue(auth.startswith("Bearer "), auth)
+        at = auth[len("Bearer "):]
+        c = claims_of(at)
+        self.assertEqual((c["iss"], c["aud"]), (ISSUER, "tools"))
+        self.assertLessEqual(c["exp"] - c["iat"], 300)
+        # Cached per session: the next check sends the same token, no new signature.
+        self.assertEqual(self.proxy.envoy("tools.test", "/y", cookie).header("Authorization"),
+                         auth)
+        # It is a token of the provider: accepted back at forward auth for ann.
+        r = self.envoy("tools.test", "/", at)
+        self.assertEqual((r.status, r.header("X-Forwarded-User")), (200, "ann"))
+        # Anonymous checks overwrite whatever Authorization the client sent.
+        r = self.proxy.envoy("tools.test", "/", html=False)
+        self.assertEqual(r.status, 401)
+        # The header name is per app; without pass_access_token no token is sent.
+        _, cookie, _ = self.sign_in("ann", "api.test")
+        r = self.proxy.envoy("api.test", "/", cookie)
+        self.assertEqual(r.status, 200, r.body[:300])
+        self.assertEqual(claims_of(r.header("X-Access-Token"))["aud"], "api")
+        self.assertIsNone(r.header("Authorization"))
+        _, cookie, _ = self.sign_in("ann", "wiki.test")
+        r = self.proxy.envoy("wiki.test", "/", cookie)
+        self.assertEqual(r.status, 200)
+        self.assertIsNone(r.header("Authorization"))
+
+    def test_explain(self):
+        cp = cli(self.srv, "explain", "--app", "tools", "--user", "ann", "--url",
+                 "http://tools.test/")
+        self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
+        self.assertIn("header:   Authorization: Bearer (an access token: sub ann's id, aud tools",
+                      cp.stdout)
+        self.assertIn("bearer:   access tokens of this fedbroker with aud svc, web, tools "
+                      "decide", cp.stdout)
+        cp = cli(self.srv, "explain", "--app", "api", "--url", "http://api.test/", "--json")
+        ex = json.loads(cp.stdout)
+        self.assertEqual(ex["audiences"], ["web", "api"])
+        cp = cli(self.srv, "explain", "--app", "wiki", "--user", "ann", "--url",
+                 "http://wiki.test/")
+        self.assertNotIn("Authorization", cp.stdout)
 
 
 class Untrusted(Base):

@@ -6,6 +6,7 @@ app echoing its request headers; headless Chromium signs in through them
 (79-forward-auth-browser.mjs). The generated Istio YAML parses and names only fields of
 Istio's API; the Traefik one parses."""
 
+import http.client
 import http.server
 import json
 import os
@@ -18,6 +19,7 @@ import time
 import harness
 
 PASSWORD = "correct horse battery staple"
+SVC_SECRET = "svc-secret-0123456789abcdefghij"
 NGINX = "/usr/sbin/nginx"
 CADDY = "/usr/bin/caddy"
 
@@ -58,14 +60,22 @@ class Base(harness.TestCase):
     def setUp(self):
         super().setUp()
         port = harness.free_port()
+        secret = os.path.join(self.tmpdir(), "svc.secret")
+        with open(secret, "w") as f:
+            f.write(SVC_SECRET + "\n")
         self.srv = self.server(conf={
             "server": {"trusted_proxies": ["127.0.0.1"],
                        "public_url": "http://sso.test:%d" % port},
+            # A service client whose access tokens api accepts (the generated key is RSA).
+            "oidc": {"clients": [{"id": "svc", "type": "service", "signing_alg": "RS256",
+                                  "secret": "file:" + secret}]},
             "local": {"password": {"time_cost": 1, "memory_kib": 1024},
                       "bootstrap": {"enabled": False}},
             "groups": [{"name": "staff", "members": ["ann"]}],
             "apps": [{"name": "wiki", "hosts": ["wiki.test"], "groups": ["staff"]},
-                     {"name": "tools", "hosts": ["tools.test"], "groups": ["staff"]}],
+                     {"name": "tools", "hosts": ["tools.test"], "groups": ["staff"]},
+                     {"name": "api", "hosts": ["api.test"], "audiences": ["svc"],
+                      "pass_access_token": True}],
         }, workers=1)
         # The harness picked its own port: use the one public_url names.
         self.srv.port = port
@@ -87,12 +97,12 @@ class Proxies(Base):
         self.addCleanup(app.shutdown)
         return "http://127.0.0.1:%d" % app.server_address[1]
 
-    def start_nginx(self, backend):
+    def start_nginx(self, backend, app="wiki"):
         if not os.path.exists(NGINX):
             raise harness.peer_missing("nginx is not installed (Debian package nginx)")
         d = self.tmpdir()
         port = harness.free_port()
-        servers = self.integrate("nginx", "wiki", "--backend", backend)
+        servers = self.integrate("nginx", app, "--backend", backend)
         self.assertIn("auth_request /_fedbroker/auth;", servers)
         servers = servers.replace("listen 80;", "listen 127.0.0.1:%d;" % port)
         conf = os.path.join(d, "nginx.conf")
@@ -106,7 +116,7 @@ class Proxies(Base):
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self.addCleanup(self.stop, p)
         wait_port(port, p, "nginx")
-        return "http://wiki.test:%d" % port
+        return "http://%s.test:%d" % (app, port)
 
     def start_caddy(self, backend):
         if not os.path.exists(CADDY):
@@ -158,6 +168,39 @@ class Proxies(Base):
         self.assertIn("browser: all steps passed", p.stdout)
         self.srv.stop()
 
+    def test_bearer_through_nginx(self):
+        """An access token of fedbroker's provider through nginx's auth_request (it sends
+        the client's Authorization along): the app sees the identity headers and, with
+        pass_access_token, the token; a bad token gets 401 invalid_token, not a redirect."""
+        self.srv.start()
+        api = self.start_nginx(self.start_app(), app="api")
+        port = int(api.rsplit(":", 1)[1])
+        r = self.srv.http("POST", "/oauth2/token",
+                          headers={"Content-Type": "application/x-www-form-urlencoded"},
+                          body="grant_type=client_credentials&client_id=svc&client_secret=" +
+                          SVC_SECRET)
+        self.assertEqual(r.status, 200, r.body)
+        at = json.loads(r.body)["access_token"]
+
+        def get(token):
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            self.addCleanup(c.close)
+            c.request("GET", "/x?y=1", headers={"Host": "api.test:%d" % port,
+                                                "Authorization": "Bearer " + token})
+            resp = c.getresponse()
+            return resp.status, resp.getheader("WWW-Authenticate"), resp.read()
+
+        status, _, body = get(at)
+        self.assertEqual(status, 200, body[:500])
+        seen = json.loads(body)
+        self.assertEqual(seen["path"], "/x?y=1")
+        self.assertEqual(seen["x-forwarded-user"], "svc")
+        self.assertEqual(seen["authorization"], "Bearer " + at)
+        status, www, body = get(at[:-6] + ("AAAAAA" if not at.endswith("AAAAAA") else "BBBBBB"))
+        self.assertEqual(status, 401, body[:500])
+        self.assertIn('error="invalid_token"', www or "")
+        self.srv.stop()
+
 
 # The fields of Istio's MeshConfig.ExtensionProvider.EnvoyExternalAuthorizationHttpProvider
 # (istio.io/latest/docs/reference/config/istio.mesh.v1alpha1), AuthorizationPolicy and
@@ -184,6 +227,8 @@ class Generated(Base):
         self.assertEqual(ext["pathPrefix"], "/auth/envoy")
         self.assertIsInstance(ext["port"], int)
         self.assertIn("cookie", ext["includeRequestHeadersInCheck"])
+        # Bearer access tokens are decided by fedbroker: Envoy must send them.
+        self.assertIn("authorization", ext["includeRequestHeadersInCheck"])
         # Envoy compares header names in lower case: the seed's lost day.
         for h in ext["includeRequestHeadersInCheck"] + ext["headersToUpstreamOnAllow"]:
             self.assertEqual(h, h.lower())
@@ -205,6 +250,23 @@ class Generated(Base):
         route = vs["spec"]["http"][0]
         self.assertEqual(route["match"], [{"uri": {"exact": "/_fedbroker/callback"}}])
         self.assertEqual(route["route"][0]["destination"]["port"]["number"], 8080)
+
+    def test_passed_access_token_copied(self):
+        """pass_access_token: each proxy copies the token's header upstream."""
+        import yaml
+        ext = list(yaml.safe_load_all(self.integrate("istio", "api")))[0]
+        ext = ext["meshConfig"]["extensionProviders"][0]["envoyExtAuthzHttp"]
+        self.assertIn("authorization", ext["headersToUpstreamOnAllow"])
+        doc = yaml.safe_load(self.integrate("traefik", "api"))
+        self.assertIn("Authorization",
+                      doc["http"]["middlewares"]["fedbroker-api"]["forwardAuth"][
+                          "authResponseHeaders"])
+        self.assertIn("copy_headers X-Forwarded-User X-Forwarded-Email X-Forwarded-Groups "
+                      "X-Forwarded-Name Authorization\n", self.integrate("caddy", "api"))
+        nginx = self.integrate("nginx", "api")
+        self.assertIn("auth_request_set $fb_authorization $upstream_http_authorization;", nginx)
+        self.assertIn("proxy_set_header Authorization $fb_authorization;", nginx)
+        self.assertNotIn("authorization", self.integrate("nginx", "wiki").lower())
 
     def test_traefik_yaml(self):
         import yaml

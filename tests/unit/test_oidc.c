@@ -1230,6 +1230,69 @@ test_op_mtls(void)
 	free(db);
 }
 
+/* Forward auth's side of the provider: tokens minted for apps, checked with the skew. */
+static void
+test_op_access(void)
+{
+	struct fb_conf conf = {.public_url = (char *)"https://sso.example"};
+	struct fb_conf other = {.public_url = (char *)"https://other.example"};
+	struct fb_keyring *kr_ec = fixture_keyring("ec256"), *kr_rsa = fixture_keyring("rsa2048");
+	struct fb_oidc_op *op = NULL, *op_rsa = NULL, *op_other = NULL;
+	struct fb_err err;
+	json_t *c = NULL;
+	char *tok = NULL, *tok_rsa = NULL;
+
+	CU_ASSERT_EQUAL_FATAL(fb_oidc_op_new(&conf, kr_ec, NULL, &op, &err), FB_OK);
+	CU_ASSERT_EQUAL_FATAL(fb_oidc_op_new(&conf, kr_rsa, NULL, &op_rsa, &err), FB_OK);
+	CU_ASSERT_EQUAL_FATAL(fb_oidc_op_new(&other, kr_ec, NULL, &op_other, &err), FB_OK);
+	CU_ASSERT_EQUAL_FATAL(fb_oidc_op_app_token(op, "wiki", "u1", 300, NOW, &tok, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_oidc_op_access_verify(op, tok, NOW, 0, &c, &err), FB_OK);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(c, "aud")), "wiki");
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(c, "client_id")), "wiki");
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(c, "sub")), "u1");
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(c, "iss")), "https://sso.example");
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(c, "exp")), NOW + 300);
+	CU_ASSERT_PTR_NOT_NULL(json_object_get(c, "jti"));
+	json_decref(c);
+	c = NULL;
+	/* exp and nbf, give or take the skew. */
+	CU_ASSERT_EQUAL(fb_oidc_op_access_verify(op, tok, NOW + 300, 0, &c, &err), FB_ERR_EXPIRED);
+	CU_ASSERT_PTR_NULL(c);
+	CU_ASSERT_EQUAL(fb_oidc_op_access_verify(op, tok, NOW + 359, 60, &c, &err), FB_OK);
+	json_decref(c);
+	c = NULL;
+	CU_ASSERT_EQUAL(fb_oidc_op_access_verify(op, tok, NOW + 360, 60, &c, &err), FB_ERR_EXPIRED);
+	CU_ASSERT_EQUAL(fb_oidc_op_access_verify(op, tok, NOW - 61, 60, &c, &err), FB_ERR_EXPIRED);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "not valid yet"));
+	CU_ASSERT_EQUAL(fb_oidc_op_access_verify(op, tok, NOW - 59, 60, &c, &err), FB_OK);
+	json_decref(c);
+	c = NULL;
+	/* Another issuer's provider with the same key: not ours. A key it does not hold. */
+	CU_ASSERT_EQUAL(fb_oidc_op_access_verify(op_other, tok, NOW, 0, &c, &err), FB_ERR_PROTOCOL);
+	CU_ASSERT_EQUAL(fb_oidc_op_access_verify(op_rsa, tok, NOW, 0, &c, &err), FB_ERR_SIGNATURE);
+	/* An RSA keyring signs RS256. */
+	CU_ASSERT_EQUAL_FATAL(fb_oidc_op_app_token(op_rsa, "wiki", "u1", 300, NOW, &tok_rsa, &err),
+	    FB_OK);
+	CU_ASSERT_EQUAL(fb_oidc_op_access_verify(op_rsa, tok_rsa, NOW, 0, &c, &err), FB_OK);
+	json_decref(c);
+	c = NULL;
+	CU_ASSERT_EQUAL(fb_oidc_op_access_verify(op, "a.b.c", NOW, 0, &c, &err) != FB_OK, 1);
+	CU_ASSERT_PTR_NULL(c);
+	/* The Authorization header's token. */
+	CU_ASSERT_STRING_EQUAL(fb_oidc_bearer("Bearer  abc"), "abc");
+	CU_ASSERT_STRING_EQUAL(fb_oidc_bearer("bearer x.y.z"), "x.y.z");
+	CU_ASSERT_PTR_NULL(fb_oidc_bearer("Basic abc"));
+	CU_ASSERT_PTR_NULL(fb_oidc_bearer("Bearer "));
+	CU_ASSERT_PTR_NULL(fb_oidc_bearer(NULL));
+	free(tok);
+	free(tok_rsa);
+	fb_oidc_op_free(op);
+	fb_oidc_op_free(op_rsa);
+	fb_oidc_op_free(op_other);
+	fb_crypto_keyring_free(kr_ec);
+	fb_crypto_keyring_free(kr_rsa);
+}
+
 int
 fb_test_oidc_register(void)
 {
@@ -1245,7 +1308,8 @@ fb_test_oidc_register(void)
 	    CU_add_test(s, "RP: token request and responses, userinfo", test_rp_token) == NULL ||
 	    CU_add_test(s, "the client's JWKS (private_key_jwt)", test_jwks_publish) == NULL ||
 	    CU_add_test(s, "OP: redirect URIs, authorization requests, tokens", test_op) == NULL ||
-	    CU_add_test(s, "OP: RFC 8705 certificate-bound tokens", test_op_mtls) == NULL)
+	    CU_add_test(s, "OP: RFC 8705 certificate-bound tokens", test_op_mtls) == NULL ||
+	    CU_add_test(s, "OP: access tokens for forward auth", test_op_access) == NULL)
 		return -1;
 	return 0;
 }
