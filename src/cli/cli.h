@@ -96,7 +96,12 @@ struct fb_cli_option {
 	char letter;	    /* the short form (-c), or 0 */
 	const char **value; /* takes an argument, stored here (borrowed from argv); or NULL */
 	int *flag;	    /* else: takes none, sets *flag to 1 */
+	/*
+	 * Both value and flag: repeatable, the i-th argument in value[i] (an
+	 * array of FB_CLI_MANY_MAX), *flag counts them (start at 0).
+	 */
 };
+#define FB_CLI_MANY_MAX 64
 
 /* What locates the configuration: --config/-c and --state-dir; and --init. */
 struct fb_cli_conf_opts {
@@ -139,6 +144,7 @@ int fb_cli_args_parse(int argc, char **argv, const struct fb_cli_syntax *syntax)
 /* What fb_cli_ctx_open opens beyond the configuration. */
 #define FB_CLI_STORE 0x1u
 #define FB_CLI_KEYRING 0x2u
+#define FB_CLI_STORE_IF_THERE 0x4u /* the store when it exists, else st stays NULL */
 
 /* The configuration and, as asked for, the store and the signing keys. */
 struct fb_cli_ctx {
