@@ -44,6 +44,17 @@ int fb_cli_integrate(int argc, char **argv);
  */
 enum fb_status fb_cli_store_import_check(const json_t *doc, struct fb_err *err);
 int fb_cli_oidc(int argc, char **argv);
+struct fb_cli_ctx;
+struct fb_map_set;
+struct fb_oidc_op;
+/*
+ * The OpenID provider of x (its configuration and keyring, the usable
+ * mapping rules of mappings.dir in *maps, clients of the store when x has
+ * it open), as a worker builds it: *op and *maps new (fb_oidc_op_free,
+ * fb_map_set_free, in that order). The statuses of fb_oidc_op_new.
+ */
+enum fb_status fb_cli_oidc_op_open(const struct fb_cli_ctx *x, struct fb_oidc_op **op,
+    struct fb_map_set **maps, struct fb_err *err);
 
 /* The help lines of the options of struct fb_cli_conf_opts, as every --help prints them. */
 #define FB_CLI_HELP_CONFIG                                                                   \

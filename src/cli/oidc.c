@@ -174,6 +174,22 @@ joined(const json_t *a)
 	return buf[0] != '\0' ? buf : "-";
 }
 
+enum fb_status
+fb_cli_oidc_op_open(const struct fb_cli_ctx *x, struct fb_oidc_op **op, struct fb_map_set **maps,
+    struct fb_err *err)
+{
+	json_t *errors = NULL;
+	enum fb_status r;
+
+	*maps = NULL;
+	if (x->conf->mappings_dir != NULL)
+		(void)fb_map_set_load_usable(x->conf->mappings_dir, maps, &errors, NULL);
+	json_decref(errors);
+	if ((r = fb_oidc_op_new(x->conf, x->kr, *maps, op, err)) == FB_OK)
+		fb_oidc_op_store_set(*op, x->st);
+	return r;
+}
+
 /*
  * The stored client row as oidc.clients reads it, into *out (cleanup with
  * fb_conf_oidc_client_cleanup). FB_ERR_CONFIG when it is unusable.
@@ -293,7 +309,7 @@ client_show(int argc, char **argv)
 	struct fb_store_oidc_client row = {0};
 	struct fb_map_set *maps = NULL;
 	struct fb_oidc_op *op = NULL;
-	json_t *o = NULL, *errors = NULL;
+	json_t *o = NULL;
 	struct fb_cli_ctx x;
 	struct fb_err err = {0};
 	int rc;
@@ -319,13 +335,10 @@ client_show(int argc, char **argv)
 		}
 		cl = &stored;
 	}
-	if (x.conf->mappings_dir != NULL)
-		(void)fb_map_set_load_usable(x.conf->mappings_dir, &maps, &errors, NULL);
-	if (fb_oidc_op_new(x.conf, x.kr, maps, &op, &err) != FB_OK) {
+	if (fb_cli_oidc_op_open(&x, &op, &maps, &err) != FB_OK) {
 		rc = fb_cli_error(&err);
 		goto out;
 	}
-	fb_oidc_op_store_set(op, x.st);
 	o = client_json(cl);
 	json_object_set_new(o, "source", json_string(cl == &stored ? "store" : "config"));
 	json_object_set_new(o, "signing_key", json_string(fb_oidc_op_client_key(op, id)));
@@ -357,7 +370,6 @@ client_show(int argc, char **argv)
 	}
 out:
 	json_decref(o);
-	json_decref(errors);
 	fb_conf_oidc_client_cleanup(&stored);
 	fb_store_oidc_client_cleanup(&row);
 	fb_oidc_op_free(op);

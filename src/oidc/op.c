@@ -2031,7 +2031,7 @@ fb_oidc_op_explain(const struct fb_oidc_op *op, struct fb_store *store, const ch
 	*out = NULL;
 	if (c == NULL)
 		return fb_err_set(err, FB_ERR_NOTFOUND,
-		    "--client %s: no such client in oidc.clients", client_id);
+		    "--client %s: no such client in oidc.clients or the store", client_id);
 	/* Every scope the client may have, as a sign-in asking for all of them would get. */
 	fb_buf_init(&scope, 64 * 1024);
 	for (size_t i = 0; i < c->conf->nscopes; i++)
