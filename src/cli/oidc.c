@@ -443,6 +443,8 @@ client_add(int argc, char **argv)
 	struct fb_store_oidc_client row = {0};
 	struct fb_conf_oidc_client cl = {0};
 	struct fb_conf_report *rep = NULL;
+	struct fb_keyring *kr = NULL;
+	struct fb_err kerr = {0};
 	json_t *spec = json_object();
 	struct fb_cli_ctx x = {0};
 	struct fb_err err = {0};
@@ -508,6 +510,21 @@ client_add(int argc, char **argv)
 		fprintf(stderr, "fedbroker oidc client add: nothing was stored\n");
 		goto done;
 	}
+	/* A client no key can sign for would be refused at every request: say it now. */
+	if (fb_crypto_keyring_load_existing(x.conf, &kr, &kerr) == FB_OK) {
+		const char *want = cl.signing_alg == FB_CONF_OIDC_RS256 ? "RS256" : "ES256";
+
+		if (fb_oidc_keyring_key(kr, want) == NULL) {
+			fprintf(stderr,
+			    "fedbroker oidc client add: signing_alg %s needs a%s key in the keyring "
+			    "(active or published) and it has none: add one (fedbroker keys "
+			    "generate --type %s, or keys:) or use --signing-alg %s\n",
+			    want, strcmp(want, "ES256") == 0 ? "n EC P-256" : "n RSA",
+			    strcmp(want, "ES256") == 0 ? "ec" : "rsa",
+			    strcmp(want, "ES256") == 0 ? "RS256" : "ES256");
+			goto done;
+		}
+	}
 	if (secret != NULL && strlen(secret) < 16) {
 		fprintf(stderr, "fedbroker oidc client add: --secret-file: the secret is shorter than "
 				"16 bytes: use a random value of at least 32 (or --generate-secret)\n");
@@ -539,6 +556,7 @@ client_add(int argc, char **argv)
 	}
 	rc = FB_EXIT_OK;
 done:
+	fb_crypto_keyring_free(kr);
 	fb_conf_report_free(rep);
 	fb_conf_oidc_client_cleanup(&cl);
 	fb_secret_free(secret);

@@ -294,6 +294,11 @@ enum fb_status fb_oidc_op_new(const struct fb_conf *conf, const struct fb_keyrin
     const struct fb_map_set *maps, struct fb_oidc_op **out, struct fb_err *err);
 void fb_oidc_op_free(struct fb_oidc_op *op);
 /*
+ * The key of kr that signs alg's ("ES256", "RS256") tokens: the active one
+ * when its type fits, else the first published one that does; NULL: none.
+ */
+const struct fb_key *fb_oidc_keyring_key(const struct fb_keyring *kr, const char *alg);
+/*
  * Lets the provider look clients up in store (borrowed, NULL: none) after
  * oidc.clients (the configuration wins an id): fedbroker oidc client add.
  * A worker reads a stored client again at most every 5 s, so a removal or

@@ -155,9 +155,8 @@ op_error(struct fb_oidc_op_error *e, const char *code, int status, const char *f
 
 /* ---- building ------------------------------------------------------------------------- */
 
-/* The key that signs alg's tokens: the active one when it fits, else the first published. */
-static const struct fb_key *
-key_for(const struct fb_keyring *kr, const char *alg)
+const struct fb_key *
+fb_oidc_keyring_key(const struct fb_keyring *kr, const char *alg)
 {
 	const struct fb_key *k = fb_crypto_keyring_active(kr);
 	const char *a;
@@ -276,7 +275,7 @@ client_build(const struct fb_oidc_op *op, const struct fb_conf_oidc_client *cc,
 
 	c->conf = cc;
 	c->alg = cc->signing_alg == FB_CONF_OIDC_RS256 ? "RS256" : "ES256";
-	if ((c->key = key_for(op->kr, c->alg)) == NULL)
+	if ((c->key = fb_oidc_keyring_key(op->kr, c->alg)) == NULL)
 		return fb_err_set(err, FB_ERR_CONFIG,
 		    "%s: signing_alg %s needs a%s key in keys: (active or published); the keyring "
 		    "has none",

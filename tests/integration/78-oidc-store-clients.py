@@ -8,14 +8,19 @@ refresh tokens at once); every bad input of add refused with nothing stored;
 npm's jose against the served JWKS; introspection limited to a client's own
 tokens unless it is a resource server (introspect: any); and, with the keys
 fedbroker generates (no keys: in the configuration), ES256 tokens signed by
-the generated EC P-256 key. On SQLite and, with FB_TEST_STORE=postgres, on
-PostgreSQL.
+the generated EC P-256 key. And the Kubernetes worked example (item 8,
+contrib/oidc): its kubeconfig names kubelogin's exec plugin and the issuer and
+client of its fedbroker.yaml, and the redirect URI kubelogin sends from those
+arguments gets a code from a broker running that client, whose ID token holds
+what the kube-apiserver flags of the example read. On SQLite and, with
+FB_TEST_STORE=postgres, on PostgreSQL.
 """
 
 import base64
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -41,6 +46,23 @@ def basic(cid, secret):
         ("%s:%s" % (cid, secret)).encode()).decode(), **FORM}
 
 
+def pg_keys(d):
+    """{"keys": ...} for the PostgreSQL run (replicas are given their keys, none is
+    generated): an active RSA key and a published EC P-256 one, copied under d; {} on
+    SQLite, where fedbroker generates both."""
+    if harness.STORE != "postgres":
+        return {}
+    keys = []
+    for kid, name, state in (("rsa", "rsa2048", "active"), ("ec", "ec256", "published")):
+        for ext in ("key", "crt"):
+            shutil.copy(os.path.join(harness.FIXTURE_KEYS, "%s.%s.pem" % (name, ext)),
+                        os.path.join(d, "%s.%s.pem" % (kid, ext)))
+        os.chmod(os.path.join(d, kid + ".key.pem"), 0o600)
+        keys.append({"id": kid, "key": os.path.join(d, kid + ".key.pem"),
+                     "cert": os.path.join(d, kid + ".crt.pem"), "state": state})
+    return {"keys": keys}
+
+
 class OidcStoreClients(harness.TestCase):
     """One broker: config clients cfg (service), rs (a confidential client that
     introspects its own tokens only) and rs-any (introspect: any); clients added to
@@ -64,18 +86,7 @@ class OidcStoreClients(harness.TestCase):
             {"id": "rs-any", "type": "service", "introspect": "any",
              "secret": "file:" + os.path.join(d, "any.secret"), "scopes": ["reports.read"]},
         ]}}
-        if harness.STORE == "postgres":
-            # Replicas are given their keys: an active RSA key and a published EC one.
-            keys = []
-            for kid, name, state in (("rsa", "rsa2048", "active"),
-                                     ("ec", "ec256", "published")):
-                for ext in ("key", "crt"):
-                    shutil.copy(os.path.join(harness.FIXTURE_KEYS, "%s.%s.pem" % (name, ext)),
-                                os.path.join(d, "%s.%s.pem" % (kid, ext)))
-                os.chmod(os.path.join(d, kid + ".key.pem"), 0o600)
-                keys.append({"id": kid, "key": os.path.join(d, kid + ".key.pem"),
-                             "cert": os.path.join(d, kid + ".crt.pem"), "state": state})
-            conf["keys"] = keys
+        conf.update(pg_keys(d))
         cls.srv = fbsaml.saml_server(cls.holder, [], groups=[{"name": "staff",
                                                               "members": ["alice"]}],
                                      users=[("alice", "alice@example.com")], conf=conf)
@@ -309,6 +320,100 @@ class OidcStoreClients(harness.TestCase):
         t = self.rp("cc", client_id="bot", private_key=key, kid="bot-1", scope="jobs")
         self.assertNotIn("error", t, t)
         self.assertEqual(t["at_claims"]["sub"], "bot")
+
+
+KUBE_DIR = os.path.join(harness.SRCDIR, "contrib", "oidc")
+
+
+class KubernetesExample(harness.TestCase):
+    """contrib/oidc/kubernetes.md and kubeconfig-oidc.yaml, and the man page, agree with
+    each other and with the provider."""
+
+    def read(self, name):
+        with open(os.path.join(KUBE_DIR, name)) as f:
+            return f.read()
+
+    def test_kubeconfig_and_flags_work_with_the_provider(self):
+        import yaml
+        md = self.read("kubernetes.md")
+        kc = yaml.safe_load(self.read("kubeconfig-oidc.yaml"))
+        self.assertEqual((kc["apiVersion"], kc["kind"]), ("v1", "Config"))
+        ex = kc["users"][0]["user"]["exec"]
+        self.assertEqual(ex["apiVersion"], "client.authentication.k8s.io/v1")
+        self.assertEqual(ex["command"], "kubectl")
+        self.assertEqual(ex["args"][:2], ["oidc-login", "get-token"])
+        args = {}
+        for a in ex["args"][2:]:
+            k, _, v = a.partition("=")
+            args.setdefault(k, []).append(v)
+        self.assertEqual(set(args) - {"--oidc-issuer-url", "--oidc-client-id",
+                                      "--oidc-extra-scope", "--listen-address",
+                                      "--oidc-redirect-url-hostname"}, set(),
+                         "only kubelogin flags the test knows")
+        # The example's fedbroker.yaml: the issuer and the client the kubeconfig names.
+        conf = yaml.safe_load(re.search(r"## fedbroker.yaml.*?```yaml\n(.*?)```", md,
+                                        re.S).group(1))
+        client = conf["oidc"]["clients"][0]
+        self.assertEqual(args["--oidc-issuer-url"], [conf["server"]["public_url"]])
+        self.assertEqual(args["--oidc-client-id"], [client["id"]])
+        self.assertEqual(set(args["--oidc-extra-scope"]) - set(client["scopes"]), set())
+        # kube-apiserver's flags in the example name the same issuer, client and claims.
+        flags = dict(re.findall(r"^(--oidc-[a-z-]+)=(\S+)$", md, re.M))
+        self.assertEqual(flags["--oidc-issuer-url"], conf["server"]["public_url"])
+        self.assertEqual(flags["--oidc-client-id"], client["id"])
+        self.assertEqual(flags["--oidc-groups-claim"], "groups")
+        self.assertEqual(flags["--oidc-username-claim"], "email")
+        self.assertEqual(flags["--oidc-signing-algs"], "ES256")
+        # The man page gives the same flags.
+        with open(os.path.join(harness.SRCDIR, "man", "fedbroker.yaml.5")) as f:
+            man = f.read().replace("\\-", "-").replace("\\fB", "").replace("\\fR", "")
+        for flag in ("--oidc-issuer-url=", "--oidc-client-id=" + client["id"],
+                     "--oidc-groups-claim=groups", "--oidc-username-claim=email",
+                     "kubectl oidc-login get-token", "--oidc-redirect-url-hostname=127.0.0.1"):
+            self.assertIn(flag, man.replace("\n", " "), flag)
+        # The redirect URI kubelogin builds from its arguments: http://HOST:PORT (no path).
+        host = args.get("--oidc-redirect-url-hostname", ["localhost"])[0]
+        port = args["--listen-address"][0].rsplit(":", 1)[1]
+        redirect = "http://%s:%s" % (host, port)
+        # A broker running the example's client (its issuer this test's address).
+        d = self.tmpdir()
+        srv_conf = {"oidc": {"clients": [client]},
+                    "groups": [{"name": g, "members": ["alice"]} for g in client["groups"]]}
+        srv_conf.update(pg_keys(d))
+        srv = fbsaml.saml_server(self, [], users=[("alice", "alice@example.com")],
+                                 conf=srv_conf)
+        b = fbsaml.signed_in(self, srv, "alice")
+        verifier = "k" * 64
+        ch = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()
+                                      ).decode().rstrip("=")
+        scope = " ".join(["openid"] + args["--oidc-extra-scope"])
+        q = {"response_type": "code", "client_id": client["id"], "scope": scope,
+             "code_challenge": ch, "code_challenge_method": "S256", "state": "s", "nonce": "n"}
+        p = b.get("/oauth2/authorize?" + urllib.parse.urlencode(dict(q, redirect_uri=redirect)))
+        self.assertEqual(p.status, 302, p.text[:1000])
+        self.assertTrue(p.location.startswith(redirect + "?code="), p.location)
+        code = urllib.parse.parse_qs(urllib.parse.urlsplit(p.location).query)["code"][0]
+        # kubelogin's fallback listener (18000): any port of the loopback literal.
+        p2 = b.get("/oauth2/authorize?" + urllib.parse.urlencode(
+            dict(q, redirect_uri="http://%s:18000" % host)))
+        self.assertEqual(p2.status, 302, p2.text[:1000])
+        # Its default hostname, localhost, is not accepted: the example must set it.
+        p3 = b.get("/oauth2/authorize?" + urllib.parse.urlencode(
+            dict(q, redirect_uri="http://localhost:" + port)))
+        self.assertNotEqual(p3.status, 302)
+        r = srv.request("POST", "/oauth2/token", headers=FORM, body=urllib.parse.urlencode({
+            "grant_type": "authorization_code", "code": code, "redirect_uri": redirect,
+            "client_id": client["id"], "code_verifier": verifier}))
+        self.assertEqual(r.status, 200, r.body)
+        idt = json.loads(r.body)["id_token"]
+        head, payload = [json.loads(base64.urlsafe_b64decode(x + "=" * (-len(x) % 4)))
+                         for x in idt.split(".")[:2]]
+        self.assertEqual(head["alg"], flags["--oidc-signing-algs"])
+        self.assertEqual(payload["aud"], flags["--oidc-client-id"])
+        self.assertEqual(payload[flags["--oidc-username-claim"]], "alice@example.com")
+        self.assertIs(payload["email_verified"], True, "kube-apiserver requires it for email")
+        self.assertEqual(sorted(payload[flags["--oidc-groups-claim"]]),
+                         sorted(client["groups"]))
 
 
 if __name__ == "__main__":
