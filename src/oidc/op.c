@@ -28,8 +28,11 @@
 /* Random bytes of a code, a refresh token, a family id, a jti. */
 #define TOKEN_BYTES 32
 
-/* How long a worker trusts what it read of a client kept in the store (ms). */
-#define STORED_TTL_MS 5000
+/* How long a worker trusts what it read of a client kept in the store (ms; tests set it). */
+FB_STATIC int64_t fb_oidc_stored_ttl_ms = 5000;
+#define STORED_TTL_MS fb_oidc_stored_ttl_ms
+/* Ids a worker remembers the store has no client of (a ring: bounded memory). */
+#define STORED_ABSENT_MAX 256
 
 struct op_client {
 	const struct fb_conf_oidc_client *conf;
@@ -70,9 +73,17 @@ struct op_stored {
 	struct op_stored *next;
 };
 
+/*
+ * SECURITY: an unknown id is remembered as absent for STORED_TTL_MS like a
+ * known one is remembered as present, so neither answers faster than the
+ * other: the time of a request says nothing about which ids exist.
+ */
 struct op_cache {
 	struct fb_store *store; /* borrowed; NULL: the configured clients only */
 	struct op_stored *list;
+	char *absent[STORED_ABSENT_MAX];
+	int64_t absent_ms[STORED_ABSENT_MAX];
+	size_t absent_next;
 };
 
 const char *const fb_oidc_param_names[] = {"response_type", "client_id", "redirect_uri", "scope",
@@ -377,6 +388,8 @@ fb_oidc_op_free(struct fb_oidc_op *op)
 		fb_store_oidc_client_cleanup(&s->row);
 		free(s);
 	}
+	for (size_t i = 0; op->cache != NULL && i < STORED_ABSENT_MAX; i++)
+		free(op->cache->absent[i]);
 	free(op->cache);
 	free(op->issuer);
 	free(op->discovery);
@@ -442,6 +455,26 @@ stored_build(const struct fb_oidc_op *op, struct fb_store_oidc_client *row)
 	return s;
 }
 
+/* 1 when id was found absent (or unusable) less than STORED_TTL_MS before now. */
+static int
+absent_has(const struct op_cache *k, const char *id, int64_t now)
+{
+	for (size_t i = 0; i < STORED_ABSENT_MAX; i++)
+		if (k->absent[i] != NULL && now - k->absent_ms[i] < STORED_TTL_MS &&
+		    strcmp(k->absent[i], id) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+absent_add(struct op_cache *k, const char *id, int64_t now)
+{
+	free(k->absent[k->absent_next]);
+	k->absent[k->absent_next] = fb_xstrdup(id);
+	k->absent_ms[k->absent_next] = now;
+	k->absent_next = (k->absent_next + 1) % STORED_ABSENT_MAX;
+}
+
 /*
  * The client id kept in the store, read at most every STORED_TTL_MS per
  * worker (so a removal takes effect within that time everywhere). When the
@@ -464,12 +497,17 @@ stored_find(const struct fb_oidc_op *op, const char *id)
 			live = s;
 	if (live != NULL && now - live->checked_ms < STORED_TTL_MS)
 		return &live->c;
+	if (live == NULL && absent_has(k, id, now))
+		return NULL;
 	r = fb_store_oidc_client_get(k->store, id, &row, &err);
 	if (r != FB_OK) {
-		if (r == FB_ERR_NOTFOUND && live != NULL)
-			live->gone = 1;
-		else if (r != FB_ERR_NOTFOUND)
+		if (r == FB_ERR_NOTFOUND) {
+			if (live != NULL)
+				live->gone = 1;
+			absent_add(k, id, now);
+		} else {
 			fb_log_err(FB_LOG_WARN, NULL, &err);
+		}
 		return r == FB_ERR_NOTFOUND || live == NULL ? NULL : &live->c;
 	}
 	if (live != NULL && row.created == live->row.created && str_eq(row.spec, live->row.spec) &&
@@ -482,8 +520,10 @@ stored_find(const struct fb_oidc_op *op, const char *id)
 		live->gone = 1;
 	s = stored_build(op, &row);
 	fb_store_oidc_client_cleanup(&row);
-	if (s == NULL)
+	if (s == NULL) {
+		absent_add(k, id, now); /* logged once per STORED_TTL_MS, not per request */
 		return NULL;
+	}
 	s->checked_ms = now;
 	s->next = k->list;
 	k->list = s;
