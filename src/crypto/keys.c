@@ -629,9 +629,15 @@ fb_crypto_keyring_rollover_check(const struct fb_keyring *kr, int64_t min_publis
 	size_t others = 0;
 	int64_t age;
 
-	/* Only a rollover warns: the active key replaced an older one relying parties trust. */
+	/*
+	 * Only a rollover warns: the active key replaced an older one relying
+	 * parties trust. A key of the other type made in the same second is the
+	 * EC key generated beside the first RSA one (ec_ensure), not a rollover.
+	 */
 	for (size_t i = 0; a != NULL && i < kr->n; i++)
-		if (&kr->keys[i] != a && kr->keys[i].not_before <= a->not_before)
+		if (&kr->keys[i] != a && (kr->keys[i].not_before < a->not_before ||
+		                             (kr->keys[i].not_before == a->not_before &&
+		                                 strcmp(kr->keys[i].alg, a->alg) == 0)))
 			others++;
 	if (a == NULL || others == 0 || min_publish <= 0)
 		return 0;
