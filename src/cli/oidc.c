@@ -89,8 +89,8 @@ static const char usage_add[] =
     "                                  every token (default own)\n"
     "      --secret-file FILE          the client secret, read from FILE\n"
     "      --generate-secret           generate a secret and print it once\n"
-    "      --jwks FILE                 its public keys (a JWKS) for private_key_jwt\n" FB_CLI_HELP_CONFIG
-        FB_CLI_HELP_HELP;
+    "      --jwks FILE                 its public keys (a JWKS) for "
+    "private_key_jwt\n" FB_CLI_HELP_CONFIG FB_CLI_HELP_HELP;
 
 static const char usage_remove[] =
     "usage: fedbroker oidc client remove ID [--config FILE] [--state-dir DIR]\n"
@@ -229,8 +229,8 @@ stored_append(const struct fb_store_oidc_client *row, void *arg)
 		c = json_pack("{s:s, s:[], s:s}", "id", row->id, "grant_types", "problem", err.msg);
 	}
 	json_object_set_new(c, "source",
-	    json_string(fb_conf_oidc_client_find(sl->conf, row->id) != NULL ? "store-shadowed"
-	                                                                    : "store"));
+	    json_string(
+	        fb_conf_oidc_client_find(sl->conf, row->id) != NULL ? "store-shadowed" : "store"));
 	json_array_append_new(sl->arr, c);
 	return 0;
 }
@@ -318,8 +318,8 @@ client_show(int argc, char **argv)
 	    (rc = fb_cli_ctx_open(&co, FB_CLI_KEYRING | FB_CLI_STORE_IF_THERE, &x)) != FB_EXIT_OK)
 		return rc;
 	if ((cl = fb_conf_oidc_client_find(x.conf, id)) == NULL) {
-		enum fb_status r = x.st != NULL ? fb_store_oidc_client_get(x.st, id, &row, &err)
-		                                : FB_ERR_NOTFOUND;
+		enum fb_status r =
+		    x.st != NULL ? fb_store_oidc_client_get(x.st, id, &row, &err) : FB_ERR_NOTFOUND;
 
 		if (r == FB_ERR_NOTFOUND) {
 			fprintf(stderr,
@@ -347,8 +347,7 @@ client_show(int argc, char **argv)
 		rc = fb_cli_json_print(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	} else {
 		static const char *const rows[] = {"id", "source", "type", "auth_methods",
-		    "grant_types",
-		    "redirect_uris", "post_logout_redirect_uris", "scopes", "groups",
+		    "grant_types", "redirect_uris", "post_logout_redirect_uris", "scopes", "groups",
 		    "require_pkce", "signing_alg", "signing_key", "access_token_lifetime",
 		    "id_token_lifetime", "refresh_token_lifetime", "issuer", NULL};
 
@@ -459,7 +458,8 @@ client_add(int argc, char **argv)
 		goto done;
 	}
 	if (secret_file != NULL && generate) {
-		fb_cli_usage_error(syntax.cmd, "--secret-file and --generate-secret: one or the other");
+		fb_cli_usage_error(syntax.cmd,
+		    "--secret-file and --generate-secret: one or the other");
 		goto done;
 	}
 	/* The spec: what oidc.clients[] would hold, by the same key names. */
@@ -480,7 +480,8 @@ client_add(int argc, char **argv)
 	rc = FB_EXIT_FAIL;
 	if (fb_conf_oidc_client_find(x.conf, id) != NULL) {
 		fprintf(stderr,
-		    "fedbroker oidc client add: client '%s' is in oidc.clients of the configuration, "
+		    "fedbroker oidc client add: client '%s' is in oidc.clients of the "
+		    "configuration, "
 		    "which wins: choose another id\n",
 		    id);
 		goto done;
@@ -502,8 +503,8 @@ client_add(int argc, char **argv)
 		goto done;
 	}
 	/* The checks of the configuration's oidc.clients, by the same code. */
-	if (fb_conf_oidc_client_parse(spec, secret != NULL ? hash : NULL, jwks, x.conf->mappings_dir,
-	        "oidc client add", &cl, &rep, &err) != FB_OK) {
+	if (fb_conf_oidc_client_parse(spec, secret != NULL ? hash : NULL, jwks,
+	        x.conf->mappings_dir, "oidc client add", &cl, &rep, &err) != FB_OK) {
 		for (size_t i = 0; i < fb_conf_report_count(rep); i++)
 			if (fb_conf_report_is_error(rep, i))
 				fprintf(stderr, "fedbroker: %s\n", fb_conf_report_line(rep, i));
@@ -516,7 +517,8 @@ client_add(int argc, char **argv)
 
 		if (fb_oidc_keyring_key(kr, want) == NULL) {
 			fprintf(stderr,
-			    "fedbroker oidc client add: signing_alg %s needs a%s key in the keyring "
+			    "fedbroker oidc client add: signing_alg %s needs a%s key in the "
+			    "keyring "
 			    "(active or published) and it has none: add one (fedbroker keys "
 			    "generate --type %s, or keys:) or use --signing-alg %s\n",
 			    want, strcmp(want, "ES256") == 0 ? "n EC P-256" : "n RSA",
@@ -526,8 +528,9 @@ client_add(int argc, char **argv)
 		}
 	}
 	if (secret != NULL && strlen(secret) < 16) {
-		fprintf(stderr, "fedbroker oidc client add: --secret-file: the secret is shorter than "
-				"16 bytes: use a random value of at least 32 (or --generate-secret)\n");
+		fprintf(stderr,
+		    "fedbroker oidc client add: --secret-file: the secret is shorter than "
+		    "16 bytes: use a random value of at least 32 (or --generate-secret)\n");
 		goto done;
 	}
 	row.id = (char *)id;

@@ -454,8 +454,8 @@ ec_ensure(const struct fb_conf *conf, const char *dir, char *const *ids, size_t 
 		goto out;
 	kp = fb_xasprintf("%s/%s%s", dir, id, KEY_SUFFIX);
 	cp = fb_xasprintf("%s/%s%s", dir, id, CERT_SUFFIX);
-	fb_log(FB_LOG_INFO, "generated signing key %s (EC P-256, published: signs ES256 tokens): %s",
-	    id, kp);
+	fb_log(FB_LOG_INFO,
+	    "generated signing key %s (EC P-256, published: signs ES256 tokens): %s", id, kp);
 	r = key_load(id, kp, cp, NULL, FB_KEY_PUBLISHED, keyring_add(kr), err);
 out:
 	free(id);

@@ -279,8 +279,8 @@ client_keys_load(const char *path, struct fb_oidc_jwks **out, struct fb_err *err
  * its claims' rules. label names the client in errors (FB_ERR_CONFIG).
  */
 static enum fb_status
-client_build(const struct fb_oidc_op *op, const struct fb_conf_oidc_client *cc,
-    const char *label, struct op_client *c, struct fb_err *err)
+client_build(const struct fb_oidc_op *op, const struct fb_conf_oidc_client *cc, const char *label,
+    struct op_client *c, struct fb_err *err)
 {
 	enum fb_status r;
 
@@ -294,7 +294,8 @@ client_build(const struct fb_oidc_op *op, const struct fb_conf_oidc_client *cc,
 	if (cc->secret != NULL)
 		sha256(cc->secret, strlen(cc->secret), c->secret_hash);
 	else if (cc->secret_hash != NULL && !hex_sha256(cc->secret_hash, c->secret_hash))
-		return fb_err_set(err, FB_ERR_CONFIG, "%s: the secret hash is not a SHA-256", label);
+		return fb_err_set(err, FB_ERR_CONFIG, "%s: the secret hash is not a SHA-256",
+		    label);
 	c->has_secret = cc->secret != NULL || cc->secret_hash != NULL;
 	if (cc->jwks != NULL && (r = client_keys_load(cc->jwks, &c->keys, err)) != FB_OK) {
 		fb_err_prefix(err, "%s: jwks: ", label);
@@ -307,8 +308,8 @@ client_build(const struct fb_oidc_op *op, const struct fb_conf_oidc_client *cc,
 			return FB_ERR_CONFIG;
 		}
 		if (fb_oidc_jwks_count(c->keys) == 0)
-			return fb_err_set(err, FB_ERR_CONFIG, "%s: jwks: no RSA or EC signature key",
-			    label);
+			return fb_err_set(err, FB_ERR_CONFIG,
+			    "%s: jwks: no RSA or EC signature key", label);
 	}
 	c->claim_rules = fb_xcalloc(cc->nclaims + 1, sizeof(*c->claim_rules));
 	for (size_t j = 0; j < cc->nclaims; j++)
@@ -1700,8 +1701,9 @@ client_credentials(const struct fb_oidc_op *op, const struct op_client *c, const
 		fb_log_err(FB_LOG_ERROR, NULL, &err);
 		op_error(e, "server_error", 500, "the token cannot be signed");
 	} else {
-		*body = json_pack("{s:s, s:s, s:I, s:s}", "access_token", at, "token_type", "Bearer",
-		    "expires_in", (json_int_t)c->conf->access_token_lifetime, "scope", scope);
+		*body =
+		    json_pack("{s:s, s:s, s:I, s:s}", "access_token", at, "token_type", "Bearer",
+		        "expires_in", (json_int_t)c->conf->access_token_lifetime, "scope", scope);
 	}
 	fb_secret_free(at);
 	free(scope);
@@ -1735,8 +1737,8 @@ fb_oidc_op_client_token(const struct fb_oidc_op *op, const char *client_id, cons
 	if (c == NULL)
 		return fb_err_set(err, FB_ERR_NOTFOUND, "no OpenID client %s", client_id);
 	if (client_credentials(op, c, scope, out, &e) != FB_OK)
-		return fb_err_set(err, e.status == 500 ? FB_ERR_INTERNAL : FB_ERR_DENIED,
-		    "%s: %s", e.code, e.desc);
+		return fb_err_set(err, e.status == 500 ? FB_ERR_INTERNAL : FB_ERR_DENIED, "%s: %s",
+		    e.code, e.desc);
 	return FB_OK;
 }
 
