@@ -495,6 +495,7 @@ client_add(int argc, char **argv)
 		}
 	} else if (generate) {
 		secret = fb_rand_token(32);
+		fb_log_secret_add(secret); /* SECURITY: printed once on stdout, never logged */
 	}
 	if (secret != NULL)
 		fb_oidc_secret_hash(secret, hash);
