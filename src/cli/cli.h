@@ -44,6 +44,17 @@ int fb_cli_integrate(int argc, char **argv);
  */
 enum fb_status fb_cli_store_import_check(const json_t *doc, struct fb_err *err);
 int fb_cli_oidc(int argc, char **argv);
+struct fb_cli_ctx;
+struct fb_map_set;
+struct fb_oidc_op;
+/*
+ * The OpenID provider of x (its configuration and keyring, the usable
+ * mapping rules of mappings.dir in *maps, clients of the store when x has
+ * it open), as a worker builds it: *op and *maps new (fb_oidc_op_free,
+ * fb_map_set_free, in that order). The statuses of fb_oidc_op_new.
+ */
+enum fb_status fb_cli_oidc_op_open(const struct fb_cli_ctx *x, struct fb_oidc_op **op,
+    struct fb_map_set **maps, struct fb_err *err);
 
 /* The help lines of the options of struct fb_cli_conf_opts, as every --help prints them. */
 #define FB_CLI_HELP_CONFIG                                                                   \
@@ -96,7 +107,12 @@ struct fb_cli_option {
 	char letter;	    /* the short form (-c), or 0 */
 	const char **value; /* takes an argument, stored here (borrowed from argv); or NULL */
 	int *flag;	    /* else: takes none, sets *flag to 1 */
+	/*
+	 * Both value and flag: repeatable, the i-th argument in value[i] (an
+	 * array of FB_CLI_MANY_MAX), *flag counts them (start at 0).
+	 */
 };
+#define FB_CLI_MANY_MAX 64
 
 /* What locates the configuration: --config/-c and --state-dir; and --init. */
 struct fb_cli_conf_opts {
@@ -139,6 +155,7 @@ int fb_cli_args_parse(int argc, char **argv, const struct fb_cli_syntax *syntax)
 /* What fb_cli_ctx_open opens beyond the configuration. */
 #define FB_CLI_STORE 0x1u
 #define FB_CLI_KEYRING 0x2u
+#define FB_CLI_STORE_IF_THERE 0x4u /* the store when it exists, else st stays NULL */
 
 /* The configuration and, as asked for, the store and the signing keys. */
 struct fb_cli_ctx {

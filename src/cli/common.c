@@ -160,10 +160,18 @@ fb_cli_args_parse(int argc, char **argv, const struct fb_cli_syntax *syntax)
 			rc = option_error(syntax->cmd, c, argv);
 			goto out;
 		}
-		if (o->value != NULL)
+		if (o->value != NULL && o->flag != NULL) {
+			if (*o->flag >= FB_CLI_MANY_MAX) {
+				rc = fb_cli_usage_error(syntax->cmd, "--%s: at most %d", o->name,
+				    FB_CLI_MANY_MAX);
+				goto out;
+			}
+			o->value[(*o->flag)++] = optarg;
+		} else if (o->value != NULL) {
 			*o->value = optarg;
-		else
+		} else {
 			*o->flag = 1;
+		}
 	}
 	if (syntax->operand != NULL) {
 		if (optind >= argc) {
@@ -265,7 +273,10 @@ fb_cli_ctx_open(const struct fb_cli_conf_opts *o, unsigned need, struct fb_cli_c
 			    x->conf->state_dir);
 		goto out;
 	}
-	if ((need & FB_CLI_STORE) != 0) {
+	if ((need & FB_CLI_STORE_IF_THERE) != 0 && (need & FB_CLI_STORE) == 0 &&
+	    store_exists(x, &err) == FB_ERR_NOTFOUND) {
+		fb_err_clear(&err);
+	} else if ((need & (FB_CLI_STORE | FB_CLI_STORE_IF_THERE)) != 0) {
 		/* SECURITY: a mistyped or missing --config must not start an empty second store. */
 		if (store_exists(x, &err) != FB_OK || fb_store_open(x->conf, &x->st, &err) != FB_OK)
 			goto out;

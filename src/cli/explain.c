@@ -598,7 +598,7 @@ explain_client(struct fb_cli_conf_opts *co, const char *username, const char *cl
 	struct fb_map_set *maps = NULL;
 	struct fb_oidc_op *op = NULL;
 	struct fb_store_user user;
-	json_t *ex = NULL, *errors = NULL;
+	json_t *ex = NULL;
 	struct fb_cli_ctx x;
 	struct fb_err err;
 	int rc, have_user = 0;
@@ -608,9 +608,7 @@ explain_client(struct fb_cli_conf_opts *co, const char *username, const char *cl
 	rc = FB_EXIT_FAIL;
 	memset(&user, 0, sizeof(user));
 	fb_err_clear(&err);
-	if (x.conf->mappings_dir != NULL)
-		(void)fb_map_set_load_usable(x.conf->mappings_dir, &maps, &errors, NULL);
-	if (fb_oidc_op_new(x.conf, x.kr, maps, &op, &err) != FB_OK)
+	if (fb_cli_oidc_op_open(&x, &op, &maps, &err) != FB_OK)
 		goto out;
 	if (fb_store_user_get(x.st, username, &user, &err) != FB_OK) {
 		if (err.code == FB_ERR_NOTFOUND)
@@ -641,7 +639,6 @@ out:
 	if (err.code != FB_OK)
 		fb_cli_error(&err);
 	json_decref(ex);
-	json_decref(errors);
 	if (have_user)
 		fb_store_user_cleanup(&user);
 	fb_oidc_op_free(op);

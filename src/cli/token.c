@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* cli/token.c: fedbroker token create|list|revoke: API tokens of local accounts. */
+/*
+ * cli/token.c: fedbroker token create|list|revoke: API tokens of local
+ * accounts; fedbroker token client: an OpenID service client's access token.
+ */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +13,8 @@
 #include "conf/conf.h"
 #include "store/store.h"
 #include "local/local.h"
+#include "map/map.h"
+#include "oidc/oidc.h"
 #include "cli/cli.h"
 
 #define COMMON_OPTS FB_CLI_HELP_CONFIG FB_CLI_HELP_HELP
@@ -28,6 +33,7 @@ static const char usage_token[] =
     "  create   create a token for a user\n"
     "  list     list the tokens (never their secrets)\n"
     "  revoke   revoke a token by its id\n"
+    "  client   print an access token of an OpenID client, for testing\n"
     "\n"
     "'fedbroker token <command> --help' describes a command.\n";
 
@@ -56,6 +62,56 @@ static const char usage_revoke[] =
     "\n"
     "Revokes a token: it is refused from now on (every replica sees it at once).\n"
     "\n" COMMON_OPTS;
+
+static const char usage_client[] =
+    "usage: fedbroker token client --client ID [--scope SCOPE] [--config FILE]\n"
+    "                              [--state-dir DIR]\n"
+    "\n"
+    "Prints what the OpenID provider's token endpoint returns to client ID for the\n"
+    "client_credentials grant (JSON: access_token, token_type, expires_in, scope):\n"
+    "an RFC 9068 access token signed by the key that signs the client's tokens, for\n"
+    "testing a resource server. The client (of oidc.clients or the store) must be\n"
+    "allowed client_credentials; SCOPE, space-separated, must be among its scopes\n"
+    "(default: all of them).\n"
+    "\n"
+    "      --client ID      the client the token is issued to\n"
+    "      --scope SCOPE    the scopes asked for\n" COMMON_OPTS;
+
+static int
+token_client(int argc, char **argv)
+{
+	struct fb_cli_conf_opts co = {0};
+	const char *client = NULL, *scope = NULL;
+	const struct fb_cli_option opts[] = {
+	    {"client", 0, &client, NULL},
+	    {"scope", 0, &scope, NULL},
+	    {NULL, 0, NULL, NULL},
+	};
+	const struct fb_cli_syntax syntax = {"token client", usage_client, &co, opts, NULL, NULL};
+	struct fb_map_set *maps = NULL;
+	struct fb_oidc_op *op = NULL;
+	struct fb_err err = {0};
+	struct fb_cli_ctx x;
+	json_t *body = NULL;
+	int rc;
+
+	if ((rc = fb_cli_args_parse(argc, argv, &syntax)) >= 0)
+		return rc;
+	if (client == NULL)
+		return fb_cli_usage_error(syntax.cmd, "--client ID is required");
+	if ((rc = fb_cli_ctx_open(&co, FB_CLI_KEYRING | FB_CLI_STORE_IF_THERE, &x)) != FB_EXIT_OK)
+		return rc;
+	if (fb_cli_oidc_op_open(&x, &op, &maps, &err) != FB_OK ||
+	    fb_oidc_op_client_token(op, client, scope, &body, &err) != FB_OK)
+		rc = fb_cli_error(&err);
+	else
+		rc = fb_cli_json_print(body, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	json_decref(body);
+	fb_oidc_op_free(op);
+	fb_map_set_free(maps);
+	fb_cli_ctx_close(&x);
+	return rc;
+}
 
 static const char *
 token_state(const struct fb_store_token *t)
@@ -238,6 +294,7 @@ fb_cli_token(int argc, char **argv)
 	    {"create", token_create},
 	    {"list", token_list},
 	    {"revoke", token_revoke},
+	    {"client", token_client},
 	    {NULL, NULL},
 	};
 

@@ -429,6 +429,10 @@ struct fb_conf_oidc_client {
 	int64_t refresh_token_lifetime; /* seconds (8h); 0 = no refresh tokens */
 	struct fb_conf_oidc_claim *claims;
 	size_t nclaims;
+	int introspect_any; /* introspect: any (a resource server): every token, not only its own */
+	/* A client kept in the store (fedbroker oidc client add) instead of oidc.clients: */
+	char *secret_hash; /* lowercase hex SHA-256 of its secret (never the secret), or NULL */
+	char *jwks_json;   /* its public keys for private_key_jwt (a JWKS), or NULL */
 };
 
 /* How a client authenticates with a certificate (RFC 8705 2), from its tls: keys. */
@@ -442,6 +446,23 @@ enum fb_conf_mtls_method fb_conf_oidc_client_mtls(const struct fb_conf_oidc_clie
 /* The client whose id is id, or NULL. */
 const struct fb_conf_oidc_client *fb_conf_oidc_client_find(const struct fb_conf *conf,
     const char *id);
+struct fb_conf_report;
+/*
+ * Reads one client kept in the store: spec (borrowed) is a JSON object
+ * with the keys of one oidc.clients[] entry but secret and jwks, checked
+ * by the same key table, validators, defaults and rules as the
+ * configuration's (a confidential or service client needs secret_hash or
+ * jwks_json; claims need their rule in mappings_dir, may be NULL).
+ * secret_hash and jwks_json (borrowed, may be NULL) are copied. name names
+ * the client in messages. FB_OK: *out filled (fb_conf_oidc_client_cleanup).
+ * FB_ERR_CONFIG: err holds the first problem; *report (may be NULL) every
+ * line, new, freed by the caller (fb_conf_report_free), set either way.
+ */
+enum fb_status fb_conf_oidc_client_parse(const json_t *spec, const char *secret_hash,
+    const char *jwks_json, const char *mappings_dir, const char *name,
+    struct fb_conf_oidc_client *out, struct fb_conf_report **report, struct fb_err *err);
+/* Frees the members of cl and zeroes it. */
+void fb_conf_oidc_client_cleanup(struct fb_conf_oidc_client *cl);
 
 /* ---- SAML service providers (saml.service_providers) ---------------------------- */
 

@@ -126,7 +126,6 @@ void fb_conf_check_scim(struct fb_conf_ctx *ctx);
 void fb_conf_app_cleanup(struct fb_conf_app *a);
 void fb_conf_check_apps(struct fb_conf_ctx *ctx);
 /* oidc.c: the OpenID provider's clients: cleanup, checks and defaults (fb_conf_check_all). */
-void fb_conf_oidc_client_cleanup(struct fb_conf_oidc_client *cl);
 void fb_conf_check_oidc(struct fb_conf_ctx *ctx);
 /* check.c: reports when file cannot be opened for reading or is not a regular file. */
 void fb_conf_check_readable(struct fb_conf_ctx *ctx, const char *path, const char *file);

@@ -330,6 +330,7 @@ static const struct conf_key conf_keys[] = {
 	{"oidc.clients[].claims", CT_ITEMS, NULL, 0, 64, NULL, NULL, 0, OI(claims, nclaims)},
 	{"oidc.clients[].claims[].name", CT_STR, NULL, 0, 0, NULL, v_claim_name, CF_REQ, OC(name)},
 	{"oidc.clients[].claims[].mapping", CT_STR, NULL, 0, 0, NULL, v_mapping_name, CF_REQ, OC(mapping)},
+	{"oidc.clients[].introspect", CT_ENUM, "own", 0, 0, "own|any", NULL, 0, O(introspect_any)},
 };
 /* clang-format on */
 

@@ -39,6 +39,8 @@ fb_conf_oidc_client_cleanup(struct fb_conf_oidc_client *cl)
 		free(cl->claims[i].mapping);
 	}
 	free(cl->claims);
+	free(cl->secret_hash);
+	free(cl->jwks_json);
 	memset(cl, 0, sizeof(*cl));
 }
 
@@ -147,6 +149,8 @@ check_client(struct fb_conf_ctx *ctx, size_t i)
 	struct fb_conf_oidc_client *cl = &ctx->conf->oidc_clients[i];
 	const char *type = type_names[cl->type];
 	static const char *const scopes[] = {"openid", "profile", "email", "groups"};
+	int has_secret = cl->secret != NULL || cl->secret_hash != NULL;
+	int has_keys = cl->jwks != NULL || cl->jwks_json != NULL;
 
 	cl->grants = grants_of(cl);
 	if (cl->nscopes == 0 && cl->type != FB_CONF_OIDC_SERVICE) {
@@ -156,11 +160,11 @@ check_client(struct fb_conf_ctx *ctx, size_t i)
 		cl->nscopes = 4;
 	}
 	/* SECURITY: a public client cannot keep a secret; the others must prove who they are. */
-	if (cl->type == FB_CONF_OIDC_PUBLIC && (cl->secret != NULL || cl->jwks != NULL))
-		client_problem(ctx, i, cl->secret != NULL ? "secret" : "jwks", 1,
+	if (cl->type == FB_CONF_OIDC_PUBLIC && (has_secret || has_keys))
+		client_problem(ctx, i, has_secret ? "secret" : "jwks", 1,
 		    "a public client has no secret (it cannot keep one): remove it, or make the "
 		    "client confidential");
-	if (cl->type != FB_CONF_OIDC_PUBLIC && cl->secret == NULL && cl->jwks == NULL &&
+	if (cl->type != FB_CONF_OIDC_PUBLIC && !has_secret && !has_keys &&
 	    fb_conf_oidc_client_mtls(cl) == FB_CONF_MTLS_NONE)
 		client_problem(ctx, i, "type", 1,
 		    "a %s client needs a secret (secret: env:NAME), keys (jwks: FILE) or a "
@@ -249,4 +253,68 @@ fb_conf_check_oidc(struct fb_conf_ctx *ctx)
 
 	for (size_t i = 0; i < c->noidc_clients; i++)
 		check_client(ctx, i);
+}
+
+enum fb_status
+fb_conf_oidc_client_parse(const json_t *spec, const char *secret_hash, const char *jwks_json,
+    const char *mappings_dir, const char *name, struct fb_conf_oidc_client *out,
+    struct fb_conf_report **report, struct fb_err *err)
+{
+	struct fb_conf_report *rep = fb_xcalloc(1, sizeof(*rep));
+	struct fb_conf_ctx ctx;
+	enum fb_status r = FB_OK;
+	json_t *root;
+
+	memset(out, 0, sizeof(*out));
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.name = name != NULL ? name : "(store)";
+	ctx.cwd = fb_xstrdup("/");
+	ctx.basedir = fb_xstrdup("/");
+	ctx.keypos = json_object();
+	ctx.valpos = json_object();
+	ctx.rep = rep;
+	ctx.conf = fb_xcalloc(1, sizeof(*ctx.conf));
+	fb_conf_keys_defaults(&ctx);
+	free(ctx.conf->mappings_dir);
+	ctx.conf->mappings_dir = mappings_dir != NULL ? fb_xstrdup(mappings_dir) : NULL;
+	if (!json_is_object(spec)) {
+		fb_conf_problem(&ctx, NULL, NULL, 1, "a client is a JSON object");
+	} else if (json_object_get(spec, "secret") != NULL ||
+	           json_object_get(spec, "jwks") != NULL) {
+		/* SECURITY: a stored client's secret is kept as its hash only, its keys inline. */
+		fb_conf_problem(&ctx, NULL, NULL, 1, "secret and jwks are not part of the spec");
+	} else {
+		root = json_pack("{s:{s:[O]}}", "oidc", "clients", spec);
+		fb_conf_keys_walk(&ctx, root);
+		json_decref(root);
+		if (ctx.conf->noidc_clients == 1) {
+			struct fb_conf_oidc_client *cl = &ctx.conf->oidc_clients[0];
+
+			cl->secret_hash = secret_hash != NULL ? fb_xstrdup(secret_hash) : NULL;
+			cl->jwks_json = jwks_json != NULL ? fb_xstrdup(jwks_json) : NULL;
+			check_client(&ctx, 0);
+		} else if (rep->nerrors == 0) {
+			fb_conf_problem(&ctx, NULL, NULL, 1, "no client was read");
+		}
+	}
+	if (rep->nerrors > 0) {
+		for (size_t i = 0; i < rep->n; i++)
+			if (rep->e[i].is_error) {
+				r = fb_err_set(err, FB_ERR_CONFIG, "%s", rep->e[i].text);
+				break;
+			}
+	} else {
+		*out = ctx.conf->oidc_clients[0];
+		memset(&ctx.conf->oidc_clients[0], 0, sizeof(*out));
+	}
+	if (report != NULL)
+		*report = rep;
+	else
+		fb_conf_report_free(rep);
+	fb_conf_free(ctx.conf);
+	json_decref(ctx.keypos);
+	json_decref(ctx.valpos);
+	free(ctx.basedir);
+	free(ctx.cwd);
+	return r;
 }

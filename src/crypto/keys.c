@@ -402,6 +402,69 @@ generate_lock(const struct fb_conf *conf, int *fd, struct fb_err *err)
 	return r;
 }
 
+/* 1 when kr holds an EC P-256 key (what ES256 signs with). */
+static int
+keyring_has_p256(const struct fb_keyring *kr)
+{
+	for (size_t i = 0; i < kr->n; i++)
+		if (strcmp(kr->keys[i].alg, "EC") == 0 && kr->keys[i].bits == 256)
+			return 1;
+	return 0;
+}
+
+/*
+ * The generated keyring (no keys: in the configuration) holds an EC P-256
+ * key next to the RSA one, so ES256, the OpenID provider's default, works
+ * out of the box; a state directory of an older version gains one on its
+ * next start. ids (n, sorted) are dir's key ids, kr the keys loaded; the
+ * new key is added to kr.
+ *
+ * The key is published, not active: the active key stays the RSA one that
+ * SAML peers have pinned (their metadata names it), so nothing changes for
+ * them. The provider signs ES256 tokens with it at once (op.c: a published
+ * key signs when the active one has the wrong type). That skips the
+ * min_publish_time wait of a rollover, on purpose: the wait exists so
+ * relying parties have fetched a key before tokens signed by it arrive, and
+ * no relying party can hold ES256 tokens or an ES256 key of ours yet (a
+ * client with signing_alg ES256 was refused without an EC key), while every
+ * OpenID relying party fetches the JWKS again on a kid it does not know.
+ * Retiring the key makes the next start generate another: to sign without
+ * EC, list the keys in keys:.
+ */
+static enum fb_status
+ec_ensure(const struct fb_conf *conf, const char *dir, char *const *ids, size_t n,
+    struct fb_keyring *kr, struct fb_err *err)
+{
+	char *id = NULL, *cn = NULL, *kp = NULL, *cp = NULL;
+	enum fb_status r = FB_OK;
+	size_t i;
+
+	if (keyring_has_p256(kr))
+		return FB_OK;
+	/* Key ids are random within a day: never reuse one (the files are created O_EXCL). */
+	do {
+		free(id);
+		id = fb_crypto_key_id_new();
+		for (i = 0; i < n && strcmp(ids[i], id) != 0; i++)
+			;
+	} while (i < n);
+	cn = fb_crypto_key_cn(conf);
+	if ((r = fb_crypto_key_generate(dir, id, "ec", 256, AUTO_DAYS, cn, FB_KEY_PUBLISHED,
+	         err)) != FB_OK)
+		goto out;
+	kp = fb_xasprintf("%s/%s%s", dir, id, KEY_SUFFIX);
+	cp = fb_xasprintf("%s/%s%s", dir, id, CERT_SUFFIX);
+	fb_log(FB_LOG_INFO,
+	    "generated signing key %s (EC P-256, published: signs ES256 tokens): %s", id, kp);
+	r = key_load(id, kp, cp, NULL, FB_KEY_PUBLISHED, keyring_add(kr), err);
+out:
+	free(id);
+	free(cn);
+	free(kp);
+	free(cp);
+	return r;
+}
+
 static enum fb_status
 load_dir(const struct fb_conf *conf, const char *dir, unsigned flags, struct fb_keyring *kr,
     struct fb_err *err)
@@ -456,6 +519,9 @@ load_dir(const struct fb_conf *conf, const char *dir, unsigned flags, struct fb_
 		if ((r = key_load(ids[i], kp, cp, NULL, state, keyring_add(kr), err)) != FB_OK)
 			goto out;
 	}
+	if ((flags & KR_GENERATE) != 0 && !fb_conf_store_is_shared(conf) &&
+	    (r = ec_ensure(conf, dir, ids, n, kr, err)) != FB_OK)
+		goto out;
 	r = FB_OK;
 out:
 	if (lock >= 0)
@@ -563,9 +629,15 @@ fb_crypto_keyring_rollover_check(const struct fb_keyring *kr, int64_t min_publis
 	size_t others = 0;
 	int64_t age;
 
-	/* Only a rollover warns: the active key replaced an older one relying parties trust. */
+	/*
+	 * Only a rollover warns: the active key replaced an older one relying
+	 * parties trust. A key of the other type made in the same second is the
+	 * EC key generated beside the first RSA one (ec_ensure), not a rollover.
+	 */
 	for (size_t i = 0; a != NULL && i < kr->n; i++)
-		if (&kr->keys[i] != a && kr->keys[i].not_before <= a->not_before)
+		if (&kr->keys[i] != a && (kr->keys[i].not_before < a->not_before ||
+		                             (kr->keys[i].not_before == a->not_before &&
+		                                 strcmp(kr->keys[i].alg, a->alg) == 0)))
 			others++;
 	if (a == NULL || others == 0 || min_publish <= 0)
 		return 0;

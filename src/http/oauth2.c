@@ -129,6 +129,8 @@ ready(struct fb_http_req *req)
 		    NULL);
 		return 0;
 	}
+	/* The clients kept in the store (fedbroker oidc client add) are read through it. */
+	fb_oidc_op_store_set(worker_op, env->store);
 	return 1;
 }
 
@@ -599,7 +601,8 @@ fb_http_oauth2_routes_add(struct fb_http_router *r, const struct fb_conf *conf,
 	};
 	enum fb_status st;
 
-	if (kr == NULL || conf->noidc_clients == 0)
+	/* On with a keyring: clients may come from the store, without oidc.clients. */
+	if (kr == NULL)
 		return FB_OK;
 	if ((st = op_build(conf, kr, err)) != FB_OK)
 		return st;

@@ -296,6 +296,31 @@ struct fb_oidc_op;
 enum fb_status fb_oidc_op_new(const struct fb_conf *conf, const struct fb_keyring *kr,
     const struct fb_map_set *maps, struct fb_oidc_op **out, struct fb_err *err);
 void fb_oidc_op_free(struct fb_oidc_op *op);
+/*
+ * The key of kr that signs alg's ("ES256", "RS256") tokens: the active one
+ * when its type fits, else the first published one that does; NULL: none.
+ */
+const struct fb_key *fb_oidc_keyring_key(const struct fb_keyring *kr, const char *alg);
+/*
+ * Lets the provider look clients up in store (borrowed, NULL: none) after
+ * oidc.clients (the configuration wins an id): fedbroker oidc client add.
+ * A worker reads a stored client again at most every 5 s, so a removal or
+ * change takes effect within that time on every replica.
+ */
+void fb_oidc_op_store_set(struct fb_oidc_op *op, struct fb_store *store);
+/* Characters of fb_oidc_secret_hash's output, with the NUL. */
+#define FB_OIDC_SECRET_HASH_LEN 65
+/* The lowercase hex SHA-256 of a client secret: what a stored client keeps of it. */
+void fb_oidc_secret_hash(const char *secret, char out[FB_OIDC_SECRET_HASH_LEN]);
+/*
+ * What the client_credentials grant returns to client_id for scope (NULL:
+ * every scope of the client), without authenticating it (fedbroker token
+ * client): {"access_token", "token_type", "expires_in", "scope"}, new in
+ * *out. FB_ERR_NOTFOUND: no such client; FB_ERR_DENIED: the grant or the
+ * scope is not the client's (err says which, as the token endpoint would).
+ */
+enum fb_status fb_oidc_op_client_token(const struct fb_oidc_op *op, const char *client_id,
+    const char *scope, json_t **out, struct fb_err *err);
 /* The discovery document (OIDC Discovery 3, RFC 8414), JSON. Borrowed. */
 const char *fb_oidc_op_discovery(const struct fb_oidc_op *op);
 /* The JWKS (RFC 7517) of every published key, JSON. Borrowed. */

@@ -28,8 +28,15 @@
 /* Random bytes of a code, a refresh token, a family id, a jti. */
 #define TOKEN_BYTES 32
 
+/* How long a worker trusts what it read of a client kept in the store (ms; tests set it). */
+FB_STATIC int64_t fb_oidc_stored_ttl_ms = 5000;
+#define STORED_TTL_MS fb_oidc_stored_ttl_ms
+/* Ids a worker remembers the store has no client of (a ring: bounded memory). */
+#define STORED_ABSENT_MAX 256
+
 struct op_client {
 	const struct fb_conf_oidc_client *conf;
+	int has_secret;                        /* secret (configured) or secret_hash (stored) */
 	unsigned char secret_hash[SHA256_LEN]; /* SHA-256 of the secret */
 	const struct fb_key *key;              /* signs its tokens */
 	const char *alg;                       /* "ES256" or "RS256" */
@@ -50,6 +57,37 @@ struct fb_oidc_op {
 	size_t nclients;
 	unsigned char dummy_hash[SHA256_LEN]; /* compared for an unknown client */
 	struct fb_crypto_ca *mtls_ca;         /* tls_client_auth chains, or NULL */
+	const struct fb_keyring *kr;
+	const struct fb_map_set *maps;
+	struct op_cache *cache; /* the clients read from the store (mutable through a const op) */
+};
+
+/*
+ * A client read from the store, kept STORED_TTL_MS before it is read again.
+ * SECURITY: an entry is never freed before the provider is (pointers to it
+ * live through a request); a removed or changed client's entry is marked
+ * gone and a changed one read anew, so memory grows with changes only.
+ */
+struct op_stored {
+	struct op_client c;
+	struct fb_conf_oidc_client cl;
+	struct fb_store_oidc_client row; /* as read: a change makes a new entry */
+	int64_t checked_ms;
+	int gone;
+	struct op_stored *next;
+};
+
+/*
+ * SECURITY: an unknown id is remembered as absent for STORED_TTL_MS like a
+ * known one is remembered as present, so neither answers faster than the
+ * other: the time of a request says nothing about which ids exist.
+ */
+struct op_cache {
+	struct fb_store *store; /* borrowed; NULL: the configured clients only */
+	struct op_stored *list;
+	char *absent[STORED_ABSENT_MAX];
+	int64_t absent_ms[STORED_ABSENT_MAX];
+	size_t absent_next;
 };
 
 const char *const fb_oidc_param_names[] = {"response_type", "client_id", "redirect_uri", "scope",
@@ -79,6 +117,32 @@ sha256(const void *p, size_t n, unsigned char out[SHA256_LEN])
 		abort(); /* SHA-256 is always there; nothing may go on with a wrong digest */
 }
 
+void
+fb_oidc_secret_hash(const char *secret, char out[FB_OIDC_SECRET_HASH_LEN])
+{
+	unsigned char h[SHA256_LEN];
+
+	sha256(secret, strlen(secret), h);
+	fb_hex_encode(h, sizeof(h), out);
+	fb_secret_wipe(h, sizeof(h));
+}
+
+/* Reads 64 hex digits into out; 0 when hex is not that. */
+static int
+hex_sha256(const char *hex, unsigned char out[SHA256_LEN])
+{
+	if (strlen(hex) != 2 * SHA256_LEN)
+		return 0;
+	for (size_t i = 0; i < SHA256_LEN; i++) {
+		int hi = fb_hex_value(hex[2 * i]), lo = fb_hex_value(hex[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return 0;
+		out[i] = (unsigned char)(hi << 4 | lo);
+	}
+	return 1;
+}
+
 /* base64url(SHA-256(s)): how codes and refresh tokens are stored. New. */
 static char *
 hash_b64(const char *s)
@@ -106,9 +170,8 @@ op_error(struct fb_oidc_op_error *e, const char *code, int status, const char *f
 
 /* ---- building ------------------------------------------------------------------------- */
 
-/* The key that signs alg's tokens: the active one when it fits, else the first published. */
-static const struct fb_key *
-key_for(const struct fb_keyring *kr, const char *alg)
+const struct fb_key *
+fb_oidc_keyring_key(const struct fb_keyring *kr, const char *alg)
 {
 	const struct fb_key *k = fb_crypto_keyring_active(kr);
 	const char *a;
@@ -279,6 +342,67 @@ client_certs_load(const char *path, struct op_client *c, struct fb_err *err)
 	return FB_OK;
 }
 
+/*
+ * Fills c for cc (borrowed, outliving c): the key of its algorithm, its
+ * secret's hash, its keys (a JWKS file, or inline for a stored client) and
+ * its claims' rules. label names the client in errors (FB_ERR_CONFIG).
+ */
+static enum fb_status
+client_build(const struct fb_oidc_op *op, const struct fb_conf_oidc_client *cc, const char *label,
+    struct op_client *c, struct fb_err *err)
+{
+	enum fb_status r;
+
+	c->conf = cc;
+	c->alg = cc->signing_alg == FB_CONF_OIDC_RS256 ? "RS256" : "ES256";
+	if ((c->key = fb_oidc_keyring_key(op->kr, c->alg)) == NULL)
+		return fb_err_set(err, FB_ERR_CONFIG,
+		    "%s: signing_alg %s needs a%s key in keys: (active or published); the keyring "
+		    "has none",
+		    label, c->alg, strcmp(c->alg, "ES256") == 0 ? "n EC P-256" : " RSA");
+	if (cc->secret != NULL)
+		sha256(cc->secret, strlen(cc->secret), c->secret_hash);
+	else if (cc->secret_hash != NULL && !hex_sha256(cc->secret_hash, c->secret_hash))
+		return fb_err_set(err, FB_ERR_CONFIG, "%s: the secret hash is not a SHA-256",
+		    label);
+	c->has_secret = cc->secret != NULL || cc->secret_hash != NULL;
+	/* A certificate client's jwks holds its certificates, never assertion keys. */
+	if (cc->jwks != NULL &&
+	    (r = fb_conf_oidc_client_mtls(cc) != FB_CONF_MTLS_NONE
+	             ? client_certs_load(cc->jwks, c, err)
+	             : client_keys_load(cc->jwks, &c->keys, err)) != FB_OK) {
+		fb_err_prefix(err, "%s: jwks: ", label);
+		return r;
+	}
+	if (cc->jwks_json != NULL) {
+		if (fb_oidc_jwks_parse(cc->jwks_json, strlen(cc->jwks_json), &c->keys, err) !=
+		    FB_OK) {
+			fb_err_prefix(err, "%s: jwks: ", label);
+			return FB_ERR_CONFIG;
+		}
+		if (fb_oidc_jwks_count(c->keys) == 0)
+			return fb_err_set(err, FB_ERR_CONFIG,
+			    "%s: jwks: no RSA or EC signature key", label);
+	}
+	c->claim_rules = fb_xcalloc(cc->nclaims + 1, sizeof(*c->claim_rules));
+	for (size_t j = 0; j < cc->nclaims; j++)
+		if ((c->claim_rules[j] = fb_map_set_get(op->maps, cc->claims[j].mapping)) == NULL)
+			return fb_err_set(err, FB_ERR_CONFIG,
+			    "%s: claim %s: no usable mapping '%s' in mappings.dir", label,
+			    cc->claims[j].name, cc->claims[j].mapping);
+	return FB_OK;
+}
+
+static void
+client_free(struct op_client *c)
+{
+	free(c->claim_rules);
+	fb_oidc_jwks_free(c->keys);
+	for (size_t j = 0; j < c->nthumbprints; j++)
+		free(c->thumbprints[j]);
+	free(c->thumbprints);
+}
+
 enum fb_status
 fb_oidc_op_new(const struct fb_conf *conf, const struct fb_keyring *kr,
     const struct fb_map_set *maps, struct fb_oidc_op **out, struct fb_err *err)
@@ -305,45 +429,20 @@ fb_oidc_op_new(const struct fb_conf *conf, const struct fb_keyring *kr,
 		fb_err_prefix(err, "oidc.mtls.ca_file: ");
 		goto fail;
 	}
-	if ((op->app_key = key_for(kr, "ES256")) == NULL)
-		op->app_key = key_for(kr, "RS256");
+	if ((op->app_key = fb_oidc_keyring_key(kr, "ES256")) == NULL)
+		op->app_key = fb_oidc_keyring_key(kr, "RS256");
+	op->kr = kr;
+	op->maps = maps;
+	op->cache = fb_xcalloc(1, sizeof(*op->cache));
 	op->nclients = conf->noidc_clients;
 	op->clients = fb_xcalloc(op->nclients + 1, sizeof(*op->clients));
 	for (size_t i = 0; i < op->nclients; i++) {
-		struct op_client *c = &op->clients[i];
-		const struct fb_conf_oidc_client *cc = &conf->oidc_clients[i];
+		char *label = fb_xasprintf("oidc.clients[%zu] (%s)", i, conf->oidc_clients[i].id);
 
-		c->conf = cc;
-		c->alg = cc->signing_alg == FB_CONF_OIDC_RS256 ? "RS256" : "ES256";
-		if ((c->key = key_for(kr, c->alg)) == NULL) {
-			r = fb_err_set(err, FB_ERR_CONFIG,
-			    "oidc.clients[%zu] (%s): signing_alg %s needs a%s key in keys: (active "
-			    "or "
-			    "published); the keyring has none",
-			    i, cc->id, c->alg,
-			    strcmp(c->alg, "ES256") == 0 ? "n EC P-256" : " RSA");
+		r = client_build(op, &conf->oidc_clients[i], label, &op->clients[i], err);
+		free(label);
+		if (r != FB_OK)
 			goto fail;
-		}
-		if (cc->secret != NULL)
-			sha256(cc->secret, strlen(cc->secret), c->secret_hash);
-		/* A certificate client's jwks holds its certificates, never assertion keys. */
-		if (cc->jwks != NULL &&
-		    (r = fb_conf_oidc_client_mtls(cc) != FB_CONF_MTLS_NONE
-		             ? client_certs_load(cc->jwks, c, err)
-		             : client_keys_load(cc->jwks, &c->keys, err)) != FB_OK) {
-			fb_err_prefix(err, "oidc.clients[%zu] (%s): jwks: ", i, cc->id);
-			goto fail;
-		}
-		c->claim_rules = fb_xcalloc(cc->nclaims + 1, sizeof(*c->claim_rules));
-		for (size_t j = 0; j < cc->nclaims; j++)
-			if ((c->claim_rules[j] = fb_map_set_get(maps, cc->claims[j].mapping)) ==
-			    NULL) {
-				r = fb_err_set(err, FB_ERR_CONFIG,
-				    "oidc.clients[%zu] (%s): claim %s: no usable mapping '%s' in "
-				    "mappings.dir",
-				    i, cc->id, cc->claims[j].name, cc->claims[j].mapping);
-				goto fail;
-			}
 	}
 	*out = op;
 	return FB_OK;
@@ -353,18 +452,31 @@ fail:
 }
 
 void
+fb_oidc_op_store_set(struct fb_oidc_op *op, struct fb_store *store)
+{
+	op->cache->store = store;
+}
+
+void
 fb_oidc_op_free(struct fb_oidc_op *op)
 {
 	if (op == NULL)
 		return;
-	for (size_t i = 0; i < op->nclients; i++) {
-		free(op->clients[i].claim_rules);
-		fb_oidc_jwks_free(op->clients[i].keys);
-		for (size_t j = 0; j < op->clients[i].nthumbprints; j++)
-			free(op->clients[i].thumbprints[j]);
-		free(op->clients[i].thumbprints);
-	}
+	for (size_t i = 0; i < op->nclients; i++)
+		client_free(&op->clients[i]);
 	free(op->clients);
+	while (op->cache != NULL && op->cache->list != NULL) {
+		struct op_stored *s = op->cache->list;
+
+		op->cache->list = s->next;
+		client_free(&s->c);
+		fb_conf_oidc_client_cleanup(&s->cl);
+		fb_store_oidc_client_cleanup(&s->row);
+		free(s);
+	}
+	for (size_t i = 0; op->cache != NULL && i < STORED_ABSENT_MAX; i++)
+		free(op->cache->absent[i]);
+	free(op->cache);
 	free(op->issuer);
 	free(op->discovery);
 	free(op->jwks_json);
@@ -391,13 +503,128 @@ fb_oidc_op_issuer(const struct fb_oidc_op *op)
 	return op->issuer;
 }
 
+static int
+str_eq(const char *a, const char *b)
+{
+	return a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0;
+}
+
+/* A new entry for row (taken on success), or NULL when the client is unusable (logged). */
+static struct op_stored *
+stored_build(const struct fb_oidc_op *op, struct fb_store_oidc_client *row)
+{
+	struct op_stored *s = fb_xcalloc(1, sizeof(*s));
+	struct fb_err err = {0};
+	json_error_t je;
+	json_t *spec = json_loads(row->spec, JSON_REJECT_DUPLICATES, &je);
+	char *label = fb_xasprintf("stored client %s", row->id);
+	enum fb_status r;
+
+	r = spec == NULL ? fb_err_set(&err, FB_ERR_CONFIG, "spec: %s", je.text)
+	                 : fb_conf_oidc_client_parse(spec, row->secret_hash, row->jwks,
+	                       op->conf->mappings_dir, label, &s->cl, NULL, &err);
+	json_decref(spec);
+	if (r == FB_OK && strcmp(s->cl.id, row->id) != 0)
+		r = fb_err_set(&err, FB_ERR_CONFIG, "its spec names client %s", s->cl.id);
+	if (r == FB_OK)
+		r = client_build(op, &s->cl, label, &s->c, &err);
+	free(label);
+	if (r != FB_OK) {
+		fb_log(FB_LOG_WARN, "OpenID client %s of the store is unusable: %s", row->id,
+		    err.msg);
+		client_free(&s->c);
+		fb_conf_oidc_client_cleanup(&s->cl);
+		free(s);
+		return NULL;
+	}
+	s->row = *row;
+	memset(row, 0, sizeof(*row));
+	return s;
+}
+
+/* 1 when id was found absent (or unusable) less than STORED_TTL_MS before now. */
+static int
+absent_has(const struct op_cache *k, const char *id, int64_t now)
+{
+	for (size_t i = 0; i < STORED_ABSENT_MAX; i++)
+		if (k->absent[i] != NULL && now - k->absent_ms[i] < STORED_TTL_MS &&
+		    strcmp(k->absent[i], id) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+absent_add(struct op_cache *k, const char *id, int64_t now)
+{
+	free(k->absent[k->absent_next]);
+	k->absent[k->absent_next] = fb_xstrdup(id);
+	k->absent_ms[k->absent_next] = now;
+	k->absent_next = (k->absent_next + 1) % STORED_ABSENT_MAX;
+}
+
+/*
+ * The client id kept in the store, read at most every STORED_TTL_MS per
+ * worker (so a removal takes effect within that time everywhere). When the
+ * store fails, the last read stands.
+ */
+static const struct op_client *
+stored_find(const struct fb_oidc_op *op, const char *id)
+{
+	struct op_cache *k = op->cache;
+	struct op_stored *s, *live = NULL;
+	struct fb_store_oidc_client row;
+	struct fb_err err = {0};
+	int64_t now = fb_time_mono_us() / 1000;
+	enum fb_status r;
+
+	if (k->store == NULL || id[0] == '\0' || strlen(id) > FB_STORE_KEY_MAX)
+		return NULL;
+	for (s = k->list; s != NULL && live == NULL; s = s->next)
+		if (!s->gone && strcmp(s->row.id, id) == 0)
+			live = s;
+	if (live != NULL && now - live->checked_ms < STORED_TTL_MS)
+		return &live->c;
+	if (live == NULL && absent_has(k, id, now))
+		return NULL;
+	r = fb_store_oidc_client_get(k->store, id, &row, &err);
+	if (r != FB_OK) {
+		if (r == FB_ERR_NOTFOUND) {
+			if (live != NULL)
+				live->gone = 1;
+			absent_add(k, id, now);
+		} else {
+			fb_log_err(FB_LOG_WARN, NULL, &err);
+		}
+		return r == FB_ERR_NOTFOUND || live == NULL ? NULL : &live->c;
+	}
+	if (live != NULL && row.created == live->row.created && str_eq(row.spec, live->row.spec) &&
+	    str_eq(row.secret_hash, live->row.secret_hash) && str_eq(row.jwks, live->row.jwks)) {
+		live->checked_ms = now;
+		fb_store_oidc_client_cleanup(&row);
+		return &live->c;
+	}
+	if (live != NULL)
+		live->gone = 1;
+	s = stored_build(op, &row);
+	fb_store_oidc_client_cleanup(&row);
+	if (s == NULL) {
+		absent_add(k, id, now); /* logged once per STORED_TTL_MS, not per request */
+		return NULL;
+	}
+	s->checked_ms = now;
+	s->next = k->list;
+	k->list = s;
+	return &s->c;
+}
+
+/* The client id: oidc.clients first (the configuration wins), then the store. */
 static const struct op_client *
 client_find(const struct fb_oidc_op *op, const char *id)
 {
 	for (size_t i = 0; id != NULL && i < op->nclients; i++)
 		if (strcmp(op->clients[i].conf->id, id) == 0)
 			return &op->clients[i];
-	return NULL;
+	return id != NULL ? stored_find(op, id) : NULL;
 }
 
 int
@@ -1165,9 +1392,9 @@ client_auth(const struct fb_oidc_op *op, struct fb_store *store, const char *aut
 		goto out;
 	}
 	sha256(secret, strlen(secret), h);
-	ok = fb_memeq_ct(h, c != NULL && c->conf->secret != NULL ? c->secret_hash : op->dummy_hash,
+	ok = fb_memeq_ct(h, c != NULL && c->has_secret ? c->secret_hash : op->dummy_hash,
 	         SHA256_LEN) == 0;
-	if (!ok || c == NULL || c->conf->secret == NULL) {
+	if (!ok || c == NULL || !c->has_secret) {
 		op_error(e, "invalid_client", 401, "client authentication failed");
 		c = NULL;
 	}
@@ -1607,43 +1834,81 @@ out:
 	fb_store_oidc_grant_cleanup(&sg);
 }
 
+/*
+ * The client_credentials grant's response for c (RFC 6749 4.4.3), asked
+ * scope (may be NULL: every scope of the client). *body new on FB_OK;
+ * else e filled.
+ */
+static enum fb_status
+client_credentials(const struct fb_oidc_op *op, const struct op_client *c, const char *asked,
+    const char *x5t, json_t **body, struct fb_oidc_op_error *e)
+{
+	struct fb_err err = {0};
+	char *at = NULL, *scope;
+	int openid = 0;
+	enum fb_status r = FB_ERR_PROTOCOL;
+
+	*body = NULL;
+	scope = scope_grant(c->conf, asked, &openid);
+	/* RFC 6749 5.2: a scope the client may not have is an error here, not dropped. */
+	if (asked != NULL && asked[0] != '\0' && strcmp(scope, asked) != 0) {
+		op_error(e, "invalid_scope", 400, "a scope asked for is not the client's");
+	} else if (scope_has(asked, "openid")) {
+		op_error(e, "invalid_scope", 400, "openid: client_credentials signs no one in");
+	} else if ((c->conf->grants & FB_CONF_OIDC_GRANT_CLIENT) == 0) {
+		op_error(e, "unauthorized_client", 400, "client_credentials is not allowed for %s",
+		    c->conf->id);
+	} else if ((r = access_token(op, c, c->conf->id, scope, NULL, 0, x5t, fb_time_now(), &at,
+	                &err)) != FB_OK) {
+		fb_log_err(FB_LOG_ERROR, NULL, &err);
+		op_error(e, "server_error", 500, "the token cannot be signed");
+	} else {
+		*body =
+		    json_pack("{s:s, s:s, s:I, s:s}", "access_token", at, "token_type", "Bearer",
+		        "expires_in", (json_int_t)c->conf->access_token_lifetime, "scope", scope);
+	}
+	fb_secret_free(at);
+	free(scope);
+	return r;
+}
+
 static void
 grant_client(const struct fb_oidc_op *op, const struct op_client *c, const struct fb_oidc_params *p,
     const char *x5t, struct fb_oidc_op_reply *out)
 {
 	struct fb_oidc_op_error e = {0};
-	struct fb_err err = {0};
-	char *at = NULL, *scope = NULL;
-	int openid = 0;
-	int64_t now = fb_time_now();
+	json_t *body;
 
-	scope = scope_grant(c->conf, p->scope, &openid);
-	/* RFC 6749 5.2: a scope the client may not have is an error here, not dropped. */
-	if (p->scope != NULL && p->scope[0] != '\0' && strcmp(scope, p->scope) != 0) {
-		op_error(&e, "invalid_scope", 400, "a scope asked for is not the client's");
+	if (client_credentials(op, c, p->scope, x5t, &body, &e) != FB_OK) {
 		reply_error(out, &e, "oidc_token_refused");
-		goto out;
+		return;
 	}
-	if (scope_has(p->scope, "openid")) {
-		op_error(&e, "invalid_scope", 400, "openid: client_credentials signs no one in");
-		reply_error(out, &e, "oidc_token_refused");
-		goto out;
-	}
-	if (access_token(op, c, c->conf->id, scope, NULL, 0, x5t, now, &at, &err) != FB_OK) {
-		fb_log_err(FB_LOG_ERROR, NULL, &err);
-		op_error(&e, "server_error", 500, "the token cannot be signed");
-		reply_error(out, &e, "oidc_token_refused");
-		goto out;
-	}
-	reply_json(out, 200,
-	    json_pack("{s:s, s:s, s:I, s:s}", "access_token", at, "token_type", "Bearer",
-	        "expires_in", (json_int_t)c->conf->access_token_lifetime, "scope", scope));
+	reply_json(out, 200, body);
 	snprintf(out->audit_event, sizeof(out->audit_event), "oidc_token_issued");
 	snprintf(out->audit, sizeof(out->audit), "client=%s grant=client_credentials%s%s",
 	    c->conf->id, x5t != NULL ? " x5t#S256=" : "", x5t != NULL ? x5t : "");
-out:
-	free(at);
-	free(scope);
+}
+
+enum fb_status
+fb_oidc_op_client_token(const struct fb_oidc_op *op, const char *client_id, const char *scope,
+    json_t **out, struct fb_err *err)
+{
+	const struct op_client *c = client_find(op, client_id);
+	struct fb_oidc_op_error e = {0};
+
+	*out = NULL;
+	if (c == NULL)
+		return fb_err_set(err, FB_ERR_NOTFOUND, "no OpenID client %s", client_id);
+	/* SECURITY: an unbound token of a certificate client would be a bearer token. */
+	if (fb_conf_oidc_client_mtls(c->conf) != FB_CONF_MTLS_NONE)
+		return fb_err_set(err, FB_ERR_DENIED,
+		    "client %s authenticates with a certificate and its tokens are bound to it "
+		    "(RFC 8705): ask the token endpoint with that certificate",
+		    client_id);
+	if (client_credentials(op, c, scope, NULL, out, &e) != FB_OK)
+		return fb_err_set(err, e.status == 500 ? FB_ERR_INTERNAL : FB_ERR_DENIED, "%s: %s",
+		    e.code, e.desc);
+	return FB_OK;
 }
 
 void
@@ -1890,6 +2155,7 @@ fb_oidc_op_introspect(const struct fb_oidc_op *op, struct fb_store *store,
 	struct fb_err err = {0};
 	const struct op_client *c;
 	json_t *claims = NULL, *body;
+	const char *cid;
 	static const char *const keep[] = {"scope", "client_id", "sub", "exp", "iat", "nbf", "iss",
 	    "aud", "jti", "auth_time", "cnf", NULL};
 
@@ -1905,6 +2171,22 @@ fb_oidc_op_introspect(const struct fb_oidc_op *op, struct fb_store *store,
 	}
 	if (access_check(op, store, p->token, &claims, &err) != FB_OK) {
 		reply_json(out, 200, json_pack("{s:b}", "active", 0));
+		return;
+	}
+	/*
+	 * SECURITY: a client learns only of its own tokens (issued to it, or
+	 * naming it in aud), unless it is a resource server (introspect: any);
+	 * RFC 7662 2.2 lets the answer be "active": false.
+	 */
+	cid = json_string_value(json_object_get(claims, "client_id"));
+	if (!c->conf->introspect_any && !str_eq(cid, c->conf->id) &&
+	    !aud_has(json_object_get(claims, "aud"), c->conf->id)) {
+		reply_json(out, 200, json_pack("{s:b}", "active", 0));
+		snprintf(out->audit_event, sizeof(out->audit_event), "oidc_introspect_refused");
+		snprintf(out->audit, sizeof(out->audit),
+		    "client=%.128s may not introspect a token of client %.128s", c->conf->id,
+		    cid != NULL ? cid : "?");
+		json_decref(claims);
 		return;
 	}
 	body = json_pack("{s:b, s:s}", "active", 1, "token_type", "Bearer");
@@ -2051,7 +2333,7 @@ fb_oidc_op_explain(const struct fb_oidc_op *op, struct fb_store *store, const ch
 	*out = NULL;
 	if (c == NULL)
 		return fb_err_set(err, FB_ERR_NOTFOUND,
-		    "--client %s: no such client in oidc.clients", client_id);
+		    "--client %s: no such client in oidc.clients or the store", client_id);
 	/* Every scope the client may have, as a sign-in asking for all of them would get. */
 	fb_buf_init(&scope, 64 * 1024);
 	for (size_t i = 0; i < c->conf->nscopes; i++)

@@ -244,6 +244,16 @@ struct fb_store_ops {
 	    struct fb_err *err);
 	enum fb_status (*oidc_token_state)(struct fb_store *st, const char *jti, const char *family,
 	    int64_t now, int *revoked, struct fb_err *err);
+	/* As the fb_store_oidc_client_* functions (schema version 10); now in seconds. */
+	enum fb_status (*oidc_client_add)(struct fb_store *st,
+	    const struct fb_store_oidc_client *c, int64_t now, struct fb_err *err);
+	enum fb_status (*oidc_client_get)(struct fb_store *st, const char *id,
+	    struct fb_store_oidc_client *out, struct fb_err *err);
+	enum fb_status (*oidc_client_list)(struct fb_store *st,
+	    int (*fn)(const struct fb_store_oidc_client *c, void *arg), void *arg,
+	    struct fb_err *err);
+	enum fb_status (*oidc_client_remove)(struct fb_store *st, const char *id, int64_t now,
+	    struct fb_err *err);
 	/* As fb_store_group_members. */
 	enum fb_status (*group_members)(struct fb_store *st, const char *group,
 	    int (*fn)(const struct fb_store_user *u, void *arg), void *arg, struct fb_err *err);

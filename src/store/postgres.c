@@ -211,6 +211,13 @@ static const char *const migrations_v[] = {
 	"  jti TEXT PRIMARY KEY NOT NULL,"
 	"  expires_at BIGINT NOT NULL);"
 	"CREATE INDEX oidc_revoked_jti_expires_at ON oidc_revoked_jti (expires_at);",
+	/* 10: the OpenID provider's clients kept in the store (as SQLite's 10). */
+	"CREATE TABLE oidc_clients ("
+	"  id TEXT PRIMARY KEY NOT NULL,"
+	"  spec TEXT NOT NULL,"
+	"  secret_hash TEXT,"
+	"  jwks TEXT,"
+	"  created BIGINT NOT NULL);",
 };
 
 FB_STATIC const char *const *fb_store_postgres_migrations = migrations_v;
@@ -302,6 +309,11 @@ enum pg_stmt {
 	PG_OIDC_GRANT_PURGE,
 	PG_OIDC_FAMILY_PURGE,
 	PG_OIDC_JTI_PURGE,
+	PG_OIDC_CLIENT_INSERT,
+	PG_OIDC_CLIENT_GET,
+	PG_OIDC_CLIENT_LIST,
+	PG_OIDC_CLIENT_DELETE,
+	PG_OIDC_CLIENT_FAMILIES_REVOKE,
 	PG_NSTMT,
 };
 
@@ -538,6 +550,15 @@ static const char *const pg_sql[PG_NSTMT] = {
 	[PG_OIDC_GRANT_PURGE] = "DELETE FROM oidc_grants WHERE expires_at <= $1",
 	[PG_OIDC_FAMILY_PURGE] = "DELETE FROM oidc_families WHERE expires_at <= $1",
 	[PG_OIDC_JTI_PURGE] = "DELETE FROM oidc_revoked_jti WHERE expires_at <= $1",
+	[PG_OIDC_CLIENT_INSERT] = "INSERT INTO oidc_clients (id, spec, secret_hash, jwks, created)"
+				  " VALUES ($1, $2, $3, $4, $5)",
+	[PG_OIDC_CLIENT_GET] = "SELECT id, spec, secret_hash, jwks, created FROM oidc_clients"
+			       " WHERE id = $1",
+	[PG_OIDC_CLIENT_LIST] = "SELECT id, spec, secret_hash, jwks, created FROM oidc_clients"
+				" ORDER BY id COLLATE \"C\"",
+	[PG_OIDC_CLIENT_DELETE] = "DELETE FROM oidc_clients WHERE id = $1",
+	[PG_OIDC_CLIENT_FAMILIES_REVOKE] = "UPDATE oidc_families SET revoked_at = $2"
+					   " WHERE client_id = $1 AND revoked_at IS NULL",
 };
 
 /* How many statement texts built at run time (export, import) a connection keeps prepared. */
@@ -3666,6 +3687,131 @@ pg_oidc_token_state(struct fb_store *st, const char *jti, const char *family, in
 	    oidc_token_state(pg_of(st), jti, family, now, revoked, err));
 }
 
+/* ---- the OpenID provider's clients ------------------------------------------ */
+
+static void
+oidc_client_row(const PGresult *res, int row, int copy, struct fb_store_oidc_client *out)
+{
+	out->id = col_text(res, row, 0, copy);
+	out->spec = col_text(res, row, 1, copy);
+	out->secret_hash = col_text(res, row, 2, copy);
+	out->jwks = col_text(res, row, 3, copy);
+	out->created = col_int(res, row, 4);
+}
+
+static enum fb_status
+oidc_client_add(struct pg *p, const struct fb_store_oidc_client *c, int64_t now,
+    struct fb_err *err)
+{
+	const char *state = NULL;
+	enum fb_status r;
+
+	r = pg_write(p, PG_OIDC_CLIENT_INSERT,
+	    PV_VALS(pv_text(c->id), pv_text(c->spec), pv_text(c->secret_hash), pv_text(c->jwks),
+		pv_int(now)),
+	    NULL, "oidc_client_add", &state, err);
+	if (r != FB_OK && state_is(state, PG_UNIQUE))
+		r = fb_err_set(err, FB_ERR_REPLAY, "oidc_client_add: client %s exists", c->id);
+	return r;
+}
+
+static enum fb_status
+pg_oidc_client_add(struct fb_store *st, const struct fb_store_oidc_client *c, int64_t now,
+    struct fb_err *err)
+{
+	TIMED(st, "oidc_client_add", oidc_client_add(pg_of(st), c, now, err));
+}
+
+static enum fb_status
+oidc_client_get(struct pg *p, const char *id, struct fb_store_oidc_client *out,
+    struct fb_err *err)
+{
+	PGresult *res;
+	enum fb_status r;
+
+	r = pg_get(p, PG_OIDC_CLIENT_GET, PV_VALS(pv_text(id)), &res, "oidc_client_get", err);
+	if (r == FB_ERR_NOTFOUND)
+		return fb_err_set(err, FB_ERR_NOTFOUND, "oidc_client_get: no client %s", id);
+	if (r != FB_OK)
+		return r;
+	oidc_client_row(res, 0, 1, out);
+	PQclear(res);
+	return FB_OK;
+}
+
+static enum fb_status
+pg_oidc_client_get(struct fb_store *st, const char *id, struct fb_store_oidc_client *out,
+    struct fb_err *err)
+{
+	TIMED(st, "oidc_client_get", oidc_client_get(pg_of(st), id, out, err));
+}
+
+/* What pg_oidc_client_list passes through pg_each. */
+struct oidc_client_each {
+	int (*fn)(const struct fb_store_oidc_client *c, void *arg);
+	void *arg;
+};
+
+static int
+oidc_client_each(const PGresult *res, int row, void *arg)
+{
+	struct oidc_client_each *e = arg;
+	struct fb_store_oidc_client c;
+
+	oidc_client_row(res, row, 0, &c);
+	return e->fn(&c, e->arg);
+}
+
+static enum fb_status
+pg_oidc_client_list(struct fb_store *st,
+    int (*fn)(const struct fb_store_oidc_client *c, void *arg), void *arg, struct fb_err *err)
+{
+	struct oidc_client_each e = {fn, arg};
+
+	TIMED(st, "oidc_client_list",
+	    pg_each(pg_of(st), PG_OIDC_CLIENT_LIST, NULL, 0, oidc_client_each, &e,
+		"oidc_client_list", err));
+}
+
+static enum fb_status
+oidc_client_remove(struct pg *p, const char *id, int64_t now, struct fb_err *err)
+{
+	size_t changed = 0;
+	enum fb_status r;
+
+	if ((r = pg_begin(p, "oidc_client_remove", err)) != FB_OK)
+		return r;
+	if ((r = pg_write(p, PG_OIDC_CLIENT_DELETE, PV_VALS(pv_text(id)), &changed,
+		 "oidc_client_remove", NULL, err)) != FB_OK)
+		goto fail;
+	if (changed == 0) {
+		r = fb_err_set(err, FB_ERR_NOTFOUND, "oidc_client_remove: no client %s", id);
+		goto fail;
+	}
+	if ((r = pg_write(p, PG_OIDC_CLIENT_FAMILIES_REVOKE, PV_VALS(pv_text(id), pv_int(now)),
+		 NULL, "oidc_client_remove", NULL, err)) != FB_OK ||
+	    (r = pg_commit(p, "oidc_client_remove", err)) != FB_OK)
+		goto fail;
+	return FB_OK;
+fail:
+	pg_rollback(p);
+	return r;
+}
+
+static enum fb_status
+pg_oidc_client_remove(struct fb_store *st, const char *id, int64_t now, struct fb_err *err)
+{
+	int64_t t0 = pg_clock();
+	int attempt = 0;
+	enum fb_status r;
+
+	do
+		r = oidc_client_remove(pg_of(st), id, now, err);
+	while (r != FB_ERR_NOTFOUND && pg_again(pg_of(st), r, &attempt, "oidc_client_remove"));
+	pg_timed(pg_of(st), t0, "oidc_client_remove");
+	return r;
+}
+
 const struct fb_store_ops fb_store_postgres_ops = {
 	.name = "postgres",
 	.schema_latest = pg_schema_latest,
@@ -3736,4 +3882,8 @@ const struct fb_store_ops fb_store_postgres_ops = {
 	.oidc_family_revoke = pg_oidc_family_revoke,
 	.oidc_jti_revoke = pg_oidc_jti_revoke,
 	.oidc_token_state = pg_oidc_token_state,
+	.oidc_client_add = pg_oidc_client_add,
+	.oidc_client_get = pg_oidc_client_get,
+	.oidc_client_list = pg_oidc_client_list,
+	.oidc_client_remove = pg_oidc_client_remove,
 };

@@ -227,6 +227,17 @@ static const char *const migrations_v[] = {
 	"  jti TEXT PRIMARY KEY NOT NULL,"
 	"  expires_at INTEGER NOT NULL);"
 	"CREATE INDEX oidc_revoked_jti_expires_at ON oidc_revoked_jti (expires_at);",
+	/*
+	 * 10: the OpenID provider's clients kept in the store (fedbroker oidc
+	 * client add): spec holds the oidc.clients[] keys as JSON, the secret
+	 * only as its SHA-256, jwks the client's public keys.
+	 */
+	"CREATE TABLE oidc_clients ("
+	"  id TEXT PRIMARY KEY NOT NULL,"
+	"  spec TEXT NOT NULL,"
+	"  secret_hash TEXT,"
+	"  jwks TEXT,"
+	"  created INTEGER NOT NULL);",
 };
 
 FB_STATIC const char *const *fb_store_sqlite_migrations = migrations_v;
@@ -305,12 +316,17 @@ enum sq_stmt {
 	SQ_OIDC_GRANT_PURGE,
 	SQ_OIDC_FAMILY_PURGE,
 	SQ_OIDC_JTI_PURGE,
+	SQ_OIDC_CLIENT_INSERT,
+	SQ_OIDC_CLIENT_GET,
+	SQ_OIDC_CLIENT_DELETE,
+	SQ_OIDC_CLIENT_FAMILIES_REVOKE,
 	SQ_NSTMT,
 };
 
 #define USER_COLUMNS "id, username, name, email, source, active, created, last_seen"
 #define CRED_COLUMNS                                                                       \
 	"user_id, password_hash, account_type, totp_secret, totp_last_step, created, last_login"
+#define OIDC_CLIENT_COLUMNS "id, spec, secret_hash, jwks, created"
 #define TOKEN_COLUMNS                                                                      \
 	"t.id, t.user_id, u.username, t.secret_hash, t.description, t.created, t.expires_at," \
 	" t.revoked_at"
@@ -468,7 +484,15 @@ static const char *const sq_sql[SQ_NSTMT] = {
 	[SQ_OIDC_GRANT_PURGE] = "DELETE FROM oidc_grants WHERE expires_at <= ?1",
 	[SQ_OIDC_FAMILY_PURGE] = "DELETE FROM oidc_families WHERE expires_at <= ?1",
 	[SQ_OIDC_JTI_PURGE] = "DELETE FROM oidc_revoked_jti WHERE expires_at <= ?1",
+	[SQ_OIDC_CLIENT_INSERT] = "INSERT INTO oidc_clients (id, spec, secret_hash, jwks, created)"
+				  " VALUES (?1, ?2, ?3, ?4, ?5)",
+	[SQ_OIDC_CLIENT_GET] = "SELECT " OIDC_CLIENT_COLUMNS " FROM oidc_clients WHERE id = ?1",
+	[SQ_OIDC_CLIENT_DELETE] = "DELETE FROM oidc_clients WHERE id = ?1",
+	[SQ_OIDC_CLIENT_FAMILIES_REVOKE] = "UPDATE oidc_families SET revoked_at = ?2"
+					   " WHERE client_id = ?1 AND revoked_at IS NULL",
 };
+
+#define SQ_OIDC_CLIENT_LIST_SQL "SELECT " OIDC_CLIENT_COLUMNS " FROM oidc_clients ORDER BY id"
 
 /* The list query is prepared per call, so a callback may use the cached statements. */
 #define SQ_USER_LIST_SQL "SELECT " USER_COLUMNS " FROM users ORDER BY username"
@@ -2684,6 +2708,102 @@ sq_oidc_token_state(struct fb_store *st, const char *jti, const char *family, in
 	return FB_OK;
 }
 
+/* ---- the OpenID provider's clients ------------------------------------------ */
+
+static void
+oidc_client_row(sqlite3_stmt *s, int copy, struct fb_store_oidc_client *out)
+{
+	out->id = column_text(s, 0, copy);
+	out->spec = column_text(s, 1, copy);
+	out->secret_hash = column_text(s, 2, copy);
+	out->jwks = column_text(s, 3, copy);
+	out->created = sqlite3_column_int64(s, 4);
+}
+
+static enum fb_status
+sq_oidc_client_add(struct fb_store *st, const struct fb_store_oidc_client *c, int64_t now,
+    struct fb_err *err)
+{
+	struct sq *sq = sq_of(st);
+	enum fb_status r;
+
+	r = sq_write(sq, SQ_OIDC_CLIENT_INSERT,
+	    SQ_VALS(sq_text(c->id), sq_text(c->spec), sq_text(c->secret_hash), sq_text(c->jwks),
+		sq_int(now)),
+	    "oidc_client_add", err);
+	if (r != FB_OK && sqlite3_extended_errcode(sq->db) == SQLITE_CONSTRAINT_PRIMARYKEY)
+		r = fb_err_set(err, FB_ERR_REPLAY, "oidc_client_add: client %s exists", c->id);
+	return r;
+}
+
+static enum fb_status
+sq_oidc_client_get(struct fb_store *st, const char *id, struct fb_store_oidc_client *out,
+    struct fb_err *err)
+{
+	sqlite3_stmt *s;
+	enum fb_status r;
+
+	r = sq_get(sq_of(st), SQ_OIDC_CLIENT_GET, SQ_VALS(sq_text(id)), &s, "oidc_client_get", err);
+	if (r == FB_ERR_NOTFOUND)
+		return fb_err_set(err, FB_ERR_NOTFOUND, "oidc_client_get: no client %s", id);
+	if (r != FB_OK)
+		return r;
+	oidc_client_row(s, 1, out);
+	sq_done(s);
+	return FB_OK;
+}
+
+/* What sq_oidc_client_list passes through sq_each. */
+struct oidc_client_each {
+	int (*fn)(const struct fb_store_oidc_client *c, void *arg);
+	void *arg;
+};
+
+static int
+oidc_client_each(sqlite3_stmt *s, void *arg)
+{
+	struct oidc_client_each *e = arg;
+	struct fb_store_oidc_client c;
+
+	oidc_client_row(s, 0, &c);
+	return e->fn(&c, e->arg);
+}
+
+static enum fb_status
+sq_oidc_client_list(struct fb_store *st,
+    int (*fn)(const struct fb_store_oidc_client *c, void *arg), void *arg, struct fb_err *err)
+{
+	struct oidc_client_each e = {fn, arg};
+
+	return sq_each(sq_of(st), SQ_OIDC_CLIENT_LIST_SQL, NULL, 0, oidc_client_each, &e,
+	    "oidc_client_list", err);
+}
+
+static enum fb_status
+sq_oidc_client_remove(struct fb_store *st, const char *id, int64_t now, struct fb_err *err)
+{
+	struct sq *sq = sq_of(st);
+	enum fb_status r;
+
+	if ((r = sq_begin(sq, "oidc_client_remove", err)) != FB_OK)
+		return r;
+	if ((r = sq_write(sq, SQ_OIDC_CLIENT_DELETE, SQ_VALS(sq_text(id)), "oidc_client_remove",
+		 err)) != FB_OK)
+		goto out;
+	if (sqlite3_changes(sq->db) == 0) {
+		r = fb_err_set(err, FB_ERR_NOTFOUND, "oidc_client_remove: no client %s", id);
+		goto out;
+	}
+	if ((r = sq_write(sq, SQ_OIDC_CLIENT_FAMILIES_REVOKE, SQ_VALS(sq_text(id), sq_int(now)),
+		 "oidc_client_remove", err)) != FB_OK)
+		goto out;
+	r = sq_commit(sq, "oidc_client_remove", err);
+out:
+	if (r != FB_OK)
+		sq_rollback(sq);
+	return r;
+}
+
 const struct fb_store_ops fb_store_sqlite_ops = {
 	.name = "sqlite",
 	.schema_latest = sq_schema_latest,
@@ -2753,4 +2873,8 @@ const struct fb_store_ops fb_store_sqlite_ops = {
 	.oidc_family_revoke = sq_oidc_family_revoke,
 	.oidc_jti_revoke = sq_oidc_jti_revoke,
 	.oidc_token_state = sq_oidc_token_state,
+	.oidc_client_add = sq_oidc_client_add,
+	.oidc_client_get = sq_oidc_client_get,
+	.oidc_client_list = sq_oidc_client_list,
+	.oidc_client_remove = sq_oidc_client_remove,
 };

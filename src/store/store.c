@@ -1187,6 +1187,9 @@ static const struct fb_store_column scim_member_cols[] = {
 static const struct fb_store_column revocation_cols[] = {
 	TEXT("sid"), INT("expires_at"),
 };
+static const struct fb_store_column oidc_client_cols[] = {
+	TEXT("id"), TEXT("spec"), TEXT_NULL("secret_hash"), TEXT_NULL("jwks"), INT("created"),
+};
 static const struct fb_store_column audit_cols[] = {
 	INT("id"), INT("at"), TEXT("actor"), TEXT("event"), TEXT("detail"),
 };
@@ -1202,6 +1205,7 @@ static const struct fb_store_table tables[] = {
 	TABLE("scim_remote", scim_remote_cols, "target, kind, object", 0),
 	TABLE("scim_members", scim_member_cols, "target, grp, user_id", 0),
 	TABLE("session_revocations", revocation_cols, "sid", 0),
+	TABLE("oidc_clients", oidc_client_cols, "id", 0),
 	TABLE("audit_log", audit_cols, "id", 1),
 };
 
@@ -1805,4 +1809,74 @@ fb_store_oidc_token_revoked(struct fb_store *st, const char *jti, const char *fa
 				    "family", err)) != FB_OK))
 		return r;
 	return st->ops->oidc_token_state(st, jti, family, fb_time_now(), revoked, err);
+}
+
+/* ---- the OpenID provider's clients kept in the store ---------------------- */
+
+void
+fb_store_oidc_client_cleanup(struct fb_store_oidc_client *c)
+{
+	if (c == NULL)
+		return;
+	free(c->id);
+	free(c->spec);
+	free(c->secret_hash);
+	free(c->jwks);
+	memset(c, 0, sizeof(*c));
+}
+
+enum fb_status
+fb_store_oidc_client_add(struct fb_store *st, const struct fb_store_oidc_client *c,
+    struct fb_err *err)
+{
+	enum fb_status r;
+
+	if ((r = check_owner(st, "oidc_client_add", err)) != FB_OK ||
+	    (r = check_name(c->id, FB_STORE_KEY_MAX, "oidc_client_add", "id", err)) != FB_OK ||
+	    (r = check_name(c->spec, FB_STORE_VALUE_MAX, "oidc_client_add", "spec", err)) !=
+		FB_OK ||
+	    (c->secret_hash != NULL && (r = check_name(c->secret_hash, FB_STORE_KEY_MAX,
+					    "oidc_client_add", "secret hash", err)) != FB_OK) ||
+	    (c->jwks != NULL &&
+		(r = check_name(c->jwks, FB_STORE_VALUE_MAX, "oidc_client_add", "jwks", err)) !=
+		    FB_OK))
+		return r;
+	return st->ops->oidc_client_add(st, c, fb_time_now(), err);
+}
+
+enum fb_status
+fb_store_oidc_client_get(struct fb_store *st, const char *id, struct fb_store_oidc_client *out,
+    struct fb_err *err)
+{
+	enum fb_status r;
+
+	memset(out, 0, sizeof(*out));
+	if ((r = check_owner(st, "oidc_client_get", err)) != FB_OK ||
+	    (r = check_name(id, FB_STORE_KEY_MAX, "oidc_client_get", "id", err)) != FB_OK)
+		return r;
+	if ((r = st->ops->oidc_client_get(st, id, out, err)) != FB_OK)
+		fb_store_oidc_client_cleanup(out);
+	return r;
+}
+
+enum fb_status
+fb_store_oidc_client_list(struct fb_store *st,
+    int (*fn)(const struct fb_store_oidc_client *c, void *arg), void *arg, struct fb_err *err)
+{
+	enum fb_status r;
+
+	if ((r = check_owner(st, "oidc_client_list", err)) != FB_OK)
+		return r;
+	return st->ops->oidc_client_list(st, fn, arg, err);
+}
+
+enum fb_status
+fb_store_oidc_client_remove(struct fb_store *st, const char *id, struct fb_err *err)
+{
+	enum fb_status r;
+
+	if ((r = check_owner(st, "oidc_client_remove", err)) != FB_OK ||
+	    (r = check_name(id, FB_STORE_KEY_MAX, "oidc_client_remove", "id", err)) != FB_OK)
+		return r;
+	return st->ops->oidc_client_remove(st, id, fb_time_now(), err);
 }

@@ -782,4 +782,36 @@ enum fb_status fb_store_oidc_jti_revoke(struct fb_store *st, const char *jti, in
 enum fb_status fb_store_oidc_token_revoked(struct fb_store *st, const char *jti,
     const char *family, int *revoked, struct fb_err *err);
 
+/*
+ * An OpenID client kept in the store (fedbroker oidc client add; schema
+ * version 10) rather than in oidc.clients, so every replica sees it
+ * without a reload. spec is what conf reads as one oidc.clients[] entry
+ * (JSON, without secret and jwks); the secret is kept as its hash only.
+ * id 1..FB_STORE_KEY_MAX bytes, spec and jwks at most FB_STORE_VALUE_MAX.
+ */
+struct fb_store_oidc_client {
+	char *id;
+	char *spec;        /* JSON object: oidc.clients[] keys */
+	char *secret_hash; /* lowercase hex SHA-256 of the secret, or NULL */
+	char *jwks;        /* the client's public keys (JWKS JSON) for private_key_jwt, or NULL */
+	int64_t created;   /* seconds */
+};
+void fb_store_oidc_client_cleanup(struct fb_store_oidc_client *c);
+/* Stores c (created: now). FB_ERR_REPLAY when a client with its id is stored already. */
+enum fb_status fb_store_oidc_client_add(struct fb_store *st, const struct fb_store_oidc_client *c,
+    struct fb_err *err);
+/* The client id into *out (members new). FB_ERR_NOTFOUND when none. */
+enum fb_status fb_store_oidc_client_get(struct fb_store *st, const char *id,
+    struct fb_store_oidc_client *out, struct fb_err *err);
+/* fn on every stored client, by id (members borrowed for the call); fn's non-zero stops. */
+enum fb_status fb_store_oidc_client_list(struct fb_store *st,
+    int (*fn)(const struct fb_store_oidc_client *c, void *arg), void *arg, struct fb_err *err);
+/*
+ * Deletes client id and, in the same transaction, revokes every family of
+ * grants it holds (its codes, refresh tokens and the access tokens naming
+ * them are refused from then on). FB_ERR_NOTFOUND when none.
+ */
+enum fb_status fb_store_oidc_client_remove(struct fb_store *st, const char *id,
+    struct fb_err *err);
+
 #endif

@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: Apache-2.0
-"""40: the first start fills the state dir (key, store, cookie keys, all
-0600); keys list/generate show and roll the signing keys."""
+"""40: the first start fills the state dir (keys, store, cookie keys, all
+0600): an active RSA key and a published EC P-256 one (ES256, the OpenID
+provider's default), which a state dir of an older version gains on its next
+start; keys list/generate show and roll the signing keys."""
 
 import json
 import os
@@ -17,6 +19,20 @@ def mode(path):
 def key_ids(state_dir):
     d = os.path.join(state_dir, "keys")
     return sorted(f[:-len(".key.pem")] for f in os.listdir(d) if f.endswith(".key.pem"))
+
+
+def key_states(state_dir):
+    """{id: (state, alg, bits)} from keys list --json."""
+    cp = harness.run(["keys", "list", "--state-dir", state_dir, "--json"])
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+    doc = json.loads(cp.stdout)
+    if isinstance(doc, dict):
+        doc = doc.get("keys", doc)
+    return {k["id"]: (k["state"], k.get("alg") or k.get("type"), k.get("bits")) for k in doc}
+
+
+def active_id(state_dir):
+    return [i for i, s in key_states(state_dir).items() if s[0] == "active"][0]
 
 
 class FirstStart(harness.TestCase):
@@ -42,7 +58,9 @@ class FirstStart(harness.TestCase):
         srv = self.started_and_stopped()
         sd = srv.state_dir
         ids = key_ids(sd)
-        self.assertEqual(len(ids), 1, "one key generated: %s" % os.listdir(os.path.join(sd, "keys")))
+        self.assertEqual(len(ids), 2, "two keys generated: %s" % os.listdir(os.path.join(sd, "keys")))
+        for kid in ids:
+            self.assertEqual(mode(os.path.join(sd, "keys", kid + ".key.pem")), 0o600, kid)
         key = os.path.join(sd, "keys", ids[0] + ".key.pem")
         self.assertEqual(mode(key), 0o600, key)
         with open(key) as f:
@@ -79,20 +97,26 @@ class FirstStart(harness.TestCase):
     def test_keys_list_and_generate(self):
         srv = self.started_and_stopped()
         sd = srv.state_dir
-        first = key_ids(sd)[0]
+        first = active_id(sd)
+        ec = [i for i in key_ids(sd) if i != first][0]
         out = self.keys_list(sd)
         l = self.line_of(out, first)
         self.assertIn("active", l)
         self.assertIn("RSA", l)
         self.assertIn("2048", l)
         self.assertEqual(out.count("active"), 1, out)
+        # The EC P-256 key beside it, published: it signs ES256 tokens (the provider's default).
+        l = self.line_of(out, ec)
+        self.assertIn("published", l)
+        self.assertIn("EC", l)
+        self.assertIn("256", l)
 
         cp = harness.run(["keys", "generate", "--state-dir", sd])
         self.assertNoCrash(cp, "keys generate")
         self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
         ids = key_ids(sd)
-        self.assertEqual(len(ids), 2, ids)
-        second = [i for i in ids if i != first][0]
+        self.assertEqual(len(ids), 3, ids)
+        second = [i for i in ids if i not in (first, ec)][0]
         self.assertIn(second, cp.stdout + cp.stderr, "generate names the new key")
         self.assertEqual(mode(os.path.join(sd, "keys", second + ".key.pem")), 0o600)
 
@@ -122,19 +146,41 @@ class FirstStart(harness.TestCase):
         doc = json.loads(cp.stdout)
         if isinstance(doc, dict):
             doc = doc.get("keys", doc)
-        self.assertEqual(len(doc), 1, doc)
-        self.assertEqual(doc[0]["id"], key_ids(srv.state_dir)[0])
-        self.assertEqual(doc[0]["state"], "active")
+        self.assertEqual(len(doc), 2, doc)
+        self.assertEqual(sorted(k["id"] for k in doc), key_ids(srv.state_dir))
+        self.assertEqual(sorted(k["state"] for k in doc), ["active", "published"])
+
+    @harness.generated_keys_only("the keys serve generates in the state dir")
+    def test_older_state_dir_gains_an_ec_key(self):
+        """A state dir of an older version (one RSA key, no EC) gains a published EC P-256
+        key on its next start; the active key stays; a third start adds nothing."""
+        srv = self.server()
+        sd = srv.state_dir
+        cp = harness.run(["keys", "generate", "--state-dir", sd])
+        self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
+        old = key_ids(sd)
+        self.assertEqual(len(old), 1)
+        srv.start()
+        srv.stop()
+        states = key_states(sd)
+        self.assertEqual(len(states), 2, states)
+        self.assertEqual(states[old[0]][0], "active")
+        new = [i for i in states if i != old[0]][0]
+        self.assertEqual(states[new][0], "published")
+        srv.start()
+        srv.stop()
+        self.assertEqual(len(key_ids(sd)), 2, "no third key")
 
     @harness.generated_keys_only("the key serve generates in the state dir")
     def test_generate_publish_only(self):
         srv = self.started_and_stopped()
         sd = srv.state_dir
-        first = key_ids(sd)[0]
+        before = key_ids(sd)
+        first = active_id(sd)
         cp = harness.run(["keys", "generate", "--state-dir", sd, "--type", "ec",
                           "--publish-only"])
         self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
-        second = [i for i in key_ids(sd) if i != first][0]
+        second = [i for i in key_ids(sd) if i not in before][0]
         out = self.keys_list(sd)
         self.assertIn("active", self.line_of(out, first))
         self.assertIn("published", self.line_of(out, second))
@@ -149,17 +195,18 @@ class FirstStart(harness.TestCase):
     def test_generate_activate(self):
         srv = self.started_and_stopped()
         sd = srv.state_dir
-        first = key_ids(sd)[0]
+        before = key_ids(sd)
+        first = active_id(sd)
         cp = harness.run(["keys", "generate", "--state-dir", sd, "--activate"])
         self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
-        second = [i for i in key_ids(sd) if i != first][0]
+        second = [i for i in key_ids(sd) if i not in before][0]
         out = self.keys_list(sd)
         self.assertIn("active", self.line_of(out, second))
         self.assertIn("published", self.line_of(out, first))
         cp = harness.run(["keys", "generate", "--state-dir", sd, "--activate",
                           "--publish-only"])
         self.assertEqual(cp.returncode, 2, cp.stdout + cp.stderr)
-        self.assertEqual(len(key_ids(sd)), 2, "a usage error generates nothing")
+        self.assertEqual(len(key_ids(sd)), 3, "a usage error generates nothing")
 
     def test_first_key_of_empty_dir_is_active(self):
         sd = self.tmpdir()

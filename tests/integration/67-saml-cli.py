@@ -427,6 +427,17 @@ class KeyRollover(harness.TestCase):
         return sorted(f[:-len(".key.pem")] for f in os.listdir(self.keys)
                       if f.endswith(".key.pem"))
 
+    def active_and_ec(self):
+        """The generated keys: the active RSA one and the published EC P-256 one beside it
+        (it signs the OpenID provider's ES256 tokens; SAML signs with the active key)."""
+        states = {}
+        for k in self.key_ids():
+            with open(os.path.join(self.keys, k + ".state")) as f:
+                states[k] = f.read().strip()
+        (old,) = [k for k, st in states.items() if st == "active"]
+        (ec,) = [k for k in states if k != old]
+        return old, ec
+
     def metadata_names(self):
         md = fbsaml.idp_metadata(self, self.srv)
         return re.findall(r"<ds:KeyName>([^<]+)</ds:KeyName>", md), md
@@ -461,15 +472,15 @@ class KeyRollover(harness.TestCase):
         return resp
 
     def test_rollover(self):
-        (old,) = self.key_ids()
+        old, ec = self.active_and_ec()
         names, _ = self.metadata_names()
-        self.assertEqual(names, [old])
+        self.assertEqual(names, [old, ec], "the active key first, then the published")
         self.signed_with(old)
 
         cp = self.fb("keys", "generate")
-        (new,) = [k for k in self.key_ids() if k != old]
+        (new,) = [k for k in self.key_ids() if k not in (old, ec)]
         self.assertIn("published", cp.stdout)
-        md = self.reload_until([old, new])
+        md = self.reload_until([old] + sorted([ec, new]))
         # Published, not signing: the old key still signs and SPs can trust the new one.
         resp = self.signed_with(old)
         fbsaml.validate_all(self, resp, md, "urn:amazon:webservices", fbsaml.AWS_ACS)
@@ -483,7 +494,7 @@ class KeyRollover(harness.TestCase):
         self.assertIn("key_rollover.min_publish_time", cp.stderr)
         cp = self.fb("keys", "list")
         self.assertIn("warning:", cp.stderr, "keys list warns too")
-        md = self.reload_until([new, old])
+        md = self.reload_until([new] + sorted([old, ec]))
         resp = self.signed_with(new)
         fbsaml.validate_all(self, resp, md, "urn:amazon:webservices", fbsaml.AWS_ACS)
         line = self.srv.wait_log(lambda l: "min_publish_time" in l and new in l)
@@ -502,7 +513,7 @@ class KeyRollover(harness.TestCase):
         self.assertIn("retired", cp.stderr)
         cp = self.fb("keys", "list")
         self.assertRegex(cp.stdout, r"%s .* retired" % re.escape(old))
-        self.reload_until([new])
+        self.reload_until([new, ec])
         self.signed_with(new)
         # Nothing was lost by the refusals: the states on disk are what the commands said.
         with open(os.path.join(self.keys, old + ".state")) as f:
@@ -522,9 +533,9 @@ class KeyRollover(harness.TestCase):
         conf = dict(self.srv.conf)
         conf["key_rollover"] = {"min_publish_time": "0s"}
         self.srv.write_config(conf)
-        (old,) = self.key_ids()
+        old, ec = self.active_and_ec()
         self.fb("keys", "generate")
-        (new,) = [k for k in self.key_ids() if k != old]
+        (new,) = [k for k in self.key_ids() if k not in (old, ec)]
         cp = self.fb("keys", "activate", new)
         self.assertNotIn("warning", cp.stderr)
 

@@ -384,9 +384,13 @@ class UpstreamOIDCTest(harness.TestCase):
         self.assertEqual(r.status, 200)
         self.assertEqual(r.header("Content-Type"), "application/jwk-set+json")
         keys = json.loads(r.body)["keys"]
-        self.assertEqual(sorted(k["kid"] for k in keys), ["fbk0", "fbk1"])
+        # The two RSA keys, and the EC P-256 key serve generates beside them (ES256).
+        rsa = [k for k in keys if k["kty"] == "RSA"]
+        self.assertEqual(sorted(k["kid"] for k in rsa), ["fbk0", "fbk1"])
+        self.assertEqual([(k["kty"], k["crv"], k["alg"]) for k in keys if k["kty"] != "RSA"],
+                         [("EC", "P-256", "ES256")])
         for k in keys:
-            self.assertEqual((k["use"], k["alg"]), ("sig", "RS256"))
+            self.assertEqual((k["use"], k["alg"]), ("sig", "RS256" if k in rsa else "ES256"))
             self.assertFalse({"d", "p", "q", "dp", "dq", "qi"} & set(k), k)
         p = self.callback(b, self.op.sign_in(self.begin(b), "alice"))
         self.assertIn(p.status, (302, 303), p.text[:300] + self.srv.stderr()[-2000:])

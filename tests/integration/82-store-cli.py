@@ -79,7 +79,8 @@ def digest(path):
 # SCIM push's migration 8 undone), as a
 # deployment still on an older fedbroker would have it.
 SQLITE_BACK_TO_7 = (
-    "DROP TABLE oidc_grants; DROP TABLE oidc_families; DROP TABLE oidc_revoked_jti;"
+    "DROP TABLE oidc_clients;"
+    " DROP TABLE oidc_grants; DROP TABLE oidc_families; DROP TABLE oidc_revoked_jti;"
     " DROP TABLE scim_changes; DROP TABLE scim_cursors; DROP TABLE scim_outbox;"
     " DROP TABLE scim_remote; DROP TABLE scim_members; DROP TABLE scim_reports;"
     " DROP TRIGGER scim_user_insert; DROP TRIGGER scim_user_update;"
@@ -90,7 +91,7 @@ PG_BACK_TO_7 = (
     "DROP TRIGGER scim_user ON users; DROP TRIGGER scim_group ON upstream_groups;"
     " DROP FUNCTION scim_user_changed(); DROP FUNCTION scim_group_changed();"
     " DROP FUNCTION scim_log(text, text);"
-    " DROP TABLE oidc_grants, oidc_families, oidc_revoked_jti;"
+    " DROP TABLE oidc_clients, oidc_grants, oidc_families, oidc_revoked_jti;"
     " DROP TABLE scim_changes, scim_cursors, scim_outbox, scim_remote, scim_members,"
     " scim_reports; DROP INDEX upstream_groups_name; UPDATE fedbroker_schema SET version = 7")
 
@@ -128,6 +129,11 @@ class StoreCli(harness.TestCase):
             a.store_sql("INSERT INTO upstream_groups VALUES ('u-carol', 'corp', ?)", (g,))
         cls.show = {u: at(a, "user", "show", u).stdout for u in ("alice", "bob", "carol")}
         cls.tokens = at(a, "token", "list").stdout
+        # An OpenID client kept in the store: exported with its secret's hash (issue 14).
+        cp = at(a, "oidc", "client", "add", "--id", "exported-svc", "--type", "service",
+                "--scope", "jobs", "--signing-alg", "RS256", "--generate-secret")
+        cls.holder.assertEqual(cp.returncode, 0, cp.stderr)
+        cls.oidc_secret = cp.stdout.split("client_secret: ")[1].split()[0]
         cls.dir = cls.holder.tmpdir()
         cls.pg = None
         cls.export = os.path.join(cls.dir, "export.json")
@@ -223,7 +229,7 @@ class StoreCli(harness.TestCase):
         self.assertEqual(stat.S_IMODE(os.stat(self.export).st_mode), 0o600)
         d = self.doc()
         self.assertEqual((d["format"], d["format_version"], d["schema_version"], d["driver"]),
-                         ("fedbroker-store-export", 1, 9, harness.STORE))
+                         ("fedbroker-store-export", 1, 10, harness.STORE))
         self.assertRegex(d["fedbroker_version"], r"^\d+\.\d+")
         self.assertRegex(d["created"], r"^\d{4}-\d\d-\d\dT")
         t = d["tables"]
@@ -240,6 +246,13 @@ class StoreCli(harness.TestCase):
         self.assertEqual(len(t["upstream_links"]), 1)
         self.assertEqual(sorted(g["name"] for g in t["upstream_groups"]),
                          ["engineers", "oncall"])
+        self.assertEqual([c["id"] for c in t["oidc_clients"]], ["exported-svc"])
+        self.assertRegex(t["oidc_clients"][0]["secret_hash"], r"^[0-9a-f]{64}$")
+        self.assertEqual(json.loads(t["oidc_clients"][0]["spec"])["type"], "service")
+        self.assertNotIn(self.oidc_secret, json.dumps(d), "only the secret's hash")
+        # Codes and refresh-token families are short-lived: not exported.
+        for table in ("oidc_grants", "oidc_families", "oidc_revoked_jti"):
+            self.assertNotIn(table, t)
         self.assertNotIn("audit_log", t, "the audit log only with --audit")
         self.assertNotIn("kv", t)
         # The sign-in above replaced a session (revoked): revocations travel, until they expire.
@@ -280,11 +293,20 @@ class StoreCli(harness.TestCase):
         b = self.fresh()
         cp = at(b, "store", "import", "--json", self.export, "--init")
         self.assertEqual(cp.returncode, 0, cp.stderr)
-        self.assertIn("imported 21 rows", cp.stdout)
+        self.assertIn("imported 22 rows", cp.stdout)
         for u, text in self.show.items():
             self.assertEqual(at(b, "user", "show", u).stdout, text, "user show %s" % u)
         self.assertEqual(at(b, "token", "list").stdout, self.tokens)
+        cp = at(b, "oidc", "client", "list", "--json")
+        self.assertEqual([(c["id"], c["source"]) for c in json.loads(cp.stdout)],
+                         [("exported-svc", "store")])
         b.start()
+        # The restored client authenticates with its secret at B (the hash travelled).
+        r = b.request("POST", "/oauth2/token", headers={
+            "Content-Type": "application/x-www-form-urlencoded"},
+            body="grant_type=client_credentials&client_id=exported-svc&client_secret="
+            + self.oidc_secret)
+        self.assertEqual(r.status, 200, r.body)
         # The same password, then the same TOTP secret (the next step: this one was used),
         # and the same persistent NameID reaches the SP.
         br = self.signs_in(b, webclient.totp(self.secret, step_offset=1))
@@ -295,6 +317,19 @@ class StoreCli(harness.TestCase):
         r = br2.submit(br2.get("/login/mfa"), "/login/mfa", {"code": self.codes[3]})
         self.assertEqual((r.status, r.location), (303, "/"), r.text[:2000])
         b.stop()
+
+    def test_oidc_client_add_needs_a_key_of_its_algorithm(self):
+        """A client no key of the keyring can sign for is refused, nothing stored."""
+        b = self.fresh({"keys": harness.replica_conf(self.tmpdir())["keys"]})  # RSA only
+        cp = at(b, "oidc", "client", "add", "--id", "noec", "--type", "service",
+                "--generate-secret", "--init")
+        self.assertEqual(cp.returncode, 1, cp.stdout + cp.stderr)
+        self.assertIn("signing_alg ES256 needs an EC P-256 key", cp.stderr)
+        self.assertNotIn("client_secret:", cp.stdout)
+        self.assertEqual(json.loads(at(b, "oidc", "client", "list", "--json").stdout), [])
+        cp = at(b, "oidc", "client", "add", "--id", "rsa", "--type", "service",
+                "--signing-alg", "RS256", "--generate-secret")
+        self.assertEqual(cp.returncode, 0, cp.stderr)
 
     def test_revocations_travel(self):
         """A session signed out before the export stays signed out after the import: the
@@ -435,7 +470,7 @@ class StoreCli(harness.TestCase):
         cp = fb("store", "import", "--json", "-", "--init", "--config", self.a.config,
                 "--state-dir", empty, stdin=cp.stdout)  # from standard input
         self.assertEqual(cp.returncode, 0, cp.stderr)
-        self.assertIn("imported 21 rows from -", cp.stdout)
+        self.assertIn("imported 22 rows from -", cp.stdout)
         # Bytes that are not UTF-8 (written behind the store's back): refused, named, no file.
         with db:
             db.execute("UPDATE users SET name = CAST(X'41FF42' AS TEXT) WHERE username = 'bob'")
@@ -454,7 +489,7 @@ class StoreCli(harness.TestCase):
         target = os.path.join(self.tmpdir(), "copy", "fedbroker.db")
         cp = at(self.a, "store", "copy", "--from", "config", "--to", "sqlite:" + target)
         self.assertEqual(cp.returncode, 0, cp.stderr)
-        self.assertIn("copied 21 rows", cp.stdout)
+        self.assertIn("copied 22 rows", cp.stdout)
         self.assertRegex(cp.stdout, r"users\s+3 -> 3")
         self.assertRegex(cp.stdout, r"recovery_codes\s+10 -> 10")
         self.assertEqual(stat.S_IMODE(os.stat(target).st_mode), 0o600)
@@ -501,7 +536,7 @@ class StoreCli(harness.TestCase):
         args = ["--config", self.a.config, "--state-dir", d]
         cp = fb("store", "migrate", "--check", *args)
         self.assertEqual(cp.returncode, 1, cp.stdout + cp.stderr)
-        self.assertIn("schema version 7, latest 9: pending migrations: 2", cp.stdout)
+        self.assertIn("schema version 7, latest 10: pending migrations: 3", cp.stdout)
         self.assertEqual(digest(path), before, "--check changes nothing")
         cp = fb("store", "export", "--json", *args)
         self.assertEqual(cp.returncode, 1)
@@ -525,10 +560,10 @@ class StoreCli(harness.TestCase):
         self.assertEqual(digest(path), before)
         cp = fb("store", "migrate", *margs)
         self.assertEqual(cp.returncode, 0, cp.stderr)
-        self.assertIn("schema migrated from version 7 to 9", cp.stdout)
+        self.assertIn("schema migrated from version 7 to 10", cp.stdout)
         cp = fb("store", "migrate", "--check", *args)
         self.assertEqual(cp.returncode, 0, cp.stderr)
-        self.assertIn("schema version 9, the latest", cp.stdout)
+        self.assertIn("schema version 10, the latest", cp.stdout)
         cp = fb("store", "export", "--json", *args)
         self.assertEqual(cp.returncode, 0, cp.stderr)
         self.assertEqual(len(json.loads(cp.stdout)["tables"]["users"]), 3)
@@ -612,7 +647,7 @@ class StoreCli(harness.TestCase):
         before = self.pg_shape(db)
         cp = at(b, "store", "migrate", "--check")
         self.assertEqual(cp.returncode, 1, cp.stdout + cp.stderr)
-        self.assertIn("schema version 7, latest 9: pending migrations: 2", cp.stdout)
+        self.assertIn("schema version 7, latest 10: pending migrations: 3", cp.stdout)
         self.assertEqual(self.pg_shape(db), before, "--check changes nothing")
         cp = at(b, "store", "export", "--json")
         self.assertEqual(cp.returncode, 1)
@@ -634,13 +669,13 @@ class StoreCli(harness.TestCase):
         self.assertEqual(self.pg_shape(db), before)
         cp = at(m, "store", "migrate")
         self.assertEqual(cp.returncode, 0, cp.stderr)
-        self.assertIn("schema migrated from version 7 to 9", cp.stdout)
-        self.assertEqual(self.pg.psql("SELECT version FROM fedbroker_schema", db), "9")
+        self.assertIn("schema migrated from version 7 to 10", cp.stdout)
+        self.assertEqual(self.pg.psql("SELECT version FROM fedbroker_schema", db), "10")
         self.assertEqual(self.pg.psql("SELECT to_regclass('scim_outbox') IS NOT NULL", db),
                          "t")
         cp = at(m, "store", "migrate", "--check")
         self.assertEqual(cp.returncode, 0, cp.stderr)
-        self.assertIn("schema version 9, the latest", cp.stdout)
+        self.assertIn("schema version 10, the latest", cp.stdout)
         self.assertEqual(at(m, "user", "show", "alice").stdout, self.show["alice"])
         m.start()
         self.assertEqual(m.http("GET", "/readyz").status, 200)
@@ -694,7 +729,7 @@ class StoreCli(harness.TestCase):
         d["tables"]["users"][0]["name"] = "tab\there, newline\nthere, back\\slash, cr\r, \\N"
         cp = at(b, "store", "import", "--json", self.write("pg-text.json", d))
         self.assertEqual(cp.returncode, 0, cp.stderr)
-        self.assertIn("imported 21 rows", cp.stdout)
+        self.assertIn("imported 22 rows", cp.stdout)
         self.assertEqual(state()[0]["users"], d["tables"]["users"])
         refused(self.export, "the store is not empty (table users holds rows)")
         self.assertEqual(self.pg.psql("SELECT count(*) FROM users", db), "3")

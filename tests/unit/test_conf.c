@@ -1544,6 +1544,73 @@ test_scim_targets(void)
 	free(dir);
 }
 
+/* A client kept in the store: the key table's types, defaults and checks, by the same code. */
+static void
+test_oidc_client_parse(void)
+{
+	struct fb_conf_oidc_client cl;
+	struct fb_conf_report *rep = NULL;
+	struct fb_err err;
+	json_t *spec;
+
+	fb_err_clear(&err);
+	spec = json_pack("{s:s, s:[s]}", "id", "web", "redirect_uris", "https://a.example/cb");
+	CU_ASSERT_EQUAL_FATAL(fb_conf_oidc_client_parse(spec, "00ff", NULL, NULL, "t", &cl, &rep,
+	                          &err),
+	    FB_OK);
+	CU_ASSERT_STRING_EQUAL(cl.id, "web");
+	CU_ASSERT_EQUAL(cl.type, FB_CONF_OIDC_CONFIDENTIAL);
+	CU_ASSERT_EQUAL(cl.grants, FB_CONF_OIDC_GRANT_CODE | FB_CONF_OIDC_GRANT_REFRESH);
+	CU_ASSERT_EQUAL(cl.nscopes, 4);
+	CU_ASSERT_EQUAL(cl.access_token_lifetime, 600);
+	CU_ASSERT_EQUAL(cl.introspect_any, 0);
+	CU_ASSERT_STRING_EQUAL(cl.secret_hash, "00ff");
+	CU_ASSERT_PTR_NULL(cl.secret);
+	CU_ASSERT_EQUAL(fb_conf_report_errors(rep), 0);
+	fb_conf_report_free(rep);
+	fb_conf_oidc_client_cleanup(&cl);
+	json_decref(spec);
+
+	/* A service client with keys only, and introspect: any. */
+	spec = json_pack("{s:s, s:s, s:s, s:[s]}", "id", "rs", "type", "service", "introspect", "any",
+	    "scopes", "api");
+	CU_ASSERT_EQUAL(fb_conf_oidc_client_parse(spec, NULL, "{\"keys\":[]}", NULL, "t", &cl, NULL,
+	                    &err),
+	    FB_OK);
+	CU_ASSERT_EQUAL(cl.introspect_any, 1);
+	CU_ASSERT_EQUAL(cl.grants, FB_CONF_OIDC_GRANT_CLIENT);
+	CU_ASSERT_STRING_EQUAL(cl.jwks_json, "{\"keys\":[]}");
+	fb_conf_oidc_client_cleanup(&cl);
+	json_decref(spec);
+
+	/* Every problem the configuration would report, named; nothing filled. */
+	spec = json_pack("{s:s, s:s, s:[s], s:[s]}", "id", "bad id", "type", "public",
+	    "redirect_uris", "http://a.example/cb", "grant_types", "password");
+	CU_ASSERT_EQUAL(fb_conf_oidc_client_parse(spec, "00ff", NULL, NULL, "t", &cl, &rep, &err),
+	    FB_ERR_CONFIG);
+	CU_ASSERT_PTR_NULL(cl.id);
+	CU_ASSERT(mentions(rep, "oidc.clients[0].id: must be 1 to 128 characters"));
+	CU_ASSERT(mentions(rep, "'http://a.example/cb' must be https://"));
+	CU_ASSERT(mentions(rep, "'password' is not a grant type"));
+	CU_ASSERT(mentions(rep, "a public client has no secret"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "t: oidc.clients[0]"));
+	fb_conf_report_free(rep);
+	json_decref(spec);
+
+	/* A secret or a key file in the spec is refused: the store keeps hashes and keys only. */
+	spec = json_pack("{s:s, s:s}", "id", "x", "secret", "env:X");
+	CU_ASSERT_EQUAL(fb_conf_oidc_client_parse(spec, NULL, NULL, NULL, "t", &cl, NULL, &err),
+	    FB_ERR_CONFIG);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "secret and jwks are not part of the spec"));
+	json_decref(spec);
+	spec = json_pack("{s:s, s:i}", "id", "x", "unknown", 1);
+	CU_ASSERT_EQUAL(fb_conf_oidc_client_parse(spec, "00ff", NULL, NULL, "t", &cl, NULL, &err),
+	    FB_ERR_CONFIG);
+	json_decref(spec);
+	CU_ASSERT_EQUAL(fb_conf_oidc_client_parse(NULL, NULL, NULL, NULL, "t", &cl, NULL, &err),
+	    FB_ERR_CONFIG);
+}
+
 /* oidc.clients: defaults by type, exact redirect URIs, and every problem at its place. */
 static void
 test_oidc_clients(void)
@@ -2052,7 +2119,8 @@ fb_test_conf_register(void)
 	    CU_add_test(s, "upstreams", test_upstreams) == NULL ||
 	    CU_add_test(s, "scim targets", test_scim_targets) == NULL ||
 	    CU_add_test(s, "oidc clients", test_oidc_clients) == NULL ||
-	    CU_add_test(s, "oidc clients: tls (RFC 8705)", test_oidc_clients_tls) == NULL)
+	    CU_add_test(s, "oidc clients: tls (RFC 8705)", test_oidc_clients_tls) == NULL ||
+	    CU_add_test(s, "oidc client of the store", test_oidc_client_parse) == NULL)
 		return -1;
 	return 0;
 }

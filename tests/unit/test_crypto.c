@@ -321,7 +321,18 @@ test_keys_generated_in_state_dir(void)
 	CU_ASSERT(has(err.msg, kdir));
 
 	CU_ASSERT_EQUAL_FATAL(fb_crypto_keyring_load(&conf, &kr, &err), FB_OK);
-	CU_ASSERT_EQUAL(fb_crypto_keyring_count(kr), 1);
+	/* The active RSA key and a published EC P-256 one (ES256, the provider's default). */
+	CU_ASSERT_EQUAL(fb_crypto_keyring_count(kr), 2);
+	for (size_t i = 0; i < fb_crypto_keyring_count(kr); i++) {
+		fb_crypto_key_info(fb_crypto_keyring_get(kr, i), &info);
+		if (strcmp(info.alg, "EC") == 0) {
+			CU_ASSERT_EQUAL(info.bits, 256);
+			CU_ASSERT_EQUAL(info.state, FB_KEY_PUBLISHED);
+			CU_ASSERT_EQUAL(mode_of(info.key_file), 0600);
+		} else {
+			CU_ASSERT_PTR_EQUAL(fb_crypto_keyring_get(kr, i), fb_crypto_keyring_active(kr));
+		}
+	}
 	fb_crypto_key_info(fb_crypto_keyring_active(kr), &info);
 	CU_ASSERT_STRING_EQUAL(info.alg, "RSA");
 	CU_ASSERT_EQUAL(info.bits, 2048);
@@ -342,7 +353,7 @@ test_keys_generated_in_state_dir(void)
 
 	/* The second load reuses the same key. */
 	CU_ASSERT_EQUAL_FATAL(fb_crypto_keyring_load(&conf, &kr2, &err), FB_OK);
-	CU_ASSERT_EQUAL(fb_crypto_keyring_count(kr2), 1);
+	CU_ASSERT_EQUAL(fb_crypto_keyring_count(kr2), 2);
 	fb_crypto_key_info(fb_crypto_keyring_active(kr2), &info2);
 	CU_ASSERT_STRING_EQUAL(info.id, info2.id);
 	CU_ASSERT_EQUAL(EVP_PKEY_eq(fb_crypto_key_pkey(fb_crypto_keyring_active(kr)),
@@ -352,6 +363,50 @@ test_keys_generated_in_state_dir(void)
 	fb_crypto_keyring_free(kr2);
 	free(kdir);
 	free(state);
+	fb_test_rmtree(dir);
+	free(dir);
+}
+
+/*
+ * A state directory of an older version (one RSA key) gains a published EC
+ * P-256 key on its next start; the active key stays; one with a P-256 key
+ * gains nothing, and neither does a listing (load_existing).
+ */
+static void
+test_keys_state_dir_gains_ec(void)
+{
+	char *dir = fb_test_tmpdir(), *kdir = fb_xasprintf("%s/keys", dir);
+	struct fb_conf conf = {.state_dir = dir};
+	struct fb_keyring *kr = NULL;
+	struct fb_key_info info;
+	struct fb_err err;
+	size_t nec = 0;
+
+	CU_ASSERT_EQUAL_FATAL(fb_crypto_key_generate(kdir, "old", "rsa", 2048, 30, "t",
+	                          FB_KEY_ACTIVE, &err),
+	    FB_OK);
+	CU_ASSERT_EQUAL_FATAL(fb_crypto_keyring_load_existing(&conf, &kr, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_crypto_keyring_count(kr), 1);
+	fb_crypto_keyring_free(kr);
+	CU_ASSERT_EQUAL_FATAL(fb_crypto_keyring_load(&conf, &kr, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_crypto_keyring_count(kr), 2);
+	fb_crypto_key_info(fb_crypto_keyring_active(kr), &info);
+	CU_ASSERT_STRING_EQUAL(info.id, "old");
+	for (size_t i = 0; i < fb_crypto_keyring_count(kr); i++) {
+		fb_crypto_key_info(fb_crypto_keyring_get(kr, i), &info);
+		if (strcmp(info.alg, "EC") == 0) {
+			nec++;
+			CU_ASSERT_EQUAL(info.bits, 256);
+			CU_ASSERT_EQUAL(info.state, FB_KEY_PUBLISHED);
+		}
+	}
+	CU_ASSERT_EQUAL(nec, 1);
+	fb_crypto_keyring_free(kr);
+	/* The next start finds it: no third key. */
+	CU_ASSERT_EQUAL_FATAL(fb_crypto_keyring_load(&conf, &kr, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_crypto_keyring_count(kr), 2);
+	fb_crypto_keyring_free(kr);
+	free(kdir);
 	fb_test_rmtree(dir);
 	free(dir);
 }
@@ -1078,6 +1133,8 @@ fb_test_crypto_register(void)
 	    CU_add_test(s, "key: missing file", test_key_missing) == NULL ||
 	    CU_add_test(s, "key: warnings", test_key_warnings) == NULL ||
 	    CU_add_test(s, "keyring: exactly one active", test_keyring_active_rules) == NULL ||
+	    CU_add_test(s, "keys: an older state dir gains an EC key",
+	        test_keys_state_dir_gains_ec) == NULL ||
 	    CU_add_test(s, "keys: generated in state dir", test_keys_generated_in_state_dir) ==
 	        NULL ||
 	    CU_add_test(s, "keys: rollover", test_keys_rollover) == NULL ||

@@ -16,6 +16,9 @@
 #include "store/store.h"
 #include "unit.h"
 
+/* op.c: how long a worker trusts what it read of a stored client (ms). */
+extern int64_t fb_oidc_stored_ttl_ms;
+
 #define ISS    "https://op.example.org"
 #define CLIENT "fedbroker"
 #define NONCE  "n-0S6_WzA2Mj"
@@ -877,6 +880,126 @@ test_rp_token(void)
 }
 
 /* The provider: redirect URIs matched exactly (loopback ports free), PKCE S256 only, tokens. */
+/* A client of the store into st: id, spec JSON, the hash of secret (may be NULL). */
+static void
+stored_add(struct fb_store *st, const char *id, const char *spec, const char *secret)
+{
+	char hash[FB_OIDC_SECRET_HASH_LEN];
+	struct fb_err err;
+
+	if (secret != NULL)
+		fb_oidc_secret_hash(secret, hash);
+	CU_ASSERT_EQUAL(fb_store_oidc_client_add(st,
+			    &(struct fb_store_oidc_client){(char *)id, (char *)spec,
+				secret != NULL ? hash : NULL, NULL, 0},
+			    &err),
+	    FB_OK);
+}
+
+/* 1 when op gives id a client_credentials token (the client is known and usable). */
+static int
+known(struct fb_oidc_op *op, const char *id)
+{
+	json_t *body = NULL;
+	struct fb_err err;
+	int ok = fb_oidc_op_client_token(op, id, NULL, &body, &err) == FB_OK;
+
+	json_decref(body);
+	return ok;
+}
+
+/*
+ * Clients of the store: found after oidc.clients (which wins an id), read
+ * again after the TTL (added, changed, removed), an unknown id remembered as
+ * absent as long as a known one is remembered present, an unusable one refused.
+ */
+static void
+test_op_stored_clients(void)
+{
+	static char *scopes[] = {(char *)"api"};
+	struct fb_conf_oidc_client cl = {.id = (char *)"cfg", .type = FB_CONF_OIDC_SERVICE,
+	    .secret = (char *)"cfg-secret-0123456789", .grants = FB_CONF_OIDC_GRANT_CLIENT,
+	    .scopes = scopes, .nscopes = 1, .signing_alg = FB_CONF_OIDC_ES256,
+	    .access_token_lifetime = 600, .id_token_lifetime = 600};
+	struct fb_conf conf = {.public_url = (char *)"https://sso.example", .oidc_clients = &cl,
+	    .noidc_clients = 1, .oidc_code_lifetime = 60};
+	char *dir = fb_test_tmpdir(), *path = fb_xasprintf("%s/fedbroker.db", dir);
+	struct fb_conf sc = {.state_dir = dir, .store_driver = FB_STORE_SQLITE, .store_path = path,
+	    .store_busy_timeout_ms = 5000, .store_pool_size = 1};
+	struct fb_keyring *kr = fixture_keyring("ec256");
+	struct fb_oidc_op *op = NULL;
+	struct fb_store *st = NULL;
+	struct fb_oidc_op_reply out;
+	struct fb_oidc_params p;
+	struct fb_err err;
+	json_t *body = NULL;
+	int64_t saved = fb_oidc_stored_ttl_ms;
+
+	CU_ASSERT_EQUAL_FATAL(fb_store_open(&sc, &st, &err), FB_OK);
+	CU_ASSERT_EQUAL_FATAL(fb_oidc_op_new(&conf, kr, NULL, &op, &err), FB_OK);
+	stored_add(st, "svc", "{\"id\":\"svc\",\"type\":\"service\",\"scopes\":[\"jobs\"]}",
+	    "svc-secret-0123456789abcdef");
+	/* Without the store: the configured clients only. */
+	CU_ASSERT_TRUE(known(op, "cfg"));
+	CU_ASSERT_FALSE(known(op, "svc"));
+	fb_oidc_op_store_set(op, st);
+	CU_ASSERT_TRUE(known(op, "svc"));
+	CU_ASSERT_EQUAL(fb_oidc_op_client_token(op, "svc", "jobs", &body, &err), FB_OK);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(body, "scope")), "jobs");
+	json_decref(body);
+	CU_ASSERT_PTR_NOT_NULL(fb_oidc_op_client_key(op, "svc"));
+	/* The token endpoint authenticates it by the stored hash (a wrong secret refused). */
+	memset(&p, 0, sizeof(p));
+	p.grant_type = "client_credentials";
+	p.client_id = "svc";
+	p.client_secret = "svc-secret-0123456789abcdef";
+	fb_oidc_op_token(op, st, NULL, &p, &out);
+	CU_ASSERT_EQUAL(out.status, 200);
+	fb_oidc_op_reply_cleanup(&out);
+	p.client_secret = "svc-secret-0123456789abcdeX";
+	fb_oidc_op_token(op, st, NULL, &p, &out);
+	CU_ASSERT_EQUAL(out.status, 401);
+	fb_oidc_op_reply_cleanup(&out);
+	/* The configuration wins an id the store also has. */
+	stored_add(st, "cfg", "{\"id\":\"cfg\",\"type\":\"service\",\"scopes\":[\"other\"]}",
+	    "cfg-other-0123456789abcdef");
+	CU_ASSERT_EQUAL(fb_oidc_op_client_token(op, "cfg", "api", &body, &err), FB_OK);
+	json_decref(body);
+	/* An unknown id is remembered absent for the TTL, as a known one present. */
+	CU_ASSERT_FALSE(known(op, "late"));
+	stored_add(st, "late", "{\"id\":\"late\",\"type\":\"service\",\"scopes\":[\"x\"]}",
+	    "late-secret-0123456789abcdef");
+	CU_ASSERT_EQUAL(fb_store_oidc_client_remove(st, "svc", &err), FB_OK);
+	CU_ASSERT_FALSE(known(op, "late"));
+	CU_ASSERT_TRUE(known(op, "svc"));
+	/* After the TTL: read again. */
+	fb_oidc_stored_ttl_ms = 0;
+	CU_ASSERT_TRUE(known(op, "late"));
+	CU_ASSERT_FALSE(known(op, "svc"));
+	/* Changed (removed, added again as another type): the new one is used. */
+	CU_ASSERT_EQUAL(fb_store_oidc_client_remove(st, "late", &err), FB_OK);
+	stored_add(st, "late",
+	    "{\"id\":\"late\",\"type\":\"confidential\",\"redirect_uris\":[\"https://a/cb\"]}",
+	    "late-secret-0123456789abcdef");
+	CU_ASSERT_FALSE(known(op, "late")); /* no client_credentials grant now */
+	CU_ASSERT_PTR_NOT_NULL(fb_oidc_op_client_key(op, "late"));
+	/* Unusable (its spec names another id; RS256 without an RSA key): unknown. */
+	stored_add(st, "odd", "{\"id\":\"other\",\"type\":\"service\"}", "odd-secret-0123456789abc");
+	CU_ASSERT_PTR_NULL(fb_oidc_op_client_key(op, "odd"));
+	stored_add(st, "rsa",
+	    "{\"id\":\"rsa\",\"type\":\"service\",\"signing_alg\":\"RS256\"}",
+	    "rsa-secret-0123456789abcdef");
+	CU_ASSERT_PTR_NULL(fb_oidc_op_client_key(op, "rsa"));
+	CU_ASSERT_EQUAL(fb_oidc_op_client_token(op, "rsa", NULL, &body, &err), FB_ERR_NOTFOUND);
+	fb_oidc_stored_ttl_ms = saved;
+	fb_oidc_op_free(op);
+	fb_crypto_keyring_free(kr);
+	fb_store_close(st);
+	fb_test_rmtree(dir);
+	free(dir);
+	free(path);
+}
+
 static void
 test_op(void)
 {
@@ -1309,7 +1432,8 @@ fb_test_oidc_register(void)
 	    CU_add_test(s, "the client's JWKS (private_key_jwt)", test_jwks_publish) == NULL ||
 	    CU_add_test(s, "OP: redirect URIs, authorization requests, tokens", test_op) == NULL ||
 	    CU_add_test(s, "OP: RFC 8705 certificate-bound tokens", test_op_mtls) == NULL ||
-	    CU_add_test(s, "OP: access tokens for forward auth", test_op_access) == NULL)
+	    CU_add_test(s, "OP: access tokens for forward auth", test_op_access) == NULL ||
+	    CU_add_test(s, "OP: clients of the store", test_op_stored_clients) == NULL)
 		return -1;
 	return 0;
 }

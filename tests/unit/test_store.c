@@ -350,7 +350,7 @@ test_open_fresh(void)
 	CU_ASSERT_EQUAL(file_mode(sub), 0700);
 	CU_ASSERT_EQUAL(file_mode(path), 0600);
 	CU_ASSERT_STRING_EQUAL(fb_store_driver_name(st), "sqlite");
-	CU_ASSERT_EQUAL(fb_store_schema_latest(), 9);
+	CU_ASSERT_EQUAL(fb_store_schema_latest(), 10);
 	CU_ASSERT_EQUAL(fb_store_schema_version(st), fb_store_schema_latest());
 	CU_ASSERT_EQUAL(fb_store_ping(st, &err), FB_OK);
 	CU_ASSERT_EQUAL(fb_store_kv_put(st, "otc", "k", "v", 1, fb_time_now() + 60, &err), FB_OK);
@@ -2491,6 +2491,15 @@ store_fill(struct fb_store *st)
 	CU_ASSERT_EQUAL(fb_store_scim_outbox_add(st, "aws", FB_STORE_SCIM_GROUP, "ops", &err),
 	    FB_OK);
 	CU_ASSERT_EQUAL(fb_store_scim_report_put(st, "aws", 1, "{\"writes\":1}", &err), FB_OK);
+	/* An OpenID client of the store is kept; its grants (short-lived) are not. */
+	CU_ASSERT_EQUAL(fb_store_oidc_client_add(st,
+			    &(struct fb_store_oidc_client){(char *)"svc",
+				(char *)"{\"id\":\"svc\",\"type\":\"service\"}", (char *)"00ff", NULL, 0},
+			    &err),
+	    FB_OK);
+	CU_ASSERT_EQUAL(fb_store_oidc_grant_add(st, &(struct fb_store_oidc_grant){(char *)"h-c",
+	    FB_STORE_OIDC_CODE, (char *)"fam", (char *)"svc", (char *)"{}", fb_time_now() + 60},
+	    &err), FB_OK);
 }
 
 /* What one store holds, another takes whole, and both then read the same. */
@@ -2517,9 +2526,19 @@ test_export_import(void)
 	CU_ASSERT_EQUAL(fb_store_rows_load(b, 1, dump_next, &src, &n, NULL, &err), FB_OK);
 	if (err.msg[0] != '\0')
 		fprintf(stderr, "rows_load: %s\n", err.msg);
-	CU_ASSERT_EQUAL(n, 2 + 1 + 2 + 1 + 1 + 1 + 2 + 1 + 1 + 1);
+	CU_ASSERT_EQUAL(n, 2 + 1 + 2 + 1 + 1 + 1 + 2 + 1 + 1 + 1 + 1);
 	again = store_dump(b);
 	CU_ASSERT_TRUE(json_equal(dump, again));
+	CU_ASSERT_EQUAL(json_array_size(json_object_get(dump, "oidc_clients")), 1);
+	CU_ASSERT_PTR_NULL(json_object_get(dump, "oidc_grants"));
+	{
+		struct fb_store_oidc_client oc;
+
+		CU_ASSERT_EQUAL(fb_store_oidc_client_get(b, "svc", &oc, &err), FB_OK);
+		CU_ASSERT_STRING_EQUAL(oc.secret_hash, "00ff");
+		CU_ASSERT_PTR_NULL(oc.jwks);
+		fb_store_oidc_client_cleanup(&oc);
+	}
 	/* The SCIM remote ids come back; a restored store pushes each object once to compare. */
 	{
 		struct fb_store_scim_remote rm;
@@ -4115,6 +4134,75 @@ test_oidc_grants(void)
 	store_done(st, dir);
 }
 
+static int
+oidc_client_cat(const struct fb_store_oidc_client *c, void *arg)
+{
+	char **acc = arg, *next = fb_xasprintf("%s%s;", *acc != NULL ? *acc : "", c->id);
+
+	free(*acc);
+	*acc = next;
+	return 0;
+}
+
+/* OpenID clients kept in the store: added once, listed, removed with their grants revoked. */
+static void
+test_oidc_clients(void)
+{
+	char *dir, *acc = NULL;
+	struct fb_store *st = store_new(&dir);
+	struct fb_store_oidc_client a = {(char *)"web", (char *)"{\"id\":\"web\"}", (char *)"ab12",
+	    NULL, 0};
+	struct fb_store_oidc_client b = {(char *)"api", (char *)"{\"id\":\"api\"}", NULL,
+	    (char *)"{\"keys\":[]}", 0};
+	struct fb_store_oidc_client out;
+	struct fb_err err;
+	int revoked = -1;
+
+	fb_err_clear(&err);
+	CU_ASSERT_EQUAL(fb_store_oidc_client_add(st, &a, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_oidc_client_add(st, &b, &err), FB_OK);
+	/* A taken id: refused, the first one kept. */
+	a.spec = (char *)"{\"id\":\"web\",\"type\":\"public\"}";
+	CU_ASSERT_EQUAL(fb_store_oidc_client_add(st, &a, &err), FB_ERR_REPLAY);
+	CU_ASSERT_EQUAL(fb_store_oidc_client_get(st, "web", &out, &err), FB_OK);
+	CU_ASSERT_STRING_EQUAL(out.spec, "{\"id\":\"web\"}");
+	CU_ASSERT_STRING_EQUAL(out.secret_hash, "ab12");
+	CU_ASSERT_PTR_NULL(out.jwks);
+	CU_ASSERT(out.created > 0);
+	fb_store_oidc_client_cleanup(&out);
+	CU_ASSERT_EQUAL(fb_store_oidc_client_list(st, oidc_client_cat, &acc, &err), FB_OK);
+	CU_ASSERT_STRING_EQUAL(acc, "api;web;");
+	free(acc);
+	acc = NULL;
+	/* Removing one revokes the families of its grants, not another client's. */
+	CU_ASSERT_EQUAL(fb_store_oidc_grant_add(st, &(struct fb_store_oidc_grant){(char *)"h1",
+	    FB_STORE_OIDC_REFRESH, (char *)"fam-web", (char *)"web", (char *)"{}",
+	    fb_time_now() + 600}, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_oidc_grant_add(st, &(struct fb_store_oidc_grant){(char *)"h2",
+	    FB_STORE_OIDC_REFRESH, (char *)"fam-api", (char *)"api", (char *)"{}",
+	    fb_time_now() + 600}, &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_oidc_client_remove(st, "web", &err), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_oidc_token_revoked(st, "j", "fam-web", &revoked, &err), FB_OK);
+	CU_ASSERT_EQUAL(revoked, 1);
+	CU_ASSERT_EQUAL(fb_store_oidc_token_revoked(st, "j", "fam-api", &revoked, &err), FB_OK);
+	CU_ASSERT_EQUAL(revoked, 0);
+	CU_ASSERT_EQUAL(fb_store_oidc_client_get(st, "web", &out, &err), FB_ERR_NOTFOUND);
+	CU_ASSERT_EQUAL(fb_store_oidc_client_remove(st, "web", &err), FB_ERR_NOTFOUND);
+	CU_ASSERT_EQUAL(fb_store_oidc_client_list(st, oidc_client_cat, &acc, &err), FB_OK);
+	CU_ASSERT_STRING_EQUAL(acc, "api;");
+	free(acc);
+	/* Bad input. */
+	CU_ASSERT_EQUAL(fb_store_oidc_client_add(st,
+			    &(struct fb_store_oidc_client){(char *)"", (char *)"{}", NULL, NULL, 0},
+			    &err),
+	    FB_ERR_INVALID);
+	CU_ASSERT_EQUAL(fb_store_oidc_client_add(st,
+			    &(struct fb_store_oidc_client){(char *)"x", NULL, NULL, NULL, 0}, &err),
+	    FB_ERR_INVALID);
+	CU_ASSERT_EQUAL(fb_store_oidc_client_get(st, "", &out, &err), FB_ERR_INVALID);
+	store_done(st, dir);
+}
+
 /* A version 7 store's users and groups are all logged by migration 8 (a new target pushes them). */
 static void
 test_migrate_v7_v8(void)
@@ -4175,6 +4263,7 @@ fb_test_store_register(void)
 	    CU_add_test(s, "kv limits", test_kv_limits) == NULL ||
 	    CU_add_test(s, "sessions", test_sessions) == NULL ||
 	    CU_add_test(s, "oidc grants", test_oidc_grants) == NULL ||
+	    CU_add_test(s, "oidc clients", test_oidc_clients) == NULL ||
 	    CU_add_test(s, "users", test_users) == NULL ||
 	    CU_add_test(s, "fork races", test_fork_races) == NULL ||
 	    CU_add_test(s, "fork foreign handle", test_fork_foreign_handle) == NULL ||
@@ -4213,6 +4302,7 @@ fb_test_store_register(void)
 	} both[] = {
 	    {"kv basic", test_kv_basic},
 	    {"oidc grants", test_oidc_grants},
+	    {"oidc clients", test_oidc_clients},
 	    {"kv expiry and purge", test_kv_expiry},
 	    {"kv limits, statement timeout", test_kv_limits},
 	    {"kv milliseconds", test_kv_ms},
