@@ -417,7 +417,8 @@ bearer_state(struct fb_http_req *req, const json_t *claims, json_t **who, struct
 /*
  * Opens the Bearer access token tok for app (RFC 6750, RFC 9068): our
  * provider's signature (the keyring, no HTTP), typ at+jwt, iss, exp and
- * nbf within oidc.clock_skew, aud one of app's audiences, no cnf, not
+ * nbf within oidc.clock_skew, aud one of app's audiences, cnf (RFC 8705) the
+ * presented certificate's, not
  * revoked (through the store), the user active; what the signature and
  * the store said is cached REVOCATION_CACHE_MS per token, like sessions.
  * FB_OK: s filled as a session would be (no sid); the store's status when
@@ -462,12 +463,19 @@ bearer_open(struct fb_http_req *req, const struct fb_conf_app *app, const char *
 		    "access token: its aud is none of app %s's audiences", app->name);
 		goto out;
 	}
-	/* SECURITY: a certificate-bound token (RFC 8705 3) is good only with its certificate. */
+	/*
+	 * SECURITY: a certificate-bound token (RFC 8705 3) is good only with its
+	 * certificate, which a trusted proxy passes in oidc.mtls.header; checked
+	 * on every request, never cached with the token.
+	 */
 	if (json_object_get(claims, "cnf") != NULL) {
-		r = fb_err_set(err, FB_ERR_DENIED,
-		    "access token: bound to a certificate (cnf), which forward auth does not "
-		    "check: refused");
-		goto out;
+		struct fb_crypto_cert *cert = fb_http_req_client_cert(req);
+
+		r = fb_oidc_op_access_bound(claims,
+		    cert != NULL ? fb_crypto_cert_thumbprint(cert) : NULL, err);
+		fb_crypto_cert_free(cert);
+		if (r != FB_OK)
+			goto out;
 	}
 	if (hit) {
 		if (c->who == NULL) {

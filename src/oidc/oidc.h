@@ -439,6 +439,12 @@ void fb_oidc_op_token(const struct fb_oidc_op *op, struct fb_store *store,
 void fb_oidc_op_userinfo(const struct fb_oidc_op *op, struct fb_store *store,
     const char *authorization, const struct fb_crypto_cert *cert, struct fb_oidc_op_reply *out);
 /*
+ * RFC 8705 3 for an access token's verified claims: FB_OK when it carries
+ * no cnf, or cnf x5t#S256 equal to x5t (the presented certificate's
+ * thumbprint, or NULL when none); else FB_ERR_DENIED with why.
+ */
+enum fb_status fb_oidc_op_access_bound(const json_t *claims, const char *x5t, struct fb_err *err);
+/*
  * Checks an access token of this provider as a resource server would:
  * signature, typ at+jwt, iss, exp, not revoked, and, when it carries
  * cnf x5t#S256 (RFC 8705 3), that x5t (the presented certificate's

@@ -2062,30 +2062,36 @@ fb_oidc_op_app_token(const struct fb_oidc_op *op, const char *aud, const char *s
 }
 
 enum fb_status
+fb_oidc_op_access_bound(const json_t *claims, const char *x5t, struct fb_err *err)
+{
+	const json_t *cnf = json_object_get(claims, "cnf");
+	const char *bound = json_string_value(json_object_get(cnf, FB_OIDC_C_X5T_S256));
+
+	if (cnf == NULL)
+		return FB_OK;
+	if (bound == NULL)
+		return fb_err_set(err, FB_ERR_DENIED, "access token: a cnf we cannot check");
+	/* SECURITY: RFC 8705 3: a bound token is good only with its certificate. */
+	if (x5t == NULL || strlen(x5t) != strlen(bound) ||
+	    fb_memeq_ct(x5t, bound, strlen(bound)) != 0)
+		return fb_err_set(err, FB_ERR_DENIED, "access token: bound to a certificate (cnf) %s",
+		    x5t == NULL ? "and none was presented" : "other than the one presented");
+	return FB_OK;
+}
+
+enum fb_status
 fb_oidc_op_token_verify(const struct fb_oidc_op *op, struct fb_store *store, const char *token,
     const char *x5t, json_t **claims, struct fb_err *err)
 {
 	json_t *c = NULL;
-	const json_t *cnf;
-	const char *bound;
 	enum fb_status r;
 
 	*claims = NULL;
 	if ((r = access_check(op, store, token, &c, err)) != FB_OK)
 		return r;
-	cnf = json_object_get(c, "cnf");
-	bound = json_string_value(json_object_get(cnf, FB_OIDC_C_X5T_S256));
-	if (cnf != NULL && bound == NULL) {
+	if ((r = fb_oidc_op_access_bound(c, x5t, err)) != FB_OK) {
 		json_decref(c);
-		return fb_err_set(err, FB_ERR_DENIED, "access token: a cnf we cannot check");
-	}
-	/* SECURITY: RFC 8705 3: a bound token is good only with its certificate. */
-	if (bound != NULL && (x5t == NULL || strlen(x5t) != strlen(bound) ||
-	                         fb_memeq_ct(x5t, bound, strlen(bound)) != 0)) {
-		json_decref(c);
-		return fb_err_set(err, FB_ERR_DENIED,
-		    "access token: bound to another certificate than the %s",
-		    x5t == NULL ? "none presented" : "one presented");
+		return r;
 	}
 	*claims = c;
 	return FB_OK;

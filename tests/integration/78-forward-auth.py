@@ -635,7 +635,7 @@ class Bearer(Base):
             "bad signature": ("%s.%s.%s" % (head, body, sig[:-4] + ("AAAA" if not
                               sig.endswith("AAAA") else "BBBB")), None),
             "cnf bound": (jws(bad("cnf", cnf={"x5t#S256": b64(b"\0" * 32)}), self.our_key),
-                          "bound to a certificate"),
+                          "bound to a certificate (cnf) and none was presented"),
             "no such user": (jws(bad("nobody", sub="nobody", client_id="web"), self.our_key),
                              "no user"),
             "garbage": ("not-a-jwt", None),

@@ -155,6 +155,8 @@ class OidcMtls(harness.TestCase):
                  "secret": "file:" + os.path.join(d, "svc.secret"), "scopes": ["reports.read"]},
                 {"id": "web-mtls", "tls": {"subject_dn": DN}, "redirect_uris": [WEB_CB]},
             ]},
+            # Forward auth is a resource server too: svc-pki's bound tokens open reports.
+            "apps": [{"name": "reports", "hosts": ["reports.test"], "audiences": ["svc-pki"]}],
         }
         srv.conf = harness.deep_merge(srv.base_conf, conf)
         srv.write_config(srv.conf)
@@ -379,6 +381,44 @@ class OidcMtls(harness.TestCase):
         st, body, _ = self.post("/oauth2/token", {"grant_type": "client_credentials"},
                                 cert="svc", headers=hdr)
         self.refused(st, body, off)
+
+    # -- forward auth: a certificate-bound token at a protected app (RFC 8705 3)
+    def check(self, token, cert=None, xfcc=None, source="127.0.0.1"):
+        """Envoy's ext_authz check for reports.test with the token (and the client's
+        certificate in XFCC, as Envoy's forward_client_cert_details passes it)."""
+        h = {"Host": "reports.test", "Authorization": "Bearer " + token}
+        if xfcc is not None:
+            h["x-forwarded-client-cert"] = self.xfcc(xfcc)
+        c = http.client.HTTPSConnection("127.0.0.1", self.srv.port, timeout=10,
+                                        context=self.ctx(cert), source_address=(source, 0))
+        try:
+            c.request("GET", "/auth/envoy/report", headers=h)
+            r = c.getresponse()
+            r.read()
+            return r
+        finally:
+            c.close()
+
+    def test_forward_auth_bound_token(self):
+        st, body, _ = self.post("/oauth2/token", {"grant_type": "client_credentials",
+                                                  "client_id": "svc-pki"},
+                                headers={"x-forwarded-client-cert": self.xfcc("svc")},
+                                source="127.0.0.2")
+        self.assertEqual(st, 200, body)
+        at = body["access_token"]
+        # Its certificate, from the trusted proxy or on fedbroker's own TLS connection.
+        for kw in ({"xfcc": "svc", "source": "127.0.0.2"}, {"cert": "svc"}):
+            r = self.check(at, **kw)
+            self.assertEqual(r.status, 200, kw)
+            self.assertEqual(r.getheader("X-Forwarded-User"), "svc-pki")
+        # None, another one, or the right one in a header from an untrusted address.
+        for kw in ({}, {"xfcc": "other", "source": "127.0.0.2"}, {"cert": "other"},
+                   {"xfcc": "svc"}):
+            r = self.check(at, **kw)
+            self.assertEqual(r.status, 401, kw)
+            self.assertIn('error="invalid_token"', r.getheader("WWW-Authenticate") or "", kw)
+        # The verdict is not cached with the token: the right certificate still opens it.
+        self.assertEqual(self.check(at, cert="svc").status, 200)
 
     # -- behind a proxy
     def test_xfcc_from_trusted_proxy(self):
