@@ -4,11 +4,14 @@
 of fedbroker's OpenID provider (issue 14, "Verified by real peers"): it reads the
 discovery document, sends the browser to /oauth2/authorize with PKCE S256, redeems
 the code with client_secret_basic, verifies the ID token against /oauth2/jwks, and
-then serves its protected page with the claims (a CGI echoing OIDC_CLAIM_*). The
-browser here is the test's own HTTP client (one cookie jar per site), following
-the redirects between the two sites. Runs on SQLite and PostgreSQL.
+then serves its protected page with the claims (a CGI echoing OIDC_CLAIM_*). Twice:
+with the test's own HTTP client (one cookie jar per site) following the redirects,
+and in headless Chromium (79-oidc-mod-auth-openidc-browser.mjs: the sign-in page,
+then RP-initiated logout through the end_session_endpoint). Runs on SQLite and
+PostgreSQL.
 
-Peers (required with FB_REQUIRE_PEERS=1): apache2, libapache2-mod-auth-openidc.
+Peers (required with FB_REQUIRE_PEERS=1): apache2, libapache2-mod-auth-openidc,
+chromium, node and tests/peers' playwright-core.
 """
 
 import json
@@ -132,11 +135,52 @@ class Apache:
         self.out.close()
 
 
+def need_apache():
+    if not os.access(APACHE, os.X_OK) or not os.path.exists(
+            os.path.join(MODULES, "mod_auth_openidc.so")):
+        raise harness.peer_missing("apt-get install -y apache2 libapache2-mod-auth-openidc")
+
+
 class ModAuthOpenidc(harness.TestCase):
+    def test_browser_sign_in_and_logout(self):
+        need_apache()
+        need = harness.missing_browser_peers(("playwright-core",))
+        if need:
+            raise harness.peer_missing("browser peers missing: " + "; ".join(need))
+        d = self.tmpdir()
+        aport = harness.free_port()
+        app = "http://127.0.0.1:%d" % aport
+        with open(os.path.join(d, "apache.secret"), "w") as f:
+            f.write(SECRET + "\n")
+        # fedbroker is "localhost", Apache "127.0.0.1": two sites, two cookie jars.
+        srv = harness.Server(self, conf={}, workers=2)
+        sso = "http://localhost:%d" % srv.port
+        conf = {"server": {"public_url": sso},
+                "oidc": {"clients": [{
+                    "id": "apache", "secret": "file:" + os.path.join(d, "apache.secret"),
+                    "redirect_uris": [app + "/protected/redirect_uri"],
+                    "post_logout_redirect_uris": [app + "/signed-out"]}]}}
+        srv = fbsaml.saml_server(self, [], groups=[{"name": "staff", "members": ["alice"]}],
+                                 users=[("alice", "alice@example.com")], conf=conf,
+                                 start=False, server=srv)
+        srv.start()
+        ap = Apache(self, os.path.join(d, "apache"), aport, sso)
+        ap.start()
+        env = dict(os.environ, FB_SSO_URL=sso, FB_APP_URL=app, FB_USER="alice",
+                   FB_PASSWORD=fbsaml.PASSWORD, FB_PEERS=harness.PEERS)
+        p = subprocess.run(["node", os.path.join(harness.HERE,
+                                                 "79-oidc-mod-auth-openidc-browser.mjs")],
+                           env=env, capture_output=True, text=True, timeout=300)
+        out = p.stdout + p.stderr
+        self.assertEqual(p.returncode, 0, out + "\n--- apache\n" + ap.logs() +
+                         "\n--- fedbroker\n" + srv.logs()[-4000:])
+        self.assertIn("browser: all steps passed", p.stdout)
+        # The provider ended the broker session for the client that asked.
+        ended = fbsaml.audit_since(srv, 0, "session_ended")
+        self.assertIn("signed out by client apache", str(ended), srv.logs()[-3000:])
+
     def test_sign_in_through_mod_auth_openidc(self):
-        if not os.access(APACHE, os.X_OK) or not os.path.exists(
-                os.path.join(MODULES, "mod_auth_openidc.so")):
-            raise harness.peer_missing("apt-get install -y apache2 libapache2-mod-auth-openidc")
+        need_apache()
         import webclient
         d = self.tmpdir()
         aport = harness.free_port()

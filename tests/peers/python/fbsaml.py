@@ -204,12 +204,13 @@ def write_mappings(dirpath, extra):
 
 
 def saml_server(holder, sps, groups=(), users=(), mappings=None, conf=None, workers=2,
-                start=True):
-    """A harness.Server with SAML service providers sps, groups, local users
-    [(name, email)] made by the CLI before start, and mappings (extra rules
-    {name: source} added to the shipped ones). Returns the server (started)."""
+                start=True, server=None):
+    """A harness.Server (server, or a new one) with SAML service providers sps,
+    groups, local users [(name, email)] made by the CLI before start, and
+    mappings (extra rules {name: source} added to the shipped ones). Returns
+    the server (started)."""
     import harness
-    srv = harness.Server(holder, conf={}, workers=workers)
+    srv = server or harness.Server(holder, conf={}, workers=workers)
     mdir = write_mappings(os.path.join(srv.dir, "mappings"), mappings)
     c = {
         "server": {"public_url": "http://127.0.0.1:%d" % srv.port},
