@@ -17,6 +17,7 @@ chromium, node and tests/peers' playwright-core.
 import json
 import os
 import pwd
+import shutil
 import signal
 import socket
 import subprocess
@@ -155,7 +156,14 @@ class ModAuthOpenidc(harness.TestCase):
         # fedbroker is "localhost", Apache "127.0.0.1": two sites, two cookie jars.
         srv = harness.Server(self, conf={}, workers=2)
         sso = "http://localhost:%d" % srv.port
+        # An EC P-256 key in keys: on both stores: mod_auth_openidc checks ES256 here.
+        ec = {}
+        for ext in ("key", "crt"):
+            ec[ext] = os.path.join(d, "ec.%s.pem" % ext)
+            shutil.copy(os.path.join(harness.FIXTURE_KEYS, "ec256.%s.pem" % ext), ec[ext])
+        os.chmod(ec["key"], 0o600)
         conf = {"server": {"public_url": sso},
+                "keys": [{"id": "ec", "key": ec["key"], "cert": ec["crt"]}],
                 "oidc": {"clients": [{
                     "id": "apache", "secret": "file:" + os.path.join(d, "apache.secret"),
                     "redirect_uris": [app + "/protected/redirect_uri"],
