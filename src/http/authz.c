@@ -368,6 +368,15 @@ bearer_who(struct fb_http_req *req, const json_t *claims, json_t **who, struct f
 		return fb_err_set(err, FB_ERR_DENIED, "access token: no sub");
 	r = fb_store_user_get_by_id(store, sub, &u, err);
 	if (r == FB_ERR_NOTFOUND && cid != NULL && strcmp(cid, sub) == 0) {
+		/* SECURITY: the username header names the client: never a user's name. */
+		if ((r = fb_store_user_get(store, sub, &u, err)) == FB_OK) {
+			r = fb_err_set(err, FB_ERR_DENIED,
+			    "access token: client %s bears a user's name (it would pass for them)",
+			    sub);
+			goto out;
+		}
+		if (r != FB_ERR_NOTFOUND)
+			return r;
 		*who = json_pack("{s:s, s:s, s:b}", "uid", sub, "usr", sub, "svc", 1);
 		return *who != NULL ? FB_OK
 		                    : fb_err_set(err, FB_ERR_DENIED, "access token: bad sub");

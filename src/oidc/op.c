@@ -2021,13 +2021,18 @@ static enum fb_status
 access_check(const struct fb_oidc_op *op, struct fb_store *store, const char *token,
     json_t **claims, struct fb_err *err)
 {
+	int64_t now = fb_time_now();
 	json_t *c = NULL;
 	int revoked = 0;
 	enum fb_status r;
 
-	if ((r = fb_oidc_op_access_verify(op, token, fb_time_now(), 0, &c, err)) != FB_OK)
+	/* nbf within oidc.clock_skew (another replica's clock); exp exactly, as it always was. */
+	if ((r = fb_oidc_op_access_verify(op, token, now, op->conf->oidc_clock_skew, &c, err)) !=
+	    FB_OK)
 		return r;
-	if ((r = fb_oidc_op_access_revoked(store, c, &revoked, err)) == FB_OK && revoked)
+	if (json_integer_value(json_object_get(c, "exp")) <= now)
+		r = fb_err_set(err, FB_ERR_EXPIRED, "access token: expired");
+	else if ((r = fb_oidc_op_access_revoked(store, c, &revoked, err)) == FB_OK && revoked)
 		r = fb_err_set(err, FB_ERR_DENIED, "access token: revoked");
 	if (r != FB_OK) {
 		json_decref(c);

@@ -513,9 +513,12 @@ class Bearer(Base):
             {"id": "svc", "type": "service", "secret": "file:" + os.path.join(d, "svc.secret"),
              "scopes": ["reports.read"]},
             {"id": "web", "secret": "file:" + os.path.join(d, "web.secret"),
-             "redirect_uris": [WEB_CB], "require_pkce": False}]}
+             "redirect_uris": [WEB_CB], "require_pkce": False},
+            # A client named like a user: its tokens would pass for bob upstream.
+            {"id": "bob", "type": "service", "secret": "file:" + os.path.join(d, "svc.secret")}]}
         apps = [dict(APPS[0], audiences=["web"]),
-                {"name": "tools", "hosts": ["tools.test"], "audiences": ["svc", "web", "tools"],
+                {"name": "tools", "hosts": ["tools.test"],
+                 "audiences": ["svc", "web", "tools", "bob"],
                  "pass_access_token": True},
                 {"name": "api", "hosts": ["api.test"], "pass_access_token": True,
                  "access_token_header": "X-Access-Token", "audiences": ["web", "api"]}]
@@ -534,9 +537,10 @@ class Bearer(Base):
         self.proxy = Proxy(self.srv)
         self.base = ISSUER
 
-    def service_token(self, srv=None):
+    def service_token(self, srv=None, client="svc"):
         r = (srv or self.srv).http("POST", "/oauth2/token", headers=FORM, body=(
-            "grant_type=client_credentials&client_id=svc&client_secret=" + SVC_SECRET))
+            "grant_type=client_credentials&client_id=%s&client_secret=%s" % (client,
+                                                                             SVC_SECRET)))
         self.assertEqual(r.status, 200, r.body)
         return json.loads(r.body)["access_token"]
 
@@ -603,6 +607,9 @@ class Bearer(Base):
         self.assertEqual(r.header("X-Forwarded-Groups"), "")
         # The presented token goes upstream as it is (pass_access_token).
         self.assertEqual(r.header("Authorization"), "Bearer " + at)
+        # A client named like a user does not pass for them.
+        self.assert_invalid(self.envoy("tools.test", "/", self.service_token(client="bob")),
+                            "bears a user's name")
         # wiki does not list svc among its audiences.
         self.assert_invalid(self.envoy("wiki.test", "/", at), "audiences")
         self.assert_invalid(self.nginx("http://wiki.test/", at), "audiences")
@@ -710,7 +717,7 @@ class Bearer(Base):
         self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
         self.assertIn("header:   Authorization: Bearer (an access token: sub ann's id, aud tools",
                       cp.stdout)
-        self.assertIn("bearer:   access tokens of this fedbroker with aud svc, web, tools "
+        self.assertIn("bearer:   access tokens of this fedbroker with aud svc, web, tools, bob "
                       "decide", cp.stdout)
         cp = cli(self.srv, "explain", "--app", "api", "--url", "http://api.test/", "--json")
         ex = json.loads(cp.stdout)
