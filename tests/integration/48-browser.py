@@ -4,7 +4,7 @@
 
 Needs Debian's chromium (/usr/bin/chromium), node, and the pinned npm packages of
 tests/peers (`npm ci` there); skipped with the install command when one is missing.
-Screenshots and the axe report go to tests/artifacts/ (git-ignored).
+Screenshots and the axe report go to tests/artifacts/STORE/ (git-ignored).
 """
 
 import glob

@@ -119,7 +119,9 @@ def free_port():
 
 
 PEERS = os.path.join(SRCDIR, "tests", "peers")
-ARTIFACTS = os.path.join(SRCDIR, "tests", "artifacts")
+# Screenshots and the like. The SQLite and PostgreSQL runs go at the same time
+# (make check -j2), and a test that clears its old files must not clear the other's.
+ARTIFACTS = os.path.join(SRCDIR, "tests", "artifacts", STORE)
 
 
 def peer_missing(what):
