@@ -57,6 +57,7 @@ fi
 ncpu=$(nproc)
 . "$(dirname "$0")/lib.sh"
 bench_init
+[ -n "${KEEP:-}" ] && trap "bench_stop; echo kept $tmp >&2" EXIT
 hz=$(getconf CLK_TCK)
 
 # The CPU time (clock ticks, user + system) process $1 and its children used so
@@ -75,6 +76,7 @@ load() {
 	wrk -t"$threads" -c"$conns" -d"${duration}s" -s "$4" "$3" >"$tmp/$1.wrk" 2>&1
 	t1=$(cpu_ticks "$2")
 	rate=$(awk '/^Requests\/sec/ { print $2 }' "$tmp/$1.wrk")
+	[ -n "$rate" ] || { echo "wrk failed ($1):" >&2; cat "$tmp/$1.wrk" >&2; exit 1; }
 	bad=$(awk '/^non2xx/ { print $2 }' "$tmp/$1.wrk")
 	n=$(awk '/requests in/ { print $1 }' "$tmp/$1.wrk")
 	us=$(awk -v a="$t0" -v b="$t1" -v n="${n:-0}" -v hz="$hz" \
@@ -167,51 +169,36 @@ load rs "$fbpid" "$url" "$tmp/rs.lua"
 # ---- refresh grants: one refresh token per wrk connection (and two spare per
 # thread), from the code flow of user bench: sign in, then authorize and redeem.
 per=$((conns / threads + 2))
-"$py" - "$port" "$password" "$secret" "$redirect" $((per * threads)) >"$tmp/refresh.tokens" \
-	2>"$tmp/refresh.err" <<'EOP' || { cat "$tmp/refresh.err" "$tmp/fb.err" >&2; exit 1; }
-import base64, hashlib, http.client, json, re, secrets, sys, urllib.parse
+PYTHONPATH="$(dirname "$0")/../tests/integration" "$py" - "$port" "$password" "$secret" \
+	"$redirect" $((per * threads)) >"$tmp/refresh.tokens" 2>"$tmp/refresh.err" <<'EOP'
+import base64, hashlib, json, secrets, sys, urllib.parse
+import webclient
 port, password, secret, redirect, n = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
-jar = {}
-def req(method, path, body=None, headers=None):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    h = dict(headers or {})
-    if jar:
-        h["Cookie"] = "; ".join("%s=%s" % kv for kv in jar.items())
-    c.request(method, path, body=body, headers=h)
-    r = c.getresponse()
-    data = r.read()
-    for k, v in r.getheaders():
-        if k.lower() == "set-cookie":
-            name, _, val = v.split(";")[0].partition("=")
-            jar[name] = val
-    return r, data
-form = {"Content-Type": "application/x-www-form-urlencoded"}
-r, page = req("GET", "/login")
-csrf = re.search(rb'name="csrf" value="([^"]+)"', page).group(1).decode()
-r, _ = req("POST", "/login", urllib.parse.urlencode(
-    {"csrf": csrf, "username": "bench", "password": password}), form)
+b = webclient.Browser("127.0.0.1", port)
+r = b.login("bench", password)
 if r.status != 303:
     sys.exit("signing in answered %d" % r.status)
 basic = "Basic " + base64.b64encode(("bench-web:" + secret).encode()).decode()
 for i in range(n):
     verifier = secrets.token_urlsafe(48)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
-    r, page = req("GET", "/oauth2/authorize?" + urllib.parse.urlencode({
+    r = b.get("/oauth2/authorize?" + urllib.parse.urlencode({
         "response_type": "code", "client_id": "bench-web", "redirect_uri": redirect,
         "scope": "openid", "state": "s%d" % i, "nonce": "n%d" % i,
         "code_challenge": challenge, "code_challenge_method": "S256"}))
-    q = urllib.parse.parse_qs(urllib.parse.urlsplit(r.getheader("Location") or "").query)
+    q = urllib.parse.parse_qs(urllib.parse.urlsplit(r.location or "").query)
     if r.status != 302 or "code" not in q:
         sys.exit("the authorization request answered %d %s: %s" % (
-            r.status, r.getheader("Location"), page[:500]))
-    r, body = req("POST", "/oauth2/token", urllib.parse.urlencode({
+            r.status, r.location, r.text[:500]))
+    r = b.request("POST", "/oauth2/token", form={
         "grant_type": "authorization_code", "code": q["code"][0], "redirect_uri": redirect,
-        "code_verifier": verifier}), dict(form, Authorization=basic))
-    t = json.loads(body)
+        "code_verifier": verifier}, headers={"Authorization": basic})
+    t = json.loads(r.raw)
     if r.status != 200 or "refresh_token" not in t or "id_token" not in t:
-        sys.exit("the code exchange answered %d: %s" % (r.status, body[:500]))
+        sys.exit("the code exchange answered %d: %s" % (r.status, r.text[:500]))
     print(t["refresh_token"])
 EOP
+[ $? -eq 0 ] || { cat "$tmp/refresh.err" "$tmp/fb.err" >&2; exit 1; }
 webauth=$(printf 'bench-web:%s' "$secret" | base64 -w0)
 # Each wrk thread gets its share of the tokens (setup), keeps them in a queue,
 # takes one for each request and puts the new one from each answer back: a
