@@ -21,16 +21,19 @@
 #   - npm's oidc-provider (tests/peers/oidc/bench-op.mjs) on the same machine,
 #     one client_credentials client, ES256 JWT access tokens with the same key,
 #     as many node processes (node:cluster) as fedbroker has workers, the same
-#     wrk load.
-# Next to `openssl speed ecdsap256` and `rsa2048` signatures per second on the
-# same cores, with the ratios (targets: client_credentials >= 0.5 of the ES256
-# signing rate; >= 10x oidc-provider), and the CPU time (user + system, from
-# /proc) each server's processes spent per grant: the machine may be shared,
-# the rates swing with its load, the CPU per grant hardly does. Not a timed
-# test; loopback only; stops by itself.
+#     wrk load (a first load warms V8's JIT up, the second is measured).
+# Next to `openssl speed -multi NCPU ecdsap256` and `rsa2048` signatures per
+# second on the same cores, with the ratios by the clock (targets:
+# client_credentials >= 0.5 of the ES256 signing rate; >= 10x oidc-provider),
+# and per CPU: the CPU time (user + system, from /proc) each server's processes
+# spent per grant, against the CPU of a signature (`openssl speed` of one
+# process, which counts its CPU time). The machine may be shared: the clock
+# rates swing with its load, the CPU per grant hardly does. Not a timed test;
+# loopback only; stops by itself.
 #
 #   bench/oidc.sh [PATH/TO/fedbroker]     (default: $FEDBROKER_BIN, ./src/fedbroker)
 #   env: DURATION=10 THREADS=2 CONNECTIONS=32 (a multiple of THREADS)
+#        KEEP=1: the temporary directory (configuration, wrk output) is kept
 set -u
 bin=${1:-${FEDBROKER_BIN:-./src/fedbroker}}
 duration=${DURATION:-10}
