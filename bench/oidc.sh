@@ -60,7 +60,8 @@ fi
 ncpu=$(nproc)
 . "$(dirname "$0")/lib.sh"
 bench_init
-[ -n "${KEEP:-}" ] && trap "bench_stop; echo kept $tmp >&2" EXIT
+[ -n "${KEEP:-}" ] &&
+	trap 'bench_stop; [ -n "$ngpid" ] && kill -TERM "$ngpid"; echo "kept $tmp" >&2' EXIT
 hz=$(getconf CLK_TCK)
 
 # The CPU time (clock ticks, user + system) process $1 and its children used so
@@ -201,7 +202,8 @@ for i in range(n):
         sys.exit("the code exchange answered %d: %s" % (r.status, r.text[:500]))
     print(t["refresh_token"])
 EOP
-[ $? -eq 0 ] || { cat "$tmp/refresh.err" "$tmp/fb.err" >&2; exit 1; }
+st=$?
+[ "$st" -eq 0 ] || { cat "$tmp/refresh.err" "$tmp/fb.err" >&2; exit 1; }
 webauth=$(printf 'bench-web:%s' "$secret" | base64 -w0)
 # Each wrk thread gets its share of the tokens (setup), keeps them in a queue,
 # takes one for each request and puts the new one from each answer back: a
