@@ -953,11 +953,11 @@ test_op_stored_clients(void)
 	p.grant_type = "client_credentials";
 	p.client_id = "svc";
 	p.client_secret = "svc-secret-0123456789abcdef";
-	fb_oidc_op_token(op, st, NULL, &p, &out);
+	fb_oidc_op_token(op, st, NULL, &p, NULL, &out);
 	CU_ASSERT_EQUAL(out.status, 200);
 	fb_oidc_op_reply_cleanup(&out);
 	p.client_secret = "svc-secret-0123456789abcdeX";
-	fb_oidc_op_token(op, st, NULL, &p, &out);
+	fb_oidc_op_token(op, st, NULL, &p, NULL, &out);
 	CU_ASSERT_EQUAL(out.status, 401);
 	fb_oidc_op_reply_cleanup(&out);
 	/* The configuration wins an id the store also has. */
