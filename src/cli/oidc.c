@@ -67,6 +67,7 @@ static const char usage_add[] =
     "           [--redirect-uri URI]... [--post-logout-redirect-uri URI]...\n"
     "           [--grant-type GRANT]... [--scope SCOPE]... [--group GROUP]...\n"
     "           [--signing-alg ES256|RS256] [--introspect own|any]\n"
+    "           [--name NAME] [--third-party] [--consent-lifetime DURATION]\n"
     "           [--secret-file FILE | --generate-secret] [--jwks FILE]\n"
     "           [--config FILE] [--state-dir DIR]\n"
     "\n"
@@ -87,6 +88,11 @@ static const char usage_add[] =
     "      --signing-alg ALG           ES256 (default) or RS256\n"
     "      --introspect own|any        any: a resource server that may introspect\n"
     "                                  every token (default own)\n"
+    "      --name NAME                 the name the consent page shows (default the id)\n"
+    "      --third-party               ask the user's consent before the first sign-in\n"
+    "                                  and when it asks for more scopes (first_party:\n"
+    "                                  false; default: a first-party client, no page)\n"
+    "      --consent-lifetime DURATION how long a consent is remembered (default 90d)\n"
     "      --secret-file FILE          the client secret, read from FILE\n"
     "      --generate-secret           generate a secret and print it once\n"
     "      --jwks FILE                 its public keys (a JWKS) for "
@@ -99,6 +105,29 @@ static const char usage_remove[] =
     "access tokens issued with them, at once. Every replica refuses the client\n"
     "within 5 s. A client of oidc.clients is removed from the configuration instead.\n"
     "\n" FB_CLI_HELP_CONFIG FB_CLI_HELP_HELP;
+
+static const char usage_consent[] =
+    "usage: fedbroker oidc consent <command> [options]\n"
+    "\n"
+    "What users allowed third-party clients (oidc.clients[].first_party: false) on\n"
+    "the consent page.\n"
+    "\n"
+    "commands:\n"
+    "  revoke   forget a user's consent to a client: the next sign-in asks again\n"
+    "\n"
+    "'fedbroker oidc consent <command> --help' describes a command.\n";
+
+static const char usage_consent_revoke[] =
+    "usage: fedbroker oidc consent revoke --user USERNAME --client ID [--config FILE]\n"
+    "           [--state-dir DIR]\n"
+    "\n"
+    "Forgets the consent USERNAME gave client ID: its next authorization request shows\n"
+    "the consent page again (every replica at once). Tokens issued already stay\n"
+    "valid until they expire; revoke them with the client's revocation endpoint.\n"
+    "Exits 1 when there was no consent to forget.\n"
+    "\n"
+    "      --user USERNAME     the user (fedbroker user list)\n"
+    "      --client ID         the client_id\n" FB_CLI_HELP_CONFIG FB_CLI_HELP_HELP;
 
 static const char *const type_names[] = {"confidential", "public", "service"};
 
@@ -343,6 +372,9 @@ client_show(int argc, char **argv)
 	}
 	o = client_json(cl);
 	json_object_set_new(o, "source", json_string(cl == &stored ? "store" : "config"));
+	json_object_set_new(o, "name", json_string(cl->name != NULL ? cl->name : cl->id));
+	json_object_set_new(o, "first_party", json_boolean(cl->first_party));
+	json_object_set_new(o, "consent_lifetime", json_integer((json_int_t)cl->consent_lifetime));
 	json_object_set_new(o, "signing_key", json_string(fb_oidc_op_client_key(op, id)));
 	json_object_set_new(o, "issuer", json_string(fb_oidc_op_issuer(op)));
 	if (json) {
@@ -351,7 +383,8 @@ client_show(int argc, char **argv)
 		static const char *const rows[] = {"id", "source", "type", "auth_methods",
 		    "grant_types", "redirect_uris", "post_logout_redirect_uris", "scopes", "groups",
 		    "require_pkce", "signing_alg", "signing_key", "access_token_lifetime",
-		    "id_token_lifetime", "refresh_token_lifetime", "issuer", NULL};
+		    "id_token_lifetime", "refresh_token_lifetime", "name", "first_party",
+		    "consent_lifetime", "issuer", NULL};
 
 		for (size_t i = 0; rows[i] != NULL; i++) {
 			const json_t *v = json_object_get(o, rows[i]);
@@ -420,10 +453,11 @@ client_add(int argc, char **argv)
 {
 	struct fb_cli_conf_opts co = {0};
 	const char *id = NULL, *type = NULL, *alg = NULL, *introspect = NULL;
-	const char *secret_file = NULL, *jwks_file = NULL;
+	const char *secret_file = NULL, *jwks_file = NULL, *name = NULL, *consent_lifetime = NULL;
 	const char *redirects[FB_CLI_MANY_MAX], *logouts[FB_CLI_MANY_MAX];
 	const char *grants[FB_CLI_MANY_MAX], *scopes[FB_CLI_MANY_MAX], *groups[FB_CLI_MANY_MAX];
 	int nredirects = 0, nlogouts = 0, ngrants = 0, nscopes = 0, ngroups = 0, generate = 0;
+	int third_party = 0;
 	const struct fb_cli_option opts[] = {
 	    {"id", 0, &id, NULL},
 	    {"type", 0, &type, NULL},
@@ -437,6 +471,9 @@ client_add(int argc, char **argv)
 	    {"secret-file", 0, &secret_file, NULL},
 	    {"generate-secret", 0, NULL, &generate},
 	    {"jwks", 0, &jwks_file, NULL},
+	    {"name", 0, &name, NULL},
+	    {"third-party", 0, NULL, &third_party},
+	    {"consent-lifetime", 0, &consent_lifetime, NULL},
 	    {NULL, 0, NULL, NULL},
 	};
 	const struct fb_cli_syntax syntax = {"oidc client add", usage_add, &co, opts, NULL, NULL};
@@ -472,6 +509,12 @@ client_add(int argc, char **argv)
 		json_object_set_new(spec, "signing_alg", json_string(alg));
 	if (introspect != NULL)
 		json_object_set_new(spec, "introspect", json_string(introspect));
+	if (name != NULL)
+		json_object_set_new(spec, "name", json_string(name));
+	if (third_party)
+		json_object_set_new(spec, "first_party", json_false());
+	if (consent_lifetime != NULL)
+		json_object_set_new(spec, "consent_lifetime", json_string(consent_lifetime));
 	spec_list(spec, "redirect_uris", redirects, nredirects);
 	spec_list(spec, "post_logout_redirect_uris", logouts, nlogouts);
 	spec_list(spec, "grant_types", grants, ngrants);
@@ -623,11 +666,78 @@ oidc_client(int argc, char **argv)
 	return fb_cli_dispatch(argc, argv, usage_client, table);
 }
 
+static int
+consent_revoke(int argc, char **argv)
+{
+	struct fb_cli_conf_opts co = {0};
+	const char *user = NULL, *client = NULL;
+	const struct fb_cli_option opts[] = {
+	    {"user", 0, &user, NULL},
+	    {"client", 0, &client, NULL},
+	    {NULL, 0, NULL, NULL},
+	};
+	const struct fb_cli_syntax syntax = {"oidc consent revoke", usage_consent_revoke, &co, opts,
+	    NULL, NULL};
+	struct fb_store_user u = {0};
+	struct fb_cli_ctx x;
+	struct fb_err err = {0};
+	enum fb_status r;
+	int rc, found = 0;
+
+	if ((rc = fb_cli_args_parse(argc, argv, &syntax)) >= 0)
+		return rc;
+	if (user == NULL || client == NULL) {
+		fb_cli_usage_error(syntax.cmd, "--user USERNAME and --client ID are required");
+		return FB_EXIT_USAGE;
+	}
+	if ((rc = fb_cli_ctx_open(&co, FB_CLI_STORE, &x)) != FB_EXIT_OK)
+		return rc;
+	r = fb_store_user_get(x.st, user, &u, &err);
+	if (r == FB_ERR_NOTFOUND) {
+		fprintf(stderr, "fedbroker oidc consent revoke: no user '%s'\n", user);
+		rc = FB_EXIT_FAIL;
+		goto out;
+	}
+	if (r != FB_OK ||
+	    (r = fb_oidc_op_consent_revoke(x.st, u.id, client, &found, &err)) != FB_OK) {
+		rc = fb_cli_error(&err);
+		goto out;
+	}
+	if (!found) {
+		fprintf(stderr,
+		    "fedbroker oidc consent revoke: user %s gave client %s no consent\n", user,
+		    client);
+		rc = FB_EXIT_FAIL;
+		goto out;
+	}
+	fb_cli_audit(&x, "oidc_consent_revoked",
+	    FB_LOG_FIELDS(FB_LOG_STR("user", user), FB_LOG_STR("client", client)),
+	    "consent to an OpenID client forgotten");
+	printf("consent of %s to client %s revoked: the next sign-in asks again\n", user, client);
+	rc = FB_EXIT_OK;
+out:
+	fb_store_user_cleanup(&u);
+	fb_cli_ctx_close(&x);
+	return rc;
+}
+
+static int
+oidc_consent(int argc, char **argv)
+{
+	static const struct fb_cli_command table[] = {
+	    {"revoke", consent_revoke},
+	    {NULL, NULL},
+	};
+
+	return fb_cli_dispatch(argc, argv, usage_consent, table);
+}
+
 int
 fb_cli_oidc(int argc, char **argv)
 {
 	static const struct fb_cli_command table[] = {
 	    {"client", oidc_client},
+	    {"consent", oidc_consent},
 	    {NULL, NULL},
 	};
 

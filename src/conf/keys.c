@@ -331,6 +331,9 @@ static const struct conf_key conf_keys[] = {
 	{"oidc.clients[].claims[].name", CT_STR, NULL, 0, 0, NULL, v_claim_name, CF_REQ, OC(name)},
 	{"oidc.clients[].claims[].mapping", CT_STR, NULL, 0, 0, NULL, v_mapping_name, CF_REQ, OC(mapping)},
 	{"oidc.clients[].introspect", CT_ENUM, "own", 0, 0, "own|any", NULL, 0, O(introspect_any)},
+	{"oidc.clients[].name", CT_STR, NULL, 0, 0, NULL, v_text, 0, O(name)},
+	{"oidc.clients[].first_party", CT_BOOL, "true", 0, 0, NULL, NULL, 0, O(first_party)},
+	{"oidc.clients[].consent_lifetime", CT_DUR, "90d", 60, 31536000, NULL, NULL, 0, O(consent_lifetime)},
 };
 /* clang-format on */
 

@@ -20,6 +20,7 @@ void
 fb_conf_oidc_client_cleanup(struct fb_conf_oidc_client *cl)
 {
 	free(cl->id);
+	free(cl->name);
 	fb_secret_free(cl->secret);
 	free(cl->jwks);
 	free(cl->tls_subject_dn);

@@ -292,6 +292,284 @@ to_login(struct fb_http_req *req, const struct fb_oidc_params *p, const struct f
 	free(again);
 }
 
+/* ---- consent (third-party clients) ------------------------------------------------------ */
+
+/* The consent form's action, its fields, and how long a shown form can be answered. */
+#define CONSENT_PATH         "/oauth2/consent"
+#define CONSENT_F_TICKET     "ticket"
+#define CONSENT_F_ALLOW      "allow"
+#define CONSENT_PENDING_NS   "oidc_consent_pending"
+#define CONSENT_PENDING_TTL  600
+#define CONSENT_TICKET_BYTES 16
+#define CONSENT_TICKET_LEN   22
+
+/* What a scope lets the client do, in words for the consent page. */
+static const char *
+scope_words(struct fb_arena *ar, const char *scope)
+{
+	static const struct {
+		const char *scope, *words;
+	} known[] = {
+	    {"openid", "Know who you are (your account's identifier)"},
+	    {"profile", "See your name and username"},
+	    {"email", "See your email address"},
+	    {"groups", "See the groups you are a member of"},
+	    {"offline_access", "Keep access while you are away (refresh tokens)"},
+	};
+
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (strcmp(scope, known[i].scope) == 0)
+			return known[i].words;
+	return fb_arena_printf(ar, "Use the permission \"%s\"", scope);
+}
+
+/*
+ * Shows the consent page for a (params p) to the signed-in s/u: the
+ * request is kept server-side under a random one-time ticket, bound to the
+ * session and the user; the form carries the ticket and a CSRF token.
+ */
+static void
+consent_page(struct fb_http_req *req, const struct fb_oidc_params *p,
+    const struct fb_oidc_authz_req *a, const struct fb_http_session *s,
+    const struct fb_store_user *u)
+{
+	const struct fb_http_env *env = fb_http_req_env(req);
+	struct fb_arena *ar = fb_http_req_arena(req);
+	json_t *pending = json_pack("{s:s, s:s, s:{}}", "sid", s->sid, "uid", u->id, "p"), *params;
+	struct fb_oidc_params copy = *p;
+	char *ticket = fb_rand_token(CONSENT_TICKET_BYTES), *json, *scopes, *save = NULL;
+	struct fb_http_page pg;
+	struct fb_http_web w;
+	struct fb_err err = {0};
+	enum fb_status r;
+
+	/* The request again, as checked; prompt and auth_after were answered here. */
+	params = json_object_get(pending, "p");
+	for (size_t i = 0; fb_oidc_param_names[i] != NULL; i++) {
+		const char *v = *fb_oidc_param_slot(&copy, fb_oidc_param_names[i]);
+
+		if (v != NULL && strcmp(fb_oidc_param_names[i], "prompt") != 0 &&
+		    strcmp(fb_oidc_param_names[i], "auth_after") != 0)
+			json_object_set_new(params, fb_oidc_param_names[i], json_string(v));
+	}
+	json = json_dumps(pending, JSON_COMPACT);
+	r = fb_store_kv_put(env->store, CONSENT_PENDING_NS, ticket, json, strlen(json),
+	    fb_time_now() + CONSENT_PENDING_TTL, &err);
+	free(json);
+	json_decref(pending);
+	if (r != FB_OK) {
+		fb_rlog_err(req, &err);
+		send_page(req, 503, "Sign-in unavailable",
+		    "Sign-in is not available right now. Wait a moment and try again.");
+		goto out;
+	}
+	if (fb_http_web_begin(req, &w) != 0)
+		goto out;
+	fb_audit(fb_http_req_id(req), "oidc_consent_asked", "client=%s user=%s scope=%s",
+	    a->client->id, u->username, a->scope);
+	fb_http_page_begin(&pg, w.conf, "Allow access");
+	fb_http_page_html(&pg,
+	    "<main>\n<h1>Allow access</h1>\n<p><strong>%s</strong> asks to sign you in as "
+	    "<strong>%s</strong> and to:</p>\n<ul class=\"scopes\">\n",
+	    a->client->name != NULL ? a->client->name : a->client->id, u->username);
+	scopes = fb_arena_strdup(ar, a->scope != NULL ? a->scope : "");
+	for (char *t = strtok_r(scopes, " ", &save); t != NULL; t = strtok_r(NULL, " ", &save))
+		fb_http_page_html(&pg, "<li>%s</li>\n", scope_words(ar, t));
+	fb_http_page_html(&pg,
+	    "</ul>\n<p>You will be sent back to <code>%s</code>.</p>\n"
+	    "<form method=\"post\" action=\"" CONSENT_PATH "\">\n",
+	    a->redirect_uri);
+	fb_http_web_form_fields(&w, &pg);
+	fb_http_page_html(&pg,
+	    "<input type=\"hidden\" name=\"" CONSENT_F_TICKET "\" value=\"%s\">\n"
+	    "<button type=\"submit\" name=\"" CONSENT_F_ALLOW "\" value=\"yes\">Allow</button>\n"
+	    "<button type=\"submit\" name=\"" CONSENT_F_ALLOW "\" value=\"no\">Deny</button>\n"
+	    "</form>\n</main>",
+	    ticket);
+	fb_http_reply_header(req, "Cache-Control", "no-store");
+	fb_http_page_send(req, &pg, 200);
+	fb_http_web_end(&w);
+out:
+	free(ticket);
+}
+
+/*
+ * The end of an authorization for the signed-in s/u: the second factor
+ * acr_values asks for, the client's groups, consent (unless consented:
+ * given just now), then a code to the client.
+ */
+static void
+authorize_finish(struct fb_http_req *req, const struct fb_oidc_params *p,
+    const struct fb_oidc_authz_req *a, const struct fb_http_session *s,
+    const struct fb_store_user *u, int consented)
+{
+	const struct fb_http_env *env = fb_http_req_env(req);
+	struct fb_oidc_op_error e = {0};
+	char *code = NULL;
+	int needed = 0;
+
+	/* acr_values asks for a second factor: a sign-in without one cannot give it. */
+	if (a->want_mfa && !s->mfa) {
+		e.code = a->prompt_none ? "interaction_required" : "access_denied";
+		snprintf(e.desc, sizeof(e.desc), "%s",
+		    "the client asks for a sign-in with a second factor; this one had none");
+		to_client(req, a, NULL, &e);
+		return;
+	}
+	if (fb_oidc_op_user_allowed(worker_op, env->store, a, u, &e) != FB_OK) {
+		to_client(req, a, NULL, &e);
+		return;
+	}
+	if (!consented) {
+		if (fb_oidc_op_consent_check(env->store, a, u->id, &needed, &e) != FB_OK) {
+			to_client(req, a, NULL, &e);
+			return;
+		}
+		/* OIDC Core 3.1.2.6: prompt=none cannot show the page. */
+		if (needed && a->prompt_none) {
+			e.code = "consent_required";
+			snprintf(e.desc, sizeof(e.desc), "%s",
+			    "the user has not allowed this client these scopes");
+			to_client(req, a, NULL, &e);
+			return;
+		}
+		if (needed) {
+			consent_page(req, p, a, s, u);
+			return;
+		}
+	}
+	if (fb_oidc_op_code_issue(worker_op, env->store, a, u, s->auth_time, s->sid, s->mfa, &code,
+	        &e) != FB_OK) {
+		to_client(req, a, NULL, &e);
+		return;
+	}
+	fb_audit(fb_http_req_id(req), "oidc_code_issued", "client=%s user=%s scope=%s",
+	    a->client->id, u->username, a->scope);
+	to_client(req, a, code, NULL);
+	fb_secret_free(code);
+}
+
+/*
+ * POST /oauth2/consent: Allow or Deny of a consent page. CSRF-checked,
+ * the ticket taken once (a replayed form finds nothing), bound to this
+ * session and user, and the request checked again (client, redirect URI).
+ */
+static void
+h_consent(struct fb_http_req *req, void *arg)
+{
+	const struct fb_http_env *env = fb_http_req_env(req);
+	struct fb_oidc_authz_req a = {0};
+	struct fb_oidc_op_error e = {0};
+	struct fb_oidc_params p;
+	struct fb_http_session s;
+	struct fb_store_user u;
+	struct fb_http_web w;
+	struct fb_err err = {0};
+	const char *ticket, *allow, *value;
+	unsigned char *val = NULL;
+	size_t len = 0;
+	json_t *pending = NULL, *params;
+	int have = 0;
+	enum fb_status r;
+
+	(void)arg;
+	if (!ready(req) || fb_http_web_begin(req, &w) != 0)
+		return;
+	if (fb_http_web_post(&w) != 0)
+		goto end;
+	ticket = fb_http_form_get(w.form, CONSENT_F_TICKET);
+	allow = fb_http_form_get(w.form, CONSENT_F_ALLOW);
+	if (ticket == NULL || strlen(ticket) != CONSENT_TICKET_LEN || allow == NULL ||
+	    (strcmp(allow, "yes") != 0 && strcmp(allow, "no") != 0)) {
+		fb_http_web_fail(&w, 400, "The form could not be read",
+		    "The answer to the application's request is incomplete. Sign in to the "
+		    "application again.",
+		    NULL, NULL, "oidc_consent_refused", "no ticket or answer");
+		goto end;
+	}
+	/* SECURITY: one-time: taken atomically, so a replayed form finds nothing. */
+	r = fb_store_kv_take(env->store, CONSENT_PENDING_NS, ticket, &val, &len, &err);
+	if (fb_http_store_down(r) || (r != FB_OK && r != FB_ERR_NOTFOUND)) {
+		fb_http_web_unavailable(&w, &err);
+		goto end;
+	}
+	if (r == FB_OK)
+		pending = json_loadb((const char *)val, len, 0, NULL);
+	free(val);
+	params = json_object_get(pending, "p");
+	if (r == FB_ERR_NOTFOUND || !json_is_object(params) ||
+	    !json_is_string(json_object_get(pending, "sid")) ||
+	    !json_is_string(json_object_get(pending, "uid"))) {
+		fb_http_web_fail(&w, 400, "This request was answered already",
+		    "This page was answered already or is too old. Sign in to the application "
+		    "again.",
+		    NULL, NULL, "oidc_consent_refused", "ticket unknown, used or expired");
+		goto end;
+	}
+	/* SECURITY: the answer counts only from the session and user that were asked. */
+	r = FB_ERR_NOTFOUND;
+	if (w.has_session &&
+	    strcmp(w.sess.sid, json_string_value(json_object_get(pending, "sid"))) == 0)
+		r = signed_in(req, &s, &u);
+	have = r == FB_OK;
+	if (fb_http_store_down(r)) {
+		fb_http_web_unavailable(&w, NULL);
+		goto end;
+	}
+	if (r != FB_OK || strcmp(u.id, json_string_value(json_object_get(pending, "uid"))) != 0) {
+		fb_http_web_fail(&w, 403, "This request is not yours",
+		    "The application's request was made for another sign-in. Sign in to the "
+		    "application again.",
+		    NULL, NULL, "oidc_consent_refused", "another session or user");
+		goto end;
+	}
+	memset(&p, 0, sizeof(p));
+	for (void *it = json_object_iter(params); it != NULL;
+	     it = json_object_iter_next(params, it)) {
+		const char **slot = fb_oidc_param_slot(&p, json_object_iter_key(it));
+
+		value = json_string_value(json_object_iter_value(it));
+		if (slot != NULL && value != NULL)
+			*slot = value;
+	}
+	/* The client or its redirect URI may have changed since (a store client removed). */
+	r = fb_oidc_authz_check(worker_op, &p, &a, &e);
+	if (r == FB_ERR_NOTFOUND) {
+		fb_audit(fb_http_req_id(req), "oidc_consent_refused", "%s", e.desc);
+		send_page(req, 400, "Bad sign-in request",
+		    "The application is no longer known or its address changed. Tell the "
+		    "application's administrator.");
+		goto end;
+	}
+	if (r != FB_OK) {
+		to_client(req, &a, NULL, &e);
+		goto end;
+	}
+	if (strcmp(allow, "yes") != 0) {
+		fb_audit(fb_http_req_id(req), "oidc_consent_denied", "client=%s user=%s scope=%s",
+		    a.client->id, u.username, a.scope);
+		e.code = "access_denied";
+		snprintf(e.desc, sizeof(e.desc), "%s", "the user denied the request");
+		to_client(req, &a, NULL, &e);
+		goto end;
+	}
+	if (fb_oidc_op_consent_grant(env->store, &a, u.id, &e) != FB_OK) {
+		to_client(req, &a, NULL, &e);
+		goto end;
+	}
+	fb_audit(fb_http_req_id(req), "oidc_consent_given", "client=%s user=%s scope=%s",
+	    a.client->id, u.username, a.scope);
+	authorize_finish(req, &p, &a, &s, &u, 1);
+end:
+	if (have) {
+		fb_http_session_cleanup(&s);
+		fb_store_user_cleanup(&u);
+	}
+	json_decref(pending);
+	fb_oidc_authz_req_cleanup(&a);
+	fb_http_web_end(&w);
+}
+
 static void
 h_authorize(struct fb_http_req *req, void *arg)
 {
@@ -305,7 +583,6 @@ h_authorize(struct fb_http_req *req, void *arg)
 	enum fb_status r, who;
 	int have = 0, fresh_needed = 0;
 	int64_t now = fb_time_now();
-	char *code = NULL;
 
 	(void)arg;
 	if (!ready(req) || !authz_params(req, &p, "oidc_authorize_refused"))
@@ -366,32 +643,12 @@ h_authorize(struct fb_http_req *req, void *arg)
 		to_login(req, &p, &a, fresh_needed || a.prompt_login || a.max_age >= 0 ? now : 0);
 		goto out;
 	}
-	/* acr_values asks for a second factor: a sign-in without one cannot give it. */
-	if (a.want_mfa && !s.mfa) {
-		e.code = a.prompt_none ? "interaction_required" : "access_denied";
-		snprintf(e.desc, sizeof(e.desc), "%s",
-		    "the client asks for a sign-in with a second factor; this one had none");
-		to_client(req, &a, NULL, &e);
-		goto out;
-	}
-	if (fb_oidc_op_user_allowed(worker_op, env->store, &a, &u, &e) != FB_OK) {
-		to_client(req, &a, NULL, &e);
-		goto out;
-	}
-	if (fb_oidc_op_code_issue(worker_op, env->store, &a, &u, s.auth_time, s.sid, s.mfa, &code,
-	        &e) != FB_OK) {
-		to_client(req, &a, NULL, &e);
-		goto out;
-	}
-	fb_audit(fb_http_req_id(req), "oidc_code_issued", "client=%s user=%s scope=%s",
-	    a.client->id, u.username, a.scope);
-	to_client(req, &a, code, NULL);
+	authorize_finish(req, &p, &a, &s, &u, 0);
 out:
 	if (have) {
 		fb_http_session_cleanup(&s);
 		fb_store_user_cleanup(&u);
 	}
-	fb_secret_free(code);
 done:
 	fb_oidc_authz_req_cleanup(&a);
 }
@@ -593,6 +850,7 @@ fb_http_oauth2_routes_add(struct fb_http_router *r, const struct fb_conf *conf,
 	    {DISCOVERY_PATH, FB_HTTP_GET, h_discovery},
 	    {FB_OIDC_OP_PATH_JWKS, FB_HTTP_GET, h_jwks},
 	    {FB_OIDC_OP_PATH_AUTHORIZE, FB_HTTP_GET | FB_HTTP_POST, h_authorize},
+	    {CONSENT_PATH, FB_HTTP_POST, h_consent},
 	    {FB_OIDC_OP_PATH_TOKEN, FB_HTTP_POST | FB_HTTP_OPTIONS, h_token},
 	    {FB_OIDC_OP_PATH_USERINFO, FB_HTTP_GET | FB_HTTP_POST | FB_HTTP_OPTIONS, h_userinfo},
 	    {FB_OIDC_OP_PATH_INTROSPECT, FB_HTTP_POST, h_introspect},

@@ -365,6 +365,7 @@ struct fb_oidc_authz_req {
 	char *scope;	 /* granted: asked for and allowed, space-separated (new) */
 	int prompt_none; /* prompt=none: never show a page */
 	int prompt_login;
+	int prompt_consent; /* prompt=consent: the consent page even when remembered */
 	int want_mfa;	    /* acr_values asks for FB_OIDC_ACR_MFA */
 	int64_t max_age;    /* -1: not given */
 	int64_t auth_after; /* 0: not given */
@@ -408,6 +409,34 @@ enum fb_status fb_oidc_op_user_allowed(const struct fb_oidc_op *op, struct fb_st
 enum fb_status fb_oidc_op_code_issue(const struct fb_oidc_op *op, struct fb_store *store,
     const struct fb_oidc_authz_req *a, const struct fb_store_user *u, int64_t auth_time,
     const char *sid, int mfa, char **code, struct fb_oidc_op_error *e);
+
+/*
+ * Consent (third-party clients, oidc.clients[].first_party: false): kept in
+ * the store's key/value table (FB_OIDC_CONSENT_NS), per user id and client
+ * id, the scopes allowed, until consent_lifetime after the last Allow.
+ */
+#define FB_OIDC_CONSENT_NS "oidc_consent"
+/*
+ * Whether the request a of user_id must show the consent page: 1 for
+ * prompt=consent, or a third-party client without a remembered consent
+ * covering every scope of a->scope; 0 otherwise (*needed). Statuses of the
+ * store (e: server_error or temporarily_unavailable).
+ */
+enum fb_status fb_oidc_op_consent_check(struct fb_store *store, const struct fb_oidc_authz_req *a,
+    const char *user_id, int *needed, struct fb_oidc_op_error *e);
+/*
+ * Remembers that user_id allowed a->client the scopes of a->scope (with
+ * those it allowed before) for the client's consent_lifetime. Statuses of
+ * the store (e filled as above).
+ */
+enum fb_status fb_oidc_op_consent_grant(struct fb_store *store, const struct fb_oidc_authz_req *a,
+    const char *user_id, struct fb_oidc_op_error *e);
+/*
+ * Forgets the consent user_id gave client_id (FB_OK whether or not there
+ * was one; *found, may be NULL, says). Statuses of the store.
+ */
+enum fb_status fb_oidc_op_consent_revoke(struct fb_store *store, const char *user_id,
+    const char *client_id, int *found, struct fb_err *err);
 
 /* A reply of the token, userinfo, introspection or revocation endpoint. */
 struct fb_oidc_op_reply {

@@ -845,10 +845,13 @@ fb_oidc_authz_check(const struct fb_oidc_op *op, const struct fb_oidc_params *p,
 				out->prompt_none = 1;
 			else if (strcmp(t, "login") == 0)
 				out->prompt_login = 1;
-			else if (strcmp(t, "consent") != 0 && strcmp(t, "select_account") != 0)
+			else if (strcmp(t, "consent") == 0)
+				out->prompt_consent = 1;
+			else if (strcmp(t, "select_account") != 0)
 				bad = 1;
 		free(copy);
-		if (bad || (out->prompt_none && out->prompt_login)) {
+		/* OIDC Core 3.1.2.1: none with any other value is an error. */
+		if (bad || (out->prompt_none && (out->prompt_login || out->prompt_consent))) {
 			op_error(e, "invalid_request", 400, "prompt is not none, login or consent");
 			return FB_ERR_PROTOCOL;
 		}
@@ -961,6 +964,116 @@ store_error(struct fb_oidc_op_error *e, enum fb_status r, const struct fb_err *e
 		op_error(e, "temporarily_unavailable", 503, "the store cannot be reached");
 	else
 		op_error(e, "server_error", 500, "the store failed");
+}
+
+/* ---- consent ------------------------------------------------------------------------------ */
+
+/* The key of user_id's consent to client_id in FB_OIDC_CONSENT_NS (new). */
+static char *
+consent_key(const char *user_id, const char *client_id)
+{
+	/* A user id has no space and a client id neither (v_client_id). */
+	return fb_xasprintf("%s %s", user_id, client_id);
+}
+
+/* The scopes user_id allowed a->client (new in *scopes, NULL when none). */
+static enum fb_status
+consent_read(struct fb_store *store, const char *user_id, const char *client_id, char **scopes,
+    struct fb_err *err)
+{
+	char *key = consent_key(user_id, client_id);
+	unsigned char *val = NULL;
+	size_t len = 0;
+	enum fb_status r;
+
+	*scopes = NULL;
+	r = fb_store_kv_get(store, FB_OIDC_CONSENT_NS, key, &val, &len, err);
+	free(key);
+	if (r == FB_ERR_NOTFOUND)
+		return FB_OK;
+	if (r == FB_OK)
+		*scopes = (char *)val;
+	return r;
+}
+
+enum fb_status
+fb_oidc_op_consent_check(struct fb_store *store, const struct fb_oidc_authz_req *a,
+    const char *user_id, int *needed, struct fb_oidc_op_error *e)
+{
+	struct fb_err err = {0};
+	char *given = NULL, *copy, *save = NULL;
+	enum fb_status r;
+
+	*needed = a->prompt_consent;
+	if (a->prompt_consent || a->client->first_party)
+		return FB_OK;
+	if ((r = consent_read(store, user_id, a->client->id, &given, &err)) != FB_OK) {
+		store_error(e, r, &err);
+		return r;
+	}
+	/* More scopes than were allowed ask again. */
+	copy = fb_xstrdup(a->scope != NULL ? a->scope : "");
+	for (char *t = strtok_r(copy, " ", &save); t != NULL; t = strtok_r(NULL, " ", &save))
+		if (given == NULL || !scope_has(given, t))
+			*needed = 1;
+	if (given == NULL)
+		*needed = 1;
+	free(copy);
+	free(given);
+	return FB_OK;
+}
+
+enum fb_status
+fb_oidc_op_consent_grant(struct fb_store *store, const struct fb_oidc_authz_req *a,
+    const char *user_id, struct fb_oidc_op_error *e)
+{
+	struct fb_err err = {0};
+	char *given = NULL, *copy, *save = NULL, *key;
+	struct fb_buf b;
+	enum fb_status r;
+
+	if ((r = consent_read(store, user_id, a->client->id, &given, &err)) != FB_OK) {
+		store_error(e, r, &err);
+		return r;
+	}
+	fb_buf_init(&b, 4096);
+	(void)fb_buf_addf(&b, NULL, "%s", given != NULL ? given : "");
+	copy = fb_xstrdup(a->scope != NULL ? a->scope : "");
+	for (char *t = strtok_r(copy, " ", &save); t != NULL; t = strtok_r(NULL, " ", &save))
+		if (given == NULL || !scope_has(given, t))
+			(void)fb_buf_addf(&b, NULL, "%s%s", b.len > 0 ? " " : "", t);
+	free(copy);
+	free(given);
+	given = fb_buf_take(&b);
+	key = consent_key(user_id, a->client->id);
+	r = fb_store_kv_put(store, FB_OIDC_CONSENT_NS, key, given, strlen(given),
+	    fb_time_now() + a->client->consent_lifetime, &err);
+	free(key);
+	free(given);
+	if (r != FB_OK)
+		store_error(e, r, &err);
+	return r;
+}
+
+enum fb_status
+fb_oidc_op_consent_revoke(struct fb_store *store, const char *user_id, const char *client_id,
+    int *found, struct fb_err *err)
+{
+	char *key = consent_key(user_id, client_id);
+	unsigned char *val = NULL;
+	size_t len = 0;
+	enum fb_status r;
+
+	if (found != NULL)
+		*found = 0;
+	r = fb_store_kv_take(store, FB_OIDC_CONSENT_NS, key, &val, &len, err);
+	free(key);
+	free(val);
+	if (r == FB_ERR_NOTFOUND)
+		return FB_OK;
+	if (r == FB_OK && found != NULL)
+		*found = 1;
+	return r;
 }
 
 enum fb_status

@@ -913,6 +913,79 @@ known(struct fb_oidc_op *op, const char *id)
  * again after the TTL (added, changed, removed), an unknown id remembered as
  * absent as long as a known one is remembered present, an unusable one refused.
  */
+/* fb_oidc_op_consent_check's answer for user (-1 when it failed). */
+static int
+consent_needed(struct fb_store *st, const struct fb_oidc_authz_req *a, const char *user)
+{
+	struct fb_oidc_op_error e = {0};
+	int needed = -1;
+
+	if (fb_oidc_op_consent_check(st, a, user, &needed, &e) != FB_OK)
+		return -1;
+	return needed;
+}
+
+/* Consent of third-party clients: asked once per scopes, more scopes ask again, revoked. */
+static void
+test_op_consent(void)
+{
+	struct fb_conf_oidc_client third = {.id = (char *)"third", .first_party = 0,
+	    .consent_lifetime = 3600};
+	struct fb_conf_oidc_client first = {.id = (char *)"first", .first_party = 1,
+	    .consent_lifetime = 3600};
+	char *dir = fb_test_tmpdir(), *path = fb_xasprintf("%s/fedbroker.db", dir);
+	struct fb_conf sc = {.state_dir = dir, .store_driver = FB_STORE_SQLITE, .store_path = path,
+	    .store_busy_timeout_ms = 5000, .store_pool_size = 1};
+	struct fb_oidc_authz_req a = {.client = &third, .scope = (char *)"openid profile"};
+	struct fb_oidc_op_error e = {0};
+	struct fb_store *st = NULL;
+	struct fb_err err;
+	unsigned char *val = NULL;
+	size_t len = 0;
+	int found = -1;
+
+	CU_ASSERT_EQUAL_FATAL(fb_store_open(&sc, &st, &err), FB_OK);
+	/* A first-party client is never asked, but for prompt=consent. */
+	a.client = &first;
+	CU_ASSERT_EQUAL(consent_needed(st, &a, "u1"), 0);
+	a.prompt_consent = 1;
+	CU_ASSERT_EQUAL(consent_needed(st, &a, "u1"), 1);
+	a.prompt_consent = 0;
+	/* A third-party one: asked until allowed; then the same or fewer scopes pass. */
+	a.client = &third;
+	CU_ASSERT_EQUAL(consent_needed(st, &a, "u1"), 1);
+	CU_ASSERT_EQUAL(fb_oidc_op_consent_grant(st, &a, "u1", &e), FB_OK);
+	CU_ASSERT_EQUAL(consent_needed(st, &a, "u1"), 0);
+	a.scope = (char *)"profile";
+	CU_ASSERT_EQUAL(consent_needed(st, &a, "u1"), 0);
+	/* Per user. */
+	CU_ASSERT_EQUAL(consent_needed(st, &a, "u2"), 1);
+	/* More scopes: asked again; allowing them keeps the earlier ones. */
+	a.scope = (char *)"openid email";
+	CU_ASSERT_EQUAL(consent_needed(st, &a, "u1"), 1);
+	CU_ASSERT_EQUAL(fb_oidc_op_consent_grant(st, &a, "u1", &e), FB_OK);
+	CU_ASSERT_EQUAL(fb_store_kv_get(st, FB_OIDC_CONSENT_NS, "u1 third", &val, &len, &err),
+	    FB_OK);
+	CU_ASSERT_STRING_EQUAL((char *)val, "openid profile email");
+	free(val);
+	a.scope = (char *)"openid profile email";
+	CU_ASSERT_EQUAL(consent_needed(st, &a, "u1"), 0);
+	/* prompt=consent asks even so. */
+	a.prompt_consent = 1;
+	CU_ASSERT_EQUAL(consent_needed(st, &a, "u1"), 1);
+	a.prompt_consent = 0;
+	/* Revoked: asked again; a second revoke finds nothing. */
+	CU_ASSERT_EQUAL(fb_oidc_op_consent_revoke(st, "u1", "third", &found, &err), FB_OK);
+	CU_ASSERT_EQUAL(found, 1);
+	CU_ASSERT_EQUAL(consent_needed(st, &a, "u1"), 1);
+	CU_ASSERT_EQUAL(fb_oidc_op_consent_revoke(st, "u1", "third", &found, &err), FB_OK);
+	CU_ASSERT_EQUAL(found, 0);
+	fb_store_close(st);
+	fb_test_rmtree(dir);
+	free(dir);
+	free(path);
+}
+
 static void
 test_op_stored_clients(void)
 {
@@ -1099,6 +1172,14 @@ test_op(void)
 	p.code_challenge_method = "S256";
 	p.prompt = "none login";
 	CU_ASSERT_EQUAL(fb_oidc_authz_check(op, &p, &a, &e), FB_ERR_PROTOCOL);
+	fb_oidc_authz_req_cleanup(&a);
+	p.prompt = "none consent"; /* OIDC Core 3.1.2.1: none alone */
+	CU_ASSERT_EQUAL(fb_oidc_authz_check(op, &p, &a, &e), FB_ERR_PROTOCOL);
+	fb_oidc_authz_req_cleanup(&a);
+	p.prompt = "consent";
+	CU_ASSERT_EQUAL(fb_oidc_authz_check(op, &p, &a, &e), FB_OK);
+	CU_ASSERT_TRUE(a.prompt_consent);
+	CU_ASSERT_FALSE(a.prompt_none);
 	fb_oidc_authz_req_cleanup(&a);
 	p.prompt = "none";
 	p.max_age = "-1";
@@ -1433,7 +1514,8 @@ fb_test_oidc_register(void)
 	    CU_add_test(s, "OP: redirect URIs, authorization requests, tokens", test_op) == NULL ||
 	    CU_add_test(s, "OP: RFC 8705 certificate-bound tokens", test_op_mtls) == NULL ||
 	    CU_add_test(s, "OP: access tokens for forward auth", test_op_access) == NULL ||
-	    CU_add_test(s, "OP: clients of the store", test_op_stored_clients) == NULL)
+	    CU_add_test(s, "OP: clients of the store", test_op_stored_clients) == NULL ||
+	    CU_add_test(s, "OP: consent of third-party clients", test_op_consent) == NULL)
 		return -1;
 	return 0;
 }
