@@ -433,6 +433,7 @@ struct fb_conf_oidc_client {
 	char *name;	    /* the display name the consent page shows (NULL: the id) */
 	int first_party;    /* true (default): no consent page unless prompt=consent */
 	int64_t consent_lifetime; /* seconds a given consent is remembered (90d) */
+	int64_t registered; /* a client of the store: its registration (op.c); 0: configured */
 	/* A client kept in the store (fedbroker oidc client add) instead of oidc.clients: */
 	char *secret_hash; /* lowercase hex SHA-256 of its secret (never the secret), or NULL */
 	char *jwks_json;   /* its public keys for private_key_jwt (a JWKS), or NULL */

@@ -6,6 +6,7 @@
  * constant time, ID tokens and RFC 9068 access tokens signed with the
  * keyring, userinfo, introspection (RFC 7662) and revocation (RFC 7009).
  */
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -509,6 +510,28 @@ str_eq(const char *a, const char *b)
 	return a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0;
 }
 
+/*
+ * A stored client's registration, for its consents: a number from its row
+ * (added when, its spec, secret hash and keys), so that a client removed
+ * and added again under the same id is another one. Positive, never 0 (a
+ * configured client's).
+ */
+static int64_t
+registration_of(const struct fb_store_oidc_client *row)
+{
+	char *all = fb_xasprintf("%lld\n%s\n%s\n%s", (long long)row->created,
+	    row->spec != NULL ? row->spec : "", row->secret_hash != NULL ? row->secret_hash : "",
+	    row->jwks != NULL ? row->jwks : "");
+	unsigned char md[SHA256_LEN];
+	int64_t v = 0;
+
+	sha256(all, strlen(all), md);
+	free(all);
+	for (size_t i = 0; i < 7; i++)
+		v = (v << 8) | md[i];
+	return v != 0 ? v : 1;
+}
+
 /* A new entry for row (taken on success), or NULL when the client is unusable (logged). */
 static struct op_stored *
 stored_build(const struct fb_oidc_op *op, struct fb_store_oidc_client *row)
@@ -526,6 +549,7 @@ stored_build(const struct fb_oidc_op *op, struct fb_store_oidc_client *row)
 	json_decref(spec);
 	if (r == FB_OK && strcmp(s->cl.id, row->id) != 0)
 		r = fb_err_set(&err, FB_ERR_CONFIG, "its spec names client %s", s->cl.id);
+	s->cl.registered = registration_of(row);
 	if (r == FB_OK)
 		r = client_build(op, &s->cl, label, &s->c, &err);
 	free(label);
@@ -976,14 +1000,19 @@ consent_key(const char *user_id, const char *client_id)
 	return fb_xasprintf("%s %s", user_id, client_id);
 }
 
-/* The scopes user_id allowed a->client (new in *scopes, NULL when none). */
+/*
+ * The scopes user_id allowed cl (new in *scopes, NULL when none). A consent
+ * is kept as "REGISTERED SCOPES...": SECURITY: one given to a client of the
+ * store that was removed since does not pass to a new client of the same id.
+ */
 static enum fb_status
-consent_read(struct fb_store *store, const char *user_id, const char *client_id, char **scopes,
-    struct fb_err *err)
+consent_read(struct fb_store *store, const char *user_id, const struct fb_conf_oidc_client *cl,
+    char **scopes, struct fb_err *err)
 {
-	char *key = consent_key(user_id, client_id);
+	char *key = consent_key(user_id, cl->id), *rest = NULL;
 	unsigned char *val = NULL;
 	size_t len = 0;
+	long long registered;
 	enum fb_status r;
 
 	*scopes = NULL;
@@ -991,9 +1020,15 @@ consent_read(struct fb_store *store, const char *user_id, const char *client_id,
 	free(key);
 	if (r == FB_ERR_NOTFOUND)
 		return FB_OK;
-	if (r == FB_OK)
-		*scopes = (char *)val;
-	return r;
+	if (r != FB_OK)
+		return r;
+	errno = 0;
+	registered = strtoll((const char *)val, &rest, 10);
+	if (errno == 0 && rest != (char *)val && (*rest == ' ' || *rest == '\0') &&
+	    registered == (long long)cl->registered)
+		*scopes = fb_xstrdup(*rest == ' ' ? rest + 1 : rest);
+	free(val);
+	return FB_OK;
 }
 
 enum fb_status
@@ -1007,7 +1042,7 @@ fb_oidc_op_consent_check(struct fb_store *store, const struct fb_oidc_authz_req 
 	*needed = a->prompt_consent;
 	if (a->prompt_consent || a->client->first_party)
 		return FB_OK;
-	if ((r = consent_read(store, user_id, a->client->id, &given, &err)) != FB_OK) {
+	if ((r = consent_read(store, user_id, a->client, &given, &err)) != FB_OK) {
 		store_error(e, r, &err);
 		return r;
 	}
@@ -1032,16 +1067,18 @@ fb_oidc_op_consent_grant(struct fb_store *store, const struct fb_oidc_authz_req 
 	struct fb_buf b;
 	enum fb_status r;
 
-	if ((r = consent_read(store, user_id, a->client->id, &given, &err)) != FB_OK) {
+	if ((r = consent_read(store, user_id, a->client, &given, &err)) != FB_OK) {
 		store_error(e, r, &err);
 		return r;
 	}
 	fb_buf_init(&b, 4096);
-	(void)fb_buf_addf(&b, NULL, "%s", given != NULL ? given : "");
+	(void)fb_buf_addf(&b, NULL, "%lld %s", (long long)a->client->registered,
+	    given != NULL ? given : "");
 	copy = fb_xstrdup(a->scope != NULL ? a->scope : "");
 	for (char *t = strtok_r(copy, " ", &save); t != NULL; t = strtok_r(NULL, " ", &save))
 		if (given == NULL || !scope_has(given, t))
-			(void)fb_buf_addf(&b, NULL, "%s%s", b.len > 0 ? " " : "", t);
+			(void)fb_buf_addf(&b, NULL, "%s%s",
+			    b.data[b.len - 1] != ' ' ? " " : "", t);
 	free(copy);
 	free(given);
 	given = fb_buf_take(&b);

@@ -301,6 +301,17 @@ class OidcConsent(harness.TestCase):
         self.assertIn("code", q)
         self.assertEqual(q["state"], "s-3")
         self.assertIn("code", self.query(b.get(path)), "remembered")
+        # Removed and added again under the same id: another client, which gina never allowed.
+        self.assertEqual(self.cli("oidc", "client", "remove", "stored3").returncode, 0)
+        cp = self.cli("oidc", "client", "add", "--id", "stored3", "--third-party",
+                      "--name", "Stored App", "--redirect-uri", CB, "--generate-secret")
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        deadline = time.time() + 20
+        p = b.get(path)
+        while p.status == 302 and time.time() < deadline:  # the old entry, for up to 5 s
+            time.sleep(0.2)
+            p = b.get(path)
+        self.consent_page(p, name="Stored App")
 
 
 if __name__ == "__main__":

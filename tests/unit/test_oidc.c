@@ -966,10 +966,15 @@ test_op_consent(void)
 	CU_ASSERT_EQUAL(fb_oidc_op_consent_grant(st, &a, "u1", &e), FB_OK);
 	CU_ASSERT_EQUAL(fb_store_kv_get(st, FB_OIDC_CONSENT_NS, "u1 third", &val, &len, &err),
 	    FB_OK);
-	CU_ASSERT_STRING_EQUAL((char *)val, "openid profile email");
+	/* Kept with the client's registration (0: configured). */
+	CU_ASSERT_STRING_EQUAL((char *)val, "0 openid profile email");
 	free(val);
 	a.scope = (char *)"openid profile email";
 	CU_ASSERT_EQUAL(consent_needed(st, &a, "u1"), 0);
+	/* A client of the same id registered anew (a stored one removed and added) is asked. */
+	third.registered = 42;
+	CU_ASSERT_EQUAL(consent_needed(st, &a, "u1"), 1);
+	third.registered = 0;
 	/* prompt=consent asks even so. */
 	a.prompt_consent = 1;
 	CU_ASSERT_EQUAL(consent_needed(st, &a, "u1"), 1);
