@@ -24,6 +24,7 @@ static const char usage_oidc[] =
     "\n"
     "commands:\n"
     "  client   the provider's clients: what each may do, which key signs its tokens\n"
+    "  consent  the consents users gave third-party clients\n"
     "\n"
     "'fedbroker oidc <command> --help' describes a command.\n";
 
